@@ -1,0 +1,22 @@
+/** @module What every terminal actor shares: the store, the certificate cache, the event sink and the settings it needs. */
+import type { Logger } from '../logger.js';
+import type { CertificateCache } from '../auth/certificate-cache.js';
+import type { AdminTopic } from '../protocol/types.js';
+import type { Store } from '../store/store.js';
+
+/** Pushes a domain event to operators subscribed to `topic`. */
+export type EventSink = (topic: AdminTopic, event: string, data: Record<string, unknown>) => void;
+
+export interface ActorContext {
+  readonly store: Store;
+  readonly certs: CertificateCache;
+  readonly events: EventSink;
+  readonly log: Logger;
+  /** This server's certificate fingerprint: the pairing code binds it. */
+  readonly sfp: string;
+  readonly masterUrl: string;
+  readonly clockSkewSec: number;
+  readonly pairingTtlMs: number;
+  readonly maxCodeAttempts: number;
+  now(): number;
+}

@@ -1,0 +1,43 @@
+/** @module The master service's business calls for one paired terminal: ping, cash events, deposit address. */
+import { AppError } from '../errors.js';
+import { cashEventSchema, check, parseJson } from '../protocol/schemas.js';
+import type { HttpReply, TerminalRequest } from '../protocol/types.js';
+import type { CashEventRecord } from '../store/records.js';
+import { compositeKey } from '../store/store.js';
+import type { ActorContext } from './context.js';
+
+export const MASTER_ROUTES = ['POST /api/v1/ping', 'POST /api/v1/cash-events', 'GET /api/v1/deposit-address'] as const;
+export type MasterRoute = (typeof MASTER_ROUTES)[number];
+
+export async function masterCall(ctx: ActorContext, serial: string, request: TerminalRequest): Promise<HttpReply> {
+  const route = `${request.method} ${request.path}` as MasterRoute;
+  switch (route) {
+    case 'POST /api/v1/ping':
+      return { status: 200, body: { serverTime: new Date(ctx.now()).toISOString() } };
+    case 'POST /api/v1/cash-events':
+      return cashEvent(ctx, serial, request.body);
+    case 'GET /api/v1/deposit-address':
+      return depositAddress(ctx, new URLSearchParams(request.query).get('coin'));
+    default:
+      throw new AppError('not_found', `no route ${request.method} ${request.path}`);
+  }
+}
+
+/** Idempotent by eventId; the answer is sent only once the event is durable. */
+async function cashEvent(ctx: ActorContext, serial: string, body: Buffer): Promise<HttpReply> {
+  const event = check(cashEventSchema, parseJson(body));
+  const key = compositeKey(serial, event.eventId);
+  // The actor runs one message at a time per serial, so this read-then-write cannot race with itself.
+  if (ctx.store.cashEvents.get(key) !== undefined) return { status: 200, body: { accepted: true, duplicate: true } };
+  const record: CashEventRecord = { serial, ...event, receivedAt: ctx.now() };
+  await ctx.store.durable(ctx.store.cashEvents.put(key, record));
+  ctx.log.info({ serial, eventId: event.eventId, currency: event.currency, denomination: event.denomination, count: event.count }, 'cash event stored');
+  return { status: 200, body: { accepted: true, duplicate: false } };
+}
+
+function depositAddress(ctx: ActorContext, coin: string | null): HttpReply {
+  if (coin === null || !/^[A-Z0-9]{2,10}$/.test(coin)) throw new AppError('invalid_field', 'coin: a coin code such as BTC is required');
+  const deposit = ctx.store.deposits.get(coin);
+  if (!deposit) throw new AppError('not_found', `the operator has not set a deposit address for ${coin}`);
+  return { status: 200, body: { coin, address: deposit.address } };
+}

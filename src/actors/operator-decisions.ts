@@ -1,0 +1,94 @@
+/** @module An operator's decisions on one terminal — approve, reject, unpair — run in the terminal's actor, in order with its requests. */
+import { AppError } from '../errors.js';
+import { codesEqual, normalizeCode } from '../crypto/pairing-code.js';
+import type { PairingView, TerminalView } from '../protocol/types.js';
+import { effectiveState, pairingView, terminalView } from '../protocol/views.js';
+import type { PairingRecord, TerminalRecord } from '../store/records.js';
+import { compositeKey } from '../store/store.js';
+import type { ActorContext } from './context.js';
+
+export class OperatorDecisions {
+  constructor(private readonly ctx: ActorContext, private readonly serial: string) {}
+
+  /** The caller has already checked that `user` has 2FA; this checks the code and pins the TFP. */
+  async approve(requestId: string, code: string, user: string): Promise<PairingView> {
+    const { ctx } = this;
+    const { terminal, record } = this.pendingForDecision(requestId);
+    const given = normalizeCode(code);
+    if (given === null || record.code === null || !codesEqual(given, record.code)) {
+      return this.wrongCode(terminal, record, user);
+    }
+    const cert = ctx.store.certs.get(compositeKey(this.serial, record.tfp));
+    if (!cert) throw new AppError('internal_error', 'the certificate of this pairing request is missing from the store');
+    const now = ctx.now();
+    const approved: PairingRecord = { ...record, state: 'approved', decidedBy: user, decidedAt: now };
+    const paired: TerminalRecord = { ...terminal, tfp: record.tfp, certDer: cert.der, pairedAt: now, pairedBy: user };
+    await ctx.store.atomically(() => {
+      ctx.store.pairing.putSync(requestId, approved);
+      ctx.store.terminals.putSync(this.serial, paired);
+    });
+    const view = pairingView(approved, now, paired.tfp);
+    ctx.events('pairing', 'pairing.approved', { request: view });
+    ctx.events('terminals', 'terminal.paired', { terminal: terminalView(paired, false) });
+    ctx.log.info({ serial: this.serial, tfp: record.tfp, requestId, user }, 'pairing approved: terminal certificate pinned');
+    return view;
+  }
+
+  async reject(requestId: string, user: string): Promise<PairingView> {
+    const { terminal, record } = this.pendingForDecision(requestId);
+    return this.decideRejected(terminal, record, user);
+  }
+
+  async unpair(user: string): Promise<TerminalView> {
+    const { ctx } = this;
+    const terminal = this.terminal();
+    if (terminal.tfp === null) throw new AppError('invalid_state', `terminal ${this.serial} is not paired`);
+    const unpaired: TerminalRecord = { ...terminal, tfp: null, certDer: null, pairedAt: null, pairedBy: null };
+    // MUST be durable before the reply: the terminal's very next master call has to see it.
+    await ctx.store.durable(ctx.store.terminals.put(this.serial, unpaired));
+    const view = terminalView(unpaired, false);
+    ctx.events('terminals', 'terminal.unpaired', { terminal: view, tfp: terminal.tfp, user });
+    ctx.log.info({ serial: this.serial, tfp: terminal.tfp, user }, 'terminal unpaired: pinned certificate forgotten');
+    return view;
+  }
+
+  private async wrongCode(terminal: TerminalRecord, record: PairingRecord, user: string): Promise<never> {
+    const { ctx } = this;
+    const attempts = record.wrongCodeAttempts + 1;
+    ctx.log.warn({ serial: this.serial, requestId: record.requestId, user, attempts }, 'approval with a wrong pairing code');
+    if (attempts >= ctx.maxCodeAttempts) {
+      // Guessing a 12-digit code is hopeless, but an unbounded number of tries is not a design anyone should audit.
+      await this.decideRejected(terminal, { ...record, wrongCodeAttempts: attempts }, 'system');
+      throw new AppError('code_mismatch', `the code does not match; after ${attempts} wrong codes the request was rejected`);
+    }
+    await ctx.store.durable(ctx.store.pairing.put(record.requestId, { ...record, wrongCodeAttempts: attempts }));
+    throw new AppError('code_mismatch', 'the code does not match the code on the terminal screen');
+  }
+
+  private async decideRejected(terminal: TerminalRecord, record: PairingRecord, user: string): Promise<PairingView> {
+    const { ctx } = this;
+    const now = ctx.now();
+    const rejected: PairingRecord = { ...record, state: 'rejected', decidedBy: user, decidedAt: now };
+    await ctx.store.durable(ctx.store.pairing.put(record.requestId, rejected));
+    const view = pairingView(rejected, now, terminal.tfp);
+    ctx.events('pairing', 'pairing.rejected', { request: view });
+    ctx.log.info({ serial: this.serial, tfp: record.tfp, requestId: record.requestId, user }, 'pairing rejected');
+    return view;
+  }
+
+  private terminal(): TerminalRecord {
+    const terminal = this.ctx.store.terminals.get(this.serial);
+    if (!terminal) throw new AppError('not_found', `no terminal with serial ${this.serial}`);
+    return terminal;
+  }
+
+  private pendingForDecision(requestId: string): { terminal: TerminalRecord; record: PairingRecord } {
+    const terminal = this.terminal();
+    const record = this.ctx.store.pairing.get(requestId);
+    if (!record || record.serial !== this.serial) throw new AppError('not_found', `no pairing request ${requestId}`);
+    const state = effectiveState(record, this.ctx.now());
+    if (state !== 'pending') throw new AppError('invalid_state', `the pairing request is ${state}`);
+    if (record.stage !== 'approval') throw new AppError('invalid_state', 'the terminal has not revealed its nonce yet: there is no code to compare');
+    return { terminal, record };
+  }
+}

@@ -1,0 +1,161 @@
+/** @module The gate's commit–reveal pairing exchange for one terminal (PROTOCOL.md "Pairing (gate)"). Runs inside the terminal's actor. */
+import crypto from 'node:crypto';
+import { AppError } from '../errors.js';
+import { commitmentOf, pairingCode } from '../crypto/pairing-code.js';
+import { decodeBase64, parseJson, parsePairingBody, type PairingBody } from '../protocol/schemas.js';
+import type { GateReply, HttpReply } from '../protocol/types.js';
+import { effectiveState, pairingView } from '../protocol/views.js';
+import type { PairingRecord, TerminalRecord } from '../store/records.js';
+import { compositeKey } from '../store/store.js';
+import type { Authenticated } from '../auth/request-auth.js';
+import type { ActorContext } from './context.js';
+
+const reply = (status: number, body: GateReply): HttpReply => ({ status, body });
+
+export class PairingFlow {
+  constructor(private readonly ctx: ActorContext, private readonly serial: string) {}
+
+  /** Handles one authenticated gate request for a known serial. */
+  async handle(terminal: TerminalRecord, auth: Authenticated, body: Buffer, remoteAddress: string): Promise<HttpReply> {
+    const { ctx } = this;
+    await this.rememberCertificate(auth);
+    // Any form: a terminal whose TFP is already pinned is simply told where master is.
+    if (terminal.tfp === auth.tfp) return this.trusted();
+    const form = parsePairingBody(body.length === 0 ? {} : parseJson(body));
+    const current = this.currentRequest(auth.tfp);
+    switch (form.form) {
+      case 'commit':
+        return this.commit(terminal, auth, form, current, remoteAddress);
+      case 'reveal':
+        return this.reveal(terminal, this.requestFor(auth.tfp, form.requestId), form.reveal);
+      case 'poll':
+        return this.poll(form.requestId === null ? current : this.requestFor(auth.tfp, form.requestId));
+      default:
+        return assertNever(form);
+    }
+  }
+
+  trusted(): HttpReply {
+    return reply(200, { status: 'trusted', masterUrl: this.ctx.masterUrl, vpn: null });
+  }
+
+  private async commit(
+    terminal: TerminalRecord, auth: Authenticated, form: Extract<PairingBody, { form: 'commit' }>,
+    current: PairingRecord | null, remoteAddress: string,
+  ): Promise<HttpReply> {
+    const { ctx } = this;
+    const now = ctx.now();
+    if (current && effectiveState(current, now) === 'rejected' && (current.decidedAt ?? 0) + ctx.pairingTtlMs > now) {
+      throw new AppError('pairing_rejected', 'an operator rejected pairing for this terminal certificate');
+    }
+    if (current && effectiveState(current, now) === 'pending' && current.commitment === form.commitment) {
+      return this.pendingReply(current);
+    }
+    const record: PairingRecord = {
+      requestId: crypto.randomBytes(16).toString('base64url'),
+      serial: this.serial,
+      tfp: auth.tfp,
+      remoteAddress,
+      requestedAt: now,
+      expiresAt: now + ctx.pairingTtlMs,
+      state: 'pending',
+      stage: 'reveal',
+      commitment: form.commitment,
+      // MUST be drawn after the commitment arrived: the terminal's nonce is then fixed and neither side can steer the code.
+      serverNonce: crypto.randomBytes(32).toString('base64'),
+      code: null,
+      info: form.info,
+      wrongCodeAttempts: 0,
+      decidedBy: null,
+      decidedAt: null,
+    };
+    await ctx.store.atomically(() => {
+      // A new commitment from the same TFP replaces its pending request.
+      if (current && effectiveState(current, now) === 'pending') ctx.store.pairing.removeSync(current.requestId);
+      ctx.store.pairing.putSync(record.requestId, record);
+      ctx.store.pairingIndex.putSync(compositeKey(this.serial, auth.tfp), record.requestId);
+    });
+    if (terminal.tfp !== null) {
+      ctx.events('terminals', 'terminal.new_fingerprint', { serial: this.serial, pairedTfp: terminal.tfp, tfp: auth.tfp, remoteAddress });
+      ctx.log.warn({ serial: this.serial, tfp: auth.tfp, pairedTfp: terminal.tfp }, 'a paired serial asks to pair with another certificate');
+    }
+    return this.pendingReply(record);
+  }
+
+  private async reveal(terminal: TerminalRecord, record: PairingRecord, reveal: string): Promise<HttpReply> {
+    const { ctx } = this;
+    this.assertPending(record);
+    if (record.stage === 'approval') return this.pendingReply(record);
+    const terminalNonce = decodeBase64(reveal);
+    const expected = Buffer.from(record.commitment, 'base64');
+    const actual = terminalNonce ? Buffer.from(commitmentOf(terminalNonce), 'base64') : Buffer.alloc(32);
+    if (!terminalNonce || !crypto.timingSafeEqual(expected, actual)) {
+      await ctx.store.atomically(() => {
+        ctx.store.pairing.removeSync(record.requestId);
+        ctx.store.pairingIndex.removeSync(compositeKey(this.serial, record.tfp));
+      });
+      throw new AppError('commitment_mismatch', 'the revealed nonce does not match the commitment; start again with a new commit');
+    }
+    const code = pairingCode({
+      serverNonce: Buffer.from(record.serverNonce, 'base64'),
+      terminalNonce,
+      serial: this.serial,
+      tfp: record.tfp,
+      sfp: ctx.sfp,
+    });
+    const updated: PairingRecord = { ...record, stage: 'approval', code };
+    await ctx.store.durable(ctx.store.pairing.put(record.requestId, updated));
+    ctx.events('pairing', 'pairing.requested', { request: pairingView(updated, ctx.now(), terminal.tfp) });
+    ctx.log.info({ serial: this.serial, tfp: record.tfp, requestId: record.requestId }, 'pairing request awaits operator approval');
+    return this.pendingReply(updated);
+  }
+
+  private poll(record: PairingRecord | null): HttpReply {
+    if (!record) throw new AppError('no_pairing_request', 'no pairing request for this terminal certificate; start with a commit');
+    this.assertPending(record);
+    return this.pendingReply(record);
+  }
+
+  /** Pending requests answer with their stage; every other state is an error the terminal acts on. */
+  private assertPending(record: PairingRecord): void {
+    const state = effectiveState(record, this.ctx.now());
+    if (state === 'rejected') throw new AppError('pairing_rejected', 'an operator rejected this pairing request');
+    if (state !== 'pending') {
+      // Approved but not trusted any more means it was unpaired since: the terminal starts over.
+      throw new AppError('no_pairing_request', `the pairing request is ${state === 'approved' ? 'no longer valid' : state}; start again with a commit`);
+    }
+  }
+
+  private pendingReply(record: PairingRecord): HttpReply {
+    const expiresAt = new Date(record.expiresAt).toISOString();
+    return record.stage === 'reveal'
+      ? reply(202, { status: 'pending', stage: 'reveal', requestId: record.requestId, serverNonce: record.serverNonce, expiresAt })
+      : reply(202, { status: 'pending', stage: 'approval', requestId: record.requestId, expiresAt });
+  }
+
+  private currentRequest(tfp: string): PairingRecord | null {
+    const id = this.ctx.store.pairingIndex.get(compositeKey(this.serial, tfp));
+    return id === undefined ? null : this.ctx.store.pairing.get(id) ?? null;
+  }
+
+  /** Every request is bound to the TFP that created it: another key cannot read or drive it. */
+  private requestFor(tfp: string, requestId: string): PairingRecord {
+    const record = this.ctx.store.pairing.get(requestId);
+    if (!record || record.serial !== this.serial || record.tfp !== tfp) {
+      throw new AppError('no_pairing_request', 'no such pairing request for this terminal certificate; start with a commit');
+    }
+    return record;
+  }
+
+  /** Master tells `not_paired` from `unauthenticated` by the certificates it has seen for a serial. */
+  private async rememberCertificate(auth: Authenticated): Promise<void> {
+    const key = compositeKey(this.serial, auth.tfp);
+    if (this.ctx.store.certs.get(key) === undefined) {
+      await this.ctx.store.durable(this.ctx.store.certs.put(key, { der: auth.cert.der, firstSeenAt: this.ctx.now() }));
+    }
+  }
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unhandled pairing form ${JSON.stringify(value)}`);
+}

@@ -1,0 +1,60 @@
+/** @module Virtual actors: one per key, activated on its first message and evicted when idle, so memory follows activity, not fleet size. */
+import { Mailbox } from './mailbox.js';
+
+export interface Actor<C, R> {
+  handle(command: C): Promise<R>;
+}
+
+interface Activation<C, R> {
+  actor: Actor<C, R>;
+  mailbox: Mailbox;
+  lastUsed: number;
+}
+
+export class ActorRegistry<C, R> {
+  private readonly active = new Map<string, Activation<C, R>>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(
+    private readonly factory: (key: string) => Actor<C, R>,
+    private readonly idleMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    // The sweep is cheap (a map walk) and must not keep the process alive on shutdown.
+    this.sweeper = setInterval(() => this.evictIdle(), Math.max(1_000, Math.floor(idleMs / 2)));
+    this.sweeper.unref();
+  }
+
+  /** Delivers `command` to the actor for `key`; messages for one key run in order, different keys interleave. */
+  ask(key: string, command: C): Promise<R> {
+    let activation = this.active.get(key);
+    if (!activation) {
+      activation = { actor: this.factory(key), mailbox: new Mailbox(), lastUsed: this.now() };
+      this.active.set(key, activation);
+    }
+    activation.lastUsed = this.now();
+    const { actor } = activation;
+    return activation.mailbox.post(() => actor.handle(command));
+  }
+
+  get size(): number {
+    return this.active.size;
+  }
+
+  evictIdle(): number {
+    const cutoff = this.now() - this.idleMs;
+    let evicted = 0;
+    for (const [key, activation] of this.active) {
+      if (activation.mailbox.depth === 0 && activation.lastUsed <= cutoff) {
+        this.active.delete(key);
+        evicted++;
+      }
+    }
+    return evicted;
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+    this.active.clear();
+  }
+}

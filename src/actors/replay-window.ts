@@ -1,0 +1,47 @@
+/** @module One terminal's replay window: nonces seen inside the clock-skew window, mirrored to LMDB so a restart does not reopen it. */
+import { compositeKey, type Store } from '../store/store.js';
+
+export class ReplayWindow {
+  private readonly seen = new Map<string, number>();
+
+  /** Activation loads what earlier activations (or the process before a restart) recorded. */
+  constructor(private readonly store: Store, private readonly serial: string) {
+    for (const { key, value } of store.withPrefix(store.nonces, serial)) {
+      this.seen.set(key.slice(serial.length + 1), value);
+    }
+  }
+
+  /**
+   * Records `nonce` until `expiresAtSec`; false when it was already seen and has not expired.
+   * MUST be called only after the signature verified, or a forger could burn a terminal's nonces.
+   */
+  admit(nonce: string, expiresAtSec: number, nowSec: number): boolean {
+    const known = this.seen.get(nonce);
+    if (known !== undefined && known >= nowSec) return false;
+    if (this.seen.size > 256) this.prune(nowSec);
+    this.seen.set(nonce, expiresAtSec);
+    // Not awaited: losing the last few milliseconds of nonces in a crash is the accepted cost of no write per ping.
+    void this.store.nonces.put(compositeKey(this.serial, nonce), expiresAtSec);
+    return true;
+  }
+
+  private prune(nowSec: number): void {
+    for (const [nonce, expires] of this.seen) {
+      if (expires < nowSec) this.seen.delete(nonce);
+    }
+  }
+}
+
+/** Removes expired nonces from the store; the server runs it periodically. */
+export async function pruneNonces(store: Store, nowSec: number): Promise<number> {
+  let removed = 0;
+  await store.root.transaction(() => {
+    for (const { key, value } of store.nonces.getRange()) {
+      if (value < nowSec) {
+        store.nonces.removeSync(key);
+        removed++;
+      }
+    }
+  });
+  return removed;
+}

@@ -1,0 +1,104 @@
+/** @module The terminal actor: owns one serial's replay window and orders its gate, master and operator messages. */
+import { AppError } from '../errors.js';
+import type { Authenticated } from '../auth/request-auth.js';
+import type { HttpReply, TerminalRequest } from '../protocol/types.js';
+import type { TerminalRecord } from '../store/records.js';
+import type { Actor } from './registry.js';
+import type { ActorContext } from './context.js';
+import type { TerminalCommand, TerminalReply } from './commands.js';
+import { masterCall } from './master-calls.js';
+import { OperatorDecisions } from './operator-decisions.js';
+import { PairingFlow } from './pairing-flow.js';
+import { ReplayWindow } from './replay-window.js';
+
+/** lastSeenAt is informational: write it at most this often, not on every call. */
+const LAST_SEEN_RESOLUTION_MS = 10_000;
+
+export class TerminalActor implements Actor<TerminalCommand, TerminalReply> {
+  private readonly replay: ReplayWindow;
+  private readonly pairing: PairingFlow;
+  private readonly decisions: OperatorDecisions;
+
+  constructor(private readonly ctx: ActorContext, private readonly serial: string) {
+    this.replay = new ReplayWindow(ctx.store, serial);
+    this.pairing = new PairingFlow(ctx, serial);
+    this.decisions = new OperatorDecisions(ctx, serial);
+  }
+
+  async handle(command: TerminalCommand): Promise<TerminalReply> {
+    switch (command.type) {
+      case 'gate':
+        return http(await this.gate(command.request, command.auth));
+      case 'master':
+        return http(await this.master(command.request, command.auth));
+      case 'approve':
+        return { type: 'pairing', view: await this.decisions.approve(command.requestId, command.code, command.user) };
+      case 'reject':
+        return { type: 'pairing', view: await this.decisions.reject(command.requestId, command.user) };
+      case 'unpair':
+        return { type: 'terminal', view: await this.decisions.unpair(command.user) };
+      default:
+        return assertNever(command);
+    }
+  }
+
+  private async gate(request: TerminalRequest, auth: Authenticated): Promise<HttpReply> {
+    const terminal = this.ctx.store.terminals.get(this.serial);
+    if (!terminal) return this.unknownSerial(request, auth);
+    this.admitNonce(auth, 'the request could not be authenticated: its nonce was already used');
+    this.touch(terminal);
+    return this.pairing.handle(terminal, auth, request.body, request.remoteAddress);
+  }
+
+  private async master(request: TerminalRequest, auth: Authenticated): Promise<HttpReply> {
+    // Read from the store, not a cache: an unpair committed before this message is seen here.
+    const terminal = this.ctx.store.terminals.get(this.serial);
+    if (!terminal) throw new AppError('unauthenticated', 'the request could not be authenticated');
+    this.admitNonce(auth, 'the request could not be authenticated');
+    if (terminal.tfp !== auth.tfp) {
+      throw new AppError('not_paired', 'this terminal is not paired with the server; pair it through the gate');
+    }
+    this.touch(terminal);
+    return masterCall(this.ctx, this.serial, request);
+  }
+
+  /** Master's message is deliberately the same as for every other authentication failure. */
+  private admitNonce(auth: Authenticated, message: string): void {
+    const nowSec = Math.floor(this.ctx.now() / 1000);
+    if (!this.replay.admit(auth.nonce, auth.created + this.ctx.clockSkewSec + 1, nowSec)) {
+      throw new AppError('unauthenticated', message);
+    }
+  }
+
+  private async unknownSerial(request: TerminalRequest, auth: Authenticated): Promise<HttpReply> {
+    const { store, events, log } = this.ctx;
+    const now = this.ctx.now();
+    const seen = store.unknownSerials.get(this.serial);
+    await store.durable(store.unknownSerials.put(this.serial, {
+      serial: this.serial, tfp: auth.tfp, remoteAddress: request.remoteAddress,
+      firstAttemptAt: seen?.firstAttemptAt ?? now, lastAttemptAt: now, attempts: (seen?.attempts ?? 0) + 1,
+    }));
+    // Alert once per serial and minute: a retrying terminal should not drown the operators' screen.
+    if (!seen || now - seen.lastAttemptAt > 60_000) {
+      events('terminals', 'terminal.unknown_serial', { serial: this.serial, tfp: auth.tfp, remoteAddress: request.remoteAddress });
+    }
+    log.warn({ serial: this.serial, tfp: auth.tfp, remoteAddress: request.remoteAddress }, 'pairing attempt with an unknown serial');
+    throw new AppError('unknown_serial', `serial ${this.serial} is not known to this server: an operator must create the terminal first`);
+  }
+
+  private touch(terminal: TerminalRecord): void {
+    const now = this.ctx.now();
+    if (terminal.lastSeenAt !== null && now - terminal.lastSeenAt < LAST_SEEN_RESOLUTION_MS) return;
+    // Not awaited; re-read inside the write transaction so it can never undo an unpair or approval committed meanwhile.
+    void this.ctx.store.root.transaction(() => {
+      const latest = this.ctx.store.terminals.get(this.serial);
+      if (latest) this.ctx.store.terminals.putSync(this.serial, { ...latest, lastSeenAt: now });
+    });
+  }
+}
+
+const http = (reply: HttpReply): TerminalReply => ({ type: 'http', reply });
+
+function assertNever(value: never): never {
+  throw new Error(`unhandled terminal command ${JSON.stringify(value)}`);
+}

@@ -1,0 +1,58 @@
+/** @module Routes terminal requests and operator decisions to the actor of their serial, after the stateless authentication step. */
+import { AppError } from '../errors.js';
+import { authenticateGate, authenticateMaster } from '../auth/request-auth.js';
+import type { HttpReply, PairingView, TerminalRequest, TerminalView } from '../protocol/types.js';
+import type { ActorContext } from './context.js';
+import type { TerminalCommand, TerminalReply } from './commands.js';
+import { ActorRegistry } from './registry.js';
+import { TerminalActor } from './terminal-actor.js';
+
+export class TerminalRouter {
+  readonly actors: ActorRegistry<TerminalCommand, TerminalReply>;
+
+  constructor(private readonly ctx: ActorContext, idleMs: number) {
+    this.actors = new ActorRegistry((serial) => new TerminalActor(ctx, serial), idleMs);
+  }
+
+  private get authOptions() {
+    return { nowSec: Math.floor(this.ctx.now() / 1000), clockSkewSec: this.ctx.clockSkewSec };
+  }
+
+  async gate(request: TerminalRequest): Promise<HttpReply> {
+    const auth = authenticateGate(request, this.authOptions);
+    return httpOf(await this.actors.ask(auth.serial, { type: 'gate', request, auth }));
+  }
+
+  async master(request: TerminalRequest): Promise<HttpReply> {
+    const auth = authenticateMaster(request, this.ctx.certs, this.authOptions);
+    return httpOf(await this.actors.ask(auth.serial, { type: 'master', request, auth }));
+  }
+
+  async approve(serial: string, requestId: string, code: string, user: string): Promise<PairingView> {
+    return pairingOf(await this.actors.ask(serial, { type: 'approve', requestId, code, user }));
+  }
+
+  async reject(serial: string, requestId: string, user: string): Promise<PairingView> {
+    return pairingOf(await this.actors.ask(serial, { type: 'reject', requestId, user }));
+  }
+
+  async unpair(serial: string, user: string): Promise<TerminalView> {
+    const reply = await this.actors.ask(serial, { type: 'unpair', user });
+    if (reply.type !== 'terminal') throw new AppError('internal_error', 'unexpected actor reply');
+    return reply.view;
+  }
+
+  close(): void {
+    this.actors.close();
+  }
+}
+
+function httpOf(reply: TerminalReply): HttpReply {
+  if (reply.type !== 'http') throw new AppError('internal_error', 'unexpected actor reply');
+  return reply.reply;
+}
+
+function pairingOf(reply: TerminalReply): PairingView {
+  if (reply.type !== 'pairing') throw new AppError('internal_error', 'unexpected actor reply');
+  return reply.view;
+}

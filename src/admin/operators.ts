@@ -1,0 +1,84 @@
+/** @module Operator accounts: creation with a memory-hard password hash, TOTP enrolment, and login checks that accept each TOTP code once. */
+import { AppError } from '../errors.js';
+import { hashPassword, verifyPassword } from '../crypto/password.js';
+import { newTotpSecret, totpUri, verifyTotp } from '../crypto/totp.js';
+import type { OperatorRecord } from '../store/records.js';
+import type { Store } from '../store/store.js';
+
+export const TOTP_ISSUER = 'Terminal Pairing Server';
+export const USER_PATTERN = /^[a-z0-9][a-z0-9._-]{0,31}$/;
+
+export interface CreatedOperator {
+  user: string;
+  /** base32; shown once to enrol an authenticator, null for a user created without 2FA. */
+  totpSecret: string | null;
+  otpauthUri: string | null;
+}
+
+/** A fixed hash to verify against when the user does not exist, so timing does not tell which part failed. */
+let decoyHash: Promise<string> | null = null;
+
+export async function createOperator(store: Store, name: string, password: string, opts: { with2fa: boolean; by: string }): Promise<CreatedOperator> {
+  if (!USER_PATTERN.test(name)) throw new AppError('invalid_field', 'user: 1-32 characters of a-z 0-9 . _ - starting with a letter or digit');
+  if (password.length < 12 || password.length > 1024) throw new AppError('invalid_field', 'password: 12 to 1024 characters');
+  const totpSecret = opts.with2fa ? newTotpSecret() : null;
+  const record: OperatorRecord = {
+    name, passwordHash: await hashPassword(password), totpSecret, pendingTotpSecret: null,
+    lastTotpStep: 0, createdAt: Date.now(), createdBy: opts.by,
+  };
+  const created = await store.durable(store.operators.ifNoExists(name, () => store.operators.put(name, record)));
+  if (!created) throw new AppError('already_exists', `operator ${name} already exists`);
+  await store.appendAudit({ at: Date.now(), user: opts.by, action: 'users.add', target: name, detail: { has2fa: opts.with2fa } });
+  return { user: name, totpSecret, otpauthUri: totpSecret ? totpUri(name, totpSecret, TOTP_ISSUER) : null };
+}
+
+/**
+ * Checks password then TOTP. A wrong user or password is `login_failed` either way; a 2FA user without
+ * a valid, unused code is `totp_required`. The TOTP step is consumed atomically so a code works once.
+ */
+export async function checkLogin(store: Store, name: string, password: string, totp: string | undefined, now = Date.now()): Promise<OperatorRecord> {
+  const record = store.operators.get(name);
+  decoyHash ??= hashPassword('decoy password for unknown users');
+  const passwordOk = await verifyPassword(password, record?.passwordHash ?? (await decoyHash));
+  if (!record || !passwordOk) throw new AppError('login_failed', 'wrong user or password');
+  if (record.totpSecret === null) return record;
+  if (!totp) throw new AppError('totp_required', 'this user has 2FA: a TOTP code is required');
+  const verdict = await verifyTotp(record.totpSecret, totp, now);
+  if (!verdict.ok) throw new AppError('totp_required', 'the TOTP code is wrong or expired');
+  await consumeTotpStep(store, name, verdict.step);
+  return record;
+}
+
+/** Records `step` as used; refuses it when it (or a later one) was used already. Atomic across processes. */
+export async function consumeTotpStep(store: Store, name: string, step: number): Promise<void> {
+  const accepted = await store.atomically(() => {
+    const latest = store.operators.get(name);
+    if (!latest || step <= latest.lastTotpStep) return false;
+    store.operators.putSync(name, { ...latest, lastTotpStep: step });
+    return true;
+  });
+  if (!accepted) throw new AppError('totp_required', 'this TOTP code was already used: wait for the next one');
+}
+
+/** Starts enrolment for a user without 2FA: the secret is kept pending until a code confirms it. */
+export async function beginTotpEnrolment(store: Store, name: string): Promise<{ totpSecret: string; otpauthUri: string }> {
+  const record = store.operators.get(name);
+  if (!record) throw new AppError('not_found', `no operator ${name}`);
+  if (record.totpSecret !== null) throw new AppError('invalid_state', '2FA is already enrolled for this user');
+  const secret = newTotpSecret();
+  await store.durable(store.operators.put(name, { ...record, pendingTotpSecret: secret }));
+  return { totpSecret: secret, otpauthUri: totpUri(name, secret, TOTP_ISSUER) };
+}
+
+export async function confirmTotpEnrolment(store: Store, name: string, code: string, now = Date.now()): Promise<void> {
+  const record = store.operators.get(name);
+  if (!record?.pendingTotpSecret) throw new AppError('invalid_state', 'no 2FA enrolment in progress: start with totp.enroll');
+  const verdict = await verifyTotp(record.pendingTotpSecret, code, now);
+  if (!verdict.ok) throw new AppError('totp_required', 'the TOTP code is wrong or expired');
+  const secret = record.pendingTotpSecret;
+  await store.atomically(() => {
+    const latest = store.operators.get(name);
+    if (!latest) return;
+    store.operators.putSync(name, { ...latest, totpSecret: secret, pendingTotpSecret: null, lastTotpStep: verdict.step });
+  });
+}

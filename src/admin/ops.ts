@@ -1,0 +1,225 @@
+/** @module The admin channel's operations (PROTOCOL.md "Admin channel"): one table of op → access rule, audit flag and handler. */
+import { z } from 'zod';
+import { AppError } from '../errors.js';
+import type { TerminalRouter } from '../actors/terminal-router.js';
+import type { EventSink } from '../actors/context.js';
+import type { Logger } from '../logger.js';
+import { check, serialSchema } from '../protocol/schemas.js';
+import { ADMIN_TOPICS, type AdminTopic, type GateStatus } from '../protocol/types.js';
+import { auditView, depositView, effectiveState, pairingView, terminalView, unknownSerialView } from '../protocol/views.js';
+import type { TerminalRecord } from '../store/records.js';
+import type { Store } from '../store/store.js';
+import { isValidDepositAddress, SUPPORTED_COINS } from './deposit-address.js';
+import { beginTotpEnrolment, checkLogin, confirmTotpEnrolment } from './operators.js';
+import type { Session, Sessions } from './sessions.js';
+
+export interface GateControl {
+  status(): GateStatus;
+  open(minutes: number): Promise<GateStatus>;
+  close(): Promise<GateStatus>;
+}
+
+export interface OpsContext {
+  store: Store;
+  sessions: Sessions;
+  router: TerminalRouter;
+  gate: GateControl;
+  events: EventSink;
+  log: Logger;
+  now(): number;
+}
+
+/** What an op may know and change about the WebSocket connection that sent it. */
+export interface Connection {
+  session: Session | null;
+  readonly remoteAddress: string;
+  subscribe(topics: readonly AdminTopic[]): void;
+  unsubscribeAll(): void;
+}
+
+interface OpSpec {
+  /** `session`: a logged-in operator; `2fa`: one whose account has TOTP enrolled. */
+  access: 'none' | 'session' | '2fa';
+  /** State-changing ops are written to the audit log, failures included. */
+  audit: boolean;
+  target?(args: Record<string, unknown>): string | null;
+  run(ctx: OpsContext, conn: Connection, args: Record<string, unknown>): Promise<unknown> | unknown;
+}
+
+const text = (max: number) => z.string().max(max).default('');
+const requestIdArg = z.object({ requestId: z.string().min(1).max(64) });
+const str = (args: Record<string, unknown>, key: string): string | null => (typeof args[key] === 'string' ? (args[key] as string).slice(0, 128) : null);
+
+async function login(ctx: OpsContext, conn: Connection, args: Record<string, unknown>) {
+  const { user, password, totp } = check(z.object({ user: z.string().max(64), password: z.string().max(1024), totp: z.string().max(16).optional() }), args);
+  const record = await checkLogin(ctx.store, user, password, totp, ctx.now());
+  const { token, session } = await ctx.sessions.create(record.name);
+  conn.session = session;
+  return { token, expiresAt: new Date(session.expiresAt).toISOString(), user: record.name, has2fa: record.totpSecret !== null };
+}
+
+function hasPendingRequest(ctx: OpsContext, serial: string): boolean {
+  const now = ctx.now();
+  for (const { value } of ctx.store.pairing.getRange()) {
+    if (value.serial === serial && value.stage === 'approval' && effectiveState(value, now) === 'pending') return true;
+  }
+  return false;
+}
+
+function terminalOf(ctx: OpsContext, serial: string): TerminalRecord {
+  const terminal = ctx.store.terminals.get(serial);
+  if (!terminal) throw new AppError('not_found', `no terminal with serial ${serial}`);
+  return terminal;
+}
+
+function pairingOf(ctx: OpsContext, requestId: string) {
+  const record = ctx.store.pairing.get(requestId);
+  if (!record) throw new AppError('not_found', `no pairing request ${requestId}`);
+  return record;
+}
+
+export const OPS: Readonly<Record<string, OpSpec>> = {
+  login: { access: 'none', audit: true, target: (a) => str(a, 'user'), run: login },
+  resume: {
+    access: 'none', audit: false,
+    run(ctx, conn, args) {
+      const session = ctx.sessions.resume(args.token);
+      conn.session = session;
+      const record = ctx.store.operators.get(session.user);
+      return { user: session.user, expiresAt: new Date(session.expiresAt).toISOString(), has2fa: record?.totpSecret != null };
+    },
+  },
+  logout: {
+    access: 'session', audit: true,
+    async run(ctx, conn) {
+      if (conn.session) await ctx.sessions.destroy(conn.session.tokenHash);
+      conn.session = null;
+      conn.unsubscribeAll();
+      return { loggedOut: true };
+    },
+  },
+  'totp.enroll': { access: 'session', audit: true, run: (ctx, conn) => beginTotpEnrolment(ctx.store, conn.session!.user) },
+  'totp.confirm': {
+    access: 'session', audit: true,
+    async run(ctx, conn, args) {
+      const { totp } = check(z.object({ totp: z.string().max(16) }), args);
+      await confirmTotpEnrolment(ctx.store, conn.session!.user, totp, ctx.now());
+      return { has2fa: true };
+    },
+  },
+  'terminals.create': {
+    access: 'session', audit: true, target: (a) => str(a, 'serial'),
+    async run(ctx, conn, args) {
+      const spec = check(z.object({ serial: serialSchema, name: text(128), location: text(256), contact: text(128), vpn: z.boolean().default(false) }), args);
+      const record: TerminalRecord = {
+        ...spec, createdAt: ctx.now(), createdBy: conn.session!.user,
+        tfp: null, certDer: null, pairedAt: null, pairedBy: null, lastSeenAt: null,
+      };
+      const created = await ctx.store.durable(ctx.store.terminals.ifNoExists(spec.serial, () => ctx.store.terminals.put(spec.serial, record)));
+      if (!created) throw new AppError('already_exists', `a terminal with serial ${spec.serial} already exists`);
+      const view = terminalView(record, false);
+      ctx.events('terminals', 'terminal.created', { terminal: view });
+      return view;
+    },
+  },
+  'terminals.list': {
+    access: 'session', audit: false,
+    run(ctx) {
+      const pending = new Set<string>();
+      const now = ctx.now();
+      for (const { value } of ctx.store.pairing.getRange()) {
+        if (value.stage === 'approval' && effectiveState(value, now) === 'pending') pending.add(value.serial);
+      }
+      return [...ctx.store.terminals.getRange().map(({ value }) => terminalView(value, pending.has(value.serial)))];
+    },
+  },
+  'terminals.get': {
+    access: 'session', audit: false,
+    run(ctx, _conn, args) {
+      const { serial } = check(z.object({ serial: serialSchema }), args);
+      return terminalView(terminalOf(ctx, serial), hasPendingRequest(ctx, serial));
+    },
+  },
+  'terminals.unpair': {
+    access: 'session', audit: true, target: (a) => str(a, 'serial'),
+    run(ctx, conn, args) {
+      const { serial } = check(z.object({ serial: serialSchema }), args);
+      terminalOf(ctx, serial);
+      return ctx.router.unpair(serial, conn.session!.user);
+    },
+  },
+  'pairing.list': {
+    access: 'session', audit: false,
+    run(ctx, _conn, args) {
+      const { state } = check(z.object({ state: z.enum(['pending', 'approved', 'rejected', 'expired']).optional() }), args);
+      const now = ctx.now();
+      // Requests still waiting for the terminal's reveal have no code yet: operators see them from the approval stage on.
+      return [...ctx.store.pairing.getRange()
+        .filter(({ value }) => value.stage === 'approval' || value.state !== 'pending')
+        .map(({ value }) => pairingView(value, now, ctx.store.terminals.get(value.serial)?.tfp ?? null))
+        .filter((view) => state === undefined || view.state === state)]
+        .sort((a, b) => b.requestedAt.localeCompare(a.requestedAt));
+    },
+  },
+  'pairing.get': {
+    access: 'session', audit: false,
+    run(ctx, _conn, args) {
+      const { requestId } = check(requestIdArg, args);
+      const record = pairingOf(ctx, requestId);
+      return pairingView(record, ctx.now(), ctx.store.terminals.get(record.serial)?.tfp ?? null);
+    },
+  },
+  'pairing.approve': {
+    access: '2fa', audit: true, target: (a) => str(a, 'requestId'),
+    run(ctx, conn, args) {
+      const { requestId, code } = check(requestIdArg.extend({ code: z.string().max(32) }), args);
+      return ctx.router.approve(pairingOf(ctx, requestId).serial, requestId, code, conn.session!.user);
+    },
+  },
+  'pairing.reject': {
+    access: 'session', audit: true, target: (a) => str(a, 'requestId'),
+    run(ctx, conn, args) {
+      const { requestId } = check(requestIdArg, args);
+      return ctx.router.reject(pairingOf(ctx, requestId).serial, requestId, conn.session!.user);
+    },
+  },
+  'unknown.list': {
+    access: 'session', audit: false,
+    run: (ctx) => [...ctx.store.unknownSerials.getRange().map(({ value }) => unknownSerialView(value))],
+  },
+  subscribe: {
+    access: 'session', audit: false,
+    run(_ctx, conn, args) {
+      const { topics } = check(z.object({ topics: z.array(z.enum(ADMIN_TOPICS)).min(1) }), args);
+      conn.subscribe(topics);
+      return { topics };
+    },
+  },
+  'audit.list': {
+    access: 'session', audit: false,
+    run(ctx, _conn, args) {
+      const { limit } = check(z.object({ limit: z.number().int().min(1).max(10_000).default(100) }), args);
+      return ctx.store.listAudit(limit).map(auditView);
+    },
+  },
+  'deposit.set': {
+    access: 'session', audit: true, target: (a) => str(a, 'coin'),
+    async run(ctx, conn, args) {
+      const { coin, address } = check(z.object({ coin: z.string().toUpperCase().pipe(z.enum(SUPPORTED_COINS as [string, ...string[]])), address: z.string().trim().max(128) }), args);
+      if (!isValidDepositAddress(coin, address)) throw new AppError('invalid_field', `address: not a valid ${coin} address (checksum or format)`);
+      const record = { coin, address, updatedAt: ctx.now(), updatedBy: conn.session!.user };
+      await ctx.store.durable(ctx.store.deposits.put(coin, record));
+      return depositView(record);
+    },
+  },
+  'deposit.list': { access: 'session', audit: false, run: (ctx) => [...ctx.store.deposits.getRange().map(({ value }) => depositView(value))] },
+  'gate.status': { access: 'session', audit: false, run: (ctx) => ctx.gate.status() },
+  'gate.open': {
+    access: 'session', audit: true,
+    run(ctx, _conn, args) {
+      const { minutes } = check(z.object({ minutes: z.number().int().min(1).max(7 * 24 * 60).default(60) }), args);
+      return ctx.gate.open(minutes);
+    },
+  },
+  'gate.close': { access: 'session', audit: true, run: (ctx) => ctx.gate.close() },
+};

@@ -1,0 +1,55 @@
+/** @module Operator sessions: random bearer tokens, stored only as their SHA-256, expiring after idle time; logout kills a token everywhere. */
+import crypto from 'node:crypto';
+import { AppError } from '../errors.js';
+import type { SessionRecord } from '../store/records.js';
+import type { Store } from '../store/store.js';
+
+export interface Session {
+  user: string;
+  tokenHash: string;
+  expiresAt: number;
+}
+
+const hashOf = (token: string): string => crypto.createHash('sha256').update(token).digest('hex');
+
+export class Sessions {
+  constructor(private readonly store: Store, private readonly idleMs: number, private readonly now: () => number = Date.now) {}
+
+  async create(user: string): Promise<{ token: string; session: Session }> {
+    const token = crypto.randomBytes(32).toString('base64url');
+    const now = this.now();
+    const record: SessionRecord = { user, createdAt: now, lastSeenAt: now, expiresAt: now + this.idleMs };
+    const tokenHash = hashOf(token);
+    await this.store.durable(this.store.sessions.put(tokenHash, record));
+    return { token, session: { user, tokenHash, expiresAt: record.expiresAt } };
+  }
+
+  /** The live session for a token presented by a client (resume). */
+  resume(token: unknown): Session {
+    if (typeof token !== 'string' || token.length > 128) throw new AppError('session_expired', 'the session is unknown or expired: log in again');
+    return this.check(hashOf(token));
+  }
+
+  /** Re-checks a connection's session on every operation: logout or expiry elsewhere takes effect at once. */
+  check(tokenHash: string): Session {
+    const record = this.store.sessions.get(tokenHash);
+    const now = this.now();
+    if (!record || record.expiresAt <= now) throw new AppError('session_expired', 'the session is unknown or expired: log in again');
+    let expiresAt = record.expiresAt;
+    if (now - record.lastSeenAt > 60_000) {
+      // Sliding expiry, written at most once a minute per session.
+      expiresAt = now + this.idleMs;
+      void this.store.sessions.put(tokenHash, { ...record, lastSeenAt: now, expiresAt });
+    }
+    return { user: record.user, tokenHash, expiresAt };
+  }
+
+  isLive(tokenHash: string): boolean {
+    const record = this.store.sessions.get(tokenHash);
+    return record !== undefined && record.expiresAt > this.now();
+  }
+
+  async destroy(tokenHash: string): Promise<void> {
+    await this.store.durable(this.store.sessions.remove(tokenHash));
+  }
+}

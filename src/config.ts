@@ -1,0 +1,113 @@
+/** @module The only reader of process.env and command-line flags for the server; returns a frozen Config. */
+import path from 'node:path';
+
+export interface Config {
+  readonly dataDir: string;
+  /** Address the three services bind to. */
+  readonly host: string;
+  /** Host name terminals are told to use for master (the gate's `masterUrl`). */
+  readonly publicHost: string;
+  readonly gatePort: number;
+  readonly masterPort: number;
+  readonly adminPort: number;
+  /** Server key and certificate given by the operator (a licence shared by several servers); null → generated in the data dir. */
+  readonly serverKeyFile: string | null;
+  readonly serverCertFile: string | null;
+  /** Accepted distance between a signature's `created` and the server clock, seconds. */
+  readonly clockSkewSec: number;
+  readonly pairingTtlSec: number;
+  readonly gateMaxBodyBytes: number;
+  readonly masterMaxBodyBytes: number;
+  readonly adminMaxMessageBytes: number;
+  readonly sessionIdleSec: number;
+  /** Wrong codes an approval may see before the request is rejected outright. */
+  readonly maxCodeAttempts: number;
+  /** Idle time after which a terminal actor is evicted from memory. */
+  readonly actorIdleMs: number;
+  readonly logLevel: string;
+  readonly logPretty: boolean;
+}
+
+export const DEFAULTS: Omit<Config, 'dataDir' | 'publicHost'> = Object.freeze({
+  host: '0.0.0.0',
+  gatePort: 7741,
+  masterPort: 7743,
+  adminPort: 7777,
+  serverKeyFile: null,
+  serverCertFile: null,
+  clockSkewSec: 300,
+  pairingTtlSec: 24 * 3600,
+  gateMaxBodyBytes: 4 * 1024,
+  masterMaxBodyBytes: 16 * 1024,
+  adminMaxMessageBytes: 64 * 1024,
+  sessionIdleSec: 8 * 3600,
+  maxCodeAttempts: 5,
+  actorIdleMs: 60_000,
+  logLevel: 'info',
+  logPretty: false,
+});
+
+/** Flags shared by every server subcommand, in node:util parseArgs form. */
+export const CONFIG_OPTIONS = {
+  'data-dir': { type: 'string' },
+  host: { type: 'string' },
+  'public-host': { type: 'string' },
+  'gate-port': { type: 'string' },
+  'master-port': { type: 'string' },
+  'admin-port': { type: 'string' },
+  'server-key': { type: 'string' },
+  'server-cert': { type: 'string' },
+  'clock-skew': { type: 'string' },
+  'pairing-ttl': { type: 'string' },
+  'log-level': { type: 'string' },
+  'log-pretty': { type: 'boolean' },
+} as const;
+
+export type ConfigFlags = { [K in keyof typeof CONFIG_OPTIONS]?: (typeof CONFIG_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+
+export class ConfigError extends Error {}
+
+function port(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`--${name} must be a port number 0..65535, got "${raw}"`);
+  return n;
+}
+
+function positive(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new ConfigError(`--${name} must be a positive whole number, got "${raw}"`);
+  return n;
+}
+
+/** Flags win over environment variables (PAIRING_*), which win over defaults. */
+export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env): Config {
+  const pick = (flag: keyof ConfigFlags, envName: string): string | undefined => {
+    const v = flags[flag];
+    return typeof v === 'string' ? v : env[envName];
+  };
+  const host = pick('host', 'PAIRING_HOST') ?? DEFAULTS.host;
+  const wildcard = host === '0.0.0.0' || host === '::';
+  const serverKeyFile = pick('server-key', 'PAIRING_SERVER_KEY') ?? null;
+  const serverCertFile = pick('server-cert', 'PAIRING_SERVER_CERT') ?? null;
+  if ((serverKeyFile === null) !== (serverCertFile === null)) {
+    throw new ConfigError('--server-key and --server-cert go together: give both or neither');
+  }
+  const pretty = flags['log-pretty'] ?? (env.PAIRING_LOG_PRETTY === '1' || (env.PAIRING_LOG_PRETTY === undefined && process.stdout.isTTY === true));
+  return Object.freeze({
+    ...DEFAULTS,
+    dataDir: path.resolve(pick('data-dir', 'PAIRING_DATA_DIR') ?? './data'),
+    host,
+    publicHost: pick('public-host', 'PAIRING_PUBLIC_HOST') ?? (wildcard ? '127.0.0.1' : host),
+    gatePort: port('gate-port', pick('gate-port', 'PAIRING_GATE_PORT'), DEFAULTS.gatePort),
+    masterPort: port('master-port', pick('master-port', 'PAIRING_MASTER_PORT'), DEFAULTS.masterPort),
+    adminPort: port('admin-port', pick('admin-port', 'PAIRING_ADMIN_PORT'), DEFAULTS.adminPort),
+    serverKeyFile: serverKeyFile && path.resolve(serverKeyFile),
+    serverCertFile: serverCertFile && path.resolve(serverCertFile),
+    clockSkewSec: positive('clock-skew', pick('clock-skew', 'PAIRING_CLOCK_SKEW'), DEFAULTS.clockSkewSec),
+    pairingTtlSec: positive('pairing-ttl', pick('pairing-ttl', 'PAIRING_TTL'), DEFAULTS.pairingTtlSec),
+    logLevel: pick('log-level', 'PAIRING_LOG_LEVEL') ?? DEFAULTS.logLevel,
+    logPretty: pretty,
+  });
+}

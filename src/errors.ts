@@ -1,0 +1,81 @@
+/** @module The one table of error codes (code → HTTP status), AppError, and Result<T> for thread and module boundaries. */
+
+/**
+ * Codes are the API: never rename or reuse one. The wire protocol's codes
+ * (PROTOCOL.md) come from this table, as do the admin channel's and the CLIs'.
+ */
+export const ERROR_CODES = {
+  // wire: malformed input
+  bad_request: 400,
+  malformed_json: 400,
+  invalid_field: 400,
+  bad_certificate: 400,
+  bad_signature_input: 400,
+  bad_content_digest: 400,
+  // wire: authentication and trust
+  unauthenticated: 401,
+  not_paired: 403,
+  unknown_serial: 403,
+  pairing_rejected: 403,
+  gate_closed: 403,
+  no_pairing_request: 404,
+  not_found: 404,
+  commitment_mismatch: 409,
+  conflict: 409,
+  payload_too_large: 413,
+  rate_limited: 429,
+  overloaded: 503,
+  internal_error: 500,
+  // admin channel
+  login_failed: 401,
+  totp_required: 401,
+  session_expired: 401,
+  not_logged_in: 401,
+  forbidden: 403,
+  requires_2fa: 403,
+  code_mismatch: 403,
+  unknown_op: 400,
+  already_exists: 409,
+  invalid_state: 409,
+  // terminal side (never on the wire; the CLI prints them)
+  server_pin_mismatch: 495,
+  not_initialized: 400,
+  server_unreachable: 502,
+} as const satisfies Record<string, number>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function statusOf(code: ErrorCode): number {
+  return ERROR_CODES[code];
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
+}
+
+/** A domain error: its `code` is what callers branch on; `message` is for humans and never carries secrets. */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  /** Extra fields for the wire answer (e.g. `retryAfter`); never secrets. */
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'AppError';
+    this.code = code;
+    this.status = statusOf(code);
+    this.details = details;
+  }
+}
+
+/** Errors lose their class crossing a thread, so boundaries return this instead of throwing. */
+export type Result<T> = { ok: true; value: T } | { ok: false; code: ErrorCode; message: string };
+
+export const ok = <T>(value: T): Result<T> => ({ ok: true, value });
+export const fail = <T = never>(code: ErrorCode, message: string): Result<T> => ({ ok: false, code, message });
+
+export function unwrap<T>(result: Result<T>): T {
+  if (result.ok) return result.value;
+  throw new AppError(result.code, result.message);
+}

@@ -1,0 +1,124 @@
+/** @module The admin service: the operators' WebSocket channel at /admin (with topic pushes) and the web page's static files. */
+import uWS from 'uWebSockets.js';
+import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
+import { Mailbox } from '../actors/mailbox.js';
+import { dispatch, errorFrame } from '../admin/dispatch.js';
+import type { Connection, OpsContext } from '../admin/ops.js';
+import { AppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { AdminTopic } from '../protocol/types.js';
+import { serveStatic } from './static-files.js';
+
+interface SocketData {
+  conn: AdminConnection;
+}
+
+class AdminConnection implements Connection {
+  session: Connection['session'] = null;
+  closed = false;
+  readonly mailbox = new Mailbox();
+  private socket: WebSocket<SocketData> | null = null;
+
+  constructor(readonly remoteAddress: string, private readonly hub: AdminHub) {}
+
+  /** uWS hands out the socket only in `open`; nothing can be sent before. */
+  attach(socket: WebSocket<SocketData>): void {
+    this.socket = socket;
+  }
+
+  subscribe(topics: readonly AdminTopic[]): void {
+    for (const topic of topics) this.hub.join(topic, this);
+  }
+
+  unsubscribeAll(): void {
+    this.hub.leave(this);
+  }
+
+  send(text: string): void {
+    // MUST NOT touch a closed uWS socket: that throws.
+    if (!this.closed && this.socket) this.socket.send(text, false);
+  }
+}
+
+/** Subscriptions are kept here, not in uWS topics, so that every push re-checks the session behind a socket. */
+class AdminHub {
+  private readonly topics = new Map<AdminTopic, Set<AdminConnection>>();
+
+  constructor(private readonly isLive: (tokenHash: string) => boolean) {}
+
+  join(topic: AdminTopic, conn: AdminConnection): void {
+    let members = this.topics.get(topic);
+    if (!members) this.topics.set(topic, (members = new Set()));
+    members.add(conn);
+  }
+
+  leave(conn: AdminConnection): void {
+    for (const members of this.topics.values()) members.delete(conn);
+  }
+
+  publish(topic: AdminTopic, event: string, data: Record<string, unknown>): void {
+    const members = this.topics.get(topic);
+    if (!members || members.size === 0) return;
+    const frame = JSON.stringify({ event, data });
+    for (const conn of members) {
+      if (conn.session && this.isLive(conn.session.tokenHash)) conn.send(frame);
+      else members.delete(conn);
+    }
+  }
+}
+
+export interface AdminService {
+  app: TemplatedApp;
+  publish(topic: AdminTopic, event: string, data: Record<string, unknown>): void;
+}
+
+export function createAdminService(opts: {
+  tls: { keyFile: string; certFile: string };
+  maxMessageBytes: number;
+  log: Logger;
+  ops: () => OpsContext;
+  webRoot: string;
+}): AdminService {
+  const hub = new AdminHub((hash) => opts.ops().sessions.isLive(hash));
+  const app = uWS.SSLApp({ key_file_name: opts.tls.keyFile, cert_file_name: opts.tls.certFile });
+  app.ws<SocketData>('/admin', {
+    maxPayloadLength: opts.maxMessageBytes,
+    maxBackpressure: 4 * 1024 * 1024,
+    idleTimeout: 120,
+    sendPingsAutomatically: true,
+    upgrade: (res, req, context) => {
+      const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString();
+      // MUST read every header before upgrade returns: `req` is dead afterwards.
+      const key = req.getHeader('sec-websocket-key');
+      const protocol = req.getHeader('sec-websocket-protocol');
+      const extensions = req.getHeader('sec-websocket-extensions');
+      res.upgrade<SocketData>({ conn: new AdminConnection(remoteAddress, hub) }, key, protocol, extensions, context);
+    },
+    open: (ws) => {
+      const { conn } = ws.getUserData();
+      conn.attach(ws);
+      opts.log.info({ remoteAddress: conn.remoteAddress }, 'admin connection opened');
+    },
+    message: (ws, message, isBinary) => {
+      const { conn } = ws.getUserData();
+      if (isBinary) {
+        conn.send(JSON.stringify(errorFrame(0, new AppError('bad_request', 'send JSON text frames'))));
+        return;
+      }
+      // MUST copy: the message ArrayBuffer is valid only until this handler returns.
+      const raw = Buffer.from(message).toString('utf8');
+      // One connection's requests run in order: a pipelined `subscribe` after `login` sees the session.
+      void conn.mailbox.post(async () => {
+        const reply = await dispatch(opts.ops(), conn, raw);
+        conn.send(JSON.stringify(reply));
+      });
+    },
+    close: (ws) => {
+      const { conn } = ws.getUserData();
+      conn.closed = true;
+      conn.unsubscribeAll();
+    },
+  });
+  serveStatic(app, opts.webRoot, opts.log);
+  return { app, publish: (topic, event, data) => hub.publish(topic, event, data) };
+}

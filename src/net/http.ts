@@ -1,0 +1,117 @@
+/** @module uWebSockets.js plumbing shared by the services: copying a request out, bounded body reads, JSON and error answers. */
+import { STATUS_CODES } from 'node:http';
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { AppError, isErrorCode } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { HttpReply, TerminalRequest } from '../protocol/types.js';
+
+/** Headers a terminal request may carry that we keep; the rest are dropped at the edge. */
+const MAX_HEADER_VALUE = 16 * 1024;
+
+export interface RequestHead {
+  method: string;
+  path: string;
+  query: string;
+  headers: Record<string, string>;
+  remoteAddress: string;
+}
+
+/** MUST run synchronously in the handler: `req` is invalid after the handler returns or awaits. */
+export function copyHead(res: HttpResponse, req: HttpRequest): RequestHead {
+  const headers: Record<string, string> = {};
+  req.forEach((name, value) => {
+    headers[name] = value.length > MAX_HEADER_VALUE ? value.slice(0, MAX_HEADER_VALUE) : value;
+  });
+  return {
+    method: req.getCaseSensitiveMethod().toUpperCase(),
+    path: req.getUrl(),
+    query: req.getQuery() ?? '',
+    headers,
+    remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
+  };
+}
+
+/** Tracks whether the client went away; a late answer to an aborted response would crash uWS. */
+export interface Exchange {
+  res: HttpResponse;
+  aborted: boolean;
+}
+
+/** MUST be called before going async: uWS requires onAborted to be registered first. */
+export function beginExchange(res: HttpResponse): Exchange {
+  const exchange: Exchange = { res, aborted: false };
+  res.onAborted(() => {
+    exchange.aborted = true;
+  });
+  return exchange;
+}
+
+/**
+ * Reads the body up to `limit` bytes. A declared or actual overflow rejects with payload_too_large;
+ * the caller answers 413 and the connection is closed so the rest of the upload is not read.
+ */
+export function readBody(exchange: Exchange, head: RequestHead, limit: number): Promise<Buffer> {
+  const declared = head.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) {
+    return Promise.reject(new AppError('payload_too_large', `the body is larger than ${limit} bytes`));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    exchange.res.onData((chunk, isLast) => {
+      if (done) return;
+      size += chunk.byteLength;
+      if (size > limit) {
+        done = true;
+        reject(new AppError('payload_too_large', `the body is larger than ${limit} bytes`));
+        return;
+      }
+      // MUST copy: the chunk's ArrayBuffer is reused once this callback returns.
+      chunks.push(Buffer.from(new Uint8Array(chunk).slice()));
+      if (isLast) {
+        done = true;
+        resolve(Buffer.concat(chunks, size));
+      }
+    });
+  });
+}
+
+export function toTerminalRequest(head: RequestHead, body: Buffer): TerminalRequest {
+  return { ...head, body };
+}
+
+function statusLine(status: number): string {
+  return `${status} ${STATUS_CODES[status] ?? 'Unknown'}`;
+}
+
+/** Writes a JSON answer; a no-op when the client already went away. Closes the connection when asked (e.g. after 413). */
+export function send(exchange: Exchange, reply: HttpReply, close = false): void {
+  if (exchange.aborted) return;
+  const body = JSON.stringify(reply.body);
+  // MUST cork a late (asynchronous) answer so uWS sends it in one syscall and in the right order.
+  exchange.res.cork(() => {
+    exchange.res.writeStatus(statusLine(reply.status));
+    exchange.res.writeHeader('content-type', 'application/json');
+    exchange.res.writeHeader('cache-control', 'no-store');
+    for (const [name, value] of Object.entries(reply.headers ?? {})) exchange.res.writeHeader(name, value);
+    exchange.res.end(body, close);
+  });
+  exchange.aborted = true;
+}
+
+/** The one way an error leaves a service: a domain error as its code, anything else as a logged 500. */
+export function errorReply(error: unknown, log: Logger, context: Record<string, unknown>): HttpReply {
+  if (error instanceof AppError && isErrorCode(error.code)) {
+    const headers: Record<string, string> = {};
+    if (typeof error.details?.retryAfter === 'number') headers['retry-after'] = String(error.details.retryAfter);
+    return { status: error.status, body: { error: error.code, message: error.message }, headers };
+  }
+  log.error({ err: error, ...context }, 'unexpected error while serving a request');
+  return { status: 500, body: { error: 'internal_error', message: 'the server failed to process the request' } };
+}
+
+export function notFound(res: HttpResponse, req: HttpRequest): void {
+  const exchange = beginExchange(res);
+  send(exchange, { status: 404, body: { error: 'not_found', message: `no route ${req.getCaseSensitiveMethod().toUpperCase()} ${req.getUrl()}` } });
+}

@@ -1,0 +1,40 @@
+/** @module The HTTPS front of a terminal-facing service (gate or master): routes, body limit, one error path. */
+import uWS from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { Logger } from '../logger.js';
+import type { HttpReply, TerminalRequest } from '../protocol/types.js';
+import { beginExchange, copyHead, errorReply, notFound, readBody, send, toTerminalRequest } from './http.js';
+
+export interface TerminalServiceOptions {
+  name: 'gate' | 'master';
+  routes: readonly { method: 'get' | 'post'; path: string }[];
+  maxBodyBytes: number;
+  tls: { keyFile: string; certFile: string };
+  log: Logger;
+  handle(request: TerminalRequest): Promise<HttpReply>;
+}
+
+export function createTerminalService(opts: TerminalServiceOptions): TemplatedApp {
+  const app = uWS.SSLApp({ key_file_name: opts.tls.keyFile, cert_file_name: opts.tls.certFile });
+  const serve = (res: HttpResponse, req: HttpRequest): void => {
+    const exchange = beginExchange(res);
+    const head = copyHead(res, req);
+    // Everything below may be asynchronous: `req` MUST NOT be touched past this line.
+    readBody(exchange, head, opts.maxBodyBytes)
+      .then((body) => opts.handle(toTerminalRequest(head, body)))
+      .then(
+        (reply) => send(exchange, reply),
+        (error: unknown) => {
+          const reply = errorReply(error, opts.log, { service: opts.name, path: head.path });
+          if (reply.status >= 400 && reply.status !== 500) {
+            opts.log.info({ service: opts.name, path: head.path, status: reply.status, error: (reply.body as { error: string }).error, serial: head.headers['x-terminal-serial'], remoteAddress: head.remoteAddress }, 'terminal request refused');
+          }
+          // After a 413 the rest of the upload is unread: close rather than parse it as the next request.
+          send(exchange, reply, reply.status === 413);
+        },
+      );
+  };
+  for (const route of opts.routes) app[route.method](route.path, serve);
+  app.any('/*', notFound);
+  return app;
+}

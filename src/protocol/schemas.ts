@@ -1,0 +1,72 @@
+/** @module Validation of everything that arrives from outside (zod): terminal bodies, serials, ids. One place, so server and clients agree. */
+import { z } from 'zod';
+import { AppError } from '../errors.js';
+
+/** Serials go into composite store keys and log lines: printable, no separators, bounded. */
+export const SERIAL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const serialSchema = z.string().regex(SERIAL_PATTERN, 'serial: 1-64 characters of A-Z a-z 0-9 . _ - starting with a letter or digit');
+
+/** Strict base64 (standard alphabet, padded); returns null for anything else. */
+export function decodeBase64(text: string): Buffer | null {
+  if (text.length === 0 || text.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(text)) return null;
+  return Buffer.from(text, 'base64');
+}
+
+const base64Of = (bytes: number, what: string) =>
+  z.string().max(128).refine((s) => decodeBase64(s)?.length === bytes, `${what} must be base64 of ${bytes} bytes`);
+
+const requestId = z.string().regex(/^[A-Za-z0-9_-]{16,64}$/, 'requestId is malformed');
+
+const info = z.record(z.string().max(64), z.unknown()).refine((v) => JSON.stringify(v).length <= 1024, 'info is larger than 1 KiB');
+
+export const commitSchema = z.object({ commitment: base64Of(32, 'commitment'), info: info.optional() }).strict();
+export const revealSchema = z.object({ requestId, reveal: base64Of(32, 'reveal') }).strict();
+export const pollSchema = z.object({ requestId: requestId.optional() }).strict();
+
+export type PairingBody =
+  | { form: 'commit'; commitment: string; info: Record<string, unknown> | null }
+  | { form: 'reveal'; requestId: string; reveal: string }
+  | { form: 'poll'; requestId: string | null };
+
+/** Tells the three gate body forms apart by their keys, then validates the one it is. */
+export function parsePairingBody(value: unknown): PairingBody {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new AppError('invalid_field', 'the pairing body must be a JSON object');
+  }
+  if ('commitment' in value) {
+    const body = check(commitSchema, value);
+    return { form: 'commit', commitment: body.commitment, info: body.info ?? null };
+  }
+  if ('reveal' in value) {
+    const body = check(revealSchema, value);
+    return { form: 'reveal', requestId: body.requestId, reveal: body.reveal };
+  }
+  const body = check(pollSchema, value);
+  return { form: 'poll', requestId: body.requestId ?? null };
+}
+
+export const cashEventSchema = z.object({
+  eventId: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'eventId: 1-128 characters of A-Z a-z 0-9 . _ : -'),
+  currency: z.string().regex(/^[A-Z]{3}$/, 'currency: an ISO 4217 code such as USD'),
+  denomination: z.number().positive().max(1_000_000),
+  count: z.number().int().min(1).max(10_000),
+  at: z.iso.datetime({ offset: true }),
+}).strict();
+
+/** Parses with `schema` or throws `invalid_field` naming the first offending field (never echoing its value). */
+export function check<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const where = issue && issue.path.length > 0 ? issue.path.join('.') : 'body';
+  throw new AppError('invalid_field', `${where}: ${issue?.message ?? 'invalid'}`);
+}
+
+/** JSON.parse that reports `malformed_json` instead of throwing SyntaxError. */
+export function parseJson(body: Uint8Array): unknown {
+  try {
+    return JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
+  } catch {
+    throw new AppError('malformed_json', 'the body is not valid JSON');
+  }
+}

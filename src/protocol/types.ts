@@ -1,0 +1,126 @@
+/** @module Wire and record types shared by the server, the terminal and the admin clients (PROTOCOL.md v1). */
+
+/** RFC 9421 algorithm names the protocol accepts. */
+export const SIGNATURE_ALGORITHMS = ['rsa-v1_5-sha256', 'rsa-pss-sha512', 'ecdsa-p256-sha256', 'ed25519'] as const;
+export type SignatureAlgorithm = (typeof SIGNATURE_ALGORITHMS)[number];
+
+/** Key types a terminal may hold. */
+export type KeyKind = 'rsa' | 'ec' | 'ed25519';
+
+export type TerminalState = 'expected' | 'pending' | 'paired';
+export type PairingState = 'pending' | 'approved' | 'rejected' | 'expired';
+/** Where a pairing request is in the commit–reveal exchange: waiting for the reveal, or for an operator. */
+export type PairingStage = 'reveal' | 'approval';
+
+/** A terminal as operators see it (admin channel). */
+export interface TerminalView {
+  serial: string;
+  name: string;
+  location: string;
+  contact: string;
+  vpn: boolean;
+  state: TerminalState;
+  tfp: string | null;
+  lastSeenAt: string | null;
+  createdAt: string;
+  pairedAt: string | null;
+}
+
+/** A pairing request as operators see it (admin channel). */
+export interface PairingView {
+  requestId: string;
+  serial: string;
+  tfp: string;
+  remoteAddress: string;
+  requestedAt: string;
+  expiresAt: string;
+  state: PairingState;
+  stage: PairingStage;
+  /** "123-456-789-012"; null until the terminal has revealed its nonce. */
+  code: string | null;
+  info: Record<string, unknown> | null;
+  /** True when the serial is already paired with another TFP (a second terminal claims it). */
+  conflictsWithPaired: boolean;
+  decidedBy: string | null;
+  decidedAt: string | null;
+}
+
+export interface AuditEntry {
+  seq: number;
+  at: string;
+  user: string;
+  action: string;
+  target: string | null;
+  detail?: Record<string, unknown>;
+}
+
+export interface UnknownSerialView {
+  serial: string;
+  tfp: string;
+  remoteAddress: string;
+  lastAttemptAt: string;
+  attempts: number;
+}
+
+export interface DepositAddressView {
+  coin: string;
+  address: string;
+  updatedAt: string;
+  updatedBy: string;
+}
+
+export interface GateStatus {
+  open: boolean;
+  openUntil: string | null;
+  port: number;
+}
+
+/** Gate answers (POST /api/v1/pairing). */
+export type GateReply =
+  | { status: 'trusted'; masterUrl: string; vpn: unknown }
+  | { status: 'pending'; stage: 'reveal'; requestId: string; serverNonce: string; expiresAt: string }
+  | { status: 'pending'; stage: 'approval'; requestId: string; expiresAt: string };
+
+export interface CashEvent {
+  eventId: string;
+  currency: string;
+  denomination: number;
+  count: number;
+  at: string;
+}
+
+/** Admin channel frames. */
+export interface AdminRequest {
+  id: number;
+  op: string;
+  args?: Record<string, unknown>;
+}
+export type AdminReply =
+  | { id: number; ok: true; result: unknown }
+  | { id: number; ok: false; error: string; message: string };
+export interface AdminPush {
+  event: string;
+  data: Record<string, unknown>;
+}
+
+export const ADMIN_TOPICS = ['pairing', 'terminals'] as const;
+export type AdminTopic = (typeof ADMIN_TOPICS)[number];
+
+/** A terminal's HTTP request, copied out of the front end's request object (it is only valid synchronously). */
+export interface TerminalRequest {
+  method: string;
+  path: string;
+  /** Raw query string without the leading `?`; '' when there is none. */
+  query: string;
+  /** Lower-case header names; the last value wins. */
+  headers: Readonly<Record<string, string>>;
+  body: Buffer;
+  remoteAddress: string;
+}
+
+/** What a service answers a terminal: status and a JSON body. */
+export interface HttpReply {
+  status: number;
+  body: unknown;
+  headers?: Readonly<Record<string, string>>;
+}

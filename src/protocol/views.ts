@@ -1,0 +1,56 @@
+/** @module Turns stored records into the camelCase views of the admin channel (PROTOCOL.md "Result fields"). */
+import type { AuditRecord, DepositRecord, PairingRecord, TerminalRecord, UnknownSerialRecord } from '../store/records.js';
+import type { AuditEntry, DepositAddressView, PairingState, PairingView, TerminalState, TerminalView, UnknownSerialView } from './types.js';
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+/** A pending request past its expiry reads as expired, whether or not a sweep has rewritten it yet. */
+export function effectiveState(record: PairingRecord, now: number): PairingState {
+  return record.state === 'pending' && record.expiresAt <= now ? 'expired' : record.state;
+}
+
+export function terminalView(record: TerminalRecord, hasPendingRequest: boolean): TerminalView {
+  const state: TerminalState = record.tfp ? 'paired' : hasPendingRequest ? 'pending' : 'expected';
+  return {
+    serial: record.serial,
+    name: record.name,
+    location: record.location,
+    contact: record.contact,
+    vpn: record.vpn,
+    state,
+    tfp: record.tfp,
+    lastSeenAt: iso(record.lastSeenAt),
+    createdAt: new Date(record.createdAt).toISOString(),
+    pairedAt: iso(record.pairedAt),
+  };
+}
+
+export function pairingView(record: PairingRecord, now: number, pairedTfp: string | null): PairingView {
+  return {
+    requestId: record.requestId,
+    serial: record.serial,
+    tfp: record.tfp,
+    remoteAddress: record.remoteAddress,
+    requestedAt: new Date(record.requestedAt).toISOString(),
+    expiresAt: new Date(record.expiresAt).toISOString(),
+    state: effectiveState(record, now),
+    stage: record.stage,
+    code: record.code,
+    info: record.info,
+    conflictsWithPaired: pairedTfp !== null && pairedTfp !== record.tfp,
+    decidedBy: record.decidedBy,
+    decidedAt: iso(record.decidedAt),
+  };
+}
+
+export function auditView(record: AuditRecord): AuditEntry {
+  return { seq: record.seq, at: new Date(record.at).toISOString(), user: record.user, action: record.action, target: record.target, ...(record.detail ? { detail: record.detail } : {}) };
+}
+
+export function unknownSerialView(record: UnknownSerialRecord): UnknownSerialView {
+  return { serial: record.serial, tfp: record.tfp, remoteAddress: record.remoteAddress, lastAttemptAt: new Date(record.lastAttemptAt).toISOString(), attempts: record.attempts };
+}
+
+export function depositView(record: DepositRecord): DepositAddressView {
+  return { coin: record.coin, address: record.address, updatedAt: new Date(record.updatedAt).toISOString(), updatedBy: record.updatedBy };
+}

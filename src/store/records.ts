@@ -1,0 +1,107 @@
+/** @module The shapes stored in LMDB. Timestamps are epoch milliseconds; views for the wire live in src/protocol/types.ts. */
+import type { PairingStage, PairingState } from '../protocol/types.js';
+
+export interface TerminalRecord {
+  serial: string;
+  name: string;
+  location: string;
+  contact: string;
+  vpn: boolean;
+  createdAt: number;
+  createdBy: string;
+  /** The pinned Terminal Certificate Fingerprint; null while not paired. */
+  tfp: string | null;
+  /** DER of the pinned certificate: master verifies signatures with its key. */
+  certDer: Uint8Array | null;
+  pairedAt: number | null;
+  pairedBy: string | null;
+  lastSeenAt: number | null;
+}
+
+export interface PairingRecord {
+  requestId: string;
+  serial: string;
+  tfp: string;
+  remoteAddress: string;
+  requestedAt: number;
+  expiresAt: number;
+  /** Stored state; `pending` past `expiresAt` reads as expired. */
+  state: PairingState;
+  stage: PairingStage;
+  /** base64 SHA-256(terminalNonce), as the terminal committed it. */
+  commitment: string;
+  /** base64, drawn by the server after the commitment arrived. */
+  serverNonce: string;
+  /** Derived once the terminal revealed its nonce; shown to operators only. */
+  code: string | null;
+  info: Record<string, unknown> | null;
+  wrongCodeAttempts: number;
+  decidedBy: string | null;
+  decidedAt: number | null;
+}
+
+/** A certificate the server has seen for a serial (pinned or not): lets master tell `not_paired` from `unauthenticated`. */
+export interface KnownCertRecord {
+  der: Uint8Array;
+  firstSeenAt: number;
+}
+
+export interface CashEventRecord {
+  serial: string;
+  eventId: string;
+  currency: string;
+  denomination: number;
+  count: number;
+  at: string;
+  receivedAt: number;
+}
+
+export interface OperatorRecord {
+  name: string;
+  passwordHash: string;
+  /** base32 TOTP secret; null for a user who has not enrolled 2FA. */
+  totpSecret: string | null;
+  /** A secret shown for enrolment but not yet confirmed with a code. */
+  pendingTotpSecret: string | null;
+  /** Highest TOTP time step accepted so far: a code is accepted once. */
+  lastTotpStep: number;
+  createdAt: number;
+  createdBy: string;
+}
+
+export interface SessionRecord {
+  user: string;
+  createdAt: number;
+  lastSeenAt: number;
+  expiresAt: number;
+}
+
+export interface AuditRecord {
+  seq: number;
+  at: number;
+  user: string;
+  action: string;
+  target: string | null;
+  detail?: Record<string, unknown>;
+}
+
+export interface UnknownSerialRecord {
+  serial: string;
+  tfp: string;
+  remoteAddress: string;
+  firstAttemptAt: number;
+  lastAttemptAt: number;
+  attempts: number;
+}
+
+export interface DepositRecord {
+  coin: string;
+  address: string;
+  updatedAt: number;
+  updatedBy: string;
+}
+
+export interface GateRecord {
+  /** Epoch ms until which the gate listens; null or past → closed. */
+  openUntil: number | null;
+}

@@ -1,0 +1,104 @@
+/** @module The LMDB store: typed sub-databases, durable writes, and the few multi-key operations (audit append, prefix scans). */
+import fs from 'node:fs';
+import path from 'node:path';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import type {
+  AuditRecord, CashEventRecord, DepositRecord, GateRecord, KnownCertRecord, OperatorRecord,
+  PairingRecord, SessionRecord, TerminalRecord, UnknownSerialRecord,
+} from './records.js';
+
+/** Separator for composite string keys; serials and ids are validated to contain no control characters. */
+const SEP = '\u0000';
+const AFTER_SEP = '\u0001';
+
+export const compositeKey = (...parts: string[]): string => parts.join(SEP);
+
+/**
+ * One LMDB environment at `<dataDir>/store`. Each process (and later each thread) opens the
+ * same path itself rather than passing a handle; LMDB serialises writers across processes,
+ * so the offline `users add` command can write while the server runs.
+ */
+export class Store {
+  readonly root: RootDatabase;
+  readonly terminals: Database<TerminalRecord, string>;
+  readonly pairing: Database<PairingRecord, string>;
+  /** (serial, tfp) → requestId of that fingerprint's current request. */
+  readonly pairingIndex: Database<string, string>;
+  /** (serial, tfp) → a certificate seen for that serial. */
+  readonly certs: Database<KnownCertRecord, string>;
+  /** (serial, eventId) → cash event. */
+  readonly cashEvents: Database<CashEventRecord, string>;
+  /** (serial, nonce) → expiry, epoch seconds: the replay window outlives a restart. */
+  readonly nonces: Database<number, string>;
+  readonly operators: Database<OperatorRecord, string>;
+  /** SHA-256(token) → session: a copy of the store gives no usable token. */
+  readonly sessions: Database<SessionRecord, string>;
+  readonly audit: Database<AuditRecord, number>;
+  readonly unknownSerials: Database<UnknownSerialRecord, string>;
+  readonly deposits: Database<DepositRecord, string>;
+  readonly settings: Database<GateRecord, string>;
+
+  private constructor(root: RootDatabase) {
+    this.root = root;
+    const db = <V, K extends string | number = string>(name: string) => root.openDB<V, K>({ name });
+    this.terminals = db('terminals');
+    this.pairing = db('pairing');
+    this.pairingIndex = db('pairing-index');
+    this.certs = db('certs');
+    this.cashEvents = db('cash-events');
+    this.nonces = db('nonces');
+    this.operators = db('operators');
+    this.sessions = db('sessions');
+    this.audit = db<AuditRecord, number>('audit');
+    this.unknownSerials = db('unknown-serials');
+    this.deposits = db('deposits');
+    this.settings = db('settings');
+  }
+
+  static open(dataDir: string): Store {
+    const dir = path.join(dataDir, 'store');
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const root = open({ path: dir, maxDbs: 32, compression: false });
+    // lmdb creates its files with the process umask: tighten them, the store holds password hashes and TOTP secrets.
+    for (const file of fs.readdirSync(dir)) fs.chmodSync(path.join(dir, file), 0o600);
+    return new Store(root);
+  }
+
+  /** Resolves once the write is committed AND flushed to disk: callers reply to a client only after this. */
+  async durable<T>(write: Promise<T>): Promise<T> {
+    const result = await write;
+    await this.root.flushed;
+    return result;
+  }
+
+  /** Runs `action` in one write transaction (atomic across sub-databases and processes), durable on resolve. */
+  async atomically<T>(action: () => T): Promise<T> {
+    return this.durable(this.root.transaction(action));
+  }
+
+  /** Values of the keys `(prefix, *)` in a composite-keyed database. */
+  *withPrefix<V>(db: Database<V, string>, prefix: string): IterableIterator<{ key: string; value: V }> {
+    for (const { key, value } of db.getRange({ start: prefix + SEP, end: prefix + AFTER_SEP })) {
+      yield { key, value };
+    }
+  }
+
+  /** Appends to the audit log with the next sequence number; the write lock makes this safe across processes. */
+  async appendAudit(entry: Omit<AuditRecord, 'seq'>): Promise<AuditRecord> {
+    return this.atomically(() => {
+      let last = 0;
+      for (const key of this.audit.getKeys({ reverse: true, limit: 1 })) last = key;
+      const record: AuditRecord = { ...entry, seq: last + 1 };
+      this.audit.putSync(record.seq, record);
+      return record;
+    });
+  }
+
+  listAudit(limit: number): AuditRecord[] {
+    return [...this.audit.getRange({ reverse: true, limit }).map(({ value }) => value)];
+  }
+
+  async close(): Promise<void> {
+    await this.root.close();
+  }
+}
