@@ -36,29 +36,20 @@ export async function dispatch(ctx: OpsContext, conn: Connection, raw: string): 
     id = frame.id;
     const spec = Object.hasOwn(OPS, frame.op) ? OPS[frame.op] : undefined;
     if (!spec) throw new AppError('unknown_op', `unknown op "${frame.op.slice(0, 64)}"`);
-    if (spec.access !== 'none') {
-      if (!conn.session) throw new AppError('not_logged_in', 'log in first');
-      // Re-checked on every op: a logout or expiry elsewhere ends this connection's rights at once.
-      try {
-        conn.session = ctx.sessions.check(conn.session.tokenHash);
-      } catch (error) {
-        conn.session = null;
-        conn.unsubscribeAll();
-        throw error;
-      }
-      if (spec.access === '2fa' && ctx.store.operators.get(conn.session.user)?.totpSecret == null) {
-        throw new AppError('requires_2fa', 'only operators with 2FA enrolled may do this: enrol TOTP first');
-      }
-    }
-    const actor = conn.session?.user ?? null;
+    const target = spec.target?.(frame.args) ?? null;
+    // Captured first: logout clears the session, login sets it.
+    const before = conn.session?.user ?? null;
     try {
+      checkAccess(ctx, conn, spec.access);
       const result = await spec.run(ctx, conn, frame.args);
-      if (spec.audit) await audit(ctx, frame.op === 'login' ? (conn.session?.user ?? null) : actor, frame.op, spec.target?.(frame.args) ?? null, { result: 'ok', remoteAddress: conn.remoteAddress });
+      if (spec.audit) await audit(ctx, conn.session?.user ?? before, frame.op, target, { result: 'ok', remoteAddress: conn.remoteAddress });
       return { id, ok: true, result };
     } catch (error) {
+      // Refused attempts are audited too: operators must see who tried what.
       if (spec.audit) {
         const code = error instanceof AppError ? error.code : 'internal_error';
-        await audit(ctx, actor ?? (frame.op === 'login' ? `?${String(frame.args.user ?? '').slice(0, 32)}` : null), frame.op, spec.target?.(frame.args) ?? null, { result: code, remoteAddress: conn.remoteAddress });
+        const who = conn.session?.user ?? (frame.op === 'login' ? `?${String(frame.args.user ?? '').slice(0, 32)}` : null);
+        await audit(ctx, who, frame.op, target, { result: code, remoteAddress: conn.remoteAddress });
       }
       throw error;
     }
@@ -67,6 +58,22 @@ export async function dispatch(ctx: OpsContext, conn: Connection, raw: string): 
     if (error instanceof AppError) return errorFrame(id, error);
     ctx.log.error({ err: error }, 'admin op failed unexpectedly');
     return errorFrame(id, new AppError('internal_error', 'the server failed to process the request'));
+  }
+}
+
+function checkAccess(ctx: OpsContext, conn: Connection, access: 'none' | 'session' | '2fa'): void {
+  if (access === 'none') return;
+  if (!conn.session) throw new AppError('not_logged_in', 'log in first');
+  // Re-checked on every op: a logout or expiry elsewhere ends this connection's rights at once.
+  try {
+    conn.session = ctx.sessions.check(conn.session.tokenHash);
+  } catch (error) {
+    conn.session = null;
+    conn.unsubscribeAll();
+    throw error;
+  }
+  if (access === '2fa' && ctx.store.operators.get(conn.session.user)?.totpSecret == null) {
+    throw new AppError('requires_2fa', 'only operators with 2FA enrolled may do this: enrol TOTP first');
   }
 }
 

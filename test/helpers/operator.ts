@@ -1,0 +1,55 @@
+/** @module Test operators: created with the real `users add` CLI, logged in over the real admin channel with real TOTP codes. */
+import { AdminClient } from '../../src/admin/admin-client.js';
+import { totpCode } from '../../src/crypto/totp.js';
+import type { AdminPush } from '../../src/protocol/types.js';
+import { serverCli } from './cli.js';
+import type { ServerProcess } from './server-process.js';
+
+export interface TestOperator {
+  user: string;
+  password: string;
+  totpSecret: string | null;
+}
+
+export async function addOperator(dataDir: string, user: string, opts: { with2fa?: boolean } = {}): Promise<TestOperator> {
+  const password = `correct horse battery ${user}`;
+  const args = ['users', 'add', user, '--password-stdin', '--json', '--data-dir', dataDir, ...(opts.with2fa === false ? ['--no-2fa'] : [])];
+  const result = await serverCli(args, password + '\n');
+  if (result.code !== 0) throw new Error(`users add failed: ${result.stderr}`);
+  return { user, password, totpSecret: result.json.totpSecret };
+}
+
+/** Each login consumes a TOTP step; later logins of the same user use later steps (the server accepts ±1 step). */
+const usedSteps = new Map<string, number>();
+
+export async function nextTotp(op: TestOperator): Promise<string | undefined> {
+  if (!op.totpSecret) return undefined;
+  const step = Math.floor(Date.now() / 30_000);
+  const next = Math.max(step, (usedSteps.get(op.user) ?? -Infinity) + 1);
+  if (next > step + 1) throw new Error(`operator ${op.user} logged in too often for this test's TOTP window`);
+  usedSteps.set(op.user, next);
+  return totpCode(op.totpSecret, next * 30_000 + 1_000);
+}
+
+export async function connectOperator(server: Pick<ServerProcess, 'adminUrl' | 'sfp'>, op: TestOperator): Promise<AdminClient> {
+  const client = await AdminClient.connect(server.adminUrl, { fingerprint: server.sfp });
+  await client.login(op.user, op.password, await nextTotp(op));
+  return client;
+}
+
+/** Resolves with the first push matching `predicate`; rejects after `timeoutMs`. */
+export function nextPush(client: AdminClient, predicate: (push: AdminPush) => boolean, timeoutMs = 15_000): Promise<AdminPush> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.off('event', listener);
+      reject(new Error('no matching push arrived'));
+    }, timeoutMs);
+    const listener = (push: AdminPush): void => {
+      if (!predicate(push)) return;
+      clearTimeout(timer);
+      client.off('event', listener);
+      resolve(push);
+    };
+    client.on('event', listener);
+  });
+}

@@ -1,0 +1,84 @@
+/** @module Starts the real `pairing-server` CLI (compiled) on loopback ports with a temp data dir, and captures its JSON log lines. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort } from './ports.js';
+
+export const ROOT = path.resolve(import.meta.dirname, '..', '..');
+export const SERVER_CLI = path.join(ROOT, 'dist', 'src', 'server-cli.js');
+export const TERMINAL_CLI = path.join(ROOT, 'dist', 'src', 'terminal', 'cli.js');
+export const CAS_CLI = path.join(ROOT, 'dist', 'src', 'admin', 'cli.js');
+
+export interface ServerProcess {
+  dataDir: string;
+  sfp: string;
+  ports: { gate: number; master: number; admin: number };
+  gateUrl: string;
+  masterUrl: string;
+  adminUrl: string;
+  /** Parsed JSON log lines so far. */
+  logs: Record<string, unknown>[];
+  /** Raw stdout + stderr so far (for secret-leak checks). */
+  output(): string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-`));
+}
+
+export async function allocatePorts(): Promise<ServerProcess['ports']> {
+  return { gate: await freePort(), master: await freePort(), admin: await freePort() };
+}
+
+export async function startServerProcess(opts: { dataDir?: string; ports?: ServerProcess['ports']; extraArgs?: string[] } = {}): Promise<ServerProcess> {
+  const dataDir = opts.dataDir ?? tempDir('pairing-data');
+  const ports = opts.ports ?? (await allocatePorts());
+  const child: ChildProcess = spawn(process.execPath, [
+    SERVER_CLI, '--data-dir', dataDir, '--host', '127.0.0.1',
+    '--gate-port', String(ports.gate), '--master-port', String(ports.master), '--admin-port', String(ports.admin),
+    '--log-level', 'debug', ...(opts.extraArgs ?? []),
+  ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PAIRING_LOG_PRETTY: '0' } });
+  const logs: Record<string, unknown>[] = [];
+  let raw = '';
+  let pending = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const listening = new Promise<Record<string, unknown>>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      raw += chunk.toString();
+      pending += chunk.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        try {
+          const entry = JSON.parse(line) as Record<string, unknown>;
+          logs.push(entry);
+          if (entry.msg === 'listening') resolve(entry);
+        } catch {
+          // not a log line
+        }
+      }
+    });
+    child.stderr!.on('data', (chunk: Buffer) => {
+      raw += chunk.toString();
+    });
+    void exited.then((code) => reject(new Error(`server exited with ${code} before listening:\n${raw}`)));
+  });
+  const ready = await listening;
+  return {
+    dataDir,
+    sfp: ready.sfp as string,
+    ports,
+    gateUrl: `https://127.0.0.1:${ports.gate}`,
+    masterUrl: `https://127.0.0.1:${ports.master}`,
+    adminUrl: `wss://127.0.0.1:${ports.admin}/admin`,
+    logs,
+    output: () => raw,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill(signal);
+      return exited;
+    },
+  };
+}
