@@ -1,0 +1,49 @@
+/** @module RFC 9530 Content-Digest: computing it for requests the terminal sends and checking it on requests the server receives. */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { parseDictionary, isInnerList } from 'structured-headers';
+import { fail, ok, type Result } from '../errors.js';
+
+/** Longer than any honest value (sha-256 + sha-512 together are ~150 bytes); bounds parser work. */
+const MAX_HEADER_LENGTH = 4096;
+
+/** RFC 9530 algorithm keys we know, with node's hash names. Others in the header are ignored, as the RFC asks. */
+const KNOWN = new Map([
+  ['sha-256', 'sha256'],
+  ['sha-512', 'sha512'],
+]);
+
+/** `sha-256=:<base64>:` for a body. */
+export function contentDigest(body: Uint8Array): string {
+  return `sha-256=:${createHash('sha256').update(body).digest('base64')}:`;
+}
+
+/**
+ * Checks a Content-Digest header against the body: at least one known algorithm present,
+ * and every known one present matches.
+ */
+export function verifyContentDigest(header: string | undefined, body: Uint8Array): Result<void> {
+  if (header === undefined || header.length === 0) return fail('bad_content_digest', 'Content-Digest is missing');
+  if (header.length > MAX_HEADER_LENGTH) return fail('bad_content_digest', 'Content-Digest is too long');
+  let dictionary;
+  try {
+    dictionary = parseDictionary(header);
+  } catch {
+    return fail('bad_content_digest', 'Content-Digest is not a structured-field dictionary');
+  }
+  let checked = 0;
+  for (const [key, member] of dictionary) {
+    const hashName = KNOWN.get(key);
+    if (hashName === undefined) continue;
+    const value = isInnerList(member) ? undefined : member[0];
+    if (!(value instanceof ArrayBuffer)) return fail('bad_content_digest', `Content-Digest ${key} is not a byte sequence`);
+    const expected = createHash(hashName).update(body).digest();
+    const given = Buffer.from(value);
+    // Lengths are public (fixed per algorithm); only the digest bytes need a constant-time compare.
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      return fail('bad_content_digest', `Content-Digest ${key} does not match the body`);
+    }
+    checked += 1;
+  }
+  if (checked === 0) return fail('bad_content_digest', 'Content-Digest has no supported algorithm (sha-256, sha-512)');
+  return ok(undefined);
+}
