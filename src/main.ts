@@ -95,7 +95,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         // Stop accepting first, then let queued actor work settle before the store closes.
         gate.stop();
         for (const l of listening) l.close();
-        router.close();
+        await router.close();
         await store.close();
       },
     };

@@ -9,6 +9,11 @@ export class Mailbox {
     return this.queued;
   }
 
+  /** Resolves once every message posted so far has settled. */
+  async idle(): Promise<void> {
+    await this.tail;
+  }
+
   /** Enqueues `handler`; it starts after every earlier message has settled, whatever their outcome. */
   post<T>(handler: () => Promise<T> | T): Promise<T> {
     this.queued++;

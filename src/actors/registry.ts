@@ -53,6 +53,11 @@ export class ActorRegistry<C, R> {
     return evicted;
   }
 
+  /** Waits for the messages already delivered (graceful shutdown: in-flight work finishes before the store closes). */
+  async drain(): Promise<void> {
+    await Promise.all([...this.active.values()].map((a) => a.mailbox.idle()));
+  }
+
   close(): void {
     clearInterval(this.sweeper);
     this.active.clear();

@@ -42,7 +42,8 @@ export class TerminalRouter {
     return reply.view;
   }
 
-  close(): void {
+  async close(): Promise<void> {
+    await this.actors.drain();
     this.actors.close();
   }
 }

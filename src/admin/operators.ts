@@ -1,4 +1,5 @@
 /** @module Operator accounts: creation with a memory-hard password hash, TOTP enrolment, and login checks that accept each TOTP code once. */
+import QRCode from 'qrcode';
 import { AppError } from '../errors.js';
 import { hashPassword, verifyPassword } from '../crypto/password.js';
 import { newTotpSecret, totpUri, verifyTotp } from '../crypto/totp.js';
@@ -60,14 +61,18 @@ export async function consumeTotpStep(store: Store, name: string, step: number):
   if (!accepted) throw new AppError('totp_required', 'this TOTP code was already used: wait for the next one');
 }
 
-/** Starts enrolment for a user without 2FA: the secret is kept pending until a code confirms it. */
-export async function beginTotpEnrolment(store: Store, name: string): Promise<{ totpSecret: string; otpauthUri: string }> {
+/**
+ * Starts enrolment for a user without 2FA: the secret is kept pending until a code confirms it.
+ * `qrSvg` is the URI as a QR code for the web page, drawn here so the page needs no QR code of its own.
+ */
+export async function beginTotpEnrolment(store: Store, name: string): Promise<{ totpSecret: string; otpauthUri: string; qrSvg: string }> {
   const record = store.operators.get(name);
   if (!record) throw new AppError('not_found', `no operator ${name}`);
   if (record.totpSecret !== null) throw new AppError('invalid_state', '2FA is already enrolled for this user');
   const secret = newTotpSecret();
   await store.durable(store.operators.put(name, { ...record, pendingTotpSecret: secret }));
-  return { totpSecret: secret, otpauthUri: totpUri(name, secret, TOTP_ISSUER) };
+  const otpauthUri = totpUri(name, secret, TOTP_ISSUER);
+  return { totpSecret: secret, otpauthUri, qrSvg: await QRCode.toString(otpauthUri, { type: 'svg', errorCorrectionLevel: 'M', margin: 4 }) };
 }
 
 export async function confirmTotpEnrolment(store: Store, name: string, code: string, now = Date.now()): Promise<void> {

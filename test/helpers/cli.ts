@@ -13,12 +13,13 @@ export function runCli(script: string, args: string[], stdin?: string): Promise<
   return new Promise((resolve) => {
     const child = execFile(process.execPath, [script, ...args], { timeout: 60_000, env: { ...process.env, PAIRING_LOG_PRETTY: '0' } }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      // Whole stdout (pretty-printed JSON), else its last line, else stderr's last line (errors with --json).
+      const candidates = [stdout.trim(), stdout.trim().split('\n').at(-1), stderr.trim().split('\n').at(-1)];
       let json: unknown = null;
-      try {
-        json = JSON.parse(stdout.trim().split('\n').at(-1) ?? '');
-      } catch {
+      for (const text of candidates) {
         try {
-          json = JSON.parse(stderr.trim().split('\n').at(-1) ?? '');
+          json = JSON.parse(text ?? '');
+          break;
         } catch {
           json = null;
         }

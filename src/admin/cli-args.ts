@@ -1,0 +1,156 @@
+/** @module `cas` argument parsing (node:util parseArgs) and the connection settings drawn from flags, environment and the server's data dir. */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { AppError } from '../errors.js';
+import { fingerprint, normalizeFingerprint } from '../crypto/fingerprint.js';
+import {
+  COMMAND_OPTIONS, COMMANDS, GROUPS, UsageError, globalHelp, groupHelp,
+  type CommandOption, type CommandSpec, type CommandValues,
+} from './cli-commands.js';
+
+export const DEFAULT_ADMIN_URL = 'wss://127.0.0.1:7777/admin';
+
+const GLOBAL_OPTIONS = {
+  url: { type: 'string' },
+  user: { type: 'string', short: 'u' },
+  fingerprint: { type: 'string' },
+  'data-dir': { type: 'string' },
+  insecure: { type: 'boolean' },
+  totp: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export interface GlobalFlags {
+  url?: string;
+  user?: string;
+  fingerprint?: string;
+  dataDir?: string;
+  insecure: boolean;
+  totp?: string;
+  json: boolean;
+}
+
+export type CliInvocation =
+  | { kind: 'help'; text: string }
+  | { kind: 'run'; globals: GlobalFlags; command: CommandSpec; args: Record<string, unknown> | undefined };
+
+/** Parses `cas` arguments (without `node` and the script); throws UsageError on any mistake. */
+export function parseCli(argv: readonly string[]): CliInvocation {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: { ...GLOBAL_OPTIONS, ...COMMAND_OPTIONS },
+      allowPositionals: true,
+      strict: true,
+      tokens: true,
+    });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (code.startsWith('ERR_PARSE_ARGS')) throw new UsageError((err as Error).message);
+    throw err;
+  }
+  const { values, positionals, tokens } = parsed;
+  const words = positionals[0] === 'help' ? positionals.slice(1) : positionals;
+  const wantsHelp = values.help === true || positionals[0] === 'help';
+  const group = words[0];
+
+  if (group === undefined) {
+    if (wantsHelp) return { kind: 'help', text: globalHelp() };
+    throw new UsageError('no command given');
+  }
+  if (!GROUPS.includes(group)) throw new UsageError(`unknown command ${JSON.stringify(group)}`);
+  if (wantsHelp) return { kind: 'help', text: groupHelp(group) };
+
+  const command = COMMANDS.find((c) => c.name === group) ?? COMMANDS.find((c) => c.name === `${group} ${words[1] ?? ''}`);
+  if (command === undefined) {
+    const sub = words[1];
+    throw new UsageError(`${sub === undefined ? 'missing' : `unknown ${JSON.stringify(sub)} as`} ${group} command\n${groupHelp(group)}`);
+  }
+  const rest = words.slice(command.name.split(' ').length);
+  if (rest.length !== command.positionals.length) {
+    throw new UsageError(`usage: cas ${command.name} ${command.usage}`.trimEnd());
+  }
+
+  const commandValues: CommandValues = {};
+  for (const token of tokens) {
+    if (token.kind !== 'option' || Object.hasOwn(GLOBAL_OPTIONS, token.name)) continue;
+    const name = token.name as CommandOption;
+    if (!command.options.includes(name)) throw new UsageError(`--${name} does not apply to cas ${command.name}`);
+    commandValues[name] = values[name];
+  }
+
+  const globals: GlobalFlags = {
+    insecure: values.insecure === true,
+    json: values.json === true,
+    ...(values.url !== undefined && { url: values.url }),
+    ...(values.user !== undefined && { user: values.user }),
+    ...(values.fingerprint !== undefined && { fingerprint: values.fingerprint }),
+    ...(values['data-dir'] !== undefined && { dataDir: values['data-dir'] }),
+    ...(values.totp !== undefined && { totp: values.totp }),
+  };
+  return { kind: 'run', globals, command, args: command.toArgs(rest, commandValues) };
+}
+
+export interface ConnectionSettings {
+  url: string;
+  user: string;
+  /** Canonical lowercase hex; absent only when `insecure`. */
+  fingerprint?: string;
+  insecure: boolean;
+}
+
+/** Flags win over the environment; a pin from anywhere wins over `--insecure` unless both were given as flags. */
+export function resolveConnection(globals: GlobalFlags, env: NodeJS.ProcessEnv): ConnectionSettings {
+  const url = globals.url ?? nonEmpty(env.CAS_URL) ?? DEFAULT_ADMIN_URL;
+  const user = globals.user ?? nonEmpty(env.CAS_USER);
+  if (user === undefined) throw new UsageError('--user NAME (or CAS_USER) is required');
+  if (globals.fingerprint !== undefined && globals.dataDir !== undefined) {
+    throw new UsageError('give either --fingerprint or --data-dir, not both');
+  }
+  if (globals.insecure && (globals.fingerprint !== undefined || globals.dataDir !== undefined)) {
+    throw new UsageError('--insecure contradicts --fingerprint / --data-dir');
+  }
+
+  let pin: string | undefined;
+  if (globals.fingerprint !== undefined) pin = parseFingerprintFlag(globals.fingerprint, '--fingerprint');
+  else if (globals.dataDir !== undefined) pin = readServerFingerprint(globals.dataDir);
+  else if (nonEmpty(env.CAS_FINGERPRINT) !== undefined) pin = parseFingerprintFlag(env.CAS_FINGERPRINT!, 'CAS_FINGERPRINT');
+
+  if (pin === undefined && !globals.insecure) {
+    throw new UsageError(
+      'the server certificate must be pinned: pass --fingerprint SFP (print it on the server with ' +
+        '`npx pairing-server fingerprint --data-dir DIR`), or --data-dir DIR on the server machine',
+    );
+  }
+  return pin === undefined ? { url, user, insecure: true } : { url, user, fingerprint: pin, insecure: false };
+}
+
+/** The SFP of `DIR/tls/server.crt`: SHA-256 over the DER of its (first) PEM certificate. */
+export function readServerFingerprint(dataDir: string): string {
+  const file = path.join(dataDir, 'tls', 'server.crt');
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new AppError('bad_request', `cannot read the server certificate ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  try {
+    return fingerprint(new X509Certificate(pem).raw);
+  } catch {
+    throw new AppError('bad_certificate', `${file} does not hold a PEM certificate`);
+  }
+}
+
+function parseFingerprintFlag(value: string, source: string): string {
+  const pin = normalizeFingerprint(value);
+  if (pin === null) throw new UsageError(`${source} must be 64 hex digits (colons allowed), as \`pairing-server fingerprint\` prints it`);
+  return pin;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value;
+}

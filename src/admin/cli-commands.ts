@@ -1,0 +1,213 @@
+/** @module The `cas` command table: each command's usage, the admin op it maps to, how its arguments become op args, and the help texts. */
+import { AppError } from '../errors.js';
+import { ADMIN_TOPICS, type AdminTopic } from '../protocol/types.js';
+
+/** A command-line mistake: printed with the usage hint and exit code 2. */
+export class UsageError extends AppError {
+  constructor(message: string) {
+    super('bad_request', message);
+    this.name = 'UsageError';
+  }
+}
+
+/** Options that belong to one command or another (the global ones live in cli-args.ts). */
+export const COMMAND_OPTIONS = {
+  name: { type: 'string' },
+  location: { type: 'string' },
+  contact: { type: 'string' },
+  vpn: { type: 'boolean' },
+  state: { type: 'string' },
+  code: { type: 'string' },
+  limit: { type: 'string' },
+  minutes: { type: 'string' },
+  topics: { type: 'string' },
+} as const;
+export type CommandOption = keyof typeof COMMAND_OPTIONS;
+export type CommandValues = Partial<Record<CommandOption, string | boolean>>;
+
+/** How the human output of a command is drawn (cli-format.ts). */
+export type Renderer =
+  | 'terminal' | 'terminals' | 'pairing' | 'pairings' | 'decision'
+  | 'deposit' | 'deposits' | 'audit' | 'gate' | 'unknown' | 'unpaired' | 'enrolment' | 'enrolled' | 'events' | 'session';
+
+export interface CommandSpec {
+  /** `group` or `group command`, as typed. */
+  name: string;
+  group: string;
+  usage: string;
+  summary: string;
+  positionals: readonly string[];
+  options: readonly CommandOption[];
+  op: string;
+  render: Renderer;
+  toArgs(positionals: readonly string[], values: CommandValues): Record<string, unknown> | undefined;
+}
+
+const PAIRING_STATES = ['pending', 'approved', 'rejected', 'expired'] as const;
+
+function positiveInt(flag: string, value: string | boolean | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = typeof value === 'string' && /^[0-9]{1,9}$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--${flag} must be a positive whole number`);
+  return n;
+}
+
+function str(value: string | boolean | undefined): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** Accepts the code as read over the phone (spaces, dashes or none) and sends the canonical `123-456-789-012`. */
+export function normalizeCode(input: string): string {
+  const digits = input.replace(/[\s-]/g, '');
+  if (!/^[0-9]{12}$/.test(digits)) throw new UsageError('--code must be the 12-digit pairing code, e.g. 123-456-789-012');
+  return digits.match(/.../g)!.join('-');
+}
+
+export function parseTopics(value: string | boolean | undefined): AdminTopic[] {
+  if (typeof value !== 'string') return [...ADMIN_TOPICS];
+  const topics = value.split(',').map((t) => t.trim()).filter((t) => t !== '');
+  for (const topic of topics) {
+    if (!(ADMIN_TOPICS as readonly string[]).includes(topic)) {
+      throw new UsageError(`unknown topic ${JSON.stringify(topic)}; topics are ${ADMIN_TOPICS.join(', ')}`);
+    }
+  }
+  if (topics.length === 0) throw new UsageError('--topics needs at least one topic');
+  return topics as AdminTopic[];
+}
+
+type Spec = Omit<CommandSpec, 'group' | 'toArgs'> & Partial<Pick<CommandSpec, 'toArgs'>>;
+const none = (): undefined => undefined;
+
+const SPECS: readonly Spec[] = [
+  {
+    name: 'login', usage: '', summary: 'log in once (password + TOTP) and keep the session for later commands (until logout or 8 h idle)',
+    positionals: [], options: [], op: 'login', render: 'session',
+  },
+  { name: 'logout', usage: '', summary: 'end the kept session on the server and forget it here', positionals: [], options: [], op: 'logout', render: 'session' },
+  {
+    name: 'terminals create', usage: 'SERIAL [--name N] [--location L] [--contact C] [--vpn]',
+    summary: 'expect a terminal with this serial (step 1 of pairing)',
+    positionals: ['SERIAL'], options: ['name', 'location', 'contact', 'vpn'], op: 'terminals.create', render: 'terminal',
+    toArgs: ([serial], v) => ({
+      serial,
+      ...(v.name !== undefined && { name: str(v.name) }),
+      ...(v.location !== undefined && { location: str(v.location) }),
+      ...(v.contact !== undefined && { contact: str(v.contact) }),
+      ...(v.vpn === true && { vpn: true }),
+    }),
+  },
+  { name: 'terminals list', usage: '', summary: 'all terminals with their pairing state', positionals: [], options: [], op: 'terminals.list', render: 'terminals' },
+  {
+    name: 'terminals get', usage: 'SERIAL', summary: 'one terminal, with its full TFP', positionals: ['SERIAL'], options: [],
+    op: 'terminals.get', render: 'terminal', toArgs: ([serial]) => ({ serial }),
+  },
+  {
+    name: 'terminals unpair', usage: 'SERIAL', summary: 'forget the terminal\'s TFP at once (breaks trust)', positionals: ['SERIAL'],
+    options: [], op: 'terminals.unpair', render: 'unpaired', toArgs: ([serial]) => ({ serial }),
+  },
+  {
+    name: 'pairing list', usage: '[--state pending|approved|rejected|expired]', summary: 'pairing requests',
+    positionals: [], options: ['state'], op: 'pairing.list', render: 'pairings',
+    toArgs: (_, v) => {
+      if (v.state === undefined) return undefined;
+      if (!(PAIRING_STATES as readonly unknown[]).includes(v.state)) throw new UsageError(`--state must be one of ${PAIRING_STATES.join(', ')}`);
+      return { state: v.state };
+    },
+  },
+  {
+    name: 'pairing get', usage: 'REQUEST_ID', summary: 'one request, with its pairing code', positionals: ['REQUEST_ID'], options: [],
+    op: 'pairing.get', render: 'pairing', toArgs: ([requestId]) => ({ requestId }),
+  },
+  {
+    name: 'pairing approve', usage: 'REQUEST_ID --code CODE', summary: 'trust the terminal (needs a user with 2FA and the code read from its screen)',
+    positionals: ['REQUEST_ID'], options: ['code'], op: 'pairing.approve', render: 'decision',
+    toArgs: ([requestId], v) => {
+      if (typeof v.code !== 'string') throw new UsageError('pairing approve needs --code CODE: the code the location contact reads from the terminal screen');
+      return { requestId, code: normalizeCode(v.code) };
+    },
+  },
+  {
+    name: 'pairing reject', usage: 'REQUEST_ID', summary: 'refuse the request (e.g. when the codes differ)', positionals: ['REQUEST_ID'],
+    options: [], op: 'pairing.reject', render: 'decision', toArgs: ([requestId]) => ({ requestId }),
+  },
+  {
+    name: 'deposit set', usage: 'COIN ADDRESS', summary: 'the deposit address master hands to terminals for COIN',
+    positionals: ['COIN', 'ADDRESS'], options: [], op: 'deposit.set', render: 'deposit',
+    toArgs: ([coin, address]) => ({ coin: coin!.toUpperCase(), address }),
+  },
+  { name: 'deposit list', usage: '', summary: 'deposit addresses per coin', positionals: [], options: [], op: 'deposit.list', render: 'deposits' },
+  {
+    name: 'audit', usage: '[--limit N]', summary: 'who did what, newest first', positionals: [], options: ['limit'], op: 'audit.list', render: 'audit',
+    toArgs: (_, v) => (v.limit === undefined ? undefined : { limit: positiveInt('limit', v.limit) }),
+  },
+  { name: 'gate status', usage: '', summary: 'is the gate accepting pairing requests', positionals: [], options: [], op: 'gate.status', render: 'gate' },
+  {
+    name: 'gate open', usage: '[--minutes N]', summary: 'accept pairing requests for a while', positionals: [], options: ['minutes'],
+    op: 'gate.open', render: 'gate', toArgs: (_, v) => (v.minutes === undefined ? undefined : { minutes: positiveInt('minutes', v.minutes) }),
+  },
+  { name: 'gate close', usage: '', summary: 'stop listening for pairing requests', positionals: [], options: [], op: 'gate.close', render: 'gate' },
+  { name: 'unknown list', usage: '', summary: 'terminals that tried to pair with a serial nobody created', positionals: [], options: [], op: 'unknown.list', render: 'unknown' },
+  {
+    name: 'totp enroll', usage: '', summary: 'start 2FA enrolment for yourself: prints the secret for your authenticator app',
+    positionals: [], options: [], op: 'totp.enroll', render: 'enrolment',
+  },
+  {
+    name: 'totp confirm', usage: 'CODE', summary: 'finish 2FA enrolment with a code from the authenticator app',
+    positionals: ['CODE'], options: [], op: 'totp.confirm', render: 'enrolled', toArgs: ([totp]) => ({ totp }),
+  },
+  {
+    name: 'watch', usage: '[--topics pairing,terminals]', summary: 'print pairing and terminal events as they happen (Ctrl-C ends)',
+    positionals: [], options: ['topics'], op: 'subscribe', render: 'events',
+    toArgs: (_, v) => ({ topics: parseTopics(v.topics) }),
+  },
+];
+
+export const COMMANDS: readonly CommandSpec[] = SPECS.map((s) => ({ toArgs: none, ...s, group: s.name.split(' ')[0]! }));
+
+export const GROUPS: readonly string[] = [...new Set(COMMANDS.map((c) => c.group))];
+
+const WORKFLOW = `Pairing a terminal:
+  1. cas terminals create SERIAL --location … --contact …   (and cas gate open --minutes 60)
+  2. the terminal contacts the gate and shows a 12-digit pairing code on its screen
+  3. cas pairing list --state pending, then cas pairing get REQUEST_ID shows the code
+  4. call the location contact yourself (the number you have on file, never one a
+     caller gives you) and have them read the code on the terminal screen
+  5. only if it matches: cas pairing approve REQUEST_ID --code CODE   (user with 2FA)
+     if it does not: cas pairing reject REQUEST_ID — someone may be in the middle
+`;
+
+const GLOBAL_OPTIONS = `Options:
+  --url URL            admin channel (env CAS_URL; default wss://127.0.0.1:7777/admin)
+  -u, --user NAME      operator name (env CAS_USER); the password is read from stdin
+  --fingerprint SFP    pinned Server Certificate Fingerprint, hex or AB:CD:… (env CAS_FINGERPRINT)
+  --data-dir DIR       read the SFP from DIR/tls/server.crt (on the server machine)
+  --insecure           do not pin the server certificate (never over a network)
+  --totp CODE          2FA code; prompted on a terminal when the server asks for it
+  --json               print the raw result as JSON (watch: one JSON object per line)
+  -h, --help           this help; "cas GROUP --help" for one group
+`;
+
+function commandLine(c: CommandSpec): string {
+  return `  cas ${c.name}${c.usage ? ` ${c.usage}` : ''}\n      ${c.summary}`;
+}
+
+export function globalHelp(): string {
+  return `Usage: cas [options] <group> <command> [args]
+
+Operator CLI for the terminal pairing server (admin channel over WSS).
+
+Commands:
+${COMMANDS.map(commandLine).join('\n')}
+
+${GLOBAL_OPTIONS}
+${WORKFLOW}
+Get the SFP on the server: npx pairing-server fingerprint --data-dir DIR
+Exit codes: 0 ok, 1 error (printed as "error: <code>: <message>"), 2 usage.
+`;
+}
+
+export function groupHelp(group: string): string {
+  const commands = COMMANDS.filter((c) => c.group === group);
+  const showWorkflow = group === 'terminals' || group === 'pairing' || group === 'watch';
+  return `Usage:\n${commands.map(commandLine).join('\n')}\n\n${showWorkflow ? `${WORKFLOW}\n` : ''}Global options: cas --help\n`;
+}

@@ -1,0 +1,191 @@
+/** @module Human output of `cas`: compact tables, the pairing code in big digits, one line per pushed event. */
+import { formatFingerprint, normalizeFingerprint } from '../crypto/fingerprint.js';
+import type { AdminPush } from '../protocol/types.js';
+import type { Renderer } from './cli-commands.js';
+
+type Row = Record<string, unknown>;
+
+/** Renders an op's result for people; shapes the table does not know are printed as JSON. */
+export function renderResult(renderer: Renderer, result: unknown): string {
+  switch (renderer) {
+    case 'session': {
+      const r = itemOf(result, 'session');
+      return r.user ? `logged in as ${text(r.user)} until ${time(r.expiresAt)}; later cas commands reuse this session\n` : 'logged out\n';
+    }
+    case 'terminals':
+      return table(listOf(result, 'terminals'), result, [
+        ['SERIAL', (r) => r.serial], ['STATE', (r) => r.state], ['NAME', (r) => r.name],
+        ['LOCATION', (r) => r.location], ['TFP', (r) => shortFp(r.tfp)], ['LAST SEEN', (r) => time(r.lastSeenAt)],
+      ]);
+    case 'terminal':
+      return record(itemOf(result, 'terminal'), [
+        ['serial', (r) => r.serial], ['state', (r) => r.state], ['name', (r) => r.name], ['location', (r) => r.location],
+        ['contact', (r) => r.contact], ['vpn', (r) => r.vpn], ['TFP', (r) => fullFp(r.tfp)], ['paired at', (r) => time(r.pairedAt)],
+        ['last seen', (r) => time(r.lastSeenAt)], ['created at', (r) => time(r.createdAt)],
+      ]);
+    case 'unpaired': {
+      const r = itemOf(result, 'terminal');
+      return `terminal ${text(r.serial) || ''} unpaired: its TFP is forgotten, its next master call fails with not_paired\n`;
+    }
+    case 'pairings':
+      return table(listOf(result, 'requests'), result, [
+        ['REQUEST', (r) => r.requestId], ['SERIAL', (r) => r.serial], ['STATE', (r) => r.state], ['STAGE', (r) => r.stage],
+        ['TFP', (r) => shortFp(r.tfp)], ['FROM', (r) => r.remoteAddress], ['REQUESTED', (r) => time(r.requestedAt)],
+        ['NOTE', (r) => (r.conflictsWithPaired === true ? 'serial already paired with another TFP!' : '')],
+      ]);
+    case 'pairing':
+      return pairingDetail(itemOf(result, 'request'));
+    case 'decision': {
+      const r = itemOf(result, 'request');
+      return `pairing request ${text(r.requestId)} ${text(r.state) || 'done'}${r.serial ? ` (serial ${text(r.serial)})` : ''}\n`;
+    }
+    case 'deposits':
+      return table(listOf(result, 'addresses'), result, [
+        ['COIN', (r) => r.coin], ['ADDRESS', (r) => r.address], ['UPDATED', (r) => time(r.updatedAt)], ['BY', (r) => r.updatedBy],
+      ]);
+    case 'deposit': {
+      const r = itemOf(result, 'address');
+      return `deposit address for ${text(r.coin)} set to ${text(r.address)}\n`;
+    }
+    case 'audit':
+      return table(listOf(result, 'entries'), result, [
+        ['AT', (r) => time(r.at)], ['USER', (r) => r.user], ['ACTION', (r) => r.action], ['TARGET', (r) => r.target],
+        ['RESULT', (r) => (isRow(r.detail) ? r.detail.result : '')],
+      ]);
+    case 'gate': {
+      const r = itemOf(result, 'gate');
+      if (r.open === undefined) return json(result);
+      const until = r.openUntil ? ` until ${time(r.openUntil)}` : '';
+      return r.open === true ? `gate open${until} (port ${text(r.port)})\n` : `gate closed (port ${text(r.port)} does not listen)\n`;
+    }
+    case 'unknown':
+      return table(listOf(result, 'serials'), result, [
+        ['SERIAL', (r) => r.serial], ['TFP', (r) => shortFp(r.tfp)], ['FROM', (r) => r.remoteAddress],
+        ['LAST ATTEMPT', (r) => time(r.lastAttemptAt)], ['ATTEMPTS', (r) => r.attempts],
+      ]);
+    case 'enrolment': {
+      const r = itemOf(result, 'enrolment');
+      // Shown once, to the operator enrolling: it goes into their authenticator app, nowhere else.
+      return `2FA secret: ${text(r.totpSecret)}\notpauth URI: ${text(r.otpauthUri)}\n` +
+        'Add it to your authenticator app, then run: cas totp confirm CODE\n';
+    }
+    case 'enrolled':
+      return '2FA enrolled: from now on log in with --totp CODE; you may approve pairing requests\n';
+    case 'events':
+      return '';
+  }
+}
+
+/** Fields of a pushed event worth a glance; the rest is in --json. */
+const PUSH_FIELDS = ['serial', 'requestId', 'state', 'stage', 'code', 'tfp', 'pairedTfp', 'remoteAddress', 'user', 'open', 'openUntil', 'conflictsWithPaired'];
+
+/** One line per pushed event: time, event name, then its (and its nested view's) fields as key=value. */
+export function renderPush(push: AdminPush, now = new Date()): string {
+  const flat: Row = {};
+  for (const [key, value] of Object.entries(push.data)) {
+    if (isRow(value)) Object.assign(flat, Object.fromEntries(Object.entries(value).filter(([k]) => !(k in flat))));
+    else flat[key] = value;
+  }
+  const fields = PUSH_FIELDS.filter((k) => flat[k] !== undefined && flat[k] !== null && flat[k] !== false).map((k) => {
+    const shown = k === 'tfp' || k === 'pairedTfp' ? fullFp(flat[k]) : text(flat[k]);
+    return `${k}=${/\s/.test(shown) ? JSON.stringify(shown) : shown}`;
+  });
+  return `${time(now.toISOString())} ${push.event}${fields.length ? ` ${fields.join(' ')}` : ''}\n`;
+}
+
+const BIG_DIGITS: Record<string, readonly string[]> = {
+  '0': ['███', '█ █', '█ █', '█ █', '███'], '1': [' █ ', '██ ', ' █ ', ' █ ', '███'],
+  '2': ['███', '  █', '███', '█  ', '███'], '3': ['███', '  █', '███', '  █', '███'],
+  '4': ['█ █', '█ █', '███', '  █', '  █'], '5': ['███', '█  ', '███', '  █', '███'],
+  '6': ['███', '█  ', '███', '█ █', '███'], '7': ['███', '  █', '  █', '  █', '  █'],
+  '8': ['███', '█ █', '███', '█ █', '███'], '9': ['███', '█ █', '███', '  █', '███'],
+};
+
+/** The code as five rows of block digits, groups of three set apart, for reading over the phone. */
+export function bigCode(code: string): string {
+  const groups = code.split('-');
+  const rows: string[] = [];
+  for (let row = 0; row < 5; row++) {
+    rows.push(groups.map((g) => [...g].map((d) => BIG_DIGITS[d]?.[row] ?? '   ').join(' ')).join('     ').trimEnd());
+  }
+  return `${rows.join('\n')}\n`;
+}
+
+function pairingDetail(r: Row): string {
+  const head = record(r, [
+    ['request', (x) => x.requestId], ['serial', (x) => x.serial], ['state', (x) => x.state], ['stage', (x) => x.stage],
+    ['TFP', (x) => fullFp(x.tfp)], ['from', (x) => x.remoteAddress], ['requested', (x) => time(x.requestedAt)],
+    ['expires', (x) => time(x.expiresAt)], ['info', (x) => (x.info ? JSON.stringify(x.info) : '')],
+    ['decided by', (x) => x.decidedBy], ['decided at', (x) => time(x.decidedAt)],
+  ]);
+  const warn = r.conflictsWithPaired === true
+    ? '\nWARNING: this serial is already paired with another TFP. Approve only if the terminal was replaced or reset.\n'
+    : '';
+  if (typeof r.code !== 'string') {
+    return `${head}${warn}\ncode: not yet (the terminal has not revealed its nonce)\n`;
+  }
+  return `${head}${warn}\ncode: ${r.code}\n\n${bigCode(r.code)}\n` +
+    'Approve only if the location contact reads exactly this code from the terminal screen.\n';
+}
+
+type Column = readonly [string, (r: Row) => unknown];
+
+function table(rows: readonly Row[] | null, raw: unknown, columns: readonly Column[]): string {
+  if (rows === null) return json(raw);
+  if (rows.length === 0) return '(none)\n';
+  const cells = rows.map((r) => columns.map(([, get]) => text(get(r))));
+  const widths = columns.map(([title], i) => Math.max(title.length, ...cells.map((c) => c[i]!.length)));
+  const line = (values: readonly string[]): string => values.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  return `${[line(columns.map(([title]) => title)), ...cells.map(line)].join('\n')}\n`;
+}
+
+function record(r: Row, fields: readonly Column[]): string {
+  const width = Math.max(...fields.map(([label]) => label.length));
+  return fields.map(([label, get]) => `${`${label}:`.padEnd(width + 1)} ${text(get(r))}`.trimEnd()).join('\n') + '\n';
+}
+
+/** Lists come either bare or wrapped (`{terminals: [...]}`); null when the result holds no list. */
+function listOf(result: unknown, key: string): Row[] | null {
+  if (Array.isArray(result)) return result.filter(isRow);
+  if (!isRow(result)) return null;
+  const arrays = Object.values(result).filter(Array.isArray);
+  const inner = Array.isArray(result[key]) ? result[key] : arrays.length === 1 ? arrays[0] : null;
+  return Array.isArray(inner) ? inner.filter(isRow) : null;
+}
+
+function itemOf(result: unknown, key: string): Row {
+  if (!isRow(result)) return {};
+  const inner = result[key];
+  return isRow(inner) ? inner : result;
+}
+
+function shortFp(value: unknown): string {
+  const full = fullFp(value);
+  return full.length === 95 ? `${full.slice(0, 11)}…${full.slice(-11)}` : full;
+}
+
+function fullFp(value: unknown): string {
+  if (typeof value !== 'string') return '';
+  return normalizeFingerprint(value) === null ? value : formatFingerprint(value);
+}
+
+function time(value: unknown): string {
+  if (typeof value === 'number') return time(new Date(value).toISOString());
+  if (typeof value !== 'string') return '';
+  return value.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+}
+
+function text(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return JSON.stringify(value);
+}
+
+function json(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}
+
+function isRow(value: unknown): value is Row {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

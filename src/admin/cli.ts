@@ -1,0 +1,145 @@
+#!/usr/bin/env node
+/** @module `cas`, the operator CLI: parses the command, reads the password, opens the pinned admin channel, runs one op or watches events. */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { AppError } from '../errors.js';
+import type { AdminPush } from '../protocol/types.js';
+import { AdminClient, type SessionInfo } from './admin-client.js';
+import { parseCli, resolveConnection } from './cli-args.js';
+import { UsageError } from './cli-commands.js';
+import { renderPush, renderResult } from './cli-format.js';
+import { loadSession, removeSession, saveSession, sessionFile } from './cli-session.js';
+import { isInteractive, promptTotp, readPassword, type CliIo } from './cli-prompt.js';
+
+export interface RunOptions {
+  io?: CliIo;
+  env?: NodeJS.ProcessEnv;
+  /** Ends `watch`; by default SIGINT / SIGTERM do. */
+  stop?: AbortSignal;
+}
+
+/** Runs one `cas` invocation and returns the exit code: 0 ok, 1 error, 2 usage. */
+export async function runCli(argv: readonly string[], options: RunOptions = {}): Promise<number> {
+  const io = options.io ?? { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
+  const env = options.env ?? process.env;
+  try {
+    const invocation = parseCli(argv);
+    if (invocation.kind === 'help') {
+      io.stdout.write(invocation.text);
+      return 0;
+    }
+    const { globals, command, args } = invocation;
+    const conn = resolveConnection(globals, env);
+    if (conn.insecure) {
+      io.stderr.write('warning: --insecure: the server certificate is not checked; a man in the middle would get your password\n');
+    }
+    const file = sessionFile(env, conn.url, conn.user);
+    const saved = loadSession(file);
+    const client = await AdminClient.connect(conn.url, conn.insecure ? { insecure: true } : { fingerprint: conn.fingerprint! });
+    try {
+      // A kept session (cas login) is resumed; otherwise this one command logs in and out again.
+      const resumed = command.op !== 'login' && saved !== null && (await resume(client, saved.token, file));
+      if (command.op === 'logout') {
+        if (resumed) await client.logout();
+        removeSession(file);
+        io.stdout.write(globals.json ? `${JSON.stringify({ loggedOut: true })}\n` : renderResult('session', {}));
+        return 0;
+      }
+      const session = resumed ? null : await login(client, conn.user, await readPassword(io, conn.user), globals.totp, io);
+      if (command.op === 'login') {
+        saveSession(file, { url: conn.url, user: conn.user, token: session!.token, expiresAt: session!.expiresAt });
+        io.stdout.write(globals.json ? `${JSON.stringify({ user: session!.user, expiresAt: session!.expiresAt, has2fa: session!.has2fa })}\n` : renderResult('session', session));
+        return 0;
+      }
+      if (command.op === 'subscribe') {
+        await watch(client, args ?? {}, globals.json, io, options.stop);
+      } else {
+        const result = await client.request(command.op, args);
+        io.stdout.write(globals.json ? `${JSON.stringify(result, null, 2)}\n` : renderResult(command.render, result));
+      }
+      if (!resumed) await client.logout().catch(() => undefined);
+    } finally {
+      await client.close();
+    }
+    return 0;
+  } catch (err) {
+    return report(err, io);
+  }
+}
+
+/** True when the kept session is still live; an expired one is forgotten so the caller logs in afresh. */
+async function resume(client: AdminClient, token: string, file: string): Promise<boolean> {
+  try {
+    await client.resume(token);
+    return true;
+  } catch (err) {
+    if (err instanceof AppError && err.code === 'session_expired') {
+      removeSession(file);
+      return false;
+    }
+    throw err;
+  }
+}
+
+async function login(client: AdminClient, user: string, password: string, totp: string | undefined, io: CliIo): Promise<SessionInfo> {
+  try {
+    return await client.login(user, password, totp);
+  } catch (err) {
+    if (!(err instanceof AppError) || err.code !== 'totp_required' || totp !== undefined) throw err;
+    if (!isInteractive(io)) throw new AppError('totp_required', `${user} has 2FA: pass --totp CODE`);
+    return client.login(user, password, await promptTotp(io));
+  }
+}
+
+/** Subscribes and prints every push until stopped; a connection the server closes is an error. */
+async function watch(client: AdminClient, args: Record<string, unknown>, json: boolean, io: CliIo, stop?: AbortSignal): Promise<void> {
+  const controller = new AbortController();
+  const onSignal = (): void => controller.abort();
+  const signal = stop ?? controller.signal;
+  if (stop === undefined) {
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  }
+  try {
+    client.on('event', (push: AdminPush) => io.stdout.write(json ? `${JSON.stringify(push)}\n` : renderPush(push)));
+    // MUST subscribe after the listener is in place: a push may follow the reply at once.
+    await client.request('subscribe', args);
+    if (!json) io.stderr.write(`watching ${([] as unknown[]).concat(args.topics).join(', ')}; Ctrl-C to stop\n`);
+    await new Promise<void>((resolve, reject) => {
+      if (signal.aborted) return resolve();
+      signal.addEventListener('abort', () => resolve(), { once: true });
+      client.on('close', () => reject(new AppError('server_unreachable', 'the server closed the admin connection')));
+    });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function report(err: unknown, io: CliIo): number {
+  if (err instanceof UsageError) {
+    io.stderr.write(`error: ${err.code}: ${err.message}\n(cas --help for usage)\n`);
+    return 2;
+  }
+  if (err instanceof AppError) {
+    io.stderr.write(`error: ${err.code}: ${err.message}\n`);
+    return 1;
+  }
+  io.stderr.write(`error: internal_error: ${err instanceof Error ? err.message : String(err)}\n`);
+  return 1;
+}
+
+function invokedDirectly(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    // npm's bin link is a symlink: compare real paths.
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (invokedDirectly()) {
+  process.exitCode = await runCli(process.argv.slice(2));
+}

@@ -1,0 +1,205 @@
+/** @module The operator page's entry: the session (login, resume after reload, logout, expiry), pushes into the store, the header and the router. */
+import { Channel } from './channel.js';
+import { h, fill } from './dom.js';
+import { errorText } from './format.js';
+import { Store } from './store.js';
+import { ui } from './ui.js';
+import { auditView } from './views/audit.js';
+import { enrolView } from './views/enrol.js';
+import { gateView } from './views/gate.js';
+import { loginView } from './views/login.js';
+import { pairingDetailView } from './views/pairing-detail.js';
+import { pairingListView } from './views/pairing-list.js';
+import { terminalCreateView } from './views/terminal-create.js';
+import { terminalDetailView } from './views/terminal-detail.js';
+import { terminalsView } from './views/terminals.js';
+import { unknownView } from './views/unknown.js';
+import { renderHeader } from './header.js';
+
+/** sessionStorage: the session survives a reload of this tab, and ends with the tab. */
+const TOKEN_KEY = 'pairing-admin-token';
+const TOPICS = ['pairing', 'terminals'];
+
+const channel = new Channel(`wss://${location.host}/admin`);
+const store = new Store();
+const main = document.getElementById('main');
+
+let disposeView = null;
+let idleTimer = null;
+let idleMs = 0;
+let expiryTimer = null;
+
+/** The server ends a session after a fixed idle time, extended by every op; the page ends it at the same moment. */
+function touchSession() {
+  if (!store.session || idleMs <= 0) return;
+  clearTimeout(idleTimer);
+  idleTimer = setTimeout(() => endSession('Your session expired after a long time without activity. Log in again.'), Math.min(idleMs, 2 ** 31 - 1));
+}
+
+const ctx = {
+  store,
+  channel,
+  ...ui,
+  /** Runs an op; a dead session sends the operator back to the login form. */
+  async call(op, args = {}) {
+    try {
+      const result = await channel.request(op, args);
+      touchSession();
+      return result;
+    } catch (error) {
+      if (error.code === 'session_expired' || error.code === 'not_logged_in') endSession(errorText(error));
+      throw error;
+    }
+  },
+  navigate(hash) {
+    if (location.hash === hash) route();
+    else location.hash = hash;
+  },
+  async loggedIn(result) {
+    sessionStorage.setItem(TOKEN_KEY, result.token);
+    await startSession(result);
+    if (!result.has2fa) ctx.navigate('#/2fa');
+  },
+  async logout() {
+    try {
+      await channel.request('logout');
+    } catch {
+      // Ended locally either way; a dead connection has no session to end.
+    }
+    endSession('You are logged out.');
+  },
+  setHas2fa() {
+    store.setSession({ ...store.session, has2fa: true });
+  },
+};
+
+async function startSession(result) {
+  idleMs = Date.parse(result.expiresAt) - Date.now();
+  store.setSession({ user: result.user, has2fa: result.has2fa, expiresAt: result.expiresAt });
+  touchSession();
+  // MUST subscribe before loading the lists: a push between the two is then never lost.
+  await channel.request('subscribe', { topics: TOPICS });
+  await loadAll();
+  route();
+}
+
+async function loadAll() {
+  const [terminals, requests, unknown, gate] = await Promise.all([
+    channel.request('terminals.list'),
+    channel.request('pairing.list'),
+    channel.request('unknown.list'),
+    channel.request('gate.status'),
+  ]);
+  store.setTerminals(terminals);
+  store.setRequests(requests);
+  store.setUnknown(unknown);
+  store.setGate(gate);
+}
+
+function endSession(message) {
+  sessionStorage.removeItem(TOKEN_KEY);
+  clearTimeout(idleTimer);
+  const wasIn = store.session !== null;
+  store.clear();
+  if (wasIn || !main.querySelector('#login-form')) showLogin(message);
+}
+
+function showLogin(message) {
+  disposeView?.();
+  disposeView = null;
+  document.title = 'Log in — Terminal pairing';
+  fill(main, loginView(ctx, message).el);
+  main.querySelector('#login-user')?.focus();
+}
+
+/** A new connection (first load, or after the server or network came back) re-attaches the session kept in this tab. */
+channel.on('open', () => {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (!token) return;
+  ui.connection(true);
+  channel.sendNow('resume', { token })
+    .then((result) => startSession({ ...result, token }))
+    .catch((error) => {
+      if (error.code !== 'disconnected') endSession(errorText(error));
+    });
+});
+channel.on('close', () => {
+  if (store.session) ui.connection(false);
+});
+
+channel.on('pairing.requested', ({ request }) => {
+  store.putRequest(request);
+  ui.toast(`New pairing request from terminal ${request.serial}`, 'warn');
+});
+channel.on('pairing.approved', ({ request }) => store.putRequest(request));
+channel.on('pairing.rejected', ({ request }) => store.putRequest(request));
+for (const event of ['terminal.created', 'terminal.paired', 'terminal.unpaired']) {
+  channel.on(event, ({ terminal }) => store.putTerminal(terminal));
+}
+channel.on('terminal.unknown_serial', (data) => {
+  store.putUnknown(data);
+  ui.toast(`Terminal ${data.serial} tried to pair but was never created`, 'warn');
+  // The push carries no attempt count; the list has it.
+  ctx.call('unknown.list').then((list) => store.setUnknown(list), () => {});
+});
+channel.on('terminal.new_fingerprint', (data) => {
+  ui.toast(`Terminal ${data.serial} asks to pair with a NEW fingerprint: check it before approving`, 'danger');
+});
+for (const event of ['gate.opened', 'gate.closed']) channel.on(event, (gate) => store.setGate(gate));
+
+/** Pending requests turn into expired ones at their expiry time: re-render then, without asking the server. */
+store.subscribe((topic) => {
+  if (topic !== 'requests') return;
+  clearTimeout(expiryTimer);
+  const now = Date.now();
+  const next = Math.min(...store.pendingRequests(now).map((r) => Date.parse(r.expiresAt)));
+  if (Number.isFinite(next)) expiryTimer = setTimeout(() => store.changed('requests'), Math.min(next - now + 50, 2 ** 31 - 1));
+});
+store.subscribe(() => renderHeader(ctx));
+
+const ROUTES = [
+  [/^#\/terminals\/new(?:\?serial=([^&]*))?$/, (m) => terminalCreateView(ctx, m[1] ? decodeURIComponent(m[1]) : '')],
+  [/^#\/terminals\/([^/?]+)$/, (m) => terminalDetailView(ctx, decodeURIComponent(m[1]))],
+  [/^#\/terminals$/, () => terminalsView(ctx)],
+  [/^#\/pairing\/([^/?]+)$/, (m) => pairingDetailView(ctx, decodeURIComponent(m[1]))],
+  [/^#\/pairing$/, () => pairingListView(ctx)],
+  [/^#\/unknown$/, () => unknownView(ctx)],
+  [/^#\/audit$/, () => auditView(ctx)],
+  [/^#\/gate$/, () => gateView(ctx)],
+  [/^#\/2fa$/, () => enrolView(ctx)],
+];
+
+function route() {
+  if (!store.session) return;
+  const hash = location.hash && location.hash !== '#' ? location.hash : '#/terminals';
+  let view = null;
+  for (const [pattern, make] of ROUTES) {
+    const match = pattern.exec(hash);
+    if (match) {
+      view = make(match);
+      break;
+    }
+  }
+  view ??= { title: 'Not found', el: h('section', { class: 'view' }, h('h1', { tabindex: '-1' }, 'Page not found'), h('p', {}, h('a', { href: '#/terminals' }, 'Go to terminals'))) };
+  disposeView?.();
+  disposeView = view.dispose ?? null;
+  fill(main, view.el);
+  document.title = `${view.title} — Terminal pairing`;
+  renderHeader(ctx);
+  // Focus the heading so keyboard and screen-reader users start at the new content.
+  main.querySelector('h1')?.focus({ preventScroll: true });
+}
+
+window.addEventListener('hashchange', route);
+
+function boot() {
+  renderHeader(ctx);
+  if (sessionStorage.getItem(TOKEN_KEY)) {
+    fill(main, h('p', { class: 'loading', role: 'status' }, 'Reconnecting to your session…'));
+    channel.open().catch(() => ui.connection(false));
+  } else {
+    showLogin(null);
+  }
+}
+
+boot();

@@ -1,0 +1,124 @@
+/** @module The admin WebSocket channel as the page uses it: numbered requests answered by promises, pushes to listeners, reconnection. */
+
+/** An error reply from the server, or a lost connection (`code` = 'disconnected'). */
+export class ChannelError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+}
+
+const RETRY_MS = [500, 1000, 2000, 5000, 10000];
+
+export class Channel {
+  /** @param {string} url wss URL of the admin channel */
+  constructor(url) {
+    this.url = url;
+    this.nextId = 1;
+    this.pending = new Map();
+    this.listeners = new Map();
+    this.socket = null;
+    this.opening = null;
+    this.retries = 0;
+    this.closedByUs = false;
+  }
+
+  /** Resolves once the socket is open; reuses an open or opening socket. */
+  open() {
+    if (this.socket && this.socket.readyState === WebSocket.OPEN) return Promise.resolve();
+    if (this.opening) return this.opening;
+    this.closedByUs = false;
+    this.opening = new Promise((resolve, reject) => {
+      const socket = new WebSocket(this.url);
+      this.socket = socket;
+      socket.addEventListener('open', () => {
+        this.opening = null;
+        this.retries = 0;
+        // MUST emit before resolving: an 'open' listener re-attaches the session (sendNow), and requests
+        // queued while connecting must reach the server after that, not before.
+        this.emit('open', {});
+        resolve();
+      });
+      socket.addEventListener('message', (event) => this.receive(event.data));
+      socket.addEventListener('close', () => {
+        const wasOpening = this.opening !== null;
+        this.opening = null;
+        this.socket = null;
+        for (const { reject: fail } of this.pending.values()) fail(new ChannelError('disconnected', 'the connection to the server was lost'));
+        this.pending.clear();
+        if (wasOpening) reject(new ChannelError('disconnected', 'cannot reach the server'));
+        this.emit('close', {});
+        if (!this.closedByUs) this.scheduleReconnect();
+      });
+    });
+    return this.opening;
+  }
+
+  scheduleReconnect() {
+    const delay = RETRY_MS[Math.min(this.retries, RETRY_MS.length - 1)];
+    this.retries += 1;
+    setTimeout(() => {
+      if (!this.closedByUs) this.open().catch(() => {});
+    }, delay);
+  }
+
+  /** Sends one op and resolves with its result, or rejects with a ChannelError carrying the server's code. */
+  async request(op, args = {}) {
+    await this.open();
+    return this.sendNow(op, args);
+  }
+
+  /** Sends on the socket that is open right now, without waiting; for 'open' listeners. */
+  sendNow(op, args = {}) {
+    if (!this.socket || this.socket.readyState !== WebSocket.OPEN) {
+      return Promise.reject(new ChannelError('disconnected', 'not connected to the server'));
+    }
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.socket.send(JSON.stringify({ id, op, args }));
+    });
+  }
+
+  receive(text) {
+    let frame;
+    try {
+      frame = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (typeof frame.event === 'string') {
+      this.emit(frame.event, frame.data ?? {});
+      this.emit('*', { event: frame.event, data: frame.data ?? {} });
+      return;
+    }
+    const waiter = this.pending.get(frame.id);
+    if (!waiter) return;
+    this.pending.delete(frame.id);
+    if (frame.ok) waiter.resolve(frame.result);
+    else waiter.reject(new ChannelError(frame.error, frame.message));
+  }
+
+  /** Listens to a push event name, or 'open' / 'close' / '*'. Returns the function that stops listening. */
+  on(name, listener) {
+    let set = this.listeners.get(name);
+    if (!set) this.listeners.set(name, (set = new Set()));
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  emit(name, data) {
+    for (const listener of this.listeners.get(name) ?? []) {
+      try {
+        listener(data);
+      } catch (error) {
+        console.error(error);
+      }
+    }
+  }
+
+  close() {
+    this.closedByUs = true;
+    this.socket?.close();
+  }
+}

@@ -1,0 +1,73 @@
+/** @module The header: navigation with the live pairing badge, the gate's state, the operator and logout, and the no-2FA banner. */
+import { fill, h } from './dom.js';
+import { formatClock } from './format.js';
+
+const NAV = [
+  ['#/terminals', 'Terminals'],
+  ['#/pairing', 'Pairing requests'],
+  ['#/unknown', 'Unknown serials'],
+  ['#/audit', 'Audit log'],
+  ['#/gate', 'Gate'],
+];
+
+let built = false;
+const parts = {};
+
+function build(ctx) {
+  const topbar = document.getElementById('topbar');
+  parts.badge = h('span', { class: 'badge', id: 'pairing-badge', 'aria-live': 'polite' });
+  parts.unknownBadge = h('span', { class: 'badge badge-muted', id: 'unknown-badge' });
+  parts.gate = h('a', { href: '#/gate', class: 'gate-pill', id: 'gate-pill' });
+  parts.user = h('span', { class: 'user-name', id: 'user-name' });
+  parts.links = NAV.map(([href, label]) => h('a', { href }, label,
+    href === '#/pairing' ? parts.badge : null,
+    href === '#/unknown' ? parts.unknownBadge : null));
+  fill(topbar,
+    h('div', { class: 'topbar-row' },
+      h('a', { class: 'brand', href: '#/terminals' }, 'Terminal pairing'),
+      parts.gate,
+      h('div', { class: 'user' }, parts.user, h('button', { type: 'button', class: 'secondary small', id: 'logout', onclick: () => ctx.logout() }, 'Log out'))),
+    h('nav', { 'aria-label': 'Main' }, parts.links));
+  built = true;
+}
+
+export function renderHeader(ctx) {
+  const { store } = ctx;
+  const topbar = document.getElementById('topbar');
+  const banner = document.getElementById('banner');
+  topbar.hidden = store.session === null;
+  if (!store.session) {
+    banner.hidden = true;
+    return;
+  }
+  if (!built) build(ctx);
+  parts.user.textContent = store.session.user;
+
+  const pending = store.pendingRequests().length;
+  parts.badge.textContent = pending ? String(pending) : '';
+  parts.badge.hidden = pending === 0;
+  parts.badge.setAttribute('aria-label', `${pending} waiting`);
+  const unknown = store.unknown.size;
+  parts.unknownBadge.textContent = unknown ? String(unknown) : '';
+  parts.unknownBadge.hidden = unknown === 0;
+
+  const gate = store.gate;
+  const open = gate?.open === true;
+  parts.gate.className = `gate-pill ${open ? 'gate-open' : 'gate-closed'}`;
+  parts.gate.textContent = gate === null ? 'Gate …' : open ? `Gate open until ${formatClock(gate.openUntil)}` : 'Gate closed';
+
+  const hash = location.hash || '#/terminals';
+  for (const link of parts.links) {
+    const href = link.getAttribute('href');
+    if (hash === href || hash.startsWith(`${href}/`)) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+
+  banner.hidden = store.session.has2fa;
+  if (!store.session.has2fa && !banner.firstChild) {
+    fill(banner,
+      h('strong', {}, 'No two-factor authentication on your account. '),
+      'You can look around, but you cannot approve pairing requests. ',
+      h('a', { href: '#/2fa' }, 'Set up 2FA now'));
+  }
+}

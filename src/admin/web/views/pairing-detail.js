@@ -1,0 +1,143 @@
+/** @module One pairing request: the code in large grouped digits, who to call, and APPROVE (with the code read out) or REJECT. */
+import { fill, formError, h, pill } from '../dom.js';
+import { codeGroups, colonFingerprint, effectiveState, errorText, formatTime, normaliseCode } from '../format.js';
+
+function infoRows(info) {
+  if (!info || typeof info !== 'object') return [h('dt', {}, 'Terminal info'), h('dd', {}, '—')];
+  return Object.entries(info).flatMap(([key, value]) => [
+    h('dt', {}, key),
+    h('dd', {}, typeof value === 'string' ? value : JSON.stringify(value)),
+  ]);
+}
+
+function codeBlock(code) {
+  if (!code) return h('p', { class: 'notice' }, 'No code yet: the terminal has not finished its side of the exchange.');
+  const groups = codeGroups(code);
+  return h('div', { class: 'code-box' },
+    h('p', { class: 'code-label', id: 'code-label' }, 'Pairing code'),
+    h('p', { class: 'code', id: 'pairing-code', 'aria-labelledby': 'code-label' },
+      groups.flatMap((group, i) => [i ? h('span', { class: 'code-sep', 'aria-hidden': 'true' }, '-') : null, h('span', { class: 'code-group' }, group)])));
+}
+
+export function pairingDetailView(ctx, requestId) {
+  const { store } = ctx;
+  const head = h('div', { id: 'pairing-head' });
+  const actions = h('div', { id: 'pairing-actions' });
+  const facts = h('div', {});
+
+  const codeInput = h('input', { id: 'approve-code', name: 'code', inputmode: 'numeric', autocomplete: 'off', spellcheck: 'false', maxlength: '20', class: 'code-input', placeholder: '123-456-789-012' });
+  const error = formError('approve-error');
+  const approveButton = h('button', { type: 'submit', class: 'primary', id: 'approve' }, 'APPROVE');
+  const rejectButton = h('button', { type: 'button', class: 'danger', id: 'reject', onclick: reject }, 'REJECT…');
+  const no2fa = h('p', { class: 'notice', id: 'approve-needs-2fa' }, 'Only operators with two-factor authentication may approve. ', h('a', { href: '#/2fa' }, 'Set up 2FA'), ' — you can still reject.');
+  const form = h('form', { class: 'card approve', id: 'approve-form', onsubmit: approve, novalidate: true },
+    h('h2', {}, 'Decide'),
+    h('div', { class: 'field' },
+      h('label', { for: 'approve-code' }, 'Code read out by the location contact'),
+      codeInput,
+      h('p', { class: 'hint', id: 'approve-code-hint' }, 'Type the 12 digits the contact reads from the terminal screen. Approve only if they match the code above.')),
+    error.el, no2fa,
+    h('div', { class: 'actions' }, rejectButton, approveButton));
+  codeInput.setAttribute('aria-describedby', 'approve-code-hint');
+
+  async function approve(event) {
+    event.preventDefault();
+    error.show(null);
+    const code = normaliseCode(codeInput.value);
+    if (!/^\d{12}$/.test(code)) {
+      error.show('Type all 12 digits the location contact reads out.');
+      codeInput.focus();
+      return;
+    }
+    approveButton.disabled = true;
+    try {
+      store.putRequest(await ctx.call('pairing.approve', { requestId, code }));
+      ctx.toast('Approved: the terminal is paired on its next contact.', 'ok');
+    } catch (failure) {
+      error.show(errorText(failure));
+      if (failure.code === 'code_mismatch') {
+        codeInput.value = '';
+        codeInput.focus();
+      }
+      ctx.call('pairing.get', { requestId }).then((r) => store.putRequest(r), () => {});
+    } finally {
+      approveButton.disabled = !store.session?.has2fa;
+    }
+  }
+
+  async function reject() {
+    const request = store.requests.get(requestId);
+    const yes = await ctx.confirm({
+      title: `Reject the pairing request of ${request?.serial ?? 'this terminal'}?`,
+      text: 'The terminal is refused and must start pairing again. Reject when the codes differ or you did not expect this terminal.',
+      confirmLabel: 'Reject',
+      danger: true,
+    });
+    if (!yes) return;
+    try {
+      store.putRequest(await ctx.call('pairing.reject', { requestId }));
+      ctx.toast('Pairing request rejected.', 'ok');
+    } catch (failure) {
+      error.show(errorText(failure));
+    }
+  }
+
+  function render() {
+    const r = store.requests.get(requestId);
+    if (!r) {
+      fill(head, h('p', { class: 'empty' }, 'Loading…'));
+      return;
+    }
+    const state = effectiveState(r);
+    const terminal = store.terminals.get(r.serial);
+    const statusText = {
+      pending: `Waiting for an operator's decision until ${formatTime(r.expiresAt)}.`,
+      approved: `Approved by ${r.decidedBy ?? '?'} on ${formatTime(r.decidedAt)}.`,
+      rejected: `Rejected by ${r.decidedBy ?? '?'} on ${formatTime(r.decidedAt)}.`,
+      expired: `Expired on ${formatTime(r.expiresAt)}: the terminal must ask again.`,
+    }[state];
+    fill(head,
+      h('p', { class: `status status-${state}`, id: 'pairing-status' }, pill(state), ' ', statusText),
+      r.conflictsWithPaired
+        ? h('p', { class: 'warning', role: 'alert' }, 'This serial is already paired with ANOTHER fingerprint. Approving replaces the trusted terminal: be sure the old one was reset or replaced.')
+        : null,
+      state === 'pending' ? codeBlock(r.code) : null,
+      state === 'pending'
+        ? h('p', { class: 'call' }, 'Call the location contact on the number you have on record',
+          terminal?.contact ? [': ', h('strong', { id: 'pairing-contact' }, terminal.contact)] : null,
+          ' — never on a number a caller gives you — and ask them to read the code on the terminal screen.')
+        : null);
+    fill(facts, h('dl', { class: 'facts card' },
+      h('dt', {}, 'Serial'), h('dd', { class: 'mono' }, h('a', { href: `#/terminals/${encodeURIComponent(r.serial)}` }, r.serial)),
+      h('dt', {}, 'Name'), h('dd', {}, terminal?.name || '—'),
+      h('dt', {}, 'Location'), h('dd', {}, terminal?.location || '—'),
+      h('dt', {}, 'Contact'), h('dd', {}, terminal?.contact || '—'),
+      h('dt', {}, 'TFP'), h('dd', { class: 'mono fingerprint', id: 'pairing-tfp' }, colonFingerprint(r.tfp)),
+      h('dt', {}, 'Remote address'), h('dd', { class: 'mono' }, r.remoteAddress),
+      h('dt', {}, 'Requested'), h('dd', {}, formatTime(r.requestedAt)),
+      h('dt', {}, 'Expires'), h('dd', {}, formatTime(r.expiresAt)),
+      infoRows(r.info)));
+    if (state === 'pending' && r.code) {
+      const has2fa = store.session?.has2fa === true;
+      approveButton.disabled = !has2fa;
+      no2fa.hidden = has2fa;
+      if (!actions.contains(form)) fill(actions, form);
+    } else {
+      fill(actions);
+    }
+  }
+
+  const unsubscribe = store.subscribe((topic) => {
+    if (topic === 'requests' || topic === 'terminals' || topic === 'session') render();
+  });
+  render();
+  ctx.call('pairing.get', { requestId }).then((r) => store.putRequest(r), (failure) => {
+    if (!store.requests.has(requestId)) fill(head, h('p', { class: 'form-error', role: 'alert' }, errorText(failure)));
+  });
+
+  const el = h('section', { class: 'view' },
+    h('p', { class: 'crumbs' }, h('a', { href: '#/pairing' }, '← Pairing requests')),
+    h('h1', { tabindex: '-1' }, 'Pairing request'),
+    head, actions, h('h2', {}, 'Details'), facts);
+  return { el, title: 'Pairing request', dispose: unsubscribe };
+}

@@ -1,0 +1,221 @@
+/** @module What each terminal CLI command does: calls the Terminal library and shapes its answer as JSON and as text for the person at the machine. */
+import { readFile, writeFile } from 'node:fs/promises';
+import type { Readable, Writable } from 'node:stream';
+import { AppError } from '../errors.js';
+import { formatFingerprint } from '../crypto/fingerprint.js';
+import type { KeyKind } from '../protocol/types.js';
+import type { Command } from './cli-help.js';
+import { codeScreen, ProgressLine, readLine, readSecretLine } from './cli-io.js';
+import { StateDir } from './state-dir.js';
+import { Terminal, type TerminalStatus } from './terminal.js';
+
+/** Thrown for command-line mistakes: exit code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export interface CommandContext {
+  stateDir: string;
+  json: boolean;
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+  stdin: Readable;
+  stdout: Writable;
+  stderr: Writable & { isTTY?: boolean };
+}
+
+export interface CommandOutput {
+  json: Record<string, unknown>;
+  text: string;
+  exitCode?: number;
+}
+
+export const EXIT_PENDING = 3;
+
+function str(ctx: CommandContext, name: string, required: true): string;
+function str(ctx: CommandContext, name: string, required?: false): string | undefined;
+function str(ctx: CommandContext, name: string, required = false): string | undefined {
+  const value = ctx.values[name];
+  if (typeof value === 'string') return value;
+  if (required) throw new UsageError(`--${name} is required`);
+  return undefined;
+}
+
+function num(ctx: CommandContext, name: string, opts: { integer?: boolean; min?: number }): number | undefined {
+  const text = str(ctx, name);
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || (opts.integer === true && !Number.isInteger(value)) || value < (opts.min ?? -Infinity)) {
+    throw new UsageError(`--${name} must be ${opts.integer === true ? 'a whole number' : 'a number'}${opts.min !== undefined ? ` ≥ ${opts.min}` : ''}`);
+  }
+  return value;
+}
+
+const missing = (name: string): never => {
+  throw new UsageError(`--${name} is required`);
+};
+
+const fp = (hex: string | null): string => (hex === null ? '(none)' : `${hex}\n${' '.repeat(13)}${formatFingerprint(hex)}`);
+
+function statusText(s: TerminalStatus, dir: string): string {
+  const pairing = s.pairing === null ? 'none' : `${s.pairing.stage === 'approval' ? 'waiting for operator approval' : 'reveal pending'}, code ${s.pairing.code}`;
+  return [
+    `serial       ${s.serial}   (state in ${dir})`,
+    `key          ${s.keyKind} (${s.alg})`,
+    `TFP          ${fp(s.tfp)}`,
+    `gate         ${s.gateUrl ?? '(not set: terminal pair --gate URL)'}`,
+    `master       ${s.masterUrl ?? '(none yet)'}`,
+    `pinned SFP   ${fp(s.pinnedSfp)}`,
+    `paired       ${s.paired ? 'yes — trusted by the server' : 'no'}`,
+    `pairing      ${pairing}`,
+  ].join('\n');
+}
+
+async function passphrase(ctx: CommandContext, confirm: boolean): Promise<string> {
+  const first = await readSecretLine(ctx.stdin, 'Passphrase: ', ctx.stderr);
+  if (confirm && (ctx.stdin as { isTTY?: boolean }).isTTY === true) {
+    const again = await readSecretLine(ctx.stdin, 'Passphrase again: ', ctx.stderr);
+    if (again !== first) throw new AppError('invalid_field', 'the two passphrases differ');
+  }
+  return first;
+}
+
+async function pair(ctx: CommandContext): Promise<CommandOutput> {
+  const wait = ctx.values.wait === true;
+  const timeout = num(ctx, 'timeout', { min: 0 });
+  const interval = num(ctx, 'interval', { min: 0.05 });
+  const terminal = Terminal.open(ctx.stateDir);
+  const progress = new ProgressLine(ctx.stderr);
+  let serial = terminal.status().serial;
+  const result = await terminal
+    .pair(str(ctx, 'gate'), {
+      wait,
+      timeoutMs: timeout === undefined ? undefined : timeout * 1000,
+      pollIntervalMs: interval === undefined ? undefined : interval * 1000,
+      onCode: (code) => {
+        progress.clear();
+        // With --json, stdout holds only the final object; the code still reaches the person, on stderr.
+        if (ctx.json) ctx.stderr.write(`PAIRING CODE ${code} — read this code to the operator calling you\n`);
+        else ctx.stdout.write(`${codeScreen(code, serial)}\n`);
+      },
+      onPoll: (polls) => progress.update(`waiting for operator approval… (polled ${polls} times)`),
+    })
+    .finally(() => progress.clear());
+  serial = result.serial;
+  if (result.status === 'trusted') {
+    return {
+      json: { ...result },
+      text: `TRUSTED — terminal ${serial} is paired.\nmaster       ${result.masterUrl}\npinned SFP   ${fp(result.sfp)}`,
+    };
+  }
+  if (result.timedOut) {
+    return {
+      json: { ...result },
+      text: `Still waiting for the operator (code ${result.code}). Run \`terminal pair --wait\` to keep waiting; the code stays the same.`,
+      exitCode: EXIT_PENDING,
+    };
+  }
+  return {
+    json: { ...result },
+    text: 'The pairing request is waiting for the operator. Run `terminal pair` again to check, or `terminal pair --wait` to wait.',
+  };
+}
+
+async function factoryReset(ctx: CommandContext): Promise<CommandOutput> {
+  if (ctx.values.yes !== true) {
+    if ((ctx.stdin as { isTTY?: boolean }).isTTY !== true) throw new UsageError('factory-reset deletes the private key for good; pass --yes to confirm');
+    ctx.stderr.write("This deletes the terminal's private key, certificate and pairing for good. Type YES to confirm: ");
+    if ((await readLine(ctx.stdin)).trim() !== 'YES') throw new AppError('bad_request', 'factory reset cancelled');
+  }
+  const dir = new StateDir(ctx.stateDir);
+  let before: { serial: string; tfp: string } | null = null;
+  try {
+    before = dir.exists() ? dir.read() : null;
+  } catch {
+    before = null; // a damaged state is exactly what a reset is for
+  }
+  Terminal.factoryReset(ctx.stateDir);
+  return {
+    json: { reset: true, serial: before?.serial ?? null, tfp: before?.tfp ?? null },
+    text: before === null
+      ? `Nothing to reset in ${ctx.stateDir}; it holds no terminal now.`
+      : `Factory reset done: terminal ${before.serial} (TFP ${before.tfp}) is gone. \`terminal init\` makes a new identity.`,
+  };
+}
+
+export async function runCommand(command: Command, ctx: CommandContext): Promise<CommandOutput> {
+  switch (command) {
+    case 'init': {
+      const key = str(ctx, 'key') ?? 'ec';
+      if (!['rsa', 'ec', 'ed25519'].includes(key)) throw new UsageError('--key must be rsa, ec or ed25519');
+      const rsaBits = num(ctx, 'rsa-bits', { integer: true, min: 0 });
+      if (rsaBits !== undefined && key !== 'rsa') throw new UsageError('--rsa-bits applies to --key rsa only');
+      const result = await Terminal.init(ctx.stateDir, { serial: str(ctx, 'serial', true), key: key as KeyKind, rsaBits });
+      return {
+        json: { ...result, stateDir: ctx.stateDir },
+        text: `Terminal ${result.serial} initialized in ${ctx.stateDir}\nkey          ${result.keyKind} (${result.alg})\nTFP          ${fp(result.tfp)}\nNext: terminal pair --gate https://SERVER:7741`,
+      };
+    }
+    case 'status': {
+      const status = Terminal.open(ctx.stateDir).status();
+      return { json: { ...status, stateDir: ctx.stateDir }, text: statusText(status, ctx.stateDir) };
+    }
+    case 'pair':
+      return pair(ctx);
+    case 'ping': {
+      const reply = await Terminal.open(ctx.stateDir).ping();
+      return { json: { ...reply }, text: `pong — server time ${reply.serverTime}` };
+    }
+    case 'cash-event': {
+      // Command-line mistakes first (exit 2), before the state directory is even looked at.
+      const event = {
+        currency: str(ctx, 'currency', true),
+        denomination: num(ctx, 'denomination', { min: 0 }) ?? missing('denomination'),
+        count: num(ctx, 'count', { integer: true, min: 1 }) ?? missing('count'),
+        eventId: str(ctx, 'event-id'),
+      };
+      const reply = await Terminal.open(ctx.stateDir).cashEvent(event);
+      return { json: { ...reply }, text: `cash event ${reply.eventId} ${reply.duplicate ? 'was already recorded (duplicate)' : 'accepted'}` };
+    }
+    case 'deposit-address': {
+      const coin = str(ctx, 'coin', true);
+      const reply = await Terminal.open(ctx.stateDir).depositAddress(coin);
+      return { json: reply, text: `${String(reply.coin ?? coin)} deposit address: ${String(reply.address)}` };
+    }
+    case 'set-server': {
+      const url = ctx.positionals[0];
+      if (url === undefined) throw new UsageError('set-server needs the new gate URL');
+      const terminal = Terminal.open(ctx.stateDir);
+      terminal.setServer(url);
+      const status = terminal.status();
+      return {
+        json: { ...status },
+        text: `Gate set to ${status.gateUrl}. The pinned SFP and any pairing are forgotten; run \`terminal pair\` to pair with it.`,
+      };
+    }
+    case 'factory-reset':
+      return factoryReset(ctx);
+    case 'backup': {
+      const out = str(ctx, 'out', true);
+      const terminal = Terminal.open(ctx.stateDir);
+      const sealed = await terminal.backup(await passphrase(ctx, true));
+      try {
+        await writeFile(out, sealed, { mode: 0o600, flag: 'wx' }); // never overwrite an older restore point
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new AppError('conflict', `${out} already exists`);
+        throw err;
+      }
+      const { serial, tfp } = terminal.status();
+      return { json: { out, bytes: sealed.length, serial, tfp }, text: `Restore point of ${serial} written to ${out}. Keep the file and its passphrase apart.` };
+    }
+    case 'restore': {
+      const file = str(ctx, 'in', true);
+      const sealed = await readFile(file).catch((err: NodeJS.ErrnoException) => {
+        throw err.code === 'ENOENT' ? new AppError('not_found', `${file} does not exist`) : err;
+      });
+      const terminal = await Terminal.restore(ctx.stateDir, sealed, await passphrase(ctx, false), { force: ctx.values.force === true });
+      const status = terminal.status();
+      return { json: { ...status, stateDir: ctx.stateDir }, text: `Restored.\n${statusText(status, ctx.stateDir)}` };
+    }
+  }
+}

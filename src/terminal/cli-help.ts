@@ -1,0 +1,156 @@
+/** @module Help texts of the terminal CLI: one overview and one page per command, written for the installer standing at the machine. */
+
+export const COMMANDS = [
+  'init',
+  'status',
+  'pair',
+  'ping',
+  'cash-event',
+  'deposit-address',
+  'set-server',
+  'factory-reset',
+  'backup',
+  'restore',
+] as const;
+export type Command = (typeof COMMANDS)[number];
+
+const COMMON = `Options for every command:
+  --state DIR   the terminal's state directory (default: $TERMINAL_STATE, else ./terminal-state)
+  --json        print one JSON object on stdout instead of text (errors too: {"error","message"})
+  -h, --help    this help`;
+
+export const OVERVIEW = `terminal — a command-line cash/crypto terminal that pairs with a pairing server
+
+Usage: terminal [--state DIR] [--json] <command> [options]
+       terminal <command> --help
+
+A terminal has its own private key and certificate (made by \`init\`; the key never
+leaves the state directory). Its Terminal Certificate Fingerprint (TFP) is what the
+server pins once an operator approves the pairing. The terminal in turn pins the
+server's certificate fingerprint (SFP) on its first contact with the gate and refuses
+any other server afterwards.
+
+Typical first start:
+  terminal init --serial BT100200            make the key pair and certificate
+  terminal pair --gate https://server:7741 --wait
+                                             show the pairing code; wait for the operator
+  terminal ping                              check the trusted connection to master
+
+Commands:
+  init             create this terminal's key pair and certificate (first start)
+  status           show serial, TFP, server, pinned SFP and pairing state
+  pair             ask the gate to pair; shows the pairing code for the operator
+  ping             heartbeat to the master service (needs a paired terminal)
+  cash-event       report inserted banknotes to master
+  deposit-address  ask master for the operator's deposit address for a coin
+  set-server       change the server address (forgets the pinned SFP and the pairing)
+  factory-reset    delete key, certificate and state: this terminal's identity is gone
+  backup           write an encrypted restore point (key + certificate + state)
+  restore          bring a terminal back from a restore point
+
+${COMMON}
+
+Exit codes: 0 done; 1 failed (see the error code); 2 usage error;
+            3 pair --wait timed out while the operator had not decided yet.`;
+
+export const COMMAND_HELP: Readonly<Record<Command, string>> = {
+  init: `Usage: terminal init --serial SERIAL [--key rsa|ec|ed25519] [--rsa-bits N]
+
+First start of a terminal: generates its private key and a self-signed certificate whose
+subject CN is SERIAL, and prints the serial and the Terminal Certificate Fingerprint (TFP).
+The private key is written to key.pem (mode 0600) and never leaves the state directory
+except inside an encrypted restore point (see \`backup\`).
+
+Refuses when the state directory already holds a terminal; \`factory-reset\` first
+(which destroys the old identity: the server will see a new TFP).
+
+  --serial SERIAL   the serial number the operator created on the server (A-Z a-z 0-9 . _ -)
+  --key KIND        ec (ECDSA P-256, default), ed25519, or rsa
+  --rsa-bits N      RSA size, 2048 (default) to 4096
+
+${COMMON}`,
+  status: `Usage: terminal status
+
+Shows what the terminal knows: serial, key type, TFP, the gate and master URLs, the
+pinned Server Certificate Fingerprint (SFP), whether it is paired, and a pairing in
+progress with its code. Never shows the private key or the secret pairing nonce.
+
+${COMMON}`,
+  pair: `Usage: terminal pair [--gate URL] [--wait] [--timeout SECONDS] [--interval SECONDS]
+
+Asks the server's gate service (port 7741 by default) to trust this terminal.
+
+1. The operator must first create this terminal's serial on the server, and open the gate.
+2. The terminal sends its certificate and a commitment; on its very first contact with
+   this gate it pins the server's certificate fingerprint (SFP).
+3. A 12-digit PAIRING CODE appears. The same code appears in the operator's list of
+   pairing requests. The operator's staff calls the location and you READ THE CODE TO
+   THEM. If the codes match, the operator approves; if they differ, someone is in the
+   middle: the operator must reject.
+4. Once approved, the terminal is trusted: it stores the master URL and can make calls.
+
+Without --wait, pair shows the code and returns; run pair again later to learn the
+outcome (it resumes the same request instead of starting a new one).
+With --wait, it keeps asking until the operator approves or rejects.
+If the terminal is already trusted, pair reports "trusted" at once.
+
+  --gate URL           the gate, e.g. https://server.example:7741 (remembered; needed the
+                       first time; a different URL than before forgets the pinned SFP)
+  --wait               wait for the operator's decision
+  --timeout SECONDS    with --wait: give up after this long (exit code 3); default: no limit
+  --interval SECONDS   with --wait: time between polls (default 2)
+
+${COMMON}`,
+  ping: `Usage: terminal ping
+
+Signed heartbeat to the master service; prints the server time. Fails with not_paired
+when the terminal is not (or no longer) trusted: pair again.
+
+${COMMON}`,
+  'cash-event': `Usage: terminal cash-event --currency C --denomination N --count K [--event-id ID]
+
+Reports banknotes inserted into the acceptor to master. The server stores the event
+durably before answering; sending the same event id again is recognised as a duplicate,
+so retrying after a lost answer is safe.
+
+  --currency C       ISO 4217 code, e.g. USD
+  --denomination N   value of one banknote, e.g. 20
+  --count K          number of banknotes
+  --event-id ID      idempotency key (default: a new random UUID)
+
+${COMMON}`,
+  'deposit-address': `Usage: terminal deposit-address --coin COIN
+
+Asks master for the operator's deposit address for COIN (e.g. BTC). The answer comes over
+the pinned connection, so it is the operator's address and not an attacker's.
+
+${COMMON}`,
+  'set-server': `Usage: terminal set-server URL
+
+Changes the gate address to URL. As on a real terminal, this forgets the pinned server
+fingerprint, the master URL and any pairing: the next \`pair\` pins the new server and
+needs the operator's approval again (unless that server already trusts this TFP).
+
+${COMMON}`,
+  'factory-reset': `Usage: terminal factory-reset [--yes]
+
+Deletes the private key, the certificate and all state. The terminal's identity is gone
+for good: the next \`init\` makes a new key and so a new TFP, which must be paired again.
+Asks for confirmation on a terminal; scripts pass --yes.
+
+${COMMON}`,
+  backup: `Usage: terminal backup --out FILE
+
+Writes a restore point: the key pair, certificate and state, encrypted with a passphrase
+(scrypt + AES-256-GCM). The passphrase is read from standard input (first line; hidden
+when typed at a terminal), at least 8 characters. FILE must not exist yet.
+
+${COMMON}`,
+  restore: `Usage: terminal restore --in FILE [--force]
+
+Restores a terminal from a restore point made by \`backup\` (passphrase from standard
+input, first line). The restored terminal has the same key and TFP, so a paired terminal
+stays paired. Refuses to replace an initialized terminal unless --force.
+
+${COMMON}`,
+};

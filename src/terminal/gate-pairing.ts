@@ -1,0 +1,159 @@
+/** @module The terminal's side of pairing with the gate (PROTOCOL.md "Pairing (gate)"): commit, reveal, show the code, wait for the operator. */
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AppError } from '../errors.js';
+import { commitmentOf, NONCE_BYTES, pairingCode } from '../crypto/pairing-code.js';
+import { decodeBase64 } from '../protocol/schemas.js';
+import type { PairingStage } from '../protocol/types.js';
+import { parseServerUrl, type PinnedReply } from './pinned-https.js';
+import { replyError } from './signed-call.js';
+import { softwareVersion } from './software-version.js';
+import type { StoredState } from './state-dir.js';
+
+export interface PairOptions {
+  /** Keep polling until the operator decides (or `timeoutMs` passes). */
+  wait?: boolean;
+  pollIntervalMs?: number;
+  /** Limit for `wait`; unlimited when absent (the server expires requests itself). */
+  timeoutMs?: number;
+  /** Per-request network timeout. */
+  requestTimeoutMs?: number;
+  /** Called once per code, as soon as the code is known and the operator can see it too. */
+  onCode?(code: string): void;
+  onPoll?(polls: number): void;
+}
+
+export type PairResult =
+  | { status: 'trusted'; serial: string; tfp: string; sfp: string; masterUrl: string; vpn: unknown }
+  | {
+      status: 'pending';
+      serial: string;
+      tfp: string;
+      sfp: string;
+      stage: PairingStage;
+      requestId: string;
+      code: string;
+      expiresAt: string | null;
+      polls: number;
+      timedOut: boolean;
+    };
+
+/** What the exchange needs from the terminal: its state (updated in place), a way to persist it, and a pinned signed gate call. */
+export interface PairingContext {
+  readonly state: StoredState;
+  save(): void;
+  gate(body: Record<string, unknown>): Promise<PinnedReply>;
+}
+
+const DEFAULT_POLL_INTERVAL_MS = 2_000;
+
+const commitBody = (terminalNonce: Buffer): Record<string, unknown> => ({
+  commitment: commitmentOf(terminalNonce),
+  info: { model: 'terminal-cli', softwareVersion: softwareVersion() },
+});
+
+function forgetPairing(ctx: PairingContext): void {
+  ctx.state.pairing = null;
+  ctx.save();
+}
+
+/**
+ * Runs the exchange from wherever it stands. A pairing already in progress is resumed by polling,
+ * so `pair` twice without `wait` first shows the code and then reports the outcome.
+ */
+export async function gatePairing(ctx: PairingContext, opts: PairOptions): Promise<PairResult> {
+  const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
+  const interval = opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+
+  // A fresh secret nonce per attempt, committed before the server's nonce is seen; kept in memory until the gate answers.
+  let fresh: Buffer | null = null;
+  const resumed = ctx.state.pairing;
+  let reply: PinnedReply;
+  if (resumed === null) {
+    fresh = randomBytes(NONCE_BYTES);
+    reply = await ctx.gate(commitBody(fresh));
+  } else {
+    reply = await ctx.gate({ requestId: resumed.requestId });
+    if (reply.status === 404) {
+      // The request expired or the server forgot it while we were away: start again, as PROTOCOL.md says.
+      forgetPairing(ctx);
+      fresh = randomBytes(NONCE_BYTES);
+      reply = await ctx.gate(commitBody(fresh));
+    }
+  }
+
+  let polls = 0;
+  let shownCode: string | null = null;
+  for (;;) {
+    const body = (typeof reply.json === 'object' && reply.json !== null ? reply.json : {}) as Record<string, unknown>;
+    if (reply.status === 200 && body.status === 'trusted') {
+      const masterUrl = parseServerUrl(String(body.masterUrl)).origin;
+      ctx.state.server.masterUrl = masterUrl;
+      ctx.state.server.vpn = body.vpn ?? null;
+      ctx.state.paired = true;
+      ctx.state.pairing = null;
+      ctx.save();
+      return { status: 'trusted', serial: ctx.state.serial, tfp: ctx.state.tfp, sfp: reply.sfp, masterUrl, vpn: ctx.state.server.vpn };
+    }
+    if (reply.status === 202 && body.status === 'pending' && body.stage === 'reveal') {
+      const nonce: Buffer | null = fresh ?? (ctx.state.pairing ? Buffer.from(ctx.state.pairing.terminalNonce, 'base64') : null);
+      const serverNonce = typeof body.serverNonce === 'string' ? decodeBase64(body.serverNonce) : null;
+      const requestId = typeof body.requestId === 'string' ? body.requestId : null;
+      if (nonce === null || serverNonce?.length !== NONCE_BYTES || requestId === null) {
+        forgetPairing(ctx);
+        throw new AppError('bad_request', 'the gate answered a pairing stage this terminal cannot continue; run pair again');
+      }
+      // The code uses the SFP this connection actually presented, so a man in the middle shows a different code.
+      const code = pairingCode({ serverNonce, terminalNonce: nonce, serial: ctx.state.serial, tfp: ctx.state.tfp, sfp: reply.sfp });
+      ctx.state.pairing = {
+        requestId,
+        terminalNonce: nonce.toString('base64'),
+        commitment: commitmentOf(nonce),
+        serverNonce: body.serverNonce as string,
+        code,
+        stage: 'reveal',
+        expiresAt: typeof body.expiresAt === 'string' ? body.expiresAt : null,
+      };
+      ctx.save(); // MUST persist before revealing: a resumed `pair` needs the nonce behind the code the operator sees
+      fresh = null;
+      reply = await ctx.gate({ requestId, reveal: nonce.toString('base64') });
+      continue;
+    }
+    if (reply.status === 202 && body.status === 'pending' && body.stage === 'approval') {
+      const pairing = ctx.state.pairing;
+      if (pairing === null || pairing.requestId !== body.requestId) {
+        forgetPairing(ctx);
+        throw new AppError('invalid_state', 'the gate reports a pairing request this terminal does not hold; run pair again');
+      }
+      pairing.stage = 'approval';
+      if (typeof body.expiresAt === 'string') pairing.expiresAt = body.expiresAt;
+      ctx.save();
+      if (shownCode !== pairing.code) {
+        shownCode = pairing.code;
+        opts.onCode?.(pairing.code);
+      }
+      const timedOut = Date.now() + interval > deadline;
+      if (opts.wait !== true || timedOut) {
+        const { requestId, stage, code, expiresAt } = pairing;
+        const { serial, tfp } = ctx.state;
+        return { status: 'pending', serial, tfp, sfp: reply.sfp, stage, requestId, code, expiresAt, polls, timedOut: opts.wait === true };
+      }
+      await sleep(interval);
+      polls += 1;
+      opts.onPoll?.(polls);
+      try {
+        reply = await ctx.gate({ requestId: pairing.requestId });
+      } catch (err) {
+        // A terminal waiting for its operator rides out network hiccups; a pin mismatch still ends the wait.
+        if (err instanceof AppError && err.code === 'server_unreachable' && Date.now() < deadline) continue;
+        throw err;
+      }
+      continue;
+    }
+    const err =
+      reply.status < 300 ? new AppError('bad_request', `the gate answered HTTP ${reply.status} with an unexpected body`) : replyError(reply);
+    // These end the attempt on the server too; a new `pair` starts with a fresh nonce.
+    if (['pairing_rejected', 'no_pairing_request', 'commitment_mismatch'].includes(err.code)) forgetPairing(ctx);
+    throw err;
+  }
+}

@@ -1,0 +1,187 @@
+/** @module The terminal's persistent state directory: key.pem (0600, never leaves the terminal), cert.pem and state.json, written atomically. */
+import { randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
+import { AppError } from '../errors.js';
+import { SIGNATURE_ALGORITHMS, type KeyKind, type PairingStage, type SignatureAlgorithm } from '../protocol/types.js';
+
+export const KEY_FILE = 'key.pem';
+export const CERT_FILE = 'cert.pem';
+export const STATE_FILE = 'state.json';
+
+/** A pairing attempt in progress: what a second `pair` needs to resume it. */
+export interface PendingPairing {
+  requestId: string;
+  /** base64 of the secret 32-byte nonce; stays in this directory, never printed or logged. */
+  terminalNonce: string;
+  commitment: string;
+  serverNonce: string;
+  /** The code this terminal computed with the SFP it actually saw. */
+  code: string;
+  stage: PairingStage;
+  expiresAt: string | null;
+}
+
+export interface ServerSettings {
+  /** Origin of the gate, e.g. `https://host:7741`; null until the first `pair`. */
+  gateUrl: string | null;
+  masterUrl: string | null;
+  /** The pinned Server Certificate Fingerprint; null until the first gate contact. */
+  sfp: string | null;
+  vpn: unknown;
+}
+
+export interface StoredState {
+  version: 1;
+  serial: string;
+  keyKind: KeyKind;
+  alg: SignatureAlgorithm;
+  tfp: string;
+  createdAt: string;
+  server: ServerSettings;
+  pairing: PendingPairing | null;
+  paired: boolean;
+}
+
+export const emptyServer = (): ServerSettings => ({ gateUrl: null, masterUrl: null, sfp: null, vpn: null });
+
+const KEY_KINDS: readonly string[] = ['rsa', 'ec', 'ed25519'];
+
+/** Shape check for state read from disk or from a restore point. */
+export function isStoredState(value: unknown): value is StoredState {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Partial<StoredState>;
+  return (
+    v.version === 1 &&
+    typeof v.serial === 'string' &&
+    typeof v.tfp === 'string' &&
+    typeof v.paired === 'boolean' &&
+    KEY_KINDS.includes(v.keyKind as string) &&
+    (SIGNATURE_ALGORITHMS as readonly string[]).includes(v.alg as string) &&
+    typeof v.server === 'object' &&
+    v.server !== null &&
+    (typeof v.pairing === 'object' || v.pairing === undefined)
+  );
+}
+
+/** One terminal's state directory. Synchronous: a terminal is one process and these files are tiny. */
+export class StateDir {
+  readonly path: string;
+
+  constructor(path: string) {
+    this.path = path;
+  }
+
+  /** state.json is written last by init and restore, so its presence means the identity is complete. */
+  exists(): boolean {
+    return existsSync(join(this.path, STATE_FILE));
+  }
+
+  read(): StoredState {
+    let text: string;
+    try {
+      text = readFileSync(join(this.path, STATE_FILE), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new AppError('not_initialized', `no terminal in ${this.path}; run \`terminal init --serial SERIAL\` first`);
+      }
+      throw err;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = null;
+    }
+    if (!isStoredState(parsed)) {
+      throw new AppError('invalid_state', `${join(this.path, STATE_FILE)} is damaged; restore a backup or factory-reset`);
+    }
+    return { ...parsed, pairing: parsed.pairing ?? null };
+  }
+
+  save(state: StoredState): void {
+    this.write(STATE_FILE, `${JSON.stringify(state, null, 2)}\n`, 0o600);
+  }
+
+  privateKeyPem(): string {
+    return this.readFile(KEY_FILE);
+  }
+
+  certificatePem(): string {
+    return this.readFile(CERT_FILE);
+  }
+
+  /** Writes key and certificate; the caller saves state.json afterwards (MUST be last, see `exists`). */
+  writeIdentity(privateKeyPem: string, certPem: string): void {
+    this.write(KEY_FILE, privateKeyPem, 0o600);
+    this.write(CERT_FILE, certPem, 0o644);
+  }
+
+  /** Factory reset: state first, so a crash midway leaves an uninitialized directory rather than a half identity. */
+  wipe(): void {
+    for (const name of [STATE_FILE, KEY_FILE, CERT_FILE]) rmSync(join(this.path, name), { force: true });
+  }
+
+  private readFile(name: string): string {
+    try {
+      return readFileSync(join(this.path, name), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new AppError('invalid_state', `${join(this.path, name)} is missing; restore a backup or factory-reset`);
+      }
+      throw err;
+    }
+  }
+
+  private ensureDir(): void {
+    // Only a directory we create is forced to 0700; chmod-ing a directory the user chose (say ".") would surprise them.
+    if (mkdirSync(this.path, { recursive: true, mode: 0o700 }) !== undefined) chmodSync(this.path, 0o700);
+  }
+
+  /** Temp file + fsync + rename + fsync of the directory: a crash leaves the old file or the new one, never a torn one. */
+  private write(name: string, data: string, mode: number): void {
+    this.ensureDir();
+    const target = join(this.path, name);
+    const temp = join(this.path, `.${name}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    try {
+      // MUST create the temp file with its final mode: a key must never exist on disk world-readable, even briefly.
+      const fd = openSync(temp, 'wx', mode);
+      try {
+        writeSync(fd, data);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      chmodSync(temp, mode); // the umask may have narrowed it; never widens beyond `mode`
+      renameSync(temp, target);
+    } catch (err) {
+      rmSync(temp, { force: true });
+      throw err;
+    }
+    syncDir(dirname(target));
+  }
+}
+
+function syncDir(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // Some filesystems refuse fsync on a directory; the rename is still atomic there.
+  }
+}

@@ -1,0 +1,242 @@
+/** @module The terminal library: identity (init, factory reset, restore point), server pinning, commit–reveal pairing with the gate, and signed master calls. */
+import { X509Certificate, randomUUID } from 'node:crypto';
+import { AppError } from '../errors.js';
+import { createSelfSignedCertificate, defaultAlgorithm, generateKeyPair, MAX_RSA_BITS, MIN_RSA_BITS } from '../crypto/certificates.js';
+import { fingerprint } from '../crypto/fingerprint.js';
+import { cashEventSchema, check, SERIAL_PATTERN } from '../protocol/schemas.js';
+import type { KeyKind, PairingStage, SignatureAlgorithm } from '../protocol/types.js';
+import { gatePairing, type PairOptions, type PairResult } from './gate-pairing.js';
+import { parseServerUrl, type PinnedReply } from './pinned-https.js';
+import { openRestorePoint, sealRestorePoint } from './restore-point.js';
+import { isSuccess, replyError, signedCall, type TerminalIdentity } from './signed-call.js';
+import { emptyServer, StateDir, type StoredState } from './state-dir.js';
+
+export interface InitOptions {
+  serial: string;
+  key: KeyKind;
+  rsaBits?: number;
+}
+
+export interface InitResult {
+  serial: string;
+  tfp: string;
+  keyKind: KeyKind;
+  alg: SignatureAlgorithm;
+}
+
+export interface TerminalStatus extends InitResult {
+  gateUrl: string | null;
+  masterUrl: string | null;
+  pinnedSfp: string | null;
+  paired: boolean;
+  /** The pairing in progress, without its secret nonce. */
+  pairing: { requestId: string; stage: PairingStage; code: string; expiresAt: string | null } | null;
+}
+
+export type { PairOptions, PairResult } from './gate-pairing.js';
+
+export interface CashEventInput {
+  currency: string;
+  denomination: number;
+  count: number;
+  eventId?: string;
+  at?: string;
+}
+
+const PAIRING_PATH = '/api/v1/pairing';
+const PAIR_HINT = 'run `terminal pair --gate https://SERVER:7741` and have the operator approve it';
+
+type GateBody = Record<string, unknown>;
+
+export class Terminal {
+  private readonly dir: StateDir;
+  private state: StoredState;
+  private cachedIdentity: TerminalIdentity | null = null;
+
+  private constructor(dir: StateDir, state: StoredState) {
+    this.dir = dir;
+    this.state = state;
+  }
+
+  /** First start: a fresh key pair and a self-signed certificate whose CN is the serial. */
+  static async init(dir: string, opts: InitOptions): Promise<InitResult> {
+    const stateDir = new StateDir(dir);
+    if (stateDir.exists()) {
+      const existing = stateDir.read();
+      throw new AppError('conflict', `${dir} already holds terminal ${existing.serial} (TFP ${existing.tfp}); factory-reset it first`);
+    }
+    if (typeof opts.serial !== 'string' || !SERIAL_PATTERN.test(opts.serial)) {
+      throw new AppError('invalid_field', 'serial: 1-64 characters of A-Z a-z 0-9 . _ - starting with a letter or digit');
+    }
+    if (!['rsa', 'ec', 'ed25519'].includes(opts.key)) throw new AppError('invalid_field', 'key must be rsa, ec or ed25519');
+    const rsaBits = opts.rsaBits ?? 2048;
+    if (opts.key === 'rsa' && (!Number.isInteger(rsaBits) || rsaBits < MIN_RSA_BITS || rsaBits > MAX_RSA_BITS || rsaBits % 8 !== 0)) {
+      throw new AppError('invalid_field', `rsa bits must be a multiple of 8 from ${MIN_RSA_BITS} to ${MAX_RSA_BITS}`);
+    }
+    const { privateKeyPem } = generateKeyPair(opts.key, rsaBits);
+    const { certPem, der } = createSelfSignedCertificate({ privateKeyPem, commonName: opts.serial });
+    const state: StoredState = {
+      version: 1,
+      serial: opts.serial,
+      keyKind: opts.key,
+      alg: defaultAlgorithm(opts.key),
+      tfp: fingerprint(der),
+      createdAt: new Date().toISOString(),
+      server: emptyServer(),
+      pairing: null,
+      paired: false,
+    };
+    stateDir.writeIdentity(privateKeyPem, certPem);
+    stateDir.save(state); // MUST be last: state.json marks a complete identity
+    return { serial: state.serial, tfp: state.tfp, keyKind: state.keyKind, alg: state.alg };
+  }
+
+  static open(dir: string): Terminal {
+    const stateDir = new StateDir(dir);
+    return new Terminal(stateDir, stateDir.read());
+  }
+
+  /** Deletes key, certificate and state: the identity is gone for good (next init → new key → new TFP), and so is the pin. */
+  static factoryReset(dir: string): void {
+    new StateDir(dir).wipe();
+  }
+
+  /** Writes a restore point's identity into `dir`; refuses to replace an initialized terminal unless `force`. */
+  static async restore(dir: string, sealed: Buffer, passphrase: string, opts: { force?: boolean } = {}): Promise<Terminal> {
+    const point = await openRestorePoint(sealed, passphrase);
+    const stateDir = new StateDir(dir);
+    if (stateDir.exists() && opts.force !== true) {
+      const existing = stateDir.read();
+      throw new AppError('conflict', `${dir} already holds terminal ${existing.serial}; pass --force to replace it`);
+    }
+    // MUST drop state.json first: a crash between files then leaves "not initialized", never a state naming another key.
+    stateDir.wipe();
+    stateDir.writeIdentity(point.privateKeyPem, point.certPem);
+    stateDir.save(point.state);
+    return new Terminal(stateDir, point.state);
+  }
+
+  status(): TerminalStatus {
+    const { serial, tfp, keyKind, alg, server, paired, pairing } = this.state;
+    return {
+      serial,
+      tfp,
+      keyKind,
+      alg,
+      gateUrl: server.gateUrl,
+      masterUrl: server.masterUrl,
+      pinnedSfp: server.sfp,
+      paired,
+      pairing: pairing && { requestId: pairing.requestId, stage: pairing.stage, code: pairing.code, expiresAt: pairing.expiresAt },
+    };
+  }
+
+  factoryReset(): void {
+    Terminal.factoryReset(this.dir.path);
+  }
+
+  /** A restore point: key, certificate and state sealed with `passphrase`. */
+  backup(passphrase: string): Promise<Buffer> {
+    return sealRestorePoint({ privateKeyPem: this.dir.privateKeyPem(), certPem: this.dir.certificatePem(), state: this.state }, passphrase);
+  }
+
+  /** Changing the server address forgets the pin, the master URL, the pairing and the paired flag (the seed's "unpinning"). */
+  setServer(gateUrl: string): void {
+    this.resetServer(parseServerUrl(gateUrl).origin);
+    this.save();
+  }
+
+  /**
+   * Pairing with the gate (PROTOCOL.md "Pairing (gate)"): commit, reveal, then wait for the operator.
+   * A pairing already in progress is resumed by polling, so `pair` twice without `wait` first shows the
+   * code and then reports the outcome.
+   */
+  async pair(gateUrl?: string, opts: PairOptions = {}): Promise<PairResult> {
+    if (gateUrl !== undefined) {
+      const origin = parseServerUrl(gateUrl).origin;
+      if (origin !== this.state.server.gateUrl) this.resetServer(origin);
+      this.save();
+    }
+    if (this.state.server.gateUrl === null) throw new AppError('invalid_field', `no gate URL yet: ${PAIR_HINT}`);
+    return gatePairing({ state: this.state, save: () => this.save(), gate: (body) => this.gate(body, opts) }, opts);
+  }
+
+  /** Heartbeat on master: `{ serverTime }`. */
+  async ping(): Promise<{ serverTime: string }> {
+    return (await this.master('POST', '/api/v1/ping', {}, undefined)) as { serverTime: string };
+  }
+
+  /** Banknotes inserted; idempotent by `eventId` (random by default), so retrying a lost answer is safe. */
+  async cashEvent(input: CashEventInput): Promise<{ eventId: string; accepted: boolean; duplicate: boolean }> {
+    const event = check(cashEventSchema, {
+      eventId: input.eventId ?? randomUUID(),
+      currency: input.currency,
+      denomination: input.denomination,
+      count: input.count,
+      at: input.at ?? new Date().toISOString(),
+    });
+    const reply = (await this.master('POST', '/api/v1/cash-events', event, undefined)) as { accepted: boolean; duplicate: boolean };
+    return { eventId: event.eventId, accepted: reply.accepted, duplicate: reply.duplicate };
+  }
+
+  /** The operator's deposit address for `coin`, as master hands it out. */
+  async depositAddress(coin: string): Promise<Record<string, unknown>> {
+    if (typeof coin !== 'string' || !/^[A-Za-z0-9]{2,10}$/.test(coin)) throw new AppError('invalid_field', 'coin: a ticker such as BTC');
+    return (await this.master('GET', '/api/v1/deposit-address', undefined, { coin })) as Record<string, unknown>;
+  }
+
+  private async gate(body: GateBody, opts: PairOptions): Promise<PinnedReply> {
+    const reply = await signedCall(this.identity(), {
+      baseUrl: this.state.server.gateUrl!,
+      method: 'POST',
+      path: PAIRING_PATH,
+      body,
+      pin: this.state.server.sfp,
+      withCertificate: true,
+      timeoutMs: opts.requestTimeoutMs,
+    });
+    if (this.state.server.sfp === null) {
+      this.state.server.sfp = reply.sfp; // the first gate contact pins the server (trust on first use, checked by the code)
+      this.save();
+    }
+    return reply;
+  }
+
+  private async master(method: 'GET' | 'POST', path: string, body: unknown, query: Record<string, string> | undefined): Promise<unknown> {
+    const { masterUrl, sfp } = this.state.server;
+    // Master never pins: without a gate-pinned SFP there is nothing to trust.
+    if (!this.state.paired || masterUrl === null || sfp === null) throw new AppError('not_paired', `this terminal is not paired; ${PAIR_HINT}`);
+    const reply = await signedCall(this.identity(), { baseUrl: masterUrl, method, path, query, body, pin: sfp, withCertificate: false });
+    if (isSuccess(reply)) return reply.json;
+    const err = replyError(reply);
+    if (err.code === 'not_paired') {
+      this.state.paired = false; // the operator unpaired us; pairing again starts at the gate
+      this.save();
+      throw new AppError('not_paired', `${err.message}; ${PAIR_HINT}`, err.details);
+    }
+    throw err;
+  }
+
+  private identity(): TerminalIdentity {
+    if (this.cachedIdentity === null) {
+      this.cachedIdentity = {
+        serial: this.state.serial,
+        tfp: this.state.tfp,
+        alg: this.state.alg,
+        privateKeyPem: this.dir.privateKeyPem(),
+        certDer: new X509Certificate(this.dir.certificatePem()).raw,
+      };
+    }
+    return this.cachedIdentity;
+  }
+
+  private resetServer(gateUrl: string): void {
+    this.state.server = { ...emptyServer(), gateUrl };
+    this.state.paired = false;
+    this.state.pairing = null;
+  }
+
+  private save(): void {
+    this.dir.save(this.state);
+  }
+}

@@ -1,0 +1,62 @@
+/** @module Human output of `cas` on the view shapes the server sends (src/protocol/types.ts). */
+import { describe, expect, it } from 'vitest';
+import { bigCode, renderPush, renderResult } from '../../../src/admin/cli-format.js';
+import type { PairingView, TerminalView } from '../../../src/protocol/types.js';
+
+const tfp = '0123456789abcdef'.repeat(4);
+const colon = tfp.toUpperCase().match(/../g)!.join(':');
+
+const terminal: TerminalView = {
+  serial: 'BT100001', name: 'Lobby', location: 'Prague', contact: '+420 1', vpn: false, state: 'paired',
+  tfp, lastSeenAt: '2024-05-01T10:00:00.123Z', createdAt: '2024-04-01T10:00:00.000Z', pairedAt: '2024-04-02T10:00:00.000Z',
+};
+const request: PairingView = {
+  requestId: 'r1', serial: 'BT100001', tfp, remoteAddress: '203.0.113.7', requestedAt: '2024-05-01T10:00:00.000Z',
+  expiresAt: '2024-05-02T10:00:00.000Z', state: 'pending', stage: 'approval', code: '123-456-789-012', info: { model: 'BATMFOUR' },
+  conflictsWithPaired: true, decidedBy: null, decidedAt: null,
+};
+
+describe('renderResult', () => {
+  it('abbreviates the TFP in tables and shows it in full in get', () => {
+    const list = renderResult('terminals', [terminal]);
+    expect(list).toContain('01:23:45:67…89:AB:CD:EF');
+    expect(list).not.toContain(colon);
+    expect(renderResult('terminal', terminal)).toContain(colon);
+    expect(list).toContain('2024-05-01 10:00:00Z');
+  });
+
+  it('shows the pairing code in big digits and warns when the serial is paired with another TFP', () => {
+    const out = renderResult('pairing', request);
+    expect(out).toContain('code: 123-456-789-012');
+    expect(out).toContain(bigCode('123-456-789-012'));
+    expect(out).toContain('WARNING');
+    expect(out).toContain(colon);
+  });
+
+  it('says when there is no code yet, and prints (none) for an empty list', () => {
+    expect(renderResult('pairing', { ...request, stage: 'reveal', code: null })).toContain('not yet');
+    expect(renderResult('pairings', [])).toBe('(none)\n');
+  });
+
+  it('falls back to JSON for a shape it does not know', () => {
+    expect(JSON.parse(renderResult('terminals', { surprise: 1 }))).toEqual({ surprise: 1 });
+  });
+});
+
+describe('renderPush', () => {
+  it('prints one line with the nested view flattened and the TFP in colon form', () => {
+    const line = renderPush({ event: 'pairing.requested', data: { request } }, new Date('2024-05-01T10:00:00Z'));
+    expect(line.endsWith('\n')).toBe(true);
+    expect(line.trimEnd()).not.toContain('\n');
+    expect(line).toMatch(/^2024-05-01 10:00:00Z pairing\.requested /);
+    expect(line).toContain('requestId=r1');
+    expect(line).toContain('code=123-456-789-012');
+    expect(line).toContain(`tfp=${colon}`);
+  });
+
+  it('keeps a top-level field over the nested view (terminal.unpaired carries the old TFP)', () => {
+    const line = renderPush({ event: 'terminal.unpaired', data: { terminal: { ...terminal, tfp: null }, tfp, user: 'alice' } });
+    expect(line).toContain(`tfp=${colon}`);
+    expect(line).toContain('user=alice');
+  });
+});

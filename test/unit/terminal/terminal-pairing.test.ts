@@ -1,0 +1,235 @@
+/** @module The terminal library against a protocol peer over real TLS: commit–reveal pairing, pinning on gate and master, signed master calls. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AppError } from '../../../src/errors.js';
+import { Terminal } from '../../../src/terminal/terminal.js';
+import { protocolPeer, type ProtocolPeer } from './gate-peer.js';
+import { httpsPeer, serverIdentity } from './tls-peers.js';
+
+const cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  while (cleanup.length > 0) await cleanup.pop()!();
+});
+
+async function setup(serial = 'T1'): Promise<{ peer: ProtocolPeer; dir: string; sfp: string }> {
+  const id = serverIdentity();
+  const peer = await protocolPeer(id);
+  cleanup.push(() => peer.close());
+  peer.knownSerials.add(serial);
+  const parent = mkdtempSync(join(tmpdir(), 'terminal-pair-'));
+  cleanup.push(() => rmSync(parent, { recursive: true, force: true }));
+  const dir = join(parent, 'state');
+  await Terminal.init(dir, { serial, key: 'ec' });
+  return { peer, dir, sfp: id.sfp };
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<string | null> {
+  return promise.then(
+    () => null,
+    (err: unknown) => (err instanceof AppError ? err.code : `not an AppError: ${String(err)}`),
+  );
+}
+
+const onlyRequest = (peer: ProtocolPeer) => [...peer.requests.values()][0]!;
+
+describe('pairing', () => {
+  it('commits, reveals, shows the same code as the server, waits for approval and becomes trusted', async () => {
+    const { peer, dir, sfp } = await setup();
+    const terminal = Terminal.open(dir);
+    const codes: string[] = [];
+    let polls = 0;
+    const result = await terminal.pair(peer.gate.url, {
+      wait: true,
+      pollIntervalMs: 20,
+      onCode: (code) => {
+        codes.push(code);
+        const request = onlyRequest(peer);
+        expect(request.code).toBe(code); // the operator reads the same code
+        setTimeout(() => peer.approve(request.requestId), 100);
+      },
+      onPoll: (n) => {
+        polls = n;
+      },
+    });
+    expect(codes).toHaveLength(1);
+    expect(codes[0]).toMatch(/^\d{3}-\d{3}-\d{3}-\d{3}$/);
+    expect(polls).toBeGreaterThan(0);
+    expect(peer.forms.slice(0, 2)).toEqual(['commit', 'reveal']);
+    expect(result).toMatchObject({ status: 'trusted', masterUrl: peer.master.url, sfp });
+    expect(Terminal.open(dir).status()).toMatchObject({ paired: true, pinnedSfp: sfp, masterUrl: peer.master.url, pairing: null });
+  });
+
+  it('resumes a pairing in progress instead of committing anew, so pair twice shows the code, then the outcome', async () => {
+    const { peer, dir } = await setup();
+    const first = await Terminal.open(dir).pair(peer.gate.url);
+    expect(first).toMatchObject({ status: 'pending', stage: 'approval', timedOut: false });
+    if (first.status !== 'pending') throw new Error('unreachable');
+    expect(Terminal.open(dir).status().pairing).toMatchObject({ code: first.code, requestId: first.requestId, stage: 'approval' });
+    expect(JSON.stringify(Terminal.open(dir).status())).not.toMatch(/terminalNonce/);
+
+    const second = await Terminal.open(dir).pair();
+    expect(second).toMatchObject({ status: 'pending', code: first.code, requestId: first.requestId });
+    expect(peer.forms).toEqual(['commit', 'reveal', 'poll']);
+
+    peer.approve(first.requestId);
+    expect(await Terminal.open(dir).pair()).toMatchObject({ status: 'trusted' });
+  });
+
+  it('returns pending with timedOut when the operator does not decide in time', async () => {
+    const { peer, dir } = await setup();
+    const result = await Terminal.open(dir).pair(peer.gate.url, { wait: true, timeoutMs: 150, pollIntervalMs: 20 });
+    expect(result).toMatchObject({ status: 'pending', timedOut: true });
+  });
+
+  it('reports a rejection and forgets the pairing', async () => {
+    const { peer, dir } = await setup();
+    const first = await Terminal.open(dir).pair(peer.gate.url);
+    if (first.status !== 'pending') throw new Error('expected pending');
+    peer.reject(first.requestId);
+    expect(await codeOf(Terminal.open(dir).pair())).toBe('pairing_rejected');
+    expect(Terminal.open(dir).status()).toMatchObject({ paired: false, pairing: null });
+  });
+
+  it('starts again with a fresh commitment when the stored request expired', async () => {
+    const { peer, dir } = await setup();
+    const first = await Terminal.open(dir).pair(peer.gate.url);
+    if (first.status !== 'pending') throw new Error('expected pending');
+    peer.expire(first.requestId);
+    const again = await Terminal.open(dir).pair();
+    if (again.status !== 'pending') throw new Error('expected pending');
+    expect(again.requestId).not.toBe(first.requestId);
+    expect(again.code).toBe(onlyRequest(peer).code);
+    expect(peer.forms).toEqual(['commit', 'reveal', 'poll', 'commit', 'reveal']);
+  });
+
+  it('surfaces unknown_serial and still pins the gate it talked to', async () => {
+    const { peer, dir, sfp } = await setup();
+    peer.knownSerials.clear();
+    expect(await codeOf(Terminal.open(dir).pair(peer.gate.url))).toBe('unknown_serial');
+    expect(Terminal.open(dir).status()).toMatchObject({ pinnedSfp: sfp, gateUrl: peer.gate.url, pairing: null });
+  });
+
+  it('shows a different code than the server when a man in the middle relays the first contact', async () => {
+    const { peer, dir } = await setup();
+    // The relay has its own certificate and passes bodies and signed headers through unchanged.
+    const relay = await httpsPeer(serverIdentity(), (req) => fetchVia(peer.gate.url, req.url, req.method, req.headers, req.body));
+    cleanup.push(() => relay.close());
+    const result = await Terminal.open(dir).pair(relay.url);
+    if (result.status !== 'pending') throw new Error('expected pending');
+    expect(onlyRequest(peer).code).not.toBeNull();
+    expect(result.code).not.toBe(onlyRequest(peer).code);
+  });
+});
+
+describe('pinning', () => {
+  it('refuses a gate at the same address presenting another certificate, before sending it anything', async () => {
+    const { peer, dir } = await setup();
+    await Terminal.open(dir).pair(peer.gate.url);
+    const port = Number(new URL(peer.gate.url).port);
+    await peer.gate.close();
+    const impostor = await httpsPeer(serverIdentity(), () => ({ status: 200, body: { status: 'trusted', masterUrl: 'https://127.0.0.1:1' } }), port);
+    cleanup.push(() => impostor.close());
+    expect(await codeOf(Terminal.open(dir).pair())).toBe('server_pin_mismatch');
+    expect(impostor.requests).toHaveLength(0);
+  });
+
+  it('refuses a master whose certificate differs from the gate-pinned one', async () => {
+    const gateId = serverIdentity();
+    const peer = await protocolPeer(gateId, serverIdentity());
+    cleanup.push(() => peer.close());
+    peer.knownSerials.add('T9');
+    const parent = mkdtempSync(join(tmpdir(), 'terminal-pair-'));
+    cleanup.push(() => rmSync(parent, { recursive: true, force: true }));
+    const dir = join(parent, 's');
+    await Terminal.init(dir, { serial: 'T9', key: 'ed25519' });
+    const first = await Terminal.open(dir).pair(peer.gate.url);
+    if (first.status !== 'pending') throw new Error('expected pending');
+    peer.approve(first.requestId);
+    expect(await Terminal.open(dir).pair()).toMatchObject({ status: 'trusted' });
+    expect(await codeOf(Terminal.open(dir).ping())).toBe('server_pin_mismatch');
+    expect(peer.master.requests).toHaveLength(0);
+  });
+
+  it('set-server forgets the pin, the master URL, the pairing and the paired flag', async () => {
+    const { peer, dir } = await setup();
+    const first = await Terminal.open(dir).pair(peer.gate.url);
+    if (first.status !== 'pending') throw new Error('expected pending');
+    peer.approve(first.requestId);
+    await Terminal.open(dir).pair();
+    Terminal.open(dir).setServer('https://127.0.0.1:7741/');
+    expect(Terminal.open(dir).status()).toMatchObject({
+      gateUrl: 'https://127.0.0.1:7741', pinnedSfp: null, masterUrl: null, paired: false, pairing: null,
+    });
+  });
+});
+
+describe('master calls', () => {
+  async function paired(): Promise<{ peer: ProtocolPeer; dir: string }> {
+    const { peer, dir } = await setup();
+    const first = await Terminal.open(dir).pair(peer.gate.url);
+    if (first.status !== 'pending') throw new Error('expected pending');
+    peer.approve(first.requestId);
+    await Terminal.open(dir).pair();
+    return { peer, dir };
+  }
+
+  it('refuses locally with not_paired before pairing, without contacting anyone', async () => {
+    const { peer, dir } = await setup();
+    expect(await codeOf(Terminal.open(dir).ping())).toBe('not_paired');
+    expect(peer.master.requests).toHaveLength(0);
+    expect(peer.gate.requests).toHaveLength(0);
+  });
+
+  it('pings, reports cash idempotently and fetches a deposit address with a signed query', async () => {
+    const { peer, dir } = await paired();
+    const terminal = Terminal.open(dir);
+    expect((await terminal.ping()).serverTime).toMatch(/^\d{4}-/);
+    const first = await terminal.cashEvent({ currency: 'USD', denomination: 20, count: 3, eventId: 'ev-1' });
+    expect(first).toEqual({ eventId: 'ev-1', accepted: true, duplicate: false });
+    expect(await terminal.cashEvent({ currency: 'USD', denomination: 20, count: 3, eventId: 'ev-1' })).toMatchObject({ duplicate: true });
+    const generated = await terminal.cashEvent({ currency: 'EUR', denomination: 50, count: 1 });
+    expect(generated.eventId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(await terminal.depositAddress('BTC')).toMatchObject({ coin: 'BTC' });
+    const last = peer.master.requests.at(-1)!;
+    expect(last.url).toBe('/api/v1/deposit-address?coin=BTC');
+    expect(last.headers['signature-input']).toContain('"@query"');
+    expect(last.headers['x-terminal-certificate']).toBeUndefined();
+    expect(await codeOf(terminal.cashEvent({ currency: 'usd', denomination: 20, count: 1 }))).toBe('invalid_field');
+    expect(await codeOf(terminal.depositAddress('XYZ'))).toBe('not_found');
+  });
+
+  it('marks itself unpaired when master answers not_paired, and then stays off the wire', async () => {
+    const { peer, dir } = await paired();
+    peer.unpair('T1');
+    expect(await codeOf(Terminal.open(dir).ping())).toBe('not_paired');
+    expect(Terminal.open(dir).status().paired).toBe(false);
+    const seen = peer.master.requests.length;
+    expect(await codeOf(Terminal.open(dir).ping())).toBe('not_paired');
+    expect(peer.master.requests).toHaveLength(seen);
+  });
+});
+
+/** Plain relay leg for the man-in-the-middle test: no pinning, certificate not checked. */
+function fetchVia(
+  base: string,
+  path: string,
+  method: string,
+  headers: Record<string, string | string[] | undefined>,
+  body: Buffer,
+): Promise<{ status: number; body: unknown }> {
+  const target = new URL(path, base);
+  return new Promise((resolve, reject) => {
+    const forwarded: Record<string, string> = {};
+    for (const [k, v] of Object.entries(headers)) if (typeof v === 'string' && k !== 'host') forwarded[k] = v;
+    const req = request(target, { method, headers: forwarded, rejectUnauthorized: false, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null') }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
