@@ -22,6 +22,13 @@ export interface Config {
   readonly sessionIdleSec: number;
   /** Wrong codes an approval may see before the request is rejected outright. */
   readonly maxCodeAttempts: number;
+  /** Gate: pairing requests per second per remote address, and for all addresses together. */
+  readonly gateRatePerAddress: number;
+  readonly gateRateGlobal: number;
+  /** Master: calls per second per remote address (fleets behind one NAT share an address: keep it generous). */
+  readonly masterRatePerAddress: number;
+  /** Requests being processed at once per service before answering 503. */
+  readonly maxInFlight: number;
   /** Idle time after which a terminal actor is evicted from memory. */
   readonly actorIdleMs: number;
   readonly logLevel: string;
@@ -42,6 +49,10 @@ export const DEFAULTS: Omit<Config, 'dataDir' | 'publicHost'> = Object.freeze({
   adminMaxMessageBytes: 64 * 1024,
   sessionIdleSec: 8 * 3600,
   maxCodeAttempts: 5,
+  gateRatePerAddress: 5,
+  gateRateGlobal: 200,
+  masterRatePerAddress: 2_000,
+  maxInFlight: 4_096,
   actorIdleMs: 60_000,
   logLevel: 'info',
   logPretty: false,
@@ -59,6 +70,9 @@ export const CONFIG_OPTIONS = {
   'server-cert': { type: 'string' },
   'clock-skew': { type: 'string' },
   'pairing-ttl': { type: 'string' },
+  'gate-rate': { type: 'string' },
+  'gate-global-rate': { type: 'string' },
+  'master-rate': { type: 'string' },
   'log-level': { type: 'string' },
   'log-pretty': { type: 'boolean' },
 } as const;
@@ -107,6 +121,9 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     serverCertFile: serverCertFile && path.resolve(serverCertFile),
     clockSkewSec: positive('clock-skew', pick('clock-skew', 'PAIRING_CLOCK_SKEW'), DEFAULTS.clockSkewSec),
     pairingTtlSec: positive('pairing-ttl', pick('pairing-ttl', 'PAIRING_TTL'), DEFAULTS.pairingTtlSec),
+    gateRatePerAddress: positive('gate-rate', pick('gate-rate', 'PAIRING_GATE_RATE'), DEFAULTS.gateRatePerAddress),
+    gateRateGlobal: positive('gate-global-rate', pick('gate-global-rate', 'PAIRING_GATE_GLOBAL_RATE'), DEFAULTS.gateRateGlobal),
+    masterRatePerAddress: positive('master-rate', pick('master-rate', 'PAIRING_MASTER_RATE'), DEFAULTS.masterRatePerAddress),
     logLevel: pick('log-level', 'PAIRING_LOG_LEVEL') ?? DEFAULTS.logLevel,
     logPretty: pretty,
   });

@@ -9,6 +9,7 @@ import { createLogger } from './logger.js';
 import { startServer } from './main.js';
 import { createOperator } from './admin/operators.js';
 import { certificateFingerprint, ensureServerIdentity } from './server/identity.js';
+import { verifyAuditChain } from './store/audit-chain.js';
 import { Store } from './store/store.js';
 
 const HELP = `pairing-server — the trust server for fleets of cash and crypto terminals
@@ -19,6 +20,7 @@ Usage:
   pairing-server users add NAME --password-stdin [--no-2fa] [--json]
                                             create an operator (works while the server runs)
   pairing-server users list [--json]        list operators
+  pairing-server audit verify [--json]      check the audit log's hash chain; names the first broken entry
 
 Options (every command; environment variable in brackets):
   --data-dir DIR        store, generated TLS key and certificate    [PAIRING_DATA_DIR]  default ./data
@@ -31,6 +33,9 @@ Options (every command; environment variable in brackets):
   --server-cert FILE    licence certificate (PEM)
   --clock-skew SEC      accepted terminal clock difference          default 300
   --pairing-ttl SEC     how long a pairing request stays pending    default 86400
+  --gate-rate N         gate requests per second per address (429 beyond)   default 5
+  --gate-global-rate N  gate requests per second in all                     default 200
+  --master-rate N       master calls per second per address                 default 2000
   --log-level LEVEL     trace|debug|info|warn|error                 default info
   --log-pretty          human-readable logs (default when stdout is a terminal)
   -h, --help            this help
@@ -110,6 +115,21 @@ async function users(config: Config, args: string[], flags: { json: boolean; 'pa
   }
 }
 
+async function auditVerify(config: Config, args: string[], json: boolean): Promise<void> {
+  if (args[0] !== 'verify') fail('usage: pairing-server audit verify [--data-dir DIR] [--json]');
+  if (!fs.existsSync(config.dataDir)) fail(`no data dir at ${config.dataDir}`, 1);
+  const store = Store.open(config.dataDir);
+  try {
+    const verdict = verifyAuditChain(store.audit.getRange().map(({ value }) => value));
+    if (json) process.stdout.write(JSON.stringify(verdict) + '\n');
+    else if (verdict.ok) process.stdout.write(`audit chain intact: ${verdict.entries} entries, head ${verdict.head}\n`);
+    else process.stdout.write(`audit chain BROKEN at entry ${verdict.firstBroken}: ${verdict.reason}\n`);
+    if (!verdict.ok) process.exitCode = 1;
+  } finally {
+    await store.close();
+  }
+}
+
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
@@ -136,6 +156,8 @@ async function main(): Promise<void> {
       process.stdout.write((values.colons ? formatFingerprint(identity.sfp) : identity.sfp) + '\n');
       return;
     }
+    case 'audit':
+      return auditVerify(config, rest, values.json === true);
     case 'users':
       if (!fs.existsSync(config.dataDir)) fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
       return users(config, rest, { json: values.json === true, 'password-stdin': values['password-stdin'] === true, 'no-2fa': values['no-2fa'] === true });

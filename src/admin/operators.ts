@@ -4,6 +4,7 @@ import { AppError } from '../errors.js';
 import { hashPassword, verifyPassword } from '../crypto/password.js';
 import { newTotpSecret, totpUri, verifyTotp } from '../crypto/totp.js';
 import type { OperatorRecord } from '../store/records.js';
+import { openField, sealField } from '../store/field-crypto.js';
 import type { Store } from '../store/store.js';
 
 export const TOTP_ISSUER = 'Terminal Pairing Server';
@@ -24,7 +25,7 @@ export async function createOperator(store: Store, name: string, password: strin
   if (password.length < 12 || password.length > 1024) throw new AppError('invalid_field', 'password: 12 to 1024 characters');
   const totpSecret = opts.with2fa ? newTotpSecret() : null;
   const record: OperatorRecord = {
-    name, passwordHash: await hashPassword(password), totpSecret, pendingTotpSecret: null,
+    name, passwordHash: await hashPassword(password), totpSecret: totpSecret && sealField(store.fieldKey, totpSecret, name), pendingTotpSecret: null,
     lastTotpStep: 0, createdAt: Date.now(), createdBy: opts.by,
   };
   const created = await store.durable(store.operators.ifNoExists(name, () => store.operators.put(name, record)));
@@ -44,7 +45,7 @@ export async function checkLogin(store: Store, name: string, password: string, t
   if (!record || !passwordOk) throw new AppError('login_failed', 'wrong user or password');
   if (record.totpSecret === null) return record;
   if (!totp) throw new AppError('totp_required', 'this user has 2FA: a TOTP code is required');
-  const verdict = await verifyTotp(record.totpSecret, totp, now);
+  const verdict = await verifyTotp(openField(store.fieldKey, record.totpSecret, name), totp, now);
   if (!verdict.ok) throw new AppError('totp_required', 'the TOTP code is wrong or expired');
   await consumeTotpStep(store, name, verdict.step);
   return record;
@@ -70,7 +71,7 @@ export async function beginTotpEnrolment(store: Store, name: string): Promise<{ 
   if (!record) throw new AppError('not_found', `no operator ${name}`);
   if (record.totpSecret !== null) throw new AppError('invalid_state', '2FA is already enrolled for this user');
   const secret = newTotpSecret();
-  await store.durable(store.operators.put(name, { ...record, pendingTotpSecret: secret }));
+  await store.durable(store.operators.put(name, { ...record, pendingTotpSecret: sealField(store.fieldKey, secret, name) }));
   const otpauthUri = totpUri(name, secret, TOTP_ISSUER);
   return { totpSecret: secret, otpauthUri, qrSvg: await QRCode.toString(otpauthUri, { type: 'svg', errorCorrectionLevel: 'M', margin: 4 }) };
 }
@@ -78,7 +79,7 @@ export async function beginTotpEnrolment(store: Store, name: string): Promise<{ 
 export async function confirmTotpEnrolment(store: Store, name: string, code: string, now = Date.now()): Promise<void> {
   const record = store.operators.get(name);
   if (!record?.pendingTotpSecret) throw new AppError('invalid_state', 'no 2FA enrolment in progress: start with totp.enroll');
-  const verdict = await verifyTotp(record.pendingTotpSecret, code, now);
+  const verdict = await verifyTotp(openField(store.fieldKey, record.pendingTotpSecret, name), code, now);
   if (!verdict.ok) throw new AppError('totp_required', 'the TOTP code is wrong or expired');
   const secret = record.pendingTotpSecret;
   await store.atomically(() => {

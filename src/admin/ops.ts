@@ -10,6 +10,7 @@ import { auditView, depositView, effectiveState, pairingView, terminalView, unkn
 import type { TerminalRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { isValidDepositAddress, SUPPORTED_COINS } from './deposit-address.js';
+import type { LoginThrottle } from './login-throttle.js';
 import { beginTotpEnrolment, checkLogin, confirmTotpEnrolment } from './operators.js';
 import type { Session, Sessions } from './sessions.js';
 
@@ -24,6 +25,7 @@ export interface OpsContext {
   sessions: Sessions;
   router: TerminalRouter;
   gate: GateControl;
+  logins: LoginThrottle;
   events: EventSink;
   log: Logger;
   now(): number;
@@ -52,7 +54,16 @@ const str = (args: Record<string, unknown>, key: string): string | null => (type
 
 async function login(ctx: OpsContext, conn: Connection, args: Record<string, unknown>) {
   const { user, password, totp } = check(z.object({ user: z.string().max(64), password: z.string().max(1024), totp: z.string().max(16).optional() }), args);
-  const record = await checkLogin(ctx.store, user, password, totp, ctx.now());
+  ctx.logins.check(user, conn.remoteAddress);
+  let record;
+  try {
+    record = await checkLogin(ctx.store, user, password, totp, ctx.now());
+  } catch (error) {
+    // A missing TOTP code on the first try is part of a normal login, not a guess.
+    if (!(error instanceof AppError && error.code === 'totp_required' && !totp)) ctx.logins.failed(user);
+    throw error;
+  }
+  ctx.logins.succeeded(user);
   const { token, session } = await ctx.sessions.create(record.name);
   conn.session = session;
   return { token, expiresAt: new Date(session.expiresAt).toISOString(), user: record.name, has2fa: record.totpSecret !== null };

@@ -6,6 +6,7 @@ import { dispatch, errorFrame } from '../admin/dispatch.js';
 import type { Connection, OpsContext } from '../admin/ops.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { tlsAppOptions } from './tls-options.js';
 import type { AdminTopic } from '../protocol/types.js';
 import { serveStatic } from './static-files.js';
 
@@ -43,6 +44,7 @@ class AdminConnection implements Connection {
 /** Subscriptions are kept here, not in uWS topics, so that every push re-checks the session behind a socket. */
 class AdminHub {
   private readonly topics = new Map<AdminTopic, Set<AdminConnection>>();
+  private readonly connections = new Set<AdminConnection>();
 
   constructor(private readonly isLive: (tokenHash: string) => boolean) {}
 
@@ -54,6 +56,23 @@ class AdminHub {
 
   leave(conn: AdminConnection): void {
     for (const members of this.topics.values()) members.delete(conn);
+  }
+
+  opened(conn: AdminConnection): void {
+    this.connections.add(conn);
+  }
+
+  closed(conn: AdminConnection): void {
+    this.leave(conn);
+    this.connections.delete(conn);
+  }
+
+  /** To every logged-in operator, subscribed or not (security alerts such as a new operator account). */
+  broadcast(event: string, data: Record<string, unknown>): void {
+    const frame = JSON.stringify({ event, data });
+    for (const conn of this.connections) {
+      if (conn.session && this.isLive(conn.session.tokenHash)) conn.send(frame);
+    }
   }
 
   publish(topic: AdminTopic, event: string, data: Record<string, unknown>): void {
@@ -70,6 +89,7 @@ class AdminHub {
 export interface AdminService {
   app: TemplatedApp;
   publish(topic: AdminTopic, event: string, data: Record<string, unknown>): void;
+  broadcast(event: string, data: Record<string, unknown>): void;
 }
 
 export function createAdminService(opts: {
@@ -80,7 +100,7 @@ export function createAdminService(opts: {
   webRoot: string;
 }): AdminService {
   const hub = new AdminHub((hash) => opts.ops().sessions.isLive(hash));
-  const app = uWS.SSLApp({ key_file_name: opts.tls.keyFile, cert_file_name: opts.tls.certFile });
+  const app = uWS.SSLApp(tlsAppOptions(opts.tls));
   app.ws<SocketData>('/admin', {
     maxPayloadLength: opts.maxMessageBytes,
     maxBackpressure: 4 * 1024 * 1024,
@@ -97,6 +117,7 @@ export function createAdminService(opts: {
     open: (ws) => {
       const { conn } = ws.getUserData();
       conn.attach(ws);
+      hub.opened(conn);
       opts.log.info({ remoteAddress: conn.remoteAddress }, 'admin connection opened');
     },
     message: (ws, message, isBinary) => {
@@ -116,9 +137,9 @@ export function createAdminService(opts: {
     close: (ws) => {
       const { conn } = ws.getUserData();
       conn.closed = true;
-      conn.unsubscribeAll();
+      hub.closed(conn);
     },
   });
   serveStatic(app, opts.webRoot, opts.log);
-  return { app, publish: (topic, event, data) => hub.publish(topic, event, data) };
+  return { app, publish: (topic, event, data) => hub.publish(topic, event, data), broadcast: (event, data) => hub.broadcast(event, data) };
 }

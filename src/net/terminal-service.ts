@@ -2,7 +2,9 @@
 import uWS from 'uWebSockets.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Logger } from '../logger.js';
+import { tlsAppOptions } from './tls-options.js';
 import type { HttpReply, TerminalRequest } from '../protocol/types.js';
+import type { Admission } from './admission.js';
 import { beginExchange, copyHead, errorReply, notFound, readBody, send, toTerminalRequest } from './http.js';
 
 export interface TerminalServiceOptions {
@@ -11,15 +13,23 @@ export interface TerminalServiceOptions {
   maxBodyBytes: number;
   tls: { keyFile: string; certFile: string };
   log: Logger;
+  admission: Admission;
   handle(request: TerminalRequest): Promise<HttpReply>;
 }
 
 export function createTerminalService(opts: TerminalServiceOptions): TemplatedApp {
-  const app = uWS.SSLApp({ key_file_name: opts.tls.keyFile, cert_file_name: opts.tls.certFile });
+  const app = uWS.SSLApp(tlsAppOptions(opts.tls));
   const serve = (res: HttpResponse, req: HttpRequest): void => {
     const exchange = beginExchange(res);
     const head = copyHead(res, req);
     // Everything below may be asynchronous: `req` MUST NOT be touched past this line.
+    try {
+      opts.admission.enter(head.remoteAddress);
+    } catch (error) {
+      // Refused before reading the body: close, so an unread upload is not parsed as the next request.
+      send(exchange, errorReply(error, opts.log, { service: opts.name }), true);
+      return;
+    }
     readBody(exchange, head, opts.maxBodyBytes)
       .then((body) => opts.handle(toTerminalRequest(head, body)))
       .then(
@@ -32,7 +42,8 @@ export function createTerminalService(opts: TerminalServiceOptions): TemplatedAp
           // After a 413 the rest of the upload is unread: close rather than parse it as the next request.
           send(exchange, reply, reply.status === 413);
         },
-      );
+      )
+      .finally(() => opts.admission.release());
   };
   for (const route of opts.routes) app[route.method](route.path, serve);
   app.any('/*', notFound);

@@ -52,6 +52,8 @@ export interface AuditEntry {
   action: string;
   target: string | null;
   detail?: Record<string, unknown>;
+  /** This entry's link in the tamper-evident chain. */
+  hash: string;
 }
 
 export interface UnknownSerialView {

@@ -44,7 +44,7 @@ export function pairingView(record: PairingRecord, now: number, pairedTfp: strin
 }
 
 export function auditView(record: AuditRecord): AuditEntry {
-  return { seq: record.seq, at: new Date(record.at).toISOString(), user: record.user, action: record.action, target: record.target, ...(record.detail ? { detail: record.detail } : {}) };
+  return { seq: record.seq, at: new Date(record.at).toISOString(), user: record.user, action: record.action, target: record.target, ...(record.detail ? { detail: record.detail } : {}), hash: record.hash };
 }
 
 export function unknownSerialView(record: UnknownSerialRecord): UnknownSerialView {

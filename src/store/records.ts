@@ -59,7 +59,7 @@ export interface CashEventRecord {
 export interface OperatorRecord {
   name: string;
   passwordHash: string;
-  /** base32 TOTP secret; null for a user who has not enrolled 2FA. */
+  /** base32 TOTP secret, sealed with the store's field key (field-crypto.ts); null for a user without 2FA. */
   totpSecret: string | null;
   /** A secret shown for enrolment but not yet confirmed with a code. */
   pendingTotpSecret: string | null;
@@ -83,6 +83,10 @@ export interface AuditRecord {
   action: string;
   target: string | null;
   detail?: Record<string, unknown>;
+  /** Hash of the entry before (64 zeros for the first): the log is a chain. */
+  prevHash: string;
+  /** SHA-256 over this entry's fields and prevHash (src/store/audit-chain.ts). */
+  hash: string;
 }
 
 export interface UnknownSerialRecord {

@@ -2,6 +2,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
+import { auditHash, GENESIS_HASH } from './audit-chain.js';
+import { loadOrCreateFieldKey } from './field-crypto.js';
 import type {
   AuditRecord, CashEventRecord, DepositRecord, GateRecord, KnownCertRecord, OperatorRecord,
   PairingRecord, SessionRecord, TerminalRecord, UnknownSerialRecord,
@@ -37,9 +39,12 @@ export class Store {
   readonly unknownSerials: Database<UnknownSerialRecord, string>;
   readonly deposits: Database<DepositRecord, string>;
   readonly settings: Database<GateRecord, string>;
+  /** Key for secret fields at rest (field-crypto.ts). */
+  readonly fieldKey: Buffer;
 
-  private constructor(root: RootDatabase) {
+  private constructor(root: RootDatabase, fieldKey: Buffer) {
     this.root = root;
+    this.fieldKey = fieldKey;
     const db = <V, K extends string | number = string>(name: string) => root.openDB<V, K>({ name });
     this.terminals = db('terminals');
     this.pairing = db('pairing');
@@ -61,7 +66,7 @@ export class Store {
     const root = open({ path: dir, maxDbs: 32, compression: false });
     // lmdb creates its files with the process umask: tighten them, the store holds password hashes and TOTP secrets.
     for (const file of fs.readdirSync(dir)) fs.chmodSync(path.join(dir, file), 0o600);
-    return new Store(root);
+    return new Store(root, loadOrCreateFieldKey(dataDir));
   }
 
   /** Resolves once the write is committed AND flushed to disk: callers reply to a client only after this. */
@@ -83,15 +88,24 @@ export class Store {
     }
   }
 
-  /** Appends to the audit log with the next sequence number; the write lock makes this safe across processes. */
-  async appendAudit(entry: Omit<AuditRecord, 'seq'>): Promise<AuditRecord> {
+  /**
+   * Appends to the audit log: next sequence number, chained to the last entry's hash. Nothing
+   * updates or removes entries. The write lock makes this safe across processes.
+   */
+  async appendAudit(entry: Omit<AuditRecord, 'seq' | 'prevHash' | 'hash'>): Promise<AuditRecord> {
     return this.atomically(() => {
-      let last = 0;
-      for (const key of this.audit.getKeys({ reverse: true, limit: 1 })) last = key;
-      const record: AuditRecord = { ...entry, seq: last + 1 };
+      let last: AuditRecord | undefined;
+      for (const { value } of this.audit.getRange({ reverse: true, limit: 1 })) last = value;
+      const content = { ...entry, seq: (last?.seq ?? 0) + 1, prevHash: last?.hash ?? GENESIS_HASH };
+      const record: AuditRecord = { ...content, hash: auditHash(content) };
       this.audit.putSync(record.seq, record);
       return record;
     });
+  }
+
+  lastAuditSeq(): number {
+    for (const key of this.audit.getKeys({ reverse: true, limit: 1 })) return key;
+    return 0;
   }
 
   listAudit(limit: number): AuditRecord[] {

@@ -23,12 +23,14 @@ export interface SendOptions {
   sign?: Partial<SignRequestOptions>;
   /** Applied to the final headers: add, replace or delete (undefined). */
   headers?: Record<string, string | undefined>;
+  /** Source address on loopback (127.0.0.0/8), to look like another client. */
+  localAddress?: string;
 }
 
 /** One HTTPS request on a fresh connection; the server certificate is not checked (these tests target the server). */
-export function rawRequest(url: string, method: string, headers: Record<string, string>, body?: Buffer): Promise<RawReply> {
+export function rawRequest(url: string, method: string, headers: Record<string, string>, body?: Buffer, localAddress?: string): Promise<RawReply> {
   return new Promise((resolve, reject) => {
-    const req = https.request(url, { method, headers, rejectUnauthorized: false, agent: false }, (res) => {
+    const req = https.request(url, { method, headers, rejectUnauthorized: false, agent: false, ...(localAddress ? { localAddress } : {}) }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
@@ -77,7 +79,7 @@ export class RawTerminal {
       else headers[name] = value;
     }
     const url = `${baseUrl}${path}${opts.query ? `?${opts.query}` : ''}`;
-    return rawRequest(url, method, headers, body);
+    return rawRequest(url, method, headers, body, opts.localAddress);
   }
 
   gate(gateUrl: string, body: unknown, opts: SendOptions = {}): Promise<RawReply> {

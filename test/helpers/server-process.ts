@@ -3,14 +3,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { packageRoot } from '../../src/server/package-root.js';
 import { freePort } from './ports.js';
 
-export const ROOT = path.resolve(import.meta.dirname, '..', '..');
+// packageRoot, not a relative path: the soak script runs these helpers compiled, from dist/.
+export const ROOT = packageRoot();
 export const SERVER_CLI = path.join(ROOT, 'dist', 'src', 'server-cli.js');
 export const TERMINAL_CLI = path.join(ROOT, 'dist', 'src', 'terminal', 'cli.js');
 export const CAS_CLI = path.join(ROOT, 'dist', 'src', 'admin', 'cli.js');
 
 export interface ServerProcess {
+  pid: number;
   dataDir: string;
   sfp: string;
   ports: { gate: number; master: number; admin: number };
@@ -22,6 +25,12 @@ export interface ServerProcess {
   /** Raw stdout + stderr so far (for secret-leak checks). */
   output(): string;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Resident memory of a process in bytes, from /proc. */
+export function rssBytes(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(match?.[1] ?? 0) * 1024;
 }
 
 export function tempDir(prefix: string): string {
@@ -38,7 +47,8 @@ export async function startServerProcess(opts: { dataDir?: string; ports?: Serve
   const child: ChildProcess = spawn(process.execPath, [
     SERVER_CLI, '--data-dir', dataDir, '--host', '127.0.0.1',
     '--gate-port', String(ports.gate), '--master-port', String(ports.master), '--admin-port', String(ports.admin),
-    '--log-level', 'debug', ...(opts.extraArgs ?? []),
+    // Functional tests send many gate requests from one address; flood tests pass their own, lower limits (later flags win).
+    '--log-level', 'debug', '--gate-rate', '1000', '--gate-global-rate', '5000', ...(opts.extraArgs ?? []),
   ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PAIRING_LOG_PRETTY: '0' } });
   const logs: Record<string, unknown>[] = [];
   let raw = '';
@@ -67,6 +77,7 @@ export async function startServerProcess(opts: { dataDir?: string; ports?: Serve
   });
   const ready = await listening;
   return {
+    pid: child.pid!,
     dataDir,
     sfp: ready.sfp as string,
     ports,

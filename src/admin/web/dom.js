@@ -74,3 +74,9 @@ export function dataTable({ id, caption, columns, rows, empty, rowKey }) {
 export function pill(state) {
   return h('span', { class: `pill pill-${state}` }, state);
 }
+
+/** A full fingerprint in AB:CD:… form that wraps only after a colon, never inside a byte. */
+export function fingerprintText(hex, id) {
+  const pairs = (hex ?? '').toUpperCase().match(/../g) ?? [];
+  return h('span', { class: 'mono fingerprint', id }, pairs.flatMap((pair, i) => (i < pairs.length - 1 ? [`${pair}:`, h('wbr')] : [pair])));
+}

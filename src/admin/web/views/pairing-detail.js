@@ -1,6 +1,6 @@
 /** @module One pairing request: the code in large grouped digits, who to call, and APPROVE (with the code read out) or REJECT. */
-import { fill, formError, h, pill } from '../dom.js';
-import { codeGroups, colonFingerprint, effectiveState, errorText, formatTime, normaliseCode } from '../format.js';
+import { fill, fingerprintText, formError, h, pill } from '../dom.js';
+import { codeGroups, effectiveState, errorText, formatTime, normaliseCode } from '../format.js';
 
 function infoRows(info) {
   if (!info || typeof info !== 'object') return [h('dt', {}, 'Terminal info'), h('dd', {}, '—')];
@@ -112,7 +112,7 @@ export function pairingDetailView(ctx, requestId) {
       h('dt', {}, 'Name'), h('dd', {}, terminal?.name || '—'),
       h('dt', {}, 'Location'), h('dd', {}, terminal?.location || '—'),
       h('dt', {}, 'Contact'), h('dd', {}, terminal?.contact || '—'),
-      h('dt', {}, 'TFP'), h('dd', { class: 'mono fingerprint', id: 'pairing-tfp' }, colonFingerprint(r.tfp)),
+      h('dt', {}, 'TFP'), h('dd', {}, fingerprintText(r.tfp, 'pairing-tfp')),
       h('dt', {}, 'Remote address'), h('dd', { class: 'mono' }, r.remoteAddress),
       h('dt', {}, 'Requested'), h('dd', {}, formatTime(r.requestedAt)),
       h('dt', {}, 'Expires'), h('dd', {}, formatTime(r.expiresAt)),

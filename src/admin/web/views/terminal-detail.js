@@ -1,6 +1,6 @@
 /** @module One terminal: its fields, full TFP, its pairing requests, and unpairing (step "break trust") behind a confirmation. */
-import { dataTable, fill, h, pill } from '../dom.js';
-import { colonFingerprint, effectiveState, errorText, formatTime } from '../format.js';
+import { dataTable, fill, fingerprintText, h, pill } from '../dom.js';
+import { effectiveState, errorText, formatTime } from '../format.js';
 
 export function terminalDetailView(ctx, serial) {
   const { store } = ctx;
@@ -38,7 +38,7 @@ export function terminalDetailView(ctx, serial) {
         h('dt', {}, 'Location'), h('dd', {}, t.location || '—'),
         h('dt', {}, 'Contact'), h('dd', {}, t.contact || '—'),
         h('dt', {}, 'VPN'), h('dd', {}, t.vpn ? 'yes' : 'no'),
-        h('dt', {}, 'TFP'), h('dd', { class: 'mono fingerprint', id: 'terminal-tfp' }, t.tfp ? colonFingerprint(t.tfp) : 'not paired'),
+        h('dt', {}, 'TFP'), h('dd', {}, t.tfp ? fingerprintText(t.tfp, 'terminal-tfp') : h('span', { id: 'terminal-tfp' }, 'not paired')),
         h('dt', {}, 'Paired'), h('dd', {}, formatTime(t.pairedAt)),
         h('dt', {}, 'Last seen'), h('dd', {}, t.lastSeenAt ? formatTime(t.lastSeenAt) : 'never'),
         h('dt', {}, 'Created'), h('dd', {}, formatTime(t.createdAt))),

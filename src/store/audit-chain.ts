@@ -1,0 +1,32 @@
+/** @module The audit log's hash chain: each entry carries the SHA-256 of its content and of the entry before, so an edit or a deletion shows. */
+import crypto from 'node:crypto';
+import type { AuditRecord } from './records.js';
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** The hash of an entry: over a fixed field order, so the same entry always hashes the same. */
+export function auditHash(entry: Omit<AuditRecord, 'hash'>): string {
+  const canonical = JSON.stringify([entry.seq, entry.at, entry.user, entry.action, entry.target, entry.detail ?? null, entry.prevHash]);
+  return crypto.createHash('sha256').update(canonical).digest('hex');
+}
+
+export type ChainVerdict =
+  | { ok: true; entries: number; head: string }
+  | { ok: false; entries: number; firstBroken: number; reason: string };
+
+/** Walks the log in order; names the first entry whose sequence, link or own hash does not hold. */
+export function verifyAuditChain(entries: Iterable<AuditRecord>): ChainVerdict {
+  let expectedSeq = 1;
+  let prev = GENESIS_HASH;
+  let count = 0;
+  for (const entry of entries) {
+    count++;
+    if (entry.seq !== expectedSeq) return { ok: false, entries: count, firstBroken: entry.seq, reason: `expected entry ${expectedSeq} here: an entry is missing` };
+    if (entry.prevHash !== prev) return { ok: false, entries: count, firstBroken: entry.seq, reason: 'its link to the entry before does not match' };
+    const { hash, ...content } = entry;
+    if (auditHash(content) !== hash) return { ok: false, entries: count, firstBroken: entry.seq, reason: 'its content does not match its hash (edited)' };
+    prev = hash;
+    expectedSeq++;
+  }
+  return { ok: true, entries: count, head: prev };
+}

@@ -1,0 +1,40 @@
+/** @module Encryption of secret fields at rest (operators' TOTP secrets): AES-256-GCM under a key file beside the store, bound to the record it belongs to. */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const PREFIX = 'enc:v1:';
+
+/**
+ * The key lives in `<dataDir>/secrets.key` (0600), outside the LMDB files: a copy of the store
+ * alone (a backup, a support bundle) does not reveal the secrets.
+ */
+export function loadOrCreateFieldKey(dataDir: string): Buffer {
+  const file = path.join(dataDir, 'secrets.key');
+  try {
+    fs.writeFileSync(file, crypto.randomBytes(32), { mode: 0o600, flag: 'wx' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  const key = fs.readFileSync(file);
+  if (key.length !== 32) throw new Error(`${file} is damaged: expected 32 bytes, found ${key.length}`);
+  return key;
+}
+
+/** `context` (e.g. the user name) is authenticated, so a sealed value cannot be moved to another record. */
+export function sealField(key: Buffer, plaintext: string, context: string): string {
+  const iv = crypto.randomBytes(12);
+  const cipher = crypto.createCipheriv('aes-256-gcm', key, iv);
+  cipher.setAAD(Buffer.from(context, 'utf8'));
+  const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  return PREFIX + Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64');
+}
+
+export function openField(key: Buffer, sealed: string, context: string): string {
+  if (!sealed.startsWith(PREFIX)) throw new Error('not a sealed field');
+  const raw = Buffer.from(sealed.slice(PREFIX.length), 'base64');
+  const decipher = crypto.createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
+  decipher.setAAD(Buffer.from(context, 'utf8'));
+  decipher.setAuthTag(raw.subarray(12, 28));
+  return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+}

@@ -1,0 +1,347 @@
+/** @module End to end: the operator web page in headless Chromium against the real server and the real terminal CLI, through every pairing step. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { totpCode } from '../../src/crypto/totp.js';
+import { launchChromium, openPage, screenshot, type WatchedPage } from '../helpers/browser.js';
+import { terminalCli } from '../helpers/cli.js';
+import { addOperator, nextTotp, type TestOperator } from '../helpers/operator.js';
+import { startServerProcess, tempDir, type ServerProcess } from '../helpers/server-process.js';
+
+/** The few browser globals the page-side callbacks touch: the project type-checks without the DOM lib, and these stay local to this module. */
+declare const sessionStorage: { readonly length: number; key(index: number): string | null; getItem(key: string): string | null; setItem(key: string, value: string): void };
+declare const document: { documentElement: { scrollWidth: number }; activeElement: { id: string } | null };
+
+let server: ServerProcess;
+let browser: Browser;
+let pageUrl: string;
+/** alice's page stays logged in through the pairing steps. */
+let alicePage: Page;
+const ops: Record<'alice' | 'bob' | 'carol' | 'dave', TestOperator> = {} as never;
+const opened: WatchedPage[] = [];
+
+/** Terminal CLI state dirs, one per terminal. */
+const terminals = { paired: tempDir('e2e-t1'), stranger: tempDir('e2e-t2'), phone: tempDir('e2e-t3'), late: tempDir('e2e-t4') };
+
+async function newPage(viewport?: { width: number; height: number }): Promise<Page> {
+  const watched = await openPage(browser, { viewport });
+  opened.push(watched);
+  return watched.page;
+}
+
+async function logIn(page: Page, op: TestOperator, url = pageUrl): Promise<void> {
+  await page.goto(url);
+  await page.fill('#login-user', op.user);
+  await page.fill('#login-password', op.password);
+  const code = await nextTotp(op);
+  if (code) await page.fill('#login-totp', code);
+  await page.click('#login-submit');
+  await page.locator('#user-name', { hasText: op.user }).waitFor();
+}
+
+async function startPairing(stateDir: string, serial: string, gateUrl = server.gateUrl): Promise<{ code: string; requestId: string; tfp: string }> {
+  const init = await terminalCli(stateDir, ['init', '--serial', serial, '--key', 'ec']);
+  expect(init.code, init.stderr).toBe(0);
+  const pair = await terminalCli(stateDir, ['pair', '--gate', gateUrl]);
+  expect(pair.code, pair.stderr).toBe(0);
+  expect(pair.json.status).toBe('pending');
+  return { code: pair.json.code, requestId: pair.json.requestId, tfp: pair.json.tfp };
+}
+
+const digits = (text: string | null): string => (text ?? '').replace(/\D/g, '');
+const colonForm = (hex: string): string => hex.toUpperCase().match(/../g)!.join(':');
+
+async function openGateAndCreate(page: Page, serial: string, contact: string): Promise<void> {
+  await page.click('#gate-pill');
+  await page.click('#gate-open');
+  await page.locator('#gate-pill', { hasText: 'Gate open until' }).waitFor();
+  await page.click('a[href="#/terminals"]');
+  await page.click('#new-terminal');
+  await page.fill('#create-serial', serial);
+  await page.fill('#create-contact', contact);
+  await page.click('#create-submit');
+  await page.locator('#terminal-state-value', { hasText: 'expected' }).waitFor();
+}
+
+/** Closes the toasts with their own buttons, so screenshots show the screen beneath. */
+async function dismissToasts(page: Page): Promise<void> {
+  await page.$$eval('.toast-close', (buttons) => buttons.forEach((button) => (button as unknown as { click(): void }).click()));
+  expect(await page.locator('.toast').count()).toBe(0);
+}
+
+const pageWidth = (page: Page) => page.evaluate(() => document.documentElement.scrollWidth);
+
+beforeAll(async () => {
+  browser = await launchChromium();
+  server = await startServerProcess();
+  pageUrl = `https://127.0.0.1:${server.ports.admin}/`;
+  ops.alice = await addOperator(server.dataDir, 'alice');
+  ops.bob = await addOperator(server.dataDir, 'bob');
+  ops.carol = await addOperator(server.dataDir, 'carol', { with2fa: false });
+  ops.dave = await addOperator(server.dataDir, 'dave');
+});
+
+afterAll(async () => {
+  for (const { context } of opened) await context.close().catch(() => {});
+  await browser?.close();
+  await server?.stop();
+});
+
+describe('operator web page', () => {
+  it('tells wrong password, missing TOTP and wrong TOTP apart, driven by keyboard only', async () => {
+    const page = await newPage();
+    await page.goto(pageUrl);
+    await page.locator('#login-user').waitFor();
+    await screenshot(page, 'login');
+    // The user field has the focus on load; Tab moves through the form and Enter submits.
+    await page.keyboard.type(ops.bob.user);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('not the password');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.textContent('#login-error')).toContain('Wrong user name or password');
+
+    await page.fill('#login-password', ops.bob.password);
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.textContent('#login-error')).toContain('enter the 6-digit code');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('login-totp');
+
+    const good = (await nextTotp(ops.bob))!;
+    await page.keyboard.type(good === '000000' ? '111111' : '000000');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.textContent('#login-error')).toContain('wrong, expired or was already used');
+    expect(await page.isVisible('#topbar')).toBe(false);
+  });
+
+  it('logs in with TOTP and keeps the session across a reload', async () => {
+    const page = (alicePage = await newPage());
+    await logIn(page, ops.alice);
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(1);
+    await page.reload();
+    await page.locator('#user-name', { hasText: 'alice' }).waitFor();
+    expect(await page.isVisible('#login-form')).toBe(false);
+  });
+
+  it('pairs a real terminal: gate, create, live request, code comparison, approve, unpair', async () => {
+    const page = alicePage;
+    // The gate starts closed; open it from the page.
+    await page.click('#gate-pill');
+    await page.locator('#gate-status', { hasText: 'CLOSED' }).waitFor();
+    await page.fill('#gate-minutes', '15');
+    await page.click('#gate-open');
+    await page.locator('#gate-pill', { hasText: 'Gate open until' }).waitFor();
+    await page.locator('#gate-status', { hasText: 'OPEN' }).waitFor();
+
+    await page.click('a[href="#/terminals"]');
+    await page.click('#new-terminal');
+    await page.fill('#create-serial', 'BT-E2E-001');
+    await page.fill('#create-name', 'Lobby <b>ATM</b>');
+    await page.fill('#create-location', 'Main street 1, Prague');
+    await page.fill('#create-contact', '+420 777 123 456');
+    await page.check('#create-vpn');
+    await page.click('#create-submit');
+    await page.locator('#terminal-state-value', { hasText: 'expected' }).waitFor();
+    // Server data is text, never markup.
+    expect(await page.locator('#terminal-detail b').count()).toBe(0);
+
+    // Watch the pairing list while the terminal asks: the row must arrive by push, without a reload.
+    await page.click('a[href="#/pairing"]');
+    await page.locator('#pairing-results .empty').waitFor();
+    const navigations: string[] = [];
+    page.on('framenavigated', (frame) => navigations.push(frame.url()));
+    const { code, requestId, tfp } = await startPairing(terminals.paired, 'BT-E2E-001');
+    const row = page.locator(`#pairing-table tr[data-key="${requestId}"]`);
+    await row.waitFor();
+    expect(navigations).toEqual([]);
+    await page.locator('#pairing-badge', { hasText: '1' }).waitFor();
+
+    await row.locator('a').click();
+    const shown = digits(await page.locator('#pairing-code').textContent());
+    expect(shown).toBe(digits(code));
+    expect(await page.locator('.code-group').count()).toBe(4);
+    expect(await page.textContent('#pairing-contact')).toBe('+420 777 123 456');
+    expect(await page.textContent('#pairing-tfp')).toBe(colonForm(tfp));
+    await dismissToasts(page);
+    await screenshot(page, 'pairing-request');
+
+    // A wrong code is refused and the request stays pending.
+    const wrong = shown.replace(/^./, (d) => String((Number(d) + 1) % 10));
+    await page.fill('#approve-code', wrong);
+    await page.click('#approve');
+    await expect.poll(() => page.textContent('#approve-error')).toContain('does not match');
+    expect(await page.textContent('#pairing-status')).toContain('pending');
+
+    await page.fill('#approve-code', code);
+    await page.click('#approve');
+    await page.locator('#pairing-status', { hasText: 'Approved by alice' }).waitFor();
+    await page.locator('#pairing-badge').waitFor({ state: 'hidden' });
+
+    const trusted = await terminalCli(terminals.paired, ['pair']);
+    expect(trusted.json.status).toBe('trusted');
+    expect((await terminalCli(terminals.paired, ['ping'])).code).toBe(0);
+
+    await page.click('a[href="#/terminals"]');
+    const terminalRow = page.locator('#terminals-table tr[data-key="BT-E2E-001"]');
+    await terminalRow.locator('.pill-paired').waitFor();
+    expect(trusted.json.tfp).toBe(tfp);
+    expect(await terminalRow.textContent()).toContain(colonForm(tfp.slice(0, 12)));
+    await page.fill('#terminal-search', 'nothing like this');
+    await page.locator('#terminals-results .empty').waitFor();
+    await page.fill('#terminal-search', 'prague');
+    await terminalRow.waitFor();
+    await dismissToasts(page);
+    await screenshot(page, 'terminals');
+
+    await terminalRow.locator('a').click();
+    expect(await page.textContent('#terminal-tfp')).toBe(colonForm(trusted.json.tfp));
+    // Escape cancels the confirmation; the terminal stays paired.
+    await page.click('#unpair');
+    await page.locator('dialog[open]').waitFor();
+    await page.keyboard.press('Escape');
+    await page.locator('dialog').waitFor({ state: 'detached' });
+    expect(await page.textContent('#terminal-state-value')).toBe('paired');
+    await page.click('#unpair');
+    await page.click('#confirm-ok');
+    await page.locator('#terminal-state-value', { hasText: 'expected' }).waitFor();
+    const ping = await terminalCli(terminals.paired, ['ping']);
+    expect(ping.json.error).toBe('not_paired');
+  });
+
+  it('shows an unknown serial live and prefills the create form with it', async () => {
+    const page = alicePage;
+    await page.click('a[href="#/unknown"]');
+    await terminalCli(terminals.stranger, ['init', '--serial', 'STRANGER-9', '--key', 'ec']);
+    const attempt = await terminalCli(terminals.stranger, ['pair', '--gate', server.gateUrl]);
+    expect(attempt.json.error).toBe('unknown_serial');
+    const row = page.locator('#unknown-table tr[data-key="STRANGER-9"]');
+    await row.waitFor();
+    await page.locator('#unknown-badge', { hasText: '1' }).waitFor();
+    await row.locator('a').click();
+    expect(await page.inputValue('#create-serial')).toBe('STRANGER-9');
+    await page.click('#create-submit');
+    await page.locator('#terminal-state-value', { hasText: 'expected' }).waitFor();
+    await page.locator('#unknown-badge').waitFor({ state: 'hidden' });
+  });
+
+  it('lists who did what in the audit log', async () => {
+    const page = alicePage;
+    await page.click('a[href="#/audit"]');
+    const table = page.locator('#audit-table');
+    await table.waitFor();
+    const text = await table.textContent();
+    for (const action of ['gate.open', 'terminals.create', 'pairing.approve', 'terminals.unpair', 'login']) expect(text).toContain(action);
+    expect(await table.locator('tr', { hasText: 'pairing.approve' }).filter({ hasText: 'code_mismatch' }).count()).toBe(1);
+    expect(await table.locator('tr', { hasText: 'login' }).filter({ hasText: '?bob' }).count()).toBeGreaterThan(0);
+    await dismissToasts(page);
+    await screenshot(page, 'audit-log');
+  });
+
+  it('lets a user without 2FA look but not approve, until they enrol TOTP from the QR page', async () => {
+    // The once-unknown terminal, now created, asks again.
+    const pair = await terminalCli(terminals.stranger, ['pair']);
+    expect(pair.json.status).toBe('pending');
+    const { code, requestId } = pair.json as { code: string; requestId: string };
+    await alicePage.locator('#pairing-badge', { hasText: '1' }).waitFor();
+
+    const page = await newPage();
+    await logIn(page, ops.carol);
+    // First login without 2FA leads to the enrolment page.
+    await page.locator('#enrol-start').waitFor();
+    expect(await page.isVisible('#banner')).toBe(true);
+    await page.goto(`${pageUrl}#/pairing/${requestId}`);
+    await page.locator('#pairing-code').waitFor();
+    expect(await page.isDisabled('#approve')).toBe(true);
+    expect(await page.isVisible('#approve-needs-2fa')).toBe(true);
+
+    await page.click('#banner a');
+    await page.click('#enrol-start');
+    const qr = page.locator('#enrol-qr');
+    await qr.waitFor();
+    expect(await qr.evaluate((node) => { const img = node as unknown as { complete: boolean; naturalWidth: number }; return img.complete && img.naturalWidth > 0; })).toBe(true);
+    const secret = (await page.textContent('#totp-secret'))!.replace(/\s/g, '');
+    expect(await page.locator('#totp-uri').textContent()).toContain(`secret=${secret}`);
+    await dismissToasts(page);
+    await screenshot(page, 'enrol-2fa');
+    await page.fill('#enrol-code', await totpCode(secret));
+    await page.click('#enrol-confirm');
+    await page.locator('#banner').waitFor({ state: 'hidden' });
+
+    await page.goto(`${pageUrl}#/pairing/${requestId}`);
+    await page.locator('#pairing-code').waitFor();
+    expect(await page.isEnabled('#approve')).toBe(true);
+    await page.fill('#approve-code', code);
+    await page.click('#approve');
+    await page.locator('#pairing-status', { hasText: 'Approved by carol' }).waitFor();
+  });
+
+  it('works on a phone-sized screen: create a terminal, compare its code, reject it', async () => {
+    const page = await newPage({ width: 375, height: 812 });
+    await logIn(page, ops.dave);
+    await page.locator('#terminals-table').waitFor();
+    expect(await pageWidth(page)).toBeLessThanOrEqual(375);
+    await screenshot(page, 'phone-terminals');
+    await openGateAndCreate(page, 'BT-PHONE-1', '+1 555 0100');
+
+    await page.click('a[href="#/pairing"]');
+    const { code, requestId } = await startPairing(terminals.phone, 'BT-PHONE-1');
+    await page.locator(`#pairing-table tr[data-key="${requestId}"] a`).click();
+    expect(digits(await page.locator('#pairing-code').textContent())).toBe(digits(code));
+    expect(await pageWidth(page)).toBeLessThanOrEqual(375);
+    await dismissToasts(page);
+    await screenshot(page, 'phone-pairing-request');
+
+    await page.click('#reject');
+    await page.click('#confirm-ok');
+    await page.locator('#pairing-status', { hasText: 'Rejected by dave' }).waitFor();
+    expect(await page.locator('#approve-form').count()).toBe(0);
+    const refused = await terminalCli(terminals.phone, ['pair']);
+    expect(refused.json.error).toBe('pairing_rejected');
+  });
+
+  it('closes the gate and logs out, which ends the session for good', async () => {
+    const page = alicePage;
+    await page.click('#gate-pill');
+    await page.click('#gate-close');
+    await page.locator('#gate-pill', { hasText: 'Gate closed' }).waitFor();
+    const [key, token] = await page.evaluate(() => [sessionStorage.key(0)!, sessionStorage.getItem(sessionStorage.key(0)!)!]);
+    await page.click('#logout');
+    await page.locator('#login-notice', { hasText: 'logged out' }).waitFor();
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    await page.reload();
+    await page.locator('#login-form').waitFor();
+    expect(await page.isVisible('#topbar')).toBe(false);
+
+    // The old token is dead on the server too: a page that still holds it is sent to the login form.
+    await page.evaluate(([k, t]) => sessionStorage.setItem(k!, t!), [key, token]);
+    await page.reload();
+    await page.locator('#login-notice', { hasText: 'session has ended' }).waitFor();
+    expect(await page.isVisible('#topbar')).toBe(false);
+  });
+
+  it('shows a pending request as expired once its time is up, without asking the server', async () => {
+    const short = await startServerProcess({ extraArgs: ['--pairing-ttl', '8'] });
+    try {
+      const erin = await addOperator(short.dataDir, 'erin');
+      const page = await newPage();
+      await logIn(page, erin, `https://127.0.0.1:${short.ports.admin}/`);
+      await openGateAndCreate(page, 'BT-LATE-1', '+1 555 0199');
+      await page.click('a[href="#/pairing"]');
+      const { requestId } = await startPairing(terminals.late, 'BT-LATE-1', short.gateUrl);
+      const row = page.locator(`#pairing-table tr[data-key="${requestId}"]`);
+      await row.waitFor();
+      await page.locator('#pairing-badge', { hasText: '1' }).waitFor();
+      // The "waiting" filter drops it at its expiry time; the badge goes with it.
+      await row.waitFor({ state: 'detached', timeout: 15_000 });
+      await page.locator('#pairing-badge').waitFor({ state: 'hidden' });
+      await page.selectOption('#pairing-state', 'expired');
+      await row.locator('.pill-expired').waitFor();
+      await row.locator('a').click();
+      await page.locator('#pairing-status', { hasText: 'Expired' }).waitFor();
+      expect(await page.locator('#approve-form').count()).toBe(0);
+    } finally {
+      await short.stop();
+    }
+  });
+
+  it('raised no console error, uncaught exception or CSP violation on any page', () => {
+    expect(opened.flatMap((watched) => watched.errors)).toEqual([]);
+  });
+});

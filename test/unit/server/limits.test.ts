@@ -1,0 +1,59 @@
+/** @module Rate limiter buckets and the login backoff, on a controlled clock. */
+import { describe, expect, it } from 'vitest';
+import { LoginThrottle } from '../../../src/admin/login-throttle.js';
+import { RateLimiter } from '../../../src/net/rate-limiter.js';
+
+describe('RateLimiter', () => {
+  it('allows the burst, then refills at the sustained rate and says when to retry', () => {
+    let now = 0;
+    const limiter = new RateLimiter({ perSecond: 2, burst: 3 }, 100, () => now);
+    expect([1, 2, 3].map(() => limiter.take('a').ok)).toEqual([true, true, true]);
+    expect(limiter.take('a')).toEqual({ ok: false, retryAfterSec: 1 });
+    expect(limiter.take('b').ok).toBe(true);
+    now += 500;
+    expect(limiter.take('a').ok).toBe(true);
+    expect(limiter.take('a').ok).toBe(false);
+  });
+
+  it('tracks at most maxKeys keys, forgetting the least recently used', () => {
+    const limiter = new RateLimiter({ perSecond: 1, burst: 1 }, 3, () => 0);
+    for (const key of ['a', 'b', 'c', 'd', 'e']) limiter.take(key);
+    expect(limiter.trackedKeys).toBe(3);
+  });
+});
+
+describe('LoginThrottle', () => {
+  it('locks a user after five failures with a backoff that doubles, and forgives on success', () => {
+    let now = 0;
+    const throttle = new LoginThrottle(() => now);
+    for (let i = 0; i < 4; i++) {
+      throttle.check('alice', `10.0.0.${i}`);
+      throttle.failed('alice');
+    }
+    throttle.check('alice', '10.0.1.1');
+    throttle.failed('alice');
+    expect(() => throttle.check('alice', '10.0.1.2')).toThrow(expect.objectContaining({ code: 'rate_limited' }));
+    now += 1_000;
+    throttle.check('alice', '10.0.1.3');
+    throttle.failed('alice');
+    const retry = (() => {
+      try {
+        throttle.check('alice', '10.0.1.4');
+        return 0;
+      } catch (error) {
+        return (error as { details: { retryAfter: number } }).details.retryAfter;
+      }
+    })();
+    expect(retry).toBe(2);
+    now += 2_000;
+    throttle.check('alice', '10.0.1.5');
+    throttle.succeeded('alice');
+    throttle.check('alice', '10.0.1.6');
+  });
+
+  it('limits attempts per address whatever the user names', () => {
+    const throttle = new LoginThrottle(() => 0);
+    for (let i = 0; i < 20; i++) throttle.check(`user${i}`, '10.9.9.9');
+    expect(() => throttle.check('user21', '10.9.9.9')).toThrow(expect.objectContaining({ code: 'rate_limited' }));
+  });
+});
