@@ -1,4 +1,5 @@
 /** @module The only reader of process.env and command-line flags for the server; returns a frozen Config. */
+import os from 'node:os';
 import path from 'node:path';
 
 export interface Config {
@@ -29,13 +30,15 @@ export interface Config {
   readonly masterRatePerAddress: number;
   /** Requests being processed at once per service before answering 503. */
   readonly maxInFlight: number;
+  /** Front-end threads serving gate and master on shared ports. */
+  readonly threads: number;
   /** Idle time after which a terminal actor is evicted from memory. */
   readonly actorIdleMs: number;
   readonly logLevel: string;
   readonly logPretty: boolean;
 }
 
-export const DEFAULTS: Omit<Config, 'dataDir' | 'publicHost'> = Object.freeze({
+export const DEFAULTS: Omit<Config, 'dataDir' | 'publicHost' | 'threads'> = Object.freeze({
   host: '0.0.0.0',
   gatePort: 7741,
   masterPort: 7743,
@@ -70,6 +73,7 @@ export const CONFIG_OPTIONS = {
   'server-cert': { type: 'string' },
   'clock-skew': { type: 'string' },
   'pairing-ttl': { type: 'string' },
+  threads: { type: 'string' },
   'gate-rate': { type: 'string' },
   'gate-global-rate': { type: 'string' },
   'master-rate': { type: 'string' },
@@ -121,6 +125,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     serverCertFile: serverCertFile && path.resolve(serverCertFile),
     clockSkewSec: positive('clock-skew', pick('clock-skew', 'PAIRING_CLOCK_SKEW'), DEFAULTS.clockSkewSec),
     pairingTtlSec: positive('pairing-ttl', pick('pairing-ttl', 'PAIRING_TTL'), DEFAULTS.pairingTtlSec),
+    threads: positive('threads', pick('threads', 'PAIRING_THREADS'), os.availableParallelism()),
     gateRatePerAddress: positive('gate-rate', pick('gate-rate', 'PAIRING_GATE_RATE'), DEFAULTS.gateRatePerAddress),
     gateRateGlobal: positive('gate-global-rate', pick('gate-global-rate', 'PAIRING_GATE_GLOBAL_RATE'), DEFAULTS.gateRateGlobal),
     masterRatePerAddress: positive('master-rate', pick('master-rate', 'PAIRING_MASTER_RATE'), DEFAULTS.masterRatePerAddress),

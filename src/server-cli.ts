@@ -33,6 +33,7 @@ Options (every command; environment variable in brackets):
   --server-cert FILE    licence certificate (PEM)
   --clock-skew SEC      accepted terminal clock difference          default 300
   --pairing-ttl SEC     how long a pairing request stays pending    default 86400
+  --threads N           front-end threads for gate and master            default: CPU cores
   --gate-rate N         gate requests per second per address (429 beyond)   default 5
   --gate-global-rate N  gate requests per second in all                     default 200
   --master-rate N       master calls per second per address                 default 2000
@@ -59,7 +60,8 @@ async function readStdinLine(): Promise<string> {
 async function serve(config: Config): Promise<void> {
   const log = createLogger({ level: config.logLevel, pretty: config.logPretty });
   const server = await startServer(config, log);
-  log.info({ sfp: server.sfp, urls: server.urls, ports: server.ports, gateOpen: server.gateOpen, dataDir: config.dataDir }, 'listening');
+  log.info({ sfp: server.sfp, urls: server.urls, ports: server.ports, gateOpen: server.gateOpen, threads: server.threads, dataDir: config.dataDir }, 'listening');
+  if (process.env.PAIRING_TEST_HOOKS === '1') process.on('SIGUSR2', () => server.crashFrontThread());
   process.stderr.write([
     '',
     `  Server Certificate Fingerprint (SFP): ${formatFingerprint(server.sfp)}`,
@@ -67,6 +69,7 @@ async function serve(config: Config): Promise<void> {
     `  master ${server.urls.master}`,
     `  admin  ${server.urls.admin}   (web page; WebSocket at /admin)`,
     `  data   ${config.dataDir}${server.generatedIdentity ? '  (new TLS key and certificate generated)' : ''}`,
+    `  ${server.threads} front-end thread${server.threads === 1 ? '' : 's'}`,
     '',
   ].join('\n') + '\n');
   let stopping = false;

@@ -3,6 +3,7 @@ import type { Logger } from '../logger.js';
 import type { CertificateCache } from '../auth/certificate-cache.js';
 import type { AdminTopic } from '../protocol/types.js';
 import type { Store } from '../store/store.js';
+import type { VpnService } from '../vpn/vpn-service.js';
 
 /** Pushes a domain event to operators subscribed to `topic`. */
 export type EventSink = (topic: AdminTopic, event: string, data: Record<string, unknown>) => void;
@@ -18,5 +19,7 @@ export interface ActorContext {
   readonly clockSkewSec: number;
   readonly pairingTtlMs: number;
   readonly maxCodeAttempts: number;
+  /** VPN certificates and configurations of `vpn: true` terminals (deployment scenario A). */
+  readonly vpn: VpnService;
   now(): number;
 }

@@ -27,6 +27,8 @@ export class OperatorDecisions {
       ctx.store.pairing.putSync(requestId, approved);
       ctx.store.terminals.putSync(this.serial, paired);
     });
+    // After the pin is durable: the VPN certificate is for the key just pinned. A failure does not undo the approval; the gate's trusted answer issues it then.
+    if (paired.vpn) await ctx.vpn.issue(this.serial, user).catch((err: unknown) => ctx.log.error({ err, serial: this.serial }, 'issuing the VPN certificate failed'));
     const view = pairingView(approved, now, paired.tfp);
     ctx.events('pairing', 'pairing.approved', { request: view });
     ctx.events('terminals', 'terminal.paired', { terminal: terminalView(paired, false) });
@@ -46,6 +48,7 @@ export class OperatorDecisions {
     const unpaired: TerminalRecord = { ...terminal, tfp: null, certDer: null, pairedAt: null, pairedBy: null };
     // MUST be durable before the reply: the terminal's very next master call has to see it.
     await ctx.store.durable(ctx.store.terminals.put(this.serial, unpaired));
+    await ctx.vpn.revokeAll(this.serial); // MUST follow the unpair: a VPN regenerate committed before it is revoked too
     const view = terminalView(unpaired, false);
     ctx.events('terminals', 'terminal.unpaired', { terminal: view, tfp: terminal.tfp, user });
     ctx.log.info({ serial: this.serial, tfp: terminal.tfp, user }, 'terminal unpaired: pinned certificate forgotten');

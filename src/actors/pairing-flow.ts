@@ -20,7 +20,7 @@ export class PairingFlow {
     const { ctx } = this;
     await this.rememberCertificate(auth);
     // Any form: a terminal whose TFP is already pinned is simply told where master is.
-    if (terminal.tfp === auth.tfp) return this.trusted();
+    if (terminal.tfp === auth.tfp) return this.trusted(terminal);
     const form = parsePairingBody(body.length === 0 ? {} : parseJson(body));
     const current = this.currentRequest(auth.tfp);
     switch (form.form) {
@@ -35,8 +35,8 @@ export class PairingFlow {
     }
   }
 
-  trusted(): HttpReply {
-    return reply(200, { status: 'trusted', masterUrl: this.ctx.masterUrl, vpn: null });
+  async trusted(terminal: TerminalRecord): Promise<HttpReply> {
+    return reply(200, { status: 'trusted', masterUrl: this.ctx.masterUrl, vpn: await this.ctx.vpn.gateConfig(terminal) });
   }
 
   private async commit(
@@ -52,7 +52,8 @@ export class PairingFlow {
       return this.pendingReply(current);
     }
     const record: PairingRecord = {
-      requestId: crypto.randomBytes(16).toString('base64url'),
+      // The prefix keeps ids from starting with '-', which command lines would read as an option.
+      requestId: `pr_${crypto.randomBytes(16).toString('base64url')}`,
       serial: this.serial,
       tfp: auth.tfp,
       remoteAddress,
@@ -151,7 +152,7 @@ export class PairingFlow {
   private async rememberCertificate(auth: Authenticated): Promise<void> {
     const key = compositeKey(this.serial, auth.tfp);
     if (this.ctx.store.certs.get(key) === undefined) {
-      await this.ctx.store.durable(this.ctx.store.certs.put(key, { der: auth.cert.der, firstSeenAt: this.ctx.now() }));
+      await this.ctx.store.durable(this.ctx.store.certs.put(key, { der: auth.certDer, firstSeenAt: this.ctx.now() }));
     }
   }
 }

@@ -1,6 +1,6 @@
 /** @module Routes terminal requests and operator decisions to the actor of their serial, after the stateless authentication step. */
 import { AppError } from '../errors.js';
-import { authenticateGate, authenticateMaster } from '../auth/request-auth.js';
+import { authenticateGate, authenticateMaster, type Authenticated } from '../auth/request-auth.js';
 import type { HttpReply, PairingView, TerminalRequest, TerminalView } from '../protocol/types.js';
 import type { ActorContext } from './context.js';
 import type { TerminalCommand, TerminalReply } from './commands.js';
@@ -26,6 +26,16 @@ export class TerminalRouter {
   async master(request: TerminalRequest): Promise<HttpReply> {
     const auth = authenticateMaster(request, this.ctx.certs, this.authOptions);
     return httpOf(await this.actors.ask(auth.serial, { type: 'master', request, auth }));
+  }
+
+  /**
+   * A request a front thread already authenticated. Buffers arrive from another thread as plain
+   * Uint8Arrays (structured clone): turn them back into Buffers for the actor.
+   */
+  async deliver(service: 'gate' | 'master', request: TerminalRequest, auth: Authenticated): Promise<HttpReply> {
+    const body = Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength);
+    const certDer = Buffer.from(auth.certDer.buffer, auth.certDer.byteOffset, auth.certDer.byteLength);
+    return httpOf(await this.actors.ask(auth.serial, { type: service, request: { ...request, body }, auth: { ...auth, certDer } }));
   }
 
   async approve(serial: string, requestId: string, code: string, user: string): Promise<PairingView> {

@@ -35,7 +35,7 @@ export interface GlobalFlags {
 
 export type CliInvocation =
   | { kind: 'help'; text: string }
-  | { kind: 'run'; globals: GlobalFlags; command: CommandSpec; args: Record<string, unknown> | undefined };
+  | { kind: 'run'; globals: GlobalFlags; command: CommandSpec; args: Record<string, unknown> | undefined; values: CommandValues };
 
 /** Parses `cas` arguments (without `node` and the script); throws UsageError on any mistake. */
 export function parseCli(argv: readonly string[]): CliInvocation {
@@ -92,7 +92,7 @@ export function parseCli(argv: readonly string[]): CliInvocation {
     ...(values['data-dir'] !== undefined && { dataDir: values['data-dir'] }),
     ...(values.totp !== undefined && { totp: values.totp }),
   };
-  return { kind: 'run', globals, command, args: command.toArgs(rest, commandValues) };
+  return { kind: 'run', globals, command, args: command.toArgs(rest, commandValues), values: commandValues };
 }
 
 export interface ConnectionSettings {

@@ -1,6 +1,7 @@
 /** @module The `cas` command table: each command's usage, the admin op it maps to, how its arguments become op args, and the help texts. */
 import { AppError } from '../errors.js';
 import { ADMIN_TOPICS, type AdminTopic } from '../protocol/types.js';
+import { writeVpnBundle } from '../vpn/vpn-bundle-files.js';
 
 /** A command-line mistake: printed with the usage hint and exit code 2. */
 export class UsageError extends AppError {
@@ -21,6 +22,12 @@ export const COMMAND_OPTIONS = {
   limit: { type: 'string' },
   minutes: { type: 'string' },
   topics: { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  proto: { type: 'string' },
+  subnet: { type: 'string' },
+  'master-url': { type: 'string' },
+  out: { type: 'string' },
 } as const;
 export type CommandOption = keyof typeof COMMAND_OPTIONS;
 export type CommandValues = Partial<Record<CommandOption, string | boolean>>;
@@ -28,7 +35,8 @@ export type CommandValues = Partial<Record<CommandOption, string | boolean>>;
 /** How the human output of a command is drawn (cli-format.ts). */
 export type Renderer =
   | 'terminal' | 'terminals' | 'pairing' | 'pairings' | 'decision'
-  | 'deposit' | 'deposits' | 'audit' | 'gate' | 'unknown' | 'unpaired' | 'enrolment' | 'enrolled' | 'events' | 'session';
+  | 'deposit' | 'deposits' | 'audit' | 'gate' | 'unknown' | 'unpaired' | 'enrolment' | 'enrolled' | 'events' | 'session'
+  | 'vpn' | 'vpn-config' | 'vpn-export' | 'vpn-crl';
 
 export interface CommandSpec {
   /** `group` or `group command`, as typed. */
@@ -41,6 +49,8 @@ export interface CommandSpec {
   op: string;
   render: Renderer;
   toArgs(positionals: readonly string[], values: CommandValues): Record<string, unknown> | undefined;
+  /** For results that go to files rather than the screen: writes them and returns what is printed instead. */
+  save?(result: unknown, values: CommandValues): unknown;
 }
 
 const PAIRING_STATES = ['pending', 'approved', 'rejected', 'expired'] as const;
@@ -73,6 +83,27 @@ export function parseTopics(value: string | boolean | undefined): AdminTopic[] {
   }
   if (topics.length === 0) throw new UsageError('--topics needs at least one topic');
   return topics as AdminTopic[];
+}
+
+/** `vpn set` flags → vpn.set args; `default` returns host / master URL to the value derived by the server. */
+function vpnSetArgs(values: CommandValues): Record<string, unknown> {
+  const args: Record<string, unknown> = {};
+  const host = str(values.host);
+  if (host !== undefined) args.host = host === 'default' ? null : host;
+  if (values.port !== undefined) {
+    const port = positiveInt('port', values.port)!;
+    if (port > 65535) throw new UsageError('--port must be 1 to 65535');
+    args.port = port;
+  }
+  if (values.proto !== undefined) {
+    if (values.proto !== 'udp' && values.proto !== 'tcp') throw new UsageError('--proto must be udp or tcp');
+    args.proto = values.proto;
+  }
+  if (values.subnet !== undefined) args.subnet = str(values.subnet);
+  const masterUrl = str(values['master-url']);
+  if (masterUrl !== undefined) args.masterUrl = masterUrl === 'default' ? null : masterUrl;
+  if (Object.keys(args).length === 0) throw new UsageError('vpn set needs at least one of --host, --port, --proto, --subnet, --master-url');
+  return args;
 }
 
 type Spec = Omit<CommandSpec, 'group' | 'toArgs'> & Partial<Pick<CommandSpec, 'toArgs'>>;
@@ -154,6 +185,27 @@ const SPECS: readonly Spec[] = [
   {
     name: 'totp confirm', usage: 'CODE', summary: 'finish 2FA enrolment with a code from the authenticator app',
     positionals: ['CODE'], options: [], op: 'totp.confirm', render: 'enrolled', toArgs: ([totp]) => ({ totp }),
+  },
+  { name: 'vpn get', usage: '', summary: 'VPN settings (deployment scenario A) and the VPN CA', positionals: [], options: [], op: 'vpn.get', render: 'vpn' },
+  {
+    name: 'vpn set', usage: '[--host H|default] [--port N] [--proto udp|tcp] [--subnet CIDR] [--master-url URL|default]',
+    summary: 'where terminals reach the OpenVPN server, the tunnel subnet, and master\'s address inside the tunnel',
+    positionals: [], options: ['host', 'port', 'proto', 'subnet', 'master-url'], op: 'vpn.set', render: 'vpn',
+    toArgs: (_, v) => vpnSetArgs(v),
+  },
+  {
+    name: 'vpn export', usage: '--out DIR', summary: 'write the OpenVPN server configuration (server.conf, certificates, keys, CRL) into DIR (needs 2FA)',
+    positionals: [], options: ['out'], op: 'vpn.export', render: 'vpn-export',
+    toArgs: (_, v) => {
+      if (typeof v.out !== 'string' || v.out === '') throw new UsageError('vpn export needs --out DIR: the bundle holds private keys and is written to files, never printed');
+      return undefined;
+    },
+    save: (result, v) => writeVpnBundle(v.out as string, result),
+  },
+  { name: 'vpn crl', usage: '', summary: 'the current CRL (PEM) for the OpenVPN server\'s crl-verify; lists unpaired terminals\' certificates', positionals: [], options: [], op: 'vpn.crl', render: 'vpn-crl' },
+  {
+    name: 'vpn regenerate', usage: 'SERIAL', summary: 'reissue a paired terminal\'s VPN configuration with the current settings (no re-pairing)',
+    positionals: ['SERIAL'], options: [], op: 'vpn.regenerate', render: 'vpn-config', toArgs: ([serial]) => ({ serial }),
   },
   {
     name: 'watch', usage: '[--topics pairing,terminals]', summary: 'print pairing and terminal events as they happen (Ctrl-C ends)',

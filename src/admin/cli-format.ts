@@ -73,6 +73,30 @@ export function renderResult(renderer: Renderer, result: unknown): string {
       return '2FA enrolled: from now on log in with --totp CODE; you may approve pairing requests\n';
     case 'events':
       return '';
+    case 'vpn':
+      return record(itemOf(result, 'vpn'), [
+        ['host', (r) => `${text(r.host)}${r.hostIsDefault === true ? ' (default: the server\'s public host)' : ''}`],
+        ['port', (r) => r.port], ['proto', (r) => r.proto], ['subnet', (r) => r.subnet],
+        ['master in tunnel', (r) => `${text(r.masterUrl)}${r.masterUrlIsDefault === true ? ' (default)' : ''}`],
+        ['VPN CA', (r) => (r.caCreated === true ? fullFp(r.caFingerprint) : 'not created yet (on first VPN terminal or export)')],
+        ['updated', (r) => (r.updatedAt ? `${time(r.updatedAt)} by ${text(r.updatedBy)}` : '')],
+      ]);
+    case 'vpn-config': {
+      const r = itemOf(result, 'config');
+      return `VPN configuration of ${text(r.serial)} issued: certificate ${text(r.certSerial)}, remote ${text(r.host)} ${text(r.port)} ${text(r.proto)}, ` +
+        `master ${text(r.masterUrl)} in the tunnel, expires ${time(r.expiresAt)}\n` +
+        'The terminal receives it on its next gate contact (terminal pair); no new pairing code is needed.\n';
+    }
+    case 'vpn-export': {
+      const r = itemOf(result, 'bundle');
+      const files = listOf(r.files, 'files') ?? [];
+      return `OpenVPN server bundle written to ${text(r.out)}:\n${files.map((f) => `  ${text(f.mode)}  ${text(f.name)}`).join('\n')}\n` +
+        `Start it: openvpn --cd ${text(r.out)} --config server.conf\n`;
+    }
+    case 'vpn-crl': {
+      const r = itemOf(result, 'crl');
+      return typeof r.crl === 'string' ? r.crl : json(result);
+    }
   }
 }
 

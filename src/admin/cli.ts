@@ -54,7 +54,9 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
       if (command.op === 'subscribe') {
         await watch(client, args ?? {}, globals.json, io, options.stop);
       } else {
-        const result = await client.request(command.op, args);
+        const reply = await client.request(command.op, args);
+        // Results holding keys are written to files; only the summary of what was written is printed.
+        const result = command.save ? command.save(reply, invocation.values) : reply;
         io.stdout.write(globals.json ? `${JSON.stringify(result, null, 2)}\n` : renderResult(command.render, result));
       }
       if (!resumed) await client.logout().catch(() => undefined);

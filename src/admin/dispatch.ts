@@ -42,7 +42,7 @@ export async function dispatch(ctx: OpsContext, conn: Connection, raw: string): 
     try {
       checkAccess(ctx, conn, spec.access);
       const result = await spec.run(ctx, conn, frame.args);
-      if (spec.audit) await audit(ctx, conn.session?.user ?? before, frame.op, target, { result: 'ok', remoteAddress: conn.remoteAddress });
+      if (spec.audit === true) await audit(ctx, conn.session?.user ?? before, frame.op, target, { result: 'ok', remoteAddress: conn.remoteAddress });
       return { id, ok: true, result };
     } catch (error) {
       // Refused attempts are audited too: operators must see who tried what.

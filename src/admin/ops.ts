@@ -13,6 +13,7 @@ import { isValidDepositAddress, SUPPORTED_COINS } from './deposit-address.js';
 import type { LoginThrottle } from './login-throttle.js';
 import { beginTotpEnrolment, checkLogin, confirmTotpEnrolment } from './operators.js';
 import type { Session, Sessions } from './sessions.js';
+import { VPN_OPS, type VpnService } from '../vpn/vpn-ops.js';
 
 export interface GateControl {
   status(): GateStatus;
@@ -25,6 +26,7 @@ export interface OpsContext {
   sessions: Sessions;
   router: TerminalRouter;
   gate: GateControl;
+  vpn: VpnService;
   logins: LoginThrottle;
   events: EventSink;
   log: Logger;
@@ -42,8 +44,8 @@ export interface Connection {
 interface OpSpec {
   /** `session`: a logged-in operator; `2fa`: one whose account has TOTP enrolled. */
   access: 'none' | 'session' | '2fa';
-  /** State-changing ops are written to the audit log, failures included. */
-  audit: boolean;
+  /** State-changing ops are written to the audit log, failures included; `failures`: only refused attempts (e.g. a dead token). */
+  audit: boolean | 'failures';
   target?(args: Record<string, unknown>): string | null;
   run(ctx: OpsContext, conn: Connection, args: Record<string, unknown>): Promise<unknown> | unknown;
 }
@@ -92,7 +94,8 @@ function pairingOf(ctx: OpsContext, requestId: string) {
 export const OPS: Readonly<Record<string, OpSpec>> = {
   login: { access: 'none', audit: true, target: (a) => str(a, 'user'), run: login },
   resume: {
-    access: 'none', audit: false,
+    // Every page reload resumes: audit only refusals, which mean a stale or stolen token.
+    access: 'none', audit: 'failures',
     run(ctx, conn, args) {
       const session = ctx.sessions.resume(args.token);
       conn.session = session;
@@ -233,4 +236,5 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
     },
   },
   'gate.close': { access: 'session', audit: true, run: (ctx) => ctx.gate.close() },
+  ...VPN_OPS,
 };

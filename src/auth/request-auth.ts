@@ -7,13 +7,14 @@ import { SERIAL_PATTERN, decodeBase64 } from '../protocol/schemas.js';
 import type { TerminalRequest } from '../protocol/types.js';
 import type { CertificateCache } from './certificate-cache.js';
 
-/** A request whose signature verified: the stateful checks still to run need exactly these. */
+/** A request whose signature verified: the stateful checks still to run need exactly these. Plain data: it crosses threads. */
 export interface Authenticated {
   serial: string;
   tfp: string;
   nonce: string;
   created: number;
-  cert: ParsedCertificate;
+  /** DER of the certificate whose key verified the signature. */
+  certDer: Buffer;
 }
 
 export interface AuthOptions {
@@ -66,7 +67,7 @@ function verifyWith(req: TerminalRequest, cert: ParsedCertificate, serial: strin
   if (!verifySignature(cert.publicKey, sig.params.alg, base.value, sig.signature)) {
     return deny('unauthenticated', 'the signature does not verify with the terminal certificate');
   }
-  return { serial, tfp: cert.tfp, nonce: sig.params.nonce, created: sig.params.created, cert };
+  return { serial, tfp: cert.tfp, nonce: sig.params.nonce, created: sig.params.created, certDer: cert.der };
 }
 
 /** Gate: the terminal presents its certificate; CN must equal the serial. Errors are specific (installers need them). */

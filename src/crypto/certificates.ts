@@ -103,25 +103,41 @@ const SIGNATURE_OID: Readonly<Record<KeyKind, string>> = {
   ed25519: '1.3.101.112', // Ed25519
 };
 
-function algorithmIdentifier(kind: KeyKind): forge.asn1.Asn1 {
+/** The AlgorithmIdentifier of a signature made by a key of this kind (also used by src/vpn/ for CA-signed certificates and CRLs). */
+export function algorithmIdentifier(kind: KeyKind): forge.asn1.Asn1 {
   const oid = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(SIGNATURE_OID[kind]).getBytes());
   // RSA's AlgorithmIdentifier carries an explicit NULL; ECDSA and Ed25519 MUST have no parameters.
   const params = kind === 'rsa' ? [asn1.create(asn1.Class.UNIVERSAL, asn1.Type.NULL, false, '')] : [];
   return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [oid, ...params]);
 }
 
-function timeAsn1(date: Date): forge.asn1.Asn1 {
+export function timeAsn1(date: Date): forge.asn1.Asn1 {
   // RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050 on.
   return date.getUTCFullYear() < 2050
     ? asn1.create(asn1.Class.UNIVERSAL, asn1.Type.UTCTIME, false, asn1.dateToUtcTime(date))
     : asn1.create(asn1.Class.UNIVERSAL, asn1.Type.GENERALIZEDTIME, false, asn1.dateToGeneralizedTime(date));
 }
 
-function randomSerialBytes(): string {
+/** 16 random bytes as a positive, minimally encoded DER INTEGER body (a binary string, forge's byte type). */
+export function randomSerialBytes(): string {
   const serial = randomBytes(16);
   // Positive (top bit clear) and minimal DER (first byte non-zero).
   serial[0] = (serial[0]! & 0x7f) | 0x40;
   return serial.toString('binary');
+}
+
+/** DER-encodes forge extension descriptions (`{ name, critical?, … }`, or `{ id, value }` with a ready value) as the TBSCertificate's [3] field. */
+export function extensionsToAsn1(extensions: readonly object[]): forge.asn1.Asn1 {
+  // forge fills in each extension's DER value; a throwaway certificate object is its only entry point.
+  const scratch = pki.createCertificate();
+  scratch.setExtensions([...extensions]);
+  return pki.certificateExtensionsToAsn1(scratch.extensions as unknown[]);
+}
+
+/** PEM armour for DER bytes, 64 characters a line. */
+export function pemOf(der: Uint8Array, label: string): string {
+  const base64 = Buffer.from(der).toString('base64').replace(/.{1,64}/g, '$&\n');
+  return `-----BEGIN ${label}-----\n${base64}-----END ${label}-----\n`;
 }
 
 function extensionsFor(kind: KeyKind, altNames: readonly string[]): unknown[] {

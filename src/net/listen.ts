@@ -1,4 +1,5 @@
 /** @module Listening and closing for uWS apps: `listen` reports failure with a false token, not an exception. */
+import net from 'node:net';
 import uWS from 'uWebSockets.js';
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 
@@ -24,6 +25,33 @@ export function listen(app: TemplatedApp, host: string, port: number, name: stri
           uWS.us_listen_socket_close(token);
         },
       });
+    });
+  });
+}
+
+/**
+ * Fails when another process already listens on `port`. uWS binds with SO_REUSEPORT (that is how the
+ * threads share a port), which would otherwise let a second server silently take half the traffic.
+ */
+export function assertPortFree(host: string, port: number, name: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) => reject(new Error(`${name}: cannot listen on ${host}:${port} (${error.code === 'EADDRINUSE' ? 'port in use' : error.code})`)));
+    probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
+
+/**
+ * A free port on `host`. Threads share a port through SO_REUSEPORT, which needs a concrete number:
+ * a second socket cannot join a port 0 bind. (Racy against other programs; used only when 0 is configured.)
+ */
+export function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, host, () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no free port'))));
     });
   });
 }

@@ -1,5 +1,5 @@
 /** @module What each terminal CLI command does: calls the Terminal library and shapes its answer as JSON and as text for the person at the machine. */
-import { readFile, writeFile } from 'node:fs/promises';
+import { open, readFile, writeFile } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { AppError } from '../errors.js';
 import { formatFingerprint } from '../crypto/fingerprint.js';
@@ -121,6 +121,26 @@ async function pair(ctx: CommandContext): Promise<CommandOutput> {
   };
 }
 
+async function vpnConfig(ctx: CommandContext): Promise<CommandOutput> {
+  const terminal = Terminal.open(ctx.stateDir);
+  const vpn = terminal.vpnConfig();
+  const out = str(ctx, 'out');
+  if (out === undefined) return { json: { ...vpn }, text: vpn.profile.trimEnd() };
+  const complete = terminal.vpnProfileWithKey(); // before opening: a refusal must not truncate an existing file
+  // MUST be owner-only from its first byte: the file carries this terminal's private key.
+  const file = await open(out, 'w', 0o600);
+  try {
+    await file.chmod(0o600); // an existing file keeps its old mode on open
+    await file.writeFile(complete);
+  } finally {
+    await file.close();
+  }
+  return {
+    json: { out, serial: vpn.serial, masterUrl: vpn.masterUrl, expiresAt: vpn.expiresAt },
+    text: `VPN profile with this terminal's key written to ${out} (mode 0600).\nStart the tunnel: openvpn --config ${out}\nmaster inside the tunnel: ${vpn.masterUrl}`,
+  };
+}
+
 async function factoryReset(ctx: CommandContext): Promise<CommandOutput> {
   if (ctx.values.yes !== true) {
     if ((ctx.stdin as { isTTY?: boolean }).isTTY !== true) throw new UsageError('factory-reset deletes the private key for good; pass --yes to confirm');
@@ -193,6 +213,8 @@ export async function runCommand(command: Command, ctx: CommandContext): Promise
         text: `Gate set to ${status.gateUrl}. The pinned SFP and any pairing are forgotten; run \`terminal pair\` to pair with it.`,
       };
     }
+    case 'vpn-config':
+      return vpnConfig(ctx);
     case 'factory-reset':
       return factoryReset(ctx);
     case 'backup': {

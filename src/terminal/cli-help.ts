@@ -7,6 +7,7 @@ export const COMMANDS = [
   'ping',
   'cash-event',
   'deposit-address',
+  'vpn-config',
   'set-server',
   'factory-reset',
   'backup',
@@ -43,6 +44,7 @@ Commands:
   ping             heartbeat to the master service (needs a paired terminal)
   cash-event       report inserted banknotes to master
   deposit-address  ask master for the operator's deposit address for a coin
+  vpn-config       print the OpenVPN profile the server gave (--out FILE: with this terminal's key)
   set-server       change the server address (forgets the pinned SFP and the pairing)
   factory-reset    delete key, certificate and state: this terminal's identity is gone
   backup           write an encrypted restore point (key + certificate + state)
@@ -123,6 +125,22 @@ ${COMMON}`,
 
 Asks master for the operator's deposit address for COIN (e.g. BTC). The answer comes over
 the pinned connection, so it is the operator's address and not an attacker's.
+
+${COMMON}`,
+  'vpn-config': `Usage: terminal vpn-config [--out FILE]
+
+Deployment scenario A: a terminal the operator created with VPN receives an OpenVPN
+client profile from the gate once it is trusted (\`terminal pair\` stores it). This
+prints that profile: the server's address, its CA, this terminal's VPN certificate (for
+this terminal's own key) and the tls-crypt key. It holds no private key.
+
+  --out FILE   write the complete profile for the OpenVPN client instead: the same text
+               plus this terminal's private key as a <key> block. FILE is written with
+               mode 0600 (replaced if it exists). Start the tunnel: openvpn --config FILE
+
+After the operator moves the VPN (\`cas vpn regenerate\`), run \`terminal pair\` to fetch
+the new profile; no new pairing code is needed. Fails with not_found when the server gave
+no VPN configuration.
 
 ${COMMON}`,
   'set-server': `Usage: terminal set-server URL

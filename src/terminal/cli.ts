@@ -28,6 +28,7 @@ const COMMAND_OPTIONS: Readonly<Record<Command, Options>> = {
     'event-id': { type: 'string' },
   },
   'deposit-address': { coin: { type: 'string' } },
+  'vpn-config': { out: { type: 'string' } },
   'set-server': {},
   'factory-reset': { yes: { type: 'boolean' } },
   backup: { out: { type: 'string' } },

@@ -35,6 +35,23 @@ export interface TerminalStatus extends InitResult {
 
 export type { PairOptions, PairResult } from './gate-pairing.js';
 
+/** The VPN configuration a trusted terminal received from the gate (docs/VPN.md). */
+export interface TerminalVpnConfig {
+  /** OpenVPN client profile without a private key. */
+  profile: string;
+  /** Master's address inside the tunnel. */
+  masterUrl: string;
+  /** Serial number of the terminal's VPN certificate. */
+  serial: string;
+  expiresAt: string;
+}
+
+function isVpnConfig(value: unknown): value is TerminalVpnConfig {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return typeof v.profile === 'string' && typeof v.masterUrl === 'string' && typeof v.serial === 'string' && typeof v.expiresAt === 'string';
+}
+
 export interface CashEventInput {
   currency: string;
   denomination: number;
@@ -159,6 +176,22 @@ export class Terminal {
     }
     if (this.state.server.gateUrl === null) throw new AppError('invalid_field', `no gate URL yet: ${PAIR_HINT}`);
     return gatePairing({ state: this.state, save: () => this.save(), gate: (body) => this.gate(body, opts) }, opts);
+  }
+
+  /** The VPN configuration from the last trusted gate answer; `not_found` when the server gave none. */
+  vpnConfig(): TerminalVpnConfig {
+    const vpn = this.state.server.vpn;
+    if (!isVpnConfig(vpn)) {
+      throw new AppError('not_found', `no VPN configuration: the server gives one to terminals created with VPN, once they are trusted; ${PAIR_HINT}`);
+    }
+    return { profile: vpn.profile, masterUrl: vpn.masterUrl, serial: vpn.serial, expiresAt: vpn.expiresAt };
+  }
+
+  /** The complete OpenVPN profile: the server's part plus this terminal's own private key, which only this machine has. */
+  vpnProfileWithKey(): string {
+    const { profile } = this.vpnConfig();
+    if (/^\s*<key>/m.test(profile)) throw new AppError('invalid_state', 'the stored VPN profile already holds a <key> block; pair again to fetch a fresh one');
+    return `${profile.trimEnd()}\n<key>\n${this.dir.privateKeyPem().trim()}\n</key>\n`;
   }
 
   /** Heartbeat on master: `{ serverTime }`. */

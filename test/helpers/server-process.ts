@@ -22,6 +22,8 @@ export interface ServerProcess {
   adminUrl: string;
   /** Parsed JSON log lines so far. */
   logs: Record<string, unknown>[];
+  /** Resolves with the first log line (so far or to come) that matches. */
+  waitForLog(predicate: (entry: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
   /** Raw stdout + stderr so far (for secret-leak checks). */
   output(): string;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
@@ -41,7 +43,7 @@ export async function allocatePorts(): Promise<ServerProcess['ports']> {
   return { gate: await freePort(), master: await freePort(), admin: await freePort() };
 }
 
-export async function startServerProcess(opts: { dataDir?: string; ports?: ServerProcess['ports']; extraArgs?: string[] } = {}): Promise<ServerProcess> {
+export async function startServerProcess(opts: { dataDir?: string; ports?: ServerProcess['ports']; extraArgs?: string[]; env?: Record<string, string> } = {}): Promise<ServerProcess> {
   const dataDir = opts.dataDir ?? tempDir('pairing-data');
   const ports = opts.ports ?? (await allocatePorts());
   const child: ChildProcess = spawn(process.execPath, [
@@ -49,8 +51,9 @@ export async function startServerProcess(opts: { dataDir?: string; ports?: Serve
     '--gate-port', String(ports.gate), '--master-port', String(ports.master), '--admin-port', String(ports.admin),
     // Functional tests send many gate requests from one address; flood tests pass their own, lower limits (later flags win).
     '--log-level', 'debug', '--gate-rate', '1000', '--gate-global-rate', '5000', ...(opts.extraArgs ?? []),
-  ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PAIRING_LOG_PRETTY: '0' } });
+  ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PAIRING_LOG_PRETTY: '0', ...opts.env } });
   const logs: Record<string, unknown>[] = [];
+  const watchers = new Set<(entry: Record<string, unknown>) => void>();
   let raw = '';
   let pending = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -64,6 +67,7 @@ export async function startServerProcess(opts: { dataDir?: string; ports?: Serve
         try {
           const entry = JSON.parse(line) as Record<string, unknown>;
           logs.push(entry);
+          for (const watcher of watchers) watcher(entry);
           if (entry.msg === 'listening') resolve(entry);
         } catch {
           // not a log line
@@ -85,6 +89,23 @@ export async function startServerProcess(opts: { dataDir?: string; ports?: Serve
     masterUrl: `https://127.0.0.1:${ports.master}`,
     adminUrl: `wss://127.0.0.1:${ports.admin}/admin`,
     logs,
+    waitForLog(predicate, timeoutMs = 15_000) {
+      const seen = logs.find(predicate);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolveLog, rejectLog) => {
+        const timer = setTimeout(() => {
+          watchers.delete(watcher);
+          rejectLog(new Error('no matching log line'));
+        }, timeoutMs);
+        const watcher = (entry: Record<string, unknown>): void => {
+          if (!predicate(entry)) return;
+          clearTimeout(timer);
+          watchers.delete(watcher);
+          resolveLog(entry);
+        };
+        watchers.add(watcher);
+      });
+    },
     output: () => raw,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;

@@ -30,7 +30,7 @@ async function pooled<T>(count: number, width: number, task: (i: number) => Prom
 
 beforeAll(async () => {
   // Low limits, as a production gate would have them.
-  server = await startServerProcess({ extraArgs: ['--gate-rate', '5', '--gate-global-rate', '100'] });
+  server = await startServerProcess({ extraArgs: ['--gate-rate', '5', '--gate-global-rate', '50'] });
   alice = await connectOperator(server, await addOperator(server.dataDir, 'alice'));
   await alice.request('gate.open', { minutes: 10 });
 });

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../../../src/errors.js';
 import { authenticateGate } from '../../../src/auth/request-auth.js';
-import type { ParsedCertificate } from '../../../src/crypto/certificates.js';
+import { parseCertificate, type ParsedCertificate } from '../../../src/crypto/certificates.js';
 import { verifyContentDigest } from '../../../src/crypto/content-digest.js';
 import { commitmentOf, pairingCode } from '../../../src/crypto/pairing-code.js';
 import { parseSignature, signatureBase, verifySignature, type RequestParts } from '../../../src/crypto/signature.js';
@@ -76,7 +76,8 @@ export async function protocolPeer(identity: ServerIdentity, masterIdentity: Ser
     } catch (e) {
       return err((e as AppError).status, (e as AppError).code);
     }
-    certs.set(auth.tfp, auth.cert);
+    const parsed = parseCertificate(auth.certDer);
+    if (parsed.ok) certs.set(auth.tfp, parsed.value);
     if (!knownSerials.has(auth.serial)) return err(403, 'unknown_serial');
     if (paired.get(auth.serial) === auth.tfp) return json(200, { status: 'trusted', masterUrl: master.url, vpn: null });
     const body = JSON.parse(req.body.toString('utf8')) as Record<string, string>;

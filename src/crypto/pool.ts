@@ -1,0 +1,45 @@
+/**
+ * @module The crypto worker pool (piscina), main-thread side. Front threads verify inline (bench/pool-round-trip:
+ * a pool hop costs more than one verify), so the pool carries work that is large per call: key generation and
+ * verification in batches.
+ */
+import os from 'node:os';
+import { Piscina } from 'piscina';
+import { AppError } from '../errors.js';
+import type { KeyKind } from '../protocol/types.js';
+import type { KeyPairPem } from './certificates.js';
+import type { PoolReply, PoolResult, VerifyItem } from './pool-tasks.js';
+
+export class CryptoPool {
+  private readonly pool: Piscina;
+
+  /** `workerFile` defaults to the compiled worker beside this module (tests running the sources point it at dist/). */
+  constructor(opts: { threads?: number; workerFile?: URL } = {}) {
+    this.pool = new Piscina({
+      filename: (opts.workerFile ?? new URL('./tasks.worker.js', import.meta.url)).href,
+      minThreads: 0,
+      maxThreads: opts.threads ?? Math.max(1, os.availableParallelism() - 1),
+      idleTimeout: 10_000,
+    });
+  }
+
+  private async run<T extends PoolResult['type']>(task: Parameters<typeof this.pool.run>[0], type: T): Promise<Extract<PoolResult, { type: T }>> {
+    const reply = (await this.pool.run(task)) as PoolReply;
+    if (!reply.ok) throw new AppError(reply.code, reply.message);
+    if (reply.value.type !== type) throw new AppError('internal_error', `pool answered ${reply.value.type} to ${type}`);
+    return reply.value as Extract<PoolResult, { type: T }>;
+  }
+
+  async verifyBatch(items: VerifyItem[]): Promise<boolean[]> {
+    return (await this.run({ type: 'verify-batch', items }, 'verify-batch')).results;
+  }
+
+  async generateKeyPair(kind: KeyKind, rsaBits?: number): Promise<KeyPairPem> {
+    const { privateKeyPem, publicKeyPem } = await this.run({ type: 'generate-key-pair', kind, ...(rsaBits ? { rsaBits } : {}) }, 'generate-key-pair');
+    return { privateKeyPem, publicKeyPem };
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+}

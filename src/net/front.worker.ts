@@ -1,0 +1,128 @@
+/**
+ * @module A front-end thread: gate and master on uWebSockets.js (sharing their ports with the other fronts),
+ * admission, parsing and signature verification here, in parallel; the stateful rest goes to the actors on the main thread.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import { endpointOf } from './comlink-endpoint.js';
+import type { TemplatedApp } from 'uWebSockets.js';
+import { CertificateCache } from '../auth/certificate-cache.js';
+import { authenticateGate, authenticateMaster, type Authenticated } from '../auth/request-auth.js';
+import { MASTER_ROUTES } from '../actors/master-calls.js';
+import { AppError } from '../errors.js';
+import { createLogger } from '../logger.js';
+import type { HttpReply, TerminalRequest } from '../protocol/types.js';
+import { Store } from '../store/store.js';
+import { Admission } from './admission.js';
+import { BatchedPort } from './batched-port.js';
+import type { ActorCall, ActorResult, FrontControl, FrontWorkerData } from './front-protocol.js';
+import { listen, type Listening } from './listen.js';
+import { createTerminalService } from './terminal-service.js';
+
+const data = workerData as FrontWorkerData;
+const { config, index, threads } = data;
+const log = createLogger({ level: config.logLevel, pretty: config.logPretty }).child({ thread: index });
+const store = Store.open(config.dataDir);
+const certs = new CertificateCache(store);
+const authOptions = () => ({ nowSec: Math.floor(Date.now() / 1000), clockSkewSec: config.clockSkewSec });
+
+let nextId = 1;
+const waiting = new Map<number, { resolve: (reply: HttpReply) => void; reject: (error: AppError) => void }>();
+const toMain = new BatchedPort<ActorCall, ActorResult>(parentPort!, (result) => {
+  const call = waiting.get(result.id);
+  if (!call) return;
+  waiting.delete(result.id);
+  if (result.ok) call.resolve(result.reply);
+  else call.reject(new AppError(result.code, result.message, result.details));
+});
+
+function callActor(service: ActorCall['service'], request: TerminalRequest, auth: Authenticated): Promise<HttpReply> {
+  return new Promise((resolve, reject) => {
+    const id = nextId++;
+    waiting.set(id, { resolve, reject });
+    toMain.send({ id, service, request, auth });
+  });
+}
+
+/** Per-address budgets are per thread; dividing keeps the whole server's budget what was configured. */
+const share = (n: number): number => Math.max(1, Math.ceil(n / threads));
+
+const masterAdmission = new Admission({
+  perAddress: { perSecond: share(config.masterRatePerAddress), burst: share(config.masterRatePerAddress * 2) },
+  global: { perSecond: Number.MAX_SAFE_INTEGER, burst: Number.MAX_SAFE_INTEGER },
+  maxInFlight: share(config.maxInFlight),
+});
+const gateAdmission = new Admission({
+  perAddress: { perSecond: share(config.gateRatePerAddress), burst: share(config.gateRatePerAddress * 4) },
+  global: { perSecond: share(config.gateRateGlobal), burst: share(config.gateRateGlobal * 2) },
+  maxInFlight: share(Math.min(config.maxInFlight, 512)),
+});
+
+const masterApp = createTerminalService({
+  name: 'master',
+  routes: MASTER_ROUTES.map((r) => ({ method: r.startsWith('GET') ? ('get' as const) : ('post' as const), path: r.split(' ')[1]! })),
+  maxBodyBytes: config.masterMaxBodyBytes, tls: data.tls, log: log.child({ service: 'master' }), admission: masterAdmission,
+  handle: (request) => callActor('master', request, authenticateMaster(request, certs, authOptions())),
+});
+const gateApp = createTerminalService({
+  name: 'gate', routes: [{ method: 'post', path: '/api/v1/pairing' }], maxBodyBytes: config.gateMaxBodyBytes,
+  tls: data.tls, log: log.child({ service: 'gate' }), admission: gateAdmission,
+  handle: (request) => callActor('gate', request, authenticateGate(request, authOptions())),
+});
+
+let master: Listening | null = await listen(masterApp, config.host, data.masterPort, 'master');
+log.debug({ masterPort: master.port }, 'front thread listening');
+let gate: Listening | null = null;
+
+/** MUST close every listen socket and app before this thread ends: an open uWS handle at exit aborts the whole process. */
+function closeAll(apps: TemplatedApp[]): void {
+  gate?.close();
+  gate = null;
+  master?.close();
+  master = null;
+  for (const app of apps) (app as TemplatedApp & { close?: () => void }).close?.();
+}
+
+async function waitForIdle(graceMs: number): Promise<void> {
+  const deadline = Date.now() + graceMs;
+  while ((masterAdmission.stats.inFlight > 0 || gateAdmission.stats.inFlight > 0) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+const control: FrontControl = {
+  ready: () => ({ masterPort: master!.port }),
+  async openGate(port) {
+    gate ??= await listen(gateApp, config.host, port, 'gate');
+    return gate.port;
+  },
+  closeGate() {
+    gate?.close();
+    gate = null;
+  },
+  async shutdown(graceMs) {
+    // Stop accepting first; requests already read get their answers before the apps close.
+    gate?.close();
+    gate = null;
+    master?.close();
+    master = null;
+    await waitForIdle(graceMs);
+    closeAll([gateApp, masterApp]);
+    toMain.detach();
+    await store.close();
+  },
+  crash() {
+    if (process.env.PAIRING_TEST_HOOKS !== '1') return;
+    setImmediate(() => {
+      throw new Error('test hook: crashing this front thread on purpose');
+    });
+  },
+};
+Comlink.expose(control, endpointOf(data.control));
+
+process.on('uncaughtException', (error) => {
+  log.fatal({ err: error }, 'front thread crashed; closing its sockets');
+  closeAll([gateApp, masterApp]);
+  // Exit code 1 tells the main thread to start a replacement.
+  process.exit(1);
+});

@@ -1,0 +1,41 @@
+/** @module The admin channel's `vpn.*` operations, spread into the op table of src/admin/ops.ts. */
+import { z } from 'zod';
+import { check, serialSchema } from '../protocol/schemas.js';
+import type { VpnService } from './vpn-service.js';
+
+export type { VpnService } from './vpn-service.js';
+
+/** What these ops need of the op context and the connection (structurally part of src/admin/ops.ts's). */
+interface VpnOpsContext {
+  vpn: VpnService;
+}
+interface VpnConnection {
+  session: { user: string } | null;
+}
+interface VpnOpSpec {
+  access: 'session' | '2fa';
+  audit: boolean;
+  target?(args: Record<string, unknown>): string | null;
+  run(ctx: VpnOpsContext, conn: VpnConnection, args: Record<string, unknown>): Promise<unknown> | unknown;
+}
+
+const serialArg = z.object({ serial: serialSchema });
+const targetSerial = (args: Record<string, unknown>): string | null => (typeof args.serial === 'string' ? args.serial.slice(0, 128) : null);
+
+export const VPN_OPS: Readonly<Record<string, VpnOpSpec>> = {
+  'vpn.get': { access: 'session', audit: false, run: (ctx) => ctx.vpn.status() },
+  'vpn.set': {
+    access: 'session', audit: true, target: () => 'vpn',
+    run: (ctx, conn, args) => ctx.vpn.updateSettings(args, conn.session!.user),
+  },
+  // The bundle holds the OpenVPN server's private key and the tls-crypt key: the same bar as approving a terminal.
+  'vpn.export': { access: '2fa', audit: true, target: () => 'vpn', run: (ctx) => ctx.vpn.exportBundle() },
+  'vpn.crl': { access: 'session', audit: false, run: (ctx) => ctx.vpn.crl() },
+  'vpn.regenerate': {
+    access: 'session', audit: true, target: targetSerial,
+    run(ctx, conn, args) {
+      const { serial } = check(serialArg, args);
+      return ctx.vpn.regenerate(serial, conn.session!.user);
+    },
+  },
+};

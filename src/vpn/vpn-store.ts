@@ -1,0 +1,65 @@
+/** @module The VPN's records in the server's LMDB environment: settings, every certificate issued (with its revocation) and each terminal's current configuration. */
+import type { Database } from 'lmdb';
+import type { Store } from '../store/store.js';
+import type { RevocationReason } from './vpn-crl.js';
+import type { VpnProto, VpnSettingsRecord } from './vpn-settings.js';
+
+/** One issued terminal certificate; kept after revocation, the CRL is built from these. */
+export interface VpnCertRecord {
+  /** Upper-case hex. */
+  serialHex: string;
+  terminalSerial: string;
+  /** The pinned TFP whose public key this certificate certifies. */
+  tfp: string;
+  der: Uint8Array;
+  issuedAt: number;
+  expiresAt: number;
+  issuedBy: string;
+  revokedAt: number | null;
+  reason: RevocationReason | null;
+}
+
+/** What a terminal's profile was rendered with; the gate answer is rendered from this and the certificate. */
+export interface VpnConfigRecord {
+  terminalSerial: string;
+  certSerialHex: string;
+  host: string;
+  port: number;
+  proto: VpnProto;
+  masterUrl: string;
+  issuedAt: number;
+  issuedBy: string;
+}
+
+const SETTINGS_KEY = 'settings';
+
+/** Sub-databases opened from the shared root (no change to src/store/): each `vpn-` name is owned by src/vpn/. */
+export class VpnStore {
+  readonly settings: Database<VpnSettingsRecord, string>;
+  /** (terminal serial, certificate serial) → certificate: a terminal's certificates are one prefix scan. */
+  readonly certs: Database<VpnCertRecord, string>;
+  /** terminal serial → its current configuration. */
+  readonly configs: Database<VpnConfigRecord, string>;
+
+  constructor(readonly store: Store) {
+    this.settings = store.root.openDB<VpnSettingsRecord, string>({ name: 'vpn-settings' });
+    this.certs = store.root.openDB<VpnCertRecord, string>({ name: 'vpn-certs' });
+    this.configs = store.root.openDB<VpnConfigRecord, string>({ name: 'vpn-configs' });
+  }
+
+  readSettings(): VpnSettingsRecord | undefined {
+    return this.settings.get(SETTINGS_KEY);
+  }
+
+  writeSettings(record: VpnSettingsRecord): Promise<boolean> {
+    return this.settings.put(SETTINGS_KEY, record);
+  }
+
+  certsOf(terminalSerial: string): VpnCertRecord[] {
+    return [...this.store.withPrefix(this.certs, terminalSerial)].map(({ value }) => value);
+  }
+
+  revoked(): VpnCertRecord[] {
+    return [...this.certs.getRange().filter(({ value }) => value.revokedAt !== null).map(({ value }) => value)];
+  }
+}
