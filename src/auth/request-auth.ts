@@ -34,11 +34,11 @@ function partsOf(req: TerminalRequest): RequestParts {
   };
 }
 
-/** The serial header, validated; both services need it before anything else. */
-export function serialOf(req: TerminalRequest, failCode: ErrorCode): string {
+/** The gate's serial header, validated; the gate tells an installer what is wrong. */
+function gateSerialOf(req: TerminalRequest): string {
   const serial = req.headers['x-terminal-serial'];
   if (serial === undefined || !SERIAL_PATTERN.test(serial)) {
-    throw new AppError(failCode, 'X-Terminal-Serial is missing or malformed');
+    throw new AppError('bad_request', 'X-Terminal-Serial is missing or malformed');
   }
   return serial;
 }
@@ -72,7 +72,7 @@ function verifyWith(req: TerminalRequest, cert: ParsedCertificate, serial: strin
 
 /** Gate: the terminal presents its certificate; CN must equal the serial. Errors are specific (installers need them). */
 export function authenticateGate(req: TerminalRequest, opts: AuthOptions): Authenticated {
-  const serial = serialOf(req, 'bad_request');
+  const serial = gateSerialOf(req);
   const certHeader = req.headers['x-terminal-certificate'];
   if (certHeader === undefined || certHeader.length > MAX_CERT_HEADER) {
     throw new AppError('bad_certificate', 'X-Terminal-Certificate is missing or larger than 12 KiB');
@@ -92,7 +92,8 @@ export function authenticateGate(req: TerminalRequest, opts: AuthOptions): Authe
  * whether it is the pinned one is the actor's check, in order with unpairing.
  */
 export function authenticateMaster(req: TerminalRequest, certs: CertificateCache, opts: AuthOptions): Authenticated {
-  const serial = serialOf(req, 'unauthenticated');
+  const serial = req.headers['x-terminal-serial'];
+  if (serial === undefined || !SERIAL_PATTERN.test(serial)) throw new AppError('unauthenticated', 'the request could not be authenticated');
   const keyid = keyidOf(req.headers['signature-input']);
   const cert = keyid === null ? null : certs.lookup(serial, keyid);
   if (!cert) throw new AppError('unauthenticated', 'the request could not be authenticated');

@@ -3,6 +3,7 @@
  * the audit log is a verifiable chain; a new operator account is pushed to logged-in operators.
  */
 import fs from 'node:fs';
+import tls from 'node:tls';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminClient } from '../../src/admin/admin-client.js';
@@ -46,6 +47,7 @@ describe('gate floods', () => {
     const legit = RawTerminal.create('LEGIT-1', 'ec');
     await alice.request('terminals.create', { serial: legit.serial });
     const rssBefore = rssBytes(server.pid);
+    const started = Date.now();
     const flood = pooled(600, 24, () => flooder.gate(server.gateUrl, {}, { localAddress: '127.0.0.2' }));
     // While the flood runs, the genuine terminal (another address) goes through the whole exchange.
     const { requestId, code } = await legit.requestPairing(server.gateUrl, server.sfp);
@@ -53,11 +55,14 @@ describe('gate floods', () => {
     const trusted = await legit.gate(server.gateUrl, {});
     expect(trusted.json.status).toBe('trusted');
     const replies = await flood;
+    const seconds = (Date.now() - started) / 1000;
     const limited = replies.filter((r) => r.status === 429);
-    expect(limited.length).toBeGreaterThan(500);
     expect(limited.every((r) => Number(r.headers['retry-after']) >= 1 && r.json.error === 'rate_limited')).toBe(true);
-    // Only the burst got through to authentication: those are unknown_serial answers.
-    expect(replies.filter((r) => r.status === 403).length).toBeLessThanOrEqual(40);
+    // Only the burst and the refill got through to authentication (unknown_serial answers): 5/s and a burst of 20,
+    // split over the front threads (each rounds its share up, hence the slack).
+    const admitted = replies.filter((r) => r.status === 403).length;
+    expect(admitted).toBeLessThanOrEqual(24 + Math.ceil(6 * seconds));
+    expect(admitted + limited.length).toBe(replies.length);
     expect(rssBytes(server.pid) - rssBefore).toBeLessThan(64 * 1024 * 1024);
   });
 
@@ -69,6 +74,33 @@ describe('gate floods', () => {
     const after = await RawTerminal.create('FLOOD-3', 'ec').gate(server.gateUrl, {}, { localAddress: '127.0.2.1' });
     // The server still answers (after the global bucket refills, with a real answer).
     expect([403, 429]).toContain(after.status);
+  });
+});
+
+describe('slow senders', () => {
+  it('closes connections that trickle their headers or body (slowloris) while others are served', async () => {
+    const legit = RawTerminal.create('SLOW-LEGIT', 'ec');
+    await alice.request('terminals.create', { serial: legit.serial });
+    const started = Date.now();
+    const slow = Array.from({ length: 100 }, (_, i) => new Promise<number>((resolve, reject) => {
+      // localAddress reaches net.connect; Node's TLS typings just do not list it.
+      const options = { host: '127.0.0.1', port: server.ports.master, localAddress: '127.0.0.3', rejectUnauthorized: false } as tls.ConnectionOptions;
+      const socket = tls.connect(options, () => {
+        socket.write(i % 2 === 0 ? 'POST /api/v1/ping HTTP/1.1\r\nHost: x\r\n' : 'POST /api/v1/ping HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n');
+        const drip = setInterval(() => socket.writable && socket.write(i % 2 === 0 ? 'X-Slow: 1\r\n' : 'a'), 1_000);
+        socket.once('close', () => {
+          clearInterval(drip);
+          resolve(Date.now() - started);
+        });
+      });
+      socket.on('error', () => undefined);
+      setTimeout(() => reject(new Error('a slow connection was still open after 30 s')), 30_000).unref();
+    }));
+    // Meanwhile a real terminal goes through the gate.
+    expect((await legit.gate(server.gateUrl, { commitment: Buffer.alloc(32, 9).toString('base64') })).status).toBe(202);
+    const closedAfter = await Promise.all(slow);
+    // uWebSockets.js drops a request that is not complete within its fixed 10 s timeout, however slowly it trickles.
+    expect(Math.max(...closedAfter)).toBeLessThan(25_000);
   });
 });
 
