@@ -3,6 +3,8 @@ import { compositeKey, type Store } from '../store/store.js';
 
 export class ReplayWindow {
   private readonly seen = new Map<string, number>();
+  /** Prune when the window grows past this; doubled after a prune that freed little, so pruning stays amortised O(1). */
+  private pruneAt = 256;
 
   /** Activation loads what earlier activations (or the process before a restart) recorded. */
   constructor(private readonly store: Store, private readonly serial: string) {
@@ -18,7 +20,10 @@ export class ReplayWindow {
   admit(nonce: string, expiresAtSec: number, nowSec: number): boolean {
     const known = this.seen.get(nonce);
     if (known !== undefined && known >= nowSec) return false;
-    if (this.seen.size > 256) this.prune(nowSec);
+    if (this.seen.size >= this.pruneAt) {
+      this.prune(nowSec);
+      this.pruneAt = Math.max(256, this.seen.size * 2);
+    }
     this.seen.set(nonce, expiresAtSec);
     // Not awaited: losing the last few milliseconds of nonces in a crash is the accepted cost of no write per ping.
     void this.store.nonces.put(compositeKey(this.serial, nonce), expiresAtSec);
