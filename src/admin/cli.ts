@@ -1,7 +1,5 @@
 #!/usr/bin/env node
 /** @module `cas`, the operator CLI: parses the command, reads the password, opens the pinned admin channel, runs one op or watches events. */
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { AppError } from '../errors.js';
 import type { AdminPush } from '../protocol/types.js';
 import { AdminClient, type SessionInfo } from './admin-client.js';
@@ -10,6 +8,7 @@ import { UsageError } from './cli-commands.js';
 import { renderPush, renderResult } from './cli-format.js';
 import { loadSession, removeSession, saveSession, sessionFile } from './cli-session.js';
 import { isInteractive, promptTotp, readPassword, type CliIo } from './cli-prompt.js';
+import { isMainModule } from '../server/main-module.js';
 
 export interface RunOptions {
   io?: CliIo;
@@ -131,17 +130,6 @@ function report(err: unknown, io: CliIo): number {
   return 1;
 }
 
-function invokedDirectly(): boolean {
-  const script = process.argv[1];
-  if (script === undefined) return false;
-  try {
-    // npm's bin link is a symlink: compare real paths.
-    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (invokedDirectly()) {
+if (isMainModule(import.meta.url)) {
   process.exitCode = await runCli(process.argv.slice(2));
 }

@@ -1,12 +1,11 @@
 #!/usr/bin/env node
 /** @module The `terminal` command: parses the command line, runs one command, prints text or one JSON object, and sets the exit code. */
-import { realpathSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AppError } from '../errors.js';
 import { COMMAND_HELP, COMMANDS, OVERVIEW, type Command } from './cli-help.js';
 import { runCommand, UsageError } from './cli-commands.js';
+import { isMainModule } from '../server/main-module.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -110,18 +109,7 @@ function reportError(err: unknown, json: boolean, io: CliIo): number {
   return usage ? EXIT_USAGE : EXIT_FAILED;
 }
 
-function invokedDirectly(): boolean {
-  const script = process.argv[1];
-  if (script === undefined) return false;
-  try {
-    // npm's bin shim is a symlink; compare real paths.
-    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (invokedDirectly()) {
+if (isMainModule(import.meta.url)) {
   main(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env }).then(
     (code) => {
       process.exitCode = code;
