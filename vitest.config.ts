@@ -8,5 +8,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     reporters: ['default', './test/summary-reporter.ts'],
+    // Composes the reliability tests' findings (test-output/reliability/) into docs/RELIABILITY.md at the end of a run.
+    globalSetup: ['./test/reliability-report.ts'],
   },
 });

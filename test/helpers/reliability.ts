@@ -30,13 +30,13 @@ export interface ReliabilitySection {
   command: string;
 }
 
-/** How this run was started, for the report: `npm test`, `npm run soak`, or the vitest command line. */
+/** How this run was started, for the report: set by the report's globalSetup (inherited by the test workers), else guessed. */
 export function runCommand(): string {
+  if (process.env.RELIABILITY_COMMAND) return process.env.RELIABILITY_COMMAND;
   const event = process.env.npm_lifecycle_event;
   if (event === 'test') return 'npm test';
-  if (event) return `npm run ${event}`;
-  const args = process.argv.slice(2).filter((a) => !a.startsWith('--') || a === '--run');
-  return args.length > 0 ? `npx vitest ${args.join(' ')}` : 'npx vitest run';
+  if (event && event !== 'npx') return `npm run ${event}`;
+  return `node ${process.argv.slice(1).map((a) => a.replace(/^.*\/node_modules\//, '')).join(' ')}`;
 }
 
 export function writeSection(section: Omit<ReliabilitySection, 'generatedAt' | 'command'>): void {

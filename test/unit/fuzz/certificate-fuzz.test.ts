@@ -12,7 +12,7 @@ import { AppError, isErrorCode } from '../../../src/errors.js';
 import type { SignatureAlgorithm, TerminalRequest } from '../../../src/protocol/types.js';
 import { fakeRsaPublicKeyPem, OpensslCerts } from '../../helpers/openssl-certs.js';
 import { FuzzTally, writeSection } from '../../helpers/reliability.js';
-import { anyHeaderText, mutatedBytes, mutatedText } from './mutate.js';
+import { anyHeaderText, mutatedBytes, mutatedText } from '../../helpers/mutate.js';
 
 const BUDGET_MS = 250;
 const tally = new FuzzTally();

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { contentDigest, verifyContentDigest } from '../../../src/crypto/content-digest.js';
 import { FuzzTally, writeSection } from '../../helpers/reliability.js';
-import { anyHeaderText, mutatedText } from './mutate.js';
+import { anyHeaderText, mutatedText } from '../../helpers/mutate.js';
 
 const BUDGET_MS = 250;
 const tally = new FuzzTally();

@@ -10,7 +10,7 @@ import { SERIAL_PATTERN } from '../../../src/protocol/schemas.js';
 import { SIGNATURE_ALGORITHMS, type SignatureAlgorithm } from '../../../src/protocol/types.js';
 import { FuzzTally, writeSection } from '../../helpers/reliability.js';
 import { makeTerminal, partsOf, receive, type Terminal, type Wire } from '../crypto/signed-request.js';
-import { anyHeaderText, mutatedText } from './mutate.js';
+import { anyHeaderText, mutatedText } from '../../helpers/mutate.js';
 
 /** Generous for a shared 2-core machine; an input that needs more is a parser with super-linear work. */
 const BUDGET_MS = 250;
