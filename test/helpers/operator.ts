@@ -2,8 +2,8 @@
 import { AdminClient } from '../../src/admin/admin-client.js';
 import { totpCode } from '../../src/crypto/totp.js';
 import type { AdminPush } from '../../src/protocol/types.js';
-import { serverCli } from './cli.js';
-import type { ServerProcess } from './server-process.js';
+import { casCli, ok, serverCli, type CliResult } from './cli.js';
+import { tempDir, type ServerProcess } from './server-process.js';
 
 export interface TestOperator {
   user: string;
@@ -52,4 +52,14 @@ export function nextPush(client: AdminClient, predicate: (push: AdminPush) => bo
     };
     client.on('event', listener);
   });
+}
+
+export type Cas = (args: string[], stdin?: string) => Promise<CliResult>;
+
+/** The real `cas` CLI, logged in once as `op` (`cas login` keeps the session in a temp dir), with --json. */
+export async function casSession(server: Pick<ServerProcess, 'adminUrl' | 'sfp'>, op: TestOperator): Promise<Cas> {
+  const env = { CAS_SESSION_DIR: tempDir('cas-session') };
+  const cas: Cas = (args, stdin) => casCli(['--url', server.adminUrl, '--user', op.user, '--fingerprint', server.sfp, '--json', ...args], stdin, env);
+  ok(await cas(['--totp', (await nextTotp(op))!, 'login'], op.password + '\n'));
+  return cas;
 }

@@ -3,30 +3,21 @@
  * over TLS on loopback. Create → pair → same code on both sides → approve → master calls → unpair → re-pair after reset.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { casCli, terminalCli, type CliResult } from '../helpers/cli.js';
-import { addOperator, nextTotp, type TestOperator } from '../helpers/operator.js';
+import { ok, terminalCli } from '../helpers/cli.js';
+import { addOperator, casSession, type Cas, type TestOperator } from '../helpers/operator.js';
 import { startServerProcess, tempDir, type ServerProcess } from '../helpers/server-process.js';
 
 let server: ServerProcess;
 let alice: TestOperator;
-let cas: (args: string[], stdin?: string) => Promise<CliResult>;
+let cas: Cas;
 const atm = tempDir('terminal-state');
 const term = (args: string[]) => terminalCli(atm, args);
 
-function ok(result: CliResult): any {
-  if (result.code !== 0) throw new Error(`exit ${result.code}: ${result.stderr}${result.stdout}`);
-  return result.json;
-}
 
 beforeAll(async () => {
   server = await startServerProcess();
   alice = await addOperator(server.dataDir, 'alice');
-  const sessionDir = tempDir('cas-session');
-  cas = (args, stdin) => {
-    process.env.CAS_SESSION_DIR = sessionDir;
-    return casCli(['--url', server.adminUrl, '--user', 'alice', '--fingerprint', server.sfp, '--json', ...args], stdin);
-  };
-  ok(await cas(['--totp', (await nextTotp(alice))!, 'login'], alice.password + '\n'));
+  cas = await casSession(server, alice);
 });
 
 afterAll(async () => {

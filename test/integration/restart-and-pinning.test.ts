@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminClient } from '../../src/admin/admin-client.js';
-import { terminalCli, type CliResult } from '../helpers/cli.js';
+import { ok, terminalCli } from '../helpers/cli.js';
 import { addOperator, connectOperator, type TestOperator } from '../helpers/operator.js';
 import { startServerProcess, tempDir, type ServerProcess } from '../helpers/server-process.js';
 
@@ -15,10 +15,6 @@ let token: string;
 const atm = tempDir('terminal-state');
 const term = (args: string[]) => terminalCli(atm, args);
 
-function ok(result: CliResult): any {
-  if (result.code !== 0) throw new Error(`exit ${result.code}: ${result.stderr}${result.stdout}`);
-  return result.json;
-}
 
 /** Reconnects to a restarted server with the session token: sessions live in the store, not in memory. */
 async function resumeOperator(): Promise<AdminClient> {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminClient } from '../../src/admin/admin-client.js';
 import { totpCode } from '../../src/crypto/totp.js';
-import { casCli, serverCli, terminalCli, type CliResult } from '../helpers/cli.js';
+import { casCli, ok, serverCli, terminalCli, type CliResult } from '../helpers/cli.js';
 import { writeSection } from '../helpers/reliability.js';
 import { startServerProcess, tempDir, type ServerProcess } from '../helpers/server-process.js';
 
@@ -38,10 +38,6 @@ function record(what: string, result: CliResult): CliResult {
   return result;
 }
 
-function ok(result: CliResult): any {
-  if (result.code !== 0) throw new Error(`exit ${result.code}: ${result.stderr}${result.stdout}`);
-  return result.json;
-}
 
 const term = async (args: string[], stdin?: string) => record(`terminal ${args[0]}`, await terminalCli(atm, args, stdin));
 const cas = async (args: string[], stdin?: string) =>

@@ -10,9 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AdminClient } from '../../src/admin/admin-client.js';
 import { AppError } from '../../src/errors.js';
 import type { KeyKind } from '../../src/protocol/types.js';
-import { casCli, terminalCli, type CliResult } from '../helpers/cli.js';
+import { ok, terminalCli } from '../helpers/cli.js';
 import { LoggedProcess, NamespacePair, sbin, vpnTestMode } from '../helpers/openvpn.js';
-import { addOperator, connectOperator, nextTotp, type TestOperator } from '../helpers/operator.js';
+import { addOperator, casSession, connectOperator, type Cas, type TestOperator } from '../helpers/operator.js';
 import { RawTerminal } from '../helpers/raw-terminal.js';
 import { startServerProcess, tempDir, type ServerProcess } from '../helpers/server-process.js';
 
@@ -24,16 +24,12 @@ const serialOf = (kind: KeyKind): string => `ATM-VPN-${kind.toUpperCase()}`;
 
 let server: ServerProcess;
 let alice: TestOperator;
-let cas: (args: string[], stdin?: string) => Promise<CliResult>;
+let cas: Cas;
 let bobClient: AdminClient | undefined;
 let namespaces: NamespacePair | undefined;
 let tunnelServer: LoggedProcess | undefined;
 const processes: LoggedProcess[] = [];
 
-function ok(result: CliResult): any {
-  if (result.code !== 0) throw new Error(`exit ${result.code}: ${result.stderr}${result.stdout}`);
-  return result.json;
-}
 
 function openssl(args: string[]): { ok: boolean; out: string } {
   const result = spawnSync('openssl', args, { encoding: 'utf8', timeout: 10_000 });
@@ -53,12 +49,7 @@ function openvpn(args: string[], opts: { netns?: string; cwd?: string } = {}): L
 beforeAll(async () => {
   server = await startServerProcess();
   alice = await addOperator(server.dataDir, 'alice');
-  const sessionDir = tempDir('cas-session');
-  cas = (args, stdin) => {
-    process.env.CAS_SESSION_DIR = sessionDir;
-    return casCli(['--url', server.adminUrl, '--user', 'alice', '--fingerprint', server.sfp, '--json', ...args], stdin);
-  };
-  ok(await cas(['--totp', (await nextTotp(alice))!, 'login'], alice.password + '\n'));
+  cas = await casSession(server, alice);
   ok(await cas(['gate', 'open', '--minutes', '30']));
 });
 
