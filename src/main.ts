@@ -7,6 +7,7 @@ import { CertificateCache } from './auth/certificate-cache.js';
 import type { ActorContext, EventSink } from './actors/context.js';
 import { pruneNonces } from './actors/replay-window.js';
 import { TerminalRouter } from './actors/terminal-router.js';
+import { WriteBehind } from './actors/write-behind.js';
 import type { OpsContext } from './admin/ops.js';
 import { LoginThrottle } from './admin/login-throttle.js';
 import { Sessions } from './admin/sessions.js';
@@ -51,8 +52,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   // With --master-port 0 the port is known only once the first front thread listens; actors read it when they need it.
   let masterPort = config.masterPort;
   const vpn = new VpnService({ store, dataDir: config.dataDir, publicHost: config.publicHost, masterPort: () => masterPort, log: log.child({ component: 'vpn' }), now });
+  const writeBehind = new WriteBehind(store, log.child({ component: 'write-behind' }));
   const ctx: ActorContext = {
-    store, certs: new CertificateCache(store), events, log: log.child({ component: 'actor' }), sfp: identity.sfp,
+    store, certs: new CertificateCache(store), events, writeBehind, log: log.child({ component: 'actor' }), sfp: identity.sfp,
     get masterUrl() { return url(masterPort); },
     clockSkewSec: config.clockSkewSec, pairingTtlMs: config.pairingTtlSec * 1000, maxCodeAttempts: config.maxCodeAttempts, vpn, now,
   };
@@ -111,11 +113,13 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         adminListening.close();
         await fronts.shutdown(SHUTDOWN_GRACE_MS);
         await router.close();
+        await writeBehind.close();
         await store.close();
       },
     };
   } catch (error) {
     await fronts.shutdown(0).catch(() => undefined);
+    await writeBehind.close();
     await store.close();
     throw error;
   }

@@ -4,6 +4,7 @@ import type { CertificateCache } from '../auth/certificate-cache.js';
 import type { AdminTopic } from '../protocol/types.js';
 import type { Store } from '../store/store.js';
 import type { VpnService } from '../vpn/vpn-service.js';
+import type { WriteBehind } from './write-behind.js';
 
 /** Pushes a domain event to operators subscribed to `topic`. */
 export type EventSink = (topic: AdminTopic, event: string, data: Record<string, unknown>) => void;
@@ -21,5 +22,7 @@ export interface ActorContext {
   readonly maxCodeAttempts: number;
   /** VPN certificates and configurations of `vpn: true` terminals (deployment scenario A). */
   readonly vpn: VpnService;
+  /** Nonces and last-seen times, committed in batches (no reply waits for them). */
+  readonly writeBehind: WriteBehind;
   now(): number;
 }

@@ -1,5 +1,6 @@
 /** @module One terminal's replay window: nonces seen inside the clock-skew window, mirrored to LMDB so a restart does not reopen it. */
-import { compositeKey, type Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import type { WriteBehind } from './write-behind.js';
 
 export class ReplayWindow {
   private readonly seen = new Map<string, number>();
@@ -7,7 +8,7 @@ export class ReplayWindow {
   private pruneAt = 256;
 
   /** Activation loads what earlier activations (or the process before a restart) recorded. */
-  constructor(private readonly store: Store, private readonly serial: string) {
+  constructor(store: Store, private readonly writeBehind: WriteBehind, private readonly serial: string) {
     for (const { key, value } of store.withPrefix(store.nonces, serial)) {
       this.seen.set(key.slice(serial.length + 1), value);
     }
@@ -25,8 +26,8 @@ export class ReplayWindow {
       this.pruneAt = Math.max(256, this.seen.size * 2);
     }
     this.seen.set(nonce, expiresAtSec);
-    // Not awaited: losing the last few milliseconds of nonces in a crash is the accepted cost of no write per ping.
-    void this.store.nonces.put(compositeKey(this.serial, nonce), expiresAtSec);
+    // Written behind: losing the last half second of nonces in a crash is the accepted cost of no write per call.
+    this.writeBehind.nonce(this.serial, nonce, expiresAtSec);
     return true;
   }
 

@@ -20,7 +20,7 @@ export class TerminalActor implements Actor<TerminalCommand, TerminalReply> {
   private readonly decisions: OperatorDecisions;
 
   constructor(private readonly ctx: ActorContext, private readonly serial: string) {
-    this.replay = new ReplayWindow(ctx.store, serial);
+    this.replay = new ReplayWindow(ctx.store, ctx.writeBehind, serial);
     this.pairing = new PairingFlow(ctx, serial);
     this.decisions = new OperatorDecisions(ctx, serial);
   }
@@ -89,11 +89,7 @@ export class TerminalActor implements Actor<TerminalCommand, TerminalReply> {
   private touch(terminal: TerminalRecord): void {
     const now = this.ctx.now();
     if (terminal.lastSeenAt !== null && now - terminal.lastSeenAt < LAST_SEEN_RESOLUTION_MS) return;
-    // Not awaited; re-read inside the write transaction so it can never undo an unpair or approval committed meanwhile.
-    void this.ctx.store.root.transaction(() => {
-      const latest = this.ctx.store.terminals.get(this.serial);
-      if (latest) this.ctx.store.terminals.putSync(this.serial, { ...latest, lastSeenAt: now });
-    });
+    this.ctx.writeBehind.lastSeen(this.serial, now);
   }
 }
 

@@ -5,7 +5,9 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminClient } from '../../src/admin/admin-client.js';
+import { signRequest } from '../../src/crypto/signature.js';
 import { ok, terminalCli } from '../helpers/cli.js';
+import { RawTerminal, rawRequest } from '../helpers/raw-terminal.js';
 import { addOperator, connectOperator, type TestOperator } from '../helpers/operator.js';
 import { startServerProcess, tempDir, type ServerProcess } from '../helpers/server-process.js';
 
@@ -57,6 +59,20 @@ describe('restarts lose nothing', () => {
     await client.request('pairing.approve', { requestId: request!.requestId, code: pending.code });
     await client.close();
     expect(ok(await term(['pair', '--gate', server.gateUrl])).status).toBe('trusted');
+  });
+
+  it('remembers used nonces across a restart: a replay after it is still refused', async () => {
+    const client = await resumeOperator();
+    const raw = RawTerminal.create('ATM-R2', 'ed25519');
+    await client.request('terminals.create', { serial: raw.serial });
+    const { requestId, code } = await raw.requestPairing(server.gateUrl, server.sfp);
+    await client.request('pairing.approve', { requestId, code });
+    await client.close();
+    const body = Buffer.from('{}');
+    const headers = { ...signRequest({ method: 'POST', path: '/api/v1/ping', body, serial: raw.serial, privateKeyPem: raw.privateKeyPem, alg: raw.alg, keyid: raw.tfp }), 'content-type': 'application/json' };
+    expect((await rawRequest(`${server.masterUrl}/api/v1/ping`, 'POST', headers, body)).status).toBe(200);
+    await restart('SIGTERM');
+    expect((await rawRequest(`${server.masterUrl}/api/v1/ping`, 'POST', headers, body)).status).toBe(401);
   });
 
   it('keeps acknowledged cash events and the pin across SIGKILL', async () => {
