@@ -26,6 +26,7 @@ const store = Store.open(config.dataDir);
 const certs = new CertificateCache(store);
 const authOptions = () => ({ nowSec: Math.floor(Date.now() / 1000), clockSkewSec: config.clockSkewSec });
 
+const NO_CERTIFICATE = Buffer.alloc(0);
 let nextId = 1;
 const waiting = new Map<number, { resolve: (reply: HttpReply) => void; reject: (error: AppError) => void }>();
 const toMain = new BatchedPort<ActorCall, ActorResult>(parentPort!, (result) => {
@@ -40,8 +41,10 @@ function callActor(service: ActorCall['service'], request: TerminalRequest, auth
   return new Promise((resolve, reject) => {
     const id = nextId++;
     waiting.set(id, { resolve, reject });
-    // The actors never read headers (the signature over them is checked here): leave them out of the copy.
-    toMain.send({ id, service, request: { ...request, headers: {} }, auth });
+    // Copy only what the actors read: not the headers (their signature is checked here), and the
+    // certificate only for the gate (which records it); master already holds it.
+    const sent = service === 'gate' ? auth : { ...auth, certDer: NO_CERTIFICATE };
+    toMain.send({ id, service, request: { ...request, headers: {} }, auth: sent });
   });
 }
 
