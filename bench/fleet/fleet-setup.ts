@@ -1,0 +1,96 @@
+/** @module The fleet's data dir: a fresh store with one operator, the server started empty (start-up and RSS baseline), every terminal registered and paired — or all that from an earlier run (--reuse-fleet). */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Progress } from '../lib/progress.js';
+import { cpuBetween, sampleProcess } from '../lib/proc-stats.js';
+import type { GeneratorProcess } from './generator-process.js';
+import type { IdentityPlan } from './identities.js';
+import type { PairingReport } from './pairing-driver.js';
+import { SERVER_CLI, startProcess, type RunningProcess } from './server-process.js';
+
+export interface FleetPairing extends PairingReport {
+  /** Server cores busy while pairing. */
+  serverCores: number;
+  /** Taken from an earlier run's marker (--reuse-fleet): this run did not pair. */
+  reused: boolean;
+}
+
+export interface PreparedFleet {
+  dataDir: string;
+  pairing: FleetPairing;
+  /** The server on an empty store: start-up seconds and RSS after settling. */
+  empty: { seconds: number; rssBytes: number };
+}
+
+const OPERATOR = { user: 'bench', password: 'bench fleet operator passphrase' };
+/** Operator connections sharing one session during pairing (the server orders each connection's requests). */
+const ADMIN_CONNECTIONS = 8;
+const MARKER = 'bench-fleet.json';
+/** Bumped when the saved shape changes: an older marker is ignored and the fleet paired again. */
+const MARKER_VERSION = 2;
+const SETTLE_MS = 1_000;
+
+export const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+
+function addOperator(dataDir: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(process.execPath, [SERVER_CLI, 'users', 'add', OPERATOR.user, '--password-stdin', '--json', '--data-dir', dataDir], (error, stdout, stderr) => {
+      if (error) return reject(new Error(`users add failed: ${stderr}`));
+      const created = JSON.parse(stdout) as { totpSecret?: string };
+      if (!created.totpSecret) return reject(new Error('users add printed no TOTP secret'));
+      resolve(created.totpSecret);
+    });
+    child.stdin!.end(`${OPERATOR.password}\n`);
+  });
+}
+
+export async function prepareFleet(args: {
+  plan: IdentityPlan;
+  cacheDir: string;
+  reuse: boolean;
+  pairConcurrency: number;
+  serverArgs: (dataDir: string) => string[];
+  ports: { gate: number; admin: number };
+  gen: GeneratorProcess;
+  progress: Progress;
+}): Promise<PreparedFleet> {
+  const { plan, gen, progress } = args;
+  const dataDir = path.join(args.cacheDir, `fleet-${plan.rsa + plan.ec}-${plan.rsa}-k${plan.rsaKeys}`);
+  const marker = path.join(dataDir, MARKER);
+  const saved = args.reuse && fs.existsSync(marker) ? (JSON.parse(fs.readFileSync(marker, 'utf8')) as Omit<PreparedFleet, 'dataDir'> & { version?: number }) : null;
+  if (saved?.version === MARKER_VERSION) {
+    progress.done(`pairing: reusing the fleet paired by an earlier run in ${path.basename(dataDir)} (${saved.pairing.terminals} terminals)`);
+    return { dataDir, pairing: { ...saved.pairing, reused: true }, empty: saved.empty };
+  }
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const totpSecret = await addOperator(dataDir);
+  let proc: RunningProcess | null = await startProcess(SERVER_CLI, args.serverArgs(dataDir));
+  try {
+    await settle();
+    const empty = { seconds: proc.startupSeconds, rssBytes: sampleProcess(proc.pid).rssBytes };
+    const before = sampleProcess(proc.pid);
+    const report = await gen.run<PairingReport>({
+      type: 'pair', plan, concurrency: args.pairConcurrency, adminConnections: ADMIN_CONNECTIONS, signThreads: os.cpus().length,
+      admin: { url: `wss://127.0.0.1:${args.ports.admin}/admin`, sfp: String(proc.ready.sfp), user: OPERATOR.user, password: OPERATOR.password, totpSecret },
+      gate: { host: '127.0.0.1', port: args.ports.gate },
+    });
+    const pairing: FleetPairing = { ...report, serverCores: cpuBetween(before, sampleProcess(proc.pid)).cores, reused: false };
+    const steps = Object.entries(pairing.stepMs).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ');
+    progress.done(`pairing: ${pairing.terminals} terminals trusted in ${pairing.pairSeconds.toFixed(1)} s (${pairing.terminalsPerSec.toFixed(0)}/s; created in ${pairing.createSeconds.toFixed(1)} s; `
+      + `server ${pairing.serverCores.toFixed(2)} cores, generator ${pairing.generatorCores.toFixed(2)} cores; ${pairing.gateCalls} gate calls on ${pairing.gateConnections} connections; `
+      + `mean ms per step: ${steps}), ${pairing.errors} errors, ${pairing.retries} retries`
+      + (pairing.errorSamples.length ? `: ${pairing.errorSamples.join('; ')}` : ''));
+    await proc.stop();
+    proc = null;
+    if (pairing.errors === 0) fs.writeFileSync(marker, JSON.stringify({ version: MARKER_VERSION, pairing, empty }));
+    return { dataDir, pairing, empty };
+  } catch (error) {
+    if (proc) process.stderr.write(`last server output:\n${proc.tail()}\n`);
+    throw error;
+  } finally {
+    await proc?.stop();
+  }
+}

@@ -1,0 +1,155 @@
+/** @module The end-to-end fleet benchmark: pair N terminals through the real flow, restart the server (start-up, idle memory), then signed RSA-2048 master calls against the server and the node:https baseline with the same requests. */
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Progress } from '../lib/progress.js';
+import { sampleProcess } from '../lib/proc-stats.js';
+import { prepareFleet, settle, type FleetPairing } from './fleet-setup.js';
+import { ensureIdentities, type GenerationReport, type IdentityPlan } from './identities.js';
+import { GeneratorProcess } from './generator-process.js';
+import type { ConnectReport, PhaseReport, PhaseSpec, PresignReport } from './messages.js';
+import { BASELINE, ROOT, SERVER_CLI, serverNodeArgs, serverOptions, startProcess, type RunningProcess } from './server-process.js';
+
+export interface FleetOptions {
+  terminals: number;
+  active: number;
+  rsaKeys: number;
+  /** Signed calls of the peak phase and of the half-peak phase, spread evenly over the active terminals; both servers get the same requests. */
+  peakCalls: number;
+  steadyCalls: number;
+  /** Longest duration of each measured phase, seconds (a phase normally ends when its calls are used). */
+  seconds: number;
+  /** Calls in flight in the peak phase. */
+  concurrency: number;
+  /** Server threads to ask for; null: the server's default. */
+  threads: number | null;
+  pairConcurrency: number;
+  /** Use the fleet an earlier run paired with the same plan (its pairing figures are reported as reused). */
+  reuseFleet: boolean;
+  cacheDir: string;
+}
+
+export interface TargetRun {
+  /** Every active terminal connected and called once; RSS read while all were held open. */
+  connect: ConnectReport;
+  peak: PhaseReport;
+  steady: PhaseReport;
+}
+
+export interface FleetResult {
+  options: FleetOptions;
+  serverArgs: string[];
+  serverThreads: string;
+  identities: GenerationReport;
+  pairing: FleetPairing;
+  startup: { emptySeconds: number; emptyRssBytes: number; registeredSeconds: number; registeredRssBytes: number; registered: number };
+  presign: PresignReport;
+  server: TargetRun;
+  baseline: TargetRun;
+  /** Bytes of server RSS per active terminal: (active − idle RSS) ÷ active terminals. */
+  memoryPerActiveTerminalBytes: number;
+  generator: string;
+}
+
+
+/** `count` distinct free loopback ports: every listener stays open until all are chosen, or the OS could hand out one twice. */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(Array.from({ length: count }, () => new Promise<net.Server>((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve(server));
+  })));
+  const ports = servers.map((server) => (server.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
+}
+
+/** Connect and warm up (every terminal calls once), then the peak and half-peak phases against one server. */
+async function drive(gen: GeneratorProcess, proc: RunningProcess, port: number, opts: FleetOptions, ranges: { peak: [number, number]; steady: [number, number] }, freshUntil: number, progress: Progress, label: string): Promise<TargetRun> {
+  const connect = await gen.run<ConnectReport>({ type: 'connect', host: '127.0.0.1', port, concurrency: 200, serverPid: proc.pid });
+  const warmFailed = Object.entries(connect.warmupFailures).map(([k, v]) => `${k}×${v}`).join(' ') || 'none';
+  progress.done(`${label}: ${connect.connections} terminals connected and called once in ${connect.seconds.toFixed(1)} s (server ${connect.serverCores.toFixed(2)} cores, generator ${connect.generatorCores.toFixed(2)} cores; `
+    + `failed: ${warmFailed}); ${connect.openConnections} open (${connect.heartbeats} heartbeats), server RSS ${(connect.serverRssBytes / 2 ** 20).toFixed(0)} MiB`);
+  const base = { serverPid: proc.pid, freshUntil, concurrency: opts.concurrency };
+  const phase = async (spec: PhaseSpec): Promise<PhaseReport> => {
+    const report = await gen.run<PhaseReport>({ type: 'load', phase: spec });
+    const failed = Object.entries(report.failures).map(([k, v]) => `${k}×${v}`).join(' ') || 'none';
+    progress.done(`${spec.name}: ${report.ok.toLocaleString('en-US')} ok in ${report.seconds.toFixed(1)} s = ${report.callsPerSec.toFixed(0)}/s, `
+      + `p50 ${report.latency.p50Ms.toFixed(2)} p99 ${report.latency.p99Ms.toFixed(2)} p99.9 ${report.latency.p999Ms.toFixed(2)} ms, `
+      + `server ${report.server.cores.toFixed(2)} cores ${report.server.cpuPerCallUs.toFixed(0)} µs/call, generator ${report.generator.cores.toFixed(2)} cores (loop delay p99 ${report.generator.loopDelayP99Ms.toFixed(1)} ms), `
+      + `failed: ${failed}, ${report.reconnects} reconnects, ${report.heartbeats} heartbeats, ended by ${report.endedBy}`);
+    return report;
+  };
+  const peak = await phase({ ...base, name: `${label} peak`, mode: 'closed', maxSeconds: opts.seconds, requests: ranges.peak });
+  const rate = Math.max(1, Math.floor(peak.callsPerSec / 2));
+  const steady = await phase({ ...base, name: `${label} at half peak (${rate}/s)`, mode: 'open', rate, maxSeconds: opts.seconds, requests: ranges.steady });
+  await gen.run({ type: 'disconnect' });
+  return { connect, peak, steady };
+}
+
+export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
+  const progress = new Progress();
+  const active = Math.min(opts.active, opts.terminals);
+  const plan: IdentityPlan = { cacheDir: path.join(opts.cacheDir, 'identities'), rsa: active, ec: opts.terminals - active, rsaKeys: opts.rsaKeys };
+  const identities = await ensureIdentities(plan, os.cpus().length, (t) => progress.update(t));
+  progress.done(`identities: ${plan.rsa} RSA-2048 (${Math.min(plan.rsaKeys, plan.rsa)} distinct keys) + ${plan.ec} P-256 terminals ready`
+    + (identities.seconds > 0 ? ` (generated in ${identities.seconds.toFixed(0)} s, cached in ${path.relative(ROOT, plan.cacheDir)})` : ' (from cache)'));
+
+  const [gate, master, admin, baselinePort] = await freePorts(4) as [number, number, number, number];
+  const ports = { gate, master, admin };
+  const supported = await serverOptions();
+  const extra: string[] = [];
+  if (supported.has('threads')) extra.push('--threads', String(opts.threads ?? os.cpus().length));
+  // Pairing a fleet from one machine is far above the gate's internet-facing global budget; each terminal has its own address.
+  if (supported.has('gate-global-rate')) extra.push('--gate-global-rate', '1000000');
+  const serverArgs = (dataDir: string): string[] => [
+    '--data-dir', dataDir, '--host', '127.0.0.1', '--gate-port', String(ports.gate), '--master-port', String(ports.master), '--admin-port', String(ports.admin), ...extra,
+  ];
+
+  const gen = GeneratorProcess.start((t) => progress.update(t));
+  let proc: RunningProcess | null = null;
+  try {
+    const fleet = await prepareFleet({ plan, cacheDir: opts.cacheDir, reuse: opts.reuseFleet, pairConcurrency: opts.pairConcurrency, serverArgs, ports, gen, progress });
+    proc = await startProcess(SERVER_CLI, serverArgs(fleet.dataDir), serverNodeArgs());
+    await settle();
+    const startup = {
+      emptySeconds: fleet.empty.seconds, emptyRssBytes: fleet.empty.rssBytes,
+      registeredSeconds: proc.startupSeconds, registeredRssBytes: sampleProcess(proc.pid).rssBytes, registered: opts.terminals,
+    };
+    progress.done(`start-up with ${opts.terminals} registered terminals: ${startup.registeredSeconds.toFixed(2)} s, RSS ${(startup.registeredRssBytes / 2 ** 20).toFixed(0)} MiB (empty store: ${(startup.emptyRssBytes / 2 ** 20).toFixed(0)} MiB)`);
+
+    // Per terminal: one warm-up call, then its share of the peak and of the half-peak phase.
+    const peakEnd = 1 + Math.ceil(opts.peakCalls / active);
+    const perTerminal = peakEnd + Math.ceil(opts.steadyCalls / active);
+    const ranges = { peak: [1, peakEnd] as [number, number], steady: [peakEnd, perTerminal] as [number, number] };
+    // Used within ±300 s of `created`; dated ahead so the whole run (both servers) fits in the window.
+    const created = Math.floor(Date.now() / 1000) + 280;
+    const presign = await gen.run<PresignReport>({ type: 'presign', plan, perTerminal, created, signThreads: os.cpus().length });
+    progress.done(`pre-signed ${presign.requests.toLocaleString('en-US')} master calls in ${presign.seconds.toFixed(1)} s (${presign.signsPerSec.toFixed(0)}/s on ${presign.threads} threads), before any measured phase`);
+    const freshUntil = created + 300;
+
+    const server = await drive(gen, proc, ports.master, opts, ranges, freshUntil, progress, 'server');
+    await proc.stop();
+    proc = null;
+
+    proc = await startProcess(BASELINE, ['--data-dir', fleet.dataDir, '--port', String(baselinePort)]);
+    await settle();
+    const baseline = await drive(gen, proc, baselinePort, opts, ranges, freshUntil, progress, 'baseline');
+    await proc.stop();
+    proc = null;
+
+    return {
+      options: opts, serverArgs: extra, serverThreads: supported.has('threads') ? String(opts.threads ?? os.cpus().length) : '1 (this build has no --threads)',
+      identities, pairing: fleet.pairing, startup, presign, server, baseline,
+      memoryPerActiveTerminalBytes: (server.connect.serverRssBytes - startup.registeredRssBytes) / active,
+      generator: `separate process; ${presign.requests.toLocaleString('en-US')} RSA-2048 calls pre-signed on ${presign.threads} worker threads before the measured phases; `
+        + 'one event loop writing pre-built requests on raw keep-alive TLS sockets (one per active terminal, each from its own 127.x address)',
+    };
+  } catch (error) {
+    if (proc) process.stderr.write(`last server output:\n${proc.tail()}\n`);
+    throw error;
+  } finally {
+    await proc?.stop();
+    gen.stop();
+  }
+}

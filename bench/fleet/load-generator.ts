@@ -1,0 +1,111 @@
+/** @module The load generator process, forked by the fleet orchestrator so its CPU is not the server's: pairs the fleet, pre-signs master calls on a worker pool before any measured phase, then drives the phases from one event loop. */
+import { Piscina } from 'piscina';
+import { AdminClient } from '../../src/admin/admin-client.js';
+import { totpCode } from '../../src/crypto/totp.js';
+import { loadIdentities, type IdentityPlan, type TerminalIdentity } from './identities.js';
+import { FleetConnections } from './fleet-connections.js';
+import { connectAndWarm, runPhase } from './load-phases.js';
+import type { Command, ConnectReport, GeneratorMessage, PresignReport } from './messages.js';
+import { pairFleet, type PairingReport } from './pairing-driver.js';
+import type { SignTask } from './sign.worker.js';
+
+const SIGNER = new URL('./sign.worker.js', import.meta.url).href;
+/** Terminals per pre-signing task: big enough to amortise the hop, small enough to spread over the threads. */
+const PRESIGN_CHUNK = 25;
+
+let requests: Buffer[][] = [];
+let fleet: FleetConnections | null = null;
+
+function send(message: GeneratorMessage): void {
+  process.send?.(message);
+}
+
+const progress = (text: string): void => send({ type: 'progress', text });
+
+function signerPool(threads: number): Piscina<SignTask, string[]> {
+  return new Piscina<SignTask, string[]>({ filename: SIGNER, minThreads: threads, maxThreads: threads });
+}
+
+async function pair(command: Extract<Command, { type: 'pair' }>): Promise<PairingReport> {
+  const { active, idle } = loadIdentities(command.plan);
+  const terminals = [...active, ...idle].map((identity, index) => ({ identity, index }));
+  const connect = (): Promise<AdminClient> => AdminClient.connect(command.admin.url, { fingerprint: command.admin.sfp, timeoutMs: 60_000 });
+  const admins = [await connect()];
+  const signer = signerPool(command.signThreads);
+  try {
+    const session = await admins[0]!.login(command.admin.user, command.admin.password, await totpCode(command.admin.totpSecret));
+    // One login (a TOTP code is accepted once), the other connections resume the same session, like more tabs of the web page.
+    for (let i = 1; i < command.adminConnections; i++) {
+      const extra = await connect();
+      admins.push(extra);
+      await extra.resume(session.token);
+    }
+    return await pairFleet({ admins, gate: command.gate, sfp: command.admin.sfp, terminals, concurrency: command.concurrency, signer, progress });
+  } finally {
+    await signer.destroy();
+    await Promise.all(admins.map((a) => a.close()));
+  }
+}
+
+async function presign(command: Extract<Command, { type: 'presign' }>): Promise<PresignReport> {
+  const { active } = loadIdentities(command.plan);
+  const signer = signerPool(command.signThreads);
+  const started = performance.now();
+  const total = active.length * command.perTerminal;
+  let done = 0;
+  requests = active.map(() => []);
+  try {
+    const chunks: Promise<void>[] = [];
+    for (let from = 0; from < active.length; from += PRESIGN_CHUNK) {
+      const slice: TerminalIdentity[] = active.slice(from, from + PRESIGN_CHUNK);
+      chunks.push(signer.run({
+        kind: 'master', created: command.created,
+        terminals: slice.map((t) => ({ serial: t.serial, privateKeyPem: t.privateKeyPem, keyid: t.tfp, alg: t.alg, count: command.perTerminal })),
+      }).then((raw) => {
+        slice.forEach((_, j) => {
+          requests[from + j] = raw.slice(j * command.perTerminal, (j + 1) * command.perTerminal).map((r) => Buffer.from(r, 'latin1'));
+        });
+        done += raw.length;
+        if ((from / PRESIGN_CHUNK) % 20 === 0) {
+          const sec = (performance.now() - started) / 1000;
+          progress(`pre-signing: ${done.toLocaleString('en-US')}/${total.toLocaleString('en-US')} RSA-2048 signatures, ${(done / sec).toFixed(0)}/s on ${command.signThreads} threads`);
+        }
+      }));
+    }
+    await Promise.all(chunks);
+  } finally {
+    await signer.destroy();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return { requests: total, perTerminal: command.perTerminal, seconds, signsPerSec: total / seconds, threads: command.signThreads, created: command.created };
+}
+
+async function connect(command: Extract<Command, { type: 'connect' }>): Promise<ConnectReport> {
+  fleet?.closeAll();
+  fleet = new FleetConnections(requests, { host: command.host, port: command.port });
+  return connectAndWarm(fleet, { concurrency: command.concurrency, serverPid: command.serverPid }, progress);
+}
+
+async function handle(command: Command): Promise<GeneratorMessage> {
+  switch (command.type) {
+    case 'pair':
+      return { type: 'done', result: await pair(command) };
+    case 'presign':
+      return { type: 'done', result: await presign(command) };
+    case 'connect':
+      return { type: 'done', result: await connect(command) };
+    case 'load':
+      if (!fleet) throw new Error('connect before a load phase');
+      return { type: 'done', result: await runPhase(fleet, command.phase, progress) };
+    case 'disconnect':
+      fleet?.closeAll();
+      fleet = null;
+      return { type: 'done', result: null };
+  }
+}
+
+process.on('message', (command: Command) => {
+  handle(command).then(send, (error: unknown) => send({ type: 'failed', message: error instanceof Error ? error.stack ?? error.message : String(error) }));
+});
+// The orchestrator going away ends the generator too.
+process.on('disconnect', () => process.exit(0));

@@ -1,0 +1,239 @@
+/** @module The load phases: warm-up (every terminal connects and calls once, the fleet held open while the server's RSS is read), closed loop (the peak) and open loop (latency at a fixed rate). */
+// Calls go round the terminals in order, each on the terminal's own connection, so it always meets the same server thread.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { cpuBetween, sampleProcess, sampleSelf, type ProcSample } from '../lib/proc-stats.js';
+import type { FleetConnections } from './fleet-connections.js';
+import { LatencyRecorder } from './latency.js';
+import type { ConnectReport, PhaseReport, PhaseSpec } from './messages.js';
+
+/** Heartbeat a connection idle this long: the server's 10 s idle timeout is checked every 4 s, so it may fire after 8 s. */
+const HEARTBEAT_AFTER_MS = 6_500;
+
+/** FIFO of terminal indices: the terminal idle longest calls next, so every terminal (actor, cache entry) stays in use. */
+class Ring {
+  private readonly items: Int32Array;
+  private head = 0;
+  private tail = 0;
+  length = 0;
+
+  constructor(capacity: number) {
+    this.items = new Int32Array(capacity);
+  }
+
+  push(v: number): void {
+    this.items[this.tail] = v;
+    this.tail = (this.tail + 1) % this.items.length;
+    this.length++;
+  }
+
+  shift(): number | undefined {
+    if (this.length === 0) return undefined;
+    const v = this.items[this.head]!;
+    this.head = (this.head + 1) % this.items.length;
+    this.length--;
+    return v;
+  }
+}
+
+const until = (predicate: () => boolean, maxMs: number): Promise<void> => new Promise((resolve) => {
+  const deadline = performance.now() + maxMs;
+  const timer = setInterval(() => {
+    if (predicate() || performance.now() > deadline) {
+      clearInterval(timer);
+      resolve();
+    }
+  }, 20);
+});
+
+/** Connects every terminal (its own address), sends its warm-up call (request 0), holds all connections open, reads the server's RSS. */
+export async function connectAndWarm(fleet: FleetConnections, opts: { concurrency: number; serverPid: number }, progress: (text: string) => void): Promise<ConnectReport> {
+  const started = performance.now();
+  const serverStart = sampleProcess(opts.serverPid);
+  const selfStart = sampleSelf();
+  const latency = new LatencyRecorder(fleet.size);
+  const failures: Record<string, number> = {};
+  let next = 0;
+  let done = 0;
+  let failed = 0;
+  const holder = setInterval(() => {
+    const now = performance.now();
+    fleet.sweep(now);
+    fleet.heartbeat(now, HEARTBEAT_AFTER_MS);
+    progress(`warm-up: ${done}/${fleet.size} terminals connected and called once, ${fleet.openCount} open, ${fleet.heartbeats} heartbeats`);
+  }, 1000);
+  try {
+    await Promise.all(Array.from({ length: Math.min(opts.concurrency, fleet.size) }, async () => {
+      while (next < fleet.size) {
+        const i = next++;
+        try {
+          const conn = await fleet.connect(i);
+          const sent = performance.now();
+          const reply = await conn.request(fleet.requests[i]![0]!);
+          latency.record(performance.now() - sent);
+          if (reply.status < 200 || reply.status >= 300) failures[String(reply.status)] = (failures[String(reply.status)] ?? 0) + 1;
+        } catch (error) {
+          failed++;
+          const kind = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : 'error');
+          failures[kind] = (failures[kind] ?? 0) + 1;
+        }
+        done++;
+      }
+    }));
+    // Nothing of the warm-up may still be in flight when the RSS is read.
+    await until(() => fleet.busyCount === 0, 10_000);
+  } finally {
+    clearInterval(holder);
+  }
+  const serverEnd = sampleProcess(opts.serverPid);
+  return {
+    connections: fleet.size - failed, seconds: (performance.now() - started) / 1000, failed,
+    serverCores: cpuBetween(serverStart, serverEnd).cores, generatorCores: cpuBetween(selfStart, sampleSelf()).cores,
+    warmupFailures: failures, warmupLatency: latency.summary(), heartbeats: fleet.heartbeats,
+    openConnections: fleet.openCount, serverRssBytes: serverEnd.rssBytes,
+  };
+}
+
+export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progress: (text: string) => void): Promise<PhaseReport> {
+  const [from, to] = spec.requests;
+  const n = fleet.size;
+  const waiting = new Ring(n);
+  const cursor = new Int32Array(n).fill(from);
+  for (let i = 0; i < n; i++) waiting.push(i);
+  const latency = new LatencyRecorder(n * (to - from));
+  const failures: Record<string, number> = {};
+  const fail = (kind: string): void => {
+    failures[kind] = (failures[kind] ?? 0) + 1;
+  };
+  let ok = 0;
+  let calls = 0;
+  let endedBy: PhaseReport['endedBy'] = 'time';
+  const reconnectsBefore = fleet.reconnects;
+  const heartbeatsBefore = fleet.heartbeats;
+  const concurrency = Math.min(spec.concurrency, n);
+
+  const start = performance.now();
+  const deadline = start + spec.maxSeconds * 1000;
+  // A margin before the server would see the pre-signed `created` as stale.
+  const freshDeadline = spec.freshUntil * 1000 - 2_000;
+  const serverStart = sampleProcess(spec.serverPid);
+  const selfStart = sampleSelf();
+  let rssMax = serverStart.rssBytes;
+  // The generator's own event-loop lag: late sends would show as server latency, so readers need to see it.
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+
+  /** Sends terminal t's next request; latency counts from `since` (open loop: when the call was due) or from sending. */
+  const call = async (t: number, since: number | null): Promise<void> => {
+    const index = cursor[t]!;
+    cursor[t] = index + 1;
+    calls++;
+    try {
+      const conn = await fleet.ready(t);
+      const sent = performance.now();
+      const reply = await conn.request(fleet.requests[t]![index]!);
+      latency.record(performance.now() - (since ?? sent));
+      if (reply.status >= 200 && reply.status < 300) ok++;
+      else fail(String(reply.status));
+    } catch (error) {
+      fail((error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : 'error'));
+    }
+    if (cursor[t]! < to) waiting.push(t);
+  };
+
+  const stopReason = (): PhaseReport['endedBy'] | null => {
+    if (Date.now() > freshDeadline) return 'signature-window';
+    if (performance.now() >= deadline) return 'time';
+    return null;
+  };
+
+  let last = { at: start, calls: 0, server: serverStart, self: selfStart };
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    fleet.sweep(now);
+    fleet.heartbeat(now, HEARTBEAT_AFTER_MS);
+    const server: ProcSample = sampleProcess(spec.serverPid);
+    const self = sampleSelf();
+    rssMax = Math.max(rssMax, server.rssBytes);
+    const rate = ((calls - last.calls) * 1000) / (now - last.at);
+    const failed = Object.values(failures).reduce((a, b) => a + b, 0);
+    progress(`${spec.name}: ${((now - start) / 1000).toFixed(0)}/${spec.maxSeconds} s, ${calls.toLocaleString('en-US')} calls, ${rate.toFixed(0)}/s, `
+      + `server ${cpuBetween(last.server, server).cores.toFixed(2)} cores ${(server.rssBytes / 2 ** 20).toFixed(0)} MiB, generator ${cpuBetween(last.self, self).cores.toFixed(2)} cores, ${failed} failed`);
+    last = { at: now, calls, server, self };
+  }, 1000);
+
+  try {
+    if (spec.mode === 'closed') {
+      const lane = async (): Promise<void> => {
+        for (;;) {
+          const stop = stopReason();
+          if (stop) {
+            endedBy = stop;
+            return;
+          }
+          const t = waiting.shift();
+          if (t === undefined) {
+            endedBy = 'requests-used';
+            return;
+          }
+          await call(t, null);
+        }
+      };
+      await Promise.all(Array.from({ length: concurrency }, lane));
+    } else {
+      const rate = spec.rate ?? 1;
+      const available = n * (to - from);
+      const due: number[] = [];
+      let dueHead = 0;
+      let scheduled = 0;
+      let inFlight = 0;
+      await new Promise<void>((resolve) => {
+        const dispatch = (): void => {
+          while (dueHead < due.length && waiting.length > 0) {
+            const t = waiting.shift()!;
+            inFlight++;
+            void call(t, due[dueHead++]!).then(() => {
+              inFlight--;
+              dispatch();
+            });
+          }
+        };
+        // Calls are due at start + k/rate whether or not earlier ones have answered: latency counts from when a call was due.
+        const timer = setInterval(() => {
+          const stop = stopReason();
+          if (stop === null && scheduled >= available) {
+            endedBy = 'requests-used';
+          } else if (stop === null) {
+            const target = Math.min(available, Math.floor(((performance.now() - start) * rate) / 1000));
+            for (; scheduled < target; scheduled++) due.push(start + (scheduled * 1000) / rate);
+            dispatch();
+            return;
+          } else {
+            endedBy = stop;
+          }
+          clearInterval(timer);
+          void until(() => inFlight === 0 && (dueHead === due.length || waiting.length === 0), 10_000).then(resolve);
+        }, 1);
+      });
+      if (dueHead < due.length) failures['not-sent (no terminal free)'] = due.length - dueHead;
+    }
+  } finally {
+    clearInterval(ticker);
+    loopDelay.disable();
+  }
+
+  const end = performance.now();
+  const serverEnd = sampleProcess(spec.serverPid);
+  const server = cpuBetween(serverStart, serverEnd);
+  const self = cpuBetween(selfStart, sampleSelf());
+  const seconds = (end - start) / 1000;
+  return {
+    name: spec.name, mode: spec.mode, seconds, calls, ok, failures, reconnects: fleet.reconnects - reconnectsBefore, heartbeats: fleet.heartbeats - heartbeatsBefore,
+    callsPerSec: ok / seconds, concurrency, targetRate: spec.mode === 'open' ? spec.rate ?? null : null,
+    latency: latency.summary(), endedBy,
+    server: {
+      cpuSec: server.cpuSec, cores: server.cores, cpuPerCallUs: ok > 0 ? (server.cpuSec / ok) * 1e6 : 0,
+      rssStartBytes: serverStart.rssBytes, rssEndBytes: serverEnd.rssBytes, rssMaxBytes: Math.max(rssMax, serverEnd.rssBytes),
+    },
+    generator: { cpuSec: self.cpuSec, cores: self.cores, loopDelayP99Ms: loopDelay.percentile(99) / 1e6 },
+  };
+}

@@ -1,0 +1,85 @@
+/** @module The messages between the fleet orchestrator and the load-generator process, typed in one place. */
+import type { IdentityPlan } from './identities.js';
+import type { LatencySummary } from './latency.js';
+import type { PairingReport } from './pairing-driver.js';
+
+export interface AdminLogin {
+  url: string;
+  sfp: string;
+  user: string;
+  password: string;
+  totpSecret: string;
+}
+
+export type Command =
+  | { type: 'pair'; plan: IdentityPlan; admin: AdminLogin; gate: { host: string; port: number }; concurrency: number; adminConnections: number; signThreads: number }
+  | { type: 'presign'; plan: IdentityPlan; perTerminal: number; created: number; signThreads: number }
+  | { type: 'connect'; host: string; port: number; concurrency: number; serverPid: number }
+  | { type: 'load'; phase: PhaseSpec }
+  | { type: 'disconnect' };
+
+export interface PhaseSpec {
+  name: string;
+  /** closed: `concurrency` calls always in flight (peak); open: calls started at `rate`/s whatever the answers (latency at a load). */
+  mode: 'closed' | 'open';
+  serverPid: number;
+  maxSeconds: number;
+  concurrency: number;
+  rate?: number;
+  /** Which of each terminal's pre-signed requests this phase may use: [from, to). */
+  requests: [number, number];
+  /** Unix seconds after which the pre-signed requests are no longer fresh for the server. */
+  freshUntil: number;
+}
+
+export interface PresignReport {
+  requests: number;
+  perTerminal: number;
+  seconds: number;
+  signsPerSec: number;
+  threads: number;
+  created: number;
+}
+
+/** Every active terminal connected and called once (its actor is active), the fleet held open by heartbeats. */
+export interface ConnectReport {
+  connections: number;
+  seconds: number;
+  failed: number;
+  /** Cores busy while connecting and warming up: who limits the connection rate. */
+  serverCores: number;
+  generatorCores: number;
+  warmupFailures: Record<string, number>;
+  warmupLatency: LatencySummary;
+  /** Unauthenticated 404 requests that kept idle connections inside the server's 10 s idle timeout. */
+  heartbeats: number;
+  /** Connections open when the server's RSS was read. */
+  openConnections: number;
+  serverRssBytes: number;
+}
+
+export interface PhaseReport {
+  name: string;
+  mode: 'closed' | 'open';
+  seconds: number;
+  calls: number;
+  ok: number;
+  /** Failures by HTTP status or error kind. */
+  failures: Record<string, number>;
+  reconnects: number;
+  /** Unauthenticated 404 requests sent to keep idle connections open during the phase (not calls; their CPU is in the server's). */
+  heartbeats: number;
+  callsPerSec: number;
+  concurrency: number;
+  targetRate: number | null;
+  latency: LatencySummary;
+  endedBy: 'time' | 'requests-used' | 'signature-window';
+  server: { cpuSec: number; cores: number; cpuPerCallUs: number; rssStartBytes: number; rssEndBytes: number; rssMaxBytes: number };
+  /** loopDelayP99Ms: the generator's event-loop delay; when it nears the latencies measured, the generator is part of them. */
+  generator: { cpuSec: number; cores: number; loopDelayP99Ms: number };
+}
+
+export type GeneratorMessage =
+  | { type: 'progress'; text: string }
+  | { type: 'done'; result: PairingReport | PresignReport | ConnectReport | PhaseReport | null }
+  | { type: 'failed'; message: string };

@@ -1,0 +1,89 @@
+/** @module Worker entry of the load generator's signing pool: terminal calls as complete signed HTTP/1.1 requests, signed as src/crypto/signature.ts signRequest signs them but with each parsed key kept. */
+// signRequest parses the PEM on every call, which more than doubles an RSA signature's cost on this machine.
+import { constants, createPrivateKey, randomBytes, sign as signNative, type KeyObject } from 'node:crypto';
+import { serializeDictionary, serializeInnerList, type BareItem, type Item } from 'structured-headers';
+import { contentDigest } from '../../src/crypto/content-digest.js';
+import { signatureBase, type RequestParts } from '../../src/crypto/signature.js';
+import type { SignatureAlgorithm } from '../../src/protocol/types.js';
+
+export interface Signer {
+  serial: string;
+  privateKeyPem: string;
+  /** The terminal's TFP. */
+  keyid: string;
+  alg: SignatureAlgorithm;
+}
+
+/** `count` master pings for each terminal, all carrying `created` (the server accepts ±300 s around it). */
+export interface MasterSignTask {
+  kind: 'master';
+  created: number;
+  terminals: (Signer & { count: number })[];
+}
+
+/** One gate call: JSON body, certificate header covered by the signature. */
+export interface GateSignTask {
+  kind: 'gate';
+  signer: Signer;
+  certificateB64: string;
+  body: string;
+}
+
+export type SignTask = MasterSignTask | GateSignTask;
+
+const keys = new Map<string, KeyObject>();
+
+function keyOf(pem: string): KeyObject {
+  let key = keys.get(pem);
+  if (!key) {
+    key = createPrivateKey(pem);
+    keys.set(pem, key);
+  }
+  return key;
+}
+
+function signWith(key: KeyObject, alg: SignatureAlgorithm, data: Buffer): Buffer {
+  switch (alg) {
+    case 'rsa-v1_5-sha256':
+      return signNative('sha256', data, { key, padding: constants.RSA_PKCS1_PADDING });
+    case 'rsa-pss-sha512':
+      return signNative('sha512', data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 64 });
+    case 'ecdsa-p256-sha256':
+      return signNative('sha256', data, { key, dsaEncoding: 'ieee-p1363' });
+    case 'ed25519':
+      return signNative(null, data, key);
+  }
+}
+
+/** A POST as a terminal signs it; returns the whole request. Host is not covered, so it is valid against any server holding the pin. */
+function signedPost(t: Signer, path: string, body: string, extra: Record<string, string>, created: number): string {
+  const headers: Record<string, string> = { 'X-Terminal-Serial': t.serial };
+  const bytes = Buffer.from(body, 'utf8');
+  if (bytes.length > 0) headers['Content-Digest'] = contentDigest(bytes);
+  Object.assign(headers, extra);
+  const lower = new Map(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
+  const components = ['@method', '@path', ...(bytes.length > 0 ? ['content-digest'] : []), 'x-terminal-serial', ...Object.keys(extra).map((n) => n.toLowerCase())];
+  const params = new Map<string, BareItem>([['created', created], ['nonce', randomBytes(16).toString('base64')], ['keyid', t.keyid], ['alg', t.alg]]);
+  const signatureParams = serializeInnerList([components.map((name): Item => [name, new Map()]), params]);
+  const parts: RequestParts = { method: 'POST', path, query: '', header: (name) => lower.get(name), hasBody: bytes.length > 0 };
+  const base = signatureBase(parts, { components, signatureParams });
+  if (!base.ok) throw new Error(base.message);
+  const signature = signWith(keyOf(t.privateKeyPem), t.alg, Buffer.from(base.value, 'utf8'));
+  headers['Signature-Input'] = `term=${signatureParams}`;
+  headers['Signature'] = serializeDictionary(new Map([['term', [signature, new Map()]]]));
+  let head = `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n`;
+  for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
+  if (bytes.length > 0) head += 'Content-Type: application/json\r\n';
+  return `${head}Content-Length: ${bytes.length}\r\n\r\n${body}`;
+}
+
+export default function sign(task: SignTask): string[] {
+  if (task.kind === 'gate') {
+    return [signedPost(task.signer, '/api/v1/pairing', task.body, { 'X-Terminal-Certificate': task.certificateB64 }, Math.floor(Date.now() / 1000))];
+  }
+  const out: string[] = [];
+  for (const t of task.terminals) {
+    for (let i = 0; i < t.count; i++) out.push(signedPost(t, '/api/v1/ping', '', {}, task.created));
+  }
+  return out;
+}

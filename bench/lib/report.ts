@@ -1,0 +1,151 @@
+/** @module The run's results: the issue's targets checked against the measurements, and the short Markdown report (bench/RESULTS.md). */
+import type { FleetResult } from '../fleet/fleet.js';
+import { formatMachine, type Machine } from './machine.js';
+import type { MicroResult } from './micro-runner.js';
+import type { OpensslSpeed } from './openssl-speed.js';
+
+export interface Target {
+  name: string;
+  goal: string;
+  measured: string;
+  pass: boolean | null;
+}
+
+export interface RunResults {
+  command: string;
+  startedAt: string;
+  minutes: number;
+  machine: Machine;
+  openssl: OpensslSpeed | null;
+  micro: MicroResult[];
+  fleet: FleetResult | null;
+  targets: Target[];
+}
+
+const MIB = 2 ** 20;
+const n0 = (n: number): string => Math.round(n).toLocaleString('en-US');
+const ms = (n: number): string => n.toFixed(n < 10 ? 2 : 1);
+const mib = (bytes: number): string => `${n0(bytes / MIB)} MiB`;
+
+export function evaluateTargets(fleet: FleetResult | null, openssl: OpensslSpeed | null): Target[] {
+  if (!fleet) return [];
+  const { server, baseline, startup, pairing } = fleet;
+  const active = Math.min(fleet.options.active, fleet.options.terminals);
+  const ratio = baseline.peak.callsPerSec > 0 ? server.peak.callsPerSec / baseline.peak.callsPerSec : 0;
+  const verifyUs = openssl?.rsa2048 ? 1e6 / openssl.rsa2048.verify : null;
+  const idleBytes = startup.registeredRssBytes - startup.emptyRssBytes;
+  return [
+    {
+      name: 'Signed master calls (RSA-2048) vs the node:https baseline', goal: '≥ 3×',
+      measured: `${ratio.toFixed(2)}× (${n0(server.peak.callsPerSec)}/s vs ${n0(baseline.peak.callsPerSec)}/s)`, pass: ratio >= 3,
+    },
+    {
+      name: 'Server CPU per call vs one RSA-2048 verify (openssl speed, this run)', goal: '≤ 2×',
+      measured: verifyUs === null ? `${n0(server.peak.server.cpuPerCallUs)} µs (no openssl figure)` : `${(server.peak.server.cpuPerCallUs / verifyUs).toFixed(2)}× (${n0(server.peak.server.cpuPerCallUs)} µs vs ${verifyUs.toFixed(1)} µs)`,
+      pass: verifyUs === null ? null : server.peak.server.cpuPerCallUs <= 2 * verifyUs,
+    },
+    {
+      name: `p99 latency at half the peak rate (${n0(server.steady.targetRate ?? 0)}/s)`, goal: '< 5 ms',
+      measured: `${ms(server.steady.latency.p99Ms)} ms (achieved ${n0(server.steady.callsPerSec)}/s)`, pass: server.steady.latency.p99Ms < 5,
+    },
+    {
+      name: `Start-up with ${n0(startup.registered)} registered terminals`, goal: '< 5 s',
+      measured: `${startup.registeredSeconds.toFixed(2)} s`, pass: startup.registeredSeconds < 5,
+    },
+    {
+      name: `Idle terminals cost no actor memory (RSS after start-up, ${n0(startup.registered)} registered vs empty store)`, goal: '≈ 0 per idle terminal',
+      measured: `${idleBytes >= 0 ? '+' : ''}${mib(idleBytes)} (${n0(idleBytes / startup.registered)} B per terminal)`, pass: idleBytes / startup.registered < 1024,
+    },
+    {
+      name: `RSS with ${n0(active)} active keep-alive terminals`, goal: '< 1 GiB',
+      measured: `${mib(server.connect.serverRssBytes)} with ${n0(server.connect.openConnections)} connections open (${n0(fleet.memoryPerActiveTerminalBytes)} B per active terminal)`,
+      pass: server.connect.serverRssBytes < 2 ** 30 && server.connect.openConnections >= active * 0.99,
+    },
+    {
+      name: `Pairing ${n0(pairing.terminals)} terminals (request → approve → trusted)${pairing.reused ? ', reused from an earlier run' : ''}`, goal: 'no error',
+      measured: `${n0(pairing.terminals - pairing.errors)} paired in ${pairing.pairSeconds.toFixed(0)} s, ${pairing.errors} errors`, pass: pairing.errors === 0,
+    },
+  ];
+}
+
+function table(header: string[], rows: string[][]): string {
+  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+function fleetSection(f: FleetResult): string {
+  const s = f.server;
+  const b = f.baseline;
+  const lat = (p: { latency: { p50Ms: number; p99Ms: number; p999Ms: number } }): string => `${ms(p.latency.p50Ms)} / ${ms(p.latency.p99Ms)} / ${ms(p.latency.p999Ms)}`;
+  const failed = (p: { failures: Record<string, number>; reconnects: number; heartbeats: number }): string => {
+    const list = Object.entries(p.failures).map(([k, v]) => `${k}×${v}`).join(' ');
+    return `${list || '0'}${p.reconnects ? `; ${p.reconnects} reconnects` : ''}${p.heartbeats ? `; ${p.heartbeats} heartbeats` : ''}`;
+  };
+  const ratio = (a: number, c: number): string => (c > 0 ? `${(a / c).toFixed(2)}×` : '—');
+  return [
+    `## Fleet (${n0(f.options.terminals)} terminals paired, ${n0(Math.min(f.options.active, f.options.terminals))} active RSA-2048; ${n0(f.options.peakCalls)} calls at peak, ${n0(f.options.steadyCalls)} at half peak, the same to both servers)`,
+    '',
+    table(['', 'server', 'node:https baseline', 'server ÷ baseline'], [
+      ['peak signed calls/s (closed loop, ' + s.peak.concurrency + ' in flight)', n0(s.peak.callsPerSec), n0(b.peak.callsPerSec), ratio(s.peak.callsPerSec, b.peak.callsPerSec)],
+      ['latency at peak p50 / p99 / p99.9, ms', lat(s.peak), lat(b.peak), ''],
+      ['server CPU at peak: cores busy, µs per call', `${s.peak.server.cores.toFixed(2)}, ${n0(s.peak.server.cpuPerCallUs)}`, `${b.peak.server.cores.toFixed(2)}, ${n0(b.peak.server.cpuPerCallUs)}`, ratio(b.peak.server.cpuPerCallUs, s.peak.server.cpuPerCallUs) + ' less CPU'],
+      ['half-peak rate (open loop), calls/s achieved', `${n0(s.steady.targetRate ?? 0)}, ${n0(s.steady.callsPerSec)}`, `${n0(b.steady.targetRate ?? 0)}, ${n0(b.steady.callsPerSec)}`, ''],
+      ['latency at half peak p50 / p99 / p99.9, ms', lat(s.steady), lat(b.steady), ''],
+      ['RSS with every active terminal connected and called once', `${mib(s.connect.serverRssBytes)} (${n0(s.connect.openConnections)} open)`, `${mib(b.connect.serverRssBytes)} (${n0(b.connect.openConnections)} open)`, ''],
+      ['connect + warm-up: seconds, server cores', `${s.connect.seconds.toFixed(1)}, ${s.connect.serverCores.toFixed(2)}`, `${b.connect.seconds.toFixed(1)}, ${b.connect.serverCores.toFixed(2)}`, ''],
+      ['load generator CPU at peak, cores', s.peak.generator.cores.toFixed(2), b.peak.generator.cores.toFixed(2), ''],
+      ['load generator event-loop delay p99 at peak / half peak, ms', `${ms(s.peak.generator.loopDelayP99Ms)} / ${ms(s.steady.generator.loopDelayP99Ms)}`, `${ms(b.peak.generator.loopDelayP99Ms)} / ${ms(b.steady.generator.loopDelayP99Ms)}`, ''],
+      ['failures at peak / half peak (and reconnects, heartbeats)', `${failed(s.peak)} / ${failed(s.steady)}`, `${failed(b.peak)} / ${failed(b.steady)}`, ''],
+    ]),
+    '',
+    `- Server threads: ${f.serverThreads}; extra server flags: \`${f.serverArgs.join(' ') || 'none'}\`.`,
+    `- Pairing${f.pairing.reused ? ' (REUSED from an earlier run: --reuse-fleet)' : ''}: ${n0(f.pairing.terminals)} terminals created in ${f.pairing.createSeconds.toFixed(1)} s and paired (commit → reveal → operator approves with the code → trusted) in ${f.pairing.pairSeconds.toFixed(1)} s = ${n0(f.pairing.terminalsPerSec)}/s, `
+      + `server ${f.pairing.serverCores.toFixed(2)} cores busy (${ms((f.pairing.serverCores * f.pairing.pairSeconds * 1000) / f.pairing.terminals)} ms CPU per terminal), generator ${f.pairing.generatorCores.toFixed(2)} cores; mean ms per step: ${Object.entries(f.pairing.stepMs).map(([k, v]) => `${k} ${n0(v)}`).join(', ')}; ${f.pairing.errors} errors, ${f.pairing.retries} retries after 429/503.`,
+    `- Start-up: ${f.startup.emptySeconds.toFixed(2)} s with an empty store (RSS ${mib(f.startup.emptyRssBytes)}), ${f.startup.registeredSeconds.toFixed(2)} s with ${n0(f.startup.registered)} registered terminals (RSS ${mib(f.startup.registeredRssBytes)}).`,
+    `- Memory per active terminal (keep-alive TLS connection + actor + caches): ${n0(f.memoryPerActiveTerminalBytes)} B.`,
+    `- Calls go round all active terminals in order, each on the terminal's own keep-alive connection. The server closes connections idle for 10 s, so idle ones were held open with unauthenticated 404 heartbeats (${n0(s.connect.heartbeats)} during the server's warm-up; per phase in the failures row): they are not calls, but their CPU is in the server's.`,
+    `- Load generator: ${f.generator}. Pre-signing took ${f.presign.seconds.toFixed(0)} s (${n0(f.presign.signsPerSec)} signatures/s). Every terminal uses the same requests against both servers (the baseline keeps its own replay window).`,
+    `- Identities: active terminals share ${Math.min(f.options.rsaKeys, f.options.active)} distinct RSA-2048 keys, each terminal with its own certificate and TFP (the server parses every certificate into its own key object, so verifying costs the same); idle ones are P-256. Cached in bench/.cache/.`,
+  ].join('\n');
+}
+
+function microSection(results: MicroResult[]): string {
+  const parts = ['## Micro benchmarks (tinybench; ratio = ops/s ÷ the openssl figure on this machine)'];
+  for (const r of results) {
+    parts.push('', `**${r.id}** — ${r.question}`, '', table(['task', 'ops/s', 'ns/op', 'openssl figure', 'ratio'], r.rows.map((row) => [
+      row.name, n0(row.opsPerSec), n0(row.nsPerOp), row.reference ? `${row.reference.label}: ${n0(row.reference.opsPerSec)}/s` : '—',
+      row.ratio === null ? '—' : `${row.ratio.toFixed(row.ratio < 10 ? 2 : 0)}×`,
+    ])));
+    for (const note of r.notes) parts.push(`- ${note}`);
+  }
+  return parts.join('\n');
+}
+
+function opensslLine(o: OpensslSpeed | null): string {
+  if (!o) return 'openssl speed: not available.';
+  const bits = [
+    o.rsa2048 && `RSA-2048 verify ${n0(o.rsa2048.verify)}/s, sign ${n0(o.rsa2048.sign)}/s`,
+    o.ecdsap256 && `ECDSA P-256 verify ${n0(o.ecdsap256.verify)}/s`,
+    o.ed25519 && `Ed25519 verify ${n0(o.ed25519.verify)}/s`,
+    o.sha256 && `SHA-256 ${n0(o.sha256.bytesPerSec / 1e6)} MB/s @${o.sha256.bytes} B`,
+    o.hmacSha256 && `HMAC-SHA256 ${n0(o.hmacSha256.bytesPerSec / 1e6)} MB/s @${o.hmacSha256.bytes} B`,
+  ].filter(Boolean);
+  return `openssl speed (per core, per CPU-second, -seconds ${o.seconds}): ${bits.join('; ')}.`;
+}
+
+export function markdown(r: RunResults): string {
+  const mark = (p: boolean | null): string => (p === null ? '?' : p ? 'pass' : 'FAIL');
+  return [
+    '# Benchmark results',
+    '',
+    `Written by \`${r.command}\` on ${r.startedAt} (took ${r.minutes.toFixed(1)} min).`,
+    '',
+    `Machine: ${formatMachine(r.machine)}.`,
+    'The machine is small and may be shared: load generator and server compete for the same cores, and other work running at the same time makes every number noisy.',
+    '',
+    opensslLine(r.openssl),
+    ...(r.targets.length ? ['', '## Targets', '', table(['target', 'goal', 'measured', ''], r.targets.map((t) => [t.name, t.goal, t.measured, mark(t.pass)]))] : []),
+    ...(r.fleet ? ['', fleetSection(r.fleet)] : []),
+    ...(r.micro.length ? ['', microSection(r.micro)] : []),
+    '',
+  ].join('\n');
+}

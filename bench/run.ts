@@ -1,0 +1,151 @@
+/** @module `npm run bench`: openssl's figures, every micro benchmark (each in its own process), then the fleet benchmark; writes bench/results.json and bench/RESULTS.md. */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { runFleet, type FleetResult } from './fleet/fleet.js';
+import { ROOT } from './fleet/server-process.js';
+import { describeMachine, formatMachine } from './lib/machine.js';
+import type { MicroResult } from './lib/micro-runner.js';
+import { ALL_PRIMITIVES, measureOpenssl, type OpensslSpeed } from './lib/openssl-speed.js';
+import { evaluateTargets, markdown, type RunResults } from './lib/report.js';
+
+const MICRO = ['fingerprint', 'signature-verify', 'pairing-code', 'lmdb-lookup', 'actor-hop', 'pool-round-trip'] as const;
+
+const HELP = `npm run bench -- [options]
+
+  --terminals N      terminals to register and pair                       default 10000
+  --active N         of those, RSA-2048 terminals that call master        default min(terminals, 10000)
+  --peak-calls N     signed calls in the peak phase (closed loop)          default 30000
+  --steady-calls N   signed calls at half the peak rate (open loop)        default 10000
+  --seconds S        longest duration of each measured fleet phase        default 60
+  --concurrency N    calls in flight in the peak phase                    default 128
+  --rsa-keys N       distinct RSA keys shared by the active terminals     default 256
+  --pair-concurrency N  terminals pairing at the same time                default 128
+  --reuse-fleet      reuse the fleet an earlier run paired with the same --terminals/--active/--rsa-keys
+                     (skips pairing; its pairing figures are reported as reused)
+  --threads N        server threads (passed when the server has --threads) default: cores
+  --micro-time MS    time per micro-benchmark task                        default 1000
+  --micro LIST       only these micro benchmarks (comma separated: ${MICRO.join(', ')})
+  --skip-micro, --skip-fleet
+  --openssl-seconds S  per openssl speed measurement                      default 2
+  --out DIR          where results.json and RESULTS.md go                 default bench/
+
+Environment: BENCH_SERVER_NODE_ARGS   Node flags for the measured server process only,
+             e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof' to profile it under the fleet's load
+
+Examples:
+  npm run bench                                   # the default run, ~6-10 min on 2 cores
+  npm run bench -- --skip-micro --terminals 1000 --peak-calls 20000
+  npm run bench -- --terminals 100000 --active 10000   # the 100,000-terminal scale (pairing takes a while)
+  npm run bench -- --terminals 100000 --reuse-fleet --skip-micro   # again, on the fleet paired above`;
+
+function runMicro(id: string, timeMs: number, opensslFile: string, tmp: string): Promise<MicroResult> {
+  const out = path.join(tmp, `${id}.json`);
+  const script = path.join(ROOT, 'dist', 'bench', `${id}.bench.js`);
+  return new Promise((resolve, reject) => {
+    // One process per question: JIT state, heap and threads of one benchmark do not leak into the next.
+    const child = spawn(process.execPath, [script, '--time', String(timeMs), '--openssl', opensslFile, '--json', out], { stdio: ['ignore', 'inherit', 'inherit'] });
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`${id}.bench exited with ${code}`));
+      resolve(JSON.parse(fs.readFileSync(out, 'utf8')) as MicroResult);
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      terminals: { type: 'string', default: '10000' },
+      active: { type: 'string' },
+      'peak-calls': { type: 'string', default: '30000' },
+      'steady-calls': { type: 'string', default: '10000' },
+      seconds: { type: 'string', default: '60' },
+      concurrency: { type: 'string', default: '128' },
+      'rsa-keys': { type: 'string', default: '256' },
+      'pair-concurrency': { type: 'string', default: '128' },
+      'reuse-fleet': { type: 'boolean', default: false },
+      threads: { type: 'string' },
+      'micro-time': { type: 'string', default: '1000' },
+      micro: { type: 'string' },
+      'skip-micro': { type: 'boolean', default: false },
+      'skip-fleet': { type: 'boolean', default: false },
+      'openssl-seconds': { type: 'string', default: '2' },
+      out: { type: 'string', default: path.join(ROOT, 'bench') },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(HELP + '\n');
+    return;
+  }
+  const int = (name: string, raw: string): number => {
+    const v = Number(raw);
+    if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} must be a positive whole number, got "${raw}"`);
+    return v;
+  };
+  const started = Date.now();
+  const machine = describeMachine();
+  process.stdout.write(`machine: ${formatMachine(machine)}\n`);
+  const cacheDir = path.join(ROOT, 'bench', '.cache');
+  fs.mkdirSync(cacheDir, { recursive: true });
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-run-'));
+
+  let openssl: OpensslSpeed | null = null;
+  try {
+    const seconds = int('openssl-seconds', values['openssl-seconds']);
+    process.stdout.write(`openssl speed -seconds ${seconds}: rsa2048 ecdsap256 ed25519 sha256 hmac(sha256)…\n`);
+    openssl = await measureOpenssl(ALL_PRIMITIVES, seconds);
+  } catch (error) {
+    process.stderr.write(`openssl speed failed, results will have no physical-limit column: ${(error as Error).message}\n`);
+  }
+  const opensslFile = path.join(tmp, 'openssl.json');
+  fs.writeFileSync(opensslFile, JSON.stringify(openssl));
+
+  const micro: MicroResult[] = [];
+  if (!values['skip-micro']) {
+    const only = values.micro ? values.micro.split(',').map((s) => s.trim()) : [...MICRO];
+    for (const id of only) {
+      if (!(MICRO as readonly string[]).includes(id)) throw new Error(`unknown micro benchmark "${id}"`);
+      micro.push(await runMicro(id, int('micro-time', values['micro-time']), opensslFile, tmp));
+    }
+  }
+
+  let fleet: FleetResult | null = null;
+  if (!values['skip-fleet']) {
+    const terminals = int('terminals', values.terminals);
+    fleet = await runFleet({
+      terminals,
+      active: values.active ? int('active', values.active) : Math.min(terminals, 10_000),
+      rsaKeys: int('rsa-keys', values['rsa-keys']),
+      peakCalls: int('peak-calls', values['peak-calls']),
+      steadyCalls: int('steady-calls', values['steady-calls']),
+      seconds: int('seconds', values.seconds),
+      concurrency: int('concurrency', values.concurrency),
+      threads: values.threads ? int('threads', values.threads) : null,
+      pairConcurrency: int('pair-concurrency', values['pair-concurrency']),
+      reuseFleet: values['reuse-fleet'],
+      cacheDir,
+    });
+  }
+
+  const results: RunResults = {
+    command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
+    startedAt: new Date(started).toISOString(),
+    minutes: (Date.now() - started) / 60_000,
+    machine, openssl, micro, fleet,
+    targets: evaluateTargets(fleet, openssl),
+  };
+  fs.mkdirSync(values.out, { recursive: true });
+  fs.writeFileSync(path.join(values.out, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+  const report = markdown(results);
+  fs.writeFileSync(path.join(values.out, 'RESULTS.md'), report);
+  fs.rmSync(tmp, { recursive: true, force: true });
+  process.stdout.write(`\n${report}\nwritten: ${path.join(values.out, 'results.json')}, ${path.join(values.out, 'RESULTS.md')}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+  process.exit(1);
+});
