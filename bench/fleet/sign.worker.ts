@@ -1,9 +1,9 @@
 /** @module Worker entry of the load generator's signing pool: terminal calls as complete signed HTTP/1.1 requests, signed as src/crypto/signature.ts signRequest signs them but with each parsed key kept. */
 // signRequest parses the PEM on every call, which more than doubles an RSA signature's cost on this machine.
-import { constants, createPrivateKey, randomBytes, sign as signNative, type KeyObject } from 'node:crypto';
+import { createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
 import { serializeDictionary, serializeInnerList, type BareItem, type Item } from 'structured-headers';
 import { contentDigest } from '../../src/crypto/content-digest.js';
-import { signatureBase, type RequestParts } from '../../src/crypto/signature.js';
+import { signatureBase, signSignatureBase, type RequestParts } from '../../src/crypto/signature.js';
 import type { SignatureAlgorithm } from '../../src/protocol/types.js';
 
 export interface Signer {
@@ -42,19 +42,6 @@ function keyOf(pem: string): KeyObject {
   return key;
 }
 
-function signWith(key: KeyObject, alg: SignatureAlgorithm, data: Buffer): Buffer {
-  switch (alg) {
-    case 'rsa-v1_5-sha256':
-      return signNative('sha256', data, { key, padding: constants.RSA_PKCS1_PADDING });
-    case 'rsa-pss-sha512':
-      return signNative('sha512', data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 64 });
-    case 'ecdsa-p256-sha256':
-      return signNative('sha256', data, { key, dsaEncoding: 'ieee-p1363' });
-    case 'ed25519':
-      return signNative(null, data, key);
-  }
-}
-
 /** A POST as a terminal signs it; returns the whole request. Host is not covered, so it is valid against any server holding the pin. */
 function signedPost(t: Signer, path: string, body: string, extra: Record<string, string>, created: number): string {
   const headers: Record<string, string> = { 'X-Terminal-Serial': t.serial };
@@ -68,7 +55,7 @@ function signedPost(t: Signer, path: string, body: string, extra: Record<string,
   const parts: RequestParts = { method: 'POST', path, query: '', header: (name) => lower.get(name), hasBody: bytes.length > 0 };
   const base = signatureBase(parts, { components, signatureParams });
   if (!base.ok) throw new Error(base.message);
-  const signature = signWith(keyOf(t.privateKeyPem), t.alg, Buffer.from(base.value, 'utf8'));
+  const signature = signSignatureBase(t.alg, keyOf(t.privateKeyPem), base.value);
   headers['Signature-Input'] = `term=${signatureParams}`;
   headers['Signature'] = serializeDictionary(new Map([['term', [signature, new Map()]]]));
   let head = `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n`;

@@ -206,8 +206,9 @@ export interface SignRequestOptions {
   extraHeaders?: Record<string, string>;
 }
 
-function signBase(alg: SignatureAlgorithm, privateKeyPem: string, base: string): Buffer {
-  const key = createPrivateKey(privateKeyPem);
+/** Signs a signature base with `alg`; pass a parsed KeyObject when signing many times (parsing the PEM costs more than an RSA signature). */
+export function signSignatureBase(alg: SignatureAlgorithm, privateKey: KeyObject | string, base: string): Buffer {
+  const key = typeof privateKey === 'string' ? createPrivateKey(privateKey) : privateKey;
   const data = Buffer.from(base, 'utf8');
   switch (alg) {
     case 'rsa-v1_5-sha256':
@@ -256,7 +257,7 @@ export function signRequest(opts: SignRequestOptions): Record<string, string> {
   const base = signatureBase(parts, { components, signatureParams });
   if (!base.ok) throw new TypeError(base.message);
   const label = opts.label ?? 'term';
-  const signature = signBase(opts.alg, opts.privateKeyPem, base.value);
+  const signature = signSignatureBase(opts.alg, opts.privateKeyPem, base.value);
   headers['Signature-Input'] = `${label}=${signatureParams}`;
   headers['Signature'] = serializeDictionary(new Map([[label, [signature, new Map()]]]));
   return headers;
