@@ -12,6 +12,7 @@ export class Admission {
   private readonly byAddress: RateLimiter;
   private readonly global: RateLimiter;
   private inFlight = 0;
+  private lastAdmittedAt = 0;
 
   constructor(private readonly limits: AdmissionLimits) {
     this.byAddress = new RateLimiter(limits.perAddress);
@@ -28,13 +29,14 @@ export class Admission {
     const all = this.global.take('*');
     if (!all.ok) throw new AppError('rate_limited', 'too many requests; retry later', { retryAfter: all.retryAfterSec });
     this.inFlight++;
+    this.lastAdmittedAt = Date.now();
   }
 
   release(): void {
     this.inFlight--;
   }
 
-  get stats(): { inFlight: number; trackedAddresses: number } {
-    return { inFlight: this.inFlight, trackedAddresses: this.byAddress.trackedKeys };
+  get stats(): { inFlight: number; trackedAddresses: number; lastAdmittedAt: number } {
+    return { inFlight: this.inFlight, trackedAddresses: this.byAddress.trackedKeys, lastAdmittedAt: this.lastAdmittedAt };
   }
 }

@@ -87,9 +87,16 @@ function closeAll(apps: TemplatedApp[]): void {
   for (const app of apps) (app as TemplatedApp & { close?: () => void }).close?.();
 }
 
+/** Quiet time that counts as idle: requests already sent on open connections may still be in the socket buffers. */
+const QUIET_MS = 300;
+
 async function waitForIdle(graceMs: number): Promise<void> {
-  const deadline = Date.now() + graceMs;
-  while ((masterAdmission.stats.inFlight > 0 || gateAdmission.stats.inFlight > 0) && Date.now() < deadline) {
+  const since = Date.now();
+  const deadline = since + graceMs;
+  const busy = (): boolean =>
+    masterAdmission.stats.inFlight > 0 || gateAdmission.stats.inFlight > 0 ||
+    Date.now() - Math.max(since, masterAdmission.stats.lastAdmittedAt, gateAdmission.stats.lastAdmittedAt) < QUIET_MS;
+  while (busy() && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
