@@ -73,6 +73,8 @@ export class FrontPool implements GateListener {
   /** Graceful: every thread stops accepting, finishes what it has (up to `graceMs`), closes its sockets and store, and exits. */
   async shutdown(graceMs: number): Promise<void> {
     this.closing = true;
+    await Promise.all(this.live().map((front) => front.control.stopAccepting()));
+    this.opts.log.info('stopped accepting new connections');
     await Promise.all(this.live().map(async (front) => {
       const exited = new Promise((resolve) => front.worker.once('exit', resolve));
       await front.control.shutdown(graceMs).catch(() => undefined);

@@ -35,6 +35,8 @@ export interface FrontControl {
   /** Listens on the gate port (0: any; returns the port). */
   openGate(port: number): Promise<number>;
   closeGate(): void;
+  /** Closes the listen sockets: new connections are refused, open ones are still served. */
+  stopAccepting(): void;
   /** Stops accepting, waits for requests in flight (at most `graceMs`), closes the store. */
   shutdown(graceMs: number): Promise<void>;
   /** Test hook, active only with PAIRING_TEST_HOOKS=1: throws an uncaught exception in the thread. */

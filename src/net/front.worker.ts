@@ -111,12 +111,15 @@ const control: FrontControl = {
     gate?.close();
     gate = null;
   },
-  async shutdown(graceMs) {
-    // Stop accepting first; requests already read get their answers before the apps close.
+  stopAccepting() {
     gate?.close();
     gate = null;
     master?.close();
     master = null;
+  },
+  async shutdown(graceMs) {
+    // Stop accepting first; requests already sent get their answers before the apps close.
+    control.stopAccepting();
     await waitForIdle(graceMs);
     closeAll([gateApp, masterApp]);
     toMain.detach();

@@ -110,7 +110,7 @@ describe('SIGTERM with requests in flight', () => {
     sockets.forEach((socket, i) => socket.write(rawCashEvent(terminal, ports.master, ids[i]!)));
     const exitCode = server.stop('SIGTERM');
     graceful.inFlight = sockets.length;
-    await server.waitForLog((l) => l.msg === 'shutting down');
+    await server.waitForLog((l) => l.msg === 'stopped accepting new connections');
     const late = await connect(ports.master).then((s) => (s.destroy(), 'accepted (not refused)'), (e: NodeJS.ErrnoException) => `refused (${e.code})`);
     graceful.refusedAfter = late;
 
