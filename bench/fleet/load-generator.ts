@@ -2,7 +2,7 @@
 import { Piscina } from 'piscina';
 import { AdminClient } from '../../src/admin/admin-client.js';
 import { totpCode } from '../../src/crypto/totp.js';
-import { loadIdentities, type IdentityPlan, type TerminalIdentity } from './identities.js';
+import { loadIdentities, type TerminalIdentity } from './identities.js';
 import { FleetConnections } from './fleet-connections.js';
 import { connectAndWarm, runPhase } from './load-phases.js';
 import type { Command, ConnectReport, GeneratorMessage, PresignReport } from './messages.js';
