@@ -1,8 +1,8 @@
 /** @module Signs terminal requests the way an attacker would: any covered components, any declared `alg`, any signing method. */
-import { constants, createHash, createHmac, createPrivateKey, randomBytes, sign } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { serializeDictionary, serializeInnerList, type BareItem, type Item } from 'structured-headers';
 import { contentDigest } from '../../src/crypto/content-digest.js';
-import { signatureBase, type RequestParts } from '../../src/crypto/signature.js';
+import { signatureBase, signSignatureBase, type RequestParts } from '../../src/crypto/signature.js';
 import type { RawTerminal } from './raw-terminal.js';
 
 /** How the signature bytes are made, whatever `alg` the request declares. */
@@ -23,20 +23,9 @@ export interface ForgeOptions {
 }
 
 function signatureBytes(terminal: RawTerminal, how: SigningMethod, base: Buffer): Buffer {
-  const key = createPrivateKey(terminal.privateKeyPem);
-  switch (how) {
-    case 'rsa-v1_5-sha256':
-      return sign('sha256', base, { key, padding: constants.RSA_PKCS1_PADDING });
-    case 'rsa-pss-sha512':
-      return sign('sha512', base, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 64 });
-    case 'ecdsa-p256-sha256':
-      return sign('sha256', base, { key, dsaEncoding: 'ieee-p1363' });
-    case 'ed25519':
-      return sign(null, base, key);
-    case 'hmac-with-certificate':
-      // The classic confusion: a MAC keyed with public material (the certificate everyone can see).
-      return createHmac('sha256', terminal.certDer).update(base).digest();
-  }
+  // The classic confusion: a MAC keyed with public material (the certificate everyone can see).
+  if (how === 'hmac-with-certificate') return createHmac('sha256', terminal.certDer).update(base).digest();
+  return signSignatureBase(how, terminal.privateKeyPem, base.toString('utf8'));
 }
 
 /** Headers (lower-case names) of a request signed exactly as told. */
