@@ -3,7 +3,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
-import { CertificateCache } from './auth/certificate-cache.js';
 import type { ActorContext, EventSink } from './actors/context.js';
 import { pruneNonces } from './actors/replay-window.js';
 import { TerminalRouter } from './actors/terminal-router.js';
@@ -54,7 +53,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const vpn = new VpnService({ store, dataDir: config.dataDir, publicHost: config.publicHost, masterPort: () => masterPort, log: log.child({ component: 'vpn' }), now });
   const writeBehind = new WriteBehind(store, log.child({ component: 'write-behind' }));
   const ctx: ActorContext = {
-    store, certs: new CertificateCache(store), events, writeBehind, log: log.child({ component: 'actor' }), sfp: identity.sfp,
+    store, events, writeBehind, log: log.child({ component: 'actor' }), sfp: identity.sfp,
     get masterUrl() { return url(masterPort); },
     clockSkewSec: config.clockSkewSec, pairingTtlMs: config.pairingTtlSec * 1000, maxCodeAttempts: config.maxCodeAttempts, vpn, now,
   };

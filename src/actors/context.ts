@@ -1,6 +1,5 @@
 /** @module What every terminal actor shares: the store, the certificate cache, the event sink and the settings it needs. */
 import type { Logger } from '../logger.js';
-import type { CertificateCache } from '../auth/certificate-cache.js';
 import type { AdminTopic } from '../protocol/types.js';
 import type { Store } from '../store/store.js';
 import type { VpnService } from '../vpn/vpn-service.js';
@@ -11,7 +10,6 @@ export type EventSink = (topic: AdminTopic, event: string, data: Record<string, 
 
 export interface ActorContext {
   readonly store: Store;
-  readonly certs: CertificateCache;
   readonly events: EventSink;
   readonly log: Logger;
   /** This server's certificate fingerprint: the pairing code binds it. */

@@ -1,6 +1,6 @@
-/** @module Routes terminal requests and operator decisions to the actor of their serial, after the stateless authentication step. */
+/** @module Routes terminal requests (already authenticated by a front thread) and operator decisions to the actor of their serial. */
 import { AppError } from '../errors.js';
-import { authenticateGate, authenticateMaster, type Authenticated } from '../auth/request-auth.js';
+import type { Authenticated } from '../auth/request-auth.js';
 import type { HttpReply, PairingView, TerminalRequest, TerminalView } from '../protocol/types.js';
 import type { ActorContext } from './context.js';
 import type { TerminalCommand, TerminalReply } from './commands.js';
@@ -12,20 +12,6 @@ export class TerminalRouter {
 
   constructor(private readonly ctx: ActorContext, idleMs: number) {
     this.actors = new ActorRegistry((serial) => new TerminalActor(ctx, serial), idleMs);
-  }
-
-  private get authOptions() {
-    return { nowSec: Math.floor(this.ctx.now() / 1000), clockSkewSec: this.ctx.clockSkewSec };
-  }
-
-  async gate(request: TerminalRequest): Promise<HttpReply> {
-    const auth = authenticateGate(request, this.authOptions);
-    return httpOf(await this.actors.ask(auth.serial, { type: 'gate', request, auth }));
-  }
-
-  async master(request: TerminalRequest): Promise<HttpReply> {
-    const auth = authenticateMaster(request, this.ctx.certs, this.authOptions);
-    return httpOf(await this.actors.ask(auth.serial, { type: 'master', request, auth }));
   }
 
   /**
