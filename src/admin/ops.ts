@@ -71,12 +71,14 @@ async function login(ctx: OpsContext, conn: Connection, args: Record<string, unk
   return { token, expiresAt: new Date(session.expiresAt).toISOString(), user: record.name, has2fa: record.totpSecret !== null };
 }
 
-function hasPendingRequest(ctx: OpsContext, serial: string): boolean {
+/** Serials with a request awaiting an operator: their terminals show as `pending`. */
+function serialsAwaitingApproval(ctx: OpsContext): Set<string> {
   const now = ctx.now();
+  const serials = new Set<string>();
   for (const { value } of ctx.store.pairing.getRange()) {
-    if (value.serial === serial && value.stage === 'approval' && effectiveState(value, now) === 'pending') return true;
+    if (value.stage === 'approval' && effectiveState(value, now) === 'pending') serials.add(value.serial);
   }
-  return false;
+  return serials;
 }
 
 function terminalOf(ctx: OpsContext, serial: string): TerminalRecord {
@@ -139,11 +141,7 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
   'terminals.list': {
     access: 'session', audit: false,
     run(ctx) {
-      const pending = new Set<string>();
-      const now = ctx.now();
-      for (const { value } of ctx.store.pairing.getRange()) {
-        if (value.stage === 'approval' && effectiveState(value, now) === 'pending') pending.add(value.serial);
-      }
+      const pending = serialsAwaitingApproval(ctx);
       return [...ctx.store.terminals.getRange().map(({ value }) => terminalView(value, pending.has(value.serial)))];
     },
   },
@@ -151,7 +149,7 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
     access: 'session', audit: false,
     run(ctx, _conn, args) {
       const { serial } = check(z.object({ serial: serialSchema }), args);
-      return terminalView(terminalOf(ctx, serial), hasPendingRequest(ctx, serial));
+      return terminalView(terminalOf(ctx, serial), serialsAwaitingApproval(ctx).has(serial));
     },
   },
   'terminals.unpair': {
