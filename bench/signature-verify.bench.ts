@@ -3,6 +3,7 @@ import { createPublicKey } from 'node:crypto';
 import { createSelfSignedCertificate, generateKeyPair, parseCertificate } from '../src/crypto/certificates.js';
 import { parseSignature, signRequest, signatureBase, verifySignature, type RequestParts } from '../src/crypto/signature.js';
 import { fingerprint } from '../src/crypto/fingerprint.js';
+import { storedCertificateKey } from '../src/crypto/stored-key.js';
 import type { KeyKind, SignatureAlgorithm } from '../src/protocol/types.js';
 import { runMicroCli, type MicroSuite, type MicroTask } from './lib/micro-runner.js';
 import { reference, type ReferenceKey } from './lib/openssl-speed.js';
@@ -43,6 +44,7 @@ export const suite: MicroSuite = {
     'verifySignature is src/crypto/signature.ts with the certificate\'s parsed KeyObject (what master does: certificates are parsed once and cached).',
     'The PEM variant re-parses the public key on every call: the cost of not caching parsed keys.',
     'Keys are RSA-2048, P-256 and Ed25519, generated at setup.',
+    'Key import (a terminal whose key is not cached on the thread): parseCertificate (X509Certificate) against storedCertificateKey (src/crypto/stored-key.ts: the bare PKCS#1 or JWK key read out of the certificate with node-forge).',
   ],
   setup(): MicroTask[] {
     const tasks: MicroTask[] = [];
@@ -60,6 +62,19 @@ export const suite: MicroSuite = {
         fn: () => checked(verifySignature(key, c.alg, s.base, s.signature)),
         reference: (o) => reference(o, c.ref),
       });
+      if (c.alg !== 'rsa-v1_5-sha256') {
+        const tfp = fingerprint(s.certDer);
+        tasks.push({
+          name: `${c.kind} key import: parseCertificate (X509Certificate)`,
+          fn: () => checked(parseCertificate(s.certDer).ok),
+          reference: (o) => reference(o, c.ref),
+        });
+        tasks.push({
+          name: `${c.kind} key import: storedCertificateKey (bare key)`,
+          fn: () => checked(storedCertificateKey(s.certDer, tfp) !== null),
+          reference: (o) => reference(o, c.ref),
+        });
+      }
       if (c.alg === 'rsa-pss-sha512') {
         tasks.push({
           name: `${c.alg}: verifySignature, PEM parsed per call`,

@@ -1,8 +1,9 @@
 /** @module Authenticates a signed terminal request (RFC 9421 profile of PROTOCOL.md) up to, not including, the stateful checks (replay, pin). */
 import { AppError, type ErrorCode } from '../errors.js';
-import { algorithmsFor, parseCertificate, type ParsedCertificate } from '../crypto/certificates.js';
+import { algorithmsFor, parseCertificate } from '../crypto/certificates.js';
 import { verifyContentDigest } from '../crypto/content-digest.js';
 import { isFresh, parseSignature, signatureBase, verifySignature, type RequestParts } from '../crypto/signature.js';
+import type { VerifyingKey } from '../crypto/stored-key.js';
 import { SERIAL_PATTERN, decodeBase64 } from '../protocol/schemas.js';
 import type { TerminalRequest } from '../protocol/types.js';
 import type { CertificateCache } from './certificate-cache.js';
@@ -44,7 +45,7 @@ function gateSerialOf(req: TerminalRequest): string {
 }
 
 /** Signature, freshness and digest checks shared by gate and master, once the certificate is known. */
-function verifyWith(req: TerminalRequest, cert: ParsedCertificate, serial: string, opts: AuthOptions, open: boolean): Authenticated {
+function verifyWith(req: TerminalRequest, cert: VerifyingKey, serial: string, opts: AuthOptions, open: boolean): Authenticated {
   // On master every failure is the same 401; on the gate the installer may learn which part was wrong.
   const deny = (code: ErrorCode, message: string): never => {
     throw open ? new AppError(code, message) : new AppError('unauthenticated', 'the request could not be authenticated');

@@ -1,9 +1,10 @@
 /** @module Certificate fingerprints (SHA-256 over DER): the hex form the protocol uses and the colon form openssl prints. */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** Lowercase hex SHA-256 of the DER encoding: 64 characters (TFP / SFP). */
 export function fingerprint(der: Uint8Array): string {
-  return createHash('sha256').update(der).digest('hex');
+  // The one-shot hash is about 4× cheaper than createHash().update().digest() here (bench/fingerprint.bench.ts).
+  return hash('sha256', der, 'hex');
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
