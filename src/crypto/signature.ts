@@ -11,6 +11,7 @@ import {
   type Item,
 } from 'structured-headers';
 import { fail, ok, type Result } from '../errors.js';
+import { canonicalBytesMember, canonicalInnerListMember, type CanonicalMember } from './canonical-fields.js';
 import { SIGNATURE_ALGORITHMS, type SignatureAlgorithm } from '../protocol/types.js';
 import { contentDigest } from './content-digest.js';
 import { normalizeFingerprint } from './fingerprint.js';
@@ -70,9 +71,18 @@ function nonceBytes(nonce: string): number {
   return 0;
 }
 
-function parseOneMember(header: string | undefined, name: string): Result<[string, Item | InnerList]> {
+interface Member {
+  label: string;
+  value: Item | InnerList;
+  /** The value's serialization when it arrived canonical, so it need not be serialized again. */
+  serialized: string | null;
+}
+
+function parseOneMember(header: string | undefined, name: string, canonical: (header: string) => CanonicalMember | null): Result<Member> {
   if (header === undefined || header.length === 0) return bad(`${name} is missing`);
   if (header.length > MAX_SIGNATURE_HEADER_LENGTH) return bad(`${name} is too long`);
+  const fast = canonical(header);
+  if (fast) return ok(fast);
   let dictionary: Dictionary;
   try {
     dictionary = parseDictionary(header);
@@ -81,7 +91,8 @@ function parseOneMember(header: string | undefined, name: string): Result<[strin
   }
   // PROTOCOL.md: a request carries exactly one signature.
   if (dictionary.size !== 1) return bad(`${name} must hold exactly one signature`);
-  return ok(dictionary.entries().next().value!);
+  const [label, value] = dictionary.entries().next().value!;
+  return ok({ label, value, serialized: null });
 }
 
 function parseComponents(list: InnerList, parts: RequestParts): Result<string[]> {
@@ -133,14 +144,14 @@ export function parseSignature(
   signature: string | undefined,
   parts: RequestParts,
 ): Result<ParsedSignature> {
-  const input = parseOneMember(signatureInput, 'Signature-Input');
+  const input = parseOneMember(signatureInput, 'Signature-Input', canonicalInnerListMember);
   if (!input.ok) return input;
-  const sig = parseOneMember(signature, 'Signature');
+  const sig = parseOneMember(signature, 'Signature', canonicalBytesMember);
   if (!sig.ok) return sig;
-  const [label, list] = input.value;
-  if (sig.value[0] !== label) return bad('Signature and Signature-Input labels differ');
+  const { label, value: list } = input.value;
+  if (sig.value.label !== label) return bad('Signature and Signature-Input labels differ');
   if (!isInnerList(list)) return bad('Signature-Input member is not an inner list');
-  const sigItem = sig.value[1];
+  const sigItem = sig.value.value;
   if (isInnerList(sigItem) || !(sigItem[0] instanceof ArrayBuffer)) return bad('Signature member is not a byte sequence');
   const bytes = Buffer.from(sigItem[0]);
   if (bytes.length === 0 || bytes.length > MAX_SIGNATURE_BYTES) return bad('signature has an impossible length');
@@ -150,7 +161,7 @@ export function parseSignature(
   const params = parseParams(list[1]);
   if (!params.ok) return params;
   // RFC 9421 §3.2: the verifier rebuilds the line from the parsed value, so whitespace the sender chose cannot matter.
-  const signatureParams = serializeInnerList(list);
+  const signatureParams = input.value.serialized ?? serializeInnerList(list);
   return ok({ label, components: components.value, params: params.value, signature: bytes, signatureParams });
 }
 

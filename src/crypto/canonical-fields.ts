@@ -1,0 +1,48 @@
+/**
+ * @module A fast reader for the one shape terminals send `Signature-Input` and `Signature` in: a single
+ * dictionary member, already in canonical RFC 8941 serialization. It answers exactly what structured-headers'
+ * `parseDictionary` answers for that member (test/unit/crypto/canonical-fields.test.ts checks this on generated
+ * input), and `null` for anything else, which then goes to the library. Parsing the two headers with the library
+ * cost about as much as the RSA verify itself (bench/signature-verify.bench.ts, "parseSignature").
+ */
+import type { InnerList, Item } from 'structured-headers';
+
+export interface CanonicalMember {
+  label: string;
+  value: InnerList | Item;
+  /** The member's value exactly as sent, which for canonical input is also its serialization. */
+  serialized: string;
+}
+
+const KEY = "[a-z*][a-z0-9_.*-]{0,63}";
+/** Strings without escapes, integers without leading zeros: inputs whose canonical form is themselves. */
+const STRING = '"[\\x20\\x21\\x23-\\x5b\\x5d-\\x7e]*"';
+const INTEGER = '(?:0|-?[1-9][0-9]{0,14})';
+const INNER_LIST = new RegExp(`^(${KEY})=\\((${STRING}(?: ${STRING})*)?\\)((?:;${KEY}=(?:${STRING}|${INTEGER}))*)$`);
+const PARAMETER = new RegExp(`;(${KEY})=(${STRING}|${INTEGER})`, 'g');
+const BYTES = /^([a-z*][a-z0-9_.*-]{0,63})=:((?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?):$/;
+
+/** `label=("a" "b");k="v";n=1`: an inner list of strings without parameters, with string or integer parameters. */
+export function canonicalInnerListMember(header: string): CanonicalMember | null {
+  const match = INNER_LIST.exec(header);
+  if (!match) return null;
+  const [, label, items, params] = match as unknown as [string, string, string | undefined, string];
+  const list: Item[] = items === undefined ? [] : items.slice(1, -1).split('" "').map((value): Item => [value, new Map()]);
+  const parameters = new Map<string, string | number>();
+  for (const [, key, raw] of params.matchAll(PARAMETER) as IterableIterator<[string, string, string]>) {
+    // A repeated key is legal but not canonical (the library keeps the last); let the library decide.
+    if (parameters.has(key)) return null;
+    parameters.set(key, raw.startsWith('"') ? raw.slice(1, -1) : Number(raw));
+  }
+  return { label, value: [list, parameters], serialized: header.slice(label.length + 1) };
+}
+
+/** `label=:base64:`: a byte sequence without parameters. */
+export function canonicalBytesMember(header: string): CanonicalMember | null {
+  const match = BYTES.exec(header);
+  if (!match) return null;
+  const [, label, base64] = match as unknown as [string, string, string];
+  const bytes = Buffer.from(base64, 'base64');
+  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+  return { label, value: [buffer, new Map()], serialized: header.slice(label.length + 1) };
+}
