@@ -31,7 +31,7 @@ export class OperatorDecisions {
     if (paired.vpn) await ctx.vpn.issue(this.serial, user).catch((err: unknown) => ctx.log.error({ err, serial: this.serial }, 'issuing the VPN certificate failed'));
     const view = pairingView(approved, now, paired.tfp);
     ctx.events('pairing', 'pairing.approved', { request: view });
-    ctx.events('terminals', 'terminal.paired', { terminal: terminalView(paired, false) });
+    ctx.events('terminals', 'terminal.paired', { terminal: terminalView(paired, false, ctx.store.lastSeenAt(paired)) });
     ctx.log.info({ serial: this.serial, tfp: record.tfp, requestId, user }, 'pairing approved: terminal certificate pinned');
     return view;
   }
@@ -49,7 +49,7 @@ export class OperatorDecisions {
     // MUST be durable before the reply: the terminal's very next master call has to see it.
     await ctx.store.durable(ctx.store.terminals.put(this.serial, unpaired));
     await ctx.vpn.revokeAll(this.serial); // MUST follow the unpair: a VPN regenerate committed before it is revoked too
-    const view = terminalView(unpaired, false);
+    const view = terminalView(unpaired, false, ctx.store.lastSeenAt(unpaired));
     ctx.events('terminals', 'terminal.unpaired', { terminal: view, tfp: terminal.tfp, user });
     ctx.log.info({ serial: this.serial, tfp: terminal.tfp, user }, 'terminal unpaired: pinned certificate forgotten');
     return view;

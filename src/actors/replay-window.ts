@@ -38,16 +38,32 @@ export class ReplayWindow {
   }
 }
 
-/** Removes expired nonces from the store; the server runs it periodically. */
+const PRUNE_CHUNK = 1_000;
+
+/**
+ * Removes expired nonces from the store; the server runs it periodically. It reads in chunks and yields between
+ * them, and removes with asynchronous writes: one synchronous transaction over every nonce of a large fleet
+ * would hold the event loop (and every terminal's answer) for as long as the scan takes.
+ */
 export async function pruneNonces(store: Store, nowSec: number): Promise<number> {
   let removed = 0;
-  await store.root.transaction(() => {
-    for (const { key, value } of store.nonces.getRange()) {
+  let after: string | undefined;
+  let last: Promise<unknown> = Promise.resolve();
+  for (;;) {
+    let fresh = 0;
+    // `start` is inclusive: the chunk begins with the key the previous chunk ended on (unless it is already removed).
+    for (const { key, value } of store.nonces.getRange({ start: after, limit: PRUNE_CHUNK + 1 })) {
+      if (key === after) continue;
+      fresh++;
+      after = key;
       if (value < nowSec) {
-        store.nonces.removeSync(key);
+        last = store.nonces.remove(key);
         removed++;
       }
     }
-  });
+    if (fresh === 0) break;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await last;
   return removed;
 }

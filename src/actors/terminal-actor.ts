@@ -2,7 +2,6 @@
 import { AppError } from '../errors.js';
 import type { Authenticated } from '../auth/request-auth.js';
 import type { HttpReply, TerminalRequest } from '../protocol/types.js';
-import type { TerminalRecord } from '../store/records.js';
 import type { Actor } from './registry.js';
 import type { ActorContext } from './context.js';
 import type { TerminalCommand, TerminalReply } from './commands.js';
@@ -18,6 +17,8 @@ export class TerminalActor implements Actor<TerminalCommand, TerminalReply> {
   private readonly replay: ReplayWindow;
   private readonly pairing: PairingFlow;
   private readonly decisions: OperatorDecisions;
+  /** When this activation last recorded the terminal as seen. */
+  private lastSeenWritten = 0;
 
   constructor(private readonly ctx: ActorContext, private readonly serial: string) {
     this.replay = new ReplayWindow(ctx.store, ctx.writeBehind, serial);
@@ -46,7 +47,7 @@ export class TerminalActor implements Actor<TerminalCommand, TerminalReply> {
     const terminal = this.ctx.store.terminals.get(this.serial);
     if (!terminal) return this.unknownSerial(request, auth);
     this.admitNonce(auth, 'the request could not be authenticated: its nonce was already used');
-    this.touch(terminal);
+    this.touch();
     return this.pairing.handle(terminal, auth, request.body, request.remoteAddress);
   }
 
@@ -58,7 +59,7 @@ export class TerminalActor implements Actor<TerminalCommand, TerminalReply> {
     if (terminal.tfp !== auth.tfp) {
       throw new AppError('not_paired', 'this terminal is not paired with the server; pair it through the gate');
     }
-    this.touch(terminal);
+    this.touch();
     return masterCall(this.ctx, this.serial, request);
   }
 
@@ -86,9 +87,10 @@ export class TerminalActor implements Actor<TerminalCommand, TerminalReply> {
     throw new AppError('unknown_serial', `serial ${this.serial} is not known to this server: an operator must create the terminal first`);
   }
 
-  private touch(terminal: TerminalRecord): void {
+  private touch(): void {
     const now = this.ctx.now();
-    if (terminal.lastSeenAt !== null && now - terminal.lastSeenAt < LAST_SEEN_RESOLUTION_MS) return;
+    if (now - this.lastSeenWritten < LAST_SEEN_RESOLUTION_MS) return;
+    this.lastSeenWritten = now;
     this.ctx.writeBehind.lastSeen(this.serial, now);
   }
 }

@@ -28,23 +28,22 @@ export class WriteBehind {
     this.seen.set(serial, at);
   }
 
-  /** Commits everything gathered so far in one transaction; resolves when it is on disk. */
+  /**
+   * Queues everything gathered so far as plain asynchronous puts: lmdb commits them in one transaction on its own
+   * write thread, so the event loop pays only the encoding (a synchronous transaction here stalled it 50–90 ms a
+   * flush at 4,000 calls/s). Resolves when they are on disk.
+   */
   flush(): Promise<void> {
     if (this.nonces.size === 0 && this.seen.size === 0) return this.flushing;
-    const nonces = this.nonces;
-    const seen = this.seen;
+    const { store } = this;
+    let last: Promise<unknown> = Promise.resolve();
+    for (const [key, expires] of this.nonces) last = store.nonces.put(key, expires);
+    // Only this serial's actor writes its last-seen time, and its clock only moves forward: no read is needed.
+    for (const [serial, at] of this.seen) last = store.lastSeen.put(serial, at);
     this.nonces = new Map();
     this.seen = new Map();
-    const { store } = this;
-    this.flushing = this.flushing
-      .then(() => store.atomically(() => {
-        for (const [key, expires] of nonces) store.nonces.putSync(key, expires);
-        for (const [serial, at] of seen) {
-          // Re-read inside the transaction: never undo an unpair or approval committed meanwhile.
-          const latest = store.terminals.get(serial);
-          if (latest && (latest.lastSeenAt ?? 0) < at) store.terminals.putSync(serial, { ...latest, lastSeenAt: at });
-        }
-      }))
+    this.flushing = Promise.all([this.flushing, store.durable(last)])
+      .then(() => undefined)
       .catch((err: unknown) => this.log.error({ err }, 'write-behind flush failed'));
     return this.flushing;
   }

@@ -133,7 +133,7 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
       };
       const created = await ctx.store.durable(ctx.store.terminals.ifNoExists(spec.serial, () => ctx.store.terminals.put(spec.serial, record)));
       if (!created) throw new AppError('already_exists', `a terminal with serial ${spec.serial} already exists`);
-      const view = terminalView(record, false);
+      const view = terminalView(record, false, null);
       ctx.events('terminals', 'terminal.created', { terminal: view });
       return view;
     },
@@ -142,14 +142,15 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
     access: 'session', audit: false,
     run(ctx) {
       const pending = serialsAwaitingApproval(ctx);
-      return [...ctx.store.terminals.getRange().map(({ value }) => terminalView(value, pending.has(value.serial)))];
+      return [...ctx.store.terminals.getRange().map(({ value }) => terminalView(value, pending.has(value.serial), ctx.store.lastSeenAt(value)))];
     },
   },
   'terminals.get': {
     access: 'session', audit: false,
     run(ctx, _conn, args) {
       const { serial } = check(z.object({ serial: serialSchema }), args);
-      return terminalView(terminalOf(ctx, serial), serialsAwaitingApproval(ctx).has(serial));
+      const terminal = terminalOf(ctx, serial);
+      return terminalView(terminal, serialsAwaitingApproval(ctx).has(serial), ctx.store.lastSeenAt(terminal));
     },
   },
   'terminals.unpair': {

@@ -9,7 +9,7 @@ export function effectiveState(record: PairingRecord, now: number): PairingState
   return record.state === 'pending' && record.expiresAt <= now ? 'expired' : record.state;
 }
 
-export function terminalView(record: TerminalRecord, hasPendingRequest: boolean): TerminalView {
+export function terminalView(record: TerminalRecord, hasPendingRequest: boolean, lastSeenAt: number | null): TerminalView {
   const state: TerminalState = record.tfp ? 'paired' : hasPendingRequest ? 'pending' : 'expected';
   return {
     serial: record.serial,
@@ -19,7 +19,7 @@ export function terminalView(record: TerminalRecord, hasPendingRequest: boolean)
     vpn: record.vpn,
     state,
     tfp: record.tfp,
-    lastSeenAt: iso(record.lastSeenAt),
+    lastSeenAt: iso(lastSeenAt),
     createdAt: new Date(record.createdAt).toISOString(),
     pairedAt: iso(record.pairedAt),
   };

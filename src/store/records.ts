@@ -15,6 +15,7 @@ export interface TerminalRecord {
   certDer: Uint8Array | null;
   pairedAt: number | null;
   pairedBy: string | null;
+  /** Written only by stores from before the `last-seen` table (Store.lastSeenAt reads both); new records keep null. */
   lastSeenAt: number | null;
 }
 

@@ -32,6 +32,8 @@ export class Store {
   readonly cashEvents: Database<CashEventRecord, string>;
   /** (serial, nonce) → expiry, epoch seconds: the replay window outlives a restart. */
   readonly nonces: Database<number, string>;
+  /** serial → when master last heard from it, epoch ms: informational, written behind, kept apart from the trust record. */
+  readonly lastSeen: Database<number, string>;
   readonly operators: Database<OperatorRecord, string>;
   /** SHA-256(token) → session: a copy of the store gives no usable token. */
   readonly sessions: Database<SessionRecord, string>;
@@ -52,6 +54,7 @@ export class Store {
     this.certs = db('certs');
     this.cashEvents = db('cash-events');
     this.nonces = db('nonces');
+    this.lastSeen = db('last-seen');
     this.operators = db('operators');
     this.sessions = db('sessions');
     this.audit = db<AuditRecord, number>('audit');
@@ -101,6 +104,11 @@ export class Store {
       this.audit.putSync(record.seq, record);
       return record;
     });
+  }
+
+  /** When master last heard from this terminal (stores from before the last-seen table kept it in the record). */
+  lastSeenAt(terminal: TerminalRecord): number | null {
+    return this.lastSeen.get(terminal.serial) ?? terminal.lastSeenAt;
   }
 
   lastAuditSeq(): number {

@@ -61,18 +61,25 @@ describe('restarts lose nothing', () => {
     expect(ok(await term(['pair', '--gate', server.gateUrl])).status).toBe('trusted');
   });
 
-  it('remembers used nonces across a restart: a replay after it is still refused', async () => {
+  it('remembers used nonces and the last-seen time across a restart: a replay after it is still refused', async () => {
     const client = await resumeOperator();
     const raw = RawTerminal.create('ATM-R2', 'ed25519');
     await client.request('terminals.create', { serial: raw.serial });
     const { requestId, code } = await raw.requestPairing(server.gateUrl, server.sfp);
     await client.request('pairing.approve', { requestId, code });
+    expect(await client.request('terminals.get', { serial: raw.serial })).toMatchObject({ state: 'paired', lastSeenAt: null });
     await client.close();
     const body = Buffer.from('{}');
     const headers = { ...signRequest({ method: 'POST', path: '/api/v1/ping', body, serial: raw.serial, privateKeyPem: raw.privateKeyPem, alg: raw.alg, keyid: raw.tfp }), 'content-type': 'application/json' };
     expect((await rawRequest(`${server.masterUrl}/api/v1/ping`, 'POST', headers, body)).status).toBe(200);
+    const pingedAt = Date.now();
     await restart('SIGTERM');
     expect((await rawRequest(`${server.masterUrl}/api/v1/ping`, 'POST', headers, body)).status).toBe(401);
+    const after = await resumeOperator();
+    const { lastSeenAt } = await after.request<{ lastSeenAt: string | null }>('terminals.get', { serial: raw.serial });
+    await after.close();
+    // Written behind the answer, and flushed by the graceful shutdown at the latest; the refused replay does not count.
+    expect(Math.abs(Date.parse(lastSeenAt ?? '') - pingedAt)).toBeLessThan(5_000);
   });
 
   it('keeps acknowledged cash events and the pin across SIGKILL', async () => {

@@ -1,0 +1,55 @@
+/** @module Unit tests: the replay window against a real LMDB store — nonces written behind, reloaded on activation, pruned in chunks. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ReplayWindow, pruneNonces } from '../../../src/actors/replay-window.js';
+import { WriteBehind } from '../../../src/actors/write-behind.js';
+import { createLogger } from '../../../src/logger.js';
+import { Store, compositeKey } from '../../../src/store/store.js';
+
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'replay-window-test-'));
+let store: Store;
+let writeBehind: WriteBehind;
+
+beforeAll(() => {
+  store = Store.open(dataDir);
+  // A long interval: the test flushes by hand.
+  writeBehind = new WriteBehind(store, createLogger({ level: 'silent', pretty: false }), 3_600_000);
+});
+
+afterAll(async () => {
+  await writeBehind.close();
+  await store.close();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('ReplayWindow', () => {
+  it('refuses a nonce until it expires, and a new activation still refuses it once written behind', async () => {
+    const window = new ReplayWindow(store, writeBehind, 'ATM-W1');
+    expect(window.admit('nonce-a', 1_000, 900)).toBe(true);
+    expect(window.admit('nonce-a', 1_000, 950)).toBe(false);
+    expect(window.admit('nonce-a', 2_000, 1_001)).toBe(true); // expired: the same nonce is a new request
+    await writeBehind.flush();
+    const reactivated = new ReplayWindow(store, writeBehind, 'ATM-W1');
+    expect(reactivated.admit('nonce-a', 2_000, 1_500)).toBe(false);
+    expect(new ReplayWindow(store, writeBehind, 'ATM-W2').admit('nonce-a', 2_000, 1_500)).toBe(true);
+  });
+});
+
+describe('pruneNonces', () => {
+  it('removes exactly the expired nonces across several chunks and keeps the rest', async () => {
+    await store.nonces.clearAsync();
+    const expected = new Set<string>();
+    for (let i = 0; i < 2_500; i++) {
+      const key = compositeKey(`ATM-P${i % 7}`, `nonce-${i}`);
+      const expires = i % 3 === 0 ? 100 : 10_000;
+      if (expires > 500) expected.add(key);
+      store.nonces.put(key, expires);
+    }
+    await store.root.flushed;
+    expect(await pruneNonces(store, 500)).toBe(2_500 - expected.size);
+    expect(new Set(store.nonces.getKeys())).toEqual(expected);
+    expect(await pruneNonces(store, 500)).toBe(0);
+  });
+});
