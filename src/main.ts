@@ -1,12 +1,10 @@
-/** @module Wires the server: config → store → identity → actors → front-end threads and admin; `close` takes them down in reverse. */
+/** @module Wires the server: config → store → identity → front-end threads (with the actors) and admin; `close` takes them down in reverse. */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
-import type { ActorContext, EventSink } from './actors/context.js';
+import type { EventSink } from './actors/context.js';
 import { pruneNonces } from './actors/replay-window.js';
-import { TerminalRouter } from './actors/terminal-router.js';
-import { WriteBehind } from './actors/write-behind.js';
 import type { OpsContext } from './admin/ops.js';
 import { LoginThrottle } from './admin/login-throttle.js';
 import { Sessions } from './admin/sessions.js';
@@ -44,29 +42,27 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const now = (): number => Date.now();
   const url = (port: number): string => `https://${config.publicHost.includes(':') ? `[${config.publicHost}]` : config.publicHost}:${port}`;
 
-  // The admin service owns the pushes; actors publish through this late-bound sink.
+  // The admin service owns the pushes; actors (on the front threads) publish through this late-bound sink.
   let publish: EventSink = () => undefined;
   const events: EventSink = (topic, event, data) => publish(topic, event, data);
 
   // With --master-port 0 the port is known only once the first front thread listens; actors read it when they need it.
   let masterPort = config.masterPort;
   const vpn = new VpnService({ store, dataDir: config.dataDir, publicHost: config.publicHost, masterPort: () => masterPort, log: log.child({ component: 'vpn' }), now });
-  const writeBehind = new WriteBehind(store, log.child({ component: 'write-behind' }));
-  const ctx: ActorContext = {
-    store, events, writeBehind, log: log.child({ component: 'actor' }), sfp: identity.sfp,
-    get masterUrl() { return url(masterPort); },
-    clockSkewSec: config.clockSkewSec, pairingTtlMs: config.pairingTtlSec * 1000, maxCodeAttempts: config.maxCodeAttempts, vpn, now,
-  };
-  const router = new TerminalRouter(ctx, config.actorIdleMs);
   const fronts = new FrontPool({
-    config, tls, threads: config.threads, log: log.child({ component: 'fronts' }),
-    route: (call) => router.deliver(call.service, call.request, call.auth),
+    config, tls, threads: config.threads, log: log.child({ component: 'fronts' }), sfp: identity.sfp, masterUrl: url,
+    services: {
+      publish: (topic, event, data) => events(topic, event, data),
+      vpnIssue: (serial, user) => vpn.issue(serial, user),
+      vpnRevokeAll: (serial) => vpn.revokeAll(serial),
+      vpnGateConfig: (terminal) => vpn.gateConfig(terminal),
+    },
   });
   try {
     ({ masterPort } = await fronts.start());
     const gate = new GateWindow(fronts, { port: config.gatePort, store, log: log.child({ service: 'gate' }), events, now });
 
-    const opsContext: OpsContext = { store, sessions: new Sessions(store, config.sessionIdleSec * 1000, now), router, gate, vpn, logins: new LoginThrottle(now), events, log: log.child({ service: 'admin' }), now };
+    const opsContext: OpsContext = { store, sessions: new Sessions(store, config.sessionIdleSec * 1000, now), router: fronts, gate, vpn, logins: new LoginThrottle(now), events, log: log.child({ service: 'admin' }), now };
     const admin = createAdminService({
       tls, maxMessageBytes: config.adminMaxMessageBytes, log: log.child({ service: 'admin' }), ops: () => opsContext,
       webRoot: path.join(packageRoot(), 'src', 'admin', 'web'),
@@ -108,17 +104,14 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         closed = true;
         clearInterval(pruner);
         clearInterval(auditWatch);
-        // Front threads stop accepting and finish their requests first (their answers need the actors), then the actors settle, then the store closes.
+        // Front threads stop accepting, finish their requests, then settle their actors and close their stores; then ours closes.
         adminListening.close();
         await fronts.shutdown(SHUTDOWN_GRACE_MS);
-        await router.close();
-        await writeBehind.close();
         await store.close();
       },
     };
   } catch (error) {
     await fronts.shutdown(0).catch(() => undefined);
-    await writeBehind.close();
     await store.close();
     throw error;
   }

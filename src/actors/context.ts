@@ -1,9 +1,12 @@
-/** @module What every terminal actor shares: the store, the certificate cache, the event sink and the settings it needs. */
+/** @module What every terminal actor of a thread shares: the store, the write-behind, the event sink, the VPN service and the settings it needs. */
 import type { Logger } from '../logger.js';
 import type { AdminTopic } from '../protocol/types.js';
 import type { Store } from '../store/store.js';
 import type { VpnService } from '../vpn/vpn-service.js';
 import type { WriteBehind } from './write-behind.js';
+
+/** What actors ask of the VPN service (which runs on the main thread; actors reach it by message). */
+export type ActorVpn = Pick<VpnService, 'issue' | 'revokeAll' | 'gateConfig'>;
 
 /** Pushes a domain event to operators subscribed to `topic`. */
 export type EventSink = (topic: AdminTopic, event: string, data: Record<string, unknown>) => void;
@@ -19,7 +22,7 @@ export interface ActorContext {
   readonly pairingTtlMs: number;
   readonly maxCodeAttempts: number;
   /** VPN certificates and configurations of `vpn: true` terminals (deployment scenario A). */
-  readonly vpn: VpnService;
+  readonly vpn: ActorVpn;
   /** Nonces and last-seen times, committed in batches (no reply waits for them). */
   readonly writeBehind: WriteBehind;
   now(): number;

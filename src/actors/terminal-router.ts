@@ -1,4 +1,4 @@
-/** @module Routes terminal requests (already authenticated by a front thread) and operator decisions to the actor of their serial. */
+/** @module Routes terminal requests (already authenticated by a front thread) and operator decisions to this thread's actor of their serial. */
 import { AppError } from '../errors.js';
 import type { Authenticated } from '../auth/request-auth.js';
 import type { HttpReply, PairingView, TerminalRequest, TerminalView } from '../protocol/types.js';
@@ -7,7 +7,14 @@ import type { TerminalCommand, TerminalReply } from './commands.js';
 import { ActorRegistry } from './registry.js';
 import { TerminalActor } from './terminal-actor.js';
 
-export class TerminalRouter {
+/** What operators' decisions need of the terminal actors, wherever they run. */
+export interface TerminalDecisions {
+  approve(serial: string, requestId: string, code: string, user: string): Promise<PairingView>;
+  reject(serial: string, requestId: string, user: string): Promise<PairingView>;
+  unpair(serial: string, user: string): Promise<TerminalView>;
+}
+
+export class TerminalRouter implements TerminalDecisions {
   readonly actors: ActorRegistry<TerminalCommand, TerminalReply>;
 
   constructor(private readonly ctx: ActorContext, idleMs: number) {

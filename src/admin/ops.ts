@@ -1,7 +1,7 @@
 /** @module The admin channel's operations (PROTOCOL.md "Admin channel"): one table of op → access rule, audit flag and handler. */
 import { z } from 'zod';
 import { AppError } from '../errors.js';
-import type { TerminalRouter } from '../actors/terminal-router.js';
+import type { TerminalDecisions } from '../actors/terminal-router.js';
 import type { EventSink } from '../actors/context.js';
 import type { Logger } from '../logger.js';
 import { check, serialSchema } from '../protocol/schemas.js';
@@ -24,7 +24,7 @@ export interface GateControl {
 export interface OpsContext {
   store: Store;
   sessions: Sessions;
-  router: TerminalRouter;
+  router: TerminalDecisions;
   gate: GateControl;
   vpn: VpnService;
   logins: LoginThrottle;

@@ -1,6 +1,7 @@
 /**
- * @module The main thread's side of the front-end threads: starts one per core on shared ports, routes their
- * authenticated requests to the actors, opens and closes the gate on all of them, and restarts a thread that crashes.
+ * @module The main thread's side of the front-end threads: starts one per core on shared ports, links every pair
+ * of them directly, takes operators' decisions to the thread that owns the serial's actor, opens and closes the
+ * gate on all of them, and restarts a thread that crashes.
  */
 import { MessageChannel, Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
@@ -8,25 +9,26 @@ import { endpointOf } from './comlink-endpoint.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { HttpReply } from '../protocol/types.js';
-import { BatchedPort } from './batched-port.js';
-import type { ActorCall, ActorResult, FrontControl, FrontWorkerData } from './front-protocol.js';
+import type { PairingView, TerminalView } from '../protocol/types.js';
+import { shardOf } from '../actors/shard.js';
+import type { TerminalDecisions } from '../actors/terminal-router.js';
+import type { Decision, FrontControl, FrontWorkerData, MainServices } from './front-protocol.js';
 import type { GateListener } from './gate-window.js';
 import { assertPortFree, freePort } from './listen.js';
-
-export type ActorRoute = (call: ActorCall) => Promise<HttpReply>;
+import { valueOf } from './outcome.js';
 
 interface Front {
   worker: Worker;
   control: Comlink.Remote<FrontControl>;
-  port: BatchedPort<ActorResult, ActorCall>;
+  /** Settles when the thread exits: a call to a thread that died MUST NOT wait forever. */
+  exited: Promise<never>;
 }
 
 const WORKER_URL = new URL('./front.worker.js', import.meta.url);
 const RESTART_DELAY_MS = 200;
 const MAX_RESTART_DELAY_MS = 30_000;
 
-export class FrontPool implements GateListener {
+export class FrontPool implements GateListener, TerminalDecisions {
   private readonly fronts: (Front | null)[];
   private masterPort = 0;
   /** The gate port while open; reapplied to a thread that restarts. */
@@ -36,7 +38,10 @@ export class FrontPool implements GateListener {
   private started = false;
 
   constructor(
-    private readonly opts: { config: Config; tls: { keyFile: string; certFile: string }; threads: number; log: Logger; route: ActorRoute },
+    private readonly opts: {
+      config: Config; tls: { keyFile: string; certFile: string }; threads: number; log: Logger;
+      sfp: string; masterUrl: (port: number) => string; services: MainServices;
+    },
   ) {
     this.fronts = new Array<Front | null>(opts.threads).fill(null);
   }
@@ -51,6 +56,8 @@ export class FrontPool implements GateListener {
     this.masterPort = masterPort === 0 ? await freePort(host) : masterPort;
     await assertPortFree(host, this.masterPort, 'master');
     await Promise.all(this.fronts.map((_, i) => this.spawn(i)));
+    // Each pair once: thread i links to every thread after it.
+    await Promise.all(this.fronts.map((_, i) => this.link(i, (j) => j > i)));
     this.started = true;
     return { masterPort: this.masterPort };
   }
@@ -70,17 +77,55 @@ export class FrontPool implements GateListener {
     for (const front of this.live()) void front.control.closeGate();
   }
 
-  /** Graceful: every thread stops accepting, finishes what it has (up to `graceMs`), closes its sockets and store, and exits. */
+  approve(serial: string, requestId: string, code: string, user: string): Promise<PairingView> {
+    return this.decide({ type: 'approve', serial, requestId, code, user }) as Promise<PairingView>;
+  }
+
+  reject(serial: string, requestId: string, user: string): Promise<PairingView> {
+    return this.decide({ type: 'reject', serial, requestId, user }) as Promise<PairingView>;
+  }
+
+  unpair(serial: string, user: string): Promise<TerminalView> {
+    return this.decide({ type: 'unpair', serial, user }) as Promise<TerminalView>;
+  }
+
+  /**
+   * Graceful, in phases, because a thread may still be answering requests that other threads handed it:
+   * every thread stops accepting, then all finish their requests (up to `graceMs`), then all close their
+   * actors and store, and exit.
+   */
   async shutdown(graceMs: number): Promise<void> {
     this.closing = true;
-    await Promise.all(this.live().map((front) => front.control.stopAccepting()));
+    const fronts = this.live();
+    await Promise.all(fronts.map((front) => front.control.stopAccepting()));
     this.opts.log.info('stopped accepting new connections');
-    await Promise.all(this.live().map(async (front) => {
+    await Promise.all(fronts.map((front) => Promise.race([front.control.drain(graceMs), front.exited]).catch(() => undefined)));
+    await Promise.all(fronts.map(async (front) => {
       const exited = new Promise((resolve) => front.worker.once('exit', resolve));
-      await front.control.shutdown(graceMs).catch(() => undefined);
+      await Promise.race([front.control.shutdown(), front.exited]).catch(() => undefined);
       front.control[Comlink.releaseProxy]();
       await front.worker.terminate();
       await exited;
+    }));
+  }
+
+  private async decide(decision: Decision): Promise<PairingView | TerminalView> {
+    const owner = this.fronts[shardOf(decision.serial, this.threads)];
+    if (!owner) throw new AppError('overloaded', 'the server thread of this terminal is restarting; try again shortly', { retryAfter: 1 });
+    return valueOf(await Promise.race([owner.control.decide(decision), owner.exited]));
+  }
+
+  /** Gives thread `index` and every live thread `j` with `which(j)` a direct port to each other. */
+  private async link(index: number, which: (j: number) => boolean): Promise<void> {
+    const front = this.fronts[index];
+    if (!front) return;
+    await Promise.all(this.fronts.map(async (other, j) => {
+      if (!other || j === index || !which(j)) return;
+      const { port1, port2 } = new MessageChannel();
+      await Promise.all([
+        front.control.connectPeer(j, Comlink.transfer(port1, [port1] as never)),
+        other.control.connectPeer(index, Comlink.transfer(port2, [port2] as never)),
+      ]);
     }));
   }
 
@@ -95,24 +140,27 @@ export class FrontPool implements GateListener {
 
   private async spawn(index: number): Promise<void> {
     const channel = new MessageChannel();
+    const servicesChannel = new MessageChannel();
+    Comlink.expose(this.opts.services, endpointOf(servicesChannel.port1));
     const data: FrontWorkerData = {
-      config: this.opts.config, tls: this.opts.tls, index, threads: this.threads, masterPort: this.masterPort, control: channel.port2,
+      config: this.opts.config, tls: this.opts.tls, index, threads: this.threads, masterPort: this.masterPort,
+      masterUrl: this.opts.masterUrl(this.masterPort), sfp: this.opts.sfp, control: channel.port2, services: servicesChannel.port2,
     };
-    const worker = new Worker(WORKER_URL, { workerData: data, transferList: [channel.port2] });
-    const port = new BatchedPort<ActorResult, ActorCall>(worker, (call) => this.serve(port, call));
+    const worker = new Worker(WORKER_URL, { workerData: data, transferList: [channel.port2, servicesChannel.port2] });
     const control = Comlink.wrap<FrontControl>(endpointOf(channel.port1));
-    this.fronts[index] = { worker, control, port };
     worker.on('error', (err) => this.opts.log.error({ err, thread: index }, 'front thread failed'));
-    const exit = new Promise<never>((_, reject) => {
+    const exited = new Promise<never>((_, reject) => {
       worker.once('exit', (code) => {
-        reject(new Error(`front thread ${index} exited with code ${code} while starting`));
+        reject(new AppError('overloaded', `front thread ${index} exited (code ${code}); try again shortly`, { retryAfter: 1 }));
+        servicesChannel.port1.close();
         this.exited(index, worker, code);
       });
     });
-    exit.catch(() => undefined);
+    exited.catch(() => undefined);
+    this.fronts[index] = { worker, control, exited };
     // A thread that dies while starting (port taken, bad certificate) MUST fail the start, not hang it.
-    await Promise.race([control.ready(), exit]);
-    if (this.gatePort !== null) await Promise.race([control.openGate(this.gatePort), exit]);
+    await Promise.race([control.ready(), exited]);
+    if (this.gatePort !== null) await Promise.race([control.openGate(this.gatePort), exited]);
   }
 
   private exited(index: number, worker: Worker, code: number): void {
@@ -123,7 +171,7 @@ export class FrontPool implements GateListener {
     let delay = RESTART_DELAY_MS;
     const restart = (): void => {
       if (this.closing) return;
-      this.spawn(index).then(
+      this.spawn(index).then(() => this.link(index, () => true)).then(
         () => this.opts.log.info({ thread: index }, 'front thread restarted'),
         (err: unknown) => {
           // Back off so a thread that cannot start does not spin a core.
@@ -134,19 +182,5 @@ export class FrontPool implements GateListener {
       );
     };
     setTimeout(restart, delay).unref();
-  }
-
-  private serve(port: BatchedPort<ActorResult, ActorCall>, call: ActorCall): void {
-    this.opts.route(call).then(
-      (reply) => port.send({ id: call.id, ok: true, reply }),
-      (error: unknown) => {
-        if (error instanceof AppError) {
-          port.send({ id: call.id, ok: false, code: error.code, message: error.message, ...(error.details ? { details: { ...error.details } } : {}) });
-          return;
-        }
-        this.opts.log.error({ err: error, service: call.service, serial: call.auth.serial }, 'actor call failed unexpectedly');
-        port.send({ id: call.id, ok: false, code: 'internal_error', message: 'the server failed to process the request' });
-      },
-    );
   }
 }

@@ -1,8 +1,15 @@
-/** @module The messages between a front-end thread and the main thread (which owns the actors), typed in one place. */
+/**
+ * @module The messages between threads, typed in one place. Front-end threads own the terminal actors, sharded by
+ * serial; a front hands a request for another shard to its owner over a direct port, and the main thread (admin,
+ * gate window, VPN, supervision) reaches an actor through the owner's control channel.
+ */
+import type { MessagePort } from 'node:worker_threads';
 import type { Config } from '../config.js';
 import type { Authenticated } from '../auth/request-auth.js';
-import type { ErrorCode } from '../errors.js';
-import type { HttpReply, TerminalRequest } from '../protocol/types.js';
+import type { Outcome } from './outcome.js';
+import type { AdminTopic, HttpReply, PairingView, TerminalRequest, TerminalView } from '../protocol/types.js';
+import type { TerminalRecord } from '../store/records.js';
+import type { VpnConfigView, VpnGateConfig } from '../vpn/vpn-service.js';
 
 export interface FrontWorkerData {
   config: Config;
@@ -11,11 +18,17 @@ export interface FrontWorkerData {
   threads: number;
   /** The port the master service listens on (fixed by the first thread when configured as 0). */
   masterPort: number;
+  /** What the pairing flow tells a trusted terminal. */
+  masterUrl: string;
+  /** This server's certificate fingerprint: the pairing code binds it. */
+  sfp: string;
   /** Comlink control channel (FrontControl). */
-  control: import('node:worker_threads').MessagePort;
+  control: MessagePort;
+  /** Comlink channel to the main thread's services (MainServices). */
+  services: MessagePort;
 }
 
-/** Front → main: an authenticated request for the serial's actor. */
+/** Front → owning front: an authenticated request for one of the owner's actors. */
 export interface ActorCall {
   id: number;
   service: 'gate' | 'master';
@@ -23,22 +36,45 @@ export interface ActorCall {
   auth: Authenticated;
 }
 
-/** Main → front. Errors cross as codes: an Error's class and fields do not survive the thread boundary. */
-export type ActorResult =
-  | { id: number; ok: true; reply: HttpReply }
-  | { id: number; ok: false; code: ErrorCode; message: string; details?: Record<string, unknown> };
+/** Owning front → front: the answer to an ActorCall. */
+export type ActorResult = { id: number } & Outcome<HttpReply>;
+
+/** What crosses a port between two fronts, both ways. */
+export type PeerMessage = ({ kind: 'call' } & ActorCall) | ({ kind: 'result' } & ActorResult);
+
+/** An operator's decision on a terminal, run by the actor of its serial. */
+export type Decision =
+  | { type: 'approve'; serial: string; requestId: string; code: string; user: string }
+  | { type: 'reject'; serial: string; requestId: string; user: string }
+  | { type: 'unpair'; serial: string; user: string };
 
 /** What the main thread may ask of a front thread (exposed with comlink). */
 export interface FrontControl {
   /** Answers once the thread listens on master; comlink queues the call until then. */
   ready(): { masterPort: number };
+  /** The direct port to front `index` (replaced when that thread restarts). */
+  connectPeer(index: number, port: MessagePort): void;
+  /** Runs an operator's decision on the actor of its serial, which MUST be in this thread's shard. */
+  decide(decision: Decision): Promise<Outcome<PairingView | TerminalView>>;
   /** Listens on the gate port (0: any; returns the port). */
   openGate(port: number): Promise<number>;
   closeGate(): void;
   /** Closes the listen sockets: new connections are refused, open ones are still served. */
   stopAccepting(): void;
-  /** Stops accepting, waits for requests in flight (at most `graceMs`), closes the store. */
-  shutdown(graceMs: number): Promise<void>;
+  /** Waits for this thread's HTTP requests in flight (at most `graceMs`), then closes its apps. */
+  drain(graceMs: number): Promise<void>;
+  /** After every thread drained: lets the actors finish, writes what was written behind, closes the store. */
+  shutdown(): Promise<void>;
   /** Test hook, active only with PAIRING_TEST_HOOKS=1: throws an uncaught exception in the thread. */
   crash(): void;
+}
+
+/** What a front thread's actors ask of the main thread (exposed with comlink). */
+export interface MainServices {
+  /** Pushes a domain event to the operators subscribed to `topic`. */
+  publish(topic: AdminTopic, event: string, data: Record<string, unknown>): void;
+  /** VPN (src/vpn/): one CA and one certificate counter, so it stays on one thread. */
+  vpnIssue(serial: string, user: string): Promise<VpnConfigView>;
+  vpnRevokeAll(serial: string): Promise<string[]>;
+  vpnGateConfig(terminal: TerminalRecord): Promise<VpnGateConfig | null>;
 }

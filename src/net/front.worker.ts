@@ -1,6 +1,7 @@
 /**
  * @module A front-end thread: gate and master on uWebSockets.js (sharing their ports with the other fronts),
- * admission, parsing and signature verification here, in parallel; the stateful rest goes to the actors on the main thread.
+ * admission, parsing and signature verification, and the terminal actors of this thread's shard of serials.
+ * A request for a serial another thread owns goes to that thread over a direct port (peer-links.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink';
@@ -8,15 +9,20 @@ import { endpointOf } from './comlink-endpoint.js';
 import type { TemplatedApp } from 'uWebSockets.js';
 import { CertificateCache } from '../auth/certificate-cache.js';
 import { authenticateGate, authenticateMaster, type Authenticated } from '../auth/request-auth.js';
+import type { ActorContext } from '../actors/context.js';
 import { MASTER_ROUTES } from '../actors/master-calls.js';
+import { shardOf } from '../actors/shard.js';
+import { TerminalRouter } from '../actors/terminal-router.js';
+import { WriteBehind } from '../actors/write-behind.js';
 import { AppError } from '../errors.js';
 import { createLogger } from '../logger.js';
-import type { HttpReply, TerminalRequest } from '../protocol/types.js';
+import type { HttpReply, PairingView, TerminalRequest, TerminalView } from '../protocol/types.js';
 import { Store } from '../store/store.js';
 import { Admission } from './admission.js';
-import { BatchedPort } from './batched-port.js';
-import type { ActorCall, ActorResult, FrontControl, FrontWorkerData } from './front-protocol.js';
+import type { ActorCall, Decision, FrontControl, FrontWorkerData, MainServices } from './front-protocol.js';
 import { listen, type Listening } from './listen.js';
+import { outcomeOf } from './outcome.js';
+import { PeerLinks } from './peer-links.js';
 import { createTerminalService } from './terminal-service.js';
 
 const data = workerData as FrontWorkerData;
@@ -26,26 +32,38 @@ const store = Store.open(config.dataDir);
 const certs = new CertificateCache(store);
 const authOptions = () => ({ nowSec: Math.floor(Date.now() / 1000), clockSkewSec: config.clockSkewSec });
 
-const NO_CERTIFICATE = Buffer.alloc(0);
-let nextId = 1;
-const waiting = new Map<number, { resolve: (reply: HttpReply) => void; reject: (error: AppError) => void }>();
-const toMain = new BatchedPort<ActorCall, ActorResult>(parentPort!, (result) => {
-  const call = waiting.get(result.id);
-  if (!call) return;
-  waiting.delete(result.id);
-  if (result.ok) call.resolve(result.reply);
-  else call.reject(new AppError(result.code, result.message, result.details));
-});
+const services = Comlink.wrap<MainServices>(endpointOf(data.services));
+const writeBehind = new WriteBehind(store, log.child({ component: 'write-behind' }));
+const actorContext: ActorContext = {
+  store, writeBehind, log: log.child({ component: 'actor' }), sfp: data.sfp, masterUrl: data.masterUrl,
+  clockSkewSec: config.clockSkewSec, pairingTtlMs: config.pairingTtlSec * 1000, maxCodeAttempts: config.maxCodeAttempts,
+  events: (topic, event, eventData) => void services.publish(topic, event, eventData),
+  vpn: {
+    issue: (serial, user) => services.vpnIssue(serial, user),
+    revokeAll: (serial) => services.vpnRevokeAll(serial),
+    gateConfig: (terminal) => services.vpnGateConfig(terminal),
+  },
+  now: () => Date.now(),
+};
+const actors = new TerminalRouter(actorContext, config.actorIdleMs);
+const peers = new PeerLinks((service, request, auth) => actors.deliver(service, request, auth), log);
 
+/** The actor of the serial: here when this thread owns it, else on its owner. */
 function callActor(service: ActorCall['service'], request: TerminalRequest, auth: Authenticated): Promise<HttpReply> {
-  return new Promise((resolve, reject) => {
-    const id = nextId++;
-    waiting.set(id, { resolve, reject });
-    // Copy only what the actors read: not the headers (their signature is checked here), and the
-    // certificate only for the gate (which records it); master already holds it.
-    const sent = service === 'gate' ? auth : { ...auth, certDer: NO_CERTIFICATE };
-    toMain.send({ id, service, request: { ...request, headers: {} }, auth: sent });
-  });
+  const owner = shardOf(auth.serial, threads);
+  return owner === index ? actors.deliver(service, request, auth) : peers.call(owner, service, request, auth);
+}
+
+function decide(decision: Decision): Promise<PairingView | TerminalView> {
+  if (shardOf(decision.serial, threads) !== index) return Promise.reject(new AppError('internal_error', 'decision sent to a thread that does not own the serial'));
+  switch (decision.type) {
+    case 'approve':
+      return actors.approve(decision.serial, decision.requestId, decision.code, decision.user);
+    case 'reject':
+      return actors.reject(decision.serial, decision.requestId, decision.user);
+    case 'unpair':
+      return actors.unpair(decision.serial, decision.user);
+  }
 }
 
 /** Per-address budgets are per thread; dividing keeps the whole server's budget what was configured. */
@@ -103,6 +121,8 @@ async function waitForIdle(graceMs: number): Promise<void> {
 
 const control: FrontControl = {
   ready: () => ({ masterPort: master!.port }),
+  connectPeer: (peer, port) => peers.connect(peer, port),
+  decide: (decision) => outcomeOf(decide(decision), log, { decision: decision.type, serial: decision.serial }),
   async openGate(port) {
     gate ??= await listen(gateApp, config.host, port, 'gate');
     return gate.port;
@@ -117,12 +137,16 @@ const control: FrontControl = {
     master?.close();
     master = null;
   },
-  async shutdown(graceMs) {
+  async drain(graceMs) {
     // Stop accepting first; requests already sent get their answers before the apps close.
     control.stopAccepting();
     await waitForIdle(graceMs);
     closeAll([gateApp, masterApp]);
-    toMain.detach();
+  },
+  async shutdown() {
+    peers.closeAll();
+    await actors.close();
+    await writeBehind.close();
     await store.close();
   },
   crash() {
@@ -137,6 +161,12 @@ Comlink.expose(control, endpointOf(data.control));
 process.on('uncaughtException', (error) => {
   log.fatal({ err: error }, 'front thread crashed; closing its sockets');
   closeAll([gateApp, masterApp]);
+  try {
+    // The replay window's newest nonces MUST outlive this thread: its successor reloads them from the store.
+    writeBehind.flushNow();
+  } catch (err) {
+    log.error({ err }, 'writing the last nonces before exiting failed');
+  }
   // Exit code 1 tells the main thread to start a replacement.
   process.exit(1);
 });

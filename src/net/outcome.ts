@@ -1,0 +1,28 @@
+/** @module Results and domain errors as plain data, for answers that cross threads (an Error's class does not survive the boundary). */
+import { AppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { ErrorCode } from '../errors.js';
+
+/** A value or a domain error crossing threads. */
+export type Outcome<T> =
+  | { ok: true; value: T }
+  | { ok: false; code: ErrorCode; message: string; details?: Record<string, unknown> };
+
+/** Settles `work` as an Outcome: a domain error keeps its code; anything else is logged here and crosses as internal_error. */
+export async function outcomeOf<T>(work: Promise<T>, log: Logger, context: Record<string, unknown>): Promise<Outcome<T>> {
+  try {
+    return { ok: true, value: await work };
+  } catch (error) {
+    if (error instanceof AppError) {
+      return { ok: false, code: error.code, message: error.message, ...(error.details ? { details: { ...error.details } } : {}) };
+    }
+    log.error({ err: error, ...context }, 'actor call failed unexpectedly');
+    return { ok: false, code: 'internal_error', message: 'the server failed to process the request' };
+  }
+}
+
+/** The value of an Outcome, or its error thrown again as an AppError. */
+export function valueOf<T>(outcome: Outcome<T>): T {
+  if (outcome.ok) return outcome.value;
+  throw new AppError(outcome.code, outcome.message, outcome.details);
+}

@@ -1,0 +1,93 @@
+/**
+ * @module A front thread's direct ports to the other fronts: a request authenticated here for a serial another
+ * thread owns goes to that thread's actor and its answer comes back, batched per event-loop turn (BatchedPort).
+ * A peer that goes away (crash, restart) fails its calls in flight with 503 instead of leaving them hanging.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { Authenticated } from '../auth/request-auth.js';
+import { AppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { HttpReply, TerminalRequest } from '../protocol/types.js';
+import { BatchedPort } from './batched-port.js';
+import type { ActorCall, PeerMessage } from './front-protocol.js';
+import { outcomeOf, valueOf } from './outcome.js';
+
+/** Runs a call on one of this thread's actors. */
+export type LocalDelivery = (service: ActorCall['service'], request: TerminalRequest, auth: Authenticated) => Promise<HttpReply>;
+
+interface Peer {
+  port: MessagePort;
+  link: BatchedPort<PeerMessage, PeerMessage>;
+  /** Calls sent to this peer and not yet answered. */
+  waiting: Map<number, { resolve: (reply: HttpReply) => void; reject: (error: AppError) => void }>;
+}
+
+const EMPTY = Buffer.alloc(0);
+const restarting = (): AppError =>
+  new AppError('overloaded', 'the server thread that serves this terminal is restarting; try again shortly', { retryAfter: 1 });
+
+export class PeerLinks {
+  private readonly peers = new Map<number, Peer>();
+  private nextId = 1;
+
+  constructor(private readonly deliver: LocalDelivery, private readonly log: Logger) {}
+
+  /** Uses `port` for thread `index` from now on; calls still waiting on the port it replaces fail. */
+  connect(index: number, port: MessagePort): void {
+    this.disconnect(index);
+    const peer: Peer = {
+      port,
+      link: new BatchedPort<PeerMessage, PeerMessage>(port, (message) => this.receive(peer, message)),
+      waiting: new Map(),
+    };
+    // Node emits 'close' on one end when the other end's thread exits or closes it.
+    port.once('close', () => {
+      if (this.peers.get(index) === peer) this.disconnect(index);
+    });
+    this.peers.set(index, peer);
+  }
+
+  /** Asks the actor on thread `owner`. Headers stay here (their signature was checked here); the certificate goes only for the gate, which records it. */
+  call(owner: number, service: ActorCall['service'], request: TerminalRequest, auth: Authenticated): Promise<HttpReply> {
+    const peer = this.peers.get(owner);
+    if (!peer) return Promise.reject(restarting());
+    return new Promise((resolve, reject) => {
+      const id = this.nextId++;
+      peer.waiting.set(id, { resolve, reject });
+      peer.link.send({
+        kind: 'call', id, service, request: { ...request, headers: {} }, auth: service === 'gate' ? auth : { ...auth, certDer: EMPTY },
+      });
+    });
+  }
+
+  closeAll(): void {
+    for (const index of [...this.peers.keys()]) this.disconnect(index);
+  }
+
+  private receive(peer: Peer, message: PeerMessage): void {
+    if (message.kind === 'call') {
+      const { id, service, request, auth } = message;
+      void outcomeOf(this.deliver(service, request, auth), this.log, { service, serial: auth.serial })
+        .then((outcome) => peer.link.send({ kind: 'result', id, ...outcome }));
+      return;
+    }
+    const waiting = peer.waiting.get(message.id);
+    if (!waiting) return;
+    peer.waiting.delete(message.id);
+    try {
+      waiting.resolve(valueOf(message));
+    } catch (error) {
+      waiting.reject(error as AppError);
+    }
+  }
+
+  private disconnect(index: number): void {
+    const peer = this.peers.get(index);
+    if (!peer) return;
+    this.peers.delete(index);
+    peer.link.detach();
+    peer.port.close();
+    for (const { reject } of peer.waiting.values()) reject(restarting());
+    peer.waiting.clear();
+  }
+}
