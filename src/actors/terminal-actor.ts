@@ -19,6 +19,8 @@ export class TerminalActor implements Actor<TerminalCommand, TerminalReply> {
   private readonly decisions: OperatorDecisions;
   /** When this activation last recorded the terminal as seen. */
   private lastSeenWritten = 0;
+  /** The pin as last read from the store, for master calls; see `pinnedTfp`. */
+  private pin: { tfp: string | null } | null = null;
 
   constructor(private readonly ctx: ActorContext, private readonly serial: string) {
     this.replay = new ReplayWindow(ctx.store, ctx.writeBehind, serial);
@@ -27,6 +29,8 @@ export class TerminalActor implements Actor<TerminalCommand, TerminalReply> {
   }
 
   async handle(command: TerminalCommand): Promise<TerminalReply> {
+    // Gate messages and decisions are what change a pin; master calls only read it.
+    if (command.type !== 'master') this.pin = null;
     switch (command.type) {
       case 'gate':
         return http(await this.gate(command.request, command.auth));
@@ -52,15 +56,27 @@ export class TerminalActor implements Actor<TerminalCommand, TerminalReply> {
   }
 
   private async master(request: TerminalRequest, auth: Authenticated): Promise<HttpReply> {
-    // Read from the store, not a cache: an unpair committed before this message is seen here.
-    const terminal = this.ctx.store.terminals.get(this.serial);
-    if (!terminal) throw new AppError('unauthenticated', 'the request could not be authenticated');
+    const pin = this.pinnedTfp();
+    if (!pin) throw new AppError('unauthenticated', 'the request could not be authenticated');
     this.admitNonce(auth, 'the request could not be authenticated');
-    if (terminal.tfp !== auth.tfp) {
+    if (pin.tfp !== auth.tfp) {
       throw new AppError('not_paired', 'this terminal is not paired with the server; pair it through the gate');
     }
     this.touch();
     return masterCall(this.ctx, this.serial, request);
+  }
+
+  /**
+   * The pin, read from the store once per run of master calls. Every change of a pin (approve, unpair, a new
+   * pairing) is a message to this actor, which drops the copy first, so an unpair committed before a master
+   * call is still seen by it. A serial not in the store is never remembered: an operator may create it.
+   */
+  private pinnedTfp(): { tfp: string | null } | null {
+    if (this.pin) return this.pin;
+    const terminal = this.ctx.store.terminals.get(this.serial);
+    if (!terminal) return null;
+    this.pin = { tfp: terminal.tfp };
+    return this.pin;
   }
 
   /** Master's message is deliberately the same as for every other authentication failure. */
