@@ -23,6 +23,12 @@ interface Peer {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** A copy with its own ArrayBuffer of exactly its length (allocUnsafeSlow never uses the pool). */
+function exact(bytes: Buffer): Buffer {
+  const copy = Buffer.allocUnsafeSlow(bytes.length);
+  bytes.copy(copy);
+  return copy;
+}
 const restarting = (): AppError =>
   new AppError('overloaded', 'the server thread that serves this terminal is restarting; try again shortly', { retryAfter: 1 });
 
@@ -54,8 +60,11 @@ export class PeerLinks {
     return new Promise((resolve, reject) => {
       const id = this.nextId++;
       peer.waiting.set(id, { resolve, reject });
+      // A structured clone copies a view's whole ArrayBuffer: a small Buffer is a slice of Node's shared 8 KiB
+      // pool, so the body and certificate cross as exact-size copies (bench/thread-hop.bench.ts).
       peer.link.send({
-        kind: 'call', id, service, request: { ...request, headers: {} }, auth: service === 'gate' ? auth : { ...auth, certDer: EMPTY },
+        kind: 'call', id, service, request: { ...request, headers: {}, body: exact(request.body) },
+        auth: { ...auth, certDer: service === 'gate' ? exact(auth.certDer) : EMPTY },
       });
     });
   }
