@@ -30,7 +30,7 @@ export interface Config {
   readonly masterRatePerAddress: number;
   /** Requests being processed at once per service before answering 503. */
   readonly maxInFlight: number;
-  /** Front-end threads serving gate and master on shared ports. */
+  /** Front-end threads serving gate and master on shared ports; each owns the actors of its share of the serials. */
   readonly threads: number;
   /** Idle time after which a terminal actor is evicted from memory. */
   readonly actorIdleMs: number;

@@ -34,6 +34,7 @@ Options (every command; environment variable in brackets):
   --clock-skew SEC      accepted terminal clock difference          default 300
   --pairing-ttl SEC     how long a pairing request stays pending    default 86400
   --threads N           front-end threads for gate and master            default: CPU cores
+                        (each also runs the terminal actors of its share of the serials)
   --gate-rate N         gate requests per second per address (429 beyond)   default 5
   --gate-global-rate N  gate requests per second in all                     default 200
   --master-rate N       master calls per second per address                 default 2000
