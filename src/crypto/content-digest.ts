@@ -1,7 +1,8 @@
 /** @module RFC 9530 Content-Digest: computing it for requests the terminal sends and checking it on requests the server receives. */
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { parseDictionary, isInnerList } from 'structured-headers';
+import { createHash, hash, timingSafeEqual } from 'node:crypto';
+import { parseDictionary, isInnerList, type Dictionary } from 'structured-headers';
 import { fail, ok, type Result } from '../errors.js';
+import { canonicalBytesMember } from './canonical-fields.js';
 
 /** Longer than any honest value (sha-256 + sha-512 together are ~150 bytes); bounds parser work. */
 const MAX_HEADER_LENGTH = 4096;
@@ -24,9 +25,11 @@ export function contentDigest(body: Uint8Array): string {
 export function verifyContentDigest(header: string | undefined, body: Uint8Array): Result<void> {
   if (header === undefined || header.length === 0) return fail('bad_content_digest', 'Content-Digest is missing');
   if (header.length > MAX_HEADER_LENGTH) return fail('bad_content_digest', 'Content-Digest is too long');
-  let dictionary;
+  // Terminals send one canonical member; anything else goes to the library (canonical-fields.ts).
+  const canonical = canonicalBytesMember(header);
+  let dictionary: Dictionary;
   try {
-    dictionary = parseDictionary(header);
+    dictionary = canonical ? new Map([[canonical.label, canonical.value]]) : parseDictionary(header);
   } catch {
     return fail('bad_content_digest', 'Content-Digest is not a structured-field dictionary');
   }
@@ -36,7 +39,7 @@ export function verifyContentDigest(header: string | undefined, body: Uint8Array
     if (hashName === undefined) continue;
     const value = isInnerList(member) ? undefined : member[0];
     if (!(value instanceof ArrayBuffer)) return fail('bad_content_digest', `Content-Digest ${key} is not a byte sequence`);
-    const expected = createHash(hashName).update(body).digest();
+    const expected = hash(hashName, body, 'buffer');
     const given = Buffer.from(value);
     // Lengths are public (fixed per algorithm); only the digest bytes need a constant-time compare.
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
