@@ -17,7 +17,6 @@ export class PairingFlow {
 
   /** Handles one authenticated gate request for a known serial. */
   async handle(terminal: TerminalRecord, auth: Authenticated, body: Buffer, remoteAddress: string): Promise<HttpReply> {
-    const { ctx } = this;
     await this.rememberCertificate(auth);
     // Any form: a terminal whose TFP is already pinned is simply told where master is.
     if (terminal.tfp === auth.tfp) return this.trusted(terminal);

@@ -17,7 +17,7 @@ export interface TerminalDecisions {
 export class TerminalRouter implements TerminalDecisions {
   readonly actors: ActorRegistry<TerminalCommand, TerminalReply>;
 
-  constructor(private readonly ctx: ActorContext, idleMs: number) {
+  constructor(ctx: ActorContext, idleMs: number) {
     this.actors = new ActorRegistry((serial) => new TerminalActor(ctx, serial), idleMs);
   }
 

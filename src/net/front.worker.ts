@@ -3,7 +3,7 @@
  * admission, parsing and signature verification, and the terminal actors of this thread's shard of serials.
  * A request for a serial another thread owns goes to that thread over a direct port (peer-links.ts).
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { endpointOf } from './comlink-endpoint.js';
 import type { TemplatedApp } from 'uWebSockets.js';

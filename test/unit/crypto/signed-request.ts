@@ -19,8 +19,6 @@ export function makeTerminal(kind: KeyKind): Terminal {
   return { kind, privateKeyPem: keys.privateKeyPem, publicKey: cert.value.publicKey, tfp: cert.value.tfp };
 }
 
-const terminals = { rsa: makeTerminal('rsa'), ec: makeTerminal('ec'), ed25519: makeTerminal('ed25519') };
-
 export interface Wire {
   method: string;
   path: string;
