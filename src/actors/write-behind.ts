@@ -7,11 +7,18 @@ import { compositeKey, type Store } from '../store/store.js';
 
 export const WRITE_BEHIND_MS = 500;
 
+interface Batch {
+  nonces: Map<string, number>;
+  seen: Map<string, number>;
+}
+
 export class WriteBehind {
   private nonces = new Map<string, number>();
   private seen = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
+  /** Batches handed to lmdb and not yet on disk: a crash before they commit MUST still write them (flushNow). */
+  private readonly unconfirmed = new Set<Batch>();
 
   constructor(private readonly store: Store, private readonly log: Logger, intervalMs = WRITE_BEHIND_MS) {
     this.timer = setInterval(() => void this.flush(), intervalMs);
@@ -36,27 +43,37 @@ export class WriteBehind {
   flush(): Promise<void> {
     if (this.nonces.size === 0 && this.seen.size === 0) return this.flushing;
     const { store } = this;
-    let last: Promise<unknown> = Promise.resolve();
-    for (const [key, expires] of this.nonces) last = store.nonces.put(key, expires);
-    // Only this serial's actor writes its last-seen time, and its clock only moves forward: no read is needed.
-    for (const [serial, at] of this.seen) last = store.lastSeen.put(serial, at);
+    const batch: Batch = { nonces: this.nonces, seen: this.seen };
     this.nonces = new Map();
     this.seen = new Map();
-    this.flushing = Promise.all([this.flushing, store.durable(last)])
+    let last: Promise<unknown> = Promise.resolve();
+    for (const [key, expires] of batch.nonces) last = store.nonces.put(key, expires);
+    // Only this serial's actor writes its last-seen time, and its clock only moves forward: no read is needed.
+    for (const [serial, at] of batch.seen) last = store.lastSeen.put(serial, at);
+    this.unconfirmed.add(batch);
+    this.flushing = Promise.all([this.flushing, store.durable(last).then(() => this.unconfirmed.delete(batch))])
       .then(() => undefined)
       .catch((err: unknown) => this.log.error({ err }, 'write-behind flush failed'));
     return this.flushing;
   }
 
-  /** Commits what is gathered in one synchronous transaction: for a thread that is about to exit on a crash. */
+  /**
+   * Commits, in one synchronous transaction, what is gathered and every batch not yet known to be on disk (lmdb
+   * starts an asynchronous commit on a later event-loop turn, which a thread exiting on a crash never reaches).
+   * Writing a batch twice is harmless: the same keys get the same values, oldest batch first.
+   */
   flushNow(): void {
-    const { store, nonces, seen } = this;
+    const { store } = this;
+    const batches = [...this.unconfirmed, { nonces: this.nonces, seen: this.seen }];
     this.nonces = new Map();
     this.seen = new Map();
     store.root.transactionSync(() => {
-      for (const [key, expires] of nonces) store.nonces.putSync(key, expires);
-      for (const [serial, at] of seen) store.lastSeen.putSync(serial, at);
+      for (const batch of batches) {
+        for (const [key, expires] of batch.nonces) store.nonces.putSync(key, expires);
+        for (const [serial, at] of batch.seen) store.lastSeen.putSync(serial, at);
+      }
     });
+    this.unconfirmed.clear();
   }
 
   async close(): Promise<void> {

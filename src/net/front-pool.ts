@@ -15,13 +15,15 @@ import type { TerminalDecisions } from '../actors/terminal-router.js';
 import type { Decision, FrontControl, FrontWorkerData, MainServices } from './front-protocol.js';
 import type { GateListener } from './gate-window.js';
 import { assertPortFree, freePort } from './listen.js';
-import { valueOf } from './outcome.js';
+import { valueOf, type Outcome } from './outcome.js';
 
 interface Front {
   worker: Worker;
   control: Comlink.Remote<FrontControl>;
-  /** Settles when the thread exits: a call to a thread that died MUST NOT wait forever. */
+  /** Rejects when the thread exits: comlink never settles a call to a thread that died, so every call races this. */
   exited: Promise<never>;
+  /** Resolves when the thread has exited (even if it exited before anyone asked). */
+  gone: Promise<void>;
 }
 
 const WORKER_URL = new URL('./front.worker.js', import.meta.url);
@@ -36,6 +38,8 @@ export class FrontPool implements GateListener, TerminalDecisions {
   private closing = false;
   /** Restarts apply once the pool has started; a failure while starting fails the start. */
   private started = false;
+  /** Threads with a restart under way: one restart at a time per thread, or a failed attempt could leave a second worker serving the same shard. */
+  private readonly restarting = new Set<number>();
 
   constructor(
     private readonly opts: {
@@ -67,7 +71,7 @@ export class FrontPool implements GateListener, TerminalDecisions {
     await assertPortFree(this.opts.config.host, actual, 'gate');
     const fronts = this.live();
     if (fronts.length === 0) throw new AppError('overloaded', 'no front-end thread is running');
-    await Promise.all(fronts.map((front) => front.control.openGate(actual)));
+    await Promise.all(fronts.map((front) => this.ask(front, front.control.openGate(actual))));
     this.gatePort = actual;
     return actual;
   }
@@ -97,22 +101,28 @@ export class FrontPool implements GateListener, TerminalDecisions {
   async shutdown(graceMs: number): Promise<void> {
     this.closing = true;
     const fronts = this.live();
-    await Promise.all(fronts.map((front) => front.control.stopAccepting()));
+    await Promise.all(fronts.map((front) => this.ask(front, front.control.stopAccepting()).catch(() => undefined)));
     this.opts.log.info('stopped accepting new connections');
-    await Promise.all(fronts.map((front) => Promise.race([front.control.drain(graceMs), front.exited]).catch(() => undefined)));
+    await Promise.all(fronts.map((front) => this.ask(front, front.control.drain(graceMs)).catch(() => undefined)));
     await Promise.all(fronts.map(async (front) => {
-      const exited = new Promise((resolve) => front.worker.once('exit', resolve));
-      await Promise.race([front.control.shutdown(), front.exited]).catch(() => undefined);
+      await this.ask(front, front.control.shutdown()).catch(() => undefined);
       front.control[Comlink.releaseProxy]();
       await front.worker.terminate();
-      await exited;
+      await front.gone;
     }));
   }
 
   private async decide(decision: Decision): Promise<PairingView | TerminalView> {
     const owner = this.fronts[shardOf(decision.serial, this.threads)];
     if (!owner) throw new AppError('overloaded', 'the server thread of this terminal is restarting; try again shortly', { retryAfter: 1 });
-    return valueOf(await Promise.race([owner.control.decide(decision), owner.exited]));
+    // comlink types the remote answer as a union of promises; it is one promise of the Outcome.
+    const answer = owner.control.decide(decision) as Promise<Outcome<PairingView | TerminalView>>;
+    return valueOf(await this.ask(owner, answer));
+  }
+
+  /** A call to a thread, failing (overloaded) instead of hanging if the thread dies first. */
+  private ask<T>(front: Front, call: Promise<T>): Promise<T> {
+    return Promise.race([call, front.exited]);
   }
 
   /** Gives thread `index` and every live thread `j` with `which(j)` a direct port to each other. */
@@ -123,8 +133,8 @@ export class FrontPool implements GateListener, TerminalDecisions {
       if (!other || j === index || !which(j)) return;
       const { port1, port2 } = new MessageChannel();
       await Promise.all([
-        front.control.connectPeer(j, Comlink.transfer(port1, [port1] as never)),
-        other.control.connectPeer(index, Comlink.transfer(port2, [port2] as never)),
+        this.ask(front, front.control.connectPeer(j, Comlink.transfer(port1, [port1] as never))),
+        this.ask(other, other.control.connectPeer(index, Comlink.transfer(port2, [port2] as never))),
       ]);
     }));
   }
@@ -149,18 +159,22 @@ export class FrontPool implements GateListener, TerminalDecisions {
     const worker = new Worker(WORKER_URL, { workerData: data, transferList: [channel.port2, servicesChannel.port2] });
     const control = Comlink.wrap<FrontControl>(endpointOf(channel.port1));
     worker.on('error', (err) => this.opts.log.error({ err, thread: index }, 'front thread failed'));
+    let markGone = (): void => undefined;
+    const gone = new Promise<void>((resolve) => (markGone = resolve));
     const exited = new Promise<never>((_, reject) => {
       worker.once('exit', (code) => {
         reject(new AppError('overloaded', `front thread ${index} exited (code ${code}); try again shortly`, { retryAfter: 1 }));
+        markGone();
         servicesChannel.port1.close();
         this.exited(index, worker, code);
       });
     });
     exited.catch(() => undefined);
-    this.fronts[index] = { worker, control, exited };
+    const front: Front = { worker, control, exited, gone };
+    this.fronts[index] = front;
     // A thread that dies while starting (port taken, bad certificate) MUST fail the start, not hang it.
-    await Promise.race([control.ready(), exited]);
-    if (this.gatePort !== null) await Promise.race([control.openGate(this.gatePort), exited]);
+    await this.ask(front, control.ready());
+    if (this.gatePort !== null) await this.ask(front, control.openGate(this.gatePort));
   }
 
   private exited(index: number, worker: Worker, code: number): void {
@@ -168,19 +182,36 @@ export class FrontPool implements GateListener, TerminalDecisions {
     this.fronts[index] = null;
     if (this.closing || !this.started) return;
     this.opts.log.error({ thread: index, exitCode: code }, 'front thread exited unexpectedly; restarting it');
+    this.restart(index);
+  }
+
+  /** Starts thread `index` again, backing off while it fails; a second call while one is under way does nothing. */
+  private restart(index: number): void {
+    if (this.restarting.has(index)) return;
+    this.restarting.add(index);
     let delay = RESTART_DELAY_MS;
-    const restart = (): void => {
-      if (this.closing) return;
+    const attempt = (): void => {
+      if (this.closing) {
+        this.restarting.delete(index);
+        return;
+      }
       this.spawn(index).then(() => this.link(index, () => true)).then(
-        () => this.opts.log.info({ thread: index }, 'front thread restarted'),
+        () => {
+          this.restarting.delete(index);
+          this.opts.log.info({ thread: index }, 'front thread restarted');
+        },
         (err: unknown) => {
+          // A thread that started but failed later (gate, links) MUST NOT stay behind, serving its shard beside the next attempt.
+          const failed = this.fronts[index];
+          this.fronts[index] = null;
+          if (failed) void failed.worker.terminate();
           // Back off so a thread that cannot start does not spin a core.
           delay = Math.min(delay * 2, MAX_RESTART_DELAY_MS);
           this.opts.log.error({ err, thread: index, retryInMs: delay }, 'restarting a front thread failed');
-          setTimeout(restart, delay).unref();
+          setTimeout(attempt, delay).unref();
         },
       );
     };
-    setTimeout(restart, delay).unref();
+    setTimeout(attempt, delay).unref();
   }
 }

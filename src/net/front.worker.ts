@@ -46,7 +46,11 @@ const actorContext: ActorContext = {
   now: () => Date.now(),
 };
 const actors = new TerminalRouter(actorContext, config.actorIdleMs);
-const peers = new PeerLinks((service, request, auth) => actors.deliver(service, request, auth), log);
+const peers = new PeerLinks((service, request, auth) => {
+  // Peers route by the same hash; a call for a serial this thread does not own means a bug, not a request to serve.
+  if (shardOf(auth.serial, threads) !== index) return Promise.reject(new AppError('internal_error', 'call sent to a thread that does not own the serial'));
+  return actors.deliver(service, request, auth);
+}, log);
 
 /** The actor of the serial: here when this thread owns it, else on its owner. */
 function callActor(service: ActorCall['service'], request: TerminalRequest, auth: Authenticated): Promise<HttpReply> {

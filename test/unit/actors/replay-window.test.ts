@@ -37,6 +37,18 @@ describe('ReplayWindow', () => {
   });
 });
 
+describe('WriteBehind', () => {
+  it('writes on a crash the batch it already handed to lmdb but that is not on disk yet', () => {
+    writeBehind.nonce('ATM-C1', 'nonce-before-flush', 9_999);
+    void writeBehind.flush(); // queued as asynchronous puts, committed on a later turn
+    writeBehind.nonce('ATM-C1', 'nonce-after-flush', 9_999);
+    // What a crashing thread does before exiting, in the same turn: no later turn ever comes.
+    writeBehind.flushNow();
+    expect(store.nonces.get(compositeKey('ATM-C1', 'nonce-before-flush'))).toBe(9_999);
+    expect(store.nonces.get(compositeKey('ATM-C1', 'nonce-after-flush'))).toBe(9_999);
+  });
+});
+
 describe('pruneNonces', () => {
   it('removes exactly the expired nonces across several chunks and keeps the rest', async () => {
     await store.nonces.clearAsync();
