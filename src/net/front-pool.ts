@@ -40,6 +40,8 @@ export class FrontPool implements GateListener, TerminalDecisions {
   private started = false;
   /** Threads with a restart under way: one restart at a time per thread, or a failed attempt could leave a second worker serving the same shard. */
   private readonly restarting = new Set<number>();
+  /** Test hook: restarts left that fail after the new thread answered `ready` (PAIRING_TEST_FAILED_RESTARTS). */
+  private failedRestartsToStage = process.env.PAIRING_TEST_HOOKS === '1' ? Number(process.env.PAIRING_TEST_FAILED_RESTARTS ?? 0) : 0;
 
   constructor(
     private readonly opts: {
@@ -104,12 +106,21 @@ export class FrontPool implements GateListener, TerminalDecisions {
     await Promise.all(fronts.map((front) => this.ask(front, front.control.stopAccepting()).catch(() => undefined)));
     this.opts.log.info('stopped accepting new connections');
     await Promise.all(fronts.map((front) => this.ask(front, front.control.drain(graceMs)).catch(() => undefined)));
-    await Promise.all(fronts.map(async (front) => {
-      await this.ask(front, front.control.shutdown()).catch(() => undefined);
-      front.control[Comlink.releaseProxy]();
-      await front.worker.terminate();
-      await front.gone;
-    }));
+    await Promise.all(fronts.map((front) => this.stop(front)));
+  }
+
+  /** After `drain`: the thread settles its actors and closes its store, then ends. */
+  private async stop(front: Front): Promise<void> {
+    await this.ask(front, front.control.shutdown()).catch(() => undefined);
+    front.control[Comlink.releaseProxy]();
+    await front.worker.terminate();
+    await front.gone;
+  }
+
+  /** Takes a thread out of service. Its uWS sockets MUST close before it ends: terminating it with them open aborts the whole process. */
+  private async retire(front: Front): Promise<void> {
+    await this.ask(front, front.control.drain(0)).catch(() => undefined);
+    await this.stop(front);
   }
 
   private async decide(decision: Decision): Promise<PairingView | TerminalView> {
@@ -148,13 +159,14 @@ export class FrontPool implements GateListener, TerminalDecisions {
     return this.fronts.filter((f): f is Front => f !== null);
   }
 
-  private async spawn(index: number): Promise<void> {
+  private async spawn(index: number, failLinking = false): Promise<void> {
     const channel = new MessageChannel();
     const servicesChannel = new MessageChannel();
     Comlink.expose(this.opts.services, endpointOf(servicesChannel.port1));
     const data: FrontWorkerData = {
       config: this.opts.config, tls: this.opts.tls, index, threads: this.threads, masterPort: this.masterPort,
       masterUrl: this.opts.masterUrl(this.masterPort), sfp: this.opts.sfp, control: channel.port2, services: servicesChannel.port2,
+      ...(failLinking ? { failLinking } : {}),
     };
     const worker = new Worker(WORKER_URL, { workerData: data, transferList: [channel.port2, servicesChannel.port2] });
     const control = Comlink.wrap<FrontControl>(endpointOf(channel.port1));
@@ -195,19 +207,21 @@ export class FrontPool implements GateListener, TerminalDecisions {
         this.restarting.delete(index);
         return;
       }
-      this.spawn(index).then(() => this.link(index, () => true)).then(
+      const failLinking = this.failedRestartsToStage > 0;
+      if (failLinking) this.failedRestartsToStage--;
+      this.spawn(index, failLinking).then(() => this.link(index, () => true)).then(
         () => {
           this.restarting.delete(index);
           this.opts.log.info({ thread: index }, 'front thread restarted');
         },
-        (err: unknown) => {
-          // A thread that started but failed later (gate, links) MUST NOT stay behind, serving its shard beside the next attempt.
-          const failed = this.fronts[index];
-          this.fronts[index] = null;
-          if (failed) void failed.worker.terminate();
+        async (err: unknown) => {
           // Back off so a thread that cannot start does not spin a core.
           delay = Math.min(delay * 2, MAX_RESTART_DELAY_MS);
           this.opts.log.error({ err, thread: index, retryInMs: delay }, 'restarting a front thread failed');
+          // A thread that started but failed later (gate, links) MUST NOT stay behind, serving its shard beside the next attempt.
+          const failed = this.fronts[index];
+          this.fronts[index] = null;
+          if (failed) await this.retire(failed);
           setTimeout(attempt, delay).unref();
         },
       );

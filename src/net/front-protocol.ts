@@ -26,6 +26,8 @@ export interface FrontWorkerData {
   control: MessagePort;
   /** Comlink channel to the main thread's services (MainServices). */
   services: MessagePort;
+  /** Test hook (PAIRING_TEST_HOOKS=1, PAIRING_TEST_FAILED_RESTARTS=N): this start fails after `ready`, at linking. */
+  failLinking?: boolean;
 }
 
 /** Front → owning front: an authenticated request for one of the owner's actors. */

@@ -125,7 +125,10 @@ async function waitForIdle(graceMs: number): Promise<void> {
 
 const control: FrontControl = {
   ready: () => ({ masterPort: master!.port }),
-  connectPeer: (peer, port) => peers.connect(peer, port),
+  connectPeer(peer, port) {
+    if (data.failLinking) throw new Error('test hook: this start fails at linking');
+    peers.connect(peer, port);
+  },
   decide: (decision) => outcomeOf(decide(decision), log, { decision: decision.type, serial: decision.serial }),
   async openGate(port) {
     gate ??= await listen(gateApp, config.host, port, 'gate');

@@ -23,7 +23,8 @@ for (let i = 2; owned.size < THREADS; i++) {
 }
 
 beforeAll(async () => {
-  server = await startServerProcess({ extraArgs: ['--threads', String(THREADS)], env: { PAIRING_TEST_HOOKS: '1' } });
+  // The first restart fails after the new thread is up (at linking): the retry must not leave that thread serving too.
+  server = await startServerProcess({ extraArgs: ['--threads', String(THREADS)], env: { PAIRING_TEST_HOOKS: '1', PAIRING_TEST_FAILED_RESTARTS: '1' } });
   alice = await connectOperator(server, await addOperator(server.dataDir, 'alice'));
   await alice.request('gate.open', { minutes: 10 });
   for (const t of [terminal, ...owned.values()]) {
@@ -73,8 +74,15 @@ describe('front-end threads', () => {
       }
     }
     await server.waitForLog((l) => l.msg === 'front thread restarted' && l.thread === entry.thread);
+    expect(server.logs.some((l) => l.msg === 'restarting a front thread failed' && l.thread === entry.thread)).toBe(true);
     const after = await Promise.all([terminal, ...owned.values()].flatMap((t) => Array.from({ length: 10 }, () => ping(t))));
     expect(after.map((r) => r.status)).toEqual(after.map(() => 200));
+    // One actor for the restarted shard, whatever thread each copy reaches: a replay is accepted once.
+    const victim = owned.get(entry.thread as number)!;
+    const body = Buffer.from('{}');
+    const headers = signRequest({ method: 'POST', path: '/api/v1/ping', body, serial: victim.serial, privateKeyPem: victim.privateKeyPem, alg: victim.alg, keyid: victim.tfp });
+    const copies = await Promise.all(Array.from({ length: 16 }, () => rawRequest(`${server.masterUrl}/api/v1/ping`, 'POST', { ...headers, 'content-type': 'application/json' }, body)));
+    expect(copies.filter((r) => r.status === 200)).toHaveLength(1);
     // The restarted thread serves the gate window that was open before it crashed.
     expect((await terminal.gate(server.gateUrl, {})).json.status).toBe('trusted');
   });
