@@ -1,5 +1,5 @@
 /**
- * @module A fast reader for the one shape terminals send `Signature-Input` and `Signature` in: a single
+ * @module A fast reader for the one shape terminals send `Signature-Input`, `Signature` and `Content-Digest` in: a single
  * dictionary member, already in canonical RFC 8941 serialization. It answers exactly what structured-headers'
  * `parseDictionary` answers for that member (test/unit/crypto/canonical-fields.test.ts checks this on generated
  * input), and `null` for anything else, which then goes to the library. Parsing the two headers with the library
@@ -20,7 +20,9 @@ const STRING = '"[\\x20\\x21\\x23-\\x5b\\x5d-\\x7e]*"';
 const INTEGER = '(?:0|-?[1-9][0-9]{0,14})';
 const INNER_LIST = new RegExp(`^(${KEY})=\\((${STRING}(?: ${STRING})*)?\\)((?:;${KEY}=(?:${STRING}|${INTEGER}))*)$`);
 const PARAMETER = new RegExp(`;(${KEY})=(${STRING}|${INTEGER})`, 'g');
-const BYTES = /^([a-z*][a-z0-9_.*-]{0,63})=:((?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?):$/;
+/** Padded base64 only: the form RFC 8941 serializes byte sequences in. */
+const BASE64 = '(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?';
+const BYTES = new RegExp(`^(${KEY})=:(${BASE64}):$`);
 
 /** `label=("a" "b");k="v";n=1`: an inner list of strings without parameters, with string or integer parameters. */
 export function canonicalInnerListMember(header: string): CanonicalMember | null {

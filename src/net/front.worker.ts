@@ -46,20 +46,21 @@ const actorContext: ActorContext = {
   now: () => Date.now(),
 };
 const actors = new TerminalRouter(actorContext, config.actorIdleMs);
+const ownsSerial = (serial: string): boolean => shardOf(serial, threads) === index;
+const notOwner = (serial: string): AppError => new AppError('internal_error', `serial ${serial} was sent to thread ${index}, which does not own it`);
 const peers = new PeerLinks((service, request, auth) => {
   // Peers route by the same hash; a call for a serial this thread does not own means a bug, not a request to serve.
-  if (shardOf(auth.serial, threads) !== index) return Promise.reject(new AppError('internal_error', 'call sent to a thread that does not own the serial'));
+  if (!ownsSerial(auth.serial)) return Promise.reject(notOwner(auth.serial));
   return actors.deliver(service, request, auth);
 }, log);
 
 /** The actor of the serial: here when this thread owns it, else on its owner. */
 function callActor(service: ActorCall['service'], request: TerminalRequest, auth: Authenticated): Promise<HttpReply> {
-  const owner = shardOf(auth.serial, threads);
-  return owner === index ? actors.deliver(service, request, auth) : peers.call(owner, service, request, auth);
+  return ownsSerial(auth.serial) ? actors.deliver(service, request, auth) : peers.call(shardOf(auth.serial, threads), service, request, auth);
 }
 
 function decide(decision: Decision): Promise<PairingView | TerminalView> {
-  if (shardOf(decision.serial, threads) !== index) return Promise.reject(new AppError('internal_error', 'decision sent to a thread that does not own the serial'));
+  if (!ownsSerial(decision.serial)) return Promise.reject(notOwner(decision.serial));
   switch (decision.type) {
     case 'approve':
       return actors.approve(decision.serial, decision.requestId, decision.code, decision.user);
