@@ -15,6 +15,9 @@ const MICRO = ['fingerprint', 'signature-verify', 'pairing-code', 'lmdb-lookup',
 
 const HELP = `npm run bench -- [options]
 
+Runs openssl speed, the micro benchmarks, then the fleet: the server, the node:https baseline and the floor
+(uWebSockets.js + TLS answering without any check) each get the same pre-signed calls.
+
   --terminals N      terminals to register and pair                       default 10000
   --active N         of those, RSA-2048 terminals that call master        default min(terminals, 10000)
   --peak-calls N     signed calls in the peak phase (closed loop)          default 30000

@@ -8,7 +8,7 @@ import { prepareFleet, settle, type FleetPairing } from './fleet-setup.js';
 import { ensureIdentities, type GenerationReport, type IdentityPlan } from './identities.js';
 import { GeneratorProcess } from './generator-process.js';
 import type { ConnectReport, PhaseReport, PhaseSpec, PresignReport } from './messages.js';
-import { BASELINE, ROOT, SERVER_CLI, serverNodeArgs, serverOptions, startProcess, type RunningProcess } from './server-process.js';
+import { BASELINE, FLOOR, ROOT, SERVER_CLI, serverNodeArgs, serverOptions, startProcess, type RunningProcess } from './server-process.js';
 
 export interface FleetOptions {
   terminals: number;
@@ -46,6 +46,8 @@ export interface FleetResult {
   presign: PresignReport;
   server: TargetRun;
   baseline: TargetRun;
+  /** uWebSockets.js over the same TLS answering a fixed 200 without any check: its half-peak phase runs at the server's half-peak rate. */
+  floor: TargetRun;
   /** Bytes of server RSS per active terminal: (active − idle RSS) ÷ active terminals. */
   memoryPerActiveTerminalBytes: number;
   generator: string;
@@ -64,8 +66,8 @@ async function freePorts(count: number): Promise<number[]> {
   return ports;
 }
 
-/** Connect and warm up (every terminal calls once), then the peak and half-peak phases against one server. */
-async function drive(gen: GeneratorProcess, proc: RunningProcess, port: number, opts: FleetOptions, ranges: { peak: [number, number]; steady: [number, number] }, freshUntil: number, progress: Progress, label: string): Promise<TargetRun> {
+/** Connect and warm up (every terminal calls once), then the peak and the open-loop phase (at half its own peak, or at `steadyRate`) against one server. */
+async function drive(gen: GeneratorProcess, proc: RunningProcess, port: number, opts: FleetOptions, ranges: { peak: [number, number]; steady: [number, number] }, freshUntil: number, progress: Progress, label: string, steadyRate?: number): Promise<TargetRun> {
   const connect = await gen.run<ConnectReport>({ type: 'connect', host: '127.0.0.1', port, concurrency: 200, serverPid: proc.pid });
   const warmFailed = Object.entries(connect.warmupFailures).map(([k, v]) => `${k}×${v}`).join(' ') || 'none';
   progress.done(`${label}: ${connect.connections} terminals connected and called once in ${connect.seconds.toFixed(1)} s (server ${connect.serverCores.toFixed(2)} cores, generator ${connect.generatorCores.toFixed(2)} cores; `
@@ -81,8 +83,8 @@ async function drive(gen: GeneratorProcess, proc: RunningProcess, port: number, 
     return report;
   };
   const peak = await phase({ ...base, name: `${label} peak`, mode: 'closed', maxSeconds: opts.seconds, requests: ranges.peak });
-  const rate = Math.max(1, Math.floor(peak.callsPerSec / 2));
-  const steady = await phase({ ...base, name: `${label} at half peak (${rate}/s)`, mode: 'open', rate, maxSeconds: opts.seconds, requests: ranges.steady });
+  const rate = steadyRate ?? Math.max(1, Math.floor(peak.callsPerSec / 2));
+  const steady = await phase({ ...base, name: `${label} at ${steadyRate === undefined ? 'half peak' : "the server's half peak"} (${rate}/s)`, mode: 'open', rate, maxSeconds: opts.seconds, requests: ranges.steady });
   await gen.run({ type: 'disconnect' });
   return { connect, peak, steady };
 }
@@ -95,7 +97,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
   progress.done(`identities: ${plan.rsa} RSA-2048 (${Math.min(plan.rsaKeys, plan.rsa)} distinct keys) + ${plan.ec} P-256 terminals ready`
     + (identities.seconds > 0 ? ` (generated in ${identities.seconds.toFixed(0)} s, cached in ${path.relative(ROOT, plan.cacheDir)})` : ' (from cache)'));
 
-  const [gate, master, admin, baselinePort] = await freePorts(4) as [number, number, number, number];
+  const [gate, master, admin, baselinePort, floorPort] = await freePorts(5) as [number, number, number, number, number];
   const ports = { gate, master, admin };
   const supported = await serverOptions();
   const extra: string[] = [];
@@ -138,9 +140,16 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
     await proc.stop();
     proc = null;
 
+    // Last, and at the server's half-peak rate: what the generator, Node, uWS and TLS cost on this machine before any of our work.
+    proc = await startProcess(FLOOR, ['--data-dir', fleet.dataDir, '--port', String(floorPort)]);
+    await settle();
+    const floor = await drive(gen, proc, floorPort, opts, ranges, freshUntil, progress, 'floor', server.steady.targetRate ?? undefined);
+    await proc.stop();
+    proc = null;
+
     return {
       options: opts, serverArgs: extra, serverThreads: supported.has('threads') ? String(opts.threads ?? os.cpus().length) : '1 (this build has no --threads)',
-      identities, pairing: fleet.pairing, startup, presign, server, baseline,
+      identities, pairing: fleet.pairing, startup, presign, server, baseline, floor,
       memoryPerActiveTerminalBytes: (server.connect.serverRssBytes - startup.registeredRssBytes) / active,
       generator: `separate process; ${presign.requests.toLocaleString('en-US')} RSA-2048 calls pre-signed on ${presign.threads} worker threads before the measured phases; `
         + 'one event loop writing pre-built requests on raw keep-alive TLS sockets (one per active terminal, each from its own 127.x address)',

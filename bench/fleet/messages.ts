@@ -75,7 +75,7 @@ export interface PhaseReport {
   latency: LatencySummary;
   endedBy: 'time' | 'requests-used' | 'signature-window';
   server: { cpuSec: number; cores: number; cpuPerCallUs: number; rssStartBytes: number; rssEndBytes: number; rssMaxBytes: number };
-  /** loopDelayP99Ms: the generator's event-loop delay; when it nears the latencies measured, the generator is part of them. */
+  /** loopDelayP99Ms: how late the generator's own 10 ms probe timer fired, p99; when it nears the latencies measured, the generator is part of them. */
   generator: { cpuSec: number; cores: number; loopDelayP99Ms: number };
 }
 
