@@ -34,9 +34,12 @@ Runs openssl speed, the micro benchmarks, then the fleet: the server, the node:h
   --skip-micro, --skip-fleet
   --openssl-seconds S  per openssl speed measurement                      default 2
   --out DIR          where results.json and RESULTS.md go                 default bench/
+  --cache-dir DIR    generated identities and paired fleets               default bench/.cache/
 
-Environment: BENCH_SERVER_NODE_ARGS   Node flags for the measured server process only,
-             e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof' to profile it under the fleet's load
+Environment: BENCH_SERVER_NODE_ARGS   Node flags for the measured server process only (not the baseline or floor),
+             e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof' to profile it under the fleet's load, or
+             '--import ./dist/bench/probes/loop-probe.js' for GC pauses and loop lag per thread
+             BENCH_SERVER_OUTPUT=FILE  the output of the server, baseline and floor is appended there too
 
 Examples:
   npm run bench                                   # the default run, ~6-10 min on 2 cores
@@ -76,6 +79,7 @@ async function main(): Promise<void> {
       'skip-fleet': { type: 'boolean', default: false },
       'openssl-seconds': { type: 'string', default: '2' },
       out: { type: 'string', default: path.join(ROOT, 'bench') },
+      'cache-dir': { type: 'string', default: path.join(ROOT, 'bench', '.cache') },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -91,7 +95,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const machine = describeMachine();
   process.stdout.write(`machine: ${formatMachine(machine)}\n`);
-  const cacheDir = path.join(ROOT, 'bench', '.cache');
+  const cacheDir = path.resolve(values['cache-dir']);
   fs.mkdirSync(cacheDir, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-run-'));
 

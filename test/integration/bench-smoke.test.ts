@@ -1,0 +1,70 @@
+/**
+ * @module The fleet benchmark end to end on a tiny fleet, so a change that breaks `npm run bench` fails here rather
+ * than in front of the next performance engineer: identities generated, 12 terminals paired through gate and admin,
+ * then the same pre-signed calls to the server, the node:https baseline and the floor. No timing is asserted: the
+ * numbers of a 12-terminal run on a busy test machine mean nothing; only that every call was answered 2xx and the
+ * reports were written.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunResults } from '../../bench/lib/report.js';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(import.meta.dirname, '..', '..');
+const TERMINALS = 12;
+const PEAK_CALLS = 120;
+const STEADY_CALLS = 48;
+
+describe('npm run bench on a 12-terminal fleet', () => {
+  let dir: string;
+  let results: RunResults;
+  let markdown: string;
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-smoke-'));
+    await run(process.execPath, [
+      path.join(ROOT, 'dist', 'bench', 'run.js'), '--skip-micro', '--terminals', String(TERMINALS), '--rsa-keys', '3',
+      '--peak-calls', String(PEAK_CALLS), '--steady-calls', String(STEADY_CALLS), '--threads', '2', '--out', dir, '--cache-dir', path.join(dir, 'cache'),
+    ], { cwd: ROOT, timeout: 240_000, maxBuffer: 16 * 1024 * 1024 });
+    results = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')) as RunResults;
+    markdown = fs.readFileSync(path.join(dir, 'RESULTS.md'), 'utf8');
+  }, 300_000);
+
+  afterAll(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('pairs the whole fleet through the real flow without an error', () => {
+    const pairing = results.fleet!.pairing;
+    expect(pairing.reused).toBe(false);
+    expect(pairing.terminals).toBe(TERMINALS);
+    expect(pairing.errors).toBe(0);
+  });
+
+  it('answers every call of every phase 2xx on the server, the baseline and the floor', () => {
+    const fleet = results.fleet!;
+    for (const [name, target] of Object.entries({ server: fleet.server, baseline: fleet.baseline, floor: fleet.floor })) {
+      expect(target.connect.failed, `${name} warm-up`).toBe(0);
+      expect(target.connect.openConnections, `${name} connections held open`).toBe(TERMINALS);
+      for (const phase of [target.peak, target.steady]) {
+        expect(phase.failures, `${name}: ${phase.name}`).toEqual({});
+        expect(phase.ok, `${name}: ${phase.name}`).toBe(phase.calls);
+        expect(phase.endedBy, `${name}: ${phase.name}`).toBe('requests-used');
+      }
+      expect(target.peak.ok, `${name} peak`).toBeGreaterThanOrEqual(PEAK_CALLS);
+    }
+  });
+
+  it('runs the floor at the server\'s half-peak rate, and reports all three side by side', () => {
+    const fleet = results.fleet!;
+    expect(fleet.floor.steady.targetRate).toBe(fleet.server.steady.targetRate);
+    expect(markdown).toContain('floor (uWS + TLS, no checks)');
+    expect(results.targets.map((t) => t.name)).toContain('Signed master calls (RSA-2048) vs the node:https baseline');
+    // Three processes measured from outside: a zero would mean the CPU sampling read the wrong process.
+    for (const target of [fleet.server, fleet.baseline, fleet.floor]) expect(target.peak.server.cpuSec).toBeGreaterThan(0);
+  });
+});
