@@ -15,11 +15,12 @@ interface Bucket {
 }
 
 export class RateLimiter {
+  /** In creation order. A request does not reorder it: a delete and re-insert per request churned the map's table. */
   private readonly buckets = new Map<string, Bucket>();
 
   constructor(
     private readonly limit: RateLimit,
-    /** Beyond this many tracked keys the oldest are forgotten: a forgotten key restarts with a full bucket, which errs towards serving. */
+    /** Beyond this many tracked keys some are forgotten (see `makeRoom`); a forgotten key restarts with a full bucket, which errs towards serving. */
     private readonly maxKeys = 100_000,
     private readonly now: () => number = Date.now,
   ) {}
@@ -28,18 +29,13 @@ export class RateLimiter {
     const now = this.now();
     let bucket = this.buckets.get(key);
     if (bucket) {
-      bucket.tokens = Math.min(this.limit.burst, bucket.tokens + ((now - bucket.updatedAt) / 1000) * this.limit.perSecond);
+      bucket.tokens = this.refilled(bucket, now);
       bucket.updatedAt = now;
-      // Re-insert so Map order stays least-recently-used first.
-      this.buckets.delete(key);
     } else {
+      if (this.buckets.size >= this.maxKeys) this.makeRoom(now);
       bucket = { tokens: this.limit.burst, updatedAt: now };
-      if (this.buckets.size >= this.maxKeys) {
-        const oldest = this.buckets.keys().next().value;
-        if (oldest !== undefined) this.buckets.delete(oldest);
-      }
+      this.buckets.set(key, bucket);
     }
-    this.buckets.set(key, bucket);
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;
       return { ok: true };
@@ -49,5 +45,25 @@ export class RateLimiter {
 
   get trackedKeys(): number {
     return this.buckets.size;
+  }
+
+  private refilled(bucket: Bucket, now: number): number {
+    return Math.min(this.limit.burst, bucket.tokens + ((now - bucket.updatedAt) / 1000) * this.limit.perSecond);
+  }
+
+  /**
+   * Forgets every bucket that has refilled, which changes nothing (a new key starts full). If that leaves less than
+   * a tenth of the room free, the oldest keys go too. Either way the next call is a tenth of `maxKeys` new keys
+   * away, so a flood of new addresses costs O(1) per request, amortised.
+   */
+  private makeRoom(now: number): void {
+    for (const [key, bucket] of this.buckets) {
+      if (this.refilled(bucket, now) >= this.limit.burst) this.buckets.delete(key);
+    }
+    const target = this.maxKeys - Math.max(1, Math.floor(this.maxKeys / 10));
+    for (const key of this.buckets.keys()) {
+      if (this.buckets.size <= target) break;
+      this.buckets.delete(key);
+    }
   }
 }

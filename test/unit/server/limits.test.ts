@@ -15,10 +15,36 @@ describe('RateLimiter', () => {
     expect(limiter.take('a').ok).toBe(false);
   });
 
-  it('tracks at most maxKeys keys, forgetting the least recently used', () => {
+  it('tracks at most maxKeys keys, forgetting the oldest when none has refilled', () => {
     const limiter = new RateLimiter({ perSecond: 1, burst: 1 }, 3, () => 0);
     for (const key of ['a', 'b', 'c', 'd', 'e']) limiter.take(key);
     expect(limiter.trackedKeys).toBe(3);
+    // 'e' is tracked and spent; 'a' was forgotten and starts full again.
+    expect(limiter.take('e').ok).toBe(false);
+    expect(limiter.take('a').ok).toBe(true);
+  });
+
+  it('when full, forgets the buckets that have refilled before any that is still spent', () => {
+    let now = 0;
+    const limiter = new RateLimiter({ perSecond: 1, burst: 1 }, 3, () => now);
+    limiter.take('idle');
+    now = 2_000;
+    limiter.take('busy');
+    limiter.take('other');
+    // Full: 'idle' has refilled since, so forgetting it loses nothing; 'busy', older than 'new', stays spent.
+    expect(limiter.take('new').ok).toBe(true);
+    expect(limiter.trackedKeys).toBe(3);
+    expect(limiter.take('busy')).toEqual({ ok: false, retryAfterSec: 1 });
+  });
+
+  it('keeps a flood of new keys bounded, and a spent key stays limited while it is tracked', () => {
+    const limiter = new RateLimiter({ perSecond: 1, burst: 2 }, 1_000, () => 0);
+    limiter.take('terminal');
+    limiter.take('terminal');
+    for (let i = 0; i < 50; i++) limiter.take(`flood-${i}`);
+    expect(limiter.take('terminal').ok).toBe(false);
+    for (let i = 0; i < 10_000; i++) limiter.take(`flood2-${i}`);
+    expect(limiter.trackedKeys).toBeLessThanOrEqual(1_000);
   });
 });
 
