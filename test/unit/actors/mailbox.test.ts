@@ -54,6 +54,7 @@ describe('Mailbox', () => {
     expect(order).toEqual([1, 2, 3]);
     expect(mailbox.depth).toBe(0);
   });
+
   it('keeps a message posted after an earlier one settled behind the one still running', async () => {
     const mailbox = new Mailbox();
     const order: string[] = [];
