@@ -1,7 +1,7 @@
 /** @module Routes terminal requests (already authenticated by a front thread) and operator decisions to this thread's actor of their serial. */
 import { AppError } from '../errors.js';
-import type { Authenticated } from '../auth/request-auth.js';
-import type { HttpReply, PairingView, TerminalRequest, TerminalView } from '../protocol/types.js';
+import { withCertificate, type Authenticated } from '../auth/request-auth.js';
+import { withBody, type HttpReply, type PairingView, type TerminalRequest, type TerminalView } from '../protocol/types.js';
 import type { ActorContext } from './context.js';
 import type { TerminalCommand, TerminalReply } from './commands.js';
 import { ActorRegistry } from './registry.js';
@@ -28,7 +28,7 @@ export class TerminalRouter implements TerminalDecisions {
   async deliver(service: 'gate' | 'master', request: TerminalRequest, auth: Authenticated): Promise<HttpReply> {
     const body = Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength);
     const certDer = Buffer.from(auth.certDer.buffer, auth.certDer.byteOffset, auth.certDer.byteLength);
-    return httpOf(await this.actors.ask(auth.serial, { type: service, request: { ...request, body }, auth: { ...auth, certDer } }));
+    return httpOf(await this.actors.ask(auth.serial, { type: service, request: withBody(request, body), auth: withCertificate(auth, certDer) }));
   }
 
   async approve(serial: string, requestId: string, code: string, user: string): Promise<PairingView> {

@@ -18,6 +18,11 @@ export interface Authenticated {
   certDer: Buffer;
 }
 
+/** `auth` with another copy of its certificate, built field by field (see `withBody` for why not a spread). */
+export function withCertificate(auth: Authenticated, certDer: Buffer): Authenticated {
+  return { serial: auth.serial, tfp: auth.tfp, nonce: auth.nonce, created: auth.created, certDer };
+}
+
 export interface AuthOptions {
   nowSec: number;
   clockSkewSec: number;

@@ -81,7 +81,8 @@ export function readBody(exchange: Exchange, head: RequestHead, limit: number): 
 }
 
 export function toTerminalRequest(head: RequestHead, body: Buffer): TerminalRequest {
-  return { ...head, body };
+  // Field by field, not `{ ...head, body }`: see withBody in protocol/types.ts.
+  return { method: head.method, path: head.path, query: head.query, headers: head.headers, body, remoteAddress: head.remoteAddress };
 }
 
 function statusLine(status: number): string {

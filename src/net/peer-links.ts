@@ -4,10 +4,10 @@
  * A peer that goes away (crash, restart) fails its calls in flight with 503 instead of leaving them hanging.
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { Authenticated } from '../auth/request-auth.js';
+import { withCertificate, type Authenticated } from '../auth/request-auth.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { HttpReply, TerminalRequest } from '../protocol/types.js';
+import { withBody, type HttpReply, type TerminalRequest } from '../protocol/types.js';
 import { BatchedPort } from './batched-port.js';
 import type { ActorCall, PeerMessage } from './front-protocol.js';
 import { outcomeOf, valueOf } from './outcome.js';
@@ -23,6 +23,8 @@ interface Peer {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Headers stay on the front that checked their signature; the owner gets none. */
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 /** A copy with its own ArrayBuffer of exactly its length (allocUnsafeSlow never uses the pool). */
 function exact(bytes: Buffer): Buffer {
   const copy = Buffer.allocUnsafeSlow(bytes.length);
@@ -63,8 +65,8 @@ export class PeerLinks {
       // A structured clone copies a view's whole ArrayBuffer: a small Buffer is a slice of Node's shared 8 KiB
       // pool, so the body and certificate cross as exact-size copies (bench/thread-hop.bench.ts).
       peer.link.send({
-        kind: 'call', id, service, request: { ...request, headers: {}, body: exact(request.body) },
-        auth: { ...auth, certDer: service === 'gate' ? exact(auth.certDer) : EMPTY },
+        kind: 'call', id, service, request: withBody(request, exact(request.body), NO_HEADERS),
+        auth: withCertificate(auth, service === 'gate' ? exact(auth.certDer) : EMPTY),
       });
     });
   }
@@ -77,7 +79,8 @@ export class PeerLinks {
     if (message.kind === 'call') {
       const { id, service, request, auth } = message;
       void outcomeOf(this.deliver(service, request, auth), this.log, { service, serial: auth.serial })
-        .then((outcome) => peer.link.send({ kind: 'result', id, ...outcome }));
+        // A success is built field by field: a spread makes a larger object (see withBody in protocol/types.ts).
+        .then((outcome) => peer.link.send(outcome.ok ? { kind: 'result', id, ok: true, value: outcome.value } : { kind: 'result', id, ...outcome }));
       return;
     }
     const waiting = peer.waiting.get(message.id);

@@ -120,6 +120,15 @@ export interface TerminalRequest {
   remoteAddress: string;
 }
 
+/**
+ * `request` with another body (and headers), built field by field: an object spread (`{ ...request, body }`) on
+ * this hot path made a 350-byte to 1 KB object instead of 80 bytes, and a heap sample under fleet load found those
+ * spreads behind most of what survived a scavenge.
+ */
+export function withBody(request: TerminalRequest, body: Buffer, headers = request.headers): TerminalRequest {
+  return { method: request.method, path: request.path, query: request.query, headers, body, remoteAddress: request.remoteAddress };
+}
+
 /** What a service answers a terminal: status and a JSON body. */
 export interface HttpReply {
   status: number;
