@@ -10,8 +10,9 @@
  *   survivors  what outlived at least one scavenge, alive or not: what scavenges copy and promote, and what later
  *              needs a mark-compact (needs --expose-gc in BENCH_SERVER_NODE_ARGS, to end with a scavenge)
  *   live       only what is still alive after a full GC when sampling stops: what calls leave behind
- * Profiles go to HEAP_SAMPLE_DIR (default the temp dir) as `.heapprofile` files that Chrome DevTools opens.
- * Measurement only; never loaded in production.
+ * Optimised code reports an allocation at the outermost function it was inlined into; add --no-turbo-inlining
+ * (which slows the server) to see the function that really allocates. Profiles go to HEAP_SAMPLE_DIR (default
+ * the temp dir) as `.heapprofile` files that Chrome DevTools opens. Measurement only; never loaded in production.
  */
 import fs from 'node:fs';
 import { Session } from 'node:inspector/promises';
