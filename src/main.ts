@@ -85,8 +85,18 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     }, AUDIT_WATCH_MS);
     auditWatch.unref();
 
+    // A prune that outlasts the interval (a very large fleet) is not started twice; close stops it between chunks.
+    const stopPruning = new AbortController();
+    let pruning: Promise<void> | null = null;
     const pruner = setInterval(() => {
-      pruneNonces(store, Math.floor(now() / 1000)).catch((err: unknown) => log.error({ err }, 'pruning nonces failed'));
+      if (pruning) return;
+      const started = performance.now();
+      pruning = pruneNonces(store, Math.floor(now() / 1000), { signal: stopPruning.signal })
+        .then(({ scanned, removed }) => {
+          if (removed > 0) log.info({ scanned, removed, ms: Math.round(performance.now() - started) }, 'expired nonces pruned');
+        })
+        .catch((err: unknown) => log.error({ err }, 'pruning nonces failed'))
+        .finally(() => (pruning = null));
     }, NONCE_PRUNE_MS);
     pruner.unref();
 
@@ -107,6 +117,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         // Front threads stop accepting, finish their requests, then settle their actors and close their stores; then ours closes.
         adminListening.close();
         await fronts.shutdown(SHUTDOWN_GRACE_MS);
+        stopPruning.abort();
+        await pruning;
         await store.close();
       },
     };

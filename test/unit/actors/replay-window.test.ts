@@ -60,8 +60,24 @@ describe('pruneNonces', () => {
       store.nonces.put(key, expires);
     }
     await store.root.flushed;
-    expect(await pruneNonces(store, 500)).toBe(2_500 - expected.size);
+    expect(await pruneNonces(store, 500)).toEqual({ scanned: 2_500, removed: 2_500 - expected.size });
     expect(new Set(store.nonces.getKeys())).toEqual(expected);
-    expect(await pruneNonces(store, 500)).toBe(0);
+    expect(await pruneNonces(store, 500)).toEqual({ scanned: expected.size, removed: 0 });
+  });
+
+  it('stops after the chunk in hand when asked to, and the next run finishes the job', async () => {
+    await store.nonces.clearAsync();
+    for (let i = 0; i < 2_500; i++) store.nonces.put(compositeKey('ATM-S', `nonce-${String(i).padStart(4, '0')}`), 100);
+    await store.root.flushed;
+    const stop = new AbortController();
+    stop.abort();
+    const first = await pruneNonces(store, 500, { signal: stop.signal, pauseMs: 0 });
+    // One chunk (about 1,000 keys), all expired, all removed; the rest untouched.
+    expect(first.scanned).toBeGreaterThanOrEqual(1_000);
+    expect(first.scanned).toBeLessThan(1_100);
+    expect(first.removed).toBe(first.scanned);
+    expect(store.nonces.getKeysCount()).toBe(2_500 - first.removed);
+    expect(await pruneNonces(store, 500, { pauseMs: 0 })).toEqual({ scanned: 2_500 - first.removed, removed: 2_500 - first.removed });
+    expect(store.nonces.getKeysCount()).toBe(0);
   });
 });
