@@ -1,6 +1,7 @@
 /** @module The only reader of process.env and command-line flags for the server; returns a frozen Config. */
 import os from 'node:os';
 import path from 'node:path';
+import { MAX_CLOCK_SKEW_SEC } from './store/nonce-ring.js';
 
 export interface Config {
   readonly dataDir: string;
@@ -99,6 +100,12 @@ function positive(name: string, raw: string | undefined, fallback: number): numb
   return n;
 }
 
+/** The replay window keeps nonces for 2 × skew; its store is sized for a bounded skew (nonce-ring.ts). */
+function atMost(max: number, name: string, n: number): number {
+  if (n > max) throw new ConfigError(`--${name} must be at most ${max} seconds, got ${n}`);
+  return n;
+}
+
 /** Flags win over environment variables (PAIRING_*), which win over defaults. */
 export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env): Config {
   const pick = (flag: keyof ConfigFlags, envName: string): string | undefined => {
@@ -123,7 +130,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     adminPort: port('admin-port', pick('admin-port', 'PAIRING_ADMIN_PORT'), DEFAULTS.adminPort),
     serverKeyFile: serverKeyFile && path.resolve(serverKeyFile),
     serverCertFile: serverCertFile && path.resolve(serverCertFile),
-    clockSkewSec: positive('clock-skew', pick('clock-skew', 'PAIRING_CLOCK_SKEW'), DEFAULTS.clockSkewSec),
+    clockSkewSec: atMost(MAX_CLOCK_SKEW_SEC, 'clock-skew', positive('clock-skew', pick('clock-skew', 'PAIRING_CLOCK_SKEW'), DEFAULTS.clockSkewSec)),
     pairingTtlSec: positive('pairing-ttl', pick('pairing-ttl', 'PAIRING_TTL'), DEFAULTS.pairingTtlSec),
     threads: positive('threads', pick('threads', 'PAIRING_THREADS'), os.availableParallelism()),
     gateRatePerAddress: positive('gate-rate', pick('gate-rate', 'PAIRING_GATE_RATE'), DEFAULTS.gateRatePerAddress),

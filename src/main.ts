@@ -4,7 +4,6 @@ import path from 'node:path';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { EventSink } from './actors/context.js';
-import { pruneNonces } from './actors/replay-window.js';
 import type { OpsContext } from './admin/ops.js';
 import { LoginThrottle } from './admin/login-throttle.js';
 import { Sessions } from './admin/sessions.js';
@@ -40,6 +39,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const tls = { keyFile: identity.keyFile, certFile: identity.certFile };
   const store = Store.open(config.dataDir);
   const now = (): number => Date.now();
+  const migrated = store.migrateNonces(Math.floor(now() / 1000));
+  if (migrated > 0) log.info({ nonces: migrated }, 'moved the live nonces of an older store into the nonce ring');
   const url = (port: number): string => `https://${config.publicHost.includes(':') ? `[${config.publicHost}]` : config.publicHost}:${port}`;
 
   // The admin service owns the pushes; actors (on the front threads) publish through this late-bound sink.
@@ -85,18 +86,13 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     }, AUDIT_WATCH_MS);
     auditWatch.unref();
 
-    // A prune that outlasts the interval (a very large fleet) is not started twice; close stops it between chunks.
-    const stopPruning = new AbortController();
-    let pruning: Promise<void> | null = null;
+    // Forgetting expired nonces empties whole slots of the ring on lmdb's writer thread: no scan, whatever the fleet.
+    let pruning: Promise<void> = Promise.resolve();
     const pruner = setInterval(() => {
-      if (pruning) return;
-      const started = performance.now();
-      pruning = pruneNonces(store, Math.floor(now() / 1000), { signal: stopPruning.signal })
-        .then(({ scanned, removed }) => {
-          if (removed > 0) log.info({ scanned, removed, ms: Math.round(performance.now() - started) }, 'expired nonces pruned');
-        })
-        .catch((err: unknown) => log.error({ err }, 'pruning nonces failed'))
-        .finally(() => (pruning = null));
+      pruning = pruning
+        .then(() => store.nonces.forgetExpired(Math.floor(now() / 1000)))
+        .then((emptied) => { if (emptied > 0) log.debug({ slots: emptied }, 'expired nonces forgotten'); })
+        .catch((err: unknown) => log.error({ err }, 'forgetting expired nonces failed'));
     }, NONCE_PRUNE_MS);
     pruner.unref();
 
@@ -117,7 +113,6 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         // Front threads stop accepting, finish their requests, then settle their actors and close their stores; then ours closes.
         adminListening.close();
         await fronts.shutdown(SHUTDOWN_GRACE_MS);
-        stopPruning.abort();
         await pruning;
         await store.close();
       },

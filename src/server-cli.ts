@@ -31,7 +31,7 @@ Options (every command; environment variable in brackets):
   --admin-port N        operators' web page and WebSocket channel   [PAIRING_ADMIN_PORT]  default 7777
   --server-key FILE     licence key; with --server-cert: servers sharing a licence share one SFP
   --server-cert FILE    licence certificate (PEM)
-  --clock-skew SEC      accepted terminal clock difference          default 300
+  --clock-skew SEC      accepted terminal clock difference, ≤ 1200   default 300
   --pairing-ttl SEC     how long a pairing request stays pending    default 86400
   --threads N           front-end threads for gate and master            default: CPU cores
                         (each also runs the terminal actors of its share of the serials)

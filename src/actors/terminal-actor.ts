@@ -23,7 +23,7 @@ export class TerminalActor implements Actor<TerminalCommand, TerminalReply> {
   private pin: { tfp: string | null } | null = null;
 
   constructor(private readonly ctx: ActorContext, private readonly serial: string) {
-    this.replay = new ReplayWindow(ctx.store, ctx.writeBehind, serial);
+    this.replay = new ReplayWindow(ctx.store, ctx.writeBehind, serial, Math.floor(ctx.now() / 1000));
     this.pairing = new PairingFlow(ctx, serial);
     this.decisions = new OperatorDecisions(ctx, serial);
   }

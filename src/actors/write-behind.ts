@@ -3,18 +3,22 @@
  * together every half second, instead of one LMDB transaction (and flush) per terminal call.
  */
 import type { Logger } from '../logger.js';
-import { compositeKey, type Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
 
 export const WRITE_BEHIND_MS = 500;
 
+/** Nonces as three parallel arrays: no object or key string per nonce until lmdb encodes it. */
 interface Batch {
-  nonces: Map<string, number>;
+  serials: string[];
+  nonces: string[];
+  expiries: number[];
   seen: Map<string, number>;
 }
 
+const emptyBatch = (): Batch => ({ serials: [], nonces: [], expiries: [], seen: new Map() });
+
 export class WriteBehind {
-  private nonces = new Map<string, number>();
-  private seen = new Map<string, number>();
+  private batch = emptyBatch();
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
   /** Batches handed to lmdb and not yet on disk: a crash before they commit MUST still write them (flushNow). */
@@ -27,12 +31,15 @@ export class WriteBehind {
 
   /** A nonce seen for `serial`, kept until `expiresAtSec`. A crash loses at most the last interval's nonces. */
   nonce(serial: string, nonce: string, expiresAtSec: number): void {
-    this.nonces.set(compositeKey(serial, nonce), expiresAtSec);
+    const { batch } = this;
+    batch.serials.push(serial);
+    batch.nonces.push(nonce);
+    batch.expiries.push(expiresAtSec);
   }
 
   /** The terminal was seen at `at`; written with the next batch. */
   lastSeen(serial: string, at: number): void {
-    this.seen.set(serial, at);
+    this.batch.seen.set(serial, at);
   }
 
   /**
@@ -41,13 +48,11 @@ export class WriteBehind {
    * flush at 4,000 calls/s). Resolves when they are on disk.
    */
   flush(): Promise<void> {
-    if (this.nonces.size === 0 && this.seen.size === 0) return this.flushing;
-    const { store } = this;
-    const batch: Batch = { nonces: this.nonces, seen: this.seen };
-    this.nonces = new Map();
-    this.seen = new Map();
+    const { store, batch } = this;
+    if (batch.nonces.length === 0 && batch.seen.size === 0) return this.flushing;
+    this.batch = emptyBatch();
     let last: Promise<unknown> = Promise.resolve();
-    for (const [key, expires] of batch.nonces) last = store.nonces.put(key, expires);
+    for (let i = 0; i < batch.nonces.length; i++) last = store.nonces.put(batch.serials[i]!, batch.nonces[i]!, batch.expiries[i]!);
     // Only this serial's actor writes its last-seen time, and its clock only moves forward: no read is needed.
     for (const [serial, at] of batch.seen) last = store.lastSeen.put(serial, at);
     this.unconfirmed.add(batch);
@@ -64,12 +69,11 @@ export class WriteBehind {
    */
   flushNow(): void {
     const { store } = this;
-    const batches = [...this.unconfirmed, { nonces: this.nonces, seen: this.seen }];
-    this.nonces = new Map();
-    this.seen = new Map();
+    const batches = [...this.unconfirmed, this.batch];
+    this.batch = emptyBatch();
     store.root.transactionSync(() => {
       for (const batch of batches) {
-        for (const [key, expires] of batch.nonces) store.nonces.putSync(key, expires);
+        for (let i = 0; i < batch.nonces.length; i++) store.nonces.putSync(batch.serials[i]!, batch.nonces[i]!, batch.expiries[i]!);
         for (const [serial, at] of batch.seen) store.lastSeen.putSync(serial, at);
       }
     });

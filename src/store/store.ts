@@ -4,6 +4,7 @@ import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { auditHash, GENESIS_HASH } from './audit-chain.js';
 import { loadOrCreateFieldKey } from './field-crypto.js';
+import { NonceRing } from './nonce-ring.js';
 import type {
   AuditRecord, CashEventRecord, DepositRecord, GateRecord, KnownCertRecord, OperatorRecord,
   PairingRecord, SessionRecord, TerminalRecord, UnknownSerialRecord,
@@ -30,8 +31,10 @@ export class Store {
   readonly certs: Database<KnownCertRecord, string>;
   /** (serial, eventId) → cash event. */
   readonly cashEvents: Database<CashEventRecord, string>;
-  /** (serial, nonce) → expiry, epoch seconds: the replay window outlives a restart. */
-  readonly nonces: Database<number, string>;
+  /** Used nonces by expiry: the replay window outlives a restart. */
+  readonly nonces: NonceRing;
+  /** (serial, nonce) → expiry, as stores before the ring kept them: read once by `migrateNonces`, then emptied. */
+  private readonly legacyNonces: Database<number, string>;
   /** serial → when master last heard from it, epoch ms: informational, written behind, kept apart from the trust record. */
   readonly lastSeen: Database<number, string>;
   readonly operators: Database<OperatorRecord, string>;
@@ -53,7 +56,8 @@ export class Store {
     this.pairingIndex = db('pairing-index');
     this.certs = db('certs');
     this.cashEvents = db('cash-events');
-    this.nonces = db('nonces');
+    this.nonces = new NonceRing(root);
+    this.legacyNonces = db('nonces');
     this.lastSeen = db('last-seen');
     this.operators = db('operators');
     this.sessions = db('sessions');
@@ -66,7 +70,7 @@ export class Store {
   static open(dataDir: string): Store {
     const dir = path.join(dataDir, 'store');
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const root = open({ path: dir, maxDbs: 32, compression: false });
+    const root = open({ path: dir, maxDbs: 64, compression: false });
     // lmdb creates its files with the process umask: tighten them, the store holds password hashes and TOTP secrets.
     for (const file of fs.readdirSync(dir)) fs.chmodSync(path.join(dir, file), 0o600);
     return new Store(root, loadOrCreateFieldKey(dataDir));
@@ -82,6 +86,25 @@ export class Store {
   /** Runs `action` in one write transaction (atomic across sub-databases and processes), durable on resolve. */
   async atomically<T>(action: () => T): Promise<T> {
     return this.durable(this.root.transaction(action));
+  }
+
+  /**
+   * Moves the live nonces of a store written before the nonce ring into it and empties the old table; returns how
+   * many it moved. Run once at start-up, before any thread serves: an upgrade must not reopen replay windows.
+   */
+  migrateNonces(nowSec: number): number {
+    if (this.legacyNonces.getKeysCount({ limit: 1 }) === 0) return 0;
+    let moved = 0;
+    this.root.transactionSync(() => {
+      for (const { key, value } of this.legacyNonces.getRange()) {
+        if (value < nowSec) continue;
+        const sep = key.indexOf(SEP);
+        this.nonces.putSync(key.slice(0, sep), key.slice(sep + 1), value);
+        moved++;
+      }
+      this.legacyNonces.clearSync();
+    });
+    return moved;
   }
 
   /** Values of the keys `(prefix, *)` in a composite-keyed database. */

@@ -1,0 +1,14 @@
+/** @module Unit tests: the server's configuration refuses what the store cannot honour, with the flag's name. */
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../../src/config.js';
+import { MAX_CLOCK_SKEW_SEC } from '../../../src/store/nonce-ring.js';
+
+describe('loadConfig', () => {
+  it('accepts a clock skew up to the bound the nonce ring is built for, and refuses one beyond it', () => {
+    expect(loadConfig({ 'clock-skew': String(MAX_CLOCK_SKEW_SEC) }, {}).clockSkewSec).toBe(MAX_CLOCK_SKEW_SEC);
+    expect(loadConfig({}, { PAIRING_CLOCK_SKEW: '30' }).clockSkewSec).toBe(30);
+    expect(() => loadConfig({ 'clock-skew': String(MAX_CLOCK_SKEW_SEC + 1) }, {})).toThrow(ConfigError);
+    expect(() => loadConfig({}, { PAIRING_CLOCK_SKEW: '3600' })).toThrow(/--clock-skew must be at most 1200 seconds, got 3600/);
+    expect(() => loadConfig({ 'clock-skew': '0' }, {})).toThrow(/positive whole number/);
+  });
+});
