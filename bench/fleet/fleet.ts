@@ -66,6 +66,12 @@ async function freePorts(count: number): Promise<number[]> {
   return ports;
 }
 
+/**
+ * A pause between the peak and the open-loop phase, the same for every server: the open-loop phase measures latency
+ * at its rate, not the drain of the peak's backlog (a timeline of one run had 115 of the first 222 calls over 5 ms).
+ */
+export const SETTLE_MS = 2_000;
+
 /** Connect and warm up (every terminal calls once), then the peak and the open-loop phase (at half its own peak, or at `steadyRate`) against one server. */
 async function drive(gen: GeneratorProcess, proc: RunningProcess, port: number, opts: FleetOptions, ranges: { peak: [number, number]; steady: [number, number] }, freshUntil: number, progress: Progress, label: string, steadyRate?: number): Promise<TargetRun> {
   const connect = await gen.run<ConnectReport>({ type: 'connect', host: '127.0.0.1', port, concurrency: 200, serverPid: proc.pid });
@@ -84,6 +90,7 @@ async function drive(gen: GeneratorProcess, proc: RunningProcess, port: number, 
   };
   const peak = await phase({ ...base, name: `${label} peak`, mode: 'closed', maxSeconds: opts.seconds, requests: ranges.peak });
   const rate = steadyRate ?? Math.max(1, Math.floor(peak.callsPerSec / 2));
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
   const steady = await phase({ ...base, name: `${label} at ${steadyRate === undefined ? 'half peak' : "the server's half peak"} (${rate}/s)`, mode: 'open', rate, maxSeconds: opts.seconds, requests: ranges.steady });
   await gen.run({ type: 'disconnect' });
   return { connect, peak, steady };

@@ -26,6 +26,11 @@ export class LatencyRecorder {
     this.samples[this.n++] = ms;
   }
 
+  /** What was recorded, in order. */
+  values(): Float64Array {
+    return this.samples.subarray(0, this.n);
+  }
+
   get count(): number {
     return this.n;
   }

@@ -1,6 +1,7 @@
 /** @module The load phases: warm-up (every terminal connects and calls once, the fleet held open while the server's RSS is read), closed loop (the peak) and open loop (latency at a fixed rate). */
 // Calls go round the terminals in order, each on the terminal's own connection, so it always meets the same server thread.
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import fs from 'node:fs';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { cpuBetween, sampleProcess, sampleSelf, type ProcSample } from '../lib/proc-stats.js';
 import type { FleetConnections } from './fleet-connections.js';
 import { LatencyRecorder } from './latency.js';
@@ -13,6 +14,12 @@ const MAINTAIN_EVERY_MS = 100;
 const MAINTAIN_ROUND_MS = 1_000;
 /** Resolution of the generator's own loop-delay probe: the histogram records whole timer intervals, so this is subtracted. */
 const LOOP_PROBE_MS = 10;
+
+/**
+ * BENCH_LATENCY_TIMELINE=<file>: every call of every measured phase is appended there as one line, `phase, ms since
+ * the phase started when the call was due (or sent), latency ms`, to see whether a p99 is one stall or many.
+ */
+const timelineFile = process.env.BENCH_LATENCY_TIMELINE;
 
 /** Keeps the fleet's connections open and unstuck until stopped. */
 function startUpkeep(fleet: FleetConnections): NodeJS.Timeout {
@@ -109,6 +116,7 @@ export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progres
   const cursor = new Int32Array(n).fill(from);
   for (let i = 0; i < n; i++) waiting.push(i);
   const latency = new LatencyRecorder(n * (to - from));
+  const timeline = timelineFile ? new LatencyRecorder(2 * n * (to - from)) : null;
   const failures: Record<string, number> = {};
   const fail = (kind: string): void => {
     failures[kind] = (failures[kind] ?? 0) + 1;
@@ -120,7 +128,15 @@ export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progres
   const heartbeatsBefore = fleet.heartbeats;
   const concurrency = Math.min(spec.concurrency, n);
 
+  // The generator's own GC pauses go to the timeline too: a stall here shows as server latency.
+  const gcPauses: string[] = [];
+  const gcObserver = timeline ? new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcPauses.push(`${spec.name} generator gc\t${(e.startTime - start).toFixed(2)}\t${e.duration.toFixed(3)}`);
+  }) : null;
   const start = performance.now();
+  gcObserver?.observe({ entryTypes: ['gc'] });
+  // Wall-clock start, to line the timeline up with the server's own probe lines (probes/loop-probe.ts).
+  gcPauses.push(`${spec.name} started at epoch ms\t${(performance.timeOrigin + start).toFixed(1)}\t0`);
   const deadline = start + spec.maxSeconds * 1000;
   // A margin before the server would see the pre-signed `created` as stale.
   const freshDeadline = spec.freshUntil * 1000 - 2_000;
@@ -140,7 +156,12 @@ export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progres
       const conn = await fleet.ready(t);
       const sent = performance.now();
       const reply = await conn.request(fleet.requests[t]![index]!);
-      latency.record(performance.now() - (since ?? sent));
+      const ms = performance.now() - (since ?? sent);
+      latency.record(ms);
+      if (timeline) {
+        timeline.record((since ?? sent) - start);
+        timeline.record(ms);
+      }
       if (reply.status >= 200 && reply.status < 300) ok++;
       else fail(String(reply.status));
     } catch (error) {
@@ -231,6 +252,13 @@ export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progres
   }
 
   const end = performance.now();
+  if (timeline && timelineFile) {
+    const pairs = timeline.values();
+    const lines: string[] = [];
+    for (let i = 0; i + 1 < pairs.length; i += 2) lines.push(`${spec.name}\t${pairs[i]!.toFixed(2)}\t${pairs[i + 1]!.toFixed(3)}`);
+    gcObserver?.disconnect();
+    fs.appendFileSync(timelineFile, [...lines, ...gcPauses].join('\n') + '\n');
+  }
   const serverEnd = sampleProcess(spec.serverPid);
   const server = cpuBetween(serverStart, serverEnd);
   const self = cpuBetween(selfStart, sampleSelf());

@@ -1,6 +1,6 @@
 /** @module The run's results: the issue's targets checked against the measurements, and the short Markdown report (bench/RESULTS.md). */
 import path from 'node:path';
-import type { FleetResult } from '../fleet/fleet.js';
+import { SETTLE_MS, type FleetResult } from '../fleet/fleet.js';
 import { ROOT } from '../fleet/server-process.js';
 import { formatMachine, type Machine } from './machine.js';
 import type { MicroResult } from './micro-runner.js';
@@ -109,7 +109,7 @@ function fleetSection(f: FleetResult): string {
       + `server ${f.pairing.serverCores.toFixed(2)} cores busy (${ms((f.pairing.serverCores * f.pairing.pairSeconds * 1000) / f.pairing.terminals)} ms CPU per terminal), generator ${f.pairing.generatorCores.toFixed(2)} cores; mean ms per step: ${Object.entries(f.pairing.stepMs).map(([k, v]) => `${k} ${n0(v)}`).join(', ')}; ${f.pairing.errors} errors, ${f.pairing.retries} retries after 429/503.`,
     `- Start-up: ${f.startup.emptySeconds.toFixed(2)} s with an empty store (RSS ${mib(f.startup.emptyRssBytes)}), ${f.startup.registeredSeconds.toFixed(2)} s with ${n0(f.startup.registered)} registered terminals (RSS ${mib(f.startup.registeredRssBytes)}).`,
     `- Memory per active terminal (keep-alive TLS connection + actor + caches): ${n0(f.memoryPerActiveTerminalBytes)} B.`,
-    `- Calls go round all active terminals in order, each on the terminal's own keep-alive connection. The server closes connections idle for 10 s, so idle ones were held open with unauthenticated 404 heartbeats (${n0(s.connect.heartbeats)} during the server's warm-up; per phase in the failures row): they are not calls, but their CPU is in the server's.`,
+    `- Calls go round all active terminals in order, each on the terminal's own keep-alive connection. The server closes connections idle for 10 s, so idle ones were held open with unauthenticated 404 heartbeats (${n0(s.connect.heartbeats)} during the server's warm-up; per phase in the failures row): they are not calls, but their CPU is in the server's. The open-loop phase starts ${SETTLE_MS / 1000} s after the peak ends, so it measures its rate and not the drain of the peak's backlog.`,
     `- Load generator: ${f.generator}. Pre-signing took ${f.presign.seconds.toFixed(0)} s (${n0(f.presign.signsPerSec)} signatures/s). Every terminal uses the same requests against both servers (the baseline keeps its own replay window).`,
     `- Identities: active terminals share ${Math.min(f.options.rsaKeys, f.options.active)} distinct RSA-2048 keys, each terminal with its own certificate and TFP (the server parses every certificate into its own key object, so verifying costs the same); idle ones are P-256. Cached in ${path.relative(ROOT, f.options.cacheDir) || '.'}/.`,
   ].join('\n');

@@ -21,10 +21,18 @@ const KINDS: Record<number, string> = {
   [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak-callbacks',
 };
 
+const label = isMainThread ? 'main' : `thread ${threadId}`;
+
+/** LOOP_PROBE_PAUSES_MS=N: also print every GC pause of N ms or more, with its wall-clock time (epoch ms). */
+const printPausesFrom = Number(process.env.LOOP_PROBE_PAUSES_MS ?? Infinity);
+
 let pauses = new Map<string, number[]>();
 new PerformanceObserver((list) => {
   for (const entry of list.getEntries()) {
     const kind = KINDS[((entry as unknown as { detail: { kind: number } }).detail).kind] ?? 'other';
+    if (entry.duration >= printPausesFrom) {
+      process.stderr.write(`[probe ${label}] gc ${kind} at epoch ms ${(performance.timeOrigin + entry.startTime).toFixed(1)} took ${entry.duration.toFixed(1)} ms\n`);
+    }
     let durations = pauses.get(kind);
     if (!durations) pauses.set(kind, (durations = []));
     durations.push(entry.duration);
@@ -35,7 +43,6 @@ const loop = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
 loop.enable();
 
 const ms = (ns: number): string => Math.max(0, ns / 1e6 - RESOLUTION_MS).toFixed(1);
-const label = isMainThread ? 'main' : `thread ${threadId}`;
 
 setInterval(() => {
   const gc = [...pauses].map(([kind, durations]) => {
