@@ -39,7 +39,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const tls = { keyFile: identity.keyFile, certFile: identity.certFile };
   const store = Store.open(config.dataDir);
   const now = (): number => Date.now();
-  const migrated = store.migrateNonces(Math.floor(now() / 1000));
+  const migrated = store.migrateNonces(Math.floor(now() / 1000), config.clockSkewSec);
   if (migrated > 0) log.info({ nonces: migrated }, 'moved the live nonces of an older store into the nonce ring');
   const url = (port: number): string => `https://${config.publicHost.includes(':') ? `[${config.publicHost}]` : config.publicHost}:${port}`;
 
@@ -90,7 +90,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     let pruning: Promise<void> = Promise.resolve();
     const pruner = setInterval(() => {
       pruning = pruning
-        .then(() => store.nonces.forgetExpired(Math.floor(now() / 1000)))
+        .then(() => store.nonces.forgetExpired(Math.floor(now() / 1000), config.clockSkewSec))
         .then((emptied) => { if (emptied > 0) log.debug({ slots: emptied }, 'expired nonces forgotten'); })
         .catch((err: unknown) => log.error({ err }, 'forgetting expired nonces failed'));
     }, NONCE_PRUNE_MS);

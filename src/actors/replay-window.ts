@@ -1,4 +1,7 @@
-/** @module One terminal's replay window: nonces seen inside the clock-skew window, mirrored to LMDB so a restart does not reopen it. */
+/**
+ * @module One terminal's replay window: nonces seen inside the clock-skew window, mirrored to LMDB so a restart
+ * does not reopen it. Activation loads nothing: a nonce this activation has not seen is looked up in the store.
+ */
 import type { Store } from '../store/store.js';
 import type { WriteBehind } from './write-behind.js';
 
@@ -7,17 +10,16 @@ export class ReplayWindow {
   /** Prune when the window grows past this; doubled after a prune that freed little, so pruning stays amortised O(1). */
   private pruneAt = 256;
 
-  /** Activation loads what earlier activations (or the process before a restart) recorded and is still live. */
-  constructor(store: Store, private readonly writeBehind: WriteBehind, private readonly serial: string, nowSec: number) {
-    for (const { nonce, expiresAtSec } of store.nonces.live(serial, nowSec)) this.seen.set(nonce, expiresAtSec);
-  }
+  constructor(private readonly store: Store, private readonly writeBehind: WriteBehind, private readonly serial: string) {}
 
   /**
-   * Records `nonce` until `expiresAtSec`; false when it was already seen and has not expired.
+   * Records `nonce` of a request created at `createdSec` until `expiresAtSec`; false when it was already seen and
+   * has not expired. What this activation admitted is in memory (its writes may still be pending); what earlier
+   * activations or the process before a restart admitted is in the store, found by the same signed `created`.
    * MUST be called only after the signature verified, or a forger could burn a terminal's nonces.
    */
-  admit(nonce: string, expiresAtSec: number, nowSec: number): boolean {
-    const known = this.seen.get(nonce);
+  admit(nonce: string, createdSec: number, expiresAtSec: number, nowSec: number): boolean {
+    const known = this.seen.get(nonce) ?? this.store.nonces.expiryOf(this.serial, nonce, createdSec);
     if (known !== undefined && known >= nowSec) return false;
     if (this.seen.size >= this.pruneAt) {
       this.prune(nowSec);
@@ -26,7 +28,7 @@ export class ReplayWindow {
     const copy = ownCopy(nonce);
     this.seen.set(copy, expiresAtSec);
     // Written behind: losing the last half second of nonces in a crash is the accepted cost of no write per call.
-    this.writeBehind.nonce(this.serial, copy, expiresAtSec);
+    this.writeBehind.nonce(this.serial, copy, createdSec, expiresAtSec);
     return true;
   }
 

@@ -23,7 +23,7 @@ export class TerminalActor implements Actor<TerminalCommand, TerminalReply> {
   private pin: { tfp: string | null } | null = null;
 
   constructor(private readonly ctx: ActorContext, private readonly serial: string) {
-    this.replay = new ReplayWindow(ctx.store, ctx.writeBehind, serial, Math.floor(ctx.now() / 1000));
+    this.replay = new ReplayWindow(ctx.store, ctx.writeBehind, serial);
     this.pairing = new PairingFlow(ctx, serial);
     this.decisions = new OperatorDecisions(ctx, serial);
   }
@@ -82,7 +82,7 @@ export class TerminalActor implements Actor<TerminalCommand, TerminalReply> {
   /** Master's message is deliberately the same as for every other authentication failure. */
   private admitNonce(auth: Authenticated, message: string): void {
     const nowSec = Math.floor(this.ctx.now() / 1000);
-    if (!this.replay.admit(auth.nonce, auth.created + this.ctx.clockSkewSec + 1, nowSec)) {
+    if (!this.replay.admit(auth.nonce, auth.created, auth.created + this.ctx.clockSkewSec + 1, nowSec)) {
       throw new AppError('unauthenticated', message);
     }
   }

@@ -7,15 +7,16 @@ import type { Store } from '../store/store.js';
 
 export const WRITE_BEHIND_MS = 500;
 
-/** Nonces as three parallel arrays: no object or key string per nonce until lmdb encodes it. */
+/** Nonces as parallel arrays: no object or key string per nonce until lmdb encodes it. */
 interface Batch {
   serials: string[];
   nonces: string[];
+  created: number[];
   expiries: number[];
   seen: Map<string, number>;
 }
 
-const emptyBatch = (): Batch => ({ serials: [], nonces: [], expiries: [], seen: new Map() });
+const emptyBatch = (): Batch => ({ serials: [], nonces: [], created: [], expiries: [], seen: new Map() });
 
 export class WriteBehind {
   private batch = emptyBatch();
@@ -29,11 +30,12 @@ export class WriteBehind {
     this.timer.unref();
   }
 
-  /** A nonce seen for `serial`, kept until `expiresAtSec`. A crash loses at most the last interval's nonces. */
-  nonce(serial: string, nonce: string, expiresAtSec: number): void {
+  /** A nonce seen for `serial` in a request created at `createdSec`, kept until `expiresAtSec`. A crash loses at most the last interval's nonces. */
+  nonce(serial: string, nonce: string, createdSec: number, expiresAtSec: number): void {
     const { batch } = this;
     batch.serials.push(serial);
     batch.nonces.push(nonce);
+    batch.created.push(createdSec);
     batch.expiries.push(expiresAtSec);
   }
 
@@ -52,7 +54,7 @@ export class WriteBehind {
     if (batch.nonces.length === 0 && batch.seen.size === 0) return this.flushing;
     this.batch = emptyBatch();
     let last: Promise<unknown> = Promise.resolve();
-    for (let i = 0; i < batch.nonces.length; i++) last = store.nonces.put(batch.serials[i]!, batch.nonces[i]!, batch.expiries[i]!);
+    for (let i = 0; i < batch.nonces.length; i++) last = store.nonces.put(batch.serials[i]!, batch.nonces[i]!, batch.created[i]!, batch.expiries[i]!);
     // Only this serial's actor writes its last-seen time, and its clock only moves forward: no read is needed.
     for (const [serial, at] of batch.seen) last = store.lastSeen.put(serial, at);
     this.unconfirmed.add(batch);
@@ -73,7 +75,7 @@ export class WriteBehind {
     this.batch = emptyBatch();
     store.root.transactionSync(() => {
       for (const batch of batches) {
-        for (let i = 0; i < batch.nonces.length; i++) store.nonces.putSync(batch.serials[i]!, batch.nonces[i]!, batch.expiries[i]!);
+        for (let i = 0; i < batch.nonces.length; i++) store.nonces.putSync(batch.serials[i]!, batch.nonces[i]!, batch.created[i]!, batch.expiries[i]!);
         for (const [serial, at] of batch.seen) store.lastSeen.putSync(serial, at);
       }
     });

@@ -90,16 +90,17 @@ export class Store {
 
   /**
    * Moves the live nonces of a store written before the nonce ring into it and empties the old table; returns how
-   * many it moved. Run once at start-up, before any thread serves: an upgrade must not reopen replay windows.
+   * many it moved. Run once at start-up, before any thread serves: an upgrade must not reopen replay windows. The
+   * old table kept only the expiry, created + skew + 1: `created` is recovered with the skew configured now.
    */
-  migrateNonces(nowSec: number): number {
+  migrateNonces(nowSec: number, clockSkewSec: number): number {
     if (this.legacyNonces.getKeysCount({ limit: 1 }) === 0) return 0;
     let moved = 0;
     this.root.transactionSync(() => {
       for (const { key, value } of this.legacyNonces.getRange()) {
         if (value < nowSec) continue;
         const sep = key.indexOf(SEP);
-        this.nonces.putSync(key.slice(0, sep), key.slice(sep + 1), value);
+        this.nonces.putSync(key.slice(0, sep), key.slice(sep + 1), value - clockSkewSec - 1, value);
         moved++;
       }
       this.legacyNonces.clearSync();
