@@ -6,6 +6,10 @@ import type { Logger } from '../logger.js';
 import type { Store } from '../store/store.js';
 
 export const WRITE_BEHIND_MS = 500;
+/** Puts encoded per turn of the event loop while flushing: about 0.3 ms of work. */
+export const FLUSH_CHUNK = 200;
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** Nonces as parallel arrays: no object or key string per nonce until lmdb encodes it. */
 interface Batch {
@@ -45,23 +49,43 @@ export class WriteBehind {
   }
 
   /**
-   * Queues everything gathered so far as plain asynchronous puts: lmdb commits them in one transaction on its own
-   * write thread, so the event loop pays only the encoding (a synchronous transaction here stalled it 50–90 ms a
-   * flush at 4,000 calls/s). Resolves when they are on disk.
+   * Queues everything gathered so far as plain asynchronous puts: lmdb commits them on its own write thread, so the
+   * event loop pays only the encoding (a synchronous transaction here stalled it 50–90 ms a flush at 4,000 calls/s).
+   * Resolves when they are on disk.
    */
   flush(): Promise<void> {
-    const { store, batch } = this;
+    const { batch } = this;
     if (batch.nonces.length === 0 && batch.seen.size === 0) return this.flushing;
     this.batch = emptyBatch();
-    let last: Promise<unknown> = Promise.resolve();
-    for (let i = 0; i < batch.nonces.length; i++) last = store.nonces.put(batch.serials[i]!, batch.nonces[i]!, batch.created[i]!, batch.expiries[i]!);
-    // Only this serial's actor writes its last-seen time, and its clock only moves forward: no read is needed.
-    for (const [serial, at] of batch.seen) last = store.lastSeen.put(serial, at);
     this.unconfirmed.add(batch);
-    this.flushing = Promise.all([this.flushing, store.durable(last).then(() => this.unconfirmed.delete(batch))])
-      .then(() => undefined)
+    // Batches are written one after another, so a last-seen time never overtakes a later one.
+    this.flushing = this.flushing
+      .then(() => this.write(batch))
       .catch((err: unknown) => this.log.error({ err }, 'write-behind flush failed'));
     return this.flushing;
+  }
+
+  /**
+   * Encodes the puts FLUSH_CHUNK at a time and lets the event loop run between chunks: encoding one thread's half
+   * second at 2,800 calls/s (1,400 nonces) in one go held the loop 2–2.5 ms at the median and up to 6 ms, and every
+   * call arriving meanwhile waited for all of it.
+   */
+  private async write(batch: Batch): Promise<void> {
+    const { store } = this;
+    let last: Promise<unknown> = Promise.resolve();
+    let queued = 0;
+    for (let i = 0; i < batch.nonces.length; i++) {
+      last = store.nonces.put(batch.serials[i]!, batch.nonces[i]!, batch.created[i]!, batch.expiries[i]!);
+      if (++queued % FLUSH_CHUNK === 0) await nextTurn();
+    }
+    // Only this serial's actor writes its last-seen time, and its clock only moves forward: no read is needed.
+    for (const [serial, at] of batch.seen) {
+      last = store.lastSeen.put(serial, at);
+      if (++queued % FLUSH_CHUNK === 0) await nextTurn();
+    }
+    // lmdb commits in order: the last put on disk means the whole batch is.
+    await store.durable(last);
+    this.unconfirmed.delete(batch);
   }
 
   /**

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReplayWindow } from '../../../src/actors/replay-window.js';
-import { WriteBehind } from '../../../src/actors/write-behind.js';
+import { FLUSH_CHUNK, WriteBehind } from '../../../src/actors/write-behind.js';
 import { createLogger } from '../../../src/logger.js';
 import { MAX_CLOCK_SKEW_SEC, NONCE_BUCKET_SEC, NONCE_RING_SLOTS } from '../../../src/store/nonce-ring.js';
 import { Store, compositeKey } from '../../../src/store/store.js';
@@ -49,6 +49,17 @@ describe('ReplayWindow', () => {
 });
 
 describe('WriteBehind', () => {
+  it('writes a batch of many chunks whole, and a later batch\'s last-seen time is never overtaken', async () => {
+    for (let i = 0; i < 5 * FLUSH_CHUNK + 7; i++) writeBehind.nonce('ATM-F1', `chunked-${i}`, 8_000, 8_301);
+    writeBehind.lastSeen('ATM-F1', 1_000);
+    const first = writeBehind.flush();
+    writeBehind.lastSeen('ATM-F1', 2_000);
+    const second = writeBehind.flush();
+    await Promise.all([first, second]);
+    for (let i = 0; i < 5 * FLUSH_CHUNK + 7; i++) expect(store.nonces.expiryOf('ATM-F1', `chunked-${i}`, 8_000)).toBe(8_301);
+    expect(store.lastSeen.get('ATM-F1')).toBe(2_000);
+  });
+
   it('writes on a crash the batch it already handed to lmdb but that is not on disk yet', () => {
     writeBehind.nonce('ATM-C1', 'nonce-before-flush', 9_000, 9_999);
     void writeBehind.flush(); // queued as asynchronous puts, committed on a later turn
