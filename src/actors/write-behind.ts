@@ -4,6 +4,7 @@
  */
 import type { Logger } from '../logger.js';
 import type { Store } from '../store/store.js';
+import { NonceBatch } from './nonce-batch.js';
 
 export const WRITE_BEHIND_MS = 500;
 /** Puts encoded per turn of the event loop while flushing: about 0.3 ms of work. */
@@ -11,36 +12,47 @@ export const FLUSH_CHUNK = 200;
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** Nonces as parallel arrays: no object or key string per nonce until lmdb encodes it. */
 interface Batch {
-  serials: string[];
-  nonces: string[];
-  created: number[];
-  expiries: number[];
+  nonces: NonceBatch;
   seen: Map<string, number>;
 }
 
-const emptyBatch = (): Batch => ({ serials: [], nonces: [], created: [], expiries: [], seen: new Map() });
-
 export class WriteBehind {
-  private batch = emptyBatch();
+  private batch: Batch;
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
-  /** Batches handed to lmdb and not yet on disk: a crash before they commit MUST still write them (flushNow). */
+  /** Batches handed to lmdb and not yet on disk, oldest first: a crash before they commit MUST still write them (flushNow). */
   private readonly unconfirmed = new Set<Batch>();
+  /**
+   * The last batch known to be on disk, still searched for one more interval: a read that began before its commit
+   * would not see it in the store.
+   */
+  private recent: Batch | null = null;
+  /** Emptied batches, reused so that their arrays and indexes are not allocated again every half second. */
+  private readonly spare: NonceBatch[] = [];
 
   constructor(private readonly store: Store, private readonly log: Logger, intervalMs = WRITE_BEHIND_MS) {
+    this.batch = this.freshBatch();
     this.timer = setInterval(() => void this.flush(), intervalMs);
     this.timer.unref();
   }
 
   /** A nonce seen for `serial` in a request created at `createdSec`, kept until `expiresAtSec`. A crash loses at most the last interval's nonces. */
   nonce(serial: string, nonce: string, createdSec: number, expiresAtSec: number): void {
-    const { batch } = this;
-    batch.serials.push(serial);
-    batch.nonces.push(nonce);
-    batch.created.push(createdSec);
-    batch.expiries.push(expiresAtSec);
+    this.batch.nonces.add(serial, nonce, createdSec, expiresAtSec);
+  }
+
+  /**
+   * The expiry of the newest record of (serial, nonce) not yet known to be in the store, if any. Together with the
+   * store this is every nonce this thread admitted: the replay window needs nothing else.
+   */
+  pendingExpiry(serial: string, nonce: string): number | undefined {
+    const newest = this.batch.nonces.expiryOf(serial, nonce);
+    if (newest !== undefined) return newest;
+    let found: number | undefined;
+    // Oldest first, so that the newest record wins.
+    for (const batch of this.unconfirmed) found = batch.nonces.expiryOf(serial, nonce) ?? found;
+    return found ?? this.recent?.nonces.expiryOf(serial, nonce);
   }
 
   /** The terminal was seen at `at`; written with the next batch. */
@@ -55,8 +67,8 @@ export class WriteBehind {
    */
   flush(): Promise<void> {
     const { batch } = this;
-    if (batch.nonces.length === 0 && batch.seen.size === 0) return this.flushing;
-    this.batch = emptyBatch();
+    if (batch.nonces.size === 0 && batch.seen.size === 0) return this.flushing;
+    this.batch = this.freshBatch();
     this.unconfirmed.add(batch);
     // Batches are written one after another, so a last-seen time never overtakes a later one.
     this.flushing = this.flushing
@@ -72,10 +84,11 @@ export class WriteBehind {
    */
   private async write(batch: Batch): Promise<void> {
     const { store } = this;
+    const { nonces } = batch;
     let last: Promise<unknown> = Promise.resolve();
     let queued = 0;
-    for (let i = 0; i < batch.nonces.length; i++) {
-      last = store.nonces.put(batch.serials[i]!, batch.nonces[i]!, batch.created[i]!, batch.expiries[i]!);
+    for (let i = 0; i < nonces.size; i++) {
+      last = store.nonces.put(nonces.serial(i), nonces.nonce(i), nonces.createdAt(i), nonces.expiresAt(i));
       if (++queued % FLUSH_CHUNK === 0) await nextTurn();
     }
     // Only this serial's actor writes its last-seen time, and its clock only moves forward: no read is needed.
@@ -85,7 +98,10 @@ export class WriteBehind {
     }
     // lmdb commits in order: the last put on disk means the whole batch is.
     await store.durable(last);
-    this.unconfirmed.delete(batch);
+    // A crash may have written it already (flushNow), and then it is no longer ours to keep or reuse.
+    if (!this.unconfirmed.delete(batch)) return;
+    if (this.recent) this.retire(this.recent);
+    this.recent = batch;
   }
 
   /**
@@ -96,11 +112,11 @@ export class WriteBehind {
   flushNow(): void {
     const { store } = this;
     const batches = [...this.unconfirmed, this.batch];
-    this.batch = emptyBatch();
+    this.batch = this.freshBatch();
     store.root.transactionSync(() => {
-      for (const batch of batches) {
-        for (let i = 0; i < batch.nonces.length; i++) store.nonces.putSync(batch.serials[i]!, batch.nonces[i]!, batch.created[i]!, batch.expiries[i]!);
-        for (const [serial, at] of batch.seen) store.lastSeen.putSync(serial, at);
+      for (const { nonces, seen } of batches) {
+        for (let i = 0; i < nonces.size; i++) store.nonces.putSync(nonces.serial(i), nonces.nonce(i), nonces.createdAt(i), nonces.expiresAt(i));
+        for (const [serial, at] of seen) store.lastSeen.putSync(serial, at);
       }
     });
     this.unconfirmed.clear();
@@ -109,5 +125,15 @@ export class WriteBehind {
   async close(): Promise<void> {
     clearInterval(this.timer);
     await this.flush();
+  }
+
+  private freshBatch(): Batch {
+    return { nonces: this.spare.pop() ?? new NonceBatch(), seen: new Map() };
+  }
+
+  private retire(batch: Batch): void {
+    batch.nonces.clear();
+    // One spare is enough: batches are written one at a time.
+    if (this.spare.length < 2) this.spare.push(batch.nonces);
   }
 }

@@ -49,6 +49,24 @@ describe('ReplayWindow', () => {
 });
 
 describe('WriteBehind', () => {
+  it('answers for a nonce at every stage: gathered, handed to lmdb, just written, and then from the store', async () => {
+    const window = new ReplayWindow(store, writeBehind, 'ATM-S1');
+    expect(window.admit('staged', 7_000, 7_301, 7_000)).toBe(true);
+    expect(writeBehind.pendingExpiry('ATM-S1', 'staged')).toBe(7_301); // gathered
+    const written = writeBehind.flush();
+    expect(window.admit('staged', 7_000, 7_301, 7_000)).toBe(false); // handed to lmdb, not yet on disk
+    await written;
+    expect(writeBehind.pendingExpiry('ATM-S1', 'staged')).toBe(7_301); // kept one more interval
+    expect(store.nonces.expiryOf('ATM-S1', 'staged', 7_000)).toBe(7_301);
+    // Two more batches retire it from memory; the store still refuses the replay.
+    writeBehind.nonce('ATM-S1', 'other-1', 7_000, 7_301);
+    await writeBehind.flush();
+    writeBehind.nonce('ATM-S1', 'other-2', 7_000, 7_301);
+    await writeBehind.flush();
+    expect(writeBehind.pendingExpiry('ATM-S1', 'staged')).toBeUndefined();
+    expect(new ReplayWindow(store, writeBehind, 'ATM-S1').admit('staged', 7_000, 7_301, 7_100)).toBe(false);
+  });
+
   it('writes a batch of many chunks whole, and a later batch\'s last-seen time is never overtaken', async () => {
     for (let i = 0; i < 5 * FLUSH_CHUNK + 7; i++) writeBehind.nonce('ATM-F1', `chunked-${i}`, 8_000, 8_301);
     writeBehind.lastSeen('ATM-F1', 1_000);
