@@ -128,15 +128,15 @@ export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progres
   const heartbeatsBefore = fleet.heartbeats;
   const concurrency = Math.min(spec.concurrency, n);
 
-  // The generator's own GC pauses go to the timeline too: a stall here shows as server latency.
-  const gcPauses: string[] = [];
+  // The generator's own GC pauses go to the timeline too (a stall here shows as server latency), and the phase's start.
+  const timelineExtras: string[] = [];
   const gcObserver = timeline ? new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) gcPauses.push(`${spec.name} generator gc\t${(e.startTime - start).toFixed(2)}\t${e.duration.toFixed(3)}`);
+    for (const e of list.getEntries()) timelineExtras.push(`${spec.name} generator gc\t${(e.startTime - start).toFixed(2)}\t${e.duration.toFixed(3)}`);
   }) : null;
   const start = performance.now();
   gcObserver?.observe({ entryTypes: ['gc'] });
   // Wall-clock start, to line the timeline up with the server's own probe lines (probes/loop-probe.ts).
-  gcPauses.push(`${spec.name} started at epoch ms\t${(performance.timeOrigin + start).toFixed(1)}\t0`);
+  timelineExtras.push(`${spec.name} started at epoch ms\t${(performance.timeOrigin + start).toFixed(1)}\t0`);
   const deadline = start + spec.maxSeconds * 1000;
   // A margin before the server would see the pre-signed `created` as stale.
   const freshDeadline = spec.freshUntil * 1000 - 2_000;
@@ -257,7 +257,7 @@ export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progres
     const lines: string[] = [];
     for (let i = 0; i + 1 < pairs.length; i += 2) lines.push(`${spec.name}\t${pairs[i]!.toFixed(2)}\t${pairs[i + 1]!.toFixed(3)}`);
     gcObserver?.disconnect();
-    fs.appendFileSync(timelineFile, [...lines, ...gcPauses].join('\n') + '\n');
+    fs.appendFileSync(timelineFile, [...lines, ...timelineExtras].join('\n') + '\n');
   }
   const serverEnd = sampleProcess(spec.serverPid);
   const server = cpuBetween(serverStart, serverEnd);

@@ -133,7 +133,7 @@ export class WriteBehind {
 
   private retire(batch: Batch): void {
     batch.nonces.clear();
-    // One spare is enough: batches are written one at a time.
-    if (this.spare.length < 2) this.spare.push(batch.nonces);
+    // One spare is enough: batches are written one at a time, so at most one is taken before the next is retired.
+    if (this.spare.length === 0) this.spare.push(batch.nonces);
   }
 }

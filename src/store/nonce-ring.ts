@@ -26,6 +26,7 @@ export const MAX_CLOCK_SKEW_SEC = 1_200;
 const BUCKETS_AHEAD = Math.ceil(MAX_CLOCK_SKEW_SEC / NONCE_BUCKET_SEC) + 1;
 const bucketsBehind = (clockSkewSec: number): number => Math.ceil((clockSkewSec + 1) / NONCE_BUCKET_SEC) + 1;
 
+/** The key is (serial, nonce) as `compositeKey` in store.ts builds it, concatenated here: no array per call. */
 const SEP = '\u0000';
 
 const bucketOf = (sec: number): number => Math.floor(sec / NONCE_BUCKET_SEC);

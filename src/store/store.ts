@@ -31,7 +31,7 @@ export class Store {
   readonly certs: Database<KnownCertRecord, string>;
   /** (serial, eventId) → cash event. */
   readonly cashEvents: Database<CashEventRecord, string>;
-  /** Used nonces by expiry: the replay window outlives a restart. */
+  /** Used nonces, by the signed `created` of their request (nonce-ring.ts): the replay window outlives a restart. */
   readonly nonces: NonceRing;
   /** (serial, nonce) → expiry, as stores before the ring kept them: read once by `migrateNonces`, then emptied. */
   private readonly legacyNonces: Database<number, string>;
