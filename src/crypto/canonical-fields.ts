@@ -1,8 +1,8 @@
 /**
  * @module A fast reader for the one shape terminals send `Signature-Input`, `Signature` and `Content-Digest` in: a single
  * dictionary member, already in canonical RFC 8941 serialization. It answers exactly what structured-headers'
- * `parseDictionary` answers for that member (test/unit/crypto/canonical-fields.test.ts checks this on generated
- * input), and `null` for anything else, which then goes to the library. Parsing the two headers with the library
+ * `parseDictionary` answers for that member, a byte sequence as a Buffer rather than an ArrayBuffer
+ * (test/unit/crypto/canonical-fields.test.ts checks this on generated input), and `null` for anything else, which then goes to the library. Parsing the two headers with the library
  * cost about as much as the RSA verify itself (bench/signature-verify.bench.ts, "parseSignature").
  */
 import type { BareItem, InnerList, Item } from 'structured-headers';
@@ -20,12 +20,15 @@ const STRING = '"[\\x20\\x21\\x23-\\x5b\\x5d-\\x7e]*"';
 const INTEGER = '(?:0|-?[1-9][0-9]{0,14})';
 const INNER_LIST = new RegExp(`^(${KEY})=\\((${STRING}(?: ${STRING})*)?\\)((?:;${KEY}=(?:${STRING}|${INTEGER}))*)$`);
 const PARAMETER = new RegExp(`;(${KEY})=(${STRING}|${INTEGER})`, 'g');
-/** Padded base64 only: the form RFC 8941 serializes byte sequences in. */
-const BASE64 = '(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?';
-const BYTES = new RegExp(`^(${KEY})=:(${BASE64}):$`);
+/**
+ * Base64 characters, then at most two `=`; with a length that is a multiple of 4 this is exactly padded base64, the
+ * form RFC 8941 serializes byte sequences in. Checking the length apart halves the match: a pattern of 4-character
+ * groups backtracks through every group of a 344-character RSA signature.
+ */
+const BYTES = new RegExp(`^(${KEY})=:([A-Za-z0-9+/]*={0,2}):$`);
 
 /**
- * The parameters of every item and byte sequence read here, which have none. One shared map, not one per item: these
+ * The parameters of every item read here, which have none. One shared map, not one per item: these
  * maps were a fifth of a request's allocations (bench/README.md). Readers only ask its size; it MUST never be written.
  */
 const NO_PARAMETERS: Map<string, BareItem> = new Map();
@@ -49,12 +52,22 @@ export function canonicalInnerListMember(header: string): CanonicalMember | null
   return { label, value: [list, parameters], serialized: header.slice(label.length + 1) };
 }
 
-/** `label=:base64:`: a byte sequence without parameters. */
-export function canonicalBytesMember(header: string): CanonicalMember | null {
+/** A dictionary member whose value is a byte sequence without parameters. */
+export interface CanonicalBytes {
+  label: string;
+  /** The decoded bytes, where structured-headers would give an ArrayBuffer of them. */
+  bytes: Buffer;
+}
+
+/**
+ * `label=:base64:`: a byte sequence without parameters. The bytes stay a Buffer (from Node's shared pool) rather
+ * than the ArrayBuffer the library returns: a copy into an ArrayBuffer of their own cost 0.9 µs of the 3.4 µs this
+ * took per request, and one more backing store for every scavenge to sweep.
+ */
+export function canonicalBytesMember(header: string): CanonicalBytes | null {
   const match = BYTES.exec(header);
   if (!match) return null;
   const [, label, base64] = match as unknown as [string, string, string];
-  const bytes = Buffer.from(base64, 'base64');
-  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-  return { label, value: [buffer, NO_PARAMETERS], serialized: header.slice(label.length + 1) };
+  if (base64.length % 4 !== 0) return null;
+  return { label, bytes: Buffer.from(base64, 'base64') };
 }

@@ -27,26 +27,34 @@ export function verifyContentDigest(header: string | undefined, body: Uint8Array
   if (header.length > MAX_HEADER_LENGTH) return fail('bad_content_digest', 'Content-Digest is too long');
   // Terminals send one canonical member; anything else goes to the library (canonical-fields.ts).
   const canonical = canonicalBytesMember(header);
-  let dictionary: Dictionary;
-  try {
-    dictionary = canonical ? new Map([[canonical.label, canonical.value]]) : parseDictionary(header);
-  } catch {
-    return fail('bad_content_digest', 'Content-Digest is not a structured-field dictionary');
-  }
+  const members = canonical ? ok([{ key: canonical.label, bytes: canonical.bytes }]) : libraryMembers(header);
+  if (!members.ok) return members;
   let checked = 0;
-  for (const [key, member] of dictionary) {
+  for (const { key, bytes } of members.value) {
     const hashName = KNOWN.get(key);
     if (hashName === undefined) continue;
-    const value = isInnerList(member) ? undefined : member[0];
-    if (!(value instanceof ArrayBuffer)) return fail('bad_content_digest', `Content-Digest ${key} is not a byte sequence`);
+    if (bytes === null) return fail('bad_content_digest', `Content-Digest ${key} is not a byte sequence`);
     const expected = hash(hashName, body, 'buffer');
-    const given = Buffer.from(value);
     // Lengths are public (fixed per algorithm); only the digest bytes need a constant-time compare.
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    if (bytes.length !== expected.length || !timingSafeEqual(bytes, expected)) {
       return fail('bad_content_digest', `Content-Digest ${key} does not match the body`);
     }
     checked += 1;
   }
   if (checked === 0) return fail('bad_content_digest', 'Content-Digest has no supported algorithm (sha-256, sha-512)');
   return ok(undefined);
+}
+
+/** Every member of the header as structured-headers reads it: its bytes, or null when it is not a byte sequence. */
+function libraryMembers(header: string): Result<{ key: string; bytes: Buffer | null }[]> {
+  let dictionary: Dictionary;
+  try {
+    dictionary = parseDictionary(header);
+  } catch {
+    return fail('bad_content_digest', 'Content-Digest is not a structured-field dictionary');
+  }
+  return ok([...dictionary].map(([key, member]) => {
+    const value = isInnerList(member) ? undefined : member[0];
+    return { key, bytes: value instanceof ArrayBuffer ? Buffer.from(value) : null };
+  }));
 }

@@ -15,6 +15,8 @@ const HEX64 = /^[0-9a-f]{64}$/;
  */
 export function normalizeFingerprint(input: string): string | null {
   if (typeof input !== 'string' || input.length > 128) return null;
+  // The form terminals send, on every signed request: nothing to rewrite.
+  if (HEX64.test(input)) return input;
   // PROTOCOL.md: case-insensitive, colons ignored; a pasted whole openssl line is forgiven too.
   const hex = input.trim().replace(/^sha256 fingerprint=/i, '').replaceAll(':', '').toLowerCase();
   return HEX64.test(hex) ? hex : null;

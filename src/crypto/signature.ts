@@ -11,7 +11,7 @@ import {
   type Item,
 } from 'structured-headers';
 import { fail, ok, type Result } from '../errors.js';
-import { canonicalBytesMember, canonicalInnerListMember, type CanonicalMember } from './canonical-fields.js';
+import { canonicalBytesMember, canonicalInnerListMember } from './canonical-fields.js';
 import { SIGNATURE_ALGORITHMS, type SignatureAlgorithm } from '../protocol/types.js';
 import { contentDigest } from './content-digest.js';
 import { normalizeFingerprint } from './fingerprint.js';
@@ -66,23 +66,21 @@ const BASE64URL = /^[A-Za-z0-9_-]+={0,2}$/;
 const bad = (message: string) => fail<never>('bad_signature_input', message);
 
 function nonceBytes(nonce: string): number {
-  if (BASE64.test(nonce)) return Buffer.from(nonce, 'base64').length;
+  // Exact for the valid base64 the pattern admits, and it decodes nothing.
+  if (BASE64.test(nonce)) return Buffer.byteLength(nonce, 'base64');
   if (BASE64URL.test(nonce)) return Buffer.from(nonce, 'base64url').length;
   return 0;
 }
 
-interface Member {
-  label: string;
-  value: Item | InnerList;
-  /** The value's serialization when it arrived canonical, so it need not be serialized again. */
-  serialized: string | null;
-}
-
-function parseOneMember(header: string | undefined, name: string, canonical: (header: string) => CanonicalMember | null): Result<Member> {
+/** Bounds every header the parser reads. */
+function checkLength(header: string | undefined, name: string): Result<string> {
   if (header === undefined || header.length === 0) return bad(`${name} is missing`);
   if (header.length > MAX_SIGNATURE_HEADER_LENGTH) return bad(`${name} is too long`);
-  const fast = canonical(header);
-  if (fast) return ok(fast);
+  return ok(header);
+}
+
+/** The one member of a dictionary header, read by structured-headers. */
+function libraryMember(header: string, name: string): Result<[string, Item | InnerList]> {
   let dictionary: Dictionary;
   try {
     dictionary = parseDictionary(header);
@@ -91,8 +89,35 @@ function parseOneMember(header: string | undefined, name: string, canonical: (he
   }
   // PROTOCOL.md: a request carries exactly one signature.
   if (dictionary.size !== 1) return bad(`${name} must hold exactly one signature`);
-  const [label, value] = dictionary.entries().next().value!;
-  return ok({ label, value, serialized: null });
+  return ok(dictionary.entries().next().value!);
+}
+
+interface InputMember {
+  label: string;
+  value: Item | InnerList;
+  /** The value's serialization when it arrived canonical, so it need not be serialized again. */
+  serialized: string | null;
+}
+
+function parseInput(header: string | undefined): Result<InputMember> {
+  const checked = checkLength(header, 'Signature-Input');
+  if (!checked.ok) return checked;
+  const fast = canonicalInnerListMember(checked.value);
+  if (fast) return ok(fast);
+  const member = libraryMember(checked.value, 'Signature-Input');
+  return member.ok ? ok({ label: member.value[0], value: member.value[1], serialized: null }) : member;
+}
+
+function parseSignatureBytes(header: string | undefined): Result<{ label: string; bytes: Buffer }> {
+  const checked = checkLength(header, 'Signature');
+  if (!checked.ok) return checked;
+  const fast = canonicalBytesMember(checked.value);
+  if (fast) return ok(fast);
+  const member = libraryMember(checked.value, 'Signature');
+  if (!member.ok) return member;
+  const [label, item] = member.value;
+  if (isInnerList(item) || !(item[0] instanceof ArrayBuffer)) return bad('Signature member is not a byte sequence');
+  return ok({ label, bytes: Buffer.from(item[0]) });
 }
 
 function parseComponents(list: InnerList, parts: RequestParts): Result<string[]> {
@@ -144,16 +169,14 @@ export function parseSignature(
   signature: string | undefined,
   parts: RequestParts,
 ): Result<ParsedSignature> {
-  const input = parseOneMember(signatureInput, 'Signature-Input', canonicalInnerListMember);
+  const input = parseInput(signatureInput);
   if (!input.ok) return input;
-  const sig = parseOneMember(signature, 'Signature', canonicalBytesMember);
+  const sig = parseSignatureBytes(signature);
   if (!sig.ok) return sig;
   const { label, value: list } = input.value;
   if (sig.value.label !== label) return bad('Signature and Signature-Input labels differ');
   if (!isInnerList(list)) return bad('Signature-Input member is not an inner list');
-  const sigItem = sig.value.value;
-  if (isInnerList(sigItem) || !(sigItem[0] instanceof ArrayBuffer)) return bad('Signature member is not a byte sequence');
-  const bytes = Buffer.from(sigItem[0]);
+  const bytes = sig.value.bytes;
   if (bytes.length === 0 || bytes.length > MAX_SIGNATURE_BYTES) return bad('signature has an impossible length');
 
   const components = parseComponents(list, parts);
