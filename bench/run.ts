@@ -43,6 +43,8 @@ Environment: BENCH_SERVER_NODE_ARGS   Node flags for the measured server process
              LOOP_PROBE_PAUSES_MS=N    with the loop probe: also print every GC pause of N ms or more, with its time
              BENCH_LATENCY_TIMELINE=FILE  every measured call (phase, when it was due, its latency) and the
                                        generator's GC pauses are appended there: is a p99 one stall or many?
+             BENCH_GENERATOR_NODE_ARGS  Node flags for the load generator, after its defaults
+                                       (--max-old-space-size=4096 --max-semi-space-size=64), e.g. '--trace-gc'
 
 Examples:
   npm run bench                                   # the default run, ~6-10 min on 2 cores

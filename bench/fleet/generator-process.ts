@@ -11,7 +11,10 @@ export class GeneratorProcess {
     // A larger heap: 10,000 TLS connections and ~100,000 pre-signed requests live here. A larger young generation:
     // each scavenge stalls the generator 4-8 ms with 10,000 sockets alive, and 64 MiB semi-spaces make them about
     // 4x rarer (the floor server's p99 at 2,300 calls/s went from 6.3 to 4.5 ms, p99.9 from 30 to 9 ms).
-    const child = fork(ENTRY, [], { execArgv: ['--max-old-space-size=4096', '--max-semi-space-size=64'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // BENCH_GENERATOR_NODE_ARGS comes after these, so it can override them (e.g. '--trace-gc').
+    const extra = (process.env.BENCH_GENERATOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const execArgv = ['--max-old-space-size=4096', '--max-semi-space-size=64', ...extra];
+    const child = fork(ENTRY, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     return new GeneratorProcess(child, onProgress);
   }
 
