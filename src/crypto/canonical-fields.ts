@@ -2,10 +2,11 @@
  * @module A fast reader for the one shape terminals send `Signature-Input`, `Signature` and `Content-Digest` in: a single
  * dictionary member, already in canonical RFC 8941 serialization. It answers exactly what structured-headers'
  * `parseDictionary` answers for that member, a byte sequence as a Buffer rather than an ArrayBuffer
- * (test/unit/crypto/canonical-fields.test.ts checks this on generated input), and `null` for anything else, which then goes to the library. Parsing the two headers with the library
- * cost about as much as the RSA verify itself (bench/signature-verify.bench.ts, "parseSignature").
+ * (test/unit/crypto/canonical-fields.test.ts checks this on generated input), and `null` for anything else, which
+ * then goes to the library. Parsing the two headers with the library cost about as much as the RSA verify itself
+ * (bench/signature-verify.bench.ts, "parseSignature").
  */
-import type { BareItem, InnerList, Item } from 'structured-headers';
+import { isInnerList, type BareItem, type InnerList, type Item } from 'structured-headers';
 
 export interface CanonicalMember {
   label: string;
@@ -70,4 +71,10 @@ export function canonicalBytesMember(header: string): CanonicalBytes | null {
   const [, label, base64] = match as unknown as [string, string, string];
   if (base64.length % 4 !== 0) return null;
   return { label, bytes: Buffer.from(base64, 'base64') };
+}
+
+/** A member structured-headers read, as `canonicalBytesMember` gives its bytes: a Buffer, or null when it is not a byte sequence. */
+export function byteSequenceOf(member: Item | InnerList): Buffer | null {
+  const value = isInnerList(member) ? undefined : member[0];
+  return value instanceof ArrayBuffer ? Buffer.from(value) : null;
 }

@@ -1,8 +1,8 @@
 /** @module RFC 9530 Content-Digest: computing it for requests the terminal sends and checking it on requests the server receives. */
 import { createHash, hash, timingSafeEqual } from 'node:crypto';
-import { parseDictionary, isInnerList, type Dictionary } from 'structured-headers';
+import { parseDictionary, type Dictionary } from 'structured-headers';
 import { fail, ok, type Result } from '../errors.js';
-import { canonicalBytesMember } from './canonical-fields.js';
+import { byteSequenceOf, canonicalBytesMember } from './canonical-fields.js';
 
 /** Longer than any honest value (sha-256 + sha-512 together are ~150 bytes); bounds parser work. */
 const MAX_HEADER_LENGTH = 4096;
@@ -53,8 +53,5 @@ function libraryMembers(header: string): Result<{ key: string; bytes: Buffer | n
   } catch {
     return fail('bad_content_digest', 'Content-Digest is not a structured-field dictionary');
   }
-  return ok([...dictionary].map(([key, member]) => {
-    const value = isInnerList(member) ? undefined : member[0];
-    return { key, bytes: value instanceof ArrayBuffer ? Buffer.from(value) : null };
-  }));
+  return ok([...dictionary].map(([key, member]) => ({ key, bytes: byteSequenceOf(member) })));
 }

@@ -11,7 +11,7 @@ import {
   type Item,
 } from 'structured-headers';
 import { fail, ok, type Result } from '../errors.js';
-import { canonicalBytesMember, canonicalInnerListMember } from './canonical-fields.js';
+import { byteSequenceOf, canonicalBytesMember, canonicalInnerListMember } from './canonical-fields.js';
 import { SIGNATURE_ALGORITHMS, type SignatureAlgorithm } from '../protocol/types.js';
 import { contentDigest } from './content-digest.js';
 import { normalizeFingerprint } from './fingerprint.js';
@@ -116,8 +116,8 @@ function parseSignatureBytes(header: string | undefined): Result<{ label: string
   const member = libraryMember(checked.value, 'Signature');
   if (!member.ok) return member;
   const [label, item] = member.value;
-  if (isInnerList(item) || !(item[0] instanceof ArrayBuffer)) return bad('Signature member is not a byte sequence');
-  return ok({ label, bytes: Buffer.from(item[0]) });
+  const bytes = byteSequenceOf(item);
+  return bytes ? ok({ label, bytes }) : bad('Signature member is not a byte sequence');
 }
 
 function parseComponents(list: InnerList, parts: RequestParts): Result<string[]> {
