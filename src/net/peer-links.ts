@@ -11,6 +11,7 @@ import { withBody, type HttpReply, type TerminalRequest } from '../protocol/type
 import { BatchedPort } from './batched-port.js';
 import type { ActorCall, PeerMessage } from './front-protocol.js';
 import { outcomeOf, valueOf } from './outcome.js';
+import { PendingCalls } from './pending-calls.js';
 
 /** Runs a call on one of this thread's actors. */
 export type LocalDelivery = (service: ActorCall['service'], request: TerminalRequest, auth: Authenticated) => Promise<HttpReply>;
@@ -19,7 +20,7 @@ interface Peer {
   port: MessagePort;
   link: BatchedPort<PeerMessage, PeerMessage>;
   /** Calls sent to this peer and not yet answered. */
-  waiting: Map<number, { resolve: (reply: HttpReply) => void; reject: (error: AppError) => void }>;
+  waiting: PendingCalls<{ resolve: (reply: HttpReply) => void; reject: (error: AppError) => void }>;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -36,7 +37,6 @@ const restarting = (): AppError =>
 
 export class PeerLinks {
   private readonly peers = new Map<number, Peer>();
-  private nextId = 1;
 
   constructor(private readonly deliver: LocalDelivery, private readonly log: Logger) {}
 
@@ -46,7 +46,7 @@ export class PeerLinks {
     const peer: Peer = {
       port,
       link: new BatchedPort<PeerMessage, PeerMessage>(port, (message) => this.receive(peer, message)),
-      waiting: new Map(),
+      waiting: new PendingCalls(),
     };
     // Node emits 'close' on one end when the other end's thread exits or closes it.
     port.once('close', () => {
@@ -60,8 +60,7 @@ export class PeerLinks {
     const peer = this.peers.get(owner);
     if (!peer) return Promise.reject(restarting());
     return new Promise((resolve, reject) => {
-      const id = this.nextId++;
-      peer.waiting.set(id, { resolve, reject });
+      const id = peer.waiting.add({ resolve, reject });
       // A structured clone copies a view's whole ArrayBuffer: a small Buffer is a slice of Node's shared 8 KiB
       // pool, so the body and certificate cross as exact-size copies (bench/thread-hop.bench.ts).
       peer.link.send({
@@ -83,9 +82,8 @@ export class PeerLinks {
         .then((outcome) => peer.link.send(outcome.ok ? { kind: 'result', id, ok: true, value: outcome.value } : { kind: 'result', id, ...outcome }));
       return;
     }
-    const waiting = peer.waiting.get(message.id);
+    const waiting = peer.waiting.take(message.id);
     if (!waiting) return;
-    peer.waiting.delete(message.id);
     try {
       waiting.resolve(valueOf(message));
     } catch (error) {
@@ -99,7 +97,6 @@ export class PeerLinks {
     this.peers.delete(index);
     peer.link.detach();
     peer.port.close();
-    for (const { reject } of peer.waiting.values()) reject(restarting());
-    peer.waiting.clear();
+    for (const { reject } of peer.waiting.takeAll()) reject(restarting());
   }
 }

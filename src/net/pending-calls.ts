@@ -1,0 +1,57 @@
+/**
+ * @module Calls sent to another thread and not yet answered, by id. An id is a slot, reused once its call is
+ * answered, so the table reaches the most calls ever in flight and then allocates nothing.
+ *
+ * Why not a Map keyed by an ever-growing id: V8 rebuilds a Map's hash table as deleted entries pile up, and at
+ * half peak those tables were more than a quarter of what each front thread's scavenges copied and promoted
+ * (HEAP_SAMPLE_KEEP=survivors, bench/README.md).
+ */
+export class PendingCalls<T> {
+  private slots: (T | undefined)[] = [];
+  /** Free slot ids, a stack of `freeCount` in an Int32Array: an array popped and pushed may be trimmed and regrown. */
+  private free = new Int32Array(64);
+  private freeCount = 0;
+  private count = 0;
+
+  /** Calls waiting. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Keeps `entry` until `take(id)`; the id is free again after that. */
+  add(entry: T): number {
+    this.count++;
+    if (this.freeCount > 0) {
+      const id = this.free[--this.freeCount]!;
+      this.slots[id] = entry;
+      return id;
+    }
+    this.slots.push(entry);
+    return this.slots.length - 1;
+  }
+
+  /** The entry of `id`, removed; undefined for an id not waiting (already answered, or never given). */
+  take(id: number): T | undefined {
+    if (!Number.isInteger(id) || id < 0 || id >= this.slots.length) return undefined;
+    const entry = this.slots[id];
+    if (entry === undefined) return undefined;
+    this.slots[id] = undefined;
+    if (this.freeCount === this.free.length) {
+      const grown = new Int32Array(this.free.length * 2);
+      grown.set(this.free);
+      this.free = grown;
+    }
+    this.free[this.freeCount++] = id;
+    this.count--;
+    return entry;
+  }
+
+  /** Every entry still waiting, removed. */
+  takeAll(): T[] {
+    const all = this.slots.filter((entry): entry is T => entry !== undefined);
+    this.slots = [];
+    this.freeCount = 0;
+    this.count = 0;
+    return all;
+  }
+}
