@@ -14,7 +14,41 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
 
 interface Batch {
   nonces: NonceBatch;
-  seen: Map<string, number>;
+  seen: SeenBatch;
+}
+
+/**
+ * One batch's last-seen times, in the order they came. An actor writes its terminal's at most every 10 s, so a serial
+ * seldom repeats in a batch, and when it does the later put wins. Arrays reused from batch to batch rather than a new
+ * Map each: the Map's growing tables and the boxed times were most of what a front's scavenges still copied.
+ */
+class SeenBatch {
+  size = 0;
+  private serials: (string | undefined)[] = [];
+  private times = new Float64Array(256);
+
+  add(serial: string, at: number): void {
+    if (this.size === this.times.length) {
+      const grown = new Float64Array(this.times.length * 2);
+      grown.set(this.times);
+      this.times = grown;
+    }
+    this.serials[this.size] = serial;
+    this.times[this.size++] = at;
+  }
+
+  serial(i: number): string {
+    return this.serials[i]!;
+  }
+
+  at(i: number): number {
+    return this.times[i]!;
+  }
+
+  clear(): void {
+    this.serials.fill(undefined, 0, this.size);
+    this.size = 0;
+  }
 }
 
 export class WriteBehind {
@@ -29,7 +63,7 @@ export class WriteBehind {
    */
   private recent: Batch | null = null;
   /** Emptied batches, reused so that their arrays and indexes are not allocated again every half second. */
-  private readonly spare: NonceBatch[] = [];
+  private readonly spare: Batch[] = [];
 
   constructor(private readonly store: Store, private readonly log: Logger, intervalMs = WRITE_BEHIND_MS) {
     this.batch = this.freshBatch();
@@ -57,7 +91,7 @@ export class WriteBehind {
 
   /** The terminal was seen at `at`; written with the next batch. */
   lastSeen(serial: string, at: number): void {
-    this.batch.seen.set(serial, at);
+    this.batch.seen.add(serial, at);
   }
 
   /**
@@ -92,8 +126,8 @@ export class WriteBehind {
       if (++queued % FLUSH_CHUNK === 0) await nextTurn();
     }
     // Only this serial's actor writes its last-seen time, and its clock only moves forward: no read is needed.
-    for (const [serial, at] of batch.seen) {
-      last = store.lastSeen.put(serial, at);
+    for (let i = 0; i < batch.seen.size; i++) {
+      last = store.lastSeen.put(batch.seen.serial(i), batch.seen.at(i));
       if (++queued % FLUSH_CHUNK === 0) await nextTurn();
     }
     // lmdb commits in order: the last put on disk means the whole batch is.
@@ -116,7 +150,7 @@ export class WriteBehind {
     store.root.transactionSync(() => {
       for (const { nonces, seen } of batches) {
         for (let i = 0; i < nonces.size; i++) store.nonces.putSync(nonces.serial(i), nonces.nonce(i), nonces.createdAt(i), nonces.expiresAt(i));
-        for (const [serial, at] of seen) store.lastSeen.putSync(serial, at);
+        for (let i = 0; i < seen.size; i++) store.lastSeen.putSync(seen.serial(i), seen.at(i));
       }
     });
     this.unconfirmed.clear();
@@ -128,12 +162,13 @@ export class WriteBehind {
   }
 
   private freshBatch(): Batch {
-    return { nonces: this.spare.pop() ?? new NonceBatch(), seen: new Map() };
+    return this.spare.pop() ?? { nonces: new NonceBatch(), seen: new SeenBatch() };
   }
 
   private retire(batch: Batch): void {
     batch.nonces.clear();
+    batch.seen.clear();
     // One spare is enough: batches are written one at a time, so at most one is taken before the next is retired.
-    if (this.spare.length === 0) this.spare.push(batch.nonces);
+    if (this.spare.length === 0) this.spare.push(batch);
   }
 }

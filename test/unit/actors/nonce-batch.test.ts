@@ -34,4 +34,23 @@ describe('NonceBatch', () => {
     expect(batch.expiryOf('ATM-1', 'b')).toBe(4);
     expect(batch.nonce(0)).toBe('b');
   });
+
+  it('keeps any string exactly, long ones and lone surrogates too, and tells apart nonces that share a prefix', () => {
+    const batch = new NonceBatch(2);
+    const odd = ['\ud800x', 'é'.repeat(40), 'A'.repeat(5_000), 'AAAA', 'AAAAB', ''];
+    odd.forEach((nonce, i) => batch.add('ATM-1', nonce, i, 10 + i));
+    odd.forEach((nonce, i) => {
+      expect(batch.nonce(i)).toBe(nonce);
+      expect(batch.expiryOf('ATM-1', nonce)).toBe(10 + i);
+    });
+    expect(batch.expiryOf('ATM-1', 'AAA')).toBeUndefined();
+    expect(batch.expiryOf('ATM-1', 'A'.repeat(4_999))).toBeUndefined();
+  });
+
+  it('finds a nonce by its characters, whatever string carries them (a slice of a header, a join)', () => {
+    const batch = new NonceBatch();
+    const header = `sig=("@method");nonce="${'q'.repeat(22)}=="`;
+    batch.add('ATM-1', header.slice(23, 47), 1, 2);
+    expect(batch.expiryOf('ATM-1', ['q'.repeat(22), '=='].join(''))).toBe(2);
+  });
 });

@@ -78,6 +78,21 @@ describe('WriteBehind', () => {
     expect(store.lastSeen.get('ATM-F1')).toBe(2_000);
   });
 
+  it('writes the later of two last-seen times in one batch, and batches reused after retiring still write theirs', async () => {
+    writeBehind.lastSeen('ATM-L1', 3_000);
+    writeBehind.lastSeen('ATM-L2', 3_100);
+    writeBehind.lastSeen('ATM-L1', 3_500);
+    await writeBehind.flush();
+    expect([store.lastSeen.get('ATM-L1'), store.lastSeen.get('ATM-L2')]).toEqual([3_500, 3_100]);
+    // Enough flushes that emptied batches come back from the spare, each with other serials.
+    for (let round = 0; round < 4; round++) {
+      writeBehind.lastSeen(`ATM-L${round + 3}`, 4_000 + round);
+      await writeBehind.flush();
+      expect(store.lastSeen.get(`ATM-L${round + 3}`)).toBe(4_000 + round);
+    }
+    expect(store.lastSeen.get('ATM-L2')).toBe(3_100);
+  });
+
   it('writes on a crash the batch it already handed to lmdb but that is not on disk yet', () => {
     writeBehind.nonce('ATM-C1', 'nonce-before-flush', 9_000, 9_999);
     void writeBehind.flush(); // queued as asynchronous puts, committed on a later turn
