@@ -72,6 +72,9 @@ async function freePorts(count: number): Promise<number[]> {
  */
 export const SETTLE_MS = 2_000;
 
+/** Work held back for want of a CPU, for a progress line: see CpuUse in bench/lib/proc-stats.ts. */
+const waiting = (cores: number | null): string => (cores === null ? '' : ` (+${cores.toFixed(2)} waiting for a CPU)`);
+
 /** Connect and warm up (every terminal calls once), then the peak and the open-loop phase (at half its own peak, or at `steadyRate`) against one server. */
 async function drive(gen: GeneratorProcess, proc: RunningProcess, port: number, opts: FleetOptions, ranges: { peak: [number, number]; steady: [number, number] }, freshUntil: number, progress: Progress, label: string, steadyRate?: number): Promise<TargetRun> {
   const connect = await gen.run<ConnectReport>({ type: 'connect', host: '127.0.0.1', port, concurrency: 200, serverPid: proc.pid });
@@ -84,7 +87,8 @@ async function drive(gen: GeneratorProcess, proc: RunningProcess, port: number, 
     const failed = Object.entries(report.failures).map(([k, v]) => `${k}×${v}`).join(' ') || 'none';
     progress.done(`${spec.name}: ${report.ok.toLocaleString('en-US')} ok in ${report.seconds.toFixed(1)} s = ${report.callsPerSec.toFixed(0)}/s, `
       + `p50 ${report.latency.p50Ms.toFixed(2)} p99 ${report.latency.p99Ms.toFixed(2)} p99.9 ${report.latency.p999Ms.toFixed(2)} ms, `
-      + `server ${report.server.cores.toFixed(2)} cores ${report.server.cpuPerCallUs.toFixed(0)} µs/call, generator ${report.generator.cores.toFixed(2)} cores (loop delay p99 ${report.generator.loopDelayP99Ms.toFixed(1)} ms), `
+      + `server ${report.server.cores.toFixed(2)} cores${waiting(report.server.waitingCores)} ${report.server.cpuPerCallUs.toFixed(0)} µs/call, `
+      + `generator ${report.generator.cores.toFixed(2)} cores${waiting(report.generator.waitingCores)} (loop delay p99 ${report.generator.loopDelayP99Ms.toFixed(1)} ms), `
       + `failed: ${failed}, ${report.reconnects} reconnects, ${report.heartbeats} heartbeats, ended by ${report.endedBy}`);
     return report;
   };

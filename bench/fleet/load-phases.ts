@@ -268,9 +268,9 @@ export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progres
     callsPerSec: ok / seconds, concurrency, targetRate: spec.mode === 'open' ? spec.rate ?? null : null,
     latency: latency.summary(), endedBy,
     server: {
-      cpuSec: server.cpuSec, cores: server.cores, cpuPerCallUs: ok > 0 ? (server.cpuSec / ok) * 1e6 : 0,
+      cpuSec: server.cpuSec, cores: server.cores, waitingCores: server.waitingCores, cpuPerCallUs: ok > 0 ? (server.cpuSec / ok) * 1e6 : 0,
       rssStartBytes: serverStart.rssBytes, rssEndBytes: serverEnd.rssBytes, rssMaxBytes: Math.max(rssMax, serverEnd.rssBytes),
     },
-    generator: { cpuSec: self.cpuSec, cores: self.cores, loopDelayP99Ms: Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_PROBE_MS) },
+    generator: { cpuSec: self.cpuSec, cores: self.cores, waitingCores: self.waitingCores, loopDelayP99Ms: Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_PROBE_MS) },
   };
 }

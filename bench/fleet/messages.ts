@@ -74,9 +74,10 @@ export interface PhaseReport {
   targetRate: number | null;
   latency: LatencySummary;
   endedBy: 'time' | 'requests-used' | 'signature-window';
-  server: { cpuSec: number; cores: number; cpuPerCallUs: number; rssStartBytes: number; rssEndBytes: number; rssMaxBytes: number };
+  /** waitingCores: see CpuUse in bench/lib/proc-stats.ts (threads ready to run but waiting for a CPU). */
+  server: { cpuSec: number; cores: number; waitingCores: number | null; cpuPerCallUs: number; rssStartBytes: number; rssEndBytes: number; rssMaxBytes: number };
   /** loopDelayP99Ms: how late the generator's own 10 ms probe timer fired, p99; when it nears the latencies measured, the generator is part of them. */
-  generator: { cpuSec: number; cores: number; loopDelayP99Ms: number };
+  generator: { cpuSec: number; cores: number; waitingCores: number | null; loopDelayP99Ms: number };
 }
 
 export type GeneratorMessage =

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { SETTLE_MS, type FleetResult } from '../fleet/fleet.js';
 import { ROOT } from '../fleet/server-process.js';
 import { formatMachine, type Machine } from './machine.js';
+import type { PhaseReport } from '../fleet/messages.js';
 import type { MicroResult } from './micro-runner.js';
 import type { OpensslSpeed } from './openssl-speed.js';
 
@@ -50,7 +51,8 @@ export function evaluateTargets(fleet: FleetResult | null, openssl: OpensslSpeed
     },
     {
       name: `p99 latency at half the peak rate (${n0(server.steady.targetRate ?? 0)}/s)`, goal: '< 5 ms',
-      measured: `${ms(server.steady.latency.p99Ms)} ms (achieved ${n0(server.steady.callsPerSec)}/s); the floor server at the same rate: ${ms(floor.steady.latency.p99Ms)} ms`,
+      measured: `${ms(server.steady.latency.p99Ms)} ms (achieved ${n0(server.steady.callsPerSec)}/s); the floor server at the same rate: ${ms(floor.steady.latency.p99Ms)} ms`
+        + (server.steady.server.waitingCores === null ? '' : `; meanwhile the server's threads waited for a CPU ${server.steady.server.waitingCores.toFixed(2)} cores' worth while running ${server.steady.server.cores.toFixed(2)}`),
       pass: server.steady.latency.p99Ms < 5,
     },
     {
@@ -87,6 +89,8 @@ function fleetSection(f: FleetResult): string {
     return `${list || '0'}${p.reconnects ? `; ${p.reconnects} reconnects` : ''}${p.heartbeats ? `; ${p.heartbeats} heartbeats` : ''}`;
   };
   const ratio = (a: number, c: number): string => (c > 0 ? `${(a / c).toFixed(2)}×` : '—');
+  const cores = (x: number | null): string => (x === null ? 'n/a' : x.toFixed(2));
+  const waits = (t: { peak: PhaseReport; steady: PhaseReport }, who: 'server' | 'generator'): string => `${cores(t.peak[who].waitingCores)} / ${cores(t.steady[who].waitingCores)}`;
   return [
     `## Fleet (${n0(f.options.terminals)} terminals paired, ${n0(Math.min(f.options.active, f.options.terminals))} active RSA-2048; ${n0(f.options.peakCalls)} calls at peak, ${n0(f.options.steadyCalls)} at half peak, the same to every server)`,
     '',
@@ -98,7 +102,9 @@ function fleetSection(f: FleetResult): string {
       ['latency at that rate p50 / p99 / p99.9, ms', lat(s.steady), lat(b.steady), '', lat(fl.steady)],
       ['RSS with every active terminal connected and called once', `${mib(s.connect.serverRssBytes)} (${n0(s.connect.openConnections)} open)`, `${mib(b.connect.serverRssBytes)} (${n0(b.connect.openConnections)} open)`, '', `${mib(fl.connect.serverRssBytes)} (${n0(fl.connect.openConnections)} open)`],
       ['connect + warm-up: seconds, server cores', `${s.connect.seconds.toFixed(1)}, ${s.connect.serverCores.toFixed(2)}`, `${b.connect.seconds.toFixed(1)}, ${b.connect.serverCores.toFixed(2)}`, '', `${fl.connect.seconds.toFixed(1)}, ${fl.connect.serverCores.toFixed(2)}`],
+      ['server threads ready to run but waiting for a CPU, at peak / open loop, cores\' worth', waits(s, 'server'), waits(b, 'server'), '', waits(fl, 'server')],
       ['load generator CPU at peak, cores', s.peak.generator.cores.toFixed(2), b.peak.generator.cores.toFixed(2), '', fl.peak.generator.cores.toFixed(2)],
+      ['load generator waiting for a CPU, at peak / open loop, cores\' worth', waits(s, 'generator'), waits(b, 'generator'), '', waits(fl, 'generator')],
       ['load generator event-loop lag p99 at peak / open loop, ms', `${ms(s.peak.generator.loopDelayP99Ms)} / ${ms(s.steady.generator.loopDelayP99Ms)}`, `${ms(b.peak.generator.loopDelayP99Ms)} / ${ms(b.steady.generator.loopDelayP99Ms)}`, '', `${ms(fl.peak.generator.loopDelayP99Ms)} / ${ms(fl.steady.generator.loopDelayP99Ms)}`],
       ['failures at peak / open loop (and reconnects, heartbeats)', `${failed(s.peak)} / ${failed(s.steady)}`, `${failed(b.peak)} / ${failed(b.steady)}`, '', `${failed(fl.peak)} / ${failed(fl.steady)}`],
     ]),

@@ -73,4 +73,18 @@ describe('npm run bench on a 12-terminal fleet', () => {
       expect(target.peak.server.rssStartBytes, name).toBeGreaterThan(0);
     }
   });
+
+  it('reports how much of each process\'s work waited for a CPU, read from every thread\'s schedstat', () => {
+    const fleet = results.fleet!;
+    const kernelKeepsIt = fs.existsSync(`/proc/${process.pid}/task/${process.pid}/schedstat`);
+    for (const [name, target] of Object.entries({ server: fleet.server, baseline: fleet.baseline, floor: fleet.floor })) {
+      for (const phase of [target.peak, target.steady]) {
+        for (const waited of [phase.server.waitingCores, phase.generator.waitingCores]) {
+          if (!kernelKeepsIt) expect(waited, `${name}: ${phase.name}`).toBeNull();
+          else expect(Number.isFinite(waited) && waited! >= 0 && waited! < 64, `${name}: ${phase.name}: ${waited}`).toBe(true);
+        }
+      }
+    }
+    expect(markdown).toContain('waiting for a CPU');
+  });
 });
