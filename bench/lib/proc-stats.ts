@@ -5,13 +5,10 @@ import fs from 'node:fs';
 export interface ProcSample {
   /** performance.now() when sampled, ms. */
   atMs: number;
-  /** utime + stime of every thread of the process, seconds. */
+  /** utime + stime of every thread of the process, ended ones included, seconds (in clock ticks: 10 ms steps). */
   cpuSec: number;
-  /**
-   * Time its threads spent runnable but waiting for a CPU, summed over the threads alive now, seconds
-   * (/proc/<pid>/task/<tid>/schedstat); null where the kernel does not keep it.
-   */
-  runWaitSec: number | null;
+  /** Per live thread, from /proc/<pid>/task/<tid>/schedstat: ns on a CPU and ns ready to run but waiting for one. Null without schedstat. */
+  threads: Map<string, { runNs: number; waitNs: number }> | null;
   rssBytes: number;
   /** Peak RSS so far (VmHWM). */
   peakRssBytes: number;
@@ -35,25 +32,24 @@ function kib(status: string, field: string): number {
   return match ? Number(match[1]) * 1024 : 0;
 }
 
-/** The second field of each thread's schedstat: nanoseconds spent on a run queue waiting for a CPU. */
-function runWaitOf(pid: number): number | null {
+/** Each live thread's schedstat: time on a CPU and time waiting on a run queue for one, in ns. */
+function threadsOf(pid: number): ProcSample['threads'] {
   let tids: string[];
   try {
     tids = fs.readdirSync(`/proc/${pid}/task`);
   } catch {
     return null;
   }
-  let waitedNs = 0;
-  let read = 0;
+  const threads = new Map<string, { runNs: number; waitNs: number }>();
   for (const tid of tids) {
     try {
-      waitedNs += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1]);
-      read++;
+      const [runNs, waitNs] = fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ').map(Number);
+      if (Number.isFinite(runNs) && Number.isFinite(waitNs)) threads.set(tid, { runNs: runNs!, waitNs: waitNs! });
     } catch {
       // The thread ended meanwhile, or the kernel keeps no schedstat.
     }
   }
-  return read > 0 ? waitedNs / 1e9 : null;
+  return threads.size > 0 ? threads : null;
 }
 
 /** Reads /proc/<pid>/stat and /proc/<pid>/status; throws when the process is gone. */
@@ -65,7 +61,7 @@ export function sampleProcess(pid: number): ProcSample {
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  return { atMs: performance.now(), cpuSec: (utime + stime) / ticks, runWaitSec: runWaitOf(pid), rssBytes: kib(status, 'VmRSS'), peakRssBytes: kib(status, 'VmHWM') };
+  return { atMs: performance.now(), cpuSec: (utime + stime) / ticks, threads: threadsOf(pid), rssBytes: kib(status, 'VmRSS'), peakRssBytes: kib(status, 'VmHWM') };
 }
 
 export interface CpuUse {
@@ -76,21 +72,42 @@ export interface CpuUse {
   /**
    * Average number of its threads that were ready to run but waiting for a CPU: 0.3 means that on top of `cores`,
    * work worth 0.3 cores was held back by other threads and processes. A latency tail with no GC pause under it
-   * is often here. Null without schedstat. Threads that ended between the samples are not counted.
+   * is often here. Over the threads alive at both samples; null without schedstat.
    */
   waitingCores: number | null;
 }
 
+/**
+ * CPU between two samples: to the nanosecond from schedstat when the same threads were alive at both (a server
+ * phase), else from utime + stime, whose 10 ms ticks are coarse for a short or light phase but count threads
+ * that ended in between.
+ */
 export function cpuBetween(a: ProcSample, b: ProcSample): CpuUse {
   const wallSec = (b.atMs - a.atMs) / 1000;
-  const cpuSec = b.cpuSec - a.cpuSec;
-  const waited = a.runWaitSec === null || b.runWaitSec === null ? null : Math.max(0, b.runWaitSec - a.runWaitSec);
-  return { cpuSec, wallSec, cores: wallSec > 0 ? cpuSec / wallSec : 0, waitingCores: waited === null || wallSec <= 0 ? null : waited / wallSec };
+  let cpuSec = b.cpuSec - a.cpuSec;
+  let waitingCores: number | null = null;
+  if (a.threads && b.threads) {
+    let runNs = 0;
+    let waitNs = 0;
+    let same = a.threads.size === b.threads.size;
+    for (const [tid, before] of a.threads) {
+      const after = b.threads.get(tid);
+      if (!after) {
+        same = false;
+        continue;
+      }
+      runNs += after.runNs - before.runNs;
+      waitNs += after.waitNs - before.waitNs;
+    }
+    if (same) cpuSec = runNs / 1e9;
+    waitingCores = wallSec > 0 ? waitNs / 1e9 / wallSec : null;
+  }
+  return { cpuSec, wallSec, cores: wallSec > 0 ? cpuSec / wallSec : 0, waitingCores };
 }
 
 /** This process's own CPU (all its threads), in the same shape, from process.cpuUsage. */
 export function sampleSelf(): ProcSample {
   const usage = process.cpuUsage();
   const memory = process.memoryUsage();
-  return { atMs: performance.now(), cpuSec: (usage.user + usage.system) / 1e6, runWaitSec: runWaitOf(process.pid), rssBytes: memory.rss, peakRssBytes: memory.rss };
+  return { atMs: performance.now(), cpuSec: (usage.user + usage.system) / 1e6, threads: threadsOf(process.pid), rssBytes: memory.rss, peakRssBytes: memory.rss };
 }
