@@ -7,6 +7,7 @@
  * out of a header is a slice that would keep the whole header alive too.
  */
 import { randomInt } from 'node:crypto';
+import { grown } from '../typed-arrays.js';
 
 const EMPTY = 0;
 /** Mixed into every hash: a paired terminal choosing its nonces cannot aim them at one probe chain. */
@@ -107,11 +108,7 @@ export class NonceBatch {
   private store(i: number, nonce: string): void {
     const start = this.starts[i]!;
     const end = start + nonce.length;
-    if (end > this.chars.length) {
-      const grown = new Uint16Array(Math.max(end, this.chars.length * 2));
-      grown.set(this.chars.subarray(0, start));
-      this.chars = grown;
-    }
+    if (end > this.chars.length) this.chars = grown(this.chars, Math.max(end, this.chars.length * 2));
     for (let k = 0; k < nonce.length; k++) this.chars[start + k] = nonce.charCodeAt(k);
     this.starts[i + 1] = end;
   }
@@ -120,15 +117,9 @@ export class NonceBatch {
     const capacity = this.serials.length * 2;
     this.serials.length = capacity;
     this.serials.fill(undefined, this.size);
-    const starts = new Int32Array(capacity + 1);
-    starts.set(this.starts);
-    this.starts = starts;
-    const created = new Float64Array(capacity);
-    created.set(this.created);
-    this.created = created;
-    const expiries = new Float64Array(capacity);
-    expiries.set(this.expiries);
-    this.expiries = expiries;
+    this.starts = grown(this.starts, capacity + 1);
+    this.created = grown(this.created, capacity);
+    this.expiries = grown(this.expiries, capacity);
     this.index = new Int32Array(indexSize(capacity));
     const mask = this.index.length - 1;
     for (let entry = 0; entry < this.size; entry++) {

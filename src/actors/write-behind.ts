@@ -4,6 +4,7 @@
  */
 import type { Logger } from '../logger.js';
 import type { Store } from '../store/store.js';
+import { grown } from '../typed-arrays.js';
 import { NonceBatch } from './nonce-batch.js';
 
 export const WRITE_BEHIND_MS = 500;
@@ -28,11 +29,7 @@ class SeenBatch {
   private times = new Float64Array(256);
 
   add(serial: string, at: number): void {
-    if (this.size === this.times.length) {
-      const grown = new Float64Array(this.times.length * 2);
-      grown.set(this.times);
-      this.times = grown;
-    }
+    if (this.size === this.times.length) this.times = grown(this.times, this.times.length * 2);
     this.serials[this.size] = serial;
     this.times[this.size++] = at;
   }

@@ -6,21 +6,21 @@
  * half peak those tables were more than a quarter of what each front thread's scavenges copied and promoted
  * (HEAP_SAMPLE_KEEP=survivors, bench/README.md).
  */
+import { grown } from '../typed-arrays.js';
+
 export class PendingCalls<T> {
   private slots: (T | undefined)[] = [];
   /** Free slot ids, a stack of `freeCount` in an Int32Array: an array popped and pushed may be trimmed and regrown. */
   private free = new Int32Array(64);
   private freeCount = 0;
-  private count = 0;
 
-  /** Calls waiting. */
+  /** Calls waiting: every slot is either holding one or on the free stack. */
   get size(): number {
-    return this.count;
+    return this.slots.length - this.freeCount;
   }
 
   /** Keeps `entry` until `take(id)`; the id is free again after that. */
   add(entry: T): number {
-    this.count++;
     if (this.freeCount > 0) {
       const id = this.free[--this.freeCount]!;
       this.slots[id] = entry;
@@ -36,13 +36,8 @@ export class PendingCalls<T> {
     const entry = this.slots[id];
     if (entry === undefined) return undefined;
     this.slots[id] = undefined;
-    if (this.freeCount === this.free.length) {
-      const grown = new Int32Array(this.free.length * 2);
-      grown.set(this.free);
-      this.free = grown;
-    }
+    if (this.freeCount === this.free.length) this.free = grown(this.free, this.free.length * 2);
     this.free[this.freeCount++] = id;
-    this.count--;
     return entry;
   }
 
@@ -51,7 +46,6 @@ export class PendingCalls<T> {
     const all = this.slots.filter((entry): entry is T => entry !== undefined);
     this.slots = [];
     this.freeCount = 0;
-    this.count = 0;
     return all;
   }
 }
