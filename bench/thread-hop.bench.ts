@@ -35,7 +35,7 @@ class Calls {
     return new Promise((resolve) => {
       const id = this.nextId++;
       this.waiting.set(id, resolve);
-      this.post({ id, service: 'master', request: REQUEST, auth: AUTH });
+      this.post({ id, hops: 0, service: 'master', request: REQUEST, auth: AUTH });
     });
   }
 
@@ -84,7 +84,7 @@ export const suite: MicroSuite = {
     }, () => worker.terminate());
 
     // Start the thread before measuring: its first answer waits for the module to load.
-    const first = await Promise.all([remote.call({ id: 0, service: 'master', request: REQUEST, auth: AUTH }), plain.call(), batched.call()]);
+    const first = await Promise.all([remote.call({ id: 0, hops: 0, service: 'master', request: REQUEST, auth: AUTH }), plain.call(), batched.call()]);
     if (!first.every((result) => result.ok)) throw new Error('the echo thread did not answer ok');
 
     const inFlight = (calls: Calls) => async (): Promise<void> => {
@@ -96,7 +96,7 @@ export const suite: MicroSuite = {
     return [
       {
         name: 'comlink call, one at a time', async: true, batch: 100,
-        fn: async () => count(await remote.call({ id: id++, service: 'master', request: REQUEST, auth: AUTH })),
+        fn: async () => count(await remote.call({ id: id++, hops: 0, service: 'master', request: REQUEST, auth: AUTH })),
         reference: ref,
       },
       { name: 'plain MessagePort, one at a time', async: true, batch: 100, fn: async () => count(await plain.call()), reference: ref },

@@ -33,8 +33,9 @@ Options (every command; environment variable in brackets):
   --server-cert FILE    licence certificate (PEM)
   --clock-skew SEC      accepted terminal clock difference, ≤ 1200   default 300
   --pairing-ttl SEC     how long a pairing request stays pending    default 86400
+  --actor-idle SEC      an idle terminal's actor leaves memory after   default 60
   --threads N           front-end threads for gate and master            default: CPU cores
-                        (each also runs the terminal actors of its share of the serials)
+                        (a terminal's actor runs on the thread its connection reached)
   --gate-rate N         gate requests per second per address (429 beyond)   default 5
   --gate-global-rate N  gate requests per second in all                     default 200
   --master-rate N       master calls per second per address                 default 2000

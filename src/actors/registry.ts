@@ -5,6 +5,14 @@ export interface Actor<C, R> {
   handle(command: C): Promise<R>;
 }
 
+/** Told when an actor comes into memory and when it leaves it (not when the registry closes). */
+export interface ActivationHooks {
+  activated(key: string): void;
+  evicted(key: string): void;
+}
+
+const NO_HOOKS: ActivationHooks = { activated: () => undefined, evicted: () => undefined };
+
 interface Activation<C, R> {
   actor: Actor<C, R>;
   mailbox: Mailbox;
@@ -19,6 +27,7 @@ export class ActorRegistry<C, R> {
     private readonly factory: (key: string) => Actor<C, R>,
     private readonly idleMs: number,
     private readonly now: () => number = Date.now,
+    private readonly hooks: ActivationHooks = NO_HOOKS,
   ) {
     // The sweep is cheap (a map walk) and must not keep the process alive on shutdown.
     this.sweeper = setInterval(() => this.evictIdle(), Math.max(1_000, Math.floor(idleMs / 2)));
@@ -31,6 +40,7 @@ export class ActorRegistry<C, R> {
     if (!activation) {
       activation = { actor: this.factory(key), mailbox: new Mailbox(), lastUsed: this.now() };
       this.active.set(key, activation);
+      this.hooks.activated(key);
     }
     activation.lastUsed = this.now();
     const { actor } = activation;
@@ -47,10 +57,20 @@ export class ActorRegistry<C, R> {
     for (const [key, activation] of this.active) {
       if (activation.mailbox.depth === 0 && activation.lastUsed <= cutoff) {
         this.active.delete(key);
+        this.hooks.evicted(key);
         evicted++;
       }
     }
     return evicted;
+  }
+
+  /** Evicts `key`'s actor now if it has no message waiting or running; true when it did. */
+  evictIfIdle(key: string): boolean {
+    const activation = this.active.get(key);
+    if (!activation || activation.mailbox.depth !== 0) return false;
+    this.active.delete(key);
+    this.hooks.evicted(key);
+    return true;
   }
 
   /** Waits for the messages already delivered (graceful shutdown: in-flight work finishes before the store closes). */

@@ -4,7 +4,7 @@ import { withCertificate, type Authenticated } from '../auth/request-auth.js';
 import { withBody, type HttpReply, type PairingView, type TerminalRequest, type TerminalView } from '../protocol/types.js';
 import type { ActorContext } from './context.js';
 import type { TerminalCommand, TerminalReply } from './commands.js';
-import { ActorRegistry } from './registry.js';
+import { ActorRegistry, type ActivationHooks } from './registry.js';
 import { TerminalActor } from './terminal-actor.js';
 
 /** What operators' decisions need of the terminal actors, wherever they run. */
@@ -17,8 +17,13 @@ export interface TerminalDecisions {
 export class TerminalRouter implements TerminalDecisions {
   readonly actors: ActorRegistry<TerminalCommand, TerminalReply>;
 
-  constructor(ctx: ActorContext, idleMs: number) {
-    this.actors = new ActorRegistry((serial) => new TerminalActor(ctx, serial), idleMs);
+  constructor(ctx: ActorContext, idleMs: number, hooks?: ActivationHooks) {
+    this.actors = new ActorRegistry((serial) => new TerminalActor(ctx, serial), idleMs, Date.now, hooks);
+  }
+
+  /** Takes the serial's actor out of memory unless it has work (its state is all in the store and the write-behind). */
+  evictIfIdle(serial: string): boolean {
+    return this.actors.evictIfIdle(serial);
   }
 
   /**

@@ -136,6 +136,15 @@ export class WriteBehind {
   }
 
   /**
+   * Writes what is gathered now; true once it and every earlier batch are on disk. False when some batch is not known
+   * to be (a write failed, or a later batch is still being written): only this thread can then answer for its nonces.
+   */
+  async written(): Promise<boolean> {
+    await this.flush();
+    return this.unconfirmed.size === 0;
+  }
+
+  /**
    * Commits, in one synchronous transaction, what is gathered and every batch not yet known to be on disk (lmdb
    * starts an asynchronous commit on a later event-loop turn, which a thread exiting on a crash never reaches).
    * Writing a batch twice is harmless: the same keys get the same values, oldest batch first.

@@ -1,7 +1,7 @@
 /**
  * @module The main thread's side of the front-end threads: starts one per core on shared ports, links every pair
- * of them directly, takes operators' decisions to the thread that owns the serial's actor, opens and closes the
- * gate on all of them, and restarts a thread that crashes.
+ * of them directly, takes operators' decisions to the thread that holds the serial's lease, opens and closes the
+ * gate on all of them, and restarts a thread that crashes (freeing its leases, so the others serve its terminals).
  */
 import { MessageChannel, Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
@@ -11,11 +11,12 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { PairingView, TerminalView } from '../protocol/types.js';
 import { shardOf } from '../actors/shard.js';
+import { FREE, LeaseTable, createLeaseTable } from '../actors/serial-leases.js';
 import type { TerminalDecisions } from '../actors/terminal-router.js';
-import type { Decision, FrontControl, FrontWorkerData, MainServices } from './front-protocol.js';
+import type { Decision, DecisionAnswer, FrontControl, FrontWorkerData, MainServices } from './front-protocol.js';
 import type { GateListener } from './gate-window.js';
 import { assertPortFree, freePort } from './listen.js';
-import { valueOf, type Outcome } from './outcome.js';
+import { valueOf } from './outcome.js';
 
 interface Front {
   worker: Worker;
@@ -30,15 +31,20 @@ const WORKER_URL = new URL('./front.worker.js', import.meta.url);
 const RESTART_DELAY_MS = 200;
 const MAX_RESTART_DELAY_MS = 30_000;
 
+/** A decision goes to the holder it is told of at most this often before the operator is asked to retry. */
+const MAX_DECISION_ATTEMPTS = 3;
+
 export class FrontPool implements GateListener, TerminalDecisions {
   private readonly fronts: (Front | null)[];
+  private readonly leaseBuffer = createLeaseTable();
+  private readonly leases = new LeaseTable(this.leaseBuffer);
   private masterPort = 0;
   /** The gate port while open; reapplied to a thread that restarts. */
   private gatePort: number | null = null;
   private closing = false;
   /** Restarts apply once the pool has started; a failure while starting fails the start. */
   private started = false;
-  /** Threads with a restart under way: one restart at a time per thread, or a failed attempt could leave a second worker serving the same shard. */
+  /** Threads with a restart under way: one restart at a time per thread, or a failed attempt could leave a second worker serving with the same index (and leases). */
   private readonly restarting = new Set<number>();
   /** Test hook: restarts left that fail after the new thread answered `ready` (PAIRING_TEST_FAILED_RESTARTS). */
   private failedRestartsToStage = process.env.PAIRING_TEST_HOOKS === '1' ? Number(process.env.PAIRING_TEST_FAILED_RESTARTS ?? 0) : 0;
@@ -123,12 +129,19 @@ export class FrontPool implements GateListener, TerminalDecisions {
     await this.stop(front);
   }
 
+  /** To the thread holding the serial's lease; a free serial starts on the thread its hash names. */
   private async decide(decision: Decision): Promise<PairingView | TerminalView> {
-    const owner = this.fronts[shardOf(decision.serial, this.threads)];
-    if (!owner) throw new AppError('overloaded', 'the server thread of this terminal is restarting; try again shortly', { retryAfter: 1 });
-    // comlink types the remote answer as a union of promises; it is one promise of the Outcome.
-    const answer = owner.control.decide(decision) as Promise<Outcome<PairingView | TerminalView>>;
-    return valueOf(await this.ask(owner, answer));
+    const holder = this.leases.holder(decision.serial);
+    let target = holder === FREE ? shardOf(decision.serial, this.threads) : holder;
+    for (let attempt = 0; attempt < MAX_DECISION_ATTEMPTS; attempt++) {
+      const front = this.fronts[target];
+      if (!front) break;
+      // comlink types the remote answer as a union of promises; it is one promise of the answer.
+      const answer = await this.ask(front, front.control.decide(decision) as Promise<DecisionAnswer>);
+      if (!('movedTo' in answer)) return valueOf(answer);
+      target = answer.movedTo;
+    }
+    throw new AppError('overloaded', 'the server thread of this terminal is restarting; try again shortly', { retryAfter: 1 });
   }
 
   /** A call to a thread, failing (overloaded) instead of hanging if the thread dies first. */
@@ -164,7 +177,7 @@ export class FrontPool implements GateListener, TerminalDecisions {
     const servicesChannel = new MessageChannel();
     Comlink.expose(this.opts.services, endpointOf(servicesChannel.port1));
     const data: FrontWorkerData = {
-      config: this.opts.config, tls: this.opts.tls, index, threads: this.threads, masterPort: this.masterPort,
+      config: this.opts.config, tls: this.opts.tls, index, threads: this.threads, masterPort: this.masterPort, leases: this.leaseBuffer,
       masterUrl: this.opts.masterUrl(this.masterPort), sfp: this.opts.sfp, control: channel.port2, services: servicesChannel.port2,
       ...(failLinking ? { failLinking } : {}),
     };
@@ -193,7 +206,9 @@ export class FrontPool implements GateListener, TerminalDecisions {
     if (this.fronts[index]?.worker !== worker) return;
     this.fronts[index] = null;
     if (this.closing || !this.started) return;
-    this.opts.log.error({ thread: index, exitCode: code }, 'front thread exited unexpectedly; restarting it');
+    // It is gone and flushed what it could: the other threads take its terminals with their next calls.
+    const leasesFreed = this.leases.releaseAll(index);
+    this.opts.log.error({ thread: index, exitCode: code, leasesFreed }, 'front thread exited unexpectedly; restarting it');
     this.restart(index);
   }
 
@@ -218,10 +233,12 @@ export class FrontPool implements GateListener, TerminalDecisions {
           // Back off so a thread that cannot start does not spin a core.
           delay = Math.min(delay * 2, MAX_RESTART_DELAY_MS);
           this.opts.log.error({ err, thread: index, retryInMs: delay }, 'restarting a front thread failed');
-          // A thread that started but failed later (gate, links) MUST NOT stay behind, serving its shard beside the next attempt.
+          // A thread that started but failed later (gate, links) MUST NOT stay behind, serving with its index beside the next attempt.
           const failed = this.fronts[index];
           this.fronts[index] = null;
           if (failed) await this.retire(failed);
+          // Gone now; until an attempt succeeds, the other threads serve what it took.
+          this.leases.releaseAll(index);
           setTimeout(attempt, delay).unref();
         },
       );

@@ -1,7 +1,8 @@
 /**
- * @module The messages between threads, typed in one place. Front-end threads own the terminal actors, sharded by
- * serial; a front hands a request for another shard to its owner over a direct port, and the main thread (admin,
- * gate window, VPN, supervision) reaches an actor through the owner's control channel.
+ * @module The messages between threads, typed in one place. Front-end threads run the terminal actors, each on the
+ * thread holding its serial's lease (actors/serial-leases.ts); a front hands a request for a serial another thread
+ * holds to that thread over a direct port, and the main thread (admin, gate window, VPN, supervision) reaches an
+ * actor through the holder's control channel.
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { Config } from '../config.js';
@@ -22,6 +23,8 @@ export interface FrontWorkerData {
   masterUrl: string;
   /** This server's certificate fingerprint: the pairing code binds it. */
   sfp: string;
+  /** Which thread runs each serial's actor: shared by every thread (actors/serial-leases.ts). */
+  leases: SharedArrayBuffer;
   /** Comlink control channel (FrontControl). */
   control: MessagePort;
   /** Comlink channel to the main thread's services (MainServices). */
@@ -30,15 +33,17 @@ export interface FrontWorkerData {
   failLinking?: boolean;
 }
 
-/** Front → owning front: an authenticated request for one of the owner's actors. */
+/** Front → holding front: an authenticated request for one of the holder's actors. */
 export interface ActorCall {
   id: number;
+  /** Threads this call has already been handed through: a lease that keeps moving ends the call with 503 instead of a loop. */
+  hops: number;
   service: 'gate' | 'master';
   request: TerminalRequest;
   auth: Authenticated;
 }
 
-/** Owning front → front: the answer to an ActorCall. */
+/** Holding front → front: the answer to an ActorCall. */
 export type ActorResult = { id: number } & Outcome<HttpReply>;
 
 /** What crosses a port between two fronts, both ways. */
@@ -50,14 +55,17 @@ export type Decision =
   | { type: 'reject'; serial: string; requestId: string; user: string }
   | { type: 'unpair'; serial: string; user: string };
 
+/** A decision's answer, or the thread that holds the serial's lease when it is not the one asked. */
+export type DecisionAnswer = Outcome<PairingView | TerminalView> | { ok: false; movedTo: number };
+
 /** What the main thread may ask of a front thread (exposed with comlink). */
 export interface FrontControl {
   /** Answers once the thread listens on master; comlink queues the call until then. */
   ready(): { masterPort: number };
   /** The direct port to front `index` (replaced when that thread restarts). */
   connectPeer(index: number, port: MessagePort): void;
-  /** Runs an operator's decision on the actor of its serial, which MUST be in this thread's shard. */
-  decide(decision: Decision): Promise<Outcome<PairingView | TerminalView>>;
+  /** Runs an operator's decision on the serial's actor if this thread holds its lease or takes it free; else says who holds it. */
+  decide(decision: Decision): Promise<DecisionAnswer>;
   /** Listens on the gate port (0: any; returns the port). */
   openGate(port: number): Promise<number>;
   closeGate(): void;

@@ -1,7 +1,7 @@
 /**
  * @module A front-end thread: gate and master on uWebSockets.js (sharing their ports with the other fronts),
- * admission, parsing and signature verification, and the terminal actors of this thread's shard of serials.
- * A request for a serial another thread owns goes to that thread over a direct port (peer-links.ts).
+ * admission, parsing and signature verification, and the terminal actors of the serials whose leases it holds.
+ * A request for a serial another thread holds goes to that thread over a direct port (peer-links.ts).
  */
 import { workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink';
@@ -11,7 +11,7 @@ import { CertificateCache } from '../auth/certificate-cache.js';
 import { authenticateGate, authenticateMaster, type Authenticated } from '../auth/request-auth.js';
 import type { ActorContext } from '../actors/context.js';
 import { MASTER_ROUTES } from '../actors/master-calls.js';
-import { shardOf } from '../actors/shard.js';
+import { ThreadLeases } from '../actors/serial-leases.js';
 import { TerminalRouter } from '../actors/terminal-router.js';
 import { WriteBehind } from '../actors/write-behind.js';
 import { AppError } from '../errors.js';
@@ -45,22 +45,44 @@ const actorContext: ActorContext = {
   },
   now: () => Date.now(),
 };
-const actors = new TerminalRouter(actorContext, config.actorIdleMs);
-const ownsSerial = (serial: string): boolean => shardOf(serial, threads) === index;
-const notOwner = (serial: string): AppError => new AppError('internal_error', `serial ${serial} was sent to thread ${index}, which does not own it`);
-const peers = new PeerLinks((service, request, auth) => {
-  // Peers route by the same hash; a call for a serial this thread does not own means a bug, not a request to serve.
-  if (!ownsSerial(auth.serial)) return Promise.reject(notOwner(auth.serial));
-  return actors.deliver(service, request, auth);
-}, log);
+const leases = new ThreadLeases(data.leases, index, {
+  claimed: (serial) => {
+    // The previous holder released only once its writes were on disk, but lmdb-js keeps this thread's read snapshot
+    // until its next timer (read.js, renewReadTxn): one taken earlier in this turn would not see them.
+    store.root.resetReadTxn();
+    log.debug({ serial }, 'took the lease of a serial');
+  },
+  durable: () => writeBehind.written(),
+  released: (bucket) => log.debug({ bucket }, 'released the lease of a bucket of serials'),
+});
+const actors = new TerminalRouter(actorContext, config.actorIdleMs, leases);
+/** More than a lease changing hands once on the way: it keeps moving, so the terminal is told to try again. */
+const MAX_HOPS = 3;
+const peers = new PeerLinks((service, request, auth, hops) => serve(service, request, auth, false, hops), log);
 
-/** The actor of the serial: here when this thread owns it, else on its owner. */
-function callActor(service: ActorCall['service'], request: TerminalRequest, auth: Authenticated): Promise<HttpReply> {
-  return ownsSerial(auth.serial) ? actors.deliver(service, request, auth) : peers.call(shardOf(auth.serial, threads), service, request, auth);
+/**
+ * Runs the call on this thread's actor of the serial when this thread holds its lease (or takes it free), else hands
+ * it to the holder. `local`: it came in on this thread's own sockets; `hops`: threads it came through.
+ */
+function serve(service: ActorCall['service'], request: TerminalRequest, auth: Authenticated, local: boolean, hops = 0): Promise<HttpReply> {
+  const holder = leases.route(auth.serial, local);
+  if (holder !== index) {
+    if (hops >= MAX_HOPS) {
+      return Promise.reject(new AppError('overloaded', "the terminal's actor is moving between server threads; try again shortly", { retryAfter: 1 }));
+    }
+    return peers.call(holder, service, request, auth, hops + 1);
+  }
+  const reply = actors.deliver(service, request, auth);
+  if (!local && leases.shouldHandOff(auth.serial)) {
+    // Its calls come in on another thread only: once this one is answered the actor leaves, the bucket is freed when
+    // its writes are on disk, and the thread the terminal is connected to takes it with its next call.
+    const leave = (): void => void actors.evictIfIdle(auth.serial);
+    reply.then(leave, leave);
+  }
+  return reply;
 }
 
 function decide(decision: Decision): Promise<PairingView | TerminalView> {
-  if (!ownsSerial(decision.serial)) return Promise.reject(notOwner(decision.serial));
   switch (decision.type) {
     case 'approve':
       return actors.approve(decision.serial, decision.requestId, decision.code, decision.user);
@@ -89,12 +111,12 @@ const masterApp = createTerminalService({
   name: 'master',
   routes: MASTER_ROUTES.map((r) => ({ method: r.startsWith('GET') ? ('get' as const) : ('post' as const), path: r.split(' ')[1]! })),
   maxBodyBytes: config.masterMaxBodyBytes, tls: data.tls, log: log.child({ service: 'master' }), admission: masterAdmission,
-  handle: (request) => callActor('master', request, authenticateMaster(request, certs, authOptions())),
+  handle: (request) => serve('master', request, authenticateMaster(request, certs, authOptions()), true),
 });
 const gateApp = createTerminalService({
   name: 'gate', routes: [{ method: 'post', path: '/api/v1/pairing' }], maxBodyBytes: config.gateMaxBodyBytes,
   tls: data.tls, log: log.child({ service: 'gate' }), admission: gateAdmission,
-  handle: (request) => callActor('gate', request, authenticateGate(request, authOptions())),
+  handle: (request) => serve('gate', request, authenticateGate(request, authOptions()), true),
 });
 
 let master: Listening | null = await listen(masterApp, config.host, data.masterPort, 'master');
@@ -130,7 +152,11 @@ const control: FrontControl = {
     if (data.failLinking) throw new Error('test hook: this start fails at linking');
     peers.connect(peer, port);
   },
-  decide: (decision) => outcomeOf(decide(decision), log, { decision: decision.type, serial: decision.serial }),
+  decide: async (decision) => {
+    const holder = leases.route(decision.serial, false);
+    if (holder !== index) return { ok: false, movedTo: holder };
+    return outcomeOf(decide(decision), log, { decision: decision.type, serial: decision.serial });
+  },
   async openGate(port) {
     gate ??= await listen(gateApp, config.host, port, 'gate');
     return gate.port;

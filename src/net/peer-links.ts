@@ -1,6 +1,6 @@
 /**
  * @module A front thread's direct ports to the other fronts: a request authenticated here for a serial another
- * thread owns goes to that thread's actor and its answer comes back, batched per event-loop turn (BatchedPort).
+ * thread holds goes to that thread's actor and its answer comes back, batched per event-loop turn (BatchedPort).
  * A peer that goes away (crash, restart) fails its calls in flight with 503 instead of leaving them hanging.
  */
 import type { MessagePort } from 'node:worker_threads';
@@ -13,8 +13,8 @@ import type { ActorCall, PeerMessage } from './front-protocol.js';
 import { outcomeOf, valueOf } from './outcome.js';
 import { PendingCalls } from './pending-calls.js';
 
-/** Runs a call on one of this thread's actors. */
-export type LocalDelivery = (service: ActorCall['service'], request: TerminalRequest, auth: Authenticated) => Promise<HttpReply>;
+/** Serves a call another thread handed here (`hops` times so far): on this thread's actor, or handed on to the lease's holder. */
+export type LocalDelivery = (service: ActorCall['service'], request: TerminalRequest, auth: Authenticated, hops: number) => Promise<HttpReply>;
 
 interface Peer {
   port: MessagePort;
@@ -24,12 +24,15 @@ interface Peer {
 }
 
 const EMPTY = Buffer.alloc(0);
-/** Headers stay on the front that checked their signature; the owner gets none. */
+/** Headers stay on the front that checked their signature; the holder gets none. */
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
-/** A copy with its own ArrayBuffer of exactly its length (allocUnsafeSlow never uses the pool). */
-function exact(bytes: Buffer): Buffer {
-  const copy = Buffer.allocUnsafeSlow(bytes.length);
-  bytes.copy(copy);
+/**
+ * A copy with its own ArrayBuffer of exactly its length (allocUnsafeSlow never uses the pool). A call handed on a
+ * second time arrived by structured clone: its bytes are then a plain Uint8Array, not a Buffer.
+ */
+function exact(bytes: Uint8Array): Buffer {
+  const copy = Buffer.allocUnsafeSlow(bytes.byteLength);
+  copy.set(bytes);
   return copy;
 }
 const restarting = (): AppError =>
@@ -55,16 +58,19 @@ export class PeerLinks {
     this.peers.set(index, peer);
   }
 
-  /** Asks the actor on thread `owner`. Headers stay here (their signature was checked here); the certificate goes only for the gate, which records it. */
-  call(owner: number, service: ActorCall['service'], request: TerminalRequest, auth: Authenticated): Promise<HttpReply> {
-    const peer = this.peers.get(owner);
+  /**
+   * Asks thread `holder` to serve the call; `hops`: threads it has been through, this one included. Headers stay here
+   * (their signature was checked here); the certificate goes only for the gate, which records it.
+   */
+  call(holder: number, service: ActorCall['service'], request: TerminalRequest, auth: Authenticated, hops: number): Promise<HttpReply> {
+    const peer = this.peers.get(holder);
     if (!peer) return Promise.reject(restarting());
     return new Promise((resolve, reject) => {
       const id = peer.waiting.add({ resolve, reject });
       // A structured clone copies a view's whole ArrayBuffer: a small Buffer is a slice of Node's shared 8 KiB
       // pool, so the body and certificate cross as exact-size copies (bench/thread-hop.bench.ts).
       peer.link.send({
-        kind: 'call', id, service, request: withBody(request, exact(request.body), NO_HEADERS),
+        kind: 'call', id, hops, service, request: withBody(request, exact(request.body), NO_HEADERS),
         auth: withCertificate(auth, service === 'gate' ? exact(auth.certDer) : EMPTY),
       });
     });
@@ -76,8 +82,8 @@ export class PeerLinks {
 
   private receive(peer: Peer, message: PeerMessage): void {
     if (message.kind === 'call') {
-      const { id, service, request, auth } = message;
-      void outcomeOf(this.deliver(service, request, auth), this.log, { service, serial: auth.serial })
+      const { id, hops, service, request, auth } = message;
+      void outcomeOf(this.deliver(service, request, auth, hops), this.log, { service, serial: auth.serial })
         // A success is built field by field: a spread makes a larger object (see withBody in protocol/types.ts).
         .then((outcome) => peer.link.send(outcome.ok ? { kind: 'result', id, ok: true, value: outcome.value } : { kind: 'result', id, ...outcome }));
       return;

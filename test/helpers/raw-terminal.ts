@@ -25,12 +25,14 @@ export interface SendOptions {
   headers?: Record<string, string | undefined>;
   /** Source address on loopback (127.0.0.0/8), to look like another client. */
   localAddress?: string;
+  /** A keep-alive agent, to send on one connection (and so to one server thread); default: a fresh connection. */
+  agent?: https.Agent;
 }
 
 /** One HTTPS request on a fresh connection; the server certificate is not checked (these tests target the server). */
-export function rawRequest(url: string, method: string, headers: Record<string, string>, body?: Buffer, localAddress?: string): Promise<RawReply> {
+export function rawRequest(url: string, method: string, headers: Record<string, string>, body?: Buffer, localAddress?: string, agent?: https.Agent): Promise<RawReply> {
   return new Promise((resolve, reject) => {
-    const req = https.request(url, { method, headers, rejectUnauthorized: false, agent: false, ...(localAddress ? { localAddress } : {}) }, (res) => {
+    const req = https.request(url, { method, headers, rejectUnauthorized: false, agent: agent ?? false, ...(localAddress ? { localAddress } : {}) }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
@@ -79,7 +81,7 @@ export class RawTerminal {
       else headers[name] = value;
     }
     const url = `${baseUrl}${path}${opts.query ? `?${opts.query}` : ''}`;
-    return rawRequest(url, method, headers, body, opts.localAddress);
+    return rawRequest(url, method, headers, body, opts.localAddress, opts.agent);
   }
 
   gate(gateUrl: string, body: unknown, opts: SendOptions = {}): Promise<RawReply> {

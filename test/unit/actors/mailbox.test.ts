@@ -116,4 +116,28 @@ describe('ActorRegistry', () => {
       registry.close();
     }
   });
+
+  it('tells its hooks of every activation and eviction, and evicts on request only an actor with nothing to do', async () => {
+    let now = 0;
+    const events: string[] = [];
+    let release!: () => void;
+    const registry = new ActorRegistry<string, string>(() => ({
+      handle: (c) => (c === 'slow' ? new Promise<string>((resolve) => (release = () => resolve(c))) : Promise.resolve(c)),
+    }), 10, () => now, { activated: (key) => events.push(`+${key}`), evicted: (key) => events.push(`-${key}`) });
+    try {
+      await registry.ask('C', 'quick');
+      const pending = registry.ask('D', 'slow');
+      expect(registry.evictIfIdle('D')).toBe(false);
+      expect(registry.evictIfIdle('C')).toBe(true);
+      expect(registry.evictIfIdle('C')).toBe(false);
+      await sleep(1);
+      release();
+      await pending;
+      now = 1_000;
+      expect(registry.evictIdle()).toBe(1);
+      expect(events).toEqual(['+C', '+D', '-C', '-D']);
+    } finally {
+      registry.close();
+    }
+  });
 });
