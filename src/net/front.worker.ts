@@ -56,7 +56,7 @@ const leases = new ThreadLeases(data.leases, index, {
   released: (bucket) => log.debug({ bucket }, 'released the lease of a bucket of serials'),
 });
 const actors = new TerminalRouter(actorContext, config.actorIdleMs, leases);
-/** More than a lease changing hands once on the way: it keeps moving, so the terminal is told to try again. */
+/** A call handed on this often is chasing a lease that keeps moving: the terminal is told to try again instead. */
 const MAX_HOPS = 3;
 const peers = new PeerLinks((service, request, auth, hops) => serve(service, request, auth, false, hops), log);
 
