@@ -32,7 +32,25 @@ const RESTART_DELAY_MS = 200;
 const MAX_RESTART_DELAY_MS = 30_000;
 
 /** A decision goes to the holder it is told of at most this often before the operator is asked to retry. */
-const MAX_DECISION_ATTEMPTS = 3;
+export const MAX_DECISION_ATTEMPTS = 3;
+
+const restartingThread = (): AppError =>
+  new AppError('overloaded', 'the server thread of this terminal is restarting; try again shortly', { retryAfter: 1 });
+
+/**
+ * Asks thread `first` to run a decision, then whichever thread the one asked says holds the serial now, at most
+ * MAX_DECISION_ATTEMPTS times. `ask` gives null for a thread that is not running.
+ */
+export async function followLease<T>(first: number, ask: (index: number) => Promise<DecisionAnswer<T>> | null): Promise<T> {
+  let target = first;
+  for (let attempt = 0; attempt < MAX_DECISION_ATTEMPTS; attempt++) {
+    const answer = await ask(target);
+    if (answer === null) break;
+    if (!('movedTo' in answer)) return valueOf(answer);
+    target = answer.movedTo;
+  }
+  throw restartingThread();
+}
 
 export class FrontPool implements GateListener, TerminalDecisions {
   private readonly fronts: (Front | null)[];
@@ -130,18 +148,13 @@ export class FrontPool implements GateListener, TerminalDecisions {
   }
 
   /** To the thread holding the serial's lease; a free serial starts on the thread its hash names. */
-  private async decide(decision: Decision): Promise<PairingView | TerminalView> {
+  private decide(decision: Decision): Promise<PairingView | TerminalView> {
     const holder = this.leases.holder(decision.serial);
-    let target = holder === FREE ? shardOf(decision.serial, this.threads) : holder;
-    for (let attempt = 0; attempt < MAX_DECISION_ATTEMPTS; attempt++) {
-      const front = this.fronts[target];
-      if (!front) break;
+    return followLease(holder === FREE ? shardOf(decision.serial, this.threads) : holder, (index) => {
+      const front = this.fronts[index];
       // comlink types the remote answer as a union of promises; it is one promise of the answer.
-      const answer = await this.ask(front, front.control.decide(decision) as Promise<DecisionAnswer>);
-      if (!('movedTo' in answer)) return valueOf(answer);
-      target = answer.movedTo;
-    }
-    throw new AppError('overloaded', 'the server thread of this terminal is restarting; try again shortly', { retryAfter: 1 });
+      return front ? this.ask(front, front.control.decide(decision) as Promise<DecisionAnswer>) : null;
+    });
   }
 
   /** A call to a thread, failing (overloaded) instead of hanging if the thread dies first. */

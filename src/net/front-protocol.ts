@@ -56,7 +56,7 @@ export type Decision =
   | { type: 'unpair'; serial: string; user: string };
 
 /** A decision's answer, or the thread that holds the serial's lease when it is not the one asked. */
-export type DecisionAnswer = Outcome<PairingView | TerminalView> | { ok: false; movedTo: number };
+export type DecisionAnswer<T = PairingView | TerminalView> = Outcome<T> | { ok: false; movedTo: number };
 
 /** What the main thread may ask of a front thread (exposed with comlink). */
 export interface FrontControl {
