@@ -133,19 +133,21 @@ export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progres
   const gcObserver = timeline ? new PerformanceObserver((list) => {
     for (const e of list.getEntries()) timelineExtras.push(`${spec.name} generator gc\t${(e.startTime - start).toFixed(2)}\t${e.duration.toFixed(3)}`);
   }) : null;
-  const start = performance.now();
-  gcObserver?.observe({ entryTypes: ['gc'] });
-  // Wall-clock start, to line the timeline up with the server's own probe lines (probes/loop-probe.ts).
-  timelineExtras.push(`${spec.name} started at epoch ms\t${(performance.timeOrigin + start).toFixed(1)}\t0`);
-  const deadline = start + spec.maxSeconds * 1000;
-  // A margin before the server would see the pre-signed `created` as stale.
-  const freshDeadline = spec.freshUntil * 1000 - 2_000;
+  // Everything that takes time comes before `start`: the open loop's calls are due from `start` on, and 2–3 ms of
+  // sampling /proc after it made the first 30–60 calls of every open-loop phase late before they were sent.
   const serverStart = sampleProcess(spec.serverPid);
   const selfStart = sampleSelf();
   let rssMax = serverStart.rssBytes;
   // The generator's own event-loop lag: late sends would show as server latency, so readers need to see it.
   const loopDelay = monitorEventLoopDelay({ resolution: LOOP_PROBE_MS });
   loopDelay.enable();
+  gcObserver?.observe({ entryTypes: ['gc'] });
+  const start = performance.now();
+  // Wall-clock start, to line the timeline up with the server's own probe lines (probes/loop-probe.ts).
+  timelineExtras.push(`${spec.name} started at epoch ms\t${(performance.timeOrigin + start).toFixed(1)}\t0`);
+  const deadline = start + spec.maxSeconds * 1000;
+  // A margin before the server would see the pre-signed `created` as stale.
+  const freshDeadline = spec.freshUntil * 1000 - 2_000;
 
   /** Sends terminal t's next request; latency counts from `since` (open loop: when the call was due) or from sending. */
   const call = async (t: number, since: number | null): Promise<void> => {
@@ -227,12 +229,13 @@ export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progres
           }
         };
         // Calls are due at start + k/rate whether or not earlier ones have answered: latency counts from when a call was due.
-        const timer = setInterval(() => {
+        // Call k goes out at the first tick at or after its time; the first tick runs now, not a timer period later.
+        const tick = (): void => {
           const stop = stopReason();
           if (stop === null && scheduled >= available) {
             endedBy = 'requests-used';
           } else if (stop === null) {
-            const target = Math.min(available, Math.floor(((performance.now() - start) * rate) / 1000));
+            const target = Math.min(available, Math.floor(((performance.now() - start) * rate) / 1000) + 1);
             for (; scheduled < target; scheduled++) due.push(start + (scheduled * 1000) / rate);
             dispatch();
             return;
@@ -241,7 +244,9 @@ export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progres
           }
           clearInterval(timer);
           void until(() => inFlight === 0 && (dueHead === due.length || waiting.length === 0), 10_000).then(resolve);
-        }, 1);
+        };
+        const timer = setInterval(tick, 1);
+        tick();
       });
       if (dueHead < due.length) failures['not-sent (no terminal free)'] = due.length - dueHead;
     }
