@@ -6,7 +6,7 @@
 import { randomInt } from 'node:crypto';
 import { AdminClient } from '../../src/admin/admin-client.js';
 import { serverCli } from './cli.js';
-import { addOperator, connectOperator } from './operator.js';
+import { addOperator, connectOperator, pairRawTerminal } from './operator.js';
 import { RawTerminal, type RawReply } from './raw-terminal.js';
 import { startServerProcess, type ServerProcess } from './server-process.js';
 
@@ -64,11 +64,7 @@ export async function runCrashSoak(opts: SoakOptions): Promise<SoakResult> {
   const token = admin.token!;
   await admin.request('gate.open', { minutes: 120 });
   const terminals = Array.from({ length: opts.terminals }, (_, i) => RawTerminal.create(`SOAK-${i}`, (['ec', 'ed25519', 'rsa'] as const)[i % 3]));
-  for (const t of terminals) {
-    await admin.request('terminals.create', { serial: t.serial });
-    const { requestId, code } = await t.requestPairing(server.gateUrl, server.sfp);
-    await admin.request('pairing.approve', { requestId, code });
-  }
+  for (const t of terminals) await pairRawTerminal(admin, server, t);
   await admin.close();
 
   const acknowledged = new Map<string, RawTerminal>();

@@ -3,6 +3,7 @@ import { AdminClient } from '../../src/admin/admin-client.js';
 import { totpCode } from '../../src/crypto/totp.js';
 import type { AdminPush } from '../../src/protocol/types.js';
 import { casCli, ok, serverCli, type CliResult } from './cli.js';
+import type { RawTerminal } from './raw-terminal.js';
 import { tempDir, type ServerProcess } from './server-process.js';
 
 export interface TestOperator {
@@ -35,6 +36,13 @@ export async function connectOperator(server: Pick<ServerProcess, 'adminUrl' | '
   const client = await AdminClient.connect(server.adminUrl, { fingerprint: server.sfp });
   await client.login(op.user, op.password, await nextTotp(op));
   return client;
+}
+
+/** The whole pairing of a raw terminal: the operator creates its serial, it commits and reveals, the operator approves with its code. */
+export async function pairRawTerminal(operator: AdminClient, server: Pick<ServerProcess, 'gateUrl' | 'sfp'>, terminal: RawTerminal): Promise<void> {
+  await operator.request('terminals.create', { serial: terminal.serial });
+  const { requestId, code } = await terminal.requestPairing(server.gateUrl, server.sfp);
+  await operator.request('pairing.approve', { requestId, code });
 }
 
 /** Resolves with the first push matching `predicate`; rejects after `timeoutMs`. */

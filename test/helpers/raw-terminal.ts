@@ -84,6 +84,17 @@ export class RawTerminal {
     return rawRequest(url, method, headers, body, opts.localAddress, opts.agent);
   }
 
+  /**
+   * One signed POST that can be sent again byte for byte: the first send is a call, every later one a replay. Each
+   * send goes on a fresh connection, or on `agent`'s.
+   */
+  replayable(baseUrl: string, path: string, body = '{}', agent?: https.Agent): () => Promise<RawReply> {
+    const bytes = Buffer.from(body);
+    const signed = signRequest({ method: 'POST', path, body: bytes, serial: this.serial, privateKeyPem: this.privateKeyPem, alg: this.alg, keyid: this.tfp });
+    const headers = { ...signed, 'content-type': 'application/json' };
+    return () => rawRequest(`${baseUrl}${path}`, 'POST', headers, bytes, undefined, agent);
+  }
+
   gate(gateUrl: string, body: unknown, opts: SendOptions = {}): Promise<RawReply> {
     return this.send(gateUrl, '/api/v1/pairing', { ...opts, body: JSON.stringify(body), withCertificate: true });
   }

@@ -9,7 +9,7 @@ import { AdminClient } from '../../src/admin/admin-client.js';
 import { AppError, statusOf } from '../../src/errors.js';
 import { serverCli } from '../helpers/cli.js';
 import { forgeHeaders, type ForgeOptions } from '../helpers/forged-signature.js';
-import { addOperator, connectOperator, nextTotp, type TestOperator } from '../helpers/operator.js';
+import { addOperator, connectOperator, nextTotp, pairRawTerminal, type TestOperator } from '../helpers/operator.js';
 import { RawTerminal, rawRequest, type RawReply } from '../helpers/raw-terminal.js';
 import { writeSection } from '../helpers/reliability.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
@@ -74,9 +74,7 @@ function forged(t: RawTerminal, opts: Partial<ForgeOptions> & Pick<ForgeOptions,
 const FULL = ['@method', '@path', 'content-digest', 'x-terminal-serial'];
 
 async function pairTerminal(t: RawTerminal): Promise<void> {
-  await alice.request('terminals.create', { serial: t.serial });
-  const { requestId, code } = await t.requestPairing(server.gateUrl, server.sfp);
-  await alice.request('pairing.approve', { requestId, code });
+  await pairRawTerminal(alice, server, t);
 }
 
 /** A pending pairing request with its code, for the approval attacks. */

@@ -8,7 +8,7 @@ import tls from 'node:tls';
 import { afterAll, describe, expect, it } from 'vitest';
 import { signRequest } from '../../src/crypto/signature.js';
 import { runCrashSoak, type SoakResult } from '../helpers/crash-soak.js';
-import { addOperator, connectOperator } from '../helpers/operator.js';
+import { addOperator, connectOperator, pairRawTerminal } from '../helpers/operator.js';
 import { RawTerminal } from '../helpers/raw-terminal.js';
 import { writeSection } from '../helpers/reliability.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
@@ -97,9 +97,7 @@ describe('SIGTERM with requests in flight', () => {
     const admin = await connectOperator(server, await addOperator(server.dataDir, 'alice'));
     await admin.request('gate.open', { minutes: 10 });
     const terminal = RawTerminal.create('GRACE-1', 'ed25519');
-    await admin.request('terminals.create', { serial: terminal.serial });
-    const { requestId, code } = await terminal.requestPairing(server.gateUrl, server.sfp);
-    await admin.request('pairing.approve', { requestId, code });
+    await pairRawTerminal(admin, server, terminal);
     await admin.close();
 
     const { dataDir, ports } = server;

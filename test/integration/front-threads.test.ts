@@ -5,9 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AdminClient } from '../../src/admin/admin-client.js';
-import { signRequest } from '../../src/crypto/signature.js';
-import { addOperator, connectOperator } from '../helpers/operator.js';
-import { RawTerminal, rawRequest } from '../helpers/raw-terminal.js';
+import { leaseClaims } from '../helpers/lease-logs.js';
+import { addOperator, connectOperator, pairRawTerminal } from '../helpers/operator.js';
+import { RawTerminal } from '../helpers/raw-terminal.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 
 const THREADS = 3;
@@ -20,12 +20,10 @@ const ping = (t = terminal) => t.send(server.masterUrl, '/api/v1/ping', { body: 
 /** Every paired terminal; pairing goes on until the thread that will crash holds one of them. */
 const terminals: RawTerminal[] = [];
 /** The thread that last took `serial`'s lease (debug log). */
-const holderOf = (serial: string) => server.logs.filter((l) => l.msg === 'took the lease of a serial' && l.serial === serial).at(-1)?.thread;
+const holderOf = (serial: string) => leaseClaims(server, serial).at(-1)?.thread;
 
 async function pair(t: RawTerminal): Promise<void> {
-  await alice.request('terminals.create', { serial: t.serial });
-  const { requestId, code } = await t.requestPairing(server.gateUrl, server.sfp);
-  await alice.request('pairing.approve', { requestId, code });
+  await pairRawTerminal(alice, server, t);
   terminals.push(t);
 }
 
@@ -53,10 +51,9 @@ describe('front-end threads', () => {
   });
 
   it('accepts a signed request once, whichever threads its copies reach', async () => {
-    const body = Buffer.from('{}');
-    const headers = signRequest({ method: 'POST', path: '/api/v1/ping', body, serial: terminal.serial, privateKeyPem: terminal.privateKeyPem, alg: terminal.alg, keyid: terminal.tfp });
+    const copy = terminal.replayable(server.masterUrl, '/api/v1/ping');
     // Each copy on its own connection: the kernel spreads them over the threads.
-    const replies = await Promise.all(Array.from({ length: 12 }, () => rawRequest(`${server.masterUrl}/api/v1/ping`, 'POST', { ...headers, 'content-type': 'application/json' }, body)));
+    const replies = await Promise.all(Array.from({ length: 12 }, copy));
     expect(replies.filter((r) => r.status === 200)).toHaveLength(1);
     expect(replies.filter((r) => r.status === 401)).toHaveLength(11);
   });
@@ -65,9 +62,7 @@ describe('front-end threads', () => {
     // A call the doomed thread (or whichever holds the terminal by then) admits just before the crash.
     const victim = terminals.find((t) => holderOf(t.serial) === CRASHED)!;
     expect(victim).toBeDefined();
-    const body = Buffer.from('{}');
-    const signed = signRequest({ method: 'POST', path: '/api/v1/ping', body, serial: victim.serial, privateKeyPem: victim.privateKeyPem, alg: victim.alg, keyid: victim.tfp });
-    const replay = () => rawRequest(`${server.masterUrl}/api/v1/ping`, 'POST', { ...signed, 'content-type': 'application/json' }, body);
+    const replay = victim.replayable(server.masterUrl, '/api/v1/ping');
     expect((await replay()).status).toBe(200);
     const crashed = server.waitForLog((l) => l.msg === 'front thread exited unexpectedly; restarting it');
     process.kill(server.pid, 'SIGUSR2');
@@ -85,9 +80,7 @@ describe('front-end threads', () => {
     const after = await Promise.all(terminals.flatMap((t) => Array.from({ length: 10 }, () => ping(t))));
     expect(after.map((r) => r.status)).toEqual(after.map(() => 200));
     // One actor per terminal, whatever thread each copy reaches: a call is accepted once.
-    const once = Buffer.from('{}');
-    const again = signRequest({ method: 'POST', path: '/api/v1/ping', body: once, serial: victim.serial, privateKeyPem: victim.privateKeyPem, alg: victim.alg, keyid: victim.tfp });
-    const all = await Promise.all(Array.from({ length: 16 }, () => rawRequest(`${server.masterUrl}/api/v1/ping`, 'POST', { ...again, 'content-type': 'application/json' }, once)));
+    const all = await Promise.all(Array.from({ length: 16 }, victim.replayable(server.masterUrl, '/api/v1/ping')));
     expect(all.filter((r) => r.status === 200)).toHaveLength(1);
     // The restarted thread serves the gate window that was open before it crashed.
     expect((await terminal.gate(server.gateUrl, {})).json.status).toBe('trusted');

@@ -13,7 +13,7 @@ import {
   DOCUMENTED_STATUSES, PARSER_REFUSED, RawAdminSocket, beyondParser, garbageRequest, isDocumentedError, mutatedRequest,
   sendFuzz, sendRawTls, type FuzzAnswer, type FuzzRequest,
 } from '../helpers/live-fuzz.js';
-import { addOperator, connectOperator, nextTotp } from '../helpers/operator.js';
+import { addOperator, connectOperator, nextTotp, pairRawTerminal } from '../helpers/operator.js';
 import { RawTerminal } from '../helpers/raw-terminal.js';
 import { FuzzTally, writeSection } from '../helpers/reliability.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
@@ -41,9 +41,7 @@ beforeAll(async () => {
   server = await startServerProcess();
   alice = await connectOperator(server, await addOperator(server.dataDir, 'alice'));
   await alice.request('gate.open', { minutes: 30 });
-  await alice.request('terminals.create', { serial: P.serial });
-  const { requestId, code } = await P.requestPairing(server.gateUrl, server.sfp);
-  await alice.request('pairing.approve', { requestId, code });
+  await pairRawTerminal(alice, server, P);
   before = await snapshot();
 }, 60_000);
 

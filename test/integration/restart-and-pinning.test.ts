@@ -5,10 +5,9 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminClient } from '../../src/admin/admin-client.js';
-import { signRequest } from '../../src/crypto/signature.js';
 import { ok, terminalCli } from '../helpers/cli.js';
-import { RawTerminal, rawRequest } from '../helpers/raw-terminal.js';
-import { addOperator, connectOperator, type TestOperator } from '../helpers/operator.js';
+import { RawTerminal } from '../helpers/raw-terminal.js';
+import { addOperator, connectOperator, pairRawTerminal, type TestOperator } from '../helpers/operator.js';
 import { startServerProcess, tempDir, type ServerProcess } from '../helpers/server-process.js';
 
 let server: ServerProcess;
@@ -64,16 +63,13 @@ describe('restarts lose nothing', () => {
   it('remembers used nonces and the last-seen time across a restart: a replay after it is still refused', async () => {
     const client = await resumeOperator();
     const raw = RawTerminal.create('ATM-R2', 'ed25519');
-    await client.request('terminals.create', { serial: raw.serial });
-    const { requestId, code } = await raw.requestPairing(server.gateUrl, server.sfp);
-    await client.request('pairing.approve', { requestId, code });
+    await pairRawTerminal(client, server, raw);
     await client.close();
-    const body = Buffer.from('{}');
-    const headers = { ...signRequest({ method: 'POST', path: '/api/v1/ping', body, serial: raw.serial, privateKeyPem: raw.privateKeyPem, alg: raw.alg, keyid: raw.tfp }), 'content-type': 'application/json' };
-    expect((await rawRequest(`${server.masterUrl}/api/v1/ping`, 'POST', headers, body)).status).toBe(200);
+    const ping = raw.replayable(server.masterUrl, '/api/v1/ping');
+    expect((await ping()).status).toBe(200);
     const pingedAt = Date.now();
     await restart('SIGTERM');
-    expect((await rawRequest(`${server.masterUrl}/api/v1/ping`, 'POST', headers, body)).status).toBe(401);
+    expect((await ping()).status).toBe(401);
     const after = await resumeOperator();
     const { lastSeenAt } = await after.request<{ lastSeenAt: string | null }>('terminals.get', { serial: raw.serial });
     await after.close();

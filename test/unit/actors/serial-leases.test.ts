@@ -35,6 +35,17 @@ function sameBucketPair(): [string, string] {
   }
 }
 
+/** Thread 0 of a fresh table, holding `serial`, whose one actor has just been evicted (its release waits on `a.settle`). */
+function evictedOnThreadZero(serial: string) {
+  const buffer = createLeaseTable();
+  const a = recorder();
+  const zero = new ThreadLeases(buffer, 0, a.hooks);
+  zero.route(serial, true);
+  zero.activated(serial);
+  zero.evicted(serial);
+  return { buffer, a, zero };
+}
+
 describe('serial leases', () => {
   it('are taken free by the first thread a call reaches, once, and the others see that holder', () => {
     const buffer = createLeaseTable();
@@ -72,24 +83,14 @@ describe('serial leases', () => {
   });
 
   it('keep a bucket whose writes are not known to be on disk', async () => {
-    const buffer = createLeaseTable();
-    const a = recorder();
-    const zero = new ThreadLeases(buffer, 0, a.hooks);
-    zero.route('T-2', true);
-    zero.activated('T-2');
-    zero.evicted('T-2');
+    const { buffer, a } = evictedOnThreadZero('T-2');
     await a.settle(false);
     expect(a.released).toEqual([]);
     expect(new LeaseTable(buffer).holder('T-2')).toBe(0);
   });
 
   it('do not complete a release that an activation overtook, even when the actor is gone again by then', async () => {
-    const buffer = createLeaseTable();
-    const a = recorder();
-    const zero = new ThreadLeases(buffer, 0, a.hooks);
-    zero.route('T-3', true);
-    zero.activated('T-3');
-    zero.evicted('T-3');
+    const { a, zero } = evictedOnThreadZero('T-3');
     // A call comes back before the first write is on disk: its nonce goes into a later write.
     zero.activated('T-3');
     zero.evicted('T-3');
