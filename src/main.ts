@@ -63,7 +63,14 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     ({ masterPort } = await fronts.start());
     const gate = new GateWindow(fronts, { port: config.gatePort, store, log: log.child({ service: 'gate' }), events, now });
 
-    const opsContext: OpsContext = { store, sessions: new Sessions(store, config.sessionIdleSec * 1000, now), router: fronts, gate, vpn, logins: new LoginThrottle(now), events, log: log.child({ service: 'admin' }), now };
+    const startedAt = now();
+    const server: OpsContext['server'] = {
+      status: async () => ({
+        startedAt: new Date(startedAt).toISOString(), uptimeSec: Math.floor((now() - startedAt) / 1000), rssBytes: process.memoryUsage.rss(),
+        terminals: store.terminalCount(), threads: await fronts.status(),
+      }),
+    };
+    const opsContext: OpsContext = { store, server, sessions: new Sessions(store, config.sessionIdleSec * 1000, now), router: fronts, gate, vpn, logins: new LoginThrottle(now), events, log: log.child({ service: 'admin' }), now };
     const admin = createAdminService({
       tls, maxMessageBytes: config.adminMaxMessageBytes, log: log.child({ service: 'admin' }), ops: () => opsContext,
       webRoot: path.join(packageRoot(), 'src', 'admin', 'web'),

@@ -43,6 +43,19 @@ export class LeaseTable {
   }
 
   /**
+   * How many buckets each of threads 0..threads-1 holds. A snapshot for people: leases taken or freed during the scan
+   * may or may not be counted, so plain reads are enough.
+   */
+  countByHolder(threads: number): number[] {
+    const counts = new Array<number>(threads).fill(0);
+    for (let bucket = 0; bucket < LEASE_BUCKETS; bucket++) {
+      const holder = this.slots[bucket]!;
+      if (holder >= 0 && holder < threads) counts[holder]!++;
+    }
+    return counts;
+  }
+
+  /**
    * Frees every bucket thread `index` holds; returns how many. MUST be called only once that thread has exited: what
    * it wrote is then on disk (or, for the last half second of nonces of a thread that could not flush, lost with it).
    */

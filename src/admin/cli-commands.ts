@@ -36,7 +36,7 @@ export type CommandValues = Partial<Record<CommandOption, string | boolean>>;
 export type Renderer =
   | 'terminal' | 'terminals' | 'pairing' | 'pairings' | 'decision'
   | 'deposit' | 'deposits' | 'audit' | 'gate' | 'unknown' | 'unpaired' | 'enrolment' | 'enrolled' | 'events' | 'session'
-  | 'vpn' | 'vpn-config' | 'vpn-export' | 'vpn-crl';
+  | 'vpn' | 'vpn-config' | 'vpn-export' | 'vpn-crl' | 'server';
 
 export interface CommandSpec {
   /** `group` or `group command`, as typed. */
@@ -177,6 +177,10 @@ const SPECS: readonly Spec[] = [
     op: 'gate.open', render: 'gate', toArgs: (_, v) => (v.minutes === undefined ? undefined : { minutes: positiveInt('minutes', v.minutes) }),
   },
   { name: 'gate close', usage: '', summary: 'stop listening for pairing requests', positionals: [], options: [], op: 'gate.close', render: 'gate' },
+  {
+    name: 'server status', usage: '', summary: 'the server\'s threads: state, restarts, actors in memory, load and answers so far',
+    positionals: [], options: [], op: 'server.status', render: 'server',
+  },
   { name: 'unknown list', usage: '', summary: 'terminals that tried to pair with a serial nobody created', positionals: [], options: [], op: 'unknown.list', render: 'unknown' },
   {
     name: 'totp enroll', usage: '', summary: 'start 2FA enrolment for yourself: prints the secret for your authenticator app',

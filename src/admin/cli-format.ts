@@ -93,11 +93,46 @@ export function renderResult(renderer: Renderer, result: unknown): string {
       return `OpenVPN server bundle written to ${text(r.out)}:\n${files.map((f) => `  ${text(f.mode)}  ${text(f.name)}`).join('\n')}\n` +
         `Start it: openvpn --cd ${text(r.out)} --config server.conf\n`;
     }
+    case 'server':
+      return serverStatus(itemOf(result, 'server'), result);
     case 'vpn-crl': {
       const r = itemOf(result, 'crl');
       return typeof r.crl === 'string' ? r.crl : json(result);
     }
   }
+}
+
+/** One line for the process, then a row per front thread; `--json` has every field. */
+function serverStatus(r: Row, raw: unknown): string {
+  const threads = listOf(r.threads, 'threads');
+  if (typeof r.uptimeSec !== 'number' || threads === null) return json(raw);
+  const report = (t: Row): Row => (isRow(t.report) ? t.report : {});
+  const counts = (c: unknown): string => (isRow(c) ? `${text(c.answered)}/${text(c.refused)}/${text(c.failed)}` : '');
+  const head = `server up ${duration(r.uptimeSec)} (since ${time(r.startedAt)}), ${text(r.terminals)} terminals created, RSS ${mib(r.rssBytes)}\n`;
+  return head + table(threads, raw, [
+    ['THREAD', (t) => t.thread], ['STATE', (t) => t.state], ['SINCE', (t) => time(t.startedAt)], ['RESTARTS', (t) => t.restarts],
+    ['LEASES', (t) => t.leases], ['ACTORS', (t) => report(t).actors],
+    ['BUSY', (t) => (typeof report(t).busy === 'number' ? `${Math.round((report(t).busy as number) * 100)}%` : '')],
+    ['IN FLIGHT', (t) => inFlight(report(t).inFlight)],
+    ['MASTER OK/REFUSED/FAILED', (t) => counts(report(t).master)], ['GATE OK/REFUSED/FAILED', (t) => counts(report(t).gate)],
+    ['HANDED ON', (t) => report(t).handedOn], ['RECEIVED', (t) => report(t).received], ['HEAP', (t) => mib(report(t).heapUsedBytes)],
+  ]);
+}
+
+function inFlight(value: unknown): string {
+  return isRow(value) && typeof value.master === 'number' && typeof value.gate === 'number' ? String(value.master + value.gate) : '';
+}
+
+function duration(seconds: unknown): string {
+  if (typeof seconds !== 'number') return '';
+  const d = Math.floor(seconds / 86_400);
+  const h = Math.floor((seconds % 86_400) / 3_600);
+  const m = Math.floor((seconds % 3_600) / 60);
+  return d > 0 ? `${d}d ${h}h` : h > 0 ? `${h}h ${m}m` : m > 0 ? `${m}m ${Math.floor(seconds % 60)}s` : `${Math.floor(seconds)}s`;
+}
+
+function mib(bytes: unknown): string {
+  return typeof bytes === 'number' ? `${Math.round(bytes / 1024 / 1024)} MiB` : '';
 }
 
 /** Fields of a pushed event worth a glance; the rest is in --json. */

@@ -5,7 +5,7 @@ import type { TerminalDecisions } from '../actors/terminal-router.js';
 import type { EventSink } from '../actors/context.js';
 import type { Logger } from '../logger.js';
 import { check, serialSchema } from '../protocol/schemas.js';
-import { ADMIN_TOPICS, type AdminTopic, type GateStatus } from '../protocol/types.js';
+import { ADMIN_TOPICS, type AdminTopic, type GateStatus, type ServerStatus } from '../protocol/types.js';
 import { auditView, depositView, effectiveState, pairingView, terminalView, unknownSerialView } from '../protocol/views.js';
 import type { TerminalRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
@@ -23,6 +23,8 @@ export interface GateControl {
 
 export interface OpsContext {
   store: Store;
+  /** The server's threads and load, for `server.status`. */
+  server: { status(): Promise<ServerStatus> };
   sessions: Sessions;
   router: TerminalDecisions;
   gate: GateControl;
@@ -235,5 +237,6 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
     },
   },
   'gate.close': { access: 'session', audit: true, run: (ctx) => ctx.gate.close() },
+  'server.status': { access: 'session', audit: false, run: (ctx) => ctx.server.status() },
   ...VPN_OPS,
 };

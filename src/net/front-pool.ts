@@ -9,7 +9,7 @@ import { endpointOf } from './comlink-endpoint.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { PairingView, TerminalView } from '../protocol/types.js';
+import type { FrontReport, FrontThreadStatus, PairingView, TerminalView } from '../protocol/types.js';
 import { shardOf } from '../actors/shard.js';
 import { FREE, LeaseTable, createLeaseTable } from '../actors/serial-leases.js';
 import type { TerminalDecisions } from '../actors/terminal-router.js';
@@ -20,6 +20,7 @@ import { valueOf } from './outcome.js';
 
 interface Front {
   worker: Worker;
+  startedAt: number;
   control: Comlink.Remote<FrontControl>;
   /** Rejects when the thread exits: comlink never settles a call to a thread that died, so every call races this. */
   exited: Promise<never>;
@@ -30,6 +31,9 @@ interface Front {
 const WORKER_URL = new URL('./front.worker.js', import.meta.url);
 const RESTART_DELAY_MS = 200;
 const MAX_RESTART_DELAY_MS = 30_000;
+
+/** A thread that has not answered `status` by then is reported as not responding (a loop stuck in long work). */
+export const STATUS_TIMEOUT_MS = 2_000;
 
 /** A decision goes to the holder it is told of at most this often before the operator is asked to retry. */
 export const MAX_DECISION_ATTEMPTS = 3;
@@ -64,6 +68,8 @@ export class FrontPool implements GateListener, TerminalDecisions {
   private started = false;
   /** Threads with a restart under way: one restart at a time per thread, or a failed attempt could leave a second worker serving with the same index (and leases). */
   private readonly restarting = new Set<number>();
+  /** Per thread: restarts after an unexpected exit. */
+  private readonly restarts: number[];
   /** Test hook: restarts left that fail after the new thread answered `ready` (PAIRING_TEST_FAILED_RESTARTS). */
   private failedRestartsToStage = process.env.PAIRING_TEST_HOOKS === '1' ? Number(process.env.PAIRING_TEST_FAILED_RESTARTS ?? 0) : 0;
 
@@ -74,6 +80,7 @@ export class FrontPool implements GateListener, TerminalDecisions {
     },
   ) {
     this.fronts = new Array<Front | null>(opts.threads).fill(null);
+    this.restarts = new Array<number>(opts.threads).fill(0);
   }
 
   get threads(): number {
@@ -176,6 +183,22 @@ export class FrontPool implements GateListener, TerminalDecisions {
     }));
   }
 
+  /** Every thread's state, leases and own report; a thread that is down or slow to answer is reported without its report. */
+  async status(): Promise<FrontThreadStatus[]> {
+    const leases = this.leases.countByHolder(this.threads);
+    return Promise.all(this.fronts.map(async (front, thread): Promise<FrontThreadStatus> => {
+      const base = { thread, restarts: this.restarts[thread]!, leases: leases[thread]! };
+      if (!front) return { ...base, state: 'restarting', startedAt: null, report: null };
+      const startedAt = new Date(front.startedAt).toISOString();
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), STATUS_TIMEOUT_MS)));
+      // comlink types the remote answer as a union of promises; it is one promise of the report.
+      const report = await Promise.race([this.ask(front, front.control.status() as Promise<FrontReport>), late]).catch(() => null).finally(() => clearTimeout(timer));
+      if (report === null) return { ...base, state: this.fronts[thread] === front ? 'not_responding' : 'restarting', startedAt, report: null };
+      return { ...base, state: 'running', startedAt, report };
+    }));
+  }
+
   /** Test hook: crashes one thread (the thread ignores it unless PAIRING_TEST_HOOKS=1). */
   crashOne(): void {
     void this.live()[0]?.control.crash();
@@ -208,7 +231,7 @@ export class FrontPool implements GateListener, TerminalDecisions {
       });
     });
     exited.catch(() => undefined);
-    const front: Front = { worker, control, exited, gone };
+    const front: Front = { worker, startedAt: Date.now(), control, exited, gone };
     this.fronts[index] = front;
     // A thread that dies while starting (port taken, bad certificate) MUST fail the start, not hang it.
     await this.ask(front, control.ready());
@@ -222,6 +245,7 @@ export class FrontPool implements GateListener, TerminalDecisions {
     // It is gone and flushed what it could: the other threads take its terminals with their next calls.
     const leasesFreed = this.leases.releaseAll(index);
     this.opts.log.error({ thread: index, exitCode: code, leasesFreed }, 'front thread exited unexpectedly; restarting it');
+    this.restarts[index]!++;
     this.restart(index);
   }
 

@@ -8,7 +8,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { Config } from '../config.js';
 import type { Authenticated } from '../auth/request-auth.js';
 import type { Outcome } from './outcome.js';
-import type { AdminTopic, HttpReply, PairingView, TerminalRequest, TerminalView } from '../protocol/types.js';
+import type { AdminTopic, FrontReport, HttpReply, PairingView, TerminalRequest, TerminalView } from '../protocol/types.js';
 import type { TerminalRecord } from '../store/records.js';
 import type { VpnConfigView, VpnGateConfig } from '../vpn/vpn-service.js';
 
@@ -62,6 +62,8 @@ export type DecisionAnswer<T = PairingView | TerminalView> = Outcome<T> | { ok: 
 export interface FrontControl {
   /** Answers once the thread listens on master; comlink queues the call until then. */
   ready(): { masterPort: number };
+  /** Its counts and load, for the operators' server.status. */
+  status(): FrontReport;
   /** The direct port to front `index` (replaced when that thread restarts). */
   connectPeer(index: number, port: MessagePort): void;
   /** Runs an operator's decision on the serial's actor if this thread holds its lease or takes it free; else says who holds it. */

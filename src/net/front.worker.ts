@@ -21,6 +21,7 @@ import { Store } from '../store/store.js';
 import { Admission } from './admission.js';
 import type { ActorCall, Decision, FrontControl, FrontWorkerData, MainServices } from './front-protocol.js';
 import { listen, type Listening } from './listen.js';
+import { FrontStats } from './front-stats.js';
 import { outcomeOf } from './outcome.js';
 import { PeerLinks } from './peer-links.js';
 import { createTerminalService } from './terminal-service.js';
@@ -56,9 +57,13 @@ const leases = new ThreadLeases(data.leases, index, {
   released: (bucket) => log.debug({ bucket }, 'released the lease of a bucket of serials'),
 });
 const actors = new TerminalRouter(actorContext, config.actorIdleMs, leases);
+const stats = new FrontStats();
 /** A call handed on this often is chasing a lease that keeps moving: the terminal is told to try again instead. */
 const MAX_HOPS = 3;
-const peers = new PeerLinks((service, request, auth, hops) => serve(service, request, auth, false, hops), log);
+const peers = new PeerLinks((service, request, auth, hops) => {
+  stats.received++;
+  return serve(service, request, auth, false, hops);
+}, log);
 
 /**
  * Runs the call on this thread's actor of the serial when this thread holds its lease (or takes it free), else hands
@@ -70,6 +75,7 @@ function serve(service: ActorCall['service'], request: TerminalRequest, auth: Au
     if (hops >= MAX_HOPS) {
       return Promise.reject(new AppError('overloaded', "the terminal's actor is moving between server threads; try again shortly", { retryAfter: 1 }));
     }
+    stats.handedOn++;
     return peers.call(holder, service, request, auth, hops + 1);
   }
   const reply = actors.deliver(service, request, auth);
@@ -110,12 +116,12 @@ const gateAdmission = new Admission({
 const masterApp = createTerminalService({
   name: 'master',
   routes: MASTER_ROUTES.map((r) => ({ method: r.startsWith('GET') ? ('get' as const) : ('post' as const), path: r.split(' ')[1]! })),
-  maxBodyBytes: config.masterMaxBodyBytes, tls: data.tls, log: log.child({ service: 'master' }), admission: masterAdmission,
+  maxBodyBytes: config.masterMaxBodyBytes, tls: data.tls, log: log.child({ service: 'master' }), admission: masterAdmission, counts: stats.master,
   handle: (request) => serve('master', request, authenticateMaster(request, certs, authOptions()), true),
 });
 const gateApp = createTerminalService({
   name: 'gate', routes: [{ method: 'post', path: '/api/v1/pairing' }], maxBodyBytes: config.gateMaxBodyBytes,
-  tls: data.tls, log: log.child({ service: 'gate' }), admission: gateAdmission,
+  tls: data.tls, log: log.child({ service: 'gate' }), admission: gateAdmission, counts: stats.gate,
   handle: (request) => serve('gate', request, authenticateGate(request, authOptions()), true),
 });
 
@@ -148,6 +154,7 @@ async function waitForIdle(graceMs: number): Promise<void> {
 
 const control: FrontControl = {
   ready: () => ({ masterPort: master!.port }),
+  status: () => stats.report(actors.actors.size, { master: masterAdmission.stats.inFlight, gate: gateAdmission.stats.inFlight }),
   connectPeer(peer, port) {
     if (data.failLinking) throw new Error('test hook: this start fails at linking');
     peers.connect(peer, port);
@@ -178,6 +185,7 @@ const control: FrontControl = {
     closeAll([gateApp, masterApp]);
   },
   async shutdown() {
+    stats.close();
     peers.closeAll();
     await actors.close();
     await writeBehind.close();

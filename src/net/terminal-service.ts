@@ -3,8 +3,9 @@ import uWS from 'uWebSockets.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Logger } from '../logger.js';
 import { tlsAppOptions } from './tls-options.js';
-import type { HttpReply, TerminalRequest } from '../protocol/types.js';
+import type { HttpReply, ServiceCounts, TerminalRequest } from '../protocol/types.js';
 import type { Admission } from './admission.js';
+import { tally } from './front-stats.js';
 import { beginExchange, copyHead, errorReply, notFound, readBody, send, toTerminalRequest } from './http.js';
 
 export interface TerminalServiceOptions {
@@ -14,6 +15,8 @@ export interface TerminalServiceOptions {
   tls: { keyFile: string; certFile: string };
   log: Logger;
   admission: Admission;
+  /** Every answer the service gives is counted here by its status class. */
+  counts: ServiceCounts;
   handle(request: TerminalRequest): Promise<HttpReply>;
 }
 
@@ -27,18 +30,24 @@ export function createTerminalService(opts: TerminalServiceOptions): TemplatedAp
       opts.admission.enter(head.remoteAddress);
     } catch (error) {
       // Refused before reading the body: close, so an unread upload is not parsed as the next request.
-      send(exchange, errorReply(error, opts.log, { service: opts.name }), true);
+      const reply = errorReply(error, opts.log, { service: opts.name });
+      tally(opts.counts, reply.status);
+      send(exchange, reply, true);
       return;
     }
     readBody(exchange, head, opts.maxBodyBytes)
       .then((body) => opts.handle(toTerminalRequest(head, body)))
       .then(
-        (reply) => send(exchange, reply),
+        (reply) => {
+          tally(opts.counts, reply.status);
+          send(exchange, reply);
+        },
         (error: unknown) => {
           const reply = errorReply(error, opts.log, { service: opts.name, path: head.path });
           if (reply.status >= 400 && reply.status !== 500) {
             opts.log.info({ service: opts.name, path: head.path, status: reply.status, error: (reply.body as { error: string }).error, serial: head.headers['x-terminal-serial'], remoteAddress: head.remoteAddress }, 'terminal request refused');
           }
+          tally(opts.counts, reply.status);
           // After a 413 the rest of the upload is unread: close rather than parse it as the next request.
           send(exchange, reply, reply.status === 413);
         },

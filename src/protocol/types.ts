@@ -77,6 +77,56 @@ export interface GateStatus {
   port: number;
 }
 
+/** Answers of one terminal-facing service on one thread since the thread started, by class of status. */
+export interface ServiceCounts {
+  /** 2xx */
+  answered: number;
+  /** 4xx: bad input, failed authentication, rate limits, unknown or unpaired terminals */
+  refused: number;
+  /** 5xx: 503 while a thread restarts or a lease moves, 500 for a fault (logged) */
+  failed: number;
+}
+
+/** What a front thread reports of itself (server.status). */
+export interface FrontReport {
+  /** Terminal actors in memory: terminals active within the actor idle time, not the fleet. */
+  actors: number;
+  /** Requests admitted and not yet answered. */
+  inFlight: { master: number; gate: number };
+  master: ServiceCounts;
+  gate: ServiceCounts;
+  /** Calls that reached this thread's sockets for a serial another thread held, and were handed to it. */
+  handedOn: number;
+  /** Calls another thread handed to this one. */
+  received: number;
+  /** Share of the last few seconds the thread's event loop was busy (0–1): near 1, the thread is saturated. */
+  busy: number;
+  heapUsedBytes: number;
+}
+
+/** One front thread as the supervising thread sees it. The report is null while the thread is not answering. */
+export interface FrontThreadStatus {
+  thread: number;
+  state: 'running' | 'restarting' | 'not_responding';
+  /** When the current incarnation of the thread started; null while it is down. */
+  startedAt: string | null;
+  /** Times this thread exited unexpectedly (each is followed by a restart). */
+  restarts: number;
+  /** Buckets of serials whose actors run on this thread (actors/serial-leases.ts). */
+  leases: number;
+  report: FrontReport | null;
+}
+
+export interface ServerStatus {
+  startedAt: string;
+  uptimeSec: number;
+  /** Resident memory of the whole process: every thread shares it. */
+  rssBytes: number;
+  /** Terminals operators created, paired or not. */
+  terminals: number;
+  threads: FrontThreadStatus[];
+}
+
 /** Gate answers (POST /api/v1/pairing). */
 export type GateReply =
   | { status: 'trusted'; masterUrl: string; vpn: unknown }

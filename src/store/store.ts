@@ -135,6 +135,12 @@ export class Store {
     return this.lastSeen.get(terminal.serial) ?? terminal.lastSeenAt;
   }
 
+  /** How many terminals operators created: the B-tree's own entry count, no scan whatever the fleet. */
+  terminalCount(): number {
+    // lmdb-js types getStats() as {}; at run time it is mdb_stat's fields.
+    return (this.terminals.getStats() as { entryCount: number }).entryCount;
+  }
+
   lastAuditSeq(): number {
     for (const key of this.audit.getKeys({ reverse: true, limit: 1 })) return key;
     return 0;

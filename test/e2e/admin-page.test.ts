@@ -5,6 +5,7 @@ import { totpCode } from '../../src/crypto/totp.js';
 import { launchChromium, openPage, screenshot, type WatchedPage } from '../helpers/browser.js';
 import { terminalCli } from '../helpers/cli.js';
 import { addOperator, nextTotp, type TestOperator } from '../helpers/operator.js';
+import { RawTerminal } from '../helpers/raw-terminal.js';
 import { startServerProcess, tempDir, type ServerProcess } from '../helpers/server-process.js';
 
 /** The few browser globals the page-side callbacks touch: the project type-checks without the DOM lib, and these stay local to this module. */
@@ -232,6 +233,32 @@ describe('operator web page', () => {
     expect(await table.locator('tr', { hasText: 'login' }).filter({ hasText: '?bob' }).count()).toBeGreaterThan(0);
     await dismissToasts(page);
     await screenshot(page, 'audit-log');
+  });
+
+  it("shows the server's threads with what each answered, on request", async () => {
+    const page = alicePage;
+    await page.click('a[href="#/server"]');
+    const table = page.locator('#server-table');
+    await table.waitFor();
+    const threads = server.logs.find((l) => l.msg === 'listening')?.threads as number;
+    const rows = table.locator('tbody tr');
+    expect(await rows.count()).toBe(threads);
+    for (let i = 0; i < threads; i++) expect(await rows.nth(i).locator('td[data-label="State"]').textContent()).toBe('running');
+    /** Part `part` (0 answered, 1 refused, 2 failed) of a column of "answered / refused / failed" cells, summed over the threads. */
+    const total = async (column: 'Gate' | 'Master', part: number): Promise<number> => {
+      const cells = await table.locator(`td[data-label="${column}"]`).allTextContents();
+      return cells.reduce((n, cell) => n + Number(digits(cell.split('/')[part]!)), 0);
+    };
+    // The pairing test went through the gate.
+    expect(await total('Gate', 0)).toBeGreaterThan(0);
+    expect(await page.locator('#server-summary').textContent()).toMatch(/terminals created/);
+    // A signed master call from a terminal nobody created, then Refresh: the refused count moves by exactly one.
+    const refusedBefore = await total('Master', 1);
+    const stranger = await RawTerminal.create('BT-E2E-NOBODY', 'ec').send(server.masterUrl, '/api/v1/ping', { body: '{}' });
+    expect(stranger.status).toBe(401);
+    await page.click('#server-refresh');
+    await expect.poll(() => total('Master', 1)).toBe(refusedBefore + 1);
+    await screenshot(page, 'server-threads');
   });
 
   it('lets a user without 2FA look but not approve, until they enrol TOTP from the QR page', async () => {

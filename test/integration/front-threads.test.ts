@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AdminClient } from '../../src/admin/admin-client.js';
+import type { ServerStatus, ServiceCounts } from '../../src/protocol/types.js';
 import { leaseClaims } from '../helpers/lease-logs.js';
 import { addOperator, connectOperator, pairRawTerminal } from '../helpers/operator.js';
 import { RawTerminal } from '../helpers/raw-terminal.js';
@@ -21,6 +22,16 @@ const ping = (t = terminal) => t.send(server.masterUrl, '/api/v1/ping', { body: 
 const terminals: RawTerminal[] = [];
 /** The thread that last took `serial`'s lease (debug log). */
 const holderOf = (serial: string) => leaseClaims(server, serial).at(-1)?.thread;
+
+const status = () => alice.request<ServerStatus>('server.status');
+/** Master's answers of every thread, summed. */
+function masterTotals(s: ServerStatus): ServiceCounts {
+  const sum = { answered: 0, refused: 0, failed: 0 };
+  for (const { report } of s.threads) {
+    for (const key of ['answered', 'refused', 'failed'] as const) sum[key] += report?.master[key] ?? 0;
+  }
+  return sum;
+}
 
 async function pair(t: RawTerminal): Promise<void> {
   await pairRawTerminal(alice, server, t);
@@ -58,6 +69,29 @@ describe('front-end threads', () => {
     expect(replies.filter((r) => r.status === 401)).toHaveLength(11);
   });
 
+  it("reports every thread's state, leases, actors and answers to operators (server.status)", async () => {
+    const before = await status();
+    expect(before.threads.map((t) => [t.thread, t.state, t.restarts])).toEqual([[0, 'running', 0], [1, 'running', 0], [2, 'running', 0]]);
+    expect(before.terminals).toBe(terminals.length);
+    expect(before.rssBytes).toBeGreaterThan(0);
+    // Every paired terminal has an actor in memory (the idle time is a minute) and its bucket's lease on one thread.
+    const actors = before.threads.reduce((n, t) => n + (t.report?.actors ?? 0), 0);
+    const leases = before.threads.reduce((n, t) => n + t.leases, 0);
+    expect(actors).toBe(terminals.length);
+    expect(leases).toBeGreaterThan(0);
+    expect(leases).toBeLessThanOrEqual(terminals.length);
+    expect(before.threads.reduce((n, t) => n + (t.report?.gate.answered ?? 0), 0)).toBeGreaterThanOrEqual(terminals.length * 2);
+    // Exactly what is sent now is counted: 20 answered, and of 6 copies of one call 1 answered and 5 refused.
+    await Promise.all(Array.from({ length: 20 }, () => ping()));
+    await Promise.all(Array.from({ length: 6 }, terminal.replayable(server.masterUrl, '/api/v1/ping')));
+    const after = await status();
+    const [b, a] = [masterTotals(before), masterTotals(after)];
+    expect({ answered: a.answered - b.answered, refused: a.refused - b.refused, failed: a.failed - b.failed }).toEqual({ answered: 21, refused: 5, failed: 0 });
+    // A copy reaching a thread that does not hold the terminal is handed to the one that does, and counted on both.
+    const handedOn = after.threads.reduce((n, t) => n + (t.report?.handedOn ?? 0), 0);
+    expect(after.threads.reduce((n, t) => n + (t.report?.received ?? 0), 0)).toBe(handedOn);
+  });
+
   it('replaces a crashed thread, and the others answer for its terminals meanwhile', async () => {
     // A call the doomed thread (or whichever holds the terminal by then) admits just before the crash.
     const victim = terminals.find((t) => holderOf(t.serial) === CRASHED)!;
@@ -84,5 +118,9 @@ describe('front-end threads', () => {
     expect(all.filter((r) => r.status === 200)).toHaveLength(1);
     // The restarted thread serves the gate window that was open before it crashed.
     expect((await terminal.gate(server.gateUrl, {})).json.status).toBe('trusted');
+    // Operators see the restart: one unexpected exit (the failed attempt was retired, not crashed), a new start time.
+    const { threads } = await status();
+    expect(threads.map((t) => [t.state, t.restarts])).toEqual(threads.map((t) => ['running', t.thread === CRASHED ? 1 : 0]));
+    expect(Date.parse(threads[CRASHED]!.startedAt!)).toBeGreaterThan(Date.parse(threads[(CRASHED + 1) % THREADS]!.startedAt!));
   });
 });

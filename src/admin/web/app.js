@@ -10,6 +10,7 @@ import { gateView } from './views/gate.js';
 import { loginView } from './views/login.js';
 import { pairingDetailView } from './views/pairing-detail.js';
 import { pairingListView } from './views/pairing-list.js';
+import { serverView } from './views/server.js';
 import { terminalCreateView } from './views/terminal-create.js';
 import { terminalDetailView } from './views/terminal-detail.js';
 import { terminalsView } from './views/terminals.js';
@@ -166,6 +167,7 @@ const ROUTES = [
   [/^#\/unknown$/, () => unknownView(ctx)],
   [/^#\/audit$/, () => auditView(ctx)],
   [/^#\/gate$/, () => gateView(ctx)],
+  [/^#\/server$/, () => serverView(ctx)],
   [/^#\/2fa$/, () => enrolView(ctx)],
 ];
 

@@ -8,6 +8,7 @@ const NAV = [
   ['#/unknown', 'Unknown serials'],
   ['#/audit', 'Audit log'],
   ['#/gate', 'Gate'],
+  ['#/server', 'Server'],
 ];
 
 let built = false;

@@ -129,6 +129,19 @@ describe('serial leases', () => {
     for (const serial of oneHeld) expect(one.holder(serial)).toBe(1);
   });
 
+  it('are counted per holder, free buckets and threads beyond the count left out', () => {
+    const buffer = createLeaseTable();
+    const zero = new ThreadLeases(buffer, 0, recorder().hooks);
+    const one = new ThreadLeases(buffer, 1, recorder().hooks);
+    const two = new ThreadLeases(buffer, 2, recorder().hooks);
+    const held = (leases: ThreadLeases, prefix: string, n: number): number =>
+      new Set(Array.from({ length: n }, (_, i) => `${prefix}-${i}`).filter((serial) => leases.route(serial, true) === leases.self).map(bucketOf)).size;
+    const counts = [held(zero, 'Z', 40), held(one, 'O', 25), held(two, 'T', 10)];
+    expect(counts[0]).toBeGreaterThan(30);
+    expect(new LeaseTable(buffer).countByHolder(3)).toEqual(counts);
+    expect(new LeaseTable(buffer).countByHolder(2)).toEqual(counts.slice(0, 2));
+  });
+
   it('give every bucket exactly one holder when threads race for the same serials', async () => {
     const buffer = createLeaseTable();
     const serials = 20_000;

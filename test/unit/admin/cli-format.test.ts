@@ -1,7 +1,7 @@
 /** @module Human output of `cas` on the view shapes the server sends (src/protocol/types.ts). */
 import { describe, expect, it } from 'vitest';
 import { bigCode, renderPush, renderResult } from '../../../src/admin/cli-format.js';
-import type { PairingView, TerminalView } from '../../../src/protocol/types.js';
+import type { PairingView, ServerStatus, TerminalView } from '../../../src/protocol/types.js';
 
 const tfp = '0123456789abcdef'.repeat(4);
 const colon = tfp.toUpperCase().match(/../g)!.join(':');
@@ -36,6 +36,28 @@ describe('renderResult', () => {
   it('says when there is no code yet, and prints (none) for an empty list', () => {
     expect(renderResult('pairing', { ...request, stage: 'reveal', code: null })).toContain('not yet');
     expect(renderResult('pairings', [])).toBe('(none)\n');
+  });
+
+  it('prints the server line and a row per thread, leaving a down thread\'s report columns empty', () => {
+    const counts = (answered: number, refused: number, failed: number) => ({ answered, refused, failed });
+    const status: ServerStatus = {
+      startedAt: '2024-05-01T10:00:00.000Z', uptimeSec: 3_725, rssBytes: 300 * 1024 * 1024, terminals: 100_000,
+      threads: [
+        {
+          thread: 0, state: 'running', startedAt: '2024-05-01T10:00:00.000Z', restarts: 0, leases: 4_990,
+          report: {
+            actors: 5_000, inFlight: { master: 3, gate: 1 }, master: counts(120_000, 12, 0), gate: counts(40, 2, 1),
+            handedOn: 7, received: 5, busy: 0.434, heapUsedBytes: 64 * 1024 * 1024,
+          },
+        },
+        { thread: 1, state: 'restarting', startedAt: null, restarts: 2, leases: 0, report: null },
+      ],
+    };
+    const [head, titles, first, second] = renderResult('server', status).trimEnd().split('\n');
+    expect(head).toBe('server up 1h 2m (since 2024-05-01 10:00:00Z), 100000 terminals created, RSS 300 MiB');
+    expect(titles).toMatch(/^THREAD\s+STATE\s+SINCE\s+RESTARTS\s+LEASES\s+ACTORS\s+BUSY\s+IN FLIGHT/);
+    expect(first!.split(/\s{2,}/)).toEqual(['0', 'running', '2024-05-01 10:00:00Z', '0', '4990', '5000', '43%', '4', '120000/12/0', '40/2/1', '7', '5', '64 MiB']);
+    expect(second!.split(/\s{2,}/)).toEqual(['1', 'restarting', '2', '0']);
   });
 
   it('falls back to JSON for a shape it does not know', () => {

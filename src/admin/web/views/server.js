@@ -1,0 +1,75 @@
+/**
+ * @module The server: its front-end threads (state, restarts, actors in memory, load, answers so far). Refreshed on
+ * request only: every op extends the operator's session, so a page polling by itself would keep an unattended session
+ * alive for ever.
+ */
+import { dataTable, fill, h } from '../dom.js';
+import { errorText, formatTime } from '../format.js';
+
+const STATE_LABELS = { running: 'running', restarting: 'restarting', not_responding: 'not responding' };
+
+function mib(bytes) {
+  return `${Math.round(bytes / 1024 / 1024).toLocaleString()} MiB`;
+}
+
+function uptime(seconds) {
+  const d = Math.floor(seconds / 86_400);
+  const hours = Math.floor((seconds % 86_400) / 3_600);
+  const m = Math.floor((seconds % 3_600) / 60);
+  return d > 0 ? `${d} d ${hours} h` : hours > 0 ? `${hours} h ${m} min` : `${m} min`;
+}
+
+/** "answered / refused / failed", the failed part flagged when there is any. */
+function counts(c) {
+  if (!c) return '—';
+  return h('span', { class: 'mono nowrap' }, `${c.answered.toLocaleString()} / ${c.refused.toLocaleString()} / `,
+    h('span', { class: c.failed > 0 ? 'text-danger' : null }, c.failed.toLocaleString()));
+}
+
+export function serverView(ctx) {
+  const summary = h('div', { id: 'server-summary', class: 'card', 'aria-live': 'polite' }, h('p', { class: 'loading' }, 'Loading…'));
+  const results = h('div', { id: 'server-threads' });
+
+  async function load() {
+    try {
+      const status = await ctx.call('server.status');
+      fill(summary,
+        h('p', {}, `Up ${uptime(status.uptimeSec)}, since ${formatTime(status.startedAt)}. `,
+          `${status.terminals.toLocaleString()} terminals created; memory ${mib(status.rssBytes)}. `,
+          h('span', { class: 'muted', id: 'server-as-of' }, `As of ${formatTime(new Date().toISOString())}.`)),
+        h('p', { class: 'hint' }, 'Answers are counted per thread since it started: answered / refused (4xx) / failed (5xx). ' +
+          'Actors are the terminals heard from within the actor idle time; busy is the share of the last 5 s the thread worked.'));
+      fill(results, dataTable({
+        id: 'server-table',
+        caption: 'Front-end threads',
+        rows: status.threads,
+        empty: 'No front-end thread.',
+        columns: [
+          { label: 'Thread', cell: (t) => String(t.thread) },
+          { label: 'State', cell: (t) => h('span', { class: `pill ${t.state === 'running' ? 'pill-ok' : 'pill-danger'}` }, STATE_LABELS[t.state] ?? t.state) },
+          { label: 'Since', cell: (t) => (t.startedAt ? h('time', { datetime: t.startedAt }, formatTime(t.startedAt)) : '—') },
+          { label: 'Restarts', cell: (t) => String(t.restarts) },
+          { label: 'Leases', cell: (t) => t.leases.toLocaleString() },
+          { label: 'Actors', cell: (t) => (t.report ? t.report.actors.toLocaleString() : '—') },
+          { label: 'Busy', cell: (t) => (t.report ? `${Math.round(t.report.busy * 100)} %` : '—') },
+          { label: 'In flight', cell: (t) => (t.report ? String(t.report.inFlight.master + t.report.inFlight.gate) : '—') },
+          { label: 'Master', cell: (t) => counts(t.report?.master) },
+          { label: 'Gate', cell: (t) => counts(t.report?.gate) },
+          { label: 'Handed on / received', cell: (t) => (t.report ? `${t.report.handedOn.toLocaleString()} / ${t.report.received.toLocaleString()}` : '—') },
+          { label: 'Heap', cell: (t) => (t.report ? h('span', { class: 'nowrap' }, mib(t.report.heapUsedBytes)) : '—') },
+        ],
+      }));
+    } catch (failure) {
+      fill(results, h('p', { class: 'form-error', role: 'alert' }, errorText(failure)));
+    }
+  }
+
+  load();
+  const el = h('section', { class: 'view' },
+    h('div', { class: 'view-head' },
+      h('h1', { tabindex: '-1' }, 'Server'),
+      h('button', { type: 'button', class: 'secondary', id: 'server-refresh', onclick: load }, 'Refresh')),
+    summary,
+    results);
+  return { el, title: 'Server' };
+}
