@@ -8,7 +8,9 @@ import { prepareFleet, settle, type FleetPairing } from './fleet-setup.js';
 import { ensureIdentities, type GenerationReport, type IdentityPlan } from './identities.js';
 import { GeneratorProcess } from './generator-process.js';
 import type { ConnectReport, PhaseReport, PhaseSpec, PresignReport } from './messages.js';
+import type { ServerStatus } from '../../src/protocol/types.js';
 import { BASELINE, FLOOR, ROOT, SERVER_CLI, serverNodeArgs, serverOptions, startProcess, type RunningProcess } from './server-process.js';
+import { StatusReader, describeFronts, ensureObserver, frontsBetween, type FrontPhase } from './server-status.js';
 
 export interface FleetOptions {
   terminals: number;
@@ -34,6 +36,8 @@ export interface TargetRun {
   connect: ConnectReport;
   peak: PhaseReport;
   steady: PhaseReport;
+  /** The server's own account of each phase per front thread (server.status); absent for the baseline and the floor. */
+  fronts?: { peak: FrontPhase[]; steady: FrontPhase[] };
 }
 
 export interface FleetResult {
@@ -76,7 +80,7 @@ export const SETTLE_MS = 2_000;
 const waiting = (cores: number | null): string => (cores === null ? '' : ` (+${cores.toFixed(2)} waiting for a CPU)`);
 
 /** Connect and warm up (every terminal calls once), then the peak and the open-loop phase (at half its own peak, or at `steadyRate`) against one server. */
-async function drive(gen: GeneratorProcess, proc: RunningProcess, port: number, opts: FleetOptions, ranges: { peak: [number, number]; steady: [number, number] }, freshUntil: number, progress: Progress, label: string, steadyRate?: number): Promise<TargetRun> {
+async function drive(gen: GeneratorProcess, proc: RunningProcess, port: number, opts: FleetOptions, ranges: { peak: [number, number]; steady: [number, number] }, freshUntil: number, progress: Progress, label: string, steadyRate?: number, status?: StatusReader): Promise<TargetRun> {
   const connect = await gen.run<ConnectReport>({ type: 'connect', host: '127.0.0.1', port, concurrency: 200, serverPid: proc.pid });
   const warmFailed = Object.entries(connect.warmupFailures).map(([k, v]) => `${k}×${v}`).join(' ') || 'none';
   progress.done(`${label}: ${connect.connections} terminals connected and called once in ${connect.seconds.toFixed(1)} s (server ${connect.serverCores.toFixed(2)} cores, generator ${connect.generatorCores.toFixed(2)} cores; `
@@ -92,12 +96,22 @@ async function drive(gen: GeneratorProcess, proc: RunningProcess, port: number, 
       + `failed: ${failed}, ${report.reconnects} reconnects, ${report.heartbeats} heartbeats, ended by ${report.endedBy}`);
     return report;
   };
+  const account = (name: string, before: ServerStatus | undefined, after: ServerStatus | undefined): FrontPhase[] => {
+    if (!before || !after) return [];
+    const fronts = frontsBetween(before, after);
+    progress.done(`${name}, as the server counts it: ${describeFronts(fronts)}`);
+    return fronts;
+  };
+  const beforePeak = await status?.read();
   const peak = await phase({ ...base, name: `${label} peak`, mode: 'closed', maxSeconds: opts.seconds, requests: ranges.peak });
+  const afterPeak = await status?.read();
   const rate = steadyRate ?? Math.max(1, Math.floor(peak.callsPerSec / 2));
   await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
   const steady = await phase({ ...base, name: `${label} at ${steadyRate === undefined ? 'half peak' : "the server's half peak"} (${rate}/s)`, mode: 'open', rate, maxSeconds: opts.seconds, requests: ranges.steady });
+  const afterSteady = await status?.read();
   await gen.run({ type: 'disconnect' });
-  return { connect, peak, steady };
+  if (!status) return { connect, peak, steady };
+  return { connect, peak, steady, fronts: { peak: account(`${label} peak`, beforePeak, afterPeak), steady: account(`${label} at half peak`, afterPeak, afterSteady) } };
 }
 
 export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
@@ -123,6 +137,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
   let proc: RunningProcess | null = null;
   try {
     const fleet = await prepareFleet({ plan, cacheDir: opts.cacheDir, reuse: opts.reuseFleet, pairConcurrency: opts.pairConcurrency, serverArgs, ports, gen, progress });
+    await ensureObserver(fleet.dataDir);
     proc = await startProcess(SERVER_CLI, serverArgs(fleet.dataDir), serverNodeArgs());
     await settle();
     const startup = {
@@ -141,7 +156,8 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
     progress.done(`pre-signed ${presign.requests.toLocaleString('en-US')} master calls in ${presign.seconds.toFixed(1)} s (${presign.signsPerSec.toFixed(0)}/s on ${presign.threads} threads), before any measured phase`);
     const freshUntil = created + 300;
 
-    const server = await drive(gen, proc, ports.master, opts, ranges, freshUntil, progress, 'server');
+    const status = await StatusReader.connect(ports.admin, String(proc.ready.sfp));
+    const server = await drive(gen, proc, ports.master, opts, ranges, freshUntil, progress, 'server', undefined, status).finally(() => status.close());
     await proc.stop();
     proc = null;
 

@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { SETTLE_MS, type FleetResult } from '../fleet/fleet.js';
 import { ROOT } from '../fleet/server-process.js';
+import { describeFronts, type FrontPhase } from '../fleet/server-status.js';
 import { formatMachine, type Machine } from './machine.js';
 import type { PhaseReport } from '../fleet/messages.js';
 import type { MicroResult } from './micro-runner.js';
@@ -90,6 +91,11 @@ function fleetSection(f: FleetResult): string {
   };
   const ratio = (a: number, c: number): string => (c > 0 ? `${(a / c).toFixed(2)}×` : '—');
   const cores = (x: number | null): string => (x === null ? 'n/a' : x.toFixed(2));
+  const handed = (fronts: readonly FrontPhase[] | undefined): string => {
+    if (!fronts?.length) return 'n/a';
+    const [on, all] = fronts.reduce(([h, a], f) => [h + f.handedOn, a + f.answered], [0, 0]);
+    return `${n0(on)} of ${n0(all)} (${all > 0 ? ((100 * on) / all).toFixed(2) : '0'}%)`;
+  };
   const waits = (t: { peak: PhaseReport; steady: PhaseReport }, who: 'server' | 'generator'): string => `${cores(t.peak[who].waitingCores)} / ${cores(t.steady[who].waitingCores)}`;
   return [
     `## Fleet (${n0(f.options.terminals)} terminals paired, ${n0(Math.min(f.options.active, f.options.terminals))} active RSA-2048; ${n0(f.options.peakCalls)} calls at peak, ${n0(f.options.steadyCalls)} at half peak, the same to every server)`,
@@ -106,11 +112,13 @@ function fleetSection(f: FleetResult): string {
       ['load generator CPU at peak, cores', s.peak.generator.cores.toFixed(2), b.peak.generator.cores.toFixed(2), '', fl.peak.generator.cores.toFixed(2)],
       ['load generator waiting for a CPU, at peak / open loop, cores\' worth', waits(s, 'generator'), waits(b, 'generator'), '', waits(fl, 'generator')],
       ['load generator event-loop lag p99 at peak / open loop, ms', `${ms(s.peak.generator.loopDelayP99Ms)} / ${ms(s.steady.generator.loopDelayP99Ms)}`, `${ms(b.peak.generator.loopDelayP99Ms)} / ${ms(b.steady.generator.loopDelayP99Ms)}`, '', `${ms(fl.peak.generator.loopDelayP99Ms)} / ${ms(fl.steady.generator.loopDelayP99Ms)}`],
+      ['calls handed to the lease holder on another server thread, at peak / open loop (server.status)', `${handed(s.fronts?.peak)} / ${handed(s.fronts?.steady)}`, '', '', ''],
       ['failures at peak / open loop (and reconnects, heartbeats)', `${failed(s.peak)} / ${failed(s.steady)}`, `${failed(b.peak)} / ${failed(b.steady)}`, '', `${failed(fl.peak)} / ${failed(fl.steady)}`],
     ]),
     '',
     `- Floor: \`bench/floor-uws-server.ts\`, one thread, answers master's route with a fixed 200 without reading a header or verifying anything. It is what Node, uWebSockets.js, TLS, loopback and this generator cost before any of our work. Its peak is bounded by the generator (${fl.peak.generator.cores.toFixed(2)} cores there), and its open-loop phase runs at the server's half-peak rate, so its p99 is the latency the machine and the generator add on their own.`,
-    `- Server threads: ${f.serverThreads}; extra server flags: \`${f.serverArgs.join(' ') || 'none'}\`.`,
+    `- Server threads: ${f.serverThreads}; extra server flags: \`${f.serverArgs.join(' ') || 'none'}\`.`
+      + (s.fronts?.peak.length ? ` As the server counts them (\`server.status\`, read between phases), at peak: ${describeFronts(s.fronts.peak)}.` : ''),
     `- Pairing${f.pairing.reused ? ' (REUSED from an earlier run: --reuse-fleet)' : ''}: ${n0(f.pairing.terminals)} terminals created in ${f.pairing.createSeconds.toFixed(1)} s and paired (commit → reveal → operator approves with the code → trusted) in ${f.pairing.pairSeconds.toFixed(1)} s = ${n0(f.pairing.terminalsPerSec)}/s, `
       + `server ${f.pairing.serverCores.toFixed(2)} cores busy (${ms((f.pairing.serverCores * f.pairing.pairSeconds * 1000) / f.pairing.terminals)} ms CPU per terminal), generator ${f.pairing.generatorCores.toFixed(2)} cores; mean ms per step: ${Object.entries(f.pairing.stepMs).map(([k, v]) => `${k} ${n0(v)}`).join(', ')}; ${f.pairing.errors} errors, ${f.pairing.retries} retries after 429/503.`,
     `- Start-up: ${f.startup.emptySeconds.toFixed(2)} s with an empty store (RSS ${mib(f.startup.emptyRssBytes)}), ${f.startup.registeredSeconds.toFixed(2)} s with ${n0(f.startup.registered)} registered terminals (RSS ${mib(f.startup.registeredRssBytes)}).`,

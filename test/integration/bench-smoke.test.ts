@@ -74,6 +74,19 @@ describe('npm run bench on a 12-terminal fleet', () => {
     }
   });
 
+  it("takes the server's own count of each phase per thread, which agrees with the generator's", () => {
+    const { server, baseline } = results.fleet!;
+    expect(baseline.fronts).toBeUndefined();
+    for (const [phase, fronts] of [[server.peak, server.fronts!.peak], [server.steady, server.fronts!.steady]] as const) {
+      expect(fronts.map((f) => f.thread), phase.name).toEqual([0, 1]);
+      // Heartbeats are 404s outside the services, so the server's 2xx count is exactly the generator's calls.
+      expect(fronts.reduce((n, f) => n + f.answered, 0), phase.name).toBe(phase.ok);
+      expect(fronts.reduce((n, f) => n + f.handedOn, 0), phase.name).toBe(fronts.reduce((n, f) => n + f.received, 0));
+      expect(fronts.reduce((n, f) => n + f.actors, 0), phase.name).toBe(TERMINALS);
+    }
+    expect(markdown).toContain('calls handed to the lease holder on another server thread');
+  });
+
   it('reports how much of each process\'s work waited for a CPU, read from every thread\'s schedstat', () => {
     const fleet = results.fleet!;
     const kernelKeepsIt = fs.existsSync(`/proc/${process.pid}/task/${process.pid}/schedstat`);
