@@ -116,6 +116,9 @@ export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progres
   const cursor = new Int32Array(n).fill(from);
   for (let i = 0; i < n; i++) waiting.push(i);
   const latency = new LatencyRecorder(n * (to - from));
+  const latencyAll = new LatencyRecorder(n * (to - from));
+  const leadInMs = spec.mode === 'open' ? spec.leadInMs ?? 0 : 0;
+  let leadInCalls = 0;
   const timeline = timelineFile ? new LatencyRecorder(2 * n * (to - from)) : null;
   const failures: Record<string, number> = {};
   const fail = (kind: string): void => {
@@ -159,7 +162,9 @@ export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progres
       const sent = performance.now();
       const reply = await conn.request(fleet.requests[t]![index]!);
       const ms = performance.now() - (since ?? sent);
-      latency.record(ms);
+      latencyAll.record(ms);
+      if (since !== null && since - start < leadInMs) leadInCalls++;
+      else latency.record(ms);
       if (timeline) {
         timeline.record((since ?? sent) - start);
         timeline.record(ms);
@@ -271,7 +276,7 @@ export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progres
   return {
     name: spec.name, mode: spec.mode, seconds, calls, ok, failures, reconnects: fleet.reconnects - reconnectsBefore, heartbeats: fleet.heartbeats - heartbeatsBefore,
     callsPerSec: ok / seconds, concurrency, targetRate: spec.mode === 'open' ? spec.rate ?? null : null,
-    latency: latency.summary(), endedBy,
+    latency: latency.summary(), latencyAll: latencyAll.summary(), leadIn: spec.mode === 'open' ? { ms: leadInMs, calls: leadInCalls } : null, endedBy,
     server: {
       cpuSec: server.cpuSec, cores: server.cores, waitingCores: server.waitingCores, cpuPerCallUs: ok > 0 ? (server.cpuSec / ok) * 1e6 : 0,
       rssStartBytes: serverStart.rssBytes, rssEndBytes: serverEnd.rssBytes, rssMaxBytes: Math.max(rssMax, serverEnd.rssBytes),

@@ -30,6 +30,8 @@ export interface PhaseSpec {
   requests: [number, number];
   /** Unix seconds after which the pre-signed requests are no longer fresh for the server. */
   freshUntil: number;
+  /** Open loop: the calls due in the first this many ms are sent at the rate like the rest, but only `latencyAll` counts them. */
+  leadInMs?: number;
 }
 
 export interface PresignReport {
@@ -72,7 +74,12 @@ export interface PhaseReport {
   callsPerSec: number;
   concurrency: number;
   targetRate: number | null;
+  /** Of the calls due after the lead-in (open loop), or of every call. */
   latency: LatencySummary;
+  /** Of every call, the lead-in's included. */
+  latencyAll: LatencySummary;
+  /** Open loop: how long the lead-in was and how many calls fell in it. */
+  leadIn: { ms: number; calls: number } | null;
   endedBy: 'time' | 'requests-used' | 'signature-window';
   /** waitingCores: see CpuUse in bench/lib/proc-stats.ts (threads ready to run but waiting for a CPU). */
   server: { cpuSec: number; cores: number; waitingCores: number | null; cpuPerCallUs: number; rssStartBytes: number; rssEndBytes: number; rssMaxBytes: number };

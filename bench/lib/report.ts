@@ -1,6 +1,6 @@
 /** @module The run's results: the issue's targets checked against the measurements, and the short Markdown report (bench/RESULTS.md). */
 import path from 'node:path';
-import { SETTLE_MS, type FleetResult } from '../fleet/fleet.js';
+import { LEAD_IN_MS, SETTLE_MS, type FleetResult } from '../fleet/fleet.js';
 import { ROOT } from '../fleet/server-process.js';
 import { describeFronts, type FrontPhase } from '../fleet/server-status.js';
 import { formatMachine, type Machine } from './machine.js';
@@ -31,6 +31,10 @@ const n0 = (n: number): string => Math.round(n).toLocaleString('en-US');
 const ms = (n: number): string => n.toFixed(n < 10 ? 2 : 1);
 const mib = (bytes: number): string => `${n0(bytes / MIB)} MiB`;
 
+/** ", after a 200 ms lead-in at the rate; 5.12 ms counting its 1,050 calls" for an open-loop phase that had one. */
+const leadIn = (phase: PhaseReport): string =>
+  (phase.leadIn && phase.leadIn.ms > 0 ? `, after a ${phase.leadIn.ms} ms lead-in at the rate; ${ms(phase.latencyAll.p99Ms)} ms counting its ${n0(phase.leadIn.calls)} calls` : '');
+
 export function evaluateTargets(fleet: FleetResult | null, openssl: OpensslSpeed | null): Target[] {
   if (!fleet) return [];
   const { server, baseline, floor, startup, pairing } = fleet;
@@ -52,9 +56,10 @@ export function evaluateTargets(fleet: FleetResult | null, openssl: OpensslSpeed
     },
     {
       name: `p99 latency at half the peak rate (${n0(server.steady.targetRate ?? 0)}/s)`, goal: '< 5 ms',
-      measured: `${ms(server.steady.latency.p99Ms)} ms (achieved ${n0(server.steady.callsPerSec)}/s); the floor server at the same rate: ${ms(floor.steady.latency.p99Ms)} ms`
+      measured: `${ms(server.steady.latency.p99Ms)} ms of ${n0(server.steady.latency.count)} calls (achieved ${n0(server.steady.callsPerSec)}/s${leadIn(server.steady)}); the floor server at the same rate: ${ms(floor.steady.latency.p99Ms)} ms`
         + (server.steady.server.waitingCores === null ? '' : `; meanwhile the server's threads waited for a CPU ${server.steady.server.waitingCores.toFixed(2)} cores' worth while running ${server.steady.server.cores.toFixed(2)}`),
-      pass: server.steady.latency.p99Ms < 5,
+      // A p99 of fewer than 100 calls is one of the slowest few: too few to judge (a tiny run, or a lead-in as long as the phase).
+      pass: server.steady.latency.count < 100 ? null : server.steady.latency.p99Ms < 5,
     },
     {
       name: `Start-up with ${n0(startup.registered)} registered terminals`, goal: '< 5 s',
@@ -85,6 +90,7 @@ function fleetSection(f: FleetResult): string {
   const b = f.baseline;
   const fl = f.floor;
   const lat = (p: { latency: { p50Ms: number; p99Ms: number; p999Ms: number } }): string => `${ms(p.latency.p50Ms)} / ${ms(p.latency.p99Ms)} / ${ms(p.latency.p999Ms)}`;
+  const latAll = (p: PhaseReport): string => lat({ latency: p.latencyAll });
   const failed = (p: { failures: Record<string, number>; reconnects: number; heartbeats: number }): string => {
     const list = Object.entries(p.failures).map(([k, v]) => `${k}×${v}`).join(' ');
     return `${list || '0'}${p.reconnects ? `; ${p.reconnects} reconnects` : ''}${p.heartbeats ? `; ${p.heartbeats} heartbeats` : ''}`;
@@ -105,7 +111,8 @@ function fleetSection(f: FleetResult): string {
       ['latency at peak p50 / p99 / p99.9, ms', lat(s.peak), lat(b.peak), '', lat(fl.peak)],
       ['server CPU at peak: cores busy, µs per call', `${s.peak.server.cores.toFixed(2)}, ${n0(s.peak.server.cpuPerCallUs)}`, `${b.peak.server.cores.toFixed(2)}, ${n0(b.peak.server.cpuPerCallUs)}`, ratio(b.peak.server.cpuPerCallUs, s.peak.server.cpuPerCallUs) + ' less CPU', `${fl.peak.server.cores.toFixed(2)}, ${n0(fl.peak.server.cpuPerCallUs)}`],
       ['open-loop rate (half of its own peak; the floor at the server\'s), calls/s achieved', `${n0(s.steady.targetRate ?? 0)}, ${n0(s.steady.callsPerSec)}`, `${n0(b.steady.targetRate ?? 0)}, ${n0(b.steady.callsPerSec)}`, '', `${n0(fl.steady.targetRate ?? 0)}, ${n0(fl.steady.callsPerSec)}`],
-      ['latency at that rate p50 / p99 / p99.9, ms', lat(s.steady), lat(b.steady), '', lat(fl.steady)],
+      ['latency at that rate p50 / p99 / p99.9, ms (after the lead-in)', lat(s.steady), lat(b.steady), '', lat(fl.steady)],
+      ['the same counting the lead-in\'s calls', latAll(s.steady), latAll(b.steady), '', latAll(fl.steady)],
       ['RSS with every active terminal connected and called once', `${mib(s.connect.serverRssBytes)} (${n0(s.connect.openConnections)} open)`, `${mib(b.connect.serverRssBytes)} (${n0(b.connect.openConnections)} open)`, '', `${mib(fl.connect.serverRssBytes)} (${n0(fl.connect.openConnections)} open)`],
       ['connect + warm-up: seconds, server cores', `${s.connect.seconds.toFixed(1)}, ${s.connect.serverCores.toFixed(2)}`, `${b.connect.seconds.toFixed(1)}, ${b.connect.serverCores.toFixed(2)}`, '', `${fl.connect.seconds.toFixed(1)}, ${fl.connect.serverCores.toFixed(2)}`],
       ['server threads ready to run but waiting for a CPU, at peak / open loop, cores\' worth', waits(s, 'server'), waits(b, 'server'), '', waits(fl, 'server')],
@@ -123,7 +130,7 @@ function fleetSection(f: FleetResult): string {
       + `server ${f.pairing.serverCores.toFixed(2)} cores busy (${ms((f.pairing.serverCores * f.pairing.pairSeconds * 1000) / f.pairing.terminals)} ms CPU per terminal), generator ${f.pairing.generatorCores.toFixed(2)} cores; mean ms per step: ${Object.entries(f.pairing.stepMs).map(([k, v]) => `${k} ${n0(v)}`).join(', ')}; ${f.pairing.errors} errors, ${f.pairing.retries} retries after 429/503.`,
     `- Start-up: ${f.startup.emptySeconds.toFixed(2)} s with an empty store (RSS ${mib(f.startup.emptyRssBytes)}), ${f.startup.registeredSeconds.toFixed(2)} s with ${n0(f.startup.registered)} registered terminals (RSS ${mib(f.startup.registeredRssBytes)}).`,
     `- Memory per active terminal (keep-alive TLS connection + actor + caches): ${n0(f.memoryPerActiveTerminalBytes)} B.`,
-    `- Calls go round all active terminals in order, each on the terminal's own keep-alive connection. The server closes connections idle for 10 s, so idle ones were held open with unauthenticated 404 heartbeats (${n0(s.connect.heartbeats)} during the server's warm-up; per phase in the failures row): they are not calls, but their CPU is in the server's. The open-loop phase starts ${SETTLE_MS / 1000} s after the peak ends, so it measures its rate and not the drain of the peak's backlog.`,
+    `- Calls go round all active terminals in order, each on the terminal's own keep-alive connection. The server closes connections idle for 10 s, so idle ones were held open with unauthenticated 404 heartbeats (${n0(s.connect.heartbeats)} during the server's warm-up; per phase in the failures row): they are not calls, but their CPU is in the server's. The open-loop phase starts ${SETTLE_MS / 1000} s after the peak ends, so it measures its rate and not the drain of the peak's backlog; its first ${LEAD_IN_MS} ms (${n0(s.steady.leadIn?.calls ?? 0)} of the server's calls) are a lead-in at the same rate whose latency is reported apart, because the first calls after the pause are slow for every server, the floor included.`,
     `- Load generator: ${f.generator}. Pre-signing took ${f.presign.seconds.toFixed(0)} s (${n0(f.presign.signsPerSec)} signatures/s). Every terminal uses the same requests against both servers (the baseline keeps its own replay window).`,
     `- Identities: active terminals share ${Math.min(f.options.rsaKeys, f.options.active)} distinct RSA-2048 keys, each terminal with its own certificate and TFP (the server parses every certificate into its own key object, so verifying costs the same); idle ones are P-256. Cached in ${path.relative(ROOT, f.options.cacheDir) || '.'}/.`,
   ].join('\n');

@@ -60,6 +60,18 @@ describe('npm run bench on a 12-terminal fleet', () => {
     }
   });
 
+  it('reports the open loop\'s lead-in apart: its calls are in latencyAll only', () => {
+    const fleet = results.fleet!;
+    for (const [name, { steady, peak }] of Object.entries({ server: fleet.server, baseline: fleet.baseline, floor: fleet.floor })) {
+      expect(peak.leadIn, name).toBeNull();
+      expect(peak.latencyAll.count, name).toBe(peak.latency.count);
+      expect(steady.leadIn!.ms, name).toBeGreaterThan(0);
+      expect(steady.latencyAll.count, name).toBe(steady.ok);
+      expect(steady.latency.count + steady.leadIn!.calls, name).toBe(steady.latencyAll.count);
+    }
+    expect(markdown).toContain('counting the lead-in');
+  });
+
   it('runs the floor at the server\'s half-peak rate, and reports all three side by side', () => {
     const fleet = results.fleet!;
     expect(fleet.floor.steady.targetRate).toBe(fleet.server.steady.targetRate);
