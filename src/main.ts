@@ -39,6 +39,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const tls = { keyFile: identity.keyFile, certFile: identity.certFile };
   const store = Store.open(config.dataDir);
   const now = (): number => Date.now();
+  const startedAt = now();
   const migrated = store.migrateNonces(Math.floor(now() / 1000), config.clockSkewSec);
   if (migrated > 0) log.info({ nonces: migrated }, 'moved the live nonces of an older store into the nonce ring');
   const url = (port: number): string => `https://${config.publicHost.includes(':') ? `[${config.publicHost}]` : config.publicHost}:${port}`;
@@ -63,7 +64,6 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     ({ masterPort } = await fronts.start());
     const gate = new GateWindow(fronts, { port: config.gatePort, store, log: log.child({ service: 'gate' }), events, now });
 
-    const startedAt = now();
     const server: OpsContext['server'] = {
       status: async () => ({
         startedAt: new Date(startedAt).toISOString(), uptimeSec: Math.floor((now() - startedAt) / 1000), rssBytes: process.memoryUsage.rss(),

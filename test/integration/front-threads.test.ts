@@ -73,6 +73,8 @@ describe('front-end threads', () => {
     const before = await status();
     expect(before.threads.map((t) => [t.thread, t.state, t.restarts])).toEqual([[0, 'running', 0], [1, 'running', 0], [2, 'running', 0]]);
     expect(before.terminals).toBe(terminals.length);
+    // The server's start covers its threads' starts.
+    for (const t of before.threads) expect(Date.parse(t.startedAt!)).toBeGreaterThanOrEqual(Date.parse(before.startedAt));
     expect(before.rssBytes).toBeGreaterThan(0);
     // Every paired terminal has an actor in memory (the idle time is a minute) and its bucket's lease on one thread.
     const actors = before.threads.reduce((n, t) => n + (t.report?.actors ?? 0), 0);
