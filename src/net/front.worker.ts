@@ -20,8 +20,8 @@ import type { HttpReply, PairingView, TerminalRequest, TerminalView } from '../p
 import { Store } from '../store/store.js';
 import { Admission } from './admission.js';
 import type { ActorCall, Decision, FrontControl, FrontWorkerData, MainServices } from './front-protocol.js';
-import { listen, type Listening } from './listen.js';
 import { FrontStats } from './front-stats.js';
+import { listen, type Listening } from './listen.js';
 import { outcomeOf } from './outcome.js';
 import { PeerLinks } from './peer-links.js';
 import { createTerminalService } from './terminal-service.js';
