@@ -35,6 +35,8 @@ export interface Config {
   readonly threads: number;
   /** Idle time after which a terminal actor is evicted from memory. */
   readonly actorIdleMs: number;
+  /** How often the server logs its threads' counts (the operators' server.status); 0: never. */
+  readonly statusLogMs: number;
   readonly logLevel: string;
   readonly logPretty: boolean;
 }
@@ -58,6 +60,7 @@ export const DEFAULTS: Omit<Config, 'dataDir' | 'publicHost' | 'threads'> = Obje
   masterRatePerAddress: 2_000,
   maxInFlight: 4_096,
   actorIdleMs: 60_000,
+  statusLogMs: 60_000,
   logLevel: 'info',
   logPretty: false,
 });
@@ -75,6 +78,7 @@ export const CONFIG_OPTIONS = {
   'clock-skew': { type: 'string' },
   'pairing-ttl': { type: 'string' },
   'actor-idle': { type: 'string' },
+  'status-log': { type: 'string' },
   threads: { type: 'string' },
   'gate-rate': { type: 'string' },
   'gate-global-rate': { type: 'string' },
@@ -91,6 +95,13 @@ function port(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`--${name} must be a port number 0..65535, got "${raw}"`);
+  return n;
+}
+
+function wholeOrZero(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`--${name} must be a whole number of seconds (0: never), got "${raw}"`);
   return n;
 }
 
@@ -134,6 +145,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     clockSkewSec: atMost(MAX_CLOCK_SKEW_SEC, 'clock-skew', positive('clock-skew', pick('clock-skew', 'PAIRING_CLOCK_SKEW'), DEFAULTS.clockSkewSec)),
     pairingTtlSec: positive('pairing-ttl', pick('pairing-ttl', 'PAIRING_TTL'), DEFAULTS.pairingTtlSec),
     actorIdleMs: 1000 * positive('actor-idle', pick('actor-idle', 'PAIRING_ACTOR_IDLE'), DEFAULTS.actorIdleMs / 1000),
+    statusLogMs: 1000 * wholeOrZero('status-log', pick('status-log', 'PAIRING_STATUS_LOG'), DEFAULTS.statusLogMs / 1000),
     threads: positive('threads', pick('threads', 'PAIRING_THREADS'), os.availableParallelism()),
     gateRatePerAddress: positive('gate-rate', pick('gate-rate', 'PAIRING_GATE_RATE'), DEFAULTS.gateRatePerAddress),
     gateRateGlobal: positive('gate-global-rate', pick('gate-global-rate', 'PAIRING_GATE_GLOBAL_RATE'), DEFAULTS.gateRateGlobal),

@@ -107,6 +107,15 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     }, NONCE_PRUNE_MS);
     pruner.unref();
 
+    // The same counts as server.status, in the log: a time series for log-based monitoring, no operator session needed.
+    const statusLog = config.statusLogMs > 0 ? setInterval(() => {
+      server.status().then(
+        ({ uptimeSec, rssBytes, terminals, threads }) => log.info({ uptimeSec, rssBytes, terminals, threads }, 'server status'),
+        (err: unknown) => log.error({ err }, 'reading the server status failed'),
+      );
+    }, config.statusLogMs) : null;
+    statusLog?.unref();
+
     let closed = false;
     return {
       sfp: identity.sfp,
@@ -121,6 +130,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         closed = true;
         clearInterval(pruner);
         clearInterval(auditWatch);
+        if (statusLog) clearInterval(statusLog);
         // Front threads stop accepting, finish their requests, then settle their actors and close their stores; then ours closes.
         adminListening.close();
         await fronts.shutdown(SHUTDOWN_GRACE_MS);

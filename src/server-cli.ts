@@ -34,6 +34,7 @@ Options (every command; environment variable in brackets):
   --clock-skew SEC      accepted terminal clock difference, ≤ 1200   default 300
   --pairing-ttl SEC     how long a pairing request stays pending    default 86400
   --actor-idle SEC      an idle terminal's actor leaves memory after   default 60
+  --status-log SEC      log every thread's counts (server.status) every SEC, 0: never   default 60
   --threads N           front-end threads for gate and master            default: CPU cores
                         (a terminal's actor runs on the thread its connection reached)
   --gate-rate N         gate requests per second per address (429 beyond)   default 5

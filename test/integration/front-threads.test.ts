@@ -40,7 +40,7 @@ async function pair(t: RawTerminal): Promise<void> {
 
 beforeAll(async () => {
   // The first restart fails after the new thread is up (at linking): the retry must not leave that thread serving too.
-  server = await startServerProcess({ extraArgs: ['--threads', String(THREADS)], env: { PAIRING_TEST_HOOKS: '1', PAIRING_TEST_FAILED_RESTARTS: '1' } });
+  server = await startServerProcess({ extraArgs: ['--threads', String(THREADS), '--status-log', '1'], env: { PAIRING_TEST_HOOKS: '1', PAIRING_TEST_FAILED_RESTARTS: '1' } });
   alice = await connectOperator(server, await addOperator(server.dataDir, 'alice'));
   await alice.request('gate.open', { minutes: 10 });
   await pair(terminal);
@@ -92,6 +92,16 @@ describe('front-end threads', () => {
     // A copy reaching a thread that does not hold the terminal is handed to the one that does, and counted on both.
     const handedOn = after.threads.reduce((n, t) => n + (t.report?.handedOn ?? 0), 0);
     expect(after.threads.reduce((n, t) => n + (t.report?.received ?? 0), 0)).toBe(handedOn);
+  });
+
+  it('logs the same status every --status-log seconds, answer counts included', async () => {
+    const { answered } = masterTotals(await status());
+    const earlier = new Set(server.logs.filter((l) => l.msg === 'server status'));
+    const line = await server.waitForLog((l) => l.msg === 'server status' && !earlier.has(l));
+    const logged = line as unknown as ServerStatus;
+    expect(logged.threads.map((t) => [t.thread, t.state])).toEqual([[0, 'running'], [1, 'running'], [2, 'running']]);
+    expect(logged.terminals).toBe(terminals.length);
+    expect(masterTotals(logged).answered).toBeGreaterThanOrEqual(answered);
   });
 
   it('replaces a crashed thread, and the others answer for its terminals meanwhile', async () => {

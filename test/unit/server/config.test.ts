@@ -11,4 +11,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({}, { PAIRING_CLOCK_SKEW: '3600' })).toThrow(/--clock-skew must be at most 1200 seconds, got 3600/);
     expect(() => loadConfig({ 'clock-skew': '0' }, {})).toThrow(/positive whole number/);
   });
+
+  it('logs the status every minute by default; 0 turns it off; anything else but whole seconds is refused', () => {
+    expect(loadConfig({}, {}).statusLogMs).toBe(60_000);
+    expect(loadConfig({ 'status-log': '0' }, {}).statusLogMs).toBe(0);
+    expect(loadConfig({}, { PAIRING_STATUS_LOG: '5' }).statusLogMs).toBe(5_000);
+    expect(() => loadConfig({ 'status-log': '-1' }, {})).toThrow(/--status-log must be a whole number of seconds \(0: never\), got "-1"/);
+    expect(() => loadConfig({ 'status-log': 'often' }, {})).toThrow(ConfigError);
+  });
 });
