@@ -40,7 +40,7 @@ export async function dispatch(ctx: OpsContext, conn: Connection, raw: string): 
     // Captured first: logout clears the session, login sets it.
     const before = conn.session?.user ?? null;
     try {
-      checkAccess(ctx, conn, spec.access);
+      checkAccess(ctx, conn, spec.access, spec.slides !== false);
       const result = await spec.run(ctx, conn, frame.args);
       if (spec.audit === true) await audit(ctx, conn.session?.user ?? before, frame.op, target, { result: 'ok', remoteAddress: conn.remoteAddress });
       return { id, ok: true, result };
@@ -61,12 +61,12 @@ export async function dispatch(ctx: OpsContext, conn: Connection, raw: string): 
   }
 }
 
-function checkAccess(ctx: OpsContext, conn: Connection, access: 'none' | 'session' | '2fa'): void {
+function checkAccess(ctx: OpsContext, conn: Connection, access: 'none' | 'session' | '2fa', slide: boolean): void {
   if (access === 'none') return;
   if (!conn.session) throw new AppError('not_logged_in', 'log in first');
   // Re-checked on every op: a logout or expiry elsewhere ends this connection's rights at once.
   try {
-    conn.session = ctx.sessions.check(conn.session.tokenHash);
+    conn.session = ctx.sessions.check(conn.session.tokenHash, slide);
   } catch (error) {
     conn.session = null;
     conn.unsubscribeAll();

@@ -48,6 +48,8 @@ interface OpSpec {
   access: 'none' | 'session' | '2fa';
   /** State-changing ops are written to the audit log, failures included; `failures`: only refused attempts (e.g. a dead token). */
   audit: boolean | 'failures';
+  /** false: the op is not operator activity (a page refreshing itself) and does not extend the session. Default true. */
+  slides?: boolean;
   target?(args: Record<string, unknown>): string | null;
   run(ctx: OpsContext, conn: Connection, args: Record<string, unknown>): Promise<unknown> | unknown;
 }
@@ -237,6 +239,7 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
     },
   },
   'gate.close': { access: 'session', audit: true, run: (ctx) => ctx.gate.close() },
-  'server.status': { access: 'session', audit: false, run: (ctx) => ctx.server.status() },
+  // Read by pages that refresh themselves: it must not keep an unattended session alive.
+  'server.status': { access: 'session', audit: false, slides: false, run: (ctx) => ctx.server.status() },
   ...VPN_OPS,
 };

@@ -30,13 +30,16 @@ export class Sessions {
     return this.check(hashOf(token));
   }
 
-  /** Re-checks a connection's session on every operation: logout or expiry elsewhere takes effect at once. */
-  check(tokenHash: string): Session {
+  /**
+   * Re-checks a connection's session on every operation: logout or expiry elsewhere takes effect at once. `slide`:
+   * the operation counts as activity and extends the session; a page refreshing itself does not.
+   */
+  check(tokenHash: string, slide = true): Session {
     const record = this.store.sessions.get(tokenHash);
     const now = this.now();
     if (!record || record.expiresAt <= now) throw new AppError('session_expired', 'the session is unknown or expired: log in again');
     let expiresAt = record.expiresAt;
-    if (now - record.lastSeenAt > 60_000) {
+    if (slide && now - record.lastSeenAt > 60_000) {
       // Sliding expiry, written at most once a minute per session.
       expiresAt = now + this.idleMs;
       void this.store.sessions.put(tokenHash, { ...record, lastSeenAt: now, expiresAt });

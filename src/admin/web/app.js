@@ -43,10 +43,14 @@ const ctx = {
   ...ui,
   /** Runs an op; a dead session sends the operator back to the login form. */
   async call(op, args = {}) {
+    const result = await ctx.read(op, args);
+    touchSession();
+    return result;
+  },
+  /** Like `call`, for ops that are not operator activity (the server does not extend the session for them either). */
+  async read(op, args = {}) {
     try {
-      const result = await channel.request(op, args);
-      touchSession();
-      return result;
+      return await channel.request(op, args);
     } catch (error) {
       if (error.code === 'session_expired' || error.code === 'not_logged_in') endSession(errorText(error));
       throw error;

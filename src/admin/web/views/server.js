@@ -1,7 +1,7 @@
 /**
- * @module The server: its front-end threads (state, restarts, actors in memory, load, answers so far). Refreshed on
- * request only: every op extends the operator's session, so a page polling by itself would keep an unattended session
- * alive for ever.
+ * @module The server: its front-end threads (state, restarts, actors in memory, load, answers so far), refreshed every
+ * few seconds while shown. server.status does not extend the operator's session, so an unattended page still ends
+ * its session after the idle time.
  */
 import { dataTable, fill, h } from '../dom.js';
 import { errorText, formatTime } from '../format.js';
@@ -26,13 +26,20 @@ function counts(c) {
     h('span', { class: c.failed > 0 ? 'text-danger' : null }, c.failed.toLocaleString()));
 }
 
+/** Often enough to watch a thread restart; each refresh is one op and one scan of the lease table. */
+const REFRESH_MS = 5_000;
+
 export function serverView(ctx) {
   const summary = h('div', { id: 'server-summary', class: 'card', 'aria-live': 'polite' }, h('p', { class: 'loading' }, 'Loading…'));
   const results = h('div', { id: 'server-threads' });
 
+  let timer = null;
+  let shown = true;
+
   async function load() {
+    clearTimeout(timer);
     try {
-      const status = await ctx.call('server.status');
+      const status = await ctx.read('server.status');
       fill(summary,
         h('p', {}, `Up ${uptime(status.uptimeSec)}, since ${formatTime(status.startedAt)}. `,
           `${status.terminals.toLocaleString()} terminals created; memory ${mib(status.rssBytes)}. `,
@@ -62,6 +69,8 @@ export function serverView(ctx) {
     } catch (failure) {
       fill(results, h('p', { class: 'form-error', role: 'alert' }, errorText(failure)));
     }
+    // A refresh that was under way when the operator left MUST NOT start the next one.
+    if (shown) timer = setTimeout(load, REFRESH_MS);
   }
 
   load();
@@ -71,5 +80,9 @@ export function serverView(ctx) {
       h('button', { type: 'button', class: 'secondary', id: 'server-refresh', onclick: load }, 'Refresh')),
     summary,
     results);
-  return { el, title: 'Server' };
+  const dispose = () => {
+    shown = false;
+    clearTimeout(timer);
+  };
+  return { el, title: 'Server', dispose };
 }

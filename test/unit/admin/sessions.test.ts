@@ -1,0 +1,58 @@
+/** @module Operator sessions on a real store: idle expiry slides with operator activity, and not with a page refreshing itself. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { OPS } from '../../../src/admin/ops.js';
+import { Sessions } from '../../../src/admin/sessions.js';
+import { Store } from '../../../src/store/store.js';
+
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sessions-test-'));
+const store = Store.open(dataDir);
+const IDLE_MS = 10 * 60_000;
+let clock = Date.parse('2026-01-01T00:00:00Z');
+const sessions = new Sessions(store, IDLE_MS, () => clock);
+
+afterAll(async () => {
+  await store.close();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** Lets lmdb commit the sliding write, which check() leaves to the write thread. */
+const committed = (): Promise<boolean> => store.root.committed;
+
+describe('sessions', () => {
+  it('extend with activity, not with checks that do not slide, and end after the idle time either way', async () => {
+    const { session } = await sessions.create('alice');
+    const created = session.expiresAt;
+    clock += 5 * 60_000;
+    expect(sessions.check(session.tokenHash, false).expiresAt).toBe(created);
+    await committed();
+    expect(sessions.check(session.tokenHash, false).expiresAt).toBe(created);
+    // Polling every 5 s until the idle time is up does not keep it alive.
+    while (clock + 5_000 < created) {
+      clock += 5_000;
+      sessions.check(session.tokenHash, false);
+    }
+    await committed();
+    clock = created;
+    expect(() => sessions.check(session.tokenHash, false)).toThrow(/expired/);
+    expect(() => sessions.check(session.tokenHash)).toThrow(/expired/);
+  });
+
+  it('slide by default', async () => {
+    const { session } = await sessions.create('bob');
+    clock += 5 * 60_000;
+    const extended = sessions.check(session.tokenHash).expiresAt;
+    expect(extended).toBe(clock + IDLE_MS);
+    await committed();
+    clock += 9 * 60_000;
+    expect(sessions.check(session.tokenHash, false).expiresAt).toBe(extended);
+  });
+
+  it('are not extended by server.status, which the web page may refresh by itself; operator ops extend them', () => {
+    expect(OPS['server.status']!.slides).toBe(false);
+    expect(OPS['terminals.list']!.slides).toBeUndefined();
+    expect(Object.entries(OPS).filter(([, spec]) => spec.slides === false).map(([op]) => op)).toEqual(['server.status']);
+  });
+});
