@@ -69,7 +69,9 @@ export function serverView(ctx) {
     } catch (failure) {
       fill(results, h('p', { class: 'form-error', role: 'alert' }, errorText(failure)));
     }
-    // A refresh that was under way when the operator left MUST NOT start the next one.
+    // One chain of refreshes: a Refresh clicked while one was under way MUST NOT start a second chain, and a refresh
+    // that was under way when the operator left MUST NOT start the next one.
+    clearTimeout(timer);
     if (shown) timer = setTimeout(load, REFRESH_MS);
   }
 
