@@ -6,7 +6,7 @@ import { tlsAppOptions } from './tls-options.js';
 import type { HttpReply, ServiceCounts, TerminalRequest } from '../protocol/types.js';
 import type { Admission } from './admission.js';
 import { tally } from './front-stats.js';
-import { beginExchange, copyHead, errorReply, notFound, readBody, send, toTerminalRequest } from './http.js';
+import { beginExchange, copyHead, errorReply, notFound, readBody, send, toTerminalRequest, type Exchange } from './http.js';
 
 export interface TerminalServiceOptions {
   name: 'gate' | 'master';
@@ -22,6 +22,11 @@ export interface TerminalServiceOptions {
 
 export function createTerminalService(opts: TerminalServiceOptions): TemplatedApp {
   const app = uWS.SSLApp(tlsAppOptions(opts.tls));
+  /** Every answer of the service goes out here, counted by its status class. */
+  const answer = (exchange: Exchange, reply: HttpReply, close = false): void => {
+    tally(opts.counts, reply.status);
+    send(exchange, reply, close);
+  };
   const serve = (res: HttpResponse, req: HttpRequest): void => {
     const exchange = beginExchange(res);
     const head = copyHead(res, req);
@@ -30,26 +35,20 @@ export function createTerminalService(opts: TerminalServiceOptions): TemplatedAp
       opts.admission.enter(head.remoteAddress);
     } catch (error) {
       // Refused before reading the body: close, so an unread upload is not parsed as the next request.
-      const reply = errorReply(error, opts.log, { service: opts.name });
-      tally(opts.counts, reply.status);
-      send(exchange, reply, true);
+      answer(exchange, errorReply(error, opts.log, { service: opts.name }), true);
       return;
     }
     readBody(exchange, head, opts.maxBodyBytes)
       .then((body) => opts.handle(toTerminalRequest(head, body)))
       .then(
-        (reply) => {
-          tally(opts.counts, reply.status);
-          send(exchange, reply);
-        },
+        (reply) => answer(exchange, reply),
         (error: unknown) => {
           const reply = errorReply(error, opts.log, { service: opts.name, path: head.path });
           if (reply.status >= 400 && reply.status !== 500) {
             opts.log.info({ service: opts.name, path: head.path, status: reply.status, error: (reply.body as { error: string }).error, serial: head.headers['x-terminal-serial'], remoteAddress: head.remoteAddress }, 'terminal request refused');
           }
-          tally(opts.counts, reply.status);
           // After a 413 the rest of the upload is unread: close rather than parse it as the next request.
-          send(exchange, reply, reply.status === 413);
+          answer(exchange, reply, reply.status === 413);
         },
       )
       .finally(() => opts.admission.release());
