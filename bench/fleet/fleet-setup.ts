@@ -34,15 +34,15 @@ const SETTLE_MS = 1_000;
 
 export const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
 
-function addOperator(dataDir: string): Promise<string> {
+/** `pairing-server users add` on the store, offline like any operator's account; resolves with the TOTP secret it printed (null without 2FA). */
+export function addOperator(dataDir: string, operator: { user: string; password: string }, opts: { with2fa: boolean }): Promise<string | null> {
   return new Promise((resolve, reject) => {
-    const child = execFile(process.execPath, [SERVER_CLI, 'users', 'add', OPERATOR.user, '--password-stdin', '--json', '--data-dir', dataDir], (error, stdout, stderr) => {
-      if (error) return reject(new Error(`users add failed: ${stderr}`));
-      const created = JSON.parse(stdout) as { totpSecret?: string };
-      if (!created.totpSecret) return reject(new Error('users add printed no TOTP secret'));
-      resolve(created.totpSecret);
+    const args = [SERVER_CLI, 'users', 'add', operator.user, '--password-stdin', '--json', '--data-dir', dataDir, ...(opts.with2fa ? [] : ['--no-2fa'])];
+    const child = execFile(process.execPath, args, (error, stdout, stderr) => {
+      if (error) return reject(new Error(`users add ${operator.user} failed: ${stderr}`));
+      resolve((JSON.parse(stdout) as { totpSecret?: string | null }).totpSecret ?? null);
     });
-    child.stdin!.end(`${OPERATOR.password}\n`);
+    child.stdin!.end(`${operator.password}\n`);
   });
 }
 
@@ -66,7 +66,8 @@ export async function prepareFleet(args: {
   }
   fs.rmSync(dataDir, { recursive: true, force: true });
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const totpSecret = await addOperator(dataDir);
+  const totpSecret = await addOperator(dataDir, OPERATOR, { with2fa: true });
+  if (!totpSecret) throw new Error('users add printed no TOTP secret');
   let proc: RunningProcess | null = await startProcess(SERVER_CLI, args.serverArgs(dataDir));
   try {
     await settle();

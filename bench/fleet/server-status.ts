@@ -1,12 +1,11 @@
 /**
  * @module The server's own account of a phase, read with the operators' `server.status` before and after it: how the
- * calls spread over the front threads, how many went to another thread's actor, and how busy each thread was. Read
- * between phases only, from the orchestrator, so the reads cost the measured phases nothing.
+ * calls spread over the front threads, how many went to another thread's actor, and the leases and actors each holds.
+ * Read between phases only, from the orchestrator, so the reads cost the measured phases nothing.
  */
-import { execFile } from 'node:child_process';
 import { AdminClient } from '../../src/admin/admin-client.js';
 import type { ServerStatus } from '../../src/protocol/types.js';
-import { SERVER_CLI } from './server-process.js';
+import { addOperator } from './fleet-setup.js';
 
 /** An operator without 2FA: it may read, not approve, which is all the bench needs of it. Re-added on every run (a reused fleet keeps it). */
 const OBSERVER = { user: 'bench-observer', password: 'bench observer passphrase, read only' };
@@ -26,13 +25,9 @@ export interface FrontPhase {
 }
 
 /** Adds the observer to the store (offline, like any operator); one that exists already is fine. */
-export function ensureObserver(dataDir: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(process.execPath, [SERVER_CLI, 'users', 'add', OBSERVER.user, '--password-stdin', '--no-2fa', '--json', '--data-dir', dataDir], (error, _stdout, stderr) => {
-      if (error && !stderr.includes('already exists')) return reject(new Error(`users add ${OBSERVER.user} failed: ${stderr}`));
-      resolve();
-    });
-    child.stdin!.end(`${OBSERVER.password}\n`);
+export async function ensureObserver(dataDir: string): Promise<void> {
+  await addOperator(dataDir, OBSERVER, { with2fa: false }).catch((error: Error) => {
+    if (!error.message.includes('already exists')) throw error;
   });
 }
 
