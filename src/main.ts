@@ -25,6 +25,8 @@ export interface RunningServer {
   gateOpen: boolean;
   /** Test hook (PAIRING_TEST_HOOKS=1): crash one front-end thread. */
   crashFrontThread(): void;
+  /** Test hook (PAIRING_TEST_HOOKS=1): block one front-end thread's event loop for `ms`. */
+  stallFrontThread(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -125,6 +127,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       ports: { gate: gate.status().port, master: masterPort, admin: adminListening.port },
       gateOpen: gate.status().open,
       crashFrontThread: () => fronts.crashOne(),
+      stallFrontThread: (ms) => fronts.stallOne(ms),
       async close() {
         if (closed) return;
         closed = true;

@@ -64,7 +64,11 @@ async function serve(config: Config): Promise<void> {
   const log = createLogger({ level: config.logLevel, pretty: config.logPretty });
   const server = await startServer(config, log);
   log.info({ sfp: server.sfp, urls: server.urls, ports: server.ports, gateOpen: server.gateOpen, threads: server.threads, dataDir: config.dataDir }, 'listening');
-  if (process.env.PAIRING_TEST_HOOKS === '1') process.on('SIGUSR2', () => server.crashFrontThread());
+  if (process.env.PAIRING_TEST_HOOKS === '1') {
+    // SIGUSR2 crashes the first live front thread, or with PAIRING_TEST_STALL_MS blocks its event loop that long.
+    const stallMs = Number(process.env.PAIRING_TEST_STALL_MS ?? 0);
+    process.on('SIGUSR2', () => (stallMs > 0 ? server.stallFrontThread(stallMs) : server.crashFrontThread()));
+  }
   process.stderr.write([
     '',
     `  Server Certificate Fingerprint (SFP): ${formatFingerprint(server.sfp)}`,

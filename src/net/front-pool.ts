@@ -204,6 +204,11 @@ export class FrontPool implements GateListener, TerminalDecisions {
     void this.live()[0]?.control.crash();
   }
 
+  /** Test hook: blocks one thread's event loop for `ms` (the thread ignores it unless PAIRING_TEST_HOOKS=1). */
+  stallOne(ms: number): void {
+    void this.live()[0]?.control.stall(ms);
+  }
+
   private live(): Front[] {
     return this.fronts.filter((f): f is Front => f !== null);
   }

@@ -79,6 +79,8 @@ export interface FrontControl {
   shutdown(): Promise<void>;
   /** Test hook, active only with PAIRING_TEST_HOOKS=1: throws an uncaught exception in the thread. */
   crash(): void;
+  /** Test hook, active only with PAIRING_TEST_HOOKS=1: blocks the thread's event loop for `ms`, as long synchronous work would. */
+  stall(ms: number): void;
 }
 
 /** What a front thread's actors ask of the main thread (exposed with comlink). */

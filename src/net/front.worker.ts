@@ -197,6 +197,13 @@ const control: FrontControl = {
       throw new Error('test hook: crashing this front thread on purpose');
     });
   },
+  stall(ms) {
+    if (process.env.PAIRING_TEST_HOOKS !== '1') return;
+    setImmediate(() => {
+      log.warn({ ms }, 'test hook: blocking this front thread on purpose');
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+    });
+  },
 };
 Comlink.expose(control, endpointOf(data.control));
 
