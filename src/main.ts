@@ -110,9 +110,13 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     pruner.unref();
 
     // The same counts as server.status, in the log: a time series for log-based monitoring, no operator session needed.
+    // A warning while a thread is restarting or not responding, so an alert on the level alone finds it.
     const statusLog = config.statusLogMs > 0 ? setInterval(() => {
       server.status().then(
-        ({ uptimeSec, rssBytes, terminals, threads }) => log.info({ uptimeSec, rssBytes, terminals, threads }, 'server status'),
+        ({ uptimeSec, rssBytes, terminals, threads }) => {
+          const level = threads.every((t) => t.state === 'running') ? 'info' : 'warn';
+          log[level]({ uptimeSec, rssBytes, terminals, threads }, 'server status');
+        },
         (err: unknown) => log.error({ err }, 'reading the server status failed'),
       );
     }, config.statusLogMs) : null;

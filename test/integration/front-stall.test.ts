@@ -25,7 +25,7 @@ const status = () => alice.request<ServerStatus>('server.status');
 const holderOf = (serial: string) => leaseClaims(server, serial).at(-1)?.thread;
 
 beforeAll(async () => {
-  server = await startServerProcess({ extraArgs: ['--threads', '2'], env: { PAIRING_TEST_HOOKS: '1', PAIRING_TEST_STALL_MS: String(STALL_MS) } });
+  server = await startServerProcess({ extraArgs: ['--threads', '2', '--status-log', '1'], env: { PAIRING_TEST_HOOKS: '1', PAIRING_TEST_STALL_MS: String(STALL_MS) } });
   alice = await connectOperator(server, await addOperator(server.dataDir, 'alice'));
   await alice.request('gate.open', { minutes: 10 });
   // Pairing goes on until the thread that will stall holds one of the terminals (each lands on a thread at random).
@@ -59,6 +59,9 @@ describe('a front thread whose event loop is blocked', () => {
     expect(during.threads.map((t) => [t.thread, t.state])).toEqual([[0, 'not_responding'], [1, 'running']]);
     expect(during.threads[STALLED]!.report).toBeNull();
     expect(during.threads[1]!.report).not.toBeNull();
+    // The status log line says the same, as a warning.
+    const logged = await server.waitForLog((l) => l.msg === 'server status' && (l as unknown as ServerStatus).threads[STALLED]!.state === 'not_responding');
+    expect(logged.level).toBe(40);
 
     // Delayed, not refused, and not served by a second actor elsewhere.
     expect((await call).status).toBe(200);
@@ -70,6 +73,11 @@ describe('a front thread whose event loop is blocked', () => {
     const after = await status();
     expect(after.threads.map((t) => [t.thread, t.state, t.restarts])).toEqual([[0, 'running', 0], [1, 'running', 0]]);
     expect(server.logs.some((l) => l.msg === 'front thread exited unexpectedly; restarting it')).toBe(false);
+    // A status line read once the thread answers again is back to info.
+    const earlier = new Set(server.logs);
+    const running = (l: Record<string, unknown>) => (l as unknown as ServerStatus).threads.every((t) => t.state === 'running');
+    const line = await server.waitForLog((l) => l.msg === 'server status' && !earlier.has(l) && running(l));
+    expect(line.level).toBe(30);
     const replies = await Promise.all(Array.from({ length: 6 }, () => victim.send(server.masterUrl, '/api/v1/ping', { body: '{}' })));
     expect(replies.map((r) => r.status)).toEqual(replies.map(() => 200));
   });
