@@ -15,6 +15,7 @@ import { FREE, LeaseTable, createLeaseTable } from '../actors/serial-leases.js';
 import type { TerminalDecisions } from '../actors/terminal-router.js';
 import type { Decision, DecisionAnswer, FrontControl, FrontWorkerData, MainServices } from './front-protocol.js';
 import type { GateListener } from './gate-window.js';
+import { Heartbeats } from './heartbeats.js';
 import { assertPortFree, freePort } from './listen.js';
 import { valueOf } from './outcome.js';
 
@@ -38,8 +39,8 @@ export const STATUS_TIMEOUT_MS = 2_000;
 /** A decision goes to the holder it is told of at most this often before the operator is asked to retry. */
 export const MAX_DECISION_ATTEMPTS = 3;
 
-const restartingThread = (): AppError =>
-  new AppError('overloaded', 'the server thread of this terminal is restarting; try again shortly', { retryAfter: 1 });
+const threadUnavailable = (state: 'restarting' | 'not responding'): AppError =>
+  new AppError('overloaded', `the server thread of this terminal is ${state}; try again shortly`, { retryAfter: 1 });
 
 /**
  * Asks thread `first` to run a decision, then whichever thread the one asked says holds the serial now, at most
@@ -53,13 +54,14 @@ export async function followLease<T>(first: number, ask: (index: number) => Prom
     if (!('movedTo' in answer)) return valueOf(answer);
     target = answer.movedTo;
   }
-  throw restartingThread();
+  throw threadUnavailable('restarting');
 }
 
 export class FrontPool implements GateListener, TerminalDecisions {
   private readonly fronts: (Front | null)[];
   private readonly leaseBuffer = createLeaseTable();
   private readonly leases = new LeaseTable(this.leaseBuffer);
+  private readonly heartbeats: Heartbeats;
   private masterPort = 0;
   /** The gate port while open; reapplied to a thread that restarts. */
   private gatePort: number | null = null;
@@ -80,6 +82,7 @@ export class FrontPool implements GateListener, TerminalDecisions {
     },
   ) {
     this.fronts = new Array<Front | null>(opts.threads).fill(null);
+    this.heartbeats = Heartbeats.create(opts.threads);
     this.restarts = new Array<number>(opts.threads).fill(0);
   }
 
@@ -159,8 +162,11 @@ export class FrontPool implements GateListener, TerminalDecisions {
     const holder = this.leases.holder(decision.serial);
     return followLease(holder === FREE ? shardOf(decision.serial, this.threads) : holder, (index) => {
       const front = this.fronts[index];
+      if (!front) return null;
+      // A thread whose loop is blocked would keep the operator waiting as long as it is.
+      if (this.heartbeats.isSilent(index)) return Promise.reject(threadUnavailable('not responding'));
       // comlink types the remote answer as a union of promises; it is one promise of the answer.
-      return front ? this.ask(front, front.control.decide(decision) as Promise<DecisionAnswer>) : null;
+      return this.ask(front, front.control.decide(decision) as Promise<DecisionAnswer>);
     });
   }
 
@@ -190,6 +196,7 @@ export class FrontPool implements GateListener, TerminalDecisions {
       const base = { thread, restarts: this.restarts[thread]!, leases: leases[thread]! };
       if (!front) return { ...base, state: 'restarting', startedAt: null, report: null };
       const startedAt = new Date(front.startedAt).toISOString();
+      if (this.heartbeats.isSilent(thread)) return { ...base, state: 'not_responding', startedAt, report: null };
       let timer: NodeJS.Timeout | undefined;
       const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), STATUS_TIMEOUT_MS)));
       // comlink types the remote answer as a union of promises; it is one promise of the report.
@@ -218,10 +225,13 @@ export class FrontPool implements GateListener, TerminalDecisions {
     const servicesChannel = new MessageChannel();
     Comlink.expose(this.opts.services, endpointOf(servicesChannel.port1));
     const data: FrontWorkerData = {
-      config: this.opts.config, tls: this.opts.tls, index, threads: this.threads, masterPort: this.masterPort, leases: this.leaseBuffer,
+      config: this.opts.config, tls: this.opts.tls, index, threads: this.threads, masterPort: this.masterPort,
+      leases: this.leaseBuffer, heartbeats: this.heartbeats.buffer,
       masterUrl: this.opts.masterUrl(this.masterPort), sfp: this.opts.sfp, control: channel.port2, services: servicesChannel.port2,
       ...(failLinking ? { failLinking } : {}),
     };
+    // Its own stamp takes over once it runs; until then a starting thread is not silent.
+    this.heartbeats.beat(index);
     const worker = new Worker(WORKER_URL, { workerData: data, transferList: [channel.port2, servicesChannel.port2] });
     const control = Comlink.wrap<FrontControl>(endpointOf(channel.port1));
     worker.on('error', (err) => this.opts.log.error({ err, thread: index }, 'front thread failed'));

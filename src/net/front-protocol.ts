@@ -25,6 +25,8 @@ export interface FrontWorkerData {
   sfp: string;
   /** Which thread runs each serial's actor: shared by every thread (actors/serial-leases.ts). */
   leases: SharedArrayBuffer;
+  /** When each thread's event loop last turned: shared by every thread (heartbeats.ts). */
+  heartbeats: SharedArrayBuffer;
   /** Comlink control channel (FrontControl). */
   control: MessagePort;
   /** Comlink channel to the main thread's services (MainServices). */

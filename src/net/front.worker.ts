@@ -21,6 +21,7 @@ import { Store } from '../store/store.js';
 import { Admission } from './admission.js';
 import type { ActorCall, Decision, FrontControl, FrontWorkerData, MainServices } from './front-protocol.js';
 import { FrontStats } from './front-stats.js';
+import { Heartbeats } from './heartbeats.js';
 import { listen, type Listening } from './listen.js';
 import { outcomeOf } from './outcome.js';
 import { PeerLinks } from './peer-links.js';
@@ -28,6 +29,8 @@ import { createTerminalService } from './terminal-service.js';
 
 const data = workerData as FrontWorkerData;
 const { config, index, threads } = data;
+const heartbeats = new Heartbeats(data.heartbeats);
+const stopBeating = heartbeats.keepBeating(index);
 const log = createLogger({ level: config.logLevel, pretty: config.logPretty }).child({ thread: index });
 const store = Store.open(config.dataDir);
 const certs = new CertificateCache(store);
@@ -63,7 +66,7 @@ const MAX_HOPS = 3;
 const peers = new PeerLinks((service, request, auth, hops) => {
   stats.received++;
   return serve(service, request, auth, false, hops);
-}, log);
+}, heartbeats, log);
 
 /**
  * Runs the call on this thread's actor of the serial when this thread holds its lease (or takes it free), else hands
@@ -185,6 +188,7 @@ const control: FrontControl = {
     closeAll([gateApp, masterApp]);
   },
   async shutdown() {
+    stopBeating();
     stats.close();
     peers.closeAll();
     await actors.close();

@@ -1,7 +1,9 @@
 /**
  * @module A front thread's direct ports to the other fronts: a request authenticated here for a serial another
  * thread holds goes to that thread's actor and its answer comes back, batched per event-loop turn (BatchedPort).
- * A peer that goes away (crash, restart) fails its calls in flight with 503 instead of leaving them hanging.
+ * A peer that goes away (crash, restart) fails its calls in flight with 503 instead of leaving them hanging, and so
+ * does a peer whose event loop is blocked (heartbeats.ts): calls queued behind it would hold this thread's in-flight
+ * budget until it refused its own terminals too.
  */
 import type { MessagePort } from 'node:worker_threads';
 import { withCertificate, type Authenticated } from '../auth/request-auth.js';
@@ -10,6 +12,7 @@ import type { Logger } from '../logger.js';
 import { withBody, type HttpReply, type TerminalRequest } from '../protocol/types.js';
 import { BatchedPort } from './batched-port.js';
 import type { ActorCall, PeerMessage } from './front-protocol.js';
+import { HEARTBEAT_MS, type Heartbeats } from './heartbeats.js';
 import { outcomeOf, valueOf } from './outcome.js';
 import { PendingCalls } from './pending-calls.js';
 
@@ -35,13 +38,17 @@ function exact(bytes: Uint8Array): Buffer {
   copy.set(bytes);
   return copy;
 }
-const restarting = (): AppError =>
-  new AppError('overloaded', 'the server thread that serves this terminal is restarting; try again shortly', { retryAfter: 1 });
+const unavailable = (state: 'restarting' | 'not responding'): AppError =>
+  new AppError('overloaded', `the server thread that serves this terminal is ${state}; try again shortly`, { retryAfter: 1 });
 
 export class PeerLinks {
   private readonly peers = new Map<number, Peer>();
+  private readonly sweeper: NodeJS.Timeout;
 
-  constructor(private readonly deliver: LocalDelivery, private readonly log: Logger) {}
+  constructor(private readonly deliver: LocalDelivery, private readonly heartbeats: Heartbeats, private readonly log: Logger) {
+    this.sweeper = setInterval(() => this.refuseWaitingOnSilent(), HEARTBEAT_MS);
+    this.sweeper.unref();
+  }
 
   /** Uses `port` for thread `index` from now on; calls still waiting on the port it replaces fail. */
   connect(index: number, port: MessagePort): void {
@@ -64,7 +71,8 @@ export class PeerLinks {
    */
   call(holder: number, service: ActorCall['service'], request: TerminalRequest, auth: Authenticated, hops: number): Promise<HttpReply> {
     const peer = this.peers.get(holder);
-    if (!peer) return Promise.reject(restarting());
+    if (!peer) return Promise.reject(unavailable('restarting'));
+    if (this.heartbeats.isSilent(holder)) return Promise.reject(unavailable('not responding'));
     return new Promise((resolve, reject) => {
       const id = peer.waiting.add({ resolve, reject });
       // A structured clone copies a view's whole ArrayBuffer: a small Buffer is a slice of Node's shared 8 KiB
@@ -77,7 +85,19 @@ export class PeerLinks {
   }
 
   closeAll(): void {
+    clearInterval(this.sweeper);
     for (const index of [...this.peers.keys()]) this.disconnect(index);
+  }
+
+  /** Calls waiting on a peer that stopped beating are answered 503 now; if it wakes, its late answers find no one waiting. */
+  private refuseWaitingOnSilent(): void {
+    const now = Date.now();
+    for (const [index, peer] of this.peers) {
+      if (peer.waiting.size === 0 || !this.heartbeats.isSilent(index, now)) continue;
+      const waiting = peer.waiting.abandonAll();
+      for (const { reject } of waiting) reject(unavailable('not responding'));
+      this.log.warn({ peer: index, calls: waiting.length, silentMs: this.heartbeats.silentFor(index, now) }, 'refused the calls waiting for a thread that is not responding');
+    }
   }
 
   private receive(peer: Peer, message: PeerMessage): void {
@@ -103,6 +123,6 @@ export class PeerLinks {
     this.peers.delete(index);
     peer.link.detach();
     peer.port.close();
-    for (const { reject } of peer.waiting.takeAll()) reject(restarting());
+    for (const { reject } of peer.waiting.takeAll()) reject(unavailable('restarting'));
   }
 }

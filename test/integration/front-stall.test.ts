@@ -1,12 +1,13 @@
 /**
  * @module A front thread whose event loop is blocked (long synchronous work) is reported as not responding, the rest
- * of the server keeps answering, and the calls for the terminals it holds wait for it instead of failing or going
- * to another thread.
+ * of the server keeps answering, and the calls for the terminals it holds wait for it or, once its heartbeat is
+ * overdue, are refused at once: no second actor answers for them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AdminClient } from '../../src/admin/admin-client.js';
-import { STATUS_TIMEOUT_MS } from '../../src/net/front-pool.js';
+import { HEARTBEAT_MS, SILENT_AFTER_MS } from '../../src/net/heartbeats.js';
 import type { ServerStatus } from '../../src/protocol/types.js';
+import type { RawReply } from '../helpers/raw-terminal.js';
 import { leaseClaims } from '../helpers/lease-logs.js';
 import { addOperator, connectOperator, pairRawTerminal } from '../helpers/operator.js';
 import { RawTerminal } from '../helpers/raw-terminal.js';
@@ -14,12 +15,13 @@ import { startServerProcess, type ServerProcess } from '../helpers/server-proces
 
 /** The thread the stall hook blocks (the first live one). */
 const STALLED = 0;
-/** Long enough for a status request to give up on the thread (STATUS_TIMEOUT_MS) with time to spare. */
-const STALL_MS = STATUS_TIMEOUT_MS + 2_000;
+/** Long enough to be reported silent (SILENT_AFTER_MS) and to send calls while it is, with time to spare. */
+const STALL_MS = SILENT_AFTER_MS + 3_000;
 let server: ServerProcess;
 let alice: AdminClient;
-/** A paired terminal whose actor runs on the thread that will stall. */
+/** Paired terminals whose actors run on the thread that will stall: one to call, one to unpair. */
 let victim: RawTerminal;
+let other: RawTerminal;
 
 const status = () => alice.request<ServerStatus>('server.status');
 const holderOf = (serial: string) => leaseClaims(server, serial).at(-1)?.thread;
@@ -28,12 +30,14 @@ beforeAll(async () => {
   server = await startServerProcess({ extraArgs: ['--threads', '2', '--status-log', '1'], env: { PAIRING_TEST_HOOKS: '1', PAIRING_TEST_STALL_MS: String(STALL_MS) } });
   alice = await connectOperator(server, await addOperator(server.dataDir, 'alice'));
   await alice.request('gate.open', { minutes: 10 });
-  // Pairing goes on until the thread that will stall holds one of the terminals (each lands on a thread at random).
-  for (let i = 1; i < 30 && !victim; i++) {
+  // Pairing goes on until the thread that will stall holds two of the terminals (each lands on a thread at random).
+  const held: RawTerminal[] = [];
+  for (let i = 1; i < 40 && held.length < 2; i++) {
     const t = RawTerminal.create(`STALL-${i}`, 'ec');
     await pairRawTerminal(alice, server, t);
-    if (holderOf(t.serial) === STALLED) victim = t;
+    if (holderOf(t.serial) === STALLED) held.push(t);
   }
+  [victim, other] = held as [RawTerminal, RawTerminal];
 });
 
 afterAll(async () => {
@@ -42,34 +46,58 @@ afterAll(async () => {
 });
 
 describe('a front thread whose event loop is blocked', () => {
-  it('is reported as not responding while the other thread runs, and its calls wait for it', async () => {
-    expect(victim).toBeDefined();
+  it('is reported as not responding while the other thread runs; calls for its terminals wait, or get 503 at once', async () => {
+    expect(other).toBeDefined();
     const before = await status();
     expect(before.threads.map((t) => [t.thread, t.state])).toEqual([[0, 'running'], [1, 'running']]);
 
     const blocked = server.waitForLog((l) => l.msg === 'test hook: blocking this front thread on purpose');
     process.kill(server.pid, 'SIGUSR2');
     expect((await blocked).thread).toBe(STALLED);
-    const startedAt = Date.now();
-    // On whichever thread its connection lands, the call needs the blocked thread's actor.
-    const call = victim.send(server.masterUrl, '/api/v1/ping', { body: '{}' });
+    const blockedAt = Date.now();
+    const endsAt = blockedAt + STALL_MS;
+    const ping = async (): Promise<RawReply & { at: number }> => {
+      const reply = await victim.send(server.masterUrl, '/api/v1/ping', { body: '{}' });
+      return { ...reply, at: Date.now() };
+    };
+    // Sent before the thread counts as silent: it waits, on whichever thread its connection lands.
+    const early = ping();
 
-    const during = await status();
-    expect(Date.now() - startedAt).toBeLessThan(STALL_MS);
+    let during = await status();
+    while (during.threads[STALLED]!.state === 'running' && Date.now() < endsAt) during = await status();
     expect(during.threads.map((t) => [t.thread, t.state])).toEqual([[0, 'not_responding'], [1, 'running']]);
     expect(during.threads[STALLED]!.report).toBeNull();
     expect(during.threads[1]!.report).not.toBeNull();
-    // The status log line says the same, as a warning.
     const logged = await server.waitForLog((l) => l.msg === 'server status' && (l as unknown as ServerStatus).threads[STALLED]!.state === 'not_responding');
     expect(logged.level).toBe(40);
+    // An operator's decision for one of its terminals is refused too, instead of waiting for it.
+    await expect(alice.request('terminals.unpair', { serial: other.serial })).rejects.toMatchObject({ code: 'overloaded' });
+    expect(Date.now()).toBeLessThan(endsAt);
 
-    // Delayed, not refused, and not served by a second actor elsewhere.
-    expect((await call).status).toBe(200);
-    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(STATUS_TIMEOUT_MS);
+    // Each on a fresh connection, which the kernel gives to either thread. On the blocked one it waits until the
+    // work is done; on the other it needs the blocked thread's actor, and is refused at once.
+    const replies = await Promise.all(Array.from({ length: 16 }, ping));
+    for (const reply of replies) {
+      if (reply.status === 200) {
+        expect(reply.at).toBeGreaterThan(endsAt - 500);
+      } else {
+        expect(reply.status).toBe(503);
+        expect(reply.json.error).toBe('overloaded');
+        expect(reply.headers['retry-after']).toBe('1');
+        expect(reply.at).toBeLessThan(endsAt);
+      }
+    }
+    // 16 connections all on the blocked thread: one chance in 65,536.
+    expect(replies.some((r) => r.status === 503)).toBe(true);
+    // The early call: answered after the work, or refused once the thread was overdue, not before. Silence counts
+    // from the thread's last beat, up to HEARTBEAT_MS before it blocked.
+    const first = await early;
+    if (first.status === 200) expect(first.at).toBeGreaterThan(endsAt - 500);
+    else expect([first.status, first.at - blockedAt > SILENT_AFTER_MS - HEARTBEAT_MS - 250]).toEqual([503, true]);
     expect(holderOf(victim.serial)).toBe(STALLED);
   });
 
-  it('runs again once the work is done; a stall is not a restart', async () => {
+  it('runs again once the work is done; a stall is not a restart, and nothing refused took effect', async () => {
     const after = await status();
     expect(after.threads.map((t) => [t.thread, t.state, t.restarts])).toEqual([[0, 'running', 0], [1, 'running', 0]]);
     expect(server.logs.some((l) => l.msg === 'front thread exited unexpectedly; restarting it')).toBe(false);
@@ -78,7 +106,7 @@ describe('a front thread whose event loop is blocked', () => {
     const running = (l: Record<string, unknown>) => (l as unknown as ServerStatus).threads.every((t) => t.state === 'running');
     const line = await server.waitForLog((l) => l.msg === 'server status' && !earlier.has(l) && running(l));
     expect(line.level).toBe(30);
-    const replies = await Promise.all(Array.from({ length: 6 }, () => victim.send(server.masterUrl, '/api/v1/ping', { body: '{}' })));
+    const replies = await Promise.all([victim, other].flatMap((t) => Array.from({ length: 6 }, () => t.send(server.masterUrl, '/api/v1/ping', { body: '{}' }))));
     expect(replies.map((r) => r.status)).toEqual(replies.map(() => 200));
   });
 });

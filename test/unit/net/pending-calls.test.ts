@@ -35,3 +35,34 @@ describe('PendingCalls', () => {
     expect(calls.add('z')).toBe(0);
   });
 });
+
+describe('PendingCalls.abandonAll', () => {
+  it('returns the waiting entries once and keeps their ids out of use until their late answers come', () => {
+    const calls = new PendingCalls<string>();
+    const [a, b, c] = [calls.add('a'), calls.add('b'), calls.add('c')];
+    expect(calls.take(b)).toBe('b');
+    expect(calls.abandonAll()).toEqual(['a', 'c']);
+    expect(calls.abandonAll()).toEqual([]);
+    expect(calls.size).toBe(0);
+    // New calls get b's freed id or a fresh one, never an abandoned one.
+    const fresh = [calls.add('d'), calls.add('e')];
+    expect(fresh).not.toContain(a);
+    expect(fresh).not.toContain(c);
+    // A late answer to an abandoned call finds no one, and frees its id.
+    expect(calls.take(a)).toBeUndefined();
+    expect(calls.size).toBe(2);
+    expect(calls.add('f')).toBe(a);
+    expect(fresh.map((id) => calls.take(id))).toEqual(['d', 'e']);
+    expect(calls.take(a)).toBe('f');
+  });
+
+  it('frees abandoned ids on takeAll, when no late answer can come', () => {
+    const calls = new PendingCalls<string>();
+    calls.add('a');
+    calls.abandonAll();
+    expect(calls.add('b')).toBe(1);
+    expect(calls.takeAll()).toEqual(['b']);
+    expect(calls.size).toBe(0);
+    expect(calls.add('c')).toBe(0);
+  });
+});
