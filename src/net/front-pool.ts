@@ -107,7 +107,16 @@ export class FrontPool implements GateListener, TerminalDecisions {
     await assertPortFree(this.opts.config.host, actual, 'gate');
     const fronts = this.live();
     if (fronts.length === 0) throw new AppError('overloaded', 'no front-end thread is running');
-    await Promise.all(fronts.map((front) => this.ask(front, front.control.openGate(actual))));
+    // A thread whose loop is blocked opens the gate when it wakes (its control messages wait in order); waiting for
+    // it would hold the operator as long as it stays blocked.
+    const silent = (front: Front): boolean => this.heartbeats.isSilent(this.fronts.indexOf(front));
+    if (fronts.every(silent)) throw threadUnavailable('not responding');
+    await Promise.all(fronts.map((front) => {
+      const opening = this.ask(front, front.control.openGate(actual));
+      if (!silent(front)) return opening;
+      opening.catch((err: unknown) => this.opts.log.error({ err, thread: this.fronts.indexOf(front) }, 'opening the gate on a thread that was not responding failed'));
+      return undefined;
+    }));
     this.gatePort = actual;
     return actual;
   }

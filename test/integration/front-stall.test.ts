@@ -51,6 +51,8 @@ describe('a front thread whose event loop is blocked', () => {
     const before = await status();
     expect(before.threads.map((t) => [t.thread, t.state])).toEqual([[0, 'running'], [1, 'running']]);
 
+    // Closed now, to be opened during the stall.
+    await alice.request('gate.close');
     const blocked = server.waitForLog((l) => l.msg === 'test hook: blocking this front thread on purpose');
     process.kill(server.pid, 'SIGUSR2');
     expect((await blocked).thread).toBe(STALLED);
@@ -70,8 +72,10 @@ describe('a front thread whose event loop is blocked', () => {
     expect(during.threads[1]!.report).not.toBeNull();
     const logged = await server.waitForLog((l) => l.msg === 'server status' && (l as unknown as ServerStatus).threads[STALLED]!.state === 'not_responding');
     expect(logged.level).toBe(40);
-    // An operator's decision for one of its terminals is refused too, instead of waiting for it.
+    // An operator's decision for one of its terminals is refused too, instead of waiting for it; and the gate opens
+    // on the threads that answer without waiting for the blocked one.
     await expect(alice.request('terminals.unpair', { serial: other.serial })).rejects.toMatchObject({ code: 'overloaded' });
+    await alice.request('gate.open', { minutes: 10 });
     expect(Date.now()).toBeLessThan(endsAt);
 
     // Each on a fresh connection, which the kernel gives to either thread. On the blocked one it waits until the
@@ -108,5 +112,8 @@ describe('a front thread whose event loop is blocked', () => {
     expect(line.level).toBe(30);
     const replies = await Promise.all([victim, other].flatMap((t) => Array.from({ length: 6 }, () => t.send(server.masterUrl, '/api/v1/ping', { body: '{}' }))));
     expect(replies.map((r) => r.status)).toEqual(replies.map(() => 200));
+    // The gate opened during the stall pairs terminals, whichever thread their connections reach.
+    for (const serial of ['STALL-AFTER-1', 'STALL-AFTER-2', 'STALL-AFTER-3']) await pairRawTerminal(alice, server, RawTerminal.create(serial, 'ec'));
+    expect(server.logs.some((l) => l.msg === 'opening the gate on a thread that was not responding failed')).toBe(false);
   });
 });
