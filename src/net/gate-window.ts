@@ -22,10 +22,19 @@ export class GateWindow implements GateControl {
     private readonly opts: { port: number; store: Store; log: Logger; events: EventSink; now(): number },
   ) {}
 
-  /** At start-up: reopen a window that was open when the server stopped and has not ended yet. */
+  /**
+   * At start-up: reopen a window that was open when the server stopped and has not ended yet. A gate that cannot
+   * listen (its port taken) MUST NOT keep master and the admin channel from starting: it stays closed, and the stored
+   * window is kept for the next start or an operator's gate.open.
+   */
   async restore(): Promise<void> {
     const saved = this.opts.store.settings.get('gate')?.openUntil ?? null;
-    if (saved !== null && saved > this.opts.now()) await this.listenUntil(saved);
+    if (saved === null || saved <= this.opts.now()) return;
+    try {
+      await this.listenUntil(saved);
+    } catch (err) {
+      this.opts.log.error({ err, openUntil: new Date(saved).toISOString() }, 'the gate window could not be reopened; the gate stays closed');
+    }
   }
 
   status(): GateStatus {
@@ -34,8 +43,9 @@ export class GateWindow implements GateControl {
 
   async open(minutes: number): Promise<GateStatus> {
     const until = this.opts.now() + minutes * 60_000;
-    await this.opts.store.durable(this.opts.store.settings.put('gate', { openUntil: until }));
+    // Listening first: a port that is taken fails the op (conflict) and leaves no open window stored behind it.
     await this.listenUntil(until);
+    await this.opts.store.durable(this.opts.store.settings.put('gate', { openUntil: until }));
     this.opts.log.info({ openUntil: new Date(until).toISOString(), port: this.listeningPort }, 'gate opened');
     this.opts.events('terminals', 'gate.opened', { ...this.status() });
     return this.status();

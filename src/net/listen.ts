@@ -2,6 +2,7 @@
 import net from 'node:net';
 import uWS from 'uWebSockets.js';
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+import { AppError } from '../errors.js';
 
 export interface Listening {
   readonly port: number;
@@ -13,7 +14,7 @@ export function listen(app: TemplatedApp, host: string, port: number, name: stri
     app.listen(host, port, (token: us_listen_socket | false) => {
       // MUST check the token: uWS signals a failed bind (port in use, no permission) only by `false`.
       if (!token) {
-        reject(new Error(`${name}: cannot listen on ${host}:${port} (port in use or not permitted)`));
+        reject(new AppError('conflict', `${name}: cannot listen on ${host}:${port} (port in use or not permitted)`));
         return;
       }
       let open = true;
@@ -36,7 +37,8 @@ export function listen(app: TemplatedApp, host: string, port: number, name: stri
 export function assertPortFree(host: string, port: number, name: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const probe = net.createServer();
-    probe.once('error', (error: NodeJS.ErrnoException) => reject(new Error(`${name}: cannot listen on ${host}:${port} (${error.code === 'EADDRINUSE' ? 'port in use' : error.code})`)));
+    probe.once('error', (error: NodeJS.ErrnoException) =>
+      reject(new AppError('conflict', `${name}: cannot listen on ${host}:${port} (${error.code === 'EADDRINUSE' ? 'port in use' : error.code})`)));
     probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve()));
   });
 }
