@@ -17,7 +17,7 @@ import type { Decision, DecisionAnswer, FrontControl, FrontWorkerData, MainServi
 import type { GateListener } from './gate-window.js';
 import { Heartbeats } from './heartbeats.js';
 import { assertPortFree, freePort } from './listen.js';
-import { valueOf } from './outcome.js';
+import { threadUnavailable, valueOf } from './outcome.js';
 
 interface Front {
   worker: Worker;
@@ -39,8 +39,6 @@ export const STATUS_TIMEOUT_MS = 2_000;
 /** A decision goes to the holder it is told of at most this often before the operator is asked to retry. */
 export const MAX_DECISION_ATTEMPTS = 3;
 
-const threadUnavailable = (state: 'restarting' | 'not responding'): AppError =>
-  new AppError('overloaded', `the server thread of this terminal is ${state}; try again shortly`, { retryAfter: 1 });
 
 /**
  * Asks thread `first` to run a decision, then whichever thread the one asked says holds the serial now, at most

@@ -3,6 +3,10 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ErrorCode } from '../errors.js';
 
+/** 503 for a call or decision whose terminal's actor is on a thread that cannot take it now; it is retried after a second. */
+export const threadUnavailable = (state: 'restarting' | 'not responding'): AppError =>
+  new AppError('overloaded', `the server thread of this terminal is ${state}; try again shortly`, { retryAfter: 1 });
+
 /** A value or a domain error crossing threads. */
 export type Outcome<T> =
   | { ok: true; value: T }

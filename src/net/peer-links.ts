@@ -13,7 +13,7 @@ import { withBody, type HttpReply, type TerminalRequest } from '../protocol/type
 import { BatchedPort } from './batched-port.js';
 import type { ActorCall, PeerMessage } from './front-protocol.js';
 import { HEARTBEAT_MS, type Heartbeats } from './heartbeats.js';
-import { outcomeOf, valueOf } from './outcome.js';
+import { outcomeOf, threadUnavailable, valueOf } from './outcome.js';
 import { PendingCalls } from './pending-calls.js';
 
 /** Serves a call another thread handed here (`hops` times so far): on this thread's actor, or handed on to the lease's holder. */
@@ -38,8 +38,6 @@ function exact(bytes: Uint8Array): Buffer {
   copy.set(bytes);
   return copy;
 }
-const unavailable = (state: 'restarting' | 'not responding'): AppError =>
-  new AppError('overloaded', `the server thread that serves this terminal is ${state}; try again shortly`, { retryAfter: 1 });
 
 export class PeerLinks {
   private readonly peers = new Map<number, Peer>();
@@ -71,8 +69,8 @@ export class PeerLinks {
    */
   call(holder: number, service: ActorCall['service'], request: TerminalRequest, auth: Authenticated, hops: number): Promise<HttpReply> {
     const peer = this.peers.get(holder);
-    if (!peer) return Promise.reject(unavailable('restarting'));
-    if (this.heartbeats.isSilent(holder)) return Promise.reject(unavailable('not responding'));
+    if (!peer) return Promise.reject(threadUnavailable('restarting'));
+    if (this.heartbeats.isSilent(holder)) return Promise.reject(threadUnavailable('not responding'));
     return new Promise((resolve, reject) => {
       const id = peer.waiting.add({ resolve, reject });
       // A structured clone copies a view's whole ArrayBuffer: a small Buffer is a slice of Node's shared 8 KiB
@@ -95,7 +93,7 @@ export class PeerLinks {
     for (const [index, peer] of this.peers) {
       if (peer.waiting.size === 0 || !this.heartbeats.isSilent(index, now)) continue;
       const waiting = peer.waiting.abandonAll();
-      for (const { reject } of waiting) reject(unavailable('not responding'));
+      for (const { reject } of waiting) reject(threadUnavailable('not responding'));
       this.log.warn({ peer: index, calls: waiting.length, silentMs: this.heartbeats.silentFor(index, now) }, 'refused the calls waiting for a thread that is not responding');
     }
   }
@@ -123,6 +121,6 @@ export class PeerLinks {
     this.peers.delete(index);
     peer.link.detach();
     peer.port.close();
-    for (const { reject } of peer.waiting.takeAll()) reject(unavailable('restarting'));
+    for (const { reject } of peer.waiting.takeAll()) reject(threadUnavailable('restarting'));
   }
 }
