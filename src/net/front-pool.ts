@@ -39,7 +39,6 @@ export const STATUS_TIMEOUT_MS = 2_000;
 /** A decision goes to the holder it is told of at most this often before the operator is asked to retry. */
 export const MAX_DECISION_ATTEMPTS = 3;
 
-
 /**
  * Asks thread `first` to run a decision, then whichever thread the one asked says holds the serial now, at most
  * MAX_DECISION_ATTEMPTS times. `ask` gives null for a thread that is not running.
