@@ -27,7 +27,8 @@ export interface RunningServer {
   crashFrontThread(): void;
   /** Test hook (PAIRING_TEST_HOOKS=1): block one front-end thread's event loop for `ms`. */
   stallFrontThread(ms: number): void;
-  close(): Promise<void>;
+  /** Stops every service. Returns the front threads that were not responding and could not be stopped: see FrontPool.shutdown. */
+  close(): Promise<{ stuckThreads: number[] }>;
 }
 
 const NONCE_PRUNE_MS = 60_000;
@@ -133,16 +134,17 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       crashFrontThread: () => fronts.crashOne(),
       stallFrontThread: (ms) => fronts.stallOne(ms),
       async close() {
-        if (closed) return;
+        if (closed) return { stuckThreads: [] };
         closed = true;
         clearInterval(pruner);
         clearInterval(auditWatch);
         if (statusLog) clearInterval(statusLog);
         // Front threads stop accepting, finish their requests, then settle their actors and close their stores; then ours closes.
         adminListening.close();
-        await fronts.shutdown(SHUTDOWN_GRACE_MS);
+        const stuckThreads = await fronts.shutdown(SHUTDOWN_GRACE_MS);
         await pruning;
         await store.close();
+        return { stuckThreads };
       },
     };
   } catch (error) {

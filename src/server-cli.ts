@@ -85,7 +85,15 @@ async function serve(config: Config): Promise<void> {
     stopping = true;
     log.info({ signal }, 'shutting down');
     server.close().then(
-      () => {
+      ({ stuckThreads }) => {
+        if (stuckThreads.length > 0) {
+          // Everything else is closed and on disk. A normal exit would stop the blocked threads first, and stopping a
+          // thread that holds uWS sockets aborts the process (exit 134, a core dump): end it at once instead.
+          log.fatal({ threads: stuckThreads }, 'stopped, except front threads that were not responding; killing the process');
+          log.flush();
+          process.kill(process.pid, 'SIGKILL');
+          return;
+        }
         log.info('stopped');
         log.flush();
         process.exit(0);

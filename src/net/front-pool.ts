@@ -15,7 +15,7 @@ import { FREE, LeaseTable, createLeaseTable } from '../actors/serial-leases.js';
 import type { TerminalDecisions } from '../actors/terminal-router.js';
 import type { Decision, DecisionAnswer, FrontControl, FrontWorkerData, MainServices } from './front-protocol.js';
 import type { GateListener } from './gate-window.js';
-import { Heartbeats } from './heartbeats.js';
+import { HEARTBEAT_MS, Heartbeats } from './heartbeats.js';
 import { assertPortFree, freePort } from './listen.js';
 import { threadUnavailable, valueOf } from './outcome.js';
 
@@ -35,6 +35,9 @@ const MAX_RESTART_DELAY_MS = 30_000;
 
 /** A thread that has not answered `status` by then is reported as not responding (a loop stuck in long work). */
 export const STATUS_TIMEOUT_MS = 2_000;
+
+/** What a call to a thread gives when the thread stopped beating before it answered. */
+const SILENT = Symbol('silent');
 
 /** A decision goes to the holder it is told of at most this often before the operator is asked to retry. */
 export const MAX_DECISION_ATTEMPTS = 3;
@@ -139,22 +142,52 @@ export class FrontPool implements GateListener, TerminalDecisions {
    * Graceful, in phases, because a thread may still be answering requests that other threads handed it:
    * every thread stops accepting, then all finish their requests (up to `graceMs`), then all close their
    * actors and store, and exit.
+   *
+   * A thread whose event loop is blocked is left behind instead of holding the others' shutdown for as long as it
+   * is blocked. It still holds its uWS sockets, so it cannot be ended in-process (see `retire`). Returns the
+   * indices of such threads: the caller MUST end the process without the usual exit, which would abort on them.
    */
-  async shutdown(graceMs: number): Promise<void> {
+  async shutdown(graceMs: number): Promise<number[]> {
     this.closing = true;
-    const fronts = this.live();
-    await Promise.all(fronts.map((front) => this.ask(front, front.control.stopAccepting()).catch(() => undefined)));
+    const stuck = new Set<number>();
+    const phase = (call: (front: Front) => Promise<unknown>): Promise<unknown> =>
+      Promise.all(this.fronts.map(async (front, index) => {
+        if (!front || stuck.has(index)) return;
+        const answer = await this.askWhileBeating(front, index, call(front)).catch(() => undefined);
+        if (answer === SILENT) stuck.add(index);
+      }));
+    await phase((front) => front.control.stopAccepting());
     this.opts.log.info('stopped accepting new connections');
-    await Promise.all(fronts.map((front) => this.ask(front, front.control.drain(graceMs)).catch(() => undefined)));
-    await Promise.all(fronts.map((front) => this.stop(front)));
+    await phase((front) => front.control.drain(graceMs));
+    await phase((front) => front.control.shutdown());
+    await Promise.all(this.fronts.map((front, index) => (front && !stuck.has(index) ? this.end(front) : undefined)));
+    if (stuck.size > 0) {
+      this.opts.log.error({ threads: [...stuck] }, 'front threads not responding at shutdown; stopped without them (each may lose its last half second of replay-window nonces)');
+    }
+    return [...stuck];
   }
 
   /** After `drain`: the thread settles its actors and closes its store, then ends. */
   private async stop(front: Front): Promise<void> {
     await this.ask(front, front.control.shutdown()).catch(() => undefined);
+    await this.end(front);
+  }
+
+  private async end(front: Front): Promise<void> {
     front.control[Comlink.releaseProxy]();
     await front.worker.terminate();
     await front.gone;
+  }
+
+  /** A call to a thread that also gives up (SILENT) once the thread's heartbeat is overdue. */
+  private askWhileBeating<T>(front: Front, index: number, call: Promise<T>): Promise<T | typeof SILENT> {
+    let timer: NodeJS.Timeout | undefined;
+    const silent = new Promise<typeof SILENT>((resolve) => {
+      timer = setInterval(() => {
+        if (this.heartbeats.isSilent(index)) resolve(SILENT);
+      }, HEARTBEAT_MS);
+    });
+    return Promise.race([this.ask(front, call), silent]).finally(() => clearInterval(timer));
   }
 
   /** Takes a thread out of service. Its uWS sockets MUST close before it ends: terminating it with them open aborts the whole process. */

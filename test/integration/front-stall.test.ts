@@ -117,3 +117,28 @@ describe('a front thread whose event loop is blocked', () => {
     expect(server.logs.some((l) => l.msg === 'opening the gate on a thread that was not responding failed')).toBe(false);
   });
 });
+
+describe('shutting down while a front thread is blocked', () => {
+  it('stops everything else without waiting for it, ends the process, and leaves the store whole', async () => {
+    const earlier = new Set(server.logs);
+    const blocked = server.waitForLog((l) => l.msg === 'test hook: blocking this front thread on purpose' && !earlier.has(l));
+    process.kill(server.pid, 'SIGUSR2');
+    await blocked;
+    const endsAt = Date.now() + STALL_MS;
+    while ((await status()).threads[STALLED]!.state === 'running' && Date.now() < endsAt);
+
+    expect(await server.stop('SIGTERM')).toBeNull(); // ended by a signal, not an exit code
+    expect(Date.now()).toBeLessThan(endsAt);
+    // The last lines may still be in the pipe when the exit is seen.
+    const left = await server.waitForLog((l) => l.msg === 'front threads not responding at shutdown; stopped without them (each may lose its last half second of replay-window nonces)');
+    expect(left.threads).toEqual([STALLED]);
+    expect((await server.waitForLog((l) => l.msg === 'stopped, except front threads that were not responding; killing the process')).level).toBe(60);
+    expect(server.output()).not.toContain('Assertion failed');
+
+    // The same data and ports again: the terminals are still paired and call master.
+    await alice.close();
+    server = await startServerProcess({ dataDir: server.dataDir, ports: server.ports, extraArgs: ['--threads', '2'] });
+    const replies = await Promise.all([victim, other].map((t) => t.send(server.masterUrl, '/api/v1/ping', { body: '{}' })));
+    expect(replies.map((r) => r.status)).toEqual([200, 200]);
+  });
+});
