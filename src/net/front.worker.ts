@@ -30,7 +30,8 @@ import { createTerminalService } from './terminal-service.js';
 const data = workerData as FrontWorkerData;
 const { config, index, threads } = data;
 const heartbeats = new Heartbeats(data.heartbeats);
-const stopBeating = heartbeats.keepBeating(index);
+// Until the thread ends, shutdown included: the main thread gives up on a thread whose beat stops (FrontPool.shutdown).
+heartbeats.keepBeating(index);
 const log = createLogger({ level: config.logLevel, pretty: config.logPretty }).child({ thread: index });
 const store = Store.open(config.dataDir);
 const certs = new CertificateCache(store);
@@ -188,7 +189,6 @@ const control: FrontControl = {
     closeAll([gateApp, masterApp]);
   },
   async shutdown() {
-    stopBeating();
     stats.close();
     peers.closeAll();
     await actors.close();

@@ -38,11 +38,9 @@ export class Heartbeats {
     return this.silentFor(index, now) > SILENT_AFTER_MS;
   }
 
-  /** Run by thread `index` itself: stamps its slot every HEARTBEAT_MS while its event loop turns. Returns a stop function. */
-  keepBeating(index: number): () => void {
+  /** Run by thread `index` itself: stamps its slot every HEARTBEAT_MS while its event loop turns, until the thread ends. */
+  keepBeating(index: number): void {
     this.beat(index);
-    const timer = setInterval(() => this.beat(index), HEARTBEAT_MS);
-    timer.unref();
-    return () => clearInterval(timer);
+    setInterval(() => this.beat(index), HEARTBEAT_MS).unref();
   }
 }
