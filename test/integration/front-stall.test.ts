@@ -1,16 +1,15 @@
 /**
  * @module A front thread whose event loop is blocked (long synchronous work) is reported as not responding, the rest
  * of the server keeps answering, and the calls for the terminals it holds wait for it or, once its heartbeat is
- * overdue, are refused at once: no second actor answers for them.
+ * overdue, are refused at once: no second actor answers for them. A shutdown does not wait for it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AdminClient } from '../../src/admin/admin-client.js';
 import { HEARTBEAT_MS, SILENT_AFTER_MS } from '../../src/net/heartbeats.js';
 import type { ServerStatus } from '../../src/protocol/types.js';
-import type { RawReply } from '../helpers/raw-terminal.js';
 import { leaseClaims } from '../helpers/lease-logs.js';
 import { addOperator, connectOperator, pairRawTerminal } from '../helpers/operator.js';
-import { RawTerminal } from '../helpers/raw-terminal.js';
+import { RawTerminal, type RawReply } from '../helpers/raw-terminal.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 
 /** The thread the stall hook blocks (the first live one). */
