@@ -72,6 +72,9 @@ export class FrontPool implements GateListener, TerminalDecisions {
   private readonly restarting = new Set<number>();
   /** Per thread: restarts after an unexpected exit. */
   private readonly restarts: number[];
+  /** Per thread: when it stopped beating, while it is silent; for the log lines at the moment it stops and resumes. */
+  private readonly silentSince: (number | null)[];
+  private heartbeatWatch: NodeJS.Timeout | null = null;
   /** Test hook: restarts left that fail after the new thread answered `ready` (PAIRING_TEST_FAILED_RESTARTS). */
   private failedRestartsToStage = process.env.PAIRING_TEST_HOOKS === '1' ? Number(process.env.PAIRING_TEST_FAILED_RESTARTS ?? 0) : 0;
 
@@ -84,6 +87,7 @@ export class FrontPool implements GateListener, TerminalDecisions {
     this.fronts = new Array<Front | null>(opts.threads).fill(null);
     this.heartbeats = Heartbeats.create(opts.threads);
     this.restarts = new Array<number>(opts.threads).fill(0);
+    this.silentSince = new Array<number | null>(opts.threads).fill(null);
   }
 
   get threads(): number {
@@ -99,6 +103,8 @@ export class FrontPool implements GateListener, TerminalDecisions {
     // Each pair once: thread i links to every thread after it.
     await Promise.all(this.fronts.map((_, i) => this.link(i, (j) => j > i)));
     this.started = true;
+    this.heartbeatWatch = setInterval(() => this.watchHeartbeats(), HEARTBEAT_MS);
+    this.heartbeatWatch.unref();
     return { masterPort: this.masterPort };
   }
 
@@ -149,6 +155,7 @@ export class FrontPool implements GateListener, TerminalDecisions {
    */
   async shutdown(graceMs: number): Promise<number[]> {
     this.closing = true;
+    if (this.heartbeatWatch) clearInterval(this.heartbeatWatch);
     const stuck = new Set<number>();
     const phase = (call: (front: Front) => Promise<unknown>): Promise<unknown> =>
       Promise.all(this.fronts.map(async (front, index) => {
@@ -243,6 +250,25 @@ export class FrontPool implements GateListener, TerminalDecisions {
       if (report === null) return { ...base, state: this.fronts[thread] === front ? 'not_responding' : 'restarting', startedAt, report: null };
       return { ...base, state: 'running', startedAt, report };
     }));
+  }
+
+  /** Logs the moment a thread stops beating and the moment it beats again; the status line comes only every minute. */
+  private watchHeartbeats(): void {
+    const now = Date.now();
+    this.fronts.forEach((front, index) => {
+      const since = this.silentSince[index] ?? null;
+      if (front !== null && this.heartbeats.isSilent(index, now)) {
+        if (since !== null) return;
+        const silentMs = this.heartbeats.silentFor(index, now);
+        this.silentSince[index] = now - silentMs;
+        const leases = this.leases.countByHolder(this.threads)[index];
+        this.opts.log.warn({ thread: index, silentMs, leases }, 'front thread not responding: its event loop is blocked; calls for its terminals get 503 or wait');
+      } else if (since !== null) {
+        this.silentSince[index] = null;
+        // A thread that exited while silent is in the exit's own log line instead.
+        if (front !== null) this.opts.log.info({ thread: index, silentMs: now - since }, 'front thread responding again');
+      }
+    });
   }
 
   /** Test hook: crashes one thread (the thread ignores it unless PAIRING_TEST_HOOKS=1). */

@@ -71,6 +71,9 @@ describe('a front thread whose event loop is blocked', () => {
     expect(during.threads[1]!.report).not.toBeNull();
     const logged = await server.waitForLog((l) => l.msg === 'server status' && (l as unknown as ServerStatus).threads[STALLED]!.state === 'not_responding');
     expect(logged.level).toBe(40);
+    // And a line of its own at the moment it stopped beating.
+    const stopped = await server.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('front thread not responding'));
+    expect([stopped.level, stopped.thread, (stopped.silentMs as number) > SILENT_AFTER_MS]).toEqual([40, STALLED, true]);
     // An operator's decision for one of its terminals is refused too, instead of waiting for it; and the gate opens
     // on the threads that answer without waiting for the blocked one.
     await expect(alice.request('terminals.unpair', { serial: other.serial })).rejects.toMatchObject({ code: 'overloaded' });
@@ -104,6 +107,10 @@ describe('a front thread whose event loop is blocked', () => {
     const after = await status();
     expect(after.threads.map((t) => [t.thread, t.state, t.restarts])).toEqual([[0, 'running', 0], [1, 'running', 0]]);
     expect(server.logs.some((l) => l.msg === 'front thread exited unexpectedly; restarting it')).toBe(false);
+    const resumed = await server.waitForLog((l) => l.msg === 'front thread responding again');
+    expect(resumed.thread).toBe(STALLED);
+    expect(resumed.silentMs as number).toBeGreaterThan(STALL_MS - 500);
+    expect(resumed.silentMs as number).toBeLessThan(STALL_MS + 1_000);
     // A status line read once the thread answers again is back to info.
     const earlier = new Set(server.logs);
     const running = (l: Record<string, unknown>) => (l as unknown as ServerStatus).threads.every((t) => t.state === 'running');
