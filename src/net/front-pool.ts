@@ -203,10 +203,13 @@ export class FrontPool implements GateListener, TerminalDecisions {
     await this.stop(front);
   }
 
-  /** To the thread holding the serial's lease; a free serial starts on the thread its hash names. */
+  /**
+   * To the thread holding the serial's lease. A free serial starts on the thread its hash names, or, when that one is
+   * not responding, on the first that is: any thread may take a free lease.
+   */
   private decide(decision: Decision): Promise<PairingView | TerminalView> {
     const holder = this.leases.holder(decision.serial);
-    return followLease(holder === FREE ? shardOf(decision.serial, this.threads) : holder, (index) => {
+    return followLease(holder === FREE ? this.responsive(shardOf(decision.serial, this.threads)) : holder, (index) => {
       const front = this.fronts[index];
       if (!front) return null;
       // A thread whose loop is blocked would keep the operator waiting as long as it is.
@@ -250,6 +253,14 @@ export class FrontPool implements GateListener, TerminalDecisions {
       if (report === null) return { ...base, state: this.fronts[thread] === front ? 'not_responding' : 'restarting', startedAt, report: null };
       return { ...base, state: 'running', startedAt, report };
     }));
+  }
+
+  /** `preferred` if it is running and beating, else the first thread that is; `preferred` when none is. */
+  private responsive(preferred: number): number {
+    const answers = (index: number): boolean => this.fronts[index] !== null && !this.heartbeats.isSilent(index);
+    if (answers(preferred)) return preferred;
+    const other = this.fronts.findIndex((_, index) => answers(index));
+    return other === -1 ? preferred : other;
   }
 
   /** Logs the moment a thread stops beating and the moment it beats again; the status line comes only every minute. */

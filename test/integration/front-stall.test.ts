@@ -5,6 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AdminClient } from '../../src/admin/admin-client.js';
+import { bucketOf } from '../../src/actors/serial-leases.js';
+import { shardOf } from '../../src/actors/shard.js';
 import { HEARTBEAT_MS, SILENT_AFTER_MS } from '../../src/net/heartbeats.js';
 import type { ServerStatus } from '../../src/protocol/types.js';
 import { leaseClaims } from '../helpers/lease-logs.js';
@@ -21,6 +23,8 @@ let alice: AdminClient;
 /** Paired terminals whose actors run on the thread that will stall: one to call, one to unpair. */
 let victim: RawTerminal;
 let other: RawTerminal;
+/** A created, never-contacted serial whose lease is free and whose hash names the thread that will stall. */
+let unclaimed: string;
 
 const status = () => alice.request<ServerStatus>('server.status');
 const holderOf = (serial: string) => leaseClaims(server, serial).at(-1)?.thread;
@@ -37,6 +41,12 @@ beforeAll(async () => {
     if (holderOf(t.serial) === STALLED) held.push(t);
   }
   [victim, other] = held as [RawTerminal, RawTerminal];
+  const taken = new Set(server.logs.filter((l) => l.msg === 'took the lease of a serial').map((l) => bucketOf(l.serial as string)));
+  for (let k = 0; !unclaimed; k++) {
+    const serial = `STALL-FREE-${k}`;
+    if (shardOf(serial, 2) === STALLED && !taken.has(bucketOf(serial))) unclaimed = serial;
+  }
+  await alice.request('terminals.create', { serial: unclaimed });
 });
 
 afterAll(async () => {
@@ -77,6 +87,10 @@ describe('a front thread whose event loop is blocked', () => {
     // An operator's decision for one of its terminals is refused too, instead of waiting for it; and the gate opens
     // on the threads that answer without waiting for the blocked one.
     await expect(alice.request('terminals.unpair', { serial: other.serial })).rejects.toMatchObject({ code: 'overloaded' });
+    // One for a serial no thread holds runs on the thread that answers, though its hash names the blocked one: the
+    // actor there says it is not paired.
+    await expect(alice.request('terminals.unpair', { serial: unclaimed })).rejects.toMatchObject({ code: 'invalid_state' });
+    expect(holderOf(unclaimed)).toBe(1);
     await alice.request('gate.open', { minutes: 10 });
     expect(Date.now()).toBeLessThan(endsAt);
 
