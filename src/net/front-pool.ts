@@ -15,7 +15,7 @@ import { FREE, LeaseTable, createLeaseTable } from '../actors/serial-leases.js';
 import type { TerminalDecisions } from '../actors/terminal-router.js';
 import type { Decision, DecisionAnswer, FrontControl, FrontWorkerData, MainServices } from './front-protocol.js';
 import type { GateListener } from './gate-window.js';
-import { HEARTBEAT_MS, Heartbeats } from './heartbeats.js';
+import { HEARTBEAT_MS, Heartbeats, monotonicMs } from './heartbeats.js';
 import { assertPortFree, freePort } from './listen.js';
 import { threadUnavailable, valueOf } from './outcome.js';
 
@@ -265,7 +265,7 @@ export class FrontPool implements GateListener, TerminalDecisions {
 
   /** Logs the moment a thread stops beating and the moment it beats again; the status line comes only every minute. */
   private watchHeartbeats(): void {
-    const now = Date.now();
+    const now = monotonicMs();
     this.fronts.forEach((front, index) => {
       const since = this.silentSince[index] ?? null;
       if (front !== null && this.heartbeats.isSilent(index, now)) {

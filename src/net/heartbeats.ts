@@ -4,6 +4,12 @@
  * and without asking it.
  */
 
+/**
+ * Milliseconds on the monotonic clock, the same in every thread of the process. Not Date.now(): a wall clock stepped
+ * by NTP would make every thread look silent at once (forward) or none for as long as the step (back).
+ */
+export const monotonicMs = (): number => Number(process.hrtime.bigint() / 1_000_000n);
+
 /** How often a front thread stamps its slot. */
 export const HEARTBEAT_MS = 250;
 /**
@@ -25,16 +31,16 @@ export class Heartbeats {
   }
 
   /** Thread `index` is alive at `now`. */
-  beat(index: number, now = Date.now()): void {
+  beat(index: number, now = monotonicMs()): void {
     Atomics.store(this.stamps, index, BigInt(now));
   }
 
   /** Milliseconds since thread `index` last beat. */
-  silentFor(index: number, now = Date.now()): number {
+  silentFor(index: number, now = monotonicMs()): number {
     return now - Number(Atomics.load(this.stamps, index));
   }
 
-  isSilent(index: number, now = Date.now()): boolean {
+  isSilent(index: number, now = monotonicMs()): boolean {
     return this.silentFor(index, now) > SILENT_AFTER_MS;
   }
 

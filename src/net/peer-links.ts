@@ -12,7 +12,7 @@ import type { Logger } from '../logger.js';
 import { withBody, type HttpReply, type TerminalRequest } from '../protocol/types.js';
 import { BatchedPort } from './batched-port.js';
 import type { ActorCall, PeerMessage } from './front-protocol.js';
-import { HEARTBEAT_MS, type Heartbeats } from './heartbeats.js';
+import { HEARTBEAT_MS, monotonicMs, type Heartbeats } from './heartbeats.js';
 import { outcomeOf, threadUnavailable, valueOf } from './outcome.js';
 import { PendingCalls } from './pending-calls.js';
 
@@ -89,7 +89,7 @@ export class PeerLinks {
 
   /** Calls waiting on a peer that stopped beating are answered 503 now; if it wakes, its late answers find no one waiting. */
   private refuseWaitingOnSilent(): void {
-    const now = Date.now();
+    const now = monotonicMs();
     for (const [index, peer] of this.peers) {
       if (peer.waiting.size === 0 || !this.heartbeats.isSilent(index, now)) continue;
       const waiting = peer.waiting.abandonAll();
