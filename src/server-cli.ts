@@ -79,21 +79,27 @@ async function serve(config: Config): Promise<void> {
     `  ${server.threads} front-end thread${server.threads === 1 ? '' : 's'}`,
     '',
   ].join('\n') + '\n');
+  // Ends the process without the usual exit, which stops the front threads first and aborts (exit 134, a core dump)
+  // on any that still holds uWS sockets. The log is written asynchronously, and pino's flush(cb) calls back before a
+  // write in flight is done (sonic-boom with minLength 0): killing at once lost the line before the last, 2 runs in 8
+  // with stdout on a pipe. A quarter second lets the lines out, and is bounded if stdout is stuck.
+  const kill = (): void => void setTimeout(() => process.kill(process.pid, 'SIGKILL'), 250);
   let stopping = false;
   const stop = (signal: string): void => {
-    if (stopping) return;
+    if (stopping) {
+      // The operator asked twice: what the shutdown has not written yet (at most the last half second of nonces) is lost.
+      log.warn({ signal }, 'second signal during shutdown; stopping at once without waiting for it');
+      kill();
+      return;
+    }
     stopping = true;
     log.info({ signal }, 'shutting down');
     server.close().then(
       ({ stuckThreads }) => {
         if (stuckThreads.length > 0) {
-          // Everything else is closed and on disk. A normal exit would stop the blocked threads first, and stopping a
-          // thread that holds uWS sockets aborts the process (exit 134, a core dump): end it at once instead.
+          // Everything else is closed and on disk; the blocked threads cannot be stopped in-process.
           log.fatal({ threads: stuckThreads }, 'stopped, except front threads that were not responding; killing the process');
-          // The log is written asynchronously, and pino's flush(cb) calls back before a write in flight is done
-          // (sonic-boom with minLength 0): killing at once lost the lines just before this one, 2 runs in 8 when
-          // stdout was a pipe. A quarter second lets them out, and is bounded if stdout is stuck.
-          setTimeout(() => process.kill(process.pid, 'SIGKILL'), 250);
+          kill();
           return;
         }
         log.info('stopped');

@@ -162,3 +162,20 @@ describe('shutting down while a front thread is blocked', () => {
     expect(replies.map((r) => r.status)).toEqual([200, 200]);
   });
 });
+
+describe('a second signal during shutdown', () => {
+  it('ends the process at once instead of waiting for the shutdown', async () => {
+    const own = await startServerProcess({ extraArgs: ['--threads', '2'], env: { PAIRING_TEST_HOOKS: '1', PAIRING_TEST_STALL_MS: String(STALL_MS) } });
+    // A blocked thread holds the first shutdown for about SILENT_AFTER_MS, so the second signal lands during it.
+    const blocked = own.waitForLog((l) => l.msg === 'test hook: blocking this front thread on purpose');
+    process.kill(own.pid, 'SIGUSR2');
+    await blocked;
+    process.kill(own.pid, 'SIGTERM');
+    await own.waitForLog((l) => l.msg === 'shutting down');
+    const secondAt = Date.now();
+    expect(await own.stop('SIGINT')).toBeNull(); // ended by a signal, not an exit code
+    expect(Date.now() - secondAt).toBeLessThan(SILENT_AFTER_MS);
+    expect((await own.waitForLog((l) => l.msg === 'second signal during shutdown; stopping at once without waiting for it')).signal).toBe('SIGINT');
+    expect(own.logs.some((l) => l.msg === 'front threads not responding at shutdown; stopped without them (each may lose its last half second of replay-window nonces)')).toBe(false);
+  });
+});
