@@ -111,16 +111,15 @@ export class FrontPool implements GateListener, TerminalDecisions {
   async open(port: number): Promise<number> {
     const actual = port === 0 ? await freePort(this.opts.config.host) : port;
     await assertPortFree(this.opts.config.host, actual, 'gate');
-    const fronts = this.live();
-    if (fronts.length === 0) throw new AppError('overloaded', 'no front-end thread is running');
+    const live = this.fronts.flatMap((front, index) => (front ? [{ front, index }] : []));
+    if (live.length === 0) throw new AppError('overloaded', 'no front-end thread is running');
+    if (!live.some(({ index }) => this.answers(index))) throw threadUnavailable('not responding');
     // A thread whose loop is blocked opens the gate when it wakes (its control messages wait in order); waiting for
     // it would hold the operator as long as it stays blocked.
-    const silent = (front: Front): boolean => this.heartbeats.isSilent(this.fronts.indexOf(front));
-    if (fronts.every(silent)) throw threadUnavailable('not responding');
-    await Promise.all(fronts.map((front) => {
+    await Promise.all(live.map(({ front, index }) => {
       const opening = this.ask(front, front.control.openGate(actual));
-      if (!silent(front)) return opening;
-      opening.catch((err: unknown) => this.opts.log.error({ err, thread: this.fronts.indexOf(front) }, 'opening the gate on a thread that was not responding failed'));
+      if (this.answers(index)) return opening;
+      opening.catch((err: unknown) => this.opts.log.error({ err, thread: index }, 'opening the gate on a thread that was not responding failed'));
       return undefined;
     }));
     this.gatePort = actual;
@@ -255,11 +254,15 @@ export class FrontPool implements GateListener, TerminalDecisions {
     }));
   }
 
-  /** `preferred` if it is running and beating, else the first thread that is; `preferred` when none is. */
+  /** Thread `index` is running and beating. */
+  private answers(index: number): boolean {
+    return this.fronts[index] !== null && !this.heartbeats.isSilent(index);
+  }
+
+  /** `preferred` if it answers, else the first thread that does; `preferred` when none does. */
   private responsive(preferred: number): number {
-    const answers = (index: number): boolean => this.fronts[index] !== null && !this.heartbeats.isSilent(index);
-    if (answers(preferred)) return preferred;
-    const other = this.fronts.findIndex((_, index) => answers(index));
+    if (this.answers(preferred)) return preferred;
+    const other = this.fronts.findIndex((_, index) => this.answers(index));
     return other === -1 ? preferred : other;
   }
 
