@@ -1,0 +1,57 @@
+/**
+ * @module The micro benchmarks end to end, each for a few milliseconds, so a change that breaks one of them fails
+ * here rather than in the next `npm run bench`. They run the project's own code (store, actors, crypto pool), so a
+ * benchmark that throws is often a real regression. No timing is asserted: 20 ms per task means nothing.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunResults } from '../../bench/lib/report.js';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(import.meta.dirname, '..', '..');
+const SUITES = ['fingerprint', 'signature-verify', 'master-call', 'pairing-code', 'lmdb-lookup', 'actor-hop', 'thread-hop', 'pool-round-trip'];
+
+describe('npm run bench -- --skip-fleet, every micro benchmark briefly', () => {
+  let dir: string;
+  let results: RunResults;
+  let markdown: string;
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-micro-'));
+    await run(process.execPath, [
+      path.join(ROOT, 'dist', 'bench', 'run.js'), '--skip-fleet', '--micro-time', '20', '--openssl-seconds', '1', '--out', dir,
+    ], { cwd: ROOT, timeout: 240_000, maxBuffer: 16 * 1024 * 1024 });
+    results = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')) as RunResults;
+    markdown = fs.readFileSync(path.join(dir, 'RESULTS.md'), 'utf8');
+  }, 300_000);
+
+  afterAll(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs every suite, and every task of each measures something', () => {
+    expect(results.micro.map((m) => m.id)).toEqual(SUITES);
+    for (const suite of results.micro) {
+      expect(suite.rows.length, suite.id).toBeGreaterThan(0);
+      for (const row of suite.rows) {
+        expect(Number.isFinite(row.opsPerSec) && row.opsPerSec > 0, `${suite.id}: ${row.name}`).toBe(true);
+        expect(row.samples, `${suite.id}: ${row.name}`).toBeGreaterThan(0);
+      }
+    }
+  });
+
+  it('holds the whole master call against the verify it contains, in the report', () => {
+    const masterCall = results.micro.find((m) => m.id === 'master-call')!;
+    expect(masterCall.rows.map((r) => r.name)).toEqual([
+      expect.stringContaining('verifySignature alone'),
+      expect.stringContaining('authenticateMaster'),
+      expect.stringContaining('the whole call'),
+    ]);
+    expect(markdown).toContain('**master-call**');
+    expect(results.fleet).toBeNull();
+  });
+});
