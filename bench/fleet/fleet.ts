@@ -19,6 +19,8 @@ export interface FleetOptions {
   /** Signed calls of the peak phase and of the half-peak phase, spread evenly over the active terminals; both servers get the same requests. */
   peakCalls: number;
   steadyCalls: number;
+  /** Open-loop rounds of `steadyCalls` each at the half-peak rate; the median round's p99 is the one judged. */
+  steadyRounds: number;
   /** Longest duration of each measured phase, seconds (a phase normally ends when its calls are used). */
   seconds: number;
   /** Calls in flight in the peak phase. */
@@ -35,7 +37,10 @@ export interface TargetRun {
   /** Every active terminal connected and called once; RSS read while all were held open. */
   connect: ConnectReport;
   peak: PhaseReport;
+  /** The open-loop round whose p99 (after the lead-in) is the median of the rounds: the one the p99 target is judged on. */
   steady: PhaseReport;
+  /** Every open-loop round, in order: one round of a second or two can be decided by a single stall of the host. */
+  steadyRounds: PhaseReport[];
   /** The server's own account of each phase per front thread (server.status); absent for the baseline and the floor. */
   fronts?: { peak: FrontPhase[]; steady: FrontPhase[] };
 }
@@ -86,8 +91,18 @@ export const LEAD_IN_MS = 200;
 /** Work held back for want of a CPU, for a progress line: see CpuUse in bench/lib/proc-stats.ts. */
 const waiting = (cores: number | null): string => (cores === null ? '' : ` (+${cores.toFixed(2)} waiting for a CPU)`);
 
-/** Connect and warm up (every terminal calls once), then the peak and the open-loop phase (at half its own peak, or at `steadyRate`) against one server. */
-async function drive(gen: GeneratorProcess, proc: RunningProcess, port: number, opts: FleetOptions, ranges: { peak: [number, number]; steady: [number, number] }, freshUntil: number, progress: Progress, label: string, steadyRate?: number, status?: StatusReader): Promise<TargetRun> {
+/** The median round by p99 after the lead-in; of an even number, the slower of the middle two. */
+export function medianRound<T extends { latency: { p99Ms: number } }>(rounds: readonly T[]): T {
+  if (rounds.length === 0) throw new Error('no open-loop round ran');
+  const sorted = [...rounds].sort((a, b) => a.latency.p99Ms - b.latency.p99Ms);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/**
+ * Connect and warm up (every terminal calls once), then the peak and the open-loop rounds (at half its own peak, or at
+ * `steadyRate`) against one server.
+ */
+async function drive(gen: GeneratorProcess, proc: RunningProcess, port: number, opts: FleetOptions, ranges: { peak: [number, number]; steady: [number, number][] }, freshUntil: number, progress: Progress, label: string, steadyRate?: number, status?: StatusReader): Promise<TargetRun> {
   const connect = await gen.run<ConnectReport>({ type: 'connect', host: '127.0.0.1', port, concurrency: 200, serverPid: proc.pid });
   const warmFailed = Object.entries(connect.warmupFailures).map(([k, v]) => `${k}×${v}`).join(' ') || 'none';
   progress.done(`${label}: ${connect.connections} terminals connected and called once in ${connect.seconds.toFixed(1)} s (server ${connect.serverCores.toFixed(2)} cores, generator ${connect.generatorCores.toFixed(2)} cores; `
@@ -114,13 +129,29 @@ async function drive(gen: GeneratorProcess, proc: RunningProcess, port: number, 
   const peak = await phase({ ...base, name: `${label} peak`, mode: 'closed', maxSeconds: opts.seconds, requests: ranges.peak });
   const afterPeak = await status?.read();
   const rate = steadyRate ?? Math.max(1, Math.floor(peak.callsPerSec / 2));
-  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-  const steady = await phase({ ...base, name: `${label} at ${steadyRate === undefined ? 'half peak' : "the server's half peak"} (${rate}/s)`, mode: 'open', rate, leadInMs: LEAD_IN_MS, maxSeconds: opts.seconds, requests: ranges.steady });
-  const afterSteady = await status?.read();
+  const rounds: { report: PhaseReport; before: ServerStatus | undefined; after: ServerStatus | undefined }[] = [];
+  for (const [i, requests] of ranges.steady.entries()) {
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    const before = rounds.at(-1)?.after ?? afterPeak;
+    const name = `${label} at ${steadyRate === undefined ? 'half peak' : "the server's half peak"} (${rate}/s)${ranges.steady.length > 1 ? `, round ${i + 1} of ${ranges.steady.length}` : ''}`;
+    const report = await phase({ ...base, name, mode: 'open', rate, leadInMs: LEAD_IN_MS, maxSeconds: opts.seconds, requests });
+    rounds.push({ report, before, after: await status?.read() });
+  }
   await gen.run({ type: 'disconnect' });
-  if (!status) return { connect, peak, steady };
-  return { connect, peak, steady, fronts: { peak: account(`${label} peak`, beforePeak, afterPeak), steady: account(`${label} at half peak`, afterPeak, afterSteady) } };
+  const steadyRounds = rounds.map((r) => r.report);
+  const steady = medianRound(steadyRounds);
+  const median = steadyRounds.indexOf(steady);
+  if (rounds.length > 1) {
+    progress.done(`${label} at half peak: p99 ${steadyRounds.map((r) => ms(r.latency.p99Ms)).join(', ')} ms in ${rounds.length} rounds; the median is round ${median + 1}`);
+  }
+  if (!status) return { connect, peak, steady, steadyRounds };
+  return {
+    connect, peak, steady, steadyRounds,
+    fronts: { peak: account(`${label} peak`, beforePeak, afterPeak), steady: account(`${label} at half peak, round ${median + 1}`, rounds[median]!.before, rounds[median]!.after) },
+  };
 }
+
+const ms = (x: number): string => x.toFixed(2);
 
 export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
   const progress = new Progress();
@@ -154,10 +185,14 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
     };
     progress.done(`start-up with ${opts.terminals} registered terminals: ${startup.registeredSeconds.toFixed(2)} s, RSS ${(startup.registeredRssBytes / 2 ** 20).toFixed(0)} MiB (empty store: ${(startup.emptyRssBytes / 2 ** 20).toFixed(0)} MiB)`);
 
-    // Per terminal: one warm-up call, then its share of the peak and of the half-peak phase.
+    // Per terminal: one warm-up call, then its share of the peak and of each half-peak round.
     const peakEnd = 1 + Math.ceil(opts.peakCalls / active);
-    const perTerminal = peakEnd + Math.ceil(opts.steadyCalls / active);
-    const ranges = { peak: [1, peakEnd] as [number, number], steady: [peakEnd, perTerminal] as [number, number] };
+    const perRound = Math.ceil(opts.steadyCalls / active);
+    const perTerminal = peakEnd + opts.steadyRounds * perRound;
+    const ranges = {
+      peak: [1, peakEnd] as [number, number],
+      steady: Array.from({ length: opts.steadyRounds }, (_, i): [number, number] => [peakEnd + i * perRound, peakEnd + (i + 1) * perRound]),
+    };
     // Used within ±300 s of `created`; dated ahead so the whole run (both servers) fits in the window.
     const created = Math.floor(Date.now() / 1000) + 280;
     const presign = await gen.run<PresignReport>({ type: 'presign', plan, perTerminal, created, signThreads: os.cpus().length });
