@@ -11,9 +11,13 @@ export class GeneratorProcess {
     // A larger heap: 10,000 TLS connections and ~100,000 pre-signed requests live here. A larger young generation:
     // each scavenge stalls the generator 4-8 ms with 10,000 sockets alive, and 64 MiB semi-spaces make them about
     // 4x rarer (the floor server's p99 at 2,300 calls/s went from 6.3 to 4.5 ms, p99.9 from 30 to 9 ms).
+    // No allocation-site pretenuring: V8 took some short-lived reply objects for long-lived ones and allocated them in
+    // the old generation, where, dead, they kept what they pointed to alive through every scavenge until the next
+    // mark-compact. With it, 4-5 MB survived each scavenge and the generator's pauses in the open loop were 13-16 ms
+    // (median; up to 27); without it, 0.05-0.7 MB and 5-6 ms (up to 8), in interleaved runs (bench/README.md).
     // BENCH_GENERATOR_NODE_ARGS comes after these, so it can override them (e.g. '--trace-gc').
     const extra = (process.env.BENCH_GENERATOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const execArgv = ['--max-old-space-size=4096', '--max-semi-space-size=64', ...extra];
+    const execArgv = ['--max-old-space-size=4096', '--max-semi-space-size=64', '--no-allocation-site-pretenuring', ...extra];
     const child = fork(ENTRY, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     return new GeneratorProcess(child, onProgress);
   }
