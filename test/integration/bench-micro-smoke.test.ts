@@ -3,16 +3,11 @@
  * here rather than in the next `npm run bench`. They run the project's own code (store, actors, crypto pool), so a
  * benchmark that throws is often a real regression. No timing is asserted: 20 ms per task means nothing.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunResults } from '../../bench/lib/report.js';
+import { runBench } from '../helpers/bench-run.js';
 
-const run = promisify(execFile);
-const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const SUITES = ['fingerprint', 'signature-verify', 'master-call', 'pairing-code', 'lmdb-lookup', 'actor-hop', 'thread-hop', 'pool-round-trip'];
 
 describe('npm run bench -- --skip-fleet, every micro benchmark briefly', () => {
@@ -21,16 +16,11 @@ describe('npm run bench -- --skip-fleet, every micro benchmark briefly', () => {
   let markdown: string;
 
   beforeAll(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-micro-'));
-    await run(process.execPath, [
-      path.join(ROOT, 'dist', 'bench', 'run.js'), '--skip-fleet', '--micro-time', '20', '--openssl-seconds', '1', '--out', dir,
-    ], { cwd: ROOT, timeout: 240_000, maxBuffer: 16 * 1024 * 1024 });
-    results = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')) as RunResults;
-    markdown = fs.readFileSync(path.join(dir, 'RESULTS.md'), 'utf8');
+    ({ dir, results, markdown } = await runBench('bench-micro-', ['--skip-fleet', '--micro-time', '20', '--openssl-seconds', '1']));
   }, 300_000);
 
   afterAll(() => {
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('runs every suite, and every task of each measures something', () => {

@@ -5,16 +5,11 @@
  * numbers of a 12-terminal run on a busy test machine mean nothing; only that every call was answered 2xx and the
  * reports were written.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunResults } from '../../bench/lib/report.js';
+import { runBench } from '../helpers/bench-run.js';
 
-const run = promisify(execFile);
-const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const TERMINALS = 12;
 /** Enough calls that even the floor (about 50 µs a call) spends several of /proc's 10 ms CPU ticks. */
 const PEAK_CALLS = 600;
@@ -27,17 +22,14 @@ describe('npm run bench on a 12-terminal fleet', () => {
   let markdown: string;
 
   beforeAll(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-smoke-'));
-    await run(process.execPath, [
-      path.join(ROOT, 'dist', 'bench', 'run.js'), '--skip-micro', '--terminals', String(TERMINALS), '--rsa-keys', '3',
-      '--peak-calls', String(PEAK_CALLS), '--steady-calls', String(STEADY_CALLS), '--steady-rounds', String(STEADY_ROUNDS), '--threads', '2', '--out', dir, '--cache-dir', path.join(dir, 'cache'),
-    ], { cwd: ROOT, timeout: 240_000, maxBuffer: 16 * 1024 * 1024 });
-    results = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')) as RunResults;
-    markdown = fs.readFileSync(path.join(dir, 'RESULTS.md'), 'utf8');
+    ({ dir, results, markdown } = await runBench('bench-smoke-', [
+      '--skip-micro', '--terminals', String(TERMINALS), '--rsa-keys', '3',
+      '--peak-calls', String(PEAK_CALLS), '--steady-calls', String(STEADY_CALLS), '--steady-rounds', String(STEADY_ROUNDS), '--threads', '2',
+    ]));
   }, 300_000);
 
   afterAll(() => {
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('pairs the whole fleet through the real flow without an error', () => {
