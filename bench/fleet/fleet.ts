@@ -142,7 +142,7 @@ async function drive(gen: GeneratorProcess, proc: RunningProcess, port: number, 
   const steady = medianRound(steadyRounds);
   const median = steadyRounds.indexOf(steady);
   if (rounds.length > 1) {
-    progress.done(`${label} at half peak: p99 ${steadyRounds.map((r) => ms(r.latency.p99Ms)).join(', ')} ms in ${rounds.length} rounds; the median is round ${median + 1}`);
+    progress.done(`${label} at half peak: p99 ${steadyRounds.map((r) => r.latency.p99Ms.toFixed(2)).join(', ')} ms in ${rounds.length} rounds; the median is round ${median + 1}`);
   }
   if (!status) return { connect, peak, steady, steadyRounds };
   return {
@@ -151,7 +151,6 @@ async function drive(gen: GeneratorProcess, proc: RunningProcess, port: number, 
   };
 }
 
-const ms = (x: number): string => x.toFixed(2);
 
 export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
   const progress = new Progress();
