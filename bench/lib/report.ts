@@ -143,10 +143,10 @@ function fleetSection(f: FleetResult): string {
 }
 
 function microSection(results: MicroResult[]): string {
-  const parts = ['## Micro benchmarks (tinybench; ratio = ops/s ÷ the openssl figure on this machine)'];
+  const parts = ['## Micro benchmarks (tinybench; ratio = ops/s ÷ the openssl figure on this machine; heap B/op = bytes of this thread\'s V8 heap allocated per operation, the garbage its scavenges deal with)'];
   for (const r of results) {
-    parts.push('', `**${r.id}** — ${r.question}`, '', table(['task', 'ops/s', 'ns/op', 'openssl figure', 'ratio'], r.rows.map((row) => [
-      row.name, n0(row.opsPerSec), n0(row.nsPerOp), row.reference ? `${row.reference.label}: ${n0(row.reference.opsPerSec)}/s` : '—',
+    parts.push('', `**${r.id}** — ${r.question}`, '', table(['task', 'ops/s', 'ns/op', 'heap B/op', 'openssl figure', 'ratio'], r.rows.map((row) => [
+      row.name, n0(row.opsPerSec), n0(row.nsPerOp), n0(row.heapBytesPerOp), row.reference ? `${row.reference.label}: ${n0(row.reference.opsPerSec)}/s` : '—',
       row.ratio === null ? '—' : `${row.ratio.toFixed(row.ratio < 10 ? 2 : 0)}×`,
     ])));
     for (const note of r.notes) parts.push(`- ${note}`);

@@ -30,6 +30,7 @@ describe('npm run bench -- --skip-fleet, every micro benchmark briefly', () => {
       for (const row of suite.rows) {
         expect(Number.isFinite(row.opsPerSec) && row.opsPerSec > 0, `${suite.id}: ${row.name}`).toBe(true);
         expect(row.samples, `${suite.id}: ${row.name}`).toBeGreaterThan(0);
+        expect(Number.isFinite(row.heapBytesPerOp) && row.heapBytesPerOp >= 0, `${suite.id}: ${row.name}`).toBe(true);
       }
     }
   });
@@ -41,7 +42,11 @@ describe('npm run bench -- --skip-fleet, every micro benchmark briefly', () => {
       expect.stringContaining('authenticateMaster'),
       expect.stringContaining('the whole call'),
     ]);
+    // The whole call does the verify and more: it allocates more, a count of zero or a mixed-up row would not.
+    const [verify, , whole] = masterCall.rows;
+    expect(whole!.heapBytesPerOp).toBeGreaterThan(verify!.heapBytesPerOp + 1000);
     expect(markdown).toContain('**master-call**');
+    expect(markdown).toContain('| heap B/op |');
     expect(results.fleet).toBeNull();
   });
 });
