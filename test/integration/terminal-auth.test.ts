@@ -1,5 +1,7 @@
 /** @module Master and gate refuse what they must: replays, stale or forged signatures, other keys, malformed and oversized input — and keep serving. */
+import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signRequest } from '../../src/crypto/signature.js';
 import type { AdminClient } from '../../src/admin/admin-client.js';
 import { addOperator, connectOperator, nextPush } from '../helpers/operator.js';
 import { RawTerminal, rawRequest } from '../helpers/raw-terminal.js';
@@ -93,6 +95,119 @@ describe('master authentication', () => {
     expect(reply.status).toBe(200);
     const unknown = await paired.send(server.masterUrl, '/api/v1/nope', { body: '{}' });
     expect(unknown.status).toBe(404);
+  });
+});
+
+/** One TLS connection to `url` that reads HTTP/1.1 answers (status and JSON body) as they come. */
+async function connection(url: string) {
+  const { hostname, port } = new URL(url);
+  const socket = tls.connect({ host: hostname, port: Number(port), rejectUnauthorized: false });
+  await new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
+  let received = Buffer.alloc(0);
+  const answers: { status: number; json: any }[] = [];
+  let wake = (): void => undefined;
+  let closed = false;
+  socket.on('data', (chunk: Buffer) => {
+    received = Buffer.concat([received, chunk]);
+    for (;;) {
+      const headEnd = received.indexOf('\r\n\r\n');
+      if (headEnd < 0) break;
+      const head = received.subarray(0, headEnd).toString('latin1');
+      const length = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+      if (received.length < headEnd + 4 + length) break;
+      answers.push({ status: Number(head.split(' ')[1]), json: JSON.parse(received.subarray(headEnd + 4, headEnd + 4 + length).toString('utf8')) });
+      received = received.subarray(headEnd + 4 + length);
+    }
+    wake();
+  });
+  socket.on('close', () => {
+    closed = true;
+    wake();
+  });
+  socket.on('error', () => undefined);
+  return {
+    write: (bytes: Buffer) => socket.write(bytes),
+    /** Resolves once `count` answers in all have come, or the server closed the connection first. */
+    async answers(count: number): Promise<{ status: number; json: any }[]> {
+      while (answers.length < count && !closed) await new Promise<void>((resolve) => (wake = resolve));
+      return answers.slice();
+    },
+    get closed() {
+      return closed;
+    },
+    close: () => socket.destroy(),
+  };
+}
+
+describe('request bodies on one keep-alive connection', () => {
+  /** A signed request as raw HTTP/1.1 bytes, framed by `framing`'s headers and bytes. */
+  const raw = (path: string, body: Buffer, framing: { headers: string[]; bytes: Buffer }): Buffer => {
+    const signed = signRequest({ method: 'POST', path, ...(body.length > 0 ? { body } : {}), serial: paired.serial, privateKeyPem: paired.privateKeyPem, alg: paired.alg, keyid: paired.tfp });
+    const head = [`POST ${path} HTTP/1.1`, 'Host: 127.0.0.1', ...Object.entries(signed).map(([name, value]) => `${name}: ${value}`), ...framing.headers];
+    return Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n\r\n`, 'latin1'), framing.bytes]);
+  };
+  const none = { headers: [], bytes: Buffer.alloc(0) };
+  const zero = { headers: ['Content-Length: 0'], bytes: Buffer.alloc(0) };
+  const sized = (body: Buffer) => ({ headers: [`Content-Length: ${body.length}`], bytes: body });
+  const event = (eventId: string) => Buffer.from(JSON.stringify({ eventId, currency: 'USD', denomination: 20, count: 2, at: new Date().toISOString() }));
+
+  it('answers calls without a body, with Content-Length 0 and with a body, one after another', async () => {
+    const conn = await connection(server.masterUrl);
+    const cash = event('keep-alive-1');
+    const requests = [
+      raw('/api/v1/ping', Buffer.alloc(0), none),
+      raw('/api/v1/cash-events', cash, sized(cash)),
+      raw('/api/v1/ping', Buffer.alloc(0), zero),
+      raw('/api/v1/cash-events', cash, sized(cash)),
+      raw('/api/v1/ping', Buffer.alloc(0), none),
+    ];
+    try {
+      for (const [i, request] of requests.entries()) {
+        conn.write(request);
+        expect((await conn.answers(i + 1)).length).toBe(i + 1);
+      }
+      const answers = await conn.answers(requests.length);
+      expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200]);
+      expect(typeof answers[0]!.json.serverTime).toBe('string');
+      expect(answers[1]!.json).toEqual({ accepted: true, duplicate: false });
+      expect(typeof answers[2]!.json.serverTime).toBe('string');
+      // The same event again: its body was read, digested and parsed, not taken for the empty one before it.
+      expect(answers[3]!.json).toEqual({ accepted: true, duplicate: true });
+      expect(typeof answers[4]!.json.serverTime).toBe('string');
+      expect(conn.closed).toBe(false);
+    } finally {
+      conn.close();
+    }
+  });
+
+  it('reads a body whose Content-Digest is left out, and refuses the call', async () => {
+    const conn = await connection(server.masterUrl);
+    try {
+      const cash = event('keep-alive-2');
+      conn.write(raw('/api/v1/cash-events', Buffer.alloc(0), sized(cash)));
+      expect((await conn.answers(1)).map((a) => a.status)).toEqual([401]);
+      conn.write(raw('/api/v1/ping', Buffer.alloc(0), none));
+      expect((await conn.answers(2)).map((a) => a.status)).toEqual([401, 200]);
+    } finally {
+      conn.close();
+    }
+  });
+
+  it('closes a connection that pipelines a call behind one still being answered, and loses nothing', async () => {
+    // uWebSockets.js does not queue a request that arrives while an earlier answer is pending: it closes the
+    // connection. Terminals wait for each answer; a pipelining client gets neither answer and must retry.
+    const cash = event('pipelined-1');
+    const conn = await connection(server.masterUrl);
+    conn.write(Buffer.concat([raw('/api/v1/cash-events', cash, sized(cash)), raw('/api/v1/ping', Buffer.alloc(0), none)]));
+    const answers = await conn.answers(2);
+    conn.close();
+    expect(answers).toEqual([]);
+    expect(conn.closed).toBe(true);
+    // The event was read and stored before the connection closed: the retry finds it, once.
+    const retry = await paired.send(server.masterUrl, '/api/v1/cash-events', { body: cash.toString('utf8') });
+    expect(retry.status).toBe(200);
+    expect(retry.json).toEqual({ accepted: true, duplicate: true });
+    expect((await ping(paired)).status).toBe(200);
   });
 });
 
