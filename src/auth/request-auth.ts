@@ -106,9 +106,12 @@ export function authenticateMaster(req: TerminalRequest, certs: CertificateCache
   return verifyWith(req, cert, serial, opts, false);
 }
 
+/** A constant, not a literal in keyidOf: a regular expression literal is a new object each time it is evaluated. */
+const KEYID = /;keyid="([0-9A-Fa-f:]{64,95})"/;
+
 /** Cheap pre-parse of keyid so the certificate can be found before the full parse; the full parse re-checks it. */
 function keyidOf(signatureInput: string | undefined): string | null {
   if (!signatureInput || signatureInput.length > 4096) return null;
-  const match = /;keyid="([0-9A-Fa-f:]{64,95})"/.exec(signatureInput);
+  const match = KEYID.exec(signatureInput);
   return match?.[1]?.replaceAll(':', '').toLowerCase() ?? null;
 }
