@@ -93,8 +93,16 @@ export function toTerminalRequest(head: RequestHead, body: Buffer): TerminalRequ
   return { method: head.method, path: head.path, query: head.query, headers: head.headers, body, remoteAddress: head.remoteAddress };
 }
 
+/** Status lines by code, made once each: the services answer a handful of codes, millions of times. */
+const STATUS_LINES = new Map<number, string>();
+
 function statusLine(status: number): string {
-  return `${status} ${STATUS_CODES[status] ?? 'Unknown'}`;
+  let line = STATUS_LINES.get(status);
+  if (line === undefined) {
+    line = `${status} ${STATUS_CODES[status] ?? 'Unknown'}`;
+    STATUS_LINES.set(status, line);
+  }
+  return line;
 }
 
 /** Writes a JSON answer; a no-op when the client already went away. Closes the connection when asked (e.g. after 413). */
@@ -106,7 +114,7 @@ export function send(exchange: Exchange, reply: HttpReply, close = false): void 
     exchange.res.writeStatus(statusLine(reply.status));
     exchange.res.writeHeader('content-type', 'application/json');
     exchange.res.writeHeader('cache-control', 'no-store');
-    for (const [name, value] of Object.entries(reply.headers ?? {})) exchange.res.writeHeader(name, value);
+    if (reply.headers) for (const [name, value] of Object.entries(reply.headers)) exchange.res.writeHeader(name, value);
     exchange.res.end(body, close);
   });
   exchange.aborted = true;

@@ -6,7 +6,7 @@ import { tlsAppOptions } from './tls-options.js';
 import type { HttpReply, ServiceCounts, TerminalRequest } from '../protocol/types.js';
 import type { Admission } from './admission.js';
 import { tally } from './front-stats.js';
-import { beginExchange, copyHead, errorReply, notFound, readBody, send, toTerminalRequest, type Exchange } from './http.js';
+import { beginExchange, copyHead, errorReply, notFound, readBody, send, toTerminalRequest, type Exchange, type RequestHead } from './http.js';
 
 export interface TerminalServiceOptions {
   name: 'gate' | 'master';
@@ -38,20 +38,28 @@ export function createTerminalService(opts: TerminalServiceOptions): TemplatedAp
       answer(exchange, errorReply(error, opts.log, { service: opts.name }), true);
       return;
     }
-    readBody(exchange, head, opts.maxBodyBytes)
-      .then((body) => opts.handle(toTerminalRequest(head, body)))
-      .then(
-        (reply) => answer(exchange, reply),
-        (error: unknown) => {
-          const reply = errorReply(error, opts.log, { service: opts.name, path: head.path });
-          if (reply.status >= 400 && reply.status !== 500) {
-            opts.log.info({ service: opts.name, path: head.path, status: reply.status, error: (reply.body as { error: string }).error, serial: head.headers['x-terminal-serial'], remoteAddress: head.remoteAddress }, 'terminal request refused');
-          }
-          // After a 413 the rest of the upload is unread: close rather than parse it as the next request.
-          answer(exchange, reply, reply.status === 413);
-        },
-      )
-      .finally(() => opts.admission.release());
+    void respond(exchange, head);
+  };
+  /** The part of a request that may wait: read the body, handle it, answer, and always leave admission. */
+  const respond = async (exchange: Exchange, head: RequestHead): Promise<void> => {
+    let reply: HttpReply;
+    let close = false;
+    try {
+      const body = await readBody(exchange, head, opts.maxBodyBytes);
+      reply = await opts.handle(toTerminalRequest(head, body));
+    } catch (error) {
+      reply = errorReply(error, opts.log, { service: opts.name, path: head.path });
+      if (reply.status >= 400 && reply.status !== 500) {
+        opts.log.info({ service: opts.name, path: head.path, status: reply.status, error: (reply.body as { error: string }).error, serial: head.headers['x-terminal-serial'], remoteAddress: head.remoteAddress }, 'terminal request refused');
+      }
+      // After a 413 the rest of the upload is unread: close rather than parse it as the next request.
+      close = reply.status === 413;
+    }
+    try {
+      answer(exchange, reply, close);
+    } finally {
+      opts.admission.release();
+    }
   };
   for (const route of opts.routes) app[route.method](route.path, serve);
   app.any('/*', notFound);
