@@ -16,6 +16,9 @@ export interface RequestHead {
   remoteAddress: string;
 }
 
+/** Decodes the peer address uWS gives as bytes; unlike Buffer.from(…).toString() it makes no Buffer per request. */
+const ADDRESS_TEXT = new TextDecoder();
+
 /** MUST run synchronously in the handler: `req` is invalid after the handler returns or awaits. */
 export function copyHead(res: HttpResponse, req: HttpRequest): RequestHead {
   const headers: Record<string, string> = {};
@@ -27,7 +30,7 @@ export function copyHead(res: HttpResponse, req: HttpRequest): RequestHead {
     path: req.getUrl(),
     query: req.getQuery() ?? '',
     headers,
-    remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
+    remoteAddress: ADDRESS_TEXT.decode(res.getRemoteAddressAsText()),
   };
 }
 
