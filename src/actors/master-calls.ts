@@ -9,7 +9,11 @@ import type { ActorContext } from './context.js';
 export const MASTER_ROUTES = ['POST /api/v1/ping', 'POST /api/v1/cash-events', 'GET /api/v1/deposit-address'] as const;
 export type MasterRoute = (typeof MASTER_ROUTES)[number];
 
-export async function masterCall(ctx: ActorContext, serial: string, request: TerminalRequest): Promise<HttpReply> {
+/**
+ * A master call's answer; only a call that writes (a cash event) waits. Not an async function: the calls that answer
+ * at once (ping, deposit address), most of a fleet's, are spared a promise of their own. Throws for a refused call.
+ */
+export function masterCall(ctx: ActorContext, serial: string, request: TerminalRequest): HttpReply | Promise<HttpReply> {
   const route = `${request.method} ${request.path}` as MasterRoute;
   switch (route) {
     case 'POST /api/v1/ping':

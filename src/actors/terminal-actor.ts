@@ -55,7 +55,8 @@ export class TerminalActor implements Actor<TerminalCommand, TerminalReply> {
     return this.pairing.handle(terminal, auth, request.body, request.remoteAddress);
   }
 
-  private async master(request: TerminalRequest, auth: Authenticated): Promise<HttpReply> {
+  /** Not async, like masterCall: its refusals throw inside `handle`, which turns them into its rejection. */
+  private master(request: TerminalRequest, auth: Authenticated): HttpReply | Promise<HttpReply> {
     const pin = this.pinnedTfp();
     if (!pin) throw new AppError('unauthenticated', 'the request could not be authenticated');
     this.admitNonce(auth, 'the request could not be authenticated');
