@@ -1,8 +1,9 @@
 /** @module The fleet benchmark's floor: uWebSockets.js over the server's TLS answering master's ping route with a fixed 200 and no checks at all, one thread. What it costs per call is what Node, uWS and TLS cost before any of our work; it exists only to be compared against. */
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import uWS from 'uWebSockets.js';
 import { tlsAppOptions } from '../src/net/tls-options.js';
+import { identityPaths } from '../src/server/identity.js';
+import { floorPing } from './lib/floor-handler.js';
 
 const { values } = parseArgs({
   options: {
@@ -14,20 +15,8 @@ const { values } = parseArgs({
 const dataDir = values['data-dir'];
 if (!dataDir) throw new Error('--data-dir is required (a pairing server data dir: its TLS identity is used)');
 
-const app = uWS.SSLApp(tlsAppOptions({ keyFile: path.join(dataDir, 'tls', 'server.key'), certFile: path.join(dataDir, 'tls', 'server.crt') }));
-app.post('/api/v1/ping', (res) => {
-  let aborted = false;
-  res.onAborted(() => {
-    aborted = true;
-  });
-  // The body is read (and dropped), as the real server must before it can answer.
-  res.onData((_chunk, last) => {
-    if (!last || aborted) return;
-    res.cork(() => {
-      res.writeStatus('200 OK').writeHeader('content-type', 'application/json').end(JSON.stringify({ serverTime: new Date().toISOString() }));
-    });
-  });
-});
+const app = uWS.SSLApp(tlsAppOptions(identityPaths(dataDir)));
+app.post('/api/v1/ping', floorPing);
 app.any('/*', (res) => {
   res.writeStatus('404 Not Found').writeHeader('content-type', 'application/json').end('{"error":"not_found","message":"no such route"}');
 });

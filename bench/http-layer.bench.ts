@@ -11,11 +11,14 @@ import uWS, { type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
 import { createSelfSignedCertificate, defaultAlgorithm, generateKeyPair } from '../src/crypto/certificates.js';
 import { fingerprint } from '../src/crypto/fingerprint.js';
 import { signRequest } from '../src/crypto/signature.js';
+import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { Admission } from '../src/net/admission.js';
 import { noCounts } from '../src/net/front-stats.js';
 import { createTerminalService } from '../src/net/terminal-service.js';
 import { tlsAppOptions, type TlsFiles } from '../src/net/tls-options.js';
+import { ensureServerIdentity } from '../src/server/identity.js';
+import { floorPing } from './lib/floor-handler.js';
 import type { HttpLayerClientData, HttpLayerRun, HttpLayerTally } from './http-layer.worker.js';
 import { runMicroCli, type MicroSuite, type MicroTask } from './lib/micro-runner.js';
 import { reference } from './lib/openssl-speed.js';
@@ -26,24 +29,10 @@ const BATCH = 100;
 const CONNECTIONS = 8;
 
 const PING = '/api/v1/ping';
-const answer = (): { serverTime: string } => ({ serverTime: new Date().toISOString() });
 
-/** The fleet's floor server (bench/floor-uws-server.ts) as a handler: no copy of the head, the body read and dropped. */
+/** The fleet's floor server (bench/floor-uws-server.ts): its very handler. */
 function bareApp(tls: TlsFiles): TemplatedApp {
-  const app = uWS.SSLApp(tlsAppOptions(tls));
-  app.post(PING, (res) => {
-    let aborted = false;
-    res.onAborted(() => {
-      aborted = true;
-    });
-    res.onData((_chunk, last) => {
-      if (!last || aborted) return;
-      res.cork(() => {
-        res.writeStatus('200 OK').writeHeader('content-type', 'application/json').end(JSON.stringify(answer()));
-      });
-    });
-  });
-  return app;
+  return uWS.SSLApp(tlsAppOptions(tls)).post(PING, floorPing);
 }
 
 /** The service master runs on, with a handler that answers at once instead of authenticating and asking an actor. */
@@ -54,7 +43,7 @@ function serviceApp(tls: TlsFiles): TemplatedApp {
     log: createLogger({ level: 'silent', pretty: false }),
     admission: new Admission({ perAddress: unlimited, global: unlimited, maxInFlight: 4096 }),
     counts: noCounts(),
-    handle: () => Promise.resolve({ status: 200, body: answer() }),
+    handle: () => Promise.resolve({ status: 200, body: { serverTime: new Date().toISOString() } }),
   });
 }
 
@@ -89,10 +78,8 @@ export const suite: MicroSuite = {
   ],
   async setup(): Promise<MicroTask[]> {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-http-layer-'));
-    const pair = generateKeyPair('ec');
-    const tls: TlsFiles = { keyFile: path.join(dir, 'server.key'), certFile: path.join(dir, 'server.crt') };
-    fs.writeFileSync(tls.keyFile, pair.privateKeyPem, { mode: 0o600 });
-    fs.writeFileSync(tls.certFile, createSelfSignedCertificate({ privateKeyPem: pair.privateKeyPem, commonName: '127.0.0.1' }).certPem);
+    // The identity the server generates in a fresh data dir.
+    const tls: TlsFiles = ensureServerIdentity(loadConfig({ 'data-dir': dir }, {}));
 
     const bare = bareApp(tls);
     const service = serviceApp(tls);
