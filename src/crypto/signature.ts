@@ -201,6 +201,9 @@ export function verifySignature(publicKey: KeyObject, alg: SignatureAlgorithm, b
       case 'rsa-v1_5-sha256':
         return createVerify('sha256').update(base, 'utf8').verify({ key: publicKey, padding: constants.RSA_PKCS1_PADDING }, signature);
       case 'rsa-pss-sha512':
+        // RFC 8017 §8.1.2: a signature that is not exactly k octets is invalid. OpenSSL's PSS path reads a shorter one
+        // as an integer with leading zeros, so a signature starting with 0x00 (1 in 256) verified without that byte.
+        if (signature.length !== rsaOctets(publicKey)) return false;
         // RFC 9421 §3.3.1 signs with a 64-byte salt; any salt length is accepted on verify because common
         // RFC 9421 libraries (npm http-message-signatures) sign with the maximum, and PSS stays secure either way.
         return createVerify('sha512').update(base, 'utf8').verify(
@@ -219,6 +222,11 @@ export function verifySignature(publicKey: KeyObject, alg: SignatureAlgorithm, b
   } catch {
     return false;
   }
+}
+
+/** k, the length in octets of an RSA key's modulus; 0 for any other key. Node caches the key's details: a field read. */
+function rsaOctets(key: KeyObject): number {
+  return Math.ceil((key.asymmetricKeyDetails?.modulusLength ?? 0) / 8);
 }
 
 /** `created` within ±skew of now, and `expires` (when given) not yet past. */

@@ -53,6 +53,29 @@ describe.each(CASES)('%s round trip', (alg, t) => {
   });
 });
 
+describe('verifySignature with RSA', () => {
+  it('refuses a signature one octet short, even one whose dropped octet was a leading zero (RFC 8017 §8.1.2)', () => {
+    const t = terminals.rsa;
+    for (const alg of ['rsa-pss-sha512', 'rsa-v1_5-sha256'] as SignatureAlgorithm[]) {
+      // About 1 signature in 256 starts with 0x00; OpenSSL's PSS path alone accepted it without that octet.
+      let found = false;
+      for (let i = 0; i < 5000 && !found; i++) {
+        const wire = signed(t, alg);
+        const parts = partsOf(wire);
+        const parsed = parseSignature(wire.headers['Signature-Input'], wire.headers['Signature'], parts);
+        if (!parsed.ok) throw new Error(parsed.code);
+        if (parsed.value.signature[0] !== 0) continue;
+        found = true;
+        const base = signatureBase(parts, parsed.value);
+        if (!base.ok) throw new Error(base.code);
+        expect(verifySignature(t.publicKey, alg, base.value, parsed.value.signature), alg).toBe(true);
+        expect(verifySignature(t.publicKey, alg, base.value, parsed.value.signature.subarray(1)), alg).toBe(false);
+      }
+      expect(found, `${alg}: no signature with a leading zero in 5000`).toBe(true);
+    }
+  });
+});
+
 describe('verifySignature', () => {
   it('returns false, never throws, when the algorithm does not fit the key', () => {
     const wire = signed(terminals.ec, 'ecdsa-p256-sha256');
