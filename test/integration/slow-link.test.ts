@@ -5,9 +5,10 @@
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AdminClient } from '../../src/admin/admin-client.js';
+import { ok, terminalCli } from '../helpers/cli.js';
 import { addOperator, connectOperator, pairRawTerminal } from '../helpers/operator.js';
 import { RawTerminal } from '../helpers/raw-terminal.js';
-import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { startServerProcess, tempDir, type ServerProcess } from '../helpers/server-process.js';
 import { startSlowLink, type SlowLink } from '../helpers/slow-link.js';
 
 /** The most plaintext one TLS record carries (RFC 8446 §5.1). */
@@ -65,6 +66,19 @@ describe('a terminal on a slow link', () => {
     const stored = await terminal.send(slowMaster.url, '/api/v1/cash-events', { body: cash });
     expect(stored.status).toBe(200);
     expect(stored.json).toMatchObject({ duplicate: false });
+  });
+
+  it('the terminal CLI pairs through the slow gate and pins the real server', async () => {
+    const atm = tempDir('slow-terminal');
+    const term = (args: string[]) => terminalCli(atm, args);
+    await alice.request('terminals.create', { serial: 'SLOW-CLI' });
+    ok(await term(['init', '--serial', 'SLOW-CLI', '--key', 'rsa']));
+    const pending = ok(await term(['pair', '--gate', slowGate.url]));
+    expect(pending).toMatchObject({ status: 'pending', sfp: server.sfp });
+    await alice.request('pairing.approve', { requestId: pending.requestId, code: pending.code });
+    expect(ok(await term(['pair', '--gate', slowGate.url])).status).toBe('trusted');
+    // Master's address comes from the gate (the server's own port), so this call goes direct.
+    expect(ok(await term(['ping'])).serverTime).toBeTruthy();
   });
 
   it('a request head that fills most of one TLS record is read whole, however slowly the record arrives', async () => {
