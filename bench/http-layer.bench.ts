@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import uWS, { type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
+import uWS, { type TemplatedApp } from 'uWebSockets.js';
 import { createSelfSignedCertificate, defaultAlgorithm, generateKeyPair } from '../src/crypto/certificates.js';
 import { fingerprint } from '../src/crypto/fingerprint.js';
 import { signRequest } from '../src/crypto/signature.js';
@@ -15,6 +15,7 @@ import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { Admission } from '../src/net/admission.js';
 import { noCounts } from '../src/net/front-stats.js';
+import { listen, type Listening } from '../src/net/listen.js';
 import { createTerminalService } from '../src/net/terminal-service.js';
 import { tlsAppOptions, type TlsFiles } from '../src/net/tls-options.js';
 import { ensureServerIdentity } from '../src/server/identity.js';
@@ -47,12 +48,6 @@ function serviceApp(tls: TlsFiles): TemplatedApp {
   });
 }
 
-function listen(app: TemplatedApp): Promise<{ port: number; socket: us_listen_socket }> {
-  return new Promise((resolve, reject) => {
-    app.listen('127.0.0.1', 0, (socket) => (socket ? resolve({ port: uWS.us_socket_local_port(socket), socket }) : reject(new Error('cannot listen on 127.0.0.1'))));
-  });
-}
-
 /** A signed RSA-2048 ping as a terminal sends it: its headers are what the layer copies. */
 function terminalRequest(port: number): Buffer {
   const pair = generateKeyPair('rsa');
@@ -64,7 +59,7 @@ function terminalRequest(port: number): Buffer {
 
 let dir = '';
 let worker: Worker | null = null;
-const listening: { app: TemplatedApp; socket: us_listen_socket }[] = [];
+const listening: { app: TemplatedApp; socket: Listening }[] = [];
 let answered = 0;
 
 export const suite: MicroSuite = {
@@ -85,9 +80,9 @@ export const suite: MicroSuite = {
     const service = serviceApp(tls);
     const ports: number[] = [];
     for (const app of [bare, service]) {
-      const { port, socket } = await listen(app);
+      const socket = await listen(app, '127.0.0.1', 0, 'http-layer');
       listening.push({ app, socket });
-      ports.push(port);
+      ports.push(socket.port);
     }
     const [barePort, servicePort] = ports as [number, number];
     const data: HttpLayerClientData = { request: terminalRequest(servicePort), connections: CONNECTIONS };
@@ -116,7 +111,7 @@ export const suite: MicroSuite = {
     await worker?.terminate();
     // MUST close every uWS socket and app before the process ends: an open handle at exit aborts it.
     for (const { app, socket } of listening) {
-      uWS.us_listen_socket_close(socket);
+      socket.close();
       (app as TemplatedApp & { close?: () => void }).close?.();
     }
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
