@@ -20,6 +20,8 @@ Runs openssl speed, the micro benchmarks, then the fleet: the server, the node:h
 
   --terminals N      terminals to register and pair                       default 10000
   --active N         of those, RSA-2048 terminals that call master        default min(terminals, 10000)
+  --warmup-calls N   signed calls of a closed-loop phase before the peak,   default 30000
+                     not measured, so the peak meets compiled code (0: none)
   --peak-calls N     signed calls in the peak phase (closed loop)          default 30000
   --steady-calls N   signed calls in each round at half the peak rate     default 10000
   --steady-rounds N  open-loop rounds at that rate, each after a 2 s pause default 3
@@ -73,6 +75,7 @@ async function main(): Promise<void> {
     options: {
       terminals: { type: 'string', default: '10000' },
       active: { type: 'string' },
+      'warmup-calls': { type: 'string', default: '30000' },
       'peak-calls': { type: 'string', default: '30000' },
       'steady-calls': { type: 'string', default: '10000' },
       'steady-rounds': { type: 'string', default: '3' },
@@ -135,6 +138,7 @@ async function main(): Promise<void> {
       terminals,
       active: values.active ? int('active', values.active) : Math.min(terminals, 10_000),
       rsaKeys: int('rsa-keys', values['rsa-keys']),
+      warmupCalls: values['warmup-calls'] === '0' ? 0 : int('warmup-calls', values['warmup-calls']),
       peakCalls: int('peak-calls', values['peak-calls']),
       steadyCalls: int('steady-calls', values['steady-calls']),
       steadyRounds: int('steady-rounds', values['steady-rounds']),

@@ -16,6 +16,12 @@ export interface FleetOptions {
   terminals: number;
   active: number;
   rsaKeys: number;
+  /**
+   * Signed calls of a closed-loop phase after the connect and before the peak, not measured (0: none). The connect
+   * phase calls each terminal once, on the path of an actor's first message; the steady path (an active actor, a
+   * known key) first runs here, and V8 compiles it while it does.
+   */
+  warmupCalls: number;
   /** Signed calls of the peak phase and of the half-peak phase, spread evenly over the active terminals; both servers get the same requests. */
   peakCalls: number;
   steadyCalls: number;
@@ -36,6 +42,8 @@ export interface FleetOptions {
 export interface TargetRun {
   /** Every active terminal connected and called once; RSS read while all were held open. */
   connect: ConnectReport;
+  /** The unmeasured closed-loop phase before the peak (`warmupCalls`); null when there was none. */
+  warmup: PhaseReport | null;
   peak: PhaseReport;
   /** The open-loop round whose p99 (after the lead-in) is the median of the rounds: the one the p99 target is judged on. */
   steady: PhaseReport;
@@ -102,7 +110,7 @@ export function medianRound<T extends { latency: { p99Ms: number } }>(rounds: re
  * Connect and warm up (every terminal calls once), then the peak and the open-loop rounds (at half its own peak, or at
  * `steadyRate`) against one server.
  */
-async function drive(gen: GeneratorProcess, proc: RunningProcess, port: number, opts: FleetOptions, ranges: { peak: [number, number]; steady: [number, number][] }, freshUntil: number, progress: Progress, label: string, steadyRate?: number, status?: StatusReader): Promise<TargetRun> {
+async function drive(gen: GeneratorProcess, proc: RunningProcess, port: number, opts: FleetOptions, ranges: { warmup: [number, number] | null; peak: [number, number]; steady: [number, number][] }, freshUntil: number, progress: Progress, label: string, steadyRate?: number, status?: StatusReader): Promise<TargetRun> {
   const connect = await gen.run<ConnectReport>({ type: 'connect', host: '127.0.0.1', port, concurrency: 200, serverPid: proc.pid });
   const warmFailed = Object.entries(connect.warmupFailures).map(([k, v]) => `${k}×${v}`).join(' ') || 'none';
   progress.done(`${label}: ${connect.connections} terminals connected and called once in ${connect.seconds.toFixed(1)} s (server ${connect.serverCores.toFixed(2)} cores, generator ${connect.generatorCores.toFixed(2)} cores; `
@@ -125,6 +133,7 @@ async function drive(gen: GeneratorProcess, proc: RunningProcess, port: number, 
     progress.done(`${name}, as the server counts it: ${describeFronts(fronts)}`);
     return fronts;
   };
+  const warmup = ranges.warmup ? await phase({ ...base, name: `${label} warm-up (not measured)`, mode: 'closed', maxSeconds: opts.seconds, requests: ranges.warmup }) : null;
   const beforePeak = await status?.read();
   const peak = await phase({ ...base, name: `${label} peak`, mode: 'closed', maxSeconds: opts.seconds, requests: ranges.peak });
   const afterPeak = await status?.read();
@@ -144,9 +153,9 @@ async function drive(gen: GeneratorProcess, proc: RunningProcess, port: number, 
   if (rounds.length > 1) {
     progress.done(`${label} at half peak: p99 ${steadyRounds.map((r) => r.latency.p99Ms.toFixed(2)).join(', ')} ms in ${rounds.length} rounds; the median is round ${median + 1}`);
   }
-  if (!status) return { connect, peak, steady, steadyRounds };
+  if (!status) return { connect, warmup, peak, steady, steadyRounds };
   return {
-    connect, peak, steady, steadyRounds,
+    connect, warmup, peak, steady, steadyRounds,
     fronts: { peak: account(`${label} peak`, beforePeak, afterPeak), steady: account(`${label} at half peak, round ${median + 1}`, rounds[median]!.before, rounds[median]!.after) },
   };
 }
@@ -184,12 +193,14 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
     };
     progress.done(`start-up with ${opts.terminals} registered terminals: ${startup.registeredSeconds.toFixed(2)} s, RSS ${(startup.registeredRssBytes / 2 ** 20).toFixed(0)} MiB (empty store: ${(startup.emptyRssBytes / 2 ** 20).toFixed(0)} MiB)`);
 
-    // Per terminal: one warm-up call, then its share of the peak and of each half-peak round.
-    const peakEnd = 1 + Math.ceil(opts.peakCalls / active);
+    // Per terminal: the connect's call, then its share of the warm-up, of the peak and of each half-peak round.
+    const warmupEnd = 1 + Math.ceil(opts.warmupCalls / active);
+    const peakEnd = warmupEnd + Math.ceil(opts.peakCalls / active);
     const perRound = Math.ceil(opts.steadyCalls / active);
     const perTerminal = peakEnd + opts.steadyRounds * perRound;
     const ranges = {
-      peak: [1, peakEnd] as [number, number],
+      warmup: warmupEnd > 1 ? [1, warmupEnd] as [number, number] : null,
+      peak: [warmupEnd, peakEnd] as [number, number],
       steady: Array.from({ length: opts.steadyRounds }, (_, i): [number, number] => [peakEnd + i * perRound, peakEnd + (i + 1) * perRound]),
     };
     // Used within ±300 s of `created`; dated ahead so the whole run (both servers) fits in the window.

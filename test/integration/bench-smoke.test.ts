@@ -13,6 +13,7 @@ import { runBench } from '../helpers/bench-run.js';
 const TERMINALS = 12;
 /** Enough calls that even the floor (about 50 µs a call) spends several of /proc's 10 ms CPU ticks. */
 const PEAK_CALLS = 600;
+const WARMUP_CALLS = 120;
 const STEADY_CALLS = 48;
 const STEADY_ROUNDS = 2;
 
@@ -24,7 +25,7 @@ describe('npm run bench on a 12-terminal fleet', () => {
   beforeAll(async () => {
     ({ dir, results, markdown } = await runBench('bench-smoke-', [
       '--skip-micro', '--terminals', String(TERMINALS), '--rsa-keys', '3',
-      '--peak-calls', String(PEAK_CALLS), '--steady-calls', String(STEADY_CALLS), '--steady-rounds', String(STEADY_ROUNDS), '--threads', '2',
+      '--warmup-calls', String(WARMUP_CALLS), '--peak-calls', String(PEAK_CALLS), '--steady-calls', String(STEADY_CALLS), '--steady-rounds', String(STEADY_ROUNDS), '--threads', '2',
     ]));
   }, 300_000);
 
@@ -42,9 +43,11 @@ describe('npm run bench on a 12-terminal fleet', () => {
   it('answers every call of every phase 2xx on the server, the baseline and the floor', () => {
     const fleet = results.fleet!;
     for (const [name, target] of Object.entries({ server: fleet.server, baseline: fleet.baseline, floor: fleet.floor })) {
-      expect(target.connect.failed, `${name} warm-up`).toBe(0);
+      expect(target.connect.failed, `${name} connect`).toBe(0);
       expect(target.connect.openConnections, `${name} connections held open`).toBe(TERMINALS);
-      for (const phase of [target.peak, ...target.steadyRounds]) {
+      // The warm-up has its own pre-signed calls, before the peak's: a reused nonce would have failed as a replay.
+      expect(target.warmup!.ok, `${name} warm-up`).toBeGreaterThanOrEqual(WARMUP_CALLS);
+      for (const phase of [target.warmup!, target.peak, ...target.steadyRounds]) {
         expect(phase.failures, `${name}: ${phase.name}`).toEqual({});
         expect(phase.ok, `${name}: ${phase.name}`).toBe(phase.calls);
         expect(phase.endedBy, `${name}: ${phase.name}`).toBe('requests-used');
@@ -64,6 +67,7 @@ describe('npm run bench on a 12-terminal fleet', () => {
       expect(new Set(target.steadyRounds.map((r) => r.targetRate)).size, name).toBe(1);
     }
     expect(markdown).toContain('open-loop rounds');
+    expect(markdown).toContain(`warm-up before the peak, not measured (${WARMUP_CALLS} calls`);
   });
 
   it('reports the open loop\'s lead-in apart: its calls are in latencyAll only', () => {
