@@ -107,14 +107,14 @@ export function medianRound<T extends { latency: { p99Ms: number } }>(rounds: re
 }
 
 /**
- * Connect and warm up (every terminal calls once), then the peak and the open-loop rounds (at half its own peak, or at
+ * Connect (every terminal calls once), the warm-up, then the peak and the open-loop rounds (at half its own peak, or at
  * `steadyRate`) against one server.
  */
 async function drive(gen: GeneratorProcess, proc: RunningProcess, port: number, opts: FleetOptions, ranges: { warmup: [number, number] | null; peak: [number, number]; steady: [number, number][] }, freshUntil: number, progress: Progress, label: string, steadyRate?: number, status?: StatusReader): Promise<TargetRun> {
   const connect = await gen.run<ConnectReport>({ type: 'connect', host: '127.0.0.1', port, concurrency: 200, serverPid: proc.pid });
-  const warmFailed = Object.entries(connect.warmupFailures).map(([k, v]) => `${k}×${v}`).join(' ') || 'none';
+  const connectFailed = Object.entries(connect.callFailures).map(([k, v]) => `${k}×${v}`).join(' ') || 'none';
   progress.done(`${label}: ${connect.connections} terminals connected and called once in ${connect.seconds.toFixed(1)} s (server ${connect.serverCores.toFixed(2)} cores, generator ${connect.generatorCores.toFixed(2)} cores; `
-    + `failed: ${warmFailed}); ${connect.openConnections} open (${connect.heartbeats} heartbeats), server RSS ${(connect.serverRssBytes / 2 ** 20).toFixed(0)} MiB`);
+    + `failed: ${connectFailed}); ${connect.openConnections} open (${connect.heartbeats} heartbeats), server RSS ${(connect.serverRssBytes / 2 ** 20).toFixed(0)} MiB`);
   const base = { serverPid: proc.pid, freshUntil, concurrency: opts.concurrency };
   const phase = async (spec: PhaseSpec): Promise<PhaseReport> => {
     const report = await gen.run<PhaseReport>({ type: 'load', phase: spec });

@@ -4,7 +4,7 @@ import { AdminClient } from '../../src/admin/admin-client.js';
 import { totpCode } from '../../src/crypto/totp.js';
 import { loadIdentities, type TerminalIdentity } from './identities.js';
 import { FleetConnections } from './fleet-connections.js';
-import { connectAndWarm, runPhase } from './load-phases.js';
+import { connectAndCallOnce, runPhase } from './load-phases.js';
 import type { Command, ConnectReport, GeneratorMessage, PresignReport } from './messages.js';
 import { pairFleet, type PairingReport } from './pairing-driver.js';
 import type { SignTask } from './sign.worker.js';
@@ -83,7 +83,7 @@ async function presign(command: Extract<Command, { type: 'presign' }>): Promise<
 async function connect(command: Extract<Command, { type: 'connect' }>): Promise<ConnectReport> {
   fleet?.closeAll();
   fleet = new FleetConnections(requests, { host: command.host, port: command.port });
-  return connectAndWarm(fleet, { concurrency: command.concurrency, serverPid: command.serverPid }, progress);
+  return connectAndCallOnce(fleet, { concurrency: command.concurrency, serverPid: command.serverPid }, progress);
 }
 
 async function handle(command: Command): Promise<GeneratorMessage> {

@@ -1,4 +1,4 @@
-/** @module The load phases: warm-up (every terminal connects and calls once, the fleet held open while the server's RSS is read), closed loop (the peak) and open loop (latency at a fixed rate). */
+/** @module The load phases: connect (every terminal connects and calls once, the fleet held open while the server's RSS is read), closed loop (the warm-up and the peak) and open loop (latency at a fixed rate). */
 // Calls go round the terminals in order, each on the terminal's own connection, so it always meets the same server thread.
 import fs from 'node:fs';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
@@ -62,8 +62,8 @@ const until = (predicate: () => boolean, maxMs: number): Promise<void> => new Pr
   }, 20);
 });
 
-/** Connects every terminal (its own address), sends its warm-up call (request 0), holds all connections open, reads the server's RSS. */
-export async function connectAndWarm(fleet: FleetConnections, opts: { concurrency: number; serverPid: number }, progress: (text: string) => void): Promise<ConnectReport> {
+/** Connects every terminal (its own address), sends its first call (request 0), holds all connections open, reads the server's RSS. */
+export async function connectAndCallOnce(fleet: FleetConnections, opts: { concurrency: number; serverPid: number }, progress: (text: string) => void): Promise<ConnectReport> {
   const started = performance.now();
   const serverStart = sampleProcess(opts.serverPid);
   const selfStart = sampleSelf();
@@ -74,7 +74,7 @@ export async function connectAndWarm(fleet: FleetConnections, opts: { concurrenc
   let failed = 0;
   const upkeep = startUpkeep(fleet);
   const holder = setInterval(() => {
-    progress(`warm-up: ${done}/${fleet.size} terminals connected and called once, ${fleet.openCount} open, ${fleet.heartbeats} heartbeats`);
+    progress(`connect: ${done}/${fleet.size} terminals connected and called once, ${fleet.openCount} open, ${fleet.heartbeats} heartbeats`);
   }, 1000);
   try {
     await Promise.all(Array.from({ length: Math.min(opts.concurrency, fleet.size) }, async () => {
@@ -94,7 +94,7 @@ export async function connectAndWarm(fleet: FleetConnections, opts: { concurrenc
         done++;
       }
     }));
-    // Nothing of the warm-up may still be in flight when the RSS is read.
+    // Nothing of the first calls may still be in flight when the RSS is read.
     await until(() => fleet.busyCount === 0, 10_000);
   } finally {
     clearInterval(holder);
@@ -104,7 +104,7 @@ export async function connectAndWarm(fleet: FleetConnections, opts: { concurrenc
   return {
     connections: fleet.size - failed, seconds: (performance.now() - started) / 1000, failed,
     serverCores: cpuBetween(serverStart, serverEnd).cores, generatorCores: cpuBetween(selfStart, sampleSelf()).cores,
-    warmupFailures: failures, warmupLatency: latency.summary(), heartbeats: fleet.heartbeats,
+    callFailures: failures, callLatency: latency.summary(), heartbeats: fleet.heartbeats,
     openConnections: fleet.openCount, serverRssBytes: serverEnd.rssBytes,
   };
 }

@@ -48,11 +48,12 @@ export interface ConnectReport {
   connections: number;
   seconds: number;
   failed: number;
-  /** Cores busy while connecting and warming up: who limits the connection rate. */
+  /** Cores busy while connecting and calling once: who limits the connection rate. */
   serverCores: number;
   generatorCores: number;
-  warmupFailures: Record<string, number>;
-  warmupLatency: LatencySummary;
+  /** Answers other than 2xx and connection errors of the one call each terminal made, by status or error code. */
+  callFailures: Record<string, number>;
+  callLatency: LatencySummary;
   /** Unauthenticated 404 requests that kept idle connections inside the server's 10 s idle timeout. */
   heartbeats: number;
   /** Connections open when the server's RSS was read. */
