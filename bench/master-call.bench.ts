@@ -22,6 +22,9 @@ import { reference } from './lib/openssl-speed.js';
 
 /** Paired terminals; each has its own certificate (and so its own parsed key object) over one RSA-2048 key. */
 const TERMINALS = Number(process.env.BENCH_MASTER_CALL_TERMINALS ?? 256);
+if (!Number.isInteger(TERMINALS) || TERMINALS <= 0) {
+  throw new Error(`BENCH_MASTER_CALL_TERMINALS must be a positive whole number, got "${process.env.BENCH_MASTER_CALL_TERMINALS}"`);
+}
 /** Pre-signed calls, used round robin (see the note on nonces). */
 const CALLS = Math.max(2_000, TERMINALS);
 /** The freshness window authentication allows, as the server's default. */

@@ -99,9 +99,9 @@ async function main(): Promise<void> {
     process.stdout.write(HELP + '\n');
     return;
   }
-  const int = (name: string, raw: string): number => {
+  const int = (name: string, raw: string, least = 1): number => {
     const v = Number(raw);
-    if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} must be a positive whole number, got "${raw}"`);
+    if (!Number.isInteger(v) || v < least) throw new Error(`--${name} must be a ${least === 0 ? 'whole number, 0 or more' : 'positive whole number'}, got "${raw}"`);
     return v;
   };
   const started = Date.now();
@@ -138,7 +138,7 @@ async function main(): Promise<void> {
       terminals,
       active: values.active ? int('active', values.active) : Math.min(terminals, 10_000),
       rsaKeys: int('rsa-keys', values['rsa-keys']),
-      warmupCalls: values['warmup-calls'] === '0' ? 0 : int('warmup-calls', values['warmup-calls']),
+      warmupCalls: int('warmup-calls', values['warmup-calls'], 0),
       peakCalls: int('peak-calls', values['peak-calls']),
       steadyCalls: int('steady-calls', values['steady-calls']),
       steadyRounds: int('steady-rounds', values['steady-rounds']),
