@@ -103,10 +103,12 @@ describe('canonicalBytesMember', () => {
     fc.assert(fc.property(headers, (header) => agreesOnBytes(canonicalBytesMember(header), header)), { numRuns: 3000 });
   });
 
-  it('leaves unpadded or over-padded base64 to the library', () => {
-    for (const header of ['sig=:AAA:', 'sig=:AA=:', 'sig=:A===:', 'sig=:AAAA=:', 'sig=:AA==AA==:', 'sig=:AAAA:;p=1']) {
+  it('leaves unpadded, over-padded or otherwise non-canonical base64 to the library', () => {
+    // Non-zero pad bits (AB==), characters the decoder would skip (. and a space), a colon inside, no closing colon.
+    for (const header of ['sig=:AAA:', 'sig=:AA=:', 'sig=:A===:', 'sig=:AAAA=:', 'sig=:AA==AA==:', 'sig=:AAAA:;p=1', 'sig=:AB==:', 'sig=:AA.A:', 'sig=:AA A:', 'sig=:AA:A:', 'sig=:AAAA', 'sig=:']) {
       expect(canonicalBytesMember(header)).toBeNull();
     }
+    expect(canonicalBytesMember('sig=::')!.bytes).toEqual(Buffer.alloc(0));
     expect(canonicalBytesMember('sig=:AA==:')!.bytes).toEqual(Buffer.from([0]));
   });
 });
