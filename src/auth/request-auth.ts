@@ -2,7 +2,7 @@
 import { AppError, type ErrorCode } from '../errors.js';
 import { algorithmsFor, parseCertificate } from '../crypto/certificates.js';
 import { verifyContentDigest } from '../crypto/content-digest.js';
-import { isFresh, parseSignature, signatureBase, verifySignature, type RequestParts } from '../crypto/signature.js';
+import { isFresh, parseSignature, signatureBase, verifySignature, type ParsedSignature, type RequestParts } from '../crypto/signature.js';
 import type { VerifyingKey } from '../crypto/stored-key.js';
 import { SERIAL_PATTERN, decodeBase64 } from '../protocol/schemas.js';
 import type { TerminalRequest } from '../protocol/types.js';
@@ -49,16 +49,26 @@ function gateSerialOf(req: TerminalRequest): string {
   return serial;
 }
 
-/** Signature, freshness and digest checks shared by gate and master, once the certificate is known. */
-function verifyWith(req: TerminalRequest, cert: VerifyingKey, serial: string, opts: AuthOptions, open: boolean): Authenticated {
-  // On master every failure is the same 401; on the gate the installer may learn which part was wrong.
-  const deny = (code: ErrorCode, message: string): never => {
-    throw open ? new AppError(code, message) : new AppError('unauthenticated', 'the request could not be authenticated');
-  };
-  const parts = partsOf(req);
+type Deny = (code: ErrorCode, message: string) => never;
+
+/** The gate may tell an installer which part was wrong. */
+const denyOpenly: Deny = (code, message) => {
+  throw new AppError(code, message);
+};
+
+/** On master every failure is the same 401. */
+const denyAlike: Deny = () => {
+  throw new AppError('unauthenticated', 'the request could not be authenticated');
+};
+
+/** Signature-Input and Signature parsed and checked against the profile, before any key is looked at. */
+function parsedSignature(req: TerminalRequest, parts: RequestParts, deny: Deny): ParsedSignature {
   const parsed = parseSignature(req.headers['signature-input'], req.headers['signature'], parts);
-  if (!parsed.ok) return deny(parsed.code, parsed.message);
-  const sig = parsed.value;
+  return parsed.ok ? parsed.value : deny(parsed.code, parsed.message);
+}
+
+/** Freshness, digest and signature checks shared by gate and master, once the certificate is known. */
+function verifyWith(req: TerminalRequest, parts: RequestParts, sig: ParsedSignature, cert: VerifyingKey, serial: string, opts: AuthOptions, deny: Deny): Authenticated {
   if (sig.params.keyid !== cert.tfp) return deny('unauthenticated', 'keyid is not the fingerprint of the terminal certificate');
   if (!algorithmsFor(cert.keyKind).includes(sig.params.alg)) return deny('unauthenticated', `alg ${sig.params.alg} does not match the ${cert.keyKind} key`);
   if (!isFresh(sig.params, opts.nowSec, opts.clockSkewSec)) {
@@ -90,28 +100,20 @@ export function authenticateGate(req: TerminalRequest, opts: AuthOptions): Authe
   if (cert.value.commonName !== serial) {
     throw new AppError('bad_certificate', 'the certificate subject CN does not equal X-Terminal-Serial');
   }
-  return verifyWith(req, cert.value, serial, opts, true);
+  const parts = partsOf(req);
+  return verifyWith(req, parts, parsedSignature(req, parts, denyOpenly), cert.value, serial, opts, denyOpenly);
 }
 
 /**
  * Master: the key must be one the server already holds for this serial (pinned or seen while pairing);
- * whether it is the pinned one is the actor's check, in order with unpairing.
+ * whether it is the pinned one is the actor's check, in order with unpairing. The signature is parsed first: the
+ * keyid that finds the key is the parsed one, with no second reading of the header to go wrong.
  */
 export function authenticateMaster(req: TerminalRequest, certs: CertificateCache, opts: AuthOptions): Authenticated {
   const serial = req.headers['x-terminal-serial'];
   if (serial === undefined || !SERIAL_PATTERN.test(serial)) throw new AppError('unauthenticated', 'the request could not be authenticated');
-  const keyid = keyidOf(req.headers['signature-input']);
-  const cert = keyid === null ? null : certs.lookup(serial, keyid);
-  if (!cert) throw new AppError('unauthenticated', 'the request could not be authenticated');
-  return verifyWith(req, cert, serial, opts, false);
-}
-
-/** A constant, not a literal in keyidOf: a regular expression literal is a new object each time it is evaluated. */
-const KEYID = /;keyid="([0-9A-Fa-f:]{64,95})"/;
-
-/** Cheap pre-parse of keyid so the certificate can be found before the full parse; the full parse re-checks it. */
-function keyidOf(signatureInput: string | undefined): string | null {
-  if (!signatureInput || signatureInput.length > 4096) return null;
-  const match = KEYID.exec(signatureInput);
-  return match?.[1]?.replaceAll(':', '').toLowerCase() ?? null;
+  const parts = partsOf(req);
+  const sig = parsedSignature(req, parts, denyAlike);
+  const cert = certs.lookup(serial, sig.params.keyid);
+  return cert ? verifyWith(req, parts, sig, cert, serial, opts, denyAlike) : denyAlike('unauthenticated', 'no key is held for this serial and keyid');
 }
