@@ -151,11 +151,22 @@ async function main(): Promise<void> {
     });
   }
 
+  // The host may be shared: the same openssl figure after the fleet as before it shows how far its speed moved meanwhile.
+  let opensslAfter: OpensslSpeed | null = null;
+  if (fleet && openssl?.rsa2048) {
+    try {
+      process.stdout.write(`openssl speed -seconds ${openssl.seconds} rsa2048 again: did the host's speed move during the fleet?\n`);
+      opensslAfter = await measureOpenssl(['rsa2048'], openssl.seconds);
+    } catch (error) {
+      process.stderr.write(`openssl speed after the fleet failed, the report will not say how the host's speed moved: ${(error as Error).message}\n`);
+    }
+  }
+
   const results: RunResults = {
     command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
     startedAt: new Date(started).toISOString(),
     minutes: (Date.now() - started) / 60_000,
-    machine, openssl, micro, fleet,
+    machine, openssl, opensslAfter, micro, fleet,
     targets: evaluateTargets(fleet, openssl),
   };
   fs.mkdirSync(values.out, { recursive: true });

@@ -21,6 +21,8 @@ export interface RunResults {
   minutes: number;
   machine: Machine;
   openssl: OpensslSpeed | null;
+  /** RSA-2048 only, measured again after the fleet: how far the host's speed moved during the run. */
+  opensslAfter: OpensslSpeed | null;
   micro: MicroResult[];
   fleet: FleetResult | null;
   targets: Target[];
@@ -169,6 +171,15 @@ function opensslLine(o: OpensslSpeed | null): string {
   return `openssl speed (per core, per CPU-second, -seconds ${o.seconds}): ${bits.join('; ')}.`;
 }
 
+/** The openssl RSA-2048 verify figure after the fleet against the one before it, or '' when either is missing. */
+function hostDrift(r: RunResults): string {
+  const before = r.openssl?.rsa2048?.verify;
+  const after = r.opensslAfter?.rsa2048?.verify;
+  if (!before || !after) return '';
+  return ` After the fleet, openssl RSA-2048 verify ${n0(after)}/s, ${((after / before) * 100).toFixed(0)}% of the figure at the start: `
+    + 'how far the host\'s speed moved during the run. The server, the baseline and the floor run one after another, so such a move moves their ratios too.';
+}
+
 export function markdown(r: RunResults): string {
   const mark = (p: boolean | null): string => (p === null ? '?' : p ? 'pass' : 'FAIL');
   return [
@@ -179,7 +190,7 @@ export function markdown(r: RunResults): string {
     `Machine: ${formatMachine(r.machine)}.`,
     'The machine is small and may be shared: load generator and server compete for the same cores, and other work running at the same time makes every number noisy.',
     '',
-    opensslLine(r.openssl),
+    opensslLine(r.openssl) + hostDrift(r),
     ...(r.targets.length ? ['', '## Targets', '', table(['target', 'goal', 'measured', ''], r.targets.map((t) => [t.name, t.goal, t.measured, mark(t.pass)]))] : []),
     ...(r.fleet ? ['', fleetSection(r.fleet)] : []),
     ...(r.micro.length ? ['', microSection(r.micro)] : []),

@@ -57,6 +57,17 @@ describe('npm run bench on a 12-terminal fleet', () => {
     expect(markdown).toContain(`warm-up before the peak, not measured (${WARMUP_CALLS} calls`);
   });
 
+  it('measures openssl again after the fleet and reports how far the host\'s speed moved', () => {
+    if (!results.openssl?.rsa2048) {
+      expect(results.opensslAfter).toBeNull();
+      return;
+    }
+    const after = results.opensslAfter!.rsa2048!.verify;
+    expect(after).toBeGreaterThan(0);
+    const percent = ((after / results.openssl.rsa2048.verify) * 100).toFixed(0);
+    expect(markdown).toContain(`After the fleet, openssl RSA-2048 verify ${Math.round(after).toLocaleString('en-US')}/s, ${percent}% of the figure at the start`);
+  });
+
   it('runs the open loop in rounds and judges the median one: of two, the slower', () => {
     const fleet = results.fleet!;
     for (const [name, target] of Object.entries({ server: fleet.server, baseline: fleet.baseline, floor: fleet.floor })) {
