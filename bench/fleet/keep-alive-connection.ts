@@ -25,6 +25,13 @@ const EMPTY = Buffer.alloc(0);
  * store each time), which was a quarter of the generator's CPU while 10,000 terminals connected.
  */
 let sharedContext: tls.SecureContext | null = null;
+/**
+ * What every connection of this thread reads into (tls.connect's `onread`): a reply is parsed, or copied when it is
+ * incomplete, before the next read. Node otherwise gives each read a Buffer of its own, with its own ArrayBuffer,
+ * through a Readable stream: that path and sweeping those ArrayBuffers in the generator's scavenges were generator
+ * CPU and pauses that a measured server's latency then included (bench/README.md, session 15).
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 /** Loopback source address number `i` (0-based): 127.1.0.1, 127.1.0.2, … (127.0.0.0/8 all routes to lo on Linux). */
 export function loopbackAddress(i: number): string {
@@ -42,19 +49,28 @@ export class KeepAliveConnection {
   lastActivityAt = performance.now();
 
   private constructor(private readonly socket: tls.TLSSocket) {
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('close', () => this.fail(new Error('connection closed')));
     socket.on('error', (err) => this.fail(err));
   }
 
   static connect(opts: ConnectOptions): Promise<KeepAliveConnection> {
     return new Promise((resolve, reject) => {
-      // tls.connect hands these to net.connect, which honours localAddress; @types/node only lists the TLS options.
-      const options: tls.ConnectionOptions & { localAddress?: string } = {
+      // Bytes arrive only after a request is written, so after `connection` is set below.
+      let connection: KeepAliveConnection | null = null;
+      // tls.connect hands these to net.connect, which honours localAddress and onread; @types/node only lists the TLS options.
+      const options: tls.ConnectionOptions & { localAddress?: string; onread: { buffer: Buffer; callback(bytes: number, buffer: Buffer): void } } = {
         host: opts.host, port: opts.port, localAddress: opts.localAddress,
         // The generator drives load; pinning the SFP is the terminal library's job and is tested elsewhere.
         rejectUnauthorized: false,
         secureContext: (sharedContext ??= tls.createSecureContext()),
+        onread: {
+          buffer: READ_BUFFER,
+          // Node reads into the start of the buffer it is given, every time.
+          callback: (bytes, buffer) => {
+            if (connection) connection.onData(buffer.subarray(0, bytes));
+            else socket.destroy(new Error('the server sent bytes before any request'));
+          },
+        },
       };
       const socket = tls.connect(options);
       const timer = setTimeout(() => socket.destroy(new Error('TLS handshake timed out')), opts.timeoutMs ?? 20_000);
@@ -63,7 +79,8 @@ export class KeepAliveConnection {
         socket.removeListener('error', reject);
         // Small request/response pairs: Nagle would add up to 40 ms to every call.
         socket.setNoDelay(true);
-        resolve(new KeepAliveConnection(socket));
+        connection = new KeepAliveConnection(socket);
+        resolve(connection);
       });
       socket.once('error', (err) => {
         clearTimeout(timer);
@@ -105,9 +122,11 @@ export class KeepAliveConnection {
     pending?.reject(err);
   }
 
+  /** `chunk` is in READ_BUFFER, valid until this returns: what is kept is copied. */
   private onData(chunk: Buffer): void {
     this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
     const reply = this.parse();
+    if (this.buffered.buffer === READ_BUFFER.buffer) this.buffered = this.buffered.length === 0 ? EMPTY : Buffer.from(this.buffered);
     if (reply === null) return;
     const pending = this.pending;
     this.pending = null;
@@ -130,7 +149,8 @@ export class KeepAliveConnection {
     if (length) {
       consumed = end + 4 + Number(length[1]);
       if (this.buffered.length < consumed) return null;
-      body = this.buffered.subarray(end + 4, consumed);
+      // A copy: the caller reads the body after READ_BUFFER has taken other connections' bytes.
+      body = Buffer.from(this.buffered.subarray(end + 4, consumed));
     } else if (lower.includes('\r\ntransfer-encoding: chunked')) {
       const chunked = dechunk(this.buffered, end + 4);
       if (chunked === null) return null;
