@@ -33,6 +33,7 @@ const OPEN = 0x28;
 const CLOSE = 0x29;
 const SEMICOLON = 0x3b;
 const EQUALS = 0x3d;
+const COLON = 0x3a;
 const MINUS = 0x2d;
 
 const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
@@ -124,8 +125,6 @@ export interface CanonicalBytes {
   /** The decoded bytes, where structured-headers would give an ArrayBuffer of them. */
   bytes: Buffer;
 }
-
-const COLON = 0x3a;
 
 /**
  * `label=:base64:`: a byte sequence without parameters. The base64 is checked by decoding it and encoding the bytes
