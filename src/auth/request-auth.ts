@@ -111,7 +111,7 @@ export function authenticateGate(req: TerminalRequest, opts: AuthOptions): Authe
  */
 export function authenticateMaster(req: TerminalRequest, certs: CertificateCache, opts: AuthOptions): Authenticated {
   const serial = req.headers['x-terminal-serial'];
-  if (serial === undefined || !SERIAL_PATTERN.test(serial)) throw new AppError('unauthenticated', 'the request could not be authenticated');
+  if (serial === undefined || !SERIAL_PATTERN.test(serial)) return denyAlike('unauthenticated', 'X-Terminal-Serial is missing or malformed');
   const parts = partsOf(req);
   const sig = parsedSignature(req, parts, denyAlike);
   const cert = certs.lookup(serial, sig.params.keyid);
