@@ -126,7 +126,8 @@ export class KeepAliveConnection {
   private onData(chunk: Buffer): void {
     this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
     const reply = this.parse();
-    if (this.buffered.buffer === READ_BUFFER.buffer) this.buffered = this.buffered.length === 0 ? EMPTY : Buffer.from(this.buffered);
+    // parse() leaves EMPTY when nothing is left over; anything else still in READ_BUFFER is kept as a copy.
+    if (this.buffered.buffer === READ_BUFFER.buffer) this.buffered = Buffer.from(this.buffered);
     if (reply === null) return;
     const pending = this.pending;
     this.pending = null;
