@@ -48,8 +48,9 @@ Environment: BENCH_SERVER_NODE_ARGS   Node flags for the measured server process
              BENCH_LATENCY_TIMELINE=FILE  every measured call (phase, when it was due, its latency) and the
                                        generator's GC pauses are appended there: is a p99 one stall or many?
              BENCH_GENERATOR_NODE_ARGS  Node flags for the load generator, after its defaults
-                                       (--max-old-space-size=4096 --max-semi-space-size=64
-                                       --no-allocation-site-pretenuring), e.g. '--trace-gc'
+                                       (--max-old-space-size=4096 --min-semi-space-size=64
+                                       --max-semi-space-size=64 --no-allocation-site-pretenuring),
+                                       e.g. '--trace-gc'
 
 Examples:
   npm run bench                                   # the default run, ~6-10 min on 2 cores
