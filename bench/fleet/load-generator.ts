@@ -109,8 +109,9 @@ async function handle(command: Command): Promise<GeneratorMessage> {
  * Writes to every page of the young generation once, now, before any phase. V8 commits the space whole but the kernel
  * maps a page on its first write; the connect phase's frequent full GCs keep restarting allocation at the bottom of
  * the space, so its top pages were first written in the first server's warm-up and peak: some 13,000 page faults
- * there, 11% of the generator's CPU in `perf`, and none in the baseline's or the floor's phases (bench/README.md,
- * session 16). Objects kept for a moment in a small ring, so the compiler cannot prove them unused and skip them.
+ * there, 11% of the generator's CPU in `perf`, then a few dozen a second, so the baseline's and the floor's phases,
+ * later, found the space written (bench/README.md, session 16). Objects kept for a moment in a small ring, so the
+ * compiler cannot prove them unused and skip them.
  */
 function touchYoungGeneration(): void {
   const young = v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
