@@ -16,13 +16,16 @@ const MICRO = ['fingerprint', 'signature-verify', 'master-call', 'http-layer', '
 const HELP = `npm run bench -- [options]
 
 Runs openssl speed, the micro benchmarks, then the fleet: the server, the node:https baseline and the floor
-(uWebSockets.js + TLS answering without any check) each get the same pre-signed calls.
+(uWebSockets.js + TLS answering without any check) each get the same pre-signed calls. The server and the
+baseline run side by side, each driven by its own load-generator process, and take turns at the peak.
 
   --terminals N      terminals to register and pair                       default 10000
   --active N         of those, RSA-2048 terminals that call master        default min(terminals, 10000)
   --warmup-calls N   signed calls of a closed-loop phase before the peak,   default 30000
                      not measured, so the peak meets compiled code (0: none)
   --peak-calls N     signed calls in the peak phase (closed loop)          default 30000
+  --peak-slices N    the server's and the baseline's peaks alternate in     default 3
+                     N slices each, so both are measured in the same minute
   --steady-calls N   signed calls in each round at half the peak rate     default 10000
   --steady-rounds N  open-loop rounds at that rate, each after a 2 s pause default 3
                      (the p99 target is judged on the median round's p99)
@@ -78,6 +81,7 @@ async function main(): Promise<void> {
       active: { type: 'string' },
       'warmup-calls': { type: 'string', default: '30000' },
       'peak-calls': { type: 'string', default: '30000' },
+      'peak-slices': { type: 'string', default: '3' },
       'steady-calls': { type: 'string', default: '10000' },
       'steady-rounds': { type: 'string', default: '3' },
       seconds: { type: 'string', default: '60' },
@@ -141,6 +145,7 @@ async function main(): Promise<void> {
       rsaKeys: int('rsa-keys', values['rsa-keys']),
       warmupCalls: int('warmup-calls', values['warmup-calls'], 0),
       peakCalls: int('peak-calls', values['peak-calls']),
+      peakSlices: int('peak-slices', values['peak-slices']),
       steadyCalls: int('steady-calls', values['steady-calls']),
       steadyRounds: int('steady-rounds', values['steady-rounds']),
       seconds: int('seconds', values.seconds),

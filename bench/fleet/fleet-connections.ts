@@ -3,6 +3,11 @@
 // terminals call less often than that is held open with heartbeats, and the reports count them.
 import { KeepAliveConnection, loopbackAddress } from './keep-alive-connection.js';
 
+/** Heartbeat a connection to a uWebSockets.js server idle this long: its 10 s idle timeout is checked every 4 s, so it may fire after 8 s. */
+export const UWS_HEARTBEAT_AFTER_MS = 6_500;
+/** Connection upkeep runs this often, each time on a share of the fleet, covering all of it every second (see `maintain`). */
+const MAINTAIN_EVERY_MS = 100;
+const MAINTAIN_ROUND_MS = 1_000;
 const REQUEST_TIMEOUT_MS = 10_000;
 /** An unauthenticated request the server answers 404 without parsing or crypto: the cheapest way to reset its idle timer. */
 const HEARTBEAT = Buffer.from('GET /keepalive HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n', 'latin1');
@@ -16,10 +21,16 @@ export class FleetConnections {
   /** Where the next `maintain` share starts, and when the last one ran. */
   private maintainAt = 0;
   private maintainedAt = 0;
+  private readonly upkeep: NodeJS.Timeout;
 
-  constructor(readonly requests: Buffer[][], private readonly target: { host: string; port: number }) {
+  /**
+   * Keeps the connections open and unstuck from now until `closeAll`, between phases too: while another generator
+   * drives another target, this fleet waits idle and must still be there for its next phase.
+   */
+  constructor(readonly requests: Buffer[][], private readonly target: { host: string; port: number; heartbeatAfterMs: number }) {
     this.conns = requests.map(() => null);
     this.beats = requests.map(() => null);
+    this.upkeep = setInterval(() => this.maintain(performance.now(), target.heartbeatAfterMs, MAINTAIN_ROUND_MS), MAINTAIN_EVERY_MS);
   }
 
   get size(): number {
@@ -84,6 +95,7 @@ export class FleetConnections {
   }
 
   closeAll(): void {
+    clearInterval(this.upkeep);
     for (const conn of this.conns) conn?.close();
     this.conns.fill(null);
   }

@@ -1,11 +1,13 @@
-/** @module The end-to-end fleet benchmark: pair N terminals through the real flow, restart the server (start-up, idle memory), then signed RSA-2048 master calls against the server and the node:https baseline with the same requests. */
+/** @module The end-to-end fleet benchmark: pair N terminals through the real flow, restart the server (start-up, idle memory), then signed RSA-2048 master calls against the server and the node:https baseline side by side (their peaks in turns) with the same requests, and against the floor alone. */
+import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Progress } from '../lib/progress.js';
-import { sampleProcess } from '../lib/proc-stats.js';
+import { cpuBetween, sampleProcess } from '../lib/proc-stats.js';
 import { prepareFleet, settle, type FleetPairing } from './fleet-setup.js';
 import { ensureIdentities, type GenerationReport, type IdentityPlan } from './identities.js';
+import { UWS_HEARTBEAT_AFTER_MS } from './fleet-connections.js';
 import { GeneratorProcess } from './generator-process.js';
 import type { ConnectReport, PhaseReport, PhaseSpec, PresignReport } from './messages.js';
 import type { ServerStatus } from '../../src/protocol/types.js';
@@ -29,6 +31,8 @@ export interface FleetOptions {
   steadyRounds: number;
   /** Longest duration of each measured phase, seconds (a phase normally ends when its calls are used). */
   seconds: number;
+  /** The server's and the baseline's peaks alternate in this many slices each (at most one per call a terminal makes in the peak). */
+  peakSlices: number;
   /** Calls in flight in the peak phase. */
   concurrency: number;
   /** Server threads to ask for; null: the server's default. */
@@ -51,6 +55,11 @@ export interface TargetRun {
   steadyRounds: PhaseReport[];
   /** The server's own account of each phase per front thread (server.status); absent for the baseline and the floor. */
   fronts?: { peak: FrontPhase[]; steady: FrontPhase[] };
+  /**
+   * A peak run in turns with another target's: the process's CPU while the other's slices ran, between its own. Work a
+   * slice left behind (GC, LMDB flushes) lands there, where the peak's µs per call does not count it. Absent for a peak run whole.
+   */
+  betweenSlices?: { seconds: number; cpuSec: number };
 }
 
 export interface FleetResult {
@@ -106,60 +115,180 @@ export function medianRound<T extends { latency: { p99Ms: number } }>(rounds: re
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
+/** One measured process and the load-generator process that drives it. */
+interface Target {
+  label: string;
+  gen: GeneratorProcess;
+  proc: RunningProcess;
+  port: number;
+  /** How long one of its connections may idle before a heartbeat: a little under the target's idle timeout. */
+  heartbeatAfterMs: number;
+  /** The server's own account of its phases (server.status); only the server has one. */
+  status?: StatusReader;
+}
+
+/** The per-terminal request ranges of each phase: [from, to) of every terminal's pre-signed calls. */
+interface Ranges {
+  warmup: [number, number] | null;
+  peak: [number, number];
+  steady: [number, number][];
+}
+
 /**
- * Connect (every terminal calls once), the warm-up, then the peak and the open-loop rounds (at half its own peak, or at
- * `steadyRate`) against one server.
+ * node:https closes a keep-alive connection after `keepAliveTimeout`, 120 s in the baseline, so its fleet needs no
+ * heartbeat while the server takes its turn; each would cost the baseline CPU inside the server's measured phases.
  */
-async function drive(gen: GeneratorProcess, proc: RunningProcess, port: number, opts: FleetOptions, ranges: { warmup: [number, number] | null; peak: [number, number]; steady: [number, number][] }, freshUntil: number, progress: Progress, label: string, steadyRate?: number, status?: StatusReader): Promise<TargetRun> {
-  const connect = await gen.run<ConnectReport>({ type: 'connect', host: '127.0.0.1', port, concurrency: 200, serverPid: proc.pid });
-  const connectFailed = Object.entries(connect.callFailures).map(([k, v]) => `${k}×${v}`).join(' ') || 'none';
-  progress.done(`${label}: ${connect.connections} terminals connected and called once in ${connect.seconds.toFixed(1)} s (server ${connect.serverCores.toFixed(2)} cores, generator ${connect.generatorCores.toFixed(2)} cores; `
-    + `failed: ${connectFailed}); ${connect.openConnections} open (${connect.heartbeats} heartbeats), server RSS ${(connect.serverRssBytes / 2 ** 20).toFixed(0)} MiB`);
-  const base = { serverPid: proc.pid, freshUntil, concurrency: opts.concurrency };
-  const phase = async (spec: PhaseSpec): Promise<PhaseReport> => {
-    const report = await gen.run<PhaseReport>({ type: 'load', phase: spec });
-    const failed = Object.entries(report.failures).map(([k, v]) => `${k}×${v}`).join(' ') || 'none';
-    progress.done(`${spec.name}: ${report.ok.toLocaleString('en-US')} ok in ${report.seconds.toFixed(1)} s = ${report.callsPerSec.toFixed(0)}/s, `
-      + `p50 ${report.latency.p50Ms.toFixed(2)} p99 ${report.latency.p99Ms.toFixed(2)} p99.9 ${report.latency.p999Ms.toFixed(2)} ms`
-      + (report.leadIn ? ` after a ${report.leadIn.ms} ms lead-in of ${report.leadIn.calls} calls (p99 ${report.latencyAll.p99Ms.toFixed(2)} ms with it), ` : ', ')
-      + `server ${report.server.cores.toFixed(2)} cores${waiting(report.server.waitingCores)} ${report.server.cpuPerCallUs.toFixed(0)} µs/call, `
-      + `generator ${report.generator.cores.toFixed(2)} cores${waiting(report.generator.waitingCores)} (loop delay p99 ${report.generator.loopDelayP99Ms.toFixed(1)} ms), `
-      + `failed: ${failed}, ${report.reconnects} reconnects, ${report.heartbeats} heartbeats, ended by ${report.endedBy}`);
-    return report;
-  };
-  const account = (name: string, before: ServerStatus | undefined, after: ServerStatus | undefined): FrontPhase[] => {
-    if (!before || !after) return [];
-    const fronts = frontsBetween(before, after);
-    progress.done(`${name}, as the server counts it: ${describeFronts(fronts)}`);
-    return fronts;
-  };
-  const warmup = ranges.warmup ? await phase({ ...base, name: `${label} warm-up (not measured)`, mode: 'closed', maxSeconds: opts.seconds, requests: ranges.warmup }) : null;
-  const beforePeak = await status?.read();
-  const peak = await phase({ ...base, name: `${label} peak`, mode: 'closed', maxSeconds: opts.seconds, requests: ranges.peak });
-  const afterPeak = await status?.read();
-  const rate = steadyRate ?? Math.max(1, Math.floor(peak.callsPerSec / 2));
+const BASELINE_HEARTBEAT_AFTER_MS = 100_000;
+
+const describeFailures = (failures: Record<string, number>): string => Object.entries(failures).map(([k, v]) => `${k}×${v}`).join(' ') || 'none';
+
+/** Every active terminal connects and calls once; the connections stay open until the target's disconnect. */
+async function connectFleet(t: Target, progress: Progress): Promise<ConnectReport> {
+  const connect = await t.gen.run<ConnectReport>({ type: 'connect', host: '127.0.0.1', port: t.port, concurrency: 200, serverPid: t.proc.pid, heartbeatAfterMs: t.heartbeatAfterMs });
+  progress.done(`${t.label}: ${connect.connections} terminals connected and called once in ${connect.seconds.toFixed(1)} s (server ${connect.serverCores.toFixed(2)} cores, generator ${connect.generatorCores.toFixed(2)} cores; `
+    + `failed: ${describeFailures(connect.callFailures)}); ${connect.openConnections} open (${connect.heartbeats} heartbeats), server RSS ${(connect.serverRssBytes / 2 ** 20).toFixed(0)} MiB`);
+  return connect;
+}
+
+/** One load phase (or one more slice of it, with `continues`) on the target's generator, and its progress line. */
+async function load(t: Target, spec: Omit<PhaseSpec, 'serverPid'>, progress: Progress): Promise<PhaseReport> {
+  const report = await t.gen.run<PhaseReport>({ type: 'load', phase: { ...spec, serverPid: t.proc.pid } });
+  const slice = report.slices.at(-1)!;
+  const prefix = report.slices.length > 1 || spec.continues
+    ? `${spec.name}, slice ${report.slices.length}: ${slice.ok.toLocaleString('en-US')} ok in ${slice.seconds.toFixed(2)} s = ${slice.callsPerSec.toFixed(0)}/s, server ${slice.serverCpuPerCallUs.toFixed(0)} µs/call; so far `
+    : `${spec.name}: `;
+  progress.done(`${prefix}${report.ok.toLocaleString('en-US')} ok in ${report.seconds.toFixed(1)} s = ${report.callsPerSec.toFixed(0)}/s, `
+    + `p50 ${report.latency.p50Ms.toFixed(2)} p99 ${report.latency.p99Ms.toFixed(2)} p99.9 ${report.latency.p999Ms.toFixed(2)} ms`
+    + (report.leadIn ? ` after a ${report.leadIn.ms} ms lead-in of ${report.leadIn.calls} calls (p99 ${report.latencyAll.p99Ms.toFixed(2)} ms with it), ` : ', ')
+    + `server ${report.server.cores.toFixed(2)} cores${waiting(report.server.waitingCores)} ${report.server.cpuPerCallUs.toFixed(0)} µs/call, `
+    + `generator ${report.generator.cores.toFixed(2)} cores${waiting(report.generator.waitingCores)} (loop delay p99 ${report.generator.loopDelayP99Ms.toFixed(1)} ms), `
+    + `failed: ${describeFailures(report.failures)}, ${report.reconnects} reconnects, ${report.heartbeats} heartbeats, ended by ${report.endedBy}`);
+  return report;
+}
+
+const closedLoop = (opts: FleetOptions, freshUntil: number) => ({ mode: 'closed' as const, maxSeconds: opts.seconds, freshUntil, concurrency: opts.concurrency });
+
+async function warmUp(t: Target, opts: FleetOptions, ranges: Ranges, freshUntil: number, progress: Progress): Promise<PhaseReport | null> {
+  if (!ranges.warmup) return null;
+  return load(t, { ...closedLoop(opts, freshUntil), name: `${t.label} warm-up (not measured)`, requests: ranges.warmup }, progress);
+}
+
+/** `range` cut into `count` contiguous parts of as even a length as whole calls allow (fewer when it is shorter). */
+export function sliceRange([from, to]: [number, number], count: number): [number, number][] {
+  const n = Math.max(1, Math.min(count, to - from));
+  return Array.from({ length: n }, (_, j): [number, number] => [from + Math.round((j * (to - from)) / n), from + Math.round(((j + 1) * (to - from)) / n)]);
+}
+
+/**
+ * The peaks of several targets in turns: slice 1 of each, then slice 2 of each, and so on. Every slice calls each
+ * terminal the same number of times, so a slice lasts a second or two and neither fleet idles long enough to need a
+ * heartbeat; a host that speeds up or slows down during the run moves every target's peak alike.
+ */
+async function alternatePeaks(targets: Target[], opts: FleetOptions, ranges: Ranges, freshUntil: number, progress: Progress): Promise<{ peaks: PhaseReport[]; fronts: (FrontPhase[] | undefined)[]; betweenSlices: TargetRun['betweenSlices'][] }> {
+  const slices = sliceRange(ranges.peak, opts.peakSlices);
+  const before = await Promise.all(targets.map((t) => t.status?.read()));
+  const cpuBefore = targets.map((t) => sampleProcess(t.proc.pid));
+  const peaks: PhaseReport[] = [];
+  for (const [j, requests] of slices.entries()) {
+    for (const [i, t] of targets.entries()) {
+      peaks[i] = await load(t, { ...closedLoop(opts, freshUntil), name: `${t.label} peak`, requests, continues: j > 0 }, progress);
+    }
+  }
+  const betweenSlices = targets.map((t, i) => {
+    const whole = cpuBetween(cpuBefore[i]!, sampleProcess(t.proc.pid));
+    const between = { seconds: whole.wallSec - peaks[i]!.seconds, cpuSec: Math.max(0, whole.cpuSec - peaks[i]!.server.cpuSec) };
+    progress.done(`${t.label}, while the other target's peak slices ran: ${(between.cpuSec * 1000).toFixed(0)} ms of CPU in ${between.seconds.toFixed(1)} s, `
+      + `${((100 * between.cpuSec) / Math.max(1e-9, peaks[i]!.server.cpuSec)).toFixed(1)}% of its slices' CPU (work they left behind, not in their µs per call)`);
+    return between;
+  });
+  const after = await Promise.all(targets.map((t) => t.status?.read()));
+  const fronts = targets.map((t, i) => (t.status ? account(progress, `${t.label} peak`, before[i], after[i]) : undefined));
+  return { peaks, fronts, betweenSlices };
+}
+
+/** Per front thread, what the server counted between two reads of its status; empty when either read is missing. */
+function account(progress: Progress, name: string, before: ServerStatus | undefined, after: ServerStatus | undefined): FrontPhase[] {
+  if (!before || !after) return [];
+  const fronts = frontsBetween(before, after);
+  progress.done(`${name}, as the server counts it: ${describeFronts(fronts)}`);
+  return fronts;
+}
+
+/** The open-loop rounds at `rate` (each after the pause), then the target's disconnect; the median round is the one judged. */
+async function openLoopRounds(t: Target, opts: FleetOptions, ranges: Ranges, freshUntil: number, rate: number, rateName: string, progress: Progress): Promise<{ steady: PhaseReport; steadyRounds: PhaseReport[]; fronts?: FrontPhase[] }> {
   const rounds: { report: PhaseReport; before: ServerStatus | undefined; after: ServerStatus | undefined }[] = [];
+  let status = await t.status?.read();
   for (const [i, requests] of ranges.steady.entries()) {
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-    const before = rounds.at(-1)?.after ?? afterPeak;
-    const name = `${label} at ${steadyRate === undefined ? 'half peak' : "the server's half peak"} (${rate}/s)${ranges.steady.length > 1 ? `, round ${i + 1} of ${ranges.steady.length}` : ''}`;
-    const report = await phase({ ...base, name, mode: 'open', rate, leadInMs: LEAD_IN_MS, maxSeconds: opts.seconds, requests });
-    rounds.push({ report, before, after: await status?.read() });
+    const name = `${t.label} at ${rateName} (${rate}/s)${ranges.steady.length > 1 ? `, round ${i + 1} of ${ranges.steady.length}` : ''}`;
+    const report = await load(t, { name, mode: 'open', rate, leadInMs: LEAD_IN_MS, maxSeconds: opts.seconds, freshUntil, concurrency: opts.concurrency, requests }, progress);
+    const after = await t.status?.read();
+    rounds.push({ report, before: status, after });
+    status = after;
   }
-  await gen.run({ type: 'disconnect' });
+  await t.gen.run({ type: 'disconnect' });
   const steadyRounds = rounds.map((r) => r.report);
   const steady = medianRound(steadyRounds);
   const median = steadyRounds.indexOf(steady);
   if (rounds.length > 1) {
-    progress.done(`${label} at half peak: p99 ${steadyRounds.map((r) => r.latency.p99Ms.toFixed(2)).join(', ')} ms in ${rounds.length} rounds; the median is round ${median + 1}`);
+    progress.done(`${t.label} at ${rateName}: p99 ${steadyRounds.map((r) => r.latency.p99Ms.toFixed(2)).join(', ')} ms in ${rounds.length} rounds; the median is round ${median + 1}`);
   }
-  if (!status) return { connect, warmup, peak, steady, steadyRounds };
-  return {
-    connect, warmup, peak, steady, steadyRounds,
-    fronts: { peak: account(`${label} peak`, beforePeak, afterPeak), steady: account(`${label} at half peak, round ${median + 1}`, rounds[median]!.before, rounds[median]!.after) },
-  };
+  if (!t.status) return { steady, steadyRounds };
+  return { steady, steadyRounds, fronts: account(progress, `${t.label} at ${rateName}, round ${median + 1}`, rounds[median]!.before, rounds[median]!.after) };
 }
 
+/** One target on its own: connect, warm-up, the peak whole, then the open-loop rounds at `steadyRate`. */
+async function driveAlone(t: Target, opts: FleetOptions, ranges: Ranges, freshUntil: number, steadyRate: number, progress: Progress): Promise<TargetRun> {
+  const connect = await connectFleet(t, progress);
+  const warmup = await warmUp(t, opts, ranges, freshUntil, progress);
+  const peak = await load(t, { ...closedLoop(opts, freshUntil), name: `${t.label} peak`, requests: ranges.peak }, progress);
+  const { steady, steadyRounds } = await openLoopRounds(t, opts, ranges, freshUntil, steadyRate, "the server's half peak", progress);
+  return { connect, warmup, peak, steady, steadyRounds };
+}
+
+/**
+ * The server and the baseline side by side for the peak, each with its own generator process (one process cannot hold
+ * both fleets' 20,000 connections under this machine's limit of 20,000 open files). Both fleets connect and warm up,
+ * then the peaks alternate in slices. The open-loop rounds judge latency, not a ratio, and any other process awake
+ * beside them (an idle Node process still collects its garbage) would be in their tail: so the baseline and its
+ * generator stop, the server's rounds run alone, the server stops, and a fresh baseline (`restartBaseline`) connects,
+ * warms up and runs its rounds alone.
+ */
+async function driveSideBySide(server: Target, baseline: Target, restartBaseline: () => Promise<Target>, opts: FleetOptions, ranges: Ranges, freshUntil: number, progress: Progress): Promise<{ server: TargetRun; baseline: TargetRun }> {
+  // The baseline's fleet connects first: it may idle for as long as the server's takes, the server's may not.
+  const baselineConnect = await connectFleet(baseline, progress);
+  const serverConnect = await connectFleet(server, progress);
+  const baselineWarmup = await warmUp(baseline, opts, ranges, freshUntil, progress);
+  const serverWarmup = await warmUp(server, opts, ranges, freshUntil, progress);
+  const { peaks: [serverPeak, baselinePeak], fronts: [serverPeakFronts], betweenSlices: [serverBetween, baselineBetween] } = await alternatePeaks([server, baseline], opts, ranges, freshUntil, progress);
+  await baseline.gen.run({ type: 'disconnect' });
+  await baseline.proc.stop();
+  baseline.gen.stop();
+
+  const half = (peak: PhaseReport): number => Math.max(1, Math.floor(peak.callsPerSec / 2));
+  const serverRounds = await openLoopRounds(server, opts, ranges, freshUntil, half(serverPeak!), 'half peak', progress);
+  await server.proc.stop();
+
+  // A new process has an empty replay window, so it takes the same requests from the connect's on, as the first did.
+  const again = await restartBaseline();
+  progress.done('baseline: started again, alone, for its open-loop rounds, with a generator of its own');
+  await connectFleet(again, progress);
+  await warmUp(again, opts, ranges, freshUntil, progress);
+  const baselineRounds = await openLoopRounds(again, opts, ranges, freshUntil, half(baselinePeak!), 'half peak', progress);
+  await again.proc.stop();
+  again.gen.stop();
+  return {
+    server: {
+      connect: serverConnect, warmup: serverWarmup, peak: serverPeak!, steady: serverRounds.steady, steadyRounds: serverRounds.steadyRounds,
+      ...(server.status ? { fronts: { peak: serverPeakFronts ?? [], steady: serverRounds.fronts ?? [] } } : {}),
+      ...(serverBetween ? { betweenSlices: serverBetween } : {}),
+    },
+    baseline: {
+      connect: baselineConnect, warmup: baselineWarmup, peak: baselinePeak!, steady: baselineRounds.steady, steadyRounds: baselineRounds.steadyRounds,
+      ...(baselineBetween ? { betweenSlices: baselineBetween } : {}),
+    },
+  };
+}
 
 export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
   const progress = new Progress();
@@ -181,11 +310,20 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
   ];
 
   const gen = GeneratorProcess.start((t) => progress.update(t));
-  let proc: RunningProcess | null = null;
+  /** The baseline's generators (a fresh one with each baseline process). */
+  const generators: GeneratorProcess[] = [];
+  const running: RunningProcess[] = [];
+  const start = async (script: string, args: string[], nodeArgs?: string[]): Promise<RunningProcess> => {
+    const proc = await startProcess(script, args, nodeArgs);
+    running.push(proc);
+    return proc;
+  };
+  // In memory where the system has a tmpfs: 100 MB written to a disk would be flushed by the kernel some 30 s later, inside the measured phases.
+  const requestsDir = fs.mkdtempSync(path.join(fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'cas-bench-presigned-'));
   try {
     const fleet = await prepareFleet({ plan, cacheDir: opts.cacheDir, reuse: opts.reuseFleet, pairConcurrency: opts.pairConcurrency, serverArgs, ports, gen, progress });
     await ensureObserver(fleet.dataDir);
-    proc = await startProcess(SERVER_CLI, serverArgs(fleet.dataDir), serverNodeArgs());
+    const proc = await start(SERVER_CLI, serverArgs(fleet.dataDir), serverNodeArgs());
     await settle();
     const startup = {
       emptySeconds: fleet.empty.seconds, emptyRssBytes: fleet.empty.rssBytes,
@@ -198,47 +336,56 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
     const peakEnd = warmupEnd + Math.ceil(opts.peakCalls / active);
     const perRound = Math.ceil(opts.steadyCalls / active);
     const perTerminal = peakEnd + opts.steadyRounds * perRound;
-    const ranges = {
-      warmup: warmupEnd > 1 ? [1, warmupEnd] as [number, number] : null,
-      peak: [warmupEnd, peakEnd] as [number, number],
+    const ranges: Ranges = {
+      warmup: warmupEnd > 1 ? [1, warmupEnd] : null,
+      peak: [warmupEnd, peakEnd],
       steady: Array.from({ length: opts.steadyRounds }, (_, i): [number, number] => [peakEnd + i * perRound, peakEnd + (i + 1) * perRound]),
     };
     // Used within ±300 s of `created`; dated ahead so the whole run (both servers) fits in the window.
     const created = Math.floor(Date.now() / 1000) + 280;
-    const presign = await gen.run<PresignReport>({ type: 'presign', plan, perTerminal, created, signThreads: os.cpus().length });
+    const requestsFile = path.join(requestsDir, 'requests.bin');
+    const presign = await gen.run<PresignReport>({ type: 'presign', plan, perTerminal, created, signThreads: os.cpus().length, saveTo: requestsFile });
     progress.done(`pre-signed ${presign.requests.toLocaleString('en-US')} master calls in ${presign.seconds.toFixed(1)} s (${presign.signsPerSec.toFixed(0)}/s on ${presign.threads} threads), before any measured phase`);
     const freshUntil = created + 300;
-
+    const baselineTarget = async (): Promise<Target> => {
+      const baselineGen = GeneratorProcess.start((t) => progress.update(t));
+      generators.push(baselineGen);
+      await baselineGen.run({ type: 'load-requests', file: requestsFile });
+      const baselineProc = await start(BASELINE, ['--data-dir', fleet.dataDir, '--port', String(baselinePort)]);
+      await settle();
+      return { label: 'baseline', gen: baselineGen, proc: baselineProc, port: baselinePort, heartbeatAfterMs: BASELINE_HEARTBEAT_AFTER_MS };
+    };
+    const baselineFirst = await baselineTarget();
     const status = await StatusReader.connect(ports.admin, String(proc.ready.sfp));
-    const server = await drive(gen, proc, ports.master, opts, ranges, freshUntil, progress, 'server', undefined, status).finally(() => status.close());
-    await proc.stop();
-    proc = null;
+    const { server, baseline } = await driveSideBySide(
+      { label: 'server', gen, proc, port: ports.master, heartbeatAfterMs: UWS_HEARTBEAT_AFTER_MS, status },
+      baselineFirst, baselineTarget,
+      opts, ranges, freshUntil, progress,
+    ).finally(() => status.close());
+    fs.rmSync(requestsDir, { recursive: true, force: true });
 
-    proc = await startProcess(BASELINE, ['--data-dir', fleet.dataDir, '--port', String(baselinePort)]);
+    // Last, alone, and at the server's half-peak rate: what the generator, Node, uWS and TLS cost on this machine before any of our work.
+    const floorProc = await start(FLOOR, ['--data-dir', fleet.dataDir, '--port', String(floorPort)]);
     await settle();
-    const baseline = await drive(gen, proc, baselinePort, opts, ranges, freshUntil, progress, 'baseline');
-    await proc.stop();
-    proc = null;
-
-    // Last, and at the server's half-peak rate: what the generator, Node, uWS and TLS cost on this machine before any of our work.
-    proc = await startProcess(FLOOR, ['--data-dir', fleet.dataDir, '--port', String(floorPort)]);
-    await settle();
-    const floor = await drive(gen, proc, floorPort, opts, ranges, freshUntil, progress, 'floor', server.steady.targetRate ?? undefined);
-    await proc.stop();
-    proc = null;
+    const floorTarget: Target = { label: 'floor', gen, proc: floorProc, port: floorPort, heartbeatAfterMs: UWS_HEARTBEAT_AFTER_MS };
+    const floor = await driveAlone(floorTarget, opts, ranges, freshUntil, server.steady.targetRate ?? Math.max(1, Math.floor(server.peak.callsPerSec / 2)), progress);
+    await floorProc.stop();
 
     return {
       options: opts, serverArgs: extra, serverThreads: supported.has('threads') ? String(opts.threads ?? os.cpus().length) : '1 (this build has no --threads)',
       identities, pairing: fleet.pairing, startup, presign, server, baseline, floor,
       memoryPerActiveTerminalBytes: (server.connect.serverRssBytes - startup.registeredRssBytes) / active,
-      generator: `separate process; ${presign.requests.toLocaleString('en-US')} RSA-2048 calls pre-signed on ${presign.threads} worker threads before the measured phases; `
-        + 'one event loop writing pre-built requests on raw keep-alive TLS sockets (one per active terminal, each from its own 127.x address)',
+      generator: `separate processes, one per measured process; ${presign.requests.toLocaleString('en-US')} RSA-2048 calls pre-signed on ${presign.threads} worker threads before the measured phases, the same requests for every target; `
+        + 'each one event loop writing pre-built requests on raw keep-alive TLS sockets (one per active terminal, each from its own 127.x address)',
     };
   } catch (error) {
-    if (proc) process.stderr.write(`last server output:\n${proc.tail()}\n`);
+    const last = running.at(-1);
+    if (last) process.stderr.write(`last output of the process started last:\n${last.tail()}\n`);
     throw error;
   } finally {
-    await proc?.stop();
+    for (const p of running) await p.stop();
     gen.stop();
+    for (const g of generators) g.stop();
+    fs.rmSync(requestsDir, { recursive: true, force: true });
   }
 }

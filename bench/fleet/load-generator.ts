@@ -1,4 +1,4 @@
-/** @module The load generator process, forked by the fleet orchestrator so its CPU is not the server's: pairs the fleet, pre-signs master calls on a worker pool before any measured phase, then drives the phases from one event loop. */
+/** @module The load generator process, forked by the fleet orchestrator so its CPU is not the server's: pairs the fleet, pre-signs master calls on a worker pool before any measured phase (or loads the ones another generator signed), then drives the phases from one event loop. */
 import v8 from 'node:v8';
 import { Piscina } from 'piscina';
 import { AdminClient } from '../../src/admin/admin-client.js';
@@ -8,6 +8,7 @@ import { FleetConnections } from './fleet-connections.js';
 import { connectAndCallOnce, runPhase } from './load-phases.js';
 import type { Command, ConnectReport, GeneratorMessage, PresignReport } from './messages.js';
 import { pairFleet, type PairingReport } from './pairing-driver.js';
+import { loadPresigned, savePresigned } from './presigned-file.js';
 import type { SignTask } from './sign.worker.js';
 
 const SIGNER = new URL('./sign.worker.js', import.meta.url).href;
@@ -78,12 +79,13 @@ async function presign(command: Extract<Command, { type: 'presign' }>): Promise<
     await signer.destroy();
   }
   const seconds = (performance.now() - started) / 1000;
+  if (command.saveTo) savePresigned(command.saveTo, requests);
   return { requests: total, perTerminal: command.perTerminal, seconds, signsPerSec: total / seconds, threads: command.signThreads, created: command.created };
 }
 
 async function connect(command: Extract<Command, { type: 'connect' }>): Promise<ConnectReport> {
   fleet?.closeAll();
-  fleet = new FleetConnections(requests, { host: command.host, port: command.port });
+  fleet = new FleetConnections(requests, { host: command.host, port: command.port, heartbeatAfterMs: command.heartbeatAfterMs });
   return connectAndCallOnce(fleet, { concurrency: command.concurrency, serverPid: command.serverPid }, progress);
 }
 
@@ -93,6 +95,9 @@ async function handle(command: Command): Promise<GeneratorMessage> {
       return { type: 'done', result: await pair(command) };
     case 'presign':
       return { type: 'done', result: await presign(command) };
+    case 'load-requests':
+      requests = loadPresigned(command.file);
+      return { type: 'done', result: null };
     case 'connect':
       return { type: 'done', result: await connect(command) };
     case 'load':

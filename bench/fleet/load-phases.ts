@@ -1,30 +1,20 @@
-/** @module The load phases: connect (every terminal connects and calls once, the fleet held open while the server's RSS is read), closed loop (the warm-up and the peak) and open loop (latency at a fixed rate). */
+/** @module The load phases: connect (every terminal connects and calls once, the fleet held open while the server's RSS is read), closed loop (the warm-up and the peak, whole or in slices) and open loop (latency at a fixed rate). */
 // Calls go round the terminals in order, each on the terminal's own connection, so it always meets the same server thread.
 import fs from 'node:fs';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
-import { cpuBetween, sampleProcess, sampleSelf, type ProcSample } from '../lib/proc-stats.js';
+import { cpuBetween, sampleProcess, sampleSelf, type CpuUse, type ProcSample } from '../lib/proc-stats.js';
 import type { FleetConnections } from './fleet-connections.js';
 import { LatencyRecorder } from './latency.js';
-import type { ConnectReport, PhaseReport, PhaseSpec } from './messages.js';
+import type { ConnectReport, PhaseReport, PhaseSlice, PhaseSpec } from './messages.js';
 
-/** Heartbeat a connection idle this long: the server's 10 s idle timeout is checked every 4 s, so it may fire after 8 s. */
-const HEARTBEAT_AFTER_MS = 6_500;
-/** Connection upkeep runs this often, each time on a share of the fleet, covering all of it every second (see FleetConnections.maintain). */
-const MAINTAIN_EVERY_MS = 100;
-const MAINTAIN_ROUND_MS = 1_000;
 /** Resolution of the generator's own loop-delay probe: the histogram records whole timer intervals, so this is subtracted. */
 const LOOP_PROBE_MS = 10;
 
 /**
  * BENCH_LATENCY_TIMELINE=<file>: every call of every measured phase is appended there as one line, `phase, ms since
- * the phase started when the call was due (or sent), latency ms`, to see whether a p99 is one stall or many.
+ * the phase (or its slice) started when the call was due (or sent), latency ms`, to see whether a p99 is one stall or many.
  */
 const timelineFile = process.env.BENCH_LATENCY_TIMELINE;
-
-/** Keeps the fleet's connections open and unstuck until stopped. */
-function startUpkeep(fleet: FleetConnections): NodeJS.Timeout {
-  return setInterval(() => fleet.maintain(performance.now(), HEARTBEAT_AFTER_MS, MAINTAIN_ROUND_MS), MAINTAIN_EVERY_MS);
-}
 
 /** FIFO of terminal indices: the terminal idle longest calls next, so every terminal (actor, cache entry) stays in use. */
 class Ring {
@@ -72,7 +62,6 @@ export async function connectAndCallOnce(fleet: FleetConnections, opts: { concur
   let next = 0;
   let done = 0;
   let failed = 0;
-  const upkeep = startUpkeep(fleet);
   const holder = setInterval(() => {
     progress(`connect: ${done}/${fleet.size} terminals connected and called once, ${fleet.openCount} open, ${fleet.heartbeats} heartbeats`);
   }, 1000);
@@ -98,7 +87,6 @@ export async function connectAndCallOnce(fleet: FleetConnections, opts: { concur
     await until(() => fleet.busyCount === 0, 10_000);
   } finally {
     clearInterval(holder);
-    clearInterval(upkeep);
   }
   const serverEnd = sampleProcess(opts.serverPid);
   return {
@@ -109,21 +97,96 @@ export async function connectAndCallOnce(fleet: FleetConnections, opts: { concur
   };
 }
 
+/** A CPU figure summed over slices: seconds on a CPU and seconds waiting for one (null when a sample had no schedstat). */
+interface CpuTotal {
+  cpuSec: number;
+  waitSec: number | null;
+  wallSec: number;
+}
+
+const addCpu = (total: CpuTotal, use: CpuUse): void => {
+  total.cpuSec += use.cpuSec;
+  total.waitSec = total.waitSec === null || use.waitingCores === null ? null : total.waitSec + use.waitingCores * use.wallSec;
+  total.wallSec += use.wallSec;
+};
+
+const coresOf = (t: CpuTotal): { cores: number; waitingCores: number | null } => ({
+  cores: t.wallSec > 0 ? t.cpuSec / t.wallSec : 0,
+  waitingCores: t.waitSec === null || t.wallSec <= 0 ? null : t.waitSec / t.wallSec,
+});
+
+/** Everything one phase has measured so far, over all its slices. */
+class PhaseTotals {
+  readonly latency: LatencyRecorder;
+  readonly latencyAll: LatencyRecorder;
+  readonly failures: Record<string, number> = {};
+  readonly slices: PhaseSlice[] = [];
+  readonly server: CpuTotal = { cpuSec: 0, waitSec: 0, wallSec: 0 };
+  readonly generator: CpuTotal = { cpuSec: 0, waitSec: 0, wallSec: 0 };
+  ok = 0;
+  calls = 0;
+  leadInCalls = 0;
+  seconds = 0;
+  reconnects = 0;
+  heartbeats = 0;
+  rssStartBytes = -1;
+  rssEndBytes = 0;
+  rssMaxBytes = 0;
+  endedBy: PhaseReport['endedBy'] = 'time';
+
+  constructor(readonly spec: PhaseSpec, readonly concurrency: number, capacity: number) {
+    this.latency = new LatencyRecorder(capacity);
+    this.latencyAll = new LatencyRecorder(capacity);
+  }
+
+  fail(kind: string, count = 1): void {
+    this.failures[kind] = (this.failures[kind] ?? 0) + count;
+  }
+
+  report(): PhaseReport {
+    const { spec } = this;
+    const leadInMs = spec.mode === 'open' ? spec.leadInMs ?? 0 : 0;
+    const server = coresOf(this.server);
+    const generator = coresOf(this.generator);
+    return {
+      name: spec.name, mode: spec.mode, seconds: this.seconds, calls: this.calls, ok: this.ok, failures: { ...this.failures },
+      reconnects: this.reconnects, heartbeats: this.heartbeats,
+      callsPerSec: this.seconds > 0 ? this.ok / this.seconds : 0, concurrency: this.concurrency, targetRate: spec.mode === 'open' ? spec.rate ?? null : null,
+      latency: this.latency.summary(), latencyAll: this.latencyAll.summary(), leadIn: spec.mode === 'open' ? { ms: leadInMs, calls: this.leadInCalls } : null,
+      endedBy: this.endedBy, slices: [...this.slices],
+      server: {
+        cpuSec: this.server.cpuSec, cores: server.cores, waitingCores: server.waitingCores, cpuPerCallUs: this.ok > 0 ? (this.server.cpuSec / this.ok) * 1e6 : 0,
+        rssStartBytes: this.rssStartBytes, rssEndBytes: this.rssEndBytes, rssMaxBytes: this.rssMaxBytes,
+      },
+      generator: {
+        cpuSec: this.generator.cpuSec, cores: generator.cores, waitingCores: generator.waitingCores,
+        loopDelayP99Ms: Math.max(0, ...this.slices.map((x) => x.generatorLoopDelayP99Ms)),
+      },
+    };
+  }
+}
+
+/** The phase the last `runPhase` ran, which a spec with `continues` adds its slice to. */
+let current: PhaseTotals | null = null;
+
+/**
+ * Runs a phase, or with `spec.continues` one more slice of the phase just run (same name), and reports the phase as a
+ * whole so far. A slice uses `spec.requests`; the phase's figures are sums over its slices, its latencies all of their calls.
+ */
 export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progress: (text: string) => void): Promise<PhaseReport> {
   const [from, to] = spec.requests;
   const n = fleet.size;
+  if (spec.continues && current?.spec.name !== spec.name) throw new Error(`"${spec.name}" continues a phase that did not run just before on this generator`);
+  // Room for every slice of the phase; the recorders grow if a later slice is larger.
+  const totals = spec.continues && current ? current : new PhaseTotals(spec, Math.min(spec.concurrency, n), n * (to - from));
+  current = totals;
   const waiting = new Ring(n);
   const cursor = new Int32Array(n).fill(from);
   for (let i = 0; i < n; i++) waiting.push(i);
-  const latency = new LatencyRecorder(n * (to - from));
-  const latencyAll = new LatencyRecorder(n * (to - from));
+  const { latency, latencyAll } = totals;
   const leadInMs = spec.mode === 'open' ? spec.leadInMs ?? 0 : 0;
-  let leadInCalls = 0;
   const timeline = timelineFile ? new LatencyRecorder(2 * n * (to - from)) : null;
-  const failures: Record<string, number> = {};
-  const fail = (kind: string): void => {
-    failures[kind] = (failures[kind] ?? 0) + 1;
-  };
+  const fail = (kind: string): void => totals.fail(kind);
   let ok = 0;
   let calls = 0;
   let endedBy: PhaseReport['endedBy'] = 'time';
@@ -140,8 +203,10 @@ export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progres
   // sampling /proc after it made the first 30–60 calls of every open-loop phase late before they were sent.
   const serverStart = sampleProcess(spec.serverPid);
   const selfStart = sampleSelf();
+  if (totals.rssStartBytes < 0) totals.rssStartBytes = serverStart.rssBytes;
   let rssMax = serverStart.rssBytes;
-  // The generator's own event-loop lag: late sends would show as server latency, so readers need to see it.
+  // The generator's own event-loop lag: late sends would show as server latency, so readers need to see it. One
+  // histogram per slice: re-enabled after a pause, Node's would count the whole pause as one late tick.
   const loopDelay = monitorEventLoopDelay({ resolution: LOOP_PROBE_MS });
   loopDelay.enable();
   gcObserver?.observe({ entryTypes: ['gc'] });
@@ -163,7 +228,7 @@ export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progres
       const reply = await conn.request(fleet.requests[t]![index]!);
       const ms = performance.now() - (since ?? sent);
       latencyAll.record(ms);
-      if (since !== null && since - start < leadInMs) leadInCalls++;
+      if (since !== null && since - start < leadInMs) totals.leadInCalls++;
       else latency.record(ms);
       if (timeline) {
         timeline.record((since ?? sent) - start);
@@ -176,7 +241,6 @@ export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progres
     }
     if (cursor[t]! < to) waiting.push(t);
   };
-
   const stopReason = (): PhaseReport['endedBy'] | null => {
     if (Date.now() > freshDeadline) return 'signature-window';
     if (performance.now() >= deadline) return 'time';
@@ -184,14 +248,13 @@ export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progres
   };
 
   let last = { at: start, calls: 0, server: serverStart, self: selfStart };
-  const upkeep = startUpkeep(fleet);
   const ticker = setInterval(() => {
     const now = performance.now();
     const server: ProcSample = sampleProcess(spec.serverPid);
     const self = sampleSelf();
     rssMax = Math.max(rssMax, server.rssBytes);
     const rate = ((calls - last.calls) * 1000) / (now - last.at);
-    const failed = Object.values(failures).reduce((a, b) => a + b, 0);
+    const failed = Object.values(totals.failures).reduce((a, b) => a + b, 0);
     progress(`${spec.name}: ${((now - start) / 1000).toFixed(0)}/${spec.maxSeconds} s, ${calls.toLocaleString('en-US')} calls, ${rate.toFixed(0)}/s, `
       + `server ${cpuBetween(last.server, server).cores.toFixed(2)} cores ${(server.rssBytes / 2 ** 20).toFixed(0)} MiB, generator ${cpuBetween(last.self, self).cores.toFixed(2)} cores, ${failed} failed`);
     last = { at: now, calls, server, self };
@@ -253,11 +316,10 @@ export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progres
         const timer = setInterval(tick, 1);
         tick();
       });
-      if (dueHead < due.length) failures['not-sent (no terminal free)'] = due.length - dueHead;
+      if (dueHead < due.length) totals.fail('not-sent (no terminal free)', due.length - dueHead);
     }
   } finally {
     clearInterval(ticker);
-    clearInterval(upkeep);
     loopDelay.disable();
   }
 
@@ -271,16 +333,19 @@ export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progres
   }
   const serverEnd = sampleProcess(spec.serverPid);
   const server = cpuBetween(serverStart, serverEnd);
-  const self = cpuBetween(selfStart, sampleSelf());
   const seconds = (end - start) / 1000;
-  return {
-    name: spec.name, mode: spec.mode, seconds, calls, ok, failures, reconnects: fleet.reconnects - reconnectsBefore, heartbeats: fleet.heartbeats - heartbeatsBefore,
-    callsPerSec: ok / seconds, concurrency, targetRate: spec.mode === 'open' ? spec.rate ?? null : null,
-    latency: latency.summary(), latencyAll: latencyAll.summary(), leadIn: spec.mode === 'open' ? { ms: leadInMs, calls: leadInCalls } : null, endedBy,
-    server: {
-      cpuSec: server.cpuSec, cores: server.cores, waitingCores: server.waitingCores, cpuPerCallUs: ok > 0 ? (server.cpuSec / ok) * 1e6 : 0,
-      rssStartBytes: serverStart.rssBytes, rssEndBytes: serverEnd.rssBytes, rssMaxBytes: Math.max(rssMax, serverEnd.rssBytes),
-    },
-    generator: { cpuSec: self.cpuSec, cores: self.cores, waitingCores: self.waitingCores, loopDelayP99Ms: Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_PROBE_MS) },
-  };
+  addCpu(totals.server, server);
+  addCpu(totals.generator, cpuBetween(selfStart, sampleSelf()));
+  totals.ok += ok;
+  totals.calls += calls;
+  totals.seconds += seconds;
+  totals.reconnects += fleet.reconnects - reconnectsBefore;
+  totals.heartbeats += fleet.heartbeats - heartbeatsBefore;
+  totals.rssEndBytes = serverEnd.rssBytes;
+  totals.rssMaxBytes = Math.max(totals.rssMaxBytes, rssMax, serverEnd.rssBytes);
+  totals.endedBy = endedBy;
+  totals.slices.push({ startedAtMs: performance.timeOrigin + start, seconds, ok, callsPerSec: seconds > 0 ? ok / seconds : 0, serverCpuPerCallUs: ok > 0 ? (server.cpuSec / ok) * 1e6 : 0,
+    generatorLoopDelayP99Ms: Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_PROBE_MS),
+  });
+  return totals.report();
 }

@@ -13,8 +13,15 @@ export interface AdminLogin {
 
 export type Command =
   | { type: 'pair'; plan: IdentityPlan; admin: AdminLogin; gate: { host: string; port: number }; concurrency: number; adminConnections: number; signThreads: number }
-  | { type: 'presign'; plan: IdentityPlan; perTerminal: number; created: number; signThreads: number }
-  | { type: 'connect'; host: string; port: number; concurrency: number; serverPid: number }
+  /** Signs every active terminal's master calls; `saveTo` also writes them to that file for another generator process. */
+  | { type: 'presign'; plan: IdentityPlan; perTerminal: number; created: number; signThreads: number; saveTo?: string }
+  /** Loads the calls another generator process pre-signed and saved, so both targets get the same requests. */
+  | { type: 'load-requests'; file: string }
+  /**
+   * heartbeatAfterMs: how long a connection may stay idle before it gets a heartbeat (the target's idle timeout, with a
+   * margin); connections are kept open from here to the disconnect, also while another generator drives another target.
+   */
+  | { type: 'connect'; host: string; port: number; concurrency: number; serverPid: number; heartbeatAfterMs: number }
   | { type: 'load'; phase: PhaseSpec }
   | { type: 'disconnect' };
 
@@ -32,6 +39,23 @@ export interface PhaseSpec {
   freshUntil: number;
   /** Open loop: the calls due in the first this many ms are sent at the rate like the rest, but only `latencyAll` counts them. */
   leadInMs?: number;
+  /**
+   * A further slice of the phase of the same name run just before on this generator: its calls, time, CPU and latencies
+   * are added to that phase's, and the report covers every slice so far. The peak runs in slices alternating with
+   * another target's, so both are measured in the same minute.
+   */
+  continues?: boolean;
+}
+
+/** One slice of a phase, as measured on its own. */
+export interface PhaseSlice {
+  /** Wall-clock ms (epoch) when the slice started: how the turns of two targets' slices interleaved. */
+  startedAtMs: number;
+  seconds: number;
+  ok: number;
+  callsPerSec: number;
+  serverCpuPerCallUs: number;
+  generatorLoopDelayP99Ms: number;
 }
 
 export interface PresignReport {
@@ -64,6 +88,7 @@ export interface ConnectReport {
 export interface PhaseReport {
   name: string;
   mode: 'closed' | 'open';
+  /** Summed over the slices. */
   seconds: number;
   calls: number;
   ok: number;
@@ -81,10 +106,16 @@ export interface PhaseReport {
   latencyAll: LatencySummary;
   /** Open loop: how long the lead-in was and how many calls fell in it. */
   leadIn: { ms: number; calls: number } | null;
+  /** Of the last slice. */
   endedBy: 'time' | 'requests-used' | 'signature-window';
+  /** Each slice's own figures, in order; one for a phase run whole. */
+  slices: PhaseSlice[];
   /** waitingCores: see CpuUse in bench/lib/proc-stats.ts (threads ready to run but waiting for a CPU). */
   server: { cpuSec: number; cores: number; waitingCores: number | null; cpuPerCallUs: number; rssStartBytes: number; rssEndBytes: number; rssMaxBytes: number };
-  /** loopDelayP99Ms: how late the generator's own 10 ms probe timer fired, p99; when it nears the latencies measured, the generator is part of them. */
+  /**
+   * loopDelayP99Ms: how late the generator's own 10 ms probe timer fired, p99 (of a phase run in slices, the worst
+   * slice's); when it nears the latencies measured, the generator is part of them.
+   */
   generator: { cpuSec: number; cores: number; waitingCores: number | null; loopDelayP99Ms: number };
 }
 

@@ -37,6 +37,16 @@ const mib = (bytes: number): string => `${n0(bytes / MIB)} MiB`;
 /** "3.71, 5.02, 4.40" : each open-loop round's p99 after the lead-in, in the order they ran. */
 const roundP99s = (rounds: readonly PhaseReport[]): string => rounds.map((r) => ms(r.latency.p99Ms)).join(', ');
 
+/** "2.95×, 3.04×, 2.99×": the server's peak over the baseline's, slice by slice (they ran in turns), or '' for one slice. */
+export function sliceRatios(server: PhaseReport, baseline: PhaseReport): string {
+  const n = Math.min(server.slices.length, baseline.slices.length);
+  if (n < 2) return '';
+  return Array.from({ length: n }, (_, j) => {
+    const b = baseline.slices[j]!.callsPerSec;
+    return b > 0 ? `${(server.slices[j]!.callsPerSec / b).toFixed(2)}×` : '—';
+  }).join(', ');
+}
+
 const leadIn = (phase: PhaseReport): string =>
   (phase.leadIn && phase.leadIn.ms > 0 ? `, after a ${phase.leadIn.ms} ms lead-in at the rate; ${ms(phase.latencyAll.p99Ms)} ms counting its ${n0(phase.leadIn.calls)} calls` : '');
 
@@ -47,17 +57,23 @@ export function evaluateTargets(fleet: FleetResult | null, openssl: OpensslSpeed
   const ratio = baseline.peak.callsPerSec > 0 ? server.peak.callsPerSec / baseline.peak.callsPerSec : 0;
   const verifyUs = openssl?.rsa2048 ? 1e6 / openssl.rsa2048.verify : null;
   const idleBytes = startup.registeredRssBytes - startup.emptyRssBytes;
+  // The server's CPU while the baseline's slices ran is work its own slices left behind: the target counts it.
+  const leftBehindUs = server.betweenSlices && server.peak.ok > 0 ? (server.betweenSlices.cpuSec / server.peak.ok) * 1e6 : 0;
+  const cpuPerCall = server.peak.server.cpuPerCallUs + leftBehindUs;
   return [
     {
       name: 'Signed master calls (RSA-2048) vs the node:https baseline', goal: '≥ 3×',
-      measured: `${ratio.toFixed(2)}× (${n0(server.peak.callsPerSec)}/s vs ${n0(baseline.peak.callsPerSec)}/s); the floor server, which checks nothing, reached ${n0(floor.peak.callsPerSec)}/s = ${(floor.peak.callsPerSec / Math.max(1, baseline.peak.callsPerSec)).toFixed(2)}× with the generator at ${floor.peak.generator.cores.toFixed(2)} cores`,
+      measured: `${ratio.toFixed(2)}× (${n0(server.peak.callsPerSec)}/s vs ${n0(baseline.peak.callsPerSec)}/s`
+        + (sliceRatios(server.peak, baseline.peak) ? `, measured in turns: ${server.peak.slices.length} slices each, slice by slice ${sliceRatios(server.peak, baseline.peak)}` : '')
+        + `); the floor server, which checks nothing, reached ${n0(floor.peak.callsPerSec)}/s = ${(floor.peak.callsPerSec / Math.max(1, baseline.peak.callsPerSec)).toFixed(2)}× with the generator at ${floor.peak.generator.cores.toFixed(2)} cores`,
       pass: ratio >= 3,
     },
     {
       name: 'Server CPU per call vs one RSA-2048 verify (openssl speed, this run)', goal: '≤ 2×',
-      measured: (verifyUs === null ? `${n0(server.peak.server.cpuPerCallUs)} µs (no openssl figure)` : `${(server.peak.server.cpuPerCallUs / verifyUs).toFixed(2)}× (${n0(server.peak.server.cpuPerCallUs)} µs vs ${verifyUs.toFixed(1)} µs)`)
+      measured: (verifyUs === null ? `${n0(cpuPerCall)} µs (no openssl figure)` : `${(cpuPerCall / verifyUs).toFixed(2)}× (${n0(cpuPerCall)} µs vs ${verifyUs.toFixed(1)} µs)`)
+        + (leftBehindUs > 0 ? `, counting the ${leftBehindUs.toFixed(1)} µs per call it spent while the baseline's slices ran` : '')
         + `; the floor server costs ${n0(floor.peak.server.cpuPerCallUs)} µs per call with no check at all`,
-      pass: verifyUs === null ? null : server.peak.server.cpuPerCallUs <= 2 * verifyUs,
+      pass: verifyUs === null ? null : cpuPerCall <= 2 * verifyUs,
     },
     {
       name: `p99 latency at half the peak rate (${n0(server.steady.targetRate ?? 0)}/s)`, goal: '< 5 ms',
@@ -109,6 +125,9 @@ function fleetSection(f: FleetResult): string {
     const [on, all] = fronts.reduce(([h, a], f) => [h + f.handedOn, a + f.answered], [0, 0]);
     return `${n0(on)} of ${n0(all)} (${all > 0 ? ((100 * on) / all).toFixed(2) : '0'}%)`;
   };
+  const between = (t: { peak: PhaseReport; betweenSlices?: { cpuSec: number } }): string =>
+    (t.betweenSlices ? `${n0(t.betweenSlices.cpuSec * 1000)} (${((100 * t.betweenSlices.cpuSec) / Math.max(1e-9, t.peak.server.cpuSec)).toFixed(1)}%)` : 'n/a (one slice)');
+  const slices = (p: PhaseReport): string => p.slices.map((x) => `${n0(x.callsPerSec)} (${n0(x.serverCpuPerCallUs)})`).join(', ');
   const warm = (t: { warmup: PhaseReport | null }): string => (t.warmup ? `${n0(t.warmup.callsPerSec)}, ${n0(t.warmup.server.cpuPerCallUs)}` : 'none');
   const waits = (t: { peak: PhaseReport; steady: PhaseReport }, who: 'server' | 'generator'): string => `${cores(t.peak[who].waitingCores)} / ${cores(t.steady[who].waitingCores)}`;
   return [
@@ -116,6 +135,8 @@ function fleetSection(f: FleetResult): string {
     '',
     table(['', 'server', 'node:https baseline', 'server ÷ baseline', 'floor (uWS + TLS, no checks)'], [
       ['peak signed calls/s (closed loop, ' + s.peak.concurrency + ' in flight)', n0(s.peak.callsPerSec), n0(b.peak.callsPerSec), ratio(s.peak.callsPerSec, b.peak.callsPerSec), n0(fl.peak.callsPerSec)],
+      [`the peak slice by slice, in the order they ran: calls/s (server µs per call)`, slices(s.peak), slices(b.peak), sliceRatios(s.peak, b.peak), slices(fl.peak)],
+      ['CPU while the other\'s peak slices ran, between its own: ms (% of its slices\' CPU; work they left behind, not in their µs per call)', between(s), between(b), '', between(fl)],
       ['latency at peak p50 / p99 / p99.9, ms', lat(s.peak), lat(b.peak), '', lat(fl.peak)],
       ['server CPU at peak: cores busy, µs per call', `${s.peak.server.cores.toFixed(2)}, ${n0(s.peak.server.cpuPerCallUs)}`, `${b.peak.server.cores.toFixed(2)}, ${n0(b.peak.server.cpuPerCallUs)}`, ratio(b.peak.server.cpuPerCallUs, s.peak.server.cpuPerCallUs) + ' less CPU', `${fl.peak.server.cores.toFixed(2)}, ${n0(fl.peak.server.cpuPerCallUs)}`],
       ['open-loop rate (half of its own peak; the floor at the server\'s), calls/s achieved', `${n0(s.steady.targetRate ?? 0)}, ${n0(s.steady.callsPerSec)}`, `${n0(b.steady.targetRate ?? 0)}, ${n0(b.steady.callsPerSec)}`, '', `${n0(fl.steady.targetRate ?? 0)}, ${n0(fl.steady.callsPerSec)}`],
@@ -133,6 +154,7 @@ function fleetSection(f: FleetResult): string {
       ['failures at peak / open loop (and reconnects, heartbeats)', `${failed(s.peak)} / ${failed(s.steady)}`, `${failed(b.peak)} / ${failed(b.steady)}`, '', `${failed(fl.peak)} / ${failed(fl.steady)}`],
     ]),
     '',
+    `- Order: the server and the baseline run side by side, each driven by its own load-generator process, and both fleets stay connected until their open-loop rounds. The baseline's fleet connects, then the server's; each warms up; then their peaks take turns, ${s.peak.slices.length} slice${s.peak.slices.length === 1 ? '' : 's'} each (\`--peak-slices\`), every slice calling each terminal the same number of times, so both peaks are measured in the same minute. Then each target's open-loop rounds run alone, with nothing else awake: the baseline and its generator stop, the server's rounds run, the server stops, and a fresh baseline process connects, warms up and runs its rounds. The floor runs last, alone.`,
     `- Floor: \`bench/floor-uws-server.ts\`, one thread, answers master's route with a fixed 200 without reading a header or verifying anything. It is what Node, uWebSockets.js, TLS, loopback and this generator cost before any of our work. Its peak is bounded by the generator (${fl.peak.generator.cores.toFixed(2)} cores there), and its open-loop phase runs at the server's half-peak rate, so its p99 is the latency the machine and the generator add on their own.`,
     `- Server threads: ${f.serverThreads}; extra server flags: \`${f.serverArgs.join(' ') || 'none'}\`.`
       + (s.fronts?.peak.length ? ` As the server counts them (\`server.status\`, read between phases), at peak: ${describeFronts(s.fronts.peak)}.` : ''),
@@ -140,7 +162,7 @@ function fleetSection(f: FleetResult): string {
       + `server ${f.pairing.serverCores.toFixed(2)} cores busy (${ms((f.pairing.serverCores * f.pairing.pairSeconds * 1000) / f.pairing.terminals)} ms CPU per terminal), generator ${f.pairing.generatorCores.toFixed(2)} cores; mean ms per step: ${Object.entries(f.pairing.stepMs).map(([k, v]) => `${k} ${n0(v)}`).join(', ')}; ${f.pairing.errors} errors, ${f.pairing.retries} retries after 429/503.`,
     `- Start-up: ${f.startup.emptySeconds.toFixed(2)} s with an empty store (RSS ${mib(f.startup.emptyRssBytes)}), ${f.startup.registeredSeconds.toFixed(2)} s with ${n0(f.startup.registered)} registered terminals (RSS ${mib(f.startup.registeredRssBytes)}).`,
     `- Memory per active terminal (keep-alive TLS connection + actor + caches): ${n0(f.memoryPerActiveTerminalBytes)} B.`,
-    `- Calls go round all active terminals in order, each on the terminal's own keep-alive connection. The server closes connections idle for 10 s, so idle ones were held open with unauthenticated 404 heartbeats (${n0(s.connect.heartbeats)} during the server's connect phase; per phase in the failures row): they are not calls, but their CPU is in the server's. Each open-loop round starts ${SETTLE_MS / 1000} s after the phase before it ends, so it measures its rate and not the drain of a backlog; its first ${LEAD_IN_MS} ms (${n0(s.steady.leadIn?.calls ?? 0)} of the server's calls in the median round) are a lead-in at the same rate whose latency is reported apart, because the first calls after the pause are slow for every server, the floor included. A round lasts a second or two, so one stall of the host can decide its p99: the target is judged on the median of ${s.steadyRounds.length} rounds, and every round's p99 is in the table.`,
+    `- Calls go round all active terminals in order, each on the terminal's own keep-alive connection. The server closes connections idle for 10 s, so idle ones were held open with unauthenticated 404 heartbeats (${n0(s.connect.heartbeats)} during the server's connect phase; per phase in the failures row): they are not calls, but their CPU is in the server's. The baseline keeps an idle connection for 120 s, so its fleet gets none. Each open-loop round starts ${SETTLE_MS / 1000} s after the phase before it ends, so it measures its rate and not the drain of a backlog; its first ${LEAD_IN_MS} ms (${n0(s.steady.leadIn?.calls ?? 0)} of the server's calls in the median round) are a lead-in at the same rate whose latency is reported apart, because the first calls after the pause are slow for every server, the floor included. A round lasts a second or two, so one stall of the host can decide its p99: the target is judged on the median of ${s.steadyRounds.length} rounds, and every round's p99 is in the table.`,
     `- Warm-up: after the connect (each terminal's first call, on the path of an actor's first message) every server gets the same ${n0(f.options.warmupCalls)} calls in a closed loop before the peak (\`--warmup-calls\`), not measured: the steady path (an active actor, a known key) first runs there, and V8 compiles it while it does. A server runs for days, so its peak is judged on compiled code; the warm-up row shows what the same calls cost before.`,
     `- Load generator: ${f.generator}. Pre-signing took ${f.presign.seconds.toFixed(0)} s (${n0(f.presign.signsPerSec)} signatures/s). Every terminal uses the same requests against both servers (the baseline keeps its own replay window).`,
     `- Identities: active terminals share ${Math.min(f.options.rsaKeys, f.options.active)} distinct RSA-2048 keys, each terminal with its own certificate and TFP (the server parses every certificate into its own key object, so verifying costs the same); idle ones are P-256. Cached in ${path.relative(ROOT, f.options.cacheDir) || '.'}/.`,
@@ -177,7 +199,8 @@ function hostDrift(r: RunResults): string {
   const after = r.opensslAfter?.rsa2048?.verify;
   if (!before || !after) return '';
   return ` After the fleet, openssl RSA-2048 verify ${n0(after)}/s, ${((after / before) * 100).toFixed(0)}% of the figure at the start: `
-    + 'how far the host\'s speed moved during the run. The server, the baseline and the floor run one after another, so such a move moves their ratios too.';
+    + 'how far the host\'s speed moved during the run. The server\'s and the baseline\'s peaks ran in turns, so such a move touched both alike; '
+    + 'the floor ran after them, alone, so its figures move with it.';
 }
 
 export function markdown(r: RunResults): string {

@@ -16,6 +16,7 @@ const PEAK_CALLS = 600;
 const WARMUP_CALLS = 120;
 const STEADY_CALLS = 48;
 const STEADY_ROUNDS = 2;
+const PEAK_SLICES = 3;
 
 describe('npm run bench on a 12-terminal fleet', () => {
   let dir: string;
@@ -25,7 +26,7 @@ describe('npm run bench on a 12-terminal fleet', () => {
   beforeAll(async () => {
     ({ dir, results, markdown } = await runBench('bench-smoke-', [
       '--skip-micro', '--terminals', String(TERMINALS), '--rsa-keys', '3',
-      '--warmup-calls', String(WARMUP_CALLS), '--peak-calls', String(PEAK_CALLS), '--steady-calls', String(STEADY_CALLS), '--steady-rounds', String(STEADY_ROUNDS), '--threads', '2',
+      '--warmup-calls', String(WARMUP_CALLS), '--peak-calls', String(PEAK_CALLS), '--steady-calls', String(STEADY_CALLS), '--steady-rounds', String(STEADY_ROUNDS), '--peak-slices', String(PEAK_SLICES), '--threads', '2',
     ]));
   }, 300_000);
 
@@ -79,6 +80,29 @@ describe('npm run bench on a 12-terminal fleet', () => {
       expect(new Set(target.steadyRounds.map((r) => r.targetRate)).size, name).toBe(1);
     }
     expect(markdown).toContain('open-loop rounds');
+  });
+
+  it("alternates the server's and the baseline's peaks slice by slice, and runs the floor's whole", () => {
+    const { server, baseline, floor } = results.fleet!;
+    expect(server.peak.slices).toHaveLength(PEAK_SLICES);
+    expect(baseline.peak.slices).toHaveLength(PEAK_SLICES);
+    expect(floor.peak.slices).toHaveLength(1);
+    for (const [name, peak] of Object.entries({ server: server.peak, baseline: baseline.peak, floor: floor.peak })) {
+      // Every call of the peak, in one slice or another: 50 per terminal, split 17 + 16 + 17.
+      expect(peak.ok, name).toBe(PEAK_CALLS);
+      expect(peak.slices.reduce((n, s) => n + s.ok, 0), name).toBe(peak.ok);
+      expect(peak.slices.reduce((t, s) => t + s.seconds, 0), name).toBeCloseTo(peak.seconds, 6);
+    }
+    // In turns: server slice 1, baseline slice 1, server slice 2, ...; each starts after the one before it ended.
+    const turns = server.peak.slices.flatMap((s, j) => [s, baseline.peak.slices[j]!]);
+    for (let k = 1; k < turns.length; k++) {
+      expect(turns[k]!.startedAtMs).toBeGreaterThanOrEqual(turns[k - 1]!.startedAtMs + turns[k - 1]!.seconds * 1000 - 1);
+    }
+    // The CPU each process spent while the other's slices ran is measured, and only where there was an other.
+    for (const t of [server, baseline]) expect(t.betweenSlices!.cpuSec).toBeGreaterThanOrEqual(0);
+    expect(floor.betweenSlices).toBeUndefined();
+    expect(markdown).toContain('the peak slice by slice');
+    expect(results.targets[0]!.measured).toContain(`${PEAK_SLICES} slices each`);
   });
 
   it('reports the open loop\'s lead-in apart: its calls are in latencyAll only', () => {
