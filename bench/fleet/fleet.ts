@@ -320,6 +320,16 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
   };
   // In memory where the system has a tmpfs: 100 MB written to a disk would be flushed by the kernel some 30 s later, inside the measured phases.
   const requestsDir = fs.mkdtempSync(path.join(fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'cas-bench-presigned-'));
+  const removeRequests = (): void => fs.rmSync(requestsDir, { recursive: true, force: true });
+  // An interrupted run stops what it started and removes the file (a tmpfs would keep it in memory until reboot),
+  // then dies of the signal. The generators exit by themselves when this process goes.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    for (const p of running) p.terminate();
+    removeRequests();
+    process.kill(process.pid, signal);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     const fleet = await prepareFleet({ plan, cacheDir: opts.cacheDir, reuse: opts.reuseFleet, pairConcurrency: opts.pairConcurrency, serverArgs, ports, gen, progress });
     await ensureObserver(fleet.dataDir);
@@ -362,7 +372,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
       baselineFirst, baselineTarget,
       opts, ranges, freshUntil, progress,
     ).finally(() => status.close());
-    fs.rmSync(requestsDir, { recursive: true, force: true });
+    removeRequests();
 
     // Last, alone, and at the server's half-peak rate: what the generator, Node, uWS and TLS cost on this machine before any of our work.
     const floorProc = await start(FLOOR, ['--data-dir', fleet.dataDir, '--port', String(floorPort)]);
@@ -386,6 +396,8 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
     for (const p of running) await p.stop();
     gen.stop();
     for (const g of generators) g.stop();
-    fs.rmSync(requestsDir, { recursive: true, force: true });
+    removeRequests();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }

@@ -20,6 +20,8 @@ export interface RunningProcess {
   /** The last lines of output, for diagnosing a failure. */
   tail(): string;
   stop(): Promise<void>;
+  /** SIGTERM now, without waiting: for a bench that is being interrupted itself. */
+  terminate(): void;
 }
 
 /** Options the server's --help mentions; the bench passes only what this build understands. */
@@ -74,6 +76,9 @@ export function startProcess(script: string, args: string[], nodeArgs: string[] 
             ready: entry,
             startupSeconds: (performance.now() - started) / 1000,
             tail: () => lines.join('\n'),
+            terminate() {
+              if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+            },
             async stop() {
               if (child.exitCode !== null || child.signalCode !== null) return;
               child.kill('SIGTERM');
