@@ -3,8 +3,8 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { runFleet, type FleetResult } from './fleet/fleet.js';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { runFleet, type FleetOptions, type FleetResult } from './fleet/fleet.js';
 import { ROOT } from './fleet/server-process.js';
 import { describeMachine, formatMachine } from './lib/machine.js';
 import type { MicroResult } from './lib/micro-runner.js';
@@ -61,6 +61,18 @@ Examples:
   npm run bench -- --terminals 100000 --active 10000   # the 100,000-terminal scale (pairing takes a while)
   npm run bench -- --terminals 100000 --reuse-fleet --skip-micro   # again, on the fleet paired above`;
 
+/** A bad option: reported as one line, before anything is measured. */
+class UsageError extends Error {}
+
+/** node:util's parseArgs, its refusals (an unknown option, a missing value) as usage errors. */
+function parseOptions<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
 function runMicro(id: string, timeMs: number, opensslFile: string, tmp: string): Promise<MicroResult> {
   const out = path.join(tmp, `${id}.json`);
   const script = path.join(ROOT, 'dist', 'bench', `${id}.bench.js`);
@@ -75,7 +87,7 @@ function runMicro(id: string, timeMs: number, opensslFile: string, tmp: string):
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseOptions({
     options: {
       terminals: { type: 'string', default: '10000' },
       active: { type: 'string' },
@@ -106,19 +118,42 @@ async function main(): Promise<void> {
   }
   const int = (name: string, raw: string, least = 1): number => {
     const v = Number(raw);
-    if (!Number.isInteger(v) || v < least) throw new Error(`--${name} must be a ${least === 0 ? 'whole number, 0 or more' : 'positive whole number'}, got "${raw}"`);
+    if (!Number.isInteger(v) || v < least) throw new UsageError(`--${name} must be a ${least === 0 ? 'whole number, 0 or more' : 'positive whole number'}, got "${raw}"`);
     return v;
   };
+  // Every option is checked before the first measurement: a typo must not wait for openssl and the micro benchmarks.
+  const opensslSeconds = int('openssl-seconds', values['openssl-seconds']);
+  const microTime = int('micro-time', values['micro-time']);
+  const microOnly = values['skip-micro'] ? [] : values.micro ? values.micro.split(',').map((s) => s.trim()) : [...MICRO];
+  for (const id of microOnly) if (!(MICRO as readonly string[]).includes(id)) throw new UsageError(`unknown micro benchmark "${id}" (there are: ${MICRO.join(', ')})`);
+  const cacheDir = path.resolve(values['cache-dir']);
+  const terminals = int('terminals', values.terminals);
+  const fleetOptions: FleetOptions | null = values['skip-fleet'] ? null : {
+    terminals,
+    active: values.active ? int('active', values.active) : Math.min(terminals, 10_000),
+    rsaKeys: int('rsa-keys', values['rsa-keys']),
+    warmupCalls: int('warmup-calls', values['warmup-calls'], 0),
+    peakCalls: int('peak-calls', values['peak-calls']),
+    peakSlices: int('peak-slices', values['peak-slices']),
+    steadyCalls: int('steady-calls', values['steady-calls']),
+    steadyRounds: int('steady-rounds', values['steady-rounds']),
+    seconds: int('seconds', values.seconds),
+    concurrency: int('concurrency', values.concurrency),
+    threads: values.threads ? int('threads', values.threads) : null,
+    pairConcurrency: int('pair-concurrency', values['pair-concurrency']),
+    reuseFleet: values['reuse-fleet'],
+    cacheDir,
+  };
+
   const started = Date.now();
   const machine = describeMachine();
   process.stdout.write(`machine: ${formatMachine(machine)}\n`);
-  const cacheDir = path.resolve(values['cache-dir']);
   fs.mkdirSync(cacheDir, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-run-'));
 
   let openssl: OpensslSpeed | null = null;
   try {
-    const seconds = int('openssl-seconds', values['openssl-seconds']);
+    const seconds = opensslSeconds;
     process.stdout.write(`openssl speed -seconds ${seconds}: rsa2048 ecdsap256 ed25519 sha256 hmac(sha256)…\n`);
     openssl = await measureOpenssl(ALL_PRIMITIVES, seconds);
   } catch (error) {
@@ -128,34 +163,9 @@ async function main(): Promise<void> {
   fs.writeFileSync(opensslFile, JSON.stringify(openssl));
 
   const micro: MicroResult[] = [];
-  if (!values['skip-micro']) {
-    const only = values.micro ? values.micro.split(',').map((s) => s.trim()) : [...MICRO];
-    for (const id of only) {
-      if (!(MICRO as readonly string[]).includes(id)) throw new Error(`unknown micro benchmark "${id}"`);
-      micro.push(await runMicro(id, int('micro-time', values['micro-time']), opensslFile, tmp));
-    }
-  }
+  for (const id of microOnly) micro.push(await runMicro(id, microTime, opensslFile, tmp));
 
-  let fleet: FleetResult | null = null;
-  if (!values['skip-fleet']) {
-    const terminals = int('terminals', values.terminals);
-    fleet = await runFleet({
-      terminals,
-      active: values.active ? int('active', values.active) : Math.min(terminals, 10_000),
-      rsaKeys: int('rsa-keys', values['rsa-keys']),
-      warmupCalls: int('warmup-calls', values['warmup-calls'], 0),
-      peakCalls: int('peak-calls', values['peak-calls']),
-      peakSlices: int('peak-slices', values['peak-slices']),
-      steadyCalls: int('steady-calls', values['steady-calls']),
-      steadyRounds: int('steady-rounds', values['steady-rounds']),
-      seconds: int('seconds', values.seconds),
-      concurrency: int('concurrency', values.concurrency),
-      threads: values.threads ? int('threads', values.threads) : null,
-      pairConcurrency: int('pair-concurrency', values['pair-concurrency']),
-      reuseFleet: values['reuse-fleet'],
-      cacheDir,
-    });
-  }
+  const fleet: FleetResult | null = fleetOptions ? await runFleet(fleetOptions) : null;
 
   // The host may be shared: the same openssl figure after the fleet as before it shows how far its speed moved meanwhile.
   let opensslAfter: OpensslSpeed | null = null;
@@ -184,6 +194,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  if (error instanceof UsageError) {
+    process.stderr.write(`npm run bench: ${error.message} (see --help)\n`);
+    process.exit(2);
+  }
   process.stderr.write(`bench failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
   process.exit(1);
 });
