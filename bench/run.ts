@@ -153,9 +153,8 @@ async function main(): Promise<void> {
 
   let openssl: OpensslSpeed | null = null;
   try {
-    const seconds = opensslSeconds;
-    process.stdout.write(`openssl speed -seconds ${seconds}: rsa2048 ecdsap256 ed25519 sha256 hmac(sha256)…\n`);
-    openssl = await measureOpenssl(ALL_PRIMITIVES, seconds);
+    process.stdout.write(`openssl speed -seconds ${opensslSeconds}: rsa2048 ecdsap256 ed25519 sha256 hmac(sha256)…\n`);
+    openssl = await measureOpenssl(ALL_PRIMITIVES, opensslSeconds);
   } catch (error) {
     process.stderr.write(`openssl speed failed, results will have no physical-limit column: ${(error as Error).message}\n`);
   }
