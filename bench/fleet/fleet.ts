@@ -115,6 +115,9 @@ export function medianRound<T extends { latency: { p99Ms: number } }>(rounds: re
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
+/** The open-loop rate a peak leads to: half of it, at least 1 call/s. */
+const halfPeakRate = (peak: PhaseReport): number => Math.max(1, Math.floor(peak.callsPerSec / 2));
+
 /** One measured process and the load-generator process that drives it. */
 interface Target {
   label: string;
@@ -154,7 +157,7 @@ async function connectFleet(t: Target, progress: Progress): Promise<ConnectRepor
 async function load(t: Target, spec: Omit<PhaseSpec, 'serverPid'>, progress: Progress): Promise<PhaseReport> {
   const report = await t.gen.run<PhaseReport>({ type: 'load', phase: { ...spec, serverPid: t.proc.pid } });
   const slice = report.slices.at(-1)!;
-  const prefix = report.slices.length > 1 || spec.continues
+  const prefix = report.slices.length > 1
     ? `${spec.name}, slice ${report.slices.length}: ${slice.ok.toLocaleString('en-US')} ok in ${slice.seconds.toFixed(2)} s = ${slice.callsPerSec.toFixed(0)}/s, server ${slice.serverCpuPerCallUs.toFixed(0)} µs/call; so far `
     : `${spec.name}: `;
   progress.done(`${prefix}${report.ok.toLocaleString('en-US')} ok in ${report.seconds.toFixed(1)} s = ${report.callsPerSec.toFixed(0)}/s, `
@@ -265,8 +268,7 @@ async function driveSideBySide(server: Target, baseline: Target, restartBaseline
   await baseline.proc.stop();
   baseline.gen.stop();
 
-  const half = (peak: PhaseReport): number => Math.max(1, Math.floor(peak.callsPerSec / 2));
-  const serverRounds = await openLoopRounds(server, opts, ranges, freshUntil, half(serverPeak!), 'half peak', progress);
+  const serverRounds = await openLoopRounds(server, opts, ranges, freshUntil, halfPeakRate(serverPeak!), 'half peak', progress);
   await server.proc.stop();
 
   // A new process has an empty replay window, so it takes the same requests from the connect's on, as the first did.
@@ -274,7 +276,7 @@ async function driveSideBySide(server: Target, baseline: Target, restartBaseline
   progress.done('baseline: started again, alone, for its open-loop rounds, with a generator of its own');
   await connectFleet(again, progress);
   await warmUp(again, opts, ranges, freshUntil, progress);
-  const baselineRounds = await openLoopRounds(again, opts, ranges, freshUntil, half(baselinePeak!), 'half peak', progress);
+  const baselineRounds = await openLoopRounds(again, opts, ranges, freshUntil, halfPeakRate(baselinePeak!), 'half peak', progress);
   await again.proc.stop();
   again.gen.stop();
   return {
@@ -378,7 +380,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
     const floorProc = await start(FLOOR, ['--data-dir', fleet.dataDir, '--port', String(floorPort)]);
     await settle();
     const floorTarget: Target = { label: 'floor', gen, proc: floorProc, port: floorPort, heartbeatAfterMs: UWS_HEARTBEAT_AFTER_MS };
-    const floor = await driveAlone(floorTarget, opts, ranges, freshUntil, server.steady.targetRate ?? Math.max(1, Math.floor(server.peak.callsPerSec / 2)), progress);
+    const floor = await driveAlone(floorTarget, opts, ranges, freshUntil, server.steady.targetRate ?? halfPeakRate(server.peak), progress);
     await floorProc.stop();
 
     return {
