@@ -100,7 +100,7 @@ export class Store {
       for (const { key, value } of this.legacyNonces.getRange()) {
         if (value < nowSec) continue;
         const sep = key.indexOf(SEP);
-        this.nonces.putSync(key.slice(0, sep), key.slice(sep + 1), value - clockSkewSec - 1, value);
+        this.nonces.putSerialKeyedSync(key.slice(0, sep), key.slice(sep + 1), value - clockSkewSec - 1, value);
         moved++;
       }
       this.legacyNonces.clearSync();

@@ -9,6 +9,9 @@ import { createLogger } from '../../../src/logger.js';
 import { MAX_CLOCK_SKEW_SEC, NONCE_BUCKET_SEC, NONCE_RING_SLOTS } from '../../../src/store/nonce-ring.js';
 import { Store, compositeKey } from '../../../src/store/store.js';
 
+/** The ring's slot for a request created at `sec` (nonce-ring.ts), to write or read a slot's keys directly. */
+const slotNumber = (sec: number): number => Math.floor(sec / NONCE_BUCKET_SEC) % NONCE_RING_SLOTS;
+
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'replay-window-test-'));
 let store: Store;
 let writeBehind: WriteBehind;
@@ -138,6 +141,39 @@ describe('NonceRing', () => {
     expect(emptied).toBeGreaterThan(NONCE_RING_SLOTS / 2);
     // What stays stored is what may still be looked up plus a few buckets: bounded, not growing with time.
     expect(stalest).toBeLessThan(20 * ((2 * MAX_CLOCK_SKEW_SEC + 4 * NONCE_BUCKET_SEC) / 60));
+  });
+
+  it('keeps a slot in the order requests were created, whatever their serials, so a flush appends', async () => {
+    const created = 1_900_000_020;
+    const slot = store.root.openDB<number, string>({ name: `nonces-${slotNumber(created)}` });
+    const serials = ['ATM-Z9', 'ATM-A1', 'ATM-M5'];
+    for (const [i, serial] of serials.entries()) store.nonces.put(serial, `ordered-${i}`, created + 2 - i, created + 303 - i);
+    await store.root.flushed;
+    // Later created, later key: the serials come out in the reverse of their own order.
+    const order = [...slot.getKeys({ start: '\u0001' + created, end: '\u0001' + (created + 3) })].map((key) => key.split('\u0000')[1]);
+    expect(order).toEqual(['ATM-M5', 'ATM-A1', 'ATM-Z9']);
+  });
+
+  it('after an upgrade still refuses the replay of a nonce a store kept under its (serial, nonce) key', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'replay-window-upgrade-'));
+    try {
+      const created = Math.floor(Date.now() / 1000) - 10;
+      const old = Store.open(dir);
+      // What the ring held before keys began with `created`: the same slot, keyed by serial and nonce.
+      old.root.openDB<number, string>({ name: `nonces-${slotNumber(created)}` }).put(compositeKey('ATM-U1', 'before-upgrade'), created + 301);
+      await old.close();
+      const upgraded = Store.open(dir);
+      const thread = new WriteBehind(upgraded, createLogger({ level: 'silent', pretty: false }), 3_600_000);
+      const window = new ReplayWindow(upgraded, thread, 'ATM-U1');
+      expect(window.admit('before-upgrade', created, created + 301, created + 10)).toBe(false);
+      expect(window.admit('after-upgrade', created, created + 301, created + 10)).toBe(true);
+      await thread.flush();
+      expect(new ReplayWindow(upgraded, thread, 'ATM-U1').admit('after-upgrade', created, created + 301, created + 10)).toBe(false);
+      await thread.close();
+      await upgraded.close();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('moves the live nonces of a store from before the ring into it, once, and empties the old table', async () => {
