@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { NONCE_BUCKET_SEC, NONCE_RING_SLOTS, NonceRing } from '../src/store/nonce-ring.js';
+import { NONCE_RING_SLOTS, NonceRing, slotIndex, slotName } from '../src/store/nonce-ring.js';
 import { runMicroCli, type MicroSuite, type MicroTask } from './lib/micro-runner.js';
 import { reference } from './lib/openssl-speed.js';
 
@@ -42,9 +42,8 @@ function timeFirst(): Layout {
 /** The alternative: the same slots, keyed (serial, nonce) as the ring was until session 18. */
 function serialFirst(): Layout {
   const { root, dir } = layoutStore('serial');
-  const slots: Database<number, string>[] = Array.from({ length: NONCE_RING_SLOTS }, (_, i) => root.openDB({ name: `nonces-${i}` }));
-  const slotOf = (sec: number): Database<number, string> => slots[Math.floor(sec / NONCE_BUCKET_SEC) % NONCE_RING_SLOTS]!;
-  return { root, dir, put: (serial, nonce, created) => slotOf(created).put(serial + SEP + nonce, created + 301) };
+  const slots: Database<number, string>[] = Array.from({ length: NONCE_RING_SLOTS }, (_, i) => root.openDB({ name: slotName(i) }));
+  return { root, dir, put: (serial, nonce, created) => slots[slotIndex(created)]!.put(serial + SEP + nonce, created + 301) };
 }
 
 /** Writes nonces for the fleet's serials in turn, a second of `created` per RATE of them, and flushes every `each`. */

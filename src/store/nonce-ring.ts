@@ -44,6 +44,10 @@ const serialKey = (serial: string, nonce: string): string => serial + SEP + nonc
 
 const bucketOf = (sec: number): number => Math.floor(sec / NONCE_BUCKET_SEC);
 const slotOf = (bucket: number): number => ((bucket % NONCE_RING_SLOTS) + NONCE_RING_SLOTS) % NONCE_RING_SLOTS;
+/** The slot holding the nonces of requests created at `createdSec`. */
+export const slotIndex = (createdSec: number): number => slotOf(bucketOf(createdSec));
+/** The sub-database of slot `index`. */
+export const slotName = (index: number): string => `nonces-${index}`;
 
 export class NonceRing {
   /** slot → (created, serial, nonce) → expiry, epoch seconds. */
@@ -58,7 +62,7 @@ export class NonceRing {
 
   constructor(root: RootDatabase) {
     if (bucketsBehind(MAX_CLOCK_SKEW_SEC) + 1 + BUCKETS_AHEAD >= NONCE_RING_SLOTS) throw new Error('the nonce ring is too small for the largest skew');
-    this.slots = Array.from({ length: NONCE_RING_SLOTS }, (_, i) => root.openDB<number, string>({ name: `nonces-${i}` }));
+    this.slots = Array.from({ length: NONCE_RING_SLOTS }, (_, i) => root.openDB<number, string>({ name: slotName(i) }));
     if (this.slots.some((slot) => slot.getKeysCount({ start: FIRST_SERIAL_KEY, limit: 1 }) > 0)) this.readSerialKeys();
   }
 
@@ -121,6 +125,6 @@ export class NonceRing {
   }
 
   private slotFor(createdSec: number): Database<number, string> {
-    return this.slots[slotOf(bucketOf(createdSec))]!;
+    return this.slots[slotIndex(createdSec)]!;
   }
 }

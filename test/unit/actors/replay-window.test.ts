@@ -6,11 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReplayWindow } from '../../../src/actors/replay-window.js';
 import { FLUSH_CHUNK, WriteBehind } from '../../../src/actors/write-behind.js';
 import { createLogger } from '../../../src/logger.js';
-import { MAX_CLOCK_SKEW_SEC, NONCE_BUCKET_SEC, NONCE_RING_SLOTS } from '../../../src/store/nonce-ring.js';
+import { MAX_CLOCK_SKEW_SEC, NONCE_BUCKET_SEC, NONCE_RING_SLOTS, slotIndex, slotName } from '../../../src/store/nonce-ring.js';
 import { Store, compositeKey } from '../../../src/store/store.js';
-
-/** The ring's slot for a request created at `sec` (nonce-ring.ts), to write or read a slot's keys directly. */
-const slotNumber = (sec: number): number => Math.floor(sec / NONCE_BUCKET_SEC) % NONCE_RING_SLOTS;
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'replay-window-test-'));
 let store: Store;
@@ -145,7 +142,7 @@ describe('NonceRing', () => {
 
   it('keeps a slot in the order requests were created, whatever their serials, so a flush appends', async () => {
     const created = 1_900_000_020;
-    const slot = store.root.openDB<number, string>({ name: `nonces-${slotNumber(created)}` });
+    const slot = store.root.openDB<number, string>({ name: slotName(slotIndex(created)) });
     const serials = ['ATM-Z9', 'ATM-A1', 'ATM-M5'];
     for (const [i, serial] of serials.entries()) store.nonces.put(serial, `ordered-${i}`, created + 2 - i, created + 303 - i);
     await store.root.flushed;
@@ -160,7 +157,7 @@ describe('NonceRing', () => {
       const created = Math.floor(Date.now() / 1000) - 10;
       const old = Store.open(dir);
       // What the ring held before keys began with `created`: the same slot, keyed by serial and nonce.
-      old.root.openDB<number, string>({ name: `nonces-${slotNumber(created)}` }).put(compositeKey('ATM-U1', 'before-upgrade'), created + 301);
+      old.root.openDB<number, string>({ name: slotName(slotIndex(created)) }).put(compositeKey('ATM-U1', 'before-upgrade'), created + 301);
       await old.close();
       const upgraded = Store.open(dir);
       const thread = new WriteBehind(upgraded, createLogger({ level: 'silent', pretty: false }), 3_600_000);
