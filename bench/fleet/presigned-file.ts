@@ -5,19 +5,18 @@ import fs from 'node:fs';
 export function savePresigned(file: string, requests: readonly (readonly Buffer[])[]): void {
   const perTerminal = requests[0]?.length ?? 0;
   if (requests.some((r) => r.length !== perTerminal)) throw new Error('every terminal must have the same number of pre-signed calls');
-  const parts: Buffer[] = [];
-  const header = Buffer.alloc(8);
-  header.writeUInt32LE(requests.length, 0);
-  header.writeUInt32LE(perTerminal, 4);
-  parts.push(header);
+  let size = 8;
+  for (const calls of requests) for (const request of calls) size += 4 + request.length;
+  const data = Buffer.allocUnsafe(size);
+  let at = data.writeUInt32LE(requests.length, 0);
+  at = data.writeUInt32LE(perTerminal, at);
   for (const calls of requests) {
     for (const request of calls) {
-      const length = Buffer.alloc(4);
-      length.writeUInt32LE(request.length, 0);
-      parts.push(length, request);
+      at = data.writeUInt32LE(request.length, at);
+      at += request.copy(data, at);
     }
   }
-  fs.writeFileSync(file, Buffer.concat(parts), { mode: 0o600 });
+  fs.writeFileSync(file, data, { mode: 0o600 });
 }
 
 /** The requests of `savePresigned`, each a view into the one buffer read. */
