@@ -153,6 +153,11 @@ async function connectFleet(t: Target, progress: Progress): Promise<ConnectRepor
   return connect;
 }
 
+/** The generator's own GC pauses in a phase, as its progress line and RESULTS.md give them. */
+export function gcPauses(g: { gcPauses: number; gcPauseMaxMs: number }): string {
+  return g.gcPauses === 0 ? 'no GC pause' : `${g.gcPauses} GC pause${g.gcPauses === 1 ? '' : 's'}, longest ${g.gcPauseMaxMs.toFixed(1)} ms`;
+}
+
 /** One load phase (or one more slice of it, with `continues`) on the target's generator, and its progress line. */
 async function load(t: Target, spec: Omit<PhaseSpec, 'serverPid'>, progress: Progress): Promise<PhaseReport> {
   const report = await t.gen.run<PhaseReport>({ type: 'load', phase: { ...spec, serverPid: t.proc.pid } });
@@ -164,7 +169,7 @@ async function load(t: Target, spec: Omit<PhaseSpec, 'serverPid'>, progress: Pro
     + `p50 ${report.latency.p50Ms.toFixed(2)} p99 ${report.latency.p99Ms.toFixed(2)} p99.9 ${report.latency.p999Ms.toFixed(2)} ms`
     + (report.leadIn ? ` after a ${report.leadIn.ms} ms lead-in of ${report.leadIn.calls} calls (p99 ${report.latencyAll.p99Ms.toFixed(2)} ms with it), ` : ', ')
     + `server ${report.server.cores.toFixed(2)} cores${waiting(report.server.waitingCores)} ${report.server.cpuPerCallUs.toFixed(0)} µs/call, `
-    + `generator ${report.generator.cores.toFixed(2)} cores${waiting(report.generator.waitingCores)} (loop delay p99 ${report.generator.loopDelayP99Ms.toFixed(1)} ms), `
+    + `generator ${report.generator.cores.toFixed(2)} cores${waiting(report.generator.waitingCores)} (loop delay p99 ${report.generator.loopDelayP99Ms.toFixed(1)} ms, ${gcPauses(report.generator)}), `
     + `failed: ${describeFailures(report.failures)}, ${report.reconnects} reconnects, ${report.heartbeats} heartbeats, ended by ${report.endedBy}`);
   return report;
 }

@@ -17,9 +17,11 @@ export class GeneratorProcess {
     // (median; up to 27); without it, 0.05-0.7 MB and 5-6 ms (up to 8), in interleaved runs (bench/README.md).
     // The young generation starts at its full size (--min-semi-space-size), so load-generator.ts can touch all of it
     // once before any measured phase instead of a growing space touching new pages in the first server's phases.
+    // --expose-gc: load-phases.ts empties the young generation before each measured slice, so that no scavenge of the
+    // generator's stalls the replies of one.
     // BENCH_GENERATOR_NODE_ARGS comes after these, so it can override them (e.g. '--trace-gc').
     const extra = (process.env.BENCH_GENERATOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const execArgv = ['--max-old-space-size=4096', '--min-semi-space-size=64', '--max-semi-space-size=64', '--no-allocation-site-pretenuring', ...extra];
+    const execArgv = ['--max-old-space-size=4096', '--min-semi-space-size=64', '--max-semi-space-size=64', '--no-allocation-site-pretenuring', '--expose-gc', ...extra];
     const child = fork(ENTRY, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     return new GeneratorProcess(child, onProgress);
   }

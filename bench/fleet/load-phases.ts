@@ -1,7 +1,7 @@
 /** @module The load phases: connect (every terminal connects and calls once, the fleet held open while the server's RSS is read), closed loop (the warm-up and the peak, whole or in slices) and open loop (latency at a fixed rate). */
 // Calls go round the terminals in order, each on the terminal's own connection, so it always meets the same server thread.
 import fs from 'node:fs';
-import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { cpuBetween, sampleProcess, sampleSelf, type CpuUse, type ProcSample } from '../lib/proc-stats.js';
 import type { FleetConnections } from './fleet-connections.js';
 import { LatencyRecorder } from './latency.js';
@@ -15,6 +15,16 @@ const LOOP_PROBE_MS = 10;
  * the phase (or its slice) started when the call was due (or sent), latency ms`, to see whether a p99 is one stall or many.
  */
 const timelineFile = process.env.BENCH_LATENCY_TIMELINE;
+
+/**
+ * Empties the generator's young generation just before a measured slice, so that none of its scavenges falls inside
+ * it: a slice of 10,000 calls allocates well under its 64 MiB, and a scavenge during one stalled every reply in flight
+ * for 2-6 ms, which the server's p99 then carried (bench/README.md, session 19). The server is never collected
+ * for: it is what is measured. A no-op without --expose-gc (generator-process.ts passes it).
+ */
+function emptyYoungGeneration(): void {
+  globalThis.gc?.({ type: 'minor' });
+}
 
 /** FIFO of terminal indices: the terminal idle longest calls next, so every terminal (actor, cache entry) stays in use. */
 class Ring {
@@ -161,6 +171,8 @@ class PhaseTotals {
       generator: {
         cpuSec: this.generator.cpuSec, cores: generator.cores, waitingCores: generator.waitingCores,
         loopDelayP99Ms: Math.max(0, ...this.slices.map((x) => x.generatorLoopDelayP99Ms)),
+        gcPauses: this.slices.reduce((sum, x) => sum + x.generatorGcPauses, 0),
+        gcPauseMaxMs: Math.max(0, ...this.slices.map((x) => x.generatorGcPauseMaxMs)),
       },
     };
   }
@@ -194,11 +206,20 @@ export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progres
   const heartbeatsBefore = fleet.heartbeats;
   const concurrency = Math.min(spec.concurrency, n);
 
-  // The generator's own GC pauses go to the timeline too (a stall here shows as server latency), and the phase's start.
+  // The generator's own GC pauses are counted (a stall here shows as server latency), and with a timeline they go
+  // there too, with the phase's start.
   const timelineExtras: string[] = [];
-  const gcObserver = timeline ? new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) timelineExtras.push(`${spec.name} generator gc\t${(e.startTime - start).toFixed(2)}\t${e.duration.toFixed(3)}`);
-  }) : null;
+  let gcPauses = 0;
+  let gcPauseMaxMs = 0;
+  const countPauses = (entries: readonly PerformanceEntry[]): void => {
+    for (const e of entries) {
+      gcPauses++;
+      gcPauseMaxMs = Math.max(gcPauseMaxMs, e.duration);
+      if (timeline) timelineExtras.push(`${spec.name} generator gc\t${(e.startTime - start).toFixed(2)}\t${e.duration.toFixed(3)}`);
+    }
+  };
+  const gcObserver = new PerformanceObserver((list) => countPauses(list.getEntries()));
+  emptyYoungGeneration();
   // Everything that takes time comes before `start`: the open loop's calls are due from `start` on, and 2–3 ms of
   // sampling /proc after it made the first 30–60 calls of every open-loop phase late before they were sent.
   const serverStart = sampleProcess(spec.serverPid);
@@ -209,7 +230,7 @@ export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progres
   // histogram per slice: re-enabled after a pause, Node's would count the whole pause as one late tick.
   const loopDelay = monitorEventLoopDelay({ resolution: LOOP_PROBE_MS });
   loopDelay.enable();
-  gcObserver?.observe({ entryTypes: ['gc'] });
+  gcObserver.observe({ entryTypes: ['gc'] });
   const start = performance.now();
   // Wall-clock start, to line the timeline up with the server's own probe lines (probes/loop-probe.ts).
   timelineExtras.push(`${spec.name} started at epoch ms\t${(performance.timeOrigin + start).toFixed(1)}\t0`);
@@ -321,6 +342,9 @@ export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progres
   } finally {
     clearInterval(ticker);
     loopDelay.disable();
+    // Entries are delivered a turn late: a pause at the very end would be missed without this.
+    countPauses(gcObserver.takeRecords());
+    gcObserver.disconnect();
   }
 
   const end = performance.now();
@@ -328,7 +352,6 @@ export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progres
     const pairs = timeline.values();
     const lines: string[] = [];
     for (let i = 0; i + 1 < pairs.length; i += 2) lines.push(`${spec.name}\t${pairs[i]!.toFixed(2)}\t${pairs[i + 1]!.toFixed(3)}`);
-    gcObserver?.disconnect();
     fs.appendFileSync(timelineFile, [...lines, ...timelineExtras].join('\n') + '\n');
   }
   const serverEnd = sampleProcess(spec.serverPid);
@@ -345,7 +368,7 @@ export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progres
   totals.rssMaxBytes = Math.max(totals.rssMaxBytes, rssMax, serverEnd.rssBytes);
   totals.endedBy = endedBy;
   totals.slices.push({ startedAtMs: performance.timeOrigin + start, seconds, ok, callsPerSec: seconds > 0 ? ok / seconds : 0, serverCpuPerCallUs: ok > 0 ? (server.cpuSec / ok) * 1e6 : 0,
-    generatorLoopDelayP99Ms: Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_PROBE_MS),
+    generatorLoopDelayP99Ms: Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_PROBE_MS), generatorGcPauses: gcPauses, generatorGcPauseMaxMs: gcPauseMaxMs,
   });
   return totals.report();
 }

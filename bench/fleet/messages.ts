@@ -56,6 +56,9 @@ export interface PhaseSlice {
   callsPerSec: number;
   serverCpuPerCallUs: number;
   generatorLoopDelayP99Ms: number;
+  /** The generator's own GC pauses during the slice, and the longest. */
+  generatorGcPauses: number;
+  generatorGcPauseMaxMs: number;
 }
 
 export interface PresignReport {
@@ -114,9 +117,10 @@ export interface PhaseReport {
   server: { cpuSec: number; cores: number; waitingCores: number | null; cpuPerCallUs: number; rssStartBytes: number; rssEndBytes: number; rssMaxBytes: number };
   /**
    * loopDelayP99Ms: how late the generator's own 10 ms probe timer fired, p99 (of a phase run in slices, the worst
-   * slice's); when it nears the latencies measured, the generator is part of them.
+   * slice's); when it nears the latencies measured, the generator is part of them. gcPauses: the generator's own GC
+   * pauses during the phase (summed over slices), each of which held every reply in flight; gcPauseMaxMs the longest.
    */
-  generator: { cpuSec: number; cores: number; waitingCores: number | null; loopDelayP99Ms: number };
+  generator: { cpuSec: number; cores: number; waitingCores: number | null; loopDelayP99Ms: number; gcPauses: number; gcPauseMaxMs: number };
 }
 
 export type GeneratorMessage =

@@ -1,6 +1,6 @@
 /** @module The run's results: the issue's targets checked against the measurements, and the short Markdown report (bench/RESULTS.md). */
 import path from 'node:path';
-import { LEAD_IN_MS, SETTLE_MS, type FleetResult } from '../fleet/fleet.js';
+import { gcPauses, LEAD_IN_MS, SETTLE_MS, type FleetResult } from '../fleet/fleet.js';
 import { ROOT } from '../fleet/server-process.js';
 import { describeFronts, type FrontPhase } from '../fleet/server-status.js';
 import { formatMachine, type Machine } from './machine.js';
@@ -130,6 +130,11 @@ function fleetSection(f: FleetResult): string {
     (t.betweenSlices ? `${n0(t.betweenSlices.cpuSec * 1000)} (${((100 * t.betweenSlices.cpuSec) / Math.max(1e-9, t.peak.server.cpuSec)).toFixed(1)}%)` : 'n/a (one slice)');
   const slices = (p: PhaseReport): string => p.slices.map((x) => `${n0(x.callsPerSec)} (${n0(x.serverCpuPerCallUs)})`).join(', ');
   const warm = (t: { warmup: PhaseReport | null }): string => (t.warmup ? `${n0(t.warmup.callsPerSec)}, ${n0(t.warmup.server.cpuPerCallUs)}` : 'none');
+  const genGc = (t: { peak: PhaseReport; steadyRounds: PhaseReport[] }): string => {
+    const rounds = t.steadyRounds.map((r) => r.generator);
+    const steady = { gcPauses: rounds.reduce((sum, g) => sum + g.gcPauses, 0), gcPauseMaxMs: Math.max(0, ...rounds.map((g) => g.gcPauseMaxMs)) };
+    return `${gcPauses(t.peak.generator)} / ${gcPauses(steady)}`;
+  };
   const waits = (t: { peak: PhaseReport; steady: PhaseReport }, who: 'server' | 'generator'): string => `${cores(t.peak[who].waitingCores)} / ${cores(t.steady[who].waitingCores)}`;
   return [
     `## Fleet (${n0(f.options.terminals)} terminals paired, ${n0(Math.min(f.options.active, f.options.terminals))} active RSA-2048; ${n0(f.options.peakCalls)} calls at peak, ${n0(f.options.steadyCalls)} in each of ${s.steadyRounds.length} rounds at half peak, the same to every server)`,
@@ -151,6 +156,7 @@ function fleetSection(f: FleetResult): string {
       ['load generator CPU at peak, cores', s.peak.generator.cores.toFixed(2), b.peak.generator.cores.toFixed(2), '', fl.peak.generator.cores.toFixed(2)],
       ['load generator waiting for a CPU, at peak / open loop, cores\' worth', waits(s, 'generator'), waits(b, 'generator'), '', waits(fl, 'generator')],
       ['load generator event-loop lag p99 at peak / open loop, ms', `${ms(s.peak.generator.loopDelayP99Ms)} / ${ms(s.steady.generator.loopDelayP99Ms)}`, `${ms(b.peak.generator.loopDelayP99Ms)} / ${ms(b.steady.generator.loopDelayP99Ms)}`, '', `${ms(fl.peak.generator.loopDelayP99Ms)} / ${ms(fl.steady.generator.loopDelayP99Ms)}`],
+      ['load generator GC pauses at peak / in all open-loop rounds (each holds every reply in flight)', genGc(s), genGc(b), '', genGc(fl)],
       ['calls handed to the lease holder on another server thread, at peak / open loop (server.status)', `${handed(s.fronts?.peak)} / ${handed(s.fronts?.steady)}`, '', '', ''],
       ['failures at peak / open loop (and reconnects, heartbeats)', `${failed(s.peak)} / ${failed(s.steady)}`, `${failed(b.peak)} / ${failed(b.steady)}`, '', `${failed(fl.peak)} / ${failed(fl.steady)}`],
     ]),

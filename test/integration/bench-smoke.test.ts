@@ -144,6 +144,20 @@ describe('npm run bench on a 12-terminal fleet', () => {
     expect(markdown).toContain('calls handed to the lease holder on another server thread');
   });
 
+  it("reports the generator's own GC pauses in each phase, summed over its slices", () => {
+    const fleet = results.fleet!;
+    for (const [name, target] of Object.entries({ server: fleet.server, baseline: fleet.baseline, floor: fleet.floor })) {
+      for (const phase of [target.peak, ...target.steadyRounds]) {
+        const { gcPauses, gcPauseMaxMs } = phase.generator;
+        expect(gcPauses, `${name}: ${phase.name}`).toBe(phase.slices.reduce((n, s) => n + s.generatorGcPauses, 0));
+        expect(Number.isInteger(gcPauses) && gcPauses >= 0, `${name}: ${phase.name}`).toBe(true);
+        expect(gcPauseMaxMs === 0 ? gcPauses === 0 : gcPauses > 0 && gcPauseMaxMs > 0, `${name}: ${phase.name}`).toBe(true);
+      }
+    }
+    expect(fleet.server.peak.slices).toHaveLength(PEAK_SLICES);
+    expect(markdown).toContain('load generator GC pauses at peak / in all open-loop rounds');
+  });
+
   it('reports how much of each process\'s work waited for a CPU, read from every thread\'s schedstat', () => {
     const fleet = results.fleet!;
     const kernelKeepsIt = fs.existsSync(`/proc/${process.pid}/task/${process.pid}/schedstat`);
