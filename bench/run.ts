@@ -52,7 +52,8 @@ Environment: BENCH_SERVER_NODE_ARGS   Node flags for the measured server process
                                        generator's GC pauses are appended there: is a p99 one stall or many?
              BENCH_GENERATOR_NODE_ARGS  Node flags for the load generator, after its defaults
                                        (--max-old-space-size=4096 --min-semi-space-size=64
-                                       --max-semi-space-size=64 --no-allocation-site-pretenuring),
+                                       --max-semi-space-size=64 --no-allocation-site-pretenuring
+                                       --expose-gc --no-memory-reducer),
                                        e.g. '--trace-gc'
 
 Examples:

@@ -17,11 +17,16 @@ export class GeneratorProcess {
     // (median; up to 27); without it, 0.05-0.7 MB and 5-6 ms (up to 8), in interleaved runs (bench/README.md).
     // The young generation starts at its full size (--min-semi-space-size), so load-generator.ts can touch all of it
     // once before any measured phase instead of a growing space touching new pages in the first server's phases.
-    // --expose-gc: load-phases.ts empties the young generation before each measured slice, so that no scavenge of the
-    // generator's stalls the replies of one.
+    // --expose-gc: load-phases.ts collects the generator's garbage before each measured slice, so that no GC pause of
+    // the generator's stalls the replies of one. No memory reducer: it saw the generator idle in the pause before an
+    // open-loop round and began a full GC that then paused the round (4.6 and 15 ms in one round, 0.9 and 11.8 in
+    // another, `--trace-gc`: "Mark-Compact (reduce)"); the generator has memory to spare.
     // BENCH_GENERATOR_NODE_ARGS comes after these, so it can override them (e.g. '--trace-gc').
     const extra = (process.env.BENCH_GENERATOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const execArgv = ['--max-old-space-size=4096', '--min-semi-space-size=64', '--max-semi-space-size=64', '--no-allocation-site-pretenuring', '--expose-gc', ...extra];
+    const execArgv = [
+      '--max-old-space-size=4096', '--min-semi-space-size=64', '--max-semi-space-size=64', '--no-allocation-site-pretenuring',
+      '--expose-gc', '--no-memory-reducer', ...extra,
+    ];
     const child = fork(ENTRY, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     return new GeneratorProcess(child, onProgress);
   }

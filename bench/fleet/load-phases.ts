@@ -16,14 +16,22 @@ const LOOP_PROBE_MS = 10;
  */
 const timelineFile = process.env.BENCH_LATENCY_TIMELINE;
 
+/** After the generator's full GC, before a measured slice: V8's helper threads finish sweeping meanwhile. */
+const GC_SETTLE_MS = 50;
+
 /**
- * Empties the generator's young generation just before a measured slice, so that none of its scavenges falls inside
- * it: a slice of 10,000 calls allocates well under its 64 MiB, and a scavenge during one stalled every reply in flight
- * for 2-6 ms, which the server's p99 then carried (bench/README.md, session 19). The server is never collected
- * for: it is what is measured. A no-op without --expose-gc (generator-process.ts passes it).
+ * Collects the generator's garbage just before a measured slice, so that none of its GC pauses falls inside it: a
+ * slice of 10,000 calls allocates well under its 64 MiB young generation, and a pause during one stalls every reply in
+ * flight, which the server's p99 then carried (bench/README.md, session 19). A full GC rather than a scavenge: one
+ * that only emptied the young generation left an old-generation collection under way, which finished in the next
+ * round as two pauses of 4.9 and 8.2 ms. The server is never collected for: it is what is measured. A no-op without
+ * --expose-gc (generator-process.ts passes it).
  */
-function emptyYoungGeneration(): void {
-  globalThis.gc?.({ type: 'minor' });
+async function collectOwnGarbage(): Promise<void> {
+  if (!globalThis.gc) return;
+  // No argument: on Node 20, gc({ type: 'major' }) runs a scavenge.
+  globalThis.gc();
+  await new Promise((resolve) => setTimeout(resolve, GC_SETTLE_MS));
 }
 
 /** FIFO of terminal indices: the terminal idle longest calls next, so every terminal (actor, cache entry) stays in use. */
@@ -219,7 +227,7 @@ export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progres
     }
   };
   const gcObserver = new PerformanceObserver((list) => countPauses(list.getEntries()));
-  emptyYoungGeneration();
+  await collectOwnGarbage();
   // Everything that takes time comes before `start`: the open loop's calls are due from `start` on, and 2–3 ms of
   // sampling /proc after it made the first 30–60 calls of every open-loop phase late before they were sent.
   const serverStart = sampleProcess(spec.serverPid);
