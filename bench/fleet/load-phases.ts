@@ -27,11 +27,14 @@ const GC_SETTLE_MS = 50;
  * round as two pauses of 4.9 and 8.2 ms. The server is never collected for: it is what is measured. A no-op without
  * --expose-gc (generator-process.ts passes it).
  */
-async function collectOwnGarbage(): Promise<void> {
-  if (!globalThis.gc) return;
+async function collectOwnGarbage(): Promise<number | null> {
+  if (!globalThis.gc) return null;
+  const started = performance.now();
   // No argument: on Node 20, gc({ type: 'major' }) runs a scavenge.
   globalThis.gc();
+  const ms = performance.now() - started;
   await new Promise((resolve) => setTimeout(resolve, GC_SETTLE_MS));
+  return ms;
 }
 
 /** FIFO of terminal indices: the terminal idle longest calls next, so every terminal (actor, cache entry) stays in use. */
@@ -227,7 +230,7 @@ export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progres
     }
   };
   const gcObserver = new PerformanceObserver((list) => countPauses(list.getEntries()));
-  await collectOwnGarbage();
+  const collectedMs = await collectOwnGarbage();
   // Everything that takes time comes before `start`: the open loop's calls are due from `start` on, and 2–3 ms of
   // sampling /proc after it made the first 30–60 calls of every open-loop phase late before they were sent.
   const serverStart = sampleProcess(spec.serverPid);
@@ -377,6 +380,7 @@ export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progres
   totals.endedBy = endedBy;
   totals.slices.push({ startedAtMs: performance.timeOrigin + start, seconds, ok, callsPerSec: seconds > 0 ? ok / seconds : 0, serverCpuPerCallUs: ok > 0 ? (server.cpuSec / ok) * 1e6 : 0,
     generatorLoopDelayP99Ms: Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_PROBE_MS), generatorGcPauses: gcPauses, generatorGcPauseMaxMs: gcPauseMaxMs,
+    generatorCollectedMs: collectedMs,
   });
   return totals.report();
 }

@@ -59,6 +59,8 @@ export interface PhaseSlice {
   /** The generator's own GC pauses during the slice, and the longest. */
   generatorGcPauses: number;
   generatorGcPauseMaxMs: number;
+  /** How long the generator's full GC just before the slice took (not in the slice); null when gc is not exposed. */
+  generatorCollectedMs: number | null;
 }
 
 export interface PresignReport {
