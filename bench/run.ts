@@ -29,6 +29,9 @@ baseline run side by side, each driven by its own load-generator process, and ta
   --steady-calls N   signed calls in each round at half the peak rate     default 10000
   --steady-rounds N  open-loop rounds at that rate, each after a 2 s pause default 3
                      (the p99 target is judged on the median round's p99)
+  --steady-rate N    the server's (and the floor's) open-loop rate, calls/s, default half the server's peak
+                     to compare two builds at one rate; the target is judged
+                     only when N is at least half the peak
   --seconds S        longest duration of each measured fleet phase        default 60
   --concurrency N    calls in flight in the peak phase                    default 128
   --rsa-keys N       distinct RSA keys shared by the active terminals     default 256
@@ -97,6 +100,7 @@ async function main(): Promise<void> {
       'peak-slices': { type: 'string', default: '3' },
       'steady-calls': { type: 'string', default: '10000' },
       'steady-rounds': { type: 'string', default: '3' },
+      'steady-rate': { type: 'string' },
       seconds: { type: 'string', default: '60' },
       concurrency: { type: 'string', default: '128' },
       'rsa-keys': { type: 'string', default: '256' },
@@ -138,6 +142,7 @@ async function main(): Promise<void> {
     peakSlices: int('peak-slices', values['peak-slices']),
     steadyCalls: int('steady-calls', values['steady-calls']),
     steadyRounds: int('steady-rounds', values['steady-rounds']),
+    steadyRate: values['steady-rate'] ? int('steady-rate', values['steady-rate']) : null,
     seconds: int('seconds', values.seconds),
     concurrency: int('concurrency', values.concurrency),
     threads: values.threads ? int('threads', values.threads) : null,

@@ -29,6 +29,11 @@ export interface FleetOptions {
   steadyCalls: number;
   /** Open-loop rounds of `steadyCalls` each at the half-peak rate; the median round's p99 is the one judged. */
   steadyRounds: number;
+  /**
+   * The server's open-loop rate, calls/s, instead of half its peak (null: half its peak). Two builds compared at one
+   * rate: a faster build's half peak is a higher rate, and a higher rate has a longer tail of its own.
+   */
+  steadyRate: number | null;
   /** Longest duration of each measured phase, seconds (a phase normally ends when its calls are used). */
   seconds: number;
   /** The server's and the baseline's peaks alternate in this many slices each (at most one per call a terminal makes in the peak). */
@@ -116,7 +121,7 @@ export function medianRound<T extends { latency: { p99Ms: number } }>(rounds: re
 }
 
 /** The open-loop rate a peak leads to: half of it, at least 1 call/s. */
-const halfPeakRate = (peak: PhaseReport): number => Math.max(1, Math.floor(peak.callsPerSec / 2));
+export const halfPeakRate = (peak: PhaseReport): number => Math.max(1, Math.floor(peak.callsPerSec / 2));
 
 /** One measured process and the load-generator process that drives it. */
 interface Target {
@@ -250,7 +255,7 @@ async function driveAlone(t: Target, opts: FleetOptions, ranges: Ranges, freshUn
   const connect = await connectFleet(t, progress);
   const warmup = await warmUp(t, opts, ranges, freshUntil, progress);
   const peak = await load(t, { ...closedLoop(opts, freshUntil), name: `${t.label} peak`, requests: ranges.peak }, progress);
-  const { steady, steadyRounds } = await openLoopRounds(t, opts, ranges, freshUntil, steadyRate, "the server's half peak", progress);
+  const { steady, steadyRounds } = await openLoopRounds(t, opts, ranges, freshUntil, steadyRate, opts.steadyRate === null ? "the server's half peak" : 'the fixed rate', progress);
   return { connect, warmup, peak, steady, steadyRounds };
 }
 
@@ -273,7 +278,9 @@ async function driveSideBySide(server: Target, baseline: Target, restartBaseline
   await baseline.proc.stop();
   baseline.gen.stop();
 
-  const serverRounds = await openLoopRounds(server, opts, ranges, freshUntil, halfPeakRate(serverPeak!), 'half peak', progress);
+  const serverRounds = opts.steadyRate === null
+    ? await openLoopRounds(server, opts, ranges, freshUntil, halfPeakRate(serverPeak!), 'half peak', progress)
+    : await openLoopRounds(server, opts, ranges, freshUntil, opts.steadyRate, 'the fixed rate', progress);
   await server.proc.stop();
 
   // A new process has an empty replay window, so it takes the same requests from the connect's on, as the first did.

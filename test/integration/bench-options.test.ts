@@ -29,6 +29,7 @@ describe('npm run bench with a bad option', () => {
   it.each([
     [['--peak-slices', '0'], '--peak-slices must be a positive whole number, got "0"'],
     [['--warmup-calls=-1'], '--warmup-calls must be a whole number, 0 or more, got "-1"'],
+    [['--steady-rate', '0'], '--steady-rate must be a positive whole number, got "0"'],
     [['--micro', 'fingerprint,nope', '--skip-fleet'], 'unknown micro benchmark "nope"'],
     [['--bogus'], "Unknown option '--bogus'"],
     [['--terminals'], "Option '--terminals <value>' argument missing"],
@@ -47,5 +48,6 @@ describe('npm run bench with a bad option', () => {
     const { code, stdout } = await bench(['--help']);
     expect(code).toBe(0);
     expect(stdout).toMatch(/--peak-slices N\s+the server's and the baseline's peaks alternate/);
+    expect(stdout).toMatch(/--steady-rate N\s+the server's \(and the floor's\) open-loop rate/);
   });
 });
