@@ -2,7 +2,8 @@
 import { Mailbox } from './mailbox.js';
 
 export interface Actor<C, R> {
-  handle(command: C): Promise<R>;
+  /** May answer at once: see `Mailbox.post`. */
+  handle(command: C): R | Promise<R>;
 }
 
 /** Told when an actor comes into memory and when it leaves it (not when the registry closes). */
@@ -34,8 +35,11 @@ export class ActorRegistry<C, R> {
     this.sweeper.unref();
   }
 
-  /** Delivers `command` to the actor for `key`; messages for one key run in order, different keys interleave. */
-  ask(key: string, command: C): Promise<R> {
+  /**
+   * Delivers `command` to the actor for `key`; messages for one key run in order, different keys interleave. Like
+   * `Mailbox.post`, an idle actor's answer may come at once: a value, a promise, or a throw.
+   */
+  ask(key: string, command: C): R | Promise<R> {
     let activation = this.active.get(key);
     if (!activation) {
       activation = { actor: this.factory(key), mailbox: new Mailbox(), lastUsed: this.now() };

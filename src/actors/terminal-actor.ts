@@ -1,7 +1,7 @@
 /** @module The terminal actor: owns one serial's replay window and orders its gate, master and operator messages. */
 import { AppError } from '../errors.js';
 import type { Authenticated } from '../auth/request-auth.js';
-import type { HttpReply, TerminalRequest } from '../protocol/types.js';
+import type { HttpReply, PairingView, TerminalRequest } from '../protocol/types.js';
 import type { Actor } from './registry.js';
 import type { ActorContext } from './context.js';
 import type { TerminalCommand, TerminalReply } from './commands.js';
@@ -28,20 +28,23 @@ export class TerminalActor implements Actor<TerminalCommand, TerminalReply> {
     this.decisions = new OperatorDecisions(ctx, serial);
   }
 
-  async handle(command: TerminalCommand): Promise<TerminalReply> {
+  /** Not async: a master call that answers at once (most of them) is answered with no promise made (`Mailbox.post`). */
+  handle(command: TerminalCommand): TerminalReply | Promise<TerminalReply> {
     // Gate messages and decisions are what change a pin; master calls only read it.
     if (command.type !== 'master') this.pin = null;
     switch (command.type) {
       case 'gate':
-        return http(await this.gate(command.request, command.auth));
-      case 'master':
-        return http(await this.master(command.request, command.auth));
+        return this.gate(command.request, command.auth).then(http);
+      case 'master': {
+        const reply = this.master(command.request, command.auth);
+        return reply instanceof Promise ? reply.then(http) : http(reply);
+      }
       case 'approve':
-        return { type: 'pairing', view: await this.decisions.approve(command.requestId, command.code, command.user) };
+        return this.decisions.approve(command.requestId, command.code, command.user).then(pairing);
       case 'reject':
-        return { type: 'pairing', view: await this.decisions.reject(command.requestId, command.user) };
+        return this.decisions.reject(command.requestId, command.user).then(pairing);
       case 'unpair':
-        return { type: 'terminal', view: await this.decisions.unpair(command.user) };
+        return this.decisions.unpair(command.user).then((view) => ({ type: 'terminal', view }));
       default:
         return assertNever(command);
     }
@@ -55,7 +58,7 @@ export class TerminalActor implements Actor<TerminalCommand, TerminalReply> {
     return this.pairing.handle(terminal, auth, request.body, request.remoteAddress);
   }
 
-  /** Not async, like masterCall: its refusals throw inside `handle`, which turns them into its rejection. */
+  /** Not async, like masterCall: a refusal throws, and so does `handle`. */
   private master(request: TerminalRequest, auth: Authenticated): HttpReply | Promise<HttpReply> {
     const pin = this.pinnedTfp();
     if (!pin) throw new AppError('unauthenticated', 'the request could not be authenticated');
@@ -113,6 +116,7 @@ export class TerminalActor implements Actor<TerminalCommand, TerminalReply> {
 }
 
 const http = (reply: HttpReply): TerminalReply => ({ type: 'http', reply });
+const pairing = (view: PairingView): TerminalReply => ({ type: 'pairing', view });
 
 function assertNever(value: never): never {
   throw new Error(`unhandled terminal command ${JSON.stringify(value)}`);

@@ -30,13 +30,15 @@ export class TerminalRouter implements TerminalDecisions {
    * A request a front thread already authenticated. Buffers handed on by another thread arrive as plain
    * Uint8Arrays (structured clone): turn them back into Buffers for the actor. Almost every call is the receiving
    * thread's own and already holds Buffers: it goes as it is, without two views and two objects more per call.
+   * An idle actor's answer may come at once (see `Mailbox.post`): a value, a promise, or a throw.
    */
-  async deliver(service: 'gate' | 'master', request: TerminalRequest, auth: Authenticated): Promise<HttpReply> {
+  deliver(service: 'gate' | 'master', request: TerminalRequest, auth: Authenticated): HttpReply | Promise<HttpReply> {
     const local = Buffer.isBuffer(request.body) && Buffer.isBuffer(auth.certDer);
     const command: TerminalCommand = local
       ? { type: service, request, auth }
       : { type: service, request: withBody(request, asBuffer(request.body)), auth: withCertificate(auth, asBuffer(auth.certDer)) };
-    return httpOf(await this.actors.ask(auth.serial, command));
+    const reply = this.actors.ask(auth.serial, command);
+    return reply instanceof Promise ? reply.then(httpOf) : httpOf(reply);
   }
 
   async approve(serial: string, requestId: string, code: string, user: string): Promise<PairingView> {

@@ -71,9 +71,10 @@ const peers = new PeerLinks((service, request, auth, hops) => {
 
 /**
  * Runs the call on this thread's actor of the serial when this thread holds its lease (or takes it free), else hands
- * it to the holder. `local`: it came in on this thread's own sockets; `hops`: threads it came through.
+ * it to the holder. `local`: it came in on this thread's own sockets; `hops`: threads it came through. A local call
+ * to an idle actor may be answered at once (see `Mailbox.post`): a value, a promise, or a throw.
  */
-function serve(service: ActorCall['service'], request: TerminalRequest, auth: Authenticated, local: boolean, hops = 0): Promise<HttpReply> {
+function serve(service: ActorCall['service'], request: TerminalRequest, auth: Authenticated, local: boolean, hops = 0): HttpReply | Promise<HttpReply> {
   const holder = leases.route(auth.serial, local);
   if (holder !== index) {
     if (hops >= MAX_HOPS) {
@@ -82,14 +83,18 @@ function serve(service: ActorCall['service'], request: TerminalRequest, auth: Au
     stats.handedOn++;
     return peers.call(holder, service, request, auth, hops + 1);
   }
-  const reply = actors.deliver(service, request, auth);
-  if (!local && leases.shouldHandOff(auth.serial)) {
+  return local ? actors.deliver(service, request, auth) : serveHandedOn(service, request, auth);
+}
+
+/** A call another thread handed to this one's actor. */
+async function serveHandedOn(service: ActorCall['service'], request: TerminalRequest, auth: Authenticated): Promise<HttpReply> {
+  try {
+    return await actors.deliver(service, request, auth);
+  } finally {
     // Its calls come in on another thread only: once this one is answered the actor leaves, the bucket is freed when
     // its writes are on disk, and the thread the terminal is connected to takes it with its next call.
-    const leave = (): void => void actors.evictIfIdle(auth.serial);
-    reply.then(leave, leave);
+    if (leases.shouldHandOff(auth.serial)) actors.evictIfIdle(auth.serial);
   }
-  return reply;
 }
 
 function decide(decision: Decision): Promise<PairingView | TerminalView> {
@@ -166,7 +171,7 @@ const control: FrontControl = {
   decide: async (decision) => {
     const holder = leases.route(decision.serial, false);
     if (holder !== index) return { ok: false, movedTo: holder };
-    return outcomeOf(decide(decision), log, { decision: decision.type, serial: decision.serial });
+    return outcomeOf(() => decide(decision), log, { decision: decision.type, serial: decision.serial });
   },
   async openGate(port) {
     gate ??= await listen(gateApp, config.host, port, 'gate');

@@ -50,7 +50,16 @@ export function beginExchange(res: HttpResponse): Exchange {
 }
 
 /** The body of every request without one: it has no bytes, so sharing it cannot leak or mix anything. */
-const NO_BODY = Buffer.alloc(0);
+export const NO_BODY = Buffer.alloc(0);
+
+/**
+ * RFC 9112 §6.3: without Transfer-Encoding a request has a body only if Content-Length says so. Most terminal calls
+ * have none: they need not wait for uWS's empty last chunk, a round through it and a few objects a call.
+ */
+export function hasBody(head: RequestHead): boolean {
+  const declared = head.headers['content-length'];
+  return head.headers['transfer-encoding'] !== undefined || (declared !== undefined && declared !== '0');
+}
 
 /**
  * Reads the body up to `limit` bytes. A declared or actual overflow rejects with payload_too_large;
@@ -61,11 +70,7 @@ export function readBody(exchange: Exchange, head: RequestHead, limit: number): 
   if (declared !== undefined && Number(declared) > limit) {
     return Promise.reject(new AppError('payload_too_large', `the body is larger than ${limit} bytes`));
   }
-  // RFC 9112 §6.3: without Transfer-Encoding there is a body only if Content-Length says so. Most terminal calls have
-  // none: answering them without waiting for uWS's empty last chunk saves a round through it and a few objects a call.
-  if (head.headers['transfer-encoding'] === undefined && (declared === undefined || declared === '0')) {
-    return Promise.resolve(NO_BODY);
-  }
+  if (!hasBody(head)) return Promise.resolve(NO_BODY);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -12,10 +12,13 @@ export type Outcome<T> =
   | { ok: true; value: T }
   | { ok: false; code: ErrorCode; message: string; details?: Record<string, unknown> };
 
-/** Settles `work` as an Outcome: a domain error keeps its code; anything else is logged here and crosses as internal_error. */
-export async function outcomeOf<T>(work: Promise<T>, log: Logger, context: Record<string, unknown>): Promise<Outcome<T>> {
+/**
+ * Runs `work` and settles what it gives (a value, a promise, or a throw) as an Outcome: a domain error keeps its code;
+ * anything else is logged here and crosses as internal_error.
+ */
+export async function outcomeOf<T>(work: () => T | Promise<T>, log: Logger, context: Record<string, unknown>): Promise<Outcome<T>> {
   try {
-    return { ok: true, value: await work };
+    return { ok: true, value: await work() };
   } catch (error) {
     if (error instanceof AppError) {
       return { ok: false, code: error.code, message: error.message, ...(error.details ? { details: { ...error.details } } : {}) };

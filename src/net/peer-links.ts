@@ -17,7 +17,7 @@ import { outcomeOf, threadUnavailable, valueOf } from './outcome.js';
 import { PendingCalls } from './pending-calls.js';
 
 /** Serves a call another thread handed here (`hops` times so far): on this thread's actor, or handed on to the lease's holder. */
-export type LocalDelivery = (service: ActorCall['service'], request: TerminalRequest, auth: Authenticated, hops: number) => Promise<HttpReply>;
+export type LocalDelivery = (service: ActorCall['service'], request: TerminalRequest, auth: Authenticated, hops: number) => HttpReply | Promise<HttpReply>;
 
 interface Peer {
   port: MessagePort;
@@ -101,7 +101,7 @@ export class PeerLinks {
   private receive(peer: Peer, message: PeerMessage): void {
     if (message.kind === 'call') {
       const { id, hops, service, request, auth } = message;
-      void outcomeOf(this.deliver(service, request, auth, hops), this.log, { service, serial: auth.serial })
+      void outcomeOf(() => this.deliver(service, request, auth, hops), this.log, { service, serial: auth.serial })
         // A success is built field by field: a spread makes a larger object (see withBody in protocol/types.ts).
         .then((outcome) => peer.link.send(outcome.ok ? { kind: 'result', id, ok: true, value: outcome.value } : { kind: 'result', id, ...outcome }));
       return;

@@ -6,7 +6,7 @@ import { tlsAppOptions } from './tls-options.js';
 import type { HttpReply, ServiceCounts, TerminalRequest } from '../protocol/types.js';
 import type { Admission } from './admission.js';
 import { tally } from './front-stats.js';
-import { beginExchange, copyHead, errorReply, notFound, readBody, send, toTerminalRequest, type Exchange, type RequestHead } from './http.js';
+import { NO_BODY, beginExchange, copyHead, errorReply, hasBody, notFound, readBody, send, toTerminalRequest, type Exchange, type RequestHead } from './http.js';
 
 export interface TerminalServiceOptions {
   name: 'gate' | 'master';
@@ -17,7 +17,8 @@ export interface TerminalServiceOptions {
   admission: Admission;
   /** Every answer the service gives is counted here by its status class. */
   counts: ServiceCounts;
-  handle(request: TerminalRequest): Promise<HttpReply>;
+  /** May answer at once: a value, a promise, or a throw. */
+  handle(request: TerminalRequest): HttpReply | Promise<HttpReply>;
 }
 
 export function createTerminalService(opts: TerminalServiceOptions): TemplatedApp {
@@ -26,6 +27,23 @@ export function createTerminalService(opts: TerminalServiceOptions): TemplatedAp
   const answer = (exchange: Exchange, reply: HttpReply, close = false): void => {
     tally(opts.counts, reply.status);
     send(exchange, reply, close);
+  };
+  /** The end of every admitted request: its answer, then its place in admission given back. */
+  const finish = (exchange: Exchange, reply: HttpReply, close = false): void => {
+    try {
+      answer(exchange, reply, close);
+    } finally {
+      opts.admission.release();
+    }
+  };
+  /** A handler's or a body's failure as the answer to send, logged when it is a refusal. */
+  const refusal = (exchange: Exchange, head: RequestHead, error: unknown): void => {
+    const reply = errorReply(error, opts.log, { service: opts.name, path: head.path });
+    if (reply.status >= 400 && reply.status !== 500) {
+      opts.log.info({ service: opts.name, path: head.path, status: reply.status, error: (reply.body as { error: string }).error, serial: head.headers['x-terminal-serial'], remoteAddress: head.remoteAddress }, 'terminal request refused');
+    }
+    // After a 413 the rest of the upload is unread: close rather than parse it as the next request.
+    finish(exchange, reply, reply.status === 413);
   };
   const serve = (res: HttpResponse, req: HttpRequest): void => {
     const exchange = beginExchange(res);
@@ -38,27 +56,21 @@ export function createTerminalService(opts: TerminalServiceOptions): TemplatedAp
       answer(exchange, errorReply(error, opts.log, { service: opts.name }), true);
       return;
     }
-    void respond(exchange, head);
-  };
-  /** The part of a request that may wait: read the body, handle it, answer, and always leave admission. */
-  const respond = async (exchange: Exchange, head: RequestHead): Promise<void> => {
-    let reply: HttpReply;
-    let close = false;
+    let reply: HttpReply | Promise<HttpReply>;
     try {
-      const body = await readBody(exchange, head, opts.maxBodyBytes);
-      reply = await opts.handle(toTerminalRequest(head, body));
+      // Most terminal calls have no body, and their actor answers at once: such a call is answered in this turn,
+      // with no promise made for it (each one is garbage a scavenge has to sweep).
+      reply = hasBody(head)
+        ? readBody(exchange, head, opts.maxBodyBytes).then((body) => opts.handle(toTerminalRequest(head, body)))
+        : opts.handle(toTerminalRequest(head, NO_BODY));
     } catch (error) {
-      reply = errorReply(error, opts.log, { service: opts.name, path: head.path });
-      if (reply.status >= 400 && reply.status !== 500) {
-        opts.log.info({ service: opts.name, path: head.path, status: reply.status, error: (reply.body as { error: string }).error, serial: head.headers['x-terminal-serial'], remoteAddress: head.remoteAddress }, 'terminal request refused');
-      }
-      // After a 413 the rest of the upload is unread: close rather than parse it as the next request.
-      close = reply.status === 413;
+      refusal(exchange, head, error);
+      return;
     }
-    try {
-      answer(exchange, reply, close);
-    } finally {
-      opts.admission.release();
+    if (reply instanceof Promise) {
+      reply.then((value) => finish(exchange, value), (error: unknown) => refusal(exchange, head, error));
+    } else {
+      finish(exchange, reply);
     }
   };
   for (const route of opts.routes) app[route.method](route.path, serve);

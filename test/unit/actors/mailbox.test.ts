@@ -1,4 +1,4 @@
-/** @module Unit tests: the mailbox runs one message at a time in arrival order, survives failures, and starts afresh once idle. */
+/** @module Unit tests: the mailbox runs one message at a time in arrival order, survives failures, starts afresh once idle, and runs a message at once when idle. */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { Mailbox } from '../../../src/actors/mailbox.js';
@@ -68,6 +68,61 @@ describe('Mailbox', () => {
     await mailbox.post(() => order.push('c'));
     await b;
     expect(order).toEqual(['a', 'b', 'c']);
+  });
+
+  it('runs a message at once when idle: a value or a throw comes back in the sender\'s turn, with no promise', () => {
+    const mailbox = new Mailbox();
+    expect(mailbox.post(() => 'now')).toBe('now');
+    expect(mailbox.depth).toBe(0);
+    expect(() => mailbox.post(() => {
+      throw new Error('refused');
+    })).toThrow('refused');
+    expect(mailbox.depth).toBe(0);
+    expect(mailbox.post(() => 'still serving')).toBe('still serving');
+  });
+
+  it('keeps a message that an inline one posts behind it, whether the inline one answers at once or later', async () => {
+    const mailbox = new Mailbox();
+    const order: string[] = [];
+    let inner: Promise<unknown> | unknown = null;
+    const first = mailbox.post(() => {
+      inner = mailbox.post(() => {
+        order.push('inner');
+        return 'inner';
+      });
+      order.push('outer');
+      return 'outer';
+    });
+    expect(first).toBe('outer');
+    expect(inner).toBeInstanceOf(Promise);
+    expect(mailbox.depth).toBe(1);
+    await expect(inner).resolves.toBe('inner');
+    expect(order).toEqual(['outer', 'inner']);
+
+    order.length = 0;
+    const slow = mailbox.post(async () => {
+      inner = mailbox.post(() => {
+        order.push('inner');
+      });
+      await sleep(10);
+      order.push('outer');
+    });
+    const after = mailbox.post(() => order.push('after'));
+    await Promise.all([slow, inner, after]);
+    expect(order).toEqual(['outer', 'inner', 'after']);
+    expect(mailbox.depth).toBe(0);
+    await mailbox.idle();
+  });
+
+  it('waits in idle() for a message that went on past its sender\'s turn', async () => {
+    const mailbox = new Mailbox();
+    let done = false;
+    void mailbox.post(async () => {
+      await sleep(10);
+      done = true;
+    });
+    await mailbox.idle();
+    expect(done).toBe(true);
   });
 });
 
