@@ -1,4 +1,5 @@
 /** @module Master and gate refuse what they must: replays, stale or forged signatures, other keys, malformed and oversized input — and keep serving. */
+import { setTimeout as sleep } from 'node:timers/promises';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signRequest } from '../../src/crypto/signature.js';
@@ -36,9 +37,17 @@ afterAll(async () => {
 
 describe('master authentication', () => {
   it('accepts a correctly signed call from the paired terminal', async () => {
-    const reply = await ping(paired);
-    expect(reply.status).toBe(200);
-    expect(typeof reply.json.serverTime).toBe('string');
+    // The server's clock as ISO 8601 with milliseconds, read while each call was served: terminals set their clocks by it.
+    for (let i = 0; i < 2; i++) {
+      if (i > 0) await sleep(5);
+      const before = Date.now();
+      const reply = await ping(paired);
+      expect(reply.status).toBe(200);
+      expect(reply.json.serverTime).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+      const served = Date.parse(reply.json.serverTime as string);
+      expect(served).toBeGreaterThanOrEqual(before);
+      expect(served).toBeLessThanOrEqual(Date.now());
+    }
   });
 
   it('refuses a replayed nonce with 401', async () => {
