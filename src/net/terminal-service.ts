@@ -36,8 +36,8 @@ export function createTerminalService(opts: TerminalServiceOptions): TemplatedAp
       opts.admission.release();
     }
   };
-  /** A handler's or a body's failure as the answer to send, logged when it is a refusal. */
-  const refusal = (exchange: Exchange, head: RequestHead, error: unknown): void => {
+  /** Answers a handler's or a body's failure as its error, and logs it when it is a refusal rather than a fault. */
+  const refuse = (exchange: Exchange, head: RequestHead, error: unknown): void => {
     const reply = errorReply(error, opts.log, { service: opts.name, path: head.path });
     if (reply.status >= 400 && reply.status !== 500) {
       opts.log.info({ service: opts.name, path: head.path, status: reply.status, error: (reply.body as { error: string }).error, serial: head.headers['x-terminal-serial'], remoteAddress: head.remoteAddress }, 'terminal request refused');
@@ -64,11 +64,11 @@ export function createTerminalService(opts: TerminalServiceOptions): TemplatedAp
         ? readBody(exchange, head, opts.maxBodyBytes).then((body) => opts.handle(toTerminalRequest(head, body)))
         : opts.handle(toTerminalRequest(head, NO_BODY));
     } catch (error) {
-      refusal(exchange, head, error);
+      refuse(exchange, head, error);
       return;
     }
     if (reply instanceof Promise) {
-      reply.then((value) => finish(exchange, value), (error: unknown) => refusal(exchange, head, error));
+      reply.then((value) => finish(exchange, value), (error: unknown) => refuse(exchange, head, error));
     } else {
       finish(exchange, reply);
     }
