@@ -278,9 +278,7 @@ async function driveSideBySide(server: Target, baseline: Target, restartBaseline
   await baseline.proc.stop();
   baseline.gen.stop();
 
-  const serverRounds = opts.steadyRate === null
-    ? await openLoopRounds(server, opts, ranges, freshUntil, halfPeakRate(serverPeak!), 'half peak', progress)
-    : await openLoopRounds(server, opts, ranges, freshUntil, opts.steadyRate, 'the fixed rate', progress);
+  const serverRounds = await openLoopRounds(server, opts, ranges, freshUntil, opts.steadyRate ?? halfPeakRate(serverPeak!), opts.steadyRate === null ? 'half peak' : 'the fixed rate', progress);
   await server.proc.stop();
 
   // A new process has an empty replay window, so it takes the same requests from the connect's on, as the first did.

@@ -71,8 +71,7 @@ export function evaluateTargets(fleet: FleetResult | null, openssl: OpensslSpeed
   const leftBehindUs = server.betweenSlices && server.peak.ok > 0 ? (server.betweenSlices.cpuSec / server.peak.ok) * 1e6 : 0;
   const cpuPerCall = server.peak.server.cpuPerCallUs + leftBehindUs;
   const halfPeak = halfPeakRate(server.peak);
-  // Absent from the results of a run before --steady-rate existed.
-  const fixedRate = fleet.options.steadyRate ?? null;
+  const fixedRate = fleet.options.steadyRate;
   const bySlice = sliceRatios(server.peak, baseline.peak);
   return [
     {
@@ -160,7 +159,7 @@ function fleetSection(f: FleetResult): string {
       ['CPU while the other\'s peak slices ran, between its own: ms (% of its slices\' CPU; work they left behind, not in their µs per call)', between(s), between(b), '', between(fl)],
       ['latency at peak p50 / p99 / p99.9, ms', lat(s.peak), lat(b.peak), '', lat(fl.peak)],
       ['server CPU at peak: cores busy, µs per call', `${s.peak.server.cores.toFixed(2)}, ${n0(s.peak.server.cpuPerCallUs)}`, `${b.peak.server.cores.toFixed(2)}, ${n0(b.peak.server.cpuPerCallUs)}`, ratio(b.peak.server.cpuPerCallUs, s.peak.server.cpuPerCallUs) + ' less CPU', `${fl.peak.server.cores.toFixed(2)}, ${n0(fl.peak.server.cpuPerCallUs)}`],
-      [(f.options.steadyRate ?? null) === null
+      [f.options.steadyRate === null
         ? 'open-loop rate (half of its own peak; the floor at the server\'s), calls/s achieved'
         : 'open-loop rate (the server\'s and the floor\'s fixed by --steady-rate; the baseline\'s half of its own peak), calls/s achieved', `${n0(s.steady.targetRate ?? 0)}, ${n0(s.steady.callsPerSec)}`, `${n0(b.steady.targetRate ?? 0)}, ${n0(b.steady.callsPerSec)}`, '', `${n0(fl.steady.targetRate ?? 0)}, ${n0(fl.steady.callsPerSec)}`],
       ['latency at that rate p50 / p99 / p99.9, ms (after the lead-in)', lat(s.steady), lat(b.steady), '', lat(fl.steady)],

@@ -62,15 +62,14 @@ export function hasBody(head: RequestHead): boolean {
 }
 
 /**
- * Reads the body up to `limit` bytes. A declared or actual overflow rejects with payload_too_large;
- * the caller answers 413 and the connection is closed so the rest of the upload is not read.
+ * Reads the body of a request that has one (`hasBody`) up to `limit` bytes. A declared or actual overflow rejects with
+ * payload_too_large; the caller answers 413 and the connection is closed so the rest of the upload is not read.
  */
 export function readBody(exchange: Exchange, head: RequestHead, limit: number): Promise<Buffer> {
   const declared = head.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) {
     return Promise.reject(new AppError('payload_too_large', `the body is larger than ${limit} bytes`));
   }
-  if (!hasBody(head)) return Promise.resolve(NO_BODY);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
