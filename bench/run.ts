@@ -32,6 +32,8 @@ baseline run side by side, each driven by its own load-generator process, and ta
   --steady-rate N    the server's (and the floor's) open-loop rate, calls/s, default half the server's peak
                      to compare two builds at one rate; the target is judged
                      only when N is at least half the peak
+  --write-calls N    signed cash events for the server after its rounds,  default 20000
+                     closed loop, each answered once durable (0: none)
   --seconds S        longest duration of each measured fleet phase        default 60
   --concurrency N    calls in flight in the peak phase                    default 128
   --rsa-keys N       distinct RSA keys shared by the active terminals     default 256
@@ -101,6 +103,7 @@ async function main(): Promise<void> {
       'steady-calls': { type: 'string', default: '10000' },
       'steady-rounds': { type: 'string', default: '3' },
       'steady-rate': { type: 'string' },
+      'write-calls': { type: 'string', default: '20000' },
       seconds: { type: 'string', default: '60' },
       concurrency: { type: 'string', default: '128' },
       'rsa-keys': { type: 'string', default: '256' },
@@ -143,6 +146,7 @@ async function main(): Promise<void> {
     steadyCalls: int('steady-calls', values['steady-calls']),
     steadyRounds: int('steady-rounds', values['steady-rounds']),
     steadyRate: values['steady-rate'] ? int('steady-rate', values['steady-rate']) : null,
+    writeCalls: int('write-calls', values['write-calls'], 0),
     seconds: int('seconds', values.seconds),
     concurrency: int('concurrency', values.concurrency),
     threads: values.threads ? int('threads', values.threads) : null,

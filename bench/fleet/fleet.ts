@@ -1,4 +1,4 @@
-/** @module The end-to-end fleet benchmark: pair N terminals through the real flow, restart the server (start-up, idle memory), then signed RSA-2048 master calls against the server and the node:https baseline side by side (their peaks in turns) with the same requests, and against the floor alone. */
+/** @module The end-to-end fleet benchmark: pair N terminals through the real flow, restart the server (start-up, idle memory), then signed RSA-2048 master calls against the server and the node:https baseline side by side (their peaks in turns) with the same requests, then the server's durable writes (signed cash events), and the floor alone. */
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -9,6 +9,7 @@ import { prepareFleet, settle, type FleetPairing } from './fleet-setup.js';
 import { ensureIdentities, type GenerationReport, type IdentityPlan } from './identities.js';
 import { UWS_HEARTBEAT_AFTER_MS } from './fleet-connections.js';
 import { GeneratorProcess } from './generator-process.js';
+import { takeCashEvents, type StoredWrites } from './cash-events.js';
 import type { ConnectReport, PhaseReport, PhaseSpec, PresignReport } from './messages.js';
 import type { ServerStatus } from '../../src/protocol/types.js';
 import { BASELINE, FLOOR, ROOT, SERVER_CLI, serverNodeArgs, serverOptions, startProcess, type RunningProcess } from './server-process.js';
@@ -29,6 +30,11 @@ export interface FleetOptions {
   steadyCalls: number;
   /** Open-loop rounds of `steadyCalls` each at the half-peak rate; the median round's p99 is the one judged. */
   steadyRounds: number;
+  /**
+   * Signed cash events for the server after its open-loop rounds, closed loop (0: none): the durable write path, which
+   * answers only once the event is on disk. The baseline answers pings only, so this phase has no ratio.
+   */
+  writeCalls: number;
   /**
    * The server's open-loop rate, calls/s, instead of half its peak (null: half its peak). Two builds compared at one
    * rate: a faster build's half peak is a higher rate, and a higher rate has a longer tail of its own.
@@ -79,6 +85,8 @@ export interface FleetResult {
   baseline: TargetRun;
   /** uWebSockets.js over the same TLS answering a fixed 200 without any check: its half-peak phase runs at the server's half-peak rate. */
   floor: TargetRun;
+  /** The server's cash events (`writeCalls`), and how many of them the store held once the server stopped; null when none ran. */
+  writes: { phase: PhaseReport; stored: StoredWrites } | null;
   /** Bytes of server RSS per active terminal: (active − idle RSS) ÷ active terminals. */
   memoryPerActiveTerminalBytes: number;
   generator: string;
@@ -140,6 +148,8 @@ interface Ranges {
   warmup: [number, number] | null;
   peak: [number, number];
   steady: [number, number][];
+  /** The server's cash events, after every ping. */
+  writes: [number, number] | null;
 }
 
 /**
@@ -227,7 +237,7 @@ function account(progress: Progress, name: string, before: ServerStatus | undefi
   return fronts;
 }
 
-/** The open-loop rounds at `rate` (each after the pause), then the target's disconnect; the median round is the one judged. */
+/** The open-loop rounds at `rate`, each after the pause; the median round is the one judged. */
 async function openLoopRounds(t: Target, opts: FleetOptions, ranges: Ranges, freshUntil: number, rate: number, rateName: string, progress: Progress): Promise<{ steady: PhaseReport; steadyRounds: PhaseReport[]; fronts?: FrontPhase[] }> {
   const rounds: { report: PhaseReport; before: ServerStatus | undefined; after: ServerStatus | undefined }[] = [];
   let status = await t.status?.read();
@@ -239,7 +249,6 @@ async function openLoopRounds(t: Target, opts: FleetOptions, ranges: Ranges, fre
     rounds.push({ report, before: status, after });
     status = after;
   }
-  await t.gen.run({ type: 'disconnect' });
   const steadyRounds = rounds.map((r) => r.report);
   const steady = medianRound(steadyRounds);
   const median = steadyRounds.indexOf(steady);
@@ -250,12 +259,23 @@ async function openLoopRounds(t: Target, opts: FleetOptions, ranges: Ranges, fre
   return { steady, steadyRounds, fronts: account(progress, `${t.label} at ${rateName}, round ${median + 1}`, rounds[median]!.before, rounds[median]!.after) };
 }
 
+/**
+ * The server's cash events, after the pause, in a closed loop: each is answered once it is durable, so this is the
+ * rate at which the store's commits and flushes keep up with a fleet reporting banknotes.
+ */
+async function writePhase(t: Target, opts: FleetOptions, ranges: Ranges, freshUntil: number, progress: Progress): Promise<PhaseReport | null> {
+  if (!ranges.writes) return null;
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+  return load(t, { ...closedLoop(opts, freshUntil), name: `${t.label} cash events (durable writes)`, requests: ranges.writes }, progress);
+}
+
 /** One target on its own: connect, warm-up, the peak whole, then the open-loop rounds at `steadyRate`. */
 async function driveAlone(t: Target, opts: FleetOptions, ranges: Ranges, freshUntil: number, steadyRate: number, progress: Progress): Promise<TargetRun> {
   const connect = await connectFleet(t, progress);
   const warmup = await warmUp(t, opts, ranges, freshUntil, progress);
   const peak = await load(t, { ...closedLoop(opts, freshUntil), name: `${t.label} peak`, requests: ranges.peak }, progress);
   const { steady, steadyRounds } = await openLoopRounds(t, opts, ranges, freshUntil, steadyRate, opts.steadyRate === null ? "the server's half peak" : 'the fixed rate', progress);
+  await t.gen.run({ type: 'disconnect' });
   return { connect, warmup, peak, steady, steadyRounds };
 }
 
@@ -267,7 +287,7 @@ async function driveAlone(t: Target, opts: FleetOptions, ranges: Ranges, freshUn
  * generator stop, the server's rounds run alone, the server stops, and a fresh baseline (`restartBaseline`) connects,
  * warms up and runs its rounds alone.
  */
-async function driveSideBySide(server: Target, baseline: Target, restartBaseline: () => Promise<Target>, opts: FleetOptions, ranges: Ranges, freshUntil: number, progress: Progress): Promise<{ server: TargetRun; baseline: TargetRun }> {
+async function driveSideBySide(server: Target, baseline: Target, restartBaseline: () => Promise<Target>, opts: FleetOptions, ranges: Ranges, freshUntil: number, progress: Progress): Promise<{ server: TargetRun; baseline: TargetRun; writes: PhaseReport | null }> {
   // The baseline's fleet connects first: it may idle for as long as the server's takes, the server's may not.
   const baselineConnect = await connectFleet(baseline, progress);
   const serverConnect = await connectFleet(server, progress);
@@ -279,6 +299,8 @@ async function driveSideBySide(server: Target, baseline: Target, restartBaseline
   baseline.gen.stop();
 
   const serverRounds = await openLoopRounds(server, opts, ranges, freshUntil, opts.steadyRate ?? halfPeakRate(serverPeak!), opts.steadyRate === null ? 'half peak' : 'the fixed rate', progress);
+  const writes = await writePhase(server, opts, ranges, freshUntil, progress);
+  await server.gen.run({ type: 'disconnect' });
   await server.proc.stop();
 
   // A new process has an empty replay window, so it takes the same requests from the connect's on, as the first did.
@@ -287,9 +309,11 @@ async function driveSideBySide(server: Target, baseline: Target, restartBaseline
   await connectFleet(again, progress);
   await warmUp(again, opts, ranges, freshUntil, progress);
   const baselineRounds = await openLoopRounds(again, opts, ranges, freshUntil, halfPeakRate(baselinePeak!), 'half peak', progress);
+  await again.gen.run({ type: 'disconnect' });
   await again.proc.stop();
   again.gen.stop();
   return {
+    writes,
     server: {
       connect: serverConnect, warmup: serverWarmup, peak: serverPeak!, steady: serverRounds.steady, steadyRounds: serverRounds.steadyRounds,
       ...(server.status ? { fronts: { peak: serverPeakFronts ?? [], steady: serverRounds.fronts ?? [] } } : {}),
@@ -358,7 +382,9 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
     const peakEnd = warmupEnd + Math.ceil(opts.peakCalls / active);
     const perRound = Math.ceil(opts.steadyCalls / active);
     const perTerminal = peakEnd + opts.steadyRounds * perRound;
+    const writesPerTerminal = Math.ceil(opts.writeCalls / active);
     const ranges: Ranges = {
+      writes: writesPerTerminal > 0 ? [perTerminal, perTerminal + writesPerTerminal] : null,
       warmup: warmupEnd > 1 ? [1, warmupEnd] : null,
       peak: [warmupEnd, peakEnd],
       steady: Array.from({ length: opts.steadyRounds }, (_, i): [number, number] => [peakEnd + i * perRound, peakEnd + (i + 1) * perRound]),
@@ -366,8 +392,8 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
     // Used within ±300 s of `created`; dated ahead so the whole run (both servers) fits in the window.
     const created = Math.floor(Date.now() / 1000) + 280;
     const requestsFile = path.join(requestsDir, 'requests.bin');
-    const presign = await gen.run<PresignReport>({ type: 'presign', plan, perTerminal, created, signThreads: os.cpus().length, saveTo: requestsFile });
-    progress.done(`pre-signed ${presign.requests.toLocaleString('en-US')} master calls in ${presign.seconds.toFixed(1)} s (${presign.signsPerSec.toFixed(0)}/s on ${presign.threads} threads), before any measured phase`);
+    const presign = await gen.run<PresignReport>({ type: 'presign', plan, perTerminal, writesPerTerminal, created, signThreads: os.cpus().length, saveTo: requestsFile });
+    progress.done(`pre-signed ${presign.requests.toLocaleString('en-US')} master calls (${(active * writesPerTerminal).toLocaleString('en-US')} of them cash events) in ${presign.seconds.toFixed(1)} s (${presign.signsPerSec.toFixed(0)}/s on ${presign.threads} threads), before any measured phase`);
     const freshUntil = created + 300;
     const baselineTarget = async (): Promise<Target> => {
       const baselineGen = GeneratorProcess.start((t) => progress.update(t));
@@ -379,12 +405,17 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
     };
     const baselineFirst = await baselineTarget();
     const status = await StatusReader.connect(ports.admin, String(proc.ready.sfp));
-    const { server, baseline } = await driveSideBySide(
+    const { server, baseline, writes: writePhaseReport } = await driveSideBySide(
       { label: 'server', gen, proc, port: ports.master, heartbeatAfterMs: UWS_HEARTBEAT_AFTER_MS, status },
       baselineFirst, baselineTarget,
       opts, ranges, freshUntil, progress,
     ).finally(() => status.close());
     removeRequests();
+    const writes = writePhaseReport ? { phase: writePhaseReport, stored: await takeCashEvents(fleet.dataDir, created) } : null;
+    if (writes) {
+      progress.done(`server cash events: ${writes.stored.thisRun.toLocaleString('en-US')} in the store after the server stopped, for ${writes.phase.ok.toLocaleString('en-US')} answered; `
+        + `${writes.stored.removed.toLocaleString('en-US')} removed, so a reused fleet's store does not grow`);
+    }
 
     // Last, alone, and at the server's half-peak rate: what the generator, Node, uWS and TLS cost on this machine before any of our work.
     const floorProc = await start(FLOOR, ['--data-dir', fleet.dataDir, '--port', String(floorPort)]);
@@ -395,7 +426,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
 
     return {
       options: opts, serverArgs: extra, serverThreads: supported.has('threads') ? String(opts.threads ?? os.cpus().length) : '1 (this build has no --threads)',
-      identities, pairing: fleet.pairing, startup, presign, server, baseline, floor,
+      identities, pairing: fleet.pairing, startup, presign, server, baseline, floor, writes,
       memoryPerActiveTerminalBytes: (server.connect.serverRssBytes - startup.registeredRssBytes) / active,
       generator: `separate processes, one per measured process; ${presign.requests.toLocaleString('en-US')} RSA-2048 calls pre-signed on ${presign.threads} worker threads before the measured phases, the same requests for every target; `
         + 'each one event loop writing pre-built requests on raw keep-alive TLS sockets (one per active terminal, each from its own 127.x address)',

@@ -53,7 +53,8 @@ async function presign(command: Extract<Command, { type: 'presign' }>): Promise<
   const { active } = loadIdentities(command.plan);
   const signer = signerPool(command.signThreads);
   const started = performance.now();
-  const total = active.length * command.perTerminal;
+  const each = command.perTerminal + command.writesPerTerminal;
+  const total = active.length * each;
   let done = 0;
   requests = active.map(() => []);
   try {
@@ -62,10 +63,10 @@ async function presign(command: Extract<Command, { type: 'presign' }>): Promise<
       const slice: TerminalIdentity[] = active.slice(from, from + PRESIGN_CHUNK);
       chunks.push(signer.run({
         kind: 'master', created: command.created,
-        terminals: slice.map((t) => ({ serial: t.serial, privateKeyPem: t.privateKeyPem, keyid: t.tfp, alg: t.alg, count: command.perTerminal })),
+        terminals: slice.map((t) => ({ serial: t.serial, privateKeyPem: t.privateKeyPem, keyid: t.tfp, alg: t.alg, count: command.perTerminal, writes: command.writesPerTerminal })),
       }).then((raw) => {
         slice.forEach((_, j) => {
-          requests[from + j] = raw.slice(j * command.perTerminal, (j + 1) * command.perTerminal).map((r) => Buffer.from(r, 'latin1'));
+          requests[from + j] = raw.slice(j * each, (j + 1) * each).map((r) => Buffer.from(r, 'latin1'));
         });
         done += raw.length;
         if ((from / PRESIGN_CHUNK) % 20 === 0) {
@@ -80,7 +81,7 @@ async function presign(command: Extract<Command, { type: 'presign' }>): Promise<
   }
   const seconds = (performance.now() - started) / 1000;
   if (command.saveTo) savePresigned(command.saveTo, requests);
-  return { requests: total, perTerminal: command.perTerminal, seconds, signsPerSec: total / seconds, threads: command.signThreads, created: command.created };
+  return { requests: total, perTerminal: command.perTerminal, writesPerTerminal: command.writesPerTerminal, seconds, signsPerSec: total / seconds, threads: command.signThreads, created: command.created };
 }
 
 async function connect(command: Extract<Command, { type: 'connect' }>): Promise<ConnectReport> {

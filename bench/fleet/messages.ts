@@ -13,8 +13,11 @@ export interface AdminLogin {
 
 export type Command =
   | { type: 'pair'; plan: IdentityPlan; admin: AdminLogin; gate: { host: string; port: number }; concurrency: number; adminConnections: number; signThreads: number }
-  /** Signs every active terminal's master calls; `saveTo` also writes them to that file for another generator process. */
-  | { type: 'presign'; plan: IdentityPlan; perTerminal: number; created: number; signThreads: number; saveTo?: string }
+  /**
+   * Signs every active terminal's master calls: `perTerminal` pings, then `writesPerTerminal` cash events; `saveTo`
+   * also writes them to that file for another generator process.
+   */
+  | { type: 'presign'; plan: IdentityPlan; perTerminal: number; writesPerTerminal: number; created: number; signThreads: number; saveTo?: string }
   /** Loads the calls another generator process pre-signed and saved, so both targets get the same requests. */
   | { type: 'load-requests'; file: string }
   /**
@@ -65,7 +68,9 @@ export interface PhaseSlice {
 
 export interface PresignReport {
   requests: number;
+  /** Pings, then cash events, per terminal. */
   perTerminal: number;
+  writesPerTerminal: number;
   seconds: number;
   signsPerSec: number;
   threads: number;

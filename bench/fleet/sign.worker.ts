@@ -14,11 +14,15 @@ export interface Signer {
   alg: SignatureAlgorithm;
 }
 
-/** `count` master pings for each terminal, all carrying `created` (the server accepts ±300 s around it). */
+/**
+ * For each terminal, `count` master pings then `writes` cash events (banknotes inserted: the durable write path), all
+ * carrying `created` (the server accepts ±300 s around it). A cash event's eventId is `e<created>-<i>`: unique to the
+ * run, so none is answered as a duplicate by a store an earlier run wrote to.
+ */
 export interface MasterSignTask {
   kind: 'master';
   created: number;
-  terminals: (Signer & { count: number })[];
+  terminals: (Signer & { count: number; writes: number })[];
 }
 
 /** One gate call: JSON body, certificate header covered by the signature. */
@@ -64,6 +68,15 @@ function signedPost(t: Signer, path: string, body: string, extra: Record<string,
   return `${head}Content-Length: ${bytes.length}\r\n\r\n${body}`;
 }
 
+/** Every benchmark cash event's eventId starts with this, then the run's `created`. */
+export const CASH_EVENT_PREFIX = 'e';
+
+/** The body of a terminal's `i`-th cash event of the run signed at `created` (PROTOCOL.md, Master). */
+export function cashEvent(created: number, i: number): string {
+  const at = new Date(created * 1000).toISOString();
+  return JSON.stringify({ eventId: `${CASH_EVENT_PREFIX}${created}-${i}`, currency: 'EUR', denomination: 20, count: 1, at });
+}
+
 export default function sign(task: SignTask): string[] {
   if (task.kind === 'gate') {
     return [signedPost(task.signer, '/api/v1/pairing', task.body, { 'X-Terminal-Certificate': task.certificateB64 }, Math.floor(Date.now() / 1000))];
@@ -71,6 +84,7 @@ export default function sign(task: SignTask): string[] {
   const out: string[] = [];
   for (const t of task.terminals) {
     for (let i = 0; i < t.count; i++) out.push(signedPost(t, '/api/v1/ping', '', {}, task.created));
+    for (let i = 0; i < t.writes; i++) out.push(signedPost(t, '/api/v1/cash-events', cashEvent(task.created, i), {}, task.created));
   }
   return out;
 }

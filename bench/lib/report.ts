@@ -192,6 +192,27 @@ function fleetSection(f: FleetResult): string {
   ].join('\n');
 }
 
+/** The server's cash events: what a fleet reporting banknotes gets when every answer waits for the disk. */
+function writesSection(f: FleetResult): string {
+  if (!f.writes) return '';
+  const { phase: w, stored } = f.writes;
+  const failures = Object.entries(w.failures).map(([k, v]) => `${k}×${v}`).join(' ') || '0';
+  return [
+    `## Durable writes: signed cash events, the server alone (closed loop, ${w.concurrency} in flight, after its open-loop rounds)`,
+    '',
+    table(['', 'server'], [
+      ['cash events answered, calls/s', `${n0(w.ok)} of ${n0(w.calls)}, ${n0(w.callsPerSec)}/s`],
+      ['latency p50 / p99 / p99.9, ms', `${ms(w.latency.p50Ms)} / ${ms(w.latency.p99Ms)} / ${ms(w.latency.p999Ms)}`],
+      ['server CPU: cores busy, µs per call', `${w.server.cores.toFixed(2)}, ${n0(w.server.cpuPerCallUs)}`],
+      ['load generator CPU, cores', w.generator.cores.toFixed(2)],
+      ['in the store after the server stopped', `${n0(stored.thisRun)}${stored.thisRun === w.ok ? ', every answered event' : `: ${n0(w.ok)} were answered`}`],
+      ['failures (and reconnects, heartbeats)', `${failures}${w.reconnects ? `; ${w.reconnects} reconnects` : ''}${w.heartbeats ? `; ${w.heartbeats} heartbeats` : ''}`],
+    ]),
+    '',
+    `- Each of ${n0(w.calls)} cash events (\`--write-calls\`; eventIds unique to the run, so none is a duplicate) is a signed POST with a JSON body and Content-Digest, answered only once the event is committed and flushed to disk (PROTOCOL.md). The baseline answers pings only, so there is no ratio here. The events are counted in the store once the server has stopped, then removed (${n0(stored.removed)}), so a reused fleet's store does not grow run after run.`,
+  ].join('\n');
+}
+
 function microSection(results: MicroResult[]): string {
   const parts = ['## Micro benchmarks (tinybench; ratio = ops/s ÷ the openssl figure on this machine; heap B/op = bytes of this thread\'s V8 heap allocated per operation, the garbage its scavenges deal with)'];
   for (const r of results) {
@@ -239,6 +260,7 @@ export function markdown(r: RunResults): string {
     opensslLine(r.openssl) + hostDrift(r),
     ...(r.targets.length ? ['', '## Targets', '', table(['target', 'goal', 'measured', ''], r.targets.map((t) => [t.name, t.goal, t.measured, mark(t.pass)]))] : []),
     ...(r.fleet ? ['', fleetSection(r.fleet)] : []),
+    ...(r.fleet?.writes ? ['', writesSection(r.fleet)] : []),
     ...(r.micro.length ? ['', microSection(r.micro)] : []),
     '',
   ].join('\n');

@@ -30,6 +30,7 @@ describe('npm run bench with a bad option', () => {
     [['--peak-slices', '0'], '--peak-slices must be a positive whole number, got "0"'],
     [['--warmup-calls=-1'], '--warmup-calls must be a whole number, 0 or more, got "-1"'],
     [['--steady-rate', '0'], '--steady-rate must be a positive whole number, got "0"'],
+    [['--write-calls', 'many'], '--write-calls must be a whole number, 0 or more, got "many"'],
     [['--micro', 'fingerprint,nope', '--skip-fleet'], 'unknown micro benchmark "nope"'],
     [['--bogus'], "Unknown option '--bogus'"],
     [['--terminals'], "Option '--terminals <value>' argument missing"],
@@ -49,5 +50,6 @@ describe('npm run bench with a bad option', () => {
     expect(code).toBe(0);
     expect(stdout).toMatch(/--peak-slices N\s+the server's and the baseline's peaks alternate/);
     expect(stdout).toMatch(/--steady-rate N\s+the server's \(and the floor's\) open-loop rate/);
+    expect(stdout).toMatch(/--write-calls N\s+signed cash events for the server/);
   });
 });

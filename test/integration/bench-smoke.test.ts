@@ -6,7 +6,9 @@
  * reports were written.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Store } from '../../src/store/store.js';
 import type { RunResults } from '../../bench/lib/report.js';
 import { runBench } from '../helpers/bench-run.js';
 
@@ -17,6 +19,8 @@ const WARMUP_CALLS = 120;
 const STEADY_CALLS = 48;
 const STEADY_ROUNDS = 2;
 const PEAK_SLICES = 3;
+/** Three cash events per terminal: an actor's writes follow one another, as a terminal's banknotes do. */
+const WRITE_CALLS = 36;
 
 describe('npm run bench on a 12-terminal fleet', () => {
   let dir: string;
@@ -26,7 +30,7 @@ describe('npm run bench on a 12-terminal fleet', () => {
   beforeAll(async () => {
     ({ dir, results, markdown } = await runBench('bench-smoke-', [
       '--skip-micro', '--terminals', String(TERMINALS), '--rsa-keys', '3',
-      '--warmup-calls', String(WARMUP_CALLS), '--peak-calls', String(PEAK_CALLS), '--steady-calls', String(STEADY_CALLS), '--steady-rounds', String(STEADY_ROUNDS), '--peak-slices', String(PEAK_SLICES), '--threads', '2',
+      '--warmup-calls', String(WARMUP_CALLS), '--peak-calls', String(PEAK_CALLS), '--steady-calls', String(STEADY_CALLS), '--steady-rounds', String(STEADY_ROUNDS), '--peak-slices', String(PEAK_SLICES), '--write-calls', String(WRITE_CALLS), '--threads', '2',
     ]));
   }, 300_000);
 
@@ -175,5 +179,24 @@ describe('npm run bench on a 12-terminal fleet', () => {
       }
     }
     expect(markdown).toContain('waiting for a CPU');
+  });
+
+  it("writes the server's cash events durably, finds every one in the store, then removes them from the reused fleet", async () => {
+    const writes = results.fleet!.writes!;
+    expect(writes.phase.failures).toEqual({});
+    expect(writes.phase.ok).toBe(WRITE_CALLS);
+    expect(writes.phase.endedBy).toBe('requests-used');
+    expect(writes.stored).toEqual({ thisRun: WRITE_CALLS, removed: WRITE_CALLS });
+    const fleetDir = fs.readdirSync(path.join(dir, 'cache')).find((name) => name.startsWith('fleet-'))!;
+    const store = Store.open(path.join(dir, 'cache', fleetDir));
+    try {
+      expect(store.cashEvents.getKeysCount()).toBe(0);
+      // The fleet's own store, not an empty one opened at a wrong path.
+      expect(store.terminals.getKeysCount()).toBe(TERMINALS);
+    } finally {
+      await store.close();
+    }
+    expect(markdown).toContain('## Durable writes: signed cash events');
+    expect(markdown).toContain(`${WRITE_CALLS} of ${WRITE_CALLS}`);
   });
 });
