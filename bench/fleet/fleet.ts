@@ -128,6 +128,24 @@ export function medianRound<T extends { latency: { p99Ms: number } }>(rounds: re
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
+/** Seconds between the `created` of a terminal's first and last pre-signed call, at most. */
+export const CREATED_SPAN_SEC = 200;
+
+/**
+ * The signed `created` of each of a terminal's `calls` calls, pre-signed at `nowSec`. A terminal signs with its own
+ * clock, so its later calls carry later times, and so the server's nonce ring (keyed by `created` first) gets keys in
+ * time order, as from a real fleet. One `created` for every call of the run, as before, put each flush's nonces at
+ * random places among all the run's (some 150,000 in one key range): about 5–35 ms of LMDB writer CPU every half
+ * second, which no real fleet causes (bench/README.md, session 21). Calls k and k+1 are a second apart (closer when
+ * there are more than CREATED_SPAN_SEC of them); all are dated ahead so the whole run stays inside the server's
+ * ±300 s window: the last is `nowSec` + 280, the first at most 200 s before it.
+ */
+export function createdTimes(calls: number, nowSec: number): number[] {
+  const last = nowSec + 280;
+  const span = Math.min(calls - 1, CREATED_SPAN_SEC);
+  return Array.from({ length: calls }, (_, k) => last - span + (calls > 1 ? Math.floor((k * span) / (calls - 1)) : 0));
+}
+
 /** The open-loop rate a peak leads to: half of it, at least 1 call/s. */
 export const halfPeakRate = (peak: PhaseReport): number => Math.max(1, Math.floor(peak.callsPerSec / 2));
 
@@ -389,10 +407,10 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
       peak: [warmupEnd, peakEnd],
       steady: Array.from({ length: opts.steadyRounds }, (_, i): [number, number] => [peakEnd + i * perRound, peakEnd + (i + 1) * perRound]),
     };
-    // Used within ±300 s of `created`; dated ahead so the whole run (both servers) fits in the window.
-    const created = Math.floor(Date.now() / 1000) + 280;
+    const createdOf = createdTimes(perTerminal + writesPerTerminal, Math.floor(Date.now() / 1000));
+    const created = createdOf[0]!;
     const requestsFile = path.join(requestsDir, 'requests.bin');
-    const presign = await gen.run<PresignReport>({ type: 'presign', plan, perTerminal, writesPerTerminal, created, signThreads: os.cpus().length, saveTo: requestsFile });
+    const presign = await gen.run<PresignReport>({ type: 'presign', plan, perTerminal, writesPerTerminal, created: createdOf, signThreads: os.cpus().length, saveTo: requestsFile });
     progress.done(`pre-signed ${presign.requests.toLocaleString('en-US')} master calls (${(active * writesPerTerminal).toLocaleString('en-US')} of them cash events) in ${presign.seconds.toFixed(1)} s (${presign.signsPerSec.toFixed(0)}/s on ${presign.threads} threads), before any measured phase`);
     const freshUntil = created + 300;
     const baselineTarget = async (): Promise<Target> => {

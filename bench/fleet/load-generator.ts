@@ -81,7 +81,7 @@ async function presign(command: Extract<Command, { type: 'presign' }>): Promise<
   }
   const seconds = (performance.now() - started) / 1000;
   if (command.saveTo) savePresigned(command.saveTo, requests);
-  return { requests: total, perTerminal: command.perTerminal, writesPerTerminal: command.writesPerTerminal, seconds, signsPerSec: total / seconds, threads: command.signThreads, created: command.created };
+  return { requests: total, perTerminal: command.perTerminal, writesPerTerminal: command.writesPerTerminal, seconds, signsPerSec: total / seconds, threads: command.signThreads, created: command.created[0]! };
 }
 
 async function connect(command: Extract<Command, { type: 'connect' }>): Promise<ConnectReport> {

@@ -17,7 +17,7 @@ export type Command =
    * Signs every active terminal's master calls: `perTerminal` pings, then `writesPerTerminal` cash events; `saveTo`
    * also writes them to that file for another generator process.
    */
-  | { type: 'presign'; plan: IdentityPlan; perTerminal: number; writesPerTerminal: number; created: number; signThreads: number; saveTo?: string }
+  | { type: 'presign'; plan: IdentityPlan; perTerminal: number; writesPerTerminal: number; created: readonly number[]; signThreads: number; saveTo?: string }
   /** Loads the calls another generator process pre-signed and saved, so both targets get the same requests. */
   | { type: 'load-requests'; file: string }
   /**
@@ -74,6 +74,7 @@ export interface PresignReport {
   seconds: number;
   signsPerSec: number;
   threads: number;
+  /** The signed `created` of every terminal's first call; later calls carry later ones. */
   created: number;
 }
 

@@ -15,13 +15,14 @@ export interface Signer {
 }
 
 /**
- * For each terminal, `count` master pings then `writes` cash events (banknotes inserted: the durable write path), all
- * carrying `created` (the server accepts ±300 s around it). A cash event's eventId is `e<created>-<i>`: unique to the
- * run, so none is answered as a duplicate by a store an earlier run wrote to.
+ * For each terminal, `count` master pings then `writes` cash events (banknotes inserted: the durable write path).
+ * `created[k]` is the signed `created` of each terminal's k-th call (the server accepts ±300 s around it). A cash
+ * event's eventId is `e<created[0]>-<i>`: unique to the run, so none is answered as a duplicate by a store an earlier
+ * run wrote to.
  */
 export interface MasterSignTask {
   kind: 'master';
-  created: number;
+  created: readonly number[];
   terminals: (Signer & { count: number; writes: number })[];
 }
 
@@ -71,10 +72,10 @@ function signedPost(t: Signer, path: string, body: string, extra: Record<string,
 /** Every benchmark cash event's eventId starts with this, then the run's `created`. */
 export const CASH_EVENT_PREFIX = 'e';
 
-/** The body of a terminal's `i`-th cash event of the run signed at `created` (PROTOCOL.md, Master). */
-export function cashEvent(created: number, i: number): string {
+/** The body of a terminal's `i`-th cash event of the run whose first call was signed at `runCreated` (PROTOCOL.md, Master). */
+export function cashEvent(runCreated: number, created: number, i: number): string {
   const at = new Date(created * 1000).toISOString();
-  return JSON.stringify({ eventId: `${CASH_EVENT_PREFIX}${created}-${i}`, currency: 'EUR', denomination: 20, count: 1, at });
+  return JSON.stringify({ eventId: `${CASH_EVENT_PREFIX}${runCreated}-${i}`, currency: 'EUR', denomination: 20, count: 1, at });
 }
 
 export default function sign(task: SignTask): string[] {
@@ -83,8 +84,13 @@ export default function sign(task: SignTask): string[] {
   }
   const out: string[] = [];
   for (const t of task.terminals) {
-    for (let i = 0; i < t.count; i++) out.push(signedPost(t, '/api/v1/ping', '', {}, task.created));
-    for (let i = 0; i < t.writes; i++) out.push(signedPost(t, '/api/v1/cash-events', cashEvent(task.created, i), {}, task.created));
+    const created = (k: number): number => {
+      const value = task.created[k];
+      if (value === undefined) throw new Error(`no created time for call ${k} of ${t.count + t.writes}`);
+      return value;
+    };
+    for (let i = 0; i < t.count; i++) out.push(signedPost(t, '/api/v1/ping', '', {}, created(i)));
+    for (let i = 0; i < t.writes; i++) out.push(signedPost(t, '/api/v1/cash-events', cashEvent(created(0), created(t.count + i), i), {}, created(t.count + i)));
   }
   return out;
 }
