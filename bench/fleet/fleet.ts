@@ -54,6 +54,12 @@ export interface FleetOptions {
   cacheDir: string;
 }
 
+export interface ServerWrites {
+  warmup: PhaseReport;
+  phase: PhaseReport;
+  stored: StoredWrites;
+}
+
 export interface TargetRun {
   /** Every active terminal connected and called once; RSS read while all were held open. */
   connect: ConnectReport;
@@ -85,8 +91,11 @@ export interface FleetResult {
   baseline: TargetRun;
   /** uWebSockets.js over the same TLS answering a fixed 200 without any check: its half-peak phase runs at the server's half-peak rate. */
   floor: TargetRun;
-  /** The server's cash events (`writeCalls`), and how many of them the store held once the server stopped; null when none ran. */
-  writes: { phase: PhaseReport; stored: StoredWrites } | null;
+  /**
+   * The server's cash events: one per terminal not measured (`warmup`), then `writeCalls` measured (`phase`); and how
+   * many of both the store held once the server stopped. Null when none ran.
+   */
+  writes: ServerWrites | null;
   /** Bytes of server RSS per active terminal: (active − idle RSS) ÷ active terminals. */
   memoryPerActiveTerminalBytes: number;
   generator: string;
@@ -166,7 +175,8 @@ interface Ranges {
   warmup: [number, number] | null;
   peak: [number, number];
   steady: [number, number][];
-  /** The server's cash events, after every ping. */
+  /** The server's cash events, after every ping: one per terminal first, not measured, then the measured ones. */
+  writeWarmup: [number, number] | null;
   writes: [number, number] | null;
 }
 
@@ -279,12 +289,15 @@ async function openLoopRounds(t: Target, opts: FleetOptions, ranges: Ranges, fre
 
 /**
  * The server's cash events, after the pause, in a closed loop: each is answered once it is durable, so this is the
- * rate at which the store's commits and flushes keep up with a fleet reporting banknotes.
+ * rate at which the store's commits and flushes keep up with a fleet reporting banknotes. One event per terminal
+ * first, not measured, as the pings' warm-up: V8 compiles the write path there.
  */
-async function writePhase(t: Target, opts: FleetOptions, ranges: Ranges, freshUntil: number, progress: Progress): Promise<PhaseReport | null> {
-  if (!ranges.writes) return null;
+async function writePhases(t: Target, opts: FleetOptions, ranges: Ranges, freshUntil: number, progress: Progress): Promise<Omit<ServerWrites, 'stored'> | null> {
+  if (!ranges.writes || !ranges.writeWarmup) return null;
   await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-  return load(t, { ...closedLoop(opts, freshUntil), name: `${t.label} cash events (durable writes)`, requests: ranges.writes }, progress);
+  const warmup = await load(t, { ...closedLoop(opts, freshUntil), name: `${t.label} cash events, warm-up (not measured)`, requests: ranges.writeWarmup }, progress);
+  const phase = await load(t, { ...closedLoop(opts, freshUntil), name: `${t.label} cash events (durable writes)`, requests: ranges.writes }, progress);
+  return { warmup, phase };
 }
 
 /** One target on its own: connect, warm-up, the peak whole, then the open-loop rounds at `steadyRate`. */
@@ -305,7 +318,7 @@ async function driveAlone(t: Target, opts: FleetOptions, ranges: Ranges, freshUn
  * generator stop, the server's rounds run alone, the server stops, and a fresh baseline (`restartBaseline`) connects,
  * warms up and runs its rounds alone.
  */
-async function driveSideBySide(server: Target, baseline: Target, restartBaseline: () => Promise<Target>, opts: FleetOptions, ranges: Ranges, freshUntil: number, progress: Progress): Promise<{ server: TargetRun; baseline: TargetRun; writes: PhaseReport | null }> {
+async function driveSideBySide(server: Target, baseline: Target, restartBaseline: () => Promise<Target>, opts: FleetOptions, ranges: Ranges, freshUntil: number, progress: Progress): Promise<{ server: TargetRun; baseline: TargetRun; writes: Omit<ServerWrites, 'stored'> | null }> {
   // The baseline's fleet connects first: it may idle for as long as the server's takes, the server's may not.
   const baselineConnect = await connectFleet(baseline, progress);
   const serverConnect = await connectFleet(server, progress);
@@ -317,7 +330,7 @@ async function driveSideBySide(server: Target, baseline: Target, restartBaseline
   baseline.gen.stop();
 
   const serverRounds = await openLoopRounds(server, opts, ranges, freshUntil, opts.steadyRate ?? halfPeakRate(serverPeak!), opts.steadyRate === null ? 'half peak' : 'the fixed rate', progress);
-  const writes = await writePhase(server, opts, ranges, freshUntil, progress);
+  const writes = await writePhases(server, opts, ranges, freshUntil, progress);
   await server.gen.run({ type: 'disconnect' });
   await server.proc.stop();
 
@@ -400,9 +413,11 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
     const peakEnd = warmupEnd + Math.ceil(opts.peakCalls / active);
     const perRound = Math.ceil(opts.steadyCalls / active);
     const perTerminal = peakEnd + opts.steadyRounds * perRound;
-    const writesPerTerminal = Math.ceil(opts.writeCalls / active);
+    // One more per terminal, first, for the writes' warm-up.
+    const writesPerTerminal = opts.writeCalls > 0 ? 1 + Math.ceil(opts.writeCalls / active) : 0;
     const ranges: Ranges = {
-      writes: writesPerTerminal > 0 ? [perTerminal, perTerminal + writesPerTerminal] : null,
+      writeWarmup: writesPerTerminal > 0 ? [perTerminal, perTerminal + 1] : null,
+      writes: writesPerTerminal > 0 ? [perTerminal + 1, perTerminal + writesPerTerminal] : null,
       warmup: warmupEnd > 1 ? [1, warmupEnd] : null,
       peak: [warmupEnd, peakEnd],
       steady: Array.from({ length: opts.steadyRounds }, (_, i): [number, number] => [peakEnd + i * perRound, peakEnd + (i + 1) * perRound]),
@@ -423,15 +438,15 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
     };
     const baselineFirst = await baselineTarget();
     const status = await StatusReader.connect(ports.admin, String(proc.ready.sfp));
-    const { server, baseline, writes: writePhaseReport } = await driveSideBySide(
+    const { server, baseline, writes: writePhasesRun } = await driveSideBySide(
       { label: 'server', gen, proc, port: ports.master, heartbeatAfterMs: UWS_HEARTBEAT_AFTER_MS, status },
       baselineFirst, baselineTarget,
       opts, ranges, freshUntil, progress,
     ).finally(() => status.close());
     removeRequests();
-    const writes = writePhaseReport ? { phase: writePhaseReport, stored: await takeCashEvents(fleet.dataDir, created) } : null;
+    const writes = writePhasesRun ? { ...writePhasesRun, stored: await takeCashEvents(fleet.dataDir, created) } : null;
     if (writes) {
-      progress.done(`server cash events: ${writes.stored.thisRun.toLocaleString('en-US')} in the store after the server stopped, for ${writes.phase.ok.toLocaleString('en-US')} answered; `
+      progress.done(`server cash events: ${writes.stored.thisRun.toLocaleString('en-US')} in the store after the server stopped, for ${(writes.warmup.ok + writes.phase.ok).toLocaleString('en-US')} answered; `
         + `${writes.stored.removed.toLocaleString('en-US')} removed, so a reused fleet's store does not grow`);
     }
 

@@ -195,7 +195,8 @@ function fleetSection(f: FleetResult): string {
 /** The server's cash events: what a fleet reporting banknotes gets when every answer waits for the disk. */
 function writesSection(f: FleetResult): string {
   if (!f.writes) return '';
-  const { phase: w, stored } = f.writes;
+  const { warmup, phase: w, stored } = f.writes;
+  const answered = warmup.ok + w.ok;
   const failures = Object.entries(w.failures).map(([k, v]) => `${k}×${v}`).join(' ') || '0';
   return [
     `## Durable writes: signed cash events, the server alone (closed loop, ${w.concurrency} in flight, after its open-loop rounds)`,
@@ -205,11 +206,12 @@ function writesSection(f: FleetResult): string {
       ['latency p50 / p99 / p99.9, ms', `${ms(w.latency.p50Ms)} / ${ms(w.latency.p99Ms)} / ${ms(w.latency.p999Ms)}`],
       ['server CPU: cores busy, µs per call', `${w.server.cores.toFixed(2)}, ${n0(w.server.cpuPerCallUs)}`],
       ['load generator CPU, cores', w.generator.cores.toFixed(2)],
-      ['in the store after the server stopped', `${n0(stored.thisRun)}${stored.thisRun === w.ok ? ', every answered event' : `: ${n0(w.ok)} were answered`}`],
+      [`warm-up before, not measured (${n0(warmup.calls)} events, one per terminal): calls/s, server µs per call`, `${n0(warmup.callsPerSec)}, ${n0(warmup.server.cpuPerCallUs)}`],
+      ['in the store after the server stopped (warm-up included)', `${n0(stored.thisRun)}${stored.thisRun === answered ? ', every answered event' : `: ${n0(answered)} were answered`}`],
       ['failures (and reconnects, heartbeats)', `${failures}${w.reconnects ? `; ${w.reconnects} reconnects` : ''}${w.heartbeats ? `; ${w.heartbeats} heartbeats` : ''}`],
     ]),
     '',
-    `- Each of ${n0(w.calls)} cash events (\`--write-calls\`; eventIds unique to the run, so none is a duplicate) is a signed POST with a JSON body and Content-Digest, answered only once the event is committed and flushed to disk (PROTOCOL.md). The baseline answers pings only, so there is no ratio here. The events are counted in the store once the server has stopped, then removed (${n0(stored.removed)}), so a reused fleet's store does not grow run after run.`,
+    `- Each of ${n0(w.calls)} cash events (\`--write-calls\`; eventIds unique to the run, so none is a duplicate) is a signed POST with a JSON body and Content-Digest, answered only once the event is committed and flushed to disk (PROTOCOL.md). Before them, one event per terminal, not measured, as the pings' warm-up: V8 compiles the write path there. The baseline answers pings only, so there is no ratio here. The events are counted in the store once the server has stopped, then removed (${n0(stored.removed)}), so a reused fleet's store does not grow run after run.`,
   ].join('\n');
 }
 
