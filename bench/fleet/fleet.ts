@@ -31,8 +31,9 @@ export interface FleetOptions {
   /** Open-loop rounds of `steadyCalls` each at the half-peak rate; the median round's p99 is the one judged. */
   steadyRounds: number;
   /**
-   * Signed cash events for the server after its open-loop rounds, closed loop (0: none): the durable write path, which
-   * answers only once the event is on disk. The baseline answers pings only, so this phase has no ratio.
+   * Signed cash events for the server after its open-loop rounds, closed loop, after one per terminal not measured
+   * (0: none): the durable write path, which answers only once the event is on disk. The baseline answers pings only,
+   * so this phase has no ratio.
    */
   writeCalls: number;
   /**
@@ -315,8 +316,8 @@ async function driveAlone(t: Target, opts: FleetOptions, ranges: Ranges, freshUn
  * both fleets' 20,000 connections under this machine's limit of 20,000 open files). Both fleets connect and warm up,
  * then the peaks alternate in slices. The open-loop rounds judge latency, not a ratio, and any other process awake
  * beside them (an idle Node process still collects its garbage) would be in their tail: so the baseline and its
- * generator stop, the server's rounds run alone, the server stops, and a fresh baseline (`restartBaseline`) connects,
- * warms up and runs its rounds alone.
+ * generator stop, the server's rounds run alone, then its cash events (`writePhases`), the server stops, and a fresh
+ * baseline (`restartBaseline`) connects, warms up and runs its rounds alone.
  */
 async function driveSideBySide(server: Target, baseline: Target, restartBaseline: () => Promise<Target>, opts: FleetOptions, ranges: Ranges, freshUntil: number, progress: Progress): Promise<{ server: TargetRun; baseline: TargetRun; writes: Omit<ServerWrites, 'stored'> | null }> {
   // The baseline's fleet connects first: it may idle for as long as the server's takes, the server's may not.
