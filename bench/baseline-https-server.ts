@@ -1,4 +1,4 @@
-/** @module The fleet benchmark's baseline: master's ping with the same checks written the plain way (node:https, regexes, the pinned record from the same LMDB store, node:crypto, a Map for replays), one thread; it exists only to be compared against. */
+/** @module The fleet benchmark's baseline: master's ping and cash events with the same checks written the plain way (node:https, regexes, the pinned record from the same LMDB store, node:crypto, a Map for replays, an awaited LMDB put for each event), one thread; it exists only to be compared against. */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -6,7 +6,7 @@ import https from 'node:https';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { open } from 'lmdb';
-import type { TerminalRecord } from '../src/store/records.js';
+import type { CashEventRecord, TerminalRecord } from '../src/store/records.js';
 
 const { values } = parseArgs({
   options: {
@@ -20,7 +20,9 @@ const dataDir = values['data-dir'];
 if (!dataDir) throw new Error('--data-dir is required (a pairing server data dir with paired terminals)');
 const skew = Number(values['clock-skew']);
 
-const terminals = open({ path: path.join(dataDir, 'store'), maxDbs: 32, compression: false }).openDB<TerminalRecord, string>({ name: 'terminals' });
+const store = open({ path: path.join(dataDir, 'store'), maxDbs: 64, compression: false });
+const terminals = store.openDB<TerminalRecord, string>({ name: 'terminals' });
+const cashEvents = store.openDB<CashEventRecord, string>({ name: 'cash-events' });
 const keys = new Map<string, crypto.KeyObject>();
 const seenNonces = new Map<string, number>();
 
@@ -40,9 +42,11 @@ function verify(alg: string, key: crypto.KeyObject, data: Buffer, signature: Buf
   return false;
 }
 
-/** Returns the status and body to answer; every authentication failure is the same 401, as on master. */
-function ping(req: IncomingMessage, body: Buffer): [number, object] {
-  const denied: [number, object] = [401, { error: 'unauthenticated', message: 'the request could not be authenticated' }];
+type Answer = [number, object];
+
+/** The serial of a request signed by its paired terminal, or the answer refusing it: every authentication failure is the same 401, as on master. */
+function authenticate(req: IncomingMessage, body: Buffer): string | Answer {
+  const denied: Answer = [401, { error: 'unauthenticated', message: 'the request could not be authenticated' }];
   const serial = req.headers['x-terminal-serial'];
   const input = req.headers['signature-input'];
   const signatureHeader = req.headers['signature'];
@@ -94,7 +98,34 @@ function ping(req: IncomingMessage, body: Buffer): [number, object] {
   if (seenNonces.size % 10_000 === 0) {
     for (const [k, expires] of seenNonces) if (expires < now) seenNonces.delete(k);
   }
-  return [200, { serverTime: new Date().toISOString() }];
+  return serial;
+}
+
+function ping(req: IncomingMessage, body: Buffer): Answer {
+  const serial = authenticate(req, body);
+  return typeof serial === 'string' ? [200, { serverTime: new Date().toISOString() }] : serial;
+}
+
+/** PROTOCOL.md's cash event: idempotent by eventId, answered once the event is on disk. */
+async function cashEvent(req: IncomingMessage, body: Buffer): Promise<Answer> {
+  const serial = authenticate(req, body);
+  if (typeof serial !== 'string') return serial;
+  const invalid: Answer = [400, { error: 'invalid_field', message: 'the cash event is not valid' }];
+  let event: Partial<Record<keyof CashEventRecord, unknown>>;
+  try {
+    event = JSON.parse(body.toString('utf8')) as typeof event;
+  } catch {
+    return invalid;
+  }
+  const { eventId, currency, denomination, count, at } = event;
+  if (typeof eventId !== 'string' || !/^[A-Za-z0-9._:-]{1,128}$/.test(eventId) || typeof currency !== 'string' || !/^[A-Z]{3}$/.test(currency)
+    || typeof denomination !== 'number' || !(denomination > 0 && denomination <= 1_000_000) || typeof count !== 'number' || !Number.isInteger(count)
+    || count < 1 || count > 10_000 || typeof at !== 'string' || Number.isNaN(Date.parse(at))) return invalid;
+  const key = `${serial}:${eventId}`;
+  if (cashEvents.get(key)) return [200, { accepted: true, duplicate: true }];
+  await cashEvents.put(key, { serial, eventId, currency, denomination, count, at, receivedAt: Date.now() });
+  await store.flushed;
+  return [200, { accepted: true, duplicate: false }];
 }
 
 const server = https.createServer({
@@ -104,15 +135,17 @@ const server = https.createServer({
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
-    if (req.method !== 'POST' || req.url !== '/api/v1/ping') {
+    const failed = (): void => answer(res, 500, { error: 'internal_error', message: 'the server failed to process the request' });
+    if (req.method === 'POST' && req.url === '/api/v1/ping') {
+      try {
+        answer(res, ...ping(req, Buffer.concat(chunks)));
+      } catch {
+        failed();
+      }
+    } else if (req.method === 'POST' && req.url === '/api/v1/cash-events') {
+      cashEvent(req, Buffer.concat(chunks)).then((reply) => answer(res, ...reply), failed);
+    } else {
       answer(res, 404, { error: 'not_found', message: 'no such route' });
-      return;
-    }
-    try {
-      const [status, body] = ping(req, Buffer.concat(chunks));
-      answer(res, status, body);
-    } catch {
-      answer(res, 500, { error: 'internal_error', message: 'the server failed to process the request' });
     }
   });
 });

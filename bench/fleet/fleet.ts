@@ -1,4 +1,4 @@
-/** @module The end-to-end fleet benchmark: pair N terminals through the real flow, restart the server (start-up, idle memory), then signed RSA-2048 master calls against the server and the node:https baseline side by side (their peaks in turns) with the same requests, then the server's durable writes (signed cash events), and the floor alone. */
+/** @module The end-to-end fleet benchmark: pair N terminals through the real flow, restart the server (start-up, idle memory), then signed RSA-2048 master calls against the server and the node:https baseline side by side (their peaks in turns) with the same requests, then each one's durable writes (signed cash events), and the floor alone. */
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -31,9 +31,8 @@ export interface FleetOptions {
   /** Open-loop rounds of `steadyCalls` each at the half-peak rate; the median round's p99 is the one judged. */
   steadyRounds: number;
   /**
-   * Signed cash events for the server after its open-loop rounds, closed loop, after one per terminal not measured
-   * (0: none): the durable write path, which answers only once the event is on disk. The baseline answers pings only,
-   * so this phase has no ratio.
+   * Signed cash events for the server and then the baseline, each after its open-loop rounds, closed loop, after one
+   * per terminal not measured (0: none): the durable write path, which answers only once the event is on disk.
    */
   writeCalls: number;
   /**
@@ -55,7 +54,8 @@ export interface FleetOptions {
   cacheDir: string;
 }
 
-export interface ServerWrites {
+/** A target's cash events: one per terminal not measured, then the measured ones, and how many the store held after. */
+export interface TargetWrites {
   warmup: PhaseReport;
   phase: PhaseReport;
   stored: StoredWrites;
@@ -93,10 +93,10 @@ export interface FleetResult {
   /** uWebSockets.js over the same TLS answering a fixed 200 without any check: its half-peak phase runs at the server's half-peak rate. */
   floor: TargetRun;
   /**
-   * The server's cash events: one per terminal not measured (`warmup`), then `writeCalls` measured (`phase`); and how
-   * many of both the store held once the server stopped. Null when none ran.
+   * Each target's cash events: one per terminal not measured (`warmup`), then `writeCalls` measured (`phase`); and how
+   * many of both the store held once that target stopped. Null when none ran.
    */
-  writes: ServerWrites | null;
+  writes: { server: TargetWrites; baseline: TargetWrites } | null;
   /** Bytes of server RSS per active terminal: (active − idle RSS) ÷ active terminals. */
   memoryPerActiveTerminalBytes: number;
   generator: string;
@@ -289,11 +289,11 @@ async function openLoopRounds(t: Target, opts: FleetOptions, ranges: Ranges, fre
 }
 
 /**
- * The server's cash events, after the pause, in a closed loop: each is answered once it is durable, so this is the
+ * A target's cash events, after the pause, in a closed loop: each is answered once it is durable, so this is the
  * rate at which the store's commits and flushes keep up with a fleet reporting banknotes. One event per terminal
  * first, not measured, as the pings' warm-up: V8 compiles the write path there.
  */
-async function writePhases(t: Target, opts: FleetOptions, ranges: Ranges, freshUntil: number, progress: Progress): Promise<Omit<ServerWrites, 'stored'> | null> {
+async function writePhases(t: Target, opts: FleetOptions, ranges: Ranges, freshUntil: number, progress: Progress): Promise<Omit<TargetWrites, 'stored'> | null> {
   if (!ranges.writes || !ranges.writeWarmup) return null;
   await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
   const warmup = await load(t, { ...closedLoop(opts, freshUntil), name: `${t.label} cash events, warm-up (not measured)`, requests: ranges.writeWarmup }, progress);
@@ -316,10 +316,11 @@ async function driveAlone(t: Target, opts: FleetOptions, ranges: Ranges, freshUn
  * both fleets' 20,000 connections under this machine's limit of 20,000 open files). Both fleets connect and warm up,
  * then the peaks alternate in slices. The open-loop rounds judge latency, not a ratio, and any other process awake
  * beside them (an idle Node process still collects its garbage) would be in their tail: so the baseline and its
- * generator stop, the server's rounds run alone, then its cash events (`writePhases`), the server stops, and a fresh
- * baseline (`restartBaseline`) connects, warms up and runs its rounds alone.
+ * generator stop, the server's rounds run alone, then its cash events (`writePhases`), the server stops and its events
+ * are counted and removed (`takeWrites`), and a fresh baseline (`restartBaseline`) connects, warms up, runs its
+ * rounds and then the same cash events alone.
  */
-async function driveSideBySide(server: Target, baseline: Target, restartBaseline: () => Promise<Target>, opts: FleetOptions, ranges: Ranges, freshUntil: number, progress: Progress): Promise<{ server: TargetRun; baseline: TargetRun; writes: Omit<ServerWrites, 'stored'> | null }> {
+async function driveSideBySide(server: Target, baseline: Target, restartBaseline: () => Promise<Target>, takeWrites: () => Promise<StoredWrites>, opts: FleetOptions, ranges: Ranges, freshUntil: number, progress: Progress): Promise<{ server: TargetRun; baseline: TargetRun; writes: FleetResult['writes'] }> {
   // The baseline's fleet connects first: it may idle for as long as the server's takes, the server's may not.
   const baselineConnect = await connectFleet(baseline, progress);
   const serverConnect = await connectFleet(server, progress);
@@ -331,9 +332,11 @@ async function driveSideBySide(server: Target, baseline: Target, restartBaseline
   baseline.gen.stop();
 
   const serverRounds = await openLoopRounds(server, opts, ranges, freshUntil, opts.steadyRate ?? halfPeakRate(serverPeak!), opts.steadyRate === null ? 'half peak' : 'the fixed rate', progress);
-  const writes = await writePhases(server, opts, ranges, freshUntil, progress);
+  const serverWrites = await writePhases(server, opts, ranges, freshUntil, progress);
   await server.gen.run({ type: 'disconnect' });
   await server.proc.stop();
+  // The baseline gets the very same events: the server's must be gone, or every one would be a duplicate.
+  const serverStored = serverWrites ? await takeWrites() : null;
 
   // A new process has an empty replay window, so it takes the same requests from the connect's on, as the first did.
   const again = await restartBaseline();
@@ -341,11 +344,15 @@ async function driveSideBySide(server: Target, baseline: Target, restartBaseline
   await connectFleet(again, progress);
   await warmUp(again, opts, ranges, freshUntil, progress);
   const baselineRounds = await openLoopRounds(again, opts, ranges, freshUntil, halfPeakRate(baselinePeak!), 'half peak', progress);
+  const baselineWrites = await writePhases(again, opts, ranges, freshUntil, progress);
   await again.gen.run({ type: 'disconnect' });
   await again.proc.stop();
   again.gen.stop();
+  const baselineStored = baselineWrites ? await takeWrites() : null;
   return {
-    writes,
+    writes: serverWrites && serverStored && baselineWrites && baselineStored
+      ? { server: { ...serverWrites, stored: serverStored }, baseline: { ...baselineWrites, stored: baselineStored } }
+      : null,
     server: {
       connect: serverConnect, warmup: serverWarmup, peak: serverPeak!, steady: serverRounds.steady, steadyRounds: serverRounds.steadyRounds,
       ...(server.status ? { fronts: { peak: serverPeakFronts ?? [], steady: serverRounds.fronts ?? [] } } : {}),
@@ -439,17 +446,17 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
     };
     const baselineFirst = await baselineTarget();
     const status = await StatusReader.connect(ports.admin, String(proc.ready.sfp));
-    const { server, baseline, writes: writePhasesRun } = await driveSideBySide(
+    const takeWrites = async (): Promise<StoredWrites> => {
+      const stored = await takeCashEvents(fleet.dataDir, created);
+      progress.done(`cash events: ${stored.thisRun.toLocaleString('en-US')} in the store after the process stopped; ${stored.removed.toLocaleString('en-US')} removed, so the next target and a reused fleet start without them`);
+      return stored;
+    };
+    const { server, baseline, writes } = await driveSideBySide(
       { label: 'server', gen, proc, port: ports.master, heartbeatAfterMs: UWS_HEARTBEAT_AFTER_MS, status },
-      baselineFirst, baselineTarget,
+      baselineFirst, baselineTarget, takeWrites,
       opts, ranges, freshUntil, progress,
     ).finally(() => status.close());
     removeRequests();
-    const writes = writePhasesRun ? { ...writePhasesRun, stored: await takeCashEvents(fleet.dataDir, created) } : null;
-    if (writes) {
-      progress.done(`server cash events: ${writes.stored.thisRun.toLocaleString('en-US')} in the store after the server stopped, for ${(writes.warmup.ok + writes.phase.ok).toLocaleString('en-US')} answered; `
-        + `${writes.stored.removed.toLocaleString('en-US')} removed, so a reused fleet's store does not grow`);
-    }
 
     // Last, alone, and at the server's half-peak rate: what the generator, Node, uWS and TLS cost on this machine before any of our work.
     const floorProc = await start(FLOOR, ['--data-dir', fleet.dataDir, '--port', String(floorPort)]);

@@ -1,6 +1,6 @@
 /** @module The run's results: the issue's targets checked against the measurements, and the short Markdown report (bench/RESULTS.md). */
 import path from 'node:path';
-import { gcPauses, halfPeakRate, LEAD_IN_MS, SETTLE_MS, type FleetResult } from '../fleet/fleet.js';
+import { gcPauses, halfPeakRate, LEAD_IN_MS, SETTLE_MS, type FleetResult, type TargetWrites } from '../fleet/fleet.js';
 import { ROOT } from '../fleet/server-process.js';
 import { describeFronts, type FrontPhase } from '../fleet/server-status.js';
 import { formatMachine, type Machine } from './machine.js';
@@ -192,26 +192,33 @@ function fleetSection(f: FleetResult): string {
   ].join('\n');
 }
 
-/** The server's cash events: what a fleet reporting banknotes gets when every answer waits for the disk. */
-function writesSection(f: FleetResult): string {
-  if (!f.writes) return '';
-  const { warmup, phase: w, stored } = f.writes;
-  const answered = warmup.ok + w.ok;
-  const failures = Object.entries(w.failures).map(([k, v]) => `${k}×${v}`).join(' ') || '0';
+/** Each target's cash events: what a fleet reporting banknotes gets when every answer waits for the disk. */
+function writesSection(writes: NonNullable<FleetResult['writes']>): string {
+  const { server: s, baseline: b } = writes;
+  const ratio = (a: number, c: number): string => (c > 0 ? `${(a / c).toFixed(2)}×` : '—');
+  const both = (f: (w: TargetWrites) => string): [string, string] => [f(s), f(b)];
+  const stored = (w: TargetWrites): string => {
+    const answered = w.warmup.ok + w.phase.ok;
+    return `${n0(w.stored.thisRun)}${w.stored.thisRun === answered ? ', every answered event' : `: ${n0(answered)} were answered`}`;
+  };
+  const failures = (w: TargetWrites): string => {
+    const p = w.phase;
+    return `${Object.entries(p.failures).map(([k, v]) => `${k}×${v}`).join(' ') || '0'}${p.reconnects ? `; ${p.reconnects} reconnects` : ''}${p.heartbeats ? `; ${p.heartbeats} heartbeats` : ''}`;
+  };
   return [
-    `## Durable writes: signed cash events, the server alone (closed loop, ${w.concurrency} in flight, after its open-loop rounds)`,
+    `## Durable writes: signed cash events (closed loop, ${s.phase.concurrency} in flight, each target alone after its open-loop rounds)`,
     '',
-    table(['', 'server'], [
-      ['cash events answered, calls/s', `${n0(w.ok)} of ${n0(w.calls)}, ${n0(w.callsPerSec)}/s`],
-      ['latency p50 / p99 / p99.9, ms', `${ms(w.latency.p50Ms)} / ${ms(w.latency.p99Ms)} / ${ms(w.latency.p999Ms)}`],
-      ['server CPU: cores busy, µs per call', `${w.server.cores.toFixed(2)}, ${n0(w.server.cpuPerCallUs)}`],
-      ['load generator CPU, cores', w.generator.cores.toFixed(2)],
-      [`warm-up before, not measured (${n0(warmup.calls)} events, one per terminal): calls/s, server µs per call`, `${n0(warmup.callsPerSec)}, ${n0(warmup.server.cpuPerCallUs)}`],
-      ['in the store after the server stopped (warm-up included)', `${n0(stored.thisRun)}${stored.thisRun === answered ? ', every answered event' : `: ${n0(answered)} were answered`}`],
-      ['failures (and reconnects, heartbeats)', `${failures}${w.reconnects ? `; ${w.reconnects} reconnects` : ''}${w.heartbeats ? `; ${w.heartbeats} heartbeats` : ''}`],
+    table(['', 'server', 'node:https baseline', 'server ÷ baseline'], [
+      ['cash events answered, calls/s', ...both((w) => `${n0(w.phase.ok)} of ${n0(w.phase.calls)}, ${n0(w.phase.callsPerSec)}/s`), ratio(s.phase.callsPerSec, b.phase.callsPerSec)],
+      ['latency p50 / p99 / p99.9, ms', ...both((w) => `${ms(w.phase.latency.p50Ms)} / ${ms(w.phase.latency.p99Ms)} / ${ms(w.phase.latency.p999Ms)}`), ''],
+      ['server CPU: cores busy, µs per call', ...both((w) => `${w.phase.server.cores.toFixed(2)}, ${n0(w.phase.server.cpuPerCallUs)}`), `${ratio(b.phase.server.cpuPerCallUs, s.phase.server.cpuPerCallUs)} less CPU`],
+      ['load generator CPU, cores', ...both((w) => w.phase.generator.cores.toFixed(2)), ''],
+      [`warm-up before, not measured (${n0(s.warmup.calls)} events, one per terminal): calls/s, server µs per call`, ...both((w) => `${n0(w.warmup.callsPerSec)}, ${n0(w.warmup.server.cpuPerCallUs)}`), ''],
+      ['in the store after the process stopped (warm-up included)', ...both(stored), ''],
+      ['failures (and reconnects, heartbeats)', ...both(failures), ''],
     ]),
     '',
-    `- Each of ${n0(w.calls)} cash events (\`--write-calls\`; eventIds unique to the run, so none is a duplicate) is a signed POST with a JSON body and Content-Digest, answered only once the event is committed and flushed to disk (PROTOCOL.md). Before them, one event per terminal, not measured, as the pings' warm-up: V8 compiles the write path there. The baseline answers pings only, so there is no ratio here. The events are counted in the store once the server has stopped, then removed (${n0(stored.removed)}), so a reused fleet's store does not grow run after run.`,
+    `- The same ${n0(s.phase.calls)} cash events (\`--write-calls\`; eventIds unique to the run, so none is a duplicate) go to each target: a signed POST with a JSON body and Content-Digest, answered only once the event is committed and flushed to disk (PROTOCOL.md). Before them, one event per terminal, not measured, as the pings' warm-up: V8 compiles the write path there. The baseline parses and checks the event by hand and awaits its own LMDB put and flush, in the same store. After each target stops, its events are counted in the store and then removed (${n0(s.stored.removed)} and ${n0(b.stored.removed)}), so the next target and a reused fleet start without them.`,
   ].join('\n');
 }
 
@@ -262,7 +269,7 @@ export function markdown(r: RunResults): string {
     opensslLine(r.openssl) + hostDrift(r),
     ...(r.targets.length ? ['', '## Targets', '', table(['target', 'goal', 'measured', ''], r.targets.map((t) => [t.name, t.goal, t.measured, mark(t.pass)]))] : []),
     ...(r.fleet ? ['', fleetSection(r.fleet)] : []),
-    ...(r.fleet?.writes ? ['', writesSection(r.fleet)] : []),
+    ...(r.fleet?.writes ? ['', writesSection(r.fleet.writes)] : []),
     ...(r.micro.length ? ['', microSection(r.micro)] : []),
     '',
   ].join('\n');
