@@ -32,8 +32,9 @@ baseline run side by side, each driven by its own load-generator process, and ta
   --steady-rate N    the server's (and the floor's) open-loop rate, calls/s, default half the server's peak
                      to compare two builds at one rate; the target is judged
                      only when N is at least half the peak
-  --write-calls N    signed cash events for the server after its rounds,  default 20000
-                     closed loop, each answered once durable (0: none)
+  --write-calls N    signed cash events for the server, then the baseline, default 20000
+                     each after its rounds, closed loop, after one per
+                     terminal not measured; answered once durable (0: none)
   --seconds S        longest duration of each measured fleet phase        default 60
   --concurrency N    calls in flight in the peak phase                    default 128
   --rsa-keys N       distinct RSA keys shared by the active terminals     default 256

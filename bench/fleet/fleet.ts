@@ -144,7 +144,7 @@ export const CREATED_SPAN_SEC = 200;
 /**
  * The signed `created` of each of a terminal's `calls` calls, pre-signed at `nowSec`. A terminal signs with its own
  * clock, so its later calls carry later times, and so the server's nonce ring (keyed by `created` first) gets keys in
- * time order, as from a real fleet. One `created` for every call of the run, as before, put each flush's nonces at
+ * time order, as from a real fleet. One `created` for every call of the run (until session 21) put each flush's nonces at
  * random places among all the run's (some 150,000 in one key range): about 5–35 ms of LMDB writer CPU every half
  * second, which no real fleet causes (bench/README.md, session 21). Calls k and k+1 are a second apart (closer when
  * there are more than CREATED_SPAN_SEC of them); all are dated ahead so the whole run stays inside the server's
@@ -176,7 +176,7 @@ interface Ranges {
   warmup: [number, number] | null;
   peak: [number, number];
   steady: [number, number][];
-  /** The server's cash events, after every ping: one per terminal first, not measured, then the measured ones. */
+  /** The cash events, after every ping, the same for both targets: one per terminal first, not measured, then the rest. */
   writeWarmup: [number, number] | null;
   writes: [number, number] | null;
 }
@@ -335,7 +335,7 @@ async function driveSideBySide(server: Target, baseline: Target, restartBaseline
   const serverWrites = await writePhases(server, opts, ranges, freshUntil, progress);
   await server.gen.run({ type: 'disconnect' });
   await server.proc.stop();
-  // The baseline gets the very same events: the server's must be gone, or every one would be a duplicate.
+  // The baseline gets the very same events: the server's are counted and removed first, so its count is its own.
   const serverStored = serverWrites ? await takeWrites() : null;
 
   // A new process has an empty replay window, so it takes the same requests from the connect's on, as the first did.

@@ -119,6 +119,17 @@ export function evaluateTargets(fleet: FleetResult | null, openssl: OpensslSpeed
   ];
 }
 
+/** A phase's latency as the tables give it: p50 / p99 / p99.9 in ms. */
+const lat = (p: { latency: { p50Ms: number; p99Ms: number; p999Ms: number } }): string => `${ms(p.latency.p50Ms)} / ${ms(p.latency.p99Ms)} / ${ms(p.latency.p999Ms)}`;
+
+/** A phase's failures by kind ('0' for none), then its reconnects and heartbeats when it had any. */
+function failed(p: { failures: Record<string, number>; reconnects: number; heartbeats: number }): string {
+  const list = Object.entries(p.failures).map(([k, v]) => `${k}×${v}`).join(' ');
+  return `${list || '0'}${p.reconnects ? `; ${p.reconnects} reconnects` : ''}${p.heartbeats ? `; ${p.heartbeats} heartbeats` : ''}`;
+}
+
+const ratio = (a: number, c: number): string => (c > 0 ? `${(a / c).toFixed(2)}×` : '—');
+
 function table(header: string[], rows: string[][]): string {
   return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
@@ -127,13 +138,7 @@ function fleetSection(f: FleetResult): string {
   const s = f.server;
   const b = f.baseline;
   const fl = f.floor;
-  const lat = (p: { latency: { p50Ms: number; p99Ms: number; p999Ms: number } }): string => `${ms(p.latency.p50Ms)} / ${ms(p.latency.p99Ms)} / ${ms(p.latency.p999Ms)}`;
   const latAll = (p: PhaseReport): string => lat({ latency: p.latencyAll });
-  const failed = (p: { failures: Record<string, number>; reconnects: number; heartbeats: number }): string => {
-    const list = Object.entries(p.failures).map(([k, v]) => `${k}×${v}`).join(' ');
-    return `${list || '0'}${p.reconnects ? `; ${p.reconnects} reconnects` : ''}${p.heartbeats ? `; ${p.heartbeats} heartbeats` : ''}`;
-  };
-  const ratio = (a: number, c: number): string => (c > 0 ? `${(a / c).toFixed(2)}×` : '—');
   const cores = (x: number | null): string => (x === null ? 'n/a' : x.toFixed(2));
   const handed = (fronts: readonly FrontPhase[] | undefined): string => {
     if (!fronts?.length) return 'n/a';
@@ -195,27 +200,22 @@ function fleetSection(f: FleetResult): string {
 /** Each target's cash events: what a fleet reporting banknotes gets when every answer waits for the disk. */
 function writesSection(writes: NonNullable<FleetResult['writes']>): string {
   const { server: s, baseline: b } = writes;
-  const ratio = (a: number, c: number): string => (c > 0 ? `${(a / c).toFixed(2)}×` : '—');
   const both = (f: (w: TargetWrites) => string): [string, string] => [f(s), f(b)];
   const stored = (w: TargetWrites): string => {
     const answered = w.warmup.ok + w.phase.ok;
     return `${n0(w.stored.thisRun)}${w.stored.thisRun === answered ? ', every answered event' : `: ${n0(answered)} were answered`}`;
-  };
-  const failures = (w: TargetWrites): string => {
-    const p = w.phase;
-    return `${Object.entries(p.failures).map(([k, v]) => `${k}×${v}`).join(' ') || '0'}${p.reconnects ? `; ${p.reconnects} reconnects` : ''}${p.heartbeats ? `; ${p.heartbeats} heartbeats` : ''}`;
   };
   return [
     `## Durable writes: signed cash events (closed loop, ${s.phase.concurrency} in flight, each target alone after its open-loop rounds)`,
     '',
     table(['', 'server', 'node:https baseline', 'server ÷ baseline'], [
       ['cash events answered, calls/s', ...both((w) => `${n0(w.phase.ok)} of ${n0(w.phase.calls)}, ${n0(w.phase.callsPerSec)}/s`), ratio(s.phase.callsPerSec, b.phase.callsPerSec)],
-      ['latency p50 / p99 / p99.9, ms', ...both((w) => `${ms(w.phase.latency.p50Ms)} / ${ms(w.phase.latency.p99Ms)} / ${ms(w.phase.latency.p999Ms)}`), ''],
+      ['latency p50 / p99 / p99.9, ms', ...both((w) => lat(w.phase)), ''],
       ['server CPU: cores busy, µs per call', ...both((w) => `${w.phase.server.cores.toFixed(2)}, ${n0(w.phase.server.cpuPerCallUs)}`), `${ratio(b.phase.server.cpuPerCallUs, s.phase.server.cpuPerCallUs)} less CPU`],
       ['load generator CPU, cores', ...both((w) => w.phase.generator.cores.toFixed(2)), ''],
       [`warm-up before, not measured (${n0(s.warmup.calls)} events, one per terminal): calls/s, server µs per call`, ...both((w) => `${n0(w.warmup.callsPerSec)}, ${n0(w.warmup.server.cpuPerCallUs)}`), ''],
       ['in the store after the process stopped (warm-up included)', ...both(stored), ''],
-      ['failures (and reconnects, heartbeats)', ...both(failures), ''],
+      ['failures (and reconnects, heartbeats)', ...both((w) => failed(w.phase)), ''],
     ]),
     '',
     `- The same ${n0(s.phase.calls)} cash events (\`--write-calls\`; eventIds unique to the run, so none is a duplicate) go to each target: a signed POST with a JSON body and Content-Digest, answered only once the event is committed and flushed to disk (PROTOCOL.md). Before them, one event per terminal, not measured, as the pings' warm-up: V8 compiles the write path there. The baseline parses and checks the event by hand and awaits its own LMDB put and flush, in the same store. After each target stops, its events are counted in the store and then removed (${n0(s.stored.removed)} and ${n0(b.stored.removed)}), so the next target and a reused fleet start without them.`,
