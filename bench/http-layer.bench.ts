@@ -16,6 +16,7 @@ import { createLogger } from '../src/logger.js';
 import { Admission } from '../src/net/admission.js';
 import { noCounts } from '../src/net/front-stats.js';
 import { listen, type Listening } from '../src/net/listen.js';
+import { RefusalLog } from '../src/net/refusal-log.js';
 import { createTerminalService } from '../src/net/terminal-service.js';
 import { tlsAppOptions, type TlsFiles } from '../src/net/tls-options.js';
 import { ensureServerIdentity } from '../src/server/identity.js';
@@ -39,9 +40,10 @@ function bareApp(tls: TlsFiles): TemplatedApp {
 /** The service master runs on, with a handler that answers at once, with no promise, instead of authenticating and asking an actor. */
 function serviceApp(tls: TlsFiles): TemplatedApp {
   const unlimited = { perSecond: Number.MAX_SAFE_INTEGER, burst: Number.MAX_SAFE_INTEGER };
+  const log = createLogger({ level: 'silent', pretty: false });
   return createTerminalService({
     name: 'master', routes: [{ method: 'post', path: PING }], maxBodyBytes: 64 * 1024, tls,
-    log: createLogger({ level: 'silent', pretty: false }),
+    log, refusals: new RefusalLog(log),
     admission: new Admission({ perAddress: unlimited, global: unlimited, maxInFlight: 4096 }),
     counts: noCounts(),
     // At once, as master's actor answers a ping: the layer then answers in uWS's handler, with no promise.

@@ -37,6 +37,11 @@ export interface Config {
   readonly actorIdleMs: number;
   /** How often the server logs its threads' counts (the operators' server.status); 0: never. */
   readonly statusLogMs: number;
+  /**
+   * Each front logs the first REFUSALS_LOGGED_PER_WINDOW refused requests of a kind per window one by one and sums up
+   * the rest at the window's end (net/refusal-log.ts); 0: every refusal gets its own line.
+   */
+  readonly refusalLogWindowMs: number;
   readonly logLevel: string;
   readonly logPretty: boolean;
 }
@@ -61,6 +66,7 @@ export const DEFAULTS: Omit<Config, 'dataDir' | 'publicHost' | 'threads'> = Obje
   maxInFlight: 4_096,
   actorIdleMs: 60_000,
   statusLogMs: 60_000,
+  refusalLogWindowMs: 10_000,
   logLevel: 'info',
   logPretty: false,
 });
@@ -79,6 +85,7 @@ export const CONFIG_OPTIONS = {
   'pairing-ttl': { type: 'string' },
   'actor-idle': { type: 'string' },
   'status-log': { type: 'string' },
+  'refusal-log-window': { type: 'string' },
   threads: { type: 'string' },
   'gate-rate': { type: 'string' },
   'gate-global-rate': { type: 'string' },
@@ -98,10 +105,10 @@ function port(name: string, raw: string | undefined, fallback: number): number {
   return n;
 }
 
-function wholeOrZero(name: string, raw: string | undefined, fallback: number): number {
+function wholeOrZero(name: string, raw: string | undefined, fallback: number, zeroMeans = 'never'): number {
   if (raw === undefined) return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`--${name} must be a whole number of seconds (0: never), got "${raw}"`);
+  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`--${name} must be a whole number of seconds (0: ${zeroMeans}), got "${raw}"`);
   return n;
 }
 
@@ -146,6 +153,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     pairingTtlSec: positive('pairing-ttl', pick('pairing-ttl', 'PAIRING_TTL'), DEFAULTS.pairingTtlSec),
     actorIdleMs: 1000 * positive('actor-idle', pick('actor-idle', 'PAIRING_ACTOR_IDLE'), DEFAULTS.actorIdleMs / 1000),
     statusLogMs: 1000 * wholeOrZero('status-log', pick('status-log', 'PAIRING_STATUS_LOG'), DEFAULTS.statusLogMs / 1000),
+    refusalLogWindowMs: 1000 * wholeOrZero('refusal-log-window', pick('refusal-log-window', 'PAIRING_REFUSAL_LOG_WINDOW'), DEFAULTS.refusalLogWindowMs / 1000, 'a line for every refusal'),
     threads: positive('threads', pick('threads', 'PAIRING_THREADS'), os.availableParallelism()),
     gateRatePerAddress: positive('gate-rate', pick('gate-rate', 'PAIRING_GATE_RATE'), DEFAULTS.gateRatePerAddress),
     gateRateGlobal: positive('gate-global-rate', pick('gate-global-rate', 'PAIRING_GATE_GLOBAL_RATE'), DEFAULTS.gateRateGlobal),

@@ -35,6 +35,10 @@ Options (every command; environment variable in brackets):
   --pairing-ttl SEC     how long a pairing request stays pending    default 86400
   --actor-idle SEC      an idle terminal's actor leaves memory after   default 60
   --status-log SEC      log every thread's counts (server.status) every SEC, 0: never   default 60
+  --refusal-log-window SEC
+                        refused terminal requests: the first 100 of a kind per thread
+                        and window get a line each, the rest one summary line at the
+                        window's end; 0: a line for every refusal     default 10
   --threads N           front-end threads for gate and master            default: CPU cores
                         (a terminal's actor runs on the thread its connection reached)
   --gate-rate N         gate requests per second per address (429 beyond)   default 5

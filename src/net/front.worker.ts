@@ -25,6 +25,7 @@ import { Heartbeats } from './heartbeats.js';
 import { listen, type Listening } from './listen.js';
 import { outcomeOf } from './outcome.js';
 import { PeerLinks } from './peer-links.js';
+import { RefusalLog } from './refusal-log.js';
 import { createTerminalService } from './terminal-service.js';
 
 const data = workerData as FrontWorkerData;
@@ -122,15 +123,16 @@ const gateAdmission = new Admission({
   maxInFlight: share(Math.min(config.maxInFlight, 512)),
 });
 
+const refusals = new RefusalLog(log, config.refusalLogWindowMs);
 const masterApp = createTerminalService({
   name: 'master',
   routes: MASTER_ROUTES.map((r) => ({ method: r.startsWith('GET') ? ('get' as const) : ('post' as const), path: r.split(' ')[1]! })),
-  maxBodyBytes: config.masterMaxBodyBytes, tls: data.tls, log: log.child({ service: 'master' }), admission: masterAdmission, counts: stats.master,
+  maxBodyBytes: config.masterMaxBodyBytes, tls: data.tls, log: log.child({ service: 'master' }), refusals, admission: masterAdmission, counts: stats.master,
   handle: (request) => serve('master', request, authenticateMaster(request, certs, authOptions()), true),
 });
 const gateApp = createTerminalService({
   name: 'gate', routes: [{ method: 'post', path: '/api/v1/pairing' }], maxBodyBytes: config.gateMaxBodyBytes,
-  tls: data.tls, log: log.child({ service: 'gate' }), admission: gateAdmission, counts: stats.gate,
+  tls: data.tls, log: log.child({ service: 'gate' }), refusals, admission: gateAdmission, counts: stats.gate,
   handle: (request) => serve('gate', request, authenticateGate(request, authOptions()), true),
 });
 
@@ -195,6 +197,7 @@ const control: FrontControl = {
   },
   async shutdown() {
     stats.close();
+    refusals.close();
     peers.closeAll();
     await actors.close();
     await writeBehind.close();

@@ -5,6 +5,7 @@ import type { Logger } from '../logger.js';
 import { tlsAppOptions } from './tls-options.js';
 import type { HttpReply, ServiceCounts, TerminalRequest } from '../protocol/types.js';
 import type { Admission } from './admission.js';
+import type { RefusalLog } from './refusal-log.js';
 import { tally } from './front-stats.js';
 import { NO_BODY, beginExchange, copyHead, errorReply, hasBody, notFound, readBody, send, toTerminalRequest, type Exchange, type RequestHead } from './http.js';
 
@@ -14,6 +15,8 @@ export interface TerminalServiceOptions {
   maxBodyBytes: number;
   tls: { keyFile: string; certFile: string };
   log: Logger;
+  /** Where refused requests are logged, within a budget per kind (refusal-log.ts). */
+  refusals: RefusalLog;
   admission: Admission;
   /** Every answer the service gives is counted here by its status class. */
   counts: ServiceCounts;
@@ -40,7 +43,7 @@ export function createTerminalService(opts: TerminalServiceOptions): TemplatedAp
   const refuse = (exchange: Exchange, head: RequestHead, error: unknown): void => {
     const reply = errorReply(error, opts.log, { service: opts.name, path: head.path });
     if (reply.status >= 400 && reply.status !== 500) {
-      opts.log.info({ service: opts.name, path: head.path, status: reply.status, error: (reply.body as { error: string }).error, serial: head.headers['x-terminal-serial'], remoteAddress: head.remoteAddress }, 'terminal request refused');
+      opts.refusals.record({ service: opts.name, path: head.path, status: reply.status, error: (reply.body as { error: string }).error, serial: head.headers['x-terminal-serial'], remoteAddress: head.remoteAddress });
     }
     // After a 413 the rest of the upload is unread: close rather than parse it as the next request.
     finish(exchange, reply, reply.status === 413);

@@ -86,13 +86,13 @@ export class RawTerminal {
 
   /**
    * One signed POST that can be sent again byte for byte: the first send is a call, every later one a replay. Each
-   * send goes on a fresh connection, or on `agent`'s.
+   * send goes on a fresh connection, or on the connection of its own `agent` or else of `agent`.
    */
-  replayable(baseUrl: string, path: string, body = '{}', agent?: https.Agent): () => Promise<RawReply> {
+  replayable(baseUrl: string, path: string, body = '{}', agent?: https.Agent): (sendAgent?: https.Agent) => Promise<RawReply> {
     const bytes = Buffer.from(body);
     const signed = signRequest({ method: 'POST', path, body: bytes, serial: this.serial, privateKeyPem: this.privateKeyPem, alg: this.alg, keyid: this.tfp });
     const headers = { ...signed, 'content-type': 'application/json' };
-    return () => rawRequest(`${baseUrl}${path}`, 'POST', headers, bytes, undefined, agent);
+    return (sendAgent = agent) => rawRequest(`${baseUrl}${path}`, 'POST', headers, bytes, undefined, sendAgent);
   }
 
   gate(gateUrl: string, body: unknown, opts: SendOptions = {}): Promise<RawReply> {

@@ -19,4 +19,11 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ 'status-log': '-1' }, {})).toThrow(/--status-log must be a whole number of seconds \(0: never\), got "-1"/);
     expect(() => loadConfig({ 'status-log': 'often' }, {})).toThrow(ConfigError);
   });
+
+  it('sums up refused requests past their budget every 10 s by default; 0 logs every refusal; whole seconds only', () => {
+    expect(loadConfig({}, {}).refusalLogWindowMs).toBe(10_000);
+    expect(loadConfig({ 'refusal-log-window': '0' }, {}).refusalLogWindowMs).toBe(0);
+    expect(loadConfig({}, { PAIRING_REFUSAL_LOG_WINDOW: '60' }).refusalLogWindowMs).toBe(60_000);
+    expect(() => loadConfig({ 'refusal-log-window': '1.5' }, {})).toThrow(/--refusal-log-window must be a whole number of seconds \(0: a line for every refusal\), got "1.5"/);
+  });
 });
