@@ -11,7 +11,7 @@ import type { MicroResult } from './lib/micro-runner.js';
 import { ALL_PRIMITIVES, measureOpenssl, type OpensslSpeed } from './lib/openssl-speed.js';
 import { evaluateTargets, markdown, type RunResults } from './lib/report.js';
 
-const MICRO = ['fingerprint', 'signature-verify', 'master-call', 'http-layer', 'pairing-code', 'lmdb-lookup', 'nonce-ring', 'actor-hop', 'thread-hop', 'pool-round-trip'] as const;
+const MICRO = ['fingerprint', 'signature-verify', 'master-call', 'http-layer', 'pairing-code', 'lmdb-lookup', 'nonce-ring', 'actor-hop', 'thread-hop', 'pool-round-trip', 'refusal-log'] as const;
 
 const HELP = `npm run bench -- [options]
 
