@@ -67,7 +67,6 @@ async function readStdinLine(): Promise<string> {
 async function serve(config: Config): Promise<void> {
   const log = createLogger({ level: config.logLevel, pretty: config.logPretty });
   const server = await startServer(config, log);
-  log.info({ sfp: server.sfp, urls: server.urls, ports: server.ports, gateOpen: server.gateOpen, threads: server.threads, dataDir: config.dataDir }, 'listening');
   if (process.env.PAIRING_TEST_HOOKS === '1') {
     // SIGUSR2 crashes the first live front thread, or with PAIRING_TEST_STALL_MS blocks its event loop that long.
     const stallMs = Number(process.env.PAIRING_TEST_STALL_MS ?? 0);
@@ -84,9 +83,9 @@ async function serve(config: Config): Promise<void> {
     '',
   ].join('\n') + '\n');
   // Ends the process without the usual exit, which stops the front threads first and aborts (exit 134, a core dump)
-  // on any that still holds uWS sockets. The log is written asynchronously, and pino's flush(cb) calls back before a
-  // write in flight is done (sonic-boom with minLength 0): killing at once lost the line before the last, 2 runs in 8
-  // with stdout on a pipe. A quarter second lets the lines out, and is bounded if stdout is stuck.
+  // on any that still holds uWS sockets. JSON lines are written synchronously (logger.ts), but --log-pretty's go
+  // through a transport thread: a quarter second lets them out, and is bounded if stdout is stuck. (When JSON lines
+  // were written asynchronously, killing at once lost the line before the last, 2 runs in 8 with stdout on a pipe.)
   const kill = (): void => void setTimeout(() => process.kill(process.pid, 'SIGKILL'), 250);
   let stopping = false;
   const stop = (signal: string): void => {
@@ -118,6 +117,8 @@ async function serve(config: Config): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Last: a supervisor (or a test) that signals as soon as it reads this line MUST find the handlers in place.
+  log.info({ sfp: server.sfp, urls: server.urls, ports: server.ports, gateOpen: server.gateOpen, threads: server.threads, dataDir: config.dataDir }, 'listening');
 }
 
 async function users(config: Config, args: string[], flags: { json: boolean; 'password-stdin': boolean; 'no-2fa': boolean }): Promise<void> {
