@@ -37,6 +37,12 @@ export function censorNestedSecrets(obj: Record<string, unknown>): Record<string
   return copy ?? obj;
 }
 
+/**
+ * JSON lines go to stdout with a write(2) per line on the calling thread (`sync`), as Node itself writes stdout to
+ * files and pipes on Linux. pino's default hands each write to libuv's thread pool instead: a line then cost a front
+ * thread 20–30 µs, against about 7 µs written here (a flood of refused requests, one line each, stdout to a file:
+ * bench/README.md, session 22), and a thread that exits right after logging (a crash) could lose its last line.
+ */
 export function createLogger(opts: { level: string; pretty: boolean }, destination?: DestinationStream): Logger {
   const base = {
     level: opts.level,
@@ -48,5 +54,5 @@ export function createLogger(opts: { level: string; pretty: boolean }, destinati
   if (opts.pretty) {
     return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:standard' } } });
   }
-  return pino(base);
+  return pino(base, pino.destination({ dest: 1, sync: true }));
 }
