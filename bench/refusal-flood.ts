@@ -4,16 +4,18 @@
  * setting it starts the compiled server with its stdout in a file (as a log collector would take it), pairs an
  * RSA-2048 terminal, then sends the same refused call again and again on keep-alive connections: a replay of a
  * captured call (refused after the signature is verified) or a call from a serial nobody created (refused before).
- * Prints server CPU per refusal (from /proc), refusals a second, and log bytes, and the ratios between the settings.
+ * Prints server CPU per refusal (from /proc, as the fleet benchmark reads it: lib/proc-stats.ts), refusals a
+ * second, and log bytes, and the ratios between the settings.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { addOperator, connectOperator, pairRawTerminal } from '../test/helpers/operator.js';
 import { RawTerminal, type RawReply } from '../test/helpers/raw-terminal.js';
 import { SERVER_CLI, allocatePorts, tempDir } from '../test/helpers/server-process.js';
+import { cpuBetween, sampleProcess } from './lib/proc-stats.js';
+import { UsageError, parseOptions, wholeOption } from './lib/usage.js';
 
 const HELP = `npm run flood -- [options]
 
@@ -31,8 +33,6 @@ calls, once per log setting, and prints server CPU per refusal side by side.
 The client is node:https in this process; it is slower than the server, so
 compare CPU per refusal, not the rate.`;
 
-class UsageError extends Error {}
-
 type Kind = 'replay' | 'unknown';
 const KINDS: readonly Kind[] = ['replay', 'unknown'];
 
@@ -44,12 +44,6 @@ interface Measured {
   seconds: number;
   cpuMsPerRefusal: number;
   logBytes: number;
-}
-
-/** utime + stime of a process, in ms (clock ticks of 10 ms). */
-function cpuMs(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 async function waitForListening(logFile: string): Promise<string> {
@@ -107,12 +101,10 @@ async function measure(window: number, kinds: readonly Kind[], opts: { refusals:
       };
       await flood(opts.warmup);
       const bytesBefore = fs.statSync(logFile).size;
-      const cpuBefore = cpuMs(child.pid!);
-      const started = performance.now();
+      const before = sampleProcess(child.pid!);
       const statuses = await flood(opts.refusals);
-      const seconds = (performance.now() - started) / 1000;
-      const cpu = cpuMs(child.pid!) - cpuBefore;
-      results.push({ kind, window, refusals: opts.refusals, statuses, seconds, cpuMsPerRefusal: cpu / opts.refusals, logBytes: fs.statSync(logFile).size - bytesBefore });
+      const { cpuSec, wallSec } = cpuBetween(before, sampleProcess(child.pid!));
+      results.push({ kind, window, refusals: opts.refusals, statuses, seconds: wallSec, cpuMsPerRefusal: (cpuSec * 1000) / opts.refusals, logBytes: fs.statSync(logFile).size - bytesBefore });
     }
     return results;
   } finally {
@@ -130,14 +122,8 @@ function list(name: string, raw: string): string[] {
   return items;
 }
 
-function whole(name: string, raw: string, min: number): number {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be a whole number ≥ ${min}, got "${raw}"`);
-  return n;
-}
-
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseOptions({
     options: {
       refusals: { type: 'string', default: '20000' }, warmup: { type: 'string', default: '5000' }, kinds: { type: 'string', default: 'replay,unknown' },
       windows: { type: 'string', default: '10,0' }, connections: { type: 'string', default: '32' }, help: { type: 'boolean', short: 'h' },
@@ -151,8 +137,8 @@ async function main(): Promise<void> {
     if (!(KINDS as readonly string[]).includes(k)) throw new UsageError(`unknown kind "${k}" (there are: ${KINDS.join(', ')})`);
     return k as Kind;
   });
-  const windows = list('windows', values.windows).map((w) => whole('windows', w, 0));
-  const opts = { refusals: whole('refusals', values.refusals, 1), warmup: whole('warmup', values.warmup, 0), connections: whole('connections', values.connections, 1) };
+  const windows = list('windows', values.windows).map((w) => wholeOption('windows', w, 0));
+  const opts = { refusals: wholeOption('refusals', values.refusals), warmup: wholeOption('warmup', values.warmup, 0), connections: wholeOption('connections', values.connections) };
   const tty = process.stderr.isTTY === true;
   const progress = (line: string): void => void process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
   const all: Measured[] = [];

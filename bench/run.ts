@@ -3,13 +3,13 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { runFleet, type FleetOptions, type FleetResult } from './fleet/fleet.js';
 import { ROOT } from './fleet/server-process.js';
 import { describeMachine, formatMachine } from './lib/machine.js';
 import type { MicroResult } from './lib/micro-runner.js';
 import { ALL_PRIMITIVES, measureOpenssl, type OpensslSpeed } from './lib/openssl-speed.js';
 import { evaluateTargets, markdown, type RunResults } from './lib/report.js';
+import { UsageError, parseOptions, wholeOption } from './lib/usage.js';
 
 const MICRO = ['fingerprint', 'signature-verify', 'master-call', 'http-layer', 'pairing-code', 'lmdb-lookup', 'nonce-ring', 'actor-hop', 'thread-hop', 'pool-round-trip', 'refusal-log'] as const;
 
@@ -68,18 +68,6 @@ Examples:
   npm run bench -- --terminals 100000 --active 10000   # the 100,000-terminal scale (pairing takes a while)
   npm run bench -- --terminals 100000 --reuse-fleet --skip-micro   # again, on the fleet paired above`;
 
-/** A bad option: reported as one line, before anything is measured. */
-class UsageError extends Error {}
-
-/** node:util's parseArgs, its refusals (an unknown option, a missing value) as usage errors. */
-function parseOptions<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
-  try {
-    return parseArgs(config);
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
-
 function runMicro(id: string, timeMs: number, opensslFile: string, tmp: string): Promise<MicroResult> {
   const out = path.join(tmp, `${id}.json`);
   const script = path.join(ROOT, 'dist', 'bench', `${id}.bench.js`);
@@ -125,33 +113,28 @@ async function main(): Promise<void> {
     process.stdout.write(HELP + '\n');
     return;
   }
-  const int = (name: string, raw: string, least = 1): number => {
-    const v = Number(raw);
-    if (!Number.isInteger(v) || v < least) throw new UsageError(`--${name} must be a ${least === 0 ? 'whole number, 0 or more' : 'positive whole number'}, got "${raw}"`);
-    return v;
-  };
   // Every option is checked before the first measurement: a typo must not wait for openssl and the micro benchmarks.
-  const opensslSeconds = int('openssl-seconds', values['openssl-seconds']);
-  const microTime = int('micro-time', values['micro-time']);
+  const opensslSeconds = wholeOption('openssl-seconds', values['openssl-seconds']);
+  const microTime = wholeOption('micro-time', values['micro-time']);
   const microOnly = values['skip-micro'] ? [] : values.micro ? values.micro.split(',').map((s) => s.trim()) : [...MICRO];
   for (const id of microOnly) if (!(MICRO as readonly string[]).includes(id)) throw new UsageError(`unknown micro benchmark "${id}" (there are: ${MICRO.join(', ')})`);
   const cacheDir = path.resolve(values['cache-dir']);
-  const terminals = int('terminals', values.terminals);
+  const terminals = wholeOption('terminals', values.terminals);
   const fleetOptions: FleetOptions | null = values['skip-fleet'] ? null : {
     terminals,
-    active: values.active ? int('active', values.active) : Math.min(terminals, 10_000),
-    rsaKeys: int('rsa-keys', values['rsa-keys']),
-    warmupCalls: int('warmup-calls', values['warmup-calls'], 0),
-    peakCalls: int('peak-calls', values['peak-calls']),
-    peakSlices: int('peak-slices', values['peak-slices']),
-    steadyCalls: int('steady-calls', values['steady-calls']),
-    steadyRounds: int('steady-rounds', values['steady-rounds']),
-    steadyRate: values['steady-rate'] ? int('steady-rate', values['steady-rate']) : null,
-    writeCalls: int('write-calls', values['write-calls'], 0),
-    seconds: int('seconds', values.seconds),
-    concurrency: int('concurrency', values.concurrency),
-    threads: values.threads ? int('threads', values.threads) : null,
-    pairConcurrency: int('pair-concurrency', values['pair-concurrency']),
+    active: values.active ? wholeOption('active', values.active) : Math.min(terminals, 10_000),
+    rsaKeys: wholeOption('rsa-keys', values['rsa-keys']),
+    warmupCalls: wholeOption('warmup-calls', values['warmup-calls'], 0),
+    peakCalls: wholeOption('peak-calls', values['peak-calls']),
+    peakSlices: wholeOption('peak-slices', values['peak-slices']),
+    steadyCalls: wholeOption('steady-calls', values['steady-calls']),
+    steadyRounds: wholeOption('steady-rounds', values['steady-rounds']),
+    steadyRate: values['steady-rate'] ? wholeOption('steady-rate', values['steady-rate']) : null,
+    writeCalls: wholeOption('write-calls', values['write-calls'], 0),
+    seconds: wholeOption('seconds', values.seconds),
+    concurrency: wholeOption('concurrency', values.concurrency),
+    threads: values.threads ? wholeOption('threads', values.threads) : null,
+    pairConcurrency: wholeOption('pair-concurrency', values['pair-concurrency']),
     reuseFleet: values['reuse-fleet'],
     cacheDir,
   };
