@@ -1,5 +1,6 @@
 /** @module pino logger: JSON by default, pretty on request; secrets are redacted as a second line of defence. */
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { LogSink, openLogOutput } from './log-sink.js';
 
 export type { Logger };
 
@@ -38,10 +39,11 @@ export function censorNestedSecrets(obj: Record<string, unknown>): Record<string
 }
 
 /**
- * JSON lines go to stdout with a write(2) per line on the calling thread (`sync`), as Node itself writes stdout to
- * files and pipes on Linux. pino's default hands each write to libuv's thread pool instead: a line then cost a front
- * thread 20–30 µs, against about 7 µs written here (a flood of refused requests, one line each, stdout to a file:
- * bench/README.md, session 22), and a thread that exits right after logging (a crash) could lose its last line.
+ * JSON lines go to stdout with a write(2) per line on the calling thread, as Node itself writes stdout to files and
+ * pipes on Linux, but never waiting for a reader that has stalled (log-sink.ts). pino's default hands each write to
+ * libuv's thread pool instead: a line then cost a front thread 20–30 µs, against about 7 µs written here (a flood of
+ * refused requests, one line each, stdout to a file: bench/README.md, session 22), and a thread that exits right
+ * after logging (a crash) could lose its last line.
  */
 export function createLogger(opts: { level: string; pretty: boolean }, destination?: DestinationStream): Logger {
   const base = {
@@ -54,5 +56,5 @@ export function createLogger(opts: { level: string; pretty: boolean }, destinati
   if (opts.pretty) {
     return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:standard' } } });
   }
-  return pino(base, pino.destination({ dest: 1, sync: true }));
+  return pino(base, new LogSink(openLogOutput()));
 }

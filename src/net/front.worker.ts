@@ -228,6 +228,8 @@ process.on('uncaughtException', (error) => {
   } catch (err) {
     log.error({ err }, 'writing the last nonces before exiting failed');
   }
+  // Lines stdout has not taken yet (a stalled reader) get half a second, not more: the replacement matters more.
+  log.flush();
   // Exit code 1 tells the main thread to start a replacement.
   process.exit(1);
 });

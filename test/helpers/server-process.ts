@@ -26,6 +26,9 @@ export interface ServerProcess {
   waitForLog(predicate: (entry: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
   /** Raw stdout + stderr so far (for secret-leak checks). */
   output(): string;
+  /** Stops reading the server's stdout, as a stalled log shipper would: once the pipe is full, its writes fail. */
+  pauseOutput(): void;
+  resumeOutput(): void;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -107,6 +110,8 @@ export async function startServerProcess(opts: { dataDir?: string; ports?: Serve
       });
     },
     output: () => raw,
+    pauseOutput: () => void child.stdout!.pause(),
+    resumeOutput: () => void child.stdout!.resume(),
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       child.kill(signal);
