@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pino from 'pino';
+import { LogSink } from '../src/log-sink.js';
 import { createLogger } from '../src/logger.js';
 import { RefusalLog, type Refusal } from '../src/net/refusal-log.js';
 import { runMicroCli, type MicroSuite, type MicroTask } from './lib/micro-runner.js';
@@ -17,7 +17,8 @@ const FLOOD_ADDRESSES = 5_000;
 
 let dir = '';
 const opened: RefusalLog[] = [];
-let destination: ReturnType<typeof pino.destination> | null = null;
+let destination: LogSink | null = null;
+let fd = -1;
 
 export const suite: MicroSuite = {
   id: 'refusal-log',
@@ -25,11 +26,12 @@ export const suite: MicroSuite = {
   openssl: ['rsa2048'],
   notes: [
     'ratio = refusals per verify: N means one costs 1/N of an RSA-2048 verify (openssl).',
-    'The line is the server\'s own: the same logger and redaction, written synchronously to a file in the temp dir (one write per line).',
+    'The line is the server\'s own: the same logger, redaction and sink (src/log-sink.ts), written to a file in the temp dir (one write per line).',
   ],
   setup(): MicroTask[] {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-refusal-log-'));
-    destination = pino.destination({ dest: path.join(dir, 'server.log'), sync: true });
+    fd = fs.openSync(path.join(dir, 'server.log'), 'a');
+    destination = new LogSink(fd);
     const log = createLogger({ level: 'info', pretty: false }, destination);
     const everyLine = new RefusalLog(log, 0);
     // A window of an hour and a budget of 0: every refusal is counted, the summary comes only at teardown.
@@ -50,7 +52,8 @@ export const suite: MicroSuite = {
   },
   teardown() {
     for (const refusals of opened.splice(0)) refusals.close();
-    destination?.flushSync();
+    destination?.flush();
+    fs.closeSync(fd);
     const lines = fs.readFileSync(path.join(dir, 'server.log'), 'utf8').split('\n').filter(Boolean);
     fs.rmSync(dir, { recursive: true, force: true });
     // The summaries at close are the proof the counted tasks counted: one per RefusalLog that had a budget.
