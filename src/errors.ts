@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   payload_too_large: 413,
   rate_limited: 429,
   overloaded: 503,
+  storage_unavailable: 503,
   internal_error: 500,
   // admin channel
   login_failed: 401,

@@ -13,7 +13,7 @@ import { GateWindow } from './net/gate-window.js';
 import { assertPortFree, listen } from './net/listen.js';
 import { ensureServerIdentity } from './server/identity.js';
 import { packageRoot } from './server/package-root.js';
-import { Store } from './store/store.js';
+import { logWriteFailures, Store } from './store/store.js';
 import { VpnService } from './vpn/vpn-service.js';
 
 export interface RunningServer {
@@ -41,6 +41,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const identity = ensureServerIdentity(config);
   const tls = { keyFile: identity.keyFile, certFile: identity.certFile };
   const store = Store.open(config.dataDir);
+  logWriteFailures(store, log);
   const now = (): number => Date.now();
   const startedAt = now();
   const migrated = store.migrateNonces(Math.floor(now() / 1000), config.clockSkewSec);

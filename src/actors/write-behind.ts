@@ -13,6 +13,13 @@ export const FLUSH_CHUNK = 200;
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/** When the last of a batch's nonces expires, epoch seconds. */
+function lastExpiry(nonces: NonceBatch): number {
+  let latest = -Infinity;
+  for (let i = 0; i < nonces.size; i++) latest = Math.max(latest, nonces.expiresAt(i));
+  return latest;
+}
+
 interface Batch {
   nonces: NonceBatch;
   seen: SeenBatch;
@@ -59,6 +66,8 @@ export class WriteBehind {
    * would not see it in the store.
    */
   private recent: Batch | null = null;
+  /** Batches the store could not take, oldest first, with the time (epoch s) by which all their nonces expire. */
+  private failed: { batch: Batch; expiresBy: number }[] = [];
   /** Emptied batches, reused so that their arrays and indexes are not allocated again every half second. */
   private readonly spare: Batch[] = [];
 
@@ -94,45 +103,84 @@ export class WriteBehind {
   /**
    * Queues everything gathered so far as plain asynchronous puts: lmdb commits them on its own write thread, so the
    * event loop pays only the encoding (a synchronous transaction here stalled it 50–90 ms a flush at 4,000 calls/s).
-   * Resolves when they are on disk.
+   * Resolves when they are on disk, or when the store could not take them (a full disk): such a batch stays in memory,
+   * still answering for its nonces, and is offered again first at the next flush.
    */
   flush(): Promise<void> {
     const { batch } = this;
-    if (batch.nonces.size === 0 && batch.seen.size === 0) return this.flushing;
-    this.batch = this.freshBatch();
-    this.unconfirmed.add(batch);
+    const empty = batch.nonces.size === 0 && batch.seen.size === 0;
+    if (empty && this.failed.length === 0) return this.flushing;
+    if (!empty) {
+      this.batch = this.freshBatch();
+      this.unconfirmed.add(batch);
+    }
     // Batches are written one after another, so a last-seen time never overtakes a later one.
     this.flushing = this.flushing
-      .then(() => this.write(batch))
+      .then(() => this.writeInOrder(empty ? null : batch))
       .catch((err: unknown) => this.log.error({ err }, 'write-behind flush failed'));
     return this.flushing;
   }
 
   /**
+   * Batches that failed before, oldest first, then `batch`; stops at the first that fails again, so a full disk costs
+   * one batch's encoding per flush and not the whole backlog. A failed batch whose every nonce has expired is let go:
+   * a replay of those requests is refused by their age alone.
+   */
+  private async writeInOrder(batch: Batch | null): Promise<void> {
+    const queue = this.failed.splice(0);
+    if (batch) queue.push({ batch, expiresBy: Infinity });
+    const nowSec = Date.now() / 1000;
+    for (let i = 0; i < queue.length; i++) {
+      const entry = queue[i]!;
+      if (entry.expiresBy < nowSec) {
+        this.unconfirmed.delete(entry.batch);
+        this.retire(entry.batch);
+        continue;
+      }
+      if (await this.write(entry.batch)) continue;
+      for (const later of queue.slice(i)) {
+        this.failed.push(later.expiresBy === Infinity ? { batch: later.batch, expiresBy: lastExpiry(later.batch.nonces) } : later);
+      }
+      return;
+    }
+  }
+
+  /**
    * Encodes the puts FLUSH_CHUNK at a time and lets the event loop run between chunks: encoding one thread's half
    * second at 2,800 calls/s (1,400 nonces) in one go held the loop 2–2.5 ms at the median and up to 6 ms, and every
-   * call arriving meanwhile waited for all of it.
+   * call arriving meanwhile waited for all of it. True once the batch is on disk.
    */
-  private async write(batch: Batch): Promise<void> {
+  private async write(batch: Batch): Promise<boolean> {
     const { store } = this;
     const { nonces } = batch;
-    let last: Promise<unknown> = Promise.resolve();
+    // Puts that lmdb commits together share one promise. Each distinct one is waited for: a commit failing unobserved
+    // would end the thread (store.ts, causeOf).
+    const commits: Promise<unknown>[] = [];
+    let last: Promise<unknown> | null = null;
+    const put = (write: Promise<unknown>): void => {
+      if (write === last) return;
+      last = write;
+      commits.push(store.settled(write));
+    };
     let queued = 0;
     for (let i = 0; i < nonces.size; i++) {
-      last = store.nonces.put(nonces.serial(i), nonces.nonce(i), nonces.createdAt(i), nonces.expiresAt(i));
+      put(store.nonces.put(nonces.serial(i), nonces.nonce(i), nonces.createdAt(i), nonces.expiresAt(i)));
       if (++queued % FLUSH_CHUNK === 0) await nextTurn();
     }
     // Only this serial's actor writes its last-seen time, and its clock only moves forward: no read is needed.
     for (let i = 0; i < batch.seen.size; i++) {
-      last = store.lastSeen.put(batch.seen.serial(i), batch.seen.at(i));
+      put(store.lastSeen.put(batch.seen.serial(i), batch.seen.at(i)));
       if (++queued % FLUSH_CHUNK === 0) await nextTurn();
     }
-    // lmdb commits in order: the last put on disk means the whole batch is.
-    await store.durable(last);
+    const failures = await Promise.all(commits);
+    if (failures.some((failure) => failure !== null)) return false;
+    // lmdb commits in order: every commit resolved and flushed means the whole batch is on disk.
+    if ((await store.settled(store.flushed())) !== null) return false;
     // A crash may have written it already (flushNow), and then it is no longer ours to keep or reuse.
-    if (!this.unconfirmed.delete(batch)) return;
+    if (!this.unconfirmed.delete(batch)) return true;
     if (this.recent) this.retire(this.recent);
     this.recent = batch;
+    return true;
   }
 
   /**

@@ -42,7 +42,8 @@ export class Sessions {
     if (slide && now - record.lastSeenAt > 60_000) {
       // Sliding expiry, written at most once a minute per session.
       expiresAt = now + this.idleMs;
-      void this.store.sessions.put(tokenHash, { ...record, lastSeenAt: now, expiresAt });
+      // Nobody waits for it; a failure (a full disk) only shortens the session, and the store reports it.
+      void this.store.settled(this.store.sessions.put(tokenHash, { ...record, lastSeenAt: now, expiresAt }));
     }
     return { user: record.user, tokenHash, expiresAt };
   }

@@ -17,7 +17,7 @@ import { WriteBehind } from '../actors/write-behind.js';
 import { AppError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import type { HttpReply, PairingView, TerminalRequest, TerminalView } from '../protocol/types.js';
-import { Store } from '../store/store.js';
+import { logWriteFailures, Store } from '../store/store.js';
 import { Admission } from './admission.js';
 import type { ActorCall, Decision, FrontControl, FrontWorkerData, MainServices } from './front-protocol.js';
 import { FrontStats } from './front-stats.js';
@@ -35,6 +35,7 @@ const heartbeats = new Heartbeats(data.heartbeats);
 heartbeats.keepBeating(index);
 const log = createLogger({ level: config.logLevel, pretty: config.logPretty }).child({ thread: index });
 const store = Store.open(config.dataDir);
+logWriteFailures(store, log);
 const certs = new CertificateCache(store);
 const authOptions = () => ({ nowSec: Math.floor(Date.now() / 1000), clockSkewSec: config.clockSkewSec });
 

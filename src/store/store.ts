@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
+import { AppError } from '../errors.js';
 import { auditHash, GENESIS_HASH } from './audit-chain.js';
 import { loadOrCreateFieldKey } from './field-crypto.js';
 import { NonceRing } from './nonce-ring.js';
@@ -15,6 +16,50 @@ const SEP = '\u0000';
 const AFTER_SEP = '\u0001';
 
 export const compositeKey = (...parts: string[]): string => parts.join(SEP);
+
+/** How long a client is asked to wait after a write the store could not make. */
+export const STORAGE_RETRY_AFTER_SEC = 30;
+
+/** A failed asynchronous write's cause, and how many failed since the last one reported. */
+export interface WriteFailure {
+  cause: unknown;
+  failures: number;
+}
+
+/**
+ * Logs a store's failed writes on the thread that opened it (the first at once, then at most a line per 10 s).
+ *
+ * When a commit fails, lmdb 3.5 also rejects a promise it made for the batch itself and handed to nobody (write.js,
+ * the start of an event-turn batch): unhandled, it ended the thread even with every write of ours waited for. Such a
+ * rejection is taken here as the store's failure; any other unhandled rejection still ends the thread, as Node's
+ * default does. Once per thread.
+ */
+export function logWriteFailures(store: Store, log: { error(fields: object, msg: string): void }): void {
+  process.on('unhandledRejection', (reason) => {
+    if (!isCommitFailure(reason)) throw reason;
+    void store.settled(Promise.reject(reason));
+  });
+  store.onWriteFailure = ({ cause, failures }) =>
+    log.error({ err: cause, failures }, 'the store cannot write (is the disk full?): writes are refused with storage_unavailable until it can');
+}
+
+/** lmdb's rejection of a write whose commit failed. */
+function isCommitFailure(reason: unknown): reason is Error & { commitError: Promise<unknown> } {
+  return reason instanceof Error && (reason as { commitError?: unknown }).commitError instanceof Promise;
+}
+
+/**
+ * Takes lmdb's rejection of a write and returns its cause. lmdb rejects every write of a failed commit with "Commit
+ * failed" and puts the cause (ENOSPC, EIO…) in `commitError`, a promise rejected a moment later that nobody else waits
+ * for: unhandled, it ended the thread, and a restarted thread cannot make room on a full disk (the fronts went into a
+ * crash loop: bench/README.md, session 23).
+ */
+async function causeOf(err: unknown): Promise<unknown> {
+  if (!isCommitFailure(err)) return err;
+  const { commitError } = err;
+  // Settled in the same turn as the rejection in lmdb 3.5; the race keeps a cause that never comes from holding us up.
+  return Promise.race([commitError.then(() => err, (cause: unknown) => cause), new Promise((resolve) => setImmediate(() => resolve(err)))]);
+}
 
 /**
  * One LMDB environment at `<dataDir>/store`. Each process (and later each thread) opens the
@@ -76,11 +121,73 @@ export class Store {
     return new Store(root, loadOrCreateFieldKey(dataDir));
   }
 
-  /** Resolves once the write is committed AND flushed to disk: callers reply to a client only after this. */
+  /**
+   * Told (at most every 10 s, with the count meanwhile) when an asynchronous write fails: the thread that opened the
+   * store logs it. The writes themselves answer `storage_unavailable`.
+   */
+  onWriteFailure: ((failure: WriteFailure) => void) | null = null;
+  private failuresUnreported = 0;
+  /** Callers of flushed() still waiting: a failed write releases them all. */
+  private readonly flushWaiters = new Set<() => void>();
+  private lastFailureReportAt = -Infinity;
+
+  /**
+   * Resolves once the write is committed AND flushed to disk: callers reply to a client only after this. A write the
+   * store could not make (a full disk) rejects with storage_unavailable (503, Retry-After): not stored, or, when a
+   * later commit failed while this one was being flushed, stored whole. A retry is safe either way.
+   */
   async durable<T>(write: Promise<T>): Promise<T> {
-    const result = await write;
-    await this.root.flushed;
-    return result;
+    try {
+      const result = await write;
+      await this.flushed();
+      return result;
+    } catch (err) {
+      throw await this.writeFailed(err);
+    }
+  }
+
+  /** For writes nobody waits for (written behind): takes the failure, reports its cause and resolves with it. */
+  async settled(write: Promise<unknown>): Promise<AppError | null> {
+    try {
+      await write;
+      return null;
+    } catch (err) {
+      return this.writeFailed(err);
+    }
+  }
+
+  /**
+   * Resolves once what is committed is on disk. lmdb never settles the flush of a commit that failed, so a failure
+   * seen meanwhile rejects this instead of leaving the caller (and an actor's mailbox behind it) waiting for good.
+   */
+  async flushed(): Promise<void> {
+    let giveUp!: () => void;
+    const failed = new Promise<boolean>((resolve) => (giveUp = () => resolve(false)));
+    this.flushWaiters.add(giveUp);
+    try {
+      if (!(await Promise.race([Promise.resolve(this.root.flushed).then(() => true), failed]))) {
+        throw new AppError('storage_unavailable', 'a commit failed while this write was being flushed', { retryAfter: STORAGE_RETRY_AFTER_SEC });
+      }
+    } finally {
+      this.flushWaiters.delete(giveUp);
+    }
+  }
+
+  private async writeFailed(err: unknown): Promise<AppError> {
+    // flushed() gave up because of a failure already counted.
+    if (err instanceof AppError && err.code === 'storage_unavailable') return err;
+    for (const giveUp of this.flushWaiters) giveUp();
+    this.flushWaiters.clear();
+    const cause = await causeOf(err);
+    this.failuresUnreported++;
+    const now = Date.now();
+    if (now - this.lastFailureReportAt >= 10_000) {
+      this.lastFailureReportAt = now;
+      const failures = this.failuresUnreported;
+      this.failuresUnreported = 0;
+      this.onWriteFailure?.({ cause, failures });
+    }
+    return new AppError('storage_unavailable', 'the server cannot write to its store now; retry later', { retryAfter: STORAGE_RETRY_AFTER_SEC }, { cause });
   }
 
   /** Runs `action` in one write transaction (atomic across sub-databases and processes), durable on resolve. */
