@@ -54,8 +54,7 @@ function isCommitFailure(reason: unknown): reason is Error & { commitError: Prom
  * for: unhandled, it ended the thread, and a restarted thread cannot make room on a full disk (the fronts went into a
  * crash loop: bench/README.md, session 23).
  */
-async function causeOf(err: unknown): Promise<unknown> {
-  if (!isCommitFailure(err)) return err;
+async function causeOf(err: Error & { commitError: Promise<unknown> }): Promise<unknown> {
   const { commitError } = err;
   // Settled in the same turn as the rejection in lmdb 3.5; the race keeps a cause that never comes from holding us up.
   return Promise.race([commitError.then(() => err, (cause: unknown) => cause), new Promise((resolve) => setImmediate(() => resolve(err)))]);
@@ -142,7 +141,8 @@ export class Store {
       await this.flushed();
       return result;
     } catch (err) {
-      throw await this.writeFailed(err);
+      // A transaction's own errors (an AppError thrown by `atomically`'s action, say) are the caller's, not the disk's.
+      throw isCommitFailure(err) ? await this.writeFailed(err) : err;
     }
   }
 
@@ -152,7 +152,8 @@ export class Store {
       await write;
       return null;
     } catch (err) {
-      return this.writeFailed(err);
+      if (isCommitFailure(err)) return this.writeFailed(err);
+      return err instanceof AppError ? err : new AppError('internal_error', 'a write failed', undefined, { cause: err });
     }
   }
 
@@ -173,9 +174,7 @@ export class Store {
     }
   }
 
-  private async writeFailed(err: unknown): Promise<AppError> {
-    // flushed() gave up because of a failure already counted.
-    if (err instanceof AppError && err.code === 'storage_unavailable') return err;
+  private async writeFailed(err: Error & { commitError: Promise<unknown> }): Promise<AppError> {
     for (const giveUp of this.flushWaiters) giveUp();
     this.flushWaiters.clear();
     const cause = await causeOf(err);
