@@ -42,6 +42,8 @@ export interface Config {
    * the rest at the window's end (net/refusal-log.ts); 0: every refusal gets its own line.
    */
   readonly refusalLogWindowMs: number;
+  /** Below this much free space on the store's disk (MiB), cash events are refused (store/free-space.ts); 0: no check. */
+  readonly minFreeDiskMiB: number;
   readonly logLevel: string;
   readonly logPretty: boolean;
 }
@@ -67,6 +69,7 @@ export const DEFAULTS: Omit<Config, 'dataDir' | 'publicHost' | 'threads'> = Obje
   actorIdleMs: 60_000,
   statusLogMs: 60_000,
   refusalLogWindowMs: 10_000,
+  minFreeDiskMiB: 64,
   logLevel: 'info',
   logPretty: false,
 });
@@ -86,6 +89,7 @@ export const CONFIG_OPTIONS = {
   'actor-idle': { type: 'string' },
   'status-log': { type: 'string' },
   'refusal-log-window': { type: 'string' },
+  'min-free-disk': { type: 'string' },
   threads: { type: 'string' },
   'gate-rate': { type: 'string' },
   'gate-global-rate': { type: 'string' },
@@ -105,10 +109,10 @@ function port(name: string, raw: string | undefined, fallback: number): number {
   return n;
 }
 
-function wholeOrZero(name: string, raw: string | undefined, fallback: number, zeroMeans = 'never'): number {
+function wholeOrZero(name: string, raw: string | undefined, fallback: number, zeroMeans = 'never', unit = 'seconds'): number {
   if (raw === undefined) return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`--${name} must be a whole number of seconds (0: ${zeroMeans}), got "${raw}"`);
+  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`--${name} must be a whole number of ${unit} (0: ${zeroMeans}), got "${raw}"`);
   return n;
 }
 
@@ -154,6 +158,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     actorIdleMs: 1000 * positive('actor-idle', pick('actor-idle', 'PAIRING_ACTOR_IDLE'), DEFAULTS.actorIdleMs / 1000),
     statusLogMs: 1000 * wholeOrZero('status-log', pick('status-log', 'PAIRING_STATUS_LOG'), DEFAULTS.statusLogMs / 1000),
     refusalLogWindowMs: 1000 * wholeOrZero('refusal-log-window', pick('refusal-log-window', 'PAIRING_REFUSAL_LOG_WINDOW'), DEFAULTS.refusalLogWindowMs / 1000, 'a line for every refusal'),
+    minFreeDiskMiB: wholeOrZero('min-free-disk', pick('min-free-disk', 'PAIRING_MIN_FREE_DISK'), DEFAULTS.minFreeDiskMiB, 'no check', 'MiB'),
     threads: positive('threads', pick('threads', 'PAIRING_THREADS'), os.availableParallelism()),
     gateRatePerAddress: positive('gate-rate', pick('gate-rate', 'PAIRING_GATE_RATE'), DEFAULTS.gateRatePerAddress),
     gateRateGlobal: positive('gate-global-rate', pick('gate-global-rate', 'PAIRING_GATE_GLOBAL_RATE'), DEFAULTS.gateRateGlobal),

@@ -40,8 +40,17 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const identity = ensureServerIdentity(config);
   const tls = { keyFile: identity.keyFile, certFile: identity.certFile };
-  const store = Store.open(config.dataDir);
+  const store = Store.open(config.dataDir, { minFreeBytes: config.minFreeDiskMiB * 2 ** 20 });
   logWriteFailures(store, log);
+  // Every thread watches for itself; the main thread alone tells the operators.
+  if (store.space) {
+    store.space.onChange = (low, freeBytes) => {
+      const fields = { freeMiB: Math.floor(freeBytes / 2 ** 20), minFreeMiB: config.minFreeDiskMiB, dataDir: config.dataDir };
+      if (low) log.error(fields, 'the store\'s disk is almost full: cash events are refused with storage_unavailable until there is room');
+      else log.info(fields, 'the store\'s disk has room again: cash events are accepted');
+    };
+    if (store.space.low) log.error({ freeMiB: Math.floor(store.space.free / 2 ** 20), minFreeMiB: config.minFreeDiskMiB, dataDir: config.dataDir }, 'the store\'s disk is almost full at start-up: cash events are refused with storage_unavailable until there is room');
+  }
   const now = (): number => Date.now();
   const startedAt = now();
   const migrated = store.migrateNonces(Math.floor(now() / 1000), config.clockSkewSec);

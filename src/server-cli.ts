@@ -39,6 +39,9 @@ Options (every command; environment variable in brackets):
                         refused terminal requests: the first 100 of a kind per thread
                         and window get a line each, the rest one summary line at the
                         window's end; 0: a line for every refusal     default 10
+  --min-free-disk MB    below this much free space on the data dir's disk, cash
+                        events are refused (503 storage_unavailable) while
+                        operators' writes still fit; 0: no check     default 64
   --threads N           front-end threads for gate and master            default: CPU cores
                         (a terminal's actor runs on the thread its connection reached)
   --gate-rate N         gate requests per second per address (429 beyond)   default 5

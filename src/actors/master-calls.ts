@@ -48,6 +48,7 @@ async function cashEvent(ctx: ActorContext, serial: string, body: Buffer): Promi
   const key = compositeKey(serial, event.eventId);
   // The actor runs one message at a time per serial, so this read-then-write cannot race with itself.
   if (ctx.store.cashEvents.get(key) !== undefined) return { status: 200, body: { accepted: true, duplicate: true } };
+  ctx.store.roomToWrite();
   const record: CashEventRecord = { serial, ...event, receivedAt: ctx.now() };
   await ctx.store.durable(ctx.store.cashEvents.put(key, record));
   ctx.log.info({ serial, eventId: event.eventId, currency: event.currency, denomination: event.denomination, count: event.count }, 'cash event stored');

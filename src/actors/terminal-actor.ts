@@ -95,10 +95,13 @@ export class TerminalActor implements Actor<TerminalCommand, TerminalReply> {
     const { store, events, log } = this.ctx;
     const now = this.ctx.now();
     const seen = store.unknownSerials.get(this.serial);
-    await store.durable(store.unknownSerials.put(this.serial, {
-      serial: this.serial, tfp: auth.tfp, remoteAddress: request.remoteAddress,
-      firstAttemptAt: seen?.firstAttemptAt ?? now, lastAttemptAt: now, attempts: (seen?.attempts ?? 0) + 1,
-    }));
+    // The record is for operators (cas unknown list); on an almost full disk the log line below stands in for it.
+    if (!store.space?.low) {
+      await store.durable(store.unknownSerials.put(this.serial, {
+        serial: this.serial, tfp: auth.tfp, remoteAddress: request.remoteAddress,
+        firstAttemptAt: seen?.firstAttemptAt ?? now, lastAttemptAt: now, attempts: (seen?.attempts ?? 0) + 1,
+      }));
+    }
     // Alert once per serial and minute: a retrying terminal should not drown the operators' screen.
     if (!seen || now - seen.lastAttemptAt > 60_000) {
       events('terminals', 'terminal.unknown_serial', { serial: this.serial, tfp: auth.tfp, remoteAddress: request.remoteAddress });

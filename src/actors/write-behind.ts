@@ -153,6 +153,8 @@ export class WriteBehind {
   private async write(batch: Batch): Promise<boolean> {
     const { store } = this;
     const { nonces } = batch;
+    // An almost full disk: kept for a later flush, as if the store had refused it.
+    if (store.space?.low) return false;
     // Puts that lmdb commits together share one promise. Each distinct one is waited for: a commit failing unobserved
     // would end the thread (store.ts, causeOf).
     const commits: Promise<unknown>[] = [];

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { AppError } from '../errors.js';
 import { auditHash, GENESIS_HASH } from './audit-chain.js';
+import { FreeSpaceWatch } from './free-space.js';
 import { loadOrCreateFieldKey } from './field-crypto.js';
 import { NonceRing } from './nonce-ring.js';
 import type {
@@ -91,7 +92,7 @@ export class Store {
   /** Key for secret fields at rest (field-crypto.ts). */
   readonly fieldKey: Buffer;
 
-  private constructor(root: RootDatabase, fieldKey: Buffer) {
+  private constructor(root: RootDatabase, fieldKey: Buffer, readonly space: FreeSpaceWatch | null) {
     this.root = root;
     this.fieldKey = fieldKey;
     const db = <V, K extends string | number = string>(name: string) => root.openDB<V, K>({ name });
@@ -111,13 +112,28 @@ export class Store {
     this.settings = db('settings');
   }
 
-  static open(dataDir: string): Store {
+  /**
+   * `minFreeBytes` > 0 watches the free space on the store's disk (free-space.ts): below it, roomToWrite() refuses the
+   * writes a fleet drives, so that lmdb keeps room for operators' writes and never meets a full disk.
+   */
+  static open(dataDir: string, opts: { minFreeBytes?: number } = {}): Store {
     const dir = path.join(dataDir, 'store');
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const root = open({ path: dir, maxDbs: 64, compression: false });
     // lmdb creates its files with the process umask: tighten them, the store holds password hashes and TOTP secrets.
     for (const file of fs.readdirSync(dir)) fs.chmodSync(path.join(dir, file), 0o600);
-    return new Store(root, loadOrCreateFieldKey(dataDir));
+    const space = opts.minFreeBytes ? new FreeSpaceWatch(dir, opts.minFreeBytes) : null;
+    return new Store(root, loadOrCreateFieldKey(dataDir), space);
+  }
+
+  /**
+   * Throws storage_unavailable while the store's disk has less free space than the minimum. Called before the writes
+   * terminals drive (a cash event, an unknown serial, a batch of nonces); an operator's rare writes use the room left.
+   */
+  roomToWrite(): void {
+    if (!this.space?.low) return;
+    const minMiB = Math.round(this.space.minFreeBytes / 2 ** 20);
+    throw new AppError('storage_unavailable', `the server's disk is almost full (under ${minMiB} MiB free); retry later`, { retryAfter: STORAGE_RETRY_AFTER_SEC });
   }
 
   /**
@@ -257,6 +273,7 @@ export class Store {
   }
 
   async close(): Promise<void> {
+    this.space?.close();
     await this.root.close();
   }
 }

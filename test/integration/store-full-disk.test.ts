@@ -13,19 +13,41 @@ import { AppError } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
 import { compositeKey, logWriteFailures, Store } from '../../src/store/store.js';
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'store-full-disk-'));
-const canMount = process.getuid?.() === 0 && spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir]).status === 0;
+const mounted: string[] = [];
+const stores: Store[] = [];
 
-let store: Store | undefined;
+/** A fresh tmpfs of `size` (mount(8) syntax), or null where this process may not mount. */
+function tmpfs(size: string): string | null {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'store-full-disk-'));
+  if (process.getuid?.() !== 0 || spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]).status !== 0) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    return null;
+  }
+  mounted.push(dir);
+  return dir;
+}
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 100 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  if (!condition()) throw new Error(`still waiting for ${what}`);
+}
+
+const probe = tmpfs('1m');
+const canMount = probe !== null;
+
 afterAll(async () => {
-  await store?.close();
-  if (canMount) execFileSync('umount', [dir]);
-  fs.rmSync(dir, { recursive: true, force: true });
+  for (const store of stores) await store.close();
+  for (const dir of mounted) {
+    execFileSync('umount', [dir]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 describe.skipIf(!canMount)('the store on a full disk', () => {
   it('refuses durable writes with storage_unavailable, keeps written-behind nonces until there is room, loses nothing stored', async () => {
-    store = Store.open(dir);
+    const dir = probe!;
+    const store = Store.open(dir);
+    stores.push(store);
     const lines: Record<string, unknown>[] = [];
     const log = createLogger({ level: 'info', pretty: false }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
     logWriteFailures(store, log);
@@ -67,7 +89,34 @@ describe.skipIf(!canMount)('the store on a full disk', () => {
     expect(await writeBehind.written()).toBe(true);
     expect(store.nonces.expiryOf('FULL-1', last, nowSec)).toBe(nowSec + 600);
     await store.durable(store.cashEvents.put(compositeKey('FULL-1', 'after'), { serial: 'FULL-1' } as never));
-    expect(stored.every((key) => store!.cashEvents.get(key) !== undefined)).toBe(true);
+    expect(stored.every((key) => store.cashEvents.get(key) !== undefined)).toBe(true);
+    await writeBehind.close();
+  }, 60_000);
+
+  it('refuses cash-event writes and holds nonces while less than the minimum is free, and takes them again once there is room', async () => {
+    const dir = tmpfs('8m')!;
+    const store = Store.open(dir, { minFreeBytes: 4 * 2 ** 20 });
+    stores.push(store);
+    const log = createLogger({ level: 'info', pretty: false }, { write: () => undefined });
+    const writeBehind = new WriteBehind(store, log, 3_600_000);
+    expect(() => store.roomToWrite()).not.toThrow();
+
+    // Another tenant of the disk leaves 2 MiB free: no write of ours has failed, yet the store stops taking them.
+    const filler = path.join(dir, 'filler');
+    fs.writeFileSync(filler, Buffer.alloc(Math.max(0, store.space!.free - 2 * 2 ** 20)));
+    await until(() => store.space!.low, 'the watch to see the disk almost full');
+    expect(() => store.roomToWrite()).toThrow(expect.objectContaining({ code: 'storage_unavailable', status: 503, details: { retryAfter: 30 } }) as Error);
+    const nowSec = Math.floor(Date.now() / 1000);
+    writeBehind.nonce('LOW-1', 'nonce-while-low', nowSec, nowSec + 600);
+    expect(await writeBehind.written()).toBe(false);
+    expect(store.nonces.expiryOf('LOW-1', 'nonce-while-low', nowSec)).toBeUndefined();
+    expect(writeBehind.pendingExpiry('LOW-1', 'nonce-while-low')).toBe(nowSec + 600);
+
+    fs.rmSync(filler);
+    await until(() => !store.space!.low, 'the watch to see room again');
+    expect(() => store.roomToWrite()).not.toThrow();
+    expect(await writeBehind.written()).toBe(true);
+    expect(store.nonces.expiryOf('LOW-1', 'nonce-while-low', nowSec)).toBe(nowSec + 600);
     await writeBehind.close();
   }, 60_000);
 });

@@ -20,6 +20,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ 'status-log': 'often' }, {})).toThrow(ConfigError);
   });
 
+  it('keeps 64 MiB free on the store\'s disk by default; 0 turns the check off; whole MiB only', () => {
+    expect(loadConfig({}, {}).minFreeDiskMiB).toBe(64);
+    expect(loadConfig({ 'min-free-disk': '0' }, {}).minFreeDiskMiB).toBe(0);
+    expect(loadConfig({}, { PAIRING_MIN_FREE_DISK: '1024' }).minFreeDiskMiB).toBe(1024);
+    expect(() => loadConfig({ 'min-free-disk': '-1' }, {})).toThrow(/--min-free-disk must be a whole number of MiB \(0: no check\), got "-1"/);
+  });
+
   it('sums up refused requests past their budget every 10 s by default; 0 logs every refusal; whole seconds only', () => {
     expect(loadConfig({}, {}).refusalLogWindowMs).toBe(10_000);
     expect(loadConfig({ 'refusal-log-window': '0' }, {}).refusalLogWindowMs).toBe(0);
