@@ -20,6 +20,17 @@ function lastExpiry(nonces: NonceBatch): number {
   return latest;
 }
 
+/** A refused batch stays open for later refused batches this long (holdFailed). */
+const FAILED_BATCH_SPAN_MS = 30_000;
+
+interface FailedBatch {
+  batch: Batch;
+  /** Epoch seconds by which every nonce in it has expired; Infinity for a batch not yet refused. */
+  expiresBy: number;
+  /** When it was first refused, epoch ms. */
+  openedAt: number;
+}
+
 interface Batch {
   nonces: NonceBatch;
   seen: SeenBatch;
@@ -66,8 +77,8 @@ export class WriteBehind {
    * would not see it in the store.
    */
   private recent: Batch | null = null;
-  /** Batches the store could not take, oldest first, with the time (epoch s) by which all their nonces expire. */
-  private failed: { batch: Batch; expiresBy: number }[] = [];
+  /** Batches the store could not take, oldest first. */
+  private failed: FailedBatch[] = [];
   /** Emptied batches, reused so that their arrays and indexes are not allocated again every half second. */
   private readonly spare: Batch[] = [];
 
@@ -128,7 +139,7 @@ export class WriteBehind {
    */
   private async writeInOrder(batch: Batch | null): Promise<void> {
     const queue = this.failed.splice(0);
-    if (batch) queue.push({ batch, expiresBy: Infinity });
+    if (batch) queue.push({ batch, expiresBy: Infinity, openedAt: Date.now() });
     const nowSec = Date.now() / 1000;
     for (let i = 0; i < queue.length; i++) {
       const entry = queue[i]!;
@@ -138,11 +149,34 @@ export class WriteBehind {
         continue;
       }
       if (await this.write(entry.batch)) continue;
-      for (const later of queue.slice(i)) {
-        this.failed.push(later.expiresBy === Infinity ? { batch: later.batch, expiresBy: lastExpiry(later.batch.nonces) } : later);
-      }
+      for (const later of queue.slice(i)) this.holdFailed(later);
       return;
     }
+  }
+
+  /**
+   * Keeps a batch the store refused. A new one goes into the newest refused batch while that is under
+   * FAILED_BATCH_SPAN_MS old, so that an outage of minutes leaves a few dozen batches for pendingExpiry to look
+   * through on every call, not one per half second, and still lets them go a span at a time as they expire.
+   */
+  private holdFailed(entry: FailedBatch): void {
+    if (entry.expiresBy !== Infinity) {
+      this.failed.push(entry);
+      return;
+    }
+    const { batch } = entry;
+    const newest = this.failed.at(-1);
+    const now = Date.now();
+    if (newest === undefined || now - newest.openedAt >= FAILED_BATCH_SPAN_MS) {
+      this.failed.push({ batch, expiresBy: lastExpiry(batch.nonces), openedAt: now });
+      return;
+    }
+    const { nonces, seen } = batch;
+    for (let i = 0; i < nonces.size; i++) newest.batch.nonces.add(nonces.serial(i), nonces.nonce(i), nonces.createdAt(i), nonces.expiresAt(i));
+    for (let i = 0; i < seen.size; i++) newest.batch.seen.add(seen.serial(i), seen.at(i));
+    newest.expiresBy = Math.max(newest.expiresBy, lastExpiry(nonces));
+    this.unconfirmed.delete(batch);
+    this.retire(batch);
   }
 
   /**

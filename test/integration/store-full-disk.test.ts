@@ -106,17 +106,23 @@ describe.skipIf(!canMount)('the store on a full disk', () => {
     fs.writeFileSync(filler, Buffer.alloc(Math.max(0, store.space!.free - 2 * 2 ** 20)));
     await until(() => store.space!.low, 'the watch to see the disk almost full');
     expect(() => store.roomToWrite()).toThrow(expect.objectContaining({ code: 'storage_unavailable', status: 503, details: { retryAfter: 30 } }) as Error);
+    // Five flushes while low: the refused batches are kept together (holdFailed), and every nonce stays answered for.
     const nowSec = Math.floor(Date.now() / 1000);
-    writeBehind.nonce('LOW-1', 'nonce-while-low', nowSec, nowSec + 600);
-    expect(await writeBehind.written()).toBe(false);
-    expect(store.nonces.expiryOf('LOW-1', 'nonce-while-low', nowSec)).toBeUndefined();
-    expect(writeBehind.pendingExpiry('LOW-1', 'nonce-while-low')).toBe(nowSec + 600);
+    const held = Array.from({ length: 5 }, (_, round) => Array.from({ length: 20 }, (_, i) => `nonce-while-low-${round}-${i}`));
+    for (const round of held) {
+      for (const nonce of round) writeBehind.nonce('LOW-1', nonce, nowSec, nowSec + 600);
+      expect(await writeBehind.written()).toBe(false);
+    }
+    for (const nonce of held.flat()) {
+      expect(store.nonces.expiryOf('LOW-1', nonce, nowSec)).toBeUndefined();
+      expect(writeBehind.pendingExpiry('LOW-1', nonce)).toBe(nowSec + 600);
+    }
 
     fs.rmSync(filler);
     await until(() => !store.space!.low, 'the watch to see room again');
     expect(() => store.roomToWrite()).not.toThrow();
     expect(await writeBehind.written()).toBe(true);
-    expect(store.nonces.expiryOf('LOW-1', 'nonce-while-low', nowSec)).toBe(nowSec + 600);
+    for (const nonce of held.flat()) expect(store.nonces.expiryOf('LOW-1', nonce, nowSec)).toBe(nowSec + 600);
     await writeBehind.close();
   }, 60_000);
 });
