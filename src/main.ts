@@ -80,7 +80,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     const server: OpsContext['server'] = {
       status: async () => ({
         startedAt: new Date(startedAt).toISOString(), uptimeSec: Math.floor((now() - startedAt) / 1000), rssBytes: process.memoryUsage.rss(),
-        terminals: store.terminalCount(), threads: await fronts.status(),
+        terminals: store.terminalCount(),
+        disk: store.space && { freeBytes: store.space.free, minFreeBytes: store.space.minFreeBytes, low: store.space.low },
+        threads: await fronts.status(),
       }),
     };
     const opsContext: OpsContext = { store, server, sessions: new Sessions(store, config.sessionIdleSec * 1000, now), router: fronts, gate, vpn, logins: new LoginThrottle(now), events, log: log.child({ service: 'admin' }), now };
@@ -124,9 +126,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     // A warning while a thread is restarting or not responding, so an alert on the level alone finds it.
     const statusLog = config.statusLogMs > 0 ? setInterval(() => {
       server.status().then(
-        ({ uptimeSec, rssBytes, terminals, threads }) => {
-          const level = threads.every((t) => t.state === 'running') ? 'info' : 'warn';
-          log[level]({ uptimeSec, rssBytes, terminals, threads }, 'server status');
+        ({ uptimeSec, rssBytes, terminals, disk, threads }) => {
+          const level = threads.every((t) => t.state === 'running') && !disk?.low ? 'info' : 'warn';
+          log[level]({ uptimeSec, rssBytes, terminals, disk, threads }, 'server status');
         },
         (err: unknown) => log.error({ err }, 'reading the server status failed'),
       );

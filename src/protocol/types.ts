@@ -124,6 +124,8 @@ export interface ServerStatus {
   rssBytes: number;
   /** Terminals operators created, paired or not. */
   terminals: number;
+  /** Free space on the store's disk as of the last check (once a second); null with --min-free-disk 0. */
+  disk: { freeBytes: number; minFreeBytes: number; low: boolean } | null;
   threads: FrontThreadStatus[];
 }
 

@@ -76,6 +76,9 @@ describe('front-end threads', () => {
     // The server's start covers its threads' starts.
     for (const t of before.threads) expect(Date.parse(t.startedAt!)).toBeGreaterThanOrEqual(Date.parse(before.startedAt));
     expect(before.rssBytes).toBeGreaterThan(0);
+    // The data dir's disk as the server last read it: room to spare on a test machine, against the default minimum.
+    expect(before.disk).toMatchObject({ minFreeBytes: 64 * 2 ** 20, low: false });
+    expect(before.disk!.freeBytes).toBeGreaterThan(64 * 2 ** 20);
     // Every paired terminal has an actor in memory (the idle time is a minute) and its bucket's lease on one thread.
     const actors = before.threads.reduce((n, t) => n + (t.report?.actors ?? 0), 0);
     const leases = before.threads.reduce((n, t) => n + t.leases, 0);

@@ -43,7 +43,11 @@ export function serverView(ctx) {
       fill(summary,
         h('p', {}, `Up ${uptime(status.uptimeSec)}, since ${formatTime(status.startedAt)}. `,
           `${status.terminals.toLocaleString()} terminals created; memory ${mib(status.rssBytes)}. `,
+          status.disk ? `Disk: ${mib(status.disk.freeBytes)} free (minimum ${mib(status.disk.minFreeBytes)}). ` : null,
           h('span', { class: 'muted', id: 'server-as-of' }, `As of ${formatTime(new Date().toISOString())}.`)),
+        status.disk?.low
+          ? h('p', { class: 'warning', id: 'server-disk-low', role: 'alert' }, 'The store\'s disk is almost full: terminals\' cash events are refused (storage_unavailable) until there is room. Free space on the data dir\'s disk.')
+          : null,
         h('p', { class: 'hint' }, 'Answers are counted per thread since it started: answered / refused (4xx) / failed (5xx). ' +
           'Actors are the terminals heard from within the actor idle time; busy is the share of the last 5 s the thread worked.'));
       fill(results, dataTable({
