@@ -51,6 +51,27 @@ export function rawRequest(url: string, method: string, headers: Record<string, 
   });
 }
 
+/**
+ * Sends `count` requests with `send`, `connections` at a time, each connection a keep-alive one of its own (a flood of
+ * one captured request, say); the statuses, in the order the answers came.
+ */
+export async function sendConcurrently(send: (agent: https.Agent) => Promise<RawReply>, count: number, connections = 8): Promise<number[]> {
+  const agents = Array.from({ length: connections }, () => new https.Agent({ keepAlive: true, maxSockets: 1 }));
+  const statuses: number[] = [];
+  let sent = 0;
+  try {
+    await Promise.all(agents.map(async (agent) => {
+      while (sent < count) {
+        sent++;
+        statuses.push((await send(agent)).status);
+      }
+    }));
+  } finally {
+    for (const agent of agents) agent.destroy();
+  }
+  return statuses;
+}
+
 export class RawTerminal {
   readonly tfp: string;
   readonly alg: SignatureAlgorithm;

@@ -3,10 +3,9 @@
  * with a line for every refused request, the pipe fills after about 300 lines. The fronts and the admin channel keep
  * answering, and once the pipe is read again every line held meanwhile comes out.
  */
-import https from 'node:https';
 import { afterAll, describe, expect, it } from 'vitest';
 import { addOperator, connectOperator, pairRawTerminal } from '../helpers/operator.js';
-import { RawTerminal } from '../helpers/raw-terminal.js';
+import { RawTerminal, sendConcurrently } from '../helpers/raw-terminal.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 
 const REPLAYS = 1_500;
@@ -29,21 +28,11 @@ describe('a server whose stdout is not being read', () => {
     await pairRawTerminal(admin, server, terminal);
 
     server.pauseOutput();
-    const agents = Array.from({ length: 8 }, () => new https.Agent({ keepAlive: true, maxSockets: 1 }));
     const captured = terminal.replayable(server.masterUrl, '/api/v1/ping', '{}');
     expect((await captured()).status).toBe(200);
-    let sent = 0;
-    const statuses = await Promise.all(agents.map(async (agent) => {
-      const seen: number[] = [];
-      while (sent < REPLAYS) {
-        sent++;
-        seen.push((await captured(agent)).status);
-      }
-      return seen;
-    }));
-    for (const agent of agents) agent.destroy();
+    const statuses = await sendConcurrently(captured, REPLAYS);
     // About 375 KB of lines against a 64 KiB pipe: when writes to stdout blocked, the fronts stopped here.
-    expect(statuses.flat()).toEqual(new Array<number>(REPLAYS).fill(401));
+    expect(statuses).toEqual(new Array<number>(REPLAYS).fill(401));
     expect((await terminal.send(server.masterUrl, '/api/v1/ping', { body: '{}' })).status).toBe(200);
     const status = await admin.request<{ threads: unknown[] }>('server.status');
     expect(status.threads).toHaveLength(2);

@@ -3,11 +3,10 @@
  * each front logs the first refusals of a kind one by one and counts the rest, the counts come out in a warning
  * (here at shutdown, which ends the window), nothing is lost from the tally, and the genuine terminal keeps working.
  */
-import https from 'node:https';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REFUSALS_LOGGED_PER_WINDOW } from '../../src/net/refusal-log.js';
 import { addOperator, connectOperator, pairRawTerminal } from '../helpers/operator.js';
-import { RawTerminal } from '../helpers/raw-terminal.js';
+import { RawTerminal, sendConcurrently } from '../helpers/raw-terminal.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 
 const THREADS = 2;
@@ -29,20 +28,10 @@ describe('a flood of refused requests in the server log', () => {
     await admin.close();
 
     // One signed ping, captured and sent again and again: only the first is accepted, the rest are replays.
-    const agents = Array.from({ length: 8 }, () => new https.Agent({ keepAlive: true, maxSockets: 1 }));
     const captured = terminal.replayable(server.masterUrl, '/api/v1/ping', '{}');
     expect((await captured()).status).toBe(200);
-    let sent = 0;
-    const statuses = await Promise.all(agents.map(async (agent) => {
-      const seen: number[] = [];
-      while (sent < REPLAYS) {
-        sent++;
-        seen.push((await captured(agent)).status);
-      }
-      return seen;
-    }));
-    for (const agent of agents) agent.destroy();
-    expect(statuses.flat()).toEqual(new Array<number>(REPLAYS).fill(401));
+    const statuses = await sendConcurrently(captured, REPLAYS);
+    expect(statuses).toEqual(new Array<number>(REPLAYS).fill(401));
     // The terminal itself, with a fresh signature, is still served.
     expect((await terminal.send(server.masterUrl, '/api/v1/ping', { body: '{}' })).status).toBe(200);
 
