@@ -57,11 +57,8 @@ export class LogSink {
   ) {}
 
   write(line: string): void {
-    if (this.held.length === 0 && this.gap === null) {
-      this.writeNow(line);
-      return;
-    }
-    this.drain();
+    // Behind: what is held goes first, and may all go now.
+    if (this.held.length > 0 || this.gap !== null) this.drain();
     if (this.held.length === 0 && this.gap === null) {
       this.writeNow(line);
       return;

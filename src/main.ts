@@ -44,12 +44,13 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   logWriteFailures(store, log);
   // Every thread watches for itself; the main thread alone tells the operators.
   if (store.space) {
-    store.space.onChange = (low, freeBytes) => {
+    const diskChanged = (low: boolean, freeBytes: number, when = ''): void => {
       const fields = { freeMiB: Math.floor(freeBytes / 2 ** 20), minFreeMiB: config.minFreeDiskMiB, dataDir: config.dataDir };
-      if (low) log.error(fields, 'the store\'s disk is almost full: cash events are refused with storage_unavailable until there is room');
+      if (low) log.error(fields, `the store's disk is almost full${when}: cash events are refused with storage_unavailable until there is room`);
       else log.info(fields, 'the store\'s disk has room again: cash events are accepted');
     };
-    if (store.space.low) log.error({ freeMiB: Math.floor(store.space.free / 2 ** 20), minFreeMiB: config.minFreeDiskMiB, dataDir: config.dataDir }, 'the store\'s disk is almost full at start-up: cash events are refused with storage_unavailable until there is room');
+    store.space.onChange = diskChanged;
+    if (store.space.low) diskChanged(true, store.space.free, ' at start-up');
   }
   const now = (): number => Date.now();
   const startedAt = now();
