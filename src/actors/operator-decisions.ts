@@ -62,10 +62,11 @@ export class OperatorDecisions {
     if (attempts >= ctx.maxCodeAttempts) {
       // Guessing a 12-digit code is hopeless, but an unbounded number of tries is not a design anyone should audit.
       await this.decideRejected(terminal, { ...record, wrongCodeAttempts: attempts }, 'system');
-      throw new AppError('code_mismatch', `the code does not match; after ${attempts} wrong codes the request was rejected`);
+      throw new AppError('code_mismatch', `the code does not match; after ${attempts} wrong codes the request was rejected: the terminal must ask to pair again`, { attemptsLeft: 0 });
     }
     await ctx.store.durable(ctx.store.pairing.put(record.requestId, { ...record, wrongCodeAttempts: attempts }));
-    throw new AppError('code_mismatch', 'the code does not match the code on the terminal screen');
+    const left = ctx.maxCodeAttempts - attempts;
+    throw new AppError('code_mismatch', `the code does not match the code on the terminal screen; ${left} more wrong ${left === 1 ? 'code rejects' : 'codes reject'} the request`, { attemptsLeft: left });
   }
 
   private async decideRejected(terminal: TerminalRecord, record: PairingRecord, user: string): Promise<PairingView> {

@@ -2,6 +2,8 @@
 import { AppError } from '../errors.js';
 import type { Authenticated } from '../auth/request-auth.js';
 import type { HttpReply, PairingView, TerminalRequest } from '../protocol/types.js';
+import { unknownSerialView } from '../protocol/views.js';
+import type { UnknownSerialRecord } from '../store/records.js';
 import type { Actor } from './registry.js';
 import type { ActorContext } from './context.js';
 import type { TerminalCommand, TerminalReply } from './commands.js';
@@ -95,17 +97,15 @@ export class TerminalActor implements Actor<TerminalCommand, TerminalReply> {
     const { store, events, log } = this.ctx;
     const now = this.ctx.now();
     const seen = store.unknownSerials.get(this.serial);
+    const record: UnknownSerialRecord = {
+      serial: this.serial, tfp: auth.tfp, remoteAddress: request.remoteAddress,
+      firstAttemptAt: seen?.firstAttemptAt ?? now, lastAttemptAt: now, attempts: (seen?.attempts ?? 0) + 1,
+    };
     // The record is for operators (cas unknown list); on an almost full disk the log line below stands in for it.
-    if (!store.space?.low) {
-      await store.durable(store.unknownSerials.put(this.serial, {
-        serial: this.serial, tfp: auth.tfp, remoteAddress: request.remoteAddress,
-        firstAttemptAt: seen?.firstAttemptAt ?? now, lastAttemptAt: now, attempts: (seen?.attempts ?? 0) + 1,
-      }));
-    }
-    // Alert once per serial and minute: a retrying terminal should not drown the operators' screen.
-    if (!seen || now - seen.lastAttemptAt > 60_000) {
-      events('terminals', 'terminal.unknown_serial', { serial: this.serial, tfp: auth.tfp, remoteAddress: request.remoteAddress });
-    }
+    if (!store.space?.low) await store.durable(store.unknownSerials.put(this.serial, record));
+    // Alert once per serial and minute: a retrying terminal should not drown the operators' screen. The push carries
+    // the whole entry, so that a page need not ask for the list (which would count as operator activity).
+    if (!seen || now - seen.lastAttemptAt > 60_000) events('terminals', 'terminal.unknown_serial', { ...unknownSerialView(record) });
     log.warn({ serial: this.serial, tfp: auth.tfp, remoteAddress: request.remoteAddress }, 'pairing attempt with an unknown serial');
     throw new AppError('unknown_serial', `serial ${this.serial} is not known to this server: an operator must create the terminal first`);
   }

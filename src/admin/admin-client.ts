@@ -222,8 +222,9 @@ export class AdminClient {
       this.settle(reply.id, null, reply.result);
     } else {
       const code = isErrorCode(reply.error) ? reply.error : 'bad_request';
-      const details = code === reply.error ? undefined : { serverCode: String(reply.error) };
-      this.settle(reply.id, new AppError(code, typeof reply.message === 'string' ? reply.message : String(reply.error), details));
+      const details: Record<string, unknown> = code === reply.error ? {} : { serverCode: String(reply.error) };
+      for (const key of ['retryAfter', 'attemptsLeft'] as const) if (typeof reply[key] === 'number') details[key] = reply[key];
+      this.settle(reply.id, new AppError(code, typeof reply.message === 'string' ? reply.message : String(reply.error), Object.keys(details).length > 0 ? details : undefined));
     }
   }
 

@@ -26,7 +26,8 @@ export class FrameError extends Error {
 }
 
 export function errorFrame(id: number, error: AppError): AdminReply {
-  return { id, ok: false, error: error.code, message: error.message };
+  // Details (retryAfter, attemptsLeft) let a client say how long to wait or how many tries are left.
+  return { ...error.details, id, ok: false, error: error.code, message: error.message };
 }
 
 export async function dispatch(ctx: OpsContext, conn: Connection, raw: string): Promise<AdminReply> {

@@ -151,7 +151,7 @@ export interface AdminRequest {
 }
 export type AdminReply =
   | { id: number; ok: true; result: unknown }
-  | { id: number; ok: false; error: string; message: string };
+  | { id: number; ok: false; error: string; message: string; retryAfter?: number; attemptsLeft?: number };
 export interface AdminPush {
   event: string;
   data: Record<string, unknown>;

@@ -246,11 +246,15 @@ describe('gate input handling', () => {
   const fresh = RawTerminal.create('GATE-001', 'rsa');
 
   it('answers unknown_serial openly and shows the attempt to operators', async () => {
+    await alice.request('subscribe', { topics: ['terminals'] });
+    const alert = nextPush(alice, (p) => p.event === 'terminal.unknown_serial' && p.data.serial === 'GATE-001');
     const reply = await fresh.gate(server.gateUrl, {});
     expect(reply.status).toBe(403);
     expect(reply.json.error).toBe('unknown_serial');
     const unknown = await alice.request<{ serial: string }[]>('unknown.list');
     expect(unknown.map((u) => u.serial)).toContain('GATE-001');
+    // The push is the list's entry: a page updates from it without asking (which would count as operator activity).
+    expect((await alert).data).toEqual(unknown.find((u) => u.serial === 'GATE-001'));
   });
 
   it('refuses malformed JSON, oversized bodies and garbage certificates, and keeps serving', async () => {
@@ -322,8 +326,9 @@ describe('operator approval rules', () => {
     const terminal = RawTerminal.create('BRUTE-001', 'ec');
     await alice.request('terminals.create', { serial: terminal.serial });
     const { requestId } = await terminal.requestPairing(server.gateUrl, server.sfp);
+    // Each refusal says how many tries are left, so that an operator is warned before the last one.
     for (let i = 0; i < 5; i++) {
-      await expect(alice.request('pairing.approve', { requestId, code: `000-000-000-00${i}` })).rejects.toMatchObject({ code: 'code_mismatch' });
+      await expect(alice.request('pairing.approve', { requestId, code: `000-000-000-00${i}` })).rejects.toMatchObject({ code: 'code_mismatch', details: { attemptsLeft: 4 - i } });
     }
     const view = await alice.request<{ state: string }>('pairing.get', { requestId });
     expect(view.state).toBe('rejected');
