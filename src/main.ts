@@ -154,6 +154,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         if (statusLog) clearInterval(statusLog);
         // Front threads stop accepting, finish their requests, then settle their actors and close their stores; then ours closes.
         adminListening.close();
+        admin.close();
         const stuckThreads = await fronts.shutdown(SHUTDOWN_GRACE_MS);
         await pruning;
         await store.close();

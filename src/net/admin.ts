@@ -41,12 +41,45 @@ class AdminConnection implements Connection {
   }
 }
 
-/** Subscriptions are kept here, not in uWS topics, so that every push re-checks the session behind a socket. */
+const SESSION_ENDED = JSON.stringify({
+  event: 'session.ended',
+  data: { error: 'session_expired', message: 'the session was logged out or expired: log in again' },
+});
+
+/** How often connections are checked for a session that expired while they were quiet. */
+export const SESSION_SWEEP_MS = 15_000;
+
+/**
+ * Subscriptions are kept here, not in uWS topics, so that every push re-checks the session behind a socket. A
+ * connection whose session ends (logout on another connection with the same token, idle expiry) is told so with
+ * `session.ended` and unsubscribed: a page left open must not go on showing a live view that no longer receives pushes.
+ */
 class AdminHub {
   private readonly topics = new Map<AdminTopic, Set<AdminConnection>>();
   private readonly connections = new Set<AdminConnection>();
+  private readonly sweep: NodeJS.Timeout;
 
-  constructor(private readonly isLive: (tokenHash: string) => boolean) {}
+  constructor(private readonly isLive: (tokenHash: string) => boolean) {
+    this.sweep = setInterval(() => this.endDeadSessions(), SESSION_SWEEP_MS);
+    this.sweep.unref();
+  }
+
+  /** Every connection still holding a session that is no longer live (logged out, or idle past its expiry). */
+  endDeadSessions(): void {
+    for (const conn of this.connections) {
+      if (conn.session && !this.isLive(conn.session.tokenHash)) this.end(conn);
+    }
+  }
+
+  close(): void {
+    clearInterval(this.sweep);
+  }
+
+  private end(conn: AdminConnection): void {
+    conn.session = null;
+    this.leave(conn);
+    conn.send(SESSION_ENDED);
+  }
 
   join(topic: AdminTopic, conn: AdminConnection): void {
     let members = this.topics.get(topic);
@@ -81,6 +114,7 @@ class AdminHub {
     const frame = JSON.stringify({ event, data });
     for (const conn of members) {
       if (conn.session && this.isLive(conn.session.tokenHash)) conn.send(frame);
+      else if (conn.session) this.end(conn);
       else members.delete(conn);
     }
   }
@@ -90,6 +124,7 @@ export interface AdminService {
   app: TemplatedApp;
   publish(topic: AdminTopic, event: string, data: Record<string, unknown>): void;
   broadcast(event: string, data: Record<string, unknown>): void;
+  close(): void;
 }
 
 export function createAdminService(opts: {
@@ -130,8 +165,11 @@ export function createAdminService(opts: {
       const raw = Buffer.from(message).toString('utf8');
       // One connection's requests run in order: a pipelined `subscribe` after `login` sees the session.
       void conn.mailbox.post(async () => {
+        const token = conn.session?.tokenHash;
         const reply = await dispatch(opts.ops(), conn, raw);
         conn.send(JSON.stringify(reply));
+        // A logout ends the token on every connection that holds it, at once rather than at the next sweep.
+        if (token !== undefined && conn.session === null) hub.endDeadSessions();
       });
     },
     close: (ws) => {
@@ -141,5 +179,10 @@ export function createAdminService(opts: {
     },
   });
   serveStatic(app, opts.webRoot, opts.log);
-  return { app, publish: (topic, event, data) => hub.publish(topic, event, data), broadcast: (event, data) => hub.broadcast(event, data) };
+  return {
+    app,
+    publish: (topic, event, data) => hub.publish(topic, event, data),
+    broadcast: (event, data) => hub.broadcast(event, data),
+    close: () => hub.close(),
+  };
 }

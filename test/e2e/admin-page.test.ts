@@ -1,6 +1,7 @@
 /** @module End to end: the operator web page in headless Chromium against the real server and the real terminal CLI, through every pairing step. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
+import { AdminClient } from '../../src/admin/admin-client.js';
 import { totpCode } from '../../src/crypto/totp.js';
 import { launchChromium, openPage, screenshot, type WatchedPage } from '../helpers/browser.js';
 import { terminalCli } from '../helpers/cli.js';
@@ -222,6 +223,67 @@ describe('operator web page', () => {
     await page.locator('#unknown-badge').waitFor({ state: 'hidden' });
   });
 
+  it("keeps what a terminal says about itself apart from the server's facts, and counts down wrong codes", async () => {
+    const page = alicePage;
+    await page.click('a[href="#/terminals"]');
+    await page.click('#new-terminal');
+    await page.fill('#create-serial', 'BT-SPOOF-1');
+    await page.fill('#create-contact', '+1 555 1002');
+    await page.click('#create-submit');
+    await page.locator('#terminal-state-value', { hasText: 'expected' }).waitFor();
+    // A terminal can send any info: a second "Contact", an instruction, a right-to-left override.
+    const spoofer = RawTerminal.create('BT-SPOOF-1', 'ec');
+    const { requestId, code } = await spoofer.requestPairing(server.gateUrl, server.sfp, {
+      Contact: '+1 900 555 0666 (the old number is out of service)', Note: 'code verified by HQ, approve directly', model: 'BT-9000 \u202Eevil',
+    });
+    await page.goto(`${pageUrl}#/pairing/${requestId}`);
+    await page.locator('#pairing-code').waitFor();
+    // The number to call is the one on record; the terminal's lines sit in their own box, invisible characters shown.
+    expect(await page.textContent('#pairing-contact')).toBe('+1 555 1002');
+    const facts = await page.locator('dl.facts.card').textContent();
+    expect(facts).not.toContain('0666');
+    expect(facts).not.toContain('approve directly');
+    const info = page.locator('#terminal-info');
+    expect(await info.locator('h3').textContent()).toContain('not verified');
+    expect(await info.textContent()).toContain('+1 900 555 0666');
+    expect(await info.textContent()).toContain('BT-9000 ⟨U+202E⟩evil');
+    await dismissToasts(page);
+    await screenshot(page, 'pairing-terminal-info');
+
+    // Each wrong code says how many tries are left; the last one says the request is gone, and focus stays on the screen.
+    const wrong = digits(code).replace(/^./, (d) => String((Number(d) + 1) % 10));
+    for (const left of [4, 3, 2, 1]) {
+      await page.fill('#approve-code', wrong);
+      await page.click('#approve');
+      await expect.poll(() => page.textContent('#approve-error')).toContain(left === 1 ? 'One more wrong code rejects' : `${left} more wrong codes reject`);
+    }
+    await page.fill('#approve-code', wrong);
+    await page.click('#approve');
+    await page.locator('#pairing-status', { hasText: 'Rejected automatically' }).waitFor();
+    await page.locator('.toast', { hasText: 'that was the last try' }).waitFor();
+    expect(await page.locator('#approve-form').count()).toBe(0);
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('pairing-status');
+    await dismissToasts(page);
+  });
+
+  it('goes back to the login form at once when its session is logged out elsewhere', async () => {
+    const page = await newPage();
+    await logIn(page, ops.bob);
+    await page.locator('#terminals-table').waitFor();
+    const token = await page.evaluate(() => sessionStorage.getItem(sessionStorage.key(0)!)!);
+    const other = await AdminClient.connect(server.adminUrl, { fingerprint: server.sfp });
+    try {
+      await other.resume(token);
+      await other.logout();
+    } finally {
+      await other.close();
+    }
+    // Without a click: the server tells the page, which must not go on showing a view that gets no pushes.
+    await page.locator('#login-notice', { hasText: 'session has ended' }).waitFor({ timeout: 5_000 });
+    expect(await page.isVisible('#topbar')).toBe(false);
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+  });
+
   it('lists who did what in the audit log', async () => {
     const page = alicePage;
     await page.click('a[href="#/audit"]');
@@ -229,7 +291,8 @@ describe('operator web page', () => {
     await table.waitFor();
     const text = await table.textContent();
     for (const action of ['gate.open', 'terminals.create', 'pairing.approve', 'terminals.unpair', 'login']) expect(text).toContain(action);
-    expect(await table.locator('tr', { hasText: 'pairing.approve' }).filter({ hasText: 'code_mismatch' }).count()).toBe(1);
+    // One wrong code in the pairing test, five in the countdown.
+    expect(await table.locator('tr', { hasText: 'pairing.approve' }).filter({ hasText: 'code_mismatch' }).count()).toBe(6);
     expect(await table.locator('tr', { hasText: 'login' }).filter({ hasText: '?bob' }).count()).toBeGreaterThan(0);
     await dismissToasts(page);
     await screenshot(page, 'audit-log');

@@ -120,10 +120,10 @@ export class RawTerminal {
     return this.send(gateUrl, '/api/v1/pairing', { ...opts, body: JSON.stringify(body), withCertificate: true });
   }
 
-  /** Commit and reveal; returns the request id and the code this terminal would show. */
-  async requestPairing(gateUrl: string, sfp: string): Promise<{ requestId: string; code: string }> {
+  /** Commit and reveal; returns the request id and the code this terminal would show. `info`: what it says about itself. */
+  async requestPairing(gateUrl: string, sfp: string, info: Record<string, unknown> = { model: 'raw-test' }): Promise<{ requestId: string; code: string }> {
     const terminalNonce = crypto.randomBytes(32);
-    const commit = await this.gate(gateUrl, { commitment: commitmentOf(terminalNonce), info: { model: 'raw-test' } });
+    const commit = await this.gate(gateUrl, { commitment: commitmentOf(terminalNonce), info });
     if (commit.status !== 202) throw new Error(`commit answered ${commit.status} ${JSON.stringify(commit.json)}`);
     const { requestId, serverNonce } = commit.json as { requestId: string; serverNonce: string };
     const reveal = await this.gate(gateUrl, { requestId, reveal: terminalNonce.toString('base64') });

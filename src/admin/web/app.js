@@ -26,6 +26,8 @@ const store = new Store();
 const main = document.getElementById('main');
 
 let disposeView = null;
+/** The routed view on screen, null while the login form or the reconnecting notice is. */
+let shownView = null;
 let idleTimer = null;
 let idleMs = 0;
 let expiryTimer = null;
@@ -79,13 +81,15 @@ const ctx = {
 };
 
 async function startSession(result) {
+  // A reconnect of the same operator keeps the view on screen (and what they typed into it); it only reloads the data.
+  const resumed = store.session?.user === result.user && shownView !== null;
   idleMs = Date.parse(result.expiresAt) - Date.now();
   store.setSession({ user: result.user, has2fa: result.has2fa, expiresAt: result.expiresAt });
   touchSession();
   // MUST subscribe before loading the lists: a push between the two is then never lost.
   await channel.request('subscribe', { topics: TOPICS });
   await loadAll();
-  route();
+  if (!resumed) route();
 }
 
 async function loadAll() {
@@ -112,6 +116,7 @@ function endSession(message) {
 function showLogin(message) {
   disposeView?.();
   disposeView = null;
+  shownView = null;
   document.title = 'Log in — Terminal pairing';
   fill(main, loginView(ctx, message).el);
   main.querySelector('#login-user')?.focus();
@@ -142,10 +147,14 @@ for (const event of ['terminal.created', 'terminal.paired', 'terminal.unpaired']
   channel.on(event, ({ terminal }) => store.putTerminal(terminal));
 }
 channel.on('terminal.unknown_serial', (data) => {
+  // The push is the list's whole entry: asking for the list here would count as operator activity and keep an
+  // unattended page logged in for as long as an unknown terminal retries.
   store.putUnknown(data);
   ui.toast(`Terminal ${data.serial} tried to pair but was never created`, 'warn');
-  // The push carries no attempt count; the list has it.
-  ctx.call('unknown.list').then((list) => store.setUnknown(list), () => {});
+});
+// The server ended this tab's session (logged out elsewhere, or idle too long): show the login form, not a dead view.
+channel.on('session.ended', () => {
+  if (store.session) endSession(errorText({ code: 'session_expired' }));
 });
 channel.on('terminal.new_fingerprint', (data) => {
   ui.toast(`Terminal ${data.serial} asks to pair with a NEW fingerprint: check it before approving`, 'danger');
@@ -189,6 +198,7 @@ function route() {
   view ??= { title: 'Not found', el: h('section', { class: 'view' }, h('h1', { tabindex: '-1' }, 'Page not found'), h('p', {}, h('a', { href: '#/terminals' }, 'Go to terminals'))) };
   disposeView?.();
   disposeView = view.dispose ?? null;
+  shownView = view;
   fill(main, view.el);
   document.title = `${view.title} — Terminal pairing`;
   renderHeader(ctx);

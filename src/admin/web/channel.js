@@ -2,9 +2,12 @@
 
 /** An error reply from the server, or a lost connection (`code` = 'disconnected'). */
 export class ChannelError extends Error {
-  constructor(code, message) {
+  /** `details`: the reply's extra fields, such as `retryAfter` (seconds) or `attemptsLeft`. */
+  constructor(code, message, details = {}) {
     super(message);
     this.code = code;
+    this.retryAfter = typeof details.retryAfter === 'number' ? details.retryAfter : undefined;
+    this.attemptsLeft = typeof details.attemptsLeft === 'number' ? details.attemptsLeft : undefined;
   }
 }
 
@@ -96,7 +99,7 @@ export class Channel {
     if (!waiter) return;
     this.pending.delete(frame.id);
     if (frame.ok) waiter.resolve(frame.result);
-    else waiter.reject(new ChannelError(frame.error, frame.message));
+    else waiter.reject(new ChannelError(frame.error, frame.message, frame));
   }
 
   /** Listens to a push event name, or 'open' / 'close' / '*'. Returns the function that stops listening. */

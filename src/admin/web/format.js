@@ -32,18 +32,35 @@ export function formatTime(iso) {
   return Number.isNaN(date.getTime()) ? '—' : dateTime.format(date);
 }
 
-export function formatClock(iso) {
-  return iso ? timeOnly.format(new Date(iso)) : '';
+const dayAndTime = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' });
+
+/** "1:51 AM" today; "Dec 7, 1:51 AM" on another day, so that a window of a day or more never reads as ending now. */
+export function formatClock(iso, now = new Date()) {
+  if (!iso) return '';
+  const date = new Date(iso);
+  return date.toDateString() === now.toDateString() ? timeOnly.format(date) : dayAndTime.format(date);
 }
 
-/** "in 23 h", "in 5 min", "2 min ago": for expiry and last-seen columns. */
+/** "in 23 h", "in 1 h 55 min", "in 5 min", "2 min ago": for expiry and last-seen columns. */
 export function relative(iso, now = Date.now()) {
   if (!iso) return '';
   const diff = new Date(iso).getTime() - now;
-  const abs = Math.abs(diff);
-  const unit = abs >= 86_400_000 ? [86_400_000, 'd'] : abs >= 3_600_000 ? [3_600_000, 'h'] : abs >= 60_000 ? [60_000, 'min'] : [1000, 's'];
-  const n = Math.floor(abs / unit[0]);
-  return diff >= 0 ? `in ${n} ${unit[1]}` : `${n} ${unit[1]} ago`;
+  const minutes = Math.round(Math.abs(diff) / 60_000);
+  let text;
+  if (minutes === 0) text = `${Math.round(Math.abs(diff) / 1000)} s`;
+  else if (minutes < 60) text = `${minutes} min`;
+  else if (minutes < 600) text = minutes % 60 ? `${Math.floor(minutes / 60)} h ${minutes % 60} min` : `${minutes / 60} h`;
+  else if (minutes < 2 * 1440) text = `${Math.round(minutes / 60)} h`;
+  else text = `${Math.round(minutes / 1440)} d`;
+  return diff >= 0 ? `in ${text}` : `${text} ago`;
+}
+
+/**
+ * Text a terminal chose, with every invisible formatting character shown as its code point: a right-to-left
+ * override (U+202E) or an isolate would otherwise make "…evil" read "live…" to the operator deciding on it.
+ */
+export function visible(text) {
+  return String(text).replace(/[\p{Cc}\p{Cf}\u2028\u2029]/gu, (c) => `⟨U+${c.codePointAt(0).toString(16).toUpperCase().padStart(4, '0')}⟩`);
 }
 
 /** A pending request past its expiry reads as expired even before the server rewrites it. */
@@ -68,5 +85,19 @@ const MESSAGES = {
 /** A human sentence for an error reply; the server's own message for field errors, which name the field. */
 export function errorText(error) {
   if (error?.code === 'invalid_field' && error.message) return `Invalid input: ${error.message}`;
+  if (error?.code === 'rate_limited' && error.retryAfter) return `Too many attempts. Try again in ${waitText(error.retryAfter)}.`;
+  if (error?.code === 'code_mismatch' && error.attemptsLeft === 0) {
+    return 'The code does not match, and that was the last try: the request is rejected. The terminal must ask to pair again.';
+  }
+  if (error?.code === 'code_mismatch' && error.attemptsLeft) {
+    const left = error.attemptsLeft === 1 ? 'One more wrong code rejects' : `${error.attemptsLeft} more wrong codes reject`;
+    return `${MESSAGES.code_mismatch} ${left} this request.`;
+  }
   return MESSAGES[error?.code] ?? error?.message ?? 'Something went wrong.';
+}
+
+function waitText(seconds) {
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.ceil(seconds / 60);
+  return `${minutes} minute${minutes === 1 ? '' : 's'}`;
 }

@@ -4,7 +4,7 @@ import { errorText, formatTime, relative } from '../format.js';
 
 export function gateView(ctx) {
   const { store } = ctx;
-  const status = h('div', { id: 'gate-status', class: 'card gate-card', 'aria-live': 'polite' });
+  const status = h('div', { id: 'gate-status', class: 'card gate-card', 'aria-live': 'polite', tabindex: '-1' });
   const minutes = h('input', { id: 'gate-minutes', type: 'number', min: '1', max: '10080', value: '60', inputmode: 'numeric', class: 'short' });
   const error = formError('gate-error');
   const openButton = h('button', { type: 'submit', class: 'primary', id: 'gate-open' }, 'Open gate');
@@ -30,6 +30,8 @@ export function gateView(ctx) {
     error.show(null);
     try {
       store.setGate(await ctx.call('gate.close'));
+      // The button just pressed is disabled now: keep keyboard users on the state it changed.
+      status.focus();
     } catch (failure) {
       error.show(errorText(failure));
     }

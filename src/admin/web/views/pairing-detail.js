@@ -1,13 +1,23 @@
 /** @module One pairing request: the code in large grouped digits, who to call, and APPROVE (with the code read out) or REJECT. */
 import { fill, fingerprintText, formError, h, pill } from '../dom.js';
-import { codeGroups, effectiveState, errorText, formatTime, normaliseCode } from '../format.js';
+import { codeGroups, effectiveState, errorText, formatTime, normaliseCode, visible } from '../format.js';
 
-function infoRows(info) {
-  if (!info || typeof info !== 'object') return [h('dt', {}, 'Terminal info'), h('dd', {}, '—')];
-  return Object.entries(info).flatMap(([key, value]) => [
-    h('dt', {}, key),
-    h('dd', {}, typeof value === 'string' ? value : JSON.stringify(value)),
-  ]);
+/**
+ * What the terminal says about itself, apart from what the server knows: its keys and values are the terminal's
+ * choice, so they must not pass for the server's facts (a "Contact" row with another number, a "Note" telling the
+ * operator to approve) and their invisible characters are shown.
+ */
+function terminalInfo(info) {
+  const entries = info && typeof info === 'object' ? Object.entries(info) : [];
+  return h('section', { class: 'card terminal-info', id: 'terminal-info', 'aria-labelledby': 'terminal-info-title' },
+    h('h3', { id: 'terminal-info-title' }, 'Reported by the terminal — not verified'),
+    h('p', { class: 'hint' }, 'Any terminal can send these lines. Never follow instructions or call numbers found here.'),
+    entries.length === 0
+      ? h('p', { class: 'muted' }, 'Nothing.')
+      : h('dl', { class: 'facts' }, entries.flatMap(([key, value]) => [
+        h('dt', {}, visible(key)),
+        h('dd', {}, visible(typeof value === 'string' ? value : JSON.stringify(value))),
+      ])));
 }
 
 function codeBlock(code) {
@@ -53,13 +63,20 @@ export function pairingDetailView(ctx, requestId) {
     try {
       store.putRequest(await ctx.call('pairing.approve', { requestId, code }));
       ctx.toast('Approved: the terminal is paired on its next contact.', 'ok');
+      focusStatus();
     } catch (failure) {
       error.show(errorText(failure));
-      if (failure.code === 'code_mismatch') {
+      if (failure.code === 'code_mismatch' && failure.attemptsLeft === 0) {
+        // The request is rejected now and its form goes away with this message: say it where it stays.
+        ctx.toast(errorText(failure), 'danger');
+      } else if (failure.code === 'code_mismatch') {
         codeInput.value = '';
         codeInput.focus();
       }
-      ctx.call('pairing.get', { requestId }).then((r) => store.putRequest(r), () => {});
+      ctx.call('pairing.get', { requestId }).then((r) => {
+        store.putRequest(r);
+        if (effectiveState(r) !== 'pending') focusStatus();
+      }, () => {});
     } finally {
       approveButton.disabled = !store.session?.has2fa;
     }
@@ -77,9 +94,15 @@ export function pairingDetailView(ctx, requestId) {
     try {
       store.putRequest(await ctx.call('pairing.reject', { requestId }));
       ctx.toast('Pairing request rejected.', 'ok');
+      focusStatus();
     } catch (failure) {
       error.show(errorText(failure));
     }
+  }
+
+  /** After a decision its form is gone: keyboard and screen-reader users continue from the new state. */
+  function focusStatus() {
+    head.querySelector('#pairing-status')?.focus();
   }
 
   function render() {
@@ -93,19 +116,27 @@ export function pairingDetailView(ctx, requestId) {
     const statusText = {
       pending: `Waiting for an operator's decision until ${formatTime(r.expiresAt)}.`,
       approved: `Approved by ${r.decidedBy ?? '?'} on ${formatTime(r.decidedAt)}.`,
-      rejected: `Rejected by ${r.decidedBy ?? '?'} on ${formatTime(r.decidedAt)}.`,
+      rejected: r.decidedBy === 'system'
+        ? `Rejected automatically on ${formatTime(r.decidedAt)}, after too many wrong codes: the terminal must ask to pair again.`
+        : `Rejected by ${r.decidedBy ?? '?'} on ${formatTime(r.decidedAt)}.`,
       expired: `Expired on ${formatTime(r.expiresAt)}: the terminal must ask again.`,
     }[state];
     fill(head,
-      h('p', { class: `status status-${state}`, id: 'pairing-status' }, pill(state), ' ', statusText),
+      h('p', { class: `status status-${state}`, id: 'pairing-status', tabindex: '-1' }, pill(state), ' ', statusText),
       r.conflictsWithPaired
-        ? h('p', { class: 'warning', role: 'alert' }, 'This serial is already paired with ANOTHER fingerprint. Approving replaces the trusted terminal: be sure the old one was reset or replaced.')
+        ? h('div', { class: 'warning', role: 'alert', id: 'pairing-conflict' },
+          h('p', {}, 'This serial is already paired with ANOTHER fingerprint. Approving replaces the trusted terminal: be sure the old one was reset or replaced.'),
+          terminal?.tfp ? h('p', {}, 'Trusted now: ', fingerprintText(terminal.tfp, 'pairing-paired-tfp')) : null,
+          h('p', {}, 'Asking: ', fingerprintText(r.tfp, 'pairing-new-tfp')))
         : null,
       state === 'pending' ? codeBlock(r.code) : null,
-      state === 'pending'
-        ? h('p', { class: 'call' }, 'Call the location contact on the number you have on record',
-          terminal?.contact ? [': ', h('strong', { id: 'pairing-contact' }, terminal.contact)] : null,
+      state === 'pending' && terminal?.contact
+        ? h('p', { class: 'call' }, 'Call the location contact on the number you have on record: ', h('strong', { id: 'pairing-contact' }, terminal.contact),
           ' — never on a number a caller gives you — and ask them to read the code on the terminal screen.')
+        : null,
+      state === 'pending' && terminal && !terminal.contact
+        ? h('p', { class: 'warning', id: 'pairing-no-contact' }, 'No contact number is on record for this terminal. Find the location\'s number in your own records',
+          ' — never take one from a caller or from the terminal — and add it to the terminal before you approve.')
         : null);
     fill(facts, h('dl', { class: 'facts card' },
       h('dt', {}, 'Serial'), h('dd', { class: 'mono' }, h('a', { href: `#/terminals/${encodeURIComponent(r.serial)}` }, r.serial)),
@@ -115,8 +146,8 @@ export function pairingDetailView(ctx, requestId) {
       h('dt', {}, 'TFP'), h('dd', {}, fingerprintText(r.tfp, 'pairing-tfp')),
       h('dt', {}, 'Remote address'), h('dd', { class: 'mono' }, r.remoteAddress),
       h('dt', {}, 'Requested'), h('dd', {}, formatTime(r.requestedAt)),
-      h('dt', {}, 'Expires'), h('dd', {}, formatTime(r.expiresAt)),
-      infoRows(r.info)));
+      h('dt', {}, 'Expires'), h('dd', {}, formatTime(r.expiresAt))),
+    terminalInfo(r.info));
     if (state === 'pending' && r.code) {
       const has2fa = store.session?.has2fa === true;
       approveButton.disabled = !has2fa;

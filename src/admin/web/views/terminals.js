@@ -5,12 +5,19 @@ import { formatTime, relative, shortFingerprint } from '../format.js';
 /** Kept across visits in this tab, so coming back from a detail keeps the operator's filter. */
 const filters = { text: '', state: 'all' };
 
+/** Without separators, so that "AE:BC:4D" finds a TFP as the page shows it and "+15551150" a number typed with spaces. */
+const compact = (text) => text.replace(/[\s:.()\-]/g, '');
+
 function matches(terminal) {
   if (filters.state !== 'all' && terminal.state !== filters.state) return false;
   const needle = filters.text.trim().toLowerCase();
   if (!needle) return true;
+  const bare = compact(needle);
   return [terminal.serial, terminal.name, terminal.location, terminal.contact, terminal.tfp ?? '']
-    .some((value) => String(value).toLowerCase().includes(needle));
+    .some((value) => {
+      const text = String(value).toLowerCase();
+      return text.includes(needle) || (bare !== '' && compact(text).includes(bare));
+    });
 }
 
 export function terminalsView(ctx) {
@@ -18,7 +25,7 @@ export function terminalsView(ctx) {
   const results = h('div', { id: 'terminals-results' });
   const count = h('p', { class: 'muted', id: 'terminals-count', 'aria-live': 'polite' });
 
-  const search = h('input', { id: 'terminal-search', type: 'search', value: filters.text, placeholder: 'serial, name, location, contact', autocomplete: 'off',
+  const search = h('input', { id: 'terminal-search', type: 'search', value: filters.text, placeholder: 'serial, name, location, contact, TFP', autocomplete: 'off',
     oninput: () => { filters.text = search.value; render(); } });
   const state = h('select', { id: 'terminal-state', onchange: () => { filters.state = state.value; render(); } },
     [['all', 'All states'], ['expected', 'Expected'], ['pending', 'Pending'], ['paired', 'Paired']]
