@@ -58,8 +58,37 @@ export function check<S extends z.ZodType>(schema: S, value: unknown): z.infer<S
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
-  const where = issue && issue.path.length > 0 ? issue.path.join('.') : 'body';
-  throw new AppError('invalid_field', `${where}: ${issue?.message ?? 'invalid'}`);
+  if (!issue) throw new AppError('invalid_field', 'body: invalid');
+  if (issue.code === 'unrecognized_keys') {
+    const at = issue.path.length > 0 ? `${issue.path.join('.')}.` : '';
+    throw new AppError('invalid_field', `${at}${issue.keys[0]}: not a field of this request`);
+  }
+  const where = issue.path.length > 0 ? issue.path.join('.') : 'body';
+  const text = described(issue);
+  // Messages written for a field (serialSchema's) already name it.
+  throw new AppError('invalid_field', text.startsWith(`${where}: `) ? text : `${where}: ${text}`);
+}
+
+const UNITS: Record<string, string> = { string: ' characters', array: ' items', set: ' items' };
+const KINDS: Record<string, string> = { int: 'a whole number', number: 'a number', string: 'a string', boolean: 'true or false', object: 'an object', array: 'a list' };
+
+/** zod's issue in words an operator or a terminal's developer reads at once ("at most 10080", not "Too big: expected number to be <=10080"). */
+function described(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'too_big':
+      return `${issue.inclusive === false ? 'less than' : 'at most'} ${issue.maximum}${UNITS[issue.origin] ?? ''}`;
+    case 'too_small':
+      if (issue.origin === 'string' && Number(issue.minimum) === 1) return 'may not be empty';
+      return `${issue.inclusive === false ? 'more than' : 'at least'} ${issue.minimum}${UNITS[issue.origin] ?? ''}`;
+    case 'invalid_type':
+      return issue.message.endsWith('received undefined') ? 'required' : `must be ${KINDS[issue.expected] ?? issue.expected}`;
+    case 'invalid_value':
+      return `one of ${issue.values.map(String).join(', ')}`;
+    case 'invalid_format':
+      return issue.format === 'datetime' ? 'an ISO 8601 time with its offset, such as 2026-12-06T10:00:00Z' : issue.message;
+    default:
+      return issue.message;
+  }
 }
 
 /** JSON.parse that reports `malformed_json` instead of throwing SyntaxError. */
