@@ -44,6 +44,8 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
         io.stdout.write(globals.json ? `${JSON.stringify({ loggedOut: true })}\n` : renderResult('session', {}));
         return 0;
       }
+      // A new `cas login` replaces the kept session: its token is ended on the server, not left alive and forgotten here.
+      if (command.op === 'login' && saved !== null && (await resume(client, saved.token, file))) await client.logout();
       const session = resumed ? null : await login(client, conn.user, await readPassword(io, conn.user), globals.totp, io);
       if (command.op === 'login') {
         saveSession(file, { url: conn.url, user: conn.user, token: session!.token, expiresAt: session!.expiresAt });
@@ -102,7 +104,12 @@ async function watch(client: AdminClient, args: Record<string, unknown>, json: b
     process.once('SIGTERM', onSignal);
   }
   try {
-    client.on('event', (push: AdminPush) => io.stdout.write(json ? `${JSON.stringify(push)}\n` : renderPush(push)));
+    let ended: (() => void) | null = null;
+    client.on('event', (push: AdminPush) => {
+      // No more pushes will come: a watch that went on running would look like a quiet fleet.
+      if (push.event === 'session.ended') ended?.();
+      else io.stdout.write(json ? `${JSON.stringify(push)}\n` : renderPush(push));
+    });
     // MUST subscribe after the listener is in place: a push may follow the reply at once.
     await client.request('subscribe', args);
     if (!json) io.stderr.write(`watching ${([] as unknown[]).concat(args.topics).join(', ')}; Ctrl-C to stop\n`);
@@ -110,6 +117,7 @@ async function watch(client: AdminClient, args: Record<string, unknown>, json: b
       if (signal.aborted) return resolve();
       signal.addEventListener('abort', () => resolve(), { once: true });
       client.on('close', () => reject(new AppError('server_unreachable', 'the server closed the admin connection')));
+      ended = () => reject(new AppError('session_expired', 'the session was logged out or expired, so no more events come: log in again (cas login)'));
     });
   } finally {
     process.off('SIGINT', onSignal);

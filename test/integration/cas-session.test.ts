@@ -1,0 +1,76 @@
+/** @module The `cas` CLI's kept session against the real server: a new login ends the old token, and `watch` stops when its session ends. */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AdminClient } from '../../src/admin/admin-client.js';
+import { casCli, ok } from '../helpers/cli.js';
+import { addOperator, nextTotp, type TestOperator } from '../helpers/operator.js';
+import { CAS_CLI, startServerProcess, tempDir, type ServerProcess } from '../helpers/server-process.js';
+
+let server: ServerProcess;
+let alice: TestOperator;
+let bob: TestOperator;
+
+beforeAll(async () => {
+  server = await startServerProcess();
+  alice = await addOperator(server.dataDir, 'alice');
+  bob = await addOperator(server.dataDir, 'bob');
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+/** The real `cas`, with its session kept in `dir`. */
+function casIn(dir: string, op: TestOperator) {
+  const env = { CAS_SESSION_DIR: dir };
+  const base = ['--url', server.adminUrl, '--user', op.user, '--fingerprint', server.sfp];
+  return {
+    run: (args: string[], stdin?: string) => casCli([...base, '--json', ...args], stdin, env),
+    spawn: (args: string[]) => spawn(process.execPath, [CAS_CLI, ...base, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }),
+    token: () => JSON.parse(fs.readFileSync(path.join(dir, fs.readdirSync(dir)[0]!), 'utf8')).token as string,
+  };
+}
+
+async function isLive(token: string): Promise<boolean> {
+  const client = await AdminClient.connect(server.adminUrl, { fingerprint: server.sfp });
+  try {
+    await client.resume(token);
+    return true;
+  } catch (error) {
+    expect(error).toMatchObject({ code: 'session_expired' });
+    return false;
+  } finally {
+    await client.close();
+  }
+}
+
+describe('cas sessions', () => {
+  it('a second cas login ends the token of the first on the server, not only in its file', async () => {
+    const cas = casIn(tempDir('cas-relogin'), alice);
+    ok(await cas.run(['--totp', (await nextTotp(alice))!, 'login'], `${alice.password}\n`));
+    const first = cas.token();
+    ok(await cas.run(['--totp', (await nextTotp(alice))!, 'login'], `${alice.password}\n`));
+    const second = cas.token();
+    expect(second).not.toBe(first);
+    expect(await isLive(first)).toBe(false);
+    expect(await isLive(second)).toBe(true);
+  });
+
+  it('cas watch stops with session_expired when its session is logged out elsewhere, instead of going quiet', async () => {
+    const cas = casIn(tempDir('cas-watch'), bob);
+    ok(await cas.run(['--totp', (await nextTotp(bob))!, 'login'], `${bob.password}\n`));
+    const watch = cas.spawn(['watch', '--topics', 'pairing']);
+    let stderr = '';
+    watch.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    const exited = new Promise<number>((resolve) => watch.on('exit', (code) => resolve(code ?? -1)));
+    await expect.poll(() => stderr, { timeout: 15_000 }).toContain('watching pairing');
+
+    ok(await cas.run(['logout']));
+    const code = await Promise.race([exited, new Promise<number>((resolve) => setTimeout(() => resolve(-2), 10_000))]);
+    if (code === -2) watch.kill();
+    expect(code).toBe(1);
+    expect(stderr).toContain('error: session_expired:');
+  });
+});
