@@ -16,6 +16,8 @@ interface SocketData {
 
 class AdminConnection implements Connection {
   session: Connection['session'] = null;
+  /** The token this connection was told is dead (`session.ended`); its next op still gets `session_expired`, and is audited as such. */
+  endedToken: string | null = null;
   closed = false;
   readonly mailbox = new Mailbox();
   private socket: WebSocket<SocketData> | null = null;
@@ -67,7 +69,7 @@ class AdminHub {
   /** Every connection still holding a session that is no longer live (logged out, or idle past its expiry). */
   endDeadSessions(): void {
     for (const conn of this.connections) {
-      if (conn.session && !this.isLive(conn.session.tokenHash)) this.end(conn);
+      if (conn.session && conn.endedToken !== conn.session.tokenHash && !this.isLive(conn.session.tokenHash)) this.end(conn);
     }
   }
 
@@ -76,7 +78,7 @@ class AdminHub {
   }
 
   private end(conn: AdminConnection): void {
-    conn.session = null;
+    conn.endedToken = conn.session?.tokenHash ?? null;
     this.leave(conn);
     conn.send(SESSION_ENDED);
   }
@@ -114,7 +116,7 @@ class AdminHub {
     const frame = JSON.stringify({ event, data });
     for (const conn of members) {
       if (conn.session && this.isLive(conn.session.tokenHash)) conn.send(frame);
-      else if (conn.session) this.end(conn);
+      else if (conn.session && conn.endedToken !== conn.session.tokenHash) this.end(conn);
       else members.delete(conn);
     }
   }
