@@ -70,6 +70,14 @@ export class AppError extends Error {
   }
 }
 
+/**
+ * Why a request was refused, for the server's log only: master answers every authentication failure alike, and keeps
+ * which check failed in the error's `cause`.
+ */
+export function reasonOf(error: unknown): string | undefined {
+  return error instanceof AppError && typeof error.cause === 'string' ? error.cause : undefined;
+}
+
 /** Errors lose their class crossing a thread, so boundaries return this instead of throwing. */
 export type Result<T> = { ok: true; value: T } | { ok: false; code: ErrorCode; message: string };
 

@@ -47,6 +47,8 @@ export class TerminalActor implements Actor<TerminalCommand, TerminalReply> {
         return this.decisions.reject(command.requestId, command.user).then(pairing);
       case 'unpair':
         return this.decisions.unpair(command.user).then((view) => ({ type: 'terminal', view }));
+      case 'update':
+        return this.decisions.update(command.edit, command.user).then((view) => ({ type: 'terminal', view }));
       default:
         return assertNever(command);
     }
@@ -63,7 +65,7 @@ export class TerminalActor implements Actor<TerminalCommand, TerminalReply> {
   /** Not async, like masterCall: a refusal throws, and so does `handle`. */
   private master(request: TerminalRequest, auth: Authenticated): HttpReply | Promise<HttpReply> {
     const pin = this.pinnedTfp();
-    if (!pin) throw new AppError('unauthenticated', 'the request could not be authenticated');
+    if (!pin) throw new AppError('unauthenticated', 'the request could not be authenticated', undefined, { cause: 'no terminal has this serial' });
     this.admitNonce(auth, 'the request could not be authenticated');
     if (pin.tfp !== auth.tfp) {
       throw new AppError('not_paired', 'this terminal is not paired with the server; pair it through the gate');
@@ -89,7 +91,7 @@ export class TerminalActor implements Actor<TerminalCommand, TerminalReply> {
   private admitNonce(auth: Authenticated, message: string): void {
     const nowSec = Math.floor(this.ctx.now() / 1000);
     if (!this.replay.admit(auth.nonce, auth.created, auth.created + this.ctx.clockSkewSec + 1, nowSec)) {
-      throw new AppError('unauthenticated', message);
+      throw new AppError('unauthenticated', message, undefined, { cause: 'the nonce was already used: a replay, or a terminal sending a request twice' });
     }
   }
 

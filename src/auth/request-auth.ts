@@ -56,9 +56,9 @@ const denyOpenly: Deny = (code, message) => {
   throw new AppError(code, message);
 };
 
-/** On master every failure is the same 401. */
-const denyAlike: Deny = () => {
-  throw new AppError('unauthenticated', 'the request could not be authenticated');
+/** On master every failure is the same 401; which check failed goes only to the server's log (`reasonOf`). */
+const denyAlike: Deny = (_code, message) => {
+  throw new AppError('unauthenticated', 'the request could not be authenticated', undefined, { cause: message });
 };
 
 /** Signature-Input and Signature parsed and checked against the profile, before any key is looked at. */

@@ -29,6 +29,8 @@ export interface Refusal {
   /** The `x-terminal-serial` header as sent, if any: not a verified identity. */
   serial: string | undefined;
   remoteAddress: string;
+  /** Which check failed, where the answer does not say (master's 401s): for the operator reading the log. */
+  reason?: string | undefined;
 }
 
 /** Counts per sender, bounded: a flood from many addresses costs at most MAX_SENDERS_COUNTED entries. */
@@ -86,7 +88,7 @@ export class RefusalLog {
     }
     if (kind.logged < this.perWindow) {
       kind.logged++;
-      this.log.info({ service: refusal.service, path: refusal.path, status: refusal.status, error: refusal.error, serial: refusal.serial, remoteAddress: refusal.remoteAddress }, 'terminal request refused');
+      this.log.info({ service: refusal.service, path: refusal.path, status: refusal.status, error: refusal.error, reason: refusal.reason, serial: refusal.serial, remoteAddress: refusal.remoteAddress }, 'terminal request refused');
       return;
     }
     kind.suppressed++;

@@ -1,6 +1,7 @@
 /** @module The HTTPS front of a terminal-facing service (gate or master): routes, body limit, one error path. */
 import uWS from 'uWebSockets.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { reasonOf } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { tlsAppOptions } from './tls-options.js';
 import type { HttpReply, ServiceCounts, TerminalRequest } from '../protocol/types.js';
@@ -43,7 +44,10 @@ export function createTerminalService(opts: TerminalServiceOptions): TemplatedAp
   const refuse = (exchange: Exchange, head: RequestHead, error: unknown): void => {
     const reply = errorReply(error, opts.log, { service: opts.name, path: head.path });
     if (reply.status >= 400 && reply.status !== 500) {
-      opts.refusals.record({ service: opts.name, path: head.path, status: reply.status, error: (reply.body as { error: string }).error, serial: head.headers['x-terminal-serial'], remoteAddress: head.remoteAddress });
+      opts.refusals.record({
+        service: opts.name, path: head.path, status: reply.status, error: (reply.body as { error: string }).error,
+        reason: reasonOf(error), serial: head.headers['x-terminal-serial'], remoteAddress: head.remoteAddress,
+      });
     }
     // After a 413 the rest of the upload is unread: close rather than parse it as the next request.
     finish(exchange, reply, reply.status === 413);

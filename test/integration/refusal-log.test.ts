@@ -39,6 +39,8 @@ describe('a flood of refused requests in the server log', () => {
     expect(refusedOneByOne.length).toBeGreaterThanOrEqual(REFUSALS_LOGGED_PER_WINDOW);
     expect(refusedOneByOne.length).toBeLessThanOrEqual(THREADS * REFUSALS_LOGGED_PER_WINDOW);
     expect(refusedOneByOne.every((l) => l.error === 'unauthenticated' && l.remoteAddress === refusedOneByOne[0]!.remoteAddress)).toBe(true);
+    // The terminal is told only "could not be authenticated"; the log says which check failed, on whichever thread.
+    expect(refusedOneByOne.every((l) => String(l.reason).startsWith('the nonce was already used'))).toBe(true);
 
     expect(await server.stop('SIGTERM')).toBe(0);
     const summaries = server.logs.filter((l) => l.msg === 'terminal requests refused beyond the log budget');
