@@ -47,12 +47,24 @@ async function cashEvent(ctx: ActorContext, serial: string, body: Buffer): Promi
   const event = check(cashEventSchema, parseJson(body));
   const key = compositeKey(serial, event.eventId);
   // The actor runs one message at a time per serial, so this read-then-write cannot race with itself.
-  if (ctx.store.cashEvents.get(key) !== undefined) return { status: 200, body: { accepted: true, duplicate: true } };
+  const stored = ctx.store.cashEvents.get(key);
+  if (stored !== undefined) {
+    if (sameEvent(stored, event)) return { status: 200, body: { accepted: true, duplicate: true } };
+    // "Accepted" here would tell the terminal that banknotes nobody recorded are on the books.
+    ctx.log.warn({ serial, eventId: event.eventId }, 'cash event id reused with other content: refused');
+    throw new AppError('conflict', `event ${event.eventId} was already recorded with other content; a new event needs a new eventId`);
+  }
   ctx.store.roomToWrite();
   const record: CashEventRecord = { serial, ...event, receivedAt: ctx.now() };
   await ctx.store.durable(ctx.store.cashEvents.put(key, record));
   ctx.log.info({ serial, eventId: event.eventId, currency: event.currency, denomination: event.denomination, count: event.count }, 'cash event stored');
   return { status: 200, body: { accepted: true, duplicate: false } };
+}
+
+/** A retry of the stored event: the same banknotes at the same time (`at` compared as a time, whatever its offset). */
+function sameEvent(stored: CashEventRecord, event: Pick<CashEventRecord, 'currency' | 'denomination' | 'count' | 'at'>): boolean {
+  return stored.currency === event.currency && stored.denomination === event.denomination && stored.count === event.count
+    && Date.parse(stored.at) === Date.parse(event.at);
 }
 
 function depositAddress(ctx: ActorContext, coin: string | null): HttpReply {

@@ -72,6 +72,22 @@ describe('master authentication', () => {
     expect(reply.json.error).toBe('unauthenticated');
   });
 
+  it('answers a retried cash event as a duplicate, and the same eventId with other banknotes as a conflict', async () => {
+    const at = new Date().toISOString();
+    const event = { eventId: 'reuse-1', currency: 'USD', denomination: 20, count: 3, at };
+    const send = (body: object) => paired.send(server.masterUrl, '/api/v1/cash-events', { body: JSON.stringify(body) });
+    expect((await send(event)).json).toEqual({ accepted: true, duplicate: false });
+    // The same event, its time written with another offset: a retry.
+    const sameTime = at.replace('Z', '+00:00');
+    expect((await send({ ...event, at: sameTime })).json).toEqual({ accepted: true, duplicate: true });
+    const other = await send({ ...event, denomination: 50 });
+    expect(other.status).toBe(409);
+    expect(other.json.error).toBe('conflict');
+    await expect.poll(() => server.logs.some((l) => l.msg === 'cash event id reused with other content: refused' && l.eventId === 'reuse-1')).toBe(true);
+    // The stored event is unchanged: the first retry still matches it.
+    expect((await send(event)).json).toEqual({ accepted: true, duplicate: true });
+  });
+
   it('refuses a tampered body (Content-Digest no longer matches) with 401', async () => {
     const reply = await paired.send(server.masterUrl, '/api/v1/cash-events', {
       body: JSON.stringify({ eventId: 'tamper-1', currency: 'USD', denomination: 20, count: 1, at: new Date().toISOString() }),
