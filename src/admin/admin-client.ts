@@ -112,7 +112,9 @@ export class AdminClient {
         }
       });
       ws.on('unexpected-response', (_req, res) => {
-        failure ??= new AppError('server_unreachable', `${parsed.host} answered HTTP ${res.statusCode ?? '?'} instead of a WebSocket`);
+        // The admin channel is at /admin; the same port serves the web page everywhere else.
+        const hint = parsed.pathname === '/admin' ? '' : ` (is the URL's path /admin? e.g. wss://${parsed.host}/admin)`;
+        failure ??= new AppError('server_unreachable', `${parsed.host} answered HTTP ${res.statusCode ?? '?'} instead of a WebSocket${hint}`);
         res.socket.destroy();
         ws.terminate();
       });

@@ -46,6 +46,15 @@ async function isLive(token: string): Promise<boolean> {
   }
 }
 
+describe('cas connection errors', () => {
+  it('says the path is /admin when the URL leads to the web page instead', async () => {
+    const pageUrl = server.adminUrl.replace(/\/admin$/, '/');
+    const res = await casCli(['--url', pageUrl, '--user', 'alice', '--fingerprint', server.sfp, 'terminals', 'list'], `${alice.password}\n`);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('instead of a WebSocket (is the URL\'s path /admin?');
+  });
+});
+
 describe('cas sessions', () => {
   it('a second cas login ends the token of the first on the server, not only in its file', async () => {
     const cas = casIn(tempDir('cas-relogin'), alice);
