@@ -1,7 +1,7 @@
-/** @module An operator's decisions on one terminal — approve, reject, unpair — run in the terminal's actor, in order with its requests. */
+/** @module An operator's decisions on one terminal — approve, reject, unpair, update — run in the terminal's actor, in order with its requests. */
 import { AppError } from '../errors.js';
 import { codesEqual, normalizeCode } from '../crypto/pairing-code.js';
-import type { PairingView, TerminalView } from '../protocol/types.js';
+import { EDITABLE_TERMINAL_FIELDS, type PairingView, type TerminalEdit, type TerminalView } from '../protocol/types.js';
 import { effectiveState, pairingView, terminalView } from '../protocol/views.js';
 import type { PairingRecord, TerminalRecord } from '../store/records.js';
 import { compositeKey } from '../store/store.js';
@@ -55,6 +55,26 @@ export class OperatorDecisions {
     return view;
   }
 
+  /**
+   * Corrects name, location or contact. Here and not on the main thread: this actor also writes the record (a pin,
+   * an unpair), and a read-modify-write anywhere else could lose its write or be overwritten by it.
+   */
+  async update(edit: TerminalEdit, user: string): Promise<TerminalView> {
+    const { ctx } = this;
+    const current = this.terminal();
+    const changed = EDITABLE_TERMINAL_FIELDS.filter((field) => edit[field] !== undefined && edit[field] !== current[field]);
+    const view = (record: TerminalRecord): TerminalView => terminalView(record, this.awaitsApproval(), ctx.store.lastSeenAt(record));
+    if (changed.length === 0) return view(current); // the same values again: nothing to write or tell
+    const updated: TerminalRecord = { ...current };
+    for (const field of changed) updated[field] = edit[field]!;
+    // MUST be durable before the reply: an acknowledged correction survives a crash, and the operator calls the number shown.
+    await ctx.store.durable(ctx.store.terminals.put(this.serial, updated));
+    const shown = view(updated);
+    ctx.events('terminals', 'terminal.updated', { terminal: shown, user, changed });
+    ctx.log.info({ serial: this.serial, user, changed }, 'terminal details updated');
+    return shown;
+  }
+
   private async wrongCode(terminal: TerminalRecord, record: PairingRecord, user: string): Promise<never> {
     const { ctx } = this;
     const attempts = record.wrongCodeAttempts + 1;
@@ -84,6 +104,21 @@ export class OperatorDecisions {
     const terminal = this.ctx.store.terminals.get(this.serial);
     if (!terminal) throw new AppError('not_found', `no terminal with serial ${this.serial}`);
     return terminal;
+  }
+
+  /** Whether one of this serial's requests has a code and waits for an operator: the terminal then shows as `pending`. */
+  private awaitsApproval(): boolean {
+    const { store } = this.ctx;
+    const now = this.ctx.now();
+    // Not Store.withPrefix: lmdb writes a key of 64 characters or more (serial + NUL + TFP always is) with a bare NUL, which
+    // sorts before withPrefix's start bound `serial + NUL` (encoded escaped), so that scan misses them. From the serial
+    // itself to `serial + \u0001` holds this serial's keys in either encoding and no other serial's (their characters are
+    // all above \u0004); the request's own serial is checked all the same.
+    for (const { value: requestId } of store.pairingIndex.getRange({ start: this.serial, end: `${this.serial}\u0001` })) {
+      const record = store.pairing.get(requestId);
+      if (record?.serial === this.serial && record.stage === 'approval' && effectiveState(record, now) === 'pending') return true;
+    }
+    return false;
   }
 
   private pendingForDecision(requestId: string): { terminal: TerminalRecord; record: PairingRecord } {

@@ -1,7 +1,7 @@
 /** @module Routes terminal requests (already authenticated by a front thread) and operator decisions to this thread's actor of their serial. */
 import { AppError } from '../errors.js';
 import { withCertificate, type Authenticated } from '../auth/request-auth.js';
-import { withBody, type HttpReply, type PairingView, type TerminalRequest, type TerminalView } from '../protocol/types.js';
+import { withBody, type HttpReply, type PairingView, type TerminalEdit, type TerminalRequest, type TerminalView } from '../protocol/types.js';
 import type { ActorContext } from './context.js';
 import type { TerminalCommand, TerminalReply } from './commands.js';
 import { ActorRegistry, type ActivationHooks } from './registry.js';
@@ -12,6 +12,8 @@ export interface TerminalDecisions {
   approve(serial: string, requestId: string, code: string, user: string): Promise<PairingView>;
   reject(serial: string, requestId: string, user: string): Promise<PairingView>;
   unpair(serial: string, user: string): Promise<TerminalView>;
+  /** Name, location, contact: through the actor, like every other write of a terminal record. */
+  update(serial: string, edit: TerminalEdit, user: string): Promise<TerminalView>;
 }
 
 export class TerminalRouter implements TerminalDecisions {
@@ -50,9 +52,11 @@ export class TerminalRouter implements TerminalDecisions {
   }
 
   async unpair(serial: string, user: string): Promise<TerminalView> {
-    const reply = await this.actors.ask(serial, { type: 'unpair', user });
-    if (reply.type !== 'terminal') throw new AppError('internal_error', 'unexpected actor reply');
-    return reply.view;
+    return terminalOf(await this.actors.ask(serial, { type: 'unpair', user }));
+  }
+
+  async update(serial: string, edit: TerminalEdit, user: string): Promise<TerminalView> {
+    return terminalOf(await this.actors.ask(serial, { type: 'update', edit, user }));
   }
 
   async close(): Promise<void> {
@@ -68,6 +72,11 @@ function asBuffer(bytes: Uint8Array): Buffer {
 function httpOf(reply: TerminalReply): HttpReply {
   if (reply.type !== 'http') throw new AppError('internal_error', 'unexpected actor reply');
   return reply.reply;
+}
+
+function terminalOf(reply: TerminalReply): TerminalView {
+  if (reply.type !== 'terminal') throw new AppError('internal_error', 'unexpected actor reply');
+  return reply.view;
 }
 
 function pairingOf(reply: TerminalReply): PairingView {

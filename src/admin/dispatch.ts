@@ -38,19 +38,20 @@ export async function dispatch(ctx: OpsContext, conn: Connection, raw: string): 
     const spec = Object.hasOwn(OPS, frame.op) ? OPS[frame.op] : undefined;
     if (!spec) throw new AppError('unknown_op', `unknown op "${frame.op.slice(0, 64)}"`);
     const target = spec.target?.(frame.args) ?? null;
+    const detail = spec.auditDetail?.(frame.args) ?? {};
     // Captured first: logout clears the session, login sets it.
     const before = conn.session?.user ?? null;
     try {
       checkAccess(ctx, conn, spec.access, spec.slides !== false);
       const result = await spec.run(ctx, conn, frame.args);
-      if (spec.audit === true) await audit(ctx, conn.session?.user ?? before, frame.op, target, { result: 'ok', remoteAddress: conn.remoteAddress });
+      if (spec.audit === true) await audit(ctx, conn.session?.user ?? before, frame.op, target, { ...detail, result: 'ok', remoteAddress: conn.remoteAddress });
       return { id, ok: true, result };
     } catch (error) {
       // Refused attempts are audited too: operators must see who tried what.
       if (spec.audit) {
         const code = error instanceof AppError ? error.code : 'internal_error';
         const who = conn.session?.user ?? (frame.op === 'login' ? `?${String(frame.args.user ?? '').slice(0, 32)}` : null);
-        await audit(ctx, who, frame.op, target, { result: code, remoteAddress: conn.remoteAddress });
+        await audit(ctx, who, frame.op, target, { ...detail, result: code, remoteAddress: conn.remoteAddress });
       }
       throw error;
     }

@@ -5,7 +5,7 @@ import type { TerminalDecisions } from '../actors/terminal-router.js';
 import type { EventSink } from '../actors/context.js';
 import type { Logger } from '../logger.js';
 import { check, serialSchema } from '../protocol/schemas.js';
-import { ADMIN_TOPICS, type AdminTopic, type GateStatus, type ServerStatus } from '../protocol/types.js';
+import { ADMIN_TOPICS, EDITABLE_TERMINAL_FIELDS, type AdminTopic, type GateStatus, type ServerStatus } from '../protocol/types.js';
 import { auditView, depositView, effectiveState, pairingView, terminalView, unknownSerialView } from '../protocol/views.js';
 import type { TerminalRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
@@ -51,12 +51,17 @@ interface OpSpec {
   /** false: the op is not operator activity (a page refreshing itself) and does not extend the session. Default true. */
   slides?: boolean;
   target?(args: Record<string, unknown>): string | null;
+  /** What the audit entry adds to `detail` (besides result and address), from the args as sent: small, never a secret. */
+  auditDetail?(args: Record<string, unknown>): Record<string, unknown>;
   run(ctx: OpsContext, conn: Connection, args: Record<string, unknown>): Promise<unknown> | unknown;
 }
 
 const text = (max: number) => z.string().max(max).default('');
 const requestIdArg = z.object({ requestId: z.string().min(1).max(64) });
 const str = (args: Record<string, unknown>, key: string): string | null => (typeof args[key] === 'string' ? (args[key] as string).slice(0, 128) : null);
+const terminalEditArgs = z.object({ serial: serialSchema, name: z.string().max(128).optional(), location: z.string().max(256).optional(), contact: z.string().max(128).optional() });
+/** The editable fields an update names, as sent (valid or not): what the operator meant to change. */
+const editedFields = (args: Record<string, unknown>): string[] => EDITABLE_TERMINAL_FIELDS.filter((field) => args[field] !== undefined);
 
 async function login(ctx: OpsContext, conn: Connection, args: Record<string, unknown>) {
   const { user, password, totp } = check(z.object({ user: z.string().max(64), password: z.string().max(1024), totp: z.string().max(16).optional() }), args);
@@ -163,6 +168,16 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
       const { serial } = check(z.object({ serial: serialSchema }), args);
       terminalOf(ctx, serial);
       return ctx.router.unpair(serial, conn.session!.user);
+    },
+  },
+  'terminals.update': {
+    access: 'session', audit: true, target: (a) => str(a, 'serial'), auditDetail: (a) => ({ fields: editedFields(a) }),
+    run(ctx, conn, args) {
+      const { serial, ...edit } = check(terminalEditArgs, args);
+      if (Object.keys(edit).length === 0) throw new AppError('invalid_field', `give at least one of ${EDITABLE_TERMINAL_FIELDS.join(', ')}`);
+      terminalOf(ctx, serial);
+      // Through the terminal's actor, never read-modify-write here: the actor writes the same record when it pairs or unpairs.
+      return ctx.router.update(serial, edit, conn.session!.user);
     },
   },
   'pairing.list': {

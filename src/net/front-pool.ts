@@ -9,7 +9,7 @@ import { endpointOf } from './comlink-endpoint.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { FrontReport, FrontThreadStatus, PairingView, TerminalView } from '../protocol/types.js';
+import type { FrontReport, FrontThreadStatus, PairingView, TerminalEdit, TerminalView } from '../protocol/types.js';
 import { shardOf } from '../actors/shard.js';
 import { FREE, LeaseTable, createLeaseTable } from '../actors/serial-leases.js';
 import type { TerminalDecisions } from '../actors/terminal-router.js';
@@ -141,6 +141,10 @@ export class FrontPool implements GateListener, TerminalDecisions {
 
   unpair(serial: string, user: string): Promise<TerminalView> {
     return this.decide({ type: 'unpair', serial, user }) as Promise<TerminalView>;
+  }
+
+  update(serial: string, edit: TerminalEdit, user: string): Promise<TerminalView> {
+    return this.decide({ type: 'update', serial, edit, user }) as Promise<TerminalView>;
   }
 
   /**

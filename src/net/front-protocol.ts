@@ -8,7 +8,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { Config } from '../config.js';
 import type { Authenticated } from '../auth/request-auth.js';
 import type { Outcome } from './outcome.js';
-import type { AdminTopic, FrontReport, HttpReply, PairingView, TerminalRequest, TerminalView } from '../protocol/types.js';
+import type { AdminTopic, FrontReport, HttpReply, PairingView, TerminalEdit, TerminalRequest, TerminalView } from '../protocol/types.js';
 import type { TerminalRecord } from '../store/records.js';
 import type { VpnConfigView, VpnGateConfig } from '../vpn/vpn-service.js';
 
@@ -55,7 +55,8 @@ export type PeerMessage = ({ kind: 'call' } & ActorCall) | ({ kind: 'result' } &
 export type Decision =
   | { type: 'approve'; serial: string; requestId: string; code: string; user: string }
   | { type: 'reject'; serial: string; requestId: string; user: string }
-  | { type: 'unpair'; serial: string; user: string };
+  | { type: 'unpair'; serial: string; user: string }
+  | { type: 'update'; serial: string; edit: TerminalEdit; user: string };
 
 /** A decision's answer, or the thread that holds the serial's lease when it is not the one asked. */
 export type DecisionAnswer<T = PairingView | TerminalView> = Outcome<T> | { ok: false; movedTo: number };

@@ -107,6 +107,8 @@ function decide(decision: Decision): Promise<PairingView | TerminalView> {
       return actors.reject(decision.serial, decision.requestId, decision.user);
     case 'unpair':
       return actors.unpair(decision.serial, decision.user);
+    case 'update':
+      return actors.update(decision.serial, decision.edit, decision.user);
   }
 }
 

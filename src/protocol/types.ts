@@ -26,6 +26,12 @@ export interface TerminalView {
   pairedAt: string | null;
 }
 
+/** What an operator may correct on a terminal after creating it (`terminals.update`); the rest is the pairing's. */
+export const EDITABLE_TERMINAL_FIELDS = ['name', 'location', 'contact'] as const;
+export type EditableTerminalField = (typeof EDITABLE_TERMINAL_FIELDS)[number];
+/** The fields given to `terminals.update`: those left out stay as they are; '' clears one. */
+export type TerminalEdit = Partial<Record<EditableTerminalField, string>>;
+
 /** A pairing request as operators see it (admin channel). */
 export interface PairingView {
   requestId: string;

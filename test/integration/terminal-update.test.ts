@@ -1,0 +1,135 @@
+/**
+ * @module terminals.update against the real server: operators correct a terminal's name, location and contact, and the
+ * correction never costs a pairing — it goes through the terminal's actor, which also writes the record when it pairs.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AdminClient } from '../../src/admin/admin-client.js';
+import type { AuditEntry, PairingView, TerminalView } from '../../src/protocol/types.js';
+import { addOperator, connectOperator, nextPush, pairRawTerminal } from '../helpers/operator.js';
+import { RawTerminal } from '../helpers/raw-terminal.js';
+import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+
+let server: ServerProcess;
+let alice: AdminClient;
+/** A second operator's connection, subscribed to `terminals`: pushes are for every operator, not only the one who acted. */
+let watcher: AdminClient;
+
+const update = (args: Record<string, unknown>) => alice.request('terminals.update', args) as Promise<TerminalView>;
+const get = (serial: string) => alice.request('terminals.get', { serial }) as Promise<TerminalView>;
+const ping = (terminal: RawTerminal) => terminal.send(server.masterUrl, '/api/v1/ping', { body: '{}' });
+
+beforeAll(async () => {
+  server = await startServerProcess();
+  alice = await connectOperator(server, await addOperator(server.dataDir, 'alice'));
+  watcher = await connectOperator(server, await addOperator(server.dataDir, 'bob'));
+  await watcher.request('subscribe', { topics: ['terminals'] });
+  await alice.request('gate.open', { minutes: 10 });
+  await alice.request('terminals.create', { serial: 'UPD-001', name: 'Lobby', location: 'Main St 1', contact: '+1 555 0100' });
+});
+
+afterAll(async () => {
+  await watcher?.close();
+  await alice?.close();
+  await server?.stop();
+});
+
+describe('terminals.update', () => {
+  it('changes each field alone and leaves the others as they were', async () => {
+    expect(await update({ serial: 'UPD-001', name: 'Back office' })).toMatchObject({ serial: 'UPD-001', name: 'Back office', location: 'Main St 1', contact: '+1 555 0100', state: 'expected' });
+    expect(await update({ serial: 'UPD-001', location: 'Station Rd 2' })).toMatchObject({ name: 'Back office', location: 'Station Rd 2', contact: '+1 555 0100' });
+    expect(await update({ serial: 'UPD-001', contact: '+1 555 0199' })).toMatchObject({ name: 'Back office', location: 'Station Rd 2', contact: '+1 555 0199' });
+    expect(await get('UPD-001')).toMatchObject({ name: 'Back office', location: 'Station Rd 2', contact: '+1 555 0199', vpn: false, tfp: null });
+  });
+
+  it('clears a field given as an empty string', async () => {
+    expect(await update({ serial: 'UPD-001', location: '' })).toMatchObject({ location: '', name: 'Back office' });
+    expect((await get('UPD-001')).location).toBe('');
+  });
+
+  it('refuses an unknown serial, no field, a field too long and a field of the wrong type', async () => {
+    await expect(update({ serial: 'UPD-NOBODY', contact: '1' })).rejects.toMatchObject({ code: 'not_found' });
+    await expect(update({ serial: 'UPD-001' })).rejects.toMatchObject({ code: 'invalid_field' });
+    await expect(update({ serial: 'UPD-001', vpn: true })).rejects.toMatchObject({ code: 'invalid_field' });
+    await expect(update({ serial: 'UPD-001', name: 'n'.repeat(129) })).rejects.toMatchObject({ code: 'invalid_field' });
+    await expect(update({ serial: 'UPD-001', location: 'l'.repeat(257) })).rejects.toMatchObject({ code: 'invalid_field' });
+    await expect(update({ serial: 'UPD-001', contact: 'c'.repeat(129) })).rejects.toMatchObject({ code: 'invalid_field' });
+    await expect(update({ serial: 'UPD-001', contact: 5 })).rejects.toMatchObject({ code: 'invalid_field' });
+    await expect(update({ serial: '-bad serial', contact: '1' })).rejects.toMatchObject({ code: 'invalid_field' });
+    // The longest values allowed pass, and nothing refused was written.
+    expect(await update({ serial: 'UPD-001', name: 'n'.repeat(128), location: 'l'.repeat(256), contact: 'c'.repeat(128) })).toMatchObject({ name: 'n'.repeat(128) });
+    await update({ serial: 'UPD-001', name: 'Back office', location: 'Station Rd 2', contact: '+1 555 0199' });
+  });
+
+  it('refuses a connection that has not logged in', async () => {
+    const stranger = await AdminClient.connect(server.adminUrl, { fingerprint: server.sfp });
+    try {
+      await expect(stranger.request('terminals.update', { serial: 'UPD-001', contact: '+1 555 6666' })).rejects.toMatchObject({ code: 'not_logged_in' });
+    } finally {
+      await stranger.close();
+    }
+    expect((await get('UPD-001')).contact).toBe('+1 555 0199');
+  });
+
+  it('audits who changed which fields of which terminal, refusals included', async () => {
+    await update({ serial: 'UPD-001', name: 'Lobby', contact: '+1 555 0123' });
+    await update({ serial: 'UPD-NOBODY', contact: '1' }).catch(() => undefined);
+    const entries = (await alice.request('audit.list', { limit: 10 })) as AuditEntry[];
+    const [refused, done] = entries.filter((e) => e.action === 'terminals.update');
+    expect(refused).toMatchObject({ user: 'alice', target: 'UPD-NOBODY', detail: { result: 'not_found', fields: ['contact'] } });
+    expect(done).toMatchObject({ user: 'alice', target: 'UPD-001', detail: { result: 'ok', fields: ['name', 'contact'] } });
+    // Field names only: the values stay out of the log.
+    expect(JSON.stringify(done)).not.toContain('+1 555 0123');
+  });
+
+  it('pushes terminal.updated with the terminal, the operator and the fields that changed', async () => {
+    const push = nextPush(watcher, (p) => p.event === 'terminal.updated' && (p.data.terminal as TerminalView).serial === 'UPD-001');
+    await update({ serial: 'UPD-001', name: 'Lobby', location: 'Station Rd 3' });
+    const { data } = await push;
+    // name was already Lobby: only location changed.
+    expect(data).toEqual({ terminal: expect.objectContaining({ serial: 'UPD-001', name: 'Lobby', location: 'Station Rd 3', contact: '+1 555 0123' }), user: 'alice', changed: ['location'] });
+  });
+});
+
+describe('terminals.update and pairing, which write the same record', () => {
+  it("keeps a paired terminal's pin: same TFP, and its signed master calls still work", async () => {
+    const terminal = RawTerminal.create('UPD-PAIRED', 'ec');
+    await pairRawTerminal(alice, server, terminal);
+    expect((await ping(terminal)).status).toBe(200);
+    const updated = await update({ serial: terminal.serial, contact: '+1 555 0142' });
+    expect(updated).toMatchObject({ state: 'paired', tfp: terminal.tfp, contact: '+1 555 0142' });
+    expect(await get(terminal.serial)).toMatchObject({ state: 'paired', tfp: terminal.tfp, contact: '+1 555 0142' });
+    expect((await ping(terminal)).status).toBe(200);
+    // And unpairing afterwards keeps the corrected contact.
+    expect(await alice.request('terminals.unpair', { serial: terminal.serial })).toMatchObject({ state: 'expected', contact: '+1 555 0142' });
+    expect((await ping(terminal)).status).toBe(403);
+  });
+
+  it('keeps both a pending pairing and the new contact when the request is approved after the update', async () => {
+    const terminal = RawTerminal.create('UPD-PENDING', 'ec');
+    await alice.request('terminals.create', { serial: terminal.serial, contact: '+1 555 0000' });
+    const { requestId, code } = await terminal.requestPairing(server.gateUrl, server.sfp);
+    expect(await update({ serial: terminal.serial, contact: '+1 555 0777' })).toMatchObject({ state: 'pending', contact: '+1 555 0777' });
+    const approved = (await alice.request('pairing.approve', { requestId, code })) as PairingView;
+    expect(approved.state).toBe('approved');
+    expect(await get(terminal.serial)).toMatchObject({ state: 'paired', tfp: terminal.tfp, contact: '+1 555 0777' });
+    expect((await ping(terminal)).status).toBe(200);
+  });
+
+  it('loses neither when an update and an approval arrive at the same time', async () => {
+    const terminals = ['UPD-RACE-1', 'UPD-RACE-2', 'UPD-RACE-3'].map((serial) => RawTerminal.create(serial, 'ec'));
+    await Promise.all(terminals.map(async (terminal, i) => {
+      await alice.request('terminals.create', { serial: terminal.serial, contact: 'old' });
+      const { requestId, code } = await terminal.requestPairing(server.gateUrl, server.sfp);
+      // Two connections, so neither waits for the other's answer: the server orders them.
+      const [, updated] = await Promise.all([
+        alice.request('pairing.approve', { requestId, code }),
+        watcher.request('terminals.update', { serial: terminal.serial, contact: `new ${i}` }),
+      ]);
+      expect((updated as TerminalView).contact).toBe(`new ${i}`);
+    }));
+    for (const [i, terminal] of terminals.entries()) {
+      expect(await get(terminal.serial)).toMatchObject({ state: 'paired', tfp: terminal.tfp, contact: `new ${i}` });
+      expect((await ping(terminal)).status).toBe(200);
+    }
+  });
+});
