@@ -127,6 +127,22 @@ const SPECS: readonly Spec[] = [
       ...(v.vpn === true && { vpn: true }),
     }),
   },
+  {
+    name: 'terminals update', usage: 'SERIAL [--name N] [--location L] [--contact C]',
+    summary: 'correct the name, location or contact phone (others stay; "" clears one)',
+    positionals: ['SERIAL'], options: ['name', 'location', 'contact'], op: 'terminals.update', render: 'terminal',
+    toArgs: ([serial], v) => {
+      if (v.name === undefined && v.location === undefined && v.contact === undefined) {
+        throw new UsageError('terminals update needs at least one of --name, --location, --contact');
+      }
+      return {
+        serial,
+        ...(v.name !== undefined && { name: str(v.name) }),
+        ...(v.location !== undefined && { location: str(v.location) }),
+        ...(v.contact !== undefined && { contact: str(v.contact) }),
+      };
+    },
+  },
   { name: 'terminals list', usage: '', summary: 'all terminals with their pairing state', positionals: [], options: [], op: 'terminals.list', render: 'terminals' },
   {
     name: 'terminals get', usage: 'SERIAL', summary: 'one terminal, with its full TFP', positionals: ['SERIAL'], options: [],
@@ -227,7 +243,8 @@ const WORKFLOW = `Pairing a terminal:
   2. the terminal contacts the gate and shows a 12-digit pairing code on its screen
   3. cas pairing list --state pending, then cas pairing get REQUEST_ID shows the code
   4. call the location contact yourself (the number you have on file, never one a
-     caller gives you) and have them read the code on the terminal screen
+     caller gives you) and have them read the code on the terminal screen;
+     a wrong number on file: cas terminals update SERIAL --contact …
   5. only if it matches: cas pairing approve REQUEST_ID --code CODE   (user with 2FA)
      if it does not: cas pairing reject REQUEST_ID — someone may be in the middle
 `;

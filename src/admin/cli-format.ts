@@ -143,18 +143,24 @@ function mib(bytes: unknown): string {
 }
 
 /** Fields of a pushed event worth a glance; the rest is in --json. */
-const PUSH_FIELDS = ['serial', 'requestId', 'state', 'stage', 'code', 'tfp', 'pairedTfp', 'remoteAddress', 'user', 'open', 'openUntil', 'conflictsWithPaired'];
+const PUSH_FIELDS = ['serial', 'requestId', 'state', 'stage', 'code', 'tfp', 'pairedTfp', 'remoteAddress', 'user', 'open', 'openUntil', 'conflictsWithPaired', 'changed'];
 
-/** One line per pushed event: time, event name, then its (and its nested view's) fields as key=value. */
+/**
+ * One line per pushed event: time, event name, then its (and its nested view's) fields as key=value; an event that
+ * names `changed` fields (terminal.updated) shows their new values too.
+ */
 export function renderPush(push: AdminPush, now = new Date()): string {
   const flat: Row = {};
   for (const [key, value] of Object.entries(push.data)) {
     if (isRow(value)) Object.assign(flat, Object.fromEntries(Object.entries(value).filter(([k]) => !(k in flat))));
     else flat[key] = value;
   }
-  const fields = PUSH_FIELDS.filter((k) => flat[k] !== undefined && flat[k] !== null && flat[k] !== false).map((k) => {
-    const shown = k === 'tfp' || k === 'pairedTfp' ? fullFp(flat[k]) : text(flat[k]);
-    return `${k}=${/\s/.test(shown) ? JSON.stringify(shown) : shown}`;
+  const changed = Array.isArray(push.data.changed) ? push.data.changed.filter((k): k is string => typeof k === 'string' && !PUSH_FIELDS.includes(k)) : [];
+  const fields = [...PUSH_FIELDS, ...changed].filter((k) => flat[k] !== undefined && flat[k] !== null && flat[k] !== false).map((k) => {
+    const value = flat[k];
+    const shown = k === 'tfp' || k === 'pairedTfp' ? fullFp(value) : Array.isArray(value) ? value.map(text).join(',') : text(value);
+    // Quoted when a value has spaces, or is empty (a cleared field), so the line still splits on spaces.
+    return `${k}=${shown === '' || /\s/.test(shown) ? JSON.stringify(shown) : shown}`;
   });
   return `${time(now.toISOString())} ${push.event}${fields.length ? ` ${fields.join(' ')}` : ''}\n`;
 }

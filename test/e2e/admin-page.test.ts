@@ -11,7 +11,7 @@ import { startServerProcess, tempDir, type ServerProcess } from '../helpers/serv
 
 /** The few browser globals the page-side callbacks touch: the project type-checks without the DOM lib, and these stay local to this module. */
 declare const sessionStorage: { readonly length: number; key(index: number): string | null; getItem(key: string): string | null; setItem(key: string, value: string): void };
-declare const document: { documentElement: { scrollWidth: number }; activeElement: { id: string } | null };
+declare const document: { documentElement: { scrollWidth: number }; activeElement: { id: string } | null; querySelector(selector: string): { value: string } | null };
 
 let server: ServerProcess;
 let browser: Browser;
@@ -22,7 +22,7 @@ const ops: Record<'alice' | 'bob' | 'carol' | 'dave', TestOperator> = {} as neve
 const opened: WatchedPage[] = [];
 
 /** Terminal CLI state dirs, one per terminal. */
-const terminals = { paired: tempDir('e2e-t1'), stranger: tempDir('e2e-t2'), phone: tempDir('e2e-t3'), late: tempDir('e2e-t4') };
+const terminals = { paired: tempDir('e2e-t1'), stranger: tempDir('e2e-t2'), phone: tempDir('e2e-t3'), late: tempDir('e2e-t4'), edited: tempDir('e2e-t5') };
 
 async function newPage(viewport?: { width: number; height: number }): Promise<Page> {
   const watched = await openPage(browser, { viewport });
@@ -203,8 +203,62 @@ describe('operator web page', () => {
     await page.click('#unpair');
     await page.click('#confirm-ok');
     await page.locator('#terminal-state-value', { hasText: 'expected' }).waitFor();
+    // The Unpair button went away with the pairing: the focus lands on the state that changed, not on the page's body.
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('terminal-state-value');
     const ping = await terminalCli(terminals.paired, ['ping']);
     expect(ping.json.error).toBe('not_paired');
+  });
+
+  it("corrects a terminal's contact in place, and the pairing screen then gives the new number", async () => {
+    const page = alicePage;
+    const focused = () => page.evaluate(() => document.activeElement?.id);
+    await page.click('a[href="#/terminals"]');
+    await page.click('#new-terminal');
+    await page.fill('#create-serial', 'BT-E2E-EDIT');
+    await page.fill('#create-name', 'Kiosk');
+    await page.fill('#create-contact', '+420 111 111 111');
+    await page.click('#create-submit');
+    await page.locator('#terminal-state-value', { hasText: 'expected' }).waitFor();
+
+    // Escape leaves the facts as they were; the focus goes back to Edit.
+    await page.click('#terminal-edit');
+    expect(await focused()).toBe('edit-name');
+    expect(await page.inputValue('#edit-contact')).toBe('+420 111 111 111');
+    await page.fill('#edit-contact', 'a typo');
+    await page.keyboard.press('Escape');
+    await page.locator('#edit-form').waitFor({ state: 'detached' });
+    expect(await page.textContent('#terminal-contact')).toBe('+420 111 111 111');
+    expect(await focused()).toBe('terminal-edit');
+
+    // A value the server refuses is said in the form, which stays open. (A script sets it: maxlength stops typing.)
+    await page.click('#terminal-edit');
+    await page.evaluate(() => { document.querySelector('#edit-name')!.value = 'n'.repeat(129); });
+    await page.click('#edit-save');
+    await expect.poll(() => page.textContent('#edit-error')).toContain('name');
+    await page.fill('#edit-name', 'Kiosk');
+
+    // Enter in a field saves.
+    await page.fill('#edit-contact', '+420 222 222 222');
+    await dismissToasts(page);
+    await screenshot(page, 'terminal-edit');
+    await page.keyboard.press('Enter');
+    await page.locator('#edit-form').waitFor({ state: 'detached' });
+    expect(await page.textContent('#terminal-contact')).toBe('+420 222 222 222');
+    expect(await page.textContent('#terminal-name')).toBe('Kiosk');
+    expect(await focused()).toBe('terminal-edit');
+
+    await page.reload();
+    await page.locator('#terminal-contact', { hasText: '+420 222 222 222' }).waitFor();
+
+    // The terminal asks to pair: the operator is told to call the corrected number.
+    await startPairing(terminals.edited, 'BT-E2E-EDIT');
+    await page.locator('#terminal-requests a').click();
+    await page.locator('#pairing-code').waitFor();
+    expect(await page.textContent('#pairing-contact')).toBe('+420 222 222 222');
+    // No request is left waiting for the tests after this one.
+    await page.click('#reject');
+    await page.click('#confirm-ok');
+    await page.locator('#pairing-status', { hasText: 'Rejected by alice' }).waitFor();
   });
 
   it('shows an unknown serial live and prefills the create form with it', async () => {

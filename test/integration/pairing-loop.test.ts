@@ -65,6 +65,18 @@ describe('pairing one terminal with the real CLIs', () => {
     expect(terminal).toMatchObject({ state: 'paired', tfp: pending.tfp });
   });
 
+  it('corrects the contact of the paired terminal, keeping its pairing (master calls below still work)', async () => {
+    const updated = ok(await cas(['terminals', 'update', 'ATM-0001', '--contact', '+1 555 0111']));
+    expect(updated).toMatchObject({ state: 'paired', name: 'Lobby', location: 'Main St 1', contact: '+1 555 0111' });
+    expect(ok(await cas(['terminals', 'update', 'ATM-0001', '--location', '']))).toMatchObject({ location: '', contact: '+1 555 0111' });
+    const nothing = await cas(['terminals', 'update', 'ATM-0001']);
+    expect(nothing.code).toBe(2);
+    expect(nothing.stderr).toContain('--contact');
+    const unknown = await cas(['terminals', 'update', 'ATM-9999', '--name', 'x']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('not_found');
+  });
+
   it('works against master: ping, cash events (idempotent), deposit address', async () => {
     expect(ok(await term(['ping'])).serverTime).toBeTruthy();
     expect(ok(await term(['cash-event', '--currency', 'USD', '--denomination', '20', '--count', '3', '--event-id', 'evt-1']))).toMatchObject({ accepted: true, duplicate: false });
@@ -99,7 +111,7 @@ describe('pairing one terminal with the real CLIs', () => {
   it('keeps an audit log of who did what', async () => {
     const audit = ok(await cas(['audit', '--limit', '50']));
     const actions = audit.filter((e: { user: string }) => e.user === 'alice').map((e: { action: string }) => e.action);
-    for (const action of ['gate.open', 'terminals.create', 'pairing.approve', 'terminals.unpair', 'deposit.set', 'login']) {
+    for (const action of ['gate.open', 'terminals.create', 'terminals.update', 'pairing.approve', 'terminals.unpair', 'deposit.set', 'login']) {
       expect(actions).toContain(action);
     }
   });

@@ -50,6 +50,8 @@ describe('parseCli', () => {
     expect(run(['terminals', 'create', 'BT1']).args).toEqual({ serial: 'BT1' });
     expect(run(['terminals', 'list']).command.op).toBe('terminals.list');
     expect(run(['terminals', 'unpair', 'BT1']).args).toEqual({ serial: 'BT1' });
+    expect(run(['terminals', 'update', 'BT1', '--contact', '+1 555 0100']).args).toEqual({ serial: 'BT1', contact: '+1 555 0100' });
+    expect(run(['terminals', 'update', 'BT1', '--name', 'Lobby', '--location', '']).args).toEqual({ serial: 'BT1', name: 'Lobby', location: '' });
     expect(run(['pairing', 'list', '--state', 'pending']).args).toEqual({ state: 'pending' });
     expect(run(['pairing', 'list']).args).toBeUndefined();
     expect(run(['pairing', 'approve', 'r1', '--code', '123 456 789 012']).args).toEqual({ requestId: 'r1', code: '123-456-789-012' });
@@ -74,6 +76,7 @@ describe('parseCli', () => {
       ['terminals', 'list', '--code', '1'], ['pairing', 'approve', 'r1'], ['pairing', 'approve', 'r1', '--code', '12345'],
       ['pairing', 'list', '--state', 'lost'], ['audit', '--limit', '0'], ['audit', '--limit', 'ten'], ['gate', 'open', '--minutes', '-5'],
       ['watch', '--topics', 'pairing,cash'], ['terminals', 'list', '--no-such-flag'], ['terminals', 'list', '--url'],
+      ['terminals', 'update', 'BT1'], ['terminals', 'update', '--contact', '1'], ['terminals', 'update', 'BT1', '--vpn'],
     ];
     for (const argv of mistakes) expect(usageError(() => parseCli(argv)), argv.join(' ')).toBe('bad_request');
   });

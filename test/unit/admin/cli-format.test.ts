@@ -80,6 +80,13 @@ describe('renderPush', () => {
     expect(line).toContain(`tfp=${colon}`);
   });
 
+  it('shows which fields terminal.updated changed, with their new values (a cleared one as "")', () => {
+    const line = renderPush({ event: 'terminal.updated', data: { terminal: { ...terminal, location: '' }, user: 'alice', changed: ['location', 'contact'] } }, new Date('2024-05-01T10:00:00Z'));
+    expect(line).toMatch(/^2024-05-01 10:00:00Z terminal\.updated serial=BT100001 /);
+    expect(line).toContain('user=alice changed=location,contact location="" contact="+420 1"');
+    expect(line).not.toContain('name=');
+  });
+
   it('keeps a top-level field over the nested view (terminal.unpaired carries the old TFP)', () => {
     const line = renderPush({ event: 'terminal.unpaired', data: { terminal: { ...terminal, tfp: null }, tfp, user: 'alice' } });
     expect(line).toContain(`tfp=${colon}`);

@@ -1,11 +1,92 @@
-/** @module One terminal: its fields, full TFP, its pairing requests, and unpairing (step "break trust") behind a confirmation. */
-import { dataTable, fill, fingerprintText, h, pill } from '../dom.js';
+/** @module One terminal: its fields (name, location and contact editable in place), full TFP, its pairing requests, and unpairing (step "break trust") behind a confirmation. */
+import { dataTable, field, fill, fingerprintText, formError, h, pill } from '../dom.js';
 import { effectiveState, errorText, formatTime } from '../format.js';
+
+/** What an operator may correct after creating the terminal; the rest belongs to the pairing. */
+const EDITABLE = [
+  { key: 'name', fact: 'Name', label: 'Name', attrs: { maxlength: '128' } },
+  { key: 'location', fact: 'Location', label: 'Location', attrs: { maxlength: '256' }, hint: 'Address or site name.' },
+  { key: 'contact', fact: 'Contact', label: 'Contact phone', attrs: { type: 'tel', maxlength: '128' }, hint: 'The person at the location who reads you the pairing code.' },
+];
 
 export function terminalDetailView(ctx, serial) {
   const { store } = ctx;
-  const body = h('div', { id: 'terminal-detail' });
   const error = h('p', { class: 'form-error', role: 'alert', hidden: true });
+
+  // The facts and buttons are built once and updated in place: a push re-renders them, and an element taken out of
+  // the page and put back loses the keyboard focus.
+  const row = (label, id, props = {}) => ({ dt: h('dt', {}, label), dd: h('dd', { id, ...props }) });
+  const rows = {
+    state: row('State', 'terminal-state-value', { tabindex: '-1' }),
+    ...Object.fromEntries(EDITABLE.map(({ key, fact }) => [key, row(fact, `terminal-${key}`)])),
+    vpn: row('VPN'), tfp: row('TFP'), paired: row('Paired'), lastSeen: row('Last seen'), created: row('Created'),
+  };
+  const facts = h('dl', { class: 'facts card', id: 'terminal-facts' }, Object.values(rows).map(({ dt, dd }) => [dt, dd]));
+  const editButton = h('button', { type: 'button', class: 'secondary', id: 'terminal-edit', onclick: openEditor }, 'Edit');
+  const unpairButton = h('button', { type: 'button', class: 'danger', id: 'unpair', onclick: unpair }, 'Unpair…');
+  const editSlot = h('div');
+  const requests = h('div');
+  const missing = h('p', { class: 'empty', hidden: true }, `No terminal with serial ${serial}.`);
+  const shown = h('div', {}, editSlot, facts, h('div', { class: 'actions' }, editButton, unpairButton), error, h('h2', {}, 'Pairing requests'), requests);
+  const body = h('div', { id: 'terminal-detail' }, missing, shown);
+
+  /** While open: the form that stands in for the Name, Location and Contact rows. */
+  let editor = null;
+
+  function openEditor() {
+    const t = store.terminals.get(serial);
+    if (!t || editor) return;
+    const inputs = Object.fromEntries(EDITABLE.map(({ key, attrs }) => [key, h('input', { id: `edit-${key}`, name: key, value: t[key], autocomplete: 'off', ...attrs })]));
+    const editError = formError('edit-error');
+    const save = h('button', { type: 'submit', class: 'primary', id: 'edit-save' }, 'Save');
+    const form = h('form', { class: 'card', id: 'edit-form', 'aria-label': `Edit terminal ${serial}`, novalidate: true, onsubmit: saveEdit, onkeydown: escapeCancels },
+      EDITABLE.map(({ key, label, hint }) => field(label, inputs[key], hint)),
+      editError.el,
+      h('div', { class: 'actions' }, h('button', { type: 'button', class: 'secondary', id: 'edit-cancel', onclick: closeEditor }, 'Cancel'), save));
+    // The values as they were when editing began: only the fields the operator changed are sent, so a correction
+    // another operator made meanwhile to another field is not undone.
+    editor = { inputs, error: editError, save, original: Object.fromEntries(EDITABLE.map(({ key }) => [key, t[key]])) };
+    fill(editSlot, form);
+    render();
+    inputs.name.focus();
+  }
+
+  function closeEditor() {
+    editor = null;
+    fill(editSlot);
+    render();
+    editButton.focus();
+  }
+
+  function escapeCancels(event) {
+    if (event.key !== 'Escape') return;
+    event.preventDefault();
+    closeEditor();
+  }
+
+  async function saveEdit(event) {
+    event.preventDefault();
+    const open = editor;
+    const edit = {};
+    for (const { key } of EDITABLE) {
+      const value = open.inputs[key].value.trim();
+      if (value !== open.original[key]) edit[key] = value;
+    }
+    if (Object.keys(edit).length === 0) {
+      closeEditor();
+      return;
+    }
+    open.error.show(null);
+    open.save.disabled = true;
+    try {
+      store.putTerminal(await ctx.call('terminals.update', { serial, ...edit }));
+      if (editor === open) closeEditor();
+      ctx.toast(`Terminal ${serial} updated.`, 'ok');
+    } catch (failure) {
+      open.save.disabled = false;
+      open.error.show(errorText(failure));
+    }
+  }
 
   async function unpair() {
     const yes = await ctx.confirm({
@@ -18,6 +99,8 @@ export function terminalDetailView(ctx, serial) {
     try {
       store.putTerminal(await ctx.call('terminals.unpair', { serial }));
       ctx.toast(`Terminal ${serial} unpaired.`, 'ok');
+      // The Unpair button is gone with the pairing: the focus goes to what changed instead of to the page's body.
+      rows.state.dd.focus();
     } catch (failure) {
       error.textContent = errorText(failure);
       error.hidden = false;
@@ -26,39 +109,35 @@ export function terminalDetailView(ctx, serial) {
 
   function render() {
     const t = store.terminals.get(serial);
-    if (!t) {
-      fill(body, h('p', { class: 'empty' }, `No terminal with serial ${serial}.`));
-      return;
+    missing.hidden = Boolean(t);
+    shown.hidden = !t;
+    if (!t) return;
+    fill(rows.state.dd, pill(t.state));
+    for (const { key } of EDITABLE) {
+      fill(rows[key].dd, t[key] || '—');
+      // While the form is open it holds these three.
+      rows[key].dt.hidden = editor !== null;
+      rows[key].dd.hidden = editor !== null;
     }
-    const requests = [...store.requests.values()].filter((r) => r.serial === serial);
-    fill(body,
-      h('dl', { class: 'facts card' },
-        h('dt', {}, 'State'), h('dd', { id: 'terminal-state-value' }, pill(t.state)),
-        h('dt', {}, 'Name'), h('dd', {}, t.name || '—'),
-        h('dt', {}, 'Location'), h('dd', {}, t.location || '—'),
-        h('dt', {}, 'Contact'), h('dd', {}, t.contact || '—'),
-        h('dt', {}, 'VPN'), h('dd', {}, t.vpn ? 'yes' : 'no'),
-        h('dt', {}, 'TFP'), h('dd', {}, t.tfp ? fingerprintText(t.tfp, 'terminal-tfp') : h('span', { id: 'terminal-tfp' }, 'not paired')),
-        h('dt', {}, 'Paired'), h('dd', {}, formatTime(t.pairedAt)),
-        h('dt', {}, 'Last seen'), h('dd', {}, t.lastSeenAt ? formatTime(t.lastSeenAt) : 'never'),
-        h('dt', {}, 'Created'), h('dd', {}, formatTime(t.createdAt))),
-      t.state === 'paired'
-        ? h('div', { class: 'actions' }, h('button', { type: 'button', class: 'danger', id: 'unpair', onclick: unpair }, 'Unpair…'))
-        : null,
-      error,
-      h('h2', {}, 'Pairing requests'),
-      dataTable({
-        id: 'terminal-requests',
-        caption: `Pairing requests of ${serial}`,
-        rows: requests.sort((a, b) => b.requestedAt.localeCompare(a.requestedAt)),
-        empty: 'None yet.',
-        columns: [
-          { label: 'Requested', cell: (r) => h('a', { href: `#/pairing/${encodeURIComponent(r.requestId)}` }, formatTime(r.requestedAt)) },
-          { label: 'State', cell: (r) => pill(effectiveState(r)) },
-          { label: 'From', cell: (r) => r.remoteAddress },
-          { label: 'Decided by', cell: (r) => r.decidedBy ?? '—' },
-        ],
-      }));
+    fill(rows.vpn.dd, t.vpn ? 'yes' : 'no');
+    fill(rows.tfp.dd, t.tfp ? fingerprintText(t.tfp, 'terminal-tfp') : h('span', { id: 'terminal-tfp' }, 'not paired'));
+    fill(rows.paired.dd, formatTime(t.pairedAt));
+    fill(rows.lastSeen.dd, t.lastSeenAt ? formatTime(t.lastSeenAt) : 'never');
+    fill(rows.created.dd, formatTime(t.createdAt));
+    editButton.hidden = editor !== null;
+    unpairButton.hidden = t.state !== 'paired';
+    fill(requests, dataTable({
+      id: 'terminal-requests',
+      caption: `Pairing requests of ${serial}`,
+      rows: [...store.requests.values()].filter((r) => r.serial === serial).sort((a, b) => b.requestedAt.localeCompare(a.requestedAt)),
+      empty: 'None yet.',
+      columns: [
+        { label: 'Requested', cell: (r) => h('a', { href: `#/pairing/${encodeURIComponent(r.requestId)}` }, formatTime(r.requestedAt)) },
+        { label: 'State', cell: (r) => pill(effectiveState(r)) },
+        { label: 'From', cell: (r) => r.remoteAddress },
+        { label: 'Decided by', cell: (r) => r.decidedBy ?? '—' },
+      ],
+    }));
   }
 
   const unsubscribe = store.subscribe((topic) => {
