@@ -8,7 +8,7 @@ import type { PairingStage } from '../protocol/types.js';
 import { parseServerUrl, type PinnedReply } from './pinned-https.js';
 import { replyError } from './signed-call.js';
 import { softwareVersion } from './software-version.js';
-import type { StoredState } from './state-dir.js';
+import type { PendingPairing, StoredState } from './state-dir.js';
 
 export interface PairOptions {
   /** Keep polling until the operator decides (or `timeoutMs` passes). */
@@ -21,6 +21,8 @@ export interface PairOptions {
   /** Called once per code, as soon as the code is known and the operator can see it too. */
   onCode?(code: string): void;
   onPoll?(polls: number): void;
+  /** Called when the request being resumed is gone on the server (expired or forgotten) and a new one is made: its code is void. */
+  onRestart?(previous: { requestId: string; code: string }): void;
 }
 
 export type PairResult =
@@ -77,6 +79,8 @@ export async function gatePairing(ctx: PairingContext, opts: PairOptions): Promi
     if (reply.status === 404) {
       // The request expired or the server forgot it while we were away: start again, as PROTOCOL.md says.
       forgetPairing(ctx);
+      // MUST tell before the new code appears: the person may already have read the old code to the operator.
+      opts.onRestart?.({ requestId: resumed.requestId, code: resumed.code });
       fresh = randomBytes(NONCE_BYTES);
       reply = await ctx.gate(commitBody(fresh));
     }
@@ -91,6 +95,7 @@ export async function gatePairing(ctx: PairingContext, opts: PairOptions): Promi
       ctx.state.server.masterUrl = masterUrl;
       ctx.state.server.vpn = body.vpn ?? null;
       ctx.state.paired = true;
+      ctx.state.pairedConfirmedAt = new Date().toISOString();
       ctx.state.pairing = null;
       ctx.save();
       return { status: 'trusted', serial: ctx.state.serial, tfp: ctx.state.tfp, sfp: reply.sfp, masterUrl, vpn: ctx.state.server.vpn };
@@ -153,7 +158,51 @@ export async function gatePairing(ctx: PairingContext, opts: PairOptions): Promi
     const err =
       reply.status < 300 ? new AppError('bad_request', `the gate answered HTTP ${reply.status} with an unexpected body`) : replyError(reply);
     // These end the attempt on the server too; a new `pair` starts with a fresh nonce.
-    if (['pairing_rejected', 'no_pairing_request', 'commitment_mismatch'].includes(err.code)) forgetPairing(ctx);
-    throw err;
+    if (!['pairing_rejected', 'no_pairing_request', 'commitment_mismatch'].includes(err.code)) throw err;
+    const ended = ctx.state.pairing;
+    forgetPairing(ctx);
+    throw explainEnded(err, ended);
   }
+}
+
+/** The server's words for an ended request say what happened; the person at the terminal also needs what to do next. */
+function explainEnded(err: AppError, ended: PendingPairing | null): AppError {
+  const request = ended === null ? 'the pairing request' : `pairing request ${ended.requestId}`;
+  switch (err.code) {
+    case 'pairing_rejected':
+      // The gate says "an operator rejected" even when the server rejected it after too many wrong codes,
+      // and its answer carries no expiry time (PROTOCOL.md: `403 {"error":"pairing_rejected"}`), so neither is claimed here.
+      return new AppError(
+        'pairing_rejected',
+        `${request} was rejected (by an operator, or after too many wrong codes). ` +
+          'This terminal certificate cannot pair again until the rejection expires, one pairing TTL after the decision ' +
+          "(24 h unless the server's --pairing-ttl says otherwise), or after `terminal factory-reset` and `terminal init` " +
+          '(a new key, so a new TFP and a new request). Call the operator first: `cas pairing get` and `cas audit` show why.',
+        err.details,
+        { cause: err },
+      );
+    case 'no_pairing_request':
+      return new AppError(
+        'no_pairing_request',
+        `${request} expired or the server no longer knows it${ended === null ? '' : `; its code ${ended.code} is void`}. ` +
+          'Run `terminal pair` again: it makes a new request with a new code.',
+        err.details,
+        { cause: err },
+      );
+    default:
+      return err;
+  }
+}
+
+/** A refused connection to a gate is most often a closed gate: it listens only while an operator has it open. */
+export function explainClosedGate(err: unknown): unknown {
+  if (!(err instanceof AppError) || err.code !== 'server_unreachable') return err;
+  if ((err.cause as NodeJS.ErrnoException | undefined)?.code !== 'ECONNREFUSED') return err;
+  return new AppError(
+    'server_unreachable',
+    `${err.message}: nothing listens there. The gate listens only while an operator has it open (\`cas gate open\`); ` +
+      'ask the operator to open it and pair again. If it is open, check the gate URL (`terminal status`).',
+    err.details,
+    { cause: err.cause },
+  );
 }

@@ -52,7 +52,7 @@ function pinMismatch(url: URL, expected: string, seen: string): AppError {
     'server_pin_mismatch',
     `${url.host} presented a certificate with SFP ${formatFingerprint(seen)}, but this terminal is pinned to ` +
       `${formatFingerprint(expected)}; nothing was sent. If the server really changed its certificate, run ` +
-      '`terminal set-server URL` (forgets the pin) and pair again.',
+      '`terminal set-server URL` and `terminal pair` (the pin is replaced once the gate answers).',
     { expected, seen },
   );
 }

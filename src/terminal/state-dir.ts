@@ -40,6 +40,11 @@ export interface ServerSettings {
   /** The pinned Server Certificate Fingerprint; null until the first gate contact. */
   sfp: string | null;
   vpn: unknown;
+  /**
+   * A gate `set-server` named for a terminal that had something to lose (paired, or a pairing in progress):
+   * the next `pair` goes there and switches over only once that gate answers. Absent in older state files.
+   */
+  nextGateUrl?: string | null;
 }
 
 export interface StoredState {
@@ -52,6 +57,8 @@ export interface StoredState {
   server: ServerSettings;
   pairing: PendingPairing | null;
   paired: boolean;
+  /** When a server answer last confirmed `paired` (trusted gate answer, successful master call); absent in older state files. */
+  pairedConfirmedAt?: string | null;
 }
 
 export const emptyServer = (): ServerSettings => ({ gateUrl: null, masterUrl: null, sfp: null, vpn: null });

@@ -5,7 +5,8 @@ import { createSelfSignedCertificate, defaultAlgorithm, generateKeyPair, MAX_RSA
 import { fingerprint } from '../crypto/fingerprint.js';
 import { cashEventSchema, check, SERIAL_PATTERN } from '../protocol/schemas.js';
 import type { KeyKind, PairingStage, SignatureAlgorithm } from '../protocol/types.js';
-import { gatePairing, type PairOptions, type PairResult } from './gate-pairing.js';
+import { explainClosedGate, gatePairing, type PairOptions, type PairResult } from './gate-pairing.js';
+import { hasTrustToLose, pairWithNewGate } from './gate-switch.js';
 import { parseServerUrl, type PinnedReply } from './pinned-https.js';
 import { openRestorePoint, sealRestorePoint } from './restore-point.js';
 import { isSuccess, replyError, signedCall, type TerminalIdentity } from './signed-call.js';
@@ -28,7 +29,12 @@ export interface TerminalStatus extends InitResult {
   gateUrl: string | null;
   masterUrl: string | null;
   pinnedSfp: string | null;
+  /** From the last server answer: the terminal cannot know offline whether the operator has unpaired it since. */
   paired: boolean;
+  /** When a server answer last confirmed `paired`; null when never recorded. */
+  pairedConfirmedAt: string | null;
+  /** A gate that `set-server` named; the next `pair` switches to it once that gate answers. */
+  nextGateUrl: string | null;
   /** The pairing in progress, without its secret nonce. */
   pairing: { requestId: string; stage: PairingStage; code: string; expiresAt: string | null } | null;
 }
@@ -62,6 +68,8 @@ export interface CashEventInput {
 
 const PAIRING_PATH = '/api/v1/pairing';
 const PAIR_HINT = 'run `terminal pair --gate https://SERVER:7741` and have the operator approve it';
+/** A successful master call re-confirms `paired`; rewriting state.json (two fsyncs) on every call would wear a terminal's flash for little. */
+const CONFIRMATION_REFRESH_MS = 60_000;
 
 type GateBody = Record<string, unknown>;
 
@@ -144,6 +152,8 @@ export class Terminal {
       masterUrl: server.masterUrl,
       pinnedSfp: server.sfp,
       paired,
+      pairedConfirmedAt: this.state.pairedConfirmedAt ?? null,
+      nextGateUrl: server.nextGateUrl ?? null,
       pairing: pairing && { requestId: pairing.requestId, stage: pairing.stage, code: pairing.code, expiresAt: pairing.expiresAt },
     };
   }
@@ -157,10 +167,18 @@ export class Terminal {
     return sealRestorePoint({ privateKeyPem: this.dir.privateKeyPem(), certPem: this.dir.certificatePem(), state: this.state }, passphrase);
   }
 
-  /** Changing the server address forgets the pin, the master URL, the pairing and the paired flag (the seed's "unpinning"). */
-  setServer(gateUrl: string): void {
-    this.resetServer(parseServerUrl(gateUrl).origin);
+  /**
+   * Changing the server address forgets the pin, the master URL, the pairing and the paired flag (the seed's "unpinning"),
+   * but only once the new gate has answered (see `pair`): a terminal with something to lose keeps its old server
+   * until then, so a mistyped address cannot un-pair it. `switched` says whether the change took effect at once.
+   */
+  setServer(gateUrl: string): { switched: boolean } {
+    const origin = parseServerUrl(gateUrl).origin;
+    const switched = !hasTrustToLose(this.state);
+    if (switched) this.resetServer(origin);
+    else this.state.server.nextGateUrl = origin;
     this.save();
+    return { switched };
   }
 
   /**
@@ -169,20 +187,56 @@ export class Terminal {
    * code and then reports the outcome.
    */
   async pair(gateUrl?: string, opts: PairOptions = {}): Promise<PairResult> {
+    const server = this.state.server;
+    let target = server.nextGateUrl ?? null;
     if (gateUrl !== undefined) {
       const origin = parseServerUrl(gateUrl).origin;
-      if (origin !== this.state.server.gateUrl) this.resetServer(origin);
+      if (origin !== server.gateUrl || target === origin) {
+        target = origin;
+      } else if (target !== null) {
+        target = null; // naming the current gate again cancels a switch `set-server` left pending
+        server.nextGateUrl = null;
+        this.save();
+      }
+    }
+    if (target !== null && !hasTrustToLose(this.state)) {
+      this.resetServer(target); // nothing to lose: remember the new gate even if it cannot be reached now
       this.save();
+      target = null;
+    }
+    if (target !== null) {
+      const host = {
+        current: () => this.state,
+        adopt: (candidate: StoredState) => {
+          this.state = candidate;
+          this.save();
+        },
+        save: () => this.save(),
+        gate: (state: StoredState, body: GateBody) => this.gate(state, body, opts),
+      };
+      return pairWithNewGate(host, target, opts);
     }
     if (this.state.server.gateUrl === null) throw new AppError('invalid_field', `no gate URL yet: ${PAIR_HINT}`);
-    return gatePairing({ state: this.state, save: () => this.save(), gate: (body) => this.gate(body, opts) }, opts);
+    const state = this.state;
+    return gatePairing({ state, save: () => this.save(), gate: (body) => this.gate(state, body, opts) }, opts);
   }
 
   /** The VPN configuration from the last trusted gate answer; `not_found` when the server gave none. */
   vpnConfig(): TerminalVpnConfig {
     const vpn = this.state.server.vpn;
     if (!isVpnConfig(vpn)) {
-      throw new AppError('not_found', `no VPN configuration: the server gives one to terminals created with VPN, once they are trusted; ${PAIR_HINT}`);
+      if (!this.state.paired) {
+        throw new AppError('not_found', `no VPN configuration yet: the server gives one to terminals created with VPN, once they are trusted; ${PAIR_HINT}`);
+      }
+      // Paired, yet the last trusted answer carried none: pairing again does not help unless the server has one by now.
+      // The VPN setting is chosen when the operator creates the terminal (`cas terminals create --vpn`); no op changes it later.
+      throw new AppError(
+        'not_found',
+        `the server gave terminal ${this.state.serial} no VPN configuration: it gives one only to terminals the operator ` +
+          'created with VPN (`cas terminals create SERIAL --vpn`), and that cannot be switched on for an existing terminal. ' +
+          'Ask the operator how this terminal was created. If it was created with VPN, `terminal pair` fetches the ' +
+          'configuration again (no new code).',
+      );
     }
     return { profile: vpn.profile, masterUrl: vpn.masterUrl, serial: vpn.serial, expiresAt: vpn.expiresAt };
   }
@@ -218,19 +272,25 @@ export class Terminal {
     return (await this.master('GET', '/api/v1/deposit-address', undefined, { coin })) as Record<string, unknown>;
   }
 
-  private async gate(body: GateBody, opts: PairOptions): Promise<PinnedReply> {
-    const reply = await signedCall(this.identity(), {
-      baseUrl: this.state.server.gateUrl!,
-      method: 'POST',
-      path: PAIRING_PATH,
-      body,
-      pin: this.state.server.sfp,
-      withCertificate: true,
-      timeoutMs: opts.requestTimeoutMs,
-    });
-    if (this.state.server.sfp === null) {
-      this.state.server.sfp = reply.sfp; // the first gate contact pins the server (trust on first use, checked by the code)
-      this.save();
+  /** One signed gate call for `state` (the stored state, or the candidate of a gate switch, which is saved only once it is adopted). */
+  private async gate(state: StoredState, body: GateBody, opts: PairOptions): Promise<PinnedReply> {
+    let reply: PinnedReply;
+    try {
+      reply = await signedCall(this.identity(), {
+        baseUrl: state.server.gateUrl!,
+        method: 'POST',
+        path: PAIRING_PATH,
+        body,
+        pin: state.server.sfp,
+        withCertificate: true,
+        timeoutMs: opts.requestTimeoutMs,
+      });
+    } catch (err) {
+      throw explainClosedGate(err);
+    }
+    if (state.server.sfp === null) {
+      state.server.sfp = reply.sfp; // the first gate contact pins the server (trust on first use, checked by the code)
+      if (state === this.state) this.save();
     }
     return reply;
   }
@@ -240,7 +300,10 @@ export class Terminal {
     // Master never pins: without a gate-pinned SFP there is nothing to trust.
     if (!this.state.paired || masterUrl === null || sfp === null) throw new AppError('not_paired', `this terminal is not paired; ${PAIR_HINT}`);
     const reply = await signedCall(this.identity(), { baseUrl: masterUrl, method, path, query, body, pin: sfp, withCertificate: false });
-    if (isSuccess(reply)) return reply.json;
+    if (isSuccess(reply)) {
+      this.confirmPaired();
+      return reply.json;
+    }
     const err = replyError(reply);
     if (err.code === 'not_paired') {
       this.state.paired = false; // the operator unpaired us; pairing again starts at the gate
@@ -263,9 +326,18 @@ export class Terminal {
     return this.cachedIdentity;
   }
 
+  /** Master answered a signed call: the pairing still holds as of now. */
+  private confirmPaired(): void {
+    const last = Date.parse(this.state.pairedConfirmedAt ?? '');
+    if (Number.isFinite(last) && Date.now() - last < CONFIRMATION_REFRESH_MS) return;
+    this.state.pairedConfirmedAt = new Date().toISOString();
+    this.save();
+  }
+
   private resetServer(gateUrl: string): void {
     this.state.server = { ...emptyServer(), gateUrl };
     this.state.paired = false;
+    this.state.pairedConfirmedAt = null;
     this.state.pairing = null;
   }
 

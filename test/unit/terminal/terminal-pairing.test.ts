@@ -153,16 +153,24 @@ describe('pinning', () => {
     expect(peer.master.requests).toHaveLength(0);
   });
 
-  it('set-server forgets the pin, the master URL, the pairing and the paired flag', async () => {
-    const { peer, dir } = await setup();
+  it('set-server forgets the pin, the master URL, the pairing and the paired flag once the new gate answers', async () => {
+    const { peer, dir, sfp } = await setup();
     const first = await Terminal.open(dir).pair(peer.gate.url);
     if (first.status !== 'pending') throw new Error('expected pending');
     peer.approve(first.requestId);
     await Terminal.open(dir).pair();
-    Terminal.open(dir).setServer('https://127.0.0.1:7741/');
+    const other = await protocolPeer(serverIdentity());
+    cleanup.push(() => other.close());
+    Terminal.open(dir).setServer(`${other.gate.url}/`);
+    expect(Terminal.open(dir).status()).toMatchObject({ pinnedSfp: sfp, paired: true, nextGateUrl: other.gate.url });
+    expect(await codeOf(Terminal.open(dir).pair())).toBe('unknown_serial'); // answered, but no pairing exchange: nothing changes
+    expect(Terminal.open(dir).status()).toMatchObject({ pinnedSfp: sfp, paired: true, nextGateUrl: other.gate.url });
+    other.knownSerials.add('T1');
+    const next = await Terminal.open(dir).pair();
     expect(Terminal.open(dir).status()).toMatchObject({
-      gateUrl: 'https://127.0.0.1:7741', pinnedSfp: null, masterUrl: null, paired: false, pairing: null,
+      gateUrl: other.gate.url, pinnedSfp: next.sfp, masterUrl: null, paired: false, nextGateUrl: null,
     });
+    expect(next.sfp).not.toBe(sfp);
   });
 });
 
