@@ -1,5 +1,6 @@
 /** @module What each terminal CLI command does: calls the Terminal library and shapes its answer as JSON and as text for the person at the machine. */
-import { open, readFile, writeFile } from 'node:fs/promises';
+import { open, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { AppError } from '../errors.js';
 import { formatFingerprint } from '../crypto/fingerprint.js';
@@ -57,22 +58,35 @@ const missing = (name: string): never => {
 
 const fp = (hex: string | null): string => (hex === null ? '(none)' : `${hex}\n${' '.repeat(13)}${formatFingerprint(hex)}`);
 
+/** `paired` is what the server said last; offline the terminal cannot know whether an operator has unpaired it since. */
+function pairedText(s: TerminalStatus): string {
+  if (!s.paired) return 'no';
+  const asOf = s.pairedConfirmedAt === null ? 'as of the last contact with the server' : `as of the last contact, ${s.pairedConfirmedAt}`;
+  return `yes (${asOf}) — \`terminal ping\` checks it now`;
+}
+
 function statusText(s: TerminalStatus, dir: string): string {
   const pairing = s.pairing === null ? 'none' : `${s.pairing.stage === 'approval' ? 'waiting for operator approval' : 'reveal pending'}, code ${s.pairing.code}`;
+  const next = s.nextGateUrl === null ? [] : [`             switching to ${s.nextGateUrl} once its gate answers \`terminal pair\``];
   return [
     `serial       ${s.serial}   (state in ${dir})`,
     `key          ${s.keyKind} (${s.alg})`,
     `TFP          ${fp(s.tfp)}`,
     `gate         ${s.gateUrl ?? '(not set: terminal pair --gate URL)'}`,
+    ...next,
     `master       ${s.masterUrl ?? '(none yet)'}`,
     `pinned SFP   ${fp(s.pinnedSfp)}`,
-    `paired       ${s.paired ? 'yes — trusted by the server' : 'no'}`,
+    `paired       ${pairedText(s)}`,
     `pairing      ${pairing}`,
   ].join('\n');
 }
 
 async function passphrase(ctx: CommandContext, confirm: boolean): Promise<string> {
   const first = await readSecretLine(ctx.stdin, 'Passphrase: ', ctx.stderr);
+  // An empty stdin (`< /dev/null`, a script that forgot the pipe) is a missing argument, not a short passphrase.
+  if (first === '') {
+    throw new UsageError('no passphrase given: the first line of standard input is empty or missing; pipe it in (e.g. `printf \'%s\\n\' "$PASSPHRASE" | terminal …`) or type it at a terminal');
+  }
   if (confirm && (ctx.stdin as { isTTY?: boolean }).isTTY === true) {
     const again = await readSecretLine(ctx.stdin, 'Passphrase again: ', ctx.stderr);
     if (again !== first) throw new AppError('invalid_field', 'the two passphrases differ');
@@ -99,6 +113,12 @@ async function pair(ctx: CommandContext): Promise<CommandOutput> {
         else ctx.stdout.write(`${codeScreen(code, serial)}\n`);
       },
       onPoll: (polls) => progress.update(`waiting for operator approval… (polled ${polls} times)`),
+      onRestart: (previous) => {
+        progress.clear();
+        const note = `The earlier pairing request (code ${previous.code}) expired or the server no longer knows it: that code is void. A new request was made; read the new code to the operator.`;
+        if (ctx.json) ctx.stderr.write(`${note}\n`);
+        else ctx.stdout.write(`${note}\n`);
+      },
     })
     .finally(() => progress.clear());
   serial = result.serial;
@@ -142,17 +162,19 @@ async function vpnConfig(ctx: CommandContext): Promise<CommandOutput> {
 }
 
 async function factoryReset(ctx: CommandContext): Promise<CommandOutput> {
-  if (ctx.values.yes !== true) {
-    if ((ctx.stdin as { isTTY?: boolean }).isTTY !== true) throw new UsageError('factory-reset deletes the private key for good; pass --yes to confirm');
-    ctx.stderr.write("This deletes the terminal's private key, certificate and pairing for good. Type YES to confirm: ");
-    if ((await readLine(ctx.stdin)).trim() !== 'YES') throw new AppError('bad_request', 'factory reset cancelled');
-  }
   const dir = new StateDir(ctx.stateDir);
   let before: { serial: string; tfp: string } | null = null;
   try {
     before = dir.exists() ? dir.read() : null;
   } catch {
     before = null; // a damaged state is exactly what a reset is for
+  }
+  if (ctx.values.yes !== true) {
+    if ((ctx.stdin as { isTTY?: boolean }).isTTY !== true) throw new UsageError('factory-reset deletes the private key for good; pass --yes to confirm');
+    const what = before === null ? `whatever terminal files are in ${ctx.stateDir}` : `terminal ${before.serial} (TFP ${before.tfp})`;
+    ctx.stderr.write(`This deletes ${what} for good: its private key, certificate and pairing. Type YES to confirm: `);
+    // Not confirmed is a usage outcome (exit 2), as without --yes where nobody can confirm.
+    if ((await readLine(ctx.stdin)).trim() !== 'YES') throw new UsageError('factory reset cancelled; nothing was deleted');
   }
   Terminal.factoryReset(ctx.stateDir);
   return {
@@ -161,6 +183,28 @@ async function factoryReset(ctx: CommandContext): Promise<CommandOutput> {
       ? `Nothing to reset in ${ctx.stateDir}; it holds no terminal now.`
       : `Factory reset done: terminal ${before.serial} (TFP ${before.tfp}) is gone. \`terminal init\` makes a new identity.`,
   };
+}
+
+/** A path the user gave that cannot be used is their mistake to fix (exit 2), not an internal error. */
+function fileMistake(err: unknown, option: string, path: string): unknown {
+  const why: Record<string, string> = {
+    ENOENT: `the directory ${dirname(path)} does not exist`,
+    ENOTDIR: `${dirname(path)} is not a directory`,
+    EISDIR: `${path} is a directory`,
+    EACCES: 'permission denied',
+    EPERM: 'permission denied',
+    EROFS: 'the file system is read-only',
+  };
+  const reason = why[(err as NodeJS.ErrnoException).code ?? ''];
+  return reason === undefined ? err : new UsageError(`${option} ${path}: ${reason}`);
+}
+
+async function checkOutDirectory(out: string): Promise<void> {
+  const dir = dirname(out);
+  const info = await stat(dir).catch((err: NodeJS.ErrnoException) => {
+    throw err.code === 'ENOENT' ? new UsageError(`--out ${out}: the directory ${dir} does not exist; create it or choose another`) : fileMistake(err, '--out', out);
+  });
+  if (!info.isDirectory()) throw new UsageError(`--out ${out}: ${dir} is not a directory`);
 }
 
 export async function runCommand(command: Command, ctx: CommandContext): Promise<CommandOutput> {
@@ -206,11 +250,17 @@ export async function runCommand(command: Command, ctx: CommandContext): Promise
       const url = ctx.positionals[0];
       if (url === undefined) throw new UsageError('set-server needs the new gate URL');
       const terminal = Terminal.open(ctx.stateDir);
-      terminal.setServer(url);
+      const before = terminal.status();
+      const { switched } = terminal.setServer(url);
       const status = terminal.status();
+      const kept = before.paired ? `stays paired with ${before.gateUrl} (master ${before.masterUrl ?? 'unknown'})` : `keeps its pairing request at ${before.gateUrl}`;
       return {
-        json: { ...status },
-        text: `Gate set to ${status.gateUrl}. The pinned SFP and any pairing are forgotten; run \`terminal pair\` to pair with it.`,
+        json: { ...status, switched },
+        text: switched
+          ? `Gate set to ${status.gateUrl}. The pinned SFP and any pairing are forgotten; run \`terminal pair\` to pair with it.`
+          : `Gate ${status.nextGateUrl} noted. This terminal ${kept} until that gate answers: run \`terminal pair\` ` +
+            '(the operator opens the gate); only then are the old pin, master URL and pairing forgotten. ' +
+            `\`terminal pair --gate ${before.gateUrl}\` cancels the switch.`,
       };
     }
     case 'vpn-config':
@@ -220,12 +270,13 @@ export async function runCommand(command: Command, ctx: CommandContext): Promise
     case 'backup': {
       const out = str(ctx, 'out', true);
       const terminal = Terminal.open(ctx.stateDir);
+      await checkOutDirectory(out); // before the passphrase is typed (twice) for nothing
       const sealed = await terminal.backup(await passphrase(ctx, true));
       try {
         await writeFile(out, sealed, { mode: 0o600, flag: 'wx' }); // never overwrite an older restore point
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new AppError('conflict', `${out} already exists`);
-        throw err;
+        throw fileMistake(err, '--out', out);
       }
       const { serial, tfp } = terminal.status();
       return { json: { out, bytes: sealed.length, serial, tfp }, text: `Restore point of ${serial} written to ${out}. Keep the file and its passphrase apart.` };
@@ -233,7 +284,7 @@ export async function runCommand(command: Command, ctx: CommandContext): Promise
     case 'restore': {
       const file = str(ctx, 'in', true);
       const sealed = await readFile(file).catch((err: NodeJS.ErrnoException) => {
-        throw err.code === 'ENOENT' ? new AppError('not_found', `${file} does not exist`) : err;
+        throw err.code === 'ENOENT' ? new AppError('not_found', `${file} does not exist`) : fileMistake(err, '--in', file);
       });
       const terminal = await Terminal.restore(ctx.stateDir, sealed, await passphrase(ctx, false), { force: ctx.values.force === true });
       const status = terminal.status();

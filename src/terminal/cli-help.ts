@@ -45,7 +45,7 @@ Commands:
   cash-event       report inserted banknotes to master
   deposit-address  ask master for the operator's deposit address for a coin
   vpn-config       print the OpenVPN profile the server gave (--out FILE: with this terminal's key)
-  set-server       change the server address (forgets the pinned SFP and the pairing)
+  set-server       change the server address (the pin and pairing go once the new gate answers)
   factory-reset    delete key, certificate and state: this terminal's identity is gone
   backup           write an encrypted restore point (key + certificate + state)
   restore          bring a terminal back from a restore point
@@ -77,6 +77,9 @@ Shows what the terminal knows: serial, key type, TFP, the gate and master URLs, 
 pinned Server Certificate Fingerprint (SFP), whether it is paired, and a pairing in
 progress with its code. Never shows the private key or the secret pairing nonce.
 
+"paired" is what the server said at the last contact (its time is shown): an operator
+may have unpaired the terminal since. \`terminal ping\` asks the server now.
+
 ${COMMON}`,
   pair: `Usage: terminal pair [--gate URL] [--wait] [--timeout SECONDS] [--interval SECONDS]
 
@@ -95,9 +98,22 @@ Without --wait, pair shows the code and returns; run pair again later to learn t
 outcome (it resumes the same request instead of starting a new one).
 With --wait, it keeps asking until the operator approves or rejects.
 If the terminal is already trusted, pair reports "trusted" at once.
+If the request expired before the operator decided, pair says that the old code is
+void and shows the code of a new request.
+
+The gate listens only while the operator has it open (\`cas gate open\`); a closed gate
+refuses the connection (server_unreachable, ECONNREFUSED).
+
+After a rejection (by an operator, or after too many wrong codes) this certificate
+cannot pair again until the rejection expires (24 h by default) or after
+\`factory-reset\` (new key). Call the operator first.
 
   --gate URL           the gate, e.g. https://server.example:7741 (remembered; needed the
-                       first time; a different URL than before forgets the pinned SFP)
+                       first time). A different URL than before switches to that gate:
+                       a paired terminal (or one with a pairing in progress) forgets its
+                       pinned SFP, master URL and pairing only once the new gate has
+                       answered the pairing request; if it cannot be reached or refuses,
+                       nothing changes. The current URL again cancels a set-server switch.
   --wait               wait for the operator's decision
   --timeout SECONDS    with --wait: give up after this long (exit code 3); default: no limit
   --interval SECONDS   with --wait: time between polls (default 2)
@@ -140,7 +156,8 @@ this terminal's own key) and the tls-crypt key. It holds no private key.
 
 After the operator moves the VPN (\`cas vpn regenerate\`), run \`terminal pair\` to fetch
 the new profile; no new pairing code is needed. Fails with not_found when the server gave
-no VPN configuration.
+no VPN configuration: it gives one only to terminals the operator created with VPN
+(\`cas terminals create SERIAL --vpn\`), which cannot be switched on later.
 
 ${COMMON}`,
   'set-server': `Usage: terminal set-server URL
@@ -149,26 +166,36 @@ Changes the gate address to URL. As on a real terminal, this forgets the pinned 
 fingerprint, the master URL and any pairing: the next \`pair\` pins the new server and
 needs the operator's approval again (unless that server already trusts this TFP).
 
+A paired terminal (or one with a pairing in progress) keeps its old server until the
+new gate answers: set-server only notes URL, the next \`pair\` goes there, and the old
+pin, master URL and pairing are forgotten once that gate has answered. Until then
+ping and cash events still go to the old master, and a mistyped URL changes nothing.
+\`terminal pair --gate OLD-URL\` cancels the switch. Without anything to lose the
+change is immediate.
+
 ${COMMON}`,
   'factory-reset': `Usage: terminal factory-reset [--yes]
 
 Deletes the private key, the certificate and all state. The terminal's identity is gone
 for good: the next \`init\` makes a new key and so a new TFP, which must be paired again.
-Asks for confirmation on a terminal; scripts pass --yes.
+Asks for confirmation on a terminal (naming the serial and TFP it deletes); scripts pass
+--yes. Not confirmed: nothing is deleted, exit code 2.
 
 ${COMMON}`,
   backup: `Usage: terminal backup --out FILE
 
 Writes a restore point: the key pair, certificate and state, encrypted with a passphrase
 (scrypt + AES-256-GCM). The passphrase is read from standard input (first line; hidden
-when typed at a terminal), at least 8 characters. FILE must not exist yet.
+when typed at a terminal), at least 8 characters. FILE must not exist yet; its directory
+must.
 
 ${COMMON}`,
   restore: `Usage: terminal restore --in FILE [--force]
 
 Restores a terminal from a restore point made by \`backup\` (passphrase from standard
-input, first line). The restored terminal has the same key and TFP, so a paired terminal
-stays paired. Refuses to replace an initialized terminal unless --force.
+input, first line). The restored terminal has the same key and TFP, so a terminal paired
+when the backup was made stays paired unless the operator unpaired it since
+(\`terminal ping\` checks). Refuses to replace an initialized terminal unless --force.
 
 ${COMMON}`,
 };

@@ -1,0 +1,173 @@
+/**
+ * @module The terminal CLI when the person at the machine made a mistake or must act: a bad --out path or no passphrase,
+ * what "paired" can claim offline, an expired code, a terminal without VPN, set-server on a paired terminal, factory-reset's prompt.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { main } from '../../../src/terminal/cli.js';
+import { protocolPeer, type ProtocolPeer } from './gate-peer.js';
+import { serverIdentity } from './tls-peers.js';
+
+/** Built by `npx tsc -p tsconfig.json`; these tests run only when the build exists. */
+const CLI = resolve(import.meta.dirname, '../../../dist/src/terminal/cli.js');
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+  json: any;
+}
+
+function terminal(state: string, args: string[], stdin = ''): Promise<Run> {
+  return new Promise((done) => {
+    const child = execFile(process.execPath, [CLI, '--state', state, ...args], { env: { ...process.env, TERMINAL_STATE: '' }, timeout: 30_000 }, (error, stdout, stderr) => {
+      let json: unknown = null;
+      try {
+        json = JSON.parse(stdout);
+      } catch {
+        json = null;
+      }
+      done({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr, json });
+    });
+    child.stdin!.end(stdin);
+  });
+}
+
+const cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  while (cleanup.length > 0) await cleanup.pop()!();
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'terminal-cli-recovery-'));
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function initialized(serial = 'R1'): Promise<{ dir: string; state: string; tfp: string }> {
+  const dir = tempDir();
+  const state = join(dir, 'st');
+  const init = await terminal(state, ['--json', 'init', '--serial', serial]);
+  expect(init.code).toBe(0);
+  return { dir, state, tfp: init.json.tfp };
+}
+
+async function pairedCli(serial = 'R1'): Promise<{ peer: ProtocolPeer; state: string; tfp: string }> {
+  const peer = await protocolPeer(serverIdentity());
+  cleanup.push(() => peer.close());
+  peer.knownSerials.add(serial);
+  const { state, tfp } = await initialized(serial);
+  expect((await terminal(state, ['pair', '--gate', peer.gate.url])).code).toBe(0);
+  peer.approve([...peer.requests.keys()][0]!);
+  expect((await terminal(state, ['--json', 'pair'])).json).toMatchObject({ status: 'trusted' });
+  return { peer, state, tfp };
+}
+
+describe.skipIf(!existsSync(CLI))('terminal CLI: user mistakes and what to do next', () => {
+  it('backup --out into a missing directory is a usage error naming the directory, asked before any passphrase', async () => {
+    const { state } = await initialized();
+    const run = await terminal(state, ['--json', 'backup', '--out', '/missing/dir/f']);
+    expect(run.code).toBe(2);
+    expect(run.json).toMatchObject({ error: 'bad_request', usage: true });
+    expect(run.json.message).toContain('/missing/dir');
+    expect(run.json.message).not.toMatch(/ENOENT|passphrase/);
+  });
+
+  it('backup and restore with nothing on stdin say that no passphrase was given', async () => {
+    const { dir, state } = await initialized();
+    const file = join(dir, 'point.bin');
+    const empty = await terminal(state, ['--json', 'backup', '--out', file]);
+    expect(empty.code).toBe(2);
+    expect(empty.json.message).toMatch(/no passphrase given/);
+    expect(existsSync(file)).toBe(false);
+
+    expect((await terminal(state, ['backup', '--out', file], 'a long passphrase\n')).code).toBe(0);
+    const restoreEmpty = await terminal(join(dir, 'other'), ['--json', 'restore', '--in', file]);
+    expect(restoreEmpty.code).toBe(2);
+    expect(restoreEmpty.json.message).toMatch(/no passphrase given/);
+    const short = await terminal(join(dir, 'other'), ['--json', 'restore', '--in', file], 'short\n');
+    expect(short.json).toMatchObject({ error: 'invalid_field' });
+  });
+
+  it('restore --in a directory is a usage error, not an internal one', async () => {
+    const { dir } = await initialized();
+    const run = await terminal(join(dir, 'other'), ['--json', 'restore', '--in', dir], 'a long passphrase\n');
+    expect(run.code).toBe(2);
+    expect(run.json).toMatchObject({ error: 'bad_request', usage: true });
+    expect(run.json.message).toContain(`${dir} is a directory`);
+  });
+
+  it('status says "paired" as of the last contact, with its time, and that ping checks it now', async () => {
+    const { state } = await pairedCli();
+    const json = (await terminal(state, ['--json', 'status'])).json;
+    expect(json).toMatchObject({ paired: true, nextGateUrl: null });
+    expect(Date.parse(json.pairedConfirmedAt)).toBeGreaterThan(Date.now() - 60_000);
+    const text = (await terminal(state, ['status'])).stdout;
+    expect(text).toContain(`paired       yes (as of the last contact, ${json.pairedConfirmedAt}) — \`terminal ping\` checks it now`);
+    expect(text).not.toContain('trusted by the server');
+  });
+
+  it('pair after the request expired says the earlier code is void before showing the new one', async () => {
+    const peer = await protocolPeer(serverIdentity());
+    cleanup.push(() => peer.close());
+    peer.knownSerials.add('R2');
+    const { state } = await initialized('R2');
+    const first = await terminal(state, ['--json', 'pair', '--gate', peer.gate.url]);
+    peer.expire(first.json.requestId);
+    const again = await terminal(state, ['pair']);
+    expect(again.code).toBe(0);
+    const voidAt = again.stdout.indexOf(`(code ${first.json.code}) expired or the server no longer knows it: that code is void`);
+    expect(voidAt).toBeGreaterThanOrEqual(0);
+    expect(again.stdout.indexOf('PAIRING CODE')).toBeGreaterThan(voidAt);
+  });
+
+  it('vpn-config on a paired terminal without VPN says the operator creates terminals with --vpn, not to pair again', async () => {
+    const { state } = await pairedCli();
+    const run = await terminal(state, ['--json', 'vpn-config']);
+    expect(run.code).toBe(1);
+    expect(run.json.error).toBe('not_found');
+    expect(run.json.message).toContain('cas terminals create SERIAL --vpn');
+    expect(run.json.message).not.toContain('have the operator approve');
+  });
+
+  it('set-server on a paired terminal keeps it paired and says until when', async () => {
+    const { peer, state } = await pairedCli();
+    const run = await terminal(state, ['set-server', 'https://127.0.0.1:9']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`stays paired with ${peer.gate.url}`);
+    expect((await terminal(state, ['--json', 'ping'])).code).toBe(0);
+    expect((await terminal(state, ['status'])).stdout).toContain('switching to https://127.0.0.1:9 once its gate answers');
+  });
+});
+
+describe('factory-reset confirmation on a TTY', () => {
+  async function typed(state: string, answer: string): Promise<{ code: number; stderr: string }> {
+    const stdin = Object.assign(new PassThrough(), { isTTY: true });
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    let err = '';
+    stderr.on('data', (chunk: Buffer) => {
+      err += chunk.toString();
+      if (err.includes('Type YES to confirm: ')) stdin.end(`${answer}\n`);
+    });
+    const code = await main(['--state', state, 'factory-reset'], { stdin, stdout, stderr, env: {} });
+    return { code, stderr: err };
+  }
+
+  it('names the serial and TFP it destroys; not confirmed exits 2 and deletes nothing', async () => {
+    const { state, tfp } = await initialized('R3');
+    const cancelled = await typed(state, 'no');
+    expect(cancelled.stderr).toContain(`This deletes terminal R3 (TFP ${tfp}) for good`);
+    expect(cancelled.code).toBe(2);
+    expect(cancelled.stderr).toContain('error: bad_request: factory reset cancelled; nothing was deleted');
+    expect(existsSync(join(state, 'key.pem'))).toBe(true);
+
+    const confirmed = await typed(state, 'YES');
+    expect(confirmed.code).toBe(0);
+    expect(existsSync(join(state, 'key.pem'))).toBe(false);
+  });
+});
