@@ -18,6 +18,16 @@ const AFTER_SEP = '\u0001';
 
 export const compositeKey = (...parts: string[]): string => parts.join(SEP);
 
+/**
+ * A composite key as read back from a range. lmdb 3.5 (ordered-binary) writes a string key of 64 characters or more
+ * with its NULs as raw separators, which reads back as an array of the parts and sorts apart from the shorter keys,
+ * whose NULs are escaped. `get` and `put` agree with each other either way; ranges and key parsing must not assume
+ * one encoding (test/unit/store/composite-keys.test.ts).
+ */
+export function keyText(key: unknown): string {
+  return Array.isArray(key) ? key.map(String).join(SEP) : String(key);
+}
+
 /** How long a client is asked to wait after a write the store could not make. */
 export const STORAGE_RETRY_AFTER_SEC = 30;
 
@@ -219,8 +229,9 @@ export class Store {
     if (this.legacyNonces.getKeysCount({ limit: 1 }) === 0) return 0;
     let moved = 0;
     this.root.transactionSync(() => {
-      for (const { key, value } of this.legacyNonces.getRange()) {
+      for (const { key: stored, value } of this.legacyNonces.getRange()) {
         if (value < nowSec) continue;
+        const key = keyText(stored);
         const sep = key.indexOf(SEP);
         this.nonces.putSerialKeyedSync(key.slice(0, sep), key.slice(sep + 1), value - clockSkewSec - 1, value);
         moved++;
@@ -230,10 +241,15 @@ export class Store {
     return moved;
   }
 
-  /** Values of the keys `(prefix, *)` in a composite-keyed database. */
+  /**
+   * Values of the keys `(prefix, *)` in a composite-keyed database, in either of lmdb's encodings (`keyText`): both
+   * begin with the prefix's own bytes, and from there to `prefix + \u0001` holds no key of a longer prefix, whose
+   * next character (a serial's or id's) is above \u0001.
+   */
   *withPrefix<V>(db: Database<V, string>, prefix: string): IterableIterator<{ key: string; value: V }> {
-    for (const { key, value } of db.getRange({ start: prefix + SEP, end: prefix + AFTER_SEP })) {
-      yield { key, value };
+    for (const { key, value } of db.getRange({ start: prefix, end: prefix + AFTER_SEP })) {
+      const text = keyText(key);
+      if (text.startsWith(prefix + SEP)) yield { key: text, value };
     }
   }
 

@@ -177,10 +177,15 @@ describe('NonceRing', () => {
     const legacy = store.root.openDB<number, string>({ name: 'nonces' });
     legacy.put(compositeKey('ATM-M', 'kept'), 5_000);
     legacy.put(compositeKey('ATM-M', 'expired'), 3_000);
+    // A key of 64 characters or more reads back in lmdb's other encoding (store.ts, keyText).
+    const longSerial = 'L'.repeat(40);
+    const longNonce = 'n'.repeat(32);
+    legacy.put(compositeKey(longSerial, longNonce), 5_000);
     await store.root.flushed;
-    expect(store.migrateNonces(4_000, 300)).toBe(1);
+    expect(store.migrateNonces(4_000, 300)).toBe(2);
     // The old table kept only the expiry: created is recovered with the configured skew.
     expect(store.nonces.expiryOf('ATM-M', 'kept', 5_000 - 300 - 1)).toBe(5_000);
+    expect(store.nonces.expiryOf(longSerial, longNonce, 5_000 - 300 - 1)).toBe(5_000);
     expect(legacy.getKeysCount()).toBe(0);
     expect(store.migrateNonces(4_000, 300)).toBe(0);
   });

@@ -149,6 +149,16 @@ describe('terminal configurations', () => {
     expect(await codeOf(vpn.regenerate('ATM-1', 'alice'))).toBe('invalid_state');
   });
 
+  it('are revoked on unpairing whatever the length of the serial (lmdb encodes keys of 64 characters or more apart)', async () => {
+    for (const serial of ['S', 'L'.repeat(30), 'M'.repeat(31), 'X'.repeat(64)]) {
+      const terminal = await pairedTerminal(serial);
+      const issued = (await vpn.gateConfig(terminal))!;
+      await store.durable(store.terminals.put(serial, { ...terminal, tfp: null, certDer: null }));
+      expect(await vpn.revokeAll(serial), serial).toEqual([issued.serial]);
+      expect(vpn.crl().revoked.filter((r) => r.serial === serial)).toHaveLength(1);
+    }
+  });
+
   it('of a replaced key are revoked as superseded when the new key is pinned', async () => {
     const old = await pairedTerminal('ATM-2');
     const first = (await vpn.gateConfig(old))!;
