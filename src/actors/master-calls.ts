@@ -61,10 +61,12 @@ async function cashEvent(ctx: ActorContext, serial: string, body: Buffer): Promi
   return { status: 200, body: { accepted: true, duplicate: false } };
 }
 
-/** A retry of the stored event: the same banknotes at the same time (`at` compared as a time, whatever its offset). */
-function sameEvent(stored: CashEventRecord, event: Pick<CashEventRecord, 'currency' | 'denomination' | 'count' | 'at'>): boolean {
-  return stored.currency === event.currency && stored.denomination === event.denomination && stored.count === event.count
-    && Date.parse(stored.at) === Date.parse(event.at);
+/**
+ * A retry of the stored event: the same banknotes. Not `at`: a terminal that resends after a restart may stamp the
+ * time anew, and the stored event keeps its first time either way.
+ */
+function sameEvent(stored: CashEventRecord, event: Pick<CashEventRecord, 'currency' | 'denomination' | 'count'>): boolean {
+  return stored.currency === event.currency && stored.denomination === event.denomination && stored.count === event.count;
 }
 
 function depositAddress(ctx: ActorContext, coin: string | null): HttpReply {

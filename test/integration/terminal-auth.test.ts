@@ -77,9 +77,8 @@ describe('master authentication', () => {
     const event = { eventId: 'reuse-1', currency: 'USD', denomination: 20, count: 3, at };
     const send = (body: object) => paired.send(server.masterUrl, '/api/v1/cash-events', { body: JSON.stringify(body) });
     expect((await send(event)).json).toEqual({ accepted: true, duplicate: false });
-    // The same event, its time written with another offset: a retry.
-    const sameTime = at.replace('Z', '+00:00');
-    expect((await send({ ...event, at: sameTime })).json).toEqual({ accepted: true, duplicate: true });
+    // The same banknotes stamped anew (a terminal resending after a restart): a retry.
+    expect((await send({ ...event, at: new Date(Date.now() + 5_000).toISOString() })).json).toEqual({ accepted: true, duplicate: true });
     const other = await send({ ...event, denomination: 50 });
     expect(other.status).toBe(409);
     expect(other.json.error).toBe('conflict');
