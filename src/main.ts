@@ -13,6 +13,7 @@ import { GateWindow } from './net/gate-window.js';
 import { assertPortFree, listen } from './net/listen.js';
 import { ensureServerIdentity } from './server/identity.js';
 import { packageRoot } from './server/package-root.js';
+import { lockDataDir } from './store/data-dir-lock.js';
 import { logWriteFailures, Store } from './store/store.js';
 import { VpnService } from './vpn/vpn-service.js';
 
@@ -38,6 +39,9 @@ const SHUTDOWN_GRACE_MS = 5_000;
 
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  // MUST come before anything else touches the data dir: a second server is refused here having changed nothing.
+  // (A start-up failure before the `try` below ends the process, and the kernel frees the lock with it.)
+  const lock = await lockDataDir(config.dataDir);
   const identity = ensureServerIdentity(config);
   const tls = { keyFile: identity.keyFile, certFile: identity.certFile };
   const store = Store.open(config.dataDir, { minFreeBytes: config.minFreeDiskMiB * 2 ** 20 });
@@ -158,12 +162,15 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         const stuckThreads = await fronts.shutdown(SHUTDOWN_GRACE_MS);
         await pruning;
         await store.close();
+        // Threads that did not stop still hold the store: the lock goes with the process, which is killed next.
+        if (stuckThreads.length === 0) await lock.release();
         return { stuckThreads };
       },
     };
   } catch (error) {
     await fronts.shutdown(0).catch(() => undefined);
     await store.close();
+    await lock.release();
     throw error;
   }
 }
