@@ -9,6 +9,8 @@ export interface Config {
   readonly host: string;
   /** Host name terminals are told to use for master (the gate's `masterUrl`). */
   readonly publicHost: string;
+  /** No --public-host given while binding to every address: publicHost fell back to 127.0.0.1, right only on this machine. */
+  readonly publicHostIsLoopbackFallback: boolean;
   readonly gatePort: number;
   readonly masterPort: number;
   readonly adminPort: number;
@@ -48,7 +50,7 @@ export interface Config {
   readonly logPretty: boolean;
 }
 
-export const DEFAULTS: Omit<Config, 'dataDir' | 'publicHost' | 'threads'> = Object.freeze({
+export const DEFAULTS: Omit<Config, 'dataDir' | 'publicHost' | 'publicHostIsLoopbackFallback' | 'threads'> = Object.freeze({
   host: '0.0.0.0',
   gatePort: 7741,
   masterPort: 7743,
@@ -142,12 +144,15 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
   if ((serverKeyFile === null) !== (serverCertFile === null)) {
     throw new ConfigError('--server-key and --server-cert go together: give both or neither');
   }
+  const publicHost = pick('public-host', 'PAIRING_PUBLIC_HOST');
   const pretty = flags['log-pretty'] ?? (env.PAIRING_LOG_PRETTY === '1' || (env.PAIRING_LOG_PRETTY === undefined && process.stdout.isTTY === true));
   return Object.freeze({
     ...DEFAULTS,
     dataDir: path.resolve(pick('data-dir', 'PAIRING_DATA_DIR') ?? './data'),
     host,
-    publicHost: pick('public-host', 'PAIRING_PUBLIC_HOST') ?? (wildcard ? '127.0.0.1' : host),
+    // A wildcard is no address to hand out; loopback keeps `npm start` working on one machine (main.ts warns).
+    publicHost: publicHost ?? (wildcard ? '127.0.0.1' : host),
+    publicHostIsLoopbackFallback: publicHost === undefined && wildcard,
     gatePort: port('gate-port', pick('gate-port', 'PAIRING_GATE_PORT'), DEFAULTS.gatePort),
     masterPort: port('master-port', pick('master-port', 'PAIRING_MASTER_PORT'), DEFAULTS.masterPort),
     adminPort: port('admin-port', pick('admin-port', 'PAIRING_ADMIN_PORT'), DEFAULTS.adminPort),

@@ -80,6 +80,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   });
   try {
     ({ masterPort } = await fronts.start());
+    if (config.publicHostIsLoopbackFallback) {
+      log.warn({ host: config.host, publicHost: config.publicHost },
+        `the services listen on every address (--host ${config.host}) but no --public-host was given: terminals on other machines will be told master is at ${url(masterPort)}; pass --public-host NAME (the name or address terminals reach this server by)`);
+    }
     const gate = new GateWindow(fronts, { port: config.gatePort, store, log: log.child({ service: 'gate' }), events, now });
 
     const server: OpsContext['server'] = {
