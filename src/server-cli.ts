@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** @module `pairing-server`: starts the server, prints its fingerprint, and manages operators offline on the data dir. */
 import fs from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CONFIG_OPTIONS, ConfigError, loadConfig, type Config, type ConfigFlags } from './config.js';
 import { AppError } from './errors.js';
@@ -8,57 +9,38 @@ import { formatFingerprint } from './crypto/fingerprint.js';
 import { createLogger } from './logger.js';
 import { startServer } from './main.js';
 import { createOperator } from './admin/operators.js';
-import { certificateFingerprint, ensureServerIdentity } from './server/identity.js';
+import { COMMAND_HELP, HELP, type ServerCommand } from './server/cli-help.js';
+import { certificateFingerprint, identityPaths } from './server/identity.js';
 import { verifyAuditChain } from './store/audit-chain.js';
 import { Store } from './store/store.js';
 
-const HELP = `pairing-server — the trust server for fleets of cash and crypto terminals
+/** A command-line mistake: `error: bad_request: …` and exit 2, as `cas` and `terminal` print theirs. */
+class UsageError extends AppError {
+  /** `command`: whose help the hint names (`users`, `users add`…), null for the overview. */
+  constructor(message: string, readonly command: string | null = null) {
+    super('bad_request', message);
+  }
+}
 
-Usage:
-  pairing-server [serve] [options]          start the gate, master and admin services
-  pairing-server fingerprint [options]      print the Server Certificate Fingerprint (SFP)
-  pairing-server users add NAME --password-stdin [--no-2fa] [--json]
-                                            create an operator (works while the server runs)
-  pairing-server users list [--json]        list operators
-  pairing-server audit verify [--json]      check the audit log's hash chain; names the first broken entry
+/** Every error as `error: <code>: <message>` (docs/TROUBLESHOOTING.md); exit 2 for usage mistakes, else 1. */
+function report(error: unknown): never {
+  if (error instanceof UsageError) {
+    process.stderr.write(`error: bad_request: ${error.message}\n(pairing-server ${error.command ? `${error.command} ` : ''}--help for usage)\n`);
+    process.exit(2);
+  }
+  if (error instanceof AppError) process.stderr.write(`error: ${error.code}: ${error.message}\n`);
+  else process.stderr.write(`error: internal_error: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+}
 
-Options (every command; environment variable in brackets):
-  --data-dir DIR        store, generated TLS key and certificate    [PAIRING_DATA_DIR]  default ./data
-  --host ADDR           address the services bind to                [PAIRING_HOST]      default 0.0.0.0
-  --public-host NAME    host name terminals use to reach master     [PAIRING_PUBLIC_HOST]
-  --gate-port N         pairing service for new terminals           [PAIRING_GATE_PORT]   default 7741
-  --master-port N       service for paired terminals                [PAIRING_MASTER_PORT] default 7743
-  --admin-port N        operators' web page and WebSocket channel   [PAIRING_ADMIN_PORT]  default 7777
-  --server-key FILE     licence key; with --server-cert: servers sharing a licence share one SFP
-  --server-cert FILE    licence certificate (PEM)
-  --clock-skew SEC      accepted terminal clock difference, ≤ 1200   default 300
-  --pairing-ttl SEC     how long a pairing request stays pending    default 86400
-  --actor-idle SEC      an idle terminal's actor leaves memory after   default 60
-  --status-log SEC      log every thread's counts (server.status) every SEC, 0: never   default 60
-  --refusal-log-window SEC
-                        refused terminal requests: the first 100 of a kind per thread
-                        and window get a line each, the rest one summary line at the
-                        window's end; 0: a line for every refusal     default 10
-  --min-free-disk MB    below this much free space on the data dir's disk, cash
-                        events are refused (503 storage_unavailable) while
-                        operators' writes still fit; 0: no check     default 64
-  --threads N           front-end threads for gate and master            default: CPU cores
-                        (a terminal's actor runs on the thread its connection reached)
-  --gate-rate N         gate requests per second per address (429 beyond)   default 5
-  --gate-global-rate N  gate requests per second in all                     default 200
-  --master-rate N       master calls per second per address                 default 2000
-  --log-level LEVEL     trace|debug|info|warn|error                 default info
-  --log-pretty          human-readable logs (default when stdout is a terminal)
-  -h, --help            this help
-
-The gate is closed on a new install: an operator opens it for a time window
-(cas gate open --minutes 60) while terminals pair. Create the first operator with
-  echo 'a long passphrase' | pairing-server users add alice --password-stdin
-and enrol the printed otpauth URI in an authenticator app.`;
-
-function fail(message: string, exitCode = 2): never {
-  process.stderr.write(`error: ${message}\n`);
-  process.exit(exitCode);
+/**
+ * A data dir is one a server has started on: it holds the store (`DIR/store`, store.ts). Only `serve` creates one,
+ * so a mistyped or missing --data-dir is an error here rather than a new, empty server that answers for the real one.
+ */
+function requireDataDir(dataDir: string): void {
+  if (!fs.existsSync(path.join(dataDir, 'store', 'data.mdb'))) {
+    throw new AppError('not_found', `no data dir at ${dataDir}: start the server once (pairing-server serve --data-dir ${dataDir}) or pass the right --data-dir`);
+  }
 }
 
 async function readStdinLine(): Promise<string> {
@@ -124,19 +106,23 @@ async function serve(config: Config): Promise<void> {
   log.info({ sfp: server.sfp, urls: server.urls, ports: server.ports, gateOpen: server.gateOpen, threads: server.threads, dataDir: config.dataDir }, 'listening');
 }
 
-async function users(config: Config, args: string[], flags: { json: boolean; 'password-stdin': boolean; 'no-2fa': boolean }): Promise<void> {
-  const [action, name] = args;
+/** `users add`: the edge that audits, as dispatch.ts does for the admin channel's ops, the refusals included. */
+async function usersAdd(config: Config, name: string, flags: { json: boolean; with2fa: boolean }): Promise<void> {
+  requireDataDir(config.dataDir);
+  const password = await readStdinLine();
+  const by = `cli:${process.env.USER ?? 'local'}`;
   const store = Store.open(config.dataDir);
   try {
-    if (action === 'list') {
-      const list = [...store.operators.getRange().map(({ value }) => ({ user: value.name, has2fa: value.totpSecret !== null, createdAt: new Date(value.createdAt).toISOString() }))];
-      process.stdout.write(flags.json ? JSON.stringify(list) + '\n' : list.map((u) => `${u.user}\t2fa=${u.has2fa ? 'yes' : 'no'}\t${u.createdAt}`).join('\n') + '\n');
-      return;
+    const audit = (result: string): Promise<unknown> =>
+      store.appendAudit({ at: Date.now(), user: by, action: 'users.add', target: name.slice(0, 64), detail: { has2fa: flags.with2fa, result } });
+    let created;
+    try {
+      created = await createOperator(store, name, password, { with2fa: flags.with2fa, by });
+    } catch (error) {
+      if (error instanceof AppError) await audit(error.code);
+      throw error;
     }
-    if (action !== 'add' || !name) fail('usage: pairing-server users add NAME --password-stdin [--no-2fa] [--json]');
-    if (!flags['password-stdin']) fail('give the password on standard input with --password-stdin (never as an argument: it would show in the process list)');
-    const password = await readStdinLine();
-    const created = await createOperator(store, name, password, { with2fa: !flags['no-2fa'], by: `cli:${process.env.USER ?? 'local'}` });
+    await audit('ok');
     if (flags.json) {
       process.stdout.write(JSON.stringify(created) + '\n');
     } else {
@@ -149,9 +135,19 @@ async function users(config: Config, args: string[], flags: { json: boolean; 'pa
   }
 }
 
-async function auditVerify(config: Config, args: string[], json: boolean): Promise<void> {
-  if (args[0] !== 'verify') fail('usage: pairing-server audit verify [--data-dir DIR] [--json]');
-  if (!fs.existsSync(config.dataDir)) fail(`no data dir at ${config.dataDir}`, 1);
+async function usersList(config: Config, json: boolean): Promise<void> {
+  requireDataDir(config.dataDir);
+  const store = Store.open(config.dataDir);
+  try {
+    const list = [...store.operators.getRange().map(({ value }) => ({ user: value.name, has2fa: value.totpSecret !== null, createdAt: new Date(value.createdAt).toISOString() }))];
+    process.stdout.write(json ? JSON.stringify(list) + '\n' : list.map((u) => `${u.user}\t2fa=${u.has2fa ? 'yes' : 'no'}\t${u.createdAt}\n`).join(''));
+  } finally {
+    await store.close();
+  }
+}
+
+async function auditVerify(config: Config, json: boolean): Promise<void> {
+  requireDataDir(config.dataDir);
   const store = Store.open(config.dataDir);
   try {
     const verdict = verifyAuditChain(store.audit.getRange().map(({ value }) => value));
@@ -164,44 +160,102 @@ async function auditVerify(config: Config, args: string[], json: boolean): Promi
   }
 }
 
+/** Reads only: a missing certificate is an error, never a new one (that would be the SFP of a server that does not exist). */
+function printFingerprint(config: Config, colons: boolean): void {
+  let certFile = config.serverCertFile;
+  if (certFile === null) {
+    requireDataDir(config.dataDir);
+    certFile = identityPaths(config.dataDir).certFile;
+    if (!fs.existsSync(certFile)) throw new AppError('not_found', `no server certificate at ${certFile}: a server started with --server-key/--server-cert has none in its data dir; pass them here too`);
+  } else if (!fs.existsSync(certFile)) {
+    throw new AppError('not_found', `no licence certificate at ${certFile}`);
+  }
+  const sfp = certificateFingerprint(certFile);
+  process.stdout.write((colons ? formatFingerprint(sfp) : sfp) + '\n');
+}
+
+/** The command the positionals name, with what follows it; null when they name none. */
+function commandOf(positionals: string[]): { command: ServerCommand; args: string[] } | null {
+  const [first = 'serve', second, ...rest] = positionals;
+  if (first === 'serve' || first === 'fingerprint') return { command: first, args: positionals.slice(1) };
+  if (first === 'users' && (second === 'add' || second === 'list')) return { command: `users ${second}`, args: rest };
+  if (first === 'audit' && second === 'verify') return { command: 'audit verify', args: rest };
+  return null;
+}
+
+/** The flags that belong to one command; the server's own (CONFIG_OPTIONS) are taken by every command. */
+const COMMAND_FLAGS: Record<ServerCommand, readonly string[]> = {
+  serve: [],
+  fingerprint: ['colons'],
+  'users add': ['password-stdin', 'no-2fa', 'json'],
+  'users list': ['json'],
+  'audit verify': ['json'],
+};
+const SYNOPSIS: Record<ServerCommand, string> = {
+  serve: 'pairing-server serve [options]',
+  fingerprint: 'pairing-server fingerprint [--data-dir DIR] [--colons]',
+  'users add': 'pairing-server users add NAME --password-stdin [--no-2fa] [--json]',
+  'users list': 'pairing-server users list [--json]',
+  'audit verify': 'pairing-server audit verify [--json]',
+};
+
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: {
-      ...CONFIG_OPTIONS,
-      help: { type: 'boolean', short: 'h' },
-      json: { type: 'boolean', default: false },
-      colons: { type: 'boolean', default: false },
-      'password-stdin': { type: 'boolean', default: false },
-      'no-2fa': { type: 'boolean', default: false },
-    },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      allowPositionals: true,
+      options: {
+        ...CONFIG_OPTIONS,
+        help: { type: 'boolean', short: 'h' },
+        json: { type: 'boolean', default: false },
+        colons: { type: 'boolean', default: false },
+        'password-stdin': { type: 'boolean', default: false },
+        'no-2fa': { type: 'boolean', default: false },
+      },
+    });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  const { values, positionals } = parsed;
+  const found = commandOf(positionals);
   if (values.help) {
-    process.stdout.write(HELP + '\n');
+    const [first] = positionals;
+    const pages = first === undefined ? [HELP] : found ? [COMMAND_HELP[found.command]] : first === 'users' ? [COMMAND_HELP['users add'], COMMAND_HELP['users list']] : first === 'audit' ? [COMMAND_HELP['audit verify']] : [HELP];
+    process.stdout.write(pages.join('\n\n') + '\n');
     return;
   }
-  const config = loadConfig(values as ConfigFlags);
-  const [command = 'serve', ...rest] = positionals;
+  if (!found) {
+    const [first, second] = positionals;
+    if (first === 'users') throw new UsageError(`unknown users command "${second ?? ''}": users add NAME | users list`, 'users');
+    if (first === 'audit') throw new UsageError(`unknown audit command "${second ?? ''}": audit verify`, 'audit');
+    throw new UsageError(`unknown command "${first}"`);
+  }
+  const { command, args } = found;
+  for (const flag of ['json', 'colons', 'password-stdin', 'no-2fa'] as const) {
+    if (values[flag] === true && !COMMAND_FLAGS[command].includes(flag)) throw new UsageError(`${command} takes no --${flag}`, command);
+  }
+  const expected = command === 'users add' ? 1 : 0;
+  if (args.length !== expected) throw new UsageError(`usage: ${SYNOPSIS[command]}`, command);
+  let config: Config;
+  try {
+    config = loadConfig(values as ConfigFlags);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(error.message, command);
+    throw error;
+  }
   switch (command) {
     case 'serve':
       return serve(config);
-    case 'fingerprint': {
-      const identity = config.serverCertFile ? { sfp: certificateFingerprint(config.serverCertFile) } : ensureServerIdentity(config);
-      process.stdout.write((values.colons ? formatFingerprint(identity.sfp) : identity.sfp) + '\n');
-      return;
-    }
-    case 'audit':
-      return auditVerify(config, rest, values.json === true);
-    case 'users':
-      if (!fs.existsSync(config.dataDir)) fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-      return users(config, rest, { json: values.json === true, 'password-stdin': values['password-stdin'] === true, 'no-2fa': values['no-2fa'] === true });
-    default:
-      fail(`unknown command "${command}"; see pairing-server --help`);
+    case 'fingerprint':
+      return printFingerprint(config, values.colons === true);
+    case 'users add':
+      if (values['password-stdin'] !== true) throw new UsageError('give the password on standard input with --password-stdin (never as an argument: it would show in the process list)', command);
+      return usersAdd(config, args[0]!, { json: values.json === true, with2fa: values['no-2fa'] !== true });
+    case 'users list':
+      return usersList(config, values.json === true);
+    case 'audit verify':
+      return auditVerify(config, values.json === true);
   }
 }
 
-main().catch((error: unknown) => {
-  if (error instanceof AppError) fail(`${error.code}: ${error.message}`, 1);
-  if (error instanceof ConfigError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) fail(error.message);
-  fail(error instanceof Error ? error.message : String(error), 1);
-});
+main().catch(report);

@@ -66,12 +66,13 @@ export async function prepareFleet(args: {
   }
   fs.rmSync(dataDir, { recursive: true, force: true });
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const totpSecret = await addOperator(dataDir, OPERATOR, { with2fa: true });
-  if (!totpSecret) throw new Error('users add printed no TOTP secret');
   let proc: RunningProcess | null = await startProcess(SERVER_CLI, args.serverArgs(dataDir));
   try {
     await settle();
     const empty = { seconds: proc.startupSeconds, rssBytes: sampleProcess(proc.pid).rssBytes };
+    // Into the running server's store: only `serve` creates a data dir.
+    const totpSecret = await addOperator(dataDir, OPERATOR, { with2fa: true });
+    if (!totpSecret) throw new Error('users add printed no TOTP secret');
     const before = sampleProcess(proc.pid);
     const report = await gen.run<PairingReport>({
       type: 'pair', plan, concurrency: args.pairConcurrency, adminConnections: ADMIN_CONNECTIONS, signThreads: os.cpus().length,

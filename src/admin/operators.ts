@@ -20,6 +20,7 @@ export interface CreatedOperator {
 /** A fixed hash to verify against when the user does not exist, so timing does not tell which part failed. */
 let decoyHash: Promise<string> | null = null;
 
+/** Not audited here: the caller audits the outcome, refusals included (server-cli.ts, like dispatch.ts for ops). */
 export async function createOperator(store: Store, name: string, password: string, opts: { with2fa: boolean; by: string }): Promise<CreatedOperator> {
   if (!USER_PATTERN.test(name)) throw new AppError('invalid_field', 'user: 1-32 characters of a-z 0-9 . _ - starting with a letter or digit');
   if (password.length < 12 || password.length > 1024) throw new AppError('invalid_field', 'password: 12 to 1024 characters');
@@ -30,7 +31,6 @@ export async function createOperator(store: Store, name: string, password: strin
   };
   const created = await store.durable(store.operators.ifNoExists(name, () => store.operators.put(name, record)));
   if (!created) throw new AppError('already_exists', `operator ${name} already exists`);
-  await store.appendAudit({ at: Date.now(), user: opts.by, action: 'users.add', target: name, detail: { has2fa: opts.with2fa } });
   return { user: name, totpSecret, otpauthUri: totpSecret ? totpUri(name, totpSecret, TOTP_ISSUER) : null };
 }
 

@@ -78,13 +78,14 @@ beforeAll(async () => {
   // MUST come first: every file the server and the CLIs create below is then as open as their own code leaves it.
   previousUmask = process.umask(0o000);
   process.env.CAS_SESSION_DIR = casDir;
+  // The server first: only `serve` creates a data dir; `users add` then writes into the running server's store.
+  server = await startServerProcess({ dataDir });
   const created = await serverCli(['users', 'add', 'alice', '--password-stdin', '--json', '--data-dir', dataDir], `${PASSWORD}\n`);
   if (created.code !== 0) throw new Error(created.stderr);
   totpSecret = created.json.totpSecret;
   addSecret('operator password', PASSWORD);
   addSecret('operator password (wrong attempt)', WRONG_PASSWORD);
   addSecret('TOTP secret', totpSecret);
-  server = await startServerProcess({ dataDir });
 }, 60_000);
 
 afterAll(async () => {

@@ -1,0 +1,128 @@
+/** @module Help texts of `pairing-server`: the overview (every command and option) and one short page per subcommand. */
+
+export type ServerCommand = 'serve' | 'fingerprint' | 'users add' | 'users list' | 'audit verify';
+
+const SERVER_OPTIONS = `  --data-dir DIR        store, generated TLS key and certificate    [PAIRING_DATA_DIR]  default ./data
+  --host ADDR           address the services bind to                [PAIRING_HOST]      default 0.0.0.0
+  --public-host NAME    host name terminals use to reach master     [PAIRING_PUBLIC_HOST]
+                        (default: --host, or 127.0.0.1 when that is 0.0.0.0 or ::, which
+                        only works on this machine: the server warns at start-up)
+  --gate-port N         pairing service for new terminals           [PAIRING_GATE_PORT]   default 7741
+  --master-port N       service for paired terminals                [PAIRING_MASTER_PORT] default 7743
+  --admin-port N        operators' web page and WebSocket channel   [PAIRING_ADMIN_PORT]  default 7777
+  --server-key FILE     licence key; with --server-cert: servers sharing a licence share one SFP
+  --server-cert FILE    licence certificate (PEM)
+  --clock-skew SEC      accepted terminal clock difference, ≤ 1200   default 300
+  --pairing-ttl SEC     how long a pairing request stays pending    default 86400
+  --actor-idle SEC      an idle terminal's actor leaves memory after   default 60
+  --status-log SEC      log every thread's counts (server.status) every SEC, 0: never   default 60
+  --refusal-log-window SEC
+                        refused terminal requests: the first 100 of a kind per thread
+                        and window get a line each, the rest one summary line at the
+                        window's end; 0: a line for every refusal     default 10
+  --min-free-disk MB    below this much free space on the data dir's disk, cash
+                        events are refused (503 storage_unavailable) while
+                        operators' writes still fit; 0: no check     default 64
+  --threads N           front-end threads for gate and master            default: CPU cores
+                        (a terminal's actor runs on the thread its connection reached)
+  --gate-rate N         gate requests per second per address (429 beyond)   default 5
+  --gate-global-rate N  gate requests per second in all                     default 200
+  --master-rate N       master calls per second per address                 default 2000
+  --log-level LEVEL     trace|debug|info|warn|error                 default info
+  --log-pretty          human-readable logs (default when stdout is a terminal)
+  -h, --help            this help`;
+
+const DATA_DIR = `  --data-dir DIR      the server's data dir (it must exist: start the server once)
+                      [PAIRING_DATA_DIR]  default ./data`;
+
+export const HELP = `pairing-server — the trust server for fleets of cash and crypto terminals
+
+Usage:
+  pairing-server [serve] [options]          start the gate, master and admin services
+  pairing-server fingerprint [options]      print the Server Certificate Fingerprint (SFP)
+  pairing-server users add NAME --password-stdin [--no-2fa] [--json]
+                                            create an operator (works while the server runs)
+  pairing-server users list [--json]        list operators
+  pairing-server audit verify [--json]      check the audit log's hash chain; names the first broken entry
+  pairing-server COMMAND --help             one command's usage, with an example
+
+Options (every command; environment variable in brackets):
+${SERVER_OPTIONS}
+
+The gate is closed on a new install: an operator opens it for a time window
+(cas gate open --minutes 60) while terminals pair. Create the first operator with
+  echo 'a long passphrase' | pairing-server users add alice --password-stdin
+and enrol the printed otpauth URI in an authenticator app.`;
+
+export const COMMAND_HELP: Record<ServerCommand, string> = {
+  serve: `Usage: pairing-server serve [options]        (serve is the default command)
+
+Starts the gate, master and admin services on the data dir. The first start creates
+the data dir: the LMDB store, secrets.key, and a TLS key and certificate (unless
+--server-key/--server-cert are given). One server per data dir: a second serve on a
+data dir in use is refused with the running server's pid.
+
+Options (environment variable in brackets):
+${SERVER_OPTIONS}
+
+Example:
+  pairing-server serve --data-dir /var/lib/pairing --public-host pairing.example.com`,
+
+  fingerprint: `Usage: pairing-server fingerprint [--data-dir DIR] [--colons]
+       pairing-server fingerprint --server-key FILE --server-cert FILE [--colons]
+
+Prints the Server Certificate Fingerprint (SFP) that terminals and operators pin: the
+SHA-256 of the data dir's certificate (DIR/tls/server.crt), or of the licence
+certificate, which needs no data dir. Reads only; works while the server runs.
+
+Options:
+${DATA_DIR}
+  --server-key FILE   with --server-cert: the licence pair several servers share
+  --server-cert FILE
+  --colons            AB:CD:… instead of lowercase hex
+
+Example:
+  export CAS_FINGERPRINT=$(pairing-server fingerprint --data-dir /var/lib/pairing)`,
+
+  'users add': `Usage: pairing-server users add NAME --password-stdin [--no-2fa] [--json] [--data-dir DIR]
+
+Creates an operator in the data dir's store; works while the server runs, and the
+operators logged in are told at once. NAME: 1-32 characters of a-z 0-9 . _ -, starting
+with a letter or digit. The password (12 to 1024 characters) is the first line of
+standard input, never an argument. The operator gets 2FA: enrol the otpauth:// URI it
+prints (once) in an authenticator app. Audited, refusals included.
+
+Options:
+  --password-stdin    read the password from standard input (required)
+  --no-2fa            no TOTP: the operator can look but not approve until enrolled
+                      (cas totp enroll)
+  --json              {user, totpSecret, otpauthUri} as JSON
+${DATA_DIR}
+
+Example:
+  echo 'a long operator passphrase' | pairing-server users add alice --password-stdin --data-dir /var/lib/pairing`,
+
+  'users list': `Usage: pairing-server users list [--json] [--data-dir DIR]
+
+Lists the operators: name, 2FA or not, when created. Works while the server runs.
+
+Options:
+  --json              [{user, has2fa, createdAt}] as JSON
+${DATA_DIR}
+
+Example:
+  pairing-server users list --data-dir /var/lib/pairing`,
+
+  'audit verify': `Usage: pairing-server audit verify [--json] [--data-dir DIR]
+
+Checks the audit log's hash chain: every entry hashes the one before, so an entry
+edited, removed or reordered breaks it. Names the first broken entry and exits 1.
+Works while the server runs.
+
+Options:
+  --json              {ok, entries, head} or {ok: false, firstBroken, reason} as JSON
+${DATA_DIR}
+
+Example:
+  pairing-server audit verify --data-dir /var/lib/pairing`,
+};

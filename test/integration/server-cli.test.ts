@@ -1,0 +1,183 @@
+/**
+ * @module The `pairing-server` command line with a real server: one server per data dir (a second is refused, a killed
+ * one does not block the next), the offline commands refuse a data dir that is not there instead of creating one,
+ * the public-host warning, each subcommand's help, the error format, and the audit of `users add`.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { AdminClient } from '../../src/admin/admin-client.js';
+import { createSelfSignedCertificate, generateKeyPair } from '../../src/crypto/certificates.js';
+import { fingerprint } from '../../src/crypto/fingerprint.js';
+import { serverCli } from '../helpers/cli.js';
+import { addOperator, connectOperator } from '../helpers/operator.js';
+import { allocatePorts, startServerProcess, tempDir, type ServerProcess } from '../helpers/server-process.js';
+
+const PASSWORD = 'correct horse battery staple\n';
+const started: ServerProcess[] = [];
+const clients: AdminClient[] = [];
+
+async function start(opts: Parameters<typeof startServerProcess>[0] = {}): Promise<ServerProcess> {
+  const server = await startServerProcess(opts);
+  started.push(server);
+  return server;
+}
+
+afterAll(async () => {
+  for (const client of clients) await client.close();
+  for (const server of started) await server.stop();
+});
+
+const noDataDir = (dir: string): string =>
+  `error: not_found: no data dir at ${dir}: start the server once (pairing-server serve --data-dir ${dir}) or pass the right --data-dir\n`;
+
+describe('one server per data dir', () => {
+  it('refuses a second serve on the same data dir at once, naming the running server\'s pid and the dir', async () => {
+    const first = await start();
+    const other = await allocatePorts();
+    const t0 = Date.now();
+    const second = await serverCli(['serve', '--data-dir', first.dataDir, '--host', '127.0.0.1',
+      '--gate-port', String(other.gate), '--master-port', String(other.master), '--admin-port', String(other.admin)]);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(/^error: conflict: /);
+    expect(second.stderr).toContain(`(pid ${first.pid})`);
+    expect(second.stderr).toContain(first.dataDir);
+    // The first server's gate window and store were left alone: it still answers its operators.
+    const admin = await connectOperator(first, await addOperator(first.dataDir, 'alice'));
+    clients.push(admin);
+    expect(await admin.request('gate.status', {})).toMatchObject({ open: false });
+  }, 90_000);
+
+  it('keeps the offline commands working while the server runs', async () => {
+    const server = await start();
+    expect((await serverCli(['users', 'add', 'bob', '--password-stdin', '--no-2fa', '--data-dir', server.dataDir], PASSWORD)).code).toBe(0);
+    const list = await serverCli(['users', 'list', '--json', '--data-dir', server.dataDir]);
+    expect(list.code).toBe(0);
+    expect(list.json).toEqual([expect.objectContaining({ user: 'bob', has2fa: false })]);
+    const printed = await serverCli(['fingerprint', '--data-dir', server.dataDir]);
+    expect(printed.stdout.trim()).toBe(server.sfp);
+    const verify = await serverCli(['audit', 'verify', '--json', '--data-dir', server.dataDir]);
+    expect(verify.json).toMatchObject({ ok: true, entries: 1 });
+  });
+
+  it('does not outlive a SIGKILLed server, nor stop a graceful restart; a stale pid file blocks nothing', async () => {
+    const killed = await start();
+    const { dataDir, ports } = killed;
+    expect(await killed.stop('SIGKILL')).toBe(null);
+    // A pid file from a killed server, naming a live process (this one): the lock is not the pid file.
+    fs.writeFileSync(path.join(dataDir, 'server.pid'), `${process.pid}\n`);
+    const next = await start({ dataDir, ports });
+    expect(next.sfp).toBe(killed.sfp);
+    expect(fs.readFileSync(path.join(dataDir, 'server.pid'), 'utf8').trim()).toBe(String(next.pid));
+    expect(await next.stop()).toBe(0);
+    expect(fs.existsSync(path.join(dataDir, 'server.pid'))).toBe(false);
+    await start({ dataDir, ports });
+  });
+});
+
+describe('only serve creates a data dir', () => {
+  it('fingerprint, users add, users list and audit verify refuse a missing or empty data dir, and create nothing', async () => {
+    const parent = tempDir('no-data-dir');
+    const missing = path.join(parent, 'typo');
+    const empty = tempDir('empty-data-dir');
+    for (const dir of [missing, empty]) {
+      for (const [args, stdin] of [
+        [['fingerprint'], undefined],
+        [['users', 'add', 'alice', '--password-stdin'], PASSWORD],
+        [['users', 'list'], undefined],
+        [['audit', 'verify'], undefined],
+      ] as const) {
+        const result = await serverCli([...args, '--data-dir', dir], stdin);
+        expect({ args, code: result.code, stderr: result.stderr, stdout: result.stdout }).toEqual({ args, code: 1, stderr: noDataDir(dir), stdout: '' });
+      }
+    }
+    expect(fs.readdirSync(parent)).toEqual([]);
+    expect(fs.readdirSync(empty)).toEqual([]);
+  });
+
+  it('fingerprint of a licence certificate needs no data dir', async () => {
+    const pair = generateKeyPair('ec');
+    const cert = createSelfSignedCertificate({ privateKeyPem: pair.privateKeyPem, commonName: 'licence', days: 30, altNames: ['localhost'] });
+    const dir = tempDir('licence');
+    fs.writeFileSync(path.join(dir, 'server.key'), pair.privateKeyPem, { mode: 0o600 });
+    fs.writeFileSync(path.join(dir, 'server.crt'), cert.certPem);
+    const result = await serverCli(['fingerprint', '--server-key', path.join(dir, 'server.key'), '--server-cert', path.join(dir, 'server.crt'), '--data-dir', path.join(dir, 'none')]);
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim()).toBe(fingerprint(cert.der));
+    expect(fs.existsSync(path.join(dir, 'none'))).toBe(false);
+  });
+});
+
+describe('public host', () => {
+  const warning = (entry: Record<string, unknown>): boolean => entry.level === 40 && /--public-host/.test(String(entry.msg));
+
+  it('warns once at start-up when the services bind to every address and no --public-host was given', async () => {
+    const wildcard = await start({ extraArgs: ['--host', '0.0.0.0'] });
+    const lines = wildcard.logs.filter(warning);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]!.msg).toContain(`https://127.0.0.1:${wildcard.ports.master}`);
+    const named = await start({ extraArgs: ['--host', '0.0.0.0', '--public-host', 'pairing.example.test'] });
+    const loopback = await start();
+    expect([...named.logs, ...loopback.logs].filter(warning)).toEqual([]);
+  });
+});
+
+describe('help and errors', () => {
+  it('gives each subcommand its own usage and keeps the global help', async () => {
+    const global = await serverCli(['--help']);
+    expect(global.stdout).toMatch(/^pairing-server — the trust server/);
+    expect(global.stdout).toContain('--threads N');
+    for (const [args, synopsis] of [
+      [['serve', '--help'], 'pairing-server serve [options]'],
+      [['fingerprint', '--help'], 'pairing-server fingerprint'],
+      [['users', 'add', '--help'], 'pairing-server users add NAME --password-stdin'],
+      [['users', 'list', '--help'], 'pairing-server users list'],
+      [['audit', 'verify', '--help'], 'pairing-server audit verify'],
+    ] as const) {
+      const help = await serverCli([...args]);
+      expect(help.code).toBe(0);
+      expect(help.stdout.startsWith(`Usage: ${synopsis}`)).toBe(true);
+      expect(help.stdout).toContain('Example');
+      expect(help.stdout).not.toBe(global.stdout);
+    }
+    expect((await serverCli(['users', 'add', '--help'])).stdout).not.toContain('--gate-port');
+  });
+
+  it('prints usage mistakes as error: bad_request: … with exit 2', async () => {
+    const server = await start();
+    for (const args of [
+      ['users', 'add', 'carol', '--data-dir', server.dataDir],
+      ['users', 'add', '--password-stdin', '--data-dir', server.dataDir],
+      ['users', 'remove', 'carol', '--data-dir', server.dataDir],
+      ['fingerprint', '--json', '--data-dir', server.dataDir],
+      ['bogus'],
+      ['--gate-port', 'seven'],
+      ['--no-such-flag'],
+    ]) {
+      const result = await serverCli(args, PASSWORD);
+      expect({ args, code: result.code }).toEqual({ args, code: 2 });
+      expect(result.stderr).toMatch(/^error: bad_request: .+\n\(pairing-server .*--help for usage\)\n$/);
+    }
+  });
+});
+
+describe('users add audit', () => {
+  it('audits a created operator with result ok, and refusals with their code', async () => {
+    const server = await start();
+    const alice = await connectOperator(server, await addOperator(server.dataDir, 'alice'));
+    clients.push(alice);
+    const again = await serverCli(['users', 'add', 'alice', '--password-stdin', '--data-dir', server.dataDir], PASSWORD);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/^error: already_exists: /);
+    const invalid = await serverCli(['users', 'add', 'Not A Name', '--password-stdin', '--data-dir', server.dataDir], PASSWORD);
+    expect(invalid.code).toBe(1);
+    expect(invalid.stderr).toMatch(/^error: invalid_field: /);
+    const entries = (await alice.request('audit.list', { limit: 10 })) as { action: string; target: string; detail: Record<string, unknown> }[];
+    expect(entries.filter((e) => e.action === 'users.add').map(({ target, detail }) => ({ target, detail })).reverse()).toEqual([
+      { target: 'alice', detail: { has2fa: true, result: 'ok' } },
+      { target: 'alice', detail: { has2fa: true, result: 'already_exists' } },
+      { target: 'Not A Name', detail: { has2fa: true, result: 'invalid_field' } },
+    ]);
+  });
+});
