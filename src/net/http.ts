@@ -38,13 +38,16 @@ export function copyHead(res: HttpResponse, req: HttpRequest): RequestHead {
 export interface Exchange {
   res: HttpResponse;
   aborted: boolean;
+  /** Told when the client goes away: a body read waiting for bytes that will never come MUST end then. */
+  onAbort: (() => void) | null;
 }
 
 /** MUST be called before going async: uWS requires onAborted to be registered first. */
 export function beginExchange(res: HttpResponse): Exchange {
-  const exchange: Exchange = { res, aborted: false };
+  const exchange: Exchange = { res, aborted: false, onAbort: null };
   res.onAborted(() => {
     exchange.aborted = true;
+    exchange.onAbort?.();
   });
   return exchange;
 }
@@ -63,7 +66,9 @@ export function hasBody(head: RequestHead): boolean {
 
 /**
  * Reads the body of a request that has one (`hasBody`) up to `limit` bytes. A declared or actual overflow rejects with
- * payload_too_large; the caller answers 413 and the connection is closed so the rest of the upload is not read.
+ * payload_too_large; the caller answers 413 and the connection is closed so the rest of the upload is not read. A
+ * client that goes away first (closed, or idle past uWS's timeout) rejects it too: uWS calls onData no more, and a read
+ * left waiting would hold the request's place in admission for good (enough of them, and the service answers only 503).
  */
 export function readBody(exchange: Exchange, head: RequestHead, limit: number): Promise<Buffer> {
   const declared = head.headers['content-length'];
@@ -74,6 +79,11 @@ export function readBody(exchange: Exchange, head: RequestHead, limit: number): 
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
+    exchange.onAbort = () => {
+      if (done) return;
+      done = true;
+      reject(new AppError('bad_request', 'the client went away before its body arrived'));
+    };
     exchange.res.onData((chunk, isLast) => {
       if (done) return;
       size += chunk.byteLength;

@@ -42,6 +42,11 @@ export function createTerminalService(opts: TerminalServiceOptions): TemplatedAp
   };
   /** Answers a handler's or a body's failure as its error, and logs it when it is a refusal rather than a fault. */
   const refuse = (exchange: Exchange, head: RequestHead, error: unknown): void => {
+    // Nobody to answer (the client went away during its upload): only its place in admission is given back.
+    if (exchange.aborted) {
+      opts.admission.release();
+      return;
+    }
     const reply = errorReply(error, opts.log, { service: opts.name, path: head.path });
     if (reply.status >= 400 && reply.status !== 500) {
       opts.refusals.record({
