@@ -200,7 +200,8 @@ export class WriteBehind {
     };
     let queued = 0;
     for (let i = 0; i < nonces.size; i++) {
-      put(store.nonces.put(nonces.serial(i), nonces.nonce(i), nonces.createdAt(i), nonces.expiresAt(i)));
+      const write = this.tryPut(() => store.nonces.put(nonces.serial(i), nonces.nonce(i), nonces.createdAt(i), nonces.expiresAt(i)));
+      if (write) put(write);
       if (++queued % FLUSH_CHUNK === 0) await nextTurn();
     }
     // Only this serial's actor writes its last-seen time, and its clock only moves forward: no read is needed.
@@ -239,11 +240,24 @@ export class WriteBehind {
     this.batch = this.freshBatch();
     store.root.transactionSync(() => {
       for (const { nonces, seen } of batches) {
-        for (let i = 0; i < nonces.size; i++) store.nonces.putSync(nonces.serial(i), nonces.nonce(i), nonces.createdAt(i), nonces.expiresAt(i));
+        for (let i = 0; i < nonces.size; i++) this.tryPut(() => store.nonces.putSync(nonces.serial(i), nonces.nonce(i), nonces.createdAt(i), nonces.expiresAt(i)));
         for (let i = 0; i < seen.size; i++) store.lastSeen.putSync(seen.serial(i), seen.at(i));
       }
     });
     this.unconfirmed.clear();
+  }
+
+  /**
+   * A put lmdb refuses at once (a key it cannot hold) is logged and left out, so that it cannot take the batch's other
+   * nonces with it. Request parsing bounds every part of the key (nonce, serial), so this is a last line of defence.
+   */
+  private tryPut<T>(put: () => T): T | null {
+    try {
+      return put();
+    } catch (err) {
+      this.log.error({ err }, 'write-behind: a nonce the store cannot hold was left out');
+      return null;
+    }
   }
 
   async close(): Promise<void> {

@@ -56,6 +56,12 @@ export const MAX_SIGNATURE_HEADER_LENGTH = 4096;
 export const MAX_COVERED_COMPONENTS = 32;
 const MAX_SIGNATURE_BYTES = 1024; // RSA-4096 is 512
 const MIN_NONCE_BYTES = 16;
+/**
+ * A nonce is kept in the store's keys for the whole replay window: bounded well below lmdb's key limit (1,978 bytes),
+ * which a longer one once broke, together with every key written in the same batch.
+ */
+const MAX_NONCE_BYTES = 64;
+const MAX_NONCE_CHARS = Math.ceil(MAX_NONCE_BYTES / 3) * 4;
 
 const DERIVED = new Set(['@method', '@target-uri', '@authority', '@scheme', '@request-target', '@path', '@query']);
 /** RFC 9110 token characters, lowercase only: covered field names MUST be lowercase (RFC 9421 §2.1). */
@@ -66,6 +72,8 @@ const BASE64URL = /^[A-Za-z0-9_-]+={0,2}$/;
 const bad = (message: string) => fail<never>('bad_signature_input', message);
 
 function nonceBytes(nonce: string): number {
+  // Longer than any nonce needs: refused before a pattern runs on it.
+  if (nonce.length > MAX_NONCE_CHARS) return Number.POSITIVE_INFINITY;
   // Exact for the valid base64 the pattern admits, and it decodes nothing.
   if (BASE64.test(nonce)) return Buffer.byteLength(nonce, 'base64');
   if (BASE64URL.test(nonce)) return Buffer.from(nonce, 'base64url').length;
@@ -156,7 +164,8 @@ function parseParams(params: Map<string, BareItem>): Result<SignatureParams> {
   if (expires !== undefined && (typeof expires !== 'number' || !Number.isSafeInteger(expires))) {
     return bad('expires must be an integer');
   }
-  if (typeof nonce !== 'string' || nonceBytes(nonce) < MIN_NONCE_BYTES) return bad('nonce must be base64 of at least 16 bytes');
+  const bytes = typeof nonce === 'string' ? nonceBytes(nonce) : 0;
+  if (bytes < MIN_NONCE_BYTES || bytes > MAX_NONCE_BYTES) return bad(`nonce must be base64 of ${MIN_NONCE_BYTES} to ${MAX_NONCE_BYTES} bytes`);
   const tfp = typeof keyid === 'string' ? normalizeFingerprint(keyid) : null;
   if (tfp === null) return bad('keyid must be a certificate fingerprint');
   if (typeof alg !== 'string' || !(SIGNATURE_ALGORITHMS as readonly string[]).includes(alg)) return bad('alg is not supported');

@@ -67,6 +67,16 @@ describe('WriteBehind', () => {
     expect(new ReplayWindow(store, writeBehind, 'ATM-S1').admit('staged', 7_000, 7_301, 7_100)).toBe(false);
   });
 
+  it('leaves out a nonce the store cannot hold and writes the rest of its batch, then lets the batch go', async () => {
+    // Request parsing refuses such a nonce (signature.ts); the write-behind must not lose a batch to one all the same.
+    writeBehind.nonce('ATM-K1', 'before', 7_000, 7_301);
+    writeBehind.nonce('ATM-K1', 'x'.repeat(3_000), 7_000, 7_301);
+    writeBehind.nonce('ATM-K2', 'after', 7_000, 7_301);
+    expect(await writeBehind.written()).toBe(true);
+    expect(store.nonces.expiryOf('ATM-K1', 'before', 7_000)).toBe(7_301);
+    expect(store.nonces.expiryOf('ATM-K2', 'after', 7_000)).toBe(7_301);
+  });
+
   it('writes a batch of many chunks whole, and a later batch\'s last-seen time is never overtaken', async () => {
     for (let i = 0; i < 5 * FLUSH_CHUNK + 7; i++) writeBehind.nonce('ATM-F1', `chunked-${i}`, 8_000, 8_301);
     writeBehind.lastSeen('ATM-F1', 1_000);

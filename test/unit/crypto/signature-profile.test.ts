@@ -86,6 +86,13 @@ describe('parseSignature: the profile', () => {
     expect(codeOf(parse(`term=${list}${goodParams}`, fakeSig, { ...request, headers }))).toBe('bad_signature_input');
   });
 
+  it('accepts nonces of 16 to 64 bytes, base64 or base64url', () => {
+    for (const nonceOf of [randomBytes(16).toString('base64'), randomBytes(64).toString('base64'), randomBytes(64).toString('base64url')]) {
+      const result = parse(`term=${goodList};created=${now};nonce="${nonceOf}";keyid="${t.tfp}";alg="ed25519"`, fakeSig);
+      expect(result.ok, nonceOf).toBe(true);
+    }
+  });
+
   it('requires @query when the request has a query', () => {
     expect(codeOf(parse(`term=${goodList}${goodParams}`, fakeSig, { ...request, query: 'coin=BTC' }))).toBe('bad_signature_input');
   });
@@ -97,6 +104,8 @@ describe('parseSignature: the profile', () => {
     ['a string expires', `;created=${now};expires="x";nonce="${nonce}";keyid="${t.tfp}";alg="ed25519"`],
     ['no nonce', `;created=${now};keyid="${t.tfp}";alg="ed25519"`],
     ['a 15-byte nonce', `;created=${now};nonce="${randomBytes(15).toString('base64')}";keyid="${t.tfp}";alg="ed25519"`],
+    ['a 65-byte nonce', `;created=${now};nonce="${randomBytes(65).toString('base64')}";keyid="${t.tfp}";alg="ed25519"`],
+    ['a nonce of 3,000 characters', `;created=${now};nonce="${'A'.repeat(3_000)}";keyid="${t.tfp}";alg="ed25519"`],
     ['a nonce that is not base64', `;created=${now};nonce="${'!'.repeat(24)}";keyid="${t.tfp}";alg="ed25519"`],
     ['a byte-sequence nonce', `;created=${now};nonce=:${nonce}:;keyid="${t.tfp}";alg="ed25519"`],
     ['no keyid', `;created=${now};nonce="${nonce}";alg="ed25519"`],
