@@ -143,7 +143,7 @@ channel.on('pairing.requested', ({ request }) => {
 });
 channel.on('pairing.approved', ({ request }) => store.putRequest(request));
 channel.on('pairing.rejected', ({ request }) => store.putRequest(request));
-for (const event of ['terminal.created', 'terminal.paired', 'terminal.unpaired']) {
+for (const event of ['terminal.created', 'terminal.paired', 'terminal.unpaired', 'terminal.updated']) {
   channel.on(event, ({ terminal }) => store.putTerminal(terminal));
 }
 channel.on('terminal.unknown_serial', (data) => {
