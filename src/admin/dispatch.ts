@@ -38,7 +38,7 @@ export async function dispatch(ctx: OpsContext, conn: Connection, raw: string): 
     const spec = Object.hasOwn(OPS, frame.op) ? OPS[frame.op] : undefined;
     if (!spec) throw new AppError('unknown_op', `unknown op "${frame.op.slice(0, 64)}"`);
     const target = spec.target?.(frame.args) ?? null;
-    const detail = spec.auditDetail?.(frame.args) ?? {};
+    const detail = spec.auditDetail?.(frame.args, ctx) ?? {};
     // Captured first: logout clears the session, login sets it.
     const before = conn.session?.user ?? null;
     try {

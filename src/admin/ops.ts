@@ -51,8 +51,11 @@ interface OpSpec {
   /** false: the op is not operator activity (a page refreshing itself) and does not extend the session. Default true. */
   slides?: boolean;
   target?(args: Record<string, unknown>): string | null;
-  /** What the audit entry adds to `detail` (besides result and address), from the args as sent: small, never a secret. */
-  auditDetail?(args: Record<string, unknown>): Record<string, unknown>;
+  /**
+   * What the audit entry adds to `detail` (besides result and address), from the args as sent and the store before the
+   * op runs: small, never a secret.
+   */
+  auditDetail?(args: Record<string, unknown>, ctx: OpsContext): Record<string, unknown>;
   run(ctx: OpsContext, conn: Connection, args: Record<string, unknown>): Promise<unknown> | unknown;
 }
 
@@ -235,7 +238,12 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
     },
   },
   'deposit.set': {
+    // The address customers pay into is what an attacker would swap: the entry keeps the new one and the one it replaced.
     access: 'session', audit: true, target: (a) => str(a, 'coin'),
+    auditDetail: (a, ctx) => {
+      const coin = str(a, 'coin')?.toUpperCase() ?? null;
+      return { address: str(a, 'address'), previous: (coin && ctx.store.deposits.get(coin)?.address) ?? null };
+    },
     async run(ctx, conn, args) {
       const { coin, address } = check(z.object({ coin: z.string().toUpperCase().pipe(z.enum(SUPPORTED_COINS as [string, ...string[]])), address: z.string().trim().max(128) }), args);
       if (!isValidDepositAddress(coin, address)) throw new AppError('invalid_field', `address: not a valid ${coin} address (checksum or format)`);
@@ -247,7 +255,7 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
   'deposit.list': { access: 'session', audit: false, run: (ctx) => [...ctx.store.deposits.getRange().map(({ value }) => depositView(value))] },
   'gate.status': { access: 'session', audit: false, run: (ctx) => ctx.gate.status() },
   'gate.open': {
-    access: 'session', audit: true,
+    access: 'session', audit: true, auditDetail: (a) => ({ minutes: typeof a.minutes === 'number' ? a.minutes : null }),
     run(ctx, _conn, args) {
       const { minutes } = check(z.object({ minutes: z.number().int().min(1).max(7 * 24 * 60).default(60) }), args);
       return ctx.gate.open(minutes);

@@ -114,5 +114,15 @@ describe('pairing one terminal with the real CLIs', () => {
     for (const action of ['gate.open', 'terminals.create', 'terminals.update', 'pairing.approve', 'terminals.unpair', 'deposit.set', 'login']) {
       expect(actions).toContain(action);
     }
+    expect(audit.find((e: { action: string }) => e.action === 'gate.open').detail).toMatchObject({ minutes: 30, result: 'ok' });
+  });
+
+  it('audits a deposit address change with the address it replaced', async () => {
+    ok(await cas(['deposit', 'set', 'btc', '1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2']));
+    const [latest] = ok(await cas(['audit', '--limit', '1']));
+    expect(latest).toMatchObject({
+      action: 'deposit.set', target: 'BTC', user: 'alice',
+      detail: { address: '1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2', previous: 'bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq', result: 'ok' },
+    });
   });
 });
