@@ -6,6 +6,7 @@ import { effectiveState, pairingView, terminalView } from '../protocol/views.js'
 import type { PairingRecord, TerminalRecord } from '../store/records.js';
 import { compositeKey } from '../store/store.js';
 import type { ActorContext } from './context.js';
+import { pendingRequestsOf } from './pairing-flow.js';
 
 export class OperatorDecisions {
   constructor(private readonly ctx: ActorContext, private readonly serial: string) {}
@@ -108,17 +109,7 @@ export class OperatorDecisions {
 
   /** Whether one of this serial's requests has a code and waits for an operator: the terminal then shows as `pending`. */
   private awaitsApproval(): boolean {
-    const { store } = this.ctx;
-    const now = this.ctx.now();
-    // Not Store.withPrefix: lmdb writes a key of 64 characters or more (serial + NUL + TFP always is) with a bare NUL, which
-    // sorts before withPrefix's start bound `serial + NUL` (encoded escaped), so that scan misses them. From the serial
-    // itself to `serial + \u0001` holds this serial's keys in either encoding and no other serial's (their characters are
-    // all above \u0004); the request's own serial is checked all the same.
-    for (const { value: requestId } of store.pairingIndex.getRange({ start: this.serial, end: `${this.serial}\u0001` })) {
-      const record = store.pairing.get(requestId);
-      if (record?.serial === this.serial && record.stage === 'approval' && effectiveState(record, now) === 'pending') return true;
-    }
-    return false;
+    return pendingRequestsOf(this.ctx.store, this.serial, this.ctx.now()).some((record) => record.stage === 'approval');
   }
 
   private pendingForDecision(requestId: string): { terminal: TerminalRecord; record: PairingRecord } {

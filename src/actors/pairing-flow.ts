@@ -6,18 +6,34 @@ import { decodeBase64, parseJson, parsePairingBody, type PairingBody } from '../
 import type { GateReply, HttpReply } from '../protocol/types.js';
 import { effectiveState, pairingView } from '../protocol/views.js';
 import type { PairingRecord, TerminalRecord } from '../store/records.js';
-import { compositeKey } from '../store/store.js';
+import { compositeKey, type Store } from '../store/store.js';
 import type { Authenticated } from '../auth/request-auth.js';
 import type { ActorContext } from './context.js';
 
 const reply = (status: number, body: GateReply): HttpReply => ({ status, body });
+
+/**
+ * Requests of one serial from distinct certificates that may wait at once. A genuine terminal has one (two across a
+ * factory reset); without a bound, anyone who knows a serial could file a request per throwaway key while the gate is
+ * open (400 in 2.5 s were seen), each an alert to every operator and a certificate kept for good.
+ */
+export const MAX_PENDING_PER_SERIAL = 8;
+
+/** The serial's requests still waiting, for the terminal's own key or another (one per certificate: the index's keys). */
+export function pendingRequestsOf(store: Store, serial: string, now: number): PairingRecord[] {
+  const pending: PairingRecord[] = [];
+  for (const { value: requestId } of store.withPrefix(store.pairingIndex, serial)) {
+    const record = store.pairing.get(requestId);
+    if (record?.serial === serial && effectiveState(record, now) === 'pending') pending.push(record);
+  }
+  return pending;
+}
 
 export class PairingFlow {
   constructor(private readonly ctx: ActorContext, private readonly serial: string) {}
 
   /** Handles one authenticated gate request for a known serial. */
   async handle(terminal: TerminalRecord, auth: Authenticated, body: Buffer, remoteAddress: string): Promise<HttpReply> {
-    await this.rememberCertificate(auth);
     // Any form: a terminal whose TFP is already pinned is simply told where master is.
     if (terminal.tfp === auth.tfp) return this.trusted(terminal);
     const form = parsePairingBody(body.length === 0 ? {} : parseJson(body));
@@ -50,6 +66,12 @@ export class PairingFlow {
     if (current && effectiveState(current, now) === 'pending' && current.commitment === form.commitment) {
       return this.pendingReply(current);
     }
+    if (!(current && effectiveState(current, now) === 'pending') && pendingRequestsOf(ctx.store, this.serial, now).length >= MAX_PENDING_PER_SERIAL) {
+      ctx.log.warn({ serial: this.serial, tfp: auth.tfp, remoteAddress }, 'pairing request refused: too many waiting for this serial');
+      throw new AppError('rate_limited', `${MAX_PENDING_PER_SERIAL} pairing requests for serial ${this.serial} already wait for an operator: they must be decided (or expire) first`, { retryAfter: 60 });
+    }
+    // Kept once a request is filed: master tells `not_paired` from `unauthenticated` by the certificates a serial has presented.
+    await this.rememberCertificate(auth);
     const record: PairingRecord = {
       // The prefix keeps ids from starting with '-', which command lines would read as an option.
       requestId: `pr_${crypto.randomBytes(16).toString('base64url')}`,

@@ -1,7 +1,9 @@
 /** @module Master and gate refuse what they must: replays, stale or forged signatures, other keys, malformed and oversized input — and keep serving. */
+import crypto from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_PENDING_PER_SERIAL } from '../../src/actors/pairing-flow.js';
 import { signRequest } from '../../src/crypto/signature.js';
 import type { AdminClient } from '../../src/admin/admin-client.js';
 import { addOperator, connectOperator, nextPush } from '../helpers/operator.js';
@@ -348,5 +350,27 @@ describe('operator approval rules', () => {
     const view = await alice.request<{ state: string }>('pairing.get', { requestId });
     expect(view.state).toBe('rejected');
     expect((await terminal.gate(server.gateUrl, { requestId })).json.error).toBe('pairing_rejected');
+  });
+});
+
+describe('pairing requests of one serial', () => {
+  it(`are capped at ${MAX_PENDING_PER_SERIAL} waiting from distinct keys, and a decision makes room`, async () => {
+    await alice.request('terminals.create', { serial: 'CAP-001' });
+    const requests: string[] = [];
+    for (let i = 0; i < MAX_PENDING_PER_SERIAL; i++) {
+      requests.push((await RawTerminal.create('CAP-001', 'ec').requestPairing(server.gateUrl, server.sfp)).requestId);
+    }
+    const refused = await RawTerminal.create('CAP-001', 'ec').gate(server.gateUrl, { commitment: crypto.randomBytes(32).toString('base64') });
+    expect(refused.status).toBe(429);
+    expect(refused.json.error).toBe('rate_limited');
+    expect(refused.headers['retry-after']).toBeDefined();
+    // Operators saw each request once, and not the refused one.
+    const pending = await alice.request<{ serial: string; state: string }[]>('pairing.list', { state: 'pending' });
+    expect(pending.filter((r) => r.serial === 'CAP-001')).toHaveLength(MAX_PENDING_PER_SERIAL);
+    await alice.request('pairing.reject', { requestId: requests[0] });
+    const genuine = RawTerminal.create('CAP-001', 'ec');
+    const { requestId, code } = await genuine.requestPairing(server.gateUrl, server.sfp);
+    await alice.request('pairing.approve', { requestId, code });
+    expect((await genuine.send(server.masterUrl, '/api/v1/ping', { body: '{}' })).status).toBe(200);
   });
 });
