@@ -2,6 +2,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { AppError } from '../errors.js';
 
 const PREFIX = 'enc:v1:';
 
@@ -9,8 +10,12 @@ const PREFIX = 'enc:v1:';
  * The key lives in `<dataDir>/secrets.key` (0600), outside the LMDB files: a copy of the store
  * alone (a backup, a support bundle) does not reveal the secrets.
  */
-export function loadOrCreateFieldKey(dataDir: string): Buffer {
+export function loadOrCreateFieldKey(dataDir: string, holdsSealedFields: () => boolean): Buffer {
   const file = path.join(dataDir, 'secrets.key');
+  // A new key cannot open what the lost one sealed: every operator with 2FA would be locked out, without a word.
+  if (!fs.existsSync(file) && holdsSealedFields()) {
+    throw new AppError('not_found', `${file} is missing, but the store holds operators' TOTP secrets sealed with it: restore it from the backup of this data dir (docs/ADMIN-OPS.md, "Backing up the server")`);
+  }
   try {
     fs.writeFileSync(file, crypto.randomBytes(32), { mode: 0o600, flag: 'wx' });
   } catch (error) {

@@ -133,7 +133,18 @@ export class Store {
     // lmdb creates its files with the process umask: tighten them, the store holds password hashes and TOTP secrets.
     for (const file of fs.readdirSync(dir)) fs.chmodSync(path.join(dir, file), 0o600);
     const space = opts.minFreeBytes ? new FreeSpaceWatch(dir, opts.minFreeBytes) : null;
-    return new Store(root, loadOrCreateFieldKey(dataDir), space);
+    const operators = root.openDB<OperatorRecord, string>({ name: 'operators' });
+    const sealed = (): boolean => {
+      for (const { value } of operators.getRange()) if (value.totpSecret !== null || value.pendingTotpSecret !== null) return true;
+      return false;
+    };
+    try {
+      return new Store(root, loadOrCreateFieldKey(dataDir, sealed), space);
+    } catch (error) {
+      space?.close();
+      void root.close();
+      throw error;
+    }
   }
 
   /**

@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { auditHash, GENESIS_HASH, verifyAuditChain } from '../../../src/store/audit-chain.js';
 import { loadOrCreateFieldKey, openField, sealField } from '../../../src/store/field-crypto.js';
 import type { AuditRecord } from '../../../src/store/records.js';
+import { Store } from '../../../src/store/store.js';
+import { createOperator } from '../../../src/admin/operators.js';
 
 function chain(n: number): AuditRecord[] {
   const entries: AuditRecord[] = [];
@@ -42,12 +44,28 @@ describe('audit chain', () => {
 describe('sealed fields', () => {
   it('round-trips, refuses another record context, and keeps its key file owner-only', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'field-key-'));
-    const key = loadOrCreateFieldKey(dir);
-    expect(loadOrCreateFieldKey(dir).equals(key)).toBe(true);
+    const key = loadOrCreateFieldKey(dir, () => false);
+    expect(loadOrCreateFieldKey(dir, () => true).equals(key)).toBe(true);
     expect(fs.statSync(path.join(dir, 'secrets.key')).mode & 0o777).toBe(0o600);
     const sealed = sealField(key, 'JBSWY3DPEHPK3PXP', 'alice');
     expect(sealed).not.toContain('JBSWY3DPEHPK3PXP');
     expect(openField(key, sealed, 'alice')).toBe('JBSWY3DPEHPK3PXP');
     expect(() => openField(key, sealed, 'mallory')).toThrow();
+  });
+
+  it('are never silently orphaned: a store holding them does not open with a new key', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'field-key-lost-'));
+    const store = Store.open(dir);
+    await createOperator(store, 'alice', 'correct horse battery staple', { with2fa: true, by: 'test' });
+    await store.close();
+    fs.rmSync(path.join(dir, 'secrets.key'));
+    expect(() => Store.open(dir)).toThrow(/secrets\.key is missing, but the store holds operators' TOTP secrets/);
+    expect(fs.existsSync(path.join(dir, 'secrets.key'))).toBe(false);
+    // A store with nothing sealed (operators without 2FA, or none) gets a new key as before.
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'field-key-empty-'));
+    await Store.open(empty).close();
+    fs.rmSync(path.join(empty, 'secrets.key'));
+    await Store.open(empty).close();
+    expect(fs.existsSync(path.join(empty, 'secrets.key'))).toBe(true);
   });
 });
