@@ -30,7 +30,7 @@ export function renderResult(renderer: Renderer, result: unknown): string {
     case 'pairings':
       return table(listOf(result, 'requests'), result, [
         ['REQUEST', (r) => r.requestId], ['SERIAL', (r) => r.serial], ['STATE', (r) => r.state], ['STAGE', (r) => r.stage],
-        ['TFP', (r) => shortFp(r.tfp)], ['FROM', (r) => r.remoteAddress], ['REQUESTED', (r) => time(r.requestedAt)],
+        ['CODE', (r) => (r.state === 'pending' ? r.code : '')], ['TFP', (r) => shortFp(r.tfp)], ['FROM', (r) => r.remoteAddress], ['REQUESTED', (r) => time(r.requestedAt)],
         ['NOTE', (r) => (r.conflictsWithPaired === true ? 'serial already paired with another TFP!' : '')],
       ]);
     case 'pairing':
@@ -143,7 +143,7 @@ function mib(bytes: unknown): string {
 }
 
 /** Fields of a pushed event worth a glance; the rest is in --json. */
-const PUSH_FIELDS = ['serial', 'requestId', 'state', 'stage', 'code', 'tfp', 'pairedTfp', 'remoteAddress', 'user', 'open', 'openUntil', 'conflictsWithPaired', 'changed'];
+const PUSH_FIELDS = ['serial', 'requestId', 'state', 'decidedBy', 'stage', 'code', 'tfp', 'pairedTfp', 'remoteAddress', 'user', 'open', 'openUntil', 'conflictsWithPaired', 'changed'];
 
 /**
  * One line per pushed event: time, event name, then its (and its nested view's) fields as key=value; an event that
@@ -247,9 +247,16 @@ function time(value: unknown): string {
   return value.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 }
 
+const UNSAFE_TEXT = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
+
+/**
+ * A value as one line of text. Control characters and bidirectional overrides are written as escapes: a name with ESC
+ * sequences or a newline would otherwise recolour the operator's terminal or forge a row of the table, and an override
+ * reverse what follows it (`\u001b`, `\u000a`, `\u202e`). Joiners and marks that emoji and right-to-left text use stay.
+ */
 function text(value: unknown): string {
   if (value === null || value === undefined) return '';
-  if (typeof value === 'string') return value;
+  if (typeof value === 'string') return value.replace(UNSAFE_TEXT, (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0')}`);
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   return JSON.stringify(value);
 }

@@ -59,10 +59,15 @@ interface OpSpec {
   run(ctx: OpsContext, conn: Connection, args: Record<string, unknown>): Promise<unknown> | unknown;
 }
 
-const text = (max: number) => z.string().max(max).default('');
+/**
+ * An operator's free text (a terminal's name, location, contact): one line, no control characters or bidirectional
+ * overrides, which would forge rows or reverse text where it is shown (cas tables, logs, the page).
+ */
+const line = (max: number) => z.string().max(max).regex(/^[^\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]*$/u, 'one line of text, without control characters');
+const text = (max: number) => line(max).default('');
 const requestIdArg = z.object({ requestId: z.string().min(1).max(64) });
 const str = (args: Record<string, unknown>, key: string): string | null => (typeof args[key] === 'string' ? (args[key] as string).slice(0, 128) : null);
-const terminalEditArgs = z.object({ serial: serialSchema, name: z.string().max(128).optional(), location: z.string().max(256).optional(), contact: z.string().max(128).optional() });
+const terminalEditArgs = z.object({ serial: serialSchema, name: line(128).optional(), location: line(256).optional(), contact: line(128).optional() });
 /** The editable fields an update names, as sent (valid or not): what the operator meant to change. */
 const editedFields = (args: Record<string, unknown>): string[] => EDITABLE_TERMINAL_FIELDS.filter((field) => args[field] !== undefined);
 

@@ -55,6 +55,11 @@ describe('terminals.update', () => {
     await expect(update({ serial: 'UPD-001', contact: 'c'.repeat(129) })).rejects.toMatchObject({ code: 'invalid_field' });
     await expect(update({ serial: 'UPD-001', contact: 5 })).rejects.toMatchObject({ code: 'invalid_field' });
     await expect(update({ serial: '-bad serial', contact: '1' })).rejects.toMatchObject({ code: 'invalid_field' });
+    // One line of text: a newline, an escape sequence or a bidirectional override would forge what tables and logs show.
+    for (const name of ['Lobby\nUPD-002  paired', 'Lobby\u001b[31m', 'Lobby \u202eevil']) {
+      await expect(update({ serial: 'UPD-001', name })).rejects.toMatchObject({ code: 'invalid_field', message: 'name: one line of text, without control characters' });
+    }
+    await expect(alice.request('terminals.create', { serial: 'UPD-CTRL', contact: '+1\r555' })).rejects.toMatchObject({ code: 'invalid_field' });
     // The longest values allowed pass, and nothing refused was written.
     expect(await update({ serial: 'UPD-001', name: 'n'.repeat(128), location: 'l'.repeat(256), contact: 'c'.repeat(128) })).toMatchObject({ name: 'n'.repeat(128) });
     await update({ serial: 'UPD-001', name: 'Back office', location: 'Station Rd 2', contact: '+1 555 0199' });

@@ -33,6 +33,29 @@ describe('renderResult', () => {
     expect(out).toContain(colon);
   });
 
+  it('shows a pending request\'s code in the list, and none once it is decided', () => {
+    const [titles, row] = renderResult('pairings', [request, { ...request, requestId: 'r2', state: 'rejected' }]).trimEnd().split('\n').slice(0, 2);
+    expect(titles).toMatch(/^REQUEST\s+SERIAL\s+STATE\s+STAGE\s+CODE\s+TFP/);
+    expect(row).toContain('123-456-789-012');
+    expect(renderResult('pairings', [{ ...request, state: 'rejected' }])).not.toContain('123-456-789-012');
+  });
+
+  it('writes control characters and bidirectional overrides as escapes, so a name cannot forge a row or recolour the screen', () => {
+    const forged = { ...terminal, name: 'Lobby\u001b[31mRED\nBT100002  paired', location: 'x\u202eevil' };
+    const out = renderResult('terminals', [forged]);
+    expect(out.trimEnd().split('\n')).toHaveLength(2);
+    expect(out).toContain('Lobby\\u001b[31mRED\\u000aBT100002  paired');
+    expect(out).toContain('x\\u202eevil');
+    expect(out).not.toContain('\u001b');
+    // Emoji joiners are text, not controls.
+    expect(renderResult('terminals', [{ ...terminal, name: 'Kiosk 👨‍👩‍👧' }])).toContain('Kiosk 👨‍👩‍👧');
+  });
+
+  it('says who decided in a push, the server itself included', () => {
+    expect(renderPush({ event: 'pairing.rejected', data: { request: { ...request, state: 'rejected', decidedBy: 'system' } } }, new Date('2024-05-01T10:00:00Z')))
+      .toContain('state=rejected decidedBy=system');
+  });
+
   it('says when there is no code yet, and prints (none) for an empty list', () => {
     expect(renderResult('pairing', { ...request, stage: 'reveal', code: null })).toContain('not yet');
     expect(renderResult('pairings', [])).toBe('(none)\n');
