@@ -5,6 +5,7 @@ import type { HttpReply, TerminalRequest } from '../protocol/types.js';
 import type { CashEventRecord } from '../store/records.js';
 import { compositeKey } from '../store/store.js';
 import type { ActorContext } from './context.js';
+import { SUPPORTED_COINS } from '../admin/deposit-address.js';
 
 export const MASTER_ROUTES = ['POST /api/v1/ping', 'POST /api/v1/cash-events', 'GET /api/v1/deposit-address'] as const;
 export type MasterRoute = (typeof MASTER_ROUTES)[number];
@@ -69,8 +70,12 @@ function sameEvent(stored: CashEventRecord, event: Pick<CashEventRecord, 'curren
   return stored.currency === event.currency && stored.denomination === event.denomination && stored.count === event.count;
 }
 
-function depositAddress(ctx: ActorContext, coin: string | null): HttpReply {
-  if (coin === null || !/^[A-Z0-9]{2,10}$/.test(coin)) throw new AppError('invalid_field', 'coin: a coin code such as BTC is required');
+function depositAddress(ctx: ActorContext, asked: string | null): HttpReply {
+  // Case-insensitive, as operators set them (cas deposit set btc …).
+  const coin = asked?.toUpperCase() ?? null;
+  if (coin === null || !SUPPORTED_COINS.includes(coin)) {
+    throw new AppError('invalid_field', `coin: one of ${SUPPORTED_COINS.join(', ')} (the query's coin=${asked === null ? ' is missing' : ' is not one of them'})`);
+  }
   const deposit = ctx.store.deposits.get(coin);
   if (!deposit) throw new AppError('not_found', `the operator has not set a deposit address for ${coin}`);
   return { status: 200, body: { coin, address: deposit.address } };

@@ -61,7 +61,7 @@ export class PairingFlow {
     const { ctx } = this;
     const now = ctx.now();
     if (current && effectiveState(current, now) === 'rejected' && (current.decidedAt ?? 0) + ctx.pairingTtlMs > now) {
-      throw new AppError('pairing_rejected', 'an operator rejected pairing for this terminal certificate');
+      throw new AppError('pairing_rejected', 'pairing was rejected for this terminal certificate (by an operator, or after too many wrong codes); it can ask again once the rejection expires, or with a new key after a factory reset');
     }
     if (current && effectiveState(current, now) === 'pending' && current.commitment === form.commitment) {
       return this.pendingReply(current);
@@ -141,7 +141,7 @@ export class PairingFlow {
   /** Pending requests answer with their stage; every other state is an error the terminal acts on. */
   private assertPending(record: PairingRecord): void {
     const state = effectiveState(record, this.ctx.now());
-    if (state === 'rejected') throw new AppError('pairing_rejected', 'an operator rejected this pairing request');
+    if (state === 'rejected') throw new AppError('pairing_rejected', 'this pairing request was rejected (by an operator, or after too many wrong codes)');
     if (state !== 'pending') {
       // Approved but not trusted any more means it was unpaired since: the terminal starts over.
       throw new AppError('no_pairing_request', `the pairing request is ${state === 'approved' ? 'no longer valid' : state}; start again with a commit`);

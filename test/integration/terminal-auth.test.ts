@@ -89,6 +89,16 @@ describe('master authentication', () => {
     expect((await send(event)).json).toEqual({ accepted: true, duplicate: true });
   });
 
+  it('hands out the deposit address whatever the case of the coin, and names the coins it knows', async () => {
+    await alice.request('deposit.set', { coin: 'BTC', address: 'bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq' });
+    const ask = (query: string) => paired.send(server.masterUrl, '/api/v1/deposit-address', { method: 'GET', query });
+    expect((await ask('coin=btc')).json).toEqual({ coin: 'BTC', address: 'bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq' });
+    const unknown = await ask('coin=XYZ');
+    expect(unknown.status).toBe(400);
+    expect(unknown.json).toMatchObject({ error: 'invalid_field', message: expect.stringContaining('coin: one of BTC') });
+    expect((await ask('coin=LTC')).json.error).toBe('not_found');
+  });
+
   it('refuses a tampered body (Content-Digest no longer matches) with 401', async () => {
     const reply = await paired.send(server.masterUrl, '/api/v1/cash-events', {
       body: JSON.stringify({ eventId: 'tamper-1', currency: 'USD', denomination: 20, count: 1, at: new Date().toISOString() }),
