@@ -14,6 +14,8 @@ export interface RequestHead {
   query: string;
   headers: Record<string, string>;
   remoteAddress: string;
+  /** Content-Length or Transfer-Encoding sent twice: the body's length is ambiguous (see copyHead). */
+  ambiguousLength: boolean;
 }
 
 /** Decodes the peer address uWS gives as bytes; unlike Buffer.from(…).toString() it makes no Buffer per request. */
@@ -22,7 +24,11 @@ const ADDRESS_TEXT = new TextDecoder();
 /** MUST run synchronously in the handler: `req` is invalid after the handler returns or awaits. */
 export function copyHead(res: HttpResponse, req: HttpRequest): RequestHead {
   const headers: Record<string, string> = {};
+  let ambiguousLength = false;
   req.forEach((name, value) => {
+    // uWS frames the body by the first Content-Length and would read the rest as a next request: RFC 9112 §6.3 asks
+    // for a 400 and a closed connection, or a proxy in front that took the other one is smuggled a request past it.
+    if ((name === 'content-length' || name === 'transfer-encoding') && headers[name] !== undefined) ambiguousLength = true;
     headers[name] = value.length > MAX_HEADER_VALUE ? value.slice(0, MAX_HEADER_VALUE) : value;
   });
   return {
@@ -31,6 +37,7 @@ export function copyHead(res: HttpResponse, req: HttpRequest): RequestHead {
     query: req.getQuery() ?? '',
     headers,
     remoteAddress: ADDRESS_TEXT.decode(res.getRemoteAddressAsText()),
+    ambiguousLength,
   };
 }
 

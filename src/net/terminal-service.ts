@@ -60,6 +60,13 @@ export function createTerminalService(opts: TerminalServiceOptions): TemplatedAp
   const serve = (res: HttpResponse, req: HttpRequest): void => {
     const exchange = beginExchange(res);
     const head = copyHead(res, req);
+    if (head.ambiguousLength) {
+      // Closed at once, without an answer: uWS goes on parsing what it already read after an answer that closes, and
+      // that is the smuggled request.
+      tally(opts.counts, 400);
+      res.close();
+      return;
+    }
     // Everything below may be asynchronous: `req` MUST NOT be touched past this line.
     try {
       opts.admission.enter(head.remoteAddress);

@@ -187,6 +187,22 @@ describe('request bodies on one keep-alive connection', () => {
   const sized = (body: Buffer) => ({ headers: [`Content-Length: ${body.length}`], bytes: body });
   const event = (eventId: string) => Buffer.from(JSON.stringify({ eventId, currency: 'USD', denomination: 20, count: 2, at: new Date().toISOString() }));
 
+  it('closes a connection that sends two Content-Length headers, so the bytes after them are never read as a request', async () => {
+    const conn = await connection(server.masterUrl);
+    const cash = event('smuggled-1');
+    const smuggled = raw('/api/v1/cash-events', cash, sized(cash));
+    try {
+      conn.write(raw('/api/v1/ping', Buffer.alloc(0), { headers: ['Content-Length: 0', `Content-Length: ${smuggled.length}`], bytes: smuggled }));
+      expect(await conn.answers(1)).toEqual([]);
+      expect(conn.closed).toBe(true);
+      // The request behind the first Content-Length never ran: its event is new when the terminal sends it itself.
+      const own = await paired.send(server.masterUrl, '/api/v1/cash-events', { body: cash.toString('utf8') });
+      expect(own.json).toEqual({ accepted: true, duplicate: false });
+    } finally {
+      conn.close();
+    }
+  });
+
   it('answers calls without a body, with Content-Length 0 and with a body, one after another', async () => {
     const conn = await connection(server.masterUrl);
     const cash = event('keep-alive-1');
