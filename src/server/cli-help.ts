@@ -94,8 +94,8 @@ prints (once) in an authenticator app. Audited, refusals included.
 
 Options:
   --password-stdin    read the password from standard input (required)
-  --no-2fa            no TOTP: the operator can look but not approve until enrolled
-                      (cas totp enroll)
+  --no-2fa            no TOTP yet: the operator can look but not approve until they
+                      enrol it themselves (cas totp enroll); not a read-only role
   --json              {user, totpSecret, otpauthUri} as JSON
 ${DATA_DIR}
 
