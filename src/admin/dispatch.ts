@@ -30,6 +30,15 @@ export function errorFrame(id: number, error: AppError): AdminReply {
   return { ...error.details, id, ok: false, error: error.code, message: error.message };
 }
 
+/** `rate_limited` because the address spent its attempt budget: written only as ThrottledAttempts allows. */
+class OverBudget extends AppError {}
+
+/** Spends one attempt of the connection's address budget; throws OverBudget when it is spent. */
+function spendAttempt(ctx: OpsContext, conn: Connection): void {
+  const admission = ctx.logins.admit(conn.remoteAddress);
+  if (!admission.ok) throw new OverBudget('rate_limited', `too many attempts from this address; try again in ${admission.retryAfterSec} s`, { retryAfter: admission.retryAfterSec });
+}
+
 export async function dispatch(ctx: OpsContext, conn: Connection, raw: string): Promise<AdminReply> {
   let id = 0;
   try {
@@ -37,21 +46,38 @@ export async function dispatch(ctx: OpsContext, conn: Connection, raw: string): 
     id = frame.id;
     const spec = Object.hasOwn(OPS, frame.op) ? OPS[frame.op] : undefined;
     if (!spec) throw new AppError('unknown_op', `unknown op "${frame.op.slice(0, 64)}"`);
+    // From the args as sent and the store before the op runs (deposit.set keeps the address it replaced).
     const target = spec.target?.(frame.args) ?? null;
     const detail = spec.auditDetail?.(frame.args, ctx) ?? {};
     // Captured first: logout clears the session, login sets it.
     const before = conn.session?.user ?? null;
+    let spent = false;
     try {
+      // MUST come before the arguments are read: a login with arguments that do not validate is an attempt too.
+      if (spec.spendsBudget) {
+        spent = true;
+        spendAttempt(ctx, conn);
+      }
       checkAccess(ctx, conn, spec.access, spec.slides !== false);
       const result = await spec.run(ctx, conn, frame.args);
-      if (spec.audit === true) await audit(ctx, conn.session?.user ?? before, frame.op, target, { ...detail, result: 'ok', remoteAddress: conn.remoteAddress });
+      if (spec.audit === true) await audit(ctx, conn.session?.user ?? before, frame.op, target, { ...detail, result: 'ok' }, conn.remoteAddress);
       return { id, ok: true, result };
-    } catch (error) {
-      // Refused attempts are audited too: operators must see who tried what.
-      if (spec.audit) {
+    } catch (caught) {
+      let error = caught;
+      // An audited refusal without a live session (a dead resume token, an op before login) spends an attempt as well,
+      // before it is written: sent in a loop, each would otherwise be an audit entry. A valid resume spends nothing.
+      if (spec.audit && !spent && !hasLiveSession(ctx, conn)) {
+        try {
+          spendAttempt(ctx, conn);
+        } catch (limited) {
+          error = limited;
+        }
+      }
+      // Refused attempts are audited too: operators must see who tried what. Past the budget, the first per window.
+      if (spec.audit && (!(error instanceof OverBudget) || ctx.logins.throttled.note(conn.remoteAddress, frame.op))) {
         const code = error instanceof AppError ? error.code : 'internal_error';
-        const who = conn.session?.user ?? (frame.op === 'login' ? `?${String(frame.args.user ?? '').slice(0, 32)}` : null);
-        await audit(ctx, who, frame.op, target, { ...detail, result: code, remoteAddress: conn.remoteAddress });
+        const who = conn.session?.user ?? (frame.op === 'login' ? `?${nameTried(frame.args.user)}` : null);
+        await audit(ctx, who, frame.op, target, { ...detail, result: code, ...(error instanceof OverBudget ? { budgetSpent: true } : {}) }, conn.remoteAddress);
       }
       throw error;
     }
@@ -61,6 +87,24 @@ export async function dispatch(ctx: OpsContext, conn: Connection, raw: string): 
     ctx.log.error({ err: error }, 'admin op failed unexpectedly');
     return errorFrame(id, new AppError('internal_error', 'the server failed to process the request'));
   }
+}
+
+/** The user name a login tried, as text: String() of an object sent as `user` could throw (a `toString` that is not a function). */
+function nameTried(user: unknown): string {
+  return typeof user === 'string' || typeof user === 'number' ? String(user).slice(0, 32) : '';
+}
+
+function hasLiveSession(ctx: OpsContext, conn: Connection): boolean {
+  return conn.session !== null && ctx.sessions.isLive(conn.session.tokenHash);
+}
+
+/**
+ * Writes the summary of the attempts refused past their address's budget and not written one by one (ThrottledAttempts),
+ * and starts a new window. Called at each window's end and at shutdown.
+ */
+export async function auditThrottled(ctx: OpsContext, windowSec: number): Promise<void> {
+  const summary = ctx.logins.throttled.drain();
+  if (summary) await audit(ctx, null, 'attempts.throttled', null, { result: 'rate_limited', windowSec, ...summary }, null);
 }
 
 function checkAccess(ctx: OpsContext, conn: Connection, access: 'none' | 'session' | '2fa', slide: boolean): void {
@@ -79,6 +123,14 @@ function checkAccess(ctx: OpsContext, conn: Connection, access: 'none' | 'sessio
   }
 }
 
-async function audit(ctx: OpsContext, user: string | null, action: string, target: string | null, detail: Record<string, unknown>): Promise<void> {
-  await ctx.store.appendAudit({ at: ctx.now(), user: user ?? '(anonymous)', action, target, detail });
+/**
+ * The audit entry, and the same as one log line: monitoring that reads logs (a SIEM) sees logins, lockouts and changes
+ * without a session. Details hold no secret (OpSpec.auditDetail); the logger's redaction stays as a second line.
+ */
+async function audit(ctx: OpsContext, user: string | null, action: string, target: string | null, detail: Record<string, unknown>, remoteAddress: string | null): Promise<void> {
+  const who = user ?? '(anonymous)';
+  const { result, ...rest } = detail;
+  const level = result === 'ok' ? 'info' : 'warn';
+  ctx.log[level]({ user: who, action, target, result, remoteAddress, ...(Object.keys(rest).length > 0 ? { detail: rest } : {}) }, 'operator action');
+  await ctx.store.appendAudit({ at: ctx.now(), user: who, action, target, detail: remoteAddress === null ? detail : { ...detail, remoteAddress } });
 }

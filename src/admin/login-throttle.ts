@@ -1,9 +1,18 @@
-/** @module Slows password guessing: after a few failed logins a user is locked out with a backoff that doubles, and each address gets a login budget. */
+/**
+ * @module Slows password guessing and anonymous floods: after a few failed logins a user is locked out with a backoff that
+ * doubles; each address gets a budget of attempts; at most a few password checks (scrypt) run or wait at once.
+ */
 import { AppError } from '../errors.js';
-import { RateLimiter } from '../net/rate-limiter.js';
+import { RateLimiter, type Admission } from '../net/rate-limiter.js';
+import { PasswordChecks } from './password-checks.js';
+import { ThrottledAttempts } from './throttled-attempts.js';
 
 const FREE_FAILURES = 5;
 const MAX_LOCK_MS = 15 * 60_000;
+/** Attempts per address and minute (burst and refill): logins, and anonymous attempts that would be audited. */
+export const ATTEMPTS_PER_ADDRESS_MINUTE = 20;
+/** Addresses remembered as ones an operator logged in from (see `isKnown`). */
+const KNOWN_ADDRESSES = 1_000;
 
 interface Failures {
   count: number;
@@ -12,20 +21,39 @@ interface Failures {
 
 export class LoginThrottle {
   private readonly failures = new Map<string, Failures>();
-  /** Spraying many user names from one address is limited too: 20 attempts a minute. */
-  private readonly perAddress = new RateLimiter({ perSecond: 20 / 60, burst: 20 }, 10_000);
+  private readonly perAddress: RateLimiter;
+  /** Addresses an operator logged in from since start-up, oldest first: they keep a share of the password checks in a flood. */
+  private readonly known = new Set<string>();
+  readonly passwordChecks: PasswordChecks;
+  /** What is written about attempts refused past their address's budget. */
+  readonly throttled = new ThrottledAttempts();
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(private readonly now: () => number = Date.now, passwordChecks = new PasswordChecks()) {
+    this.perAddress = new RateLimiter({ perSecond: ATTEMPTS_PER_ADDRESS_MINUTE / 60, burst: ATTEMPTS_PER_ADDRESS_MINUTE }, 10_000, now);
+    this.passwordChecks = passwordChecks;
+  }
 
-  /** Throws rate_limited (with retryAfter) when `user` is locked out or `address` used its budget. */
-  check(user: string, address: string): void {
-    const own = this.perAddress.take(address);
-    if (!own.ok) throw new AppError('rate_limited', 'too many login attempts from this address', { retryAfter: own.retryAfterSec });
+  /**
+   * Spends one attempt of `address`'s budget (20 a minute). Every login spends one, whatever its arguments, and so does
+   * every anonymous attempt that would be written to the audit log (a dead resume token, an audited op before login):
+   * the budget bounds what one address can make the server hash and write.
+   */
+  admit(address: string): Admission {
+    return this.perAddress.take(address);
+  }
+
+  /** Throws rate_limited (with retryAfter) when `user` is locked out after failed logins. */
+  checkUser(user: string): void {
     const entry = this.failures.get(user);
     const wait = entry ? entry.lockedUntil - this.now() : 0;
     if (wait > 0) {
       throw new AppError('rate_limited', `too many failed logins for this user; try again in ${Math.ceil(wait / 1000)} s`, { retryAfter: Math.ceil(wait / 1000) });
     }
+  }
+
+  /** Runs a password check in its turn (PasswordChecks), or throws rate_limited when too many are running or waiting. */
+  checkPassword<T>(address: string, check: () => Promise<T>): Promise<T> {
+    return this.passwordChecks.run(this.known.has(address), check);
   }
 
   failed(user: string): void {
@@ -42,7 +70,15 @@ export class LoginThrottle {
     this.failures.set(user, entry);
   }
 
-  succeeded(user: string): void {
+  succeeded(user: string, address: string): void {
     this.failures.delete(user);
+    this.known.delete(address);
+    this.known.add(address);
+    if (this.known.size > KNOWN_ADDRESSES) this.known.delete(this.known.values().next().value!);
+  }
+
+  /** An operator logged in from this address since start-up (an attacker cannot get an address onto this list without a password). */
+  isKnown(address: string): boolean {
+    return this.known.has(address);
   }
 }

@@ -38,10 +38,17 @@ export async function createOperator(store: Store, name: string, password: strin
  * Checks password then TOTP. A wrong user or password is `login_failed` either way; a 2FA user without
  * a valid, unused code is `totp_required`. The TOTP step is consumed atomically so a code works once.
  */
-export async function checkLogin(store: Store, name: string, password: string, totp: string | undefined, now = Date.now()): Promise<OperatorRecord> {
+export async function checkLogin(
+  store: Store, name: string, password: string, totp: string | undefined, now = Date.now(),
+  /** Runs the hash in its turn (LoginThrottle.checkPassword): scrypt shares libuv's threads with the store's commits. */
+  turn: (check: () => Promise<boolean>) => Promise<boolean> = (check) => check(),
+): Promise<OperatorRecord> {
   const record = store.operators.get(name);
-  decoyHash ??= hashPassword('decoy password for unknown users');
-  const passwordOk = await verifyPassword(password, record?.passwordHash ?? (await decoyHash));
+  // An unknown user costs a hash too: the time of the answer must not tell which users exist.
+  const passwordOk = await turn(async () => {
+    decoyHash ??= hashPassword('decoy password for unknown users');
+    return verifyPassword(password, record?.passwordHash ?? (await decoyHash));
+  });
   if (!record || !passwordOk) throw new AppError('login_failed', 'wrong user or password');
   if (record.totpSecret === null) return record;
   if (!totp) throw new AppError('totp_required', 'this user has 2FA: a TOTP code is required');

@@ -48,6 +48,11 @@ interface OpSpec {
   access: 'none' | 'session' | '2fa';
   /** State-changing ops are written to the audit log, failures included; `failures`: only refused attempts (e.g. a dead token). */
   audit: boolean | 'failures';
+  /**
+   * The op spends one attempt of the address's budget (LoginThrottle.admit) every time, before its arguments are read
+   * (login). Other audited ops spend one only when refused on a connection without a session.
+   */
+  spendsBudget?: true;
   /** false: the op is not operator activity (a page refreshing itself) and does not extend the session. Default true. */
   slides?: boolean;
   target?(args: Record<string, unknown>): string | null;
@@ -72,17 +77,19 @@ const terminalEditArgs = z.object({ serial: serialSchema, name: line(128).option
 const editedFields = (args: Record<string, unknown>): string[] => EDITABLE_TERMINAL_FIELDS.filter((field) => args[field] !== undefined);
 
 async function login(ctx: OpsContext, conn: Connection, args: Record<string, unknown>) {
+  // The address's attempt budget was spent before this (OpSpec.spendsBudget), whatever the arguments.
   const { user, password, totp } = check(z.object({ user: z.string().max(64), password: z.string().max(1024), totp: z.string().max(16).optional() }), args);
-  ctx.logins.check(user, conn.remoteAddress);
+  ctx.logins.checkUser(user);
   let record;
   try {
-    record = await checkLogin(ctx.store, user, password, totp, ctx.now());
+    record = await checkLogin(ctx.store, user, password, totp, ctx.now(), (hash) => ctx.logins.checkPassword(conn.remoteAddress, hash));
   } catch (error) {
-    // A missing TOTP code on the first try is part of a normal login, not a guess.
-    if (!(error instanceof AppError && error.code === 'totp_required' && !totp)) ctx.logins.failed(user);
+    // Neither a missing TOTP code on the first try (part of a normal login) nor a busy server's refusal is a guess.
+    const notAGuess = error instanceof AppError && ((error.code === 'totp_required' && !totp) || error.code === 'rate_limited');
+    if (!notAGuess) ctx.logins.failed(user);
     throw error;
   }
-  ctx.logins.succeeded(user);
+  ctx.logins.succeeded(user, conn.remoteAddress);
   const { token, session } = await ctx.sessions.create(record.name);
   conn.session = session;
   return { token, expiresAt: new Date(session.expiresAt).toISOString(), user: record.name, has2fa: record.totpSecret !== null };
@@ -111,7 +118,7 @@ function pairingOf(ctx: OpsContext, requestId: string) {
 }
 
 export const OPS: Readonly<Record<string, OpSpec>> = {
-  login: { access: 'none', audit: true, target: (a) => str(a, 'user'), run: login },
+  login: { access: 'none', audit: true, spendsBudget: true, target: (a) => str(a, 'user'), run: login },
   resume: {
     // Every page reload resumes: audit only refusals, which mean a stale or stolen token.
     access: 'none', audit: 'failures',

@@ -53,18 +53,18 @@ describe('LoginThrottle', () => {
     let now = 0;
     const throttle = new LoginThrottle(() => now);
     for (let i = 0; i < 4; i++) {
-      throttle.check('alice', `10.0.0.${i}`);
+      throttle.checkUser('alice');
       throttle.failed('alice');
     }
-    throttle.check('alice', '10.0.1.1');
+    throttle.checkUser('alice');
     throttle.failed('alice');
-    expect(() => throttle.check('alice', '10.0.1.2')).toThrow(expect.objectContaining({ code: 'rate_limited' }));
+    expect(() => throttle.checkUser('alice')).toThrow(expect.objectContaining({ code: 'rate_limited' }));
     now += 1_000;
-    throttle.check('alice', '10.0.1.3');
+    throttle.checkUser('alice');
     throttle.failed('alice');
     const retry = (() => {
       try {
-        throttle.check('alice', '10.0.1.4');
+        throttle.checkUser('alice');
         return 0;
       } catch (error) {
         return (error as { details: { retryAfter: number } }).details.retryAfter;
@@ -72,14 +72,26 @@ describe('LoginThrottle', () => {
     })();
     expect(retry).toBe(2);
     now += 2_000;
-    throttle.check('alice', '10.0.1.5');
-    throttle.succeeded('alice');
-    throttle.check('alice', '10.0.1.6');
+    throttle.checkUser('alice');
+    throttle.succeeded('alice', '10.0.1.5');
+    throttle.checkUser('alice');
   });
 
-  it('limits attempts per address whatever the user names', () => {
+  it('gives each address 20 attempts a minute, refilled over the minute', () => {
+    let now = 0;
+    const throttle = new LoginThrottle(() => now);
+    for (let i = 0; i < 20; i++) expect(throttle.admit('10.9.9.9').ok).toBe(true);
+    expect(throttle.admit('10.9.9.9')).toEqual({ ok: false, retryAfterSec: 3 });
+    expect(throttle.admit('10.9.9.10').ok).toBe(true);
+    now += 3_000;
+    expect(throttle.admit('10.9.9.9').ok).toBe(true);
+    expect(throttle.admit('10.9.9.9').ok).toBe(false);
+  });
+
+  it('remembers the addresses operators logged in from', () => {
     const throttle = new LoginThrottle(() => 0);
-    for (let i = 0; i < 20; i++) throttle.check(`user${i}`, '10.9.9.9');
-    expect(() => throttle.check('user21', '10.9.9.9')).toThrow(expect.objectContaining({ code: 'rate_limited' }));
+    expect(throttle.isKnown('10.1.1.1')).toBe(false);
+    throttle.succeeded('alice', '10.1.1.1');
+    expect(throttle.isKnown('10.1.1.1')).toBe(true);
   });
 });
