@@ -24,6 +24,11 @@ export interface Config {
   readonly masterMaxBodyBytes: number;
   readonly adminMaxMessageBytes: number;
   readonly sessionIdleSec: number;
+  /** An admin connection without a session is closed this long after it opened or lost its session. */
+  readonly adminLoginDeadlineSec: number;
+  /** Admin connections per remote address (429 beyond), and without a session in all (the oldest is closed beyond). */
+  readonly adminConnectionsPerAddress: number;
+  readonly adminConnectionsWaiting: number;
   /** Wrong codes an approval may see before the request is rejected outright. */
   readonly maxCodeAttempts: number;
   /** Gate: pairing requests per second per remote address, and for all addresses together. */
@@ -63,6 +68,10 @@ export const DEFAULTS: Omit<Config, 'dataDir' | 'publicHost' | 'publicHostIsLoop
   masterMaxBodyBytes: 16 * 1024,
   adminMaxMessageBytes: 64 * 1024,
   sessionIdleSec: 8 * 3600,
+  // Generous: cas keeps its connection open while the operator types a TOTP code, and a login form may be left a while.
+  adminLoginDeadlineSec: 300,
+  adminConnectionsPerAddress: 50,
+  adminConnectionsWaiting: 1_000,
   maxCodeAttempts: 5,
   gateRatePerAddress: 5,
   gateRateGlobal: 200,
@@ -92,6 +101,9 @@ export const CONFIG_OPTIONS = {
   'status-log': { type: 'string' },
   'refusal-log-window': { type: 'string' },
   'min-free-disk': { type: 'string' },
+  'admin-login-deadline': { type: 'string' },
+  'admin-conns-per-address': { type: 'string' },
+  'admin-conns-waiting': { type: 'string' },
   threads: { type: 'string' },
   'gate-rate': { type: 'string' },
   'gate-global-rate': { type: 'string' },
@@ -164,6 +176,9 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     statusLogMs: 1000 * wholeOrZero('status-log', pick('status-log', 'PAIRING_STATUS_LOG'), DEFAULTS.statusLogMs / 1000),
     refusalLogWindowMs: 1000 * wholeOrZero('refusal-log-window', pick('refusal-log-window', 'PAIRING_REFUSAL_LOG_WINDOW'), DEFAULTS.refusalLogWindowMs / 1000, 'a line for every refusal'),
     minFreeDiskMiB: wholeOrZero('min-free-disk', pick('min-free-disk', 'PAIRING_MIN_FREE_DISK'), DEFAULTS.minFreeDiskMiB, 'no check', 'MiB'),
+    adminLoginDeadlineSec: positive('admin-login-deadline', pick('admin-login-deadline', 'PAIRING_ADMIN_LOGIN_DEADLINE'), DEFAULTS.adminLoginDeadlineSec),
+    adminConnectionsPerAddress: positive('admin-conns-per-address', pick('admin-conns-per-address', 'PAIRING_ADMIN_CONNS_PER_ADDRESS'), DEFAULTS.adminConnectionsPerAddress),
+    adminConnectionsWaiting: positive('admin-conns-waiting', pick('admin-conns-waiting', 'PAIRING_ADMIN_CONNS_WAITING'), DEFAULTS.adminConnectionsWaiting),
     threads: positive('threads', pick('threads', 'PAIRING_THREADS'), os.availableParallelism()),
     gateRatePerAddress: positive('gate-rate', pick('gate-rate', 'PAIRING_GATE_RATE'), DEFAULTS.gateRatePerAddress),
     gateRateGlobal: positive('gate-global-rate', pick('gate-global-rate', 'PAIRING_GATE_GLOBAL_RATE'), DEFAULTS.gateRateGlobal),

@@ -97,6 +97,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     const opsContext: OpsContext = { store, server, sessions: new Sessions(store, config.sessionIdleSec * 1000, now), router: fronts, gate, vpn, logins: new LoginThrottle(now), events, log: log.child({ service: 'admin' }), now };
     const admin = createAdminService({
       tls, maxMessageBytes: config.adminMaxMessageBytes, log: log.child({ service: 'admin' }), ops: () => opsContext,
+      limits: { loginDeadlineMs: config.adminLoginDeadlineSec * 1000, perAddress: config.adminConnectionsPerAddress, waiting: config.adminConnectionsWaiting },
       webRoot: path.join(packageRoot(), 'src', 'admin', 'web'),
     });
     publish = admin.publish;
@@ -111,7 +112,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       const head = store.lastAuditSeq();
       if (head === lastAuditSeq) return;
       for (const { value } of store.audit.getRange({ start: lastAuditSeq + 1 })) {
-        if (value.action === 'users.add') admin.broadcast('operator.created', { user: value.target, by: value.user, at: new Date(value.at).toISOString(), result: value.detail?.result ?? 'ok' });
+        if (value.action !== 'users.add') continue;
+        const result = value.detail?.result ?? 'ok';
+        admin.broadcast('operator.created', { user: value.target, by: value.user, at: new Date(value.at).toISOString(), result });
+        // As every audited admin op: written by the offline CLI, so logged here, where log-based monitoring sees it.
+        log[result === 'ok' ? 'info' : 'warn']({ user: value.user, action: 'users.add', target: value.target, result, remoteAddress: null }, 'operator action');
       }
       lastAuditSeq = head;
     }, AUDIT_WATCH_MS);
@@ -160,9 +165,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         clearInterval(pruner);
         clearInterval(auditWatch);
         if (statusLog) clearInterval(statusLog);
-        // Front threads stop accepting, finish their requests, then settle their actors and close their stores; then ours closes.
+        // Admin first: its ops reach the front threads' actors and write the store. Then front threads stop accepting,
+        // finish their requests, settle their actors and close their stores; then ours closes.
         adminListening.close();
-        admin.close();
+        await admin.close(SHUTDOWN_GRACE_MS);
         const stuckThreads = await fronts.shutdown(SHUTDOWN_GRACE_MS);
         await pruning;
         await store.close();

@@ -2,7 +2,9 @@
 import uWS from 'uWebSockets.js';
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import { Mailbox } from '../actors/mailbox.js';
-import { dispatch, errorFrame } from '../admin/dispatch.js';
+import { auditThrottled, dispatch, errorFrame } from '../admin/dispatch.js';
+import { THROTTLE_WINDOW_MS } from '../admin/throttled-attempts.js';
+import { AdminAdmission, CLOSE_CODES, type AdmissionLimits } from './admin-admission.js';
 import type { Connection, OpsContext } from '../admin/ops.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -20,9 +22,11 @@ class AdminConnection implements Connection {
   endedToken: string | null = null;
   closed = false;
   readonly mailbox = new Mailbox();
+  /** Messages received and not yet started: dropped when the connection closes (nobody is left to answer). */
+  queued = 0;
   private socket: WebSocket<SocketData> | null = null;
 
-  constructor(readonly remoteAddress: string, private readonly hub: AdminHub) {}
+  constructor(readonly remoteAddress: string, private readonly hub: AdminHub, readonly openedAt: number) {}
 
   /** uWS hands out the socket only in `open`; nothing can be sent before. */
   attach(socket: WebSocket<SocketData>): void {
@@ -40,6 +44,16 @@ class AdminConnection implements Connection {
   send(text: string): void {
     // MUST NOT touch a closed uWS socket: that throws.
     if (!this.closed && this.socket) this.socket.send(text, false);
+  }
+
+  /** Closes with a WebSocket close code the page can tell apart (CLOSE_CODES); `close` runs before this returns. */
+  end(code: number, reason: string): void {
+    if (!this.closed && this.socket) this.socket.end(code, reason);
+  }
+
+  /** Holds a session it has not been told is over. */
+  get authenticated(): boolean {
+    return this.session !== null && this.endedToken !== this.session.tokenHash;
   }
 }
 
@@ -61,7 +75,7 @@ class AdminHub {
   private readonly connections = new Set<AdminConnection>();
   private readonly sweep: NodeJS.Timeout;
 
-  constructor(private readonly isLive: (tokenHash: string) => boolean) {
+  constructor(private readonly isLive: (tokenHash: string) => boolean, private readonly ended: (conn: AdminConnection) => void) {
     this.sweep = setInterval(() => this.endDeadSessions(), SESSION_SWEEP_MS);
     this.sweep.unref();
   }
@@ -81,6 +95,7 @@ class AdminHub {
     conn.endedToken = conn.session?.tokenHash ?? null;
     this.leave(conn);
     conn.send(SESSION_ENDED);
+    this.ended(conn);
   }
 
   join(topic: AdminTopic, conn: AdminConnection): void {
@@ -95,6 +110,11 @@ class AdminHub {
 
   opened(conn: AdminConnection): void {
     this.connections.add(conn);
+  }
+
+  /** Every open connection, for shutdown. */
+  all(): AdminConnection[] {
+    return [...this.connections];
   }
 
   closed(conn: AdminConnection): void {
@@ -126,17 +146,32 @@ export interface AdminService {
   app: TemplatedApp;
   publish(topic: AdminTopic, event: string, data: Record<string, unknown>): void;
   broadcast(event: string, data: Record<string, unknown>): void;
-  close(): void;
+  /**
+   * Stops taking ops, closes every connection (their queued ops are dropped) and waits up to `graceMs` for the ops
+   * already running. MUST be awaited before the store closes: an op running then fails on the closed store, loses its
+   * audit entry, and lmdb prints to stdout.
+   */
+  close(graceMs: number): Promise<void>;
 }
 
 export function createAdminService(opts: {
   tls: { keyFile: string; certFile: string };
   maxMessageBytes: number;
+  limits: AdmissionLimits;
   log: Logger;
   ops: () => OpsContext;
   webRoot: string;
 }): AdminService {
-  const hub = new AdminHub((hash) => opts.ops().sessions.isLive(hash));
+  const admission = new AdminAdmission(opts.limits, opts.log);
+  const hub = new AdminHub((hash) => opts.ops().sessions.isLive(hash), (conn) => admission.sessionChanged(conn));
+  /** Ops started and not settled, across connections: shutdown waits for them. */
+  const running = new Set<Promise<void>>();
+  let stopping = false;
+  const throttleSummary = setInterval(() => {
+    auditThrottled(opts.ops(), THROTTLE_WINDOW_MS / 1000).catch((err: unknown) => opts.log.error({ err }, 'writing the throttled attempts summary failed'));
+  }, THROTTLE_WINDOW_MS);
+  throttleSummary.unref();
+
   const app = uWS.SSLApp(tlsAppOptions(opts.tls));
   app.ws<SocketData>('/admin', {
     maxPayloadLength: opts.maxMessageBytes,
@@ -145,39 +180,58 @@ export function createAdminService(opts: {
     sendPingsAutomatically: true,
     upgrade: (res, req, context) => {
       const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString();
+      const refused = stopping ? '503 Service Unavailable' : admission.refuse(remoteAddress);
+      if (refused !== null) {
+        res.writeStatus(refused).writeHeader('Retry-After', '60').end(refused.includes('429') ? 'too many connections from this address' : 'shutting down');
+        return;
+      }
       // MUST read every header before upgrade returns: `req` is dead afterwards.
       const key = req.getHeader('sec-websocket-key');
       const protocol = req.getHeader('sec-websocket-protocol');
       const extensions = req.getHeader('sec-websocket-extensions');
-      res.upgrade<SocketData>({ conn: new AdminConnection(remoteAddress, hub) }, key, protocol, extensions, context);
+      res.upgrade<SocketData>({ conn: new AdminConnection(remoteAddress, hub, Date.now()) }, key, protocol, extensions, context);
     },
     open: (ws) => {
       const { conn } = ws.getUserData();
       conn.attach(ws);
       hub.opened(conn);
-      opts.log.info({ remoteAddress: conn.remoteAddress }, 'admin connection opened');
+      admission.opened(conn);
+      // Debug, as the close line: anyone who reaches the port can open connections, and what operators do is in 'operator action' lines.
+      opts.log.debug({ remoteAddress: conn.remoteAddress }, 'admin connection opened');
     },
     message: (ws, message, isBinary) => {
       const { conn } = ws.getUserData();
+      if (stopping) return;
       if (isBinary) {
         conn.send(JSON.stringify(errorFrame(0, new AppError('bad_request', 'send JSON text frames'))));
         return;
       }
       // MUST copy: the message ArrayBuffer is valid only until this handler returns.
       const raw = Buffer.from(message).toString('utf8');
+      conn.queued++;
       // One connection's requests run in order: a pipelined `subscribe` after `login` sees the session.
-      void conn.mailbox.post(async () => {
-        const token = conn.session?.tokenHash;
-        const reply = await dispatch(opts.ops(), conn, raw);
-        conn.send(JSON.stringify(reply));
-        // A logout ends the token on every connection that holds it, at once rather than at the next sweep.
-        if (token !== undefined && conn.session === null) hub.endDeadSessions();
+      void conn.mailbox.post(() => {
+        conn.queued--;
+        // Queued before the client went away: nobody is left to answer, and a login would still cost a hash and an audit entry.
+        if (conn.closed) return;
+        const op = (async () => {
+          const token = conn.session?.tokenHash;
+          const reply = await dispatch(opts.ops(), conn, raw);
+          conn.send(JSON.stringify(reply));
+          // A logout ends the token on every connection that holds it, at once rather than at the next sweep.
+          if (token !== undefined && conn.session === null) hub.endDeadSessions();
+          admission.sessionChanged(conn);
+        })();
+        running.add(op);
+        return op.finally(() => running.delete(op));
       });
     },
-    close: (ws) => {
+    close: (ws, code) => {
       const { conn } = ws.getUserData();
       conn.closed = true;
       hub.closed(conn);
+      admission.closed(conn);
+      opts.log.debug({ remoteAddress: conn.remoteAddress, user: conn.session?.user ?? null, code, openSec: Math.round((Date.now() - conn.openedAt) / 1000), opsDropped: conn.queued }, 'admin connection closed');
     },
   });
   serveStatic(app, opts.webRoot, opts.log);
@@ -185,6 +239,21 @@ export function createAdminService(opts: {
     app,
     publish: (topic, event, data) => hub.publish(topic, event, data),
     broadcast: (event, data) => hub.broadcast(event, data),
-    close: () => hub.close(),
+    async close(graceMs) {
+      stopping = true;
+      clearInterval(throttleSummary);
+      hub.close();
+      admission.close();
+      for (const conn of hub.all()) conn.end(CLOSE_CODES.shuttingDown, 'the server is shutting down');
+      let timer: NodeJS.Timeout | undefined;
+      const late = await Promise.race([
+        Promise.allSettled([...running]).then(() => false),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), graceMs))),
+      ]);
+      clearTimeout(timer);
+      if (late) opts.log.warn({ ops: running.size }, 'admin ops still running at shutdown: abandoned');
+      // Last, so the summary counts every refusal of the last window.
+      await auditThrottled(opts.ops(), THROTTLE_WINDOW_MS / 1000).catch((err: unknown) => opts.log.error({ err }, 'writing the throttled attempts summary failed'));
+    },
   };
 }

@@ -23,6 +23,13 @@ const SERVER_OPTIONS = `  --data-dir DIR        store, generated TLS key and cer
   --min-free-disk MB    below this much free space on the data dir's disk, cash
                         events are refused (503 storage_unavailable) while
                         operators' writes still fit; 0: no check     default 64
+  --admin-login-deadline SEC
+                        an admin connection without a session is closed after  default 300
+  --admin-conns-per-address N
+                        admin connections per address (429 beyond)             default 50
+  --admin-conns-waiting N
+                        admin connections without a session in all; beyond,
+                        the one waiting longest is closed                      default 1000
   --threads N           front-end threads for gate and master            default: CPU cores
                         (a terminal's actor runs on the thread its connection reached)
   --gate-rate N         gate requests per second per address (429 beyond)   default 5

@@ -170,6 +170,16 @@ describe('no secret in any log or output', () => {
     expect(found).toEqual([]);
   });
 
+  it('every audited op of the run is an operator action line in the server log (refusals at warn), and the search above covered them', () => {
+    const actions = server.logs.filter((l) => l.msg === 'operator action');
+    const seen = new Set(actions.map((l) => `${String(l.action)} ${String(l.result)}`));
+    for (const expected of ['users.add ok', 'login login_failed', 'login ok', 'gate.open ok', 'terminals.create ok', 'pairing.approve ok', 'logout ok', 'resume session_expired']) {
+      expect(seen).toContain(expected);
+    }
+    expect(actions.filter((l) => l.result !== 'ok').every((l) => l.level === 40)).toBe(true);
+    expect(actions.filter((l) => l.action !== 'users.add').every((l) => typeof l.remoteAddress === 'string')).toBe(true);
+  });
+
   it('the store holds no password, TOTP secret, session token, terminal key, nonce or passphrase', () => {
     const mustNotRest = ['operator password', 'operator password (wrong attempt)', 'TOTP secret', 'session token', 'terminal private key (PEM body line)', 'terminal nonce (reveal), base64', 'restore-point passphrase'];
     const files = walk(path.join(dataDir, 'store')).filter((f) => fs.statSync(f).isFile());

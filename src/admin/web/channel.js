@@ -12,6 +12,9 @@ export class ChannelError extends Error {
 }
 
 const RETRY_MS = [500, 1000, 2000, 5000, 10000];
+/** Close codes of the server's admission (src/net/admin-admission.ts): no session past the login deadline; too many connections without one. */
+const LOGIN_DEADLINE = 4408;
+const TOO_MANY_WAITING = 4503;
 
 export class Channel {
   /** @param {string} url wss URL of the admin channel */
@@ -24,6 +27,7 @@ export class Channel {
     this.opening = null;
     this.retries = 0;
     this.closedByUs = false;
+    this.evicted = false;
   }
 
   /** Resolves once the socket is open; reuses an open or opening socket. */
@@ -36,14 +40,16 @@ export class Channel {
       this.socket = socket;
       socket.addEventListener('open', () => {
         this.opening = null;
-        this.retries = 0;
+        // After an eviction the backoff keeps growing: under a flood each new connection may be closed again at once.
+        if (!this.evicted) this.retries = 0;
+        this.evicted = false;
         // MUST emit before resolving: an 'open' listener re-attaches the session (sendNow), and requests
         // queued while connecting must reach the server after that, not before.
         this.emit('open', {});
         resolve();
       });
       socket.addEventListener('message', (event) => this.receive(event.data));
-      socket.addEventListener('close', () => {
+      socket.addEventListener('close', (event) => {
         const wasOpening = this.opening !== null;
         this.opening = null;
         this.socket = null;
@@ -51,7 +57,10 @@ export class Channel {
         this.pending.clear();
         if (wasOpening) reject(new ChannelError('disconnected', 'cannot reach the server'));
         this.emit('close', {});
-        if (!this.closedByUs) this.scheduleReconnect();
+        // 4408: the server closes a connection that has had no session for minutes (a login form left open). The next
+        // request opens a new one; reconnecting now would only wait out another deadline.
+        if (event.code === TOO_MANY_WAITING) this.evicted = true;
+        if (!this.closedByUs && event.code !== LOGIN_DEADLINE) this.scheduleReconnect();
       });
     });
     return this.opening;

@@ -33,4 +33,11 @@ describe('loadConfig', () => {
     expect(loadConfig({}, { PAIRING_REFUSAL_LOG_WINDOW: '60' }).refusalLogWindowMs).toBe(60_000);
     expect(() => loadConfig({ 'refusal-log-window': '1.5' }, {})).toThrow(/--refusal-log-window must be a whole number of seconds \(0: a line for every refusal\), got "1.5"/);
   });
+
+  it('bounds admin connections: a 5-minute login deadline, 50 per address, 1,000 without a session; positive whole numbers', () => {
+    expect(loadConfig({}, {})).toMatchObject({ adminLoginDeadlineSec: 300, adminConnectionsPerAddress: 50, adminConnectionsWaiting: 1_000 });
+    expect(loadConfig({ 'admin-login-deadline': '60', 'admin-conns-per-address': '5' }, { PAIRING_ADMIN_CONNS_WAITING: '20' }))
+      .toMatchObject({ adminLoginDeadlineSec: 60, adminConnectionsPerAddress: 5, adminConnectionsWaiting: 20 });
+    expect(() => loadConfig({ 'admin-conns-waiting': '0' }, {})).toThrow(/--admin-conns-waiting must be a positive whole number, got "0"/);
+  });
 });

@@ -1,0 +1,121 @@
+/**
+ * @module Who may hold an admin connection: at most a few per address, a bounded number without a session (the one
+ * waiting longest makes room), and none without a session for longer than the login deadline.
+ *
+ * Why: connections that never log in used to stay open for good (uWS's automatic pings keep an answering client
+ * alive): 3,000 of them from a dozen addresses held ~16 MB for as long as the client liked. Logged-in connections
+ * need a password to make, so only those without a session are bounded in all. When that bound is reached the oldest
+ * of them is closed rather than the new one refused: refusing would let a few addresses holding idle connections keep
+ * every operator from connecting, while closing the oldest costs an operator a reconnect only if a flood outpaces
+ * the second or so between their connecting and their login.
+ */
+import type { Logger } from '../logger.js';
+import { THROTTLE_WINDOW_MS, ThrottledAttempts } from '../admin/throttled-attempts.js';
+
+/** Close codes (4000–4999 are the application's). The page reconnects by itself only after a shutdown or an eviction. */
+export const CLOSE_CODES = Object.freeze({ shuttingDown: 1001, loginDeadline: 4408, tooManyWaiting: 4503 });
+
+export interface AdmissionLimits {
+  /** A connection without a session is closed this long after it opened or lost its session (4408). */
+  loginDeadlineMs: number;
+  /** Open connections per remote address; beyond, the upgrade is answered 429. */
+  perAddress: number;
+  /** Connections without a session, from all addresses; beyond, the one waiting longest is closed (4503). */
+  waiting: number;
+}
+
+/** What admission needs of a connection. */
+export interface AdmittedConnection {
+  readonly remoteAddress: string;
+  /** Holds a session it has not been told is over. */
+  readonly authenticated: boolean;
+  end(code: number, reason: string): void;
+}
+
+export class AdminAdmission {
+  private readonly perAddress = new Map<string, number>();
+  /** Connections without a session, in the order they lost it (or opened): the first is the one waiting longest. */
+  private readonly waiting = new Map<AdmittedConnection, number>();
+  /** Refused upgrades: the first per address and window is logged, the rest summed up at the window's end. */
+  private readonly refusals = new ThrottledAttempts();
+  private evicted = 0;
+  private readonly timers: NodeJS.Timeout[];
+
+  constructor(private readonly limits: AdmissionLimits, private readonly log: Logger, private readonly now: () => number = Date.now) {
+    // Checked often enough that a connection outlives its deadline by at most a quarter of it (and 15 s).
+    const sweep = setInterval(() => this.closeOverdue(), Math.max(250, Math.min(15_000, limits.loginDeadlineMs / 4)));
+    const summary = setInterval(() => this.endWindow(), THROTTLE_WINDOW_MS);
+    this.timers = [sweep, summary];
+    for (const timer of this.timers) timer.unref();
+  }
+
+  /** Why an upgrade from `address` is refused (the HTTP status line), or null to let it in. */
+  refuse(address: string): string | null {
+    if ((this.perAddress.get(address) ?? 0) < this.limits.perAddress) return null;
+    if (this.refusals.note(address, 'connection')) {
+      this.log.warn({ remoteAddress: address, limit: this.limits.perAddress }, 'admin connection refused: too many from this address');
+    }
+    return '429 Too Many Requests';
+  }
+
+  opened(conn: AdmittedConnection): void {
+    this.perAddress.set(conn.remoteAddress, (this.perAddress.get(conn.remoteAddress) ?? 0) + 1);
+    this.sessionChanged(conn);
+  }
+
+  closed(conn: AdmittedConnection): void {
+    this.waiting.delete(conn);
+    const left = (this.perAddress.get(conn.remoteAddress) ?? 1) - 1;
+    if (left > 0) this.perAddress.set(conn.remoteAddress, left);
+    else this.perAddress.delete(conn.remoteAddress);
+  }
+
+  /** After every op and session end: a connection that lost its session starts waiting now; one that has one stops. */
+  sessionChanged(conn: AdmittedConnection): void {
+    if (conn.authenticated) {
+      this.waiting.delete(conn);
+      return;
+    }
+    if (this.waiting.has(conn)) return;
+    if (this.waiting.size >= this.limits.waiting) this.evictOldest();
+    this.waiting.set(conn, this.now());
+  }
+
+  get waitingCount(): number {
+    return this.waiting.size;
+  }
+
+  private evictOldest(): void {
+    const oldest = this.waiting.keys().next().value;
+    if (oldest === undefined) return;
+    this.waiting.delete(oldest);
+    if (this.evicted++ === 0) {
+      this.log.warn({ limit: this.limits.waiting, remoteAddress: oldest.remoteAddress }, 'admin connections without a session reached their limit: the one waiting longest is closed');
+    }
+    oldest.end(CLOSE_CODES.tooManyWaiting, 'too many connections waiting for a login');
+  }
+
+  /** Closes the connections that have waited past the deadline (the map is in waiting order: stops at the first that has not). */
+  closeOverdue(): void {
+    const cutoff = this.now() - this.limits.loginDeadlineMs;
+    for (const [conn, since] of this.waiting) {
+      if (since > cutoff) break;
+      this.waiting.delete(conn);
+      this.log.debug({ remoteAddress: conn.remoteAddress, deadlineSec: this.limits.loginDeadlineMs / 1000 }, 'admin connection closed: no login within the deadline');
+      conn.end(CLOSE_CODES.loginDeadline, 'no login within the deadline');
+    }
+  }
+
+  /** Sums up the window's refused upgrades and evictions past their first line. */
+  endWindow(): void {
+    const refused = this.refusals.drain();
+    if (refused) this.log.warn({ windowSec: THROTTLE_WINDOW_MS / 1000, ...refused }, 'admin connections refused beyond the log budget');
+    if (this.evicted > 1) this.log.warn({ windowSec: THROTTLE_WINDOW_MS / 1000, evicted: this.evicted }, 'admin connections without a session closed to make room');
+    this.evicted = 0;
+  }
+
+  close(): void {
+    for (const timer of this.timers) clearInterval(timer);
+    this.endWindow();
+  }
+}
