@@ -5,7 +5,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminClient } from '../../src/admin/admin-client.js';
 import { casCli, ok } from '../helpers/cli.js';
-import { addOperator, nextTotp, type TestOperator } from '../helpers/operator.js';
+import { addOperator, connectOperator, nextTotp, type TestOperator } from '../helpers/operator.js';
+import type { AdminPush } from '../../src/protocol/types.js';
 import { CAS_CLI, startServerProcess, tempDir, type ServerProcess } from '../helpers/server-process.js';
 
 let server: ServerProcess;
@@ -81,5 +82,25 @@ describe('cas sessions', () => {
     if (code === -2) watch.kill();
     expect(code).toBe(1);
     expect(stderr).toContain('error: session_expired:');
+  });
+});
+
+describe('the gate window', () => {
+  it('closing a closed gate changes nothing and tells no one, while closing an open one does', async () => {
+    const carol = await connectOperator(server, await addOperator(server.dataDir, 'carol'));
+    try {
+      await carol.request('subscribe', { topics: ['terminals'] });
+      const pushes: string[] = [];
+      carol.on('event', (push: AdminPush) => pushes.push(push.event));
+      expect(await carol.request('gate.close')).toMatchObject({ open: false });
+      await carol.request('gate.open', { minutes: 5 });
+      await carol.request('gate.close');
+      await carol.request('gate.close');
+      // A ping round trip after the last op: any push it caused has arrived.
+      await carol.request('gate.status');
+      expect(pushes).toEqual(['gate.opened', 'gate.closed']);
+    } finally {
+      await carol.close();
+    }
   });
 });
