@@ -224,9 +224,10 @@ export class RawAdminSocket {
     ws.on('error', () => undefined);
   }
 
-  static open(url: string): Promise<RawAdminSocket> {
+  /** `localAddress`: a loopback source address (127.0.0.0/8), to be another client for the per-address limits. */
+  static open(url: string, localAddress?: string): Promise<RawAdminSocket> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, { rejectUnauthorized: false, perMessageDeflate: false });
+      const ws = new WebSocket(url, { rejectUnauthorized: false, perMessageDeflate: false, ...(localAddress ? { localAddress } : {}) });
       ws.once('open', () => resolve(new RawAdminSocket(ws)));
       ws.once('error', reject);
     });
