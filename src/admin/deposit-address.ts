@@ -1,5 +1,8 @@
 /** @module Deposit address validation per coin: a typo here sends customers' coins nowhere, so checksums are verified, not just shapes. */
 import crypto from 'node:crypto';
+// Keccak-256 (Ethereum's, not NIST SHA3-256, which node:crypto has): @noble/hashes is audited, dependency-free, and
+// already installed with otplib.
+import { keccak_256 } from '@noble/hashes/sha3.js';
 
 const BASE58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
 const BECH32 = 'qpzry9x8gf2tvdw0s3jn54khce6mua7l';
@@ -58,15 +61,34 @@ function isSegwit(address: string, hrp: string): boolean {
   return check === 0x2bc830a3 && version >= 1 && version <= 16 && programLength >= 2 && programLength <= 40;
 }
 
+/**
+ * An Ethereum-style 20-byte address. EIP-55: an address in one case carries no checksum; in mixed case, each letter is
+ * upper case exactly where the Keccak-256 of the lower-case hex has a nibble of 8 or more, so a one-character typo in
+ * a checksummed address is caught.
+ */
+function isEthereumAddress(address: string): boolean {
+  if (!/^0x[0-9a-fA-F]{40}$/.test(address)) return false;
+  const hex = address.slice(2);
+  const lower = hex.toLowerCase();
+  if (hex === lower || hex === hex.toUpperCase()) return true;
+  const hash = Buffer.from(keccak_256(Buffer.from(lower, 'ascii'))).toString('hex');
+  for (let i = 0; i < hex.length; i++) {
+    const c = hex[i]!;
+    if (c >= '0' && c <= '9') continue;
+    if ((parseInt(hash[i]!, 16) >= 8) !== (c !== lower[i])) return false;
+  }
+  return true;
+}
+
 const validators: Record<string, (address: string) => boolean> = {
   BTC: (a) => isSegwit(a, 'bc') || [0x00, 0x05].includes(base58CheckVersion(a) ?? -1),
   LTC: (a) => isSegwit(a, 'ltc') || [0x30, 0x32, 0x05].includes(base58CheckVersion(a) ?? -1),
   DOGE: (a) => [0x1e, 0x16].includes(base58CheckVersion(a) ?? -1),
   DASH: (a) => [0x4c, 0x10].includes(base58CheckVersion(a) ?? -1),
-  // Ethereum-style 20-byte addresses: EIP-55 mixed-case checksums need Keccak, which node:crypto lacks; shape only.
-  ETH: (a) => /^0x[0-9a-fA-F]{40}$/.test(a),
-  USDT: (a) => /^0x[0-9a-fA-F]{40}$/.test(a),
-  USDC: (a) => /^0x[0-9a-fA-F]{40}$/.test(a),
+  ETH: isEthereumAddress,
+  // As ERC-20 tokens on Ethereum.
+  USDT: isEthereumAddress,
+  USDC: isEthereumAddress,
 };
 
 export const SUPPORTED_COINS = Object.freeze(Object.keys(validators));
