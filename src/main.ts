@@ -60,6 +60,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const startedAt = now();
   const migrated = store.migrateNonces(Math.floor(now() / 1000), config.clockSkewSec);
   if (migrated > 0) log.info({ nonces: migrated }, 'moved the live nonces of an older store into the nonce ring');
+  const folded = store.indexFoldedSerials();
+  if (folded > 0) log.info({ terminals: folded }, 'indexed the serials of an older store by case');
   const url = (port: number): string => `https://${config.publicHost.includes(':') ? `[${config.publicHost}]` : config.publicHost}:${port}`;
 
   // The admin service owns the pushes; actors (on the front threads) publish through this late-bound sink.

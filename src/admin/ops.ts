@@ -8,7 +8,7 @@ import { check, serialSchema } from '../protocol/schemas.js';
 import { ADMIN_TOPICS, EDITABLE_TERMINAL_FIELDS, type AdminTopic, type GateStatus, type ServerStatus } from '../protocol/types.js';
 import { auditView, depositView, effectiveState, pairingView, terminalView, unknownSerialView } from '../protocol/views.js';
 import type { TerminalRecord } from '../store/records.js';
-import type { Store } from '../store/store.js';
+import { foldSerial, type Store } from '../store/store.js';
 import { isValidDepositAddress, SUPPORTED_COINS } from './deposit-address.js';
 import type { LoginThrottle } from './login-throttle.js';
 import { beginTotpEnrolment, checkLogin, confirmTotpEnrolment } from './operators.js';
@@ -155,8 +155,16 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
         ...spec, createdAt: ctx.now(), createdBy: conn.session!.user,
         tfp: null, certDer: null, pairedAt: null, pairedBy: null, lastSeenAt: null,
       };
-      const created = await ctx.store.durable(ctx.store.terminals.ifNoExists(spec.serial, () => ctx.store.terminals.put(spec.serial, record)));
-      if (!created) throw new AppError('already_exists', `a terminal with serial ${spec.serial} already exists`);
+      const folded = foldSerial(spec.serial);
+      const existing = await ctx.store.atomically(() => {
+        const taken = ctx.store.foldedSerials.get(folded) ?? (ctx.store.terminals.get(spec.serial) && spec.serial);
+        if (taken) return taken;
+        ctx.store.terminals.putSync(spec.serial, record);
+        ctx.store.foldedSerials.putSync(folded, spec.serial);
+        return null;
+      });
+      if (existing === spec.serial) throw new AppError('already_exists', `a terminal with serial ${spec.serial} already exists`);
+      if (existing !== null) throw new AppError('already_exists', `terminal ${existing} already exists, and serials that differ only in case are one terminal to a person: ${spec.serial} was not created`);
       const view = terminalView(record, false, null);
       ctx.events('terminals', 'terminal.created', { terminal: view });
       return view;

@@ -28,6 +28,12 @@ export function keyText(key: unknown): string {
   return Array.isArray(key) ? key.map(String).join(SEP) : String(key);
 }
 
+/**
+ * A serial as operators and location contacts read it: `ATM-0001` and `atm-0001` are the same terminal to a person,
+ * so the server holds at most one of them.
+ */
+export const foldSerial = (serial: string): string => serial.toUpperCase();
+
 /** How long a client is asked to wait after a write the store could not make. */
 export const STORAGE_RETRY_AFTER_SEC = 30;
 
@@ -99,6 +105,8 @@ export class Store {
   readonly unknownSerials: Database<UnknownSerialRecord, string>;
   readonly deposits: Database<DepositRecord, string>;
   readonly settings: Database<GateRecord, string>;
+  /** A serial in upper case → the terminal's serial: serials that differ only in case are one terminal too many (`foldSerial`). */
+  readonly foldedSerials: Database<string, string>;
   /** Key for secret fields at rest (field-crypto.ts). */
   readonly fieldKey: Buffer;
 
@@ -120,6 +128,7 @@ export class Store {
     this.unknownSerials = db('unknown-serials');
     this.deposits = db('deposits');
     this.settings = db('settings');
+    this.foldedSerials = db('serials-folded');
   }
 
   /**
@@ -229,6 +238,24 @@ export class Store {
   /** Runs `action` in one write transaction (atomic across sub-databases and processes), durable on resolve. */
   async atomically<T>(action: () => T): Promise<T> {
     return this.durable(this.root.transaction(action));
+  }
+
+  /**
+   * Fills `foldedSerials` for terminals created before it (or written by tools straight into the store); returns how
+   * many it added. Run once at start-up, before any operator can create a terminal.
+   */
+  indexFoldedSerials(): number {
+    if (this.foldedSerials.getKeysCount() >= this.terminals.getKeysCount()) return 0;
+    let added = 0;
+    this.root.transactionSync(() => {
+      for (const serial of this.terminals.getKeys()) {
+        const folded = foldSerial(serial);
+        if (this.foldedSerials.get(folded) !== undefined) continue;
+        this.foldedSerials.putSync(folded, serial);
+        added++;
+      }
+    });
+    return added;
   }
 
   /**

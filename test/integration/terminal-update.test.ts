@@ -65,6 +65,15 @@ describe('terminals.update', () => {
     await update({ serial: 'UPD-001', name: 'Back office', location: 'Station Rd 2', contact: '+1 555 0199' });
   });
 
+  it('creates no second terminal whose serial differs only in case', async () => {
+    await expect(alice.request('terminals.create', { serial: 'upd-001' })).rejects.toMatchObject({
+      code: 'already_exists', message: expect.stringContaining('terminal UPD-001 already exists, and serials that differ only in case'),
+    });
+    await expect(alice.request('terminals.create', { serial: 'UPD-001' })).rejects.toMatchObject({ code: 'already_exists', message: 'a terminal with serial UPD-001 already exists' });
+    const serials = (await alice.request<TerminalView[]>('terminals.list')).map((t) => t.serial);
+    expect(serials.filter((s) => s.toUpperCase() === 'UPD-001')).toEqual(['UPD-001']);
+  });
+
   it('refuses a connection that has not logged in', async () => {
     const stranger = await AdminClient.connect(server.adminUrl, { fingerprint: server.sfp });
     try {

@@ -85,6 +85,8 @@ const MESSAGES = {
 /** A human sentence for an error reply; the server's own message for field errors, which name the field. */
 export function errorText(error) {
   if (error?.code === 'invalid_field' && error.message) return `Invalid input: ${error.message}`;
+  // The server says which terminal: the same serial, or one that differs only in case.
+  if (error?.code === 'already_exists' && error.message) return `${error.message[0].toUpperCase()}${error.message.slice(1)}.`;
   if (error?.code === 'rate_limited' && error.retryAfter) return `Too many attempts. Try again in ${waitText(error.retryAfter)}.`;
   if (error?.code === 'code_mismatch' && error.attemptsLeft === 0) {
     return 'The code does not match, and that was the last try: the request is rejected. The terminal must ask to pair again.';
