@@ -160,6 +160,40 @@ async function auditVerify(config: Config, json: boolean): Promise<void> {
   }
 }
 
+/**
+ * `backup --out DIR`: the store as lmdb-js's backup() writes it (one read transaction, so consistent while the server
+ * writes; compacted), and the data dir's key folders. Never secrets.key: a backup holding it would reveal the sealed
+ * TOTP secrets to whoever reads the backup.
+ */
+async function backup(config: Config, out: string, json: boolean): Promise<void> {
+  requireDataDir(config.dataDir);
+  const target = path.resolve(out);
+  if (fs.existsSync(target) && fs.readdirSync(target).length > 0) throw new AppError('already_exists', `${target} is not empty: a backup goes into a new or empty folder`);
+  fs.mkdirSync(path.join(target, 'store'), { recursive: true, mode: 0o700 });
+  fs.chmodSync(target, 0o700);
+  const store = Store.open(config.dataDir);
+  try {
+    await store.root.backup(path.join(target, 'store'), true);
+  } finally {
+    await store.close();
+  }
+  for (const file of fs.readdirSync(path.join(target, 'store'))) fs.chmodSync(path.join(target, 'store', file), 0o600);
+  const copied = ['store'];
+  for (const folder of ['tls', 'vpn']) {
+    if (!fs.existsSync(path.join(config.dataDir, folder))) continue;
+    // copyFile keeps each file's mode: the keys stay owner-only.
+    fs.cpSync(path.join(config.dataDir, folder), path.join(target, folder), { recursive: true, preserveTimestamps: true });
+    copied.push(folder);
+  }
+  const storeBytes = fs.statSync(path.join(target, 'store', 'data.mdb')).size;
+  if (json) {
+    process.stdout.write(JSON.stringify({ out: target, storeBytes, copied }) + '\n');
+    return;
+  }
+  process.stdout.write(`backup written to ${target}: ${copied.join(', ')} (store ${(storeBytes / 2 ** 20).toFixed(1)} MiB)\n` +
+    `secrets.key is not in it: keep a copy of ${path.join(config.dataDir, 'secrets.key')} apart, and restore the two together\n`);
+}
+
 /** Reads only: a missing certificate is an error, never a new one (that would be the SFP of a server that does not exist). */
 function printFingerprint(config: Config, colons: boolean): void {
   let certFile = config.serverCertFile;
@@ -177,7 +211,7 @@ function printFingerprint(config: Config, colons: boolean): void {
 /** The command the positionals name, with what follows it; null when they name none. */
 function commandOf(positionals: string[]): { command: ServerCommand; args: string[] } | null {
   const [first = 'serve', second, ...rest] = positionals;
-  if (first === 'serve' || first === 'fingerprint') return { command: first, args: positionals.slice(1) };
+  if (first === 'serve' || first === 'fingerprint' || first === 'backup') return { command: first, args: positionals.slice(1) };
   if (first === 'users' && (second === 'add' || second === 'list')) return { command: `users ${second}`, args: rest };
   if (first === 'audit' && second === 'verify') return { command: 'audit verify', args: rest };
   return null;
@@ -190,6 +224,7 @@ const COMMAND_FLAGS: Record<ServerCommand, readonly string[]> = {
   'users add': ['password-stdin', 'no-2fa', 'json'],
   'users list': ['json'],
   'audit verify': ['json'],
+  backup: ['out', 'json'],
 };
 const SYNOPSIS: Record<ServerCommand, string> = {
   serve: 'pairing-server serve [options]',
@@ -197,6 +232,7 @@ const SYNOPSIS: Record<ServerCommand, string> = {
   'users add': 'pairing-server users add NAME --password-stdin [--no-2fa] [--json]',
   'users list': 'pairing-server users list [--json]',
   'audit verify': 'pairing-server audit verify [--json]',
+  backup: 'pairing-server backup --out DIR [--json]',
 };
 
 async function main(): Promise<void> {
@@ -211,6 +247,7 @@ async function main(): Promise<void> {
         colons: { type: 'boolean', default: false },
         'password-stdin': { type: 'boolean', default: false },
         'no-2fa': { type: 'boolean', default: false },
+        out: { type: 'string' },
       },
     });
   } catch (error) {
@@ -231,8 +268,8 @@ async function main(): Promise<void> {
     throw new UsageError(`unknown command "${first}"`);
   }
   const { command, args } = found;
-  for (const flag of ['json', 'colons', 'password-stdin', 'no-2fa'] as const) {
-    if (values[flag] === true && !COMMAND_FLAGS[command].includes(flag)) throw new UsageError(`${command} takes no --${flag}`, command);
+  for (const flag of ['json', 'colons', 'password-stdin', 'no-2fa', 'out'] as const) {
+    if (values[flag] !== undefined && values[flag] !== false && !COMMAND_FLAGS[command].includes(flag)) throw new UsageError(`${command} takes no --${flag}`, command);
   }
   const expected = command === 'users add' ? 1 : 0;
   if (args.length !== expected) throw new UsageError(`usage: ${SYNOPSIS[command]}`, command);
@@ -255,6 +292,9 @@ async function main(): Promise<void> {
       return usersList(config, values.json === true);
     case 'audit verify':
       return auditVerify(config, values.json === true);
+    case 'backup':
+      if (!values.out) throw new UsageError('give the folder for the copy with --out DIR', command);
+      return backup(config, values.out, values.json === true);
   }
 }
 

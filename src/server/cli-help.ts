@@ -1,6 +1,6 @@
 /** @module Help texts of `pairing-server`: the overview (every command and option) and one short page per subcommand. */
 
-export type ServerCommand = 'serve' | 'fingerprint' | 'users add' | 'users list' | 'audit verify';
+export type ServerCommand = 'serve' | 'fingerprint' | 'users add' | 'users list' | 'audit verify' | 'backup';
 
 const SERVER_OPTIONS = `  --data-dir DIR        store, generated TLS key and certificate    [PAIRING_DATA_DIR]  default ./data
   --host ADDR           address the services bind to                [PAIRING_HOST]      default 0.0.0.0
@@ -51,6 +51,8 @@ Usage:
                                             create an operator (works while the server runs)
   pairing-server users list [--json]        list operators
   pairing-server audit verify [--json]      check the audit log's hash chain; names the first broken entry
+  pairing-server backup --out DIR [--json]  a consistent copy of the data dir, also while the server runs
+                                            (without secrets.key: keep that apart)
   pairing-server COMMAND --help             one command's usage, with an example
 
 Options (every command; environment variable in brackets):
@@ -108,6 +110,24 @@ ${DATA_DIR}
 
 Example:
   echo 'a long operator passphrase' | pairing-server users add alice --password-stdin --data-dir /var/lib/pairing`,
+
+  backup: `Usage: pairing-server backup --out DIR [--json] [--data-dir DIR]
+
+Copies the data dir into DIR, a new or empty folder: the store as one consistent
+snapshot (taken in a single read transaction, compacted), the TLS key and certificate
+and the VPN keys. Works while the server runs. secrets.key is NOT copied: it opens the
+operators' TOTP secrets sealed in the store, so keep one copy of it apart from the
+backups (it never changes) and put it back beside the store to restore. DIR holds keys:
+it is created owner-only. Restore: stop the server, put DIR in place of the data dir
+with secrets.key, start (docs/ADMIN-OPS.md, "Backing up the server").
+
+Options:
+  --out DIR           where the copy goes (a new or empty folder)
+  --json              {out, storeBytes, copied} as JSON
+${DATA_DIR}
+
+Example:
+  pairing-server backup --data-dir /var/lib/pairing --out /backup/pairing-$(date +%F)`,
 
   'users list': `Usage: pairing-server users list [--json] [--data-dir DIR]
 

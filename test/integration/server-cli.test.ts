@@ -10,7 +10,8 @@ import type { AdminClient } from '../../src/admin/admin-client.js';
 import { createSelfSignedCertificate, generateKeyPair } from '../../src/crypto/certificates.js';
 import { fingerprint } from '../../src/crypto/fingerprint.js';
 import { serverCli } from '../helpers/cli.js';
-import { addOperator, connectOperator } from '../helpers/operator.js';
+import { addOperator, connectOperator, pairRawTerminal } from '../helpers/operator.js';
+import { RawTerminal } from '../helpers/raw-terminal.js';
 import { allocatePorts, startServerProcess, tempDir, type ServerProcess } from '../helpers/server-process.js';
 
 const PASSWORD = 'correct horse battery staple\n';
@@ -179,5 +180,49 @@ describe('users add audit', () => {
       { target: 'alice', detail: { has2fa: true, result: 'already_exists' } },
       { target: 'Not A Name', detail: { has2fa: true, result: 'invalid_field' } },
     ]);
+  });
+});
+
+describe('backup', () => {
+  it('copies a running server\'s data dir without secrets.key, and the copy serves the same fleet once the key is put back', async () => {
+    const server = await start();
+    const keeper = await addOperator(server.dataDir, 'keeper');
+    const admin = await connectOperator(server, keeper);
+    clients.push(admin);
+    await admin.request('gate.open', { minutes: 10 });
+    const terminal = RawTerminal.create('BACKUP-1', 'ec');
+    await pairRawTerminal(admin, server, terminal);
+    const event = { eventId: 'before-backup', currency: 'EUR', denomination: 50, count: 2, at: new Date().toISOString() };
+    expect((await terminal.send(server.masterUrl, '/api/v1/cash-events', { body: JSON.stringify(event) })).json).toEqual({ accepted: true, duplicate: false });
+
+    const out = path.join(tempDir('backup-parent'), 'copy');
+    const made = await serverCli(['backup', '--out', out, '--json', '--data-dir', server.dataDir]);
+    expect(made.code, made.stderr).toBe(0);
+    expect(made.json).toMatchObject({ out, copied: ['store', 'tls'] });
+    expect(fs.existsSync(path.join(out, 'secrets.key'))).toBe(false);
+    expect(fs.statSync(out).mode & 0o777).toBe(0o700);
+    expect(fs.statSync(path.join(out, 'tls', 'server.key')).mode & 0o777).toBe(0o600);
+    // A second backup into the same folder is refused: nothing is overwritten.
+    expect((await serverCli(['backup', '--out', out, '--data-dir', server.dataDir])).stderr).toMatch(/^error: already_exists: .* is not empty/);
+
+    // Without the key the copy refuses to open (its operator has 2FA); with it, the copy is the same server.
+    const refused = await serverCli(['users', 'list', '--data-dir', out]);
+    expect(refused.stderr).toContain('secrets.key is missing');
+    fs.copyFileSync(path.join(server.dataDir, 'secrets.key'), path.join(out, 'secrets.key'));
+    await server.stop();
+    const restored = await start({ dataDir: out });
+    expect(restored.sfp).toBe(server.sfp);
+    const again = await connectOperator(restored, keeper);
+    clients.push(again);
+    expect(await again.request('terminals.get', { serial: 'BACKUP-1' })).toMatchObject({ state: 'paired', tfp: terminal.tfp });
+    expect((await terminal.send(restored.masterUrl, '/api/v1/cash-events', { body: JSON.stringify(event) })).json).toEqual({ accepted: true, duplicate: true });
+  }, 90_000);
+
+  it('needs --out, and a data dir', async () => {
+    const missing = await serverCli(['backup', '--data-dir', tempDir('backup-none')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('--out DIR');
+    const nowhere = tempDir('backup-nowhere');
+    expect((await serverCli(['backup', '--out', path.join(nowhere, 'x'), '--data-dir', nowhere])).stderr).toBe(noDataDir(nowhere));
   });
 });
