@@ -74,7 +74,20 @@ const requestIdArg = z.object({ requestId: z.string().min(1).max(64) });
 const str = (args: Record<string, unknown>, key: string): string | null => (typeof args[key] === 'string' ? (args[key] as string).slice(0, 128) : null);
 const terminalEditArgs = z.object({ serial: serialSchema, name: line(128).optional(), location: line(256).optional(), contact: line(128).optional() });
 /** The editable fields an update names, as sent (valid or not): what the operator meant to change. */
-const editedFields = (args: Record<string, unknown>): string[] => EDITABLE_TERMINAL_FIELDS.filter((field) => args[field] !== undefined);
+const editedFields = (args: Record<string, unknown>): (typeof EDITABLE_TERMINAL_FIELDS)[number][] => EDITABLE_TERMINAL_FIELDS.filter((field) => args[field] !== undefined);
+
+/**
+ * An update's audit detail: the fields named, and for each the value before and the one asked for (strings only, cut to
+ * their bound). The contact is the number operators call to have codes read out: a swapped one must leave a trace, as a
+ * swapped deposit address does.
+ */
+function updateDetail(args: Record<string, unknown>, ctx: OpsContext): Record<string, unknown> {
+  const fields = editedFields(args);
+  const serial = str(args, 'serial');
+  const before = serial === null ? undefined : ctx.store.terminals.get(serial);
+  const changes = Object.fromEntries(fields.map((field) => [field, { from: before?.[field] ?? null, to: typeof args[field] === 'string' ? (args[field] as string).slice(0, 256) : null }]));
+  return { fields, changes };
+}
 
 async function login(ctx: OpsContext, conn: Connection, args: Record<string, unknown>) {
   // The address's attempt budget was spent before this (OpSpec.spendsBudget), whatever the arguments.
@@ -194,7 +207,7 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
     },
   },
   'terminals.update': {
-    access: 'session', audit: true, target: (a) => str(a, 'serial'), auditDetail: (a) => ({ fields: editedFields(a) }),
+    access: 'session', audit: true, target: (a) => str(a, 'serial'), auditDetail: updateDetail,
     run(ctx, conn, args) {
       const { serial, ...edit } = check(terminalEditArgs, args);
       if (Object.keys(edit).length === 0) throw new AppError('invalid_field', `give at least one of ${EDITABLE_TERMINAL_FIELDS.join(', ')}`);
