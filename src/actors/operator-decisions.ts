@@ -83,7 +83,7 @@ export class OperatorDecisions {
     if (attempts >= ctx.maxCodeAttempts) {
       // Guessing a 12-digit code is hopeless, but an unbounded number of tries is not a design anyone should audit.
       await this.decideRejected(terminal, { ...record, wrongCodeAttempts: attempts }, 'system');
-      throw new AppError('code_mismatch', `the code does not match; after ${attempts} wrong codes the request was rejected: the terminal must ask to pair again`, { attemptsLeft: 0 });
+      throw new AppError('code_mismatch', `the code does not match; after ${attempts} wrong codes the request was rejected: this terminal key cannot ask again until the rejection expires (one pairing TTL, 24 h by default) or after a factory reset (a new key)`, { attemptsLeft: 0 });
     }
     await ctx.store.durable(ctx.store.pairing.put(record.requestId, { ...record, wrongCodeAttempts: attempts }));
     const left = ctx.maxCodeAttempts - attempts;

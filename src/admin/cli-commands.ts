@@ -241,7 +241,7 @@ export const GROUPS: readonly string[] = [...new Set(COMMANDS.map((c) => c.group
 const WORKFLOW = `Pairing a terminal:
   1. cas terminals create SERIAL --location … --contact …   (and cas gate open --minutes 60)
   2. the terminal contacts the gate and shows a 12-digit pairing code on its screen
-  3. cas pairing list --state pending, then cas pairing get REQUEST_ID shows the code
+  3. cas pairing list --state pending shows the code (cas pairing get REQUEST_ID: in big digits)
   4. call the location contact yourself (the number you have on file, never one a
      caller gives you) and have them read the code on the terminal screen;
      a wrong number on file: cas terminals update SERIAL --contact …

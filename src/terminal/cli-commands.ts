@@ -42,12 +42,13 @@ function str(ctx: CommandContext, name: string, required = false): string | unde
   return undefined;
 }
 
-function num(ctx: CommandContext, name: string, opts: { integer?: boolean; min?: number }): number | undefined {
+function num(ctx: CommandContext, name: string, opts: { integer?: boolean; min?: number; above?: number }): number | undefined {
   const text = str(ctx, name);
   if (text === undefined) return undefined;
   const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value) || (opts.integer === true && !Number.isInteger(value)) || value < (opts.min ?? -Infinity)) {
-    throw new UsageError(`--${name} must be ${opts.integer === true ? 'a whole number' : 'a number'}${opts.min !== undefined ? ` ≥ ${opts.min}` : ''}`);
+  const bound = opts.above !== undefined ? ` > ${opts.above}` : opts.min !== undefined ? ` ≥ ${opts.min}` : '';
+  if (text.trim() === '' || !Number.isFinite(value) || (opts.integer === true && !Number.isInteger(value)) || value < (opts.min ?? -Infinity) || value <= (opts.above ?? -Infinity)) {
+    throw new UsageError(`--${name} must be ${opts.integer === true ? 'a whole number' : 'a number'}${bound}`);
   }
   return value;
 }
@@ -234,7 +235,7 @@ export async function runCommand(command: Command, ctx: CommandContext): Promise
       // Command-line mistakes first (exit 2), before the state directory is even looked at.
       const event = {
         currency: str(ctx, 'currency', true),
-        denomination: num(ctx, 'denomination', { min: 0 }) ?? missing('denomination'),
+        denomination: num(ctx, 'denomination', { above: 0 }) ?? missing('denomination'),
         count: num(ctx, 'count', { integer: true, min: 1 }) ?? missing('count'),
         eventId: str(ctx, 'event-id'),
       };

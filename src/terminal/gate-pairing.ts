@@ -156,13 +156,19 @@ export async function gatePairing(ctx: PairingContext, opts: PairOptions): Promi
       continue;
     }
     const err =
-      reply.status < 300 ? new AppError('bad_request', `the gate answered HTTP ${reply.status} with an unexpected body`) : replyError(reply);
+      reply.status < 300 ? new AppError('bad_request', `the gate answered HTTP ${reply.status} with an unexpected body`) : notAGate(replyError(reply));
     // These end the attempt on the server too; a new `pair` starts with a fresh nonce.
     if (!['pairing_rejected', 'no_pairing_request', 'commitment_mismatch'].includes(err.code)) throw err;
     const ended = ctx.state.pairing;
     forgetPairing(ctx);
     throw explainEnded(err, ended);
   }
+}
+
+/** A server that has no pairing route is not a gate: most often master's port (7743) given for the gate's (7741). */
+function notAGate(err: AppError): AppError {
+  if (err.code !== 'not_found' || !err.message.startsWith('no route')) return err;
+  return new AppError('not_found', `${err.message}: this address is not a gate (is it master's? the gate listens on its own port, 7741 by default)`, err.details, { cause: err });
 }
 
 /** The server's words for an ended request say what happened; the person at the terminal also needs what to do next. */

@@ -52,7 +52,8 @@ export async function pairWithNewGate(host: GateSwitchHost, gateUrl: string, opt
     return await gatePairing(ctx, opts);
   } catch (err) {
     if (adopted() || !(err instanceof AppError)) throw err;
-    throw new AppError(err.code, `${err.message} ${unchangedNote(previous, gateUrl)}`, err.details, { cause: err });
+    const own = err.message.replace(/[.\s]+$/, '');
+    throw new AppError(err.code, `${own}. ${unchangedNote(previous, gateUrl)}`, err.details, { cause: err });
   }
 }
 

@@ -48,6 +48,12 @@ describe('terminal CLI recovery against the real server', () => {
     expect(typo.json.error).toBe('server_unreachable');
     expect(typo.json.message).toContain(`Still paired with ${server.gateUrl} (master ${server.masterUrl}); nothing changed`);
     expect(ok(await term(['status']))).toEqual(before);
+    // Master's address given for the gate's: said plainly, and nothing changes either.
+    const master = await term(['pair', '--gate', server.masterUrl]);
+    expect(master.json.error).toBe('not_found');
+    expect(master.json.message).toContain('this address is not a gate');
+    expect(master.json.message).toMatch(/by default\)\. Still paired with /);
+    expect(ok(await term(['status']))).toEqual(before);
     expect(ok(await term(['ping'])).serverTime).toBeTruthy();
     expect(ok(await term(['cash-event', '--currency', 'USD', '--denomination', '20', '--count', '1'])).accepted).toBe(true);
   });

@@ -89,7 +89,7 @@ export function errorText(error) {
   if (error?.code === 'already_exists' && error.message) return `${error.message[0].toUpperCase()}${error.message.slice(1)}.`;
   if (error?.code === 'rate_limited' && error.retryAfter) return `Too many attempts. Try again in ${waitText(error.retryAfter)}.`;
   if (error?.code === 'code_mismatch' && error.attemptsLeft === 0) {
-    return 'The code does not match, and that was the last try: the request is rejected. The terminal must ask to pair again.';
+    return 'The code does not match, and that was the last try: the request is rejected. This terminal key cannot ask again until the rejection expires (24 h by default) or after a factory reset of the terminal (a new key).';
   }
   if (error?.code === 'code_mismatch' && error.attemptsLeft) {
     const left = error.attemptsLeft === 1 ? 'One more wrong code rejects' : `${error.attemptsLeft} more wrong codes reject`;

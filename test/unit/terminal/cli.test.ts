@@ -66,6 +66,10 @@ describe.skipIf(!existsSync(CLI))('terminal CLI (compiled)', () => {
     expect(badOption.code).toBe(2);
     expect(badOption.stderr).toMatch(/^error: bad_request: /);
     expect((await terminal(['cash-event', '--currency', 'USD', '--denomination', 'x', '--count', '1'])).code).toBe(2);
+    // As the server: a denomination is more than 0.
+    const zero = await terminal(['cash-event', '--currency', 'USD', '--denomination', '0', '--count', '1']);
+    expect(zero.code).toBe(2);
+    expect(zero.stderr).toContain('--denomination must be a number > 0');
     expect((await terminal(['set-server', 'https://a:1', 'extra'])).code).toBe(2);
   });
 

@@ -117,7 +117,7 @@ export function pairingDetailView(ctx, requestId) {
       pending: `Waiting for an operator's decision until ${formatTime(r.expiresAt)}.`,
       approved: `Approved by ${r.decidedBy ?? '?'} on ${formatTime(r.decidedAt)}.`,
       rejected: r.decidedBy === 'system'
-        ? `Rejected automatically on ${formatTime(r.decidedAt)}, after too many wrong codes: the terminal must ask to pair again.`
+        ? `Rejected automatically on ${formatTime(r.decidedAt)}, after too many wrong codes: this terminal key cannot ask again until the rejection expires, or after a factory reset.`
         : `Rejected by ${r.decidedBy ?? '?'} on ${formatTime(r.decidedAt)}.`,
       expired: `Expired on ${formatTime(r.expiresAt)}: the terminal must ask again.`,
     }[state];
