@@ -93,6 +93,18 @@ const validators: Record<string, (address: string) => boolean> = {
 
 export const SUPPORTED_COINS = Object.freeze(Object.keys(validators));
 
+const ETHEREUM_FORMAT = 'an Ethereum address: 0x and 40 hex digits, whose mixed case must match EIP-55';
+/** What a coin's addresses look like, for the refusal of one that is not. */
+export const ADDRESS_FORMATS: Readonly<Record<string, string>> = Object.freeze({
+  BTC: 'bc1… (Bech32/Bech32m), 1… or 3… (Base58Check)',
+  LTC: 'ltc1… (Bech32/Bech32m), L…, M… or 3… (Base58Check)',
+  DOGE: 'D… or A… / 9… (Base58Check)',
+  DASH: 'X… or 7… (Base58Check)',
+  ETH: ETHEREUM_FORMAT,
+  USDT: `${ETHEREUM_FORMAT} (ERC-20 only)`,
+  USDC: `${ETHEREUM_FORMAT} (ERC-20 only)`,
+});
+
 export function isValidDepositAddress(coin: string, address: string): boolean {
   const validate = validators[coin];
   return validate !== undefined && address.length <= 128 && validate(address);

@@ -9,7 +9,7 @@ import { ADMIN_TOPICS, EDITABLE_TERMINAL_FIELDS, type AdminTopic, type GateStatu
 import { auditView, depositView, effectiveState, pairingView, terminalView, unknownSerialView } from '../protocol/views.js';
 import type { TerminalRecord } from '../store/records.js';
 import { foldSerial, type Store } from '../store/store.js';
-import { isValidDepositAddress, SUPPORTED_COINS } from './deposit-address.js';
+import { ADDRESS_FORMATS, isValidDepositAddress, SUPPORTED_COINS } from './deposit-address.js';
 import type { LoginThrottle } from './login-throttle.js';
 import { beginTotpEnrolment, checkLogin, confirmTotpEnrolment } from './operators.js';
 import type { Session, Sessions } from './sessions.js';
@@ -279,7 +279,7 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
     },
     async run(ctx, conn, args) {
       const { coin, address } = check(z.object({ coin: z.string().toUpperCase().pipe(z.enum(SUPPORTED_COINS as [string, ...string[]])), address: z.string().trim().max(128) }), args);
-      if (!isValidDepositAddress(coin, address)) throw new AppError('invalid_field', `address: not a valid ${coin} address (checksum or format)`);
+      if (!isValidDepositAddress(coin, address)) throw new AppError('invalid_field', `address: not a valid ${coin} address (checksum or format; expected ${ADDRESS_FORMATS[coin]})`);
       const record = { coin, address, updatedAt: ctx.now(), updatedBy: conn.session!.user };
       await ctx.store.durable(ctx.store.deposits.put(coin, record));
       return depositView(record);

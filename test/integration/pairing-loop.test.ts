@@ -83,6 +83,7 @@ describe('pairing one terminal with the real CLIs', () => {
     expect(ok(await term(['cash-event', '--currency', 'USD', '--denomination', '20', '--count', '3', '--event-id', 'evt-1']))).toMatchObject({ accepted: true, duplicate: true });
     const invalid = await cas(['deposit', 'set', 'BTC', 'bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdx']);
     expect(invalid.stderr).toContain('invalid_field');
+    expect((await cas(['deposit', 'set', 'USDT', 'TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t'])).stderr).toContain('0x and 40 hex digits');
     ok(await cas(['deposit', 'set', 'BTC', 'bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq']));
     expect(ok(await term(['deposit-address', '--coin', 'BTC'])).address).toBe('bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq');
   });

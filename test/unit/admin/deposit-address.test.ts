@@ -1,6 +1,6 @@
 /** @module Deposit address checks: published test vectors of each format, and the one-character typos a checksum exists to catch. */
 import { describe, expect, it } from 'vitest';
-import { isValidDepositAddress } from '../../../src/admin/deposit-address.js';
+import { ADDRESS_FORMATS, isValidDepositAddress, SUPPORTED_COINS } from '../../../src/admin/deposit-address.js';
 
 /** The first letter of the hex part in the other case: a typo EIP-55 must catch. */
 function flipCase(address: string): string {
@@ -33,7 +33,8 @@ describe('deposit addresses', () => {
     }
   });
 
-  it('knows no other coin', () => {
+  it('knows no other coin, and can say what each coin\'s addresses look like', () => {
     expect(isValidDepositAddress('XRP', 'rN7n7otQDd6FczFgLdSqtcsAUxDkw6fzRH')).toBe(false);
+    for (const coin of SUPPORTED_COINS) expect(ADDRESS_FORMATS[coin], coin).toBeTruthy();
   });
 });
