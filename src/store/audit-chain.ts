@@ -4,6 +4,22 @@ import type { AuditRecord } from './records.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * An entry's content as the store gives it back. The store keeps strings as UTF-8, where half of a surrogate pair has no
+ * encoding: it reads back as U+FFFD. An entry hashed before that change would never verify again, and one anonymous
+ * login with such a user name (JSON allows "\ud800") once made `audit verify` report the whole log as edited.
+ */
+export function storable<T>(value: T): T {
+  if (typeof value === 'string') return value.replace(LONE_SURROGATE, '\uFFFD') as T;
+  if (Array.isArray(value)) return value.map(storable) as T;
+  if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array)) {
+    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [storable(key), storable(inner)])) as T;
+  }
+  return value;
+}
+
 /** The hash of an entry: over a fixed field order, so the same entry always hashes the same. */
 export function auditHash(entry: Omit<AuditRecord, 'hash'>): string {
   const canonical = JSON.stringify([entry.seq, entry.at, entry.user, entry.action, entry.target, entry.detail ?? null, entry.prevHash]);

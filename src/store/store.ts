@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { AppError } from '../errors.js';
-import { auditHash, GENESIS_HASH } from './audit-chain.js';
+import { auditHash, GENESIS_HASH, storable } from './audit-chain.js';
 import { FreeSpaceWatch } from './free-space.js';
 import { loadOrCreateFieldKey } from './field-crypto.js';
 import { NonceRing } from './nonce-ring.js';
@@ -299,7 +299,8 @@ export class Store {
     return this.atomically(() => {
       let last: AuditRecord | undefined;
       for (const { value } of this.audit.getRange({ reverse: true, limit: 1 })) last = value;
-      const content = { ...entry, seq: (last?.seq ?? 0) + 1, prevHash: last?.hash ?? GENESIS_HASH };
+      // Hashed as it will read back (storable): the chain must verify from what the store holds.
+      const content = storable({ ...entry, seq: (last?.seq ?? 0) + 1, prevHash: last?.hash ?? GENESIS_HASH });
       const record: AuditRecord = { ...content, hash: auditHash(content) };
       this.audit.putSync(record.seq, record);
       return record;

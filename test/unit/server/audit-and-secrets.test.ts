@@ -41,6 +41,24 @@ describe('audit chain', () => {
   });
 });
 
+describe('the audit log in the store', () => {
+  it('verifies after an entry whose strings hold half a surrogate pair (the store keeps UTF-8)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'audit-surrogate-'));
+    const store = Store.open(dir);
+    try {
+      // As an anonymous login with the user name "x\ud800y" is audited (`?NAME`), and a detail key of the same kind.
+      await store.appendAudit({ at: 1, user: '?x\ud800y', action: 'login', target: 'x\udc00', detail: { result: 'login_failed', ['k\ud800']: ['\ud800'] } });
+      await store.appendAudit({ at: 2, user: 'alice', action: 'gate.open', target: null, detail: { result: 'ok' } });
+      const entries = [...store.audit.getRange().map(({ value }) => value)];
+      expect(verifyAuditChain(entries)).toMatchObject({ ok: true, entries: 2 });
+      expect(entries[0]!.user).toBe('?x\ufffdy');
+    } finally {
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('sealed fields', () => {
   it('round-trips, refuses another record context, and keeps its key file owner-only', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'field-key-'));
