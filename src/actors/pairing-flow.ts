@@ -30,6 +30,9 @@ export function pendingRequestsOf(store: Store, serial: string, now: number): Pa
 }
 
 export class PairingFlow {
+  /** When the cap's refusal was last logged for this serial. */
+  private capLoggedAt = -Infinity;
+
   constructor(private readonly ctx: ActorContext, private readonly serial: string) {}
 
   /** Handles one authenticated gate request for a known serial. */
@@ -66,10 +69,10 @@ export class PairingFlow {
     if (current && effectiveState(current, now) === 'pending' && current.commitment === form.commitment) {
       return this.pendingReply(current);
     }
-    if (!(current && effectiveState(current, now) === 'pending') && pendingRequestsOf(ctx.store, this.serial, now).length >= MAX_PENDING_PER_SERIAL) {
-      ctx.log.warn({ serial: this.serial, tfp: auth.tfp, remoteAddress }, 'pairing request refused: too many waiting for this serial');
-      throw new AppError('rate_limited', `${MAX_PENDING_PER_SERIAL} pairing requests for serial ${this.serial} already wait for an operator: they must be decided (or expire) first`, { retryAfter: 60 });
-    }
+    // A request for another certificate is taken from the oldest that never revealed its nonce: operators cannot see or
+    // reject those (they have no code yet), so they must not hold the serial's places. A genuine terminal reveals within
+    // a second of its commit. Only when every place holds a request with a code is a new commit refused.
+    const evicted = current && effectiveState(current, now) === 'pending' ? null : this.placeFor(now, remoteAddress);
     // Kept once a request is filed: master tells `not_paired` from `unauthenticated` by the certificates a serial has presented.
     await this.rememberCertificate(auth);
     const record: PairingRecord = {
@@ -94,6 +97,10 @@ export class PairingFlow {
     await ctx.store.atomically(() => {
       // A new commitment from the same TFP replaces its pending request.
       if (current && effectiveState(current, now) === 'pending') ctx.store.pairing.removeSync(current.requestId);
+      if (evicted) {
+        ctx.store.pairing.removeSync(evicted.requestId);
+        ctx.store.pairingIndex.removeSync(compositeKey(this.serial, evicted.tfp));
+      }
       ctx.store.pairing.putSync(record.requestId, record);
       ctx.store.pairingIndex.putSync(compositeKey(this.serial, auth.tfp), record.requestId);
     });
@@ -102,6 +109,23 @@ export class PairingFlow {
       ctx.log.warn({ serial: this.serial, tfp: auth.tfp, pairedTfp: terminal.tfp }, 'a paired serial asks to pair with another certificate');
     }
     return this.pendingReply(record);
+  }
+
+  /**
+   * Makes room for one more request of this serial: null when there is room, else the oldest request without a code
+   * (to be removed with the new one's write). Throws rate_limited when all MAX_PENDING_PER_SERIAL places hold requests
+   * operators can see, logged once a minute per serial (while its actor lives), not once per refusal.
+   */
+  private placeFor(now: number, remoteAddress: string): PairingRecord | null {
+    const pending = pendingRequestsOf(this.ctx.store, this.serial, now);
+    if (pending.length < MAX_PENDING_PER_SERIAL) return null;
+    const unrevealed = pending.filter((record) => record.stage === 'reveal').sort((a, b) => a.requestedAt - b.requestedAt);
+    if (unrevealed[0]) return unrevealed[0];
+    if (now - this.capLoggedAt >= 60_000) {
+      this.capLoggedAt = now;
+      this.ctx.log.warn({ serial: this.serial, remoteAddress, waiting: pending.length }, 'pairing request refused: too many waiting for this serial');
+    }
+    throw new AppError('rate_limited', `${MAX_PENDING_PER_SERIAL} pairing requests for serial ${this.serial} already wait for an operator: they must be decided (or expire) first`, { retryAfter: 60 });
   }
 
   private async reveal(terminal: TerminalRecord, record: PairingRecord, reveal: string): Promise<HttpReply> {

@@ -393,8 +393,24 @@ describe('pairing requests of one serial', () => {
     // Operators saw each request once, and not the refused one.
     const pending = await alice.request<{ serial: string; state: string }[]>('pairing.list', { state: 'pending' });
     expect(pending.filter((r) => r.serial === 'CAP-001')).toHaveLength(MAX_PENDING_PER_SERIAL);
+    // More refusals: one warning a minute for the serial, not a line each.
+    for (let i = 0; i < 5; i++) {
+      expect((await RawTerminal.create('CAP-001', 'ec').gate(server.gateUrl, { commitment: crypto.randomBytes(32).toString('base64') })).status).toBe(429);
+    }
+    await expect.poll(() => server.logs.filter((l) => l.msg === 'pairing request refused: too many waiting for this serial' && l.serial === 'CAP-001').length).toBe(1);
     await alice.request('pairing.reject', { requestId: requests[0] });
     const genuine = RawTerminal.create('CAP-001', 'ec');
+    const { requestId, code } = await genuine.requestPairing(server.gateUrl, server.sfp);
+    await alice.request('pairing.approve', { requestId, code });
+    expect((await genuine.send(server.masterUrl, '/api/v1/ping', { body: '{}' })).status).toBe(200);
+  });
+
+  it('that never revealed their nonce (no code: operators cannot see or reject them) give way to a new request', async () => {
+    await alice.request('terminals.create', { serial: 'CAP-002' });
+    for (let i = 0; i < MAX_PENDING_PER_SERIAL + 3; i++) {
+      expect((await RawTerminal.create('CAP-002', 'ec').gate(server.gateUrl, { commitment: crypto.randomBytes(32).toString('base64') })).status).toBe(202);
+    }
+    const genuine = RawTerminal.create('CAP-002', 'ec');
     const { requestId, code } = await genuine.requestPairing(server.gateUrl, server.sfp);
     await alice.request('pairing.approve', { requestId, code });
     expect((await genuine.send(server.masterUrl, '/api/v1/ping', { body: '{}' })).status).toBe(200);
