@@ -13,6 +13,8 @@ export interface AdminClientOptions {
   insecure?: boolean;
   /** Connect timeout and per-request timeout, ms. */
   timeoutMs?: number;
+  /** The local address to connect from (a host with several; tests use other loopback addresses). */
+  localAddress?: string;
 }
 
 /** What `login` and `resume` answer. */
@@ -91,6 +93,7 @@ export class AdminClient {
         rejectUnauthorized: false,
         handshakeTimeout: timeoutMs,
         perMessageDeflate: false,
+        ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
       });
       const timer = setTimeout(() => {
         failure ??= new AppError('server_unreachable', `no answer from ${parsed.host} within ${timeoutMs} ms`);

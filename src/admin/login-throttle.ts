@@ -11,8 +11,10 @@ const FREE_FAILURES = 5;
 const MAX_LOCK_MS = 15 * 60_000;
 /** Attempts per address and minute (burst and refill): logins, and anonymous attempts that would be audited. */
 export const ATTEMPTS_PER_ADDRESS_MINUTE = 20;
-/** Addresses remembered as ones an operator logged in from (see `isKnown`). */
+/** Addresses remembered as ones an operator logged in from (see `isKnown`), and (user, address) pairs (see `checkUser`). */
 const KNOWN_ADDRESSES = 1_000;
+const KNOWN_PAIRS = 10_000;
+const pairOf = (user: string, address: string): string => `${user}\u0000${address}`;
 
 interface Failures {
   count: number;
@@ -24,6 +26,8 @@ export class LoginThrottle {
   private readonly perAddress: RateLimiter;
   /** Addresses an operator logged in from since start-up, oldest first: they keep a share of the password checks in a flood. */
   private readonly known = new Set<string>();
+  /** (user, address) pairs of successful logins since start-up, oldest first: a user's lockout does not reach them. */
+  private readonly knownPairs = new Set<string>();
   readonly passwordChecks: PasswordChecks;
   /** What is written about attempts refused past their address's budget. */
   readonly throttled = new ThrottledAttempts();
@@ -42,11 +46,15 @@ export class LoginThrottle {
     return this.perAddress.take(address);
   }
 
-  /** Throws rate_limited (with retryAfter) when `user` is locked out after failed logins. */
-  checkUser(user: string): void {
+  /**
+   * Throws rate_limited (with retryAfter) when `user` is locked out after failed logins, except from an address `user`
+   * logged in from before: otherwise anyone who knows an operator's name could keep them out for good, with one wrong
+   * password each time the lock ends (the lock doubles to 15 minutes, then one guess a quarter hour keeps it).
+   */
+  checkUser(user: string, address: string): void {
     const entry = this.failures.get(user);
     const wait = entry ? entry.lockedUntil - this.now() : 0;
-    if (wait > 0) {
+    if (wait > 0 && !this.knownPairs.has(pairOf(user, address))) {
       throw new AppError('rate_limited', `too many failed logins for this user; try again in ${Math.ceil(wait / 1000)} s`, { retryAfter: Math.ceil(wait / 1000) });
     }
   }
@@ -72,6 +80,10 @@ export class LoginThrottle {
 
   succeeded(user: string, address: string): void {
     this.failures.delete(user);
+    const pair = pairOf(user, address);
+    this.knownPairs.delete(pair);
+    this.knownPairs.add(pair);
+    if (this.knownPairs.size > KNOWN_PAIRS) this.knownPairs.delete(this.knownPairs.values().next().value!);
     this.known.delete(address);
     this.known.add(address);
     if (this.known.size > KNOWN_ADDRESSES) this.known.delete(this.known.values().next().value!);

@@ -92,7 +92,7 @@ function updateDetail(args: Record<string, unknown>, ctx: OpsContext): Record<st
 async function login(ctx: OpsContext, conn: Connection, args: Record<string, unknown>) {
   // The address's attempt budget was spent before this (OpSpec.spendsBudget), whatever the arguments.
   const { user, password, totp } = check(z.object({ user: z.string().max(64), password: z.string().max(1024), totp: z.string().max(16).optional() }), args);
-  ctx.logins.checkUser(user);
+  ctx.logins.checkUser(user, conn.remoteAddress);
   let record;
   try {
     record = await checkLogin(ctx.store, user, password, totp, ctx.now(), (hash) => ctx.logins.checkPassword(conn.remoteAddress, hash));

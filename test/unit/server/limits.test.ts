@@ -53,18 +53,18 @@ describe('LoginThrottle', () => {
     let now = 0;
     const throttle = new LoginThrottle(() => now);
     for (let i = 0; i < 4; i++) {
-      throttle.checkUser('alice');
+      throttle.checkUser('alice', '10.6.6.6');
       throttle.failed('alice');
     }
-    throttle.checkUser('alice');
+    throttle.checkUser('alice', '10.6.6.6');
     throttle.failed('alice');
-    expect(() => throttle.checkUser('alice')).toThrow(expect.objectContaining({ code: 'rate_limited' }));
+    expect(() => throttle.checkUser('alice', '10.6.6.6')).toThrow(expect.objectContaining({ code: 'rate_limited' }));
     now += 1_000;
-    throttle.checkUser('alice');
+    throttle.checkUser('alice', '10.6.6.6');
     throttle.failed('alice');
     const retry = (() => {
       try {
-        throttle.checkUser('alice');
+        throttle.checkUser('alice', '10.6.6.6');
         return 0;
       } catch (error) {
         return (error as { details: { retryAfter: number } }).details.retryAfter;
@@ -72,9 +72,24 @@ describe('LoginThrottle', () => {
     })();
     expect(retry).toBe(2);
     now += 2_000;
-    throttle.checkUser('alice');
+    throttle.checkUser('alice', '10.6.6.6');
     throttle.succeeded('alice', '10.0.1.5');
-    throttle.checkUser('alice');
+    throttle.checkUser('alice', '10.6.6.6');
+  });
+
+  it('does not lock a user out of an address they logged in from before, however often others fail', () => {
+    let now = 0;
+    const throttle = new LoginThrottle(() => now);
+    throttle.succeeded('alice', '10.0.1.5');
+    for (let i = 0; i < 12; i++) {
+      now += 60_000;
+      throttle.failed('alice');
+    }
+    expect(() => throttle.checkUser('alice', '10.6.6.6')).toThrow(expect.objectContaining({ code: 'rate_limited' }));
+    expect(() => throttle.checkUser('alice', '10.0.1.5')).not.toThrow();
+    // Only for that user: another operator's address is not a way in for alice.
+    throttle.succeeded('bob', '10.0.2.7');
+    expect(() => throttle.checkUser('alice', '10.0.2.7')).toThrow(expect.objectContaining({ code: 'rate_limited' }));
   });
 
   it('gives each address 20 attempts a minute, refilled over the minute', () => {
