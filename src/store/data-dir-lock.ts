@@ -17,7 +17,7 @@ export interface DataDirLock {
  * Node has no flock()/fcntl() lock without a native addon. A pid file alone outlives a SIGKILLed server, and its pid
  * may by then belong to any process: a liveness check has to guess (is /proc/PID/cmdline a pairing server?) and a
  * wrong guess blocks the next start or lets two in. So on Linux the lock is a Unix socket bound in the abstract
- * namespace under the data dir's device and inode (a symlink or bind mount to the same dir finds the same lock): the
+ * namespace under the store folder's device and inode (a symlink or bind mount to the same folder finds the same lock): the
  * bind is atomic, a second one fails with EADDRINUSE, and the kernel frees the name when the process ends, SIGKILL
  * included. The pid file is only read to name the holder. Limits: abstract names are per network namespace
  * (containers in different ones sharing a volume do not see each other) and per machine (LMDB does not support
@@ -30,7 +30,11 @@ export async function lockDataDir(dataDir: string, opts: { mechanism?: 'socket' 
 }
 
 async function lockWithSocket(dataDir: string): Promise<DataDirLock> {
-  const { dev, ino } = fs.statSync(dataDir);
+  // Keyed by the store's folder, not the data dir's: two data dirs whose `store` is one folder (a symlink) are one store,
+  // and two servers on it would each keep their own replay window. stat follows symlinks to the folder itself.
+  const storeDir = path.join(dataDir, 'store');
+  fs.mkdirSync(storeDir, { recursive: true, mode: 0o700 });
+  const { dev, ino } = fs.statSync(storeDir);
   const server = net.createServer((socket) => socket.destroy());
   try {
     await new Promise<void>((resolve, reject) => {

@@ -32,6 +32,10 @@ describe.runIf(process.platform === 'linux')('data dir lock (abstract socket)', 
     const link = path.join(tempDir(), 'link');
     fs.symlinkSync(dir, link);
     expect((await refusal(lockDataDir(link))).code).toBe('conflict');
+    // Another data dir whose store is this one's (a symlinked store folder) is the same store.
+    const other = tempDir();
+    fs.symlinkSync(path.join(dir, 'store'), path.join(other, 'store'));
+    expect((await refusal(lockDataDir(other))).code).toBe('conflict');
     await lock.release();
     expect(fs.existsSync(path.join(dir, PID_FILE))).toBe(false);
     await (await lockDataDir(dir)).release();
