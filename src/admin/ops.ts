@@ -65,10 +65,12 @@ interface OpSpec {
 }
 
 /**
- * An operator's free text (a terminal's name, location, contact): one line, no control characters or bidirectional
- * overrides, which would forge rows or reverse text where it is shown (cas tables, logs, the page).
+ * An operator's free text (a terminal's name, location, contact): one line of visible text. No control characters, which
+ * would forge rows of cas tables and logs; no format characters (bidi marks and overrides, zero-width spaces, BOM,
+ * tags), which reorder or hide what the page shows (two right-to-left marks made "+44 20 7946 0958" read
+ * "+44 200958 7946"), except the zero-width joiner that emoji are made of; no half surrogate pairs.
  */
-const line = (max: number) => z.string().max(max).regex(/^[^\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]*$/u, 'one line of text, without control characters');
+const line = (max: number) => z.string().max(max).regex(/^(?:(?![\p{Cc}\p{Cf}\p{Cs}\u2028\u2029])[^]|\u200d)*$/u, 'one line of visible text, without control or format characters');
 const text = (max: number) => line(max).default('');
 const requestIdArg = z.object({ requestId: z.string().min(1).max(64) });
 const str = (args: Record<string, unknown>, key: string): string | null => (typeof args[key] === 'string' ? (args[key] as string).slice(0, 128) : null);

@@ -56,9 +56,12 @@ describe('terminals.update', () => {
     await expect(update({ serial: 'UPD-001', contact: 5 })).rejects.toMatchObject({ code: 'invalid_field' });
     await expect(update({ serial: '-bad serial', contact: '1' })).rejects.toMatchObject({ code: 'invalid_field' });
     // One line of text: a newline, an escape sequence or a bidirectional override would forge what tables and logs show.
-    for (const name of ['Lobby\nUPD-002  paired', 'Lobby\u001b[31m', 'Lobby \u202eevil']) {
-      await expect(update({ serial: 'UPD-001', name })).rejects.toMatchObject({ code: 'invalid_field', message: 'name: one line of text, without control characters' });
+    // Nor format characters, which reorder or hide text: two right-to-left marks made "+44 20 7946 0958" show as
+    // "+44 200958 7946" on the page. Emoji (with their joiners) and other scripts are text.
+    for (const name of ['Lobby\nUPD-002  paired', 'Lobby\u001b[31m', 'Lobby \u202eevil', '+44 20\u200f 7946\u200f 0958', 'a\u200bb', '\ufeffLobby', 'x\ud800y']) {
+      await expect(update({ serial: 'UPD-001', name })).rejects.toMatchObject({ code: 'invalid_field', message: 'name: one line of visible text, without control or format characters' });
     }
+    expect(await update({ serial: 'UPD-001', name: 'Kiosk 👨‍👩‍👧 東京 مرحبا' })).toMatchObject({ name: 'Kiosk 👨‍👩‍👧 東京 مرحبا' });
     await expect(alice.request('terminals.create', { serial: 'UPD-CTRL', contact: '+1\r555' })).rejects.toMatchObject({ code: 'invalid_field' });
     // The longest values allowed pass, and nothing refused was written.
     expect(await update({ serial: 'UPD-001', name: 'n'.repeat(128), location: 'l'.repeat(256), contact: 'c'.repeat(128) })).toMatchObject({ name: 'n'.repeat(128) });
