@@ -46,6 +46,8 @@ function isoTime(ms: number): string {
 /** Idempotent by eventId; the answer is sent only once the event is durable. */
 async function cashEvent(ctx: ActorContext, serial: string, body: Buffer): Promise<HttpReply> {
   const event = check(cashEventSchema, parseJson(body));
+  // Banknotes are counted when inserted: a time past the accepted clock difference is a terminal's mistake, not an event.
+  if (Date.parse(event.at) > ctx.now() + ctx.clockSkewSec * 1000) throw new AppError('invalid_field', `at: in the future (more than ${ctx.clockSkewSec} s ahead of the server's clock)`);
   const key = compositeKey(serial, event.eventId);
   // The actor runs one message at a time per serial, so this read-then-write cannot race with itself.
   const stored = ctx.store.cashEvents.get(key);

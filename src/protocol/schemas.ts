@@ -49,7 +49,8 @@ export const cashEventSchema = z.object({
   eventId: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'eventId: 1-128 characters of A-Z a-z 0-9 . _ : -'),
   currency: z.string().regex(/^[A-Z]{3}$/, 'currency: an ISO 4217 code such as USD'),
   denomination: z.number().positive().max(1_000_000),
-  count: z.number().int().min(1).max(10_000),
+  // Bounds before int(): 2^53 is not a safe integer either, and "at most 10000" is the useful answer.
+  count: z.number().min(1).max(10_000).int(),
   at: z.iso.datetime({ offset: true }),
 }).strict();
 

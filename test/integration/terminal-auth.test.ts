@@ -87,6 +87,10 @@ describe('master authentication', () => {
     await expect.poll(() => server.logs.some((l) => l.msg === 'cash event id reused with other content: refused' && l.eventId === 'reuse-1')).toBe(true);
     // The stored event is unchanged: the first retry still matches it.
     expect((await send(event)).json).toEqual({ accepted: true, duplicate: true });
+    // An event from the future is a terminal's mistake: refused, and nothing stored.
+    const future = await send({ ...event, eventId: 'future-1', at: '9999-12-31T23:59:59Z' });
+    expect(future.status).toBe(400);
+    expect(future.json).toMatchObject({ error: 'invalid_field', message: expect.stringContaining('at: in the future') });
   });
 
   it('hands out the deposit address whatever the case of the coin, and names the coins it knows', async () => {

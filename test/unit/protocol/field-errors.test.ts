@@ -25,6 +25,7 @@ describe('invalid_field messages', () => {
     expect(messageOf(z.object({ minutes: z.number().int().min(1).max(10080) }), { minutes: 20000 })).toBe('minutes: at most 10080');
     expect(messageOf(cashEventSchema, { ...event, denomination: 0 })).toBe('denomination: more than 0');
     expect(messageOf(cashEventSchema, { ...event, count: 1.5 })).toBe('count: must be a whole number');
+    expect(messageOf(cashEventSchema, { ...event, count: 2 ** 53 })).toBe('count: at most 10000');
     expect(messageOf(cashEventSchema, { ...event, count: undefined })).toBe('count: required');
     expect(messageOf(cashEventSchema, { ...event, at: 'yesterday' })).toBe('at: an ISO 8601 time with its offset, such as 2026-12-06T10:00:00Z');
     expect(messageOf(z.object({ name: z.string().max(5) }), { name: 'abcdefgh' })).toBe('name: at most 5 characters');
