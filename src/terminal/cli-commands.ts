@@ -3,7 +3,7 @@ import { open, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { AppError } from '../errors.js';
-import { formatFingerprint } from '../crypto/fingerprint.js';
+import { formatFingerprint, normalizeFingerprint } from '../crypto/fingerprint.js';
 import type { KeyKind } from '../protocol/types.js';
 import type { Command } from './cli-help.js';
 import { codeScreen, ProgressLine, readLine, readSecretLine } from './cli-io.js';
@@ -53,6 +53,15 @@ function num(ctx: CommandContext, name: string, opts: { integer?: boolean; min?:
   return value;
 }
 
+/** `--expect-sfp`: a malformed fingerprint is a command-line mistake (exit 2), caught before anyone is contacted. */
+function sfpOption(ctx: CommandContext): string | undefined {
+  const text = str(ctx, 'expect-sfp');
+  if (text === undefined) return undefined;
+  const sfp = normalizeFingerprint(text);
+  if (sfp === null) throw new UsageError('--expect-sfp must be a SHA-256 fingerprint: 64 hex digits, colons allowed, as `pairing-server fingerprint` prints it');
+  return sfp;
+}
+
 const missing = (name: string): never => {
   throw new UsageError(`--${name} is required`);
 };
@@ -68,7 +77,8 @@ function pairedText(s: TerminalStatus): string {
 
 function statusText(s: TerminalStatus, dir: string): string {
   const pairing = s.pairing === null ? 'none' : `${s.pairing.stage === 'approval' ? 'waiting for operator approval' : 'reveal pending'}, code ${s.pairing.code}`;
-  const next = s.nextGateUrl === null ? [] : [`             switching to ${s.nextGateUrl} once its gate answers \`terminal pair\``];
+  const expecting = s.nextGateSfp === null ? '' : ` (expecting SFP ${formatFingerprint(s.nextGateSfp)})`;
+  const next = s.nextGateUrl === null ? [] : [`             switching to ${s.nextGateUrl}${expecting} once its gate answers \`terminal pair\``];
   return [
     `serial       ${s.serial}   (state in ${dir})`,
     `key          ${s.keyKind} (${s.alg})`,
@@ -99,12 +109,14 @@ async function pair(ctx: CommandContext): Promise<CommandOutput> {
   const wait = ctx.values.wait === true;
   const timeout = num(ctx, 'timeout', { min: 0 });
   const interval = num(ctx, 'interval', { min: 0.05 });
+  const expectSfp = sfpOption(ctx);
   const terminal = Terminal.open(ctx.stateDir);
   const progress = new ProgressLine(ctx.stderr);
   let serial = terminal.status().serial;
   const result = await terminal
     .pair(str(ctx, 'gate'), {
       wait,
+      expectSfp,
       timeoutMs: timeout === undefined ? undefined : timeout * 1000,
       pollIntervalMs: interval === undefined ? undefined : interval * 1000,
       onCode: (code) => {
@@ -208,6 +220,32 @@ async function checkOutDirectory(out: string): Promise<void> {
   if (!info.isDirectory()) throw new UsageError(`--out ${out}: ${dir} is not a directory`);
 }
 
+function switchedText(s: TerminalStatus): string {
+  const pin = s.pinnedSfp === null ? 'its first contact pins the SFP it presents' : `it must present SFP ${formatFingerprint(s.pinnedSfp)}`;
+  return `Gate set to ${s.gateUrl}; ${pin}. Any pairing is forgotten; run \`terminal pair\` to pair with it.`;
+}
+
+/** set-server on a terminal with something to lose: what it keeps, until when, and which certificate the new gate must show. */
+function notedText(before: TerminalStatus, s: TerminalStatus): string {
+  const kept = before.paired
+    ? `stays paired with ${before.gateUrl} (master ${before.masterUrl ?? 'unknown'})`
+    : before.pairing !== null
+      ? `keeps its pairing request at ${before.gateUrl}`
+      : `keeps gate ${before.gateUrl}`;
+  const pin =
+    s.nextGateSfp !== null
+      ? `That gate must present SFP ${formatFingerprint(s.nextGateSfp)} (--expect-sfp).`
+      : before.pinnedSfp !== null
+        ? `That gate must present the pinned SFP ${formatFingerprint(before.pinnedSfp)}; a server with another one is refused ` +
+          "unless given `--expect-sfp` with the fingerprint its operator confirms (`pairing-server fingerprint`)."
+        : '';
+  return (
+    `Gate ${s.nextGateUrl} noted. This terminal ${kept} until that gate answers: run \`terminal pair\` ` +
+    '(the operator opens the gate); only then are the old pin, master URL and pairing forgotten. ' +
+    `${pin}${pin === '' ? '' : ' '}\`terminal pair --gate ${before.gateUrl}\` cancels the switch.`
+  );
+}
+
 export async function runCommand(command: Command, ctx: CommandContext): Promise<CommandOutput> {
   switch (command) {
     case 'init': {
@@ -250,19 +288,12 @@ export async function runCommand(command: Command, ctx: CommandContext): Promise
     case 'set-server': {
       const url = ctx.positionals[0];
       if (url === undefined) throw new UsageError('set-server needs the new gate URL');
+      const expectSfp = sfpOption(ctx);
       const terminal = Terminal.open(ctx.stateDir);
       const before = terminal.status();
-      const { switched } = terminal.setServer(url);
+      const { switched } = terminal.setServer(url, { expectSfp });
       const status = terminal.status();
-      const kept = before.paired ? `stays paired with ${before.gateUrl} (master ${before.masterUrl ?? 'unknown'})` : `keeps its pairing request at ${before.gateUrl}`;
-      return {
-        json: { ...status, switched },
-        text: switched
-          ? `Gate set to ${status.gateUrl}. The pinned SFP and any pairing are forgotten; run \`terminal pair\` to pair with it.`
-          : `Gate ${status.nextGateUrl} noted. This terminal ${kept} until that gate answers: run \`terminal pair\` ` +
-            '(the operator opens the gate); only then are the old pin, master URL and pairing forgotten. ' +
-            `\`terminal pair --gate ${before.gateUrl}\` cancels the switch.`,
-      };
+      return { json: { ...status, switched }, text: switched ? switchedText(status) : notedText(before, status) };
     }
     case 'vpn-config':
       return vpnConfig(ctx);

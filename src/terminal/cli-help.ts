@@ -29,7 +29,8 @@ A terminal has its own private key and certificate (made by \`init\`; the key ne
 leaves the state directory). Its Terminal Certificate Fingerprint (TFP) is what the
 server pins once an operator approves the pairing. The terminal in turn pins the
 server's certificate fingerprint (SFP) on its first contact with the gate and refuses
-any other server afterwards.
+any other server afterwards: moving it to a server with another SFP takes
+\`--expect-sfp\` with that server's fingerprint, confirmed with its operator.
 
 Typical first start:
   terminal init --serial BT100200            make the key pair and certificate
@@ -81,7 +82,7 @@ progress with its code. Never shows the private key or the secret pairing nonce.
 may have unpaired the terminal since. \`terminal ping\` asks the server now.
 
 ${COMMON}`,
-  pair: `Usage: terminal pair [--gate URL] [--wait] [--timeout SECONDS] [--interval SECONDS]
+  pair: `Usage: terminal pair [--gate URL] [--expect-sfp SFP] [--wait] [--timeout SECONDS] [--interval SECONDS]
 
 Asks the server's gate service (port 7741 by default) to trust this terminal.
 
@@ -114,6 +115,17 @@ cannot pair again until the rejection expires (24 h by default) or after
                        pinned SFP, master URL and pairing only once the new gate has
                        answered the pairing request; if it cannot be reached or refuses,
                        nothing changes. The current URL again cancels a set-server switch.
+                       A terminal that has pinned an SFP accepts a new gate only if it
+                       presents the same SFP (the same server at a new address), or the
+                       one given with --expect-sfp; otherwise server_pin_mismatch, and
+                       not a byte is sent to that gate.
+  --expect-sfp SFP     the SFP the new gate must present, when it is not the pinned one
+                       (moving to another server, or the server's certificate really
+                       changed). 64 hex digits, colons allowed, any case. Get it from that
+                       server's operator (\`pairing-server fingerprint\`) over a channel you
+                       trust: never from the person or page that asked you to switch. A
+                       fake gate that answers the pairing request can hand this terminal
+                       its own master, deposit addresses included.
   --wait               wait for the operator's decision
   --timeout SECONDS    with --wait: give up after this long (exit code 3); default: no limit
   --interval SECONDS   with --wait: time between polls (default 2)
@@ -160,18 +172,25 @@ no VPN configuration: it gives one only to terminals the operator created with V
 (\`cas terminals create SERIAL --vpn\`), which cannot be switched on later.
 
 ${COMMON}`,
-  'set-server': `Usage: terminal set-server URL
+  'set-server': `Usage: terminal set-server URL [--expect-sfp SFP]
 
-Changes the gate address to URL. As on a real terminal, this forgets the pinned server
-fingerprint, the master URL and any pairing: the next \`pair\` pins the new server and
-needs the operator's approval again (unless that server already trusts this TFP).
+Changes the gate address to URL. This forgets the master URL and any pairing: the next
+\`pair\` needs the operator's approval again (unless that server already trusts this TFP).
 
-A paired terminal (or one with a pairing in progress) keeps its old server until the
-new gate answers: set-server only notes URL, the next \`pair\` goes there, and the old
-pin, master URL and pairing are forgotten once that gate has answered. Until then
-ping and cash events still go to the old master, and a mistyped URL changes nothing.
-\`terminal pair --gate OLD-URL\` cancels the switch. Without anything to lose the
-change is immediate.
+A paired terminal (or one with a pairing in progress, or a pinned SFP) keeps its old
+server until the new gate answers: set-server only notes URL, the next \`pair\` goes
+there, and the old master URL and pairing are forgotten once that gate has answered.
+Until then ping and cash events still go to the old master, and a mistyped URL changes
+nothing. \`terminal pair --gate OLD-URL\` cancels the switch. Without anything to lose
+the change is immediate.
+
+The new gate must present the pinned SFP (the same server at a new address) or, when
+the terminal moves to another server, the SFP given with --expect-sfp; any other
+certificate is refused (server_pin_mismatch) before anything is sent to it.
+
+  --expect-sfp SFP   the new server's fingerprint, 64 hex digits (colons allowed). Get it
+                     from that server's operator (\`pairing-server fingerprint\`) over a
+                     channel you trust, never from whoever asked you to switch.
 
 ${COMMON}`,
   'factory-reset': `Usage: terminal factory-reset [--yes]

@@ -18,7 +18,13 @@ const GLOBAL_OPTIONS = {
 const COMMAND_OPTIONS: Readonly<Record<Command, Options>> = {
   init: { serial: { type: 'string' }, key: { type: 'string' }, 'rsa-bits': { type: 'string' } },
   status: {},
-  pair: { gate: { type: 'string' }, wait: { type: 'boolean' }, timeout: { type: 'string' }, interval: { type: 'string' } },
+  pair: {
+    gate: { type: 'string' },
+    'expect-sfp': { type: 'string' },
+    wait: { type: 'boolean' },
+    timeout: { type: 'string' },
+    interval: { type: 'string' },
+  },
   ping: {},
   'cash-event': {
     currency: { type: 'string' },
@@ -28,7 +34,7 @@ const COMMAND_OPTIONS: Readonly<Record<Command, Options>> = {
   },
   'deposit-address': { coin: { type: 'string' } },
   'vpn-config': { out: { type: 'string' } },
-  'set-server': {},
+  'set-server': { 'expect-sfp': { type: 'string' } },
   'factory-reset': { yes: { type: 'boolean' } },
   backup: { out: { type: 'string' } },
   restore: { in: { type: 'string' }, force: { type: 'boolean' } },

@@ -21,6 +21,11 @@ export interface PairOptions {
   /** Called once per code, as soon as the code is known and the operator can see it too. */
   onCode?(code: string): void;
   onPoll?(polls: number): void;
+  /**
+   * The SFP the gate must present when it is not the pinned one (`--expect-sfp`, confirmed with the new server's operator);
+   * read by `Terminal.pair`, which decides the switch, not by the exchange.
+   */
+  expectSfp?: string;
   /** Called when the request being resumed is gone on the server (expired or forgotten) and a new one is made: its code is void. */
   onRestart?(previous: { requestId: string; code: string }): void;
 }

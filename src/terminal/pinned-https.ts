@@ -51,8 +51,9 @@ function pinMismatch(url: URL, expected: string, seen: string): AppError {
   return new AppError(
     'server_pin_mismatch',
     `${url.host} presented a certificate with SFP ${formatFingerprint(seen)}, but this terminal is pinned to ` +
-      `${formatFingerprint(expected)}; nothing was sent. If the server really changed its certificate, run ` +
-      '`terminal set-server URL` and `terminal pair` (the pin is replaced once the gate answers).',
+      `${formatFingerprint(expected)}; nothing was sent. Only if the server really changed its certificate: get its new SFP ` +
+      "from the server's operator (`pairing-server fingerprint`) over a channel you trust and run " +
+      '`terminal pair --expect-sfp SFP` (the pin is replaced once the gate answers).',
     { expected, seen },
   );
 }

@@ -45,6 +45,8 @@ export interface ServerSettings {
    * the next `pair` goes there and switches over only once that gate answers. Absent in older state files.
    */
   nextGateUrl?: string | null;
+  /** The SFP `set-server --expect-sfp` gave for `nextGateUrl` (lowercase hex); null or absent: the gate must present the pinned one. */
+  nextGateSfp?: string | null;
 }
 
 export interface StoredState {

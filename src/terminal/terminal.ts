@@ -2,7 +2,7 @@
 import { X509Certificate, randomUUID } from 'node:crypto';
 import { AppError } from '../errors.js';
 import { createSelfSignedCertificate, defaultAlgorithm, generateKeyPair, MAX_RSA_BITS, MIN_RSA_BITS } from '../crypto/certificates.js';
-import { fingerprint } from '../crypto/fingerprint.js';
+import { fingerprint, normalizeFingerprint } from '../crypto/fingerprint.js';
 import { cashEventSchema, check, SERIAL_PATTERN } from '../protocol/schemas.js';
 import type { KeyKind, PairingStage, SignatureAlgorithm } from '../protocol/types.js';
 import { explainClosedGate, gatePairing, type PairOptions, type PairResult } from './gate-pairing.js';
@@ -35,6 +35,8 @@ export interface TerminalStatus extends InitResult {
   pairedConfirmedAt: string | null;
   /** A gate that `set-server` named; the next `pair` switches to it once that gate answers. */
   nextGateUrl: string | null;
+  /** The SFP `set-server --expect-sfp` gave for that gate; null: the gate must present the pinned SFP. */
+  nextGateSfp: string | null;
   /** The pairing in progress, without its secret nonce. */
   pairing: { requestId: string; stage: PairingStage; code: string; expiresAt: string | null } | null;
 }
@@ -72,6 +74,13 @@ const PAIR_HINT = 'run `terminal pair --gate https://SERVER:7741` and have the o
 const CONFIRMATION_REFRESH_MS = 60_000;
 
 type GateBody = Record<string, unknown>;
+
+/** An SFP the person at the terminal typed (`--expect-sfp`): 64 hex digits, colons allowed, any case; canonical lowercase hex. */
+function expectedSfp(text: string): string {
+  const sfp = normalizeFingerprint(text);
+  if (sfp === null) throw new AppError('invalid_field', 'expect-sfp: a SHA-256 fingerprint, 64 hex digits (colons allowed), as `pairing-server fingerprint` prints it');
+  return sfp;
+}
 
 export class Terminal {
   private readonly dir: StateDir;
@@ -154,6 +163,7 @@ export class Terminal {
       paired,
       pairedConfirmedAt: this.state.pairedConfirmedAt ?? null,
       nextGateUrl: server.nextGateUrl ?? null,
+      nextGateSfp: server.nextGateSfp ?? null,
       pairing: pairing && { requestId: pairing.requestId, stage: pairing.stage, code: pairing.code, expiresAt: pairing.expiresAt },
     };
   }
@@ -171,12 +181,18 @@ export class Terminal {
    * Changing the server address forgets the pin, the master URL, the pairing and the paired flag (the seed's "unpinning"),
    * but only once the new gate has answered (see `pair`): a terminal with something to lose keeps its old server
    * until then, so a mistyped address cannot un-pair it. `switched` says whether the change took effect at once.
+   * The new gate must present the pinned SFP, or `expectSfp` (its operator's fingerprint, confirmed out of band).
    */
-  setServer(gateUrl: string): { switched: boolean } {
+  setServer(gateUrl: string, opts: { expectSfp?: string } = {}): { switched: boolean } {
     const origin = parseServerUrl(gateUrl).origin;
+    const expected = opts.expectSfp === undefined ? null : expectedSfp(opts.expectSfp);
     const switched = !hasTrustToLose(this.state);
-    if (switched) this.resetServer(origin);
-    else this.state.server.nextGateUrl = origin;
+    if (switched) {
+      this.resetServer(origin, expected);
+    } else {
+      this.state.server.nextGateUrl = origin;
+      this.state.server.nextGateSfp = expected;
+    }
     this.save();
     return { switched };
   }
@@ -185,22 +201,34 @@ export class Terminal {
    * Pairing with the gate (PROTOCOL.md "Pairing (gate)"): commit, reveal, then wait for the operator.
    * A pairing already in progress is resumed by polling, so `pair` twice without `wait` first shows the
    * code and then reports the outcome.
+   *
+   * Another gate, or `opts.expectSfp` other than the pinned SFP, is a switch (gate-switch.ts): a terminal with a pin
+   * accepts a gate that presents another SFP only when `expectSfp` names exactly that SFP.
    */
   async pair(gateUrl?: string, opts: PairOptions = {}): Promise<PairResult> {
     const server = this.state.server;
     let target = server.nextGateUrl ?? null;
+    let expected = target === null ? null : (server.nextGateSfp ?? null);
     if (gateUrl !== undefined) {
       const origin = parseServerUrl(gateUrl).origin;
       if (origin !== server.gateUrl || target === origin) {
+        if (target !== origin) expected = null; // an SFP set-server gave belongs to the gate it named
         target = origin;
       } else if (target !== null) {
         target = null; // naming the current gate again cancels a switch `set-server` left pending
+        expected = null;
         server.nextGateUrl = null;
+        server.nextGateSfp = null;
         this.save();
       }
     }
+    if (opts.expectSfp !== undefined) {
+      expected = expectedSfp(opts.expectSfp);
+      // The server at the same address changed its certificate: re-pinning is a switch to the same gate.
+      if (target === null && server.gateUrl !== null && expected !== server.sfp) target = server.gateUrl;
+    }
     if (target !== null && !hasTrustToLose(this.state)) {
-      this.resetServer(target); // nothing to lose: remember the new gate even if it cannot be reached now
+      this.resetServer(target, expected); // nothing to lose: remember the new gate even if it cannot be reached now
       this.save();
       target = null;
     }
@@ -214,7 +242,7 @@ export class Terminal {
         save: () => this.save(),
         gate: (state: StoredState, body: GateBody) => this.gate(state, body, opts),
       };
-      return pairWithNewGate(host, target, opts);
+      return pairWithNewGate(host, target, expected, opts);
     }
     if (this.state.server.gateUrl === null) throw new AppError('invalid_field', `no gate URL yet: ${PAIR_HINT}`);
     const state = this.state;
@@ -334,8 +362,9 @@ export class Terminal {
     this.save();
   }
 
-  private resetServer(gateUrl: string): void {
-    this.state.server = { ...emptyServer(), gateUrl };
+  /** `sfp`: pinned ahead of the first contact (`--expect-sfp`); null leaves that contact to pin what it sees. */
+  private resetServer(gateUrl: string, sfp: string | null = null): void {
+    this.state.server = { ...emptyServer(), gateUrl, sfp };
     this.state.paired = false;
     this.state.pairedConfirmedAt = null;
     this.state.pairing = null;

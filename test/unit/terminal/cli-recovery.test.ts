@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import { formatFingerprint } from '../../../src/crypto/fingerprint.js';
 import { main } from '../../../src/terminal/cli.js';
 import { protocolPeer, type ProtocolPeer } from './gate-peer.js';
 import { serverIdentity } from './tls-peers.js';
@@ -141,6 +142,53 @@ describe.skipIf(!existsSync(CLI))('terminal CLI: user mistakes and what to do ne
     expect(run.stdout).toContain(`stays paired with ${peer.gate.url}`);
     expect((await terminal(state, ['--json', 'ping'])).code).toBe(0);
     expect((await terminal(state, ['status'])).stdout).toContain('switching to https://127.0.0.1:9 once its gate answers');
+  });
+});
+
+describe.skipIf(!existsSync(CLI))('terminal CLI: moving a paired terminal to a server with another certificate', () => {
+  it('pair --gate refuses it with both fingerprints and where to confirm them; --expect-sfp with that SFP switches', async () => {
+    const { peer, state } = await pairedCli();
+    const otherId = serverIdentity();
+    const other = await protocolPeer(otherId);
+    cleanup.push(() => other.close());
+    other.knownSerials.add('R1');
+    const before = (await terminal(state, ['--json', 'status'])).json;
+
+    const refused = await terminal(state, ['pair', '--gate', other.gate.url]);
+    expect(refused.code).toBe(1);
+    const presented = formatFingerprint(otherId.sfp);
+    expect(refused.stderr).toMatch(/^error: server_pin_mismatch: /);
+    expect(refused.stderr).toContain(`presents SFP ${presented}, not the pinned ${formatFingerprint(before.pinnedSfp)}`);
+    expect(refused.stderr).toContain('`pairing-server fingerprint` on that server');
+    expect(refused.stderr).toContain(`\`--expect-sfp ${presented}\``);
+    expect(refused.stderr).toContain(`Still paired with ${peer.gate.url}`);
+    expect(other.gate.requests).toHaveLength(0);
+    expect((await terminal(state, ['--json', 'status'])).json).toEqual(before);
+    expect((await terminal(state, ['--json', 'ping'])).code).toBe(0);
+
+    const malformed = await terminal(state, ['--json', 'pair', '--gate', other.gate.url, '--expect-sfp', 'not-a-fingerprint']);
+    expect(malformed.code).toBe(2);
+    expect(malformed.json).toMatchObject({ error: 'bad_request', usage: true });
+
+    const switched = await terminal(state, ['--json', 'pair', '--gate', other.gate.url, '--expect-sfp', presented]);
+    expect(switched.code).toBe(0);
+    expect(switched.json).toMatchObject({ status: 'pending', sfp: otherId.sfp });
+  });
+
+  it('set-server --expect-sfp notes the SFP the new gate must present; status shows it', async () => {
+    const { state } = await pairedCli();
+    const expected = serverIdentity().sfp;
+    const run = await terminal(state, ['set-server', 'https://127.0.0.1:9', '--expect-sfp', expected.toUpperCase()]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`That gate must present SFP ${formatFingerprint(expected)}`);
+    expect((await terminal(state, ['--json', 'status'])).json).toMatchObject({ nextGateUrl: 'https://127.0.0.1:9', nextGateSfp: expected, paired: true });
+  });
+
+  it('pair --help documents --expect-sfp', async () => {
+    const { state } = await initialized();
+    const help = await terminal(state, ['pair', '--help']);
+    expect(help.stdout).toContain('--expect-sfp SFP');
+    expect(help.stdout).toContain('pairing-server fingerprint');
   });
 });
 

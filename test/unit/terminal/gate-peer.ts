@@ -60,7 +60,8 @@ function verifyMaster(req: TerminalRequest, cert: ParsedCertificate): boolean {
   return base.ok && verifySignature(cert.publicKey, sig.value.params.alg, base.value, sig.value.signature);
 }
 
-export async function protocolPeer(identity: ServerIdentity, masterIdentity: ServerIdentity = identity): Promise<ProtocolPeer> {
+/** `gatePort`: listen there instead of a free port (a server that changed its certificate at the same address). */
+export async function protocolPeer(identity: ServerIdentity, masterIdentity: ServerIdentity = identity, gatePort = 0): Promise<ProtocolPeer> {
   const requests = new Map<string, PeerRequest>();
   const paired = new Map<string, string>();
   const certs = new Map<string, ParsedCertificate>();
@@ -110,7 +111,7 @@ export async function protocolPeer(identity: ServerIdentity, masterIdentity: Ser
       return pendingReply(r);
     }
     return pendingReply(r);
-  });
+  }, gatePort);
 
   const master = await httpsPeer(masterIdentity, (recorded) => {
     const req = terminalRequest(recorded);

@@ -159,9 +159,10 @@ describe('pinning', () => {
     if (first.status !== 'pending') throw new Error('expected pending');
     peer.approve(first.requestId);
     await Terminal.open(dir).pair();
-    const other = await protocolPeer(serverIdentity());
+    const otherId = serverIdentity();
+    const other = await protocolPeer(otherId);
     cleanup.push(() => other.close());
-    Terminal.open(dir).setServer(`${other.gate.url}/`);
+    Terminal.open(dir).setServer(`${other.gate.url}/`, { expectSfp: otherId.sfp });
     expect(Terminal.open(dir).status()).toMatchObject({ pinnedSfp: sfp, paired: true, nextGateUrl: other.gate.url });
     expect(await codeOf(Terminal.open(dir).pair())).toBe('unknown_serial'); // answered, but no pairing exchange: nothing changes
     expect(Terminal.open(dir).status()).toMatchObject({ pinnedSfp: sfp, paired: true, nextGateUrl: other.gate.url });
@@ -170,7 +171,7 @@ describe('pinning', () => {
     expect(Terminal.open(dir).status()).toMatchObject({
       gateUrl: other.gate.url, pinnedSfp: next.sfp, masterUrl: null, paired: false, nextGateUrl: null,
     });
-    expect(next.sfp).not.toBe(sfp);
+    expect(next.sfp).toBe(otherId.sfp);
   });
 });
 
