@@ -74,7 +74,11 @@ const line = (max: number) => z.string().max(max).regex(/^(?:(?![\p{Cc}\p{Cf}\p{
 const text = (max: number) => line(max).default('');
 const requestIdArg = z.object({ requestId: z.string().min(1).max(64) });
 const str = (args: Record<string, unknown>, key: string): string | null => (typeof args[key] === 'string' ? (args[key] as string).slice(0, 128) : null);
-const terminalEditArgs = z.object({ serial: serialSchema, name: line(128).optional(), location: line(256).optional(), contact: line(128).optional() });
+const terminalEditArgs = z.object({
+  serial: serialSchema, name: line(128).optional(), location: line(256).optional(), contact: line(128).optional(),
+  /** The values the editor saw: a field another operator changed meanwhile is refused (conflict), not overwritten. */
+  seen: z.object({ name: z.string().max(128).optional(), location: z.string().max(256).optional(), contact: z.string().max(128).optional() }).strict().optional(),
+});
 /** The editable fields an update names, as sent (valid or not): what the operator meant to change. */
 const editedFields = (args: Record<string, unknown>): (typeof EDITABLE_TERMINAL_FIELDS)[number][] => EDITABLE_TERMINAL_FIELDS.filter((field) => args[field] !== undefined);
 
@@ -211,9 +215,12 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
   'terminals.update': {
     access: 'session', audit: true, target: (a) => str(a, 'serial'), auditDetail: updateDetail,
     run(ctx, conn, args) {
-      const { serial, ...edit } = check(terminalEditArgs, args);
+      const { serial, seen, ...edit } = check(terminalEditArgs, args);
       if (Object.keys(edit).length === 0) throw new AppError('invalid_field', `give at least one of ${EDITABLE_TERMINAL_FIELDS.join(', ')}`);
-      terminalOf(ctx, serial);
+      const current = terminalOf(ctx, serial);
+      // A form open for minutes must not silently undo another operator's correction of the number codes are read out on.
+      const moved = EDITABLE_TERMINAL_FIELDS.filter((field) => seen?.[field] !== undefined && seen[field] !== current[field]);
+      if (moved.length > 0) throw new AppError('conflict', `${moved.join(' and ')} of ${serial} changed meanwhile (now ${moved.map((f) => JSON.stringify(current[f])).join(', ')}): look again before you save`);
       // Through the terminal's actor, never read-modify-write here: the actor writes the same record when it pairs or unpairs.
       return ctx.router.update(serial, edit, conn.session!.user);
     },

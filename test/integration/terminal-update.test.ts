@@ -68,6 +68,19 @@ describe('terminals.update', () => {
     await update({ serial: 'UPD-001', name: 'Back office', location: 'Station Rd 2', contact: '+1 555 0199' });
   });
 
+  it('refuses, with conflict, a change to a field another operator changed since the editor read it', async () => {
+    const before = await alice.request<TerminalView>('terminals.get', { serial: 'UPD-001' });
+    await watcher.request('terminals.update', { serial: 'UPD-001', contact: '+1 555 0777' });
+    // The page sends what its form started from; the other operator's number is not overwritten.
+    await expect(update({ serial: 'UPD-001', contact: '+1 555 0888', seen: { contact: before.contact } })).rejects.toMatchObject({
+      code: 'conflict', message: expect.stringContaining('contact of UPD-001 changed meanwhile (now "+1 555 0777")'),
+    });
+    expect((await alice.request<TerminalView>('terminals.get', { serial: 'UPD-001' })).contact).toBe('+1 555 0777');
+    // Against what is stored now, the change goes through; a field nobody else touched needs no match.
+    expect(await update({ serial: 'UPD-001', contact: '+1 555 0888', seen: { contact: '+1 555 0777' } })).toMatchObject({ contact: '+1 555 0888' });
+    await update({ serial: 'UPD-001', contact: before.contact });
+  });
+
   it('creates no second terminal whose serial differs only in case', async () => {
     await expect(alice.request('terminals.create', { serial: 'upd-001' })).rejects.toMatchObject({
       code: 'already_exists', message: expect.stringContaining('terminal UPD-001 already exists, and serials that differ only in case'),

@@ -79,7 +79,9 @@ export function terminalDetailView(ctx, serial) {
     open.error.show(null);
     open.save.disabled = true;
     try {
-      store.putTerminal(await ctx.call('terminals.update', { serial, ...edit }));
+      // With the values this form started from: a field another operator changed meanwhile is refused, not overwritten.
+      const seen = Object.fromEntries(Object.keys(edit).map((key) => [key, open.original[key]]));
+      store.putTerminal(await ctx.call('terminals.update', { serial, ...edit, seen }));
       if (editor === open) closeEditor();
       ctx.toast(`Terminal ${serial} updated.`, 'ok');
     } catch (failure) {

@@ -7,15 +7,17 @@ const filters = { text: '', state: 'all' };
 
 /** Without separators, so that "AE:BC:4D" finds a TFP as the page shows it and "+15551150" a number typed with spaces. */
 const compact = (text) => text.replace(/[\s:.()\-]/g, '');
+/** Lower case without accents: "zurich" finds "Zürich". */
+const folded = (text) => String(text).normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
 
 function matches(terminal) {
   if (filters.state !== 'all' && terminal.state !== filters.state) return false;
-  const needle = filters.text.trim().toLowerCase();
+  const needle = folded(filters.text.trim());
   if (!needle) return true;
   const bare = compact(needle);
   return [terminal.serial, terminal.name, terminal.location, terminal.contact, terminal.tfp ?? '']
     .some((value) => {
-      const text = String(value).toLowerCase();
+      const text = folded(value);
       return text.includes(needle) || (bare !== '' && compact(text).includes(bare));
     });
 }
