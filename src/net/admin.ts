@@ -83,7 +83,7 @@ class AdminHub {
   /** Every connection still holding a session that is no longer live (logged out, or idle past its expiry). */
   endDeadSessions(): void {
     for (const conn of this.connections) {
-      if (conn.session && conn.endedToken !== conn.session.tokenHash && !this.isLive(conn.session.tokenHash)) this.end(conn);
+      if (conn.authenticated && !this.isLive(conn.session!.tokenHash)) this.end(conn);
     }
   }
 
@@ -136,7 +136,7 @@ class AdminHub {
     const frame = JSON.stringify({ event, data });
     for (const conn of members) {
       if (conn.session && this.isLive(conn.session.tokenHash)) conn.send(frame);
-      else if (conn.session && conn.endedToken !== conn.session.tokenHash) this.end(conn);
+      else if (conn.authenticated) this.end(conn);
       else members.delete(conn);
     }
   }
