@@ -40,6 +40,19 @@ async function pairedWith(p: ProtocolPeer, dir: string): Promise<void> {
   expect(await Terminal.open(dir).pair()).toMatchObject({ status: 'trusted' });
 }
 
+/**
+ * A terminal paired with `old`, and a second server with a certificate of its own: the impostor of the attack (one that
+ * answers every commit `202 pending`), or the server a terminal really moves to.
+ */
+async function pairedAndImpostor(): Promise<{ old: ProtocolPeer; dir: string; impostor: ProtocolPeer; impostorId: ServerIdentity }> {
+  const old = await peer('T1');
+  const dir = await fresh();
+  await pairedWith(old, dir);
+  const impostorId = serverIdentity();
+  const impostor = await peer('T1', impostorId);
+  return { old, dir, impostor, impostorId };
+}
+
 async function failure(promise: Promise<unknown>): Promise<AppError> {
   const err = await promise.then(
     () => null,
@@ -93,11 +106,7 @@ describe('switching a paired terminal to another gate', () => {
   });
 
   it('forgets the old pin, master and pairing once the new gate answers the commit, then pairs there', async () => {
-    const old = await peer('T1');
-    const nextId = serverIdentity();
-    const next = await peer('T1', nextId);
-    const dir = await fresh();
-    await pairedWith(old, dir);
+    const { dir, impostor: next, impostorId: nextId } = await pairedAndImpostor();
     const before = Terminal.open(dir).status();
 
     const pending = await Terminal.open(dir).pair(next.gate.url, { expectSfp: nextId.sfp });
@@ -113,11 +122,7 @@ describe('switching a paired terminal to another gate', () => {
   });
 
   it('set-server on a paired terminal only notes the gate: master calls go on until the new gate answers', async () => {
-    const old = await peer('T1');
-    const nextId = serverIdentity();
-    const next = await peer('T1', nextId);
-    const dir = await fresh();
-    await pairedWith(old, dir);
+    const { old, dir, impostor: next, impostorId: nextId } = await pairedAndImpostor();
     const before = Terminal.open(dir).status();
 
     const closed = `https://127.0.0.1:${await freePort()}`;
@@ -149,16 +154,6 @@ describe('switching a paired terminal to another gate', () => {
 });
 
 describe('a gate with another certificate needs its SFP confirmed out of band', () => {
-  /** The attack: a paired terminal told to use a server that answers every commit `202 pending`, with its own certificate. */
-  async function pairedAndImpostor(): Promise<{ old: ProtocolPeer; dir: string; impostor: ProtocolPeer; impostorId: ServerIdentity }> {
-    const old = await peer('T1');
-    const dir = await fresh();
-    await pairedWith(old, dir);
-    const impostorId = serverIdentity();
-    const impostor = await peer('T1', impostorId);
-    return { old, dir, impostor, impostorId };
-  }
-
   it('a paired terminal refuses a gate presenting another SFP: nothing reaches it, nothing changes, master calls go on', async () => {
     const { old, dir, impostor, impostorId } = await pairedAndImpostor();
     const before = Terminal.open(dir).status();
