@@ -2,52 +2,18 @@
  * @module The terminal CLI when the person at the machine made a mistake or must act: a bad --out path or no passphrase,
  * what "paired" can claim offline, an expired code, a terminal without VPN, set-server on a paired terminal, factory-reset's prompt.
  */
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { CLI, perTestCleanup, runTerminal, type Run } from './cli-process.js';
 import { formatFingerprint } from '../../../src/crypto/fingerprint.js';
 import { main } from '../../../src/terminal/cli.js';
 import { protocolPeer, type ProtocolPeer } from './gate-peer.js';
 import { serverIdentity } from './tls-peers.js';
 
-/** Built by `npx tsc -p tsconfig.json`; these tests run only when the build exists. */
-const CLI = resolve(import.meta.dirname, '../../../dist/src/terminal/cli.js');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-  json: any;
-}
-
-function terminal(state: string, args: string[], stdin = ''): Promise<Run> {
-  return new Promise((done) => {
-    const child = execFile(process.execPath, [CLI, '--state', state, ...args], { env: { ...process.env, TERMINAL_STATE: '' }, timeout: 30_000 }, (error, stdout, stderr) => {
-      let json: unknown = null;
-      try {
-        json = JSON.parse(stdout);
-      } catch {
-        json = null;
-      }
-      done({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr, json });
-    });
-    child.stdin!.end(stdin);
-  });
-}
-
-const cleanup: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanup.length > 0) await cleanup.pop()!();
-});
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'terminal-cli-recovery-'));
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+const terminal = (state: string, args: string[], stdin = ''): Promise<Run> => runTerminal(['--state', state, ...args], { stdin });
+const { cleanup, tempDir } = perTestCleanup('terminal-cli-recovery-');
 
 async function initialized(serial = 'R1'): Promise<{ dir: string; state: string; tfp: string }> {
   const dir = tempDir();

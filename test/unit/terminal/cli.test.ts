@@ -1,48 +1,13 @@
 /** @module The compiled `terminal` CLI as a child process: help, usage errors, exit codes, JSON output, backup/restore through stdin, pairing against a protocol peer. */
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CLI, perTestCleanup, runTerminal } from './cli-process.js';
 import { protocolPeer } from './gate-peer.js';
 import { serverIdentity } from './tls-peers.js';
 
-/** Built by `npx tsc -p tsconfig.json`; these tests run only when the build exists. */
-const CLI = resolve(import.meta.dirname, '../../../dist/src/terminal/cli.js');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-  json: any;
-}
-
-function terminal(args: string[], opts: { stdin?: string; env?: Record<string, string> } = {}): Promise<Run> {
-  return new Promise((done) => {
-    const env = { ...process.env, TERMINAL_STATE: '', ...opts.env };
-    const child = execFile(process.execPath, [CLI, ...args], { env, timeout: 30_000 }, (error, stdout, stderr) => {
-      let json: unknown = null;
-      try {
-        json = JSON.parse(stdout);
-      } catch {
-        json = null;
-      }
-      done({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr, json });
-    });
-    child.stdin!.end(opts.stdin ?? '');
-  });
-}
-
-const cleanup: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanup.length > 0) await cleanup.pop()!();
-});
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'terminal-cli-'));
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+const terminal = runTerminal;
+const { cleanup, tempDir } = perTestCleanup('terminal-cli-');
 
 describe.skipIf(!existsSync(CLI))('terminal CLI (compiled)', () => {
   it('helps globally and per command', async () => {
