@@ -2,6 +2,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { MAX_CLOCK_SKEW_SEC } from './store/nonce-ring.js';
+import { MAX_PAIRING_TTL_SEC } from './store/pairing-timeline.js';
 
 export interface Config {
   readonly dataDir: string;
@@ -137,7 +138,10 @@ function positive(name: string, raw: string | undefined, fallback: number): numb
   return n;
 }
 
-/** The replay window keeps nonces for 2 × skew; its store is sized for a bounded skew (nonce-ring.ts). */
+/**
+ * The replay window keeps nonces for 2 × skew; its store is sized for a bounded skew (nonce-ring.ts). Pending pairing
+ * requests are listed from the last MAX_PAIRING_TTL_SEC of the timeline (pairing-timeline.ts).
+ */
 function atMost(max: number, name: string, n: number): number {
   if (n > max) throw new ConfigError(`--${name} must be at most ${max} seconds, got ${n}`);
   return n;
@@ -171,7 +175,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     serverKeyFile: serverKeyFile && path.resolve(serverKeyFile),
     serverCertFile: serverCertFile && path.resolve(serverCertFile),
     clockSkewSec: atMost(MAX_CLOCK_SKEW_SEC, 'clock-skew', positive('clock-skew', pick('clock-skew', 'PAIRING_CLOCK_SKEW'), DEFAULTS.clockSkewSec)),
-    pairingTtlSec: positive('pairing-ttl', pick('pairing-ttl', 'PAIRING_TTL'), DEFAULTS.pairingTtlSec),
+    pairingTtlSec: atMost(MAX_PAIRING_TTL_SEC, 'pairing-ttl', positive('pairing-ttl', pick('pairing-ttl', 'PAIRING_TTL'), DEFAULTS.pairingTtlSec)),
     actorIdleMs: 1000 * positive('actor-idle', pick('actor-idle', 'PAIRING_ACTOR_IDLE'), DEFAULTS.actorIdleMs / 1000),
     statusLogMs: 1000 * wholeOrZero('status-log', pick('status-log', 'PAIRING_STATUS_LOG'), DEFAULTS.statusLogMs / 1000),
     refusalLogWindowMs: 1000 * wholeOrZero('refusal-log-window', pick('refusal-log-window', 'PAIRING_REFUSAL_LOG_WINDOW'), DEFAULTS.refusalLogWindowMs / 1000, 'a line for every refusal'),

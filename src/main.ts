@@ -5,6 +5,7 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { EventSink } from './actors/context.js';
 import type { OpsContext } from './admin/ops.js';
+import { AlertBudget } from './admin/alert-budget.js';
 import { LoginThrottle } from './admin/login-throttle.js';
 import { Sessions } from './admin/sessions.js';
 import { createAdminService } from './net/admin.js';
@@ -34,6 +35,8 @@ export interface RunningServer {
 
 const NONCE_PRUNE_MS = 60_000;
 const AUDIT_WATCH_MS = 1_000;
+/** Pushes of pairing attempts with unknown serials, across the server (alert-budget.ts). */
+const UNKNOWN_SERIAL_ALERTS_PER_SEC = 10;
 /** How long shutdown waits for requests in flight. */
 const SHUTDOWN_GRACE_MS = 5_000;
 
@@ -62,11 +65,20 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   if (migrated > 0) log.info({ nonces: migrated }, 'moved the live nonces of an older store into the nonce ring');
   const folded = store.indexFoldedSerials();
   if (folded > 0) log.info({ terminals: folded }, 'indexed the serials of an older store by case');
+  const searchable = store.indexTerminalSearch();
+  if (searchable > 0) log.info({ terminals: searchable }, 'indexed the terminals of an older store for search');
+  const timeline = store.indexPairingTimeline();
+  if (timeline > 0) log.info({ requests: timeline }, 'indexed the pairing requests of an older store by time');
   const url = (port: number): string => `https://${config.publicHost.includes(':') ? `[${config.publicHost}]` : config.publicHost}:${port}`;
 
   // The admin service owns the pushes; actors (on the front threads) publish through this late-bound sink.
   let publish: EventSink = () => undefined;
-  const events: EventSink = (topic, event, data) => publish(topic, event, data);
+  const unknownAlerts = new AlertBudget(UNKNOWN_SERIAL_ALERTS_PER_SEC, (count) =>
+    log.warn({ count }, `unknown-serial alerts beyond ${UNKNOWN_SERIAL_ALERTS_PER_SEC} a second were not pushed to operators (cas unknown list has the serials)`));
+  const events: EventSink = (topic, event, data) => {
+    if (event === 'terminal.unknown_serial' && !unknownAlerts.take(now())) return;
+    publish(topic, event, data);
+  };
 
   // With --master-port 0 the port is known only once the first front thread listens; actors read it when they need it.
   let masterPort = config.masterPort;

@@ -26,7 +26,7 @@ export class OperatorDecisions {
     const paired: TerminalRecord = { ...terminal, tfp: record.tfp, certDer: cert.der, pairedAt: now, pairedBy: user };
     await ctx.store.atomically(() => {
       ctx.store.pairing.putSync(requestId, approved);
-      ctx.store.terminals.putSync(this.serial, paired);
+      ctx.store.putTerminalSync(paired);
     });
     // After the pin is durable: the VPN certificate is for the key just pinned. A failure does not undo the approval; the gate's trusted answer issues it then.
     if (paired.vpn) await ctx.vpn.issue(this.serial, user).catch((err: unknown) => ctx.log.error({ err, serial: this.serial }, 'issuing the VPN certificate failed'));
@@ -48,7 +48,7 @@ export class OperatorDecisions {
     if (terminal.tfp === null) throw new AppError('invalid_state', `terminal ${this.serial} is not paired`);
     const unpaired: TerminalRecord = { ...terminal, tfp: null, certDer: null, pairedAt: null, pairedBy: null };
     // MUST be durable before the reply: the terminal's very next master call has to see it.
-    await ctx.store.durable(ctx.store.terminals.put(this.serial, unpaired));
+    await ctx.store.atomically(() => ctx.store.putTerminalSync(unpaired));
     await ctx.vpn.revokeAll(this.serial); // MUST follow the unpair: a VPN regenerate committed before it is revoked too
     const view = terminalView(unpaired, false, ctx.store.lastSeenAt(unpaired));
     ctx.events('terminals', 'terminal.unpaired', { terminal: view, tfp: terminal.tfp, user });
@@ -69,7 +69,7 @@ export class OperatorDecisions {
     const updated: TerminalRecord = { ...current };
     for (const field of changed) updated[field] = edit[field]!;
     // MUST be durable before the reply: an acknowledged correction survives a crash, and the operator calls the number shown.
-    await ctx.store.durable(ctx.store.terminals.put(this.serial, updated));
+    await ctx.store.atomically(() => ctx.store.putTerminalSync(updated));
     const shown = view(updated);
     ctx.events('terminals', 'terminal.updated', { terminal: shown, user, changed });
     ctx.log.info({ serial: this.serial, user, changed }, 'terminal details updated');

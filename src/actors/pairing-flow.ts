@@ -96,12 +96,12 @@ export class PairingFlow {
     };
     await ctx.store.atomically(() => {
       // A new commitment from the same TFP replaces its pending request.
-      if (current && effectiveState(current, now) === 'pending') ctx.store.pairing.removeSync(current.requestId);
+      if (current && effectiveState(current, now) === 'pending') ctx.store.removePairingSync(current);
       if (evicted) {
-        ctx.store.pairing.removeSync(evicted.requestId);
+        ctx.store.removePairingSync(evicted);
         ctx.store.pairingIndex.removeSync(compositeKey(this.serial, evicted.tfp));
       }
-      ctx.store.pairing.putSync(record.requestId, record);
+      ctx.store.addPairingSync(record);
       ctx.store.pairingIndex.putSync(compositeKey(this.serial, auth.tfp), record.requestId);
     });
     if (terminal.tfp !== null) {
@@ -137,7 +137,7 @@ export class PairingFlow {
     const actual = terminalNonce ? Buffer.from(commitmentOf(terminalNonce), 'base64') : Buffer.alloc(32);
     if (!terminalNonce || !crypto.timingSafeEqual(expected, actual)) {
       await ctx.store.atomically(() => {
-        ctx.store.pairing.removeSync(record.requestId);
+        ctx.store.removePairingSync(record);
         ctx.store.pairingIndex.removeSync(compositeKey(this.serial, record.tfp));
       });
       throw new AppError('commitment_mismatch', 'the revealed nonce does not match the commitment; start again with a new commit');

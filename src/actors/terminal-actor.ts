@@ -104,7 +104,10 @@ export class TerminalActor implements Actor<TerminalCommand, TerminalReply> {
       firstAttemptAt: seen?.firstAttemptAt ?? now, lastAttemptAt: now, attempts: (seen?.attempts ?? 0) + 1,
     };
     // The record is for operators (cas unknown list); on an almost full disk the log line below stands in for it.
-    if (!store.space?.low) await store.durable(store.unknownSerials.put(this.serial, record));
+    if (!store.space?.low) {
+      await store.durable(store.unknownSerials.put(this.serial, record));
+      if (!seen) void store.forgetOldUnknownSerials().catch((err: unknown) => log.error({ err }, 'forgetting old unknown serials failed'));
+    }
     // Alert once per serial and minute: a retrying terminal should not drown the operators' screen. The push carries
     // the whole entry, so that a page need not ask for the list (which would count as operator activity).
     if (!seen || now - seen.lastAttemptAt > 60_000) events('terminals', 'terminal.unknown_serial', { ...unknownSerialView(record) });

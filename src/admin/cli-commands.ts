@@ -28,6 +28,7 @@ export const COMMAND_OPTIONS = {
   subnet: { type: 'string' },
   'master-url': { type: 'string' },
   out: { type: 'string' },
+  search: { type: 'string' },
 } as const;
 export type CommandOption = keyof typeof COMMAND_OPTIONS;
 export type CommandValues = Partial<Record<CommandOption, string | boolean>>;
@@ -51,9 +52,18 @@ export interface CommandSpec {
   toArgs(positionals: readonly string[], values: CommandValues): Record<string, unknown> | undefined;
   /** For results that go to files rather than the screen: writes them and returns what is printed instead. */
   save?(result: unknown, values: CommandValues): unknown;
+  /**
+   * The op answers a page at a time (`{[items]: [...], next}`): the command asks for pages, passing `next` back as
+   * `cursor`, until there are no more or it has `--limit` items, and prints them as one list.
+   */
+  pages?: { items: 'terminals' | 'requests'; cursor: 'after' | 'before' };
 }
 
 const PAIRING_STATES = ['pending', 'approved', 'rejected', 'expired'] as const;
+const TERMINAL_STATES = ['expected', 'pending', 'paired'] as const;
+
+/** `limit` here is the whole command's: the pages are asked for in sizes the server accepts (cli.ts). */
+const limitArg = (value: string | boolean | undefined): { limit?: number } => (value === undefined ? {} : { limit: positiveInt('limit', value) });
 
 function positiveInt(flag: string, value: string | boolean | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -143,7 +153,15 @@ const SPECS: readonly Spec[] = [
       };
     },
   },
-  { name: 'terminals list', usage: '', summary: 'all terminals with their pairing state', positionals: [], options: [], op: 'terminals.list', render: 'terminals' },
+  {
+    name: 'terminals list', usage: '[--search TEXT] [--state expected|pending|paired] [--limit N]',
+    summary: 'terminals in serial order with their pairing state (all of them unless --limit)', positionals: [], options: ['search', 'state', 'limit'],
+    op: 'terminals.list', render: 'terminals', pages: { items: 'terminals', cursor: 'after' },
+    toArgs: (_, v) => {
+      if (v.state !== undefined && !(TERMINAL_STATES as readonly unknown[]).includes(v.state)) throw new UsageError(`--state must be one of ${TERMINAL_STATES.join(', ')}`);
+      return { ...(typeof v.search === 'string' && { query: v.search }), ...(v.state !== undefined && { state: v.state }), ...limitArg(v.limit) };
+    },
+  },
   {
     name: 'terminals get', usage: 'SERIAL', summary: 'one terminal, with its full TFP', positionals: ['SERIAL'], options: [],
     op: 'terminals.get', render: 'terminal', toArgs: ([serial]) => ({ serial }),
@@ -153,12 +171,11 @@ const SPECS: readonly Spec[] = [
     options: [], op: 'terminals.unpair', render: 'unpaired', toArgs: ([serial]) => ({ serial }),
   },
   {
-    name: 'pairing list', usage: '[--state pending|approved|rejected|expired]', summary: 'pairing requests',
-    positionals: [], options: ['state'], op: 'pairing.list', render: 'pairings',
+    name: 'pairing list', usage: '[--state pending|approved|rejected|expired] [--limit N]', summary: 'pairing requests, newest first (all of them unless --limit)',
+    positionals: [], options: ['state', 'limit'], op: 'pairing.list', render: 'pairings', pages: { items: 'requests', cursor: 'before' },
     toArgs: (_, v) => {
-      if (v.state === undefined) return undefined;
-      if (!(PAIRING_STATES as readonly unknown[]).includes(v.state)) throw new UsageError(`--state must be one of ${PAIRING_STATES.join(', ')}`);
-      return { state: v.state };
+      if (v.state !== undefined && !(PAIRING_STATES as readonly unknown[]).includes(v.state)) throw new UsageError(`--state must be one of ${PAIRING_STATES.join(', ')}`);
+      return { ...(v.state !== undefined && { state: v.state }), ...limitArg(v.limit) };
     },
   },
   {

@@ -4,7 +4,7 @@ import { AppError } from '../errors.js';
 import type { AdminPush } from '../protocol/types.js';
 import { AdminClient, type SessionInfo } from './admin-client.js';
 import { parseCli, resolveConnection } from './cli-args.js';
-import { UsageError } from './cli-commands.js';
+import { UsageError, type CommandSpec } from './cli-commands.js';
 import { renderPush, renderResult } from './cli-format.js';
 import { loadSession, removeSession, saveSession, sessionFile } from './cli-session.js';
 import { isInteractive, promptTotp, readPassword, type CliIo } from './cli-prompt.js';
@@ -55,7 +55,7 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
       if (command.op === 'subscribe') {
         await watch(client, args ?? {}, globals.json, io, options.stop);
       } else {
-        const reply = await client.request(command.op, args);
+        const reply = command.pages ? await everyPage(client, command.op, command.pages, args ?? {}) : await client.request(command.op, args);
         // Results holding keys are written to files; only the summary of what was written is printed.
         const result = command.save ? command.save(reply, invocation.values) : reply;
         io.stdout.write(globals.json ? `${JSON.stringify(result, null, 2)}\n` : renderResult(command.render, result));
@@ -69,6 +69,24 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
     return report(err, io);
   }
 }
+
+/** Asks for pages until the last one, or until `args.limit` items: the server answers at most 1,000 a page. */
+async function everyPage(client: AdminClient, op: string, pages: NonNullable<CommandSpec['pages']>, args: Record<string, unknown>): Promise<unknown[]> {
+  const { limit, ...filters } = args;
+  const wanted = typeof limit === 'number' ? limit : Infinity;
+  const items: unknown[] = [];
+  let cursor: unknown = null;
+  do {
+    const page = await client.request<Record<string, unknown>>(op, { ...filters, limit: Math.min(PAGE_SIZE, wanted - items.length), ...(typeof cursor === 'string' && { [pages.cursor]: cursor }) });
+    const got = page[pages.items];
+    if (!Array.isArray(got)) throw new AppError('internal_error', `${op} answered without ${pages.items}: a server older than this cas?`);
+    items.push(...got);
+    cursor = page.next;
+  } while (typeof cursor === 'string' && items.length < wanted);
+  return items;
+}
+
+const PAGE_SIZE = 1000;
 
 /** True when the kept session is still live; an expired one is forgotten so the caller logs in afresh. */
 async function resume(client: AdminClient, token: string, file: string): Promise<boolean> {

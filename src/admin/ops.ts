@@ -6,11 +6,12 @@ import type { EventSink } from '../actors/context.js';
 import type { Logger } from '../logger.js';
 import { check, serialSchema } from '../protocol/schemas.js';
 import { ADMIN_TOPICS, EDITABLE_TERMINAL_FIELDS, type AdminTopic, type GateStatus, type ServerStatus } from '../protocol/types.js';
-import { auditView, depositView, effectiveState, pairingView, terminalView, unknownSerialView } from '../protocol/views.js';
+import { auditView, depositView, pairingView, terminalView, unknownSerialView } from '../protocol/views.js';
 import type { TerminalRecord } from '../store/records.js';
 import { foldSerial, type Store } from '../store/store.js';
 import { ADDRESS_FORMATS, isValidDepositAddress, SUPPORTED_COINS } from './deposit-address.js';
 import type { LoginThrottle } from './login-throttle.js';
+import { listPairing, listTerminals, terminalViewOf } from './listings.js';
 import { beginTotpEnrolment, checkLogin, confirmTotpEnrolment } from './operators.js';
 import type { Session, Sessions } from './sessions.js';
 import { VPN_OPS, type VpnService } from '../vpn/vpn-ops.js';
@@ -114,16 +115,6 @@ async function login(ctx: OpsContext, conn: Connection, args: Record<string, unk
   return { token, expiresAt: new Date(session.expiresAt).toISOString(), user: record.name, has2fa: record.totpSecret !== null };
 }
 
-/** Serials with a request awaiting an operator: their terminals show as `pending`. */
-function serialsAwaitingApproval(ctx: OpsContext): Set<string> {
-  const now = ctx.now();
-  const serials = new Set<string>();
-  for (const { value } of ctx.store.pairing.getRange()) {
-    if (value.stage === 'approval' && effectiveState(value, now) === 'pending') serials.add(value.serial);
-  }
-  return serials;
-}
-
 function terminalOf(ctx: OpsContext, serial: string): TerminalRecord {
   const terminal = ctx.store.terminals.get(serial);
   if (!terminal) throw new AppError('not_found', `no terminal with serial ${serial}`);
@@ -178,7 +169,7 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
       const existing = await ctx.store.atomically(() => {
         const taken = ctx.store.foldedSerials.get(folded) ?? (ctx.store.terminals.get(spec.serial) && spec.serial);
         if (taken) return taken;
-        ctx.store.terminals.putSync(spec.serial, record);
+        ctx.store.putTerminalSync(record);
         ctx.store.foldedSerials.putSync(folded, spec.serial);
         return null;
       });
@@ -191,17 +182,13 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
   },
   'terminals.list': {
     access: 'session', audit: false,
-    run(ctx) {
-      const pending = serialsAwaitingApproval(ctx);
-      return [...ctx.store.terminals.getRange().map(({ value }) => terminalView(value, pending.has(value.serial), ctx.store.lastSeenAt(value)))];
-    },
+    run: (ctx, _conn, args) => listTerminals(ctx.store, args, ctx.now()),
   },
   'terminals.get': {
     access: 'session', audit: false,
     run(ctx, _conn, args) {
       const { serial } = check(z.object({ serial: serialSchema }), args);
-      const terminal = terminalOf(ctx, serial);
-      return terminalView(terminal, serialsAwaitingApproval(ctx).has(serial), ctx.store.lastSeenAt(terminal));
+      return terminalViewOf(ctx.store, terminalOf(ctx, serial), ctx.now());
     },
   },
   'terminals.unpair': {
@@ -227,16 +214,7 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
   },
   'pairing.list': {
     access: 'session', audit: false,
-    run(ctx, _conn, args) {
-      const { state } = check(z.object({ state: z.enum(['pending', 'approved', 'rejected', 'expired']).optional() }), args);
-      const now = ctx.now();
-      // Requests still waiting for the terminal's reveal have no code yet: operators see them from the approval stage on.
-      return [...ctx.store.pairing.getRange()
-        .filter(({ value }) => value.stage === 'approval' || value.state !== 'pending')
-        .map(({ value }) => pairingView(value, now, ctx.store.terminals.get(value.serial)?.tfp ?? null))
-        .filter((view) => state === undefined || view.state === state)]
-        .sort((a, b) => b.requestedAt.localeCompare(a.requestedAt));
-    },
+    run: (ctx, _conn, args) => listPairing(ctx.store, args, ctx.now()),
   },
   'pairing.get': {
     access: 'session', audit: false,

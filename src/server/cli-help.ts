@@ -13,7 +13,7 @@ const SERVER_OPTIONS = `  --data-dir DIR        store, generated TLS key and cer
   --server-key FILE     licence key; with --server-cert: servers sharing a licence share one SFP
   --server-cert FILE    licence certificate (PEM)
   --clock-skew SEC      accepted terminal clock difference, ≤ 1200   default 300
-  --pairing-ttl SEC     how long a pairing request stays pending    default 86400
+  --pairing-ttl SEC     how long a pairing request stays pending, ≤ 604800 (7 days)   default 86400
   --actor-idle SEC      an idle terminal's actor leaves memory after   default 60
   --status-log SEC      log every thread's counts (server.status) every SEC, 0: never   default 60
   --refusal-log-window SEC

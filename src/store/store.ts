@@ -7,10 +7,15 @@ import { auditHash, GENESIS_HASH, storable } from './audit-chain.js';
 import { FreeSpaceWatch } from './free-space.js';
 import { loadOrCreateFieldKey } from './field-crypto.js';
 import { NonceRing } from './nonce-ring.js';
+import { PairingTimeline } from './pairing-timeline.js';
+import { TerminalSearch } from './terminal-search.js';
 import type {
   AuditRecord, CashEventRecord, DepositRecord, GateRecord, KnownCertRecord, OperatorRecord,
   PairingRecord, SessionRecord, TerminalRecord, UnknownSerialRecord,
 } from './records.js';
+
+/** How many unknown serials operators can list: the most recently tried (`forgetOldUnknownSerials`). */
+export const MAX_UNKNOWN_SERIALS = 1000;
 
 /** Separator for composite string keys; serials and ids are validated to contain no control characters. */
 const SEP = '\u0000';
@@ -84,10 +89,15 @@ async function causeOf(err: Error & { commitError: Promise<unknown> }): Promise<
  */
 export class Store {
   readonly root: RootDatabase;
+  /** Written through putTerminalSync only, which keeps the search index with it. */
   readonly terminals: Database<TerminalRecord, string>;
   readonly pairing: Database<PairingRecord, string>;
   /** (serial, tfp) → requestId of that fingerprint's current request. */
   readonly pairingIndex: Database<string, string>;
+  /** Requests by when they were made: kept with `pairing` in the same transactions (pairing-timeline.ts). */
+  readonly pairingTimeline: PairingTimeline;
+  /** What operators search terminals by, kept with `terminals` in the same transactions (terminal-search.ts). */
+  readonly terminalSearch: TerminalSearch;
   /** (serial, tfp) → a certificate seen for that serial. */
   readonly certs: Database<KnownCertRecord, string>;
   /** (serial, eventId) → cash event. */
@@ -117,6 +127,8 @@ export class Store {
     this.terminals = db('terminals');
     this.pairing = db('pairing');
     this.pairingIndex = db('pairing-index');
+    this.pairingTimeline = new PairingTimeline(root);
+    this.terminalSearch = new TerminalSearch(root);
     this.certs = db('certs');
     this.cashEvents = db('cash-events');
     this.nonces = new NonceRing(root);
@@ -256,6 +268,57 @@ export class Store {
       }
     });
     return added;
+  }
+
+  /**
+   * Forgets the unknown serials tried longest ago once there are a tenth more than MAX_UNKNOWN_SERIALS; returns how
+   * many. Anyone can try serials while the gate is open (200 a second by default): kept without a bound, they
+   * would fill the disk and every operator's list.
+   */
+  async forgetOldUnknownSerials(): Promise<number> {
+    // One at a time per thread: under a flood every new serial asks, and each would read and sort the whole table.
+    if (this.forgettingUnknown || (this.unknownSerials.getStats() as { entryCount: number }).entryCount <= MAX_UNKNOWN_SERIALS * 1.1) return 0;
+    this.forgettingUnknown = true;
+    try {
+      const entries = [...this.unknownSerials.getRange().map(({ value }) => value)].sort((a, b) => a.lastAttemptAt - b.lastAttemptAt);
+      const forget = entries.slice(0, Math.max(0, entries.length - MAX_UNKNOWN_SERIALS));
+      await this.atomically(() => {
+        for (const { serial } of forget) this.unknownSerials.removeSync(serial);
+      });
+      return forget.length;
+    } finally {
+      this.forgettingUnknown = false;
+    }
+  }
+
+  private forgettingUnknown = false;
+
+  /** Writes a terminal and what operators search it by: every write of a terminal goes through here. Inside `atomically`. */
+  putTerminalSync(record: TerminalRecord): void {
+    this.terminals.putSync(record.serial, record);
+    this.terminalSearch.putSync(record);
+  }
+
+  /** Fills the search index of a store written before it; returns how many terminals it indexed. At start-up. */
+  indexTerminalSearch(): number {
+    return this.terminalSearch.rebuildFrom(this.terminals, this.root);
+  }
+
+  /** Files a new pairing request, in its place in the timeline too. Inside `atomically`. */
+  addPairingSync(record: PairingRecord): void {
+    this.pairing.putSync(record.requestId, record);
+    this.pairingTimeline.addSync(record);
+  }
+
+  /** Forgets a pairing request and its place in the timeline. Inside `atomically`. */
+  removePairingSync(record: PairingRecord): void {
+    this.pairing.removeSync(record.requestId);
+    this.pairingTimeline.removeSync(record);
+  }
+
+  /** Fills the pairing timeline of a store written before it; returns how many requests it indexed. At start-up. */
+  indexPairingTimeline(): number {
+    return this.pairingTimeline.rebuildFrom(this.pairing, this.root);
   }
 
   /**

@@ -32,8 +32,8 @@ const withoutLastSeen = (list: Array<Record<string, unknown>>) => list.map(({ la
 
 async function snapshot() {
   return {
-    terminals: withoutLastSeen(await alice.request<Array<Record<string, unknown>>>('terminals.list')),
-    pairing: await alice.request<unknown[]>('pairing.list'),
+    terminals: withoutLastSeen((await alice.request<{ terminals: Array<Record<string, unknown>> }>('terminals.list', { limit: 1000 })).terminals),
+    pairing: (await alice.request<{ requests: unknown[] }>('pairing.list', { limit: 1000 })).requests,
     audit: await alice.request<Array<{ seq: number }>>('audit.list', { limit: 10_000 }),
   };
 }

@@ -51,7 +51,7 @@ describe('restarts lose nothing', () => {
     await restart('SIGTERM');
     const client = await resumeOperator();
     expect((await client.request<{ open: boolean }>('gate.status')).open).toBe(true);
-    const [request] = await client.request<{ requestId: string; code: string }[]>('pairing.list', { state: 'pending' });
+    const { requests: [request] } = await client.request<{ requests: { requestId: string; code: string }[] }>('pairing.list', { state: 'pending' });
     expect(request?.code).toBe(pending.code);
     // The terminal polls the same request after the restart.
     expect(ok(await term(['pair', '--gate', server.gateUrl]))).toMatchObject({ status: 'pending', requestId: pending.requestId });

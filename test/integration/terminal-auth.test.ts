@@ -395,7 +395,7 @@ describe('pairing requests of one serial', () => {
     expect(refused.json.error).toBe('rate_limited');
     expect(refused.headers['retry-after']).toBeDefined();
     // Operators saw each request once, and not the refused one.
-    const pending = await alice.request<{ serial: string; state: string }[]>('pairing.list', { state: 'pending' });
+    const { requests: pending } = await alice.request<{ requests: { serial: string; state: string }[] }>('pairing.list', { state: 'pending' });
     expect(pending.filter((r) => r.serial === 'CAP-001')).toHaveLength(MAX_PENDING_PER_SERIAL);
     // More refusals: one warning a minute for the serial, not a line each.
     for (let i = 0; i < 5; i++) {

@@ -86,7 +86,7 @@ describe('terminals.update', () => {
       code: 'already_exists', message: expect.stringContaining('terminal UPD-001 already exists, and serials that differ only in case'),
     });
     await expect(alice.request('terminals.create', { serial: 'UPD-001' })).rejects.toMatchObject({ code: 'already_exists', message: 'a terminal with serial UPD-001 already exists' });
-    const serials = (await alice.request<TerminalView[]>('terminals.list')).map((t) => t.serial);
+    const serials = (await alice.request<{ terminals: TerminalView[] }>('terminals.list')).terminals.map((t) => t.serial);
     expect(serials.filter((s) => s.toUpperCase() === 'UPD-001')).toEqual(['UPD-001']);
   });
 

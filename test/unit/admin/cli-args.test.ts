@@ -53,7 +53,9 @@ describe('parseCli', () => {
     expect(run(['terminals', 'update', 'BT1', '--contact', '+1 555 0100']).args).toEqual({ serial: 'BT1', contact: '+1 555 0100' });
     expect(run(['terminals', 'update', 'BT1', '--name', 'Lobby', '--location', '']).args).toEqual({ serial: 'BT1', name: 'Lobby', location: '' });
     expect(run(['pairing', 'list', '--state', 'pending']).args).toEqual({ state: 'pending' });
-    expect(run(['pairing', 'list']).args).toBeUndefined();
+    expect(run(['pairing', 'list']).args).toEqual({});
+    expect(run(['pairing', 'list', '--limit', '20']).args).toEqual({ limit: 20 });
+    expect(run(['terminals', 'list', '--search', 'zürich', '--state', 'pending']).args).toEqual({ query: 'zürich', state: 'pending' });
     expect(run(['pairing', 'approve', 'r1', '--code', '123 456 789 012']).args).toEqual({ requestId: 'r1', code: '123-456-789-012' });
     expect(run(['deposit', 'set', 'btc', 'bc1qxyz']).args).toEqual({ coin: 'BTC', address: 'bc1qxyz' });
     expect(run(['audit', '--limit', '20']).args).toEqual({ limit: 20 });

@@ -48,14 +48,25 @@ describe('cas', () => {
     expect(res.code).toBe(0);
     expect(res.stdout).toMatch(/^SERIAL\s+STATE/);
     expect(res.stdout).toContain('BT100001');
+    expect(res.stdout).toContain('BT100002');
     expect(res.stdout).toContain('AB:AB:AB:AB…AB:AB:AB:AB');
-    expect(peer.received.slice(before).map((f) => f.op)).toEqual(['login', 'terminals.list', 'logout']);
+    expect(peer.received.slice(before).map((f) => f.op)).toEqual(['login', 'terminals.list', 'terminals.list', 'logout']);
+    expect(peer.received.slice(before).filter((f) => f.op === 'terminals.list').map((f) => f.args)).toEqual([{ limit: 1000 }, { limit: 1000, after: 'BT100001' }]);
   });
 
   it('prints the raw result with --json', async () => {
     const res = await cas(['--url', peer.url, '-u', 'alice', '--fingerprint', peer.sfp, '--json', 'terminals', 'list'], 'correct horse\n');
     expect(res.code).toBe(0);
+    expect(JSON.parse(res.stdout)).toEqual([expect.objectContaining({ serial: 'BT100001' }), expect.objectContaining({ serial: 'BT100002' })]);
+  });
+
+  it('asks for no more than --limit, and passes the search and state on', async () => {
+    const before = peer.received.length;
+    const res = await cas(['--url', peer.url, '-u', 'alice', '--fingerprint', peer.sfp, '--json', 'terminals', 'list', '--limit', '1', '--search', 'lobby', '--state', 'paired'], 'correct horse\n');
+    expect(res.code).toBe(0);
     expect(JSON.parse(res.stdout)).toEqual([expect.objectContaining({ serial: 'BT100001' })]);
+    expect(peer.received.slice(before).filter((f) => f.op === 'terminals.list').map((f) => f.args)).toEqual([{ query: 'lobby', state: 'paired', limit: 1 }]);
+    expect((await cas(['--url', peer.url, '-u', 'alice', '--fingerprint', peer.sfp, 'terminals', 'list', '--state', 'lost'], '')).code).toBe(2);
   });
 
   it('does not prompt for 2FA without a terminal, and uses --totp when given', async () => {

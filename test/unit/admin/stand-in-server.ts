@@ -74,7 +74,10 @@ export async function startStandIn(): Promise<StandIn> {
           if (frame.op === 'logout') return reply({});
           if (frame.op === 'subscribe') return reply({ topics: args.topics });
           if (frame.op === 'terminals.list') {
-            return reply([{ serial: 'BT100001', state: 'paired', name: 'Lobby', location: 'Prague', tfp: 'ab'.repeat(32), lastSeenAt: null }]);
+            // Two pages of one terminal each, as the real server pages a longer list: cas must follow `next`.
+            const terminal = (serial: string) => ({ serial, state: 'paired', name: 'Lobby', location: 'Prague', tfp: 'ab'.repeat(32), lastSeenAt: null });
+            if (args.after === undefined) return reply({ terminals: [terminal('BT100001')], next: args.limit === 1 ? null : 'BT100001', total: 2 });
+            return reply({ terminals: [terminal('BT100002')], next: null, total: 2 });
           }
           return fail('unknown_op', `unknown op ${frame.op}`);
       }

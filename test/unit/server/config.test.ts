@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../../src/config.js';
 import { MAX_CLOCK_SKEW_SEC } from '../../../src/store/nonce-ring.js';
+import { MAX_PAIRING_TTL_SEC } from '../../../src/store/pairing-timeline.js';
 
 describe('loadConfig', () => {
   it('accepts a clock skew up to the bound the nonce ring is built for, and refuses one beyond it', () => {
@@ -10,6 +11,11 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ 'clock-skew': String(MAX_CLOCK_SKEW_SEC + 1) }, {})).toThrow(ConfigError);
     expect(() => loadConfig({}, { PAIRING_CLOCK_SKEW: '3600' })).toThrow(/--clock-skew must be at most 1200 seconds, got 3600/);
     expect(() => loadConfig({ 'clock-skew': '0' }, {})).toThrow(/positive whole number/);
+  });
+
+  it('keeps a pairing request pending at most 7 days: listings read only that stretch of the history for pending ones', () => {
+    expect(loadConfig({ 'pairing-ttl': String(MAX_PAIRING_TTL_SEC) }, {}).pairingTtlSec).toBe(MAX_PAIRING_TTL_SEC);
+    expect(() => loadConfig({}, { PAIRING_TTL: String(MAX_PAIRING_TTL_SEC + 1) })).toThrow(/--pairing-ttl must be at most 604800 seconds, got 604801/);
   });
 
   it('logs the status every minute by default; 0 turns it off; anything else but whole seconds is refused', () => {

@@ -1,0 +1,133 @@
+/** @module The operators' lists at fleet scale: terminals in serial order and pairing requests newest first, a page at a time, searched on the server. */
+import { z } from 'zod';
+import { pendingRequestsOf } from '../actors/pairing-flow.js';
+import { check, serialSchema } from '../protocol/schemas.js';
+import type { PairingView, TerminalView } from '../protocol/types.js';
+import { effectiveState, pairingView, terminalView } from '../protocol/views.js';
+import { MAX_PAIRING_TTL_SEC, timelineCursor, type TimelineEntry } from '../store/pairing-timeline.js';
+import type { TerminalRecord } from '../store/records.js';
+import { scanInSlices } from '../store/sliced-scan.js';
+import { searchEntry, searchMatcher } from '../store/terminal-search.js';
+import type { Store } from '../store/store.js';
+
+const limit = z.number().int().min(1).max(1000).default(100);
+
+export const terminalListArgs = z.object({
+  query: z.string().max(128).optional(),
+  state: z.enum(['expected', 'pending', 'paired']).optional(),
+  after: serialSchema.optional(),
+  limit,
+});
+
+export const pairingListArgs = z.object({
+  state: z.enum(['pending', 'approved', 'rejected', 'expired']).optional(),
+  serial: serialSchema.optional(),
+  before: z.string().max(100).optional(),
+  limit,
+});
+
+export interface TerminalPage {
+  terminals: TerminalView[];
+  /** Pass as `after` for the next page; null: this page is the last. */
+  next: string | null;
+  /** Every terminal in the store, matching or not. */
+  total: number;
+}
+
+export interface PairingPage {
+  requests: PairingView[];
+  /** Pass as `before` for the next page; null: this page is the last. */
+  next: string | null;
+}
+
+/** A request that has its code and waits for an operator: the terminal shows as `pending`. */
+export function awaitsApproval(store: Store, serial: string, now: number): boolean {
+  return pendingRequestsOf(store, serial, now).some((record) => record.stage === 'approval');
+}
+
+export function terminalViewOf(store: Store, record: TerminalRecord, now: number): TerminalView {
+  return terminalView(record, record.tfp === null && awaitsApproval(store, record.serial, now), store.lastSeenAt(record));
+}
+
+/**
+ * One page of terminals in serial order. Without a search or a state this reads the page and one more record. A
+ * search, `paired` or `expected` reads the terminals' search entries (terminal-search.ts) until the page is full, so
+ * one that matches nothing reads every entry once, in slices (sliced-scan.ts); `pending` reads only the requests of
+ * the last MAX_PAIRING_TTL_SEC.
+ */
+export async function listTerminals(store: Store, rawArgs: unknown, now: number): Promise<TerminalPage> {
+  const args = check(terminalListArgs, rawArgs);
+  const matches = args.query?.trim() ? searchMatcher(args.query) : null;
+  const page: TerminalRecord[] = [];
+  let more = false;
+  const take = (record: TerminalRecord | undefined): boolean => {
+    if (!record) return true;
+    if (page.length === args.limit) {
+      more = true;
+      return false;
+    }
+    page.push(record);
+    return true;
+  };
+  const after = args.after !== undefined ? { after: args.after } : {};
+  if (args.state === 'pending') {
+    for (const serial of await serialsAwaitingApproval(store, now)) {
+      if (args.after !== undefined && serial <= args.after) continue;
+      const record = store.terminals.get(serial);
+      if (record && (!matches || matches(searchEntry(record))) && !take(record)) break;
+    }
+  } else if (matches || args.state) {
+    await scanInSlices(store.terminalSearch.db, after, (serial, entry) => {
+      if (matches && !matches(entry)) return true;
+      if (args.state === 'paired' ? !entry[2] : args.state === 'expected' && (entry[2] || awaitsApproval(store, serial, now))) return true;
+      return take(store.terminals.get(serial));
+    });
+  } else {
+    // The terminals themselves, not their search entries: a listing shows every terminal, indexed or not.
+    await scanInSlices(store.terminals, after, (_serial, record) => take(record));
+  }
+  return {
+    terminals: page.map((record) => terminalViewOf(store, record, now)),
+    next: more ? page[page.length - 1]!.serial : null,
+    total: store.terminalCount(),
+  };
+}
+
+/** Sorted: the serials of requests made within the longest pairing TTL that wait for an operator. */
+async function serialsAwaitingApproval(store: Store, now: number): Promise<string[]> {
+  const serials = new Set<string>();
+  await store.pairingTimeline.newestFirst({ since: now - MAX_PAIRING_TTL_SEC * 1000 }, (entry) => {
+    const record = store.pairing.get(entry.requestId);
+    if (record?.stage === 'approval' && effectiveState(record, now) === 'pending') serials.add(record.serial);
+    return true;
+  });
+  // Code-unit order, as LMDB orders the terminals' keys: a page continues where the last one ended either way.
+  return [...serials].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/**
+ * One page of pairing requests, newest first. Requests still waiting for the terminal's reveal have no code and are
+ * left out: operators see a request from the approval stage on. `pending` reads only the last MAX_PAIRING_TTL_SEC.
+ */
+export async function listPairing(store: Store, rawArgs: unknown, now: number): Promise<PairingPage> {
+  const args = check(pairingListArgs, rawArgs);
+  const since = args.state === 'pending' ? now - MAX_PAIRING_TTL_SEC * 1000 : undefined;
+  const page: PairingView[] = [];
+  let last: TimelineEntry | null = null;
+  let more = false;
+  await store.pairingTimeline.newestFirst({ ...(args.before !== undefined && { before: args.before }), ...(since !== undefined && { since }) }, (entry) => {
+    if (args.serial !== undefined && entry.serial !== args.serial) return true;
+    const record = store.pairing.get(entry.requestId);
+    if (!record || (record.stage !== 'approval' && record.state === 'pending')) return true;
+    const view = pairingView(record, now, store.terminals.get(record.serial)?.tfp ?? null);
+    if (args.state !== undefined && view.state !== args.state) return true;
+    if (page.length === args.limit) {
+      more = true;
+      return false;
+    }
+    page.push(view);
+    last = entry;
+    return true;
+  });
+  return { requests: page, next: more && last ? timelineCursor(last) : null };
+}

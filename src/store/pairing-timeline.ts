@@ -1,0 +1,86 @@
+/** @module Pairing requests in the order they were made: newest-first pages for operators, and the recent stretch that holds every pending request. */
+import type { Database, RootDatabase } from 'lmdb';
+import { AppError } from '../errors.js';
+import type { PairingRecord } from './records.js';
+import { scanInSlices } from './sliced-scan.js';
+
+/**
+ * The longest a pairing request can stay pending (`--pairing-ttl` is bounded by it): every request still pending was
+ * made less than this long ago, so listing them reads only that stretch of the timeline, whatever the history.
+ */
+export const MAX_PAIRING_TTL_SEC = 7 * 24 * 3600;
+
+export interface TimelineEntry {
+  requestedAt: number;
+  requestId: string;
+  serial: string;
+}
+
+/** Where a newest-first page ended: the next page starts just before it. Opaque to clients. */
+export type TimelineCursor = string;
+
+type Key = [number, string];
+
+const CURSOR = /^(\d{1,15})~(pr_[A-Za-z0-9_-]{1,64})$/;
+
+export function timelineCursor(entry: Pick<TimelineEntry, 'requestedAt' | 'requestId'>): TimelineCursor {
+  return `${entry.requestedAt}~${entry.requestId}`;
+}
+
+function parseCursor(cursor: TimelineCursor): Key {
+  const match = CURSOR.exec(cursor);
+  if (!match) throw new AppError('invalid_field', 'before: not a cursor this server gave (pass the previous page\'s next as it is)');
+  return [Number(match[1]), match[2]!];
+}
+
+/**
+ * (requestedAt, requestId) → serial, written in the same transaction as the request itself (`addSync`/`removeSync`
+ * beside `pairing.putSync`/`removeSync`). Requests are keyed by a random id, so without it every listing read and
+ * sorted the whole history: 4.3 MB and 200 ms for 10,000 paired terminals, ten times that for 100,000.
+ */
+export class PairingTimeline {
+  private readonly db: Database<string, Key>;
+
+  constructor(root: RootDatabase) {
+    this.db = root.openDB<string, Key>({ name: 'pairing-timeline' });
+  }
+
+  addSync(record: PairingRecord): void {
+    this.db.putSync([record.requestedAt, record.requestId], record.serial);
+  }
+
+  removeSync(record: PairingRecord): void {
+    this.db.removeSync([record.requestedAt, record.requestId]);
+  }
+
+  /**
+   * Newest first, from just before `before` back to the requests made at `since` (epoch ms), in slices
+   * (sliced-scan.ts); `visit` returns false to stop.
+   */
+  async newestFirst(opts: { before?: TimelineCursor; since?: number }, visit: (entry: TimelineEntry) => boolean): Promise<void> {
+    const after = opts.before === undefined ? undefined : parseCursor(opts.before);
+    await scanInSlices(this.db, { ...(after && { after }), reverse: true }, ([requestedAt, requestId], serial) => {
+      if (opts.since !== undefined && requestedAt < opts.since) return false;
+      return visit({ requestedAt, requestId, serial });
+    });
+  }
+
+  /**
+   * Fills the timeline from the requests themselves when their counts differ (a store written before it); returns how
+   * many entries it wrote. Run once at start-up, before any thread serves.
+   */
+  rebuildFrom(pairing: Database<PairingRecord, string>, root: RootDatabase): number {
+    // lmdb-js types getStats() as {}; at run time it is mdb_stat's fields: the B-tree's own count, no scan.
+    const count = (db: { getStats(): object }): number => (db.getStats() as { entryCount: number }).entryCount;
+    if (count(this.db) === count(pairing)) return 0;
+    let written = 0;
+    root.transactionSync(() => {
+      for (const key of [...this.db.getKeys()]) this.db.removeSync(key);
+      for (const { value } of pairing.getRange()) {
+        this.addSync(value);
+        written++;
+      }
+    });
+    return written;
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * @module The operators' lists against the real server: terminals a page at a time in serial order, searched and
+ * filtered on the server; pairing requests newest first, a page at a time; and a store written before the pairing
+ * timeline, indexed at start-up.
+ */
+import { open } from 'lmdb';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AdminClient } from '../../src/admin/admin-client.js';
+import { formatFingerprint } from '../../src/crypto/fingerprint.js';
+import type { PairingView, TerminalView } from '../../src/protocol/types.js';
+import { addOperator, connectOperator, pairRawTerminal, type TestOperator } from '../helpers/operator.js';
+import { RawTerminal } from '../helpers/raw-terminal.js';
+import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+
+interface TerminalPage { terminals: TerminalView[]; next: string | null; total: number }
+interface PairingPage { requests: PairingView[]; next: string | null }
+
+let server: ServerProcess;
+let operator: TestOperator;
+let alice: AdminClient;
+const paired: RawTerminal[] = [];
+let pendingRequestId: string;
+
+const terminals = (args: Record<string, unknown> = {}) => alice.request<TerminalPage>('terminals.list', args);
+const pairing = (args: Record<string, unknown> = {}) => alice.request<PairingPage>('pairing.list', args);
+const serial = (i: number) => `LST-${String(i).padStart(4, '0')}`;
+const CREATED = 230;
+
+/** Every page of a listing, following `next` as a client does. */
+async function allTerminals(args: Record<string, unknown>): Promise<{ pages: TerminalPage[]; serials: string[] }> {
+  const pages: TerminalPage[] = [];
+  let after: string | null = null;
+  do {
+    const page: TerminalPage = await terminals({ ...args, ...(after && { after }) });
+    pages.push(page);
+    after = page.next;
+  } while (after);
+  return { pages, serials: pages.flatMap((p) => p.terminals.map((t) => t.serial)) };
+}
+
+beforeAll(async () => {
+  server = await startServerProcess();
+  operator = await addOperator(server.dataDir, 'alice');
+  alice = await connectOperator(server, operator);
+  await alice.request('gate.open', { minutes: 10 });
+  // Created in shuffled order: the listing's order must be the store's, not the order of creation.
+  const order = Array.from({ length: CREATED }, (_, i) => i).sort((a, b) => ((a * 7919) % CREATED) - ((b * 7919) % CREATED));
+  for (const i of order) {
+    await alice.request('terminals.create', { serial: serial(i), name: i === 170 ? 'Café Zürich' : `Kiosk ${i}`, location: `Street ${i}`, contact: i === 180 ? '+15550180' : '' });
+  }
+  for (const i of [3, 120, 201]) {
+    const terminal = RawTerminal.create(`LST-P${i}`);
+    await pairRawTerminal(alice, server, terminal);
+    paired.push(terminal);
+  }
+  await alice.request('terminals.create', { serial: 'LST-WAIT' });
+  ({ requestId: pendingRequestId } = await RawTerminal.create('LST-WAIT').requestPairing(server.gateUrl, server.sfp));
+}, 120_000);
+
+afterAll(async () => {
+  await alice?.close();
+  await server?.stop();
+});
+
+describe('terminals.list', () => {
+  it('gives 100 terminals a page in serial order, and every terminal once over all pages', async () => {
+    const { pages, serials } = await allTerminals({});
+    const all = CREATED + paired.length + 1;
+    expect(pages.map((p) => p.terminals.length)).toEqual([100, 100, all - 200]);
+    expect(pages.every((p) => p.total === all)).toBe(true);
+    expect(pages.at(-1)!.next).toBeNull();
+    expect(serials).toEqual([...serials].sort());
+    expect(new Set(serials).size).toBe(all);
+    expect(serials).toContain('LST-WAIT');
+  });
+
+  it('continues after the serial given, with the page size asked for', async () => {
+    const page = await terminals({ after: serial(9), limit: 3 });
+    expect(page.terminals.map((t) => t.serial)).toEqual([serial(10), serial(11), serial(12)]);
+    expect(page.next).toBe(serial(12));
+    // A serial that is not in the store is a position all the same.
+    expect((await terminals({ after: 'LST-0009A', limit: 1 })).terminals[0]!.serial).toBe(serial(10));
+  });
+
+  it('searches on the server without case, accents or separators, across every page', async () => {
+    expect((await terminals({ query: 'cafe zurich' })).terminals.map((t) => t.serial)).toEqual([serial(170)]);
+    expect((await terminals({ query: '+1 555 0180' })).terminals.map((t) => t.serial)).toEqual([serial(180)]);
+    const tfp = formatFingerprint(paired[1]!.tfp).slice(0, 20);
+    expect((await terminals({ query: tfp })).terminals.map((t) => t.serial)).toEqual(['LST-P120']);
+    const none = await terminals({ query: 'no such terminal anywhere' });
+    expect(none).toEqual({ terminals: [], next: null, total: CREATED + paired.length + 1 });
+    // A search with more matches than a page pages like the whole list.
+    const { pages, serials } = await allTerminals({ query: 'kiosk 1', limit: 50 });
+    expect(pages.length).toBe(3);
+    expect(serials).toEqual([...serials].sort());
+    expect(serials.length).toBe(1 + 10 + 100 - 1); // Kiosk 1, 10–19, 100–199, but 170 is the café
+  });
+
+  it('finds a terminal by what an operator changed, and no longer by what was there before', async () => {
+    await alice.request('terminals.update', { serial: serial(42), contact: '+44 20 7946 0958', name: 'Kiosk Dvořák' });
+    expect((await terminals({ query: '442079460958' })).terminals.map((t) => t.serial)).toEqual([serial(42)]);
+    expect((await terminals({ query: 'dvorak' })).terminals.map((t) => t.serial)).toEqual([serial(42)]);
+    expect((await terminals({ query: 'kiosk 42' })).terminals).toEqual([]);
+  });
+
+  it('filters by state', async () => {
+    expect((await allTerminals({ state: 'paired' })).serials).toEqual(['LST-P120', 'LST-P201', 'LST-P3']);
+    expect((await terminals({ state: 'pending' })).terminals.map((t) => [t.serial, t.state])).toEqual([['LST-WAIT', 'pending']]);
+    const expected = await allTerminals({ state: 'expected', limit: 1000 });
+    expect(expected.serials.length).toBe(CREATED);
+    expect((await terminals({ state: 'paired', query: 'p2' })).terminals.map((t) => t.serial)).toEqual(['LST-P201']);
+  });
+
+  it('lists an unpaired terminal as expected, and no longer finds it by the TFP it had', async () => {
+    const terminal = paired[2]; // LST-P201
+    await alice.request('terminals.unpair', { serial: terminal!.serial });
+    expect((await terminals({ query: terminal!.tfp.slice(0, 16) })).terminals).toEqual([]);
+    expect((await terminals({ state: 'expected', query: terminal!.serial })).terminals.map((t) => t.serial)).toEqual([terminal!.serial]);
+    expect((await allTerminals({ state: 'paired' })).serials).toEqual(['LST-P120', 'LST-P3']);
+  });
+
+  it('refuses a page size, a state or a position it does not know', async () => {
+    for (const args of [{ limit: 0 }, { limit: 1001 }, { limit: 2.5 }, { state: 'lost' }, { after: '../etc' }, { query: 'q'.repeat(129) }]) {
+      await expect(terminals(args)).rejects.toMatchObject({ code: 'invalid_field' });
+    }
+  });
+});
+
+describe('pairing.list', () => {
+  it('gives requests newest first, a page at a time, and each once', async () => {
+    const first = await pairing({ limit: 2 });
+    expect(first.requests.map((r) => r.serial)).toEqual(['LST-WAIT', 'LST-P201']);
+    expect(first.next).toEqual(expect.any(String));
+    const rest = await pairing({ before: first.next, limit: 10 });
+    expect(rest.requests.map((r) => r.serial)).toEqual(['LST-P120', 'LST-P3']);
+    expect(rest.next).toBeNull();
+  });
+
+  it('filters by state and by serial', async () => {
+    expect((await pairing({ state: 'pending' })).requests.map((r) => r.requestId)).toEqual([pendingRequestId]);
+    expect((await pairing({ state: 'approved' })).requests.map((r) => r.serial)).toEqual(['LST-P201', 'LST-P120', 'LST-P3']);
+    expect((await pairing({ serial: 'LST-P120' })).requests.map((r) => [r.serial, r.state])).toEqual([['LST-P120', 'approved']]);
+    expect(await pairing({ state: 'rejected' })).toEqual({ requests: [], next: null });
+  });
+
+  it('refuses a cursor it did not give', async () => {
+    for (const before of ['yesterday', '1~pr_x~y', '99999999999999999~pr_abc', '']) {
+      await expect(pairing({ before })).rejects.toMatchObject({ code: 'invalid_field' });
+    }
+  });
+});
+
+describe('a store written before the pairing timeline', () => {
+  it('is indexed at start-up, and lists the same requests', async () => {
+    const before = await pairing();
+    await alice.close();
+    await server.stop();
+    // What a store of the version before holds: the requests, and no timeline.
+    const root = open({ path: path.join(server.dataDir, 'store'), maxDbs: 64, compression: false });
+    const timeline = root.openDB({ name: 'pairing-timeline' });
+    const search = root.openDB({ name: 'terminal-search' });
+    const keys = [...timeline.getKeys()];
+    expect(keys.length).toBe(before.requests.length);
+    const searchKeys = [...search.getKeys()];
+    expect(searchKeys.length).toBe(CREATED + paired.length + 1);
+    await root.transaction(() => {
+      for (const key of keys) timeline.removeSync(key);
+      for (const key of searchKeys) search.removeSync(key);
+    });
+    await root.close();
+
+    server = await startServerProcess({ dataDir: server.dataDir, ports: server.ports });
+    expect(await server.waitForLog((l) => l.msg === 'indexed the pairing requests of an older store by time')).toMatchObject({ requests: before.requests.length });
+    alice = await connectOperator(server, operator);
+    expect(await server.waitForLog((l) => l.msg === 'indexed the terminals of an older store for search')).toMatchObject({ terminals: CREATED + paired.length + 1 });
+    expect(await pairing()).toEqual(before);
+    expect((await terminals({ query: 'cafe zurich' })).terminals.map((t) => t.serial)).toEqual([serial(170)]);
+    expect((await allTerminals({ state: 'paired' })).serials).toEqual(['LST-P120', 'LST-P3']);
+    expect((await terminals({ state: 'pending' })).terminals.map((t) => t.serial)).toEqual(['LST-WAIT']);
+  }, 60_000);
+});
