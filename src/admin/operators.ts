@@ -20,14 +20,22 @@ export interface CreatedOperator {
 /** A fixed hash to verify against when the user does not exist, so timing does not tell which part failed. */
 let decoyHash: Promise<string> | null = null;
 
+/** Records written before `disabledAt` existed lack it: they are enabled. */
+export const isDisabled = (record: OperatorRecord): boolean => record.disabledAt != null;
+
+/** The rule for every password an operator gets (`users add`, `users passwd`). */
+export function checkPasswordRule(password: string): void {
+  if (password.length < 12 || password.length > 1024) throw new AppError('invalid_field', 'password: 12 to 1024 characters');
+}
+
 /** Not audited here: the caller audits the outcome, refusals included (server-cli.ts, like dispatch.ts for ops). */
 export async function createOperator(store: Store, name: string, password: string, opts: { with2fa: boolean; by: string }): Promise<CreatedOperator> {
   if (!USER_PATTERN.test(name)) throw new AppError('invalid_field', 'user: 1-32 characters of a-z 0-9 . _ - starting with a letter or digit');
-  if (password.length < 12 || password.length > 1024) throw new AppError('invalid_field', 'password: 12 to 1024 characters');
+  checkPasswordRule(password);
   const totpSecret = opts.with2fa ? newTotpSecret() : null;
   const record: OperatorRecord = {
     name, passwordHash: await hashPassword(password), totpSecret: totpSecret && sealField(store.fieldKey, totpSecret, name), pendingTotpSecret: null,
-    lastTotpStep: 0, createdAt: Date.now(), createdBy: opts.by,
+    lastTotpStep: 0, createdAt: Date.now(), createdBy: opts.by, disabledAt: null,
   };
   const created = await store.durable(store.operators.ifNoExists(name, () => store.operators.put(name, record)));
   if (!created) throw new AppError('already_exists', `operator ${name} already exists`);
@@ -35,8 +43,8 @@ export async function createOperator(store: Store, name: string, password: strin
 }
 
 /**
- * Checks password then TOTP. A wrong user or password is `login_failed` either way; a 2FA user without
- * a valid, unused code is `totp_required`. The TOTP step is consumed atomically so a code works once.
+ * Checks password then TOTP. A wrong user or password, or a disabled user, is `login_failed` either way; a 2FA user
+ * without a valid, unused code is `totp_required`. The TOTP step is consumed atomically so a code works once.
  */
 export async function checkLogin(
   store: Store, name: string, password: string, totp: string | undefined, now = Date.now(),
@@ -49,24 +57,37 @@ export async function checkLogin(
     decoyHash ??= hashPassword('decoy password for unknown users');
     return verifyPassword(password, record?.passwordHash ?? (await decoyHash));
   });
-  if (!record || !passwordOk) throw new AppError('login_failed', 'wrong user or password');
-  if (record.totpSecret === null) return record;
-  if (!totp) throw new AppError('totp_required', 'this user has 2FA: a TOTP code is required');
-  const verdict = await verifyTotp(openField(store.fieldKey, record.totpSecret, name), totp, now);
-  if (!verdict.ok) throw new AppError('totp_required', 'the TOTP code is wrong or expired');
-  await consumeTotpStep(store, name, verdict.step);
-  return record;
+  // Disabled after the hash, as a wrong password: neither the answer nor its time tells a disabled account apart.
+  if (!record || !passwordOk || isDisabled(record)) throw new AppError('login_failed', 'wrong user or password');
+  if (record.totpSecret !== null) {
+    if (!totp) throw new AppError('totp_required', 'this user has 2FA: a TOTP code is required');
+    const verdict = await verifyTotp(openField(store.fieldKey, record.totpSecret, name), totp, now);
+    if (!verdict.ok) throw new AppError('totp_required', 'the TOTP code is wrong or expired');
+    await consumeTotpStep(store, name, verdict.step, record.totpSecret);
+  }
+  // `users passwd|disable|reset-2fa` may have run (in another process) while the hash ran: the old password or secret
+  // no longer logs in.
+  const latest = store.operators.get(name);
+  if (!latest || isDisabled(latest) || latest.passwordHash !== record.passwordHash || latest.totpSecret !== record.totpSecret) {
+    throw new AppError('login_failed', 'wrong user or password');
+  }
+  return latest;
 }
 
-/** Records `step` as used; refuses it when it (or a later one) was used already. Atomic across processes. */
-export async function consumeTotpStep(store: Store, name: string, step: number): Promise<void> {
-  const accepted = await store.atomically(() => {
+/**
+ * Records `step` as used; refuses it when it (or a later one) was used already, or when the secret it was checked
+ * against (`sealedSecret`, as stored) has been replaced since (`users reset-2fa`). Atomic across processes.
+ */
+export async function consumeTotpStep(store: Store, name: string, step: number, sealedSecret: string): Promise<void> {
+  const verdict = await store.atomically(() => {
     const latest = store.operators.get(name);
-    if (!latest || step <= latest.lastTotpStep) return false;
+    if (!latest || latest.totpSecret !== sealedSecret) return 'replaced';
+    if (step <= latest.lastTotpStep) return 'used';
     store.operators.putSync(name, { ...latest, lastTotpStep: step });
-    return true;
+    return 'ok';
   });
-  if (!accepted) throw new AppError('totp_required', 'this TOTP code was already used: wait for the next one');
+  if (verdict === 'replaced') throw new AppError('login_failed', 'wrong user or password');
+  if (verdict === 'used') throw new AppError('totp_required', 'this TOTP code was already used: wait for the next one');
 }
 
 /**
@@ -89,9 +110,12 @@ export async function confirmTotpEnrolment(store: Store, name: string, code: str
   const verdict = await verifyTotp(openField(store.fieldKey, record.pendingTotpSecret, name), code, now);
   if (!verdict.ok) throw new AppError('totp_required', 'the TOTP code is wrong or expired');
   const secret = record.pendingTotpSecret;
-  await store.atomically(() => {
+  const confirmed = await store.atomically(() => {
     const latest = store.operators.get(name);
-    if (!latest) return;
+    // `users reset-2fa` clears a pending enrolment: the secret it replaced MUST NOT come back through a late confirm.
+    if (!latest || latest.pendingTotpSecret !== secret) return false;
     store.operators.putSync(name, { ...latest, totpSecret: secret, pendingTotpSecret: null, lastTotpStep: verdict.step });
+    return true;
   });
+  if (!confirmed) throw new AppError('invalid_state', 'the 2FA enrolment was replaced meanwhile: start again with totp.enroll');
 }

@@ -3,6 +3,7 @@ import crypto from 'node:crypto';
 import { AppError } from '../errors.js';
 import type { SessionRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
+import { isDisabled } from './operators.js';
 
 export interface Session {
   user: string;
@@ -37,7 +38,7 @@ export class Sessions {
   check(tokenHash: string, slide = true): Session {
     const record = this.store.sessions.get(tokenHash);
     const now = this.now();
-    if (!record || record.expiresAt <= now) throw new AppError('session_expired', 'the session is unknown or expired: log in again');
+    if (!this.live(record, now)) throw new AppError('session_expired', 'the session is unknown or expired: log in again');
     let expiresAt = record.expiresAt;
     if (slide && now - record.lastSeenAt > 60_000) {
       // Sliding expiry, written at most once a minute per session.
@@ -49,8 +50,17 @@ export class Sessions {
   }
 
   isLive(tokenHash: string): boolean {
-    const record = this.store.sessions.get(tokenHash);
-    return record !== undefined && record.expiresAt > this.now();
+    return this.live(this.store.sessions.get(tokenHash), this.now());
+  }
+
+  /**
+   * `users disable` removes the operator's sessions; a session counts only while its operator exists and is enabled
+   * too, so that one written by a login racing the disable (or left by an operator removed from the store) is dead.
+   */
+  private live(record: SessionRecord | undefined, now: number): record is SessionRecord {
+    if (!record || record.expiresAt <= now) return false;
+    const operator = this.store.operators.get(record.user);
+    return operator !== undefined && !isDisabled(operator);
   }
 
   async destroy(tokenHash: string): Promise<void> {

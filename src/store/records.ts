@@ -68,6 +68,8 @@ export interface OperatorRecord {
   lastTotpStep: number;
   createdAt: number;
   createdBy: string;
+  /** When `users disable` locked the account out; null (or absent: records from before the field) while enabled. */
+  disabledAt?: number | null;
 }
 
 export interface SessionRecord {

@@ -2,7 +2,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOperator } from '../../../src/admin/operators.js';
 import { OPS } from '../../../src/admin/ops.js';
 import { Sessions } from '../../../src/admin/sessions.js';
 import { Store } from '../../../src/store/store.js';
@@ -12,6 +13,11 @@ const store = Store.open(dataDir);
 const IDLE_MS = 10 * 60_000;
 let clock = Date.parse('2026-01-01T00:00:00Z');
 const sessions = new Sessions(store, IDLE_MS, () => clock);
+
+// A session lives only while its operator exists and is enabled (operator-accounts.test.ts).
+beforeAll(async () => {
+  for (const name of ['alice', 'bob']) await createOperator(store, name, 'correct horse battery staple', { with2fa: false, by: 'test' });
+});
 
 afterAll(async () => {
   await store.close();

@@ -1,0 +1,91 @@
+/**
+ * @module Changes to an operator's account made on the server (`pairing-server users disable|enable|reset-2fa|passwd`):
+ * each rewrites the latest record and ends the operator's sessions in one transaction, so the running server's next
+ * check of their tokens answers `session_expired`. Not audited here: the caller audits the outcome (users-cli.ts).
+ */
+import { AppError } from '../errors.js';
+import { hashPassword } from '../crypto/password.js';
+import { newTotpSecret, totpUri } from '../crypto/totp.js';
+import type { OperatorRecord } from '../store/records.js';
+import { sealField } from '../store/field-crypto.js';
+import type { Store } from '../store/store.js';
+import { checkPasswordRule, isDisabled, TOTP_ISSUER, type CreatedOperator } from './operators.js';
+
+export interface AccountChange {
+  user: string;
+  /** Sessions of the operator that ended with the change. */
+  sessionsEnded: number;
+}
+
+/** An operator as `users list` shows them. */
+export interface OperatorSummary {
+  user: string;
+  has2fa: boolean;
+  createdAt: string;
+  disabled: boolean;
+  disabledAt: string | null;
+}
+
+const iso = (ms: number | null | undefined): string | null => (ms == null ? null : new Date(ms).toISOString());
+
+export function listOperators(store: Store): OperatorSummary[] {
+  return [...store.operators.getRange().map(({ value }) => ({
+    user: value.name, has2fa: value.totpSecret !== null, createdAt: iso(value.createdAt)!, disabled: isDisabled(value), disabledAt: iso(value.disabledAt),
+  }))];
+}
+
+const noOperator = (name: string): AppError => new AppError('not_found', `no operator ${name.slice(0, 64)} (pairing-server users list names them)`);
+
+/**
+ * Applies `update` to the record as it is inside the write transaction, never to one read before: a login consuming a
+ * TOTP step meanwhile (consumeTotpStep) can neither be lost nor write an old secret back.
+ */
+async function change(store: Store, name: string, update: (latest: OperatorRecord) => OperatorRecord): Promise<AccountChange> {
+  return store.atomically(() => {
+    const latest = store.operators.get(name);
+    if (!latest) throw noOperator(name);
+    store.operators.putSync(name, update(latest));
+    // Keys first, removals after: the range reads the transaction it would otherwise be changing.
+    const tokens = [...store.sessions.getRange().filter(({ value }) => value.user === name).map(({ key }) => key)];
+    for (const token of tokens) store.sessions.removeSync(token);
+    return { user: name, sessionsEnded: tokens.length };
+  });
+}
+
+/**
+ * Refused (`invalid_state`) for the last enabled operator with 2FA unless `force`: nobody left could approve a
+ * pairing. Disabling a disabled operator keeps the first `disabledAt`.
+ */
+export async function disableOperator(store: Store, name: string, opts: { force: boolean }, now = Date.now()): Promise<AccountChange> {
+  return change(store, name, (latest) => {
+    const approvers = [...store.operators.getRange().filter(({ value }) => value.totpSecret !== null && !isDisabled(value))];
+    if (!opts.force && approvers.length === 1 && approvers[0]!.key === name) {
+      throw new AppError('invalid_state', `${name} is the last enabled operator with 2FA: without them nobody could approve a pairing. Give another operator 2FA first (users add, or cas totp enroll), or pass --force`);
+    }
+    return { ...latest, disabledAt: latest.disabledAt ?? now };
+  });
+}
+
+/** Also ends sessions: one a login wrote while the operator was being disabled must not come back to life. */
+export async function enableOperator(store: Store, name: string): Promise<AccountChange> {
+  return change(store, name, (latest) => ({ ...latest, disabledAt: null }));
+}
+
+/**
+ * A new TOTP secret (shown once, as `users add` does), or none with `with2fa: false` (the operator enrols later). The
+ * old secret's codes stop working; a pending enrolment is dropped; step 0, since no code of the new secret was used.
+ */
+export async function resetOperatorTotp(store: Store, name: string, opts: { with2fa: boolean }): Promise<CreatedOperator & AccountChange> {
+  const totpSecret = opts.with2fa ? newTotpSecret() : null;
+  const sealed = totpSecret && sealField(store.fieldKey, totpSecret, name);
+  const changed = await change(store, name, (latest) => ({ ...latest, totpSecret: sealed, pendingTotpSecret: null, lastTotpStep: 0 }));
+  return { ...changed, totpSecret, otpauthUri: totpSecret ? totpUri(name, totpSecret, TOTP_ISSUER) : null };
+}
+
+export async function setOperatorPassword(store: Store, name: string, password: string): Promise<AccountChange> {
+  checkPasswordRule(password);
+  // Before the hash: an unknown name is told at once, not after a second of scrypt.
+  if (!store.operators.get(name)) throw noOperator(name);
+  const passwordHash = await hashPassword(password);
+  return change(store, name, (latest) => ({ ...latest, passwordHash }));
+}

@@ -1,0 +1,227 @@
+/**
+ * @module Operator account changes on a real store: disable/enable, a new TOTP secret, a new password. Each ends the
+ * operator's sessions; a session or a login that raced the change cannot outlive it; records from before `disabledAt`
+ * read as enabled.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { disableOperator, enableOperator, listOperators, resetOperatorTotp, setOperatorPassword } from '../../../src/admin/operator-accounts.js';
+import { beginTotpEnrolment, checkLogin, confirmTotpEnrolment, consumeTotpStep, createOperator } from '../../../src/admin/operators.js';
+import { Sessions } from '../../../src/admin/sessions.js';
+import { totpCode } from '../../../src/crypto/totp.js';
+import { AppError } from '../../../src/errors.js';
+import type { OperatorRecord } from '../../../src/store/records.js';
+import { Store } from '../../../src/store/store.js';
+
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'operator-accounts-test-'));
+const store = Store.open(dataDir);
+const sessions = new Sessions(store, 60 * 60_000);
+const PASSWORD = 'correct horse battery staple';
+const NOW = Date.parse('2026-03-01T12:00:10Z');
+/** Secrets of the operators of the current test, as `users add` printed them. */
+const secrets = new Map<string, string | null>();
+
+afterAll(async () => {
+  await store.close();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+beforeEach(async () => {
+  await store.atomically(() => {
+    store.operators.clearSync();
+    store.sessions.clearSync();
+  });
+  secrets.clear();
+});
+
+async function add(name: string, with2fa = true): Promise<void> {
+  secrets.set(name, (await createOperator(store, name, PASSWORD, { with2fa, by: 'test' })).totpSecret);
+}
+
+/** A login at NOW + `steps` TOTP steps (each code is accepted once). */
+async function login(name: string, opts: { password?: string; secret?: string | null; steps?: number } = {}): Promise<OperatorRecord> {
+  const at = NOW + (opts.steps ?? 0) * 30_000;
+  const secret = opts.secret === undefined ? secrets.get(name) : opts.secret;
+  return checkLogin(store, name, opts.password ?? PASSWORD, secret ? await totpCode(secret, at) : undefined, at);
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof AppError) return error.code;
+    throw error;
+  }
+  return 'ok';
+}
+
+describe('users disable / enable', () => {
+  it('a disabled operator\'s login is login_failed after the same password hash, and enable lets them in again', async () => {
+    await add('alice');
+    await add('bob');
+    await disableOperator(store, 'bob', { force: false }, NOW);
+    let hashes = 0;
+    const counted = (check: () => Promise<boolean>): Promise<boolean> => (hashes++, check());
+    expect(await codeOf(checkLogin(store, 'bob', PASSWORD, await totpCode(secrets.get('bob')!, NOW), NOW, counted))).toBe('login_failed');
+    // Without a code too: totp_required would tell that the password was right.
+    expect(await codeOf(checkLogin(store, 'bob', PASSWORD, undefined, NOW, counted))).toBe('login_failed');
+    expect(await codeOf(checkLogin(store, 'bob', 'a wrong password!!', undefined, NOW, counted))).toBe('login_failed');
+    expect(hashes).toBe(3);
+    expect(listOperators(store).find((u) => u.user === 'bob')).toMatchObject({ disabled: true, disabledAt: new Date(NOW).toISOString() });
+    await enableOperator(store, 'bob');
+    expect((await login('bob', { steps: 1 })).name).toBe('bob');
+    expect(listOperators(store).find((u) => u.user === 'bob')).toMatchObject({ disabled: false, disabledAt: null });
+  });
+
+  it('ends every session of the operator at once, and only theirs', async () => {
+    await add('alice');
+    await add('bob');
+    const bob = [await sessions.create('bob'), await sessions.create('bob')];
+    const alice = await sessions.create('alice');
+    expect(await disableOperator(store, 'bob', { force: false })).toEqual({ user: 'bob', sessionsEnded: 2 });
+    for (const { token, session } of bob) {
+      expect(sessions.isLive(session.tokenHash)).toBe(false);
+      expect(() => sessions.resume(token)).toThrow(expect.objectContaining({ code: 'session_expired' }));
+    }
+    expect(sessions.check(alice.session.tokenHash).user).toBe('alice');
+  });
+
+  it('refuses a session of a disabled or missing operator even when its record is there (a login that raced the disable)', async () => {
+    await add('alice');
+    await add('bob');
+    await disableOperator(store, 'bob', { force: false });
+    const late = await sessions.create('bob');
+    expect(sessions.isLive(late.session.tokenHash)).toBe(false);
+    expect(() => sessions.check(late.session.tokenHash)).toThrow(expect.objectContaining({ code: 'session_expired' }));
+    expect(() => sessions.resume(late.token)).toThrow(expect.objectContaining({ code: 'session_expired' }));
+    const ghost = await sessions.create('nobody');
+    expect(() => sessions.check(ghost.session.tokenHash)).toThrow(expect.objectContaining({ code: 'session_expired' }));
+    // Enable ends the late one too: it must not come back to life.
+    expect((await enableOperator(store, 'bob')).sessionsEnded).toBe(1);
+  });
+
+  it('refuses to disable the last enabled operator with 2FA unless forced, and changes nothing then', async () => {
+    await add('alice');
+    await add('carol', false);
+    await add('dave');
+    await disableOperator(store, 'dave', { force: false });
+    const held = await sessions.create('alice');
+    expect(await codeOf(disableOperator(store, 'alice', { force: false }))).toBe('invalid_state');
+    expect(sessions.isLive(held.session.tokenHash)).toBe(true);
+    expect(listOperators(store).find((u) => u.user === 'alice')!.disabled).toBe(false);
+    // Operators without 2FA are never the last approver.
+    await disableOperator(store, 'carol', { force: false });
+    expect(await disableOperator(store, 'alice', { force: true })).toEqual({ user: 'alice', sessionsEnded: 1 });
+    expect(listOperators(store).every((u) => u.disabled)).toBe(true);
+  });
+
+  it('keeps the first disabledAt when disabled twice, and answers not_found for an unknown operator', async () => {
+    await add('alice');
+    await add('bob');
+    await disableOperator(store, 'bob', { force: false }, NOW);
+    await disableOperator(store, 'bob', { force: false }, NOW + 60_000);
+    expect(store.operators.get('bob')!.disabledAt).toBe(NOW);
+    const changes = [
+      () => disableOperator(store, 'zed', { force: true }), () => enableOperator(store, 'zed'),
+      () => resetOperatorTotp(store, 'zed', { with2fa: true }), () => setOperatorPassword(store, 'zed', PASSWORD),
+    ];
+    for (const change of changes) expect(await codeOf(change())).toBe('not_found');
+    expect(store.operators.get('zed')).toBeUndefined();
+  });
+});
+
+describe('records from before disabledAt', () => {
+  it('read as enabled: login, sessions and the list', async () => {
+    await add('old', false);
+    const { disabledAt, ...older } = store.operators.get('old')!;
+    expect(disabledAt).toBe(null);
+    await store.durable(store.operators.put('old', older as OperatorRecord));
+    expect('disabledAt' in store.operators.get('old')!).toBe(false);
+    expect((await login('old')).name).toBe('old');
+    const { session } = await sessions.create('old');
+    expect(sessions.check(session.tokenHash).user).toBe('old');
+    expect(listOperators(store)).toEqual([expect.objectContaining({ user: 'old', disabled: false, disabledAt: null })]);
+  });
+});
+
+describe('users reset-2fa', () => {
+  it('a new secret: the old codes fail, the new ones work at once, sessions end, a pending enrolment is dropped', async () => {
+    await add('alice');
+    const old = secrets.get('alice')!;
+    await login('alice', { steps: 2 });
+    const held = await sessions.create('alice');
+    const reset = await resetOperatorTotp(store, 'alice', { with2fa: true });
+    expect(reset).toMatchObject({ user: 'alice', sessionsEnded: 1, otpauthUri: expect.stringContaining(`secret=${reset.totpSecret}`) });
+    expect(reset.totpSecret).not.toBe(old);
+    expect(sessions.isLive(held.session.tokenHash)).toBe(false);
+    expect(await codeOf(login('alice', { secret: old, steps: 3 }))).toBe('totp_required');
+    // Step 2 was used with the old secret; the new secret's code of that same step is its first use.
+    expect((await login('alice', { secret: reset.totpSecret, steps: 2 })).name).toBe('alice');
+    expect(store.operators.get('alice')!.lastTotpStep).toBe(Math.floor(NOW / 30_000) + 2);
+  });
+
+  it('--no-2fa: the operator logs in with the password alone, and enrols again', async () => {
+    await add('alice');
+    const reset = await resetOperatorTotp(store, 'alice', { with2fa: false });
+    expect(reset).toMatchObject({ totpSecret: null, otpauthUri: null });
+    expect((await login('alice', { secret: null })).totpSecret).toBe(null);
+    const again = await beginTotpEnrolment(store, 'alice');
+    await confirmTotpEnrolment(store, 'alice', await totpCode(again.totpSecret, NOW), NOW);
+    expect((await login('alice', { secret: again.totpSecret, steps: 1 })).name).toBe('alice');
+  });
+
+  it('a confirm of an enrolment that the reset dropped while its code was checked does not bring that secret back', async () => {
+    await add('alice', false);
+    const pending = await beginTotpEnrolment(store, 'alice');
+    // The confirm reads the pending secret and awaits the code check; the reset's transaction is queued meanwhile.
+    const confirming = confirmTotpEnrolment(store, 'alice', await totpCode(pending.totpSecret, NOW), NOW);
+    const resetting = resetOperatorTotp(store, 'alice', { with2fa: true });
+    expect(await codeOf(confirming)).toBe('invalid_state');
+    const reset = await resetting;
+    expect(store.operators.get('alice')!.pendingTotpSecret).toBe(null);
+    expect(await codeOf(login('alice', { secret: pending.totpSecret }))).toBe('totp_required');
+    expect((await login('alice', { secret: reset.totpSecret })).name).toBe('alice');
+  });
+
+  it('a login that checked a code of the old secret while the reset ran is refused, and consumes no step of the new one', async () => {
+    await add('alice');
+    const old = secrets.get('alice')!;
+    const sealedOld = store.operators.get('alice')!.totpSecret!;
+    let reset: Awaited<ReturnType<typeof resetOperatorTotp>> | null = null;
+    const racing = checkLogin(store, 'alice', PASSWORD, await totpCode(old, NOW), NOW, async (check) => {
+      const ok = await check();
+      reset = await resetOperatorTotp(store, 'alice', { with2fa: true });
+      return ok;
+    });
+    expect(await codeOf(racing)).toBe('login_failed');
+    expect(await codeOf(consumeTotpStep(store, 'alice', Math.floor(NOW / 30_000) + 5, sealedOld))).toBe('login_failed');
+    expect(store.operators.get('alice')!.lastTotpStep).toBe(0);
+    expect((await login('alice', { secret: reset!.totpSecret })).name).toBe('alice');
+  });
+});
+
+describe('users passwd', () => {
+  it('the old password fails, the new one works, sessions end; the password rule of users add holds', async () => {
+    await add('alice', false);
+    const held = await sessions.create('alice');
+    expect(await setOperatorPassword(store, 'alice', 'a brand new passphrase')).toEqual({ user: 'alice', sessionsEnded: 1 });
+    expect(sessions.isLive(held.session.tokenHash)).toBe(false);
+    expect(await codeOf(login('alice'))).toBe('login_failed');
+    expect((await login('alice', { password: 'a brand new passphrase' })).name).toBe('alice');
+    expect(await codeOf(setOperatorPassword(store, 'alice', 'too short'))).toBe('invalid_field');
+    expect(await codeOf(setOperatorPassword(store, 'alice', 'x'.repeat(1025)))).toBe('invalid_field');
+    expect((await login('alice', { password: 'a brand new passphrase' })).name).toBe('alice');
+  });
+
+  it('a login whose hash ran while the password changed is refused', async () => {
+    await add('alice', false);
+    const racing = checkLogin(store, 'alice', PASSWORD, undefined, NOW, async (check) => {
+      const ok = await check();
+      await setOperatorPassword(store, 'alice', 'a brand new passphrase');
+      return ok;
+    });
+    expect(await codeOf(racing)).toBe('login_failed');
+  });
+});
