@@ -8,9 +8,10 @@ import { AppError } from './errors.js';
 import { formatFingerprint } from './crypto/fingerprint.js';
 import { createLogger } from './logger.js';
 import { startServer } from './main.js';
-import { createOperator } from './admin/operators.js';
 import { COMMAND_HELP, HELP, type ServerCommand } from './server/cli-help.js';
+import { requireDataDir } from './server/data-dir.js';
 import { certificateFingerprint, identityPaths } from './server/identity.js';
+import { runUsersCommand, USERS_COMMANDS } from './server/users-cli.js';
 import { verifyAuditChain } from './store/audit-chain.js';
 import { Store } from './store/store.js';
 
@@ -31,22 +32,6 @@ function report(error: unknown): never {
   if (error instanceof AppError) process.stderr.write(`error: ${error.code}: ${error.message}\n`);
   else process.stderr.write(`error: internal_error: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);
-}
-
-/**
- * A data dir is one a server has started on: it holds the store (`DIR/store`, store.ts). Only `serve` creates one,
- * so a mistyped or missing --data-dir is an error here rather than a new, empty server that answers for the real one.
- */
-function requireDataDir(dataDir: string): void {
-  if (!fs.existsSync(path.join(dataDir, 'store', 'data.mdb'))) {
-    throw new AppError('not_found', `no data dir at ${dataDir}: start the server once (pairing-server serve --data-dir ${dataDir}) or pass the right --data-dir`);
-  }
-}
-
-async function readStdinLine(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';
 }
 
 async function serve(config: Config): Promise<void> {
@@ -104,46 +89,6 @@ async function serve(config: Config): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
   // Last: a supervisor (or a test) that signals as soon as it reads this line MUST find the handlers in place.
   log.info({ sfp: server.sfp, urls: server.urls, ports: server.ports, gateOpen: server.gateOpen, threads: server.threads, dataDir: config.dataDir }, 'listening');
-}
-
-/** `users add`: the edge that audits, as dispatch.ts does for the admin channel's ops, the refusals included. */
-async function usersAdd(config: Config, name: string, flags: { json: boolean; with2fa: boolean }): Promise<void> {
-  requireDataDir(config.dataDir);
-  const password = await readStdinLine();
-  const by = `cli:${process.env.USER ?? 'local'}`;
-  const store = Store.open(config.dataDir);
-  try {
-    const audit = (result: string): Promise<unknown> =>
-      store.appendAudit({ at: Date.now(), user: by, action: 'users.add', target: name.slice(0, 64), detail: { has2fa: flags.with2fa, result } });
-    let created;
-    try {
-      created = await createOperator(store, name, password, { with2fa: flags.with2fa, by });
-    } catch (error) {
-      if (error instanceof AppError) await audit(error.code);
-      throw error;
-    }
-    await audit('ok');
-    if (flags.json) {
-      process.stdout.write(JSON.stringify(created) + '\n');
-    } else {
-      process.stdout.write(`operator ${created.user} created\n`);
-      if (created.otpauthUri) process.stdout.write(`enrol this URI in an authenticator app (it is shown once):\n${created.otpauthUri}\n`);
-      else process.stdout.write('no 2FA: this operator can look but cannot approve pairing until TOTP is enrolled\n');
-    }
-  } finally {
-    await store.close();
-  }
-}
-
-async function usersList(config: Config, json: boolean): Promise<void> {
-  requireDataDir(config.dataDir);
-  const store = Store.open(config.dataDir);
-  try {
-    const list = [...store.operators.getRange().map(({ value }) => ({ user: value.name, has2fa: value.totpSecret !== null, createdAt: new Date(value.createdAt).toISOString() }))];
-    process.stdout.write(json ? JSON.stringify(list) + '\n' : list.map((u) => `${u.user}\t2fa=${u.has2fa ? 'yes' : 'no'}\t${u.createdAt}\n`).join(''));
-  } finally {
-    await store.close();
-  }
 }
 
 async function auditVerify(config: Config, json: boolean): Promise<void> {
@@ -212,7 +157,8 @@ function printFingerprint(config: Config, colons: boolean): void {
 function commandOf(positionals: string[]): { command: ServerCommand; args: string[] } | null {
   const [first = 'serve', second, ...rest] = positionals;
   if (first === 'serve' || first === 'fingerprint' || first === 'backup') return { command: first, args: positionals.slice(1) };
-  if (first === 'users' && (second === 'add' || second === 'list')) return { command: `users ${second}`, args: rest };
+  const users = USERS_COMMANDS.find((c) => c === second);
+  if (first === 'users' && users) return { command: `users ${users}`, args: rest };
   if (first === 'audit' && second === 'verify') return { command: 'audit verify', args: rest };
   return null;
 }
@@ -223,6 +169,10 @@ const COMMAND_FLAGS: Record<ServerCommand, readonly string[]> = {
   fingerprint: ['colons'],
   'users add': ['password-stdin', 'no-2fa', 'json'],
   'users list': ['json'],
+  'users disable': ['force', 'json'],
+  'users enable': ['json'],
+  'users reset-2fa': ['no-2fa', 'json'],
+  'users passwd': ['password-stdin', 'json'],
   'audit verify': ['json'],
   backup: ['out', 'json'],
 };
@@ -231,6 +181,10 @@ const SYNOPSIS: Record<ServerCommand, string> = {
   fingerprint: 'pairing-server fingerprint [--data-dir DIR] [--colons]',
   'users add': 'pairing-server users add NAME --password-stdin [--no-2fa] [--json]',
   'users list': 'pairing-server users list [--json]',
+  'users disable': 'pairing-server users disable NAME [--force] [--json]',
+  'users enable': 'pairing-server users enable NAME [--json]',
+  'users reset-2fa': 'pairing-server users reset-2fa NAME [--no-2fa] [--json]',
+  'users passwd': 'pairing-server users passwd NAME --password-stdin [--json]',
   'audit verify': 'pairing-server audit verify [--json]',
   backup: 'pairing-server backup --out DIR [--json]',
 };
@@ -247,6 +201,7 @@ async function main(): Promise<void> {
         colons: { type: 'boolean', default: false },
         'password-stdin': { type: 'boolean', default: false },
         'no-2fa': { type: 'boolean', default: false },
+        force: { type: 'boolean', default: false },
         out: { type: 'string' },
       },
     });
@@ -257,21 +212,21 @@ async function main(): Promise<void> {
   const found = commandOf(positionals);
   if (values.help) {
     const [first] = positionals;
-    const pages = first === undefined ? [HELP] : found ? [COMMAND_HELP[found.command]] : first === 'users' ? [COMMAND_HELP['users add'], COMMAND_HELP['users list']] : first === 'audit' ? [COMMAND_HELP['audit verify']] : [HELP];
+    const pages = first === undefined ? [HELP] : found ? [COMMAND_HELP[found.command]] : first === 'users' ? USERS_COMMANDS.map((c) => COMMAND_HELP[`users ${c}`]) : first === 'audit' ? [COMMAND_HELP['audit verify']] : [HELP];
     process.stdout.write(pages.join('\n\n') + '\n');
     return;
   }
   if (!found) {
     const [first, second] = positionals;
-    if (first === 'users') throw new UsageError(`unknown users command "${second ?? ''}": users add NAME | users list`, 'users');
+    if (first === 'users') throw new UsageError(`unknown users command "${second ?? ''}": users ${USERS_COMMANDS.join(' | ')}`, 'users');
     if (first === 'audit') throw new UsageError(`unknown audit command "${second ?? ''}": audit verify`, 'audit');
     throw new UsageError(`unknown command "${first}"`);
   }
   const { command, args } = found;
-  for (const flag of ['json', 'colons', 'password-stdin', 'no-2fa', 'out'] as const) {
+  for (const flag of ['json', 'colons', 'password-stdin', 'no-2fa', 'force', 'out'] as const) {
     if (values[flag] !== undefined && values[flag] !== false && !COMMAND_FLAGS[command].includes(flag)) throw new UsageError(`${command} takes no --${flag}`, command);
   }
-  const expected = command === 'users add' ? 1 : 0;
+  const expected = command.startsWith('users ') && command !== 'users list' ? 1 : 0;
   if (args.length !== expected) throw new UsageError(`usage: ${SYNOPSIS[command]}`, command);
   let config: Config;
   try {
@@ -280,16 +235,21 @@ async function main(): Promise<void> {
     if (error instanceof ConfigError) throw new UsageError(error.message, command);
     throw error;
   }
+  const usersFlags = { json: values.json === true, with2fa: values['no-2fa'] !== true, force: values.force === true };
   switch (command) {
     case 'serve':
       return serve(config);
     case 'fingerprint':
       return printFingerprint(config, values.colons === true);
     case 'users add':
+    case 'users passwd':
       if (values['password-stdin'] !== true) throw new UsageError('give the password on standard input with --password-stdin (never as an argument: it would show in the process list)', command);
-      return usersAdd(config, args[0]!, { json: values.json === true, with2fa: values['no-2fa'] !== true });
+      return runUsersCommand(command, config, args[0]!, usersFlags);
     case 'users list':
-      return usersList(config, values.json === true);
+    case 'users disable':
+    case 'users enable':
+    case 'users reset-2fa':
+      return runUsersCommand(command, config, args[0] ?? '', usersFlags);
     case 'audit verify':
       return auditVerify(config, values.json === true);
     case 'backup':

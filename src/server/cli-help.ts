@@ -1,6 +1,8 @@
 /** @module Help texts of `pairing-server`: the overview (every command and option) and one short page per subcommand. */
 
-export type ServerCommand = 'serve' | 'fingerprint' | 'users add' | 'users list' | 'audit verify' | 'backup';
+export type ServerCommand =
+  | 'serve' | 'fingerprint' | 'audit verify' | 'backup'
+  | 'users add' | 'users list' | 'users disable' | 'users enable' | 'users reset-2fa' | 'users passwd';
 
 const SERVER_OPTIONS = `  --data-dir DIR        store, generated TLS key and certificate    [PAIRING_DATA_DIR]  default ./data
   --host ADDR           address the services bind to                [PAIRING_HOST]      default 0.0.0.0
@@ -50,6 +52,13 @@ Usage:
   pairing-server users add NAME --password-stdin [--no-2fa] [--json]
                                             create an operator (works while the server runs)
   pairing-server users list [--json]        list operators
+  pairing-server users disable NAME [--force] [--json]
+                                            lock an operator out and end their sessions
+  pairing-server users enable NAME [--json] let a disabled operator log in again
+  pairing-server users reset-2fa NAME [--no-2fa] [--json]
+                                            a new TOTP secret (or none); ends their sessions
+  pairing-server users passwd NAME --password-stdin [--json]
+                                            a new password; ends their sessions
   pairing-server audit verify [--json]      check the audit log's hash chain; names the first broken entry
   pairing-server backup --out DIR [--json]  a consistent copy of the data dir, also while the server runs
                                             (without secrets.key: keep that apart)
@@ -131,14 +140,78 @@ Example:
 
   'users list': `Usage: pairing-server users list [--json] [--data-dir DIR]
 
-Lists the operators: name, 2FA or not, when created. Works while the server runs.
+Lists the operators: name, 2FA or not, when created, disabled or not (and since when).
+Works while the server runs.
 
 Options:
-  --json              [{user, has2fa, createdAt}] as JSON
+  --json              [{user, has2fa, createdAt, disabled, disabledAt}] as JSON
 ${DATA_DIR}
 
 Example:
   pairing-server users list --data-dir /var/lib/pairing`,
+
+  'users disable': `Usage: pairing-server users disable NAME [--force] [--json] [--data-dir DIR]
+
+Locks an operator out (they left, lost their phone, leaked their password): their
+login is refused like a wrong password, and every session they hold ends at once
+(their open pages and cas commands get session_expired). The account stays, with
+its audit trail; users enable undoes it. Works while the server runs, and the
+operators logged in are told at once. Audited, refusals included.
+
+The last enabled operator with 2FA is not disabled without --force: nobody left
+could approve a pairing. Give another operator 2FA first.
+
+Options:
+  --force             disable the last enabled operator with 2FA anyway
+  --json              {user, sessionsEnded, disabled} as JSON
+${DATA_DIR}
+
+Example:
+  pairing-server users disable bob --data-dir /var/lib/pairing`,
+
+  'users enable': `Usage: pairing-server users enable NAME [--json] [--data-dir DIR]
+
+Lets a disabled operator log in again, with the password and 2FA they had (reset
+them first with users passwd and users reset-2fa if those were the reason). Works
+while the server runs. Audited, refusals included.
+
+Options:
+  --json              {user, sessionsEnded, disabled} as JSON
+${DATA_DIR}
+
+Example:
+  pairing-server users enable bob --data-dir /var/lib/pairing`,
+
+  'users reset-2fa': `Usage: pairing-server users reset-2fa NAME [--no-2fa] [--json] [--data-dir DIR]
+
+Gives an operator a new TOTP secret (a lost or replaced phone): it prints the
+otpauth:// URI once, to enrol in an authenticator app; the old secret's codes stop
+working, an enrolment in progress is dropped, and every session the operator holds
+ends. With --no-2fa they get none, and enrol again themselves (cas totp enroll, or
+Set up 2FA on the web page) with their password. Works while the server runs.
+Audited, refusals included (never the secret).
+
+Options:
+  --no-2fa            no new secret: the operator enrols one later
+  --json              {user, totpSecret, otpauthUri, sessionsEnded} as JSON
+${DATA_DIR}
+
+Example:
+  pairing-server users reset-2fa bob --data-dir /var/lib/pairing`,
+
+  'users passwd': `Usage: pairing-server users passwd NAME --password-stdin [--json] [--data-dir DIR]
+
+Sets a new password (12 to 1024 characters, the first line of standard input, never
+an argument) and ends every session the operator holds. Works while the server
+runs. Audited, refusals included (never the password).
+
+Options:
+  --password-stdin    read the password from standard input (required)
+  --json              {user, sessionsEnded} as JSON
+${DATA_DIR}
+
+Example:
+  echo 'a new long passphrase' | pairing-server users passwd bob --password-stdin --data-dir /var/lib/pairing`,
 
   'audit verify': `Usage: pairing-server audit verify [--json] [--data-dir DIR]
 

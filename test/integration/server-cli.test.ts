@@ -78,7 +78,7 @@ describe('one server per data dir', () => {
 });
 
 describe('only serve creates a data dir', () => {
-  it('fingerprint, users add, users list and audit verify refuse a missing or empty data dir, and create nothing', async () => {
+  it('fingerprint, the users commands and audit verify refuse a missing or empty data dir, and create nothing', async () => {
     const parent = tempDir('no-data-dir');
     const missing = path.join(parent, 'typo');
     const empty = tempDir('empty-data-dir');
@@ -87,6 +87,10 @@ describe('only serve creates a data dir', () => {
         [['fingerprint'], undefined],
         [['users', 'add', 'alice', '--password-stdin'], PASSWORD],
         [['users', 'list'], undefined],
+        [['users', 'disable', 'alice'], undefined],
+        [['users', 'enable', 'alice'], undefined],
+        [['users', 'reset-2fa', 'alice'], undefined],
+        [['users', 'passwd', 'alice', '--password-stdin'], PASSWORD],
         [['audit', 'verify'], undefined],
       ] as const) {
         const result = await serverCli([...args, '--data-dir', dir], stdin);
@@ -134,6 +138,10 @@ describe('help and errors', () => {
       [['fingerprint', '--help'], 'pairing-server fingerprint'],
       [['users', 'add', '--help'], 'pairing-server users add NAME --password-stdin'],
       [['users', 'list', '--help'], 'pairing-server users list'],
+      [['users', 'disable', '--help'], 'pairing-server users disable NAME [--force]'],
+      [['users', 'enable', '--help'], 'pairing-server users enable NAME'],
+      [['users', 'reset-2fa', '--help'], 'pairing-server users reset-2fa NAME [--no-2fa]'],
+      [['users', 'passwd', '--help'], 'pairing-server users passwd NAME --password-stdin'],
       [['audit', 'verify', '--help'], 'pairing-server audit verify'],
     ] as const) {
       const help = await serverCli([...args]);
@@ -143,6 +151,8 @@ describe('help and errors', () => {
       expect(help.stdout).not.toBe(global.stdout);
     }
     expect((await serverCli(['users', 'add', '--help'])).stdout).not.toContain('--gate-port');
+    const users = (await serverCli(['users', '--help'])).stdout;
+    for (const command of ['add', 'list', 'disable', 'enable', 'reset-2fa', 'passwd']) expect(users).toContain(`Usage: pairing-server users ${command}`);
   });
 
   it('prints usage mistakes as error: bad_request: … with exit 2', async () => {
@@ -151,6 +161,10 @@ describe('help and errors', () => {
       ['users', 'add', 'carol', '--data-dir', server.dataDir],
       ['users', 'add', '--password-stdin', '--data-dir', server.dataDir],
       ['users', 'remove', 'carol', '--data-dir', server.dataDir],
+      ['users', 'disable', '--data-dir', server.dataDir],
+      ['users', 'enable', 'carol', '--force', '--data-dir', server.dataDir],
+      ['users', 'passwd', 'carol', '--data-dir', server.dataDir],
+      ['users', 'reset-2fa', 'carol', 'dave', '--data-dir', server.dataDir],
       ['fingerprint', '--json', '--data-dir', server.dataDir],
       ['bogus'],
       ['--gate-port', 'seven'],

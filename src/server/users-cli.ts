@@ -1,0 +1,106 @@
+/**
+ * @module `pairing-server users …`: operator accounts, managed on the data dir's store (also while the server runs:
+ * LMDB shares it). Every command but `list` is audited, refusals included; the running server sees the entry within a
+ * second and tells the operators logged in (main.ts).
+ */
+import type { Config } from '../config.js';
+import { AppError } from '../errors.js';
+import { disableOperator, enableOperator, listOperators, resetOperatorTotp, setOperatorPassword } from '../admin/operator-accounts.js';
+import { createOperator, type CreatedOperator } from '../admin/operators.js';
+import { Store } from '../store/store.js';
+import { requireDataDir } from './data-dir.js';
+
+export const USERS_COMMANDS = ['add', 'list', 'disable', 'enable', 'reset-2fa', 'passwd'] as const;
+export type UsersCommand = `users ${(typeof USERS_COMMANDS)[number]}`;
+
+export interface UsersFlags {
+  json: boolean;
+  /** `--no-2fa` not given (add, reset-2fa). */
+  with2fa: boolean;
+  force: boolean;
+}
+
+/** Who ran the command, as `users add` has always written it into `createdBy` and the audit log. */
+const cliUser = (): string => `cli:${process.env.USER ?? 'local'}`;
+
+async function readStdinLine(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';
+}
+
+/**
+ * Runs `act` and audits its outcome, as dispatch.ts does for the admin channel's ops: by the OS user, `detail.result`
+ * `ok` or the refusal's code. `detail` and `okDetail` MUST hold no password, TOTP secret or token.
+ */
+async function audited<T>(
+  store: Store, action: string, name: string, detail: Record<string, unknown>, act: () => Promise<T>,
+  okDetail: (value: T) => Record<string, unknown> = () => ({}),
+): Promise<T> {
+  const audit = (more: Record<string, unknown>): Promise<unknown> =>
+    store.appendAudit({ at: Date.now(), user: cliUser(), action, target: name.slice(0, 64), detail: { ...detail, ...more } });
+  let value: T;
+  try {
+    value = await act();
+  } catch (error) {
+    if (error instanceof AppError) await audit({ result: error.code });
+    throw error;
+  }
+  await audit({ ...okDetail(value), result: 'ok' });
+  return value;
+}
+
+const ended = ({ sessionsEnded }: { sessionsEnded: number }): Record<string, unknown> => ({ sessionsEnded });
+const sessions = (n: number): string => `${n} session${n === 1 ? '' : 's'} ended`;
+
+/** The secret is printed here once, never stored in the clear, logged or audited. */
+function printSecret(created: CreatedOperator): void {
+  if (created.otpauthUri) process.stdout.write(`enrol this URI in an authenticator app (it is shown once):\n${created.otpauthUri}\n`);
+  else process.stdout.write('no 2FA: this operator can look but cannot approve pairing until TOTP is enrolled (cas totp enroll)\n');
+}
+
+/** `name`: the operator, for every command but `list`; `store` is opened here and closed before this returns. */
+export async function runUsersCommand(command: UsersCommand, config: Config, name: string, flags: UsersFlags): Promise<void> {
+  requireDataDir(config.dataDir);
+  const password = command === 'users add' || command === 'users passwd' ? await readStdinLine() : '';
+  const store = Store.open(config.dataDir);
+  const out = (json: unknown, text: string): void => void process.stdout.write(flags.json ? JSON.stringify(json) + '\n' : text);
+  try {
+    switch (command) {
+      case 'users add': {
+        const created = await audited(store, 'users.add', name, { has2fa: flags.with2fa }, () => createOperator(store, name, password, { with2fa: flags.with2fa, by: cliUser() }));
+        out(created, `operator ${created.user} created\n`);
+        if (!flags.json) printSecret(created);
+        return;
+      }
+      case 'users list': {
+        const list = listOperators(store);
+        out(list, list.map((u) => `${u.user}\t2fa=${u.has2fa ? 'yes' : 'no'}\t${u.createdAt}\tdisabled=${u.disabledAt ? `yes since ${u.disabledAt}` : 'no'}\n`).join(''));
+        return;
+      }
+      case 'users disable': {
+        const done = await audited(store, 'users.disable', name, { force: flags.force }, () => disableOperator(store, name, { force: flags.force }), ended);
+        out({ ...done, disabled: true }, `operator ${name} disabled: cannot log in; ${sessions(done.sessionsEnded)}\n`);
+        return;
+      }
+      case 'users enable': {
+        const done = await audited(store, 'users.enable', name, {}, () => enableOperator(store, name), ended);
+        out({ ...done, disabled: false }, `operator ${name} enabled: can log in again\n`);
+        return;
+      }
+      case 'users reset-2fa': {
+        const reset = await audited(store, 'users.reset_2fa', name, { has2fa: flags.with2fa }, () => resetOperatorTotp(store, name, { with2fa: flags.with2fa }), ended);
+        out(reset, `2FA of ${name} reset: the old codes no longer work; ${sessions(reset.sessionsEnded)}\n`);
+        if (!flags.json) printSecret(reset);
+        return;
+      }
+      case 'users passwd': {
+        const done = await audited(store, 'users.passwd', name, {}, () => setOperatorPassword(store, name, password), ended);
+        out(done, `password of ${name} changed; ${sessions(done.sessionsEnded)}\n`);
+        return;
+      }
+    }
+  } finally {
+    await store.close();
+  }
+}
