@@ -37,6 +37,14 @@ const NONCE_PRUNE_MS = 60_000;
 const AUDIT_WATCH_MS = 1_000;
 /** Pushes of pairing attempts with unknown serials, across the server (alert-budget.ts). */
 const UNKNOWN_SERIAL_ALERTS_PER_SEC = 10;
+/** Audit actions of `pairing-server users …` (users-cli.ts) → the push every logged-in operator gets for them. */
+const OFFLINE_ACCOUNT_EVENTS: Readonly<Record<string, 'operator.created' | 'operator.changed' | undefined>> = {
+  'users.add': 'operator.created',
+  'users.disable': 'operator.changed',
+  'users.enable': 'operator.changed',
+  'users.reset_2fa': 'operator.changed',
+  'users.passwd': 'operator.changed',
+};
 /** How long shutdown waits for requests in flight. */
 const SHUTDOWN_GRACE_MS = 5_000;
 
@@ -119,18 +127,22 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     const adminListening = await listen(admin.app, config.host, config.adminPort, 'admin');
     await gate.restore();
 
-    // Operators are created offline (`users add` writes the store directly): watch the audit log so
-    // logged-in operators learn of every new account at once — an unexpected one is an alarm.
+    // Operator accounts are changed offline (`pairing-server users …` writes the store directly): watch the audit log so
+    // logged-in operators learn of every new or changed account at once — an unexpected one is an alarm.
     let lastAuditSeq = store.lastAuditSeq();
     const auditWatch = setInterval(() => {
       const head = store.lastAuditSeq();
       if (head === lastAuditSeq) return;
       for (const { value } of store.audit.getRange({ start: lastAuditSeq + 1 })) {
-        if (value.action !== 'users.add') continue;
-        const result = value.detail?.result ?? 'ok';
-        admin.broadcast('operator.created', { user: value.target, by: value.user, at: new Date(value.at).toISOString(), result });
+        const event = OFFLINE_ACCOUNT_EVENTS[value.action];
+        if (!event) continue;
+        const { result = 'ok', ...detail } = value.detail ?? {};
+        // The command removed the operator's sessions: tell their connections now rather than at the next sweep.
+        if (result === 'ok' && event === 'operator.changed') admin.endDeadSessions();
+        const data = { user: value.target, by: value.user, at: new Date(value.at).toISOString(), result };
+        admin.broadcast(event, event === 'operator.created' ? data : { ...data, action: value.action });
         // As every audited admin op: written by the offline CLI, so logged here, where log-based monitoring sees it.
-        log[result === 'ok' ? 'info' : 'warn']({ user: value.user, action: 'users.add', target: value.target, result, remoteAddress: null }, 'operator action');
+        log[result === 'ok' ? 'info' : 'warn']({ user: value.user, action: value.action, target: value.target, result, remoteAddress: null, ...(Object.keys(detail).length > 0 ? { detail } : {}) }, 'operator action');
       }
       lastAuditSeq = head;
     }, AUDIT_WATCH_MS);

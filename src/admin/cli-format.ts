@@ -143,7 +143,7 @@ function mib(bytes: unknown): string {
 }
 
 /** Fields of a pushed event worth a glance; the rest is in --json. */
-const PUSH_FIELDS = ['serial', 'requestId', 'state', 'decidedBy', 'stage', 'code', 'tfp', 'pairedTfp', 'remoteAddress', 'user', 'by', 'result', 'open', 'openUntil', 'conflictsWithPaired', 'changed'];
+const PUSH_FIELDS = ['serial', 'requestId', 'state', 'decidedBy', 'stage', 'code', 'tfp', 'pairedTfp', 'remoteAddress', 'user', 'by', 'action', 'result', 'open', 'openUntil', 'conflictsWithPaired', 'changed'];
 
 /**
  * One line per pushed event: time, event name, then its (and its nested view's) fields as key=value; an event that

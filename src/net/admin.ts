@@ -146,6 +146,8 @@ export interface AdminService {
   app: TemplatedApp;
   publish(topic: AdminTopic, event: string, data: Record<string, unknown>): void;
   broadcast(event: string, data: Record<string, unknown>): void;
+  /** Tells every connection whose session ended meanwhile (`session.ended`) now, as the 15 s sweep would. */
+  endDeadSessions(): void;
   /**
    * Stops taking ops, closes every connection (their queued ops are dropped) and waits up to `graceMs` for the ops
    * already running. MUST be awaited before the store closes: an op running then fails on the closed store, loses its
@@ -239,6 +241,7 @@ export function createAdminService(opts: {
     app,
     publish: (topic, event, data) => hub.publish(topic, event, data),
     broadcast: (event, data) => hub.broadcast(event, data),
+    endDeadSessions: () => hub.endDeadSessions(),
     async close(graceMs) {
       stopping = true;
       clearInterval(throttleSummary);

@@ -115,4 +115,9 @@ describe('renderPush', () => {
     expect(line).toContain(`tfp=${colon}`);
     expect(line).toContain('user=alice');
   });
+
+  it('says which change operator.changed reports (users disable, reset-2fa…), not only whom it concerns', () => {
+    const line = renderPush({ event: 'operator.changed', data: { user: 'bob', by: 'cli:root', at: '2024-05-01T10:00:00.000Z', action: 'users.disable', result: 'ok' } }, new Date('2024-05-01T10:00:00Z'));
+    expect(line).toBe('2024-05-01 10:00:00Z operator.changed user=bob by=cli:root action=users.disable result=ok\n');
+  });
 });
