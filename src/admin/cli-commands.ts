@@ -29,6 +29,10 @@ export const COMMAND_OPTIONS = {
   'master-url': { type: 'string' },
   out: { type: 'string' },
   search: { type: 'string' },
+  by: { type: 'string' },
+  action: { type: 'string' },
+  serial: { type: 'string' },
+  before: { type: 'string' },
 } as const;
 export type CommandOption = keyof typeof COMMAND_OPTIONS;
 export type CommandValues = Partial<Record<CommandOption, string | boolean>>;
@@ -201,8 +205,13 @@ const SPECS: readonly Spec[] = [
   },
   { name: 'deposit list', usage: '', summary: 'deposit addresses per coin', positionals: [], options: [], op: 'deposit.list', render: 'deposits' },
   {
-    name: 'audit', usage: '[--limit N]', summary: 'who did what, newest first', positionals: [], options: ['limit'], op: 'audit.list', render: 'audit',
-    toArgs: (_, v) => (v.limit === undefined ? undefined : { limit: positiveInt('limit', v.limit) }),
+    name: 'audit', usage: '[--limit N] [--by OPERATOR] [--action OP] [--serial SERIAL] [--before SEQ]',
+    summary: 'who did what, newest first (--serial: a terminal\'s entries, its pairing decisions included)', positionals: [],
+    options: ['limit', 'by', 'action', 'serial', 'before'], op: 'audit.list', render: 'audit',
+    toArgs: (_, v) => ({
+      ...limitArg(v.limit), ...(typeof v.by === 'string' && { user: v.by }), ...(typeof v.action === 'string' && { action: v.action }),
+      ...(typeof v.serial === 'string' && { serial: v.serial }), ...(v.before !== undefined && { before: positiveInt('before', v.before) }),
+    }),
   },
   { name: 'gate status', usage: '', summary: 'is the gate accepting pairing requests', positionals: [], options: [], op: 'gate.status', render: 'gate' },
   {

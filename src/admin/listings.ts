@@ -2,8 +2,8 @@
 import { z } from 'zod';
 import { pendingRequestsOf } from '../actors/pairing-flow.js';
 import { check, serialSchema } from '../protocol/schemas.js';
-import type { PairingView, TerminalView } from '../protocol/types.js';
-import { effectiveState, pairingView, terminalView } from '../protocol/views.js';
+import type { AuditEntry, PairingView, TerminalView } from '../protocol/types.js';
+import { auditView, effectiveState, pairingView, terminalView } from '../protocol/views.js';
 import { MAX_PAIRING_TTL_SEC, timelineCursor, type TimelineEntry } from '../store/pairing-timeline.js';
 import type { TerminalRecord } from '../store/records.js';
 import { scanInSlices } from '../store/sliced-scan.js';
@@ -130,4 +130,29 @@ export async function listPairing(store: Store, rawArgs: unknown, now: number): 
     return true;
   });
   return { requests: page, next: more && last ? timelineCursor(last) : null };
+}
+
+export const auditListArgs = z.object({
+  limit: z.number().int().min(1).max(10_000).default(100),
+  before: z.number().int().min(1).optional(),
+  user: z.string().max(64).optional(),
+  action: z.string().max(64).optional(),
+  serial: serialSchema.optional(),
+});
+
+/**
+ * Audit entries newest first, those before `before` (a seq) when given, of one user, action or terminal when asked: a
+ * terminal's entries are those that target its serial and the decisions on its pairing requests (`detail.serial`).
+ */
+export async function listAudit(store: Store, rawArgs: unknown): Promise<AuditEntry[]> {
+  const args = check(auditListArgs, rawArgs);
+  const page: AuditEntry[] = [];
+  await scanInSlices(store.audit, { ...(args.before !== undefined && { after: args.before }), reverse: true }, (_seq, record) => {
+    if (args.user !== undefined && record.user !== args.user) return true;
+    if (args.action !== undefined && record.action !== args.action) return true;
+    if (args.serial !== undefined && record.target !== args.serial && record.detail?.serial !== args.serial) return true;
+    page.push(auditView(record));
+    return page.length < args.limit;
+  });
+  return page;
 }

@@ -6,12 +6,12 @@ import type { EventSink } from '../actors/context.js';
 import type { Logger } from '../logger.js';
 import { check, serialSchema } from '../protocol/schemas.js';
 import { ADMIN_TOPICS, EDITABLE_TERMINAL_FIELDS, type AdminTopic, type GateStatus, type ServerStatus } from '../protocol/types.js';
-import { auditView, depositView, pairingView, terminalView, unknownSerialView } from '../protocol/views.js';
+import { depositView, pairingView, terminalView, unknownSerialView } from '../protocol/views.js';
 import type { TerminalRecord } from '../store/records.js';
 import { foldSerial, type Store } from '../store/store.js';
 import { ADDRESS_FORMATS, isValidDepositAddress, SUPPORTED_COINS } from './deposit-address.js';
 import type { LoginThrottle } from './login-throttle.js';
-import { listPairing, listTerminals, terminalViewOf } from './listings.js';
+import { listAudit, listPairing, listTerminals, terminalViewOf } from './listings.js';
 import { beginTotpEnrolment, checkLogin, confirmTotpEnrolment } from './operators.js';
 import type { Session, Sessions } from './sessions.js';
 import { VPN_OPS, type VpnService } from '../vpn/vpn-ops.js';
@@ -74,6 +74,12 @@ interface OpSpec {
 const line = (max: number) => z.string().max(max).regex(/^(?:(?![\p{Cc}\p{Cf}\p{Cs}\u2028\u2029])[^]|\u200d)*$/u, 'one line of visible text, without control or format characters');
 const text = (max: number) => line(max).default('');
 const requestIdArg = z.object({ requestId: z.string().min(1).max(64) });
+
+/** A decision's audit entry names the terminal too: `audit.list {serial}` then finds its whole story. */
+function serialOfRequest(args: Record<string, unknown>, ctx: OpsContext): Record<string, unknown> {
+  const requestId = str(args, 'requestId');
+  return { serial: (requestId && ctx.store.pairing.get(requestId)?.serial) ?? null };
+}
 const str = (args: Record<string, unknown>, key: string): string | null => (typeof args[key] === 'string' ? (args[key] as string).slice(0, 128) : null);
 const terminalEditArgs = z.object({
   serial: serialSchema, name: line(128).optional(), location: line(256).optional(), contact: line(128).optional(),
@@ -225,14 +231,14 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
     },
   },
   'pairing.approve': {
-    access: '2fa', audit: true, target: (a) => str(a, 'requestId'),
+    access: '2fa', audit: true, target: (a) => str(a, 'requestId'), auditDetail: serialOfRequest,
     run(ctx, conn, args) {
       const { requestId, code } = check(requestIdArg.extend({ code: z.string().max(32) }), args);
       return ctx.router.approve(pairingOf(ctx, requestId).serial, requestId, code, conn.session!.user);
     },
   },
   'pairing.reject': {
-    access: 'session', audit: true, target: (a) => str(a, 'requestId'),
+    access: 'session', audit: true, target: (a) => str(a, 'requestId'), auditDetail: serialOfRequest,
     run(ctx, conn, args) {
       const { requestId } = check(requestIdArg, args);
       return ctx.router.reject(pairingOf(ctx, requestId).serial, requestId, conn.session!.user);
@@ -252,10 +258,7 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
   },
   'audit.list': {
     access: 'session', audit: false,
-    run(ctx, _conn, args) {
-      const { limit } = check(z.object({ limit: z.number().int().min(1).max(10_000).default(100) }), args);
-      return ctx.store.listAudit(limit).map(auditView);
-    },
+    run: (ctx, _conn, args) => listAudit(ctx.store, args),
   },
   'deposit.set': {
     // The address customers pay into is what an attacker would swap: the entry keeps the new one and the one it replaced.

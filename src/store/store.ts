@@ -386,10 +386,6 @@ export class Store {
     return 0;
   }
 
-  listAudit(limit: number): AuditRecord[] {
-    return [...this.audit.getRange({ reverse: true, limit }).map(({ value }) => value)];
-  }
-
   async close(): Promise<void> {
     this.space?.close();
     await this.root.close();

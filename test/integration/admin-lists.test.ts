@@ -151,6 +151,28 @@ describe('pairing.list', () => {
   });
 });
 
+describe('audit.list', () => {
+  interface Entry { seq: number; user: string; action: string; target: string | null; detail: Record<string, unknown> }
+  const audit = (args: Record<string, unknown> = {}) => alice.request<Entry[]>('audit.list', args);
+
+  it('gives a terminal\'s story: the ops on its serial and the decisions on its pairing requests', async () => {
+    const story = await audit({ serial: 'LST-P120' });
+    expect(story.map((e) => e.action)).toEqual(['pairing.approve', 'terminals.create']);
+    expect(story[0]).toMatchObject({ target: expect.stringMatching(/^pr_/), detail: expect.objectContaining({ serial: 'LST-P120', result: 'ok' }) });
+  });
+
+  it('pages back from a seq, and filters by operator and action', async () => {
+    const newest = await audit({ limit: 5 });
+    const older = await audit({ limit: 5, before: newest[4]!.seq });
+    expect(older[0]!.seq).toBe(newest[4]!.seq - 1);
+    expect([...newest, ...older].map((e) => e.seq)).toEqual(Array.from({ length: 10 }, (_, i) => newest[0]!.seq - i));
+    const creates = await audit({ action: 'terminals.create', user: 'alice', limit: 10_000 });
+    expect(creates.length).toBe(CREATED + paired.length + 1);
+    expect(await audit({ user: 'nobody' })).toEqual([]);
+    await expect(audit({ before: 0 })).rejects.toMatchObject({ code: 'invalid_field' });
+  });
+});
+
 describe('a store written before the pairing timeline', () => {
   it('is indexed at start-up, and lists the same requests', async () => {
     const before = await pairing();

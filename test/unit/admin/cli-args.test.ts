@@ -59,6 +59,7 @@ describe('parseCli', () => {
     expect(run(['pairing', 'approve', 'r1', '--code', '123 456 789 012']).args).toEqual({ requestId: 'r1', code: '123-456-789-012' });
     expect(run(['deposit', 'set', 'btc', 'bc1qxyz']).args).toEqual({ coin: 'BTC', address: 'bc1qxyz' });
     expect(run(['audit', '--limit', '20']).args).toEqual({ limit: 20 });
+    expect(run(['audit', '--by', 'bob', '--action', 'pairing.approve', '--serial', 'BT1', '--before', '900']).args).toEqual({ user: 'bob', action: 'pairing.approve', serial: 'BT1', before: 900 });
     expect(run(['gate', 'open', '--minutes', '30']).args).toEqual({ minutes: 30 });
     expect(run(['unknown', 'list']).command.op).toBe('unknown.list');
     expect(run(['watch']).args).toEqual({ topics: ['pairing', 'terminals'] });
