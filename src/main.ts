@@ -16,6 +16,7 @@ import { ensureServerIdentity } from './server/identity.js';
 import { packageRoot } from './server/package-root.js';
 import { lockDataDir } from './store/data-dir-lock.js';
 import { logWriteFailures, Store } from './store/store.js';
+import { upgradeStore } from './store/store-upgrade.js';
 import { VpnService } from './vpn/vpn-service.js';
 
 export interface RunningServer {
@@ -69,14 +70,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   }
   const now = (): number => Date.now();
   const startedAt = now();
-  const migrated = store.migrateNonces(Math.floor(now() / 1000), config.clockSkewSec);
-  if (migrated > 0) log.info({ nonces: migrated }, 'moved the live nonces of an older store into the nonce ring');
-  const folded = store.indexFoldedSerials();
-  if (folded > 0) log.info({ terminals: folded }, 'indexed the serials of an older store by case');
-  const searchable = store.indexTerminalSearch();
-  if (searchable > 0) log.info({ terminals: searchable }, 'indexed the terminals of an older store for search');
-  const timeline = store.indexPairingTimeline();
-  if (timeline > 0) log.info({ requests: timeline }, 'indexed the pairing requests of an older store by time');
+  const upgrade = upgradeStore(store, Math.floor(now() / 1000), config.clockSkewSec);
+  if (upgrade.nonces > 0) log.info({ nonces: upgrade.nonces }, 'moved the live nonces of an older store into the nonce ring');
+  if (upgrade.foldedSerials > 0) log.info({ terminals: upgrade.foldedSerials }, 'indexed the serials of an older store by case');
+  if (upgrade.searchEntries > 0) log.info({ terminals: upgrade.searchEntries }, 'indexed the terminals of an older store for search');
+  if (upgrade.timeline > 0) log.info({ requests: upgrade.timeline }, 'indexed the pairing requests of an older store by time');
   const url = (port: number): string => `https://${config.publicHost.includes(':') ? `[${config.publicHost}]` : config.publicHost}:${port}`;
 
   // The admin service owns the pushes; actors (on the front threads) publish through this late-bound sink.

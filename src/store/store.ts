@@ -104,8 +104,8 @@ export class Store {
   readonly cashEvents: Database<CashEventRecord, string>;
   /** Used nonces, by the signed `created` of their request (nonce-ring.ts): the replay window outlives a restart. */
   readonly nonces: NonceRing;
-  /** (serial, nonce) → expiry, as stores before the ring kept them: read once by `migrateNonces`, then emptied. */
-  private readonly legacyNonces: Database<number, string>;
+  /** (serial, nonce) → expiry, as stores before the ring kept them: read once at start-up (store-upgrade.ts), then emptied. */
+  readonly legacyNonces: Database<number, string>;
   /** serial → when master last heard from it, epoch ms: informational, written behind, kept apart from the trust record. */
   readonly lastSeen: Database<number, string>;
   readonly operators: Database<OperatorRecord, string>;
@@ -253,24 +253,6 @@ export class Store {
   }
 
   /**
-   * Fills `foldedSerials` for terminals created before it (or written by tools straight into the store); returns how
-   * many it added. Run once at start-up, before any operator can create a terminal.
-   */
-  indexFoldedSerials(): number {
-    if (this.foldedSerials.getKeysCount() >= this.terminals.getKeysCount()) return 0;
-    let added = 0;
-    this.root.transactionSync(() => {
-      for (const serial of this.terminals.getKeys()) {
-        const folded = foldSerial(serial);
-        if (this.foldedSerials.get(folded) !== undefined) continue;
-        this.foldedSerials.putSync(folded, serial);
-        added++;
-      }
-    });
-    return added;
-  }
-
-  /**
    * Forgets the unknown serials tried longest ago once there are a tenth more than MAX_UNKNOWN_SERIALS; returns how
    * many. Anyone can try serials while the gate is open (200 a second by default): kept without a bound, they
    * would fill the disk and every operator's list.
@@ -299,11 +281,6 @@ export class Store {
     this.terminalSearch.putSync(record);
   }
 
-  /** Fills the search index of a store written before it; returns how many terminals it indexed. At start-up. */
-  indexTerminalSearch(): number {
-    return this.terminalSearch.rebuildFrom(this.terminals, this.root);
-  }
-
   /** Files a new pairing request, in its place in the timeline too. Inside `atomically`. */
   addPairingSync(record: PairingRecord): void {
     this.pairing.putSync(record.requestId, record);
@@ -314,32 +291,6 @@ export class Store {
   removePairingSync(record: PairingRecord): void {
     this.pairing.removeSync(record.requestId);
     this.pairingTimeline.removeSync(record);
-  }
-
-  /** Fills the pairing timeline of a store written before it; returns how many requests it indexed. At start-up. */
-  indexPairingTimeline(): number {
-    return this.pairingTimeline.rebuildFrom(this.pairing, this.root);
-  }
-
-  /**
-   * Moves the live nonces of a store written before the nonce ring into it and empties the old table; returns how
-   * many it moved. Run once at start-up, before any thread serves: an upgrade must not reopen replay windows. The
-   * old table kept only the expiry, created + skew + 1: `created` is recovered with the skew configured now.
-   */
-  migrateNonces(nowSec: number, clockSkewSec: number): number {
-    if (this.legacyNonces.getKeysCount({ limit: 1 }) === 0) return 0;
-    let moved = 0;
-    this.root.transactionSync(() => {
-      for (const { key: stored, value } of this.legacyNonces.getRange()) {
-        if (value < nowSec) continue;
-        const key = keyText(stored);
-        const sep = key.indexOf(SEP);
-        this.nonces.putSerialKeyedSync(key.slice(0, sep), key.slice(sep + 1), value - clockSkewSec - 1, value);
-        moved++;
-      }
-      this.legacyNonces.clearSync();
-    });
-    return moved;
   }
 
   /**

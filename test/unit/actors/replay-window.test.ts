@@ -8,6 +8,7 @@ import { FLUSH_CHUNK, WriteBehind } from '../../../src/actors/write-behind.js';
 import { createLogger } from '../../../src/logger.js';
 import { MAX_CLOCK_SKEW_SEC, NONCE_BUCKET_SEC, NONCE_RING_SLOTS, slotIndex, slotName } from '../../../src/store/nonce-ring.js';
 import { Store, compositeKey } from '../../../src/store/store.js';
+import { migrateNonces } from '../../../src/store/store-upgrade.js';
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'replay-window-test-'));
 let store: Store;
@@ -192,11 +193,11 @@ describe('NonceRing', () => {
     const longNonce = 'n'.repeat(32);
     legacy.put(compositeKey(longSerial, longNonce), 5_000);
     await store.root.flushed;
-    expect(store.migrateNonces(4_000, 300)).toBe(2);
+    expect(migrateNonces(store, 4_000, 300)).toBe(2);
     // The old table kept only the expiry: created is recovered with the configured skew.
     expect(store.nonces.expiryOf('ATM-M', 'kept', 5_000 - 300 - 1)).toBe(5_000);
     expect(store.nonces.expiryOf(longSerial, longNonce, 5_000 - 300 - 1)).toBe(5_000);
     expect(legacy.getKeysCount()).toBe(0);
-    expect(store.migrateNonces(4_000, 300)).toBe(0);
+    expect(migrateNonces(store, 4_000, 300)).toBe(0);
   });
 });

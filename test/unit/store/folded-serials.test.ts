@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { TerminalRecord } from '../../../src/store/records.js';
 import { Store, foldSerial } from '../../../src/store/store.js';
+import { indexFoldedSerials } from '../../../src/store/store-upgrade.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'folded-serials-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -22,10 +23,10 @@ describe('foldedSerials', () => {
       store.root.transactionSync(() => {
         for (const serial of ['ATM-0001', 'ATM-0002', 'atm-0002']) store.terminals.putSync(serial, record(serial));
       });
-      expect(store.indexFoldedSerials()).toBe(2);
+      expect(indexFoldedSerials(store)).toBe(2);
       expect(store.foldedSerials.get(foldSerial('atm-0001'))).toBe('ATM-0001');
       expect(store.foldedSerials.get('ATM-0002')).toBe('ATM-0002');
-      expect(store.indexFoldedSerials()).toBe(0);
+      expect(indexFoldedSerials(store)).toBe(0);
     } finally {
       await store.close();
     }

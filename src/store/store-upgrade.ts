@@ -1,0 +1,64 @@
+/** @module What a store written by an older version needs before any thread serves: its nonces moved into the ring, and the indexes added since filled in. */
+import { foldSerial, keyText, type Store } from './store.js';
+
+export interface StoreUpgrade {
+  /** Live nonces moved from the table kept before the nonce ring. */
+  nonces: number;
+  /** Terminals added to the case-folded serial index. */
+  foldedSerials: number;
+  /** Terminals given a search entry. */
+  searchEntries: number;
+  /** Pairing requests placed in the timeline. */
+  timeline: number;
+}
+
+/**
+ * Run once at start-up, before any thread serves: an upgrade must not reopen replay windows, nor let an operator create
+ * a serial that differs from an existing one only in case. Each step does nothing on a store that needs none of it.
+ */
+export function upgradeStore(store: Store, nowSec: number, clockSkewSec: number): StoreUpgrade {
+  return {
+    nonces: migrateNonces(store, nowSec, clockSkewSec),
+    foldedSerials: indexFoldedSerials(store),
+    searchEntries: store.terminalSearch.rebuildFrom(store.terminals, store.root),
+    timeline: store.pairingTimeline.rebuildFrom(store.pairing, store.root),
+  };
+}
+
+/**
+ * Moves the live nonces of a store written before the nonce ring into it and empties the old table; returns how many
+ * it moved. The old table kept only the expiry, created + skew + 1: `created` is recovered with the skew configured now.
+ */
+export function migrateNonces(store: Store, nowSec: number, clockSkewSec: number): number {
+  if (store.legacyNonces.getKeysCount({ limit: 1 }) === 0) return 0;
+  let moved = 0;
+  store.root.transactionSync(() => {
+    for (const { key: stored, value } of store.legacyNonces.getRange()) {
+      if (value < nowSec) continue;
+      const key = keyText(stored);
+      const sep = key.indexOf('\u0000');
+      store.nonces.putSerialKeyedSync(key.slice(0, sep), key.slice(sep + 1), value - clockSkewSec - 1, value);
+      moved++;
+    }
+    store.legacyNonces.clearSync();
+  });
+  return moved;
+}
+
+/**
+ * Fills `foldedSerials` for terminals created before it (or written by tools straight into the store); returns how many
+ * it added. The first of two serials that differ only in case keeps the place.
+ */
+export function indexFoldedSerials(store: Store): number {
+  if (store.foldedSerials.getKeysCount() >= store.terminals.getKeysCount()) return 0;
+  let added = 0;
+  store.root.transactionSync(() => {
+    for (const serial of store.terminals.getKeys()) {
+      const folded = foldSerial(serial);
+      if (store.foldedSerials.get(folded) !== undefined) continue;
+      store.foldedSerials.putSync(folded, serial);
+      added++;
+    }
+  });
+  return added;
+}
