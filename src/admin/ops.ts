@@ -116,7 +116,7 @@ async function login(ctx: OpsContext, conn: Connection, args: Record<string, unk
     throw error;
   }
   ctx.logins.succeeded(user, conn.remoteAddress);
-  const { token, session } = await ctx.sessions.create(record.name);
+  const { token, session } = await ctx.sessions.create(record);
   conn.session = session;
   return { token, expiresAt: new Date(session.expiresAt).toISOString(), user: record.name, has2fa: record.totpSecret !== null };
 }

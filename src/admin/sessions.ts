@@ -1,7 +1,7 @@
 /** @module Operator sessions: random bearer tokens, stored only as their SHA-256, expiring after idle time; logout kills a token everywhere. */
 import crypto from 'node:crypto';
 import { AppError } from '../errors.js';
-import type { SessionRecord } from '../store/records.js';
+import type { OperatorRecord, SessionRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { isDisabled } from './operators.js';
 
@@ -16,12 +16,24 @@ const hashOf = (token: string): string => crypto.createHash('sha256').update(tok
 export class Sessions {
   constructor(private readonly store: Store, private readonly idleMs: number, private readonly now: () => number = Date.now) {}
 
-  async create(user: string): Promise<{ token: string; session: Session }> {
+  /**
+   * A session for the operator whose account `checked` is, as the login read and checked it. Written in one transaction
+   * with a last look at the account: a `users passwd`, `reset-2fa` or `disable` that committed after the login's
+   * checks (and ended the sessions there were) must not leave this one alive; the login fails instead.
+   */
+  async create(checked: OperatorRecord): Promise<{ token: string; session: Session }> {
     const token = crypto.randomBytes(32).toString('base64url');
     const now = this.now();
+    const user = checked.name;
     const record: SessionRecord = { user, createdAt: now, lastSeenAt: now, expiresAt: now + this.idleMs };
     const tokenHash = hashOf(token);
-    await this.store.durable(this.store.sessions.put(tokenHash, record));
+    await this.store.atomically(() => {
+      const latest = this.store.operators.get(user);
+      if (!latest || isDisabled(latest) || latest.passwordHash !== checked.passwordHash || latest.totpSecret !== checked.totpSecret) {
+        throw new AppError('login_failed', 'wrong user or password');
+      }
+      this.store.sessions.putSync(tokenHash, record);
+    });
     return { token, session: { user, tokenHash, expiresAt: record.expiresAt } };
   }
 

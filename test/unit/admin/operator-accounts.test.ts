@@ -3,6 +3,7 @@
  * operator's sessions; a session or a login that raced the change cannot outlive it; records from before `disabledAt`
  * read as enabled.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -47,6 +48,17 @@ async function login(name: string, opts: { password?: string; secret?: string | 
   return checkLogin(store, name, opts.password ?? PASSWORD, secret ? await totpCode(secret, at) : undefined, at);
 }
 
+/** A session as a login writes it, for the operator's account as the store holds it now. */
+const open = (name: string) => sessions.create(store.operators.get(name)!);
+
+/** A session record as a login racing an account change could have left it, written past Sessions.create's last look. */
+async function racedSession(user: string): Promise<{ token: string; session: { tokenHash: string } }> {
+  const token = crypto.randomBytes(32).toString('base64url');
+  const tokenHash = crypto.createHash('sha256').update(token).digest('hex');
+  await store.durable(store.sessions.put(tokenHash, { user, createdAt: Date.now(), lastSeenAt: Date.now(), expiresAt: Date.now() + 3_600_000 }));
+  return { token, session: { tokenHash } };
+}
+
 async function codeOf(promise: Promise<unknown>): Promise<string> {
   try {
     await promise;
@@ -78,8 +90,8 @@ describe('users disable / enable', () => {
   it('ends every session of the operator at once, and only theirs', async () => {
     await add('alice');
     await add('bob');
-    const bob = [await sessions.create('bob'), await sessions.create('bob')];
-    const alice = await sessions.create('alice');
+    const bob = [await open('bob'), await open('bob')];
+    const alice = await open('alice');
     expect(await disableOperator(store, 'bob', { force: false })).toEqual({ user: 'bob', sessionsEnded: 2 });
     for (const { token, session } of bob) {
       expect(sessions.isLive(session.tokenHash)).toBe(false);
@@ -92,11 +104,11 @@ describe('users disable / enable', () => {
     await add('alice');
     await add('bob');
     await disableOperator(store, 'bob', { force: false });
-    const late = await sessions.create('bob');
+    const late = await racedSession('bob');
     expect(sessions.isLive(late.session.tokenHash)).toBe(false);
     expect(() => sessions.check(late.session.tokenHash)).toThrow(expect.objectContaining({ code: 'session_expired' }));
     expect(() => sessions.resume(late.token)).toThrow(expect.objectContaining({ code: 'session_expired' }));
-    const ghost = await sessions.create('nobody');
+    const ghost = await racedSession('nobody');
     expect(() => sessions.check(ghost.session.tokenHash)).toThrow(expect.objectContaining({ code: 'session_expired' }));
     // Enable ends the late one too: it must not come back to life.
     expect((await enableOperator(store, 'bob')).sessionsEnded).toBe(1);
@@ -107,7 +119,7 @@ describe('users disable / enable', () => {
     await add('carol', false);
     await add('dave');
     await disableOperator(store, 'dave', { force: false });
-    const held = await sessions.create('alice');
+    const held = await open('alice');
     expect(await codeOf(disableOperator(store, 'alice', { force: false }))).toBe('invalid_state');
     expect(sessions.isLive(held.session.tokenHash)).toBe(true);
     expect(listOperators(store).find((u) => u.user === 'alice')!.disabled).toBe(false);
@@ -140,7 +152,7 @@ describe('records from before disabledAt', () => {
     await store.durable(store.operators.put('old', older as OperatorRecord));
     expect('disabledAt' in store.operators.get('old')!).toBe(false);
     expect((await login('old')).name).toBe('old');
-    const { session } = await sessions.create('old');
+    const { session } = await open('old');
     expect(sessions.check(session.tokenHash).user).toBe('old');
     expect(listOperators(store)).toEqual([expect.objectContaining({ user: 'old', disabled: false, disabledAt: null })]);
   });
@@ -151,7 +163,7 @@ describe('users reset-2fa', () => {
     await add('alice');
     const old = secrets.get('alice')!;
     await login('alice', { steps: 2 });
-    const held = await sessions.create('alice');
+    const held = await open('alice');
     const reset = await resetOperatorTotp(store, 'alice', { with2fa: true });
     expect(reset).toMatchObject({ user: 'alice', sessionsEnded: 1, otpauthUri: expect.stringContaining(`secret=${reset.totpSecret}`) });
     expect(reset.totpSecret).not.toBe(old);
@@ -205,7 +217,7 @@ describe('users reset-2fa', () => {
 describe('users passwd', () => {
   it('the old password fails, the new one works, sessions end; the password rule of users add holds', async () => {
     await add('alice', false);
-    const held = await sessions.create('alice');
+    const held = await open('alice');
     expect(await setOperatorPassword(store, 'alice', 'a brand new passphrase')).toEqual({ user: 'alice', sessionsEnded: 1 });
     expect(sessions.isLive(held.session.tokenHash)).toBe(false);
     expect(await codeOf(login('alice'))).toBe('login_failed');
@@ -223,5 +235,20 @@ describe('users passwd', () => {
       return ok;
     });
     expect(await codeOf(racing)).toBe('login_failed');
+  });
+
+  it('a login checked before the password or 2FA changed gets no session, even when the change came after all its checks', async () => {
+    await add('alice', false);
+    const checked = await login('alice');
+    await setOperatorPassword(store, 'alice', 'a brand new passphrase');
+    expect(await codeOf(sessions.create(checked))).toBe('login_failed');
+    const checkedAgain = await login('alice', { password: 'a brand new passphrase' });
+    await resetOperatorTotp(store, 'alice', { with2fa: true });
+    expect(await codeOf(sessions.create(checkedAgain))).toBe('login_failed');
+    expect([...store.sessions.getRange()]).toEqual([]);
+    // Nothing changed since the check: the session is written.
+    await disableOperator(store, 'alice', { force: true });
+    await enableOperator(store, 'alice');
+    expect(await codeOf(sessions.create(store.operators.get('alice')!))).toBe('ok');
   });
 });

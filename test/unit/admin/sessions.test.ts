@@ -29,7 +29,7 @@ const committed = (): Promise<boolean> => store.root.committed;
 
 describe('sessions', () => {
   it('extend with activity, not with checks that do not slide, and end after the idle time either way', async () => {
-    const { session } = await sessions.create('alice');
+    const { session } = await sessions.create(store.operators.get('alice')!);
     const created = session.expiresAt;
     clock += 5 * 60_000;
     expect(sessions.check(session.tokenHash, false).expiresAt).toBe(created);
@@ -47,7 +47,7 @@ describe('sessions', () => {
   });
 
   it('slide by default', async () => {
-    const { session } = await sessions.create('bob');
+    const { session } = await sessions.create(store.operators.get('bob')!);
     clock += 5 * 60_000;
     const extended = sessions.check(session.tokenHash).expiresAt;
     expect(extended).toBe(clock + IDLE_MS);
