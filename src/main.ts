@@ -114,7 +114,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         threads: await fronts.status(),
       }),
     };
-    const opsContext: OpsContext = { store, server, sessions: new Sessions(store, config.sessionIdleSec * 1000, now), router: fronts, gate, vpn, logins: new LoginThrottle(now), events, log: log.child({ service: 'admin' }), now };
+    const sessions = new Sessions(store, config.sessionIdleSec * 1000, now);
+    const opsContext: OpsContext = { store, server, sessions, router: fronts, gate, vpn, logins: new LoginThrottle(now), events, log: log.child({ service: 'admin' }), now };
     const admin = createAdminService({
       tls, maxMessageBytes: config.adminMaxMessageBytes, log: log.child({ service: 'admin' }), ops: () => opsContext,
       limits: { loginDeadlineMs: config.adminLoginDeadlineSec * 1000, perAddress: config.adminConnectionsPerAddress, waiting: config.adminConnectionsWaiting },
@@ -147,6 +148,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     auditWatch.unref();
 
     // Forgetting expired nonces empties whole slots of the ring on lmdb's writer thread: no scan, whatever the fleet.
+    // Expired operator sessions go with them: a few records, read whole.
     let pruning: Promise<void> = Promise.resolve();
     const pruner = setInterval(() => {
       pruning = pruning
@@ -155,8 +157,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
           const emptied = await store.nonces.forgetExpired(Math.floor(now() / 1000), config.clockSkewSec);
           // About once per 2-minute bucket: rare enough for info, and when it ran is what explains a latency blip.
           if (emptied > 0) log.info({ slots: emptied, ms: Math.round(performance.now() - started) }, 'expired nonces forgotten');
+          const sessionsForgotten = await sessions.forgetExpired();
+          if (sessionsForgotten > 0) log.info({ sessions: sessionsForgotten }, 'expired operator sessions forgotten');
         })
-        .catch((err: unknown) => log.error({ err }, 'forgetting expired nonces failed'));
+        .catch((err: unknown) => log.error({ err }, 'forgetting expired nonces or sessions failed'));
     }, NONCE_PRUNE_MS);
     pruner.unref();
 

@@ -56,7 +56,20 @@ describe('sessions', () => {
     expect(sessions.check(session.tokenHash, false).expiresAt).toBe(extended);
   });
 
-  it('are not extended by server.status, which the web page may refresh by itself; operator ops extend them', () => {
+  it('that expired are forgotten by the periodic sweep; live ones stay', async () => {
+    const live = await sessions.create(store.operators.get('alice')!);
+    const stale = await sessions.create(store.operators.get('bob')!);
+    clock += IDLE_MS - 1;
+    sessions.check(live.session.tokenHash); // activity: alice's slides, bob's does not
+    await committed();
+    clock += 2;
+    expect(await sessions.forgetExpired()).toBeGreaterThanOrEqual(1);
+    expect(store.sessions.get(stale.session.tokenHash)).toBeUndefined();
+    expect(sessions.check(live.session.tokenHash, false).user).toBe('alice');
+    expect(await sessions.forgetExpired()).toBe(0);
+  });
+
+    it('are not extended by server.status, which the web page may refresh by itself; operator ops extend them', () => {
     expect(OPS['server.status']!.slides).toBe(false);
     expect(OPS['terminals.list']!.slides).toBeUndefined();
     expect(Object.entries(OPS).filter(([, spec]) => spec.slides === false).map(([op]) => op)).toEqual(['server.status']);
