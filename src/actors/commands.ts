@@ -8,7 +8,8 @@ export type TerminalCommand =
   | { type: 'approve'; requestId: string; code: string; user: string }
   | { type: 'reject'; requestId: string; user: string }
   | { type: 'unpair'; user: string }
-  | { type: 'update'; edit: TerminalEdit; user: string };
+  | { type: 'update'; edit: TerminalEdit; user: string }
+  | { type: 'delete'; user: string };
 
 export type TerminalReply =
   | { type: 'http'; reply: HttpReply }

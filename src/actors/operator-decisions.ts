@@ -76,6 +76,29 @@ export class OperatorDecisions {
     return shown;
   }
 
+  /**
+   * Takes an unpaired terminal out of the store, with its search entry, its place in the case-folded index (so the
+   * serial can be created again) and its last-seen time; its pending requests are rejected in the same transaction,
+   * so no code of it can be approved afterwards. A paired terminal must be unpaired first: one step that breaks trust
+   * is enough. Its cash events and decided requests stay: they are history, and the audit refers to them.
+   */
+  async delete(user: string): Promise<TerminalView> {
+    const { ctx } = this;
+    const terminal = this.terminal();
+    if (terminal.tfp !== null) throw new AppError('invalid_state', `terminal ${this.serial} is paired: unpair it first (terminals.unpair), then delete it`);
+    const now = ctx.now();
+    const rejected = pendingRequestsOf(ctx.store, this.serial, now).map((record): PairingRecord => ({ ...record, state: 'rejected', decidedBy: user, decidedAt: now }));
+    await ctx.store.atomically(() => {
+      ctx.store.deleteTerminalSync(terminal);
+      for (const record of rejected) ctx.store.pairing.putSync(record.requestId, record);
+    });
+    const view = terminalView(terminal, false, ctx.store.lastSeenAt(terminal));
+    for (const record of rejected.filter((r) => r.stage === 'approval')) ctx.events('pairing', 'pairing.rejected', { request: pairingView(record, now, null) });
+    ctx.events('terminals', 'terminal.deleted', { terminal: view, user });
+    ctx.log.info({ serial: this.serial, user, rejectedRequests: rejected.length }, 'terminal deleted');
+    return view;
+  }
+
   private async wrongCode(terminal: TerminalRecord, record: PairingRecord, user: string): Promise<never> {
     const { ctx } = this;
     const attempts = record.wrongCodeAttempts + 1;

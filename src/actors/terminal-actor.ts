@@ -49,6 +49,8 @@ export class TerminalActor implements Actor<TerminalCommand, TerminalReply> {
         return this.decisions.unpair(command.user).then((view) => ({ type: 'terminal', view }));
       case 'update':
         return this.decisions.update(command.edit, command.user).then((view) => ({ type: 'terminal', view }));
+      case 'delete':
+        return this.decisions.delete(command.user).then((view) => ({ type: 'terminal', view }));
       default:
         return assertNever(command);
     }

@@ -14,6 +14,8 @@ export interface TerminalDecisions {
   unpair(serial: string, user: string): Promise<TerminalView>;
   /** Name, location, contact: through the actor, like every other write of a terminal record. */
   update(serial: string, edit: TerminalEdit, user: string): Promise<TerminalView>;
+  /** An unpaired terminal leaves the store (a mistyped serial, retired hardware); its pending requests are rejected. */
+  delete(serial: string, user: string): Promise<TerminalView>;
 }
 
 export class TerminalRouter implements TerminalDecisions {
@@ -57,6 +59,10 @@ export class TerminalRouter implements TerminalDecisions {
 
   async update(serial: string, edit: TerminalEdit, user: string): Promise<TerminalView> {
     return terminalOf(await this.actors.ask(serial, { type: 'update', edit, user }));
+  }
+
+  async delete(serial: string, user: string): Promise<TerminalView> {
+    return terminalOf(await this.actors.ask(serial, { type: 'delete', user }));
   }
 
   async close(): Promise<void> {

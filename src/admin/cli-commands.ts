@@ -40,7 +40,7 @@ export type CommandValues = Partial<Record<CommandOption, string | boolean>>;
 /** How the human output of a command is drawn (cli-format.ts). */
 export type Renderer =
   | 'terminal' | 'terminals' | 'pairing' | 'pairings' | 'decision'
-  | 'deposit' | 'deposits' | 'audit' | 'gate' | 'unknown' | 'unpaired' | 'enrolment' | 'enrolled' | 'events' | 'session'
+  | 'deposit' | 'deposits' | 'audit' | 'gate' | 'unknown' | 'unpaired' | 'deleted' | 'enrolment' | 'enrolled' | 'events' | 'session'
   | 'vpn' | 'vpn-config' | 'vpn-export' | 'vpn-crl' | 'server';
 
 export interface CommandSpec {
@@ -173,6 +173,10 @@ const SPECS: readonly Spec[] = [
   {
     name: 'terminals unpair', usage: 'SERIAL', summary: 'forget the terminal\'s TFP at once (breaks trust)', positionals: ['SERIAL'],
     options: [], op: 'terminals.unpair', render: 'unpaired', toArgs: ([serial]) => ({ serial }),
+  },
+  {
+    name: 'terminals delete', usage: 'SERIAL', summary: 'remove an unpaired terminal (a mistyped serial, retired hardware); its pending requests are rejected',
+    positionals: ['SERIAL'], options: [], op: 'terminals.delete', render: 'deleted', toArgs: ([serial]) => ({ serial }),
   },
   {
     name: 'pairing list', usage: '[--state pending|approved|rejected|expired] [--limit N]', summary: 'pairing requests, newest first (all of them unless --limit)',

@@ -23,6 +23,8 @@ export function renderResult(renderer: Renderer, result: unknown): string {
         ['contact', (r) => r.contact], ['vpn', (r) => r.vpn], ['TFP', (r) => fullFp(r.tfp)], ['paired at', (r) => time(r.pairedAt)],
         ['last seen', (r) => time(r.lastSeenAt)], ['created at', (r) => time(r.createdAt)],
       ]);
+    case 'deleted':
+      return `terminal ${text(itemOf(result, 'terminal').serial) || ''} deleted: the serial can be created again; its audit entries and cash events stay\n`;
     case 'unpaired': {
       const r = itemOf(result, 'terminal');
       return `terminal ${text(r.serial) || ''} unpaired: its TFP is forgotten, its next master call fails with not_paired\n`;

@@ -205,6 +205,20 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
       return ctx.router.unpair(serial, conn.session!.user);
     },
   },
+  'terminals.delete': {
+    access: 'session', audit: true, target: (a) => str(a, 'serial'),
+    // What the terminal was: a deletion by mistake can be undone by hand from the audit log.
+    auditDetail: (a, ctx) => {
+      const serial = str(a, 'serial');
+      const terminal = serial === null ? undefined : ctx.store.terminals.get(serial);
+      return terminal ? { name: terminal.name, location: terminal.location, contact: terminal.contact, vpn: terminal.vpn } : {};
+    },
+    run(ctx, conn, args) {
+      const { serial } = check(z.object({ serial: serialSchema }), args);
+      terminalOf(ctx, serial);
+      return ctx.router.delete(serial, conn.session!.user);
+    },
+  },
   'terminals.update': {
     access: 'session', audit: true, target: (a) => str(a, 'serial'), auditDetail: updateDetail,
     run(ctx, conn, args) {

@@ -147,6 +147,10 @@ export class FrontPool implements GateListener, TerminalDecisions {
     return this.decide({ type: 'update', serial, edit, user }) as Promise<TerminalView>;
   }
 
+  delete(serial: string, user: string): Promise<TerminalView> {
+    return this.decide({ type: 'delete', serial, user }) as Promise<TerminalView>;
+  }
+
   /**
    * Graceful, in phases, because a thread may still be answering requests that other threads handed it:
    * every thread stops accepting, then all finish their requests (up to `graceMs`), then all close their

@@ -56,7 +56,8 @@ export type Decision =
   | { type: 'approve'; serial: string; requestId: string; code: string; user: string }
   | { type: 'reject'; serial: string; requestId: string; user: string }
   | { type: 'unpair'; serial: string; user: string }
-  | { type: 'update'; serial: string; edit: TerminalEdit; user: string };
+  | { type: 'update'; serial: string; edit: TerminalEdit; user: string }
+  | { type: 'delete'; serial: string; user: string };
 
 /** A decision's answer, or the thread that holds the serial's lease when it is not the one asked. */
 export type DecisionAnswer<T = PairingView | TerminalView> = Outcome<T> | { ok: false; movedTo: number };

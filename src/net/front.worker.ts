@@ -109,6 +109,8 @@ function decide(decision: Decision): Promise<PairingView | TerminalView> {
       return actors.unpair(decision.serial, decision.user);
     case 'update':
       return actors.update(decision.serial, decision.edit, decision.user);
+    case 'delete':
+      return actors.delete(decision.serial, decision.user);
   }
 }
 

@@ -281,6 +281,14 @@ export class Store {
     this.terminalSearch.putSync(record);
   }
 
+  /** Takes a terminal out: its record, search entry, case-folded serial and last-seen time. Inside `atomically`. */
+  deleteTerminalSync(record: TerminalRecord): void {
+    this.terminals.removeSync(record.serial);
+    this.terminalSearch.db.removeSync(record.serial);
+    this.foldedSerials.removeSync(foldSerial(record.serial));
+    this.lastSeen.removeSync(record.serial);
+  }
+
   /** Files a new pairing request, in its place in the timeline too. Inside `atomically`. */
   addPairingSync(record: PairingRecord): void {
     this.pairing.putSync(record.requestId, record);

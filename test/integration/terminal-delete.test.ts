@@ -1,0 +1,92 @@
+/**
+ * @module terminals.delete against the real server: an unpaired terminal leaves the store (a mistyped serial, retired
+ * hardware), its serial can be created again, its pending requests can no longer be approved, and a paired terminal
+ * must be unpaired first.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AdminClient } from '../../src/admin/admin-client.js';
+import type { AuditEntry, PairingView, TerminalView } from '../../src/protocol/types.js';
+import { casCli } from '../helpers/cli.js';
+import { addOperator, connectOperator, nextPush, pairRawTerminal, type TestOperator } from '../helpers/operator.js';
+import { RawTerminal } from '../helpers/raw-terminal.js';
+import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+
+let server: ServerProcess;
+let operator: TestOperator;
+let alice: AdminClient;
+/** A second operator's connection, subscribed: deletions are told to every operator. */
+let watcher: AdminClient;
+
+const remove = (serial: string) => alice.request<TerminalView>('terminals.delete', { serial });
+
+beforeAll(async () => {
+  server = await startServerProcess();
+  operator = await addOperator(server.dataDir, 'alice');
+  alice = await connectOperator(server, operator);
+  watcher = await connectOperator(server, await addOperator(server.dataDir, 'bob'));
+  await watcher.request('subscribe', { topics: ['terminals', 'pairing'] });
+  await alice.request('gate.open', { minutes: 10 });
+});
+
+afterAll(async () => {
+  await watcher?.close();
+  await alice?.close();
+  await server?.stop();
+});
+
+describe('terminals.delete', () => {
+  it('removes a mistyped terminal, tells every operator, and lets its serial (in any case) be created again', async () => {
+    await alice.request('terminals.create', { serial: 'DEL-TYPO', name: 'Lobby', location: 'Main St 1', contact: '+1 555 0100' });
+    const told = nextPush(watcher, (p) => p.event === 'terminal.deleted');
+    expect(await remove('DEL-TYPO')).toMatchObject({ serial: 'DEL-TYPO', name: 'Lobby', state: 'expected' });
+    expect((await told).data).toMatchObject({ terminal: { serial: 'DEL-TYPO' }, user: 'alice' });
+    await expect(alice.request('terminals.get', { serial: 'DEL-TYPO' })).rejects.toMatchObject({ code: 'not_found' });
+    expect((await alice.request<{ terminals: TerminalView[] }>('terminals.list', { query: 'del-typo' })).terminals).toEqual([]);
+    await expect(remove('DEL-TYPO')).rejects.toMatchObject({ code: 'not_found' });
+    // The case-folded index let go of it too: the serial is free in either case.
+    expect(await alice.request<TerminalView>('terminals.create', { serial: 'del-typo' })).toMatchObject({ serial: 'del-typo' });
+    // What it was is in the audit log, so a deletion by mistake can be undone by hand.
+    const entries = await alice.request<AuditEntry[]>('audit.list', { action: 'terminals.delete', serial: 'DEL-TYPO' });
+    expect(entries.map((e) => e.detail?.result)).toEqual(['not_found', 'ok']);
+    expect(entries[1]).toMatchObject({ user: 'alice', target: 'DEL-TYPO', detail: { name: 'Lobby', location: 'Main St 1', contact: '+1 555 0100', vpn: false, result: 'ok' } });
+  });
+
+  it('rejects the pending requests of the terminal: their code can no longer be approved', async () => {
+    await alice.request('terminals.create', { serial: 'DEL-WAIT' });
+    const terminal = RawTerminal.create('DEL-WAIT');
+    const { requestId, code } = await terminal.requestPairing(server.gateUrl, server.sfp);
+    const rejected = nextPush(watcher, (p) => p.event === 'pairing.rejected');
+    await remove('DEL-WAIT');
+    expect((await rejected).data).toMatchObject({ request: { requestId, state: 'rejected', decidedBy: 'alice' } });
+    expect(await alice.request<PairingView>('pairing.get', { requestId })).toMatchObject({ state: 'rejected', decidedBy: 'alice' });
+    await expect(alice.request('pairing.approve', { requestId, code })).rejects.toMatchObject({ code: 'not_found' });
+    // To the gate it is a serial nobody created.
+    const again = await terminal.gate(server.gateUrl, { commitment: Buffer.alloc(32, 7).toString('base64') });
+    expect(again.json).toMatchObject({ error: 'unknown_serial' });
+  });
+
+  it('refuses a paired terminal until it is unpaired; then the terminal is refused by master', async () => {
+    const terminal = RawTerminal.create('DEL-PAIRED');
+    await pairRawTerminal(alice, server, terminal);
+    await expect(remove('DEL-PAIRED')).rejects.toMatchObject({ code: 'invalid_state' });
+    expect((await terminal.send(server.masterUrl, '/api/v1/ping', { body: '{}' })).status).toBe(200);
+    await alice.request('terminals.unpair', { serial: 'DEL-PAIRED' });
+    await remove('DEL-PAIRED');
+    const refused = await terminal.send(server.masterUrl, '/api/v1/ping', { body: '{}' });
+    expect(refused.status).toBe(401);
+  });
+
+  it('is cas terminals delete SERIAL', async () => {
+    await alice.request('terminals.create', { serial: 'DEL-CLI' });
+    const base = ['--url', server.adminUrl, '--user', 'alice', '--fingerprint', server.sfp];
+    const res = await casCli([...base, ...(operator.totpSecret ? ['--totp', await nextCode()] : []), 'terminals', 'delete', 'DEL-CLI'], `${operator.password}\n`);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain('terminal DEL-CLI deleted');
+    await expect(alice.request('terminals.get', { serial: 'DEL-CLI' })).rejects.toMatchObject({ code: 'not_found' });
+  });
+});
+
+async function nextCode(): Promise<string> {
+  const { nextTotp } = await import('../helpers/operator.js');
+  return (await nextTotp(operator))!;
+}
