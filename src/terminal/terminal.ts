@@ -1,4 +1,4 @@
-/** @module The terminal library: identity (init, factory reset, restore point), server pinning, commit–reveal pairing with the gate, and signed master calls. */
+/** @module The terminal library: identity (init, factory reset, restore point), server pinning, commit–reveal pairing with the gate, signed master calls, and the VPN configuration it was given. */
 import { X509Certificate, randomUUID } from 'node:crypto';
 import { AppError } from '../errors.js';
 import { createSelfSignedCertificate, defaultAlgorithm, generateKeyPair, MAX_RSA_BITS, MIN_RSA_BITS } from '../crypto/certificates.js';
@@ -11,6 +11,7 @@ import { parseServerUrl, type PinnedReply } from './pinned-https.js';
 import { openRestorePoint, sealRestorePoint } from './restore-point.js';
 import { isSuccess, replyError, signedCall, type TerminalIdentity } from './signed-call.js';
 import { emptyServer, StateDir, type StoredState } from './state-dir.js';
+import { profileWithKey, storedVpnConfig, type TerminalVpnConfig } from './vpn-config.js';
 
 export interface InitOptions {
   serial: string;
@@ -43,22 +44,7 @@ export interface TerminalStatus extends InitResult {
 
 export type { PairOptions, PairResult } from './gate-pairing.js';
 
-/** The VPN configuration a trusted terminal received from the gate (docs/VPN.md). */
-export interface TerminalVpnConfig {
-  /** OpenVPN client profile without a private key. */
-  profile: string;
-  /** Master's address inside the tunnel. */
-  masterUrl: string;
-  /** Serial number of the terminal's VPN certificate. */
-  serial: string;
-  expiresAt: string;
-}
-
-function isVpnConfig(value: unknown): value is TerminalVpnConfig {
-  if (typeof value !== 'object' || value === null) return false;
-  const v = value as Record<string, unknown>;
-  return typeof v.profile === 'string' && typeof v.masterUrl === 'string' && typeof v.serial === 'string' && typeof v.expiresAt === 'string';
-}
+export type { TerminalVpnConfig } from './vpn-config.js';
 
 export interface CashEventInput {
   currency: string;
@@ -251,29 +237,12 @@ export class Terminal {
 
   /** The VPN configuration from the last trusted gate answer; `not_found` when the server gave none. */
   vpnConfig(): TerminalVpnConfig {
-    const vpn = this.state.server.vpn;
-    if (!isVpnConfig(vpn)) {
-      if (!this.state.paired) {
-        throw new AppError('not_found', `no VPN configuration yet: the server gives one to terminals created with VPN, once they are trusted; ${PAIR_HINT}`);
-      }
-      // Paired, yet the last trusted answer carried none: pairing again does not help unless the server has one by now.
-      // The VPN setting is chosen when the operator creates the terminal (`cas terminals create --vpn`); no op changes it later.
-      throw new AppError(
-        'not_found',
-        `the server gave terminal ${this.state.serial} no VPN configuration: it gives one only to terminals the operator ` +
-          'created with VPN (`cas terminals create SERIAL --vpn`), and that cannot be switched on for an existing terminal. ' +
-          'Ask the operator how this terminal was created. If it was created with VPN, `terminal pair` fetches the ' +
-          'configuration again (no new code).',
-      );
-    }
-    return { profile: vpn.profile, masterUrl: vpn.masterUrl, serial: vpn.serial, expiresAt: vpn.expiresAt };
+    return storedVpnConfig(this.state, PAIR_HINT);
   }
 
   /** The complete OpenVPN profile: the server's part plus this terminal's own private key, which only this machine has. */
   vpnProfileWithKey(): string {
-    const { profile } = this.vpnConfig();
-    if (/^\s*<key>/m.test(profile)) throw new AppError('invalid_state', 'the stored VPN profile already holds a <key> block; pair again to fetch a fresh one');
-    return `${profile.trimEnd()}\n<key>\n${this.dir.privateKeyPem().trim()}\n</key>\n`;
+    return profileWithKey(this.vpnConfig().profile, this.dir.privateKeyPem());
   }
 
   /** Heartbeat on master: `{ serverTime }`. */
