@@ -1,0 +1,54 @@
+/**
+ * @module Pairing attempts with serials nobody created, from anyone who reaches the open gate: each is refused and kept
+ * for operators, but the pushes to their screens are bounded, and what was held back is counted in the log.
+ */
+import crypto from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AdminClient } from '../../src/admin/admin-client.js';
+import type { AdminPush } from '../../src/protocol/types.js';
+import { addOperator, connectOperator, nextPush } from '../helpers/operator.js';
+import { RawTerminal } from '../helpers/raw-terminal.js';
+import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+
+let server: ServerProcess;
+let alice: AdminClient;
+
+beforeAll(async () => {
+  // Budgets wide enough that the gate's rate limit, not the push budget, would be the only bound without it.
+  server = await startServerProcess({ extraArgs: ['--gate-rate', '1000', '--gate-global-rate', '1000'] });
+  alice = await connectOperator(server, await addOperator(server.dataDir, 'alice'));
+  await alice.request('subscribe', { topics: ['terminals'] });
+  await alice.request('gate.open', { minutes: 10 });
+});
+
+afterAll(async () => {
+  await alice?.close();
+  await server?.stop();
+});
+
+const attempt = (serial: string) =>
+  RawTerminal.create(serial).gate(server.gateUrl, { commitment: crypto.randomBytes(32).toString('base64') });
+
+describe('a flood of unknown serials', () => {
+  it('is refused and listed, pushed at most 10 a second, and the rest counted in the log', async () => {
+    const pushes: AdminPush[] = [];
+    alice.on('event', (push) => {
+      if (push.event === 'terminal.unknown_serial') pushes.push(push);
+    });
+    const flood = Array.from({ length: 40 }, (_, i) => `FLOOD-${String(i).padStart(2, '0')}`);
+    const replies = await Promise.all(flood.map(attempt));
+    expect(replies.map((r) => r.json?.error)).toEqual(flood.map(() => 'unknown_serial'));
+    // One more after the flood's second(s): the budget's new second reports what the last one held back.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const late = nextPush(alice, (p) => p.event === 'terminal.unknown_serial' && p.data.serial === 'FLOOD-LATE');
+    await attempt('FLOOD-LATE');
+    await server.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('unknown-serial alerts beyond 10 a second'));
+    await late; // the first of its second: pushed
+    const held = server.logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('unknown-serial alerts beyond')).reduce((sum, l) => sum + Number(l.count), 0);
+    expect(pushes.length).toBeLessThanOrEqual(21); // 10 a second; 40 attempts may straddle two seconds, then the late one
+    expect(pushes.length + held).toBe(flood.length + 1);
+    // Every attempt is in the list all the same.
+    const listed = await alice.request<Array<{ serial: string }>>('unknown.list');
+    expect(listed.map((u) => u.serial).sort()).toEqual([...flood, 'FLOOD-LATE'].sort());
+  });
+});
