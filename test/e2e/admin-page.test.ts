@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { AdminClient } from '../../src/admin/admin-client.js';
 import { totpCode } from '../../src/crypto/totp.js';
-import { launchChromium, openPage, screenshot, type WatchedPage } from '../helpers/browser.js';
+import { launchChromium, logIn as logInAt, openPage, screenshot, type WatchedPage } from '../helpers/browser.js';
 import { terminalCli } from '../helpers/cli.js';
 import { addOperator, nextTotp, type TestOperator } from '../helpers/operator.js';
 import { RawTerminal } from '../helpers/raw-terminal.js';
@@ -30,15 +30,7 @@ async function newPage(viewport?: { width: number; height: number }): Promise<Pa
   return watched.page;
 }
 
-async function logIn(page: Page, op: TestOperator, url = pageUrl): Promise<void> {
-  await page.goto(url);
-  await page.fill('#login-user', op.user);
-  await page.fill('#login-password', op.password);
-  const code = await nextTotp(op);
-  if (code) await page.fill('#login-totp', code);
-  await page.click('#login-submit');
-  await page.locator('#user-name', { hasText: op.user }).waitFor();
-}
+const logIn = (page: Page, op: TestOperator, url = pageUrl): Promise<void> => logInAt(page, url, op);
 
 async function startPairing(stateDir: string, serial: string, gateUrl = server.gateUrl): Promise<{ code: string; requestId: string; tfp: string }> {
   const init = await terminalCli(stateDir, ['init', '--serial', serial, '--key', 'ec']);

@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { nextTotp, type TestOperator } from './operator.js';
 import { ROOT } from './server-process.js';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -50,4 +51,15 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   const file = path.join(SCREENSHOTS, `${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
   return file;
+}
+
+/** Logs `op` in through the page's form, with a fresh TOTP code when the account has 2FA, and waits for the header. */
+export async function logIn(page: Page, url: string, op: TestOperator): Promise<void> {
+  await page.goto(url);
+  await page.fill('#login-user', op.user);
+  await page.fill('#login-password', op.password);
+  const code = await nextTotp(op);
+  if (code) await page.fill('#login-totp', code);
+  await page.click('#login-submit');
+  await page.locator('#user-name', { hasText: op.user }).waitFor();
 }
