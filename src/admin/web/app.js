@@ -3,6 +3,7 @@ import { Channel } from './channel.js';
 import { h, fill } from './dom.js';
 import { errorText } from './format.js';
 import { Store } from './store.js';
+import { terminalFetcher } from './terminal-fetcher.js';
 import { ui } from './ui.js';
 import { auditView } from './views/audit.js';
 import { enrolView } from './views/enrol.js';
@@ -23,6 +24,7 @@ const TOPICS = ['pairing', 'terminals'];
 
 const channel = new Channel(`wss://${location.host}/admin`);
 const store = new Store();
+const fetcher = terminalFetcher(store, (op, args) => ctx.read(op, args));
 const main = document.getElementById('main');
 
 let disposeView = null;
@@ -78,6 +80,14 @@ const ctx = {
   setHas2fa() {
     store.setSession({ ...store.session, has2fa: true });
   },
+  /** Fetches, in the background, the terminals a view shows something of and the page has not seen. */
+  needTerminals(serials) {
+    fetcher.want(serials);
+  },
+  /** Drops the unknown serials that were created since (the server lists them still). */
+  checkUnknown() {
+    fetcher.want(store.uncheckedUnknown());
+  },
 };
 
 async function startSession(result) {
@@ -92,23 +102,43 @@ async function startSession(result) {
   if (!resumed) route();
 }
 
+/**
+ * Only what the header and the pairing list need at once: the pending requests (few: they expire), unknown serials and
+ * the gate. Terminals are asked for page by page by the views; pairing history when an operator pages through it.
+ */
 async function loadAll() {
-  const [terminals, requests, unknown, gate] = await Promise.all([
-    channel.request('terminals.list'),
-    channel.request('pairing.list'),
+  const [pending, unknown, gate] = await Promise.all([
+    pendingRequests(),
     channel.request('unknown.list'),
     channel.request('gate.status'),
   ]);
-  store.setTerminals(terminals);
-  store.setRequests(requests);
+  // Pushes may have been missed while disconnected: nothing fetched before can be trusted.
+  fetcher.clear();
+  store.resetTerminals();
+  store.setRequests(pending);
   store.setUnknown(unknown);
   store.setGate(gate);
+  // The pairing list names their terminals, and their pending flags must follow the requests.
+  fetcher.want(pending.map((r) => r.serial));
+  ctx.checkUnknown();
+}
+
+async function pendingRequests() {
+  const all = [];
+  let before = null;
+  do {
+    const page = await channel.request('pairing.list', { state: 'pending', limit: 1000, ...(before ? { before } : {}) });
+    all.push(...page.requests);
+    before = page.next;
+  } while (before);
+  return all;
 }
 
 function endSession(message) {
   sessionStorage.removeItem(TOKEN_KEY);
   clearTimeout(idleTimer);
   const wasIn = store.session !== null;
+  fetcher.clear();
   store.clear();
   if (wasIn || !main.querySelector('#login-form')) showLogin(message);
 }
@@ -139,13 +169,15 @@ channel.on('close', () => {
 
 channel.on('pairing.requested', ({ request }) => {
   store.putRequest(request);
+  fetcher.want([request.serial]);
   ui.toast(`New pairing request from terminal ${request.serial}`, 'warn');
 });
 channel.on('pairing.approved', ({ request }) => store.putRequest(request));
 channel.on('pairing.rejected', ({ request }) => store.putRequest(request));
 for (const event of ['terminal.created', 'terminal.paired', 'terminal.unpaired', 'terminal.updated']) {
-  channel.on(event, ({ terminal }) => store.putTerminal(terminal));
+  channel.on(event, ({ terminal }) => store.putTerminal(terminal, { created: event === 'terminal.created' }));
 }
+channel.on('terminal.deleted', ({ terminal }) => store.dropTerminal(terminal));
 channel.on('terminal.unknown_serial', (data) => {
   // The push is the list's whole entry: asking for the list here would count as operator activity and keep an
   // unattended page logged in for as long as an unknown terminal retries.
@@ -167,7 +199,11 @@ store.subscribe((topic) => {
   clearTimeout(expiryTimer);
   const now = Date.now();
   const next = Math.min(...store.pendingRequests(now).map((r) => Date.parse(r.expiresAt)));
-  if (Number.isFinite(next)) expiryTimer = setTimeout(() => store.changed('requests'), Math.min(next - now + 50, 2 ** 31 - 1));
+  if (!Number.isFinite(next)) return;
+  expiryTimer = setTimeout(() => {
+    store.refreshPendingFlags();
+    store.changed('requests');
+  }, Math.min(next - now + 50, 2 ** 31 - 1));
 });
 store.subscribe(() => renderHeader(ctx));
 

@@ -70,6 +70,16 @@ export function dataTable({ id, caption, columns, rows, empty, rowKey }) {
         columns.map((c) => h('td', { 'data-label': c.label, class: c.class }, c.cell(row))))))));
 }
 
+/**
+ * Refills the cells of one row of a `dataTable` from a newer `row`, in place: a push changes one terminal without
+ * rebuilding the table. Columns marked `fixed` (the row's key, a link that may hold the focus) are left as they are.
+ */
+export function refillRow(tr, columns, row) {
+  columns.forEach((c, i) => {
+    if (!c.fixed && tr.cells[i]) fill(tr.cells[i], c.cell(row));
+  });
+}
+
 /** A small coloured state label. */
 export function pill(state) {
   return h('span', { class: `pill pill-${state}` }, state);

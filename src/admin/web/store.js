@@ -1,24 +1,41 @@
-/** @module What the page knows: the session, terminals, pairing requests, unknown serials and the gate, kept current by pushes. */
+/**
+ * @module What the page knows: the session, a cache of the terminals it has seen, the pairing requests it has loaded
+ * (every pending one, and the pages of history asked for), unknown serials and the gate, kept current by pushes.
+ */
 import { effectiveState } from './format.js';
+
+/**
+ * Terminals kept at most. A fleet can hold hundreds of thousands: the page keeps those it has shown or been told
+ * about lately (pages, details, pushes), least recently seen dropped first, never one with a pending request.
+ */
+const TERMINAL_CACHE = 2000;
 
 export class Store {
   constructor() {
     this.session = null;
+    /** serial → terminal, in the order last seen (a Map keeps insertion order: the first entries are the oldest). */
     this.terminals = new Map();
     this.requests = new Map();
     this.unknown = new Map();
+    /** Serials the server said are no terminal (terminals.get: not_found): not asked again until a reconnection. */
+    this.absent = new Set();
     this.gate = null;
     this.listeners = new Set();
   }
 
-  /** Calls `listener(topic)` after every change; topic is 'session' | 'terminals' | 'requests' | 'unknown' | 'gate'. */
+  /**
+   * Calls `listener(topic, detail)` after every change; topic is 'session' | 'terminals' | 'requests' | 'unknown' |
+   * 'gate'. For 'terminals', detail says what: `{ terminal, created }` (one terminal changed: a push, an op's answer,
+   * its pending flag), `{ deleted }` (that terminal is gone), `{ filled }` (a batch the page asked for), or `{ reset }`
+   * (the cache was emptied: reload).
+   */
   subscribe(listener) {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
-  changed(topic) {
-    for (const listener of this.listeners) listener(topic);
+  changed(topic, detail = null) {
+    for (const listener of this.listeners) listener(topic, detail);
   }
 
   clear() {
@@ -26,6 +43,7 @@ export class Store {
     this.terminals.clear();
     this.requests.clear();
     this.unknown.clear();
+    this.absent.clear();
     this.gate = null;
     this.changed('session');
   }
@@ -35,20 +53,58 @@ export class Store {
     this.changed('session');
   }
 
-  setTerminals(list) {
-    this.terminals = new Map(list.map((t) => [t.serial, t]));
-    this.changed('terminals');
+  /** After a (re)connection: pushes may have been missed meanwhile, so nothing cached can be trusted. */
+  resetTerminals() {
+    this.terminals.clear();
+    this.absent.clear();
+    this.changed('terminals', { reset: true });
   }
 
-  putTerminal(terminal) {
+  /** Terminals as the server just gave them (a page of the list, a batch of gets). */
+  cacheTerminals(list) {
+    for (const terminal of list) this.remember(terminal);
+    this.evict();
+    this.changed('terminals', { filled: list });
+  }
+
+  /** `created`: the push of a new terminal (the list's total grows). */
+  putTerminal(terminal, { created = false } = {}) {
+    this.remember(terminal);
+    this.evict();
+    this.changed('terminals', { terminal, created });
+  }
+
+  /** `terminal`: as it was before terminals.delete removed it. */
+  dropTerminal(terminal) {
+    this.terminals.delete(terminal.serial);
+    this.changed('terminals', { deleted: terminal });
+  }
+
+  remember(terminal) {
+    this.terminals.delete(terminal.serial);
     this.terminals.set(terminal.serial, terminal);
     // A created terminal is no longer unknown.
     if (this.unknown.delete(terminal.serial)) this.changed('unknown');
-    this.changed('terminals');
   }
 
+  evict() {
+    if (this.terminals.size <= TERMINAL_CACHE) return;
+    const kept = new Set(this.pendingRequests().map((r) => r.serial));
+    for (const serial of this.terminals.keys()) {
+      if (this.terminals.size <= TERMINAL_CACHE) break;
+      if (!kept.has(serial)) this.terminals.delete(serial);
+    }
+  }
+
+  /** The pending requests, as the server listed them at login: they replace every request known. */
   setRequests(list) {
     this.requests = new Map(list.map((r) => [r.requestId, r]));
+    this.changed('requests');
+  }
+
+  /** A page of requests a view asked for. */
+  addRequests(list) {
+    for (const r of list) this.requests.set(r.requestId, r);
     this.changed('requests');
   }
 
@@ -58,13 +114,36 @@ export class Store {
     this.refreshPendingFlag(request.serial);
   }
 
-  /** The terminal list's `pending` state follows the requests the page sees. */
+  /** Drops decided and expired requests before a view pages through history again: only pending ones stay for good. */
+  forgetDecided(now = Date.now()) {
+    for (const [id, r] of this.requests) if (effectiveState(r, now) !== 'pending') this.requests.delete(id);
+  }
+
+  /**
+   * Requests known here, newest first, in `state` (effective; all states if absent) and of `serial` if given. `since`:
+   * only those requested at or after it — a paged list holds every request newer than its last row, and pushes add
+   * to its top; older ones in the store belong to pages not loaded.
+   */
+  requestsWhere({ state, serial, since } = {}, now = Date.now()) {
+    return [...this.requests.values()]
+      .map((r) => ({ ...r, state: effectiveState(r, now) }))
+      .filter((r) => (!state || r.state === state) && (!serial || r.serial === serial) && (!since || r.requestedAt >= since))
+      .sort((a, b) => b.requestedAt.localeCompare(a.requestedAt));
+  }
+
+  /** A cached terminal's `pending` state follows the requests the page sees (the server pushes no terminal event for it). */
   refreshPendingFlag(serial) {
     const terminal = this.terminals.get(serial);
     if (!terminal || terminal.state === 'paired') return;
     const pending = [...this.requests.values()].some((r) => r.serial === serial && effectiveState(r) === 'pending');
     const state = pending ? 'pending' : 'expected';
     if (terminal.state !== state) this.putTerminal({ ...terminal, state });
+  }
+
+  /** At a request's expiry time its terminal is no longer pending. */
+  refreshPendingFlags() {
+    const waiting = [...this.requests.values()].filter((r) => r.state === 'pending');
+    for (const serial of new Set(waiting.map((r) => r.serial))) this.refreshPendingFlag(serial);
   }
 
   setUnknown(list) {
@@ -77,6 +156,11 @@ export class Store {
     const before = this.unknown.get(entry.serial);
     this.unknown.set(entry.serial, { attempts: (before?.attempts ?? 0) + 1, ...before, ...entry, lastAttemptAt: entry.lastAttemptAt ?? new Date().toISOString() });
     this.changed('unknown');
+  }
+
+  /** Unknown serials not yet checked against the terminals (the server lists a serial even after it was created). */
+  uncheckedUnknown() {
+    return [...this.unknown.keys()].filter((serial) => !this.absent.has(serial));
   }
 
   setGate(gate) {

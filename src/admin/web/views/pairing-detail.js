@@ -50,6 +50,25 @@ export function pairingDetailView(ctx, requestId) {
     h('div', { class: 'actions' }, rejectButton, approveButton));
   codeInput.setAttribute('aria-describedby', 'approve-code-hint');
 
+  /**
+   * The request's terminal as the server gave it to this view (terminals.get) or pushed it since: its contact is the
+   * number the operator calls to hear the code, so it is never shown from a copy older than this view.
+   */
+  let terminal = null;
+  let terminalError = null;
+  /** The serial asked for; null until the request is known, or again after a reconnection. */
+  let terminalAsked = null;
+
+  function fetchTerminal(serial) {
+    terminalAsked = serial;
+    terminalError = null;
+    ctx.call('terminals.get', { serial }).then((t) => store.putTerminal(t), (failure) => {
+      if (terminalAsked !== serial || terminal) return;
+      terminalError = errorText(failure);
+      render();
+    });
+  }
+
   async function approve(event) {
     event.preventDefault();
     error.show(null);
@@ -111,8 +130,8 @@ export function pairingDetailView(ctx, requestId) {
       fill(head, h('p', { class: 'empty' }, 'Loading…'));
       return;
     }
+    if (terminalAsked !== r.serial) fetchTerminal(r.serial);
     const state = effectiveState(r);
-    const terminal = store.terminals.get(r.serial);
     const statusText = {
       pending: `Waiting for an operator's decision until ${formatTime(r.expiresAt)}.`,
       approved: `Approved by ${r.decidedBy ?? '?'} on ${formatTime(r.decidedAt)}.`,
@@ -130,6 +149,11 @@ export function pairingDetailView(ctx, requestId) {
           h('p', {}, 'Asking: ', fingerprintText(r.tfp, 'pairing-new-tfp')))
         : null,
       state === 'pending' ? codeBlock(r.code) : null,
+      state === 'pending' && !terminal
+        ? h('p', { class: terminalError ? 'warning' : 'loading', id: 'pairing-contact-loading', role: 'status' }, terminalError
+          ? `The terminal's contact number could not be loaded (${terminalError}) Do not approve before you have it: reload the page.`
+          : 'Loading the contact number on record…')
+        : null,
       state === 'pending' && terminal?.contact
         ? h('p', { class: 'call' }, 'Call the location contact on the number you have on record: ', h('strong', { id: 'pairing-contact' }, terminal.contact),
           ' — never on a number a caller gives you — and ask them to read the code on the terminal screen.')
@@ -140,9 +164,9 @@ export function pairingDetailView(ctx, requestId) {
         : null);
     fill(facts, h('dl', { class: 'facts card' },
       h('dt', {}, 'Serial'), h('dd', { class: 'mono' }, h('a', { href: `#/terminals/${encodeURIComponent(r.serial)}` }, r.serial)),
-      h('dt', {}, 'Name'), h('dd', {}, terminal?.name || '—'),
-      h('dt', {}, 'Location'), h('dd', {}, terminal?.location || '—'),
-      h('dt', {}, 'Contact'), h('dd', {}, terminal?.contact || '—'),
+      h('dt', {}, 'Name'), h('dd', {}, terminal ? terminal.name || '—' : '…'),
+      h('dt', {}, 'Location'), h('dd', {}, terminal ? terminal.location || '—' : '…'),
+      h('dt', {}, 'Contact'), h('dd', {}, terminal ? terminal.contact || '—' : '…'),
       h('dt', {}, 'TFP'), h('dd', {}, fingerprintText(r.tfp, 'pairing-tfp')),
       h('dt', {}, 'Remote address'), h('dd', { class: 'mono' }, r.remoteAddress),
       h('dt', {}, 'Requested'), h('dd', {}, formatTime(r.requestedAt)),
@@ -158,13 +182,35 @@ export function pairingDetailView(ctx, requestId) {
     }
   }
 
-  const unsubscribe = store.subscribe((topic) => {
+  const serialShown = () => store.requests.get(requestId)?.serial ?? terminalAsked;
+  const unsubscribe = store.subscribe((topic, detail) => {
+    if (topic === 'terminals' && detail?.reset) {
+      // A reconnection: a change of contact may have been missed meanwhile; ask again before showing one.
+      terminal = null;
+      terminalAsked = null;
+      fetchRequest();
+      return;
+    }
+    if (topic === 'terminals' && detail?.deleted) {
+      if (detail.deleted.serial !== serialShown()) return;
+      terminal = null;
+      terminalError = 'the terminal was deleted.';
+    } else if (topic === 'terminals') {
+      const fresh = (detail?.terminal ? [detail.terminal] : detail?.filled ?? []).find((t) => t.serial === serialShown());
+      if (!fresh) return;
+      terminal = fresh;
+    }
     if (topic === 'requests' || topic === 'terminals' || topic === 'session') render();
   });
+
+  function fetchRequest() {
+    ctx.call('pairing.get', { requestId }).then((r) => store.putRequest(r), (failure) => {
+      if (!store.requests.has(requestId)) fill(head, h('p', { class: 'form-error', role: 'alert' }, errorText(failure)));
+    });
+  }
+
   render();
-  ctx.call('pairing.get', { requestId }).then((r) => store.putRequest(r), (failure) => {
-    if (!store.requests.has(requestId)) fill(head, h('p', { class: 'form-error', role: 'alert' }, errorText(failure)));
-  });
+  fetchRequest();
 
   const el = h('section', { class: 'view' },
     h('p', { class: 'crumbs' }, h('a', { href: '#/pairing' }, '← Pairing requests')),

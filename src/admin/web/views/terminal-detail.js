@@ -1,6 +1,7 @@
 /** @module One terminal: its fields (name, location and contact editable in place), full TFP, its pairing requests, and unpairing (step "break trust") behind a confirmation. */
 import { dataTable, field, fill, fingerprintText, formError, h, pill } from '../dom.js';
-import { effectiveState, errorText, formatTime } from '../format.js';
+import { errorText, formatTime } from '../format.js';
+import { requestPages } from '../request-pages.js';
 
 /** What an operator may correct after creating the terminal; the rest belongs to the pairing. */
 const EDITABLE = [
@@ -26,12 +27,14 @@ export function terminalDetailView(ctx, serial) {
   const unpairButton = h('button', { type: 'button', class: 'danger', id: 'unpair', onclick: unpair }, 'Unpair…');
   const editSlot = h('div');
   const requests = h('div');
-  const missing = h('p', { class: 'empty', hidden: true }, `No terminal with serial ${serial}.`);
+  const missing = h('p', { class: 'empty', role: 'status' }, 'Loading…');
   const shown = h('div', {}, editSlot, facts, h('div', { class: 'actions' }, editButton, unpairButton), error, h('h2', {}, 'Pairing requests'), requests);
   const body = h('div', { id: 'terminal-detail' }, missing, shown);
 
   /** While open: the form that stands in for the Name, Location and Contact rows. */
   let editor = null;
+  /** Its requests, newest first, as the server pages them. */
+  const history = requestPages(ctx, { pageSize: 20, filter: () => ({ serial }), render: renderRequests });
 
   function openEditor() {
     const t = store.terminals.get(serial);
@@ -114,6 +117,7 @@ export function terminalDetailView(ctx, serial) {
     missing.hidden = Boolean(t);
     shown.hidden = !t;
     if (!t) return;
+    renderRequests();
     fill(rows.state.dd, pill(t.state));
     for (const { key } of EDITABLE) {
       fill(rows[key].dd, t[key] || '—');
@@ -128,26 +132,49 @@ export function terminalDetailView(ctx, serial) {
     fill(rows.created.dd, formatTime(t.createdAt));
     editButton.hidden = editor !== null;
     unpairButton.hidden = t.state !== 'paired';
-    fill(requests, dataTable({
+  }
+
+  function renderRequests() {
+    const list = history.rows();
+    fill(requests, list.length === 0 && history.state.loading ? null : dataTable({
       id: 'terminal-requests',
       caption: `Pairing requests of ${serial}`,
-      rows: [...store.requests.values()].filter((r) => r.serial === serial).sort((a, b) => b.requestedAt.localeCompare(a.requestedAt)),
+      rows: list,
       empty: 'None yet.',
       columns: [
         { label: 'Requested', cell: (r) => h('a', { href: `#/pairing/${encodeURIComponent(r.requestId)}` }, formatTime(r.requestedAt)) },
-        { label: 'State', cell: (r) => pill(effectiveState(r)) },
+        { label: 'State', cell: (r) => pill(r.state) },
         { label: 'From', cell: (r) => r.remoteAddress },
         { label: 'Decided by', cell: (r) => r.decidedBy ?? '—' },
       ],
-    }));
+    }), history.footer('terminal-requests-more'));
   }
 
-  const unsubscribe = store.subscribe((topic) => {
-    if (topic === 'terminals' || topic === 'requests') render();
+  /** The page's copy may be older than this terminal's last contact, or missing (opened by its address): ask once. */
+  function fetch() {
+    ctx.call('terminals.get', { serial }).then((t) => store.putTerminal(t), (failure) => {
+      if (store.terminals.has(serial)) return;
+      missing.textContent = failure.code === 'not_found' ? `No terminal with serial ${serial}.` : errorText(failure);
+    });
+  }
+
+  const unsubscribe = store.subscribe((topic, detail) => {
+    if (topic === 'requests') renderRequests();
+    if (topic !== 'terminals') return;
+    if (detail?.reset) {
+      // A reconnection: the page's copy and its requests may have missed pushes meanwhile.
+      fetch();
+      history.load(false);
+    } else if (detail?.deleted?.serial === serial) {
+      missing.textContent = `Terminal ${serial} was deleted.`;
+      render();
+    } else if (detail?.terminal?.serial === serial || detail?.filled?.some((t) => t.serial === serial)) {
+      render();
+    }
   });
   render();
-  // The list may be older than this terminal's last contact: fetch it once.
-  ctx.call('terminals.get', { serial }).then((t) => store.putTerminal(t), () => {});
+  fetch();
+  history.load(false);
 
   const el = h('section', { class: 'view' },
     h('p', { class: 'crumbs' }, h('a', { href: '#/terminals' }, '← Terminals')),

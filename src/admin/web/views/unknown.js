@@ -29,7 +29,10 @@ export function unknownView(ctx) {
     if (topic === 'unknown') render();
   });
   render();
-  ctx.call('unknown.list').then((list) => store.setUnknown(list), () => {});
+  ctx.call('unknown.list').then((list) => {
+    store.setUnknown(list);
+    ctx.checkUnknown();
+  }, () => {});
 
   const el = h('section', { class: 'view' },
     h('h1', { tabindex: '-1' }, 'Unknown serials'),
