@@ -51,6 +51,7 @@ export function terminalsView(ctx) {
   let asked = { after: kept.after, previous: kept.previous };
   let searchTimer = null;
   let refreshTimer = null;
+  /** performance.now() of the last load: monotonic, so a wall clock set back cannot hold refreshes off. */
   let lastLoadAt = 0;
   let shown = true;
 
@@ -83,7 +84,7 @@ export function terminalsView(ctx) {
   async function load(position, run, turned = false) {
     const mine = ++seq;
     asked = position;
-    lastLoadAt = Date.now();
+    lastLoadAt = performance.now();
     results.setAttribute('aria-busy', 'true');
     const query = kept.text.trim();
     try {
@@ -113,7 +114,7 @@ export function terminalsView(ctx) {
     refreshTimer = setTimeout(() => {
       refreshTimer = null;
       if (shown) load(asked, ctx.read);
-    }, Math.max(0, lastLoadAt + REFRESH_MS - Date.now()));
+    }, Math.max(0, lastLoadAt + REFRESH_MS - performance.now()));
   }
 
   function render() {
