@@ -177,6 +177,8 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
         if (taken) return taken;
         ctx.store.putTerminalSync(record);
         ctx.store.foldedSerials.putSync(folded, spec.serial);
+        // Created, it is no longer unknown: the list is what operators still have to look into.
+        ctx.store.unknownSerials.removeSync(spec.serial);
         return null;
       });
       if (existing === spec.serial) throw new AppError('already_exists', `a terminal with serial ${spec.serial} already exists`);

@@ -50,5 +50,9 @@ describe('a flood of unknown serials', () => {
     // Every attempt is in the list all the same.
     const listed = await alice.request<Array<{ serial: string }>>('unknown.list');
     expect(listed.map((u) => u.serial).sort()).toEqual([...flood, 'FLOOD-LATE'].sort());
+    // Created, a serial leaves the list: what is left is what operators still have to look into.
+    await alice.request('terminals.create', { serial: 'FLOOD-LATE' });
+    const after = await alice.request<Array<{ serial: string }>>('unknown.list');
+    expect(after.map((u) => u.serial).sort()).toEqual(flood);
   });
 });
