@@ -25,7 +25,7 @@ export class OperatorDecisions {
     const approved: PairingRecord = { ...record, state: 'approved', decidedBy: user, decidedAt: now };
     const paired: TerminalRecord = { ...terminal, tfp: record.tfp, certDer: cert.der, pairedAt: now, pairedBy: user };
     await ctx.store.atomically(() => {
-      ctx.store.pairing.putSync(requestId, approved);
+      ctx.store.putPairingSync(approved);
       ctx.store.putTerminalSync(paired);
     });
     // After the pin is durable: the VPN certificate is for the key just pinned. A failure does not undo the approval; the gate's trusted answer issues it then.
@@ -90,7 +90,7 @@ export class OperatorDecisions {
     const rejected = pendingRequestsOf(ctx.store, this.serial, now).map((record): PairingRecord => ({ ...record, state: 'rejected', decidedBy: user, decidedAt: now }));
     await ctx.store.atomically(() => {
       ctx.store.deleteTerminalSync(terminal);
-      for (const record of rejected) ctx.store.pairing.putSync(record.requestId, record);
+      for (const record of rejected) ctx.store.putPairingSync(record);
     });
     const view = terminalView(terminal, false, ctx.store.lastSeenAt(terminal));
     for (const record of rejected.filter((r) => r.stage === 'approval')) ctx.events('pairing', 'pairing.rejected', { request: pairingView(record, now, null) });
@@ -108,7 +108,7 @@ export class OperatorDecisions {
       await this.decideRejected(terminal, { ...record, wrongCodeAttempts: attempts }, 'system');
       throw new AppError('code_mismatch', `the code does not match; after ${attempts} wrong codes the request was rejected: this terminal key cannot ask again until the rejection expires (one pairing TTL, 24 h by default) or after a factory reset (a new key)`, { attemptsLeft: 0 });
     }
-    await ctx.store.durable(ctx.store.pairing.put(record.requestId, { ...record, wrongCodeAttempts: attempts }));
+    await ctx.store.atomically(() => ctx.store.putPairingSync({ ...record, wrongCodeAttempts: attempts }));
     const left = ctx.maxCodeAttempts - attempts;
     throw new AppError('code_mismatch', `the code does not match the code on the terminal screen; ${left} more wrong ${left === 1 ? 'code rejects' : 'codes reject'} the request`, { attemptsLeft: left });
   }
@@ -117,7 +117,7 @@ export class OperatorDecisions {
     const { ctx } = this;
     const now = ctx.now();
     const rejected: PairingRecord = { ...record, state: 'rejected', decidedBy: user, decidedAt: now };
-    await ctx.store.durable(ctx.store.pairing.put(record.requestId, rejected));
+    await ctx.store.atomically(() => ctx.store.putPairingSync(rejected));
     const view = pairingView(rejected, now, terminal.tfp);
     ctx.events('pairing', 'pairing.rejected', { request: view });
     ctx.log.info({ serial: this.serial, tfp: record.tfp, requestId: record.requestId, user }, 'pairing rejected');

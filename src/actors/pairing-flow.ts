@@ -150,7 +150,7 @@ export class PairingFlow {
       sfp: ctx.sfp,
     });
     const updated: PairingRecord = { ...record, stage: 'approval', code };
-    await ctx.store.durable(ctx.store.pairing.put(record.requestId, updated));
+    await ctx.store.atomically(() => ctx.store.putPairingSync(updated));
     ctx.events('pairing', 'pairing.requested', { request: pairingView(updated, ctx.now(), terminal.tfp) });
     ctx.log.info({ serial: this.serial, tfp: record.tfp, requestId: record.requestId }, 'pairing request awaits operator approval');
     return this.pendingReply(updated);

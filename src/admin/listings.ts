@@ -3,9 +3,9 @@ import { z } from 'zod';
 import { pendingRequestsOf } from '../actors/pairing-flow.js';
 import { check, serialSchema } from '../protocol/schemas.js';
 import type { AuditEntry, PairingView, TerminalView } from '../protocol/types.js';
-import { auditView, effectiveState, pairingView, terminalView } from '../protocol/views.js';
-import { MAX_PAIRING_TTL_SEC, timelineCursor, type TimelineEntry } from '../store/pairing-timeline.js';
-import type { TerminalRecord } from '../store/records.js';
+import { auditView, pairingView, terminalView } from '../protocol/views.js';
+import { parseCursor, timelineCursor, type TimelineEntry } from '../store/pairing-timeline.js';
+import type { PairingRecord, TerminalRecord } from '../store/records.js';
 import { scanInSlices } from '../store/sliced-scan.js';
 import { searchEntry, searchMatcher } from '../store/terminal-search.js';
 import type { Store } from '../store/store.js';
@@ -52,8 +52,8 @@ export function terminalViewOf(store: Store, record: TerminalRecord, now: number
 /**
  * One page of terminals in serial order. Without a search or a state this reads the page and one more record. A
  * search, `paired` or `expected` reads the terminals' search entries (terminal-search.ts) until the page is full, so
- * one that matches nothing reads every entry once, in slices (sliced-scan.ts); `pending` reads only the requests of
- * the last MAX_PAIRING_TTL_SEC.
+ * one that matches nothing reads every entry once, in slices (sliced-scan.ts); `pending` reads only the requests that
+ * wait for an operator.
  */
 export async function listTerminals(store: Store, rawArgs: unknown, now: number): Promise<TerminalPage> {
   const args = check(terminalListArgs, rawArgs);
@@ -93,29 +93,37 @@ export async function listTerminals(store: Store, rawArgs: unknown, now: number)
   };
 }
 
-/** Sorted: the serials of requests made within the longest pairing TTL that wait for an operator. */
+/** Sorted: the serials of the requests that wait for an operator (awaiting-operator.ts). */
 async function serialsAwaitingApproval(store: Store, now: number): Promise<string[]> {
-  const serials = new Set<string>();
-  await store.pairingTimeline.newestFirst({ since: now - MAX_PAIRING_TTL_SEC * 1000 }, (entry) => {
-    const record = store.pairing.get(entry.requestId);
-    if (record?.stage === 'approval' && effectiveState(record, now) === 'pending') serials.add(record.serial);
-    return true;
-  });
+  const serials = new Set(store.awaitingOperator.waiting(store.pairing, now).map((record) => record.serial));
   // Code-unit order, as LMDB orders the terminals' keys: a page continues where the last one ended either way.
   return [...serials].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
+/** Pending requests, newest first, from the index of those waiting for an operator: a few, whatever the history. */
+function pendingPage(store: Store, args: z.infer<typeof pairingListArgs>, now: number): PairingPage {
+  const before = args.before === undefined ? null : parseCursor(args.before);
+  const older = (r: PairingRecord): boolean => before === null || r.requestedAt < before[0] || (r.requestedAt === before[0] && r.requestId < before[1]);
+  const waiting = store.awaitingOperator.waiting(store.pairing, now).filter((r) => older(r) && (args.serial === undefined || r.serial === args.serial));
+  const page = waiting.slice(0, args.limit);
+  const last = page[page.length - 1];
+  return {
+    requests: page.map((record) => pairingView(record, now, store.terminals.get(record.serial)?.tfp ?? null)),
+    next: waiting.length > args.limit && last ? timelineCursor(last) : null,
+  };
+}
+
 /**
  * One page of pairing requests, newest first. Requests still waiting for the terminal's reveal have no code and are
- * left out: operators see a request from the approval stage on. `pending` reads only the last MAX_PAIRING_TTL_SEC.
+ * left out: operators see a request from the approval stage on. `pending` reads only the requests that wait.
  */
 export async function listPairing(store: Store, rawArgs: unknown, now: number): Promise<PairingPage> {
   const args = check(pairingListArgs, rawArgs);
-  const since = args.state === 'pending' ? now - MAX_PAIRING_TTL_SEC * 1000 : undefined;
+  if (args.state === 'pending') return pendingPage(store, args, now);
   const page: PairingView[] = [];
   let last: TimelineEntry | null = null;
   let more = false;
-  await store.pairingTimeline.newestFirst({ ...(args.before !== undefined && { before: args.before }), ...(since !== undefined && { since }) }, (entry) => {
+  await store.pairingTimeline.newestFirst({ ...(args.before !== undefined && { before: args.before }) }, (entry) => {
     if (args.serial !== undefined && entry.serial !== args.serial) return true;
     const record = store.pairing.get(entry.requestId);
     if (!record || (record.stage !== 'approval' && record.state === 'pending')) return true;

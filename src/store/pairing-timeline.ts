@@ -27,7 +27,7 @@ export function timelineCursor(entry: Pick<TimelineEntry, 'requestedAt' | 'reque
   return `${entry.requestedAt}~${entry.requestId}`;
 }
 
-function parseCursor(cursor: TimelineCursor): Key {
+export function parseCursor(cursor: TimelineCursor): [requestedAt: number, requestId: string] {
   const match = CURSOR.exec(cursor);
   if (!match) throw new AppError('invalid_field', 'before: not a cursor this server gave (pass the previous page\'s next as it is)');
   return [Number(match[1]), match[2]!];
@@ -63,6 +63,14 @@ export class PairingTimeline {
       if (opts.since !== undefined && requestedAt < opts.since) return false;
       return visit({ requestedAt, requestId, serial });
     });
+  }
+
+  /** Newest first back to the requests made at `since`, in one read: at start-up, before any thread serves. */
+  *recent(since: number): IterableIterator<TimelineEntry> {
+    for (const { key: [requestedAt, requestId], value: serial } of this.db.getRange({ reverse: true })) {
+      if (requestedAt < since) return;
+      yield { requestedAt, requestId, serial };
+    }
   }
 
   /**

@@ -10,6 +10,8 @@ export interface StoreUpgrade {
   searchEntries: number;
   /** Pairing requests placed in the timeline. */
   timeline: number;
+  /** Requests that wait for an operator: that index is rebuilt at every start, whatever the store's version. */
+  awaiting: number;
 }
 
 /**
@@ -22,6 +24,8 @@ export function upgradeStore(store: Store, nowSec: number, clockSkewSec: number)
     foldedSerials: indexFoldedSerials(store),
     searchEntries: store.terminalSearch.rebuildFrom(store.terminals, store.root),
     timeline: store.pairingTimeline.rebuildFrom(store.pairing, store.root),
+    // After the timeline, which it reads: cheap (the last 7 days of requests), and it heals any drift.
+    awaiting: store.awaitingOperator.rebuild(store.pairingTimeline, store.pairing, store.root, nowSec * 1000),
   };
 }
 

@@ -7,6 +7,7 @@ import { auditHash, GENESIS_HASH, storable } from './audit-chain.js';
 import { FreeSpaceWatch } from './free-space.js';
 import { loadOrCreateFieldKey } from './field-crypto.js';
 import { NonceRing } from './nonce-ring.js';
+import { AwaitingOperator } from './awaiting-operator.js';
 import { PairingTimeline } from './pairing-timeline.js';
 import { TerminalSearch } from './terminal-search.js';
 import type {
@@ -91,11 +92,14 @@ export class Store {
   readonly root: RootDatabase;
   /** Written through putTerminalSync only, which keeps the search index with it. */
   readonly terminals: Database<TerminalRecord, string>;
+  /** Written through putPairingSync / addPairingSync / removePairingSync only, which keep its indexes with it. */
   readonly pairing: Database<PairingRecord, string>;
   /** (serial, tfp) → requestId of that fingerprint's current request. */
   readonly pairingIndex: Database<string, string>;
   /** Requests by when they were made: kept with `pairing` in the same transactions (pairing-timeline.ts). */
   readonly pairingTimeline: PairingTimeline;
+  /** Requests waiting for an operator, kept with `pairing` in the same transactions (awaiting-operator.ts). */
+  readonly awaitingOperator: AwaitingOperator;
   /** What operators search terminals by, kept with `terminals` in the same transactions (terminal-search.ts). */
   readonly terminalSearch: TerminalSearch;
   /** (serial, tfp) → a certificate seen for that serial. */
@@ -128,6 +132,7 @@ export class Store {
     this.pairing = db('pairing');
     this.pairingIndex = db('pairing-index');
     this.pairingTimeline = new PairingTimeline(root);
+    this.awaitingOperator = new AwaitingOperator(root);
     this.terminalSearch = new TerminalSearch(root);
     this.certs = db('certs');
     this.cashEvents = db('cash-events');
@@ -289,16 +294,23 @@ export class Store {
     this.lastSeen.removeSync(record.serial);
   }
 
+  /** Writes a pairing request, and whether it waits for an operator: every write of one goes through here. Inside `atomically`. */
+  putPairingSync(record: PairingRecord): void {
+    this.pairing.putSync(record.requestId, record);
+    this.awaitingOperator.trackSync(record);
+  }
+
   /** Files a new pairing request, in its place in the timeline too. Inside `atomically`. */
   addPairingSync(record: PairingRecord): void {
-    this.pairing.putSync(record.requestId, record);
+    this.putPairingSync(record);
     this.pairingTimeline.addSync(record);
   }
 
-  /** Forgets a pairing request and its place in the timeline. Inside `atomically`. */
+  /** Forgets a pairing request, its place in the timeline and in the requests waiting for an operator. Inside `atomically`. */
   removePairingSync(record: PairingRecord): void {
     this.pairing.removeSync(record.requestId);
     this.pairingTimeline.removeSync(record);
+    this.awaitingOperator.forgetSync(record);
   }
 
   /**
