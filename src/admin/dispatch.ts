@@ -4,7 +4,7 @@ import type { AdminReply } from '../protocol/types.js';
 import { OPS, type Connection, type OpsContext } from './ops.js';
 
 /** Parses a raw frame into a request; a frame that is not one still gets an answer (with id 0 when none is readable). */
-export function parseFrame(raw: string): { id: number; op: string; args: Record<string, unknown> } {
+export function parseFrame(raw: string): { id: number; op: string; args: Record<string, unknown>; background: boolean } {
   let value: unknown;
   try {
     value = JSON.parse(raw);
@@ -16,7 +16,7 @@ export function parseFrame(raw: string): { id: number; op: string; args: Record<
   if (typeof frame.op !== 'string') throw new FrameError(id, new AppError('invalid_field', 'op: a string is required'));
   const args = frame.args ?? {};
   if (typeof args !== 'object' || args === null || Array.isArray(args)) throw new FrameError(id, new AppError('invalid_field', 'args: an object is required'));
-  return { id, op: frame.op, args: args as Record<string, unknown> };
+  return { id, op: frame.op, args: args as Record<string, unknown>, background: frame.background === true };
 }
 
 export class FrameError extends Error {
@@ -58,7 +58,8 @@ export async function dispatch(ctx: OpsContext, conn: Connection, raw: string): 
         spent = true;
         spendAttempt(ctx, conn);
       }
-      checkAccess(ctx, conn, spec.access, spec.slides !== false);
+      // A page refreshing itself (`background`) is not operator activity: an unattended page must still time out.
+      checkAccess(ctx, conn, spec.access, spec.slides !== false && !frame.background);
       const result = await spec.run(ctx, conn, frame.args);
       if (spec.audit === true) await audit(ctx, conn.session?.user ?? before, frame.op, target, { ...detail, result: 'ok' }, conn.remoteAddress);
       return { id, ok: true, result };

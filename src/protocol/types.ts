@@ -154,6 +154,8 @@ export interface AdminRequest {
   id: number;
   op: string;
   args?: Record<string, unknown>;
+  /** true: the client sends this by itself (a refresh), not for the operator: the session is checked but not extended. */
+  background?: boolean;
 }
 export type AdminReply =
   | { id: number; ok: true; result: unknown }

@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOperator } from '../../../src/admin/operators.js';
-import { OPS } from '../../../src/admin/ops.js';
+import { dispatch } from '../../../src/admin/dispatch.js';
+import { OPS, type Connection, type OpsContext } from '../../../src/admin/ops.js';
 import { Sessions } from '../../../src/admin/sessions.js';
 import { Store } from '../../../src/store/store.js';
 
@@ -69,7 +70,21 @@ describe('sessions', () => {
     expect(await sessions.forgetExpired()).toBe(0);
   });
 
-    it('are not extended by server.status, which the web page may refresh by itself; operator ops extend them', () => {
+    it('are not extended by a request the client marks as background, and are by the same request without the mark', async () => {
+    const { session } = await sessions.create(store.operators.get('alice')!);
+    const conn: Connection = { session, remoteAddress: '192.0.2.7', subscribe: () => undefined, unsubscribeAll: () => undefined };
+    const ctx = { store, sessions, now: () => clock } as unknown as OpsContext; // terminals.list uses no other part
+    const frame = (background: boolean) => JSON.stringify({ id: 1, op: 'terminals.list', args: { limit: 1 }, ...(background && { background }) });
+    clock += 5 * 60_000;
+    expect(await dispatch(ctx, conn, frame(true))).toMatchObject({ ok: true });
+    await committed();
+    expect(store.sessions.get(session.tokenHash)!.expiresAt).toBe(session.expiresAt);
+    expect(await dispatch(ctx, conn, frame(false))).toMatchObject({ ok: true });
+    await committed();
+    expect(store.sessions.get(session.tokenHash)!.expiresAt).toBe(clock + IDLE_MS);
+  });
+
+  it('are not extended by server.status, which the web page may refresh by itself; operator ops extend them', () => {
     expect(OPS['server.status']!.slides).toBe(false);
     expect(OPS['terminals.list']!.slides).toBeUndefined();
     expect(Object.entries(OPS).filter(([, spec]) => spec.slides === false).map(([op]) => op)).toEqual(['server.status']);
