@@ -15,7 +15,8 @@ import { assertPortFree, listen } from './net/listen.js';
 import { ensureServerIdentity } from './server/identity.js';
 import { packageRoot } from './server/package-root.js';
 import { lockDataDir } from './store/data-dir-lock.js';
-import { logWriteFailures, Store } from './store/store.js';
+import { logWriteFailures } from './store/commit-failures.js';
+import { Store } from './store/store.js';
 import { upgradeStore } from './store/store-upgrade.js';
 import { VpnService } from './vpn/vpn-service.js';
 

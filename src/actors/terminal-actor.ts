@@ -4,6 +4,7 @@ import type { Authenticated } from '../auth/request-auth.js';
 import type { HttpReply, PairingView, TerminalRequest } from '../protocol/types.js';
 import { unknownSerialView } from '../protocol/views.js';
 import type { UnknownSerialRecord } from '../store/records.js';
+import { forgetOldUnknownSerials } from '../store/unknown-serials.js';
 import type { Actor } from './registry.js';
 import type { ActorContext } from './context.js';
 import type { TerminalCommand, TerminalReply } from './commands.js';
@@ -108,7 +109,7 @@ export class TerminalActor implements Actor<TerminalCommand, TerminalReply> {
     // The record is for operators (cas unknown list); on an almost full disk the log line below stands in for it.
     if (!store.space?.low) {
       await store.durable(store.unknownSerials.put(this.serial, record));
-      if (!seen) void store.forgetOldUnknownSerials().catch((err: unknown) => log.error({ err }, 'forgetting old unknown serials failed'));
+      if (!seen) void forgetOldUnknownSerials(store).catch((err: unknown) => log.error({ err }, 'forgetting old unknown serials failed'));
     }
     // Alert once per serial and minute: a retrying terminal should not drown the operators' screen. The push carries
     // the whole entry, so that a page need not ask for the list (which would count as operator activity).

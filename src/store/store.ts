@@ -4,6 +4,7 @@ import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { AppError } from '../errors.js';
 import { auditHash, GENESIS_HASH, storable } from './audit-chain.js';
+import { causeOf, isCommitFailure, type WriteFailure } from './commit-failures.js';
 import { FreeSpaceWatch } from './free-space.js';
 import { loadOrCreateFieldKey } from './field-crypto.js';
 import { NonceRing } from './nonce-ring.js';
@@ -14,9 +15,6 @@ import type {
   AuditRecord, CashEventRecord, DepositRecord, GateRecord, KnownCertRecord, OperatorRecord,
   PairingRecord, SessionRecord, TerminalRecord, UnknownSerialRecord,
 } from './records.js';
-
-/** How many unknown serials operators can list: the most recently tried (`forgetOldUnknownSerials`). */
-export const MAX_UNKNOWN_SERIALS = 1000;
 
 /** Separator for composite string keys; serials and ids are validated to contain no control characters. */
 const SEP = '\u0000';
@@ -42,46 +40,6 @@ export const foldSerial = (serial: string): string => serial.toUpperCase();
 
 /** How long a client is asked to wait after a write the store could not make. */
 export const STORAGE_RETRY_AFTER_SEC = 30;
-
-/** A failed asynchronous write's cause, and how many failed since the last one reported. */
-export interface WriteFailure {
-  cause: unknown;
-  failures: number;
-}
-
-/**
- * Logs a store's failed writes on the thread that opened it (the first at once, then at most a line per 10 s).
- *
- * When a commit fails, lmdb 3.5 also rejects a promise it made for the batch itself and handed to nobody (write.js,
- * the start of an event-turn batch): unhandled, it ended the thread even with every write of ours waited for. Such a
- * rejection is taken here as the store's failure; any other unhandled rejection still ends the thread, as Node's
- * default does. Once per thread.
- */
-export function logWriteFailures(store: Store, log: { error(fields: object, msg: string): void }): void {
-  process.on('unhandledRejection', (reason) => {
-    if (!isCommitFailure(reason)) throw reason;
-    void store.settled(Promise.reject(reason));
-  });
-  store.onWriteFailure = ({ cause, failures }) =>
-    log.error({ err: cause, failures }, 'the store cannot write (is the disk full?): writes are refused with storage_unavailable until it can');
-}
-
-/** lmdb's rejection of a write whose commit failed. */
-function isCommitFailure(reason: unknown): reason is Error & { commitError: Promise<unknown> } {
-  return reason instanceof Error && (reason as { commitError?: unknown }).commitError instanceof Promise;
-}
-
-/**
- * Takes lmdb's rejection of a write and returns its cause. lmdb rejects every write of a failed commit with "Commit
- * failed" and puts the cause (ENOSPC, EIO…) in `commitError`, a promise rejected a moment later that nobody else waits
- * for: unhandled, it ended the thread, and a restarted thread cannot make room on a full disk (the fronts went into a
- * crash loop: bench/README.md, session 23).
- */
-async function causeOf(err: Error & { commitError: Promise<unknown> }): Promise<unknown> {
-  const { commitError } = err;
-  // Settled in the same turn as the rejection in lmdb 3.5; the race keeps a cause that never comes from holding us up.
-  return Promise.race([commitError.then(() => err, (cause: unknown) => cause), new Promise((resolve) => setImmediate(() => resolve(err)))]);
-}
 
 /**
  * One LMDB environment at `<dataDir>/store`. Each process (and later each thread) opens the
@@ -256,29 +214,6 @@ export class Store {
   async atomically<T>(action: () => T): Promise<T> {
     return this.durable(this.root.transaction(action));
   }
-
-  /**
-   * Forgets the unknown serials tried longest ago once there are a tenth more than MAX_UNKNOWN_SERIALS; returns how
-   * many. Anyone can try serials while the gate is open (200 a second by default): kept without a bound, they
-   * would fill the disk and every operator's list.
-   */
-  async forgetOldUnknownSerials(): Promise<number> {
-    // One at a time per thread: under a flood every new serial asks, and each would read and sort the whole table.
-    if (this.forgettingUnknown || (this.unknownSerials.getStats() as { entryCount: number }).entryCount <= MAX_UNKNOWN_SERIALS * 1.1) return 0;
-    this.forgettingUnknown = true;
-    try {
-      const entries = [...this.unknownSerials.getRange().map(({ value }) => value)].sort((a, b) => a.lastAttemptAt - b.lastAttemptAt);
-      const forget = entries.slice(0, Math.max(0, entries.length - MAX_UNKNOWN_SERIALS));
-      await this.atomically(() => {
-        for (const { serial } of forget) this.unknownSerials.removeSync(serial);
-      });
-      return forget.length;
-    } finally {
-      this.forgettingUnknown = false;
-    }
-  }
-
-  private forgettingUnknown = false;
 
   /** Writes a terminal and what operators search it by: every write of a terminal goes through here. Inside `atomically`. */
   putTerminalSync(record: TerminalRecord): void {

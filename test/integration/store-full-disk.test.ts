@@ -11,7 +11,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { WriteBehind } from '../../src/actors/write-behind.js';
 import { AppError } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
-import { compositeKey, logWriteFailures, Store } from '../../src/store/store.js';
+import { logWriteFailures } from '../../src/store/commit-failures.js';
+import { compositeKey, Store } from '../../src/store/store.js';
 
 const mounted: string[] = [];
 const stores: Store[] = [];

@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { UnknownSerialRecord } from '../../../src/store/records.js';
-import { MAX_UNKNOWN_SERIALS, Store } from '../../../src/store/store.js';
+import { Store } from '../../../src/store/store.js';
+import { forgetOldUnknownSerials, MAX_UNKNOWN_SERIALS } from '../../../src/store/unknown-serials.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'unknown-serials-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -23,14 +24,14 @@ describe('forgetOldUnknownSerials', () => {
       await store.atomically(() => {
         for (let i = 0; i < bound; i++) store.unknownSerials.putSync(`GUESS-${i}`, record(i, at(i)));
       });
-      expect(await store.forgetOldUnknownSerials()).toBe(0);
+      expect(await forgetOldUnknownSerials(store)).toBe(0);
 
       const extra = 50;
       await store.atomically(() => {
         for (let i = bound; i < bound + extra; i++) store.unknownSerials.putSync(`GUESS-${i}`, record(i, at(i)));
       });
       const newest = Array.from({ length: bound + extra }, (_, i) => i).sort((a, b) => at(b) - at(a)).slice(0, MAX_UNKNOWN_SERIALS);
-      expect(await store.forgetOldUnknownSerials()).toBe(bound + extra - MAX_UNKNOWN_SERIALS);
+      expect(await forgetOldUnknownSerials(store)).toBe(bound + extra - MAX_UNKNOWN_SERIALS);
       const kept = [...store.unknownSerials.getKeys()].map(String).sort();
       expect(kept).toEqual(newest.map((i) => `GUESS-${i}`).sort());
     } finally {
