@@ -42,6 +42,20 @@ async function loggedInPage(setUp?: (page: Page) => Promise<unknown>): Promise<P
   return watched.page;
 }
 
+/** Records in the page every frame it sends, timed there: events relayed to the test arrive with their own delays. */
+const recordSends = (page: Page): Promise<unknown> => page.addInitScript(() => {
+  const page = globalThis as unknown as { sent: { at: number; op: string; args: Record<string, unknown> }[]; WebSocket: { prototype: { send(data: unknown): void } } };
+  page.sent = [];
+  const send = page.WebSocket.prototype.send;
+  page.WebSocket.prototype.send = function (data) {
+    const { op, args } = JSON.parse(String(data)) as { op: string; args: Record<string, unknown> };
+    page.sent.push({ at: performance.now(), op, args });
+    send.call(this, data);
+  };
+});
+const sentOps = (page: Page): Promise<{ at: number; op: string; args: Record<string, unknown> }[]> =>
+  page.evaluate(() => (globalThis as unknown as { sent: { at: number; op: string; args: Record<string, unknown> }[] }).sent);
+
 const rowKeys = (page: Page): Promise<(string | null)[]> => page.locator('#terminals-table tbody tr').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-key')));
 const countLine = (page: Page): Promise<string | null> => page.textContent('#terminals-count');
 const serials = (from: number, to: number): string[] => Array.from({ length: to - from + 1 }, (_, i) => serialOf(from + i));
@@ -193,17 +207,9 @@ describe('operator web page, a fleet larger than one page', () => {
   });
 
   it('updates a shown row in place on a push, asks nothing for a terminal on another page, and refreshes at most once a second', async () => {
-    // When the page sends each terminals.list, timed in the page: events relayed to the test arrive with their own delays.
-    const page = await loggedInPage((p) => p.addInitScript(() => {
-      const page = globalThis as unknown as { listsSent: number[]; WebSocket: { prototype: { send(data: unknown): void } } };
-      page.listsSent = [];
-      const send = page.WebSocket.prototype.send;
-      page.WebSocket.prototype.send = function (data) {
-        if (String(data).includes('"op":"terminals.list"')) page.listsSent.push(performance.now());
-        send.call(this, data);
-      };
-    }));
-    const sentAt = (): Promise<number[]> => page.evaluate(() => (globalThis as unknown as { listsSent: number[] }).listsSent);
+    // When the page sends each terminals.list, timed in the page.
+    const page = await loggedInPage(recordSends);
+    const sentAt = async (): Promise<number[]> => (await sentOps(page)).filter((frame) => frame.op === 'terminals.list').map((frame) => frame.at);
     await showsRows(page, serials(1, 100));
     // Marks this table: a reload of the page would build a new one.
     await page.evaluate(() => document.querySelector('#terminals-table')!.setAttribute('data-marked', 'yes'));
@@ -292,14 +298,27 @@ describe('operator web page, a fleet larger than one page', () => {
     await expect.poll(() => page.locator('#pairing-table tbody tr').evaluateAll((trs) => trs.map((tr) => tr.textContent))).toEqual([expect.stringContaining(PAIRED)]);
   });
 
-  it('does not list an unknown serial once it was created, in a page opened later too', async () => {
+  it('drops an unknown serial from the list when another operator creates it, without asking the server about it', async () => {
     await expect(RawTerminal.create('FL-LATE-1').requestPairing(server.gateUrl, server.sfp)).rejects.toThrow(/unknown_serial/);
-    await admin.request('terminals.create', { serial: 'FL-LATE-1' });
-    // The server keeps the serial's attempts; the page checks the serials it lists against the terminals.
-    const page = await loggedInPage();
+    // Logged in while the serial is listed: the page takes the server's list as it is.
+    const page = await loggedInPage(recordSends);
     await page.click('a[href="#/unknown"]');
-    await page.locator('#unknown-table-empty').waitFor();
-    expect(await page.isVisible('#unknown-badge')).toBe(false);
+    const row = page.locator('#unknown-table tr[data-key="FL-LATE-1"]');
+    await row.waitFor();
+    await page.locator('#unknown-badge', { hasText: '1' }).waitFor();
+    await admin.request('terminals.create', { serial: 'FL-LATE-1' });
+    // The terminal.created push takes it off the list on screen.
+    await row.waitFor({ state: 'detached' });
+    await page.locator('#unknown-badge').waitFor({ state: 'hidden' });
+
+    // The server dropped it from unknown.list when it was created: a page opened later does not list it either.
+    const later = await loggedInPage(recordSends);
+    await later.click('a[href="#/unknown"]');
+    await later.locator('#unknown-table-empty').waitFor();
+    expect(await later.isVisible('#unknown-badge')).toBe(false);
+    for (const p of [page, later]) {
+      expect((await sentOps(p)).filter((frame) => frame.op === 'terminals.get' && frame.args.serial === 'FL-LATE-1')).toEqual([]);
+    }
   });
 
   it('raised no console error, uncaught exception or CSP violation on any page', () => {

@@ -84,10 +84,6 @@ const ctx = {
   needTerminals(serials) {
     fetcher.want(serials);
   },
-  /** Drops the unknown serials that were created since (the server lists them still). */
-  checkUnknown() {
-    fetcher.want(store.uncheckedUnknown());
-  },
 };
 
 async function startSession(result) {
@@ -120,7 +116,6 @@ async function loadAll() {
   store.setGate(gate);
   // The pairing list names their terminals, and their pending flags must follow the requests.
   fetcher.want(pending.map((r) => r.serial));
-  ctx.checkUnknown();
 }
 
 async function pendingRequests() {

@@ -17,7 +17,10 @@ export class Store {
     this.terminals = new Map();
     this.requests = new Map();
     this.unknown = new Map();
-    /** Serials the server said are no terminal (terminals.get: not_found): not asked again until a reconnection. */
+    /**
+     * Serials the server said are no terminal (terminals.get: not_found), such as those of deleted terminals that
+     * pairing history names: not asked again until a reconnection, or until a push brings that terminal.
+     */
     this.absent = new Set();
     this.gate = null;
     this.listeners = new Set();
@@ -83,7 +86,8 @@ export class Store {
   remember(terminal) {
     this.terminals.delete(terminal.serial);
     this.terminals.set(terminal.serial, terminal);
-    // A created terminal is no longer unknown.
+    this.absent.delete(terminal.serial);
+    // The server drops a created serial from unknown.list; the page, which loaded that list before, follows the push.
     if (this.unknown.delete(terminal.serial)) this.changed('unknown');
   }
 
@@ -146,21 +150,16 @@ export class Store {
     for (const serial of new Set(waiting.map((r) => r.serial))) this.refreshPendingFlag(serial);
   }
 
+  /** unknown.list's answer: the server's list is whole and current (a created serial leaves it), so it replaces this one. */
   setUnknown(list) {
-    this.unknown = new Map(list.filter((u) => !this.terminals.has(u.serial)).map((u) => [u.serial, u]));
+    this.unknown = new Map(list.map((u) => [u.serial, u]));
     this.changed('unknown');
   }
 
   putUnknown(entry) {
-    if (this.terminals.has(entry.serial)) return;
     const before = this.unknown.get(entry.serial);
     this.unknown.set(entry.serial, { attempts: (before?.attempts ?? 0) + 1, ...before, ...entry, lastAttemptAt: entry.lastAttemptAt ?? new Date().toISOString() });
     this.changed('unknown');
-  }
-
-  /** Unknown serials not yet checked against the terminals (the server lists a serial even after it was created). */
-  uncheckedUnknown() {
-    return [...this.unknown.keys()].filter((serial) => !this.absent.has(serial));
   }
 
   setGate(gate) {

@@ -1,6 +1,6 @@
 /**
  * @module Fetches the terminals views need and the page has not seen (terminals.get), a few at a time and each once:
- * those named by pending requests and pages of pairing history, and unknown serials (whether they were created since).
+ * those named by pending requests and pages of pairing history.
  */
 
 /**
@@ -27,7 +27,7 @@ export function terminalFetcher(store, read) {
         .then((terminal) => {
           if (asked === generation) store.putTerminal(terminal);
         }, (failure) => {
-          // Not a terminal: an unknown serial still nobody created. Other failures (a lost connection) ask again later.
+          // Not a terminal (deleted since the request named it). Other failures (a lost connection) ask again later.
           if (asked === generation && failure.code === 'not_found') store.absent.add(serial);
         })
         .finally(() => {

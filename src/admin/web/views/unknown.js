@@ -29,10 +29,8 @@ export function unknownView(ctx) {
     if (topic === 'unknown') render();
   });
   render();
-  ctx.call('unknown.list').then((list) => {
-    store.setUnknown(list);
-    ctx.checkUnknown();
-  }, () => {});
+  // The server drops a serial from the list when it is created, in the same write: its list needs no checking here.
+  ctx.call('unknown.list').then((list) => store.setUnknown(list), () => {});
 
   const el = h('section', { class: 'view' },
     h('h1', { tabindex: '-1' }, 'Unknown serials'),
