@@ -1,4 +1,4 @@
-/** @module The operators' lists at fleet scale: terminals in serial order and pairing requests newest first, a page at a time, searched on the server. */
+/** @module The operators' lists at fleet scale, a page at a time and filtered on the server: terminals in serial order (searched), pairing requests and audit entries newest first. */
 import { z } from 'zod';
 import { pendingRequestsOf } from '../actors/pairing-flow.js';
 import { check, serialSchema } from '../protocol/schemas.js';
