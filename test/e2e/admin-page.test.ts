@@ -432,6 +432,59 @@ describe('operator web page', () => {
     expect(refused.json.error).toBe('pairing_rejected');
   });
 
+  it("opens a terminal's audit trail from its page, filtered on the server, and pages back through older entries", async () => {
+    const page = alicePage;
+    const column = (label: string) => page.locator(`#audit-table td[data-label="${label}"]`).allTextContents();
+    await page.goto(`${pageUrl}#/terminals/BT-E2E-001`);
+    await page.click('#terminal-audit');
+    await page.waitForURL(/#\/audit\?serial=BT-E2E-001$/);
+    await page.locator('#audit-count', { hasText: 'Showing all 4 matching entries' }).waitFor();
+    expect(await page.inputValue('#audit-serial')).toBe('BT-E2E-001');
+    expect(await page.textContent('h1')).toBe('Audit trail of BT-E2E-001');
+    // Its story, newest first: created, a wrong code, the approval (both target the request and name the serial), unpaired.
+    expect(await column('Action')).toEqual(['terminals.unpair', 'pairing.approve', 'pairing.approve', 'terminals.create']);
+    expect(await column('Result')).toEqual(['ok', 'ok', 'code_mismatch', 'ok']);
+    for (const target of await column('Target')) expect(target).toMatch(/^BT-E2E-001$|\(terminal BT-E2E-001\)$/);
+    await dismissToasts(page);
+    await screenshot(page, 'audit-trail');
+
+    // Another filter, typed: the address carries it encoded, and the server answers for it.
+    await page.fill('#audit-serial', '');
+    await page.fill('#audit-user', '?bob');
+    await page.click('#audit-apply');
+    await page.waitForURL(/#\/audit\?user=%3Fbob$/);
+    await page.locator('#audit-count', { hasText: 'matching' }).waitFor();
+    expect(new Set(await column('Who'))).toEqual(new Set(['?bob']));
+    expect(new Set(await column('Action'))).toEqual(new Set(['login']));
+    // Back: the terminal's trail again.
+    await page.goBack();
+    await page.locator('#audit-count', { hasText: 'Showing all 4 matching entries' }).waitFor();
+
+    // The whole log, 25 entries a page: each "Show older entries" adds the next older ones, until the first entry.
+    await page.click('#audit-clear');
+    await page.waitForURL(/#\/audit$/);
+    await page.selectOption('#audit-limit', '25');
+    const seqs = (): Promise<number[]> => page.locator('#audit-table tbody tr').evaluateAll((rows) => rows.map((row) => Number(row.getAttribute('data-key'))));
+    await expect.poll(() => seqs().then((s) => s.length)).toBe(25);
+    const first = await seqs();
+    // Bounded: a page that asked for the same entries again would offer the button for ever.
+    for (let clicks = 0; clicks < 10 && await page.isVisible('#audit-older'); clicks++) {
+      await page.click('#audit-older');
+      // A last page that was full leaves the button for one more, empty, answer.
+      await expect.poll(() => page.getAttribute('#audit-results', 'aria-busy')).toBe('false');
+    }
+    const all = await seqs();
+    expect(all.length).toBeGreaterThan(25);
+    expect(all.slice(0, 25)).toEqual(first);
+    // Newest first, none twice, down to the log's first entry: the CLI adding alice.
+    expect(all).toEqual([...all].sort((a, b) => b - a));
+    expect(new Set(all).size).toBe(all.length);
+    expect(all.at(-1)).toBe(1);
+    expect(await page.locator('#audit-table tbody tr').last().textContent()).toContain('users.add');
+    expect(await page.textContent('#audit-count')).toBe(`Showing all ${all.length} entries, newest first.`);
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('audit-count');
+  });
+
   it('closes the gate and logs out, which ends the session for good', async () => {
     const page = alicePage;
     await page.click('#gate-pill');

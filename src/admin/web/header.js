@@ -60,7 +60,7 @@ export function renderHeader(ctx) {
   const hash = location.hash || '#/terminals';
   for (const link of parts.links) {
     const href = link.getAttribute('href');
-    if (hash === href || hash.startsWith(`${href}/`)) link.setAttribute('aria-current', 'page');
+    if (hash === href || hash.startsWith(`${href}/`) || hash.startsWith(`${href}?`)) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
   }
 

@@ -1,32 +1,131 @@
-/** @module The audit log: who did what, to what, when, from where, and whether it was allowed. */
-import { dataTable, fill, h } from '../dom.js';
+/**
+ * @module The audit log: who did what, to what, when, from where, and whether it was allowed. Filtered by operator,
+ * action or terminal on the server, newest first, older entries a page at a time. The filters are in the address
+ * (`#/audit?serial=…`), so that a terminal's trail can be linked to and bookmarked.
+ */
+import { dataTable, field, fill, h } from '../dom.js';
 import { errorText, formatTime } from '../format.js';
 
-export function auditView(ctx) {
-  const results = h('div', { id: 'audit-results' }, h('p', { class: 'loading' }, 'Loading…'));
-  const limit = h('select', { id: 'audit-limit', onchange: load },
-    ['100', '500', '1000'].map((n) => h('option', { value: n }, `last ${n}`)));
+/** audit.list's filters, by the names the address and the op use. */
+const FILTERS = [
+  { key: 'user', label: 'Operator', attrs: { placeholder: 'alice, cli:root, ?bob' } },
+  { key: 'action', label: 'Action', attrs: { list: 'audit-actions', placeholder: 'terminals.create' } },
+  { key: 'serial', label: 'Terminal serial', attrs: { class: 'mono', spellcheck: 'false', autocapitalize: 'none' } },
+];
+/** The actions written to the log (docs/ADMIN-OPS.md), offered while typing; any other text is sent as typed. */
+const ACTIONS = ['login', 'logout', 'resume', 'totp.enroll', 'totp.confirm', 'terminals.create', 'terminals.update',
+  'terminals.unpair', 'terminals.delete', 'pairing.approve', 'pairing.reject', 'gate.open', 'gate.close', 'deposit.set',
+  'vpn.set', 'vpn.export', 'vpn.regenerate', 'users.add', 'users.disable', 'users.enable', 'users.reset_2fa',
+  'users.passwd', 'attempts.throttled'];
+const PAGE_SIZES = [25, 100, 500];
+/** The page size chosen, kept across visits in this tab; the filters live in the address. */
+const kept = { limit: 100 };
 
-  async function load() {
+/** The address of the audit view with these filters (empty ones left out). */
+export function auditHash(filters) {
+  const query = new URLSearchParams(Object.entries(filters).filter(([, value]) => value)).toString();
+  return query ? `#/audit?${query}` : '#/audit';
+}
+
+/** `params`: the address's query (URLSearchParams). */
+export function auditView(ctx, params) {
+  const filters = Object.fromEntries(FILTERS.map(({ key }) => [key, (params.get(key) ?? '').trim()]));
+  const filtered = Object.values(filters).some(Boolean);
+  const inputs = Object.fromEntries(FILTERS.map(({ key, attrs }) => [key, h('input', { id: `audit-${key}`, name: key, value: filters[key], maxlength: '64', autocomplete: 'off', 'aria-describedby': 'audit-filters-hint', ...attrs })]));
+  const limit = h('select', { id: 'audit-limit', onchange: () => { kept.limit = Number(limit.value); load(false); } },
+    PAGE_SIZES.map((n) => h('option', { value: String(n), selected: n === kept.limit }, `${n} per page`)));
+  const clearButton = filtered ? h('button', { type: 'button', class: 'secondary', id: 'audit-clear', onclick: () => ctx.navigate('#/audit') }, 'Clear filters') : null;
+  const form = h('form', { class: 'toolbar', role: 'search', id: 'audit-filters', 'aria-label': 'Filter the audit log', novalidate: true, onsubmit: apply },
+    FILTERS.map(({ key, label }) => field(label, inputs[key])),
+    h('datalist', { id: 'audit-actions' }, ACTIONS.map((action) => h('option', { value: action }))),
+    h('div', { class: 'field' }, h('label', { for: 'audit-limit' }, 'Show'), limit),
+    h('div', { class: 'toolbar-buttons' }, h('button', { type: 'submit', class: 'primary', id: 'audit-apply' }, 'Apply'), clearButton));
+
+  // Focusable: when the last older page is in, the button under the table goes and the focus comes here.
+  const count = h('p', { class: 'muted', id: 'audit-count', 'aria-live': 'polite', tabindex: '-1' });
+  const results = h('div', { id: 'audit-results' });
+  const error = h('p', { class: 'form-error', id: 'audit-error', role: 'alert', hidden: true });
+  // One element for good, never rebuilt: it keeps the keyboard focus from one page to the next.
+  const olderButton = h('button', { type: 'button', class: 'secondary', id: 'audit-older', onclick: () => load(true) }, 'Show older entries');
+
+  /** The entries loaded, newest first; `more`: the last page was full, so older ones may exist. */
+  const state = { entries: [], more: false, loading: false };
+  /** Numbers the loads: only the answer to the last one may change the screen. */
+  let seq = 0;
+  let shown = true;
+
+  async function load(older) {
+    if (older && state.loading) return;
+    const mine = ++seq;
+    const before = older ? state.entries.at(-1)?.seq : undefined;
+    if (!older) Object.assign(state, { entries: [], more: false });
+    state.loading = true;
+    error.hidden = true;
+    render();
     try {
-      const entries = await ctx.call('audit.list', { limit: Number(limit.value) });
-      fill(results, dataTable({
-        id: 'audit-table',
-        caption: 'Audit log',
-        rows: entries,
-        empty: 'The audit log is empty.',
-        columns: [
-          { label: 'When', cell: (e) => h('time', { datetime: e.at }, formatTime(e.at)) },
-          { label: 'Who', cell: (e) => e.user },
-          { label: 'Action', cell: (e) => h('span', { class: 'mono' }, e.action) },
-          { label: 'Target', cell: (e) => (e.target ? h('span', { class: 'mono' }, e.target) : '—') },
-          { label: 'Result', cell: (e) => resultCell(e.detail?.result) },
-          { label: 'From', cell: (e) => (typeof e.detail?.remoteAddress === 'string' ? e.detail.remoteAddress : '—') },
-        ],
-      }));
+      const page = await ctx.call('audit.list', {
+        limit: kept.limit,
+        ...Object.fromEntries(Object.entries(filters).filter(([, value]) => value)),
+        ...(before !== undefined ? { before } : {}),
+      });
+      if (mine !== seq || !shown) return;
+      state.entries.push(...page);
+      state.more = page.length === kept.limit;
     } catch (failure) {
-      fill(results, h('p', { class: 'form-error', role: 'alert' }, errorText(failure)));
+      if (mine !== seq || !shown) return;
+      error.textContent = errorText(failure);
+      error.hidden = false;
     }
+    state.loading = false;
+    // MUST be read before render(): hiding the button takes the focus off it.
+    const wasOnButton = document.activeElement === olderButton;
+    render();
+    if (wasOnButton && olderButton.hidden) count.focus();
+  }
+
+  /**
+   * The filters typed become the address, and the view is built anew from it: a new history entry (Back returns to the
+   * filters before), its heading and title say what is shown, and the focus goes to that heading as on every view.
+   */
+  function apply(event) {
+    event.preventDefault();
+    ctx.navigate(auditHash(Object.fromEntries(FILTERS.map(({ key }) => [key, inputs[key].value.trim()]))));
+  }
+
+  function render() {
+    const { entries, more, loading } = state;
+    olderButton.hidden = !more || entries.length === 0;
+    olderButton.setAttribute('aria-disabled', String(loading));
+    results.setAttribute('aria-busy', String(loading));
+    if (loading && entries.length === 0) {
+      count.textContent = 'Loading…';
+      fill(results);
+      return;
+    }
+    const n = entries.length;
+    count.textContent = n === 0 ? '' : `Showing ${more ? '' : 'all '}${n.toLocaleString()} ${filtered ? 'matching ' : ''}entr${n === 1 ? 'y' : 'ies'}, newest first.`;
+    fill(results, dataTable({
+      id: 'audit-table',
+      caption: 'Audit log',
+      rowKey: (e) => String(e.seq),
+      rows: entries,
+      empty: filtered ? 'No entry matches these filters.' : 'The audit log is empty.',
+      columns: [
+        { label: 'When', cell: (e) => h('time', { datetime: e.at }, formatTime(e.at)) },
+        { label: 'Who', cell: (e) => e.user },
+        { label: 'Action', cell: (e) => h('span', { class: 'mono' }, e.action) },
+        { label: 'Target', cell: targetCell },
+        { label: 'Result', cell: (e) => resultCell(e.detail?.result) },
+        { label: 'From', cell: (e) => (typeof e.detail?.remoteAddress === 'string' ? e.detail.remoteAddress : '—') },
+      ],
+    }));
+  }
+
+  /** A pairing decision targets its request; the terminal it was for is named beside it. */
+  function targetCell(e) {
+    if (!e.target) return '—';
+    const serial = typeof e.detail?.serial === 'string' && e.detail.serial !== e.target ? e.detail.serial : null;
+    return [h('span', { class: 'mono' }, e.target), serial ? h('span', { class: 'muted' }, ` (terminal ${serial})`) : null];
   }
 
   function resultCell(result) {
@@ -34,12 +133,18 @@ export function auditView(ctx) {
     return h('span', { class: `pill ${result === 'ok' ? 'pill-ok' : 'pill-danger'}` }, String(result));
   }
 
-  load();
+  load(false);
   const el = h('section', { class: 'view' },
+    filters.serial ? h('p', { class: 'crumbs' }, h('a', { href: `#/terminals/${encodeURIComponent(filters.serial)}` }, `← Terminal ${filters.serial}`)) : null,
     h('div', { class: 'view-head' },
-      h('h1', { tabindex: '-1' }, 'Audit log'),
-      h('button', { type: 'button', class: 'secondary', id: 'audit-refresh', onclick: load }, 'Refresh')),
-    h('div', { class: 'toolbar' }, h('div', { class: 'field' }, h('label', { for: 'audit-limit' }, 'Show'), limit)),
-    results);
-  return { el, title: 'Audit log' };
+      h('h1', { tabindex: '-1' }, filters.serial ? `Audit trail of ${filters.serial}` : 'Audit log'),
+      h('button', { type: 'button', class: 'secondary', id: 'audit-refresh', onclick: () => load(false) }, 'Refresh')),
+    form,
+    h('p', { class: 'hint', id: 'audit-filters-hint' }, 'Each filter matches exactly. Operator as recorded: a name, cli:USER for a command run on the server, ?NAME for a failed login. ' +
+      'A serial finds what was done to that terminal and the decisions on its pairing requests.'),
+    count,
+    error,
+    results,
+    h('div', { class: 'pager' }, olderButton));
+  return { el, title: filters.serial ? `Audit trail of ${filters.serial}` : 'Audit log', dispose: () => { shown = false; } };
 }

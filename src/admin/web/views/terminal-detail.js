@@ -1,7 +1,11 @@
-/** @module One terminal: its fields (name, location and contact editable in place), full TFP, its pairing requests, and unpairing (step "break trust") behind a confirmation. */
+/**
+ * @module One terminal: its fields (name, location and contact editable in place), full TFP, its pairing requests, a
+ * link to its audit trail, and unpairing (step "break trust") behind a confirmation.
+ */
 import { dataTable, field, fill, fingerprintText, formError, h, pill } from '../dom.js';
 import { errorText, formatTime } from '../format.js';
 import { requestPages } from '../request-pages.js';
+import { auditHash } from './audit.js';
 
 /** What an operator may correct after creating the terminal; the rest belongs to the pairing. */
 const EDITABLE = [
@@ -25,10 +29,14 @@ export function terminalDetailView(ctx, serial) {
   const facts = h('dl', { class: 'facts card', id: 'terminal-facts' }, Object.values(rows).map(({ dt, dd }) => [dt, dd]));
   const editButton = h('button', { type: 'button', class: 'secondary', id: 'terminal-edit', onclick: openEditor }, 'Edit');
   const unpairButton = h('button', { type: 'button', class: 'danger', id: 'unpair', onclick: unpair }, 'Unpair…');
+  const auditLink = h('a', { href: auditHash({ serial }), id: 'terminal-audit' }, 'Audit trail');
   const editSlot = h('div');
   const requests = h('div');
   const missing = h('p', { class: 'empty', role: 'status' }, 'Loading…');
-  const shown = h('div', {}, editSlot, facts, h('div', { class: 'actions' }, editButton, unpairButton), error, h('h2', {}, 'Pairing requests'), requests);
+  const shown = h('div', {}, editSlot, facts,
+    h('div', { class: 'actions' }, editButton, unpairButton), error,
+    h('p', {}, auditLink, ' — who created, changed, paired or unpaired it, and the decisions on its pairing requests.'),
+    h('h2', {}, 'Pairing requests'), requests);
   const body = h('div', { id: 'terminal-detail' }, missing, shown);
 
   /** While open: the form that stands in for the Name, Location and Contact rows. */
