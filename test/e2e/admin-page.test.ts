@@ -22,7 +22,7 @@ const ops: Record<'alice' | 'bob' | 'carol' | 'dave', TestOperator> = {} as neve
 const opened: WatchedPage[] = [];
 
 /** Terminal CLI state dirs, one per terminal. */
-const terminals = { paired: tempDir('e2e-t1'), stranger: tempDir('e2e-t2'), phone: tempDir('e2e-t3'), late: tempDir('e2e-t4'), edited: tempDir('e2e-t5') };
+const terminals = { paired: tempDir('e2e-t1'), stranger: tempDir('e2e-t2'), phone: tempDir('e2e-t3'), late: tempDir('e2e-t4'), edited: tempDir('e2e-t5'), retired: tempDir('e2e-t6') };
 
 async function newPage(viewport?: { width: number; height: number }): Promise<Page> {
   const watched = await openPage(browser, { viewport });
@@ -186,6 +186,9 @@ describe('operator web page', () => {
 
     await terminalRow.locator('a').click();
     expect(await page.textContent('#terminal-tfp')).toBe(colonForm(trusted.json.tfp));
+    // Paired, it cannot be deleted, and the page says why instead of offering the button.
+    expect(await page.isVisible('#terminal-delete')).toBe(false);
+    expect(await page.textContent('#terminal-delete-paired')).toContain('unpair it first');
     // Escape cancels the confirmation; the terminal stays paired.
     await page.click('#unpair');
     await page.locator('dialog[open]').waitFor();
@@ -197,6 +200,8 @@ describe('operator web page', () => {
     await page.locator('#terminal-state-value', { hasText: 'expected' }).waitFor();
     // The Unpair button went away with the pairing: the focus lands on the state that changed, not on the page's body.
     await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('terminal-state-value');
+    expect(await page.isVisible('#terminal-delete')).toBe(true);
+    expect(await page.isVisible('#terminal-delete-paired')).toBe(false);
     const ping = await terminalCli(terminals.paired, ['ping']);
     expect(ping.json.error).toBe('not_paired');
   });
@@ -430,6 +435,53 @@ describe('operator web page', () => {
     expect(await page.locator('#approve-form').count()).toBe(0);
     const refused = await terminalCli(terminals.phone, ['pair']);
     expect(refused.json.error).toBe('pairing_rejected');
+  });
+
+  it('deletes an unpaired terminal after a confirmation that names it: its request is rejected, and the serial can be created again', async () => {
+    const page = alicePage;
+    await page.click('a[href="#/terminals"]');
+    await page.click('#new-terminal');
+    await page.fill('#create-serial', 'BT-E2E-DEL');
+    await page.fill('#create-name', 'Retired kiosk');
+    await page.click('#create-submit');
+    await page.locator('#terminal-state-value', { hasText: 'expected' }).waitFor();
+    const { requestId } = await startPairing(terminals.retired, 'BT-E2E-DEL');
+    await page.locator('#terminal-state-value', { hasText: 'pending' }).waitFor();
+    await page.locator('#pairing-badge', { hasText: '1' }).waitFor();
+
+    // Cancel keeps it.
+    await page.click('#terminal-delete');
+    await page.locator('dialog[open] button', { hasText: 'Cancel' }).click();
+    await page.locator('dialog').waitFor({ state: 'detached' });
+    expect(await page.textContent('#terminal-name')).toBe('Retired kiosk');
+
+    await page.click('#terminal-delete');
+    const dialog = page.locator('dialog[open]');
+    expect(await dialog.locator('h2').textContent()).toBe('Delete terminal BT-E2E-DEL?');
+    const said = await dialog.locator('p').textContent();
+    for (const consequence of ['pending pairing requests are rejected (1 now)', 'the serial can be created again', 'the audit log keeps what the terminal was']) {
+      expect(said).toContain(consequence);
+    }
+    await dismissToasts(page);
+    await screenshot(page, 'terminal-delete');
+    await page.click('#confirm-ok');
+
+    // Back on the list, which the server no longer gives it in.
+    await page.waitForURL(/#\/terminals$/);
+    await page.locator('.toast', { hasText: 'Terminal BT-E2E-DEL deleted' }).waitFor();
+    await page.fill('#terminal-search', 'BT-E2E-DEL');
+    await page.locator('#terminals-results .empty').waitFor();
+    await page.locator('#pairing-badge').waitFor({ state: 'hidden' });
+    await page.goto(`${pageUrl}#/pairing/${requestId}`);
+    await page.locator('#pairing-status', { hasText: 'Rejected by alice' }).waitFor();
+
+    // The serial is free: created again, it is a new terminal, without the old one's name.
+    await page.click('a[href="#/terminals"]');
+    await page.click('#new-terminal');
+    await page.fill('#create-serial', 'BT-E2E-DEL');
+    await page.click('#create-submit');
+    await page.locator('#terminal-state-value', { hasText: 'expected' }).waitFor();
+    expect(await page.textContent('#terminal-name')).toBe('—');
   });
 
   it("opens a terminal's audit trail from its page, filtered on the server, and pages back through older entries", async () => {

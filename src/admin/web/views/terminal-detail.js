@@ -1,6 +1,6 @@
 /**
  * @module One terminal: its fields (name, location and contact editable in place), full TFP, its pairing requests, a
- * link to its audit trail, and unpairing (step "break trust") behind a confirmation.
+ * link to its audit trail, and behind a confirmation unpairing (step "break trust") or, once unpaired, deleting it.
  */
 import { dataTable, field, fill, fingerprintText, formError, h, pill } from '../dom.js';
 import { errorText, formatTime } from '../format.js';
@@ -29,12 +29,15 @@ export function terminalDetailView(ctx, serial) {
   const facts = h('dl', { class: 'facts card', id: 'terminal-facts' }, Object.values(rows).map(({ dt, dd }) => [dt, dd]));
   const editButton = h('button', { type: 'button', class: 'secondary', id: 'terminal-edit', onclick: openEditor }, 'Edit');
   const unpairButton = h('button', { type: 'button', class: 'danger', id: 'unpair', onclick: unpair }, 'Unpair…');
+  const deleteButton = h('button', { type: 'button', class: 'danger', id: 'terminal-delete', onclick: remove }, 'Delete…');
+  // Said where the button would be: the server refuses to delete a paired terminal, one step that breaks trust at a time.
+  const cannotDelete = h('p', { class: 'hint', id: 'terminal-delete-paired' }, 'A paired terminal cannot be deleted: unpair it first, then delete it.');
   const auditLink = h('a', { href: auditHash({ serial }), id: 'terminal-audit' }, 'Audit trail');
   const editSlot = h('div');
   const requests = h('div');
   const missing = h('p', { class: 'empty', role: 'status' }, 'Loading…');
   const shown = h('div', {}, editSlot, facts,
-    h('div', { class: 'actions' }, editButton, unpairButton), error,
+    h('div', { class: 'actions' }, editButton, unpairButton, deleteButton), cannotDelete, error,
     h('p', {}, auditLink, ' — who created, changed, paired or unpaired it, and the decisions on its pairing requests.'),
     h('h2', {}, 'Pairing requests'), requests);
   const body = h('div', { id: 'terminal-detail' }, missing, shown);
@@ -120,6 +123,31 @@ export function terminalDetailView(ctx, serial) {
     }
   }
 
+  async function remove() {
+    const waiting = store.requestsWhere({ state: 'pending', serial }).length;
+    const yes = await ctx.confirm({
+      title: `Delete terminal ${serial}?`,
+      text: `The server forgets terminal ${serial}: its name, location and contact go, and the serial can be created again. ` +
+        `Its pending pairing requests are rejected${waiting > 0 ? ` (${waiting} now)` : ''}, so none of their codes can be approved. ` +
+        'Its pairing history and cash events stay, and the audit log keeps what the terminal was.',
+      confirmLabel: `Delete ${serial}`,
+      danger: true,
+    });
+    if (!yes) return;
+    error.hidden = true;
+    try {
+      const was = await ctx.call('terminals.delete', { serial });
+      // The terminal.deleted push usually came first and dropped it already: dropping it twice would count it twice.
+      if (store.terminals.has(serial)) store.dropTerminal(was);
+      ctx.toast(`Terminal ${serial} deleted.`, 'ok');
+      ctx.navigate('#/terminals');
+    } catch (failure) {
+      // Paired by someone meanwhile: say what to do rather than that something changed.
+      error.textContent = failure.code === 'invalid_state' ? `Terminal ${serial} is paired now: unpair it first, then delete it.` : errorText(failure);
+      error.hidden = false;
+    }
+  }
+
   function render() {
     const t = store.terminals.get(serial);
     missing.hidden = Boolean(t);
@@ -140,6 +168,8 @@ export function terminalDetailView(ctx, serial) {
     fill(rows.created.dd, formatTime(t.createdAt));
     editButton.hidden = editor !== null;
     unpairButton.hidden = t.state !== 'paired';
+    deleteButton.hidden = t.state === 'paired';
+    cannotDelete.hidden = t.state !== 'paired';
   }
 
   function renderRequests() {
