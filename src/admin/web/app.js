@@ -1,4 +1,5 @@
 /** @module The operator page's entry: the session (login, resume after reload, logout, expiry), pushes into the store, the header and the router. */
+import { accountAlarms } from './alarms.js';
 import { Channel } from './channel.js';
 import { h, fill } from './dom.js';
 import { errorText } from './format.js';
@@ -187,6 +188,7 @@ channel.on('terminal.new_fingerprint', (data) => {
   ui.toast(`Terminal ${data.serial} asks to pair with a NEW fingerprint: check it before approving`, 'danger');
 });
 for (const event of ['gate.opened', 'gate.closed']) channel.on(event, (gate) => store.setGate(gate));
+accountAlarms({ channel, store });
 
 /** Pending requests turn into expired ones at their expiry time: re-render then, without asking the server. */
 store.subscribe((topic) => {
