@@ -482,6 +482,11 @@ describe('operator web page', () => {
     await page.click('#create-submit');
     await page.locator('#terminal-state-value', { hasText: 'expected' }).waitFor();
     expect(await page.textContent('#terminal-name')).toBe('—');
+    // The serial's audit trail keeps what the deleted terminal was.
+    await page.click('#terminal-audit');
+    const deletion = page.locator('#audit-table tbody tr', { hasText: 'terminals.delete' });
+    await deletion.waitFor();
+    expect(await deletion.locator('td[data-label="Details"]').textContent()).toContain('name: Retired kiosk');
   });
 
   it("opens a terminal's audit trail from its page, filtered on the server, and pages back through older entries", async () => {

@@ -4,7 +4,7 @@
  * (`#/audit?serial=…`), so that a terminal's trail can be linked to and bookmarked.
  */
 import { dataTable, field, fill, h } from '../dom.js';
-import { errorText, formatTime } from '../format.js';
+import { errorText, formatTime, visible } from '../format.js';
 
 /** audit.list's filters, by the names the address and the op use. */
 const FILTERS = [
@@ -18,6 +18,8 @@ const ACTIONS = ['login', 'logout', 'resume', 'totp.enroll', 'totp.confirm', 'te
   'vpn.set', 'vpn.export', 'vpn.regenerate', 'users.add', 'users.disable', 'users.enable', 'users.reset_2fa',
   'users.passwd', 'attempts.throttled'];
 const PAGE_SIZES = [25, 100, 500];
+/** Fields of an entry's detail that have a column of their own (a decision's serial is named with its target). */
+const IN_COLUMNS = new Set(['result', 'remoteAddress', 'serial']);
 /** The page size chosen, kept across visits in this tab; the filters live in the address. */
 const kept = { limit: 100 };
 
@@ -117,6 +119,7 @@ export function auditView(ctx, params) {
         { label: 'Target', cell: targetCell },
         { label: 'Result', cell: (e) => resultCell(e.detail?.result) },
         { label: 'From', cell: (e) => (typeof e.detail?.remoteAddress === 'string' ? e.detail.remoteAddress : '—') },
+        { label: 'Details', cell: detailCell },
       ],
     }));
   }
@@ -126,6 +129,22 @@ export function auditView(ctx, params) {
     if (!e.target) return '—';
     const serial = typeof e.detail?.serial === 'string' && e.detail.serial !== e.target ? e.detail.serial : null;
     return [h('span', { class: 'mono' }, e.target), serial ? h('span', { class: 'muted' }, ` (terminal ${serial})`) : null];
+  }
+
+  /**
+   * The rest of the entry: what a deleted terminal was, an edit's values before and after, a deposit address and the
+   * one it replaced. Invisible characters are shown: a failed login's name is whatever was typed.
+   */
+  function detailCell(e) {
+    const detail = e.detail ?? {};
+    // terminals.update: its `changes` say each field's value before and after, which `fields` only names.
+    const rest = Object.entries(detail).filter(([key]) => !IN_COLUMNS.has(key) && !(key === 'fields' && detail.changes));
+    if (rest.length === 0) return '—';
+    return h('span', { class: 'audit-detail' }, rest.map(([key, value], i) => [i > 0 ? ' · ' : null,
+      key === 'changes' && value && typeof value === 'object'
+        ? Object.entries(value).map(([field, change], k) => [k > 0 ? ' · ' : null, h('span', { class: 'muted' }, `${field}: `),
+          visible(`${JSON.stringify(change?.from ?? null)} → ${JSON.stringify(change?.to ?? null)}`)])
+        : [h('span', { class: 'muted' }, `${key}: `), visible(typeof value === 'string' ? value : JSON.stringify(value))]]));
   }
 
   function resultCell(result) {
