@@ -1,12 +1,14 @@
 /**
- * @module End to end: operator accounts changed on the server with the real `pairing-server users …` commands while an
- * operator's page is open: each change, and each refused attempt, is an alarm on the page that stays until dismissed.
+ * @module End to end: operator accounts and sessions as the page shows them. Accounts changed on the server with the
+ * real `pairing-server users …` commands while a page is open: each change, and each refused attempt, is an alarm that
+ * stays until dismissed. A page left idle for the session's time ends it and hears nothing more of it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Page, WebSocket } from 'playwright-core';
 import { launchChromium, logIn, openPage, screenshot, type WatchedPage } from '../helpers/browser.js';
 import { serverCli } from '../helpers/cli.js';
-import { addOperator, type TestOperator } from '../helpers/operator.js';
+import { addOperator, connectOperator, nextPush, type TestOperator } from '../helpers/operator.js';
+import { RawTerminal } from '../helpers/raw-terminal.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 
 /** The page's global the page-side callbacks touch: the project type-checks without the DOM lib. */
@@ -40,7 +42,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-describe('operator account alarms', () => {
+describe('operator accounts and sessions on the page', () => {
   it('shows account changes made on the server as alarms that stay until dismissed, across a reload', async () => {
     const watched = await openPage(browser);
     opened.push(watched);
@@ -98,6 +100,45 @@ describe('operator account alarms', () => {
     const row = page.locator('#audit-table tbody tr', { hasText: 'nobody-here' });
     await row.waitFor();
     expect(await row.locator('td[data-label="Result"]').textContent()).toBe('not_found');
+  });
+
+  it('ends its session after the idle time and hears nothing more of it, though the server may still hold it', async () => {
+    const admin = await connectOperator(server, await addOperator(server.dataDir, 'colleague'));
+    try {
+      await admin.request('subscribe', { topics: ['pairing'] });
+      await admin.request('gate.open', { minutes: 30 });
+      await admin.request('terminals.create', { serial: 'BT-IDLE-1' });
+      const watched = await openPage(browser);
+      opened.push(watched);
+      const { page } = watched;
+      const sockets: WebSocket[] = [];
+      const sent: string[] = [];
+      page.on('websocket', (socket) => {
+        sockets.push(socket);
+        socket.on('framesent', (frame) => sent.push(String(frame.payload)));
+      });
+      await page.clock.install();
+      await logIn(page, pageUrl, await addOperator(server.dataDir, 'idler'));
+      await page.locator('#terminals-table').waitFor();
+
+      // Eight hours without an op of the operator's, on the page's clock (the server's session, on real time, lives on).
+      await page.clock.fastForward('08:00:01');
+      await page.locator('#login-notice', { hasText: 'without activity' }).waitFor();
+      // The connection that held the session is closed: its pushes cannot reach the login form.
+      const socket = sockets.at(-1)!;
+      if (!socket.isClosed()) await socket.waitForEvent('close');
+      const sentBefore = sent.length;
+
+      // A terminal asks to pair: an operator still logged in hears of it; the login form shows nothing, asks nothing.
+      const heard = nextPush(admin, (push) => push.event === 'pairing.requested');
+      await RawTerminal.create('BT-IDLE-1').requestPairing(server.gateUrl, server.sfp);
+      await heard;
+      expect(await page.locator('.toast').count()).toBe(0);
+      expect(sent.slice(sentBefore)).toEqual([]);
+      expect(await page.isVisible('#topbar')).toBe(false);
+    } finally {
+      await admin.close();
+    }
   });
 
   it('raised no console error, uncaught exception or CSP violation on any page', () => {

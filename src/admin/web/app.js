@@ -35,11 +35,20 @@ let idleTimer = null;
 let idleMs = 0;
 let expiryTimer = null;
 
-/** The server ends a session after a fixed idle time, extended by every op; the page ends it at the same moment. */
+/**
+ * The server ends a session after a fixed idle time, extended by every op but server.status; the page ends it after the
+ * same time without an op of the operator's (ctx.call). The page's own requests (ctx.read) extend it on the server, so
+ * it may still be alive there when this timer ends it here.
+ */
 function touchSession() {
   if (!store.session || idleMs <= 0) return;
   clearTimeout(idleTimer);
-  idleTimer = setTimeout(() => endSession('Your session expired after a long time without activity. Log in again.'), Math.min(idleMs, 2 ** 31 - 1));
+  idleTimer = setTimeout(() => {
+    // MUST close the connection: it still holds the session on the server, whose pushes would otherwise go on
+    // reaching the login form (toasts of pairing requests, a terminals.get per request that extends that session).
+    channel.close();
+    endSession('Your session expired after a long time without activity. Log in again.');
+  }, Math.min(idleMs, 2 ** 31 - 1));
 }
 
 const ctx = {
@@ -52,7 +61,10 @@ const ctx = {
     touchSession();
     return result;
   },
-  /** Like `call`, for ops that are not operator activity (the server does not extend the session for them either). */
+  /**
+   * Like `call`, for the page's own requests, which are not operator activity: they do not hold off the page's idle
+   * timer. The server still extends the session for them (all but server.status): a request cannot say it is not activity.
+   */
   async read(op, args = {}) {
     try {
       return await channel.request(op, args);
