@@ -105,7 +105,11 @@ export function auditView(ctx, params) {
       return;
     }
     const n = entries.length;
-    count.textContent = n === 0 ? '' : `Showing ${more ? '' : 'all '}${n.toLocaleString()} ${filtered ? 'matching ' : ''}entr${n === 1 ? 'y' : 'ies'}, newest first.`;
+    const matching = filtered ? 'matching ' : '';
+    // "all" only once the oldest entry is in: until then older ones may exist.
+    if (n === 0) count.textContent = '';
+    else if (n === 1 && !more) count.textContent = `Showing the one ${matching}entry.`;
+    else count.textContent = `Showing ${more ? '' : 'all '}${n.toLocaleString()} ${matching}entr${n === 1 ? 'y' : 'ies'}, newest first.`;
     fill(results, dataTable({
       id: 'audit-table',
       caption: 'Audit log',
