@@ -42,19 +42,19 @@ async function loggedInPage(setUp?: (page: Page) => Promise<unknown>): Promise<P
   return watched.page;
 }
 
+/** A frame the page sent, and when (performance.now() in the page). */
+interface Sent { at: number; op: string; args: Record<string, unknown>; background?: boolean }
 /** Records in the page every frame it sends, timed there: events relayed to the test arrive with their own delays. */
 const recordSends = (page: Page): Promise<unknown> => page.addInitScript(() => {
-  const page = globalThis as unknown as { sent: { at: number; op: string; args: Record<string, unknown> }[]; WebSocket: { prototype: { send(data: unknown): void } } };
+  const page = globalThis as unknown as { sent: Sent[]; WebSocket: { prototype: { send(data: unknown): void } } };
   page.sent = [];
   const send = page.WebSocket.prototype.send;
   page.WebSocket.prototype.send = function (data) {
-    const { op, args } = JSON.parse(String(data)) as { op: string; args: Record<string, unknown> };
-    page.sent.push({ at: performance.now(), op, args });
+    page.sent.push({ at: performance.now(), ...JSON.parse(String(data)) as Omit<Sent, 'at'> });
     send.call(this, data);
   };
 });
-const sentOps = (page: Page): Promise<{ at: number; op: string; args: Record<string, unknown> }[]> =>
-  page.evaluate(() => (globalThis as unknown as { sent: { at: number; op: string; args: Record<string, unknown> }[] }).sent);
+const sentOps = (page: Page): Promise<Sent[]> => page.evaluate(() => (globalThis as unknown as { sent: Sent[] }).sent);
 
 const rowKeys = (page: Page): Promise<(string | null)[]> => page.locator('#terminals-table tbody tr').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-key')));
 const countLine = (page: Page): Promise<string | null> => page.textContent('#terminals-count');
@@ -296,6 +296,28 @@ describe('operator web page, a fleet larger than one page', () => {
 
     await page.selectOption('#pairing-state', 'approved');
     await expect.poll(() => page.locator('#pairing-table tbody tr').evaluateAll((trs) => trs.map((tr) => tr.textContent))).toEqual([expect.stringContaining(PAIRED)]);
+  });
+
+  it("marks what it sends by itself as background, so that the server does not extend the session for it; the operator's requests are not", async () => {
+    const { requestId } = await RawTerminal.create(serialOf(5)).requestPairing(server.gateUrl, server.sfp);
+    const page = await loggedInPage(recordSends);
+    await page.locator('#terminals-table').waitFor();
+    // A terminal created into the page on screen: the page refreshes the list by itself.
+    await admin.request('terminals.create', { serial: `${serialOf(2)}-b` });
+    await page.locator(`#terminals-table tr[data-key="${serialOf(2)}-b"]`).waitFor();
+    // The operator asks for the next page.
+    await page.click('#terminals-next');
+    await page.locator('#terminals-count', { hasText: 'Showing 101–' }).waitFor();
+    const frames = await sentOps(page);
+    const byOp = (op: string): Sent[] => frames.filter((frame) => frame.op === op);
+    // The login and its first list are the operator's; what the page loads at login, fetches and refreshes is its own.
+    expect(byOp('login')[0]!.background).toBeUndefined();
+    for (const op of ['subscribe', 'pairing.list', 'unknown.list', 'gate.status']) expect(byOp(op)[0]!.background, op).toBe(true);
+    expect(byOp('terminals.get').length).toBeGreaterThan(0);
+    for (const frame of byOp('terminals.get')) expect(frame.background).toBe(true);
+    const lists = byOp('terminals.list');
+    expect(lists.map((frame) => frame.background ?? false)).toEqual([false, true, false]);
+    await admin.request('pairing.reject', { requestId });
   });
 
   it('drops an unknown serial from the list when another operator creates it, without asking the server about it', async () => {

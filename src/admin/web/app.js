@@ -22,6 +22,8 @@ import { renderHeader } from './header.js';
 /** sessionStorage: the session survives a reload of this tab, and ends with the tab. */
 const TOKEN_KEY = 'pairing-admin-token';
 const TOPICS = ['pairing', 'terminals'];
+/** Requests the page sends by itself: the server checks the session but does not extend it (docs/ADMIN-OPS.md). */
+const BACKGROUND = { background: true };
 
 const channel = new Channel(`wss://${location.host}/admin`);
 const store = new Store();
@@ -36,42 +38,48 @@ let idleMs = 0;
 let expiryTimer = null;
 
 /**
- * The server ends a session after a fixed idle time, extended by every op but server.status; the page ends it after the
- * same time without an op of the operator's (ctx.call). The page's own requests (ctx.read) extend it on the server, so
- * it may still be alive there when this timer ends it here.
+ * The server ends a session after a fixed idle time without an op of the operator's; the page ends it after the same
+ * time without a ctx.call. Its own requests are sent as background and extend it on neither side; a reconnection's
+ * resume still extends it on the server, so it may be alive there when this timer ends it here.
  */
 function touchSession() {
   if (!store.session || idleMs <= 0) return;
   clearTimeout(idleTimer);
   idleTimer = setTimeout(() => {
-    // MUST close the connection: it still holds the session on the server, whose pushes would otherwise go on
-    // reaching the login form (toasts of pairing requests, a terminals.get per request that extends that session).
+    // MUST close the connection: it may still hold the session on the server, whose pushes would otherwise go on
+    // reaching the login form (toasts of pairing requests, and a terminals.get sent for each).
     channel.close();
     endSession('Your session expired after a long time without activity. Log in again.');
   }, Math.min(idleMs, 2 ** 31 - 1));
+}
+
+/** Every op of a view goes through here: a dead session sends the operator back to the login form. */
+async function send(op, args, options) {
+  try {
+    return await channel.request(op, args, options);
+  } catch (error) {
+    if (error.code === 'session_expired' || error.code === 'not_logged_in') endSession(errorText(error));
+    throw error;
+  }
 }
 
 const ctx = {
   store,
   channel,
   ...ui,
-  /** Runs an op; a dead session sends the operator back to the login form. */
+  /** Runs an op the operator asked for: it extends the session, here and on the server. */
   async call(op, args = {}) {
-    const result = await ctx.read(op, args);
+    const result = await send(op, args, {});
     touchSession();
     return result;
   },
   /**
-   * Like `call`, for the page's own requests, which are not operator activity: they do not hold off the page's idle
-   * timer. The server still extends the session for them (all but server.status): a request cannot say it is not activity.
+   * Like `call`, for the requests the page sends by itself (refreshes after pushes, fetches a view needs): not operator
+   * activity, so they extend the session neither here nor, sent as background, on the server. An unattended page MUST
+   * time out: otherwise whoever comes to the screen days later finds an operator logged in.
    */
-  async read(op, args = {}) {
-    try {
-      return await channel.request(op, args);
-    } catch (error) {
-      if (error.code === 'session_expired' || error.code === 'not_logged_in') endSession(errorText(error));
-      throw error;
-    }
+  read(op, args = {}) {
+    return send(op, args, BACKGROUND);
   },
   navigate(hash) {
     if (location.hash === hash) route();
@@ -105,8 +113,9 @@ async function startSession(result) {
   idleMs = Date.parse(result.expiresAt) - Date.now();
   store.setSession({ user: result.user, has2fa: result.has2fa, expiresAt: result.expiresAt });
   touchSession();
-  // MUST subscribe before loading the lists: a push between the two is then never lost.
-  await channel.request('subscribe', { topics: TOPICS });
+  // MUST subscribe before loading the lists: a push between the two is then never lost. This and the loads are the
+  // page's own after a reconnection (the login itself was the operator's): background.
+  await channel.request('subscribe', { topics: TOPICS }, BACKGROUND);
   await loadAll();
   if (!resumed) route();
 }
@@ -118,8 +127,8 @@ async function startSession(result) {
 async function loadAll() {
   const [pending, unknown, gate] = await Promise.all([
     pendingRequests(),
-    channel.request('unknown.list'),
-    channel.request('gate.status'),
+    channel.request('unknown.list', {}, BACKGROUND),
+    channel.request('gate.status', {}, BACKGROUND),
   ]);
   // Pushes may have been missed while disconnected: nothing fetched before can be trusted.
   fetcher.clear();
@@ -135,7 +144,7 @@ async function pendingRequests() {
   const all = [];
   let before = null;
   do {
-    const page = await channel.request('pairing.list', { state: 'pending', limit: 1000, ...(before ? { before } : {}) });
+    const page = await channel.request('pairing.list', { state: 'pending', limit: 1000, ...(before ? { before } : {}) }, BACKGROUND);
     all.push(...page.requests);
     before = page.next;
   } while (before);

@@ -74,21 +74,24 @@ export class Channel {
     }, delay);
   }
 
-  /** Sends one op and resolves with its result, or rejects with a ChannelError carrying the server's code. */
-  async request(op, args = {}) {
+  /**
+   * Sends one op and resolves with its result, or rejects with a ChannelError carrying the server's code.
+   * `background`: the page sends it by itself, not for the operator; the server then does not extend the session.
+   */
+  async request(op, args = {}, { background = false } = {}) {
     await this.open();
-    return this.sendNow(op, args);
+    return this.sendNow(op, args, { background });
   }
 
   /** Sends on the socket that is open right now, without waiting; for 'open' listeners. */
-  sendNow(op, args = {}) {
+  sendNow(op, args = {}, { background = false } = {}) {
     if (!this.socket || this.socket.readyState !== WebSocket.OPEN) {
       return Promise.reject(new ChannelError('disconnected', 'not connected to the server'));
     }
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.socket.send(JSON.stringify({ id, op, args }));
+      this.socket.send(JSON.stringify(background ? { id, op, args, background: true } : { id, op, args }));
     });
   }
 
