@@ -60,7 +60,7 @@ export async function dispatch(ctx: OpsContext, conn: Connection, raw: string): 
       }
       // A page refreshing itself (`background`) is not operator activity: an unattended page must still time out.
       checkAccess(ctx, conn, spec.access, spec.slides !== false && !frame.background);
-      const result = await spec.run(ctx, conn, frame.args);
+      const result = await spec.run(ctx, conn, frame.args, frame);
       if (spec.audit === true) await audit(ctx, conn.session?.user ?? before, frame.op, target, { ...detail, result: 'ok' }, conn.remoteAddress);
       return { id, ok: true, result };
     } catch (caught) {

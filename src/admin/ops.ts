@@ -62,7 +62,8 @@ interface OpSpec {
    * op runs: small, never a secret.
    */
   auditDetail?(args: Record<string, unknown>, ctx: OpsContext): Record<string, unknown>;
-  run(ctx: OpsContext, conn: Connection, args: Record<string, unknown>): Promise<unknown> | unknown;
+  /** `background`: the client sent it by itself, not for the operator (dispatch.ts): it does not extend the session. */
+  run(ctx: OpsContext, conn: Connection, args: Record<string, unknown>, frame: { background: boolean }): Promise<unknown> | unknown;
 }
 
 /**
@@ -138,8 +139,9 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
   resume: {
     // Every page reload resumes: audit only refusals, which mean a stale or stolen token.
     access: 'none', audit: 'failures',
-    run(ctx, conn, args) {
-      const session = ctx.sessions.resume(args.token);
+    run(ctx, conn, args, frame) {
+      // A page reconnecting by itself after a network blip is not the operator at work: it must not keep a session alive.
+      const session = ctx.sessions.resume(args.token, !frame.background);
       conn.session = session;
       const record = ctx.store.operators.get(session.user);
       return { user: session.user, expiresAt: new Date(session.expiresAt).toISOString(), has2fa: record?.totpSecret != null };

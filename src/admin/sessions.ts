@@ -38,9 +38,9 @@ export class Sessions {
   }
 
   /** The live session for a token presented by a client (resume). */
-  resume(token: unknown): Session {
+  resume(token: unknown, slide = true): Session {
     if (typeof token !== 'string' || token.length > 128) throw new AppError('session_expired', 'the session is unknown or expired: log in again');
-    return this.check(hashOf(token));
+    return this.check(hashOf(token), slide);
   }
 
   /**

@@ -40,7 +40,7 @@ let expiryTimer = null;
 /**
  * The server ends a session after a fixed idle time without an op of the operator's; the page ends it after the same
  * time without a ctx.call. Its own requests are sent as background and extend it on neither side; a reconnection's
- * resume still extends it on the server, so it may be alive there when this timer ends it here.
+ * resume is sent as background and does not extend it on the server either, but the timers may still differ a little.
  */
 function touchSession() {
   if (!store.session || idleMs <= 0) return;
@@ -174,7 +174,8 @@ channel.on('open', () => {
   const token = sessionStorage.getItem(TOKEN_KEY);
   if (!token) return;
   ui.connection(true);
-  channel.sendNow('resume', { token })
+  // Background: a reload or a reconnect re-attaches the session without counting as the operator's activity.
+  channel.sendNow('resume', { token }, { background: true })
     .then((result) => startSession({ ...result, token }))
     .catch((error) => {
       if (error.code !== 'disconnected') endSession(errorText(error));

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOperator } from '../../../src/admin/operators.js';
 import { dispatch } from '../../../src/admin/dispatch.js';
+import { LoginThrottle } from '../../../src/admin/login-throttle.js';
 import { OPS, type Connection, type OpsContext } from '../../../src/admin/ops.js';
 import { Sessions } from '../../../src/admin/sessions.js';
 import { Store } from '../../../src/store/store.js';
@@ -80,6 +81,20 @@ describe('sessions', () => {
     await committed();
     expect(store.sessions.get(session.tokenHash)!.expiresAt).toBe(session.expiresAt);
     expect(await dispatch(ctx, conn, frame(false))).toMatchObject({ ok: true });
+    await committed();
+    expect(store.sessions.get(session.tokenHash)!.expiresAt).toBe(clock + IDLE_MS);
+  });
+
+  it('are not extended by a resume the client marks as background (a page reconnecting by itself)', async () => {
+    const { token, session } = await sessions.create(store.operators.get('alice')!);
+    const fresh = (): Connection => ({ session: null, remoteAddress: '192.0.2.8', subscribe: () => undefined, unsubscribeAll: () => undefined });
+    const ctx = { store, sessions, now: () => clock, logins: new LoginThrottle(() => clock) } as unknown as OpsContext; // resume uses no other part
+    const resume = (background: boolean) => JSON.stringify({ id: 2, op: 'resume', args: { token }, ...(background && { background }) });
+    clock += 5 * 60_000;
+    expect(await dispatch(ctx, fresh(), resume(true))).toMatchObject({ ok: true, result: { user: 'alice' } });
+    await committed();
+    expect(store.sessions.get(session.tokenHash)!.expiresAt).toBe(session.expiresAt);
+    expect(await dispatch(ctx, fresh(), resume(false))).toMatchObject({ ok: true });
     await committed();
     expect(store.sessions.get(session.tokenHash)!.expiresAt).toBe(clock + IDLE_MS);
   });
