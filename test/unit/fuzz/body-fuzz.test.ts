@@ -177,10 +177,10 @@ describe('admin frames', () => {
   it('round-trip well-formed requests', () => {
     const args = fc.dictionary(fc.string({ maxLength: 10 }), fc.jsonValue(), { maxKeys: 4 });
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.string({ maxLength: 30 }), args, (id, op, a) => {
+      fc.property(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.string({ maxLength: 30 }), args, fc.boolean(), (id, op, a, background) => {
         tally.count('parseFrame(valid request)');
-        const frame = parseFrame(JSON.stringify({ id, op, args: a }));
-        expect(frame).toEqual({ id, op, args: JSON.parse(JSON.stringify(a)) });
+        const frame = parseFrame(JSON.stringify({ id, op, args: a, ...(background && { background }) }));
+        expect(frame).toEqual({ id, op, args: JSON.parse(JSON.stringify(a)), background });
       }),
       { numRuns: 200 },
     );
