@@ -9,8 +9,8 @@ const waitsForOperator = (record: PairingRecord): boolean => record.state === 'p
 
 /**
  * requestId → serial, exactly while the request waits for an operator: kept beside every write of a request
- * (Store.putPairingSync, removePairingSync) and rebuilt at start-up from the stretch of the timeline where pending
- * requests can be. Reading the pending requests from the timeline instead read every request of the last 7 days:
+ * (Store.putPairingSync, removePairingSync), and filled from the stretch of the timeline where pending requests can be
+ * when a store from before it is opened (store-upgrade.ts). Reading the pending requests from the timeline instead read every request of the last 7 days:
  * 95–138 ms at each page's login after a day that paired 10,000 terminals.
  */
 export class AwaitingOperator {
@@ -44,7 +44,7 @@ export class AwaitingOperator {
     return waiting.sort((a, b) => b.requestedAt - a.requestedAt || (a.requestId < b.requestId ? 1 : -1));
   }
 
-  /** Refills the index from the requests of the last MAX_PAIRING_TTL_SEC; returns how many wait. At start-up, before any thread serves. */
+  /** Refills the index from the requests of the last MAX_PAIRING_TTL_SEC; returns how many wait. Before any thread serves. */
   rebuild(timeline: PairingTimeline, pairing: Database<PairingRecord, string>, root: RootDatabase, now: number): number {
     let waiting = 0;
     root.transactionSync(() => {

@@ -10,7 +10,7 @@ export interface StoreUpgrade {
   searchEntries: number;
   /** Pairing requests placed in the timeline. */
   timeline: number;
-  /** Requests that wait for an operator: that index is rebuilt at every start, whatever the store's version. */
+  /** Requests found waiting for an operator when that index was filled (with the timeline). */
   awaiting: number;
 }
 
@@ -19,13 +19,16 @@ export interface StoreUpgrade {
  * a serial that differs from an existing one only in case. Each step does nothing on a store that needs none of it.
  */
 export function upgradeStore(store: Store, nowSec: number, clockSkewSec: number): StoreUpgrade {
+  const timeline = store.pairingTimeline.rebuildFrom(store.pairing, store.root);
   return {
     nonces: migrateNonces(store, nowSec, clockSkewSec),
     foldedSerials: indexFoldedSerials(store),
     searchEntries: store.terminalSearch.rebuildFrom(store.terminals, store.root),
-    timeline: store.pairingTimeline.rebuildFrom(store.pairing, store.root),
-    // After the timeline, which it reads: cheap (the last 7 days of requests), and it heals any drift.
-    awaiting: store.awaitingOperator.rebuild(store.pairingTimeline, store.pairing, store.root, nowSec * 1000),
+    timeline,
+    // Both came with the same version and are kept by the same writes: a store that needed its timeline needs this too.
+    // Not at every start: it reads each request of the last 7 days, and after a week that paired 10,000 terminals
+    // those pages of the store added 31-59 MiB to the server's RSS at start-up (bench/RESULTS.md, idle terminals).
+    awaiting: timeline > 0 ? store.awaitingOperator.rebuild(store.pairingTimeline, store.pairing, store.root, nowSec * 1000) : 0,
   };
 }
 

@@ -191,7 +191,7 @@ describe('a store written before the pairing timeline', () => {
     await root.transaction(() => {
       for (const key of keys) timeline.removeSync(key);
       for (const key of searchKeys) search.removeSync(key);
-      awaiting.removeSync(pendingRequestId); // rebuilt at every start, whatever the store's version
+      awaiting.removeSync(pendingRequestId); // filled with the timeline, for a store from before both
     });
     await root.close();
 
