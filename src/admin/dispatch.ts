@@ -58,8 +58,9 @@ export async function dispatch(ctx: OpsContext, conn: Connection, raw: string): 
         spent = true;
         spendAttempt(ctx, conn);
       }
-      // A page refreshing itself (`background`) is not operator activity: an unattended page must still time out.
-      checkAccess(ctx, conn, spec.access, spec.slides !== false && !frame.background);
+      // A page refreshing itself (`background`) is not operator activity: an unattended page must still time out. Only
+      // reads and resume may say so: an op that changes something is the operator at work, whatever the frame says.
+      checkAccess(ctx, conn, spec.access, spec.slides !== false && !(frame.background && spec.audit !== true));
       const result = await spec.run(ctx, conn, frame.args, frame);
       if (spec.audit === true) await audit(ctx, conn.session?.user ?? before, frame.op, target, { ...detail, result: 'ok' }, conn.remoteAddress);
       return { id, ok: true, result };

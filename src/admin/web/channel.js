@@ -50,6 +50,12 @@ export class Channel {
       });
       socket.addEventListener('message', (event) => this.receive(event.data));
       socket.addEventListener('close', (event) => {
+        // A socket already replaced (closed by us, and a new one opened before its close came: a logout then a login)
+        // speaks for nothing now: clearing state here would drop the new socket and fail its requests.
+        if (this.socket !== socket) {
+          reject(new ChannelError('disconnected', 'cannot reach the server'));
+          return;
+        }
         const wasOpening = this.opening !== null;
         this.opening = null;
         this.socket = null;

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOperator } from '../../../src/admin/operators.js';
 import { dispatch } from '../../../src/admin/dispatch.js';
 import { LoginThrottle } from '../../../src/admin/login-throttle.js';
+import { createLogger } from '../../../src/logger.js';
 import { OPS, type Connection, type OpsContext } from '../../../src/admin/ops.js';
 import { Sessions } from '../../../src/admin/sessions.js';
 import { Store } from '../../../src/store/store.js';
@@ -83,6 +84,15 @@ describe('sessions', () => {
     expect(await dispatch(ctx, conn, frame(false))).toMatchObject({ ok: true });
     await committed();
     expect(store.sessions.get(session.tokenHash)!.expiresAt).toBe(clock + IDLE_MS);
+    // An op that changes something is the operator at work, background or not (terminals.create, audited).
+    const before = store.sessions.get(session.tokenHash)!.expiresAt;
+    clock += 5 * 60_000;
+    const create = JSON.stringify({ id: 3, op: 'terminals.create', args: { serial: 'BG-1' }, background: true });
+    const audited = { ...ctx, events: () => undefined, log: createLogger({ level: 'silent', pretty: false }) } as OpsContext;
+    expect(await dispatch(audited, conn, create)).toMatchObject({ ok: true });
+    await committed();
+    expect(store.sessions.get(session.tokenHash)!.expiresAt).toBe(clock + IDLE_MS);
+    expect(clock + IDLE_MS).toBeGreaterThan(before);
   });
 
   it('are not extended by a resume the client marks as background (a page reconnecting by itself)', async () => {
