@@ -3,6 +3,7 @@ import type { Database, RootDatabase } from 'lmdb';
 import { AppError } from '../errors.js';
 import type { PairingRecord } from './records.js';
 import { scanInSlices } from './sliced-scan.js';
+import { entryCount } from './entry-count.js';
 
 /**
  * The longest a pairing request can stay pending (`--pairing-ttl` is bounded by it): every request still pending was
@@ -78,9 +79,7 @@ export class PairingTimeline {
    * many entries it wrote. Run once at start-up, before any thread serves.
    */
   rebuildFrom(pairing: Database<PairingRecord, string>, root: RootDatabase): number {
-    // lmdb-js types getStats() as {}; at run time it is mdb_stat's fields: the B-tree's own count, no scan.
-    const count = (db: { getStats(): object }): number => (db.getStats() as { entryCount: number }).entryCount;
-    if (count(this.db) === count(pairing)) return 0;
+    if (entryCount(this.db) === entryCount(pairing)) return 0;
     let written = 0;
     root.transactionSync(() => {
       for (const key of [...this.db.getKeys()]) this.db.removeSync(key);

@@ -1,4 +1,5 @@
 /** @module What a store written by an older version needs before any thread serves: its nonces moved into the ring, and the indexes added since filled in. */
+import { entryCount } from './entry-count.js';
 import { foldSerial, keyText, type Store } from './store.js';
 
 export interface StoreUpgrade {
@@ -57,7 +58,7 @@ export function migrateNonces(store: Store, nowSec: number, clockSkewSec: number
  * it added. The first of two serials that differ only in case keeps the place.
  */
 export function indexFoldedSerials(store: Store): number {
-  if (store.foldedSerials.getKeysCount() >= store.terminals.getKeysCount()) return 0;
+  if (entryCount(store.foldedSerials) >= entryCount(store.terminals)) return 0;
   let added = 0;
   store.root.transactionSync(() => {
     for (const serial of store.terminals.getKeys()) {

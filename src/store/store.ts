@@ -5,6 +5,7 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import { AppError } from '../errors.js';
 import { auditHash, GENESIS_HASH, storable } from './audit-chain.js';
 import { causeOf, isCommitFailure, type WriteFailure } from './commit-failures.js';
+import { entryCount } from './entry-count.js';
 import { FreeSpaceWatch } from './free-space.js';
 import { loadOrCreateFieldKey } from './field-crypto.js';
 import { NonceRing } from './nonce-ring.js';
@@ -283,8 +284,7 @@ export class Store {
 
   /** How many terminals operators created: the B-tree's own entry count, no scan whatever the fleet. */
   terminalCount(): number {
-    // lmdb-js types getStats() as {}; at run time it is mdb_stat's fields.
-    return (this.terminals.getStats() as { entryCount: number }).entryCount;
+    return entryCount(this.terminals);
   }
 
   lastAuditSeq(): number {

@@ -1,6 +1,7 @@
 /** @module What operators search terminals by, folded once when a terminal is written: a search reads these short strings, not every record. */
 import type { Database, RootDatabase } from 'lmdb';
 import type { TerminalRecord } from './records.js';
+import { entryCount } from './entry-count.js';
 
 /** Lower case without accents, so that "zurich" finds "Zürich"; ASCII, most of a fleet's text, skips the normalisation. */
 export function folded(text: string): string {
@@ -48,9 +49,7 @@ export class TerminalSearch {
    * differ; returns how many. Run once at start-up, before any thread serves.
    */
   rebuildFrom(terminals: Database<TerminalRecord, string>, root: RootDatabase): number {
-    // lmdb-js types getStats() as {}; at run time it is mdb_stat's fields: the B-tree's own count, no scan.
-    const count = (db: { getStats(): object }): number => (db.getStats() as { entryCount: number }).entryCount;
-    if (count(this.db) === count(terminals)) return 0;
+    if (entryCount(this.db) === entryCount(terminals)) return 0;
     let written = 0;
     root.transactionSync(() => {
       for (const { value } of terminals.getRange()) {

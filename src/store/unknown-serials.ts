@@ -1,4 +1,5 @@
 /** @module The serials tried at the gate that nobody created, kept for operators (`unknown.list`) within a bound: anyone who reaches the open gate can make them. */
+import { entryCount } from './entry-count.js';
 import type { Store } from './store.js';
 
 /** How many unknown serials operators can list: the most recently tried. */
@@ -13,7 +14,7 @@ let forgetting = false;
  * disk and every operator's list. Reads and sorts the table (about 1,100 entries) once per hundred new serials.
  */
 export async function forgetOldUnknownSerials(store: Store): Promise<number> {
-  if (forgetting || (store.unknownSerials.getStats() as { entryCount: number }).entryCount <= MAX_UNKNOWN_SERIALS * 1.1) return 0;
+  if (forgetting || entryCount(store.unknownSerials) <= MAX_UNKNOWN_SERIALS * 1.1) return 0;
   forgetting = true;
   try {
     const entries = [...store.unknownSerials.getRange().map(({ value }) => value)].sort((a, b) => a.lastAttemptAt - b.lastAttemptAt);
