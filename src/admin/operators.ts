@@ -23,6 +23,13 @@ let decoyHash: Promise<string> | null = null;
 /** Records written before `disabledAt` existed lack it: they are enabled. */
 export const isDisabled = (record: OperatorRecord): boolean => record.disabledAt != null;
 
+/**
+ * Whether the account as stored now is still the one a login checked: not disabled, the same password and TOTP secret.
+ * `users passwd|disable|reset-2fa` may run (in another process) while a login's hash runs.
+ */
+export const stillAsChecked = (latest: OperatorRecord | undefined, checked: OperatorRecord): latest is OperatorRecord =>
+  latest !== undefined && !isDisabled(latest) && latest.passwordHash === checked.passwordHash && latest.totpSecret === checked.totpSecret;
+
 /** The rule for every password an operator gets (`users add`, `users passwd`). */
 export function checkPasswordRule(password: string): void {
   if (password.length < 12 || password.length > 1024) throw new AppError('invalid_field', 'password: 12 to 1024 characters');
@@ -65,12 +72,9 @@ export async function checkLogin(
     if (!verdict.ok) throw new AppError('totp_required', 'the TOTP code is wrong or expired');
     await consumeTotpStep(store, name, verdict.step, record.totpSecret);
   }
-  // `users passwd|disable|reset-2fa` may have run (in another process) while the hash ran: the old password or secret
-  // no longer logs in.
+  // An account changed while the hash ran: the old password or secret no longer logs in.
   const latest = store.operators.get(name);
-  if (!latest || isDisabled(latest) || latest.passwordHash !== record.passwordHash || latest.totpSecret !== record.totpSecret) {
-    throw new AppError('login_failed', 'wrong user or password');
-  }
+  if (!stillAsChecked(latest, record)) throw new AppError('login_failed', 'wrong user or password');
   return latest;
 }
 

@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import { AppError } from '../errors.js';
 import type { OperatorRecord, SessionRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
-import { isDisabled } from './operators.js';
+import { isDisabled, stillAsChecked } from './operators.js';
 
 export interface Session {
   user: string;
@@ -28,10 +28,7 @@ export class Sessions {
     const record: SessionRecord = { user, createdAt: now, lastSeenAt: now, expiresAt: now + this.idleMs };
     const tokenHash = hashOf(token);
     await this.store.atomically(() => {
-      const latest = this.store.operators.get(user);
-      if (!latest || isDisabled(latest) || latest.passwordHash !== checked.passwordHash || latest.totpSecret !== checked.totpSecret) {
-        throw new AppError('login_failed', 'wrong user or password');
-      }
+      if (!stillAsChecked(this.store.operators.get(user), checked)) throw new AppError('login_failed', 'wrong user or password');
       this.store.sessions.putSync(tokenHash, record);
     });
     return { token, session: { user, tokenHash, expiresAt: record.expiresAt } };
