@@ -49,6 +49,11 @@ export function terminalViewOf(store: Store, record: TerminalRecord, now: number
   return terminalView(record, record.tfp === null && awaitsApproval(store, record.serial, now), store.lastSeenAt(record));
 }
 
+/** A request as operators see it, with whether its serial is already paired with another certificate. */
+export function pairingViewOf(store: Store, record: PairingRecord, now: number): PairingView {
+  return pairingView(record, now, store.terminals.get(record.serial)?.tfp ?? null);
+}
+
 /**
  * One page of terminals in serial order. Without a search or a state this reads the page and one more record. A
  * search, `paired` or `expected` reads the terminals' search entries (terminal-search.ts) until the page is full, so
@@ -71,7 +76,7 @@ export async function listTerminals(store: Store, rawArgs: unknown, now: number)
   };
   const after = args.after !== undefined ? { after: args.after } : {};
   if (args.state === 'pending') {
-    for (const serial of await serialsAwaitingApproval(store, now)) {
+    for (const serial of serialsAwaitingApproval(store, now)) {
       if (args.after !== undefined && serial <= args.after) continue;
       const record = store.terminals.get(serial);
       if (record && (!matches || matches(searchEntry(record))) && !take(record)) break;
@@ -94,7 +99,7 @@ export async function listTerminals(store: Store, rawArgs: unknown, now: number)
 }
 
 /** Sorted: the serials of the requests that wait for an operator (awaiting-operator.ts). */
-async function serialsAwaitingApproval(store: Store, now: number): Promise<string[]> {
+function serialsAwaitingApproval(store: Store, now: number): string[] {
   const serials = new Set(store.awaitingOperator.waiting(store.pairing, now).map((record) => record.serial));
   // Code-unit order, as LMDB orders the terminals' keys: a page continues where the last one ended either way.
   return [...serials].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
@@ -108,7 +113,7 @@ function pendingPage(store: Store, args: z.infer<typeof pairingListArgs>, now: n
   const page = waiting.slice(0, args.limit);
   const last = page[page.length - 1];
   return {
-    requests: page.map((record) => pairingView(record, now, store.terminals.get(record.serial)?.tfp ?? null)),
+    requests: page.map((record) => pairingViewOf(store, record, now)),
     next: waiting.length > args.limit && last ? timelineCursor(last) : null,
   };
 }
@@ -123,11 +128,11 @@ export async function listPairing(store: Store, rawArgs: unknown, now: number): 
   const page: PairingView[] = [];
   let last: TimelineEntry | null = null;
   let more = false;
-  await store.pairingTimeline.newestFirst({ ...(args.before !== undefined && { before: args.before }) }, (entry) => {
+  await store.pairingTimeline.newestFirst(args.before, (entry) => {
     if (args.serial !== undefined && entry.serial !== args.serial) return true;
     const record = store.pairing.get(entry.requestId);
     if (!record || (record.stage !== 'approval' && record.state === 'pending')) return true;
-    const view = pairingView(record, now, store.terminals.get(record.serial)?.tfp ?? null);
+    const view = pairingViewOf(store, record, now);
     if (args.state !== undefined && view.state !== args.state) return true;
     if (page.length === args.limit) {
       more = true;

@@ -6,12 +6,12 @@ import type { EventSink } from '../actors/context.js';
 import type { Logger } from '../logger.js';
 import { check, serialSchema } from '../protocol/schemas.js';
 import { ADMIN_TOPICS, EDITABLE_TERMINAL_FIELDS, type AdminTopic, type GateStatus, type ServerStatus } from '../protocol/types.js';
-import { depositView, pairingView, terminalView, unknownSerialView } from '../protocol/views.js';
+import { depositView, terminalView, unknownSerialView } from '../protocol/views.js';
 import type { TerminalRecord } from '../store/records.js';
 import { foldSerial, type Store } from '../store/store.js';
 import { ADDRESS_FORMATS, isValidDepositAddress, SUPPORTED_COINS } from './deposit-address.js';
 import type { LoginThrottle } from './login-throttle.js';
-import { listAudit, listPairing, listTerminals, terminalViewOf } from './listings.js';
+import { listAudit, listPairing, listTerminals, pairingViewOf, terminalViewOf } from './listings.js';
 import { beginTotpEnrolment, checkLogin, confirmTotpEnrolment } from './operators.js';
 import type { Session, Sessions } from './sessions.js';
 import { VPN_OPS, type VpnService } from '../vpn/vpn-ops.js';
@@ -245,7 +245,7 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
     run(ctx, _conn, args) {
       const { requestId } = check(requestIdArg, args);
       const record = pairingOf(ctx, requestId);
-      return pairingView(record, ctx.now(), ctx.store.terminals.get(record.serial)?.tfp ?? null);
+      return pairingViewOf(ctx.store, record, ctx.now());
     },
   },
   'pairing.approve': {

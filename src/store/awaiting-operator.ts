@@ -10,8 +10,8 @@ const waitsForOperator = (record: PairingRecord): boolean => record.state === 'p
 /**
  * requestId → serial, exactly while the request waits for an operator: kept beside every write of a request
  * (Store.putPairingSync, removePairingSync), and filled from the stretch of the timeline where pending requests can be
- * when a store from before it is opened (store-upgrade.ts). Reading the pending requests from the timeline instead read every request of the last 7 days:
- * 95–138 ms at each page's login after a day that paired 10,000 terminals.
+ * when a store from before it is opened (store-upgrade.ts). Reading the pending requests from the timeline instead
+ * read every request of the last 7 days: 95–138 ms at each page's login after a day that paired 10,000 terminals.
  */
 export class AwaitingOperator {
   private readonly db: Database<string, string>;

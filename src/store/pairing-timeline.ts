@@ -7,7 +7,8 @@ import { entryCount } from './entry-count.js';
 
 /**
  * The longest a pairing request can stay pending (`--pairing-ttl` is bounded by it): every request still pending was
- * made less than this long ago, so listing them reads only that stretch of the timeline, whatever the history.
+ * made less than this long ago, so filling the index of those waiting (awaiting-operator.ts) reads only that stretch
+ * of the timeline, whatever the history.
  */
 export const MAX_PAIRING_TTL_SEC = 7 * 24 * 3600;
 
@@ -54,16 +55,10 @@ export class PairingTimeline {
     this.db.removeSync([record.requestedAt, record.requestId]);
   }
 
-  /**
-   * Newest first, from just before `before` back to the requests made at `since` (epoch ms), in slices
-   * (sliced-scan.ts); `visit` returns false to stop.
-   */
-  async newestFirst(opts: { before?: TimelineCursor; since?: number }, visit: (entry: TimelineEntry) => boolean): Promise<void> {
-    const after = opts.before === undefined ? undefined : parseCursor(opts.before);
-    await scanInSlices(this.db, { ...(after && { after }), reverse: true }, ([requestedAt, requestId], serial) => {
-      if (opts.since !== undefined && requestedAt < opts.since) return false;
-      return visit({ requestedAt, requestId, serial });
-    });
+  /** Newest first, from just before `before` (the whole history without it), in slices (sliced-scan.ts); `visit` returns false to stop. */
+  async newestFirst(before: TimelineCursor | undefined, visit: (entry: TimelineEntry) => boolean): Promise<void> {
+    const after = before === undefined ? undefined : parseCursor(before);
+    await scanInSlices(this.db, { ...(after && { after }), reverse: true }, ([requestedAt, requestId], serial) => visit({ requestedAt, requestId, serial }));
   }
 
   /** Newest first back to the requests made at `since`, in one read: at start-up, before any thread serves. */

@@ -225,7 +225,7 @@ export class Store {
   /** Takes a terminal out: its record, search entry, case-folded serial and last-seen time. Inside `atomically`. */
   deleteTerminalSync(record: TerminalRecord): void {
     this.terminals.removeSync(record.serial);
-    this.terminalSearch.db.removeSync(record.serial);
+    this.terminalSearch.removeSync(record.serial);
     this.foldedSerials.removeSync(foldSerial(record.serial));
     this.lastSeen.removeSync(record.serial);
   }

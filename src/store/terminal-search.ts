@@ -44,6 +44,10 @@ export class TerminalSearch {
     this.db.putSync(record.serial, searchEntry(record));
   }
 
+  removeSync(serial: string): void {
+    this.db.removeSync(serial);
+  }
+
   /**
    * Writes the entries of terminals written before the index (or by tools straight into the store) when the counts
    * differ; returns how many. Run once at start-up, before any thread serves.
