@@ -97,10 +97,7 @@ export class PairingFlow {
     await ctx.store.atomically(() => {
       // A new commitment from the same TFP replaces its pending request.
       if (current && effectiveState(current, now) === 'pending') ctx.store.removePairingSync(current);
-      if (evicted) {
-        ctx.store.removePairingSync(evicted);
-        ctx.store.pairingIndex.removeSync(compositeKey(this.serial, evicted.tfp));
-      }
+      if (evicted) ctx.store.removePairingSync(evicted);
       ctx.store.addPairingSync(record);
       ctx.store.pairingIndex.putSync(compositeKey(this.serial, auth.tfp), record.requestId);
     });
@@ -136,10 +133,7 @@ export class PairingFlow {
     const expected = Buffer.from(record.commitment, 'base64');
     const actual = terminalNonce ? Buffer.from(commitmentOf(terminalNonce), 'base64') : Buffer.alloc(32);
     if (!terminalNonce || !crypto.timingSafeEqual(expected, actual)) {
-      await ctx.store.atomically(() => {
-        ctx.store.removePairingSync(record);
-        ctx.store.pairingIndex.removeSync(compositeKey(this.serial, record.tfp));
-      });
+      await ctx.store.atomically(() => ctx.store.removePairingSync(record));
       throw new AppError('commitment_mismatch', 'the revealed nonce does not match the commitment; start again with a new commit');
     }
     const code = pairingCode({

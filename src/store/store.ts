@@ -242,8 +242,13 @@ export class Store {
     this.pairingTimeline.addSync(record);
   }
 
-  /** Forgets a pairing request, its place in the timeline and in the requests waiting for an operator. Inside `atomically`. */
+  /**
+   * Forgets a pairing request: its place in the timeline, in the requests waiting for an operator, and its certificate's
+   * entry in `pairingIndex` when that still names it. Inside `atomically`.
+   */
   removePairingSync(record: PairingRecord): void {
+    const indexKey = compositeKey(record.serial, record.tfp);
+    if (this.pairingIndex.get(indexKey) === record.requestId) this.pairingIndex.removeSync(indexKey);
     this.pairing.removeSync(record.requestId);
     this.pairingTimeline.removeSync(record);
     this.awaitingOperator.forgetSync(record);
