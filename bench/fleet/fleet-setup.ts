@@ -1,4 +1,4 @@
-/** @module The fleet's data dir: a fresh store with one operator, the server started empty (start-up and RSS baseline), every terminal registered and paired — or all that from an earlier run (--reuse-fleet). */
+/** @module The fleet's data dir: a fresh store with one operator, every terminal registered and paired — or all that from an earlier run (--reuse-fleet); and the server's start on an empty store beside it (start-up and RSS baseline). */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -20,8 +20,12 @@ export interface FleetPairing extends PairingReport {
 export interface PreparedFleet {
   dataDir: string;
   pairing: FleetPairing;
-  /** The server on an empty store: start-up seconds and RSS after settling. */
-  empty: { seconds: number; rssBytes: number };
+}
+
+/** A server's start: seconds from spawn to its `listening` line, and RSS after settling. */
+export interface StartSample {
+  seconds: number;
+  rssBytes: number;
 }
 
 const OPERATOR = { user: 'bench', password: 'bench fleet operator passphrase' };
@@ -62,14 +66,12 @@ export async function prepareFleet(args: {
   const saved = args.reuse && fs.existsSync(marker) ? (JSON.parse(fs.readFileSync(marker, 'utf8')) as Omit<PreparedFleet, 'dataDir'> & { version?: number }) : null;
   if (saved?.version === MARKER_VERSION) {
     progress.done(`pairing: reusing the fleet paired by an earlier run in ${path.basename(dataDir)} (${saved.pairing.terminals} terminals)`);
-    return { dataDir, pairing: { ...saved.pairing, reused: true }, empty: saved.empty };
+    return { dataDir, pairing: { ...saved.pairing, reused: true } };
   }
   fs.rmSync(dataDir, { recursive: true, force: true });
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   let proc: RunningProcess | null = await startProcess(SERVER_CLI, args.serverArgs(dataDir));
   try {
-    await settle();
-    const empty = { seconds: proc.startupSeconds, rssBytes: sampleProcess(proc.pid).rssBytes };
     // Into the running server's store: only `serve` creates a data dir.
     const totpSecret = await addOperator(dataDir, OPERATOR, { with2fa: true });
     if (!totpSecret) throw new Error('users add printed no TOTP secret');
@@ -87,12 +89,37 @@ export async function prepareFleet(args: {
       + (pairing.errorSamples.length ? `: ${pairing.errorSamples.join('; ')}` : ''));
     await proc.stop();
     proc = null;
-    if (pairing.errors === 0) fs.writeFileSync(marker, JSON.stringify({ version: MARKER_VERSION, pairing, empty }));
-    return { dataDir, pairing, empty };
+    if (pairing.errors === 0) fs.writeFileSync(marker, JSON.stringify({ version: MARKER_VERSION, pairing }));
+    return { dataDir, pairing };
   } catch (error) {
     if (proc) process.stderr.write(`last server output:\n${proc.tail()}\n`);
     throw error;
   } finally {
     await proc?.stop();
+  }
+}
+
+/**
+ * The server started on an empty store, run just before the start with the fleet registered, so that the two RSS
+ * figures come from the same code in the same minute. (An earlier run's figure, kept with a reused fleet, came from
+ * whatever code paired that fleet.) The fleet's TLS identity and secrets key are copied in, so neither start
+ * generates keys and the stores are the only difference.
+ */
+export async function startOnEmptyStore(fleetDir: string, serverArgs: (dataDir: string) => string[]): Promise<StartSample> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cas-bench-empty-'));
+  try {
+    for (const entry of ['tls', 'secrets.key']) {
+      const from = path.join(fleetDir, entry);
+      if (fs.existsSync(from)) fs.cpSync(from, path.join(dataDir, entry), { recursive: true });
+    }
+    const proc = await startProcess(SERVER_CLI, serverArgs(dataDir));
+    try {
+      await settle();
+      return { seconds: proc.startupSeconds, rssBytes: sampleProcess(proc.pid).rssBytes };
+    } finally {
+      await proc.stop();
+    }
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }

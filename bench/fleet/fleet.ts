@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Progress } from '../lib/progress.js';
 import { cpuBetween, sampleProcess } from '../lib/proc-stats.js';
-import { prepareFleet, settle, type FleetPairing } from './fleet-setup.js';
+import { prepareFleet, settle, startOnEmptyStore, type FleetPairing } from './fleet-setup.js';
 import { ensureIdentities, type GenerationReport, type IdentityPlan } from './identities.js';
 import { UWS_HEARTBEAT_AFTER_MS } from './fleet-connections.js';
 import { GeneratorProcess } from './generator-process.js';
@@ -408,10 +408,11 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
   try {
     const fleet = await prepareFleet({ plan, cacheDir: opts.cacheDir, reuse: opts.reuseFleet, pairConcurrency: opts.pairConcurrency, serverArgs, ports, gen, progress });
     await ensureObserver(fleet.dataDir);
+    const empty = await startOnEmptyStore(fleet.dataDir, serverArgs);
     const proc = await start(SERVER_CLI, serverArgs(fleet.dataDir), serverNodeArgs());
     await settle();
     const startup = {
-      emptySeconds: fleet.empty.seconds, emptyRssBytes: fleet.empty.rssBytes,
+      emptySeconds: empty.seconds, emptyRssBytes: empty.rssBytes,
       registeredSeconds: proc.startupSeconds, registeredRssBytes: sampleProcess(proc.pid).rssBytes, registered: opts.terminals,
     };
     progress.done(`start-up with ${opts.terminals} registered terminals: ${startup.registeredSeconds.toFixed(2)} s, RSS ${(startup.registeredRssBytes / 2 ** 20).toFixed(0)} MiB (empty store: ${(startup.emptyRssBytes / 2 ** 20).toFixed(0)} MiB)`);

@@ -45,6 +45,20 @@ describe('npm run bench on a 12-terminal fleet', () => {
     expect(pairing.errors).toBe(0);
   });
 
+  it('starts the server on an empty store and on the paired one in this run, for the idle-memory comparison', () => {
+    const { startup } = results.fleet!;
+    expect(startup.registered).toBe(TERMINALS);
+    expect(startup.emptySeconds).toBeGreaterThan(0);
+    expect(startup.registeredSeconds).toBeGreaterThan(0);
+    // RSS of a live Node process, as read from /proc: tens of MiB, not a placeholder.
+    expect(startup.emptyRssBytes).toBeGreaterThan(20 * 2 ** 20);
+    expect(startup.registeredRssBytes).toBeGreaterThan(20 * 2 ** 20);
+    // A reused fleet would bring no empty-store figure of its own: the marker keeps only the pairing.
+    const fleetDir = fs.readdirSync(path.join(dir, 'cache')).find((name) => name.startsWith('fleet-'))!;
+    const marker = JSON.parse(fs.readFileSync(path.join(dir, 'cache', fleetDir, 'bench-fleet.json'), 'utf8')) as Record<string, unknown>;
+    expect(Object.keys(marker).sort()).toEqual(['pairing', 'version']);
+  });
+
   it('answers every call of every phase 2xx on the server, the baseline and the floor', () => {
     const fleet = results.fleet!;
     for (const [name, target] of Object.entries({ server: fleet.server, baseline: fleet.baseline, floor: fleet.floor })) {
