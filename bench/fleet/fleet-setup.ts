@@ -103,16 +103,16 @@ export async function prepareFleet(args: {
  * The server started on an empty store, run just before the start with the fleet registered, so that the two RSS
  * figures come from the same code in the same minute. (An earlier run's figure, kept with a reused fleet, came from
  * whatever code paired that fleet.) The fleet's TLS identity and secrets key are copied in, so neither start
- * generates keys and the stores are the only difference.
+ * generates keys, and it gets the same Node flags (BENCH_SERVER_NODE_ARGS): the stores are the only difference.
  */
-export async function startOnEmptyStore(fleetDir: string, serverArgs: (dataDir: string) => string[]): Promise<StartSample> {
+export async function startOnEmptyStore(fleetDir: string, serverArgs: (dataDir: string) => string[], nodeArgs: string[]): Promise<StartSample> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cas-bench-empty-'));
   try {
     for (const entry of ['tls', 'secrets.key']) {
       const from = path.join(fleetDir, entry);
       if (fs.existsSync(from)) fs.cpSync(from, path.join(dataDir, entry), { recursive: true });
     }
-    const proc = await startProcess(SERVER_CLI, serverArgs(dataDir));
+    const proc = await startProcess(SERVER_CLI, serverArgs(dataDir), nodeArgs);
     try {
       await settle();
       return { seconds: proc.startupSeconds, rssBytes: sampleProcess(proc.pid).rssBytes };

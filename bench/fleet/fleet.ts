@@ -408,7 +408,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
   try {
     const fleet = await prepareFleet({ plan, cacheDir: opts.cacheDir, reuse: opts.reuseFleet, pairConcurrency: opts.pairConcurrency, serverArgs, ports, gen, progress });
     await ensureObserver(fleet.dataDir);
-    const empty = await startOnEmptyStore(fleet.dataDir, serverArgs);
+    const empty = await startOnEmptyStore(fleet.dataDir, serverArgs, serverNodeArgs());
     const proc = await start(SERVER_CLI, serverArgs(fleet.dataDir), serverNodeArgs());
     await settle();
     const startup = {
