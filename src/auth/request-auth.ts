@@ -35,7 +35,9 @@ function partsOf(req: TerminalRequest): RequestParts {
     method: req.method,
     path: req.path,
     query: req.query,
-    header: (name) => req.headers[name],
+    // Own properties only: a covered name such as "constructor" is a property of every plain object, and read that
+    // way it is no string but a function, where the signature base expects a header value or nothing.
+    header: (name) => (Object.hasOwn(req.headers, name) ? req.headers[name] : undefined),
     hasBody: req.body.length > 0,
   };
 }

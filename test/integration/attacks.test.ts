@@ -73,6 +73,10 @@ function forged(t: RawTerminal, opts: Partial<ForgeOptions> & Pick<ForgeOptions,
 
 const FULL = ['@method', '@path', 'content-digest', 'x-terminal-serial'];
 
+/** Signed headers whose Signature-Input also covers `name`, a header they do not carry (the signature no longer matches). */
+const coveringAbsent = (headers: Record<string, string>, name: string): Record<string, string> =>
+  ({ ...headers, 'signature-input': headers['signature-input']!.replace('("@method"', `("${name}" "@method"`) });
+
 async function pairTerminal(t: RawTerminal): Promise<void> {
   await pairRawTerminal(alice, server, t);
 }
@@ -177,6 +181,16 @@ const ATTACKS: Attack[] = [
     const trusted = await intruder.gate(server.gateUrl, {});
     expect(trusted.json.status).toBe('pending');
     return fromReply(await ping(intruder));
+  } },
+  // Names every plain object answers to: they must count as absent headers, not as a server fault (a 500 on master
+  // would tell which serial and TFP the server holds, where every other refusal is the same 401).
+  { name: 'signature covers "constructor", a header the request does not have', side: 'terminal', serial: P.serial, expect: UNAUTH, run: async () => {
+    const headers = coveringAbsent(forgeHeaders(P, { method: 'POST', path: '/api/v1/ping', body: Buffer.from('{}'), components: FULL, signWith: 'ecdsa-p256-sha256', params: { alg: 'ecdsa-p256-sha256' } }), 'constructor');
+    return fromReply(await rawRequest(`${server.masterUrl}/api/v1/ping`, 'POST', headers, Buffer.from('{}')));
+  } },
+  { name: 'gate: signature covers "__proto__", a header the request does not have', side: 'terminal', serial: P.serial, expect: { status: 400, code: 'bad_signature_input' }, run: async () => {
+    const headers = coveringAbsent(forgeHeaders(P, { method: 'POST', path: '/api/v1/pairing', body: Buffer.from('{}'), components: FULL, signWith: 'ecdsa-p256-sha256', params: { alg: 'ecdsa-p256-sha256' }, headers: { 'x-terminal-certificate': P.certDer.toString('base64') } }), '__proto__');
+    return fromReply(await rawRequest(`${server.gateUrl}/api/v1/pairing`, 'POST', headers, Buffer.from('{}')));
   } },
   { name: "gate: P's certificate, signature by another key", side: 'terminal', serial: P.serial, expect: UNAUTH, run: async () => {
     const headers = forgeHeaders(mallory, { method: 'POST', path: '/api/v1/pairing', body: Buffer.from('{}'), components: FULL, signWith: 'ecdsa-p256-sha256', params: { alg: 'ecdsa-p256-sha256', keyid: P.tfp }, headers: { 'x-terminal-certificate': P.certDer.toString('base64') } });
