@@ -21,7 +21,7 @@ const REQUEST: TerminalRequest = {
 };
 const AUTH: Authenticated = {
   serial: 'BENCH-R000001', tfp: 'ab'.repeat(32), nonce: 'AAECAwQFBgcICQoLDA0ODxAR',
-  created: Math.floor(Date.now() / 1000), certDer: Buffer.alloc(0),
+  created: Math.floor(Date.now() / 1000), checkedAtSec: Math.floor(Date.now() / 1000), certDer: Buffer.alloc(0),
 };
 
 /** Calls with ids and a waiting Map, matched to their answers as src/net/peer-links.ts does. */

@@ -90,10 +90,12 @@ export class TerminalActor implements Actor<TerminalCommand, TerminalReply> {
     return this.pin;
   }
 
-  /** Master's message is deliberately the same as for every other authentication failure. */
+  /**
+   * Judged at the second the request was judged fresh (`checkedAtSec`), so that no replay fresh then finds its
+   * nonce's record expired. Master's message is deliberately the same as for every other authentication failure.
+   */
   private admitNonce(auth: Authenticated, message: string): void {
-    const nowSec = Math.floor(this.ctx.now() / 1000);
-    if (!this.replay.admit(auth.nonce, auth.created, auth.created + this.ctx.clockSkewSec + 1, nowSec)) {
+    if (!this.replay.admit(auth.nonce, auth.created, auth.created + this.ctx.clockSkewSec + 1, auth.checkedAtSec)) {
       throw new AppError('unauthenticated', message, undefined, { cause: 'the nonce was already used: a replay, or a terminal sending a request twice' });
     }
   }

@@ -14,13 +14,19 @@ export interface Authenticated {
   tfp: string;
   nonce: string;
   created: number;
+  /**
+   * The second at which `created` was judged fresh. The replay check MUST use this reading, not its own clock: run
+   * later (behind the terminal's earlier calls, or after a hop to another thread), it would find the nonce of a
+   * replay judged fresh at the window's edge already expired, and admit it.
+   */
+  checkedAtSec: number;
   /** DER of the certificate whose key verified the signature. */
   certDer: Buffer;
 }
 
 /** `auth` with another copy of its certificate, built field by field (see `withBody` for why not a spread). */
 export function withCertificate(auth: Authenticated, certDer: Buffer): Authenticated {
-  return { serial: auth.serial, tfp: auth.tfp, nonce: auth.nonce, created: auth.created, certDer };
+  return { serial: auth.serial, tfp: auth.tfp, nonce: auth.nonce, created: auth.created, checkedAtSec: auth.checkedAtSec, certDer };
 }
 
 export interface AuthOptions {
@@ -85,7 +91,7 @@ function verifyWith(req: TerminalRequest, parts: RequestParts, sig: ParsedSignat
   if (!verifySignature(cert.publicKey, sig.params.alg, base.value, sig.signature)) {
     return deny('unauthenticated', 'the signature does not verify with the terminal certificate');
   }
-  return { serial, tfp: cert.tfp, nonce: sig.params.nonce, created: sig.params.created, certDer: cert.der };
+  return { serial, tfp: cert.tfp, nonce: sig.params.nonce, created: sig.params.created, checkedAtSec: opts.nowSec, certDer: cert.der };
 }
 
 /** Gate: the terminal presents its certificate; CN must equal the serial. Errors are specific (installers need them). */
