@@ -18,6 +18,7 @@ import { lockDataDir } from './store/data-dir-lock.js';
 import { logWriteFailures } from './store/commit-failures.js';
 import { Store } from './store/store.js';
 import { upgradeStore } from './store/store-upgrade.js';
+import { SkewHistory } from './store/skew-history.js';
 import { VpnService } from './vpn/vpn-service.js';
 
 export interface RunningServer {
@@ -76,6 +77,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   if (upgrade.foldedSerials > 0) log.info({ terminals: upgrade.foldedSerials }, 'indexed the serials of an older store by case');
   if (upgrade.searchEntries > 0) log.info({ terminals: upgrade.searchEntries }, 'indexed the terminals of an older store for search');
   if (upgrade.timeline > 0) log.info({ requests: upgrade.timeline }, 'indexed the pairing requests of an older store by time');
+  const pastWindows = new SkewHistory(store.root).startRun(Math.floor(now() / 1000), config.clockSkewSec);
+  for (const w of pastWindows) {
+    log.warn({ clockSkewSec: config.clockSkewSec, earlierSkewSec: w.skewSec, createdBefore: new Date(w.createdBefore * 1000).toISOString(), until: new Date((w.createdBefore + config.clockSkewSec) * 1000).toISOString() },
+      `the clock skew was raised since an earlier run: requests created before createdBefore are still refused when more than ${w.skewSec} s old, until that run's nonces can no longer be replayed`);
+  }
   const url = (port: number): string => `https://${config.publicHost.includes(':') ? `[${config.publicHost}]` : config.publicHost}:${port}`;
 
   // The admin service owns the pushes; actors (on the front threads) publish through this late-bound sink.
@@ -91,7 +97,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   let masterPort = config.masterPort;
   const vpn = new VpnService({ store, dataDir: config.dataDir, publicHost: config.publicHost, masterPort: () => masterPort, log: log.child({ component: 'vpn' }), now });
   const fronts = new FrontPool({
-    config, tls, threads: config.threads, log: log.child({ component: 'fronts' }), sfp: identity.sfp, masterUrl: url,
+    config, tls, threads: config.threads, log: log.child({ component: 'fronts' }), sfp: identity.sfp, masterUrl: url, pastWindows,
     services: {
       publish: (topic, event, data) => events(topic, event, data),
       vpnIssue: (serial, user) => vpn.issue(serial, user),

@@ -6,6 +6,7 @@ import { isFresh, parseSignature, signatureBase, verifySignature, type ParsedSig
 import type { VerifyingKey } from '../crypto/stored-key.js';
 import { SERIAL_PATTERN, decodeBase64 } from '../protocol/schemas.js';
 import type { TerminalRequest } from '../protocol/types.js';
+import { withinPastWindows, type PastWindow } from '../store/skew-history.js';
 import type { CertificateCache } from './certificate-cache.js';
 
 /** A request whose signature verified: the stateful checks still to run need exactly these. Plain data: it crosses threads. */
@@ -32,6 +33,8 @@ export function withCertificate(auth: Authenticated, certDer: Buffer): Authentic
 export interface AuthOptions {
   nowSec: number;
   clockSkewSec: number;
+  /** Earlier runs' narrower windows that still bind (store/skew-history.ts); none when the skew was not raised. */
+  pastWindows?: readonly PastWindow[];
 }
 
 const MAX_CERT_HEADER = 12 * 1024;
@@ -81,6 +84,9 @@ function verifyWith(req: TerminalRequest, parts: RequestParts, sig: ParsedSignat
   if (!algorithmsFor(cert.keyKind).includes(sig.params.alg)) return deny('unauthenticated', `alg ${sig.params.alg} does not match the ${cert.keyKind} key`);
   if (!isFresh(sig.params, opts.nowSec, opts.clockSkewSec)) {
     return deny('unauthenticated', `the signature's created time is more than ${opts.clockSkewSec} s from the server clock (check the terminal clock)`);
+  }
+  if (opts.pastWindows && !withinPastWindows(sig.params.created, opts.nowSec, opts.pastWindows)) {
+    return deny('unauthenticated', "the signature's created time is older than the clock skew of the run before the last restart, which still applies to requests that run may have seen");
   }
   if (req.body.length > 0) {
     const digest = verifyContentDigest(req.headers['content-digest'], req.body);

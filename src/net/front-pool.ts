@@ -18,6 +18,7 @@ import type { GateListener } from './gate-window.js';
 import { HEARTBEAT_MS, Heartbeats, monotonicMs } from './heartbeats.js';
 import { assertPortFree, freePort } from './listen.js';
 import { threadUnavailable, valueOf } from './outcome.js';
+import type { PastWindow } from '../store/skew-history.js';
 
 interface Front {
   worker: Worker;
@@ -82,6 +83,8 @@ export class FrontPool implements GateListener, TerminalDecisions {
     private readonly opts: {
       config: Config; tls: { keyFile: string; certFile: string }; threads: number; log: Logger;
       sfp: string; masterUrl: (port: number) => string; services: MainServices;
+      /** What SkewHistory.startRun returned: every thread's freshness check applies them. */
+      pastWindows: PastWindow[];
     },
   ) {
     this.fronts = new Array<Front | null>(opts.threads).fill(null);
@@ -313,7 +316,7 @@ export class FrontPool implements GateListener, TerminalDecisions {
     Comlink.expose(this.opts.services, endpointOf(servicesChannel.port1));
     const data: FrontWorkerData = {
       config: this.opts.config, tls: this.opts.tls, index, threads: this.threads, masterPort: this.masterPort,
-      leases: this.leaseBuffer, heartbeats: this.heartbeats.buffer,
+      leases: this.leaseBuffer, heartbeats: this.heartbeats.buffer, pastWindows: this.opts.pastWindows,
       masterUrl: this.opts.masterUrl(this.masterPort), sfp: this.opts.sfp, control: channel.port2, services: servicesChannel.port2,
       ...(failLinking ? { failLinking } : {}),
     };

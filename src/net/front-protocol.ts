@@ -11,6 +11,7 @@ import type { Outcome } from './outcome.js';
 import type { AdminTopic, FrontReport, HttpReply, PairingView, TerminalEdit, TerminalRequest, TerminalView } from '../protocol/types.js';
 import type { TerminalRecord } from '../store/records.js';
 import type { VpnConfigView, VpnGateConfig } from '../vpn/vpn-service.js';
+import type { PastWindow } from '../store/skew-history.js';
 
 export interface FrontWorkerData {
   config: Config;
@@ -27,6 +28,8 @@ export interface FrontWorkerData {
   leases: SharedArrayBuffer;
   /** When each thread's event loop last turned: shared by every thread (heartbeats.ts). */
   heartbeats: SharedArrayBuffer;
+  /** Windows of earlier runs with a smaller clock skew that the freshness check still applies (skew-history.ts). */
+  pastWindows: PastWindow[];
   /** Comlink control channel (FrontControl). */
   control: MessagePort;
   /** Comlink channel to the main thread's services (MainServices). */

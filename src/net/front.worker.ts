@@ -38,7 +38,7 @@ const log = createLogger({ level: config.logLevel, pretty: config.logPretty }).c
 const store = Store.open(config.dataDir, { minFreeBytes: config.minFreeDiskMiB * 2 ** 20 });
 logWriteFailures(store, log);
 const certs = new CertificateCache(store);
-const authOptions = () => ({ nowSec: Math.floor(Date.now() / 1000), clockSkewSec: config.clockSkewSec });
+const authOptions = () => ({ nowSec: Math.floor(Date.now() / 1000), clockSkewSec: config.clockSkewSec, pastWindows: data.pastWindows });
 
 const services = Comlink.wrap<MainServices>(endpointOf(data.services));
 const writeBehind = new WriteBehind(store, log.child({ component: 'write-behind' }));

@@ -1,0 +1,58 @@
+/**
+ * @module Raising `--clock-skew` across a restart must not reopen the replay window. A nonce is recorded until
+ * created + skew + 1 s with the skew of the run that saw it, and the pruner empties its slot behind that; a run with
+ * a larger skew would take such a request, sent again, as new. So each start records its skew in the store, and a
+ * start with a larger one than the last run's keeps the last run's window, on the past side, for every request that
+ * run could have seen, until none of them can be fresh any more. The record outlives a second restart: the window
+ * binds for as long as it must, whatever happens between.
+ */
+import type { Database, RootDatabase } from 'lmdb';
+
+/** Requests created before `createdBefore` are fresh only up to `skewSec` in the past (and the current skew ahead). */
+export interface PastWindow {
+  createdBefore: number;
+  skewSec: number;
+}
+
+interface SkewRecord {
+  /** The skew of the run that wrote the record (the last run that started). */
+  skewSec: number;
+  /** Windows of earlier runs that still bind. */
+  windows: PastWindow[];
+}
+
+const KEY = 'clock-skew';
+
+export class SkewHistory {
+  /** The same sub-database as the gate's setting (Store.settings), under a key of its own. */
+  private readonly db: Database<SkewRecord, string>;
+
+  constructor(root: RootDatabase) {
+    this.db = root.openDB<SkewRecord, string>({ name: 'settings' });
+  }
+
+  /**
+   * Records this run's skew and returns the windows its freshness check MUST apply. MUST run once at start, before
+   * any request is admitted. A store from before this record is taken to have run with today's skew: its window is
+   * not known, and guessing a smaller one would refuse every terminal whose clock the larger skew was set for.
+   */
+  startRun(nowSec: number, clockSkewSec: number): PastWindow[] {
+    const last = this.db.get(KEY);
+    // A window binds while a request created before its bound can be fresh now, and only if it is narrower.
+    const windows = (last?.windows ?? []).filter((w) => w.skewSec < clockSkewSec && w.createdBefore + clockSkewSec >= nowSec);
+    if (last && last.skewSec < clockSkewSec) {
+      // The last run may have seen requests created up to its skew ahead of now; their nonces are kept by its skew.
+      windows.push({ createdBefore: nowSec + last.skewSec + 1, skewSec: last.skewSec });
+    }
+    this.db.putSync(KEY, { skewSec: clockSkewSec, windows });
+    return windows;
+  }
+}
+
+/** False when a request created at `createdSec` is older than the window of a run that may have seen it. */
+export function withinPastWindows(createdSec: number, nowSec: number, windows: readonly PastWindow[]): boolean {
+  for (const w of windows) {
+    if (createdSec < w.createdBefore && nowSec - createdSec > w.skewSec) return false;
+  }
+  return true;
+}

@@ -1,0 +1,53 @@
+/** @module Unit tests: which earlier runs' clock-skew windows a start keeps, on a real LMDB store. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Store } from '../../../src/store/store.js';
+import { SkewHistory, withinPastWindows } from '../../../src/store/skew-history.js';
+
+let dataDir: string;
+let store: Store;
+const T = 1_800_000_000;
+
+beforeEach(() => {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'skew-history-test-'));
+  store = Store.open(dataDir);
+});
+
+afterEach(async () => {
+  await store.close();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+const start = (nowSec: number, skew: number) => new SkewHistory(store.root).startRun(nowSec, skew);
+
+describe('SkewHistory', () => {
+  it('binds nothing on a new store, on the same skew, or on a smaller one', () => {
+    expect(start(T, 300)).toEqual([]);
+    expect(start(T + 10, 300)).toEqual([]);
+    expect(start(T + 20, 120)).toEqual([]);
+  });
+
+  it('keeps the last run\'s window for what it may have seen, until none of that can be fresh', () => {
+    start(T, 300);
+    const windows = start(T + 1_000, 600);
+    expect(windows).toEqual([{ createdBefore: T + 1_301, skewSec: 300 }]);
+    // Seen by the last run (created before it stopped, or up to its skew ahead): held to 300 s in the past.
+    expect(withinPastWindows(T + 1_000 - 299, T + 1_000, windows)).toBe(true);
+    expect(withinPastWindows(T + 1_000 - 301, T + 1_000, windows)).toBe(false);
+    expect(withinPastWindows(T + 1_300, T + 1_700, windows)).toBe(false);
+    // Created after the last run could have accepted it: the new skew only.
+    expect(withinPastWindows(T + 1_301, T + 1_800, windows)).toBe(true);
+    // Still binding at a restart while such a request can be fresh, gone after.
+    expect(start(T + 1_301 + 600, 600)).toEqual(windows);
+    expect(start(T + 1_301 + 601, 600)).toEqual([]);
+  });
+
+  it('stacks the windows of successive raises, and drops those the skew no longer exceeds', () => {
+    start(T, 300);
+    start(T + 10, 600);
+    expect(start(T + 20, 900)).toEqual([{ createdBefore: T + 311, skewSec: 300 }, { createdBefore: T + 621, skewSec: 600 }]);
+    expect(start(T + 30, 450)).toEqual([{ createdBefore: T + 311, skewSec: 300 }]);
+  });
+});
