@@ -40,6 +40,8 @@ const NONCE_PRUNE_MS = 60_000;
 const AUDIT_WATCH_MS = 1_000;
 /** Pushes of pairing attempts with unknown serials, across the server (alert-budget.ts). */
 const UNKNOWN_SERIAL_ALERTS_PER_SEC = 10;
+/** Pushes of `terminal.new_fingerprint` a second, at most (a paired serial asked for by another key). */
+const NEW_FINGERPRINT_ALERTS_PER_SEC = 10;
 /** Audit actions of `pairing-server users …` (users-cli.ts) → the push every logged-in operator gets for them. */
 const OFFLINE_ACCOUNT_EVENTS: Readonly<Record<string, 'operator.created' | 'operator.changed' | undefined>> = {
   'users.add': 'operator.created',
@@ -88,8 +90,13 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   let publish: EventSink = () => undefined;
   const unknownAlerts = new AlertBudget(UNKNOWN_SERIAL_ALERTS_PER_SEC, (count) =>
     log.warn({ count }, `unknown-serial alerts beyond ${UNKNOWN_SERIAL_ALERTS_PER_SEC} a second were not pushed to operators (cas unknown list has the serials)`));
+  // Anyone at the open gate who knows a paired serial can ask with key after key: a budget of its own, so that such a
+  // flood neither redraws every page hundreds of times a second nor crowds out the unknown-serial alerts, or they it.
+  const fingerprintAlerts = new AlertBudget(NEW_FINGERPRINT_ALERTS_PER_SEC, (count) =>
+    log.warn({ count }, `new-fingerprint alerts beyond ${NEW_FINGERPRINT_ALERTS_PER_SEC} a second were not pushed to operators (each one has its warning line in the log)`));
   const events: EventSink = (topic, event, data) => {
     if (event === 'terminal.unknown_serial' && !unknownAlerts.take(now())) return;
+    if (event === 'terminal.new_fingerprint' && !fingerprintAlerts.take(now())) return;
     publish(topic, event, data);
   };
 

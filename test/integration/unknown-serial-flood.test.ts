@@ -1,12 +1,13 @@
 /**
- * @module Pairing attempts with serials nobody created, from anyone who reaches the open gate: each is refused and kept
- * for operators, but the pushes to their screens are bounded, and what was held back is counted in the log.
+ * @module Pairing attempts with serials nobody created, or with a paired serial and key after key, from anyone who
+ * reaches the open gate: each is answered as the protocol says, but the pushes to operators' screens are bounded, and
+ * what was held back is counted in the log.
  */
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminClient } from '../../src/admin/admin-client.js';
 import type { AdminPush } from '../../src/protocol/types.js';
-import { addOperator, connectOperator, nextPush } from '../helpers/operator.js';
+import { addOperator, connectOperator, nextPush, pairRawTerminal } from '../helpers/operator.js';
 import { RawTerminal } from '../helpers/raw-terminal.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 
@@ -54,5 +55,33 @@ describe('a flood of unknown serials', () => {
     await alice.request('terminals.create', { serial: 'FLOOD-LATE' });
     const after = await alice.request<Array<{ serial: string }>>('unknown.list');
     expect(after.map((u) => u.serial).sort()).toEqual(flood);
+  });
+});
+
+describe('a flood of new keys for a paired serial', () => {
+  it('answers each, pushes at most 10 a second, and counts the rest in the log', async () => {
+    const genuine = RawTerminal.create('FLOOD-PAIRED');
+    await pairRawTerminal(alice, server, genuine);
+    const pushes: AdminPush[] = [];
+    alice.on('event', (push) => {
+      if (push.event === 'terminal.new_fingerprint') pushes.push(push);
+    });
+    // Commits only: a request without a code gives its place to the next key, so every one of them is filed.
+    const keys = Array.from({ length: 40 }, () => RawTerminal.create(genuine.serial));
+    const commit = (t: RawTerminal) => t.gate(server.gateUrl, { commitment: crypto.randomBytes(32).toString('base64') });
+    const replies = await Promise.all(keys.map(commit));
+    expect(replies.map((r) => r.status)).toEqual(keys.map(() => 202));
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const late = RawTerminal.create(genuine.serial);
+    const latePush = nextPush(alice, (p) => p.event === 'terminal.new_fingerprint' && p.data.tfp === late.tfp);
+    expect((await commit(late)).status).toBe(202);
+    await server.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('new-fingerprint alerts beyond 10 a second'));
+    await latePush;
+    const held = server.logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('new-fingerprint alerts beyond')).reduce((sum, l) => sum + Number(l.count), 0);
+    expect(pushes.length).toBeLessThanOrEqual(21);
+    expect(pushes.length + held).toBe(keys.length + 1);
+    // Each one still has its warning line, and the genuine terminal is still trusted.
+    expect(server.logs.filter((l) => l.msg === 'a paired serial asks to pair with another certificate' && l.serial === genuine.serial)).toHaveLength(keys.length + 1);
+    expect((await genuine.send(server.masterUrl, '/api/v1/ping', { body: '{}' })).status).toBe(200);
   });
 });
