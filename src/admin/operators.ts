@@ -97,13 +97,26 @@ export async function consumeTotpStep(store: Store, name: string, step: number, 
 /**
  * Starts enrolment for a user without 2FA: the secret is kept pending until a code confirms it.
  * `qrSvg` is the URI as a QR code for the web page, drawn here so the page needs no QR code of its own.
+ *
+ * The pending secret is written onto the record as it is inside the write transaction, never onto one read before:
+ * `users disable|passwd|reset-2fa` rewrite the record from another process, and a stale copy written back would undo
+ * them (the account enabled again, the old password or no 2FA back). Refused when, in that transaction, the account is
+ * gone or disabled, has 2FA, or the session that asked (`sessionTokenHash`) has ended: those commands end the sessions.
  */
-export async function beginTotpEnrolment(store: Store, name: string): Promise<{ totpSecret: string; otpauthUri: string; qrSvg: string }> {
-  const record = store.operators.get(name);
-  if (!record) throw new AppError('not_found', `no operator ${name}`);
-  if (record.totpSecret !== null) throw new AppError('invalid_state', '2FA is already enrolled for this user');
+export async function beginTotpEnrolment(store: Store, name: string, sessionTokenHash?: string): Promise<{ totpSecret: string; otpauthUri: string; qrSvg: string }> {
   const secret = newTotpSecret();
-  await store.durable(store.operators.put(name, { ...record, pendingTotpSecret: sealField(store.fieldKey, secret, name) }));
+  const sealed = sealField(store.fieldKey, secret, name);
+  const verdict = await store.atomically(() => {
+    const latest = store.operators.get(name);
+    if (!latest) return 'not_found';
+    if (isDisabled(latest) || (sessionTokenHash !== undefined && store.sessions.get(sessionTokenHash) === undefined)) return 'ended';
+    if (latest.totpSecret !== null) return 'enrolled';
+    store.operators.putSync(name, { ...latest, pendingTotpSecret: sealed });
+    return 'ok';
+  });
+  if (verdict === 'not_found') throw new AppError('not_found', `no operator ${name}`);
+  if (verdict === 'ended') throw new AppError('session_expired', 'the session is unknown or expired: log in again');
+  if (verdict === 'enrolled') throw new AppError('invalid_state', '2FA is already enrolled for this user');
   const otpauthUri = totpUri(name, secret, TOTP_ISSUER);
   return { totpSecret: secret, otpauthUri, qrSvg: await QRCode.toString(otpauthUri, { type: 'svg', errorCorrectionLevel: 'M', margin: 4 }) };
 }

@@ -156,7 +156,7 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
       return { loggedOut: true };
     },
   },
-  'totp.enroll': { access: 'session', audit: true, run: (ctx, conn) => beginTotpEnrolment(ctx.store, conn.session!.user) },
+  'totp.enroll': { access: 'session', audit: true, run: (ctx, conn) => beginTotpEnrolment(ctx.store, conn.session!.user, conn.session!.tokenHash) },
   'totp.confirm': {
     access: 'session', audit: true,
     async run(ctx, conn, args) {

@@ -3,6 +3,7 @@
  * operator's sessions; a session or a login that raced the change cannot outlive it; records from before `disabledAt`
  * read as enabled.
  */
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,6 +16,7 @@ import { totpCode } from '../../../src/crypto/totp.js';
 import { AppError } from '../../../src/errors.js';
 import type { OperatorRecord } from '../../../src/store/records.js';
 import { Store } from '../../../src/store/store.js';
+import { SERVER_CLI } from '../../helpers/server-process.js';
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'operator-accounts-test-'));
 const store = Store.open(dataDir);
@@ -250,5 +252,48 @@ describe('users passwd', () => {
     await disableOperator(store, 'alice', { force: true });
     await enableOperator(store, 'alice');
     expect(await codeOf(sessions.create(store.operators.get('alice')!))).toBe('ok');
+  });
+});
+
+describe('totp.enroll racing users disable / passwd / reset-2fa (another process)', () => {
+  /**
+   * The real CLI, run while this process is blocked: it commits after the enrolment read the account (the old code read
+   * it at once) and before the enrolment's own write, which lmdb starts only once this turn of the event loop ends.
+   */
+  const usersCli = (args: string[], stdin = ''): string =>
+    execFileSync(process.execPath, [SERVER_CLI, 'users', ...args, '--data-dir', dataDir], { input: stdin, env: { ...process.env, PAIRING_LOG_PRETTY: '0' } }).toString();
+
+  const changes: [string, string[], string, (bob: OperatorRecord) => void][] = [
+    ['disable', ['disable', 'bob'], '', (bob) => expect(bob.disabledAt).not.toBe(null)],
+    ['passwd', ['passwd', 'bob', '--password-stdin'], 'a brand new passphrase\n', () => undefined],
+    ['reset-2fa', ['reset-2fa', 'bob', '--json'], '', (bob) => expect(bob.totpSecret).not.toBe(null)],
+  ];
+  for (const [name, args, stdin, stays] of changes) {
+    it(`does not undo users ${name} that committed between its read and its write, and is refused`, async () => {
+      await add('alice');
+      await add('bob', false);
+      const held = await open('bob');
+      const enrolling = beginTotpEnrolment(store, 'bob', held.session.tokenHash);
+      usersCli(args, stdin);
+      const enrolled = await codeOf(enrolling);
+      const bob = store.operators.get('bob')!;
+      stays(bob);
+      // The leaked password no longer logs in, whatever the change was (disabled, replaced, or now needs a code).
+      expect(await codeOf(login('bob', { secret: null }))).not.toBe('ok');
+      expect(sessions.isLive(held.session.tokenHash)).toBe(false);
+      // The enrolment asked for by a session that the change ended is refused, and leaves no pending secret.
+      expect(enrolled).toBe('session_expired');
+      expect(bob.pendingTotpSecret).toBe(null);
+    });
+  }
+
+  it('writes the pending secret onto the latest record and refuses an account that has 2FA meanwhile', async () => {
+    await add('bob', false);
+    const held = await open('bob');
+    const pending = await beginTotpEnrolment(store, 'bob', held.session.tokenHash);
+    expect(store.operators.get('bob')!.pendingTotpSecret).not.toBe(null);
+    await confirmTotpEnrolment(store, 'bob', await totpCode(pending.totpSecret, NOW), NOW);
+    expect(await codeOf(beginTotpEnrolment(store, 'bob'))).toBe('invalid_state');
+    expect(await codeOf(beginTotpEnrolment(store, 'nobody'))).toBe('not_found');
   });
 });
