@@ -52,8 +52,13 @@ export class Sessions {
     if (slide && now - record.lastSeenAt > 60_000) {
       // Sliding expiry, written at most once a minute per session.
       expiresAt = now + this.idleMs;
-      // Nobody waits for it; a failure (a full disk) only shortens the session, and the store reports it.
-      void this.store.settled(this.store.sessions.put(tokenHash, { ...record, lastSeenAt: now, expiresAt }));
+      // Nobody waits for it; a failure (a full disk) only shortens the session, and the store reports it. It extends
+      // the record only if it still exists when the write runs, never writes the one read above: a logout here or a
+      // `users passwd|reset-2fa` in another process may have removed it meanwhile, and it must stay removed.
+      void this.store.settled(this.store.root.transaction(() => {
+        const current = this.store.sessions.get(tokenHash);
+        if (current) this.store.sessions.putSync(tokenHash, { ...current, lastSeenAt: Math.max(current.lastSeenAt, now), expiresAt: Math.max(current.expiresAt, expiresAt) });
+      }));
     }
     return { user: record.user, tokenHash, expiresAt };
   }

@@ -1,4 +1,5 @@
 /** @module Operator sessions on a real store: idle expiry slides with operator activity, and not with a page refreshing itself. */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,6 +11,7 @@ import { createLogger } from '../../../src/logger.js';
 import { OPS, type Connection, type OpsContext } from '../../../src/admin/ops.js';
 import { Sessions } from '../../../src/admin/sessions.js';
 import { Store } from '../../../src/store/store.js';
+import { SERVER_CLI } from '../../helpers/server-process.js';
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sessions-test-'));
 const store = Store.open(dataDir);
@@ -19,7 +21,7 @@ const sessions = new Sessions(store, IDLE_MS, () => clock);
 
 // A session lives only while its operator exists and is enabled (operator-accounts.test.ts).
 beforeAll(async () => {
-  for (const name of ['alice', 'bob']) await createOperator(store, name, 'correct horse battery staple', { with2fa: false, by: 'test' });
+  for (const name of ['alice', 'bob', 'carol']) await createOperator(store, name, 'correct horse battery staple', { with2fa: false, by: 'test' });
 });
 
 afterAll(async () => {
@@ -107,6 +109,34 @@ describe('sessions', () => {
     expect(await dispatch(ctx, fresh(), resume(false))).toMatchObject({ ok: true });
     await committed();
     expect(store.sessions.get(session.tokenHash)!.expiresAt).toBe(clock + IDLE_MS);
+  });
+
+  it('that a logout removed stay removed when an op on another connection slid them just before', async () => {
+    const { token, session } = await sessions.create(store.operators.get('alice')!);
+    clock += 61_000; // the last slide was more than a minute ago: the next op writes one
+    // Tab A logs out; tab B's op, in the same turn, still reads the committed record and queues its slide after the removal.
+    const logout = sessions.destroy(session.tokenHash);
+    expect(sessions.check(session.tokenHash).user).toBe('alice');
+    await logout;
+    await store.atomically(() => undefined); // every write queued before this one has committed
+    expect(store.sessions.get(session.tokenHash)).toBeUndefined();
+    expect(sessions.isLive(session.tokenHash)).toBe(false);
+    clock += 60 * 60_000;
+    expect(() => sessions.resume(token)).toThrow(expect.objectContaining({ code: 'session_expired' }));
+  });
+
+  it('that users passwd (another process) ended stay ended when an op slid them just before', async () => {
+    const { session } = await sessions.create(store.operators.get('carol')!);
+    clock += 61_000;
+    expect(sessions.check(session.tokenHash).user).toBe('carol'); // the slide is queued, not yet committed
+    // The real CLI, run while this turn of the event loop holds the slide back: it commits its removal first.
+    const out = execFileSync(process.execPath, [SERVER_CLI, 'users', 'passwd', 'carol', '--password-stdin', '--data-dir', dataDir], {
+      input: 'a brand new passphrase\n', env: { ...process.env, PAIRING_LOG_PRETTY: '0' },
+    }).toString();
+    expect(out).toContain('1 session ended');
+    await store.atomically(() => undefined);
+    expect(store.sessions.get(session.tokenHash)).toBeUndefined();
+    expect(sessions.isLive(session.tokenHash)).toBe(false);
   });
 
   it('are not extended by server.status, which the web page may refresh by itself; operator ops extend them', () => {
