@@ -69,12 +69,15 @@ export class PairingFlow {
     if (current && effectiveState(current, now) === 'pending' && current.commitment === form.commitment) {
       return this.pendingReply(current);
     }
+    // Everything below writes (a request, a certificate): anyone who reaches the open gate drives these writes, so they
+    // are refused on an almost full disk as cash events are, and the room left stays the operators'.
+    ctx.store.roomToWrite();
+    /** This certificate's own request, still waiting: the new commitment replaces it. */
+    const replaced = current && effectiveState(current, now) === 'pending' ? current : null;
     // A request for another certificate is taken from the oldest that never revealed its nonce: operators cannot see or
     // reject those (they have no code yet), so they must not hold the serial's places. A genuine terminal reveals within
     // a second of its commit. Only when every place holds a request with a code is a new commit refused.
-    const evicted = current && effectiveState(current, now) === 'pending' ? null : this.placeFor(now, remoteAddress);
-    // Kept once a request is filed: master tells `not_paired` from `unauthenticated` by the certificates a serial has presented.
-    await this.rememberCertificate(auth);
+    const evicted = replaced ? null : this.placeFor(now, remoteAddress);
     const record: PairingRecord = {
       // The prefix keeps ids from starting with '-', which command lines would read as an option.
       requestId: `pr_${crypto.randomBytes(16).toString('base64url')}`,
@@ -95,13 +98,18 @@ export class PairingFlow {
       decidedAt: null,
     };
     await ctx.store.atomically(() => {
-      // A new commitment from the same TFP replaces its pending request.
-      if (current && effectiveState(current, now) === 'pending') ctx.store.removePairingSync(current);
-      if (evicted) ctx.store.removePairingSync(evicted);
+      // A new commitment from the same TFP replaces its pending request; its certificate stays, the new request's own.
+      if (replaced) ctx.store.removePairingSync(replaced);
+      if (evicted) this.forgetRequestSync(evicted);
+      // Kept with its request: master tells `not_paired` from `unauthenticated` by the certificates a serial has presented.
+      const certKey = compositeKey(this.serial, auth.tfp);
+      if (ctx.store.certs.get(certKey) === undefined) ctx.store.certs.putSync(certKey, { der: auth.certDer, firstSeenAt: now });
       ctx.store.addPairingSync(record);
-      ctx.store.pairingIndex.putSync(compositeKey(this.serial, auth.tfp), record.requestId);
+      ctx.store.pairingIndex.putSync(certKey, record.requestId);
     });
-    if (terminal.tfp !== null) {
+    // Once per request of a certificate, not once per commit: a terminal that commits again (a new nonce after a restart)
+    // replaces its own request, and operators were told of that certificate already.
+    if (terminal.tfp !== null && !replaced) {
       ctx.events('terminals', 'terminal.new_fingerprint', { serial: this.serial, pairedTfp: terminal.tfp, tfp: auth.tfp, remoteAddress });
       ctx.log.warn({ serial: this.serial, tfp: auth.tfp, pairedTfp: terminal.tfp }, 'a paired serial asks to pair with another certificate');
     }
@@ -133,7 +141,7 @@ export class PairingFlow {
     const expected = Buffer.from(record.commitment, 'base64');
     const actual = terminalNonce ? Buffer.from(commitmentOf(terminalNonce), 'base64') : Buffer.alloc(32);
     if (!terminalNonce || !crypto.timingSafeEqual(expected, actual)) {
-      await ctx.store.atomically(() => ctx.store.removePairingSync(record));
+      await ctx.store.atomically(() => this.forgetRequestSync(record));
       throw new AppError('commitment_mismatch', 'the revealed nonce does not match the commitment; start again with a new commit');
     }
     const code = pairingCode({
@@ -187,12 +195,16 @@ export class PairingFlow {
     return record;
   }
 
-  /** Master tells `not_paired` from `unauthenticated` by the certificates it has seen for a serial. */
-  private async rememberCertificate(auth: Authenticated): Promise<void> {
-    const key = compositeKey(this.serial, auth.tfp);
-    if (this.ctx.store.certs.get(key) === undefined) {
-      await this.ctx.store.durable(this.ctx.store.certs.put(key, { der: auth.certDer, firstSeenAt: this.ctx.now() }));
-    }
+  /**
+   * Removes a request that is gone for good (evicted by another certificate's commit, or its reveal did not match) and
+   * the certificate kept for it: no request of that certificate is left to approve, and a throwaway key per commit must
+   * not leave its certificate (up to 12 KiB) in the store for ever. The pinned certificate stays. Not for a request its
+   * own certificate replaces (the certificate is the new request's). Inside `atomically`.
+   */
+  private forgetRequestSync(record: PairingRecord): void {
+    const { store } = this.ctx;
+    store.removePairingSync(record);
+    if (store.terminals.get(this.serial)?.tfp !== record.tfp) store.certs.removeSync(compositeKey(this.serial, record.tfp));
   }
 }
 
