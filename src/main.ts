@@ -18,6 +18,7 @@ import { lockDataDir } from './store/data-dir-lock.js';
 import { logWriteFailures } from './store/commit-failures.js';
 import { Store } from './store/store.js';
 import { upgradeStore } from './store/store-upgrade.js';
+import { auditHeadOf } from './store/audit-chain.js';
 import { SkewHistory } from './store/skew-history.js';
 import { VpnService } from './vpn/vpn-service.js';
 
@@ -184,7 +185,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       server.status().then(
         ({ uptimeSec, rssBytes, terminals, disk, threads }) => {
           const level = threads.every((t) => t.state === 'running') && !disk?.low ? 'info' : 'warn';
-          log[level]({ uptimeSec, rssBytes, terminals, disk, threads }, 'server status');
+          // The audit head leaves the store here: shipped logs are an anchor `audit verify --head` checks the chain against.
+          log[level]({ uptimeSec, rssBytes, terminals, disk, threads, auditHead: auditHeadOf(store.audit) }, 'server status');
         },
         (err: unknown) => log.error({ err }, 'reading the server status failed'),
       );

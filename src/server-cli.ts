@@ -12,7 +12,7 @@ import { COMMAND_HELP, HELP, type ServerCommand } from './server/cli-help.js';
 import { requireDataDir } from './server/data-dir.js';
 import { certificateFingerprint, identityPaths } from './server/identity.js';
 import { runUsersCommand, USERS_COMMANDS } from './server/users-cli.js';
-import { verifyAuditChain } from './store/audit-chain.js';
+import { parseAuditAnchor, verifyAuditChain } from './store/audit-chain.js';
 import { Store } from './store/store.js';
 
 /** A command-line mistake: `error: bad_request: …` and exit 2, as `cas` and `terminal` print theirs. */
@@ -91,11 +91,13 @@ async function serve(config: Config): Promise<void> {
   log.info({ sfp: server.sfp, urls: server.urls, ports: server.ports, gateOpen: server.gateOpen, threads: server.threads, dataDir: config.dataDir }, 'listening');
 }
 
-async function auditVerify(config: Config, json: boolean): Promise<void> {
+async function auditVerify(config: Config, json: boolean, head: string | undefined): Promise<void> {
+  const anchor = head === undefined ? undefined : parseAuditAnchor(head);
+  if (anchor === null) throw new UsageError('--head takes SEQ:HASH, as the auditHead of a `server status` log line gives them (e.g. 42:3f5c…, 64 hex digits)', 'audit verify');
   requireDataDir(config.dataDir);
   const store = Store.open(config.dataDir);
   try {
-    const verdict = verifyAuditChain(store.audit.getRange().map(({ value }) => value));
+    const verdict = verifyAuditChain(store.audit.getRange().map(({ value }) => value), anchor);
     if (json) process.stdout.write(JSON.stringify(verdict) + '\n');
     else if (verdict.ok) process.stdout.write(`audit chain intact: ${verdict.entries} entries, head ${verdict.head}\n`);
     else process.stdout.write(`audit chain BROKEN at entry ${verdict.firstBroken}: ${verdict.reason}\n`);
@@ -173,7 +175,7 @@ const COMMAND_FLAGS: Record<ServerCommand, readonly string[]> = {
   'users enable': ['json'],
   'users reset-2fa': ['no-2fa', 'json'],
   'users passwd': ['password-stdin', 'json'],
-  'audit verify': ['json'],
+  'audit verify': ['json', 'head'],
   backup: ['out', 'json'],
 };
 const SYNOPSIS: Record<ServerCommand, string> = {
@@ -203,6 +205,7 @@ async function main(): Promise<void> {
         'no-2fa': { type: 'boolean', default: false },
         force: { type: 'boolean', default: false },
         out: { type: 'string' },
+        head: { type: 'string' },
       },
     });
   } catch (error) {
@@ -223,7 +226,7 @@ async function main(): Promise<void> {
     throw new UsageError(`unknown command "${first}"`);
   }
   const { command, args } = found;
-  for (const flag of ['json', 'colons', 'password-stdin', 'no-2fa', 'force', 'out'] as const) {
+  for (const flag of ['json', 'colons', 'password-stdin', 'no-2fa', 'force', 'out', 'head'] as const) {
     if (values[flag] !== undefined && values[flag] !== false && !COMMAND_FLAGS[command].includes(flag)) throw new UsageError(`${command} takes no --${flag}`, command);
   }
   const expected = command.startsWith('users ') && command !== 'users list' ? 1 : 0;
@@ -251,7 +254,7 @@ async function main(): Promise<void> {
     case 'users reset-2fa':
       return runUsersCommand(command, config, args[0] ?? '', usersFlags);
     case 'audit verify':
-      return auditVerify(config, values.json === true);
+      return auditVerify(config, values.json === true, values.head);
     case 'backup':
       if (!values.out) throw new UsageError('give the folder for the copy with --out DIR', command);
       return backup(config, values.out, values.json === true);

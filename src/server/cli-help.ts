@@ -59,7 +59,8 @@ Usage:
                                             a new TOTP secret (or none); ends their sessions
   pairing-server users passwd NAME --password-stdin [--json]
                                             a new password; ends their sessions
-  pairing-server audit verify [--json]      check the audit log's hash chain; names the first broken entry
+  pairing-server audit verify [--head SEQ:HASH] [--json]
+                                            check the audit log's hash chain; names the first broken entry
   pairing-server backup --out DIR [--json]  a consistent copy of the data dir, also while the server runs
                                             (without secrets.key: keep that apart)
   pairing-server COMMAND --help             one command's usage, with an example
@@ -213,16 +214,24 @@ ${DATA_DIR}
 Example:
   echo 'a new long passphrase' | pairing-server users passwd bob --password-stdin --data-dir /var/lib/pairing`,
 
-  'audit verify': `Usage: pairing-server audit verify [--json] [--data-dir DIR]
+  'audit verify': `Usage: pairing-server audit verify [--head SEQ:HASH] [--json] [--data-dir DIR]
 
 Checks the audit log's hash chain: every entry hashes the one before, so an entry
 edited, removed or reordered breaks it. Names the first broken entry and exits 1.
 Works while the server runs.
 
+The chain has no key: whoever can write the store can cut its newest entries, or
+edit one and hash every entry after it again. Every \`server status\` log line
+(once a minute) records the head as auditHead {seq, hash}: give one from the logs
+you ship elsewhere, and the check also fails when the log no longer reaches that
+entry or holds another entry in its place.
+
 Options:
+  --head SEQ:HASH     an anchor from a log line's auditHead, e.g. 42:3f5c… (64 hex digits)
   --json              {ok, entries, head} or {ok: false, firstBroken, reason} as JSON
 ${DATA_DIR}
 
-Example:
-  pairing-server audit verify --data-dir /var/lib/pairing`,
+Examples:
+  pairing-server audit verify --data-dir /var/lib/pairing
+  pairing-server audit verify --head 1234:9b1f…e07 --data-dir /var/lib/pairing`,
 };

@@ -1,5 +1,6 @@
 /** @module The audit log's hash chain: each entry carries the SHA-256 of its content and of the entry before, so an edit or a deletion shows. */
 import crypto from 'node:crypto';
+import type { Database } from 'lmdb';
 import type { AuditRecord } from './records.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
@@ -30,8 +31,30 @@ export type ChainVerdict =
   | { ok: true; entries: number; head: string }
   | { ok: false; entries: number; firstBroken: number; reason: string };
 
-/** Walks the log in order; names the first entry whose sequence, link or own hash does not hold. */
-export function verifyAuditChain(entries: Iterable<AuditRecord>): ChainVerdict {
+/**
+ * An entry's place and hash as recorded outside the store: the server logs its head in every `server status` line.
+ * The chain alone has no key, so whoever can write the store can cut its newest entries, or edit one and hash every
+ * entry after it again, and the chain still holds; an anchor kept elsewhere (the shipped logs) shows both.
+ */
+export interface AuditAnchor {
+  seq: number;
+  hash: string;
+}
+
+/** `SEQ:HASH`, as `audit verify --head` takes it; null when it is not that. */
+export function parseAuditAnchor(text: string): AuditAnchor | null {
+  const match = /^(\d{1,15}):([0-9a-f]{64})$/.exec(text.trim().toLowerCase());
+  return match && Number(match[1]) > 0 ? { seq: Number(match[1]), hash: match[2]! } : null;
+}
+
+/** The newest entry's place and hash; null for an empty log. */
+export function auditHeadOf(audit: Database<AuditRecord, number>): AuditAnchor | null {
+  for (const { value } of audit.getRange({ reverse: true, limit: 1 })) return { seq: value.seq, hash: value.hash };
+  return null;
+}
+
+/** Walks the log in order; names the first entry whose sequence, link or own hash does not hold, or that an anchor contradicts. */
+export function verifyAuditChain(entries: Iterable<AuditRecord>, anchor?: AuditAnchor): ChainVerdict {
   let expectedSeq = 1;
   let prev = GENESIS_HASH;
   let count = 0;
@@ -41,8 +64,14 @@ export function verifyAuditChain(entries: Iterable<AuditRecord>): ChainVerdict {
     if (entry.prevHash !== prev) return { ok: false, entries: count, firstBroken: entry.seq, reason: 'its link to the entry before does not match' };
     const { hash, ...content } = entry;
     if (auditHash(content) !== hash) return { ok: false, entries: count, firstBroken: entry.seq, reason: 'its content does not match its hash (edited)' };
+    if (anchor?.seq === entry.seq && anchor.hash !== hash) {
+      return { ok: false, entries: count, firstBroken: entry.seq, reason: 'its hash is not the one recorded for it (the entries up to it were rewritten and hashed again)' };
+    }
     prev = hash;
     expectedSeq++;
+  }
+  if (anchor && anchor.seq > count) {
+    return { ok: false, entries: count, firstBroken: count + 1, reason: `the log ends at entry ${count}, but entry ${anchor.seq} was recorded: the newest entries were removed` };
   }
   return { ok: true, entries: count, head: prev };
 }
