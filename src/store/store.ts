@@ -222,12 +222,17 @@ export class Store {
     this.terminalSearch.putSync(record);
   }
 
-  /** Takes a terminal out: its record, search entry, case-folded serial and last-seen time. Inside `atomically`. */
+  /**
+   * Takes a terminal out: its record, search entry, case-folded serial, last-seen time and its certificates' entries in
+   * `pairingIndex` (the requests stay, as history). Without the last, a serial created again kept pointing each key at
+   * the request the delete rejected: the terminal got `pairing_rejected` for a whole pairing TTL. Inside `atomically`.
+   */
   deleteTerminalSync(record: TerminalRecord): void {
     this.terminals.removeSync(record.serial);
     this.terminalSearch.removeSync(record.serial);
     this.foldedSerials.removeSync(foldSerial(record.serial));
     this.lastSeen.removeSync(record.serial);
+    for (const key of [...this.withPrefix(this.pairingIndex, record.serial)].map((entry) => entry.key)) this.pairingIndex.removeSync(key);
   }
 
   /** Writes a pairing request, and whether it waits for an operator: every write of one goes through here. Inside `atomically`. */

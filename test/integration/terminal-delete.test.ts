@@ -65,6 +65,21 @@ describe('terminals.delete', () => {
     expect(again.json).toMatchObject({ error: 'unknown_serial' });
   });
 
+  it('when undone with terminals.create, lets the same terminal (the same key) pair again at once', async () => {
+    await alice.request('terminals.create', { serial: 'DEL-UNDO' });
+    const terminal = RawTerminal.create('DEL-UNDO');
+    const first = await terminal.requestPairing(server.gateUrl, server.sfp);
+    await remove('DEL-UNDO');
+    await alice.request('terminals.create', { serial: 'DEL-UNDO' });
+    // Its rejected request is history, not a rejection of the key: no pairing_rejected for a pairing TTL.
+    expect((await terminal.gate(server.gateUrl, {})).json).toMatchObject({ error: 'no_pairing_request' });
+    const { requestId, code } = await terminal.requestPairing(server.gateUrl, server.sfp);
+    expect(requestId).not.toBe(first.requestId);
+    await alice.request('pairing.approve', { requestId, code });
+    expect((await terminal.send(server.masterUrl, '/api/v1/ping', { body: '{}' })).status).toBe(200);
+    expect(await alice.request<PairingView>('pairing.get', { requestId: first.requestId })).toMatchObject({ state: 'rejected', decidedBy: 'alice' });
+  });
+
   it('refuses a paired terminal until it is unpaired; then the terminal is refused by master', async () => {
     const terminal = RawTerminal.create('DEL-PAIRED');
     await pairRawTerminal(alice, server, terminal);
