@@ -86,6 +86,10 @@ export class OperatorDecisions {
     const { ctx } = this;
     const terminal = this.terminal();
     if (terminal.tfp !== null) throw new AppError('invalid_state', `terminal ${this.serial} is paired: unpair it first (terminals.unpair), then delete it`);
+    // A last-seen time this actor queued (a gate or master call in the last half second) is written first, so that
+    // the delete removes it instead of the write-behind putting it back after the terminal is gone. Only this actor
+    // queues this serial's, and it is busy with the delete, so none is queued meanwhile.
+    await ctx.writeBehind.written();
     const now = ctx.now();
     const rejected = pendingRequestsOf(ctx.store, this.serial, now).map((record): PairingRecord => ({ ...record, state: 'rejected', decidedBy: user, decidedAt: now }));
     await ctx.store.atomically(() => {

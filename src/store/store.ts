@@ -287,9 +287,14 @@ export class Store {
     });
   }
 
-  /** When master last heard from this terminal (stores from before the last-seen table kept it in the record). */
+  /**
+   * When master last heard from this terminal (stores from before the last-seen table kept it in the record). A time
+   * from before the terminal was created is a deleted namesake's (a batch the write-behind could only write after the
+   * delete, on a full disk): not this terminal's.
+   */
   lastSeenAt(terminal: TerminalRecord): number | null {
-    return this.lastSeen.get(terminal.serial) ?? terminal.lastSeenAt;
+    const seen = this.lastSeen.get(terminal.serial);
+    return seen !== undefined && seen >= terminal.createdAt ? seen : terminal.lastSeenAt;
   }
 
   /** How many terminals operators created: the B-tree's own entry count, no scan whatever the fleet. */

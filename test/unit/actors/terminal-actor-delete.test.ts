@@ -1,0 +1,86 @@
+/**
+ * @module Unit tests: deleting a terminal takes its last-seen time with it, even one its actor queued in the
+ * write-behind just before (a gate call in the last half second), and a terminal created again with the serial shows
+ * no last-seen time from before it existed. Real LMDB store, real write-behind (flushed by hand, not by its timer, so
+ * that the queued time is still queued when the delete runs), a real terminal actor.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ActorContext } from '../../../src/actors/context.js';
+import { TerminalActor } from '../../../src/actors/terminal-actor.js';
+import { WriteBehind } from '../../../src/actors/write-behind.js';
+import type { Authenticated } from '../../../src/auth/request-auth.js';
+import type { TerminalRequest } from '../../../src/protocol/types.js';
+import { createLogger } from '../../../src/logger.js';
+import type { TerminalRecord } from '../../../src/store/records.js';
+import { Store } from '../../../src/store/store.js';
+
+const SERIAL = 'ATM-DEL1';
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'actor-delete-test-'));
+const log = createLogger({ level: 'silent', pretty: false });
+let store: Store;
+let writeBehind: WriteBehind;
+let clock = 1_800_000_000_000;
+
+const terminal = (createdAt: number): TerminalRecord => ({
+  serial: SERIAL, name: '', location: '', contact: '', vpn: false, createdAt, createdBy: 'alice',
+  tfp: null, certDer: null, pairedAt: null, pairedBy: null, lastSeenAt: null,
+});
+
+function actor(): TerminalActor {
+  const ctx: ActorContext = {
+    store, writeBehind, log, events: () => undefined, sfp: '', masterUrl: 'https://127.0.0.1:7743', clockSkewSec: 300,
+    pairingTtlMs: 60_000, maxCodeAttempts: 5, vpn: {} as ActorContext['vpn'], now: () => clock,
+  };
+  return new TerminalActor(ctx, SERIAL);
+}
+
+/** A gate poll from the terminal (it has no request: refused), which records it as seen, written behind. */
+async function gatePoll(actorOf: TerminalActor): Promise<void> {
+  const nowSec = Math.floor(clock / 1000);
+  const auth: Authenticated = { serial: SERIAL, tfp: 'ab'.repeat(32), nonce: `n-${clock}`, created: nowSec, checkedAtSec: nowSec, certDer: Buffer.alloc(0) };
+  const request: TerminalRequest = { method: 'POST', path: '/api/v1/pairing', query: '', headers: {}, body: Buffer.from('{}'), remoteAddress: '10.0.0.1' };
+  await expect(actorOf.handle({ type: 'gate', request, auth })).rejects.toMatchObject({ code: 'no_pairing_request' });
+}
+
+beforeAll(() => {
+  store = Store.open(dataDir);
+  // No timer flush during the test: what is queued stays queued until a flush here (or one the code under test asks for).
+  writeBehind = new WriteBehind(store, log, 3_600_000);
+});
+
+afterAll(async () => {
+  await writeBehind.close();
+  await store.close();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('terminals.delete and the last-seen time', () => {
+  it('removes a last-seen time still queued in the write-behind: it does not come back after the delete', async () => {
+    await store.atomically(() => store.putTerminalSync(terminal(clock - 60_000)));
+    const a = actor();
+    await gatePoll(a);
+    const seenAt = clock;
+    clock += 100;
+    expect((await a.handle({ type: 'delete', user: 'alice' })).type).toBe('terminal');
+    await writeBehind.flush(); // the timer's next flush: nothing of the deleted terminal is left to write
+    expect(store.lastSeen.get(SERIAL)).toBeUndefined();
+    // Created again: it has not been seen since.
+    clock += 1_000;
+    const created = terminal(clock);
+    await store.atomically(() => store.putTerminalSync(created));
+    expect(store.lastSeenAt(created)).toBeNull();
+    expect(seenAt).toBeLessThan(created.createdAt);
+  });
+
+  it('ignores a last-seen time from before the terminal was created (one written behind after a delete)', async () => {
+    const created = terminal(clock);
+    await store.atomically(() => store.putTerminalSync(created));
+    await store.durable(store.lastSeen.put(SERIAL, clock - 1));
+    expect(store.lastSeenAt(created)).toBeNull();
+    await store.durable(store.lastSeen.put(SERIAL, clock + 5));
+    expect(store.lastSeenAt(created)).toBe(clock + 5);
+  });
+});
