@@ -121,7 +121,14 @@ export async function beginTotpEnrolment(store: Store, name: string, sessionToke
   return { totpSecret: secret, otpauthUri, qrSvg: await QRCode.toString(otpauthUri, { type: 'svg', errorCorrectionLevel: 'M', margin: 4 }) };
 }
 
-export async function confirmTotpEnrolment(store: Store, name: string, code: string, now = Date.now()): Promise<void> {
+/**
+ * Confirms the pending secret with a code from it. The operator's OTHER sessions end in the same transaction (as
+ * `users passwd|reset-2fa` end them): approving needs 2FA, and a session that never showed a code (one a leaked password
+ * opened, say) must not gain that right because the operator enrolled elsewhere. `keepTokenHash`: the confirming
+ * session, which has just shown a code and stays; when it no longer exists the confirm is refused (`session_expired`).
+ * Resolves with how many sessions ended.
+ */
+export async function confirmTotpEnrolment(store: Store, name: string, code: string, now = Date.now(), keepTokenHash?: string): Promise<{ sessionsEnded: number }> {
   const record = store.operators.get(name);
   if (!record?.pendingTotpSecret) throw new AppError('invalid_state', 'no 2FA enrolment in progress: start with totp.enroll');
   const verdict = await verifyTotp(openField(store.fieldKey, record.pendingTotpSecret, name), code, now);
@@ -130,9 +137,15 @@ export async function confirmTotpEnrolment(store: Store, name: string, code: str
   const confirmed = await store.atomically(() => {
     const latest = store.operators.get(name);
     // `users reset-2fa` clears a pending enrolment: the secret it replaced MUST NOT come back through a late confirm.
-    if (!latest || latest.pendingTotpSecret !== secret) return false;
+    if (!latest || latest.pendingTotpSecret !== secret) return 'replaced';
+    if (isDisabled(latest) || (keepTokenHash !== undefined && store.sessions.get(keepTokenHash) === undefined)) return 'ended';
     store.operators.putSync(name, { ...latest, totpSecret: secret, pendingTotpSecret: null, lastTotpStep: verdict.step });
-    return true;
+    // Keys first, removals after: the range reads the transaction it would otherwise be changing.
+    const others = [...store.sessions.getRange().filter(({ key, value }) => value.user === name && key !== keepTokenHash).map(({ key }) => key)];
+    for (const tokenHash of others) store.sessions.removeSync(tokenHash);
+    return others.length;
   });
-  if (!confirmed) throw new AppError('invalid_state', 'the 2FA enrolment was replaced meanwhile: start again with totp.enroll');
+  if (confirmed === 'replaced') throw new AppError('invalid_state', 'the 2FA enrolment was replaced meanwhile: start again with totp.enroll');
+  if (confirmed === 'ended') throw new AppError('session_expired', 'the session is unknown or expired: log in again');
+  return { sessionsEnded: confirmed };
 }

@@ -42,6 +42,8 @@ export interface Connection {
   readonly remoteAddress: string;
   subscribe(topics: readonly AdminTopic[]): void;
   unsubscribeAll(): void;
+  /** Tells every connection whose session an op ended (`session.ended`) now, not at the next sweep (15 s). */
+  endDeadSessions?(): void;
 }
 
 interface OpSpec {
@@ -161,8 +163,10 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
     access: 'session', audit: true,
     async run(ctx, conn, args) {
       const { totp } = check(z.object({ totp: z.string().max(16) }), args);
-      await confirmTotpEnrolment(ctx.store, conn.session!.user, totp, ctx.now());
-      return { has2fa: true };
+      // Ends the operator's other sessions (operators.ts): their connections are told now, not at the next sweep.
+      const { sessionsEnded } = await confirmTotpEnrolment(ctx.store, conn.session!.user, totp, ctx.now(), conn.session!.tokenHash);
+      if (sessionsEnded > 0) conn.endDeadSessions?.();
+      return { has2fa: true, sessionsEnded };
     },
   },
   'terminals.create': {

@@ -41,6 +41,10 @@ class AdminConnection implements Connection {
     this.hub.leave(this);
   }
 
+  endDeadSessions(): void {
+    this.hub.endDeadSessions();
+  }
+
   send(text: string): void {
     // MUST NOT touch a closed uWS socket: that throws.
     if (!this.closed && this.socket) this.socket.send(text, false);

@@ -233,3 +233,30 @@ describe('refusals', () => {
     ]);
   }, 60_000);
 });
+
+describe('2FA enrolment (totp.confirm)', () => {
+  const unknownRequest = { requestId: 'no-such-request', code: '123456789012' };
+
+  it('ends the operator\'s other sessions: one that never showed a code does not gain the right to approve', async () => {
+    const server = await start();
+    const erin = await add(server, 'erin', false);
+    // A session opened with the leaked password, and the operator's own, both without 2FA.
+    const thief = await login(server, erin);
+    const own = await login(server, erin);
+    expect(await refusal(thief.request('pairing.approve', unknownRequest))).toBe('requires_2fa');
+
+    const ended = sessionEnded(thief);
+    const { totpSecret } = (await own.request('totp.enroll', {})) as { totpSecret: string };
+    secrets.push(totpSecret);
+    const confirmed = await own.request('totp.confirm', { totp: await totpCode(totpSecret) });
+    // The other session's next op is refused before the 2FA check (before the fix it passed it: not_found), and its
+    // connection was told at once.
+    expect(await refusal(thief.request('pairing.approve', unknownRequest))).toBe('session_expired');
+    expect((await ended).data).toMatchObject({ error: 'session_expired' });
+    expect(confirmed).toEqual({ has2fa: true, sessionsEnded: 1 });
+    // The confirming session showed a code: it keeps its rights, now past the 2FA check (the request is unknown).
+    expect(await refusal(own.request('pairing.approve', unknownRequest))).toBe('not_found');
+    // The password alone no longer logs in.
+    expect(await refusal(login(server, erin))).toBe('totp_required');
+  }, 60_000);
+});
