@@ -7,17 +7,28 @@ import { MAX_PAIRING_TTL_SEC } from './pairing-timeline.js';
 
 const waitsForOperator = (record: PairingRecord): boolean => record.state === 'pending' && record.stage === 'approval';
 
+/** Key in the `settings` sub-database, set by the transaction that first fills the index: a store without it needs that. */
+const FILLED_KEY = 'pairing-awaiting-filled';
+
 /**
  * requestId → serial, exactly while the request waits for an operator: kept beside every write of a request
  * (Store.putPairingSync, removePairingSync), and filled from the stretch of the timeline where pending requests can be
- * when a store from before it is opened (store-upgrade.ts). Reading the pending requests from the timeline instead
- * read every request of the last 7 days: 95–138 ms at each page's login after a day that paired 10,000 terminals.
+ * once per store, when it is opened without the marker that says it was filled (store-upgrade.ts). Reading the pending
+ * requests from the timeline instead read every request of the last 7 days: 95–138 ms at each page's login after a day that paired 10,000 terminals.
  */
 export class AwaitingOperator {
   private readonly db: Database<string, string>;
+  /** The store's `settings`, for the marker only. */
+  private readonly settings: Database<{ filledAt: number }, string>;
 
   constructor(root: RootDatabase) {
     this.db = root.openDB<string, string>({ name: 'pairing-awaiting' });
+    this.settings = root.openDB<{ filledAt: number }, string>({ name: 'settings' });
+  }
+
+  /** Whether the index was ever filled in this store (by `rebuild`): until then it may miss requests that wait. */
+  filled(): boolean {
+    return this.settings.get(FILLED_KEY) !== undefined;
   }
 
   /** Beside every write of a request, in the same transaction. */
@@ -39,12 +50,15 @@ export class AwaitingOperator {
     for (const { key: requestId } of this.db.getRange()) {
       const record = pairing.get(requestId);
       if (record && waitsForOperator(record) && effectiveState(record, now) === 'pending') waiting.push(record);
-      else void this.db.remove(requestId).catch(() => undefined); // the next start-up rebuilds it in any case
+      else void this.db.remove(requestId).catch(() => undefined); // left in, it is only skipped again at the next read
     }
     return waiting.sort((a, b) => b.requestedAt - a.requestedAt || (a.requestId < b.requestId ? 1 : -1));
   }
 
-  /** Refills the index from the requests of the last MAX_PAIRING_TTL_SEC; returns how many wait. Before any thread serves. */
+  /**
+   * Refills the index from the requests of the last MAX_PAIRING_TTL_SEC, and marks it filled in the same transaction;
+   * returns how many wait. Before any thread serves.
+   */
   rebuild(timeline: PairingTimeline, pairing: Database<PairingRecord, string>, root: RootDatabase, now: number): number {
     let waiting = 0;
     root.transactionSync(() => {
@@ -55,6 +69,7 @@ export class AwaitingOperator {
         this.trackSync(record);
         waiting++;
       }
+      this.settings.putSync(FILLED_KEY, { filledAt: now });
     });
     return waiting;
   }

@@ -11,7 +11,7 @@ export interface StoreUpgrade {
   searchEntries: number;
   /** Pairing requests placed in the timeline. */
   timeline: number;
-  /** Requests found waiting for an operator when that index was filled (with the timeline). */
+  /** Requests found waiting for an operator when that index was filled (once per store, or with the timeline). */
   awaiting: number;
 }
 
@@ -26,10 +26,14 @@ export function upgradeStore(store: Store, nowSec: number, clockSkewSec: number)
     foldedSerials: indexFoldedSerials(store),
     searchEntries: store.terminalSearch.rebuildFrom(store.terminals, store.root),
     timeline,
-    // Both came with the same version and are kept by the same writes: a store that needed its timeline needs this too.
+    // Filled on its own marker, not with the timeline: the two came 19 commits apart, and a store written by a build in
+    // between had a full timeline and an empty index, which nothing filled (requests waiting were missing from
+    // pairing.list). A store that needed its timeline needs this too (a copy restored without its settings, say).
     // Not at every start: it reads each request of the last 7 days, and after a week that paired 10,000 terminals
     // those pages of the store added 31-59 MiB to the server's RSS at start-up (bench/RESULTS.md, idle terminals).
-    awaiting: timeline > 0 ? store.awaitingOperator.rebuild(store.pairingTimeline, store.pairing, store.root, nowSec * 1000) : 0,
+    awaiting: timeline > 0 || !store.awaitingOperator.filled()
+      ? store.awaitingOperator.rebuild(store.pairingTimeline, store.pairing, store.root, nowSec * 1000)
+      : 0,
   };
 }
 

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { PairingRecord } from '../../../src/store/records.js';
 import { Store } from '../../../src/store/store.js';
+import { upgradeStore } from '../../../src/store/store-upgrade.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'awaiting-operator-'));
 const store = Store.open(dir);
@@ -47,5 +48,47 @@ describe('AwaitingOperator', () => {
     await store.atomically(() => [old, fresh].forEach((r) => store.addPairingSync(r)));
     expect(store.awaitingOperator.rebuild(store.pairingTimeline, store.pairing, store.root, NOW)).toBe(2);
     expect(waiting()).toEqual(['pr_a', 'pr_fresh']); // pr_a: the first test's, still waiting, and newer
+  });
+});
+
+describe('upgradeStore and the index of requests waiting for an operator', () => {
+  it('fills it once for a store whose timeline is complete but whose index was never filled, then not at every start', async () => {
+    const upgradeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'awaiting-upgrade-'));
+    const upgraded = Store.open(upgradeDir);
+    try {
+      const now = Date.now();
+      const a = { ...request('up-a', now - 120_000, 'approval') };
+      const b = { ...request('up-b', now - 60_000, 'approval') };
+      await upgraded.atomically(() => [a, b].forEach((r) => upgraded.addPairingSync(r)));
+      // A store written by a build between the timeline and this index: the timeline holds every request, the index none.
+      await upgraded.root.openDB<string, string>({ name: 'pairing-awaiting' }).clearAsync();
+      const listed = () => upgraded.awaitingOperator.waiting(upgraded.pairing, now).map((r) => r.requestId);
+      expect(listed()).toEqual([]);
+      const nowSec = Math.floor(now / 1000);
+      expect(upgradeStore(upgraded, nowSec, 300)).toMatchObject({ timeline: 0, awaiting: 2 });
+      expect(listed()).toEqual(['pr_up-b', 'pr_up-a']);
+      // Filled once: the next starts read none of the week's requests (an index emptied now stays so).
+      await upgraded.root.openDB<string, string>({ name: 'pairing-awaiting' }).clearAsync();
+      expect(upgradeStore(upgraded, nowSec, 300)).toMatchObject({ timeline: 0, awaiting: 0 });
+      expect(listed()).toEqual([]);
+    } finally {
+      await upgraded.close();
+      fs.rmSync(upgradeDir, { recursive: true, force: true });
+    }
+  });
+
+  it('marks a new store filled at its first start, with nothing to read', async () => {
+    const newDir = fs.mkdtempSync(path.join(os.tmpdir(), 'awaiting-new-'));
+    const fresh = Store.open(newDir);
+    try {
+      expect(fresh.awaitingOperator.filled()).toBe(false);
+      expect(upgradeStore(fresh, Math.floor(Date.now() / 1000), 300)).toMatchObject({ timeline: 0, awaiting: 0 });
+      expect(fresh.awaitingOperator.filled()).toBe(true);
+      // The gate's own setting, in the same sub-database, is untouched.
+      expect(fresh.settings.get('gate')).toBeUndefined();
+    } finally {
+      await fresh.close();
+      fs.rmSync(newDir, { recursive: true, force: true });
+    }
   });
 });
