@@ -103,14 +103,32 @@ export class TerminalActor implements Actor<TerminalCommand, TerminalReply> {
   private async unknownSerial(request: TerminalRequest, auth: Authenticated): Promise<HttpReply> {
     const { store, events, log } = this.ctx;
     const now = this.ctx.now();
-    const seen = store.unknownSerials.get(this.serial);
-    const record: UnknownSerialRecord = {
+    const entry = (seen: UnknownSerialRecord | undefined): UnknownSerialRecord => ({
       serial: this.serial, tfp: auth.tfp, remoteAddress: request.remoteAddress,
       firstAttemptAt: seen?.firstAttemptAt ?? now, lastAttemptAt: now, attempts: (seen?.attempts ?? 0) + 1,
-    };
+    });
+    let seen: UnknownSerialRecord | undefined;
+    let record: UnknownSerialRecord;
     // The record is for operators (cas unknown list); on an almost full disk the log line below stands in for it.
-    if (!store.space?.low) {
-      await store.durable(store.unknownSerials.put(this.serial, record));
+    if (store.space?.low) {
+      seen = store.unknownSerials.get(this.serial);
+      record = entry(seen);
+    } else {
+      // The serial is looked up again inside the write: reads there see the latest commit. An operator's create that
+      // committed since the look above (a read before it, or a snapshot of this thread's not yet renewed) took the
+      // serial off the list in its own transaction, and this write must not put it back.
+      const written = await store.atomically(() => {
+        if (store.terminals.get(this.serial)) return null;
+        const before = store.unknownSerials.get(this.serial);
+        const after = entry(before);
+        store.unknownSerials.putSync(this.serial, after);
+        return { before, after };
+      });
+      if (!written) {
+        // Created just now: nothing to record or tell operators; the terminal's next attempt finds its serial.
+        throw new AppError('unknown_serial', `serial ${this.serial} was not known to this server when the request came: retry`);
+      }
+      ({ before: seen, after: record } = written);
       if (!seen) void forgetOldUnknownSerials(store).catch((err: unknown) => log.error({ err }, 'forgetting old unknown serials failed'));
     }
     // Alert once per serial and minute: a retrying terminal should not drown the operators' screen. The push carries
