@@ -58,6 +58,21 @@ export class AdminAdmission {
     return '429 Too Many Requests';
   }
 
+  /**
+   * Why an upgrade is refused for the web page that asked for it (403), or null. A browser sends `Origin` with every
+   * WebSocket upgrade, and it must be this server's own page (`https://` + the Host of the same request): a page of
+   * another site open in an operator's browser could otherwise talk to the admin channel from the operator's address
+   * (which the user lockout exempts, and which may reach a port the site's owner cannot). Clients outside a browser
+   * (`cas`, AdminClient, `ws`) send no Origin and are let in. Logged as the 429s are: the first per address and window.
+   */
+  refuseOrigin(address: string, origin: string, host: string): string | null {
+    if (origin === '' || isOwnOrigin(origin, host)) return null;
+    if (this.refusals.note(address, 'foreign origin')) {
+      this.log.warn({ remoteAddress: address, origin: origin.slice(0, 256), host: host.slice(0, 256) }, 'admin connection refused: a web page of another origin');
+    }
+    return '403 Forbidden';
+  }
+
   opened(conn: AdmittedConnection): void {
     this.perAddress.set(conn.remoteAddress, (this.perAddress.get(conn.remoteAddress) ?? 0) + 1);
     this.sessionChanged(conn);
@@ -118,4 +133,20 @@ export class AdminAdmission {
     for (const timer of this.timers) clearInterval(timer);
     this.endWindow();
   }
+}
+
+/** The origin of an https URL as browsers write it (lower case, no default port), or null for anything else. */
+function httpsOrigin(text: string): string | null {
+  try {
+    const url = new URL(text);
+    return url.protocol === 'https:' && url.username === '' && url.password === '' ? url.origin : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether a browser's `Origin` is the page this server serves at `host` (the request's Host header). */
+export function isOwnOrigin(origin: string, host: string): boolean {
+  const own = host === '' ? null : httpsOrigin(`https://${host}`);
+  return own !== null && httpsOrigin(origin) === own;
 }

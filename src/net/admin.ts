@@ -191,6 +191,12 @@ export function createAdminService(opts: {
         res.writeStatus(refused).writeHeader('Retry-After', '60').end(refused.includes('429') ? 'too many connections from this address' : 'shutting down');
         return;
       }
+      // A web page of another site (cross-site WebSocket hijacking): only this server's own page, or no browser at all.
+      const foreign = admission.refuseOrigin(remoteAddress, req.getHeader('origin'), req.getHeader('host'));
+      if (foreign !== null) {
+        res.writeStatus(foreign).end('the admin channel is open to this server\'s own page only');
+        return;
+      }
       // MUST read every header before upgrade returns: `req` is dead afterwards.
       const key = req.getHeader('sec-websocket-key');
       const protocol = req.getHeader('sec-websocket-protocol');
