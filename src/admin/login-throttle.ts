@@ -19,7 +19,12 @@ const pairOf = (user: string, address: string): string => `${user}\u0000${addres
 interface Failures {
   count: number;
   lockedUntil: number;
+  /** Password checks let through by checkUser and not settled yet (failed, succeeded or released). */
+  pending: number;
 }
+
+/** Users whose failures are remembered; past it, one whose lock is over and who has no check in flight is forgotten. */
+const MAX_USERS = 10_000;
 
 export class LoginThrottle {
   private readonly failures = new Map<string, Failures>();
@@ -50,13 +55,23 @@ export class LoginThrottle {
    * Throws rate_limited (with retryAfter) when `user` is locked out after failed logins, except from an address `user`
    * logged in from before: otherwise anyone who knows an operator's name could keep them out for good, with one wrong
    * password each time the lock ends (the lock doubles to 15 minutes, then one guess a quarter hour keeps it).
+   *
+   * A check let through is counted as in flight until `failed`, `succeeded` or `released` settles it, and counts against
+   * the free failures at once: guesses sent together are not all hashed and answered before the first failure counts.
+   * Past the free failures, one check at a time: so 6 guesses sent when a lock ends get one answer, not 6.
    */
   checkUser(user: string, address: string): void {
     const entry = this.failures.get(user);
-    const wait = entry ? entry.lockedUntil - this.now() : 0;
-    if (wait > 0 && !this.knownPairs.has(pairOf(user, address))) {
-      throw new AppError('rate_limited', `too many failed logins for this user; try again in ${Math.ceil(wait / 1000)} s`, { retryAfter: Math.ceil(wait / 1000) });
+    if (!this.knownPairs.has(pairOf(user, address)) && entry) {
+      const wait = entry.lockedUntil - this.now();
+      if (wait > 0) {
+        throw new AppError('rate_limited', `too many failed logins for this user; try again in ${Math.ceil(wait / 1000)} s`, { retryAfter: Math.ceil(wait / 1000) });
+      }
+      if (entry.pending > 0 && entry.count + entry.pending >= FREE_FAILURES) {
+        throw new AppError('rate_limited', 'too many failed logins for this user, and a login for them is being checked; try again in 1 s', { retryAfter: 1 });
+      }
     }
+    this.entryOf(user).pending++;
   }
 
   /** Runs a password check in its turn (PasswordChecks), or throws rate_limited when too many are running or waiting. */
@@ -65,17 +80,46 @@ export class LoginThrottle {
   }
 
   failed(user: string): void {
-    const entry = this.failures.get(user) ?? { count: 0, lockedUntil: 0 };
+    const entry = this.entryOf(user);
+    entry.pending = Math.max(0, entry.pending - 1);
     entry.count++;
     if (entry.count >= FREE_FAILURES) {
       entry.lockedUntil = this.now() + Math.min(MAX_LOCK_MS, 1000 * 2 ** (entry.count - FREE_FAILURES));
     }
-    // Bounded: names that do not exist still get entries, so cap the map like the rate limiter does.
-    if (!this.failures.has(user) && this.failures.size >= 10_000) {
-      const oldest = this.failures.keys().next().value;
-      if (oldest !== undefined) this.failures.delete(oldest);
-    }
+    // Last in the map's order: the user who failed longest ago is the first to be forgotten.
+    this.failures.delete(user);
     this.failures.set(user, entry);
+  }
+
+  /** A check let through by checkUser that was not a guess (a 2FA login's first step without its code, a busy server). */
+  released(user: string): void {
+    const entry = this.failures.get(user);
+    if (!entry) return;
+    entry.pending = Math.max(0, entry.pending - 1);
+    if (entry.pending === 0 && entry.count === 0) this.failures.delete(user);
+  }
+
+  /**
+   * The user's entry, made when missing. Bounded, since names that do not exist get entries too: past MAX_USERS the user
+   * who failed longest ago is forgotten, but never one locked out now or with a check in flight (10,000 failures under
+   * other names must not lift a lock). Locks end within 15 minutes and failures need password checks, of which few run
+   * at once, so locked users cannot pile up without end.
+   */
+  private entryOf(user: string): Failures {
+    let entry = this.failures.get(user);
+    if (entry) return entry;
+    if (this.failures.size >= MAX_USERS) {
+      const now = this.now();
+      for (const [name, other] of this.failures) {
+        if (other.lockedUntil <= now && other.pending === 0) {
+          this.failures.delete(name);
+          break;
+        }
+      }
+    }
+    entry = { count: 0, lockedUntil: 0, pending: 0 };
+    this.failures.set(user, entry);
+    return entry;
   }
 
   succeeded(user: string, address: string): void {

@@ -115,7 +115,8 @@ async function login(ctx: OpsContext, conn: Connection, args: Record<string, unk
   } catch (error) {
     // Neither a missing TOTP code on the first try (part of a normal login) nor a busy server's refusal is a guess.
     const notAGuess = error instanceof AppError && ((error.code === 'totp_required' && !totp) || error.code === 'rate_limited');
-    if (!notAGuess) ctx.logins.failed(user);
+    if (notAGuess) ctx.logins.released(user);
+    else ctx.logins.failed(user);
     throw error;
   }
   ctx.logins.succeeded(user, conn.remoteAddress);

@@ -92,6 +92,60 @@ describe('LoginThrottle', () => {
     expect(() => throttle.checkUser('alice', '10.0.2.7')).toThrow(expect.objectContaining({ code: 'rate_limited' }));
   });
 
+  it('counts a check in flight at once: of 6 guesses sent together only the free 5 are checked, and one at a time past them', () => {
+    let now = 0;
+    const throttle = new LoginThrottle(() => now);
+    // Six logins arrive before any hash is done: the sixth is refused before its hash.
+    for (let i = 0; i < 5; i++) throttle.checkUser('alice', '10.6.6.6');
+    expect(() => throttle.checkUser('alice', '10.6.6.6')).toThrow(expect.objectContaining({ code: 'rate_limited' }));
+    for (let i = 0; i < 5; i++) throttle.failed('alice');
+    expect(() => throttle.checkUser('alice', '10.6.6.6')).toThrow(expect.objectContaining({ code: 'rate_limited' }));
+    // The lock ends: of the guesses sent together then, one is checked; the rest wait for its answer (and its lock).
+    now += 1_000;
+    throttle.checkUser('alice', '10.6.6.6');
+    for (let i = 0; i < 5; i++) expect(() => throttle.checkUser('alice', '10.6.6.6')).toThrow(expect.objectContaining({ code: 'rate_limited', details: { retryAfter: 1 } }));
+    throttle.failed('alice');
+    expect(() => throttle.checkUser('alice', '10.6.6.6')).toThrow(expect.objectContaining({ details: { retryAfter: 2 } }));
+    // The operator's own address is not held up by a guesser's check in flight.
+    throttle.succeeded('bob', '10.0.1.5');
+    now += 2_000;
+    throttle.checkUser('alice', '10.6.6.6');
+    expect(() => throttle.checkUser('alice', '10.6.6.6')).toThrow(expect.objectContaining({ code: 'rate_limited' }));
+  });
+
+  it('does not count a check that was not a guess (a 2FA login\'s first step), nor hold the next one up', () => {
+    const throttle = new LoginThrottle(() => 0);
+    for (let i = 0; i < 4; i++) {
+      throttle.checkUser('alice', '10.6.6.6');
+      throttle.failed('alice');
+    }
+    throttle.checkUser('alice', '10.6.6.6');
+    throttle.released('alice');
+    throttle.checkUser('alice', '10.6.6.6');
+    throttle.succeeded('alice', '10.6.6.6');
+  });
+
+  it('keeps a locked user locked through failed logins under 10,000 other names', () => {
+    let now = 0;
+    const throttle = new LoginThrottle(() => now);
+    for (let i = 0; i < 21; i++) {
+      now += 15 * 60_000;
+      throttle.checkUser('alice', '10.6.6.6');
+      throttle.failed('alice');
+    }
+    expect(() => throttle.checkUser('alice', '10.6.6.6')).toThrow(expect.objectContaining({ code: 'rate_limited', details: { retryAfter: 900 } }));
+    for (let i = 0; i < 10_000; i++) {
+      throttle.checkUser(`name-${i}`, '10.7.7.7');
+      throttle.failed(`name-${i}`);
+    }
+    expect(() => throttle.checkUser('alice', '10.6.6.6')).toThrow(expect.objectContaining({ code: 'rate_limited' }));
+    // Once her lock is over, the next failure locks her again at once: her count was kept.
+    now += 15 * 60_000;
+    throttle.checkUser('alice', '10.6.6.6');
+    throttle.failed('alice');
+    expect(() => throttle.checkUser('alice', '10.6.6.6')).toThrow(expect.objectContaining({ details: { retryAfter: 900 } }));
+  });
+
   it('gives each address 20 attempts a minute, refilled over the minute', () => {
     let now = 0;
     const throttle = new LoginThrottle(() => now);
