@@ -67,8 +67,9 @@ export async function dispatch(ctx: OpsContext, conn: Connection, raw: string): 
     } catch (caught) {
       let error = caught;
       // An audited refusal without a live session (a dead resume token, an op before login) spends an attempt as well,
-      // before it is written: sent in a loop, each would otherwise be an audit entry. A valid resume spends nothing.
-      if (spec.audit && !spent && !hasLiveSession(ctx, conn)) {
+      // before it is written: sent in a loop, each would otherwise be an audit entry. A refused resume spends one on a
+      // logged-in connection too: it is a token tried, not the operator at work. A valid resume spends nothing.
+      if (spec.audit && !spent && (frame.op === 'resume' || !hasLiveSession(ctx, conn))) {
         try {
           spendAttempt(ctx, conn);
         } catch (limited) {
@@ -78,7 +79,9 @@ export async function dispatch(ctx: OpsContext, conn: Connection, raw: string): 
       // Refused attempts are audited too: operators must see who tried what. Past the budget, the first per window.
       if (spec.audit && (!(error instanceof OverBudget) || ctx.logins.throttled.note(conn.remoteAddress, frame.op))) {
         const code = error instanceof AppError ? error.code : 'internal_error';
-        const who = conn.session?.user ?? (frame.op === 'login' ? `?${nameTried(frame.args.user)}` : null);
+        // A failed login is the name it tried, also on a connection logged in as someone else: under the session's
+        // user it would read as that operator failing to log in.
+        const who = frame.op === 'login' ? `?${nameTried(frame.args.user)}` : conn.session?.user ?? null;
         await audit(ctx, who, frame.op, target, { ...detail, result: code, ...(error instanceof OverBudget ? { budgetSpent: true } : {}) }, conn.remoteAddress);
       }
       throw error;

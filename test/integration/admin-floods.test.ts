@@ -108,6 +108,24 @@ describe('anonymous floods on one server', () => {
     reload.ws.close();
   });
 
+  it('spends the budget on dead resume tokens from a logged-in connection too, and records its failed logins under the name tried', async () => {
+    const address = '127.0.3.5';
+    const carol = await rawConnection(server, address);
+    expect(await carol.call('login', { user: carolOp.user, password: carolOp.password })).toMatchObject({ ok: true });
+    const wrong = await carol.call('login', { user: 'alice', password: 'not alice password' });
+    expect(wrong).toMatchObject({ error: 'login_failed' });
+    const replies = await Promise.all(Array.from({ length: 60 }, (_, i) => carol.call('resume', { token: `dead-token-${i}` })));
+    const codes = count(replies, (r) => r.error ?? 'ok');
+    expect(codes.rate_limited).toBeGreaterThanOrEqual(30);
+    const written = await auditFrom(address);
+    expect(written.filter((e) => e.action === 'resume').length).toBeLessThanOrEqual(60 - codes.rate_limited! + 1);
+    const failedLogin = written.find((e) => e.action === 'login' && e.detail?.result === 'login_failed');
+    expect(failedLogin?.user).toBe('?alice');
+    // Still logged in as herself: the refusals spent the address's budget, not her session.
+    expect(await carol.call('terminals.list')).toMatchObject({ ok: true });
+    carol.ws.close();
+  });
+
   it('logs every audited op as one operator action line: info when it succeeded, warn when refused, with no secret', async () => {
     const address = '127.0.3.2';
     const guesser = await rawConnection(server, address);
