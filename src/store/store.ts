@@ -223,8 +223,8 @@ export class Store {
   }
 
   /**
-   * Takes a terminal out: its record, search entry, case-folded serial, last-seen time and its certificates' entries in
-   * `pairingIndex` (the requests stay, as history). Without the last, a serial created again kept pointing each key at
+   * Takes a terminal out: its record, search entry, case-folded serial, last-seen time, the certificates its keys
+   * presented and their entries in `pairingIndex` (the requests stay, as history). Without the last, a serial created again kept pointing each key at
    * the request the delete rejected: the terminal got `pairing_rejected` for a whole pairing TTL. Inside `atomically`.
    */
   deleteTerminalSync(record: TerminalRecord): void {
@@ -233,6 +233,8 @@ export class Store {
     this.foldedSerials.removeSync(foldSerial(record.serial));
     this.lastSeen.removeSync(record.serial);
     for (const key of [...this.withPrefix(this.pairingIndex, record.serial)].map((entry) => entry.key)) this.pairingIndex.removeSync(key);
+    // The certificates its keys presented: none of them is a key the server holds for a terminal of that serial any more.
+    for (const key of [...this.withPrefix(this.certs, record.serial)].map((entry) => entry.key)) this.certs.removeSync(key);
   }
 
   /** Writes a pairing request, and whether it waits for an operator: every write of one goes through here. Inside `atomically`. */

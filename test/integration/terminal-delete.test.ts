@@ -71,6 +71,8 @@ describe('terminals.delete', () => {
     const first = await terminal.requestPairing(server.gateUrl, server.sfp);
     await remove('DEL-UNDO');
     await alice.request('terminals.create', { serial: 'DEL-UNDO' });
+    // Its certificate went with the terminal: to master the key is unknown (401), not a known key of an unpaired serial (403).
+    expect((await terminal.send(server.masterUrl, '/api/v1/ping', { body: '{}' })).json).toMatchObject({ error: 'unauthenticated' });
     // Its rejected request is history, not a rejection of the key: no pairing_rejected for a pairing TTL.
     expect((await terminal.gate(server.gateUrl, {})).json).toMatchObject({ error: 'no_pairing_request' });
     const { requestId, code } = await terminal.requestPairing(server.gateUrl, server.sfp);
