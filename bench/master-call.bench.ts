@@ -88,7 +88,7 @@ export const suite: MicroSuite = {
       pairingTtlMs: 600_000, maxCodeAttempts: 5, events: () => undefined, now: () => Date.now(),
       vpn: {
         issue: () => Promise.reject(new Error('no VPN in this benchmark')),
-        revokeAll: () => Promise.resolve([]),
+        publishCrl: () => Promise.resolve(),
         gateConfig: () => Promise.resolve(null),
       },
     };

@@ -104,12 +104,14 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   // With --master-port 0 the port is known only once the first front thread listens; actors read it when they need it.
   let masterPort = config.masterPort;
   const vpn = new VpnService({ store, dataDir: config.dataDir, publicHost: config.publicHost, masterPort: () => masterPort, log: log.child({ component: 'vpn' }), now });
+  // A revocation is committed before its CRL file is written: a crash between the two is mended here.
+  vpn.publishCrl();
   const fronts = new FrontPool({
     config, tls, threads: config.threads, log: log.child({ component: 'fronts' }), sfp: identity.sfp, masterUrl: url, pastWindows,
     services: {
       publish: (topic, event, data) => events(topic, event, data),
       vpnIssue: (serial, user) => vpn.issue(serial, user),
-      vpnRevokeAll: (serial) => vpn.revokeAll(serial),
+      vpnPublishCrl: async () => vpn.publishCrl(),
       vpnGateConfig: (terminal) => vpn.gateConfig(terminal),
     },
   });

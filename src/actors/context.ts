@@ -6,7 +6,10 @@ import type { VpnService } from '../vpn/vpn-service.js';
 import type { WriteBehind } from './write-behind.js';
 
 /** What actors ask of the VPN service (which runs on the main thread; actors reach it by message). */
-export type ActorVpn = Pick<VpnService, 'issue' | 'revokeAll' | 'gateConfig'>;
+export type ActorVpn = Pick<VpnService, 'issue' | 'gateConfig'> & {
+  /** VpnService.publishCrl, after the actor's own transaction revoked certificates. */
+  publishCrl(): Promise<void>;
+};
 
 /** Pushes a domain event to operators subscribed to `topic`. */
 export type EventSink = (topic: AdminTopic, event: string, data: Record<string, unknown>) => void;

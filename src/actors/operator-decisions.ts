@@ -7,6 +7,7 @@ import type { PairingRecord, TerminalRecord } from '../store/records.js';
 import { compositeKey } from '../store/store.js';
 import type { ActorContext } from './context.js';
 import { pendingRequestsOf } from './pairing-flow.js';
+import { VpnStore } from '../vpn/vpn-store.js';
 
 export class OperatorDecisions {
   constructor(private readonly ctx: ActorContext, private readonly serial: string) {}
@@ -24,10 +25,13 @@ export class OperatorDecisions {
     const now = ctx.now();
     const approved: PairingRecord = { ...record, state: 'approved', decidedBy: user, decidedAt: now };
     const paired: TerminalRecord = { ...terminal, tfp: record.tfp, certDer: cert.der, pairedAt: now, pairedBy: user };
-    await ctx.store.atomically(() => {
+    // The VPN certificates of a key pinned before are revoked with the new pin, in one commit.
+    const superseded = await ctx.store.atomically(() => {
       ctx.store.putPairingSync(approved);
       ctx.store.putTerminalSync(paired);
+      return VpnStore.of(ctx.store).revokeSync(this.serial, now, 'superseded', record.tfp);
     });
+    if (superseded.length > 0) await this.publishRevocations(superseded, 'superseded');
     // After the pin is durable: the VPN certificate is for the key just pinned. A failure does not undo the approval; the gate's trusted answer issues it then.
     if (paired.vpn) await ctx.vpn.issue(this.serial, user).catch((err: unknown) => ctx.log.error({ err, serial: this.serial }, 'issuing the VPN certificate failed'));
     const view = pairingView(approved, now, paired.tfp);
@@ -35,6 +39,13 @@ export class OperatorDecisions {
     ctx.events('terminals', 'terminal.paired', { terminal: terminalView(paired, false, ctx.store.lastSeenAt(paired)) });
     ctx.log.info({ serial: this.serial, tfp: record.tfp, requestId, user }, 'pairing approved: terminal certificate pinned');
     return view;
+  }
+
+  /** The CRL file follows a committed revocation; failing to write it is logged and loses nothing (start-up writes it again). */
+  private async publishRevocations(certSerials: string[], reason: string): Promise<void> {
+    const { ctx } = this;
+    ctx.log.info({ serial: this.serial, certSerials, reason }, 'VPN certificates revoked');
+    await ctx.vpn.publishCrl().catch((err: unknown) => ctx.log.error({ err, serial: this.serial }, 'publishing the VPN CRL failed; it is written again at the next revocation and at start-up'));
   }
 
   async reject(requestId: string, user: string): Promise<PairingView> {
@@ -47,9 +58,14 @@ export class OperatorDecisions {
     const terminal = this.terminal();
     if (terminal.tfp === null) throw new AppError('invalid_state', `terminal ${this.serial} is not paired`);
     const unpaired: TerminalRecord = { ...terminal, tfp: null, certDer: null, pairedAt: null, pairedBy: null };
-    // MUST be durable before the reply: the terminal's very next master call has to see it.
-    await ctx.store.atomically(() => ctx.store.putTerminalSync(unpaired));
-    await ctx.vpn.revokeAll(this.serial); // MUST follow the unpair: a VPN regenerate committed before it is revoked too
+    // MUST be durable before the reply: the terminal's very next master call has to see it. Its VPN certificates are
+    // revoked in the same commit: in two, a crash between them left a certificate that nothing would revoke any more
+    // (a second unpair is refused). A regenerate committed before is revoked too; one after it refuses (issue re-checks).
+    const revoked = await ctx.store.atomically(() => {
+      ctx.store.putTerminalSync(unpaired);
+      return VpnStore.of(ctx.store).revokeSync(this.serial, ctx.now(), 'cessationOfOperation', null);
+    });
+    if (revoked.length > 0) await this.publishRevocations(revoked, 'cessationOfOperation');
     const view = terminalView(unpaired, false, ctx.store.lastSeenAt(unpaired));
     ctx.events('terminals', 'terminal.unpaired', { terminal: view, tfp: terminal.tfp, user });
     ctx.log.info({ serial: this.serial, tfp: terminal.tfp, user }, 'terminal unpaired: pinned certificate forgotten');

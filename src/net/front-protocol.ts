@@ -96,6 +96,7 @@ export interface MainServices {
   publish(topic: AdminTopic, event: string, data: Record<string, unknown>): void;
   /** VPN (src/vpn/): one CA and one certificate counter, so it stays on one thread. */
   vpnIssue(serial: string, user: string): Promise<VpnConfigView>;
-  vpnRevokeAll(serial: string): Promise<string[]>;
+  /** After an actor's transaction revoked VPN certificates: the CRL file follows the store. */
+  vpnPublishCrl(): Promise<void>;
   vpnGateConfig(terminal: TerminalRecord): Promise<VpnGateConfig | null>;
 }

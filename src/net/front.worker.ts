@@ -48,7 +48,7 @@ const actorContext: ActorContext = {
   events: (topic, event, eventData) => void services.publish(topic, event, eventData),
   vpn: {
     issue: (serial, user) => services.vpnIssue(serial, user),
-    revokeAll: (serial) => services.vpnRevokeAll(serial),
+    publishCrl: () => services.vpnPublishCrl(),
     gateConfig: (terminal) => services.vpnGateConfig(terminal),
   },
   now: () => Date.now(),

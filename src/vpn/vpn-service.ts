@@ -72,7 +72,7 @@ export class VpnService {
   private cachedAuthority: VpnAuthority | null = null;
 
   constructor(private readonly opts: VpnServiceOptions) {
-    this.db = new VpnStore(opts.store);
+    this.db = VpnStore.of(opts.store);
   }
 
   settings(): VpnSettings {
@@ -115,8 +115,7 @@ export class VpnService {
     const superseded = await store.atomically(() => {
       // MUST re-check inside the write transaction: an unpair committed meanwhile would otherwise leave a valid certificate behind.
       if (store.terminals.get(terminalSerial)?.tfp !== terminal.tfp) return null;
-      const revoked = this.db.certsOf(terminalSerial).filter((old) => old.revokedAt === null && old.tfp !== terminal.tfp);
-      for (const old of revoked) this.putRevoked(old, now, 'superseded');
+      const revoked = this.db.revokeSync(terminalSerial, now, 'superseded', terminal.tfp);
       this.db.certs.putSync(compositeKey(terminalSerial, cert.serialHex), certRecord);
       this.db.configs.putSync(terminalSerial, config);
       return revoked;
@@ -127,15 +126,13 @@ export class VpnService {
     return configView(config, certRecord);
   }
 
-  /** Revokes every certificate of the terminal and forgets its configuration; returns the revoked serials. */
+  /**
+   * Revokes every certificate of the terminal and forgets its configuration; returns the revoked serials. An unpair
+   * revokes in its own transaction instead (VpnStore.revokeSync); this is for a terminal unpaired by other means.
+   */
   async revokeAll(terminalSerial: string, reason: RevocationReason = 'cessationOfOperation'): Promise<string[]> {
     const now = this.opts.now();
-    const revoked = await this.opts.store.atomically(() => {
-      const active = this.db.certsOf(terminalSerial).filter((c) => c.revokedAt === null);
-      for (const cert of active) this.putRevoked(cert, now, reason);
-      this.db.configs.removeSync(terminalSerial);
-      return active.map((c) => c.serialHex);
-    });
+    const revoked = await this.opts.store.atomically(() => this.db.revokeSync(terminalSerial, now, reason, null));
     if (revoked.length > 0) {
       this.publishCrl();
       this.opts.log.info({ serial: terminalSerial, certSerials: revoked, reason }, 'VPN certificates revoked');
@@ -205,10 +202,6 @@ export class VpnService {
     return terminal;
   }
 
-  private putRevoked(cert: VpnCertRecord, now: number, reason: RevocationReason): void {
-    this.db.certs.putSync(compositeKey(cert.terminalSerial, cert.serialHex), { ...cert, revokedAt: now, reason });
-  }
-
   private crlPem(): string {
     const authority = this.authority();
     const now = this.opts.now();
@@ -219,8 +212,13 @@ export class VpnService {
     }));
   }
 
-  /** Keeps `<dataDir>/vpn/crl.pem` current, for an OpenVPN server on this machine that points `crl-verify` at it. */
-  private publishCrl(): void {
+  /**
+   * Keeps `<dataDir>/vpn/crl.pem` current, for an OpenVPN server on this machine that points `crl-verify` at it:
+   * after every revocation, and at start-up (a crash after a revocation's commit and before this write loses nothing
+   * then). Never creates the CA: without one there is nothing to revoke.
+   */
+  publishCrl(): void {
+    if (this.cachedAuthority === null && !VpnAuthority.exists(this.opts.dataDir)) return;
     try {
       this.authority().writeCrl(this.crlPem());
     } catch (err) {

@@ -1,6 +1,6 @@
 /** @module The VPN's records in the server's LMDB environment: settings, every certificate issued (with its revocation) and each terminal's current configuration. */
 import type { Database } from 'lmdb';
-import type { Store } from '../store/store.js';
+import { compositeKey, type Store } from '../store/store.js';
 import type { RevocationReason } from './vpn-crl.js';
 import type { VpnProto, VpnSettingsRecord } from './vpn-settings.js';
 
@@ -62,4 +62,26 @@ export class VpnStore {
   revoked(): VpnCertRecord[] {
     return [...this.certs.getRange().filter(({ value }) => value.revokedAt !== null).map(({ value }) => value)];
   }
+
+  /**
+   * Revokes the terminal's certificates not revoked yet, except those for `keepTfp` (null: all of them, and its
+   * configuration goes too); returns their serials. Inside `atomically`: an unpair or a new pin revokes in its own
+   * transaction, so no crash between the two can leave a certificate valid for a key the server no longer trusts.
+   * The CRL file is published after the commit (VpnService.publishCrl).
+   */
+  revokeSync(terminalSerial: string, now: number, reason: RevocationReason, keepTfp: string | null): string[] {
+    const revoked = this.certsOf(terminalSerial).filter((cert) => cert.revokedAt === null && cert.tfp !== keepTfp);
+    for (const cert of revoked) this.certs.putSync(compositeKey(cert.terminalSerial, cert.serialHex), { ...cert, revokedAt: now, reason });
+    if (keepTfp === null) this.configs.removeSync(terminalSerial);
+    return revoked.map((cert) => cert.serialHex);
+  }
+
+  /** One per store and thread: the sub-databases are opened once, whichever actor or service asks. */
+  static of(store: Store): VpnStore {
+    let vpn = perStore.get(store);
+    if (!vpn) perStore.set(store, (vpn = new VpnStore(store)));
+    return vpn;
+  }
 }
+
+const perStore = new WeakMap<Store, VpnStore>();

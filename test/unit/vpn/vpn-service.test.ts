@@ -168,6 +168,18 @@ describe('terminal configurations', () => {
     expect(vpn.crl().revoked).toContainEqual(expect.objectContaining({ certSerial: first.serial, serial: 'ATM-2', reason: 'superseded' }));
   });
 
+  it('are in the CRL file again when it is published at start-up, whatever happened to the file; without a CA nothing is made', async () => {
+    const file = path.join(dataDir, 'vpn', 'crl.pem');
+    fs.rmSync(file); // a crash after a revocation's commit, before its file was written, or a file lost since
+    vpn.publishCrl();
+    const text = spawnSync('openssl', ['crl', '-in', file, '-noout', '-text'], { encoding: 'utf8' }).stdout;
+    for (const { certSerial } of vpn.crl().revoked) expect(text).toContain(`Serial Number: ${certSerial}`);
+    const bare = fs.mkdtempSync(path.join(os.tmpdir(), 'vpn-none-'));
+    new VpnService({ store, dataDir: bare, publicHost: 'pairing.example', masterPort: () => 7743, log: createLogger({ level: 'silent', pretty: false }), now: () => clock }).publishCrl();
+    expect(fs.readdirSync(bare)).toEqual([]);
+    fs.rmSync(bare, { recursive: true, force: true });
+  });
+
   it('are not written for a terminal unpaired while its certificate was being made', async () => {
     await pairedTerminal('ATM-3');
     const issuing = vpn.issue('ATM-3', 'alice');
