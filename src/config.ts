@@ -117,24 +117,43 @@ export type ConfigFlags = { [K in keyof typeof CONFIG_OPTIONS]?: (typeof CONFIG_
 
 export class ConfigError extends Error {}
 
-function port(name: string, raw: string | undefined, fallback: number): number {
+/** An option's raw text and where it came from, so that a refusal names what the operator has to fix. */
+interface Raw {
+  text: string;
+  from: string | null;
+}
+
+const origin = (raw: Raw): string => (raw.from === null ? '' : ` (from ${raw.from})`);
+
+/**
+ * Plain decimal digits only, surrounding blanks aside: Number() would also take '' (0), '0x1cfd', '1e3' and ' 0b1 ',
+ * and a typo or a template quirk would then be a different port or a switched-off check rather than an error.
+ */
+function whole(raw: Raw): number | null {
+  const text = raw.text.trim();
+  if (!/^\d+$/.test(text)) return null;
+  const n = Number(text);
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+function port(name: string, raw: Raw | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`--${name} must be a port number 0..65535, got "${raw}"`);
+  const n = whole(raw);
+  if (n === null || n > 65535) throw new ConfigError(`--${name} must be a port number 0..65535, got "${raw.text}"${origin(raw)}`);
   return n;
 }
 
-function wholeOrZero(name: string, raw: string | undefined, fallback: number, zeroMeans = 'never', unit = 'seconds'): number {
+function wholeOrZero(name: string, raw: Raw | undefined, fallback: number, zeroMeans = 'never', unit = 'seconds'): number {
   if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`--${name} must be a whole number of ${unit} (0: ${zeroMeans}), got "${raw}"`);
+  const n = whole(raw);
+  if (n === null) throw new ConfigError(`--${name} must be a whole number of ${unit} (0: ${zeroMeans}), got "${raw.text}"${origin(raw)}`);
   return n;
 }
 
-function positive(name: string, raw: string | undefined, fallback: number): number {
+function positive(name: string, raw: Raw | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new ConfigError(`--${name} must be a positive whole number, got "${raw}"`);
+  const n = whole(raw);
+  if (n === null || n <= 0) throw new ConfigError(`--${name} must be a positive whole number, got "${raw.text}"${origin(raw)}`);
   return n;
 }
 
@@ -147,12 +166,28 @@ function atMost(max: number, name: string, n: number): number {
   return n;
 }
 
-/** Flags win over environment variables (PAIRING_*), which win over defaults. */
+/**
+ * Flags win over environment variables (PAIRING_*), which win over defaults. An empty (or blank) variable counts as
+ * unset: `Environment=PAIRING_MASTER_PORT=` in a unit file or `${VAR}` left empty in a template means "not
+ * configured", and each default is what the server runs with when the variable is absent altogether. Taken as given,
+ * '' was port 0 (a random port), 0 MiB (no free-space check), the working directory as data dir, and '' as host
+ * (terminals told `https://:PORT`). An empty flag is refused instead: it was typed on purpose, and is a mistake.
+ */
 export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env): Config {
-  const pick = (flag: keyof ConfigFlags, envName: string): string | undefined => {
-    const v = flags[flag];
-    return typeof v === 'string' ? v : env[envName];
+  const fromEnv = (envName: string): string | undefined => {
+    const v = env[envName];
+    return v === undefined || v.trim() === '' ? undefined : v;
   };
+  const raw = (flag: keyof ConfigFlags, envName: string): Raw | undefined => {
+    const v = flags[flag];
+    if (typeof v === 'string') {
+      if (v.trim() === '') throw new ConfigError(`--${flag} needs a value, got an empty one`);
+      return { text: v, from: null };
+    }
+    const e = fromEnv(envName);
+    return e === undefined ? undefined : { text: e, from: envName };
+  };
+  const pick = (flag: keyof ConfigFlags, envName: string): string | undefined => raw(flag, envName)?.text;
   const host = pick('host', 'PAIRING_HOST') ?? DEFAULTS.host;
   const wildcard = host === '0.0.0.0' || host === '::';
   const serverKeyFile = pick('server-key', 'PAIRING_SERVER_KEY') ?? null;
@@ -161,7 +196,8 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     throw new ConfigError('--server-key and --server-cert go together: give both or neither');
   }
   const publicHost = pick('public-host', 'PAIRING_PUBLIC_HOST');
-  const pretty = flags['log-pretty'] ?? (env.PAIRING_LOG_PRETTY === '1' || (env.PAIRING_LOG_PRETTY === undefined && process.stdout.isTTY === true));
+  const prettyEnv = fromEnv('PAIRING_LOG_PRETTY');
+  const pretty = flags['log-pretty'] ?? (prettyEnv === '1' || (prettyEnv === undefined && process.stdout.isTTY === true));
   return Object.freeze({
     ...DEFAULTS,
     dataDir: path.resolve(pick('data-dir', 'PAIRING_DATA_DIR') ?? './data'),
@@ -169,24 +205,24 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     // A wildcard is no address to hand out; loopback keeps `npm start` working on one machine (main.ts warns).
     publicHost: publicHost ?? (wildcard ? '127.0.0.1' : host),
     publicHostIsLoopbackFallback: publicHost === undefined && wildcard,
-    gatePort: port('gate-port', pick('gate-port', 'PAIRING_GATE_PORT'), DEFAULTS.gatePort),
-    masterPort: port('master-port', pick('master-port', 'PAIRING_MASTER_PORT'), DEFAULTS.masterPort),
-    adminPort: port('admin-port', pick('admin-port', 'PAIRING_ADMIN_PORT'), DEFAULTS.adminPort),
+    gatePort: port('gate-port', raw('gate-port', 'PAIRING_GATE_PORT'), DEFAULTS.gatePort),
+    masterPort: port('master-port', raw('master-port', 'PAIRING_MASTER_PORT'), DEFAULTS.masterPort),
+    adminPort: port('admin-port', raw('admin-port', 'PAIRING_ADMIN_PORT'), DEFAULTS.adminPort),
     serverKeyFile: serverKeyFile && path.resolve(serverKeyFile),
     serverCertFile: serverCertFile && path.resolve(serverCertFile),
-    clockSkewSec: atMost(MAX_CLOCK_SKEW_SEC, 'clock-skew', positive('clock-skew', pick('clock-skew', 'PAIRING_CLOCK_SKEW'), DEFAULTS.clockSkewSec)),
-    pairingTtlSec: atMost(MAX_PAIRING_TTL_SEC, 'pairing-ttl', positive('pairing-ttl', pick('pairing-ttl', 'PAIRING_TTL'), DEFAULTS.pairingTtlSec)),
-    actorIdleMs: 1000 * positive('actor-idle', pick('actor-idle', 'PAIRING_ACTOR_IDLE'), DEFAULTS.actorIdleMs / 1000),
-    statusLogMs: 1000 * wholeOrZero('status-log', pick('status-log', 'PAIRING_STATUS_LOG'), DEFAULTS.statusLogMs / 1000),
-    refusalLogWindowMs: 1000 * wholeOrZero('refusal-log-window', pick('refusal-log-window', 'PAIRING_REFUSAL_LOG_WINDOW'), DEFAULTS.refusalLogWindowMs / 1000, 'a line for every refusal'),
-    minFreeDiskMiB: wholeOrZero('min-free-disk', pick('min-free-disk', 'PAIRING_MIN_FREE_DISK'), DEFAULTS.minFreeDiskMiB, 'no check', 'MiB'),
-    adminLoginDeadlineSec: positive('admin-login-deadline', pick('admin-login-deadline', 'PAIRING_ADMIN_LOGIN_DEADLINE'), DEFAULTS.adminLoginDeadlineSec),
-    adminConnectionsPerAddress: positive('admin-conns-per-address', pick('admin-conns-per-address', 'PAIRING_ADMIN_CONNS_PER_ADDRESS'), DEFAULTS.adminConnectionsPerAddress),
-    adminConnectionsWaiting: positive('admin-conns-waiting', pick('admin-conns-waiting', 'PAIRING_ADMIN_CONNS_WAITING'), DEFAULTS.adminConnectionsWaiting),
-    threads: positive('threads', pick('threads', 'PAIRING_THREADS'), os.availableParallelism()),
-    gateRatePerAddress: positive('gate-rate', pick('gate-rate', 'PAIRING_GATE_RATE'), DEFAULTS.gateRatePerAddress),
-    gateRateGlobal: positive('gate-global-rate', pick('gate-global-rate', 'PAIRING_GATE_GLOBAL_RATE'), DEFAULTS.gateRateGlobal),
-    masterRatePerAddress: positive('master-rate', pick('master-rate', 'PAIRING_MASTER_RATE'), DEFAULTS.masterRatePerAddress),
+    clockSkewSec: atMost(MAX_CLOCK_SKEW_SEC, 'clock-skew', positive('clock-skew', raw('clock-skew', 'PAIRING_CLOCK_SKEW'), DEFAULTS.clockSkewSec)),
+    pairingTtlSec: atMost(MAX_PAIRING_TTL_SEC, 'pairing-ttl', positive('pairing-ttl', raw('pairing-ttl', 'PAIRING_TTL'), DEFAULTS.pairingTtlSec)),
+    actorIdleMs: 1000 * positive('actor-idle', raw('actor-idle', 'PAIRING_ACTOR_IDLE'), DEFAULTS.actorIdleMs / 1000),
+    statusLogMs: 1000 * wholeOrZero('status-log', raw('status-log', 'PAIRING_STATUS_LOG'), DEFAULTS.statusLogMs / 1000),
+    refusalLogWindowMs: 1000 * wholeOrZero('refusal-log-window', raw('refusal-log-window', 'PAIRING_REFUSAL_LOG_WINDOW'), DEFAULTS.refusalLogWindowMs / 1000, 'a line for every refusal'),
+    minFreeDiskMiB: wholeOrZero('min-free-disk', raw('min-free-disk', 'PAIRING_MIN_FREE_DISK'), DEFAULTS.minFreeDiskMiB, 'no check', 'MiB'),
+    adminLoginDeadlineSec: positive('admin-login-deadline', raw('admin-login-deadline', 'PAIRING_ADMIN_LOGIN_DEADLINE'), DEFAULTS.adminLoginDeadlineSec),
+    adminConnectionsPerAddress: positive('admin-conns-per-address', raw('admin-conns-per-address', 'PAIRING_ADMIN_CONNS_PER_ADDRESS'), DEFAULTS.adminConnectionsPerAddress),
+    adminConnectionsWaiting: positive('admin-conns-waiting', raw('admin-conns-waiting', 'PAIRING_ADMIN_CONNS_WAITING'), DEFAULTS.adminConnectionsWaiting),
+    threads: positive('threads', raw('threads', 'PAIRING_THREADS'), os.availableParallelism()),
+    gateRatePerAddress: positive('gate-rate', raw('gate-rate', 'PAIRING_GATE_RATE'), DEFAULTS.gateRatePerAddress),
+    gateRateGlobal: positive('gate-global-rate', raw('gate-global-rate', 'PAIRING_GATE_GLOBAL_RATE'), DEFAULTS.gateRateGlobal),
+    masterRatePerAddress: positive('master-rate', raw('master-rate', 'PAIRING_MASTER_RATE'), DEFAULTS.masterRatePerAddress),
     logLevel: pick('log-level', 'PAIRING_LOG_LEVEL') ?? DEFAULTS.logLevel,
     logPretty: pretty,
   });

@@ -65,7 +65,7 @@ Usage:
                                             (without secrets.key: keep that apart)
   pairing-server COMMAND --help             one command's usage, with an example
 
-Options (every command; environment variable in brackets):
+Options (every command; environment variable in brackets, an empty one counts as unset):
 ${SERVER_OPTIONS}
 
 The gate is closed on a new install: an operator opens it for a time window
@@ -81,7 +81,7 @@ the data dir: the LMDB store, secrets.key, and a TLS key and certificate (unless
 --server-key/--server-cert are given). One server per data dir: a second serve on a
 data dir in use is refused with the running server's pid.
 
-Options (environment variable in brackets):
+Options (environment variable in brackets, an empty one counts as unset):
 ${SERVER_OPTIONS}
 
 Example:

@@ -3,16 +3,18 @@
  * one does not block the next), the offline commands refuse a data dir that is not there instead of creating one,
  * the public-host warning, each subcommand's help, the error format, and the audit of `users add`.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AdminClient } from '../../src/admin/admin-client.js';
 import { createSelfSignedCertificate, generateKeyPair } from '../../src/crypto/certificates.js';
 import { fingerprint } from '../../src/crypto/fingerprint.js';
-import { serverCli } from '../helpers/cli.js';
+import { runCli, serverCli } from '../helpers/cli.js';
 import { addOperator, connectOperator, pairRawTerminal } from '../helpers/operator.js';
 import { RawTerminal } from '../helpers/raw-terminal.js';
-import { allocatePorts, startServerProcess, tempDir, type ServerProcess } from '../helpers/server-process.js';
+import { freePort } from '../helpers/ports.js';
+import { allocatePorts, SERVER_CLI, startServerProcess, tempDir, type ServerProcess } from '../helpers/server-process.js';
 
 const PASSWORD = 'correct horse battery staple\n';
 const started: ServerProcess[] = [];
@@ -126,6 +128,68 @@ describe('public host', () => {
     const loopback = await start();
     expect([...named.logs, ...loopback.logs].filter(warning)).toEqual([]);
   });
+});
+
+describe('empty environment variables', () => {
+  /** `serve` run the way a unit file or compose template runs it: options from the environment, in a working directory of its own. */
+  async function listeningLine(cwd: string, args: string[], env: Record<string, string>): Promise<Record<string, unknown>> {
+    const child = spawn(process.execPath, [SERVER_CLI, 'serve', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PAIRING_LOG_PRETTY: '0', ...env } });
+    let output = '';
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    try {
+      return await new Promise((resolve, reject) => {
+        child.stdout!.on('data', (chunk: Buffer) => {
+          output += chunk.toString();
+          for (const line of output.split('\n')) {
+            if (line.includes('"msg":"listening"')) resolve(JSON.parse(line) as Record<string, unknown>);
+          }
+        });
+        child.stderr!.on('data', (chunk: Buffer) => void (output += chunk.toString()));
+        void exited.then(() => reject(new Error(`server exited before listening:\n${output}`)));
+      });
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
+  }
+
+  it('starts with the defaults when PAIRING_DATA_DIR, _HOST, _PUBLIC_HOST, _GATE_PORT and _MIN_FREE_DISK are empty', async () => {
+    const cwd = tempDir('empty-env-cwd');
+    const master = await freePort();
+    const admin = await freePort();
+    const ready = await listeningLine(cwd, ['--master-port', String(master), '--admin-port', String(admin)], {
+      PAIRING_DATA_DIR: '', PAIRING_HOST: '', PAIRING_PUBLIC_HOST: '', PAIRING_GATE_PORT: '', PAIRING_MIN_FREE_DISK: '',
+    });
+    // Before: the data dir was the working directory itself, the gate port 0 (random) and the URLs https://:PORT.
+    expect(ready.dataDir).toBe(path.join(fs.realpathSync(cwd), 'data'));
+    expect(ready.ports).toEqual({ gate: 7741, master, admin });
+    expect(ready.urls).toEqual({ gate: 'https://127.0.0.1:7741', master: `https://127.0.0.1:${master}`, admin: `https://127.0.0.1:${admin}` });
+    expect(fs.existsSync(path.join(cwd, 'data', 'store'))).toBe(true);
+    expect(fs.existsSync(path.join(cwd, 'store'))).toBe(false);
+  }, 60_000);
+
+  it('refuses a number that is not plain digits and an empty --host/--public-host, naming the option (exit 2)', async () => {
+    const dataDir = tempDir('empty-env-refused');
+    const ports = await allocatePorts();
+    const serve = (args: string[], env: Record<string, string> = {}) => runCli(SERVER_CLI, ['serve', '--data-dir', dataDir, '--gate-port', String(ports.gate),
+      '--admin-port', String(ports.admin), ...args], undefined, { PAIRING_MASTER_PORT: String(ports.master), ...env });
+    const [hex, exponent, host, publicHost] = await Promise.all([
+      serve([], { PAIRING_MASTER_PORT: '0x1cfd' }),
+      serve(['--host', '127.0.0.1'], { PAIRING_MIN_FREE_DISK: '1e3' }),
+      serve(['--host', '']),
+      serve(['--host', '127.0.0.1', '--public-host', '']),
+    ]);
+    expect(hex.code).toBe(2);
+    expect(hex.stderr).toMatch(/^error: bad_request: --master-port must be a port number 0\.\.65535, got "0x1cfd" \(from PAIRING_MASTER_PORT\)\n/);
+    expect(exponent.code).toBe(2);
+    expect(exponent.stderr).toContain('--min-free-disk must be a whole number of MiB (0: no check), got "1e3" (from PAIRING_MIN_FREE_DISK)');
+    expect(host.code).toBe(2);
+    expect(host.stderr).toMatch(/^error: bad_request: --host needs a value, got an empty one\n/);
+    expect(publicHost.code).toBe(2);
+    expect(publicHost.stderr).toMatch(/^error: bad_request: --public-host needs a value, got an empty one\n/);
+    // Refused before anything was created.
+    expect(fs.readdirSync(dataDir)).toEqual([]);
+  }, 90_000);
 });
 
 describe('help and errors', () => {

@@ -1,4 +1,5 @@
 /** @module Unit tests: the server's configuration refuses what the store cannot honour, with the flag's name. */
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../../src/config.js';
 import { MAX_CLOCK_SKEW_SEC } from '../../../src/store/nonce-ring.js';
@@ -45,5 +46,43 @@ describe('loadConfig', () => {
     expect(loadConfig({ 'admin-login-deadline': '60', 'admin-conns-per-address': '5' }, { PAIRING_ADMIN_CONNS_WAITING: '20' }))
       .toMatchObject({ adminLoginDeadlineSec: 60, adminConnectionsPerAddress: 5, adminConnectionsWaiting: 20 });
     expect(() => loadConfig({ 'admin-conns-waiting': '0' }, {})).toThrow(/--admin-conns-waiting must be a positive whole number, got "0"/);
+  });
+
+  it('takes an empty or blank environment variable as unset: each default applies, as if it were not there', () => {
+    const empty = Object.fromEntries([
+      'PAIRING_DATA_DIR', 'PAIRING_HOST', 'PAIRING_PUBLIC_HOST', 'PAIRING_GATE_PORT', 'PAIRING_MASTER_PORT', 'PAIRING_ADMIN_PORT',
+      'PAIRING_SERVER_KEY', 'PAIRING_SERVER_CERT', 'PAIRING_MIN_FREE_DISK', 'PAIRING_STATUS_LOG', 'PAIRING_CLOCK_SKEW', 'PAIRING_THREADS',
+      'PAIRING_LOG_LEVEL',
+    ].map((name, i) => [name, i % 2 === 0 ? '' : ' \t']));
+    const config = loadConfig({}, empty);
+    expect(config).toEqual(loadConfig({}, {}));
+    expect(config).toMatchObject({
+      dataDir: path.resolve('data'), host: '0.0.0.0', publicHost: '127.0.0.1', publicHostIsLoopbackFallback: true,
+      gatePort: 7741, masterPort: 7743, adminPort: 7777, serverKeyFile: null, minFreeDiskMiB: 64, statusLogMs: 60_000, logLevel: 'info',
+    });
+    // A flag still wins over an empty variable, and a set one over the default.
+    expect(loadConfig({ 'master-port': '9000' }, { PAIRING_MASTER_PORT: '' }).masterPort).toBe(9000);
+    expect(loadConfig({}, { PAIRING_HOST: '', PAIRING_PUBLIC_HOST: 'pairing.example.test' }).publicHost).toBe('pairing.example.test');
+  });
+
+  it('reads numbers as plain decimal digits only, naming the option and the variable it came from', () => {
+    expect(loadConfig({}, { PAIRING_MASTER_PORT: ' 7421 ' }).masterPort).toBe(7421);
+    expect(loadConfig({ 'min-free-disk': '0' }, {}).minFreeDiskMiB).toBe(0);
+    expect(() => loadConfig({}, { PAIRING_MASTER_PORT: '0x1cfd' }))
+      .toThrow('--master-port must be a port number 0..65535, got "0x1cfd" (from PAIRING_MASTER_PORT)');
+    expect(() => loadConfig({}, { PAIRING_MIN_FREE_DISK: '1e3' }))
+      .toThrow('--min-free-disk must be a whole number of MiB (0: no check), got "1e3" (from PAIRING_MIN_FREE_DISK)');
+    for (const bad of ['0x1cfd', '1e3', '0b1', '0o7', '+5', '5.0', '١٢', '1_000', '99999999999999999999']) {
+      expect(() => loadConfig({ 'gate-rate': bad }, {}), bad).toThrow(/--gate-rate must be a positive whole number/);
+      expect(() => loadConfig({ 'admin-port': bad }, {}), bad).toThrow(/--admin-port must be a port number/);
+    }
+  });
+
+  it('refuses an empty value given as a flag: --host \'\' is a mistake, not a wish for the default', () => {
+    for (const flag of ['host', 'public-host', 'data-dir', 'master-port', 'min-free-disk', 'log-level'] as const) {
+      for (const value of ['', '  ']) {
+        expect(() => loadConfig({ [flag]: value }, {}), `--${flag} "${value}"`).toThrow(`--${flag} needs a value, got an empty one`);
+      }
+    }
   });
 });
