@@ -94,8 +94,9 @@ export class LogSink {
       else this.hold(buffer);
       return;
     }
-    // A pipe takes a line under 4 KiB whole or not at all; a longer one (a stack trace) may go in part.
-    if (written === line.length) return;
+    // A pipe takes a line under 4 KiB whole or not at all; a longer one (a stack trace) may go in part. `written` counts
+    // bytes, not characters: a non-ASCII line the pipe took in part may have been taken for whole by line.length.
+    if (written === Buffer.byteLength(line)) return;
     const buffer = Buffer.from(line);
     if (written < buffer.length) this.hold(buffer.subarray(written));
   }

@@ -138,4 +138,24 @@ describe('log sink', () => {
     expect(numbered).toEqual(numbered.map((_, i) => i));
     expect(numbered).toHaveLength(400);
   });
+
+  it('keeps the rest of a non-ASCII line the pipe took in part, even when the bytes taken equal its length in characters', () => {
+    const pipe = fifo();
+    const sink = sinkOn(pipe, 1024 * 1024);
+    // 65,536 characters (a pipe's 64 KiB) but 100 more bytes: 100 of them are é, two bytes each in UTF-8.
+    const head = `{"msg":"long","v":"${'é'.repeat(100)}`;
+    const long = `${head}${'a'.repeat(65_536 - head.length - 3)}"}\n`;
+    expect(long.length).toBe(65_536);
+    expect(Buffer.byteLength(long)).toBe(65_636);
+    sink.write(long);
+    // The empty pipe took 65,536 bytes: as many as the line has characters. Before, that counted as the whole line.
+    const taken = pipe.readLines();
+    expect(taken).toEqual([]);
+    const next = `${JSON.stringify({ msg: 'next' })}\n`;
+    sink.write(next);
+    const lines = pipe.readLines();
+    expect(lines).toHaveLength(2);
+    expect(`${lines[0]}\n`).toBe(long);
+    expect(JSON.parse(lines[1]!)).toEqual({ msg: 'next' });
+  });
 });
