@@ -87,6 +87,9 @@ async function serve(config: Config): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // The end of the terminal or ssh session the server was started from: without a handler Node dies at once, and the
+  // nonces of the last half second, still in the write-behind, with it (their requests could be replayed).
+  process.on('SIGHUP', () => stop('SIGHUP'));
   // Last: a supervisor (or a test) that signals as soon as it reads this line MUST find the handlers in place.
   log.info({ sfp: server.sfp, urls: server.urls, ports: server.ports, gateOpen: server.gateOpen, threads: server.threads, dataDir: config.dataDir }, 'listening');
 }

@@ -119,12 +119,18 @@ export class FrontPool implements GateListener, TerminalDecisions {
     if (!live.some(({ index }) => this.answers(index))) throw threadUnavailable('not responding');
     // A thread whose loop is blocked opens the gate when it wakes (its control messages wait in order); waiting for
     // it would hold the operator as long as it stays blocked.
-    await Promise.all(live.map(({ front, index }) => {
-      const opening = this.ask(front, front.control.openGate(actual));
-      if (this.answers(index)) return opening;
-      opening.catch((err: unknown) => this.opts.log.error({ err, thread: index }, 'opening the gate on a thread that was not responding failed'));
-      return undefined;
-    }));
+    try {
+      await Promise.all(live.map(({ front, index }) => {
+        const opening = this.ask(front, front.control.openGate(actual));
+        if (this.answers(index)) return opening;
+        opening.catch((err: unknown) => this.opts.log.error({ err, thread: index }, 'opening the gate on a thread that was not responding failed'));
+        return undefined;
+      }));
+    } catch (error) {
+      // The operator is told it failed: the threads that did open MUST NOT go on listening behind a gate that reads closed.
+      this.close();
+      throw error;
+    }
     this.gatePort = actual;
     return actual;
   }

@@ -139,7 +139,11 @@ const masterApp = createTerminalService({
 const gateApp = createTerminalService({
   name: 'gate', routes: [{ method: 'post', path: '/api/v1/pairing' }], maxBodyBytes: config.gateMaxBodyBytes,
   tls: data.tls, log: log.child({ service: 'gate' }), refusals, admission: gateAdmission, counts: stats.gate,
-  handle: (request) => serve('gate', request, authenticateGate(request, authOptions()), true),
+  handle: (request) => {
+    // A connection made while the gate was open outlives its listen socket: a closed gate answers nothing else.
+    if (gate === null) throw new AppError('gate_closed', 'the gate is closed: an operator opens it for pairing (cas gate open)');
+    return serve('gate', request, authenticateGate(request, authOptions()), true);
+  },
 });
 
 let master: Listening | null = await listen(masterApp, config.host, data.masterPort, 'master');

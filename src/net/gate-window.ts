@@ -54,7 +54,11 @@ export class GateWindow implements GateControl {
   async close(): Promise<GateStatus> {
     // Closing a closed gate changes nothing: no second gate.closed for operators to puzzle over. A window kept from
     // before a restart that could not reopen it is still cleared, or the next start would open the gate.
-    if (this.openUntil === null && (this.opts.store.settings.get('gate')?.openUntil ?? null) === null) return this.status();
+    if (this.openUntil === null && (this.opts.store.settings.get('gate')?.openUntil ?? null) === null) {
+      // Still told to every thread: one that listens after a gate.open that failed part-way must stop too.
+      this.stop();
+      return this.status();
+    }
     await this.opts.store.durable(this.opts.store.settings.put('gate', { openUntil: null }));
     this.stop();
     this.opts.log.info('gate closed');

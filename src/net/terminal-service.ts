@@ -54,8 +54,9 @@ export function createTerminalService(opts: TerminalServiceOptions): TemplatedAp
         reason: reasonOf(error), serial: head.headers['x-terminal-serial'], remoteAddress: head.remoteAddress,
       });
     }
-    // After a 413 the rest of the upload is unread: close rather than parse it as the next request.
-    finish(exchange, reply, reply.status === 413);
+    // After a 413 the rest of the upload is unread: close rather than parse it as the next request. A closed gate
+    // closes the connections it kept, as it refuses new ones.
+    finish(exchange, reply, reply.status === 413 || (reply.body as { error?: string }).error === 'gate_closed');
   };
   const serve = (res: HttpResponse, req: HttpRequest): void => {
     const exchange = beginExchange(res);

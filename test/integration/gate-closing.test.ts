@@ -1,0 +1,87 @@
+/**
+ * @module A closed gate is closed for everyone: for keep-alive connections made while it was open, after a gate.open that
+ * failed part-way (a front thread crashing meanwhile), and across a SIGHUP, which stops the server as SIGTERM does
+ * (the nonces of its last calls are kept, so those calls cannot be replayed after the restart). Real server, real TLS.
+ */
+import https from 'node:https';
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AdminClient } from '../../src/admin/admin-client.js';
+import type { GateStatus } from '../../src/protocol/types.js';
+import { addOperator, connectOperator, pairRawTerminal, type TestOperator } from '../helpers/operator.js';
+import { RawTerminal } from '../helpers/raw-terminal.js';
+import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+
+let server: ServerProcess;
+let aliceOp: TestOperator;
+let alice: AdminClient;
+
+const acceptsTcp = (port: number): Promise<boolean> => new Promise((resolve) => {
+  const socket = net.connect(port, '127.0.0.1', () => {
+    socket.destroy();
+    resolve(true);
+  });
+  socket.on('error', () => resolve(false));
+});
+
+beforeAll(async () => {
+  server = await startServerProcess({ extraArgs: ['--threads', '2'], env: { PAIRING_TEST_HOOKS: '1' } });
+  aliceOp = await addOperator(server.dataDir, 'alice');
+  alice = await connectOperator(server, aliceOp);
+});
+
+afterAll(async () => {
+  await alice?.close();
+  await server?.stop();
+});
+
+describe('closing the gate', () => {
+  it('answers a connection kept from while it was open with gate_closed, and closes it', async () => {
+    await alice.request('gate.open', { minutes: 10 });
+    await alice.request('terminals.create', { serial: 'ATM-KEEP1' });
+    const terminal = RawTerminal.create('ATM-KEEP1');
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const commit = { commitment: Buffer.alloc(32, 1).toString('base64') };
+      expect((await terminal.gate(server.gateUrl, commit, { agent })).status).toBe(202);
+      await alice.request('gate.close');
+      const late = await terminal.gate(server.gateUrl, commit, { agent });
+      expect(late).toMatchObject({ status: 403, json: { error: 'gate_closed' } });
+      expect(late.headers.connection).toBe('close');
+      expect(await acceptsTcp(server.ports.gate)).toBe(false);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('leaves no thread listening when gate.open fails because a thread crashed meanwhile, and says what it is', async () => {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      process.kill(server.pid, 'SIGUSR2'); // test hook: the first live front thread crashes now
+      const opened = await alice.request<GateStatus>('gate.open', { minutes: 1 }).then(() => true, () => false);
+      const status = await alice.request<GateStatus>('gate.status');
+      // Whichever way the race went, what operators are told is what the port does.
+      expect(await acceptsTcp(server.ports.gate), `attempt ${attempt}, gate.open ${opened ? 'succeeded' : 'failed'}`).toBe(status.open);
+      await alice.request('gate.close');
+      expect(await acceptsTcp(server.ports.gate)).toBe(false);
+      await server.waitForLog((l) => typeof l.msg === 'string' && l.msg.includes('restarted'), 10_000).catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 1_200));
+    }
+  });
+
+  it('is not reopened by SIGHUP, which stops the server cleanly and keeps the nonces of its last calls', async () => {
+    const terminal = RawTerminal.create('ATM-HUP1');
+    await alice.request('gate.open', { minutes: 10 });
+    await pairRawTerminal(alice, server, terminal);
+    await alice.request('gate.close');
+    await alice.close();
+    const replays = Array.from({ length: 20 }, () => terminal.replayable(server.masterUrl, '/api/v1/ping'));
+    for (const send of replays) expect((await send()).status).toBe(200);
+    const { dataDir, ports } = server;
+    expect(await server.stop('SIGHUP')).toBe(0);
+    expect(server.logs.some((l) => l.msg === 'stopped')).toBe(true);
+    server = await startServerProcess({ dataDir, ports, extraArgs: ['--threads', '2'], env: { PAIRING_TEST_HOOKS: '1' } });
+    alice = await connectOperator(server, aliceOp);
+    for (const send of replays) expect((await send()).status).toBe(401);
+    expect((await alice.request<GateStatus>('gate.status')).open).toBe(false);
+  });
+});
