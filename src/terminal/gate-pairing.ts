@@ -53,6 +53,8 @@ export interface PairingContext {
 }
 
 const DEFAULT_POLL_INTERVAL_MS = 2_000;
+/** Fresh starts in one run after a gate answered a new server nonce for a revealed request: a real gate never does. */
+const MAX_RESTARTS = 2;
 
 const commitBody = (terminalNonce: Buffer): Record<string, unknown> => ({
   commitment: commitmentOf(terminalNonce),
@@ -92,6 +94,7 @@ export async function gatePairing(ctx: PairingContext, opts: PairOptions): Promi
   }
 
   let polls = 0;
+  let restarts = 0;
   let shownCode: string | null = null;
   for (;;) {
     const body = (typeof reply.json === 'object' && reply.json !== null ? reply.json : {}) as Record<string, unknown>;
@@ -106,9 +109,24 @@ export async function gatePairing(ctx: PairingContext, opts: PairOptions): Promi
       return { status: 'trusted', serial: ctx.state.serial, tfp: ctx.state.tfp, sfp: reply.sfp, masterUrl, vpn: ctx.state.server.vpn };
     }
     if (reply.status === 202 && body.status === 'pending' && body.stage === 'reveal') {
-      const nonce: Buffer | null = fresh ?? (ctx.state.pairing ? Buffer.from(ctx.state.pairing.terminalNonce, 'base64') : null);
       const serverNonce = typeof body.serverNonce === 'string' ? decodeBase64(body.serverNonce) : null;
       const requestId = typeof body.requestId === 'string' ? body.requestId : null;
+      const stored = ctx.state.pairing;
+      if (fresh === null && stored !== null && (stored.requestId !== requestId || stored.serverNonce !== body.serverNonce)) {
+        // The stored nonce may have been revealed already (this run, or one that ended before its answer). MUST NOT meet
+        // another server nonce: whoever saw it could pick that nonce, and with it the code the screen shows. A real gate
+        // repeats its request's nonce; anything else starts over with a fresh nonce, a bounded number of times.
+        restarts += 1;
+        forgetPairing(ctx);
+        opts.onRestart?.({ requestId: stored.requestId, code: stored.code });
+        if (restarts > MAX_RESTARTS) {
+          throw new AppError('bad_request', 'the gate keeps answering a new server nonce for a request whose nonce this terminal revealed; check the gate URL and its SFP, then run pair again');
+        }
+        fresh = randomBytes(NONCE_BYTES);
+        reply = await ctx.gate(commitBody(fresh));
+        continue;
+      }
+      const nonce: Buffer | null = fresh ?? (stored ? Buffer.from(stored.terminalNonce, 'base64') : null);
       if (nonce === null || serverNonce?.length !== NONCE_BYTES || requestId === null) {
         forgetPairing(ctx);
         throw new AppError('bad_request', 'the gate answered a pairing stage this terminal cannot continue; run pair again');

@@ -122,6 +122,63 @@ describe('pairing', () => {
     expect(onlyRequest(peer).code).not.toBeNull();
     expect(result.code).not.toBe(onlyRequest(peer).code);
   });
+
+  /**
+   * A relay in front of the real peer that answers the terminal's `steerAt`-th reveal itself, with a new request and
+   * server nonce (503 first, when `refuseFirst`): what a man in the middle who has just read the revealed nonce needs,
+   * to grind a server nonce that makes the terminal show the code the real server shows its operator.
+   */
+  async function steeringRelay(peer: ProtocolPeer, refuseFirst: boolean) {
+    const seen: Array<{ commitment?: string; reveal?: string; requestId?: string }> = [];
+    let steered = false;
+    let refused = false;
+    const relay = await httpsPeer(serverIdentity(), (req) => {
+      const body = JSON.parse(req.body.toString('utf8') || '{}') as { commitment?: string; reveal?: string; requestId?: string };
+      seen.push(body);
+      if (body.reveal !== undefined && refuseFirst && !refused) {
+        refused = true;
+        return { status: 503, body: { error: 'overloaded', message: 'try again' } };
+      }
+      if ((body.reveal !== undefined || (refused && body.commitment === undefined)) && !steered) {
+        steered = true;
+        const serverNonce = Buffer.alloc(32, 9).toString('base64');
+        return { status: 202, body: { status: 'pending', stage: 'reveal', requestId: 'pr_steered', serverNonce, expiresAt: new Date(Date.now() + 60_000).toISOString() } };
+      }
+      return fetchVia(peer.gate.url, req.url, req.method, req.headers, req.body);
+    });
+    cleanup.push(() => relay.close());
+    return { relay, seen };
+  }
+
+  it('never reveals a nonce against a second server nonce: a gate that offers one makes the terminal start over', async () => {
+    const { peer, dir } = await setup();
+    const { relay, seen } = await steeringRelay(peer, false);
+    const restarts: string[] = [];
+    const result = await Terminal.open(dir).pair(relay.url, { onRestart: ({ requestId }) => restarts.push(requestId) });
+    if (result.status !== 'pending') throw new Error('expected pending');
+    const firstNonce = seen.find((b) => b.reveal !== undefined)!.reveal;
+    // After the steered answer: a new commitment, never the first nonce again, and the code comes from the new one.
+    expect(seen.filter((b) => b.reveal === firstNonce)).toHaveLength(1);
+    expect(new Set(seen.filter((b) => b.commitment !== undefined).map((b) => b.commitment)).size).toBe(2);
+    expect(seen.some((b) => b.requestId === 'pr_steered')).toBe(false);
+    expect(restarts).toHaveLength(1);
+    expect(result.requestId).not.toBe('pr_steered');
+  });
+
+  it('does not continue a stored pairing with another server nonce on the next run either', async () => {
+    const { peer, dir } = await setup();
+    const { relay, seen } = await steeringRelay(peer, true);
+    // The reveal is refused (503) after the terminal sent it: its nonce is out, the pairing stays stored.
+    expect(await codeOf(Terminal.open(dir).pair(relay.url))).not.toBeNull();
+    const stored = Terminal.open(dir).status().pairing;
+    expect(stored).not.toBeNull();
+    const result = await Terminal.open(dir).pair(relay.url);
+    if (result.status !== 'pending') throw new Error('expected pending');
+    const revealed = seen.filter((b) => b.reveal !== undefined).map((b) => b.reveal);
+    expect(new Set(revealed).size).toBe(revealed.length); // each nonce revealed for one request only
+    expect(seen.some((b) => b.requestId === 'pr_steered')).toBe(false);
+    expect(result.code).not.toBe(stored!.code);
+  });
 });
 
 describe('pinning', () => {
