@@ -284,8 +284,9 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
     run: (ctx, _conn, args) => listAudit(ctx.store, args),
   },
   'deposit.set': {
-    // The address customers pay into is what an attacker would swap: the entry keeps the new one and the one it replaced.
-    access: 'session', audit: true, target: (a) => str(a, 'coin'),
+    // The address customers pay into is what an attacker would swap: 2FA as for an approval (a password alone is what
+    // leaks), and the entry keeps the new one and the one it replaced.
+    access: '2fa', audit: true, target: (a) => str(a, 'coin'),
     auditDetail: (a, ctx) => {
       const coin = str(a, 'coin')?.toUpperCase() ?? null;
       return { address: str(a, 'address'), previous: (coin && ctx.store.deposits.get(coin)?.address) ?? null };

@@ -205,6 +205,10 @@ const ATTACKS: Attack[] = [
     const { requestId, code } = await pendingRequest('ATK-W1');
     return fromAdmin(bob.request('pairing.approve', { requestId, code }));
   } },
+  // The address customers pay into is the other thing an attacker with a stolen password would swap.
+  { name: 'deposit address swapped without 2FA', side: 'operator', audited: (a) => a.some((e) => e.action === 'deposit.set' && e.user === 'bob' && e.detail?.result === 'requires_2fa'), expect: { status: 403, code: 'requires_2fa' }, run: async () => {
+    return fromAdmin(bob.request('deposit.set', { coin: 'BTC', address: '1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2' }));
+  } },
   { name: 'approve with a wrong code', side: 'operator', audited: (a) => a.some((e) => e.action === 'pairing.approve' && e.user === 'alice' && e.detail?.result === 'code_mismatch'), expect: { status: 403, code: 'code_mismatch' }, run: async () => {
     const { requestId, code } = await pendingRequest('ATK-W2');
     return fromAdmin(alice.request('pairing.approve', { requestId, code: wrongCode(code) }));
