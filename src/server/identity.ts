@@ -2,9 +2,10 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createSelfSignedCertificate, generateKeyPair } from '../crypto/certificates.js';
+import { createSelfSignedCertificate, generateKeyPair, keyKindOf } from '../crypto/certificates.js';
 import { fingerprint } from '../crypto/fingerprint.js';
 import type { Config } from '../config.js';
+import { removeTemporaries, writeFileDurably } from '../store/durable-file.js';
 
 export interface ServerIdentity {
   keyFile: string;
@@ -26,6 +27,15 @@ export function certificateFingerprint(certFile: string): string {
 /**
  * Uses the configured key and certificate, else the data dir's, else generates them (ECDSA P-256:
  * cheap handshakes for large fleets). The key file is written owner-only before any byte of it.
+ *
+ * Each file is written whole or not at all (a temporary file renamed into place), the certificate first and the key
+ * last, so a crash in between leaves a certificate without its key, never a key without its certificate: that
+ * certificate was never served, and both are made anew at the next start. A key without a certificate (a server
+ * older than this that crashed between the two writes, or a deleted server.crt) gets a new certificate for that key,
+ * unless the key was cut short (it was never served either) and is replaced; a certificate cut short is made anew
+ * too, for the key beside it. Either way the SFP is new: it is the SHA-256 of the certificate, whose serial, dates and
+ * signature differ each time. A certificate lost from a data dir that served terminals is to be restored from the
+ * backup, where its key is too.
  */
 export function ensureServerIdentity(config: Config): ServerIdentity {
   if (config.serverKeyFile && config.serverCertFile) {
@@ -36,16 +46,43 @@ export function ensureServerIdentity(config: Config): ServerIdentity {
     return { keyFile: config.serverKeyFile, certFile: config.serverCertFile, sfp: certificateFingerprint(config.serverCertFile), generated: false };
   }
   const { keyFile, certFile } = identityPaths(config.dataDir);
-  if (fs.existsSync(keyFile) && fs.existsSync(certFile)) {
+  const dir = path.dirname(keyFile);
+  if (fs.existsSync(keyFile) && fs.existsSync(certFile) && !cutShort(certFile, 'CERTIFICATE')) {
     return { keyFile, certFile, sfp: certificateFingerprint(certFile), generated: false };
   }
-  fs.mkdirSync(path.dirname(keyFile), { recursive: true, mode: 0o700 });
-  const pair = generateKeyPair('ec');
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // Only `serve` writes here, under the data dir's lock: a temporary file is a crashed start's, and may hold a key.
+  removeTemporaries(dir, [path.basename(keyFile), path.basename(certFile)]);
+  const kept = fs.existsSync(keyFile) ? keptKey(keyFile, certFile) : null;
+  const privateKeyPem = kept ?? generateKeyPair('ec').privateKeyPem;
   const altNames = [...new Set([config.publicHost, 'localhost', '127.0.0.1', '::1'])];
-  const cert = createSelfSignedCertificate({ privateKeyPem: pair.privateKeyPem, commonName: config.publicHost, days: 3650, altNames });
-  fs.writeFileSync(keyFile, pair.privateKeyPem, { mode: 0o600, flag: 'wx' });
-  fs.writeFileSync(certFile, cert.certPem, { mode: 0o644 });
+  const cert = createSelfSignedCertificate({ privateKeyPem, commonName: config.publicHost, days: 3650, altNames });
+  writeFileDurably(certFile, cert.certPem, 0o644, { replace: true });
+  if (kept === null) writeFileDurably(keyFile, privateKeyPem, 0o600, { replace: true });
   return { keyFile, certFile, sfp: fingerprint(cert.der), generated: true };
+}
+
+/**
+ * The PEM of a key found without its certificate, or null if its write was cut short (the END line is the last thing
+ * written, so such a key never had a certificate: it was never served, and is replaced). A whole key the server
+ * cannot make a certificate for is left alone and refused: it may be the operator's.
+ */
+function keptKey(keyFile: string, certFile: string): string | null {
+  if (cutShort(keyFile, 'PRIVATE KEY')) return null;
+  const pem = fs.readFileSync(keyFile, 'utf8');
+  let kind: ReturnType<typeof keyKindOf>;
+  try {
+    kind = keyKindOf(crypto.createPublicKey(crypto.createPrivateKey(pem)));
+  } catch (error) {
+    throw new Error(`${certFile} is missing and ${keyFile} does not load (${(error as Error).message}): restore both from the backup of this data dir, or remove ${keyFile} to have a new pair (and SFP) generated`);
+  }
+  if (kind === null) throw new Error(`${certFile} is missing and ${keyFile} is a key the server cannot make a certificate for (RSA, P-256 or Ed25519): restore ${certFile} from the backup of this data dir`);
+  return pem;
+}
+
+/** A PEM file without its END line: written by a server older than this whose write was interrupted (a crash, a full disk). */
+function cutShort(file: string, label: string): boolean {
+  return !new RegExp(`-----END [A-Z0-9 ]*${label}-----`).test(fs.readFileSync(file, 'utf8'));
 }
 
 function assertKeyMatches(keyFile: string, certFile: string): void {

@@ -3,12 +3,18 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../errors.js';
+import { writeFileDurably } from './durable-file.js';
 
 const PREFIX = 'enc:v1:';
 
 /**
  * The key lives in `<dataDir>/secrets.key` (0600), outside the LMDB files: a copy of the store
  * alone (a backup, a support bundle) does not reveal the secrets.
+ *
+ * Created whole or not at all (writeFileDurably: a temporary file linked into place), so a crash or a full disk
+ * during the first start leaves no key rather than a short one that every later start refuses. Linked, not renamed:
+ * `users add` may open the store while `serve` starts, and the second to come must read the first one's key, not
+ * replace it.
  */
 export function loadOrCreateFieldKey(dataDir: string, holdsSealedFields: () => boolean): Buffer {
   const file = path.join(dataDir, 'secrets.key');
@@ -16,13 +22,14 @@ export function loadOrCreateFieldKey(dataDir: string, holdsSealedFields: () => b
   if (!fs.existsSync(file) && holdsSealedFields()) {
     throw new AppError('not_found', `${file} is missing, but the store holds operators' TOTP secrets sealed with it: restore it from the backup of this data dir (docs/ADMIN-OPS.md, "Backing up the server")`);
   }
-  try {
-    fs.writeFileSync(file, crypto.randomBytes(32), { mode: 0o600, flag: 'wx' });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  }
+  if (!fs.existsSync(file)) writeFileDurably(file, crypto.randomBytes(32), 0o600, { replace: false });
   const key = fs.readFileSync(file);
-  if (key.length !== 32) throw new Error(`${file} is damaged: expected 32 bytes, found ${key.length}`);
+  if (key.length !== 32) {
+    // Left by a server older than this whose first write was cut short (then nothing was sealed with it: every start
+    // refused it), or damaged since. Not replaced here: two processes doing so at once could each keep their own.
+    const fix = holdsSealedFields() ? 'restore it from the backup of this data dir' : 'the store holds nothing sealed with it: remove it and start again';
+    throw new Error(`${file} is damaged: expected 32 bytes, found ${key.length}: ${fix}`);
+  }
   return key;
 }
 

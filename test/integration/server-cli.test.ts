@@ -4,6 +4,7 @@
  * the public-host warning, each subcommand's help, the error format, and the audit of `users add`.
  */
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -128,6 +129,31 @@ describe('public host', () => {
     const loopback = await start();
     expect([...named.logs, ...loopback.logs].filter(warning)).toEqual([]);
   });
+});
+
+describe('a TLS identity half written', () => {
+  it('a key left without its certificate (a crash between the two writes) gets a certificate for it: the server starts', async () => {
+    const first = await start();
+    const { dataDir, ports } = first;
+    expect(await first.stop('SIGKILL')).toBe(null);
+    const tls = path.join(dataDir, 'tls');
+    const key = fs.readFileSync(path.join(tls, 'server.key'));
+    fs.rmSync(path.join(tls, 'server.crt'));
+    // And what a crash in the middle of a write leaves now: a temporary file beside the target.
+    fs.writeFileSync(path.join(tls, '.server.key.12345.0badc0de.tmp'), key.subarray(0, 40), { mode: 0o600 });
+    // Before: every start failed with "internal_error: EEXIST: file already exists, open '…/tls/server.key'".
+    const next = await start({ dataDir, ports });
+    expect(next.sfp).not.toBe(first.sfp);
+    expect(fs.readFileSync(path.join(tls, 'server.key')).equals(key)).toBe(true);
+    expect(fs.readdirSync(tls).sort()).toEqual(['server.crt', 'server.key']);
+    const cert = new crypto.X509Certificate(fs.readFileSync(path.join(tls, 'server.crt')));
+    expect(cert.checkPrivateKey(crypto.createPrivateKey(key))).toBe(true);
+    expect(fingerprint(cert.raw)).toBe(next.sfp);
+    expect((await serverCli(['fingerprint', '--data-dir', dataDir])).stdout.trim()).toBe(next.sfp);
+    // Kept from then on.
+    expect(await next.stop()).toBe(0);
+    expect((await start({ dataDir, ports })).sfp).toBe(next.sfp);
+  }, 60_000);
 });
 
 describe('empty environment variables', () => {

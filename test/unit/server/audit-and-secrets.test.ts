@@ -1,8 +1,9 @@
 /** @module The audit hash chain detects edits, deletions and reordering; sealed fields are bound to their record. */
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { auditHash, GENESIS_HASH, verifyAuditChain } from '../../../src/store/audit-chain.js';
 import { loadOrCreateFieldKey, openField, sealField } from '../../../src/store/field-crypto.js';
 import type { AuditRecord } from '../../../src/store/records.js';
@@ -85,5 +86,38 @@ describe('sealed fields', () => {
     fs.rmSync(path.join(empty, 'secrets.key'));
     await Store.open(empty).close();
     expect(fs.existsSync(path.join(empty, 'secrets.key'))).toBe(true);
+  });
+
+  it('leave no short key behind when the first write is cut short (a full disk): the next start makes a whole one', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'field-key-short-'));
+    const realWriteFileSync = fs.writeFileSync;
+    vi.spyOn(fs, 'writeFileSync').mockImplementationOnce((target, data, options) => {
+      realWriteFileSync(target, (data as Buffer).subarray(0, 5), options);
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    });
+    try {
+      expect(() => loadOrCreateFieldKey(dir, () => false)).toThrow(/ENOSPC/);
+    } finally {
+      vi.restoreAllMocks();
+    }
+    // Before: a 5-byte secrets.key stayed in place, and every later start refused it as damaged.
+    expect(fs.readdirSync(dir)).toEqual([]);
+    const key = loadOrCreateFieldKey(dir, () => false);
+    expect(key).toHaveLength(32);
+    expect(fs.statSync(path.join(dir, 'secrets.key')).mode & 0o777).toBe(0o600);
+    expect(loadOrCreateFieldKey(dir, () => true).equals(key)).toBe(true);
+    expect(fs.readdirSync(dir)).toEqual(['secrets.key']);
+  });
+
+  it('is created once when two processes open one data dir at the same time: both get the same key', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'field-key-race-'));
+    const module = path.resolve('dist/src/store/field-crypto.js');
+    const script = `import(${JSON.stringify(module)}).then((m) => process.stdout.write(m.loadOrCreateFieldKey(${JSON.stringify(dir)}, () => false).toString('hex')))`;
+    const run = (): Promise<string> => new Promise((resolve, reject) => {
+      execFile(process.execPath, ['-e', script], (error, stdout) => (error ? reject(error) : resolve(stdout)));
+    });
+    const keys = await Promise.all(Array.from({ length: 6 }, run));
+    expect(new Set(keys).size).toBe(1);
+    expect(fs.readFileSync(path.join(dir, 'secrets.key')).toString('hex')).toBe(keys[0]);
   });
 });
