@@ -203,7 +203,7 @@ const SPECS: readonly Spec[] = [
     options: [], op: 'pairing.reject', render: 'decision', toArgs: ([requestId]) => ({ requestId }),
   },
   {
-    name: 'deposit set', usage: 'COIN ADDRESS', summary: 'the deposit address master hands to terminals for COIN',
+    name: 'deposit set', usage: 'COIN ADDRESS', summary: 'the deposit address master hands to terminals for COIN (needs 2FA)',
     positionals: ['COIN', 'ADDRESS'], options: [], op: 'deposit.set', render: 'deposit',
     toArgs: ([coin, address]) => ({ coin: coin!.toUpperCase(), address }),
   },
