@@ -4,38 +4,23 @@
  * no last-seen time from before it existed. Real LMDB store, real write-behind (flushed by hand, not by its timer, so
  * that the queued time is still queued when the delete runs), a real terminal actor.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ActorContext } from '../../../src/actors/context.js';
 import { TerminalActor } from '../../../src/actors/terminal-actor.js';
-import { WriteBehind } from '../../../src/actors/write-behind.js';
 import type { Authenticated } from '../../../src/auth/request-auth.js';
 import type { TerminalRequest } from '../../../src/protocol/types.js';
-import { createLogger } from '../../../src/logger.js';
 import type { TerminalRecord } from '../../../src/store/records.js';
-import { Store } from '../../../src/store/store.js';
+import type { Store } from '../../../src/store/store.js';
+import type { WriteBehind } from '../../../src/actors/write-behind.js';
+import { openActorStore, terminalRecord, type ActorStore } from '../../helpers/actor-store.js';
 
 const SERIAL = 'ATM-DEL1';
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'actor-delete-test-'));
-const log = createLogger({ level: 'silent', pretty: false });
+let bench: ActorStore;
 let store: Store;
 let writeBehind: WriteBehind;
 let clock = 1_800_000_000_000;
 
-const terminal = (createdAt: number): TerminalRecord => ({
-  serial: SERIAL, name: '', location: '', contact: '', vpn: false, createdAt, createdBy: 'alice',
-  tfp: null, certDer: null, pairedAt: null, pairedBy: null, lastSeenAt: null,
-});
-
-function actor(): TerminalActor {
-  const ctx: ActorContext = {
-    store, writeBehind, log, events: () => undefined, sfp: '', masterUrl: 'https://127.0.0.1:7743', clockSkewSec: 300,
-    pairingTtlMs: 60_000, maxCodeAttempts: 5, vpn: {} as ActorContext['vpn'], now: () => clock,
-  };
-  return new TerminalActor(ctx, SERIAL);
-}
+const terminal = (createdAt: number): TerminalRecord => terminalRecord(SERIAL, { createdAt });
+const actor = (): TerminalActor => new TerminalActor(bench.context({ now: () => clock }), SERIAL);
 
 /** A gate poll from the terminal (it has no request: refused), which records it as seen, written behind. */
 async function gatePoll(actorOf: TerminalActor): Promise<void> {
@@ -46,16 +31,12 @@ async function gatePoll(actorOf: TerminalActor): Promise<void> {
 }
 
 beforeAll(() => {
-  store = Store.open(dataDir);
   // No timer flush during the test: what is queued stays queued until a flush here (or one the code under test asks for).
-  writeBehind = new WriteBehind(store, log, 3_600_000);
+  bench = openActorStore('actor-delete-test');
+  ({ store, writeBehind } = bench);
 });
 
-afterAll(async () => {
-  await writeBehind.close();
-  await store.close();
-  fs.rmSync(dataDir, { recursive: true, force: true });
-});
+afterAll(() => bench.close());
 
 describe('terminals.delete and the last-seen time', () => {
   it('removes a last-seen time still queued in the write-behind: it does not come back after the delete', async () => {

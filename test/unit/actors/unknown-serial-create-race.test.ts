@@ -4,34 +4,20 @@
  * before the create committed, or a snapshot not yet renewed), and the create commits right then, taking the serial
  * off the list as terminals.create does. Real LMDB store, real terminal actor.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { ActorContext } from '../../../src/actors/context.js';
 import { TerminalActor } from '../../../src/actors/terminal-actor.js';
-import { WriteBehind } from '../../../src/actors/write-behind.js';
 import type { Authenticated } from '../../../src/auth/request-auth.js';
-import { createLogger } from '../../../src/logger.js';
 import type { TerminalRequest } from '../../../src/protocol/types.js';
-import type { TerminalRecord } from '../../../src/store/records.js';
-import { foldSerial, Store } from '../../../src/store/store.js';
+import { foldSerial, type Store } from '../../../src/store/store.js';
+import { openActorStore, terminalRecord, type ActorStore } from '../../helpers/actor-store.js';
 
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'unknown-serial-race-'));
-const log = createLogger({ level: 'silent', pretty: false });
+let bench: ActorStore;
 let store: Store;
-let writeBehind: WriteBehind;
 const pushes: Record<string, unknown>[] = [];
 let clock = 1_800_000_000_000;
 
-function actor(serial: string): TerminalActor {
-  const ctx: ActorContext = {
-    store, writeBehind, log, events: (_topic, event, data) => void pushes.push({ event, ...data }), sfp: '',
-    masterUrl: 'https://127.0.0.1:7743', clockSkewSec: 300, pairingTtlMs: 60_000, maxCodeAttempts: 5,
-    vpn: {} as ActorContext['vpn'], now: () => clock,
-  };
-  return new TerminalActor(ctx, serial);
-}
+const actor = (serial: string): TerminalActor =>
+  new TerminalActor(bench.context({ events: (_topic, event, data) => void pushes.push({ event, ...data }), now: () => clock }), serial);
 
 /** A gate commit from a terminal with serial `serial`; what the actor answers (an error code). */
 async function attempt(serial: string): Promise<unknown> {
@@ -44,10 +30,7 @@ async function attempt(serial: string): Promise<unknown> {
 
 /** What terminals.create commits (src/admin/ops.ts): the terminal, its folded serial, and the serial off the unknown list. */
 function create(serial: string): void {
-  const record: TerminalRecord = {
-    serial, name: '', location: '', contact: '', vpn: false, createdAt: clock, createdBy: 'alice',
-    tfp: null, certDer: null, pairedAt: null, pairedBy: null, lastSeenAt: null,
-  };
+  const record = terminalRecord(serial, { createdAt: clock });
   store.root.transactionSync(() => {
     store.putTerminalSync(record);
     store.foldedSerials.putSync(foldSerial(serial), serial);
@@ -56,15 +39,13 @@ function create(serial: string): void {
 }
 
 beforeAll(() => {
-  store = Store.open(dataDir);
-  writeBehind = new WriteBehind(store, log, 3_600_000);
+  bench = openActorStore('unknown-serial-race');
+  ({ store } = bench);
 });
 
 afterAll(async () => {
   vi.restoreAllMocks();
-  await writeBehind.close();
-  await store.close();
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  await bench.close();
 });
 
 describe('an unknown serial created while its terminal is at the gate', () => {

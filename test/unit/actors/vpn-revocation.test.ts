@@ -3,24 +3,17 @@
  * main thread (which writes the CRL file and issues certificates) is made unreachable after the commit, as a crash
  * there would: the store must already say revoked. Real LMDB store, real VPN service and CA, real actor.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ActorContext } from '../../../src/actors/context.js';
 import { TerminalActor } from '../../../src/actors/terminal-actor.js';
-import { WriteBehind } from '../../../src/actors/write-behind.js';
 import { createSelfSignedCertificate, generateKeyPair } from '../../../src/crypto/certificates.js';
 import { fingerprint } from '../../../src/crypto/fingerprint.js';
-import { createLogger } from '../../../src/logger.js';
-import type { PairingRecord, TerminalRecord } from '../../../src/store/records.js';
-import { Store, compositeKey } from '../../../src/store/store.js';
+import type { PairingRecord } from '../../../src/store/records.js';
+import { compositeKey, type Store } from '../../../src/store/store.js';
 import { VpnService } from '../../../src/vpn/vpn-service.js';
+import { openActorStore, terminalRecord, type ActorStore } from '../../helpers/actor-store.js';
 
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vpn-revocation-test-'));
-const log = createLogger({ level: 'silent', pretty: false });
+let bench: ActorStore;
 let store: Store;
-let writeBehind: WriteBehind;
 let vpn: VpnService;
 const now = Date.now();
 
@@ -28,12 +21,7 @@ const now = Date.now();
 const unreachable = (): Promise<never> => Promise.reject(new Error('the main thread is gone'));
 
 function actorFor(serial: string): TerminalActor {
-  const ctx: ActorContext = {
-    store, writeBehind, log, events: () => undefined, sfp: 'ab'.repeat(32), masterUrl: 'https://127.0.0.1:7743', clockSkewSec: 300,
-    pairingTtlMs: 60_000, maxCodeAttempts: 5, now: () => now,
-    vpn: { issue: unreachable, gateConfig: unreachable, publishCrl: unreachable },
-  };
-  return new TerminalActor(ctx, serial);
+  return new TerminalActor(bench.context({ now: () => now, vpn: { issue: unreachable, gateConfig: unreachable, publishCrl: unreachable } }), serial);
 }
 
 function newKey(serial: string): { der: Buffer; tfp: string } {
@@ -44,10 +32,7 @@ function newKey(serial: string): { der: Buffer; tfp: string } {
 /** A VPN terminal paired with a fresh key, and the VPN certificate issued for it. */
 async function pairedWithCertificate(serial: string): Promise<string> {
   const { der, tfp } = newKey(serial);
-  const record: TerminalRecord = {
-    serial, name: '', location: '', contact: '', vpn: true, createdAt: now, createdBy: 'alice',
-    tfp, certDer: der, pairedAt: now, pairedBy: 'alice', lastSeenAt: null,
-  };
+  const record = terminalRecord(serial, { vpn: true, createdAt: now, tfp, certDer: der, pairedAt: now, pairedBy: 'alice' });
   await store.atomically(() => store.putTerminalSync(record));
   return (await vpn.issue(serial, 'alice')).certSerial;
 }
@@ -55,16 +40,12 @@ async function pairedWithCertificate(serial: string): Promise<string> {
 const revocationOf = (certSerial: string) => vpn.crl().revoked.find((r) => r.certSerial === certSerial);
 
 beforeAll(() => {
-  store = Store.open(dataDir);
-  writeBehind = new WriteBehind(store, log, 3_600_000);
-  vpn = new VpnService({ store, dataDir, publicHost: 'pairing.example', masterPort: () => 7743, log, now: () => now });
+  bench = openActorStore('vpn-revocation-test');
+  ({ store } = bench);
+  vpn = new VpnService({ store, dataDir: bench.dataDir, publicHost: 'pairing.example', masterPort: () => 7743, log: bench.log, now: () => now });
 });
 
-afterAll(async () => {
-  await writeBehind.close();
-  await store.close();
-  fs.rmSync(dataDir, { recursive: true, force: true });
-});
+afterAll(() => bench.close());
 
 describe('VPN certificates and the trust they follow', () => {
   it('are revoked by the unpair\'s own commit', async () => {

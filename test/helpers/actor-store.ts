@@ -1,0 +1,52 @@
+/**
+ * @module For actor unit tests: a real LMDB store in a temp dir, a thread's write-behind that only the test flushes (so
+ * that what a call queued is still queued when the next step runs), and the actor context over them.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ActorContext } from '../../src/actors/context.js';
+import { WriteBehind } from '../../src/actors/write-behind.js';
+import { createLogger, type Logger } from '../../src/logger.js';
+import type { TerminalRecord } from '../../src/store/records.js';
+import { Store } from '../../src/store/store.js';
+
+export interface ActorStore {
+  readonly dataDir: string;
+  readonly store: Store;
+  readonly writeBehind: WriteBehind;
+  readonly log: Logger;
+  /** What a front thread gives its actors, over this store; a VPN nobody should reach unless `overrides` gives one. */
+  context(overrides?: Partial<ActorContext>): ActorContext;
+  close(): Promise<void>;
+}
+
+export function openActorStore(prefix: string): ActorStore {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-`));
+  const store = Store.open(dataDir);
+  const log = createLogger({ level: 'silent', pretty: false });
+  // An hour: no timer flush during a test.
+  const writeBehind = new WriteBehind(store, log, 3_600_000);
+  return {
+    dataDir, store, writeBehind, log,
+    context: (overrides = {}) => ({
+      store, writeBehind, log, events: () => undefined, sfp: 'ab'.repeat(32), masterUrl: 'https://127.0.0.1:7743', clockSkewSec: 300,
+      pairingTtlMs: 60_000, maxCodeAttempts: 5, vpn: {} as ActorContext['vpn'], now: () => Date.now(),
+      ...overrides,
+    }),
+    async close() {
+      await writeBehind.close();
+      await store.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A terminal as terminals.create writes it: not paired unless `overrides` says so. */
+export function terminalRecord(serial: string, overrides: Partial<TerminalRecord> = {}): TerminalRecord {
+  return {
+    serial, name: '', location: '', contact: '', vpn: false, createdAt: Date.now(), createdBy: 'alice',
+    tfp: null, certDer: null, pairedAt: null, pairedBy: null, lastSeenAt: null,
+    ...overrides,
+  };
+}
