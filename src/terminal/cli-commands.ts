@@ -8,6 +8,7 @@ import type { KeyKind } from '../protocol/types.js';
 import type { Command } from './cli-help.js';
 import { codeScreen, ProgressLine, readLine, readSecretLine } from './cli-io.js';
 import { StateDir } from './state-dir.js';
+import { withStateLock } from './state-lock.js';
 import { Terminal, type TerminalStatus } from './terminal.js';
 
 /** Thrown for command-line mistakes: exit code 2. */
@@ -110,6 +111,14 @@ async function pair(ctx: CommandContext): Promise<CommandOutput> {
   const timeout = num(ctx, 'timeout', { min: 0 });
   const interval = num(ctx, 'interval', { min: 0.05 });
   const expectSfp = sfpOption(ctx);
+  // The lock is held for the whole wait: a factory-reset meanwhile would otherwise be undone by the next save.
+  return withStateLock(ctx.stateDir, wait ? 'pair --wait' : 'pair', () => pairLocked(ctx, { wait, timeout, interval, expectSfp }));
+}
+
+async function pairLocked(
+  ctx: CommandContext,
+  { wait, timeout, interval, expectSfp }: { wait: boolean; timeout?: number; interval?: number; expectSfp?: string },
+): Promise<CommandOutput> {
   const terminal = Terminal.open(ctx.stateDir);
   const progress = new ProgressLine(ctx.stderr);
   let serial = terminal.status().serial;
@@ -174,7 +183,12 @@ async function vpnConfig(ctx: CommandContext): Promise<CommandOutput> {
   };
 }
 
+/** Holds the lock from reading what it names to the wipe: what the prompt shows is what gets deleted. */
 async function factoryReset(ctx: CommandContext): Promise<CommandOutput> {
+  return withStateLock(ctx.stateDir, 'factory-reset', () => factoryResetLocked(ctx));
+}
+
+async function factoryResetLocked(ctx: CommandContext): Promise<CommandOutput> {
   const dir = new StateDir(ctx.stateDir);
   let before: { serial: string; tfp: string } | null = null;
   try {
@@ -246,6 +260,13 @@ function notedText(before: TerminalStatus, s: TerminalStatus): string {
   );
 }
 
+/**
+ * Every command that may write the state holds the state directory's lock from reading it to its last save (master calls
+ * write too: `paired=false` after `not_paired`, the confirmation time). A second one is refused at once with `conflict`.
+ * `init` and `restore` take it inside the library. Read-only commands (status, backup, vpn-config) do not.
+ */
+const locked = <T>(ctx: CommandContext, command: string, fn: () => T | Promise<T>): Promise<T> => withStateLock(ctx.stateDir, command, fn);
+
 export async function runCommand(command: Command, ctx: CommandContext): Promise<CommandOutput> {
   switch (command) {
     case 'init': {
@@ -266,7 +287,7 @@ export async function runCommand(command: Command, ctx: CommandContext): Promise
     case 'pair':
       return pair(ctx);
     case 'ping': {
-      const reply = await Terminal.open(ctx.stateDir).ping();
+      const reply = await locked(ctx, 'ping', () => Terminal.open(ctx.stateDir).ping());
       return { json: { ...reply }, text: `pong — server time ${reply.serverTime}` };
     }
     case 'cash-event': {
@@ -277,23 +298,25 @@ export async function runCommand(command: Command, ctx: CommandContext): Promise
         count: num(ctx, 'count', { integer: true, min: 1 }) ?? missing('count'),
         eventId: str(ctx, 'event-id'),
       };
-      const reply = await Terminal.open(ctx.stateDir).cashEvent(event);
+      const reply = await locked(ctx, 'cash-event', () => Terminal.open(ctx.stateDir).cashEvent(event));
       return { json: { ...reply }, text: `cash event ${reply.eventId} ${reply.duplicate ? 'was already recorded (duplicate)' : 'accepted'}` };
     }
     case 'deposit-address': {
       const coin = str(ctx, 'coin', true);
-      const reply = await Terminal.open(ctx.stateDir).depositAddress(coin);
+      const reply = await locked(ctx, 'deposit-address', () => Terminal.open(ctx.stateDir).depositAddress(coin));
       return { json: reply, text: `${String(reply.coin ?? coin)} deposit address: ${String(reply.address)}` };
     }
     case 'set-server': {
       const url = ctx.positionals[0];
       if (url === undefined) throw new UsageError('set-server needs the new gate URL');
       const expectSfp = sfpOption(ctx);
-      const terminal = Terminal.open(ctx.stateDir);
-      const before = terminal.status();
-      const { switched } = terminal.setServer(url, { expectSfp });
-      const status = terminal.status();
-      return { json: { ...status, switched }, text: switched ? switchedText(status) : notedText(before, status) };
+      return locked(ctx, 'set-server', () => {
+        const terminal = Terminal.open(ctx.stateDir);
+        const before = terminal.status();
+        const { switched } = terminal.setServer(url, { expectSfp });
+        const status = terminal.status();
+        return { json: { ...status, switched }, text: switched ? switchedText(status) : notedText(before, status) };
+      });
     }
     case 'vpn-config':
       return vpnConfig(ctx);

@@ -11,6 +11,7 @@ import { parseServerUrl, type PinnedReply } from './pinned-https.js';
 import { openRestorePoint, sealRestorePoint } from './restore-point.js';
 import { isSuccess, replyError, signedCall, type TerminalIdentity } from './signed-call.js';
 import { emptyServer, StateDir, type StoredState } from './state-dir.js';
+import { acquireStateLock, withStateLock } from './state-lock.js';
 import { profileWithKey, storedVpnConfig, type TerminalVpnConfig } from './vpn-config.js';
 
 export interface InitOptions {
@@ -80,11 +81,6 @@ export class Terminal {
 
   /** First start: a fresh key pair and a self-signed certificate whose CN is the serial. */
   static async init(dir: string, opts: InitOptions): Promise<InitResult> {
-    const stateDir = new StateDir(dir);
-    if (stateDir.exists()) {
-      const existing = stateDir.read();
-      throw new AppError('conflict', `${dir} already holds terminal ${existing.serial} (TFP ${existing.tfp}); factory-reset it first`);
-    }
     if (typeof opts.serial !== 'string' || !SERIAL_PATTERN.test(opts.serial)) {
       throw new AppError('invalid_field', 'serial: 1-64 characters of A-Z a-z 0-9 . _ - starting with a letter or digit');
     }
@@ -92,6 +88,15 @@ export class Terminal {
     const rsaBits = opts.rsaBits ?? 2048;
     if (opts.key === 'rsa' && (!Number.isInteger(rsaBits) || rsaBits < MIN_RSA_BITS || rsaBits > MAX_RSA_BITS || rsaBits % 8 !== 0)) {
       throw new AppError('invalid_field', `rsa bits must be a multiple of 8 from ${MIN_RSA_BITS} to ${MAX_RSA_BITS}`);
+    }
+    // MUST hold the lock from the check to the last write: two inits at once would mix two identities' files.
+    return withStateLock(dir, 'init', () => Terminal.createIdentity(new StateDir(dir), opts, rsaBits), { create: true });
+  }
+
+  private static createIdentity(stateDir: StateDir, opts: InitOptions, rsaBits: number): InitResult {
+    if (stateDir.exists()) {
+      const existing = stateDir.read();
+      throw new AppError('conflict', `${stateDir.path} already holds terminal ${existing.serial} (TFP ${existing.tfp}); factory-reset it first`);
     }
     const { privateKeyPem } = generateKeyPair(opts.key, rsaBits);
     const { certPem, der } = createSelfSignedCertificate({ privateKeyPem, commonName: opts.serial });
@@ -118,22 +123,34 @@ export class Terminal {
 
   /** Deletes key, certificate and state: the identity is gone for good (next init → new key → new TFP), and so is the pin. */
   static factoryReset(dir: string): void {
-    new StateDir(dir).wipe();
+    const release = acquireStateLock(dir, 'factory-reset');
+    try {
+      new StateDir(dir).wipe();
+    } finally {
+      release();
+    }
   }
 
   /** Writes a restore point's identity into `dir`; refuses to replace an initialized terminal unless `force`. */
   static async restore(dir: string, sealed: Buffer, passphrase: string, opts: { force?: boolean } = {}): Promise<Terminal> {
     const point = await openRestorePoint(sealed, passphrase);
     const stateDir = new StateDir(dir);
-    if (stateDir.exists() && opts.force !== true) {
-      const existing = stateDir.read();
-      throw new AppError('conflict', `${dir} already holds terminal ${existing.serial}; pass --force to replace it`);
-    }
-    // MUST drop state.json first: a crash between files then leaves "not initialized", never a state naming another key.
-    stateDir.wipe();
-    stateDir.writeIdentity(point.privateKeyPem, point.certPem);
-    stateDir.save(point.state);
-    return new Terminal(stateDir, point.state);
+    return withStateLock(
+      dir,
+      'restore',
+      () => {
+        if (stateDir.exists() && opts.force !== true) {
+          const existing = stateDir.read();
+          throw new AppError('conflict', `${dir} already holds terminal ${existing.serial}; pass --force to replace it`);
+        }
+        // MUST drop state.json first: a crash between files then leaves "not initialized", never a state naming another key.
+        stateDir.wipe();
+        stateDir.writeIdentity(point.privateKeyPem, point.certPem);
+        stateDir.save(point.state);
+        return new Terminal(stateDir, point.state);
+      },
+      { create: true },
+    );
   }
 
   status(): TerminalStatus {
