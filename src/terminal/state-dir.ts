@@ -7,6 +7,7 @@ import {
   fsyncSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -19,6 +20,9 @@ import { SIGNATURE_ALGORITHMS, type KeyKind, type PairingStage, type SignatureAl
 export const KEY_FILE = 'key.pem';
 export const CERT_FILE = 'cert.pem';
 export const STATE_FILE = 'state.json';
+
+/** The temp files `write` makes (`.key.pem.<pid>.<hex>.tmp`); one left by a crash may hold a private key. */
+const LEFTOVER = /^\.(?:key\.pem|cert\.pem|state\.json)\.\d+\.[0-9a-f]+\.tmp$/;
 
 /** A pairing attempt in progress: what a second `pair` needs to resume it. */
 export interface PendingPairing {
@@ -140,6 +144,21 @@ export class StateDir {
   /** Factory reset: state first, so a crash midway leaves an uninitialized directory rather than a half identity. */
   wipe(): void {
     for (const name of [STATE_FILE, KEY_FILE, CERT_FILE]) rmSync(join(this.path, name), { force: true });
+    this.removeLeftovers();
+  }
+
+  /**
+   * Temp files a crash (SIGKILL, power loss) left between write and rename: a copy of a key or state that nothing else
+   * removes. Safe at any time under the state lock, which every writer holds (state-lock.ts): no write is in flight.
+   */
+  private removeLeftovers(): void {
+    let names: string[];
+    try {
+      names = readdirSync(this.path);
+    } catch {
+      return; // no directory, nothing left over
+    }
+    for (const name of names) if (LEFTOVER.test(name)) rmSync(join(this.path, name), { force: true });
   }
 
   private readFile(name: string): string {
@@ -161,6 +180,7 @@ export class StateDir {
   /** Temp file + fsync + rename + fsync of the directory: a crash leaves the old file or the new one, never a torn one. */
   private write(name: string, data: string, mode: number): void {
     this.ensureDir();
+    this.removeLeftovers();
     const target = join(this.path, name);
     const temp = join(this.path, `.${name}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
     try {

@@ -2,7 +2,8 @@
  * @module The terminal CLI when the person at the machine made a mistake or must act: a bad --out path or no passphrase,
  * what "paired" can claim offline, an expired code, a terminal without VPN, set-server on a paired terminal, factory-reset's prompt.
  */
-import { existsSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -183,5 +184,40 @@ describe('factory-reset confirmation on a TTY', () => {
     const confirmed = await typed(state, 'YES');
     expect(confirmed.code).toBe(0);
     expect(existsSync(join(state, 'key.pem'))).toBe(false);
+  });
+});
+
+/** Power loss right before key.pem's temp file is renamed into place: the process dies by SIGKILL there. */
+const CRASH_AT_KEY_RENAME = `data:text/javascript,${encodeURIComponent(
+  "import fs from 'node:fs'; import { syncBuiltinESMExports } from 'node:module'; const rename = fs.renameSync;" +
+    "fs.renameSync = (from, to) => { if (String(from).includes('.key.pem.')) process.kill(process.pid, 'SIGKILL'); return rename(from, to); };" +
+    'syncBuiltinESMExports();',
+)}`;
+
+function crashedInit(state: string, serial: string): Promise<string | null> {
+  return new Promise((done) => {
+    execFile(process.execPath, ['--import', CRASH_AT_KEY_RENAME, CLI, '--state', state, 'init', '--serial', serial], (error) => done(error?.signal ?? null));
+  });
+}
+
+const leftovers = (state: string) => readdirSync(state).filter((name) => name.endsWith('.tmp'));
+
+describe.skipIf(!existsSync(CLI))('a crash between writing a key and renaming it', () => {
+  it('factory-reset removes the temp file holding the key', async () => {
+    const state = join(tempDir(), 'st');
+    expect(await crashedInit(state, 'C1')).toBe('SIGKILL');
+    expect(leftovers(state)).toEqual([expect.stringMatching(/^\.key\.pem\.\d+\.[0-9a-f]+\.tmp$/)]);
+    const reset = await terminal(state, ['--json', 'factory-reset', '--yes']);
+    expect(reset.code).toBe(0);
+    expect(leftovers(state)).toEqual([]);
+    expect(readdirSync(state)).toEqual([]);
+  });
+
+  it('the next write removes it too', async () => {
+    const state = join(tempDir(), 'st');
+    expect(await crashedInit(state, 'C2')).toBe('SIGKILL');
+    expect(leftovers(state)).toHaveLength(1);
+    expect((await terminal(state, ['init', '--serial', 'C2'])).code).toBe(0);
+    expect(leftovers(state)).toEqual([]);
   });
 });
