@@ -153,9 +153,13 @@ export async function gatePairing(ctx: PairingContext, opts: PairOptions): Promi
         forgetPairing(ctx);
         throw new AppError('invalid_state', 'the gate reports a pairing request this terminal does not hold; run pair again');
       }
-      pairing.stage = 'approval';
-      if (typeof body.expiresAt === 'string') pairing.expiresAt = body.expiresAt;
-      ctx.save();
+      const expiresAt = typeof body.expiresAt === 'string' ? body.expiresAt : pairing.expiresAt;
+      // Only a change is saved: an unchanged poll every 2 s for up to a day would rewrite state.json (two fsyncs) ~43,000 times.
+      if (pairing.stage !== 'approval' || pairing.expiresAt !== expiresAt) {
+        pairing.stage = 'approval';
+        pairing.expiresAt = expiresAt;
+        ctx.save();
+      }
       if (shownCode !== pairing.code) {
         shownCode = pairing.code;
         opts.onCode?.(pairing.code);

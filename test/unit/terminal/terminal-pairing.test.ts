@@ -3,8 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AppError } from '../../../src/errors.js';
+import { StateDir } from '../../../src/terminal/state-dir.js';
 import { Terminal } from '../../../src/terminal/terminal.js';
 import { protocolPeer, type ProtocolPeer } from './gate-peer.js';
 import { httpsPeer, serverIdentity } from './tls-peers.js';
@@ -76,6 +77,31 @@ describe('pairing', () => {
 
     peer.approve(first.requestId);
     expect(await Terminal.open(dir).pair()).toMatchObject({ status: 'trusted' });
+  });
+
+  it('pair --wait saves state.json only when the answer changes something, not on every unchanged poll', async () => {
+    const { peer, dir } = await setup();
+    const saves = vi.spyOn(StateDir.prototype, 'save');
+    cleanup.push(() => saves.mockRestore());
+    let savesAtCode = -1;
+    const savesAtPoll: number[] = [];
+    const result = await Terminal.open(dir).pair(peer.gate.url, {
+      wait: true,
+      pollIntervalMs: 10,
+      onCode: () => {
+        savesAtCode = saves.mock.calls.length;
+      },
+      onPoll: (polls) => {
+        savesAtPoll.push(saves.mock.calls.length);
+        if (polls === 6) peer.approve(onlyRequest(peer).requestId);
+      },
+    });
+    expect(result).toMatchObject({ status: 'trusted' });
+    expect(savesAtCode).toBeGreaterThan(0); // the pin, the nonce before the reveal, the approval stage
+    expect(savesAtPoll).toHaveLength(6);
+    // Polls 1 to 5 were answered "approval" with the same expiry: no writes. The trusted answer is saved once.
+    expect(new Set(savesAtPoll)).toEqual(new Set([savesAtCode]));
+    expect(saves.mock.calls.length).toBe(savesAtCode + 1);
   });
 
   it('returns pending with timedOut when the operator does not decide in time', async () => {
