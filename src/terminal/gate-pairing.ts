@@ -1,7 +1,7 @@
 /** @module The terminal's side of pairing with the gate (PROTOCOL.md "Pairing (gate)"): commit, reveal, show the code, wait for the operator. */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AppError } from '../errors.js';
+import { AppError, isErrorCode, statusOf, type ErrorCode } from '../errors.js';
 import { commitmentOf, NONCE_BYTES, pairingCode } from '../crypto/pairing-code.js';
 import { decodeBase64 } from '../protocol/schemas.js';
 import type { PairingStage } from '../protocol/types.js';
@@ -190,6 +190,53 @@ export async function gatePairing(ctx: PairingContext, opts: PairOptions): Promi
     forgetPairing(ctx);
     throw explainEnded(err, ended);
   }
+}
+
+/** The errors a gate answers per PROTOCOL.md: its pairing table, and the generic ones any of its requests may meet. */
+const GATE_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'unknown_serial',
+  'pairing_rejected',
+  'no_pairing_request',
+  'commitment_mismatch',
+  'storage_unavailable',
+  'gate_closed',
+  'bad_request',
+  'malformed_json',
+  'invalid_field',
+  'bad_certificate',
+  'bad_signature_input',
+  'bad_content_digest',
+  'unauthenticated',
+  'payload_too_large',
+  'rate_limited',
+  'overloaded',
+]);
+
+/**
+ * A reply in the gate's terms: a pairing answer (`200 trusted`, `202 pending`) or one of the gate's errors with its own
+ * status. A web page, master's `404 no route`, or any other HTTPS server's answer is not one, so it pins nothing.
+ */
+export function isGateAnswer(reply: PinnedReply): boolean {
+  const body = typeof reply.json === 'object' && reply.json !== null ? (reply.json as Record<string, unknown>) : {};
+  if ((reply.status === 200 && body.status === 'trusted') || (reply.status === 202 && body.status === 'pending')) return true;
+  return isErrorCode(body.error) && GATE_ERRORS.has(body.error) && statusOf(body.error) === reply.status;
+}
+
+/** The first contact reached some HTTPS server that is not a pairing gate (a mistyped port, master's port, a web server). */
+export function notAPairingGate(gateUrl: string, reply: PinnedReply): AppError {
+  const body = typeof reply.json === 'object' && reply.json !== null ? (reply.json as Record<string, unknown>) : null;
+  const said =
+    body === null
+      ? ' with a body that is not a gate answer'
+      : typeof body.error === 'string'
+        ? ` "${body.error}${typeof body.message === 'string' ? `: ${body.message.slice(0, 160)}` : ''}"`
+        : ' with a JSON body that is not a gate answer';
+  return new AppError(
+    reply.status === 404 ? 'not_found' : 'bad_request',
+    `${gateUrl} is not a pairing gate: it answered HTTP ${reply.status}${said}. Nothing was pinned and nothing changed. ` +
+      "Check the gate URL and its port (the gate listens on its own port, 7741 by default; master's port, 7743 by default, is not a gate), then pair again.",
+    { httpStatus: reply.status },
+  );
 }
 
 /** A server that has no pairing route is not a gate: most often master's port (7743) given for the gate's (7741). */

@@ -5,7 +5,7 @@ import { createSelfSignedCertificate, defaultAlgorithm, generateKeyPair, MAX_RSA
 import { fingerprint, normalizeFingerprint } from '../crypto/fingerprint.js';
 import { cashEventSchema, check, SERIAL_PATTERN } from '../protocol/schemas.js';
 import type { KeyKind, PairingStage, SignatureAlgorithm } from '../protocol/types.js';
-import { explainClosedGate, gatePairing, type PairOptions, type PairResult } from './gate-pairing.js';
+import { explainClosedGate, gatePairing, isGateAnswer, notAPairingGate, type PairOptions, type PairResult } from './gate-pairing.js';
 import { hasTrustToLose, pairWithNewGate } from './gate-switch.js';
 import { parseServerUrl, type PinnedReply } from './pinned-https.js';
 import { openRestorePoint, sealRestorePoint } from './restore-point.js';
@@ -303,6 +303,8 @@ export class Terminal {
       throw explainClosedGate(err);
     }
     if (state.server.sfp === null) {
+      // A finished TLS handshake is not enough: a mistyped port may reach any HTTPS server, whose pin would then refuse the real gate.
+      if (!isGateAnswer(reply)) throw notAPairingGate(state.server.gateUrl!, reply);
       state.server.sfp = reply.sfp; // the first gate contact pins the server (trust on first use, checked by the code)
       if (state === this.state) this.save();
     }

@@ -138,6 +138,31 @@ describe('pairing', () => {
     expect(Terminal.open(dir).status()).toMatchObject({ pinnedSfp: sfp, gateUrl: peer.gate.url, pairing: null });
   });
 
+  it('pins nothing on first contact with an HTTPS server that is not a gate, and says so', async () => {
+    const { peer, dir, sfp } = await setup();
+    const webPage = await httpsPeer(serverIdentity(), () => ({ status: 404, body: '<h1>Not Found</h1>' }));
+    const masterPort = await httpsPeer(serverIdentity(), () => ({ status: 404, body: { error: 'not_found', message: 'no route POST /api/v1/pairing' } }));
+    const okButNotGate = await httpsPeer(serverIdentity(), () => ({ status: 200, body: { hello: 'world' } }));
+    cleanup.push(() => webPage.close(), () => masterPort.close(), () => okButNotGate.close());
+    for (const [server, code, said] of [
+      [webPage, 'not_found', 'HTTP 404 with a body that is not a gate answer'],
+      [masterPort, 'not_found', 'HTTP 404 "not_found: no route POST /api/v1/pairing"'],
+      [okButNotGate, 'bad_request', 'HTTP 200 with a JSON body that is not a gate answer'],
+    ] as const) {
+      const err = await Terminal.open(dir).pair(server.url).then(
+        () => null,
+        (e: unknown) => e as AppError,
+      );
+      expect(err).toBeInstanceOf(AppError);
+      expect(err!.code).toBe(code);
+      expect(err!.message).toContain(`${server.url} is not a pairing gate: it answered ${said}. Nothing was pinned`);
+      expect(Terminal.open(dir).status()).toMatchObject({ pinnedSfp: null, gateUrl: server.url, paired: false, pairing: null });
+    }
+    // The right gate afterwards is not refused with server_pin_mismatch: it is the first contact that pins.
+    expect(await Terminal.open(dir).pair(peer.gate.url)).toMatchObject({ status: 'pending', sfp });
+    expect(Terminal.open(dir).status().pinnedSfp).toBe(sfp);
+  });
+
   it('shows a different code than the server when a man in the middle relays the first contact', async () => {
     const { peer, dir } = await setup();
     // The relay has its own certificate and passes bodies and signed headers through unchanged.
