@@ -3,7 +3,7 @@
  * what "paired" can claim offline, an expired code, a terminal without VPN, set-server on a paired terminal, factory-reset's prompt.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -219,5 +219,31 @@ describe.skipIf(!existsSync(CLI))('a crash between writing a key and renaming it
     expect(leftovers(state)).toHaveLength(1);
     expect((await terminal(state, ['init', '--serial', 'C2'])).code).toBe(0);
     expect(leftovers(state)).toEqual([]);
+  });
+});
+
+describe.skipIf(!existsSync(CLI))('vpn-config --out over an existing file', () => {
+  it('writes a new 0600 file and renames it over the old one; a descriptor open on the old file never sees the key', async () => {
+    const { dir, state } = await initialized('V1');
+    // A terminal the gate gave a VPN profile, as a trusted answer stores it.
+    const stored = JSON.parse(readFileSync(join(state, 'state.json'), 'utf8'));
+    stored.paired = true;
+    stored.server.vpn = { profile: 'client\nremote vpn 1194\n', masterUrl: 'https://10.8.0.1:7743', serial: '01', expiresAt: '2030-01-01T00:00:00Z' };
+    writeFileSync(join(state, 'state.json'), JSON.stringify(stored));
+
+    const out = join(dir, 'vpn.ovpn');
+    writeFileSync(out, 'old profile\n', { mode: 0o644 });
+    const before = statSync(out);
+    const elsewhere = openSync(out, 'r'); // another process that opened the old, readable file
+    cleanup.push(() => closeSync(elsewhere));
+
+    const run = await terminal(state, ['--json', 'vpn-config', '--out', out]);
+    expect(run.code).toBe(0);
+    expect(readFileSync(elsewhere, 'utf8')).toBe('old profile\n');
+    const after = statSync(out);
+    expect(after.ino).not.toBe(before.ino);
+    expect(after.mode & 0o777).toBe(0o600);
+    expect(readFileSync(out, 'utf8')).toContain('-----BEGIN PRIVATE KEY-----');
+    expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
   });
 });
