@@ -60,6 +60,12 @@ export function p99Verdict(round: { latency: { count: number; p99Ms: number }; t
   return round.latency.p99Ms < 5;
 }
 
+/** The issue's scale for start-up and idle memory: "100,000 registered terminals". */
+const TARGET_REGISTERED = 100_000;
+/** Idle terminals below which two processes' RSS (±10 MiB between starts) says nothing at 1 KiB a terminal. */
+const IDLE_TO_JUDGE = 50_000;
+const NOT_AT_SCALE = ' (the target is at 100,000 registered: not judged here; `--terminals 100000 --active 10000`)';
+
 export function evaluateTargets(fleet: FleetResult | null, openssl: OpensslSpeed | null): Target[] {
   if (!fleet) return [];
   const { server, baseline, floor, startup, pairing } = fleet;
@@ -67,6 +73,11 @@ export function evaluateTargets(fleet: FleetResult | null, openssl: OpensslSpeed
   const ratio = baseline.peak.callsPerSec > 0 ? server.peak.callsPerSec / baseline.peak.callsPerSec : 0;
   const verifyUs = openssl?.rsa2048 ? 1e6 / openssl.rsa2048.verify : null;
   const idleBytes = startup.registeredRssBytes - startup.emptyRssBytes;
+  const idle = startup.registered - active;
+  const atScale = startup.registered >= TARGET_REGISTERED;
+  // The highest reading while every active terminal's connection was open: right after the connect is the lowest.
+  const activeRss = Math.max(server.connect.serverRssBytes, ...[server.warmup, server.peak, server.steady, fleet.writes?.server.warmup, fleet.writes?.server.phase]
+    .flatMap((phase) => (phase ? [phase.server.rssMaxBytes] : [])));
   // The server's CPU while the baseline's slices ran is work its own slices left behind: the target counts it.
   const leftBehindUs = server.betweenSlices && server.peak.ok > 0 ? (server.betweenSlices.cpuSec / server.peak.ok) * 1e6 : 0;
   const cpuPerCall = server.peak.server.cpuPerCallUs + leftBehindUs;
@@ -100,17 +111,20 @@ export function evaluateTargets(fleet: FleetResult | null, openssl: OpensslSpeed
       pass: p99Verdict(server.steady, halfPeak),
     },
     {
-      name: `Start-up with ${n0(startup.registered)} registered terminals`, goal: '< 5 s',
-      measured: `${startup.registeredSeconds.toFixed(2)} s`, pass: startup.registeredSeconds < 5,
+      name: `Start-up with ${n0(startup.registered)} registered terminals`, goal: '< 5 s at 100,000',
+      measured: `${startup.registeredSeconds.toFixed(2)} s` + (atScale ? '' : NOT_AT_SCALE),
+      pass: atScale ? startup.registeredSeconds < 5 : null,
     },
     {
       name: `Idle terminals cost no actor memory (RSS after start-up, ${n0(startup.registered)} registered vs empty store)`, goal: '≈ 0 per idle terminal',
-      measured: `${idleBytes >= 0 ? '+' : ''}${mib(idleBytes)} (${n0(idleBytes / startup.registered)} B per terminal)`, pass: idleBytes / startup.registered < 1024,
+      measured: `${idleBytes >= 0 ? '+' : ''}${mib(idleBytes)} (${n0(idleBytes / startup.registered)} B per terminal)`
+        + (idle >= IDLE_TO_JUDGE ? `; ${n0(idle)} of them idle` : `; with ${n0(idle)} idle terminals two starts' RSS differ by noise more than by them: judged at 100,000 registered, 10,000 active (\`--terminals 100000\`)`),
+      pass: idle >= IDLE_TO_JUDGE ? idleBytes / startup.registered < 1024 : null,
     },
     {
       name: `RSS with ${n0(active)} active keep-alive terminals`, goal: '< 1 GiB',
-      measured: `${mib(server.connect.serverRssBytes)} with ${n0(server.connect.openConnections)} connections open (${n0(fleet.memoryPerActiveTerminalBytes)} B per active terminal)`,
-      pass: server.connect.serverRssBytes < 2 ** 30 && server.connect.openConnections >= active * 0.99,
+      measured: `${mib(activeRss)} at most with ${n0(server.connect.openConnections)} connections open, over the connect and every phase after it (${mib(server.connect.serverRssBytes)} right after the connect, ${n0(fleet.memoryPerActiveTerminalBytes)} B per active terminal)`,
+      pass: activeRss < 2 ** 30 && server.connect.openConnections >= active * 0.99,
     },
     {
       name: `Pairing ${n0(pairing.terminals)} terminals (request → approve → trusted)${pairing.reused ? ', reused from an earlier run' : ''}`, goal: 'no error',
