@@ -52,6 +52,7 @@ baseline run side by side, each driven by its own load-generator process, and ta
 Environment: BENCH_SERVER_NODE_ARGS   Node flags for the measured server process only (not the baseline or floor),
              e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof' to profile it under the fleet's load, or
              '--import ./dist/bench/probes/loop-probe.js' for GC pauses and loop lag per thread
+             BENCH_BASELINE_NODE_ARGS  the same for the node:https baseline process, e.g. to profile it
              BENCH_SERVER_OUTPUT=FILE  the output of the server, baseline and floor is appended there too
              LOOP_PROBE_PAUSES_MS=N    with the loop probe: also print every GC pause of N ms or more, with its time
              BENCH_LATENCY_TIMELINE=FILE  every measured call (phase, when it was due, its latency) and the

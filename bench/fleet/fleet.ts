@@ -12,7 +12,7 @@ import { GeneratorProcess } from './generator-process.js';
 import { takeCashEvents, type StoredWrites } from './cash-events.js';
 import type { ConnectReport, PhaseReport, PhaseSpec, PresignReport } from './messages.js';
 import type { ServerStatus } from '../../src/protocol/types.js';
-import { BASELINE, FLOOR, ROOT, SERVER_CLI, serverNodeArgs, serverOptions, startProcess, type RunningProcess } from './server-process.js';
+import { BASELINE, FLOOR, ROOT, SERVER_CLI, baselineNodeArgs, serverNodeArgs, serverOptions, startProcess, type RunningProcess } from './server-process.js';
 import { StatusReader, describeFronts, ensureObserver, frontsBetween, type FrontPhase } from './server-status.js';
 
 export interface FleetOptions {
@@ -441,7 +441,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
       const baselineGen = GeneratorProcess.start((t) => progress.update(t));
       generators.push(baselineGen);
       await baselineGen.run({ type: 'load-requests', file: requestsFile });
-      const baselineProc = await start(BASELINE, ['--data-dir', fleet.dataDir, '--port', String(baselinePort)]);
+      const baselineProc = await start(BASELINE, ['--data-dir', fleet.dataDir, '--port', String(baselinePort)], baselineNodeArgs());
       await settle();
       return { label: 'baseline', gen: baselineGen, proc: baselineProc, port: baselinePort, heartbeatAfterMs: BASELINE_HEARTBEAT_AFTER_MS };
     };

@@ -35,6 +35,11 @@ export function serverNodeArgs(): string[] {
   return (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
 }
 
+/** The same for the node:https baseline (BENCH_BASELINE_NODE_ARGS): where its CPU per call goes is half of every ratio. */
+export function baselineNodeArgs(): string[] {
+  return (process.env.BENCH_BASELINE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+}
+
 /** BENCH_SERVER_OUTPUT=<file>: every output line of the measured processes is appended there too (e.g. with --trace-gc). */
 const teeFile = process.env.BENCH_SERVER_OUTPUT;
 
