@@ -232,9 +232,14 @@ export class Store {
     this.terminalSearch.removeSync(record.serial);
     this.foldedSerials.removeSync(foldSerial(record.serial));
     this.lastSeen.removeSync(record.serial);
-    for (const key of [...this.withPrefix(this.pairingIndex, record.serial)].map((entry) => entry.key)) this.pairingIndex.removeSync(key);
+    this.removeWithPrefixSync(this.pairingIndex, record.serial);
     // The certificates its keys presented: none of them is a key the server holds for a terminal of that serial any more.
-    for (const key of [...this.withPrefix(this.certs, record.serial)].map((entry) => entry.key)) this.certs.removeSync(key);
+    this.removeWithPrefixSync(this.certs, record.serial);
+  }
+
+  /** Removes every key of `db` under `prefix` (collected first: a range is not removed from while it is read). */
+  private removeWithPrefixSync<V>(db: Database<V, string>, prefix: string): void {
+    for (const key of [...this.withPrefix(db, prefix)].map((entry) => entry.key)) db.removeSync(key);
   }
 
   /** Writes a pairing request, and whether it waits for an operator: every write of one goes through here. Inside `atomically`. */
