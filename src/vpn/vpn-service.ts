@@ -126,20 +126,6 @@ export class VpnService {
     return configView(config, certRecord);
   }
 
-  /**
-   * Revokes every certificate of the terminal and forgets its configuration; returns the revoked serials. An unpair
-   * revokes in its own transaction instead (VpnStore.revokeSync); this is for a terminal unpaired by other means.
-   */
-  async revokeAll(terminalSerial: string, reason: RevocationReason = 'cessationOfOperation'): Promise<string[]> {
-    const now = this.opts.now();
-    const revoked = await this.opts.store.atomically(() => this.db.revokeSync(terminalSerial, now, reason, null));
-    if (revoked.length > 0) {
-      this.publishCrl();
-      this.opts.log.info({ serial: terminalSerial, certSerials: revoked, reason }, 'VPN certificates revoked');
-    }
-    return revoked;
-  }
-
   /** The gate's `vpn` for a trusted terminal: null without VPN; issued on the spot if missing or no longer for the pinned key. */
   async gateConfig(terminal: TerminalRecord): Promise<VpnGateConfig | null> {
     if (!terminal.vpn || terminal.tfp === null) return null;

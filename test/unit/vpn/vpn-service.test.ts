@@ -13,6 +13,7 @@ import type { KeyKind } from '../../../src/protocol/types.js';
 import type { TerminalRecord } from '../../../src/store/records.js';
 import { Store } from '../../../src/store/store.js';
 import { VpnService, type VpnGateConfig } from '../../../src/vpn/vpn-service.js';
+import { VpnStore } from '../../../src/vpn/vpn-store.js';
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vpn-service-test-'));
 let store: Store;
@@ -40,6 +41,13 @@ async function pairedTerminal(serial: string, opts: { vpn?: boolean; kind?: KeyK
   };
   await store.durable(store.terminals.put(serial, record));
   return record;
+}
+
+/** The revocation an unpair commits with it (operator-decisions.ts), then the CRL file the main thread writes after. */
+async function revokeAsUnpair(serial: string): Promise<string[]> {
+  const revoked = await store.atomically(() => VpnStore.of(store).revokeSync(serial, clock, 'cessationOfOperation', null));
+  vpn.publishCrl();
+  return revoked;
 }
 
 function certOf(config: VpnGateConfig): X509Certificate {
@@ -134,7 +142,7 @@ describe('terminal configurations', () => {
     const terminal = store.terminals.get('ATM-1')!;
     const current = (await vpn.gateConfig(terminal))!;
     await store.durable(store.terminals.put('ATM-1', { ...terminal, tfp: null, certDer: null }));
-    const revoked = await vpn.revokeAll('ATM-1');
+    const revoked = await revokeAsUnpair('ATM-1');
     expect(revoked).toHaveLength(2); // the first issue and the regenerated one
     expect(revoked).toContain(current.serial);
     const { crl, revoked: listed } = vpn.crl();
@@ -154,7 +162,7 @@ describe('terminal configurations', () => {
       const terminal = await pairedTerminal(serial);
       const issued = (await vpn.gateConfig(terminal))!;
       await store.durable(store.terminals.put(serial, { ...terminal, tfp: null, certDer: null }));
-      expect(await vpn.revokeAll(serial), serial).toEqual([issued.serial]);
+      expect(await revokeAsUnpair(serial), serial).toEqual([issued.serial]);
       expect(vpn.crl().revoked.filter((r) => r.serial === serial)).toHaveLength(1);
     }
   });
@@ -186,7 +194,7 @@ describe('terminal configurations', () => {
     await store.durable(store.terminals.put('ATM-3', { ...store.terminals.get('ATM-3')!, tfp: null, certDer: null }));
     // Whichever commits first, no certificate of ATM-3 may stay unrevoked once the revocation ran.
     await issuing.catch(() => undefined);
-    await vpn.revokeAll('ATM-3');
+    await revokeAsUnpair('ATM-3');
     const active = [...store.root.openDB<{ terminalSerial: string; revokedAt: number | null }, string>({ name: 'vpn-certs' }).getRange()]
       .filter(({ value }) => value.terminalSerial === 'ATM-3' && value.revokedAt === null);
     expect(active).toEqual([]);
