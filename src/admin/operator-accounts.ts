@@ -9,7 +9,7 @@ import { newTotpSecret, totpUri } from '../crypto/totp.js';
 import type { OperatorRecord } from '../store/records.js';
 import { sealField } from '../store/field-crypto.js';
 import type { Store } from '../store/store.js';
-import { checkPasswordRule, isDisabled, TOTP_ISSUER, type CreatedOperator } from './operators.js';
+import { checkPasswordRule, endSessionsSync, isDisabled, TOTP_ISSUER, type CreatedOperator } from './operators.js';
 
 export interface AccountChange {
   user: string;
@@ -45,10 +45,7 @@ async function change(store: Store, name: string, update: (latest: OperatorRecor
     const latest = store.operators.get(name);
     if (!latest) throw noOperator(name);
     store.operators.putSync(name, update(latest));
-    // Keys first, removals after: the range reads the transaction it would otherwise be changing.
-    const tokens = [...store.sessions.getRange().filter(({ value }) => value.user === name).map(({ key }) => key)];
-    for (const token of tokens) store.sessions.removeSync(token);
-    return { user: name, sessionsEnded: tokens.length };
+    return { user: name, sessionsEnded: endSessionsSync(store, name) };
   });
 }
 

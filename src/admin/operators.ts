@@ -103,13 +103,27 @@ export async function consumeTotpStep(store: Store, name: string, step: number, 
  * them (the account enabled again, the old password or no 2FA back). Refused when, in that transaction, the account is
  * gone or disabled, has 2FA, or the session that asked (`sessionTokenHash`) has ended: those commands end the sessions.
  */
+/**
+ * Ends the operator's sessions, except `keepTokenHash`'s; returns how many. Inside `atomically`, beside the change to
+ * the account that makes them void (the keys are read first: the range reads the transaction it would otherwise be changing).
+ */
+export function endSessionsSync(store: Store, name: string, keepTokenHash?: string): number {
+  const tokens = [...store.sessions.getRange().filter(({ key, value }) => value.user === name && key !== keepTokenHash).map(({ key }) => key)];
+  for (const token of tokens) store.sessions.removeSync(token);
+  return tokens.length;
+}
+
+/** Inside a write transaction: the account is disabled, or the session that asked (when one did) has ended meanwhile. */
+const askerGone = (store: Store, latest: OperatorRecord, tokenHash: string | undefined): boolean =>
+  isDisabled(latest) || (tokenHash !== undefined && store.sessions.get(tokenHash) === undefined);
+
 export async function beginTotpEnrolment(store: Store, name: string, sessionTokenHash?: string): Promise<{ totpSecret: string; otpauthUri: string; qrSvg: string }> {
   const secret = newTotpSecret();
   const sealed = sealField(store.fieldKey, secret, name);
   const verdict = await store.atomically(() => {
     const latest = store.operators.get(name);
     if (!latest) return 'not_found';
-    if (isDisabled(latest) || (sessionTokenHash !== undefined && store.sessions.get(sessionTokenHash) === undefined)) return 'ended';
+    if (askerGone(store, latest, sessionTokenHash)) return 'ended';
     if (latest.totpSecret !== null) return 'enrolled';
     store.operators.putSync(name, { ...latest, pendingTotpSecret: sealed });
     return 'ok';
@@ -138,12 +152,9 @@ export async function confirmTotpEnrolment(store: Store, name: string, code: str
     const latest = store.operators.get(name);
     // `users reset-2fa` clears a pending enrolment: the secret it replaced MUST NOT come back through a late confirm.
     if (!latest || latest.pendingTotpSecret !== secret) return 'replaced';
-    if (isDisabled(latest) || (keepTokenHash !== undefined && store.sessions.get(keepTokenHash) === undefined)) return 'ended';
+    if (askerGone(store, latest, keepTokenHash)) return 'ended';
     store.operators.putSync(name, { ...latest, totpSecret: secret, pendingTotpSecret: null, lastTotpStep: verdict.step });
-    // Keys first, removals after: the range reads the transaction it would otherwise be changing.
-    const others = [...store.sessions.getRange().filter(({ key, value }) => value.user === name && key !== keepTokenHash).map(({ key }) => key)];
-    for (const tokenHash of others) store.sessions.removeSync(tokenHash);
-    return others.length;
+    return endSessionsSync(store, name, keepTokenHash);
   });
   if (confirmed === 'replaced') throw new AppError('invalid_state', 'the 2FA enrolment was replaced meanwhile: start again with totp.enroll');
   if (confirmed === 'ended') throw new AppError('session_expired', 'the session is unknown or expired: log in again');
