@@ -93,6 +93,12 @@ export interface FleetResult {
   /** uWebSockets.js over the same TLS answering a fixed 200 without any check: its half-peak phase runs at the server's half-peak rate. */
   floor: TargetRun;
   /**
+   * The baseline's own floor: the same node:https server with `--checks none`, answering a fixed 200; its half-peak
+   * phase runs at the baseline's half-peak rate. What the baseline's checks cost is its CPU per call less this one's.
+   * Absent in results written before session 27.
+   */
+  httpsFloor?: TargetRun;
+  /**
    * Each target's cash events: one per terminal not measured (`warmup`), then `writeCalls` measured (`phase`); and how
    * many of both the store held once that target stopped. Null when none ran.
    */
@@ -301,12 +307,12 @@ async function writePhases(t: Target, opts: FleetOptions, ranges: Ranges, freshU
   return { warmup, phase };
 }
 
-/** One target on its own: connect, warm-up, the peak whole, then the open-loop rounds at `steadyRate`. */
-async function driveAlone(t: Target, opts: FleetOptions, ranges: Ranges, freshUntil: number, steadyRate: number, progress: Progress): Promise<TargetRun> {
+/** One target on its own: connect, warm-up, the peak whole, then the open-loop rounds at `steadyRate` (named `rateName` in the progress lines). */
+async function driveAlone(t: Target, opts: FleetOptions, ranges: Ranges, freshUntil: number, steadyRate: number, rateName: string, progress: Progress): Promise<TargetRun> {
   const connect = await connectFleet(t, progress);
   const warmup = await warmUp(t, opts, ranges, freshUntil, progress);
   const peak = await load(t, { ...closedLoop(opts, freshUntil), name: `${t.label} peak`, requests: ranges.peak }, progress);
-  const { steady, steadyRounds } = await openLoopRounds(t, opts, ranges, freshUntil, steadyRate, opts.steadyRate === null ? "the server's half peak" : 'the fixed rate', progress);
+  const { steady, steadyRounds } = await openLoopRounds(t, opts, ranges, freshUntil, steadyRate, rateName, progress);
   await t.gen.run({ type: 'disconnect' });
   return { connect, warmup, peak, steady, steadyRounds };
 }
@@ -373,7 +379,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
   progress.done(`identities: ${plan.rsa} RSA-2048 (${Math.min(plan.rsaKeys, plan.rsa)} distinct keys) + ${plan.ec} P-256 terminals ready`
     + (identities.seconds > 0 ? ` (generated in ${identities.seconds.toFixed(0)} s, cached in ${path.relative(ROOT, plan.cacheDir)})` : ' (from cache)'));
 
-  const [gate, master, admin, baselinePort, floorPort] = await freePorts(5) as [number, number, number, number, number];
+  const [gate, master, admin, baselinePort, floorPort, httpsFloorPort] = await freePorts(6) as [number, number, number, number, number, number];
   const ports = { gate, master, admin };
   const supported = await serverOptions();
   const extra: string[] = [];
@@ -463,12 +469,20 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
     const floorProc = await start(FLOOR, ['--data-dir', fleet.dataDir, '--port', String(floorPort)]);
     await settle();
     const floorTarget: Target = { label: 'floor', gen, proc: floorProc, port: floorPort, heartbeatAfterMs: UWS_HEARTBEAT_AFTER_MS };
-    const floor = await driveAlone(floorTarget, opts, ranges, freshUntil, server.steady.targetRate ?? halfPeakRate(server.peak), progress);
+    const floor = await driveAlone(floorTarget, opts, ranges, freshUntil, server.steady.targetRate ?? halfPeakRate(server.peak), opts.steadyRate === null ? "the server's half peak" : 'the fixed rate', progress);
     await floorProc.stop();
+
+    // The baseline's floor, alone, at the baseline's half-peak rate, with the baseline's Node flags: the node:https
+    // share of the baseline's CPU per call, so that its checks' share is the difference.
+    const httpsFloorProc = await start(BASELINE, ['--data-dir', fleet.dataDir, '--port', String(httpsFloorPort), '--checks', 'none'], baselineNodeArgs());
+    await settle();
+    const httpsFloorTarget: Target = { label: 'node:https floor', gen, proc: httpsFloorProc, port: httpsFloorPort, heartbeatAfterMs: BASELINE_HEARTBEAT_AFTER_MS };
+    const httpsFloor = await driveAlone(httpsFloorTarget, opts, ranges, freshUntil, halfPeakRate(baseline.peak), "the baseline's half peak", progress);
+    await httpsFloorProc.stop();
 
     return {
       options: opts, serverArgs: extra, serverThreads: supported.has('threads') ? String(opts.threads ?? os.cpus().length) : '1 (this build has no --threads)',
-      identities, pairing: fleet.pairing, startup, presign, server, baseline, floor, writes,
+      identities, pairing: fleet.pairing, startup, presign, server, baseline, floor, httpsFloor, writes,
       memoryPerActiveTerminalBytes: (server.connect.serverRssBytes - startup.registeredRssBytes) / active,
       generator: `separate processes, one per measured process; ${presign.requests.toLocaleString('en-US')} RSA-2048 calls pre-signed on ${presign.threads} worker threads before the measured phases, the same requests for every target; `
         + 'each one event loop writing pre-built requests on raw keep-alive TLS sockets (one per active terminal, each from its own 127.x address)',

@@ -1,6 +1,6 @@
 /** @module The run's results: the issue's targets checked against the measurements, and the short Markdown report (bench/RESULTS.md). */
 import path from 'node:path';
-import { gcPauses, halfPeakRate, LEAD_IN_MS, SETTLE_MS, type FleetResult, type TargetWrites } from '../fleet/fleet.js';
+import { gcPauses, halfPeakRate, LEAD_IN_MS, SETTLE_MS, type FleetResult, type TargetRun, type TargetWrites } from '../fleet/fleet.js';
 import { ROOT } from '../fleet/server-process.js';
 import { describeFronts, type FrontPhase } from '../fleet/server-status.js';
 import { formatMachine, type Machine } from './machine.js';
@@ -89,7 +89,8 @@ export function evaluateTargets(fleet: FleetResult | null, openssl: OpensslSpeed
       name: 'Signed master calls (RSA-2048) vs the node:https baseline', goal: '≥ 3×',
       measured: `${ratio.toFixed(2)}× (${n0(server.peak.callsPerSec)}/s vs ${n0(baseline.peak.callsPerSec)}/s`
         + (bySlice ? `, measured in turns: ${server.peak.slices.length} slices each, slice by slice ${bySlice}` : '')
-        + `); the floor server, which checks nothing, reached ${n0(floor.peak.callsPerSec)}/s = ${(floor.peak.callsPerSec / Math.max(1, baseline.peak.callsPerSec)).toFixed(2)}× with the generator at ${floor.peak.generator.cores.toFixed(2)} cores`,
+        + `); the floor server, which checks nothing, reached ${n0(floor.peak.callsPerSec)}/s = ${(floor.peak.callsPerSec / Math.max(1, baseline.peak.callsPerSec)).toFixed(2)}× with the generator at ${floor.peak.generator.cores.toFixed(2)} cores`
+        + (fleet.httpsFloor ? `; node:https with no check at all reached ${n0(fleet.httpsFloor.peak.callsPerSec)}/s, so the server is ${(server.peak.callsPerSec / Math.max(1, fleet.httpsFloor.peak.callsPerSec)).toFixed(2)}× a node:https server that checks nothing` : ''),
       pass: ratio >= 3,
     },
     {
@@ -148,10 +149,16 @@ function table(header: string[], rows: string[][]): string {
   return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
+/** µs of CPU per call at peak above its own floor's: what a target's checks (and its routing) cost, without the HTTP stack under them. */
+export function checksCpuUs(target: { peak: PhaseReport }, floor: { peak: PhaseReport }): number {
+  return target.peak.server.cpuPerCallUs - floor.peak.server.cpuPerCallUs;
+}
+
 function fleetSection(f: FleetResult): string {
   const s = f.server;
   const b = f.baseline;
   const fl = f.floor;
+  const hf = f.httpsFloor;
   const latAll = (p: PhaseReport): string => lat({ latency: p.latencyAll });
   const cores = (x: number | null): string => (x === null ? 'n/a' : x.toFixed(2));
   const handed = (fronts: readonly FrontPhase[] | undefined): string => {
@@ -169,35 +176,44 @@ function fleetSection(f: FleetResult): string {
     return `${gcPauses(t.peak.generator)} / ${gcPauses(steady)}`;
   };
   const waits = (t: { peak: PhaseReport; steady: PhaseReport }, who: 'server' | 'generator'): string => `${cores(t.peak[who].waitingCores)} / ${cores(t.steady[who].waitingCores)}`;
+  /** A row: its label, the server's, the baseline's and the ratio's cells, then one cell per floor. */
+  type Row = [string, string, string, string, (floor: TargetRun) => string];
+  const floors = hf ? [fl, hf] : [fl];
+  const floorColumns = (rows: Row[]): string[][] => rows.map(([label, server, baseline, ratioCell, floor]) => [label, server, baseline, ratioCell, ...floors.map(floor)]);
   return [
     `## Fleet (${n0(f.options.terminals)} terminals paired, ${n0(Math.min(f.options.active, f.options.terminals))} active RSA-2048; ${n0(f.options.peakCalls)} calls at peak, ${n0(f.options.steadyCalls)} in each of ${s.steadyRounds.length} rounds at half peak, the same to every server)`,
     '',
-    table(['', 'server', 'node:https baseline', 'server ÷ baseline', 'floor (uWS + TLS, no checks)'], [
-      ['peak signed calls/s (closed loop, ' + s.peak.concurrency + ' in flight)', n0(s.peak.callsPerSec), n0(b.peak.callsPerSec), ratio(s.peak.callsPerSec, b.peak.callsPerSec), n0(fl.peak.callsPerSec)],
-      [`the peak slice by slice, in the order they ran: calls/s (server µs per call)`, slices(s.peak), slices(b.peak), sliceRatios(s.peak, b.peak), slices(fl.peak)],
-      ['CPU while the other\'s peak slices ran, between its own: ms (% of its slices\' CPU; work they left behind, not in their µs per call)', between(s), between(b), '', between(fl)],
-      ['latency at peak p50 / p99 / p99.9, ms', lat(s.peak), lat(b.peak), '', lat(fl.peak)],
-      ['server CPU at peak: cores busy, µs per call', `${s.peak.server.cores.toFixed(2)}, ${n0(s.peak.server.cpuPerCallUs)}`, `${b.peak.server.cores.toFixed(2)}, ${n0(b.peak.server.cpuPerCallUs)}`, ratio(b.peak.server.cpuPerCallUs, s.peak.server.cpuPerCallUs) + ' less CPU', `${fl.peak.server.cores.toFixed(2)}, ${n0(fl.peak.server.cpuPerCallUs)}`],
+    table(['', 'server', 'node:https baseline', 'server ÷ baseline', 'floor (uWS + TLS, no checks)', ...(hf ? ['node:https floor (no checks)'] : [])], floorColumns([
+      ['peak signed calls/s (closed loop, ' + s.peak.concurrency + ' in flight)', n0(s.peak.callsPerSec), n0(b.peak.callsPerSec), ratio(s.peak.callsPerSec, b.peak.callsPerSec), (t) => n0(t.peak.callsPerSec)],
+      [`the peak slice by slice, in the order they ran: calls/s (server µs per call)`, slices(s.peak), slices(b.peak), sliceRatios(s.peak, b.peak), (t) => slices(t.peak)],
+      ['CPU while the other\'s peak slices ran, between its own: ms (% of its slices\' CPU; work they left behind, not in their µs per call)', between(s), between(b), '', between],
+      ['latency at peak p50 / p99 / p99.9, ms', lat(s.peak), lat(b.peak), '', (t) => lat(t.peak)],
+      ['server CPU at peak: cores busy, µs per call', `${s.peak.server.cores.toFixed(2)}, ${n0(s.peak.server.cpuPerCallUs)}`, `${b.peak.server.cores.toFixed(2)}, ${n0(b.peak.server.cpuPerCallUs)}`, ratio(b.peak.server.cpuPerCallUs, s.peak.server.cpuPerCallUs) + ' less CPU', (t) => `${t.peak.server.cores.toFixed(2)}, ${n0(t.peak.server.cpuPerCallUs)}`],
+      ...(hf ? [[
+        'CPU per call at peak above its own floor (the uWS floor for the server, the node:https floor for the baseline): what the checks cost, µs',
+        n0(checksCpuUs(s, fl)), n0(checksCpuUs(b, hf)), ratio(checksCpuUs(b, hf), checksCpuUs(s, fl)) + ' less CPU', () => '',
+      ] satisfies Row] : []),
       [f.options.steadyRate === null
-        ? 'open-loop rate (half of its own peak; the floor at the server\'s), calls/s achieved'
-        : 'open-loop rate (the server\'s and the floor\'s fixed by --steady-rate; the baseline\'s half of its own peak), calls/s achieved', `${n0(s.steady.targetRate ?? 0)}, ${n0(s.steady.callsPerSec)}`, `${n0(b.steady.targetRate ?? 0)}, ${n0(b.steady.callsPerSec)}`, '', `${n0(fl.steady.targetRate ?? 0)}, ${n0(fl.steady.callsPerSec)}`],
-      ['latency at that rate p50 / p99 / p99.9, ms (after the lead-in)', lat(s.steady), lat(b.steady), '', lat(fl.steady)],
-      ['the same counting the lead-in\'s calls', latAll(s.steady), latAll(b.steady), '', latAll(fl.steady)],
-      [`p99 in each of the ${s.steadyRounds.length} open-loop rounds, ms (the two rows above: the median round)`, roundP99s(s.steadyRounds), roundP99s(b.steadyRounds), '', roundP99s(fl.steadyRounds)],
-      ['RSS with every active terminal connected and called once', `${mib(s.connect.serverRssBytes)} (${n0(s.connect.openConnections)} open)`, `${mib(b.connect.serverRssBytes)} (${n0(b.connect.openConnections)} open)`, '', `${mib(fl.connect.serverRssBytes)} (${n0(fl.connect.openConnections)} open)`],
-      [`warm-up before the peak, not measured (${n0(f.options.warmupCalls)} calls, closed loop): calls/s, server µs per call`, warm(s), warm(b), '', warm(fl)],
-      ['connect (every terminal called once): seconds, server cores', `${s.connect.seconds.toFixed(1)}, ${s.connect.serverCores.toFixed(2)}`, `${b.connect.seconds.toFixed(1)}, ${b.connect.serverCores.toFixed(2)}`, '', `${fl.connect.seconds.toFixed(1)}, ${fl.connect.serverCores.toFixed(2)}`],
-      ['server threads ready to run but waiting for a CPU, at peak / open loop, cores\' worth', waits(s, 'server'), waits(b, 'server'), '', waits(fl, 'server')],
-      ['load generator CPU at peak, cores', s.peak.generator.cores.toFixed(2), b.peak.generator.cores.toFixed(2), '', fl.peak.generator.cores.toFixed(2)],
-      ['load generator waiting for a CPU, at peak / open loop, cores\' worth', waits(s, 'generator'), waits(b, 'generator'), '', waits(fl, 'generator')],
-      ['load generator event-loop lag p99 at peak / open loop, ms', `${ms(s.peak.generator.loopDelayP99Ms)} / ${ms(s.steady.generator.loopDelayP99Ms)}`, `${ms(b.peak.generator.loopDelayP99Ms)} / ${ms(b.steady.generator.loopDelayP99Ms)}`, '', `${ms(fl.peak.generator.loopDelayP99Ms)} / ${ms(fl.steady.generator.loopDelayP99Ms)}`],
-      ['load generator GC pauses at peak / in all open-loop rounds (each holds every reply in flight)', genGc(s), genGc(b), '', genGc(fl)],
-      ['calls handed to the lease holder on another server thread, at peak / open loop (server.status)', `${handed(s.fronts?.peak)} / ${handed(s.fronts?.steady)}`, '', '', ''],
-      ['failures at peak / open loop (and reconnects, heartbeats)', `${failed(s.peak)} / ${failed(s.steady)}`, `${failed(b.peak)} / ${failed(b.steady)}`, '', `${failed(fl.peak)} / ${failed(fl.steady)}`],
-    ]),
+        ? 'open-loop rate (half of its own peak; the uWS floor at the server\'s, the node:https floor at the baseline\'s), calls/s achieved'
+        : 'open-loop rate (the server\'s and the uWS floor\'s fixed by --steady-rate; the baseline\'s and the node:https floor\'s half the baseline\'s peak), calls/s achieved', `${n0(s.steady.targetRate ?? 0)}, ${n0(s.steady.callsPerSec)}`, `${n0(b.steady.targetRate ?? 0)}, ${n0(b.steady.callsPerSec)}`, '', (t) => `${n0(t.steady.targetRate ?? 0)}, ${n0(t.steady.callsPerSec)}`],
+      ['latency at that rate p50 / p99 / p99.9, ms (after the lead-in)', lat(s.steady), lat(b.steady), '', (t) => lat(t.steady)],
+      ['the same counting the lead-in\'s calls', latAll(s.steady), latAll(b.steady), '', (t) => latAll(t.steady)],
+      [`p99 in each of the ${s.steadyRounds.length} open-loop rounds, ms (the two rows above: the median round)`, roundP99s(s.steadyRounds), roundP99s(b.steadyRounds), '', (t) => roundP99s(t.steadyRounds)],
+      ['RSS with every active terminal connected and called once', `${mib(s.connect.serverRssBytes)} (${n0(s.connect.openConnections)} open)`, `${mib(b.connect.serverRssBytes)} (${n0(b.connect.openConnections)} open)`, '', (t) => `${mib(t.connect.serverRssBytes)} (${n0(t.connect.openConnections)} open)`],
+      [`warm-up before the peak, not measured (${n0(f.options.warmupCalls)} calls, closed loop): calls/s, server µs per call`, warm(s), warm(b), '', warm],
+      ['connect (every terminal called once): seconds, server cores', `${s.connect.seconds.toFixed(1)}, ${s.connect.serverCores.toFixed(2)}`, `${b.connect.seconds.toFixed(1)}, ${b.connect.serverCores.toFixed(2)}`, '', (t) => `${t.connect.seconds.toFixed(1)}, ${t.connect.serverCores.toFixed(2)}`],
+      ['server threads ready to run but waiting for a CPU, at peak / open loop, cores\' worth', waits(s, 'server'), waits(b, 'server'), '', (t) => waits(t, 'server')],
+      ['load generator CPU at peak, cores', s.peak.generator.cores.toFixed(2), b.peak.generator.cores.toFixed(2), '', (t) => t.peak.generator.cores.toFixed(2)],
+      ['load generator waiting for a CPU, at peak / open loop, cores\' worth', waits(s, 'generator'), waits(b, 'generator'), '', (t) => waits(t, 'generator')],
+      ['load generator event-loop lag p99 at peak / open loop, ms', `${ms(s.peak.generator.loopDelayP99Ms)} / ${ms(s.steady.generator.loopDelayP99Ms)}`, `${ms(b.peak.generator.loopDelayP99Ms)} / ${ms(b.steady.generator.loopDelayP99Ms)}`, '', (t) => `${ms(t.peak.generator.loopDelayP99Ms)} / ${ms(t.steady.generator.loopDelayP99Ms)}`],
+      ['load generator GC pauses at peak / in all open-loop rounds (each holds every reply in flight)', genGc(s), genGc(b), '', genGc],
+      ['calls handed to the lease holder on another server thread, at peak / open loop (server.status)', `${handed(s.fronts?.peak)} / ${handed(s.fronts?.steady)}`, '', '', () => ''],
+      ['failures at peak / open loop (and reconnects, heartbeats)', `${failed(s.peak)} / ${failed(s.steady)}`, `${failed(b.peak)} / ${failed(b.steady)}`, '', (t) => `${failed(t.peak)} / ${failed(t.steady)}`],
+    ])),
     '',
     `- Order: the server and the baseline run side by side, each driven by its own load-generator process, and both fleets stay connected until their open-loop rounds. The baseline's fleet connects, then the server's; each warms up; then their peaks take turns, ${s.peak.slices.length} slice${s.peak.slices.length === 1 ? '' : 's'} each (\`--peak-slices\`), every slice calling each terminal the same number of times, so both peaks are measured in the same minute. Then each target's open-loop rounds run alone, with nothing else awake: the baseline and its generator stop, the server's rounds run, the server stops, and a fresh baseline process connects, warms up and runs its rounds. The floor runs last, alone.`,
     `- Floor: \`bench/floor-uws-server.ts\`, one thread, answers master's route with a fixed 200 without reading a header or verifying anything. It is what Node, uWebSockets.js, TLS, loopback and this generator cost before any of our work. Its peak is bounded by the generator (${fl.peak.generator.cores.toFixed(2)} cores there), and its open-loop phase runs at the server's half-peak rate, so its p99 is the latency the machine and the generator add on their own.`,
+    ...(hf ? [`- node:https floor: \`bench/baseline-https-server.ts --checks none\`, the baseline's own process and HTTP handling answering the ping with a fixed 200 and no check, alone after the uWS floor, its open-loop rounds at the baseline's half-peak rate. It is the baseline's share of what the uWS floor is for the server: the row "above its own floor" is each target's CPU per call less its floor's, what its checks cost with the HTTP stack taken out (the baseline's peak ran beside the server's idle fleet, its floor alone).`] : []),
     `- Server threads: ${f.serverThreads}; extra server flags: \`${f.serverArgs.join(' ') || 'none'}\`.`
       + (s.fronts?.peak.length ? ` As the server counts them (\`server.status\`, read between phases), at peak: ${describeFronts(s.fronts.peak)}.` : ''),
     `- Pairing${f.pairing.reused ? ' (REUSED from an earlier run: --reuse-fleet)' : ''}: ${n0(f.pairing.terminals)} terminals created in ${f.pairing.createSeconds.toFixed(1)} s and paired (commit → reveal → operator approves with the code → trusted) in ${f.pairing.pairSeconds.toFixed(1)} s = ${n0(f.pairing.terminalsPerSec)}/s, `

@@ -13,6 +13,8 @@ import type { RunResults } from '../../bench/lib/report.js';
 import { runBench } from '../helpers/bench-run.js';
 
 const TERMINALS = 12;
+/** Every process the fleet measures: the server, the baseline and their two floors. */
+const measured = (fleet: NonNullable<RunResults['fleet']>) => ({ server: fleet.server, baseline: fleet.baseline, floor: fleet.floor, 'node:https floor': fleet.httpsFloor! });
 /** Enough calls that even the floor (about 50 µs a call) spends several of /proc's 10 ms CPU ticks. */
 const PEAK_CALLS = 600;
 const WARMUP_CALLS = 120;
@@ -61,7 +63,7 @@ describe('npm run bench on a 12-terminal fleet', () => {
 
   it('answers every call of every phase 2xx on the server, the baseline and the floor', () => {
     const fleet = results.fleet!;
-    for (const [name, target] of Object.entries({ server: fleet.server, baseline: fleet.baseline, floor: fleet.floor })) {
+    for (const [name, target] of Object.entries(measured(fleet))) {
       expect(target.connect.failed, `${name} connect`).toBe(0);
       expect(target.connect.openConnections, `${name} connections held open`).toBe(TERMINALS);
       // The warm-up has its own pre-signed calls, before the peak's: a reused nonce would have failed as a replay.
@@ -89,7 +91,7 @@ describe('npm run bench on a 12-terminal fleet', () => {
 
   it('runs the open loop in rounds and judges the median one: of two, the slower', () => {
     const fleet = results.fleet!;
-    for (const [name, target] of Object.entries({ server: fleet.server, baseline: fleet.baseline, floor: fleet.floor })) {
+    for (const [name, target] of Object.entries(measured(fleet))) {
       expect(target.steadyRounds, name).toHaveLength(STEADY_ROUNDS);
       expect(target.steadyRounds.map((r) => r.name), name).toEqual([expect.stringContaining('round 1 of 2'), expect.stringContaining('round 2 of 2')]);
       expect(target.steadyRounds, name).toContainEqual(target.steady);
@@ -101,11 +103,12 @@ describe('npm run bench on a 12-terminal fleet', () => {
   });
 
   it("alternates the server's and the baseline's peaks slice by slice, and runs the floor's whole", () => {
-    const { server, baseline, floor } = results.fleet!;
+    const { server, baseline, floor, httpsFloor } = results.fleet!;
     expect(server.peak.slices).toHaveLength(PEAK_SLICES);
     expect(baseline.peak.slices).toHaveLength(PEAK_SLICES);
     expect(floor.peak.slices).toHaveLength(1);
-    for (const [name, peak] of Object.entries({ server: server.peak, baseline: baseline.peak, floor: floor.peak })) {
+    expect(httpsFloor!.peak.slices).toHaveLength(1);
+    for (const [name, peak] of Object.entries({ server: server.peak, baseline: baseline.peak, floor: floor.peak, 'node:https floor': httpsFloor!.peak })) {
       // Every call of the peak, in one slice or another: 50 per terminal, split 17 + 16 + 17.
       expect(peak.ok, name).toBe(PEAK_CALLS);
       expect(peak.slices.reduce((n, s) => n + s.ok, 0), name).toBe(peak.ok);
@@ -119,13 +122,14 @@ describe('npm run bench on a 12-terminal fleet', () => {
     // The CPU each process spent while the other's slices ran is measured, and only where there was an other.
     for (const t of [server, baseline]) expect(t.betweenSlices!.cpuSec).toBeGreaterThanOrEqual(0);
     expect(floor.betweenSlices).toBeUndefined();
+    expect(httpsFloor!.betweenSlices).toBeUndefined();
     expect(markdown).toContain('the peak slice by slice');
     expect(results.targets[0]!.measured).toContain(`${PEAK_SLICES} slices each`);
   });
 
   it('reports the open loop\'s lead-in apart: its calls are in latencyAll only', () => {
     const fleet = results.fleet!;
-    for (const [name, { steady, peak }] of Object.entries({ server: fleet.server, baseline: fleet.baseline, floor: fleet.floor })) {
+    for (const [name, { steady, peak }] of Object.entries(measured(fleet))) {
       expect(peak.leadIn, name).toBeNull();
       expect(peak.latencyAll.count, name).toBe(peak.latency.count);
       expect(steady.leadIn!.ms, name).toBeGreaterThan(0);
@@ -135,14 +139,16 @@ describe('npm run bench on a 12-terminal fleet', () => {
     expect(markdown).toContain('counting the lead-in');
   });
 
-  it('runs the floor at the server\'s half-peak rate, and reports all three side by side', () => {
+  it('runs the floors at the server\'s and the baseline\'s half-peak rates, and reports all four side by side', () => {
     const fleet = results.fleet!;
     expect(fleet.floor.steady.targetRate).toBe(fleet.server.steady.targetRate);
-    expect(markdown).toContain('floor (uWS + TLS, no checks)');
+    expect(fleet.httpsFloor!.steady.targetRate).toBe(fleet.baseline.steady.targetRate);
+    expect(markdown).toContain('floor (uWS + TLS, no checks) | node:https floor (no checks) |');
+    expect(markdown).toContain('above its own floor');
     expect(results.targets.map((t) => t.name)).toContain('Signed master calls (RSA-2048) vs the node:https baseline');
-    // Three processes measured from outside: a zero would mean the CPU sampling read the wrong process. Summed over
+    // Four processes measured from outside: a zero would mean the CPU sampling read the wrong process. Summed over
     // the run (handshakes included): a short phase of the floor alone can fall inside one clock tick.
-    for (const [name, target] of Object.entries({ server: fleet.server, baseline: fleet.baseline, floor: fleet.floor })) {
+    for (const [name, target] of Object.entries(measured(fleet))) {
       const cpuSec = target.connect.serverCores * target.connect.seconds + target.peak.server.cpuSec + target.steady.server.cpuSec;
       expect(cpuSec, name).toBeGreaterThan(0);
       expect(target.peak.server.rssStartBytes, name).toBeGreaterThan(0);
@@ -164,7 +170,7 @@ describe('npm run bench on a 12-terminal fleet', () => {
 
   it("collects the generator's garbage before every measured slice, outside it, and reports its own GC pauses", () => {
     const fleet = results.fleet!;
-    for (const [name, target] of Object.entries({ server: fleet.server, baseline: fleet.baseline, floor: fleet.floor })) {
+    for (const [name, target] of Object.entries(measured(fleet))) {
       for (const phase of [target.peak, ...target.steadyRounds]) {
         const { gcPauses, gcPauseMaxMs } = phase.generator;
         expect(gcPauses, `${name}: ${phase.name}`).toBe(phase.slices.reduce((n, s) => n + s.generatorGcPauses, 0));
@@ -184,7 +190,7 @@ describe('npm run bench on a 12-terminal fleet', () => {
   it('reports how much of each process\'s work waited for a CPU, read from every thread\'s schedstat', () => {
     const fleet = results.fleet!;
     const kernelKeepsIt = fs.existsSync(`/proc/${process.pid}/task/${process.pid}/schedstat`);
-    for (const [name, target] of Object.entries({ server: fleet.server, baseline: fleet.baseline, floor: fleet.floor })) {
+    for (const [name, target] of Object.entries(measured(fleet))) {
       for (const phase of [target.peak, ...target.steadyRounds]) {
         for (const waited of [phase.server.waitingCores, phase.generator.waitingCores]) {
           if (!kernelKeepsIt) expect(waited, `${name}: ${phase.name}`).toBeNull();
