@@ -23,8 +23,8 @@ baseline run side by side, each driven by its own load-generator process, and ta
   --active N         of those, RSA-2048 terminals that call master        default min(terminals, 10000)
   --warmup-calls N   signed calls of a closed-loop phase before the peak,   default 30000
                      not measured, so the peak meets compiled code (0: none)
-  --peak-calls N     signed calls in the peak phase (closed loop)          default 30000
-  --peak-slices N    the server's and the baseline's peaks alternate in     default 3
+  --peak-calls N     signed calls in the peak phase (closed loop)          default 60000
+  --peak-slices N    the server's and the baseline's peaks alternate in     default 6
                      N slices each, so both are measured in the same minute
   --steady-calls N   signed calls in each round at half the peak rate     default 10000
   --steady-rounds N  open-loop rounds at that rate, each after a 2 s pause default 3
@@ -88,8 +88,8 @@ async function main(): Promise<void> {
       terminals: { type: 'string', default: '10000' },
       active: { type: 'string' },
       'warmup-calls': { type: 'string', default: '30000' },
-      'peak-calls': { type: 'string', default: '30000' },
-      'peak-slices': { type: 'string', default: '3' },
+      'peak-calls': { type: 'string', default: '60000' },
+      'peak-slices': { type: 'string', default: '6' },
       'steady-calls': { type: 'string', default: '10000' },
       'steady-rounds': { type: 'string', default: '3' },
       'steady-rate': { type: 'string' },

@@ -47,6 +47,24 @@ export function sliceRatios(server: PhaseReport, baseline: PhaseReport): string 
   }).join(', ');
 }
 
+/** Student's t at 97.5% for 1–10 degrees of freedom; beyond, the table's last entry errs on the wide side. */
+const T_975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228];
+
+/**
+ * The 95% confidence interval of the mean of the slice-by-slice ratios (server ÷ baseline, slice j against slice j),
+ * or null for fewer than two slices. Each pair ran back to back, so a host that moved during the run moves both
+ * halves of a pair; what is left is the noise of a 1–2 s slice, and this says how far the ratio can be trusted.
+ */
+export function sliceRatioInterval(server: PhaseReport, baseline: PhaseReport): { mean: number; low: number; high: number; n: number } | null {
+  const n = Math.min(server.slices.length, baseline.slices.length);
+  if (n < 2) return null;
+  const ratios = Array.from({ length: n }, (_, j) => server.slices[j]!.callsPerSec / Math.max(1e-9, baseline.slices[j]!.callsPerSec));
+  const mean = ratios.reduce((a, r) => a + r, 0) / n;
+  const sd = Math.sqrt(ratios.reduce((a, r) => a + (r - mean) ** 2, 0) / (n - 1));
+  const half = T_975[Math.min(n - 1, T_975.length) - 1]! * (sd / Math.sqrt(n));
+  return { mean, low: mean - half, high: mean + half, n };
+}
+
 const leadIn = (phase: PhaseReport): string =>
   (phase.leadIn && phase.leadIn.ms > 0 ? `, after a ${phase.leadIn.ms} ms lead-in at the rate; ${ms(phase.latencyAll.p99Ms)} ms counting its ${n0(phase.leadIn.calls)} calls` : '');
 
@@ -84,11 +102,13 @@ export function evaluateTargets(fleet: FleetResult | null, openssl: OpensslSpeed
   const halfPeak = halfPeakRate(server.peak);
   const fixedRate = fleet.options.steadyRate;
   const bySlice = sliceRatios(server.peak, baseline.peak);
+  const interval = sliceRatioInterval(server.peak, baseline.peak);
   return [
     {
       name: 'Signed master calls (RSA-2048) vs the node:https baseline', goal: '≥ 3×',
       measured: `${ratio.toFixed(2)}× (${n0(server.peak.callsPerSec)}/s vs ${n0(baseline.peak.callsPerSec)}/s`
         + (bySlice ? `, measured in turns: ${server.peak.slices.length} slices each, slice by slice ${bySlice}` : '')
+        + (interval ? `; the slices' mean ${interval.mean.toFixed(2)}×, 95% interval ${interval.low.toFixed(2)}–${interval.high.toFixed(2)}×` : '')
         + `); the floor server, which checks nothing, reached ${n0(floor.peak.callsPerSec)}/s = ${(floor.peak.callsPerSec / Math.max(1, baseline.peak.callsPerSec)).toFixed(2)}× with the generator at ${floor.peak.generator.cores.toFixed(2)} cores`
         + (fleet.httpsFloor ? `; node:https with no check at all reached ${n0(fleet.httpsFloor.peak.callsPerSec)}/s, so the server is ${(server.peak.callsPerSec / Math.max(1, fleet.httpsFloor.peak.callsPerSec)).toFixed(2)}× a node:https server that checks nothing` : ''),
       pass: ratio >= 3,
