@@ -59,6 +59,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   // MUST come before anything else touches the data dir: a second server is refused here having changed nothing.
   // (A start-up failure before the `try` below ends the process, and the kernel frees the lock with it.)
   const lock = await lockDataDir(config.dataDir);
+  if (lock.warning) log.warn({ dataDir: config.dataDir }, lock.warning);
   const identity = ensureServerIdentity(config);
   const tls = { keyFile: identity.keyFile, certFile: identity.certFile };
   const store = Store.open(config.dataDir, { minFreeBytes: config.minFreeDiskMiB * 2 ** 20 });

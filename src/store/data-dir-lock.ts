@@ -1,4 +1,5 @@
 /** @module One `serve` per data dir: a lock the kernel releases when the server dies, however it dies, and a pid file that names the holder. */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -8,6 +9,8 @@ export const PID_FILE = 'server.pid';
 
 export interface DataDirLock {
   release(): Promise<void>;
+  /** Set when the lock had to fall back to the pid file, and why: the server logs it at start-up. */
+  warning?: string;
 }
 
 /**
@@ -23,6 +26,11 @@ export interface DataDirLock {
  * (containers in different ones sharing a volume do not see each other) and per machine (LMDB does not support
  * network file systems anyway). Where there is no abstract namespace (macOS, BSD) the pid file itself is the lock:
  * created exclusively, and taken over when the pid it names no longer runs.
+ *
+ * Any local user may bind an abstract name, and /proc/net/unix shows a running server's to all: one could take the name
+ * while the server is stopped and so keep it from starting again. So a name found taken is challenged (`holderProves`):
+ * only a process that can read the store folder can answer. A holder that cannot is not a server of this data dir, and
+ * the lock falls back to the pid file, with a warning naming what happened.
  */
 export async function lockDataDir(dataDir: string, opts: { mechanism?: 'socket' | 'pid-file' } = {}): Promise<DataDirLock> {
   const mechanism = opts.mechanism ?? (process.platform === 'linux' ? 'socket' : 'pid-file');
@@ -35,15 +43,22 @@ async function lockWithSocket(dataDir: string): Promise<DataDirLock> {
   const storeDir = path.join(dataDir, 'store');
   fs.mkdirSync(storeDir, { recursive: true, mode: 0o700 });
   const { dev, ino } = fs.statSync(storeDir);
-  const server = net.createServer((socket) => socket.destroy());
+  const name = `\0pairing-server-data-dir:${dev}:${ino}`;
+  // Half-open: the challenger ends its side once it has named the file, and the answer follows a file read later.
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => answerChallenge(socket, storeDir));
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ path: `\0pairing-server-data-dir:${dev}:${ino}`, exclusive: true }, resolve);
+      server.listen({ path: name, exclusive: true }, resolve);
     });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw inUse(dataDir, readPid(dataDir));
-    throw error;
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+    if (await holderProves(name, storeDir)) throw inUse(dataDir, readPid(dataDir));
+    return {
+      ...lockWithPidFile(dataDir),
+      warning: 'the data dir\'s lock name is held by a process that cannot read the store (another local user keeping the server from starting?), '
+        + 'so the pid file is the lock this time: find it with `ss -xlp | grep pairing-server-data-dir`',
+    };
   }
   server.unref();
   // Written after the bind, by the holder only: a renamed file is never seen half-written. Owner-only, like the whole data dir.
@@ -56,6 +71,56 @@ async function lockWithSocket(dataDir: string): Promise<DataDirLock> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** Challenge files: named by the challenger, so the holder reads only a name of this shape, in the store folder. */
+const CHALLENGE_FILE = /^\.lock-challenge-[0-9a-f]{16}$/;
+const CHALLENGE_TIMEOUT_MS = 2_000;
+
+/**
+ * Whether the process holding the lock name can read the store folder: a random secret is written there (owner-only,
+ * like the folder), its file named to the holder, and a holder that answers with the secret is a server of this
+ * store. A squatter, an older build that hangs up, or no answer within 2 s are all "no".
+ */
+async function holderProves(name: string, storeDir: string): Promise<boolean> {
+  const file = `.lock-challenge-${randomBytes(8).toString('hex')}`;
+  const secret = Buffer.from(randomBytes(32).toString('hex'));
+  fs.writeFileSync(path.join(storeDir, file), secret, { mode: 0o600, flag: 'wx' });
+  try {
+    const answer = await new Promise<Buffer>((resolve) => {
+      const chunks: Buffer[] = [];
+      const socket = net.connect({ path: name });
+      socket.setTimeout(CHALLENGE_TIMEOUT_MS, () => socket.destroy());
+      socket.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        if (Buffer.concat(chunks).length > secret.length + 1) socket.destroy();
+      });
+      socket.on('error', () => undefined);
+      socket.on('close', () => resolve(Buffer.concat(chunks)));
+      socket.end(`${file}\n`);
+    });
+    const proof = answer.subarray(0, secret.length);
+    return proof.length === secret.length && timingSafeEqual(proof, secret);
+  } finally {
+    fs.rmSync(path.join(storeDir, file), { force: true });
+  }
+}
+
+/** The holder's side: reads the challenge file named on the socket and sends back what it holds. */
+function answerChallenge(socket: net.Socket, storeDir: string): void {
+  socket.unref();
+  socket.setTimeout(CHALLENGE_TIMEOUT_MS, () => socket.destroy());
+  socket.on('error', () => undefined);
+  let request = '';
+  socket.on('data', (chunk: Buffer) => {
+    request += chunk.toString('latin1');
+    if (request.length > 64) socket.destroy();
+  });
+  socket.on('end', () => {
+    const file = request.trim();
+    if (!CHALLENGE_FILE.test(file)) return void socket.destroy();
+    fs.readFile(path.join(storeDir, file), (error, secret) => (error ? socket.destroy() : socket.end(secret)));
+  });
 }
 
 function lockWithPidFile(dataDir: string): DataDirLock {

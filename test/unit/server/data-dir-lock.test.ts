@@ -1,6 +1,7 @@
 /** @module The data dir lock: one holder at a time, found through a symlink too, and a pid file that never blocks on its own. */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -46,6 +47,52 @@ describe.runIf(process.platform === 'linux')('data dir lock (abstract socket)', 
     fs.writeFileSync(path.join(dir, PID_FILE), `${process.ppid}\n`);
     const lock = await lockDataDir(dir);
     expect(fs.readFileSync(path.join(dir, PID_FILE), 'utf8').trim()).toBe(String(process.pid));
+    await lock.release();
+  });
+});
+
+/** Another process's way of taking the lock name first: bound before the server, answering however `onConnection` does. */
+async function squat(dir: string, onConnection: (socket: net.Socket) => void): Promise<net.Server> {
+  const storeDir = path.join(dir, 'store');
+  fs.mkdirSync(storeDir, { recursive: true });
+  const { dev, ino } = fs.statSync(storeDir);
+  const server = net.createServer(onConnection);
+  await new Promise<void>((resolve) => server.listen({ path: `\0pairing-server-data-dir:${dev}:${ino}` }, resolve));
+  return server;
+}
+
+describe.runIf(process.platform === 'linux')('data dir lock, its name taken by a process that is not a server of the store', () => {
+  for (const [kind, onConnection] of [
+    ['hangs up', (socket: net.Socket) => socket.destroy()],
+    ['answers garbage', (socket: net.Socket) => socket.end('0'.repeat(64))],
+    ['never answers', (socket: net.Socket) => socket.on('error', () => undefined)],
+  ] as const) {
+    it(`falls back to the pid file when the squatter ${kind}, with a warning, and still keeps a second server out`, async () => {
+      const dir = tempDir();
+      const squatter = await squat(dir, onConnection);
+      try {
+        const lock = await lockDataDir(dir);
+        expect(lock.warning).toMatch(/held by a process that cannot read the store/);
+        expect(fs.readFileSync(path.join(dir, PID_FILE), 'utf8').trim()).toBe(String(process.pid));
+        const second = await refusal(lockDataDir(dir));
+        expect(second.code).toBe('conflict');
+        expect(second.details).toEqual({ pid: process.pid });
+        // Every challenge file is gone: none is left in the store folder for a backup to copy.
+        expect(fs.readdirSync(path.join(dir, 'store')).filter((f) => f.startsWith('.lock-challenge-'))).toEqual([]);
+        await lock.release();
+        expect(fs.existsSync(path.join(dir, PID_FILE))).toBe(false);
+      } finally {
+        squatter.close();
+      }
+    }, 15_000);
+  }
+
+  it('is refused, as before, by a real holder that proves it reads the store', async () => {
+    const dir = tempDir();
+    const lock = await lockDataDir(dir);
+    expect(lock.warning).toBeUndefined();
+    const second = await refusal(lockDataDir(dir));
+    expect(second.details).toEqual({ pid: process.pid });
     await lock.release();
   });
 });
