@@ -42,11 +42,17 @@ export function sealField(key: Buffer, plaintext: string, context: string): stri
   return PREFIX + Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64');
 }
 
+/** IV, then the full 16-byte tag: GCM would check a tag cut to as few as 4 bytes, which one in 2^32 forgeries passes. */
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
 export function openField(key: Buffer, sealed: string, context: string): string {
   if (!sealed.startsWith(PREFIX)) throw new Error('not a sealed field');
   const raw = Buffer.from(sealed.slice(PREFIX.length), 'base64');
-  const decipher = crypto.createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
+  // A value shorter than IV and tag would hand setAuthTag a short tag, and an empty body would open as "".
+  if (raw.length < IV_BYTES + TAG_BYTES) throw new Error('a sealed field too short to hold its tag');
+  const decipher = crypto.createDecipheriv('aes-256-gcm', key, raw.subarray(0, IV_BYTES), { authTagLength: TAG_BYTES });
   decipher.setAAD(Buffer.from(context, 'utf8'));
-  decipher.setAuthTag(raw.subarray(12, 28));
-  return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+  decipher.setAuthTag(raw.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
+  return Buffer.concat([decipher.update(raw.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8');
 }

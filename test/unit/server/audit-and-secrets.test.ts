@@ -1,5 +1,6 @@
 /** @module The audit hash chain detects edits, deletions and reordering; sealed fields are bound to their record. */
 import { execFile } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -70,6 +71,19 @@ describe('sealed fields', () => {
     expect(sealed).not.toContain('JBSWY3DPEHPK3PXP');
     expect(openField(key, sealed, 'alice')).toBe('JBSWY3DPEHPK3PXP');
     expect(() => openField(key, sealed, 'mallory')).toThrow();
+  });
+
+  it('refuse a value whose tag was cut short, which GCM would otherwise check on as few as 4 bytes', () => {
+    const key = crypto.randomBytes(32);
+    // A 4-byte tag over an empty secret: 1 in 2^32 guesses passes such a check, and the secret it opens is "".
+    const iv = crypto.randomBytes(12);
+    const cipher = crypto.createCipheriv('aes-256-gcm', key, iv, { authTagLength: 4 });
+    cipher.setAAD(Buffer.from('alice', 'utf8'));
+    cipher.final();
+    const short = `enc:v1:${Buffer.concat([iv, cipher.getAuthTag()]).toString('base64')}`;
+    expect(() => openField(key, short, 'alice')).toThrow(/too short/);
+    // The same with a full-length tag still opens, as every value sealField writes has one.
+    expect(openField(key, sealField(key, '', 'alice'), 'alice')).toBe('');
   });
 
   it('are never silently orphaned: a store holding them does not open with a new key', async () => {
