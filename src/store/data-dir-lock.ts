@@ -46,6 +46,9 @@ async function lockWithSocket(dataDir: string): Promise<DataDirLock> {
   const name = `\0pairing-server-data-dir:${dev}:${ino}`;
   // Half-open: the challenger ends its side once it has named the file, and the answer follows a file read later.
   const server = net.createServer({ allowHalfOpen: true }, (socket) => answerChallenge(socket, storeDir));
+  // Any local user can connect: a few challenges at a time, the rest closed at once, so a flood holds no descriptors
+  // the services need. A real second server that meets a full house reads it as no proof and finds the pid file.
+  server.maxConnections = 4;
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

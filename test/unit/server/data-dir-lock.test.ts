@@ -87,6 +87,21 @@ describe.runIf(process.platform === 'linux')('data dir lock, its name taken by a
     }, 15_000);
   }
 
+  it('holds at most 4 challenge connections however many are opened, and a second server meeting a full house is still refused', async () => {
+    const dir = tempDir();
+    const lock = await lockDataDir(dir);
+    const { dev, ino } = fs.statSync(path.join(dir, 'store'));
+    // A local user's flood: connections that never name a file.
+    const flood = Array.from({ length: 40 }, () => net.connect({ path: `\0pairing-server-data-dir:${dev}:${ino}` }).on('error', () => undefined));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(flood.filter((socket) => !socket.destroyed).length).toBeLessThanOrEqual(4);
+    const second = await refusal(lockDataDir(dir));
+    expect(second.code).toBe('conflict');
+    expect(second.details).toEqual({ pid: process.pid });
+    for (const socket of flood) socket.destroy();
+    await lock.release();
+  }, 15_000);
+
   it('is refused, as before, by a real holder that proves it reads the store', async () => {
     const dir = tempDir();
     const lock = await lockDataDir(dir);
