@@ -15,9 +15,10 @@ const MICRO = ['fingerprint', 'signature-verify', 'master-call', 'http-layer', '
 
 const HELP = `npm run bench -- [options]
 
-Runs openssl speed, the micro benchmarks, then the fleet: the server, the node:https baseline and the floor
-(uWebSockets.js + TLS answering without any check) each get the same pre-signed calls. The server and the
-baseline run side by side, each driven by its own load-generator process, and take turns at the peak.
+Runs openssl speed, the micro benchmarks, then the fleet: the server, the node:https baseline and two floors
+(uWebSockets.js + TLS, and the baseline's own node:https, each answering without any check) get the same
+pre-signed calls. The server and the baseline run side by side, each driven by its own load-generator
+process, and take turns at the peak; each one's checks cost its CPU per call less its floor's.
 
   --terminals N      terminals to register and pair                       default 10000
   --active N         of those, RSA-2048 terminals that call master        default min(terminals, 10000)
@@ -52,7 +53,8 @@ baseline run side by side, each driven by its own load-generator process, and ta
 Environment: BENCH_SERVER_NODE_ARGS   Node flags for the measured server process only (not the baseline or floor),
              e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof' to profile it under the fleet's load, or
              '--import ./dist/bench/probes/loop-probe.js' for GC pauses and loop lag per thread
-             BENCH_BASELINE_NODE_ARGS  the same for the node:https baseline process, e.g. to profile it
+             BENCH_BASELINE_NODE_ARGS  the same for the node:https baseline and its floor, e.g. to profile them
+                                       ('--perf-basic-prof' for perf record -p PID: bench/README.md, session 27)
              BENCH_SERVER_OUTPUT=FILE  the output of the server, baseline and floor is appended there too
              LOOP_PROBE_PAUSES_MS=N    with the loop probe: also print every GC pause of N ms or more, with its time
              BENCH_LATENCY_TIMELINE=FILE  every measured call (phase, when it was due, its latency) and the
