@@ -81,7 +81,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   if (upgrade.foldedSerials > 0) log.info({ terminals: upgrade.foldedSerials }, 'indexed the serials of an older store by case');
   if (upgrade.searchEntries > 0) log.info({ terminals: upgrade.searchEntries }, 'indexed the terminals of an older store for search');
   if (upgrade.timeline > 0) log.info({ requests: upgrade.timeline }, 'indexed the pairing requests of an older store by time');
-  const pastWindows = new SkewHistory(store.root).startRun(Math.floor(now() / 1000), config.clockSkewSec);
+  const pastWindows = new SkewHistory(store.settings).startRun(Math.floor(now() / 1000), config.clockSkewSec);
   for (const w of pastWindows) {
     log.warn({ clockSkewSec: config.clockSkewSec, earlierSkewSec: w.skewSec, createdBefore: new Date(w.createdBefore * 1000).toISOString(), until: new Date((w.createdBefore + config.clockSkewSec) * 1000).toISOString() },
       `the clock skew was raised since an earlier run: requests created before createdBefore are still refused when more than ${w.skewSec} s old, until that run's nonces can no longer be replayed`);

@@ -4,11 +4,9 @@ import { effectiveState } from '../protocol/views.js';
 import type { PairingRecord } from './records.js';
 import type { PairingTimeline } from './pairing-timeline.js';
 import { MAX_PAIRING_TTL_SEC } from './pairing-timeline.js';
+import type { Settings } from './settings.js';
 
 const waitsForOperator = (record: PairingRecord): boolean => record.state === 'pending' && record.stage === 'approval';
-
-/** Key in the `settings` sub-database, set by the transaction that first fills the index: a store without it needs that. */
-const FILLED_KEY = 'pairing-awaiting-filled';
 
 /**
  * requestId → serial, exactly while the request waits for an operator: kept beside every write of a request
@@ -18,17 +16,18 @@ const FILLED_KEY = 'pairing-awaiting-filled';
  */
 export class AwaitingOperator {
   private readonly db: Database<string, string>;
-  /** The store's `settings`, for the marker only. */
-  private readonly settings: Database<{ filledAt: number }, string>;
 
-  constructor(root: RootDatabase) {
+  /**
+   * `settings` holds the marker 'pairing-awaiting-filled', set by the transaction that first fills the index: a store
+   * without it needs that.
+   */
+  constructor(root: RootDatabase, private readonly settings: Settings) {
     this.db = root.openDB<string, string>({ name: 'pairing-awaiting' });
-    this.settings = root.openDB<{ filledAt: number }, string>({ name: 'settings' });
   }
 
   /** Whether the index was ever filled in this store (by `rebuild`): until then it may miss requests that wait. */
   filled(): boolean {
-    return this.settings.get(FILLED_KEY) !== undefined;
+    return this.settings.get('pairing-awaiting-filled') !== undefined;
   }
 
   /** Beside every write of a request, in the same transaction. */
@@ -69,7 +68,7 @@ export class AwaitingOperator {
         this.trackSync(record);
         waiting++;
       }
-      this.settings.putSync(FILLED_KEY, { filledAt: now });
+      this.settings.putSync('pairing-awaiting-filled', { filledAt: now });
     });
     return waiting;
   }

@@ -6,7 +6,7 @@
  * run could have seen, until none of them can be fresh any more. The record outlives a second restart: the window
  * binds for as long as it must, whatever happens between.
  */
-import type { Database, RootDatabase } from 'lmdb';
+import type { Settings } from './settings.js';
 
 /** Requests created before `createdBefore` are fresh only up to `skewSec` in the past (and the current skew ahead). */
 export interface PastWindow {
@@ -14,22 +14,16 @@ export interface PastWindow {
   skewSec: number;
 }
 
-interface SkewRecord {
+export interface SkewRecord {
   /** The skew of the run that wrote the record (the last run that started). */
   skewSec: number;
   /** Windows of earlier runs that still bind. */
   windows: PastWindow[];
 }
 
-const KEY = 'clock-skew';
-
 export class SkewHistory {
-  /** The same sub-database as the gate's setting (Store.settings), under a key of its own. */
-  private readonly db: Database<SkewRecord, string>;
-
-  constructor(root: RootDatabase) {
-    this.db = root.openDB<SkewRecord, string>({ name: 'settings' });
-  }
+  /** Under the key 'clock-skew' of the store's settings (Store.settings). */
+  constructor(private readonly settings: Settings) {}
 
   /**
    * Records this run's skew and returns the windows its freshness check MUST apply. MUST run once at start, before
@@ -37,14 +31,14 @@ export class SkewHistory {
    * not known, and guessing a smaller one would refuse every terminal whose clock the larger skew was set for.
    */
   startRun(nowSec: number, clockSkewSec: number): PastWindow[] {
-    const last = this.db.get(KEY);
+    const last = this.settings.get('clock-skew');
     // A window binds while a request created before its bound can be fresh now, and only if it is narrower.
     const windows = (last?.windows ?? []).filter((w) => w.skewSec < clockSkewSec && w.createdBefore + clockSkewSec >= nowSec);
     if (last && last.skewSec < clockSkewSec) {
       // The last run may have seen requests created up to its skew ahead of now; their nonces are kept by its skew.
       windows.push({ createdBefore: nowSec + last.skewSec + 1, skewSec: last.skewSec });
     }
-    this.db.putSync(KEY, { skewSec: clockSkewSec, windows });
+    this.settings.putSync('clock-skew', { skewSec: clockSkewSec, windows });
     return windows;
   }
 }

@@ -10,10 +10,11 @@ import { FreeSpaceWatch } from './free-space.js';
 import { loadOrCreateFieldKey } from './field-crypto.js';
 import { NonceRing } from './nonce-ring.js';
 import { AwaitingOperator } from './awaiting-operator.js';
+import { Settings } from './settings.js';
 import { PairingTimeline } from './pairing-timeline.js';
 import { TerminalSearch } from './terminal-search.js';
 import type {
-  AuditRecord, CashEventRecord, DepositRecord, GateRecord, KnownCertRecord, OperatorRecord,
+  AuditRecord, CashEventRecord, DepositRecord, KnownCertRecord, OperatorRecord,
   PairingRecord, SessionRecord, TerminalRecord, UnknownSerialRecord,
 } from './records.js';
 
@@ -77,7 +78,7 @@ export class Store {
   readonly audit: Database<AuditRecord, number>;
   readonly unknownSerials: Database<UnknownSerialRecord, string>;
   readonly deposits: Database<DepositRecord, string>;
-  readonly settings: Database<GateRecord, string>;
+  readonly settings: Settings;
   /** A serial in upper case → the terminal's serial: serials that differ only in case are one terminal too many (`foldSerial`). */
   readonly foldedSerials: Database<string, string>;
   /** Key for secret fields at rest (field-crypto.ts). */
@@ -91,7 +92,8 @@ export class Store {
     this.pairing = db('pairing');
     this.pairingIndex = db('pairing-index');
     this.pairingTimeline = new PairingTimeline(root);
-    this.awaitingOperator = new AwaitingOperator(root);
+    this.settings = new Settings(root);
+    this.awaitingOperator = new AwaitingOperator(root, this.settings);
     this.terminalSearch = new TerminalSearch(root);
     this.certs = db('certs');
     this.cashEvents = db('cash-events');
@@ -103,7 +105,6 @@ export class Store {
     this.audit = db<AuditRecord, number>('audit');
     this.unknownSerials = db('unknown-serials');
     this.deposits = db('deposits');
-    this.settings = db('settings');
     this.foldedSerials = db('serials-folded');
   }
 

@@ -71,9 +71,9 @@ describe.skipIf(!canMount)('the store on a full disk', () => {
     expect(reported).toMatchObject({ level: 50, failures: 1 });
 
     // An operator's transactional write (putSync inside atomically, as pairing approval does) gets the same answer.
-    await expect(store.atomically(() => store.settings.putSync('too-big', { openUntil: null, pad: 'x'.repeat(2 ** 21) } as never)))
+    await expect(store.atomically(() => store.settings.putSync('gate', { openUntil: null, pad: 'x'.repeat(2 ** 21) } as never)))
       .rejects.toMatchObject({ code: 'storage_unavailable', status: 503 });
-    expect(store.settings.get('too-big')).toBeUndefined();
+    expect(store.settings.get('gate')).toBeUndefined();
 
     // Nonces written behind while the disk is full: the flush ends, and a batch the store refused stays answered for
     // from memory. (lmdb reuses freed pages, so a small batch may still fit: batches go on until one is refused.)

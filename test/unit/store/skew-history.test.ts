@@ -20,7 +20,7 @@ afterEach(async () => {
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-const start = (nowSec: number, skew: number) => new SkewHistory(store.root).startRun(nowSec, skew);
+const start = (nowSec: number, skew: number) => new SkewHistory(store.settings).startRun(nowSec, skew);
 
 describe('SkewHistory', () => {
   it('binds nothing on a new store, on the same skew, or on a smaller one', () => {
