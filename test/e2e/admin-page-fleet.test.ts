@@ -232,8 +232,9 @@ describe('operator web page, a fleet larger than one page', () => {
     const refreshes = (await sentAt()).slice(before);
     expect(refreshes.length).toBeGreaterThanOrEqual(1);
     expect(refreshes.length).toBeLessThanOrEqual(3);
-    // A second apart, give or take the millisecond a timer's delay is rounded to.
-    for (let i = 1; i < refreshes.length; i++) expect(refreshes[i]! - refreshes[i - 1]!).toBeGreaterThanOrEqual(995);
+    // About a second apart. The page times a refresh from the start of its load, this test from its send, and the two
+    // can differ by the page's other work: one CI run saw two sends 992 ms apart. One refresh per push would be ms apart.
+    for (let i = 1; i < refreshes.length; i++) expect(refreshes[i]! - refreshes[i - 1]!).toBeGreaterThanOrEqual(950);
 
     // Another operator deletes one of them: its row goes, and the next terminal moves up.
     await admin.request('terminals.delete', { serial: burst[0] });
