@@ -95,15 +95,6 @@ export async function consumeTotpStep(store: Store, name: string, step: number, 
 }
 
 /**
- * Starts enrolment for a user without 2FA: the secret is kept pending until a code confirms it.
- * `qrSvg` is the URI as a QR code for the web page, drawn here so the page needs no QR code of its own.
- *
- * The pending secret is written onto the record as it is inside the write transaction, never onto one read before:
- * `users disable|passwd|reset-2fa` rewrite the record from another process, and a stale copy written back would undo
- * them (the account enabled again, the old password or no 2FA back). Refused when, in that transaction, the account is
- * gone or disabled, has 2FA, or the session that asked (`sessionTokenHash`) has ended: those commands end the sessions.
- */
-/**
  * Ends the operator's sessions, except `keepTokenHash`'s; returns how many. Inside `atomically`, beside the change to
  * the account that makes them void (the keys are read first: the range reads the transaction it would otherwise be changing).
  */
@@ -117,6 +108,15 @@ export function endSessionsSync(store: Store, name: string, keepTokenHash?: stri
 const askerGone = (store: Store, latest: OperatorRecord, tokenHash: string | undefined): boolean =>
   isDisabled(latest) || (tokenHash !== undefined && store.sessions.get(tokenHash) === undefined);
 
+/**
+ * Starts enrolment for a user without 2FA: the secret is kept pending until a code confirms it.
+ * `qrSvg` is the URI as a QR code for the web page, drawn here so the page needs no QR code of its own.
+ *
+ * The pending secret is written onto the record as it is inside the write transaction, never onto one read before:
+ * `users disable|passwd|reset-2fa` rewrite the record from another process, and a stale copy written back would undo
+ * them (the account enabled again, the old password or no 2FA back). Refused when, in that transaction, the account is
+ * gone or disabled, has 2FA, or the session that asked (`sessionTokenHash`) has ended: those commands end the sessions.
+ */
 export async function beginTotpEnrolment(store: Store, name: string, sessionTokenHash?: string): Promise<{ totpSecret: string; otpauthUri: string; qrSvg: string }> {
   const secret = newTotpSecret();
   const sealed = sealField(store.fieldKey, secret, name);
