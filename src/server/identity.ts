@@ -5,7 +5,7 @@ import path from 'node:path';
 import { createSelfSignedCertificate, generateKeyPair, keyKindOf } from '../crypto/certificates.js';
 import { fingerprint } from '../crypto/fingerprint.js';
 import type { Config } from '../config.js';
-import { removeTemporaries, writeFileDurably } from '../store/durable-file.js';
+import { removeTemporaries, writeFileDurably } from '../durable-file.js';
 
 export interface ServerIdentity {
   keyFile: string;

@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../errors.js';
-import { writeFileDurably } from './durable-file.js';
+import { writeFileDurably } from '../durable-file.js';
 
 const PREFIX = 'enc:v1:';
 

@@ -1,8 +1,9 @@
 /** @module What each terminal CLI command does: calls the Terminal library and shapes its answer as JSON and as text for the person at the machine. */
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { chmodSync } from 'node:fs';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { writeFileDurably } from '../durable-file.js';
 import { AppError } from '../errors.js';
 import { formatFingerprint, normalizeFingerprint } from '../crypto/fingerprint.js';
 import type { KeyKind } from '../protocol/types.js';
@@ -165,30 +166,14 @@ async function pairLocked(
 }
 
 /**
- * Writes `data` as a new owner-only file that replaces `path` by rename. MUST NOT write into an existing file: its inode
- * may be open elsewhere since it was readable (such a descriptor would read the key), and a crash mid-write would leave
- * a truncated profile. The temp file sits in the same directory (rename is atomic only within one file system).
+ * Writes `data` as a new owner-only file that replaces `path` by rename (writeFileDurably). MUST NOT write into an
+ * existing file: its inode may be open elsewhere since it was readable (such a descriptor would read the key), and a
+ * crash mid-write would leave a truncated profile. The temp file is owner-only from its first byte: the file carries
+ * this terminal's private key.
  */
-async function replaceFile(path: string, data: string): Promise<void> {
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    // MUST be owner-only from its first byte: the file carries this terminal's private key.
-    const file = await open(temp, 'wx', 0o600);
-    try {
-      await file.chmod(0o600); // the umask may have narrowed it; never wider
-      await file.writeFile(data);
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(temp, path);
-  } catch (err) {
-    await rm(temp, { force: true });
-    throw err;
-  }
-  const dir = await open(dirname(path), 'r').catch(() => null);
-  await dir?.sync().catch(() => undefined); // some file systems refuse fsync on a directory; the rename is atomic anyway
-  await dir?.close();
+function replaceFile(path: string, data: string): void {
+  writeFileDurably(path, data, 0o600, { replace: true });
+  chmodSync(path, 0o600); // the umask may have narrowed it; never wider
 }
 
 async function vpnConfig(ctx: CommandContext): Promise<CommandOutput> {
@@ -197,9 +182,11 @@ async function vpnConfig(ctx: CommandContext): Promise<CommandOutput> {
   const out = str(ctx, 'out');
   if (out === undefined) return { json: { ...vpn }, text: vpn.profile.trimEnd() };
   const complete = terminal.vpnProfileWithKey(); // before writing: a refusal must leave an existing file alone
-  await replaceFile(out, complete).catch((err: unknown) => {
+  try {
+    replaceFile(out, complete);
+  } catch (err) {
     throw fileMistake(err, '--out', out);
-  });
+  }
   return {
     json: { out, serial: vpn.serial, masterUrl: vpn.masterUrl, expiresAt: vpn.expiresAt },
     text: `VPN profile with this terminal's key written to ${out} (mode 0600).\nStart the tunnel: openvpn --config ${out}\nmaster inside the tunnel: ${vpn.masterUrl}`,

@@ -1,28 +1,13 @@
 /** @module The terminal's persistent state directory: key.pem (0600, never leaves the terminal), cert.pem and state.json, written atomically. */
-import { randomBytes } from 'node:crypto';
-import {
-  chmodSync,
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeSync,
-} from 'node:fs';
-import { dirname, join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { removeTemporaries, writeFileDurably } from '../durable-file.js';
 import { AppError } from '../errors.js';
 import { SIGNATURE_ALGORITHMS, type KeyKind, type PairingStage, type SignatureAlgorithm } from '../protocol/types.js';
 
 export const KEY_FILE = 'key.pem';
 export const CERT_FILE = 'cert.pem';
 export const STATE_FILE = 'state.json';
-
-/** The temp files `write` makes (`.key.pem.<pid>.<hex>.tmp`); one left by a crash may hold a private key. */
-const LEFTOVER = /^\.(?:key\.pem|cert\.pem|state\.json)\.\d+\.[0-9a-f]+\.tmp$/;
 
 /** A pairing attempt in progress: what a second `pair` needs to resume it. */
 export interface PendingPairing {
@@ -152,13 +137,7 @@ export class StateDir {
    * removes. Safe at any time under the state lock, which every writer holds (state-lock.ts): no write is in flight.
    */
   private removeLeftovers(): void {
-    let names: string[];
-    try {
-      names = readdirSync(this.path);
-    } catch {
-      return; // no directory, nothing left over
-    }
-    for (const name of names) if (LEFTOVER.test(name)) rmSync(join(this.path, name), { force: true });
+    removeTemporaries(this.path, [STATE_FILE, KEY_FILE, CERT_FILE]);
   }
 
   private readFile(name: string): string {
@@ -177,40 +156,13 @@ export class StateDir {
     if (mkdirSync(this.path, { recursive: true, mode: 0o700 }) !== undefined) chmodSync(this.path, 0o700);
   }
 
-  /** Temp file + fsync + rename + fsync of the directory: a crash leaves the old file or the new one, never a torn one. */
+  /** Temp file + fsync + rename + fsync of the directory (writeFileDurably): a crash leaves the old file or the new one, never a torn one. */
   private write(name: string, data: string, mode: number): void {
     this.ensureDir();
     this.removeLeftovers();
     const target = join(this.path, name);
-    const temp = join(this.path, `.${name}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-    try {
-      // MUST create the temp file with its final mode: a key must never exist on disk world-readable, even briefly.
-      const fd = openSync(temp, 'wx', mode);
-      try {
-        writeSync(fd, data);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      chmodSync(temp, mode); // the umask may have narrowed it; never widens beyond `mode`
-      renameSync(temp, target);
-    } catch (err) {
-      rmSync(temp, { force: true });
-      throw err;
-    }
-    syncDir(dirname(target));
-  }
-}
-
-function syncDir(dir: string): void {
-  try {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // Some filesystems refuse fsync on a directory; the rename is still atomic there.
+    // The temp file is created with `mode` before any byte is written, so a key is never on disk world-readable.
+    writeFileDurably(target, data, mode, { replace: true });
+    chmodSync(target, mode); // the umask may have narrowed it; never widens beyond `mode`
   }
 }

@@ -1,10 +1,12 @@
-/** @module Files written whole or not at all: a temporary file beside the target, flushed, then moved or linked into place. */
+/** @module Files written whole or not at all (the server's identity and secrets.key, the terminal's state directory): a temporary file beside the target, flushed, then moved or linked into place. */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
-/** Temporary files of this module: `.NAME.PID.RANDOM.tmp` beside NAME. */
-export const isTemporaryOf = (name: string, entry: string): boolean => entry.startsWith(`.${name}.`) && entry.endsWith('.tmp');
+/** Temporary files of this module: `.NAME.PID.RANDOM.tmp` beside NAME, exactly as writeFileDurably names them. */
+const TEMPORARY = /^\.(.+)\.\d+\.[0-9a-f]{8}\.tmp$/;
+
+export const isTemporaryOf = (name: string, entry: string): boolean => TEMPORARY.exec(entry)?.[1] === name;
 
 /**
  * Writes `data` to `file` so that a crash, a short write or a full disk leaves either no file or the whole new one
