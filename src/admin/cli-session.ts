@@ -3,6 +3,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { writeFileDurably } from '../durable-file.js';
 
 export interface SavedSession {
   url: string;
@@ -31,9 +32,7 @@ export function loadSession(file: string): SavedSession | null {
 /** The token is a bearer secret: the file is written 0600 inside a 0700 folder, never world-readable even briefly. */
 export function saveSession(file: string, session: SavedSession): void {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(session), { mode: 0o600 });
-  fs.renameSync(tmp, file);
+  writeFileDurably(file, JSON.stringify(session), 0o600, { replace: true });
 }
 
 export function removeSession(file: string): void {

@@ -2,6 +2,7 @@
 import { X509Certificate, createPrivateKey, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeFileDurably } from '../durable-file.js';
 import { AppError } from '../errors.js';
 import { generateKeyPair, pemOf } from '../crypto/certificates.js';
 import { fingerprint } from '../crypto/fingerprint.js';
@@ -112,7 +113,7 @@ export class VpnAuthority {
 
   /** Replaces crl.pem atomically: an OpenVPN server reading it directly (`crl-verify`) never sees a torn file. */
   writeCrl(pem: string): void {
-    writeAtomically(path.join(this.dir, VPN_FILES.crl), pem, 0o644);
+    writeFileDurably(path.join(this.dir, VPN_FILES.crl), pem, 0o644, { replace: true });
   }
 }
 
@@ -161,17 +162,6 @@ function create(dataDir: string, dir: string, now: Date): void {
     fs.rmSync(temp, { recursive: true, force: true });
     // Another process created it first: use theirs.
     if ((error as NodeJS.ErrnoException).code === 'ENOTEMPTY' || (error as NodeJS.ErrnoException).code === 'EEXIST') return;
-    throw error;
-  }
-}
-
-function writeAtomically(file: string, content: string, mode: number): void {
-  const temp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    fs.writeFileSync(temp, content, { mode, flag: 'wx' });
-    fs.renameSync(temp, file);
-  } catch (error) {
-    fs.rmSync(temp, { force: true });
     throw error;
   }
 }
