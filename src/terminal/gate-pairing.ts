@@ -5,7 +5,7 @@ import { AppError, isErrorCode, statusOf, type ErrorCode } from '../errors.js';
 import { commitmentOf, NONCE_BYTES, pairingCode } from '../crypto/pairing-code.js';
 import { decodeBase64 } from '../protocol/schemas.js';
 import type { PairingStage } from '../protocol/types.js';
-import { parseServerUrl, type PinnedReply } from './pinned-https.js';
+import { jsonObject, parseServerUrl, type PinnedReply } from './pinned-https.js';
 import { replyError } from './signed-call.js';
 import { softwareVersion } from './software-version.js';
 import type { PendingPairing, StoredState } from './state-dir.js';
@@ -97,7 +97,7 @@ export async function gatePairing(ctx: PairingContext, opts: PairOptions): Promi
   let restarts = 0;
   let shownCode: string | null = null;
   for (;;) {
-    const body = (typeof reply.json === 'object' && reply.json !== null ? reply.json : {}) as Record<string, unknown>;
+    const body = jsonObject(reply) ?? {};
     if (reply.status === 200 && body.status === 'trusted') {
       const masterUrl = parseServerUrl(String(body.masterUrl)).origin;
       ctx.state.server.masterUrl = masterUrl;
@@ -217,14 +217,14 @@ const GATE_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
  * status. A web page, master's `404 no route`, or any other HTTPS server's answer is not one, so it pins nothing.
  */
 export function isGateAnswer(reply: PinnedReply): boolean {
-  const body = typeof reply.json === 'object' && reply.json !== null ? (reply.json as Record<string, unknown>) : {};
+  const body = jsonObject(reply) ?? {};
   if ((reply.status === 200 && body.status === 'trusted') || (reply.status === 202 && body.status === 'pending')) return true;
   return isErrorCode(body.error) && GATE_ERRORS.has(body.error) && statusOf(body.error) === reply.status;
 }
 
 /** The first contact reached some HTTPS server that is not a pairing gate (a mistyped port, master's port, a web server). */
 export function notAPairingGate(gateUrl: string, reply: PinnedReply): AppError {
-  const body = typeof reply.json === 'object' && reply.json !== null ? (reply.json as Record<string, unknown>) : null;
+  const body = jsonObject(reply);
   const said =
     body === null
       ? ' with a body that is not a gate answer'

@@ -25,6 +25,11 @@ export interface PinnedReply {
   sfp: string;
 }
 
+/** The reply's JSON body when it is an object (what every server answer is), else null. */
+export function jsonObject(reply: PinnedReply): Record<string, unknown> | null {
+  return typeof reply.json === 'object' && reply.json !== null ? (reply.json as Record<string, unknown>) : null;
+}
+
 export const DEFAULT_TIMEOUT_MS = 10_000;
 const MAX_REPLY_BYTES = 1024 * 1024;
 

@@ -2,7 +2,7 @@
 import { AppError, isErrorCode } from '../errors.js';
 import { signRequest } from '../crypto/signature.js';
 import type { SignatureAlgorithm } from '../protocol/types.js';
-import { parseServerUrl, pinnedHttps, type PinnedReply } from './pinned-https.js';
+import { jsonObject, parseServerUrl, pinnedHttps, type PinnedReply } from './pinned-https.js';
 
 /** What signing needs; the private key stays in this process. */
 export interface TerminalIdentity {
@@ -55,7 +55,7 @@ export async function signedCall(identity: TerminalIdentity, opts: SignedCallOpt
 
 /** The server's `{error, message}` as an AppError; codes we do not know become `bad_request`, keeping the server's words. */
 export function replyError(reply: PinnedReply): AppError {
-  const body = (typeof reply.json === 'object' && reply.json !== null ? reply.json : {}) as Record<string, unknown>;
+  const body = jsonObject(reply) ?? {};
   const serverCode = typeof body.error === 'string' ? body.error : null;
   const message = typeof body.message === 'string' ? body.message : `the server answered HTTP ${reply.status}`;
   const code = isErrorCode(serverCode) ? serverCode : 'bad_request';
