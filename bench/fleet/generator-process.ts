@@ -1,6 +1,7 @@
 /** @module The orchestrator's handle on the forked load generator: one command at a time, progress relayed, failures as errors. */
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Command, GeneratorMessage } from './messages.js';
+import { nodeArgsFrom } from './server-process.js';
 
 const ENTRY = new URL('./load-generator.js', import.meta.url);
 
@@ -22,7 +23,7 @@ export class GeneratorProcess {
     // open-loop round and began a full GC that then paused the round (4.6 and 15 ms in one round, 0.9 and 11.8 in
     // another, `--trace-gc`: "Mark-Compact (reduce)"); the generator has memory to spare.
     // BENCH_GENERATOR_NODE_ARGS comes after these, so it can override them (e.g. '--trace-gc').
-    const extra = (process.env.BENCH_GENERATOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const extra = nodeArgsFrom('BENCH_GENERATOR_NODE_ARGS');
     const execArgv = [
       '--max-old-space-size=4096', '--min-semi-space-size=64', '--max-semi-space-size=64', '--no-allocation-site-pretenuring',
       '--expose-gc', '--no-memory-reducer', ...extra,

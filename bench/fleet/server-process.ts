@@ -30,15 +30,16 @@ export async function serverOptions(): Promise<Set<string>> {
   return new Set([...stdout.matchAll(/--([a-z][a-z0-9-]*)/g)].map((m) => m[1]!));
 }
 
-/** Node flags for the server under test only, e.g. BENCH_SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile it under the fleet's load. */
-export function serverNodeArgs(): string[] {
-  return (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+/** Node flags from the environment variable `name`, separated by spaces (none when it is unset). */
+export function nodeArgsFrom(name: string): string[] {
+  return (process.env[name] ?? '').split(' ').filter(Boolean);
 }
 
-/** The same for the node:https baseline (BENCH_BASELINE_NODE_ARGS): where its CPU per call goes is half of every ratio. */
-export function baselineNodeArgs(): string[] {
-  return (process.env.BENCH_BASELINE_NODE_ARGS ?? '').split(' ').filter(Boolean);
-}
+/** Node flags for the server under test only, e.g. BENCH_SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile it under the fleet's load. */
+export const serverNodeArgs = (): string[] => nodeArgsFrom('BENCH_SERVER_NODE_ARGS');
+
+/** The same for the node:https baseline and its floor (BENCH_BASELINE_NODE_ARGS): where its CPU per call goes is half of every ratio. */
+export const baselineNodeArgs = (): string[] => nodeArgsFrom('BENCH_BASELINE_NODE_ARGS');
 
 /** BENCH_SERVER_OUTPUT=<file>: every output line of the measured processes is appended there too (e.g. with --trace-gc). */
 const teeFile = process.env.BENCH_SERVER_OUTPUT;
