@@ -3,6 +3,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { writeFileDurably } from '../durable-file.js';
 import { AppError } from '../errors.js';
 
 export const PID_FILE = 'server.pid';
@@ -66,8 +67,7 @@ async function lockWithSocket(dataDir: string): Promise<DataDirLock> {
   server.unref();
   // Written after the bind, by the holder only: a renamed file is never seen half-written. Owner-only, like the whole data dir.
   const file = path.join(dataDir, PID_FILE);
-  fs.writeFileSync(`${file}.${process.pid}`, `${process.pid}\n`, { mode: 0o600 });
-  fs.renameSync(`${file}.${process.pid}`, file);
+  writeFileDurably(file, `${process.pid}\n`, 0o600, { replace: true });
   return {
     release: async () => {
       if (readPid(dataDir) === process.pid) fs.rmSync(file, { force: true });
