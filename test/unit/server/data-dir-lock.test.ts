@@ -51,13 +51,17 @@ describe.runIf(process.platform === 'linux')('data dir lock (abstract socket)', 
   });
 });
 
+/** The lock's abstract socket name for `dir`, as data-dir-lock.ts makes it: its store folder's device and inode. */
+function lockName(dir: string): string {
+  const { dev, ino } = fs.statSync(path.join(dir, 'store'));
+  return `\0pairing-server-data-dir:${dev}:${ino}`;
+}
+
 /** Another process's way of taking the lock name first: bound before the server, answering however `onConnection` does. */
 async function squat(dir: string, onConnection: (socket: net.Socket) => void): Promise<net.Server> {
-  const storeDir = path.join(dir, 'store');
-  fs.mkdirSync(storeDir, { recursive: true });
-  const { dev, ino } = fs.statSync(storeDir);
+  fs.mkdirSync(path.join(dir, 'store'), { recursive: true });
   const server = net.createServer(onConnection);
-  await new Promise<void>((resolve) => server.listen({ path: `\0pairing-server-data-dir:${dev}:${ino}` }, resolve));
+  await new Promise<void>((resolve) => server.listen({ path: lockName(dir) }, resolve));
   return server;
 }
 
@@ -90,9 +94,8 @@ describe.runIf(process.platform === 'linux')('data dir lock, its name taken by a
   it('holds at most 4 challenge connections however many are opened, and a second server meeting a full house is still refused', async () => {
     const dir = tempDir();
     const lock = await lockDataDir(dir);
-    const { dev, ino } = fs.statSync(path.join(dir, 'store'));
     // A local user's flood: connections that never name a file.
-    const flood = Array.from({ length: 40 }, () => net.connect({ path: `\0pairing-server-data-dir:${dev}:${ino}` }).on('error', () => undefined));
+    const flood = Array.from({ length: 40 }, () => net.connect({ path: lockName(dir) }).on('error', () => undefined));
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(flood.filter((socket) => !socket.destroyed).length).toBeLessThanOrEqual(4);
     const second = await refusal(lockDataDir(dir));
