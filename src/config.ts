@@ -21,6 +21,8 @@ export interface Config {
   /** Accepted distance between a signature's `created` and the server clock, seconds. */
   readonly clockSkewSec: number;
   readonly pairingTtlSec: number;
+  /** Pairing requests made longer ago than this are forgotten once over (store/pairing-history.ts); 0: kept for ever. */
+  readonly pairingHistoryDays: number;
   readonly gateMaxBodyBytes: number;
   readonly masterMaxBodyBytes: number;
   readonly adminMaxMessageBytes: number;
@@ -65,6 +67,7 @@ export const DEFAULTS: Omit<Config, 'dataDir' | 'publicHost' | 'publicHostIsLoop
   serverCertFile: null,
   clockSkewSec: 300,
   pairingTtlSec: 24 * 3600,
+  pairingHistoryDays: 90,
   gateMaxBodyBytes: 4 * 1024,
   masterMaxBodyBytes: 16 * 1024,
   adminMaxMessageBytes: 64 * 1024,
@@ -98,6 +101,7 @@ export const CONFIG_OPTIONS = {
   'server-cert': { type: 'string' },
   'clock-skew': { type: 'string' },
   'pairing-ttl': { type: 'string' },
+  'pairing-history-days': { type: 'string' },
   'actor-idle': { type: 'string' },
   'status-log': { type: 'string' },
   'refusal-log-window': { type: 'string' },
@@ -167,6 +171,19 @@ function atMost(max: number, name: string, n: number): number {
 }
 
 /**
+ * A rejection holds for one pairing TTL after the decision, which may come up to one TTL after the request
+ * (pairing-flow.ts): history kept for less than two TTLs would forget a rejection while it still holds.
+ */
+function historyDays(raw: Raw | undefined, pairingTtlSec: number): number {
+  const days = wholeOrZero('pairing-history-days', raw, DEFAULTS.pairingHistoryDays, 'kept for ever', 'days');
+  const minDays = Math.ceil((2 * pairingTtlSec) / 86_400);
+  if (days !== 0 && days < minDays) {
+    throw new ConfigError(`--pairing-history-days must be at least ${minDays} with a pairing TTL of ${pairingTtlSec} s (a rejection holds for one TTL after a decision made up to one TTL after the request), or 0 to keep the history for ever; got ${days}${raw ? origin(raw) : ''}`);
+  }
+  return days;
+}
+
+/**
  * Flags win over environment variables (PAIRING_*), which win over defaults. An empty (or blank) variable counts as
  * unset: `Environment=PAIRING_MASTER_PORT=` in a unit file or `${VAR}` left empty in a template means "not
  * configured", and each default is what the server runs with when the variable is absent altogether. Taken as given,
@@ -196,6 +213,8 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     throw new ConfigError('--server-key and --server-cert go together: give both or neither');
   }
   const publicHost = pick('public-host', 'PAIRING_PUBLIC_HOST');
+  const pairingTtlSec = atMost(MAX_PAIRING_TTL_SEC, 'pairing-ttl', positive('pairing-ttl', raw('pairing-ttl', 'PAIRING_TTL'), DEFAULTS.pairingTtlSec));
+  const pairingHistoryDays = historyDays(raw('pairing-history-days', 'PAIRING_HISTORY_DAYS'), pairingTtlSec);
   const prettyEnv = fromEnv('PAIRING_LOG_PRETTY');
   const pretty = flags['log-pretty'] ?? (prettyEnv === '1' || (prettyEnv === undefined && process.stdout.isTTY === true));
   return Object.freeze({
@@ -211,7 +230,8 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     serverKeyFile: serverKeyFile && path.resolve(serverKeyFile),
     serverCertFile: serverCertFile && path.resolve(serverCertFile),
     clockSkewSec: atMost(MAX_CLOCK_SKEW_SEC, 'clock-skew', positive('clock-skew', raw('clock-skew', 'PAIRING_CLOCK_SKEW'), DEFAULTS.clockSkewSec)),
-    pairingTtlSec: atMost(MAX_PAIRING_TTL_SEC, 'pairing-ttl', positive('pairing-ttl', raw('pairing-ttl', 'PAIRING_TTL'), DEFAULTS.pairingTtlSec)),
+    pairingTtlSec,
+    pairingHistoryDays,
     actorIdleMs: 1000 * positive('actor-idle', raw('actor-idle', 'PAIRING_ACTOR_IDLE'), DEFAULTS.actorIdleMs / 1000),
     statusLogMs: 1000 * wholeOrZero('status-log', raw('status-log', 'PAIRING_STATUS_LOG'), DEFAULTS.statusLogMs / 1000),
     refusalLogWindowMs: 1000 * wholeOrZero('refusal-log-window', raw('refusal-log-window', 'PAIRING_REFUSAL_LOG_WINDOW'), DEFAULTS.refusalLogWindowMs / 1000, 'a line for every refusal'),

@@ -20,6 +20,7 @@ import { Store } from './store/store.js';
 import { upgradeStore } from './store/store-upgrade.js';
 import { auditHeadOf } from './store/audit-chain.js';
 import { SkewHistory } from './store/skew-history.js';
+import { forgetPairingHistory } from './store/pairing-history.js';
 import { VpnService } from './vpn/vpn-service.js';
 
 export interface RunningServer {
@@ -38,6 +39,7 @@ export interface RunningServer {
 }
 
 const NONCE_PRUNE_MS = 60_000;
+const DAY_MS = 86_400_000;
 const AUDIT_WATCH_MS = 1_000;
 /** Pushes of pairing attempts with unknown serials, across the server (alert-budget.ts). */
 const UNKNOWN_SERIAL_ALERTS_PER_SEC = 10;
@@ -166,20 +168,30 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     auditWatch.unref();
 
     // Forgetting expired nonces empties whole slots of the ring on lmdb's writer thread: no scan, whatever the fleet.
-    // Expired operator sessions go with them: a few records, read whole.
+    // Expired operator sessions go with them: a few records, read whole. Then the pairing history past its days: what a
+    // minute added to it, read from its oldest end.
+    const prune = async (): Promise<void> => {
+      const started = performance.now();
+      const emptied = await store.nonces.forgetExpired(Math.floor(now() / 1000), config.clockSkewSec);
+      // About once per 2-minute bucket: rare enough for info, and when it ran is what explains a latency blip.
+      if (emptied > 0) log.info({ slots: emptied, ms: Math.round(performance.now() - started) }, 'expired nonces forgotten');
+      const sessionsForgotten = await sessions.forgetExpired();
+      if (sessionsForgotten > 0) log.info({ sessions: sessionsForgotten }, 'expired operator sessions forgotten');
+      if (config.pairingHistoryDays === 0) return;
+      const historyStarted = performance.now();
+      const history = await forgetPairingHistory(store, now() - config.pairingHistoryDays * DAY_MS, now());
+      if (history.requests > 0) {
+        log.info({ ...history, pairingHistoryDays: config.pairingHistoryDays, ms: Math.round(performance.now() - historyStarted) }, 'pairing requests older than the pairing history forgotten');
+      }
+    };
     let pruning: Promise<void> = Promise.resolve();
-    const pruner = setInterval(() => {
-      pruning = pruning
-        .then(async () => {
-          const started = performance.now();
-          const emptied = await store.nonces.forgetExpired(Math.floor(now() / 1000), config.clockSkewSec);
-          // About once per 2-minute bucket: rare enough for info, and when it ran is what explains a latency blip.
-          if (emptied > 0) log.info({ slots: emptied, ms: Math.round(performance.now() - started) }, 'expired nonces forgotten');
-          const sessionsForgotten = await sessions.forgetExpired();
-          if (sessionsForgotten > 0) log.info({ sessions: sessionsForgotten }, 'expired operator sessions forgotten');
-        })
-        .catch((err: unknown) => log.error({ err }, 'forgetting expired nonces or sessions failed'));
-    }, NONCE_PRUNE_MS);
+    const pruneNext = (): void => {
+      pruning = pruning.then(prune).catch((err: unknown) => log.error({ err }, 'forgetting expired nonces, sessions or pairing history failed'));
+    };
+    // Once at start too: a server that was stopped a while (or has just been upgraded to one that keeps the history
+    // within its days) catches up now rather than a minute into serving. It runs beside the serving threads, in batches.
+    pruneNext();
+    const pruner = setInterval(pruneNext, NONCE_PRUNE_MS);
     pruner.unref();
 
     // The same counts as server.status, in the log: a time series for log-based monitoring, no operator session needed.

@@ -16,6 +16,11 @@ const SERVER_OPTIONS = `  --data-dir DIR        store, generated TLS key and cer
   --server-cert FILE    licence certificate (PEM)
   --clock-skew SEC      accepted terminal clock difference, ≤ 1200   default 300
   --pairing-ttl SEC     how long a pairing request stays pending, ≤ 604800 (7 days)   default 86400
+  --pairing-history-days N
+                        pairing requests made longer ago are forgotten once over,
+                        with certificates only they kept; at least two pairing
+                        TTLs; 0: kept for ever (the audit log keeps every decision)
+                        [PAIRING_HISTORY_DAYS]                            default 90
   --actor-idle SEC      an idle terminal's actor leaves memory after   default 60
   --status-log SEC      log every thread's counts (server.status) every SEC, 0: never   default 60
   --refusal-log-window SEC

@@ -51,7 +51,7 @@ export class PairingTimeline {
     this.db.putSync([record.requestedAt, record.requestId], record.serial);
   }
 
-  removeSync(record: PairingRecord): void {
+  removeSync(record: Pick<PairingRecord, 'requestedAt' | 'requestId'>): void {
     this.db.removeSync([record.requestedAt, record.requestId]);
   }
 
@@ -59,6 +59,21 @@ export class PairingTimeline {
   async newestFirst(before: TimelineCursor | undefined, visit: (entry: TimelineEntry) => boolean): Promise<void> {
     const after = before === undefined ? undefined : parseCursor(before);
     await scanInSlices(this.db, { ...(after && { after }), reverse: true }, ([requestedAt, requestId], serial) => visit({ requestedAt, requestId, serial }));
+  }
+
+  /**
+   * Up to `limit` entries, oldest first, made before `before` and after the entry `after` (exclusive) when given: one
+   * short read, for the history's retention (pairing-history.ts).
+   */
+  oldest(before: number, limit: number, after?: TimelineEntry): TimelineEntry[] {
+    const entries: TimelineEntry[] = [];
+    const range = this.db.getRange({ ...(after && { start: [after.requestedAt, after.requestId] as Key }), end: [before] as unknown as Key, limit: limit + 1 });
+    for (const { key: [requestedAt, requestId], value: serial } of range) {
+      if (after && requestedAt === after.requestedAt && requestId === after.requestId) continue;
+      if (entries.length === limit || requestedAt >= before) break;
+      entries.push({ requestedAt, requestId, serial });
+    }
+    return entries;
   }
 
   /** Newest first back to the requests made at `since`, in one read: at start-up, before any thread serves. */

@@ -194,16 +194,17 @@ describe('empty environment variables', () => {
     expect(fs.existsSync(path.join(cwd, 'store'))).toBe(false);
   }, 60_000);
 
-  it('refuses a number that is not plain digits and an empty --host/--public-host, naming the option (exit 2)', async () => {
+  it('refuses a number that is not plain digits, an empty --host/--public-host and a history shorter than two pairing TTLs, naming the option (exit 2)', async () => {
     const dataDir = tempDir('empty-env-refused');
     const ports = await allocatePorts();
     const serve = (args: string[], env: Record<string, string> = {}) => runCli(SERVER_CLI, ['serve', '--data-dir', dataDir, '--gate-port', String(ports.gate),
       '--admin-port', String(ports.admin), ...args], undefined, { PAIRING_MASTER_PORT: String(ports.master), ...env });
-    const [hex, exponent, host, publicHost] = await Promise.all([
+    const [hex, exponent, host, publicHost, history] = await Promise.all([
       serve([], { PAIRING_MASTER_PORT: '0x1cfd' }),
       serve(['--host', '127.0.0.1'], { PAIRING_MIN_FREE_DISK: '1e3' }),
       serve(['--host', '']),
       serve(['--host', '127.0.0.1', '--public-host', '']),
+      serve(['--host', '127.0.0.1', '--pairing-ttl', '172800', '--pairing-history-days', '3']),
     ]);
     expect(hex.code).toBe(2);
     expect(hex.stderr).toMatch(/^error: bad_request: --master-port must be a port number 0\.\.65535, got "0x1cfd" \(from PAIRING_MASTER_PORT\)\n/);
@@ -213,6 +214,8 @@ describe('empty environment variables', () => {
     expect(host.stderr).toMatch(/^error: bad_request: --host needs a value, got an empty one\n/);
     expect(publicHost.code).toBe(2);
     expect(publicHost.stderr).toMatch(/^error: bad_request: --public-host needs a value, got an empty one\n/);
+    expect(history.code).toBe(2);
+    expect(history.stderr).toMatch(/^error: bad_request: --pairing-history-days must be at least 4 with a pairing TTL of 172800 s /);
     // Refused before anything was created.
     expect(fs.readdirSync(dataDir)).toEqual([]);
   }, 90_000);

@@ -19,6 +19,16 @@ describe('loadConfig', () => {
     expect(() => loadConfig({}, { PAIRING_TTL: String(MAX_PAIRING_TTL_SEC + 1) })).toThrow(/--pairing-ttl must be at most 604800 seconds, got 604801/);
   });
 
+  it('keeps the pairing history 90 days by default, 0 for ever, and never for less than two pairing TTLs (a rejection would be forgotten while it holds)', () => {
+    expect(loadConfig({}, {}).pairingHistoryDays).toBe(90);
+    expect(loadConfig({ 'pairing-history-days': '0' }, {}).pairingHistoryDays).toBe(0);
+    expect(loadConfig({}, { PAIRING_HISTORY_DAYS: '2' }).pairingHistoryDays).toBe(2);
+    expect(() => loadConfig({ 'pairing-history-days': '1' }, {})).toThrow(/--pairing-history-days must be at least 2 with a pairing TTL of 86400 s .*got 1$/);
+    expect(() => loadConfig({ 'pairing-ttl': String(MAX_PAIRING_TTL_SEC) }, { PAIRING_HISTORY_DAYS: '13' }))
+      .toThrow(/must be at least 14 .*got 13 \(from PAIRING_HISTORY_DAYS\)/);
+    expect(() => loadConfig({ 'pairing-history-days': '90d' }, {})).toThrow(/--pairing-history-days must be a whole number of days \(0: kept for ever\), got "90d"/);
+  });
+
   it('logs the status every minute by default; 0 turns it off; anything else but whole seconds is refused', () => {
     expect(loadConfig({}, {}).statusLogMs).toBe(60_000);
     expect(loadConfig({ 'status-log': '0' }, {}).statusLogMs).toBe(0);
