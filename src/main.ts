@@ -6,6 +6,7 @@ import type { Logger } from './logger.js';
 import type { EventSink } from './actors/context.js';
 import type { OpsContext } from './admin/ops.js';
 import { AlertBudget } from './admin/alert-budget.js';
+import { OfflineAccountWatch } from './admin/offline-accounts.js';
 import { LoginThrottle } from './admin/login-throttle.js';
 import { Sessions } from './admin/sessions.js';
 import { createAdminService } from './net/admin.js';
@@ -45,14 +46,6 @@ const AUDIT_WATCH_MS = 1_000;
 const UNKNOWN_SERIAL_ALERTS_PER_SEC = 10;
 /** Pushes of `terminal.new_fingerprint` a second, at most (a paired serial asked for by another key). */
 const NEW_FINGERPRINT_ALERTS_PER_SEC = 10;
-/** Audit actions of `pairing-server users …` (users-cli.ts) → the push every logged-in operator gets for them. */
-const OFFLINE_ACCOUNT_EVENTS: Readonly<Record<string, 'operator.created' | 'operator.changed' | undefined>> = {
-  'users.add': 'operator.created',
-  'users.disable': 'operator.changed',
-  'users.enable': 'operator.changed',
-  'users.reset_2fa': 'operator.changed',
-  'users.passwd': 'operator.changed',
-};
 /** How long shutdown waits for requests in flight. */
 const SHUTDOWN_GRACE_MS = 5_000;
 
@@ -142,29 +135,12 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       webRoot: path.join(packageRoot(), 'src', 'admin', 'web'),
     });
     publish = admin.publish;
+    // Before the admin service takes connections: the account changes made while the server was stopped are logged first.
+    const accounts = new OfflineAccountWatch(store, log, admin);
     if (config.adminPort !== 0) await assertPortFree(config.host, config.adminPort, 'admin');
     const adminListening = await listen(admin.app, config.host, config.adminPort, 'admin');
     await gate.restore();
-
-    // Operator accounts are changed offline (`pairing-server users …` writes the store directly): watch the audit log so
-    // logged-in operators learn of every new or changed account at once — an unexpected one is an alarm.
-    let lastAuditSeq = store.lastAuditSeq();
-    const auditWatch = setInterval(() => {
-      const head = store.lastAuditSeq();
-      if (head === lastAuditSeq) return;
-      for (const { value } of store.audit.getRange({ start: lastAuditSeq + 1 })) {
-        const event = OFFLINE_ACCOUNT_EVENTS[value.action];
-        if (!event) continue;
-        const { result = 'ok', ...detail } = value.detail ?? {};
-        // The command removed the operator's sessions: tell their connections now rather than at the next sweep.
-        if (result === 'ok' && event === 'operator.changed') admin.endDeadSessions();
-        const data = { user: value.target, by: value.user, at: new Date(value.at).toISOString(), result };
-        admin.broadcast(event, event === 'operator.created' ? data : { ...data, action: value.action });
-        // As every audited admin op: written by the offline CLI, so logged here, where log-based monitoring sees it.
-        log[result === 'ok' ? 'info' : 'warn']({ user: value.user, action: value.action, target: value.target, result, remoteAddress: null, ...(Object.keys(detail).length > 0 ? { detail } : {}) }, 'operator action');
-      }
-      lastAuditSeq = head;
-    }, AUDIT_WATCH_MS);
+    const auditWatch = setInterval(() => accounts.poll(), AUDIT_WATCH_MS);
     auditWatch.unref();
 
     // Forgetting expired nonces empties whole slots of the ring on lmdb's writer thread: no scan, whatever the fleet.

@@ -11,6 +11,8 @@ export interface SettingsRecords {
   'clock-skew': SkewRecord;
   /** Set once the awaiting-operator index was filled in this store (awaiting-operator.ts). */
   'pairing-awaiting-filled': { filledAt: number };
+  /** The audit log's last entry the server went through for offline account changes (admin/offline-accounts.ts). */
+  'audit-watched': { seq: number };
 }
 
 export type SettingKey = keyof SettingsRecords;

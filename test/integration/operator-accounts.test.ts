@@ -2,7 +2,8 @@
  * @module `pairing-server users disable|enable|reset-2fa|passwd` run by the real CLI while the real server runs: the
  * operator's open connections are told `session.ended` and their next op answers `session_expired`, the old password
  * or TOTP secret no longer logs in and the new one does, the other operators get `operator.changed`, every run is
- * audited (refusals included) and logged as `operator action`, and no secret reaches the log or the audit entries.
+ * audited (refusals included) and logged as `operator action` (those made while the server was stopped at its next
+ * start), and no secret reaches the log or the audit entries.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminClient } from '../../src/admin/admin-client.js';
@@ -185,6 +186,40 @@ describe('account changes while the server runs', () => {
     expect(secrets.length).toBeGreaterThan(10);
     expect(secrets.filter((secret) => output.includes(secret) || audit.includes(secret))).toEqual([]);
   });
+});
+
+describe('account changes while the server is stopped', () => {
+  const actionLines = (server: ServerProcess) => server.logs.filter((l) => l.msg === 'operator action')
+    .map(({ action, target, result, whileStopped, level }) => ({ action, target, result, whileStopped, level }));
+
+  it('are logged at the next start, marked whileStopped, once: the changes of the run before are not logged again', async () => {
+    const first = await start();
+    await add(first, 'keeper', true);
+    await first.waitForLog((l) => l.msg === 'operator action' && l.action === 'users.add' && l.target === 'keeper');
+    const { dataDir, ports } = first;
+    await first.stop();
+
+    // With the server stopped, nobody logged in is told and the server logs nothing: someone with the data dir adds an
+    // account, and tries to disable one that does not exist.
+    await add(first, 'intruder', false);
+    expect((await serverCli(['users', 'disable', 'nobody', '--data-dir', dataDir])).code).toBe(1);
+
+    const second = await startServerProcess({ dataDir, ports });
+    started.push(second);
+    expect(actionLines(second)).toEqual([
+      { action: 'users.add', target: 'intruder', result: 'ok', whileStopped: true, level: 30 },
+      { action: 'users.disable', target: 'nobody', result: 'not_found', whileStopped: true, level: 40 },
+    ]);
+    expect(second.logs.find((l) => l.target === 'intruder')?.at).toEqual(expect.stringMatching(/^\d{4}-\d\d-\d\dT/));
+    // While it runs, a change is logged as it happens, not marked.
+    await add(second, 'later', false);
+    await second.waitForLog((l) => l.msg === 'operator action' && l.target === 'later');
+    await second.stop();
+
+    const third = await startServerProcess({ dataDir, ports });
+    started.push(third);
+    expect(actionLines(third)).toEqual([]);
+  }, 60_000);
 });
 
 describe('refusals', () => {
