@@ -22,6 +22,7 @@ import { upgradeStore } from './store/store-upgrade.js';
 import { auditHeadOf } from './store/audit-chain.js';
 import { SkewHistory } from './store/skew-history.js';
 import { forgetPairingHistory } from './store/pairing-history.js';
+import { entryCount } from './store/entry-count.js';
 import { VpnService } from './vpn/vpn-service.js';
 
 export interface RunningServer {
@@ -123,6 +124,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       status: async () => ({
         startedAt: new Date(startedAt).toISOString(), uptimeSec: Math.floor((now() - startedAt) / 1000), rssBytes: process.memoryUsage.rss(),
         terminals: store.terminalCount(),
+        pairingHistory: { requests: entryCount(store.pairing), days: config.pairingHistoryDays },
         disk: store.space && { freeBytes: store.space.free, minFreeBytes: store.space.minFreeBytes, low: store.space.low },
         threads: await fronts.status(),
       }),
@@ -174,10 +176,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     // A warning while a thread is restarting or not responding, so an alert on the level alone finds it.
     const statusLog = config.statusLogMs > 0 ? setInterval(() => {
       server.status().then(
-        ({ uptimeSec, rssBytes, terminals, disk, threads }) => {
+        ({ uptimeSec, rssBytes, terminals, pairingHistory, disk, threads }) => {
           const level = threads.every((t) => t.state === 'running') && !disk?.low ? 'info' : 'warn';
           // The audit head leaves the store here: shipped logs are an anchor `audit verify --head` checks the chain against.
-          log[level]({ uptimeSec, rssBytes, terminals, disk, threads, auditHead: auditHeadOf(store.audit) }, 'server status');
+          log[level]({ uptimeSec, rssBytes, terminals, pairingHistory, disk, threads, auditHead: auditHeadOf(store.audit) }, 'server status');
         },
         (err: unknown) => log.error({ err }, 'reading the server status failed'),
       );

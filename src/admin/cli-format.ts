@@ -110,7 +110,7 @@ function serverStatus(r: Row, raw: unknown): string {
   if (typeof r.uptimeSec !== 'number' || threads === null) return json(raw);
   const report = (t: Row): Row => (isRow(t.report) ? t.report : {});
   const counts = (c: unknown): string => (isRow(c) ? `${text(c.answered)}/${text(c.refused)}/${text(c.failed)}` : '');
-  const head = `server up ${duration(r.uptimeSec)} (since ${time(r.startedAt)}), ${text(r.terminals)} terminals created, RSS ${mib(r.rssBytes)}${disk(r.disk)}\n`;
+  const head = `server up ${duration(r.uptimeSec)} (since ${time(r.startedAt)}), ${text(r.terminals)} terminals created${history(r.pairingHistory)}, RSS ${mib(r.rssBytes)}${disk(r.disk)}\n`;
   return head + table(threads, raw, [
     ['THREAD', (t) => t.thread], ['STATE', (t) => t.state], ['SINCE', (t) => time(t.startedAt)], ['RESTARTS', (t) => t.restarts],
     ['LEASES', (t) => t.leases], ['ACTORS', (t) => report(t).actors],
@@ -119,6 +119,12 @@ function serverStatus(r: Row, raw: unknown): string {
     ['MASTER OK/REFUSED/FAILED', (t) => counts(report(t).master)], ['GATE OK/REFUSED/FAILED', (t) => counts(report(t).gate)],
     ['HANDED ON', (t) => report(t).handedOn], ['RECEIVED', (t) => report(t).received], ['HEAP', (t) => mib(report(t).heapUsedBytes)],
   ]);
+}
+
+/** How many pairing requests the store holds, and for how long it keeps them. */
+function history(value: unknown): string {
+  if (!isRow(value) || typeof value.requests !== 'number') return '';
+  return `, ${text(value.requests)} pairing requests kept (${value.days === 0 ? 'for ever' : `${text(value.days)} days once over`})`;
 }
 
 /** The store's disk, when the server watches it: free space, and a warning while cash events are refused for lack of it. */

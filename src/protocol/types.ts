@@ -130,6 +130,11 @@ export interface ServerStatus {
   rssBytes: number;
   /** Terminals operators created, paired or not. */
   terminals: number;
+  /**
+   * Pairing requests the store holds, in any state, and the days it keeps one once it is over (0: for ever). A count
+   * that climbs while nobody pairs is someone filing requests at the open gate.
+   */
+  pairingHistory: { requests: number; days: number };
   /** Free space on the store's disk as of the last check (once a second); null with --min-free-disk 0. */
   disk: { freeBytes: number; minFreeBytes: number; low: boolean } | null;
   threads: FrontThreadStatus[];

@@ -360,7 +360,7 @@ describe('operator web page', () => {
     };
     // The pairing test went through the gate.
     expect(await total('Gate', 0)).toBeGreaterThan(0);
-    expect(await page.locator('#server-summary').textContent()).toMatch(/terminals created; memory [\d,]+ MiB\. Disk: [\d,]+ MiB free \(minimum 64 MiB\)\./);
+    expect(await page.locator('#server-summary').textContent()).toMatch(/terminals created; memory [\d,]+ MiB\. [1-9][\d,]* pairing requests kept \(90 days once over\)\. Disk: [\d,]+ MiB free \(minimum 64 MiB\)\./);
     expect(await page.locator('#server-disk-low').count()).toBe(0);
     // A signed master call from a terminal nobody created: within a refresh (5 s) the refused count moves by exactly one.
     const refusedBefore = await total('Master', 1);

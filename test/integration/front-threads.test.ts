@@ -73,6 +73,8 @@ describe('front-end threads', () => {
     const before = await status();
     expect(before.threads.map((t) => [t.thread, t.state, t.restarts])).toEqual([[0, 'running', 0], [1, 'running', 0], [2, 'running', 0]]);
     expect(before.terminals).toBe(terminals.length);
+    // One request each, approved: the history the store keeps, for the default 90 days once over.
+    expect(before.pairingHistory).toEqual({ requests: terminals.length, days: 90 });
     // The server's start covers its threads' starts.
     for (const t of before.threads) expect(Date.parse(t.startedAt!)).toBeGreaterThanOrEqual(Date.parse(before.startedAt));
     expect(before.rssBytes).toBeGreaterThan(0);
@@ -104,6 +106,7 @@ describe('front-end threads', () => {
     const logged = line as unknown as ServerStatus;
     expect(logged.threads.map((t) => [t.thread, t.state])).toEqual([[0, 'running'], [1, 'running'], [2, 'running']]);
     expect(logged.terminals).toBe(terminals.length);
+    expect(logged.pairingHistory).toEqual({ requests: terminals.length, days: 90 });
     expect(masterTotals(logged).answered).toBeGreaterThanOrEqual(answered);
   });
 

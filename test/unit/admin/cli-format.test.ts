@@ -65,6 +65,7 @@ describe('renderResult', () => {
     const counts = (answered: number, refused: number, failed: number) => ({ answered, refused, failed });
     const status: ServerStatus = {
       startedAt: '2024-05-01T10:00:00.000Z', uptimeSec: 3_725, rssBytes: 300 * 1024 * 1024, terminals: 100_000,
+      pairingHistory: { requests: 104_211, days: 90 },
       disk: { freeBytes: 10 * 1024 ** 3, minFreeBytes: 64 * 1024 ** 2, low: false },
       threads: [
         {
@@ -78,10 +79,11 @@ describe('renderResult', () => {
       ],
     };
     const [head, titles, first, second] = renderResult('server', status).trimEnd().split('\n');
-    expect(head).toBe('server up 1h 2m (since 2024-05-01 10:00:00Z), 100000 terminals created, RSS 300 MiB, disk 10240 MiB free (minimum 64 MiB)');
+    expect(head).toBe('server up 1h 2m (since 2024-05-01 10:00:00Z), 100000 terminals created, 104211 pairing requests kept (90 days once over), RSS 300 MiB, disk 10240 MiB free (minimum 64 MiB)');
     const low = renderResult('server', { ...status, disk: { freeBytes: 50 * 1024 ** 2, minFreeBytes: 64 * 1024 ** 2, low: true } }).split('\n')[0];
-    expect(low).toBe('server up 1h 2m (since 2024-05-01 10:00:00Z), 100000 terminals created, RSS 300 MiB, disk 50 MiB free (minimum 64 MiB) — ALMOST FULL: cash events are refused until there is room');
-    expect(renderResult('server', { ...status, disk: null }).split('\n')[0]).toBe('server up 1h 2m (since 2024-05-01 10:00:00Z), 100000 terminals created, RSS 300 MiB');
+    expect(low).toBe('server up 1h 2m (since 2024-05-01 10:00:00Z), 100000 terminals created, 104211 pairing requests kept (90 days once over), RSS 300 MiB, disk 50 MiB free (minimum 64 MiB) — ALMOST FULL: cash events are refused until there is room');
+    expect(renderResult('server', { ...status, disk: null }).split('\n')[0]).toBe('server up 1h 2m (since 2024-05-01 10:00:00Z), 100000 terminals created, 104211 pairing requests kept (90 days once over), RSS 300 MiB');
+    expect(renderResult('server', { ...status, pairingHistory: { requests: 5, days: 0 } }).split('\n')[0]).toContain(', 5 pairing requests kept (for ever), RSS');
     expect(titles).toMatch(/^THREAD\s+STATE\s+SINCE\s+RESTARTS\s+LEASES\s+ACTORS\s+BUSY\s+IN FLIGHT/);
     expect(first!.split(/\s{2,}/)).toEqual(['0', 'running', '2024-05-01 10:00:00Z', '0', '4990', '5000', '43%', '4', '120000/12/0', '40/2/1', '7', '5', '64 MiB']);
     expect(second!.split(/\s{2,}/)).toEqual(['1', 'restarting', '2', '0']);

@@ -43,6 +43,7 @@ export function serverView(ctx) {
       fill(summary,
         h('p', {}, `Up ${uptime(status.uptimeSec)}, since ${formatTime(status.startedAt)}. `,
           `${status.terminals.toLocaleString()} terminals created; memory ${mib(status.rssBytes)}. `,
+          status.pairingHistory ? `${status.pairingHistory.requests.toLocaleString()} pairing requests kept (${status.pairingHistory.days === 0 ? 'for ever' : `${status.pairingHistory.days} days once over`}). ` : null,
           status.disk ? `Disk: ${mib(status.disk.freeBytes)} free (minimum ${mib(status.disk.minFreeBytes)}). ` : null,
           h('span', { class: 'muted', id: 'server-as-of' }, `As of ${formatTime(new Date().toISOString())}.`)),
         status.disk?.low
