@@ -148,6 +148,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     // Forgetting expired nonces empties whole slots of the ring on lmdb's writer thread: no scan, whatever the fleet.
     // Expired operator sessions go with them: a few records, read whole. Then the pairing history past its days: what a
     // minute added to it, read from its oldest end.
+    const stopPruning = new AbortController();
     const prune = async (): Promise<void> => {
       const started = performance.now();
       const emptied = await store.nonces.forgetExpired(Math.floor(now() / 1000), config.clockSkewSec);
@@ -157,7 +158,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       if (sessionsForgotten > 0) log.info({ sessions: sessionsForgotten }, 'expired operator sessions forgotten');
       if (config.pairingHistoryDays === 0) return;
       const historyStarted = performance.now();
-      const history = await forgetPairingHistory(store, now() - config.pairingHistoryDays * DAY_MS, now());
+      const history = await forgetPairingHistory(store, now() - config.pairingHistoryDays * DAY_MS, now(), stopPruning.signal);
       if (history.requests > 0) {
         log.info({ ...history, pairingHistoryDays: config.pairingHistoryDays, ms: Math.round(performance.now() - historyStarted) }, 'pairing requests older than the pairing history forgotten');
       }
@@ -200,6 +201,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         if (closed) return { stuckThreads: [] };
         closed = true;
         clearInterval(pruner);
+        stopPruning.abort();
         clearInterval(auditWatch);
         if (statusLog) clearInterval(statusLog);
         // Admin first: its ops reach the front threads' actors and write the store. Then front threads stop accepting,

@@ -22,12 +22,13 @@ export interface ForgottenHistory {
  * keys, up to MAX_PENDING_PER_SERIAL at a time, each with a certificate of up to 12 KiB. The audit log keeps every
  * operator's decision regardless. Reads the timeline from its oldest end, in batches, so a run reads only what it
  * forgets (and the few still waiting); each batch is re-read inside its transaction, so a request a terminal's actor
- * changed meanwhile is judged as it now stands.
+ * changed meanwhile is judged as it now stands. `signal` stops it between two batches: a store with years of history
+ * to catch up on would otherwise hold a shutdown for as long as that takes.
  */
-export async function forgetPairingHistory(store: Store, before: number, now: number): Promise<ForgottenHistory> {
+export async function forgetPairingHistory(store: Store, before: number, now: number, signal?: AbortSignal): Promise<ForgottenHistory> {
   const forgotten: ForgottenHistory = { requests: 0, certificates: 0 };
   let after: TimelineEntry | undefined;
-  for (;;) {
+  while (!signal?.aborted) {
     const entries = store.pairingTimeline.oldest(before, BATCH, after);
     if (entries.length === 0) return forgotten;
     after = entries[entries.length - 1];
@@ -51,4 +52,5 @@ export async function forgetPairingHistory(store: Store, before: number, now: nu
     if (entries.length < BATCH) return forgotten;
     await nextTurn();
   }
+  return forgotten;
 }

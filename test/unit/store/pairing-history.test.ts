@@ -140,7 +140,7 @@ describe('the pairing history past its days', () => {
     expect((await gate('ATM-H4', k, { commitment: commitmentOf(crypto.randomBytes(32)) })).status).toBe(202);
   });
 
-  it('forgets a long history in batches, and drops timeline entries whose request is gone', async () => {
+  it('forgets a long history in batches, stops between two when told to, and drops timeline entries whose request is gone', async () => {
     const serials = Array.from({ length: 1_234 }, (_, i) => `ATM-B${i}`);
     const requestedAt = clock;
     // As the actor files them (addPairingSync), but in one transaction: 1,234 requests through the gate would take long.
@@ -161,7 +161,14 @@ describe('the pairing history past its days', () => {
     expect(store.awaitingOperator.waiting(store.pairing, clock)).toHaveLength(1_234);
     clock += TTL + KEEP + 1_234;
 
-    expect(await forget()).toEqual({ requests: 1_234, certificates: 1_234 });
+    // A shutdown stops it between two batches: the batch under way is written whole, the rest waits for the next start.
+    const stop = new AbortController();
+    const stopped = forgetPairingHistory(store, clock - KEEP, clock, stop.signal);
+    stop.abort();
+    // The first batch of 500 timeline entries holds the one without a request.
+    expect(await stopped).toEqual({ requests: 499, certificates: 499 });
+    expect(entryCount(store.pairing)).toBe(735);
+    expect(await forget()).toEqual({ requests: 735, certificates: 735 });
     for (const db of [store.pairing, store.pairingIndex, store.certs, store.pairingTimeline['db']] as const) expect(entryCount(db)).toBe(0);
     expect(store.awaitingOperator.waiting(store.pairing, clock)).toHaveLength(0);
     expect(store.terminalCount()).toBe(1_234);
