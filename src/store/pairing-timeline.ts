@@ -67,7 +67,8 @@ export class PairingTimeline {
    */
   oldest(before: number, limit: number, after?: TimelineEntry): TimelineEntry[] {
     const entries: TimelineEntry[] = [];
-    const range = this.db.getRange({ ...(after && { start: [after.requestedAt, after.requestId] as Key }), end: [before] as unknown as Key, limit: limit + 1 });
+    const start: Key | undefined = after && [after.requestedAt, after.requestId];
+    const range = this.db.getRange({ ...(start && { start }), limit: limit + 1 });
     for (const { key: [requestedAt, requestId], value: serial } of range) {
       if (after && requestedAt === after.requestedAt && requestId === after.requestId) continue;
       if (entries.length === limit || requestedAt >= before) break;
