@@ -37,14 +37,22 @@ const mib = (bytes: number): string => `${n0(bytes / MIB)} MiB`;
 /** "3.71, 5.02, 4.40" : each open-loop round's p99 after the lead-in, in the order they ran. */
 const roundP99s = (rounds: readonly PhaseReport[]): string => rounds.map((r) => ms(r.latency.p99Ms)).join(', ');
 
-/** "2.95×, 3.04×, 2.99×": the server's peak over the baseline's, slice by slice (they ran in turns), or '' for one slice. */
-export function sliceRatios(server: PhaseReport, baseline: PhaseReport): string {
+/**
+ * The server's peak over the baseline's, slice j against slice j (they ran in turns), for the slices both ran; null
+ * where the baseline's slice answered nothing. Empty for fewer than two: one slice is the pooled ratio itself.
+ */
+function ratiosBySlice(server: PhaseReport, baseline: PhaseReport): (number | null)[] {
   const n = Math.min(server.slices.length, baseline.slices.length);
-  if (n < 2) return '';
+  if (n < 2) return [];
   return Array.from({ length: n }, (_, j) => {
     const b = baseline.slices[j]!.callsPerSec;
-    return b > 0 ? `${(server.slices[j]!.callsPerSec / b).toFixed(2)}×` : '—';
-  }).join(', ');
+    return b > 0 ? server.slices[j]!.callsPerSec / b : null;
+  });
+}
+
+/** "2.95×, 3.04×, 2.99×" (ratiosBySlice), or '' for one slice. */
+export function sliceRatios(server: PhaseReport, baseline: PhaseReport): string {
+  return ratiosBySlice(server, baseline).map((r) => (r === null ? '—' : `${r.toFixed(2)}×`)).join(', ');
 }
 
 /** Student's t at 97.5% for 1–10 degrees of freedom; beyond, the table's last entry errs on the wide side. */
@@ -52,13 +60,14 @@ const T_975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2
 
 /**
  * The 95% confidence interval of the mean of the slice-by-slice ratios (server ÷ baseline, slice j against slice j),
- * or null for fewer than two slices. Each pair ran back to back, so a host that moved during the run moves both
- * halves of a pair; what is left is the noise of a 1–2 s slice, and this says how far the ratio can be trusted.
+ * or null for fewer than two slices or a baseline slice that answered nothing. Each pair ran back to back, so a host
+ * that moved during the run moves both halves of a pair; what is left is the noise of a 1–2 s slice, and this says
+ * how far the ratio can be trusted.
  */
 export function sliceRatioInterval(server: PhaseReport, baseline: PhaseReport): { mean: number; low: number; high: number; n: number } | null {
-  const n = Math.min(server.slices.length, baseline.slices.length);
-  if (n < 2) return null;
-  const ratios = Array.from({ length: n }, (_, j) => server.slices[j]!.callsPerSec / Math.max(1e-9, baseline.slices[j]!.callsPerSec));
+  const ratios = ratiosBySlice(server, baseline).filter((r): r is number => r !== null);
+  const n = ratios.length;
+  if (n < 2 || n < Math.min(server.slices.length, baseline.slices.length)) return null;
   const mean = ratios.reduce((a, r) => a + r, 0) / n;
   const sd = Math.sqrt(ratios.reduce((a, r) => a + (r - mean) ** 2, 0) / (n - 1));
   const half = T_975[Math.min(n - 1, T_975.length) - 1]! * (sd / Math.sqrt(n));

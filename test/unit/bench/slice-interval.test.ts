@@ -1,6 +1,6 @@
 /** @module Unit tests: the 95% interval of the peak's slice-by-slice ratio, which says how far the 3× verdict can be trusted. */
 import { describe, expect, it } from 'vitest';
-import { sliceRatioInterval } from '../../../bench/lib/report.js';
+import { sliceRatioInterval, sliceRatios } from '../../../bench/lib/report.js';
 import type { PhaseReport } from '../../../bench/fleet/messages.js';
 
 /** A peak whose slices ran at these rates (the interval reads nothing else). */
@@ -28,5 +28,11 @@ describe('sliceRatioInterval', () => {
   it('has no interval for one slice, and pairs only the slices both sides ran', () => {
     expect(sliceRatioInterval(peak(300), peak(100))).toBeNull();
     expect(sliceRatioInterval(peak(300, 300, 900), peak(100, 100))!.n).toBe(2);
+  });
+
+  it('has none when a baseline slice answered nothing (before, it divided by 1e-9), and the slice shows as —', () => {
+    expect(sliceRatioInterval(peak(300, 300, 300), peak(100, 0, 100))).toBeNull();
+    expect(sliceRatios(peak(300, 300, 300), peak(100, 0, 150))).toBe('3.00×, —, 2.00×');
+    expect(sliceRatios(peak(300), peak(100))).toBe('');
   });
 });
