@@ -211,6 +211,9 @@ describe('account changes while the server is stopped', () => {
       { action: 'users.disable', target: 'nobody', result: 'not_found', whileStopped: true, level: 40 },
     ]);
     expect(second.logs.find((l) => l.target === 'intruder')?.at).toEqual(expect.stringMatching(/^\d{4}-\d\d-\d\dT/));
+    // The lines come from the audit entries, which hold no secret: no password of the run is in them.
+    expect(second.output()).toContain('intruder');
+    expect(secrets.filter((secret) => second.output().includes(secret))).toEqual([]);
     // While it runs, a change is logged as it happens, not marked.
     await add(second, 'later', false);
     await second.waitForLog((l) => l.msg === 'operator action' && l.target === 'later');
