@@ -145,10 +145,23 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     const auditWatch = setInterval(() => accounts.poll(), AUDIT_WATCH_MS);
     auditWatch.unref();
 
-    // Forgetting expired nonces empties whole slots of the ring on lmdb's writer thread: no scan, whatever the fleet.
-    // Expired operator sessions go with them: a few records, read whole. Then the pairing history past its days: what a
-    // minute added to it, read from its oldest end.
+    // The pairing history past its days: what a minute added to it, read from its oldest end. At start too, so that a
+    // server stopped a while (or just upgraded to one that keeps the history within its days) catches up at once; it
+    // runs beside the serving threads, in batches, and a shutdown stops it between two.
     const stopPruning = new AbortController();
+    const forgetHistory = async (): Promise<void> => {
+      if (config.pairingHistoryDays === 0) return;
+      const started = performance.now();
+      const history = await forgetPairingHistory(store, now() - config.pairingHistoryDays * DAY_MS, now(), stopPruning.signal);
+      if (history.requests > 0) {
+        log.info({ ...history, pairingHistoryDays: config.pairingHistoryDays, ms: Math.round(performance.now() - started) }, 'pairing requests older than the pairing history forgotten');
+      }
+    };
+    // Forgetting expired nonces empties whole slots of the ring on lmdb's writer thread: no scan, whatever the fleet.
+    // Expired operator sessions go with them: a few records, read whole. Not at start: emptying a slot reads its pages
+    // into the process's resident file pages (one slot of a 10,000-terminal bench store: +31 MiB), and after a stop
+    // every slot is due, so start-up's memory would count them all (a bench run at 100,000 terminals, on a store its
+    // last run had left a day before: +253 MiB, when the prune ran at start).
     const prune = async (): Promise<void> => {
       const started = performance.now();
       const emptied = await store.nonces.forgetExpired(Math.floor(now() / 1000), config.clockSkewSec);
@@ -156,21 +169,13 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       if (emptied > 0) log.info({ slots: emptied, ms: Math.round(performance.now() - started) }, 'expired nonces forgotten');
       const sessionsForgotten = await sessions.forgetExpired();
       if (sessionsForgotten > 0) log.info({ sessions: sessionsForgotten }, 'expired operator sessions forgotten');
-      if (config.pairingHistoryDays === 0) return;
-      const historyStarted = performance.now();
-      const history = await forgetPairingHistory(store, now() - config.pairingHistoryDays * DAY_MS, now(), stopPruning.signal);
-      if (history.requests > 0) {
-        log.info({ ...history, pairingHistoryDays: config.pairingHistoryDays, ms: Math.round(performance.now() - historyStarted) }, 'pairing requests older than the pairing history forgotten');
-      }
+      await forgetHistory();
     };
-    let pruning: Promise<void> = Promise.resolve();
-    const pruneNext = (): void => {
-      pruning = pruning.then(prune).catch((err: unknown) => log.error({ err }, 'forgetting expired nonces, sessions or pairing history failed'));
-    };
-    // Once at start too: a server that was stopped a while (or has just been upgraded to one that keeps the history
-    // within its days) catches up now rather than a minute into serving. It runs beside the serving threads, in batches.
-    pruneNext();
-    const pruner = setInterval(pruneNext, NONCE_PRUNE_MS);
+    const failed = (err: unknown): void => log.error({ err }, 'forgetting expired nonces, sessions or pairing history failed');
+    let pruning: Promise<void> = forgetHistory().catch(failed);
+    const pruner = setInterval(() => {
+      pruning = pruning.then(prune).catch(failed);
+    }, NONCE_PRUNE_MS);
     pruner.unref();
 
     // The same counts as server.status, in the log: a time series for log-based monitoring, no operator session needed.
