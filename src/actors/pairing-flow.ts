@@ -104,7 +104,7 @@ export class PairingFlow {
       // Kept with its request: master tells `not_paired` from `unauthenticated` by the certificates a serial has presented.
       const certKey = compositeKey(this.serial, auth.tfp);
       if (ctx.store.certs.get(certKey) === undefined) ctx.store.certs.putSync(certKey, { der: auth.certDer, firstSeenAt: now });
-      ctx.store.addPairingSync(record);
+      ctx.store.putPairingSync(record);
       ctx.store.pairingIndex.putSync(certKey, record.requestId);
     });
     // Once per request of a certificate, not once per commit: a terminal that commits again (a new nonce after a restart)

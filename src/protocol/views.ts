@@ -5,7 +5,7 @@ import type { AuditEntry, DepositAddressView, PairingState, PairingView, Termina
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 /** A pending request past its expiry reads as expired, whether or not a sweep has rewritten it yet. */
-export function effectiveState(record: PairingRecord, now: number): PairingState {
+export function effectiveState(record: Pick<PairingRecord, 'state' | 'expiresAt'>, now: number): PairingState {
   return record.state === 'pending' && record.expiresAt <= now ? 'expired' : record.state;
 }
 

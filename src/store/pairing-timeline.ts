@@ -1,6 +1,7 @@
 /** @module Pairing requests in the order they were made: newest-first pages for operators, and the recent stretch that holds every pending request. */
 import type { Database, RootDatabase } from 'lmdb';
 import { AppError } from '../errors.js';
+import type { PairingStage, PairingState } from '../protocol/types.js';
 import type { PairingRecord } from './records.js';
 import { scanInSlices } from './sliced-scan.js';
 import { entryCount } from './entry-count.js';
@@ -16,6 +17,20 @@ export interface TimelineEntry {
   requestedAt: number;
   requestId: string;
   serial: string;
+  /**
+   * The request as of its last write: its state (a `pending` past `expiresAt` reads as expired) and stage, so that a
+   * listing of one state reads only the requests it shows. Absent in entries a store from before wrote (the serial only).
+   */
+  summary?: { state: PairingState; stage: PairingStage; expiresAt: number };
+}
+
+/** What an entry holds: the serial alone as stores from before wrote it, or the serial and the request's summary. */
+type Value = string | [serial: string, state: PairingState, stage: PairingStage, expiresAt: number];
+
+function entryOf([requestedAt, requestId]: Key, value: Value): TimelineEntry {
+  if (typeof value === 'string') return { requestedAt, requestId, serial: value };
+  const [serial, state, stage, expiresAt] = value;
+  return { requestedAt, requestId, serial, summary: { state, stage, expiresAt } };
 }
 
 /** Where a newest-first page ended: the next page starts just before it. Opaque to clients. */
@@ -36,19 +51,20 @@ export function parseCursor(cursor: TimelineCursor): [requestedAt: number, reque
 }
 
 /**
- * (requestedAt, requestId) → serial, written in the same transaction as the request itself (`addSync`/`removeSync`
- * beside `pairing.putSync`/`removeSync`). Requests are keyed by a random id, so without it every listing read and
+ * (requestedAt, requestId) → serial and summary, written in the same transaction as every write of the request itself
+ * (`putSync`/`removeSync` beside `pairing.putSync`/`removeSync`). Requests are keyed by a random id, so without it every listing read and
  * sorted the whole history: 4.3 MB and 200 ms for 10,000 paired terminals, ten times that for 100,000.
  */
 export class PairingTimeline {
-  private readonly db: Database<string, Key>;
+  private readonly db: Database<Value, Key>;
 
   constructor(root: RootDatabase) {
-    this.db = root.openDB<string, Key>({ name: 'pairing-timeline' });
+    this.db = root.openDB<Value, Key>({ name: 'pairing-timeline' });
   }
 
-  addSync(record: PairingRecord): void {
-    this.db.putSync([record.requestedAt, record.requestId], record.serial);
+  /** Beside every write of a request (its key never changes: `requestedAt` is set once). */
+  putSync(record: PairingRecord): void {
+    this.db.putSync([record.requestedAt, record.requestId], [record.serial, record.state, record.stage, record.expiresAt]);
   }
 
   removeSync(record: Pick<PairingRecord, 'requestedAt' | 'requestId'>): void {
@@ -58,7 +74,7 @@ export class PairingTimeline {
   /** Newest first, from just before `before` (the whole history without it), in slices (sliced-scan.ts); `visit` returns false to stop. */
   async newestFirst(before: TimelineCursor | undefined, visit: (entry: TimelineEntry) => boolean): Promise<void> {
     const after = before === undefined ? undefined : parseCursor(before);
-    await scanInSlices(this.db, { ...(after && { after }), reverse: true }, ([requestedAt, requestId], serial) => visit({ requestedAt, requestId, serial }));
+    await scanInSlices(this.db, { ...(after && { after }), reverse: true }, (key, value) => visit(entryOf(key, value)));
   }
 
   /**
@@ -69,19 +85,20 @@ export class PairingTimeline {
     const entries: TimelineEntry[] = [];
     const start: Key | undefined = after && [after.requestedAt, after.requestId];
     const range = this.db.getRange({ ...(start && { start }), limit: limit + 1 });
-    for (const { key: [requestedAt, requestId], value: serial } of range) {
+    for (const { key, value } of range) {
+      const [requestedAt, requestId] = key;
       if (after && requestedAt === after.requestedAt && requestId === after.requestId) continue;
       if (entries.length === limit || requestedAt >= before) break;
-      entries.push({ requestedAt, requestId, serial });
+      entries.push(entryOf(key, value));
     }
     return entries;
   }
 
   /** Newest first back to the requests made at `since`, in one read: at start-up, before any thread serves. */
   *recent(since: number): IterableIterator<TimelineEntry> {
-    for (const { key: [requestedAt, requestId], value: serial } of this.db.getRange({ reverse: true })) {
-      if (requestedAt < since) return;
-      yield { requestedAt, requestId, serial };
+    for (const { key, value } of this.db.getRange({ reverse: true })) {
+      if (key[0] < since) return;
+      yield entryOf(key, value);
     }
   }
 
@@ -95,7 +112,7 @@ export class PairingTimeline {
     root.transactionSync(() => {
       for (const key of [...this.db.getKeys()]) this.db.removeSync(key);
       for (const { value } of pairing.getRange()) {
-        this.addSync(value);
+        this.putSync(value);
         written++;
       }
     });

@@ -52,7 +52,7 @@ export class Store {
   readonly root: RootDatabase;
   /** Written through putTerminalSync only, which keeps the search index with it. */
   readonly terminals: Database<TerminalRecord, string>;
-  /** Written through putPairingSync / addPairingSync / removePairingSync only, which keep its indexes with it. */
+  /** Written through putPairingSync / removePairingSync only, which keep its indexes with it. */
   readonly pairing: Database<PairingRecord, string>;
   /** (serial, tfp) → requestId of that fingerprint's current request. */
   readonly pairingIndex: Database<string, string>;
@@ -243,16 +243,14 @@ export class Store {
     for (const key of [...this.withPrefix(db, prefix)].map((entry) => entry.key)) db.removeSync(key);
   }
 
-  /** Writes a pairing request, and whether it waits for an operator: every write of one goes through here. Inside `atomically`. */
+  /**
+   * Writes a pairing request, its place in the timeline (with the state listings filter by) and whether it waits for an
+   * operator: every write of one goes through here, the first included. Inside `atomically`.
+   */
   putPairingSync(record: PairingRecord): void {
     this.pairing.putSync(record.requestId, record);
+    this.pairingTimeline.putSync(record);
     this.awaitingOperator.trackSync(record);
-  }
-
-  /** Files a new pairing request, in its place in the timeline too. Inside `atomically`. */
-  addPairingSync(record: PairingRecord): void {
-    this.putPairingSync(record);
-    this.pairingTimeline.addSync(record);
   }
 
   /**

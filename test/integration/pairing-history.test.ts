@@ -37,7 +37,7 @@ async function ageHistory(dataDir: string, days: number): Promise<number> {
     await store.atomically(() => {
       for (const record of records) {
         store.removePairingSync(record);
-        store.addPairingSync({ ...record, requestedAt: shift(record.requestedAt)!, expiresAt: shift(record.expiresAt)!, decidedAt: shift(record.decidedAt) });
+        store.putPairingSync({ ...record, requestedAt: shift(record.requestedAt)!, expiresAt: shift(record.expiresAt)!, decidedAt: shift(record.decidedAt) });
         store.pairingIndex.putSync(compositeKey(record.serial, record.tfp), record.requestId);
       }
     });

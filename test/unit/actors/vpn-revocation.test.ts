@@ -65,7 +65,7 @@ describe('VPN certificates and the trust they follow', () => {
     };
     await store.atomically(() => {
       store.certs.putSync(compositeKey('ATM-V2', next.tfp), { der: next.der, firstSeenAt: now });
-      store.addPairingSync(request);
+      store.putPairingSync(request);
       store.pairingIndex.putSync(compositeKey('ATM-V2', next.tfp), request.requestId);
     });
     const reply = await actorFor('ATM-V2').handle({ type: 'approve', requestId: request.requestId, code, user: 'alice' });

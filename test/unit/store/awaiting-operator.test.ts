@@ -27,7 +27,7 @@ describe('AwaitingOperator', () => {
     const a = request('a', NOW - 3_000);
     const b = request('b', NOW - 2_000);
     const c = request('c', NOW - 1_000);
-    await store.atomically(() => [a, b, c].forEach((r) => store.addPairingSync(r)));
+    await store.atomically(() => [a, b, c].forEach((r) => store.putPairingSync(r)));
     expect(waiting()).toEqual([]); // no code yet: nothing for an operator
     await store.atomically(() => [a, b, c].forEach((r) => store.putPairingSync({ ...r, stage: 'approval' })));
     expect(waiting()).toEqual(['pr_c', 'pr_b', 'pr_a']);
@@ -45,7 +45,7 @@ describe('AwaitingOperator', () => {
     // Pending for 30 days (a TTL no server accepts now): outside the stretch where pending requests can be.
     const old = { ...request('old', NOW - 8 * 86_400_000, 'approval'), expiresAt: NOW + 22 * 86_400_000 };
     const fresh = request('fresh', NOW - 60_000, 'approval');
-    await store.atomically(() => [old, fresh].forEach((r) => store.addPairingSync(r)));
+    await store.atomically(() => [old, fresh].forEach((r) => store.putPairingSync(r)));
     expect(store.awaitingOperator.rebuild(store.pairingTimeline, store.pairing, store.root, NOW)).toBe(2);
     expect(waiting()).toEqual(['pr_a', 'pr_fresh']); // pr_a: the first test's, still waiting, and newer
   });
@@ -59,7 +59,7 @@ describe('upgradeStore and the index of requests waiting for an operator', () =>
       const now = Date.now();
       const a = { ...request('up-a', now - 120_000, 'approval') };
       const b = { ...request('up-b', now - 60_000, 'approval') };
-      await upgraded.atomically(() => [a, b].forEach((r) => upgraded.addPairingSync(r)));
+      await upgraded.atomically(() => [a, b].forEach((r) => upgraded.putPairingSync(r)));
       // A store written by a build between the timeline and this index: the timeline holds every request, the index none.
       await upgraded.root.openDB<string, string>({ name: 'pairing-awaiting' }).clearAsync();
       const listed = () => upgraded.awaitingOperator.waiting(upgraded.pairing, now).map((r) => r.requestId);

@@ -143,7 +143,7 @@ describe('the pairing history past its days', () => {
   it('forgets a long history in batches, stops between two when told to, and drops timeline entries whose request is gone', async () => {
     const serials = Array.from({ length: 1_234 }, (_, i) => `ATM-B${i}`);
     const requestedAt = clock;
-    // As the actor files them (addPairingSync), but in one transaction: 1,234 requests through the gate would take long.
+    // As the actor files them (putPairingSync), but in one transaction: 1,234 requests through the gate would take long.
     await store.atomically(() => {
       for (const [i, serial] of serials.entries()) {
         store.putTerminalSync(terminalRecord(serial, { createdAt: clock }));
@@ -153,10 +153,11 @@ describe('the pairing history past its days', () => {
           state: 'pending', stage: 'approval', commitment: 'c', serverNonce: 'n', code: 'ABCD-EFGH', info: null, wrongCodeAttempts: 0, decidedBy: null, decidedAt: null,
         };
         store.certs.putSync(compositeKey(serial, k.tfp), { der: k.certDer, firstSeenAt: clock });
-        store.addPairingSync(record);
+        store.putPairingSync(record);
         store.pairingIndex.putSync(compositeKey(serial, k.tfp), record.requestId);
       }
-      store.pairingTimeline.addSync({ requestedAt: requestedAt - 1, requestId: 'pr_gone', serial: 'ATM-B0' } as PairingRecord);
+      // A timeline entry alone, as if its request had been removed without it.
+      store.pairingTimeline.putSync({ ...store.pairing.get('pr_batch0')!, requestedAt: requestedAt - 1, requestId: 'pr_gone' });
     });
     expect(store.awaitingOperator.waiting(store.pairing, clock)).toHaveLength(1_234);
     clock += TTL + KEEP + 1_234;
