@@ -118,10 +118,13 @@ function pendingPage(store: Store, args: z.infer<typeof pairingListArgs>, now: n
   };
 }
 
-/** Whether a request so summed up can be on a page of `state` (any state without it): it has a code and that state. */
-function mayShow(summary: NonNullable<TimelineEntry['summary']>, state: PairingState | undefined, now: number): boolean {
-  if (summary.state === 'pending' && summary.stage !== 'approval') return false;
-  return state === undefined || effectiveState(summary, now) === state;
+/**
+ * Whether a request, or its timeline entry's summary, is on a page of `state` (any state without it): it has a code
+ * (it reached the approval stage, or is no longer pending) and that state.
+ */
+function shown(request: Pick<PairingRecord, 'state' | 'stage' | 'expiresAt'>, state: PairingState | undefined, now: number): boolean {
+  if (request.state === 'pending' && request.stage !== 'approval') return false;
+  return state === undefined || effectiveState(request, now) === state;
 }
 
 /**
@@ -138,16 +141,14 @@ export async function listPairing(store: Store, rawArgs: unknown, now: number): 
     if (args.serial !== undefined && entry.serial !== args.serial) return true;
     // What the entry says of its request leaves out the ones this page would not show without reading them: a state
     // that none of 100,000 requests has was listed in 568 ms reading each request, in 44 ms reading their entries.
-    if (entry.summary && !mayShow(entry.summary, args.state, now)) return true;
+    if (entry.summary && !shown(entry.summary, args.state, now)) return true;
     const record = store.pairing.get(entry.requestId);
-    if (!record || (record.stage !== 'approval' && record.state === 'pending')) return true;
-    const view = pairingViewOf(store, record, now);
-    if (args.state !== undefined && view.state !== args.state) return true;
+    if (!record || !shown(record, args.state, now)) return true;
     if (page.length === args.limit) {
       more = true;
       return false;
     }
-    page.push(view);
+    page.push(pairingViewOf(store, record, now));
     last = entry;
     return true;
   });
