@@ -100,7 +100,7 @@ export class PairingFlow {
     await ctx.store.atomically(() => {
       // A new commitment from the same TFP replaces its pending request; its certificate stays, the new request's own.
       if (replaced) ctx.store.removePairingSync(replaced);
-      if (evicted) this.forgetRequestSync(evicted);
+      if (evicted) ctx.store.forgetPairingSync(evicted);
       // Kept with its request: master tells `not_paired` from `unauthenticated` by the certificates a serial has presented.
       const certKey = compositeKey(this.serial, auth.tfp);
       if (ctx.store.certs.get(certKey) === undefined) ctx.store.certs.putSync(certKey, { der: auth.certDer, firstSeenAt: now });
@@ -141,7 +141,7 @@ export class PairingFlow {
     const expected = Buffer.from(record.commitment, 'base64');
     const actual = terminalNonce ? Buffer.from(commitmentOf(terminalNonce), 'base64') : Buffer.alloc(32);
     if (!terminalNonce || !crypto.timingSafeEqual(expected, actual)) {
-      await ctx.store.atomically(() => this.forgetRequestSync(record));
+      await ctx.store.atomically(() => ctx.store.forgetPairingSync(record));
       throw new AppError('commitment_mismatch', 'the revealed nonce does not match the commitment; start again with a new commit');
     }
     const code = pairingCode({
@@ -193,18 +193,6 @@ export class PairingFlow {
       throw new AppError('no_pairing_request', 'no such pairing request for this terminal certificate; start with a commit');
     }
     return record;
-  }
-
-  /**
-   * Removes a request that is gone for good (evicted by another certificate's commit, or its reveal did not match) and
-   * the certificate kept for it: no request of that certificate is left to approve, and a throwaway key per commit must
-   * not leave its certificate (up to 12 KiB) in the store for ever. The pinned certificate stays. Not for a request its
-   * own certificate replaces (the certificate is the new request's). Inside `atomically`.
-   */
-  private forgetRequestSync(record: PairingRecord): void {
-    const { store } = this.ctx;
-    store.removePairingSync(record);
-    if (store.terminals.get(this.serial)?.tfp !== record.tfp) store.certs.removeSync(compositeKey(this.serial, record.tfp));
   }
 }
 

@@ -2,7 +2,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { effectiveState } from '../protocol/views.js';
 import type { TimelineEntry } from './pairing-timeline.js';
-import { compositeKey, type Store } from './store.js';
+import type { Store } from './store.js';
 
 /** Requests forgotten per transaction: lmdb's writer, which every terminal's write waits for, is held a few ms at a time. */
 const BATCH = 500;
@@ -38,15 +38,8 @@ export async function forgetPairingHistory(store: Store, before: number, now: nu
         // An entry whose request is gone (a store an older version wrote) would be read again at every run.
         if (!record) store.pairingTimeline.removeSync(entry);
         if (!record || effectiveState(record, now) === 'pending') continue;
-        const certKey = compositeKey(record.serial, record.tfp);
-        const latest = store.pairingIndex.get(certKey);
-        const certNeeded = (latest !== undefined && latest !== record.requestId) || store.terminals.get(record.serial)?.tfp === record.tfp;
-        store.removePairingSync(record);
+        if (store.forgetPairingSync(record)) forgotten.certificates++;
         forgotten.requests++;
-        if (!certNeeded && store.certs.get(certKey) !== undefined) {
-          store.certs.removeSync(certKey);
-          forgotten.certificates++;
-        }
       }
     });
     if (entries.length < BATCH) return forgotten;

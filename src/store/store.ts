@@ -266,6 +266,22 @@ export class Store {
   }
 
   /**
+   * Removes a request that is gone for good (removePairingSync), and the certificate kept for it unless the terminal has
+   * that key pinned or a later request of the same key holds it: a throwaway key per commit must not leave its
+   * certificate (up to 12 KiB) in the store for ever. Returns whether the certificate went. Not for a request its own
+   * certificate replaces (the certificate is the new request's). Inside `atomically`.
+   */
+  forgetPairingSync(record: PairingRecord): boolean {
+    const certKey = compositeKey(record.serial, record.tfp);
+    const latest = this.pairingIndex.get(certKey);
+    const certNeeded = (latest !== undefined && latest !== record.requestId) || this.terminals.get(record.serial)?.tfp === record.tfp;
+    this.removePairingSync(record);
+    if (certNeeded || this.certs.get(certKey) === undefined) return false;
+    this.certs.removeSync(certKey);
+    return true;
+  }
+
+  /**
    * Values of the keys `(prefix, *)` in a composite-keyed database, in either of lmdb's encodings (`keyText`): both
    * begin with the prefix's own bytes, and from there to `prefix + \u0001` holds no key of a longer prefix, whose
    * next character (a serial's or id's) is above \u0001.
