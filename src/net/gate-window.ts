@@ -1,6 +1,7 @@
 /** @module The gate's opening window: the gate listens only while an operator has opened it, and closes itself when the window ends. */
 import type { GateControl } from '../admin/ops.js';
 import type { EventSink } from '../actors/context.js';
+import { Mailbox } from '../actors/mailbox.js';
 import type { Logger } from '../logger.js';
 import type { GateStatus } from '../protocol/types.js';
 import type { Store } from '../store/store.js';
@@ -16,6 +17,12 @@ export class GateWindow implements GateControl {
   private listeningPort: number | null = null;
   private timer: NodeJS.Timeout | null = null;
   private openUntil: number | null = null;
+  /**
+   * Opening, closing and restoring take turns: each awaits the threads and the store, and two operators' gate.open and
+   * gate.close interleaved left the window stored open while no thread listened (the close's threads were told before
+   * the open's, which had not yet recorded its port).
+   */
+  private readonly turns = new Mailbox();
 
   constructor(
     private readonly listener: GateListener,
@@ -27,7 +34,11 @@ export class GateWindow implements GateControl {
    * listen (its port taken) MUST NOT keep master and the admin channel from starting: it stays closed, and the stored
    * window is kept for the next start or an operator's gate.open.
    */
-  async restore(): Promise<void> {
+  restore(): Promise<void> {
+    return this.inTurn(() => this.restoreNow());
+  }
+
+  private async restoreNow(): Promise<void> {
     const saved = this.opts.store.settings.get('gate')?.openUntil ?? null;
     if (saved === null || saved <= this.opts.now()) return;
     try {
@@ -41,7 +52,15 @@ export class GateWindow implements GateControl {
     return { open: this.listeningPort !== null, openUntil: this.openUntil === null ? null : new Date(this.openUntil).toISOString(), port: this.listeningPort ?? this.opts.port };
   }
 
-  async open(minutes: number): Promise<GateStatus> {
+  open(minutes: number): Promise<GateStatus> {
+    return this.inTurn(() => this.openNow(minutes));
+  }
+
+  close(): Promise<GateStatus> {
+    return this.inTurn(() => this.closeNow());
+  }
+
+  private async openNow(minutes: number): Promise<GateStatus> {
     const until = this.opts.now() + minutes * 60_000;
     // Listening first: a port that is taken fails the op (conflict) and leaves no open window stored behind it.
     await this.listenUntil(until);
@@ -51,7 +70,7 @@ export class GateWindow implements GateControl {
     return this.status();
   }
 
-  async close(): Promise<GateStatus> {
+  private async closeNow(): Promise<GateStatus> {
     // Closing a closed gate changes nothing: no second gate.closed for operators to puzzle over. A window kept from
     // before a restart that could not reopen it is still cleared, or the next start would open the gate.
     if (this.openUntil === null && (this.opts.store.settings.get('gate')?.openUntil ?? null) === null) {
@@ -64,6 +83,10 @@ export class GateWindow implements GateControl {
     this.opts.log.info('gate closed');
     this.opts.events('terminals', 'gate.closed', { ...this.status() });
     return this.status();
+  }
+
+  private inTurn<T>(step: () => Promise<T>): Promise<T> {
+    return Promise.resolve(this.turns.post(step));
   }
 
   /** Closes the gate without changing the stored window (shutdown). */

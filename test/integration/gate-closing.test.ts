@@ -1,6 +1,6 @@
 /**
  * @module A closed gate is closed for everyone: for keep-alive connections made while it was open, after a gate.open that
- * failed part-way (a front thread crashing meanwhile), and across a SIGHUP, which stops the server as SIGTERM does
+ * failed part-way (a front thread crashing meanwhile), after two operators opened and closed it at once, and across a SIGHUP, which stops the server as SIGTERM does
  * (the nonces of its last calls are kept, so those calls cannot be replayed after the restart). Real server, real TLS.
  */
 import https from 'node:https';
@@ -65,6 +65,25 @@ describe('closing the gate', () => {
       expect(await acceptsTcp(server.ports.gate)).toBe(false);
       await server.waitForLog((l) => typeof l.msg === 'string' && l.msg.includes('restarted'), 10_000).catch(() => undefined);
       await new Promise((resolve) => setTimeout(resolve, 1_200));
+    }
+  });
+
+  it('does what gate.status says after two operators\' gate.open and gate.close sent at once', async () => {
+    const bob = await connectOperator(server, await addOperator(server.dataDir, 'bob'));
+    try {
+      for (let attempt = 0; attempt < 8; attempt++) {
+        // Both sent before either is answered, from two connections (each connection's ops run in order anyway).
+        const opening = alice.request<GateStatus>('gate.open', { minutes: 1 });
+        const closing = bob.request<GateStatus>('gate.close');
+        await Promise.all([opening, closing]);
+        const status = await alice.request<GateStatus>('gate.status');
+        // Whichever ran last decides. Before, the close could slip into the open's wait for the threads, and the gate
+        // read open (stored so, reopened at restart) with no thread listening.
+        expect(await acceptsTcp(server.ports.gate), `attempt ${attempt}: gate.status says open: ${status.open}`).toBe(status.open);
+        await alice.request('gate.close');
+      }
+    } finally {
+      await bob.close();
     }
   });
 
