@@ -62,7 +62,7 @@ export async function dispatch(ctx: OpsContext, conn: Connection, raw: string): 
       // reads and resume may say so: an op that changes something is the operator at work, whatever the frame says.
       checkAccess(ctx, conn, spec.access, spec.slides !== false && !(frame.background && spec.audit !== true));
       const result = await spec.run(ctx, conn, frame.args, frame);
-      if (spec.audit === true) await audit(ctx, conn.session?.user ?? before, frame.op, target, { ...detail, result: 'ok' }, conn.remoteAddress);
+      if (spec.audit === true) await auditDone(ctx, conn.session?.user ?? before, frame.op, target, detail, conn.remoteAddress);
       return { id, ok: true, result };
     } catch (caught) {
       let error = caught;
@@ -125,6 +125,19 @@ function checkAccess(ctx: OpsContext, conn: Connection, access: 'none' | 'sessio
   }
   if (access === '2fa' && ctx.store.operators.get(conn.session.user)?.totpSecret == null) {
     throw new AppError('requires_2fa', 'only operators with 2FA enrolled may do this: enrol TOTP first (cas totp enroll, or Set up 2FA on the web page)');
+  }
+}
+
+/**
+ * The entry of an op that took effect. Its write failing (a full disk) MUST NOT turn the op into a refusal: the approval
+ * or unpairing has committed, an error would have the operator retry it or believe it undone, and the catch would audit
+ * it a second time as refused. The op's log line is written before the entry, so log-based monitoring still has it.
+ */
+async function auditDone(ctx: OpsContext, user: string | null, action: string, target: string | null, detail: Record<string, unknown>, remoteAddress: string | null): Promise<void> {
+  try {
+    await audit(ctx, user, action, target, { ...detail, result: 'ok' }, remoteAddress);
+  } catch (err) {
+    ctx.log.error({ err, user, action, target }, 'the audit log could not record an operator action that took effect');
   }
 }
 
