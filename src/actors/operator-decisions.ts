@@ -1,12 +1,13 @@
-/** @module An operator's decisions on one terminal — approve, reject, unpair, update — run in the terminal's actor, in order with its requests. */
+/** @module An operator's decisions on one terminal — approve, reject, unpair, update, delete — run in the terminal's actor, in order with its requests. */
 import { AppError } from '../errors.js';
 import { codesEqual, normalizeCode } from '../crypto/pairing-code.js';
 import { EDITABLE_TERMINAL_FIELDS, type PairingView, type TerminalEdit, type TerminalView } from '../protocol/types.js';
-import { effectiveState, pairingView, terminalView } from '../protocol/views.js';
+import { effectiveState, pairingView } from '../protocol/views.js';
 import type { PairingRecord, TerminalRecord } from '../store/records.js';
 import { compositeKey } from '../store/store.js';
 import type { ActorContext } from './context.js';
 import { pendingRequestsOf } from './pairing-flow.js';
+import { terminalViewOf } from './terminal-view.js';
 import { VpnStore } from '../vpn/vpn-store.js';
 
 export class OperatorDecisions {
@@ -36,7 +37,7 @@ export class OperatorDecisions {
     if (paired.vpn) await ctx.vpn.issue(this.serial, user).catch((err: unknown) => ctx.log.error({ err, serial: this.serial }, 'issuing the VPN certificate failed'));
     const view = pairingView(approved, now, paired.tfp);
     ctx.events('pairing', 'pairing.approved', { request: view });
-    ctx.events('terminals', 'terminal.paired', { terminal: terminalView(paired, false, ctx.store.lastSeenAt(paired)) });
+    ctx.events('terminals', 'terminal.paired', { terminal: terminalViewOf(ctx.store, paired, now) });
     ctx.log.info({ serial: this.serial, tfp: record.tfp, requestId, user }, 'pairing approved: terminal certificate pinned');
     return view;
   }
@@ -66,7 +67,7 @@ export class OperatorDecisions {
       return VpnStore.of(ctx.store).revokeSync(this.serial, ctx.now(), 'cessationOfOperation', null);
     });
     if (revoked.length > 0) await this.publishRevocations(revoked, 'cessationOfOperation');
-    const view = terminalView(unpaired, false, ctx.store.lastSeenAt(unpaired));
+    const view = terminalViewOf(ctx.store, unpaired, ctx.now());
     ctx.events('terminals', 'terminal.unpaired', { terminal: view, tfp: terminal.tfp, user });
     ctx.log.info({ serial: this.serial, tfp: terminal.tfp, user }, 'terminal unpaired: pinned certificate forgotten');
     return view;
@@ -80,7 +81,7 @@ export class OperatorDecisions {
     const { ctx } = this;
     const current = this.terminal();
     const changed = EDITABLE_TERMINAL_FIELDS.filter((field) => edit[field] !== undefined && edit[field] !== current[field]);
-    const view = (record: TerminalRecord): TerminalView => terminalView(record, this.awaitsApproval(), ctx.store.lastSeenAt(record));
+    const view = (record: TerminalRecord): TerminalView => terminalViewOf(ctx.store, record, ctx.now());
     if (changed.length === 0) return view(current); // the same values again: nothing to write or tell
     const updated: TerminalRecord = { ...current };
     for (const field of changed) updated[field] = edit[field]!;
@@ -112,7 +113,7 @@ export class OperatorDecisions {
       ctx.store.deleteTerminalSync(terminal);
       for (const record of rejected) ctx.store.putPairingSync(record);
     });
-    const view = terminalView(terminal, false, ctx.store.lastSeenAt(terminal));
+    const view = terminalViewOf(ctx.store, terminal, now);
     for (const record of rejected.filter((r) => r.stage === 'approval')) ctx.events('pairing', 'pairing.rejected', { request: pairingView(record, now, null) });
     ctx.events('terminals', 'terminal.deleted', { terminal: view, user });
     ctx.log.info({ serial: this.serial, user, rejectedRequests: rejected.length }, 'terminal deleted');
@@ -148,11 +149,6 @@ export class OperatorDecisions {
     const terminal = this.ctx.store.terminals.get(this.serial);
     if (!terminal) throw new AppError('not_found', `no terminal with serial ${this.serial}`);
     return terminal;
-  }
-
-  /** Whether one of this serial's requests has a code and waits for an operator: the terminal then shows as `pending`. */
-  private awaitsApproval(): boolean {
-    return pendingRequestsOf(this.ctx.store, this.serial, this.ctx.now()).some((record) => record.stage === 'approval');
   }
 
   private pendingForDecision(requestId: string): { terminal: TerminalRecord; record: PairingRecord } {

@@ -1,9 +1,9 @@
 /** @module The operators' lists at fleet scale, a page at a time and filtered on the server: terminals in serial order (searched), pairing requests and audit entries newest first. */
 import { z } from 'zod';
-import { pendingRequestsOf } from '../actors/pairing-flow.js';
+import { awaitsApproval, terminalViewOf } from '../actors/terminal-view.js';
 import { check, serialSchema } from '../protocol/schemas.js';
 import type { AuditEntry, PairingState, PairingView, TerminalView } from '../protocol/types.js';
-import { auditView, effectiveState, pairingView, terminalView } from '../protocol/views.js';
+import { auditView, effectiveState, pairingView } from '../protocol/views.js';
 import { parseCursor, timelineCursor, type TimelineEntry } from '../store/pairing-timeline.js';
 import type { PairingRecord, TerminalRecord } from '../store/records.js';
 import { scanInSlices } from '../store/sliced-scan.js';
@@ -40,15 +40,6 @@ export interface PairingPage {
   next: string | null;
 }
 
-/** A request that has its code and waits for an operator: the terminal shows as `pending`. */
-export function awaitsApproval(store: Store, serial: string, now: number): boolean {
-  return pendingRequestsOf(store, serial, now).some((record) => record.stage === 'approval');
-}
-
-export function terminalViewOf(store: Store, record: TerminalRecord, now: number): TerminalView {
-  return terminalView(record, record.tfp === null && awaitsApproval(store, record.serial, now), store.lastSeenAt(record));
-}
-
 /** A request as operators see it, with whether its serial is already paired with another certificate. */
 export function pairingViewOf(store: Store, record: PairingRecord, now: number): PairingView {
   return pairingView(record, now, store.terminals.get(record.serial)?.tfp ?? null);
@@ -79,7 +70,9 @@ export async function listTerminals(store: Store, rawArgs: unknown, now: number)
     for (const serial of serialsAwaitingApproval(store, now)) {
       if (args.after !== undefined && serial <= args.after) continue;
       const record = store.terminals.get(serial);
-      if (record && (!matches || matches(searchEntry(record))) && !take(record)) break;
+      // A paired terminal that another key asks for (a factory reset, or someone claiming its serial) is `paired`.
+      if (!record || record.tfp !== null || (matches && !matches(searchEntry(record)))) continue;
+      if (!take(record)) break;
     }
   } else if (matches || args.state) {
     await scanInSlices(store.terminalSearch.db, after, (serial, entry) => {

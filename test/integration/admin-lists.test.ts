@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminClient } from '../../src/admin/admin-client.js';
 import { formatFingerprint } from '../../src/crypto/fingerprint.js';
 import type { PairingView, TerminalView } from '../../src/protocol/types.js';
-import { addOperator, connectOperator, pairRawTerminal, type TestOperator } from '../helpers/operator.js';
+import { addOperator, connectOperator, nextPush, pairRawTerminal, type TestOperator } from '../helpers/operator.js';
 import { RawTerminal } from '../helpers/raw-terminal.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 
@@ -204,4 +204,22 @@ describe('a store written before the pairing timeline', () => {
     expect((await allTerminals({ state: 'paired' })).serials).toEqual(['LST-P120', 'LST-P3']);
     expect((await terminals({ state: 'pending' })).terminals.map((t) => t.serial)).toEqual(['LST-WAIT']);
   }, 60_000);
+});
+
+describe('a paired terminal that another key asks for', () => {
+  it('is listed as paired, not pending, until it is unpaired; then its views say pending everywhere', async () => {
+    // A factory reset, or someone at the gate claiming the serial: a request with a code waits beside the pin.
+    const claimant = RawTerminal.create('LST-P3');
+    await claimant.requestPairing(server.gateUrl, server.sfp);
+    expect((await terminals({ state: 'pending' })).terminals.map((t) => t.serial)).toEqual(['LST-WAIT']);
+    expect((await terminals({ query: 'LST-P3' })).terminals.map((t) => t.state)).toEqual(['paired']);
+
+    await alice.request('subscribe', { topics: ['terminals'] });
+    const pushed = nextPush(alice, (push) => push.event === 'terminal.unpaired');
+    const answered = await alice.request<TerminalView>('terminals.unpair', { serial: 'LST-P3' });
+    expect(answered.state).toBe('pending');
+    expect(((await pushed).data as { terminal: TerminalView }).terminal.state).toBe('pending');
+    expect((await alice.request<TerminalView>('terminals.get', { serial: 'LST-P3' })).state).toBe('pending');
+    expect((await terminals({ state: 'pending' })).terminals.map((t) => t.serial)).toEqual(['LST-P3', 'LST-WAIT']);
+  });
 });
