@@ -3,7 +3,7 @@
  * doubles; each address gets a budget of attempts; at most a few password checks (scrypt) run or wait at once.
  */
 import { AppError } from '../errors.js';
-import { RateLimiter, type Admission } from '../net/rate-limiter.js';
+import { RateLimiter, type RateVerdict } from '../net/rate-limiter.js';
 import { PasswordChecks } from './password-checks.js';
 import { ThrottledAttempts } from './throttled-attempts.js';
 
@@ -47,7 +47,7 @@ export class LoginThrottle {
    * every anonymous attempt that would be written to the audit log (a dead resume token, an audited op before login):
    * the budget bounds what one address can make the server hash and write.
    */
-  admit(address: string): Admission {
+  admit(address: string): RateVerdict {
     return this.perAddress.take(address);
   }
 

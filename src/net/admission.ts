@@ -24,12 +24,13 @@ export class Admission {
     if (this.inFlight >= this.limits.maxInFlight) {
       throw new AppError('overloaded', 'the server is busy; retry shortly', { retryAfter: 1 });
     }
-    const own = this.byAddress.take(rateKeyOf(remoteAddress));
+    const now = performance.now();
+    const own = this.byAddress.take(rateKeyOf(remoteAddress), now);
     if (!own.ok) throw new AppError('rate_limited', 'too many requests from this address', { retryAfter: own.retryAfterSec });
-    const all = this.global.take('*');
+    const all = this.global.take('*', now);
     if (!all.ok) throw new AppError('rate_limited', 'too many requests; retry later', { retryAfter: all.retryAfterSec });
     this.inFlight++;
-    this.lastAdmittedAt = Date.now();
+    this.lastAdmittedAt = now;
   }
 
   release(): void {

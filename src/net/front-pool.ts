@@ -137,7 +137,9 @@ export class FrontPool implements GateListener, TerminalDecisions {
 
   close(): void {
     this.gatePort = null;
-    for (const front of this.live()) void front.control.closeGate();
+    for (const [index, front] of this.fronts.entries()) {
+      front?.control.closeGate().catch((err: unknown) => this.opts.log.error({ err, thread: index }, 'closing the gate on a thread failed'));
+    }
   }
 
   approve(serial: string, requestId: string, code: string, user: string): Promise<PairingView> {

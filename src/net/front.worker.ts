@@ -45,7 +45,9 @@ const writeBehind = new WriteBehind(store, log.child({ component: 'write-behind'
 const actorContext: ActorContext = {
   store, writeBehind, log: log.child({ component: 'actor' }), sfp: data.sfp, masterUrl: data.masterUrl,
   clockSkewSec: config.clockSkewSec, pairingTtlMs: config.pairingTtlSec * 1000, maxCodeAttempts: config.maxCodeAttempts,
-  events: (topic, event, eventData) => void services.publish(topic, event, eventData),
+  // Not awaited: an actor does not wait for operators' pages. A failure is logged: unhandled, it would end this thread.
+  events: (topic, event, eventData) => void services.publish(topic, event, eventData)
+    .catch((err: unknown) => log.error({ err, topic, event }, 'an event for operators could not be published')),
   vpn: {
     issue: (serial, user) => services.vpnIssue(serial, user),
     publishCrl: () => services.vpnPublishCrl(),
@@ -115,8 +117,17 @@ function decide(decision: Decision): Promise<PairingView | TerminalView> {
   }
 }
 
-/** Per-address budgets are per thread; dividing keeps the whole server's budget what was configured. */
+/**
+ * Each thread keeps its own buckets (no lock, no hop per request), with a share of each configured figure: an address
+ * whose connections reach every thread gets the configured rate, up to `threads - 1` a second more where it does not
+ * divide (5/s on 2 threads: 3 + 3), and one keep-alive connection gets its thread's share (3/s).
+ */
 const share = (n: number): number => Math.max(1, Math.ceil(n / threads));
+/**
+ * A gate request parses a certificate and checks a signature, and the gate serves at most --gate-global-rate (200/s by
+ * default) in all: more than 512 in flight is seconds of queued work, memory held for a flood rather than for pairing.
+ */
+const GATE_MAX_IN_FLIGHT = 512;
 
 const masterAdmission = new Admission({
   perAddress: { perSecond: share(config.masterRatePerAddress), burst: share(config.masterRatePerAddress * 2) },
@@ -126,7 +137,7 @@ const masterAdmission = new Admission({
 const gateAdmission = new Admission({
   perAddress: { perSecond: share(config.gateRatePerAddress), burst: share(config.gateRatePerAddress * 4) },
   global: { perSecond: share(config.gateRateGlobal), burst: share(config.gateRateGlobal * 2) },
-  maxInFlight: share(Math.min(config.maxInFlight, 512)),
+  maxInFlight: share(Math.min(config.maxInFlight, GATE_MAX_IN_FLIGHT)),
 });
 
 const refusals = new RefusalLog(log, config.refusalLogWindowMs);
@@ -152,23 +163,21 @@ let gate: Listening | null = null;
 
 /** MUST close every listen socket and app before this thread ends: an open uWS handle at exit aborts the whole process. */
 function closeAll(apps: TemplatedApp[]): void {
-  gate?.close();
-  gate = null;
-  master?.close();
-  master = null;
+  control.stopAccepting();
   for (const app of apps) (app as TemplatedApp & { close?: () => void }).close?.();
 }
 
 /** Quiet time that counts as idle: requests already sent on open connections may still be in the socket buffers. */
 const QUIET_MS = 300;
 
+/** On the admissions' clock (performance.now(), monotonic): a wall clock stepped back would stretch the grace by the step. */
 async function waitForIdle(graceMs: number): Promise<void> {
-  const since = Date.now();
+  const since = performance.now();
   const deadline = since + graceMs;
   const busy = (): boolean =>
     masterAdmission.stats.inFlight > 0 || gateAdmission.stats.inFlight > 0 ||
-    Date.now() - Math.max(since, masterAdmission.stats.lastAdmittedAt, gateAdmission.stats.lastAdmittedAt) < QUIET_MS;
-  while (busy() && Date.now() < deadline) {
+    performance.now() - Math.max(since, masterAdmission.stats.lastAdmittedAt, gateAdmission.stats.lastAdmittedAt) < QUIET_MS;
+  while (busy() && performance.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
@@ -194,8 +203,7 @@ const control: FrontControl = {
     gate = null;
   },
   stopAccepting() {
-    gate?.close();
-    gate = null;
+    control.closeGate();
     master?.close();
     master = null;
   },

@@ -7,7 +7,7 @@ export interface RateLimit {
   burst: number;
 }
 
-export type Admission = { ok: true } | { ok: false; retryAfterSec: number };
+export type RateVerdict = { ok: true } | { ok: false; retryAfterSec: number };
 
 interface Bucket {
   tokens: number;
@@ -22,11 +22,12 @@ export class RateLimiter {
     private readonly limit: RateLimit,
     /** Beyond this many tracked keys some are forgotten (see `makeRoom`); a forgotten key restarts with a full bucket, which errs towards serving. */
     private readonly maxKeys = 100_000,
-    private readonly now: () => number = Date.now,
+    /** Monotonic by default: a wall clock stepped back would take tokens from every bucket for as long as the step. */
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
-  take(key: string): Admission {
-    const now = this.now();
+  /** `now`: the caller's reading of the same clock, when it has one (one reading per request for its two limiters). */
+  take(key: string, now = this.now()): RateVerdict {
     let bucket = this.buckets.get(key);
     if (bucket) {
       bucket.tokens = this.refilled(bucket, now);
