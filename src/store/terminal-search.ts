@@ -49,13 +49,15 @@ export class TerminalSearch {
   }
 
   /**
-   * Writes the entries of terminals written before the index (or by tools straight into the store) when the counts
-   * differ; returns how many. Run once at start-up, before any thread serves.
+   * Writes the entries again when their count differs from the terminals' (a store from before the index, or tools
+   * writing straight into the store); returns how many. Emptied first: an entry whose terminal is gone kept the counts
+   * apart, and the index was rewritten at every start. Run once at start-up, before any thread serves.
    */
   rebuildFrom(terminals: Database<TerminalRecord, string>, root: RootDatabase): number {
     if (entryCount(this.db) === entryCount(terminals)) return 0;
     let written = 0;
     root.transactionSync(() => {
+      this.db.clearSync();
       for (const { value } of terminals.getRange()) {
         this.putSync(value);
         written++;
