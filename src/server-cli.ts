@@ -169,7 +169,8 @@ function commandOf(positionals: string[]): { command: ServerCommand; args: strin
 }
 
 /** The flags that belong to one command; the server's own (CONFIG_OPTIONS) are taken by every command. */
-const COMMAND_FLAGS: Record<ServerCommand, readonly string[]> = {
+type CommandFlag = 'json' | 'colons' | 'password-stdin' | 'no-2fa' | 'force' | 'out' | 'head';
+const COMMAND_FLAGS: Record<ServerCommand, readonly CommandFlag[]> = {
   serve: [],
   fingerprint: ['colons'],
   'users add': ['password-stdin', 'no-2fa', 'json'],
@@ -181,18 +182,10 @@ const COMMAND_FLAGS: Record<ServerCommand, readonly string[]> = {
   'audit verify': ['json', 'head'],
   backup: ['out', 'json'],
 };
-const SYNOPSIS: Record<ServerCommand, string> = {
-  serve: 'pairing-server serve [options]',
-  fingerprint: 'pairing-server fingerprint [--data-dir DIR] [--colons]',
-  'users add': 'pairing-server users add NAME --password-stdin [--no-2fa] [--json]',
-  'users list': 'pairing-server users list [--json]',
-  'users disable': 'pairing-server users disable NAME [--force] [--json]',
-  'users enable': 'pairing-server users enable NAME [--json]',
-  'users reset-2fa': 'pairing-server users reset-2fa NAME [--no-2fa] [--json]',
-  'users passwd': 'pairing-server users passwd NAME --password-stdin [--json]',
-  'audit verify': 'pairing-server audit verify [--json]',
-  backup: 'pairing-server backup --out DIR [--json]',
-};
+/** A command's usage line, as its --help page opens: one text to keep true. */
+const synopsis = (command: ServerCommand): string => COMMAND_HELP[command].split('\n', 1)[0]!.replace(/^Usage: /, '').replace(/\s{2,}.*$/, '');
+/** Every command flag, each taken only by the commands COMMAND_FLAGS gives it to. */
+const ALL_COMMAND_FLAGS = [...new Set(Object.values(COMMAND_FLAGS).flat())];
 
 async function main(): Promise<void> {
   let parsed;
@@ -229,11 +222,11 @@ async function main(): Promise<void> {
     throw new UsageError(`unknown command "${first}"`);
   }
   const { command, args } = found;
-  for (const flag of ['json', 'colons', 'password-stdin', 'no-2fa', 'force', 'out', 'head'] as const) {
+  for (const flag of ALL_COMMAND_FLAGS) {
     if (values[flag] !== undefined && values[flag] !== false && !COMMAND_FLAGS[command].includes(flag)) throw new UsageError(`${command} takes no --${flag}`, command);
   }
   const expected = command.startsWith('users ') && command !== 'users list' ? 1 : 0;
-  if (args.length !== expected) throw new UsageError(`usage: ${SYNOPSIS[command]}`, command);
+  if (args.length !== expected) throw new UsageError(`usage: ${synopsis(command)}`, command);
   let config: Config;
   try {
     config = loadConfig(values as ConfigFlags);

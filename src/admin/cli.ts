@@ -8,7 +8,7 @@ import { UsageError, type CommandSpec } from './cli-commands.js';
 import { renderPush, renderResult } from './cli-format.js';
 import { loadSession, removeSession, saveSession, sessionFile } from './cli-session.js';
 import { isInteractive, promptTotp, readPassword, type CliIo } from './cli-prompt.js';
-import { isMainModule } from '../server/main-module.js';
+import { isMainModule } from '../main-module.js';
 
 export interface RunOptions {
   io?: CliIo;

@@ -1,10 +1,10 @@
 /** @module Runs one admin request: access check, the op, the audit entry, and the reply frame. Every failure becomes a coded reply. */
 import { AppError } from '../errors.js';
-import type { AdminReply } from '../protocol/types.js';
+import type { AdminReply, AdminRequest } from '../protocol/types.js';
 import { OPS, type Connection, type OpsContext } from './ops.js';
 
 /** Parses a raw frame into a request; a frame that is not one still gets an answer (with id 0 when none is readable). */
-export function parseFrame(raw: string): { id: number; op: string; args: Record<string, unknown>; background: boolean } {
+export function parseFrame(raw: string): Required<AdminRequest> {
   let value: unknown;
   try {
     value = JSON.parse(raw);

@@ -17,7 +17,7 @@ import { contentDigest } from './content-digest.js';
 import { normalizeFingerprint } from './fingerprint.js';
 import { signatureBase } from './signature-base.js';
 
-export { signatureBase, type SignatureContext } from './signature-base.js';
+export { signatureBase } from './signature-base.js';
 
 /** What the verifier needs from an incoming request; the net layer fills it before any await. */
 export interface RequestParts {

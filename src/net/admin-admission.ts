@@ -15,7 +15,7 @@ import { THROTTLE_WINDOW_MS, ThrottledAttempts } from '../admin/throttled-attemp
 /** Close codes (4000–4999 are the application's). The page reconnects by itself only after a shutdown or an eviction. */
 export const CLOSE_CODES = Object.freeze({ shuttingDown: 1001, loginDeadline: 4408, tooManyWaiting: 4503 });
 
-export interface AdmissionLimits {
+export interface AdminConnectionLimits {
   /** A connection without a session is closed this long after it opened or lost its session (4408). */
   loginDeadlineMs: number;
   /** Open connections per remote address; beyond, the upgrade is answered 429. */
@@ -41,7 +41,7 @@ export class AdminAdmission {
   private evicted = 0;
   private readonly timers: NodeJS.Timeout[];
 
-  constructor(private readonly limits: AdmissionLimits, private readonly log: Logger, private readonly now: () => number = Date.now) {
+  constructor(private readonly limits: AdminConnectionLimits, private readonly log: Logger, private readonly now: () => number = Date.now) {
     // Checked often enough that a connection outlives its deadline by at most a quarter of it (and 15 s).
     const sweep = setInterval(() => this.closeOverdue(), Math.max(250, Math.min(15_000, limits.loginDeadlineMs / 4)));
     const summary = setInterval(() => this.endWindow(), THROTTLE_WINDOW_MS);
@@ -94,10 +94,6 @@ export class AdminAdmission {
     if (this.waiting.has(conn)) return;
     if (this.waiting.size >= this.limits.waiting) this.evictOldest();
     this.waiting.set(conn, this.now());
-  }
-
-  get waitingCount(): number {
-    return this.waiting.size;
   }
 
   private evictOldest(): void {

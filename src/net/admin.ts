@@ -4,7 +4,7 @@ import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import { Mailbox } from '../actors/mailbox.js';
 import { auditThrottled, dispatch, errorFrame } from '../admin/dispatch.js';
 import { THROTTLE_WINDOW_MS } from '../admin/throttled-attempts.js';
-import { AdminAdmission, CLOSE_CODES, type AdmissionLimits } from './admin-admission.js';
+import { AdminAdmission, CLOSE_CODES, type AdminConnectionLimits } from './admin-admission.js';
 import type { Connection, OpsContext } from '../admin/ops.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -163,7 +163,7 @@ export interface AdminService {
 export function createAdminService(opts: {
   tls: { keyFile: string; certFile: string };
   maxMessageBytes: number;
-  limits: AdmissionLimits;
+  limits: AdminConnectionLimits;
   log: Logger;
   ops: () => OpsContext;
   webRoot: string;

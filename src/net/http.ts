@@ -5,7 +5,7 @@ import { AppError, isErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { HttpReply, TerminalRequest } from '../protocol/types.js';
 
-/** Headers a terminal request may carry that we keep; the rest are dropped at the edge. */
+/** The longest header value kept: a longer one is cut, so a signature covering it fails rather than the copy growing. */
 const MAX_HEADER_VALUE = 16 * 1024;
 
 export interface RequestHead {
@@ -41,19 +41,20 @@ export function copyHead(res: HttpResponse, req: HttpRequest): RequestHead {
   };
 }
 
-/** Tracks whether the client went away; a late answer to an aborted response would crash uWS. */
+/** Tracks whether the response may still be written: a second answer, or one after the client went away, would crash uWS. */
 export interface Exchange {
   res: HttpResponse;
-  aborted: boolean;
+  /** Answered, or the client went away. */
+  done: boolean;
   /** Told when the client goes away: a body read waiting for bytes that will never come MUST end then. */
   onAbort: (() => void) | null;
 }
 
 /** MUST be called before going async: uWS requires onAborted to be registered first. */
 export function beginExchange(res: HttpResponse): Exchange {
-  const exchange: Exchange = { res, aborted: false, onAbort: null };
+  const exchange: Exchange = { res, done: false, onAbort: null };
   res.onAborted(() => {
-    exchange.aborted = true;
+    exchange.done = true;
     exchange.onAbort?.();
   });
   return exchange;
@@ -131,7 +132,7 @@ function statusLine(status: number): string {
 
 /** Writes a JSON answer; a no-op when the client already went away. Closes the connection when asked (e.g. after 413). */
 export function send(exchange: Exchange, reply: HttpReply, close = false): void {
-  if (exchange.aborted) return;
+  if (exchange.done) return;
   const body = JSON.stringify(reply.body);
   // MUST cork a late (asynchronous) answer so uWS sends it in one syscall and in the right order.
   exchange.res.cork(() => {
@@ -141,7 +142,7 @@ export function send(exchange: Exchange, reply: HttpReply, close = false): void 
     if (reply.headers) for (const [name, value] of Object.entries(reply.headers)) exchange.res.writeHeader(name, value);
     exchange.res.end(body, close);
   });
-  exchange.aborted = true;
+  exchange.done = true;
 }
 
 /** The one way an error leaves a service: a domain error as its code, anything else as a logged 500. */

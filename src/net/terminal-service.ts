@@ -43,7 +43,7 @@ export function createTerminalService(opts: TerminalServiceOptions): TemplatedAp
   /** Answers a handler's or a body's failure as its error, and logs it when it is a refusal rather than a fault. */
   const refuse = (exchange: Exchange, head: RequestHead, error: unknown): void => {
     // Nobody to answer (the client went away during its upload): only its place in admission is given back.
-    if (exchange.aborted) {
+    if (exchange.done) {
       opts.admission.release();
       return;
     }

@@ -146,14 +146,6 @@ export type GateReply =
   | { status: 'pending'; stage: 'reveal'; requestId: string; serverNonce: string; expiresAt: string }
   | { status: 'pending'; stage: 'approval'; requestId: string; expiresAt: string };
 
-export interface CashEvent {
-  eventId: string;
-  currency: string;
-  denomination: number;
-  count: number;
-  at: string;
-}
-
 /** Admin channel frames. */
 export interface AdminRequest {
   id: number;

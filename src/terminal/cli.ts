@@ -5,7 +5,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AppError } from '../errors.js';
 import { COMMAND_HELP, COMMANDS, OVERVIEW, type Command } from './cli-help.js';
 import { runCommand, UsageError } from './cli-commands.js';
-import { isMainModule } from '../server/main-module.js';
+import { isMainModule } from '../main-module.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
