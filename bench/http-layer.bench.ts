@@ -46,7 +46,10 @@ function serviceApp(tls: TlsFiles): TemplatedApp {
     log, refusals: new RefusalLog(log),
     admission: new Admission({ perAddress: unlimited, global: unlimited, maxInFlight: 4096 }),
     counts: noCounts(),
-    // At once, as master's actor answers a ping: the layer then answers in uWS's handler, with no promise.
+    // Nothing checked, and an answer at once, as master's actor answers a ping: the layer then answers in uWS's
+    // handler, with no promise.
+    authenticate: () => null,
+    checkBody: () => undefined,
     handle: () => ({ status: 200, body: { serverTime: new Date().toISOString() } }),
   });
 }

@@ -4,6 +4,7 @@ import { algorithmsFor, parseCertificate } from '../crypto/certificates.js';
 import { verifyContentDigest } from '../crypto/content-digest.js';
 import { isFresh, parseSignature, signatureBase, verifySignature, type ParsedSignature, type RequestParts } from '../crypto/signature.js';
 import type { VerifyingKey } from '../crypto/stored-key.js';
+import { declaresBody } from '../protocol/framing.js';
 import { SERIAL_PATTERN, decodeBase64 } from '../protocol/schemas.js';
 import type { TerminalRequest } from '../protocol/types.js';
 import { withinPastWindows, type PastWindow } from '../store/skew-history.js';
@@ -47,7 +48,8 @@ function partsOf(req: TerminalRequest): RequestParts {
     // Own properties only: a covered name such as "constructor" is a property of every plain object, and read that
     // way it is no string but a function, where the signature base expects a header value or nothing.
     header: (name) => (Object.hasOwn(req.headers, name) ? req.headers[name] : undefined),
-    hasBody: req.body.length > 0,
+    // From the head when the body is not read yet (terminal-service.ts authenticates first): it must sign its digest.
+    hasBody: req.body.length > 0 || declaresBody(req.headers),
   };
 }
 
@@ -78,7 +80,16 @@ function parsedSignature(req: TerminalRequest, parts: RequestParts, deny: Deny):
   return parsed.ok ? parsed.value : deny(parsed.code, parsed.message);
 }
 
-/** Freshness, digest and signature checks shared by gate and master, once the certificate is known. */
+/**
+ * The body of a request authenticated from its head alone, read after: it MUST be what the signed Content-Digest says
+ * (of an empty body too, when the head declared one). Told as its service tells every authentication failure.
+ */
+export function checkBodyDigest(req: TerminalRequest, service: 'gate' | 'master'): void {
+  const digest = verifyContentDigest(req.headers['content-digest'], req.body);
+  if (!digest.ok) (service === 'gate' ? denyOpenly : denyAlike)(digest.code, digest.message);
+}
+
+/** Freshness, digest (when the body is there) and signature checks shared by gate and master, once the certificate is known. */
 function verifyWith(req: TerminalRequest, parts: RequestParts, sig: ParsedSignature, cert: VerifyingKey, serial: string, opts: AuthOptions, deny: Deny): Authenticated {
   if (sig.params.keyid !== cert.tfp) return deny('unauthenticated', 'keyid is not the fingerprint of the terminal certificate');
   if (!algorithmsFor(cert.keyKind).includes(sig.params.alg)) return deny('unauthenticated', `alg ${sig.params.alg} does not match the ${cert.keyKind} key`);

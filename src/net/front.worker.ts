@@ -8,7 +8,7 @@ import * as Comlink from 'comlink';
 import { endpointOf } from './comlink-endpoint.js';
 import type { TemplatedApp } from 'uWebSockets.js';
 import { CertificateCache } from '../auth/certificate-cache.js';
-import { authenticateGate, authenticateMaster, type Authenticated } from '../auth/request-auth.js';
+import { authenticateGate, authenticateMaster, checkBodyDigest, type Authenticated } from '../auth/request-auth.js';
 import type { ActorContext } from '../actors/context.js';
 import { MASTER_ROUTES } from '../actors/master-calls.js';
 import { ThreadLeases } from '../actors/serial-leases.js';
@@ -145,16 +145,20 @@ const masterApp = createTerminalService({
   name: 'master',
   routes: MASTER_ROUTES.map((r) => ({ method: r.startsWith('GET') ? ('get' as const) : ('post' as const), path: r.split(' ')[1]! })),
   maxBodyBytes: config.masterMaxBodyBytes, tls: data.tls, log: log.child({ service: 'master' }), refusals, admission: masterAdmission, counts: stats.master,
-  handle: (request) => serve('master', request, authenticateMaster(request, certs, authOptions()), true),
+  authenticate: (request) => authenticateMaster(request, certs, authOptions()),
+  checkBody: (request) => checkBodyDigest(request, 'master'),
+  handle: (request, auth) => serve('master', request, auth, true),
 });
 const gateApp = createTerminalService({
   name: 'gate', routes: [{ method: 'post', path: '/api/v1/pairing' }], maxBodyBytes: config.gateMaxBodyBytes,
   tls: data.tls, log: log.child({ service: 'gate' }), refusals, admission: gateAdmission, counts: stats.gate,
-  handle: (request) => {
+  authenticate: (request) => {
     // A connection made while the gate was open outlives its listen socket: a closed gate answers nothing else.
     if (gate === null) throw new AppError('gate_closed', 'the gate is closed: an operator opens it for pairing (cas gate open)');
-    return serve('gate', request, authenticateGate(request, authOptions()), true);
+    return authenticateGate(request, authOptions());
   },
+  checkBody: (request) => checkBodyDigest(request, 'gate'),
+  handle: (request, auth) => serve('gate', request, auth, true),
 });
 
 let master: Listening | null = await listen(masterApp, config.host, data.masterPort, 'master');

@@ -3,6 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { AppError, isErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { declaresBody } from '../protocol/framing.js';
 import type { HttpReply, TerminalRequest } from '../protocol/types.js';
 
 /** The longest header value kept: a longer one is cut, so a signature covering it fails rather than the copy growing. */
@@ -64,25 +65,26 @@ export function beginExchange(res: HttpResponse): Exchange {
 export const NO_BODY = Buffer.alloc(0);
 
 /**
- * RFC 9112 §6.3: without Transfer-Encoding a request has a body only if Content-Length says so. Most terminal calls
- * have none: they need not wait for uWS's empty last chunk, a round through it and a few objects a call.
+ * Whether the request has a body to read (protocol/framing.ts). Most terminal calls have none: they need not wait for
+ * uWS's empty last chunk, a round through it and a few objects a call.
  */
 export function hasBody(head: RequestHead): boolean {
+  return declaresBody(head.headers);
+}
+
+/** Throws payload_too_large when Content-Length is over `limit`: the caller answers 413 and closes, the body unread. */
+export function checkDeclaredLength(head: RequestHead, limit: number): void {
   const declared = head.headers['content-length'];
-  return head.headers['transfer-encoding'] !== undefined || (declared !== undefined && declared !== '0');
+  if (declared !== undefined && Number(declared) > limit) throw new AppError('payload_too_large', `the body is larger than ${limit} bytes`);
 }
 
 /**
- * Reads the body of a request that has one (`hasBody`) up to `limit` bytes. A declared or actual overflow rejects with
- * payload_too_large; the caller answers 413 and the connection is closed so the rest of the upload is not read. A
- * client that goes away first (closed, or idle past uWS's timeout) rejects it too: uWS calls onData no more, and a read
- * left waiting would hold the request's place in admission for good (enough of them, and the service answers only 503).
+ * Reads the body of a request that has one (`hasBody`, its declared length checked) up to `limit` bytes. An overflow
+ * rejects with payload_too_large; the caller answers 413 and the connection is closed so the rest of the upload is not
+ * read. A client that goes away first (closed, or idle past uWS's timeout) rejects it too: uWS calls onData no more,
+ * and a read left waiting would hold the request's place in admission for good.
  */
-export function readBody(exchange: Exchange, head: RequestHead, limit: number): Promise<Buffer> {
-  const declared = head.headers['content-length'];
-  if (declared !== undefined && Number(declared) > limit) {
-    return Promise.reject(new AppError('payload_too_large', `the body is larger than ${limit} bytes`));
-  }
+export function readBody(exchange: Exchange, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -1,10 +1,13 @@
 /**
- * @module A client that goes away in the middle of its upload gives its place back: requests in flight are capped
- * (503 beyond), so places that leaked would take master and the gate down for good, with no authentication needed.
+ * @module Uploads and the places in admission they hold: requests in flight are capped (503 beyond), so places that
+ * leaked or that anyone could hold would take master and the gate down. A request is authenticated from its head
+ * before its body is read: a caller without a key is answered at once and holds nothing while it uploads; a terminal
+ * that goes away in the middle of its upload gives its place back; a slow upload of a terminal is taken whole.
  */
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AdminClient } from '../../src/admin/admin-client.js';
+import { signRequest } from '../../src/crypto/signature.js';
 import type { ServerStatus } from '../../src/protocol/types.js';
 import { addOperator, connectOperator, pairRawTerminal } from '../helpers/operator.js';
 import { RawTerminal } from '../helpers/raw-terminal.js';
@@ -13,11 +16,17 @@ import { startServerProcess, type ServerProcess } from '../helpers/server-proces
 const UPLOADS = 60;
 let server: ServerProcess;
 let alice: AdminClient;
+/** Paired: its uploads to master are authenticated. */
+let paired: RawTerminal;
+/** Never created: its gate requests are authenticated (the certificate is theirs), then refused by the serial's actor. */
+const stranger = RawTerminal.create('ABORT-GATE-1', 'ec');
 
 beforeAll(async () => {
   server = await startServerProcess({ extraArgs: ['--threads', '2'] });
   alice = await connectOperator(server, await addOperator(server.dataDir, 'alice'));
   await alice.request('gate.open', { minutes: 10 });
+  paired = RawTerminal.create('ABORT-OK-1', 'ec');
+  await pairRawTerminal(alice, server, paired);
 });
 
 afterAll(async () => {
@@ -25,19 +34,43 @@ afterAll(async () => {
   await server?.stop();
 });
 
-/** Announces a 10-byte body, sends 3 bytes, and hangs up. */
-function abandonUpload(port: number, path: string): Promise<void> {
+/** A request's head as `terminal` signs it for `body`, ending with the blank line; the body is the caller's to send. */
+function signedHead(terminal: RawTerminal, path: string, body: Buffer, withCertificate = false): string {
+  const signed = signRequest({ method: 'POST', path, body, serial: terminal.serial, privateKeyPem: terminal.privateKeyPem, alg: terminal.alg, keyid: terminal.tfp });
+  const headers = { ...signed, 'Content-Type': 'application/json', 'Content-Length': String(body.length) };
+  if (withCertificate) Object.assign(headers, { 'X-Terminal-Certificate': terminal.certDer.toString('base64') });
+  return [`POST ${path} HTTP/1.1`, 'Host: 127.0.0.1', ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`), '', ''].join('\r\n');
+}
+
+/** A TLS connection to `port`, open. */
+function connect(port: number): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
-      socket.write(`POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10\r\nX-Terminal-Serial: NOBODY-1\r\n\r\nabc`, () => {
-        // Long enough for the head to be read and the request admitted before the connection goes.
-        setTimeout(() => {
-          socket.destroy();
-          resolve();
-        }, 20);
-      });
+    const socket = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+/** Sends `head` and the first 3 bytes of its body, and hangs up. */
+async function abandonUpload(port: number, head: string): Promise<void> {
+  const socket = await connect(port);
+  await new Promise<void>((resolve) => socket.write(`${head}abc`, () => resolve()));
+  // Long enough for the head to be read and the request admitted before the connection goes.
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  socket.destroy();
+}
+
+/** The server's first answer on `socket`: once its body is in, or when the server closes the connection. */
+function answerOf(socket: tls.TLSSocket): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      const end = text.indexOf('\r\n\r\n');
+      const length = /\r\ncontent-length: (\d+)/i.exec(text);
+      if (end >= 0 && length && text.length >= end + 4 + Number(length[1])) resolve(text);
     });
-    socket.on('error', reject);
+    socket.on('close', () => resolve(text));
+    socket.on('error', () => undefined);
   });
 }
 
@@ -46,16 +79,63 @@ const inFlight = async (): Promise<{ master: number; gate: number }> => {
   return threads.reduce((sum, t) => ({ master: sum.master + (t.report?.inFlight.master ?? 0), gate: sum.gate + (t.report?.inFlight.gate ?? 0) }), { master: 0, gate: 0 });
 };
 
-describe('uploads the client abandons', () => {
-  it('give their place in admission back, on master and on the gate', async () => {
+const cashEvent = (eventId: string): Buffer =>
+  Buffer.from(JSON.stringify({ eventId, currency: 'EUR', denomination: 20, count: 1, at: new Date().toISOString() }));
+
+describe('uploads', () => {
+  it('that a terminal abandons give their place in admission back, on master and on the gate', async () => {
+    const body = Buffer.alloc(10, 'x');
     for (let i = 0; i < UPLOADS; i++) {
-      await abandonUpload(server.ports.master, '/api/v1/cash-events');
-      await abandonUpload(server.ports.gate, '/api/v1/pairing');
+      await abandonUpload(server.ports.master, signedHead(paired, '/api/v1/cash-events', body));
+      await abandonUpload(server.ports.gate, signedHead(stranger, '/api/v1/pairing', body, true));
     }
     await expect.poll(inFlight, { timeout: 5_000, interval: 100 }).toEqual({ master: 0, gate: 0 });
     // And the services answer as before.
-    const terminal = RawTerminal.create('ABORT-OK-1', 'ec');
-    await pairRawTerminal(alice, server, terminal);
-    expect((await terminal.send(server.masterUrl, '/api/v1/ping', { body: '{}' })).status).toBe(200);
+    expect((await paired.send(server.masterUrl, '/api/v1/ping', { body: '{}' })).status).toBe(200);
+  });
+
+  it('that cannot be authenticated are answered at once, before their body, and hold no place while they upload', async () => {
+    const sockets = await Promise.all(Array.from({ length: 40 }, () => connect(server.ports.master)));
+    const forged = signedHead(RawTerminal.create(paired.serial, 'ec'), '/api/v1/cash-events', Buffer.alloc(4_000, 'x'));
+    const heads = [
+      // No signature at all, as a flood needs none.
+      `POST /api/v1/cash-events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4000\r\nX-Terminal-Serial: ${paired.serial}\r\n\r\n`,
+      // The paired serial, signed by a key the server does not hold for it.
+      forged,
+    ];
+    try {
+      const answers = sockets.map(answerOf);
+      // One byte of a 4,000-byte body: before, each such request held a place until uWS's idle timeout (10 s).
+      sockets.forEach((socket, i) => socket.write(`${heads[i % 2]}x`));
+      const texts = await Promise.all(answers);
+      for (const text of texts) {
+        expect(text).toMatch(/^HTTP\/1\.1 401 /);
+        expect(text).toContain('"error":"unauthenticated"');
+      }
+      expect(await inFlight()).toEqual({ master: 0, gate: 0 });
+    } finally {
+      for (const socket of sockets) socket.destroy();
+    }
+  });
+
+  it('of a terminal that arrive slowly are read whole and taken; a body other than the one signed is refused', async () => {
+    const body = cashEvent('slow-1');
+    const socket = await connect(server.ports.master);
+    const answer = answerOf(socket);
+    socket.write(signedHead(paired, '/api/v1/cash-events', body) + body.subarray(0, 10).toString('latin1'));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await inFlight()).toEqual({ master: 1, gate: 0 });
+    socket.write(body.subarray(10));
+    expect(await answer).toMatch(/^HTTP\/1\.1 200 /);
+
+    const swapped = await connect(server.ports.master);
+    const refused = answerOf(swapped);
+    const other = cashEvent('slow-2');
+    swapped.write(signedHead(paired, '/api/v1/cash-events', cashEvent('slow-3')) + other.toString('latin1'));
+    const text = await refused;
+    expect(text).toMatch(/^HTTP\/1\.1 401 /);
+    expect(text).toContain('"error":"unauthenticated"');
+    socket.destroy();
+    swapped.destroy();
   });
 });

@@ -236,16 +236,23 @@ describe('request bodies on one keep-alive connection', () => {
     }
   });
 
-  it('reads a body whose Content-Digest is left out, and refuses the call', async () => {
+  it('refuses a body whose signature leaves Content-Digest out before reading it, and closes the connection', async () => {
+    // Authenticated from the head: the body is never read, so it cannot be parsed as the connection's next request.
     const conn = await connection(server.masterUrl);
     try {
       const cash = event('keep-alive-2');
       conn.write(raw('/api/v1/cash-events', Buffer.alloc(0), sized(cash)));
       expect((await conn.answers(1)).map((a) => a.status)).toEqual([401]);
-      conn.write(raw('/api/v1/ping', Buffer.alloc(0), none));
-      expect((await conn.answers(2)).map((a) => a.status)).toEqual([401, 200]);
+      await expect.poll(() => conn.closed).toBe(true);
     } finally {
       conn.close();
+    }
+    const next = await connection(server.masterUrl);
+    try {
+      next.write(raw('/api/v1/ping', Buffer.alloc(0), none));
+      expect((await next.answers(1)).map((a) => a.status)).toEqual([200]);
+    } finally {
+      next.close();
     }
   });
 
