@@ -260,9 +260,24 @@ export class WriteBehind {
     }
   }
 
+  /**
+   * Writes what is gathered and, whatever the free-space watermark, what the store could not take before: a graceful
+   * shutdown that dropped them reopened their replay window at the next start (the watermark keeps room for
+   * operators' writes; a shutdown's few nonces do not need it). A disk that is really full refuses them: logged, with
+   * how many, as the one loss left.
+   */
   async close(): Promise<void> {
     clearInterval(this.timer);
     await this.flush();
+    if (this.unconfirmed.size === 0) return;
+    let nonces = 0;
+    for (const batch of this.unconfirmed) nonces += batch.nonces.size;
+    try {
+      this.flushNow();
+      this.log.info({ nonces }, 'write-behind: wrote the nonces held back while the disk was almost full');
+    } catch (err) {
+      this.log.error({ err, nonces }, 'write-behind: the store refused the last nonces at shutdown; their requests can be replayed after the restart until they expire');
+    }
   }
 
   private freshBatch(): Batch {

@@ -77,6 +77,23 @@ describe('restarts lose nothing', () => {
     expect(Math.abs(Date.parse(lastSeenAt ?? '') - pingedAt)).toBeLessThan(5_000);
   });
 
+  it('writes the nonces it held back while the disk was almost full at a graceful shutdown: a replay after it is refused', async () => {
+    const client = await resumeOperator();
+    const raw = RawTerminal.create('ATM-R3', 'ec');
+    await pairRawTerminal(client, server, raw);
+    await client.close();
+    // Below --min-free-disk, whatever this disk has: nonces are held in memory, to keep the room for operators' writes.
+    const { dataDir, ports } = server;
+    await server.stop('SIGTERM');
+    server = await startServerProcess({ dataDir, ports, extraArgs: ['--min-free-disk', '99999999'] });
+    await server.waitForLog((l) => typeof l.msg === 'string' && l.msg.includes('almost full'), 10_000);
+    const ping = raw.replayable(server.masterUrl, '/api/v1/ping');
+    expect((await ping()).status).toBe(200);
+    expect((await ping()).status).toBe(401);
+    await restart('SIGTERM');
+    expect((await ping()).status).toBe(401);
+  });
+
   it('keeps acknowledged cash events and the pin across SIGKILL', async () => {
     for (let i = 0; i < 5; i++) {
       expect(ok(await term(['cash-event', '--currency', 'EUR', '--denomination', '10', '--count', '1', '--event-id', `kill-${i}`])).duplicate).toBe(false);
