@@ -51,6 +51,10 @@ describe('a flood of unknown serials', () => {
     // Every attempt is in the list all the same.
     const listed = await alice.request<Array<{ serial: string }>>('unknown.list');
     expect(listed.map((u) => u.serial).sort()).toEqual([...flood, 'FLOOD-LATE'].sort());
+    // Tried again at once, a serial gets no second warning line: the gate's refusal lines, within their budget, have each attempt.
+    await Promise.all(Array.from({ length: 10 }, () => attempt('FLOOD-00')));
+    await server.waitForLog((l) => l.msg === 'terminal request refused' && l.serial === 'FLOOD-00' && l.error === 'unknown_serial');
+    expect(server.logs.filter((l) => l.msg === 'pairing attempt with an unknown serial' && l.serial === 'FLOOD-00')).toHaveLength(1);
     // Created, a serial leaves the list: what is left is what operators still have to look into.
     await alice.request('terminals.create', { serial: 'FLOOD-LATE' });
     const after = await alice.request<Array<{ serial: string }>>('unknown.list');

@@ -41,6 +41,14 @@ describe('RefusalLog', () => {
     expect(summaries(lines)).toEqual([]);
   });
 
+  it('shows a serial header longer than a serial can be by its first 64 characters and its length', () => {
+    const { refusals, lines } = capture(3);
+    refusals.record(refusal({ serial: 'S'.repeat(15_000) }));
+    const [line] = one(lines);
+    expect(line!.serial).toBe(`${'S'.repeat(64)}… (15000 characters)`);
+    expect(JSON.stringify(line).length).toBeLessThan(600);
+  });
+
   it('counts past the budget and names the most frequent senders in one warning at the window\'s end', () => {
     const { refusals, lines } = capture(2);
     for (let i = 0; i < 2; i++) refusals.record(refusal());
