@@ -136,11 +136,17 @@ export class PairingFlow {
   private async reveal(terminal: TerminalRecord, record: PairingRecord, reveal: string): Promise<HttpReply> {
     const { ctx } = this;
     this.assertPending(record);
-    if (record.stage === 'approval') return this.pendingReply(record);
     const terminalNonce = decodeBase64(reveal);
     const expected = Buffer.from(record.commitment, 'base64');
     const actual = terminalNonce ? Buffer.from(commitmentOf(terminalNonce), 'base64') : Buffer.alloc(32);
-    if (!terminalNonce || !crypto.timingSafeEqual(expected, actual)) {
+    const matches = terminalNonce !== null && crypto.timingSafeEqual(expected, actual);
+    if (record.stage === 'approval') {
+      // A retried reveal (its answer lost) is answered again. One that does not match is refused, but the request stays:
+      // it has its code already, operators may be comparing it, and only this key could have sent either.
+      if (!matches) throw new AppError('commitment_mismatch', 'the revealed nonce does not match the commitment this request was made with');
+      return this.pendingReply(record);
+    }
+    if (!terminalNonce || !matches) {
       await ctx.store.atomically(() => ctx.store.forgetPairingSync(record));
       throw new AppError('commitment_mismatch', 'the revealed nonce does not match the commitment; start again with a new commit');
     }

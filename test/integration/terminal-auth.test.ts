@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_PENDING_PER_SERIAL } from '../../src/actors/pairing-flow.js';
+import { commitmentOf } from '../../src/crypto/pairing-code.js';
 import { signRequest } from '../../src/crypto/signature.js';
 import type { AdminClient } from '../../src/admin/admin-client.js';
 import { addOperator, connectOperator, nextPush } from '../helpers/operator.js';
@@ -342,6 +343,23 @@ describe('gate input handling', () => {
     const poll = await fresh.gate(server.gateUrl, { requestId: commit.json.requestId });
     expect(poll.status).toBe(404);
     expect(poll.json.error).toBe('no_pairing_request');
+  });
+
+  it('answers a reveal repeated after the approval stage again, and refuses one that does not match, keeping the request', async () => {
+    const key = RawTerminal.create('GATE-001', 'ec');
+    const nonce = crypto.randomBytes(32);
+    const commit = await key.gate(server.gateUrl, { commitment: commitmentOf(nonce) });
+    const { requestId } = commit.json as { requestId: string };
+    const reveal = () => key.gate(server.gateUrl, { requestId, reveal: nonce.toString('base64') });
+    expect((await reveal()).json).toMatchObject({ status: 'pending', stage: 'approval', requestId });
+    // The terminal retries, its answer lost: the same answer.
+    expect((await reveal()).json).toMatchObject({ status: 'pending', stage: 'approval', requestId });
+    const wrong = await key.gate(server.gateUrl, { requestId, reveal: crypto.randomBytes(32).toString('base64') });
+    expect(wrong.status).toBe(409);
+    expect(wrong.json.error).toBe('commitment_mismatch');
+    // It has its code and operators see it: it stays.
+    expect((await key.gate(server.gateUrl, { requestId })).json).toMatchObject({ status: 'pending', stage: 'approval', requestId });
+    await alice.request('pairing.reject', { requestId });
   });
 
   it('returns the same request for a repeated commitment and binds requests to their TFP', async () => {
