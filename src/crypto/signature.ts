@@ -168,6 +168,8 @@ function parseParams(params: Map<string, BareItem>): Result<SignatureParams> {
   if (bytes < MIN_NONCE_BYTES || bytes > MAX_NONCE_BYTES) return bad(`nonce must be base64 of ${MIN_NONCE_BYTES} to ${MAX_NONCE_BYTES} bytes`);
   const tfp = typeof keyid === 'string' ? normalizeFingerprint(keyid) : null;
   if (tfp === null) return bad('keyid must be a certificate fingerprint');
+  // Required (DECISIONS, Authentication): the profile names four algorithms and the key's type must match the one sent.
+  if (alg === undefined) return bad(`alg is missing: one of ${SIGNATURE_ALGORITHMS.join(', ')}`);
   if (typeof alg !== 'string' || !(SIGNATURE_ALGORITHMS as readonly string[]).includes(alg)) return bad('alg is not supported');
   return ok({ created, expires: expires ?? null, nonce, keyid: tfp, alg: alg as SignatureAlgorithm });
 }

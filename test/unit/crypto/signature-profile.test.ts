@@ -36,6 +36,13 @@ describe('parseSignature: the profile', () => {
     expect(result.value.signature).toHaveLength(64);
   });
 
+  it('requires alg, and says so when it is missing rather than calling it unsupported', () => {
+    const missing = parse(`term=${goodList};created=${now};nonce="${nonce}";keyid="${t.tfp}"`, fakeSig);
+    expect(missing).toMatchObject({ ok: false, code: 'bad_signature_input', message: expect.stringContaining('alg is missing') });
+    const other = parse(`term=${goodList};created=${now};nonce="${nonce}";keyid="${t.tfp}";alg="hmac-sha256"`, fakeSig);
+    expect(other).toMatchObject({ ok: false, code: 'bad_signature_input', message: 'alg is not supported' });
+  });
+
   it('normalizes a keyid in openssl colon form, and keeps it as sent in the signed line', () => {
     const colon = formatFingerprint(t.tfp);
     const result = parse(`term=${goodList};created=${now};nonce="${nonce}";keyid="${colon}";alg="ed25519"`, fakeSig);
