@@ -239,7 +239,7 @@ const SPECS: readonly Spec[] = [
   { name: 'vpn get', usage: '', summary: 'VPN settings (deployment scenario A) and the VPN CA', positionals: [], options: [], op: 'vpn.get', render: 'vpn' },
   {
     name: 'vpn set', usage: '[--host H|default] [--port N] [--proto udp|tcp] [--subnet CIDR] [--master-url URL|default]',
-    summary: 'where terminals reach the OpenVPN server, the tunnel subnet, and master\'s address inside the tunnel',
+    summary: 'where terminals reach the OpenVPN server, the tunnel subnet, and master\'s address inside the tunnel (needs 2FA)',
     positionals: [], options: ['host', 'port', 'proto', 'subnet', 'master-url'], op: 'vpn.set', render: 'vpn',
     toArgs: (_, v) => vpnSetArgs(v),
   },

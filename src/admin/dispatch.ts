@@ -82,7 +82,11 @@ export async function dispatch(ctx: OpsContext, conn: Connection, raw: string): 
         // A failed login is the name it tried, also on a connection logged in as someone else: under the session's
         // user it would read as that operator failing to log in.
         const who = frame.op === 'login' ? `?${nameTried(frame.args.user)}` : conn.session?.user ?? null;
-        await audit(ctx, who, frame.op, target, { ...detail, result: code, ...(error instanceof OverBudget ? { budgetSpent: true } : {}) }, conn.remoteAddress);
+        // attemptsLeft 0: the fifth wrong code rejected the request (decided by `system`), and the entry says so.
+        const attemptsLeft = error instanceof AppError ? error.details?.attemptsLeft : undefined;
+        await audit(ctx, who, frame.op, target, {
+          ...detail, result: code, ...(error instanceof OverBudget ? { budgetSpent: true } : {}), ...(typeof attemptsLeft === 'number' ? { attemptsLeft } : {}),
+        }, conn.remoteAddress);
       }
       throw error;
     }

@@ -16,16 +16,29 @@ interface VpnOpSpec {
   access: 'session' | '2fa';
   audit: boolean;
   target?(args: Record<string, unknown>): string | null;
+  auditDetail?(args: Record<string, unknown>, ctx: VpnOpsContext): Record<string, unknown>;
   run(ctx: VpnOpsContext, conn: VpnConnection, args: Record<string, unknown>): Promise<unknown> | unknown;
 }
 
 const serialArg = z.object({ serial: serialSchema });
+/** A value as sent, as the audit entry keeps it: an op refused for a value of megabytes is audited too. */
+const shown = (value: unknown): unknown =>
+  value === null || typeof value === 'number' || typeof value === 'boolean' ? value : String(value).slice(0, 256);
+/** What vpn.set may change (vpn-settings.ts, vpnSetSchema): the fields its audit entry shows. */
+const SETTING_FIELDS = ['host', 'port', 'proto', 'subnet', 'masterUrl'] as const;
 const targetSerial = (args: Record<string, unknown>): string | null => (typeof args.serial === 'string' ? args.serial.slice(0, 128) : null);
 
 export const VPN_OPS: Readonly<Record<string, VpnOpSpec>> = {
   'vpn.get': { access: 'session', audit: false, run: (ctx) => ctx.vpn.status() },
   'vpn.set': {
-    access: 'session', audit: true, target: () => 'vpn',
+    // The host every VPN terminal's profile dials and the master URL it uses through the tunnel: what an attacker would
+    // point elsewhere. 2FA as for deposit.set, and the entry keeps what was set and what it replaced.
+    access: '2fa', audit: true, target: () => 'vpn',
+    auditDetail: (args, ctx) => {
+      const current = ctx.vpn.status();
+      const set = Object.fromEntries(SETTING_FIELDS.filter((field) => Object.hasOwn(args, field)).map((field) => [field, shown(args[field])]));
+      return { set, previous: Object.fromEntries(Object.keys(set).map((field) => [field, current[field as keyof typeof current]])) };
+    },
     run: (ctx, conn, args) => ctx.vpn.updateSettings(args, conn.session!.user),
   },
   // The bundle holds the OpenVPN server's private key and the tls-crypt key: the same bar as approving a terminal.

@@ -23,7 +23,7 @@ interface AuditView {
   user: string;
   action: string;
   target: string | null;
-  detail?: { result?: string };
+  detail?: { result?: string; attemptsLeft?: number };
 }
 
 interface Attack {
@@ -213,7 +213,7 @@ const ATTACKS: Attack[] = [
     const { requestId, code } = await pendingRequest('ATK-W2');
     return fromAdmin(alice.request('pairing.approve', { requestId, code: wrongCode(code) }));
   } },
-  { name: 'brute force of the code: 12 guesses, then the right code', side: 'operator', audited: (a) => a.filter((e) => e.action === 'pairing.approve' && e.detail?.result === 'code_mismatch').length >= 6 && a.some((e) => e.action === 'pairing.approve' && e.user === 'alice' && e.detail?.result === 'invalid_state'), expect: { status: 409, code: 'invalid_state' }, run: async () => {
+  { name: 'brute force of the code: 12 guesses, then the right code', side: 'operator', audited: (a) => a.filter((e) => e.action === 'pairing.approve' && e.detail?.result === 'code_mismatch').length >= 6 && a.some((e) => e.action === 'pairing.approve' && e.detail?.result === 'code_mismatch' && e.detail?.attemptsLeft === 0) && a.some((e) => e.action === 'pairing.approve' && e.user === 'alice' && e.detail?.result === 'invalid_state'), expect: { status: 409, code: 'invalid_state' }, run: async () => {
     const { requestId, code, terminal } = await pendingRequest('ATK-W3');
     const guesses: string[] = [];
     for (let i = 0; i < 12; i++) guesses.push((await fromAdmin(alice.request('pairing.approve', { requestId, code: String(i).padStart(12, '0') }))).code);

@@ -142,8 +142,15 @@ describe(`VPN for terminals (deployment scenario A), openvpn checked by ${MODE =
 
   it('regenerates a configuration after the VPN moves, without re-pairing', async () => {
     const host = MODE === 'tunnel' ? '192.168.77.1' : '127.0.0.1';
+    // Where every VPN terminal's profile points: 2FA, as for the deposit addresses.
+    const refused = await bobClient!.request('vpn.set', { host: 'vpn.evil.example' }).then(() => 'no error', (err: unknown) => (err instanceof AppError ? err.code : String(err)));
+    expect(refused).toBe('requires_2fa');
     const settings = ok(await cas(['vpn', 'set', '--host', host, '--port', '1195']));
     expect(settings).toMatchObject({ host, port: 1195, hostIsDefault: false });
+    const audit = ok(await cas(['audit', '--limit', '10'])) as { user: string; action: string; detail: Record<string, unknown> }[];
+    const entry = audit.find((e) => e.action === 'vpn.set' && e.user === 'alice');
+    expect(entry?.detail).toMatchObject({ result: 'ok', set: { host, port: 1195 }, previous: { port: 1194 } });
+    expect(audit.find((e) => e.action === 'vpn.set' && e.user === 'bob')?.detail).toMatchObject({ result: 'requires_2fa', set: { host: 'vpn.evil.example' } });
     for (const kind of KINDS) {
       const before = ok(await terminalCli(stateOf(kind), ['vpn-config']));
       const reissued = ok(await cas(['vpn', 'regenerate', serialOf(kind)]));
