@@ -1,12 +1,12 @@
 /** @module The admin service: the operators' WebSocket channel at /admin (with topic pushes) and the web page's static files. */
 import uWS from 'uWebSockets.js';
-import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
+import type { HttpResponse, TemplatedApp, WebSocket } from 'uWebSockets.js';
 import { Mailbox } from '../actors/mailbox.js';
 import { auditThrottled, dispatch, errorFrame } from '../admin/dispatch.js';
 import { THROTTLE_WINDOW_MS } from '../admin/throttled-attempts.js';
 import { AdminAdmission, CLOSE_CODES, type AdminConnectionLimits } from './admin-admission.js';
 import type { Connection, OpsContext } from '../admin/ops.js';
-import { AppError } from '../errors.js';
+import { AppError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { tlsAppOptions } from './tls-options.js';
 import type { AdminTopic } from '../protocol/types.js';
@@ -188,13 +188,14 @@ export function createAdminService(opts: {
       const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString();
       const refused = stopping ? '503 Service Unavailable' : admission.refuse(remoteAddress);
       if (refused !== null) {
-        res.writeStatus(refused).writeHeader('Retry-After', '60').end(refused.includes('429') ? 'too many connections from this address' : 'shutting down');
+        const [code, message] = refused.startsWith('429') ? ['rate_limited', 'too many connections from this address'] as const : ['overloaded', 'the server is shutting down'] as const;
+        refuseUpgrade(res, refused, code, message, { 'Retry-After': '60' });
         return;
       }
       // A web page of another site (cross-site WebSocket hijacking): only this server's own page, or no browser at all.
       const foreign = admission.refuseOrigin(remoteAddress, req.getHeader('origin'), req.getHeader('host'));
       if (foreign !== null) {
-        res.writeStatus(foreign).end('the admin channel is open to this server\'s own page only');
+        refuseUpgrade(res, foreign, 'forbidden', 'the admin channel is open to this server\'s own page only');
         return;
       }
       // MUST read every header before upgrade returns: `req` is dead afterwards.
@@ -269,4 +270,11 @@ export function createAdminService(opts: {
       await auditThrottled(opts.ops(), THROTTLE_WINDOW_MS / 1000).catch((err: unknown) => opts.log.error({ err }, 'writing the throttled attempts summary failed'));
     },
   };
+}
+
+/** An upgrade refused before it became a WebSocket, answered as every error is (PROTOCOL.md, Errors): JSON with a code. */
+function refuseUpgrade(res: HttpResponse, status: string, code: ErrorCode, message: string, headers: Record<string, string> = {}): void {
+  res.writeStatus(status).writeHeader('content-type', 'application/json').writeHeader('cache-control', 'no-store');
+  for (const [name, value] of Object.entries(headers)) res.writeHeader(name, value);
+  res.end(JSON.stringify({ error: code, message }));
 }

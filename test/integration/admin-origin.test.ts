@@ -20,9 +20,15 @@ function connectWith(server: ServerProcess, op: TestOperator, origin: string | u
       else reject(new Error(`login refused: ${reply.error}`));
     });
     ws.once('unexpected-response', (_req, res) => {
-      resolve(res.statusCode ?? 0);
-      res.resume();
-      ws.terminate();
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      res.on('end', () => {
+        ws.terminate();
+        // Every error is JSON with a code (PROTOCOL.md), this one too.
+        const parsed = res.headers['content-type'] === 'application/json' ? (JSON.parse(body) as { error?: unknown; message?: unknown }) : {};
+        if (res.statusCode === 403 && (parsed.error !== 'forbidden' || typeof parsed.message !== 'string')) reject(new Error(`403 without its JSON error: ${body}`));
+        else resolve(res.statusCode ?? 0);
+      });
     });
     ws.once('error', reject);
   });
