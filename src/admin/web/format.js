@@ -6,10 +6,15 @@ export function colonFingerprint(hex) {
   return hex.toUpperCase().match(/.{1,2}/g).join(':');
 }
 
-/** The first `bytes` bytes of a fingerprint in AB:CD form, for lists. */
-export function shortFingerprint(hex, bytes = 6) {
+/**
+ * The first and last 4 bytes of a fingerprint in AB:CD form, for lists: the form `cas` prints, so that an operator
+ * comparing the two sees the same text. Both ends: a key whose fingerprint begins with 6 chosen bytes takes 2^48 tries
+ * to make, one that matches 4 at each end 2^64.
+ */
+export function shortFingerprint(hex) {
   if (!hex) return '—';
-  return `${colonFingerprint(hex.slice(0, bytes * 2))}:…`;
+  if (hex.length !== 64) return colonFingerprint(hex);
+  return `${colonFingerprint(hex.slice(0, 8))}…${colonFingerprint(hex.slice(-8))}`;
 }
 
 /** "123-456-789-012" → ["123","456","789","012"]: the groups the terminal screen shows. */

@@ -25,6 +25,14 @@ describe('renderResult', () => {
     expect(list).toContain('2024-05-01 10:00:00Z');
   });
 
+  it('abbreviates a TFP as the web page does: an operator comparing the two sees the same text', async () => {
+    // The page's module is plain JavaScript for the browser, without types.
+    const page = '../../../src/admin/web/format.js';
+    const { shortFingerprint } = (await import(page)) as { shortFingerprint(hex: string): string };
+    expect(renderResult('terminals', [terminal])).toContain(shortFingerprint(tfp));
+    expect(shortFingerprint(tfp)).toBe('01:23:45:67…89:AB:CD:EF');
+  });
+
   it('shows the pairing code in big digits and warns when the serial is paired with another TFP', () => {
     const out = renderResult('pairing', request);
     expect(out).toContain('code: 123-456-789-012');
