@@ -6,8 +6,8 @@ import { effectiveState, pairingView } from '../protocol/views.js';
 import type { PairingRecord, TerminalRecord } from '../store/records.js';
 import { compositeKey } from '../store/store.js';
 import type { ActorContext } from './context.js';
-import { pendingRequestsOf } from './pairing-flow.js';
-import { terminalViewOf } from './terminal-view.js';
+import { pendingRequestsOf } from '../store/pending-requests.js';
+import { pairingViewOf, terminalViewOf } from './operator-views.js';
 import { VpnStore } from '../vpn/vpn-store.js';
 
 export class OperatorDecisions {
@@ -35,7 +35,7 @@ export class OperatorDecisions {
     if (superseded.length > 0) await this.publishRevocations(superseded, 'superseded');
     // After the pin is durable: the VPN certificate is for the key just pinned. A failure does not undo the approval; the gate's trusted answer issues it then.
     if (paired.vpn) await ctx.vpn.issue(this.serial, user).catch((err: unknown) => ctx.log.error({ err, serial: this.serial }, 'issuing the VPN certificate failed'));
-    const view = pairingView(approved, now, paired.tfp);
+    const view = pairingViewOf(ctx.store, approved, now);
     ctx.events('pairing', 'pairing.approved', { request: view });
     ctx.events('terminals', 'terminal.paired', { terminal: terminalViewOf(ctx.store, paired, now) });
     ctx.log.info({ serial: this.serial, tfp: record.tfp, requestId, user }, 'pairing approved: terminal certificate pinned');
@@ -139,7 +139,7 @@ export class OperatorDecisions {
     const now = ctx.now();
     const rejected: PairingRecord = { ...record, state: 'rejected', decidedBy: user, decidedAt: now };
     await ctx.store.atomically(() => ctx.store.putPairingSync(rejected));
-    const view = pairingView(rejected, now, terminal.tfp);
+    const view = pairingViewOf(ctx.store, rejected, now);
     ctx.events('pairing', 'pairing.rejected', { request: view });
     ctx.log.info({ serial: this.serial, tfp: record.tfp, requestId: record.requestId, user }, 'pairing rejected');
     return view;

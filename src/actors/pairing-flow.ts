@@ -4,11 +4,13 @@ import { AppError } from '../errors.js';
 import { commitmentOf, pairingCode } from '../crypto/pairing-code.js';
 import { decodeBase64, parseJson, parsePairingBody, type PairingBody } from '../protocol/schemas.js';
 import type { GateReply, HttpReply } from '../protocol/types.js';
-import { effectiveState, pairingView } from '../protocol/views.js';
+import { effectiveState } from '../protocol/views.js';
 import type { PairingRecord, TerminalRecord } from '../store/records.js';
-import { compositeKey, type Store } from '../store/store.js';
+import { pendingRequestsOf } from '../store/pending-requests.js';
+import { compositeKey } from '../store/store.js';
 import type { Authenticated } from '../auth/request-auth.js';
 import type { ActorContext } from './context.js';
+import { otherKeysWaiting, pairingViewOf } from './operator-views.js';
 
 const reply = (status: number, body: GateReply): HttpReply => ({ status, body });
 
@@ -18,16 +20,6 @@ const reply = (status: number, body: GateReply): HttpReply => ({ status, body })
  * open (400 in 2.5 s were seen), each an alert to every operator and a certificate kept for good.
  */
 export const MAX_PENDING_PER_SERIAL = 8;
-
-/** The serial's requests still waiting, for the terminal's own key or another (one per certificate: the index's keys). */
-export function pendingRequestsOf(store: Store, serial: string, now: number): PairingRecord[] {
-  const pending: PairingRecord[] = [];
-  for (const { value: requestId } of store.withPrefix(store.pairingIndex, serial)) {
-    const record = store.pairing.get(requestId);
-    if (record?.serial === serial && effectiveState(record, now) === 'pending') pending.push(record);
-  }
-  return pending;
-}
 
 export class PairingFlow {
   /** When the cap's refusal was last logged for this serial. */
@@ -159,8 +151,18 @@ export class PairingFlow {
     });
     const updated: PairingRecord = { ...record, stage: 'approval', code };
     await ctx.store.atomically(() => ctx.store.putPairingSync(updated));
-    ctx.events('pairing', 'pairing.requested', { request: pairingView(updated, ctx.now(), terminal.tfp) });
+    const now = ctx.now();
+    ctx.events('pairing', 'pairing.requested', { request: pairingViewOf(ctx.store, updated, now) });
     ctx.log.info({ serial: this.serial, tfp: record.tfp, requestId: record.requestId }, 'pairing request awaits operator approval');
+    // Another key waits for this serial too, which nobody has paired yet (a paired serial's is told at its commit):
+    // the genuine terminal and an impostor racing its first contact, and only the code tells them apart. Told when the
+    // second becomes visible to operators, as PROTOCOL's alert for a different TFP asks.
+    const others = terminal.tfp === null ? otherKeysWaiting(ctx.store, updated, now) : [];
+    if (others.length > 0) {
+      const waitingTfps = others.map((other) => other.tfp);
+      ctx.events('terminals', 'terminal.new_fingerprint', { serial: this.serial, pairedTfp: null, tfp: record.tfp, waitingTfps, remoteAddress: record.remoteAddress });
+      ctx.log.warn({ serial: this.serial, tfp: record.tfp, waitingTfps }, 'another key asks to pair a serial a key already waits for');
+    }
     return this.pendingReply(updated);
   }
 

@@ -33,7 +33,7 @@ export function renderResult(renderer: Renderer, result: unknown): string {
       return table(listOf(result, 'requests'), result, [
         ['REQUEST', (r) => r.requestId], ['SERIAL', (r) => r.serial], ['STATE', (r) => r.state], ['STAGE', (r) => r.stage],
         ['CODE', (r) => (r.state === 'pending' ? r.code : '')], ['TFP', (r) => shortFp(r.tfp)], ['FROM', (r) => r.remoteAddress], ['REQUESTED', (r) => time(r.requestedAt)],
-        ['NOTE', (r) => (r.conflictsWithPaired === true ? 'serial already paired with another TFP!' : '')],
+        ['NOTE', (r) => (r.conflictsWithPaired === true ? 'serial already paired with another TFP!' : typeof r.otherKeysWaiting === 'number' && r.otherKeysWaiting > 0 ? 'another key asks for this serial too!' : '')],
       ]);
     case 'pairing':
       return pairingDetail(itemOf(result, 'request'));
@@ -151,7 +151,7 @@ function mib(bytes: unknown): string {
 }
 
 /** Fields of a pushed event worth a glance; the rest is in --json. */
-const PUSH_FIELDS = ['serial', 'requestId', 'state', 'decidedBy', 'stage', 'code', 'tfp', 'pairedTfp', 'remoteAddress', 'user', 'by', 'action', 'result', 'open', 'openUntil', 'conflictsWithPaired', 'changed'];
+const PUSH_FIELDS = ['serial', 'requestId', 'state', 'decidedBy', 'stage', 'code', 'tfp', 'pairedTfp', 'waitingTfps', 'remoteAddress', 'user', 'by', 'action', 'result', 'open', 'openUntil', 'conflictsWithPaired', 'changed'];
 
 /**
  * One line per pushed event: time, event name, then its (and its nested view's) fields as key=value; an event that
@@ -200,7 +200,9 @@ function pairingDetail(r: Row): string {
   ]);
   const warn = r.conflictsWithPaired === true
     ? '\nWARNING: this serial is already paired with another TFP. Approve only if the terminal was replaced or reset.\n'
-    : '';
+    : r.state === 'pending' && typeof r.otherKeysWaiting === 'number' && r.otherKeysWaiting > 0
+      ? `\nWARNING: ${r.otherKeysWaiting === 1 ? 'another key asks' : `${r.otherKeysWaiting} other keys ask`} for this serial too. Only the code on the terminal screen tells which request is the terminal's.\n`
+      : '';
   if (typeof r.code !== 'string') {
     return `${head}${warn}\ncode: not yet (the terminal has not revealed its nonce)\n`;
   }

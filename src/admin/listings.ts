@@ -1,9 +1,9 @@
 /** @module The operators' lists at fleet scale, a page at a time and filtered on the server: terminals in serial order (searched), pairing requests and audit entries newest first. */
 import { z } from 'zod';
-import { awaitsApproval, terminalViewOf } from '../actors/terminal-view.js';
+import { awaitsApproval, pairingViewOf, terminalViewOf } from '../actors/operator-views.js';
 import { check, serialSchema } from '../protocol/schemas.js';
 import type { AuditEntry, PairingState, PairingView, TerminalView } from '../protocol/types.js';
-import { auditView, effectiveState, pairingView } from '../protocol/views.js';
+import { auditView, effectiveState } from '../protocol/views.js';
 import { parseCursor, timelineCursor, type TimelineEntry } from '../store/pairing-timeline.js';
 import type { PairingRecord, TerminalRecord } from '../store/records.js';
 import { scanInSlices } from '../store/sliced-scan.js';
@@ -40,10 +40,6 @@ export interface PairingPage {
   next: string | null;
 }
 
-/** A request as operators see it, with whether its serial is already paired with another certificate. */
-export function pairingViewOf(store: Store, record: PairingRecord, now: number): PairingView {
-  return pairingView(record, now, store.terminals.get(record.serial)?.tfp ?? null);
-}
 
 /**
  * One page of terminals in serial order. Without a search or a state this reads the page and one more record. A

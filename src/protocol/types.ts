@@ -47,6 +47,8 @@ export interface PairingView {
   info: Record<string, unknown> | null;
   /** True when the serial is already paired with another TFP (a second terminal claims it). */
   conflictsWithPaired: boolean;
+  /** While it waits: requests of other TFPs for the same serial that wait for an operator too (0 when decided). */
+  otherKeysWaiting: number;
   decidedBy: string | null;
   decidedAt: string | null;
 }

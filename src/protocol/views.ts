@@ -25,7 +25,7 @@ export function terminalView(record: TerminalRecord, hasPendingRequest: boolean,
   };
 }
 
-export function pairingView(record: PairingRecord, now: number, pairedTfp: string | null): PairingView {
+export function pairingView(record: PairingRecord, now: number, pairedTfp: string | null, otherKeysWaiting = 0): PairingView {
   return {
     requestId: record.requestId,
     serial: record.serial,
@@ -38,6 +38,7 @@ export function pairingView(record: PairingRecord, now: number, pairedTfp: strin
     code: record.code,
     info: record.info,
     conflictsWithPaired: pairedTfp !== null && pairedTfp !== record.tfp,
+    otherKeysWaiting,
     decidedBy: record.decidedBy,
     decidedAt: iso(record.decidedAt),
   };

@@ -297,6 +297,36 @@ describe('a second certificate claiming a paired serial', () => {
   });
 });
 
+describe('two keys asking for a serial nobody has paired yet', () => {
+  it('alerts operators when the second has its code, flags both while they wait, and the code decides', async () => {
+    await alice.request('subscribe', { topics: ['pairing', 'terminals'] });
+    await alice.request('terminals.create', { serial: 'TWO-KEYS-1' });
+    const genuine = RawTerminal.create('TWO-KEYS-1', 'ec');
+    const impostor = RawTerminal.create('TWO-KEYS-1', 'ec');
+    const alerts: string[] = [];
+    const listener = (p: { event: string; data: Record<string, unknown> }): void => {
+      if (p.event === 'terminal.new_fingerprint' && p.data.serial === 'TWO-KEYS-1') alerts.push(String(p.data.tfp));
+    };
+    alice.on('event', listener);
+    try {
+      const first = await genuine.requestPairing(server.gateUrl, server.sfp);
+      const alert = nextPush(alice, (p) => p.event === 'terminal.new_fingerprint' && p.data.tfp === impostor.tfp);
+      const second = await impostor.requestPairing(server.gateUrl, server.sfp);
+      expect((await alert).data).toMatchObject({ serial: 'TWO-KEYS-1', pairedTfp: null, tfp: impostor.tfp, waitingTfps: [genuine.tfp] });
+      expect(alerts).toEqual([impostor.tfp]); // none for the first: it was alone
+      const views = await alice.request<{ requests: { requestId: string; otherKeysWaiting: number; conflictsWithPaired: boolean }[] }>('pairing.list', { serial: 'TWO-KEYS-1' });
+      expect(views.requests.map((r) => [r.requestId, r.otherKeysWaiting])).toEqual([[second.requestId, 1], [first.requestId, 1]]);
+      // The location contact reads the genuine terminal's code: that one is approved, the other stays to be rejected.
+      await alice.request('pairing.approve', { requestId: first.requestId, code: first.code });
+      expect(await alice.request('pairing.get', { requestId: second.requestId })).toMatchObject({ state: 'pending', otherKeysWaiting: 0, conflictsWithPaired: true });
+      await alice.request('pairing.reject', { requestId: second.requestId });
+      expect((await ping(genuine)).status).toBe(200);
+    } finally {
+      alice.off('event', listener);
+    }
+  });
+});
+
 describe('gate input handling', () => {
   const fresh = RawTerminal.create('GATE-001', 'rsa');
 

@@ -207,7 +207,9 @@ channel.on('session.ended', () => {
   if (store.session) endSession(errorText({ code: 'session_expired' }));
 });
 channel.on('terminal.new_fingerprint', (data) => {
-  ui.toast(`Terminal ${data.serial} asks to pair with a NEW fingerprint: check it before approving`, 'danger');
+  ui.toast(data.pairedTfp
+    ? `Terminal ${data.serial} asks to pair with a NEW fingerprint: check it before approving`
+    : `Two keys ask to pair terminal ${data.serial}: only the code on its screen tells which is the terminal`, 'danger');
 });
 for (const event of ['gate.opened', 'gate.closed']) channel.on(event, (gate) => store.setGate(gate));
 accountAlarms({ channel, store });

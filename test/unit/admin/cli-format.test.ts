@@ -13,7 +13,7 @@ const terminal: TerminalView = {
 const request: PairingView = {
   requestId: 'r1', serial: 'BT100001', tfp, remoteAddress: '203.0.113.7', requestedAt: '2024-05-01T10:00:00.000Z',
   expiresAt: '2024-05-02T10:00:00.000Z', state: 'pending', stage: 'approval', code: '123-456-789-012', info: { model: 'BATMFOUR' },
-  conflictsWithPaired: true, decidedBy: null, decidedAt: null,
+  conflictsWithPaired: true, otherKeysWaiting: 0, decidedBy: null, decidedAt: null,
 };
 
 describe('renderResult', () => {

@@ -148,6 +148,10 @@ export function pairingDetailView(ctx, requestId) {
           terminal?.tfp ? h('p', {}, 'Trusted now: ', fingerprintText(terminal.tfp, 'pairing-paired-tfp')) : null,
           h('p', {}, 'Asking: ', fingerprintText(r.tfp, 'pairing-new-tfp')))
         : null,
+      state === 'pending' && r.otherKeysWaiting > 0
+        ? h('div', { class: 'warning', role: 'alert', id: 'pairing-other-keys' },
+          h('p', {}, `${r.otherKeysWaiting === 1 ? 'Another key asks' : `${r.otherKeysWaiting} other keys ask`} to pair this serial too: one may be an impostor. Only the code the location contact reads from the terminal screen tells which request is the terminal's; reject the others.`))
+        : null,
       state === 'pending' ? codeBlock(r.code) : null,
       state === 'pending' && !terminal
         ? h('p', { class: terminalError ? 'warning' : 'loading', id: 'pairing-contact-loading', role: 'status' }, terminalError

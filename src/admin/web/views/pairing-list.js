@@ -55,7 +55,14 @@ export function pairingListView(ctx) {
         { label: 'Requested', cell: (r) => formatTime(r.requestedAt) },
         { label: 'From', cell: (r) => r.remoteAddress },
         { label: 'TFP', cell: (r) => h('span', { class: 'mono' }, shortFingerprint(r.tfp)) },
-        { label: 'State', cell: (r) => [pill(r.state), r.conflictsWithPaired ? h('span', { class: 'pill pill-danger' }, 'new fingerprint') : null] },
+        {
+          label: 'State',
+          cell: (r) => [
+            pill(r.state),
+            r.conflictsWithPaired ? h('span', { class: 'pill pill-danger' }, 'new fingerprint') : null,
+            r.otherKeysWaiting > 0 ? h('span', { class: 'pill pill-danger' }, 'another key asks too') : null,
+          ],
+        },
         { label: 'Expires', cell: (r) => (r.state === 'pending' ? formatTime(r.expiresAt) : '—') },
       ],
     }), waiting() ? null : pages.footer('pairing-more'));
