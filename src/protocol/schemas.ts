@@ -45,13 +45,21 @@ export function parsePairingBody(value: unknown): PairingBody {
   return { form: 'poll', requestId: body.requestId ?? null };
 }
 
+/** 2000-01-01T00:00:00Z: no cash event of a fleet running this server is older. */
+const EARLIEST_CASH_EVENT = Date.UTC(2000, 0, 1);
+
 export const cashEventSchema = z.object({
   eventId: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'eventId: 1-128 characters of A-Z a-z 0-9 . _ : -'),
   currency: z.string().regex(/^[A-Z]{3}$/, 'currency: an ISO 4217 code such as USD'),
-  denomination: z.number().positive().max(1_000_000),
+  // A banknote or coin: at least a thousandth (the smallest unit ISO 4217 has), in thousandths at most; 1e-300 is no
+  // money any terminal counted.
+  denomination: z.number().min(0.001).max(1_000_000)
+    .refine((d) => Math.abs(d * 1000 - Math.round(d * 1000)) < 1e-6, 'denomination: at most 3 decimal places'),
   // Bounds before int(): 2^53 is not a safe integer either, and "at most 10000" is the useful answer.
   count: z.number().min(1).max(10_000).int(),
-  at: z.iso.datetime({ offset: true }),
+  // Not before 2000: a terminal whose clock reads 0001 or 1970 sent a time nobody can book (a future one is refused by
+  // master against its own clock).
+  at: z.iso.datetime({ offset: true }).refine((at) => Date.parse(at) >= EARLIEST_CASH_EVENT, 'at: before 2000-01-01'),
 }).strict();
 
 /** Parses with `schema` or throws `invalid_field` naming the first offending field (never echoing its value). */

@@ -23,7 +23,14 @@ describe('invalid_field messages', () => {
 
   it("put zod's bounds, types and options in words", () => {
     expect(messageOf(z.object({ minutes: z.number().int().min(1).max(10080) }), { minutes: 20000 })).toBe('minutes: at most 10080');
-    expect(messageOf(cashEventSchema, { ...event, denomination: 0 })).toBe('denomination: more than 0');
+    expect(messageOf(cashEventSchema, { ...event, denomination: 0 })).toBe('denomination: at least 0.001');
+    expect(messageOf(cashEventSchema, { ...event, denomination: 1e-300 })).toBe('denomination: at least 0.001');
+    expect(messageOf(cashEventSchema, { ...event, denomination: 0.0005 })).toBe('denomination: at least 0.001');
+    expect(messageOf(cashEventSchema, { ...event, denomination: 20.0001 })).toBe('denomination: at most 3 decimal places');
+    expect(check(cashEventSchema, { ...event, denomination: 0.07 }).denomination).toBe(0.07);
+    expect(check(cashEventSchema, { ...event, denomination: 0.005 }).denomination).toBe(0.005);
+    expect(messageOf(cashEventSchema, { ...event, at: '0001-01-01T00:00:00Z' })).toBe('at: before 2000-01-01');
+    expect(messageOf(cashEventSchema, { ...event, at: '1970-01-01T00:00:00Z' })).toBe('at: before 2000-01-01');
     expect(messageOf(cashEventSchema, { ...event, count: 1.5 })).toBe('count: must be a whole number');
     expect(messageOf(cashEventSchema, { ...event, count: 2 ** 53 })).toBe('count: at most 10000');
     expect(messageOf(cashEventSchema, { ...event, count: undefined })).toBe('count: required');
