@@ -13,6 +13,7 @@
  * terminals and 3 million stored, a put cost lmdb 3.3 µs of CPU instead of 16.8 (docs/DECISIONS.md).
  */
 import type { Database, RootDatabase } from 'lmdb';
+import { SEP, compositeKey } from './composite-key.js';
 
 /** Each slot holds the nonces of requests created in one window of this many seconds. */
 export const NONCE_BUCKET_SEC = 120;
@@ -31,7 +32,6 @@ export const MAX_CLOCK_SKEW_SEC = 1_200;
 const BUCKETS_AHEAD = Math.ceil(MAX_CLOCK_SKEW_SEC / NONCE_BUCKET_SEC) + 1;
 const bucketsBehind = (clockSkewSec: number): number => Math.ceil((clockSkewSec + 1) / NONCE_BUCKET_SEC) + 1;
 
-const SEP = '\u0000';
 /**
  * Keys begin with this, then `created`, the serial and the nonce. Stores written before kept (serial, nonce) keys,
  * which begin with a serial's letter or digit, so every such key sorts at or after FIRST_SERIAL_KEY.
@@ -39,8 +39,8 @@ const SEP = '\u0000';
 const TIME_KEY = '\u0001';
 const FIRST_SERIAL_KEY = '\u0002';
 const timeKey = (serial: string, nonce: string, createdSec: number): string => TIME_KEY + createdSec + SEP + serial + SEP + nonce;
-/** The key before time-first keys: (serial, nonce), as `compositeKey` in store.ts builds it. */
-const serialKey = (serial: string, nonce: string): string => serial + SEP + nonce;
+/** The key before time-first keys: (serial, nonce). */
+const serialKey = (serial: string, nonce: string): string => compositeKey(serial, nonce);
 
 const bucketOf = (sec: number): number => Math.floor(sec / NONCE_BUCKET_SEC);
 const slotOf = (bucket: number): number => ((bucket % NONCE_RING_SLOTS) + NONCE_RING_SLOTS) % NONCE_RING_SLOTS;

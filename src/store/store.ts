@@ -17,22 +17,9 @@ import type {
   AuditRecord, CashEventRecord, DepositRecord, KnownCertRecord, OperatorRecord,
   PairingRecord, SessionRecord, TerminalRecord, UnknownSerialRecord,
 } from './records.js';
+import { AFTER_SEP, SEP, compositeKey, keyText } from './composite-key.js';
 
-/** Separator for composite string keys; serials and ids are validated to contain no control characters. */
-const SEP = '\u0000';
-const AFTER_SEP = '\u0001';
-
-export const compositeKey = (...parts: string[]): string => parts.join(SEP);
-
-/**
- * A composite key as read back from a range. lmdb 3.5 (ordered-binary) writes a string key of 64 characters or more
- * with its NULs as raw separators, which reads back as an array of the parts and sorts apart from the shorter keys,
- * whose NULs are escaped. `get` and `put` agree with each other either way; ranges and key parsing must not assume
- * one encoding (test/unit/store/composite-keys.test.ts).
- */
-export function keyText(key: unknown): string {
-  return Array.isArray(key) ? key.map(String).join(SEP) : String(key);
-}
+export { compositeKey, keyText } from './composite-key.js';
 
 /**
  * A serial as operators and location contacts read it: `ATM-0001` and `atm-0001` are the same terminal to a person,
