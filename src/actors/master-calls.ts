@@ -5,7 +5,7 @@ import type { HttpReply, TerminalRequest } from '../protocol/types.js';
 import type { CashEventRecord } from '../store/records.js';
 import { compositeKey } from '../store/store.js';
 import type { ActorContext } from './context.js';
-import { SUPPORTED_COINS } from '../admin/deposit-address.js';
+import { SUPPORTED_COINS } from '../protocol/deposit-address.js';
 
 export const MASTER_ROUTES = ['POST /api/v1/ping', 'POST /api/v1/cash-events', 'GET /api/v1/deposit-address'] as const;
 export type MasterRoute = (typeof MASTER_ROUTES)[number];

@@ -9,7 +9,7 @@ import { ADMIN_TOPICS, EDITABLE_TERMINAL_FIELDS, type AdminTopic, type GateStatu
 import { depositView, terminalView, unknownSerialView } from '../protocol/views.js';
 import type { TerminalRecord } from '../store/records.js';
 import { foldSerial, type Store } from '../store/store.js';
-import { ADDRESS_FORMATS, isValidDepositAddress, SUPPORTED_COINS } from './deposit-address.js';
+import { ADDRESS_FORMATS, isValidDepositAddress, SUPPORTED_COINS } from '../protocol/deposit-address.js';
 import type { LoginThrottle } from './login-throttle.js';
 import { pairingViewOf, terminalViewOf } from '../actors/operator-views.js';
 import { listAudit, listPairing, listTerminals } from './listings.js';

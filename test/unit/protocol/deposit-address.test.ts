@@ -1,6 +1,6 @@
 /** @module Deposit address checks: published test vectors of each format, and the one-character typos a checksum exists to catch. */
 import { describe, expect, it } from 'vitest';
-import { ADDRESS_FORMATS, isValidDepositAddress, SUPPORTED_COINS } from '../../../src/admin/deposit-address.js';
+import { ADDRESS_FORMATS, isValidDepositAddress, SUPPORTED_COINS } from '../../../src/protocol/deposit-address.js';
 
 /** The first letter of the hex part in the other case: a typo EIP-55 must catch. */
 function flipCase(address: string): string {
