@@ -54,9 +54,17 @@ export interface Config {
   readonly refusalLogWindowMs: number;
   /** Below this much free space on the store's disk (MiB), cash events are refused (store/free-space.ts); 0: no check. */
   readonly minFreeDiskMiB: number;
-  readonly logLevel: string;
+  readonly logLevel: LogLevel;
   readonly logPretty: boolean;
+  /**
+   * `serve --new-identity`: make a new TLS key and certificate (a new SFP) although terminals have met the one the data
+   * dir had. Without it a data dir whose tls/ is gone refuses to start (server/identity.ts).
+   */
+  readonly newIdentity: boolean;
 }
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export const DEFAULTS: Omit<Config, 'dataDir' | 'publicHost' | 'publicHostIsLoopbackFallback' | 'threads'> = Object.freeze({
   host: '0.0.0.0',
@@ -87,6 +95,7 @@ export const DEFAULTS: Omit<Config, 'dataDir' | 'publicHost' | 'publicHostIsLoop
   minFreeDiskMiB: 64,
   logLevel: 'info',
   logPretty: false,
+  newIdentity: false,
 });
 
 /** Flags shared by every server subcommand, in node:util parseArgs form. */
@@ -115,6 +124,7 @@ export const CONFIG_OPTIONS = {
   'master-rate': { type: 'string' },
   'log-level': { type: 'string' },
   'log-pretty': { type: 'boolean' },
+  'new-identity': { type: 'boolean' },
 } as const;
 
 export type ConfigFlags = { [K in keyof typeof CONFIG_OPTIONS]?: (typeof CONFIG_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
@@ -165,9 +175,17 @@ function positive(name: string, raw: Raw | undefined, fallback: number): number 
  * The replay window keeps nonces for 2 × skew; its store is sized for a bounded skew (nonce-ring.ts). Pending pairing
  * requests are listed from the last MAX_PAIRING_TTL_SEC of the timeline (pairing-timeline.ts).
  */
-function atMost(max: number, name: string, n: number): number {
-  if (n > max) throw new ConfigError(`--${name} must be at most ${max} seconds, got ${n}`);
+function atMost(max: number, name: string, n: number, raw: Raw | undefined): number {
+  if (n > max) throw new ConfigError(`--${name} must be at most ${max} seconds, got ${n}${raw ? origin(raw) : ''}`);
   return n;
+}
+
+/** A mistyped level ("warning") is the operator's to fix, not a fault of the logger that would refuse it later. */
+function logLevel(raw: Raw | undefined): LogLevel {
+  if (raw === undefined) return DEFAULTS.logLevel;
+  const level = raw.text.trim();
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join('|')}, got "${raw.text}"${origin(raw)}`);
+  return level as LogLevel;
 }
 
 /**
@@ -213,7 +231,9 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     throw new ConfigError('--server-key and --server-cert go together: give both or neither');
   }
   const publicHost = pick('public-host', 'PAIRING_PUBLIC_HOST');
-  const pairingTtlSec = atMost(MAX_PAIRING_TTL_SEC, 'pairing-ttl', positive('pairing-ttl', raw('pairing-ttl', 'PAIRING_TTL'), DEFAULTS.pairingTtlSec));
+  const ttlRaw = raw('pairing-ttl', 'PAIRING_TTL');
+  const pairingTtlSec = atMost(MAX_PAIRING_TTL_SEC, 'pairing-ttl', positive('pairing-ttl', ttlRaw, DEFAULTS.pairingTtlSec), ttlRaw);
+  const skewRaw = raw('clock-skew', 'PAIRING_CLOCK_SKEW');
   const pairingHistoryDays = historyDays(raw('pairing-history-days', 'PAIRING_HISTORY_DAYS'), pairingTtlSec);
   const prettyEnv = fromEnv('PAIRING_LOG_PRETTY');
   const pretty = flags['log-pretty'] ?? (prettyEnv === '1' || (prettyEnv === undefined && process.stdout.isTTY === true));
@@ -229,7 +249,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     adminPort: port('admin-port', raw('admin-port', 'PAIRING_ADMIN_PORT'), DEFAULTS.adminPort),
     serverKeyFile: serverKeyFile && path.resolve(serverKeyFile),
     serverCertFile: serverCertFile && path.resolve(serverCertFile),
-    clockSkewSec: atMost(MAX_CLOCK_SKEW_SEC, 'clock-skew', positive('clock-skew', raw('clock-skew', 'PAIRING_CLOCK_SKEW'), DEFAULTS.clockSkewSec)),
+    clockSkewSec: atMost(MAX_CLOCK_SKEW_SEC, 'clock-skew', positive('clock-skew', skewRaw, DEFAULTS.clockSkewSec), skewRaw),
     pairingTtlSec,
     pairingHistoryDays,
     actorIdleMs: 1000 * positive('actor-idle', raw('actor-idle', 'PAIRING_ACTOR_IDLE'), DEFAULTS.actorIdleMs / 1000),
@@ -243,7 +263,8 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     gateRatePerAddress: positive('gate-rate', raw('gate-rate', 'PAIRING_GATE_RATE'), DEFAULTS.gateRatePerAddress),
     gateRateGlobal: positive('gate-global-rate', raw('gate-global-rate', 'PAIRING_GATE_GLOBAL_RATE'), DEFAULTS.gateRateGlobal),
     masterRatePerAddress: positive('master-rate', raw('master-rate', 'PAIRING_MASTER_RATE'), DEFAULTS.masterRatePerAddress),
-    logLevel: pick('log-level', 'PAIRING_LOG_LEVEL') ?? DEFAULTS.logLevel,
+    logLevel: logLevel(raw('log-level', 'PAIRING_LOG_LEVEL')),
     logPretty: pretty,
+    newIdentity: flags['new-identity'] === true,
   });
 }

@@ -13,7 +13,7 @@ import { createAdminService } from './net/admin.js';
 import { FrontPool } from './net/front-pool.js';
 import { GateWindow } from './net/gate-window.js';
 import { assertPortFree, listen } from './net/listen.js';
-import { ensureServerIdentity } from './server/identity.js';
+import { ensureServerIdentity, type ServerIdentity } from './server/identity.js';
 import { packageRoot } from './server/package-root.js';
 import { lockDataDir } from './store/data-dir-lock.js';
 import { logWriteFailures } from './store/commit-failures.js';
@@ -27,7 +27,8 @@ import { VpnService } from './vpn/vpn-service.js';
 
 export interface RunningServer {
   sfp: string;
-  generatedIdentity: boolean;
+  /** What this start generated of the TLS identity (server/identity.ts). */
+  generatedIdentity: ServerIdentity['generated'];
   threads: number;
   urls: { gate: string; master: string; admin: string };
   ports: { gate: number; master: number; admin: number };
@@ -56,10 +57,14 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   // (A start-up failure before the `try` below ends the process, and the kernel frees the lock with it.)
   const lock = await lockDataDir(config.dataDir);
   if (lock.warning) log.warn({ dataDir: config.dataDir }, lock.warning);
-  const identity = ensureServerIdentity(config);
-  const tls = { keyFile: identity.keyFile, certFile: identity.certFile };
   const store = Store.open(config.dataDir, { minFreeBytes: config.minFreeDiskMiB * 2 ** 20 });
   logWriteFailures(store, log);
+  // After the store: a data dir whose terminals met this server keeps its identity (identity.ts, refuseNewIdentity).
+  const identity = ensureServerIdentity(config, { certificatesSeen: entryCount(store.certs) });
+  if (identity.generated !== false && entryCount(store.certs) > 0) {
+    log.warn({ sfp: identity.sfp }, 'a new TLS identity (--new-identity): terminals that pinned the old SFP refuse this server until they are factory-reset and paired again');
+  }
+  const tls = { keyFile: identity.keyFile, certFile: identity.certFile };
   // Every thread watches for itself; the main thread alone tells the operators.
   if (store.space) {
     const diskChanged = (low: boolean, freeBytes: number, when = ''): void => {

@@ -48,7 +48,7 @@ async function serve(config: Config): Promise<void> {
     `  gate   ${server.urls.gate}   (${server.gateOpen ? 'open' : 'closed — open it with: cas gate open --minutes 60'})`,
     `  master ${server.urls.master}`,
     `  admin  ${server.urls.admin}   (web page; WebSocket at /admin)`,
-    `  data   ${config.dataDir}${server.generatedIdentity ? '  (new TLS key and certificate generated)' : ''}`,
+    `  data   ${config.dataDir}${server.generatedIdentity ? `  (new TLS ${server.generatedIdentity} generated)` : ''}`,
     `  ${server.threads} front-end thread${server.threads === 1 ? '' : 's'}`,
     '',
   ].join('\n') + '\n');
@@ -222,6 +222,7 @@ async function main(): Promise<void> {
     throw new UsageError(`unknown command "${first}"`);
   }
   const { command, args } = found;
+  if (values['new-identity'] === true && command !== 'serve') throw new UsageError(`${command} takes no --new-identity (serve only)`, command);
   for (const flag of ALL_COMMAND_FLAGS) {
     if (values[flag] !== undefined && values[flag] !== false && !COMMAND_FLAGS[command].includes(flag)) throw new UsageError(`${command} takes no --${flag}`, command);
   }

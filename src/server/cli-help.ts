@@ -86,8 +86,14 @@ the data dir: the LMDB store, secrets.key, and a TLS key and certificate (unless
 --server-key/--server-cert are given). One server per data dir: a second serve on a
 data dir in use is refused with the running server's pid.
 
+A data dir whose tls/ is gone while its store holds terminals' certificates does not
+start: a new certificate is a new SFP, and every terminal that pinned the old one
+refuses it. Restore tls/ from the backup, or start once with --new-identity to make a
+new one on purpose (every terminal is then factory-reset and paired again).
+
 Options (environment variable in brackets, an empty one counts as unset):
 ${SERVER_OPTIONS}
+  --new-identity        with the above: make a new TLS key and certificate (new SFP)
 
 Example:
   pairing-server serve --data-dir /var/lib/pairing --public-host pairing.example.com`,
@@ -133,8 +139,9 @@ snapshot (taken in a single read transaction, compacted), the TLS key and certif
 and the VPN keys. Works while the server runs. secrets.key is NOT copied: it opens the
 operators' TOTP secrets sealed in the store, so keep one copy of it apart from the
 backups (it never changes) and put it back beside the store to restore. DIR holds keys:
-it is created owner-only. Restore: stop the server, put DIR in place of the data dir
-with secrets.key, start (docs/ADMIN-OPS.md, "Backing up the server").
+it is created owner-only. Restore: stop the server, wait at least --clock-skew (300 s)
+after it stopped (requests it accepted could be replayed sooner), put DIR in place of
+the data dir with secrets.key, start (docs/ADMIN-OPS.md, "Backing up the server").
 
 Options:
   --out DIR           where the copy goes (a new or empty folder)

@@ -6,13 +6,15 @@ import { createSelfSignedCertificate, generateKeyPair, keyKindOf } from '../cryp
 import { fingerprint } from '../crypto/fingerprint.js';
 import type { Config } from '../config.js';
 import { removeTemporaries, writeFileDurably } from '../durable-file.js';
+import { AppError } from '../errors.js';
 
 export interface ServerIdentity {
   keyFile: string;
   certFile: string;
   /** Server Certificate Fingerprint: lowercase hex SHA-256 of the certificate's DER. */
   sfp: string;
-  generated: boolean;
+  /** What this start made: nothing, a certificate for the key already there, or both. */
+  generated: false | 'certificate' | 'key and certificate';
 }
 
 export function identityPaths(dataDir: string): { keyFile: string; certFile: string } {
@@ -37,7 +39,7 @@ export function certificateFingerprint(certFile: string): string {
  * signature differ each time. A certificate lost from a data dir that served terminals is to be restored from the
  * backup, where its key is too.
  */
-export function ensureServerIdentity(config: Config): ServerIdentity {
+export function ensureServerIdentity(config: Config, opts: { certificatesSeen?: number } = {}): ServerIdentity {
   if (config.serverKeyFile && config.serverCertFile) {
     for (const file of [config.serverKeyFile, config.serverCertFile]) {
       if (!fs.existsSync(file)) throw new Error(`server key/certificate file not found: ${file}`);
@@ -50,6 +52,7 @@ export function ensureServerIdentity(config: Config): ServerIdentity {
   if (fs.existsSync(keyFile) && fs.existsSync(certFile) && !cutShort(certFile, 'CERTIFICATE')) {
     return { keyFile, certFile, sfp: certificateFingerprint(certFile), generated: false };
   }
+  refuseNewIdentity(config, certFile, opts.certificatesSeen ?? 0);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   // Only `serve` writes here, under the data dir's lock: a temporary file is a crashed start's, and may hold a key.
   removeTemporaries(dir, [path.basename(keyFile), path.basename(certFile)]);
@@ -59,7 +62,18 @@ export function ensureServerIdentity(config: Config): ServerIdentity {
   const cert = createSelfSignedCertificate({ privateKeyPem, commonName: config.publicHost, days: 3650, altNames });
   writeFileDurably(certFile, cert.certPem, 0o644, { replace: true });
   if (kept === null) writeFileDurably(keyFile, privateKeyPem, 0o600, { replace: true });
-  return { keyFile, certFile, sfp: fingerprint(cert.der), generated: true };
+  return { keyFile, certFile, sfp: fingerprint(cert.der), generated: kept === null ? 'key and certificate' : 'certificate' };
+}
+
+/**
+ * A new certificate is a new SFP, and every terminal that met this server pinned the old one at its first gate contact:
+ * each would refuse the server (server_pin_mismatch) until factory-reset. A data dir whose store holds terminals'
+ * certificates (each was presented to this server's gate) therefore does not make one without `--new-identity`: a lost
+ * or half-restored tls/ started as a new server before, with only a note in the start-up banner.
+ */
+function refuseNewIdentity(config: Config, certFile: string, certificatesSeen: number): void {
+  if (certificatesSeen === 0 || config.newIdentity) return;
+  throw new AppError('conflict', `${certFile} is missing or cut short, but ${certificatesSeen} terminal certificate(s) in the store were presented to this server: a new certificate is a new SFP, which every terminal that pinned the old one refuses (server_pin_mismatch). Restore tls/ from your backup of this data dir (pairing-server backup copies it); or, to start with a new identity on purpose, start once with --new-identity and re-pair every terminal after a factory reset`);
 }
 
 /**

@@ -20,14 +20,14 @@ export function loadOrCreateFieldKey(dataDir: string, holdsSealedFields: () => b
   const file = path.join(dataDir, 'secrets.key');
   // A new key cannot open what the lost one sealed: every operator with 2FA would be locked out, without a word.
   if (!fs.existsSync(file) && holdsSealedFields()) {
-    throw new AppError('not_found', `${file} is missing, but the store holds operators' TOTP secrets sealed with it: restore it from the backup of this data dir (docs/ADMIN-OPS.md, "Backing up the server")`);
+    throw new AppError('not_found', `${file} is missing, but the store holds operators' TOTP secrets sealed with it: put back the copy of secrets.key kept apart from the backups (pairing-server backup leaves it out; docs/ADMIN-OPS.md, "Backing up the server")`);
   }
   if (!fs.existsSync(file)) writeFileDurably(file, crypto.randomBytes(32), 0o600, { replace: false });
   const key = fs.readFileSync(file);
   if (key.length !== 32) {
     // Left by a server older than this whose first write was cut short (then nothing was sealed with it: every start
     // refused it), or damaged since. Not replaced here: two processes doing so at once could each keep their own.
-    const fix = holdsSealedFields() ? 'restore it from the backup of this data dir' : 'the store holds nothing sealed with it: remove it and start again';
+    const fix = holdsSealedFields() ? 'put back the copy of secrets.key kept apart from the backups' : 'the store holds nothing sealed with it: remove it and start again';
     throw new Error(`${file} is damaged: expected 32 bytes, found ${key.length}: ${fix}`);
   }
   return key;

@@ -154,6 +154,32 @@ describe('a TLS identity half written', () => {
     expect(await next.stop()).toBe(0);
     expect((await start({ dataDir, ports })).sfp).toBe(next.sfp);
   }, 60_000);
+
+  it('is not made anew for a data dir whose terminals met the old one: the server refuses to start, unless --new-identity', async () => {
+    const first = await start();
+    const admin = await connectOperator(first, await addOperator(first.dataDir, 'alice'));
+    await admin.request('gate.open', { minutes: 5 });
+    await pairRawTerminal(admin, first, RawTerminal.create('IDENT-1', 'ec'));
+    await admin.close();
+    const { dataDir, ports } = first;
+    expect(await first.stop()).toBe(0);
+    const tls = path.join(dataDir, 'tls');
+    fs.renameSync(tls, `${tls}.lost`);
+    const args = ['serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--gate-port', String(ports.gate), '--master-port', String(ports.master), '--admin-port', String(ports.admin)];
+    const refused = await serverCli(args);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^error: conflict: .*server\.crt is missing or cut short, but 1 terminal certificate\(s\) in the store .*--new-identity/);
+    expect(fs.existsSync(tls)).toBe(false);
+    // Restored, the same identity starts; --new-identity makes a new one, and says what that means.
+    fs.renameSync(`${tls}.lost`, tls);
+    const restored = await start({ dataDir, ports });
+    expect(restored.sfp).toBe(first.sfp);
+    expect(await restored.stop()).toBe(0);
+    fs.rmSync(tls, { recursive: true });
+    const renewed = await start({ dataDir, ports, extraArgs: ['--new-identity'] });
+    expect(renewed.sfp).not.toBe(first.sfp);
+    expect(renewed.logs.some((l) => typeof l.msg === 'string' && l.msg.startsWith('a new TLS identity (--new-identity)'))).toBe(true);
+  }, 90_000);
 });
 
 describe('empty environment variables', () => {

@@ -10,13 +10,13 @@ describe('loadConfig', () => {
     expect(loadConfig({ 'clock-skew': String(MAX_CLOCK_SKEW_SEC) }, {}).clockSkewSec).toBe(MAX_CLOCK_SKEW_SEC);
     expect(loadConfig({}, { PAIRING_CLOCK_SKEW: '30' }).clockSkewSec).toBe(30);
     expect(() => loadConfig({ 'clock-skew': String(MAX_CLOCK_SKEW_SEC + 1) }, {})).toThrow(ConfigError);
-    expect(() => loadConfig({}, { PAIRING_CLOCK_SKEW: '3600' })).toThrow(/--clock-skew must be at most 1200 seconds, got 3600/);
+    expect(() => loadConfig({}, { PAIRING_CLOCK_SKEW: '3600' })).toThrow(/--clock-skew must be at most 1200 seconds, got 3600 \(from PAIRING_CLOCK_SKEW\)/);
     expect(() => loadConfig({ 'clock-skew': '0' }, {})).toThrow(/positive whole number/);
   });
 
   it('keeps a pairing request pending at most 7 days: listings read only that stretch of the history for pending ones', () => {
     expect(loadConfig({ 'pairing-ttl': String(MAX_PAIRING_TTL_SEC) }, {}).pairingTtlSec).toBe(MAX_PAIRING_TTL_SEC);
-    expect(() => loadConfig({}, { PAIRING_TTL: String(MAX_PAIRING_TTL_SEC + 1) })).toThrow(/--pairing-ttl must be at most 604800 seconds, got 604801/);
+    expect(() => loadConfig({}, { PAIRING_TTL: String(MAX_PAIRING_TTL_SEC + 1) })).toThrow(/--pairing-ttl must be at most 604800 seconds, got 604801 \(from PAIRING_TTL\)/);
   });
 
   it('keeps the pairing history 90 days by default, 0 for ever, and never for less than two pairing TTLs (a rejection would be forgotten while it holds)', () => {
@@ -86,6 +86,13 @@ describe('loadConfig', () => {
       expect(() => loadConfig({ 'gate-rate': bad }, {}), bad).toThrow(/--gate-rate must be a positive whole number/);
       expect(() => loadConfig({ 'admin-port': bad }, {}), bad).toThrow(/--admin-port must be a port number/);
     }
+  });
+
+  it('takes the five log levels and refuses another as the operator\'s mistake, naming where it came from', () => {
+    expect(loadConfig({}, {}).logLevel).toBe('info');
+    expect(loadConfig({ 'log-level': 'debug' }, {}).logLevel).toBe('debug');
+    expect(() => loadConfig({ 'log-level': 'warning' }, {})).toThrow(/--log-level must be one of trace\|debug\|info\|warn\|error, got "warning"$/);
+    expect(() => loadConfig({}, { PAIRING_LOG_LEVEL: 'loud' })).toThrow(/got "loud" \(from PAIRING_LOG_LEVEL\)/);
   });
 
   it('refuses an empty value given as a flag: --host \'\' is a mistake, not a wish for the default', () => {

@@ -49,7 +49,7 @@ describe('generated server identity', () => {
       vi.restoreAllMocks();
       // Before: the key was written first with 'wx', so a later start failed with EEXIST (or on a half certificate) for good.
       const next = ensureServerIdentity(configFor(dir));
-      expect(next.generated).toBe(true);
+      expect(next.generated).toBe('key and certificate');
       expectWholeIdentity(dir);
       expect(ensureServerIdentity(configFor(dir))).toEqual({ ...next, generated: false });
     });
@@ -62,6 +62,7 @@ describe('generated server identity', () => {
     const pem = generateKeyPair('ec').privateKeyPem;
     fs.writeFileSync(keyFile, pem, { mode: 0o600 });
     const rebuilt = ensureServerIdentity(configFor(dir));
+    expect(rebuilt.generated).toBe('certificate');
     expect(fs.readFileSync(keyFile, 'utf8')).toBe(pem);
     expectWholeIdentity(dir);
     expect(rebuilt.sfp).toMatch(/^[0-9a-f]{64}$/);
@@ -71,6 +72,24 @@ describe('generated server identity', () => {
     ensureServerIdentity(configFor(dir));
     expect(fs.readFileSync(keyFile, 'utf8')).not.toBe(pem.slice(0, 100));
     expectWholeIdentity(dir);
+  });
+
+  it('is not made anew for a data dir whose terminals met the old one, unless --new-identity says so', () => {
+    const dir = dataDir();
+    const first = ensureServerIdentity(configFor(dir));
+    const { keyFile, certFile } = identityPaths(dir);
+    // tls/ lost or half restored, while the store holds certificates that terminals presented to this server.
+    fs.rmSync(certFile);
+    expect(() => ensureServerIdentity(configFor(dir), { certificatesSeen: 3 })).toThrow(/3 terminal certificate\(s\) in the store .* Restore tls\/ from your backup .* --new-identity/);
+    expect(fs.existsSync(certFile)).toBe(false);
+    fs.rmSync(keyFile);
+    expect(() => ensureServerIdentity(configFor(dir), { certificatesSeen: 3 })).toThrow(/--new-identity/);
+    const renewed = ensureServerIdentity(loadConfig({ 'data-dir': dir, host: '127.0.0.1', 'new-identity': true }, {}), { certificatesSeen: 3 });
+    expect(renewed.generated).toBe('key and certificate');
+    expect(renewed.sfp).not.toBe(first.sfp);
+    // A store nobody has paired with yet (a first start, or one that crashed between the two files) makes one as before.
+    fs.rmSync(certFile);
+    expect(ensureServerIdentity(configFor(dir), { certificatesSeen: 0 }).generated).toBe('certificate');
   });
 
   it('a whole key it cannot make a certificate for is left alone and refused, naming the way out', () => {
