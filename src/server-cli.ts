@@ -101,8 +101,10 @@ async function auditVerify(config: Config, json: boolean, head: string | undefin
   const store = Store.open(config.dataDir);
   try {
     const verdict = verifyAuditChain(store.audit.getRange().map(({ value }) => value), anchor);
-    if (json) process.stdout.write(JSON.stringify(verdict) + '\n');
-    else if (verdict.ok) process.stdout.write(`audit chain intact: ${verdict.entries} entries, head ${verdict.head}\n`);
+    // The anchor as --head takes it back: keep it elsewhere, and a later check proves nothing before it was changed.
+    const headAnchor = verdict.ok ? `${store.lastAuditSeq()}:${verdict.head}` : null;
+    if (json) process.stdout.write(JSON.stringify(verdict.ok ? { ...verdict, anchor: headAnchor } : verdict) + '\n');
+    else if (verdict.ok) process.stdout.write(`audit chain intact: ${verdict.entries} entries, head ${headAnchor} (keep it; audit verify --head ${headAnchor} checks it later)\n`);
     else process.stdout.write(`audit chain BROKEN at entry ${verdict.firstBroken}: ${verdict.reason}\n`);
     if (!verdict.ok) process.exitCode = 1;
   } finally {

@@ -62,6 +62,8 @@ export function parseCli(argv: readonly string[]): CliInvocation {
     if (wantsHelp) return { kind: 'help', text: globalHelp() };
     throw new UsageError('no command given');
   }
+  // Operators' accounts are the server's: cas talks to a running server as one of them.
+  if (group === 'users') throw new UsageError('unknown command "users": operators are managed on the server, with pairing-server users (pairing-server users --help)');
   if (!GROUPS.includes(group)) throw new UsageError(`unknown command ${JSON.stringify(group)}`);
   if (wantsHelp) return { kind: 'help', text: groupHelp(group) };
 

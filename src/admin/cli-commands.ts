@@ -286,8 +286,12 @@ const GLOBAL_OPTIONS = `Options:
   --data-dir DIR       read the SFP from DIR/tls/server.crt (on the server machine)
   --insecure           do not pin the server certificate (never over a network)
   --totp CODE          2FA code; prompted on a terminal when the server asks for it
-  --json               print the raw result as JSON (watch: one JSON object per line)
+  --json               print the result as JSON (lists: one array of every item, all pages;
+                       watch: one JSON object per line)
   -h, --help           this help; "cas GROUP --help" for one group
+
+The session cas login keeps is a file per server URL and user, owner-only, in
+$CAS_SESSION_DIR (default ~/.config/cas): set it apart on a shared account.
 `;
 
 function commandLine(c: CommandSpec): string {

@@ -53,7 +53,7 @@ export const HELP = `pairing-server — the trust server for fleets of cash and 
 
 Usage:
   pairing-server [serve] [options]          start the gate, master and admin services
-  pairing-server fingerprint [options]      print the Server Certificate Fingerprint (SFP)
+  pairing-server fingerprint [--colons]     print the Server Certificate Fingerprint (SFP)
   pairing-server users add NAME --password-stdin [--no-2fa] [--json]
                                             create an operator (works while the server runs)
   pairing-server users list [--json]        list operators

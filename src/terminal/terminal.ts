@@ -57,6 +57,8 @@ export interface CashEventInput {
 
 const PAIRING_PATH = '/api/v1/pairing';
 const PAIR_HINT = 'run `terminal pair --gate https://SERVER:7741` and have the operator approve it';
+/** With the gate it knows: `--gate URL` with another URL starts a switch of servers, which is not what the hint means. */
+const pairHint = (gateUrl: string | null): string => (gateUrl === null ? PAIR_HINT : 'run `terminal pair` and have the operator approve it');
 /** A successful master call re-confirms `paired`; rewriting state.json (two fsyncs) on every call would wear a terminal's flash for little. */
 const CONFIRMATION_REFRESH_MS = 60_000;
 
@@ -314,7 +316,7 @@ export class Terminal {
   private async master(method: 'GET' | 'POST', path: string, body: unknown, query: Record<string, string> | undefined): Promise<unknown> {
     const { masterUrl, sfp } = this.state.server;
     // Master never pins: without a gate-pinned SFP there is nothing to trust.
-    if (!this.state.paired || masterUrl === null || sfp === null) throw new AppError('not_paired', `this terminal is not paired; ${PAIR_HINT}`);
+    if (!this.state.paired || masterUrl === null || sfp === null) throw new AppError('not_paired', `this terminal is not paired; ${pairHint(this.state.server.gateUrl)}`);
     const reply = await signedCall(this.identity(), { baseUrl: masterUrl, method, path, query, body, pin: sfp, withCertificate: false });
     if (isSuccess(reply)) {
       this.confirmPaired();
@@ -324,7 +326,7 @@ export class Terminal {
     if (err.code === 'not_paired') {
       this.state.paired = false; // the operator unpaired us; pairing again starts at the gate
       this.save();
-      throw new AppError('not_paired', `${err.message}; ${PAIR_HINT}`, err.details);
+      throw new AppError('not_paired', `${err.message}; ${pairHint(this.state.server.gateUrl)}`, err.details);
     }
     throw err;
   }

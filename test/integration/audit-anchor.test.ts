@@ -49,6 +49,10 @@ afterAll(async () => {
 describe('audit verify --head', () => {
   it('holds for the log as the server left it, and refuses an anchor that is not SEQ:HASH', async () => {
     expect((await verify('--head', `${anchor.seq}:${anchor.hash}`)).json).toMatchObject({ ok: true, entries: anchor.seq, head: anchor.hash });
+    // It prints the anchor to keep as --head takes it back.
+    const plain = await serverCli(['audit', 'verify', '--data-dir', server.dataDir]);
+    expect(plain.stdout).toContain(`head ${anchor.seq}:${anchor.hash} (keep it; audit verify --head ${anchor.seq}:${anchor.hash} checks it later)`);
+    expect((await verify()).json).toMatchObject({ anchor: `${anchor.seq}:${anchor.hash}` });
     const bad = await verify('--head', 'latest');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('SEQ:HASH');

@@ -57,6 +57,20 @@ describe('cas connection errors', () => {
 });
 
 describe('cas sessions', () => {
+  it('says so when the kept session has ended, before it asks for a password', async () => {
+    const cas = casIn(tempDir('cas-ended'), bob);
+    ok(await cas.run(['--totp', (await nextTotp(bob))!, 'login'], `${bob.password}\n`));
+    // Ended on the server (here: logged out from another client; users disable, passwd and reset-2fa do the same).
+    const other = await AdminClient.connect(server.adminUrl, { fingerprint: server.sfp });
+    await other.resume(cas.token());
+    await other.logout();
+    await other.close();
+    const res = await cas.run(['gate', 'status']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('note: the session kept by cas login has ended');
+    expect(res.stderr).toContain('run cas login again');
+  });
+
   it('a second cas login ends the token of the first on the server, not only in its file', async () => {
     const cas = casIn(tempDir('cas-relogin'), alice);
     ok(await cas.run(['--totp', (await nextTotp(alice))!, 'login'], `${alice.password}\n`));

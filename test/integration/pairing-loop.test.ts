@@ -93,6 +93,8 @@ describe('pairing one terminal with the real CLIs', () => {
     const call = await term(['ping']);
     expect(call.code).toBe(1);
     expect(call.json.error).toBe('not_paired');
+    // It knows its gate: plain `terminal pair` (a --gate URL it does not have would start a switch of servers).
+    expect(call.json.message).toContain('run `terminal pair` and have the operator approve it');
   });
 
   it('re-pairs after a factory reset with a new key and a new fingerprint', async () => {
