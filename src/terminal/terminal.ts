@@ -328,6 +328,10 @@ export class Terminal {
       this.save();
       throw new AppError('not_paired', `${err.message}; ${pairHint(this.state.server.gateUrl)}`, err.details);
     }
+    // Master says no more than this (PROTOCOL.md): the two causes a person at the terminal can act on.
+    if (err.code === 'unauthenticated') {
+      throw new AppError('unauthenticated', `${err.message}: check this terminal's clock (the server accepts ±300 s by default); if it is right, the server no longer holds this terminal's key (unpaired and deleted, or restored from an older backup): ask the operator to look at cas terminals get ${this.state.serial}, then ${pairHint(this.state.server.gateUrl)}`, err.details);
+    }
     throw err;
   }
 
