@@ -3,6 +3,7 @@
  * LMDB shares it). Every command but `list` is audited, refusals included; the running server sees the entry within a
  * second and tells the operators logged in (main.ts).
  */
+import os from 'node:os';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import { disableOperator, enableOperator, listOperators, resetOperatorTotp, setOperatorPassword } from '../admin/operator-accounts.js';
@@ -20,8 +21,22 @@ export interface UsersFlags {
   force: boolean;
 }
 
-/** Who ran the command, as `users add` has always written it into `createdBy` and the audit log. */
-const cliUser = (): string => `cli:${process.env.USER ?? 'local'}`;
+/**
+ * Who ran the command, into `createdBy` and the audit log: the account of the process's user id, not $USER, which
+ * anyone sets (USER=alice) and which is unset in many service environments. Under sudo, who called it:
+ * `cli:root(sudo:alice)`. Only as trustworthy as the machine's accounts: whoever is root can write the store anyway.
+ */
+function cliUser(): string {
+  let name: string;
+  try {
+    name = os.userInfo().username;
+  } catch {
+    // A user id without a passwd entry (a container started with --user 1234).
+    name = `uid${process.getuid?.() ?? '?'}`;
+  }
+  const caller = process.env.SUDO_USER;
+  return `cli:${name}${caller && caller !== name ? `(sudo:${caller.replace(/\s/g, '')})` : ''}`;
+}
 
 async function readStdinLine(): Promise<string> {
   const chunks: Buffer[] = [];

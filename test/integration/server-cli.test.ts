@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AdminClient } from '../../src/admin/admin-client.js';
@@ -304,10 +305,13 @@ describe('users add audit', () => {
     const again = await serverCli(['users', 'add', 'alice', '--password-stdin', '--data-dir', server.dataDir], PASSWORD);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/^error: already_exists: /);
-    const invalid = await serverCli(['users', 'add', 'Not A Name', '--password-stdin', '--data-dir', server.dataDir], PASSWORD);
+    // Attributed to the account of the process's user id: $USER is anyone's to set.
+    const invalid = await runCli(SERVER_CLI, ['users', 'add', 'Not A Name', '--password-stdin', '--data-dir', server.dataDir], PASSWORD, { USER: 'someone-else' });
     expect(invalid.code).toBe(1);
     expect(invalid.stderr).toMatch(/^error: invalid_field: /);
-    const entries = (await alice.request('audit.list', { limit: 10 })) as { action: string; target: string; detail: Record<string, unknown> }[];
+    const entries = (await alice.request('audit.list', { limit: 10 })) as { user: string; action: string; target: string; detail: Record<string, unknown> }[];
+    const byAccount = new RegExp(`^cli:${os.userInfo().username}(\\(sudo:[^)]+\\))?$`);
+    expect(entries.filter((e) => e.action === 'users.add').map((e) => byAccount.test(e.user))).toEqual([true, true, true]);
     expect(entries.filter((e) => e.action === 'users.add').map(({ target, detail }) => ({ target, detail })).reverse()).toEqual([
       { target: 'alice', detail: { has2fa: true, result: 'ok' } },
       { target: 'alice', detail: { has2fa: true, result: 'already_exists' } },
