@@ -44,7 +44,12 @@ const SERVER_OPTIONS = `  --data-dir DIR        store, generated TLS key and cer
   --master-rate N       master calls per second per address                 default 2000
   --log-level LEVEL     trace|debug|info|warn|error                 default info
   --log-pretty          human-readable logs (default when stdout is a terminal)
-  -h, --help            this help`;
+  -h, --help            this help
+
+Every option has its environment variable: PAIRING_ and its name in capitals, dashes
+as underscores (--clock-skew: PAIRING_CLOCK_SKEW; --log-pretty: PAIRING_LOG_PRETTY=1),
+but PAIRING_TTL and PAIRING_HISTORY_DAYS for the two --pairing- ones. A flag wins over
+its variable, and an error names the variable a value came from.`;
 
 const DATA_DIR = `  --data-dir DIR      the server's data dir (it must exist: start the server once)
                       [PAIRING_DATA_DIR]  default ./data`;

@@ -1,7 +1,7 @@
 /** @module Unit tests: the server's configuration refuses what the store cannot honour, with the flag's name. */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../../src/config.js';
+import { CONFIG_OPTIONS, ConfigError, loadConfig } from '../../../src/config.js';
 import { MAX_CLOCK_SKEW_SEC } from '../../../src/store/nonce-ring.js';
 import { MAX_PAIRING_TTL_SEC } from '../../../src/store/pairing-timeline.js';
 
@@ -100,6 +100,19 @@ describe('loadConfig', () => {
       for (const value of ['', '  ']) {
         expect(() => loadConfig({ [flag]: value }, {}), `--${flag} "${value}"`).toThrow(`--${flag} needs a value, got an empty one`);
       }
+    }
+  });
+});
+
+describe('the environment variables --help names', () => {
+  it('reads every numeric option from PAIRING_ and its name in capitals (two --pairing- ones aside), and names it in an error', () => {
+    const numeric = Object.entries(CONFIG_OPTIONS).filter(([, spec]) => spec.type === 'string').map(([flag]) => flag)
+      .filter((flag) => !['data-dir', 'host', 'public-host', 'server-key', 'server-cert', 'log-level'].includes(flag));
+    expect(numeric.length).toBeGreaterThan(15);
+    for (const flag of numeric) {
+      // The rule the help states, and its two exceptions.
+      const variable = flag === 'pairing-ttl' ? 'PAIRING_TTL' : flag === 'pairing-history-days' ? 'PAIRING_HISTORY_DAYS' : `PAIRING_${flag.toUpperCase().replace(/-/g, '_')}`;
+      expect(() => loadConfig({}, { [variable]: 'x' }), flag).toThrow(`(from ${variable})`);
     }
   });
 });
