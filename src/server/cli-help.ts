@@ -44,12 +44,13 @@ const SERVER_OPTIONS = `  --data-dir DIR        store, generated TLS key and cer
   --master-rate N       master calls per second per address                 default 2000
   --log-level LEVEL     trace|debug|info|warn|error                 default info
   --log-pretty          human-readable logs (default when stdout is a terminal)
-  -h, --help            this help
+  -h, --help            this help`;
 
-Every option has its environment variable: PAIRING_ and its name in capitals, dashes
-as underscores (--clock-skew: PAIRING_CLOCK_SKEW; --log-pretty: PAIRING_LOG_PRETTY=1),
-but PAIRING_TTL and PAIRING_HISTORY_DAYS for the two --pairing- ones. A flag wins over
-its variable, and an error names the variable a value came from.`;
+const ENV_RULE = `Each option but --help and --new-identity has its environment variable: PAIRING_ and
+its name in capitals, dashes as underscores (--clock-skew: PAIRING_CLOCK_SKEW;
+--log-pretty: PAIRING_LOG_PRETTY=1), but PAIRING_TTL and PAIRING_HISTORY_DAYS for the
+two --pairing- ones. A flag wins over its variable, and an error names the variable a
+value came from.`;
 
 const DATA_DIR = `  --data-dir DIR      the server's data dir (it must exist: start the server once)
                       [PAIRING_DATA_DIR]  default ./data`;
@@ -78,6 +79,8 @@ Usage:
 Options (every command; environment variable in brackets, an empty one counts as unset):
 ${SERVER_OPTIONS}
 
+${ENV_RULE}
+
 The gate is closed on a new install: an operator opens it for a time window
 (cas gate open --minutes 60) while terminals pair. Create the first operator with
   echo 'a long passphrase' | pairing-server users add alice --password-stdin
@@ -99,6 +102,8 @@ new one on purpose (every terminal is then factory-reset and paired again).
 Options (environment variable in brackets, an empty one counts as unset):
 ${SERVER_OPTIONS}
   --new-identity        with the above: make a new TLS key and certificate (new SFP)
+
+${ENV_RULE}
 
 Example:
   pairing-server serve --data-dir /var/lib/pairing --public-host pairing.example.com`,
