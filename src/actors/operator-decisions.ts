@@ -102,7 +102,7 @@ export class OperatorDecisions {
   async delete(user: string): Promise<TerminalView> {
     const { ctx } = this;
     const terminal = this.terminal();
-    if (terminal.tfp !== null) throw new AppError('invalid_state', `terminal ${this.serial} is paired: unpair it first (terminals.unpair), then delete it`);
+    if (terminal.tfp !== null) throw new AppError('invalid_state', `terminal ${this.serial} is paired: unpair it first (cas terminals unpair, or Unpair on the web page), then delete it`);
     // A last-seen time this actor queued (a gate or master call in the last half second) is written first, so that
     // the delete removes it instead of the write-behind putting it back after the terminal is gone. Only this actor
     // queues this serial's, and it is busy with the delete, so none is queued meanwhile.
@@ -156,7 +156,7 @@ export class OperatorDecisions {
     const record = this.ctx.store.pairing.get(requestId);
     if (!record || record.serial !== this.serial) throw new AppError('not_found', `no pairing request ${requestId}`);
     const state = effectiveState(record, this.ctx.now());
-    if (state !== 'pending') throw new AppError('invalid_state', `the pairing request is ${state}`);
+    if (state !== 'pending') throw new AppError('invalid_state', `the pairing request is ${state}${state === 'expired' ? ': the terminal asks again with terminal pair, and the new request has a new code' : ''}`);
     if (record.stage !== 'approval') throw new AppError('invalid_state', 'the terminal has not revealed its nonce yet: there is no code to compare');
     return { terminal, record };
   }

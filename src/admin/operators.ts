@@ -130,7 +130,7 @@ export async function beginTotpEnrolment(store: Store, name: string, sessionToke
   });
   if (verdict === 'not_found') throw new AppError('not_found', `no operator ${name}`);
   if (verdict === 'ended') throw new AppError('session_expired', 'the session is unknown or expired: log in again');
-  if (verdict === 'enrolled') throw new AppError('invalid_state', '2FA is already enrolled for this user');
+  if (verdict === 'enrolled') throw new AppError('invalid_state', '2FA is already enrolled for this user (a lost authenticator: an administrator runs pairing-server users reset-2fa NAME)');
   const otpauthUri = totpUri(name, secret, TOTP_ISSUER);
   return { totpSecret: secret, otpauthUri, qrSvg: await QRCode.toString(otpauthUri, { type: 'svg', errorCorrectionLevel: 'M', margin: 4 }) };
 }
@@ -144,7 +144,7 @@ export async function beginTotpEnrolment(store: Store, name: string, sessionToke
  */
 export async function confirmTotpEnrolment(store: Store, name: string, code: string, now = Date.now(), keepTokenHash?: string): Promise<{ sessionsEnded: number }> {
   const record = store.operators.get(name);
-  if (!record?.pendingTotpSecret) throw new AppError('invalid_state', 'no 2FA enrolment in progress: start with totp.enroll');
+  if (!record?.pendingTotpSecret) throw new AppError('invalid_state', 'no 2FA enrolment in progress: start with cas totp enroll (or Set up 2FA on the web page)');
   const verdict = await verifyTotp(openField(store.fieldKey, record.pendingTotpSecret, name), code, now);
   if (!verdict.ok) throw new AppError('totp_required', 'the TOTP code is wrong or expired');
   const secret = record.pendingTotpSecret;
@@ -156,7 +156,7 @@ export async function confirmTotpEnrolment(store: Store, name: string, code: str
     store.operators.putSync(name, { ...latest, totpSecret: secret, pendingTotpSecret: null, lastTotpStep: verdict.step });
     return endSessionsSync(store, name, keepTokenHash);
   });
-  if (confirmed === 'replaced') throw new AppError('invalid_state', 'the 2FA enrolment was replaced meanwhile: start again with totp.enroll');
+  if (confirmed === 'replaced') throw new AppError('invalid_state', 'the 2FA enrolment was replaced meanwhile: start again with cas totp enroll (or Set up 2FA on the web page)');
   if (confirmed === 'ended') throw new AppError('session_expired', 'the session is unknown or expired: log in again');
   return { sessionsEnded: confirmed };
 }
