@@ -138,7 +138,9 @@ export function readServerFingerprint(dataDir: string): string {
   try {
     pem = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new AppError('bad_request', `cannot read the server certificate ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    // A usage mistake (exit 2, as TROUBLESHOOTING files it): the wrong --data-dir, or a server that runs on a licence
+    // certificate kept outside its data dir.
+    throw new UsageError(`cannot read the server certificate ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'}): pass the server's --data-dir, or --fingerprint SFP (a server started with --server-cert has none in its data dir)`);
   }
   try {
     return fingerprint(new X509Certificate(pem).raw);

@@ -124,6 +124,9 @@ describe('resolveConnection', () => {
       throw new Error('expected an error');
     } catch (err) {
       expect((err as AppError).code).toBe('bad_request');
+      // A usage mistake (exit 2), with both ways out.
+      expect(err).toBeInstanceOf(UsageError);
+      expect((err as Error).message).toMatch(/\(ENOENT\): pass the server's --data-dir, or --fingerprint SFP/);
     }
   });
 
