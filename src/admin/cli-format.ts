@@ -10,7 +10,8 @@ export function renderResult(renderer: Renderer, result: unknown): string {
   switch (renderer) {
     case 'session': {
       const r = itemOf(result, 'session');
-      return r.user ? `logged in as ${text(r.user)} until ${time(r.expiresAt)}; later cas commands reuse this session\n` : 'logged out\n';
+      // The end moves: every command renews the session (it ends after 8 h without one).
+      return r.user ? `logged in as ${text(r.user)}; later cas commands reuse this session, and each one keeps it alive (it ends after 8 h without a command: now at ${time(r.expiresAt)})\n` : 'logged out\n';
     }
     case 'terminals':
       return table(listOf(result, 'terminals'), result, [
