@@ -344,6 +344,28 @@ describe('operator web page, a fleet larger than one page', () => {
     }
   });
 
+  it('warns on both rows when two keys ask for one serial, and no longer once one of them is decided', async () => {
+    const serial = serialOf(240);
+    const page = await loggedInPage();
+    await page.click('a[href="#/pairing"]');
+    const first = await RawTerminal.create(serial).requestPairing(server.gateUrl, server.sfp);
+    const firstRow = page.locator(`#pairing-table tr[data-key="${first.requestId}"]`);
+    await firstRow.waitFor();
+    expect(await firstRow.textContent()).not.toContain('another key asks too');
+    // A second key: its row says so, and so does the first one's, without asking the server.
+    const second = await RawTerminal.create(serial).requestPairing(server.gateUrl, server.sfp);
+    const secondRow = page.locator(`#pairing-table tr[data-key="${second.requestId}"]`);
+    await secondRow.locator('.pill', { hasText: 'another key asks too' }).waitFor();
+    await firstRow.locator('.pill', { hasText: 'another key asks too' }).waitFor();
+    // The request's own screen warns too.
+    await secondRow.locator('a').click();
+    await page.locator('#pairing-other-keys').waitFor();
+    await page.click('.crumbs a');
+    await admin.request('pairing.reject', { requestId: second.requestId });
+    await firstRow.locator('.pill', { hasText: 'another key asks too' }).waitFor({ state: 'detached' });
+    await admin.request('pairing.reject', { requestId: first.requestId });
+  });
+
   it('raised no console error, uncaught exception or CSP violation on any page', () => {
     expect(opened.flatMap((watched) => watched.errors)).toEqual([]);
   });

@@ -114,8 +114,22 @@ export class Store {
 
   putRequest(request) {
     this.requests.set(request.requestId, request);
+    this.refreshOtherKeys(request.serial);
     this.changed('requests');
     this.refreshPendingFlag(request.serial);
+  }
+
+  /**
+   * `otherKeysWaiting` of the serial's pending requests, from the ones this page holds (every pending request: listed at
+   * login, pushed after): a second key's request warns on the first one's row too, and the warning goes when either is
+   * decided, as the server would count them.
+   */
+  refreshOtherKeys(serial, now = Date.now()) {
+    const waiting = [...this.requests.values()].filter((r) => r.serial === serial && effectiveState(r, now) === 'pending');
+    for (const r of waiting) {
+      const others = waiting.filter((other) => other.tfp !== r.tfp).length;
+      if (r.otherKeysWaiting !== others) this.requests.set(r.requestId, { ...r, otherKeysWaiting: others });
+    }
   }
 
   /** Drops decided and expired requests before a view pages through history again: only pending ones stay for good. */

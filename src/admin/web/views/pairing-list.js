@@ -60,7 +60,7 @@ export function pairingListView(ctx) {
           cell: (r) => [
             pill(r.state),
             r.conflictsWithPaired ? h('span', { class: 'pill pill-danger' }, 'new fingerprint') : null,
-            r.otherKeysWaiting > 0 ? h('span', { class: 'pill pill-danger' }, 'another key asks too') : null,
+            r.state === 'pending' && r.otherKeysWaiting > 0 ? h('span', { class: 'pill pill-danger', title: 'Another key asks to pair this serial too: only the code on the terminal screen tells which request is the terminal\'s' }, 'another key asks too') : null,
           ],
         },
         { label: 'Expires', cell: (r) => (r.state === 'pending' ? formatTime(r.expiresAt) : '—') },
