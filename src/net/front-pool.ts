@@ -128,18 +128,25 @@ export class FrontPool implements GateListener, TerminalDecisions {
       }));
     } catch (error) {
       // The operator is told it failed: the threads that did open MUST NOT go on listening behind a gate that reads closed.
-      this.close();
+      await this.close();
       throw error;
     }
     this.gatePort = actual;
     return actual;
   }
 
-  close(): void {
+  /**
+   * Resolves once every thread that answers has closed its gate socket. A thread whose loop is blocked closes it when it
+   * wakes (its control messages wait in order), and is not waited for, as in `open`.
+   */
+  async close(): Promise<void> {
     this.gatePort = null;
-    for (const [index, front] of this.fronts.entries()) {
-      front?.control.closeGate().catch((err: unknown) => this.opts.log.error({ err, thread: index }, 'closing the gate on a thread failed'));
-    }
+    await Promise.all(this.fronts.map(async (front, index) => {
+      if (!front) return;
+      const closing = this.ask(front, front.control.closeGate())
+        .catch((err: unknown) => this.opts.log.error({ err, thread: index }, 'closing the gate on a thread failed'));
+      if (this.answers(index)) await closing;
+    }));
   }
 
   approve(serial: string, requestId: string, code: string, user: string): Promise<PairingView> {

@@ -10,7 +10,8 @@ import type { Store } from '../store/store.js';
 export interface GateListener {
   /** Starts listening on `port` (0: any free port) and returns the port. */
   open(port: number): Promise<number>;
-  close(): void;
+  /** Resolves once every thread that answers has stopped listening. */
+  close(): Promise<void>;
 }
 
 export class GateWindow implements GateControl {
@@ -75,11 +76,13 @@ export class GateWindow implements GateControl {
     // before a restart that could not reopen it is still cleared, or the next start would open the gate.
     if (this.openUntil === null && (this.opts.store.settings.get('gate')?.openUntil ?? null) === null) {
       // Still told to every thread: one that listens after a gate.open that failed part-way must stop too.
-      this.stop();
+      await this.stop();
       return this.status();
     }
     await this.opts.store.durable(this.opts.store.settings.put('gate', { openUntil: null }));
-    this.stop();
+    // Answered once the threads have stopped listening: an operator told "closed" could otherwise still see the port
+    // take a connection for a moment.
+    await this.stop();
     this.opts.log.info('gate closed');
     this.opts.events('terminals', 'gate.closed', { ...this.status() });
     return this.status();
@@ -89,13 +92,13 @@ export class GateWindow implements GateControl {
     return Promise.resolve(this.turns.post(step));
   }
 
-  /** Closes the gate without changing the stored window (shutdown). */
-  stop(): void {
+  /** Closes the gate without changing the stored window. */
+  private stop(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    this.listener.close();
     this.listeningPort = null;
     this.openUntil = null;
+    return this.listener.close();
   }
 
   private async listenUntil(until: number): Promise<void> {
