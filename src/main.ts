@@ -60,8 +60,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const store = Store.open(config.dataDir, { minFreeBytes: config.minFreeDiskMiB * 2 ** 20 });
   logWriteFailures(store, log);
   // After the store: a data dir whose terminals met this server keeps its identity (identity.ts, refuseNewIdentity).
-  const identity = ensureServerIdentity(config, { certificatesSeen: entryCount(store.certs) });
-  if (identity.generated !== false && entryCount(store.certs) > 0) {
+  const certificatesSeen = entryCount(store.certs);
+  const identity = ensureServerIdentity(config, { certificatesSeen });
+  if (identity.generated !== false && certificatesSeen > 0) {
     log.warn({ sfp: identity.sfp }, 'a new TLS identity (--new-identity): terminals that pinned the old SFP refuse this server until they are factory-reset and paired again');
   }
   const tls = { keyFile: identity.keyFile, certFile: identity.certFile };

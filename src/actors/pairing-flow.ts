@@ -4,13 +4,13 @@ import { AppError } from '../errors.js';
 import { commitmentOf, pairingCode } from '../crypto/pairing-code.js';
 import { decodeBase64, parseJson, parsePairingBody, type PairingBody } from '../protocol/schemas.js';
 import type { GateReply, HttpReply } from '../protocol/types.js';
-import { effectiveState } from '../protocol/views.js';
+import { effectiveState, pairingView } from '../protocol/views.js';
 import type { PairingRecord, TerminalRecord } from '../store/records.js';
 import { pendingRequestsOf } from '../store/pending-requests.js';
 import { compositeKey } from '../store/store.js';
 import type { Authenticated } from '../auth/request-auth.js';
 import type { ActorContext } from './context.js';
-import { otherKeysWaiting, pairingViewOf } from './operator-views.js';
+import { otherKeysWaiting } from './operator-views.js';
 
 const reply = (status: number, body: GateReply): HttpReply => ({ status, body });
 
@@ -138,7 +138,7 @@ export class PairingFlow {
       if (!matches) throw new AppError('commitment_mismatch', 'the revealed nonce does not match the commitment this request was made with');
       return this.pendingReply(record);
     }
-    if (!terminalNonce || !matches) {
+    if (!matches) {
       await ctx.store.atomically(() => ctx.store.forgetPairingSync(record));
       throw new AppError('commitment_mismatch', 'the revealed nonce does not match the commitment; start again with a new commit');
     }
@@ -152,13 +152,14 @@ export class PairingFlow {
     const updated: PairingRecord = { ...record, stage: 'approval', code };
     await ctx.store.atomically(() => ctx.store.putPairingSync(updated));
     const now = ctx.now();
-    ctx.events('pairing', 'pairing.requested', { request: pairingViewOf(ctx.store, updated, now) });
+    // Read once: the view counts them, and the alert below names them.
+    const others = otherKeysWaiting(ctx.store, updated, now);
+    ctx.events('pairing', 'pairing.requested', { request: pairingView(updated, now, terminal.tfp, others.length) });
     ctx.log.info({ serial: this.serial, tfp: record.tfp, requestId: record.requestId }, 'pairing request awaits operator approval');
     // Another key waits for this serial too, which nobody has paired yet (a paired serial's is told at its commit):
     // the genuine terminal and an impostor racing its first contact, and only the code tells them apart. Told when the
     // second becomes visible to operators, as PROTOCOL's alert for a different TFP asks.
-    const others = terminal.tfp === null ? otherKeysWaiting(ctx.store, updated, now) : [];
-    if (others.length > 0) {
+    if (terminal.tfp === null && others.length > 0) {
       const waitingTfps = others.map((other) => other.tfp);
       ctx.events('terminals', 'terminal.new_fingerprint', { serial: this.serial, pairedTfp: null, tfp: record.tfp, waitingTfps, remoteAddress: record.remoteAddress });
       ctx.log.warn({ serial: this.serial, tfp: record.tfp, waitingTfps }, 'another key asks to pair a serial a key already waits for');

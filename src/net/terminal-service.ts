@@ -29,7 +29,7 @@ export interface TerminalServiceOptions<Auth> {
    */
   authenticate(request: TerminalRequest): Auth;
   /** Once a body has been read: it MUST be the one the authenticated head signed (Content-Digest). */
-  checkBody(request: TerminalRequest, auth: Auth): void;
+  checkBody(request: TerminalRequest): void;
   /** May answer at once: a value, a promise, or a throw. */
   handle(request: TerminalRequest, auth: Auth): HttpReply | Promise<HttpReply>;
 }
@@ -100,7 +100,7 @@ export function createTerminalService<Auth>(opts: TerminalServiceOptions<Auth>):
       reply = withBody
         ? readBody(exchange, opts.maxBodyBytes).then((body) => {
           const full = toTerminalRequest(head, body);
-          opts.checkBody(full, auth);
+          opts.checkBody(full);
           return opts.handle(full, auth);
         })
         : opts.handle(request, auth);
