@@ -1,6 +1,6 @@
 /** @module The `cas` command table: each command's usage, the admin op it maps to, how its arguments become op args, and the help texts. */
 import { AppError } from '../errors.js';
-import { ADMIN_TOPICS, type AdminTopic } from '../protocol/types.js';
+import { ADMIN_TOPICS, GATE_MAX_MINUTES, type AdminTopic } from '../protocol/types.js';
 import { writeVpnBundle } from '../vpn/vpn-bundle-files.js';
 
 /** A command-line mistake: printed with the usage hint and exit code 2. */
@@ -69,10 +69,13 @@ const TERMINAL_STATES = ['expected', 'pending', 'paired'] as const;
 /** `limit` here is the whole command's: the pages are asked for in sizes the server accepts (cli.ts). */
 const limitArg = (value: string | boolean | undefined): { limit?: number } => (value === undefined ? {} : { limit: positiveInt('limit', value) });
 
-function positiveInt(flag: string, value: string | boolean | undefined): number | undefined {
+/** `max`, when given, is the server's own bound, so that a value it would refuse is a usage error here (exit 2) like 0 is. */
+function positiveInt(flag: string, value: string | boolean | undefined, max?: { value: number; says: string }): number | undefined {
   if (value === undefined) return undefined;
   const n = typeof value === 'string' && /^[0-9]{1,9}$/.test(value) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--${flag} must be a positive whole number`);
+  if (!Number.isSafeInteger(n) || n < 1 || (max !== undefined && n > max.value)) {
+    throw new UsageError(max === undefined ? `--${flag} must be a positive whole number` : `--${flag} must be a whole number from 1 to ${max.value} (${max.says})`);
+  }
   return n;
 }
 
@@ -105,9 +108,7 @@ function vpnSetArgs(values: CommandValues): Record<string, unknown> {
   const host = str(values.host);
   if (host !== undefined) args.host = host === 'default' ? null : host;
   if (values.port !== undefined) {
-    const port = positiveInt('port', values.port)!;
-    if (port > 65535) throw new UsageError('--port must be 1 to 65535');
-    args.port = port;
+    args.port = positiveInt('port', values.port, { value: 65535, says: 'a TCP or UDP port' });
   }
   if (values.proto !== undefined) {
     if (values.proto !== 'udp' && values.proto !== 'tcp') throw new UsageError('--proto must be udp or tcp');
@@ -220,7 +221,7 @@ const SPECS: readonly Spec[] = [
   { name: 'gate status', usage: '', summary: 'is the gate accepting pairing requests', positionals: [], options: [], op: 'gate.status', render: 'gate' },
   {
     name: 'gate open', usage: '[--minutes N]', summary: 'accept pairing requests for a while', positionals: [], options: ['minutes'],
-    op: 'gate.open', render: 'gate', toArgs: (_, v) => (v.minutes === undefined ? undefined : { minutes: positiveInt('minutes', v.minutes) }),
+    op: 'gate.open', render: 'gate', toArgs: (_, v) => (v.minutes === undefined ? undefined : { minutes: positiveInt('minutes', v.minutes, { value: GATE_MAX_MINUTES, says: 'a week' }) }),
   },
   { name: 'gate close', usage: '', summary: 'stop listening for pairing requests', positionals: [], options: [], op: 'gate.close', render: 'gate' },
   {

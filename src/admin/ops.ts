@@ -5,7 +5,7 @@ import type { TerminalDecisions } from '../actors/terminal-router.js';
 import type { EventSink } from '../actors/context.js';
 import type { Logger } from '../logger.js';
 import { check, serialSchema } from '../protocol/schemas.js';
-import { ADMIN_TOPICS, EDITABLE_TERMINAL_FIELDS, type AdminTopic, type GateStatus, type ServerStatus } from '../protocol/types.js';
+import { ADMIN_TOPICS, EDITABLE_TERMINAL_FIELDS, GATE_MAX_MINUTES, type AdminTopic, type GateStatus, type ServerStatus } from '../protocol/types.js';
 import { depositView, terminalView, unknownSerialView } from '../protocol/views.js';
 import type { TerminalRecord } from '../store/records.js';
 import { foldSerial, type Store } from '../store/store.js';
@@ -305,7 +305,7 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
   'gate.open': {
     access: 'session', audit: true, auditDetail: (a) => ({ minutes: typeof a.minutes === 'number' ? a.minutes : null }),
     run(ctx, _conn, args) {
-      const { minutes } = check(z.object({ minutes: z.number().int().min(1).max(7 * 24 * 60).default(60) }), args);
+      const { minutes } = check(z.object({ minutes: z.number().int().min(1).max(GATE_MAX_MINUTES).default(60) }), args);
       return ctx.gate.open(minutes);
     },
   },

@@ -164,6 +164,9 @@ export interface AdminPush {
   data: Record<string, unknown>;
 }
 
+/** The longest an operator may open the gate for in one `gate.open`: a week, in minutes. */
+export const GATE_MAX_MINUTES = 7 * 24 * 60;
+
 export const ADMIN_TOPICS = ['pairing', 'terminals'] as const;
 export type AdminTopic = (typeof ADMIN_TOPICS)[number];
 

@@ -61,6 +61,7 @@ describe('parseCli', () => {
     expect(run(['audit', '--limit', '20']).args).toEqual({ limit: 20 });
     expect(run(['audit', '--by', 'bob', '--action', 'pairing.approve', '--serial', 'BT1', '--before', '900']).args).toEqual({ user: 'bob', action: 'pairing.approve', serial: 'BT1', before: 900 });
     expect(run(['gate', 'open', '--minutes', '30']).args).toEqual({ minutes: 30 });
+    expect(run(['gate', 'open', '--minutes', '10080']).args).toEqual({ minutes: 10080 });
     expect(run(['unknown', 'list']).command.op).toBe('unknown.list');
     expect(run(['watch']).args).toEqual({ topics: ['pairing', 'terminals'] });
     expect(run(['watch', '--topics', 'pairing']).args).toEqual({ topics: ['pairing'] });
@@ -78,10 +79,17 @@ describe('parseCli', () => {
       [], ['frobnicate'], ['terminals'], ['terminals', 'explode'], ['terminals', 'get'], ['terminals', 'get', 'a', 'b'],
       ['terminals', 'list', '--code', '1'], ['pairing', 'approve', 'r1'], ['pairing', 'approve', 'r1', '--code', '12345'],
       ['pairing', 'list', '--state', 'lost'], ['audit', '--limit', '0'], ['audit', '--limit', 'ten'], ['gate', 'open', '--minutes', '-5'],
+      ['gate', 'open', '--minutes', '0'], ['gate', 'open', '--minutes', '10081'], ['vpn', 'set', '--port', '65536'],
       ['watch', '--topics', 'pairing,cash'], ['terminals', 'list', '--no-such-flag'], ['terminals', 'list', '--url'],
       ['terminals', 'update', 'BT1'], ['terminals', 'update', '--contact', '1'], ['terminals', 'update', 'BT1', '--vpn'],
     ];
     for (const argv of mistakes) expect(usageError(() => parseCli(argv)), argv.join(' ')).toBe('bad_request');
+  });
+
+  it('bounds --minutes as the server does, with the same message for too little and too much', () => {
+    const message = (argv: string[]) => { try { parseCli(argv); } catch (err) { return (err as Error).message; } return 'accepted'; };
+    const said = '--minutes must be a whole number from 1 to 10080 (a week)';
+    expect([message(['gate', 'open', '--minutes', '0']), message(['gate', 'open', '--minutes', '20000'])]).toEqual([said, said]);
   });
 });
 
