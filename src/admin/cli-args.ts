@@ -5,6 +5,7 @@ import { X509Certificate } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { AppError } from '../errors.js';
 import { fingerprint, normalizeFingerprint } from '../crypto/fingerprint.js';
+import { totpDigits } from '../crypto/totp.js';
 import {
   COMMAND_OPTIONS, COMMANDS, GROUPS, UsageError, globalHelp, groupHelp,
   type CommandOption, type CommandSpec, type CommandValues,
@@ -92,9 +93,16 @@ export function parseCli(argv: readonly string[]): CliInvocation {
     ...(values.user !== undefined && { user: values.user }),
     ...(values.fingerprint !== undefined && { fingerprint: values.fingerprint }),
     ...(values['data-dir'] !== undefined && { dataDir: values['data-dir'] }),
-    ...(values.totp !== undefined && { totp: values.totp }),
+    ...(values.totp !== undefined && { totp: totpFlag(values.totp) }),
   };
   return { kind: 'run', globals, command, args: command.toArgs(rest, commandValues), values: commandValues };
+}
+
+/** A code that cannot pass is a usage error here, before the password is asked for and a login attempt spent. */
+function totpFlag(value: string): string {
+  const digits = totpDigits(value);
+  if (digits === null) throw new UsageError('--totp must be the 6 digits the authenticator app shows now');
+  return digits;
 }
 
 export interface ConnectionSettings {

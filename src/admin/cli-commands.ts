@@ -1,6 +1,7 @@
 /** @module The `cas` command table: each command's usage, the admin op it maps to, how its arguments become op args, and the help texts. */
 import { AppError } from '../errors.js';
 import { ADMIN_TOPICS, GATE_MAX_MINUTES, type AdminTopic } from '../protocol/types.js';
+import { totpDigits } from '../crypto/totp.js';
 import { writeVpnBundle } from '../vpn/vpn-bundle-files.js';
 
 /** A command-line mistake: printed with the usage hint and exit code 2. */
@@ -235,7 +236,12 @@ const SPECS: readonly Spec[] = [
   },
   {
     name: 'totp confirm', usage: 'CODE', summary: 'finish 2FA enrolment with a code from the authenticator app',
-    positionals: ['CODE'], options: [], op: 'totp.confirm', render: 'enrolled', toArgs: ([totp]) => ({ totp }),
+    positionals: ['CODE'], options: [], op: 'totp.confirm', render: 'enrolled',
+    toArgs: ([totp]) => {
+      const digits = totpDigits(totp);
+      if (digits === null) throw new UsageError('CODE must be the 6 digits the authenticator app shows now');
+      return { totp: digits };
+    },
   },
   { name: 'vpn get', usage: '', summary: 'VPN settings (deployment scenario A) and the VPN CA', positionals: [], options: [], op: 'vpn.get', render: 'vpn' },
   {

@@ -49,6 +49,10 @@ export async function createOperator(store: Store, name: string, password: strin
   return { user: name, totpSecret, otpauthUri: totpSecret ? totpUri(name, totpSecret, TOTP_ISSUER) : null };
 }
 
+function totpRefusal(verdict: { malformed: boolean }): AppError {
+  return new AppError('totp_required', verdict.malformed ? 'a TOTP code is the 6 digits the authenticator app shows' : 'the TOTP code is wrong or expired');
+}
+
 /**
  * Checks password then TOTP. A wrong user or password, or a disabled user, is `login_failed` either way; a 2FA user
  * without a valid, unused code is `totp_required`. The TOTP step is consumed atomically so a code works once.
@@ -69,7 +73,7 @@ export async function checkLogin(
   if (record.totpSecret !== null) {
     if (!totp) throw new AppError('totp_required', 'this user has 2FA: a TOTP code is required');
     const verdict = await verifyTotp(openField(store.fieldKey, record.totpSecret, name), totp, now);
-    if (!verdict.ok) throw new AppError('totp_required', 'the TOTP code is wrong or expired');
+    if (!verdict.ok) throw totpRefusal(verdict);
     await consumeTotpStep(store, name, verdict.step, record.totpSecret);
   }
   // An account changed while the hash ran: the old password or secret no longer logs in.
@@ -146,7 +150,7 @@ export async function confirmTotpEnrolment(store: Store, name: string, code: str
   const record = store.operators.get(name);
   if (!record?.pendingTotpSecret) throw new AppError('invalid_state', 'no 2FA enrolment in progress: start with cas totp enroll (or Set up 2FA on the web page)');
   const verdict = await verifyTotp(openField(store.fieldKey, record.pendingTotpSecret, name), code, now);
-  if (!verdict.ok) throw new AppError('totp_required', 'the TOTP code is wrong or expired');
+  if (!verdict.ok) throw totpRefusal(verdict);
   const secret = record.pendingTotpSecret;
   const confirmed = await store.atomically(() => {
     const latest = store.operators.get(name);

@@ -5,7 +5,14 @@ const PERIOD_SEC = 30;
 /** ±1 step: authenticator clocks drift, and people type slowly. */
 const TOLERANCE_SEC = PERIOD_SEC;
 
-export type TotpVerdict = { ok: true; step: number } | { ok: false };
+/** `malformed`: not six digits, so no clock or app could make it pass (a digit dropped in typing, say). */
+export type TotpVerdict = { ok: true; step: number } | { ok: false; malformed: boolean };
+
+/** The six digits of a code as typed (spaces dropped: apps show `123 456`), or null when it is not six digits. */
+export function totpDigits(code: unknown): string | null {
+  const token = typeof code === 'string' ? code.replace(/\s/g, '') : '';
+  return /^[0-9]{6}$/.test(token) ? token : null;
+}
 
 /** A fresh base32 secret of 20 random bytes (RFC 4226's recommended 160 bits). */
 export function newTotpSecret(): string {
@@ -27,8 +34,8 @@ export function totpCode(secret: string, nowMs: number = Date.now()): Promise<st
  * matched: the caller MUST refuse a later code whose step is not greater than the last used one.
  */
 export async function verifyTotp(secret: string, code: string, nowMs: number = Date.now()): Promise<TotpVerdict> {
-  const token = typeof code === 'string' ? code.replace(/\s/g, '') : '';
-  if (!/^[0-9]{6}$/.test(token)) return { ok: false };
+  const token = totpDigits(code);
+  if (token === null) return { ok: false, malformed: true };
   try {
     const result = await verify({
       secret,
@@ -40,9 +47,9 @@ export async function verifyTotp(secret: string, code: string, nowMs: number = D
       period: PERIOD_SEC,
     });
     // The functional API's result type also covers HOTP, which has no time step.
-    return result.valid && 'timeStep' in result ? { ok: true, step: result.timeStep } : { ok: false };
+    return result.valid && 'timeStep' in result ? { ok: true, step: result.timeStep } : { ok: false, malformed: false };
   } catch {
     // otplib throws on a malformed or too-short secret: that is a failed check, not a crash.
-    return { ok: false };
+    return { ok: false, malformed: false };
   }
 }

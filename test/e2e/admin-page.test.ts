@@ -98,6 +98,10 @@ describe('operator web page', () => {
     await expect.poll(() => page.textContent('#login-error')).toContain('enter the 6-digit code');
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('login-totp');
 
+    await page.keyboard.type('12345');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.textContent('#login-error')).toContain('A TOTP code is 6 digits');
+    await page.fill('#login-totp', '');
     const good = (await nextTotp(ops.bob))!;
     await page.keyboard.type(good === '000000' ? '111111' : '000000');
     await page.keyboard.press('Enter');

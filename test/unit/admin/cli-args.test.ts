@@ -62,6 +62,8 @@ describe('parseCli', () => {
     expect(run(['audit', '--by', 'bob', '--action', 'pairing.approve', '--serial', 'BT1', '--before', '900']).args).toEqual({ user: 'bob', action: 'pairing.approve', serial: 'BT1', before: 900 });
     expect(run(['gate', 'open', '--minutes', '30']).args).toEqual({ minutes: 30 });
     expect(run(['gate', 'open', '--minutes', '10080']).args).toEqual({ minutes: 10080 });
+    expect(run(['totp', 'confirm', '123 456']).args).toEqual({ totp: '123456' });
+    expect(run(['--totp', '123 456', 'login']).globals.totp).toBe('123456');
     expect(run(['unknown', 'list']).command.op).toBe('unknown.list');
     expect(run(['watch']).args).toEqual({ topics: ['pairing', 'terminals'] });
     expect(run(['watch', '--topics', 'pairing']).args).toEqual({ topics: ['pairing'] });
@@ -80,6 +82,7 @@ describe('parseCli', () => {
       ['terminals', 'list', '--code', '1'], ['pairing', 'approve', 'r1'], ['pairing', 'approve', 'r1', '--code', '12345'],
       ['pairing', 'list', '--state', 'lost'], ['audit', '--limit', '0'], ['audit', '--limit', 'ten'], ['gate', 'open', '--minutes', '-5'],
       ['gate', 'open', '--minutes', '0'], ['gate', 'open', '--minutes', '10081'], ['vpn', 'set', '--port', '65536'],
+      ['--totp', '12345', 'login'], ['--totp', '1234567', 'pairing', 'list'], ['totp', 'confirm', '12345'],
       ['watch', '--topics', 'pairing,cash'], ['terminals', 'list', '--no-such-flag'], ['terminals', 'list', '--url'],
       ['terminals', 'update', 'BT1'], ['terminals', 'update', '--contact', '1'], ['terminals', 'update', 'BT1', '--vpn'],
     ];

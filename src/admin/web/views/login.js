@@ -18,6 +18,12 @@ export function loginView(ctx, message) {
       return;
     }
     const code = totp.value.replace(/\s/g, '');
+    // A code that cannot pass is told here, without spending one of the account's login attempts.
+    if (code && !/^\d{6}$/.test(code)) {
+      error.show('A TOTP code is 6 digits: type the one your authenticator app shows now.');
+      totp.focus();
+      return;
+    }
     submit.disabled = true;
     try {
       const result = await ctx.channel.request('login', { user: user.value.trim(), password: password.value, ...(code ? { totp: code } : {}) });
