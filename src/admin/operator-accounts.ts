@@ -63,9 +63,18 @@ export async function disableOperator(store: Store, name: string, opts: { force:
   });
 }
 
-/** Also ends sessions: one a login wrote while the operator was being disabled must not come back to life. */
-export async function enableOperator(store: Store, name: string): Promise<AccountChange> {
-  return change(store, name, (latest) => ({ ...latest, disabledAt: null }));
+/**
+ * Also ends sessions: one a login wrote while the operator was being disabled must not come back to life. An operator
+ * who was not disabled is left as they are (`wasDisabled: false`): enabling them must not log them out.
+ */
+export async function enableOperator(store: Store, name: string): Promise<AccountChange & { wasDisabled: boolean }> {
+  return store.atomically(() => {
+    const latest = store.operators.get(name);
+    if (!latest) throw noOperator(name);
+    if (!isDisabled(latest)) return { user: name, sessionsEnded: 0, wasDisabled: false };
+    store.operators.putSync(name, { ...latest, disabledAt: null });
+    return { user: name, sessionsEnded: endSessionsSync(store, name), wasDisabled: true };
+  });
 }
 
 /**

@@ -196,10 +196,11 @@ Example:
 
 Lets a disabled operator log in again, with the password and 2FA they had (reset
 them first with users passwd and users reset-2fa if those were the reason). Works
-while the server runs. Audited, refusals included.
+while the server runs. Audited, refusals included. An operator who was not disabled is
+left as they are (their sessions too), and it says so.
 
 Options:
-  --json              {user, sessionsEnded, disabled} as JSON
+  --json              {user, sessionsEnded, disabled, wasDisabled} as JSON
 ${DATA_DIR}
 
 Example:

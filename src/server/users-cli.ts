@@ -99,8 +99,10 @@ export async function runUsersCommand(command: UsersCommand, config: Config, nam
         return;
       }
       case 'users enable': {
-        const done = await audited(store, 'users.enable', name, {}, () => enableOperator(store, name), ended);
-        out({ ...done, disabled: false }, `operator ${name} enabled: can log in again\n`);
+        const { wasDisabled, ...done } = await audited(store, 'users.enable', name, {}, () => enableOperator(store, name), (r) => ({ ...ended(r), wasDisabled: r.wasDisabled }));
+        out({ ...done, disabled: false, wasDisabled }, wasDisabled
+          ? `operator ${name} enabled: can log in again; ${sessions(done.sessionsEnded)}\n`
+          : `operator ${name} was not disabled: nothing changed\n`);
         return;
       }
       case 'users reset-2fa': {

@@ -103,9 +103,13 @@ describe('account changes while the server runs', () => {
 
     const enabledTold = changedPush(watcher, 'bob', 'users.enable');
     const enabled = await users(server, ['enable', 'bob', '--json']);
-    expect(enabled.json).toEqual({ user: 'bob', disabled: false, sessionsEnded: 0 });
+    expect(enabled.json).toEqual({ user: 'bob', disabled: false, wasDisabled: true, sessionsEnded: 0 });
     await enabledTold;
     const back = await login(server, bob);
+    expect(await back.request('gate.status', {})).toMatchObject({ open: false });
+    // Enabling an enabled operator says so, and leaves their session alone.
+    const again = await users(server, ['enable', 'bob']);
+    expect(again.stdout).toBe('operator bob was not disabled: nothing changed\n');
     expect(await back.request('gate.status', {})).toMatchObject({ open: false });
     expect(((await users(server, ['list', '--json'])).json as Record<string, unknown>[]).find((u) => u.user === 'bob')).toMatchObject({ disabled: false });
   }, 60_000);
@@ -168,7 +172,8 @@ describe('account changes while the server runs', () => {
     const offline = entries.filter((e) => e.action.startsWith('users.') && e.action !== 'users.add').reverse();
     expect(offline.map(({ action, target, detail }) => ({ action, target, detail }))).toEqual([
       { action: 'users.disable', target: 'bob', detail: { force: false, sessionsEnded: 2, result: 'ok' } },
-      { action: 'users.enable', target: 'bob', detail: { sessionsEnded: 0, result: 'ok' } },
+      { action: 'users.enable', target: 'bob', detail: { sessionsEnded: 0, wasDisabled: true, result: 'ok' } },
+      { action: 'users.enable', target: 'bob', detail: { sessionsEnded: 0, wasDisabled: false, result: 'ok' } },
       { action: 'users.reset_2fa', target: 'carol', detail: { has2fa: true, sessionsEnded: 1, result: 'ok' } },
       { action: 'users.reset_2fa', target: 'carol', detail: { has2fa: false, sessionsEnded: 1, result: 'ok' } },
       { action: 'users.passwd', target: 'dave', detail: { sessionsEnded: 1, result: 'ok' } },

@@ -116,6 +116,33 @@ describe('users disable / enable', () => {
     expect((await enableOperator(store, 'bob')).sessionsEnded).toBe(1);
   });
 
+  it('enabling an operator who is not disabled changes nothing and ends none of their sessions', async () => {
+    await add('bob');
+    const held = await open('bob');
+    const before = store.operators.get('bob');
+    expect(await enableOperator(store, 'bob')).toEqual({ user: 'bob', sessionsEnded: 0, wasDisabled: false });
+    expect(sessions.check(held.session.tokenHash).user).toBe('bob');
+    expect(store.operators.get('bob')).toEqual(before);
+  });
+
+  it('tells a TOTP code that is not six digits from a wrong one', async () => {
+    await add('bob');
+    const refusal = async (totp: string): Promise<string> => {
+      try {
+        await checkLogin(store, 'bob', PASSWORD, totp, NOW);
+      } catch (error) {
+        if (error instanceof AppError) return `${error.code}: ${error.message}`;
+        throw error;
+      }
+      return 'ok';
+    };
+    expect(await refusal('12345')).toBe('totp_required: a TOTP code is the 6 digits the authenticator app shows');
+    expect(await refusal('123 45x')).toBe('totp_required: a TOTP code is the 6 digits the authenticator app shows');
+    const near = await Promise.all([-30_000, 0, 30_000].map((d) => totpCode(secrets.get('bob')!, NOW + d)));
+    const wrong = ['000000', '111111', '222222', '333333'].find((code) => !near.includes(code))!;
+    expect(await refusal(wrong)).toBe('totp_required: the TOTP code is wrong or expired');
+  });
+
   it('refuses to disable the last enabled operator with 2FA unless forced, and changes nothing then', async () => {
     await add('alice');
     await add('carol', false);
