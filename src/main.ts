@@ -13,7 +13,9 @@ import { createAdminService } from './net/admin.js';
 import { FrontPool } from './net/front-pool.js';
 import { GateWindow } from './net/gate-window.js';
 import { assertPortFree, listen } from './net/listen.js';
+import { dropBackupMarker, readBackupMarker } from './server/backup-marker.js';
 import { ensureServerIdentity, type ServerIdentity } from './server/identity.js';
+import { cliUser } from './server/os-account.js';
 import { packageRoot } from './server/package-root.js';
 import { lockDataDir } from './store/data-dir-lock.js';
 import { logWriteFailures } from './store/commit-failures.js';
@@ -83,8 +85,23 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   if (upgrade.foldedSerials > 0) log.info({ terminals: upgrade.foldedSerials }, 'indexed the serials of an older store by case');
   if (upgrade.searchEntries > 0) log.info({ terminals: upgrade.searchEntries }, 'indexed the terminals of an older store for search');
   if (upgrade.timeline > 0) log.info({ requests: upgrade.timeline }, 'indexed the pairing requests of an older store by time');
-  const pastWindows = new SkewHistory(store.settings).startRun(Math.floor(now() / 1000), config.clockSkewSec);
+  const restoredFrom = readBackupMarker(config.dataDir);
+  const pastWindows = new SkewHistory(store.settings).startRun(Math.floor(now() / 1000), config.clockSkewSec, { restored: restoredFrom !== null });
+  if (restoredFrom) {
+    // Sessions logged out of after the copy was made are in it, live: none of the copy's sessions is kept.
+    const sessionsEnded = await store.atomically(() => {
+      const count = entryCount(store.sessions);
+      store.sessions.clearSync();
+      return count;
+    });
+    await store.appendAudit({ at: now(), user: cliUser(), action: 'server.restored', target: null, detail: { takenAt: restoredFrom.takenAt, from: restoredFrom.from, sessionsEnded } });
+    dropBackupMarker(config.dataDir);
+    log.warn({ takenAt: restoredFrom.takenAt, from: restoredFrom.from, sessionsEnded, refusedUntil: new Date((Math.floor(startedAt / 1000) + 1 + config.clockSkewSec) * 1000).toISOString() },
+      'started on a restored backup: terminal requests signed before this start are refused until refusedUntil (their nonces are not in the copy), ' +
+      'operators log in again, and what changed after takenAt is undone: unpair again the terminals unpaired since (docs/ADMIN-OPS.md, "Backing up the server")');
+  }
   for (const w of pastWindows) {
+    if (w.restored) continue;
     log.warn({ clockSkewSec: config.clockSkewSec, earlierSkewSec: w.skewSec, createdBefore: new Date(w.createdBefore * 1000).toISOString(), until: new Date((w.createdBefore + config.clockSkewSec) * 1000).toISOString() },
       `the clock skew was raised since an earlier run: requests created before createdBefore are still refused when more than ${w.skewSec} s old, until that run's nonces can no longer be replayed`);
   }

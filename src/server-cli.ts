@@ -8,6 +8,7 @@ import { AppError } from './errors.js';
 import { formatFingerprint } from './crypto/fingerprint.js';
 import { createLogger } from './logger.js';
 import { startServer } from './main.js';
+import { writeBackupMarker } from './server/backup-marker.js';
 import { COMMAND_HELP, HELP, type ServerCommand } from './server/cli-help.js';
 import { requireDataDir } from './server/data-dir.js';
 import { certificateFingerprint, identityPaths } from './server/identity.js';
@@ -124,11 +125,13 @@ async function backup(config: Config, out: string, json: boolean): Promise<void>
   fs.mkdirSync(path.join(target, 'store'), { recursive: true, mode: 0o700 });
   fs.chmodSync(target, 0o700);
   const store = Store.open(config.dataDir);
+  const takenAt = new Date().toISOString();
   try {
     await store.root.backup(path.join(target, 'store'), true);
   } finally {
     await store.close();
   }
+  writeBackupMarker(target, { takenAt, from: path.resolve(config.dataDir) });
   for (const file of fs.readdirSync(path.join(target, 'store'))) fs.chmodSync(path.join(target, 'store', file), 0o600);
   const copied = ['store'];
   for (const folder of ['tls', 'vpn']) {

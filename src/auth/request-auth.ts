@@ -7,7 +7,7 @@ import type { VerifyingKey } from '../crypto/stored-key.js';
 import { declaresBody } from '../protocol/framing.js';
 import { SERIAL_PATTERN, decodeBase64 } from '../protocol/schemas.js';
 import type { TerminalRequest } from '../protocol/types.js';
-import { withinPastWindows, type PastWindow } from '../store/skew-history.js';
+import { refusingPastWindow, type PastWindow } from '../store/skew-history.js';
 import type { CertificateCache } from './certificate-cache.js';
 
 /** A request whose signature verified: the stateful checks still to run need exactly these. Plain data: it crosses threads. */
@@ -96,8 +96,11 @@ function verifyWith(req: TerminalRequest, parts: RequestParts, sig: ParsedSignat
   if (!isFresh(sig.params, opts.nowSec, opts.clockSkewSec)) {
     return deny('unauthenticated', `the signature's created time is more than ${opts.clockSkewSec} s from the server clock (check the terminal clock)`);
   }
-  if (opts.pastWindows && !withinPastWindows(sig.params.created, opts.nowSec, opts.pastWindows)) {
-    return deny('unauthenticated', "the signature's created time is older than the clock skew of the run before the last restart, which still applies to requests that run may have seen");
+  const refusing = opts.pastWindows && refusingPastWindow(sig.params.created, opts.nowSec, opts.pastWindows);
+  if (refusing) {
+    return deny('unauthenticated', refusing.restored
+      ? "the signature's created time is before this server started on a restored backup, which holds none of the old server's later nonces: sign again"
+      : "the signature's created time is older than the clock skew of the run before the last restart, which still applies to requests that run may have seen");
   }
   if (req.body.length > 0) {
     const digest = verifyContentDigest(req.headers['content-digest'], req.body);

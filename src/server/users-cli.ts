@@ -3,13 +3,13 @@
  * LMDB shares it). Every command but `list` is audited, refusals included; the running server sees the entry within a
  * second and tells the operators logged in (main.ts).
  */
-import os from 'node:os';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import { disableOperator, enableOperator, listOperators, resetOperatorTotp, setOperatorPassword } from '../admin/operator-accounts.js';
 import { createOperator, type CreatedOperator } from '../admin/operators.js';
 import { Store } from '../store/store.js';
 import { requireDataDir } from './data-dir.js';
+import { cliUser } from './os-account.js';
 
 export const USERS_COMMANDS = ['add', 'list', 'disable', 'enable', 'reset-2fa', 'passwd'] as const;
 export type UsersCommand = `users ${(typeof USERS_COMMANDS)[number]}`;
@@ -19,23 +19,6 @@ export interface UsersFlags {
   /** `--no-2fa` not given (add, reset-2fa). */
   with2fa: boolean;
   force: boolean;
-}
-
-/**
- * Who ran the command, into `createdBy` and the audit log: the account of the process's user id, not $USER, which
- * anyone sets (USER=alice) and which is unset in many service environments. Under sudo, who called it:
- * `cli:root(sudo:alice)`. Only as trustworthy as the machine's accounts: whoever is root can write the store anyway.
- */
-function cliUser(): string {
-  let name: string;
-  try {
-    name = os.userInfo().username;
-  } catch {
-    // A user id without a passwd entry (a container started with --user 1234).
-    name = `uid${process.getuid?.() ?? '?'}`;
-  }
-  const caller = process.env.SUDO_USER;
-  return `cli:${name}${caller && caller !== name ? `(sudo:${caller.replace(/\s/g, '')})` : ''}`;
 }
 
 async function readStdinLine(): Promise<string> {

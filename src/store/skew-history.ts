@@ -12,6 +12,11 @@ import type { Settings } from './settings.js';
 export interface PastWindow {
   createdBefore: number;
   skewSec: number;
+  /**
+   * The first start on a copy from `pairing-server backup` (skewSec 0): the copy holds none of the nonces the old server
+   * recorded after it was made, so nothing created up to this start is taken.
+   */
+  restored?: true;
 }
 
 export interface SkewRecord {
@@ -30,7 +35,7 @@ export class SkewHistory {
    * any request is admitted. A store from before this record is taken to have run with today's skew: its window is
    * not known, and guessing a smaller one would refuse every terminal whose clock the larger skew was set for.
    */
-  startRun(nowSec: number, clockSkewSec: number): PastWindow[] {
+  startRun(nowSec: number, clockSkewSec: number, opts: { restored?: boolean } = {}): PastWindow[] {
     const last = this.settings.get('clock-skew');
     // A window binds while a request created before its bound can be fresh now, and only if it is narrower.
     const windows = (last?.windows ?? []).filter((w) => w.skewSec < clockSkewSec && w.createdBefore + clockSkewSec >= nowSec);
@@ -38,15 +43,17 @@ export class SkewHistory {
       // The last run may have seen requests created up to its skew ahead of now; their nonces are kept by its skew.
       windows.push({ createdBefore: nowSec + last.skewSec + 1, skewSec: last.skewSec });
     }
+    // Up to and including this second: a request the old server took the second it stopped is refused too.
+    if (opts.restored) windows.push({ createdBefore: nowSec + 1, skewSec: 0, restored: true });
     this.settings.putSync('clock-skew', { skewSec: clockSkewSec, windows });
     return windows;
   }
 }
 
-/** False when a request created at `createdSec` is older than the window of a run that may have seen it. */
-export function withinPastWindows(createdSec: number, nowSec: number, windows: readonly PastWindow[]): boolean {
+/** The window that refuses a request created at `createdSec`, as older than a run that may have seen it allows; else null. */
+export function refusingPastWindow(createdSec: number, nowSec: number, windows: readonly PastWindow[]): PastWindow | null {
   for (const w of windows) {
-    if (createdSec < w.createdBefore && nowSec - createdSec > w.skewSec) return false;
+    if (createdSec < w.createdBefore && nowSec - createdSec > w.skewSec) return w;
   }
-  return true;
+  return null;
 }

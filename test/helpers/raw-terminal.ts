@@ -116,6 +116,14 @@ export class RawTerminal {
     return (sendAgent = agent) => rawRequest(`${baseUrl}${path}`, 'POST', headers, bytes, undefined, sendAgent);
   }
 
+  /** As `replayable`, to whichever server each send names: the signature covers the path, not the host. */
+  replayableAnywhere(path: string, body = '{}'): (baseUrl: string) => Promise<RawReply> {
+    const bytes = Buffer.from(body);
+    const signed = signRequest({ method: 'POST', path, body: bytes, serial: this.serial, privateKeyPem: this.privateKeyPem, alg: this.alg, keyid: this.tfp });
+    const headers = { ...signed, 'content-type': 'application/json' };
+    return (baseUrl) => rawRequest(`${baseUrl}${path}`, 'POST', headers, bytes);
+  }
+
   gate(gateUrl: string, body: unknown, opts: SendOptions = {}): Promise<RawReply> {
     return this.send(gateUrl, '/api/v1/pairing', { ...opts, body: JSON.stringify(body), withCertificate: true });
   }

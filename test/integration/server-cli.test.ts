@@ -336,6 +336,7 @@ describe('backup', () => {
     const made = await serverCli(['backup', '--out', out, '--json', '--data-dir', server.dataDir]);
     expect(made.code, made.stderr).toBe(0);
     expect(made.json).toMatchObject({ out, copied: ['store', 'tls'] });
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'backup.json'), 'utf8'))).toEqual({ takenAt: expect.any(String), from: server.dataDir });
     expect(fs.existsSync(path.join(out, 'secrets.key'))).toBe(false);
     expect(fs.statSync(out).mode & 0o777).toBe(0o700);
     expect(fs.statSync(path.join(out, 'tls', 'server.key')).mode & 0o777).toBe(0o600);
@@ -346,12 +347,25 @@ describe('backup', () => {
     const refused = await serverCli(['users', 'list', '--data-dir', out]);
     expect(refused.stderr).toContain('secrets.key is missing');
     fs.copyFileSync(path.join(server.dataDir, 'secrets.key'), path.join(out, 'secrets.key'));
+    // Taken by the old server after the copy was made: the copy holds neither this nonce nor this logout.
+    const captured = terminal.replayableAnywhere('/api/v1/ping');
+    expect((await captured(server.masterUrl)).status).toBe(200);
+    const loggedOut = admin.token!;
+    await admin.request('logout', {});
     await server.stop();
     const restored = await start({ dataDir: out });
     expect(restored.sfp).toBe(server.sfp);
+    const told = await restored.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('started on a restored backup'));
+    expect(told).toMatchObject({ level: 40, sessionsEnded: 1, from: server.dataDir });
+    expect(fs.existsSync(path.join(out, 'backup.json'))).toBe(false);
+    // The ping the old server took, sent again: its nonce is not in the copy, but it was signed before this start.
+    expect((await captured(restored.masterUrl)).status).toBe(401);
     const again = await connectOperator(restored, keeper);
     clients.push(again);
+    await expect(again.resume(loggedOut)).rejects.toMatchObject({ code: 'session_expired' });
     expect(await again.request('terminals.get', { serial: 'BACKUP-1' })).toMatchObject({ state: 'paired', tfp: terminal.tfp });
+    const [restoredEntry] = (await again.request('audit.list', { action: 'server.restored' })) as { user: string; detail: Record<string, unknown> }[];
+    expect(restoredEntry).toMatchObject({ user: expect.stringMatching(/^cli:/), detail: { takenAt: expect.any(String), from: server.dataDir, sessionsEnded: 1 } });
     expect((await terminal.send(restored.masterUrl, '/api/v1/cash-events', { body: JSON.stringify(event) })).json).toEqual({ accepted: true, duplicate: true });
   }, 90_000);
 

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Store } from '../../../src/store/store.js';
-import { SkewHistory, withinPastWindows } from '../../../src/store/skew-history.js';
+import { SkewHistory, refusingPastWindow, type PastWindow } from '../../../src/store/skew-history.js';
 
 let dataDir: string;
 let store: Store;
@@ -20,7 +20,8 @@ afterEach(async () => {
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-const start = (nowSec: number, skew: number) => new SkewHistory(store.settings).startRun(nowSec, skew);
+const start = (nowSec: number, skew: number, restored = false) => new SkewHistory(store.settings).startRun(nowSec, skew, { restored });
+const withinPastWindows = (createdSec: number, nowSec: number, windows: PastWindow[]) => refusingPastWindow(createdSec, nowSec, windows) === null;
 
 describe('SkewHistory', () => {
   it('binds nothing on a new store, on the same skew, or on a smaller one', () => {
@@ -49,5 +50,19 @@ describe('SkewHistory', () => {
     start(T + 10, 600);
     expect(start(T + 20, 900)).toEqual([{ createdBefore: T + 311, skewSec: 300 }, { createdBefore: T + 621, skewSec: 600 }]);
     expect(start(T + 30, 450)).toEqual([{ createdBefore: T + 311, skewSec: 300 }]);
+  });
+
+  it('on a restored backup refuses every request created up to the start, for as long as one could be fresh', () => {
+    start(T - 5_000, 300);
+    const windows = start(T, 300, true);
+    expect(windows).toEqual([{ createdBefore: T + 1, skewSec: 0, restored: true }]);
+    // Whatever the old server may have taken, even a request created this very second.
+    expect(refusingPastWindow(T, T + 1, windows)).toEqual(windows[0]);
+    expect(withinPastWindows(T - 1, T + 100, windows)).toBe(false);
+    // A terminal signing after the start is served.
+    expect(withinPastWindows(T + 1, T + 2, windows)).toBe(true);
+    // A restart within the clock skew keeps the window; after it, nothing created before the start can be fresh.
+    expect(start(T + 300, 300)).toEqual(windows);
+    expect(start(T + 302, 300)).toEqual([]);
   });
 });
