@@ -136,7 +136,7 @@ function lockWithPidFile(dataDir: string): DataDirLock {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const pid = readPid(dataDir);
-    if (pid !== null && running(pid)) throw inUse(dataDir, pid);
+    if (pid !== null && running(pid)) throw inUse(dataDir, pid, file);
     // Left by a server that was killed: the pid it names has ended.
     fs.rmSync(file, { force: true });
   }
@@ -161,7 +161,13 @@ function readPid(dataDir: string): number | null {
   }
 }
 
-function inUse(dataDir: string, pid: number | null): AppError {
+/**
+ * `pidFile`: the pid file is the lock, so the pid may be a killed server's, reused by another process since (this
+ * module does not guess which): the message says how to tell and what to remove.
+ */
+function inUse(dataDir: string, pid: number | null, pidFile?: string): AppError {
   const holder = pid === null ? 'another pairing-server (its pid is not written yet)' : `another pairing-server (pid ${pid})`;
-  return new AppError('conflict', `the data dir ${dataDir} is in use by ${holder}: one server per data dir; stop that one, or give this one its own --data-dir`, { pid });
+  const reused = pidFile === undefined || pid === null ? ''
+    : `. If pid ${pid} is not a pairing-server (\`ps -p ${pid} -o args\`; a killed server's pid can be reused), remove ${pidFile} and start again`;
+  return new AppError('conflict', `the data dir ${dataDir} is in use by ${holder}: one server per data dir; stop that one, or give this one its own --data-dir${reused}`, { pid });
 }

@@ -122,6 +122,12 @@ describe('data dir lock (pid file, where there is no abstract socket)', () => {
     const second = await refusal(lockDataDir(dir, { mechanism: 'pid-file' }));
     expect(second.code).toBe('conflict');
     expect(second.details).toEqual({ pid: process.pid });
+    // The pid may be a killed server's, reused: the message says how to tell, and which file to remove.
+    expect(second.message).toContain(`If pid ${process.pid} is not a pairing-server (\`ps -p ${process.pid} -o args\``);
+    expect(second.message).toContain(`remove ${path.join(dir, PID_FILE)} and start again`);
+    // The pid may be a killed server's, reused: the message says how to tell, and which file to remove.
+    expect(second.message).toContain(`If pid ${process.pid} is not a pairing-server (\`ps -p ${process.pid} -o args\``);
+    expect(second.message).toContain(`remove ${path.join(dir, PID_FILE)} and start again`);
     await lock.release();
     expect(fs.existsSync(path.join(dir, PID_FILE))).toBe(false);
     fs.writeFileSync(path.join(dir, PID_FILE), `${deadPid()}\n`);
