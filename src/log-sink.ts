@@ -1,6 +1,6 @@
 /** @module Where JSON log lines go: stdout, one write(2) per line on the calling thread, never waiting for a reader that has stalled. */
 import { constants, fstatSync, openSync, writeSync } from 'node:fs';
-import { threadId } from 'node:worker_threads';
+import { isMainThread, threadId } from 'node:worker_threads';
 
 /** What a thread holds for a stalled reader before it drops lines: about 4,000 lines of 250 bytes. */
 export const DEFAULT_MAX_HELD_BYTES = 1024 * 1024;
@@ -15,12 +15,20 @@ const FLUSH_WAIT_MS = 500;
  * read, and so does the thread that logs: with stdout on a pipe left unread, 287 refusals filled it and every front
  * thread and the admin page stopped answering (bench/README.md, session 23). Opening /proc/self/fd/1 makes a new open
  * file description, so its O_NONBLOCK is ours alone: the shell or parent holding fd 1 keeps its own flags. A regular
- * file never waits for a reader, and a socket (systemd's journal) cannot be reopened: those stay fd 1 and block as
- * any program's output would.
+ * file never waits for a reader, and stays fd 1.
+ *
+ * A socket (systemd's journal, a parent's stdio pipe, which Node makes a socketpair) cannot be reopened. Its
+ * description is this process's end alone, so fd 1 itself is made non-blocking, for every thread: Node has no fcntl(),
+ * but its stdout stream does it (libuv's uv_pipe_open sets O_NONBLOCK on the descriptor it wraps, and that stream never
+ * closes fd 1). Only the main thread has that stream; the fronts' threads log after it made fd 1 non-blocking.
  */
 export function openLogOutput(fd = 1): number {
   try {
     const stat = fstatSync(fd);
+    if (stat.isSocket()) {
+      if (fd === 1 && isMainThread) void process.stdout;
+      return fd;
+    }
     if (!stat.isFIFO() && !stat.isCharacterDevice()) return fd;
     return openSync(`/proc/self/fd/${fd}`, constants.O_WRONLY | constants.O_APPEND | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch {

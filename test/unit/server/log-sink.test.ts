@@ -1,8 +1,9 @@
 /** @module The log sink on a real FIFO whose reader stalls: the writer never waits, keeps order, and says what it dropped. */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LogSink, openLogOutput } from '../../../src/log-sink.js';
 
@@ -158,4 +159,28 @@ describe('log sink', () => {
     expect(`${lines[0]}\n`).toBe(long);
     expect(JSON.parse(lines[1]!)).toEqual({ msg: 'next' });
   });
+
+  it('does not wait on a socket stdout nobody reads (systemd\'s journal, a parent\'s stdio pipe)', async () => {
+    // A real process: fd 1 must be a socket it did not open, as a parent hands it over. 2 MB of lines against a
+    // socket buffer of about 200 KB: on a blocking fd 1 the child hangs and the parent's 10 s check fails this test.
+    const script = `
+      import { LogSink, openLogOutput } from ${JSON.stringify(pathToFileURL(path.resolve('dist/src/log-sink.js')).href)};
+      import fs from 'node:fs';
+      if (!fs.fstatSync(1).isSocket()) throw new Error('stdout is not a socket');
+      const sink = new LogSink(openLogOutput(), 256 * 1024);
+      for (let n = 0; n < 8000; n += 1) sink.write(JSON.stringify({ n, pad: '${PAD}' }) + '\\n');
+      process.stderr.write('wrote every line\\n');
+      process.exit(0);
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.pause();
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | string>((resolve) => {
+      const timer = setTimeout(() => (child.kill('SIGKILL'), resolve('hung on a full socket')), 10_000);
+      child.on('exit', (exitCode) => (clearTimeout(timer), resolve(exitCode ?? 'killed')));
+    });
+    expect(code, stderr).toBe(0);
+    expect(stderr).toContain('wrote every line');
+  }, 20_000);
 });
