@@ -258,12 +258,13 @@ function time(value: unknown): string {
   return value.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 }
 
-const UNSAFE_TEXT = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
+const UNSAFE_TEXT = /(?![\u200c\u200d])[\p{Cc}\p{Cf}\u2028\u2029]/gu;
 
 /**
- * A value as one line of text. Control characters and bidirectional overrides are written as escapes: a name with ESC
- * sequences or a newline would otherwise recolour the operator's terminal or forge a row of the table, and an override
- * reverse what follows it (`\u001b`, `\u000a`, `\u202e`). Joiners and marks that emoji and right-to-left text use stay.
+ * A value as one line of text. Control and invisible formatting characters are written as escapes: a name with ESC
+ * sequences or a newline would otherwise recolour the operator's terminal or forge a row of the table, an override
+ * reverse what follows it (`\u001b`, `\u000a`, `\u202e`), and a zero-width space or direction mark make `alice\u200b`
+ * read as `alice`. The two joiners that emoji and Persian or Indic text are made with stay (U+200C, U+200D).
  */
 function text(value: unknown): string {
   if (value === null || value === undefined) return '';

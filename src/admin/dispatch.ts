@@ -1,6 +1,7 @@
 /** @module Runs one admin request: access check, the op, the audit entry, and the reply frame. Every failure becomes a coded reply. */
 import { AppError } from '../errors.js';
 import type { AdminReply, AdminRequest } from '../protocol/types.js';
+import { nameTried } from './operators.js';
 import { OPS, type Connection, type OpsContext } from './ops.js';
 
 /** Parses a raw frame into a request; a frame that is not one still gets an answer (with id 0 when none is readable). */
@@ -81,7 +82,7 @@ export async function dispatch(ctx: OpsContext, conn: Connection, raw: string): 
         const code = error instanceof AppError ? error.code : 'internal_error';
         // A failed login is the name it tried, also on a connection logged in as someone else: under the session's
         // user it would read as that operator failing to log in.
-        const who = frame.op === 'login' ? `?${nameTried(frame.args.user)}` : conn.session?.user ?? null;
+        const who = frame.op === 'login' ? `?${nameTried(frame.args.user) ?? NOT_A_USER_NAME}` : conn.session?.user ?? null;
         // attemptsLeft 0: the fifth wrong code rejected the request (decided by `system`), and the entry says so.
         const attemptsLeft = error instanceof AppError ? error.details?.attemptsLeft : undefined;
         await audit(ctx, who, frame.op, target, {
@@ -98,10 +99,8 @@ export async function dispatch(ctx: OpsContext, conn: Connection, raw: string): 
   }
 }
 
-/** The user name a login tried, as text: String() of an object sent as `user` could throw (a `toString` that is not a function). */
-function nameTried(user: unknown): string {
-  return typeof user === 'string' || typeof user === 'number' ? String(user).slice(0, 32) : '';
-}
+/** What a failed login that did not name a possible user is recorded as. */
+const NOT_A_USER_NAME = '(not a user name)';
 
 function hasLiveSession(ctx: OpsContext, conn: Connection): boolean {
   return conn.session !== null && ctx.sessions.isLive(conn.session.tokenHash);

@@ -10,6 +10,14 @@ import type { Store } from '../store/store.js';
 export const TOTP_ISSUER = 'Terminal Pairing Server';
 export const USER_PATTERN = /^[a-z0-9][a-z0-9._-]{0,31}$/;
 
+/**
+ * The user name a login tried, or null when it cannot be one: a password typed into the name field must not be
+ * written into the log and the audit log, which keeps every entry. A failed login is audited under it (dispatch.ts).
+ */
+export function nameTried(user: unknown): string | null {
+  return typeof user === 'string' && USER_PATTERN.test(user) ? user : null;
+}
+
 export interface CreatedOperator {
   user: string;
   /** base32; shown once to enrol an authenticator, null for a user created without 2FA. */

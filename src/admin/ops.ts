@@ -13,7 +13,7 @@ import { ADDRESS_FORMATS, isValidDepositAddress, SUPPORTED_COINS } from '../prot
 import type { LoginThrottle } from './login-throttle.js';
 import { pairingViewOf, terminalViewOf } from '../actors/operator-views.js';
 import { listAudit, listPairing, listTerminals } from './listings.js';
-import { beginTotpEnrolment, checkLogin, confirmTotpEnrolment } from './operators.js';
+import { beginTotpEnrolment, checkLogin, confirmTotpEnrolment, nameTried } from './operators.js';
 import type { Session, Sessions } from './sessions.js';
 import { VPN_OPS, type VpnService } from '../vpn/vpn-ops.js';
 
@@ -139,7 +139,7 @@ function pairingOf(ctx: OpsContext, requestId: string) {
 }
 
 export const OPS: Readonly<Record<string, OpSpec>> = {
-  login: { access: 'none', audit: true, spendsBudget: true, target: (a) => str(a, 'user'), run: login },
+  login: { access: 'none', audit: true, spendsBudget: true, target: (a) => nameTried(a.user), run: login },
   resume: {
     // Every page reload resumes: audit only refusals, which mean a stale or stolen token.
     access: 'none', audit: 'failures',

@@ -21,6 +21,7 @@ interface Reply {
 interface AuditView {
   action: string;
   user: string;
+  target?: string | null;
   detail?: { result?: string; remoteAddress?: string; notWritten?: number };
 }
 
@@ -133,6 +134,13 @@ describe('anonymous floods on one server', () => {
     const failed = await server.waitForLog((l) => l.msg === 'operator action' && l.remoteAddress === address);
     expect(failed).toMatchObject({ level: 40, user: '?alice', action: 'login', target: 'alice', result: 'login_failed' });
     expect(JSON.stringify(failed)).not.toContain('a wrong guess at it');
+    // A password typed into the name field is neither logged nor audited: a name no user can have is recorded as such.
+    expect(await guesser.call('login', { user: 'my Secret passphrase', password: 'x' })).toMatchObject({ error: 'login_failed' });
+    const misTyped = await server.waitForLog((l) => l.msg === 'operator action' && l.remoteAddress === address && l.user !== '?alice');
+    expect(misTyped).toMatchObject({ user: '?(not a user name)', action: 'login', target: null, result: 'login_failed' });
+    const audited = (await auditFrom(address)).filter((e) => e.action === 'login');
+    expect(audited.map((e) => [e.user, e.target])).toEqual(expect.arrayContaining([['?alice', 'alice'], ['?(not a user name)', null]]));
+    expect(JSON.stringify(audited)).not.toContain('passphrase');
     const ok = await guesser.call('login', { user: 'alice', password: aliceOp.password, totp: await nextTotp(aliceOp) });
     expect(ok.ok).toBe(true);
     expect(await guesser.call('deposit.set', { coin: 'BTC', address: '1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2' })).toMatchObject({ ok: true });

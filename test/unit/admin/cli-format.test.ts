@@ -57,6 +57,9 @@ describe('renderResult', () => {
     expect(out).not.toContain('\u001b');
     // Emoji joiners are text, not controls.
     expect(renderResult('terminals', [{ ...terminal, name: 'Kiosk 👨‍👩‍👧' }])).toContain('Kiosk 👨‍👩‍👧');
+    // Invisible characters that would make a name read as another's are shown.
+    const lookalike = renderResult('terminals', [{ ...terminal, name: 'alice\u200b \u200e\u200f\u061c\ufeff' }]);
+    expect(lookalike).toContain('alice\\u200b \\u200e\\u200f\\u061c\\ufeff');
   });
 
   it('says who decided in a push, the server itself included', () => {

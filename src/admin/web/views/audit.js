@@ -118,7 +118,8 @@ export function auditView(ctx, params) {
       empty: filtered ? 'No entry matches these filters.' : 'The audit log is empty.',
       columns: [
         { label: 'When', cell: (e) => h('time', { datetime: e.at }, formatTime(e.at)) },
-        { label: 'Who', cell: (e) => e.user },
+        // Shown with its invisible characters: a failed login's name is whatever was typed (`?alice\u200b`).
+        { label: 'Who', cell: (e) => visible(e.user) },
         { label: 'Action', cell: (e) => h('span', { class: 'mono' }, e.action) },
         { label: 'Target', cell: targetCell },
         { label: 'Result', cell: (e) => resultCell(e.detail?.result) },
@@ -132,7 +133,7 @@ export function auditView(ctx, params) {
   function targetCell(e) {
     if (!e.target) return '—';
     const serial = typeof e.detail?.serial === 'string' && e.detail.serial !== e.target ? e.detail.serial : null;
-    return [h('span', { class: 'mono' }, e.target), serial ? h('span', { class: 'muted' }, ` (terminal ${serial})`) : null];
+    return [h('span', { class: 'mono' }, visible(e.target)), serial ? h('span', { class: 'muted' }, ` (terminal ${visible(serial)})`) : null];
   }
 
   /**
