@@ -27,6 +27,8 @@ export interface Config {
   readonly masterMaxBodyBytes: number;
   readonly adminMaxMessageBytes: number;
   readonly sessionIdleSec: number;
+  /** However busy, an operator logs in again this long after the last login. */
+  readonly sessionMaxAgeSec: number;
   /** An admin connection without a session is closed this long after it opened or lost its session. */
   readonly adminLoginDeadlineSec: number;
   /** Admin connections per remote address (429 beyond), and without a session in all (the oldest is closed beyond). */
@@ -80,6 +82,7 @@ export const DEFAULTS: Omit<Config, 'dataDir' | 'publicHost' | 'publicHostIsLoop
   masterMaxBodyBytes: 16 * 1024,
   adminMaxMessageBytes: 64 * 1024,
   sessionIdleSec: 8 * 3600,
+  sessionMaxAgeSec: 12 * 3600,
   // Generous: cas keeps its connection open while the operator types a TOTP code, and a login form may be left a while.
   adminLoginDeadlineSec: 300,
   adminConnectionsPerAddress: 50,

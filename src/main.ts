@@ -152,7 +152,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         threads: await fronts.status(),
       }),
     };
-    const sessions = new Sessions(store, config.sessionIdleSec * 1000, now);
+    const sessions = new Sessions(store, { idleMs: config.sessionIdleSec * 1000, maxAgeMs: config.sessionMaxAgeSec * 1000 }, now);
     const opsContext: OpsContext = { store, server, sessions, router: fronts, gate, vpn, logins: new LoginThrottle(now), events, log: log.child({ service: 'admin' }), now };
     const admin = createAdminService({
       tls, maxMessageBytes: config.adminMaxMessageBytes, log: log.child({ service: 'admin' }), ops: () => opsContext,

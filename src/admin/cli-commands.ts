@@ -127,7 +127,7 @@ const none = (): undefined => undefined;
 
 const SPECS: readonly Spec[] = [
   {
-    name: 'login', usage: '', summary: 'log in once (password + TOTP) and keep the session for later commands (until logout or 8 h idle)',
+    name: 'login', usage: '', summary: 'log in once (password + TOTP) and keep the session for later commands (until logout, 8 h idle or 12 h after login)',
     positionals: [], options: [], op: 'login', render: 'session',
   },
   { name: 'logout', usage: '', summary: 'end the kept session on the server and forget it here', positionals: [], options: [], op: 'logout', render: 'session' },

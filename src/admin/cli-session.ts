@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { writeFileDurably } from '../durable-file.js';
+import { AppError } from '../errors.js';
 
 export interface SavedSession {
   url: string;
@@ -19,11 +20,28 @@ export function sessionFile(env: NodeJS.ProcessEnv, url: string, user: string): 
   return path.join(dir, `session-${id}.json`);
 }
 
+/**
+ * The kept session, or null when there is none. Its `expiresAt` is not trusted to end it: the server slides a session
+ * with every op and alone knows when it ends (a token dropped here would stay alive there, with no `cas logout` able
+ * to end it). A file this user does not own, or that others can read or write, is refused: with CAS_SESSION_DIR on a
+ * shared folder, another user could plant one and have this user's commands run in their session.
+ */
 export function loadSession(file: string): SavedSession | null {
+  let text: string;
   try {
-    const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as SavedSession;
-    if (typeof saved.token !== 'string' || Date.parse(saved.expiresAt) <= Date.now()) return null;
-    return saved;
+    const stat = fs.statSync(file);
+    const uid = process.getuid?.();
+    if ((uid !== undefined && stat.uid !== uid) || (stat.mode & 0o077) !== 0) {
+      throw new AppError('invalid_state', `${file} holds a session token but is not this user's alone (owner uid ${stat.uid}, mode ${(stat.mode & 0o777).toString(8)}): it was not used. Remove it and run cas login again`);
+    }
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    if (error instanceof AppError) throw error;
+    return null;
+  }
+  try {
+    const saved = JSON.parse(text) as SavedSession;
+    return typeof saved.token === 'string' ? saved : null;
   } catch {
     return null;
   }

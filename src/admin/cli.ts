@@ -40,7 +40,7 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
       const resumed = command.op !== 'login' && saved !== null && (await resume(client, saved.token, file));
       if (command.op !== 'login' && command.op !== 'logout' && saved !== null && !resumed) {
         // Said before the password is asked for: without it, a script saw only "no password on stdin".
-        io.stderr.write('note: the session kept by cas login has ended (logged out, 8 h idle, or the account was changed on the server): run cas login again; this command logs in once\n');
+        io.stderr.write('note: the session kept by cas login has ended (logged out, 8 h idle, 12 h after the login, or the account was changed on the server): run cas login again; this command logs in once\n');
       }
       if (command.op === 'logout') {
         if (resumed) await client.logout();

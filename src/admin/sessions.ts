@@ -1,4 +1,7 @@
-/** @module Operator sessions: random bearer tokens, stored only as their SHA-256, expiring after idle time; logout kills a token everywhere. */
+/**
+ * @module Operator sessions: random bearer tokens, stored only as their SHA-256, expiring after idle time and at the
+ * latest a fixed time after login; logout kills a token everywhere.
+ */
 import crypto from 'node:crypto';
 import { AppError } from '../errors.js';
 import type { OperatorRecord, SessionRecord } from '../store/records.js';
@@ -13,8 +16,30 @@ export interface Session {
 
 const hashOf = (token: string): string => crypto.createHash('sha256').update(token).digest('hex');
 
+export interface SessionLifetime {
+  /** Without an op for this long, a session ends. */
+  idleMs: number;
+  /**
+   * However busy, a session ends this long after its login. The token alone carries every right, 2FA ones included
+   * (approving, payout addresses): one copied from a session file or a browser would otherwise live as long as its
+   * taker kept using it.
+   */
+  maxAgeMs: number;
+}
+
 export class Sessions {
-  constructor(private readonly store: Store, private readonly idleMs: number, private readonly now: () => number = Date.now) {}
+  private readonly idleMs: number;
+  private readonly maxAgeMs: number;
+
+  constructor(private readonly store: Store, lifetime: SessionLifetime, private readonly now: () => number = Date.now) {
+    this.idleMs = lifetime.idleMs;
+    this.maxAgeMs = lifetime.maxAgeMs;
+  }
+
+  /** When a session last seen at `seenAt` ends: after the idle time, and never past its maximum age. */
+  private endOf(createdAt: number, seenAt: number): number {
+    return Math.min(seenAt + this.idleMs, createdAt + this.maxAgeMs);
+  }
 
   /**
    * A session for the operator whose account `checked` is, as the login read and checked it. Written in one transaction
@@ -25,7 +50,7 @@ export class Sessions {
     const token = crypto.randomBytes(32).toString('base64url');
     const now = this.now();
     const user = checked.name;
-    const record: SessionRecord = { user, createdAt: now, lastSeenAt: now, expiresAt: now + this.idleMs };
+    const record: SessionRecord = { user, createdAt: now, lastSeenAt: now, expiresAt: this.endOf(now, now) };
     const tokenHash = hashOf(token);
     await this.store.atomically(() => {
       if (!stillAsChecked(this.store.operators.get(user), checked)) throw new AppError('login_failed', 'wrong user or password');
@@ -51,7 +76,7 @@ export class Sessions {
     let expiresAt = record.expiresAt;
     if (slide && now - record.lastSeenAt > 60_000) {
       // Sliding expiry, written at most once a minute per session.
-      expiresAt = now + this.idleMs;
+      expiresAt = this.endOf(record.createdAt, now);
       // Nobody waits for it; a failure (a full disk) only shortens the session, and the store reports it. It extends
       // the record only if it still exists when the write runs, never writes the one read above: a logout here or a
       // `users passwd|reset-2fa` in another process may have removed it meanwhile, and it must stay removed.
@@ -72,7 +97,8 @@ export class Sessions {
    * too, so that one written by a login racing the disable (or left by an operator removed from the store) is dead.
    */
   private live(record: SessionRecord | undefined, now: number): record is SessionRecord {
-    if (!record || record.expiresAt <= now) return false;
+    // The maximum age is checked here too: a record written by a build without it may have slid past it.
+    if (!record || record.expiresAt <= now || record.createdAt + this.maxAgeMs <= now) return false;
     const operator = this.store.operators.get(record.user);
     return operator !== undefined && !isDisabled(operator);
   }
@@ -83,7 +109,8 @@ export class Sessions {
    */
   async forgetExpired(): Promise<number> {
     const now = this.now();
-    const expired = [...this.store.sessions.getRange().filter(({ value }) => value.expiresAt <= now).map(({ key }) => key)];
+    const expired = [...this.store.sessions.getRange()
+      .filter(({ value }) => value.expiresAt <= now || value.createdAt + this.maxAgeMs <= now).map(({ key }) => key)];
     if (expired.length === 0) return 0;
     await this.store.atomically(() => {
       for (const tokenHash of expired) this.store.sessions.removeSync(tokenHash);

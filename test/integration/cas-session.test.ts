@@ -12,11 +12,13 @@ import { CAS_CLI, startServerProcess, tempDir, type ServerProcess } from '../hel
 let server: ServerProcess;
 let alice: TestOperator;
 let bob: TestOperator;
+let carol: TestOperator;
 
 beforeAll(async () => {
   server = await startServerProcess();
   alice = await addOperator(server.dataDir, 'alice');
   bob = await addOperator(server.dataDir, 'bob');
+  carol = await addOperator(server.dataDir, 'carol');
 });
 
 afterAll(async () => {
@@ -71,6 +73,27 @@ describe('cas sessions', () => {
     expect(res.stderr).toContain('run cas login again');
   });
 
+  it('uses only a session file that is the user\'s alone, and leaves it to the server to say when a session has ended', async () => {
+    const dir = tempDir('cas-file');
+    const cas = casIn(dir, carol);
+    ok(await cas.run(['--totp', (await nextTotp(carol))!, 'login'], `${carol.password}\n`));
+    const file = path.join(dir, fs.readdirSync(dir)[0]!);
+    // The expiry written at login has passed in the file, but the server slid the session: it is still used...
+    const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    fs.writeFileSync(file, JSON.stringify({ ...saved, expiresAt: '2000-01-01T00:00:00.000Z' }));
+    expect(ok(await cas.run(['gate', 'status']))).toMatchObject({ open: expect.any(Boolean) });
+    // ...and a file others may write is not: it could be one another user planted.
+    fs.chmodSync(file, 0o666);
+    const refused = await cas.run(['gate', 'status']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`${file} holds a session token but is not this user's alone (owner uid ${process.getuid!()}, mode 666)`);
+    fs.chmodSync(file, 0o600);
+    // cas logout ends it on the server, whatever the file said about its expiry.
+    const token = cas.token();
+    ok(await cas.run(['logout']));
+    expect(await isLive(token)).toBe(false);
+  });
+
   it('a second cas login ends the token of the first on the server, not only in its file', async () => {
     const cas = casIn(tempDir('cas-relogin'), alice);
     ok(await cas.run(['--totp', (await nextTotp(alice))!, 'login'], `${alice.password}\n`));
@@ -101,20 +124,20 @@ describe('cas sessions', () => {
 
 describe('the gate window', () => {
   it('closing a closed gate changes nothing and tells no one, while closing an open one does', async () => {
-    const carol = await connectOperator(server, await addOperator(server.dataDir, 'carol'));
+    const dave = await connectOperator(server, await addOperator(server.dataDir, 'dave'));
     try {
-      await carol.request('subscribe', { topics: ['terminals'] });
+      await dave.request('subscribe', { topics: ['terminals'] });
       const pushes: string[] = [];
-      carol.on('event', (push: AdminPush) => pushes.push(push.event));
-      expect(await carol.request('gate.close')).toMatchObject({ open: false });
-      await carol.request('gate.open', { minutes: 5 });
-      await carol.request('gate.close');
-      await carol.request('gate.close');
+      dave.on('event', (push: AdminPush) => pushes.push(push.event));
+      expect(await dave.request('gate.close')).toMatchObject({ open: false });
+      await dave.request('gate.open', { minutes: 5 });
+      await dave.request('gate.close');
+      await dave.request('gate.close');
       // A ping round trip after the last op: any push it caused has arrived.
-      await carol.request('gate.status');
+      await dave.request('gate.status');
       expect(pushes).toEqual(['gate.opened', 'gate.closed']);
     } finally {
-      await carol.close();
+      await dave.close();
     }
   });
 });

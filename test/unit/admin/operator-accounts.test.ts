@@ -20,7 +20,7 @@ import { SERVER_CLI } from '../../helpers/server-process.js';
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'operator-accounts-test-'));
 const store = Store.open(dataDir);
-const sessions = new Sessions(store, 60 * 60_000);
+const sessions = new Sessions(store, { idleMs: 60 * 60_000, maxAgeMs: 12 * 60 * 60_000 });
 const PASSWORD = 'correct horse battery staple';
 const NOW = Date.parse('2026-03-01T12:00:10Z');
 /** Secrets of the operators of the current test, as `users add` printed them. */

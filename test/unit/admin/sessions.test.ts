@@ -1,4 +1,7 @@
-/** @module Operator sessions on a real store: idle expiry slides with operator activity, and not with a page refreshing itself. */
+/**
+ * @module Operator sessions on a real store: idle expiry slides with operator activity, and not with a page refreshing
+ * itself; no session outlives its maximum age.
+ */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,7 +20,8 @@ const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sessions-test-'));
 const store = Store.open(dataDir);
 const IDLE_MS = 10 * 60_000;
 let clock = Date.parse('2026-01-01T00:00:00Z');
-const sessions = new Sessions(store, IDLE_MS, () => clock);
+const MAX_AGE_MS = 60 * 60_000;
+const sessions = new Sessions(store, { idleMs: IDLE_MS, maxAgeMs: MAX_AGE_MS }, () => clock);
 
 // A session lives only while its operator exists and is enabled (operator-accounts.test.ts).
 beforeAll(async () => {
@@ -49,6 +53,26 @@ describe('sessions', () => {
     clock = created;
     expect(() => sessions.check(session.tokenHash, false)).toThrow(/expired/);
     expect(() => sessions.check(session.tokenHash)).toThrow(/expired/);
+  });
+
+  it('end at their maximum age after login however busy, and are forgotten then', async () => {
+    const { session } = await sessions.create(store.operators.get('carol')!);
+    const deadline = clock + MAX_AGE_MS;
+    // An op every 5 minutes: each slides the idle end, never past the maximum age.
+    while (clock + 5 * 60_000 < deadline) {
+      clock += 5 * 60_000;
+      expect(sessions.check(session.tokenHash).expiresAt).toBe(Math.min(clock + IDLE_MS, deadline));
+      await committed();
+    }
+    clock = deadline - 1;
+    expect(sessions.check(session.tokenHash).user).toBe('carol');
+    clock = deadline;
+    expect(() => sessions.check(session.tokenHash)).toThrow(/expired/);
+    // A record that slid past the maximum age (written by a build without it) is dead all the same.
+    await store.durable(store.sessions.put(session.tokenHash, { ...store.sessions.get(session.tokenHash)!, expiresAt: clock + IDLE_MS }));
+    expect(sessions.isLive(session.tokenHash)).toBe(false);
+    expect(await sessions.forgetExpired()).toBeGreaterThanOrEqual(1);
+    expect(store.sessions.get(session.tokenHash)).toBeUndefined();
   });
 
   it('slide by default', async () => {
