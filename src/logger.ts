@@ -5,7 +5,7 @@ import { LogSink, openLogOutput } from './log-sink.js';
 export type { Logger };
 
 /** Field names that carry secrets, censored at the top level of a logged object and one level down. */
-export const SECRET_KEYS: readonly string[] = ['password', 'totp', 'token', 'totpSecret', 'privateKey', 'privateKeyPem', 'reveal', 'terminalNonce'];
+export const SECRET_KEYS: readonly string[] = ['password', 'totp', 'token', 'totpSecret', 'enrolmentCode', 'privateKey', 'privateKeyPem', 'reveal', 'terminalNonce'];
 
 /** pino's own redaction: the secret keys at the top level, and the few deeper paths that are secret only there. */
 export const REDACT_PATHS: readonly string[] = [...SECRET_KEYS, 'headers.signature', 'headers.authorization', 'req.headers.cookie'];

@@ -2,6 +2,7 @@
 import { AppError } from '../errors.js';
 import { ADMIN_TOPICS, GATE_MAX_MINUTES, type AdminTopic } from '../protocol/types.js';
 import { totpDigits } from '../crypto/totp.js';
+import { enrolmentCodeDigits } from './enrolment-code.js';
 import { writeVpnBundle } from '../vpn/vpn-bundle-files.js';
 
 /** A command-line mistake: printed with the usage hint and exit code 2. */
@@ -231,8 +232,14 @@ const SPECS: readonly Spec[] = [
   },
   { name: 'unknown list', usage: '', summary: 'terminals that tried to pair with a serial nobody created', positionals: [], options: [], op: 'unknown.list', render: 'unknown' },
   {
-    name: 'totp enroll', usage: '', summary: 'start 2FA enrolment for yourself: prints the secret for your authenticator app',
-    positionals: [], options: [], op: 'totp.enroll', render: 'enrolment',
+    name: 'totp enroll', usage: '--code ENROLMENT_CODE',
+    summary: 'start 2FA enrolment for yourself, with the enrolment code your administrator gave you: prints the secret for your authenticator app',
+    positionals: [], options: ['code'], op: 'totp.enroll', render: 'enrolment',
+    toArgs: (_, v) => {
+      const digits = enrolmentCodeDigits(v.code);
+      if (digits === null) throw new UsageError('--code must be the 12-digit enrolment code your administrator gave you, e.g. 1234-5678-9012');
+      return { code: digits };
+    },
   },
   {
     name: 'totp confirm', usage: 'CODE', summary: 'finish 2FA enrolment with a code from the authenticator app',

@@ -127,7 +127,7 @@ function checkAccess(ctx: OpsContext, conn: Connection, access: 'none' | 'sessio
     throw error;
   }
   if (access === '2fa' && ctx.store.operators.get(conn.session.user)?.totpSecret == null) {
-    throw new AppError('requires_2fa', 'only operators with 2FA enrolled may do this: enrol TOTP first (cas totp enroll, or Set up 2FA on the web page)');
+    throw new AppError('requires_2fa', 'only operators with 2FA enrolled may do this: enrol TOTP first with the enrolment code your administrator gave you (cas totp enroll --code CODE, or Set up 2FA on the web page)');
   }
 }
 

@@ -5,11 +5,10 @@
  */
 import { AppError } from '../errors.js';
 import { hashPassword } from '../crypto/password.js';
-import { newTotpSecret, totpUri } from '../crypto/totp.js';
 import type { OperatorRecord } from '../store/records.js';
 import { sealField } from '../store/field-crypto.js';
 import type { Store } from '../store/store.js';
-import { checkPasswordRule, endSessionsSync, isDisabled, TOTP_ISSUER, type CreatedOperator } from './operators.js';
+import { checkPasswordRule, endSessionsSync, isDisabled, secondFactorFor, type CreatedOperator } from './operators.js';
 
 export interface AccountChange {
   user: string;
@@ -24,13 +23,16 @@ export interface OperatorSummary {
   createdAt: string;
   disabled: boolean;
   disabledAt: string | null;
+  /** Until when the operator can enrol 2FA with the code they were given; null when they have none that works. */
+  enrolmentCodeUntil: string | null;
 }
 
 const iso = (ms: number | null | undefined): string | null => (ms == null ? null : new Date(ms).toISOString());
 
-export function listOperators(store: Store): OperatorSummary[] {
+export function listOperators(store: Store, now = Date.now()): OperatorSummary[] {
   return [...store.operators.getRange().map(({ value }) => ({
     user: value.name, has2fa: value.totpSecret !== null, createdAt: iso(value.createdAt)!, disabled: isDisabled(value), disabledAt: iso(value.disabledAt),
+    enrolmentCodeUntil: value.enrolmentCode && value.enrolmentCode.expiresAt > now ? iso(value.enrolmentCode.expiresAt) : null,
   }))];
 }
 
@@ -57,7 +59,7 @@ export async function disableOperator(store: Store, name: string, opts: { force:
   return change(store, name, (latest) => {
     const approvers = [...store.operators.getRange().filter(({ value }) => value.totpSecret !== null && !isDisabled(value))];
     if (!opts.force && approvers.length === 1 && approvers[0]!.key === name) {
-      throw new AppError('invalid_state', `${name} is the last enabled operator with 2FA: without them nobody could approve a pairing. Give another operator 2FA first (users add, or cas totp enroll), or pass --force`);
+      throw new AppError('invalid_state', `${name} is the last enabled operator with 2FA: without them nobody could approve a pairing. Give another operator 2FA first (users add, users reset-2fa, or their cas totp enroll), or pass --force`);
     }
     return { ...latest, disabledAt: latest.disabledAt ?? now };
   });
@@ -78,14 +80,15 @@ export async function enableOperator(store: Store, name: string): Promise<Accoun
 }
 
 /**
- * A new TOTP secret (shown once, as `users add` does), or none with `with2fa: false` (the operator enrols later). The
- * old secret's codes stop working; a pending enrolment is dropped; step 0, since no code of the new secret was used.
+ * A new TOTP secret (shown once, as `users add` does), or with `with2fa: false` none and a new enrolment code (the
+ * operator enrols later with it). The old secret's codes and enrolment code stop working; a pending enrolment is
+ * dropped; step 0, since no code of the new secret was used.
  */
-export async function resetOperatorTotp(store: Store, name: string, opts: { with2fa: boolean }): Promise<CreatedOperator & AccountChange> {
-  const totpSecret = opts.with2fa ? newTotpSecret() : null;
-  const sealed = totpSecret && sealField(store.fieldKey, totpSecret, name);
-  const changed = await change(store, name, (latest) => ({ ...latest, totpSecret: sealed, pendingTotpSecret: null, lastTotpStep: 0 }));
-  return { ...changed, totpSecret, otpauthUri: totpSecret ? totpUri(name, totpSecret, TOTP_ISSUER) : null };
+export async function resetOperatorTotp(store: Store, name: string, opts: { with2fa: boolean }, now = Date.now()): Promise<CreatedOperator & AccountChange> {
+  const factor = secondFactorFor(name, opts.with2fa, now);
+  const sealed = factor.totpSecret && sealField(store.fieldKey, factor.totpSecret, name);
+  const changed = await change(store, name, (latest) => ({ ...latest, totpSecret: sealed, pendingTotpSecret: null, lastTotpStep: 0, enrolmentCode: factor.enrolmentCode }));
+  return { ...changed, ...factor.shown };
 }
 
 export async function setOperatorPassword(store: Store, name: string, password: string): Promise<AccountChange> {

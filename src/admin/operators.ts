@@ -3,7 +3,8 @@ import QRCode from 'qrcode';
 import { AppError } from '../errors.js';
 import { hashPassword, verifyPassword } from '../crypto/password.js';
 import { newTotpSecret, totpUri, verifyTotp } from '../crypto/totp.js';
-import type { OperatorRecord } from '../store/records.js';
+import type { EnrolmentCodeRecord, OperatorRecord } from '../store/records.js';
+import { enrolmentCodeDigits, enrolmentCodeMatches, newEnrolmentCode } from './enrolment-code.js';
 import { openField, sealField } from '../store/field-crypto.js';
 import type { Store } from '../store/store.js';
 
@@ -23,6 +24,24 @@ export interface CreatedOperator {
   /** base32; shown once to enrol an authenticator, null for a user created without 2FA. */
   totpSecret: string | null;
   otpauthUri: string | null;
+  /** For a user created without 2FA: the code they enrol with (shown once), and until when it works. */
+  enrolmentCode: string | null;
+  enrolmentCodeExpiresAt: string | null;
+}
+
+/** The secret, or else the enrolment code, an account gets when it is created or its 2FA is reset; shown once. */
+export function secondFactorFor(name: string, with2fa: boolean, now: number): {
+  shown: Omit<CreatedOperator, 'user'>; totpSecret: string | null; enrolmentCode: EnrolmentCodeRecord | null;
+} {
+  if (with2fa) {
+    const totpSecret = newTotpSecret();
+    return { shown: { totpSecret, otpauthUri: totpUri(name, totpSecret, TOTP_ISSUER), enrolmentCode: null, enrolmentCodeExpiresAt: null }, totpSecret, enrolmentCode: null };
+  }
+  const { code, record } = newEnrolmentCode(now);
+  return {
+    shown: { totpSecret: null, otpauthUri: null, enrolmentCode: code, enrolmentCodeExpiresAt: new Date(record.expiresAt).toISOString() },
+    totpSecret: null, enrolmentCode: record,
+  };
 }
 
 /** A fixed hash to verify against when the user does not exist, so timing does not tell which part failed. */
@@ -47,14 +66,15 @@ export function checkPasswordRule(password: string): void {
 export async function createOperator(store: Store, name: string, password: string, opts: { with2fa: boolean; by: string }): Promise<CreatedOperator> {
   if (!USER_PATTERN.test(name)) throw new AppError('invalid_field', 'user: 1-32 characters of a-z 0-9 . _ - starting with a letter or digit');
   checkPasswordRule(password);
-  const totpSecret = opts.with2fa ? newTotpSecret() : null;
+  const now = Date.now();
+  const factor = secondFactorFor(name, opts.with2fa, now);
   const record: OperatorRecord = {
-    name, passwordHash: await hashPassword(password), totpSecret: totpSecret && sealField(store.fieldKey, totpSecret, name), pendingTotpSecret: null,
-    lastTotpStep: 0, createdAt: Date.now(), createdBy: opts.by, disabledAt: null,
+    name, passwordHash: await hashPassword(password), totpSecret: factor.totpSecret && sealField(store.fieldKey, factor.totpSecret, name), pendingTotpSecret: null,
+    lastTotpStep: 0, createdAt: now, createdBy: opts.by, disabledAt: null, enrolmentCode: factor.enrolmentCode,
   };
   const created = await store.durable(store.operators.ifNoExists(name, () => store.operators.put(name, record)));
   if (!created) throw new AppError('already_exists', `operator ${name} already exists`);
-  return { user: name, totpSecret, otpauthUri: totpSecret ? totpUri(name, totpSecret, TOTP_ISSUER) : null };
+  return { user: name, ...factor.shown };
 }
 
 function totpRefusal(verdict: { malformed: boolean }): AppError {
@@ -121,28 +141,48 @@ const askerGone = (store: Store, latest: OperatorRecord, tokenHash: string | und
   isDisabled(latest) || (tokenHash !== undefined && store.sessions.get(tokenHash) === undefined);
 
 /**
- * Starts enrolment for a user without 2FA: the secret is kept pending until a code confirms it.
- * `qrSvg` is the URI as a QR code for the web page, drawn here so the page needs no QR code of its own.
+ * Starts enrolment for a user without 2FA, with the enrolment code an administrator gave them (enrolment-code.ts): the
+ * secret is kept pending until a TOTP code confirms it. A wrong enrolment code spends one of its tries, in the same
+ * transaction; the last one voids it. `qrSvg` is the URI as a QR code for the web page, drawn here so the page needs
+ * no QR code of its own.
  *
  * The pending secret is written onto the record as it is inside the write transaction, never onto one read before:
  * `users disable|passwd|reset-2fa` rewrite the record from another process, and a stale copy written back would undo
  * them (the account enabled again, the old password or no 2FA back). Refused when, in that transaction, the account is
  * gone or disabled, has 2FA, or the session that asked (`sessionTokenHash`) has ended: those commands end the sessions.
  */
-export async function beginTotpEnrolment(store: Store, name: string, sessionTokenHash?: string): Promise<{ totpSecret: string; otpauthUri: string; qrSvg: string }> {
+export async function beginTotpEnrolment(
+  store: Store, name: string, enrolmentCode: unknown, sessionTokenHash?: string, now = Date.now(),
+): Promise<{ totpSecret: string; otpauthUri: string; qrSvg: string }> {
+  const digits = enrolmentCodeDigits(enrolmentCode);
+  if (digits === null) throw new AppError('invalid_field', 'code: the 12-digit enrolment code your administrator gave you with the password, e.g. 1234-5678-9012');
   const secret = newTotpSecret();
   const sealed = sealField(store.fieldKey, secret, name);
   const verdict = await store.atomically(() => {
     const latest = store.operators.get(name);
-    if (!latest) return 'not_found';
-    if (askerGone(store, latest, sessionTokenHash)) return 'ended';
-    if (latest.totpSecret !== null) return 'enrolled';
+    if (!latest) return { is: 'not_found' } as const;
+    if (askerGone(store, latest, sessionTokenHash)) return { is: 'ended' } as const;
+    if (latest.totpSecret !== null) return { is: 'enrolled' } as const;
+    const issued = latest.enrolmentCode;
+    if (!issued || issued.expiresAt <= now) return { is: 'no_code', expired: issued != null } as const;
+    if (!enrolmentCodeMatches(issued, digits)) {
+      const triesLeft = issued.triesLeft - 1;
+      store.operators.putSync(name, { ...latest, enrolmentCode: triesLeft > 0 ? { ...issued, triesLeft } : null });
+      return { is: 'mismatch', triesLeft } as const;
+    }
     store.operators.putSync(name, { ...latest, pendingTotpSecret: sealed });
-    return 'ok';
+    return { is: 'ok' } as const;
   });
-  if (verdict === 'not_found') throw new AppError('not_found', `no operator ${name}`);
-  if (verdict === 'ended') throw new AppError('session_expired', 'the session is unknown or expired: log in again');
-  if (verdict === 'enrolled') throw new AppError('invalid_state', '2FA is already enrolled for this user (a lost authenticator: an administrator runs pairing-server users reset-2fa NAME)');
+  const askAdmin = `an administrator issues a new one: pairing-server users reset-2fa ${name} --no-2fa`;
+  if (verdict.is === 'not_found') throw new AppError('not_found', `no operator ${name}`);
+  if (verdict.is === 'ended') throw new AppError('session_expired', 'the session is unknown or expired: log in again');
+  if (verdict.is === 'enrolled') throw new AppError('invalid_state', '2FA is already enrolled for this user (a lost authenticator: an administrator runs pairing-server users reset-2fa NAME)');
+  if (verdict.is === 'no_code') throw new AppError('invalid_state', `${verdict.expired ? 'the enrolment code has expired' : `${name} has no enrolment code`}: ${askAdmin}`);
+  if (verdict.is === 'mismatch') {
+    throw new AppError('code_mismatch', verdict.triesLeft > 0
+      ? `wrong enrolment code: ${verdict.triesLeft} ${verdict.triesLeft === 1 ? 'try' : 'tries'} left`
+      : `wrong enrolment code, the last try: the code no longer works; ${askAdmin}`, { attemptsLeft: verdict.triesLeft });
+  }
   const otpauthUri = totpUri(name, secret, TOTP_ISSUER);
   return { totpSecret: secret, otpauthUri, qrSvg: await QRCode.toString(otpauthUri, { type: 'svg', errorCorrectionLevel: 'M', margin: 4 }) };
 }
@@ -156,7 +196,7 @@ export async function beginTotpEnrolment(store: Store, name: string, sessionToke
  */
 export async function confirmTotpEnrolment(store: Store, name: string, code: string, now = Date.now(), keepTokenHash?: string): Promise<{ sessionsEnded: number }> {
   const record = store.operators.get(name);
-  if (!record?.pendingTotpSecret) throw new AppError('invalid_state', 'no 2FA enrolment in progress: start with cas totp enroll (or Set up 2FA on the web page)');
+  if (!record?.pendingTotpSecret) throw new AppError('invalid_state', 'no 2FA enrolment in progress: start with cas totp enroll --code ENROLMENT_CODE (or Set up 2FA on the web page)');
   const verdict = await verifyTotp(openField(store.fieldKey, record.pendingTotpSecret, name), code, now);
   if (!verdict.ok) throw totpRefusal(verdict);
   const secret = record.pendingTotpSecret;
@@ -165,10 +205,11 @@ export async function confirmTotpEnrolment(store: Store, name: string, code: str
     // `users reset-2fa` clears a pending enrolment: the secret it replaced MUST NOT come back through a late confirm.
     if (!latest || latest.pendingTotpSecret !== secret) return 'replaced';
     if (askerGone(store, latest, keepTokenHash)) return 'ended';
-    store.operators.putSync(name, { ...latest, totpSecret: secret, pendingTotpSecret: null, lastTotpStep: verdict.step });
+    // The enrolment code is spent: it enrolled one authenticator, and a second needs an administrator.
+    store.operators.putSync(name, { ...latest, totpSecret: secret, pendingTotpSecret: null, lastTotpStep: verdict.step, enrolmentCode: null });
     return endSessionsSync(store, name, keepTokenHash);
   });
-  if (confirmed === 'replaced') throw new AppError('invalid_state', 'the 2FA enrolment was replaced meanwhile: start again with cas totp enroll (or Set up 2FA on the web page)');
+  if (confirmed === 'replaced') throw new AppError('invalid_state', 'the 2FA enrolment was replaced meanwhile: start again with cas totp enroll --code ENROLMENT_CODE (or Set up 2FA on the web page)');
   if (confirmed === 'ended') throw new AppError('session_expired', 'the session is unknown or expired: log in again');
   return { sessionsEnded: confirmed };
 }

@@ -160,7 +160,11 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
       return { loggedOut: true };
     },
   },
-  'totp.enroll': { access: 'session', audit: true, run: (ctx, conn) => beginTotpEnrolment(ctx.store, conn.session!.user, conn.session!.tokenHash) },
+  'totp.enroll': {
+    // The enrolment code is a secret: checked in operators.ts, never put into the audit entry or the log.
+    access: 'session', audit: true,
+    run: (ctx, conn, args) => beginTotpEnrolment(ctx.store, conn.session!.user, args.code, conn.session!.tokenHash, ctx.now()),
+  },
   'totp.confirm': {
     access: 'session', audit: true,
     async run(ctx, conn, args) {

@@ -135,8 +135,11 @@ prints (once) in an authenticator app. Audited, refusals included.
 Options:
   --password-stdin    read the password from standard input (required)
   --no-2fa            no TOTP yet: the operator can look but not approve until they
-                      enrol it themselves (cas totp enroll); not a read-only role
-  --json              {user, totpSecret, otpauthUri} as JSON
+                      enrol it themselves with the enrolment code this prints once
+                      (cas totp enroll --code CODE; a week, 5 tries): hand it over
+                      apart from the password. Not a read-only role
+  --json              {user, totpSecret, otpauthUri, enrolmentCode,
+                      enrolmentCodeExpiresAt} as JSON
 ${DATA_DIR}
 
 Example:
@@ -166,11 +169,13 @@ Example:
 
   'users list': `Usage: pairing-server users list [--json] [--data-dir DIR]
 
-Lists the operators: name, 2FA or not, when created, disabled or not (and since when).
-Works while the server runs.
+Lists the operators: name, 2FA or not (without it: until when their enrolment code
+works, if they have one), when created, disabled or not (and since when). Works while
+the server runs.
 
 Options:
-  --json              [{user, has2fa, createdAt, disabled, disabledAt}] as JSON
+  --json              [{user, has2fa, createdAt, disabled, disabledAt,
+                      enrolmentCodeUntil}] as JSON
 ${DATA_DIR}
 
 Example:
@@ -214,13 +219,15 @@ Example:
 Gives an operator a new TOTP secret (a lost or replaced phone): it prints the
 otpauth:// URI once, to enrol in an authenticator app; the old secret's codes stop
 working, an enrolment in progress is dropped, and every session the operator holds
-ends. With --no-2fa they get none, and enrol again themselves (cas totp enroll, or
-Set up 2FA on the web page) with their password. Works while the server runs.
-Audited, refusals included (never the secret).
+ends. With --no-2fa they get none but a new enrolment code, printed once, and enrol
+again themselves with it (cas totp enroll --code CODE, or Set up 2FA on the web
+page); this is also how an operator gets a code whose code expired or was spent.
+Works while the server runs. Audited, refusals included (never the secret or code).
 
 Options:
-  --no-2fa            no new secret: the operator enrols one later
-  --json              {user, totpSecret, otpauthUri, sessionsEnded} as JSON
+  --no-2fa            no new secret: the operator enrols one later with the code
+  --json              {user, totpSecret, otpauthUri, enrolmentCode,
+                      enrolmentCodeExpiresAt, sessionsEnded} as JSON
 ${DATA_DIR}
 
 Example:

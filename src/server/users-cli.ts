@@ -51,10 +51,15 @@ async function audited<T>(
 const ended = ({ sessionsEnded }: { sessionsEnded: number }): Record<string, unknown> => ({ sessionsEnded });
 const sessions = (n: number): string => `${n} session${n === 1 ? '' : 's'} ended`;
 
-/** The secret is printed here once, never stored in the clear, logged or audited. */
+/** The secret or enrolment code is printed here once, never stored in the clear, logged or audited. */
 function printSecret(created: CreatedOperator): void {
-  if (created.otpauthUri) process.stdout.write(`enrol this URI in an authenticator app (it is shown once):\n${created.otpauthUri}\n`);
-  else process.stdout.write('no 2FA: this operator can look but cannot approve pairing until TOTP is enrolled (cas totp enroll)\n');
+  if (created.otpauthUri) {
+    process.stdout.write(`enrol this URI in an authenticator app (it is shown once):\n${created.otpauthUri}\n`);
+    return;
+  }
+  process.stdout.write(`no 2FA yet: ${created.user} can look but cannot approve pairing until they enrol an authenticator with\n`
+    + `the enrolment code ${created.enrolmentCode} (shown once; until ${created.enrolmentCodeExpiresAt}, 5 tries):\n`
+    + `cas totp enroll --code ${created.enrolmentCode}, or Set up 2FA on the web page. Hand it over apart from the password.\n`);
 }
 
 /** `name`: the operator, for every command but `list`; `store` is opened here and closed before this returns. */
@@ -73,7 +78,8 @@ export async function runUsersCommand(command: UsersCommand, config: Config, nam
       }
       case 'users list': {
         const list = listOperators(store);
-        out(list, list.map((u) => `${u.user}\t2fa=${u.has2fa ? 'yes' : 'no'}\t${u.createdAt}\tdisabled=${u.disabledAt ? `yes since ${u.disabledAt}` : 'no'}\n`).join(''));
+        const twoFactor = (u: (typeof list)[number]): string => (u.has2fa ? 'yes' : u.enrolmentCodeUntil ? `no (enrolment code until ${u.enrolmentCodeUntil})` : 'no');
+        out(list, list.map((u) => `${u.user}\t2fa=${twoFactor(u)}\t${u.createdAt}\tdisabled=${u.disabledAt ? `yes since ${u.disabledAt}` : 'no'}\n`).join(''));
         return;
       }
       case 'users disable': {

@@ -70,6 +70,18 @@ export interface OperatorRecord {
   createdBy: string;
   /** When `users disable` locked the account out; null (or absent: records from before the field) while enabled. */
   disabledAt?: number | null;
+  /**
+   * The code an account without 2FA enrols with (admin/enrolment-code.ts); null or absent when there is none: the
+   * account has 2FA, or an administrator has to issue one (`users reset-2fa NAME --no-2fa`).
+   */
+  enrolmentCode?: EnrolmentCodeRecord | null;
+}
+
+/** What the store keeps of an enrolment code: its SHA-256, until when it works, and how many wrong tries are left. */
+export interface EnrolmentCodeRecord {
+  sha256: string;
+  expiresAt: number;
+  triesLeft: number;
 }
 
 export interface SessionRecord {

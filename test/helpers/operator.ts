@@ -10,6 +10,8 @@ export interface TestOperator {
   user: string;
   password: string;
   totpSecret: string | null;
+  /** What `users add --no-2fa` printed for the operator to enrol with; null for one created with 2FA. */
+  enrolmentCode: string | null;
 }
 
 export async function addOperator(dataDir: string, user: string, opts: { with2fa?: boolean } = {}): Promise<TestOperator> {
@@ -17,7 +19,7 @@ export async function addOperator(dataDir: string, user: string, opts: { with2fa
   const args = ['users', 'add', user, '--password-stdin', '--json', '--data-dir', dataDir, ...(opts.with2fa === false ? ['--no-2fa'] : [])];
   const result = await serverCli(args, password + '\n');
   if (result.code !== 0) throw new Error(`users add failed: ${result.stderr}`);
-  return { user, password, totpSecret: result.json.totpSecret };
+  return { user, password, totpSecret: result.json.totpSecret, enrolmentCode: result.json.enrolmentCode };
 }
 
 /** Each login consumes a TOTP step; later logins of the same user use later steps (the server accepts ±1 step). */

@@ -31,7 +31,7 @@ async function start(): Promise<ServerProcess> {
 
 async function add(server: ServerProcess, user: string, with2fa: boolean): Promise<TestOperator> {
   const op = await addOperator(server.dataDir, user, { with2fa });
-  secrets.push(op.password, ...(op.totpSecret ? [op.totpSecret] : []));
+  secrets.push(op.password, ...(op.totpSecret ? [op.totpSecret] : []), ...(op.enrolmentCode ? [op.enrolmentCode, op.enrolmentCode.replace(/-/g, '')] : []));
   return op;
 }
 
@@ -124,7 +124,9 @@ describe('account changes while the server runs', () => {
     expect(reset.code, reset.stderr).toBe(0);
     const { totpSecret } = reset.json as { totpSecret: string };
     secrets.push(totpSecret);
-    expect(reset.json).toEqual({ user: 'carol', totpSecret: expect.stringMatching(/^[A-Z2-7]+$/), otpauthUri: expect.stringContaining(`secret=${totpSecret}`), sessionsEnded: 1 });
+    expect(reset.json).toEqual({
+      user: 'carol', totpSecret: expect.stringMatching(/^[A-Z2-7]+$/), otpauthUri: expect.stringContaining(`secret=${totpSecret}`), enrolmentCode: null, enrolmentCodeExpiresAt: null, sessionsEnded: 1,
+    });
     expect(totpSecret).not.toBe(carol.totpSecret);
     await expectEnded(held, ended);
     expect((await told).data).toMatchObject({ user: 'carol', action: 'users.reset_2fa', result: 'ok' });
@@ -135,7 +137,10 @@ describe('account changes while the server runs', () => {
     const dropped = sessionEnded(again);
     const none = await users(server, ['reset-2fa', 'carol', '--no-2fa']);
     expect(none.code, none.stderr).toBe(0);
-    expect(none.stdout).toContain('cas totp enroll');
+    const code = /the enrolment code (\d{4}-\d{4}-\d{4}) \(shown once; until (\S+), 5 tries\)/.exec(none.stdout);
+    expect(code, none.stdout).not.toBe(null);
+    secrets.push(code![1]!, code![1]!.replace(/-/g, ''));
+    expect(none.stdout).toContain(`cas totp enroll --code ${code![1]}`);
     expect(none.stdout).not.toContain('otpauth://');
     await expectEnded(again, dropped);
     const without = await login(server, { ...carol, totpSecret: null });
@@ -288,8 +293,13 @@ describe('2FA enrolment (totp.confirm)', () => {
     const own = await login(server, erin);
     expect(await refusal(thief.request('pairing.approve', unknownRequest))).toBe('requires_2fa');
 
+    // The leaked password alone does not enrol the thief's authenticator: that needs the enrolment code too.
+    expect(await refusal(thief.request('totp.enroll', {}))).toBe('invalid_field');
+    const wrongCode = erin.enrolmentCode === '0000-0000-0000' ? '111111111111' : '000000000000';
+    await expect(thief.request('totp.enroll', { code: wrongCode })).rejects.toMatchObject({ code: 'code_mismatch', message: 'wrong enrolment code: 4 tries left' });
+
     const ended = sessionEnded(thief);
-    const { totpSecret } = (await own.request('totp.enroll', {})) as { totpSecret: string };
+    const { totpSecret } = (await own.request('totp.enroll', { code: erin.enrolmentCode })) as { totpSecret: string };
     secrets.push(totpSecret);
     const confirmed = await own.request('totp.confirm', { totp: await totpCode(totpSecret) });
     // The other session's next op is refused before the 2FA check (before the fix it passed it: not_found), and its
@@ -301,5 +311,27 @@ describe('2FA enrolment (totp.confirm)', () => {
     expect(await refusal(own.request('pairing.approve', unknownRequest))).toBe('not_found');
     // The password alone no longer logs in.
     expect(await refusal(login(server, erin))).toBe('totp_required');
+    // Audited, tries left included, and never the code.
+    const entries = (await own.request('audit.list', { action: 'totp.enroll' })) as { user: string; detail: Record<string, unknown> }[];
+    expect(entries.map((e) => e.detail.result)).toEqual(['ok', 'code_mismatch', 'invalid_field']);
+    expect(entries[1]!.detail.attemptsLeft).toBe(4);
+    expect(JSON.stringify(entries)).not.toContain(erin.enrolmentCode!.replace(/-/g, ''));
+  }, 60_000);
+
+  it('spends an enrolment code on its fifth wrong try, and users reset-2fa --no-2fa issues a new one', async () => {
+    const server = await start();
+    const fay = await add(server, 'fay', false);
+    const session = await login(server, fay);
+    const wrongCode = fay.enrolmentCode === '0000-0000-0000' ? '111111111111' : '000000000000';
+    const left: unknown[] = [];
+    for (let i = 0; i < 5; i++) left.push(await session.request('totp.enroll', { code: wrongCode }).catch((e: { details?: unknown; message: string }) => e.message));
+    expect(left.at(-1)).toBe('wrong enrolment code, the last try: the code no longer works; an administrator issues a new one: pairing-server users reset-2fa fay --no-2fa');
+    await expect(session.request('totp.enroll', { code: fay.enrolmentCode })).rejects.toMatchObject({ code: 'invalid_state', message: expect.stringContaining('fay has no enrolment code') });
+    const reissued = await users(server, ['reset-2fa', 'fay', '--no-2fa', '--json']);
+    const { enrolmentCode } = reissued.json as { enrolmentCode: string };
+    secrets.push(enrolmentCode);
+    expect(enrolmentCode).toMatch(/^\d{4}-\d{4}-\d{4}$/);
+    const fresh = await login(server, fay);
+    expect(await fresh.request('totp.enroll', { code: enrolmentCode })).toMatchObject({ otpauthUri: expect.stringContaining('otpauth://') });
   }, 60_000);
 });

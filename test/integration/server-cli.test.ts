@@ -59,7 +59,8 @@ describe('one server per data dir', () => {
     expect((await serverCli(['users', 'add', 'bob', '--password-stdin', '--no-2fa', '--data-dir', server.dataDir], PASSWORD)).code).toBe(0);
     const list = await serverCli(['users', 'list', '--json', '--data-dir', server.dataDir]);
     expect(list.code).toBe(0);
-    expect(list.json).toEqual([expect.objectContaining({ user: 'bob', has2fa: false })]);
+    expect(list.json).toEqual([expect.objectContaining({ user: 'bob', has2fa: false, enrolmentCodeUntil: expect.any(String) })]);
+    expect((await serverCli(['users', 'list', '--data-dir', server.dataDir])).stdout).toMatch(/^bob\t2fa=no \(enrolment code until \S+\)\t/);
     const printed = await serverCli(['fingerprint', '--data-dir', server.dataDir]);
     expect(printed.stdout.trim()).toBe(server.sfp);
     const verify = await serverCli(['audit', 'verify', '--json', '--data-dir', server.dataDir]);

@@ -25,6 +25,8 @@ const PASSWORD = 'correct horse battery staple';
 const NOW = Date.parse('2026-03-01T12:00:10Z');
 /** Secrets of the operators of the current test, as `users add` printed them. */
 const secrets = new Map<string, string | null>();
+/** Enrolment codes of the current test's operators without 2FA, as `users add --no-2fa` printed them. */
+const enrolmentCodes = new Map<string, string | null>();
 
 afterAll(async () => {
   await store.close();
@@ -40,7 +42,9 @@ beforeEach(async () => {
 });
 
 async function add(name: string, with2fa = true): Promise<void> {
-  secrets.set(name, (await createOperator(store, name, PASSWORD, { with2fa, by: 'test' })).totpSecret);
+  const created = await createOperator(store, name, PASSWORD, { with2fa, by: 'test' });
+  secrets.set(name, created.totpSecret);
+  enrolmentCodes.set(name, created.enrolmentCode);
 }
 
 /** A login at NOW + `steps` TOTP steps (each code is accepted once). */
@@ -208,14 +212,14 @@ describe('users reset-2fa', () => {
     const reset = await resetOperatorTotp(store, 'alice', { with2fa: false });
     expect(reset).toMatchObject({ totpSecret: null, otpauthUri: null });
     expect((await login('alice', { secret: null })).totpSecret).toBe(null);
-    const again = await beginTotpEnrolment(store, 'alice');
+    const again = await beginTotpEnrolment(store, 'alice', reset.enrolmentCode);
     await confirmTotpEnrolment(store, 'alice', await totpCode(again.totpSecret, NOW), NOW);
     expect((await login('alice', { secret: again.totpSecret, steps: 1 })).name).toBe('alice');
   });
 
   it('a confirm of an enrolment that the reset dropped while its code was checked does not bring that secret back', async () => {
     await add('alice', false);
-    const pending = await beginTotpEnrolment(store, 'alice');
+    const pending = await beginTotpEnrolment(store, 'alice', enrolmentCodes.get('alice'));
     // The confirm reads the pending secret and awaits the code check; the reset's transaction is queued meanwhile.
     const confirming = confirmTotpEnrolment(store, 'alice', await totpCode(pending.totpSecret, NOW), NOW);
     const resetting = resetOperatorTotp(store, 'alice', { with2fa: true });
@@ -300,7 +304,7 @@ describe('totp.enroll racing users disable / passwd / reset-2fa (another process
       await add('alice');
       await add('bob', false);
       const held = await open('bob');
-      const enrolling = beginTotpEnrolment(store, 'bob', held.session.tokenHash);
+      const enrolling = beginTotpEnrolment(store, 'bob', enrolmentCodes.get('bob'), held.session.tokenHash);
       usersCli(args, stdin);
       const enrolled = await codeOf(enrolling);
       const bob = store.operators.get('bob')!;
@@ -317,10 +321,35 @@ describe('totp.enroll racing users disable / passwd / reset-2fa (another process
   it('writes the pending secret onto the latest record and refuses an account that has 2FA meanwhile', async () => {
     await add('bob', false);
     const held = await open('bob');
-    const pending = await beginTotpEnrolment(store, 'bob', held.session.tokenHash);
+    const pending = await beginTotpEnrolment(store, 'bob', enrolmentCodes.get('bob'), held.session.tokenHash);
     expect(store.operators.get('bob')!.pendingTotpSecret).not.toBe(null);
     await confirmTotpEnrolment(store, 'bob', await totpCode(pending.totpSecret, NOW), NOW);
-    expect(await codeOf(beginTotpEnrolment(store, 'bob'))).toBe('invalid_state');
-    expect(await codeOf(beginTotpEnrolment(store, 'nobody'))).toBe('not_found');
+    expect(await codeOf(beginTotpEnrolment(store, 'bob', enrolmentCodes.get('bob')))).toBe('invalid_state');
+    expect(await codeOf(beginTotpEnrolment(store, 'nobody', '0000-0000-0000'))).toBe('not_found');
+    // The code is spent: no second authenticator with it, after a reset to 2FA and back neither.
+    expect(store.operators.get('bob')!.enrolmentCode).toBe(null);
+  });
+
+  it('needs the enrolment code: a wrong one spends a try, the last voids it, and an expired one does not work', async () => {
+    await add('bob', false);
+    const code = enrolmentCodes.get('bob')!;
+    const wrong = code === '0000-0000-0000' ? '1111-1111-1111' : '0000-0000-0000';
+    expect(await codeOf(beginTotpEnrolment(store, 'bob', undefined))).toBe('invalid_field');
+    expect(await codeOf(beginTotpEnrolment(store, 'bob', '1234'))).toBe('invalid_field');
+    expect(await codeOf(beginTotpEnrolment(store, 'bob', wrong))).toBe('code_mismatch');
+    expect(store.operators.get('bob')!.enrolmentCode).toMatchObject({ triesLeft: 4 });
+    // Not stored in the clear.
+    expect(JSON.stringify(store.operators.get('bob'))).not.toContain(code.replace(/-/g, ''));
+    // Spaces and dashes as typed are fine; past its week it no longer works.
+    const expiresAt = store.operators.get('bob')!.enrolmentCode!.expiresAt;
+    expect(await codeOf(beginTotpEnrolment(store, 'bob', code.replace(/-/g, ' '), undefined, expiresAt))).toBe('invalid_state');
+    expect(await codeOf(beginTotpEnrolment(store, 'bob', code.replace(/-/g, ' '), undefined, expiresAt - 1))).toBe('ok');
+    for (let i = 0; i < 4; i++) expect(await codeOf(beginTotpEnrolment(store, 'bob', wrong))).toBe('code_mismatch');
+    expect(store.operators.get('bob')!.enrolmentCode).toBe(null);
+    expect(await codeOf(beginTotpEnrolment(store, 'bob', code))).toBe('invalid_state');
+    // An administrator issues a new one.
+    const reset = await resetOperatorTotp(store, 'bob', { with2fa: false });
+    expect(reset.enrolmentCode).toMatch(/^\d{4}-\d{4}-\d{4}$/);
+    expect(await codeOf(beginTotpEnrolment(store, 'bob', reset.enrolmentCode))).toBe('ok');
   });
 });

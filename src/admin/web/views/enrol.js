@@ -1,4 +1,7 @@
-/** @module Two-factor enrolment for an operator without it: scan the QR code (or type the key), confirm with a code. */
+/**
+ * @module Two-factor enrolment for an operator without it: the enrolment code from the administrator, then scan the QR
+ * code (or type the key), confirm with a code.
+ */
 import { field, fill, formError, h } from '../dom.js';
 import { errorText } from '../format.js';
 
@@ -15,14 +18,23 @@ export function enrolView(ctx) {
   const body = h('div', { id: 'enrol-body' });
   const error = formError('enrol-error');
 
-  async function start(button) {
+  async function start(event, enrolmentCode, button) {
+    event.preventDefault();
     error.show(null);
+    const value = enrolmentCode.value.replace(/[\s-]/g, '');
+    if (!/^\d{12}$/.test(value)) {
+      error.show('Type the 12-digit enrolment code your administrator gave you, e.g. 1234-5678-9012.');
+      enrolmentCode.focus();
+      return;
+    }
     button.disabled = true;
     try {
-      showSecret(await ctx.call('totp.enroll'));
+      showSecret(await ctx.call('totp.enroll', { code: value }));
     } catch (failure) {
       button.disabled = false;
-      error.show(errorText(failure));
+      // The server's message says how many tries are left, or that the administrator has to issue a new code.
+      error.show(failure.code === 'code_mismatch' || failure.code === 'invalid_state' ? failure.message : errorText(failure));
+      enrolmentCode.focus();
     }
   }
 
@@ -70,10 +82,14 @@ export function enrolView(ctx) {
       fill(body, h('p', { class: 'notice ok', id: 'enrol-done' }, 'Two-factor authentication is set up for your account.'));
       return;
     }
-    const button = h('button', { type: 'button', class: 'primary', id: 'enrol-start', onclick: () => start(button) }, 'Set up 2FA');
+    const enrolmentCode = h('input', { id: 'enrolment-code', inputmode: 'numeric', autocomplete: 'off', maxlength: '16', class: 'short mono' });
+    const button = h('button', { type: 'submit', class: 'primary', id: 'enrol-start' }, 'Set up 2FA');
     fill(body,
       h('p', {}, 'Approving a pairing request needs two-factor authentication. Until you set it up you can look at everything, but not approve.'),
-      button, error.el);
+      h('form', { id: 'enrolment-form', class: 'inline-form', onsubmit: (event) => start(event, enrolmentCode, button), novalidate: true },
+        field('Enrolment code', enrolmentCode, 'The 12 digits your administrator gave you with your password (pairing-server users add --no-2fa printed it).'),
+        button),
+      error.el);
   }
 
   render();
