@@ -23,6 +23,8 @@ import { Store } from './store/store.js';
 import { upgradeStore } from './store/store-upgrade.js';
 import { auditHeadOf } from './store/audit-chain.js';
 import { SkewHistory } from './store/skew-history.js';
+import { settleInterruptedAudits } from './store/audit-intents.js';
+import { processRuns } from './store/process-runs.js';
 import { forgetPairingHistory } from './store/pairing-history.js';
 import { entryCount } from './store/entry-count.js';
 import { VpnService } from './vpn/vpn-service.js';
@@ -85,6 +87,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   if (upgrade.foldedSerials > 0) log.info({ terminals: upgrade.foldedSerials }, 'indexed the serials of an older store by case');
   if (upgrade.searchEntries > 0) log.info({ terminals: upgrade.searchEntries }, 'indexed the terminals of an older store for search');
   if (upgrade.timeline > 0) log.info({ requests: upgrade.timeline }, 'indexed the pairing requests of an older store by time');
+  // Before anything else audits: an entry of this run must not come before those of the run that was cut short.
+  for (const entry of await settleInterruptedAudits(store, now(), processRuns)) {
+    log.warn({ user: entry.user, action: entry.action, target: entry.target, at: new Date(entry.at).toISOString(), seq: entry.seq },
+      'an operator action was cut short by a stop before its outcome was audited: audited as interrupted; it may have taken effect, so check its target');
+  }
   const restoredFrom = readBackupMarker(config.dataDir);
   const pastWindows = new SkewHistory(store.settings).startRun(Math.floor(now() / 1000), config.clockSkewSec, { restored: restoredFrom !== null });
   if (restoredFrom) {

@@ -1,6 +1,7 @@
 /** @module Runs one admin request: access check, the op, the audit entry, and the reply frame. Every failure becomes a coded reply. */
 import { AppError } from '../errors.js';
 import type { AdminReply, AdminRequest } from '../protocol/types.js';
+import { intendAudit } from '../store/audit-intents.js';
 import { nameTried } from './operators.js';
 import { OPS, type Connection, type OpsContext } from './ops.js';
 
@@ -52,7 +53,12 @@ export async function dispatch(ctx: OpsContext, conn: Connection, raw: string): 
     const detail = spec.auditDetail?.(frame.args, ctx) ?? {};
     // Captured first: logout clears the session, login sets it.
     const before = conn.session?.user ?? null;
+    // A failed login is the name it tried, also on a connection logged in as someone else: under the session's user it
+    // would read as that operator failing to log in.
+    const failedAs = (): string | null => (frame.op === 'login' ? `?${nameTried(frame.args.user) ?? NOT_A_USER_NAME}` : conn.session?.user ?? null);
     let spent = false;
+    /** The entry written ahead of the op (audit-intents.ts), settled by the entry of its outcome. */
+    let intent: string | null = null;
     try {
       // MUST come before the arguments are read: a login with arguments that do not validate is an attempt too.
       if (spec.spendsBudget) {
@@ -62,8 +68,12 @@ export async function dispatch(ctx: OpsContext, conn: Connection, raw: string): 
       // A page refreshing itself (`background`) is not operator activity: an unattended page must still time out. Only
       // reads and resume may say so: an op that changes something is the operator at work, whatever the frame says.
       checkAccess(ctx, conn, spec.access, spec.slides !== false && !(frame.background && spec.audit !== true));
+      if (spec.audit === true) {
+        const entry = { at: ctx.now(), user: failedAs() ?? '(anonymous)', action: frame.op, target };
+        intent = await intendAudit(ctx.store, { ...entry, detail: conn.remoteAddress === null ? detail : { ...detail, remoteAddress: conn.remoteAddress } });
+      }
       const result = await spec.run(ctx, conn, frame.args, frame);
-      if (spec.audit === true) await auditDone(ctx, conn.session?.user ?? before, frame.op, target, detail, conn.remoteAddress);
+      if (spec.audit === true) await auditDone(ctx, conn.session?.user ?? before, frame.op, target, detail, conn.remoteAddress, intent);
       return { id, ok: true, result };
     } catch (caught) {
       let error = caught;
@@ -80,14 +90,14 @@ export async function dispatch(ctx: OpsContext, conn: Connection, raw: string): 
       // Refused attempts are audited too: operators must see who tried what. Past the budget, the first per window.
       if (spec.audit && (!(error instanceof OverBudget) || ctx.logins.throttled.note(conn.remoteAddress, frame.op))) {
         const code = error instanceof AppError ? error.code : 'internal_error';
-        // A failed login is the name it tried, also on a connection logged in as someone else: under the session's
-        // user it would read as that operator failing to log in.
-        const who = frame.op === 'login' ? `?${nameTried(frame.args.user) ?? NOT_A_USER_NAME}` : conn.session?.user ?? null;
         // attemptsLeft 0: the fifth wrong code rejected the request (decided by `system`), and the entry says so.
         const attemptsLeft = error instanceof AppError ? error.details?.attemptsLeft : undefined;
-        await audit(ctx, who, frame.op, target, {
+        await audit(ctx, failedAs(), frame.op, target, {
           ...detail, result: code, ...(error instanceof OverBudget ? { budgetSpent: true } : {}), ...(typeof attemptsLeft === 'number' ? { attemptsLeft } : {}),
-        }, conn.remoteAddress);
+        }, conn.remoteAddress, intent);
+      } else if (intent !== null) {
+        // A refusal past the budget is not written one by one: neither is its intent, which would read as interrupted.
+        await ctx.store.atomically(() => ctx.store.auditIntents.removeSync(intent!));
       }
       throw error;
     }
@@ -136,9 +146,11 @@ function checkAccess(ctx: OpsContext, conn: Connection, access: 'none' | 'sessio
  * or unpairing has committed, an error would have the operator retry it or believe it undone, and the catch would audit
  * it a second time as refused. The op's log line is written before the entry, so log-based monitoring still has it.
  */
-async function auditDone(ctx: OpsContext, user: string | null, action: string, target: string | null, detail: Record<string, unknown>, remoteAddress: string | null): Promise<void> {
+async function auditDone(
+  ctx: OpsContext, user: string | null, action: string, target: string | null, detail: Record<string, unknown>, remoteAddress: string | null, intent: string | null,
+): Promise<void> {
   try {
-    await audit(ctx, user, action, target, { ...detail, result: 'ok' }, remoteAddress);
+    await audit(ctx, user, action, target, { ...detail, result: 'ok' }, remoteAddress, intent);
   } catch (err) {
     ctx.log.error({ err, user, action, target }, 'the audit log could not record an operator action that took effect');
   }
@@ -148,10 +160,12 @@ async function auditDone(ctx: OpsContext, user: string | null, action: string, t
  * The audit entry, and the same as one log line: monitoring that reads logs (a SIEM) sees logins, lockouts and changes
  * without a session. Details hold no secret (OpSpec.auditDetail); the logger's redaction stays as a second line.
  */
-async function audit(ctx: OpsContext, user: string | null, action: string, target: string | null, detail: Record<string, unknown>, remoteAddress: string | null): Promise<void> {
+async function audit(
+  ctx: OpsContext, user: string | null, action: string, target: string | null, detail: Record<string, unknown>, remoteAddress: string | null, intent: string | null = null,
+): Promise<void> {
   const who = user ?? '(anonymous)';
   const { result, ...rest } = detail;
   const level = result === 'ok' ? 'info' : 'warn';
   ctx.log[level]({ user: who, action, target, result, remoteAddress, ...(Object.keys(rest).length > 0 ? { detail: rest } : {}) }, 'operator action');
-  await ctx.store.appendAudit({ at: ctx.now(), user: who, action, target, detail: remoteAddress === null ? detail : { ...detail, remoteAddress } });
+  await ctx.store.appendAudit({ at: ctx.now(), user: who, action, target, detail: remoteAddress === null ? detail : { ...detail, remoteAddress } }, intent);
 }

@@ -7,6 +7,7 @@ import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import { disableOperator, enableOperator, listOperators, resetOperatorTotp, setOperatorPassword } from '../admin/operator-accounts.js';
 import { createOperator, type CreatedOperator } from '../admin/operators.js';
+import { intendAudit } from '../store/audit-intents.js';
 import { Store } from '../store/store.js';
 import { requireDataDir } from './data-dir.js';
 import { cliUser } from './os-account.js';
@@ -35,8 +36,10 @@ async function audited<T>(
   store: Store, action: string, name: string, detail: Record<string, unknown>, act: () => Promise<T>,
   okDetail: (value: T) => Record<string, unknown> = () => ({}),
 ): Promise<T> {
-  const audit = (more: Record<string, unknown>): Promise<unknown> =>
-    store.appendAudit({ at: Date.now(), user: cliUser(), action, target: name.slice(0, 64), detail: { ...detail, ...more } });
+  const entry = { at: Date.now(), user: cliUser(), action, target: name.slice(0, 64) };
+  // Written ahead (audit-intents.ts): a command killed after its change and before its entry is audited as interrupted.
+  const intent = await intendAudit(store, { ...entry, detail });
+  const audit = (more: Record<string, unknown>): Promise<unknown> => store.appendAudit({ ...entry, at: Date.now(), detail: { ...detail, ...more } }, intent);
   let value: T;
   try {
     value = await act();

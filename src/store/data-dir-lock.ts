@@ -5,6 +5,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { writeFileDurably } from '../durable-file.js';
 import { AppError } from '../errors.js';
+import { processRuns } from './process-runs.js';
 
 export const PID_FILE = 'server.pid';
 
@@ -136,20 +137,11 @@ function lockWithPidFile(dataDir: string): DataDirLock {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const pid = readPid(dataDir);
-    if (pid !== null && running(pid)) throw inUse(dataDir, pid, file);
+    if (pid !== null && processRuns(pid)) throw inUse(dataDir, pid, file);
     // Left by a server that was killed: the pid it names has ended.
     fs.rmSync(file, { force: true });
   }
   throw inUse(dataDir, readPid(dataDir));
-}
-
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function readPid(dataDir: string): number | null {

@@ -91,6 +91,19 @@ export interface SessionRecord {
   expiresAt: number;
 }
 
+/**
+ * An audit entry written ahead of its operator action (audit-intents.ts): the entry as it will read, but for its result,
+ * and the process that runs the action.
+ */
+export interface AuditIntentRecord {
+  at: number;
+  user: string;
+  action: string;
+  target: string | null;
+  detail: Record<string, unknown>;
+  pid: number;
+}
+
 export interface AuditRecord {
   seq: number;
   at: number;

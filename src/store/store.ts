@@ -14,7 +14,7 @@ import { Settings } from './settings.js';
 import { PairingTimeline } from './pairing-timeline.js';
 import { TerminalSearch } from './terminal-search.js';
 import type {
-  AuditRecord, CashEventRecord, DepositRecord, KnownCertRecord, OperatorRecord,
+  AuditIntentRecord, AuditRecord, CashEventRecord, DepositRecord, KnownCertRecord, OperatorRecord,
   PairingRecord, SessionRecord, TerminalRecord, UnknownSerialRecord,
 } from './records.js';
 import { AFTER_SEP, SEP, compositeKey, keyText } from './composite-key.js';
@@ -63,6 +63,8 @@ export class Store {
   /** SHA-256(token) → session: a copy of the store gives no usable token. */
   readonly sessions: Database<SessionRecord, string>;
   readonly audit: Database<AuditRecord, number>;
+  /** Audit entries written ahead of the action they record, until its entry is appended (audit-intents.ts). */
+  readonly auditIntents: Database<AuditIntentRecord, string>;
   readonly unknownSerials: Database<UnknownSerialRecord, string>;
   readonly deposits: Database<DepositRecord, string>;
   readonly settings: Settings;
@@ -90,6 +92,7 @@ export class Store {
     this.operators = db('operators');
     this.sessions = db('sessions');
     this.audit = db<AuditRecord, number>('audit');
+    this.auditIntents = db('audit-intents');
     this.unknownSerials = db('unknown-serials');
     this.deposits = db('deposits');
     this.foldedSerials = db('serials-folded');
@@ -282,10 +285,12 @@ export class Store {
 
   /**
    * Appends to the audit log: next sequence number, chained to the last entry's hash. Nothing
-   * updates or removes entries. The write lock makes this safe across processes.
+   * updates or removes entries. The write lock makes this safe across processes. `settles`: the intent written ahead of
+   * this entry (audit-intents.ts), removed in the same transaction.
    */
-  async appendAudit(entry: Omit<AuditRecord, 'seq' | 'prevHash' | 'hash'>): Promise<AuditRecord> {
+  async appendAudit(entry: Omit<AuditRecord, 'seq' | 'prevHash' | 'hash'>, settles?: string | null): Promise<AuditRecord> {
     return this.atomically(() => {
+      if (settles) this.auditIntents.removeSync(settles);
       let last: AuditRecord | undefined;
       for (const { value } of this.audit.getRange({ reverse: true, limit: 1 })) last = value;
       // Hashed as it will read back (storable): the chain must verify from what the store holds.
