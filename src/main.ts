@@ -67,7 +67,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const certificatesSeen = entryCount(store.certs);
   const identity = ensureServerIdentity(config, { certificatesSeen });
   if (identity.generated !== false && certificatesSeen > 0) {
-    log.warn({ sfp: identity.sfp }, 'a new TLS identity (--new-identity): terminals that pinned the old SFP refuse this server until they are factory-reset and paired again');
+    log.warn({ sfp: identity.sfp }, 'a new TLS identity (--new-identity): terminals that pinned the old SFP refuse this server until each is told the new one (terminal pair --expect-sfp SFP, once checked with the operator; its pairing stays) or is factory-reset and paired again');
   }
   const tls = { keyFile: identity.keyFile, certFile: identity.certFile };
   // Every thread watches for itself; the main thread alone tells the operators.

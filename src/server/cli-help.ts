@@ -97,7 +97,9 @@ data dir in use is refused with the running server's pid.
 A data dir whose tls/ is gone while its store holds terminals' certificates does not
 start: a new certificate is a new SFP, and every terminal that pinned the old one
 refuses it. Restore tls/ from the backup, or start once with --new-identity to make a
-new one on purpose (every terminal is then factory-reset and paired again).
+new one on purpose. Each terminal then has to be told the new SFP: once the person at
+it has checked the SFP with the operator, terminal pair --expect-sfp NEW_SFP moves its
+pin and its pairing stays (the store still trusts its key); or factory-reset and pair.
 
 Options (environment variable in brackets, an empty one counts as unset):
 ${SERVER_OPTIONS}

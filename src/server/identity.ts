@@ -73,7 +73,7 @@ export function ensureServerIdentity(config: Config, opts: { certificatesSeen?: 
  */
 function refuseNewIdentity(config: Config, certFile: string, certificatesSeen: number): void {
   if (certificatesSeen === 0 || config.newIdentity) return;
-  throw new AppError('conflict', `${certFile} is missing or cut short, but ${certificatesSeen} terminal certificate(s) in the store were presented to this server: a new certificate is a new SFP, which every terminal that pinned the old one refuses (server_pin_mismatch). Restore tls/ from your backup of this data dir (pairing-server backup copies it); or, to start with a new identity on purpose, start once with --new-identity and re-pair every terminal after a factory reset`);
+  throw new AppError('conflict', `${certFile} is missing or cut short, but ${certificatesSeen} terminal certificate(s) in the store were presented to this server: a new certificate is a new SFP, which every terminal that pinned the old one refuses (server_pin_mismatch). Restore tls/ from your backup of this data dir (pairing-server backup copies it); or, to start with a new identity on purpose, start once with --new-identity and give every terminal the new SFP (terminal pair --expect-sfp SFP, checked with the operator; its pairing stays)`);
 }
 
 /**
