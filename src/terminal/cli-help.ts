@@ -141,7 +141,9 @@ ${COMMON}`,
 
 Reports banknotes inserted into the acceptor to master. The server stores the event
 durably before answering; sending the same event id again is recognised as a duplicate,
-so retrying after a lost answer is safe.
+so retrying after a lost answer is safe. When no answer comes (server_unreachable, or
+the server busy), the error names the event id (--json: eventId): send it again with
+--event-id ID.
 
   --currency C       ISO 4217 code, e.g. USD
   --denomination N   value of one banknote, e.g. 20

@@ -110,7 +110,9 @@ function reportError(err: unknown, json: boolean, io: CliIo): number {
   const code = usage ? 'bad_request' : err instanceof AppError ? err.code : 'internal_error';
   // Unexpected errors keep their text (a file system error says which path); none carries key material.
   const message = err instanceof Error ? err.message : String(err);
-  if (json) io.stdout.write(`${JSON.stringify({ error: code, message, ...(usage ? { usage: true } : {}) })}\n`);
+  // A cash event that got no answer names its id, for the retry that must reuse it.
+  const eventId = err instanceof AppError && typeof err.details?.eventId === 'string' ? { eventId: err.details.eventId } : {};
+  if (json) io.stdout.write(`${JSON.stringify({ error: code, message, ...eventId, ...(usage ? { usage: true } : {}) })}\n`);
   else io.stderr.write(`error: ${code}: ${message}\n`);
   return usage ? EXIT_USAGE : EXIT_FAILED;
 }

@@ -278,7 +278,16 @@ export class Terminal {
       count: input.count,
       at: input.at ?? new Date().toISOString(),
     });
-    const reply = (await this.master('POST', '/api/v1/cash-events', event, undefined)) as { accepted: boolean; duplicate: boolean };
+    let reply: { accepted: boolean; duplicate: boolean };
+    try {
+      reply = (await this.master('POST', '/api/v1/cash-events', event, undefined)) as { accepted: boolean; duplicate: boolean };
+    } catch (err) {
+      // No answer, or the server could not take it now: the event may or may not be recorded. Sent again with the same
+      // id it is recorded once (a duplicate is told as such), so the id must reach whoever retries.
+      if (!(err instanceof AppError) || (err.code !== 'server_unreachable' && err.status < 500)) throw err;
+      throw new AppError(err.code, `${err.message}; cash event ${event.eventId} is not confirmed: send it again with --event-id ${event.eventId} (recorded once whatever happened)`,
+        { ...err.details, eventId: event.eventId }, { cause: err });
+    }
     return { eventId: event.eventId, accepted: reply.accepted, duplicate: reply.duplicate };
   }
 

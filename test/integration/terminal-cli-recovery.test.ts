@@ -94,4 +94,28 @@ describe('terminal CLI recovery against the real server', () => {
       expect(attempt.json.message).not.toMatch(/^an operator rejected/);
     }
   });
+
+  it('a cash event that gets no answer names its event id, and sent again with it is recorded once', async () => {
+    const atm2 = tempDir('terminal-recovery-cash');
+    ok(await terminalCli(atm2, ['init', '--serial', 'ATM-R2']));
+    ok(await cas(['terminals', 'create', 'ATM-R2']));
+    const pending = ok(await terminalCli(atm2, ['pair', '--gate', server.gateUrl]));
+    const request = ok(await cas(['pairing', 'list', '--state', 'pending'])).find((r: { tfp: string }) => r.tfp === pending.tfp);
+    ok(await cas(['pairing', 'approve', request.requestId, '--code', pending.code]));
+    expect(ok(await terminalCli(atm2, ['pair'])).status).toBe('trusted');
+
+    // Master is down (the server stopped): the event may not be recorded, and the terminal says which one to send again.
+    await cas(['logout']);
+    await server.stop();
+    const lost = await terminalCli(atm2, ['cash-event', '--currency', 'EUR', '--denomination', '50', '--count', '2']);
+    expect(lost.code).toBe(1);
+    expect(lost.json.error).toBe('server_unreachable');
+    const eventId = lost.json.eventId as string;
+    expect(eventId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(lost.json.message).toContain(`cash event ${eventId} is not confirmed: send it again with --event-id ${eventId}`);
+    server = await startServerProcess({ dataDir: server.dataDir, ports: server.ports });
+    const again = ok(await terminalCli(atm2, ['cash-event', '--currency', 'EUR', '--denomination', '50', '--count', '2', '--event-id', eventId]));
+    expect(again).toMatchObject({ eventId, accepted: true, duplicate: false });
+    expect(ok(await terminalCli(atm2, ['cash-event', '--currency', 'EUR', '--denomination', '50', '--count', '2', '--event-id', eventId])).duplicate).toBe(true);
+  });
 });
