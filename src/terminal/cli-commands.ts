@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { writeFileDurably } from '../durable-file.js';
 import { AppError } from '../errors.js';
+import { MAX_RSA_BITS, MIN_RSA_BITS } from '../crypto/certificates.js';
 import { formatFingerprint, normalizeFingerprint } from '../crypto/fingerprint.js';
 import type { KeyKind } from '../protocol/types.js';
 import type { Command } from './cli-help.js';
@@ -45,13 +46,16 @@ function str(ctx: CommandContext, name: string, required = false): string | unde
   return undefined;
 }
 
-function num(ctx: CommandContext, name: string, opts: { integer?: boolean; min?: number; above?: number }): number | undefined {
+/** `max`: the bound the server or the key generator would refuse past, so that such a value is a usage error (exit 2) too. */
+function num(ctx: CommandContext, name: string, opts: { integer?: boolean; min?: number; above?: number; max?: number }): number | undefined {
   const text = str(ctx, name);
   if (text === undefined) return undefined;
   const value = Number(text);
-  const bound = opts.above !== undefined ? ` > ${opts.above}` : opts.min !== undefined ? ` ≥ ${opts.min}` : '';
-  if (text.trim() === '' || !Number.isFinite(value) || (opts.integer === true && !Number.isInteger(value)) || value < (opts.min ?? -Infinity) || value <= (opts.above ?? -Infinity)) {
-    throw new UsageError(`--${name} must be ${opts.integer === true ? 'a whole number' : 'a number'}${bound}`);
+  const low = opts.above !== undefined ? `> ${opts.above}` : opts.min !== undefined ? `≥ ${opts.min}` : '';
+  const bound = [low, opts.max !== undefined ? `≤ ${opts.max}` : ''].filter(Boolean).join(' and ');
+  if (text.trim() === '' || !Number.isFinite(value) || (opts.integer === true && !Number.isInteger(value)) || value < (opts.min ?? -Infinity)
+    || value <= (opts.above ?? -Infinity) || value > (opts.max ?? Infinity)) {
+    throw new UsageError(`--${name} must be ${opts.integer === true ? 'a whole number' : 'a number'}${bound ? ` ${bound}` : ''}`);
   }
   return value;
 }
@@ -282,8 +286,9 @@ export async function runCommand(command: Command, ctx: CommandContext): Promise
     case 'init': {
       const key = str(ctx, 'key') ?? 'ec';
       if (!['rsa', 'ec', 'ed25519'].includes(key)) throw new UsageError('--key must be rsa, ec or ed25519');
-      const rsaBits = num(ctx, 'rsa-bits', { integer: true, min: 0 });
+      const rsaBits = num(ctx, 'rsa-bits', { integer: true, min: MIN_RSA_BITS, max: MAX_RSA_BITS });
       if (rsaBits !== undefined && key !== 'rsa') throw new UsageError('--rsa-bits applies to --key rsa only');
+      if (rsaBits !== undefined && rsaBits % 8 !== 0) throw new UsageError(`--rsa-bits must be a multiple of 8 from ${MIN_RSA_BITS} to ${MAX_RSA_BITS}`);
       const result = await Terminal.init(ctx.stateDir, { serial: str(ctx, 'serial', true), key: key as KeyKind, rsaBits });
       return {
         json: { ...result, stateDir: ctx.stateDir },
@@ -302,10 +307,13 @@ export async function runCommand(command: Command, ctx: CommandContext): Promise
     }
     case 'cash-event': {
       // Command-line mistakes first (exit 2), before the state directory is even looked at.
+      // ISO 4217 codes are upper case; `usd` is what was meant.
+      const currency = str(ctx, 'currency', true).toUpperCase();
+      if (!/^[A-Z]{3}$/.test(currency)) throw new UsageError('--currency must be an ISO 4217 code, e.g. USD');
       const event = {
-        currency: str(ctx, 'currency', true),
-        denomination: num(ctx, 'denomination', { above: 0 }) ?? missing('denomination'),
-        count: num(ctx, 'count', { integer: true, min: 1 }) ?? missing('count'),
+        currency,
+        denomination: num(ctx, 'denomination', { above: 0, max: 1_000_000 }) ?? missing('denomination'),
+        count: num(ctx, 'count', { integer: true, min: 1, max: 10_000 }) ?? missing('count'),
         eventId: str(ctx, 'event-id'),
       };
       const reply = await locked(ctx, 'cash-event', () => Terminal.open(ctx.stateDir).cashEvent(event));

@@ -34,8 +34,15 @@ describe.skipIf(!existsSync(CLI))('terminal CLI (compiled)', () => {
     // As the server: a denomination is more than 0.
     const zero = await terminal(['cash-event', '--currency', 'USD', '--denomination', '0', '--count', '1']);
     expect(zero.code).toBe(2);
-    expect(zero.stderr).toContain('--denomination must be a number > 0');
+    expect(zero.stderr).toContain('--denomination must be a number > 0 and ≤ 1000000');
     expect((await terminal(['set-server', 'https://a:1', 'extra'])).code).toBe(2);
+    // A value the server or the key generator would refuse is a usage error too, before anything is read or sent.
+    const tooMany = await terminal(['cash-event', '--currency', 'USD', '--denomination', '20', '--count', '100000000']);
+    expect([tooMany.code, tooMany.stderr]).toEqual([2, 'error: bad_request: --count must be a whole number ≥ 1 and ≤ 10000\n']);
+    expect((await terminal(['cash-event', '--currency', 'US', '--denomination', '20', '--count', '1'])).stderr).toContain('--currency must be an ISO 4217 code');
+    const weak = await terminal(['init', '--serial', 'T1', '--key', 'rsa', '--rsa-bits', '1024']);
+    expect([weak.code, weak.stderr]).toEqual([2, 'error: bad_request: --rsa-bits must be a whole number ≥ 2048 and ≤ 4096\n']);
+    expect((await terminal(['init', '--serial', 'T1', '--key', 'rsa', '--rsa-bits', '2050'])).code).toBe(2);
   });
 
   it('initializes, reports status as JSON, and never prints the private key', async () => {
