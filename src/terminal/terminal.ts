@@ -325,7 +325,14 @@ export class Terminal {
   private async master(method: 'GET' | 'POST', path: string, body: unknown, query: Record<string, string> | undefined): Promise<unknown> {
     const { masterUrl, sfp } = this.state.server;
     // Master never pins: without a gate-pinned SFP there is nothing to trust.
-    if (!this.state.paired || masterUrl === null || sfp === null) throw new AppError('not_paired', `this terminal is not paired; ${pairHint(this.state.server.gateUrl)}`);
+    if (!this.state.paired || masterUrl === null || sfp === null) {
+      // A request the operator may have approved meanwhile: only the gate tells, at the next `pair`.
+      const pending = this.state.pairing;
+      const waiting = pending !== null
+        ? `this terminal is not paired yet: its pairing request${pending.stage === 'approval' ? ` (code ${pending.code})` : ''} is under way; run \`terminal pair\`, which goes on with it and says whether the operator approved it`
+        : `this terminal is not paired; ${pairHint(this.state.server.gateUrl)}`;
+      throw new AppError('not_paired', waiting);
+    }
     const reply = await signedCall(this.identity(), { baseUrl: masterUrl, method, path, query, body, pin: sfp, withCertificate: false });
     if (isSuccess(reply)) {
       this.confirmPaired();
@@ -335,7 +342,7 @@ export class Terminal {
     if (err.code === 'not_paired') {
       this.state.paired = false; // the operator unpaired us; pairing again starts at the gate
       this.save();
-      throw new AppError('not_paired', `${err.message}; ${pairHint(this.state.server.gateUrl)}`, err.details);
+      throw new AppError('not_paired', `the server no longer trusts this terminal (an operator unpaired it); ${pairHint(this.state.server.gateUrl)}`, err.details);
     }
     // Master says no more than this (PROTOCOL.md): the two causes a person at the terminal can act on.
     if (err.code === 'unauthenticated') {

@@ -71,7 +71,9 @@ describe('terminal CLI recovery against the real server', () => {
     const status = await termText(['status']);
     expect(status.stdout).toMatch(/paired {7}yes \(as of the last contact, \d{4}-[^)]+\) — `terminal ping` checks it now/);
     expect(status.stdout).not.toContain('trusted by the server');
-    expect((await term(['ping'])).json.error).toBe('not_paired');
+    const refused = (await term(['ping'])).json;
+    expect(refused.error).toBe('not_paired');
+    expect(refused.message).toBe('the server no longer trusts this terminal (an operator unpaired it); run `terminal pair` and have the operator approve it');
     expect((await termText(['status'])).stdout).toMatch(/paired {7}no/);
   });
 
@@ -102,6 +104,9 @@ describe('terminal CLI recovery against the real server', () => {
     const pending = ok(await terminalCli(atm2, ['pair', '--gate', server.gateUrl]));
     const request = ok(await cas(['pairing', 'list', '--state', 'pending'])).find((r: { tfp: string }) => r.tfp === pending.tfp);
     ok(await cas(['pairing', 'approve', request.requestId, '--code', pending.code]));
+    // Approved, but the terminal has not asked the gate since: it says so, not "have the operator approve it".
+    const early = (await terminalCli(atm2, ['ping'])).json;
+    expect(early.message).toBe(`this terminal is not paired yet: its pairing request (code ${pending.code}) is under way; run \`terminal pair\`, which goes on with it and says whether the operator approved it`);
     expect(ok(await terminalCli(atm2, ['pair'])).status).toBe('trusted');
 
     // Master is down (the server stopped): the event may not be recorded, and the terminal says which one to send again.
