@@ -222,8 +222,9 @@ async function main(): Promise<void> {
   }
   if (!found) {
     const [first, second] = positionals;
-    if (first === 'users') throw new UsageError(`unknown users command "${second ?? ''}": users ${USERS_COMMANDS.join(' | ')}`, 'users');
-    if (first === 'audit') throw new UsageError(`unknown audit command "${second ?? ''}": audit verify`, 'audit');
+    const which = (group: string): string => (second === undefined ? `${group} needs a command` : `unknown ${group} command "${second}"`);
+    if (first === 'users') throw new UsageError(`${which('users')}: users ${USERS_COMMANDS.join(' | ')}`, 'users');
+    if (first === 'audit') throw new UsageError(`${which('audit')}: audit verify`, 'audit');
     throw new UsageError(`unknown command "${first}"`);
   }
   const { command, args } = found;

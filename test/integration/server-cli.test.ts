@@ -295,6 +295,9 @@ describe('help and errors', () => {
       expect({ args, code: result.code }).toEqual({ args, code: 2 });
       expect(result.stderr).toMatch(/^error: bad_request: .+\n\(pairing-server .*--help for usage\)\n$/);
     }
+    // A group without its command names the commands, not an empty one.
+    expect((await serverCli(['users'])).stderr).toBe('error: bad_request: users needs a command: users add | list | disable | enable | reset-2fa | passwd\n(pairing-server users --help for usage)\n');
+    expect((await serverCli(['audit'])).stderr).toMatch(/^error: bad_request: audit needs a command: audit verify\n/);
   });
 });
 
