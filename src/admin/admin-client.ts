@@ -108,7 +108,10 @@ export class AdminClient {
           // Fingerprints are public; both in openssl's form let the operator compare with the server's printout.
           failure = new AppError(
             'server_pin_mismatch',
-            `the server presented SFP ${seen === null ? '(none)' : formatFingerprint(seen)}, not the pinned ${formatFingerprint(pin)}; nothing was sent`,
+            `the server presented SFP ${seen === null ? '(none)' : formatFingerprint(seen)}, not the pinned ${formatFingerprint(pin)}; nothing was sent. `
+              + 'Compare both with `pairing-server fingerprint --colons` on the server, read out by its administrator over a channel you trust: '
+              + 'a wrong URL, another machine at that address, or someone in the middle. Only if the server\'s certificate really changed, '
+              + 'pin the new SFP (--fingerprint or CAS_FINGERPRINT)',
           );
           res.socket.destroy();
           ws.terminate();

@@ -138,7 +138,7 @@ async function watch(client: AdminClient, args: Record<string, unknown>, json: b
     await new Promise<void>((resolve, reject) => {
       if (signal.aborted) return resolve();
       signal.addEventListener('abort', () => resolve(), { once: true });
-      client.on('close', () => reject(new AppError('server_unreachable', 'the server closed the admin connection')));
+      client.on('close', () => reject(new AppError('server_unreachable', 'the server closed the admin connection (it stopped or restarted?): no more events come; run cas watch again once it is back')));
       ended = () => reject(new AppError('session_expired', 'the session was logged out (cas logout, or a new cas login of this user, which replaces the kept session) or expired, so no more events come: log in again (cas login)'));
     });
   } finally {

@@ -71,7 +71,7 @@ function busy(dir: string, holder: Holder | null, command: string): AppError {
   return new AppError(
     'conflict',
     `${who} is running on the state directory ${dir}; nothing was changed.${waiting} ` +
-      `If no terminal command is running, remove ${join(dir, LOCK_FILE)}.`,
+      `If no terminal command is running (the lock of one that was killed is taken over by itself; this one names a running process, or cannot be read), remove ${join(dir, LOCK_FILE)}.`,
     holder === null ? {} : { pid: holder.pid, command: holder.command },
   );
 }

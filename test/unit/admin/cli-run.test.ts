@@ -38,6 +38,9 @@ describe('cas', () => {
     const res = await cas(['--url', peer.url, '-u', 'alice', '--fingerprint', 'cd'.repeat(32), 'terminals', 'list'], 'correct horse\n');
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/^error: server_pin_mismatch: /);
+    // What to do next: compare over a trusted channel, and pin anew only for a certificate that really changed.
+    expect(res.stderr).toContain('Compare both with `pairing-server fingerprint --colons` on the server');
+    expect(res.stderr).toContain('pin the new SFP (--fingerprint or CAS_FINGERPRINT)');
     await closed;
     expect(peer.received.length).toBe(before);
   });
