@@ -82,13 +82,17 @@ export async function dispatch(ctx: OpsContext, conn: Connection, raw: string): 
       // logged-in connection too: it is a token tried, not the operator at work. A valid resume spends nothing.
       if (spec.audit && !spent && (frame.op === 'resume' || !hasLiveSession(ctx, conn))) {
         try {
+          spent = true;
           spendAttempt(ctx, conn);
         } catch (limited) {
           error = limited;
         }
       }
-      // Refused attempts are audited too: operators must see who tried what. Past the budget, the first per window.
-      if (spec.audit && (!(error instanceof OverBudget) || ctx.logins.throttled.note(conn.remoteAddress, frame.op))) {
+      // Refused attempts are audited too: operators must see who tried what. Past the budget, the first per window. A
+      // logged-in operator's own refusals (no address budget spent on them) are written 30 a minute (refusal-budget.ts).
+      const writeIt = (): boolean => (error instanceof OverBudget ? ctx.logins.throttled.note(conn.remoteAddress, frame.op)
+        : spent || !conn.session || !hasLiveSession(ctx, conn) || ctx.logins.refusals.admit(conn.session.user, frame.op));
+      if (spec.audit && writeIt()) {
         const code = error instanceof AppError ? error.code : 'internal_error';
         // attemptsLeft 0: the fifth wrong code rejected the request (decided by `system`), and the entry says so.
         const attemptsLeft = error instanceof AppError ? error.details?.attemptsLeft : undefined;
@@ -123,6 +127,9 @@ function hasLiveSession(ctx: OpsContext, conn: Connection): boolean {
 export async function auditThrottled(ctx: OpsContext, windowSec: number): Promise<void> {
   const summary = ctx.logins.throttled.drain();
   if (summary) await audit(ctx, null, 'attempts.throttled', null, { result: 'rate_limited', windowSec, ...summary }, null);
+  for (const { user, ...counted } of ctx.logins.refusals.drain()) {
+    await audit(ctx, user, 'refusals.throttled', null, { result: 'rate_limited', windowSec, ...counted }, null);
+  }
 }
 
 function checkAccess(ctx: OpsContext, conn: Connection, access: 'none' | 'session' | '2fa', slide: boolean): void {

@@ -5,6 +5,7 @@
 import { AppError } from '../errors.js';
 import { RateLimiter, type RateVerdict } from '../net/rate-limiter.js';
 import { PasswordChecks } from './password-checks.js';
+import { RefusalBudget } from './refusal-budget.js';
 import { ThrottledAttempts } from './throttled-attempts.js';
 
 const FREE_FAILURES = 5;
@@ -36,10 +37,13 @@ export class LoginThrottle {
   readonly passwordChecks: PasswordChecks;
   /** What is written about attempts refused past their address's budget. */
   readonly throttled = new ThrottledAttempts();
+  /** What is written about logged-in operators' refused ops (refusal-budget.ts). */
+  readonly refusals: RefusalBudget;
 
   constructor(private readonly now: () => number = Date.now, passwordChecks = new PasswordChecks()) {
     this.perAddress = new RateLimiter({ perSecond: ATTEMPTS_PER_ADDRESS_MINUTE / 60, burst: ATTEMPTS_PER_ADDRESS_MINUTE }, 10_000, now);
     this.passwordChecks = passwordChecks;
+    this.refusals = new RefusalBudget(now);
   }
 
   /**

@@ -169,6 +169,23 @@ describe('anonymous floods on one server', () => {
     for (const c of flooders) c.ws.close();
   });
 
+  it('writes a logged-in operator\'s refusals one by one up to 30 a minute, and counts the rest for one summary; each is still refused', async () => {
+    const address = '127.0.5.1';
+    const flooder = await rawConnection(server, address);
+    expect(await flooder.call('login', { user: carolOp.user, password: carolOp.password })).toMatchObject({ ok: true });
+    const replies = await Promise.all(Array.from({ length: 300 }, (_, i) => flooder.call('terminals.unpair', { serial: `NOPE-${i}` })));
+    expect(count(replies, (r) => r.error ?? 'ok')).toEqual({ not_found: 300 });
+    const written = (await auditFrom(address)).filter((e) => e.action === 'terminals.unpair');
+    // 30 a minute, and about one more refilled per 2 s while the 300 are answered.
+    expect(written.length).toBeGreaterThanOrEqual(30);
+    expect(written.length).toBeLessThan(40);
+    expect(logLinesFrom(address).filter((l) => l.action === 'terminals.unpair').length).toBe(written.length);
+    // Another operator's refusal is written: the budget is each operator's own.
+    expect(await alice.request('terminals.unpair', { serial: 'NOPE-ALICE' }).catch((e: { code: string }) => e.code)).toBe('not_found');
+    expect((await alice.request<AuditView[]>('audit.list', { action: 'terminals.unpair', user: 'alice' })).map((e) => e.target)).toContain('NOPE-ALICE');
+    flooder.ws.close();
+  });
+
   it('drops the queued ops of a connection that closed, and stops admin ops before the store closes at shutdown', async () => {
     const address = '127.0.4.1';
     // The start-up banner is the only text that is not a JSON line.
@@ -188,6 +205,10 @@ describe('anonymous floods on one server', () => {
     expect(await server.stop()).toBe(0);
     expect(await Promise.all(late.map((c) => c.closed))).toEqual(Array(10).fill(1001));
 
+    // The refusals counted and not written one by one are summed up at shutdown, one entry per operator.
+    expect(server.logs.find((l) => l.msg === 'operator action' && l.action === 'refusals.throttled')).toMatchObject({
+      user: 'carol', result: 'rate_limited', detail: { notWritten: expect.any(Number), ops: { 'terminals.unpair': expect.any(Number) } },
+    });
     // Only what ran before the close was written; nothing failed on a closed store; stdout held nothing but JSON lines.
     expect(logLinesFrom(address)).toHaveLength(20 - (closedLine.opsDropped as number));
     expect(server.logs.filter((l) => l.msg === 'admin op failed unexpectedly')).toEqual([]);

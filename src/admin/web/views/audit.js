@@ -16,7 +16,7 @@ const FILTERS = [
 const ACTIONS = ['login', 'logout', 'resume', 'totp.enroll', 'totp.confirm', 'terminals.create', 'terminals.update',
   'terminals.unpair', 'terminals.delete', 'pairing.approve', 'pairing.reject', 'gate.open', 'gate.close', 'deposit.set',
   'vpn.set', 'vpn.export', 'vpn.regenerate', 'users.add', 'users.disable', 'users.enable', 'users.reset_2fa',
-  'users.passwd', 'attempts.throttled', 'server.restored'];
+  'users.passwd', 'attempts.throttled', 'refusals.throttled', 'server.restored'];
 const PAGE_SIZES = [25, 100, 500];
 /** Fields of an entry's detail that have a column of their own (a decision's serial is named with its target). */
 const IN_COLUMNS = new Set(['result', 'remoteAddress', 'serial']);
