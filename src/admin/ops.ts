@@ -242,6 +242,10 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
       // A form open for minutes must not silently undo another operator's correction of the number codes are read out on.
       const moved = EDITABLE_TERMINAL_FIELDS.filter((field) => seen?.[field] !== undefined && seen[field] !== current[field]);
       if (moved.length > 0) throw new AppError('conflict', `${moved.join(' and ')} of ${serial} changed meanwhile (now ${moved.map((f) => JSON.stringify(current[f])).join(', ')}): look again before you save`);
+      // The approver reads the pairing code to this number: a password alone must not redirect that call to a thief's phone.
+      if (edit.contact !== undefined && edit.contact !== current.contact && ctx.store.operators.get(conn.session!.user)?.totpSecret == null) {
+        throw new AppError('requires_2fa', 'changing a terminal\'s contact needs 2FA: approvers call it to hear the pairing code. Enrol TOTP first (cas totp enroll --code CODE), or ask an operator with 2FA');
+      }
       // Through the terminal's actor, never read-modify-write here: the actor writes the same record when it pairs or unpairs.
       return ctx.router.update(serial, edit, conn.session!.user);
     },

@@ -41,6 +41,19 @@ describe('terminals.update', () => {
     expect(await get('UPD-001')).toMatchObject({ name: 'Back office', location: 'Station Rd 2', contact: '+1 555 0199', vpn: false, tfp: null });
   });
 
+  it('needs 2FA to change the contact (approvers call it), not to change the name', async () => {
+    const dora = await connectOperator(server, await addOperator(server.dataDir, 'dora', { with2fa: false }));
+    try {
+      expect(await dora.request('terminals.update', { serial: 'UPD-001', name: 'Lobby 2' })).toMatchObject({ name: 'Lobby 2' });
+      await expect(dora.request('terminals.update', { serial: 'UPD-001', contact: '+1 555 6666' })).rejects.toMatchObject({ code: 'requires_2fa' });
+      // The same contact as stored is no change.
+      expect(await dora.request('terminals.update', { serial: 'UPD-001', name: 'Back office', contact: '+1 555 0199' })).toMatchObject({ name: 'Back office' });
+      expect((await get('UPD-001')).contact).toBe('+1 555 0199');
+    } finally {
+      await dora.close();
+    }
+  });
+
   it('clears a field given as an empty string', async () => {
     expect(await update({ serial: 'UPD-001', location: '' })).toMatchObject({ location: '', name: 'Back office' });
     expect((await get('UPD-001')).location).toBe('');
