@@ -10,6 +10,7 @@ import { formatFingerprint, normalizeFingerprint } from '../crypto/fingerprint.j
 import type { KeyKind } from '../protocol/types.js';
 import type { Command } from './cli-help.js';
 import { codeScreen, ProgressLine, readLine, readSecretLine } from './cli-io.js';
+import { parseServerUrl } from './pinned-https.js';
 import { StateDir } from './state-dir.js';
 import { withStateLock } from './state-lock.js';
 import { Terminal, type TerminalStatus } from './terminal.js';
@@ -58,6 +59,18 @@ function num(ctx: CommandContext, name: string, opts: { integer?: boolean; min?:
     throw new UsageError(`--${name} must be ${opts.integer === true ? 'a whole number' : 'a number'}${bound ? ` ${bound}` : ''}`);
   }
   return value;
+}
+
+/** A gate URL given on the command line: one that is not an https:// URL is a command-line mistake (exit 2). */
+function gateUrlArgument(url: string | undefined, what: string): string | undefined {
+  if (url === undefined) return undefined;
+  try {
+    parseServerUrl(url);
+  } catch (error) {
+    if (error instanceof AppError) throw new UsageError(`${what}: ${error.message}`);
+    throw error;
+  }
+  return url;
 }
 
 /** `--expect-sfp`: a malformed fingerprint is a command-line mistake (exit 2), caught before anyone is contacted. */
@@ -117,6 +130,7 @@ async function pair(ctx: CommandContext): Promise<CommandOutput> {
   const timeout = num(ctx, 'timeout', { min: 0 });
   const interval = num(ctx, 'interval', { min: 0.05 });
   const expectSfp = sfpOption(ctx);
+  gateUrlArgument(str(ctx, 'gate'), '--gate');
   // The lock is held for the whole wait: a factory-reset meanwhile would otherwise be undone by the next save.
   return withStateLock(ctx.stateDir, wait ? 'pair --wait' : 'pair', () => pairLocked(ctx, { wait, timeout, interval, expectSfp }));
 }
@@ -327,6 +341,7 @@ export async function runCommand(command: Command, ctx: CommandContext): Promise
     case 'set-server': {
       const url = ctx.positionals[0];
       if (url === undefined) throw new UsageError('set-server needs the new gate URL');
+      gateUrlArgument(url, 'set-server');
       const expectSfp = sfpOption(ctx);
       return locked(ctx, 'set-server', () => {
         const terminal = Terminal.open(ctx.stateDir);

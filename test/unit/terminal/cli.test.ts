@@ -43,6 +43,9 @@ describe.skipIf(!existsSync(CLI))('terminal CLI (compiled)', () => {
     const weak = await terminal(['init', '--serial', 'T1', '--key', 'rsa', '--rsa-bits', '1024']);
     expect([weak.code, weak.stderr]).toEqual([2, 'error: bad_request: --rsa-bits must be a whole number ≥ 2048 and ≤ 4096\n']);
     expect((await terminal(['init', '--serial', 'T1', '--key', 'rsa', '--rsa-bits', '2050'])).code).toBe(2);
+    // A gate that is not an https:// URL, before the state directory is looked at.
+    expect(await terminal(['--state', join(tempDir(), 'none'), 'set-server', 'notaurl'])).toMatchObject({ code: 2, stderr: expect.stringContaining('set-server: not a URL') });
+    expect(await terminal(['--state', join(tempDir(), 'none'), 'pair', '--gate', 'http://gate:7741'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--gate: server URLs must start with https://') });
   });
 
   it('initializes, reports status as JSON, and never prints the private key', async () => {
