@@ -220,7 +220,8 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
     },
   },
   'terminals.delete': {
-    access: 'session', audit: true, target: (a) => str(a, 'serial'),
+    // 2FA as for a contact change: deleted and created again, a terminal's contact would be whatever a password chose.
+    access: '2fa', audit: true, target: (a) => str(a, 'serial'),
     // What the terminal was: a deletion by mistake can be undone by hand from the audit log.
     auditDetail: (a, ctx) => {
       const serial = str(a, 'serial');
@@ -243,7 +244,8 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
       const moved = EDITABLE_TERMINAL_FIELDS.filter((field) => seen?.[field] !== undefined && seen[field] !== current[field]);
       if (moved.length > 0) throw new AppError('conflict', `${moved.join(' and ')} of ${serial} changed meanwhile (now ${moved.map((f) => JSON.stringify(current[f])).join(', ')}): look again before you save`);
       // The approver reads the pairing code to this number: a password alone must not redirect that call to a thief's phone.
-      if (edit.contact !== undefined && edit.contact !== current.contact && ctx.store.operators.get(conn.session!.user)?.totpSecret == null) {
+      // Any update that names it, the same value too: compared here, it could still undo a change queued in the actor.
+      if (edit.contact !== undefined && ctx.store.operators.get(conn.session!.user)?.totpSecret == null) {
         throw new AppError('requires_2fa', 'changing a terminal\'s contact needs 2FA: approvers call it to hear the pairing code. Enrol TOTP first (cas totp enroll --code CODE), or ask an operator with 2FA');
       }
       // Through the terminal's actor, never read-modify-write here: the actor writes the same record when it pairs or unpairs.

@@ -35,6 +35,17 @@ afterAll(async () => {
 });
 
 describe('terminals.delete', () => {
+  it('needs 2FA: deleted and created again, a terminal\'s contact would otherwise be a password\'s to choose', async () => {
+    await alice.request('terminals.create', { serial: 'DEL-2FA', contact: '+1 555 0100' });
+    const dora = await connectOperator(server, await addOperator(server.dataDir, 'dora', { with2fa: false }));
+    try {
+      await expect(dora.request('terminals.delete', { serial: 'DEL-2FA' })).rejects.toMatchObject({ code: 'requires_2fa' });
+      expect(await alice.request<TerminalView>('terminals.get', { serial: 'DEL-2FA' })).toMatchObject({ contact: '+1 555 0100' });
+    } finally {
+      await dora.close();
+    }
+  });
+
   it('removes a mistyped terminal, tells every operator, and lets its serial (in any case) be created again', async () => {
     await alice.request('terminals.create', { serial: 'DEL-TYPO', name: 'Lobby', location: 'Main St 1', contact: '+1 555 0100' });
     const told = nextPush(watcher, (p) => p.event === 'terminal.deleted');
