@@ -49,13 +49,13 @@ export async function dispatch(ctx: OpsContext, conn: Connection, raw: string): 
     const spec = Object.hasOwn(OPS, frame.op) ? OPS[frame.op] : undefined;
     if (!spec) throw new AppError('unknown_op', `unknown op "${frame.op.slice(0, 64)}"`);
     // From the args as sent and the store before the op runs (deposit.set keeps the address it replaced).
-    const target = spec.target?.(frame.args) ?? null;
+    const target = spec.target?.(frame.args, ctx) ?? null;
     const detail = spec.auditDetail?.(frame.args, ctx) ?? {};
     // Captured first: logout clears the session, login sets it.
     const before = conn.session?.user ?? null;
     // A failed login is the name it tried, also on a connection logged in as someone else: under the session's user it
     // would read as that operator failing to log in.
-    const failedAs = (): string | null => (frame.op === 'login' ? `?${nameTried(frame.args.user) ?? NOT_A_USER_NAME}` : conn.session?.user ?? null);
+    const failedAs = (): string | null => (frame.op === 'login' ? `?${nameTried(ctx.store, frame.args.user) ?? NOT_A_USER_NAME}` : conn.session?.user ?? null);
     let spent = false;
     /** The entry written ahead of the op (audit-intents.ts), settled by the entry of its outcome. */
     let intent: string | null = null;
@@ -113,8 +113,8 @@ export async function dispatch(ctx: OpsContext, conn: Connection, raw: string): 
   }
 }
 
-/** What a failed login that did not name a possible user is recorded as. */
-const NOT_A_USER_NAME = '(not a user name)';
+/** What a failed login that did not name an operator is recorded as. */
+const NOT_A_USER_NAME = '(unknown user)';
 
 function hasLiveSession(ctx: OpsContext, conn: Connection): boolean {
   return conn.session !== null && ctx.sessions.isLive(conn.session.tokenHash);

@@ -85,7 +85,7 @@ export async function enableOperator(store: Store, name: string): Promise<Accoun
  * dropped; step 0, since no code of the new secret was used.
  */
 export async function resetOperatorTotp(store: Store, name: string, opts: { with2fa: boolean }, now = Date.now()): Promise<CreatedOperator & AccountChange> {
-  const factor = secondFactorFor(name, opts.with2fa, now);
+  const factor = secondFactorFor(store.fieldKey, name, opts.with2fa, now);
   const sealed = factor.totpSecret && sealField(store.fieldKey, factor.totpSecret, name);
   const changed = await change(store, name, (latest) => ({ ...latest, totpSecret: sealed, pendingTotpSecret: null, lastTotpStep: 0, enrolmentCode: factor.enrolmentCode }));
   return { ...changed, ...factor.shown };

@@ -12,11 +12,12 @@ export const TOTP_ISSUER = 'Terminal Pairing Server';
 export const USER_PATTERN = /^[a-z0-9][a-z0-9._-]{0,31}$/;
 
 /**
- * The user name a login tried, or null when it cannot be one: a password typed into the name field must not be
- * written into the log and the audit log, which keeps every entry. A failed login is audited under it (dispatch.ts).
+ * The operator a login named, or null when it named none: a password typed into the name field (`hunter2hunter2` is a
+ * possible user name) must not be written into the log and the audit log, which keeps every entry. A failed login is
+ * audited under it (dispatch.ts). Which names exist is no secret to this entry's readers: operators list them.
  */
-export function nameTried(user: unknown): string | null {
-  return typeof user === 'string' && USER_PATTERN.test(user) ? user : null;
+export function nameTried(store: Store, user: unknown): string | null {
+  return typeof user === 'string' && USER_PATTERN.test(user) && store.operators.get(user) !== undefined ? user : null;
 }
 
 export interface CreatedOperator {
@@ -30,14 +31,14 @@ export interface CreatedOperator {
 }
 
 /** The secret, or else the enrolment code, an account gets when it is created or its 2FA is reset; shown once. */
-export function secondFactorFor(name: string, with2fa: boolean, now: number): {
+export function secondFactorFor(key: Buffer, name: string, with2fa: boolean, now: number): {
   shown: Omit<CreatedOperator, 'user'>; totpSecret: string | null; enrolmentCode: EnrolmentCodeRecord | null;
 } {
   if (with2fa) {
     const totpSecret = newTotpSecret();
     return { shown: { totpSecret, otpauthUri: totpUri(name, totpSecret, TOTP_ISSUER), enrolmentCode: null, enrolmentCodeExpiresAt: null }, totpSecret, enrolmentCode: null };
   }
-  const { code, record } = newEnrolmentCode(now);
+  const { code, record } = newEnrolmentCode(key, name, now);
   return {
     shown: { totpSecret: null, otpauthUri: null, enrolmentCode: code, enrolmentCodeExpiresAt: new Date(record.expiresAt).toISOString() },
     totpSecret: null, enrolmentCode: record,
@@ -67,7 +68,7 @@ export async function createOperator(store: Store, name: string, password: strin
   if (!USER_PATTERN.test(name)) throw new AppError('invalid_field', 'user: 1-32 characters of a-z 0-9 . _ - starting with a letter or digit');
   checkPasswordRule(password);
   const now = Date.now();
-  const factor = secondFactorFor(name, opts.with2fa, now);
+  const factor = secondFactorFor(store.fieldKey, name, opts.with2fa, now);
   const record: OperatorRecord = {
     name, passwordHash: await hashPassword(password), totpSecret: factor.totpSecret && sealField(store.fieldKey, factor.totpSecret, name), pendingTotpSecret: null,
     lastTotpStep: 0, createdAt: now, createdBy: opts.by, disabledAt: null, enrolmentCode: factor.enrolmentCode,
@@ -165,7 +166,7 @@ export async function beginTotpEnrolment(
     if (latest.totpSecret !== null) return { is: 'enrolled' } as const;
     const issued = latest.enrolmentCode;
     if (!issued || issued.expiresAt <= now) return { is: 'no_code', expired: issued != null } as const;
-    if (!enrolmentCodeMatches(issued, digits)) {
+    if (!enrolmentCodeMatches(store.fieldKey, name, issued, digits)) {
       const triesLeft = issued.triesLeft - 1;
       store.operators.putSync(name, { ...latest, enrolmentCode: triesLeft > 0 ? { ...issued, triesLeft } : null });
       return { is: 'mismatch', triesLeft } as const;

@@ -59,7 +59,7 @@ interface OpSpec {
   spendsBudget?: true;
   /** false: the op is not operator activity (a page refreshing itself) and does not extend the session. Default true. */
   slides?: boolean;
-  target?(args: Record<string, unknown>): string | null;
+  target?(args: Record<string, unknown>, ctx: OpsContext): string | null;
   /**
    * What the audit entry adds to `detail` (besides result and address), from the args as sent and the store before the
    * op runs: small, never a secret.
@@ -139,7 +139,7 @@ function pairingOf(ctx: OpsContext, requestId: string) {
 }
 
 export const OPS: Readonly<Record<string, OpSpec>> = {
-  login: { access: 'none', audit: true, spendsBudget: true, target: (a) => nameTried(a.user), run: login },
+  login: { access: 'none', audit: true, spendsBudget: true, target: (a, ctx) => nameTried(ctx.store, a.user), run: login },
   resume: {
     // Every page reload resumes: audit only refusals, which mean a stale or stolen token.
     access: 'none', audit: 'failures',

@@ -77,9 +77,9 @@ export interface OperatorRecord {
   enrolmentCode?: EnrolmentCodeRecord | null;
 }
 
-/** What the store keeps of an enrolment code: its SHA-256, until when it works, and how many wrong tries are left. */
+/** What the store keeps of an enrolment code: its HMAC, until when it works, and how many wrong tries are left. */
 export interface EnrolmentCodeRecord {
-  sha256: string;
+  hmac: string;
   expiresAt: number;
   triesLeft: number;
 }

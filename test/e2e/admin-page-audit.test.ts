@@ -42,9 +42,9 @@ beforeAll(async () => {
   await clerk.request('terminals.unpair', { serial: STORY });
   for (let i = 1; i <= FILLERS; i++) await clerk.request('terminals.create', { serial: `BT-FILL-${String(i).padStart(2, '0')}` });
 
-  // A failed login is recorded under the name it tried, '?ghost': a filter value that must be encoded in the address.
+  // A failed login is recorded under the operator it named, '?clerk': a filter value that must be encoded in the address.
   const stranger = await AdminClient.connect(server.adminUrl, { fingerprint: server.sfp });
-  await expect(stranger.login('ghost', 'not a password')).rejects.toMatchObject({ code: 'login_failed' });
+  await expect(stranger.login('clerk', 'not a password')).rejects.toMatchObject({ code: 'login_failed' });
   await stranger.close();
 
   const watched = await openPage(browser);
@@ -149,9 +149,9 @@ describe('deleting a terminal, and the audit log', () => {
 
     // Another filter, typed: the address carries it encoded, and the server answers for it.
     await page.fill('#audit-serial', '');
-    await page.fill('#audit-user', '?ghost');
+    await page.fill('#audit-user', '?clerk');
     await page.click('#audit-apply');
-    await page.waitForURL(/#\/audit\?user=%3Fghost$/);
+    await page.waitForURL(/#\/audit\?user=%3Fclerk$/);
     await page.locator('#audit-count', { hasText: 'Showing the one matching entry' }).waitFor();
     expect(await column('Result')).toEqual(['login_failed']);
     // Back: the terminal's trail again.
