@@ -88,7 +88,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   if (upgrade.searchEntries > 0) log.info({ terminals: upgrade.searchEntries }, 'indexed the terminals of an older store for search');
   if (upgrade.timeline > 0) log.info({ requests: upgrade.timeline }, 'indexed the pairing requests of an older store by time');
   // Before anything else audits: an entry of this run must not come before those of the run that was cut short.
-  for (const entry of await settleInterruptedAudits(store, now(), processRuns)) {
+  for (const entry of await settleInterruptedAudits(store, { server: true, now: now(), running: processRuns })) {
     log.warn({ user: entry.user, action: entry.action, target: entry.target, at: new Date(entry.at).toISOString(), seq: entry.seq },
       'an operator action was cut short by a stop before its outcome was audited: audited as interrupted; it may have taken effect, so check its target');
   }

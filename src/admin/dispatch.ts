@@ -68,9 +68,9 @@ export async function dispatch(ctx: OpsContext, conn: Connection, raw: string): 
       // A page refreshing itself (`background`) is not operator activity: an unattended page must still time out. Only
       // reads and resume may say so: an op that changes something is the operator at work, whatever the frame says.
       checkAccess(ctx, conn, spec.access, spec.slides !== false && !(frame.background && spec.audit !== true));
-      if (spec.audit === true) {
+      if (spec.audit === true && spec.writeAhead !== false) {
         const entry = { at: ctx.now(), user: failedAs() ?? '(anonymous)', action: frame.op, target };
-        intent = await intendAudit(ctx.store, { ...entry, detail: conn.remoteAddress === null ? detail : { ...detail, remoteAddress: conn.remoteAddress } });
+        intent = await intendAudit(ctx.store, 'server', { ...entry, detail: conn.remoteAddress === null ? detail : { ...detail, remoteAddress: conn.remoteAddress } });
       }
       const result = await spec.run(ctx, conn, frame.args, frame);
       if (spec.audit === true) await auditDone(ctx, conn.session?.user ?? before, frame.op, target, detail, conn.remoteAddress, intent);

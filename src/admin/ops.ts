@@ -59,6 +59,12 @@ interface OpSpec {
   spendsBudget?: true;
   /** false: the op is not operator activity (a page refreshing itself) and does not extend the session. Default true. */
   slides?: boolean;
+  /**
+   * false: no intent is written ahead of its entry (store/audit-intents.ts). For an op whose change a crash may leave
+   * unaudited without harm, and which the unauthenticated may send (a login opens a session, which is audited as soon
+   * as it is used; a logout ends one): such a flood must not cost two commits a try.
+   */
+  writeAhead?: false;
   target?(args: Record<string, unknown>, ctx: OpsContext): string | null;
   /**
    * What the audit entry adds to `detail` (besides result and address), from the args as sent and the store before the
@@ -139,7 +145,7 @@ function pairingOf(ctx: OpsContext, requestId: string) {
 }
 
 export const OPS: Readonly<Record<string, OpSpec>> = {
-  login: { access: 'none', audit: true, spendsBudget: true, target: (a, ctx) => nameTried(ctx.store, a.user), run: login },
+  login: { access: 'none', audit: true, spendsBudget: true, writeAhead: false, target: (a, ctx) => nameTried(ctx.store, a.user), run: login },
   resume: {
     // Every page reload resumes: audit only refusals, which mean a stale or stolen token.
     access: 'none', audit: 'failures',
@@ -152,7 +158,7 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
     },
   },
   logout: {
-    access: 'session', audit: true,
+    access: 'session', audit: true, writeAhead: false,
     async run(ctx, conn) {
       if (conn.session) await ctx.sessions.destroy(conn.session.tokenHash);
       conn.session = null;

@@ -7,7 +7,8 @@ import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import { disableOperator, enableOperator, listOperators, resetOperatorTotp, setOperatorPassword } from '../admin/operator-accounts.js';
 import { createOperator, type CreatedOperator } from '../admin/operators.js';
-import { intendAudit } from '../store/audit-intents.js';
+import { intendAudit, settleInterruptedAudits } from '../store/audit-intents.js';
+import { processRuns } from '../store/process-runs.js';
 import { Store } from '../store/store.js';
 import { requireDataDir } from './data-dir.js';
 import { cliUser } from './os-account.js';
@@ -38,13 +39,14 @@ async function audited<T>(
 ): Promise<T> {
   const entry = { at: Date.now(), user: cliUser(), action, target: name.slice(0, 64) };
   // Written ahead (audit-intents.ts): a command killed after its change and before its entry is audited as interrupted.
-  const intent = await intendAudit(store, { ...entry, detail });
+  const intent = await intendAudit(store, 'command', { ...entry, detail });
   const audit = (more: Record<string, unknown>): Promise<unknown> => store.appendAudit({ ...entry, at: Date.now(), detail: { ...detail, ...more } }, intent);
   let value: T;
   try {
     value = await act();
   } catch (error) {
-    if (error instanceof AppError) await audit({ result: error.code });
+    // Any failure: an intent left standing would read as interrupted at the next start.
+    await audit({ result: error instanceof AppError ? error.code : 'internal_error' });
     throw error;
   }
   await audit({ ...okDetail(value), result: 'ok' });
@@ -72,6 +74,11 @@ export async function runUsersCommand(command: UsersCommand, config: Config, nam
   const store = Store.open(config.dataDir);
   const out = (json: unknown, text: string): void => void process.stdout.write(flags.json ? JSON.stringify(json) + '\n' : text);
   try {
+    // An earlier command killed between its change and its entry is audited now, not at the server's next start.
+    const cutShort = await settleInterruptedAudits(store, { server: false, now: Date.now(), running: processRuns });
+    for (const entry of cutShort) {
+      process.stderr.write(`note: an earlier ${entry.action.replace('.', ' ')} ${entry.target ?? ''} was cut short before its outcome was audited: audited as interrupted (audit entry ${entry.seq}); check it with pairing-server users list\n`);
+    }
     switch (command) {
       case 'users add': {
         const created = await audited(store, 'users.add', name, { has2fa: flags.with2fa }, () => createOperator(store, name, password, { with2fa: flags.with2fa, by: cliUser() }));

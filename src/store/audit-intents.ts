@@ -3,31 +3,45 @@
  * its entry, in two transactions (the change is often an actor's, on a front thread): a server killed between the two
  * left an approval or an unpairing that no entry told of, and a chain that still verified. So the entry is written
  * ahead, as an intent, durably, before the action runs; the append that records the outcome removes it in its own
- * transaction. A start records each intent left by a process that is gone as `interrupted`: the action was asked for
- * and may have taken effect.
+ * transaction. What a process that died left is appended as `interrupted`: the action was asked for and may have
+ * taken effect.
  */
 import crypto from 'node:crypto';
 import type { AuditIntentRecord, AuditRecord } from './records.js';
 import type { Store } from './store.js';
 
+/** Tells this process's intents from those of a server or command that ran before (pids are reused, and per container). */
+const THIS_PROCESS = crypto.randomUUID();
+/** A `pairing-server users` command runs for seconds: an intent of one this old is left by one that died. */
+export const COMMAND_INTENT_MAX_AGE_MS = 10 * 60_000;
+
 /** Writes the intent and resolves once it is on disk, with the key its entry's append settles (Store.appendAudit). */
-export async function intendAudit(store: Store, intent: Omit<AuditIntentRecord, 'pid'>): Promise<string> {
+export async function intendAudit(store: Store, by: AuditIntentRecord['by'], intent: Omit<AuditIntentRecord, 'pid' | 'by' | 'process'>): Promise<string> {
   const key = crypto.randomUUID();
-  await store.atomically(() => store.auditIntents.putSync(key, { ...intent, pid: process.pid }));
+  await store.atomically(() => store.auditIntents.putSync(key, { ...intent, by, process: THIS_PROCESS, pid: process.pid }));
   return key;
 }
 
 /**
- * Appends an `interrupted` entry for every intent whose process no longer runs (`running`), oldest first, and removes
- * it with that append. An intent of a running process (an offline `users` command while the server starts) is its own.
+ * Appends an `interrupted` entry, oldest first, for every intent whose process is gone, and removes it with that
+ * append. `server`: the caller is a server that holds the data dir's lock, so any other server's intent is a dead
+ * one's; without it (a `users` command, while a server may run) a server's intents are left alone. A command's intent
+ * is gone when its pid no longer runs (`running`) or it is older than a command ever runs.
  */
-export async function settleInterruptedAudits(store: Store, now: number, running: (pid: number) => boolean): Promise<AuditRecord[]> {
-  const left = [...store.auditIntents.getRange()].filter(({ value }) => value.pid === process.pid || !running(value.pid));
+export async function settleInterruptedAudits(store: Store, opts: { server: boolean; now: number; running: (pid: number) => boolean }): Promise<AuditRecord[]> {
+  const gone = (intent: AuditIntentRecord): boolean => {
+    if (intent.process === THIS_PROCESS) return false;
+    if (intent.by === 'server') return opts.server;
+    return !opts.running(intent.pid) || opts.now - intent.at > COMMAND_INTENT_MAX_AGE_MS;
+  };
+  const left = [...store.auditIntents.getRange()].filter(({ value }) => gone(value));
   left.sort((a, b) => a.value.at - b.value.at);
   const settled: AuditRecord[] = [];
   for (const { key, value } of left) {
-    const { pid: _pid, detail, ...entry } = value;
-    settled.push(await store.appendAudit({ ...entry, detail: { ...detail, result: 'interrupted', recordedAt: now } }, key));
+    const { pid: _pid, by: _by, process: _process, detail, ...entry } = value;
+    // Settled by another process meanwhile (a command and a server starting together): not twice.
+    if (store.auditIntents.get(key) === undefined) continue;
+    settled.push(await store.appendAudit({ ...entry, detail: { ...detail, result: 'interrupted', recordedAt: opts.now } }, key));
   }
   return settled;
 }

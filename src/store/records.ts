@@ -101,6 +101,10 @@ export interface AuditIntentRecord {
   action: string;
   target: string | null;
   detail: Record<string, unknown>;
+  /** The server (one per data dir at a time) or a `pairing-server users` command. */
+  by: 'server' | 'command';
+  /** A random id of the process: a pid may belong to another process since, or to one in another container. */
+  process: string;
   pid: number;
 }
 
