@@ -53,7 +53,8 @@ export class SkewHistory {
 /** The window that refuses a request created at `createdSec`, as older than a run that may have seen it allows; else null. */
 export function refusingPastWindow(createdSec: number, nowSec: number, windows: readonly PastWindow[]): PastWindow | null {
   for (const w of windows) {
-    if (createdSec < w.createdBefore && nowSec - createdSec > w.skewSec) return w;
+    // A restored copy's window refuses whatever was created before it, however fresh (the start's own second too).
+    if (createdSec < w.createdBefore && (w.restored === true || nowSec - createdSec > w.skewSec)) return w;
   }
   return null;
 }

@@ -56,8 +56,9 @@ describe('SkewHistory', () => {
     start(T - 5_000, 300);
     const windows = start(T, 300, true);
     expect(windows).toEqual([{ createdBefore: T + 1, skewSec: 0, restored: true }]);
-    // Whatever the old server may have taken, even a request created this very second.
+    // Whatever the old server may have taken, even a request created this very second, judged in that second.
     expect(refusingPastWindow(T, T + 1, windows)).toEqual(windows[0]);
+    expect(refusingPastWindow(T, T, windows)).toEqual(windows[0]);
     expect(withinPastWindows(T - 1, T + 100, windows)).toBe(false);
     // A terminal signing after the start is served.
     expect(withinPastWindows(T + 1, T + 2, windows)).toBe(true);
