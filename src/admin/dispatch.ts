@@ -90,8 +90,10 @@ export async function dispatch(ctx: OpsContext, conn: Connection, raw: string): 
       }
       // Refused attempts are audited too: operators must see who tried what. Past the budget, the first per window. A
       // logged-in operator's own refusals (no address budget spent on them) are written 30 a minute (refusal-budget.ts).
+      // A refusal that changed something (the fifth wrong code rejected the request: attemptsLeft 0) is always written.
+      const changedSomething = error instanceof AppError && error.details?.attemptsLeft === 0;
       const writeIt = (): boolean => (error instanceof OverBudget ? ctx.logins.throttled.note(conn.remoteAddress, frame.op)
-        : spent || !conn.session || !hasLiveSession(ctx, conn) || ctx.logins.refusals.admit(conn.session.user, frame.op));
+        : spent || changedSomething || !conn.session || !hasLiveSession(ctx, conn) || ctx.logins.refusals.admit(conn.session.user, frame.op));
       if (spec.audit && writeIt()) {
         const code = error instanceof AppError ? error.code : 'internal_error';
         // attemptsLeft 0: the fifth wrong code rejected the request (decided by `system`), and the entry says so.

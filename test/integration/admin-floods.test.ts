@@ -8,6 +8,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AdminClient } from '../../src/admin/admin-client.js';
 import { addOperator, connectOperator, nextTotp, type TestOperator } from '../helpers/operator.js';
+import { RawTerminal } from '../helpers/raw-terminal.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 
 interface Reply {
@@ -189,6 +190,19 @@ describe('anonymous floods on one server', () => {
     expect(await alice.request('terminals.unpair', { serial: 'NOPE-ALICE' }).catch((e: { code: string }) => e.code)).toBe('not_found');
     expect((await alice.request<AuditView[]>('audit.list', { action: 'terminals.unpair', user: 'alice' })).map((e) => e.target)).toContain('NOPE-ALICE');
     flooder.ws.close();
+  });
+
+  it('writes a refusal that changed something even past the budget: the fifth wrong code, which rejected the request', async () => {
+    await alice.request('gate.open', { minutes: 5 });
+    await alice.request('terminals.create', { serial: 'FLOOD-PAIR' });
+    const { requestId, code } = await RawTerminal.create('FLOOD-PAIR', 'ec').requestPairing(server.gateUrl, server.sfp);
+    for (let i = 0; i < 40; i++) await alice.request('terminals.unpair', { serial: `SPENT-${i}` }).catch(() => undefined);
+    const wrong = code.replace(/^\d/, (d) => String((Number(d) + 1) % 10));
+    for (let i = 0; i < 5; i++) await alice.request('pairing.approve', { requestId, code: wrong }).catch(() => undefined);
+    const entries = await alice.request<Array<AuditView & { detail: { attemptsLeft?: number } }>>('audit.list', { action: 'pairing.approve', user: 'alice' });
+    expect(entries.filter((e) => e.target === requestId).map((e) => e.detail.attemptsLeft)).toEqual([0]);
+    expect((await alice.request<{ state: string }>('pairing.get', { requestId })).state).toBe('rejected');
+    await alice.request('gate.close');
   });
 
   it('drops the queued ops of a connection that closed, and stops admin ops before the store closes at shutdown', async () => {
