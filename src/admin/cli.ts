@@ -34,10 +34,13 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
     }
     const file = sessionFile(env, conn.url, conn.user);
     const saved = loadSession(file);
+    // Written longer ago than a session lives: ended for sure, and not sent (a refused resume is audited as a token tried).
+    if (saved?.ended) removeSession(file);
+    const live = saved !== null && !saved.ended ? saved : null;
     const client = await AdminClient.connect(conn.url, conn.insecure ? { insecure: true } : { fingerprint: conn.fingerprint! });
     try {
       // A kept session (cas login) is resumed; otherwise this one command logs in and out again.
-      const resumed = command.op !== 'login' && saved !== null && (await resume(client, saved.token, file));
+      const resumed = command.op !== 'login' && live !== null && (await resume(client, live.token, file));
       if (command.op !== 'login' && command.op !== 'logout' && saved !== null && !resumed) {
         // Said before the password is asked for: without it, a script saw only "no password on stdin".
         io.stderr.write('note: the session kept by cas login has ended (logged out, 8 h idle, 12 h after the login, or the account was changed on the server): run cas login again; this command logs in once\n');
@@ -49,7 +52,7 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
         return 0;
       }
       // A new `cas login` replaces the kept session: its token is ended on the server, not left alive and forgotten here.
-      if (command.op === 'login' && saved !== null && (await resume(client, saved.token, file))) await client.logout();
+      if (command.op === 'login' && live !== null && (await resume(client, live.token, file))) await client.logout();
       const session = resumed ? null : await login(client, conn.user, await readPassword(io, conn.user), globals.totp, io);
       if (command.op === 'login') {
         saveSession(file, { url: conn.url, user: conn.user, token: session!.token, expiresAt: session!.expiresAt });

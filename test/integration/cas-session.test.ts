@@ -13,12 +13,14 @@ let server: ServerProcess;
 let alice: TestOperator;
 let bob: TestOperator;
 let carol: TestOperator;
+let erin: TestOperator;
 
 beforeAll(async () => {
   server = await startServerProcess();
   alice = await addOperator(server.dataDir, 'alice');
   bob = await addOperator(server.dataDir, 'bob');
   carol = await addOperator(server.dataDir, 'carol');
+  erin = await addOperator(server.dataDir, 'erin');
 });
 
 afterAll(async () => {
@@ -88,10 +90,31 @@ describe('cas sessions', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain(`${file} holds a session token but is not this user's alone (owner uid ${process.getuid!()}, mode 666)`);
     fs.chmodSync(file, 0o600);
+    // Nor one reached through a symbolic link.
+    const linked = path.join(tempDir('cas-link'), 'session.json');
+    fs.renameSync(file, linked);
+    fs.symlinkSync(linked, file);
+    expect((await cas.run(['gate', 'status'])).stderr).toContain('is not this user\'s alone (a symbolic link)');
+    fs.rmSync(file);
+    fs.renameSync(linked, file);
     // cas logout ends it on the server, whatever the file said about its expiry.
     const token = cas.token();
     ok(await cas.run(['logout']));
     expect(await isLive(token)).toBe(false);
+  });
+
+  it('does not send a kept token written longer ago than a session lives: no refused resume is audited for it', async () => {
+    const dir = tempDir('cas-old');
+    const cas = casIn(dir, erin);
+    ok(await cas.run(['--totp', (await nextTotp(erin))!, 'login'], `${erin.password}\n`));
+    const file = path.join(dir, fs.readdirSync(dir)[0]!);
+    const thirteenHoursAgo = new Date(Date.now() - 13 * 3600_000);
+    fs.utimesSync(file, thirteenHoursAgo, thirteenHoursAgo);
+    const before = server.logs.filter((l) => l.msg === 'operator action' && l.action === 'resume').length;
+    const res = await cas.run(['gate', 'status']);
+    expect(res.stderr).toContain('note: the session kept by cas login has ended');
+    expect(fs.existsSync(file)).toBe(false);
+    expect(server.logs.filter((l) => l.msg === 'operator action' && l.action === 'resume').length).toBe(before);
   });
 
   it('a second cas login ends the token of the first on the server, not only in its file', async () => {
