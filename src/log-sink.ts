@@ -17,10 +17,14 @@ const FLUSH_WAIT_MS = 500;
  * file description, so its O_NONBLOCK is ours alone: the shell or parent holding fd 1 keeps its own flags. A regular
  * file never waits for a reader, and stays fd 1.
  *
- * A socket (systemd's journal, a parent's stdio pipe, which Node makes a socketpair) cannot be reopened. Its
- * description is this process's end alone, so fd 1 itself is made non-blocking, for every thread: Node has no fcntl(),
- * but its stdout stream does it (libuv's uv_pipe_open sets O_NONBLOCK on the descriptor it wraps, and that stream never
- * closes fd 1). Only the main thread has that stream; the fronts' threads log after it made fd 1 non-blocking.
+ * A socket (systemd's journal, a parent's stdio pipe, which Node makes a socketpair) cannot be reopened, so fd 1 itself
+ * is made non-blocking, for every thread: Node has no fcntl(), but its stdout stream does it (libuv's uv_pipe_open sets
+ * O_NONBLOCK on the descriptor it wraps, and that stream never closes fd 1). Only the main thread has that stream; the
+ * fronts' threads log after it made fd 1 non-blocking. The flag is on the socket's description, which is shared with
+ * whatever else holds it: under systemd that is fd 2 (stdout and stderr are one stream), so a native write to stderr
+ * (V8's last words on running out of memory) may be cut short by a journal that does not read; and a parent that
+ * handed over its own socket (`stdio: 'inherit'`) finds it non-blocking too. A server that never waits on its log is
+ * worth both.
  */
 export function openLogOutput(fd = 1): number {
   try {

@@ -61,6 +61,12 @@ function num(ctx: CommandContext, name: string, opts: { integer?: boolean; min?:
   return value;
 }
 
+/** A denomination as the server takes it: in thousandths at most (ISO 4217's smallest unit). */
+function thousandths(value: number): number {
+  if (Math.abs(value * 1000 - Math.round(value * 1000)) >= 1e-6) throw new UsageError('--denomination must have at most 3 decimal places');
+  return value;
+}
+
 /** A gate URL given on the command line: one that is not an https:// URL is a command-line mistake (exit 2). */
 function gateUrlArgument(url: string | undefined, what: string): string | undefined {
   if (url === undefined) return undefined;
@@ -326,7 +332,7 @@ export async function runCommand(command: Command, ctx: CommandContext): Promise
       if (!/^[A-Z]{3}$/.test(currency)) throw new UsageError('--currency must be an ISO 4217 code, e.g. USD');
       const event = {
         currency,
-        denomination: num(ctx, 'denomination', { above: 0, max: 1_000_000 }) ?? missing('denomination'),
+        denomination: thousandths(num(ctx, 'denomination', { min: 0.001, max: 1_000_000 }) ?? missing('denomination')),
         count: num(ctx, 'count', { integer: true, min: 1, max: 10_000 }) ?? missing('count'),
         eventId: str(ctx, 'event-id'),
       };

@@ -34,7 +34,8 @@ describe.skipIf(!existsSync(CLI))('terminal CLI (compiled)', () => {
     // As the server: a denomination is more than 0.
     const zero = await terminal(['cash-event', '--currency', 'USD', '--denomination', '0', '--count', '1']);
     expect(zero.code).toBe(2);
-    expect(zero.stderr).toContain('--denomination must be a number > 0 and ≤ 1000000');
+    expect(zero.stderr).toContain('--denomination must be a number ≥ 0.001 and ≤ 1000000');
+    expect((await terminal(['cash-event', '--currency', 'USD', '--denomination', '1.2345', '--count', '1'])).stderr).toContain('at most 3 decimal places');
     expect((await terminal(['set-server', 'https://a:1', 'extra'])).code).toBe(2);
     // A value the server or the key generator would refuse is a usage error too, before anything is read or sent.
     const tooMany = await terminal(['cash-event', '--currency', 'USD', '--denomination', '20', '--count', '100000000']);

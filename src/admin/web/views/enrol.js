@@ -87,7 +87,7 @@ export function enrolView(ctx) {
     fill(body,
       h('p', {}, 'Approving a pairing request needs two-factor authentication. Until you set it up you can look at everything, but not approve.'),
       h('form', { id: 'enrolment-form', class: 'inline-form', onsubmit: (event) => start(event, enrolmentCode, button), novalidate: true },
-        field('Enrolment code', enrolmentCode, 'The 12 digits your administrator gave you with your password (pairing-server users add --no-2fa printed it).'),
+        field('Enrolment code', enrolmentCode, 'The 12 digits your administrator gave you with your password (pairing-server users add --no-2fa or users reset-2fa --no-2fa printed it).'),
         button),
       error.el);
   }
