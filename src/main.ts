@@ -103,7 +103,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     });
     await store.appendAudit({ at: now(), user: cliUser(), action: 'server.restored', target: null, detail: { takenAt: restoredFrom.takenAt, from: restoredFrom.from, sessionsEnded } });
     dropBackupMarker(config.dataDir);
-    log.warn({ takenAt: restoredFrom.takenAt, from: restoredFrom.from, sessionsEnded, refusedUntil: new Date((Math.floor(startedAt / 1000) + 1 + config.clockSkewSec) * 1000).toISOString() },
+    log.warn({ takenAt: restoredFrom.takenAt, from: restoredFrom.from, sessionsEnded, refusedUntil: new Date((Math.floor(startedAt / 1000) + config.clockSkewSec) * 1000).toISOString() },
       'started on a restored backup: terminal requests signed before this start are refused until refusedUntil (their nonces are not in the copy; '
       + 'one signed ahead by a fast terminal clock is refused only if the old server stopped at least --clock-skew before this start), operators log in '
       + 'again, and what changed after takenAt is undone: unpair again the terminals unpaired since, and redo users disable, passwd and reset-2fa '

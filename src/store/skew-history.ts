@@ -43,8 +43,9 @@ export class SkewHistory {
       // The last run may have seen requests created up to its skew ahead of now; their nonces are kept by its skew.
       windows.push({ createdBefore: nowSec + last.skewSec + 1, skewSec: last.skewSec });
     }
-    // Up to and including this second: a request the old server took the second it stopped is refused too.
-    if (opts.restored) windows.push({ createdBefore: nowSec + 1, skewSec: 0, restored: true });
+    // Before this second: the old server stopped before this start, so what it took was created before it, unless a
+    // terminal clock ahead signed it ahead (the wait ADMIN-OPS asks for covers that). A terminal signing now is served.
+    if (opts.restored) windows.push({ createdBefore: nowSec, skewSec: 0, restored: true });
     this.settings.putSync('clock-skew', { skewSec: clockSkewSec, windows });
     return windows;
   }
@@ -53,7 +54,7 @@ export class SkewHistory {
 /** The window that refuses a request created at `createdSec`, as older than a run that may have seen it allows; else null. */
 export function refusingPastWindow(createdSec: number, nowSec: number, windows: readonly PastWindow[]): PastWindow | null {
   for (const w of windows) {
-    // A restored copy's window refuses whatever was created before it, however fresh (the start's own second too).
+    // A restored copy's window refuses whatever was created before it, however fresh.
     if (createdSec < w.createdBefore && (w.restored === true || nowSec - createdSec > w.skewSec)) return w;
   }
   return null;

@@ -55,15 +55,15 @@ describe('SkewHistory', () => {
   it('on a restored backup refuses every request created up to the start, for as long as one could be fresh', () => {
     start(T - 5_000, 300);
     const windows = start(T, 300, true);
-    expect(windows).toEqual([{ createdBefore: T + 1, skewSec: 0, restored: true }]);
-    // Whatever the old server may have taken, even a request created this very second, judged in that second.
-    expect(refusingPastWindow(T, T + 1, windows)).toEqual(windows[0]);
-    expect(refusingPastWindow(T, T, windows)).toEqual(windows[0]);
+    expect(windows).toEqual([{ createdBefore: T, skewSec: 0, restored: true }]);
+    // Whatever the old server may have taken before the start, however fresh it still is.
+    expect(refusingPastWindow(T - 1, T - 1, windows)).toEqual(windows[0]);
     expect(withinPastWindows(T - 1, T + 100, windows)).toBe(false);
-    // A terminal signing after the start is served.
+    // A terminal signing from the start on is served at once.
+    expect(withinPastWindows(T, T, windows)).toBe(true);
     expect(withinPastWindows(T + 1, T + 2, windows)).toBe(true);
     // A restart within the clock skew keeps the window; after it, nothing created before the start can be fresh.
     expect(start(T + 300, 300)).toEqual(windows);
-    expect(start(T + 302, 300)).toEqual([]);
+    expect(start(T + 301, 300)).toEqual([]);
   });
 });
