@@ -395,7 +395,8 @@ describe('operator web page', () => {
     // The password alone does not enrol: a wrong enrolment code spends one of its tries.
     await page.fill('#enrolment-code', ops.carol.enrolmentCode === '0000-0000-0000' ? '1111-1111-1111' : '0000-0000-0000');
     await page.click('#enrol-start');
-    await expect.poll(() => page.textContent('#enrol-error')).toContain('wrong enrolment code: 4 tries left');
+    await expect.poll(() => page.textContent('#enrol-error')).toContain('Wrong enrolment code: 4 tries left.');
+    await screenshot(page, 'enrol-code');
     await page.fill('#enrolment-code', ops.carol.enrolmentCode!);
     await page.click('#enrol-start');
     const qr = page.locator('#enrol-qr');

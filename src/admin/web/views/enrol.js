@@ -33,7 +33,8 @@ export function enrolView(ctx) {
     } catch (failure) {
       button.disabled = false;
       // The server's message says how many tries are left, or that the administrator has to issue a new code.
-      error.show(failure.code === 'code_mismatch' || failure.code === 'invalid_state' ? failure.message : errorText(failure));
+      const told = failure.code === 'code_mismatch' || failure.code === 'invalid_state';
+      error.show(told ? `${failure.message.charAt(0).toUpperCase()}${failure.message.slice(1)}.` : errorText(failure));
       enrolmentCode.focus();
     }
   }
@@ -87,7 +88,7 @@ export function enrolView(ctx) {
     fill(body,
       h('p', {}, 'Approving a pairing request needs two-factor authentication. Until you set it up you can look at everything, but not approve.'),
       h('form', { id: 'enrolment-form', class: 'inline-form', onsubmit: (event) => start(event, enrolmentCode, button), novalidate: true },
-        field('Enrolment code', enrolmentCode, 'The 12 digits your administrator gave you with your password (pairing-server users add --no-2fa or users reset-2fa --no-2fa printed it).'),
+        field('Enrolment code', enrolmentCode, 'The 12 digits your administrator gave you with your password. Spent or expired: ask them for a new one.'),
         button),
       error.el);
   }
