@@ -101,7 +101,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       store.sessions.clearSync();
       return count;
     });
-    await store.appendAudit({ at: now(), user: cliUser(), action: 'server.restored', target: null, detail: { takenAt: restoredFrom.takenAt, from: restoredFrom.from, sessionsEnded } });
+    await store.appendAudit({ at: now(), user: cliUser(), action: 'server.restored', target: null, detail: { takenAt: restoredFrom.takenAt, from: restoredFrom.from, sessionsEnded, result: 'ok' } });
     dropBackupMarker(config.dataDir);
     log.warn({ takenAt: restoredFrom.takenAt, from: restoredFrom.from, sessionsEnded, refusedUntil: new Date((Math.floor(startedAt / 1000) + config.clockSkewSec) * 1000).toISOString() },
       'started on a restored backup: terminal requests signed before this start are refused until refusedUntil (their nonces are not in the copy; '

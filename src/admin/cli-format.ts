@@ -72,8 +72,12 @@ export function renderResult(renderer: Renderer, result: unknown): string {
       return `2FA secret: ${text(r.totpSecret)}\notpauth URI: ${text(r.otpauthUri)}\n` +
         'Add it to your authenticator app, then run: cas totp confirm CODE\n';
     }
-    case 'enrolled':
-      return '2FA enrolled: from now on log in with --totp CODE; you may approve pairing requests\n';
+    case 'enrolled': {
+      const ended = itemOf(result, 'enrolled').sessionsEnded;
+      // The operator's other sessions end with the enrolment (they never showed a code): a `cas watch` among them stops.
+      const others = typeof ended === 'number' && ended > 0 ? `; your ${ended} other session${ended === 1 ? '' : 's'} ended` : '';
+      return `2FA enrolled: from now on log in with --totp CODE; you may approve pairing requests and do the other ops that need 2FA${others}\n`;
+    }
     case 'events':
       return '';
     case 'vpn':

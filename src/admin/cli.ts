@@ -43,7 +43,7 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
       const resumed = command.op !== 'login' && live !== null && (await resume(client, live.token, file));
       if (command.op !== 'login' && command.op !== 'logout' && saved !== null && !resumed) {
         // Said before the password is asked for: without it, a script saw only "no password on stdin".
-        io.stderr.write('note: the session kept by cas login has ended (logged out, 8 h idle, 12 h after the login, or the account was changed on the server): run cas login again; this command logs in once\n');
+        io.stderr.write('note: the session kept by cas login has ended (logged out, 8 h idle, 12 h after the login, the account changed on the server, or a restored backup): run cas login again; this command logs in once\n');
       }
       if (command.op === 'logout') {
         if (resumed) await client.logout();
@@ -142,7 +142,7 @@ async function watch(client: AdminClient, args: Record<string, unknown>, json: b
       if (signal.aborted) return resolve();
       signal.addEventListener('abort', () => resolve(), { once: true });
       client.on('close', () => reject(new AppError('server_unreachable', 'the server closed the admin connection (it stopped or restarted?): no more events come; run cas watch again once it is back')));
-      ended = () => reject(new AppError('session_expired', 'the session was logged out (cas logout, or a new cas login of this user, which replaces the kept session) or expired, so no more events come: log in again (cas login)'));
+      ended = () => reject(new AppError('session_expired', 'the session ended (cas logout; a new cas login of this user, which replaces the kept session; 8 h idle or 12 h after the login; the account changed on the server; 2FA confirmed in another session; or a restored backup), so no more events come: log in again (cas login)'));
     });
   } finally {
     process.off('SIGINT', onSignal);

@@ -223,7 +223,7 @@ otpauth:// URI once, to enrol in an authenticator app; the old secret's codes st
 working, an enrolment in progress is dropped, and every session the operator holds
 ends. With --no-2fa they get none but a new enrolment code, printed once, and enrol
 again themselves with it (cas totp enroll --code CODE, or Set up 2FA on the web
-page); this is also how an operator gets a code whose code expired or was spent.
+page); this is also how an operator whose code expired or was spent gets a new one.
 Works while the server runs. Audited, refusals included (never the secret or code).
 
 Options:

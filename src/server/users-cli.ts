@@ -62,7 +62,8 @@ function printSecret(created: CreatedOperator): void {
     process.stdout.write(`enrol this URI in an authenticator app (it is shown once):\n${created.otpauthUri}\n`);
     return;
   }
-  process.stdout.write(`no 2FA yet: ${created.user} can look but cannot approve pairing until they enrol an authenticator with\n`
+  process.stdout.write(`no 2FA yet: ${created.user} can look but cannot approve pairing, set payout addresses, change contacts or\n`
+    + `delete terminals until they enrol an authenticator with\n`
     + `the enrolment code ${created.enrolmentCode} (shown once; until ${created.enrolmentCodeExpiresAt}, 5 tries):\n`
     + `cas totp enroll --code ${created.enrolmentCode}, or Set up 2FA on the web page. Hand it over apart from the password.\n`);
 }
@@ -77,7 +78,7 @@ export async function runUsersCommand(command: UsersCommand, config: Config, nam
     // An earlier command killed between its change and its entry is audited now, not at the server's next start.
     const cutShort = await settleInterruptedAudits(store, { server: false, now: Date.now(), running: processRuns });
     for (const entry of cutShort) {
-      process.stderr.write(`note: an earlier ${entry.action.replace('.', ' ')} ${entry.target ?? ''} was cut short before its outcome was audited: audited as interrupted (audit entry ${entry.seq}); check it with pairing-server users list\n`);
+      process.stderr.write(`note: an earlier ${entry.action.replace('.', ' ')} ${entry.target ?? ''} was cut short before its outcome was audited: audited as interrupted (audit entry ${entry.seq}); it may or may not have taken effect: run it again\n`);
     }
     switch (command) {
       case 'users add': {
@@ -93,8 +94,11 @@ export async function runUsersCommand(command: UsersCommand, config: Config, nam
         return;
       }
       case 'users disable': {
+        const wasDisabled = store.operators.get(name)?.disabledAt != null;
         const done = await audited(store, 'users.disable', name, { force: flags.force }, () => disableOperator(store, name, { force: flags.force }), ended);
-        out({ ...done, disabled: true }, `operator ${name} disabled: cannot log in; ${sessions(done.sessionsEnded)}\n`);
+        out({ ...done, disabled: true }, wasDisabled
+          ? `operator ${name} was disabled already (since ${new Date(store.operators.get(name)!.disabledAt!).toISOString()}); ${sessions(done.sessionsEnded)}\n`
+          : `operator ${name} disabled: cannot log in; ${sessions(done.sessionsEnded)}\n`);
         return;
       }
       case 'users enable': {

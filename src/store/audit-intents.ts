@@ -41,7 +41,7 @@ export async function settleInterruptedAudits(store: Store, opts: { server: bool
     const { pid: _pid, by: _by, process: _process, detail, ...entry } = value;
     // Settled by another process meanwhile (a command and a server starting together): not twice.
     if (store.auditIntents.get(key) === undefined) continue;
-    settled.push(await store.appendAudit({ ...entry, detail: { ...detail, result: 'interrupted', recordedAt: opts.now } }, key));
+    settled.push(await store.appendAudit({ ...entry, detail: { ...detail, result: 'interrupted', recordedAt: new Date(opts.now).toISOString() } }, key));
   }
   return settled;
 }

@@ -94,6 +94,9 @@ describe('account changes while the server runs', () => {
     await expectEnded(first, ended[0]!);
     await expectEnded(second, ended[1]!);
     expect((await told).data).toMatchObject({ user: 'bob', by: expect.stringMatching(/^cli:/), action: 'users.disable', result: 'ok' });
+    // Disabled again: said so, and the first time kept.
+    const since = (await users(server, ['list', '--json'])).json.find((u: { user: string }) => u.user === 'bob').disabledAt as string;
+    expect((await users(server, ['disable', 'bob'])).stdout).toBe(`operator bob was disabled already (since ${since}); 0 sessions ended\n`);
     expect(await refusal(login(server, bob))).toBe('login_failed');
     expect(await refusal(login(server, { ...bob, password: 'not the password at all' }))).toBe('login_failed');
     const listed = (await users(server, ['list', '--json'])).json as Record<string, unknown>[];
@@ -177,6 +180,7 @@ describe('account changes while the server runs', () => {
     const offline = entries.filter((e) => e.action.startsWith('users.') && e.action !== 'users.add').reverse();
     expect(offline.map(({ action, target, detail }) => ({ action, target, detail }))).toEqual([
       { action: 'users.disable', target: 'bob', detail: { force: false, sessionsEnded: 2, result: 'ok' } },
+      { action: 'users.disable', target: 'bob', detail: { force: false, sessionsEnded: 0, result: 'ok' } },
       { action: 'users.enable', target: 'bob', detail: { sessionsEnded: 0, wasDisabled: true, result: 'ok' } },
       { action: 'users.enable', target: 'bob', detail: { sessionsEnded: 0, wasDisabled: false, result: 'ok' } },
       { action: 'users.reset_2fa', target: 'carol', detail: { has2fa: true, sessionsEnded: 1, result: 'ok' } },

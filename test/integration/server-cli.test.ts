@@ -371,7 +371,7 @@ describe('backup', () => {
     await expect(again.resume(loggedOut)).rejects.toMatchObject({ code: 'session_expired' });
     expect(await again.request('terminals.get', { serial: 'BACKUP-1' })).toMatchObject({ state: 'paired', tfp: terminal.tfp });
     const [restoredEntry] = (await again.request('audit.list', { action: 'server.restored' })) as { user: string; detail: Record<string, unknown> }[];
-    expect(restoredEntry).toMatchObject({ user: expect.stringMatching(/^cli:/), detail: { takenAt: expect.any(String), from: server.dataDir, sessionsEnded: 1 } });
+    expect(restoredEntry).toMatchObject({ user: expect.stringMatching(/^cli:/), detail: { takenAt: expect.any(String), from: server.dataDir, sessionsEnded: 1, result: 'ok' } });
     expect((await terminal.send(restored.masterUrl, '/api/v1/cash-events', { body: JSON.stringify(event) })).json).toEqual({ accepted: true, duplicate: true });
   }, 90_000);
 

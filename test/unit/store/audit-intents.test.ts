@@ -53,8 +53,8 @@ describe('audit intents', () => {
 
     const settled = await settleInterruptedAudits(store, { server: true, now: 9_000, running: processRuns });
     expect(settled.map((e) => [e.seq, e.action, e.detail])).toEqual([
-      [2, 'pairing.approve', { remoteAddress: '192.0.2.1', result: 'interrupted', recordedAt: 9_000 }],
-      [3, 'terminals.unpair', { remoteAddress: '192.0.2.1', result: 'interrupted', recordedAt: 9_000 }],
+      [2, 'pairing.approve', { remoteAddress: '192.0.2.1', result: 'interrupted', recordedAt: new Date(9_000).toISOString() }],
+      [3, 'terminals.unpair', { remoteAddress: '192.0.2.1', result: 'interrupted', recordedAt: new Date(9_000).toISOString() }],
     ]);
     expect(intents().map((i) => i.action)).toEqual(['gate.open']);
     expect(verifyAuditChain(store.audit.getRange().map(({ value }) => value))).toMatchObject({ ok: true, entries: 3 });
