@@ -48,15 +48,25 @@ export function parsePairingBody(value: unknown): PairingBody {
 /** 2000-01-01T00:00:00Z: no cash event of a fleet running this server is older. */
 const EARLIEST_CASH_EVENT = Date.UTC(2000, 0, 1);
 
-export const cashEventSchema = z.object({
-  eventId: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'eventId: 1-128 characters of A-Z a-z 0-9 . _ : -'),
-  currency: z.string().regex(/^[A-Z]{3}$/, 'currency: an ISO 4217 code such as USD'),
+/** A cash event's bounds, for the terminal CLI's own checks too (a value master would refuse is a usage error there). */
+export const CASH_EVENT_LIMITS = {
+  currency: /^[A-Z]{3}$/,
   // A banknote or coin: at least a thousandth (the smallest unit ISO 4217 has), in thousandths at most; 1e-300 is no
   // money any terminal counted.
-  denomination: z.number().min(0.001).max(1_000_000)
-    .refine((d) => Math.abs(d * 1000 - Math.round(d * 1000)) < 1e-6, 'denomination: at most 3 decimal places'),
+  denomination: { min: 0.001, max: 1_000_000 },
+  count: { min: 1, max: 10_000 },
+} as const;
+
+/** Whether a denomination is in thousandths: at most 3 decimal places, as binary floating point can tell. */
+export const inThousandths = (d: number): boolean => Math.abs(d * 1000 - Math.round(d * 1000)) < 1e-6;
+
+export const cashEventSchema = z.object({
+  eventId: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'eventId: 1-128 characters of A-Z a-z 0-9 . _ : -'),
+  currency: z.string().regex(CASH_EVENT_LIMITS.currency, 'currency: an ISO 4217 code such as USD'),
+  denomination: z.number().min(CASH_EVENT_LIMITS.denomination.min).max(CASH_EVENT_LIMITS.denomination.max)
+    .refine(inThousandths, 'denomination: at most 3 decimal places'),
   // Bounds before int(): 2^53 is not a safe integer either, and "at most 10000" is the useful answer.
-  count: z.number().min(1).max(10_000).int(),
+  count: z.number().min(CASH_EVENT_LIMITS.count.min).max(CASH_EVENT_LIMITS.count.max).int(),
   // Not before 2000: a terminal whose clock reads 0001 or 1970 sent a time nobody can book (a future one is refused by
   // master against its own clock).
   at: z.iso.datetime({ offset: true }).refine((at) => Date.parse(at) >= EARLIEST_CASH_EVENT, 'at: before 2000-01-01'),

@@ -7,6 +7,7 @@ import { writeFileDurably } from '../durable-file.js';
 import { AppError } from '../errors.js';
 import { MAX_RSA_BITS, MIN_RSA_BITS } from '../crypto/certificates.js';
 import { formatFingerprint, normalizeFingerprint } from '../crypto/fingerprint.js';
+import { CASH_EVENT_LIMITS, inThousandths } from '../protocol/schemas.js';
 import type { KeyKind } from '../protocol/types.js';
 import type { Command } from './cli-help.js';
 import { codeScreen, ProgressLine, readLine, readSecretLine } from './cli-io.js';
@@ -63,7 +64,7 @@ function num(ctx: CommandContext, name: string, opts: { integer?: boolean; min?:
 
 /** A denomination as the server takes it: in thousandths at most (ISO 4217's smallest unit). */
 function thousandths(value: number): number {
-  if (Math.abs(value * 1000 - Math.round(value * 1000)) >= 1e-6) throw new UsageError('--denomination must have at most 3 decimal places');
+  if (!inThousandths(value)) throw new UsageError('--denomination must have at most 3 decimal places');
   return value;
 }
 
@@ -329,11 +330,11 @@ export async function runCommand(command: Command, ctx: CommandContext): Promise
       // Command-line mistakes first (exit 2), before the state directory is even looked at.
       // ISO 4217 codes are upper case; `usd` is what was meant.
       const currency = str(ctx, 'currency', true).toUpperCase();
-      if (!/^[A-Z]{3}$/.test(currency)) throw new UsageError('--currency must be an ISO 4217 code, e.g. USD');
+      if (!CASH_EVENT_LIMITS.currency.test(currency)) throw new UsageError('--currency must be an ISO 4217 code, e.g. USD');
       const event = {
         currency,
-        denomination: thousandths(num(ctx, 'denomination', { min: 0.001, max: 1_000_000 }) ?? missing('denomination')),
-        count: num(ctx, 'count', { integer: true, min: 1, max: 10_000 }) ?? missing('count'),
+        denomination: thousandths(num(ctx, 'denomination', CASH_EVENT_LIMITS.denomination) ?? missing('denomination')),
+        count: num(ctx, 'count', { integer: true, ...CASH_EVENT_LIMITS.count }) ?? missing('count'),
         eventId: str(ctx, 'event-id'),
       };
       const reply = await locked(ctx, 'cash-event', () => Terminal.open(ctx.stateDir).cashEvent(event));
