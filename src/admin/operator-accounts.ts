@@ -40,29 +40,33 @@ const noOperator = (name: string): AppError => new AppError('not_found', `no ope
 
 /**
  * Applies `update` to the record as it is inside the write transaction, never to one read before: a login consuming a
- * TOTP step meanwhile (consumeTotpStep) can neither be lost nor write an old secret back.
+ * TOTP step meanwhile (consumeTotpStep) can neither be lost nor write an old secret back. `update` returning null
+ * changes nothing, sessions included. `before`: the record `update` was given.
  */
-async function change(store: Store, name: string, update: (latest: OperatorRecord) => OperatorRecord): Promise<AccountChange> {
+async function change(store: Store, name: string, update: (latest: OperatorRecord) => OperatorRecord | null): Promise<{ changed: AccountChange; before: OperatorRecord }> {
   return store.atomically(() => {
-    const latest = store.operators.get(name);
-    if (!latest) throw noOperator(name);
-    store.operators.putSync(name, update(latest));
-    return { user: name, sessionsEnded: endSessionsSync(store, name) };
+    const before = store.operators.get(name);
+    if (!before) throw noOperator(name);
+    const after = update(before);
+    if (after === null) return { changed: { user: name, sessionsEnded: 0 }, before };
+    store.operators.putSync(name, after);
+    return { changed: { user: name, sessionsEnded: endSessionsSync(store, name) }, before };
   });
 }
 
 /**
  * Refused (`invalid_state`) for the last enabled operator with 2FA unless `force`: nobody left could approve a
- * pairing. Disabling a disabled operator keeps the first `disabledAt`.
+ * pairing. Disabling a disabled operator keeps the first `disabledAt`, and says since when (`disabledSince`).
  */
-export async function disableOperator(store: Store, name: string, opts: { force: boolean }, now = Date.now()): Promise<AccountChange> {
-  return change(store, name, (latest) => {
+export async function disableOperator(store: Store, name: string, opts: { force: boolean }, now = Date.now()): Promise<AccountChange & { disabledSince: number | null }> {
+  const { changed, before } = await change(store, name, (latest) => {
     const approvers = [...store.operators.getRange().filter(({ value }) => value.totpSecret !== null && !isDisabled(value))];
     if (!opts.force && approvers.length === 1 && approvers[0]!.key === name) {
       throw new AppError('invalid_state', `${name} is the last enabled operator with 2FA: without them nobody could approve a pairing. Give another operator 2FA first (users add, users reset-2fa, or their cas totp enroll), or pass --force`);
     }
     return { ...latest, disabledAt: latest.disabledAt ?? now };
   });
+  return { ...changed, disabledSince: before.disabledAt ?? null };
 }
 
 /**
@@ -70,13 +74,8 @@ export async function disableOperator(store: Store, name: string, opts: { force:
  * who was not disabled is left as they are (`wasDisabled: false`): enabling them must not log them out.
  */
 export async function enableOperator(store: Store, name: string): Promise<AccountChange & { wasDisabled: boolean }> {
-  return store.atomically(() => {
-    const latest = store.operators.get(name);
-    if (!latest) throw noOperator(name);
-    if (!isDisabled(latest)) return { user: name, sessionsEnded: 0, wasDisabled: false };
-    store.operators.putSync(name, { ...latest, disabledAt: null });
-    return { user: name, sessionsEnded: endSessionsSync(store, name), wasDisabled: true };
-  });
+  const { changed, before } = await change(store, name, (latest) => (isDisabled(latest) ? { ...latest, disabledAt: null } : null));
+  return { ...changed, wasDisabled: isDisabled(before) };
 }
 
 /**
@@ -87,7 +86,7 @@ export async function enableOperator(store: Store, name: string): Promise<Accoun
 export async function resetOperatorTotp(store: Store, name: string, opts: { with2fa: boolean }, now = Date.now()): Promise<CreatedOperator & AccountChange> {
   const factor = secondFactorFor(store.fieldKey, name, opts.with2fa, now);
   const sealed = factor.totpSecret && sealField(store.fieldKey, factor.totpSecret, name);
-  const changed = await change(store, name, (latest) => ({ ...latest, totpSecret: sealed, pendingTotpSecret: null, lastTotpStep: 0, enrolmentCode: factor.enrolmentCode }));
+  const { changed } = await change(store, name, (latest) => ({ ...latest, totpSecret: sealed, pendingTotpSecret: null, lastTotpStep: 0, enrolmentCode: factor.enrolmentCode }));
   return { ...changed, ...factor.shown };
 }
 
@@ -96,5 +95,5 @@ export async function setOperatorPassword(store: Store, name: string, password: 
   // Before the hash: an unknown name is told at once, not after a second of scrypt.
   if (!store.operators.get(name)) throw noOperator(name);
   const passwordHash = await hashPassword(password);
-  return change(store, name, (latest) => ({ ...latest, passwordHash }));
+  return (await change(store, name, (latest) => ({ ...latest, passwordHash }))).changed;
 }

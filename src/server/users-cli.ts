@@ -94,10 +94,9 @@ export async function runUsersCommand(command: UsersCommand, config: Config, nam
         return;
       }
       case 'users disable': {
-        const wasDisabled = store.operators.get(name)?.disabledAt != null;
-        const done = await audited(store, 'users.disable', name, { force: flags.force }, () => disableOperator(store, name, { force: flags.force }), ended);
-        out({ ...done, disabled: true }, wasDisabled
-          ? `operator ${name} was disabled already (since ${new Date(store.operators.get(name)!.disabledAt!).toISOString()}); ${sessions(done.sessionsEnded)}\n`
+        const { disabledSince, ...done } = await audited(store, 'users.disable', name, { force: flags.force }, () => disableOperator(store, name, { force: flags.force }), ended);
+        out({ ...done, disabled: true }, disabledSince !== null
+          ? `operator ${name} was disabled already (since ${new Date(disabledSince).toISOString()}); ${sessions(done.sessionsEnded)}\n`
           : `operator ${name} disabled: cannot log in; ${sessions(done.sessionsEnded)}\n`);
         return;
       }

@@ -98,7 +98,7 @@ describe('users disable / enable', () => {
     await add('bob');
     const bob = [await open('bob'), await open('bob')];
     const alice = await open('alice');
-    expect(await disableOperator(store, 'bob', { force: false })).toEqual({ user: 'bob', sessionsEnded: 2 });
+    expect(await disableOperator(store, 'bob', { force: false })).toEqual({ user: 'bob', sessionsEnded: 2, disabledSince: null });
     for (const { token, session } of bob) {
       expect(sessions.isLive(session.tokenHash)).toBe(false);
       expect(() => sessions.resume(token)).toThrow(expect.objectContaining({ code: 'session_expired' }));
@@ -158,7 +158,7 @@ describe('users disable / enable', () => {
     expect(listOperators(store).find((u) => u.user === 'alice')!.disabled).toBe(false);
     // Operators without 2FA are never the last approver.
     await disableOperator(store, 'carol', { force: false });
-    expect(await disableOperator(store, 'alice', { force: true })).toEqual({ user: 'alice', sessionsEnded: 1 });
+    expect(await disableOperator(store, 'alice', { force: true })).toEqual({ user: 'alice', sessionsEnded: 1, disabledSince: null });
     expect(listOperators(store).every((u) => u.disabled)).toBe(true);
   });
 
