@@ -1,6 +1,7 @@
 /** @module The only reader of process.env and command-line flags for the server; returns a frozen Config. */
 import os from 'node:os';
 import path from 'node:path';
+import { SESSION_MAX_AGE_SEC } from './protocol/types.js';
 import { MAX_CLOCK_SKEW_SEC } from './store/nonce-ring.js';
 import { MAX_PAIRING_TTL_SEC } from './store/pairing-timeline.js';
 
@@ -82,7 +83,7 @@ export const DEFAULTS: Omit<Config, 'dataDir' | 'publicHost' | 'publicHostIsLoop
   masterMaxBodyBytes: 16 * 1024,
   adminMaxMessageBytes: 64 * 1024,
   sessionIdleSec: 8 * 3600,
-  sessionMaxAgeSec: 12 * 3600,
+  sessionMaxAgeSec: SESSION_MAX_AGE_SEC,
   // Generous: cas keeps its connection open while the operator types a TOTP code, and a login form may be left a while.
   adminLoginDeadlineSec: 300,
   adminConnectionsPerAddress: 50,

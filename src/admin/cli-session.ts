@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { writeFileDurably } from '../durable-file.js';
 import { AppError } from '../errors.js';
+import { SESSION_MAX_AGE_SEC } from '../protocol/types.js';
 
 export interface SavedSession {
   url: string;
@@ -12,9 +13,6 @@ export interface SavedSession {
   token: string;
   expiresAt: string;
 }
-
-/** However busy, a session ends this long after its login (the server's rule, admin/sessions.ts). */
-const SESSION_MAX_AGE_MS = 12 * 3600_000;
 
 /** One file per (admin URL, user): `$CAS_SESSION_DIR` or `~/.config/cas`. */
 export function sessionFile(env: NodeJS.ProcessEnv, url: string, user: string): string {
@@ -54,7 +52,7 @@ export function loadSession(file: string): (SavedSession & { ended: boolean }) |
   }
   try {
     const saved = JSON.parse(text) as SavedSession;
-    return typeof saved.token === 'string' ? { ...saved, ended: Date.now() - writtenAt > SESSION_MAX_AGE_MS } : null;
+    return typeof saved.token === 'string' ? { ...saved, ended: Date.now() - writtenAt > SESSION_MAX_AGE_SEC * 1000 } : null;
   } catch {
     return null;
   }

@@ -2,7 +2,7 @@
 import { AppError } from '../errors.js';
 import type { AdminReply, AdminRequest } from '../protocol/types.js';
 import { intendAudit } from '../store/audit-intents.js';
-import { nameTried } from './operators.js';
+import { hasTwoFactor, nameTried } from './operators.js';
 import { OPS, type Connection, type OpsContext } from './ops.js';
 
 /** Parses a raw frame into a request; a frame that is not one still gets an answer (with id 0 when none is readable). */
@@ -70,7 +70,7 @@ export async function dispatch(ctx: OpsContext, conn: Connection, raw: string): 
       checkAccess(ctx, conn, spec.access, spec.slides !== false && !(frame.background && spec.audit !== true));
       if (spec.audit === true && spec.writeAhead !== false) {
         const entry = { at: ctx.now(), user: failedAs() ?? '(anonymous)', action: frame.op, target };
-        intent = await intendAudit(ctx.store, 'server', { ...entry, detail: conn.remoteAddress === null ? detail : { ...detail, remoteAddress: conn.remoteAddress } });
+        intent = await intendAudit(ctx.store, 'server', { ...entry, detail: withAddress(detail, conn.remoteAddress) });
       }
       const result = await spec.run(ctx, conn, frame.args, frame);
       if (spec.audit === true) await auditDone(ctx, conn.session?.user ?? before, frame.op, target, detail, conn.remoteAddress, intent);
@@ -145,7 +145,7 @@ function checkAccess(ctx: OpsContext, conn: Connection, access: 'none' | 'sessio
     conn.unsubscribeAll();
     throw error;
   }
-  if (access === '2fa' && ctx.store.operators.get(conn.session.user)?.totpSecret == null) {
+  if (access === '2fa' && !hasTwoFactor(ctx.store, conn.session.user)) {
     throw new AppError('requires_2fa', 'only operators with 2FA enrolled may do this: enrol TOTP first with the enrolment code your administrator gave you (cas totp enroll --code CODE, or Set up 2FA on the web page)');
   }
 }
@@ -176,5 +176,10 @@ async function audit(
   const { result, ...rest } = detail;
   const level = result === 'ok' ? 'info' : 'warn';
   ctx.log[level]({ user: who, action, target, result, remoteAddress, ...(Object.keys(rest).length > 0 ? { detail: rest } : {}) }, 'operator action');
-  await ctx.store.appendAudit({ at: ctx.now(), user: who, action, target, detail: remoteAddress === null ? detail : { ...detail, remoteAddress } }, intent);
+  await ctx.store.appendAudit({ at: ctx.now(), user: who, action, target, detail: withAddress(detail, remoteAddress) }, intent);
+}
+
+/** An entry's detail with the address the op came from (none for the server's own entries). */
+function withAddress(detail: Record<string, unknown>, remoteAddress: string | null): Record<string, unknown> {
+  return remoteAddress === null ? detail : { ...detail, remoteAddress };
 }

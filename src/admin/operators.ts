@@ -48,6 +48,9 @@ export function secondFactorFor(key: Buffer, name: string, with2fa: boolean, now
 /** A fixed hash to verify against when the user does not exist, so timing does not tell which part failed. */
 let decoyHash: Promise<string> | null = null;
 
+/** Whether `user` may do what 2FA guards: the account exists and has TOTP enrolled. */
+export const hasTwoFactor = (store: Store, user: string): boolean => store.operators.get(user)?.totpSecret != null;
+
 /** Records written before `disabledAt` existed lack it: they are enabled. */
 export const isDisabled = (record: OperatorRecord): boolean => record.disabledAt != null;
 

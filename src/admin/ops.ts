@@ -13,7 +13,7 @@ import { ADDRESS_FORMATS, isValidDepositAddress, SUPPORTED_COINS } from '../prot
 import type { LoginThrottle } from './login-throttle.js';
 import { pairingViewOf, terminalViewOf } from '../actors/operator-views.js';
 import { listAudit, listPairing, listTerminals } from './listings.js';
-import { beginTotpEnrolment, checkLogin, confirmTotpEnrolment, nameTried } from './operators.js';
+import { beginTotpEnrolment, checkLogin, confirmTotpEnrolment, hasTwoFactor, nameTried } from './operators.js';
 import type { Session, Sessions } from './sessions.js';
 import { VPN_OPS, type VpnService } from '../vpn/vpn-ops.js';
 
@@ -153,8 +153,7 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
       // A page reconnecting by itself after a network blip is not the operator at work: it must not keep a session alive.
       const session = ctx.sessions.resume(args.token, !frame.background);
       conn.session = session;
-      const record = ctx.store.operators.get(session.user);
-      return { user: session.user, expiresAt: new Date(session.expiresAt).toISOString(), has2fa: record?.totpSecret != null };
+      return { user: session.user, expiresAt: new Date(session.expiresAt).toISOString(), has2fa: hasTwoFactor(ctx.store, session.user) };
     },
   },
   logout: {
@@ -251,7 +250,7 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
       if (moved.length > 0) throw new AppError('conflict', `${moved.join(' and ')} of ${serial} changed meanwhile (now ${moved.map((f) => JSON.stringify(current[f])).join(', ')}): look again before you save`);
       // The approver reads the pairing code to this number: a password alone must not redirect that call to a thief's phone.
       // Any update that names it, the same value too: compared here, it could still undo a change queued in the actor.
-      if (edit.contact !== undefined && ctx.store.operators.get(conn.session!.user)?.totpSecret == null) {
+      if (edit.contact !== undefined && !hasTwoFactor(ctx.store, conn.session!.user)) {
         throw new AppError('requires_2fa', 'changing a terminal\'s contact needs 2FA: approvers call it to hear the pairing code. Enrol TOTP first (cas totp enroll --code CODE), or ask an operator with 2FA');
       }
       // Through the terminal's actor, never read-modify-write here: the actor writes the same record when it pairs or unpairs.

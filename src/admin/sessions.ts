@@ -41,6 +41,11 @@ export class Sessions {
     return Math.min(seenAt + this.idleMs, createdAt + this.maxAgeMs);
   }
 
+  /** The maximum age is checked here too: a record written by a build without it may have slid past it. */
+  private ended(record: SessionRecord, now: number): boolean {
+    return record.expiresAt <= now || record.createdAt + this.maxAgeMs <= now;
+  }
+
   /**
    * A session for the operator whose account `checked` is, as the login read and checked it. Written in one transaction
    * with a last look at the account: a `users passwd`, `reset-2fa` or `disable` that committed after the login's
@@ -97,8 +102,7 @@ export class Sessions {
    * too, so that one written by a login racing the disable (or left by an operator removed from the store) is dead.
    */
   private live(record: SessionRecord | undefined, now: number): record is SessionRecord {
-    // The maximum age is checked here too: a record written by a build without it may have slid past it.
-    if (!record || record.expiresAt <= now || record.createdAt + this.maxAgeMs <= now) return false;
+    if (!record || this.ended(record, now)) return false;
     const operator = this.store.operators.get(record.user);
     return operator !== undefined && !isDisabled(operator);
   }
@@ -109,8 +113,7 @@ export class Sessions {
    */
   async forgetExpired(): Promise<number> {
     const now = this.now();
-    const expired = [...this.store.sessions.getRange()
-      .filter(({ value }) => value.expiresAt <= now || value.createdAt + this.maxAgeMs <= now).map(({ key }) => key)];
+    const expired = [...this.store.sessions.getRange().filter(({ value }) => this.ended(value, now)).map(({ key }) => key)];
     if (expired.length === 0) return 0;
     await this.store.atomically(() => {
       for (const tokenHash of expired) this.store.sessions.removeSync(tokenHash);

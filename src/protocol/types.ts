@@ -167,6 +167,9 @@ export interface AdminPush {
 /** The longest an operator may open the gate for in one `gate.open`: a week, in minutes. */
 export const GATE_MAX_MINUTES = 7 * 24 * 60;
 
+/** However busy, an operator's session ends this long after its login: the server's rule, which `cas` relies on too. */
+export const SESSION_MAX_AGE_SEC = 12 * 3600;
+
 export const ADMIN_TOPICS = ['pairing', 'terminals'] as const;
 export type AdminTopic = (typeof ADMIN_TOPICS)[number];
 

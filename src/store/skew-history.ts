@@ -14,7 +14,7 @@ export interface PastWindow {
   skewSec: number;
   /**
    * The first start on a copy from `pairing-server backup` (skewSec 0): the copy holds none of the nonces the old server
-   * recorded after it was made, so nothing created up to this start is taken.
+   * recorded after it was made, so nothing created before this start is taken, however fresh.
    */
   restored?: true;
 }
