@@ -1,6 +1,7 @@
 /** @module Runs one admin request: access check, the op, the audit entry, and the reply frame. Every failure becomes a coded reply. */
 import { AppError } from '../errors.js';
 import type { AdminReply, AdminRequest } from '../protocol/types.js';
+import { check } from '../protocol/schemas.js';
 import { intendAudit } from '../store/audit-intents.js';
 import { hasTwoFactor, nameTried } from './operators.js';
 import { OPS, type Connection, type OpsContext } from './ops.js';
@@ -68,11 +69,14 @@ export async function dispatch(ctx: OpsContext, conn: Connection, raw: string): 
       // A page refreshing itself (`background`) is not operator activity: an unattended page must still time out. Only
       // reads and resume may say so: an op that changes something is the operator at work, whatever the frame says.
       checkAccess(ctx, conn, spec.access, spec.slides !== false && !(frame.background && spec.audit !== true));
+      // Refusals that write nothing come before the intent: a refused request costs one commit, not two (OpSpec.args).
+      const args = spec.args ? check(spec.args, frame.args) : frame.args;
+      spec.precondition?.(ctx, conn, args);
       if (spec.audit === true && spec.writeAhead !== false) {
         const entry = { at: ctx.now(), user: failedAs() ?? '(anonymous)', action: frame.op, target };
         intent = await intendAudit(ctx.store, 'server', { ...entry, detail: withAddress(detail, conn.remoteAddress) });
       }
-      const result = await spec.run(ctx, conn, frame.args, frame);
+      const result = await spec.run(ctx, conn, args, frame);
       if (spec.audit === true) await auditDone(ctx, conn.session?.user ?? before, frame.op, target, detail, conn.remoteAddress, intent);
       return { id, ok: true, result };
     } catch (caught) {

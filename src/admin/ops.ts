@@ -4,7 +4,7 @@ import { AppError } from '../errors.js';
 import type { TerminalDecisions } from '../actors/terminal-router.js';
 import type { EventSink } from '../actors/context.js';
 import type { Logger } from '../logger.js';
-import { check, serialSchema } from '../protocol/schemas.js';
+import { serialSchema } from '../protocol/schemas.js';
 import { ADMIN_TOPICS, EDITABLE_TERMINAL_FIELDS, GATE_MAX_MINUTES, type AdminTopic, type GateStatus, type ServerStatus } from '../protocol/types.js';
 import { depositView, terminalView, unknownSerialView } from '../protocol/views.js';
 import type { TerminalRecord } from '../store/records.js';
@@ -47,7 +47,7 @@ export interface Connection {
   endDeadSessions?(): void;
 }
 
-interface OpSpec {
+interface OpSpec<A = Record<string, unknown>> {
   /** `session`: a logged-in operator; `2fa`: one whose account has TOTP enrolled. */
   access: 'none' | 'session' | '2fa';
   /** State-changing ops are written to the audit log, failures included; `failures`: only refused attempts (e.g. a dead token). */
@@ -71,9 +71,23 @@ interface OpSpec {
    * op runs: small, never a secret.
    */
   auditDetail?(args: Record<string, unknown>, ctx: OpsContext): Record<string, unknown>;
+  /**
+   * The args' schema, checked before anything is written for the op (its audit intent included): a malformed request
+   * costs one commit, its refusal's entry, and none past the refusal budget. `precondition` and `run` get what it parsed.
+   */
+  args?: z.ZodType<A>;
+  /**
+   * Refusals that only read (an unknown serial, a field another operator changed meanwhile), made before the intent for
+   * the same reason. They read outside the transaction that makes the change, as checks in `run` would: what must hold
+   * as the change commits is checked where it commits (the terminal's actor).
+   */
+  precondition?(ctx: OpsContext, conn: Connection, args: A): void;
   /** `background`: the client sent it by itself, not for the operator (dispatch.ts): it does not extend the session. */
-  run(ctx: OpsContext, conn: Connection, args: Record<string, unknown>, frame: { background: boolean }): Promise<unknown> | unknown;
+  run(ctx: OpsContext, conn: Connection, args: A, frame: { background: boolean }): Promise<unknown> | unknown;
 }
+
+/** An op whose handlers take its args as its schema parsed them: `op` only lets TypeScript infer `A` from `args`. */
+const op = <A>(spec: OpSpec<A> & { args: z.ZodType<A> }): OpSpec<A> => spec;
 
 /**
  * An operator's free text (a terminal's name, location, contact): one line of visible text. No control characters, which
@@ -84,6 +98,7 @@ interface OpSpec {
 const line = (max: number) => z.string().max(max).regex(/^(?:(?![\p{Cc}\p{Cf}\p{Cs}\u2028\u2029])[^]|\u200d)*$/u, 'one line of visible text, without control or format characters');
 const text = (max: number) => line(max).default('');
 const requestIdArg = z.object({ requestId: z.string().min(1).max(64) });
+const serialArg = z.object({ serial: serialSchema });
 
 /** A decision's audit entry names the terminal too: `audit.list {serial}` then finds its whole story. */
 function serialOfRequest(args: Record<string, unknown>, ctx: OpsContext): Record<string, unknown> {
@@ -112,9 +127,10 @@ function updateDetail(args: Record<string, unknown>, ctx: OpsContext): Record<st
   return { fields, changes };
 }
 
-async function login(ctx: OpsContext, conn: Connection, args: Record<string, unknown>) {
-  // The address's attempt budget was spent before this (OpSpec.spendsBudget), whatever the arguments.
-  const { user, password, totp } = check(z.object({ user: z.string().max(64), password: z.string().max(1024), totp: z.string().max(16).optional() }), args);
+const loginArgs = z.object({ user: z.string().max(64), password: z.string().max(1024), totp: z.string().max(16).optional() });
+
+async function login(ctx: OpsContext, conn: Connection, { user, password, totp }: z.infer<typeof loginArgs>) {
+  // The address's attempt budget was spent before its arguments were read (OpSpec.spendsBudget), whatever they were.
   ctx.logins.checkUser(user, conn.remoteAddress);
   let record;
   try {
@@ -145,7 +161,7 @@ function pairingOf(ctx: OpsContext, requestId: string) {
 }
 
 export const OPS: Readonly<Record<string, OpSpec>> = {
-  login: { access: 'none', audit: true, spendsBudget: true, writeAhead: false, target: (a, ctx) => nameTried(ctx.store, a.user), run: login },
+  login: op({ access: 'none', audit: true, spendsBudget: true, writeAhead: false, target: (a, ctx) => nameTried(ctx.store, a.user), args: loginArgs, run: login }),
   resume: {
     // Every page reload resumes: audit only refusals, which mean a stale or stolen token.
     access: 'none', audit: 'failures',
@@ -170,20 +186,19 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
     access: 'session', audit: true,
     run: (ctx, conn, args) => beginTotpEnrolment(ctx.store, conn.session!.user, args.code, conn.session!.tokenHash, ctx.now()),
   },
-  'totp.confirm': {
-    access: 'session', audit: true,
-    async run(ctx, conn, args) {
-      const { totp } = check(z.object({ totp: z.string().max(16) }), args);
+  'totp.confirm': op({
+    access: 'session', audit: true, args: z.object({ totp: z.string().max(16) }),
+    async run(ctx, conn, { totp }) {
       // Ends the operator's other sessions (operators.ts): their connections are told now, not at the next sweep.
       const { sessionsEnded } = await confirmTotpEnrolment(ctx.store, conn.session!.user, totp, ctx.now(), conn.session!.tokenHash);
       if (sessionsEnded > 0) conn.endDeadSessions?.();
       return { has2fa: true, sessionsEnded };
     },
-  },
-  'terminals.create': {
+  }),
+  'terminals.create': op({
     access: 'session', audit: true, target: (a) => str(a, 'serial'),
-    async run(ctx, conn, args) {
-      const spec = check(z.object({ serial: serialSchema, name: text(128), location: text(256), contact: text(128), vpn: z.boolean().default(false) }), args);
+    args: z.object({ serial: serialSchema, name: text(128), location: text(256), contact: text(128), vpn: z.boolean().default(false) }),
+    async run(ctx, conn, spec) {
       const record: TerminalRecord = {
         ...spec, createdAt: ctx.now(), createdBy: conn.session!.user,
         tfp: null, certDer: null, pairedAt: null, pairedBy: null, lastSeenAt: null,
@@ -204,27 +219,21 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
       ctx.events('terminals', 'terminal.created', { terminal: view });
       return view;
     },
-  },
+  }),
   'terminals.list': {
     access: 'session', audit: false,
     run: (ctx, _conn, args) => listTerminals(ctx.store, args, ctx.now()),
   },
-  'terminals.get': {
-    access: 'session', audit: false,
-    run(ctx, _conn, args) {
-      const { serial } = check(z.object({ serial: serialSchema }), args);
-      return terminalViewOf(ctx.store, terminalOf(ctx, serial), ctx.now());
-    },
-  },
-  'terminals.unpair': {
-    access: 'session', audit: true, target: (a) => str(a, 'serial'),
-    run(ctx, conn, args) {
-      const { serial } = check(z.object({ serial: serialSchema }), args);
-      terminalOf(ctx, serial);
-      return ctx.router.unpair(serial, conn.session!.user);
-    },
-  },
-  'terminals.delete': {
+  'terminals.get': op({
+    access: 'session', audit: false, args: serialArg,
+    run: (ctx, _conn, { serial }) => terminalViewOf(ctx.store, terminalOf(ctx, serial), ctx.now()),
+  }),
+  'terminals.unpair': op({
+    access: 'session', audit: true, target: (a) => str(a, 'serial'), args: serialArg,
+    precondition: (ctx, _conn, { serial }) => terminalOf(ctx, serial),
+    run: (ctx, conn, { serial }) => ctx.router.unpair(serial, conn.session!.user),
+  }),
+  'terminals.delete': op({
     // 2FA as for a contact change: deleted and created again, a terminal's contact would be whatever a password chose.
     access: '2fa', audit: true, target: (a) => str(a, 'serial'),
     // What the terminal was: a deletion by mistake can be undone by hand from the audit log.
@@ -233,16 +242,13 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
       const terminal = serial === null ? undefined : ctx.store.terminals.get(serial);
       return terminal ? { name: terminal.name, location: terminal.location, contact: terminal.contact, vpn: terminal.vpn } : {};
     },
-    run(ctx, conn, args) {
-      const { serial } = check(z.object({ serial: serialSchema }), args);
-      terminalOf(ctx, serial);
-      return ctx.router.delete(serial, conn.session!.user);
-    },
-  },
-  'terminals.update': {
-    access: 'session', audit: true, target: (a) => str(a, 'serial'), auditDetail: updateDetail,
-    run(ctx, conn, args) {
-      const { serial, seen, ...edit } = check(terminalEditArgs, args);
+    args: serialArg,
+    precondition: (ctx, _conn, { serial }) => terminalOf(ctx, serial),
+    run: (ctx, conn, { serial }) => ctx.router.delete(serial, conn.session!.user),
+  }),
+  'terminals.update': op({
+    access: 'session', audit: true, target: (a) => str(a, 'serial'), auditDetail: updateDetail, args: terminalEditArgs,
+    precondition(ctx, conn, { serial, seen, ...edit }) {
       if (Object.keys(edit).length === 0) throw new AppError('invalid_field', `give at least one of ${EDITABLE_TERMINAL_FIELDS.join(', ')}`);
       const current = terminalOf(ctx, serial);
       // A form open for minutes must not silently undo another operator's correction of the number codes are read out on.
@@ -253,53 +259,45 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
       if (edit.contact !== undefined && !hasTwoFactor(ctx.store, conn.session!.user)) {
         throw new AppError('requires_2fa', 'changing a terminal\'s contact needs 2FA: approvers call it to hear the pairing code. Enrol TOTP first (cas totp enroll --code CODE), or ask an operator with 2FA');
       }
-      // Through the terminal's actor, never read-modify-write here: the actor writes the same record when it pairs or unpairs.
-      return ctx.router.update(serial, edit, conn.session!.user);
     },
-  },
+    // Through the terminal's actor, never read-modify-write here: the actor writes the same record when it pairs or unpairs.
+    run: (ctx, conn, { serial, seen: _seen, ...edit }) => ctx.router.update(serial, edit, conn.session!.user),
+  }),
   'pairing.list': {
     access: 'session', audit: false,
     run: (ctx, _conn, args) => listPairing(ctx.store, args, ctx.now()),
   },
-  'pairing.get': {
-    access: 'session', audit: false,
-    run(ctx, _conn, args) {
-      const { requestId } = check(requestIdArg, args);
-      const record = pairingOf(ctx, requestId);
-      return pairingViewOf(ctx.store, record, ctx.now());
-    },
-  },
-  'pairing.approve': {
+  'pairing.get': op({
+    access: 'session', audit: false, args: requestIdArg,
+    run: (ctx, _conn, { requestId }) => pairingViewOf(ctx.store, pairingOf(ctx, requestId), ctx.now()),
+  }),
+  'pairing.approve': op({
     access: '2fa', audit: true, target: (a) => str(a, 'requestId'), auditDetail: serialOfRequest,
-    run(ctx, conn, args) {
-      const { requestId, code } = check(requestIdArg.extend({ code: z.string().max(32) }), args);
-      return ctx.router.approve(pairingOf(ctx, requestId).serial, requestId, code, conn.session!.user);
-    },
-  },
-  'pairing.reject': {
-    access: 'session', audit: true, target: (a) => str(a, 'requestId'), auditDetail: serialOfRequest,
-    run(ctx, conn, args) {
-      const { requestId } = check(requestIdArg, args);
-      return ctx.router.reject(pairingOf(ctx, requestId).serial, requestId, conn.session!.user);
-    },
-  },
+    args: requestIdArg.extend({ code: z.string().max(32) }),
+    precondition: (ctx, _conn, { requestId }) => pairingOf(ctx, requestId),
+    run: (ctx, conn, { requestId, code }) => ctx.router.approve(pairingOf(ctx, requestId).serial, requestId, code, conn.session!.user),
+  }),
+  'pairing.reject': op({
+    access: 'session', audit: true, target: (a) => str(a, 'requestId'), auditDetail: serialOfRequest, args: requestIdArg,
+    precondition: (ctx, _conn, { requestId }) => pairingOf(ctx, requestId),
+    run: (ctx, conn, { requestId }) => ctx.router.reject(pairingOf(ctx, requestId).serial, requestId, conn.session!.user),
+  }),
   'unknown.list': {
     access: 'session', audit: false,
     run: (ctx) => [...ctx.store.unknownSerials.getRange().map(({ value }) => unknownSerialView(value))],
   },
-  subscribe: {
-    access: 'session', audit: false,
-    run(_ctx, conn, args) {
-      const { topics } = check(z.object({ topics: z.array(z.enum(ADMIN_TOPICS)).min(1) }), args);
+  subscribe: op({
+    access: 'session', audit: false, args: z.object({ topics: z.array(z.enum(ADMIN_TOPICS)).min(1) }),
+    run(_ctx, conn, { topics }) {
       conn.subscribe(topics);
       return { topics };
     },
-  },
+  }),
   'audit.list': {
     access: 'session', audit: false,
     run: (ctx, _conn, args) => listAudit(ctx.store, args),
   },
-  'deposit.set': {
+  'deposit.set': op({
     // The address customers pay into is what an attacker would swap: 2FA as for an approval (a password alone is what
     // leaks), and the entry keeps the new one and the one it replaced.
     access: '2fa', audit: true, target: (a) => str(a, 'coin'),
@@ -307,23 +305,23 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
       const coin = str(a, 'coin')?.toUpperCase() ?? null;
       return { address: str(a, 'address'), previous: (coin && ctx.store.deposits.get(coin)?.address) ?? null };
     },
-    async run(ctx, conn, args) {
-      const { coin, address } = check(z.object({ coin: z.string().toUpperCase().pipe(z.enum(SUPPORTED_COINS as [string, ...string[]])), address: z.string().trim().max(128) }), args);
+    args: z.object({ coin: z.string().toUpperCase().pipe(z.enum(SUPPORTED_COINS as [string, ...string[]])), address: z.string().trim().max(128) }),
+    precondition(_ctx, _conn, { coin, address }) {
       if (!isValidDepositAddress(coin, address)) throw new AppError('invalid_field', `address: not a valid ${coin} address (checksum or format; expected ${ADDRESS_FORMATS[coin]})`);
+    },
+    async run(ctx, conn, { coin, address }) {
       const record = { coin, address, updatedAt: ctx.now(), updatedBy: conn.session!.user };
       await ctx.store.durable(ctx.store.deposits.put(coin, record));
       return depositView(record);
     },
-  },
+  }),
   'deposit.list': { access: 'session', audit: false, run: (ctx) => [...ctx.store.deposits.getRange().map(({ value }) => depositView(value))] },
   'gate.status': { access: 'session', audit: false, run: (ctx) => ctx.gate.status() },
-  'gate.open': {
+  'gate.open': op({
     access: 'session', audit: true, auditDetail: (a) => ({ minutes: typeof a.minutes === 'number' ? a.minutes : null }),
-    run(ctx, _conn, args) {
-      const { minutes } = check(z.object({ minutes: z.number().int().min(1).max(GATE_MAX_MINUTES).default(60) }), args);
-      return ctx.gate.open(minutes);
-    },
-  },
+    args: z.object({ minutes: z.number().int().min(1).max(GATE_MAX_MINUTES).default(60) }),
+    run: (ctx, _conn, { minutes }) => ctx.gate.open(minutes),
+  }),
   'gate.close': { access: 'session', audit: true, run: (ctx) => ctx.gate.close() },
   // Read by pages that refresh themselves: it must not keep an unattended session alive.
   'server.status': { access: 'session', audit: false, slides: false, run: (ctx) => ctx.server.status() },
