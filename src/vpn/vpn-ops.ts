@@ -1,6 +1,6 @@
 /** @module The admin channel's `vpn.*` operations, spread into the op table of src/admin/ops.ts. */
 import { z } from 'zod';
-import { check, serialSchema } from '../protocol/schemas.js';
+import { serialSchema } from '../protocol/schemas.js';
 import type { VpnService } from './vpn-service.js';
 
 export type { VpnService } from './vpn-service.js';
@@ -12,12 +12,14 @@ interface VpnOpsContext {
 interface VpnConnection {
   session: { user: string } | null;
 }
-interface VpnOpSpec {
+interface VpnOpSpec<A = Record<string, unknown>> {
   access: 'session' | '2fa';
   audit: boolean;
   target?(args: Record<string, unknown>): string | null;
   auditDetail?(args: Record<string, unknown>, ctx: VpnOpsContext): Record<string, unknown>;
-  run(ctx: VpnOpsContext, conn: VpnConnection, args: Record<string, unknown>): Promise<unknown> | unknown;
+  /** Checked before the op's audit intent is written (OpSpec.args). */
+  args?: z.ZodType<A>;
+  run(ctx: VpnOpsContext, conn: VpnConnection, args: A): Promise<unknown> | unknown;
 }
 
 const serialArg = z.object({ serial: serialSchema });
@@ -45,10 +47,7 @@ export const VPN_OPS: Readonly<Record<string, VpnOpSpec>> = {
   'vpn.export': { access: '2fa', audit: true, target: () => 'vpn', run: (ctx) => ctx.vpn.exportBundle() },
   'vpn.crl': { access: 'session', audit: false, run: (ctx) => ctx.vpn.crl() },
   'vpn.regenerate': {
-    access: 'session', audit: true, target: targetSerial,
-    run(ctx, conn, args) {
-      const { serial } = check(serialArg, args);
-      return ctx.vpn.regenerate(serial, conn.session!.user);
-    },
-  },
+    access: 'session', audit: true, target: targetSerial, args: serialArg,
+    run: (ctx, conn, { serial }: z.infer<typeof serialArg>) => ctx.vpn.regenerate(serial, conn.session!.user),
+  } satisfies VpnOpSpec<z.infer<typeof serialArg>>,
 };
