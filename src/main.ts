@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { EventSink } from './actors/context.js';
-import type { OpsContext } from './admin/ops.js';
+import type { OpsContext } from './admin/op-spec.js';
 import { AlertBudget } from './admin/alert-budget.js';
 import { OfflineAccountWatch } from './admin/offline-accounts.js';
 import { LoginThrottle } from './admin/login-throttle.js';

@@ -4,7 +4,8 @@ import type { AdminReply, AdminRequest } from '../protocol/types.js';
 import { check } from '../protocol/schemas.js';
 import { intendAudit } from '../store/audit-intents.js';
 import { hasTwoFactor, nameTried } from './operators.js';
-import { OPS, type Connection, type OpsContext } from './ops.js';
+import type { Connection, OpsContext } from './op-spec.js';
+import { OPS } from './ops.js';
 
 /** Parses a raw frame into a request; a frame that is not one still gets an answer (with id 0 when none is readable). */
 export function parseFrame(raw: string): Required<AdminRequest> {

@@ -5,7 +5,7 @@ import { Mailbox } from '../actors/mailbox.js';
 import { auditThrottled, dispatch, errorFrame } from '../admin/dispatch.js';
 import { THROTTLE_WINDOW_MS } from '../admin/throttled-attempts.js';
 import { AdminAdmission, CLOSE_CODES, type AdminConnectionLimits } from './admin-admission.js';
-import type { Connection, OpsContext } from '../admin/ops.js';
+import type { Connection, OpsContext } from '../admin/op-spec.js';
 import { AppError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { tlsAppOptions } from './tls-options.js';

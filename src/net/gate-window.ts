@@ -1,5 +1,5 @@
 /** @module The gate's opening window: the gate listens only while an operator has opened it, and closes itself when the window ends. */
-import type { GateControl } from '../admin/ops.js';
+import type { GateControl } from '../admin/op-spec.js';
 import type { EventSink } from '../actors/context.js';
 import { Mailbox } from '../actors/mailbox.js';
 import type { Logger } from '../logger.js';

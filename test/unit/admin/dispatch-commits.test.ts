@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dispatch } from '../../../src/admin/dispatch.js';
 import { LoginThrottle } from '../../../src/admin/login-throttle.js';
 import { createOperator } from '../../../src/admin/operators.js';
-import type { Connection, OpsContext } from '../../../src/admin/ops.js';
+import type { Connection, OpsContext } from '../../../src/admin/op-spec.js';
 import { REFUSALS_PER_USER_MINUTE } from '../../../src/admin/refusal-budget.js';
 import { Sessions } from '../../../src/admin/sessions.js';
 import { createLogger } from '../../../src/logger.js';

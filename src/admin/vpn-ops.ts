@@ -1,28 +1,9 @@
-/** @module The admin channel's `vpn.*` operations, spread into the op table of src/admin/ops.ts. */
+/** @module The admin channel's `vpn.*` operations, spread into the op table of ops.ts. */
 import { z } from 'zod';
 import { serialSchema } from '../protocol/schemas.js';
-import type { VpnService } from './vpn-service.js';
+import { vpnSetSchema } from '../vpn/vpn-settings.js';
+import { op, type OpSpec } from './op-spec.js';
 
-export type { VpnService } from './vpn-service.js';
-
-/** What these ops need of the op context and the connection (structurally part of src/admin/ops.ts's). */
-interface VpnOpsContext {
-  vpn: VpnService;
-}
-interface VpnConnection {
-  session: { user: string } | null;
-}
-interface VpnOpSpec<A = Record<string, unknown>> {
-  access: 'session' | '2fa';
-  audit: boolean;
-  target?(args: Record<string, unknown>): string | null;
-  auditDetail?(args: Record<string, unknown>, ctx: VpnOpsContext): Record<string, unknown>;
-  /** Checked before the op's audit intent is written (OpSpec.args). */
-  args?: z.ZodType<A>;
-  run(ctx: VpnOpsContext, conn: VpnConnection, args: A): Promise<unknown> | unknown;
-}
-
-const serialArg = z.object({ serial: serialSchema });
 /** A value as sent, as the audit entry keeps it: an op refused for a value of megabytes is audited too. */
 const shown = (value: unknown): unknown =>
   value === null || typeof value === 'number' || typeof value === 'boolean' ? value : String(value).slice(0, 256);
@@ -30,9 +11,9 @@ const shown = (value: unknown): unknown =>
 const SETTING_FIELDS = ['host', 'port', 'proto', 'subnet', 'masterUrl'] as const;
 const targetSerial = (args: Record<string, unknown>): string | null => (typeof args.serial === 'string' ? args.serial.slice(0, 128) : null);
 
-export const VPN_OPS: Readonly<Record<string, VpnOpSpec>> = {
+export const VPN_OPS: Readonly<Record<string, OpSpec>> = {
   'vpn.get': { access: 'session', audit: false, run: (ctx) => ctx.vpn.status() },
-  'vpn.set': {
+  'vpn.set': op({
     // The host every VPN terminal's profile dials and the master URL it uses through the tunnel: what an attacker would
     // point elsewhere. 2FA as for deposit.set, and the entry keeps what was set and what it replaced.
     access: '2fa', audit: true, target: () => 'vpn',
@@ -41,13 +22,15 @@ export const VPN_OPS: Readonly<Record<string, VpnOpSpec>> = {
       const set = Object.fromEntries(SETTING_FIELDS.filter((field) => Object.hasOwn(args, field)).map((field) => [field, shown(args[field])]));
       return { set, previous: Object.fromEntries(Object.keys(set).map((field) => [field, current[field as keyof typeof current]])) };
     },
-    run: (ctx, conn, args) => ctx.vpn.updateSettings(args, conn.session!.user),
-  },
+    // Checked here before the intent is written, and again by the service, which takes no value unchecked.
+    args: vpnSetSchema,
+    run: (ctx, conn, patch) => ctx.vpn.updateSettings(patch, conn.session!.user),
+  }),
   // The bundle holds the OpenVPN server's private key and the tls-crypt key: the same bar as approving a terminal.
   'vpn.export': { access: '2fa', audit: true, target: () => 'vpn', run: (ctx) => ctx.vpn.exportBundle() },
   'vpn.crl': { access: 'session', audit: false, run: (ctx) => ctx.vpn.crl() },
-  'vpn.regenerate': {
-    access: 'session', audit: true, target: targetSerial, args: serialArg,
-    run: (ctx, conn, { serial }: z.infer<typeof serialArg>) => ctx.vpn.regenerate(serial, conn.session!.user),
-  } satisfies VpnOpSpec<z.infer<typeof serialArg>>,
+  'vpn.regenerate': op({
+    access: 'session', audit: true, target: targetSerial, args: z.object({ serial: serialSchema }),
+    run: (ctx, conn, { serial }) => ctx.vpn.regenerate(serial, conn.session!.user),
+  }),
 };

@@ -1,0 +1,85 @@
+/**
+ * @module What an admin op is (OpSpec) and what it may use (OpsContext, Connection): the contract between the op tables
+ * (ops.ts, vpn-ops.ts) and dispatch.ts, which runs them.
+ */
+import type { z } from 'zod';
+import type { EventSink } from '../actors/context.js';
+import type { TerminalDecisions } from '../actors/terminal-router.js';
+import type { Logger } from '../logger.js';
+import type { AdminTopic, GateStatus, ServerStatus } from '../protocol/types.js';
+import type { Store } from '../store/store.js';
+import type { VpnService } from '../vpn/vpn-service.js';
+import type { LoginThrottle } from './login-throttle.js';
+import type { Session, Sessions } from './sessions.js';
+
+export interface GateControl {
+  status(): GateStatus;
+  open(minutes: number): Promise<GateStatus>;
+  close(): Promise<GateStatus>;
+}
+
+export interface OpsContext {
+  store: Store;
+  /** The server's threads and load, for `server.status`. */
+  server: { status(): Promise<ServerStatus> };
+  sessions: Sessions;
+  router: TerminalDecisions;
+  gate: GateControl;
+  vpn: VpnService;
+  logins: LoginThrottle;
+  events: EventSink;
+  log: Logger;
+  now(): number;
+}
+
+/** What an op may know and change about the WebSocket connection that sent it. */
+export interface Connection {
+  session: Session | null;
+  readonly remoteAddress: string;
+  subscribe(topics: readonly AdminTopic[]): void;
+  unsubscribeAll(): void;
+  /** Tells every connection whose session an op ended (`session.ended`) now, not at the next sweep (15 s). */
+  endDeadSessions?(): void;
+}
+
+export interface OpSpec<A = Record<string, unknown>> {
+  /** `session`: a logged-in operator; `2fa`: one whose account has TOTP enrolled. */
+  access: 'none' | 'session' | '2fa';
+  /** State-changing ops are written to the audit log, failures included; `failures`: only refused attempts (e.g. a dead token). */
+  audit: boolean | 'failures';
+  /**
+   * The op spends one attempt of the address's budget (LoginThrottle.admit) every time, before its arguments are read
+   * (login). Other audited ops spend one only when refused on a connection without a session.
+   */
+  spendsBudget?: true;
+  /** false: the op is not operator activity (a page refreshing itself) and does not extend the session. Default true. */
+  slides?: boolean;
+  /**
+   * false: no intent is written ahead of its entry (store/audit-intents.ts). For an op whose change a crash may leave
+   * unaudited without harm, and which the unauthenticated may send (a login opens a session, which is audited as soon
+   * as it is used; a logout ends one): such a flood must not cost two commits a try.
+   */
+  writeAhead?: false;
+  target?(args: Record<string, unknown>, ctx: OpsContext): string | null;
+  /**
+   * What the audit entry adds to `detail` (besides result and address), from the args as sent and the store before the
+   * op runs: small, never a secret.
+   */
+  auditDetail?(args: Record<string, unknown>, ctx: OpsContext): Record<string, unknown>;
+  /**
+   * The args' schema, checked before anything is written for the op (its audit intent included): a malformed request
+   * costs one commit, its refusal's entry, and none past the refusal budget. `precondition` and `run` get what it parsed.
+   */
+  args?: z.ZodType<A>;
+  /**
+   * Refusals that only read (an unknown serial, a field another operator changed meanwhile), made before the intent for
+   * the same reason. They read outside the transaction that makes the change, as checks in `run` would: what must hold
+   * as the change commits is checked where it commits (the terminal's actor).
+   */
+  precondition?(ctx: OpsContext, conn: Connection, args: A): void;
+  /** `background`: the client sent it by itself, not for the operator (dispatch.ts): it does not extend the session. */
+  run(ctx: OpsContext, conn: Connection, args: A, frame: { background: boolean }): Promise<unknown> | unknown;
+}
+
+/** An op whose handlers take its args as its schema parsed them: `op` only lets TypeScript infer `A` from `args`. */
+export const op = <A>(spec: OpSpec<A> & { args: z.ZodType<A> }): OpSpec<A> => spec;
