@@ -1,4 +1,4 @@
-/** @module The one table of error codes (code → HTTP status), AppError, and Result<T> for thread and module boundaries. */
+/** @module The one table of error codes (code → HTTP status), AppError, and Result<T>: a value or a domain error as plain data. */
 
 /**
  * Codes are the API: never rename or reuse one. The wire protocol's codes
@@ -78,13 +78,20 @@ export function reasonOf(error: unknown): string | undefined {
   return error instanceof AppError && typeof error.cause === 'string' ? error.cause : undefined;
 }
 
-/** Errors lose their class crossing a thread, so boundaries return this instead of throwing. */
-export type Result<T> = { ok: true; value: T } | { ok: false; code: ErrorCode; message: string };
+/**
+ * A value or a domain error as plain data: what crosses a thread (an Error's class does not survive it), and what a
+ * check returns where a refusal is an expected answer (a garbage certificate), not an exception. `details` and
+ * `reason` are an AppError's (retryAfter, the log-only reason).
+ */
+export type Result<T> =
+  | { ok: true; value: T }
+  | { ok: false; code: ErrorCode; message: string; details?: Record<string, unknown>; reason?: string };
 
 export const ok = <T>(value: T): Result<T> => ({ ok: true, value });
 export const fail = <T = never>(code: ErrorCode, message: string): Result<T> => ({ ok: false, code, message });
 
+/** The value, or the error thrown again as the AppError it was. */
 export function unwrap<T>(result: Result<T>): T {
   if (result.ok) return result.value;
-  throw new AppError(result.code, result.message);
+  throw new AppError(result.code, result.message, result.details, result.reason ? { cause: result.reason } : undefined);
 }

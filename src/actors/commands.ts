@@ -2,14 +2,23 @@
 import type { Authenticated } from '../auth/request-auth.js';
 import type { HttpReply, PairingView, TerminalEdit, TerminalRequest, TerminalView } from '../protocol/types.js';
 
-export type TerminalCommand =
-  | { type: 'gate'; request: TerminalRequest; auth: Authenticated }
-  | { type: 'master'; request: TerminalRequest; auth: Authenticated }
+/** An operator's decision on a terminal: approve and reject answer the request's view, the others the terminal's. */
+export type OperatorCommand =
   | { type: 'approve'; requestId: string; code: string; user: string }
   | { type: 'reject'; requestId: string; user: string }
   | { type: 'unpair'; user: string }
+  /** Name, location, contact: through the actor, like every other write of a terminal record. */
   | { type: 'update'; edit: TerminalEdit; user: string }
+  /** An unpaired terminal leaves the store (a mistyped serial, retired hardware); its pending requests are rejected. */
   | { type: 'delete'; user: string };
+
+/** An operator's decision with the serial whose actor runs it, as it travels from the admin thread. */
+export type Decision = OperatorCommand & { serial: string };
+
+export type TerminalCommand =
+  | { type: 'gate'; request: TerminalRequest; auth: Authenticated }
+  | { type: 'master'; request: TerminalRequest; auth: Authenticated }
+  | OperatorCommand;
 
 export type TerminalReply =
   | { type: 'http'; reply: HttpReply }

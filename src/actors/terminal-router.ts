@@ -1,21 +1,16 @@
 /** @module Routes terminal requests (already authenticated by a front thread) and operator decisions to this thread's actor of their serial. */
 import { AppError } from '../errors.js';
 import { withCertificate, type Authenticated } from '../auth/request-auth.js';
-import { withBody, type HttpReply, type PairingView, type TerminalEdit, type TerminalRequest, type TerminalView } from '../protocol/types.js';
+import { withBody, type HttpReply, type PairingView, type TerminalRequest, type TerminalView } from '../protocol/types.js';
 import type { ActorContext } from './context.js';
-import type { TerminalCommand, TerminalReply } from './commands.js';
+import type { Decision, TerminalCommand, TerminalReply } from './commands.js';
 import { ActorRegistry, type ActivationHooks } from './registry.js';
 import { TerminalActor } from './terminal-actor.js';
 
 /** What operators' decisions need of the terminal actors, wherever they run. */
 export interface TerminalDecisions {
-  approve(serial: string, requestId: string, code: string, user: string): Promise<PairingView>;
-  reject(serial: string, requestId: string, user: string): Promise<PairingView>;
-  unpair(serial: string, user: string): Promise<TerminalView>;
-  /** Name, location, contact: through the actor, like every other write of a terminal record. */
-  update(serial: string, edit: TerminalEdit, user: string): Promise<TerminalView>;
-  /** An unpaired terminal leaves the store (a mistyped serial, retired hardware); its pending requests are rejected. */
-  delete(serial: string, user: string): Promise<TerminalView>;
+  /** Runs the decision on the actor of its serial (commands.ts, OperatorCommand). */
+  decide(decision: Decision): Promise<PairingView | TerminalView>;
 }
 
 export class TerminalRouter implements TerminalDecisions {
@@ -45,24 +40,11 @@ export class TerminalRouter implements TerminalDecisions {
     return reply instanceof Promise ? reply.then(httpOf) : httpOf(reply);
   }
 
-  async approve(serial: string, requestId: string, code: string, user: string): Promise<PairingView> {
-    return pairingOf(await this.actors.ask(serial, { type: 'approve', requestId, code, user }));
-  }
-
-  async reject(serial: string, requestId: string, user: string): Promise<PairingView> {
-    return pairingOf(await this.actors.ask(serial, { type: 'reject', requestId, user }));
-  }
-
-  async unpair(serial: string, user: string): Promise<TerminalView> {
-    return terminalOf(await this.actors.ask(serial, { type: 'unpair', user }));
-  }
-
-  async update(serial: string, edit: TerminalEdit, user: string): Promise<TerminalView> {
-    return terminalOf(await this.actors.ask(serial, { type: 'update', edit, user }));
-  }
-
-  async delete(serial: string, user: string): Promise<TerminalView> {
-    return terminalOf(await this.actors.ask(serial, { type: 'delete', user }));
+  /** The decision is its own command: the actor reads what it needs and leaves the serial it already has. */
+  async decide(decision: Decision): Promise<PairingView | TerminalView> {
+    const reply = await this.actors.ask(decision.serial, decision);
+    if (reply.type === 'http') throw new AppError('internal_error', 'unexpected actor reply');
+    return reply.view;
   }
 
   async close(): Promise<void> {
@@ -78,14 +60,4 @@ function asBuffer(bytes: Uint8Array): Buffer {
 function httpOf(reply: TerminalReply): HttpReply {
   if (reply.type !== 'http') throw new AppError('internal_error', 'unexpected actor reply');
   return reply.reply;
-}
-
-function terminalOf(reply: TerminalReply): TerminalView {
-  if (reply.type !== 'terminal') throw new AppError('internal_error', 'unexpected actor reply');
-  return reply.view;
-}
-
-function pairingOf(reply: TerminalReply): PairingView {
-  if (reply.type !== 'pairing') throw new AppError('internal_error', 'unexpected actor reply');
-  return reply.view;
 }

@@ -155,7 +155,7 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
   'terminals.unpair': op({
     access: 'session', audit: true, target: (a) => str(a, 'serial'), args: serialArg,
     precondition: (ctx, _conn, { serial }) => terminalOf(ctx, serial),
-    run: (ctx, conn, { serial }) => ctx.router.unpair(serial, conn.session!.user),
+    run: (ctx, conn, { serial }) => ctx.router.decide({ type: 'unpair', serial, user: conn.session!.user }),
   }),
   'terminals.delete': op({
     // 2FA as for a contact change: deleted and created again, a terminal's contact would be whatever a password chose.
@@ -168,7 +168,7 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
     },
     args: serialArg,
     precondition: (ctx, _conn, { serial }) => terminalOf(ctx, serial),
-    run: (ctx, conn, { serial }) => ctx.router.delete(serial, conn.session!.user),
+    run: (ctx, conn, { serial }) => ctx.router.decide({ type: 'delete', serial, user: conn.session!.user }),
   }),
   'terminals.update': op({
     access: 'session', audit: true, target: (a) => str(a, 'serial'), auditDetail: updateDetail, args: terminalEditArgs,
@@ -185,7 +185,7 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
       }
     },
     // Through the terminal's actor, never read-modify-write here: the actor writes the same record when it pairs or unpairs.
-    run: (ctx, conn, { serial, seen: _seen, ...edit }) => ctx.router.update(serial, edit, conn.session!.user),
+    run: (ctx, conn, { serial, seen: _seen, ...edit }) => ctx.router.decide({ type: 'update', serial, edit, user: conn.session!.user }),
   }),
   'pairing.list': {
     access: 'session', audit: false,
@@ -199,12 +199,12 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
     access: '2fa', audit: true, target: (a) => str(a, 'requestId'), auditDetail: serialOfRequest,
     args: requestIdArg.extend({ code: z.string().max(32) }),
     precondition: (ctx, _conn, { requestId }) => pairingOf(ctx, requestId),
-    run: (ctx, conn, { requestId, code }) => ctx.router.approve(pairingOf(ctx, requestId).serial, requestId, code, conn.session!.user),
+    run: (ctx, conn, { requestId, code }) => ctx.router.decide({ type: 'approve', serial: pairingOf(ctx, requestId).serial, requestId, code, user: conn.session!.user }),
   }),
   'pairing.reject': op({
     access: 'session', audit: true, target: (a) => str(a, 'requestId'), auditDetail: serialOfRequest, args: requestIdArg,
     precondition: (ctx, _conn, { requestId }) => pairingOf(ctx, requestId),
-    run: (ctx, conn, { requestId }) => ctx.router.reject(pairingOf(ctx, requestId).serial, requestId, conn.session!.user),
+    run: (ctx, conn, { requestId }) => ctx.router.decide({ type: 'reject', serial: pairingOf(ctx, requestId).serial, requestId, user: conn.session!.user }),
   }),
   'unknown.list': {
     access: 'session', audit: false,

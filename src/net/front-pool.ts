@@ -7,17 +7,18 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { endpointOf } from './comlink-endpoint.js';
 import type { Config } from '../config.js';
-import { AppError } from '../errors.js';
+import { AppError, unwrap } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { FrontReport, FrontThreadStatus, PairingView, TerminalEdit, TerminalView } from '../protocol/types.js';
+import type { FrontReport, FrontThreadStatus, PairingView, TerminalView } from '../protocol/types.js';
 import { shardOf } from '../actors/shard.js';
 import { FREE, LeaseTable, createLeaseTable } from '../actors/serial-leases.js';
 import type { TerminalDecisions } from '../actors/terminal-router.js';
-import type { Decision, DecisionAnswer, FrontControl, FrontWorkerData, MainServices } from './front-protocol.js';
+import type { Decision } from '../actors/commands.js';
+import type { DecisionAnswer, FrontControl, FrontWorkerData, MainServices } from './front-protocol.js';
 import type { GateListener } from './gate-window.js';
 import { HEARTBEAT_MS, Heartbeats, monotonicMs } from './heartbeats.js';
 import { assertPortFree, freePort } from './listen.js';
-import { threadUnavailable, valueOf } from './outcome.js';
+import { threadUnavailable } from './outcome.js';
 import type { PastWindow } from '../store/skew-history.js';
 
 interface Front {
@@ -52,7 +53,7 @@ export async function followLease<T>(first: number, ask: (index: number) => Prom
   for (let attempt = 0; attempt < MAX_DECISION_ATTEMPTS; attempt++) {
     const answer = await ask(target);
     if (answer === null) break;
-    if (!('movedTo' in answer)) return valueOf(answer);
+    if (!('movedTo' in answer)) return unwrap(answer);
     target = answer.movedTo;
   }
   throw threadUnavailable('restarting');
@@ -149,26 +150,6 @@ export class FrontPool implements GateListener, TerminalDecisions {
     }));
   }
 
-  approve(serial: string, requestId: string, code: string, user: string): Promise<PairingView> {
-    return this.decide({ type: 'approve', serial, requestId, code, user }) as Promise<PairingView>;
-  }
-
-  reject(serial: string, requestId: string, user: string): Promise<PairingView> {
-    return this.decide({ type: 'reject', serial, requestId, user }) as Promise<PairingView>;
-  }
-
-  unpair(serial: string, user: string): Promise<TerminalView> {
-    return this.decide({ type: 'unpair', serial, user }) as Promise<TerminalView>;
-  }
-
-  update(serial: string, edit: TerminalEdit, user: string): Promise<TerminalView> {
-    return this.decide({ type: 'update', serial, edit, user }) as Promise<TerminalView>;
-  }
-
-  delete(serial: string, user: string): Promise<TerminalView> {
-    return this.decide({ type: 'delete', serial, user }) as Promise<TerminalView>;
-  }
-
   /**
    * Graceful, in phases, because a thread may still be answering requests that other threads handed it:
    * every thread stops accepting, then all finish their requests (up to `graceMs`), then all close their
@@ -232,7 +213,7 @@ export class FrontPool implements GateListener, TerminalDecisions {
    * To the thread holding the serial's lease. A free serial starts on the thread its hash names, or, when that one is
    * not responding, on the first that is: any thread may take a free lease.
    */
-  private decide(decision: Decision): Promise<PairingView | TerminalView> {
+  decide(decision: Decision): Promise<PairingView | TerminalView> {
     const holder = this.leases.holder(decision.serial);
     return followLease(holder === FREE ? this.responsive(shardOf(decision.serial, this.threads)) : holder, (index) => {
       const front = this.fronts[index];

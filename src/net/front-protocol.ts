@@ -6,9 +6,10 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { Config } from '../config.js';
+import type { Decision } from '../actors/commands.js';
 import type { Authenticated } from '../auth/request-auth.js';
-import type { Outcome } from './outcome.js';
-import type { AdminTopic, FrontReport, HttpReply, PairingView, TerminalEdit, TerminalRequest, TerminalView } from '../protocol/types.js';
+import type { Result } from '../errors.js';
+import type { AdminTopic, FrontReport, HttpReply, PairingView, TerminalRequest, TerminalView } from '../protocol/types.js';
 import type { TerminalRecord } from '../store/records.js';
 import type { VpnConfigView, VpnGateConfig } from '../vpn/vpn-service.js';
 import type { PastWindow } from '../store/skew-history.js';
@@ -49,21 +50,13 @@ export interface ActorCall {
 }
 
 /** Holding front → front: the answer to an ActorCall. */
-export type ActorResult = { id: number } & Outcome<HttpReply>;
+export type ActorResult = { id: number } & Result<HttpReply>;
 
 /** What crosses a port between two fronts, both ways. */
 export type PeerMessage = ({ kind: 'call' } & ActorCall) | ({ kind: 'result' } & ActorResult);
 
-/** An operator's decision on a terminal, run by the actor of its serial. */
-export type Decision =
-  | { type: 'approve'; serial: string; requestId: string; code: string; user: string }
-  | { type: 'reject'; serial: string; requestId: string; user: string }
-  | { type: 'unpair'; serial: string; user: string }
-  | { type: 'update'; serial: string; edit: TerminalEdit; user: string }
-  | { type: 'delete'; serial: string; user: string };
-
 /** A decision's answer, or the thread that holds the serial's lease when it is not the one asked. */
-export type DecisionAnswer<T = PairingView | TerminalView> = Outcome<T> | { ok: false; movedTo: number };
+export type DecisionAnswer<T = PairingView | TerminalView> = Result<T> | { ok: false; movedTo: number };
 
 /** What the main thread may ask of a front thread (exposed with comlink). */
 export interface FrontControl {

@@ -16,11 +16,11 @@ import { TerminalRouter } from '../actors/terminal-router.js';
 import { WriteBehind } from '../actors/write-behind.js';
 import { AppError } from '../errors.js';
 import { createLogger } from '../logger.js';
-import type { HttpReply, PairingView, TerminalRequest, TerminalView } from '../protocol/types.js';
+import type { HttpReply, TerminalRequest } from '../protocol/types.js';
 import { logWriteFailures } from '../store/commit-failures.js';
 import { Store } from '../store/store.js';
 import { Admission } from './admission.js';
-import type { ActorCall, Decision, FrontControl, FrontWorkerData, MainServices } from './front-protocol.js';
+import type { ActorCall, FrontControl, FrontWorkerData, MainServices } from './front-protocol.js';
 import { FrontStats } from './front-stats.js';
 import { Heartbeats } from './heartbeats.js';
 import { listen, type Listening } from './listen.js';
@@ -99,21 +99,6 @@ async function serveHandedOn(service: ActorCall['service'], request: TerminalReq
     // Its calls come in on another thread only: once this one is answered the actor leaves, the bucket is freed when
     // its writes are on disk, and the thread the terminal is connected to takes it with its next call.
     if (leases.shouldHandOff(auth.serial)) actors.evictIfIdle(auth.serial);
-  }
-}
-
-function decide(decision: Decision): Promise<PairingView | TerminalView> {
-  switch (decision.type) {
-    case 'approve':
-      return actors.approve(decision.serial, decision.requestId, decision.code, decision.user);
-    case 'reject':
-      return actors.reject(decision.serial, decision.requestId, decision.user);
-    case 'unpair':
-      return actors.unpair(decision.serial, decision.user);
-    case 'update':
-      return actors.update(decision.serial, decision.edit, decision.user);
-    case 'delete':
-      return actors.delete(decision.serial, decision.user);
   }
 }
 
@@ -196,7 +181,7 @@ const control: FrontControl = {
   decide: async (decision) => {
     const holder = leases.route(decision.serial, false);
     if (holder !== index) return { ok: false, movedTo: holder };
-    return outcomeOf(() => decide(decision), log, { decision: decision.type, serial: decision.serial });
+    return outcomeOf(() => actors.decide(decision), log, { decision: decision.type, serial: decision.serial });
   },
   async openGate(port) {
     gate ??= await listen(gateApp, config.host, port, 'gate');

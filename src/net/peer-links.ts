@@ -7,13 +7,13 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import { withCertificate, type Authenticated } from '../auth/request-auth.js';
-import { AppError } from '../errors.js';
+import { AppError, unwrap } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { withBody, type HttpReply, type TerminalRequest } from '../protocol/types.js';
 import { BatchedPort } from './batched-port.js';
 import type { ActorCall, PeerMessage } from './front-protocol.js';
 import { HEARTBEAT_MS, monotonicMs, type Heartbeats } from './heartbeats.js';
-import { outcomeOf, threadUnavailable, valueOf } from './outcome.js';
+import { outcomeOf, threadUnavailable } from './outcome.js';
 import { PendingCalls } from './pending-calls.js';
 
 /** Serves a call another thread handed here (`hops` times so far): on this thread's actor, or handed on to the lease's holder. */
@@ -109,7 +109,7 @@ export class PeerLinks {
     const waiting = peer.waiting.take(message.id);
     if (!waiting) return;
     try {
-      waiting.resolve(valueOf(message));
+      waiting.resolve(unwrap(message));
     } catch (error) {
       waiting.reject(error as AppError);
     }
