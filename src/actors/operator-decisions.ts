@@ -19,7 +19,7 @@ export class OperatorDecisions {
     const { terminal, record } = this.pendingForDecision(requestId);
     const given = normalizeCode(code);
     if (given === null || record.code === null || !codesEqual(given, record.code)) {
-      return this.wrongCode(terminal, record, user);
+      return this.wrongCode(record, user);
     }
     const cert = ctx.store.certs.get(compositeKey(this.serial, record.tfp));
     if (!cert) throw new AppError('internal_error', 'the certificate of this pairing request is missing from the store');
@@ -50,8 +50,8 @@ export class OperatorDecisions {
   }
 
   async reject(requestId: string, user: string): Promise<PairingView> {
-    const { terminal, record } = this.pendingForDecision(requestId);
-    return this.decideRejected(terminal, record, user);
+    const { record } = this.pendingForDecision(requestId);
+    return this.decideRejected(record, user);
   }
 
   async unpair(user: string): Promise<TerminalView> {
@@ -120,13 +120,13 @@ export class OperatorDecisions {
     return view;
   }
 
-  private async wrongCode(terminal: TerminalRecord, record: PairingRecord, user: string): Promise<never> {
+  private async wrongCode(record: PairingRecord, user: string): Promise<never> {
     const { ctx } = this;
     const attempts = record.wrongCodeAttempts + 1;
     ctx.log.warn({ serial: this.serial, requestId: record.requestId, user, attempts }, 'approval with a wrong pairing code');
     if (attempts >= ctx.maxCodeAttempts) {
       // Guessing a 12-digit code is hopeless, but an unbounded number of tries is not a design anyone should audit.
-      await this.decideRejected(terminal, { ...record, wrongCodeAttempts: attempts }, 'system');
+      await this.decideRejected({ ...record, wrongCodeAttempts: attempts }, 'system');
       throw new AppError('code_mismatch', `the code does not match; after ${attempts} wrong codes the request was rejected: this terminal key cannot ask again until the rejection expires (one pairing TTL, 24 h by default) or after a factory reset (a new key)`, { attemptsLeft: 0 });
     }
     await ctx.store.atomically(() => ctx.store.putPairingSync({ ...record, wrongCodeAttempts: attempts }));
@@ -134,7 +134,7 @@ export class OperatorDecisions {
     throw new AppError('code_mismatch', `the code does not match the code on the terminal screen; ${left} more wrong ${left === 1 ? 'code rejects' : 'codes reject'} the request`, { attemptsLeft: left });
   }
 
-  private async decideRejected(terminal: TerminalRecord, record: PairingRecord, user: string): Promise<PairingView> {
+  private async decideRejected(record: PairingRecord, user: string): Promise<PairingView> {
     const { ctx } = this;
     const now = ctx.now();
     const rejected: PairingRecord = { ...record, state: 'rejected', decidedBy: user, decidedAt: now };

@@ -188,7 +188,7 @@ describe('NonceRing', () => {
     const legacy = store.root.openDB<number, string>({ name: 'nonces' });
     legacy.put(compositeKey('ATM-M', 'kept'), 5_000);
     legacy.put(compositeKey('ATM-M', 'expired'), 3_000);
-    // A key of 64 characters or more reads back in lmdb's other encoding (store.ts, keyText).
+    // A key of 64 characters or more reads back in lmdb's other encoding (composite-key.ts, keyText).
     const longSerial = 'L'.repeat(40);
     const longNonce = 'n'.repeat(32);
     legacy.put(compositeKey(longSerial, longNonce), 5_000);

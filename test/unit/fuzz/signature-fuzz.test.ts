@@ -50,7 +50,7 @@ function baseOf(wire: Wire): string | null {
 }
 
 /** A few valid requests to mutate: fixed, so mutation runs cost no signing. */
-const SEEDS = ALG_OF.map(([, t], i) => sign({ method: 'POST', path: '/api/v1/cash-events', query: i % 2 ? 'coin=BTC' : '', serial: 'ATM-7', label: 'term', body: Buffer.from('{"eventId":"e1"}'), nonce: 'AAAAAAAAAAAAAAAAAAAAAA==', which: i }).wire).map((wire, i) => ({ wire, terminal: ALG_OF[i]![1] }));
+const SEEDS = ALG_OF.map((_, i) => sign({ method: 'POST', path: '/api/v1/cash-events', query: i % 2 ? 'coin=BTC' : '', serial: 'ATM-7', label: 'term', body: Buffer.from('{"eventId":"e1"}'), nonce: 'AAAAAAAAAAAAAAAAAAAAAA==', which: i }).wire).map((wire, i) => ({ wire, terminal: ALG_OF[i]![1] }));
 
 afterAll(() => {
   writeSection({
