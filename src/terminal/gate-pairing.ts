@@ -2,13 +2,14 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError, isErrorCode, statusOf, type ErrorCode } from '../errors.js';
+import { formatFingerprint } from '../crypto/fingerprint.js';
 import { commitmentOf, NONCE_BYTES, pairingCode } from '../crypto/pairing-code.js';
 import { decodeBase64 } from '../protocol/schemas.js';
 import type { PairingStage } from '../protocol/types.js';
 import { jsonObject, parseServerUrl, type PinnedReply } from './pinned-https.js';
 import { replyError } from './signed-call.js';
 import { softwareVersion } from './software-version.js';
-import type { PendingPairing, StoredState } from './state-dir.js';
+import { pinVouched, type PendingPairing, type StoredState } from './state-dir.js';
 
 export interface PairOptions {
   /** Keep polling until the operator decides (or `timeoutMs` passes). */
@@ -99,9 +100,14 @@ export async function gatePairing(ctx: PairingContext, opts: PairOptions): Promi
   for (;;) {
     const body = jsonObject(reply) ?? {};
     if (reply.status === 200 && body.status === 'trusted') {
+      // A gate trusts only a key its operator approved after hearing the code this terminal showed for it. Said to a
+      // terminal that showed none, under a pin from its first contact, it is a man in the middle skipping the code.
+      const codeShown = shownCode !== null || ctx.state.pairing?.stage === 'approval';
+      if (!codeShown && !pinVouched(ctx.state)) throw trustedWithoutCode(ctx, reply.sfp);
       const masterUrl = parseServerUrl(String(body.masterUrl)).origin;
       ctx.state.server.masterUrl = masterUrl;
       ctx.state.server.vpn = body.vpn ?? null;
+      ctx.state.server.sfpVouched = true;
       ctx.state.paired = true;
       ctx.state.pairedConfirmedAt = new Date().toISOString();
       ctx.state.pairing = null;
@@ -190,6 +196,19 @@ export async function gatePairing(ctx: PairingContext, opts: PairOptions): Promi
     forgetPairing(ctx);
     throw explainEnded(err, ended);
   }
+}
+
+/**
+ * Refuses a `trusted` that no code shown and no vouched pin backs, and forgets what that gate's first contact taught the
+ * terminal: its pin and any pairing under it. The next `pair` starts from nothing, so the real gate is not refused later.
+ */
+function trustedWithoutCode(ctx: PairingContext, sfp: string): AppError {
+  const gateUrl = ctx.state.server.gateUrl;
+  ctx.state.server.sfp = null;
+  ctx.state.server.sfpVouched = false;
+  ctx.state.pairing = null;
+  ctx.save();
+  return new AppError('bad_request', `the gate at ${gateUrl} (SFP ${formatFingerprint(sfp)}) declared this terminal trusted, but this terminal never showed it a pairing code and its SFP was not confirmed: a real gate trusts only a key its operator approved with the code read from this screen. Nothing was trusted, and that gate's SFP is no longer pinned. Check the gate URL, get the server's fingerprint from its operator over a channel you trust, and pair again with --expect-sfp SFP`);
 }
 
 /** The errors a gate answers per PROTOCOL.md: its pairing table, and the generic ones any of its requests may meet. */

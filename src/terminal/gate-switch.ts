@@ -3,7 +3,7 @@ import { AppError } from '../errors.js';
 import { formatFingerprint } from '../crypto/fingerprint.js';
 import { gatePairing, type PairOptions, type PairResult } from './gate-pairing.js';
 import type { PinnedReply } from './pinned-https.js';
-import { emptyServer, type StoredState } from './state-dir.js';
+import { emptyServer, pinVouched, type StoredState } from './state-dir.js';
 
 /** What the switch needs from the terminal: its stored state, a way to replace and persist it, and a signed gate call for a given state. */
 export interface GateSwitchHost {
@@ -47,7 +47,8 @@ export async function pairWithNewGate(host: GateSwitchHost, gateUrl: string, exp
   const previous = host.current();
   // MUST pin the candidate before its first gate call: a null pin here would be trust on first use of the new server.
   const sfp = expectedSfp ?? previous.server.sfp;
-  const candidate: StoredState = { ...previous, server: { ...emptyServer(), gateUrl, sfp }, paired: false, pairedConfirmedAt: null, pairing: null };
+  const sfpVouched = expectedSfp !== null || pinVouched(previous);
+  const candidate: StoredState = { ...previous, server: { ...emptyServer(), gateUrl, sfp, sfpVouched }, paired: false, pairedConfirmedAt: null, pairing: null };
   const adopted = (): boolean => host.current() === candidate;
   const ctx = {
     state: candidate,

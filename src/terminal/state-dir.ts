@@ -36,6 +36,12 @@ export interface ServerSettings {
   nextGateUrl?: string | null;
   /** The SFP `set-server --expect-sfp` gave for `nextGateUrl` (lowercase hex); null or absent: the gate must present the pinned one. */
   nextGateSfp?: string | null;
+  /**
+   * The pinned SFP was given out of band (`--expect-sfp`, carried over from a vouched pin in a gate switch) or a gate
+   * under it already trusted this terminal; false: it is what the first gate contact presented (trust on first use).
+   * Absent in older state files: see `pinVouched`.
+   */
+  sfpVouched?: boolean;
 }
 
 export interface StoredState {
@@ -53,6 +59,15 @@ export interface StoredState {
 }
 
 export const emptyServer = (): ServerSettings => ({ gateUrl: null, masterUrl: null, sfp: null, vpn: null });
+
+/**
+ * Whether the pinned SFP can be believed when its gate declares this terminal trusted without a code shown (gate-pairing.ts).
+ * A state file from before `sfpVouched` vouches for a pin under which it was paired.
+ */
+export function pinVouched(state: StoredState): boolean {
+  if (state.server.sfp === null) return false;
+  return state.server.sfpVouched ?? (state.paired || (state.pairedConfirmedAt ?? null) !== null);
+}
 
 const KEY_KINDS: readonly string[] = ['rsa', 'ec', 'ed25519'];
 

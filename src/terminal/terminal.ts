@@ -317,6 +317,7 @@ export class Terminal {
       // A finished TLS handshake is not enough: a mistyped port may reach any HTTPS server, whose pin would then refuse the real gate.
       if (!isGateAnswer(reply)) throw notAPairingGate(state.server.gateUrl!, reply);
       state.server.sfp = reply.sfp; // the first gate contact pins the server (trust on first use, checked by the code)
+      state.server.sfpVouched = false;
       if (state === this.state) this.save();
     }
     return reply;
@@ -374,7 +375,7 @@ export class Terminal {
 
   /** `sfp`: pinned ahead of the first contact (`--expect-sfp`); null leaves that contact to pin what it sees. */
   private resetServer(gateUrl: string, sfp: string | null = null): void {
-    this.state.server = { ...emptyServer(), gateUrl, sfp };
+    this.state.server = { ...emptyServer(), gateUrl, sfp, sfpVouched: sfp !== null };
     this.state.paired = false;
     this.state.pairedConfirmedAt = null;
     this.state.pairing = null;

@@ -163,6 +163,44 @@ describe('pairing', () => {
     expect(Terminal.open(dir).status().pinnedSfp).toBe(sfp);
   });
 
+  it('refuses a first gate that declares it trusted without a code ever shown, unpins it, and then pairs with the real gate', async () => {
+    const { peer, dir, sfp } = await setup();
+    // A man in the middle at the first contact: any pairing request is "trusted", pointing master at itself.
+    const impostor = serverIdentity();
+    const fake = await httpsPeer(impostor, (req) => ({ status: 200, body: { status: 'trusted', masterUrl: `https://127.0.0.1:${new URL(req.url, 'https://x').port || '1'}`, vpn: 'script-security 2' } }));
+    cleanup.push(() => fake.close());
+    // At once to the commit, and after a reveal stage that never reached a code (answered "trusted" in its place).
+    let commits = 0;
+    const afterReveal = await httpsPeer(impostor, () => (++commits === 1
+      ? { status: 202, body: { status: 'pending', stage: 'reveal', requestId: 'pr_x', serverNonce: Buffer.alloc(32, 7).toString('base64'), expiresAt: new Date(Date.now() + 60_000).toISOString() } }
+      : { status: 200, body: { status: 'trusted', masterUrl: 'https://127.0.0.1:1', vpn: null } }));
+    cleanup.push(() => afterReveal.close());
+    for (const gate of [fake, afterReveal]) {
+      const err = await Terminal.open(dir).pair(gate.url).then(() => null, (e: unknown) => e as AppError);
+      expect(err).toBeInstanceOf(AppError);
+      expect(err!.code).toBe('bad_request');
+      expect(err!.message).toContain('declared this terminal trusted, but this terminal never showed it a pairing code');
+      expect(Terminal.open(dir).status()).toMatchObject({ paired: false, pinnedSfp: null, masterUrl: null, pairing: null });
+      await expect(Terminal.open(dir).ping()).rejects.toMatchObject({ code: 'not_paired' });
+    }
+    // The real gate is not refused for a pin the impostor left: the exchange shows a code, and the approval is believed.
+    const result = await Terminal.open(dir).pair(peer.gate.url, { wait: true, pollIntervalMs: 20, onCode: () => peer.approve(onlyRequest(peer).requestId) });
+    expect(result).toMatchObject({ status: 'trusted', sfp });
+    // Paired under it, the pin is vouched for: pair again (a VPN profile refresh) is answered "trusted" at once, and believed.
+    expect(await Terminal.open(dir).pair()).toMatchObject({ status: 'trusted', sfp });
+  });
+
+  it('believes a "trusted" at the first contact when the SFP was pinned ahead with --expect-sfp', async () => {
+    const { peer, dir, sfp } = await setup();
+    const first = await Terminal.open(dir).pair(peer.gate.url, { wait: true, pollIntervalMs: 20, onCode: () => peer.approve(onlyRequest(peer).requestId) });
+    expect(first.status).toBe('trusted');
+    // The same key restored on a terminal whose state forgot the server: it meets a server that already trusts it.
+    const state = new StateDir(dir);
+    const forgot = state.read();
+    state.save({ ...forgot, server: { gateUrl: null, masterUrl: null, sfp: null, vpn: null }, paired: false, pairedConfirmedAt: null, pairing: null });
+    expect(await Terminal.open(dir).pair(peer.gate.url, { expectSfp: sfp })).toMatchObject({ status: 'trusted', sfp });
+  });
+
   it('shows a different code than the server when a man in the middle relays the first contact', async () => {
     const { peer, dir } = await setup();
     // The relay has its own certificate and passes bodies and signed headers through unchanged.
