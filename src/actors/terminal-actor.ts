@@ -16,6 +16,9 @@ import { ReplayWindow } from './replay-window.js';
 /** lastSeenAt is informational: write it at most this often, not on every call. */
 const LAST_SEEN_RESOLUTION_MS = 10_000;
 
+/** What master answers a key that is not the serial's pinned one (PROTOCOL.md `403 not_paired`). */
+export const NOT_PAIRED_MESSAGE = 'this terminal is not paired with the server; pair it through the gate';
+
 export class TerminalActor implements Actor<TerminalCommand, TerminalReply> {
   private readonly replay: ReplayWindow;
   private readonly pairing: PairingFlow;
@@ -61,7 +64,8 @@ export class TerminalActor implements Actor<TerminalCommand, TerminalReply> {
     const terminal = this.ctx.store.terminals.get(this.serial);
     if (!terminal) return this.unknownSerial(request, auth);
     this.admitNonce(auth, 'the request could not be authenticated: its nonce was already used');
-    this.touch();
+    // Last seen is the terminal's own: any key may ask at the gate, and a thief's must not make a stolen one look alive.
+    if (auth.tfp === terminal.tfp) this.touch();
     return this.pairing.handle(terminal, auth, request.body, request.remoteAddress);
   }
 
@@ -71,7 +75,7 @@ export class TerminalActor implements Actor<TerminalCommand, TerminalReply> {
     if (!pin) throw new AppError('unauthenticated', 'the request could not be authenticated', undefined, { cause: 'no terminal has this serial' });
     this.admitNonce(auth, 'the request could not be authenticated');
     if (pin.tfp !== auth.tfp) {
-      throw new AppError('not_paired', 'this terminal is not paired with the server; pair it through the gate');
+      throw new AppError('not_paired', NOT_PAIRED_MESSAGE);
     }
     this.touch();
     return masterCall(this.ctx, this.serial, request);

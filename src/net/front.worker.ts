@@ -12,6 +12,7 @@ import { authenticateGate, authenticateMaster, checkBodyDigest, type Authenticat
 import type { ActorContext } from '../actors/context.js';
 import { MASTER_ROUTES } from '../actors/master-calls.js';
 import { ThreadLeases } from '../actors/serial-leases.js';
+import { NOT_PAIRED_MESSAGE } from '../actors/terminal-actor.js';
 import { TerminalRouter } from '../actors/terminal-router.js';
 import { WriteBehind } from '../actors/write-behind.js';
 import { AppError } from '../errors.js';
@@ -126,11 +127,18 @@ const gateAdmission = new Admission({
 });
 
 const refusals = new RefusalLog(log, config.refusalLogWindowMs);
+const gateClosed = (): AppError => new AppError('gate_closed', 'the gate is closed: an operator opens it for pairing (cas gate open)');
 const masterApp = createTerminalService({
   name: 'master',
   routes: MASTER_ROUTES.map((r) => ({ method: r.startsWith('GET') ? ('get' as const) : ('post' as const), path: r.split(' ')[1]! })),
   maxBodyBytes: config.masterMaxBodyBytes, tls: data.tls, log: log.child({ service: 'master' }), refusals, admission: masterAdmission, counts: stats.master,
   authenticate: (request) => authenticateMaster(request, certs, authOptions()),
+  // The actor checks the pin again, in order with unpairing: this is only who may upload, read from the store.
+  admitBody: (auth) => {
+    const terminal = store.terminals.get(auth.serial);
+    if (!terminal) throw new AppError('unauthenticated', 'the request could not be authenticated', undefined, { cause: 'no terminal has this serial' });
+    if (terminal.tfp !== auth.tfp) throw new AppError('not_paired', NOT_PAIRED_MESSAGE);
+  },
   checkBody: (request) => checkBodyDigest(request, 'master'),
   handle: (request, auth) => serve('master', request, auth, true),
 });
@@ -139,10 +147,14 @@ const gateApp = createTerminalService({
   tls: data.tls, log: log.child({ service: 'gate' }), refusals, admission: gateAdmission, counts: stats.gate,
   authenticate: (request) => {
     // A connection made while the gate was open outlives its listen socket: a closed gate answers nothing else.
-    if (gate === null) throw new AppError('gate_closed', 'the gate is closed: an operator opens it for pairing (cas gate open)');
+    if (gate === null) throw gateClosed();
     return authenticateGate(request, authOptions());
   },
-  checkBody: (request) => checkBodyDigest(request, 'gate'),
+  checkBody: (request) => {
+    // Closed while the body arrived: PROTOCOL.md promises gate_closed to every request from then on.
+    if (gate === null) throw gateClosed();
+    checkBodyDigest(request, 'gate');
+  },
   handle: (request, auth) => serve('gate', request, auth, true),
 });
 

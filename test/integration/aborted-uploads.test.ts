@@ -118,6 +118,47 @@ describe('uploads', () => {
     }
   });
 
+  it('signed by a key the server holds for the serial but has not pinned are refused before their body, and hold no place', async () => {
+    // Anyone can make the server hold a key for a serial: one commit at the open gate (kept with the pairing history).
+    const holder = RawTerminal.create(paired.serial, 'ec');
+    const commit = await holder.gate(server.gateUrl, { commitment: Buffer.alloc(32, 1).toString('base64'), info: { model: 'x' } });
+    expect(commit.status).toBe(202);
+    const sockets = await Promise.all(Array.from({ length: 20 }, () => connect(server.ports.master)));
+    try {
+      const answers = sockets.map(answerOf);
+      // One byte of a 4,000-byte body: before, each held one of master's places until uWS's idle timeout (10 s).
+      for (const socket of sockets) socket.write(`${signedHead(holder, '/api/v1/cash-events', Buffer.alloc(4_000, 'x'))}x`);
+      for (const text of await Promise.all(answers)) {
+        expect(text).toMatch(/^HTTP\/1\.1 403 /);
+        expect(text).toContain('"error":"not_paired"');
+      }
+      expect(await inFlight()).toEqual({ master: 0, gate: 0 });
+    } finally {
+      for (const socket of sockets) socket.destroy();
+    }
+    // Without a body, the actor answers it the same (and a ping holds no place while anything arrives).
+    expect((await holder.send(server.masterUrl, '/api/v1/ping', { body: '' })).status).toBe(403);
+  });
+
+  it('at the gate that is closed while the body arrives are answered gate_closed', async () => {
+    const late = RawTerminal.create(paired.serial, 'ec');
+    const body = Buffer.from(JSON.stringify({ commitment: Buffer.alloc(32, 2).toString('base64'), info: { model: 'x' } }));
+    const socket = await connect(server.ports.gate);
+    const answer = answerOf(socket);
+    socket.write(signedHead(late, '/api/v1/pairing', body, true) + body.subarray(0, 10).toString('latin1'));
+    await expect.poll(inFlight, { timeout: 5_000, interval: 50 }).toEqual({ master: 0, gate: 1 });
+    await alice.request('gate.close');
+    try {
+      socket.write(body.subarray(10));
+      const text = await answer;
+      expect(text).toMatch(/^HTTP\/1\.1 403 /);
+      expect(text).toContain('"error":"gate_closed"');
+    } finally {
+      socket.destroy();
+      await alice.request('gate.open', { minutes: 10 });
+    }
+  });
+
   it('of a terminal that arrive slowly are read whole and taken; a body other than the one signed is refused', async () => {
     const body = cashEvent('slow-1');
     const socket = await connect(server.ports.master);

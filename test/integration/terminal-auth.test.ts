@@ -39,6 +39,22 @@ afterAll(async () => {
 });
 
 describe('master authentication', () => {
+  it('count as last seen only what the pinned key sends, not what any key asks at the gate', async () => {
+    const stranger = RawTerminal.create('AUTH-SEEN-1', 'ec');
+    await alice.request('terminals.create', { serial: stranger.serial });
+    // Anyone can ask at an open gate under a created serial; before, that made a stolen terminal look alive.
+    expect((await stranger.gate(server.gateUrl, { commitment: commitmentOf(crypto.randomBytes(32)), info: { model: 'x' } })).status).toBe(202);
+    const own = RawTerminal.create('AUTH-SEEN-2', 'ec');
+    await alice.request('terminals.create', { serial: own.serial });
+    await pair(own);
+    expect((await ping(own)).status).toBe(200);
+    const lastSeen = async (serial: string) => (await alice.request<{ lastSeenAt: string | null }>('terminals.get', { serial })).lastSeenAt;
+    await expect.poll(() => lastSeen(own.serial), { timeout: 10_000, interval: 100 }).not.toBeNull();
+    // Written behind every 500 ms on each thread: the stranger's request came first, so it would be on disk by now.
+    await sleep(1_500);
+    expect(await lastSeen(stranger.serial)).toBeNull();
+  });
+
   it('accepts a correctly signed call from the paired terminal', async () => {
     // The server's clock as ISO 8601 with milliseconds, read while each call was served: terminals set their clocks by it.
     for (let i = 0; i < 2; i++) {
