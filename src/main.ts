@@ -16,7 +16,7 @@ import { assertPortFree, listen } from './net/listen.js';
 import { dropBackupMarker, readBackupMarker } from './server/backup-marker.js';
 import { ensureServerIdentity, type ServerIdentity } from './server/identity.js';
 import { cliUser } from './server/os-account.js';
-import { packageRoot } from './server/package-root.js';
+import { packageRoot } from './package-root.js';
 import { lockDataDir } from './store/data-dir-lock.js';
 import { logWriteFailures } from './store/commit-failures.js';
 import { Store } from './store/store.js';
