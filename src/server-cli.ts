@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { UsageError, errorText, exitCodeOf } from './cli-errors.js';
 import { CONFIG_OPTIONS, ConfigError, loadConfig, type Config, type ConfigFlags } from './config.js';
 import { AppError } from './errors.js';
 import { formatFingerprint } from './crypto/fingerprint.js';
@@ -16,23 +17,10 @@ import { runUsersCommand, USERS_COMMANDS } from './server/users-cli.js';
 import { parseAuditAnchor, verifyAuditChain } from './store/audit-chain.js';
 import { Store } from './store/store.js';
 
-/** A command-line mistake: `error: bad_request: …` and exit 2, as `cas` and `terminal` print theirs. */
-class UsageError extends AppError {
-  /** `command`: whose help the hint names (`users`, `users add`…), null for the overview. */
-  constructor(message: string, readonly command: string | null = null) {
-    super('bad_request', message);
-  }
-}
-
-/** Every error as `error: <code>: <message>` (docs/TROUBLESHOOTING.md); exit 2 for usage mistakes, else 1. */
+/** Every error as cli-errors.ts prints it, and the exit code it goes with. */
 function report(error: unknown): never {
-  if (error instanceof UsageError) {
-    process.stderr.write(`error: bad_request: ${error.message}\n(pairing-server ${error.command ? `${error.command} ` : ''}--help for usage)\n`);
-    process.exit(2);
-  }
-  if (error instanceof AppError) process.stderr.write(`error: ${error.code}: ${error.message}\n`);
-  else process.stderr.write(`error: internal_error: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
+  process.stderr.write(errorText(error, 'pairing-server'));
+  process.exit(exitCodeOf(error));
 }
 
 async function serve(config: Config): Promise<void> {

@@ -3,11 +3,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { UsageError } from '../cli-errors.js';
 import { AppError } from '../errors.js';
 import { fingerprint, normalizeFingerprint } from '../crypto/fingerprint.js';
 import { totpDigits } from '../crypto/totp.js';
 import {
-  COMMAND_OPTIONS, COMMANDS, GROUPS, UsageError, globalHelp, groupHelp,
+  COMMAND_OPTIONS, COMMANDS, GROUPS, globalHelp, groupHelp,
   type CommandOption, type CommandSpec, type CommandValues,
 } from './cli-commands.js';
 

@@ -1,17 +1,9 @@
 /** @module The `cas` command table: each command's usage, the admin op it maps to, how its arguments become op args, and the help texts. */
-import { AppError } from '../errors.js';
+import { UsageError } from '../cli-errors.js';
 import { ADMIN_TOPICS, GATE_MAX_MINUTES, type AdminTopic } from '../protocol/types.js';
 import { totpDigits } from '../crypto/totp.js';
 import { enrolmentCodeDigits } from './enrolment-code.js';
 import { writeVpnBundle } from '../vpn/vpn-bundle-files.js';
-
-/** A command-line mistake: printed with the usage hint and exit code 2. */
-export class UsageError extends AppError {
-  constructor(message: string) {
-    super('bad_request', message);
-    this.name = 'UsageError';
-  }
-}
 
 /** Options that belong to one command or another (the global ones live in cli-args.ts). */
 export const COMMAND_OPTIONS = {

@@ -1,5 +1,5 @@
 /** @module How `cas` reads secrets: the password as the first line of stdin (hidden prompt on a terminal), the TOTP code only from a terminal. */
-import { UsageError } from './cli-commands.js';
+import { UsageError } from '../cli-errors.js';
 
 /** The streams the CLI talks through; tests hand in their own. */
 export interface CliIo {

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 /** @module `cas`, the operator CLI: parses the command, reads the password, opens the pinned admin channel, runs one op or watches events. */
+import { EXIT_OK, errorText, exitCodeOf } from '../cli-errors.js';
 import { AppError } from '../errors.js';
 import type { AdminPush } from '../protocol/types.js';
 import { AdminClient, type SessionInfo } from './admin-client.js';
 import { parseCli, resolveConnection } from './cli-args.js';
-import { UsageError, type CommandSpec } from './cli-commands.js';
+import type { CommandSpec } from './cli-commands.js';
 import { renderPush, renderResult } from './cli-format.js';
 import { loadSession, removeSession, saveSession, sessionFile } from './cli-session.js';
 import { isInteractive, promptTotp, readPassword, type CliIo } from './cli-prompt.js';
@@ -17,7 +18,7 @@ export interface RunOptions {
   stop?: AbortSignal;
 }
 
-/** Runs one `cas` invocation and returns the exit code: 0 ok, 1 error, 2 usage. */
+/** Runs one `cas` invocation and returns the exit code (cli-errors.ts). */
 export async function runCli(argv: readonly string[], options: RunOptions = {}): Promise<number> {
   const io = options.io ?? { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
   const env = options.env ?? process.env;
@@ -25,7 +26,7 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
     const invocation = parseCli(argv);
     if (invocation.kind === 'help') {
       io.stdout.write(invocation.text);
-      return 0;
+      return EXIT_OK;
     }
     const { globals, command, args } = invocation;
     const conn = resolveConnection(globals, env);
@@ -49,7 +50,7 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
         if (resumed) await client.logout();
         removeSession(file);
         io.stdout.write(globals.json ? `${JSON.stringify({ loggedOut: true })}\n` : renderResult('session', {}));
-        return 0;
+        return EXIT_OK;
       }
       // A new `cas login` replaces the kept session: its token is ended on the server, not left alive and forgotten here.
       if (command.op === 'login' && live !== null && (await resume(client, live.token, file))) await client.logout();
@@ -57,7 +58,7 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
       if (command.op === 'login') {
         saveSession(file, { url: conn.url, user: conn.user, token: session!.token, expiresAt: session!.expiresAt });
         io.stdout.write(globals.json ? `${JSON.stringify({ user: session!.user, expiresAt: session!.expiresAt, has2fa: session!.has2fa })}\n` : renderResult('session', session));
-        return 0;
+        return EXIT_OK;
       }
       if (command.op === 'subscribe') {
         await watch(client, args ?? {}, globals.json, io, options.stop);
@@ -71,9 +72,10 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
     } finally {
       await client.close();
     }
-    return 0;
+    return EXIT_OK;
   } catch (err) {
-    return report(err, io);
+    io.stderr.write(errorText(err, 'cas'));
+    return exitCodeOf(err);
   }
 }
 
@@ -150,18 +152,6 @@ async function watch(client: AdminClient, args: Record<string, unknown>, json: b
   }
 }
 
-function report(err: unknown, io: CliIo): number {
-  if (err instanceof UsageError) {
-    io.stderr.write(`error: ${err.code}: ${err.message}\n(cas --help for usage)\n`);
-    return 2;
-  }
-  if (err instanceof AppError) {
-    io.stderr.write(`error: ${err.code}: ${err.message}\n`);
-    return 1;
-  }
-  io.stderr.write(`error: internal_error: ${err instanceof Error ? err.message : String(err)}\n`);
-  return 1;
-}
 
 if (isMainModule(import.meta.url)) {
   process.exitCode = await runCli(process.argv.slice(2));

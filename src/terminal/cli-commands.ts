@@ -3,6 +3,7 @@ import { chmodSync } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { UsageError } from '../cli-errors.js';
 import { writeFileDurably } from '../durable-file.js';
 import { AppError } from '../errors.js';
 import { MAX_RSA_BITS, MIN_RSA_BITS } from '../crypto/certificates.js';
@@ -15,11 +16,6 @@ import { parseServerUrl } from './pinned-https.js';
 import { StateDir } from './state-dir.js';
 import { withStateLock } from './state-lock.js';
 import { Terminal, type TerminalStatus } from './terminal.js';
-
-/** Thrown for command-line mistakes: exit code 2. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
 
 export interface CommandContext {
   stateDir: string;

@@ -2,9 +2,10 @@
 /** @module The `terminal` command: parses the command line, runs one command, prints text or one JSON object, and sets the exit code. */
 import type { Readable, Writable } from 'node:stream';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { EXIT_FAILED, EXIT_OK, UsageError, errorCodeOf, errorMessageOf, errorText, exitCodeOf } from '../cli-errors.js';
 import { AppError } from '../errors.js';
 import { COMMAND_HELP, COMMANDS, OVERVIEW, type Command } from './cli-help.js';
-import { runCommand, UsageError } from './cli-commands.js';
+import { runCommand } from './cli-commands.js';
 import { isMainModule } from '../main-module.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -42,10 +43,6 @@ const COMMAND_OPTIONS: Readonly<Record<Command, Options>> = {
 
 /** How many words follow the command name. */
 const POSITIONALS: Partial<Record<Command, number>> = { 'set-server': 1 };
-
-export const EXIT_OK = 0;
-export const EXIT_FAILED = 1;
-export const EXIT_USAGE = 2;
 
 export interface CliIo {
   stdin: Readable;
@@ -105,16 +102,14 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   }
 }
 
+/** With --json the error is the one JSON object on stdout, so that a script reads it where it reads answers. */
 function reportError(err: unknown, json: boolean, io: CliIo): number {
-  const usage = err instanceof UsageError;
-  const code = usage ? 'bad_request' : err instanceof AppError ? err.code : 'internal_error';
-  // Unexpected errors keep their text (a file system error says which path); none carries key material.
-  const message = err instanceof Error ? err.message : String(err);
   // A cash event that got no answer names its id, for the retry that must reuse it.
   const eventId = err instanceof AppError && typeof err.details?.eventId === 'string' ? { eventId: err.details.eventId } : {};
-  if (json) io.stdout.write(`${JSON.stringify({ error: code, message, ...eventId, ...(usage ? { usage: true } : {}) })}\n`);
-  else io.stderr.write(`error: ${code}: ${message}\n`);
-  return usage ? EXIT_USAGE : EXIT_FAILED;
+  const usage = err instanceof UsageError ? { usage: true } : {};
+  if (json) io.stdout.write(`${JSON.stringify({ error: errorCodeOf(err), message: errorMessageOf(err), ...eventId, ...usage })}\n`);
+  else io.stderr.write(errorText(err));
+  return exitCodeOf(err);
 }
 
 if (isMainModule(import.meta.url)) {
