@@ -3,6 +3,7 @@
  * LMDB shares it). Every command but `list` is audited, refusals included; the running server sees the entry within a
  * second and tells the operators logged in (main.ts).
  */
+import { readFirstLine } from '../cli-input.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import { disableOperator, enableOperator, listOperators, resetOperatorTotp, setOperatorPassword } from '../admin/operator-accounts.js';
@@ -21,12 +22,6 @@ export interface UsersFlags {
   /** `--no-2fa` not given (add, reset-2fa). */
   with2fa: boolean;
   force: boolean;
-}
-
-async function readStdinLine(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';
 }
 
 /**
@@ -71,7 +66,7 @@ function printSecret(created: CreatedOperator): void {
 /** `name`: the operator, for every command but `list`; `store` is opened here and closed before this returns. */
 export async function runUsersCommand(command: UsersCommand, config: Config, name: string, flags: UsersFlags): Promise<void> {
   requireDataDir(config.dataDir);
-  const password = command === 'users add' || command === 'users passwd' ? await readStdinLine() : '';
+  const password = command === 'users add' || command === 'users passwd' ? (await readFirstLine(process.stdin)) ?? '' : '';
   const store = Store.open(config.dataDir);
   const out = (json: unknown, text: string): void => void process.stdout.write(flags.json ? JSON.stringify(json) + '\n' : text);
   try {

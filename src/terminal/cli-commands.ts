@@ -4,6 +4,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { UsageError } from '../cli-errors.js';
+import { readFirstLine } from '../cli-input.js';
 import { writeFileDurably } from '../durable-file.js';
 import { AppError } from '../errors.js';
 import { MAX_RSA_BITS, MIN_RSA_BITS } from '../crypto/certificates.js';
@@ -11,7 +12,7 @@ import { formatFingerprint, normalizeFingerprint } from '../crypto/fingerprint.j
 import { CASH_EVENT_LIMITS, inThousandths } from '../protocol/schemas.js';
 import type { KeyKind } from '../protocol/types.js';
 import type { Command } from './cli-help.js';
-import { codeScreen, ProgressLine, readLine, readSecretLine } from './cli-io.js';
+import { codeScreen, ProgressLine, readSecretLine } from './cli-io.js';
 import { parseServerUrl } from './pinned-https.js';
 import { StateDir } from './state-dir.js';
 import { withStateLock } from './state-lock.js';
@@ -232,7 +233,7 @@ async function factoryResetLocked(ctx: CommandContext): Promise<CommandOutput> {
     const what = before === null ? `whatever terminal files are in ${ctx.stateDir}` : `terminal ${before.serial} (TFP ${before.tfp})`;
     ctx.stderr.write(`This deletes ${what} for good: its private key, certificate and pairing. Type YES to confirm: `);
     // Not confirmed is a usage outcome (exit 2), as without --yes where nobody can confirm.
-    if ((await readLine(ctx.stdin)).trim() !== 'YES') throw new UsageError('factory reset cancelled; nothing was deleted');
+    if ((await readFirstLine(ctx.stdin))?.trim() !== 'YES') throw new UsageError('factory reset cancelled; nothing was deleted');
   }
   Terminal.factoryReset(ctx.stateDir);
   return {

@@ -1,9 +1,7 @@
-/** @module Console input and output of the terminal CLI: the pairing-code screen, the progress line, reading a passphrase or a confirmation. */
+/** @module Console input and output of the terminal CLI: the pairing-code screen, the progress line, reading a passphrase. */
 import type { Readable, Writable } from 'node:stream';
-import type { ReadStream } from 'node:tty';
+import { isRawInput, readFirstLine, readHidden } from '../cli-input.js';
 import { AppError } from '../errors.js';
-
-const MAX_LINE = 4096;
 
 /** The pairing code as a terminal screen would show it: big, boxed, with what to do. */
 export function codeScreen(code: string, serial: string): string {
@@ -51,47 +49,11 @@ export class ProgressLine {
   }
 }
 
-/** Reads one line from `input`: the passphrase for backup and restore. Typed characters are not echoed on a TTY. */
+/** Reads the passphrase for backup and restore: typed characters are not echoed on a TTY; '' when a pipe gives none. */
 export async function readSecretLine(input: Readable, prompt: string, promptOut: Writable): Promise<string> {
-  const tty = input as Partial<ReadStream>;
-  if (tty.isTTY === true && typeof tty.setRawMode === 'function') return readHidden(tty as ReadStream, prompt, promptOut);
-  return readLine(input);
-}
-
-/** Reads one line (without its newline) from `input`; '' when the input ends first. */
-export async function readLine(input: Readable): Promise<string> {
-  let text = '';
-  for await (const chunk of input) {
-    text += typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8');
-    const newline = text.search(/\r?\n/);
-    if (newline >= 0) return text.slice(0, newline);
-    if (text.length > MAX_LINE) break;
-  }
-  return text.slice(0, MAX_LINE);
-}
-
-function readHidden(input: ReadStream, prompt: string, out: Writable): Promise<string> {
-  out.write(prompt);
-  input.setRawMode(true);
-  input.resume();
-  return new Promise((resolve, reject) => {
-    let line = '';
-    const done = (err: Error | null): void => {
-      input.setRawMode(false);
-      input.pause();
-      input.off('data', onData);
-      out.write('\n');
-      if (err) reject(err);
-      else resolve(line);
-    };
-    const onData = (chunk: Buffer): void => {
-      for (const ch of chunk.toString('utf8')) {
-        if (ch === '\r' || ch === '\n') return done(null);
-        if (ch === '\u0003') return done(new AppError('bad_request', 'cancelled'));
-        if (ch === '\u007f' || ch === '\b') line = line.slice(0, -1);
-        else if (line.length < MAX_LINE) line += ch;
-      }
-    };
-    input.on('data', onData);
-  });
+  if (!isRawInput(input)) return (await readFirstLine(input)) ?? '';
+  const typed = await readHidden(input, prompt, promptOut);
+  // Exit 1 as it always was here, where cas calls its Ctrl-C a usage mistake (exit 2): scripts may test either.
+  if (typed === null) throw new AppError('bad_request', 'cancelled');
+  return typed;
 }
