@@ -5,7 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 
 export const ROOT = path.resolve(import.meta.dirname, '..', '..', '..');
-export const SERVER_CLI = path.join(ROOT, 'dist', 'src', 'server-cli.js');
+export const SERVER_CLI = path.join(ROOT, 'dist', 'src', 'server', 'cli.js');
 export const BASELINE = path.join(ROOT, 'dist', 'bench', 'baseline-https-server.js');
 export const FLOOR = path.join(ROOT, 'dist', 'bench', 'floor-uws-server.js');
 

@@ -1,5 +1,5 @@
 /**
- * @module Operator accounts changed offline (`pairing-server users …` writes the store directly, server-cli's users
+ * @module Operator accounts changed offline (`pairing-server users …` writes the store directly, server/users-cli.ts's
  * commands): logged-in operators are told at once, and every change gets its 'operator action' line in the server's
  * log, also those made while the server was stopped, at its next start. An unexpected account is an alarm.
  */

@@ -66,7 +66,7 @@ export function checkPasswordRule(password: string): void {
   if (password.length < 12 || password.length > 1024) throw new AppError('invalid_field', 'password: 12 to 1024 characters');
 }
 
-/** Not audited here: the caller audits the outcome, refusals included (server-cli.ts, like dispatch.ts for ops). */
+/** Not audited here: the caller audits the outcome, refusals included (server/users-cli.ts, like dispatch.ts for ops). */
 export async function createOperator(store: Store, name: string, password: string, opts: { with2fa: boolean; by: string }): Promise<CreatedOperator> {
   if (!USER_PATTERN.test(name)) throw new AppError('invalid_field', 'user: 1-32 characters of a-z 0-9 . _ - starting with a letter or digit');
   checkPasswordRule(password);

@@ -8,7 +8,7 @@ import { freePort } from './ports.js';
 
 // packageRoot, not a relative path: the soak script runs these helpers compiled, from dist/.
 export const ROOT = packageRoot();
-export const SERVER_CLI = path.join(ROOT, 'dist', 'src', 'server-cli.js');
+export const SERVER_CLI = path.join(ROOT, 'dist', 'src', 'server', 'cli.js');
 export const TERMINAL_CLI = path.join(ROOT, 'dist', 'src', 'terminal', 'cli.js');
 export const CAS_CLI = path.join(ROOT, 'dist', 'src', 'admin', 'cli.js');
 

@@ -3,19 +3,19 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { UsageError, errorText, exitCodeOf } from './cli-errors.js';
-import { CONFIG_OPTIONS, ConfigError, loadConfig, type Config, type ConfigFlags } from './config.js';
-import { AppError } from './errors.js';
-import { formatFingerprint } from './crypto/fingerprint.js';
-import { createLogger } from './logger.js';
-import { startServer } from './main.js';
-import { writeBackupMarker } from './server/backup-marker.js';
-import { COMMAND_HELP, HELP, type ServerCommand } from './server/cli-help.js';
-import { requireDataDir } from './server/data-dir.js';
-import { certificateFingerprint, identityPaths } from './server/identity.js';
-import { runUsersCommand, USERS_COMMANDS } from './server/users-cli.js';
-import { parseAuditAnchor, verifyAuditChain } from './store/audit-chain.js';
-import { Store } from './store/store.js';
+import { UsageError, errorText, exitCodeOf } from '../cli-errors.js';
+import { CONFIG_OPTIONS, ConfigError, loadConfig, type Config, type ConfigFlags } from '../config.js';
+import { AppError } from '../errors.js';
+import { formatFingerprint } from '../crypto/fingerprint.js';
+import { createLogger } from '../logger.js';
+import { startServer } from '../main.js';
+import { writeBackupMarker } from './backup-marker.js';
+import { COMMAND_HELP, HELP, type ServerCommand } from './cli-help.js';
+import { requireDataDir } from './data-dir.js';
+import { certificateFingerprint, identityPaths } from './identity.js';
+import { runUsersCommand, USERS_COMMANDS } from './users-cli.js';
+import { parseAuditAnchor, verifyAuditChain } from '../store/audit-chain.js';
+import { Store } from '../store/store.js';
 
 /** Every error as cli-errors.ts prints it, and the exit code it goes with. */
 function report(error: unknown): never {
