@@ -3,7 +3,7 @@
  * logged-in operator as operator.created and operator.changed). An unexpected one is an alarm, so each notice stays,
  * across reloads of this tab, until an operator dismisses it; a toast would be gone before anyone came back.
  */
-import { h } from './dom.js';
+import { byId, h } from './dom.js';
 import { formatClock, formatTime } from './format.js';
 import { auditHash } from './views/audit.js';
 
@@ -45,7 +45,7 @@ function stored() {
 
 /** Listens for the pushes and shows the alarms in #alarms while an operator is logged in. */
 export function accountAlarms({ channel, store }) {
-  const region = document.getElementById('alarms');
+  const region = byId('alarms');
   /** The alarms not dismissed, oldest first: { id, text, at, action, result }. */
   let alarms = stored();
   let nextId = Math.max(0, ...alarms.map((a) => a.id)) + 1;

@@ -1,7 +1,7 @@
 /** @module The operator page's entry: the session (login, resume after reload, logout, expiry), pushes into the store, the header and the router. */
 import { accountAlarms } from './alarms.js';
 import { Channel } from './channel.js';
-import { h, fill } from './dom.js';
+import { byId, h, fill } from './dom.js';
 import { errorText } from './format.js';
 import { Store } from './store.js';
 import { terminalFetcher } from './terminal-fetcher.js';
@@ -28,7 +28,7 @@ const BACKGROUND = { background: true };
 const channel = new Channel(`wss://${location.host}/admin`);
 const store = new Store();
 const fetcher = terminalFetcher(store, (op, args) => ctx.read(op, args));
-const main = document.getElementById('main');
+const main = byId('main');
 
 let disposeView = null;
 /** The routed view on screen, null while the login form or the reconnecting notice is. */

@@ -56,9 +56,27 @@ export function formError(id) {
   };
 }
 
+/** An element index.html holds for good (the page's fixed regions). */
+export function byId(id) {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`index.html has no #${id}`);
+  return el;
+}
+
+/**
+ * @template Row
+ * @typedef {object} Column
+ * @property {string} label
+ * @property {(row: Row) => Node | string | null} cell
+ * @property {string} [class]
+ * @property {boolean} [fixed] left as it is by `refillRow`
+ */
+
 /**
  * A data table that turns into labelled cards on narrow screens (each cell carries its column's label).
- * `columns`: [{ label, cell(row) → node or text, class? }].
+ * `rowKey`: the row's `data-key`, for `refillRow`.
+ * @template Row
+ * @param {{ id?: string, caption?: string, columns: Column<Row>[], rows: Row[], empty: string, rowKey?: (row: Row) => string }} table
  */
 export function dataTable({ id, caption, columns, rows, empty, rowKey }) {
   if (rows.length === 0) return h('p', { class: 'empty', id: id ? `${id}-empty` : null }, empty);
@@ -73,6 +91,12 @@ export function dataTable({ id, caption, columns, rows, empty, rowKey }) {
 /**
  * Refills the cells of one row of a `dataTable` from a newer `row`, in place: a push changes one terminal without
  * rebuilding the table. Columns marked `fixed` (the row's key, a link that may hold the focus) are left as they are.
+ */
+/**
+ * @template Row
+ * @param {HTMLTableRowElement} tr
+ * @param {Column<Row>[]} columns
+ * @param {Row} row
  */
 export function refillRow(tr, columns, row) {
   columns.forEach((c, i) => {

@@ -1,5 +1,5 @@
 /** @module The header: navigation with the live pairing badge, the gate's state, the operator and logout, and the no-2FA banner. */
-import { fill, h } from './dom.js';
+import { byId, fill, h } from './dom.js';
 import { formatClock } from './format.js';
 
 const NAV = [
@@ -15,7 +15,7 @@ let built = false;
 const parts = {};
 
 function build(ctx) {
-  const topbar = document.getElementById('topbar');
+  const topbar = byId('topbar');
   parts.badge = h('span', { class: 'badge', id: 'pairing-badge', 'aria-live': 'polite' });
   parts.unknownBadge = h('span', { class: 'badge badge-muted', id: 'unknown-badge' });
   parts.gate = h('a', { href: '#/gate', class: 'gate-pill', id: 'gate-pill' });
@@ -34,8 +34,8 @@ function build(ctx) {
 
 export function renderHeader(ctx) {
   const { store } = ctx;
-  const topbar = document.getElementById('topbar');
-  const banner = document.getElementById('banner');
+  const topbar = byId('topbar');
+  const banner = byId('banner');
   topbar.hidden = store.session === null;
   if (!store.session) {
     banner.hidden = true;

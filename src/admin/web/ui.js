@@ -1,5 +1,5 @@
 /** @module Page-wide feedback: toasts (announced politely), the connection notice, and a modal confirmation dialog. */
-import { h } from './dom.js';
+import { byId, h } from './dom.js';
 
 const TOAST_MS = 6000;
 /** Older toasts give way, so that a burst of pushes never covers the page. */
@@ -8,17 +8,17 @@ const MAX_TOASTS = 3;
 export const ui = {
   /** A short message in the corner; `kind` is 'info' | 'ok' | 'warn' | 'danger'. */
   toast(text, kind = 'info') {
-    const region = document.getElementById('toasts');
+    const region = byId('toasts');
     const item = h('div', { class: `toast toast-${kind}` },
       h('span', {}, text),
       h('button', { type: 'button', class: 'toast-close', 'aria-label': 'Dismiss', onclick: () => item.remove() }, '×'));
     region.append(item);
-    while (region.children.length > MAX_TOASTS) region.firstElementChild.remove();
+    while (region.children.length > MAX_TOASTS) region.firstElementChild?.remove();
     setTimeout(() => item.remove(), TOAST_MS);
   },
 
   connection(up) {
-    const notice = document.getElementById('connection');
+    const notice = byId('connection');
     notice.hidden = up;
   },
 
