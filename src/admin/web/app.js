@@ -18,6 +18,7 @@ import { terminalDetailView } from './views/terminal-detail.js';
 import { terminalsView } from './views/terminals.js';
 import { unknownView } from './views/unknown.js';
 import { renderHeader } from './header.js';
+/** @typedef {import('./channel.js').Failure} Failure */
 
 /** sessionStorage: the session survives a reload of this tab, and ends with the tab. */
 const TOKEN_KEY = 'pairing-admin-token';
@@ -57,7 +58,8 @@ function touchSession() {
 async function send(op, args, options) {
   try {
     return await channel.request(op, args, options);
-  } catch (error) {
+  } catch (caught) {
+    const error = /** @type {Failure} */ (caught);
     if (error.code === 'session_expired' || error.code === 'not_logged_in') endSession(errorText(error));
     throw error;
   }

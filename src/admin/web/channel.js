@@ -2,7 +2,12 @@
 
 /** An error reply from the server, or a lost connection (`code` = 'disconnected'). */
 export class ChannelError extends Error {
-  /** `details`: the reply's extra fields, such as `retryAfter` (seconds) or `attemptsLeft`. */
+  /**
+   * `details`: the reply's extra fields, such as `retryAfter` (seconds) or `attemptsLeft`.
+   * @param {string} code the server's error code (src/errors.ts), or 'disconnected'
+   * @param {string} message
+   * @param {{ retryAfter?: unknown, attemptsLeft?: unknown }} [details]
+   */
   constructor(code, message, details = {}) {
     super(message);
     this.code = code;
@@ -10,6 +15,12 @@ export class ChannelError extends Error {
     this.attemptsLeft = typeof details.attemptsLeft === 'number' ? details.attemptsLeft : undefined;
   }
 }
+
+/**
+ * What a view's `catch` gets from an op: a ChannelError, or an Error of the page's own (a fault) whose code is
+ * undefined. A catch variable is `unknown` to the checker: the views cast it to this.
+ * @typedef {Error & Partial<Pick<ChannelError, 'code' | 'retryAfter' | 'attemptsLeft'>>} Failure
+ */
 
 const RETRY_MS = [500, 1000, 2000, 5000, 10000];
 /** Close codes of the server's admission (src/net/admin-admission.ts): no session past the login deadline; too many connections without one. */
@@ -21,9 +32,13 @@ export class Channel {
   constructor(url) {
     this.url = url;
     this.nextId = 1;
+    /** @type {Map<number, { resolve: (result: any) => void, reject: (error: ChannelError) => void }>} */
     this.pending = new Map();
+    /** @type {Map<string, Set<(data: any) => void>>} */
     this.listeners = new Map();
+    /** @type {WebSocket | null} */
     this.socket = null;
+    /** @type {Promise<void> | null} */
     this.opening = null;
     this.retries = 0;
     this.closedByUs = false;
@@ -94,10 +109,11 @@ export class Channel {
     if (!this.socket || this.socket.readyState !== WebSocket.OPEN) {
       return Promise.reject(new ChannelError('disconnected', 'not connected to the server'));
     }
+    const socket = this.socket;
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.socket.send(JSON.stringify(background ? { id, op, args, background: true } : { id, op, args }));
+      socket.send(JSON.stringify(background ? { id, op, args, background: true } : { id, op, args }));
     });
   }
 

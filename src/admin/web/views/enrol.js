@@ -4,6 +4,7 @@
  */
 import { field, fill, formError, h } from '../dom.js';
 import { errorText } from '../format.js';
+/** @typedef {import('../channel.js').Failure} Failure */
 
 /** The server's SVG as an <img> source: the page's CSP allows data: images, never inline markup. */
 function svgDataUrl(svg) {
@@ -30,7 +31,8 @@ export function enrolView(ctx) {
     button.disabled = true;
     try {
       showSecret(await ctx.call('totp.enroll', { code: value }));
-    } catch (failure) {
+    } catch (caught) {
+      const failure = /** @type {Failure} */ (caught);
       button.disabled = false;
       // The server's message says how many tries are left, or that the administrator has to issue a new code.
       const told = failure.code === 'code_mismatch' || failure.code === 'invalid_state';
@@ -57,7 +59,8 @@ export function enrolView(ctx) {
         ctx.setHas2fa();
         ctx.toast('Two-factor authentication is set up: you can now approve pairing requests.', 'ok');
         ctx.navigate('#/pairing');
-      } catch (failure) {
+      } catch (caught) {
+        const failure = /** @type {Failure} */ (caught);
         confirmButton.disabled = false;
         error.show(failure.code === 'totp_required' ? 'That code is wrong or expired: check the phone\'s clock and type the current code.' : errorText(failure));
         code.value = '';

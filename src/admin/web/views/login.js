@@ -1,6 +1,7 @@
 /** @module The login form: user, password and TOTP code, with one clear message for each way a login fails. */
 import { field, formError, h } from '../dom.js';
 import { errorText } from '../format.js';
+/** @typedef {import('../channel.js').Failure} Failure */
 
 export function loginView(ctx, message) {
   const user = h('input', { id: 'login-user', name: 'username', autocomplete: 'username', autocapitalize: 'none', spellcheck: 'false', required: true });
@@ -28,7 +29,8 @@ export function loginView(ctx, message) {
     try {
       const result = await ctx.channel.request('login', { user: user.value.trim(), password: password.value, ...(code ? { totp: code } : {}) });
       await ctx.loggedIn(result);
-    } catch (failure) {
+    } catch (caught) {
+      const failure = /** @type {Failure} */ (caught);
       submit.disabled = false;
       if (failure.code === 'login_failed') {
         error.show('Wrong user name or password.');

@@ -1,6 +1,7 @@
 /** @module One pairing request: the code in large grouped digits, who to call, and APPROVE (with the code read out) or REJECT. */
 import { fill, fingerprintText, formError, h, pill } from '../dom.js';
 import { codeGroups, effectiveState, errorText, formatTime, normaliseCode, visible } from '../format.js';
+/** @typedef {import('../channel.js').Failure} Failure */
 
 /**
  * What the terminal says about itself, apart from what the server knows: its keys and values are the terminal's
@@ -83,7 +84,8 @@ export function pairingDetailView(ctx, requestId) {
       store.putRequest(await ctx.call('pairing.approve', { requestId, code }));
       ctx.toast('Approved: the terminal is paired on its next contact.', 'ok');
       focusStatus();
-    } catch (failure) {
+    } catch (caught) {
+      const failure = /** @type {Failure} */ (caught);
       error.show(errorText(failure));
       if (failure.code === 'code_mismatch' && failure.attemptsLeft === 0) {
         // The request is rejected now and its form goes away with this message: say it where it stays.

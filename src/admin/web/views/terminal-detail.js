@@ -6,6 +6,7 @@ import { dataTable, field, fill, fingerprintText, formError, h, pill } from '../
 import { errorText, formatTime } from '../format.js';
 import { requestPages } from '../request-pages.js';
 import { auditHash } from './audit.js';
+/** @typedef {import('../channel.js').Failure} Failure */
 
 /** What an operator may correct after creating the terminal; the rest belongs to the pairing. */
 const EDITABLE = [
@@ -141,7 +142,8 @@ export function terminalDetailView(ctx, serial) {
       if (store.terminals.has(serial)) store.dropTerminal(was);
       ctx.toast(`Terminal ${serial} deleted.`, 'ok');
       ctx.navigate('#/terminals');
-    } catch (failure) {
+    } catch (caught) {
+      const failure = /** @type {Failure} */ (caught);
       // Paired by someone meanwhile: say what to do rather than that something changed.
       error.textContent = failure.code === 'invalid_state' ? `Terminal ${serial} is paired now: unpair it first, then delete it.` : errorText(failure);
       error.hidden = false;
