@@ -19,6 +19,10 @@ import { terminalsView } from './views/terminals.js';
 import { unknownView } from './views/unknown.js';
 import { renderHeader } from './header.js';
 /** @typedef {import('./channel.js').Failure} Failure */
+/**
+ * What a view function returns: its element, the page title, and what to stop (listeners, timers) when it goes.
+ * @typedef {{ el: HTMLElement, title: string, dispose?: () => void }} View
+ */
 
 /** sessionStorage: the session survives a reload of this tab, and ends with the tab. */
 const TOKEN_KEY = 'pairing-admin-token';
@@ -31,8 +35,12 @@ const store = new Store();
 const fetcher = terminalFetcher(store, (op, args) => ctx.read(op, args));
 const main = byId('main');
 
+/** @type {(() => void) | null} */
 let disposeView = null;
-/** The routed view on screen, null while the login form or the reconnecting notice is. */
+/**
+ * The routed view on screen, null while the login form or the reconnecting notice is.
+ * @type {View | null}
+ */
 let shownView = null;
 let idleTimer = null;
 let idleMs = 0;
@@ -168,7 +176,7 @@ function showLogin(message) {
   shownView = null;
   document.title = 'Log in — Terminal pairing';
   fill(main, loginView(ctx, message).el);
-  main.querySelector('#login-user')?.focus();
+  /** @type {HTMLInputElement | null} */ (main.querySelector('#login-user'))?.focus();
 }
 
 /** A new connection (first load, or after the server or network came back) re-attaches the session kept in this tab. */
@@ -230,11 +238,12 @@ store.subscribe((topic) => {
 });
 store.subscribe(() => renderHeader(ctx));
 
+/** @type {[RegExp, (match: RegExpExecArray) => View][]} */
 const ROUTES = [
   [/^#\/terminals\/new(?:\?serial=([^&]*))?$/, (m) => terminalCreateView(ctx, m[1] ? decodeURIComponent(m[1]) : '')],
-  [/^#\/terminals\/([^/?]+)$/, (m) => terminalDetailView(ctx, decodeURIComponent(m[1]))],
+  [/^#\/terminals\/([^/?]+)$/, (m) => terminalDetailView(ctx, decodeURIComponent(m[1] ?? ''))],
   [/^#\/terminals$/, () => terminalsView(ctx)],
-  [/^#\/pairing\/([^/?]+)$/, (m) => pairingDetailView(ctx, decodeURIComponent(m[1]))],
+  [/^#\/pairing\/([^/?]+)$/, (m) => pairingDetailView(ctx, decodeURIComponent(m[1] ?? ''))],
   [/^#\/pairing$/, () => pairingListView(ctx)],
   [/^#\/unknown$/, () => unknownView(ctx)],
   [/^#\/audit(?:\?(.*))?$/, (m) => auditView(ctx, new URLSearchParams(m[1] ?? ''))],
@@ -246,6 +255,7 @@ const ROUTES = [
 function route() {
   if (!store.session) return;
   const hash = location.hash && location.hash !== '#' ? location.hash : '#/terminals';
+  /** @type {View | null} */
   let view = null;
   for (const [pattern, make] of ROUTES) {
     const match = pattern.exec(hash);
