@@ -65,7 +65,7 @@ export function relative(iso, now = Date.now()) {
  * override (U+202E) or an isolate would otherwise make "…evil" read "live…" to the operator deciding on it.
  */
 export function visible(text) {
-  return String(text).replace(/[\p{Cc}\p{Cf}\u2028\u2029]/gu, (c) => `⟨U+${c.codePointAt(0).toString(16).toUpperCase().padStart(4, '0')}⟩`);
+  return String(text).replace(/[\p{Cc}\p{Cf}\u2028\u2029]/gu, (c) => `⟨U+${/** @type {number} */ (c.codePointAt(0)).toString(16).toUpperCase().padStart(4, '0')}⟩`);
 }
 
 /** A pending request past its expiry reads as expired even before the server rewrites it. */

@@ -3,6 +3,17 @@
  * (every pending one, and the pages of history asked for), unknown serials and the gate, kept current by pushes.
  */
 import { effectiveState } from './format.js';
+/** @typedef {import('../../protocol/types.js').TerminalView} TerminalView */
+/** @typedef {import('../../protocol/types.js').PairingView} PairingView */
+/** @typedef {import('../../protocol/types.js').PairingState} PairingState */
+/** @typedef {import('../../protocol/types.js').UnknownSerialView} UnknownSerialView */
+/** @typedef {import('../../protocol/types.js').GateStatus} GateStatus */
+/** @typedef {{ user: string, has2fa: boolean, expiresAt: string }} Session */
+/** @typedef {'session' | 'terminals' | 'requests' | 'unknown' | 'gate'} Topic */
+/**
+ * @typedef {{ terminal: TerminalView, created: boolean } | { deleted: TerminalView } | { filled: TerminalView[] } | { reset: true }} TerminalsDetail
+ */
+/** @typedef {(topic: Topic, detail: TerminalsDetail | null) => void} Listener */
 
 /**
  * Terminals kept at most. A fleet can hold hundreds of thousands: the page keeps those it has shown or been told
@@ -12,17 +23,26 @@ const TERMINAL_CACHE = 2000;
 
 export class Store {
   constructor() {
+    /** @type {Session | null} */
     this.session = null;
-    /** serial → terminal, in the order last seen (a Map keeps insertion order: the first entries are the oldest). */
+    /**
+     * serial → terminal, in the order last seen (a Map keeps insertion order: the first entries are the oldest).
+     * @type {Map<string, TerminalView>}
+     */
     this.terminals = new Map();
+    /** @type {Map<string, PairingView>} requestId → request */
     this.requests = new Map();
+    /** @type {Map<string, UnknownSerialView>} serial → its latest attempt */
     this.unknown = new Map();
     /**
      * Serials the server said are no terminal (terminals.get: not_found), such as those of deleted terminals that
      * pairing history names: not asked again until a reconnection, or until a push brings that terminal.
      */
+    /** @type {Set<string>} */
     this.absent = new Set();
+    /** @type {GateStatus | null} */
     this.gate = null;
+    /** @type {Set<Listener>} */
     this.listeners = new Set();
   }
 
@@ -31,12 +51,17 @@ export class Store {
    * 'gate'. For 'terminals', detail says what: `{ terminal, created }` (one terminal changed: a push, an op's answer,
    * its pending flag), `{ deleted }` (that terminal is gone), `{ filled }` (a batch the page asked for), or `{ reset }`
    * (the cache was emptied: reload).
+   * @param {Listener} listener
    */
   subscribe(listener) {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
+  /**
+   * @param {Topic} topic
+   * @param {TerminalsDetail | null} [detail]
+   */
   changed(topic, detail = null) {
     for (const listener of this.listeners) listener(topic, detail);
   }
@@ -51,6 +76,7 @@ export class Store {
     this.changed('session');
   }
 
+  /** @param {Session} session */
   setSession(session) {
     this.session = session;
     this.changed('session');
@@ -64,25 +90,34 @@ export class Store {
   }
 
   /** Terminals as the server just gave them (a page of the list, a batch of gets). */
+  /** @param {TerminalView[]} list */
   cacheTerminals(list) {
     for (const terminal of list) this.remember(terminal);
     this.evict();
     this.changed('terminals', { filled: list });
   }
 
-  /** `created`: the push of a new terminal (the list's total grows). */
+  /**
+   * `created`: the push of a new terminal (the list's total grows).
+   * @param {TerminalView} terminal
+   * @param {{ created?: boolean }} [options]
+   */
   putTerminal(terminal, { created = false } = {}) {
     this.remember(terminal);
     this.evict();
     this.changed('terminals', { terminal, created });
   }
 
-  /** `terminal`: as it was before terminals.delete removed it. */
+  /**
+   * `terminal`: as it was before terminals.delete removed it.
+   * @param {TerminalView} terminal
+   */
   dropTerminal(terminal) {
     this.terminals.delete(terminal.serial);
     this.changed('terminals', { deleted: terminal });
   }
 
+  /** @param {TerminalView} terminal */
   remember(terminal) {
     this.terminals.delete(terminal.serial);
     this.terminals.set(terminal.serial, terminal);
@@ -101,17 +136,20 @@ export class Store {
   }
 
   /** The pending requests, as the server listed them at login: they replace every request known. */
+  /** @param {PairingView[]} list */
   setRequests(list) {
     this.requests = new Map(list.map((r) => [r.requestId, r]));
     this.changed('requests');
   }
 
   /** A page of requests a view asked for. */
+  /** @param {PairingView[]} list */
   addRequests(list) {
     for (const r of list) this.requests.set(r.requestId, r);
     this.changed('requests');
   }
 
+  /** @param {PairingView} request */
   putRequest(request) {
     this.requests.set(request.requestId, request);
     this.refreshOtherKeys(request.serial);
@@ -123,6 +161,7 @@ export class Store {
    * `otherKeysWaiting` of the serial's pending requests, from the ones this page holds (every pending request: listed at
    * login, pushed after): a second key's request warns on the first one's row too, and the warning goes when either is
    * decided, as the server would count them.
+   * @param {string} serial
    */
   refreshOtherKeys(serial, now = Date.now()) {
     const waiting = [...this.requests.values()].filter((r) => r.serial === serial && effectiveState(r, now) === 'pending');
@@ -141,6 +180,8 @@ export class Store {
    * Requests known here, newest first, in `state` (effective; all states if absent) and of `serial` if given. `since`:
    * only those requested at or after it — a paged list holds every request newer than its last row, and pushes add
    * to its top; older ones in the store belong to pages not loaded.
+   * @param {{ state?: PairingState, serial?: string, since?: string }} [filter]
+   * @returns {PairingView[]}
    */
   requestsWhere({ state, serial, since } = {}, now = Date.now()) {
     return [...this.requests.values()]
@@ -150,6 +191,7 @@ export class Store {
   }
 
   /** A cached terminal's `pending` state follows the requests the page sees (the server pushes no terminal event for it). */
+  /** @param {string} serial */
   refreshPendingFlag(serial) {
     const terminal = this.terminals.get(serial);
     if (!terminal || terminal.state === 'paired') return;
@@ -165,17 +207,23 @@ export class Store {
   }
 
   /** unknown.list's answer: the server's list is whole and current (a created serial leaves it), so it replaces this one. */
+  /** @param {UnknownSerialView[]} list */
   setUnknown(list) {
     this.unknown = new Map(list.map((u) => [u.serial, u]));
     this.changed('unknown');
   }
 
+  /**
+   * The push terminal.unknown_serial is the list's whole entry (the server's count and time included): it replaces the
+   * one held.
+   * @param {UnknownSerialView} entry
+   */
   putUnknown(entry) {
-    const before = this.unknown.get(entry.serial);
-    this.unknown.set(entry.serial, { attempts: (before?.attempts ?? 0) + 1, ...before, ...entry, lastAttemptAt: entry.lastAttemptAt ?? new Date().toISOString() });
+    this.unknown.set(entry.serial, entry);
     this.changed('unknown');
   }
 
+  /** @param {GateStatus} gate */
   setGate(gate) {
     this.gate = gate;
     this.changed('gate');
