@@ -109,7 +109,8 @@ const ctx = {
     endSession('You are logged out.');
   },
   setHas2fa() {
-    store.setSession({ ...store.session, has2fa: true });
+    // A session that ended meanwhile stays ended: spreading null would make one with no user (a header, no login form).
+    if (store.session) store.setSession({ ...store.session, has2fa: true });
   },
   /** Fetches, in the background, the terminals a view shows something of and the page has not seen. */
   needTerminals(serials) {
