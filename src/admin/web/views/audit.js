@@ -5,6 +5,7 @@
  */
 import { dataTable, field, fill, h } from '../dom.js';
 import { errorText, formatTime, visible } from '../format.js';
+/** @typedef {import('../../../protocol/types.js').AuditEntry} AuditEntry */
 
 /** audit.list's filters, by the names the address and the op use. */
 const FILTERS = [
@@ -51,6 +52,7 @@ export function auditView(ctx, params) {
   const olderButton = h('button', { type: 'button', class: 'secondary', id: 'audit-older', onclick: () => load(true) }, 'Show older entries');
 
   /** The entries loaded, newest first; `more`: the last page was full, so older ones may exist. */
+  /** @type {{ entries: AuditEntry[], more: boolean, loading: boolean }} */
   const state = { entries: [], more: false, loading: false };
   /** Numbers the loads: only the answer to the last one may change the screen. */
   let seq = 0;

@@ -5,6 +5,8 @@
 import { dataTable, fill, h, pill, refillRow } from '../dom.js';
 import { errorText, formatTime, relative, shortFingerprint } from '../format.js';
 import { matchesFilters, withinPage } from '../terminal-filter.js';
+/** @typedef {import('../terminal-filter.js').TerminalPage} TerminalPage */
+/** @typedef {import('../terminal-filter.js').TerminalFilters} TerminalFilters */
 
 const PAGE_SIZE = 100;
 /** Typing waits this long for the next key before it asks the server: one search per pause, not one per key. */
@@ -17,6 +19,7 @@ const REFRESH_MS = 1000;
  * `after`: the cursor the page on screen started after (null: the first page); `previous`: the cursors of the pages
  * before it, for Previous; `page`: the server's answer `{ terminals, next, total }`.
  */
+/** @type {TerminalFilters & { after: string | null, previous: (string | null)[], page: TerminalPage | null }} */
 const kept = { text: '', state: 'all', after: null, previous: [], page: null };
 
 const COLUMNS = [
@@ -130,7 +133,7 @@ export function terminalsView(ctx) {
       count.textContent = '';
       return;
     }
-    renderCount();
+    renderCount(page);
     fill(results, dataTable({
       id: 'terminals-table',
       caption: 'Terminals',
@@ -142,8 +145,8 @@ export function terminalsView(ctx) {
     }));
   }
 
-  function renderCount() {
-    const { terminals, total } = kept.page;
+  /** @param {TerminalPage} page the page on screen, kept.page */
+  function renderCount({ terminals, total }) {
     const all = `${total.toLocaleString()} terminal${total === 1 ? '' : 's'} in all`;
     const first = kept.previous.length * PAGE_SIZE + 1;
     if (total === 0) count.textContent = 'No terminals yet.';
@@ -157,7 +160,7 @@ export function terminalsView(ctx) {
     if (!page) return;
     if (created) {
       page.total += 1;
-      renderCount();
+      renderCount(page);
     }
     const fits = matchesFilters(terminal, kept);
     const index = page.terminals.findIndex((t) => t.serial === terminal.serial);
@@ -175,7 +178,7 @@ export function terminalsView(ctx) {
     const page = kept.page;
     if (!page) return;
     page.total -= 1;
-    renderCount();
+    renderCount(page);
     if (page.terminals.some((t) => t.serial === terminal.serial)) scheduleRefresh();
   }
 
