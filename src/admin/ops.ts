@@ -24,11 +24,17 @@ const text = (max: number) => line(max).default('');
 const requestIdArg = z.object({ requestId: z.string().min(1).max(64) });
 const serialArg = z.object({ serial: serialSchema });
 
-/** A decision's audit entry names the terminal too: `audit.list {serial}` then finds its whole story. */
-function serialOfRequest(args: Record<string, unknown>, ctx: OpsContext): Record<string, unknown> {
+/**
+ * A decision's audit entry names the terminal too, and the key decided on: `audit.list {serial}` then finds its whole
+ * story, and which key was trusted stays on record after the request leaves the pairing history (90 days).
+ */
+function requestDetail(args: Record<string, unknown>, ctx: OpsContext): Record<string, unknown> {
   const requestId = str(args, 'requestId');
-  return { serial: (requestId && ctx.store.pairing.get(requestId)?.serial) ?? null };
+  const request = requestId === null ? undefined : ctx.store.pairing.get(requestId);
+  return { serial: request?.serial ?? null, tfp: request?.tfp ?? null };
 }
+/** A value as sent, for an audit entry: a string cut to its longest bound, a boolean as it is, anything else null. */
+const asSent = (value: unknown): string | boolean | null => (typeof value === 'string' ? value.slice(0, 256) : typeof value === 'boolean' ? value : null);
 const str = (args: Record<string, unknown>, key: string): string | null => (typeof args[key] === 'string' ? (args[key] as string).slice(0, 128) : null);
 const terminalEditArgs = z.object({
   serial: serialSchema, name: line(128).optional(), location: line(256).optional(), contact: line(128).optional(),
@@ -71,6 +77,8 @@ async function login(ctx: OpsContext, conn: Connection, { user, password, totp }
   conn.session = session;
   return { token, expiresAt: new Date(session.expiresAt).toISOString(), user: record.name, has2fa: record.totpSecret !== null };
 }
+
+const contactNeeds2fa = (): AppError => new AppError('requires_2fa', 'setting a terminal\'s contact needs 2FA: approvers call it to hear the pairing code. Enrol TOTP first (cas totp enroll --code CODE), or ask an operator with 2FA');
 
 function terminalOf(ctx: OpsContext, serial: string): TerminalRecord {
   const terminal = ctx.store.terminals.get(serial);
@@ -121,7 +129,13 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
   }),
   'terminals.create': op({
     access: 'session', audit: true, target: (a) => str(a, 'serial'),
+    // What it was created with: the contact approvers will call is on record from the start, as its changes are.
+    auditDetail: (a) => Object.fromEntries((['name', 'location', 'contact', 'vpn'] as const).filter((f) => a[f] !== undefined).map((f) => [f, asSent(a[f])])),
     args: z.object({ serial: serialSchema, name: text(128), location: text(256), contact: text(128), vpn: z.boolean().default(false) }),
+    // The contact as for an update: set at creation, a password alone would choose the number approvers call.
+    precondition(ctx, conn, { contact }) {
+      if (contact !== '' && !hasTwoFactor(ctx.store, conn.session!.user)) throw contactNeeds2fa();
+    },
     async run(ctx, conn, spec) {
       const record: TerminalRecord = {
         ...spec, createdAt: ctx.now(), createdBy: conn.session!.user,
@@ -153,7 +167,11 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
     run: (ctx, _conn, { serial }) => terminalViewOf(ctx.store, terminalOf(ctx, serial), ctx.now()),
   }),
   'terminals.unpair': op({
-    access: 'session', audit: true, target: (a) => str(a, 'serial'), args: serialArg,
+    // 2FA: unpairing breaks a terminal's trust until someone on site pairs it again with a phone call. With a password
+    // alone, whoever had it could unpair the whole fleet in a loop.
+    access: '2fa', audit: true, target: (a) => str(a, 'serial'), args: serialArg,
+    // The key whose trust ends: which key was trusted, and until when, stays on record.
+    auditDetail: (a, ctx) => ({ tfp: ctx.store.terminals.get(str(a, 'serial') ?? '')?.tfp ?? null }),
     precondition: (ctx, _conn, { serial }) => terminalOf(ctx, serial),
     run: (ctx, conn, { serial }) => ctx.router.decide({ type: 'unpair', serial, user: conn.session!.user }),
   }),
@@ -180,9 +198,7 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
       if (moved.length > 0) throw new AppError('conflict', `${moved.join(' and ')} of ${serial} changed meanwhile (now ${moved.map((f) => JSON.stringify(current[f])).join(', ')}): look again before you save`);
       // The approver reads the pairing code to this number: a password alone must not redirect that call to a thief's phone.
       // Any update that names it, the same value too: compared here, it could still undo a change queued in the actor.
-      if (edit.contact !== undefined && !hasTwoFactor(ctx.store, conn.session!.user)) {
-        throw new AppError('requires_2fa', 'changing a terminal\'s contact needs 2FA: approvers call it to hear the pairing code. Enrol TOTP first (cas totp enroll --code CODE), or ask an operator with 2FA');
-      }
+      if (edit.contact !== undefined && !hasTwoFactor(ctx.store, conn.session!.user)) throw contactNeeds2fa();
     },
     // Through the terminal's actor, never read-modify-write here: the actor writes the same record when it pairs or unpairs.
     run: (ctx, conn, { serial, seen: _seen, ...edit }) => ctx.router.decide({ type: 'update', serial, edit, user: conn.session!.user }),
@@ -196,13 +212,13 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
     run: (ctx, _conn, { requestId }) => pairingViewOf(ctx.store, pairingOf(ctx, requestId), ctx.now()),
   }),
   'pairing.approve': op({
-    access: '2fa', audit: true, target: (a) => str(a, 'requestId'), auditDetail: serialOfRequest,
+    access: '2fa', audit: true, target: (a) => str(a, 'requestId'), auditDetail: requestDetail,
     args: requestIdArg.extend({ code: z.string().max(32) }),
     precondition: (ctx, _conn, { requestId }) => pairingOf(ctx, requestId),
     run: (ctx, conn, { requestId, code }) => ctx.router.decide({ type: 'approve', serial: pairingOf(ctx, requestId).serial, requestId, code, user: conn.session!.user }),
   }),
   'pairing.reject': op({
-    access: 'session', audit: true, target: (a) => str(a, 'requestId'), auditDetail: serialOfRequest, args: requestIdArg,
+    access: 'session', audit: true, target: (a) => str(a, 'requestId'), auditDetail: requestDetail, args: requestIdArg,
     precondition: (ctx, _conn, { requestId }) => pairingOf(ctx, requestId),
     run: (ctx, conn, { requestId }) => ctx.router.decide({ type: 'reject', serial: pairingOf(ctx, requestId).serial, requestId, user: conn.session!.user }),
   }),

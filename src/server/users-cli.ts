@@ -57,8 +57,8 @@ function printSecret(created: CreatedOperator): void {
     process.stdout.write(`enrol this URI in an authenticator app (it is shown once):\n${created.otpauthUri}\n`);
     return;
   }
-  process.stdout.write(`no 2FA yet: ${created.user} can look but cannot approve pairing, set payout addresses, change contacts or\n`
-    + `delete terminals until they enrol an authenticator with\n`
+  process.stdout.write(`no 2FA yet: ${created.user} can look but cannot approve pairing, set payout addresses, set contacts,\n`
+    + `unpair or delete terminals until they enrol an authenticator with\n`
     + `the enrolment code ${created.enrolmentCode} (shown once; until ${created.enrolmentCodeExpiresAt}, 5 tries):\n`
     + `cas totp enroll --code ${created.enrolmentCode}, or Set up 2FA on the web page. Hand it over apart from the password.\n`);
 }

@@ -179,13 +179,13 @@ describe('anonymous floods on one server', () => {
     const address = '127.0.5.1';
     const flooder = await rawConnection(server, address);
     expect(await flooder.call('login', { user: carolOp.user, password: carolOp.password })).toMatchObject({ ok: true });
-    const replies = await Promise.all(Array.from({ length: 300 }, (_, i) => flooder.call('terminals.unpair', { serial: `NOPE-${i}` })));
+    const replies = await Promise.all(Array.from({ length: 300 }, (_, i) => flooder.call('terminals.update', { serial: `NOPE-${i}`, name: 'x' })));
     expect(count(replies, (r) => r.error ?? 'ok')).toEqual({ not_found: 300 });
-    const written = (await auditFrom(address)).filter((e) => e.action === 'terminals.unpair');
+    const written = (await auditFrom(address)).filter((e) => e.action === 'terminals.update');
     // 30 a minute, and about one more refilled per 2 s while the 300 are answered.
     expect(written.length).toBeGreaterThanOrEqual(30);
     expect(written.length).toBeLessThan(40);
-    expect(logLinesFrom(address).filter((l) => l.action === 'terminals.unpair').length).toBe(written.length);
+    expect(logLinesFrom(address).filter((l) => l.action === 'terminals.update').length).toBe(written.length);
     // Another operator's refusal is written: the budget is each operator's own.
     expect(await alice.request('terminals.unpair', { serial: 'NOPE-ALICE' }).catch((e: { code: string }) => e.code)).toBe('not_found');
     expect((await alice.request<AuditView[]>('audit.list', { action: 'terminals.unpair', user: 'alice' })).map((e) => e.target)).toContain('NOPE-ALICE');
@@ -226,7 +226,7 @@ describe('anonymous floods on one server', () => {
 
     // The refusals counted and not written one by one are summed up at shutdown, one entry per operator.
     expect(server.logs.find((l) => l.msg === 'operator action' && l.action === 'refusals.throttled')).toMatchObject({
-      user: 'carol', result: 'rate_limited', detail: { notWritten: expect.any(Number), ops: { 'terminals.unpair': expect.any(Number) } },
+      user: 'carol', result: 'rate_limited', detail: { notWritten: expect.any(Number), ops: { 'terminals.update': expect.any(Number) } },
     });
     // Only what ran before the close was written; nothing failed on a closed store; stdout held nothing but JSON lines.
     expect(logLinesFrom(address)).toHaveLength(20 - (closedLine.opsDropped as number));

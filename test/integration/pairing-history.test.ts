@@ -94,6 +94,12 @@ describe('the pairing history past --pairing-history-days', () => {
     // The operator's decision is still in the audit log, whose entries are never removed.
     const approvals = await admin.request<AuditEntry[]>('audit.list', { action: 'pairing.approve', serial: 'HIST-1' });
     expect(approvals.map((e) => e.detail?.result)).toEqual(['ok']);
+    // With the key it trusted: the request that held it is gone, the answer to "which key did we trust" is not.
+    expect(approvals.map((e) => e.detail?.tfp)).toEqual([terminal.tfp]);
+    // So does an unpairing, of the key whose trust it ends.
+    await admin.request('terminals.unpair', { serial: terminal.serial });
+    const unpairs = await admin.request<AuditEntry[]>('audit.list', { action: 'terminals.unpair', serial: terminal.serial });
+    expect(unpairs.map((e) => e.detail?.tfp)).toEqual([terminal.tfp]);
     expect(server.logs.filter((entry) => entry.msg === 'pairing requests older than the pairing history forgotten')).toHaveLength(1);
   });
 });

@@ -41,7 +41,7 @@ describe('terminals.update', () => {
     expect(await get('UPD-001')).toMatchObject({ name: 'Back office', location: 'Station Rd 2', contact: '+1 555 0199', vpn: false, tfp: null });
   });
 
-  it('needs 2FA to change the contact (approvers call it), not to change the name', async () => {
+  it('needs 2FA to set the contact (approvers call it) or to unpair, not to change the name', async () => {
     const dora = await connectOperator(server, await addOperator(server.dataDir, 'dora', { with2fa: false }));
     try {
       expect(await dora.request('terminals.update', { serial: 'UPD-001', name: 'Lobby 2' })).toMatchObject({ name: 'Lobby 2' });
@@ -50,6 +50,17 @@ describe('terminals.update', () => {
       await expect(dora.request('terminals.update', { serial: 'UPD-001', name: 'Back office', contact: '+1 555 0199' })).rejects.toMatchObject({ code: 'requires_2fa' });
       expect(await get('UPD-001')).toMatchObject({ name: 'Lobby 2', contact: '+1 555 0199' });
       expect(await dora.request('terminals.update', { serial: 'UPD-001', name: 'Back office' })).toMatchObject({ name: 'Back office' });
+      // Nor at creation: a serial not created yet would otherwise get the number a password chose.
+      await expect(dora.request('terminals.create', { serial: 'UPD-DORA-1', contact: '+1 555 6666' })).rejects.toMatchObject({ code: 'requires_2fa' });
+      expect(await dora.request('terminals.create', { serial: 'UPD-DORA-1', name: 'Kiosk' })).toMatchObject({ serial: 'UPD-DORA-1', contact: '' });
+      // The entries keep what it was created with (and what the refused try asked for), as an update's keep what changed.
+      const created = await dora.request<Array<{ detail: Record<string, unknown> }>>('audit.list', { action: 'terminals.create', serial: 'UPD-DORA-1' });
+      expect(created.map((e) => e.detail)).toEqual([
+        expect.objectContaining({ name: 'Kiosk', result: 'ok' }),
+        expect.objectContaining({ contact: '+1 555 6666', result: 'requires_2fa' }),
+      ]);
+      // Unpairing breaks trust until a site visit: a password alone must not do it to the whole fleet.
+      await expect(dora.request('terminals.unpair', { serial: 'UPD-001' })).rejects.toMatchObject({ code: 'requires_2fa' });
     } finally {
       await dora.close();
     }

@@ -68,7 +68,7 @@ export function renderHeader(ctx) {
   if (!store.session.has2fa && !banner.firstChild) {
     fill(banner,
       h('strong', {}, 'No two-factor authentication on your account. '),
-      'You can look around, but you cannot approve pairing requests. ',
+      'You can look around, but you cannot approve pairing requests, unpair or delete terminals, or set their contacts. ',
       h('a', { href: '#/2fa' }, 'Set up 2FA now'));
   }
 }

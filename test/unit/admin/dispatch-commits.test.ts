@@ -57,7 +57,8 @@ describe('a refused admin op', () => {
       ['terminals.create', { serial: 12 }, 'invalid_field'],
       ['terminals.update', { serial: 'NO-SUCH-1' }, 'invalid_field'],
       ['terminals.update', { serial: 'NO-SUCH-1', name: 'Lobby' }, 'not_found'],
-      ['terminals.unpair', { serial: 'NO-SUCH-1' }, 'not_found'],
+      ['terminals.unpair', { serial: 'NO-SUCH-1' }, 'requires_2fa'],
+      ['terminals.create', { serial: 'COMMITS-0', contact: '+1 555 0100' }, 'requires_2fa'],
       ['pairing.reject', { requestId: 'no-such-request' }, 'not_found'],
       ['gate.open', { minutes: 0 }, 'invalid_field'],
     ];
@@ -71,7 +72,7 @@ describe('a refused admin op', () => {
     expect(store.auditIntents.getKeysCount()).toBe(0);
 
     // The rest of the minute's budget, then refusals that are counted, not written: no commit at all.
-    for (let i = refusals.length; i < REFUSALS_PER_USER_MINUTE; i++) await commitsOf('terminals.unpair', { serial: 'NO-SUCH-1' });
+    for (let i = refusals.length; i < REFUSALS_PER_USER_MINUTE; i++) await commitsOf('pairing.reject', { requestId: 'no-such-request' });
     for (const [op, args, error] of refusals) {
       const { reply, commits } = await commitsOf(op, args);
       expect(reply, op).toMatchObject({ ok: false, error });
