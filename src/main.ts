@@ -14,7 +14,7 @@ import { FrontPool } from './net/front-pool.js';
 import { GateWindow } from './net/gate-window.js';
 import { assertPortFree, listen } from './net/listen.js';
 import { dropBackupMarker, readBackupMarker } from './server/backup-marker.js';
-import { ensureServerIdentity, type ServerIdentity } from './server/identity.js';
+import { certificateNames, ensureServerIdentity, type ServerIdentity } from './server/identity.js';
 import { cliUser } from './server/os-account.js';
 import { packageRoot } from './package-root.js';
 import { lockDataDir } from './store/data-dir-lock.js';
@@ -149,6 +149,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     if (config.publicHostIsLoopbackFallback) {
       log.warn({ host: config.host, publicHost: config.publicHost },
         `the services listen on every address (--host ${config.host}) but no --public-host was given: terminals on other machines will be told master is at ${url(masterPort)}; pass --public-host NAME (the name or address terminals reach this server by)`);
+    } else if (!certificateNames(identity.certFile, config.publicHost)) {
+      // Made at the first start for the name given then: terminals do not mind (they pin the SFP), browsers do.
+      log.warn({ publicHost: config.publicHost, certFile: identity.certFile },
+        `the server certificate does not name --public-host ${config.publicHost}: terminals pin its SFP and do not mind, but a browser that trusts it for the admin page still warns about the name (it names the host given at its first start, or is your own); a new certificate is a new SFP for every terminal (docs/ADMIN-OPS.md)`);
     }
     const gate = new GateWindow(fronts, { port: config.gatePort, store, log: log.child({ service: 'gate' }), events, now });
 

@@ -12,6 +12,7 @@ import { startServer } from '../main.js';
 import { writeBackupMarker } from './backup-marker.js';
 import { COMMAND_HELP, HELP, type ServerCommand } from './cli-help.js';
 import { requireDataDir } from './data-dir.js';
+import { cliUser } from './os-account.js';
 import { certificateFingerprint, identityPaths } from './identity.js';
 import { runUsersCommand, USERS_COMMANDS } from './users-cli.js';
 import { parseAuditAnchor, verifyAuditChain } from '../store/audit-chain.js';
@@ -87,7 +88,8 @@ async function auditVerify(config: Config, json: boolean, head: string | undefin
   const anchor = head === undefined ? undefined : parseAuditAnchor(head);
   if (anchor === null) throw new UsageError('--head takes SEQ:HASH, as the auditHead of a `server status` log line gives them (e.g. 42:3f5c…, 64 hex digits)', 'audit verify');
   requireDataDir(config.dataDir);
-  const store = Store.open(config.dataDir);
+  // The chain is hashes of what is stored in the clear: a backup, which rightly lacks secrets.key, can be checked.
+  const store = Store.open(config.dataDir, { fieldKey: false });
   try {
     const verdict = verifyAuditChain(store.audit.getRange().map(({ value }) => value), anchor);
     // The anchor as --head takes it back: keep it elsewhere, and a later check proves nothing before it was changed.
@@ -116,6 +118,8 @@ async function backup(config: Config, out: string, json: boolean): Promise<void>
   const takenAt = new Date().toISOString();
   try {
     await store.root.backup(path.join(target, 'store'), true);
+    // The copy holds every password hash and, beside it, the TLS key: who took one, and where to, is on record.
+    await store.appendAudit({ at: Date.now(), user: cliUser(), action: 'server.backup', target: null, detail: { result: 'ok', out: target } });
   } finally {
     await store.close();
   }

@@ -1,6 +1,7 @@
 /** @module The server's TLS identity: the operator's licence key and certificate, or a generated pair in the data dir; its SHA-256 is the SFP. */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { createSelfSignedCertificate, generateKeyPair, keyKindOf } from '../crypto/certificates.js';
 import { fingerprint } from '../crypto/fingerprint.js';
@@ -19,6 +20,12 @@ export interface ServerIdentity {
 
 export function identityPaths(dataDir: string): { keyFile: string; certFile: string } {
   return { keyFile: path.join(dataDir, 'tls', 'server.key'), certFile: path.join(dataDir, 'tls', 'server.crt') };
+}
+
+/** Whether the certificate names `host` (a DNS name or an IP address) as a browser checks it; terminals pin its SFP instead. */
+export function certificateNames(certFile: string, host: string): boolean {
+  const cert = new crypto.X509Certificate(fs.readFileSync(certFile));
+  return (isIP(host) === 0 ? cert.checkHost(host) : cert.checkIP(host)) !== undefined;
 }
 
 /** The SFP of a PEM certificate file (the first certificate in it). */

@@ -100,9 +100,11 @@ export class Store {
 
   /**
    * `minFreeBytes` > 0 watches the free space on the store's disk (free-space.ts): below it, roomToWrite() refuses the
-   * writes a fleet drives, so that lmdb keeps room for operators' writes and never meets a full disk.
+   * writes a fleet drives, so that lmdb keeps room for operators' writes and never meets a full disk. `fieldKey: false`
+   * neither reads nor creates secrets.key, for a command that opens no sealed field (`audit verify` on a backup, which
+   * rightly lacks it): `fieldKey` is then empty, and sealing or opening a field with it throws.
    */
-  static open(dataDir: string, opts: { minFreeBytes?: number } = {}): Store {
+  static open(dataDir: string, opts: { minFreeBytes?: number; fieldKey?: boolean } = {}): Store {
     const dir = path.join(dataDir, 'store');
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const root = open({ path: dir, maxDbs: 64, compression: false });
@@ -115,7 +117,7 @@ export class Store {
       return false;
     };
     try {
-      return new Store(root, loadOrCreateFieldKey(dataDir, sealed), space);
+      return new Store(root, opts.fieldKey === false ? Buffer.alloc(0) : loadOrCreateFieldKey(dataDir, sealed), space);
     } catch (error) {
       space?.close();
       void root.close();

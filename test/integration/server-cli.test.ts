@@ -131,6 +131,17 @@ describe('public host', () => {
     const loopback = await start();
     expect([...named.logs, ...loopback.logs].filter(warning)).toEqual([]);
   });
+
+  it('warns when the certificate made at the first start does not name the --public-host of a later one', async () => {
+    const first = await start({ extraArgs: ['--public-host', 'pairing.example.test'] });
+    const { dataDir, ports } = first;
+    await first.stop();
+    const moved = await start({ dataDir, ports, extraArgs: ['--public-host', 'atm-trust.example.test'] });
+    expect(moved.logs.filter(warning).map((l) => l.msg)).toEqual([expect.stringContaining('the server certificate does not name --public-host atm-trust.example.test')]);
+    await moved.stop();
+    const same = await start({ dataDir, ports, extraArgs: ['--public-host', 'pairing.example.test'] });
+    expect(same.logs.filter(warning)).toEqual([]);
+  });
 });
 
 describe('a TLS identity half written', () => {
@@ -347,6 +358,14 @@ describe('backup', () => {
     // A second backup into the same folder is refused: nothing is overwritten.
     expect((await serverCli(['backup', '--out', out, '--data-dir', server.dataDir])).stderr).toMatch(/^error: already_exists: .* is not empty/);
 
+    // Who took it, and where to, is audited on the server it was taken from.
+    const [backupEntry] = (await admin.request('audit.list', { action: 'server.backup' })) as { user: string; detail: Record<string, unknown> }[];
+    expect(backupEntry).toMatchObject({ user: expect.stringMatching(/^cli:/), detail: { out, result: 'ok' } });
+    // Its audit chain can be checked without the key (it holds nothing sealed), and that creates no key.
+    const verified = await serverCli(['audit', 'verify', '--json', '--data-dir', out]);
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(verified.json).toMatchObject({ ok: true });
+    expect(fs.existsSync(path.join(out, 'secrets.key'))).toBe(false);
     // Without the key the copy refuses to open (its operator has 2FA); with it, the copy is the same server.
     const refused = await serverCli(['users', 'list', '--data-dir', out]);
     expect(refused.stderr).toContain('secrets.key is missing');
