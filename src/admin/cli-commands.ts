@@ -174,11 +174,11 @@ const SPECS: readonly Spec[] = [
     positionals: ['SERIAL'], options: [], op: 'terminals.delete', render: 'deleted', toArgs: ([serial]) => ({ serial }),
   },
   {
-    name: 'pairing list', usage: '[--state pending|approved|rejected|expired] [--limit N]', summary: 'pairing requests, newest first (all of them unless --limit)',
-    positionals: [], options: ['state', 'limit'], op: 'pairing.list', render: 'pairings', pages: { items: 'requests', cursor: 'before' },
+    name: 'pairing list', usage: '[--state pending|approved|rejected|expired] [--serial SERIAL] [--limit N]', summary: 'pairing requests, newest first (all of them unless --limit; --serial: one terminal\'s)',
+    positionals: [], options: ['state', 'serial', 'limit'], op: 'pairing.list', render: 'pairings', pages: { items: 'requests', cursor: 'before' },
     toArgs: (_, v) => {
       if (v.state !== undefined && !(PAIRING_STATES as readonly unknown[]).includes(v.state)) throw new UsageError(`--state must be one of ${PAIRING_STATES.join(', ')}`);
-      return { ...(v.state !== undefined && { state: v.state }), ...limitArg(v.limit) };
+      return { ...(v.state !== undefined && { state: v.state }), ...(typeof v.serial === 'string' && { serial: v.serial }), ...limitArg(v.limit) };
     },
   },
   {

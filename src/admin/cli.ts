@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** @module `cas`, the operator CLI: parses the command, reads the password, opens the pinned admin channel, runs one op or watches events. */
-import { EXIT_OK, errorText, exitCodeOf } from '../cli-errors.js';
+import { EXIT_OK, UsageError, errorCodeOf, errorMessageOf, errorText, exitCodeOf } from '../cli-errors.js';
 import { AppError } from '../errors.js';
 import type { AdminPush } from '../protocol/types.js';
 import { AdminClient, type SessionInfo } from './admin-client.js';
@@ -74,6 +74,12 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
     }
     return EXIT_OK;
   } catch (err) {
+    // With --json the error is also one JSON object on stdout, where a script reads answers, with what the server said
+    // besides (retryAfter, attemptsLeft): a loop can tell already_exists from the rest. The line on stderr is for people.
+    if (argv.includes('--json')) {
+      const details = err instanceof AppError ? err.details : undefined;
+      io.stdout.write(`${JSON.stringify({ error: errorCodeOf(err), message: errorMessageOf(err), ...details, ...(err instanceof UsageError ? { usage: true } : {}) })}\n`);
+    }
     io.stderr.write(errorText(err, 'cas'));
     return exitCodeOf(err);
   }

@@ -146,6 +146,19 @@ describe('cas sessions', () => {
 });
 
 describe('the gate window', () => {
+  it('with --json gives a refusal as one JSON object on stdout too, so that a script can tell already_exists from the rest', async () => {
+    const cas = casIn(tempDir('cas-json-errors'), erin);
+    ok(await cas.run(['--totp', (await nextTotp(erin))!, 'login'], `${erin.password}\n`));
+    ok(await cas.run(['terminals', 'create', 'JSONERR-1']));
+    const again = await cas.run(['terminals', 'create', 'JSONERR-1']);
+    expect(again.code).toBe(1);
+    expect(JSON.parse(again.stdout)).toMatchObject({ error: 'already_exists', message: 'a terminal with serial JSONERR-1 already exists' });
+    expect(again.stderr).toContain('error: already_exists: ');
+    const usage = await cas.run(['gate', 'open', '--minutes', '0']);
+    expect(usage.code).toBe(2);
+    expect(JSON.parse(usage.stdout)).toMatchObject({ error: 'bad_request', usage: true });
+  });
+
   it('closing a closed gate changes nothing and tells no one, while closing an open one does', async () => {
     const dave = await connectOperator(server, await addOperator(server.dataDir, 'dave'));
     try {

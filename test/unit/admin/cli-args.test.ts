@@ -56,6 +56,7 @@ describe('parseCli', () => {
     expect(run(['pairing', 'list', '--state', 'pending']).args).toEqual({ state: 'pending' });
     expect(run(['pairing', 'list']).args).toEqual({});
     expect(run(['pairing', 'list', '--limit', '20']).args).toEqual({ limit: 20 });
+    expect(run(['pairing', 'list', '--state', 'pending', '--serial', 'BT1']).args).toEqual({ state: 'pending', serial: 'BT1' });
     expect(run(['terminals', 'list', '--search', 'zürich', '--state', 'pending']).args).toEqual({ query: 'zürich', state: 'pending' });
     expect(run(['pairing', 'approve', 'r1', '--code', '123 456 789 012']).args).toEqual({ requestId: 'r1', code: '123-456-789-012' });
     expect(run(['deposit', 'set', 'btc', 'bc1qxyz']).args).toEqual({ coin: 'BTC', address: 'bc1qxyz' });
