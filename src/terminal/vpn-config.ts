@@ -36,7 +36,42 @@ export function storedVpnConfig(state: StoredState, pairHint: string): TerminalV
         'configuration again (no new code).',
     );
   }
+  checkProfile(vpn.profile);
   return { profile: vpn.profile, masterUrl: vpn.masterUrl, serial: vpn.serial, expiresAt: vpn.expiresAt };
+}
+
+/**
+ * The directives the server's client profiles hold (src/vpn/vpn-profile.ts), and a few as harmless: OpenVPN runs
+ * commands for `up`, `down`, `plugin`, `route-up` and the like once `script-security` allows it, as root on a terminal.
+ * A profile comes from the gate; a terminal takes from it what a tunnel needs, nothing that runs or writes anything.
+ */
+const PROFILE_DIRECTIVES: ReadonlySet<string> = new Set([
+  'client', 'dev', 'proto', 'remote', 'nobind', 'resolv-retry', 'persist-key', 'persist-tun', 'remote-cert-tls',
+  'verify-x509-name', 'tls-version-min', 'verb', 'mute', 'keepalive', 'ping', 'ping-restart', 'connect-retry', 'data-ciphers', 'auth',
+]);
+const PROFILE_BLOCKS: ReadonlySet<string> = new Set(['ca', 'cert', 'tls-crypt']);
+
+/** Throws `invalid_state`, naming the first line it does not take, for a profile with anything but PROFILE_DIRECTIVES and PROFILE_BLOCKS. */
+function checkProfile(profile: string): void {
+  let block: string | null = null;
+  for (const raw of profile.split('\n')) {
+    const line = raw.trim();
+    if (block !== null) {
+      if (line === `</${block}>`) block = null;
+      continue;
+    }
+    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
+    const opening = /^<([a-z-]+)>$/.exec(line);
+    if (opening && PROFILE_BLOCKS.has(opening[1]!)) {
+      block = opening[1]!;
+      continue;
+    }
+    const directive = opening ? line : line.split(/\s+/)[0]!;
+    if (!PROFILE_DIRECTIVES.has(directive.replace(/^--/, ''))) {
+      throw new AppError('invalid_state', `the VPN profile from the gate holds "${directive.slice(0, 40)}", which this terminal does not take (it takes only what a tunnel needs: ${[...PROFILE_DIRECTIVES].join(', ')}, and the ca, cert and tls-crypt blocks): it was not written. Tell the operator; a profile from this server never holds it`);
+    }
+  }
+  if (block !== null) throw new AppError('invalid_state', `the VPN profile from the gate leaves its <${block}> block open: it was not written; pair again to fetch a fresh one`);
 }
 
 /** The complete OpenVPN profile: the server's part plus the terminal's own private key, which only its machine has. */
