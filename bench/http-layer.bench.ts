@@ -13,7 +13,7 @@ import { fingerprint } from '../src/crypto/fingerprint.js';
 import { signRequest } from '../src/crypto/signature.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
-import { Admission } from '../src/net/admission.js';
+import { Admission } from '../src/net/terminal-admission.js';
 import { noCounts } from '../src/net/front-stats.js';
 import { listen, type Listening } from '../src/net/listen.js';
 import { RefusalLog } from '../src/net/refusal-log.js';

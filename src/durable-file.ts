@@ -6,7 +6,7 @@ import path from 'node:path';
 /** Temporary files of this module: `.NAME.PID.RANDOM.tmp` beside NAME, exactly as writeFileDurably names them. */
 const TEMPORARY = /^\.(.+)\.\d+\.[0-9a-f]{8}\.tmp$/;
 
-export const isTemporaryOf = (name: string, entry: string): boolean => TEMPORARY.exec(entry)?.[1] === name;
+const isTemporaryOf = (name: string, entry: string): boolean => TEMPORARY.exec(entry)?.[1] === name;
 
 /**
  * Writes `data` to `file` so that a crash, a short write or a full disk leaves either no file or the whole new one

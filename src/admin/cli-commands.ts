@@ -84,7 +84,7 @@ export function normalizeCode(input: string): string {
   return digits.match(/.../g)!.join('-');
 }
 
-export function parseTopics(value: string | boolean | undefined): AdminTopic[] {
+function parseTopics(value: string | boolean | undefined): AdminTopic[] {
   if (typeof value !== 'string') return [...ADMIN_TOPICS];
   const topics = value.split(',').map((t) => t.trim()).filter((t) => t !== '');
   for (const topic of topics) {

@@ -12,14 +12,14 @@ import type { Store } from '../store/store.js';
 
 const limit = z.number().int().min(1).max(1000).default(100);
 
-export const terminalListArgs = z.object({
+const terminalListArgs = z.object({
   query: z.string().max(128).optional(),
   state: z.enum(['expected', 'pending', 'paired']).optional(),
   after: serialSchema.optional(),
   limit,
 });
 
-export const pairingListArgs = z.object({
+const pairingListArgs = z.object({
   state: z.enum(['pending', 'approved', 'rejected', 'expired']).optional(),
   serial: serialSchema.optional(),
   before: z.string().max(100).optional(),
@@ -144,7 +144,7 @@ export async function listPairing(store: Store, rawArgs: unknown, now: number): 
   return { requests: page, next: more && last ? timelineCursor(last) : null };
 }
 
-export const auditListArgs = z.object({
+const auditListArgs = z.object({
   limit: z.number().int().min(1).max(10_000).default(100),
   before: z.number().int().min(1).optional(),
   user: z.string().max(64).optional(),

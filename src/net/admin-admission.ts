@@ -142,7 +142,7 @@ function httpsOrigin(text: string): string | null {
 }
 
 /** Whether a browser's `Origin` is the page this server serves at `host` (the request's Host header). */
-export function isOwnOrigin(origin: string, host: string): boolean {
+function isOwnOrigin(origin: string, host: string): boolean {
   const own = host === '' ? null : httpsOrigin(`https://${host}`);
   return own !== null && httpsOrigin(origin) === own;
 }

@@ -8,7 +8,7 @@ import { AdminAdmission, CLOSE_CODES, type AdminConnectionLimits } from './admin
 import type { Connection, OpsContext } from '../admin/op-spec.js';
 import { AppError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { tlsAppOptions } from './tls-options.js';
+import { tlsAppOptions, type TlsFiles } from './tls-options.js';
 import type { AdminTopic } from '../protocol/types.js';
 import { serveStatic } from './static-files.js';
 
@@ -161,7 +161,7 @@ export interface AdminService {
 }
 
 export function createAdminService(opts: {
-  tls: { keyFile: string; certFile: string };
+  tls: TlsFiles;
   maxMessageBytes: number;
   limits: AdminConnectionLimits;
   log: Logger;

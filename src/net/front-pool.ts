@@ -20,6 +20,7 @@ import { HEARTBEAT_MS, Heartbeats, monotonicMs } from './heartbeats.js';
 import { assertPortFree, freePort } from './listen.js';
 import { threadUnavailable } from './outcome.js';
 import type { PastWindow } from '../store/skew-history.js';
+import type { TlsFiles } from './tls-options.js';
 
 interface Front {
   worker: Worker;
@@ -82,7 +83,7 @@ export class FrontPool implements GateListener, TerminalDecisions {
 
   constructor(
     private readonly opts: {
-      config: Config; tls: { keyFile: string; certFile: string }; threads: number; log: Logger;
+      config: Config; tls: TlsFiles; threads: number; log: Logger;
       sfp: string; masterUrl: (port: number) => string; services: MainServices;
       /** What SkewHistory.startRun returned: every thread's freshness check applies them. */
       pastWindows: PastWindow[];

@@ -13,10 +13,11 @@ import type { AdminTopic, FrontReport, HttpReply, PairingView, TerminalRequest, 
 import type { TerminalRecord } from '../store/records.js';
 import type { VpnConfigView, VpnGateConfig } from '../vpn/vpn-service.js';
 import type { PastWindow } from '../store/skew-history.js';
+import type { TlsFiles } from './tls-options.js';
 
 export interface FrontWorkerData {
   config: Config;
-  tls: { keyFile: string; certFile: string };
+  tls: TlsFiles;
   index: number;
   threads: number;
   /** The port the master service listens on (fixed by the first thread when configured as 0). */

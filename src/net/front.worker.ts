@@ -20,7 +20,7 @@ import { createLogger } from '../logger.js';
 import type { HttpReply, TerminalRequest } from '../protocol/types.js';
 import { logWriteFailures } from '../store/commit-failures.js';
 import { Store } from '../store/store.js';
-import { Admission } from './admission.js';
+import { Admission } from './terminal-admission.js';
 import type { ActorCall, FrontControl, FrontWorkerData, MainServices } from './front-protocol.js';
 import { FrontStats } from './front-stats.js';
 import { Heartbeats } from './heartbeats.js';

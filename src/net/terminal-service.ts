@@ -3,9 +3,9 @@ import uWS from 'uWebSockets.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { reasonOf } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { tlsAppOptions } from './tls-options.js';
+import { tlsAppOptions, type TlsFiles } from './tls-options.js';
 import type { HttpReply, ServiceCounts, TerminalRequest } from '../protocol/types.js';
-import type { Admission } from './admission.js';
+import type { Admission } from './terminal-admission.js';
 import type { RefusalLog } from './refusal-log.js';
 import { tally } from './front-stats.js';
 import { NO_BODY, beginExchange, checkDeclaredLength, copyHead, errorReply, hasBody, notFound, readBody, send, toTerminalRequest, type Exchange, type RequestHead } from './http.js';
@@ -14,7 +14,7 @@ export interface TerminalServiceOptions<Auth> {
   name: 'gate' | 'master';
   routes: readonly { method: 'get' | 'post'; path: string }[];
   maxBodyBytes: number;
-  tls: { keyFile: string; certFile: string };
+  tls: TlsFiles;
   log: Logger;
   /** Where refused requests are logged, within a budget per kind (refusal-log.ts). */
   refusals: RefusalLog;

@@ -19,9 +19,9 @@ const requestId = z.string().regex(/^[A-Za-z0-9_-]{16,64}$/, 'requestId is malfo
 
 const info = z.record(z.string().max(64), z.unknown()).refine((v) => JSON.stringify(v).length <= 1024, 'info is larger than 1 KiB');
 
-export const commitSchema = z.object({ commitment: base64Of(32, 'commitment'), info: info.optional() }).strict();
-export const revealSchema = z.object({ requestId, reveal: base64Of(32, 'reveal') }).strict();
-export const pollSchema = z.object({ requestId: requestId.optional() }).strict();
+const commitSchema = z.object({ commitment: base64Of(32, 'commitment'), info: info.optional() }).strict();
+const revealSchema = z.object({ requestId, reveal: base64Of(32, 'reveal') }).strict();
+const pollSchema = z.object({ requestId: requestId.optional() }).strict();
 
 export type PairingBody =
   | { form: 'commit'; commitment: string; info: Record<string, unknown> | null }

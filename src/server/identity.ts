@@ -8,6 +8,7 @@ import { fingerprint } from '../crypto/fingerprint.js';
 import type { Config } from '../config.js';
 import { removeTemporaries, writeFileDurably } from '../durable-file.js';
 import { AppError } from '../errors.js';
+import type { TlsFiles } from '../net/tls-options.js';
 
 export interface ServerIdentity {
   keyFile: string;
@@ -18,7 +19,7 @@ export interface ServerIdentity {
   generated: false | 'certificate' | 'key and certificate';
 }
 
-export function identityPaths(dataDir: string): { keyFile: string; certFile: string } {
+export function identityPaths(dataDir: string): TlsFiles {
   return { keyFile: path.join(dataDir, 'tls', 'server.key'), certFile: path.join(dataDir, 'tls', 'server.crt') };
 }
 

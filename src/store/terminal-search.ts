@@ -4,7 +4,7 @@ import type { TerminalRecord } from './records.js';
 import { entryCount } from './entry-count.js';
 
 /** Lower case without accents, so that "zurich" finds "Zürich"; ASCII, most of a fleet's text, skips the normalisation. */
-export function folded(text: string): string {
+function searchFolded(text: string): string {
   // eslint-disable-next-line no-control-regex
   return /^[\x00-\x7f]*$/.test(text) ? text.toLowerCase() : text.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
 }
@@ -17,13 +17,13 @@ export type SearchEntry = [text: string, bare: string, paired: boolean];
 
 export function searchEntry(record: TerminalRecord): SearchEntry {
   // The fields hold no control characters (operators' text refuses them): NUL keeps a match from spanning two of them.
-  const text = folded([record.serial, record.name, record.location, record.contact, record.tfp ?? ''].join('\u0000'));
+  const text = searchFolded([record.serial, record.name, record.location, record.contact, record.tfp ?? ''].join('\u0000'));
   return [text, compact(text), record.tfp !== null];
 }
 
 /** Whether a search (as typed) finds an entry: in the folded text, or, failing that, in the text without separators. */
 export function searchMatcher(query: string): (entry: SearchEntry) => boolean {
-  const needle = folded(query.trim());
+  const needle = searchFolded(query.trim());
   const bare = compact(needle);
   return ([text, textBare]) => text.includes(needle) || (bare !== '' && textBare.includes(bare));
 }

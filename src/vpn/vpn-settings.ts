@@ -56,7 +56,7 @@ export function parseSubnet(cidr: string): Subnet | null {
   return { network: match[1]!, netmask: intToIpv4(2 ** 32 - size), prefix, serverAddress: intToIpv4(network + 1) };
 }
 
-export function subnetContains(subnet: Subnet, ip: string): boolean {
+function subnetContains(subnet: Subnet, ip: string): boolean {
   if (isIP(ip) !== 4) return false;
   const size = 2 ** (32 - subnet.prefix);
   return Math.floor(ipv4ToInt(ip) / size) === Math.floor(ipv4ToInt(subnet.network) / size);
@@ -76,7 +76,7 @@ export const vpnSetSchema = z.object({
 export type VpnSettingsPatch = z.infer<typeof vpnSetSchema>;
 
 /** `https://HOST:PORT` as an origin, or invalid_field. An IPv4 literal MUST lie inside the tunnel: no other route is pushed. */
-export function checkTunnelMasterUrl(value: string, subnet: Subnet): string {
+function checkTunnelMasterUrl(value: string, subnet: Subnet): string {
   let url: URL;
   try {
     url = new URL(value);

@@ -1,7 +1,7 @@
 /** @module Unit tests: whose budget a terminal request spends — an IPv4 address, or a whole IPv6 /64. */
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../../src/errors.js';
-import { Admission, rateKeyOf } from '../../../src/net/admission.js';
+import { Admission, rateKeyOf } from '../../../src/net/terminal-admission.js';
 
 const codeOf = (enter: () => void): string => {
   try {

@@ -1,4 +1,4 @@
-/** @module Admission control at a service's edge: per-address and global rate limits, and a cap on requests in flight. Cheap, before any parsing or crypto. */
+/** @module Admission control at the terminal services' edge (gate and master): per-address and global rate limits, and a cap on requests in flight. Cheap, before any parsing or crypto. */
 import { AppError } from '../errors.js';
 import { RateLimiter, type RateLimit } from './rate-limiter.js';
 
