@@ -4,6 +4,7 @@ import { ADMIN_TOPICS, GATE_MAX_MINUTES, type AdminTopic } from '../protocol/typ
 import { totpDigits } from '../crypto/totp.js';
 import { enrolmentCodeDigits } from './enrolment-code.js';
 import { writeVpnBundle } from '../vpn/vpn-bundle-files.js';
+import { importTerminals, readImportFile, type ImportRow, type ImportSummary } from './terminal-import.js';
 
 /** Options that belong to one command or another (the global ones live in cli-args.ts). */
 export const COMMAND_OPTIONS = {
@@ -27,6 +28,7 @@ export const COMMAND_OPTIONS = {
   action: { type: 'string' },
   serial: { type: 'string' },
   before: { type: 'string' },
+  'skip-existing': { type: 'boolean' },
 } as const;
 export type CommandOption = keyof typeof COMMAND_OPTIONS;
 export type CommandValues = Partial<Record<CommandOption, string | boolean>>;
@@ -35,7 +37,7 @@ export type CommandValues = Partial<Record<CommandOption, string | boolean>>;
 export type Renderer =
   | 'terminal' | 'terminals' | 'pairing' | 'pairings' | 'decision'
   | 'deposit' | 'deposits' | 'audit' | 'gate' | 'unknown' | 'unpaired' | 'deleted' | 'enrolment' | 'enrolled' | 'events' | 'session'
-  | 'vpn' | 'vpn-config' | 'vpn-export' | 'vpn-crl' | 'server';
+  | 'vpn' | 'vpn-config' | 'vpn-export' | 'vpn-crl' | 'server' | 'import';
 
 export interface CommandSpec {
   /** `group` or `group command`, as typed. */
@@ -55,6 +57,11 @@ export interface CommandSpec {
    * `cursor`, until there are no more or it has `--limit` items, and prints them as one list.
    */
   pages?: { items: 'terminals' | 'requests'; cursor: 'after' | 'before' };
+  /**
+   * A command that is many requests of `op` (terminals import): sends them with `request` and returns what is printed,
+   * and whether every one went as asked (else cas exits 1). `progress` is told how far it got.
+   */
+  many?(request: (op: string, args: object) => Promise<unknown>, args: Record<string, unknown>, progress: (summary: ImportSummary) => void): Promise<{ result: unknown; ok: boolean }>;
 }
 
 const PAIRING_STATES = ['pending', 'approved', 'rejected', 'expired'] as const;
@@ -135,6 +142,16 @@ const SPECS: readonly Spec[] = [
       ...(v.contact !== undefined && { contact: str(v.contact) }),
       ...(v.vpn === true && { vpn: true }),
     }),
+  },
+  {
+    name: 'terminals import', usage: 'FILE [--skip-existing]',
+    summary: 'create many terminals from a CSV file (header line: serial,name,location,contact,vpn; only serial is needed) or a JSON Lines file, checked whole before anything is sent; --skip-existing: a serial already there is not a failure',
+    positionals: ['FILE'], options: ['skip-existing'], op: 'terminals.create', render: 'import',
+    toArgs: ([file], v) => ({ rows: readImportFile(file!), skipExisting: v['skip-existing'] === true }),
+    async many(request, args, progress) {
+      const summary = await importTerminals(request, args.rows as ImportRow[], { skipExisting: args.skipExisting === true, progress });
+      return { result: summary, ok: summary.failed.length === 0 && summary.notSent === 0 };
+    },
   },
   {
     name: 'terminals update', usage: 'SERIAL [--name N] [--location L] [--contact C]',

@@ -2,6 +2,7 @@
 import { formatFingerprint, normalizeFingerprint } from '../crypto/fingerprint.js';
 import type { AdminPush } from '../protocol/types.js';
 import type { Renderer } from './cli-commands.js';
+import type { ImportSummary } from './terminal-import.js';
 
 type Row = Record<string, unknown>;
 
@@ -106,7 +107,22 @@ export function renderResult(renderer: Renderer, result: unknown): string {
       const r = itemOf(result, 'crl');
       return typeof r.crl === 'string' ? r.crl : json(result);
     }
+    case 'import':
+      return importSummary(result as ImportSummary);
   }
+}
+
+/** What an import did: counts, each failed row with its line, and why it stopped if it did. */
+function importSummary(s: ImportSummary): string {
+  const n = (count: number): string => count.toLocaleString('en');
+  const lines = [`${n(s.created)} of ${n(s.total)} terminals created${s.skipped > 0 ? `, ${n(s.skipped)} already there (skipped)` : ''}${s.failed.length > 0 ? `, ${n(s.failed.length)} failed` : ''}`];
+  for (const f of s.failed) lines.push(`  line ${f.line} ${text(f.serial)}: ${f.error}: ${text(f.message)}`);
+  if (s.stoppedBy !== null) {
+    lines.push(`stopped: ${s.stoppedBy.error}: ${text(s.stoppedBy.message)}; ${s.notSent} rows not sent. Put it right and run the same import again with --skip-existing: what was created is skipped`);
+  } else if (s.failed.some((f) => f.error === 'already_exists')) {
+    lines.push('a serial already there is not a failure with --skip-existing');
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 /** One line for the process, then a row per front thread; `--json` has every field. */

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 /** @module `cas`, the operator CLI: parses the command, reads the password, opens the pinned admin channel, runs one op or watches events. */
-import { EXIT_OK, UsageError, errorCodeOf, errorMessageOf, errorText, exitCodeOf } from '../cli-errors.js';
+import { EXIT_FAILED, EXIT_OK, UsageError, errorCodeOf, errorMessageOf, errorText, exitCodeOf } from '../cli-errors.js';
 import { AppError } from '../errors.js';
 import type { AdminPush } from '../protocol/types.js';
 import { AdminClient, type SessionInfo } from './admin-client.js';
 import { parseCli, resolveConnection } from './cli-args.js';
 import type { CommandSpec } from './cli-commands.js';
+import type { ImportSummary } from './terminal-import.js';
 import { renderPush, renderResult } from './cli-format.js';
 import { loadSession, removeSession, saveSession, sessionFile } from './cli-session.js';
 import { isInteractive, promptTotp, readPassword, type CliIo } from './cli-prompt.js';
@@ -29,6 +30,7 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
       return EXIT_OK;
     }
     const { globals, command, args } = invocation;
+    let exitCode: number = EXIT_OK;
     const conn = resolveConnection(globals, env);
     if (conn.insecure) {
       io.stderr.write('warning: --insecure: the server certificate is not checked; a man in the middle would get your password\n');
@@ -62,6 +64,10 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
       }
       if (command.op === 'subscribe') {
         await watch(client, args ?? {}, globals.json, io, options.stop);
+      } else if (command.many) {
+        const { result, ok } = await command.many((op, opArgs) => client.request(op, opArgs), args ?? {}, progressLine(io));
+        io.stdout.write(globals.json ? `${JSON.stringify(result, null, 2)}\n` : renderResult(command.render, result));
+        if (!ok) exitCode = EXIT_FAILED;
       } else {
         const reply = command.pages ? await everyPage(client, command.op, command.pages, args ?? {}) : await client.request(command.op, args);
         // Results holding keys are written to files; only the summary of what was written is printed.
@@ -72,7 +78,7 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
     } finally {
       await client.close();
     }
-    return EXIT_OK;
+    return exitCode;
   } catch (err) {
     // With --json the error is also one JSON object on stdout, where a script reads answers, with what the server said
     // besides (retryAfter, attemptsLeft): a loop can tell already_exists from the rest. The line on stderr is for people.
@@ -83,6 +89,23 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
     io.stderr.write(errorText(err, 'cas'));
     return exitCodeOf(err);
   }
+}
+
+/**
+ * How far a long command got, on stderr: rewritten in place on a terminal every 250 ms, a line every 5 s otherwise (a
+ * log that someone tails). Cleared at the end, so that the summary on stdout stands alone.
+ */
+function progressLine(io: CliIo): (summary: ImportSummary) => void {
+  const tty = (io.stderr as { isTTY?: boolean }).isTTY === true;
+  let shownAt = Date.now();
+  return (s) => {
+    const done = s.created + s.skipped + s.failed.length;
+    const now = Date.now();
+    if (now - shownAt < (tty ? 250 : 5_000) && done < s.total) return;
+    shownAt = now;
+    const line = `${done.toLocaleString('en')} of ${s.total.toLocaleString('en')}: ${s.created.toLocaleString('en')} created, ${s.skipped} skipped, ${s.failed.length} failed`;
+    io.stderr.write(tty ? `\r${line}${done < s.total ? '' : '\n'}` : `${line}\n`);
+  };
 }
 
 /** Asks for pages until the last one, or until `args.limit` items: the server answers at most 1,000 a page. */
