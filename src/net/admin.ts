@@ -10,6 +10,7 @@ import { AppError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { tlsAppOptions, type TlsFiles } from './tls-options.js';
 import type { AdminTopic } from '../protocol/types.js';
+import { serveHealth } from './health.js';
 import { serveStatic } from './static-files.js';
 
 interface SocketData {
@@ -247,6 +248,7 @@ export function createAdminService(opts: {
       opts.log.debug({ remoteAddress: conn.remoteAddress, user: conn.session?.user ?? null, code, openSec: Math.round((Date.now() - conn.openedAt) / 1000), opsDropped: conn.queued }, 'admin connection closed');
     },
   });
+  serveHealth(app, () => opts.ops().server.status(), opts.log);
   serveStatic(app, opts.webRoot, opts.log);
   return {
     app,

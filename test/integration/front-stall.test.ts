@@ -3,6 +3,7 @@
  * of the server keeps answering, and the calls for the terminals it holds wait for it or, once its heartbeat is
  * overdue, are refused at once: no second actor answers for them. A shutdown does not wait for it.
  */
+import https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AdminClient } from '../../src/admin/admin-client.js';
 import { bucketOf } from '../../src/actors/serial-leases.js';
@@ -27,6 +28,17 @@ let other: RawTerminal;
 let unclaimed: string;
 
 const status = () => alice.request<ServerStatus>('server.status');
+
+/** `GET /healthz` on the admin port, as a load balancer asks it: no session, no pin. */
+function health(): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    https.get({ host: '127.0.0.1', port: server.ports.admin, path: '/healthz', rejectUnauthorized: false }, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+      res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) as unknown }));
+    }).on('error', reject);
+  });
+}
 const holderOf = (serial: string) => leaseClaims(server, serial).at(-1)?.thread;
 
 beforeAll(async () => {
@@ -59,6 +71,7 @@ describe('a front thread whose event loop is blocked', () => {
     expect(other).toBeDefined();
     const before = await status();
     expect(before.threads.map((t) => [t.thread, t.state])).toEqual([[0, 'running'], [1, 'running']]);
+    expect(await health()).toEqual({ status: 200, body: { status: 'ok', threads: { running: 2, total: 2 }, diskLow: false } });
 
     // Closed now, to be opened during the stall.
     await alice.request('gate.close');
@@ -79,6 +92,8 @@ describe('a front thread whose event loop is blocked', () => {
     expect(during.threads.map((t) => [t.thread, t.state])).toEqual([[0, 'not_responding'], [1, 'running']]);
     expect(during.threads[STALLED]!.report).toBeNull();
     expect(during.threads[1]!.report).not.toBeNull();
+    // Seconds after the last health answer (one is reused for a second): this one is asked afresh.
+    expect(await health()).toEqual({ status: 503, body: { status: 'degraded', threads: { running: 1, total: 2 }, diskLow: false } });
     const logged = await server.waitForLog((l) => l.msg === 'server status' && (l as unknown as ServerStatus).threads[STALLED]!.state === 'not_responding');
     expect(logged.level).toBe(40);
     // And a line of its own at the moment it stopped beating.
@@ -120,6 +135,7 @@ describe('a front thread whose event loop is blocked', () => {
   it('runs again once the work is done; a stall is not a restart, and nothing refused took effect', async () => {
     const after = await status();
     expect(after.threads.map((t) => [t.thread, t.state, t.restarts])).toEqual([[0, 'running', 0], [1, 'running', 0]]);
+    await expect.poll(async () => (await health()).status, { timeout: 5_000, interval: 200 }).toBe(200);
     expect(server.logs.some((l) => l.msg === 'front thread exited unexpectedly; restarting it')).toBe(false);
     const resumed = await server.waitForLog((l) => l.msg === 'front thread responding again');
     expect(resumed.thread).toBe(STALLED);
