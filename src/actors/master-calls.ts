@@ -1,7 +1,7 @@
 /** @module The master service's business calls for one paired terminal: ping, cash events, deposit address. */
 import { AppError } from '../errors.js';
 import { cashEventSchema, check, parseJson } from '../protocol/schemas.js';
-import type { HttpReply, TerminalRequest } from '../protocol/types.js';
+import type { CashEventReply, DepositAddressReply, HttpReply, PingReply, TerminalRequest } from '../protocol/types.js';
 import type { CashEventRecord } from '../store/records.js';
 import { compositeKey } from '../store/store.js';
 import type { ActorContext } from './context.js';
@@ -18,7 +18,7 @@ export function masterCall(ctx: ActorContext, serial: string, request: TerminalR
   const route = `${request.method} ${request.path}` as MasterRoute;
   switch (route) {
     case 'POST /api/v1/ping':
-      return { status: 200, body: { serverTime: isoTime(ctx.now()) } };
+      return { status: 200, body: { serverTime: isoTime(ctx.now()) } satisfies PingReply };
     case 'POST /api/v1/cash-events':
       return cashEvent(ctx, serial, request.body);
     case 'GET /api/v1/deposit-address':
@@ -52,7 +52,7 @@ async function cashEvent(ctx: ActorContext, serial: string, body: Buffer): Promi
   // The actor runs one message at a time per serial, so this read-then-write cannot race with itself.
   const stored = ctx.store.cashEvents.get(key);
   if (stored !== undefined) {
-    if (sameEvent(stored, event)) return { status: 200, body: { accepted: true, duplicate: true } };
+    if (sameEvent(stored, event)) return { status: 200, body: { accepted: true, duplicate: true } satisfies CashEventReply };
     // "Accepted" here would tell the terminal that banknotes nobody recorded are on the books.
     ctx.log.warn({ serial, eventId: event.eventId }, 'cash event id reused with other content: refused');
     throw new AppError('conflict', `event ${event.eventId} was already recorded with other content; a new event needs a new eventId`);
@@ -61,7 +61,7 @@ async function cashEvent(ctx: ActorContext, serial: string, body: Buffer): Promi
   const record: CashEventRecord = { serial, ...event, receivedAt: ctx.now() };
   await ctx.store.durable(ctx.store.cashEvents.put(key, record));
   ctx.log.info({ serial, eventId: event.eventId, currency: event.currency, denomination: event.denomination, count: event.count }, 'cash event stored');
-  return { status: 200, body: { accepted: true, duplicate: false } };
+  return { status: 200, body: { accepted: true, duplicate: false } satisfies CashEventReply };
 }
 
 /**
@@ -80,5 +80,5 @@ function depositAddress(ctx: ActorContext, asked: string | null): HttpReply {
   }
   const deposit = ctx.store.deposits.get(coin);
   if (!deposit) throw new AppError('not_found', `the operator has not set a deposit address for ${coin}`);
-  return { status: 200, body: { coin, address: deposit.address } };
+  return { status: 200, body: { coin, address: deposit.address } satisfies DepositAddressReply };
 }

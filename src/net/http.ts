@@ -4,7 +4,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { AppError, isErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { declaresBody } from '../protocol/framing.js';
-import type { HttpReply, TerminalRequest } from '../protocol/types.js';
+import type { ErrorBody, HttpReply, TerminalRequest } from '../protocol/types.js';
 
 /** The longest header value kept: a longer one is cut, so a signature covering it fails rather than the copy growing. */
 const MAX_HEADER_VALUE = 16 * 1024;
@@ -148,7 +148,7 @@ export function send(exchange: Exchange, reply: HttpReply, close = false): void 
 }
 
 /** The one way an error leaves a service: a domain error as its code, anything else as a logged 500. */
-export function errorReply(error: unknown, log: Logger, context: Record<string, unknown>): HttpReply {
+export function errorReply(error: unknown, log: Logger, context: Record<string, unknown>): HttpReply & { body: ErrorBody } {
   if (error instanceof AppError && isErrorCode(error.code)) {
     const headers: Record<string, string> = {};
     if (typeof error.details?.retryAfter === 'number') headers['retry-after'] = String(error.details.retryAfter);

@@ -70,13 +70,13 @@ export function createTerminalService<Auth>(opts: TerminalServiceOptions<Auth>):
     const reply = errorReply(error, opts.log, { service: opts.name, path: head.path });
     if (reply.status >= 400 && reply.status !== 500) {
       opts.refusals.record({
-        service: opts.name, path: head.path, status: reply.status, error: (reply.body as { error: string }).error,
+        service: opts.name, path: head.path, status: reply.status, error: reply.body.error,
         reason: reasonOf(error), serial: head.headers['x-terminal-serial'], remoteAddress: head.remoteAddress,
       });
     }
     // After a 413 the rest of the upload is unread: close rather than parse it as the next request. A closed gate
     // closes the connections it kept, as it refuses new ones.
-    finish(exchange, reply, unread || reply.status === 413 || (reply.body as { error?: string }).error === 'gate_closed');
+    finish(exchange, reply, unread || reply.status === 413 || reply.body.error === 'gate_closed');
   };
   const serve = (res: HttpResponse, req: HttpRequest): void => {
     const exchange = beginExchange(res);

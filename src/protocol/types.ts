@@ -200,3 +200,22 @@ export interface HttpReply {
   body: unknown;
   headers?: Readonly<Record<string, string>>;
 }
+
+/** Master's answers (PROTOCOL.md "Master"): what master-calls.ts sends, and what a terminal takes from it. */
+export interface PingReply {
+  serverTime: string;
+}
+export interface CashEventReply {
+  accepted: true;
+  duplicate: boolean;
+}
+export interface DepositAddressReply {
+  coin: string;
+  address: string;
+}
+
+/** The body of every refusal of the terminal services (PROTOCOL.md "Errors"). */
+export interface ErrorBody {
+  error: string;
+  message: string;
+}

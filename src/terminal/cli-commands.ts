@@ -340,7 +340,7 @@ export async function runCommand(command: Command, ctx: CommandContext): Promise
     case 'deposit-address': {
       const coin = str(ctx, 'coin', true);
       const reply = await locked(ctx, 'deposit-address', () => Terminal.open(ctx.stateDir).depositAddress(coin));
-      return { json: reply, text: `${String(reply.coin ?? coin)} deposit address: ${String(reply.address)}` };
+      return { json: { ...reply }, text: `${reply.coin} deposit address: ${reply.address}` };
     }
     case 'set-server': {
       const url = ctx.positionals[0];

@@ -4,9 +4,10 @@ import { AppError } from '../errors.js';
 import { createSelfSignedCertificate, defaultAlgorithm, generateKeyPair, MAX_RSA_BITS, MIN_RSA_BITS } from '../crypto/certificates.js';
 import { fingerprint, normalizeFingerprint } from '../crypto/fingerprint.js';
 import { cashEventSchema, check, SERIAL_PATTERN } from '../protocol/schemas.js';
-import type { KeyKind, PairingStage, SignatureAlgorithm } from '../protocol/types.js';
+import type { CashEventReply, DepositAddressReply, KeyKind, PairingStage, SignatureAlgorithm } from '../protocol/types.js';
 import { explainClosedGate, gatePairing, isGateAnswer, notAPairingGate, type PairOptions, type PairResult } from './gate-pairing.js';
 import { hasTrustToLose, pairWithNewGate } from './gate-switch.js';
+import { cashEventReply, depositAddressReply, pingReply, replyOf } from './master-replies.js';
 import { parseServerUrl, type PinnedReply } from './pinned-https.js';
 import { openRestorePoint, sealRestorePoint } from './restore-point.js';
 import { isSuccess, replyError, signedCall, type TerminalIdentity } from './signed-call.js';
@@ -266,7 +267,7 @@ export class Terminal {
 
   /** Heartbeat on master: `{ serverTime }`. */
   async ping(): Promise<{ serverTime: string }> {
-    return (await this.master('POST', '/api/v1/ping', {}, undefined)) as { serverTime: string };
+    return replyOf(pingReply, await this.master('POST', '/api/v1/ping', {}, undefined), 'ping');
   }
 
   /** Banknotes inserted; idempotent by `eventId` (random by default), so retrying a lost answer is safe. */
@@ -278,13 +279,16 @@ export class Terminal {
       count: input.count,
       at: input.at ?? new Date().toISOString(),
     });
-    let reply: { accepted: boolean; duplicate: boolean };
+    let reply: CashEventReply;
+    let answered = false;
     try {
-      reply = (await this.master('POST', '/api/v1/cash-events', event, undefined)) as { accepted: boolean; duplicate: boolean };
+      const answer = await this.master('POST', '/api/v1/cash-events', event, undefined);
+      answered = true;
+      reply = replyOf(cashEventReply, answer, 'cash-events');
     } catch (err) {
-      // No answer, or the server could not take it now: the event may or may not be recorded. Sent again with the same
-      // id it is recorded once (a duplicate is told as such), so the id must reach whoever retries.
-      if (!(err instanceof AppError) || (err.code !== 'server_unreachable' && err.status < 500)) throw err;
+      // No answer, an answer that is not one, or the server could not take it now: the event may or may not be recorded.
+      // Sent again with the same id it is recorded once (a duplicate is told as such), so the id must reach whoever retries.
+      if (!(err instanceof AppError) || (!answered && err.code !== 'server_unreachable' && err.status < 500)) throw err;
       throw new AppError(err.code, `${err.message}; cash event ${event.eventId} is not confirmed: send it again with --event-id ${event.eventId} (recorded once whatever happened)`,
         { ...err.details, eventId: event.eventId }, { cause: err });
     }
@@ -292,9 +296,12 @@ export class Terminal {
   }
 
   /** The operator's deposit address for `coin`, as master hands it out. */
-  async depositAddress(coin: string): Promise<Record<string, unknown>> {
+  async depositAddress(coin: string): Promise<DepositAddressReply> {
     if (typeof coin !== 'string' || !/^[A-Za-z0-9]{2,10}$/.test(coin)) throw new AppError('invalid_field', 'coin: a ticker such as BTC');
-    return (await this.master('GET', '/api/v1/deposit-address', undefined, { coin })) as Record<string, unknown>;
+    const reply = replyOf(depositAddressReply, await this.master('GET', '/api/v1/deposit-address', undefined, { coin }), 'deposit-address');
+    // Another coin's address, shown for this one, is customers' money sent where it cannot arrive.
+    if (reply.coin.toUpperCase() !== coin.toUpperCase()) throw new AppError('bad_request', `master answered the deposit address of ${reply.coin.slice(0, 10)} when asked for ${coin}; nothing was taken from it`);
+    return reply;
   }
 
   /** One signed gate call for `state` (the stored state, or the candidate of a gate switch, which is saved only once it is adopted). */

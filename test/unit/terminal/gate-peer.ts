@@ -32,6 +32,8 @@ export interface ProtocolPeer {
   /** serial → pinned TFP. */
   paired: Map<string, string>;
   cashEvents: Map<string, unknown>;
+  /** `METHOD /path` → what master answers instead, to a caller it authenticated: a master that says what it should not. */
+  masterAnswers: Map<string, { status: number; body: unknown }>;
   forms: string[];
   approve(requestId: string): void;
   reject(requestId: string): void;
@@ -113,6 +115,7 @@ export async function protocolPeer(identity: ServerIdentity, masterIdentity: Ser
     return pendingReply(r);
   }, gatePort);
 
+  const masterAnswers = new Map<string, { status: number; body: unknown }>();
   const master = await httpsPeer(masterIdentity, (recorded) => {
     const req = terminalRequest(recorded);
     const serial = req.headers['x-terminal-serial'] ?? '';
@@ -120,6 +123,8 @@ export async function protocolPeer(identity: ServerIdentity, masterIdentity: Ser
     const cert = certs.get(keyid);
     if (!cert || cert.commonName !== serial || !verifyMaster(req, cert)) return err(401, 'unauthenticated');
     if (paired.get(serial) !== cert.tfp) return err(403, 'not_paired');
+    const forced = masterAnswers.get(`${req.method} ${req.path}`);
+    if (forced) return forced;
     if (req.method === 'POST' && req.path === '/api/v1/ping') return json(200, { serverTime: new Date().toISOString() });
     if (req.method === 'POST' && req.path === '/api/v1/cash-events') {
       const event = JSON.parse(req.body.toString('utf8')) as { eventId: string };
@@ -135,7 +140,7 @@ export async function protocolPeer(identity: ServerIdentity, masterIdentity: Ser
   });
 
   return {
-    gate, master, knownSerials, requests, paired, cashEvents, forms,
+    gate, master, knownSerials, requests, paired, cashEvents, masterAnswers, forms,
     approve(requestId) {
       const r = requests.get(requestId)!;
       paired.set(r.serial, r.tfp);

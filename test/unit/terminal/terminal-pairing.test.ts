@@ -356,6 +356,26 @@ describe('master calls', () => {
     expect(await codeOf(terminal.depositAddress('XYZ'))).toBe('not_found');
   });
 
+  it('takes nothing from a master answer that is not the call\'s: another coin\'s address, a garbled one, a bare 200', async () => {
+    const { peer, dir } = await paired();
+    const terminal = Terminal.open(dir);
+    const refused = async (call: () => Promise<unknown>): Promise<string> => {
+      const error = await call().then(() => null, (e: unknown) => e as AppError);
+      expect(error).toBeInstanceOf(AppError);
+      expect(error!.code).toBe('bad_request');
+      return error!.message;
+    };
+    peer.masterAnswers.set('GET /api/v1/deposit-address', { status: 200, body: { coin: 'ETH', address: '0x52908400098527886E0F7030069857D2E4169EE7' } });
+    expect(await refused(() => terminal.depositAddress('btc'))).toContain('the deposit address of ETH when asked for btc');
+    peer.masterAnswers.set('GET /api/v1/deposit-address', { status: 200, body: { coin: 'BTC', address: 'bc1q\u202eevil address' } });
+    expect(await refused(() => terminal.depositAddress('BTC'))).toContain('master answered deposit-address with a body that is not its answer');
+    peer.masterAnswers.set('POST /api/v1/cash-events', { status: 200, body: {} });
+    // It may have been recorded: the retry's id is named, as when no answer came.
+    expect(await refused(() => terminal.cashEvent({ currency: 'USD', denomination: 20, count: 1, eventId: 'ev-x' }))).toContain('cash event ev-x is not confirmed: send it again with --event-id ev-x');
+    peer.masterAnswers.set('POST /api/v1/ping', { status: 200, body: { serverTime: 'soon' } });
+    expect(await refused(() => terminal.ping())).toContain('ping');
+  });
+
   it('marks itself unpaired when master answers not_paired, and then stays off the wire', async () => {
     const { peer, dir } = await paired();
     peer.unpair('T1');
