@@ -2,6 +2,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { errnoOf } from './errors.js';
 
 /** Temporary files of this module: `.NAME.PID.RANDOM.tmp` beside NAME, exactly as writeFileDurably names them. */
 const TEMPORARY = /^\.(.+)\.\d+\.[0-9a-f]{8}\.tmp$/;
@@ -34,7 +35,7 @@ export function writeFileDurably(file: string, data: string | Buffer, mode: numb
       try {
         fs.linkSync(temp, file);
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+        if (errnoOf(error) === 'EEXIST') return false;
         throw error;
       }
     }

@@ -95,3 +95,8 @@ export function unwrap<T>(result: Result<T>): T {
   if (result.ok) return result.value;
   throw new AppError(result.code, result.message, result.details, result.reason ? { cause: result.reason } : undefined);
 }
+
+/** The errno code of a failed system call (`ENOENT`, `EEXIST`…), or undefined for an error that is not one. */
+export function errnoOf(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | null)?.code;
+}

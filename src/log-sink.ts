@@ -1,6 +1,7 @@
 /** @module Where JSON log lines go: stdout, one write(2) per line on the calling thread, never waiting for a reader that has stalled. */
 import { constants, fstatSync, openSync, writeSync } from 'node:fs';
 import { isMainThread, threadId } from 'node:worker_threads';
+import { errnoOf } from './errors.js';
 
 /** What a thread holds for a stalled reader before it drops lines: about 4,000 lines of 250 bytes. */
 export const DEFAULT_MAX_HELD_BYTES = 1024 * 1024;
@@ -100,7 +101,7 @@ export class LogSink {
     try {
       written = writeSync(this.fd, line);
     } catch (err) {
-      this.lastError = (err as NodeJS.ErrnoException).code ?? String(err);
+      this.lastError = errnoOf(err) ?? String(err);
       const buffer = Buffer.from(line);
       if (buffer.length > this.maxHeldBytes) this.drop(buffer.length);
       else this.hold(buffer);
@@ -122,7 +123,7 @@ export class LogSink {
       try {
         written = writeSync(this.fd, head);
       } catch (err) {
-        this.lastError = (err as NodeJS.ErrnoException).code ?? String(err);
+        this.lastError = errnoOf(err) ?? String(err);
         break;
       }
       this.heldBytes -= written;

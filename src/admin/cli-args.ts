@@ -4,7 +4,7 @@ import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../cli-errors.js';
-import { AppError } from '../errors.js';
+import { AppError, errnoOf } from '../errors.js';
 import { fingerprint, normalizeFingerprint } from '../crypto/fingerprint.js';
 import { totpDigits } from '../crypto/totp.js';
 import {
@@ -51,7 +51,7 @@ export function parseCli(argv: readonly string[]): CliInvocation {
       tokens: true,
     });
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? '';
+    const code = errnoOf(err) ?? '';
     if (code.startsWith('ERR_PARSE_ARGS')) throw new UsageError((err as Error).message);
     throw err;
   }
@@ -149,7 +149,7 @@ export function readServerFingerprint(dataDir: string): string {
   } catch (err) {
     // A usage mistake (exit 2, as TROUBLESHOOTING files it): the wrong --data-dir, or a server that runs on a licence
     // certificate kept outside its data dir.
-    throw new UsageError(`cannot read the server certificate ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'}): pass the server's --data-dir, or --fingerprint SFP (a server started with --server-cert has none in its data dir)`);
+    throw new UsageError(`cannot read the server certificate ${file} (${errnoOf(err) ?? 'error'}): pass the server's --data-dir, or --fingerprint SFP (a server started with --server-cert has none in its data dir)`);
   }
   try {
     return fingerprint(new X509Certificate(pem).raw);

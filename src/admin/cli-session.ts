@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { writeFileDurably } from '../durable-file.js';
-import { AppError } from '../errors.js';
+import { AppError, errnoOf } from '../errors.js';
 import { SESSION_MAX_AGE_SEC } from '../protocol/types.js';
 
 export interface SavedSession {
@@ -34,7 +34,7 @@ export function loadSession(file: string): (SavedSession & { ended: boolean }) |
   try {
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw notAlone(file, 'a symbolic link');
+    if (errnoOf(error) === 'ELOOP') throw notAlone(file, 'a symbolic link');
     return null;
   }
   let text: string;

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { UsageError } from '../cli-errors.js';
-import { AppError } from '../errors.js';
+import { AppError, errnoOf } from '../errors.js';
 import { foldSerial } from '../store/store.js';
 import { SERIAL_PATTERN } from '../protocol/schemas.js';
 
@@ -52,7 +52,7 @@ export function readImportFile(file: string): ImportRow[] {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
     if (err instanceof UsageError) throw err;
-    throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw new UsageError(`cannot read ${file}: ${errnoOf(err) ?? String(err)}`);
   }
   return parseImportRows(text.replace(/^\uFEFF/, ''), file);
 }

@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { errnoOf } from '../errors.js';
 
 export const BACKUP_MARKER = 'backup.json';
 
@@ -29,7 +30,7 @@ export function readBackupMarker(dataDir: string): BackupMarker | null {
   try {
     text = fs.readFileSync(path.join(dataDir, BACKUP_MARKER), 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if (errnoOf(error) === 'ENOENT') return null;
     throw error;
   }
   try {

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { writeFileDurably } from '../durable-file.js';
-import { AppError } from '../errors.js';
+import { AppError, errnoOf } from '../errors.js';
 import { processRuns } from './process-runs.js';
 
 export const PID_FILE = 'server.pid';
@@ -57,7 +57,7 @@ async function lockWithSocket(dataDir: string): Promise<DataDirLock> {
       server.listen({ path: name, exclusive: true }, resolve);
     });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+    if (errnoOf(error) !== 'EADDRINUSE') throw error;
     if (await holderProves(name, storeDir)) throw inUse(dataDir, readPid(dataDir));
     return {
       ...lockWithPidFile(dataDir),
@@ -134,7 +134,7 @@ function lockWithPidFile(dataDir: string): DataDirLock {
       fs.writeFileSync(file, `${process.pid}\n`, { mode: 0o600, flag: 'wx' });
       return { release: async () => void fs.rmSync(file, { force: true }) };
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      if (errnoOf(error) !== 'EEXIST') throw error;
     }
     const pid = readPid(dataDir);
     if (pid !== null && processRuns(pid)) throw inUse(dataDir, pid, file);

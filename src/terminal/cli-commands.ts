@@ -6,7 +6,7 @@ import type { Readable, Writable } from 'node:stream';
 import { UsageError } from '../cli-errors.js';
 import { readFirstLine } from '../cli-input.js';
 import { writeFileDurably } from '../durable-file.js';
-import { AppError } from '../errors.js';
+import { AppError, errnoOf } from '../errors.js';
 import { MAX_RSA_BITS, MIN_RSA_BITS } from '../crypto/certificates.js';
 import { formatFingerprint, normalizeFingerprint } from '../crypto/fingerprint.js';
 import { CASH_EVENT_LIMITS, inThousandths } from '../protocol/schemas.js';
@@ -254,7 +254,7 @@ function fileMistake(err: unknown, option: string, path: string): unknown {
     EPERM: 'permission denied',
     EROFS: 'the file system is read-only',
   };
-  const reason = why[(err as NodeJS.ErrnoException).code ?? ''];
+  const reason = why[errnoOf(err) ?? ''];
   return reason === undefined ? err : new UsageError(`${option} ${path}: ${reason}`);
 }
 
@@ -367,7 +367,7 @@ export async function runCommand(command: Command, ctx: CommandContext): Promise
       try {
         await writeFile(out, sealed, { mode: 0o600, flag: 'wx' }); // never overwrite an older restore point
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new AppError('conflict', `${out} already exists`);
+        if (errnoOf(err) === 'EEXIST') throw new AppError('conflict', `${out} already exists`);
         throw fileMistake(err, '--out', out);
       }
       const { serial, tfp } = terminal.status();

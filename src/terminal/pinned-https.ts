@@ -2,7 +2,7 @@
 import { request as httpRequest } from 'node:http';
 import { isIP } from 'node:net';
 import { connect, type TLSSocket } from 'node:tls';
-import { AppError } from '../errors.js';
+import { AppError, errnoOf } from '../errors.js';
 import { fingerprint, formatFingerprint } from '../crypto/fingerprint.js';
 
 export interface PinnedRequest {
@@ -47,7 +47,7 @@ export function parseServerUrl(url: string): URL {
 }
 
 function unreachable(url: URL, err: unknown): AppError {
-  const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message ?? String(err);
+  const reason = errnoOf(err) ?? (err as Error).message ?? String(err);
   return new AppError('server_unreachable', `cannot reach ${url.host}: ${reason}`, undefined, { cause: err });
 }
 

@@ -2,7 +2,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeTemporaries, writeFileDurably } from '../durable-file.js';
-import { AppError } from '../errors.js';
+import { AppError, errnoOf } from '../errors.js';
 import { SIGNATURE_ALGORITHMS, type KeyKind, type PairingStage, type SignatureAlgorithm } from '../protocol/types.js';
 
 export const KEY_FILE = 'key.pem';
@@ -106,7 +106,7 @@ export class StateDir {
     try {
       text = readFileSync(join(this.path, STATE_FILE), 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      if (errnoOf(err) === 'ENOENT') {
         throw new AppError('not_initialized', `no terminal in ${this.path}; run \`terminal init --serial SERIAL\` first`);
       }
       throw err;
@@ -159,7 +159,7 @@ export class StateDir {
     try {
       return readFileSync(join(this.path, name), 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      if (errnoOf(err) === 'ENOENT') {
         throw new AppError('invalid_state', `${join(this.path, name)} is missing; restore a backup or factory-reset`);
       }
       throw err;

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { AppError } from '../errors.js';
+import { AppError, errnoOf } from '../errors.js';
 
 export const LOCK_FILE = '.lock';
 
@@ -36,7 +36,7 @@ function isRunning(holder: Holder): boolean {
   try {
     process.kill(holder.pid, 0);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false; // ESRCH: no such process
+    if (errnoOf(err) !== 'EPERM') return false; // ESRCH: no such process
   }
   const start = holder.start === null ? null : startOf(holder.pid);
   return start === null || start === holder.start; // another start time: the pid was reused, the holder is gone
@@ -48,7 +48,7 @@ function readHolder(path: string): Holder | 'gone' | null {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
+    if (errnoOf(err) === 'ENOENT') return 'gone';
     throw err;
   }
   try {
@@ -105,7 +105,7 @@ export function acquireStateLock(dir: string, command: string, opts: { create?: 
         held.set(key, { token, depth: 1 });
         return once(() => release(key));
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        if (errnoOf(err) !== 'EEXIST') throw err;
       }
       const other = readHolder(lock);
       if (other === 'gone') continue;
@@ -116,7 +116,7 @@ export function acquireStateLock(dir: string, command: string, opts: { create?: 
       try {
         renameSync(lock, aside);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        if (errnoOf(err) === 'ENOENT') continue;
         throw err;
       }
       const moved = readHolder(aside);

@@ -3,7 +3,7 @@ import { X509Certificate, createPrivateKey, createPublicKey, randomBytes, type K
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileDurably } from '../durable-file.js';
-import { AppError } from '../errors.js';
+import { AppError, errnoOf } from '../errors.js';
 import { generateKeyPair, pemOf } from '../crypto/certificates.js';
 import { fingerprint } from '../crypto/fingerprint.js';
 import { generateTlsCryptKey, isTlsCryptKey } from './tls-crypt-key.js';
@@ -161,7 +161,7 @@ function create(dataDir: string, dir: string, now: Date): void {
   } catch (error) {
     fs.rmSync(temp, { recursive: true, force: true });
     // Another process created it first: use theirs.
-    if ((error as NodeJS.ErrnoException).code === 'ENOTEMPTY' || (error as NodeJS.ErrnoException).code === 'EEXIST') return;
+    if (errnoOf(error) === 'ENOTEMPTY' || errnoOf(error) === 'EEXIST') return;
     throw error;
   }
 }
