@@ -13,19 +13,18 @@ import { createAdminService } from './net/admin.js';
 import { FrontPool } from './net/front-pool.js';
 import { GateWindow } from './net/gate-window.js';
 import { assertPortFree, listen } from './net/listen.js';
-import { dropBackupMarker, readBackupMarker } from './server/backup-marker.js';
+import { dropBackupMarker, readBackupMarker, type BackupMarker } from './server/backup-marker.js';
 import { certificateNames, ensureServerIdentity, type ServerIdentity } from './server/identity.js';
+import { startHousekeeping } from './server/housekeeping.js';
 import { cliUser } from './server/os-account.js';
 import { packageRoot } from './package-root.js';
 import { lockDataDir } from './store/data-dir-lock.js';
 import { logWriteFailures } from './store/commit-failures.js';
 import { Store } from './store/store.js';
 import { upgradeStore } from './store/store-upgrade.js';
-import { auditHeadOf } from './store/audit-chain.js';
 import { SkewHistory } from './store/skew-history.js';
 import { settleInterruptedAudits } from './store/audit-intents.js';
 import { processRuns } from './store/process-runs.js';
-import { forgetPairingHistory } from './store/pairing-history.js';
 import { entryCount } from './store/entry-count.js';
 import { VpnService } from './vpn/vpn-service.js';
 
@@ -45,8 +44,6 @@ export interface RunningServer {
   close(): Promise<{ stuckThreads: number[] }>;
 }
 
-const NONCE_PRUNE_MS = 60_000;
-const DAY_MS = 86_400_000;
 const AUDIT_WATCH_MS = 1_000;
 /** Pushes of pairing attempts with unknown serials, across the server (alert-budget.ts). */
 const UNKNOWN_SERIAL_ALERTS_PER_SEC = 10;
@@ -70,23 +67,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     log.warn({ sfp: identity.sfp }, 'a new TLS identity (--new-identity): terminals that pinned the old SFP refuse this server until each is told the new one (terminal pair --expect-sfp SFP, once checked with the operator; its pairing stays) or is factory-reset and paired again');
   }
   const tls = { keyFile: identity.keyFile, certFile: identity.certFile };
-  // Every thread watches for itself; the main thread alone tells the operators.
-  if (store.space) {
-    const diskChanged = (low: boolean, freeBytes: number, when = ''): void => {
-      const fields = { freeMiB: Math.floor(freeBytes / 2 ** 20), minFreeMiB: config.minFreeDiskMiB, dataDir: config.dataDir };
-      if (low) log.error(fields, `the store's disk is almost full${when}: cash events are refused with storage_unavailable until there is room`);
-      else log.info(fields, 'the store\'s disk has room again: cash events are accepted');
-    };
-    store.space.onChange = diskChanged;
-    if (store.space.low) diskChanged(true, store.space.free, ' at start-up');
-  }
+  reportDiskSpace(store, config, log);
   const now = (): number => Date.now();
   const startedAt = now();
-  const upgrade = upgradeStore(store, Math.floor(now() / 1000), config.clockSkewSec);
-  if (upgrade.nonces > 0) log.info({ nonces: upgrade.nonces }, 'moved the live nonces of an older store into the nonce ring');
-  if (upgrade.foldedSerials > 0) log.info({ terminals: upgrade.foldedSerials }, 'indexed the serials of an older store by case');
-  if (upgrade.searchEntries > 0) log.info({ terminals: upgrade.searchEntries }, 'indexed the terminals of an older store for search');
-  if (upgrade.timeline > 0) log.info({ requests: upgrade.timeline }, 'indexed the pairing requests of an older store by time');
+  logStoreUpgrade(upgradeStore(store, Math.floor(now() / 1000), config.clockSkewSec), log);
   // Before anything else audits: an entry of this run must not come before those of the run that was cut short.
   for (const entry of await settleInterruptedAudits(store, { server: true, now: now(), running: processRuns })) {
     log.warn({ user: entry.user, action: entry.action, target: entry.target, at: new Date(entry.at).toISOString(), seq: entry.seq },
@@ -94,21 +78,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   }
   const restoredFrom = readBackupMarker(config.dataDir);
   const pastWindows = new SkewHistory(store.settings).startRun(Math.floor(now() / 1000), config.clockSkewSec, { restored: restoredFrom !== null });
-  if (restoredFrom) {
-    // Sessions logged out of after the copy was made are in it, live: none of the copy's sessions is kept.
-    const sessionsEnded = await store.atomically(() => {
-      const count = entryCount(store.sessions);
-      store.sessions.clearSync();
-      return count;
-    });
-    await store.appendAudit({ at: now(), user: cliUser(), action: 'server.restored', target: null, detail: { takenAt: restoredFrom.takenAt, from: restoredFrom.from, sessionsEnded, result: 'ok' } });
-    dropBackupMarker(config.dataDir);
-    log.warn({ takenAt: restoredFrom.takenAt, from: restoredFrom.from, sessionsEnded, refusedUntil: new Date((Math.floor(startedAt / 1000) + config.clockSkewSec) * 1000).toISOString() },
-      'started on a restored backup: terminal requests signed before this start are refused until refusedUntil (their nonces are not in the copy; '
-      + 'one signed ahead by a fast terminal clock is refused only if the old server stopped at least --clock-skew before this start), operators log in '
-      + 'again, and what changed after takenAt is undone: unpair again the terminals unpaired since, and redo users disable, passwd and reset-2fa '
-      + 'made since (docs/ADMIN-OPS.md, "Backing up the server")');
-  }
+  if (restoredFrom) await startOnRestoredCopy(store, config, log, restoredFrom, startedAt);
   for (const w of pastWindows) {
     if (w.restored) continue;
     log.warn({ clockSkewSec: config.clockSkewSec, earlierSkewSec: w.skewSec, createdBefore: new Date(w.createdBefore * 1000).toISOString(), until: new Date((w.createdBefore + config.clockSkewSec) * 1000).toISOString() },
@@ -181,52 +151,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     const auditWatch = setInterval(() => accounts.poll(), AUDIT_WATCH_MS);
     auditWatch.unref();
 
-    // The pairing history past its days: what a minute added to it, read from its oldest end. At start too, so that a
-    // server stopped a while (or just upgraded to one that keeps the history within its days) catches up at once; it
-    // runs beside the serving threads, in batches, and a shutdown stops it between two.
-    const stopPruning = new AbortController();
-    const forgetHistory = async (): Promise<void> => {
-      if (config.pairingHistoryDays === 0) return;
-      const started = performance.now();
-      const history = await forgetPairingHistory(store, now() - config.pairingHistoryDays * DAY_MS, now(), stopPruning.signal);
-      if (history.requests > 0) {
-        log.info({ ...history, pairingHistoryDays: config.pairingHistoryDays, ms: Math.round(performance.now() - started) }, 'pairing requests older than the pairing history forgotten');
-      }
-    };
-    // Forgetting expired nonces empties whole slots of the ring on lmdb's writer thread: no scan, whatever the fleet.
-    // Expired operator sessions go with them: a few records, read whole. Not at start: emptying a slot reads its pages
-    // into the process's resident file pages (one slot of a 10,000-terminal bench store: +31 MiB), and after a stop
-    // every slot is due, so start-up's memory would count them all (a bench run at 100,000 terminals, on a store its
-    // last run had left a day before: +253 MiB, when the prune ran at start).
-    const prune = async (): Promise<void> => {
-      const started = performance.now();
-      const emptied = await store.nonces.forgetExpired(Math.floor(now() / 1000), config.clockSkewSec);
-      // About once per 2-minute bucket: rare enough for info, and when it ran is what explains a latency blip.
-      if (emptied > 0) log.info({ slots: emptied, ms: Math.round(performance.now() - started) }, 'expired nonces forgotten');
-      const sessionsForgotten = await sessions.forgetExpired();
-      if (sessionsForgotten > 0) log.info({ sessions: sessionsForgotten }, 'expired operator sessions forgotten');
-      await forgetHistory();
-    };
-    const failed = (err: unknown): void => log.error({ err }, 'forgetting expired nonces, sessions or pairing history failed');
-    let pruning: Promise<void> = forgetHistory().catch(failed);
-    const pruner = setInterval(() => {
-      pruning = pruning.then(prune).catch(failed);
-    }, NONCE_PRUNE_MS);
-    pruner.unref();
-
-    // The same counts as server.status, in the log: a time series for log-based monitoring, no operator session needed.
-    // A warning while a thread is restarting or not responding, so an alert on the level alone finds it.
-    const statusLog = config.statusLogMs > 0 ? setInterval(() => {
-      server.status().then(
-        ({ uptimeSec, rssBytes, terminals, pairingHistory, disk, threads }) => {
-          const level = threads.every((t) => t.state === 'running') && !disk?.low ? 'info' : 'warn';
-          // The audit head leaves the store here: shipped logs are an anchor `audit verify --head` checks the chain against.
-          log[level]({ uptimeSec, rssBytes, terminals, pairingHistory, disk, threads, auditHead: auditHeadOf(store.audit) }, 'server status');
-        },
-        (err: unknown) => log.error({ err }, 'reading the server status failed'),
-      );
-    }, config.statusLogMs) : null;
-    statusLog?.unref();
+    const housekeeping = startHousekeeping({ store, sessions, config, log, now, status: () => server.status() });
 
     let closed = false;
     return {
@@ -241,16 +166,14 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       async close() {
         if (closed) return { stuckThreads: [] };
         closed = true;
-        clearInterval(pruner);
-        stopPruning.abort();
+        housekeeping.stop();
         clearInterval(auditWatch);
-        if (statusLog) clearInterval(statusLog);
         // Admin first: its ops reach the front threads' actors and write the store. Then front threads stop accepting,
         // finish their requests, settle their actors and close their stores; then ours closes.
         adminListening.close();
         await admin.close(SHUTDOWN_GRACE_MS);
         const stuckThreads = await fronts.shutdown(SHUTDOWN_GRACE_MS);
-        await pruning;
+        await housekeeping.finished();
         await store.close();
         // Threads that did not stop still hold the store: the lock goes with the process, which is killed next.
         if (stuckThreads.length === 0) await lock.release();
@@ -263,4 +186,43 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     await lock.release();
     throw error;
   }
+}
+
+/** Every thread watches the disk for itself; the main thread alone tells the operators. */
+function reportDiskSpace(store: Store, config: Config, log: Logger): void {
+  if (!store.space) return;
+  const diskChanged = (low: boolean, freeBytes: number, when = ''): void => {
+    const fields = { freeMiB: Math.floor(freeBytes / 2 ** 20), minFreeMiB: config.minFreeDiskMiB, dataDir: config.dataDir };
+    if (low) log.error(fields, `the store's disk is almost full${when}: cash events are refused with storage_unavailable until there is room`);
+    else log.info(fields, 'the store\'s disk has room again: cash events are accepted');
+  };
+  store.space.onChange = diskChanged;
+  if (store.space.low) diskChanged(true, store.space.free, ' at start-up');
+}
+
+/** What upgrading an older store did, one line per index it built. */
+function logStoreUpgrade(upgrade: ReturnType<typeof upgradeStore>, log: Logger): void {
+  if (upgrade.nonces > 0) log.info({ nonces: upgrade.nonces }, 'moved the live nonces of an older store into the nonce ring');
+  if (upgrade.foldedSerials > 0) log.info({ terminals: upgrade.foldedSerials }, 'indexed the serials of an older store by case');
+  if (upgrade.searchEntries > 0) log.info({ terminals: upgrade.searchEntries }, 'indexed the terminals of an older store for search');
+  if (upgrade.timeline > 0) log.info({ requests: upgrade.timeline }, 'indexed the pairing requests of an older store by time');
+}
+
+/**
+ * The first start on a copy `pairing-server backup` made (backup-marker.ts): sessions logged out of after the copy are
+ * in it, live, so none is kept; the restore is audited and logged with what it undid; then the note goes.
+ */
+async function startOnRestoredCopy(store: Store, config: Config, log: Logger, restoredFrom: BackupMarker, startedAt: number): Promise<void> {
+  const sessionsEnded = await store.atomically(() => {
+    const count = entryCount(store.sessions);
+    store.sessions.clearSync();
+    return count;
+  });
+  await store.appendAudit({ at: Date.now(), user: cliUser(), action: 'server.restored', target: null, detail: { takenAt: restoredFrom.takenAt, from: restoredFrom.from, sessionsEnded, result: 'ok' } });
+  dropBackupMarker(config.dataDir);
+  log.warn({ takenAt: restoredFrom.takenAt, from: restoredFrom.from, sessionsEnded, refusedUntil: new Date((Math.floor(startedAt / 1000) + config.clockSkewSec) * 1000).toISOString() },
+    'started on a restored backup: terminal requests signed before this start are refused until refusedUntil (their nonces are not in the copy; '
+    + 'one signed ahead by a fast terminal clock is refused only if the old server stopped at least --clock-skew before this start), operators log in '
+    + 'again, and what changed after takenAt is undone: unpair again the terminals unpaired since, and redo users disable, passwd and reset-2fa '
+    + 'made since (docs/ADMIN-OPS.md, "Backing up the server")');
 }
