@@ -2,7 +2,8 @@
 import { AppError } from '../errors.js';
 import { codesEqual, normalizeCode } from '../crypto/pairing-code.js';
 import { EDITABLE_TERMINAL_FIELDS, type PairingView, type TerminalEdit, type TerminalView } from '../protocol/types.js';
-import { effectiveState, pairingView } from '../protocol/views.js';
+import { pairingView } from '../protocol/views.js';
+import { effectiveState } from '../store/records.js';
 import type { PairingRecord, TerminalRecord } from '../store/records.js';
 import { compositeKey } from '../store/store.js';
 import type { ActorContext } from './context.js';

@@ -3,7 +3,8 @@
  * and in the pushes after a request or a decision.
  */
 import type { PairingView, TerminalView } from '../protocol/types.js';
-import { effectiveState, pairingView, terminalView } from '../protocol/views.js';
+import { pairingView, terminalView } from '../protocol/views.js';
+import { effectiveState } from '../store/records.js';
 import type { PairingRecord, TerminalRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { pendingRequestsOf } from '../store/pending-requests.js';

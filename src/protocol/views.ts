@@ -1,13 +1,8 @@
 /** @module Turns stored records into the camelCase views of the admin channel (PROTOCOL.md "Result fields"). */
-import type { AuditRecord, DepositRecord, PairingRecord, TerminalRecord, UnknownSerialRecord } from '../store/records.js';
-import type { AuditEntry, DepositAddressView, PairingState, PairingView, TerminalState, TerminalView, UnknownSerialView } from './types.js';
+import { effectiveState, type AuditRecord, type DepositRecord, type PairingRecord, type TerminalRecord, type UnknownSerialRecord } from '../store/records.js';
+import type { AuditEntry, DepositAddressView, PairingView, TerminalState, TerminalView, UnknownSerialView } from './types.js';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
-
-/** A pending request past its expiry reads as expired, whether or not a sweep has rewritten it yet. */
-export function effectiveState(record: Pick<PairingRecord, 'state' | 'expiresAt'>, now: number): PairingState {
-  return record.state === 'pending' && record.expiresAt <= now ? 'expired' : record.state;
-}
 
 export function terminalView(record: TerminalRecord, hasPendingRequest: boolean, lastSeenAt: number | null): TerminalView {
   const state: TerminalState = record.tfp ? 'paired' : hasPendingRequest ? 'pending' : 'expected';

@@ -1,6 +1,6 @@
 /** @module The pairing requests that wait for an operator (pending, with a code): what the page lists at login and what marks a terminal `pending`, without reading the week of history around them. */
 import type { Database, RootDatabase } from 'lmdb';
-import { effectiveState } from '../protocol/views.js';
+import { effectiveState } from './records.js';
 import type { PairingRecord } from './records.js';
 import type { PairingTimeline } from './pairing-timeline.js';
 import { MAX_PAIRING_TTL_SEC } from './pairing-timeline.js';

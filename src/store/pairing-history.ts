@@ -1,6 +1,6 @@
 /** @module How long pairing requests are kept once they are over (`--pairing-history-days`): the history operators read, bounded in time. */
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { effectiveState } from '../protocol/views.js';
+import { effectiveState } from './records.js';
 import type { TimelineEntry } from './pairing-timeline.js';
 import type { Store } from './store.js';
 

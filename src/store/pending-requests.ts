@@ -1,6 +1,5 @@
 /** @module A serial's pairing requests that still wait, whichever key made them. */
-import { effectiveState } from '../protocol/views.js';
-import type { PairingRecord } from './records.js';
+import { effectiveState, type PairingRecord } from './records.js';
 import type { Store } from './store.js';
 
 /** The serial's requests still waiting, for the terminal's own key or another (one per certificate: the index's keys). */

@@ -57,6 +57,11 @@ export interface CashEventRecord {
   receivedAt: number;
 }
 
+/** A pending request past its expiry reads as expired, whether or not a sweep has rewritten it yet. */
+export function effectiveState(record: Pick<PairingRecord, 'state' | 'expiresAt'>, now: number): PairingState {
+  return record.state === 'pending' && record.expiresAt <= now ? 'expired' : record.state;
+}
+
 export interface OperatorRecord {
   name: string;
   passwordHash: string;
