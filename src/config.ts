@@ -24,6 +24,8 @@ export interface Config {
   readonly pairingTtlSec: number;
   /** Pairing requests made longer ago than this are forgotten once over (store/pairing-history.ts); 0: kept for ever. */
   readonly pairingHistoryDays: number;
+  /** Cash events received longer ago than this are forgotten (store/cash-event-retention.ts); 0: kept for ever. */
+  readonly cashEventDays: number;
   readonly gateMaxBodyBytes: number;
   readonly masterMaxBodyBytes: number;
   readonly adminMaxMessageBytes: number;
@@ -79,6 +81,7 @@ export const DEFAULTS: Omit<Config, 'dataDir' | 'publicHost' | 'publicHostIsLoop
   clockSkewSec: 300,
   pairingTtlSec: 24 * 3600,
   pairingHistoryDays: 90,
+  cashEventDays: 0,
   gateMaxBodyBytes: 4 * 1024,
   masterMaxBodyBytes: 16 * 1024,
   adminMaxMessageBytes: 64 * 1024,
@@ -115,6 +118,7 @@ export const CONFIG_OPTIONS = {
   'clock-skew': { type: 'string' },
   'pairing-ttl': { type: 'string' },
   'pairing-history-days': { type: 'string' },
+  'cash-event-days': { type: 'string' },
   'actor-idle': { type: 'string' },
   'status-log': { type: 'string' },
   'refusal-log-window': { type: 'string' },
@@ -256,6 +260,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     clockSkewSec: atMost(MAX_CLOCK_SKEW_SEC, 'clock-skew', positive('clock-skew', skewRaw, DEFAULTS.clockSkewSec), skewRaw),
     pairingTtlSec,
     pairingHistoryDays,
+    cashEventDays: wholeOrZero('cash-event-days', raw('cash-event-days', 'PAIRING_CASH_EVENT_DAYS'), DEFAULTS.cashEventDays, 'kept for ever', 'days'),
     actorIdleMs: 1000 * positive('actor-idle', raw('actor-idle', 'PAIRING_ACTOR_IDLE'), DEFAULTS.actorIdleMs / 1000),
     statusLogMs: 1000 * wholeOrZero('status-log', raw('status-log', 'PAIRING_STATUS_LOG'), DEFAULTS.statusLogMs / 1000),
     refusalLogWindowMs: 1000 * wholeOrZero('refusal-log-window', raw('refusal-log-window', 'PAIRING_REFUSAL_LOG_WINDOW'), DEFAULTS.refusalLogWindowMs / 1000, 'a line for every refusal'),

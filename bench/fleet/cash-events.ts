@@ -20,7 +20,10 @@ export async function takeCashEvents(dataDir: string, created: number): Promise<
       removed++;
       if (value.eventId.startsWith(prefix)) thisRun++;
     }
-    await store.durable(store.cashEvents.clearAsync());
+    await store.atomically(() => {
+      store.cashEvents.clearSync();
+      store.cashEventTimes.clearSync();
+    });
     return { thisRun, removed };
   } finally {
     await store.close();

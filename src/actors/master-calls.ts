@@ -59,7 +59,7 @@ async function cashEvent(ctx: ActorContext, serial: string, body: Buffer): Promi
   }
   ctx.store.roomToWrite();
   const record: CashEventRecord = { serial, ...event, receivedAt: ctx.now() };
-  await ctx.store.durable(ctx.store.cashEvents.put(key, record));
+  await ctx.store.atomically(() => ctx.store.putCashEventSync(record));
   ctx.log.info({ serial, eventId: event.eventId, currency: event.currency, denomination: event.denomination, count: event.count }, 'cash event stored');
   return { status: 200, body: { accepted: true, duplicate: false } satisfies CashEventReply };
 }

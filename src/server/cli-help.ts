@@ -21,6 +21,10 @@ const SERVER_OPTIONS = `  --data-dir DIR        store, generated TLS key and cer
                         with certificates only they kept; at least two pairing
                         TTLs; 0: kept for ever (the audit log keeps every decision)
                         [PAIRING_HISTORY_DAYS]                            default 90
+  --cash-event-days N   cash events received longer ago are forgotten (a fleet's
+                        events grow the store by about 400 bytes each, and no
+                        operator op reads them); 0: kept for ever
+                        [PAIRING_CASH_EVENT_DAYS]                          default 0
   --actor-idle SEC      an idle terminal's actor leaves memory after   default 60
   --status-log SEC      log every thread's counts (server.status) every SEC, 0: never   default 60
   --refusal-log-window SEC

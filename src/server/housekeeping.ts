@@ -1,12 +1,13 @@
 /**
  * @module What the server does beside serving, on timers: forgetting what has expired (nonces, operator sessions, the
- * pairing history past its days) and the status line for log-based monitoring.
+ * pairing history and cash events past their days) and the status line for log-based monitoring.
  */
 import type { Sessions } from '../admin/sessions.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { ServerStatus } from '../protocol/types.js';
 import { auditHeadOf } from '../store/audit-chain.js';
+import { forgetCashEvents } from '../store/cash-event-retention.js';
 import { forgetPairingHistory } from '../store/pairing-history.js';
 import type { Store } from '../store/store.js';
 
@@ -29,11 +30,18 @@ export function startHousekeeping(deps: {
   // runs beside the serving threads, in batches, and a shutdown stops it between two.
   const stopPruning = new AbortController();
   const forgetHistory = async (): Promise<void> => {
-    if (config.pairingHistoryDays === 0) return;
-    const started = performance.now();
-    const history = await forgetPairingHistory(store, now() - config.pairingHistoryDays * DAY_MS, now(), stopPruning.signal);
-    if (history.requests > 0) {
-      log.info({ ...history, pairingHistoryDays: config.pairingHistoryDays, ms: Math.round(performance.now() - started) }, 'pairing requests older than the pairing history forgotten');
+    if (config.pairingHistoryDays > 0) {
+      const started = performance.now();
+      const history = await forgetPairingHistory(store, now() - config.pairingHistoryDays * DAY_MS, now(), stopPruning.signal);
+      if (history.requests > 0) {
+        log.info({ ...history, pairingHistoryDays: config.pairingHistoryDays, ms: Math.round(performance.now() - started) }, 'pairing requests older than the pairing history forgotten');
+      }
+    }
+    // The same way, the cash events past their days.
+    if (config.cashEventDays > 0) {
+      const started = performance.now();
+      const events = await forgetCashEvents(store, now() - config.cashEventDays * DAY_MS, stopPruning.signal);
+      if (events > 0) log.info({ events, cashEventDays: config.cashEventDays, ms: Math.round(performance.now() - started) }, 'cash events older than --cash-event-days forgotten');
     }
   };
   // Forgetting expired nonces empties whole slots of the ring on lmdb's writer thread: no scan, whatever the fleet.
@@ -50,7 +58,7 @@ export function startHousekeeping(deps: {
     if (sessionsForgotten > 0) log.info({ sessions: sessionsForgotten }, 'expired operator sessions forgotten');
     await forgetHistory();
   };
-  const failed = (err: unknown): void => log.error({ err }, 'forgetting expired nonces, sessions or pairing history failed');
+  const failed = (err: unknown): void => log.error({ err }, 'forgetting expired nonces, sessions, pairing history or cash events failed');
   let pruning: Promise<void> = forgetHistory().catch(failed);
   const pruner = setInterval(() => {
     pruning = pruning.then(prune).catch(failed);

@@ -13,6 +13,8 @@ export interface StoreUpgrade {
   timeline: number;
   /** Requests found waiting for an operator when that index was filled (once per store, or with the timeline). */
   awaiting: number;
+  /** Cash events placed in their time index. */
+  cashEventTimes: number;
 }
 
 /**
@@ -34,6 +36,7 @@ export function upgradeStore(store: Store, nowSec: number, clockSkewSec: number)
     awaiting: timeline > 0 || !store.awaitingOperator.filled()
       ? store.awaitingOperator.rebuild(store.pairingTimeline, store.pairing, store.root, nowSec * 1000)
       : 0,
+    cashEventTimes: store.cashEventTimes.rebuildFrom(store.cashEvents, store.root),
   };
 }
 

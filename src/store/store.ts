@@ -13,6 +13,7 @@ import { AwaitingOperator } from './awaiting-operator.js';
 import { Settings } from './settings.js';
 import { PairingTimeline } from './pairing-timeline.js';
 import { TerminalSearch } from './terminal-search.js';
+import { CashEventTimes } from './cash-event-times.js';
 import type {
   AuditIntentRecord, AuditRecord, CashEventRecord, DepositRecord, KnownCertRecord, OperatorRecord,
   PairingRecord, SessionRecord, TerminalRecord, UnknownSerialRecord,
@@ -51,8 +52,10 @@ export class Store {
   readonly terminalSearch: TerminalSearch;
   /** (serial, tfp) → a certificate seen for that serial. */
   readonly certs: Database<KnownCertRecord, string>;
-  /** (serial, eventId) → cash event. */
+  /** (serial, eventId) → cash event. Written through putCashEventSync only, which keeps its time index with it. */
   readonly cashEvents: Database<CashEventRecord, string>;
+  /** Cash events by when they were received, kept with `cashEvents` in the same transactions (cash-event-times.ts). */
+  readonly cashEventTimes: CashEventTimes;
   /** Used nonces, by the signed `created` of their request (nonce-ring.ts): the replay window outlives a restart. */
   readonly nonces: NonceRing;
   /** (serial, nonce) → expiry, as stores before the ring kept them: read once at start-up (store-upgrade.ts), then emptied. */
@@ -86,6 +89,7 @@ export class Store {
     this.terminalSearch = new TerminalSearch(root);
     this.certs = db('certs');
     this.cashEvents = db('cash-events');
+    this.cashEventTimes = new CashEventTimes(root);
     this.nonces = new NonceRing(root);
     this.legacyNonces = db('nonces');
     this.lastSeen = db('last-seen');
@@ -207,6 +211,12 @@ export class Store {
   /** Runs `action` in one write transaction (atomic across sub-databases and processes), durable on resolve. */
   async atomically<T>(action: () => T): Promise<T> {
     return this.durable(this.root.transaction(action));
+  }
+
+  /** Writes a cash event and its place in time: every write of one goes through here. Inside `atomically`. */
+  putCashEventSync(record: CashEventRecord): void {
+    this.cashEvents.putSync(compositeKey(record.serial, record.eventId), record);
+    this.cashEventTimes.putSync(record);
   }
 
   /** Writes a terminal and what operators search it by: every write of a terminal goes through here. Inside `atomically`. */

@@ -1,0 +1,60 @@
+/**
+ * @module Cash events in the order they were received: what `--cash-event-days` forgets, read from the oldest end. The
+ * events are keyed by (serial, eventId) for their idempotency, so without it a retention run read every event.
+ */
+import type { Database, RootDatabase } from 'lmdb';
+import { entryCount } from './entry-count.js';
+import type { CashEventRecord } from './records.js';
+
+type Key = [receivedAt: number, serial: string, eventId: string];
+
+export type CashEventTime = Pick<CashEventRecord, 'receivedAt' | 'serial' | 'eventId'>;
+
+/** (receivedAt, serial, eventId) → nothing, written in the same transaction as the event (Store.putCashEventSync). */
+export class CashEventTimes {
+  private readonly db: Database<true, Key>;
+
+  constructor(root: RootDatabase) {
+    this.db = root.openDB<true, Key>({ name: 'cash-event-times' });
+  }
+
+  putSync(event: CashEventTime): void {
+    this.db.putSync([event.receivedAt, event.serial, event.eventId], true);
+  }
+
+  removeSync(event: CashEventTime): void {
+    this.db.removeSync([event.receivedAt, event.serial, event.eventId]);
+  }
+
+  /** Up to `limit` events received before `before`, oldest first: one short read per batch of a retention run. */
+  oldest(before: number, limit: number): CashEventTime[] {
+    const events: CashEventTime[] = [];
+    for (const key of this.db.getKeys({ end: [before], limit })) {
+      const [receivedAt, serial, eventId] = key;
+      events.push({ receivedAt, serial, eventId });
+    }
+    return events;
+  }
+
+  /** Empties it, with the events (the fleet benchmark's store between runs). Inside `atomically`. */
+  clearSync(): void {
+    this.db.clearSync();
+  }
+
+  /**
+   * Fills the index from the events themselves when their counts differ (a store written before it); returns how many
+   * entries it wrote. Run once at start-up, before any thread serves.
+   */
+  rebuildFrom(events: Database<CashEventRecord, string>, root: RootDatabase): number {
+    if (entryCount(this.db) === entryCount(events)) return 0;
+    let written = 0;
+    root.transactionSync(() => {
+      for (const key of [...this.db.getKeys()]) this.db.removeSync(key);
+      for (const { value } of events.getRange()) {
+        this.putSync(value);
+        written++;
+      }
+    });
+    return written;
+  }
+}
