@@ -58,7 +58,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   // (A start-up failure before the `try` below ends the process, and the kernel frees the lock with it.)
   const lock = await lockDataDir(config.dataDir);
   if (lock.warning) log.warn({ dataDir: config.dataDir }, lock.warning);
-  const store = Store.open(config.dataDir, { minFreeBytes: config.minFreeDiskMiB * 2 ** 20 });
+  const store = Store.open(config.dataDir, { minFreeBytes: config.minFreeDiskMiB * 2 ** 20, cashEventTimes: config.cashEventDays > 0 });
   logWriteFailures(store, log);
   // After the store: a data dir whose terminals met this server keeps its identity (identity.ts, refuseNewIdentity).
   const certificatesSeen = entryCount(store.certs);
@@ -151,7 +151,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     const auditWatch = setInterval(() => accounts.poll(), AUDIT_WATCH_MS);
     auditWatch.unref();
 
-    const housekeeping = startHousekeeping({ store, sessions, config, log, now, status: () => server.status() });
+    const housekeeping = startHousekeeping({ store, sessions, config, log, now, status: () => server.status(), gate: () => gate.status() });
 
     let closed = false;
     return {

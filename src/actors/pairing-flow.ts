@@ -104,7 +104,7 @@ export class PairingFlow {
     // replaces its own request, and operators were told of that certificate already.
     if (terminal.tfp !== null && !replaced) {
       ctx.events('terminals', 'terminal.new_fingerprint', { serial: this.serial, pairedTfp: terminal.tfp, tfp: auth.tfp, remoteAddress });
-      ctx.log.warn({ serial: this.serial, tfp: auth.tfp, pairedTfp: terminal.tfp }, 'a paired serial asks to pair with another certificate');
+      ctx.log.warn({ serial: this.serial, tfp: auth.tfp, pairedTfp: terminal.tfp, remoteAddress }, 'a paired serial asks to pair with another certificate');
     }
     return this.pendingReply(record);
   }

@@ -36,7 +36,7 @@ const heartbeats = new Heartbeats(data.heartbeats);
 // Until the thread ends, shutdown included: the main thread gives up on a thread whose beat stops (FrontPool.shutdown).
 heartbeats.keepBeating(index);
 const log = createLogger({ level: config.logLevel, pretty: config.logPretty }).child({ thread: index });
-const store = Store.open(config.dataDir, { minFreeBytes: config.minFreeDiskMiB * 2 ** 20 });
+const store = Store.open(config.dataDir, { minFreeBytes: config.minFreeDiskMiB * 2 ** 20, cashEventTimes: config.cashEventDays > 0 });
 logWriteFailures(store, log);
 const certs = new CertificateCache(store);
 const authOptions = () => ({ nowSec: Math.floor(Date.now() / 1000), clockSkewSec: config.clockSkewSec, pastWindows: data.pastWindows });

@@ -5,7 +5,7 @@
 import type { Sessions } from '../admin/sessions.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import type { ServerStatus } from '../protocol/types.js';
+import type { GateStatus, ServerStatus } from '../protocol/types.js';
 import { auditHeadOf } from '../store/audit-chain.js';
 import { forgetCashEvents } from '../store/cash-event-retention.js';
 import { forgetPairingHistory } from '../store/pairing-history.js';
@@ -22,7 +22,7 @@ export interface Housekeeping {
 }
 
 export function startHousekeeping(deps: {
-  store: Store; sessions: Sessions; config: Config; log: Logger; now(): number; status(): Promise<ServerStatus>;
+  store: Store; sessions: Sessions; config: Config; log: Logger; now(): number; status(): Promise<ServerStatus>; gate(): GateStatus;
 }): Housekeeping {
   const { store, sessions, config, log, now } = deps;
   // The pairing history past its days: what a minute added to it, read from its oldest end. At start too, so that a
@@ -72,7 +72,9 @@ export function startHousekeeping(deps: {
       ({ uptimeSec, rssBytes, terminals, pairingHistory, disk, threads }) => {
         const level = threads.every((t) => t.state === 'running') && !disk?.low ? 'info' : 'warn';
         // The audit head leaves the store here: shipped logs are an anchor `audit verify --head` checks the chain against.
-        log[level]({ uptimeSec, rssBytes, terminals, pairingHistory, disk, threads, auditHead: auditHeadOf(store.audit) }, 'server status');
+        // The gate too: anyone may file pairing requests while it is open, so monitoring should see for how long.
+        const { open, openUntil } = deps.gate();
+        log[level]({ uptimeSec, rssBytes, terminals, pairingHistory, disk, threads, gate: { open, openUntil }, auditHead: auditHeadOf(store.audit) }, 'server status');
       },
       (err: unknown) => log.error({ err }, 'reading the server status failed'),
     );

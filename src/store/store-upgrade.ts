@@ -36,7 +36,8 @@ export function upgradeStore(store: Store, nowSec: number, clockSkewSec: number)
     awaiting: timeline > 0 || !store.awaitingOperator.filled()
       ? store.awaitingOperator.rebuild(store.pairingTimeline, store.pairing, store.root, nowSec * 1000)
       : 0,
-    cashEventTimes: store.cashEventTimes.rebuildFrom(store.cashEvents, store.root),
+    // Only while kept: written only then, the index is behind whenever --cash-event-days was off, and is caught up here.
+    cashEventTimes: store.indexesCashEventTimes ? store.cashEventTimes.rebuildFrom(store.cashEvents, store.root) : 0,
   };
 }
 

@@ -54,7 +54,10 @@ export class Store {
   readonly certs: Database<KnownCertRecord, string>;
   /** (serial, eventId) → cash event. Written through putCashEventSync only, which keeps its time index with it. */
   readonly cashEvents: Database<CashEventRecord, string>;
-  /** Cash events by when they were received, kept with `cashEvents` in the same transactions (cash-event-times.ts). */
+  /**
+   * Cash events by when they were received, kept with `cashEvents` in the same transactions while `--cash-event-days`
+   * is set (cash-event-times.ts): a master that keeps them for ever writes one record an event, not two.
+   */
   readonly cashEventTimes: CashEventTimes;
   /** Used nonces, by the signed `created` of their request (nonce-ring.ts): the replay window outlives a restart. */
   readonly nonces: NonceRing;
@@ -76,7 +79,7 @@ export class Store {
   /** Key for secret fields at rest (field-crypto.ts). */
   readonly fieldKey: Buffer;
 
-  private constructor(root: RootDatabase, fieldKey: Buffer, readonly space: FreeSpaceWatch | null) {
+  private constructor(root: RootDatabase, fieldKey: Buffer, readonly space: FreeSpaceWatch | null, readonly indexesCashEventTimes: boolean) {
     this.root = root;
     this.fieldKey = fieldKey;
     const db = <V, K extends string | number = string>(name: string) => root.openDB<V, K>({ name });
@@ -106,9 +109,10 @@ export class Store {
    * `minFreeBytes` > 0 watches the free space on the store's disk (free-space.ts): below it, roomToWrite() refuses the
    * writes a fleet drives, so that lmdb keeps room for operators' writes and never meets a full disk. `fieldKey: false`
    * neither reads nor creates secrets.key, for a command that opens no sealed field (`audit verify` on a backup, which
-   * rightly lacks it): `fieldKey` is then empty, and sealing or opening a field with it throws.
+   * rightly lacks it): `fieldKey` is then empty, and sealing or opening a field with it throws. `cashEventTimes`: cash
+   * events are written with their place in time (`--cash-event-days`); without it they cost master no second write.
    */
-  static open(dataDir: string, opts: { minFreeBytes?: number; fieldKey?: boolean } = {}): Store {
+  static open(dataDir: string, opts: { minFreeBytes?: number; fieldKey?: boolean; cashEventTimes?: boolean } = {}): Store {
     const dir = path.join(dataDir, 'store');
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const root = open({ path: dir, maxDbs: 64, compression: false });
@@ -121,7 +125,7 @@ export class Store {
       return false;
     };
     try {
-      return new Store(root, opts.fieldKey === false ? Buffer.alloc(0) : loadOrCreateFieldKey(dataDir, sealed), space);
+      return new Store(root, opts.fieldKey === false ? Buffer.alloc(0) : loadOrCreateFieldKey(dataDir, sealed), space, opts.cashEventTimes === true);
     } catch (error) {
       space?.close();
       void root.close();
@@ -213,10 +217,10 @@ export class Store {
     return this.durable(this.root.transaction(action));
   }
 
-  /** Writes a cash event and its place in time: every write of one goes through here. Inside `atomically`. */
+  /** Writes a cash event, and its place in time when it is kept (`indexesCashEventTimes`). Inside `atomically`. */
   putCashEventSync(record: CashEventRecord): void {
     this.cashEvents.putSync(compositeKey(record.serial, record.eventId), record);
-    this.cashEventTimes.putSync(record);
+    if (this.indexesCashEventTimes) this.cashEventTimes.putSync(record);
   }
 
   /** Writes a terminal and what operators search it by: every write of a terminal goes through here. Inside `atomically`. */

@@ -21,9 +21,9 @@ export interface ActorStore {
   close(): Promise<void>;
 }
 
-export function openActorStore(prefix: string): ActorStore {
+export function openActorStore(prefix: string, storeOptions: Parameters<typeof Store.open>[1] = {}): ActorStore {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-`));
-  const store = Store.open(dataDir);
+  const store = Store.open(dataDir, storeOptions);
   const log = createLogger({ level: 'silent', pretty: false });
   // An hour: no timer flush during a test.
   const writeBehind = new WriteBehind(store, log, 3_600_000);

@@ -107,6 +107,8 @@ describe('front-end threads', () => {
     expect(logged.threads.map((t) => [t.thread, t.state])).toEqual([[0, 'running'], [1, 'running'], [2, 'running']]);
     expect(logged.terminals).toBe(terminals.length);
     expect(logged.pairingHistory).toEqual({ requests: terminals.length, days: 90 });
+    // Open since the start, for 10 minutes: monitoring sees a gate left open from the log alone.
+    expect(line.gate).toEqual({ open: true, openUntil: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
     expect(masterTotals(logged).answered).toBeGreaterThanOrEqual(answered);
   });
 

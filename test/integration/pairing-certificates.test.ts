@@ -84,6 +84,8 @@ describe('a second certificate for a paired serial', () => {
     const warned = (tfp: string) => server.logs.filter((l) => l.msg === 'a paired serial asks to pair with another certificate' && l.tfp === tfp).length;
     await expect.poll(() => warned(other.tfp)).toBe(1);
     expect(warned(intruder.tfp)).toBe(1);
+    // Where it came from, as every security warning of the terminal services says.
+    expect(server.logs.find((l) => l.msg === 'a paired serial asks to pair with another certificate' && l.tfp === other.tfp)).toMatchObject({ remoteAddress: '127.0.0.1' });
     // The genuine terminal is unaffected.
     expect(await masterSays(genuine)).toBe('200 ');
   });

@@ -19,7 +19,7 @@ let store: Store;
 let clock = Date.parse('2026-03-01T12:00:00Z');
 
 beforeEach(() => {
-  bench = openActorStore('cash-retention-test');
+  bench = openActorStore('cash-retention-test', { cashEventTimes: true });
   store = bench.store;
 });
 
@@ -67,7 +67,20 @@ describe('cash events past --cash-event-days', () => {
     expect(indexed()).toBe(0);
   });
 
-  it('of an older store get their place in time at start-up, and are then forgotten like the rest', async () => {
+  it('are written without a place in time while they are kept for ever: master writes one record an event', async () => {
+    const forever = openActorStore('cash-forever-test');
+    try {
+      await forever.store.atomically(() => forever.store.putCashEventSync(event('ATM-9', 'f1', clock)));
+      expect(forever.store.cashEvents.getKeysCount()).toBe(1);
+      expect(forever.store.cashEventTimes.oldest(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
+      // Nor caught up at start-up: only a store that keeps them by time needs it.
+      expect(upgradeStore(forever.store, Math.floor(clock / 1000), 300).cashEventTimes).toBe(0);
+    } finally {
+      await forever.close();
+    }
+  });
+
+  it('of an older store, or of runs with --cash-event-days off, get their place in time at start-up, and are then forgotten like the rest', async () => {
     // As a store written before the index: the events alone.
     await store.atomically(() => {
       for (let i = 0; i < 10; i++) store.cashEvents.putSync(compositeKey('OLD-1', `o${i}`), event('OLD-1', `o${i}`, clock - 10 * DAY + i));
