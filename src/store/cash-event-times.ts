@@ -3,7 +3,7 @@
  * events are keyed by (serial, eventId) for their idempotency, so without it a retention run read every event.
  */
 import type { Database, RootDatabase } from 'lmdb';
-import { entryCount } from './entry-count.js';
+import { rebuildIndex } from './index-rebuild.js';
 import type { CashEventRecord } from './records.js';
 
 type Key = [receivedAt: number, serial: string, eventId: string];
@@ -46,15 +46,6 @@ export class CashEventTimes {
    * entries it wrote. Run once at start-up, before any thread serves.
    */
   rebuildFrom(events: Database<CashEventRecord, string>, root: RootDatabase): number {
-    if (entryCount(this.db) === entryCount(events)) return 0;
-    let written = 0;
-    root.transactionSync(() => {
-      for (const key of [...this.db.getKeys()]) this.db.removeSync(key);
-      for (const { value } of events.getRange()) {
-        this.putSync(value);
-        written++;
-      }
-    });
-    return written;
+    return rebuildIndex(root, this.db, events, (event) => this.putSync(event));
   }
 }

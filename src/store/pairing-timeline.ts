@@ -4,7 +4,7 @@ import { AppError } from '../errors.js';
 import type { PairingStage, PairingState } from '../protocol/types.js';
 import type { PairingRecord } from './records.js';
 import { scanInSlices } from './sliced-scan.js';
-import { entryCount } from './entry-count.js';
+import { rebuildIndex } from './index-rebuild.js';
 
 /**
  * The longest a pairing request can stay pending (`--pairing-ttl` is bounded by it): every request still pending was
@@ -107,15 +107,6 @@ export class PairingTimeline {
    * many entries it wrote. Run once at start-up, before any thread serves.
    */
   rebuildFrom(pairing: Database<PairingRecord, string>, root: RootDatabase): number {
-    if (entryCount(this.db) === entryCount(pairing)) return 0;
-    let written = 0;
-    root.transactionSync(() => {
-      for (const key of [...this.db.getKeys()]) this.db.removeSync(key);
-      for (const { value } of pairing.getRange()) {
-        this.putSync(value);
-        written++;
-      }
-    });
-    return written;
+    return rebuildIndex(root, this.db, pairing, (record) => this.putSync(record));
   }
 }

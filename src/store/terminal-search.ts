@@ -1,7 +1,7 @@
 /** @module What operators search terminals by, folded once when a terminal is written: a search reads these short strings, not every record. */
 import type { Database, RootDatabase } from 'lmdb';
 import type { TerminalRecord } from './records.js';
-import { entryCount } from './entry-count.js';
+import { rebuildIndex } from './index-rebuild.js';
 
 /** Lower case without accents, so that "zurich" finds "Zürich"; ASCII, most of a fleet's text, skips the normalisation. */
 function searchFolded(text: string): string {
@@ -54,15 +54,6 @@ export class TerminalSearch {
    * apart, and the index was rewritten at every start. Run once at start-up, before any thread serves.
    */
   rebuildFrom(terminals: Database<TerminalRecord, string>, root: RootDatabase): number {
-    if (entryCount(this.db) === entryCount(terminals)) return 0;
-    let written = 0;
-    root.transactionSync(() => {
-      this.db.clearSync();
-      for (const { value } of terminals.getRange()) {
-        this.putSync(value);
-        written++;
-      }
-    });
-    return written;
+    return rebuildIndex(root, this.db, terminals, (terminal) => this.putSync(terminal));
   }
 }
