@@ -114,6 +114,8 @@ const share = (n: number): number => Math.max(1, Math.ceil(n / threads));
  * default) in all: more than 512 in flight is seconds of queued work, memory held for a flood rather than for pairing.
  */
 const GATE_MAX_IN_FLIGHT = 512;
+/** Bodies one address may be sending to this thread's gate at once (terminal-admission.ts). */
+const GATE_UPLOADS_PER_ADDRESS = 8;
 
 const masterAdmission = new Admission({
   perAddress: { perSecond: share(config.masterRatePerAddress), burst: share(config.masterRatePerAddress * 2) },
@@ -124,6 +126,8 @@ const gateAdmission = new Admission({
   perAddress: { perSecond: share(config.gateRatePerAddress), burst: share(config.gateRatePerAddress * 4) },
   global: { perSecond: share(config.gateRateGlobal), burst: share(config.gateRateGlobal * 2) },
   maxInFlight: share(Math.min(config.maxInFlight, GATE_MAX_IN_FLIGHT)),
+  // A pairing body is a few hundred bytes, in by the next packet: more at once from one address is someone holding places.
+  maxUploadsPerAddress: GATE_UPLOADS_PER_ADDRESS,
 });
 
 const refusals = new RefusalLog(log, config.refusalLogWindowMs);

@@ -105,13 +105,18 @@ export function createTerminalService<Auth>(opts: TerminalServiceOptions<Auth>):
       if (withBody) opts.admitBody?.(auth);
       // Most terminal calls have no body, and their actor answers at once: such a call is answered in this turn,
       // with no promise made for it (each one is garbage a scavenge has to sweep).
-      reply = withBody
-        ? readBody(exchange, opts.maxBodyBytes).then((body) => {
-          const full = toTerminalRequest(head, body);
+      if (withBody) {
+        const uploaded = opts.admission.startUpload(head.remoteAddress);
+        const body = readBody(exchange, opts.maxBodyBytes);
+        if (uploaded) void body.then(uploaded, uploaded);
+        reply = body.then((bytes) => {
+          const full = toTerminalRequest(head, bytes);
           opts.checkBody(full);
           return opts.handle(full, auth);
-        })
-        : opts.handle(request, auth);
+        });
+      } else {
+        reply = opts.handle(request, auth);
+      }
     } catch (error) {
       // Thrown before a body was read, if the request has one.
       refuse(exchange, head, error, withBody);

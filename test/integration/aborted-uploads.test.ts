@@ -180,3 +180,42 @@ describe('uploads', () => {
     swapped.destroy();
   });
 });
+
+describe('slow uploads to the gate from one address', () => {
+  it('are held 8 at a time per thread: the next is refused at once with rate_limited, and one that ends makes room', async () => {
+    // One thread: the limit is each thread's, and the kernel spreads connections over threads.
+    const single = await startServerProcess({ extraArgs: ['--threads', '1'] });
+    const sockets: tls.TLSSocket[] = [];
+    try {
+      const operator = await connectOperator(single, await addOperator(single.dataDir, 'olga'));
+      await operator.request('gate.open', { minutes: 10 });
+      await operator.close();
+      const body = Buffer.from(JSON.stringify({ commitment: Buffer.alloc(32, 3).toString('base64'), info: { model: 'x' } }));
+      const slow = async (serial: string): Promise<{ socket: tls.TLSSocket; answer: Promise<string> }> => {
+        const socket = await connect(single.ports.gate);
+        sockets.push(socket);
+        const answer = answerOf(socket);
+        socket.write(signedHead(RawTerminal.create(serial, 'ec'), '/api/v1/pairing', body, true) + body.subarray(0, 5).toString('latin1'));
+        return { socket, answer };
+      };
+      const held = [];
+      for (let i = 0; i < 8; i++) held.push(await slow(`SLOW-${i}`));
+      // Each of the 8 sends its first bytes before the next starts; a ninth from the same address is refused at once.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const ninth = await slow('SLOW-8');
+      const refused = await ninth.answer;
+      expect(refused).toMatch(/^HTTP\/1\.1 429 /);
+      expect(refused).toContain('"error":"rate_limited"');
+      // One of the 8 sends the rest of its body: answered (the serial is unknown here), and its place is given back.
+      held[0]!.socket.write(body.subarray(5));
+      expect(await held[0]!.answer).toContain('"error":"unknown_serial"');
+      const tenth = await slow('SLOW-9');
+      tenth.socket.write(body.subarray(5));
+      expect(await tenth.answer).toContain('"error":"unknown_serial"');
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await single.stop();
+    }
+  }, 30_000);
+});
+
