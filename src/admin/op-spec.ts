@@ -83,3 +83,6 @@ export interface OpSpec<A = Record<string, unknown>> {
 
 /** An op whose handlers take its args as its schema parsed them: `op` only lets TypeScript infer `A` from `args`. */
 export const op = <A>(spec: OpSpec<A> & { args: z.ZodType<A> }): OpSpec<A> => spec;
+
+/** An argument as sent, for an audit entry's target or detail: a string cut to 128 characters, anything else null. */
+export const argText = (args: Record<string, unknown>, key: string): string | null => (typeof args[key] === 'string' ? (args[key] as string).slice(0, 128) : null);

@@ -9,7 +9,7 @@ import { foldSerial } from '../store/store.js';
 import { ADDRESS_FORMATS, isValidDepositAddress, SUPPORTED_COINS } from '../protocol/deposit-address.js';
 import { pairingViewOf, terminalViewOf } from '../actors/operator-views.js';
 import { listAudit, listPairing, listTerminals } from './listings.js';
-import { op, type Connection, type OpSpec, type OpsContext } from './op-spec.js';
+import { argText, op, type Connection, type OpSpec, type OpsContext } from './op-spec.js';
 import { beginTotpEnrolment, checkLogin, confirmTotpEnrolment, hasTwoFactor, nameTried } from './operators.js';
 import { VPN_OPS } from './vpn-ops.js';
 
@@ -29,13 +29,12 @@ const serialArg = z.object({ serial: serialSchema });
  * story, and which key was trusted stays on record after the request leaves the pairing history (90 days).
  */
 function requestDetail(args: Record<string, unknown>, ctx: OpsContext): Record<string, unknown> {
-  const requestId = str(args, 'requestId');
+  const requestId = argText(args, 'requestId');
   const request = requestId === null ? undefined : ctx.store.pairing.get(requestId);
   return { serial: request?.serial ?? null, tfp: request?.tfp ?? null };
 }
 /** A value as sent, for an audit entry: a string cut to its longest bound, a boolean as it is, anything else null. */
 const asSent = (value: unknown): string | boolean | null => (typeof value === 'string' ? value.slice(0, 256) : typeof value === 'boolean' ? value : null);
-const str = (args: Record<string, unknown>, key: string): string | null => (typeof args[key] === 'string' ? (args[key] as string).slice(0, 128) : null);
 const terminalEditArgs = z.object({
   serial: serialSchema, name: line(128).optional(), location: line(256).optional(), contact: line(128).optional(),
   /** The values the editor saw: a field another operator changed meanwhile is refused (conflict), not overwritten. */
@@ -51,7 +50,7 @@ const editedFields = (args: Record<string, unknown>): (typeof EDITABLE_TERMINAL_
  */
 function updateDetail(args: Record<string, unknown>, ctx: OpsContext): Record<string, unknown> {
   const fields = editedFields(args);
-  const serial = str(args, 'serial');
+  const serial = argText(args, 'serial');
   const before = serial === null ? undefined : ctx.store.terminals.get(serial);
   const changes = Object.fromEntries(fields.map((field) => [field, { from: before?.[field] ?? null, to: typeof args[field] === 'string' ? (args[field] as string).slice(0, 256) : null }]));
   return { fields, changes };
@@ -128,7 +127,7 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
     },
   }),
   'terminals.create': op({
-    access: 'session', audit: true, target: (a) => str(a, 'serial'),
+    access: 'session', audit: true, target: (a) => argText(a, 'serial'),
     // What it was created with: the contact approvers will call is on record from the start, as its changes are.
     auditDetail: (a) => Object.fromEntries((['name', 'location', 'contact', 'vpn'] as const).filter((f) => a[f] !== undefined).map((f) => [f, asSent(a[f])])),
     args: z.object({ serial: serialSchema, name: text(128), location: text(256), contact: text(128), vpn: z.boolean().default(false) }),
@@ -169,18 +168,18 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
   'terminals.unpair': op({
     // 2FA: unpairing breaks a terminal's trust until someone on site pairs it again with a phone call. With a password
     // alone, whoever had it could unpair the whole fleet in a loop.
-    access: '2fa', audit: true, target: (a) => str(a, 'serial'), args: serialArg,
+    access: '2fa', audit: true, target: (a) => argText(a, 'serial'), args: serialArg,
     // The key whose trust ends: which key was trusted, and until when, stays on record.
-    auditDetail: (a, ctx) => ({ tfp: ctx.store.terminals.get(str(a, 'serial') ?? '')?.tfp ?? null }),
+    auditDetail: (a, ctx) => ({ tfp: ctx.store.terminals.get(argText(a, 'serial') ?? '')?.tfp ?? null }),
     precondition: (ctx, _conn, { serial }) => terminalOf(ctx, serial),
     run: (ctx, conn, { serial }) => ctx.router.decide({ type: 'unpair', serial, user: conn.session!.user }),
   }),
   'terminals.delete': op({
     // 2FA as for a contact change: deleted and created again, a terminal's contact would be whatever a password chose.
-    access: '2fa', audit: true, target: (a) => str(a, 'serial'),
+    access: '2fa', audit: true, target: (a) => argText(a, 'serial'),
     // What the terminal was: a deletion by mistake can be undone by hand from the audit log.
     auditDetail: (a, ctx) => {
-      const serial = str(a, 'serial');
+      const serial = argText(a, 'serial');
       const terminal = serial === null ? undefined : ctx.store.terminals.get(serial);
       return terminal ? { name: terminal.name, location: terminal.location, contact: terminal.contact, vpn: terminal.vpn } : {};
     },
@@ -189,7 +188,7 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
     run: (ctx, conn, { serial }) => ctx.router.decide({ type: 'delete', serial, user: conn.session!.user }),
   }),
   'terminals.update': op({
-    access: 'session', audit: true, target: (a) => str(a, 'serial'), auditDetail: updateDetail, args: terminalEditArgs,
+    access: 'session', audit: true, target: (a) => argText(a, 'serial'), auditDetail: updateDetail, args: terminalEditArgs,
     precondition(ctx, conn, { serial, seen, ...edit }) {
       if (Object.keys(edit).length === 0) throw new AppError('invalid_field', `give at least one of ${EDITABLE_TERMINAL_FIELDS.join(', ')}`);
       const current = terminalOf(ctx, serial);
@@ -212,13 +211,13 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
     run: (ctx, _conn, { requestId }) => pairingViewOf(ctx.store, pairingOf(ctx, requestId), ctx.now()),
   }),
   'pairing.approve': op({
-    access: '2fa', audit: true, target: (a) => str(a, 'requestId'), auditDetail: requestDetail,
+    access: '2fa', audit: true, target: (a) => argText(a, 'requestId'), auditDetail: requestDetail,
     args: requestIdArg.extend({ code: z.string().max(32) }),
     precondition: (ctx, _conn, { requestId }) => pairingOf(ctx, requestId),
     run: (ctx, conn, { requestId, code }) => ctx.router.decide({ type: 'approve', serial: pairingOf(ctx, requestId).serial, requestId, code, user: conn.session!.user }),
   }),
   'pairing.reject': op({
-    access: 'session', audit: true, target: (a) => str(a, 'requestId'), auditDetail: requestDetail, args: requestIdArg,
+    access: 'session', audit: true, target: (a) => argText(a, 'requestId'), auditDetail: requestDetail, args: requestIdArg,
     precondition: (ctx, _conn, { requestId }) => pairingOf(ctx, requestId),
     run: (ctx, conn, { requestId }) => ctx.router.decide({ type: 'reject', serial: pairingOf(ctx, requestId).serial, requestId, user: conn.session!.user }),
   }),
@@ -240,10 +239,10 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
   'deposit.set': op({
     // The address customers pay into is what an attacker would swap: 2FA as for an approval (a password alone is what
     // leaks), and the entry keeps the new one and the one it replaced.
-    access: '2fa', audit: true, target: (a) => str(a, 'coin'),
+    access: '2fa', audit: true, target: (a) => argText(a, 'coin'),
     auditDetail: (a, ctx) => {
-      const coin = str(a, 'coin')?.toUpperCase() ?? null;
-      return { address: str(a, 'address'), previous: (coin && ctx.store.deposits.get(coin)?.address) ?? null };
+      const coin = argText(a, 'coin')?.toUpperCase() ?? null;
+      return { address: argText(a, 'address'), previous: (coin && ctx.store.deposits.get(coin)?.address) ?? null };
     },
     args: z.object({ coin: z.string().toUpperCase().pipe(z.enum(SUPPORTED_COINS as [string, ...string[]])), address: z.string().trim().max(128) }),
     precondition(_ctx, _conn, { coin, address }) {

@@ -2,14 +2,13 @@
 import { z } from 'zod';
 import { serialSchema } from '../protocol/schemas.js';
 import { vpnSetSchema } from '../vpn/vpn-settings.js';
-import { op, type OpSpec } from './op-spec.js';
+import { argText, op, type OpSpec } from './op-spec.js';
 
 /** A value as sent, as the audit entry keeps it: an op refused for a value of megabytes is audited too. */
 const shown = (value: unknown): unknown =>
   value === null || typeof value === 'number' || typeof value === 'boolean' ? value : String(value).slice(0, 256);
 /** What vpn.set may change (vpn-settings.ts, vpnSetSchema): the fields its audit entry shows. */
 const SETTING_FIELDS = ['host', 'port', 'proto', 'subnet', 'masterUrl'] as const;
-const targetSerial = (args: Record<string, unknown>): string | null => (typeof args.serial === 'string' ? args.serial.slice(0, 128) : null);
 
 export const VPN_OPS: Readonly<Record<string, OpSpec>> = {
   'vpn.get': { access: 'session', audit: false, run: (ctx) => ctx.vpn.status() },
@@ -30,7 +29,7 @@ export const VPN_OPS: Readonly<Record<string, OpSpec>> = {
   'vpn.export': { access: '2fa', audit: true, target: () => 'vpn', run: (ctx) => ctx.vpn.exportBundle() },
   'vpn.crl': { access: 'session', audit: false, run: (ctx) => ctx.vpn.crl() },
   'vpn.regenerate': op({
-    access: 'session', audit: true, target: targetSerial, args: z.object({ serial: serialSchema }),
+    access: 'session', audit: true, target: (a) => argText(a, 'serial'), args: z.object({ serial: serialSchema }),
     run: (ctx, conn, { serial }) => ctx.vpn.regenerate(serial, conn.session!.user),
   }),
 };
