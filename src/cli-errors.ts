@@ -36,3 +36,11 @@ export function errorText(err: unknown, program?: string): string {
   if (!(err instanceof UsageError) || program === undefined) return line;
   return `${line}(${program} ${err.helpFor === null ? '' : `${err.helpFor} `}--help for usage)\n`;
 }
+
+/**
+ * `--json`'s error: one JSON object where a script reads answers, with what else the CLI names (`details`) and
+ * `"usage": true` for a usage mistake.
+ */
+export function errorJson(err: unknown, details: Record<string, unknown> = {}): string {
+  return `${JSON.stringify({ error: errorCodeOf(err), message: errorMessageOf(err), ...details, ...(err instanceof UsageError ? { usage: true } : {}) })}\n`;
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** @module `cas`, the operator CLI: parses the command, reads the password, opens the pinned admin channel, runs one op or watches events. */
-import { EXIT_FAILED, EXIT_OK, UsageError, errorCodeOf, errorMessageOf, errorText, exitCodeOf } from '../cli-errors.js';
+import { EXIT_FAILED, EXIT_OK, errorJson, errorText, exitCodeOf } from '../cli-errors.js';
 import { AppError } from '../errors.js';
 import type { AdminPush } from '../protocol/types.js';
 import { AdminClient, type SessionInfo } from './admin-client.js';
@@ -82,10 +82,7 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
   } catch (err) {
     // With --json the error is also one JSON object on stdout, where a script reads answers, with what the server said
     // besides (retryAfter, attemptsLeft): a loop can tell already_exists from the rest. The line on stderr is for people.
-    if (argv.includes('--json')) {
-      const details = err instanceof AppError ? err.details : undefined;
-      io.stdout.write(`${JSON.stringify({ error: errorCodeOf(err), message: errorMessageOf(err), ...details, ...(err instanceof UsageError ? { usage: true } : {}) })}\n`);
-    }
+    if (argv.includes('--json')) io.stdout.write(errorJson(err, err instanceof AppError ? err.details : undefined));
     io.stderr.write(errorText(err, 'cas'));
     return exitCodeOf(err);
   }
@@ -93,7 +90,8 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
 
 /**
  * How far a long command got, on stderr: rewritten in place on a terminal every 250 ms, a line every 5 s otherwise (a
- * log that someone tails). Cleared at the end, so that the summary on stdout stands alone.
+ * log that someone tails). Its last line, once every row is answered, ends with a newline, so that the summary on
+ * stdout starts a line of its own.
  */
 function progressLine(io: CliIo): (summary: ImportSummary) => void {
   const tty = (io.stderr as { isTTY?: boolean }).isTTY === true;

@@ -2,7 +2,7 @@
 /** @module The `terminal` command: parses the command line, runs one command, prints text or one JSON object, and sets the exit code. */
 import type { Readable, Writable } from 'node:stream';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { EXIT_FAILED, EXIT_OK, UsageError, errorCodeOf, errorMessageOf, errorText, exitCodeOf } from '../cli-errors.js';
+import { EXIT_FAILED, EXIT_OK, UsageError, errorJson, errorText, exitCodeOf } from '../cli-errors.js';
 import { AppError } from '../errors.js';
 import { COMMAND_HELP, COMMANDS, OVERVIEW, type Command } from './cli-help.js';
 import { runCommand } from './cli-commands.js';
@@ -106,8 +106,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
 function reportError(err: unknown, json: boolean, io: CliIo): number {
   // A cash event that got no answer names its id, for the retry that must reuse it.
   const eventId = err instanceof AppError && typeof err.details?.eventId === 'string' ? { eventId: err.details.eventId } : {};
-  const usage = err instanceof UsageError ? { usage: true } : {};
-  if (json) io.stdout.write(`${JSON.stringify({ error: errorCodeOf(err), message: errorMessageOf(err), ...eventId, ...usage })}\n`);
+  if (json) io.stdout.write(errorJson(err, eventId));
   else io.stderr.write(errorText(err));
   return exitCodeOf(err);
 }
