@@ -1,5 +1,5 @@
 /**
- * @module For actor unit tests: a real LMDB store in a temp dir, a thread's write-behind that only the test flushes (so
+ * @module For store and actor unit tests: a real LMDB store in a temp dir, a thread's write-behind that only the test flushes (so
  * that what a call queued is still queued when the next step runs), and the actor context over them.
  */
 import fs from 'node:fs';
@@ -21,9 +21,27 @@ export interface ActorStore {
   close(): Promise<void>;
 }
 
-export function openActorStore(prefix: string, storeOptions: Parameters<typeof Store.open>[1] = {}): ActorStore {
+/** A real LMDB store in a temp dir of its own; `close` closes it and removes the dir. */
+export interface TempStore {
+  readonly dataDir: string;
+  readonly store: Store;
+  close(): Promise<void>;
+}
+
+export function openTempStore(prefix: string, storeOptions: Parameters<typeof Store.open>[1] = {}): TempStore {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-`));
   const store = Store.open(dataDir, storeOptions);
+  return {
+    dataDir, store,
+    async close() {
+      await store.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function openActorStore(prefix: string, storeOptions: Parameters<typeof Store.open>[1] = {}): ActorStore {
+  const { dataDir, store, close } = openTempStore(prefix, storeOptions);
   const log = createLogger({ level: 'silent', pretty: false });
   // An hour: no timer flush during a test.
   const writeBehind = new WriteBehind(store, log, 3_600_000);
@@ -36,8 +54,7 @@ export function openActorStore(prefix: string, storeOptions: Parameters<typeof S
     }),
     async close() {
       await writeBehind.close();
-      await store.close();
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      await close();
     },
   };
 }

@@ -3,9 +3,6 @@
  * its arguments or for what it names is refused before its audit intent is written (OpSpec.args, precondition), so it
  * costs its refusal's entry alone, and nothing once the operator's refusal budget is spent.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dispatch } from '../../../src/admin/dispatch.js';
 import { LoginThrottle } from '../../../src/admin/login-throttle.js';
@@ -15,10 +12,10 @@ import { REFUSALS_PER_USER_MINUTE } from '../../../src/admin/refusal-budget.js';
 import { Sessions } from '../../../src/admin/sessions.js';
 import { createLogger } from '../../../src/logger.js';
 import type { AdminReply } from '../../../src/protocol/types.js';
-import { Store } from '../../../src/store/store.js';
+import { openTempStore } from '../../helpers/actor-store.js';
 
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dispatch-commits-'));
-const store = Store.open(dataDir);
+const temp = openTempStore('dispatch-commits');
+const store = temp.store;
 // A clock that stands still: no session slides, so every transaction counted is the op's own.
 const clock = Date.parse('2026-01-01T00:00:00Z');
 const sessions = new Sessions(store, { idleMs: 3_600_000, maxAgeMs: 7_200_000 }, () => clock);
@@ -35,8 +32,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await store.close();
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  await temp.close();
 });
 
 /** LMDB's last committed transaction id (mdb_env_info), which lmdb-js adds to the root database's stats. */

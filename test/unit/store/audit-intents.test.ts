@@ -1,26 +1,23 @@
 /** @module Unit tests: audit entries written ahead of their action, settled by their outcome or, after a crash, as interrupted; on a real LMDB store. */
 import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { COMMAND_INTENT_MAX_AGE_MS, intendAudit, settleInterruptedAudits } from '../../../src/store/audit-intents.js';
 import { verifyAuditChain } from '../../../src/store/audit-chain.js';
 import { processRuns } from '../../../src/store/process-runs.js';
 import type { AuditIntentRecord } from '../../../src/store/records.js';
-import { Store } from '../../../src/store/store.js';
+import type { Store } from '../../../src/store/store.js';
+import { openTempStore, type TempStore } from '../../helpers/actor-store.js';
 
-let dataDir: string;
+let temp: TempStore;
 let store: Store;
 
 beforeEach(() => {
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'audit-intents-test-'));
-  store = Store.open(dataDir);
+  temp = openTempStore('audit-intents-test');
+  store = temp.store;
 });
 
 afterEach(async () => {
-  await store.close();
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  await temp.close();
 });
 
 const entry = (action: string, at: number) => ({ at, user: 'alice', action, target: 'ATM-1', detail: { remoteAddress: '192.0.2.1' } });

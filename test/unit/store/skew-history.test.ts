@@ -1,23 +1,20 @@
 /** @module Unit tests: which earlier runs' clock-skew windows a start keeps, on a real LMDB store. */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Store } from '../../../src/store/store.js';
+import type { Store } from '../../../src/store/store.js';
+import { openTempStore, type TempStore } from '../../helpers/actor-store.js';
 import { SkewHistory, refusingPastWindow, type PastWindow } from '../../../src/store/skew-history.js';
 
-let dataDir: string;
+let temp: TempStore;
 let store: Store;
 const T = 1_800_000_000;
 
 beforeEach(() => {
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'skew-history-test-'));
-  store = Store.open(dataDir);
+  temp = openTempStore('skew-history-test');
+  store = temp.store;
 });
 
 afterEach(async () => {
-  await store.close();
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  await temp.close();
 });
 
 const start = (nowSec: number, skew: number, restored = false) => new SkewHistory(store.settings).startRun(nowSec, skew, { restored });
