@@ -25,11 +25,11 @@ export function startHousekeeping(deps: {
   store: Store; sessions: Sessions; config: Config; log: Logger; now(): number; status(): Promise<ServerStatus>; gate(): GateStatus;
 }): Housekeeping {
   const { store, sessions, config, log, now } = deps;
-  // The pairing history past its days: what a minute added to it, read from its oldest end. At start too, so that a
-  // server stopped a while (or just upgraded to one that keeps the history within its days) catches up at once; it
-  // runs beside the serving threads, in batches, and a shutdown stops it between two.
+  // The pairing history and the cash events past their days: what a minute added, read from the oldest end. At start
+  // too, so that a server stopped a while (or just upgraded to one that keeps them within their days) catches up at
+  // once; it runs beside the serving threads, in batches, and a shutdown stops it between two.
   const stopPruning = new AbortController();
-  const forgetHistory = async (): Promise<void> => {
+  const forgetPastTheirDays = async (): Promise<void> => {
     if (config.pairingHistoryDays > 0) {
       const started = performance.now();
       const history = await forgetPairingHistory(store, now() - config.pairingHistoryDays * DAY_MS, now(), stopPruning.signal);
@@ -37,7 +37,6 @@ export function startHousekeeping(deps: {
         log.info({ ...history, pairingHistoryDays: config.pairingHistoryDays, ms: Math.round(performance.now() - started) }, 'pairing requests older than the pairing history forgotten');
       }
     }
-    // The same way, the cash events past their days.
     if (config.cashEventDays > 0) {
       const started = performance.now();
       const events = await forgetCashEvents(store, now() - config.cashEventDays * DAY_MS, stopPruning.signal);
@@ -56,10 +55,10 @@ export function startHousekeeping(deps: {
     if (emptied > 0) log.info({ slots: emptied, ms: Math.round(performance.now() - started) }, 'expired nonces forgotten');
     const sessionsForgotten = await sessions.forgetExpired();
     if (sessionsForgotten > 0) log.info({ sessions: sessionsForgotten }, 'expired operator sessions forgotten');
-    await forgetHistory();
+    await forgetPastTheirDays();
   };
   const failed = (err: unknown): void => log.error({ err }, 'forgetting expired nonces, sessions, pairing history or cash events failed');
-  let pruning: Promise<void> = forgetHistory().catch(failed);
+  let pruning: Promise<void> = forgetPastTheirDays().catch(failed);
   const pruner = setInterval(() => {
     pruning = pruning.then(prune).catch(failed);
   }, PRUNE_MS);
