@@ -112,9 +112,15 @@ export function renderResult(renderer: Renderer, result: unknown): string {
   }
 }
 
+const n = (count: number): string => count.toLocaleString('en');
+
+/** How far an import got, for its progress line: rows answered, and how. */
+export function importProgress(s: ImportSummary): string {
+  return `${n(s.created + s.skipped + s.failed.length)} of ${n(s.total)}: ${n(s.created)} created, ${n(s.skipped)} skipped, ${n(s.failed.length)} failed`;
+}
+
 /** What an import did: counts, each failed row with its line, and why it stopped if it did. */
 function importSummary(s: ImportSummary): string {
-  const n = (count: number): string => count.toLocaleString('en');
   const lines = [`${n(s.created)} of ${n(s.total)} terminals created${s.skipped > 0 ? `, ${n(s.skipped)} already there (skipped)` : ''}${s.failed.length > 0 ? `, ${n(s.failed.length)} failed` : ''}`];
   for (const f of s.failed) lines.push(`  line ${f.line} ${text(f.serial)}: ${f.error}: ${text(f.message)}`);
   if (s.stoppedBy !== null) {

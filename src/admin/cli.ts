@@ -7,7 +7,7 @@ import { AdminClient, type SessionInfo } from './admin-client.js';
 import { parseCli, resolveConnection } from './cli-args.js';
 import type { CommandSpec } from './cli-commands.js';
 import type { ImportSummary } from './terminal-import.js';
-import { renderPush, renderResult } from './cli-format.js';
+import { importProgress, renderPush, renderResult } from './cli-format.js';
 import { loadSession, removeSession, saveSession, sessionFile } from './cli-session.js';
 import { isInteractive, promptTotp, readPassword, type CliIo } from './cli-prompt.js';
 import { isMainModule } from '../main-module.js';
@@ -101,7 +101,7 @@ function progressLine(io: CliIo): (summary: ImportSummary) => void {
     const now = Date.now();
     if (now - shownAt < (tty ? 250 : 5_000) && done < s.total) return;
     shownAt = now;
-    const line = `${done.toLocaleString('en')} of ${s.total.toLocaleString('en')}: ${s.created.toLocaleString('en')} created, ${s.skipped} skipped, ${s.failed.length} failed`;
+    const line = importProgress(s);
     io.stderr.write(tty ? `\r${line}${done < s.total ? '' : '\n'}` : `${line}\n`);
   };
 }
