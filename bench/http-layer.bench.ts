@@ -42,7 +42,7 @@ function serviceApp(tls: TlsFiles): TemplatedApp {
   const unlimited = { perSecond: Number.MAX_SAFE_INTEGER, burst: Number.MAX_SAFE_INTEGER };
   const log = createLogger({ level: 'silent', pretty: false });
   return createTerminalService({
-    name: 'master', routes: [{ method: 'post', path: PING }], maxBodyBytes: 64 * 1024, tls,
+    name: 'master', routes: [{ method: 'post', path: PING }], maxBodyBytes: 64 * 1024, bodies: { deadlineMs: 10_000, maxArriving: 1024 }, tls,
     log, refusals: new RefusalLog(log),
     admission: new Admission({ perAddress: unlimited, global: unlimited, maxInFlight: 4096 }),
     counts: noCounts(),

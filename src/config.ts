@@ -28,6 +28,8 @@ export interface Config {
   readonly cashEventDays: number;
   readonly gateMaxBodyBytes: number;
   readonly masterMaxBodyBytes: number;
+  /** A terminal request's body must arrive within this many seconds of its head (net/arriving-bodies.ts). */
+  readonly bodyDeadlineSec: number;
   readonly adminMaxMessageBytes: number;
   readonly sessionIdleSec: number;
   /** However busy, an operator logs in again this long after the last login. */
@@ -84,6 +86,8 @@ export const DEFAULTS: Omit<Config, 'dataDir' | 'publicHost' | 'publicHostIsLoop
   cashEventDays: 0,
   gateMaxBodyBytes: 4 * 1024,
   masterMaxBodyBytes: 16 * 1024,
+  // A terminal's body is at most 16 KiB, and it comes with its head: 10 s allows a link at 2 KiB/s.
+  bodyDeadlineSec: 10,
   adminMaxMessageBytes: 64 * 1024,
   sessionIdleSec: 8 * 3600,
   sessionMaxAgeSec: SESSION_MAX_AGE_SEC,
@@ -119,6 +123,7 @@ export const CONFIG_OPTIONS = {
   'pairing-ttl': { type: 'string' },
   'pairing-history-days': { type: 'string' },
   'cash-event-days': { type: 'string' },
+  'body-deadline': { type: 'string' },
   'actor-idle': { type: 'string' },
   'status-log': { type: 'string' },
   'refusal-log-window': { type: 'string' },
@@ -261,6 +266,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     pairingTtlSec,
     pairingHistoryDays,
     cashEventDays: wholeOrZero('cash-event-days', raw('cash-event-days', 'PAIRING_CASH_EVENT_DAYS'), DEFAULTS.cashEventDays, 'kept for ever', 'days'),
+    bodyDeadlineSec: positive('body-deadline', raw('body-deadline', 'PAIRING_BODY_DEADLINE'), DEFAULTS.bodyDeadlineSec),
     actorIdleMs: 1000 * positive('actor-idle', raw('actor-idle', 'PAIRING_ACTOR_IDLE'), DEFAULTS.actorIdleMs / 1000),
     statusLogMs: 1000 * wholeOrZero('status-log', raw('status-log', 'PAIRING_STATUS_LOG'), DEFAULTS.statusLogMs / 1000),
     refusalLogWindowMs: 1000 * wholeOrZero('refusal-log-window', raw('refusal-log-window', 'PAIRING_REFUSAL_LOG_WINDOW'), DEFAULTS.refusalLogWindowMs / 1000, 'a line for every refusal'),

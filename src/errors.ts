@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   not_found: 404,
   commitment_mismatch: 409,
   conflict: 409,
+  request_timeout: 408,
   payload_too_large: 413,
   rate_limited: 429,
   overloaded: 503,

@@ -29,6 +29,7 @@ import { outcomeOf } from './outcome.js';
 import { PeerLinks } from './peer-links.js';
 import { RefusalLog } from './refusal-log.js';
 import { createTerminalService } from './terminal-service.js';
+import type { BodyLimits } from './arriving-bodies.js';
 
 const data = workerData as FrontWorkerData;
 const { config, index, threads } = data;
@@ -117,15 +118,23 @@ const GATE_MAX_IN_FLIGHT = 512;
 /** Bodies one address may be sending to this thread's gate at once (terminal-admission.ts). */
 const GATE_UPLOADS_PER_ADDRESS = 8;
 
+const masterInFlight = share(config.maxInFlight);
+const gateInFlight = share(Math.min(config.maxInFlight, GATE_MAX_IN_FLIGHT));
+/**
+ * Bodies arriving at once may hold at most a quarter of a service's places (arriving-bodies.ts): slow uploads from many
+ * addresses leave the rest to requests being served.
+ */
+const bodyLimits = (inFlight: number): BodyLimits => ({ deadlineMs: config.bodyDeadlineSec * 1000, maxArriving: Math.ceil(inFlight / 4) });
+
 const masterAdmission = new Admission({
   perAddress: { perSecond: share(config.masterRatePerAddress), burst: share(config.masterRatePerAddress * 2) },
   global: { perSecond: Number.MAX_SAFE_INTEGER, burst: Number.MAX_SAFE_INTEGER },
-  maxInFlight: share(config.maxInFlight),
+  maxInFlight: masterInFlight,
 });
 const gateAdmission = new Admission({
   perAddress: { perSecond: share(config.gateRatePerAddress), burst: share(config.gateRatePerAddress * 4) },
   global: { perSecond: share(config.gateRateGlobal), burst: share(config.gateRateGlobal * 2) },
-  maxInFlight: share(Math.min(config.maxInFlight, GATE_MAX_IN_FLIGHT)),
+  maxInFlight: gateInFlight,
   // A pairing body is a few hundred bytes, in by the next packet: more at once from one address is someone holding places.
   maxUploadsPerAddress: GATE_UPLOADS_PER_ADDRESS,
 });
@@ -135,7 +144,7 @@ const gateClosed = (): AppError => new AppError('gate_closed', 'the gate is clos
 const masterApp = createTerminalService({
   name: 'master',
   routes: MASTER_ROUTES.map((r) => ({ method: r.startsWith('GET') ? ('get' as const) : ('post' as const), path: r.split(' ')[1]! })),
-  maxBodyBytes: config.masterMaxBodyBytes, tls: data.tls, log: log.child({ service: 'master' }), refusals, admission: masterAdmission, counts: stats.master,
+  maxBodyBytes: config.masterMaxBodyBytes, bodies: bodyLimits(masterInFlight), tls: data.tls, log: log.child({ service: 'master' }), refusals, admission: masterAdmission, counts: stats.master,
   authenticate: (request) => authenticateMaster(request, certs, authOptions()),
   // The actor checks the pin again, in order with unpairing: this is only who may upload, read from the store.
   admitBody: (auth) => {
@@ -148,7 +157,7 @@ const masterApp = createTerminalService({
 });
 const gateApp = createTerminalService({
   name: 'gate', routes: [{ method: 'post', path: '/api/v1/pairing' }], maxBodyBytes: config.gateMaxBodyBytes,
-  tls: data.tls, log: log.child({ service: 'gate' }), refusals, admission: gateAdmission, counts: stats.gate,
+  bodies: bodyLimits(gateInFlight), tls: data.tls, log: log.child({ service: 'gate' }), refusals, admission: gateAdmission, counts: stats.gate,
   authenticate: (request) => {
     // A connection made while the gate was open outlives its listen socket: a closed gate answers nothing else.
     if (gate === null) throw gateClosed();

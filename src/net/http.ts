@@ -5,6 +5,7 @@ import { AppError, isErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { declaresBody } from '../protocol/framing.js';
 import type { ErrorBody, HttpReply, TerminalRequest } from '../protocol/types.js';
+import type { ArrivingBodies } from './arriving-bodies.js';
 
 /** The longest header value kept: a longer one is cut, so a signature covering it fails rather than the copy growing. */
 const MAX_HEADER_VALUE = 16 * 1024;
@@ -81,25 +82,30 @@ export function checkDeclaredLength(head: RequestHead, limit: number): void {
 /**
  * Reads the body of a request that has one (`hasBody`, its declared length checked) up to `limit` bytes. An overflow
  * rejects with payload_too_large; the caller answers 413 and the connection is closed so the rest of the upload is not
- * read. A client that goes away first (closed, or idle past uWS's timeout) rejects it too: uWS calls onData no more,
- * and a read left waiting would hold the request's place in admission for good.
+ * read. A body still arriving past its deadline, or dropped for a newer one (arriving-bodies.ts), rejects with
+ * request_timeout, answered the same way. A client that goes away first (closed, or idle past uWS's timeout) rejects it too: uWS calls onData no more, and a read left
+ * waiting would hold the request's place in admission for good.
  */
-export function readBody(exchange: Exchange, limit: number): Promise<Buffer> {
+export function readBody(exchange: Exchange, limit: number, arriving: ArrivingBodies): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
-    exchange.onAbort = () => {
+    const fail = (error: AppError): void => {
       if (done) return;
       done = true;
-      reject(new AppError('bad_request', 'the client went away before its body arrived'));
+      stopClock();
+      reject(error);
     };
+    const stopClock = arriving.start((why) =>
+      fail(new AppError('request_timeout', why === 'late' ? 'the body did not arrive in time' : 'the body was arriving too slowly while the server was busy')),
+    );
+    exchange.onAbort = () => fail(new AppError('bad_request', 'the client went away before its body arrived'));
     exchange.res.onData((chunk, isLast) => {
       if (done) return;
       size += chunk.byteLength;
       if (size > limit) {
-        done = true;
-        reject(new AppError('payload_too_large', `the body is larger than ${limit} bytes`));
+        fail(new AppError('payload_too_large', `the body is larger than ${limit} bytes`));
         return;
       }
       // MUST copy: the chunk's ArrayBuffer is reused once this callback returns. allocUnsafe takes small
@@ -109,6 +115,7 @@ export function readBody(exchange: Exchange, limit: number): Promise<Buffer> {
       chunks.push(copy);
       if (isLast) {
         done = true;
+        stopClock();
         resolve(chunks.length === 1 ? copy : Buffer.concat(chunks, size));
       }
     });

@@ -8,12 +8,15 @@ import type { HttpReply, ServiceCounts, TerminalRequest } from '../protocol/type
 import type { Admission } from './terminal-admission.js';
 import type { RefusalLog } from './refusal-log.js';
 import { tally } from './front-stats.js';
+import { ArrivingBodies, type BodyLimits } from './arriving-bodies.js';
 import { NO_BODY, beginExchange, checkDeclaredLength, copyHead, errorReply, hasBody, notFound, readBody, send, toTerminalRequest, type Exchange, type RequestHead } from './http.js';
 
 export interface TerminalServiceOptions<Auth> {
   name: 'gate' | 'master';
   routes: readonly { method: 'get' | 'post'; path: string }[];
   maxBodyBytes: number;
+  /** How long bodies may take to arrive, and how many may at once (408 request_timeout beyond): arriving-bodies.ts. */
+  bodies: BodyLimits;
   tls: TlsFiles;
   log: Logger;
   /** Where refused requests are logged, within a budget per kind (refusal-log.ts). */
@@ -43,6 +46,7 @@ export interface TerminalServiceOptions<Auth> {
 
 export function createTerminalService<Auth>(opts: TerminalServiceOptions<Auth>): TemplatedApp {
   const app = uWS.SSLApp(tlsAppOptions(opts.tls));
+  const arriving = new ArrivingBodies(opts.bodies);
   /** Every answer of the service goes out here, counted by its status class. */
   const answer = (exchange: Exchange, reply: HttpReply, close = false): void => {
     tally(opts.counts, reply.status);
@@ -74,9 +78,9 @@ export function createTerminalService<Auth>(opts: TerminalServiceOptions<Auth>):
         reason: reasonOf(error), serial: head.headers['x-terminal-serial'], remoteAddress: head.remoteAddress,
       });
     }
-    // After a 413 the rest of the upload is unread: close rather than parse it as the next request. A closed gate
-    // closes the connections it kept, as it refuses new ones.
-    finish(exchange, reply, unread || reply.status === 413 || reply.body.error === 'gate_closed');
+    // After a 413 or a late body the rest of the upload is unread: close rather than parse it as the next request. A
+    // closed gate closes the connections it kept, as it refuses new ones.
+    finish(exchange, reply, unread || reply.status === 413 || reply.status === 408 || reply.body.error === 'gate_closed');
   };
   const serve = (res: HttpResponse, req: HttpRequest): void => {
     const exchange = beginExchange(res);
@@ -107,7 +111,7 @@ export function createTerminalService<Auth>(opts: TerminalServiceOptions<Auth>):
       // with no promise made for it (each one is garbage a scavenge has to sweep).
       if (withBody) {
         const uploaded = opts.admission.startUpload(head.remoteAddress);
-        const body = readBody(exchange, opts.maxBodyBytes);
+        const body = readBody(exchange, opts.maxBodyBytes, arriving);
         if (uploaded) void body.then(uploaded, uploaded);
         reply = body.then((bytes) => {
           const full = toTerminalRequest(head, bytes);

@@ -25,6 +25,8 @@ const SERVER_OPTIONS = `  --data-dir DIR        store, generated TLS key and cer
                         events grow the store by about 400 bytes each, and no
                         operator op reads them); 0: kept for ever
                         [PAIRING_CASH_EVENT_DAYS]                          default 0
+  --body-deadline SEC   a terminal request's body must arrive within SEC of its
+                        head (408 request_timeout beyond)   [PAIRING_BODY_DEADLINE]  default 10
   --actor-idle SEC      an idle terminal's actor leaves memory after   default 60
   --status-log SEC      log every thread's counts (server.status) every SEC, 0: never   default 60
   --refusal-log-window SEC

@@ -226,6 +226,7 @@ const GATE_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'bad_signature_input',
   'bad_content_digest',
   'unauthenticated',
+  'request_timeout',
   'payload_too_large',
   'rate_limited',
   'overloaded',

@@ -35,7 +35,7 @@ export const PARSER_MAX_HEADERS = 40;
 export const PARSER_MAX_HEAD_BYTES = 16_384;
 /** What node adds to a request head: `Host: 127.0.0.1:<port>`, `Connection: close`, `content-length`. Counted generously. */
 const NODE_HEAD_BYTES = 128;
-export const DOCUMENTED_STATUSES = [400, 401, 403, 404, 409, 413, 429, 503];
+export const DOCUMENTED_STATUSES = [400, 401, 403, 404, 408, 409, 413, 429, 503];
 
 /** Header values node will put on the wire: tab, printable ASCII and Latin-1 (bytes 0x80–0xff: invalid UTF-8 on the wire). */
 const wireSafe = (text: string): string => text.replace(/[^\t\x20-\x7e\x80-\xff]/g, '?');

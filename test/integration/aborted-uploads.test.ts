@@ -4,6 +4,7 @@
  * before its body is read: a caller without a key is answered at once and holds nothing while it uploads; a terminal
  * that goes away in the middle of its upload gives its place back; a slow upload of a terminal is taken whole.
  */
+import net from 'node:net';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AdminClient } from '../../src/admin/admin-client.js';
@@ -42,10 +43,12 @@ function signedHead(terminal: RawTerminal, path: string, body: Buffer, withCerti
   return [`POST ${path} HTTP/1.1`, 'Host: 127.0.0.1', ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`), '', ''].join('\r\n');
 }
 
-/** A TLS connection to `port`, open. */
-function connect(port: number): Promise<tls.TLSSocket> {
+/** A TLS connection to `port`, open; from `localAddress` (another loopback address: another client) if given. */
+function connect(port: number, localAddress?: string): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => resolve(socket));
+    // tls.connect takes no localAddress: the TCP connection is made first, from it.
+    const tcp = localAddress === undefined ? undefined : net.connect({ host: '127.0.0.1', port, localAddress });
+    const socket = tls.connect({ host: '127.0.0.1', port, socket: tcp, rejectUnauthorized: false }, () => resolve(socket));
     socket.once('error', reject);
   });
 }
@@ -74,8 +77,8 @@ function answerOf(socket: tls.TLSSocket): Promise<string> {
   });
 }
 
-const inFlight = async (): Promise<{ master: number; gate: number }> => {
-  const { threads } = await alice.request<ServerStatus>('server.status');
+const inFlight = async (operator = alice): Promise<{ master: number; gate: number }> => {
+  const { threads } = await operator.request<ServerStatus>('server.status');
   return threads.reduce((sum, t) => ({ master: sum.master + (t.report?.inFlight.master ?? 0), gate: sum.gate + (t.report?.inFlight.gate ?? 0) }), { master: 0, gate: 0 });
 };
 
@@ -219,3 +222,74 @@ describe('slow uploads to the gate from one address', () => {
   }, 30_000);
 });
 
+
+describe('slow uploads from many addresses', () => {
+  const commitBody = Buffer.from(JSON.stringify({ commitment: Buffer.alloc(32, 4).toString('base64'), info: { model: 'x' } }));
+  /** A gate commit for `serial` from `localAddress` that sends its head and 5 bytes of its body, and no more. */
+  const slowCommit = async (port: number, serial: string, localAddress: string): Promise<{ socket: tls.TLSSocket; answer: Promise<string> }> => {
+    const socket = await connect(port, localAddress);
+    const answer = answerOf(socket);
+    socket.write(signedHead(RawTerminal.create(serial, 'ec'), '/api/v1/pairing', commitBody, true) + commitBody.subarray(0, 5).toString('latin1'));
+    return { socket, answer };
+  };
+
+  it('are answered request_timeout once --body-deadline has passed, and the connection is closed', async () => {
+    const quick = await startServerProcess({ extraArgs: ['--threads', '1', '--body-deadline', '1'] });
+    const sockets: tls.TLSSocket[] = [];
+    try {
+      const operator = await connectOperator(quick, await addOperator(quick.dataDir, 'quinn'));
+      await operator.request('gate.open', { minutes: 10 });
+      const slow = await slowCommit(quick.ports.gate, 'LATE-1', '127.0.0.1');
+      sockets.push(slow.socket);
+      const closed = new Promise<void>((resolve) => slow.socket.once('close', () => resolve()));
+      // A byte every 300 ms keeps uWS's idle timeout (10 s) from ever closing it: only the deadline does.
+      const drip = setInterval(() => slow.socket.write(' '), 300);
+      try {
+        const text = await slow.answer;
+        expect(text).toMatch(/^HTTP\/1\.1 408 /);
+        expect(text).toContain('"error":"request_timeout"');
+        await closed;
+      } finally {
+        clearInterval(drip);
+      }
+      expect(await inFlight(operator)).toEqual({ master: 0, gate: 0 });
+      await operator.close();
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await quick.stop();
+    }
+  }, 30_000);
+
+  it('hold at most a quarter of the gate\'s places: the one arriving longest gives way, and a whole request is served', async () => {
+    // One thread, so all of them meet one gate's 512 places; a high global rate, so only the uploads limit them.
+    const single = await startServerProcess({ extraArgs: ['--threads', '1', '--gate-global-rate', '100000'] });
+    const held: { socket: tls.TLSSocket; answer: Promise<string> }[] = [];
+    try {
+      const operator = await connectOperator(single, await addOperator(single.dataDir, 'pat'));
+      await operator.request('gate.open', { minutes: 10 });
+      // 64 addresses × 8 slow bodies (the most each may send at once): before, they held all 512 places, and every
+      // terminal asking to pair got 503 overloaded.
+      for (let address = 0; address < 64; address++) {
+        const from = `127.0.0.${10 + address}`;
+        held.push(...(await Promise.all(Array.from({ length: 8 }, (_, i) => slowCommit(single.ports.gate, `FLOOD-${address}-${i}`, from)))));
+      }
+      await expect.poll(async () => (await inFlight(operator)).gate, { timeout: 10_000, interval: 100 }).toBe(128);
+      // A terminal's request, whole, from another address: served (the serial is unknown here), not 503.
+      const terminal = RawTerminal.create('WHOLE-1', 'ec');
+      const reply = await terminal.gate(single.gateUrl, { commitment: Buffer.alloc(32, 5).toString('base64'), info: { model: 'x' } });
+      expect(reply.status).toBe(403);
+      expect(reply.json.error).toBe('unknown_serial');
+      // The first 384 gave way, oldest first, answered 408 and closed; the newest are still arriving.
+      const answered = await Promise.all(held.slice(0, 385).map((h) => h.answer));
+      for (const text of answered) {
+        expect(text).toMatch(/^HTTP\/1\.1 408 /);
+        expect(text).toContain('"error":"request_timeout"');
+      }
+      expect(await inFlight(operator)).toEqual({ master: 0, gate: 127 });
+      await operator.close();
+    } finally {
+      for (const { socket } of held) socket.destroy();
+      await single.stop();
+    }
+  }, 60_000);
+});

@@ -1,0 +1,40 @@
+/** @module Unit tests: bodies being received get a deadline, and the one arriving longest gives way beyond a cap. */
+import { describe, expect, it } from 'vitest';
+import { ArrivingBodies, type BodyDropped } from '../../../src/net/arriving-bodies.js';
+
+/** Starts `count` bodies on `bodies`, recording each drop as `index:why`. */
+function startMany(bodies: ArrivingBodies, count: number, drops: string[]): (() => void)[] {
+  return Array.from({ length: count }, (_, i) => bodies.start((why: BodyDropped) => drops.push(`${i}:${why}`)));
+}
+
+describe('ArrivingBodies', () => {
+  it('drops a body still arriving past its deadline as late, once, and not one whose clock was stopped', async () => {
+    const bodies = new ArrivingBodies({ deadlineMs: 40, maxArriving: 10 });
+    const drops: string[] = [];
+    const [, stopSecond] = startMany(bodies, 2, drops);
+    stopSecond!();
+    await expect.poll(() => drops, { timeout: 2_000, interval: 10 }).toEqual(['0:late']);
+    expect(bodies.size).toBe(0);
+    // Nothing is dropped twice, and a body started after the sweeper stopped gets a clock again.
+    const later: string[] = [];
+    startMany(bodies, 1, later);
+    await expect.poll(() => later, { timeout: 2_000, interval: 10 }).toEqual(['0:late']);
+    expect(drops).toEqual(['0:late']);
+  });
+
+  it('keeps at most maxArriving: each body beyond drops the one arriving longest, in the order they came', () => {
+    const bodies = new ArrivingBodies({ deadlineMs: 60_000, maxArriving: 3 });
+    const drops: string[] = [];
+    const stops = startMany(bodies, 5, drops);
+    expect(drops).toEqual(['0:displaced', '1:displaced']);
+    expect(bodies.size).toBe(3);
+    // A body that is in gives its place back: the next one displaces nobody.
+    stops[3]!();
+    bodies.start(() => drops.push('5'));
+    expect(drops).toEqual(['0:displaced', '1:displaced']);
+    // Stopping a dropped body's clock is harmless.
+    stops[0]!();
+    expect(bodies.size).toBe(3);
+    for (const stop of stops) stop();
+  });
+});
