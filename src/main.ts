@@ -24,7 +24,7 @@ import { Store } from './store/store.js';
 import { upgradeStore } from './store/store-upgrade.js';
 import { SkewHistory } from './store/skew-history.js';
 import { settleInterruptedAudits } from './store/audit-intents.js';
-import { processRuns } from './store/process-runs.js';
+import { processRuns } from './process-runs.js';
 import { entryCount } from './store/entry-count.js';
 import { VpnService } from './vpn/vpn-service.js';
 

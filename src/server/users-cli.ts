@@ -9,7 +9,7 @@ import { AppError } from '../errors.js';
 import { disableOperator, enableOperator, listOperators, resetOperatorTotp, setOperatorPassword } from '../admin/operator-accounts.js';
 import { createOperator, type CreatedOperator } from '../admin/operators.js';
 import { intendAudit, settleInterruptedAudits } from '../store/audit-intents.js';
-import { processRuns } from '../store/process-runs.js';
+import { processRuns } from '../process-runs.js';
 import { Store } from '../store/store.js';
 import { requireDataDir } from './data-dir.js';
 import { cliUser } from './os-account.js';

@@ -5,7 +5,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { writeFileDurably } from '../durable-file.js';
 import { AppError, errnoOf } from '../errors.js';
-import { processRuns } from './process-runs.js';
+import { processRuns } from '../process-runs.js';
 
 export const PID_FILE = 'server.pid';
 

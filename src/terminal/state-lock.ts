@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AppError, errnoOf } from '../errors.js';
+import { processStartOf, recordedProcessRuns } from '../process-runs.js';
 
 export const LOCK_FILE = '.lock';
 
@@ -21,26 +22,6 @@ interface Holder {
 
 /** Locks this process holds, by resolved directory: a command that holds one may call code that takes it again. */
 const held = new Map<string, { token: string; depth: number }>();
-
-function startOf(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces and parentheses; the fields after it start past the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch {
-    return null;
-  }
-}
-
-function isRunning(holder: Holder): boolean {
-  try {
-    process.kill(holder.pid, 0);
-  } catch (err) {
-    if (errnoOf(err) !== 'EPERM') return false; // ESRCH: no such process
-  }
-  const start = holder.start === null ? null : startOf(holder.pid);
-  return start === null || start === holder.start; // another start time: the pid was reused, the holder is gone
-}
 
 /** The holder named in `path`; 'gone' when the file vanished meanwhile, null when it names no holder (stale). */
 function readHolder(path: string): Holder | 'gone' | null {
@@ -94,7 +75,7 @@ export function acquireStateLock(dir: string, command: string, opts: { create?: 
   }
   const lock = join(dir, LOCK_FILE);
   const token = randomBytes(12).toString('hex');
-  const holder: Holder = { pid: process.pid, start: startOf(process.pid), command, token };
+  const holder: Holder = { pid: process.pid, start: processStartOf(process.pid), command, token };
   // Written whole under another name, then linked: the lock file never exists half-written, and link fails if it exists.
   const temp = join(dir, `${LOCK_FILE}.${process.pid}.${token}`);
   writeFileSync(temp, `${JSON.stringify(holder)}\n`, { mode: 0o600, flag: 'wx' });
@@ -109,7 +90,7 @@ export function acquireStateLock(dir: string, command: string, opts: { create?: 
       }
       const other = readHolder(lock);
       if (other === 'gone') continue;
-      if (other !== null && isRunning(other)) throw busy(dir, other, command);
+      if (other !== null && recordedProcessRuns(other.pid, other.start)) throw busy(dir, other, command);
       // Stale: move it aside under a unique name, then make sure it was the stale one that moved, not a fresh lock
       // another command took over meanwhile.
       const aside = join(dir, `${LOCK_FILE}.stale.${process.pid}.${token}`);
@@ -120,7 +101,7 @@ export function acquireStateLock(dir: string, command: string, opts: { create?: 
         throw err;
       }
       const moved = readHolder(aside);
-      if (moved !== 'gone' && moved !== null && (other === null || moved.token !== other.token) && isRunning(moved)) {
+      if (moved !== 'gone' && moved !== null && (other === null || moved.token !== other.token) && recordedProcessRuns(moved.pid, moved.start)) {
         try {
           linkSync(aside, lock); // put the live holder's lock back
         } catch {

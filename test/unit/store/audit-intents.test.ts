@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { COMMAND_INTENT_MAX_AGE_MS, intendAudit, settleInterruptedAudits } from '../../../src/store/audit-intents.js';
 import { verifyAuditChain } from '../../../src/store/audit-chain.js';
-import { processRuns } from '../../../src/store/process-runs.js';
+import { processRuns } from '../../../src/process-runs.js';
 import type { AuditIntentRecord } from '../../../src/store/records.js';
 import type { Store } from '../../../src/store/store.js';
 import { openTempStore, type TempStore } from '../../helpers/actor-store.js';
