@@ -72,129 +72,163 @@ function forgetPairing(ctx: PairingContext): void {
  * so `pair` twice without `wait` first shows the code and then reports the outcome.
  */
 export async function gatePairing(ctx: PairingContext, opts: PairOptions): Promise<PairResult> {
-  const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
-  const interval = opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+  return new GateExchange(ctx, opts).run();
+}
 
-  // A fresh secret nonce per attempt, committed before the server's nonce is seen; kept in memory until the gate answers.
-  let fresh: Buffer | null = null;
-  const resumed = ctx.state.pairing;
-  let reply: PinnedReply;
-  if (resumed === null) {
-    fresh = randomBytes(NONCE_BYTES);
-    reply = await ctx.gate(commitBody(fresh));
-  } else {
-    reply = await ctx.gate({ requestId: resumed.requestId });
-    if (reply.status === 404) {
-      // The request expired or the server forgot it while we were away: start again, as PROTOCOL.md says.
-      forgetPairing(ctx);
-      // MUST tell before the new code appears: the person may already have read the old code to the operator.
-      opts.onRestart?.({ requestId: resumed.requestId, code: resumed.code });
-      fresh = randomBytes(NONCE_BYTES);
-      reply = await ctx.gate(commitBody(fresh));
+/** What one gate answer leads to: the outcome of this run, or the next answer to handle. */
+type Step = { done: PairResult } | { next: PinnedReply };
+
+/** One run of the exchange: the gate's answers handled one by one, each leading to the next request or to the outcome. */
+class GateExchange {
+  private readonly deadline: number;
+  private readonly interval: number;
+  /** A fresh secret nonce per attempt, committed before the server's nonce is seen; kept in memory until the gate answers. */
+  private fresh: Buffer | null = null;
+  private polls = 0;
+  private restarts = 0;
+  /** The code this run has shown (onCode), if any. */
+  private shownCode: string | null = null;
+
+  constructor(private readonly ctx: PairingContext, private readonly opts: PairOptions) {
+    this.deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
+    this.interval = opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+  }
+
+  async run(): Promise<PairResult> {
+    let reply = await this.start();
+    for (;;) {
+      const body = jsonObject(reply) ?? {};
+      let step: Step;
+      if (reply.status === 200 && body.status === 'trusted') step = { done: this.trusted(reply, body) };
+      else if (reply.status === 202 && body.status === 'pending' && body.stage === 'reveal') step = { next: await this.reveal(reply, body) };
+      else if (reply.status === 202 && body.status === 'pending' && body.stage === 'approval') step = await this.awaitApproval(reply, body);
+      else throw this.ended(reply);
+      if ('done' in step) return step.done;
+      reply = step.next;
     }
   }
 
-  let polls = 0;
-  let restarts = 0;
-  let shownCode: string | null = null;
-  for (;;) {
-    const body = jsonObject(reply) ?? {};
-    if (reply.status === 200 && body.status === 'trusted') {
-      // A gate trusts only a key its operator approved after hearing the code this terminal showed for it. Said to a
-      // terminal that showed none, under a pin from its first contact, it is a man in the middle skipping the code.
-      const codeShown = shownCode !== null || ctx.state.pairing?.stage === 'approval';
-      if (!codeShown && !pinVouched(ctx.state)) throw trustedWithoutCode(ctx, reply.sfp);
-      const masterUrl = parseServerUrl(String(body.masterUrl)).origin;
-      ctx.state.server.masterUrl = masterUrl;
-      ctx.state.server.vpn = body.vpn ?? null;
-      ctx.state.server.sfpVouched = true;
-      ctx.state.paired = true;
-      ctx.state.pairedConfirmedAt = new Date().toISOString();
-      ctx.state.pairing = null;
+  /** A new commit, or a poll of the pairing this terminal holds; one the server no longer knows starts over. */
+  private async start(): Promise<PinnedReply> {
+    const { ctx, opts } = this;
+    const resumed = ctx.state.pairing;
+    if (resumed === null) return this.commit();
+    const reply = await ctx.gate({ requestId: resumed.requestId });
+    if (reply.status !== 404) return reply;
+    // The request expired or the server forgot it while we were away: start again, as PROTOCOL.md says.
+    forgetPairing(ctx);
+    // MUST tell before the new code appears: the person may already have read the old code to the operator.
+    opts.onRestart?.({ requestId: resumed.requestId, code: resumed.code });
+    return this.commit();
+  }
+
+  private commit(): Promise<PinnedReply> {
+    this.fresh = randomBytes(NONCE_BYTES);
+    return this.ctx.gate(commitBody(this.fresh));
+  }
+
+  private trusted(reply: PinnedReply, body: Record<string, unknown>): PairResult {
+    const { ctx } = this;
+    // A gate trusts only a key its operator approved after hearing the code this terminal showed for it. Said to a
+    // terminal that showed none, under a pin from its first contact, it is a man in the middle skipping the code.
+    const codeShown = this.shownCode !== null || ctx.state.pairing?.stage === 'approval';
+    if (!codeShown && !pinVouched(ctx.state)) throw trustedWithoutCode(ctx, reply.sfp);
+    const masterUrl = parseServerUrl(String(body.masterUrl)).origin;
+    ctx.state.server.masterUrl = masterUrl;
+    ctx.state.server.vpn = body.vpn ?? null;
+    ctx.state.server.sfpVouched = true;
+    ctx.state.paired = true;
+    ctx.state.pairedConfirmedAt = new Date().toISOString();
+    ctx.state.pairing = null;
+    ctx.save();
+    return { status: 'trusted', serial: ctx.state.serial, tfp: ctx.state.tfp, sfp: reply.sfp, masterUrl, vpn: ctx.state.server.vpn };
+  }
+
+  /** The server's nonce is in: the code is derived and stored, then the nonce behind the commitment revealed. */
+  private async reveal(reply: PinnedReply, body: Record<string, unknown>): Promise<PinnedReply> {
+    const { ctx, opts } = this;
+    const serverNonce = typeof body.serverNonce === 'string' ? decodeBase64(body.serverNonce) : null;
+    const requestId = typeof body.requestId === 'string' ? body.requestId : null;
+    const stored = ctx.state.pairing;
+    if (this.fresh === null && stored !== null && (stored.requestId !== requestId || stored.serverNonce !== body.serverNonce)) {
+      // The stored nonce may have been revealed already (this run, or one that ended before its answer). MUST NOT meet
+      // another server nonce: whoever saw it could pick that nonce, and with it the code the screen shows. A real gate
+      // repeats its request's nonce; anything else starts over with a fresh nonce, a bounded number of times.
+      this.restarts += 1;
+      forgetPairing(ctx);
+      opts.onRestart?.({ requestId: stored.requestId, code: stored.code });
+      if (this.restarts > MAX_RESTARTS) {
+        throw new AppError('bad_request', 'the gate keeps answering a new server nonce for a request whose nonce this terminal revealed; check the gate URL and its SFP, then run pair again');
+      }
+      return this.commit();
+    }
+    const nonce: Buffer | null = this.fresh ?? (stored ? Buffer.from(stored.terminalNonce, 'base64') : null);
+    if (nonce === null || serverNonce?.length !== NONCE_BYTES || requestId === null) {
+      forgetPairing(ctx);
+      throw new AppError('bad_request', 'the gate answered a pairing stage this terminal cannot continue; run pair again');
+    }
+    // The code uses the SFP this connection actually presented, so a man in the middle shows a different code.
+    const code = pairingCode({ serverNonce, terminalNonce: nonce, serial: ctx.state.serial, tfp: ctx.state.tfp, sfp: reply.sfp });
+    ctx.state.pairing = {
+      requestId,
+      terminalNonce: nonce.toString('base64'),
+      commitment: commitmentOf(nonce),
+      serverNonce: body.serverNonce as string,
+      code,
+      stage: 'reveal',
+      expiresAt: typeof body.expiresAt === 'string' ? body.expiresAt : null,
+    };
+    ctx.save(); // MUST persist before revealing: a resumed `pair` needs the nonce behind the code the operator sees
+    this.fresh = null;
+    return ctx.gate({ requestId, reveal: nonce.toString('base64') });
+  }
+
+  /** The request waits for an operator: the code is shown once, then this run ends or polls, as asked. */
+  private async awaitApproval(reply: PinnedReply, body: Record<string, unknown>): Promise<Step> {
+    const { ctx, opts } = this;
+    const pairing = ctx.state.pairing;
+    if (pairing === null || pairing.requestId !== body.requestId) {
+      forgetPairing(ctx);
+      throw new AppError('invalid_state', 'the gate reports a pairing request this terminal does not hold; run pair again');
+    }
+    const expiresAt = typeof body.expiresAt === 'string' ? body.expiresAt : pairing.expiresAt;
+    // Only a change is saved: an unchanged poll every 2 s for up to a day would rewrite state.json (two fsyncs) ~43,000 times.
+    if (pairing.stage !== 'approval' || pairing.expiresAt !== expiresAt) {
+      pairing.stage = 'approval';
+      pairing.expiresAt = expiresAt;
       ctx.save();
-      return { status: 'trusted', serial: ctx.state.serial, tfp: ctx.state.tfp, sfp: reply.sfp, masterUrl, vpn: ctx.state.server.vpn };
     }
-    if (reply.status === 202 && body.status === 'pending' && body.stage === 'reveal') {
-      const serverNonce = typeof body.serverNonce === 'string' ? decodeBase64(body.serverNonce) : null;
-      const requestId = typeof body.requestId === 'string' ? body.requestId : null;
-      const stored = ctx.state.pairing;
-      if (fresh === null && stored !== null && (stored.requestId !== requestId || stored.serverNonce !== body.serverNonce)) {
-        // The stored nonce may have been revealed already (this run, or one that ended before its answer). MUST NOT meet
-        // another server nonce: whoever saw it could pick that nonce, and with it the code the screen shows. A real gate
-        // repeats its request's nonce; anything else starts over with a fresh nonce, a bounded number of times.
-        restarts += 1;
-        forgetPairing(ctx);
-        opts.onRestart?.({ requestId: stored.requestId, code: stored.code });
-        if (restarts > MAX_RESTARTS) {
-          throw new AppError('bad_request', 'the gate keeps answering a new server nonce for a request whose nonce this terminal revealed; check the gate URL and its SFP, then run pair again');
-        }
-        fresh = randomBytes(NONCE_BYTES);
-        reply = await ctx.gate(commitBody(fresh));
-        continue;
-      }
-      const nonce: Buffer | null = fresh ?? (stored ? Buffer.from(stored.terminalNonce, 'base64') : null);
-      if (nonce === null || serverNonce?.length !== NONCE_BYTES || requestId === null) {
-        forgetPairing(ctx);
-        throw new AppError('bad_request', 'the gate answered a pairing stage this terminal cannot continue; run pair again');
-      }
-      // The code uses the SFP this connection actually presented, so a man in the middle shows a different code.
-      const code = pairingCode({ serverNonce, terminalNonce: nonce, serial: ctx.state.serial, tfp: ctx.state.tfp, sfp: reply.sfp });
-      ctx.state.pairing = {
-        requestId,
-        terminalNonce: nonce.toString('base64'),
-        commitment: commitmentOf(nonce),
-        serverNonce: body.serverNonce as string,
-        code,
-        stage: 'reveal',
-        expiresAt: typeof body.expiresAt === 'string' ? body.expiresAt : null,
-      };
-      ctx.save(); // MUST persist before revealing: a resumed `pair` needs the nonce behind the code the operator sees
-      fresh = null;
-      reply = await ctx.gate({ requestId, reveal: nonce.toString('base64') });
-      continue;
+    if (this.shownCode !== pairing.code) {
+      this.shownCode = pairing.code;
+      opts.onCode?.(pairing.code);
     }
-    if (reply.status === 202 && body.status === 'pending' && body.stage === 'approval') {
-      const pairing = ctx.state.pairing;
-      if (pairing === null || pairing.requestId !== body.requestId) {
-        forgetPairing(ctx);
-        throw new AppError('invalid_state', 'the gate reports a pairing request this terminal does not hold; run pair again');
-      }
-      const expiresAt = typeof body.expiresAt === 'string' ? body.expiresAt : pairing.expiresAt;
-      // Only a change is saved: an unchanged poll every 2 s for up to a day would rewrite state.json (two fsyncs) ~43,000 times.
-      if (pairing.stage !== 'approval' || pairing.expiresAt !== expiresAt) {
-        pairing.stage = 'approval';
-        pairing.expiresAt = expiresAt;
-        ctx.save();
-      }
-      if (shownCode !== pairing.code) {
-        shownCode = pairing.code;
-        opts.onCode?.(pairing.code);
-      }
-      const timedOut = Date.now() + interval > deadline;
-      if (opts.wait !== true || timedOut) {
-        const { requestId, stage, code, expiresAt } = pairing;
-        const { serial, tfp } = ctx.state;
-        return { status: 'pending', serial, tfp, sfp: reply.sfp, stage, requestId, code, expiresAt, polls, timedOut: opts.wait === true };
-      }
-      await sleep(interval);
-      polls += 1;
-      opts.onPoll?.(polls);
-      try {
-        reply = await ctx.gate({ requestId: pairing.requestId });
-      } catch (err) {
-        // A terminal waiting for its operator rides out network hiccups; a pin mismatch still ends the wait.
-        if (err instanceof AppError && err.code === 'server_unreachable' && Date.now() < deadline) continue;
-        throw err;
-      }
-      continue;
+    const timedOut = Date.now() + this.interval > this.deadline;
+    if (opts.wait !== true || timedOut) {
+      const { requestId, stage, code } = pairing;
+      const { serial, tfp } = ctx.state;
+      return { done: { status: 'pending', serial, tfp, sfp: reply.sfp, stage, requestId, code, expiresAt, polls: this.polls, timedOut: opts.wait === true } };
     }
+    await sleep(this.interval);
+    this.polls += 1;
+    opts.onPoll?.(this.polls);
+    try {
+      return { next: await ctx.gate({ requestId: pairing.requestId }) };
+    } catch (err) {
+      // A terminal waiting for its operator rides out network hiccups (the last answer stands, and the wait goes on
+      // from it); a pin mismatch still ends the wait.
+      if (err instanceof AppError && err.code === 'server_unreachable' && Date.now() < this.deadline) return { next: reply };
+      throw err;
+    }
+  }
+
+  /** Any other answer ends the run; those that end the attempt on the server too make the next `pair` start afresh. */
+  private ended(reply: PinnedReply): AppError {
     const err =
       reply.status < 300 ? new AppError('bad_request', `the gate answered HTTP ${reply.status} with an unexpected body`) : notAGate(replyError(reply));
-    // These end the attempt on the server too; a new `pair` starts with a fresh nonce.
-    if (!['pairing_rejected', 'no_pairing_request', 'commitment_mismatch'].includes(err.code)) throw err;
-    const ended = ctx.state.pairing;
-    forgetPairing(ctx);
-    throw explainEnded(err, ended);
+    if (!['pairing_rejected', 'no_pairing_request', 'commitment_mismatch'].includes(err.code)) return err;
+    const ended = this.ctx.state.pairing;
+    forgetPairing(this.ctx);
+    return explainEnded(err, ended);
   }
 }
 
