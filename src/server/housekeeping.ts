@@ -66,9 +66,13 @@ export function startHousekeeping(deps: {
 
   // The same counts as server.status, in the log: a time series for log-based monitoring, no operator session needed.
   // A warning while a thread is restarting or not responding, so an alert on the level alone finds it.
+  let stopped = false;
   const statusLog = config.statusLogMs > 0 ? setInterval(() => {
     deps.status().then(
       ({ uptimeSec, rssBytes, terminals, pairingHistory, disk, threads }) => {
+        // A status asked before a shutdown may come back after it closed the store (a thread not responding holds
+        // it up to its timeout), and reading the audit head then threw out of this callback and crashed the process.
+        if (stopped) return;
         const level = threads.every((t) => t.state === 'running') && !disk?.low ? 'info' : 'warn';
         // The audit head leaves the store here: shipped logs are an anchor `audit verify --head` checks the chain against.
         // The gate too: anyone may file pairing requests while it is open, so monitoring should see for how long.
@@ -82,6 +86,7 @@ export function startHousekeeping(deps: {
 
   return {
     stop() {
+      stopped = true;
       clearInterval(pruner);
       stopPruning.abort();
       if (statusLog) clearInterval(statusLog);
