@@ -68,6 +68,12 @@ export interface Config {
    * dir had. Without it a data dir whose tls/ is gone refuses to start (server/identity.ts).
    */
   readonly newIdentity: boolean;
+  /**
+   * PAIRING_TEST_HOOKS=1, for the suite only: SIGUSR2 crashes a front thread, or with `stallMs` blocks its event loop
+   * that long (PAIRING_TEST_STALL_MS); `failedRestarts` restarts fail after their thread answered ready
+   * (PAIRING_TEST_FAILED_RESTARTS). null: no hooks, as in production.
+   */
+  readonly testHooks: { stallMs: number; failedRestarts: number } | null;
 }
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
@@ -107,6 +113,7 @@ export const DEFAULTS: Omit<Config, 'dataDir' | 'publicHost' | 'publicHostIsLoop
   logLevel: 'info',
   logPretty: false,
   newIdentity: false,
+  testHooks: null,
 });
 
 /** Flags shared by every server subcommand, in node:util parseArgs form. */
@@ -281,5 +288,8 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     logLevel: logLevel(raw('log-level', 'PAIRING_LOG_LEVEL')),
     logPretty: pretty,
     newIdentity: flags['new-identity'] === true,
+    testHooks: fromEnv('PAIRING_TEST_HOOKS') === '1'
+      ? { stallMs: Number(fromEnv('PAIRING_TEST_STALL_MS') ?? 0), failedRestarts: Number(fromEnv('PAIRING_TEST_FAILED_RESTARTS') ?? 0) }
+      : null,
   });
 }

@@ -78,8 +78,8 @@ export class FrontPool implements GateListener, TerminalDecisions {
   /** Per thread: when it stopped beating, while it is silent; for the log lines at the moment it stops and resumes. */
   private readonly silentSince: (number | null)[];
   private heartbeatWatch: NodeJS.Timeout | null = null;
-  /** Test hook: restarts left that fail after the new thread answered `ready` (PAIRING_TEST_FAILED_RESTARTS). */
-  private failedRestartsToStage = process.env.PAIRING_TEST_HOOKS === '1' ? Number(process.env.PAIRING_TEST_FAILED_RESTARTS ?? 0) : 0;
+  /** Test hook: restarts left that fail after the new thread answered `ready` (config.testHooks). */
+  private failedRestartsToStage: number;
 
   constructor(
     private readonly opts: {
@@ -93,6 +93,7 @@ export class FrontPool implements GateListener, TerminalDecisions {
     this.heartbeats = Heartbeats.create(opts.threads);
     this.restarts = new Array<number>(opts.threads).fill(0);
     this.silentSince = new Array<number | null>(opts.threads).fill(null);
+    this.failedRestartsToStage = opts.config.testHooks?.failedRestarts ?? 0;
   }
 
   get threads(): number {

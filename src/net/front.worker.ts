@@ -236,13 +236,13 @@ const control: FrontControl = {
     await store.close();
   },
   crash() {
-    if (process.env.PAIRING_TEST_HOOKS !== '1') return;
+    if (config.testHooks === null) return;
     setImmediate(() => {
       throw new Error('test hook: crashing this front thread on purpose');
     });
   },
   stall(ms) {
-    if (process.env.PAIRING_TEST_HOOKS !== '1') return;
+    if (config.testHooks === null) return;
     setImmediate(() => {
       log.warn({ ms }, 'test hook: blocking this front thread on purpose');
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);

@@ -27,10 +27,10 @@ function report(error: unknown): never {
 async function serve(config: Config): Promise<void> {
   const log = createLogger({ level: config.logLevel, pretty: config.logPretty });
   const server = await startServer(config, log);
-  if (process.env.PAIRING_TEST_HOOKS === '1') {
-    // SIGUSR2 crashes the first live front thread, or with PAIRING_TEST_STALL_MS blocks its event loop that long.
-    const stallMs = Number(process.env.PAIRING_TEST_STALL_MS ?? 0);
-    process.on('SIGUSR2', () => (stallMs > 0 ? server.stallFrontThread(stallMs) : server.crashFrontThread()));
+  const hooks = config.testHooks;
+  if (hooks !== null) {
+    // SIGUSR2 crashes the first live front thread, or with a stall blocks its event loop that long.
+    process.on('SIGUSR2', () => (hooks.stallMs > 0 ? server.stallFrontThread(hooks.stallMs) : server.crashFrontThread()));
   }
   process.stderr.write([
     '',
