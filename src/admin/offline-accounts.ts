@@ -14,6 +14,7 @@ const OFFLINE_ACCOUNT_EVENTS: Readonly<Record<string, 'operator.created' | 'oper
   'users.enable': 'operator.changed',
   'users.reset_2fa': 'operator.changed',
   'users.passwd': 'operator.changed',
+  'users.role': 'operator.changed',
 };
 
 /** What the watch needs of the admin service. */

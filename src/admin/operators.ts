@@ -3,7 +3,7 @@ import QRCode from 'qrcode';
 import { AppError } from '../errors.js';
 import { hashPassword, verifyPassword } from '../crypto/password.js';
 import { newTotpSecret, totpUri, verifyTotp } from '../crypto/totp.js';
-import type { EnrolmentCodeRecord, OperatorRecord } from '../store/records.js';
+import type { EnrolmentCodeRecord, OperatorRecord, OperatorRole } from '../store/records.js';
 import { enrolmentCodeDigits, enrolmentCodeMatches, newEnrolmentCode } from './enrolment-code.js';
 import { openField, sealField } from '../store/field-crypto.js';
 import type { Store } from '../store/store.js';
@@ -51,6 +51,9 @@ let decoyHash: Promise<string> | null = null;
 /** Whether `user` may do what 2FA guards: the account exists and has TOTP enrolled. */
 export const hasTwoFactor = (store: Store, user: string): boolean => store.operators.get(user)?.totpSecret != null;
 
+/** Records written before `role` existed lack it: they are operators, as every account was then. */
+export const roleOf = (record: Pick<OperatorRecord, 'role'>): OperatorRole => record.role ?? 'operator';
+
 /** Records written before `disabledAt` existed lack it: they are enabled. */
 export const isDisabled = (record: OperatorRecord): boolean => record.disabledAt != null;
 
@@ -67,7 +70,7 @@ export function checkPasswordRule(password: string): void {
 }
 
 /** Not audited here: the caller audits the outcome, refusals included (server/users-cli.ts, like dispatch.ts for ops). */
-export async function createOperator(store: Store, name: string, password: string, opts: { with2fa: boolean; by: string }): Promise<CreatedOperator> {
+export async function createOperator(store: Store, name: string, password: string, opts: { with2fa: boolean; by: string; role?: OperatorRole }): Promise<CreatedOperator & { role: OperatorRole }> {
   if (!USER_PATTERN.test(name)) throw new AppError('invalid_field', 'user: 1-32 characters of a-z 0-9 . _ - starting with a letter or digit');
   checkPasswordRule(password);
   const now = Date.now();
@@ -75,10 +78,11 @@ export async function createOperator(store: Store, name: string, password: strin
   const record: OperatorRecord = {
     name, passwordHash: await hashPassword(password), totpSecret: factor.totpSecret && sealField(store.fieldKey, factor.totpSecret, name), pendingTotpSecret: null,
     lastTotpStep: 0, createdAt: now, createdBy: opts.by, disabledAt: null, enrolmentCode: factor.enrolmentCode,
+    role: opts.role ?? 'operator',
   };
   const created = await store.durable(store.operators.ifNoExists(name, () => store.operators.put(name, record)));
   if (!created) throw new AppError('already_exists', `operator ${name} already exists`);
-  return { user: name, ...factor.shown };
+  return { user: name, role: record.role!, ...factor.shown };
 }
 
 function totpRefusal(verdict: { malformed: boolean }): AppError {

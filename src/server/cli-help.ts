@@ -2,7 +2,7 @@
 
 export type ServerCommand =
   | 'serve' | 'fingerprint' | 'audit verify' | 'backup'
-  | 'users add' | 'users list' | 'users disable' | 'users enable' | 'users reset-2fa' | 'users passwd';
+  | 'users add' | 'users list' | 'users disable' | 'users enable' | 'users reset-2fa' | 'users passwd' | 'users role';
 
 const SERVER_OPTIONS = `  --data-dir DIR        store, generated TLS key and certificate    [PAIRING_DATA_DIR]  default ./data
   --host ADDR           address the services bind to                [PAIRING_HOST]      default 0.0.0.0
@@ -66,8 +66,9 @@ export const HELP = `pairing-server — the trust server for fleets of cash and 
 Usage:
   pairing-server [serve] [options]          start the gate, master and admin services
   pairing-server fingerprint [--colons]     print the Server Certificate Fingerprint (SFP)
-  pairing-server users add NAME --password-stdin [--no-2fa] [--json]
-                                            create an operator (works while the server runs)
+  pairing-server users add NAME --password-stdin [--no-2fa] [--role viewer] [--json]
+                                            create an operator, or a read-only viewer
+                                            (works while the server runs)
   pairing-server users list [--json]        list operators
   pairing-server users disable NAME [--force] [--json]
                                             lock an operator out and end their sessions
@@ -76,6 +77,8 @@ Usage:
                                             a new TOTP secret (or none); ends their sessions
   pairing-server users passwd NAME --password-stdin [--json]
                                             a new password; ends their sessions
+  pairing-server users role NAME operator|viewer [--force] [--json]
+                                            what the account may do; ends their sessions
   pairing-server audit verify [--head SEQ:HASH] [--json]
                                             check the audit log's hash chain; names the first broken entry
   pairing-server backup --out DIR [--json]  a consistent copy of the data dir, also while the server runs
@@ -132,7 +135,7 @@ ${DATA_DIR}
 Example:
   export CAS_FINGERPRINT=$(pairing-server fingerprint --data-dir /var/lib/pairing)`,
 
-  'users add': `Usage: pairing-server users add NAME --password-stdin [--no-2fa] [--json] [--data-dir DIR]
+  'users add': `Usage: pairing-server users add NAME --password-stdin [--no-2fa] [--role ROLE] [--json] [--data-dir DIR]
 
 Creates an operator in the data dir's store; works while the server runs, and the
 operators logged in are told at once. NAME: 1-32 characters of a-z 0-9 . _ -, starting
@@ -145,13 +148,18 @@ Options:
   --no-2fa            no TOTP yet: the operator can look but not approve until they
                       enrol it themselves with the enrolment code this prints once
                       (cas totp enroll --code CODE; a week, 5 tries): hand it over
-                      apart from the password. Not a read-only role
-  --json              {user, totpSecret, otpauthUri, enrolmentCode,
+                      apart from the password. Not a read-only role: that is --role viewer
+  --role ROLE         operator (default): everything its 2FA allows; viewer: a
+                      read-only account (support staff, auditors) that sees the
+                      terminals, pairing requests, audit log and server status and
+                      is refused (forbidden) every op that changes something
+  --json              {user, role, totpSecret, otpauthUri, enrolmentCode,
                       enrolmentCodeExpiresAt} as JSON
 ${DATA_DIR}
 
-Example:
-  echo 'a long operator passphrase' | pairing-server users add alice --password-stdin --data-dir /var/lib/pairing`,
+Examples:
+  echo 'a long operator passphrase' | pairing-server users add alice --password-stdin --data-dir /var/lib/pairing
+  echo 'an auditor passphrase here' | pairing-server users add audrey --password-stdin --role viewer --data-dir /var/lib/pairing`,
 
   backup: `Usage: pairing-server backup --out DIR [--json] [--data-dir DIR]
 
@@ -178,11 +186,11 @@ Example:
   'users list': `Usage: pairing-server users list [--json] [--data-dir DIR]
 
 Lists the operators: name, 2FA or not (without it: until when their enrolment code
-works, if they have one), when created, disabled or not (and since when). Works while
-the server runs.
+works, if they have one), when created, disabled or not (and since when), and role
+(operator or viewer). Works while the server runs.
 
 Options:
-  --json              [{user, has2fa, createdAt, disabled, disabledAt,
+  --json              [{user, has2fa, role, createdAt, disabled, disabledAt,
                       enrolmentCodeUntil}] as JSON
 ${DATA_DIR}
 
@@ -254,6 +262,29 @@ ${DATA_DIR}
 
 Example:
   echo 'a new long passphrase' | pairing-server users passwd bob --password-stdin --data-dir /var/lib/pairing`,
+
+  'users role': `Usage: pairing-server users role NAME operator|viewer [--force] [--json] [--data-dir DIR]
+
+Sets what an account may do. An operator does everything its 2FA allows; a viewer
+(support staff, auditors) sees the terminals, pairing requests, audit log, gate and
+server status, and is refused with forbidden every op that changes something:
+creating, editing, deleting or unpairing terminals, approving or rejecting pairing,
+deposit addresses, the gate, the VPN. A change ends every session the operator holds
+(their open pages and cas commands get session_expired, and log in again under the
+new role); giving the role they have changes nothing and says so. Works while the
+server runs, and the operators logged in are told at once. Audited, refusals included.
+
+The last enabled operator with 2FA is not made a viewer without --force: nobody left
+could approve a pairing.
+
+Options:
+  --force             make the last enabled operator with 2FA a viewer anyway
+  --json              {user, role, previous, sessionsEnded} as JSON
+${DATA_DIR}
+
+Examples:
+  pairing-server users role audrey viewer --data-dir /var/lib/pairing
+  pairing-server users role audrey operator --data-dir /var/lib/pairing`,
 
   'audit verify': `Usage: pairing-server audit verify [--head SEQ:HASH] [--json] [--data-dir DIR]
 

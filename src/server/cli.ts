@@ -17,6 +17,9 @@ import { certificateFingerprint, identityPaths } from './identity.js';
 import { runUsersCommand, USERS_COMMANDS } from './users-cli.js';
 import { parseAuditAnchor, verifyAuditChain } from '../store/audit-chain.js';
 import { Store } from '../store/store.js';
+import { OPERATOR_ROLES, type OperatorRole } from '../store/records.js';
+
+const isRole = (value: string | undefined): value is OperatorRole => (OPERATOR_ROLES as readonly (string | undefined)[]).includes(value);
 
 /** Every error as cli-errors.ts prints it, and the exit code it goes with. */
 function report(error: unknown): never {
@@ -166,16 +169,17 @@ function commandOf(positionals: string[]): { command: ServerCommand; args: strin
 }
 
 /** The flags that belong to one command; the server's own (CONFIG_OPTIONS) are taken by every command. */
-type CommandFlag = 'json' | 'colons' | 'password-stdin' | 'no-2fa' | 'force' | 'out' | 'head';
+type CommandFlag = 'json' | 'colons' | 'password-stdin' | 'no-2fa' | 'force' | 'out' | 'head' | 'role';
 const COMMAND_FLAGS: Record<ServerCommand, readonly CommandFlag[]> = {
   serve: [],
   fingerprint: ['colons'],
-  'users add': ['password-stdin', 'no-2fa', 'json'],
+  'users add': ['password-stdin', 'no-2fa', 'role', 'json'],
   'users list': ['json'],
   'users disable': ['force', 'json'],
   'users enable': ['json'],
   'users reset-2fa': ['no-2fa', 'json'],
   'users passwd': ['password-stdin', 'json'],
+  'users role': ['force', 'json'],
   'audit verify': ['json', 'head'],
   backup: ['out', 'json'],
 };
@@ -199,6 +203,7 @@ async function main(): Promise<void> {
         force: { type: 'boolean', default: false },
         out: { type: 'string' },
         head: { type: 'string' },
+        role: { type: 'string' },
       },
     });
   } catch (error) {
@@ -224,8 +229,10 @@ async function main(): Promise<void> {
   for (const flag of ALL_COMMAND_FLAGS) {
     if (values[flag] !== undefined && values[flag] !== false && !COMMAND_FLAGS[command].includes(flag)) throw new UsageError(`${command} takes no --${flag}`, command);
   }
-  const expected = command.startsWith('users ') && command !== 'users list' ? 1 : 0;
+  const expected = command === 'users role' ? 2 : command.startsWith('users ') && command !== 'users list' ? 1 : 0;
   if (args.length !== expected) throw new UsageError(`usage: ${synopsis(command)}`, command);
+  const role = command === 'users role' ? args[1] : values.role ?? 'operator';
+  if (!isRole(role)) throw new UsageError(`${command === 'users role' ? 'the role' : '--role'} is ${OPERATOR_ROLES.join(' or ')}, not ${JSON.stringify(role)}`, command);
   let config: Config;
   try {
     config = loadConfig(values as ConfigFlags);
@@ -233,7 +240,7 @@ async function main(): Promise<void> {
     if (error instanceof ConfigError) throw new UsageError(error.message, command);
     throw error;
   }
-  const usersFlags = { json: values.json === true, with2fa: values['no-2fa'] !== true, force: values.force === true };
+  const usersFlags = { json: values.json === true, with2fa: values['no-2fa'] !== true, force: values.force === true, role };
   switch (command) {
     case 'serve':
       return serve(config);
@@ -247,6 +254,7 @@ async function main(): Promise<void> {
     case 'users disable':
     case 'users enable':
     case 'users reset-2fa':
+    case 'users role':
       return runUsersCommand(command, config, args[0] ?? '', usersFlags);
     case 'audit verify':
       return auditVerify(config, values.json === true, values.head);

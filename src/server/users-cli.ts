@@ -6,15 +6,16 @@
 import { readFirstLine } from '../cli-input.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
-import { disableOperator, enableOperator, listOperators, resetOperatorTotp, setOperatorPassword } from '../admin/operator-accounts.js';
-import { createOperator, type CreatedOperator } from '../admin/operators.js';
+import { disableOperator, enableOperator, listOperators, resetOperatorTotp, setOperatorPassword, setOperatorRole } from '../admin/operator-accounts.js';
+import { createOperator, roleOf, type CreatedOperator } from '../admin/operators.js';
 import { intendAudit, settleInterruptedAudits } from '../store/audit-intents.js';
+import type { OperatorRole } from '../store/records.js';
 import { processRuns } from '../process-runs.js';
 import { Store } from '../store/store.js';
 import { requireDataDir } from './data-dir.js';
 import { cliUser } from './os-account.js';
 
-export const USERS_COMMANDS = ['add', 'list', 'disable', 'enable', 'reset-2fa', 'passwd'] as const;
+export const USERS_COMMANDS = ['add', 'list', 'disable', 'enable', 'reset-2fa', 'passwd', 'role'] as const;
 export type UsersCommand = `users ${(typeof USERS_COMMANDS)[number]}`;
 
 export interface UsersFlags {
@@ -22,6 +23,8 @@ export interface UsersFlags {
   /** `--no-2fa` not given (add, reset-2fa). */
   with2fa: boolean;
   force: boolean;
+  /** The role `users add` gives (`--role`), or `users role` sets (its second argument). */
+  role: OperatorRole;
 }
 
 /**
@@ -52,7 +55,17 @@ const ended = ({ sessionsEnded }: { sessionsEnded: number }): Record<string, unk
 const sessions = (n: number): string => `${n} session${n === 1 ? '' : 's'} ended`;
 
 /** The secret or enrolment code is printed here once, never stored in the clear, logged or audited. */
-function printSecret(created: CreatedOperator): void {
+function printSecret(created: CreatedOperator, role: OperatorRole): void {
+  if (role === 'viewer') {
+    // A viewer needs no 2FA to do what it may; one that has it is kept from nothing else either.
+    process.stdout.write(`${created.user} is a viewer: can look at the fleet, pairing requests and audit log, cannot change anything
+`);
+    if (!created.otpauthUri) {
+      process.stdout.write(`enrolment code for 2FA, if they want it (shown once; until ${created.enrolmentCodeExpiresAt}, 5 tries): ${created.enrolmentCode}
+`);
+      return;
+    }
+  }
   if (created.otpauthUri) {
     process.stdout.write(`enrol this URI in an authenticator app (it is shown once):\n${created.otpauthUri}\n`);
     return;
@@ -77,15 +90,15 @@ export async function runUsersCommand(command: UsersCommand, config: Config, nam
     }
     switch (command) {
       case 'users add': {
-        const created = await audited(store, 'users.add', name, { has2fa: flags.with2fa }, () => createOperator(store, name, password, { with2fa: flags.with2fa, by: cliUser() }));
-        out(created, `operator ${created.user} created\n`);
-        if (!flags.json) printSecret(created);
+        const created = await audited(store, 'users.add', name, { has2fa: flags.with2fa, role: flags.role }, () => createOperator(store, name, password, { with2fa: flags.with2fa, by: cliUser(), role: flags.role }));
+        out(created, `${created.role === 'viewer' ? 'viewer' : 'operator'} ${created.user} created\n`);
+        if (!flags.json) printSecret(created, created.role);
         return;
       }
       case 'users list': {
         const list = listOperators(store);
         const twoFactor = (u: (typeof list)[number]): string => (u.has2fa ? 'yes' : u.enrolmentCodeUntil ? `no (enrolment code until ${u.enrolmentCodeUntil})` : 'no');
-        out(list, list.map((u) => `${u.user}\t2fa=${twoFactor(u)}\t${u.createdAt}\tdisabled=${u.disabledAt ? `yes since ${u.disabledAt}` : 'no'}\n`).join(''));
+        out(list, list.map((u) => `${u.user}\t2fa=${twoFactor(u)}\t${u.createdAt}\tdisabled=${u.disabledAt ? `yes since ${u.disabledAt}` : 'no'}\trole=${u.role}\n`).join(''));
         return;
       }
       case 'users disable': {
@@ -105,7 +118,15 @@ export async function runUsersCommand(command: UsersCommand, config: Config, nam
       case 'users reset-2fa': {
         const reset = await audited(store, 'users.reset_2fa', name, { has2fa: flags.with2fa }, () => resetOperatorTotp(store, name, { with2fa: flags.with2fa }), ended);
         out(reset, `2FA of ${name} reset: the old codes no longer work; ${sessions(reset.sessionsEnded)}\n`);
-        if (!flags.json) printSecret(reset);
+        if (!flags.json) printSecret(reset, roleOf(store.operators.get(name) ?? {}));
+        return;
+      }
+      case 'users role': {
+        const done = await audited(store, 'users.role', name, { role: flags.role, force: flags.force }, () => setOperatorRole(store, name, flags.role, { force: flags.force }),
+          (r) => ({ previous: r.previous, sessionsEnded: r.sessionsEnded }));
+        out(done, done.previous === done.role
+          ? `${name} is a ${done.role} already: nothing changed\n`
+          : `${name} is now a ${done.role}${done.role === 'viewer' ? ' (can look, cannot change anything)' : ''}; ${sessions(done.sessionsEnded)}\n`);
         return;
       }
       case 'users passwd': {

@@ -80,7 +80,16 @@ export interface OperatorRecord {
    * account has 2FA, or an administrator has to issue one (`users reset-2fa NAME --no-2fa`).
    */
   enrolmentCode?: EnrolmentCodeRecord | null;
+  /**
+   * What the account may do (admin/operators.ts, roleOf): `operator`, everything its 2FA allows; `viewer`, look but not
+   * change (op-spec.ts, OpSpec.changes). Absent in records from before the field: they are operators, as they were.
+   */
+  role?: OperatorRole;
 }
+
+/** The roles an operator account can have; `operator` is every account's from before roles. */
+export const OPERATOR_ROLES = ['operator', 'viewer'] as const;
+export type OperatorRole = (typeof OPERATOR_ROLES)[number];
 
 /** What the store keeps of an enrolment code: its HMAC, until when it works, and how many wrong tries are left. */
 export interface EnrolmentCodeRecord {

@@ -274,6 +274,7 @@ describe('help and errors', () => {
       [['users', 'enable', '--help'], 'pairing-server users enable NAME'],
       [['users', 'reset-2fa', '--help'], 'pairing-server users reset-2fa NAME [--no-2fa]'],
       [['users', 'passwd', '--help'], 'pairing-server users passwd NAME --password-stdin'],
+      [['users', 'role', '--help'], 'pairing-server users role NAME operator|viewer'],
       [['audit', 'verify', '--help'], 'pairing-server audit verify'],
     ] as const) {
       const help = await serverCli([...args]);
@@ -284,7 +285,7 @@ describe('help and errors', () => {
     }
     expect((await serverCli(['users', 'add', '--help'])).stdout).not.toContain('--gate-port');
     const users = (await serverCli(['users', '--help'])).stdout;
-    for (const command of ['add', 'list', 'disable', 'enable', 'reset-2fa', 'passwd']) expect(users).toContain(`Usage: pairing-server users ${command}`);
+    for (const command of ['add', 'list', 'disable', 'enable', 'reset-2fa', 'passwd', 'role']) expect(users).toContain(`Usage: pairing-server users ${command}`);
   });
 
   it('prints usage mistakes as error: bad_request: … with exit 2', async () => {
@@ -297,6 +298,10 @@ describe('help and errors', () => {
       ['users', 'enable', 'carol', '--force', '--data-dir', server.dataDir],
       ['users', 'passwd', 'carol', '--data-dir', server.dataDir],
       ['users', 'reset-2fa', 'carol', 'dave', '--data-dir', server.dataDir],
+      ['users', 'role', 'carol', '--data-dir', server.dataDir],
+      ['users', 'role', 'carol', 'admin', '--data-dir', server.dataDir],
+      ['users', 'add', 'carol', '--password-stdin', '--role', 'root', '--data-dir', server.dataDir],
+      ['users', 'passwd', 'carol', '--password-stdin', '--role', 'viewer', '--data-dir', server.dataDir],
       ['fingerprint', '--json', '--data-dir', server.dataDir],
       ['bogus'],
       ['--gate-port', 'seven'],
@@ -307,7 +312,7 @@ describe('help and errors', () => {
       expect(result.stderr).toMatch(/^error: bad_request: .+\n\(pairing-server .*--help for usage\)\n$/);
     }
     // A group without its command names the commands, not an empty one.
-    expect((await serverCli(['users'])).stderr).toBe('error: bad_request: users needs a command: users add | list | disable | enable | reset-2fa | passwd\n(pairing-server users --help for usage)\n');
+    expect((await serverCli(['users'])).stderr).toBe('error: bad_request: users needs a command: users add | list | disable | enable | reset-2fa | passwd | role\n(pairing-server users --help for usage)\n');
     expect((await serverCli(['audit'])).stderr).toMatch(/^error: bad_request: audit needs a command: audit verify\n/);
   });
 });
@@ -328,9 +333,9 @@ describe('users add audit', () => {
     const byAccount = new RegExp(`^cli:${os.userInfo().username}(\\(sudo:[^)]+\\))?$`);
     expect(entries.filter((e) => e.action === 'users.add').map((e) => byAccount.test(e.user))).toEqual([true, true, true]);
     expect(entries.filter((e) => e.action === 'users.add').map(({ target, detail }) => ({ target, detail })).reverse()).toEqual([
-      { target: 'alice', detail: { has2fa: true, result: 'ok' } },
-      { target: 'alice', detail: { has2fa: true, result: 'already_exists' } },
-      { target: 'Not A Name', detail: { has2fa: true, result: 'invalid_field' } },
+      { target: 'alice', detail: { has2fa: true, role: 'operator', result: 'ok' } },
+      { target: 'alice', detail: { has2fa: true, role: 'operator', result: 'already_exists' } },
+      { target: 'Not A Name', detail: { has2fa: true, role: 'operator', result: 'invalid_field' } },
     ]);
   });
 });

@@ -1,7 +1,7 @@
 /**
- * @module Operator account changes on a real store: disable/enable, a new TOTP secret, a new password. Each ends the
- * operator's sessions; a session or a login that raced the change cannot outlive it; records from before `disabledAt`
- * read as enabled.
+ * @module Operator account changes on a real store: disable/enable, a new TOTP secret, a new password, a role. Each ends
+ * the operator's sessions; a session or a login that raced the change cannot outlive it; records from before
+ * `disabledAt` read as enabled, and those from before `role` as operators.
  */
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { disableOperator, enableOperator, listOperators, resetOperatorTotp, setOperatorPassword } from '../../../src/admin/operator-accounts.js';
+import { disableOperator, enableOperator, listOperators, resetOperatorTotp, setOperatorPassword, setOperatorRole } from '../../../src/admin/operator-accounts.js';
 import { beginTotpEnrolment, checkLogin, confirmTotpEnrolment, consumeTotpStep, createOperator } from '../../../src/admin/operators.js';
 import { Sessions } from '../../../src/admin/sessions.js';
 import { totpCode } from '../../../src/crypto/totp.js';
@@ -188,6 +188,42 @@ describe('records from before disabledAt', () => {
     const { session } = await open('old');
     expect(sessions.check(session.tokenHash).user).toBe('old');
     expect(listOperators(store)).toEqual([expect.objectContaining({ user: 'old', disabled: false, disabledAt: null })]);
+  });
+});
+
+describe('users role', () => {
+  it('makes an operator a viewer and back, ending their sessions; the same role again changes nothing', async () => {
+    await add('alice');
+    await add('bob');
+    expect(listOperators(store).map((u) => u.role)).toEqual(['operator', 'operator']);
+    const held = await open('bob');
+    expect(await setOperatorRole(store, 'bob', 'viewer', { force: false })).toEqual({ user: 'bob', role: 'viewer', previous: 'operator', sessionsEnded: 1 });
+    expect(sessions.isLive(held.session.tokenHash)).toBe(false);
+    expect(listOperators(store).find((u) => u.user === 'bob')!.role).toBe('viewer');
+    const again = await open('bob');
+    expect(await setOperatorRole(store, 'bob', 'viewer', { force: false })).toEqual({ user: 'bob', role: 'viewer', previous: 'viewer', sessionsEnded: 0 });
+    expect(sessions.isLive(again.session.tokenHash)).toBe(true);
+    expect(await setOperatorRole(store, 'bob', 'operator', { force: false })).toMatchObject({ previous: 'viewer', sessionsEnded: 1 });
+    expect(await codeOf(setOperatorRole(store, 'zed', 'viewer', { force: true }))).toBe('not_found');
+  });
+
+  it('refuses to make the last enabled operator with 2FA a viewer unless forced; a viewer with 2FA approves nothing', async () => {
+    await add('alice');
+    await createOperator(store, 'vic', PASSWORD, { with2fa: true, by: 'test', role: 'viewer' });
+    expect(await codeOf(setOperatorRole(store, 'alice', 'viewer', { force: false }))).toBe('invalid_state');
+    expect(await codeOf(disableOperator(store, 'alice', { force: false }))).toBe('invalid_state');
+    expect(store.operators.get('alice')!.role).toBe('operator');
+    expect(await setOperatorRole(store, 'alice', 'viewer', { force: true })).toMatchObject({ role: 'viewer', previous: 'operator' });
+  });
+
+  it('reads a record from before roles as an operator', async () => {
+    await add('old');
+    const { role, ...older } = store.operators.get('old')!;
+    expect(role).toBe('operator');
+    await store.durable(store.operators.put('old', older));
+    expect('role' in store.operators.get('old')!).toBe(false);
+    expect(listOperators(store)).toEqual([expect.objectContaining({ user: 'old', role: 'operator' })]);
+    expect(await setOperatorRole(store, 'old', 'operator', { force: false })).toMatchObject({ previous: 'operator', sessionsEnded: 0 });
   });
 });
 
