@@ -23,6 +23,8 @@ export interface SessionInfo {
   expiresAt: string;
   user: string;
   has2fa: boolean;
+  /** `viewer`: a read-only account, refused (`forbidden`) every op that changes something. Absent from older servers. */
+  role?: 'operator' | 'viewer';
 }
 
 type PushListener = (push: AdminPush) => void;

@@ -12,7 +12,9 @@ export function renderResult(renderer: Renderer, result: unknown): string {
     case 'session': {
       const r = itemOf(result, 'session');
       // The end moves: every command renews the session (it ends after 8 h without one, and 12 h after the login).
-      return r.user ? `logged in as ${text(r.user)}; later cas commands reuse this session, and each one keeps it alive (it ends after 8 h without a command, now at ${time(r.expiresAt)}, and 12 h after this login at the latest)\n` : 'logged out\n';
+      // A viewer is told at once, not at the first refusal.
+      const viewer = r.role === 'viewer' ? ' (a viewer: you can look, not change anything)' : '';
+      return r.user ? `logged in as ${text(r.user)}${viewer}; later cas commands reuse this session, and each one keeps it alive (it ends after 8 h without a command, now at ${time(r.expiresAt)}, and 12 h after this login at the latest)\n` : 'logged out\n';
     }
     case 'terminals':
       return table(listOf(result, 'terminals'), result, [

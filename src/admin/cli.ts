@@ -59,7 +59,7 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
       const session = resumed ? null : await login(client, conn.user, await readPassword(io, conn.user), globals.totp, io);
       if (command.op === 'login') {
         saveSession(file, { url: conn.url, user: conn.user, token: session!.token, expiresAt: session!.expiresAt });
-        io.stdout.write(globals.json ? `${JSON.stringify({ user: session!.user, expiresAt: session!.expiresAt, has2fa: session!.has2fa })}\n` : renderResult('session', session));
+        io.stdout.write(globals.json ? `${JSON.stringify({ user: session!.user, expiresAt: session!.expiresAt, has2fa: session!.has2fa, role: session!.role ?? 'operator' })}\n` : renderResult('session', session));
         return EXIT_OK;
       }
       if (command.op === 'subscribe') {

@@ -3,8 +3,8 @@ import { AppError } from '../errors.js';
 import type { AdminReply, AdminRequest } from '../protocol/types.js';
 import { check } from '../protocol/schemas.js';
 import { intendAudit } from '../store/audit-intents.js';
-import { hasTwoFactor, nameTried } from './operators.js';
-import type { Connection, OpsContext } from './op-spec.js';
+import { hasTwoFactor, nameTried, roleOf } from './operators.js';
+import type { Connection, OpSpec, OpsContext } from './op-spec.js';
 import { OPS } from './ops.js';
 
 /** Parses a raw frame into a request; a frame that is not one still gets an answer (with id 0 when none is readable). */
@@ -69,7 +69,7 @@ export async function dispatch(ctx: OpsContext, conn: Connection, raw: string): 
       }
       // A page refreshing itself (`background`) is not operator activity: an unattended page must still time out. Only
       // reads and resume may say so: an op that changes something is the operator at work, whatever the frame says.
-      checkAccess(ctx, conn, spec.access, spec.slides !== false && !(frame.background && spec.audit !== true));
+      checkAccess(ctx, conn, spec, frame.op, spec.slides !== false && !(frame.background && spec.audit !== true));
       // Refusals that write nothing come before the intent: a refused request costs one commit, not two (OpSpec.args).
       const args = spec.args ? check(spec.args, frame.args) : frame.args;
       spec.precondition?.(ctx, conn, args);
@@ -139,7 +139,7 @@ export async function auditThrottled(ctx: OpsContext, windowSec: number): Promis
   }
 }
 
-function checkAccess(ctx: OpsContext, conn: Connection, access: 'none' | 'session' | '2fa', slide: boolean): void {
+function checkAccess(ctx: OpsContext, conn: Connection, { access, changes }: Pick<OpSpec, 'access' | 'changes'>, op: string, slide: boolean): void {
   if (access === 'none') return;
   if (!conn.session) throw new AppError('not_logged_in', 'log in first');
   // Re-checked on every op: a logout or expiry elsewhere ends this connection's rights at once.
@@ -149,6 +149,11 @@ function checkAccess(ctx: OpsContext, conn: Connection, access: 'none' | 'sessio
     conn.session = null;
     conn.unsubscribeAll();
     throw error;
+  }
+  // The role as stored now, never as it was at login: a session outlives a `users role` only in a race (the command ends
+  // the sessions it finds), and then too it runs as a viewer. Before the 2FA check: enrolling would not help a viewer.
+  if (changes === 'server' && roleOf(ctx.store.operators.get(conn.session.user) ?? {}) === 'viewer') {
+    throw new AppError('forbidden', `${conn.session.user} is a viewer: a read-only account can look but not change anything, and ${op} changes the server. An administrator can make the account an operator (pairing-server users role ${conn.session.user} operator)`);
   }
   if (access === '2fa' && !hasTwoFactor(ctx.store, conn.session.user)) {
     throw new AppError('requires_2fa', 'only operators with 2FA enrolled may do this: enrol TOTP first with the enrolment code your administrator gave you (cas totp enroll --code CODE, or Set up 2FA on the web page)');

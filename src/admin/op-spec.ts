@@ -42,9 +42,23 @@ export interface Connection {
   endDeadSessions?(): void;
 }
 
+/**
+ * What an op may change, which decides whether a viewer may run it (dispatch.ts): `nothing` (lists, gets, status,
+ * subscribe, resume); `own-account` (the caller's own login, logout and 2FA enrolment: a viewer logs in and out too);
+ * `server` (anything else: the fleet, pairing decisions, the gate, deposit addresses, the VPN; and an op that hands out
+ * what lets its holder act as the server, such as the OpenVPN server's key). Only an operator runs `server` ops.
+ */
+export type OpChanges = 'nothing' | 'own-account' | 'server';
+export const OP_CHANGES: readonly OpChanges[] = ['nothing', 'own-account', 'server'];
+
 export interface OpSpec<A = Record<string, unknown>> {
   /** `session`: a logged-in operator; `2fa`: one whose account has TOTP enrolled. */
   access: 'none' | 'session' | '2fa';
+  /**
+   * MUST be declared by every op, never derived from `audit`: a new op is then a decision whether viewers may run it,
+   * not a default (test/unit/admin/op-changes.test.ts checks every table). A `server` op needs a session (`access`).
+   */
+  changes: OpChanges;
   /** State-changing ops are written to the audit log, failures included; `failures`: only refused attempts (e.g. a dead token). */
   audit: boolean | 'failures';
   /**

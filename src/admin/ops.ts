@@ -10,7 +10,7 @@ import { ADDRESS_FORMATS, isValidDepositAddress, SUPPORTED_COINS } from '../prot
 import { pairingViewOf, terminalViewOf } from '../actors/operator-views.js';
 import { listAudit, listPairing, listTerminals } from './listings.js';
 import { argText, op, type Connection, type OpSpec, type OpsContext } from './op-spec.js';
-import { beginTotpEnrolment, checkLogin, confirmTotpEnrolment, hasTwoFactor, nameTried } from './operators.js';
+import { beginTotpEnrolment, checkLogin, confirmTotpEnrolment, hasTwoFactor, nameTried, roleOf } from './operators.js';
 import { VPN_OPS } from './vpn-ops.js';
 
 /**
@@ -74,7 +74,8 @@ async function login(ctx: OpsContext, conn: Connection, { user, password, totp }
   ctx.logins.succeeded(user, conn.remoteAddress);
   const { token, session } = await ctx.sessions.create(record);
   conn.session = session;
-  return { token, expiresAt: new Date(session.expiresAt).toISOString(), user: record.name, has2fa: record.totpSecret !== null };
+  // The role lets a client offer only what the account may do; the server still checks it on every op (dispatch.ts).
+  return { token, expiresAt: new Date(session.expiresAt).toISOString(), user: record.name, has2fa: record.totpSecret !== null, role: roleOf(record) };
 }
 
 const contactNeeds2fa = (): AppError => new AppError('requires_2fa', 'setting a terminal\'s contact needs 2FA: approvers call it to hear the pairing code. Enrol TOTP first (cas totp enroll --code CODE), or ask an operator with 2FA');
@@ -92,19 +93,20 @@ function pairingOf(ctx: OpsContext, requestId: string) {
 }
 
 export const OPS: Readonly<Record<string, OpSpec>> = {
-  login: op({ access: 'none', audit: true, spendsBudget: true, writeAhead: false, target: (a, ctx) => nameTried(ctx.store, a.user), args: loginArgs, run: login }),
+  login: op({ access: 'none', changes: 'own-account', audit: true, spendsBudget: true, writeAhead: false, target: (a, ctx) => nameTried(ctx.store, a.user), args: loginArgs, run: login }),
   resume: {
     // Every page reload resumes: audit only refusals, which mean a stale or stolen token.
-    access: 'none', audit: 'failures',
+    access: 'none', changes: 'nothing', audit: 'failures',
     run(ctx, conn, args, frame) {
       // A page reconnecting by itself after a network blip is not the operator at work: it must not keep a session alive.
       const session = ctx.sessions.resume(args.token, !frame.background);
       conn.session = session;
-      return { user: session.user, expiresAt: new Date(session.expiresAt).toISOString(), has2fa: hasTwoFactor(ctx.store, session.user) };
+      const account = ctx.store.operators.get(session.user);
+      return { user: session.user, expiresAt: new Date(session.expiresAt).toISOString(), has2fa: account?.totpSecret != null, role: roleOf(account ?? {}) };
     },
   },
   logout: {
-    access: 'session', audit: true, writeAhead: false,
+    access: 'session', changes: 'own-account', audit: true, writeAhead: false,
     async run(ctx, conn) {
       if (conn.session) await ctx.sessions.destroy(conn.session.tokenHash);
       conn.session = null;
@@ -114,11 +116,11 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
   },
   'totp.enroll': {
     // The enrolment code is a secret: checked in operators.ts, never put into the audit entry or the log.
-    access: 'session', audit: true,
+    access: 'session', changes: 'own-account', audit: true,
     run: (ctx, conn, args) => beginTotpEnrolment(ctx.store, conn.session!.user, args.code, conn.session!.tokenHash, ctx.now()),
   },
   'totp.confirm': op({
-    access: 'session', audit: true, args: z.object({ totp: z.string().max(16) }),
+    access: 'session', changes: 'own-account', audit: true, args: z.object({ totp: z.string().max(16) }),
     async run(ctx, conn, { totp }) {
       // Ends the operator's other sessions (operators.ts): their connections are told now, not at the next sweep.
       const { sessionsEnded } = await confirmTotpEnrolment(ctx.store, conn.session!.user, totp, ctx.now(), conn.session!.tokenHash);
@@ -127,7 +129,7 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
     },
   }),
   'terminals.create': op({
-    access: 'session', audit: true, target: (a) => argText(a, 'serial'),
+    access: 'session', changes: 'server', audit: true, target: (a) => argText(a, 'serial'),
     // What it was created with: the contact approvers will call is on record from the start, as its changes are.
     auditDetail: (a) => Object.fromEntries((['name', 'location', 'contact', 'vpn'] as const).filter((f) => a[f] !== undefined).map((f) => [f, asSent(a[f])])),
     args: z.object({ serial: serialSchema, name: text(128), location: text(256), contact: text(128), vpn: z.boolean().default(false) }),
@@ -158,17 +160,17 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
     },
   }),
   'terminals.list': {
-    access: 'session', audit: false,
+    access: 'session', changes: 'nothing', audit: false,
     run: (ctx, _conn, args) => listTerminals(ctx.store, args, ctx.now()),
   },
   'terminals.get': op({
-    access: 'session', audit: false, args: serialArg,
+    access: 'session', changes: 'nothing', audit: false, args: serialArg,
     run: (ctx, _conn, { serial }) => terminalViewOf(ctx.store, terminalOf(ctx, serial), ctx.now()),
   }),
   'terminals.unpair': op({
     // 2FA: unpairing breaks a terminal's trust until someone on site pairs it again with a phone call. With a password
     // alone, whoever had it could unpair the whole fleet in a loop.
-    access: '2fa', audit: true, target: (a) => argText(a, 'serial'), args: serialArg,
+    access: '2fa', changes: 'server', audit: true, target: (a) => argText(a, 'serial'), args: serialArg,
     // The key whose trust ends: which key was trusted, and until when, stays on record.
     auditDetail: (a, ctx) => ({ tfp: ctx.store.terminals.get(argText(a, 'serial') ?? '')?.tfp ?? null }),
     precondition: (ctx, _conn, { serial }) => terminalOf(ctx, serial),
@@ -176,7 +178,7 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
   }),
   'terminals.delete': op({
     // 2FA as for a contact change: deleted and created again, a terminal's contact would be whatever a password chose.
-    access: '2fa', audit: true, target: (a) => argText(a, 'serial'),
+    access: '2fa', changes: 'server', audit: true, target: (a) => argText(a, 'serial'),
     // What the terminal was: a deletion by mistake can be undone by hand from the audit log.
     auditDetail: (a, ctx) => {
       const serial = argText(a, 'serial');
@@ -188,7 +190,7 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
     run: (ctx, conn, { serial }) => ctx.router.decide({ type: 'delete', serial, user: conn.session!.user }),
   }),
   'terminals.update': op({
-    access: 'session', audit: true, target: (a) => argText(a, 'serial'), auditDetail: updateDetail, args: terminalEditArgs,
+    access: 'session', changes: 'server', audit: true, target: (a) => argText(a, 'serial'), auditDetail: updateDetail, args: terminalEditArgs,
     precondition(ctx, conn, { serial, seen, ...edit }) {
       if (Object.keys(edit).length === 0) throw new AppError('invalid_field', `give at least one of ${EDITABLE_TERMINAL_FIELDS.join(', ')}`);
       const current = terminalOf(ctx, serial);
@@ -203,43 +205,43 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
     run: (ctx, conn, { serial, seen: _seen, ...edit }) => ctx.router.decide({ type: 'update', serial, edit, user: conn.session!.user }),
   }),
   'pairing.list': {
-    access: 'session', audit: false,
+    access: 'session', changes: 'nothing', audit: false,
     run: (ctx, _conn, args) => listPairing(ctx.store, args, ctx.now()),
   },
   'pairing.get': op({
-    access: 'session', audit: false, args: requestIdArg,
+    access: 'session', changes: 'nothing', audit: false, args: requestIdArg,
     run: (ctx, _conn, { requestId }) => pairingViewOf(ctx.store, pairingOf(ctx, requestId), ctx.now()),
   }),
   'pairing.approve': op({
-    access: '2fa', audit: true, target: (a) => argText(a, 'requestId'), auditDetail: requestDetail,
+    access: '2fa', changes: 'server', audit: true, target: (a) => argText(a, 'requestId'), auditDetail: requestDetail,
     args: requestIdArg.extend({ code: z.string().max(32) }),
     precondition: (ctx, _conn, { requestId }) => pairingOf(ctx, requestId),
     run: (ctx, conn, { requestId, code }) => ctx.router.decide({ type: 'approve', serial: pairingOf(ctx, requestId).serial, requestId, code, user: conn.session!.user }),
   }),
   'pairing.reject': op({
-    access: 'session', audit: true, target: (a) => argText(a, 'requestId'), auditDetail: requestDetail, args: requestIdArg,
+    access: 'session', changes: 'server', audit: true, target: (a) => argText(a, 'requestId'), auditDetail: requestDetail, args: requestIdArg,
     precondition: (ctx, _conn, { requestId }) => pairingOf(ctx, requestId),
     run: (ctx, conn, { requestId }) => ctx.router.decide({ type: 'reject', serial: pairingOf(ctx, requestId).serial, requestId, user: conn.session!.user }),
   }),
   'unknown.list': {
-    access: 'session', audit: false,
+    access: 'session', changes: 'nothing', audit: false,
     run: (ctx) => [...ctx.store.unknownSerials.getRange().map(({ value }) => unknownSerialView(value))],
   },
   subscribe: op({
-    access: 'session', audit: false, args: z.object({ topics: z.array(z.enum(ADMIN_TOPICS)).min(1) }),
+    access: 'session', changes: 'nothing', audit: false, args: z.object({ topics: z.array(z.enum(ADMIN_TOPICS)).min(1) }),
     run(_ctx, conn, { topics }) {
       conn.subscribe(topics);
       return { topics };
     },
   }),
   'audit.list': {
-    access: 'session', audit: false,
+    access: 'session', changes: 'nothing', audit: false,
     run: (ctx, _conn, args) => listAudit(ctx.store, args),
   },
   'deposit.set': op({
     // The address customers pay into is what an attacker would swap: 2FA as for an approval (a password alone is what
     // leaks), and the entry keeps the new one and the one it replaced.
-    access: '2fa', audit: true, target: (a) => argText(a, 'coin'),
+    access: '2fa', changes: 'server', audit: true, target: (a) => argText(a, 'coin'),
     auditDetail: (a, ctx) => {
       const coin = argText(a, 'coin')?.toUpperCase() ?? null;
       return { address: argText(a, 'address'), previous: (coin && ctx.store.deposits.get(coin)?.address) ?? null };
@@ -254,15 +256,15 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
       return depositView(record);
     },
   }),
-  'deposit.list': { access: 'session', audit: false, run: (ctx) => [...ctx.store.deposits.getRange().map(({ value }) => depositView(value))] },
-  'gate.status': { access: 'session', audit: false, run: (ctx) => ctx.gate.status() },
+  'deposit.list': { access: 'session', changes: 'nothing', audit: false, run: (ctx) => [...ctx.store.deposits.getRange().map(({ value }) => depositView(value))] },
+  'gate.status': { access: 'session', changes: 'nothing', audit: false, run: (ctx) => ctx.gate.status() },
   'gate.open': op({
-    access: 'session', audit: true, auditDetail: (a) => ({ minutes: typeof a.minutes === 'number' ? a.minutes : null }),
+    access: 'session', changes: 'server', audit: true, auditDetail: (a) => ({ minutes: typeof a.minutes === 'number' ? a.minutes : null }),
     args: z.object({ minutes: z.number().int().min(1).max(GATE_MAX_MINUTES).default(60) }),
     run: (ctx, _conn, { minutes }) => ctx.gate.open(minutes),
   }),
-  'gate.close': { access: 'session', audit: true, run: (ctx) => ctx.gate.close() },
+  'gate.close': { access: 'session', changes: 'server', audit: true, run: (ctx) => ctx.gate.close() },
   // Read by pages that refresh themselves: it must not keep an unattended session alive.
-  'server.status': { access: 'session', audit: false, slides: false, run: (ctx) => ctx.server.status() },
+  'server.status': { access: 'session', changes: 'nothing', audit: false, slides: false, run: (ctx) => ctx.server.status() },
   ...VPN_OPS,
 };

@@ -11,11 +11,11 @@ const shown = (value: unknown): unknown =>
 const SETTING_FIELDS = ['host', 'port', 'proto', 'subnet', 'masterUrl'] as const;
 
 export const VPN_OPS: Readonly<Record<string, OpSpec>> = {
-  'vpn.get': { access: 'session', audit: false, run: (ctx) => ctx.vpn.status() },
+  'vpn.get': { access: 'session', changes: 'nothing', audit: false, run: (ctx) => ctx.vpn.status() },
   'vpn.set': op({
     // The host every VPN terminal's profile dials and the master URL it uses through the tunnel: what an attacker would
     // point elsewhere. 2FA as for deposit.set, and the entry keeps what was set and what it replaced.
-    access: '2fa', audit: true, target: () => 'vpn',
+    access: '2fa', changes: 'server', audit: true, target: () => 'vpn',
     auditDetail: (args, ctx) => {
       const current = ctx.vpn.status();
       const set = Object.fromEntries(SETTING_FIELDS.filter((field) => Object.hasOwn(args, field)).map((field) => [field, shown(args[field])]));
@@ -25,11 +25,12 @@ export const VPN_OPS: Readonly<Record<string, OpSpec>> = {
     args: vpnSetSchema,
     run: (ctx, conn, patch) => ctx.vpn.updateSettings(patch, conn.session!.user),
   }),
-  // The bundle holds the OpenVPN server's private key and the tls-crypt key: the same bar as approving a terminal.
-  'vpn.export': { access: '2fa', audit: true, target: () => 'vpn', run: (ctx) => ctx.vpn.exportBundle() },
-  'vpn.crl': { access: 'session', audit: false, run: (ctx) => ctx.vpn.crl() },
+  // The bundle holds the OpenVPN server's private key and the tls-crypt key: the same bar as approving a terminal. It
+  // writes nothing, but whoever holds those keys can stand in for the fleet's VPN server: `server`, not a viewer's.
+  'vpn.export': { access: '2fa', changes: 'server', audit: true, target: () => 'vpn', run: (ctx) => ctx.vpn.exportBundle() },
+  'vpn.crl': { access: 'session', changes: 'nothing', audit: false, run: (ctx) => ctx.vpn.crl() },
   'vpn.regenerate': op({
-    access: 'session', audit: true, target: (a) => argText(a, 'serial'), args: z.object({ serial: serialSchema }),
+    access: 'session', changes: 'server', audit: true, target: (a) => argText(a, 'serial'), args: z.object({ serial: serialSchema }),
     run: (ctx, conn, { serial }) => ctx.vpn.regenerate(serial, conn.session!.user),
   }),
 };
