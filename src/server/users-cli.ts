@@ -124,9 +124,10 @@ export async function runUsersCommand(command: UsersCommand, config: Config, nam
       case 'users role': {
         const done = await audited(store, 'users.role', name, { role: flags.role, force: flags.force }, () => setOperatorRole(store, name, flags.role, { force: flags.force }),
           (r) => ({ previous: r.previous, sessionsEnded: r.sessionsEnded }));
+        const as = done.role === 'viewer' ? 'a viewer' : 'an operator';
         out(done, done.previous === done.role
-          ? `${name} is a ${done.role} already: nothing changed\n`
-          : `${name} is now a ${done.role}${done.role === 'viewer' ? ' (can look, cannot change anything)' : ''}; ${sessions(done.sessionsEnded)}\n`);
+          ? `${name} is ${as} already: nothing changed\n`
+          : `${name} is now ${as}${done.role === 'viewer' ? ' (can look, cannot change anything)' : ''}; ${sessions(done.sessionsEnded)}\n`);
         return;
       }
       case 'users passwd': {

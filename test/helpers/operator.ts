@@ -14,9 +14,9 @@ export interface TestOperator {
   enrolmentCode: string | null;
 }
 
-export async function addOperator(dataDir: string, user: string, opts: { with2fa?: boolean } = {}): Promise<TestOperator> {
+export async function addOperator(dataDir: string, user: string, opts: { with2fa?: boolean; role?: 'operator' | 'viewer' } = {}): Promise<TestOperator> {
   const password = `correct horse battery ${user}`;
-  const args = ['users', 'add', user, '--password-stdin', '--json', '--data-dir', dataDir, ...(opts.with2fa === false ? ['--no-2fa'] : [])];
+  const args = ['users', 'add', user, '--password-stdin', '--json', '--data-dir', dataDir, ...(opts.with2fa === false ? ['--no-2fa'] : []), ...(opts.role ? ['--role', opts.role] : [])];
   const result = await serverCli(args, password + '\n');
   if (result.code !== 0) throw new Error(`users add failed: ${result.stderr}`);
   return { user, password, totpSecret: result.json.totpSecret, enrolmentCode: result.json.enrolmentCode };

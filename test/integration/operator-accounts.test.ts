@@ -275,7 +275,7 @@ describe('refusals', () => {
     expect(forced.code, forced.stderr).toBe(0);
     expect(forced.stdout).toContain('operator last disabled');
     await expectEnded(held, ended);
-    expect((await users(server, ['list'])).stdout).toMatch(/^last\t2fa=yes\t\S+\tdisabled=yes since \S+$/m);
+    expect((await users(server, ['list'])).stdout).toMatch(/^last\t2fa=yes\t\S+\tdisabled=yes since \S+\trole=operator$/m);
 
     const auditor = await login(server, await add(server, 'auditor', false));
     const entries = (await auditor.request('audit.list', { limit: 10 })) as AuditEntry[];
