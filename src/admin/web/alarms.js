@@ -17,6 +17,7 @@ const DONE = {
   'users.enable': 'was enabled again',
   'users.reset_2fa': 'had its two-factor authentication reset',
   'users.passwd': 'had its password changed',
+  'users.role': 'had its role changed (operator or viewer)',
 };
 /** What a refused command tried: "cli:root tried to disable operator account bob". */
 const TRIED = {
@@ -25,6 +26,7 @@ const TRIED = {
   'users.enable': 'enable',
   'users.reset_2fa': 'reset the two-factor authentication of',
   'users.passwd': 'change the password of',
+  'users.role': 'change the role of',
 };
 
 /** The notice for a push; `action` is users.add for operator.created. A refusal reads as an attempt, with its code. */

@@ -98,7 +98,15 @@ const ctx = {
   async loggedIn(result) {
     sessionStorage.setItem(TOKEN_KEY, result.token);
     await startSession(result);
-    if (!result.has2fa) ctx.navigate('#/2fa');
+    // 2FA lets an operator approve; a viewer approves nothing with it, and may still set it up from the header.
+    if (!result.has2fa && result.role !== 'viewer') ctx.navigate('#/2fa');
+  },
+  /**
+   * Whether the operator may change anything: a viewer is offered no control the server would refuse (`forbidden`).
+   * The server's check is the guard; this only keeps the page from offering buttons that fail.
+   */
+  mayChange() {
+    return store.session?.role !== 'viewer';
   },
   async logout() {
     try {
@@ -122,7 +130,9 @@ async function startSession(result) {
   // A reconnect of the same operator keeps the view on screen (and what they typed into it); it only reloads the data.
   const resumed = store.session?.user === result.user && shownView !== null;
   idleMs = Date.parse(result.expiresAt) - Date.now();
-  store.setSession({ user: result.user, has2fa: result.has2fa, expiresAt: result.expiresAt });
+  // A server from before roles answers none: its accounts are all operators. A change of role ends the session, so the
+  // views built for it need not follow one.
+  store.setSession({ user: result.user, has2fa: result.has2fa, role: result.role === 'viewer' ? 'viewer' : 'operator', expiresAt: result.expiresAt });
   touchSession();
   // MUST subscribe before loading the lists: a push between the two is then never lost. This and the loads are the
   // page's own after a reconnection (the login itself was the operator's): background.
@@ -241,7 +251,7 @@ store.subscribe(() => renderHeader(ctx));
 
 /** @type {[RegExp, (match: RegExpExecArray) => View][]} */
 const ROUTES = [
-  [/^#\/terminals\/new(?:\?serial=([^&]*))?$/, (m) => terminalCreateView(ctx, m[1] ? decodeURIComponent(m[1]) : '')],
+  [/^#\/terminals\/new(?:\?serial=([^&]*))?$/, (m) => (ctx.mayChange() ? terminalCreateView(ctx, m[1] ? decodeURIComponent(m[1]) : '') : readOnlyView('New terminal'))],
   [/^#\/terminals\/([^/?]+)$/, (m) => terminalDetailView(ctx, decodeURIComponent(m[1] ?? ''))],
   [/^#\/terminals$/, () => terminalsView(ctx)],
   [/^#\/pairing\/([^/?]+)$/, (m) => pairingDetailView(ctx, decodeURIComponent(m[1] ?? ''))],
@@ -252,6 +262,16 @@ const ROUTES = [
   [/^#\/server$/, () => serverView(ctx)],
   [/^#\/2fa$/, () => enrolView(ctx)],
 ];
+
+/** Where a viewer lands on a form it may not use (an address typed or kept from an operator's session). */
+function readOnlyView(title) {
+  return {
+    title,
+    el: h('section', { class: 'view narrow' }, h('h1', { tabindex: '-1' }, title),
+      h('p', { class: 'notice', id: 'read-only-notice' }, 'Your account is a viewer: you can look at the fleet, the pairing requests and the audit log, but not change anything. Ask an operator.'),
+      h('p', {}, h('a', { href: '#/terminals' }, 'Go to terminals'))),
+  };
+}
 
 function route() {
   if (!store.session) return;

@@ -1,4 +1,4 @@
-/** @module The header: navigation with the live pairing badge, the gate's state, the operator and logout, and the no-2FA banner. */
+/** @module The header: navigation with the live pairing badge, the gate's state, the operator (and a viewer's role) and logout, and the no-2FA or read-only banner. */
 import { byId, fill, h } from './dom.js';
 import { formatClock } from './format.js';
 
@@ -20,6 +20,7 @@ function build(ctx) {
   parts.unknownBadge = h('span', { class: 'badge badge-muted', id: 'unknown-badge' });
   parts.gate = h('a', { href: '#/gate', class: 'gate-pill', id: 'gate-pill' });
   parts.user = h('span', { class: 'user-name', id: 'user-name' });
+  parts.role = h('span', { class: 'pill', id: 'user-role', title: 'A read-only account: it can look, not change anything' }, 'viewer');
   parts.links = NAV.map(([href, label]) => h('a', { href }, label,
     href === '#/pairing' ? parts.badge : null,
     href === '#/unknown' ? parts.unknownBadge : null));
@@ -27,7 +28,7 @@ function build(ctx) {
     h('div', { class: 'topbar-row' },
       h('a', { class: 'brand', href: '#/terminals' }, 'Terminal pairing'),
       parts.gate,
-      h('div', { class: 'user' }, parts.user, h('button', { type: 'button', class: 'secondary small', id: 'logout', onclick: () => ctx.logout() }, 'Log out'))),
+      h('div', { class: 'user' }, parts.user, parts.role, h('button', { type: 'button', class: 'secondary small', id: 'logout', onclick: () => ctx.logout() }, 'Log out'))),
     h('nav', { 'aria-label': 'Main' }, parts.links));
   built = true;
 }
@@ -43,6 +44,8 @@ export function renderHeader(ctx) {
   }
   if (!built) build(ctx);
   parts.user.textContent = store.session.user;
+  const viewer = store.session.role === 'viewer';
+  parts.role.hidden = !viewer;
 
   const pending = store.pendingRequests().length;
   parts.badge.textContent = pending ? String(pending) : '';
@@ -64,11 +67,20 @@ export function renderHeader(ctx) {
     else link.removeAttribute('aria-current');
   }
 
-  banner.hidden = store.session.has2fa;
-  if (!store.session.has2fa && !banner.firstChild) {
-    fill(banner,
-      h('strong', {}, 'No two-factor authentication on your account. '),
-      'You can look around, but you cannot approve pairing requests, unpair or delete terminals, or set their contacts. ',
-      h('a', { href: '#/2fa' }, 'Set up 2FA now'));
+  // One banner for the session's account, filled again when another account logs in on this tab.
+  const kind = viewer ? 'viewer' : store.session.has2fa ? null : 'no-2fa';
+  banner.hidden = kind === null;
+  if (kind !== null && banner.dataset.kind !== kind) {
+    banner.dataset.kind = kind;
+    if (kind === 'viewer') {
+      fill(banner,
+        h('strong', {}, 'Read-only account. '),
+        'You can look at the terminals, pairing requests, audit log, gate and server, but not change anything: an operator approves, creates, unpairs and deletes.');
+    } else {
+      fill(banner,
+        h('strong', {}, 'No two-factor authentication on your account. '),
+        'You can look around, but you cannot approve pairing requests, unpair or delete terminals, or set their contacts. ',
+        h('a', { href: '#/2fa' }, 'Set up 2FA now'));
+    }
   }
 }

@@ -8,7 +8,11 @@ import { effectiveState } from './format.js';
 /** @typedef {import('../../protocol/types.js').PairingState} PairingState */
 /** @typedef {import('../../protocol/types.js').UnknownSerialView} UnknownSerialView */
 /** @typedef {import('../../protocol/types.js').GateStatus} GateStatus */
-/** @typedef {{ user: string, has2fa: boolean, expiresAt: string }} Session */
+/**
+ * `role`: `viewer` for a read-only account, which the server refuses every op that changes something; the page offers
+ * it no control that would fail.
+ * @typedef {{ user: string, has2fa: boolean, role: 'operator' | 'viewer', expiresAt: string }} Session
+ */
 /** @typedef {'session' | 'terminals' | 'requests' | 'unknown' | 'gate'} Topic */
 /**
  * @typedef {{ terminal: TerminalView, created: boolean } | { deleted: TerminalView } | { filled: TerminalView[] } | { reset: true }} TerminalsDetail

@@ -59,9 +59,12 @@ export function gateView(ctx) {
   const el = h('section', { class: 'view narrow' },
     h('h1', { tabindex: '-1' }, 'Gate'),
     status,
-    h('form', { class: 'card', id: 'gate-form', onsubmit: open, novalidate: true },
-      h('div', { class: 'field' }, h('label', { for: 'gate-minutes' }, 'Open for (minutes)'), minutes),
-      error.el,
-      h('div', { class: 'actions' }, closeButton, openButton)));
+    // A viewer sees whether terminals can pair; opening and closing the gate is an operator's.
+    ctx.mayChange()
+      ? h('form', { class: 'card', id: 'gate-form', onsubmit: open, novalidate: true },
+        h('div', { class: 'field' }, h('label', { for: 'gate-minutes' }, 'Open for (minutes)'), minutes),
+        error.el,
+        h('div', { class: 'actions' }, closeButton, openButton))
+      : h('p', { class: 'muted', id: 'gate-read-only' }, 'Your account is a viewer: an operator opens and closes the gate.'));
   return { el, title: 'Gate', dispose: unsubscribe };
 }

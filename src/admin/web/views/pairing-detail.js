@@ -40,6 +40,7 @@ export function pairingDetailView(ctx, requestId) {
   const error = formError('approve-error');
   const approveButton = h('button', { type: 'submit', class: 'primary', id: 'approve' }, 'APPROVE');
   const rejectButton = h('button', { type: 'button', class: 'danger', id: 'reject', onclick: reject }, 'REJECT…');
+  const readOnly = h('p', { class: 'notice', id: 'decide-read-only' }, 'Your account is a viewer: an operator approves or rejects this request.');
   const no2fa = h('p', { class: 'notice', id: 'approve-needs-2fa' }, 'Only operators with two-factor authentication may approve. ', h('a', { href: '#/2fa' }, 'Set up 2FA'), ' — you can still reject.');
   const form = h('form', { class: 'card approve', id: 'approve-form', onsubmit: approve, novalidate: true },
     h('h2', {}, 'Decide'),
@@ -178,7 +179,10 @@ export function pairingDetailView(ctx, requestId) {
       h('dt', {}, 'Requested'), h('dd', {}, formatTime(r.requestedAt)),
       h('dt', {}, 'Expires'), h('dd', {}, formatTime(r.expiresAt))),
     terminalInfo(r.info));
-    if (state === 'pending' && r.code) {
+    if (state === 'pending' && r.code && !ctx.mayChange()) {
+      // A viewer sees the request and its code, and is offered no decision: the server would refuse it (forbidden).
+      if (!actions.contains(readOnly)) fill(actions, readOnly);
+    } else if (state === 'pending' && r.code) {
       const has2fa = store.session?.has2fa === true;
       approveButton.disabled = !has2fa;
       no2fa.hidden = has2fa;

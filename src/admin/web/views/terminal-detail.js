@@ -168,10 +168,12 @@ export function terminalDetailView(ctx, serial) {
     fill(rows.paired.dd, formatTime(t.pairedAt));
     fill(rows.lastSeen.dd, t.lastSeenAt ? formatTime(t.lastSeenAt) : 'never');
     fill(rows.created.dd, formatTime(t.createdAt));
-    editButton.hidden = editor !== null;
-    unpairButton.hidden = t.state !== 'paired';
-    deleteButton.hidden = t.state === 'paired';
-    cannotDelete.hidden = t.state !== 'paired';
+    // A viewer is offered none of them: the server would refuse each (forbidden).
+    const mayChange = ctx.mayChange();
+    editButton.hidden = !mayChange || editor !== null;
+    unpairButton.hidden = !mayChange || t.state !== 'paired';
+    deleteButton.hidden = !mayChange || t.state === 'paired';
+    cannotDelete.hidden = !mayChange || t.state !== 'paired';
   }
 
   function renderRequests() {

@@ -197,7 +197,7 @@ export function terminalsView(ctx) {
   const el = h('section', { class: 'view' },
     h('div', { class: 'view-head' },
       h('h1', { tabindex: '-1' }, 'Terminals'),
-      h('a', { class: 'button primary', href: '#/terminals/new', id: 'new-terminal' }, 'New terminal')),
+      ctx.mayChange() ? h('a', { class: 'button primary', href: '#/terminals/new', id: 'new-terminal' }, 'New terminal') : null),
     h('div', { class: 'toolbar', role: 'search' },
       h('div', { class: 'field grow' }, h('label', { for: 'terminal-search' }, 'Search'), search),
       h('div', { class: 'field' }, h('label', { for: 'terminal-state' }, 'State'), state)),

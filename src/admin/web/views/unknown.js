@@ -20,7 +20,7 @@ export function unknownView(ctx) {
         { label: 'From', cell: (u) => u.remoteAddress },
         { label: 'Last attempt', cell: (u) => formatTime(u.lastAttemptAt) },
         { label: 'Attempts', cell: (u) => String(u.attempts ?? 1) },
-        { label: 'Action', cell: (u) => h('a', { class: 'button small', href: `#/terminals/new?serial=${encodeURIComponent(u.serial)}`, 'aria-label': `Create terminal ${u.serial}` }, 'Create terminal') },
+        ...(ctx.mayChange() ? [{ label: 'Action', cell: (u) => h('a', { class: 'button small', href: `#/terminals/new?serial=${encodeURIComponent(u.serial)}`, 'aria-label': `Create terminal ${u.serial}` }, 'Create terminal') }] : []),
       ],
     }));
   }
