@@ -315,6 +315,11 @@ const GLOBAL_OPTIONS = `Options:
 
 The session cas login keeps is a file per server URL and user, owner-only, in
 $CAS_SESSION_DIR (default ~/.config/cas): set it apart on a shared account.
+
+A viewer account (pairing-server users add NAME --role viewer) runs the list, get
+and status commands, watch, login, logout and totp; every command that changes
+something fails with "error: forbidden: NAME is a viewer: …" (exit 1). cas login
+says when the account is a viewer.
 `;
 
 function commandLine(c: CommandSpec): string {

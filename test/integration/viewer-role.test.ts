@@ -168,6 +168,8 @@ describe('a viewer', () => {
     const json = await cas(['--json', 'gate', 'open', '--minutes', '5']);
     expect(json.json).toMatchObject({ error: 'forbidden' });
     expect(await alice.request('pairing.get', { requestId: pendingRequestId })).toMatchObject({ state: 'pending' });
+    expect((await casCli(['--help'])).stdout).toContain('A viewer account (pairing-server users add NAME --role viewer)');
+    expect((await users(['role', '--help'])).stdout).toMatch(/^Usage: pairing-server users role NAME operator\|viewer/);
   }, 60_000);
 });
 
