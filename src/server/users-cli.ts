@@ -57,12 +57,10 @@ const sessions = (n: number): string => `${n} session${n === 1 ? '' : 's'} ended
 /** The secret or enrolment code is printed here once, never stored in the clear, logged or audited. */
 function printSecret(created: CreatedOperator, role: OperatorRole): void {
   if (role === 'viewer') {
-    // A viewer needs no 2FA to do what it may; one that has it is kept from nothing else either.
-    process.stdout.write(`${created.user} is a viewer: can look at the fleet, pairing requests and audit log, cannot change anything
-`);
+    // A viewer needs no 2FA for what it may do: its enrolment code is offered, not pressed as an operator's is.
+    process.stdout.write(`${created.user} is a viewer: can look at the fleet, pairing requests and audit log, cannot change anything\n`);
     if (!created.otpauthUri) {
-      process.stdout.write(`enrolment code for 2FA, if they want it (shown once; until ${created.enrolmentCodeExpiresAt}, 5 tries): ${created.enrolmentCode}
-`);
+      process.stdout.write(`enrolment code for 2FA, if they want it (shown once; until ${created.enrolmentCodeExpiresAt}, 5 tries): ${created.enrolmentCode}\n`);
       return;
     }
   }

@@ -106,8 +106,11 @@ beforeAll(async () => {
 
 describe('a viewer', () => {
   it('is created with users add --role viewer, and users list shows the role', async () => {
+    const added = await serverCli(['users', 'add', 'val', '--password-stdin', '--role', 'viewer', '--no-2fa', '--data-dir', server.dataDir], 'a long enough passphrase\n');
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.stdout).toMatch(/^viewer val created\nval is a viewer: can look at the fleet, pairing requests and audit log, cannot change anything\nenrolment code for 2FA, if they want it \(shown once; until \S+, 5 tries\): \d{4}-\d{4}-\d{4}\n$/);
     const listed = (await users(['list', '--json'])).json as { user: string; role: string }[];
-    expect(listed.map(({ user, role }) => ({ user, role }))).toEqual([{ user: 'alice', role: 'operator' }, { user: 'vic', role: 'viewer' }]);
+    expect(listed.map(({ user, role }) => ({ user, role }))).toEqual([{ user: 'alice', role: 'operator' }, { user: 'val', role: 'viewer' }, { user: 'vic', role: 'viewer' }]);
     expect((await users(['list'])).stdout).toMatch(/^vic\t2fa=yes\t\S+\tdisabled=no\trole=viewer$/m);
   });
 
