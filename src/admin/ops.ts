@@ -12,6 +12,7 @@ import { listAudit, listPairing, listTerminals } from './listings.js';
 import { argText, op, type Connection, type OpSpec, type OpsContext } from './op-spec.js';
 import { beginTotpEnrolment, checkLogin, confirmTotpEnrolment, hasTwoFactor, nameTried, roleOf } from './operators.js';
 import { VPN_OPS } from './vpn-ops.js';
+import { CASH_OPS } from './cash-ops.js';
 
 /**
  * An operator's free text (a terminal's name, location, contact): one line of visible text. No control characters, which
@@ -267,4 +268,5 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
   // Read by pages that refresh themselves: it must not keep an unattended session alive.
   'server.status': { access: 'session', changes: 'nothing', audit: false, slides: false, run: (ctx) => ctx.server.status() },
   ...VPN_OPS,
+  ...CASH_OPS,
 };

@@ -72,6 +72,17 @@ export interface UnknownSerialView {
   attempts: number;
 }
 
+/** A cash event as operators read it (`cash.list`, `cash.export`): `at` is the terminal's clock, `receivedAt` the server's. */
+export interface CashEventView {
+  serial: string;
+  eventId: string;
+  currency: string;
+  denomination: number;
+  count: number;
+  at: string;
+  receivedAt: string;
+}
+
 export interface DepositAddressView {
   coin: string;
   address: string;

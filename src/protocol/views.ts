@@ -1,6 +1,6 @@
 /** @module Turns stored records into the camelCase views of the admin channel (PROTOCOL.md "Result fields"). */
-import { effectiveState, type AuditRecord, type DepositRecord, type PairingRecord, type TerminalRecord, type UnknownSerialRecord } from '../store/records.js';
-import type { AuditEntry, DepositAddressView, PairingView, TerminalState, TerminalView, UnknownSerialView } from './types.js';
+import { effectiveState, type AuditRecord, type CashEventRecord, type DepositRecord, type PairingRecord, type TerminalRecord, type UnknownSerialRecord } from '../store/records.js';
+import type { AuditEntry, CashEventView, DepositAddressView, PairingView, TerminalState, TerminalView, UnknownSerialView } from './types.js';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -49,4 +49,9 @@ export function unknownSerialView(record: UnknownSerialRecord): UnknownSerialVie
 
 export function depositView(record: DepositRecord): DepositAddressView {
   return { coin: record.coin, address: record.address, updatedAt: new Date(record.updatedAt).toISOString(), updatedBy: record.updatedBy };
+}
+
+export function cashEventView(record: CashEventRecord): CashEventView {
+  const { serial, eventId, currency, denomination, count, at } = record;
+  return { serial, eventId, currency, denomination, count, at, receivedAt: new Date(record.receivedAt).toISOString() };
 }

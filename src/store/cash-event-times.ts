@@ -36,6 +36,22 @@ export class CashEventTimes {
     return events;
   }
 
+  /**
+   * Up to `limit` events received in [since, until), oldest first, starting after `after` (exclusive) when given: one
+   * short read per page of an export (admin/cash-ops.ts), whatever the store holds outside the range.
+   */
+  between(since: number, until: number, after: CashEventTime | null, limit: number): CashEventTime[] {
+    const start: Key = after === null ? ([since] as unknown as Key) : [after.receivedAt, after.serial, after.eventId];
+    const events: CashEventTime[] = [];
+    for (const key of this.db.getKeys({ start, end: [until] as unknown as Key, limit: limit + 1 })) {
+      const [receivedAt, serial, eventId] = key;
+      if (after !== null && receivedAt === after.receivedAt && serial === after.serial && eventId === after.eventId) continue;
+      if (events.length === limit) break;
+      events.push({ receivedAt, serial, eventId });
+    }
+    return events;
+  }
+
   /** Empties it, with the events (the fleet benchmark's store between runs). Inside `atomically`. */
   clearSync(): void {
     this.db.clearSync();
