@@ -5,6 +5,7 @@ import { totpDigits } from '../crypto/totp.js';
 import { enrolmentCodeDigits } from './enrolment-code.js';
 import { writeVpnBundle } from '../vpn/vpn-bundle-files.js';
 import { importTerminals, readImportFile, type ImportRow, type ImportSummary } from './terminal-import.js';
+import { checkExportTarget, EXPORT_FORMATS, exportCashEvents, parseExportDate, type ExportFormat, type ExportProgress, type ExportRequest } from './cash-export.js';
 
 /** Options that belong to one command or another (the global ones live in cli-args.ts). */
 export const COMMAND_OPTIONS = {
@@ -29,6 +30,9 @@ export const COMMAND_OPTIONS = {
   serial: { type: 'string' },
   before: { type: 'string' },
   'skip-existing': { type: 'boolean' },
+  since: { type: 'string' },
+  until: { type: 'string' },
+  format: { type: 'string' },
 } as const;
 export type CommandOption = keyof typeof COMMAND_OPTIONS;
 export type CommandValues = Partial<Record<CommandOption, string | boolean>>;
@@ -37,7 +41,7 @@ export type CommandValues = Partial<Record<CommandOption, string | boolean>>;
 export type Renderer =
   | 'terminal' | 'terminals' | 'pairing' | 'pairings' | 'decision'
   | 'deposit' | 'deposits' | 'audit' | 'gate' | 'unknown' | 'unpaired' | 'deleted' | 'enrolment' | 'enrolled' | 'events' | 'session'
-  | 'vpn' | 'vpn-config' | 'vpn-export' | 'vpn-crl' | 'server' | 'import';
+  | 'vpn' | 'vpn-config' | 'vpn-export' | 'vpn-crl' | 'server' | 'import' | 'cash-events' | 'cash-export';
 
 export interface CommandSpec {
   /** `group` or `group command`, as typed. */
@@ -56,12 +60,14 @@ export interface CommandSpec {
    * The op answers a page at a time (`{[items]: [...], next}`): the command asks for pages, passing `next` back as
    * `cursor`, until there are no more or it has `--limit` items, and prints them as one list.
    */
-  pages?: { items: 'terminals' | 'requests'; cursor: 'after' | 'before' };
+  pages?: { items: 'terminals' | 'requests' | 'events'; cursor: 'after' | 'before' };
   /**
    * A command that is many requests of `op` (terminals import): sends them with `request` and returns what is printed,
    * and whether every one went as asked (else cas exits 1). `progress` is told how far it got.
    */
   many?(request: (op: string, args: object) => Promise<unknown>, args: Record<string, unknown>, progress: (summary: ImportSummary) => void): Promise<{ result: unknown; ok: boolean }>;
+  /** A command that pages through `op` into a file (cash-events export): returns what is printed; `progress` is told how far it got. */
+  toFile?(request: (op: string, args: object) => Promise<unknown>, args: Record<string, unknown>, progress: (p: ExportProgress) => void): Promise<unknown>;
 }
 
 const PAIRING_STATES = ['pending', 'approved', 'rejected', 'expired'] as const;
@@ -120,6 +126,19 @@ function vpnSetArgs(values: CommandValues): Record<string, unknown> {
   if (masterUrl !== undefined) args.masterUrl = masterUrl === 'default' ? null : masterUrl;
   if (Object.keys(args).length === 0) throw new UsageError('vpn set needs at least one of --host, --port, --proto, --subnet, --master-url');
   return args;
+}
+
+/** `cash-events export` flags → what exportCashEvents needs; the folder and dates are checked before the server is asked. */
+function exportArgs(v: CommandValues): Record<string, unknown> {
+  if (typeof v.out !== 'string' || v.out === '') throw new UsageError('cash-events export needs --out FILE: the events are written to a file');
+  checkExportTarget(v.out);
+  const format = v.format ?? 'csv';
+  if (!(EXPORT_FORMATS as readonly unknown[]).includes(format)) throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}`);
+  const since = typeof v.since === 'string' ? parseExportDate('since', v.since) : undefined;
+  const until = typeof v.until === 'string' ? parseExportDate('until', v.until) : undefined;
+  if (since !== undefined && until !== undefined && since >= until) throw new UsageError('--until must be later than --since');
+  const args: ExportRequest = { out: v.out, format: format as ExportFormat, ...(since && { since }), ...(until && { until }), ...(typeof v.serial === 'string' && { serial: v.serial }) };
+  return { ...args };
 }
 
 type Spec = Omit<CommandSpec, 'group' | 'toArgs'> & Partial<Pick<CommandSpec, 'toArgs'>>;
@@ -279,6 +298,20 @@ const SPECS: readonly Spec[] = [
   {
     name: 'vpn regenerate', usage: 'SERIAL', summary: 'reissue a paired terminal\'s VPN configuration with the current settings (no re-pairing)',
     positionals: ['SERIAL'], options: [], op: 'vpn.regenerate', render: 'vpn-config', toArgs: ([serial]) => ({ serial }),
+  },
+  {
+    name: 'cash-events list', usage: 'SERIAL [--limit N]',
+    summary: 'a terminal\'s cash events, newest first: the newest 100 unless --limit (every one: cash-events export --serial SERIAL)',
+    positionals: ['SERIAL'], options: ['limit'], op: 'cash.list', render: 'cash-events', pages: { items: 'events', cursor: 'before' },
+    toArgs: ([serial], v) => ({ serial, limit: positiveInt('limit', v.limit) ?? 100 }),
+  },
+  {
+    name: 'cash-events export', usage: '--out FILE [--since DATE] [--until DATE] [--serial SERIAL] [--format csv|jsonl]',
+    summary: 'write every cash event received from --since (inclusive) to --until (exclusive) into FILE, as CSV (default) or JSON Lines; ' +
+      'DATE: 2026-12-01 (midnight UTC) or 2026-12-01T08:00:00Z; the file appears whole when done; audited',
+    positionals: [], options: ['out', 'since', 'until', 'serial', 'format'], op: 'cash.export', render: 'cash-export',
+    toArgs: (_, v) => exportArgs(v),
+    toFile: (request, args, progress) => exportCashEvents(request, args as unknown as ExportRequest, progress),
   },
   {
     name: 'watch', usage: '[--topics pairing,terminals]', summary: 'print pairing and terminal events as they happen (Ctrl-C ends)',

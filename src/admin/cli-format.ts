@@ -3,6 +3,7 @@ import { formatFingerprint, normalizeFingerprint } from '../crypto/fingerprint.j
 import type { AdminPush } from '../protocol/types.js';
 import type { Renderer } from './cli-commands.js';
 import type { ImportSummary } from './terminal-import.js';
+import type { ExportProgress, ExportSummary } from './cash-export.js';
 
 type Row = Record<string, unknown>;
 
@@ -111,6 +112,14 @@ export function renderResult(renderer: Renderer, result: unknown): string {
     }
     case 'import':
       return importSummary(result as ImportSummary);
+    case 'cash-events':
+      // `at` is the terminal's clock, RECEIVED the server's: the order is the server's, and a terminal's clock may be off.
+      return table(listOf(result, 'events'), result, [
+        ['TIME', (r) => time(r.at)], ['EVENT', (r) => r.eventId], ['CURRENCY', (r) => r.currency],
+        ['DENOMINATION', (r) => r.denomination], ['COUNT', (r) => r.count], ['RECEIVED', (r) => time(r.receivedAt)],
+      ]);
+    case 'cash-export':
+      return exportSummary(result as ExportSummary);
   }
 }
 
@@ -119,6 +128,17 @@ const n = (count: number): string => count.toLocaleString('en');
 /** How far an import got, for its progress line: rows answered, and how. */
 export function importProgress(s: ImportSummary): string {
   return `${n(s.created + s.skipped + s.failed.length)} of ${n(s.total)}: ${n(s.created)} created, ${n(s.skipped)} skipped, ${n(s.failed.length)} failed`;
+}
+
+/** How far an export got, for its progress line. */
+export function exportProgress(p: ExportProgress): string {
+  return `${n(p.events)} cash events written${p.done ? '' : ' so far'}`;
+}
+
+/** What an export wrote, and of which range: a file of 0 events says so rather than looking like a failure. */
+function exportSummary(s: ExportSummary): string {
+  const range = [s.serial === null ? 'every terminal' : `terminal ${text(s.serial)}`, s.since === null ? null : `received from ${time(s.since)}`, s.until === null ? null : `before ${time(s.until)}`];
+  return `${n(s.events)} cash events (${range.filter((part) => part !== null).join(', ')}) written to ${text(s.out)} as ${s.format}\n`;
 }
 
 /** What an import did: counts, each failed row with its line, and why it stopped if it did. */

@@ -7,7 +7,7 @@ import { AdminClient, type SessionInfo } from './admin-client.js';
 import { parseCli, resolveConnection } from './cli-args.js';
 import type { CommandSpec } from './cli-commands.js';
 import type { ImportSummary } from './terminal-import.js';
-import { importProgress, renderPush, renderResult } from './cli-format.js';
+import { exportProgress, importProgress, renderPush, renderResult } from './cli-format.js';
 import { loadSession, removeSession, saveSession, sessionFile } from './cli-session.js';
 import { isInteractive, promptTotp, readPassword, type CliIo } from './cli-prompt.js';
 import { isMainModule } from '../main-module.js';
@@ -68,6 +68,10 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
         const { result, ok } = await command.many((op, opArgs) => client.request(op, opArgs), args ?? {}, progressLine(io));
         io.stdout.write(globals.json ? `${JSON.stringify(result, null, 2)}\n` : renderResult(command.render, result));
         if (!ok) exitCode = EXIT_FAILED;
+      } else if (command.toFile) {
+        const show = progress(io);
+        const result = await command.toFile((op, opArgs) => client.request(op, opArgs), args ?? {}, (p) => show(exportProgress(p), p.done));
+        io.stdout.write(globals.json ? `${JSON.stringify(result, null, 2)}\n` : renderResult(command.render, result));
       } else {
         const reply = command.pages ? await everyPage(client, command.op, command.pages, args ?? {}) : await client.request(command.op, args);
         // Results holding keys are written to files; only the summary of what was written is printed.
@@ -90,20 +94,24 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
 
 /**
  * How far a long command got, on stderr: rewritten in place on a terminal every 250 ms, a line every 5 s otherwise (a
- * log that someone tails). Its last line, once every row is answered, ends with a newline, so that the summary on
- * stdout starts a line of its own.
+ * log that someone tails). Its last line (`last`: every row answered, every page written) ends with a newline, so that
+ * the summary on stdout starts a line of its own.
  */
-function progressLine(io: CliIo): (summary: ImportSummary) => void {
+function progress(io: CliIo): (line: string, last: boolean) => void {
   const tty = (io.stderr as { isTTY?: boolean }).isTTY === true;
   let shownAt = Date.now();
-  return (s) => {
-    const done = s.created + s.skipped + s.failed.length;
+  return (line, last) => {
     const now = Date.now();
-    if (now - shownAt < (tty ? 250 : 5_000) && done < s.total) return;
+    if (now - shownAt < (tty ? 250 : 5_000) && !last) return;
     shownAt = now;
-    const line = importProgress(s);
-    io.stderr.write(tty ? `\r${line}${done < s.total ? '' : '\n'}` : `${line}\n`);
+    io.stderr.write(tty ? `\r${line}${last ? '\n' : ''}` : `${line}\n`);
   };
+}
+
+/** An import's progress line: rows answered of the file's. */
+function progressLine(io: CliIo): (summary: ImportSummary) => void {
+  const show = progress(io);
+  return (s) => show(importProgress(s), s.created + s.skipped + s.failed.length >= s.total);
 }
 
 /** Asks for pages until the last one, or until `args.limit` items: the server answers at most 1,000 a page. */

@@ -1,0 +1,108 @@
+/**
+ * @module `cas cash-events export`: pages through `cash.export` / `cash.next` and writes every event to a CSV or JSON
+ * Lines file, whole or not at all (a temporary file beside it, flushed, then renamed into place).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { UsageError } from '../cli-errors.js';
+import { AppError } from '../errors.js';
+import type { CashEventView } from '../protocol/types.js';
+
+export const EXPORT_FORMATS = ['csv', 'jsonl'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+export interface ExportRequest {
+  out: string;
+  format: ExportFormat;
+  since?: string;
+  until?: string;
+  serial?: string;
+}
+
+export interface ExportSummary {
+  out: string;
+  format: ExportFormat;
+  events: number;
+  since: string | null;
+  until: string | null;
+  serial: string | null;
+}
+
+/** How far an export got, for the progress line: events written so far, and whether that was the last page. */
+export interface ExportProgress {
+  events: number;
+  done: boolean;
+}
+
+const COLUMNS = ['serial', 'eventId', 'currency', 'denomination', 'count', 'at', 'receivedAt'] as const;
+/** The largest page the server gives (cash-ops.ts). */
+const PAGE_SIZE = 1000;
+
+/** `2026-12-01` (midnight UTC) or an ISO 8601 time with its offset; anything else is a usage mistake, not a guess. */
+export function parseExportDate(flag: string, value: string): string {
+  const day = /^\d{4}-\d{2}-\d{2}$/.test(value);
+  const full = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/.test(value);
+  const ms = day || full ? Date.parse(day ? `${value}T00:00:00Z` : value) : NaN;
+  if (Number.isNaN(ms)) throw new UsageError(`--${flag} must be a date (2026-12-01, midnight UTC) or a time with its offset (2026-12-01T08:00:00Z, 2026-12-01T09:00:00+01:00)`);
+  return new Date(ms).toISOString();
+}
+
+/** Checked before anything is asked of the server: a folder that is not there, or a folder named as the file. */
+export function checkExportTarget(out: string): void {
+  const dir = path.dirname(path.resolve(out));
+  if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--out ${out}: the folder ${dir} does not exist`);
+  if (fs.statSync(out, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--out ${out} is a folder: name the file to write`);
+}
+
+/** Every field is a plain token (schemas.ts: serials, event ids, ISO times, numbers), but a cell is quoted if it ever is not. */
+const csvCell = (value: unknown): string => {
+  const text = String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+};
+
+function lines(events: readonly CashEventView[], format: ExportFormat): string {
+  return events.map((e) => (format === 'csv' ? COLUMNS.map((c) => csvCell(e[c])).join(',') : JSON.stringify(e))).join('\n') + (events.length > 0 ? '\n' : '');
+}
+
+/**
+ * Writes the events the server holds for `req` to `req.out`: the file appears only once every page is written and
+ * flushed (owner-only: it is the fleet's takings), and an export that fails leaves none, nor a file it replaced changed.
+ */
+export async function exportCashEvents(
+  request: (op: string, args: object) => Promise<unknown>, req: ExportRequest, progress: (p: ExportProgress) => void,
+): Promise<ExportSummary> {
+  const temp = path.join(path.dirname(req.out), `.${path.basename(req.out)}.${process.pid}.tmp`);
+  const fd = fs.openSync(temp, 'w', 0o600);
+  let events = 0;
+  try {
+    if (req.format === 'csv') fs.writeSync(fd, `${COLUMNS.join(',')}\n`);
+    let page = pageOf(await request('cash.export', { ...(req.since && { since: req.since }), ...(req.until && { until: req.until }), ...(req.serial && { serial: req.serial }), limit: PAGE_SIZE }));
+    for (;;) {
+      if (page.events.length > 0) fs.writeSync(fd, lines(page.events, req.format));
+      events += page.events.length;
+      progress({ events, done: page.next === null });
+      if (page.next === null) break;
+      page = pageOf(await request('cash.next', { cursor: page.next, limit: PAGE_SIZE }));
+    }
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fs.renameSync(temp, req.out);
+  } catch (err) {
+    try {
+      fs.closeSync(fd);
+    } catch {
+      // closed before the rename failed
+    }
+    fs.rmSync(temp, { force: true });
+    throw err;
+  }
+  return { out: req.out, format: req.format, events, since: req.since ?? null, until: req.until ?? null, serial: req.serial ?? null };
+}
+
+function pageOf(value: unknown): { events: CashEventView[]; next: string | null } {
+  const page = value as { events?: unknown; next?: unknown } | null;
+  if (!page || !Array.isArray(page.events) || (page.next !== null && typeof page.next !== 'string')) {
+    throw new AppError('internal_error', 'the server answered cash.export without events: a server older than this cas?');
+  }
+  return { events: page.events as CashEventView[], next: page.next as string | null };
+}
