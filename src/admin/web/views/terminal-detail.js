@@ -6,6 +6,7 @@ import { dataTable, field, fill, fingerprintText, formError, h, pill } from '../
 import { errorText, formatTime } from '../format.js';
 import { requestPages } from '../request-pages.js';
 import { auditHash } from './audit.js';
+import { cashEventsPanel } from './cash-events.js';
 /** @typedef {import('../channel.js').Failure} Failure */
 
 /** What an operator may correct after creating the terminal; the rest belongs to the pairing. */
@@ -37,10 +38,11 @@ export function terminalDetailView(ctx, serial) {
   const editSlot = h('div');
   const requests = h('div');
   const missing = h('p', { class: 'empty', role: 'status' }, 'Loading…');
+  const cash = cashEventsPanel(ctx, serial);
   const shown = h('div', {}, editSlot, facts,
     h('div', { class: 'actions' }, editButton, unpairButton, deleteButton), cannotDelete, error,
     h('p', {}, auditLink, ' — who created, changed, paired or unpaired it, and the decisions on its pairing requests.'),
-    h('h2', {}, 'Pairing requests'), requests);
+    h('h2', {}, 'Pairing requests'), requests, cash.el);
   const body = h('div', { id: 'terminal-detail' }, missing, shown);
 
   /** While open: the form that stands in for the Name, Location and Contact rows. */
@@ -207,6 +209,7 @@ export function terminalDetailView(ctx, serial) {
       // A reconnection: the page's copy and its requests may have missed pushes meanwhile.
       fetch();
       history.load(false);
+      void cash.load({ background: true });
     } else if (detail?.deleted?.serial === serial) {
       missing.textContent = `Terminal ${serial} was deleted.`;
       render();
@@ -217,6 +220,7 @@ export function terminalDetailView(ctx, serial) {
   render();
   fetch();
   history.load(false);
+  void cash.load();
 
   const el = h('section', { class: 'view' },
     h('p', { class: 'crumbs' }, h('a', { href: '#/terminals' }, '← Terminals')),

@@ -1,0 +1,85 @@
+/**
+ * @module End to end: a terminal's detail view shows the latest cash events its real paired terminal sent, newest
+ * first, pages back to the first, takes a new one on Refresh, and says so when there are none.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import type { AdminClient } from '../../src/admin/admin-client.js';
+import { launchChromium, logIn, openPage, screenshot, type WatchedPage } from '../helpers/browser.js';
+import { addOperator, connectOperator, pairRawTerminal } from '../helpers/operator.js';
+import { RawTerminal } from '../helpers/raw-terminal.js';
+import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+
+const PAIRED = 'CE-KIOSK-1';
+const EMPTY = 'CE-EMPTY-1';
+/** More than the view's first page of 20. */
+const SENT = 25;
+
+let server: ServerProcess;
+let browser: Browser;
+let clerk: AdminClient;
+let terminal: RawTerminal;
+let watched: WatchedPage;
+let page: Page;
+
+const eventId = (i: number): string => `cash-${String(i).padStart(3, '0')}`;
+const rowKeys = (): Promise<(string | null)[]> => page.locator('#cash-events-table tbody tr').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-key')));
+const newestFirst = (from: number, to: number): string[] => Array.from({ length: to - from + 1 }, (_, i) => eventId(to - i));
+
+async function send(i: number): Promise<void> {
+  const body = { eventId: eventId(i), currency: 'EUR', denomination: 50, count: i + 1, at: new Date().toISOString() };
+  const reply = await terminal.send(server.masterUrl, '/api/v1/cash-events', { body: JSON.stringify(body) });
+  expect(reply.json).toEqual({ accepted: true, duplicate: false });
+}
+
+beforeAll(async () => {
+  browser = await launchChromium();
+  server = await startServerProcess();
+  clerk = await connectOperator(server, await addOperator(server.dataDir, 'clerk'));
+  await clerk.request('gate.open', { minutes: 30 });
+  terminal = RawTerminal.create(PAIRED);
+  await pairRawTerminal(clerk, server, terminal);
+  await clerk.request('terminals.create', { serial: EMPTY });
+  for (let i = 0; i < SENT; i++) await send(i);
+
+  watched = await openPage(browser);
+  page = watched.page;
+  await logIn(page, `https://127.0.0.1:${server.ports.admin}/`, await addOperator(server.dataDir, 'alice'));
+}, 120_000);
+
+afterAll(async () => {
+  await watched?.context.close().catch(() => {});
+  await browser?.close();
+  await clerk?.close();
+  await server?.stop();
+});
+
+describe('cash events on the terminal page', () => {
+  it('shows the latest cash events newest first, with what the terminal sent, and pages back to the first', async () => {
+    await page.goto(`${page.url().split('#')[0]}#/terminals/${PAIRED}`);
+    await expect.poll(rowKeys, { timeout: 10_000 }).toEqual(newestFirst(SENT - 20, SENT - 1));
+    const first = page.locator('#cash-events-table tbody tr').first();
+    expect(await first.locator('td[data-label="Event ID"]').textContent()).toBe(eventId(SENT - 1));
+    expect(await first.locator('td[data-label="Currency"]').textContent()).toBe('EUR');
+    expect(await first.locator('td[data-label="Denomination"]').textContent()).toBe('50');
+    expect(await first.locator('td[data-label="Count"]').textContent()).toBe(String(SENT));
+    await screenshot(page, 'terminal-cash-events');
+
+    await page.click('#cash-events-more');
+    await expect.poll(rowKeys).toEqual(newestFirst(0, SENT - 1));
+    expect(await page.isVisible('#cash-events-more')).toBe(false);
+  });
+
+  it('shows an event sent since on Refresh', async () => {
+    await send(SENT);
+    await page.click('#cash-events-refresh');
+    await expect.poll(rowKeys).toEqual(newestFirst(SENT - 19, SENT));
+  });
+
+  it('says when a terminal has sent none', async () => {
+    await page.goto(`${page.url().split('#')[0]}#/terminals/${EMPTY}`);
+    await page.locator('#cash-events-table-empty', { hasText: 'No cash events yet.' }).waitFor();
+    expect(await page.locator('#cash-events-table tbody tr').count()).toBe(0);
+    expect(watched.errors).toEqual([]);
+  });
+});
