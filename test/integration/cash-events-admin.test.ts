@@ -233,6 +233,10 @@ describe.each([
     expect(refused.code).toBe(1);
     expect(refused.json).toMatchObject({ error: 'not_found' });
     expect(fs.existsSync(path.join(dir, 'nobody.csv'))).toBe(false);
+    // A file the export would have replaced stays as it was.
+    fs.writeFileSync(path.join(dir, 'kept.csv'), 'last month\n');
+    expect((await cas(['cash-events', 'export', '--out', path.join(dir, 'kept.csv'), '--serial', 'CSH-NOBODY'])).code).toBe(1);
+    expect(fs.readFileSync(path.join(dir, 'kept.csv'), 'utf8')).toBe('last month\n');
     expect(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
