@@ -72,7 +72,9 @@ export async function exportCashEvents(
   request: (op: string, args: object) => Promise<unknown>, req: ExportRequest, progress: (p: ExportProgress) => void,
 ): Promise<ExportSummary> {
   const temp = path.join(path.dirname(req.out), `.${path.basename(req.out)}.${process.pid}.tmp`);
-  const fd = fs.openSync(temp, 'w', 0o600);
+  // Created afresh with its final mode: a leftover of a killed run with this pid could have another.
+  fs.rmSync(temp, { force: true });
+  const fd = fs.openSync(temp, 'wx', 0o600);
   let events = 0;
   try {
     if (req.format === 'csv') fs.writeSync(fd, `${COLUMNS.join(',')}\n`);
