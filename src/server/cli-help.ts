@@ -22,8 +22,8 @@ const SERVER_OPTIONS = `  --data-dir DIR        store, generated TLS key and cer
                         TTLs; 0: kept for ever (the audit log keeps every decision)
                         [PAIRING_HISTORY_DAYS]                            default 90
   --cash-event-days N   cash events received longer ago are forgotten (a fleet's
-                        events grow the store by about 400 bytes each, and no
-                        operator op reads them); 0: kept for ever
+                        events grow the store by about 400 bytes each; export
+                        them first: cas cash-events export); 0: kept for ever
                         [PAIRING_CASH_EVENT_DAYS]                          default 0
   --body-deadline SEC   a terminal request's body must arrive within SEC of its
                         head (408 request_timeout beyond)   [PAIRING_BODY_DEADLINE]  default 10

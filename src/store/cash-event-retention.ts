@@ -1,7 +1,8 @@
 /**
  * @module How long cash events are kept (`--cash-event-days`, 0: for ever): a fleet of 100,000 terminals reporting 50
- * events a day adds about 1.9 GB a day to the store, which no operator op reads. A terminal never resends an event it
- * saw acknowledged, so the days kept only need to outlast its retries for the answer to stay `duplicate`.
+ * events a day adds about 1.9 GB a day to the store (which operators read and export: admin/cash-ops.ts). A terminal
+ * never resends an event it saw acknowledged, so the days kept only need to outlast its retries for the answer to stay
+ * `duplicate`.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { compositeKey, type Store } from './store.js';
