@@ -54,9 +54,14 @@ export function checkExportTarget(out: string): void {
   if (fs.statSync(out, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--out ${out} is a folder: name the file to write`);
 }
 
-/** Every field is a plain token (schemas.ts: serials, event ids, ISO times, numbers), but a cell is quoted if it ever is not. */
-const csvCell = (value: unknown): string => {
-  const text = String(value);
+/**
+ * Every field is a plain token (schemas.ts: serials, event ids, ISO times, numbers), but a cell is quoted if it ever is
+ * not. A text cell that a spreadsheet would take for a formula (an event id such as `-A1`, chosen by the terminal) gets
+ * a leading apostrophe, as OWASP's CSV-injection advice says: no event id or serial holds one, so it reads back
+ * unambiguously, and an operator opening the export is not running what a terminal sent.
+ */
+export const csvCell = (value: unknown): string => {
+  const text = typeof value === 'string' && /^[=+\-@\t\r]/.test(value) ? `'${value}` : String(value);
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 };
 

@@ -84,7 +84,7 @@ async function exportPage(ctx: OpsContext, user: string, range: ReceivedRange, f
 export const CASH_OPS: Readonly<Record<string, OpSpec>> = {
   // A terminal's own events, as its detail view shows them: a read like terminals.get, not audited.
   'cash.list': op({
-    access: 'session', audit: false, args: listArgs,
+    access: 'session', changes: 'nothing', audit: false, args: listArgs,
     precondition: (ctx, _conn, { serial }) => knownSerial(ctx, serial),
     async run(ctx, _conn, { serial, limit: pageSize, before }): Promise<CashEventPage> {
       const match = before === undefined ? null : LIST_CURSOR.exec(before);
@@ -97,7 +97,8 @@ export const CASH_OPS: Readonly<Record<string, OpSpec>> = {
   'cash.export': op({
     // The fleet's takings in bulk: who took them out, and which, is on record (DECISIONS.md). Once per export, at its
     // start: its pages (cash.next) are not entries of their own, and only continue what this began.
-    access: 'session', audit: true, target: (a) => argText(a, 'serial'),
+    // A viewer may export: auditors are who ask for the takings of a period, and reading them changes nothing.
+    access: 'session', changes: 'nothing', audit: true, target: (a) => argText(a, 'serial'),
     auditDetail: (a) => ({ since: argText(a, 'since'), until: argText(a, 'until') }),
     args: exportArgs,
     precondition: (ctx, _conn, { serial }) => (serial === undefined ? undefined : knownSerial(ctx, serial)),
@@ -106,7 +107,7 @@ export const CASH_OPS: Readonly<Record<string, OpSpec>> = {
     }, null, pageSize),
   }),
   'cash.next': op({
-    access: 'session', audit: false, args: nextArgs,
+    access: 'session', changes: 'nothing', audit: false, args: nextArgs,
     run(ctx, conn, { cursor, limit: pageSize }) {
       const { range, at } = openCursor(ctx, cursor, conn.session!.user);
       return exportPage(ctx, conn.session!.user, range, at, pageSize);

@@ -21,7 +21,7 @@ import { openTempStore } from '../../helpers/actor-store.js';
 const VIEWER_MAY_RUN = [
   'login', 'resume', 'logout', 'totp.enroll', 'totp.confirm',
   'terminals.list', 'terminals.get', 'pairing.list', 'pairing.get', 'unknown.list', 'subscribe', 'audit.list',
-  'deposit.list', 'gate.status', 'server.status', 'vpn.get', 'vpn.crl',
+  'deposit.list', 'gate.status', 'server.status', 'vpn.get', 'vpn.crl', 'cash.list', 'cash.export', 'cash.next',
 ];
 
 const serverOps = (): string[] => Object.entries(OPS).filter(([, spec]) => spec.changes === 'server').map(([name]) => name);
