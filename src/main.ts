@@ -207,6 +207,7 @@ function logStoreUpgrade(upgrade: ReturnType<typeof upgradeStore>, log: Logger):
   if (upgrade.searchEntries > 0) log.info({ terminals: upgrade.searchEntries }, 'indexed the terminals of an older store for search');
   if (upgrade.timeline > 0) log.info({ requests: upgrade.timeline }, 'indexed the pairing requests of an older store by time');
   if (upgrade.cashEventTimes > 0) log.info({ events: upgrade.cashEventTimes }, 'indexed the cash events of an older store by time');
+  if (upgrade.auditTimes > 0) log.info({ entries: upgrade.auditTimes }, 'indexed the audit entries of an older store by time');
 }
 
 /**

@@ -2,6 +2,7 @@
 import { UsageError } from '../cli-errors.js';
 import { ADMIN_TOPICS, GATE_MAX_MINUTES, type AdminTopic } from '../protocol/types.js';
 import { totpDigits } from '../crypto/totp.js';
+import { parseTimeBound, TIME_BOUND_HINT } from '../protocol/time-bounds.js';
 import { enrolmentCodeDigits } from './enrolment-code.js';
 import { writeVpnBundle } from '../vpn/vpn-bundle-files.js';
 import { importTerminals, readImportFile, type ImportRow, type ImportSummary } from './terminal-import.js';
@@ -29,6 +30,8 @@ export const COMMAND_OPTIONS = {
   action: { type: 'string' },
   serial: { type: 'string' },
   before: { type: 'string' },
+  since: { type: 'string' },
+  until: { type: 'string' },
   'skip-existing': { type: 'boolean' },
   since: { type: 'string' },
   until: { type: 'string' },
@@ -84,6 +87,13 @@ function positiveInt(flag: string, value: string | boolean | undefined, max?: { 
     throw new UsageError(max === undefined ? `--${flag} must be a positive whole number` : `--${flag} must be a whole number from 1 to ${max.value} (${max.says})`);
   }
   return n;
+}
+
+/** Checked here as the server checks it (time-bounds.ts), so that a typo is a usage error; sent as typed. */
+function timeArg(flag: 'since' | 'until', value: string | boolean | undefined): Record<string, string> {
+  if (value === undefined) return {};
+  if (typeof value !== 'string' || parseTimeBound(value, flag) === null) throw new UsageError(`--${flag} must be ${TIME_BOUND_HINT}`);
+  return { [flag]: value };
 }
 
 function str(value: string | boolean | undefined): string | undefined {
@@ -240,12 +250,14 @@ const SPECS: readonly Spec[] = [
   },
   { name: 'deposit list', usage: '', summary: 'deposit addresses per coin', positionals: [], options: [], op: 'deposit.list', render: 'deposits' },
   {
-    name: 'audit', usage: '[--limit N] [--by OPERATOR] [--action OP] [--serial SERIAL] [--before SEQ]',
-    summary: 'who did what, newest first (--serial: a terminal\'s entries, its pairing decisions included)', positionals: [],
-    options: ['limit', 'by', 'action', 'serial', 'before'], op: 'audit.list', render: 'audit',
+    name: 'audit', usage: '[--limit N] [--by OPERATOR] [--action OP] [--serial SERIAL] [--since DATE] [--until DATE] [--before SEQ]',
+    summary: 'who did what, newest first (--serial: a terminal\'s entries, its pairing decisions included; --since/--until: made in that range, '
+      + 'a date (a whole day) or an ISO time, UTC unless it has an offset; --before: the last SEQ of the page before)', positionals: [],
+    options: ['limit', 'by', 'action', 'serial', 'since', 'until', 'before'], op: 'audit.list', render: 'audit',
     toArgs: (_, v) => ({
       ...limitArg(v.limit), ...(typeof v.by === 'string' && { user: v.by }), ...(typeof v.action === 'string' && { action: v.action }),
-      ...(typeof v.serial === 'string' && { serial: v.serial }), ...(v.before !== undefined && { before: positiveInt('before', v.before) }),
+      ...(typeof v.serial === 'string' && { serial: v.serial }), ...timeArg('since', v.since), ...timeArg('until', v.until),
+      ...(v.before !== undefined && { before: positiveInt('before', v.before) }),
     }),
   },
   { name: 'gate status', usage: '', summary: 'is the gate accepting pairing requests', positionals: [], options: [], op: 'gate.status', render: 'gate' },

@@ -56,7 +56,8 @@ export function renderResult(renderer: Renderer, result: unknown): string {
     }
     case 'audit':
       return table(listOf(result, 'entries'), result, [
-        ['AT', (r) => time(r.at)], ['USER', (r) => r.user], ['ACTION', (r) => r.action], ['TARGET', (r) => r.target],
+        // SEQ: what --before takes to page back from an entry.
+        ['SEQ', (r) => r.seq], ['AT', (r) => time(r.at)], ['USER', (r) => r.user], ['ACTION', (r) => r.action], ['TARGET', (r) => r.target],
         ['RESULT', (r) => (isRow(r.detail) ? r.detail.result : '')],
       ]);
     case 'gate': {

@@ -1,11 +1,13 @@
 /** @module The operators' lists at fleet scale, a page at a time and filtered on the server: terminals in serial order (searched), pairing requests and audit entries newest first. */
 import { z } from 'zod';
+import { AppError } from '../errors.js';
 import { awaitsApproval, pairingViewOf, terminalViewOf } from '../actors/operator-views.js';
 import { check, serialSchema } from '../protocol/schemas.js';
 import type { AuditEntry, PairingState, PairingView, TerminalView } from '../protocol/types.js';
 import { auditView } from '../protocol/views.js';
+import { parseTimeBound, TIME_BOUND_HINT } from '../protocol/time-bounds.js';
 import { parseCursor, timelineCursor, type TimelineEntry } from '../store/pairing-timeline.js';
-import { effectiveState, type PairingRecord, type TerminalRecord } from '../store/records.js';
+import { effectiveState, type AuditRecord, type PairingRecord, type TerminalRecord } from '../store/records.js';
 import { scanInSlices } from '../store/sliced-scan.js';
 import { searchEntry, searchMatcher } from '../store/terminal-search.js';
 import type { Store } from '../store/store.js';
@@ -144,27 +146,54 @@ export async function listPairing(store: Store, rawArgs: unknown, now: number): 
   return { requests: page, next: more && last ? timelineCursor(last) : null };
 }
 
+/** A date or time as typed (time-bounds.ts), read as the instant the range begins (`since`) or the first after it (`until`). */
+const timeBound = (edge: 'since' | 'until') => z.string().max(40).transform((text, ctx) => {
+  const ms = parseTimeBound(text, edge);
+  if (ms === null) ctx.addIssue({ code: 'custom', message: `not ${TIME_BOUND_HINT}` });
+  return ms ?? 0;
+});
+
 const auditListArgs = z.object({
   limit: z.number().int().min(1).max(10_000).default(100),
   before: z.number().int().min(1).optional(),
   user: z.string().max(64).optional(),
   action: z.string().max(64).optional(),
   serial: serialSchema.optional(),
+  since: timeBound('since').optional(),
+  until: timeBound('until').optional(),
 });
 
 /**
- * Audit entries newest first, those before `before` (a seq) when given, of one user, action or terminal when asked: a
- * terminal's entries are those that target its serial and the decisions on its pairing requests (`detail.serial`).
+ * Audit entries newest first, those before `before` (a seq, the last of the page before) when given, of one user,
+ * action or terminal when asked: a terminal's entries are those that target its serial and the decisions on its
+ * pairing requests (`detail.serial`). With `since` or `until` the entries are those made in that range, read from the
+ * log's time index (audit-times.ts): the page starts with a seek, and reads the range's entries until it is full.
+ * Newest first is then by time: an entry appended late with an earlier time (`interrupted`) is where its time is.
  */
 export async function listAudit(store: Store, rawArgs: unknown): Promise<AuditEntry[]> {
   const args = check(auditListArgs, rawArgs);
   const page: AuditEntry[] = [];
-  await scanInSlices(store.audit, { ...(args.before !== undefined && { after: args.before }), reverse: true }, (_seq, record) => {
+  const take = (record: AuditRecord | undefined): boolean => {
+    if (!record) return true;
     if (args.user !== undefined && record.user !== args.user) return true;
     if (args.action !== undefined && record.action !== args.action) return true;
     if (args.serial !== undefined && record.target !== args.serial && record.detail?.serial !== args.serial) return true;
     page.push(auditView(record));
     return page.length < args.limit;
-  });
+  };
+  if (args.since === undefined && args.until === undefined) {
+    await scanInSlices(store.audit, { ...(args.before !== undefined && { after: args.before }), reverse: true }, (_seq, record) => take(record));
+    return page;
+  }
+  if (args.since !== undefined && args.until !== undefined && args.since >= args.until) {
+    throw new AppError('invalid_field', 'until: must be later than since (a date alone as until covers that whole day)');
+  }
+  // The page before ended at that entry: this one goes on below its place in time. Entries are never removed, so a
+  // seq without one is past the newest entry, and every entry is before it.
+  const last = args.before === undefined ? undefined : store.audit.get(args.before);
+  await store.auditTimes.newestFirst({
+    ...(args.since !== undefined && { since: args.since }), ...(args.until !== undefined && { until: args.until }),
+    ...(last !== undefined && { from: [last.at, last.seq] as [number, number] }),
+  }, (seq) => take(store.audit.get(seq)));
   return page;
 }

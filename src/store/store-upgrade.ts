@@ -15,6 +15,8 @@ export interface StoreUpgrade {
   awaiting: number;
   /** Cash events placed in their time index. */
   cashEventTimes: number;
+  /** Audit entries placed in their time index. */
+  auditTimes: number;
 }
 
 /**
@@ -38,6 +40,7 @@ export function upgradeStore(store: Store, nowSec: number, clockSkewSec: number)
       : 0,
     // Only while kept: written only then, the index is behind whenever --cash-event-days was off, and is caught up here.
     cashEventTimes: store.indexesCashEventTimes ? store.cashEventTimes.rebuildFrom(store.cashEvents, store.root) : 0,
+    auditTimes: store.auditTimes.rebuildFrom(store.audit, store.root),
   };
 }
 

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { AppError } from '../errors.js';
 import { auditHash, GENESIS_HASH, storable } from './audit-chain.js';
+import { AuditTimes } from './audit-times.js';
 import { causeOf, isCommitFailure, type WriteFailure } from './commit-failures.js';
 import { entryCount } from './entry-count.js';
 import { FreeSpaceWatch } from './free-space.js';
@@ -68,7 +69,10 @@ export class Store {
   readonly operators: Database<OperatorRecord, string>;
   /** SHA-256(token) → session: a copy of the store gives no usable token. */
   readonly sessions: Database<SessionRecord, string>;
+  /** seq → entry. Written through appendAudit only, which keeps its time index with it. */
   readonly audit: Database<AuditRecord, number>;
+  /** Audit entries by when they were made, kept with `audit` in the same transactions (audit-times.ts). */
+  readonly auditTimes: AuditTimes;
   /** Audit entries written ahead of the action they record, until its entry is appended (audit-intents.ts). */
   readonly auditIntents: Database<AuditIntentRecord, string>;
   readonly unknownSerials: Database<UnknownSerialRecord, string>;
@@ -99,6 +103,7 @@ export class Store {
     this.operators = db('operators');
     this.sessions = db('sessions');
     this.audit = db<AuditRecord, number>('audit');
+    this.auditTimes = new AuditTimes(root);
     this.auditIntents = db('audit-intents');
     this.unknownSerials = db('unknown-serials');
     this.deposits = db('deposits');
@@ -300,7 +305,7 @@ export class Store {
   }
 
   /**
-   * Appends to the audit log: next sequence number, chained to the last entry's hash. Nothing
+   * Appends to the audit log: next sequence number, chained to the last entry's hash, and its place in time. Nothing
    * updates or removes entries. The write lock makes this safe across processes. `settles`: the intent written ahead of
    * this entry (audit-intents.ts), removed in the same transaction.
    */
@@ -313,6 +318,7 @@ export class Store {
       const content = storable({ ...entry, seq: (last?.seq ?? 0) + 1, prevHash: last?.hash ?? GENESIS_HASH });
       const record: AuditRecord = { ...content, hash: auditHash(content) };
       this.audit.putSync(record.seq, record);
+      this.auditTimes.putSync(record);
       return record;
     });
   }

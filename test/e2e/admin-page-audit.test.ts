@@ -13,6 +13,7 @@ import { startServerProcess, type ServerProcess } from '../helpers/server-proces
 
 /** The page's global the page-side callbacks touch: the project type-checks without the DOM lib. */
 declare const document: { activeElement: { id: string } | null };
+declare const location: { hash: string };
 
 /** Paired in setup: it cannot be deleted. */
 const PAIRED = 'BT-KEPT-1';
@@ -182,6 +183,33 @@ describe('deleting a terminal, and the audit log', () => {
     expect(await page.textContent('#audit-count')).toBe(`Showing all ${all.length} entries, newest first.`);
     // The button went with the last page: the focus is on the count that says so, not lost on the page's body.
     await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('audit-count');
+  });
+
+  it('filters by a day of the browser\'s calendar, on the server, the day kept in the address', async () => {
+    const every = await clerk.request<unknown[]>('audit.list', { limit: 10_000 });
+    const day = (offsetDays: number): Promise<string> => page.evaluate((offset) => {
+      const d = new Date();
+      d.setDate(d.getDate() + offset);
+      return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+    }, offsetDays);
+    await page.evaluate(() => { location.hash = '#/audit'; });
+    await page.waitForURL(/#\/audit$/);
+    const yesterday = await day(-1);
+    await page.fill('#audit-day', yesterday);
+    await page.click('#audit-apply');
+    await page.waitForURL(new RegExp(`#/audit\\?day=${yesterday}$`));
+    await page.locator('#audit-results', { hasText: 'No entry matches these filters.' }).waitFor();
+    // Everything in this log was written today.
+    const today = await day(0);
+    await page.fill('#audit-day', today);
+    await page.selectOption('#audit-limit', '500');
+    await page.click('#audit-apply');
+    await page.waitForURL(new RegExp(`#/audit\\?day=${today}$`));
+    await page.locator('#audit-count', { hasText: `Showing all ${every.length} matching entries` }).waitFor();
+    // With another filter: the day's decisions on the terminal whose story setup wrote.
+    await page.fill('#audit-serial', STORY);
+    await page.click('#audit-apply');
+    await page.locator('#audit-count', { hasText: 'Showing all 4 matching entries' }).waitFor();
   });
 
   it('raised no console error, uncaught exception or CSP violation on any page', () => {

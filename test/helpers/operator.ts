@@ -2,7 +2,7 @@
 import { AdminClient } from '../../src/admin/admin-client.js';
 import { totpCode } from '../../src/crypto/totp.js';
 import type { AdminPush } from '../../src/protocol/types.js';
-import { casCli, ok, serverCli, type CliResult } from './cli.js';
+import { casCli, serverCli, type CliResult } from './cli.js';
 import type { RawTerminal } from './raw-terminal.js';
 import { tempDir, type ServerProcess } from './server-process.js';
 
@@ -66,10 +66,11 @@ export function nextPush(client: AdminClient, predicate: (push: AdminPush) => bo
 
 export type Cas = (args: string[], stdin?: string) => Promise<CliResult>;
 
-/** The real `cas` CLI, logged in once as `op` (`cas login` keeps the session in a temp dir), with --json. */
-export async function casSession(server: Pick<ServerProcess, 'adminUrl' | 'sfp'>, op: TestOperator): Promise<Cas> {
+/** The real `cas` CLI, logged in once as `op` (`cas login` keeps the session in a temp dir), with --json unless `json: false`. */
+export async function casSession(server: Pick<ServerProcess, 'adminUrl' | 'sfp'>, op: TestOperator, opts: { json?: boolean } = {}): Promise<Cas> {
   const env = { CAS_SESSION_DIR: tempDir('cas-session') };
-  const cas: Cas = (args, stdin) => casCli(['--url', server.adminUrl, '--user', op.user, '--fingerprint', server.sfp, '--json', ...args], stdin, env);
-  ok(await cas(['--totp', (await nextTotp(op))!, 'login'], op.password + '\n'));
+  const cas: Cas = (args, stdin) => casCli(['--url', server.adminUrl, '--user', op.user, '--fingerprint', server.sfp, ...(opts.json === false ? [] : ['--json']), ...args], stdin, env);
+  const login = await cas(['--totp', (await nextTotp(op))!, 'login'], op.password + '\n');
+  if (login.code !== 0) throw new Error(`cas login: exit ${login.code}: ${login.stderr}`);
   return cas;
 }

@@ -1,6 +1,6 @@
 /**
  * @module The audit log: who did what, to what, when, from where, and whether it was allowed. Filtered by operator,
- * action or terminal on the server, newest first, older entries a page at a time. The filters are in the address
+ * action, terminal or day (UTC) on the server, newest first, older entries a page at a time. The filters are in the address
  * (`#/audit?serial=…`), so that a terminal's trail can be linked to and bookmarked.
  */
 import { dataTable, field, fill, h } from '../dom.js';
@@ -12,7 +12,19 @@ const FILTERS = [
   { key: 'user', label: 'Operator', attrs: { placeholder: 'alice, cli:root, ?bob' } },
   { key: 'action', label: 'Action', attrs: { list: 'audit-actions', placeholder: 'terminals.create' } },
   { key: 'serial', label: 'Terminal serial', attrs: { class: 'mono', spellcheck: 'false', autocapitalize: 'none' } },
+  { key: 'day', label: 'Day', attrs: { type: 'date' } },
 ];
+
+/**
+ * The address's filters as audit.list's args. A day is the browser's, as the table's times are: from its midnight to
+ * the next (23 or 25 hours apart on the days clocks change), sent as exact UTC times.
+ */
+function opFilters(filters) {
+  const { day, ...rest } = Object.fromEntries(Object.entries(filters).filter(([, value]) => value));
+  const [y, m, d] = /^\d{4}-\d{2}-\d{2}$/.test(day ?? '') ? day.split('-').map(Number) : [];
+  if (d === undefined) return day ? { ...rest, since: day } : rest; // not a date: the server says what is wrong with it
+  return { ...rest, since: new Date(y, m - 1, d).toISOString(), until: new Date(y, m - 1, d + 1).toISOString() };
+}
 /** The actions written to the log (docs/ADMIN-OPS.md), offered while typing; any other text is sent as typed. */
 const ACTIONS = ['login', 'logout', 'resume', 'totp.enroll', 'totp.confirm', 'terminals.create', 'terminals.update',
   'terminals.unpair', 'terminals.delete', 'pairing.approve', 'pairing.reject', 'gate.open', 'gate.close', 'deposit.set',
@@ -69,7 +81,7 @@ export function auditView(ctx, params) {
     try {
       const page = await ctx.call('audit.list', {
         limit: kept.limit,
-        ...Object.fromEntries(Object.entries(filters).filter(([, value]) => value)),
+        ...opFilters(filters),
         ...(before !== undefined ? { before } : {}),
       });
       if (mine !== seq || !shown) return;
@@ -167,7 +179,7 @@ export function auditView(ctx, params) {
       h('button', { type: 'button', class: 'secondary', id: 'audit-refresh', onclick: () => load(false) }, 'Refresh')),
     form,
     h('p', { class: 'hint', id: 'audit-filters-hint' }, 'Each filter matches exactly. Operator as recorded: a name, cli:USER for a command run on the server, ?NAME for a failed login. ' +
-      'A serial finds what was done to that terminal and the decisions on its pairing requests.'),
+      'A serial finds what was done to that terminal and the decisions on its pairing requests. A day is midnight to midnight in this browser\'s time zone, as the times shown.'),
     count,
     error,
     results,
