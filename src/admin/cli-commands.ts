@@ -63,7 +63,14 @@ export interface CommandSpec {
    * The op answers a page at a time (`{[items]: [...], next}`): the command asks for pages, passing `next` back as
    * `cursor`, until there are no more or it has `--limit` items, and prints them as one list.
    */
-  pages?: { items: 'terminals' | 'requests' | 'events'; cursor: 'after' | 'before' };
+  pages?: {
+    items: 'terminals' | 'requests' | 'events'; cursor: 'after' | 'before';
+    /**
+     * The op's pages say how many items there are (`total`) and match (`matching`): the command prints an object, the
+     * items under `items` beside those counts and `shown`, `more`, instead of the bare list (cli.ts, everyPage).
+     */
+    counted?: true;
+  };
   /**
    * A command that is many requests of `op` (terminals import): sends them with `request` and returns what is printed,
    * and whether every one went as asked (else cas exits 1). `progress` is told how far it got.
@@ -200,8 +207,9 @@ const SPECS: readonly Spec[] = [
   },
   {
     name: 'terminals list', usage: '[--search TEXT] [--state expected|pending|paired] [--limit N]',
-    summary: 'terminals in serial order with their pairing state (all of them unless --limit)', positionals: [], options: ['search', 'state', 'limit'],
-    op: 'terminals.list', render: 'terminals', pages: { items: 'terminals', cursor: 'after' },
+    summary: 'terminals in serial order with their pairing state and location contact (all of them unless --limit), and how many there are and match; '
+      + '--json: {terminals, total, matching, shown, more}', positionals: [], options: ['search', 'state', 'limit'],
+    op: 'terminals.list', render: 'terminals', pages: { items: 'terminals', cursor: 'after', counted: true },
     toArgs: (_, v) => {
       if (v.state !== undefined && !(TERMINAL_STATES as readonly unknown[]).includes(v.state)) throw new UsageError(`--state must be one of ${TERMINAL_STATES.join(', ')}`);
       return { ...(typeof v.search === 'string' && { query: v.search }), ...(v.state !== undefined && { state: v.state }), ...limitArg(v.limit) };
@@ -354,7 +362,8 @@ const GLOBAL_OPTIONS = `Options:
   --data-dir DIR       read the SFP from DIR/tls/server.crt (on the server machine)
   --insecure           do not pin the server certificate (never over a network)
   --totp CODE          2FA code; prompted on a terminal when the server asks for it
-  --json               print the result as JSON (lists: one array of every item, all pages;
+  --json               print the result as JSON (lists: one array of every item, all pages,
+                       but terminals list: an object with the counts beside the array;
                        watch: one JSON object per line)
   -h, --help           this help; "cas GROUP --help" for one group
 

@@ -20,8 +20,8 @@ export function renderResult(renderer: Renderer, result: unknown): string {
     case 'terminals':
       return table(listOf(result, 'terminals'), result, [
         ['SERIAL', (r) => r.serial], ['STATE', (r) => r.state], ['NAME', (r) => r.name],
-        ['LOCATION', (r) => r.location], ['TFP', (r) => shortFp(r.tfp)], ['LAST SEEN', (r) => time(r.lastSeenAt)],
-      ]);
+        ['LOCATION', (r) => r.location], ['CONTACT', (r) => elided(r.contact, CONTACT_WIDTH)], ['TFP', (r) => shortFp(r.tfp)], ['LAST SEEN', (r) => time(r.lastSeenAt)],
+      ]) + terminalCount(result);
     case 'terminal':
       return record(itemOf(result, 'terminal'), [
         ['serial', (r) => r.serial], ['state', (r) => r.state], ['name', (r) => r.name], ['location', (r) => r.location],
@@ -125,6 +125,30 @@ export function renderResult(renderer: Renderer, result: unknown): string {
 }
 
 const n = (count: number): string => count.toLocaleString('en');
+
+/** Room for a number with its country code and a short name ("Front desk +44 20 7946 0958"); `terminals get` shows all of it. */
+const CONTACT_WIDTH = 28;
+
+/**
+ * A value cut to `width` characters in its middle: a phone number's country code and its last digits both tell numbers
+ * apart, and a name before it stays readable. Cut before escaping (text()), so that no escape is cut in two.
+ */
+function elided(value: unknown, width: number): string {
+  if (typeof value !== 'string') return text(value);
+  const chars = [...value];
+  if (chars.length <= width) return text(value);
+  const head = Math.ceil((width - 1) / 2);
+  return `${text(chars.slice(0, head).join(''))}…${text(chars.slice(chars.length - (width - 1 - head)).join(''))}`;
+}
+
+/** The line under the terminals table: how many the store holds and how many of them match, and how many are shown. */
+function terminalCount(result: unknown): string {
+  if (!isRow(result) || typeof result.total !== 'number' || typeof result.shown !== 'number') return '';
+  const { total, matching, shown, more } = result;
+  const all = `${n(total)} terminal${total === 1 ? '' : 's'}`;
+  const counted = typeof matching !== 'number' ? `${all}, more than ${n(shown)} match` : matching === total ? all : `${n(matching)} of ${all} match`;
+  return `${counted}; ${more === true ? `the first ${n(shown)}` : n(shown)} shown\n`;
+}
 
 /** How far an import got, for its progress line: rows answered, and how. */
 export function importProgress(s: ImportSummary): string {

@@ -114,20 +114,31 @@ function progressLine(io: CliIo): (summary: ImportSummary) => void {
   return (s) => show(importProgress(s), s.created + s.skipped + s.failed.length >= s.total);
 }
 
-/** Asks for pages until the last one, or until `args.limit` items: the server answers at most 1,000 a page. */
-async function everyPage(client: AdminClient, op: string, pages: NonNullable<CommandSpec['pages']>, args: Record<string, unknown>): Promise<unknown[]> {
+/**
+ * Asks for pages until the last one, or until `args.limit` items: the server answers at most 1,000 a page. A `counted`
+ * listing answers its items with the counts the pages gave: `matching` from the first page (the one a server counts a
+ * search's matches on), or, once every page is in, how many came.
+ */
+async function everyPage(client: AdminClient, op: string, pages: NonNullable<CommandSpec['pages']>, args: Record<string, unknown>): Promise<unknown> {
   const { limit, ...filters } = args;
   const wanted = typeof limit === 'number' ? limit : Infinity;
   const items: unknown[] = [];
   let cursor: unknown = null;
+  let first: Record<string, unknown> | null = null;
+  let last: Record<string, unknown> | null = null;
   do {
     const page = await client.request<Record<string, unknown>>(op, { ...filters, limit: Math.min(PAGE_SIZE, wanted - items.length), ...(typeof cursor === 'string' && { [pages.cursor]: cursor }) });
     const got = page[pages.items];
     if (!Array.isArray(got)) throw new AppError('internal_error', `${op} answered without ${pages.items}: a server older than this cas?`);
     items.push(...got);
+    first ??= page;
+    last = page;
     cursor = page.next;
   } while (typeof cursor === 'string' && items.length < wanted);
-  return items;
+  if (!pages.counted) return items;
+  const more = typeof cursor === 'string';
+  const count = (value: unknown): number | null => (typeof value === 'number' ? value : null);
+  return { [pages.items]: items, total: count(last?.total), matching: more ? count(first?.matching) : items.length, shown: items.length, more };
 }
 
 const PAGE_SIZE = 1000;

@@ -9,11 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminClient } from '../../src/admin/admin-client.js';
 import { formatFingerprint } from '../../src/crypto/fingerprint.js';
 import type { PairingView, TerminalView } from '../../src/protocol/types.js';
-import { addOperator, connectOperator, nextPush, pairRawTerminal, type TestOperator } from '../helpers/operator.js';
+import { ok } from '../helpers/cli.js';
+import { addOperator, casSession, connectOperator, nextPush, pairRawTerminal, type TestOperator } from '../helpers/operator.js';
 import { RawTerminal } from '../helpers/raw-terminal.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 
-interface TerminalPage { terminals: TerminalView[]; next: string | null; total: number }
+interface TerminalPage { terminals: TerminalView[]; next: string | null; total: number; matching: number | null }
 interface PairingPage { requests: PairingView[]; next: string | null }
 
 let server: ServerProcess;
@@ -68,7 +69,7 @@ describe('terminals.list', () => {
     const { pages, serials } = await allTerminals({});
     const all = CREATED + paired.length + 1;
     expect(pages.map((p) => p.terminals.length)).toEqual([100, 100, all - 200]);
-    expect(pages.every((p) => p.total === all)).toBe(true);
+    expect(pages.every((p) => p.total === all && p.matching === all)).toBe(true);
     expect(pages.at(-1)!.next).toBeNull();
     expect(serials).toEqual([...serials].sort());
     expect(new Set(serials).size).toBe(all);
@@ -89,12 +90,14 @@ describe('terminals.list', () => {
     const tfp = formatFingerprint(paired[1]!.tfp).slice(0, 20);
     expect((await terminals({ query: tfp })).terminals.map((t) => t.serial)).toEqual(['LST-P120']);
     const none = await terminals({ query: 'no such terminal anywhere' });
-    expect(none).toEqual({ terminals: [], next: null, total: CREATED + paired.length + 1 });
+    expect(none).toEqual({ terminals: [], next: null, total: CREATED + paired.length + 1, matching: 0 });
     // A search with more matches than a page pages like the whole list.
     const { pages, serials } = await allTerminals({ query: 'kiosk 1', limit: 50 });
     expect(pages.length).toBe(3);
     expect(serials).toEqual([...serials].sort());
     expect(serials.length).toBe(1 + 10 + 100 - 1); // Kiosk 1, 10–19, 100–199, but 170 is the café
+    // The first page counts every match, past its own 50; the pages after it do not read the table again to count.
+    expect(pages.map((p) => p.matching)).toEqual([110, null, null]);
   });
 
   it('finds a terminal by what an operator changed, and no longer by what was there before', async () => {
@@ -107,6 +110,9 @@ describe('terminals.list', () => {
   it('filters by state', async () => {
     expect((await allTerminals({ state: 'paired' })).serials).toEqual(['LST-P120', 'LST-P201', 'LST-P3']);
     expect((await terminals({ state: 'pending' })).terminals.map((t) => [t.serial, t.state])).toEqual([['LST-WAIT', 'pending']]);
+    // The requests that wait are a few: counted on every page, the ones before it too.
+    expect(await terminals({ state: 'pending', after: 'LST-WAIT' })).toMatchObject({ terminals: [], matching: 1 });
+    expect((await terminals({ state: 'paired', limit: 1 })).matching).toBe(3);
     const expected = await allTerminals({ state: 'expected', limit: 1000 });
     expect(expected.serials.length).toBe(CREATED);
     expect((await terminals({ state: 'paired', query: 'p2' })).terminals.map((t) => t.serial)).toEqual(['LST-P201']);
@@ -124,6 +130,35 @@ describe('terminals.list', () => {
     for (const args of [{ limit: 0 }, { limit: 1001 }, { limit: 2.5 }, { state: 'lost' }, { after: '../etc' }, { query: 'q'.repeat(129) }]) {
       await expect(terminals(args)).rejects.toMatchObject({ code: 'invalid_field' });
     }
+  });
+});
+
+describe('cas terminals list', () => {
+  /** Long enough to be cut in the table, as a contact with a name and an extension is. */
+  const LONG = 'Front desk, ask for Mrs Nunez: +44 20 7946 0958 ext 123';
+
+  it('shows the location contact, cut in its middle when long, and how many terminals there are and match', async () => {
+    await alice.request('terminals.update', { serial: serial(181), contact: LONG });
+    // Another operator: alice's logins in this file already take the TOTP steps they may.
+    const cas = await casSession(server, await addOperator(server.dataDir, 'bob'), { json: false });
+    const out = (await cas(['terminals', 'list', '--search', 'street 18'])).stdout.split('\n');
+    expect(out[0]).toMatch(/^SERIAL\s+STATE\s+NAME\s+LOCATION\s+CONTACT\s+TFP\s+LAST SEEN$/);
+    const contact = (row: string | undefined): string => row!.slice(out[0]!.indexOf('CONTACT'), out[0]!.indexOf('TFP')).trim();
+    expect(contact(out.find((row) => row.startsWith(serial(180))))).toBe('+15550180');
+    expect(contact(out.find((row) => row.startsWith(serial(181))))).toBe(`${LONG.slice(0, 14)}…${LONG.slice(-13)}`);
+    const all = CREATED + paired.length + 1;
+    // Street 18 and 180–189.
+    expect(out.filter((row) => row.startsWith('LST-')).length).toBe(11);
+    expect(out.at(-2)).toBe(`11 of ${all} terminals match; 11 shown`);
+    expect((await cas(['terminals', 'list', '--search', 'street 18', '--limit', '4'])).stdout.split('\n').at(-2)).toBe(`11 of ${all} terminals match; the first 4 shown`);
+    expect((await cas(['terminals', 'list', '--limit', '2'])).stdout.split('\n').at(-2)).toBe(`${all} terminals; the first 2 shown`);
+
+    // --json: the same facts as fields, the contact whole.
+    const json = ok(await cas(['--json', 'terminals', 'list', '--search', 'street 18', '--limit', '4']));
+    expect(json).toMatchObject({ total: all, matching: 11, shown: 4, more: true });
+    expect(json.terminals.map((t: TerminalView) => t.serial)).toEqual([serial(18), serial(180), serial(181), serial(182)]);
+    expect(json.terminals[2].contact).toBe(LONG);
+    expect(ok(await cas(['--json', 'terminals', 'list', '--search', 'no such terminal']))).toEqual({ terminals: [], total: all, matching: 0, shown: 0, more: false });
   });
 });
 

@@ -60,14 +60,17 @@ describe('cas', () => {
   it('prints the raw result with --json', async () => {
     const res = await cas(['--url', peer.url, '-u', 'alice', '--fingerprint', peer.sfp, '--json', 'terminals', 'list'], 'correct horse\n');
     expect(res.code).toBe(0);
-    expect(JSON.parse(res.stdout)).toEqual([expect.objectContaining({ serial: 'BT100001' }), expect.objectContaining({ serial: 'BT100002' })]);
+    // terminals list: the items with the counts the pages gave (this stand-in gives no `matching`; all pages came, so cas counts them).
+    expect(JSON.parse(res.stdout)).toEqual({
+      terminals: [expect.objectContaining({ serial: 'BT100001' }), expect.objectContaining({ serial: 'BT100002' })], total: 2, matching: 2, shown: 2, more: false,
+    });
   });
 
   it('asks for no more than --limit, and passes the search and state on', async () => {
     const before = peer.received.length;
     const res = await cas(['--url', peer.url, '-u', 'alice', '--fingerprint', peer.sfp, '--json', 'terminals', 'list', '--limit', '1', '--search', 'lobby', '--state', 'paired'], 'correct horse\n');
     expect(res.code).toBe(0);
-    expect(JSON.parse(res.stdout)).toEqual([expect.objectContaining({ serial: 'BT100001' })]);
+    expect(JSON.parse(res.stdout)).toEqual({ terminals: [expect.objectContaining({ serial: 'BT100001' })], total: 2, matching: 1, shown: 1, more: false });
     expect(peer.received.slice(before).filter((f) => f.op === 'terminals.list').map((f) => f.args)).toEqual([{ query: 'lobby', state: 'paired', limit: 1 }]);
     expect((await cas(['--url', peer.url, '-u', 'alice', '--fingerprint', peer.sfp, 'terminals', 'list', '--state', 'lost'], '')).code).toBe(2);
   });
