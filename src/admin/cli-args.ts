@@ -75,7 +75,7 @@ export function parseCli(argv: readonly string[]): CliInvocation {
     throw new UsageError(`${sub === undefined ? 'missing' : `unknown ${JSON.stringify(sub)} as`} ${group} command\n${groupHelp(group)}`);
   }
   const rest = words.slice(command.name.split(' ').length);
-  if (rest.length !== command.positionals.length) {
+  if (rest.length !== command.positionals.length && !(command.positionalsOptional && rest.length === 0)) {
     throw new UsageError(`usage: cas ${command.name} ${command.usage}`.trimEnd());
   }
 

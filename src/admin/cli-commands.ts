@@ -1,6 +1,7 @@
 /** @module The `cas` command table: each command's usage, the admin op it maps to, how its arguments become op args, and the help texts. */
 import { UsageError } from '../cli-errors.js';
-import { ADMIN_TOPICS, GATE_MAX_MINUTES, type AdminTopic } from '../protocol/types.js';
+import { ADMIN_TOPICS, GATE_MAX_MINUTES, type AdminTopic, type PairingView } from '../protocol/types.js';
+import { formatFingerprint } from '../crypto/fingerprint.js';
 import { totpDigits } from '../crypto/totp.js';
 import { parseTimeBound, TIME_BOUND_HINT } from '../protocol/time-bounds.js';
 import { enrolmentCodeDigits } from './enrolment-code.js';
@@ -33,9 +34,8 @@ export const COMMAND_OPTIONS = {
   since: { type: 'string' },
   until: { type: 'string' },
   'skip-existing': { type: 'boolean' },
-  since: { type: 'string' },
-  until: { type: 'string' },
   format: { type: 'string' },
+  yes: { type: 'boolean' },
 } as const;
 export type CommandOption = keyof typeof COMMAND_OPTIONS;
 export type CommandValues = Partial<Record<CommandOption, string | boolean>>;
@@ -70,6 +70,17 @@ export interface CommandSpec {
      * items under `items` beside those counts and `shown`, `more`, instead of the bare list (cli.ts, everyPage).
      */
     counted?: true;
+  };
+  /** Its positionals may all be left out (`pairing reject --serial SERIAL` instead of a REQUEST_ID). */
+  positionalsOptional?: true;
+  /**
+   * A command that changes many things at once asks first (cli.ts), unless `--yes`: when `needed(args)`, `ask` reads
+   * what it would change and returns the question and the args that change exactly what it showed, or what to print
+   * instead when there is nothing to change. Without a terminal to ask on and without `--yes`, it is a usage error.
+   */
+  confirm?: {
+    needed(args: Record<string, unknown>): boolean;
+    ask(request: (op: string, args: object) => Promise<unknown>, args: Record<string, unknown>): Promise<{ question: string; args: Record<string, unknown> } | { nothing: unknown }>;
   };
   /**
    * A command that is many requests of `op` (terminals import): sends them with `request` and returns what is printed,
@@ -156,6 +167,22 @@ function exportArgs(v: CommandValues): Record<string, unknown> {
   if (since !== undefined && until !== undefined && since >= until) throw new UsageError('--until must be later than --since');
   const args: ExportRequest = { out: v.out, format: format as ExportFormat, ...(since && { since }), ...(until && { until }), ...(typeof v.serial === 'string' && { serial: v.serial }) };
   return { ...args };
+}
+
+/** Lists the requests `pairing reject --serial` would reject: the question names each, and only those are sent. */
+async function askSerialRejection(request: (op: string, args: object) => Promise<unknown>, args: Record<string, unknown>): Promise<{ question: string; args: Record<string, unknown> } | { nothing: unknown }> {
+  const serial = args.serial as string;
+  const page = await request('pairing.list', { state: 'pending', serial, limit: 1000 }) as { requests?: PairingView[]; next?: string | null };
+  const waiting = page.requests ?? [];
+  if (waiting.length === 0) return { nothing: { serial, rejected: [] } };
+  const rows = waiting.map((r) => `  ${r.requestId}  TFP ${formatFingerprint(r.tfp)}  from ${r.remoteAddress}  at ${r.requestedAt}`);
+  const all = typeof page.next === 'string';
+  return {
+    question: `Reject ${all ? 'every one of the more than' : waiting.length === 1 ? 'this' : `these ${waiting.length}`} pending pairing request${waiting.length === 1 ? '' : 's'} for ${serial}?\n${rows.join('\n')}\n`
+      + 'A rejected key cannot ask again for one pairing TTL (24 h by default): a terminal of yours among them needs a factory reset, or to wait.\n',
+    // More than a page waits: all of them, as with --yes; otherwise exactly those listed, not one that came meanwhile.
+    args: all ? { serial } : { serial, requestIds: waiting.map((r) => r.requestId) },
+  };
 }
 
 type Spec = Omit<CommandSpec, 'group' | 'toArgs'> & Partial<Pick<CommandSpec, 'toArgs'>>;
@@ -248,8 +275,16 @@ const SPECS: readonly Spec[] = [
     },
   },
   {
-    name: 'pairing reject', usage: 'REQUEST_ID', summary: 'refuse the request (e.g. when the codes differ)', positionals: ['REQUEST_ID'],
-    options: [], op: 'pairing.reject', render: 'decision', toArgs: ([requestId]) => ({ requestId }),
+    name: 'pairing reject', usage: 'REQUEST_ID | --serial SERIAL [--yes]',
+    summary: 'refuse the request (e.g. when the codes differ); --serial: every request for SERIAL that waits with a code, whichever keys made them '
+      + '(asks first, listing them, unless --yes)',
+    positionals: ['REQUEST_ID'], positionalsOptional: true, options: ['serial', 'yes'], op: 'pairing.reject', render: 'decision',
+    toArgs: ([requestId], v) => {
+      if ((requestId === undefined) === (typeof v.serial !== 'string')) throw new UsageError('pairing reject needs a REQUEST_ID, or --serial SERIAL for every request of that serial that waits, not both');
+      if (requestId !== undefined && v.yes !== undefined) throw new UsageError('--yes is for pairing reject --serial, which asks before it rejects several requests');
+      return requestId !== undefined ? { requestId } : { serial: v.serial };
+    },
+    confirm: { needed: (args) => args.serial !== undefined, ask: askSerialRejection },
   },
   {
     name: 'deposit set', usage: 'COIN ADDRESS', summary: 'the deposit address master hands to terminals for COIN (needs 2FA)',
@@ -353,6 +388,7 @@ const WORKFLOW = `Pairing a terminal:
      a wrong number on file: cas terminals update SERIAL --contact …
   5. only if it matches: cas pairing approve REQUEST_ID --code CODE   (user with 2FA)
      if it does not: cas pairing reject REQUEST_ID — someone may be in the middle
+     (several keys asking for one serial: cas pairing reject --serial SERIAL)
 `;
 
 const GLOBAL_OPTIONS = `Options:

@@ -43,6 +43,7 @@ export function renderResult(renderer: Renderer, result: unknown): string {
     case 'pairing':
       return pairingDetail(itemOf(result, 'request'));
     case 'decision': {
+      if (isRow(result) && Array.isArray(result.rejected)) return serialRejection(result);
       const r = itemOf(result, 'request');
       return `pairing request ${text(r.requestId)} ${text(r.state) || 'done'}${r.serial ? ` (serial ${text(r.serial)})` : ''}\n`;
     }
@@ -139,6 +140,14 @@ function elided(value: unknown, width: number): string {
   if (chars.length <= width) return text(value);
   const head = Math.ceil((width - 1) / 2);
   return `${text(chars.slice(0, head).join(''))}…${text(chars.slice(chars.length - (width - 1 - head)).join(''))}`;
+}
+
+/** What `pairing reject --serial` did: each request rejected with its key, or that none waited. */
+function serialRejection(r: Row): string {
+  const rejected = listOf(r.rejected, 'rejected') ?? [];
+  if (rejected.length === 0) return `no pairing request for ${text(r.serial)} waits for an operator: nothing rejected\n`;
+  const rows = rejected.map((x) => `  ${text(x.requestId)}  TFP ${fullFp(x.tfp)}  from ${text(x.remoteAddress)}`);
+  return `${rejected.length === 1 ? '1 pairing request' : `${n(rejected.length)} pairing requests`} for ${text(r.serial)} rejected:\n${rows.join('\n')}\n`;
 }
 
 /** The line under the terminals table: how many the store holds and how many of them match, and how many are shown. */

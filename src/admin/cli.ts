@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** @module `cas`, the operator CLI: parses the command, reads the password, opens the pinned admin channel, runs one op or watches events. */
-import { EXIT_FAILED, EXIT_OK, errorJson, errorText, exitCodeOf } from '../cli-errors.js';
+import { EXIT_FAILED, EXIT_OK, UsageError, errorJson, errorText, exitCodeOf } from '../cli-errors.js';
+import { readFirstLine } from '../cli-input.js';
 import { AppError } from '../errors.js';
 import type { AdminPush } from '../protocol/types.js';
 import { AdminClient, type SessionInfo } from './admin-client.js';
@@ -29,8 +30,12 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
       io.stdout.write(invocation.text);
       return EXIT_OK;
     }
-    const { globals, command, args } = invocation;
+    const { globals, command } = invocation;
+    let { args } = invocation;
     let exitCode: number = EXIT_OK;
+    // Refused before anything is sent: nobody is there to answer the question.
+    const confirming = command.confirm?.needed(args ?? {}) === true && invocation.values.yes !== true;
+    if (confirming && !isInteractive(io)) throw new UsageError(`cas ${command.name} changes several things at once: pass --yes to confirm without a terminal to ask on`);
     const conn = resolveConnection(globals, env);
     if (conn.insecure) {
       io.stderr.write('warning: --insecure: the server certificate is not checked; a man in the middle would get your password\n');
@@ -61,6 +66,20 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
         saveSession(file, { url: conn.url, user: conn.user, token: session!.token, expiresAt: session!.expiresAt });
         io.stdout.write(globals.json ? `${JSON.stringify({ user: session!.user, expiresAt: session!.expiresAt, has2fa: session!.has2fa, role: session!.role ?? 'operator' })}\n` : renderResult('session', session));
         return EXIT_OK;
+      }
+      if (confirming) {
+        const asked = await command.confirm!.ask((op, opArgs) => client.request(op, opArgs), args ?? {});
+        if ('nothing' in asked) {
+          io.stdout.write(globals.json ? `${JSON.stringify(asked.nothing, null, 2)}\n` : renderResult(command.render, asked.nothing));
+          if (!resumed) await client.logout().catch(() => undefined);
+          return EXIT_OK;
+        }
+        // The 2FA prompt read the terminal's input to its end (cli-prompt.ts): no answer can come from it now.
+        if (io.stdin.destroyed === true) throw new UsageError('the 2FA prompt took the terminal\'s input: run cas login first, then this command; or pass --yes');
+        io.stderr.write(`${asked.question}Type YES to confirm: `);
+        // Not confirmed is a usage outcome (exit 2), as without --yes where nobody can confirm (terminal factory-reset).
+        if ((await readFirstLine(io.stdin))?.trim() !== 'YES') throw new UsageError('cancelled; nothing was changed');
+        args = asked.args;
       }
       if (command.op === 'subscribe') {
         await watch(client, args ?? {}, globals.json, io, options.stop);

@@ -11,6 +11,7 @@ import { pairingViewOf, terminalViewOf } from '../actors/operator-views.js';
 import { listAudit, listPairing, listTerminals } from './listings.js';
 import { argText, op, type Connection, type OpSpec, type OpsContext } from './op-spec.js';
 import { beginTotpEnrolment, checkLogin, confirmTotpEnrolment, hasTwoFactor, nameTried, roleOf } from './operators.js';
+import { rejectWaiting, serialRejectionDetail } from './serial-rejections.js';
 import { VPN_OPS } from './vpn-ops.js';
 import { CASH_OPS } from './cash-ops.js';
 
@@ -220,9 +221,20 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
     run: (ctx, conn, { requestId, code }) => ctx.router.decide({ type: 'approve', serial: pairingOf(ctx, requestId).serial, requestId, code, user: conn.session!.user }),
   }),
   'pairing.reject': op({
-    access: 'session', changes: 'server', audit: true, target: (a) => argText(a, 'requestId'), auditDetail: requestDetail, args: requestIdArg,
-    precondition: (ctx, _conn, { requestId }) => pairingOf(ctx, requestId),
-    run: (ctx, conn, { requestId }) => ctx.router.decide({ type: 'reject', serial: pairingOf(ctx, requestId).serial, requestId, user: conn.session!.user }),
+    // One request, or every request of a serial that waits with its code (serial-rejections.ts): keys anyone made at an
+    // open gate, rejected at once. The same access as one reject: refusing trust is never the dangerous direction.
+    access: 'session', changes: 'server', audit: true, target: (a) => argText(a, 'requestId') ?? argText(a, 'serial'),
+    auditDetail: (a, ctx) => (a.requestId !== undefined ? requestDetail(a, ctx) : serialRejectionDetail(a, ctx)),
+    args: z.object({
+      requestId: requestIdArg.shape.requestId.optional(), serial: serialSchema.optional(),
+      requestIds: z.array(requestIdArg.shape.requestId).min(1).max(1000).optional(),
+    }).refine((a) => (a.requestId === undefined) !== (a.serial === undefined) && (a.requestIds === undefined || a.serial !== undefined), {
+      path: ['requestId'], message: 'give requestId (one request) or serial (every request of it that waits; requestIds: only those of them)',
+    }),
+    precondition: (ctx, _conn, { requestId, serial }) => (requestId !== undefined ? pairingOf(ctx, requestId) : terminalOf(ctx, serial!)),
+    run: (ctx, conn, { requestId, serial, requestIds }) => (requestId !== undefined
+      ? ctx.router.decide({ type: 'reject', serial: pairingOf(ctx, requestId).serial, requestId, user: conn.session!.user })
+      : rejectWaiting(ctx, serial!, conn.session!.user, requestIds)),
   }),
   'unknown.list': {
     access: 'session', changes: 'nothing', audit: false,
