@@ -1,7 +1,7 @@
 /** @module The operators' lists at fleet scale, a page at a time and filtered on the server: terminals in serial order (searched), pairing requests and audit entries newest first. */
 import { z } from 'zod';
 import { AppError } from '../errors.js';
-import { awaitsApproval, pairingViewOf, terminalViewOf } from '../actors/operator-views.js';
+import { pairingViewOf, terminalViewOf } from '../actors/operator-views.js';
 import { check, serialSchema } from '../protocol/schemas.js';
 import type { AuditEntry, PairingState, PairingView, TerminalView } from '../protocol/types.js';
 import { auditView } from '../protocol/views.js';
@@ -52,8 +52,8 @@ export interface PairingPage {
  * One page of terminals in serial order. Without a search or a state this reads the page and one more record, and
  * every terminal matches (the store's count, no scan). A search, `paired` or `expected` reads the terminals' search
  * entries (terminal-search.ts) until the page is full, so one that matches nothing reads every entry once, in slices
- * (sliced-scan.ts); on its first page (no `after`) it reads on to the table's end to count the matches, which costs what
- * a search that matches nothing costs (76 ms for 100,000 terminals, DECISIONS.md), once a listing, not once a page.
+ * (sliced-scan.ts); on its first page (no `after`) it reads on to the table's end to count the matches, which costs about
+ * what a search that matches nothing costs (ADMIN-OPS.md), once a listing, not once a page.
  * `pending` reads only the requests that wait for an operator, and counts them all on every page.
  */
 export async function listTerminals(store: Store, rawArgs: unknown, now: number): Promise<TerminalPage> {
@@ -86,9 +86,12 @@ export async function listTerminals(store: Store, rawArgs: unknown, now: number)
       else take(serial, true, record);
     }
   } else if (filtered) {
+    // `expected` is the complement of `pending` among the unpaired: the serials in the index of requests that wait,
+    // read once, not a read of the pairing index per terminal (the first page reads every entry to count them).
+    const waiting = args.state === 'expected' ? new Set(serialsAwaitingApproval(store, now)) : null;
     await scanInSlices(store.terminalSearch.db, after, (serial, entry) => {
       if (matches && !matches(entry)) return true;
-      if (args.state === 'paired' ? !entry[2] : args.state === 'expected' && (entry[2] || awaitsApproval(store, serial, now))) return true;
+      if (args.state === 'paired' ? !entry[2] : waiting !== null && (entry[2] || waiting.has(serial))) return true;
       return take(serial, counting);
     });
   } else {
