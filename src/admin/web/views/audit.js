@@ -1,7 +1,7 @@
 /**
  * @module The audit log: who did what, to what, when, from where, and whether it was allowed. Filtered by operator,
- * action, terminal or day (UTC) on the server, newest first, older entries a page at a time. The filters are in the address
- * (`#/audit?serial=…`), so that a terminal's trail can be linked to and bookmarked.
+ * action, terminal or day (the browser's) on the server, newest first, older entries a page at a time. The filters are
+ * in the address (`#/audit?serial=…`), so that a terminal's trail can be linked to and bookmarked.
  */
 import { dataTable, field, fill, h } from '../dom.js';
 import { errorText, formatTime, visible } from '../format.js';
