@@ -78,7 +78,7 @@ export async function dispatch(ctx: OpsContext, conn: Connection, raw: string): 
         intent = await intendAudit(ctx.store, 'server', { ...entry, detail: withAddress(detail, conn.remoteAddress) });
       }
       const result = await spec.run(ctx, conn, args, frame);
-      if (spec.audit === true) await auditDone(ctx, conn.session?.user ?? before, frame.op, target, detail, conn.remoteAddress, intent);
+      if (spec.audit === true) await auditDone(ctx, conn.session?.user ?? before, frame.op, target, withOutcome(detail, spec.auditOutcome?.(result)), conn.remoteAddress, intent);
       return { id, ok: true, result };
     } catch (caught) {
       let error = caught;
@@ -187,6 +187,12 @@ async function audit(
   const level = result === 'ok' ? 'info' : 'warn';
   ctx.log[level]({ user: who, action, target, result, remoteAddress, ...(Object.keys(rest).length > 0 ? { detail: rest } : {}) }, 'operator action');
   await ctx.store.appendAudit({ at: ctx.now(), user: who, action, target, detail: withAddress(detail, remoteAddress) }, intent);
+}
+
+/** The detail of an op that took effect, with what its outcome says (OpSpec.auditOutcome): a key it sets to undefined is left out. */
+function withOutcome(detail: Record<string, unknown>, outcome: Record<string, unknown> | undefined): Record<string, unknown> {
+  if (outcome === undefined) return detail;
+  return Object.fromEntries(Object.entries({ ...detail, ...outcome }).filter(([, value]) => value !== undefined));
 }
 
 /** An entry's detail with the address the op came from (none for the server's own entries). */

@@ -81,6 +81,13 @@ export interface OpSpec<A = Record<string, unknown>> {
    */
   auditDetail?(args: Record<string, unknown>, ctx: OpsContext): Record<string, unknown>;
   /**
+   * What the entry of an op that took effect adds to `detail`, from its result: for an op whose effect the args and
+   * the store before it do not fix (pairing.reject {serial} rejects what waits when it runs, after its intent's commit,
+   * and a request may arrive in between). Small, never a secret; not in the entry of a refusal. A key set to undefined
+   * is taken out of `detail`.
+   */
+  auditOutcome?(result: unknown): Record<string, unknown>;
+  /**
    * The args' schema, checked before anything is written for the op (its audit intent included): a malformed request
    * costs one commit, its refusal's entry, and none past the refusal budget. `precondition` and `run` get what it parsed.
    */

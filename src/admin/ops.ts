@@ -11,7 +11,7 @@ import { pairingViewOf, terminalViewOf } from '../actors/operator-views.js';
 import { listAudit, listPairing, listTerminals } from './listings.js';
 import { argText, op, type Connection, type OpSpec, type OpsContext } from './op-spec.js';
 import { beginTotpEnrolment, checkLogin, confirmTotpEnrolment, hasTwoFactor, nameTried, roleOf } from './operators.js';
-import { rejectWaiting, serialRejectionDetail } from './serial-rejections.js';
+import { rejectWaiting, serialRejectionDetail, serialRejectionOutcome } from './serial-rejections.js';
 import { VPN_OPS } from './vpn-ops.js';
 import { CASH_OPS } from './cash-ops.js';
 
@@ -225,6 +225,7 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
     // open gate, rejected at once. The same access as one reject: refusing trust is never the dangerous direction.
     access: 'session', changes: 'server', audit: true, target: (a) => argText(a, 'requestId') ?? argText(a, 'serial'),
     auditDetail: (a, ctx) => (a.requestId !== undefined ? requestDetail(a, ctx) : serialRejectionDetail(a, ctx)),
+    auditOutcome: serialRejectionOutcome,
     args: z.object({
       requestId: requestIdArg.shape.requestId.optional(), serial: serialSchema.optional(),
       requestIds: z.array(requestIdArg.shape.requestId).min(1).max(1000).optional(),

@@ -44,6 +44,20 @@ export function serialRejectionDetail(args: Record<string, unknown>, ctx: OpsCon
 }
 
 /**
+ * The entry of a rejection that took effect: how many were rejected and their TFPs, in place of those that waited when
+ * it was asked. It rejects what waits once its intent is on disk, and a key that asked in between is rejected too: the
+ * entry names every key whose request it refused, as one reject's entry does.
+ */
+export function serialRejectionOutcome(result: unknown): Record<string, unknown> {
+  const rejected = (result as Partial<SerialRejection> | null)?.rejected;
+  if (!Array.isArray(rejected)) return {};
+  return {
+    rejected: rejected.length, tfps: rejected.slice(0, TFPS_IN_ENTRY).map((view) => view.tfp),
+    tfpsLeftOut: rejected.length > TFPS_IN_ENTRY ? rejected.length - TFPS_IN_ENTRY : undefined,
+  };
+}
+
+/**
  * Rejects them one decision at a time. A request decided meanwhile (approved, rejected, expired: the decision says
  * `invalid_state`) is left as it is; any other failure (the store cannot write) stops here and is the op's.
  */

@@ -163,3 +163,34 @@ describe('pairing.reject {serial, requestIds}', () => {
     }
   });
 });
+
+describe('pairing.reject {serial} while keys keep asking', () => {
+  it('names in its entry every key it rejected, one that asked while its intent was written included', async () => {
+    const serial = 'REJ-0003';
+    await alice.request('terminals.create', { serial });
+    let asking = true;
+    // Strangers at the open gate, one request after another: some land between the op's intent and its run.
+    const ask = async (): Promise<void> => {
+      while (asking) await RawTerminal.create(serial).requestPairing(server.gateUrl, server.sfp).catch(() => undefined);
+    };
+    const askers = [ask(), ask()];
+    let raced = 0;
+    try {
+      for (let round = 0; round < 60 && raced < 2; round++) {
+        await new Promise((resolve) => setTimeout(resolve, 40));
+        const done = await alice.request<{ rejected: PairingView[] }>('pairing.reject', { serial });
+        const [entry] = await alice.request<AuditEntry[]>('audit.list', { action: 'pairing.reject', serial, limit: 1 });
+        const detail = entry!.detail as { requests: number; rejected?: number; tfps: string[] };
+        // `requests`: how many waited when it was asked; more were rejected when one asked in between.
+        if (done.rejected.length > detail.requests) raced++;
+        expect(detail.tfps.slice().sort()).toEqual(done.rejected.map((r) => r.tfp).sort());
+        expect(detail.rejected).toBe(done.rejected.length);
+      }
+    } finally {
+      asking = false;
+      await Promise.all(askers);
+    }
+    // The window was hit: without it this test would not say anything.
+    expect(raced).toBeGreaterThan(0);
+  }, 60_000);
+});
