@@ -1,9 +1,12 @@
 /**
  * @module The bodies a service is receiving: each gets a deadline once its head is in, and there are at most so many at
- * once, the one arriving longest giving way to a new one. uWS closes a connection only after 10 s without a byte, so
- * a client sending a byte every few seconds held its place in admission for as long as it liked; and the gate lets any
- * self-signed key upload, so 32 addresses × 8 slow bodies held all 512 of its places. A terminal's body arrives with
- * its head or in the next packets: a body that has been arriving longest is the one least likely to be a terminal's.
+ * once, a new one taking the place of the one arriving longest of whoever is sending the most. uWS closes a connection
+ * only after 10 s without a byte, so a client sending a byte every few seconds held its place in admission for as long
+ * as it liked; and the gate lets any self-signed key upload, so 32 addresses × 8 slow bodies held all 512 of its places.
+ * A terminal's body arrives with its head or in the next packets: a body that has been arriving longest is the one least
+ * likely to be a terminal's. But the oldest of all is not enough: one paired terminal (one stolen key) starting a
+ * quarter of master's places of slow bodies displaced every other terminal's upload still arriving, those on a slow
+ * link first. Whoever holds the most places gives one back, so a sender displaces its own bodies before anyone else's.
  */
 
 export interface BodyLimits {
@@ -16,43 +19,79 @@ export interface BodyLimits {
 /** Why a body was dropped before it was in. */
 export type BodyDropped = 'late' | 'displaced';
 
+interface Arriving {
+  /** Who sends it: a paired terminal's serial on master, the address on the gate (terminal-service.ts). */
+  holder: string;
+  since: number;
+}
+
 export class ArrivingBodies {
-  /** What to call when a body is dropped, by when it started. A Map keeps insertion order: the first is the oldest. */
-  private readonly arriving = new Map<(why: BodyDropped) => void, number>();
+  /** What to call when a body is dropped, with who sends it and since when. A Map keeps insertion order: the first is the oldest. */
+  private readonly arriving = new Map<(why: BodyDropped) => void, Arriving>();
+  /** The same bodies by who sends them, each holder's oldest first. */
+  private readonly byHolder = new Map<string, Set<(why: BodyDropped) => void>>();
   private sweeper: NodeJS.Timeout | null = null;
 
   constructor(private readonly limits: BodyLimits) {}
 
   /**
-   * Starts the clock for one body. `drop` is called once if the body is still arriving `deadlineMs` after this (give or
-   * take the sweep's period), or when a new body needs its place. The returned function stops the clock once the body
-   * is in or the request has failed; after `drop` it does nothing.
+   * Starts the clock for one body sent by `holder`. `drop` is called once if the body is still arriving `deadlineMs`
+   * after this (give or take the sweep's period), or when a new body needs its place and `holder` has the most arriving.
+   * The returned function stops the clock once the body is in or the request has failed; after `drop` it does nothing.
    */
-  start(drop: (why: BodyDropped) => void): () => void {
-    if (this.arriving.size >= this.limits.maxArriving) this.dropOldest('displaced');
-    this.arriving.set(drop, performance.now());
+  start(holder: string, drop: (why: BodyDropped) => void): () => void {
+    if (this.arriving.size >= this.limits.maxArriving) this.displaceOne();
+    this.arriving.set(drop, { holder, since: performance.now() });
+    let held = this.byHolder.get(holder);
+    if (held === undefined) this.byHolder.set(holder, (held = new Set()));
+    held.add(drop);
     // One timer for all bodies, not one per request: a timer per call would cost every cash event its setup and
     // teardown. It runs while bodies arrive, and stops at the first sweep that finds none.
     this.sweeper ??= setInterval(() => this.sweep(), Math.min(1_000, Math.max(10, this.limits.deadlineMs / 4))).unref();
-    return () => void this.arriving.delete(drop);
+    return () => this.forget(drop);
   }
 
   get size(): number {
     return this.arriving.size;
   }
 
-  private dropOldest(why: BodyDropped): void {
-    const oldest = this.arriving.keys().next();
-    if (oldest.done) return;
-    this.arriving.delete(oldest.value);
-    oldest.value(why);
+  private forget(drop: (why: BodyDropped) => void): Arriving | undefined {
+    const body = this.arriving.get(drop);
+    if (body === undefined) return undefined;
+    this.arriving.delete(drop);
+    const held = this.byHolder.get(body.holder)!;
+    held.delete(drop);
+    if (held.size === 0) this.byHolder.delete(body.holder);
+    return body;
+  }
+
+  /**
+   * Drops the oldest body of the holder with the most arriving; among holders with as many, the one whose oldest has
+   * been arriving longest. A scan of the holders: at most maxArriving, and only when every place is taken.
+   */
+  private displaceOne(): void {
+    let victim: ((why: BodyDropped) => void) | null = null;
+    let most = 0;
+    let oldest = Infinity;
+    for (const held of this.byHolder.values()) {
+      const first = held.values().next().value!;
+      const since = this.arriving.get(first)!.since;
+      if (held.size > most || (held.size === most && since < oldest)) {
+        victim = first;
+        most = held.size;
+        oldest = since;
+      }
+    }
+    if (victim === null) return;
+    this.forget(victim);
+    victim('displaced');
   }
 
   private sweep(): void {
     const startedBy = performance.now() - this.limits.deadlineMs;
-    for (const [drop, since] of this.arriving) {
+    for (const [drop, { since }] of this.arriving) {
       if (since > startedBy) break;
-      this.arriving.delete(drop);
+      this.forget(drop);
       drop('late');
     }
     if (this.arriving.size === 0 && this.sweeper !== null) {

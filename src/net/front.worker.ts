@@ -153,6 +153,8 @@ const masterApp = createTerminalService({
     if (terminal.tfp !== auth.tfp) throw new AppError('not_paired', NOT_PAIRED_MESSAGE);
   },
   checkBody: (request) => checkBodyDigest(request, 'master'),
+  // By terminal, not address: a fleet behind one NAT is many holders, and one key from many addresses is one.
+  bodyHolder: (auth) => auth.serial,
   handle: (request, auth) => serve('master', request, auth, true),
 });
 const gateApp = createTerminalService({

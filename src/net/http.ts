@@ -82,11 +82,11 @@ export function checkDeclaredLength(head: RequestHead, limit: number): void {
 /**
  * Reads the body of a request that has one (`hasBody`, its declared length checked) up to `limit` bytes. An overflow
  * rejects with payload_too_large; the caller answers 413 and the connection is closed so the rest of the upload is not
- * read. A body still arriving past its deadline, or dropped for a newer one (arriving-bodies.ts), rejects with
- * request_timeout, answered the same way. A client that goes away first (closed, or idle past uWS's timeout) rejects it too: uWS calls onData no more, and a read left
+ * read. A body still arriving past its deadline, or dropped for a newer one while `holder` (who sends it) sends the
+ * most (arriving-bodies.ts), rejects with request_timeout, answered the same way. A client that goes away first (closed, or idle past uWS's timeout) rejects it too: uWS calls onData no more, and a read left
  * waiting would hold the request's place in admission for good.
  */
-export function readBody(exchange: Exchange, limit: number, arriving: ArrivingBodies): Promise<Buffer> {
+export function readBody(exchange: Exchange, limit: number, arriving: ArrivingBodies, holder: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -97,7 +97,7 @@ export function readBody(exchange: Exchange, limit: number, arriving: ArrivingBo
       stopClock();
       reject(error);
     };
-    const stopClock = arriving.start((why) =>
+    const stopClock = arriving.start(holder, (why) =>
       fail(new AppError('request_timeout', why === 'late' ? 'the body did not arrive in time' : 'the body was arriving too slowly while the server was busy')),
     );
     exchange.onAbort = () => fail(new AppError('bad_request', 'the client went away before its body arrived'));

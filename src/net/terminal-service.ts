@@ -17,6 +17,11 @@ export interface TerminalServiceOptions<Auth> {
   maxBodyBytes: number;
   /** How long bodies may take to arrive, and how many may at once (408 request_timeout beyond): arriving-bodies.ts. */
   bodies: BodyLimits;
+  /**
+   * Who sends a body, for the cap on bodies arriving at once: whoever holds the most gives one back first. Default: the
+   * address. Master names the paired terminal: one key cannot displace another terminal's upload by holding places.
+   */
+  bodyHolder?(auth: Auth, head: RequestHead): string;
   tls: TlsFiles;
   log: Logger;
   /** Where refused requests are logged, within a budget per kind (refusal-log.ts). */
@@ -111,7 +116,7 @@ export function createTerminalService<Auth>(opts: TerminalServiceOptions<Auth>):
       // with no promise made for it (each one is garbage a scavenge has to sweep).
       if (withBody) {
         const uploaded = opts.admission.startUpload(head.remoteAddress);
-        const body = readBody(exchange, opts.maxBodyBytes, arriving);
+        const body = readBody(exchange, opts.maxBodyBytes, arriving, opts.bodyHolder?.(auth, head) ?? head.remoteAddress);
         if (uploaded) void body.then(uploaded, uploaded);
         reply = body.then((bytes) => {
           const full = toTerminalRequest(head, bytes);

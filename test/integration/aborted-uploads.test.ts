@@ -2,7 +2,8 @@
  * @module Uploads and the places in admission they hold: requests in flight are capped (503 beyond), so places that
  * leaked or that anyone could hold would take master and the gate down. A request is authenticated from its head
  * before its body is read: a caller without a key is answered at once and holds nothing while it uploads; a terminal
- * that goes away in the middle of its upload gives its place back; a slow upload of a terminal is taken whole.
+ * that goes away in the middle of its upload gives its place back; a slow upload of a terminal is taken whole, and
+ * is not displaced by another terminal starting slow bodies of its own.
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -260,7 +261,7 @@ describe('slow uploads from many addresses', () => {
     }
   }, 30_000);
 
-  it('hold at most a quarter of the gate\'s places: the one arriving longest gives way, and a whole request is served', async () => {
+  it('hold at most a quarter of the gate\'s places: the one arriving longest of the address sending the most gives way, and a whole request is served', async () => {
     // One thread, so all of them meet one gate's 512 places; a high global rate, so only the uploads limit them.
     const single = await startServerProcess({ extraArgs: ['--threads', '1', '--gate-global-rate', '100000'] });
     const held: { socket: tls.TLSSocket; answer: Promise<string> }[] = [];
@@ -279,16 +280,64 @@ describe('slow uploads from many addresses', () => {
       const reply = await terminal.gate(single.gateUrl, { commitment: Buffer.alloc(32, 5).toString('base64'), info: { model: 'x' } });
       expect(reply.status).toBe(403);
       expect(reply.json.error).toBe('unknown_serial');
-      // The first 384 gave way, oldest first, answered 408 and closed; the newest are still arriving.
-      const answered = await Promise.all(held.slice(0, 385).map((h) => h.answer));
+      // 385 gave way (the whole request took a place too), answered 408 and closed: each the oldest of an address
+      // holding the most, so the 127 still arriving are spread over the addresses, not the last 16 addresses' 8 each.
+      expect(await inFlight(operator)).toEqual({ master: 0, gate: 127 });
+      const settled = await Promise.all(held.map((h) => Promise.race([h.answer, new Promise<null>((resolve) => setTimeout(() => resolve(null), 3_000))])));
+      const answered = settled.filter((text): text is string => text !== null);
+      expect(answered.length).toBe(385);
       for (const text of answered) {
         expect(text).toMatch(/^HTTP\/1\.1 408 /);
         expect(text).toContain('"error":"request_timeout"');
       }
-      expect(await inFlight(operator)).toEqual({ master: 0, gate: 127 });
       await operator.close();
     } finally {
       for (const { socket } of held) socket.destroy();
+      await single.stop();
+    }
+  }, 60_000);
+});
+
+describe('slow uploads to master from one paired terminal', () => {
+  const event = (eventId: string): Buffer => Buffer.from(JSON.stringify({ eventId, currency: 'USD', denomination: 20, count: 1, at: new Date().toISOString() }));
+
+  it('give way to each other, not to another terminal\'s upload still arriving on a slow link', async () => {
+    // One thread: master's 4,096 places, of which 1,024 may be bodies arriving.
+    const single = await startServerProcess({ extraArgs: ['--threads', '1'] });
+    const sockets: tls.TLSSocket[] = [];
+    try {
+      const operator = await connectOperator(single, await addOperator(single.dataDir, 'sam'));
+      await operator.request('gate.open', { minutes: 10 });
+      const slowLink = RawTerminal.create('SLOW-LINK-1', 'ec');
+      const flooder = RawTerminal.create('FLOODER-1', 'ec');
+      await pairRawTerminal(operator, single, slowLink);
+      await pairRawTerminal(operator, single, flooder);
+      const body = event('slow-link-1');
+      const slow = await connect(single.ports.master, '127.0.0.2');
+      sockets.push(slow);
+      const answer = answerOf(slow);
+      slow.write(signedHead(slowLink, '/api/v1/cash-events', body) + body.subarray(0, 10).toString('latin1'));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      // The other terminal (one key: a stolen one will do) starts more slow bodies than there are places for them.
+      const first: Promise<string>[] = [];
+      for (let i = 0; i < 1_040; i += 52) {
+        await Promise.all(Array.from({ length: 52 }, async (_, j) => {
+          const junk = event(`junk-${i + j}`);
+          const socket = await connect(single.ports.master, '127.0.0.3');
+          sockets.push(socket);
+          if (i + j < 10) first.push(answerOf(socket));
+          socket.write(signedHead(flooder, '/api/v1/cash-events', junk) + junk.subarray(0, 1).toString('latin1'));
+        }));
+      }
+      // Its own oldest gave way: before, the slow terminal's upload (the oldest of all) did, answered 408.
+      for (const text of await Promise.all(first)) expect(text).toMatch(/^HTTP\/1\.1 408 /);
+      slow.write(body.subarray(10));
+      expect(await answer).toMatch(/^HTTP\/1\.1 200 /);
+      const { events } = await operator.request<{ events: { eventId: string }[] }>('cash.list', { serial: slowLink.serial });
+      expect(events.map((e) => e.eventId)).toEqual(['slow-link-1']);
+      await operator.close();
+    } finally {
+      for (const socket of sockets) socket.destroy();
       await single.stop();
     }
   }, 60_000);

@@ -2,9 +2,12 @@
 import { describe, expect, it } from 'vitest';
 import { ArrivingBodies, type BodyDropped } from '../../../src/net/arriving-bodies.js';
 
-/** Starts `count` bodies on `bodies`, recording each drop as `index:why`. */
-function startMany(bodies: ArrivingBodies, count: number, drops: string[]): (() => void)[] {
-  return Array.from({ length: count }, (_, i) => bodies.start((why: BodyDropped) => drops.push(`${i}:${why}`)));
+/** Starts `count` bodies on `bodies`, each from its own holder unless `holder` is given, recording each drop as `index:why`. */
+function startMany(bodies: ArrivingBodies, count: number, drops: string[], holder?: string, first = 0): (() => void)[] {
+  return Array.from({ length: count }, (_, n) => {
+    const i = first + n;
+    return bodies.start(holder ?? `h${i}`, (why: BodyDropped) => drops.push(`${i}:${why}`));
+  });
 }
 
 describe('ArrivingBodies', () => {
@@ -30,11 +33,30 @@ describe('ArrivingBodies', () => {
     expect(bodies.size).toBe(3);
     // A body that is in gives its place back: the next one displaces nobody.
     stops[3]!();
-    bodies.start(() => drops.push('5'));
+    bodies.start('h5', () => drops.push('5'));
     expect(drops).toEqual(['0:displaced', '1:displaced']);
     // Stopping a dropped body's clock is harmless.
     stops[0]!();
     expect(bodies.size).toBe(3);
     for (const stop of stops) stop();
+  });
+
+  it('takes the place of the holder sending the most, not of the oldest body: one sender displaces its own first', () => {
+    const bodies = new ArrivingBodies({ deadlineMs: 60_000, maxArriving: 4 });
+    const drops: string[] = [];
+    // A terminal's upload on a slow link, then another sender filling every place and starting more.
+    const [stopSlow] = startMany(bodies, 1, drops, 'terminal');
+    startMany(bodies, 6, drops, 'flood', 1);
+    expect(drops).toEqual(['1:displaced', '2:displaced', '3:displaced']);
+    expect(bodies.size).toBe(4);
+    // Another sender: the flood still holds the most, and gives way again.
+    startMany(bodies, 1, drops, 'third', 7);
+    expect(drops.slice(3)).toEqual(['4:displaced']);
+    // Holders with as many (one each, once the flood is down to one): the one whose body came first gives way.
+    startMany(bodies, 1, drops, 'fourth', 8);
+    startMany(bodies, 1, drops, 'fifth', 9);
+    expect(drops.slice(4)).toEqual(['5:displaced', '0:displaced']);
+    stopSlow!();
+    expect(bodies.size).toBe(4);
   });
 });
