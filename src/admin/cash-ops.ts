@@ -102,8 +102,10 @@ export const CASH_OPS: Readonly<Record<string, OpSpec>> = {
     auditDetail: (a) => ({ since: argText(a, 'since'), until: argText(a, 'until') }),
     args: exportArgs,
     precondition: (ctx, _conn, { serial }) => (serial === undefined ? undefined : knownSerial(ctx, serial)),
+    // What it reads ends when it began, whatever `until` says: the cursor is what was audited, and kept for days it
+    // would otherwise go on reading what terminals sent since (by time, every event; by key, those that sort after it).
     run: (ctx, conn, { since, until, serial, limit: pageSize }) => exportPage(ctx, conn.session!.user, {
-      since: since === undefined ? 0 : Date.parse(since), until: until === undefined ? Number.MAX_SAFE_INTEGER : Date.parse(until), serial: serial ?? null,
+      since: since === undefined ? 0 : Date.parse(since), until: Math.min(until === undefined ? Number.MAX_SAFE_INTEGER : Date.parse(until), ctx.now() + 1), serial: serial ?? null,
     }, null, pageSize),
   }),
   'cash.next': op({

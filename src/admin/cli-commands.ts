@@ -362,7 +362,7 @@ const SPECS: readonly Spec[] = [
   },
   {
     name: 'cash-events export', usage: '--out FILE [--since DATE] [--until DATE] [--serial SERIAL] [--format csv|jsonl]',
-    summary: 'write every cash event received from --since (inclusive) to --until (exclusive) into FILE, as CSV (default) or JSON Lines; ' +
+    summary: 'write every cash event received from --since (inclusive) to --until (exclusive; at most until the export starts) into FILE, as CSV (default) or JSON Lines; ' +
       'DATE: 2026-12-01 (midnight UTC) or 2026-12-01T08:00:00Z; the file appears whole when done; audited',
     positionals: [], options: ['out', 'since', 'until', 'serial', 'format'], op: 'cash.export', render: 'cash-export',
     toArgs: (_, v) => exportArgs(v),

@@ -245,4 +245,27 @@ describe.each([
     await alice.request('terminals.delete', { serial: 'CSH-C' });
     expect((await list({ serial: 'CSH-C' })).events.map((e) => e.eventId)).toEqual(sent.get('CSH-C')!.map((e) => e.eventId).reverse());
   });
+
+  it('exports what was received before the export began: its cursor, kept, reads nothing a terminal sent since', async () => {
+    const first = await alice.request<Page>('cash.export', { limit: 1 });
+    expect(first.next).not.toBeNull();
+    const late = RawTerminal.create('CSH-LATE');
+    await pairRawTerminal(alice, server, late);
+    // Its serial sorts after every one sent before: an export paging by key would reach it too.
+    const reply = await late.send(server.masterUrl, '/api/v1/cash-events', { body: JSON.stringify({ eventId: 'z-late', currency: 'USD', denomination: 5, count: 1, at: new Date().toISOString() }) });
+    expect(reply.json).toEqual({ accepted: true, duplicate: false });
+    for (let replay = 0; replay < 2; replay++) {
+      const events = [...first.events];
+      let next = first.next;
+      while (next !== null) {
+        const page: Page = await alice.request<Page>('cash.next', { cursor: next, limit: 1000 });
+        events.push(...page.events);
+        next = page.next;
+      }
+      expect(events.length).toBe(Object.values(SENT).reduce((a, b) => a + b, 0));
+      expect(events.map((e) => e.serial)).not.toContain('CSH-LATE');
+    }
+    // A new export has it.
+    expect((await exportAll(alice, {}, 1000)).events.map((e) => e.eventId)).toContain('z-late');
+  });
 });
