@@ -78,7 +78,7 @@ export async function dispatch(ctx: OpsContext, conn: Connection, raw: string): 
         intent = await intendAudit(ctx.store, 'server', { ...entry, detail: withAddress(detail, conn.remoteAddress) });
       }
       const result = await spec.run(ctx, conn, args, frame);
-      if (spec.audit === true) await auditDone(ctx, conn.session?.user ?? before, frame.op, target, withOutcome(detail, spec.auditOutcome?.(result)), conn.remoteAddress, intent);
+      if (spec.audit === true) await auditDone(ctx, conn.session?.user ?? before, frame.op, target, withOutcome(ctx, detail, spec, result), conn.remoteAddress, intent);
       return { id, ok: true, result };
     } catch (caught) {
       let error = caught;
@@ -189,10 +189,18 @@ async function audit(
   await ctx.store.appendAudit({ at: ctx.now(), user: who, action, target, detail: withAddress(detail, remoteAddress) }, intent);
 }
 
-/** The detail of an op that took effect, with what its outcome says (OpSpec.auditOutcome): a key it sets to undefined is left out. */
-function withOutcome(detail: Record<string, unknown>, outcome: Record<string, unknown> | undefined): Record<string, unknown> {
-  if (outcome === undefined) return detail;
-  return Object.fromEntries(Object.entries({ ...detail, ...outcome }).filter(([, value]) => value !== undefined));
+/**
+ * The detail of an op that took effect, with what its outcome says (OpSpec.auditOutcome): a key it sets to undefined is
+ * left out. Reading the outcome MUST NOT fail the op, for the reason auditDone gives: the detail as sent is kept then.
+ */
+function withOutcome(ctx: OpsContext, detail: Record<string, unknown>, spec: OpSpec, result: unknown): Record<string, unknown> {
+  if (!spec.auditOutcome) return detail;
+  try {
+    return Object.fromEntries(Object.entries({ ...detail, ...spec.auditOutcome(result) }).filter(([, value]) => value !== undefined));
+  } catch (err) {
+    ctx.log.error({ err }, 'the outcome of an operator action that took effect could not be read for its audit entry');
+    return detail;
+  }
 }
 
 /** An entry's detail with the address the op came from (none for the server's own entries). */
