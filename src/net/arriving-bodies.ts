@@ -28,8 +28,8 @@ interface Arriving {
 export class ArrivingBodies {
   /** What to call when a body is dropped, with who sends it and since when. A Map keeps insertion order: the first is the oldest. */
   private readonly arriving = new Map<(why: BodyDropped) => void, Arriving>();
-  /** The same bodies by who sends them, each holder's oldest first. */
-  private readonly byHolder = new Map<string, Set<(why: BodyDropped) => void>>();
+  /** How many bodies each holder has arriving: a count, not a set of them, so a body costs no allocation of its own. */
+  private readonly held = new Map<string, number>();
   private sweeper: NodeJS.Timeout | null = null;
 
   constructor(private readonly limits: BodyLimits) {}
@@ -42,9 +42,7 @@ export class ArrivingBodies {
   start(holder: string, drop: (why: BodyDropped) => void): () => void {
     if (this.arriving.size >= this.limits.maxArriving) this.displaceOne();
     this.arriving.set(drop, { holder, since: performance.now() });
-    let held = this.byHolder.get(holder);
-    if (held === undefined) this.byHolder.set(holder, (held = new Set()));
-    held.add(drop);
+    this.held.set(holder, (this.held.get(holder) ?? 0) + 1);
     // One timer for all bodies, not one per request: a timer per call would cost every cash event its setup and
     // teardown. It runs while bodies arrive, and stops at the first sweep that finds none.
     this.sweeper ??= setInterval(() => this.sweep(), Math.min(1_000, Math.max(10, this.limits.deadlineMs / 4))).unref();
@@ -55,36 +53,29 @@ export class ArrivingBodies {
     return this.arriving.size;
   }
 
-  private forget(drop: (why: BodyDropped) => void): Arriving | undefined {
+  private forget(drop: (why: BodyDropped) => void): void {
     const body = this.arriving.get(drop);
-    if (body === undefined) return undefined;
+    if (body === undefined) return;
     this.arriving.delete(drop);
-    const held = this.byHolder.get(body.holder)!;
-    held.delete(drop);
-    if (held.size === 0) this.byHolder.delete(body.holder);
-    return body;
+    const left = this.held.get(body.holder)! - 1;
+    if (left > 0) this.held.set(body.holder, left);
+    else this.held.delete(body.holder);
   }
 
   /**
    * Drops the oldest body of the holder with the most arriving; among holders with as many, the one whose oldest has
-   * been arriving longest. A scan of the holders: at most maxArriving, and only when every place is taken.
+   * been arriving longest (the first of theirs in start order). Two scans, at most maxArriving each, and only when
+   * every place is taken.
    */
   private displaceOne(): void {
-    let victim: ((why: BodyDropped) => void) | null = null;
     let most = 0;
-    let oldest = Infinity;
-    for (const held of this.byHolder.values()) {
-      const first = held.values().next().value!;
-      const since = this.arriving.get(first)!.since;
-      if (held.size > most || (held.size === most && since < oldest)) {
-        victim = first;
-        most = held.size;
-        oldest = since;
-      }
+    for (const count of this.held.values()) most = Math.max(most, count);
+    for (const [drop, { holder }] of this.arriving) {
+      if (this.held.get(holder) !== most) continue;
+      this.forget(drop);
+      drop('displaced');
+      return;
     }
-    if (victim === null) return;
-    this.forget(victim);
-    victim('displaced');
   }
 
   private sweep(): void {

@@ -83,8 +83,9 @@ export function checkDeclaredLength(head: RequestHead, limit: number): void {
  * Reads the body of a request that has one (`hasBody`, its declared length checked) up to `limit` bytes. An overflow
  * rejects with payload_too_large; the caller answers 413 and the connection is closed so the rest of the upload is not
  * read. A body still arriving past its deadline, or dropped for a newer one while `holder` (who sends it) sends the
- * most (arriving-bodies.ts), rejects with request_timeout, answered the same way. A client that goes away first (closed, or idle past uWS's timeout) rejects it too: uWS calls onData no more, and a read left
- * waiting would hold the request's place in admission for good.
+ * most (arriving-bodies.ts), rejects with request_timeout, answered the same way. A client that goes away first
+ * (closed, or idle past uWS's timeout) rejects it too: uWS calls onData no more, and a read left waiting would hold
+ * the request's place in admission for good.
  */
 export function readBody(exchange: Exchange, limit: number, arriving: ArrivingBodies, holder: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
