@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../cli-errors.js';
 import { AppError } from '../errors.js';
+import { parseTimeBound, TIME_BOUND_HINT } from '../protocol/time-bounds.js';
 import type { CashEventView } from '../protocol/types.js';
 
 export const EXPORT_FORMATS = ['csv', 'jsonl'] as const;
@@ -38,12 +39,16 @@ const COLUMNS = ['serial', 'eventId', 'currency', 'denomination', 'count', 'at',
 /** The largest page the server gives (cash-ops.ts). */
 const PAGE_SIZE = 1000;
 
-/** `2026-12-01` (midnight UTC) or an ISO 8601 time with its offset; anything else is a usage mistake, not a guess. */
-export function parseExportDate(flag: string, value: string): string {
-  const day = /^\d{4}-\d{2}-\d{2}$/.test(value);
-  const full = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/.test(value);
-  const ms = day || full ? Date.parse(day ? `${value}T00:00:00Z` : value) : NaN;
-  if (Number.isNaN(ms)) throw new UsageError(`--${flag} must be a date (2026-12-01, midnight UTC) or a time with its offset (2026-12-01T08:00:00Z, 2026-12-01T09:00:00+01:00)`);
+/**
+ * The `--since`/`--until` of an export as the exact instant sent to the server, read as `cas audit` reads them
+ * (time-bounds.ts): a date alone is its whole day either way, so `--since 2026-11-01 --until 2026-11-30` is November,
+ * and a time without an offset is UTC. Two readings of the same flags across cas (an exclusive `--until` date here, an
+ * inclusive one for the audit) would have an operator's month export lose or repeat a day; a date that does not exist
+ * (2026-02-30) is refused rather than rolled over into March.
+ */
+export function parseExportDate(flag: 'since' | 'until', value: string): string {
+  const ms = parseTimeBound(value, flag);
+  if (ms === null) throw new UsageError(`--${flag} must be ${TIME_BOUND_HINT}`);
   return new Date(ms).toISOString();
 }
 

@@ -164,7 +164,7 @@ function exportArgs(v: CommandValues): Record<string, unknown> {
   if (!(EXPORT_FORMATS as readonly unknown[]).includes(format)) throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}`);
   const since = typeof v.since === 'string' ? parseExportDate('since', v.since) : undefined;
   const until = typeof v.until === 'string' ? parseExportDate('until', v.until) : undefined;
-  if (since !== undefined && until !== undefined && since >= until) throw new UsageError('--until must be later than --since');
+  if (since !== undefined && until !== undefined && since >= until) throw new UsageError('--until must be later than --since (a date alone as --until covers that whole day)');
   const args: ExportRequest = { out: v.out, format: format as ExportFormat, ...(since && { since }), ...(until && { until }), ...(typeof v.serial === 'string' && { serial: v.serial }) };
   return { ...args };
 }
@@ -362,8 +362,9 @@ const SPECS: readonly Spec[] = [
   },
   {
     name: 'cash-events export', usage: '--out FILE [--since DATE] [--until DATE] [--serial SERIAL] [--format csv|jsonl]',
-    summary: 'write every cash event received from --since (inclusive) to --until (exclusive; at most until the export starts) into FILE, as CSV (default) or JSON Lines; ' +
-      'DATE: 2026-12-01 (midnight UTC) or 2026-12-01T08:00:00Z; the file appears whole when done; audited',
+    summary: 'write every cash event received in that range (at most until the export starts) into FILE, as CSV (default) or JSON Lines; DATE as for cas audit: a date is ' +
+      'its whole day (--since 2026-11-01 --until 2026-11-30 is November) or an ISO time (2026-12-01T08:00, first instant left out as --until), UTC unless it has an offset; ' +
+      'the file appears whole when done; audited',
     positionals: [], options: ['out', 'since', 'until', 'serial', 'format'], op: 'cash.export', render: 'cash-export',
     toArgs: (_, v) => exportArgs(v),
     toFile: (request, args, progress) => exportCashEvents(request, args as unknown as ExportRequest, progress),

@@ -218,13 +218,20 @@ describe.each([
     // Written whole: no temporary file is left beside it.
     expect(fs.readdirSync(dir).sort()).toEqual(['all.csv', 'b.jsonl']);
 
+    // Dates alone, as for cas audit: --until names the last day exported, not the first left out.
+    const days = rows.map((r) => r.split(',')[6]!.slice(0, 10)).sort();
+    const byDay = await cas(['cash-events', 'export', '--out', path.join(dir, 'days.csv'), '--since', days[0]!, '--until', days.at(-1)!]);
+    expect(byDay.code, byDay.stderr).toBe(0);
+    expect(byDay.json).toMatchObject({ events: expected.length });
+    fs.rmSync(path.join(dir, 'days.csv'));
+
     const empty = await cas(['cash-events', 'export', '--out', path.join(dir, 'future.csv'), '--since', '2999-01-01']);
     expect(empty.json).toMatchObject({ events: 0 });
     expect(fs.readFileSync(path.join(dir, 'future.csv'), 'utf8')).toBe('serial,eventId,currency,denomination,count,at,receivedAt\n');
   });
 
   it('cas cash-events export refuses bad flags before asking the server (exit 2), and a failed export leaves no file', async () => {
-    for (const args of [[], ['--out', path.join(dir, 'x.csv'), '--format', 'xml'], ['--out', path.join(dir, 'x.csv'), '--since', '1 Dec'],
+    for (const args of [[], ['--out', path.join(dir, 'x.csv'), '--format', 'xml'], ['--out', path.join(dir, 'x.csv'), '--since', '1 Dec'], ['--out', path.join(dir, 'x.csv'), '--since', '2026-02-30'],
       ['--out', path.join(dir, 'no-such-dir', 'x.csv')], ['--out', dir], ['--out', path.join(dir, 'x.csv'), '--since', '2026-12-02', '--until', '2026-12-01']]) {
       const res = await cas(['cash-events', 'export', ...args]);
       expect(res.code, args.join(' ')).toBe(2);
