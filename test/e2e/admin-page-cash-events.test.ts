@@ -1,6 +1,6 @@
 /**
  * @module End to end: a terminal's detail view shows the latest cash events its real paired terminal sent, newest
- * first, pages back to the first, takes a new one on Refresh, and says so when there are none.
+ * first, pages back to the first, takes a new one on Refresh, keeps a keyboard user's focus, and says so when there are none.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
@@ -9,6 +9,9 @@ import { launchChromium, logIn, openPage, screenshot, type WatchedPage } from '.
 import { addOperator, connectOperator, pairRawTerminal } from '../helpers/operator.js';
 import { RawTerminal } from '../helpers/raw-terminal.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+
+/** The page's own global, inside page.evaluate (the tests are type-checked without the DOM's types). */
+declare const document: { activeElement: { id: string } | null };
 
 const PAIRED = 'CE-KIOSK-1';
 const EMPTY = 'CE-EMPTY-1';
@@ -24,6 +27,7 @@ let page: Page;
 
 const eventId = (i: number): string => `cash-${String(i).padStart(3, '0')}`;
 const rowKeys = (): Promise<(string | null)[]> => page.locator('#cash-events-table tbody tr').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-key')));
+const focusedId = (): Promise<string> => page.evaluate(() => document.activeElement?.id ?? '');
 const newestFirst = (from: number, to: number): string[] => Array.from({ length: to - from + 1 }, (_, i) => eventId(to - i));
 
 async function send(i: number): Promise<void> {
@@ -65,15 +69,23 @@ describe('cash events on the terminal page', () => {
     expect(await first.locator('td[data-label="Count"]').textContent()).toBe(String(SENT));
     await screenshot(page, 'terminal-cash-events');
 
-    await page.click('#cash-events-more');
+    expect(await page.textContent('#cash-events-count')).toBe('Showing the 20 latest events.');
+
+    // By keyboard: the last older page in, the button goes and the focus lands on the count, not the page's top.
+    await page.focus('#cash-events-more');
+    await page.keyboard.press('Enter');
     await expect.poll(rowKeys).toEqual(newestFirst(0, SENT - 1));
     expect(await page.isVisible('#cash-events-more')).toBe(false);
+    expect(await page.textContent('#cash-events-count')).toBe(`Showing all ${SENT} events.`);
+    await expect.poll(focusedId).toBe('cash-events-count');
   });
 
-  it('shows an event sent since on Refresh', async () => {
+  it('shows an event sent since on Refresh, the focus staying on the button', async () => {
     await send(SENT);
-    await page.click('#cash-events-refresh');
+    await page.focus('#cash-events-refresh');
+    await page.keyboard.press('Enter');
     await expect.poll(rowKeys).toEqual(newestFirst(SENT - 19, SENT));
+    expect(await focusedId()).toBe('cash-events-refresh');
   });
 
   it('says when a terminal has sent none', async () => {

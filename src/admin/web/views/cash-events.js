@@ -14,16 +14,25 @@ const PAGE_SIZE = 20;
 
 export function cashEventsPanel(ctx, serial) {
   const list = h('div', { id: 'cash-events' });
-  /** @type {{ events: CashEvent[], next: string | null, loading: boolean, error: string | null }} */
-  const state = { events: [], next: null, loading: false, error: null };
+  // Focusable: when the oldest page is in, Show older goes and the focus comes here rather than to the page's top.
+  const count = h('p', { class: 'muted', id: 'cash-events-count', 'aria-live': 'polite', tabindex: '-1' });
+  const error = h('p', { class: 'form-error', id: 'cash-events-error', role: 'alert', hidden: true });
+  // The buttons are made once and only hidden: rebuilt at each load, the one a keyboard user pressed would take the
+  // focus with it to the page's top.
+  const moreButton = h('button', { type: 'button', class: 'secondary', id: 'cash-events-more', hidden: true, onclick: () => load({ more: true }) }, 'Show older events');
+  const refreshButton = h('button', { type: 'button', class: 'secondary', id: 'cash-events-refresh', onclick: () => load() }, 'Refresh');
+  /** @type {{ events: CashEvent[], next: string | null, loading: boolean }} */
+  const state = { events: [], next: null, loading: false };
   let seq = 0;
 
   /** `more`: the next older page; otherwise the newest again. `background`: the page asks by itself (a reconnection). */
   async function load({ more = false, background = false } = {}) {
+    if (more && (state.loading || !state.next)) return;
     const mine = ++seq;
-    Object.assign(state, { loading: true, error: null });
+    state.loading = true;
+    error.hidden = true;
     render();
-    const args = { serial, limit: PAGE_SIZE, ...(more && state.next ? { before: state.next } : {}) };
+    const args = { serial, limit: PAGE_SIZE, ...(more ? { before: state.next } : {}) };
     try {
       const page = background ? await ctx.read('cash.list', args) : await ctx.call('cash.list', args);
       if (mine !== seq) return;
@@ -31,18 +40,31 @@ export function cashEventsPanel(ctx, serial) {
       state.next = page.next;
     } catch (failure) {
       if (mine !== seq) return;
-      state.error = errorText(failure);
+      error.textContent = errorText(failure);
+      error.hidden = false;
     }
     state.loading = false;
+    // MUST be read before render(): hiding the button takes the focus off it.
+    const wasOnMore = document.activeElement === moreButton;
     render();
+    if (wasOnMore && moreButton.hidden) count.focus();
   }
 
   function render() {
-    fill(list, state.events.length === 0 && state.loading ? h('p', { class: 'loading', role: 'status' }, 'Loading…') : dataTable({
+    const { events, next, loading } = state;
+    moreButton.hidden = next === null || events.length === 0;
+    moreButton.setAttribute('aria-disabled', String(loading));
+    refreshButton.setAttribute('aria-disabled', String(loading));
+    list.setAttribute('aria-busy', String(loading));
+    const n = events.length;
+    // "all" only once the oldest is in: until then older ones may exist.
+    count.textContent = loading ? 'Loading…' : n === 0 ? '' : next ? `Showing the ${n.toLocaleString()} latest events.` : `Showing all ${n.toLocaleString()} event${n === 1 ? '' : 's'}.`;
+    if (loading && n > 0) return; // the rows shown stay while an older page comes
+    fill(list, loading ? null : dataTable({
       id: 'cash-events-table',
       caption: `Cash events of ${serial}, newest first`,
-      rows: state.events,
-      empty: state.error ? '' : 'No cash events yet.',
+      rows: events,
+      empty: error.hidden ? 'No cash events yet.' : '',
       rowKey: (e) => e.eventId,
       columns: [
         // The terminal's own clock: the order is the server's (Received), as a terminal's clock may be off.
@@ -53,22 +75,15 @@ export function cashEventsPanel(ctx, serial) {
         { label: 'Count', cell: (e) => String(e.count) },
         { label: 'Received', cell: (e) => formatTime(e.receivedAt) },
       ],
-    }), footer());
-  }
-
-  function footer() {
-    if (state.loading) return state.events.length > 0 ? h('p', { class: 'loading', role: 'status' }, 'Loading…') : null;
-    return [
-      state.error ? h('p', { class: 'form-error', role: 'alert' }, state.error) : null,
-      h('div', { class: 'pager' },
-        state.next ? h('button', { type: 'button', class: 'secondary', id: 'cash-events-more', onclick: () => load({ more: true }) }, 'Show older events') : null,
-        h('button', { type: 'button', class: 'secondary', id: 'cash-events-refresh', onclick: () => load() }, 'Refresh')),
-    ];
+    }));
   }
 
   const el = h('div', {},
     h('h2', {}, 'Cash events'),
     h('p', { class: 'hint' }, 'Banknotes the terminal reported, newest first. For every event of a period: cas cash-events export.'),
-    list);
+    count,
+    error,
+    list,
+    h('div', { class: 'pager' }, moreButton, refreshButton));
   return { el, load };
 }
