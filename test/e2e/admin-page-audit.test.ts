@@ -212,6 +212,17 @@ describe('deleting a terminal, and the audit log', () => {
     await page.locator('#audit-count', { hasText: 'Showing all 4 matching entries' }).waitFor();
   });
 
+  it('says a day in the address that is not a date is wrong, rather than searching another day or none', async () => {
+    // 2026-02-30 would be March 2 to new Date(); "yesterday" would reach the server as a `since` in UTC.
+    for (const day of ['2026-02-30', 'yesterday']) {
+      await page.evaluate((d) => { location.hash = `#/audit?day=${d}`; }, day);
+      await page.locator('#audit-error', { hasText: `Day: "${day}" is not a date. Pick a day in the Day field, or clear it.` }).waitFor();
+      expect(await page.textContent('#audit-results')).not.toContain('No entry matches');
+      expect(await page.textContent('#audit-count')).toBe('');
+    }
+    await screenshot(page, 'audit-day-not-a-date');
+  });
+
   it('raised no console error, uncaught exception or CSP violation on any page', () => {
     expect(opened.flatMap((watched) => watched.errors)).toEqual([]);
   });

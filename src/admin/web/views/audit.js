@@ -17,13 +17,19 @@ const FILTERS = [
 
 /**
  * The address's filters as audit.list's args. A day is the browser's, as the table's times are: from its midnight to
- * the next (23 or 25 hours apart on the days clocks change), sent as exact UTC times.
+ * the next (23 or 25 hours apart on the days clocks change), sent as exact UTC times. A day that is not a real date
+ * (an address typed or bookmarked by hand: the date field offers none) throws the message shown: new Date(2026, 1, 30)
+ * would be March 2, and the server's answer to the text itself would speak of `since` and UTC, which this page has not.
  */
 function opFilters(filters) {
   const { day, ...rest } = Object.fromEntries(Object.entries(filters).filter(([, value]) => value));
-  const [y, m, d] = /^\d{4}-\d{2}-\d{2}$/.test(day ?? '') ? day.split('-').map(Number) : [];
-  if (d === undefined) return day ? { ...rest, since: day } : rest; // not a date: the server says what is wrong with it
-  return { ...rest, since: new Date(y, m - 1, d).toISOString(), until: new Date(y, m - 1, d + 1).toISOString() };
+  if (day === undefined) return rest;
+  const [y, m, d] = /^\d{4}-\d{2}-\d{2}$/.test(day) ? day.split('-').map(Number) : [];
+  const since = d === undefined ? null : new Date(y, m - 1, d);
+  if (since === null || since.getFullYear() !== y || since.getMonth() !== m - 1 || since.getDate() !== d) {
+    throw new Error(`Day: "${day}" is not a date. Pick a day in the Day field, or clear it.`);
+  }
+  return { ...rest, since: since.toISOString(), until: new Date(y, m - 1, d + 1).toISOString() };
 }
 /** The actions written to the log (docs/ADMIN-OPS.md), offered while typing; any other text is sent as typed. */
 const ACTIONS = ['login', 'logout', 'resume', 'totp.enroll', 'totp.confirm', 'terminals.create', 'terminals.update',
@@ -81,7 +87,7 @@ export function auditView(ctx, params) {
     try {
       const page = await ctx.call('audit.list', {
         limit: kept.limit,
-        ...opFilters(filters),
+        ...opFilters(filters), // MUST stay inside the try: it throws what is wrong with the day
         ...(before !== undefined ? { before } : {}),
       });
       if (mine !== seq || !shown) return;
@@ -129,7 +135,8 @@ export function auditView(ctx, params) {
       caption: 'Audit log',
       rowKey: (e) => String(e.seq),
       rows: entries,
-      empty: filtered ? 'No entry matches these filters.' : 'The audit log is empty.',
+      // After a refusal nothing was searched: "no entry matches" would say the log has none.
+      empty: !error.hidden ? '' : filtered ? 'No entry matches these filters.' : 'The audit log is empty.',
       columns: [
         { label: 'When', cell: (e) => h('time', { datetime: e.at }, formatTime(e.at)) },
         // Shown with its invisible characters: a failed login's name is whatever was typed (`?alice\u200b`).
