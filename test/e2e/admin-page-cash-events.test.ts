@@ -11,7 +11,7 @@ import { RawTerminal } from '../helpers/raw-terminal.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 
 /** The page's own global, inside page.evaluate (the tests are type-checked without the DOM's types). */
-declare const document: { activeElement: { id: string } | null };
+declare const document: { activeElement: { id: string } | null; documentElement: { scrollWidth: number } };
 
 const PAIRED = 'CE-KIOSK-1';
 const EMPTY = 'CE-EMPTY-1';
@@ -86,6 +86,23 @@ describe('cash events on the terminal page', () => {
     await page.keyboard.press('Enter');
     await expect.poll(rowKeys).toEqual(newestFirst(SENT - 19, SENT));
     expect(await focusedId()).toBe('cash-events-refresh');
+  });
+
+  it('shows each event as a card on a phone-sized screen, its labels whole', async () => {
+    const phone = await openPage(browser, { viewport: { width: 375, height: 812 } });
+    try {
+      await logIn(phone.page, `https://127.0.0.1:${server.ports.admin}/#/terminals/${PAIRED}`, await addOperator(server.dataDir, 'bob'));
+      const card = phone.page.locator('#cash-events-table tbody tr').first();
+      await card.waitFor();
+      // One line each: a label that broke inside its word (Denominatio|n) made its row taller than its neighbour's.
+      const height = (label: string): Promise<number> => card.locator(`td[data-label="${label}"]`).evaluate((td) => td.getBoundingClientRect().height);
+      expect(await height('Denomination')).toBe(await height('Count'));
+      expect(await phone.page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+      await screenshot(phone.page, 'phone-terminal-cash-events');
+      expect(phone.errors).toEqual([]);
+    } finally {
+      await phone.context.close();
+    }
   });
 
   it('says when a terminal has sent none', async () => {
