@@ -48,7 +48,8 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
     const client = await AdminClient.connect(conn.url, conn.insecure ? { insecure: true } : { fingerprint: conn.fingerprint! });
     try {
       // A kept session (cas login) is resumed; otherwise this one command logs in and out again.
-      const resumed = command.op !== 'login' && live !== null && (await resume(client, live.token, file));
+      const kept = command.op !== 'login' && live !== null ? await resume(client, live.token, file) : null;
+      const resumed = kept !== null;
       if (command.op !== 'login' && command.op !== 'logout' && saved !== null && !resumed) {
         // Said before the password is asked for: without it, a script saw only "no password on stdin".
         io.stderr.write('note: the session kept by cas login has ended (logged out, 8 h idle, 12 h after the login, the account changed on the server, or a restored backup): run cas login again; this command logs in once\n');
@@ -60,14 +61,15 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
         return EXIT_OK;
       }
       // A new `cas login` replaces the kept session: its token is ended on the server, not left alive and forgotten here.
-      if (command.op === 'login' && live !== null && (await resume(client, live.token, file))) await client.logout();
+      if (command.op === 'login' && live !== null && (await resume(client, live.token, file)) !== null) await client.logout();
       const session = resumed ? null : await login(client, conn.user, await readPassword(io, conn.user), globals.totp, io);
       if (command.op === 'login') {
         saveSession(file, { url: conn.url, user: conn.user, token: session!.token, expiresAt: session!.expiresAt });
         io.stdout.write(globals.json ? `${JSON.stringify({ user: session!.user, expiresAt: session!.expiresAt, has2fa: session!.has2fa, role: session!.role ?? 'operator' })}\n` : renderResult('session', session));
         return EXIT_OK;
       }
-      if (confirming) {
+      // A viewer is not asked to confirm what the server refuses it anyway: the op goes as it is, to be refused (forbidden, audited).
+      if (confirming && (kept ?? session)?.role !== 'viewer') {
         const asked = await command.confirm!.ask((op, opArgs) => client.request(op, opArgs), args ?? {});
         if ('nothing' in asked) {
           io.stdout.write(globals.json ? `${JSON.stringify(asked.nothing, null, 2)}\n` : renderResult(command.render, asked.nothing));
@@ -78,7 +80,7 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
         if (io.stdin.destroyed === true) throw new UsageError('the 2FA prompt took the terminal\'s input: run cas login first, then this command; or pass --yes');
         io.stderr.write(`${asked.question}Type YES to confirm: `);
         // Not confirmed is a usage outcome (exit 2), as without --yes where nobody can confirm (terminal factory-reset).
-        if ((await readFirstLine(io.stdin))?.trim() !== 'YES') throw new UsageError('cancelled; nothing was changed');
+        if ((await readFirstLine(io.stdin))?.trim() !== 'YES') throw new UsageError('cancelled (only YES, in capitals, confirms); nothing was changed', command.name);
         args = asked.args;
       }
       if (command.op === 'subscribe') {
@@ -162,15 +164,14 @@ async function everyPage(client: AdminClient, op: string, pages: NonNullable<Com
 
 const PAGE_SIZE = 1000;
 
-/** True when the kept session is still live; an expired one is forgotten so the caller logs in afresh. */
-async function resume(client: AdminClient, token: string, file: string): Promise<boolean> {
+/** The kept session when it is still live (its role with it); an expired one is forgotten (null) so the caller logs in afresh. */
+async function resume(client: AdminClient, token: string, file: string): Promise<SessionInfo | null> {
   try {
-    await client.resume(token);
-    return true;
+    return await client.resume(token);
   } catch (err) {
     if (err instanceof AppError && err.code === 'session_expired') {
       removeSession(file);
-      return false;
+      return null;
     }
     throw err;
   }

@@ -127,8 +127,10 @@ describe('cas pairing reject --serial on a terminal', () => {
     const no = terminalIo();
     const refused = runCli(argv, { io: no.io, env: { CAS_SESSION_DIR: sessions } });
     await no.asked();
-    no.io.stdin.end('no\n');
+    no.io.stdin.end('yes\n');
     expect(await refused).toBe(2);
+    // Only YES confirms, and the answer says so: "yes" looked like a confirmation to whoever typed it.
+    expect(no.said()).toContain('cancelled (only YES, in capitals, confirms); nothing was changed\n(cas pairing reject --help for usage)');
     expect((await pending(SERIAL)).map((r) => r.requestId)).toEqual(before);
 
     const yes = terminalIo();
@@ -143,6 +145,20 @@ describe('cas pairing reject --serial on a terminal', () => {
     const left = (await pending(SERIAL)).map((r) => r.requestId);
     expect(left).toContain(meanwhile.requestId);
     for (const { requestId } of shown) expect(left).not.toContain(requestId);
+  });
+
+  it('does not ask a viewer to confirm what it may not do: the server refuses it at once, and nothing is rejected', async () => {
+    const sessions = tempDir('cas-session');
+    const sam = await addOperator(server.dataDir, 'sam', { role: 'viewer' });
+    ok(await casCli(['--url', server.adminUrl, '--user', 'sam', '--fingerprint', server.sfp, '--json', '--totp', (await nextTotp(sam))!, 'login'], `${sam.password}\n`, { CAS_SESSION_DIR: sessions }));
+    await RawTerminal.create(SERIAL).requestPairing(server.gateUrl, server.sfp);
+    const before = (await pending(SERIAL)).map((r) => r.requestId);
+    const viewer = terminalIo();
+    const code = await runCli(['--url', server.adminUrl, '--user', 'sam', '--fingerprint', server.sfp, 'pairing', 'reject', '--serial', SERIAL], { io: viewer.io, env: { CAS_SESSION_DIR: sessions } });
+    expect(code).toBe(1);
+    expect(viewer.said()).not.toContain('Type YES to confirm');
+    expect(viewer.said()).toContain('error: forbidden: sam is a viewer');
+    expect((await pending(SERIAL)).map((r) => r.requestId)).toEqual(before);
   });
 });
 
