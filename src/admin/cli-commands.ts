@@ -70,6 +70,11 @@ export interface CommandSpec {
      * items under `items` beside those counts and `shown`, `more`, instead of the bare list (cli.ts, everyPage).
      */
     counted?: true;
+    /**
+     * What the table ends with when `--limit` stopped the listing before its oldest item: without it, a default limit
+     * looks like the whole list (human output only; `--json` stays the bare list).
+     */
+    cutNote?: (args: Record<string, unknown>, shown: number) => string;
   };
   /** Its positionals may all be left out (`pairing reject --serial SERIAL` instead of a REQUEST_ID). */
   positionalsOptional?: true;
@@ -357,7 +362,10 @@ const SPECS: readonly Spec[] = [
   {
     name: 'cash-events list', usage: 'SERIAL [--limit N]',
     summary: 'a terminal\'s cash events, newest first: the newest 100 unless --limit (every one: cash-events export --serial SERIAL)',
-    positionals: ['SERIAL'], options: ['limit'], op: 'cash.list', render: 'cash-events', pages: { items: 'events', cursor: 'before' },
+    positionals: ['SERIAL'], options: ['limit'], op: 'cash.list', render: 'cash-events', pages: {
+      items: 'events', cursor: 'before',
+      cutNote: ({ serial }, shown) => `the newest ${shown.toLocaleString('en')} shown, older ones left out: --limit N, or every one with cas cash-events export --serial ${String(serial)} --out FILE`,
+    },
     toArgs: ([serial], v) => ({ serial, limit: positiveInt('limit', v.limit) ?? 100 }),
   },
   {

@@ -94,10 +94,11 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
         const result = await command.toFile((op, opArgs) => client.request(op, opArgs), args ?? {}, (p) => show(exportProgress(p), p.done));
         io.stdout.write(globals.json ? `${JSON.stringify(result, null, 2)}\n` : renderResult(command.render, result));
       } else {
-        const reply = command.pages ? await everyPage(client, command.op, command.pages, args ?? {}) : await client.request(command.op, args);
+        const { result: reply, cut } = command.pages ? await everyPage(client, command.op, command.pages, args ?? {}) : { result: await client.request(command.op, args), cut: null };
         // Results holding keys are written to files; only the summary of what was written is printed.
         const result = command.save ? command.save(reply, invocation.values) : reply;
         io.stdout.write(globals.json ? `${JSON.stringify(result, null, 2)}\n` : renderResult(command.render, result));
+        if (!globals.json && cut !== null) io.stdout.write(`${cut}\n`);
       }
       if (!resumed) await client.logout().catch(() => undefined);
     } finally {
@@ -140,7 +141,7 @@ function progressLine(io: CliIo): (summary: ImportSummary) => void {
  * listing answers its items with the counts the pages gave: `matching` from the first page (the one a server counts a
  * search's matches on), or, once every page is in, how many came.
  */
-async function everyPage(client: AdminClient, op: string, pages: NonNullable<CommandSpec['pages']>, args: Record<string, unknown>): Promise<unknown> {
+async function everyPage(client: AdminClient, op: string, pages: NonNullable<CommandSpec['pages']>, args: Record<string, unknown>): Promise<{ result: unknown; cut: string | null }> {
   const { limit, ...filters } = args;
   const wanted = typeof limit === 'number' ? limit : Infinity;
   const items: unknown[] = [];
@@ -156,10 +157,11 @@ async function everyPage(client: AdminClient, op: string, pages: NonNullable<Com
     last = page;
     cursor = page.next;
   } while (typeof cursor === 'string' && items.length < wanted);
-  if (!pages.counted) return items;
   const more = typeof cursor === 'string';
+  const cut = more && pages.cutNote ? pages.cutNote(filters, items.length) : null;
+  if (!pages.counted) return { result: items, cut };
   const count = (value: unknown): number | null => (typeof value === 'number' ? value : null);
-  return { [pages.items]: items, total: count(last?.total), matching: more ? count(first?.matching) : items.length, shown: items.length, more };
+  return { result: { [pages.items]: items, total: count(last?.total), matching: more ? count(first?.matching) : items.length, shown: items.length, more }, cut };
 }
 
 const PAGE_SIZE = 1000;

@@ -10,8 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AdminClient } from '../../src/admin/admin-client.js';
 import { AppError } from '../../src/errors.js';
 import type { AuditEntry, CashEventView } from '../../src/protocol/types.js';
-import { casCli } from '../helpers/cli.js';
-import { addOperator, casSession, connectOperator, nextTotp, pairRawTerminal, type Cas, type TestOperator } from '../helpers/operator.js';
+import { addOperator, casSession, connectOperator, pairRawTerminal, type Cas, type TestOperator } from '../helpers/operator.js';
 import { RawTerminal } from '../helpers/raw-terminal.js';
 import { startServerProcess, tempDir, type ServerProcess } from '../helpers/server-process.js';
 
@@ -182,12 +181,18 @@ describe.each([
     const json = await cas(['cash-events', 'list', 'CSH-A', '--limit', '5']);
     expect(json.code).toBe(0);
     expect((json.json as CashEventView[]).map((e) => e.eventId)).toEqual(['ev-022', 'ev-021', 'ev-020', 'ev-019', 'ev-018']);
-    const table = await casCli(['--url', server.adminUrl, '--user', bobOp.user, '--fingerprint', server.sfp, '--totp', (await nextTotp(bobOp))!, 'cash-events', 'list', 'CSH-C'],
-      `${bobOp.password}\n`, { CAS_SESSION_DIR: tempDir('cas-table') });
+    const human = await casSession(server, bobOp, { json: false });
+    const table = await human(['cash-events', 'list', 'CSH-C']);
     expect(table.code, table.stderr).toBe(0);
     const [head, ...rows] = table.stdout.trimEnd().split('\n');
     expect(head!.split(/\s+/)).toEqual(['TIME', 'EVENT', 'CURRENCY', 'DENOMINATION', 'COUNT', 'RECEIVED']);
     expect(rows.map((r) => r.split(/\s+/)[2])).toEqual(['ev-003', 'ev-002', 'ev-001', 'ev-000']);
+    // Cut short by --limit (or the default 100): the table says older ones were left out, and how to get them.
+    const cut = (await human(['cash-events', 'list', 'CSH-A', '--limit', '3'])).stdout.trimEnd().split('\n');
+    expect(cut).toHaveLength(5);
+    expect(cut.at(-1)).toBe('the newest 3 shown, older ones left out: --limit N, or every one with cas cash-events export --serial CSH-A --out FILE');
+    const whole = (await human(['cash-events', 'list', 'CSH-A', '--limit', String(SENT['CSH-A'])])).stdout.trimEnd().split('\n');
+    expect(whole).toHaveLength(1 + SENT['CSH-A']);
     const none = await cas(['cash-events', 'list', 'CSH-NONE']);
     expect(none.json).toEqual([]);
     const unknown = await cas(['cash-events', 'list', 'CSH-NOBODY']);
