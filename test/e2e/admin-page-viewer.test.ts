@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { AdminClient } from '../../src/admin/admin-client.js';
 import { launchChromium, logIn, openPage, screenshot, type WatchedPage } from '../helpers/browser.js';
+import { serverCli } from '../helpers/cli.js';
 import { addOperator, connectOperator, pairRawTerminal, type TestOperator } from '../helpers/operator.js';
 import { RawTerminal } from '../helpers/raw-terminal.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
@@ -94,6 +95,15 @@ describe('a viewer\'s page', () => {
     // An address kept from an operator's tab opens a notice, not the form.
     await visit(page, '#/terminals/new', '#read-only-notice');
     expect(await page.locator('#create-form').count()).toBe(0);
+    expect(errors).toEqual([]);
+  }, 60_000);
+
+  it('sends a viewer made an operator to log in again, saying the account may have changed', async () => {
+    const { page, errors } = await pageOf(viewer);
+    await page.locator('#terminals-table').waitFor();
+    const changed = await serverCli(['users', 'role', viewer.user, 'operator', '--data-dir', server.dataDir]);
+    expect(changed.code, changed.stderr).toBe(0);
+    await page.locator('#login-notice', { hasText: 'your account was changed on the server (its role, password or 2FA)' }).waitFor({ timeout: 20_000 });
     expect(errors).toEqual([]);
   }, 60_000);
 });

@@ -223,7 +223,7 @@ channel.on('terminal.unknown_serial', (data) => {
   store.putUnknown(data);
   ui.toast(`Terminal ${data.serial} tried to pair but was never created`, 'warn');
 });
-// The server ended this tab's session (logged out elsewhere, or idle too long): show the login form, not a dead view.
+// The server ended this tab's session (logged out elsewhere, idle too long, the account changed): show the login form, not a dead view.
 channel.on('session.ended', () => {
   if (store.session) endSession(errorText({ code: 'session_expired' }));
 });

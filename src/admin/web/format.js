@@ -75,7 +75,9 @@ export function effectiveState(request, now = Date.now()) {
 
 const MESSAGES = {
   login_failed: 'Wrong user name or password.',
-  session_expired: 'Your session has ended (logged out or idle too long). Log in again.',
+  // Every way a session ends (the server does not say which): an administrator's users role, disable, passwd or
+  // reset-2fa end it too, and "idle too long" alone sent a viewer made an operator looking for a timeout.
+  session_expired: 'Your session has ended: logged out (here or in another tab), idle too long, or your account was changed on the server (its role, password or 2FA). Log in again.',
   not_logged_in: 'You are not logged in. Log in again.',
   requires_2fa: 'Only operators with two-factor authentication may do this. Set up 2FA first.',
   code_mismatch: 'The code does not match the code of this request. Do not approve: ask the contact to read the code again, or reject.',
