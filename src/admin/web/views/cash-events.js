@@ -59,6 +59,7 @@ export function cashEventsPanel(ctx, serial) {
     const n = events.length;
     // "all" only once the oldest is in: until then older ones may exist.
     count.textContent = loading ? 'Loading…' : n === 0 ? '' : next ? `Showing the ${n.toLocaleString()} latest events.` : `Showing all ${n.toLocaleString()} event${n === 1 ? '' : 's'}.`;
+    count.hidden = count.textContent === ''; // its margin would stand between the hint and "No cash events yet"
     if (loading && n > 0) return; // the rows shown stay while an older page comes
     fill(list, loading ? null : dataTable({
       id: 'cash-events-table',
