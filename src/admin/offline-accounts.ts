@@ -8,7 +8,7 @@ import type { AuditRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 
 /** Audit actions of `pairing-server users …` → the push every logged-in operator gets for them. */
-const OFFLINE_ACCOUNT_EVENTS: Readonly<Record<string, 'operator.created' | 'operator.changed' | undefined>> = {
+export const OFFLINE_ACCOUNT_EVENTS: Readonly<Record<string, 'operator.created' | 'operator.changed' | undefined>> = {
   'users.add': 'operator.created',
   'users.disable': 'operator.changed',
   'users.enable': 'operator.changed',

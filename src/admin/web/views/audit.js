@@ -31,11 +31,14 @@ function opFilters(filters) {
   }
   return { ...rest, since: since.toISOString(), until: new Date(y, m - 1, d + 1).toISOString() };
 }
-/** The actions written to the log (docs/ADMIN-OPS.md), offered while typing; any other text is sent as typed. */
-const ACTIONS = ['login', 'logout', 'resume', 'totp.enroll', 'totp.confirm', 'terminals.create', 'terminals.update',
+/**
+ * The actions written to the log (docs/ADMIN-OPS.md), offered while typing; any other text is sent as typed. A unit
+ * test (audit-actions-agreement) holds it to the server's audited ops and `users` commands.
+ */
+export const ACTIONS = ['login', 'logout', 'resume', 'totp.enroll', 'totp.confirm', 'terminals.create', 'terminals.update',
   'terminals.unpair', 'terminals.delete', 'pairing.approve', 'pairing.reject', 'gate.open', 'gate.close', 'deposit.set',
-  'vpn.set', 'vpn.export', 'vpn.regenerate', 'users.add', 'users.disable', 'users.enable', 'users.reset_2fa',
-  'users.passwd', 'attempts.throttled', 'refusals.throttled', 'server.restored'];
+  'vpn.set', 'vpn.export', 'vpn.regenerate', 'cash.export', 'users.add', 'users.disable', 'users.enable', 'users.reset_2fa',
+  'users.passwd', 'users.role', 'attempts.throttled', 'refusals.throttled', 'server.restored'];
 const PAGE_SIZES = [25, 100, 500];
 /** Fields of an entry's detail that have a column of their own (a decision's serial is named with its target). */
 const IN_COLUMNS = new Set(['result', 'remoteAddress', 'serial']);
