@@ -112,6 +112,15 @@ function positiveInt(flag: string, value: string | boolean | undefined, max?: { 
   return n;
 }
 
+/** Both bounds, and --until after --since, checked as the server checks them: a usage error (exit 2), as for an export. */
+function timeRange(since: string | boolean | undefined, until: string | boolean | undefined): Record<string, string> {
+  const range = { ...timeArg('since', since), ...timeArg('until', until) };
+  if (range.since !== undefined && range.until !== undefined && parseTimeBound(range.since, 'since')! >= parseTimeBound(range.until, 'until')!) {
+    throw new UsageError('--until must be later than --since (a date alone as --until covers that whole day)');
+  }
+  return range;
+}
+
 /** Checked here as the server checks it (time-bounds.ts), so that a typo is a usage error; sent as typed. */
 function timeArg(flag: 'since' | 'until', value: string | boolean | undefined): Record<string, string> {
   if (value === undefined) return {};
@@ -304,7 +313,7 @@ const SPECS: readonly Spec[] = [
     options: ['limit', 'by', 'action', 'serial', 'since', 'until', 'before'], op: 'audit.list', render: 'audit',
     toArgs: (_, v) => ({
       ...limitArg(v.limit), ...(typeof v.by === 'string' && { user: v.by }), ...(typeof v.action === 'string' && { action: v.action }),
-      ...(typeof v.serial === 'string' && { serial: v.serial }), ...timeArg('since', v.since), ...timeArg('until', v.until),
+      ...(typeof v.serial === 'string' && { serial: v.serial }), ...timeRange(v.since, v.until),
       ...(v.before !== undefined && { before: positiveInt('before', v.before) }),
     }),
   },

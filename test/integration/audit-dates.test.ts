@@ -126,6 +126,10 @@ describe('cas audit --since/--until', () => {
     const bad = await cas(['audit', '--since', '2026-13-01']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--since must be a date (2026-03-05) or an ISO time');
+    // An empty range is a usage mistake too, before anything is sent, as for cas cash-events export.
+    const backwards = await cas(['audit', '--since', '2026-03-06', '--until', '2026-03-05']);
+    expect(backwards.code).toBe(2);
+    expect(backwards.stderr).toContain('--until must be later than --since (a date alone as --until covers that whole day)');
     // The table shows each entry's SEQ, which --before takes.
     const table = (await human(['audit', '--until', '2026-03-04', '--limit', '1'])).stdout.split('\n');
     expect(table[0]).toMatch(/^SEQ\s+AT\s+USER\s+ACTION/);
