@@ -8,11 +8,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AdminClient } from '../../src/admin/admin-client.js';
-import { AppError } from '../../src/errors.js';
 import type { AuditEntry, CashEventView } from '../../src/protocol/types.js';
 import { addOperator, casSession, connectOperator, pairRawTerminal, type Cas, type TestOperator } from '../helpers/operator.js';
 import { RawTerminal } from '../helpers/raw-terminal.js';
 import { startServerProcess, tempDir, type ServerProcess } from '../helpers/server-process.js';
+import { refusalCode } from '../helpers/refusal.js';
 
 interface Page { events: CashEventView[]; next: string | null }
 
@@ -22,16 +22,6 @@ type Serial = keyof typeof SENT;
 const CURRENCIES = ['USD', 'EUR', 'CHF'];
 
 const id = (e: Pick<CashEventView, 'serial' | 'eventId'>): string => `${e.serial}/${e.eventId}`;
-
-async function refusal(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof AppError) return err.code;
-    throw err;
-  }
-  throw new Error('the op was not refused');
-}
 
 // Operators of their own per server: the TOTP helper hands each user one code per 30 s step, across servers too.
 describe.each([
@@ -120,16 +110,16 @@ describe.each([
   });
 
   it('refuses an unknown serial and bad arguments with their codes', async () => {
-    expect(await refusal(list({ serial: 'CSH-NOBODY' }))).toBe('not_found');
-    expect(await refusal(alice.request('cash.export', { serial: 'CSH-NOBODY' }))).toBe('not_found');
+    expect(await refusalCode(list({ serial: 'CSH-NOBODY' }))).toBe('not_found');
+    expect(await refusalCode(alice.request('cash.export', { serial: 'CSH-NOBODY' }))).toBe('not_found');
     for (const args of [{}, { serial: 'bad serial' }, { serial: 'CSH-A', limit: 0 }, { serial: 'CSH-A', limit: 1001 }, { serial: 'CSH-A', before: 'yesterday' }]) {
-      expect(await refusal(list(args)), JSON.stringify(args)).toBe('invalid_field');
+      expect(await refusalCode(list(args)), JSON.stringify(args)).toBe('invalid_field');
     }
     for (const args of [{ since: 'yesterday' }, { since: '2026-12-02T00:00:00Z', until: '2026-12-01T00:00:00Z' }, { limit: 0 }]) {
-      expect(await refusal(alice.request('cash.export', args)), JSON.stringify(args)).toBe('invalid_field');
+      expect(await refusalCode(alice.request('cash.export', args)), JSON.stringify(args)).toBe('invalid_field');
     }
-    expect(await refusal(alice.request('cash.next', {}))).toBe('invalid_field');
-    expect(await refusal(alice.request('cash.next', { cursor: 'eyJ1c2VyIjoiYWxpY2UifQ.AAAAAAAAAAAAAAAAAAAAAA' }))).toBe('invalid_field');
+    expect(await refusalCode(alice.request('cash.next', {}))).toBe('invalid_field');
+    expect(await refusalCode(alice.request('cash.next', { cursor: 'eyJ1c2VyIjoiYWxpY2UifQ.AAAAAAAAAAAAAAAAAAAAAA' }))).toBe('invalid_field');
   });
 
   it('exports every event once, a page at a time, and audits the export once', async () => {
@@ -170,10 +160,10 @@ describe.each([
   it('continues only the exports the operator began: another operator\'s cursor, or an edited one, is refused', async () => {
     const first = await alice.request<Page>('cash.export', { limit: 2 });
     expect(first.next).not.toBeNull();
-    expect(await refusal(bob.request('cash.next', { cursor: first.next }))).toBe('invalid_field');
+    expect(await refusalCode(bob.request('cash.next', { cursor: first.next }))).toBe('invalid_field');
     const [body, mac] = first.next!.split('.');
     const edited = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(body!, 'base64url').toString()), user: second })).toString('base64url');
-    expect(await refusal(bob.request('cash.next', { cursor: `${edited}.${mac}` }))).toBe('invalid_field');
+    expect(await refusalCode(bob.request('cash.next', { cursor: `${edited}.${mac}` }))).toBe('invalid_field');
     expect((await alice.request<Page>('cash.next', { cursor: first.next, limit: 2 })).events.length).toBe(2);
   });
 

@@ -12,6 +12,7 @@ import type { AdminPush } from '../../src/protocol/types.js';
 import { serverCli, type CliResult } from '../helpers/cli.js';
 import { addOperator, nextPush, nextTotp, type TestOperator } from '../helpers/operator.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { refusalCode } from '../helpers/refusal.js';
 
 const started: ServerProcess[] = [];
 const clients: AdminClient[] = [];
@@ -44,23 +45,13 @@ async function login(server: ServerProcess, op: TestOperator, totp?: string): Pr
   return client;
 }
 
-/** The error code a login (or an op) was refused with; 'ok' when it was not. */
-async function refusal(attempt: Promise<unknown>): Promise<string> {
-  try {
-    await attempt;
-    return 'ok';
-  } catch (error) {
-    return (error as { code: string }).code;
-  }
-}
-
 const users = (server: ServerProcess, args: string[], stdin?: string): Promise<CliResult> =>
   serverCli(['users', ...args, '--data-dir', server.dataDir], stdin);
 
 /** The operator's connections are told, and their next op (one that is not audited) is refused. */
 async function expectEnded(client: AdminClient, ended: Promise<AdminPush>): Promise<void> {
   expect((await ended).data).toMatchObject({ error: 'session_expired' });
-  expect(await refusal(client.request('gate.status', {}))).toBe('session_expired');
+  expect(await refusalCode(client.request('gate.status', {}))).toBe('session_expired');
 }
 
 /** Within the running server's audit watch (a second), not at the next session sweep (15 s). */
@@ -97,8 +88,8 @@ describe('account changes while the server runs', () => {
     // Disabled again: said so, and the first time kept.
     const since = (await users(server, ['list', '--json'])).json.find((u: { user: string }) => u.user === 'bob').disabledAt as string;
     expect((await users(server, ['disable', 'bob'])).stdout).toBe(`operator bob was disabled already (since ${since}); 0 sessions ended\n`);
-    expect(await refusal(login(server, bob))).toBe('login_failed');
-    expect(await refusal(login(server, { ...bob, password: 'not the password at all' }))).toBe('login_failed');
+    expect(await refusalCode(login(server, bob))).toBe('login_failed');
+    expect(await refusalCode(login(server, { ...bob, password: 'not the password at all' }))).toBe('login_failed');
     const listed = (await users(server, ['list', '--json'])).json as Record<string, unknown>[];
     expect(listed.find((u) => u.user === 'bob')).toMatchObject({ disabled: true, disabledAt: expect.any(String) });
     expect(listed.find((u) => u.user === 'alice')).toMatchObject({ disabled: false, disabledAt: null });
@@ -133,7 +124,7 @@ describe('account changes while the server runs', () => {
     expect(totpSecret).not.toBe(carol.totpSecret);
     await expectEnded(held, ended);
     expect((await told).data).toMatchObject({ user: 'carol', action: 'users.reset_2fa', result: 'ok' });
-    expect(await refusal(login(server, carol, await totpCode(carol.totpSecret!)))).toBe('totp_required');
+    expect(await refusalCode(login(server, carol, await totpCode(carol.totpSecret!)))).toBe('totp_required');
     const renewed = { ...carol, totpSecret };
     const again = await login(server, renewed);
 
@@ -164,7 +155,7 @@ describe('account changes while the server runs', () => {
     expect(changed.json).toEqual({ user: 'dave', sessionsEnded: 1 });
     await expectEnded(held, ended);
     expect((await told).data).toMatchObject({ user: 'dave', action: 'users.passwd', result: 'ok' });
-    expect(await refusal(login(server, dave))).toBe('login_failed');
+    expect(await refusalCode(login(server, dave))).toBe('login_failed');
     await login(server, { ...dave, password });
 
     const short = await users(server, ['passwd', 'dave', '--password-stdin'], 'too short\n');
@@ -295,10 +286,10 @@ describe('2FA enrolment (totp.confirm)', () => {
     // A session opened with the leaked password, and the operator's own, both without 2FA.
     const thief = await login(server, erin);
     const own = await login(server, erin);
-    expect(await refusal(thief.request('pairing.approve', unknownRequest))).toBe('requires_2fa');
+    expect(await refusalCode(thief.request('pairing.approve', unknownRequest))).toBe('requires_2fa');
 
     // The leaked password alone does not enrol the thief's authenticator: that needs the enrolment code too.
-    expect(await refusal(thief.request('totp.enroll', {}))).toBe('invalid_field');
+    expect(await refusalCode(thief.request('totp.enroll', {}))).toBe('invalid_field');
     const wrongCode = erin.enrolmentCode === '0000-0000-0000' ? '111111111111' : '000000000000';
     await expect(thief.request('totp.enroll', { code: wrongCode })).rejects.toMatchObject({ code: 'code_mismatch', message: 'wrong enrolment code: 4 tries left' });
 
@@ -308,13 +299,13 @@ describe('2FA enrolment (totp.confirm)', () => {
     const confirmed = await own.request('totp.confirm', { totp: await totpCode(totpSecret) });
     // The other session's next op is refused before the 2FA check (before the fix it passed it: not_found), and its
     // connection was told at once.
-    expect(await refusal(thief.request('pairing.approve', unknownRequest))).toBe('session_expired');
+    expect(await refusalCode(thief.request('pairing.approve', unknownRequest))).toBe('session_expired');
     expect((await ended).data).toMatchObject({ error: 'session_expired' });
     expect(confirmed).toEqual({ has2fa: true, sessionsEnded: 1 });
     // The confirming session showed a code: it keeps its rights, now past the 2FA check (the request is unknown).
-    expect(await refusal(own.request('pairing.approve', unknownRequest))).toBe('not_found');
+    expect(await refusalCode(own.request('pairing.approve', unknownRequest))).toBe('not_found');
     // The password alone no longer logs in.
-    expect(await refusal(login(server, erin))).toBe('totp_required');
+    expect(await refusalCode(login(server, erin))).toBe('totp_required');
     // Audited, tries left included, and never the code.
     const entries = (await own.request('audit.list', { action: 'totp.enroll' })) as { user: string; detail: Record<string, unknown> }[];
     expect(entries.map((e) => e.detail.result)).toEqual(['ok', 'code_mismatch', 'invalid_field']);

@@ -12,6 +12,7 @@ import { casCli, serverCli, type CliResult } from '../helpers/cli.js';
 import { addOperator, nextPush, nextTotp, pairRawTerminal, type TestOperator } from '../helpers/operator.js';
 import { RawTerminal } from '../helpers/raw-terminal.js';
 import { startServerProcess, tempDir, type ServerProcess } from '../helpers/server-process.js';
+import { refusalCode } from '../helpers/refusal.js';
 
 const started: ServerProcess[] = [];
 const clients: AdminClient[] = [];
@@ -42,16 +43,6 @@ async function logIn(op: TestOperator, on = server): Promise<{ client: AdminClie
 }
 
 const connect = async (op: TestOperator, on = server): Promise<AdminClient> => (await logIn(op, on)).client;
-
-/** The error code an op was refused with; 'ok' when it was not. */
-async function refusal(attempt: Promise<unknown>): Promise<string> {
-  try {
-    await attempt;
-    return 'ok';
-  } catch (error) {
-    return (error as { code: string }).code;
-  }
-}
 
 const users = (args: string[], on = server): Promise<CliResult> => serverCli(['users', ...args, '--data-dir', on.dataDir]);
 
@@ -127,7 +118,7 @@ describe('a viewer', () => {
     const audit = await vic.request<{ action: string }[]>('audit.list', { limit: 100 });
     expect(audit.map((e) => e.action)).toContain('pairing.approve');
     for (const op of ['gate.status', 'server.status', 'unknown.list', 'deposit.list', 'vpn.get', 'vpn.crl']) {
-      expect(await refusal(vic.request(op, {})), op).toBe('ok');
+      expect(await refusalCode(vic.request(op, {})), op).toBe('ok');
     }
     expect(await vic.request('subscribe', { topics: ['pairing', 'terminals'] })).toEqual({ topics: ['pairing', 'terminals'] });
 
@@ -190,20 +181,20 @@ describe('users role', () => {
     expect(demoted.code, demoted.stderr).toBe(0);
     expect(demoted.json).toEqual({ user: 'bob', role: 'viewer', previous: 'operator', sessionsEnded: 1 });
     expect((await ended).data).toMatchObject({ error: 'session_expired' });
-    expect(await refusal(held.request('terminals.create', { serial: 'VR-BOB-2' }))).toBe('session_expired');
+    expect(await refusalCode(held.request('terminals.create', { serial: 'VR-BOB-2' }))).toBe('session_expired');
     expect((await told).data).toMatchObject({ user: 'bob', by: expect.stringMatching(/^cli:/), result: 'ok' });
 
     const { client: again, session: demotedSession } = await logIn(bob);
     expect(demotedSession).toMatchObject({ role: 'viewer' });
-    expect(await refusal(again.request('terminals.create', { serial: 'VR-BOB-2' }))).toBe('forbidden');
-    expect(await refusal(again.request('terminals.list', {}))).toBe('ok');
+    expect(await refusalCode(again.request('terminals.create', { serial: 'VR-BOB-2' }))).toBe('forbidden');
+    expect(await refusalCode(again.request('terminals.list', {}))).toBe('ok');
     expect((await users(['role', 'bob', 'viewer'])).stdout).toBe('bob is a viewer already: nothing changed\n');
-    expect(await refusal(again.request('gate.status', {}))).toBe('ok');
+    expect(await refusalCode(again.request('gate.status', {}))).toBe('ok');
 
     expect((await users(['role', 'bob', 'operator'])).stdout).toBe('bob is now an operator; 1 session ended\n');
     const { client: promoted, session: promotedSession } = await logIn(bob);
     expect(promotedSession).toMatchObject({ role: 'operator' });
-    expect(await refusal(promoted.request('terminals.create', { serial: 'VR-BOB-2' }))).toBe('ok');
+    expect(await refusalCode(promoted.request('terminals.create', { serial: 'VR-BOB-2' }))).toBe('ok');
 
     const entries = await alice.request<{ action: string; target: string; detail: Record<string, unknown> }[]>('audit.list', { action: 'users.role', limit: 10 });
     expect(entries.map(({ target, detail }) => ({ target, detail })).reverse()).toEqual([

@@ -5,6 +5,7 @@ import { AdminClient } from '../../../src/admin/admin-client.js';
 import { AppError } from '../../../src/errors.js';
 import type { AdminPush } from '../../../src/protocol/types.js';
 import { startStandIn, type StandIn } from './stand-in-server.js';
+import { refusalCode } from '../../helpers/refusal.js';
 
 let peer: StandIn;
 
@@ -16,16 +17,6 @@ afterAll(async () => {
   await peer.close();
 });
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(AppError);
-    return (err as AppError).code;
-  }
-  throw new Error('expected a rejection');
-}
-
 function colonForm(hex: string): string {
   return hex.toUpperCase().match(/../g)!.join(':');
 }
@@ -35,7 +26,7 @@ describe('AdminClient.connect pinning', () => {
     const before = peer.received.length;
     const closed = peer.nextClose();
     const wrongPin = peer.sfp.replace(/^./, (c) => (c === '0' ? '1' : '0'));
-    expect(await codeOf(AdminClient.connect(peer.url, { fingerprint: wrongPin }))).toBe('server_pin_mismatch');
+    expect(await refusalCode(AdminClient.connect(peer.url, { fingerprint: wrongPin }))).toBe('server_pin_mismatch');
     await closed;
     expect(peer.received.length).toBe(before);
   });
@@ -50,11 +41,11 @@ describe('AdminClient.connect pinning', () => {
   });
 
   it('refuses to connect with neither a pin nor insecure', async () => {
-    expect(await codeOf(AdminClient.connect(peer.url, {}))).toBe('bad_request');
+    expect(await refusalCode(AdminClient.connect(peer.url, {}))).toBe('bad_request');
   });
 
   it('rejects a malformed pin', async () => {
-    expect(await codeOf(AdminClient.connect(peer.url, { fingerprint: 'abc' }))).toBe('invalid_field');
+    expect(await refusalCode(AdminClient.connect(peer.url, { fingerprint: 'abc' }))).toBe('invalid_field');
   });
 
   it('reports a port nobody listens on as server_unreachable', async () => {
@@ -62,12 +53,12 @@ describe('AdminClient.connect pinning', () => {
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
     const { port } = probe.address() as { port: number };
     await new Promise<void>((resolve) => probe.close(() => resolve()));
-    expect(await codeOf(AdminClient.connect(`wss://127.0.0.1:${port}/admin`, { fingerprint: peer.sfp }))).toBe('server_unreachable');
+    expect(await refusalCode(AdminClient.connect(`wss://127.0.0.1:${port}/admin`, { fingerprint: peer.sfp }))).toBe('server_unreachable');
   });
 
   it('reports a wrong path (HTTP answer, no upgrade) as server_unreachable', async () => {
     const url = peer.url.replace('/admin', '/nowhere');
-    expect(await codeOf(AdminClient.connect(url, { fingerprint: peer.sfp }))).toBe('server_unreachable');
+    expect(await refusalCode(AdminClient.connect(url, { fingerprint: peer.sfp }))).toBe('server_unreachable');
   });
 });
 
@@ -91,8 +82,8 @@ describe('AdminClient requests', () => {
   it('maps server error codes, and unknown ones to bad_request', async () => {
     const client = await AdminClient.connect(peer.url, { fingerprint: peer.sfp });
     try {
-      expect(await codeOf(client.login('alice', 'wrong'))).toBe('login_failed');
-      expect(await codeOf(client.request('terminals.list'))).toBe('not_logged_in');
+      expect(await refusalCode(client.login('alice', 'wrong'))).toBe('login_failed');
+      expect(await refusalCode(client.request('terminals.list'))).toBe('not_logged_in');
       const err = await client.request('weird').catch((e: AppError) => e);
       expect((err as AppError).code).toBe('bad_request');
       expect((err as AppError).details).toEqual({ serverCode: 'teapot_error' });
@@ -117,7 +108,7 @@ describe('AdminClient requests', () => {
   it('times out a request the server never answers', async () => {
     const client = await AdminClient.connect(peer.url, { fingerprint: peer.sfp, timeoutMs: 200 });
     try {
-      expect(await codeOf(client.request('hang'))).toBe('server_unreachable');
+      expect(await refusalCode(client.request('hang'))).toBe('server_unreachable');
     } finally {
       await client.close();
     }
@@ -128,9 +119,9 @@ describe('AdminClient requests', () => {
     const closed = new Promise<void>((resolve) => client.on('close', () => resolve()));
     const pending = client.request('hang');
     const dropped = client.request('drop');
-    expect(await codeOf(pending)).toBe('server_unreachable');
-    expect(await codeOf(dropped)).toBe('server_unreachable');
+    expect(await refusalCode(pending)).toBe('server_unreachable');
+    expect(await refusalCode(dropped)).toBe('server_unreachable');
     await closed;
-    expect(await codeOf(client.request('terminals.list'))).toBe('server_unreachable');
+    expect(await refusalCode(client.request('terminals.list'))).toBe('server_unreachable');
   });
 });

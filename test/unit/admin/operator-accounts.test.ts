@@ -17,6 +17,7 @@ import { AppError } from '../../../src/errors.js';
 import type { OperatorRecord } from '../../../src/store/records.js';
 import { Store } from '../../../src/store/store.js';
 import { SERVER_CLI } from '../../helpers/server-process.js';
+import { refusalCode } from '../../helpers/refusal.js';
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'operator-accounts-test-'));
 const store = Store.open(dataDir);
@@ -65,16 +66,6 @@ async function racedSession(user: string): Promise<{ token: string; session: { t
   return { token, session: { tokenHash } };
 }
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof AppError) return error.code;
-    throw error;
-  }
-  return 'ok';
-}
-
 describe('users disable / enable', () => {
   it('a disabled operator\'s login is login_failed after the same password hash, and enable lets them in again', async () => {
     await add('alice');
@@ -82,10 +73,10 @@ describe('users disable / enable', () => {
     await disableOperator(store, 'bob', { force: false }, NOW);
     let hashes = 0;
     const counted = (check: () => Promise<boolean>): Promise<boolean> => (hashes++, check());
-    expect(await codeOf(checkLogin(store, 'bob', PASSWORD, await totpCode(secrets.get('bob')!, NOW), NOW, counted))).toBe('login_failed');
+    expect(await refusalCode(checkLogin(store, 'bob', PASSWORD, await totpCode(secrets.get('bob')!, NOW), NOW, counted))).toBe('login_failed');
     // Without a code too: totp_required would tell that the password was right.
-    expect(await codeOf(checkLogin(store, 'bob', PASSWORD, undefined, NOW, counted))).toBe('login_failed');
-    expect(await codeOf(checkLogin(store, 'bob', 'a wrong password!!', undefined, NOW, counted))).toBe('login_failed');
+    expect(await refusalCode(checkLogin(store, 'bob', PASSWORD, undefined, NOW, counted))).toBe('login_failed');
+    expect(await refusalCode(checkLogin(store, 'bob', 'a wrong password!!', undefined, NOW, counted))).toBe('login_failed');
     expect(hashes).toBe(3);
     expect(listOperators(store).find((u) => u.user === 'bob')).toMatchObject({ disabled: true, disabledAt: new Date(NOW).toISOString() });
     await enableOperator(store, 'bob');
@@ -153,7 +144,7 @@ describe('users disable / enable', () => {
     await add('dave');
     await disableOperator(store, 'dave', { force: false });
     const held = await open('alice');
-    expect(await codeOf(disableOperator(store, 'alice', { force: false }))).toBe('invalid_state');
+    expect(await refusalCode(disableOperator(store, 'alice', { force: false }))).toBe('invalid_state');
     expect(sessions.isLive(held.session.tokenHash)).toBe(true);
     expect(listOperators(store).find((u) => u.user === 'alice')!.disabled).toBe(false);
     // Operators without 2FA are never the last approver.
@@ -172,7 +163,7 @@ describe('users disable / enable', () => {
       () => disableOperator(store, 'zed', { force: true }), () => enableOperator(store, 'zed'),
       () => resetOperatorTotp(store, 'zed', { with2fa: true }), () => setOperatorPassword(store, 'zed', PASSWORD),
     ];
-    for (const change of changes) expect(await codeOf(change())).toBe('not_found');
+    for (const change of changes) expect(await refusalCode(change())).toBe('not_found');
     expect(store.operators.get('zed')).toBeUndefined();
   });
 });
@@ -204,14 +195,14 @@ describe('users role', () => {
     expect(await setOperatorRole(store, 'bob', 'viewer', { force: false })).toEqual({ user: 'bob', role: 'viewer', previous: 'viewer', sessionsEnded: 0 });
     expect(sessions.isLive(again.session.tokenHash)).toBe(true);
     expect(await setOperatorRole(store, 'bob', 'operator', { force: false })).toMatchObject({ previous: 'viewer', sessionsEnded: 1 });
-    expect(await codeOf(setOperatorRole(store, 'zed', 'viewer', { force: true }))).toBe('not_found');
+    expect(await refusalCode(setOperatorRole(store, 'zed', 'viewer', { force: true }))).toBe('not_found');
   });
 
   it('refuses to make the last enabled operator with 2FA a viewer unless forced; a viewer with 2FA approves nothing', async () => {
     await add('alice');
     await createOperator(store, 'vic', PASSWORD, { with2fa: true, by: 'test', role: 'viewer' });
-    expect(await codeOf(setOperatorRole(store, 'alice', 'viewer', { force: false }))).toBe('invalid_state');
-    expect(await codeOf(disableOperator(store, 'alice', { force: false }))).toBe('invalid_state');
+    expect(await refusalCode(setOperatorRole(store, 'alice', 'viewer', { force: false }))).toBe('invalid_state');
+    expect(await refusalCode(disableOperator(store, 'alice', { force: false }))).toBe('invalid_state');
     expect(store.operators.get('alice')!.role).toBe('operator');
     expect(await setOperatorRole(store, 'alice', 'viewer', { force: true })).toMatchObject({ role: 'viewer', previous: 'operator' });
   });
@@ -237,7 +228,7 @@ describe('users reset-2fa', () => {
     expect(reset).toMatchObject({ user: 'alice', sessionsEnded: 1, otpauthUri: expect.stringContaining(`secret=${reset.totpSecret}`) });
     expect(reset.totpSecret).not.toBe(old);
     expect(sessions.isLive(held.session.tokenHash)).toBe(false);
-    expect(await codeOf(login('alice', { secret: old, steps: 3 }))).toBe('totp_required');
+    expect(await refusalCode(login('alice', { secret: old, steps: 3 }))).toBe('totp_required');
     // Step 2 was used with the old secret; the new secret's code of that same step is its first use.
     expect((await login('alice', { secret: reset.totpSecret, steps: 2 })).name).toBe('alice');
     expect(store.operators.get('alice')!.lastTotpStep).toBe(Math.floor(NOW / 30_000) + 2);
@@ -259,10 +250,10 @@ describe('users reset-2fa', () => {
     // The confirm reads the pending secret and awaits the code check; the reset's transaction is queued meanwhile.
     const confirming = confirmTotpEnrolment(store, 'alice', await totpCode(pending.totpSecret, NOW), NOW);
     const resetting = resetOperatorTotp(store, 'alice', { with2fa: true });
-    expect(await codeOf(confirming)).toBe('invalid_state');
+    expect(await refusalCode(confirming)).toBe('invalid_state');
     const reset = await resetting;
     expect(store.operators.get('alice')!.pendingTotpSecret).toBe(null);
-    expect(await codeOf(login('alice', { secret: pending.totpSecret }))).toBe('totp_required');
+    expect(await refusalCode(login('alice', { secret: pending.totpSecret }))).toBe('totp_required');
     expect((await login('alice', { secret: reset.totpSecret })).name).toBe('alice');
   });
 
@@ -276,8 +267,8 @@ describe('users reset-2fa', () => {
       reset = await resetOperatorTotp(store, 'alice', { with2fa: true });
       return ok;
     });
-    expect(await codeOf(racing)).toBe('login_failed');
-    expect(await codeOf(consumeTotpStep(store, 'alice', Math.floor(NOW / 30_000) + 5, sealedOld))).toBe('login_failed');
+    expect(await refusalCode(racing)).toBe('login_failed');
+    expect(await refusalCode(consumeTotpStep(store, 'alice', Math.floor(NOW / 30_000) + 5, sealedOld))).toBe('login_failed');
     expect(store.operators.get('alice')!.lastTotpStep).toBe(0);
     expect((await login('alice', { secret: reset!.totpSecret })).name).toBe('alice');
   });
@@ -289,10 +280,10 @@ describe('users passwd', () => {
     const held = await open('alice');
     expect(await setOperatorPassword(store, 'alice', 'a brand new passphrase')).toEqual({ user: 'alice', sessionsEnded: 1 });
     expect(sessions.isLive(held.session.tokenHash)).toBe(false);
-    expect(await codeOf(login('alice'))).toBe('login_failed');
+    expect(await refusalCode(login('alice'))).toBe('login_failed');
     expect((await login('alice', { password: 'a brand new passphrase' })).name).toBe('alice');
-    expect(await codeOf(setOperatorPassword(store, 'alice', 'too short'))).toBe('invalid_field');
-    expect(await codeOf(setOperatorPassword(store, 'alice', 'x'.repeat(1025)))).toBe('invalid_field');
+    expect(await refusalCode(setOperatorPassword(store, 'alice', 'too short'))).toBe('invalid_field');
+    expect(await refusalCode(setOperatorPassword(store, 'alice', 'x'.repeat(1025)))).toBe('invalid_field');
     expect((await login('alice', { password: 'a brand new passphrase' })).name).toBe('alice');
   });
 
@@ -303,22 +294,22 @@ describe('users passwd', () => {
       await setOperatorPassword(store, 'alice', 'a brand new passphrase');
       return ok;
     });
-    expect(await codeOf(racing)).toBe('login_failed');
+    expect(await refusalCode(racing)).toBe('login_failed');
   });
 
   it('a login checked before the password or 2FA changed gets no session, even when the change came after all its checks', async () => {
     await add('alice', false);
     const checked = await login('alice');
     await setOperatorPassword(store, 'alice', 'a brand new passphrase');
-    expect(await codeOf(sessions.create(checked))).toBe('login_failed');
+    expect(await refusalCode(sessions.create(checked))).toBe('login_failed');
     const checkedAgain = await login('alice', { password: 'a brand new passphrase' });
     await resetOperatorTotp(store, 'alice', { with2fa: true });
-    expect(await codeOf(sessions.create(checkedAgain))).toBe('login_failed');
+    expect(await refusalCode(sessions.create(checkedAgain))).toBe('login_failed');
     expect([...store.sessions.getRange()]).toEqual([]);
     // Nothing changed since the check: the session is written.
     await disableOperator(store, 'alice', { force: true });
     await enableOperator(store, 'alice');
-    expect(await codeOf(sessions.create(store.operators.get('alice')!))).toBe('ok');
+    expect(await refusalCode(sessions.create(store.operators.get('alice')!))).toBe('ok');
   });
 });
 
@@ -342,11 +333,11 @@ describe('totp.enroll racing users disable / passwd / reset-2fa (another process
       const held = await open('bob');
       const enrolling = beginTotpEnrolment(store, 'bob', enrolmentCodes.get('bob'), held.session.tokenHash);
       usersCli(args, stdin);
-      const enrolled = await codeOf(enrolling);
+      const enrolled = await refusalCode(enrolling);
       const bob = store.operators.get('bob')!;
       stays(bob);
       // The leaked password no longer logs in, whatever the change was (disabled, replaced, or now needs a code).
-      expect(await codeOf(login('bob', { secret: null }))).not.toBe('ok');
+      expect(await refusalCode(login('bob', { secret: null }))).not.toBe('ok');
       expect(sessions.isLive(held.session.tokenHash)).toBe(false);
       // The enrolment asked for by a session that the change ended is refused, and leaves no pending secret.
       expect(enrolled).toBe('session_expired');
@@ -360,8 +351,8 @@ describe('totp.enroll racing users disable / passwd / reset-2fa (another process
     const pending = await beginTotpEnrolment(store, 'bob', enrolmentCodes.get('bob'), held.session.tokenHash);
     expect(store.operators.get('bob')!.pendingTotpSecret).not.toBe(null);
     await confirmTotpEnrolment(store, 'bob', await totpCode(pending.totpSecret, NOW), NOW);
-    expect(await codeOf(beginTotpEnrolment(store, 'bob', enrolmentCodes.get('bob')))).toBe('invalid_state');
-    expect(await codeOf(beginTotpEnrolment(store, 'nobody', '0000-0000-0000'))).toBe('not_found');
+    expect(await refusalCode(beginTotpEnrolment(store, 'bob', enrolmentCodes.get('bob')))).toBe('invalid_state');
+    expect(await refusalCode(beginTotpEnrolment(store, 'nobody', '0000-0000-0000'))).toBe('not_found');
     // The code is spent: no second authenticator with it, after a reset to 2FA and back neither.
     expect(store.operators.get('bob')!.enrolmentCode).toBe(null);
   });
@@ -370,22 +361,22 @@ describe('totp.enroll racing users disable / passwd / reset-2fa (another process
     await add('bob', false);
     const code = enrolmentCodes.get('bob')!;
     const wrong = code === '0000-0000-0000' ? '1111-1111-1111' : '0000-0000-0000';
-    expect(await codeOf(beginTotpEnrolment(store, 'bob', undefined))).toBe('invalid_field');
-    expect(await codeOf(beginTotpEnrolment(store, 'bob', '1234'))).toBe('invalid_field');
-    expect(await codeOf(beginTotpEnrolment(store, 'bob', wrong))).toBe('code_mismatch');
+    expect(await refusalCode(beginTotpEnrolment(store, 'bob', undefined))).toBe('invalid_field');
+    expect(await refusalCode(beginTotpEnrolment(store, 'bob', '1234'))).toBe('invalid_field');
+    expect(await refusalCode(beginTotpEnrolment(store, 'bob', wrong))).toBe('code_mismatch');
     expect(store.operators.get('bob')!.enrolmentCode).toMatchObject({ triesLeft: 4 });
     // Not stored in the clear.
     expect(JSON.stringify(store.operators.get('bob'))).not.toContain(code.replace(/-/g, ''));
     // Spaces and dashes as typed are fine; past its week it no longer works.
     const expiresAt = store.operators.get('bob')!.enrolmentCode!.expiresAt;
-    expect(await codeOf(beginTotpEnrolment(store, 'bob', code.replace(/-/g, ' '), undefined, expiresAt))).toBe('invalid_state');
-    expect(await codeOf(beginTotpEnrolment(store, 'bob', code.replace(/-/g, ' '), undefined, expiresAt - 1))).toBe('ok');
-    for (let i = 0; i < 4; i++) expect(await codeOf(beginTotpEnrolment(store, 'bob', wrong))).toBe('code_mismatch');
+    expect(await refusalCode(beginTotpEnrolment(store, 'bob', code.replace(/-/g, ' '), undefined, expiresAt))).toBe('invalid_state');
+    expect(await refusalCode(beginTotpEnrolment(store, 'bob', code.replace(/-/g, ' '), undefined, expiresAt - 1))).toBe('ok');
+    for (let i = 0; i < 4; i++) expect(await refusalCode(beginTotpEnrolment(store, 'bob', wrong))).toBe('code_mismatch');
     expect(store.operators.get('bob')!.enrolmentCode).toBe(null);
-    expect(await codeOf(beginTotpEnrolment(store, 'bob', code))).toBe('invalid_state');
+    expect(await refusalCode(beginTotpEnrolment(store, 'bob', code))).toBe('invalid_state');
     // An administrator issues a new one.
     const reset = await resetOperatorTotp(store, 'bob', { with2fa: false });
     expect(reset.enrolmentCode).toMatch(/^\d{4}-\d{4}-\d{4}$/);
-    expect(await codeOf(beginTotpEnrolment(store, 'bob', reset.enrolmentCode))).toBe('ok');
+    expect(await refusalCode(beginTotpEnrolment(store, 'bob', reset.enrolmentCode))).toBe('ok');
   });
 });
