@@ -22,15 +22,19 @@ export async function addOperator(dataDir: string, user: string, opts: { with2fa
   return { user, password, totpSecret: result.json.totpSecret, enrolmentCode: result.json.enrolmentCode };
 }
 
-/** Each login consumes a TOTP step; later logins of the same user use later steps (the server accepts ±1 step). */
+/**
+ * Each login consumes a TOTP step; later logins of the same account use later steps (the server accepts ±1 step). By
+ * secret, not name: a test file that adds `alice` to three servers has three accounts, and keyed by name their logins
+ * within one 30 s step ran out of steps (server-cli.test.ts failed so once on a fast run).
+ */
 const usedSteps = new Map<string, number>();
 
 export async function nextTotp(op: TestOperator): Promise<string | undefined> {
   if (!op.totpSecret) return undefined;
   const step = Math.floor(Date.now() / 30_000);
-  const next = Math.max(step, (usedSteps.get(op.user) ?? -Infinity) + 1);
+  const next = Math.max(step, (usedSteps.get(op.totpSecret) ?? -Infinity) + 1);
   if (next > step + 1) throw new Error(`operator ${op.user} logged in too often for this test's TOTP window`);
-  usedSteps.set(op.user, next);
+  usedSteps.set(op.totpSecret, next);
   return totpCode(op.totpSecret, next * 30_000 + 1_000);
 }
 
