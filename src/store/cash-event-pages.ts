@@ -6,7 +6,7 @@
 import type { Database } from 'lmdb';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { CashEventTime } from './cash-event-times.js';
-import { AFTER_SEP, SEP, keyText } from './composite-key.js';
+import { AFTER_SEP, SEP, compositeKey, keyText } from './composite-key.js';
 import type { CashEventRecord } from './records.js';
 import { SLICE } from './sliced-scan.js';
 import type { Store } from './store.js';
@@ -86,7 +86,7 @@ export async function receivedBetween(store: Store, range: ReceivedRange, from: 
     const events: CashEventRecord[] = [];
     for (const entry of page) {
       // Forgotten by a retention run between the two reads: not an event any more.
-      const record = store.cashEvents.get(`${entry.serial}${SEP}${entry.eventId}`);
+      const record = store.cashEvents.get(compositeKey(entry.serial, entry.eventId));
       if (record) events.push(record);
     }
     return { events, next: entries.length > limit ? { by: 'time', after: page[page.length - 1]! } : null };
