@@ -293,3 +293,11 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
       : null,
   });
 }
+
+/**
+ * How a serving process opens the store (main.ts and every front thread): they MUST agree, or a thread would store
+ * cash events without their place in the time index the others keep (`--cash-event-days`).
+ */
+export function servingStoreOptions(config: Config): { minFreeBytes: number; cashEventTimes: boolean } {
+  return { minFreeBytes: config.minFreeDiskMiB * 2 ** 20, cashEventTimes: config.cashEventDays > 0 };
+}

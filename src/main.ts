@@ -1,7 +1,7 @@
 /** @module Wires the server: config → store → identity → front-end threads (with the actors) and admin; `close` takes them down in reverse. */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Config } from './config.js';
+import { servingStoreOptions, type Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { EventSink } from './actors/context.js';
 import type { OpsContext } from './admin/op-spec.js';
@@ -58,7 +58,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   // (A start-up failure before the `try` below ends the process, and the kernel frees the lock with it.)
   const lock = await lockDataDir(config.dataDir);
   if (lock.warning) log.warn({ dataDir: config.dataDir }, lock.warning);
-  const store = Store.open(config.dataDir, { minFreeBytes: config.minFreeDiskMiB * 2 ** 20, cashEventTimes: config.cashEventDays > 0 });
+  const store = Store.open(config.dataDir, servingStoreOptions(config));
   logWriteFailures(store, log);
   // After the store: a data dir whose terminals met this server keeps its identity (identity.ts, refuseNewIdentity).
   const certificatesSeen = entryCount(store.certs);

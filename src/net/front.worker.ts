@@ -15,6 +15,7 @@ import { ThreadLeases } from '../actors/serial-leases.js';
 import { NOT_PAIRED_MESSAGE } from '../actors/terminal-actor.js';
 import { TerminalRouter } from '../actors/terminal-router.js';
 import { WriteBehind } from '../actors/write-behind.js';
+import { servingStoreOptions } from '../config.js';
 import { AppError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import type { HttpReply, TerminalRequest } from '../protocol/types.js';
@@ -37,7 +38,7 @@ const heartbeats = new Heartbeats(data.heartbeats);
 // Until the thread ends, shutdown included: the main thread gives up on a thread whose beat stops (FrontPool.shutdown).
 heartbeats.keepBeating(index);
 const log = createLogger({ level: config.logLevel, pretty: config.logPretty }).child({ thread: index });
-const store = Store.open(config.dataDir, { minFreeBytes: config.minFreeDiskMiB * 2 ** 20, cashEventTimes: config.cashEventDays > 0 });
+const store = Store.open(config.dataDir, servingStoreOptions(config));
 logWriteFailures(store, log);
 const certs = new CertificateCache(store);
 const authOptions = () => ({ nowSec: Math.floor(Date.now() / 1000), clockSkewSec: config.clockSkewSec, pastWindows: data.pastWindows });
