@@ -1,13 +1,13 @@
 /** @module The `cas` command table: each command's usage, the admin op it maps to, how its arguments become op args, and the help texts. */
 import { UsageError } from '../cli-errors.js';
 import { ADMIN_TOPICS, GATE_MAX_MINUTES, type AdminTopic, type PairingView } from '../protocol/types.js';
-import { formatFingerprint } from '../crypto/fingerprint.js';
 import { totpDigits } from '../crypto/totp.js';
 import { parseTimeBound, TIME_BOUND_HINT } from '../protocol/time-bounds.js';
 import { enrolmentCodeDigits } from './enrolment-code.js';
 import { writeVpnBundle } from '../vpn/vpn-bundle-files.js';
 import { importTerminals, readImportFile, type ImportRow, type ImportSummary } from './terminal-import.js';
 import { checkExportTarget, EXPORT_FORMATS, exportCashEvents, parseExportDate, type ExportFormat, type ExportProgress, type ExportRequest } from './cash-export.js';
+import { requestLine } from './cli-format.js';
 
 /** Options that belong to one command or another (the global ones live in cli-args.ts). */
 export const COMMAND_OPTIONS = {
@@ -189,7 +189,7 @@ async function askSerialRejection(request: (op: string, args: object) => Promise
   const page = await request('pairing.list', { state: 'pending', serial, limit: 1000 }) as { requests?: PairingView[]; next?: string | null };
   const waiting = page.requests ?? [];
   if (waiting.length === 0) return { nothing: { serial, rejected: [] } };
-  const rows = waiting.map((r) => `  ${r.requestId}  TFP ${formatFingerprint(r.tfp)}  from ${r.remoteAddress}  at ${r.requestedAt}`);
+  const rows = waiting.map((r) => `${requestLine(r)}  at ${r.requestedAt}`);
   const all = typeof page.next === 'string';
   return {
     question: `Reject ${all ? 'every one of the more than' : waiting.length === 1 ? 'this' : `these ${waiting.length}`} pending pairing request${waiting.length === 1 ? '' : 's'} for ${serial}?\n${rows.join('\n')}\n`

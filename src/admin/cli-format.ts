@@ -146,8 +146,13 @@ function elided(value: unknown, width: number): string {
 function serialRejection(r: Row): string {
   const rejected = listOf(r.rejected, 'rejected') ?? [];
   if (rejected.length === 0) return `no pairing request for ${text(r.serial)} waits for an operator: nothing rejected\n`;
-  const rows = rejected.map((x) => `  ${text(x.requestId)}  TFP ${fullFp(x.tfp)}  from ${text(x.remoteAddress)}`);
+  const rows = rejected.map(requestLine);
   return `${rejected.length === 1 ? '1 pairing request' : `${n(rejected.length)} pairing requests`} for ${text(r.serial)} rejected:\n${rows.join('\n')}\n`;
+}
+
+/** One pairing request as `pairing reject --serial` names it, in its confirmation and in what it did: id, key, address. */
+export function requestLine(r: { requestId?: unknown; tfp?: unknown; remoteAddress?: unknown }): string {
+  return `  ${text(r.requestId)}  TFP ${fullFp(r.tfp)}  from ${text(r.remoteAddress)}`;
 }
 
 /** The line under the terminals table: how many the store holds and how many of them match, and how many are shown. */
