@@ -89,7 +89,7 @@ export async function runUsersCommand(command: UsersCommand, config: Config, nam
     switch (command) {
       case 'users add': {
         const created = await audited(store, 'users.add', name, { has2fa: flags.with2fa, role: flags.role }, () => createOperator(store, name, password, { with2fa: flags.with2fa, by: cliUser(), role: flags.role }));
-        out(created, `${created.role === 'viewer' ? 'viewer' : 'operator'} ${created.user} created\n`);
+        out(created, `${created.role} ${created.user} created\n`);
         if (!flags.json) printSecret(created, created.role);
         return;
       }
