@@ -8,7 +8,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     reporters: ['default', './test/summary-reporter.ts'],
-    // Composes the reliability tests' findings (test-output/reliability/) into docs/RELIABILITY.md at the end of a run.
-    globalSetup: ['./test/reliability-report.ts'],
+    // One temp root per run, removed at its end (KEEP_TEST_TMP=1 keeps it); then the reliability tests' findings
+    // (test-output/reliability/) composed into docs/RELIABILITY.md.
+    globalSetup: ['./test/temp-root.ts', './test/reliability-report.ts'],
   },
 });
