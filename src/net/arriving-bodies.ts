@@ -1,19 +1,26 @@
 /**
- * @module The bodies a service is receiving: each gets a deadline once its head is in, and there are at most so many at
- * once, a new one taking the place of the one arriving longest of whoever is sending the most. uWS closes a connection
- * only after 10 s without a byte, so a client sending a byte every few seconds held its place in admission for as long
- * as it liked; and the gate lets any self-signed key upload, so 32 addresses × 8 slow bodies held all 512 of its places.
- * A terminal's body arrives with its head or in the next packets: a body that has been arriving longest is the one least
- * likely to be a terminal's. But the oldest of all is not enough: one paired terminal (one stolen key) starting a
- * quarter of master's places of slow bodies displaced every other terminal's upload still arriving, those on a slow
- * link first. Whoever holds the most places gives one back, so a sender displaces its own bodies before anyone else's.
+ * @module The bodies a service is receiving: each gets a deadline once its head is in, there are at most so many at
+ * once, a new one taking the place of the one arriving longest of whoever is sending the most, and a sender may be
+ * capped at so many of its own. uWS closes a connection only after 10 s without a byte, so a client sending a byte
+ * every few seconds held its place in admission for as long as it liked; and the gate lets any self-signed key upload,
+ * so 32 addresses × 8 slow bodies held all 512 of its places. A terminal's body arrives with its head or in the next
+ * packets: a body that has been arriving longest is the one least likely to be a terminal's. But the oldest of all is
+ * not enough: one paired terminal (one stolen key) starting a quarter of master's places of slow bodies displaced every
+ * other terminal's upload still arriving, those on a slow link first. Whoever holds the most places gives one back, so
+ * a sender displaces its own bodies before anyone else's.
  */
+import { AppError } from '../errors.js';
 
 export interface BodyLimits {
   /** How long a body may take to arrive, once its head is in. */
   deadlineMs: number;
   /** Bodies arriving at once; the one arriving longest is dropped for a new one beyond. */
   maxArriving: number;
+  /**
+   * Bodies one holder may have arriving at once, a new one refused beyond (`admit`); none: no cap of its own. The gate
+   * sets it: any self-signed key authenticates there, so a slow upload is the cheapest way to hold a place.
+   */
+  maxPerHolder?: number;
 }
 
 /** Why a body was dropped before it was in. */
@@ -33,6 +40,17 @@ export class ArrivingBodies {
   private sweeper: NodeJS.Timeout | null = null;
 
   constructor(private readonly limits: BodyLimits) {}
+
+  /**
+   * Throws rate_limited when `holder` already has maxPerHolder bodies arriving: called before a body's first byte is
+   * read, so the refusal is answered at once and the connection closed without reading the upload.
+   */
+  admit(holder: string): void {
+    const max = this.limits.maxPerHolder;
+    if (max !== undefined && (this.held.get(holder) ?? 0) >= max) {
+      throw new AppError('rate_limited', `${max} request bodies from this sender are arriving already; send one once another is in`, { retryAfter: 1 });
+    }
+  }
 
   /**
    * Starts the clock for one body sent by `holder`. `drop` is called once if the body is still arriving `deadlineMs`

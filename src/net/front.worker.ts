@@ -116,7 +116,10 @@ const share = (n: number): number => Math.max(1, Math.ceil(n / threads));
  * default) in all: more than 512 in flight is seconds of queued work, memory held for a flood rather than for pairing.
  */
 const GATE_MAX_IN_FLIGHT = 512;
-/** Bodies one address may be sending to this thread's gate at once (terminal-admission.ts). */
+/**
+ * Bodies one address (an IPv6 /64) may be sending to this thread's gate at once (arriving-bodies.ts): a pairing body is a
+ * few hundred bytes, in by the next packet, so more at once from one address is someone holding places.
+ */
 const GATE_UPLOADS_PER_ADDRESS = 8;
 
 const masterInFlight = share(config.maxInFlight);
@@ -136,8 +139,6 @@ const gateAdmission = new Admission({
   perAddress: { perSecond: share(config.gateRatePerAddress), burst: share(config.gateRatePerAddress * 4) },
   global: { perSecond: share(config.gateRateGlobal), burst: share(config.gateRateGlobal * 2) },
   maxInFlight: gateInFlight,
-  // A pairing body is a few hundred bytes, in by the next packet: more at once from one address is someone holding places.
-  maxUploadsPerAddress: GATE_UPLOADS_PER_ADDRESS,
 });
 
 const refusals = new RefusalLog(log, config.refusalLogWindowMs);
@@ -160,7 +161,7 @@ const masterApp = createTerminalService({
 });
 const gateApp = createTerminalService({
   name: 'gate', routes: [{ method: 'post', path: '/api/v1/pairing' }], maxBodyBytes: config.gateMaxBodyBytes,
-  bodies: bodyLimits(gateInFlight), tls: data.tls, log: log.child({ service: 'gate' }), refusals, admission: gateAdmission, counts: stats.gate,
+  bodies: { ...bodyLimits(gateInFlight), maxPerHolder: GATE_UPLOADS_PER_ADDRESS }, tls: data.tls, log: log.child({ service: 'gate' }), refusals, admission: gateAdmission, counts: stats.gate,
   authenticate: (request) => {
     // A connection made while the gate was open outlives its listen socket: a closed gate answers nothing else.
     if (gate === null) throw gateClosed();

@@ -6,11 +6,6 @@ export interface AdmissionLimits {
   perAddress: RateLimit;
   global: RateLimit;
   maxInFlight: number;
-  /**
-   * Bodies one address may be sending at once (the gate: any self-signed key authenticates there, so a slow upload is
-   * the cheapest way to hold a place); none: no limit beyond the others.
-   */
-  maxUploadsPerAddress?: number;
 }
 
 export class Admission {
@@ -18,8 +13,6 @@ export class Admission {
   private readonly global: RateLimiter;
   private inFlight = 0;
   private lastAdmittedAt = 0;
-  /** Bodies arriving now, by rate key: only while maxUploadsPerAddress is set. */
-  private readonly uploads = new Map<string, number>();
 
   constructor(private readonly limits: AdmissionLimits) {
     this.byAddress = new RateLimiter(limits.perAddress);
@@ -42,25 +35,6 @@ export class Admission {
 
   release(): void {
     this.inFlight--;
-  }
-
-  /**
-   * Before an admitted request's body is read: throws rate_limited when its address already sends maxUploadsPerAddress
-   * bodies. On success the caller MUST call the returned function once the body is in, or the upload has failed; null:
-   * no such limit here, nothing to call.
-   */
-  startUpload(remoteAddress: string): (() => void) | null {
-    const max = this.limits.maxUploadsPerAddress;
-    if (max === undefined) return null;
-    const key = rateKeyOf(remoteAddress);
-    const now = this.uploads.get(key) ?? 0;
-    if (now >= max) throw new AppError('rate_limited', `this address is sending ${max} request bodies already; send one once another is in`, { retryAfter: 1 });
-    this.uploads.set(key, now + 1);
-    return () => {
-      const left = (this.uploads.get(key) ?? 1) - 1;
-      if (left > 0) this.uploads.set(key, left);
-      else this.uploads.delete(key);
-    };
   }
 
   get stats(): { inFlight: number; trackedAddresses: number; lastAdmittedAt: number } {

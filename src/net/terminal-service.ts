@@ -5,7 +5,7 @@ import { reasonOf } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { tlsAppOptions, type TlsFiles } from './tls-options.js';
 import type { HttpReply, ServiceCounts, TerminalRequest } from '../protocol/types.js';
-import type { Admission } from './terminal-admission.js';
+import { rateKeyOf, type Admission } from './terminal-admission.js';
 import type { RefusalLog } from './refusal-log.js';
 import { tally } from './front-stats.js';
 import { ArrivingBodies, type BodyLimits } from './arriving-bodies.js';
@@ -18,8 +18,10 @@ export interface TerminalServiceOptions<Auth> {
   /** How long bodies may take to arrive, and how many may at once (408 request_timeout beyond): arriving-bodies.ts. */
   bodies: BodyLimits;
   /**
-   * Who sends a body, for the cap on bodies arriving at once: whoever holds the most gives one back first. Default: the
-   * address. Master names the paired terminal: one key cannot displace another terminal's upload by holding places.
+   * Who sends a body, for the caps on bodies arriving at once: whoever holds the most gives one back first, and none
+   * may hold more than `bodies.maxPerHolder`. Default: the address's rate key (an IPv4 address or an IPv6 /64,
+   * terminal-admission.ts), as for its rate limit. Master names the paired terminal: one key cannot displace another
+   * terminal's upload by holding places.
    */
   bodyHolder?(auth: Auth, head: RequestHead): string;
   tls: TlsFiles;
@@ -115,10 +117,9 @@ export function createTerminalService<Auth>(opts: TerminalServiceOptions<Auth>):
       // Most terminal calls have no body, and their actor answers at once: such a call is answered in this turn,
       // with no promise made for it (each one is garbage a scavenge has to sweep).
       if (withBody) {
-        const uploaded = opts.admission.startUpload(head.remoteAddress);
-        const body = readBody(exchange, opts.maxBodyBytes, arriving, opts.bodyHolder?.(auth, head) ?? head.remoteAddress);
-        if (uploaded) void body.then(uploaded, uploaded);
-        reply = body.then((bytes) => {
+        const holder = opts.bodyHolder?.(auth, head) ?? rateKeyOf(head.remoteAddress);
+        arriving.admit(holder);
+        reply = readBody(exchange, opts.maxBodyBytes, arriving, holder).then((bytes) => {
           const full = toTerminalRequest(head, bytes);
           opts.checkBody(full);
           return opts.handle(full, auth);

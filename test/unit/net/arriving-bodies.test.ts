@@ -1,5 +1,6 @@
 /** @module Unit tests: bodies being received get a deadline, and the one arriving longest gives way beyond a cap. */
 import { describe, expect, it } from 'vitest';
+import { AppError } from '../../../src/errors.js';
 import { ArrivingBodies, type BodyDropped } from '../../../src/net/arriving-bodies.js';
 
 /** Starts `count` bodies on `bodies`, each from its own holder unless `holder` is given, recording each drop as `index:why`. */
@@ -58,5 +59,30 @@ describe('ArrivingBodies', () => {
     expect(drops.slice(4)).toEqual(['5:displaced', '0:displaced']);
     stopSlow!();
     expect(bodies.size).toBe(4);
+  });
+
+  it('refuses a holder with maxPerHolder bodies arriving a new one, before its clock starts; others are not held up', () => {
+    const bodies = new ArrivingBodies({ deadlineMs: 60_000, maxArriving: 100, maxPerHolder: 2 });
+    const drops: string[] = [];
+    const admitted = (holder: string): boolean => {
+      try {
+        bodies.admit(holder);
+        return true;
+      } catch (error) {
+        expect((error as AppError).code).toBe('rate_limited');
+        return false;
+      }
+    };
+    const [first] = startMany(bodies, 2, drops, '192.0.2.1');
+    expect(admitted('192.0.2.1')).toBe(false);
+    expect(admitted('192.0.2.2')).toBe(true);
+    // A body that is in, or was dropped, gives its holder's place back.
+    first!();
+    expect(admitted('192.0.2.1')).toBe(true);
+    // Without the cap (master), a holder may have as many as the places allow.
+    const uncapped = new ArrivingBodies({ deadlineMs: 60_000, maxArriving: 100 });
+    startMany(uncapped, 50, drops, 'serial');
+    expect(() => uncapped.admit('serial')).not.toThrow();
+    expect(drops).toEqual([]);
   });
 });

@@ -36,20 +36,4 @@ describe('Admission', () => {
     expect(codeOf(() => admission.enter('2001:db8:1:3::1'))).toBe('admitted');
     expect(codeOf(() => admission.enter('192.0.2.1'))).toBe('admitted');
   });
-
-  it('lets one address send at most maxUploadsPerAddress bodies at once, each given back when it ends; others are not held up', () => {
-    const admission = new Admission({ perAddress: { perSecond: 1e9, burst: 1e9 }, global: { perSecond: 1e9, burst: 1e9 }, maxInFlight: 1_000, maxUploadsPerAddress: 2 });
-    const first = admission.startUpload('192.0.2.1')!;
-    admission.startUpload('192.0.2.1');
-    expect(codeOf(() => admission.startUpload('192.0.2.1'))).toBe('rate_limited');
-    // A /64 is one address here too.
-    admission.startUpload('2001:db8:1:2::1');
-    admission.startUpload('2001:db8:1:2::2');
-    expect(codeOf(() => admission.startUpload('2001:db8:1:2::3'))).toBe('rate_limited');
-    expect(codeOf(() => admission.startUpload('192.0.2.2'))).toBe('admitted');
-    first();
-    expect(codeOf(() => admission.startUpload('192.0.2.1'))).toBe('admitted');
-    // Without the limit (master), nothing is counted.
-    expect(new Admission({ perAddress: { perSecond: 1, burst: 1 }, global: { perSecond: 1, burst: 1 }, maxInFlight: 1 }).startUpload('192.0.2.1')).toBeNull();
-  });
 });
