@@ -90,6 +90,10 @@ describe('a viewer\'s page', () => {
       for (const control of list) expect(await page.locator(control).first().isVisible(), `${hash} ${control}`).toBe(false);
     }
     await visit(page, `#/pairing/${encodeURIComponent(requestId)}`, '#decide-read-only');
+    // The contact the decision rests on, without telling the viewer to call it and approve.
+    await page.locator('#pairing-contact').waitFor();
+    expect(await page.textContent('#pairing-contact')).toBe('+1 555 0100');
+    expect(await page.textContent('#pairing-head')).not.toContain('Call the location contact');
     await screenshot(page, 'viewer-pairing-request');
     await visit(page, '#/gate', '#gate-read-only');
     // An address kept from an operator's tab opens a notice, not the form.

@@ -135,6 +135,8 @@ export function pairingDetailView(ctx, requestId) {
     }
     if (terminalAsked !== r.serial) fetchTerminal(r.serial);
     const state = effectiveState(r);
+    // A viewer is shown what the decision rests on, not told to make it.
+    const mayDecide = ctx.mayChange();
     const statusText = {
       pending: `Waiting for an operator's decision until ${formatTime(r.expiresAt)}.`,
       approved: `Approved by ${r.decidedBy ?? '?'} on ${formatTime(r.decidedAt)}.`,
@@ -162,12 +164,17 @@ export function pairingDetailView(ctx, requestId) {
           : 'Loading the contact number on record…')
         : null,
       state === 'pending' && terminal?.contact
-        ? h('p', { class: 'call' }, 'Call the location contact on the number you have on record: ', h('strong', { id: 'pairing-contact' }, terminal.contact),
-          ' — never on a number a caller gives you — and ask them to read the code on the terminal screen.')
+        ? (mayDecide
+          ? h('p', { class: 'call' }, 'Call the location contact on the number you have on record: ', h('strong', { id: 'pairing-contact' }, terminal.contact),
+            ' — never on a number a caller gives you — and ask them to read the code on the terminal screen.')
+          : h('p', { class: 'call' }, 'The location contact on record: ', h('strong', { id: 'pairing-contact' }, terminal.contact),
+            '. The operator who decides calls them on it to hear the code.'))
         : null,
       state === 'pending' && terminal && !terminal.contact
-        ? h('p', { class: 'warning', id: 'pairing-no-contact' }, 'No contact number is on record for this terminal. Find the location\'s number in your own records',
-          ' — never take one from a caller or from the terminal — and add it to the terminal before you approve.')
+        ? h('p', { class: 'warning', id: 'pairing-no-contact' }, mayDecide
+          ? ['No contact number is on record for this terminal. Find the location\'s number in your own records',
+            ' — never take one from a caller or from the terminal — and add it to the terminal before you approve.']
+          : 'No contact number is on record for this terminal: an operator adds one before deciding.')
         : null);
     fill(facts, h('dl', { class: 'facts card' },
       h('dt', {}, 'Serial'), h('dd', { class: 'mono' }, h('a', { href: `#/terminals/${encodeURIComponent(r.serial)}` }, r.serial)),
@@ -179,7 +186,7 @@ export function pairingDetailView(ctx, requestId) {
       h('dt', {}, 'Requested'), h('dd', {}, formatTime(r.requestedAt)),
       h('dt', {}, 'Expires'), h('dd', {}, formatTime(r.expiresAt))),
     terminalInfo(r.info));
-    if (state === 'pending' && r.code && !ctx.mayChange()) {
+    if (state === 'pending' && r.code && !mayDecide) {
       // A viewer sees the request and its code, and is offered no decision: the server would refuse it (forbidden).
       if (!actions.contains(readOnly)) fill(actions, readOnly);
     } else if (state === 'pending' && r.code) {
