@@ -1,6 +1,7 @@
 /**
  * @module A terminal's latest cash events (cash.list, newest first) for its detail view: a page, then "Show older
- * events". No push announces a new event, so the operator refreshes it; a reconnection reloads it.
+ * events". No push announces a new event (master stores thousands a second, on other threads): the view asks for the
+ * newest page every 10 s while it is open and puts the events it has not shown on top; a reconnection reloads it.
  */
 import { dataTable, fill, h } from '../dom.js';
 import { errorText, formatTime } from '../format.js';
@@ -11,6 +12,8 @@ import { errorText, formatTime } from '../format.js';
  */
 
 const PAGE_SIZE = 20;
+/** How often an open view looks for new events: a page of the terminal's index, a few reads on the server. */
+const REFRESH_MS = 10_000;
 
 export function cashEventsPanel(ctx, serial) {
   const list = h('div', { id: 'cash-events' });
@@ -25,10 +28,14 @@ export function cashEventsPanel(ctx, serial) {
   const state = { events: [], next: null, loading: false };
   let seq = 0;
 
+  let timer = null;
+  let shown = true;
+
   /** `more`: the next older page; otherwise the newest again. `background`: the page asks by itself (a reconnection). */
   async function load({ more = false, background = false } = {}) {
     if (more && (state.loading || !state.next)) return;
     const mine = ++seq;
+    if (!more) clearTimeout(timer);
     state.loading = true;
     error.hidden = true;
     render();
@@ -48,6 +55,52 @@ export function cashEventsPanel(ctx, serial) {
     const wasOnMore = document.activeElement === moreButton;
     render();
     if (wasOnMore && moreButton.hidden) count.focus();
+    if (!more) scheduleNewer();
+  }
+
+  /** One chain of looks for new events, restarted by every load of the newest page and ended with the view. */
+  function scheduleNewer() {
+    clearTimeout(timer);
+    if (shown) timer = setTimeout(newer, REFRESH_MS);
+  }
+
+  /**
+   * The newest page, its events not shown yet put on top: the older pages the operator opened stay. When the whole page
+   * is new, more may have come than a page holds: the view starts again from the newest page, as Refresh does.
+   */
+  async function newer() {
+    if (!shown) return;
+    const mine = seq;
+    if (!state.loading) {
+      try {
+        const page = await ctx.read('cash.list', { serial, limit: PAGE_SIZE });
+        // A load since (Refresh, Show older) has the newer answer, or is under way.
+        if (mine === seq && shown) take(page);
+      } catch {
+        // A lost connection or an ended session: the page says so elsewhere, and a reconnection reloads this view.
+      }
+    }
+    scheduleNewer();
+  }
+
+  function take(page) {
+    const known = new Set(state.events.map((e) => e.eventId));
+    const fresh = page.events.filter((e) => !known.has(e.eventId));
+    if (fresh.length === page.events.length) {
+      if (fresh.length === 0 && state.events.length === 0) return;
+      state.events = page.events;
+      state.next = page.next;
+    } else if (fresh.length > 0) {
+      state.events = [...fresh, ...state.events];
+    } else {
+      return;
+    }
+    render();
+  }
+
+  function dispose() {
+    shown = false;
+    clearTimeout(timer);
   }
 
   function render() {
@@ -86,5 +139,5 @@ export function cashEventsPanel(ctx, serial) {
     error,
     list,
     h('div', { class: 'pager' }, moreButton, refreshButton));
-  return { el, load };
+  return { el, load, dispose };
 }

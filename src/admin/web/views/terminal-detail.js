@@ -226,5 +226,9 @@ export function terminalDetailView(ctx, serial) {
     h('p', { class: 'crumbs' }, h('a', { href: '#/terminals' }, '← Terminals')),
     h('h1', { tabindex: '-1', class: 'mono-title' }, `Terminal ${serial}`),
     body);
-  return { el, title: `Terminal ${serial}`, dispose: unsubscribe };
+  const dispose = () => {
+    unsubscribe();
+    cash.dispose();
+  };
+  return { el, title: `Terminal ${serial}`, dispose };
 }
