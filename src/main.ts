@@ -70,7 +70,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   reportDiskSpace(store, config, log);
   const now = (): number => Date.now();
   const startedAt = now();
-  logStoreUpgrade(upgradeStore(store, Math.floor(now() / 1000), config.clockSkewSec), log);
+  // A large store's cash events take seconds to index (index-rebuild.ts): say why the server is not serving yet.
+  const upgradeProgress = (index: string, done: number, total: number): void => log.info({ index, done, total }, 'indexing the cash events of an older store before serving');
+  logStoreUpgrade(upgradeStore(store, Math.floor(now() / 1000), config.clockSkewSec, upgradeProgress), log);
   // Before anything else audits: an entry of this run must not come before those of the run that was cut short.
   for (const entry of await settleInterruptedAudits(store, { server: true, now: now(), running: processRuns })) {
     log.warn({ user: entry.user, action: entry.action, target: entry.target, at: new Date(entry.at).toISOString(), seq: entry.seq },
@@ -207,6 +209,7 @@ function logStoreUpgrade(upgrade: ReturnType<typeof upgradeStore>, log: Logger):
   if (upgrade.searchEntries > 0) log.info({ terminals: upgrade.searchEntries }, 'indexed the terminals of an older store for search');
   if (upgrade.timeline > 0) log.info({ requests: upgrade.timeline }, 'indexed the pairing requests of an older store by time');
   if (upgrade.cashEventTimes > 0) log.info({ events: upgrade.cashEventTimes }, 'indexed the cash events of an older store by time');
+  if (upgrade.cashEventsBySerial > 0) log.info({ events: upgrade.cashEventsBySerial }, 'indexed the cash events of an older store by terminal');
   if (upgrade.auditTimes > 0) log.info({ entries: upgrade.auditTimes }, 'indexed the audit entries of an older store by time');
 }
 

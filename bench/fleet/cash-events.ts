@@ -23,6 +23,7 @@ export async function takeCashEvents(dataDir: string, created: number): Promise<
     await store.atomically(() => {
       store.cashEvents.clearSync();
       store.cashEventTimes.clearSync();
+      store.cashEventsBySerial.clearSync();
     });
     return { thisRun, removed };
   } finally {

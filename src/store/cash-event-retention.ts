@@ -5,7 +5,7 @@
  * `duplicate`.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { compositeKey, type Store } from './store.js';
+import type { Store } from './store.js';
 
 /** Events forgotten per transaction: lmdb's writer, which every terminal's write waits for, is held a few ms at a time. */
 const BATCH = 500;
@@ -17,10 +17,7 @@ export async function forgetCashEvents(store: Store, before: number, signal?: Ab
     const events = store.cashEventTimes.oldest(before, BATCH);
     if (events.length === 0) return forgotten;
     await store.atomically(() => {
-      for (const event of events) {
-        store.cashEvents.removeSync(compositeKey(event.serial, event.eventId));
-        store.cashEventTimes.removeSync(event);
-      }
+      for (const event of events) store.removeCashEventSync(event);
     });
     forgotten += events.length;
     if (events.length < BATCH) return forgotten;

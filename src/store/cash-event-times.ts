@@ -3,7 +3,7 @@
  * events are keyed by (serial, eventId) for their idempotency, so without it a retention run read every event.
  */
 import type { Database, RootDatabase } from 'lmdb';
-import { rebuildIndex } from './index-rebuild.js';
+import { rebuildIndex, type RebuildProgress } from './index-rebuild.js';
 import type { CashEventRecord } from './records.js';
 
 type Key = [receivedAt: number, serial: string, eventId: string];
@@ -61,7 +61,7 @@ export class CashEventTimes {
    * Fills the index from the events themselves when their counts differ (a store written before it); returns how many
    * entries it wrote. Run once at start-up, before any thread serves.
    */
-  rebuildFrom(events: Database<CashEventRecord, string>, root: RootDatabase): number {
-    return rebuildIndex(root, this.db, events, (event) => this.putSync(event));
+  rebuildFrom(events: Database<CashEventRecord, string>, root: RootDatabase, progress?: RebuildProgress): number {
+    return rebuildIndex(root, this.db, events, (event) => this.putSync(event), progress);
   }
 }

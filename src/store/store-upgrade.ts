@@ -1,5 +1,6 @@
 /** @module What a store written by an older version needs before any thread serves: its nonces moved into the ring, and the indexes added since filled in. */
 import { entryCount } from './entry-count.js';
+import type { RebuildProgress } from './index-rebuild.js';
 import { foldSerial, keyText, type Store } from './store.js';
 
 export interface StoreUpgrade {
@@ -15,15 +16,22 @@ export interface StoreUpgrade {
   awaiting: number;
   /** Cash events placed in their time index. */
   cashEventTimes: number;
+  /** Cash events placed among their terminal's, by time. */
+  cashEventsBySerial: number;
   /** Audit entries placed in their time index. */
   auditTimes: number;
 }
 
+/** Told while an index of a large store is filled (index-rebuild.ts): which index, and how far it is. */
+export type UpgradeProgress = (index: 'cashEventTimes' | 'cashEventsBySerial', done: number, total: number) => void;
+
 /**
  * Run once at start-up, before any thread serves: an upgrade must not reopen replay windows, nor let an operator create
  * a serial that differs from an existing one only in case. Each step does nothing on a store that needs none of it.
+ * `progress` hears of the steps that can take seconds: the cash events are the store's bulk.
  */
-export function upgradeStore(store: Store, nowSec: number, clockSkewSec: number): StoreUpgrade {
+export function upgradeStore(store: Store, nowSec: number, clockSkewSec: number, progress?: UpgradeProgress): StoreUpgrade {
+  const told = (index: Parameters<UpgradeProgress>[0]): RebuildProgress | undefined => progress && ((done, total) => progress(index, done, total));
   const timeline = store.pairingTimeline.rebuildFrom(store.pairing, store.root);
   return {
     nonces: migrateNonces(store, nowSec, clockSkewSec),
@@ -39,7 +47,8 @@ export function upgradeStore(store: Store, nowSec: number, clockSkewSec: number)
       ? store.awaitingOperator.rebuild(store.pairingTimeline, store.pairing, store.root, nowSec * 1000)
       : 0,
     // Only while kept: written only then, the index is behind whenever --cash-event-days was off, and is caught up here.
-    cashEventTimes: store.indexesCashEventTimes ? store.cashEventTimes.rebuildFrom(store.cashEvents, store.root) : 0,
+    cashEventTimes: store.indexesCashEventTimes ? store.cashEventTimes.rebuildFrom(store.cashEvents, store.root, told('cashEventTimes')) : 0,
+    cashEventsBySerial: store.cashEventsBySerial.rebuildFrom(store.cashEvents, store.root, told('cashEventsBySerial')),
     auditTimes: store.auditTimes.rebuildFrom(store.audit, store.root),
   };
 }

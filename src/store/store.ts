@@ -14,7 +14,8 @@ import { AwaitingOperator } from './awaiting-operator.js';
 import { Settings } from './settings.js';
 import { PairingTimeline } from './pairing-timeline.js';
 import { TerminalSearch } from './terminal-search.js';
-import { CashEventTimes } from './cash-event-times.js';
+import { CashEventTimes, type CashEventTime } from './cash-event-times.js';
+import { CashEventsBySerial } from './cash-events-by-serial.js';
 import type {
   AuditIntentRecord, AuditRecord, CashEventRecord, DepositRecord, KnownCertRecord, OperatorRecord,
   PairingRecord, SessionRecord, TerminalRecord, UnknownSerialRecord,
@@ -53,11 +54,17 @@ export class Store {
   readonly terminalSearch: TerminalSearch;
   /** (serial, tfp) → a certificate seen for that serial. */
   readonly certs: Database<KnownCertRecord, string>;
-  /** (serial, eventId) → cash event. Written through putCashEventSync only, which keeps its time index with it. */
+  /**
+   * (serial, eventId) → cash event. Written through putCashEventSync and removed through removeCashEventSync only, which
+   * keep its indexes with it.
+   */
   readonly cashEvents: Database<CashEventRecord, string>;
+  /** Each terminal's cash events by when they were received, kept with `cashEvents` in the same transactions (cash-events-by-serial.ts). */
+  readonly cashEventsBySerial: CashEventsBySerial;
   /**
    * Cash events by when they were received, kept with `cashEvents` in the same transactions while `--cash-event-days`
-   * is set (cash-event-times.ts): a master that keeps them for ever writes one record an event, not two.
+   * is set (cash-event-times.ts): a master that keeps them for ever writes two records an event (the event and its
+   * place among its terminal's), not three.
    */
   readonly cashEventTimes: CashEventTimes;
   /** Used nonces, by the signed `created` of their request (nonce-ring.ts): the replay window outlives a restart. */
@@ -97,6 +104,7 @@ export class Store {
     this.certs = db('certs');
     this.cashEvents = db('cash-events');
     this.cashEventTimes = new CashEventTimes(root);
+    this.cashEventsBySerial = new CashEventsBySerial(root);
     this.nonces = new NonceRing(root);
     this.legacyNonces = db('nonces');
     this.lastSeen = db('last-seen');
@@ -115,7 +123,7 @@ export class Store {
    * writes a fleet drives, so that lmdb keeps room for operators' writes and never meets a full disk. `fieldKey: false`
    * neither reads nor creates secrets.key, for a command that opens no sealed field (`audit verify` on a backup, which
    * rightly lacks it): `fieldKey` is then empty, and sealing or opening a field with it throws. `cashEventTimes`: cash
-   * events are written with their place in time (`--cash-event-days`); without it they cost master no second write.
+   * events are written with their place in time (`--cash-event-days`); without it they cost master no third write.
    */
   static open(dataDir: string, opts: { minFreeBytes?: number; fieldKey?: boolean; cashEventTimes?: boolean } = {}): Store {
     const dir = path.join(dataDir, 'store');
@@ -222,10 +230,21 @@ export class Store {
     return this.durable(this.root.transaction(action));
   }
 
-  /** Writes a cash event, and its place in time when it is kept (`indexesCashEventTimes`). Inside `atomically`. */
+  /**
+   * Writes a cash event, its place among its terminal's, and its place in time when it is kept (`indexesCashEventTimes`).
+   * Inside `atomically`.
+   */
   putCashEventSync(record: CashEventRecord): void {
     this.cashEvents.putSync(compositeKey(record.serial, record.eventId), record);
+    this.cashEventsBySerial.putSync(record);
     if (this.indexesCashEventTimes) this.cashEventTimes.putSync(record);
+  }
+
+  /** Forgets a cash event and its place in both indexes (cash-event-retention.ts). Inside `atomically`. */
+  removeCashEventSync(event: CashEventTime): void {
+    this.cashEvents.removeSync(compositeKey(event.serial, event.eventId));
+    this.cashEventsBySerial.removeSync(event);
+    this.cashEventTimes.removeSync(event);
   }
 
   /** Writes a terminal and what operators search it by: every write of a terminal goes through here. Inside `atomically`. */

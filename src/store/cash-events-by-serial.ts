@@ -1,0 +1,74 @@
+/**
+ * @module One terminal's cash events in the order they were received: what `cash.list` pages through, newest first, and
+ * what a per-terminal export reads. The events are keyed by (serial, eventId) for their idempotency, and event ids say
+ * nothing of time, so without it every page read all of the terminal's events.
+ */
+import type { Database, RootDatabase } from 'lmdb';
+import { rebuildIndex, type RebuildProgress } from './index-rebuild.js';
+import type { CashEventRecord } from './records.js';
+
+type Key = [serial: string, receivedAt: number, eventId: string];
+
+/** A place in one terminal's events: events received in the same millisecond are ordered by event id. */
+export type SerialEventPosition = Pick<CashEventRecord, 'receivedAt' | 'eventId'>;
+
+/** Above every receivedAt: `[serial, TOP]` bounds the newest end of a terminal's range. */
+const TOP = Infinity;
+
+/**
+ * (serial, receivedAt, eventId) → nothing, written in the same transaction as the event (Store.putCashEventSync) and
+ * removed with it (Store.removeCashEventSync): a terminal delete keeps both (DECISIONS.md, Delete).
+ */
+export class CashEventsBySerial {
+  private readonly db: Database<true, Key>;
+
+  constructor(root: RootDatabase) {
+    this.db = root.openDB<true, Key>({ name: 'cash-events-by-serial' });
+  }
+
+  putSync(event: Pick<CashEventRecord, 'serial' | 'receivedAt' | 'eventId'>): void {
+    this.db.putSync([event.serial, event.receivedAt, event.eventId], true);
+  }
+
+  removeSync(event: Pick<CashEventRecord, 'serial' | 'receivedAt' | 'eventId'>): void {
+    this.db.removeSync([event.serial, event.receivedAt, event.eventId]);
+  }
+
+  /** Up to `limit` of the terminal's events received before `before` (exclusive; null: its newest), newest first. */
+  newest(serial: string, before: SerialEventPosition | null, limit: number): SerialEventPosition[] {
+    // A reverse range starts at its `start`, inclusive: the position itself is skipped below.
+    const start: Key = before === null ? ([serial, TOP] as unknown as Key) : [serial, before.receivedAt, before.eventId];
+    const events: SerialEventPosition[] = [];
+    for (const [, receivedAt, eventId] of this.db.getKeys({ start, end: [serial] as unknown as Key, reverse: true, limit: limit + 1 })) {
+      if (before !== null && receivedAt === before.receivedAt && eventId === before.eventId) continue;
+      if (events.length === limit) break;
+      events.push({ receivedAt, eventId });
+    }
+    return events;
+  }
+
+  /** Up to `limit` of the terminal's events received in [since, until), oldest first, after `after` (exclusive) when given. */
+  between(serial: string, since: number, until: number, after: SerialEventPosition | null, limit: number): SerialEventPosition[] {
+    const start: Key = after === null ? ([serial, since] as unknown as Key) : [serial, after.receivedAt, after.eventId];
+    const events: SerialEventPosition[] = [];
+    for (const [, receivedAt, eventId] of this.db.getKeys({ start, end: [serial, until] as unknown as Key, limit: limit + 1 })) {
+      if (after !== null && receivedAt === after.receivedAt && eventId === after.eventId) continue;
+      if (events.length === limit) break;
+      events.push({ receivedAt, eventId });
+    }
+    return events;
+  }
+
+  /** Empties it, with the events (the fleet benchmark's store between runs). Inside `atomically`. */
+  clearSync(): void {
+    this.db.clearSync();
+  }
+
+  /**
+   * Fills the index from the events themselves when their counts differ (a store written before it); returns how many
+   * entries it wrote. Run once at start-up, before any thread serves.
+   */
+  rebuildFrom(events: Database<CashEventRecord, string>, root: RootDatabase, progress?: RebuildProgress): number {
+    return rebuildIndex(root, this.db, events, (event) => this.putSync(event), progress);
+  }
+}
