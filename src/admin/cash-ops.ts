@@ -48,6 +48,7 @@ const cursorSchema = z.object({
   range: z.object({ since: z.number(), until: z.number(), serial: z.string().nullable() }),
   at: z.union([
     z.object({ by: z.literal('time'), after: z.object({ receivedAt: z.number(), serial: z.string(), eventId: z.string() }) }),
+    z.object({ by: z.literal('serial'), after: z.object({ receivedAt: z.number(), eventId: z.string() }) }),
     z.object({ by: z.literal('key'), after: z.string() }),
   ]),
 });
@@ -86,10 +87,10 @@ export const CASH_OPS: Readonly<Record<string, OpSpec>> = {
   'cash.list': op({
     access: 'session', changes: 'nothing', audit: false, args: listArgs,
     precondition: (ctx, _conn, { serial }) => knownSerial(ctx, serial),
-    async run(ctx, _conn, { serial, limit: pageSize, before }): Promise<CashEventPage> {
+    run(ctx, _conn, { serial, limit: pageSize, before }): CashEventPage {
       const match = before === undefined ? null : LIST_CURSOR.exec(before);
       const position: EventPosition | null = match ? { receivedAt: Number(match[1]), eventId: match[2]! } : null;
-      const { events, more } = await newestOfSerial(ctx.store, serial, position, pageSize);
+      const { events, more } = newestOfSerial(ctx.store, serial, position, pageSize);
       const last = events[events.length - 1];
       return { events: events.map(cashEventView), next: more && last ? `${last.receivedAt}/${last.eventId}` : null };
     },

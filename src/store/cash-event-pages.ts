@@ -3,25 +3,25 @@
  * event received in a time range, for an export. Events are keyed by (serial, eventId) for their idempotency, so what a
  * page costs depends on the question; each function says it.
  */
-import type { Database } from 'lmdb';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { CashEventTime } from './cash-event-times.js';
-import { AFTER_SEP, SEP, compositeKey, keyText } from './composite-key.js';
+import type { SerialEventPosition } from './cash-events-by-serial.js';
+import { SEP, compositeKey, keyText } from './composite-key.js';
 import type { CashEventRecord } from './records.js';
-import { SLICE } from './sliced-scan.js';
+import { scanInSlices } from './sliced-scan.js';
 import type { Store } from './store.js';
 
 /** Events read at most for one page of an export without the time index: 14–19 ms when none matches, in 5 slices. */
 export const SCAN_BUDGET = 10_000;
 
 /** A place in one terminal's events, newest first: a page holds the events strictly older. */
-export interface EventPosition {
-  receivedAt: number;
-  eventId: string;
-}
+export type EventPosition = SerialEventPosition;
 
-/** Where an export's next page starts: after an entry of the time index, or after a key of the events themselves. */
-export type ScanPosition = { by: 'time'; after: CashEventTime } | { by: 'key'; after: string };
+/**
+ * Where an export's next page starts: after an entry of the time index, after one of a terminal's index (an export of
+ * one terminal), or after a key of the events themselves (the whole fleet's, without the time index; and a cursor of
+ * one terminal's export that a server before its index gave, which goes on by key).
+ */
+export type ScanPosition = { by: 'time'; after: CashEventTime } | { by: 'serial'; after: SerialEventPosition } | { by: 'key'; after: string };
 
 export interface ReceivedRange {
   /** Received at or after, epoch ms. */
@@ -32,43 +32,38 @@ export interface ReceivedRange {
   serial: string | null;
 }
 
-/** Newest first by the server's clock; events received in the same millisecond by event id, last first. */
-const newestFirst = (a: EventPosition, b: EventPosition): number =>
-  a.receivedAt !== b.receivedAt ? b.receivedAt - a.receivedAt : a.eventId < b.eventId ? 1 : a.eventId > b.eventId ? -1 : 0;
-
 /** Whether a terminal has sent any event: a deleted terminal's events stay (DECISIONS.md, Delete), and can be read. */
 export function hasCashEvents(store: Store, serial: string): boolean {
   for (const _ of store.withPrefix(store.cashEvents, serial)) return true;
   return false;
 }
 
+/** The events at `positions` of one terminal's index, skipping any a retention run forgot between the two reads. */
+function eventsAt(store: Store, serial: string, positions: readonly SerialEventPosition[]): CashEventRecord[] {
+  const events: CashEventRecord[] = [];
+  for (const { eventId } of positions) {
+    const record = store.cashEvents.get(compositeKey(serial, eventId));
+    if (record) events.push(record);
+  }
+  return events;
+}
+
 /**
- * One terminal's events older than `before`, newest first. Cost: every event of that one terminal is read (its keys
- * are in event id order, which says nothing of time), in slices of 2,000 with a turn of the event loop between them,
- * keeping at most 2 × `limit` in memory; never another terminal's. A terminal sending 50 events a day has 18,250 a
- * year: a page took 31–99 ms (median 43) among 218,250 events, one with 100 events 0.3 ms (a throwaway script on this
- * machine, shared); `--cash-event-days` bounds it. An index by (serial, receivedAt) would make it `limit` reads, at
- * the price of a second write for every event master stores (DECISIONS.md).
+ * One terminal's events older than `before`, newest first; events received in the same millisecond by event id, last
+ * first. Cost: `limit` + 1 entries of the terminal's index (cash-events-by-serial.ts) and `limit` events, whatever the
+ * terminal's age: a page of 100 among 300,000 events of one terminal took 0.29–0.6 ms (median 0.33) where reading
+ * them all took 505–626 ms (median 556), a page of 1,000 2.9–4.3 ms where it took 587–1,018 ms (a throwaway script on
+ * this machine, shared; DECISIONS.md).
  */
-export async function newestOfSerial(store: Store, serial: string, before: EventPosition | null, limit: number): Promise<{ events: CashEventRecord[]; more: boolean }> {
-  const kept: CashEventRecord[] = [];
-  await scanKeys(store.cashEvents, serial, null, Infinity, (_key, record) => {
-    if (before !== null && newestFirst(record, before) <= 0) return true;
-    kept.push(record);
-    if (kept.length >= 2 * (limit + 1)) {
-      kept.sort(newestFirst);
-      kept.length = limit + 1;
-    }
-    return true;
-  });
-  kept.sort(newestFirst);
-  return { events: kept.slice(0, limit), more: kept.length > limit };
+export function newestOfSerial(store: Store, serial: string, before: EventPosition | null, limit: number): { events: CashEventRecord[]; more: boolean } {
+  const positions = store.cashEventsBySerial.newest(serial, before, limit + 1);
+  return { events: eventsAt(store, serial, positions.slice(0, limit)), more: positions.length > limit };
 }
 
 /**
  * One page of the events received in `range`, from `from` on (null: the start), and where the next page starts (null:
  * none). Cost of a page:
- * - one terminal's (`serial`): at most SCAN_BUDGET of its events read, in key (event id) order;
+ * - one terminal's (`serial`): `limit` + 1 entries of its index and `limit` events, in received order;
  * - with the time index (`--cash-event-days`): `limit` + 1 index entries and `limit` events, in received order (a page
  *   of 1,000: 5–18 ms);
  * - without it: at most SCAN_BUDGET events read, in key (serial, event id) order, whatever matches (a page of 1,000
@@ -78,8 +73,14 @@ export async function newestOfSerial(store: Store, serial: string, before: Event
  * A cursor of the time index on a server started since without it (the index is then behind) is `invalid_state`.
  */
 export async function receivedBetween(store: Store, range: ReceivedRange, from: ScanPosition | null, limit: number): Promise<{ events: CashEventRecord[]; next: ScanPosition | null }> {
-  const byTime = from === null ? range.serial === null && store.indexesCashEventTimes : from.by === 'time';
-  if (byTime) {
+  const by = from?.by ?? (range.serial !== null ? 'serial' : store.indexesCashEventTimes ? 'time' : 'key');
+  if (by === 'serial') {
+    if (range.serial === null) return { events: [], next: null };
+    const positions = store.cashEventsBySerial.between(range.serial, range.since, range.until, from?.by === 'serial' ? from.after : null, limit + 1);
+    const page = positions.slice(0, limit);
+    return { events: eventsAt(store, range.serial, page), next: positions.length > limit ? { by: 'serial', after: page[page.length - 1]! } : null };
+  }
+  if (by === 'time') {
     if (!store.indexesCashEventTimes) return { events: [], next: null };
     const entries = store.cashEventTimes.between(range.since, range.until, from?.by === 'time' ? from.after : null, limit + 1);
     const page = entries.slice(0, limit);
@@ -91,41 +92,32 @@ export async function receivedBetween(store: Store, range: ReceivedRange, from: 
     }
     return { events, next: entries.length > limit ? { by: 'time', after: page[page.length - 1]! } : null };
   }
-  const events: CashEventRecord[] = [];
-  const last = await scanKeys(store.cashEvents, range.serial, from?.by === 'key' ? from.after : null, SCAN_BUDGET, (_key, record) => {
-    if (record.receivedAt >= range.since && record.receivedAt < range.until) events.push(record);
-    return events.length < limit;
-  });
-  return { events, next: last === null ? null : { by: 'key', after: last } };
+  return byKey(store, range, from?.by === 'key' ? from.after : null, limit);
 }
 
 /**
- * Visits the events after the key `after` (exclusive), in key order, all of them or one serial's, until `visit` returns
- * false or `budget` were read; returns the last key read when it stopped before the end, else null. Each slice is its
- * own short read (as sliced-scan.ts), so no read transaction spans a turn of the event loop.
+ * A page of an export in key order: the events after the key `after` (exclusive; null: the first), at most SCAN_BUDGET
+ * read. With `range.serial`, only a cursor a server gave before the terminals' index gets here: it goes on by key to the
+ * end of that terminal's keys, as it began.
  */
-async function scanKeys(
-  db: Database<CashEventRecord, string>, serial: string | null, after: string | null, budget: number, visit: (key: string, record: CashEventRecord) => boolean,
-): Promise<string | null> {
-  // Both of lmdb's encodings of a composite key begin with the serial's bytes (composite-key.ts), so the prefix bounds them.
-  const prefix = serial === null ? null : serial + SEP;
-  let resume = after;
+async function byKey(store: Store, range: ReceivedRange, after: string | null, limit: number): Promise<{ events: CashEventRecord[]; next: ScanPosition | null }> {
+  // Both of lmdb's encodings of a composite key begin with the serial's bytes (composite-key.ts): from the serial on,
+  // the first key without its prefix is past its last.
+  const prefix = range.serial === null ? null : range.serial + SEP;
+  const events: CashEventRecord[] = [];
   let read = 0;
-  for (;;) {
-    let inSlice = 0;
-    const start = resume ?? serial;
-    const range = db.getRange({ ...(start !== null && { start }), ...(serial !== null && { end: serial + AFTER_SEP }), limit: SLICE + 1 });
-    for (const { key, value } of range) {
-      const text = keyText(key);
-      if (text === resume) continue;
-      inSlice++;
-      resume = text;
-      if (prefix !== null && !text.startsWith(prefix)) continue;
-      read++;
-      if (!visit(text, value) || read >= budget) return text;
-      if (inSlice === SLICE) break;
-    }
-    if (inSlice < SLICE) return null;
-    await nextTurn();
-  }
+  /** The last key read, when the page stopped before the end. */
+  let stoppedAt: string | null = null;
+  await scanInSlices(store.cashEvents, { after: after ?? range.serial ?? undefined }, (key, record) => {
+    const text = keyText(key);
+    // The cursor's own key, read back in the other encoding than the string it was kept as: scanInSlices cannot tell.
+    if (text === after) return true;
+    if (prefix !== null && !text.startsWith(prefix)) return false;
+    read++;
+    if (record.receivedAt >= range.since && record.receivedAt < range.until) events.push(record);
+    if (events.length < limit && read < SCAN_BUDGET) return true;
+    stoppedAt = text;
+    return false;
+  });
+  return { events, next: stoppedAt === null ? null : { by: 'key', after: stoppedAt } };
 }

@@ -1,11 +1,13 @@
 /**
  * @module The pages of cash events operators read, on a real store larger than one slice and one scan budget: one
- * terminal's newest first across slices, and an export's pages by key (short or empty pages that still go on) and by
- * the time index, each covering the range once.
+ * terminal's newest first by its index (event ids in another order than receive times, events received in one
+ * millisecond cut by a page), and an export's pages by key (short or empty pages that still go on), by the time index
+ * and by a terminal's index, each covering the range once; a cursor of a terminal's export by key still goes on.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newestOfSerial, receivedBetween, SCAN_BUDGET, type ReceivedRange, type ScanPosition } from '../../../src/store/cash-event-pages.js';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { newestOfSerial, receivedBetween, SCAN_BUDGET, type EventPosition, type ReceivedRange, type ScanPosition } from '../../../src/store/cash-event-pages.js';
+import { compositeKey } from '../../../src/store/composite-key.js';
 import type { CashEventRecord } from '../../../src/store/records.js';
 import { SLICE } from '../../../src/store/sliced-scan.js';
 import { openTempStore, type TempStore } from '../../helpers/actor-store.js';
@@ -62,20 +64,52 @@ async function everyPage(range: ReceivedRange, limit: number, byKey: boolean): P
   return { pages, events: pages.flat() };
 }
 
+/** Every page of one terminal's events, newest first, passing the last event shown back as `before`, as cash.list's clients do. */
+function newestPages(serial: string, limit: number): CashEventRecord[][] {
+  const pages: CashEventRecord[][] = [];
+  let before: EventPosition | null = null;
+  for (;;) {
+    const { events, more } = newestOfSerial(temp.store, serial, before, limit);
+    pages.push(events);
+    if (!more) return pages;
+    // A `before` that never moves past a page would page for ever.
+    if (pages.length > 1000) throw new Error(`${serial}: more than 1,000 pages`);
+    const last = events.at(-1)!;
+    before = { receivedAt: last.receivedAt, eventId: last.eventId };
+  }
+}
+
 describe('one terminal\'s cash events, newest first', () => {
+  /** Sent in this order, a millisecond apart: the id that sorts first came last, and the one that sorts last first. */
+  const ORDER = { serial: 'ORDER-1', ids: ['zz-first', 'mm-second', 'aa-last'], at: T0 + 20_000 };
+  /** Seven events received in one millisecond, between two others: pages of 3 cut the millisecond twice. */
+  const SAME = { serial: 'SAME-MS-1', ids: ['s4', 's1', 's6', 's0', 's3', 's5', 's2'], at: T0 + 30_000 };
+
+  beforeAll(async () => {
+    const record = (serial: string, eventId: string, receivedAt: number): CashEventRecord =>
+      ({ serial, eventId, currency: 'EUR', denomination: 10, count: 1, at: new Date(receivedAt).toISOString(), receivedAt });
+    await temp.store.atomically(() => {
+      ORDER.ids.forEach((eventId, i) => temp.store.putCashEventSync(record(ORDER.serial, eventId, ORDER.at + i)));
+      temp.store.putCashEventSync(record(SAME.serial, 'before', SAME.at - 1));
+      for (const eventId of SAME.ids) temp.store.putCashEventSync(record(SAME.serial, eventId, SAME.at));
+      temp.store.putCashEventSync(record(SAME.serial, 'after', SAME.at + 1));
+    });
+  });
+
+  it('puts the event received last first, whatever its id sorts as', () => {
+    expect(newestOfSerial(temp.store, ORDER.serial, null, 1)).toEqual({ events: [expect.objectContaining({ eventId: 'aa-last' })], more: true });
+    expect(newestPages(ORDER.serial, 2).map((p) => p.map((e) => e.eventId))).toEqual([['aa-last', 'mm-second'], ['zz-first']]);
+  });
+
+  it('pages with `before` through events received in the same millisecond, each once, by event id last first', () => {
+    const pages = newestPages(SAME.serial, 3).map((p) => p.map((e) => e.eventId));
+    expect(pages).toEqual([['after', 's6', 's5'], ['s4', 's3', 's2'], ['s1', 's0', 'before']]);
+  });
+
   it('pages across slices without losing or repeating one, in received order', async () => {
     const expected = all.filter((e) => e.serial === BUSY.serial)
       .sort((a, b) => b.receivedAt - a.receivedAt || (a.eventId < b.eventId ? 1 : -1)).map(idOf);
-    const seen: string[] = [];
-    let before = null;
-    for (;;) {
-      const { events, more } = await newestOfSerial(temp.store, BUSY.serial, before, 700);
-      seen.push(...events.map(idOf));
-      if (!more) break;
-      const last = events.at(-1)!;
-      before = { receivedAt: last.receivedAt, eventId: last.eventId };
-    }
-    expect(seen).toEqual(expected);
+    expect(newestPages(BUSY.serial, 700).flat().map(idOf)).toEqual(expected);
   });
 });
 
@@ -100,10 +134,34 @@ describe('an export\'s pages', () => {
     expect(received).toEqual([...received].sort((a, b) => a - b));
   });
 
-  it('of one terminal: its events in the range, by key', async () => {
+  const busyInRange = (): string[] => all.filter((e) => e.serial === BUSY.serial && e.receivedAt >= range.since && e.receivedAt < range.until).map(idOf).sort();
+
+  it('of one terminal: its events in the range, by its index: full pages in received order', async () => {
     const one = { ...range, serial: BUSY.serial };
-    const { events } = await everyPage(one, 500, false);
-    expect(events.length).toBe(3000);
-    expect(events.map(idOf).sort()).toEqual(all.filter((e) => e.serial === BUSY.serial && e.receivedAt >= range.since && e.receivedAt < range.until).map(idOf).sort());
+    const { pages, events } = await everyPage(one, 500, false);
+    expect(pages.map((p) => p.length)).toEqual([500, 500, 500, 500, 500, 500]);
+    expect(events.map(idOf).sort()).toEqual(busyInRange());
+    const received = events.map((e) => e.receivedAt);
+    expect(received).toEqual([...received].sort((a, b) => a - b));
+  });
+
+  it('of one terminal, from a cursor by key a server gave before its index: goes on by key to the end of its events, and no further', async () => {
+    const one = { ...range, serial: BUSY.serial };
+    // In the range, and the first key after BUSY-1's: an export of BUSY-1 that read on would take it.
+    const next: CashEventRecord = { serial: `${BUSY.serial}X`, eventId: 'next-serial', currency: 'USD', denomination: 1, count: 1, at: new Date(range.since).toISOString(), receivedAt: range.since };
+    await temp.store.atomically(() => temp.store.putCashEventSync(next));
+    onTestFinished(() => temp.store.atomically(() => temp.store.removeCashEventSync(next)));
+    const keys = all.filter((e) => e.serial === BUSY.serial).map((e) => compositeKey(e.serial, e.eventId)).sort();
+    // Where a first page by key stopped: a third of its keys read.
+    const after = keys[Math.floor(keys.length / 3)]!;
+    const events: CashEventRecord[] = [];
+    let from: ScanPosition | null = { by: 'key', after };
+    while (from !== null) {
+      const page = await receivedBetween(temp.store, one, from, 500);
+      events.push(...page.events);
+      from = page.next;
+    }
+    const rest = new Set(all.filter((e) => e.serial === BUSY.serial && compositeKey(e.serial, e.eventId) > after).map(idOf));
+    expect(events.map(idOf).sort()).toEqual(busyInRange().filter((id) => rest.has(id)));
   });
 });
