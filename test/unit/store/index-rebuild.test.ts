@@ -1,0 +1,52 @@
+/**
+ * @module Unit tests: filling an index at start-up on a real LMDB store. What must hold: a store large enough to take
+ * seconds says so before the work and as it goes (main.ts logs it: the server does not serve meanwhile); a small one
+ * says nothing; an index already whole is left alone.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Database } from 'lmdb';
+import { PROGRESS_EVERY, rebuildIndex } from '../../../src/store/index-rebuild.js';
+import { openTempStore, type TempStore } from '../../helpers/actor-store.js';
+
+let temp: TempStore;
+let records: Database<number, number>;
+let index: Database<true, number>;
+
+beforeEach(() => {
+  temp = openTempStore('index-rebuild', { fieldKey: false });
+  records = temp.store.root.openDB<number, number>({ name: 'test-records' });
+  index = temp.store.root.openDB<true, number>({ name: 'test-index' });
+});
+
+afterEach(async () => {
+  await temp?.close();
+});
+
+async function fill(count: number): Promise<void> {
+  await temp.store.root.transaction(() => {
+    for (let i = 0; i < count; i++) records.putSync(i, i);
+  });
+}
+
+const rebuild = (told: [number, number][]): number => rebuildIndex(temp.store.root, index, records, (n) => index.putSync(n, true), (done, total) => told.push([done, total]));
+
+describe('rebuildIndex', () => {
+  it('tells its progress before and every PROGRESS_EVERY records on a large store, then leaves a whole index alone', async () => {
+    const total = 2 * PROGRESS_EVERY + 7;
+    await fill(total);
+    const told: [number, number][] = [];
+    expect(rebuild(told)).toBe(total);
+    expect(told).toEqual([[0, total], [PROGRESS_EVERY, total], [2 * PROGRESS_EVERY, total]]);
+    expect(index.getKeysCount()).toBe(total);
+    told.length = 0;
+    expect(rebuild(told)).toBe(0);
+    expect(told).toEqual([]);
+  });
+
+  it('says nothing of a store it fills in a moment', async () => {
+    await fill(PROGRESS_EVERY - 1);
+    const told: [number, number][] = [];
+    expect(rebuild(told)).toBe(PROGRESS_EVERY - 1);
+    expect(told).toEqual([]);
+  });
+});
