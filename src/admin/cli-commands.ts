@@ -381,7 +381,7 @@ const SPECS: readonly Spec[] = [
     name: 'cash-events export', usage: '--out FILE [--since DATE] [--until DATE] [--serial SERIAL] [--format csv|jsonl]',
     summary: 'write every cash event received in that range (at most until the export starts) into FILE, as CSV (default) or JSON Lines; DATE as for cas audit: a date is ' +
       'its whole day (--since 2026-11-01 --until 2026-11-30 is November) or an ISO time (2026-12-01T08:00, first instant left out as --until), UTC unless it has an offset; ' +
-      'the file appears whole when done; audited',
+      'one terminal\'s (--serial) in received order; the file appears whole when done; audited',
     positionals: [], options: ['out', 'since', 'until', 'serial', 'format'], op: 'cash.export', render: 'cash-export',
     toArgs: (_, v) => exportArgs(v),
     toFile: (request, args, progress) => exportCashEvents(request, args as unknown as ExportRequest, progress),

@@ -51,9 +51,9 @@ function eventsAt(store: Store, serial: string, positions: readonly SerialEventP
 /**
  * One terminal's events older than `before`, newest first; events received in the same millisecond by event id, last
  * first. Cost: `limit` + 1 entries of the terminal's index (cash-events-by-serial.ts) and `limit` events, whatever the
- * terminal's age: a page of 100 among 300,000 events of one terminal took 0.29–0.6 ms (median 0.33) where reading
- * them all took 505–626 ms (median 556), a page of 1,000 2.9–4.3 ms where it took 587–1,018 ms (a throwaway script on
- * this machine, shared; DECISIONS.md).
+ * terminal's age. Among 300,000 events of one terminal, a page of 100 took 0.24–8.2 ms (medians 0.40–0.71) where
+ * reading them all took 505–644 ms (medians 541–556), a page of 1,000 2.2–40 ms (medians 3.4–4.5) where it took
+ * 587–1,018 ms (median 789): a throwaway script on this machine, shared and loaded (DECISIONS.md).
  */
 export function newestOfSerial(store: Store, serial: string, before: EventPosition | null, limit: number): { events: CashEventRecord[]; more: boolean } {
   const positions = store.cashEventsBySerial.newest(serial, before, limit + 1);
