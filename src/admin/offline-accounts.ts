@@ -17,6 +17,12 @@ export const OFFLINE_ACCOUNT_EVENTS: Readonly<Record<string, 'operator.created' 
   'users.role': 'operator.changed',
 };
 
+/**
+ * Audit actions of the other offline commands that change the server (`pairing-server identity prepare|promote`, run
+ * with the server stopped): logged as operator actions at the next start, told to nobody.
+ */
+export const OFFLINE_LOGGED_ACTIONS: readonly string[] = ['server.identity_prepare', 'server.identity_promote'];
+
 /** What the watch needs of the admin service. */
 export interface OperatorPushes {
   broadcast(event: string, data: Record<string, unknown>): void;
@@ -45,22 +51,24 @@ export class OfflineAccountWatch {
     const head = this.store.lastAuditSeq();
     if (head === this.seen) return;
     for (const entry of this.entriesSince(head)) {
-      const event = OFFLINE_ACCOUNT_EVENTS[entry.action]!;
-      const { result = 'ok' } = entry.detail ?? {};
-      // The command removed the operator's sessions: tell their connections now rather than at the next sweep.
-      if (result === 'ok' && event === 'operator.changed') this.pushes.endDeadSessions();
-      const data = { user: entry.target, by: entry.user, at: new Date(entry.at).toISOString(), result };
-      this.pushes.broadcast(event, event === 'operator.created' ? data : { ...data, action: entry.action });
+      const event = OFFLINE_ACCOUNT_EVENTS[entry.action];
+      if (event !== undefined) {
+        const { result = 'ok' } = entry.detail ?? {};
+        // The command removed the operator's sessions: tell their connections now rather than at the next sweep.
+        if (result === 'ok' && event === 'operator.changed') this.pushes.endDeadSessions();
+        const data = { user: entry.target, by: entry.user, at: new Date(entry.at).toISOString(), result };
+        this.pushes.broadcast(event, event === 'operator.created' ? data : { ...data, action: entry.action });
+      }
       this.logAction(entry, false);
     }
     this.markSeen(head);
   }
 
-  /** The account changes after the last entry seen, up to `head`. */
+  /** The account changes (and OFFLINE_LOGGED_ACTIONS) after the last entry seen, up to `head`. */
   private *entriesSince(head: number): IterableIterator<AuditRecord> {
     if (head <= this.seen) return;
     for (const { value } of this.store.audit.getRange({ start: this.seen + 1, end: head + 1 })) {
-      if (OFFLINE_ACCOUNT_EVENTS[value.action]) yield value;
+      if (OFFLINE_ACCOUNT_EVENTS[value.action] || OFFLINE_LOGGED_ACTIONS.includes(value.action)) yield value;
     }
   }
 

@@ -2,7 +2,8 @@
 
 export type ServerCommand =
   | 'serve' | 'fingerprint' | 'audit verify' | 'backup'
-  | 'users add' | 'users list' | 'users disable' | 'users enable' | 'users reset-2fa' | 'users passwd' | 'users role';
+  | 'users add' | 'users list' | 'users disable' | 'users enable' | 'users reset-2fa' | 'users passwd' | 'users role'
+  | 'identity prepare' | 'identity promote' | 'identity status';
 
 const SERVER_OPTIONS = `  --data-dir DIR        store, generated TLS key and certificate    [PAIRING_DATA_DIR]  default ./data
   --host ADDR           address the services bind to                [PAIRING_HOST]      default 0.0.0.0
@@ -83,6 +84,11 @@ Usage:
                                             check the audit log's hash chain; names the first broken entry
   pairing-server backup --out DIR [--json]  a consistent copy of the data dir, also while the server runs
                                             (without secrets.key: keep that apart)
+  pairing-server identity prepare [--server-key FILE --server-cert FILE] [--force] [--json]
+                                            the next server certificate, announced to terminals
+                                            from the next start (server stopped)
+  pairing-server identity promote [--json]  the next certificate becomes the current one (server stopped)
+  pairing-server identity status [--json]   current, next and previous SFP
   pairing-server COMMAND --help             one command's usage, with an example
 
 Options (every command; environment variable in brackets, an empty one counts as unset):
@@ -306,4 +312,69 @@ ${DATA_DIR}
 Examples:
   pairing-server audit verify --data-dir /var/lib/pairing
   pairing-server audit verify --head 1234:9b1f…e07 --data-dir /var/lib/pairing`,
+
+  'identity prepare': `Usage: pairing-server identity prepare [--server-key FILE --server-cert FILE] [--force] [--json] [--data-dir DIR]
+
+Prepares the server's next TLS identity beside the current one, as tls/next.key and
+tls/next.crt (owner-only): a new ECDSA P-256 key and self-signed certificate, or a
+copy of the licence pair given with --server-key/--server-cert (here they name the NEXT
+pair, not the one the server runs with). Prints the next SFP.
+
+Needs the server stopped (it takes the data dir's lock; the server reads tls/ only at
+its start). From its next start gate and master announce the next SFP on every answer
+(Pairing-Next-SFP), and each paired terminal that gets one remembers it; cas server
+status counts the terminals seen since. Then stop the server, run identity promote,
+and start it again: those terminals accept the new certificate and pin it. The rest
+need terminal pair --expect-sfp NEW_SFP (docs/ADMIN-OPS.md, "Replacing the server
+certificate"). Audited as server.identity_prepare.
+
+A next identity prepared already is refused (already_exists) unless --force replaces
+it; terminals that learned the old one learn the new one at their next call.
+
+Options:
+  --server-key FILE   with --server-cert: prepare this licence pair instead of a new one
+  --server-cert FILE
+  --force             replace a next identity prepared already
+  --json              {sfp, replaced, certFile} as JSON
+${DATA_DIR}
+
+Examples:
+  pairing-server identity prepare --data-dir /var/lib/pairing
+  pairing-server identity prepare --server-key /etc/pairing/2027.key --server-cert /etc/pairing/2027.crt --data-dir /var/lib/pairing`,
+
+  'identity promote': `Usage: pairing-server identity promote [--json] [--data-dir DIR]
+
+Makes the prepared next identity the current one: tls/server.key and tls/server.crt are
+kept as tls/previous.key and tls/previous.crt (replacing an older previous pair), then
+replaced by the next pair, and the next pair is gone. Needs the server stopped, as
+prepare; a promote cut short by a crash is finished by the next promote or start.
+Without a prepared next identity: not_found, exit 1. Audited as
+server.identity_promote.
+
+Start the server afterwards. Terminals that heard the announcement accept the new
+certificate at their next call and pin it; the others refuse it (server_pin_mismatch)
+until terminal pair --expect-sfp NEW_SFP. To go back, prepare the previous pair
+(identity prepare --server-key tls/previous.key --server-cert tls/previous.crt),
+and promote it in turn once terminals have heard it.
+
+Options:
+  --json              {sfp, previousSfp} as JSON
+${DATA_DIR}
+
+Example:
+  pairing-server identity promote --data-dir /var/lib/pairing`,
+
+  'identity status': `Usage: pairing-server identity status [--json] [--data-dir DIR]
+
+Prints the current SFP (tls/server.crt, or the --server-cert given, as fingerprint
+takes it), the prepared next SFP and since when a server announced it, and the
+previous SFP kept by the last promote. Works while the server runs. cas server status
+shows how many terminals have been seen since the announcement began.
+
+Options:
+  --json              {current, next, announcedSince, previous} as JSON
+${DATA_DIR}
+
+Example:
+  pairing-server identity status --data-dir /var/lib/pairing`,
 };

@@ -15,6 +15,7 @@ import { requireDataDir } from './data-dir.js';
 import { cliUser } from './os-account.js';
 import { certificateFingerprint, identityPaths } from './identity.js';
 import { runUsersCommand, USERS_COMMANDS } from './users-cli.js';
+import { IDENTITY_COMMANDS, runIdentityCommand } from './identity-cli.js';
 import { parseAuditAnchor, verifyAuditChain } from '../store/audit-chain.js';
 import { Store } from '../store/store.js';
 import { OPERATOR_ROLES, type OperatorRole } from '../store/records.js';
@@ -165,6 +166,8 @@ function commandOf(positionals: string[]): { command: ServerCommand; args: strin
   const users = USERS_COMMANDS.find((c) => c === second);
   if (first === 'users' && users) return { command: `users ${users}`, args: rest };
   if (first === 'audit' && second === 'verify') return { command: 'audit verify', args: rest };
+  const identity = IDENTITY_COMMANDS.find((c) => c === second);
+  if (first === 'identity' && identity) return { command: `identity ${identity}`, args: rest };
   return null;
 }
 
@@ -182,6 +185,9 @@ const COMMAND_FLAGS: Record<ServerCommand, readonly CommandFlag[]> = {
   'users role': ['force', 'json'],
   'audit verify': ['json', 'head'],
   backup: ['out', 'json'],
+  'identity prepare': ['force', 'json'],
+  'identity promote': ['json'],
+  'identity status': ['json'],
 };
 /** A command's usage line, as its --help page opens: one text to keep true. */
 const synopsis = (command: ServerCommand): string => COMMAND_HELP[command].split('\n', 1)[0]!.replace(/^Usage: /, '').replace(/\s{2,}.*$/, '');
@@ -213,7 +219,8 @@ async function main(): Promise<void> {
   const found = commandOf(positionals);
   if (values.help) {
     const [first] = positionals;
-    const pages = first === undefined ? [HELP] : found ? [COMMAND_HELP[found.command]] : first === 'users' ? USERS_COMMANDS.map((c) => COMMAND_HELP[`users ${c}`]) : first === 'audit' ? [COMMAND_HELP['audit verify']] : [HELP];
+    const pages = first === undefined ? [HELP] : found ? [COMMAND_HELP[found.command]] : first === 'users' ? USERS_COMMANDS.map((c) => COMMAND_HELP[`users ${c}`]) : first === 'audit' ? [COMMAND_HELP['audit verify']]
+      : first === 'identity' ? IDENTITY_COMMANDS.map((c) => COMMAND_HELP[`identity ${c}`]) : [HELP];
     process.stdout.write(pages.join('\n\n') + '\n');
     return;
   }
@@ -222,6 +229,7 @@ async function main(): Promise<void> {
     const which = (group: string): string => (second === undefined ? `${group} needs a command` : `unknown ${group} command "${second}"`);
     if (first === 'users') throw new UsageError(`${which('users')}: users ${USERS_COMMANDS.join(' | ')}`, 'users');
     if (first === 'audit') throw new UsageError(`${which('audit')}: audit verify`, 'audit');
+    if (first === 'identity') throw new UsageError(`${which('identity')}: identity ${IDENTITY_COMMANDS.join(' | ')}`, 'identity');
     throw new UsageError(`unknown command "${first}"`);
   }
   const { command, args } = found;
@@ -258,6 +266,10 @@ async function main(): Promise<void> {
       return runUsersCommand(command, config, args[0] ?? '', usersFlags);
     case 'audit verify':
       return auditVerify(config, values.json === true, values.head);
+    case 'identity prepare':
+    case 'identity promote':
+    case 'identity status':
+      return runIdentityCommand(command, config, { json: values.json === true, force: values.force === true });
     case 'backup':
       if (!values.out) throw new UsageError('give the folder for the copy with --out DIR', command);
       return backup(config, values.out, values.json === true);

@@ -13,6 +13,8 @@ export interface SettingsRecords {
   'pairing-awaiting-filled': { filledAt: number };
   /** The audit log's last entry the server went through for offline account changes (admin/offline-accounts.ts). */
   'audit-watched': { seq: number };
+  /** The next server certificate announced to terminals, and since when (server/rollover.ts). */
+  'next-identity': { sfp: string; announcedSince: number };
 }
 
 export type SettingKey = keyof SettingsRecords;

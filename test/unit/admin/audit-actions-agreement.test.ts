@@ -1,10 +1,10 @@
 /**
  * @module The audit page's Action filter offers every action the server writes to the log: each audited op of the admin
- * channel and each `pairing-server users` command. One left out (cash.export, users.role were) is still found when
+ * channel, each `pairing-server users` command, and identity prepare and promote. One left out (cash.export, users.role were) is still found when
  * typed whole, but an operator picking from the list would think it is never audited.
  */
 import { describe, expect, it } from 'vitest';
-import { OFFLINE_ACCOUNT_EVENTS } from '../../../src/admin/offline-accounts.js';
+import { OFFLINE_ACCOUNT_EVENTS, OFFLINE_LOGGED_ACTIONS } from '../../../src/admin/offline-accounts.js';
 import { OPS } from '../../../src/admin/ops.js';
 
 describe('the audit page\'s Action suggestions', () => {
@@ -13,6 +13,6 @@ describe('the audit page\'s Action suggestions', () => {
     const { ACTIONS } = (await import(page)) as { ACTIONS: string[] };
     const audited = Object.entries(OPS).filter(([, spec]) => spec.audit !== false).map(([name]) => name);
     expect(audited).toContain('cash.export');
-    for (const action of [...audited, ...Object.keys(OFFLINE_ACCOUNT_EVENTS)]) expect(ACTIONS, action).toContain(action);
+    for (const action of [...audited, ...Object.keys(OFFLINE_ACCOUNT_EVENTS), ...OFFLINE_LOGGED_ACTIONS]) expect(ACTIONS, action).toContain(action);
   });
 });

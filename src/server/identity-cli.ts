@@ -1,0 +1,128 @@
+/**
+ * @module `pairing-server identity prepare|promote|status`: the server certificate's rollover, offline on the data dir.
+ * prepare and promote need the server stopped (they take the data dir's lock) and are audited as `server.identity_*`.
+ */
+import type { Config } from '../config.js';
+import { formatFingerprint } from '../crypto/fingerprint.js';
+import { AppError } from '../errors.js';
+import { intendAudit } from '../store/audit-intents.js';
+import { lockDataDir } from '../store/data-dir-lock.js';
+import { Store } from '../store/store.js';
+import { requireDataDir } from './data-dir.js';
+import { certificateFingerprint } from './identity.js';
+import { currentDataDirSfp, prepareNextIdentity, promoteNextIdentity, readNextIdentity, readPreviousIdentity } from './next-identity.js';
+import { cliUser } from './os-account.js';
+
+export const IDENTITY_COMMANDS = ['prepare', 'promote', 'status'] as const;
+export type IdentityCommand = `identity ${(typeof IDENTITY_COMMANDS)[number]}`;
+
+/** The audit actions of prepare and promote: the server logs them at its next start (OFFLINE_LOGGED_ACTIONS). */
+type IdentityAction = 'server.identity_prepare' | 'server.identity_promote';
+
+export interface IdentityFlags {
+  json: boolean;
+  force: boolean;
+}
+
+export async function runIdentityCommand(command: IdentityCommand, config: Config, flags: IdentityFlags): Promise<void> {
+  requireDataDir(config.dataDir);
+  const out = (json: unknown, text: string): void => void process.stdout.write(flags.json ? JSON.stringify(json) + '\n' : text);
+  switch (command) {
+    case 'identity status': {
+      const status = await identityStatus(config);
+      out(status, statusText(status));
+      return;
+    }
+    case 'identity prepare': {
+      const from = config.serverKeyFile !== null && config.serverCertFile !== null ? { keyFile: config.serverKeyFile, certFile: config.serverCertFile } : null;
+      const detail = { from: from === null ? 'generated' : 'licence', force: flags.force };
+      const next = await whileStopped(config, 'server.identity_prepare', detail, () => prepareNextIdentity(config, { from, force: flags.force }),
+        (r) => ({ sfp: r.sfp, replaced: r.replaced }));
+      out({ sfp: next.sfp, replaced: next.replaced, certFile: next.certFile },
+        `next identity prepared in ${next.certFile}${next.replaced === null ? '' : ` (replacing ${next.replaced})`}\n`
+        + `next SFP ${next.sfp}\n         ${formatFingerprint(next.sfp)}\n`
+        + 'Start the server: gate and master announce it to every terminal they answer. Once `cas server status` shows the\n'
+        + 'terminals seen since, stop the server, run `pairing-server identity promote` and start it again.\n');
+      return;
+    }
+    case 'identity promote': {
+      const done = await whileStopped(config, 'server.identity_promote', {}, () => promoteNextIdentity(config.dataDir), (r) => ({ sfp: r.sfp, previousSfp: r.previousSfp }));
+      const licence = config.serverCertFile === null ? '' : 'Start the server without --server-key/--server-cert (or with the licence pair you prepared): with the old pair it still serves the old certificate.\n';
+      out(done, `the next identity is now the current one: SFP ${done.sfp}\n         ${formatFingerprint(done.sfp)}\n`
+        + (done.previousSfp === null ? '' : `the old pair is kept as tls/previous.key and tls/previous.crt (SFP ${done.previousSfp})\n`)
+        + licence
+        + 'Start the server: terminals that heard the announcement accept the new certificate at their next call and pin it;\n'
+        + 'the others refuse it (server_pin_mismatch) until told: terminal pair --expect-sfp NEW_SFP (docs/ADMIN-OPS.md).\n');
+      return;
+    }
+  }
+}
+
+interface IdentityStatus {
+  current: string | null;
+  next: string | null;
+  /** Since when a running server announced the next (the store's record), if one did. */
+  announcedSince: string | null;
+  previous: string | null;
+}
+
+/** Reads only, also while the server runs. With --server-cert the current certificate is that one, as `fingerprint` takes it. */
+async function identityStatus(config: Config): Promise<IdentityStatus> {
+  const current = config.serverCertFile !== null ? certificateFingerprint(config.serverCertFile) : currentDataDirSfp(config.dataDir);
+  const next = readNextIdentity(config.dataDir)?.sfp ?? null;
+  let announcedSince: string | null = null;
+  if (next !== null) {
+    const store = Store.open(config.dataDir, { fieldKey: false });
+    try {
+      const kept = store.settings.get('next-identity');
+      if (kept?.sfp === next) announcedSince = new Date(kept.announcedSince).toISOString();
+    } finally {
+      await store.close();
+    }
+  }
+  return { current, next, announcedSince, previous: readPreviousIdentity(config.dataDir)?.sfp ?? null };
+}
+
+function statusText(s: IdentityStatus): string {
+  const announced = s.next === null ? '' : s.announcedSince === null ? '  (not announced yet: start the server)' : `  (announced since ${s.announcedSince})`;
+  return `current  ${s.current ?? '(none in the data dir: the server runs with --server-key/--server-cert)'}\n`
+    + `next     ${s.next ?? '(none prepared)'}${announced}\n`
+    + `previous ${s.previous ?? '(none)'}\n`;
+}
+
+/**
+ * Runs `act` under the data dir's lock, audited by the OS user with `detail.result` (ok or the refusal's code), as the
+ * `users` commands are. `serve` reads tls/ only at its start, so neither command could take effect in a running server:
+ * a running one is named instead, and nothing is changed.
+ */
+async function whileStopped<T>(config: Config, action: IdentityAction, detail: Record<string, unknown>, act: () => T, okDetail: (value: T) => Record<string, unknown>): Promise<T> {
+  let lock: Awaited<ReturnType<typeof lockDataDir>>;
+  try {
+    lock = await lockDataDir(config.dataDir);
+  } catch (error) {
+    if (!(error instanceof AppError) || error.code !== 'conflict') throw error;
+    const pid = typeof error.details?.pid === 'number' ? ` (pid ${error.details.pid})` : '';
+    throw new AppError('conflict', `${action.replace('server.identity_', 'identity ')} needs the server stopped: a pairing-server${pid} runs on ${config.dataDir}, and reads tls/ only at its start. Stop it, run this again, and start it`, error.details);
+  }
+  try {
+    const store = Store.open(config.dataDir);
+    try {
+      const entry = { at: Date.now(), user: cliUser(), action, target: null };
+      // Written ahead (audit-intents.ts): a command killed after its change and before its entry is audited as interrupted.
+      const intent = await intendAudit(store, 'command', { ...entry, detail });
+      let value: T;
+      try {
+        value = act();
+      } catch (error) {
+        await store.appendAudit({ ...entry, at: Date.now(), detail: { ...detail, result: error instanceof AppError ? error.code : 'internal_error' } }, intent);
+        throw error;
+      }
+      await store.appendAudit({ ...entry, at: Date.now(), detail: { ...detail, ...okDetail(value), result: 'ok' } }, intent);
+      return value;
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await lock.release();
+  }
+}
