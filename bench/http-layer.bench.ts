@@ -37,8 +37,11 @@ function bareApp(tls: TlsFiles): TemplatedApp {
   return uWS.SSLApp(tlsAppOptions(tls)).post(PING, floorPing);
 }
 
-/** The service master runs on, with a handler that answers at once, with no promise, instead of authenticating and asking an actor. */
-function serviceApp(tls: TlsFiles): TemplatedApp {
+/**
+ * The service master runs on, with a handler that answers at once, with no promise, instead of authenticating and asking an actor.
+ * `nextSfp`: announced on every answer, as while a next identity is prepared (next-identity.ts).
+ */
+function serviceApp(tls: TlsFiles, nextSfp: string | null): TemplatedApp {
   const unlimited = { perSecond: Number.MAX_SAFE_INTEGER, burst: Number.MAX_SAFE_INTEGER };
   const log = createLogger({ level: 'silent', pretty: false });
   return createTerminalService({
@@ -46,6 +49,7 @@ function serviceApp(tls: TlsFiles): TemplatedApp {
     log, refusals: new RefusalLog(log),
     admission: new Admission({ perAddress: unlimited, global: unlimited, maxInFlight: 4096 }),
     counts: noCounts(),
+    nextSfp,
     // Nothing checked, and an answer at once, as master's actor answers a ping: the layer then answers in uWS's
     // handler, with no promise.
     authenticate: () => null,
@@ -83,14 +87,15 @@ export const suite: MicroSuite = {
     const tls: TlsFiles = ensureServerIdentity(loadConfig({ 'data-dir': dir }, {}));
 
     const bare = bareApp(tls);
-    const service = serviceApp(tls);
+    const service = serviceApp(tls, null);
+    const announcing = serviceApp(tls, fingerprint(Buffer.from('the next certificate')));
     const ports: number[] = [];
-    for (const app of [bare, service]) {
+    for (const app of [bare, service, announcing]) {
       const socket = await listen(app, '127.0.0.1', 0, 'http-layer');
       listening.push({ app, socket });
       ports.push(socket.port);
     }
-    const [barePort, servicePort] = ports as [number, number];
+    const [barePort, servicePort, announcingPort] = ports as [number, number, number];
     const data: HttpLayerClientData = { request: terminalRequest(servicePort), connections: CONNECTIONS };
     const client = new Worker(new URL('./http-layer.worker.js', import.meta.url), { workerData: data });
     worker = client;
@@ -106,11 +111,13 @@ export const suite: MicroSuite = {
     // Connections open and code warm before measuring.
     await send(barePort, 2_000);
     await send(servicePort, 2_000);
+    await send(announcingPort, 2_000);
 
     const ref = (o: Parameters<typeof reference>[0]) => reference(o, 'rsa2048.verify');
     return [
       { name: 'bare uWebSockets.js handler: the body read, a fixed JSON answer', async: true, ops: BATCH, fn: () => send(barePort, BATCH), reference: ref },
       { name: 'createTerminalService (src/net): admission, head copy, body, the same answer', async: true, ops: BATCH, fn: () => send(servicePort, BATCH), reference: ref },
+      { name: 'createTerminalService announcing a next SFP (Pairing-Next-SFP on every answer)', async: true, ops: BATCH, fn: () => send(announcingPort, BATCH), reference: ref },
     ];
   },
   async teardown() {

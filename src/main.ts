@@ -16,6 +16,7 @@ import { assertPortFree, listen } from './net/listen.js';
 import { dropBackupMarker, readBackupMarker, type BackupMarker } from './server/backup-marker.js';
 import { certificateNames, ensureServerIdentity, type ServerIdentity } from './server/identity.js';
 import { startHousekeeping } from './server/housekeeping.js';
+import { nextIdentityStatus, settleRollover, startAnnouncing } from './server/rollover.js';
 import { cliUser } from './server/os-account.js';
 import { packageRoot } from './package-root.js';
 import { lockDataDir } from './store/data-dir-lock.js';
@@ -30,6 +31,8 @@ import { VpnService } from './vpn/vpn-service.js';
 
 export interface RunningServer {
   sfp: string;
+  /** The next certificate's SFP, announced to terminals; null when none is prepared (server/rollover.ts). */
+  nextSfp: string | null;
   /** What this start generated of the TLS identity (server/identity.ts). */
   generatedIdentity: ServerIdentity['generated'];
   threads: number;
@@ -62,6 +65,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   logWriteFailures(store, log);
   // After the store: a data dir whose terminals met this server keeps its identity (identity.ts, refuseNewIdentity).
   const certificatesSeen = entryCount(store.certs);
+  settleRollover(config.dataDir, log);
   const identity = ensureServerIdentity(config, { certificatesSeen });
   if (identity.generated !== false && certificatesSeen > 0) {
     log.warn({ sfp: identity.sfp }, 'a new TLS identity (--new-identity): terminals that pinned the old SFP refuse this server until each is told the new one (terminal pair --expect-sfp SFP, once checked with the operator; its pairing stays) or is factory-reset and paired again');
@@ -79,6 +83,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       'an operator action was cut short by a stop before its outcome was audited: audited as interrupted; it may have taken effect, so check its target');
   }
   const restoredFrom = readBackupMarker(config.dataDir);
+  const announcement = await startAnnouncing(store, config.dataDir, identity.sfp, startedAt, log);
   const pastWindows = new SkewHistory(store.settings).startRun(Math.floor(now() / 1000), config.clockSkewSec, { restored: restoredFrom !== null });
   if (restoredFrom) await startOnRestoredCopy(store, config, log, restoredFrom, startedAt);
   for (const w of pastWindows) {
@@ -108,7 +113,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   // A revocation is committed before its CRL file is written: a crash between the two is mended here.
   vpn.publishCrl();
   const fronts = new FrontPool({
-    config, tls, threads: config.threads, log: log.child({ component: 'fronts' }), sfp: identity.sfp, masterUrl: url, pastWindows,
+    config, tls, threads: config.threads, log: log.child({ component: 'fronts' }), sfp: identity.sfp, nextSfp: announcement?.sfp ?? null, masterUrl: url, pastWindows,
     services: {
       publish: (topic, event, data) => events(topic, event, data),
       vpnIssue: (serial, user) => vpn.issue(serial, user),
@@ -135,6 +140,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         pairingHistory: { requests: entryCount(store.pairing), days: config.pairingHistoryDays },
         disk: store.space && { freeBytes: store.space.free, minFreeBytes: store.space.minFreeBytes, low: store.space.low },
         threads: await fronts.status(),
+        nextIdentity: nextIdentityStatus(store, announcement),
       }),
     };
     const sessions = new Sessions(store, { idleMs: config.sessionIdleSec * 1000, maxAgeMs: config.sessionMaxAgeSec * 1000 }, now);
@@ -158,6 +164,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     let closed = false;
     return {
       sfp: identity.sfp,
+      nextSfp: announcement?.sfp ?? null,
       generatedIdentity: identity.generated,
       threads: fronts.threads,
       urls: { gate: url(gate.status().port), master: url(masterPort), admin: url(adminListening.port) },

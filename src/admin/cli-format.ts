@@ -199,7 +199,7 @@ function serverStatus(r: Row, raw: unknown): string {
   const report = (t: Row): Row => (isRow(t.report) ? t.report : {});
   const counts = (c: unknown): string => (isRow(c) ? `${text(c.answered)}/${text(c.refused)}/${text(c.failed)}` : '');
   const head = `server up ${duration(r.uptimeSec)} (since ${time(r.startedAt)}), ${text(r.terminals)} terminals created${history(r.pairingHistory)}, RSS ${mib(r.rssBytes)}${disk(r.disk)}\n`;
-  return head + table(threads, raw, [
+  return head + nextIdentity(r.nextIdentity, r.terminals) + table(threads, raw, [
     ['THREAD', (t) => t.thread], ['STATE', (t) => t.state], ['SINCE', (t) => time(t.startedAt)], ['RESTARTS', (t) => t.restarts],
     ['LEASES', (t) => t.leases], ['ACTORS', (t) => report(t).actors],
     ['BUSY', (t) => (typeof report(t).busy === 'number' ? `${Math.round((report(t).busy as number) * 100)}%` : '')],
@@ -207,6 +207,12 @@ function serverStatus(r: Row, raw: unknown): string {
     ['MASTER OK/REFUSED/FAILED', (t) => counts(report(t).master)], ['GATE OK/REFUSED/FAILED', (t) => counts(report(t).gate)],
     ['HANDED ON', (t) => report(t).handedOn], ['RECEIVED', (t) => report(t).received], ['HEAP', (t) => mib(report(t).heapUsedBytes)],
   ]);
+}
+
+/** A certificate rollover under way (docs/ADMIN-OPS.md, "Replacing the server certificate"): who can follow the switch. */
+function nextIdentity(value: unknown, terminals: unknown): string {
+  if (!isRow(value) || typeof value.sfp !== 'string') return '';
+  return `next certificate SFP ${text(value.sfp)} announced since ${time(value.announcedSince)}: ${text(value.terminalsSeenSince)} of ${text(terminals)} terminals seen since follow the switch\n`;
 }
 
 /** How many pairing requests the store holds, and for how long it keeps them. */

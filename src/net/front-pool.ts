@@ -84,7 +84,7 @@ export class FrontPool implements GateListener, TerminalDecisions {
   constructor(
     private readonly opts: {
       config: Config; tls: TlsFiles; threads: number; log: Logger;
-      sfp: string; masterUrl: (port: number) => string; services: MainServices;
+      sfp: string; nextSfp: string | null; masterUrl: (port: number) => string; services: MainServices;
       /** What SkewHistory.startRun returned: every thread's freshness check applies them. */
       pastWindows: PastWindow[];
     },
@@ -315,7 +315,7 @@ export class FrontPool implements GateListener, TerminalDecisions {
     const data: FrontWorkerData = {
       config: this.opts.config, tls: this.opts.tls, index, threads: this.threads, masterPort: this.masterPort,
       leases: this.leaseBuffer, heartbeats: this.heartbeats.buffer, pastWindows: this.opts.pastWindows,
-      masterUrl: this.opts.masterUrl(this.masterPort), sfp: this.opts.sfp, control: channel.port2, services: servicesChannel.port2,
+      masterUrl: this.opts.masterUrl(this.masterPort), sfp: this.opts.sfp, nextSfp: this.opts.nextSfp, control: channel.port2, services: servicesChannel.port2,
       ...(failLinking ? { failLinking } : {}),
     };
     // Its own stamp takes over once it runs; until then a starting thread is not silent.

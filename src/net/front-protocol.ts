@@ -26,6 +26,8 @@ export interface FrontWorkerData {
   masterUrl: string;
   /** This server's certificate fingerprint: the pairing code binds it. */
   sfp: string;
+  /** The next certificate's SFP, announced on gate and master answers; null when none is prepared (next-identity.ts). */
+  nextSfp: string | null;
   /** Which thread runs each serial's actor: shared by every thread (actors/serial-leases.ts). */
   leases: SharedArrayBuffer;
   /** When each thread's event loop last turned: shared by every thread (heartbeats.ts). */

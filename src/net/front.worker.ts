@@ -147,6 +147,7 @@ const masterApp = createTerminalService({
   name: 'master',
   routes: MASTER_ROUTES.map((r) => ({ method: r.startsWith('GET') ? ('get' as const) : ('post' as const), path: r.split(' ')[1]! })),
   maxBodyBytes: config.masterMaxBodyBytes, bodies: bodyLimits(masterInFlight), tls: data.tls, log: log.child({ service: 'master' }), refusals, admission: masterAdmission, counts: stats.master,
+  nextSfp: data.nextSfp,
   authenticate: (request) => authenticateMaster(request, certs, authOptions()),
   // The actor checks the pin again, in order with unpairing: this is only who may upload, read from the store.
   admitBody: (auth) => {
@@ -162,6 +163,7 @@ const masterApp = createTerminalService({
 const gateApp = createTerminalService({
   name: 'gate', routes: [{ method: 'post', path: '/api/v1/pairing' }], maxBodyBytes: config.gateMaxBodyBytes,
   bodies: { ...bodyLimits(gateInFlight), maxPerHolder: GATE_UPLOADS_PER_ADDRESS }, tls: data.tls, log: log.child({ service: 'gate' }), refusals, admission: gateAdmission, counts: stats.gate,
+  nextSfp: data.nextSfp,
   authenticate: (request) => {
     // A connection made while the gate was open outlives its listen socket: a closed gate answers nothing else.
     if (gate === null) throw gateClosed();

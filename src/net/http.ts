@@ -140,8 +140,14 @@ function statusLine(status: number): string {
   return line;
 }
 
-/** Writes a JSON answer; a no-op when the client already went away. Closes the connection when asked (e.g. after 413). */
-export function send(exchange: Exchange, reply: HttpReply, close = false): void {
+/** The header gate and master announce the server's next certificate in (PROTOCOL.md, "Certificate rollover"). */
+export const NEXT_SFP_HEADER = 'pairing-next-sfp';
+
+/**
+ * Writes a JSON answer; a no-op when the client already went away. Closes the connection when asked (e.g. after 413).
+ * `nextSfp`: the SFP gate and master announce, made once at start; null when none is prepared.
+ */
+export function send(exchange: Exchange, reply: HttpReply, close = false, nextSfp: string | null = null): void {
   if (exchange.done) return;
   const body = JSON.stringify(reply.body);
   // MUST cork a late (asynchronous) answer so uWS sends it in one syscall and in the right order.
@@ -150,6 +156,7 @@ export function send(exchange: Exchange, reply: HttpReply, close = false): void 
     exchange.res.writeHeader('content-type', 'application/json');
     exchange.res.writeHeader('cache-control', 'no-store');
     if (reply.headers) for (const [name, value] of Object.entries(reply.headers)) exchange.res.writeHeader(name, value);
+    if (nextSfp !== null) exchange.res.writeHeader(NEXT_SFP_HEADER, nextSfp);
     exchange.res.end(body, close);
   });
   exchange.done = true;

@@ -32,6 +32,11 @@ export interface TerminalServiceOptions<Auth> {
   /** Every answer the service gives is counted here by its status class. */
   counts: ServiceCounts;
   /**
+   * The next certificate's SFP, announced on every answer (a `Pairing-Next-SFP` header; PROTOCOL.md, "Certificate
+   * rollover"); null when none is prepared. A string made once at start: the answer path only writes it.
+   */
+  nextSfp: string | null;
+  /**
    * Authenticates a request from its head, before its body is read (`request.body` is empty then): a caller without a
    * key holds no place in admission while it uploads. Before, 4,300 connections from one address, each sending a body
    * of 4,000 bytes one byte at a time, held master's 4,096 places for uWS's 10 s idle timeout, and paired terminals
@@ -57,7 +62,7 @@ export function createTerminalService<Auth>(opts: TerminalServiceOptions<Auth>):
   /** Every answer of the service goes out here, counted by its status class. */
   const answer = (exchange: Exchange, reply: HttpReply, close = false): void => {
     tally(opts.counts, reply.status);
-    send(exchange, reply, close);
+    send(exchange, reply, close, opts.nextSfp);
   };
   /** The end of every admitted request: its answer, then its place in admission given back. */
   const finish = (exchange: Exchange, reply: HttpReply, close = false): void => {

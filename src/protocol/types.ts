@@ -151,6 +151,16 @@ export interface ServerStatus {
   /** Free space on the store's disk as of the last check (once a second); null with --min-free-disk 0. */
   disk: { freeBytes: number; minFreeBytes: number; low: boolean } | null;
   threads: FrontThreadStatus[];
+  /** The next certificate gate and master announce to terminals; null when none is prepared (docs/ADMIN-OPS.md). */
+  nextIdentity: NextIdentityStatus | null;
+}
+
+/** A certificate rollover under way: the next SFP, since when it is announced, and how many terminals have heard it. */
+export interface NextIdentityStatus {
+  sfp: string;
+  announcedSince: string;
+  /** Paired terminals seen (calls with their pinned key) since the announcement began: they follow the switch. */
+  terminalsSeenSince: number;
 }
 
 /** Gate answers (POST /api/v1/pairing). */

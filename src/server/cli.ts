@@ -39,6 +39,7 @@ async function serve(config: Config): Promise<void> {
   process.stderr.write([
     '',
     `  Server Certificate Fingerprint (SFP): ${formatFingerprint(server.sfp)}`,
+    ...(server.nextSfp === null ? [] : [`  next SFP, announced to terminals:     ${formatFingerprint(server.nextSfp)}`]),
     `  gate   ${server.urls.gate}   (${server.gateOpen ? 'open' : 'closed — open it with: cas gate open --minutes 60'})`,
     `  master ${server.urls.master}`,
     `  admin  ${server.urls.admin}   (web page; WebSocket at /admin)`,
@@ -85,7 +86,7 @@ async function serve(config: Config): Promise<void> {
   // nonces of the last half second, still in the write-behind, with it (their requests could be replayed).
   process.on('SIGHUP', () => stop('SIGHUP'));
   // Last: a supervisor (or a test) that signals as soon as it reads this line MUST find the handlers in place.
-  log.info({ sfp: server.sfp, urls: server.urls, ports: server.ports, gateOpen: server.gateOpen, threads: server.threads, dataDir: config.dataDir }, 'listening');
+  log.info({ sfp: server.sfp, ...(server.nextSfp === null ? {} : { nextSfp: server.nextSfp }), urls: server.urls, ports: server.ports, gateOpen: server.gateOpen, threads: server.threads, dataDir: config.dataDir }, 'listening');
 }
 
 async function auditVerify(config: Config, json: boolean, head: string | undefined): Promise<void> {

@@ -88,6 +88,7 @@ describe('renderResult', () => {
         },
         { thread: 1, state: 'restarting', startedAt: null, restarts: 2, leases: 0, report: null },
       ],
+      nextIdentity: null,
     };
     const [head, titles, first, second] = renderResult('server', status).trimEnd().split('\n');
     expect(head).toBe('server up 1h 2m (since 2024-05-01 10:00:00Z), 100000 terminals created, 104211 pairing requests kept (90 days once over), RSS 300 MiB, disk 10240 MiB free (minimum 64 MiB)');
@@ -95,6 +96,9 @@ describe('renderResult', () => {
     expect(low).toBe('server up 1h 2m (since 2024-05-01 10:00:00Z), 100000 terminals created, 104211 pairing requests kept (90 days once over), RSS 300 MiB, disk 50 MiB free (minimum 64 MiB) — ALMOST FULL: cash events are refused until there is room');
     expect(renderResult('server', { ...status, disk: null }).split('\n')[0]).toBe('server up 1h 2m (since 2024-05-01 10:00:00Z), 100000 terminals created, 104211 pairing requests kept (90 days once over), RSS 300 MiB');
     expect(renderResult('server', { ...status, pairingHistory: { requests: 5, days: 0 } }).split('\n')[0]).toContain(', 5 pairing requests kept (for ever), RSS');
+    const rollover = { sfp: 'ab'.repeat(32), announcedSince: '2024-05-01T09:00:00.000Z', terminalsSeenSince: 99_000 };
+    expect(renderResult('server', { ...status, nextIdentity: rollover }).split('\n')[1])
+      .toBe(`next certificate SFP ${'ab'.repeat(32)} announced since 2024-05-01 09:00:00Z: 99000 of 100000 terminals seen since follow the switch`);
     expect(titles).toMatch(/^THREAD\s+STATE\s+SINCE\s+RESTARTS\s+LEASES\s+ACTORS\s+BUSY\s+IN FLIGHT/);
     expect(first!.split(/\s{2,}/)).toEqual(['0', 'running', '2024-05-01 10:00:00Z', '0', '4990', '5000', '43%', '4', '120000/12/0', '40/2/1', '7', '5', '64 MiB']);
     expect(second!.split(/\s{2,}/)).toEqual(['1', 'restarting', '2', '0']);

@@ -1,0 +1,58 @@
+/**
+ * @module What a running server makes of a prepared next identity: the SFP it announces to terminals, since when, and
+ * how many terminals have been seen since then (those can follow the switch).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { removeTemporaries } from '../durable-file.js';
+import type { Logger } from '../logger.js';
+import type { NextIdentityStatus } from '../protocol/types.js';
+import type { Store } from '../store/store.js';
+import { finishPromotion, nextIdentityPaths, readNextIdentity, ROLLOVER_FILES } from './next-identity.js';
+
+export interface Announcement {
+  sfp: string;
+  announcedSince: number;
+}
+
+/**
+ * At start, under the data dir's lock: finishes a promotion a crash cut short (before the identity is read), and removes
+ * what a crashed `identity prepare` or `promote` left half-written.
+ */
+export function settleRollover(dataDir: string, log: Logger): void {
+  if (finishPromotion(dataDir)) log.warn({ dataDir }, 'finished an `identity promote` that was cut short: the next identity is now the current one');
+  const tls = path.dirname(nextIdentityPaths(dataDir).certFile);
+  if (fs.existsSync(tls)) removeTemporaries(tls, ROLLOVER_FILES);
+}
+
+/**
+ * The announcement this run makes, or null. `announcedSince` is kept in the store from the first start that announced
+ * this SFP: restarts do not reset it, and a terminal seen since then has heard it (every gate and master answer carries it).
+ */
+export async function startAnnouncing(store: Store, dataDir: string, currentSfp: string, now: number, log: Logger): Promise<Announcement | null> {
+  const next = readNextIdentity(dataDir);
+  if (next === null) return null;
+  if (next.sfp === currentSfp) {
+    // A server started with --server-key/--server-cert of the prepared pair: there is nothing to announce.
+    log.warn({ sfp: next.sfp }, 'the prepared next identity is the certificate this server serves: not announced; `pairing-server identity promote` (server stopped) makes it the data dir\'s own');
+    return null;
+  }
+  const kept = store.settings.get('next-identity');
+  const announcement = kept?.sfp === next.sfp ? kept : { sfp: next.sfp, announcedSince: now };
+  if (announcement !== kept) await store.settings.put('next-identity', announcement);
+  log.info({ nextSfp: announcement.sfp, announcedSince: new Date(announcement.announcedSince).toISOString() },
+    'announcing the next server certificate to terminals (Pairing-Next-SFP): terminals that call before `identity promote` follow the switch');
+  return announcement;
+}
+
+/**
+ * For `server.status`. Master and gate record a terminal as seen (by its pinned key only) at most every 10 s, and the
+ * first call of a run always: every terminal seen since the announcement began has had an answer carrying it. One read
+ * of the last-seen table, during a rollover only.
+ */
+export function nextIdentityStatus(store: Store, announcement: Announcement | null): NextIdentityStatus | null {
+  if (announcement === null) return null;
+  let seen = 0;
+  for (const at of store.lastSeen.getRange().map(({ value }) => value)) if (at >= announcement.announcedSince) seen++;
+  return { sfp: announcement.sfp, announcedSince: new Date(announcement.announcedSince).toISOString(), terminalsSeenSince: seen };
+}
