@@ -4,6 +4,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { AppError, isErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { declaresBody } from '../protocol/framing.js';
+import { NEXT_SFP_HEADER } from '../protocol/next-sfp.js';
 import type { ErrorBody, HttpReply, TerminalRequest } from '../protocol/types.js';
 import type { ArrivingBodies } from './arriving-bodies.js';
 
@@ -139,9 +140,6 @@ function statusLine(status: number): string {
   }
   return line;
 }
-
-/** The header gate and master announce the server's next certificate in (PROTOCOL.md, "Certificate rollover"). */
-export const NEXT_SFP_HEADER = 'pairing-next-sfp';
 
 /**
  * Writes a JSON answer; a no-op when the client already went away. Closes the connection when asked (e.g. after 413).

@@ -16,7 +16,7 @@ import { codeScreen, ProgressLine, readSecretLine } from './cli-io.js';
 import { parseServerUrl } from './pinned-https.js';
 import { StateDir } from './state-dir.js';
 import { withStateLock } from './state-lock.js';
-import { Terminal, type TerminalStatus } from './terminal.js';
+import { Terminal, type TerminalOptions, type TerminalStatus } from './terminal.js';
 
 export interface CommandContext {
   stateDir: string;
@@ -90,6 +90,9 @@ const missing = (name: string): never => {
   throw new UsageError(`--${name} is required`);
 };
 
+/** Commands that reach the server: what the library notes besides its result (a certificate rollover) goes to stderr. */
+const talking = (ctx: CommandContext): TerminalOptions => ({ onNote: (text) => void ctx.stderr.write(`note: ${text}\n`) });
+
 const fp = (hex: string | null): string => (hex === null ? '(none)' : `${hex}\n${' '.repeat(13)}${formatFingerprint(hex)}`);
 
 /** `paired` is what the server said last; offline the terminal cannot know whether an operator has unpaired it since. */
@@ -111,6 +114,7 @@ function statusText(s: TerminalStatus, dir: string): string {
     ...next,
     `master       ${s.masterUrl ?? '(none yet)'}`,
     `pinned SFP   ${fp(s.pinnedSfp)}`,
+    ...(s.announcedSfp === null ? [] : [`next SFP     ${fp(s.announcedSfp)}`, '             (announced by the server: accepted in place of the pinned SFP once it switches)']),
     `paired       ${pairedText(s)}`,
     `pairing      ${pairing}`,
   ].join('\n');
@@ -143,7 +147,7 @@ async function pairLocked(
   ctx: CommandContext,
   { wait, timeout, interval, expectSfp }: { wait: boolean; timeout?: number; interval?: number; expectSfp?: string },
 ): Promise<CommandOutput> {
-  const terminal = Terminal.open(ctx.stateDir);
+  const terminal = Terminal.open(ctx.stateDir, talking(ctx));
   const progress = new ProgressLine(ctx.stderr);
   let serial = terminal.status().serial;
   const result = await terminal
@@ -320,7 +324,7 @@ export async function runCommand(command: Command, ctx: CommandContext): Promise
     case 'pair':
       return pair(ctx);
     case 'ping': {
-      const reply = await locked(ctx, 'ping', () => Terminal.open(ctx.stateDir).ping());
+      const reply = await locked(ctx, 'ping', () => Terminal.open(ctx.stateDir, talking(ctx)).ping());
       return { json: { ...reply }, text: `pong — server time ${reply.serverTime}` };
     }
     case 'cash-event': {
@@ -334,12 +338,12 @@ export async function runCommand(command: Command, ctx: CommandContext): Promise
         count: num(ctx, 'count', { integer: true, ...CASH_EVENT_LIMITS.count }) ?? missing('count'),
         eventId: str(ctx, 'event-id'),
       };
-      const reply = await locked(ctx, 'cash-event', () => Terminal.open(ctx.stateDir).cashEvent(event));
+      const reply = await locked(ctx, 'cash-event', () => Terminal.open(ctx.stateDir, talking(ctx)).cashEvent(event));
       return { json: { ...reply }, text: `cash event ${reply.eventId} ${reply.duplicate ? 'was already recorded (duplicate)' : 'accepted'}` };
     }
     case 'deposit-address': {
       const coin = str(ctx, 'coin', true);
-      const reply = await locked(ctx, 'deposit-address', () => Terminal.open(ctx.stateDir).depositAddress(coin));
+      const reply = await locked(ctx, 'deposit-address', () => Terminal.open(ctx.stateDir, talking(ctx)).depositAddress(coin));
       return { json: { ...reply }, text: `${reply.coin} deposit address: ${reply.address}` };
     }
     case 'set-server': {

@@ -240,6 +240,7 @@ function trustedWithoutCode(ctx: PairingContext, sfp: string): AppError {
   const gateUrl = ctx.state.server.gateUrl;
   ctx.state.server.sfp = null;
   ctx.state.server.sfpVouched = false;
+  ctx.state.server.announcedSfp = null;
   ctx.state.pairing = null;
   ctx.save();
   return new AppError('bad_request', `the gate at ${gateUrl} (SFP ${formatFingerprint(sfp)}) declared this terminal trusted, but this terminal never showed it a pairing code and its SFP was not confirmed: a real gate trusts only a key its operator approved with the code read from this screen. Nothing was trusted, and that gate's SFP is no longer pinned. Check the gate URL, get the server's fingerprint from its operator over a channel you trust, and pair again with --expect-sfp SFP`);

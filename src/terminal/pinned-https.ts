@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { connect, type TLSSocket } from 'node:tls';
 import { AppError, errnoOf } from '../errors.js';
 import { fingerprint, formatFingerprint } from '../crypto/fingerprint.js';
+import { NEXT_SFP_HEADER, parseNextSfp, type NextSfpAnnouncement } from '../protocol/next-sfp.js';
 
 export interface PinnedRequest {
   /** Full https:// URL including path and query. */
@@ -13,6 +14,8 @@ export interface PinnedRequest {
   body?: Uint8Array;
   /** The pinned SFP (lowercase hex), or null on the very first gate contact. */
   pin: string | null;
+  /** The SFP the pinned server announced as its next certificate: accepted in place of `pin` (PROTOCOL.md, "Certificate rollover"). */
+  nextPin?: string | null;
   /** Whole exchange, connect to last byte; default 10 s. */
   timeoutMs?: number;
 }
@@ -23,6 +26,8 @@ export interface PinnedReply {
   json: unknown;
   /** The SFP of the certificate this connection actually presented. */
   sfp: string;
+  /** The answer's `Pairing-Next-SFP`. Read only from a connection that passed the pin check (or had no pin to check). */
+  nextSfp: NextSfpAnnouncement;
 }
 
 /** The reply's JSON body when it is an object (what every server answer is), else null. */
@@ -105,8 +110,9 @@ export function pinnedHttps(req: PinnedRequest): Promise<PinnedReply> {
       const raw = tls.getPeerCertificate(true)?.raw;
       if (!raw || raw.length === 0) return finish(new AppError('server_unreachable', `${url.host} presented no certificate`));
       const sfp = fingerprint(raw);
-      // MUST compare before the request is created: on a mismatch the socket is destroyed with no application byte written.
-      if (req.pin !== null && sfp !== req.pin) return finish(pinMismatch(url, req.pin, sfp));
+      // MUST compare before the request is created: on a mismatch the socket is destroyed with no application byte written,
+      // and no answer (nor the announcement in it) is read.
+      if (req.pin !== null && sfp !== req.pin && sfp !== (req.nextPin ?? null)) return finish(pinMismatch(url, req.pin, sfp));
 
       const body = req.body ?? new Uint8Array(0);
       const headers: Record<string, string | number> = { host: url.host, connection: 'close', accept: 'application/json' };
@@ -139,7 +145,7 @@ export function pinnedHttps(req: PinnedRequest): Promise<PinnedReply> {
           } catch {
             json = null;
           }
-          finish(null, { status: res.statusCode ?? 0, json, sfp });
+          finish(null, { status: res.statusCode ?? 0, json, sfp, nextSfp: parseNextSfp(res.headers[NEXT_SFP_HEADER]) });
         });
       });
       outgoing.end(body);

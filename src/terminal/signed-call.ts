@@ -23,6 +23,8 @@ export interface SignedCallOptions {
   /** Sent as JSON; signed through Content-Digest. */
   body?: unknown;
   pin: string | null;
+  /** The next SFP the pinned server announced, accepted in its place (pinned-https.ts). */
+  nextPin?: string | null;
   /** Gate calls carry the certificate (the gate does not know it yet). */
   withCertificate: boolean;
   timeoutMs?: number;
@@ -49,6 +51,7 @@ export async function signedCall(identity: TerminalIdentity, opts: SignedCallOpt
     headers,
     body,
     pin: opts.pin,
+    nextPin: opts.nextPin,
     timeoutMs: opts.timeoutMs,
   });
 }

@@ -42,6 +42,12 @@ export interface ServerSettings {
    * Absent in older state files: see `pinVouched`.
    */
   sfpVouched?: boolean;
+  /**
+   * The SFP the pinned server announced for its next certificate (`Pairing-Next-SFP`, PROTOCOL.md "Certificate
+   * rollover"): a server presenting it is accepted, and it becomes the pin. Only ever learned over a connection that
+   * presented the pinned SFP; forgotten with the pin. Absent in older state files.
+   */
+  announcedSfp?: string | null;
 }
 
 export interface StoredState {

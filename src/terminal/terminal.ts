@@ -2,7 +2,7 @@
 import { X509Certificate, randomUUID } from 'node:crypto';
 import { AppError } from '../errors.js';
 import { createSelfSignedCertificate, defaultAlgorithm, generateKeyPair, MAX_RSA_BITS, MIN_RSA_BITS } from '../crypto/certificates.js';
-import { fingerprint, normalizeFingerprint } from '../crypto/fingerprint.js';
+import { fingerprint, formatFingerprint, normalizeFingerprint } from '../crypto/fingerprint.js';
 import { cashEventSchema, check, SERIAL_PATTERN } from '../protocol/schemas.js';
 import type { CashEventReply, DepositAddressReply, KeyKind, PairingStage, SignatureAlgorithm } from '../protocol/types.js';
 import { explainClosedGate, gatePairing, isGateAnswer, notAPairingGate, type PairOptions, type PairResult } from './gate-pairing.js';
@@ -40,6 +40,8 @@ export interface TerminalStatus extends InitResult {
   nextGateUrl: string | null;
   /** The SFP `set-server --expect-sfp` gave for that gate; null: the gate must present the pinned SFP. */
   nextGateSfp: string | null;
+  /** The next certificate the pinned server announced: accepted in place of the pinned SFP, which it then becomes. */
+  announcedSfp: string | null;
   /** The pairing in progress, without its secret nonce. */
   pairing: { requestId: string; stage: PairingStage; code: string; expiresAt: string | null } | null;
 }
@@ -47,6 +49,11 @@ export interface TerminalStatus extends InitResult {
 export type { PairOptions, PairResult } from './gate-pairing.js';
 
 export type { TerminalVpnConfig } from './vpn-config.js';
+
+/** What the library tells the person at the terminal besides its results (the CLI writes them on stderr). */
+export interface TerminalOptions {
+  onNote?: (text: string) => void;
+}
 
 export interface CashEventInput {
   currency: string;
@@ -76,10 +83,12 @@ export class Terminal {
   private readonly dir: StateDir;
   private state: StoredState;
   private cachedIdentity: TerminalIdentity | null = null;
+  private readonly note: (text: string) => void;
 
-  private constructor(dir: StateDir, state: StoredState) {
+  private constructor(dir: StateDir, state: StoredState, opts: TerminalOptions = {}) {
     this.dir = dir;
     this.state = state;
+    this.note = opts.onNote ?? (() => undefined);
   }
 
   /** First start: a fresh key pair and a self-signed certificate whose CN is the serial. */
@@ -119,9 +128,9 @@ export class Terminal {
     return { serial: state.serial, tfp: state.tfp, keyKind: state.keyKind, alg: state.alg };
   }
 
-  static open(dir: string): Terminal {
+  static open(dir: string, opts: TerminalOptions = {}): Terminal {
     const stateDir = new StateDir(dir);
-    return new Terminal(stateDir, stateDir.read());
+    return new Terminal(stateDir, stateDir.read(), opts);
   }
 
   /** Deletes key, certificate and state: the identity is gone for good (next init → new key → new TFP), and so is the pin. */
@@ -170,6 +179,7 @@ export class Terminal {
       pairedConfirmedAt: this.state.pairedConfirmedAt ?? null,
       nextGateUrl: server.nextGateUrl ?? null,
       nextGateSfp: server.nextGateSfp ?? null,
+      announcedSfp: server.announcedSfp ?? null,
       pairing: pairing && { requestId: pairing.requestId, stage: pairing.stage, code: pairing.code, expiresAt: pairing.expiresAt },
     };
   }
@@ -306,6 +316,7 @@ export class Terminal {
 
   /** One signed gate call for `state` (the stored state, or the candidate of a gate switch, which is saved only once it is adopted). */
   private async gate(state: StoredState, body: GateBody, opts: PairOptions): Promise<PinnedReply> {
+    const pin = state.server.sfp;
     let reply: PinnedReply;
     try {
       reply = await signedCall(this.identity(), {
@@ -313,13 +324,15 @@ export class Terminal {
         method: 'POST',
         path: PAIRING_PATH,
         body,
-        pin: state.server.sfp,
+        pin,
+        nextPin: state.server.announcedSfp,
         withCertificate: true,
         timeoutMs: opts.requestTimeoutMs,
       });
     } catch (err) {
       throw explainClosedGate(err);
     }
+    if (pin !== null && this.followServer(state, reply) && state === this.state) this.save();
     if (state.server.sfp === null) {
       // A finished TLS handshake is not enough: a mistyped port may reach any HTTPS server, whose pin would then refuse the real gate.
       if (!isGateAnswer(reply)) throw notAPairingGate(state.server.gateUrl!, reply);
@@ -341,7 +354,8 @@ export class Terminal {
         : `this terminal is not paired; ${pairHint(this.state.server.gateUrl)}`;
       throw new AppError('not_paired', waiting);
     }
-    const reply = await signedCall(this.identity(), { baseUrl: masterUrl, method, path, query, body, pin: sfp, withCertificate: false });
+    const reply = await signedCall(this.identity(), { baseUrl: masterUrl, method, path, query, body, pin: sfp, nextPin: this.state.server.announcedSfp, withCertificate: false });
+    if (this.followServer(this.state, reply)) this.save();
     if (isSuccess(reply)) {
       this.confirmPaired();
       return reply.json;
@@ -357,6 +371,33 @@ export class Terminal {
       throw new AppError('unauthenticated', `${err.message}: check this terminal's clock (the server accepts ±300 s by default); if it is right, the server no longer holds this terminal's key (unpaired and deleted, or restored from an older backup): ask the operator to look at cas terminals get ${this.state.serial}, then ${pairHint(this.state.server.gateUrl)}`, err.details);
     }
     throw err;
+  }
+
+  /**
+   * What an answer over a pinned connection says of the server's certificate (PROTOCOL.md, "Certificate rollover"): a
+   * server that presented the announced SFP has switched to it, and it becomes the pin; an announced SFP is remembered;
+   * a success without one means the server withdrew it. Returns whether `state` changed. MUST be given only answers
+   * whose connection presented the pin or the announced SFP (pinned-https.ts checks that before reading the answer):
+   * never the first contact's, which had no pin to check.
+   */
+  private followServer(state: StoredState, reply: PinnedReply): boolean {
+    const server = state.server;
+    const before = { sfp: server.sfp, announcedSfp: server.announcedSfp ?? null };
+    if (reply.sfp !== server.sfp && reply.sfp === server.announcedSfp) {
+      // Vouched as the pin was: the server that held the old pin announced this one.
+      server.sfp = reply.sfp;
+      server.announcedSfp = null;
+      this.note(`the server switched to the certificate it announced: this terminal is now pinned to SFP ${formatFingerprint(reply.sfp)}`);
+    }
+    const announced = reply.nextSfp;
+    if (announced.kind === 'sfp') {
+      server.announcedSfp = announced.sfp === server.sfp ? null : announced.sfp;
+    } else if (announced.kind === 'malformed') {
+      this.note(`ignored the server's announcement of its next certificate: Pairing-Next-SFP ${JSON.stringify(announced.value.slice(0, 80))} is not a SHA-256 fingerprint (64 hex digits)`);
+    } else if (isSuccess(reply)) {
+      server.announcedSfp = null;
+    }
+    return server.sfp !== before.sfp || (server.announcedSfp ?? null) !== before.announcedSfp;
   }
 
   private identity(): TerminalIdentity {

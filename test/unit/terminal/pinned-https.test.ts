@@ -37,7 +37,7 @@ describe('pinnedHttps', () => {
       body: Buffer.from('{"a":1}'),
       pin: null,
     });
-    expect(reply).toEqual({ status: 202, json: { status: 'pending' }, sfp: id.sfp });
+    expect(reply).toEqual({ status: 202, json: { status: 'pending' }, sfp: id.sfp, nextSfp: { kind: 'none' } });
     expect(peer.requests).toHaveLength(1);
     const [req] = peer.requests;
     expect(req!.method).toBe('POST');
@@ -64,6 +64,28 @@ describe('pinnedHttps', () => {
     expect(err.code).toBe('server_pin_mismatch');
     expect(err.details).toEqual({ expected: pinned.sfp, seen: other.sfp });
     expect(peer.requests).toHaveLength(0);
+  });
+
+  it('accepts the announced next SFP in place of the pin, and no third certificate', async () => {
+    const pinned = serverIdentity();
+    const next = serverIdentity();
+    const peer = await track(httpsPeer(next, () => ({ status: 200, body: {} })));
+    const reply = await pinnedHttps({ url: `${peer.url}/api/v1/ping`, method: 'POST', pin: pinned.sfp, nextPin: next.sfp });
+    expect(reply.sfp).toBe(next.sfp);
+    const err = await rejection(pinnedHttps({ url: `${peer.url}/api/v1/ping`, method: 'POST', pin: pinned.sfp, nextPin: serverIdentity().sfp }));
+    expect(err.code).toBe('server_pin_mismatch');
+    expect(peer.requests).toHaveLength(1);
+  });
+
+  it('reads the Pairing-Next-SFP announcement of the pinned server, a malformed one as such', async () => {
+    const id = serverIdentity();
+    const next = serverIdentity().sfp;
+    let announced = next.toUpperCase();
+    const peer = await track(httpsPeer(id, () => ({ status: 200, body: {}, headers: { 'Pairing-Next-SFP': announced } })));
+    const call = () => pinnedHttps({ url: `${peer.url}/api/v1/ping`, method: 'POST', pin: id.sfp });
+    expect((await call()).nextSfp).toEqual({ kind: 'sfp', sfp: next });
+    announced = `${next.slice(0, 62)}zz`;
+    expect((await call()).nextSfp).toEqual({ kind: 'malformed', value: announced });
   });
 
   it('sends no application data at all to a mismatching server (the handshake completes, then the socket is dropped)', async () => {

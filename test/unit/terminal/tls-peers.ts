@@ -27,7 +27,9 @@ export interface RecordedRequest {
   body: Buffer;
 }
 
-export type Handler = (req: RecordedRequest) => { status: number; body: unknown } | Promise<{ status: number; body: unknown }>;
+/** `headers`: sent besides content-type (a `Pairing-Next-SFP` announcement, say). */
+export type PeerAnswer = { status: number; body: unknown; headers?: Record<string, string> };
+export type Handler = (req: RecordedRequest) => PeerAnswer | Promise<PeerAnswer>;
 
 export interface HttpsPeer {
   url: string;
@@ -44,8 +46,8 @@ export async function httpsPeer(identity: ServerIdentity, handler: Handler, port
     req.on('end', () => {
       const recorded = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks) };
       requests.push(recorded);
-      void Promise.resolve(handler(recorded)).then(({ status, body }) => {
-        res.writeHead(status, { 'content-type': 'application/json' });
+      void Promise.resolve(handler(recorded)).then(({ status, body, headers }) => {
+        res.writeHead(status, { 'content-type': 'application/json', ...headers });
         res.end(JSON.stringify(body));
       });
     });
