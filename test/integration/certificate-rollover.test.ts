@@ -1,0 +1,177 @@
+/**
+ * @module Server certificate rollover without visiting the fleet (docs/ADMIN-OPS.md, "Replacing the server certificate"):
+ * `pairing-server identity prepare`, the announcement on master's answers, `identity promote`, and real terminal CLIs
+ * that follow the switch, or do not, against the real server process over real TLS.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AdminClient } from '../../src/admin/admin-client.js';
+import type { ServerStatus } from '../../src/protocol/types.js';
+import { ok, serverCli, terminalCli } from '../helpers/cli.js';
+import { addOperator, connectOperator, type TestOperator } from '../helpers/operator.js';
+import { startServerProcess, tempDir, type ServerProcess } from '../helpers/server-process.js';
+
+let server: ServerProcess;
+let alice: TestOperator;
+/** Alice's session, resumed by each step: every login takes a TOTP step, and sessions outlive restarts. */
+let token: string;
+/** Hears the announcement, then follows the switch. */
+const follower = tempDir('rollover-follower');
+/** Paired, but does not call while the next certificate is announced. */
+const absent = tempDir('rollover-absent');
+
+const identity = (args: string[]) => serverCli(['identity', ...args, '--json', '--data-dir', server.dataDir]);
+
+async function withOperator<T>(fn: (client: AdminClient) => Promise<T>): Promise<T> {
+  const client = await AdminClient.connect(server.adminUrl, { fingerprint: server.sfp });
+  await client.resume(token);
+  try {
+    return await fn(client);
+  } finally {
+    await client.close();
+  }
+}
+
+async function pairCli(dir: string, serial: string): Promise<void> {
+  ok(await terminalCli(dir, ['init', '--serial', serial, '--key', 'ec']));
+  const pending = ok(await terminalCli(dir, ['pair', '--gate', server.gateUrl]));
+  await withOperator((client) => client.request('pairing.approve', { requestId: pending.requestId, code: pending.code }));
+  expect(ok(await terminalCli(dir, ['pair'])).status).toBe('trusted');
+}
+
+/** The `operator action` lines of this start for what was done while the server was stopped. */
+const offlineActions = () => server.logs.filter((l) => l.msg === 'operator action' && l.whileStopped === true).map((l) => [l.action, l.result]);
+
+/** `server.status` until `done` holds (last-seen times are written behind the answers). */
+async function statusUntil(done: (status: ServerStatus) => boolean): Promise<ServerStatus> {
+  return withOperator(async (client) => {
+    for (let tries = 0; ; tries++) {
+      const status = await client.request<ServerStatus>('server.status');
+      if (done(status) || tries === 50) return status;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  });
+}
+
+beforeAll(async () => {
+  server = await startServerProcess();
+  alice = await addOperator(server.dataDir, 'alice');
+  const login = await connectOperator(server, alice);
+  token = login.token!;
+  await login.close();
+  await withOperator(async (client) => {
+    await client.request('gate.open', { minutes: 30 });
+    await client.request('terminals.create', { serial: 'ATM-F1' });
+    await client.request('terminals.create', { serial: 'ATM-A1' });
+  });
+  await pairCli(follower, 'ATM-F1');
+  await pairCli(absent, 'ATM-A1');
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe('identity prepare and promote', () => {
+  it('refuses both while the server runs, and promote with nothing prepared', async () => {
+    const running = await identity(['prepare']);
+    expect(running.code).toBe(1);
+    expect(running.stderr).toMatch(/^error: conflict: identity prepare needs the server stopped: a pairing-server \(pid \d+\) runs on /);
+    expect(fs.existsSync(path.join(server.dataDir, 'tls', 'next.crt'))).toBe(false);
+
+    await server.stop();
+    const nothing = await identity(['promote']);
+    expect(nothing.code).toBe(1);
+    expect(nothing.stderr).toMatch(/^error: not_found: no next identity is prepared/);
+    const unknown = await serverCli(['identity', 'rotate', '--data-dir', server.dataDir]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('identity prepare | promote | status');
+  });
+
+  it('prepares once; a second prepare is refused unless --force, which replaces it', async () => {
+    const first = ok(await identity(['prepare']));
+    expect(first.sfp).toMatch(/^[0-9a-f]{64}$/);
+    const again = await identity(['prepare']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(new RegExp(`^error: already_exists: a next identity is prepared already \\(SFP ${first.sfp}\\)`));
+    const replaced = ok(await identity(['prepare', '--force']));
+    expect(replaced.replaced).toBe(first.sfp);
+    expect(replaced.sfp).not.toBe(first.sfp);
+    for (const file of ['next.key', 'next.crt']) expect(fs.statSync(path.join(server.dataDir, 'tls', file)).mode & 0o777).toBe(0o600);
+    expect(ok(await identity(['status']))).toEqual({ current: server.sfp, next: replaced.sfp, announcedSince: null, previous: null });
+  });
+});
+
+describe('a rollover', () => {
+  let oldSfp: string;
+  let nextSfp: string;
+
+  it('announces the next SFP on master\'s answers; a terminal that calls remembers it, and the operators see it counted', async () => {
+    oldSfp = server.sfp;
+    nextSfp = ok(await identity(['status'])).next;
+    const { dataDir, ports } = server;
+    server = await startServerProcess({ dataDir, ports });
+    expect(server.logs.find((l) => l.msg === 'listening')).toMatchObject({ sfp: oldSfp, nextSfp });
+    // Logged at the first start after them, as every offline change of the server is, refusals included.
+    expect(offlineActions()).toEqual([
+      ['server.identity_promote', 'not_found'], ['server.identity_prepare', 'ok'], ['server.identity_prepare', 'already_exists'], ['server.identity_prepare', 'ok'],
+    ]);
+
+    // Both terminals were last seen before this start, when nothing was announced yet.
+    expect((await statusUntil(() => true)).nextIdentity).toMatchObject({ sfp: nextSfp, terminalsSeenSince: 0 });
+    ok(await terminalCli(follower, ['ping']));
+    expect(ok(await terminalCli(follower, ['status']))).toMatchObject({ pinnedSfp: oldSfp, announcedSfp: nextSfp });
+    expect(ok(await terminalCli(absent, ['status'])).announcedSfp).toBeNull();
+
+    const status = await statusUntil((s) => s.nextIdentity?.terminalsSeenSince === 1);
+    expect(status.nextIdentity).toMatchObject({ sfp: nextSfp, terminalsSeenSince: 1 });
+    expect(ok(await identity(['status'])).announcedSince).toBe(status.nextIdentity!.announcedSince);
+  });
+
+  it('after promote and a restart the terminal that heard it calls on and pins the new SFP; the one that did not is refused', async () => {
+    await server.stop();
+    expect(ok(await identity(['promote']))).toEqual({ sfp: nextSfp, previousSfp: oldSfp });
+    expect(ok(await identity(['status']))).toEqual({ current: nextSfp, next: null, announcedSince: null, previous: oldSfp });
+    const { dataDir, ports } = server;
+    server = await startServerProcess({ dataDir, ports });
+    expect(server.sfp).toBe(nextSfp);
+    expect(offlineActions()).toEqual([['server.identity_promote', 'ok']]);
+
+    const ping = await terminalCli(follower, ['ping']);
+    expect(ok(ping).serverTime).toBeTruthy();
+    expect(ping.stderr).toContain('now pinned to SFP');
+    expect(ok(await terminalCli(follower, ['status']))).toMatchObject({ pinnedSfp: nextSfp, announcedSfp: null, paired: true });
+
+    const refused = await terminalCli(absent, ['ping']);
+    expect(refused.code).toBe(1);
+    expect(refused.json.error).toBe('server_pin_mismatch');
+    expect(ok(await terminalCli(absent, ['status'])).pinnedSfp).toBe(oldSfp);
+    // The old procedure still brings it back: the new SFP checked with the operator, its pairing kept.
+    expect(ok(await terminalCli(absent, ['pair', '--expect-sfp', nextSfp])).status).toBe('trusted');
+    expect(ok(await terminalCli(absent, ['ping'])).serverTime).toBeTruthy();
+  });
+
+  it('never takes an announcement from a server that does not present the pin', async () => {
+    // Another server on the same ports, with a next identity of its own: the terminal refuses it before reading a byte.
+    const before = ok(await terminalCli(follower, ['status']));
+    expect(before.announcedSfp).toBeNull();
+    const { dataDir, ports } = server;
+    await server.stop();
+    const impostorDir = tempDir('rollover-impostor');
+    const impostor = await startServerProcess({ dataDir: impostorDir, ports });
+    await impostor.stop();
+    const announced = ok(await serverCli(['identity', 'prepare', '--json', '--data-dir', impostorDir])).sfp;
+    const restarted = await startServerProcess({ dataDir: impostorDir, ports });
+    try {
+      expect(restarted.logs.find((l) => l.msg === 'listening')?.nextSfp).toBe(announced);
+      const call = await terminalCli(follower, ['ping']);
+      expect(ok(await terminalCli(follower, ['status']))).toMatchObject({ pinnedSfp: before.pinnedSfp, announcedSfp: null });
+      expect(call.json.error).toBe('server_pin_mismatch');
+    } finally {
+      await restarted.stop();
+    }
+    server = await startServerProcess({ dataDir, ports });
+    expect(ok(await terminalCli(follower, ['ping'])).serverTime).toBeTruthy();
+  });
+});
