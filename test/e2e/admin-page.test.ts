@@ -366,6 +366,8 @@ describe('operator web page', () => {
     expect(await total('Gate', 0)).toBeGreaterThan(0);
     expect(await page.locator('#server-summary').textContent()).toMatch(/terminals created; memory [\d,]+ MiB\. [1-9][\d,]* pairing requests kept \(90 days once over\)\. Disk: [\d,]+ MiB free \(minimum 64 MiB\)\./);
     expect(await page.locator('#server-disk-low').count()).toBe(0);
+    // No next certificate prepared: no rollover line.
+    expect(await page.locator('#server-next-identity').count()).toBe(0);
     // A signed master call from a terminal nobody created: within a refresh (5 s) the refused count moves by exactly one.
     const refusedBefore = await total('Master', 1);
     const stranger = await RawTerminal.create('BT-E2E-NOBODY', 'ec').send(server.masterUrl, '/api/v1/ping', { body: '{}' });

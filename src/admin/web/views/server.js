@@ -49,6 +49,13 @@ export function serverView(ctx) {
         status.disk?.low
           ? h('p', { class: 'warning', id: 'server-disk-low', role: 'alert' }, 'The store\'s disk is almost full: terminals\' cash events are refused (storage_unavailable) until there is room. Free space on the data dir\'s disk.')
           : null,
+        status.nextIdentity
+          ? h('p', { id: 'server-next-identity' }, 'Certificate rollover: the next SFP ',
+            h('span', { class: 'mono' }, status.nextIdentity.sfp),
+            ` is announced to terminals since ${formatTime(status.nextIdentity.announcedSince)}; `,
+            `${status.nextIdentity.terminalsSeenSince.toLocaleString()} of ${status.terminals.toLocaleString()} terminals seen since will follow the switch (pairing-server identity promote). `,
+            'The others will need terminal pair --expect-sfp.')
+          : null,
         h('p', { class: 'hint' }, 'Answers are counted per thread since it started: answered / refused (4xx) / failed (5xx). ' +
           'Actors are the terminals heard from within the actor idle time; busy is the share of the last 5 s the thread worked.'));
       fill(results, dataTable({
