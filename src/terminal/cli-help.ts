@@ -30,7 +30,9 @@ leaves the state directory). Its Terminal Certificate Fingerprint (TFP) is what 
 server pins once an operator approves the pairing. The terminal in turn pins the
 server's certificate fingerprint (SFP) on its first contact with the gate and refuses
 any other server afterwards: moving it to a server with another SFP takes
-\`--expect-sfp\` with that server's fingerprint, confirmed with its operator.
+\`--expect-sfp\` with that server's fingerprint, confirmed with its operator. The one
+exception: a certificate the pinned server itself announced as its next one
+(Pairing-Next-SFP) is accepted when the server switches to it, and becomes the pin.
 
 Typical first start:
   terminal init --serial BT100200            make the key pair and certificate
@@ -77,6 +79,11 @@ ${COMMON}`,
 Shows what the terminal knows: serial, key type, TFP, the gate and master URLs, the
 pinned Server Certificate Fingerprint (SFP), whether it is paired, and a pairing in
 progress with its code. Never shows the private key or the secret pairing nonce.
+
+"next SFP" is the certificate the pinned server announced it will switch to (shown
+only while one is known): the terminal accepts it in place of the pinned SFP, pins it
+at the first answer from a server presenting it (with a note on stderr), and forgets
+it when the server stops announcing it.
 
 "paired" is what the server said at the last contact (its time is shown): an operator
 may have unpaired the terminal since. \`terminal ping\` asks the server now.
