@@ -324,7 +324,7 @@ const SPECS: readonly Spec[] = [
   },
   { name: 'gate close', usage: '', summary: 'stop listening for pairing requests', positionals: [], options: [], op: 'gate.close', render: 'gate' },
   {
-    name: 'server status', usage: '', summary: 'the server\'s threads: state, restarts, actors in memory, load and answers so far',
+    name: 'server status', usage: '', summary: 'the server\'s threads: state, restarts, actors in memory, load and answers so far; during a certificate rollover, the next SFP and the terminals seen since it is announced',
     positionals: [], options: [], op: 'server.status', render: 'server',
   },
   { name: 'unknown list', usage: '', summary: 'terminals that tried to pair with a serial nobody created', positionals: [], options: [], op: 'unknown.list', render: 'unknown' },
