@@ -39,7 +39,7 @@ export async function runIdentityCommand(command: IdentityCommand, config: Confi
       const next = await whileStopped(config, 'server.identity_prepare', detail, () => prepareNextIdentity(config, { from, force: flags.force }),
         (r) => ({ sfp: r.sfp, replaced: r.replaced }));
       out({ sfp: next.sfp, replaced: next.replaced, certFile: next.certFile },
-        `next identity prepared in ${next.certFile}${next.replaced === null ? '' : ` (replacing ${next.replaced})`}\n`
+        `next identity prepared in ${next.certFile}${from === null ? ' (a new key)' : ` (a copy of the licence pair ${from.certFile})`}${next.replaced === null ? '' : `, replacing ${next.replaced}`}\n`
         + `next SFP ${next.sfp}\n         ${formatFingerprint(next.sfp)}\n`
         + 'Start the server: gate and master announce it to every terminal they answer. Once `cas server status` shows the\n'
         + 'terminals seen since, stop the server, run `pairing-server identity promote` and start it again.\n');
