@@ -38,7 +38,7 @@ function opFilters(filters) {
 export const ACTIONS = ['login', 'logout', 'resume', 'totp.enroll', 'totp.confirm', 'terminals.create', 'terminals.update',
   'terminals.unpair', 'terminals.delete', 'pairing.approve', 'pairing.reject', 'gate.open', 'gate.close', 'deposit.set',
   'vpn.set', 'vpn.export', 'vpn.regenerate', 'cash.export', 'users.add', 'users.disable', 'users.enable', 'users.reset_2fa',
-  'users.passwd', 'users.role', 'attempts.throttled', 'refusals.throttled', 'server.restored',
+  'users.passwd', 'users.role', 'attempts.throttled', 'refusals.throttled', 'server.backup', 'server.restored',
   'server.identity_prepare', 'server.identity_promote'];
 const PAGE_SIZES = [25, 100, 500];
 /** Fields of an entry's detail that have a column of their own (a decision's serial is named with its target). */
