@@ -16,6 +16,9 @@ export interface Config {
   readonly gatePort: number;
   readonly masterPort: number;
   readonly adminPort: number;
+  /** The Prometheus scrape endpoint (net/metrics-service.ts): null, off (the default); else its port and address. */
+  readonly metricsPort: number | null;
+  readonly metricsHost: string;
   /** Server key and certificate given by the operator (a licence shared by several servers); null → generated in the data dir. */
   readonly serverKeyFile: string | null;
   readonly serverCertFile: string | null;
@@ -84,6 +87,9 @@ export const DEFAULTS: Omit<Config, 'dataDir' | 'publicHost' | 'publicHostIsLoop
   gatePort: 7741,
   masterPort: 7743,
   adminPort: 7777,
+  metricsPort: null,
+  // A scrape endpoint is for the local agent or an internal network, never the internet: loopback unless told.
+  metricsHost: '127.0.0.1',
   serverKeyFile: null,
   serverCertFile: null,
   clockSkewSec: 300,
@@ -124,6 +130,8 @@ export const CONFIG_OPTIONS = {
   'gate-port': { type: 'string' },
   'master-port': { type: 'string' },
   'admin-port': { type: 'string' },
+  'metrics-port': { type: 'string' },
+  'metrics-host': { type: 'string' },
   'server-key': { type: 'string' },
   'server-cert': { type: 'string' },
   'clock-skew': { type: 'string' },
@@ -222,6 +230,22 @@ function historyDays(raw: Raw | undefined, pairingTtlSec: number): number {
 }
 
 /**
+ * `--metrics-port` turns the scrape endpoint on. Refused: a port another service uses (on 0.0.0.0 it would share it
+ * through SO_REUSEPORT or fail only when the gate opens, hours later), and `--metrics-host` alone, which would leave
+ * an operator believing metrics are served when nothing listens.
+ */
+function metricsListener(portRaw: Raw | undefined, hostRaw: Raw | undefined, services: { gatePort: number; masterPort: number; adminPort: number }): { metricsPort: number | null; metricsHost: string } {
+  if (portRaw === undefined) {
+    if (hostRaw !== undefined) throw new ConfigError(`--metrics-host${origin(hostRaw)} needs --metrics-port: the metrics endpoint is off without it`);
+    return { metricsPort: null, metricsHost: DEFAULTS.metricsHost };
+  }
+  const metricsPort = port('metrics-port', portRaw, 0);
+  const taken = ([['gate', services.gatePort], ['master', services.masterPort], ['admin', services.adminPort]] as const).find(([, p]) => p === metricsPort && p !== 0);
+  if (taken) throw new ConfigError(`--metrics-port ${metricsPort}${origin(portRaw)} is the --${taken[0]}-port too: the metrics endpoint needs a port of its own`);
+  return { metricsPort, metricsHost: hostRaw?.text.trim() ?? DEFAULTS.metricsHost };
+}
+
+/**
  * Flags win over environment variables (PAIRING_*), which win over defaults. An empty (or blank) variable counts as
  * unset: `Environment=PAIRING_MASTER_PORT=` in a unit file or `${VAR}` left empty in a template means "not
  * configured", and each default is what the server runs with when the variable is absent altogether. Taken as given,
@@ -255,6 +279,11 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
   const pairingTtlSec = atMost(MAX_PAIRING_TTL_SEC, 'pairing-ttl', positive('pairing-ttl', ttlRaw, DEFAULTS.pairingTtlSec), ttlRaw);
   const skewRaw = raw('clock-skew', 'PAIRING_CLOCK_SKEW');
   const pairingHistoryDays = historyDays(raw('pairing-history-days', 'PAIRING_HISTORY_DAYS'), pairingTtlSec);
+  const ports = {
+    gatePort: port('gate-port', raw('gate-port', 'PAIRING_GATE_PORT'), DEFAULTS.gatePort),
+    masterPort: port('master-port', raw('master-port', 'PAIRING_MASTER_PORT'), DEFAULTS.masterPort),
+    adminPort: port('admin-port', raw('admin-port', 'PAIRING_ADMIN_PORT'), DEFAULTS.adminPort),
+  };
   const prettyEnv = fromEnv('PAIRING_LOG_PRETTY');
   const pretty = flags['log-pretty'] ?? (prettyEnv === '1' || (prettyEnv === undefined && process.stdout.isTTY === true));
   return Object.freeze({
@@ -264,9 +293,8 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     // A wildcard is no address to hand out; loopback keeps `npm start` working on one machine (main.ts warns).
     publicHost: publicHost ?? (wildcard ? '127.0.0.1' : host),
     publicHostIsLoopbackFallback: publicHost === undefined && wildcard,
-    gatePort: port('gate-port', raw('gate-port', 'PAIRING_GATE_PORT'), DEFAULTS.gatePort),
-    masterPort: port('master-port', raw('master-port', 'PAIRING_MASTER_PORT'), DEFAULTS.masterPort),
-    adminPort: port('admin-port', raw('admin-port', 'PAIRING_ADMIN_PORT'), DEFAULTS.adminPort),
+    ...ports,
+    ...metricsListener(raw('metrics-port', 'PAIRING_METRICS_PORT'), raw('metrics-host', 'PAIRING_METRICS_HOST'), ports),
     serverKeyFile: serverKeyFile && path.resolve(serverKeyFile),
     serverCertFile: serverCertFile && path.resolve(serverCertFile),
     clockSkewSec: atMost(MAX_CLOCK_SKEW_SEC, 'clock-skew', positive('clock-skew', skewRaw, DEFAULTS.clockSkewSec), skewRaw),

@@ -12,7 +12,8 @@ import { Sessions } from './admin/sessions.js';
 import { createAdminService } from './net/admin.js';
 import { FrontPool } from './net/front-pool.js';
 import { GateWindow } from './net/gate-window.js';
-import { assertPortFree, listen } from './net/listen.js';
+import { createMetricsService, METRICS_PATH } from './net/metrics-service.js';
+import { assertPortFree, listen, type Listening } from './net/listen.js';
 import { dropBackupMarker, readBackupMarker, type BackupMarker } from './server/backup-marker.js';
 import { certificateNames, ensureServerIdentity, type ServerIdentity } from './server/identity.js';
 import { startHousekeeping } from './server/housekeeping.js';
@@ -25,6 +26,7 @@ import { Store } from './store/store.js';
 import { upgradeStore } from './store/store-upgrade.js';
 import { SkewHistory } from './store/skew-history.js';
 import { settleInterruptedAudits } from './store/audit-intents.js';
+import { auditHeadOf } from './store/audit-chain.js';
 import { processRuns } from './process-runs.js';
 import { entryCount } from './store/entry-count.js';
 import { VpnService } from './vpn/vpn-service.js';
@@ -39,6 +41,8 @@ export interface RunningServer {
   urls: { gate: string; master: string; admin: string };
   ports: { gate: number; master: number; admin: number };
   gateOpen: boolean;
+  /** The Prometheus scrape URL (`--metrics-port`, plain HTTP); null while it is off. */
+  metricsUrl: string | null;
   /** Test hook (PAIRING_TEST_HOOKS=1): crash one front-end thread. */
   crashFrontThread(): void;
   /** Test hook (PAIRING_TEST_HOOKS=1): block one front-end thread's event loop for `ms`. */
@@ -155,6 +159,22 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     const accounts = new OfflineAccountWatch(store, log, admin);
     if (config.adminPort !== 0) await assertPortFree(config.host, config.adminPort, 'admin');
     const adminListening = await listen(admin.app, config.host, config.adminPort, 'admin');
+    let metricsListening: Listening | null = null;
+    if (config.metricsPort !== null) {
+      const metrics = createMetricsService({
+        snapshot: async () => ({ status: await server.status(), gate: gate.status(), auditHeadSeq: auditHeadOf(store.audit)?.seq ?? null, now: now() }),
+        log: log.child({ service: 'metrics' }),
+      });
+      try {
+        // As for admin: uWS binds with SO_REUSEPORT, and would share a port another program holds rather than fail.
+        if (config.metricsPort !== 0) await assertPortFree(config.metricsHost, config.metricsPort, 'metrics');
+        metricsListening = await listen(metrics, config.metricsHost, config.metricsPort, 'metrics');
+      } catch (error) {
+        adminListening.close();
+        await admin.close(0);
+        throw error;
+      }
+    }
     await gate.restore();
     const auditWatch = setInterval(() => accounts.poll(), AUDIT_WATCH_MS);
     auditWatch.unref();
@@ -170,6 +190,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       urls: { gate: url(gate.status().port), master: url(masterPort), admin: url(adminListening.port) },
       ports: { gate: gate.status().port, master: masterPort, admin: adminListening.port },
       gateOpen: gate.status().open,
+      metricsUrl: metricsListening && `http://${config.metricsHost.includes(':') ? `[${config.metricsHost}]` : config.metricsHost}:${metricsListening.port}${METRICS_PATH}`,
       crashFrontThread: () => fronts.crashOne(),
       stallFrontThread: (ms) => fronts.stallOne(ms),
       async close() {
@@ -177,6 +198,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         closed = true;
         housekeeping.stop();
         clearInterval(auditWatch);
+        // A scrape asks the front threads: it goes before they do.
+        metricsListening?.close();
         // Admin first: its ops reach the front threads' actors and write the store. Then front threads stop accepting,
         // finish their requests, settle their actors and close their stores; then ours closes.
         adminListening.close();

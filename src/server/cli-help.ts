@@ -13,6 +13,10 @@ const SERVER_OPTIONS = `  --data-dir DIR        store, generated TLS key and cer
   --gate-port N         pairing service for new terminals           [PAIRING_GATE_PORT]   default 7741
   --master-port N       service for paired terminals                [PAIRING_MASTER_PORT] default 7743
   --admin-port N        operators' web page and WebSocket channel   [PAIRING_ADMIN_PORT]  default 7777
+  --metrics-port N      Prometheus scrape endpoint, GET /metrics over plain HTTP: counts
+                        and states only, no session  [PAIRING_METRICS_PORT]  default: off
+  --metrics-host ADDR   address the metrics endpoint binds to (a private interface,
+                        never the internet)          [PAIRING_METRICS_HOST]  default 127.0.0.1
   --server-key FILE     licence key; with --server-cert: servers sharing a licence share one SFP
   --server-cert FILE    licence certificate (PEM)
   --clock-skew SEC      accepted terminal clock difference, ≤ 1200   default 300

@@ -43,6 +43,7 @@ async function serve(config: Config): Promise<void> {
     `  gate   ${server.urls.gate}   (${server.gateOpen ? 'open' : 'closed — open it with: cas gate open --minutes 60'})`,
     `  master ${server.urls.master}`,
     `  admin  ${server.urls.admin}   (web page; WebSocket at /admin)`,
+    ...(server.metricsUrl ? [`  metrics ${server.metricsUrl}   (Prometheus, plain HTTP)`] : []),
     `  data   ${config.dataDir}${server.generatedIdentity ? `  (new TLS ${server.generatedIdentity} generated)` : ''}`,
     `  ${server.threads} front-end thread${server.threads === 1 ? '' : 's'}`,
     '',
@@ -86,7 +87,7 @@ async function serve(config: Config): Promise<void> {
   // nonces of the last half second, still in the write-behind, with it (their requests could be replayed).
   process.on('SIGHUP', () => stop('SIGHUP'));
   // Last: a supervisor (or a test) that signals as soon as it reads this line MUST find the handlers in place.
-  log.info({ sfp: server.sfp, ...(server.nextSfp === null ? {} : { nextSfp: server.nextSfp }), urls: server.urls, ports: server.ports, gateOpen: server.gateOpen, threads: server.threads, dataDir: config.dataDir }, 'listening');
+  log.info({ sfp: server.sfp, ...(server.nextSfp === null ? {} : { nextSfp: server.nextSfp }), urls: server.urls, ports: server.ports, metricsUrl: server.metricsUrl, gateOpen: server.gateOpen, threads: server.threads, dataDir: config.dataDir }, 'listening');
 }
 
 async function auditVerify(config: Config, json: boolean, head: string | undefined): Promise<void> {
