@@ -58,6 +58,23 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ 'admin-conns-waiting': '0' }, {})).toThrow(/--admin-conns-waiting must be a positive whole number, got "0"/);
   });
 
+  it('serves no metrics unless --metrics-port is given; then on 127.0.0.1 unless --metrics-host says otherwise', () => {
+    expect(loadConfig({}, {})).toMatchObject({ metricsPort: null, metricsHost: '127.0.0.1' });
+    expect(loadConfig({ 'metrics-port': '9464' }, {})).toMatchObject({ metricsPort: 9464, metricsHost: '127.0.0.1' });
+    expect(loadConfig({}, { PAIRING_METRICS_PORT: '9464', PAIRING_METRICS_HOST: '10.0.0.5' })).toMatchObject({ metricsPort: 9464, metricsHost: '10.0.0.5' });
+    expect(() => loadConfig({ 'metrics-port': '70000' }, {})).toThrow(/--metrics-port must be a port number 0..65535, got "70000"/);
+    // A host alone leaves nothing listening: the operator meant to turn metrics on.
+    expect(() => loadConfig({}, { PAIRING_METRICS_HOST: '10.0.0.5' })).toThrow('--metrics-host (from PAIRING_METRICS_HOST) needs --metrics-port: the metrics endpoint is off without it');
+  });
+
+  it('refuses a metrics port that another service of this server uses, naming it', () => {
+    expect(() => loadConfig({ 'metrics-port': '7777' }, {})).toThrow('--metrics-port 7777 is the --admin-port too: the metrics endpoint needs a port of its own');
+    expect(() => loadConfig({ 'metrics-port': '9000', 'gate-port': '9000' }, {})).toThrow(/is the --gate-port too/);
+    expect(() => loadConfig({ 'master-port': '9000' }, { PAIRING_METRICS_PORT: '9000' })).toThrow('--metrics-port 9000 (from PAIRING_METRICS_PORT) is the --master-port too');
+    // Port 0 is "any free port" for each service: they cannot collide.
+    expect(loadConfig({ 'metrics-port': '0', 'admin-port': '0' }, {}).metricsPort).toBe(0);
+  });
+
   it('takes an empty or blank environment variable as unset: each default applies, as if it were not there', () => {
     const empty = Object.fromEntries([
       'PAIRING_DATA_DIR', 'PAIRING_HOST', 'PAIRING_PUBLIC_HOST', 'PAIRING_GATE_PORT', 'PAIRING_MASTER_PORT', 'PAIRING_ADMIN_PORT',
