@@ -224,6 +224,14 @@ describe('GET /metrics', () => {
     }
   }, 60_000);
 
+  it('asks the threads at most once a second: a burst of scrapes gets one or two answers, not one each', async () => {
+    const bodies = await Promise.all(Array.from({ length: 20 }, () => request(metricsPort)));
+    expect(bodies.every((reply) => reply.status === 200)).toBe(true);
+    // Each thread's report carries its heap in use, which moves with every report it makes: one text per status read.
+    // A burst well within a second spans at most two of the server's one-second answers.
+    expect(new Set(bodies.map((reply) => reply.body)).size).toBeLessThanOrEqual(2);
+  });
+
   it('answers 405 to another method and 404 to another path, and goes on serving scrapes and operators', async () => {
     for (const method of ['POST', 'PUT', 'DELETE']) {
       const reply = await request(metricsPort, '/metrics', method);
