@@ -162,7 +162,13 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     let metricsListening: Listening | null = null;
     if (config.metricsPort !== null) {
       const metrics = createMetricsService({
-        snapshot: async () => ({ status: await server.status(), gate: gate.status(), auditHeadSeq: auditHeadOf(store.audit)?.seq ?? null, now: now() }),
+        snapshot: async () => {
+          // The store and the gate first, synchronously: a scrape still waiting on the threads when shutdown closes the
+          // store MUST NOT read it afterwards.
+          const auditHeadSeq = auditHeadOf(store.audit)?.seq ?? null;
+          const gateNow = gate.status();
+          return { status: await server.status(), gate: gateNow, auditHeadSeq, now: now() };
+        },
         log: log.child({ service: 'metrics' }),
       });
       try {
