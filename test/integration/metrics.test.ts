@@ -8,6 +8,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AdminClient } from '../../src/admin/admin-client.js';
+import { SILENT_AFTER_MS } from '../../src/net/heartbeats.js';
 import { addOperator, connectOperator, pairRawTerminal } from '../helpers/operator.js';
 import { serverCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/ports.js';
@@ -247,6 +248,37 @@ describe('GET /metrics', () => {
     expect((await scrape()).length).toBeGreaterThan(20);
     expect(await alice.request('gate.status', {})).toMatchObject({ open: false });
   });
+});
+
+describe('a thread that is not responding', () => {
+  it('keeps its state and restarts, and leaves out what only its report could say rather than show zeros', async () => {
+    const stallMs = SILENT_AFTER_MS + 3_000;
+    const port = await freePort();
+    const stalling = await startServerProcess({ extraArgs: ['--threads', '2', '--metrics-port', String(port)], env: { PAIRING_TEST_HOOKS: '1', PAIRING_TEST_STALL_MS: String(stallMs) } });
+    try {
+      const blocked = stalling.waitForLog((l) => l.msg === 'test hook: blocking this front thread on purpose');
+      process.kill(stalling.pid, 'SIGUSR2');
+      const thread = String((await blocked).thread);
+      const other = thread === '0' ? '1' : '0';
+      const deadline = Date.now() + stallMs;
+      let samples: Sample[] = [];
+      do {
+        const reply = await request(port);
+        expect(reply.status).toBe(200);
+        samples = parseExposition(reply.body);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      } while (sum(samples, 'pairing_server_thread_state', { thread, state: 'not_responding' }) !== 1 && Date.now() < deadline);
+      expect(sum(samples, 'pairing_server_thread_state', { thread, state: 'not_responding' })).toBe(1);
+      expect(sum(samples, 'pairing_server_thread_state', { thread, state: 'running' })).toBe(0);
+      expect(samples.filter((s) => s.name === 'pairing_server_thread_restarts_total').map((s) => s.labels.thread).sort()).toEqual(['0', '1']);
+      for (const name of ['pairing_server_actors', 'pairing_server_answers_total', 'pairing_server_in_flight_requests', 'pairing_server_thread_busy_ratio', 'pairing_server_thread_heap_used_bytes']) {
+        const threads = new Set(samples.filter((s) => s.name === name).map((s) => s.labels.thread));
+        expect([...threads], name).toEqual([other]);
+      }
+    } finally {
+      await stalling.stop();
+    }
+  }, 60_000);
 });
 
 describe('--metrics-port', () => {
