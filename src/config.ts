@@ -230,9 +230,9 @@ function historyDays(raw: Raw | undefined, pairingTtlSec: number): number {
 }
 
 /**
- * `--metrics-port` turns the scrape endpoint on. Refused: a port another service uses (on 0.0.0.0 it would share it
- * through SO_REUSEPORT or fail only when the gate opens, hours later), and `--metrics-host` alone, which would leave
- * an operator believing metrics are served when nothing listens.
+ * `--metrics-port` turns the scrape endpoint on. Refused: a port another service uses (the gate's would fail only when
+ * an operator opens the gate, hours later; and uWS binds with SO_REUSEPORT, which may let two of its sockets share a
+ * port), and `--metrics-host` alone, which would leave an operator believing metrics are served when nothing listens.
  */
 function metricsListener(portRaw: Raw | undefined, hostRaw: Raw | undefined, services: { gatePort: number; masterPort: number; adminPort: number }): { metricsPort: number | null; metricsHost: string } {
   if (portRaw === undefined) {
