@@ -6,11 +6,13 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../../src/config.js';
 import { AppError } from '../../../src/errors.js';
 import { certificateFingerprint, ensureServerIdentity, identityPaths } from '../../../src/server/identity.js';
 import { finishPromotion, nextIdentityPaths, prepareNextIdentity, promoteNextIdentity, readNextIdentity, readPreviousIdentity } from '../../../src/server/next-identity.js';
+import { settleRollover } from '../../../src/server/rollover.js';
+import { createLogger } from '../../../src/logger.js';
 
 const configFor = (dir: string) => loadConfig({ 'data-dir': dir, host: '127.0.0.1' }, {});
 
@@ -70,5 +72,53 @@ describe('the next identity', () => {
     expect(fs.existsSync(nextIdentityPaths(dir).certFile)).toBe(false);
     expect(fs.existsSync(path.join(dir, 'tls', 'promoting'))).toBe(false);
     expect(finishPromotion(dir)).toBe(false);
+  });
+
+  it('recovers from a promotion cut short at any of its writes or removals: the next start serves a whole pair, old or new', () => {
+    const log = createLogger({ level: 'silent', pretty: false });
+    // Every file change promote makes goes through one of these (writeFileDurably renames its temporary into place).
+    const steps = ['renameSync', 'rmSync'] as const;
+    let cuts = 0;
+    for (let cutAt = 0; ; cutAt++) {
+      const { dir, sfp: old } = servedDataDir();
+      const next = prepareNextIdentity(configFor(dir), { from: null, force: false });
+      let calls = 0;
+      const spies = steps.map((name) => {
+        const real = fs[name].bind(fs) as (...args: unknown[]) => void;
+        return vi.spyOn(fs, name).mockImplementation(((...args: unknown[]) => {
+          if (calls++ === cutAt) throw new Error(`cut short at change ${cutAt}`);
+          real(...args);
+        }) as never);
+      });
+      let finished: boolean;
+      try {
+        promoteNextIdentity(dir);
+        finished = true;
+      } catch (error) {
+        expect(String(error)).toContain('cut short');
+        finished = false;
+      } finally {
+        for (const spy of spies) spy.mockRestore();
+      }
+      if (finished) break;
+      cuts++;
+      // The next start, as startServer runs it: settle the rollover, then read (or make) the identity.
+      settleRollover(dir, log);
+      const served = ensureServerIdentity(configFor(dir));
+      expect(served.generated, `cut at ${cutAt}`).toBe(false);
+      expect(pairBelongs(identityPaths(dir)), `cut at ${cutAt}`).toBe(true);
+      expect([old, next.sfp], `cut at ${cutAt}`).toContain(served.sfp);
+      if (served.sfp === old) {
+        // Not switched: the next identity is still prepared, and promote finishes the job.
+        expect(readNextIdentity(dir)?.sfp, `cut at ${cutAt}`).toBe(next.sfp);
+        expect(promoteNextIdentity(dir).sfp).toBe(next.sfp);
+        expect(pairBelongs(identityPaths(dir))).toBe(true);
+      }
+      expect(readNextIdentity(dir), `cut at ${cutAt}`).toBeNull();
+      expect(certificateFingerprint(identityPaths(dir).certFile), `cut at ${cutAt}`).toBe(next.sfp);
+      expect(fs.existsSync(path.join(dir, 'tls', 'promoting')), `cut at ${cutAt}`).toBe(false);
+    }
+    // previous.crt removed and written, previous.key, the marker, server.key, server.crt, next.crt, next.key, the marker.
+    expect(cuts).toBeGreaterThanOrEqual(9);
   });
 });
