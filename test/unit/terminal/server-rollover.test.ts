@@ -102,4 +102,22 @@ describe('the announced next certificate', () => {
     await opened(dir).terminal.ping();
     expect(opened(dir).terminal.status().announcedSfp).toBeNull();
   });
+
+  it('is never taken from a first contact, which had no pin to check: a server that is no gate announces nothing', async () => {
+    // A mistyped port, or whoever answers there: its announcement would outlive the pin the real gate then sets.
+    const stranger = serverIdentity();
+    const announced = serverIdentity().sfp;
+    const notAGate = await httpsPeer(stranger, () => ({ status: 404, body: { error: 'not_found' }, headers: { 'Pairing-Next-SFP': announced } }));
+    cleanup.push(() => notAGate.close());
+    const parent = mkdtempSync(join(tmpdir(), 'terminal-rollover-'));
+    cleanup.push(() => rmSync(parent, { recursive: true, force: true }));
+    const dir = join(parent, 'state');
+    await Terminal.init(dir, { serial: 'T1', key: 'ec' });
+    Terminal.open(dir).setServer(notAGate.url);
+    const err = await opened(dir).terminal.pair().then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(AppError);
+    expect(notAGate.requests).toHaveLength(1);
+    expect(opened(dir).terminal.status()).toMatchObject({ pinnedSfp: null, announcedSfp: null });
+    expect(new StateDir(dir).read().server.announcedSfp ?? null).toBeNull();
+  });
 });
