@@ -17,7 +17,7 @@ import { assertPortFree, listen, type Listening } from './net/listen.js';
 import { dropBackupMarker, readBackupMarker, type BackupMarker } from './server/backup-marker.js';
 import { certificateNames, ensureServerIdentity, type ServerIdentity } from './server/identity.js';
 import { startHousekeeping } from './server/housekeeping.js';
-import { nextIdentityStatus, settleRollover, startAnnouncing } from './server/rollover.js';
+import { RolloverStatus, settleRollover, startAnnouncing } from './server/rollover.js';
 import { cliUser } from './server/os-account.js';
 import { packageRoot } from './package-root.js';
 import { lockDataDir } from './store/data-dir-lock.js';
@@ -88,6 +88,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   }
   const restoredFrom = readBackupMarker(config.dataDir);
   const announcement = await startAnnouncing(store, config.dataDir, identity.sfp, startedAt, log);
+  const rollover = new RolloverStatus(store, announcement, now);
   const pastWindows = new SkewHistory(store.settings).startRun(Math.floor(now() / 1000), config.clockSkewSec, { restored: restoredFrom !== null });
   if (restoredFrom) await startOnRestoredCopy(store, config, log, restoredFrom, startedAt);
   for (const w of pastWindows) {
@@ -144,7 +145,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         pairingHistory: { requests: entryCount(store.pairing), days: config.pairingHistoryDays },
         disk: store.space && { freeBytes: store.space.free, minFreeBytes: store.space.minFreeBytes, low: store.space.low },
         threads: await fronts.status(),
-        nextIdentity: nextIdentityStatus(store, announcement),
+        nextIdentity: rollover.current(),
       }),
     };
     const sessions = new Sessions(store, { idleMs: config.sessionIdleSec * 1000, maxAgeMs: config.sessionMaxAgeSec * 1000 }, now);

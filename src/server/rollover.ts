@@ -45,14 +45,35 @@ export async function startAnnouncing(store: Store, dataDir: string, currentSfp:
   return announcement;
 }
 
+/** A count of the terminals seen since is taken again at most this often… */
+const RECOUNT_MIN_MS = 1_000;
+/** …and, when it takes longer, so that counting holds the admin thread at most this share of its time. */
+const RECOUNT_SHARE = 0.05;
+
 /**
  * For `server.status`. Master and gate record a terminal as seen (by its pinned key only) at most every 10 s, and the
- * first call of a run always: every terminal seen since the announcement began has had an answer carrying it. One read
- * of the last-seen table, during a rollover only.
+ * first call of a run always: every terminal seen since the announcement began has had an answer carrying it. The count
+ * reads the whole last-seen table: 22 ms a status with 100,000 terminals, where the rest of it took 1.4 ms. Any session
+ * may ask for the status (a viewer's too, in a loop; each open Server view every 5 s), so the count is kept and taken
+ * again at most once a second, or less often when it is slow; last-seen times are 10 s coarse anyway.
  */
-export function nextIdentityStatus(store: Store, announcement: Announcement | null): NextIdentityStatus | null {
-  if (announcement === null) return null;
-  let seen = 0;
-  for (const at of store.lastSeen.getRange().map(({ value }) => value)) if (at >= announcement.announcedSince) seen++;
-  return { sfp: announcement.sfp, announcedSince: new Date(announcement.announcedSince).toISOString(), terminalsSeenSince: seen };
+export class RolloverStatus {
+  private seen = 0;
+  private countAgainAt = -Infinity;
+
+  constructor(private readonly store: Store, private readonly announcement: Announcement | null, private readonly now: () => number = Date.now) {}
+
+  current(): NextIdentityStatus | null {
+    const announcement = this.announcement;
+    if (announcement === null) return null;
+    const now = this.now();
+    if (now >= this.countAgainAt) {
+      const started = performance.now();
+      let seen = 0;
+      for (const at of this.store.lastSeen.getRange().map(({ value }) => value)) if (at >= announcement.announcedSince) seen++;
+      this.seen = seen;
+      this.countAgainAt = now + Math.max(RECOUNT_MIN_MS, (performance.now() - started) / RECOUNT_SHARE);
+    }
+    return { sfp: announcement.sfp, announcedSince: new Date(announcement.announcedSince).toISOString(), terminalsSeenSince: this.seen };
+  }
 }
