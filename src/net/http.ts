@@ -171,7 +171,7 @@ export function errorReply(error: unknown, log: Logger, context: Record<string, 
   return { status: 500, body: { error: 'internal_error', message: 'the server failed to process the request' } };
 }
 
-export function notFound(res: HttpResponse, req: HttpRequest): void {
+export function notFound(res: HttpResponse, req: HttpRequest, nextSfp: string | null = null): void {
   const exchange = beginExchange(res);
-  send(exchange, { status: 404, body: { error: 'not_found', message: `no route ${req.getCaseSensitiveMethod().toUpperCase()} ${req.getUrl()}` } });
+  send(exchange, { status: 404, body: { error: 'not_found', message: `no route ${req.getCaseSensitiveMethod().toUpperCase()} ${req.getUrl()}` } }, false, nextSfp);
 }

@@ -144,6 +144,7 @@ export function createTerminalService<Auth>(opts: TerminalServiceOptions<Auth>):
     }
   };
   for (const route of opts.routes) app[route.method](route.path, serve);
-  app.any('/*', notFound);
+  // Announced here too: PROTOCOL.md promises the header on every answer of gate and master.
+  app.any('/*', (res, req) => notFound(res, req, opts.nextSfp));
   return app;
 }

@@ -10,6 +10,7 @@ import { AdminClient } from '../../src/admin/admin-client.js';
 import type { ServerStatus } from '../../src/protocol/types.js';
 import { ok, serverCli, terminalCli } from '../helpers/cli.js';
 import { addOperator, connectOperator, type TestOperator } from '../helpers/operator.js';
+import { rawRequest } from '../helpers/raw-terminal.js';
 import { startServerProcess, tempDir, type ServerProcess } from '../helpers/server-process.js';
 
 let server: ServerProcess;
@@ -123,6 +124,12 @@ describe('a rollover', () => {
     ok(await terminalCli(follower, ['ping']));
     expect(ok(await terminalCli(follower, ['status']))).toMatchObject({ pinnedSfp: oldSfp, announcedSfp: nextSfp });
     expect(ok(await terminalCli(absent, ['status'])).announcedSfp).toBeNull();
+
+    // Every answer gate and master give carries it (PROTOCOL.md), an unknown route's 404 and an unsigned call's 401 too.
+    for (const url of [`${server.masterUrl}/api/v1/nope`, `${server.gateUrl}/nope`, `${server.masterUrl}/api/v1/ping`]) {
+      const reply = await rawRequest(url, 'POST', { 'content-type': 'application/json' }, Buffer.from('{}'));
+      expect([reply.status, reply.headers['pairing-next-sfp']], url).toEqual([url.endsWith('/ping') ? 401 : 404, nextSfp]);
+    }
 
     const status = await statusUntil((s) => s.nextIdentity?.terminalsSeenSince === 1);
     expect(status.nextIdentity).toMatchObject({ sfp: nextSfp, terminalsSeenSince: 1 });
