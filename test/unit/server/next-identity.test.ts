@@ -47,6 +47,9 @@ describe('the next identity', () => {
     expect(certificateFingerprint(identityPaths(dir).certFile)).toBe(next.sfp);
     expect(pairBelongs(identityPaths(dir))).toBe(true);
     expect(readPreviousIdentity(dir)?.sfp).toBe(sfp);
+    // Every private key the rollover writes or moves stays owner-only, in an owner-only folder.
+    const modeOf = (file: string): number => fs.statSync(file).mode & 0o777;
+    expect([identityPaths(dir).keyFile, readPreviousIdentity(dir)!.keyFile, path.join(dir, 'tls')].map(modeOf)).toEqual([0o600, 0o600, 0o700]);
     expect(readNextIdentity(dir)).toBeNull();
     expect(codeOf(() => promoteNextIdentity(dir))).toBe('not_found');
   });
