@@ -140,6 +140,9 @@ describe('a rollover', () => {
     await server.stop();
     expect(ok(await identity(['promote']))).toEqual({ sfp: nextSfp, previousSfp: oldSfp });
     expect(ok(await identity(['status']))).toEqual({ current: nextSfp, next: null, announcedSince: null, previous: oldSfp });
+    // Written by the commands with the server stopped, their entries go on the chain the server wrote.
+    const offline = ok(await serverCli(['audit', 'verify', '--json', '--data-dir', server.dataDir]));
+    expect(offline.ok).toBe(true);
     const { dataDir, ports } = server;
     server = await startServerProcess({ dataDir, ports });
     expect(server.sfp).toBe(nextSfp);
@@ -157,6 +160,10 @@ describe('a rollover', () => {
     // The old procedure still brings it back: the new SFP checked with the operator, its pairing kept.
     expect(ok(await terminalCli(absent, ['pair', '--expect-sfp', nextSfp])).status).toBe('trusted');
     expect(ok(await terminalCli(absent, ['ping'])).serverTime).toBeTruthy();
+    // And the server's own entries since (the offline ones logged, the approvals of this start) go on from them.
+    const online = ok(await serverCli(['audit', 'verify', '--json', '--data-dir', server.dataDir]));
+    expect(online.ok).toBe(true);
+    expect(online.entries).toBeGreaterThanOrEqual(offline.entries);
   });
 
   it('never takes an announcement from a server that does not present the pin', async () => {
