@@ -167,6 +167,21 @@ describe.each([
     expect((await alice.request<Page>('cash.next', { cursor: first.next, limit: 2 })).events.length).toBe(2);
   });
 
+  it('continues one terminal\'s export only for that terminal and that operator: its cursor edited to another serial is refused', async () => {
+    const first = await alice.request<Page>('cash.export', { serial: 'CSH-B', limit: 1 });
+    expect(first.next).not.toBeNull();
+    const [body, mac] = first.next!.split('.');
+    const cursor = JSON.parse(Buffer.from(body!, 'base64url').toString());
+    // Read through the terminal's index: where it stopped among that terminal's events.
+    expect(cursor).toMatchObject({ range: { serial: 'CSH-B' }, at: { by: 'serial' } });
+    const edit = (changed: object): string => `${Buffer.from(JSON.stringify({ ...cursor, ...changed })).toString('base64url')}.${mac}`;
+    expect(await refusalCode(alice.request('cash.next', { cursor: edit({ range: { ...cursor.range, serial: 'CSH-A' } }) }))).toBe('invalid_field');
+    expect(await refusalCode(alice.request('cash.next', { cursor: edit({ at: { by: 'serial', after: { ...cursor.at.after, receivedAt: 0 } } }) }))).toBe('invalid_field');
+    expect(await refusalCode(bob.request('cash.next', { cursor: first.next }))).toBe('invalid_field');
+    const next = await alice.request<Page>('cash.next', { cursor: first.next, limit: 1000 });
+    expect([...first.events, ...next.events].every((e) => e.serial === 'CSH-B')).toBe(true);
+  });
+
   it('cas cash-events list prints the newest events, as a table or as JSON', async () => {
     const json = await cas(['cash-events', 'list', 'CSH-A', '--limit', '5']);
     expect(json.code).toBe(0);
