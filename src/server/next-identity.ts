@@ -50,7 +50,15 @@ function readPair(files: TlsFiles, name: string): PreparedIdentity | null {
   if (!fs.existsSync(files.keyFile)) {
     throw new AppError('invalid_state', `${files.certFile} is there but ${files.keyFile} is not: the ${name} identity is incomplete (restore tls/ from a backup, or remove ${files.certFile})`);
   }
-  return { ...files, sfp: certificateFingerprint(files.certFile) };
+  // A pair cut short or edited by hand must stop here, named: promote would otherwise install a key the server cannot
+  // start with, and serve would fail with a bare OpenSSL message.
+  try {
+    const cert = new crypto.X509Certificate(fs.readFileSync(files.certFile));
+    if (!cert.checkPrivateKey(crypto.createPrivateKey(fs.readFileSync(files.keyFile)))) throw new Error('the key does not belong to the certificate');
+    return { ...files, sfp: fingerprint(cert.raw) };
+  } catch (error) {
+    throw new AppError('invalid_state', `${files.certFile} and ${files.keyFile} are not a whole pair (${error instanceof Error ? error.message : String(error)}): the ${name} identity is damaged (restore tls/ from a backup, or remove both files)`, undefined, { cause: error });
+  }
 }
 
 /** The SFP of the data dir's own current certificate, or null (a server started with --server-key/--server-cert has none). */

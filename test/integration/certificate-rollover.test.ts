@@ -189,3 +189,36 @@ describe('a rollover', () => {
     expect(ok(await terminalCli(follower, ['ping'])).serverTime).toBeTruthy();
   });
 });
+
+describe('an operator\'s mistakes at 3 a.m.', () => {
+  const tls = (file: string) => path.join(server.dataDir, 'tls', file);
+  const serveOnce = () => serverCli(['serve', '--data-dir', server.dataDir, '--host', '127.0.0.1', '--gate-port', String(server.ports.gate),
+    '--master-port', String(server.ports.master), '--admin-port', String(server.ports.admin)]);
+
+  it('a next pair damaged by hand is named, and neither served nor promoted', async () => {
+    await server.stop();
+    const current = server.sfp;
+    const prepared = ok(await identity(['prepare']));
+    const key = fs.readFileSync(tls('next.key'));
+    const cert = fs.readFileSync(tls('next.crt'));
+    const notWhole = (why: string) => new RegExp(`^error: invalid_state: \\S+next\\.crt and \\S+next\\.key are not a whole pair \\(${why}\\): the next identity is damaged`);
+
+    // Another key copied over next.key: promote would install a pair the server cannot start with.
+    fs.copyFileSync(tls('server.key'), tls('next.key'));
+    for (const result of [await identity(['status']), await identity(['promote']), await serveOnce()]) {
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(notWhole('the key does not belong to the certificate'));
+    }
+    expect((await serverCli(['fingerprint', '--data-dir', server.dataDir])).stdout.trim()).toBe(current);
+    expect(fs.existsSync(tls('next.crt'))).toBe(true);
+
+    // A certificate cut short.
+    fs.writeFileSync(tls('next.key'), key);
+    fs.writeFileSync(tls('next.crt'), cert.subarray(0, 100));
+    const cut = await identity(['status']);
+    expect(cut.code).toBe(1);
+    expect(cut.stderr).toMatch(notWhole('.+'));
+    fs.writeFileSync(tls('next.crt'), cert);
+    expect(ok(await identity(['status'])).next).toBe(prepared.sfp);
+  });
+});
