@@ -357,9 +357,11 @@ server.identity_promote.
 
 Start the server afterwards. Terminals that heard the announcement accept the new
 certificate at their next call and pin it; the others refuse it (server_pin_mismatch)
-until terminal pair --expect-sfp NEW_SFP. To go back, prepare the previous pair
-(identity prepare --server-key tls/previous.key --server-cert tls/previous.crt),
-and promote it in turn once terminals have heard it.
+until terminal pair --expect-sfp NEW_SFP (the SFP promote prints). Operators move their
+pin too (CAS_FINGERPRINT, the browser's certificate exception): the admin service
+presents the new certificate as well. To go back, prepare the previous pair (identity
+prepare --server-key DIR/tls/previous.key --server-cert DIR/tls/previous.crt), and
+promote it in turn once terminals have heard it.
 
 Options:
   --json              {sfp, previousSfp} as JSON

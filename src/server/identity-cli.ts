@@ -42,20 +42,35 @@ export async function runIdentityCommand(command: IdentityCommand, config: Confi
         `next identity prepared in ${next.certFile}${from === null ? ' (a new key)' : ` (a copy of the licence pair ${from.certFile})`}${next.replaced === null ? '' : `, replacing ${next.replaced}`}\n`
         + `next SFP ${next.sfp}\n         ${formatFingerprint(next.sfp)}\n`
         + 'Start the server: gate and master announce it to every terminal they answer. Once `cas server status` shows the\n'
-        + 'terminals seen since, stop the server, run `pairing-server identity promote` and start it again.\n');
+        + `terminals seen since, stop the server, run \`pairing-server identity promote --data-dir ${config.dataDir}\` and start it again.\n`);
       return;
     }
     case 'identity promote': {
-      const done = await whileStopped(config, 'server.identity_promote', {}, () => promoteNextIdentity(config.dataDir), (r) => ({ sfp: r.sfp, previousSfp: r.previousSfp }));
+      const done = await whileStopped(config, 'server.identity_promote', {}, () => promoteNextIdentity(config.dataDir), (r) => ({ sfp: r.sfp, previousSfp: r.previousSfp }))
+        .catch((error: unknown) => Promise.reject(afterPromote(error, config.dataDir)));
       const licence = config.serverCertFile === null ? '' : 'Start the server without --server-key/--server-cert (or with the licence pair you prepared): with the old pair it still serves the old certificate.\n';
       out(done, `the next identity is now the current one: SFP ${done.sfp}\n         ${formatFingerprint(done.sfp)}\n`
         + (done.previousSfp === null ? '' : `the old pair is kept as tls/previous.key and tls/previous.crt (SFP ${done.previousSfp})\n`)
         + licence
         + 'Start the server: terminals that heard the announcement accept the new certificate at their next call and pin it;\n'
-        + 'the others refuse it (server_pin_mismatch) until told: terminal pair --expect-sfp NEW_SFP (docs/ADMIN-OPS.md).\n');
+        + `the others refuse it (server_pin_mismatch) until told: terminal pair --expect-sfp ${done.sfp} (docs/ADMIN-OPS.md).\n`
+        // The admin service presents the new certificate too: a pinned cas would refuse it at 3 a.m. with no idea why.
+        + `Operators move their pin too: CAS_FINGERPRINT=${done.sfp} (or cas --data-dir on this machine), and accept the new certificate in the browser.\n`);
       return;
     }
   }
+}
+
+/**
+ * A second promote (a retry after a restart that seemed to fail, say) finds nothing prepared: say what the last one did,
+ * so that nobody prepares and promotes again to "fix" a rollover that is done.
+ */
+function afterPromote(error: unknown, dataDir: string): unknown {
+  if (!(error instanceof AppError) || error.code !== 'not_found') return error;
+  const previous = readPreviousIdentity(dataDir)?.sfp ?? null;
+  const current = currentDataDirSfp(dataDir);
+  if (previous === null || current === null) return error;
+  return new AppError('not_found', `${error.message}. The last promote is done: the current SFP is ${current} (the previous one, ${previous}, is kept as tls/previous.*); \`identity status\` shows both`);
 }
 
 interface IdentityStatus {

@@ -221,4 +221,21 @@ describe('an operator\'s mistakes at 3 a.m.', () => {
     fs.writeFileSync(tls('next.crt'), cert);
     expect(ok(await identity(['status'])).next).toBe(prepared.sfp);
   });
+
+  it('promote names the new SFP for the terminals left and the operators\' pin; a second promote says the first is done', async () => {
+    const previous = server.sfp;
+    const next = ok(await identity(['status'])).next as string;
+    const promoted = await serverCli(['identity', 'promote', '--data-dir', server.dataDir]);
+    expect(promoted.code).toBe(0);
+    expect(promoted.stdout).toContain(`until told: terminal pair --expect-sfp ${next} (docs/ADMIN-OPS.md).`);
+    expect(promoted.stdout).toContain(`Operators move their pin too: CAS_FINGERPRINT=${next} `);
+
+    const again = await identity(['promote']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(`no next identity is prepared: \`pairing-server identity prepare\` makes one, and the server announces it to terminals from its next start. The last promote is done: the current SFP is ${next} (the previous one, ${previous}, is kept as tls/previous.*)`);
+
+    const { dataDir, ports } = server;
+    server = await startServerProcess({ dataDir, ports });
+    expect(server.sfp).toBe(next);
+  });
 });
