@@ -199,7 +199,7 @@ function serverStatus(r: Row, raw: unknown): string {
   const report = (t: Row): Row => (isRow(t.report) ? t.report : {});
   const counts = (c: unknown): string => (isRow(c) ? `${text(c.answered)}/${text(c.refused)}/${text(c.failed)}` : '');
   const head = `server up ${duration(r.uptimeSec)} (since ${time(r.startedAt)}), ${text(r.terminals)} terminals created${history(r.pairingHistory)}, RSS ${mib(r.rssBytes)}${disk(r.disk)}\n`;
-  return head + nextIdentity(r.nextIdentity, r.terminals) + table(threads, raw, [
+  return head + nextIdentity(r.nextIdentity, r.terminals, Date.parse(String(r.startedAt)) + r.uptimeSec * 1000) + table(threads, raw, [
     ['THREAD', (t) => t.thread], ['STATE', (t) => t.state], ['SINCE', (t) => time(t.startedAt)], ['RESTARTS', (t) => t.restarts],
     ['LEASES', (t) => t.leases], ['ACTORS', (t) => report(t).actors],
     ['BUSY', (t) => (typeof report(t).busy === 'number' ? `${Math.round((report(t).busy as number) * 100)}%` : '')],
@@ -209,10 +209,21 @@ function serverStatus(r: Row, raw: unknown): string {
   ]);
 }
 
-/** A certificate rollover under way (docs/ADMIN-OPS.md, "Replacing the server certificate"): who can follow the switch. */
-function nextIdentity(value: unknown, terminals: unknown): string {
+/**
+ * A certificate rollover under way (docs/ADMIN-OPS.md, "Replacing the server certificate"): who can follow the switch,
+ * for how long the fleet has had to call in (by the server's clock: `now` is when it answered), and, for deciding when
+ * to promote, how many are left and where to find them.
+ */
+function nextIdentity(value: unknown, terminals: unknown, now: number): string {
   if (!isRow(value) || typeof value.sfp !== 'string') return '';
-  return `next certificate SFP ${text(value.sfp)} announced since ${time(value.announcedSince)}: ${text(value.terminalsSeenSince)} of ${text(terminals)} terminals seen since follow the switch\n`;
+  const since = Date.parse(String(value.announcedSince));
+  const age = Number.isFinite(now) && Number.isFinite(since) ? ` (for ${duration(Math.max(0, Math.floor((now - since) / 1000)))})` : '';
+  const seen = typeof value.terminalsSeenSince === 'number' ? value.terminalsSeenSince : 0;
+  const left = typeof terminals === 'number' ? terminals - seen : 0;
+  const rest = left > 0
+    ? `\n  the other ${left}, if paired, will need terminal pair --expect-sfp ${text(value.sfp)} after identity promote (cas terminals list --state paired: LAST SEEN before ${time(value.announcedSince)})`
+    : '';
+  return `next certificate SFP ${text(value.sfp)} announced since ${time(value.announcedSince)}${age}: ${text(value.terminalsSeenSince)} of ${text(terminals)} terminals seen since follow the switch${rest}\n`;
 }
 
 /** How many pairing requests the store holds, and for how long it keeps them. */

@@ -62,6 +62,9 @@ describe('a prepared next certificate', () => {
     const line = page.locator('#server-next-identity', { hasText: '; 1 of 2 terminals seen since will follow the switch' });
     await line.waitFor({ timeout: 15_000 });
     expect(await line.textContent()).toContain(nextSfp);
+    // For how long the fleet has had to call in, and how many are left, for the operator deciding when to promote.
+    expect(await line.textContent()).toMatch(/ is announced to terminals since .+ \(for (under a minute|\d+ min)\); /);
+    expect(await line.textContent()).toContain('The other 1, if paired, will need terminal pair --expect-sfp after it: on the Terminals view, those last seen before ');
     await screenshot(page, 'server-rollover');
   });
 });

@@ -19,6 +19,11 @@ function uptime(seconds) {
   return d > 0 ? `${d} d ${hours} h` : hours > 0 ? `${hours} h ${m} min` : `${m} min`;
 }
 
+/** Seconds since the announcement began, by the server's clock (its start plus its uptime, as of this answer). */
+function announcedFor(status) {
+  return Math.max(0, Math.floor((Date.parse(status.startedAt) + status.uptimeSec * 1000 - Date.parse(status.nextIdentity.announcedSince)) / 1000));
+}
+
 /** "answered / refused / failed", the failed part flagged when there is any. */
 function counts(c) {
   if (!c) return '—';
@@ -52,9 +57,11 @@ export function serverView(ctx) {
         status.nextIdentity
           ? h('p', { id: 'server-next-identity' }, 'Certificate rollover: the next SFP ',
             h('span', { class: 'mono' }, status.nextIdentity.sfp),
-            ` is announced to terminals since ${formatTime(status.nextIdentity.announcedSince)}; `,
+            ` is announced to terminals since ${formatTime(status.nextIdentity.announcedSince)} (${announcedFor(status) < 60 ? 'for under a minute' : `for ${uptime(announcedFor(status))}`}); `,
             `${status.nextIdentity.terminalsSeenSince.toLocaleString()} of ${status.terminals.toLocaleString()} terminals seen since will follow the switch (pairing-server identity promote). `,
-            'The others will need terminal pair --expect-sfp.')
+            status.terminals > status.nextIdentity.terminalsSeenSince
+              ? `The other ${(status.terminals - status.nextIdentity.terminalsSeenSince).toLocaleString()}, if paired, will need terminal pair --expect-sfp after it: on the Terminals view, those last seen before ${formatTime(status.nextIdentity.announcedSince)}, or never.`
+              : 'Every terminal has been seen since.')
           : null,
         h('p', { class: 'hint' }, 'Answers are counted per thread since it started: answered / refused (4xx) / failed (5xx). ' +
           'Actors are the terminals heard from within the actor idle time; busy is the share of the last 5 s the thread worked.'));
