@@ -117,7 +117,7 @@ async function whileStopped<T>(config: Config, action: IdentityAction, detail: R
   } catch (error) {
     if (!(error instanceof AppError) || error.code !== 'conflict') throw error;
     const pid = typeof error.details?.pid === 'number' ? ` (pid ${error.details.pid})` : '';
-    throw new AppError('conflict', `${action.replace('server.identity_', 'identity ')} needs the server stopped: a pairing-server${pid} runs on ${config.dataDir}, and reads tls/ only at its start. Stop it, run this again, and start it`, error.details);
+    throw new AppError('conflict', `${action.replace('server.identity_', 'identity ')} needs the server stopped: a pairing-server${pid} runs on ${config.dataDir}, and reads tls/ only at its start; nothing was changed. Stop it, run this again, and start it.`, error.details);
   }
   try {
     const store = Store.open(config.dataDir);

@@ -79,6 +79,7 @@ describe('identity prepare and promote', () => {
     const running = await identity(['prepare']);
     expect(running.code).toBe(1);
     expect(running.stderr).toMatch(/^error: conflict: identity prepare needs the server stopped: a pairing-server \(pid \d+\) runs on /);
+    expect(running.stderr).toContain('; nothing was changed. Stop it, run this again, and start it.');
     expect(fs.existsSync(path.join(server.dataDir, 'tls', 'next.crt'))).toBe(false);
 
     await server.stop();
