@@ -322,7 +322,9 @@ Examples:
 Prepares the server's next TLS identity beside the current one, as tls/next.key and
 tls/next.crt (owner-only): a new ECDSA P-256 key and self-signed certificate, or a
 copy of the licence pair given with --server-key/--server-cert (here they name the NEXT
-pair, not the one the server runs with). Prints the next SFP.
+pair, not the one the server runs with). Prints the next SFP. The certificate the server
+serves is refused (conflict): the data dir's own, and the licence pair that
+PAIRING_SERVER_KEY/PAIRING_SERVER_CERT in the environment give it.
 
 Needs the server stopped (it takes the data dir's lock; the server reads tls/ only at
 its start). From its next start gate and master announce the next SFP on every answer

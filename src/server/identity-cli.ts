@@ -2,6 +2,7 @@
  * @module `pairing-server identity prepare|promote|status`: the server certificate's rollover, offline on the data dir.
  * prepare and promote need the server stopped (they take the data dir's lock) and are audited as `server.identity_*`.
  */
+import path from 'node:path';
 import type { Config } from '../config.js';
 import { formatFingerprint } from '../crypto/fingerprint.js';
 import { AppError } from '../errors.js';
@@ -36,7 +37,7 @@ export async function runIdentityCommand(command: IdentityCommand, config: Confi
     case 'identity prepare': {
       const from = config.serverKeyFile !== null && config.serverCertFile !== null ? { keyFile: config.serverKeyFile, certFile: config.serverCertFile } : null;
       const detail = { from: from === null ? 'generated' : 'licence', force: flags.force };
-      const next = await whileStopped(config, 'server.identity_prepare', detail, () => prepareNextIdentity(config, { from, force: flags.force }),
+      const next = await whileStopped(config, 'server.identity_prepare', detail, () => prepareNextIdentity(config, { from, force: flags.force, served: licenceInEnvironment() }),
         (r) => ({ sfp: r.sfp, replaced: r.replaced }));
       out({ sfp: next.sfp, replaced: next.replaced, certFile: next.certFile },
         `next identity prepared in ${next.certFile}${from === null ? ' (a new key)' : ` (a copy of the licence pair ${from.certFile})`}${next.replaced === null ? '' : `, replacing ${next.replaced}`}\n`
@@ -79,6 +80,21 @@ interface IdentityStatus {
   /** Since when a running server announced the next (the store's record), if one did. */
   announcedSince: string | null;
   previous: string | null;
+}
+
+/**
+ * The SFP of the licence certificate PAIRING_SERVER_CERT names, or null: a service deployed with its licence in the
+ * environment serves that one, and `identity prepare` run in the same environment would otherwise copy it as the next.
+ */
+function licenceInEnvironment(): string | null {
+  const file = process.env.PAIRING_SERVER_CERT?.trim();
+  if (!file) return null;
+  try {
+    return certificateFingerprint(path.resolve(file));
+  } catch {
+    // Unreadable: `serve` says so at its start; prepare makes no claim about it.
+    return null;
+  }
 }
 
 /** Reads only, also while the server runs. With --server-cert the current certificate is that one, as `fingerprint` takes it. */

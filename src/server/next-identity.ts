@@ -72,7 +72,11 @@ export function currentDataDirSfp(dataDir: string): string | null {
  * copy of the licence pair `from`. MUST run under the data dir's lock (the server stopped): `serve` reads tls/ only at
  * its start, and tls/ has one writer at a time. A next already prepared is replaced only with `force`.
  */
-export function prepareNextIdentity(config: Config, opts: { from: TlsFiles | null; force: boolean }): PreparedIdentity & { replaced: string | null } {
+/**
+ * `served`: the SFP of a certificate the server is configured to present besides the data dir's own (a licence pair in
+ * PAIRING_SERVER_KEY/CERT), which a next identity must not be either.
+ */
+export function prepareNextIdentity(config: Config, opts: { from: TlsFiles | null; force: boolean; served?: string | null }): PreparedIdentity & { replaced: string | null } {
   const dataDir = config.dataDir;
   finishPromotion(dataDir);
   const prepared = readNextIdentity(dataDir);
@@ -96,6 +100,10 @@ export function prepareNextIdentity(config: Config, opts: { from: TlsFiles | nul
   }
   const sfp = fingerprint(new crypto.X509Certificate(certPem).raw);
   if (sfp === currentDataDirSfp(dataDir)) throw new AppError('conflict', `${opts.from?.certFile ?? 'that certificate'} is the current one (SFP ${sfp}): the next identity must be another certificate`);
+  if (sfp === opts.served) {
+    // Announced, it would be refused at the next start as the certificate served, and the operator told it was prepared.
+    throw new AppError('conflict', `${opts.from?.certFile ?? 'that certificate'} is the licence pair PAIRING_SERVER_KEY/PAIRING_SERVER_CERT give the server, the one it serves now (SFP ${sfp}): the next identity must be another certificate. Pass the new licence pair with --server-key/--server-cert, or leave both out for a new key`);
+  }
   const files = nextIdentityPaths(dataDir);
   fs.mkdirSync(path.dirname(files.keyFile), { recursive: true, mode: 0o700 });
   // MUST drop the old certificate first and write it last: a certificate beside a key is a whole pair (readNextIdentity).

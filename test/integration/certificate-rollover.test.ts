@@ -8,10 +8,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminClient } from '../../src/admin/admin-client.js';
 import type { ServerStatus } from '../../src/protocol/types.js';
-import { ok, serverCli, terminalCli } from '../helpers/cli.js';
+import { createSelfSignedCertificate, generateKeyPair } from '../../src/crypto/certificates.js';
+import { ok, runCli, serverCli, terminalCli } from '../helpers/cli.js';
 import { addOperator, connectOperator, type TestOperator } from '../helpers/operator.js';
 import { rawRequest } from '../helpers/raw-terminal.js';
-import { startServerProcess, tempDir, type ServerProcess } from '../helpers/server-process.js';
+import { SERVER_CLI, startServerProcess, tempDir, type ServerProcess } from '../helpers/server-process.js';
 
 let server: ServerProcess;
 let alice: TestOperator;
@@ -238,5 +239,28 @@ describe('an operator\'s mistakes at 3 a.m.', () => {
     const { dataDir, ports } = server;
     server = await startServerProcess({ dataDir, ports });
     expect(server.sfp).toBe(next);
+  });
+
+  it('prepare refuses the licence pair the environment gives the server, the one it serves, and takes another one', async () => {
+    await server.stop();
+    const licence = (name: string) => {
+      const dir = tempDir(name);
+      const { privateKeyPem } = generateKeyPair('ec');
+      fs.writeFileSync(path.join(dir, 'licence.key'), privateKeyPem, { mode: 0o600 });
+      fs.writeFileSync(path.join(dir, 'licence.crt'), createSelfSignedCertificate({ privateKeyPem, commonName: 'pairing.example', days: 30, altNames: ['127.0.0.1'] }).certPem);
+      return { key: path.join(dir, 'licence.key'), cert: path.join(dir, 'licence.crt') };
+    };
+    const served = licence('licence-served');
+    const env = { PAIRING_SERVER_KEY: served.key, PAIRING_SERVER_CERT: served.cert };
+    const copied = await runCli(SERVER_CLI, ['identity', 'prepare', '--data-dir', server.dataDir], undefined, env);
+    expect(copied.code).toBe(1);
+    expect(copied.stderr).toContain(`error: conflict: ${served.cert} is the licence pair PAIRING_SERVER_KEY/PAIRING_SERVER_CERT give the server, the one it serves now`);
+    expect(ok(await identity(['status'])).next).toBeNull();
+
+    // A new licence pair given with the flags, in the same environment: that is the next one.
+    const renewed = licence('licence-renewed');
+    const prepared = await runCli(SERVER_CLI, ['identity', 'prepare', '--json', '--data-dir', server.dataDir, '--server-key', renewed.key, '--server-cert', renewed.cert], undefined, env);
+    expect(prepared.code).toBe(0);
+    expect(ok(await identity(['status'])).next).toBe(prepared.json.sfp);
   });
 });
