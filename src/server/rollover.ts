@@ -31,13 +31,17 @@ export function settleRollover(dataDir: string, log: Logger): void {
  */
 export async function startAnnouncing(store: Store, dataDir: string, currentSfp: string, now: number, log: Logger): Promise<Announcement | null> {
   const next = readNextIdentity(dataDir);
-  if (next === null) return null;
-  if (next.sfp === currentSfp) {
-    // A server started with --server-key/--server-cert of the prepared pair: there is nothing to announce.
-    log.warn({ sfp: next.sfp }, 'the prepared next identity is the certificate this server serves: not announced; `pairing-server identity promote` (server stopped) makes it the data dir\'s own');
+  const kept = store.settings.get('next-identity');
+  if (next === null || next.sfp === currentSfp) {
+    // A run that announces nothing ends the announcement: its answers without the header make terminals forget it, so a
+    // pair prepared again later is announced from then on, not from a date when terminals last heard it.
+    if (kept !== undefined) await store.settings.remove('next-identity');
+    if (next !== null) {
+      // A server started with --server-key/--server-cert of the prepared pair: there is nothing to announce.
+      log.warn({ sfp: next.sfp }, 'the prepared next identity is the certificate this server serves: not announced; `pairing-server identity promote` (server stopped) makes it the data dir\'s own');
+    }
     return null;
   }
-  const kept = store.settings.get('next-identity');
   const announcement = kept?.sfp === next.sfp ? kept : { sfp: next.sfp, announcedSince: now };
   if (announcement !== kept) await store.settings.put('next-identity', announcement);
   log.info({ nextSfp: announcement.sfp, announcedSince: new Date(announcement.announcedSince).toISOString() },

@@ -34,6 +34,10 @@ export class Settings {
     return this.db.put(key, value);
   }
 
+  remove(key: SettingKey): Promise<boolean> {
+    return this.db.remove(key);
+  }
+
   /** Inside a transaction (Store.atomically), or a write of its own. */
   putSync<K extends SettingKey>(key: K, value: SettingsRecords[K]): void {
     this.db.putSync(key, value);

@@ -8,7 +8,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { RolloverStatus } from '../../../src/server/rollover.js';
+import { loadConfig } from '../../../src/config.js';
+import { createLogger } from '../../../src/logger.js';
+import { ensureServerIdentity } from '../../../src/server/identity.js';
+import { nextIdentityPaths, prepareNextIdentity } from '../../../src/server/next-identity.js';
+import { RolloverStatus, startAnnouncing } from '../../../src/server/rollover.js';
 import { Store } from '../../../src/store/store.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rollover-status-'));
@@ -45,6 +49,33 @@ describe('the rollover status', () => {
       expect(new RolloverStatus(store, null).current()).toBeNull();
     } finally {
       await store.close();
+    }
+  });
+
+  it('announces a pair prepared again after a run without it from that run on, not from when terminals last heard it', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rollover-again-'));
+    const config = loadConfig({ 'data-dir': dataDir, host: '127.0.0.1' }, {});
+    const current = ensureServerIdentity(config).sfp;
+    const log = createLogger({ level: 'silent', pretty: false });
+    const store = Store.open(dataDir, { fieldKey: false });
+    try {
+      const next = prepareNextIdentity(config, { from: null, force: false });
+      const key = fs.readFileSync(next.keyFile);
+      const cert = fs.readFileSync(next.certFile);
+      expect(await startAnnouncing(store, dataDir, current, 1_000, log)).toEqual({ sfp: next.sfp, announcedSince: 1_000 });
+      // A restart keeps the date.
+      expect(await startAnnouncing(store, dataDir, current, 2_000, log)).toEqual({ sfp: next.sfp, announcedSince: 1_000 });
+      // Withdrawn: a run answers without the header, and terminals forget it.
+      fs.rmSync(next.certFile);
+      fs.rmSync(next.keyFile);
+      expect(await startAnnouncing(store, dataDir, current, 3_000, log)).toBeNull();
+      // The same pair again (a licence's files): terminals hear it from this run on.
+      fs.writeFileSync(nextIdentityPaths(dataDir).keyFile, key, { mode: 0o600 });
+      fs.writeFileSync(nextIdentityPaths(dataDir).certFile, cert, { mode: 0o600 });
+      expect(await startAnnouncing(store, dataDir, current, 4_000, log)).toEqual({ sfp: next.sfp, announcedSince: 4_000 });
+    } finally {
+      await store.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });
