@@ -114,11 +114,17 @@ async function identityStatus(config: Config): Promise<IdentityStatus> {
   return { current, next, announcedSince, previous: readPreviousIdentity(config.dataDir)?.sfp ?? null };
 }
 
+/** As `cas` writes times: 2026-12-07 01:46:18Z. */
+const timeText = (iso: string): string => iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+
+/** An SFP as `pairing-server fingerprint` prints it, and below it with colons, as a browser's certificate viewer shows it. */
+const sfpLines = (sfp: string): string => `${sfp}\n         ${formatFingerprint(sfp)}`;
+
 function statusText(s: IdentityStatus): string {
-  const announced = s.next === null ? '' : s.announcedSince === null ? '  (not announced yet: start the server)' : `  (announced since ${s.announcedSince})`;
-  return `current  ${s.current ?? '(none in the data dir: the server runs with --server-key/--server-cert)'}\n`
-    + `next     ${s.next ?? '(none prepared)'}${announced}\n`
-    + `previous ${s.previous ?? '(none)'}\n`;
+  const announced = s.next === null ? '' : s.announcedSince === null ? '\n         not announced yet: start the server' : `\n         announced since ${timeText(s.announcedSince)}`;
+  return `current  ${s.current === null ? '(none in the data dir: the server runs with --server-key/--server-cert)' : sfpLines(s.current)}\n`
+    + `next     ${s.next === null ? '(none prepared)' : sfpLines(s.next)}${announced}\n`
+    + `previous ${s.previous === null ? '(none)' : sfpLines(s.previous)}\n`;
 }
 
 /**

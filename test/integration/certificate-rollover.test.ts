@@ -136,6 +136,10 @@ describe('a rollover', () => {
     const status = await statusUntil((s) => s.nextIdentity?.terminalsSeenSince === 1);
     expect(status.nextIdentity).toMatchObject({ sfp: nextSfp, terminalsSeenSince: 1 });
     expect(ok(await identity(['status'])).announcedSince).toBe(status.nextIdentity!.announcedSince);
+    // Read by a person: each SFP also with colons, as a browser shows it, and the time as cas writes it.
+    const text = (await serverCli(['identity', 'status', '--data-dir', server.dataDir])).stdout;
+    expect(text).toContain(`next     ${nextSfp}\n         ${nextSfp.match(/../g)!.join(':').toUpperCase()}\n         announced since `);
+    expect(text).toMatch(/announced since \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\n/);
   });
 
   it('after promote and a restart the terminal that heard it calls on and pins the new SFP; the one that did not is refused', async () => {
