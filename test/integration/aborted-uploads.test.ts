@@ -262,8 +262,9 @@ describe('slow uploads from many addresses', () => {
   }, 30_000);
 
   it('hold at most a quarter of the gate\'s places: the one arriving longest of the address sending the most gives way, and a whole request is served', async () => {
-    // One thread, so all of them meet one gate's 512 places; a high global rate, so only the uploads limit them.
-    const single = await startServerProcess({ extraArgs: ['--threads', '1', '--gate-global-rate', '100000'] });
+    // One thread, so all of them meet one gate's 512 places; a high global rate, so only the uploads limit them; a
+    // deadline far beyond the test's, so that none is dropped as late on a loaded machine and only displacement counts.
+    const single = await startServerProcess({ extraArgs: ['--threads', '1', '--gate-global-rate', '100000', '--body-deadline', '120'] });
     const held: { socket: tls.TLSSocket; answer: Promise<string> }[] = [];
     try {
       const operator = await connectOperator(single, await addOperator(single.dataDir, 'pat'));
@@ -302,9 +303,19 @@ describe('slow uploads to master from one paired terminal', () => {
   const event = (eventId: string): Buffer => Buffer.from(JSON.stringify({ eventId, currency: 'USD', denomination: 20, count: 1, at: new Date().toISOString() }));
 
   it('give way to each other, not to another terminal\'s upload still arriving on a slow link', async () => {
-    // One thread: master's 4,096 places, of which 1,024 may be bodies arriving.
-    const single = await startServerProcess({ extraArgs: ['--threads', '1'] });
+    // One thread: master's 4,096 places, of which 1,024 may be bodies arriving. A deadline far beyond the test's: the
+    // flood's 1,040 TLS connections took over the default 10 s on a loaded machine, and the slow terminal's body was
+    // then dropped as late, which is not what this test is about.
+    const single = await startServerProcess({ extraArgs: ['--threads', '1', '--body-deadline', '120'] });
     const sockets: tls.TLSSocket[] = [];
+    /** Bodies that go on arriving a byte every second, as on a slow link: uWS closes a connection 10 s without a byte. */
+    const dripping: { socket: tls.TLSSocket; body: Buffer; sent: number }[] = [];
+    const drip = setInterval(() => {
+      for (const upload of dripping) {
+        // Never the last byte: the body stays in arrival until the test sends the rest.
+        if (upload.sent < upload.body.length - 1 && !upload.socket.destroyed) upload.socket.write(upload.body.subarray(upload.sent, ++upload.sent));
+      }
+    }, 1_000);
     try {
       const operator = await connectOperator(single, await addOperator(single.dataDir, 'sam'));
       await operator.request('gate.open', { minutes: 10 });
@@ -317,26 +328,33 @@ describe('slow uploads to master from one paired terminal', () => {
       sockets.push(slow);
       const answer = answerOf(slow);
       slow.write(signedHead(slowLink, '/api/v1/cash-events', body) + body.subarray(0, 10).toString('latin1'));
+      const slowUpload = { socket: slow, body, sent: 10 };
+      dripping.push(slowUpload);
       await new Promise((resolve) => setTimeout(resolve, 200));
-      // The other terminal (one key: a stolen one will do) starts more slow bodies than there are places for them.
+      // The other terminal (one key: a stolen one will do) starts more slow bodies than there are places for them: 10
+      // first, on their own (connections made at once reach the server in any order), then 1,030 more.
       const first: Promise<string>[] = [];
-      for (let i = 0; i < 1_040; i += 52) {
-        await Promise.all(Array.from({ length: 52 }, async (_, j) => {
-          const junk = event(`junk-${i + j}`);
-          const socket = await connect(single.ports.master, '127.0.0.3');
-          sockets.push(socket);
-          if (i + j < 10) first.push(answerOf(socket));
-          socket.write(signedHead(flooder, '/api/v1/cash-events', junk) + junk.subarray(0, 1).toString('latin1'));
-        }));
-      }
+      const startJunk = async (n: number): Promise<void> => {
+        const junk = event(`junk-${n}`);
+        const socket = await connect(single.ports.master, '127.0.0.3');
+        sockets.push(socket);
+        if (n < 10) first.push(answerOf(socket));
+        socket.write(signedHead(flooder, '/api/v1/cash-events', junk) + junk.subarray(0, 1).toString('latin1'));
+        dripping.push({ socket, body: junk, sent: 1 });
+      };
+      await Promise.all(Array.from({ length: 10 }, (_, n) => startJunk(n)));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      for (let i = 10; i < 1_040; i += 52) await Promise.all(Array.from({ length: Math.min(52, 1_040 - i) }, (_, j) => startJunk(i + j)));
       // Its own oldest gave way: before, the slow terminal's upload (the oldest of all) did, answered 408.
       for (const text of await Promise.all(first)) expect(text).toMatch(/^HTTP\/1\.1 408 /);
-      slow.write(body.subarray(10));
+      dripping.splice(dripping.indexOf(slowUpload), 1);
+      slow.write(body.subarray(slowUpload.sent));
       expect(await answer).toMatch(/^HTTP\/1\.1 200 /);
       const { events } = await operator.request<{ events: { eventId: string }[] }>('cash.list', { serial: slowLink.serial });
       expect(events.map((e) => e.eventId)).toEqual(['slow-link-1']);
       await operator.close();
     } finally {
+      clearInterval(drip);
       for (const socket of sockets) socket.destroy();
       await single.stop();
     }
