@@ -38,15 +38,19 @@ export function hasCashEvents(store: Store, serial: string): boolean {
   return false;
 }
 
-/** The events at `positions` of one terminal's index, skipping any a retention run forgot between the two reads. */
-function eventsAt(store: Store, serial: string, positions: readonly SerialEventPosition[]): CashEventRecord[] {
+/** The events an index's entries name, in their order, skipping any a retention run forgot between the two reads. */
+function eventsAt(store: Store, entries: readonly { serial: string; eventId: string }[]): CashEventRecord[] {
   const events: CashEventRecord[] = [];
-  for (const { eventId } of positions) {
+  for (const { serial, eventId } of entries) {
     const record = store.cashEvents.get(compositeKey(serial, eventId));
     if (record) events.push(record);
   }
   return events;
 }
+
+/** Places in one terminal's index, as entries naming their events. */
+const ofSerial = (serial: string, positions: readonly SerialEventPosition[]): { serial: string; eventId: string }[] =>
+  positions.map(({ eventId }) => ({ serial, eventId }));
 
 /**
  * One terminal's events older than `before`, newest first; events received in the same millisecond by event id, last
@@ -57,7 +61,7 @@ function eventsAt(store: Store, serial: string, positions: readonly SerialEventP
  */
 export function newestOfSerial(store: Store, serial: string, before: EventPosition | null, limit: number): { events: CashEventRecord[]; more: boolean } {
   const positions = store.cashEventsBySerial.newest(serial, before, limit + 1);
-  return { events: eventsAt(store, serial, positions.slice(0, limit)), more: positions.length > limit };
+  return { events: eventsAt(store, ofSerial(serial, positions.slice(0, limit))), more: positions.length > limit };
 }
 
 /**
@@ -78,19 +82,13 @@ export async function receivedBetween(store: Store, range: ReceivedRange, from: 
     if (range.serial === null) return { events: [], next: null };
     const positions = store.cashEventsBySerial.between(range.serial, range.since, range.until, from?.by === 'serial' ? from.after : null, limit + 1);
     const page = positions.slice(0, limit);
-    return { events: eventsAt(store, range.serial, page), next: positions.length > limit ? { by: 'serial', after: page[page.length - 1]! } : null };
+    return { events: eventsAt(store, ofSerial(range.serial, page)), next: positions.length > limit ? { by: 'serial', after: page[page.length - 1]! } : null };
   }
   if (by === 'time') {
     if (!store.indexesCashEventTimes) return { events: [], next: null };
     const entries = store.cashEventTimes.between(range.since, range.until, from?.by === 'time' ? from.after : null, limit + 1);
     const page = entries.slice(0, limit);
-    const events: CashEventRecord[] = [];
-    for (const entry of page) {
-      // Forgotten by a retention run between the two reads: not an event any more.
-      const record = store.cashEvents.get(compositeKey(entry.serial, entry.eventId));
-      if (record) events.push(record);
-    }
-    return { events, next: entries.length > limit ? { by: 'time', after: page[page.length - 1]! } : null };
+    return { events: eventsAt(store, page), next: entries.length > limit ? { by: 'time', after: page[page.length - 1]! } : null };
   }
   return byKey(store, range, from?.by === 'key' ? from.after : null, limit);
 }

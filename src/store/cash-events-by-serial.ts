@@ -3,7 +3,7 @@
  * what a per-terminal export reads. The events are keyed by (serial, eventId) for their idempotency, and event ids say
  * nothing of time, so without it every page read all of the terminal's events.
  */
-import type { Database, RootDatabase } from 'lmdb';
+import type { Database, RangeOptions, RootDatabase } from 'lmdb';
 import { rebuildIndex, type RebuildProgress } from './index-rebuild.js';
 import type { CashEventRecord } from './records.js';
 
@@ -36,26 +36,20 @@ export class CashEventsBySerial {
 
   /** Up to `limit` of the terminal's events received before `before` (exclusive; null: its newest), newest first. */
   newest(serial: string, before: SerialEventPosition | null, limit: number): SerialEventPosition[] {
-    // A reverse range starts at its `start`, inclusive: the position itself is skipped below.
-    const start: Key = before === null ? ([serial, TOP] as unknown as Key) : [serial, before.receivedAt, before.eventId];
-    const events: SerialEventPosition[] = [];
-    for (const [, receivedAt, eventId] of this.db.getKeys({ start, end: [serial] as unknown as Key, reverse: true, limit: limit + 1 })) {
-      if (before !== null && receivedAt === before.receivedAt && eventId === before.eventId) continue;
-      if (events.length === limit) break;
-      events.push({ receivedAt, eventId });
-    }
-    return events;
+    const start = before === null ? ([serial, TOP] as unknown as Key) : [serial, before.receivedAt, before.eventId] as Key;
+    return this.positions({ start, end: [serial] as unknown as Key, reverse: true, exclusiveStart: before !== null }, limit);
   }
 
   /** Up to `limit` of the terminal's events received in [since, until), oldest first, after `after` (exclusive) when given. */
   between(serial: string, since: number, until: number, after: SerialEventPosition | null, limit: number): SerialEventPosition[] {
-    const start: Key = after === null ? ([serial, since] as unknown as Key) : [serial, after.receivedAt, after.eventId];
+    const start = after === null ? ([serial, since] as unknown as Key) : [serial, after.receivedAt, after.eventId] as Key;
+    return this.positions({ start, end: [serial, until] as unknown as Key, exclusiveStart: after !== null }, limit);
+  }
+
+  /** The places in a range of the index; a cursor's own entry is left out by lmdb (`exclusiveStart`), gone or not. */
+  private positions(range: RangeOptions, limit: number): SerialEventPosition[] {
     const events: SerialEventPosition[] = [];
-    for (const [, receivedAt, eventId] of this.db.getKeys({ start, end: [serial, until] as unknown as Key, limit: limit + 1 })) {
-      if (after !== null && receivedAt === after.receivedAt && eventId === after.eventId) continue;
-      if (events.length === limit) break;
-      events.push({ receivedAt, eventId });
-    }
+    for (const [, receivedAt, eventId] of this.db.getKeys({ ...range, limit })) events.push({ receivedAt, eventId });
     return events;
   }
 
