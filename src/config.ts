@@ -22,6 +22,11 @@ export interface Config {
   /** Server key and certificate given by the operator (a licence shared by several servers); null → generated in the data dir. */
   readonly serverKeyFile: string | null;
   readonly serverCertFile: string | null;
+  /**
+   * The certificate PAIRING_SERVER_CERT names, whatever the flags say: the one a `serve` in this environment presents
+   * unless told otherwise, which `identity prepare` must not take for the next (server/identity-cli.ts).
+   */
+  readonly environmentCertFile: string | null;
   /** Accepted distance between a signature's `created` and the server clock, seconds. */
   readonly clockSkewSec: number;
   readonly pairingTtlSec: number;
@@ -92,6 +97,7 @@ export const DEFAULTS: Omit<Config, 'dataDir' | 'publicHost' | 'publicHostIsLoop
   metricsHost: '127.0.0.1',
   serverKeyFile: null,
   serverCertFile: null,
+  environmentCertFile: null,
   clockSkewSec: 300,
   pairingTtlSec: 24 * 3600,
   pairingHistoryDays: 90,
@@ -271,6 +277,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
   const wildcard = host === '0.0.0.0' || host === '::';
   const serverKeyFile = pick('server-key', 'PAIRING_SERVER_KEY') ?? null;
   const serverCertFile = pick('server-cert', 'PAIRING_SERVER_CERT') ?? null;
+  const environmentCertFile = fromEnv('PAIRING_SERVER_CERT');
   if ((serverKeyFile === null) !== (serverCertFile === null)) {
     throw new ConfigError('--server-key and --server-cert go together: give both or neither');
   }
@@ -297,6 +304,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     ...metricsListener(raw('metrics-port', 'PAIRING_METRICS_PORT'), raw('metrics-host', 'PAIRING_METRICS_HOST'), ports),
     serverKeyFile: serverKeyFile && path.resolve(serverKeyFile),
     serverCertFile: serverCertFile && path.resolve(serverCertFile),
+    environmentCertFile: environmentCertFile === undefined ? null : path.resolve(environmentCertFile),
     clockSkewSec: atMost(MAX_CLOCK_SKEW_SEC, 'clock-skew', positive('clock-skew', skewRaw, DEFAULTS.clockSkewSec), skewRaw),
     pairingTtlSec,
     pairingHistoryDays,

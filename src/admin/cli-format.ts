@@ -356,7 +356,8 @@ function fullFp(value: unknown): string {
   return normalizeFingerprint(value) === null ? value : formatFingerprint(value);
 }
 
-function time(value: unknown): string {
+/** A time as cas prints it (2026-12-07 01:46:18Z), from epoch ms or an ISO string; '' for anything else. */
+export function time(value: unknown): string {
   if (typeof value === 'number') return time(new Date(value).toISOString());
   if (typeof value !== 'string') return '';
   return value.replace('T', ' ').replace(/\.\d+Z$/, 'Z');

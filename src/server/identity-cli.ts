@@ -2,8 +2,8 @@
  * @module `pairing-server identity prepare|promote|status`: the server certificate's rollover, offline on the data dir.
  * prepare and promote need the server stopped (they take the data dir's lock) and are audited as `server.identity_*`.
  */
-import path from 'node:path';
 import type { Config } from '../config.js';
+import { time } from '../admin/cli-format.js';
 import { formatFingerprint } from '../crypto/fingerprint.js';
 import { AppError } from '../errors.js';
 import { intendAudit } from '../store/audit-intents.js';
@@ -37,11 +37,11 @@ export async function runIdentityCommand(command: IdentityCommand, config: Confi
     case 'identity prepare': {
       const from = config.serverKeyFile !== null && config.serverCertFile !== null ? { keyFile: config.serverKeyFile, certFile: config.serverCertFile } : null;
       const detail = { from: from === null ? 'generated' : 'licence', force: flags.force };
-      const next = await whileStopped(config, 'server.identity_prepare', detail, () => prepareNextIdentity(config, { from, force: flags.force, served: licenceInEnvironment() }),
+      const next = await whileStopped(config, 'server.identity_prepare', detail, () => prepareNextIdentity(config, { from, force: flags.force, served: licenceInEnvironment(config) }),
         (r) => ({ sfp: r.sfp, replaced: r.replaced }));
       out({ sfp: next.sfp, replaced: next.replaced, certFile: next.certFile },
         `next identity prepared in ${next.certFile}${from === null ? ' (a new key)' : ` (a copy of the licence pair ${from.certFile})`}${next.replaced === null ? '' : `, replacing ${next.replaced}`}\n`
-        + `next SFP ${next.sfp}\n         ${formatFingerprint(next.sfp)}\n`
+        + `next SFP ${sfpLines(next.sfp)}\n`
         + 'Start the server: gate and master announce it to every terminal they answer. Once `cas server status` shows the\n'
         + `terminals seen since, stop the server, run \`pairing-server identity promote --data-dir ${config.dataDir}\` and start it again.\n`);
       return;
@@ -50,7 +50,7 @@ export async function runIdentityCommand(command: IdentityCommand, config: Confi
       const done = await whileStopped(config, 'server.identity_promote', {}, () => promoteNextIdentity(config.dataDir), (r) => ({ sfp: r.sfp, previousSfp: r.previousSfp }))
         .catch((error: unknown) => Promise.reject(afterPromote(error, config.dataDir)));
       const licence = config.serverCertFile === null ? '' : 'Start the server without --server-key/--server-cert (or with the licence pair you prepared): with the old pair it still serves the old certificate.\n';
-      out(done, `the next identity is now the current one: SFP ${done.sfp}\n         ${formatFingerprint(done.sfp)}\n`
+      out(done, `the next identity is now the current one: SFP ${sfpLines(done.sfp)}\n`
         + (done.previousSfp === null ? '' : `the old pair is kept as tls/previous.key and tls/previous.crt (SFP ${done.previousSfp})\n`)
         + licence
         + 'Start the server: terminals that heard the announcement accept the new certificate at their next call and pin it;\n'
@@ -86,11 +86,10 @@ interface IdentityStatus {
  * The SFP of the licence certificate PAIRING_SERVER_CERT names, or null: a service deployed with its licence in the
  * environment serves that one, and `identity prepare` run in the same environment would otherwise copy it as the next.
  */
-function licenceInEnvironment(): string | null {
-  const file = process.env.PAIRING_SERVER_CERT?.trim();
-  if (!file) return null;
+function licenceInEnvironment(config: Config): string | null {
+  if (config.environmentCertFile === null) return null;
   try {
-    return certificateFingerprint(path.resolve(file));
+    return certificateFingerprint(config.environmentCertFile);
   } catch {
     // Unreadable: `serve` says so at its start; prepare makes no claim about it.
     return null;
@@ -114,14 +113,11 @@ async function identityStatus(config: Config): Promise<IdentityStatus> {
   return { current, next, announcedSince, previous: readPreviousIdentity(config.dataDir)?.sfp ?? null };
 }
 
-/** As `cas` writes times: 2026-12-07 01:46:18Z. */
-const timeText = (iso: string): string => iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
-
 /** An SFP as `pairing-server fingerprint` prints it, and below it with colons, as a browser's certificate viewer shows it. */
 const sfpLines = (sfp: string): string => `${sfp}\n         ${formatFingerprint(sfp)}`;
 
 function statusText(s: IdentityStatus): string {
-  const announced = s.next === null ? '' : s.announcedSince === null ? '\n         not announced yet: start the server' : `\n         announced since ${timeText(s.announcedSince)}`;
+  const announced = s.next === null ? '' : s.announcedSince === null ? '\n         not announced yet: start the server' : `\n         announced since ${time(s.announcedSince)}`;
   return `current  ${s.current === null ? '(none in the data dir: the server runs with --server-key/--server-cert)' : sfpLines(s.current)}\n`
     + `next     ${s.next === null ? '(none prepared)' : sfpLines(s.next)}${announced}\n`
     + `previous ${s.previous === null ? '(none)' : sfpLines(s.previous)}\n`;

@@ -66,11 +66,19 @@ export function ensureServerIdentity(config: Config, opts: { certificatesSeen?: 
   removeTemporaries(dir, [path.basename(keyFile), path.basename(certFile)]);
   const kept = fs.existsSync(keyFile) ? keptKey(keyFile, certFile) : null;
   const privateKeyPem = kept ?? generateKeyPair('ec').privateKeyPem;
-  const altNames = [...new Set([config.publicHost, 'localhost', '127.0.0.1', '::1'])];
-  const cert = createSelfSignedCertificate({ privateKeyPem, commonName: config.publicHost, days: 3650, altNames });
+  const cert = selfSignedCertificate(config, privateKeyPem);
   writeFileDurably(certFile, cert.certPem, 0o644, { replace: true });
   if (kept === null) writeFileDurably(keyFile, privateKeyPem, 0o600, { replace: true });
   return { keyFile, certFile, sfp: fingerprint(cert.der), generated: kept === null ? 'key and certificate' : 'certificate' };
+}
+
+/**
+ * The self-signed certificate a server without a licence pair presents, for `privateKeyPem` (an ECDSA P-256 key:
+ * cheap handshakes for large fleets): valid 10 years, for --public-host and this machine's loopback names.
+ */
+export function selfSignedCertificate(config: Pick<Config, 'publicHost'>, privateKeyPem: string): { certPem: string; der: Buffer } {
+  const altNames = [...new Set([config.publicHost, 'localhost', '127.0.0.1', '::1'])];
+  return createSelfSignedCertificate({ privateKeyPem, commonName: config.publicHost, days: 3650, altNames });
 }
 
 /**

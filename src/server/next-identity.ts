@@ -5,13 +5,13 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createSelfSignedCertificate, generateKeyPair } from '../crypto/certificates.js';
+import { generateKeyPair } from '../crypto/certificates.js';
 import { fingerprint } from '../crypto/fingerprint.js';
 import type { Config } from '../config.js';
 import { writeFileDurably } from '../durable-file.js';
 import { AppError, errnoOf } from '../errors.js';
 import type { TlsFiles } from '../net/tls-options.js';
-import { certificateFingerprint, identityPaths } from './identity.js';
+import { certificateFingerprint, identityPaths, selfSignedCertificate } from './identity.js';
 
 export interface PreparedIdentity extends TlsFiles {
   sfp: string;
@@ -70,10 +70,8 @@ export function currentDataDirSfp(dataDir: string): string | null {
 /**
  * Writes the next identity: a new ECDSA P-256 key and self-signed certificate (as the first start makes them), or a
  * copy of the licence pair `from`. MUST run under the data dir's lock (the server stopped): `serve` reads tls/ only at
- * its start, and tls/ has one writer at a time. A next already prepared is replaced only with `force`.
- */
-/**
- * `served`: the SFP of a certificate the server is configured to present besides the data dir's own (a licence pair in
+ * its start, and tls/ has one writer at a time. A next already prepared is replaced only with `force`. `served`: the
+ * SFP of a certificate the server is configured to present besides the data dir's own (a licence pair in
  * PAIRING_SERVER_KEY/CERT), which a next identity must not be either.
  */
 export function prepareNextIdentity(config: Config, opts: { from: TlsFiles | null; force: boolean; served?: string | null }): PreparedIdentity & { replaced: string | null } {
@@ -95,8 +93,7 @@ export function prepareNextIdentity(config: Config, opts: { from: TlsFiles | nul
     if (!cert.checkPrivateKey(crypto.createPrivateKey(keyPem))) throw new AppError('invalid_field', `the key ${opts.from.keyFile} does not belong to the certificate ${opts.from.certFile}`);
   } else {
     keyPem = generateKeyPair('ec').privateKeyPem;
-    const altNames = [...new Set([config.publicHost, 'localhost', '127.0.0.1', '::1'])];
-    certPem = createSelfSignedCertificate({ privateKeyPem: keyPem, commonName: config.publicHost, days: 3650, altNames }).certPem;
+    certPem = selfSignedCertificate(config, keyPem).certPem;
   }
   const sfp = fingerprint(new crypto.X509Certificate(certPem).raw);
   if (sfp === currentDataDirSfp(dataDir)) throw new AppError('conflict', `${opts.from?.certFile ?? 'that certificate'} is the current one (SFP ${sfp}): the next identity must be another certificate`);
