@@ -96,7 +96,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     log.warn({ clockSkewSec: config.clockSkewSec, earlierSkewSec: w.skewSec, createdBefore: new Date(w.createdBefore * 1000).toISOString(), until: new Date((w.createdBefore + config.clockSkewSec) * 1000).toISOString() },
       `the clock skew was raised since an earlier run: requests created before createdBefore are still refused when more than ${w.skewSec} s old, until that run's nonces can no longer be replayed`);
   }
-  const url = (port: number): string => `https://${config.publicHost.includes(':') ? `[${config.publicHost}]` : config.publicHost}:${port}`;
+  const url = (port: number): string => `https://${hostPort(config.publicHost, port)}`;
 
   // The admin service owns the pushes; actors (on the front threads) publish through this late-bound sink.
   let publish: EventSink = () => undefined;
@@ -197,7 +197,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       urls: { gate: url(gate.status().port), master: url(masterPort), admin: url(adminListening.port) },
       ports: { gate: gate.status().port, master: masterPort, admin: adminListening.port },
       gateOpen: gate.status().open,
-      metricsUrl: metricsListening && `http://${config.metricsHost.includes(':') ? `[${config.metricsHost}]` : config.metricsHost}:${metricsListening.port}${METRICS_PATH}`,
+      metricsUrl: metricsListening && `http://${hostPort(config.metricsHost, metricsListening.port)}${METRICS_PATH}`,
       crashFrontThread: () => fronts.crashOne(),
       stallFrontThread: (ms) => fronts.stallOne(ms),
       async close() {
@@ -240,6 +240,11 @@ function reportDiskSpace(store: Store, config: Config, log: Logger): void {
 }
 
 /** What upgrading an older store did, one line per index it built. */
+/** `host:port` for a URL: an IPv6 address in brackets. */
+function hostPort(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
 function logStoreUpgrade(upgrade: ReturnType<typeof upgradeStore>, log: Logger): void {
   if (upgrade.nonces > 0) log.info({ nonces: upgrade.nonces }, 'moved the live nonces of an older store into the nonce ring');
   if (upgrade.foldedSerials > 0) log.info({ terminals: upgrade.foldedSerials }, 'indexed the serials of an older store by case');

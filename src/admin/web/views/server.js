@@ -19,9 +19,18 @@ function uptime(seconds) {
   return d > 0 ? `${d} d ${hours} h` : hours > 0 ? `${hours} h ${m} min` : `${m} min`;
 }
 
-/** Seconds since the announcement began, by the server's clock (its start plus its uptime, as of this answer). */
-function announcedFor(status) {
-  return Math.max(0, Math.floor((Date.parse(status.startedAt) + status.uptimeSec * 1000 - Date.parse(status.nextIdentity.announcedSince)) / 1000));
+/** A certificate rollover under way: since when, by the server's clock (its start plus its uptime), and who follows it. */
+function rollover(status) {
+  const { sfp, announcedSince, terminalsSeenSince } = status.nextIdentity;
+  const seconds = Math.max(0, Math.floor((Date.parse(status.startedAt) + status.uptimeSec * 1000 - Date.parse(announcedSince)) / 1000));
+  const left = status.terminals - terminalsSeenSince;
+  return h('p', { id: 'server-next-identity' }, 'Certificate rollover: the next SFP ',
+    h('span', { class: 'mono' }, sfp),
+    ` is announced to terminals since ${formatTime(announcedSince)} (${seconds < 60 ? 'for under a minute' : `for ${uptime(seconds)}`}); `,
+    `${terminalsSeenSince.toLocaleString()} of ${status.terminals.toLocaleString()} terminals seen since will follow the switch (pairing-server identity promote). `,
+    left > 0
+      ? `The other ${left.toLocaleString()}, if paired, will need terminal pair --expect-sfp after it: on the Terminals view, those last seen before ${formatTime(announcedSince)}, or never.`
+      : 'Every terminal has been seen since.');
 }
 
 /** "answered / refused / failed", the failed part flagged when there is any. */
@@ -54,15 +63,7 @@ export function serverView(ctx) {
         status.disk?.low
           ? h('p', { class: 'warning', id: 'server-disk-low', role: 'alert' }, 'The store\'s disk is almost full: terminals\' cash events are refused (storage_unavailable) until there is room. Free space on the data dir\'s disk.')
           : null,
-        status.nextIdentity
-          ? h('p', { id: 'server-next-identity' }, 'Certificate rollover: the next SFP ',
-            h('span', { class: 'mono' }, status.nextIdentity.sfp),
-            ` is announced to terminals since ${formatTime(status.nextIdentity.announcedSince)} (${announcedFor(status) < 60 ? 'for under a minute' : `for ${uptime(announcedFor(status))}`}); `,
-            `${status.nextIdentity.terminalsSeenSince.toLocaleString()} of ${status.terminals.toLocaleString()} terminals seen since will follow the switch (pairing-server identity promote). `,
-            status.terminals > status.nextIdentity.terminalsSeenSince
-              ? `The other ${(status.terminals - status.nextIdentity.terminalsSeenSince).toLocaleString()}, if paired, will need terminal pair --expect-sfp after it: on the Terminals view, those last seen before ${formatTime(status.nextIdentity.announcedSince)}, or never.`
-              : 'Every terminal has been seen since.')
-          : null,
+        status.nextIdentity ? rollover(status) : null,
         h('p', { class: 'hint' }, 'Answers are counted per thread since it started: answered / refused (4xx) / failed (5xx). ' +
           'Actors are the terminals heard from within the actor idle time; busy is the share of the last 5 s the thread worked.'));
       fill(results, dataTable({
