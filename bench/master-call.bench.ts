@@ -85,7 +85,7 @@ export const suite: MicroSuite = {
     writeBehind = new WriteBehind(s, log);
     const ctx: ActorContext = {
       store: s, writeBehind, log, sfp: 'bench', masterUrl: 'https://127.0.0.1:7743', clockSkewSec: 0,
-      pairingTtlMs: 600_000, maxCodeAttempts: 5, events: () => undefined, now: () => Date.now(),
+      pairingTtlMs: 600_000, maxCodeAttempts: 5, events: () => undefined, cashRecorded: () => undefined, now: () => Date.now(),
       vpn: {
         issue: () => Promise.reject(new Error('no VPN in this benchmark')),
         publishCrl: () => Promise.resolve(),

@@ -9,7 +9,7 @@ import { AlertBudget } from './admin/alert-budget.js';
 import { OfflineAccountWatch } from './admin/offline-accounts.js';
 import { LoginThrottle } from './admin/login-throttle.js';
 import { Sessions } from './admin/sessions.js';
-import { createAdminService } from './net/admin.js';
+import { createAdminService, type AdminService } from './net/admin.js';
 import { FrontPool } from './net/front-pool.js';
 import { GateWindow } from './net/gate-window.js';
 import { createMetricsService, METRICS_PATH } from './net/metrics-service.js';
@@ -100,6 +100,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
 
   // The admin service owns the pushes; actors (on the front threads) publish through this late-bound sink.
   let publish: EventSink = () => undefined;
+  let cashRecorded: AdminService['cashRecorded'] = () => undefined;
   const unknownAlerts = new AlertBudget(UNKNOWN_SERIAL_ALERTS_PER_SEC, (count) =>
     log.warn({ count }, `unknown-serial alerts beyond ${UNKNOWN_SERIAL_ALERTS_PER_SEC} a second were not pushed to operators (cas unknown list has the serials)`));
   // Anyone at the open gate who knows a paired serial can ask with key after key: a budget of its own, so that such a
@@ -121,6 +122,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     config, tls, threads: config.threads, log: log.child({ component: 'fronts' }), sfp: identity.sfp, nextSfp: announcement?.sfp ?? null, masterUrl: url, pastWindows,
     services: {
       publish: (topic, event, data) => events(topic, event, data),
+      cashRecorded: (counts) => cashRecorded(counts),
       vpnIssue: (serial, user) => vpn.issue(serial, user),
       vpnPublishCrl: async () => vpn.publishCrl(),
       vpnGateConfig: (terminal) => vpn.gateConfig(terminal),
@@ -156,6 +158,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       webRoot: path.join(packageRoot(), 'src', 'admin', 'web'),
     });
     publish = admin.publish;
+    cashRecorded = admin.cashRecorded;
     // Before the admin service takes connections: the account changes made while the server was stopped are logged first.
     const accounts = new OfflineAccountWatch(store, log, admin);
     if (config.adminPort !== 0) await assertPortFree(config.host, config.adminPort, 'admin');

@@ -17,6 +17,11 @@ export type EventSink = (topic: AdminTopic, event: string, data: Record<string, 
 export interface ActorContext {
   readonly store: Store;
   readonly events: EventSink;
+  /**
+   * A new cash event of `serial` is durable. Counted, not pushed: operators hear of them coalesced (net/cash-tally.ts),
+   * as a fleet records thousands a second.
+   */
+  cashRecorded(serial: string): void;
   readonly log: Logger;
   /** This server's certificate fingerprint: the pairing code binds it. */
   readonly sfp: string;

@@ -60,6 +60,8 @@ async function cashEvent(ctx: ActorContext, serial: string, body: Buffer): Promi
   ctx.store.roomToWrite();
   const record: CashEventRecord = { serial, ...event, receivedAt: ctx.now() };
   await ctx.store.atomically(() => ctx.store.putCashEventSync(record));
+  // After the commit: an operator told of it finds it with cash.list.
+  ctx.cashRecorded(serial);
   ctx.log.info({ serial, eventId: event.eventId, currency: event.currency, denomination: event.denomination, count: event.count }, 'cash event stored');
   return { status: 200, body: { accepted: true, duplicate: false } satisfies CashEventReply };
 }

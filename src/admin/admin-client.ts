@@ -182,8 +182,9 @@ export class AdminClient {
     this.sessionToken = null;
   }
 
-  subscribe(topics: readonly AdminTopic[]): Promise<unknown> {
-    return this.request('subscribe', { topics });
+  /** `serial`: the `cash` topic about that terminal only. */
+  subscribe(topics: readonly AdminTopic[], serial?: string): Promise<unknown> {
+    return this.request('subscribe', serial === undefined ? { topics } : { topics, serial });
   }
 
   on(event: 'event', listener: PushListener): this;

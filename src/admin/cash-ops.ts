@@ -29,7 +29,7 @@ const exportArgs = z.object({ since: time('since').optional(), until: time('unti
 const nextArgs = z.object({ cursor: z.string().min(1).max(2048), limit: limit(1000, 1000) });
 
 /** An unknown serial is refused; a deleted terminal's events stay readable (DECISIONS.md, Delete). */
-function knownSerial(ctx: OpsContext, serial: string): void {
+export function knownSerial(ctx: OpsContext, serial: string): void {
   if (!ctx.store.terminals.get(serial) && !hasCashEvents(ctx.store, serial)) throw new AppError('not_found', `no terminal with serial ${serial}, and no cash events of one`);
 }
 

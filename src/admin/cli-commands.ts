@@ -139,8 +139,11 @@ export function normalizeCode(input: string): string {
   return digits.match(/.../g)!.join('-');
 }
 
+/** `cas watch` without --topics: not `cash`, which on a busy fleet is a line a second that nobody asked for. */
+const WATCHED_BY_DEFAULT: readonly AdminTopic[] = ['pairing', 'terminals'];
+
 function parseTopics(value: string | boolean | undefined): AdminTopic[] {
-  if (typeof value !== 'string') return [...ADMIN_TOPICS];
+  if (typeof value !== 'string') return [...WATCHED_BY_DEFAULT];
   const topics = value.split(',').map((t) => t.trim()).filter((t) => t !== '');
   for (const topic of topics) {
     if (!(ADMIN_TOPICS as readonly string[]).includes(topic)) {
@@ -149,6 +152,13 @@ function parseTopics(value: string | boolean | undefined): AdminTopic[] {
   }
   if (topics.length === 0) throw new UsageError('--topics needs at least one topic');
   return topics as AdminTopic[];
+}
+
+function watchArgs(v: CommandValues): Record<string, unknown> {
+  const topics = parseTopics(v.topics);
+  if (v.serial === undefined) return { topics };
+  if (typeof v.serial !== 'string' || !topics.includes('cash')) throw new UsageError('--serial SERIAL narrows --topics cash to one terminal: give it with --topics cash');
+  return { topics, serial: v.serial };
 }
 
 /** `vpn set` flags → vpn.set args; `default` returns host / master URL to the value derived by the server. */
@@ -387,9 +397,11 @@ const SPECS: readonly Spec[] = [
     toFile: (request, args, progress) => exportCashEvents(request, args as unknown as ExportRequest, progress),
   },
   {
-    name: 'watch', usage: '[--topics pairing,terminals]', summary: 'print pairing and terminal events as they happen (Ctrl-C ends)',
-    positionals: [], options: ['topics'], op: 'subscribe', render: 'events',
-    toArgs: (_, v) => ({ topics: parseTopics(v.topics) }),
+    name: 'watch', usage: '[--topics pairing,terminals,cash] [--serial SERIAL]',
+    summary: 'print pairing and terminal events as they happen (Ctrl-C ends); --topics cash: new cash events, at most a line a second ' +
+      '(how many, and per terminal when few), --serial: of that terminal only',
+    positionals: [], options: ['topics', 'serial'], op: 'subscribe', render: 'events',
+    toArgs: (_, v) => watchArgs(v),
   },
 ];
 

@@ -263,6 +263,7 @@ const PUSH_FIELDS = ['serial', 'requestId', 'state', 'decidedBy', 'stage', 'code
  * names `changed` fields (terminal.updated) shows their new values too.
  */
 export function renderPush(push: AdminPush, now = new Date()): string {
+  if (push.event === 'cash.recorded') return `${time(now.toISOString())} ${push.event} ${cashRecorded(push.data)}\n`;
   const flat: Row = {};
   for (const [key, value] of Object.entries(push.data)) {
     if (isRow(value)) Object.assign(flat, Object.fromEntries(Object.entries(value).filter(([k]) => !(k in flat))));
@@ -276,6 +277,13 @@ export function renderPush(push: AdminPush, now = new Date()): string {
     return `${k}=${shown === '' || /\s/.test(shown) ? JSON.stringify(shown) : shown}`;
   });
   return `${time(now.toISOString())} ${push.event}${fields.length ? ` ${fields.join(' ')}` : ''}\n`;
+}
+
+/** `count=12 terminals=2 serials=ATM-1:7,ATM-2:5`; of one terminal's subscription, `serial=ATM-1 count=7`. */
+function cashRecorded(data: Row): string {
+  if (typeof data.serial === 'string') return `serial=${text(data.serial)} count=${text(data.count)}`;
+  const serials = isRow(data.serials) ? ` serials=${Object.entries(data.serials).map(([serial, n]) => `${text(serial)}:${text(n)}`).join(',')}` : '';
+  return `count=${text(data.count)} terminals=${text(data.terminals)}${serials}`;
 }
 
 const BIG_DIGITS: Record<string, readonly string[]> = {

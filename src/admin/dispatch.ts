@@ -3,7 +3,8 @@ import { AppError } from '../errors.js';
 import type { AdminReply, AdminRequest } from '../protocol/types.js';
 import { check } from '../protocol/schemas.js';
 import { intendAudit } from '../store/audit-intents.js';
-import { nameTried, roleOf } from './operators.js';
+import { nameTried } from './operators.js';
+import { checkRights } from './op-rights.js';
 import type { Connection, OpSpec, OpsContext } from './op-spec.js';
 import { OPS } from './ops.js';
 
@@ -150,17 +151,7 @@ function checkAccess(ctx: OpsContext, conn: Connection, { access, changes }: Pic
     conn.unsubscribeAll();
     throw error;
   }
-  if (changes !== 'server' && access !== '2fa') return;
-  // One read of the account for both checks.
-  const account = ctx.store.operators.get(conn.session.user);
-  // The role as stored now, never as it was at login: a session outlives a `users role` only in a race (the command ends
-  // the sessions it finds), and then too it runs as a viewer. Before the 2FA check: enrolling would not help a viewer.
-  if (changes === 'server' && roleOf(account ?? {}) === 'viewer') {
-    throw new AppError('forbidden', `${conn.session.user} is a viewer: a read-only account can look but not change anything, and ${op} changes the server. An administrator can make the account an operator (pairing-server users role ${conn.session.user} operator)`);
-  }
-  if (access === '2fa' && account?.totpSecret == null) {
-    throw new AppError('requires_2fa', 'only operators with 2FA enrolled may do this: enrol TOTP first with the enrolment code your administrator gave you (cas totp enroll --code CODE, or Set up 2FA on the web page)');
-  }
+  checkRights(ctx, conn.session.user, { access, changes }, op);
 }
 
 /**

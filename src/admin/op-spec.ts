@@ -36,7 +36,8 @@ export interface OpsContext {
 export interface Connection {
   session: Session | null;
   readonly remoteAddress: string;
-  subscribe(topics: readonly AdminTopic[]): void;
+  /** `cashSerial`: the `cash` topic about that one terminal only (null: every terminal); ignored without `cash`. */
+  subscribe(topics: readonly AdminTopic[], cashSerial?: string | null): void;
   unsubscribeAll(): void;
   /** Tells every connection whose session an op ended (`session.ended`) now, not at the next sweep (15 s). */
   endDeadSessions?(): void;

@@ -13,7 +13,8 @@ import { argText, op, type Connection, type OpSpec, type OpsContext } from './op
 import { beginTotpEnrolment, checkLogin, confirmTotpEnrolment, hasTwoFactor, nameTried, roleOf } from './operators.js';
 import { rejectWaiting, serialRejectionDetail, serialRejectionOutcome } from './serial-rejections.js';
 import { VPN_OPS } from './vpn-ops.js';
-import { CASH_OPS } from './cash-ops.js';
+import { CASH_OPS, knownSerial } from './cash-ops.js';
+import { checkRights } from './op-rights.js';
 
 /**
  * An operator's free text (a terminal's name, location, contact): one line of visible text. No control characters, which
@@ -242,10 +243,19 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
     run: (ctx) => [...ctx.store.unknownSerials.getRange().map(({ value }) => unknownSerialView(value))],
   },
   subscribe: op({
-    access: 'session', changes: 'nothing', audit: false, args: z.object({ topics: z.array(z.enum(ADMIN_TOPICS)).min(1) }),
-    run(_ctx, conn, { topics }) {
-      conn.subscribe(topics);
-      return { topics };
+    access: 'session', changes: 'nothing', audit: false,
+    // `serial` narrows `cash` to one terminal (its detail page): subscribing to `cash` again replaces the earlier one.
+    args: z.object({ topics: z.array(z.enum(ADMIN_TOPICS)).min(1), serial: serialSchema.optional() })
+      .refine((a) => a.serial === undefined || a.topics.includes('cash'), { path: ['serial'], message: 'serial: only with the cash topic (whose events it narrows to one terminal)' }),
+    precondition(ctx, conn, { topics, serial }) {
+      if (!topics.includes('cash')) return;
+      // Pushes about cash events are a read of them: whoever may not run cash.list may not hear of them either.
+      checkRights(ctx, conn.session!.user, CASH_OPS['cash.list']!, 'cash.list');
+      if (serial !== undefined) knownSerial(ctx, serial);
+    },
+    run(_ctx, conn, { topics, serial }) {
+      conn.subscribe(topics, serial ?? null);
+      return serial === undefined ? { topics } : { topics, serial };
     },
   }),
   'audit.list': {

@@ -12,6 +12,9 @@ import { tlsAppOptions, type TlsFiles } from './tls-options.js';
 import type { AdminTopic } from '../protocol/types.js';
 import { serveHealth } from './health.js';
 import { serveStatic } from './static-files.js';
+import { CASH_NOTICE_MS, CashNotices, type CashRecorded } from '../admin/cash-notices.js';
+import type { CashCounts } from './cash-tally.js';
+import { ThrottledFlush } from './throttled-flush.js';
 
 interface SocketData {
   conn: AdminConnection;
@@ -25,6 +28,8 @@ class AdminConnection implements Connection {
   readonly mailbox = new Mailbox();
   /** Messages received and not yet started: dropped when the connection closes (nobody is left to answer). */
   queued = 0;
+  /** The one terminal whose cash events this connection's `cash` subscription is about; null: every terminal's. */
+  cashSerial: string | null = null;
   private socket: WebSocket<SocketData> | null = null;
 
   constructor(readonly remoteAddress: string, private readonly hub: AdminHub, readonly openedAt: number) {}
@@ -34,7 +39,9 @@ class AdminConnection implements Connection {
     this.socket = socket;
   }
 
-  subscribe(topics: readonly AdminTopic[]): void {
+  subscribe(topics: readonly AdminTopic[], cashSerial: string | null = null): void {
+    // Replaces an earlier cash subscription: a page follows the one terminal it shows.
+    if (topics.includes('cash')) this.cashSerial = cashSerial;
     for (const topic of topics) this.hub.join(topic, this);
   }
 
@@ -79,6 +86,9 @@ class AdminHub {
   private readonly topics = new Map<AdminTopic, Set<AdminConnection>>();
   private readonly connections = new Set<AdminConnection>();
   private readonly sweep: NodeJS.Timeout;
+  private readonly cash = new CashNotices();
+  /** Once for every session subscribed to `cash`: each is told at most once per CASH_NOTICE_MS. */
+  private readonly cashFlush = new ThrottledFlush(CASH_NOTICE_MS, () => this.pushCash());
 
   constructor(private readonly isLive: (tokenHash: string) => boolean, private readonly ended: (conn: AdminConnection) => void) {
     this.sweep = setInterval(() => this.endDeadSessions(), SESSION_SWEEP_MS);
@@ -94,6 +104,7 @@ class AdminHub {
 
   close(): void {
     clearInterval(this.sweep);
+    this.cashFlush.stop();
   }
 
   private end(conn: AdminConnection): void {
@@ -136,20 +147,49 @@ class AdminHub {
   }
 
   publish(topic: AdminTopic, event: string, data: Record<string, unknown>): void {
+    let frame: string | undefined;
+    // Made once, and only when someone is subscribed.
+    this.deliver(topic, () => (frame ??= JSON.stringify({ event, data })));
+  }
+
+  /** A front thread's tally: kept for the next `cash.recorded` only while a session listens (one subscribing later hears of what comes after). */
+  cashRecorded(counts: CashCounts): void {
+    if (!this.topics.get('cash')?.size) return;
+    this.cash.add(counts);
+    this.cashFlush.due();
+  }
+
+  private pushCash(): void {
+    const recorded = this.cash.take();
+    if (!recorded) return;
+    const all = JSON.stringify({ event: 'cash.recorded', data: recorded.all() });
+    this.deliver('cash', (conn) => (conn.cashSerial === null ? all : cashFrame(recorded, conn.cashSerial)));
+  }
+
+  /** `frameFor` null: this member is not told. */
+  private deliver(topic: AdminTopic, frameFor: (conn: AdminConnection) => string | null): void {
     const members = this.topics.get(topic);
     if (!members || members.size === 0) return;
-    const frame = JSON.stringify({ event, data });
     for (const conn of members) {
-      if (conn.session && this.isLive(conn.session.tokenHash)) conn.send(frame);
-      else if (conn.authenticated) this.end(conn);
+      if (conn.session && this.isLive(conn.session.tokenHash)) {
+        const frame = frameFor(conn);
+        if (frame !== null) conn.send(frame);
+      } else if (conn.authenticated) this.end(conn);
       else members.delete(conn);
     }
   }
 }
 
+function cashFrame(recorded: CashRecorded, serial: string): string | null {
+  const data = recorded.of(serial);
+  return data && JSON.stringify({ event: 'cash.recorded', data });
+}
+
 export interface AdminService {
   app: TemplatedApp;
   publish(topic: AdminTopic, event: string, data: Record<string, unknown>): void;
+  /** The cash events a front thread recorded since its last tally: told to the `cash` topic's sessions, coalesced. */
+  cashRecorded(counts: CashCounts): void;
   broadcast(event: string, data: Record<string, unknown>): void;
   /** Tells every connection whose session ended meanwhile (`session.ended`) now, as the 15 s sweep would. */
   endDeadSessions(): void;
@@ -253,6 +293,7 @@ export function createAdminService(opts: {
   return {
     app,
     publish: (topic, event, data) => hub.publish(topic, event, data),
+    cashRecorded: (counts) => hub.cashRecorded(counts),
     broadcast: (event, data) => hub.broadcast(event, data),
     endDeadSessions: () => hub.endDeadSessions(),
     async close(graceMs) {

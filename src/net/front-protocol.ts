@@ -14,6 +14,7 @@ import type { TerminalRecord } from '../store/records.js';
 import type { VpnConfigView, VpnGateConfig } from '../vpn/vpn-service.js';
 import type { PastWindow } from '../store/skew-history.js';
 import type { TlsFiles } from './tls-options.js';
+import type { CashCounts } from './cash-tally.js';
 
 export interface FrontWorkerData {
   config: Config;
@@ -90,6 +91,8 @@ export interface FrontControl {
 export interface MainServices {
   /** Pushes a domain event to the operators subscribed to `topic`. */
   publish(topic: AdminTopic, event: string, data: Record<string, unknown>): void;
+  /** The cash events this thread's actors recorded since its last tally (cash-tally.ts), for the `cash` topic. */
+  cashRecorded(counts: CashCounts): void;
   /** VPN (src/vpn/): one CA and one certificate counter, so it stays on one thread. */
   vpnIssue(serial: string, user: string): Promise<VpnConfigView>;
   /** After an actor's transaction revoked VPN certificates: the CRL file follows the store. */

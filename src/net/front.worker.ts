@@ -24,6 +24,7 @@ import { Store } from '../store/store.js';
 import { Admission } from './terminal-admission.js';
 import type { ActorCall, FrontControl, FrontWorkerData, MainServices } from './front-protocol.js';
 import { FrontStats } from './front-stats.js';
+import { CashTally } from './cash-tally.js';
 import { Heartbeats } from './heartbeats.js';
 import { listen, type Listening } from './listen.js';
 import { outcomeOf } from './outcome.js';
@@ -45,12 +46,15 @@ const authOptions = () => ({ nowSec: Math.floor(Date.now() / 1000), clockSkewSec
 
 const services = Comlink.wrap<MainServices>(endpointOf(data.services));
 const writeBehind = new WriteBehind(store, log.child({ component: 'write-behind' }));
+const cashTally = new CashTally((counts) => void services.cashRecorded(counts)
+  .catch((err: unknown) => log.error({ err }, 'new cash events could not be told to operators')));
 const actorContext: ActorContext = {
   store, writeBehind, log: log.child({ component: 'actor' }), sfp: data.sfp, masterUrl: data.masterUrl,
   clockSkewSec: config.clockSkewSec, pairingTtlMs: config.pairingTtlSec * 1000, maxCodeAttempts: config.maxCodeAttempts,
   // Not awaited: an actor does not wait for operators' pages. A failure is logged: unhandled, it would end this thread.
   events: (topic, event, eventData) => void services.publish(topic, event, eventData)
     .catch((err: unknown) => log.error({ err, topic, event }, 'an event for operators could not be published')),
+  cashRecorded: (serial) => cashTally.recorded(serial),
   vpn: {
     issue: (serial, user) => services.vpnIssue(serial, user),
     publishCrl: () => services.vpnPublishCrl(),
@@ -236,6 +240,8 @@ const control: FrontControl = {
   async shutdown() {
     stats.close();
     refusals.close();
+    // The admin service closed first: nobody is left to tell.
+    cashTally.stop();
     peers.closeAll();
     await actors.close();
     await writeBehind.close();

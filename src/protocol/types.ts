@@ -191,7 +191,7 @@ export const GATE_MAX_MINUTES = 7 * 24 * 60;
 /** However busy, an operator's session ends this long after its login: the server's rule, which `cas` relies on too. */
 export const SESSION_MAX_AGE_SEC = 12 * 3600;
 
-export const ADMIN_TOPICS = ['pairing', 'terminals'] as const;
+export const ADMIN_TOPICS = ['pairing', 'terminals', 'cash'] as const;
 export type AdminTopic = (typeof ADMIN_TOPICS)[number];
 
 /** A terminal's HTTP request, copied out of the front end's request object (it is only valid synchronously). */

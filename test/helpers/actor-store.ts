@@ -48,7 +48,7 @@ export function openActorStore(prefix: string, storeOptions: Parameters<typeof S
   return {
     dataDir, store, writeBehind, log,
     context: (overrides = {}) => ({
-      store, writeBehind, log, events: () => undefined, sfp: 'ab'.repeat(32), masterUrl: 'https://127.0.0.1:7743', clockSkewSec: 300,
+      store, writeBehind, log, events: () => undefined, cashRecorded: () => undefined, sfp: 'ab'.repeat(32), masterUrl: 'https://127.0.0.1:7743', clockSkewSec: 300,
       pairingTtlMs: 60_000, maxCodeAttempts: 5, vpn: {} as ActorContext['vpn'], now: () => Date.now(),
       ...overrides,
     }),

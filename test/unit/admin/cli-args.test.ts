@@ -69,6 +69,8 @@ describe('parseCli', () => {
     expect(run(['unknown', 'list']).command.op).toBe('unknown.list');
     expect(run(['watch']).args).toEqual({ topics: ['pairing', 'terminals'] });
     expect(run(['watch', '--topics', 'pairing']).args).toEqual({ topics: ['pairing'] });
+    expect(run(['watch', '--topics', 'cash']).args).toEqual({ topics: ['cash'] });
+    expect(run(['watch', '--topics', 'cash,pairing', '--serial', 'BT1']).args).toEqual({ topics: ['cash', 'pairing'], serial: 'BT1' });
     const ops = new Set(COMMANDS.map((c) => c.op));
     for (const op of ['terminals.get', 'pairing.get', 'pairing.reject', 'deposit.list', 'gate.status', 'gate.close']) expect(ops).toContain(op);
   });
@@ -85,7 +87,7 @@ describe('parseCli', () => {
       ['pairing', 'list', '--state', 'lost'], ['audit', '--limit', '0'], ['audit', '--limit', 'ten'], ['gate', 'open', '--minutes', '-5'],
       ['gate', 'open', '--minutes', '0'], ['gate', 'open', '--minutes', '10081'], ['vpn', 'set', '--port', '65536'],
       ['--totp', '12345', 'login'], ['--totp', '1234567', 'pairing', 'list'], ['totp', 'confirm', '12345'],
-      ['watch', '--topics', 'pairing,cash'], ['terminals', 'list', '--no-such-flag'], ['terminals', 'list', '--url'],
+      ['watch', '--topics', 'pairing,coins'], ['watch', '--serial', 'BT1'], ['watch', '--topics', 'pairing', '--serial', 'BT1'], ['terminals', 'list', '--no-such-flag'], ['terminals', 'list', '--url'],
       ['terminals', 'update', 'BT1'], ['terminals', 'update', '--contact', '1'], ['terminals', 'update', 'BT1', '--vpn'],
     ];
     for (const argv of mistakes) expect(usageError(() => parseCli(argv)), argv.join(' ')).toBe('bad_request');

@@ -145,4 +145,14 @@ describe('renderPush', () => {
     const line = renderPush({ event: 'operator.changed', data: { user: 'bob', by: 'cli:root', at: '2024-05-01T10:00:00.000Z', action: 'users.disable', result: 'ok' } }, new Date('2024-05-01T10:00:00Z'));
     expect(line).toBe('2024-05-01 10:00:00Z operator.changed user=bob by=cli:root action=users.disable result=ok\n');
   });
+
+  it('says how many cash events cash.recorded announces, per terminal when it names them, and of which one for a one-terminal watch', () => {
+    const at = new Date('2024-05-01T10:00:00Z');
+    expect(renderPush({ event: 'cash.recorded', data: { count: 12, terminals: 2, serials: { 'ATM-1': 7, 'ATM-2': 5 } } }, at))
+      .toBe('2024-05-01 10:00:00Z cash.recorded count=12 terminals=2 serials=ATM-1:7,ATM-2:5\n');
+    expect(renderPush({ event: 'cash.recorded', data: { count: 9000, terminals: 3000, serials: null } }, at))
+      .toBe('2024-05-01 10:00:00Z cash.recorded count=9000 terminals=3000\n');
+    expect(renderPush({ event: 'cash.recorded', data: { count: 7, terminals: 1, serials: { 'ATM-1': 7 }, serial: 'ATM-1' } }, at))
+      .toBe('2024-05-01 10:00:00Z cash.recorded serial=ATM-1 count=7\n');
+  });
 });

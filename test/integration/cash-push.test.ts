@@ -1,0 +1,151 @@
+/**
+ * @module The `cash` topic against the real server: terminals post cash events to master (on its front threads), and a
+ * subscribed admin session hears of them as `cash.recorded`, at most once a second however many come, with how many and
+ * from which terminal; a session subscribed to one serial hears of that terminal's only; viewers (who may read cash
+ * events) may subscribe; `cas watch --topics cash --serial` prints the pushes.
+ */
+import { spawn } from 'node:child_process';
+import https from 'node:https';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AdminClient } from '../../src/admin/admin-client.js';
+import type { AdminPush } from '../../src/protocol/types.js';
+import { casCli } from '../helpers/cli.js';
+import { addOperator, connectOperator, nextPush, nextTotp, pairRawTerminal, type TestOperator } from '../helpers/operator.js';
+import { RawTerminal } from '../helpers/raw-terminal.js';
+import { refusalCode } from '../helpers/refusal.js';
+import { CAS_CLI, startServerProcess, tempDir, type ServerProcess } from '../helpers/server-process.js';
+
+interface Heard { at: number; data: { count: number; terminals: number; serials: Record<string, number> | null; serial?: string } }
+
+let server: ServerProcess;
+let alice: AdminClient;
+let bob: AdminClient;
+let carol: AdminClient;
+let vic: AdminClient;
+let carolOp: TestOperator;
+const terminals = new Map<string, RawTerminal>();
+/** Every cash.recorded each session heard, with when. */
+const heard = new Map<AdminClient, Heard[]>();
+let sentIds = 0;
+
+function listen(client: AdminClient): void {
+  const pushes: Heard[] = [];
+  heard.set(client, pushes);
+  client.on('event', (push: AdminPush) => {
+    if (push.event === 'cash.recorded') pushes.push({ at: performance.now(), data: push.data as Heard['data'] });
+  });
+}
+
+const total = (client: AdminClient, from = 0): number => heard.get(client)!.slice(from).reduce((sum, p) => sum + p.data.count, 0);
+
+async function send(serial: string, agent?: https.Agent, eventId = `ev-${++sentIds}`): Promise<unknown> {
+  const body = { eventId, currency: 'EUR', denomination: 20, count: 1, at: new Date().toISOString() };
+  const reply = await terminals.get(serial)!.send(server.masterUrl, '/api/v1/cash-events', { body: JSON.stringify(body), ...(agent && { agent }) });
+  expect(reply.status).toBe(200);
+  return reply.json;
+}
+
+beforeAll(async () => {
+  server = await startServerProcess();
+  alice = await connectOperator(server, await addOperator(server.dataDir, 'alice'));
+  bob = await connectOperator(server, await addOperator(server.dataDir, 'bob'));
+  carolOp = await addOperator(server.dataDir, 'carol');
+  carol = await connectOperator(server, carolOp);
+  vic = await connectOperator(server, await addOperator(server.dataDir, 'vic', { role: 'viewer' }));
+  await alice.request('gate.open', { minutes: 10 });
+  for (const serial of ['CP-A', 'CP-B']) {
+    const terminal = RawTerminal.create(serial);
+    await pairRawTerminal(alice, server, terminal);
+    terminals.set(serial, terminal);
+  }
+  for (const client of [alice, bob, carol, vic]) listen(client);
+}, 60_000);
+
+afterAll(async () => {
+  for (const client of [alice, bob, carol, vic]) await client?.close();
+  await server?.stop();
+});
+
+describe('the cash topic', () => {
+  it('refuses a serial without the cash topic, and one the server has never heard of, before subscribing', async () => {
+    expect(await refusalCode(alice.request('subscribe', { topics: ['pairing'], serial: 'CP-A' }))).toBe('invalid_field');
+    expect(await refusalCode(alice.request('subscribe', { topics: ['cash'], serial: 'CP-NOPE' }))).toBe('not_found');
+    expect(await refusalCode(alice.request('subscribe', { topics: ['cash'], serial: 'not a serial!' }))).toBe('invalid_field');
+    expect(await alice.subscribe(['cash'])).toEqual({ topics: ['cash'] });
+    expect(await bob.subscribe(['cash'], 'CP-A')).toEqual({ topics: ['cash'], serial: 'CP-A' });
+    // Subscribing again replaces the serial: carol first follows CP-A, then CP-B only.
+    await carol.subscribe(['cash'], 'CP-A');
+    expect(await carol.subscribe(['cash', 'terminals'], 'CP-B')).toEqual({ topics: ['cash', 'terminals'], serial: 'CP-B' });
+    // A viewer reads cash events (cash.list): it may hear of them too.
+    expect(await vic.subscribe(['cash'])).toEqual({ topics: ['cash'] });
+  });
+
+  it('tells of a stream of events at most once a second, with how many and from which terminal; one serial\'s session hears only of it', async () => {
+    const agents = Array.from({ length: 4 }, () => new https.Agent({ keepAlive: true, maxSockets: 1 }));
+    const started = performance.now();
+    let sent = 0;
+    try {
+      // Four connections (the kernel spreads them over the front threads) sending for 2.5 s: several seconds' pushes.
+      await Promise.all(agents.map(async (agent) => {
+        while (performance.now() - started < 2_500) {
+          await send('CP-A', agent);
+          sent++;
+        }
+      }));
+    } finally {
+      for (const agent of agents) agent.destroy();
+    }
+    const seconds = (performance.now() - started) / 1000;
+    expect(sent).toBeGreaterThan(20);
+    await expect.poll(() => total(alice), { timeout: 5_000 }).toBe(sent);
+    await expect.poll(() => total(bob), { timeout: 5_000 }).toBe(sent);
+    await expect.poll(() => total(vic), { timeout: 5_000 }).toBe(sent);
+    for (const client of [alice, bob, vic]) {
+      const pushes = heard.get(client)!;
+      expect(pushes.length).toBeGreaterThanOrEqual(2);
+      expect(pushes.length).toBeLessThanOrEqual(Math.ceil(seconds) + 2);
+      for (let i = 1; i < pushes.length; i++) expect(pushes[i]!.at - pushes[i - 1]!.at).toBeGreaterThan(900);
+    }
+    for (const { data } of heard.get(alice)!) expect(data).toEqual({ count: data.count, terminals: 1, serials: { 'CP-A': data.count } });
+    for (const { data } of heard.get(bob)!) expect(data).toEqual({ count: data.count, terminals: 1, serials: { 'CP-A': data.count }, serial: 'CP-A' });
+    // Carol follows CP-B: the first push she hears is of CP-B's one event, none of CP-A's.
+    const carolHears = nextPush(carol, (p) => p.event === 'cash.recorded', 5_000);
+    const aliceFrom = heard.get(alice)!.length;
+    await send('CP-B');
+    expect((await carolHears).data).toEqual({ count: 1, terminals: 1, serials: { 'CP-B': 1 }, serial: 'CP-B' });
+    expect(heard.get(carol)!).toHaveLength(1);
+    await expect.poll(() => total(alice, aliceFrom), { timeout: 5_000 }).toBe(1);
+    expect(heard.get(alice)!.at(-1)!.data.serials).toEqual({ 'CP-B': 1 });
+    expect(heard.get(bob)!.every(({ data }) => data.serial === 'CP-A')).toBe(true);
+  });
+
+  it('does not count an event sent again (a duplicate is not recorded twice)', async () => {
+    const from = heard.get(alice)!.length;
+    expect(await send('CP-A', undefined, 'dup-1')).toEqual({ accepted: true, duplicate: false });
+    await expect.poll(() => total(alice, from), { timeout: 5_000 }).toBe(1);
+    expect(await send('CP-A', undefined, 'dup-1')).toEqual({ accepted: true, duplicate: true });
+    await send('CP-A');
+    await expect.poll(() => heard.get(alice)!.length, { timeout: 5_000 }).toBe(from + 2);
+    expect(total(alice, from)).toBe(2);
+  });
+
+  it('cas watch --topics cash --serial prints a line per push, of that terminal only', async () => {
+    const env = { CAS_SESSION_DIR: tempDir('cas-cash-watch') };
+    const base = ['--url', server.adminUrl, '--user', carolOp.user, '--fingerprint', server.sfp];
+    const login = await casCli([...base, '--totp', (await nextTotp(carolOp))!, 'login'], `${carolOp.password}\n`, env);
+    expect(login.code).toBe(0);
+    const watch = spawn(process.execPath, [CAS_CLI, ...base, 'watch', '--topics', 'cash', '--serial', 'CP-B'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let stdout = '';
+      let stderr = '';
+      watch.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+      watch.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+      await expect.poll(() => stderr, { timeout: 15_000 }).toContain('watching cash');
+      await send('CP-A');
+      await send('CP-B');
+      await expect.poll(() => stdout, { timeout: 5_000 }).toMatch(/^\S+ \S+ cash\.recorded serial=CP-B count=1\n$/);
+    } finally {
+      watch.kill();
+    }
+  });
+});
