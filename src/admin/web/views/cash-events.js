@@ -1,7 +1,7 @@
 /**
  * @module A terminal's latest cash events (cash.list, newest first) for its detail view: a page, then "Show older
- * events". No push announces a new event (master stores thousands a second, on other threads): the view asks for the
- * newest page every 10 s while it is open and puts the events it has not shown on top; a reconnection reloads it.
+ * events". The view subscribes to this terminal's `cash` pushes (at most one a second, `cash.recorded`) and, told of new
+ * events, asks for the newest page and puts the events it has not shown on top; a reconnection subscribes and reloads.
  */
 import { dataTable, fill, h } from '../dom.js';
 import { errorText, formatTime } from '../format.js';
@@ -12,8 +12,11 @@ import { errorText, formatTime } from '../format.js';
  */
 
 const PAGE_SIZE = 20;
-/** How often an open view looks for new events: a page of the terminal's index, a few reads on the server. */
-const REFRESH_MS = 10_000;
+/**
+ * A look for new events when no push came for this long. A push can be missed: a front thread that crashes loses the
+ * count it had not yet handed on (up to 0.2 s of events), and a socket past its backpressure limit drops frames.
+ */
+const FALLBACK_MS = 60_000;
 
 export function cashEventsPanel(ctx, serial) {
   const list = h('div', { id: 'cash-events' });
@@ -30,6 +33,12 @@ export function cashEventsPanel(ctx, serial) {
 
   let timer = null;
   let shown = true;
+  /** A push came while a page was being fetched: that answer may predate the events it announced. */
+  let toldAgain = false;
+  let fetching = false;
+  const stopListening = ctx.channel.on('cash.recorded', (data) => {
+    if (data.serial === serial) void newer();
+  });
 
   /** `more`: the next older page; otherwise the newest again. `background`: the page asks by itself (a reconnection). */
   async function load({ more = false, background = false } = {}) {
@@ -41,6 +50,9 @@ export function cashEventsPanel(ctx, serial) {
     render();
     const args = { serial, limit: PAGE_SIZE, ...(more ? { before: state.next } : {}) };
     try {
+      // MUST subscribe before the newest page is read: an event recorded in between is then announced. A new connection
+      // (the reload after a reconnection) holds no subscription. The page's own request: it extends no session.
+      if (!more) await ctx.read('subscribe', { topics: ['cash'], serial });
       const page = background ? await ctx.read('cash.list', args) : await ctx.call('cash.list', args);
       if (mine !== seq) return;
       state.events = more ? [...state.events, ...page.events] : page.events;
@@ -55,31 +67,43 @@ export function cashEventsPanel(ctx, serial) {
     const wasOnMore = document.activeElement === moreButton;
     render();
     if (wasOnMore && moreButton.hidden) count.focus();
-    if (!more) scheduleNewer();
+    if (toldAgain) void newer();
+    else if (!more) scheduleNewer();
   }
 
-  /** One chain of looks for new events, restarted by every load of the newest page and ended with the view. */
+  /** The fallback look for new events, restarted by every look and ended with the view. */
   function scheduleNewer() {
     clearTimeout(timer);
-    if (shown) timer = setTimeout(newer, REFRESH_MS);
+    if (shown) timer = setTimeout(newer, FALLBACK_MS);
   }
 
   /**
    * The newest page, its events not shown yet put on top: the older pages the operator opened stay. When the whole page
-   * is new, more may have come than a page holds: the view starts again from the newest page, as Refresh does.
+   * is new, more may have come than a page holds: the view starts again from the newest page, as Refresh does. One
+   * fetch at a time: a push during one fetches once more after it.
    */
   async function newer() {
     if (!shown) return;
-    const mine = seq;
-    if (!state.loading) {
+    // A load under way (Refresh, Show older, a reconnection's) may have read before the push's events: it calls again.
+    if (fetching || state.loading) {
+      toldAgain = true;
+      return;
+    }
+    fetching = true;
+    clearTimeout(timer);
+    do {
+      toldAgain = false;
+      const mine = seq;
       try {
         const page = await ctx.read('cash.list', { serial, limit: PAGE_SIZE });
-        // A load since (Refresh, Show older) has the newer answer, or is under way.
+        // A load since has the newer answer, or is under way.
         if (mine === seq && shown) take(page);
       } catch {
         // A lost connection or an ended session: the page says so elsewhere, and a reconnection reloads this view.
+        break;
       }
-    }
+    } while (toldAgain && shown && !state.loading);
+    fetching = false;
     scheduleNewer();
   }
 
@@ -98,9 +122,11 @@ export function cashEventsPanel(ctx, serial) {
     render();
   }
 
+  /** The subscription stays with the connection until another terminal's panel replaces it; its pushes are ignored. */
   function dispose() {
     shown = false;
     clearTimeout(timer);
+    stopListening();
   }
 
   function render() {
