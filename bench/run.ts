@@ -11,7 +11,7 @@ import { ALL_PRIMITIVES, measureOpenssl, type OpensslSpeed } from './lib/openssl
 import { evaluateTargets, markdown, type RunResults } from './lib/report.js';
 import { UsageError, parseOptions, wholeOption } from './lib/usage.js';
 
-const MICRO = ['fingerprint', 'signature-verify', 'master-call', 'http-layer', 'pairing-code', 'lmdb-lookup', 'nonce-ring', 'actor-hop', 'thread-hop', 'pool-round-trip', 'refusal-log'] as const;
+const MICRO = ['fingerprint', 'signature-verify', 'master-call', 'http-layer', 'pairing-code', 'lmdb-lookup', 'nonce-ring', 'actor-hop', 'thread-hop', 'pool-round-trip', 'refusal-log', 'cash-tally'] as const;
 
 const HELP = `npm run bench -- [options]
 

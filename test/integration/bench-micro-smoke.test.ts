@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunResults } from '../../bench/lib/report.js';
 import { runBench } from '../helpers/bench-run.js';
 
-const SUITES = ['fingerprint', 'signature-verify', 'master-call', 'http-layer', 'pairing-code', 'lmdb-lookup', 'nonce-ring', 'actor-hop', 'thread-hop', 'pool-round-trip', 'refusal-log'];
+const SUITES = ['fingerprint', 'signature-verify', 'master-call', 'http-layer', 'pairing-code', 'lmdb-lookup', 'nonce-ring', 'actor-hop', 'thread-hop', 'pool-round-trip', 'refusal-log', 'cash-tally'];
 
 describe('npm run bench -- --skip-fleet, every micro benchmark briefly', () => {
   let dir: string;
