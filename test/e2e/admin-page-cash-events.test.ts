@@ -97,6 +97,30 @@ describe('cash events on the terminal page', () => {
     expect(await page.textContent('#cash-events-count')).toBe('Showing the 21 latest events.');
   });
 
+  it('subscribes again on the new connection after the server restarted, and still takes a pushed event at once', async () => {
+    // The page's frames on each socket: the view's reload after the reconnection is its cash.list answer on the new one.
+    let socket = 0;
+    const pages: number[] = [];
+    page.on('websocket', (ws) => {
+      const mine = ++socket;
+      ws.on('framereceived', ({ payload }) => {
+        if (typeof payload === 'string' && payload.includes('"events":[')) pages.push(mine);
+      });
+    });
+    await clerk.close();
+    const { dataDir, ports } = server;
+    await server.stop();
+    server = await startServerProcess({ dataDir, ports });
+    clerk = await connectOperator(server, await addOperator(server.dataDir, 'clerk2'));
+    await expect.poll(() => pages.includes(socket) && socket > 0, { timeout: 20_000 }).toBe(true);
+    // Reloaded: the newest page alone.
+    await expect.poll(rowKeys).toEqual(newestFirst(SENT - 18, SENT + 1));
+    await send(SENT + 2);
+    await expect.poll(rowKeys, { timeout: 4_000, interval: 100 }).toEqual(newestFirst(SENT - 18, SENT + 2));
+    // While the server was down the browser logged each refused connection: expected here, and only here.
+    watched.errors.splice(0, watched.errors.length, ...watched.errors.filter((e) => !e.includes('ERR_CONNECTION_REFUSED')));
+  });
+
   it('shows each event as a card on a phone-sized screen, its labels whole', async () => {
     const phone = await openPage(browser, { viewport: { width: 375, height: 812 } });
     try {
