@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dispatch } from '../../../src/admin/dispatch.js';
 import { LoginThrottle } from '../../../src/admin/login-throttle.js';
 import { createOperator, roleOf } from '../../../src/admin/operators.js';
-import { OP_CHANGES, type Connection, type OpsContext } from '../../../src/admin/op-spec.js';
+import { OP_CHANGES, type Connection, type OpChanges, type OpsContext } from '../../../src/admin/op-spec.js';
 import { OPS } from '../../../src/admin/ops.js';
 import { Sessions } from '../../../src/admin/sessions.js';
 import { createLogger } from '../../../src/logger.js';
@@ -98,6 +98,19 @@ describe('a viewer\'s session', () => {
     expect(written.map((e) => [e.user, e.action, e.detail?.result])).toEqual(serverOps().map((op) => ['vera', op, 'forbidden']));
     expect(store.auditIntents.getKeysCount()).toBe(0);
     expect(store.terminals.get('VIEW-1')).toBe(undefined);
+  });
+
+  it('subscribes to cash events as it may read them (cash.list), and would be refused them with cash.list', async () => {
+    expect((await send(conn, 'subscribe', { topics: ['cash'] })).reply).toMatchObject({ ok: true, result: { topics: ['cash'] } });
+    // The subscription asks cash.list's own rule: were cash.list closed to viewers, so would the pushes be.
+    const cashList = OPS['cash.list'] as { changes: OpChanges };
+    cashList.changes = 'server';
+    try {
+      expect((await send(conn, 'subscribe', { topics: ['terminals', 'cash'] })).reply).toMatchObject({ ok: false, error: 'forbidden', message: expect.stringContaining('cash.list') });
+      expect((await send(conn, 'subscribe', { topics: ['terminals'] })).reply).toMatchObject({ ok: true });
+    } finally {
+      cashList.changes = 'nothing';
+    }
   });
 
   it('still runs the ops that change nothing, and its own logout', async () => {
