@@ -104,7 +104,9 @@ describe('the cash topic', () => {
       const pushes = heard.get(client)!;
       expect(pushes.length).toBeGreaterThanOrEqual(2);
       expect(pushes.length).toBeLessThanOrEqual(Math.ceil(seconds) + 2);
-      for (let i = 1; i < pushes.length; i++) expect(pushes[i]!.at - pushes[i - 1]!.at).toBeGreaterThan(900);
+      // Sent a second apart; timed here, on a test process busy signing requests, so with room for its own delays. The
+      // front threads' tallies alone would come every 200 ms.
+      for (let i = 1; i < pushes.length; i++) expect(pushes[i]!.at - pushes[i - 1]!.at).toBeGreaterThan(500);
     }
     for (const { data } of heard.get(alice)!) expect(data).toEqual({ count: data.count, terminals: 1, serials: { 'CP-A': data.count } });
     for (const { data } of heard.get(bob)!) expect(data).toEqual({ count: data.count, terminals: 1, serials: { 'CP-A': data.count }, serial: 'CP-A' });
