@@ -152,7 +152,10 @@ class AdminHub {
     this.deliver(topic, () => (frame ??= JSON.stringify({ event, data })));
   }
 
-  /** A front thread's tally: kept for the next `cash.recorded` only while a session listens (one subscribing later hears of what comes after). */
+  /**
+   * A front thread's tally: kept for the next `cash.recorded` only while a session listens. One subscribing later hears
+   * of what comes after (and of what the current second already counted); its own cash.list covers what came before.
+   */
   cashRecorded(counts: CashCounts): void {
     if (!this.topics.get('cash')?.size) return;
     this.cash.add(counts);
