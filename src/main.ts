@@ -23,7 +23,8 @@ import { packageRoot } from './package-root.js';
 import { lockDataDir } from './store/data-dir-lock.js';
 import { logWriteFailures } from './store/commit-failures.js';
 import { Store } from './store/store.js';
-import { upgradeStore } from './store/store-upgrade.js';
+import { upgradeStore, type UpgradeProgress } from './store/store-upgrade.js';
+import { sealStore } from './store/index-seal.js';
 import { SkewHistory } from './store/skew-history.js';
 import { settleInterruptedAudits } from './store/audit-intents.js';
 import { auditHeadOf } from './store/audit-chain.js';
@@ -78,9 +79,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   reportDiskSpace(store, config, log);
   const now = (): number => Date.now();
   const startedAt = now();
-  // A large store's cash events take seconds to index (index-rebuild.ts): say why the server is not serving yet.
-  const upgradeProgress = (index: string, done: number, total: number): void => log.info({ index, done, total }, 'indexing the cash events of an older store before serving');
-  logStoreUpgrade(upgradeStore(store, Math.floor(now() / 1000), config.clockSkewSec, upgradeProgress), log);
+  // A large store's cash events take seconds to check or index (index-rebuild.ts): say why the server is not serving yet.
+  const upgradeProgress: UpgradeProgress = (index, done, total, phase) => log.info({ index, done, total },
+    phase === 'checking' ? 'checking the cash-event indexes of a store not sealed by a clean stop of this version before serving' : 'indexing the cash events of an older store before serving');
+  const upgradeStartedAt = now();
+  logStoreUpgrade(upgradeStore(store, Math.floor(now() / 1000), config.clockSkewSec, upgradeProgress), now() - upgradeStartedAt, log);
   // Before anything else audits: an entry of this run must not come before those of the run that was cut short.
   for (const entry of await settleInterruptedAudits(store, { server: true, now: now(), running: processRuns })) {
     log.warn({ user: entry.user, action: entry.action, target: entry.target, at: new Date(entry.at).toISOString(), seq: entry.seq },
@@ -216,6 +219,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         await admin.close(SHUTDOWN_GRACE_MS);
         const stuckThreads = await fronts.shutdown(SHUTDOWN_GRACE_MS);
         await housekeeping.finished();
+        // Only once nothing of this run writes any more, and never with a thread still holding the store: it may write after.
+        if (stuckThreads.length === 0 && !sealStore(store, now())) log.warn('the store was written by another process while this server stopped: its indexes are checked at the next start');
         await store.close();
         // Threads that did not stop still hold the store: the lock goes with the process, which is killed next.
         if (stuckThreads.length === 0) await lock.release();
@@ -242,13 +247,16 @@ function reportDiskSpace(store: Store, config: Config, log: Logger): void {
   if (store.space.low) diskChanged(true, store.space.free, ' at start-up');
 }
 
-/** What upgrading an older store did, one line per index it built. */
 /** `host:port` for a URL: an IPv6 address in brackets. */
 function hostPort(host: string, port: number): string {
   return `${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
-function logStoreUpgrade(upgrade: ReturnType<typeof upgradeStore>, log: Logger): void {
+/** What upgrading an older store did: whether it checked the indexes (and how long that took), and one line per index it built. */
+function logStoreUpgrade(upgrade: ReturnType<typeof upgradeStore>, ms: number, log: Logger): void {
+  if (upgrade.verified) {
+    log.info({ ms }, 'checked the store\'s indexes entry by entry: no seal of a clean stop by this version (a first start, a crash, or an older version or an offline command wrote since)');
+  }
   if (upgrade.nonces > 0) log.info({ nonces: upgrade.nonces }, 'moved the live nonces of an older store into the nonce ring');
   if (upgrade.foldedSerials > 0) log.info({ terminals: upgrade.foldedSerials }, 'indexed the serials of an older store by case');
   if (upgrade.searchEntries > 0) log.info({ terminals: upgrade.searchEntries }, 'indexed the terminals of an older store for search');

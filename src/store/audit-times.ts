@@ -4,11 +4,13 @@
  * is appended at the next start with its intent's earlier time, and a clock set back writes earlier times later.
  */
 import type { Database, RootDatabase } from 'lmdb';
-import { rebuildIndex } from './index-rebuild.js';
+import { rebuildIndex, type IndexEntry } from './index-rebuild.js';
 import type { AuditRecord } from './records.js';
 import { scanInSlices } from './sliced-scan.js';
 
 type Key = [at: number, seq: number];
+
+const entryOf: IndexEntry<Pick<AuditRecord, 'at' | 'seq'>, Key, true> = (entry) => [[entry.at, entry.seq], true];
 
 /** (at, seq) → nothing, written in the same transaction as the entry (Store.appendAudit). */
 export class AuditTimes {
@@ -19,7 +21,7 @@ export class AuditTimes {
   }
 
   putSync(entry: Pick<AuditRecord, 'at' | 'seq'>): void {
-    this.db.putSync([entry.at, entry.seq], true);
+    this.db.putSync(...entryOf(entry));
   }
 
   /**
@@ -37,10 +39,10 @@ export class AuditTimes {
   }
 
   /**
-   * Fills the index from the log itself when their counts differ (a store written before it); returns how many entries
-   * it wrote. Run once at start-up, before any thread serves.
+   * Fills the index from the log itself when it differs from it (a store written before it, or by a build without it:
+   * `verify`, index-rebuild.ts); returns how many entries it wrote. Run once at start-up, before any thread serves.
    */
-  rebuildFrom(audit: Database<AuditRecord, number>, root: RootDatabase): number {
-    return rebuildIndex(root, this.db, audit, (entry) => this.putSync(entry));
+  rebuildFrom(audit: Database<AuditRecord, number>, root: RootDatabase, opts: { verify: boolean }): number {
+    return rebuildIndex(root, this.db, audit, entryOf, opts);
   }
 }

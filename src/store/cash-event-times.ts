@@ -3,12 +3,14 @@
  * events are keyed by (serial, eventId) for their idempotency, so without it a retention run read every event.
  */
 import type { Database, RootDatabase } from 'lmdb';
-import { rebuildIndex, type RebuildProgress } from './index-rebuild.js';
+import { rebuildIndex, type IndexEntry, type RebuildProgress } from './index-rebuild.js';
 import type { CashEventRecord } from './records.js';
 
 type Key = [receivedAt: number, serial: string, eventId: string];
 
 export type CashEventTime = Pick<CashEventRecord, 'receivedAt' | 'serial' | 'eventId'>;
+
+const entryOf: IndexEntry<CashEventTime, Key, true> = (event) => [[event.receivedAt, event.serial, event.eventId], true];
 
 /** (receivedAt, serial, eventId) → nothing, written in the same transaction as the event (Store.putCashEventSync). */
 export class CashEventTimes {
@@ -19,7 +21,7 @@ export class CashEventTimes {
   }
 
   putSync(event: CashEventTime): void {
-    this.db.putSync([event.receivedAt, event.serial, event.eventId], true);
+    this.db.putSync(...entryOf(event));
   }
 
   removeSync(event: CashEventTime): void {
@@ -58,10 +60,11 @@ export class CashEventTimes {
   }
 
   /**
-   * Fills the index from the events themselves when their counts differ (a store written before it); returns how many
-   * entries it wrote. Run once at start-up, before any thread serves.
+   * Fills the index from the events themselves when it differs from them (a store written before it, while it was off,
+   * or by a build without it: `verify`, index-rebuild.ts); returns how many entries it wrote. Run once at start-up,
+   * before any thread serves.
    */
-  rebuildFrom(events: Database<CashEventRecord, string>, root: RootDatabase, progress?: RebuildProgress): number {
-    return rebuildIndex(root, this.db, events, (event) => this.putSync(event), progress);
+  rebuildFrom(events: Database<CashEventRecord, string>, root: RootDatabase, opts: { verify: boolean; progress?: RebuildProgress | undefined }): number {
+    return rebuildIndex(root, this.db, events, entryOf, opts);
   }
 }

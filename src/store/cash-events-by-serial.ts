@@ -4,7 +4,7 @@
  * nothing of time, so without it every page read all of the terminal's events.
  */
 import type { Database, RangeOptions, RootDatabase } from 'lmdb';
-import { rebuildIndex, type RebuildProgress } from './index-rebuild.js';
+import { rebuildIndex, type IndexEntry, type RebuildProgress } from './index-rebuild.js';
 import type { CashEventRecord } from './records.js';
 
 type Key = [serial: string, receivedAt: number, eventId: string];
@@ -14,6 +14,8 @@ export type SerialEventPosition = Pick<CashEventRecord, 'receivedAt' | 'eventId'
 
 /** Above every receivedAt: `[serial, TOP]` bounds the newest end of a terminal's range. */
 const TOP = Infinity;
+
+const entryOf: IndexEntry<Pick<CashEventRecord, 'serial' | 'receivedAt' | 'eventId'>, Key, true> = (event) => [[event.serial, event.receivedAt, event.eventId], true];
 
 /**
  * (serial, receivedAt, eventId) → nothing, written in the same transaction as the event (Store.putCashEventSync) and
@@ -27,7 +29,7 @@ export class CashEventsBySerial {
   }
 
   putSync(event: Pick<CashEventRecord, 'serial' | 'receivedAt' | 'eventId'>): void {
-    this.db.putSync([event.serial, event.receivedAt, event.eventId], true);
+    this.db.putSync(...entryOf(event));
   }
 
   removeSync(event: Pick<CashEventRecord, 'serial' | 'receivedAt' | 'eventId'>): void {
@@ -59,10 +61,10 @@ export class CashEventsBySerial {
   }
 
   /**
-   * Fills the index from the events themselves when their counts differ (a store written before it); returns how many
-   * entries it wrote. Run once at start-up, before any thread serves.
+   * Fills the index from the events themselves when it differs from them (a store written before it, or by a build
+   * without it: `verify`, index-rebuild.ts); returns how many entries it wrote. Run once at start-up, before any thread serves.
    */
-  rebuildFrom(events: Database<CashEventRecord, string>, root: RootDatabase, progress?: RebuildProgress): number {
-    return rebuildIndex(root, this.db, events, (event) => this.putSync(event), progress);
+  rebuildFrom(events: Database<CashEventRecord, string>, root: RootDatabase, opts: { verify: boolean; progress?: RebuildProgress | undefined }): number {
+    return rebuildIndex(root, this.db, events, entryOf, opts);
   }
 }

@@ -4,7 +4,7 @@ import { AppError } from '../errors.js';
 import type { PairingStage, PairingState } from '../protocol/types.js';
 import type { PairingRecord } from './records.js';
 import { scanInSlices } from './sliced-scan.js';
-import { rebuildIndex } from './index-rebuild.js';
+import { rebuildIndex, type IndexEntry } from './index-rebuild.js';
 
 /**
  * The longest a pairing request can stay pending (`--pairing-ttl` is bounded by it): every request still pending was
@@ -38,6 +38,8 @@ export type TimelineCursor = string;
 
 type Key = [number, string];
 
+const timelineEntry: IndexEntry<PairingRecord, Key, Value> = (record) => [[record.requestedAt, record.requestId], [record.serial, record.state, record.stage, record.expiresAt]];
+
 const CURSOR = /^(\d{1,15})~(pr_[A-Za-z0-9_-]{1,64})$/;
 
 export function timelineCursor(entry: Pick<TimelineEntry, 'requestedAt' | 'requestId'>): TimelineCursor {
@@ -64,7 +66,7 @@ export class PairingTimeline {
 
   /** Beside every write of a request (its key never changes: `requestedAt` is set once). */
   putSync(record: PairingRecord): void {
-    this.db.putSync([record.requestedAt, record.requestId], [record.serial, record.state, record.stage, record.expiresAt]);
+    this.db.putSync(...timelineEntry(record));
   }
 
   removeSync(record: Pick<PairingRecord, 'requestedAt' | 'requestId'>): void {
@@ -103,10 +105,11 @@ export class PairingTimeline {
   }
 
   /**
-   * Fills the timeline from the requests themselves when their counts differ (a store written before it); returns how
-   * many entries it wrote. Run once at start-up, before any thread serves.
+   * Fills the timeline from the requests themselves when it differs from them (a store written before it, or by a build
+   * without it: `verify`, index-rebuild.ts); returns how many entries it wrote. Run once at start-up, before any thread
+   * serves. Checked, entries a store from before wrote (the serial only) differ, and are written with their summary.
    */
-  rebuildFrom(pairing: Database<PairingRecord, string>, root: RootDatabase): number {
-    return rebuildIndex(root, this.db, pairing, (record) => this.putSync(record));
+  rebuildFrom(pairing: Database<PairingRecord, string>, root: RootDatabase, opts: { verify: boolean }): number {
+    return rebuildIndex(root, this.db, pairing, timelineEntry, opts);
   }
 }

@@ -1,5 +1,6 @@
 /** @module The `settings` sub-database: a few records of the whole server, one per key, each key with a type of its own. */
 import type { Database, RootDatabase } from 'lmdb';
+import type { IndexSeal } from './index-seal.js';
 import type { GateRecord } from './records.js';
 import type { SkewRecord } from './skew-history.js';
 
@@ -15,6 +16,8 @@ export interface SettingsRecords {
   'audit-watched': { seq: number };
   /** The next server certificate announced to terminals, and since when (server/rollover.ts). */
   'next-identity': { sfp: string; announcedSince: number };
+  /** Left by a clean stop of a server that keeps every index, removed at its next start (index-seal.ts). */
+  'index-seal': IndexSeal;
 }
 
 export type SettingKey = keyof SettingsRecords;
@@ -41,5 +44,10 @@ export class Settings {
   /** Inside a transaction (Store.atomically), or a write of its own. */
   putSync<K extends SettingKey>(key: K, value: SettingsRecords[K]): void {
     this.db.putSync(key, value);
+  }
+
+  /** Inside a transaction (Store.atomically), or a write of its own. */
+  removeSync(key: SettingKey): void {
+    this.db.removeSync(key);
   }
 }

@@ -1,18 +1,24 @@
-/** @module What a store written by an older version needs before any thread serves: its nonces moved into the ring, and the indexes added since filled in. */
+/** @module What a store written by an older version needs before any thread serves: its nonces moved into the ring, and the indexes added since filled in or, unsealed, checked. */
 import { entryCount } from './entry-count.js';
+import { breakSeal } from './index-seal.js';
 import type { RebuildProgress } from './index-rebuild.js';
 import { foldSerial, keyText, type Store } from './store.js';
 
 export interface StoreUpgrade {
+  /**
+   * Whether the indexes were checked entry by entry: the store had no intact seal of a clean stop by this version
+   * (index-seal.ts). False: the seal vouched for them, and only what it did not vouch for was looked at.
+   */
+  verified: boolean;
   /** Live nonces moved from the table kept before the nonce ring. */
   nonces: number;
-  /** Terminals added to the case-folded serial index. */
+  /** Terminals added to the case-folded serial index, and entries of gone terminals removed from it. */
   foldedSerials: number;
   /** Terminals given a search entry. */
   searchEntries: number;
   /** Pairing requests placed in the timeline. */
   timeline: number;
-  /** Requests found waiting for an operator when that index was filled (once per store, or with the timeline). */
+  /** Requests found waiting for an operator when that index was filled (once per store, with the timeline, or unsealed). */
   awaiting: number;
   /** Cash events placed in their time index. */
   cashEventTimes: number;
@@ -22,34 +28,46 @@ export interface StoreUpgrade {
   auditTimes: number;
 }
 
-/** Told while an index of a large store is filled (index-rebuild.ts): which index, and how far it is. */
-export type UpgradeProgress = (index: 'cashEventTimes' | 'cashEventsBySerial', done: number, total: number) => void;
+/** Told while an index of a large store is checked or filled (index-rebuild.ts): which index, how far, and which of the two. */
+export type UpgradeProgress = (index: 'cashEventTimes' | 'cashEventsBySerial', done: number, total: number, phase: Parameters<RebuildProgress>[2]) => void;
 
 /**
  * Run once at start-up, before any thread serves: an upgrade must not reopen replay windows, nor let an operator create
  * a serial that differs from an existing one only in case. Each step does nothing on a store that needs none of it.
  * `progress` hears of the steps that can take seconds: the cash events are the store's bulk.
+ *
+ * Without an intact seal every index is checked entry by entry: a build that does not keep one (an older version
+ * after a downgrade) may have written and removed records while the counts stayed equal (index-seal.ts). With it, the
+ * indexes it vouches for are not read at all.
  */
 export function upgradeStore(store: Store, nowSec: number, clockSkewSec: number, progress?: UpgradeProgress): StoreUpgrade {
-  const told = (index: Parameters<UpgradeProgress>[0]): RebuildProgress | undefined => progress && ((done, total) => progress(index, done, total));
-  const timeline = store.pairingTimeline.rebuildFrom(store.pairing, store.root);
+  // MUST come first: every other step may write, and the seal is compared with the store's last write.
+  const seal = breakSeal(store);
+  const verify = seal === null;
+  const told = (index: Parameters<UpgradeProgress>[0]): RebuildProgress | undefined => progress && ((done, total, phase) => progress(index, done, total, phase));
+  const timeline = seal ? 0 : store.pairingTimeline.rebuildFrom(store.pairing, store.root, { verify });
   return {
+    verified: verify,
     nonces: migrateNonces(store, nowSec, clockSkewSec),
-    foldedSerials: indexFoldedSerials(store),
-    searchEntries: store.terminalSearch.rebuildFrom(store.terminals, store.root),
+    foldedSerials: seal ? 0 : indexFoldedSerials(store),
+    searchEntries: seal ? 0 : store.terminalSearch.rebuildFrom(store.terminals, store.root, { verify }),
     timeline,
     // Filled on its own marker, not with the timeline: the two came 19 commits apart, and a store written by a build in
     // between had a full timeline and an empty index, which nothing filled (requests waiting were missing from
-    // pairing.list). A store that needed its timeline needs this too (a copy restored without its settings, say).
+    // pairing.list). A store that needed its timeline needs this too (a copy restored without its settings, say), and
+    // so does an unsealed one: a build without this index may have written requests since.
     // Not at every start: it reads each request of the last 7 days, and after a week that paired 10,000 terminals
     // those pages of the store added 31-59 MiB to the server's RSS at start-up (bench/RESULTS.md, idle terminals).
-    awaiting: timeline > 0 || !store.awaitingOperator.filled()
+    awaiting: timeline > 0 || verify || !store.awaitingOperator.filled()
       ? store.awaitingOperator.rebuild(store.pairingTimeline, store.pairing, store.root, nowSec * 1000)
       : 0,
-    // Only while kept: written only then, the index is behind whenever --cash-event-days was off, and is caught up here.
-    cashEventTimes: store.indexesCashEventTimes ? store.cashEventTimes.rebuildFrom(store.cashEvents, store.root, told('cashEventTimes')) : 0,
-    cashEventsBySerial: store.cashEventsBySerial.rebuildFrom(store.cashEvents, store.root, told('cashEventsBySerial')),
-    auditTimes: store.auditTimes.rebuildFrom(store.audit, store.root),
+    // Only while kept: written only then, the index is behind whenever --cash-event-days was off, and is caught up here;
+    // checked whole when the sealing run did not keep it, however the counts stand.
+    cashEventTimes: store.indexesCashEventTimes && !seal?.cashEventTimes
+      ? store.cashEventTimes.rebuildFrom(store.cashEvents, store.root, { verify: true, progress: told('cashEventTimes') })
+      : 0,
+    cashEventsBySerial: seal ? 0 : store.cashEventsBySerial.rebuildFrom(store.cashEvents, store.root, { verify, progress: told('cashEventsBySerial') }),
+    auditTimes: seal ? 0 : store.auditTimes.rebuildFrom(store.audit, store.root, { verify }),
   };
 }
 
@@ -74,19 +92,30 @@ export function migrateNonces(store: Store, nowSec: number, clockSkewSec: number
 }
 
 /**
- * Fills `foldedSerials` for terminals created before it (or written by tools straight into the store); returns how many
- * it added. The first of two serials that differ only in case keeps the place.
+ * Brings `foldedSerials` in line with the terminals: adds the serials of terminals created before it (or written by
+ * tools or another build straight into the store), and removes entries whose terminal is gone (deleted by a build
+ * without it: they would refuse that serial's creation for ever). Returns how many entries it changed. The first of two
+ * serials that differ only in case keeps the place, so there may be fewer entries than terminals: counts prove nothing.
  */
 export function indexFoldedSerials(store: Store): number {
-  if (entryCount(store.foldedSerials) >= entryCount(store.terminals)) return 0;
-  let added = 0;
-  store.root.transactionSync(() => {
+  const stale = new Set<string>();
+  for (const { key: folded, value: serial } of store.foldedSerials.getRange()) {
+    if (foldSerial(serial) !== folded || store.terminals.get(serial) === undefined) stale.add(folded);
+  }
+  const missing: string[] = [];
+  if (stale.size > 0 || entryCount(store.foldedSerials) < entryCount(store.terminals)) {
+    const placed = new Set<string>();
     for (const serial of store.terminals.getKeys()) {
       const folded = foldSerial(serial);
-      if (store.foldedSerials.get(folded) !== undefined) continue;
-      store.foldedSerials.putSync(folded, serial);
-      added++;
+      if (placed.has(folded) || (!stale.has(folded) && store.foldedSerials.get(folded) !== undefined)) continue;
+      placed.add(folded);
+      missing.push(serial);
     }
+  }
+  if (stale.size === 0 && missing.length === 0) return 0;
+  store.root.transactionSync(() => {
+    for (const folded of stale) store.foldedSerials.removeSync(folded);
+    for (const serial of missing) store.foldedSerials.putSync(foldSerial(serial), serial);
   });
-  return added;
+  return new Set([...stale, ...missing.map(foldSerial)]).size;
 }

@@ -1,7 +1,7 @@
 /** @module What operators search terminals by, folded once when a terminal is written: a search reads these short strings, not every record. */
 import type { Database, RootDatabase } from 'lmdb';
 import type { TerminalRecord } from './records.js';
-import { rebuildIndex } from './index-rebuild.js';
+import { rebuildIndex, type IndexEntry } from './index-rebuild.js';
 
 /** Lower case without accents, so that "zurich" finds "Zürich"; ASCII, most of a fleet's text, skips the normalisation. */
 function searchFolded(text: string): string {
@@ -14,6 +14,8 @@ const compact = (text: string): string => text.replace(/[\s:.()-]/g, '');
 
 /** A terminal's serial, name, location, contact and TFP, folded; and the same without separators; and whether it is paired. */
 export type SearchEntry = [text: string, bare: string, paired: boolean];
+
+const entryOf: IndexEntry<TerminalRecord, string, SearchEntry> = (record) => [record.serial, searchEntry(record)];
 
 export function searchEntry(record: TerminalRecord): SearchEntry {
   // The fields hold no control characters (operators' text refuses them): NUL keeps a match from spanning two of them.
@@ -41,7 +43,7 @@ export class TerminalSearch {
   }
 
   putSync(record: TerminalRecord): void {
-    this.db.putSync(record.serial, searchEntry(record));
+    this.db.putSync(...entryOf(record));
   }
 
   removeSync(serial: string): void {
@@ -49,11 +51,12 @@ export class TerminalSearch {
   }
 
   /**
-   * Writes the entries again when their count differs from the terminals' (a store from before the index, or tools
-   * writing straight into the store); returns how many. Emptied first: an entry whose terminal is gone kept the counts
-   * apart, and the index was rewritten at every start. Run once at start-up, before any thread serves.
+   * Writes the entries again when they differ from the terminals (a store from before the index, tools writing straight
+   * into the store, or a build without it: `verify`, index-rebuild.ts); returns how many. Emptied first: an entry whose
+   * terminal is gone kept the counts apart, and the index was rewritten at every start. Run once at start-up, before any
+   * thread serves.
    */
-  rebuildFrom(terminals: Database<TerminalRecord, string>, root: RootDatabase): number {
-    return rebuildIndex(root, this.db, terminals, (terminal) => this.putSync(terminal));
+  rebuildFrom(terminals: Database<TerminalRecord, string>, root: RootDatabase, opts: { verify: boolean }): number {
+    return rebuildIndex(root, this.db, terminals, entryOf, opts);
   }
 }

@@ -1,0 +1,54 @@
+/**
+ * @module The seal a clean stop leaves on the store: proof at the next start that no build which does not keep every
+ * index wrote it since, so that the indexes need no check entry by entry (store-upgrade.ts).
+ *
+ * The seal holds LMDB's id of the transaction that wrote it, which is then the store's last: any later commit, by any
+ * process or build, moves the store's id past it. A start that finds the seal and the ids equal knows the store is as
+ * the sealing server left it; anything else (no seal: a first start, a crash, a store from before seals; another id:
+ * an older build, an offline command, a tool wrote since) has every index checked. Readers, a backup among them, move
+ * no id. Writes cost nothing more: the seal is one write at the stop and one at the start, none per event.
+ */
+import type { RootDatabase } from 'lmdb';
+import type { Store } from './store.js';
+
+export interface IndexSeal {
+  /** The store's last transaction id once the seal was written: the seal's own. */
+  txnId: number;
+  /** Whether the sealing run kept cash events by time (`--cash-event-days`): written only then, that index is vouched for only then. */
+  cashEventTimes: boolean;
+  /** When, epoch ms: for whoever reads the settings by hand. */
+  sealedAt: number;
+}
+
+/** LMDB's id of the last committed write transaction (mdb_env_info's me_last_txnid; lmdb-js types getStats() as {}). */
+export function lastTxnId(root: RootDatabase): number {
+  return (root.getStats() as { lastTxnId: number }).lastTxnId;
+}
+
+/**
+ * What the seal vouches for, read and removed at start-up before anything else writes; null when there is none, or
+ * when the store was written since it. MUST be removed, not only compared: a later crash would otherwise leave a seal
+ * that only a later store's id (a copy, a store replaced under the same path) could ever match by chance.
+ */
+export function breakSeal(store: Store): Omit<IndexSeal, 'txnId'> | null {
+  const seal = store.settings.get('index-seal');
+  if (seal === undefined) return null;
+  const intact = seal.txnId === lastTxnId(store.root);
+  store.root.transactionSync(() => store.settings.removeSync('index-seal'));
+  return intact ? { cashEventTimes: seal.cashEventTimes, sealedAt: seal.sealedAt } : null;
+}
+
+/**
+ * Seals the store at a clean stop: once every thread that writes it has stopped, before it is closed. Returns whether
+ * it is sealed: a write committed between this one and the read of the id (another process) leaves it unsealed,
+ * which costs the next start a check and nothing else.
+ */
+export function sealStore(store: Store, now: number): boolean {
+  let txnId = 0;
+  store.root.transactionSync(() => {
+    // Inside the write transaction, whose lock no other writer can take: the id it will commit as is the last one plus one.
+    txnId = lastTxnId(store.root) + 1;
+    store.settings.putSync('index-seal', { txnId, cashEventTimes: store.indexesCashEventTimes, sealedAt: now });
+  });
+  return lastTxnId(store.root) === txnId;
+}

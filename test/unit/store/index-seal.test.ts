@@ -1,0 +1,135 @@
+/**
+ * @module Unit tests: the seal a clean stop leaves on the store (index-seal.ts), on a real LMDB store reopened between
+ * "runs". What must hold: a start after a clean stop reads no index; a start after anything else wrote checks every
+ * index entry by entry, and repairs those a build without them left wrong with the counts still equal (events removed
+ * and others added, a terminal renamed, one deleted and another created); a start removes the seal, so that a run cut
+ * short leaves none.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { breakSeal, sealStore } from '../../../src/store/index-seal.js';
+import type { CashEventRecord, TerminalRecord } from '../../../src/store/records.js';
+import { upgradeStore } from '../../../src/store/store-upgrade.js';
+import { compositeKey, foldSerial, Store } from '../../../src/store/store.js';
+import { searchEntry } from '../../../src/store/terminal-search.js';
+
+const NOW = Date.parse('2026-03-01T12:00:00Z');
+const nowSec = Math.floor(NOW / 1000);
+let dataDir: string;
+let store: Store | null = null;
+
+beforeEach(() => {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'index-seal-'));
+});
+
+afterEach(async () => {
+  await store?.close();
+  store = null;
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** One run of a server of this version: opened, upgraded (what main.ts does first), `act`, sealed at its clean stop. */
+async function run(act: (s: Store) => void = () => undefined, opts: { seal?: boolean } = {}): Promise<ReturnType<typeof upgradeStore>> {
+  store = Store.open(dataDir, { fieldKey: false, cashEventTimes: true });
+  const upgrade = upgradeStore(store, nowSec, 300);
+  await store.atomically(() => act(store!));
+  if (opts.seal !== false) expect(sealStore(store, NOW)).toBe(true);
+  await store.close();
+  store = null;
+  return upgrade;
+}
+
+/** A build without the indexes: it writes the records alone, straight into their tables, and seals nothing. */
+async function olderBuild(act: (s: Store) => void): Promise<void> {
+  const older = Store.open(dataDir, { fieldKey: false });
+  await older.atomically(() => act(older));
+  await older.close();
+}
+
+const event = (serial: string, eventId: string, receivedAt: number): CashEventRecord =>
+  ({ serial, eventId, currency: 'EUR', denomination: 20, count: 1, at: new Date(receivedAt).toISOString(), receivedAt });
+
+const terminal = (serial: string, name: string): TerminalRecord => ({
+  serial, name, location: '', contact: '', vpn: false, createdAt: NOW, createdBy: 'test',
+  tfp: null, certDer: null, pairedAt: null, pairedBy: null, lastSeenAt: null,
+});
+
+/** What cash.list pages through for `serial`, and what the retention reads, by event id. */
+function indexed(s: Store, serial: string): { bySerial: string[]; byTime: string[] } {
+  return {
+    bySerial: s.cashEventsBySerial.newest(serial, null, 1_000).map((e) => e.eventId),
+    byTime: s.cashEventTimes.oldest(Number.MAX_SAFE_INTEGER, 1_000).filter((e) => e.serial === serial).map((e) => e.eventId),
+  };
+}
+
+const NOTHING = { timeline: 0, foldedSerials: 0, searchEntries: 0, cashEventTimes: 0, cashEventsBySerial: 0, auditTimes: 0 };
+
+describe('the store\'s seal', () => {
+  it('after a clean stop: the next start reads no index, and removes the seal, so a start after a run cut short checks them', async () => {
+    expect(await run((s) => s.putCashEventSync(event('ATM-1', 'a', NOW)))).toMatchObject({ verified: true });
+    expect(await run()).toMatchObject({ verified: false, ...NOTHING });
+    // A run that ended without its stop (a crash, a kill) left no seal: everything is checked, and found whole.
+    await run(() => undefined, { seal: false });
+    expect(await run()).toMatchObject({ verified: true, ...NOTHING });
+    store = Store.open(dataDir, { fieldKey: false });
+    expect(store.settings.get('index-seal')).toMatchObject({ cashEventTimes: true, sealedAt: NOW });
+    expect(breakSeal(store)).toEqual({ cashEventTimes: true, sealedAt: NOW });
+    expect(store.settings.get('index-seal')).toBeUndefined();
+    expect(breakSeal(store)).toBeNull();
+  });
+
+  it('is broken by any write after it, by a process of this version too: the next start checks the indexes', async () => {
+    await run((s) => s.putCashEventSync(event('ATM-1', 'a', NOW)));
+    // An offline command of this version, which keeps the indexes: nothing to repair, but nothing vouches for that.
+    const offline = Store.open(dataDir, { fieldKey: false, cashEventTimes: true });
+    await offline.atomically(() => offline.putCashEventSync(event('ATM-1', 'b', NOW + 1)));
+    await offline.close();
+    expect(await run()).toMatchObject({ verified: true, ...NOTHING });
+  });
+
+  it('missing after a build without the indexes wrote, with every count equal: each index is checked entry by entry and repaired', async () => {
+    await run((s) => {
+      for (const id of ['a', 'b', 'c']) s.putCashEventSync(event('ATM-1', id, NOW + id.charCodeAt(0)));
+      for (const serial of ['ATM-1', 'ATM-2']) s.putTerminalSync(terminal(serial, `Kiosk ${serial}`));
+      for (const serial of ['ATM-1', 'ATM-2']) s.foldedSerials.putSync(foldSerial(serial), serial);
+    });
+    // An older build after a downgrade: its retention forgets `a`, a terminal reports `d`; an operator renames ATM-1,
+    // deletes ATM-2 and creates atm-3. Every table keeps its count, so counts alone saw nothing to do.
+    await olderBuild((s) => {
+      s.cashEvents.removeSync(compositeKey('ATM-1', 'a'));
+      s.cashEvents.putSync(compositeKey('ATM-1', 'd'), event('ATM-1', 'd', NOW + 1_000));
+      s.terminals.putSync('ATM-1', terminal('ATM-1', 'Moved to Zürich'));
+      s.terminals.removeSync('ATM-2');
+      s.terminals.putSync('atm-3', terminal('atm-3', 'New'));
+    });
+    store = Store.open(dataDir, { fieldKey: false, cashEventTimes: true });
+    expect(indexed(store, 'ATM-1')).toEqual({ bySerial: ['c', 'b', 'a'], byTime: ['a', 'b', 'c'] });
+
+    expect(upgradeStore(store, nowSec, 300)).toMatchObject({ verified: true, cashEventsBySerial: 3, cashEventTimes: 3, searchEntries: 2, foldedSerials: 2 });
+    expect(indexed(store, 'ATM-1')).toEqual({ bySerial: ['d', 'c', 'b'], byTime: ['b', 'c', 'd'] });
+    expect(store.terminalSearch.db.get('ATM-1')).toEqual(searchEntry(terminal('ATM-1', 'Moved to Zürich')));
+    expect([...store.terminalSearch.db.getKeys()]).toEqual(['ATM-1', 'atm-3']);
+    expect(Object.fromEntries(store.foldedSerials.getRange().map(({ key, value }) => [key, value]))).toEqual({ 'ATM-1': 'ATM-1', 'ATM-3': 'atm-3' });
+    // Repaired once: a start after that (unsealed: this one did not stop) finds every index whole.
+    expect(upgradeStore(store, nowSec, 300)).toMatchObject({ verified: true, ...NOTHING });
+  });
+
+  it('of a run that kept no cash events by time does not vouch for that index: a run that keeps them checks it', async () => {
+    store = Store.open(dataDir, { fieldKey: false });
+    upgradeStore(store, nowSec, 300);
+    // --cash-event-days off: events are written without their place in time, and the counts of this run stay equal
+    // only by chance (an older time entry of an event forgotten by a build without the index).
+    await store.atomically(() => {
+      store!.cashEventTimes.putSync(event('ATM-1', 'gone', NOW - 1));
+      store!.putCashEventSync(event('ATM-1', 'a', NOW));
+    });
+    expect(sealStore(store, NOW)).toBe(true);
+    await store.close();
+    store = null;
+    expect(await run()).toMatchObject({ verified: false, cashEventTimes: 1, cashEventsBySerial: 0 });
+    store = Store.open(dataDir, { fieldKey: false, cashEventTimes: true });
+    expect(indexed(store, 'ATM-1').byTime).toEqual(['a']);
+  });
+});
