@@ -1,7 +1,8 @@
 /**
  * @module Unit tests: filling an index at start-up on a real LMDB store. What must hold: a store large enough to take
  * seconds says so before the work and as it goes (main.ts logs it: the server does not serve meanwhile); a small one
- * says nothing; an index already whole is left alone.
+ * says nothing; an index already whole is left alone; checked (a store without its seal), an index that differs from
+ * its records with the counts equal is filled anew, and a large one's check says so too.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Database } from 'lmdb';
@@ -48,5 +49,41 @@ describe('rebuildIndex', () => {
     const told: [number, number][] = [];
     expect(rebuild(told)).toBe(PROGRESS_EVERY - 1);
     expect(told).toEqual([]);
+  });
+
+  it('checked, fills anew an index whose count matches but whose entries do not, and leaves a matching one alone', async () => {
+    await fill(10);
+    expect(rebuild([])).toBe(10);
+    // One record's entry gone, one entry of no record: the counts agree.
+    await temp.store.root.transaction(() => {
+      index.removeSync(3);
+      index.putSync(99, true);
+    });
+    expect(rebuild([])).toBe(0);
+    const check = (): number => rebuildIndex(temp.store.root, index, records, (n) => [n, true], { verify: true });
+    expect(check()).toBe(10);
+    expect([...index.getKeys()]).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(check()).toBe(0);
+    // Every key there, one value not the record's (a terminal renamed without its search entry).
+    await temp.store.root.transaction(() => index.putSync(4, false as unknown as true));
+    expect(check()).toBe(10);
+    expect(index.get(4)).toBe(true);
+  });
+
+  it('tells the progress of its check of a large store, then of its filling when the check fails', async () => {
+    const total = PROGRESS_EVERY + 7;
+    await fill(total);
+    expect(rebuild([])).toBe(total);
+    const told: [number, number, string][] = [];
+    const check = (): number => rebuildIndex(temp.store.root, index, records, (n) => [n, true], { verify: true, progress: (done, all, phase) => told.push([done, all, phase]) });
+    expect(check()).toBe(0);
+    expect(told).toEqual([[0, total, 'checking'], [PROGRESS_EVERY, total, 'checking']]);
+    told.length = 0;
+    await temp.store.root.transaction(() => {
+      index.removeSync(PROGRESS_EVERY + 3);
+      index.putSync(-1, true);
+    });
+    expect(check()).toBe(total);
+    expect(told).toEqual([[0, total, 'checking'], [PROGRESS_EVERY, total, 'checking'], [0, total, 'filling'], [PROGRESS_EVERY, total, 'filling']]);
   });
 });
