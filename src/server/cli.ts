@@ -10,6 +10,7 @@ import { formatFingerprint } from '../crypto/fingerprint.js';
 import { createLogger } from '../logger.js';
 import { startServer } from '../main.js';
 import { writeBackupMarker } from './backup-marker.js';
+import { snapshotFolder, writeSnapshot, type SnapshotEntry } from './folder-snapshot.js';
 import { COMMAND_HELP, HELP, type ServerCommand } from './cli-help.js';
 import { requireDataDir } from './data-dir.js';
 import { cliUser } from './os-account.js';
@@ -111,13 +112,20 @@ async function auditVerify(config: Config, json: boolean, head: string | undefin
 
 /**
  * `backup --out DIR`: the store as lmdb-js's backup() writes it (one read transaction, so consistent while the server
- * writes; compacted), and the data dir's key folders. Never secrets.key: a backup holding it would reveal the sealed
- * TOTP secrets to whoever reads the backup.
+ * writes; compacted), and the data dir's key folders, each as it was at one moment (folder-snapshot.ts: an `identity
+ * promote` may be switching tls/ meanwhile, and takes no notice of a backup). Never secrets.key: a backup holding it
+ * would reveal the sealed TOTP secrets to whoever reads the backup.
  */
 async function backup(config: Config, out: string, json: boolean): Promise<void> {
   requireDataDir(config.dataDir);
   const target = path.resolve(out);
   if (fs.existsSync(target) && fs.readdirSync(target).length > 0) throw new AppError('already_exists', `${target} is not empty: a backup goes into a new or empty folder`);
+  // Before anything is written: a folder that does not hold still refuses the backup with the target left empty.
+  const folders: [string, SnapshotEntry[]][] = [];
+  for (const folder of ['tls', 'vpn']) {
+    const entries = await snapshotFolder(path.join(config.dataDir, folder));
+    if (entries !== null) folders.push([folder, entries]);
+  }
   fs.mkdirSync(path.join(target, 'store'), { recursive: true, mode: 0o700 });
   fs.chmodSync(target, 0o700);
   const store = Store.open(config.dataDir);
@@ -132,10 +140,8 @@ async function backup(config: Config, out: string, json: boolean): Promise<void>
   writeBackupMarker(target, { takenAt, from: path.resolve(config.dataDir) });
   for (const file of fs.readdirSync(path.join(target, 'store'))) fs.chmodSync(path.join(target, 'store', file), 0o600);
   const copied = ['store'];
-  for (const folder of ['tls', 'vpn']) {
-    if (!fs.existsSync(path.join(config.dataDir, folder))) continue;
-    // copyFile keeps each file's mode: the keys stay owner-only.
-    fs.cpSync(path.join(config.dataDir, folder), path.join(target, folder), { recursive: true, preserveTimestamps: true });
+  for (const [folder, entries] of folders) {
+    writeSnapshot(entries, path.join(target, folder));
     copied.push(folder);
   }
   const storeBytes = fs.statSync(path.join(target, 'store', 'data.mdb')).size;
