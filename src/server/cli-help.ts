@@ -175,12 +175,15 @@ Examples:
 
 Copies the data dir into DIR, a new or empty folder: the store as one consistent
 snapshot (taken in a single read transaction, compacted), the TLS key and certificate
-and the VPN keys. Works while the server runs. secrets.key is NOT copied: it opens the
-operators' TOTP secrets sealed in the store, so keep one copy of it apart from the
-backups (it never changes) and put it back beside the store to restore. DIR holds keys:
-it is created owner-only, with backup.json saying when and from where. Restore: stop
-the server, wait at least --clock-skew (300 s) after it stopped (requests it accepted
-could be replayed sooner), put DIR in place of the data dir with secrets.key, start.
+and the VPN keys, each folder as it was at one moment (also while \`identity promote\`
+switches the pair; a folder that keeps changing for 10 s refuses the backup with
+conflict, before anything is written). Works while the server runs. secrets.key is NOT
+copied: it opens the operators' TOTP secrets sealed in the store, so keep one copy of
+it apart from the backups (it never changes) and put it back beside the store to
+restore. DIR holds keys: it is created owner-only, with backup.json saying when and
+from where. Restore: stop the server, wait at least --clock-skew (300 s) after it
+stopped (requests it accepted could be replayed sooner), put DIR in place of the data
+dir with secrets.key, start.
 The first start on the copy ends every operator session in it, refuses terminal
 requests signed before it started, and deletes backup.json (docs/ADMIN-OPS.md,
 "Backing up the server").
