@@ -40,9 +40,9 @@ export class AuditTimes {
 
   /**
    * Fills the index from the log itself when it differs from it (a store written before it, or by a build without it:
-   * `verify`, index-rebuild.ts); returns how many entries it wrote. Run once at start-up, before any thread serves.
+   * index-rebuild.ts); returns how many entries it wrote. Run once at start-up, before any thread serves.
    */
-  rebuildFrom(audit: Database<AuditRecord, number>, root: RootDatabase, opts: { verify: boolean }): number {
-    return rebuildIndex(root, this.db, audit, entryOf, opts);
+  rebuildFrom(audit: Database<AuditRecord, number>, root: RootDatabase): number {
+    return rebuildIndex(root, this.db, audit, entryOf);
   }
 }

@@ -61,10 +61,10 @@ export class CashEventTimes {
 
   /**
    * Fills the index from the events themselves when it differs from them (a store written before it, while it was off,
-   * or by a build without it: `verify`, index-rebuild.ts); returns how many entries it wrote. Run once at start-up,
-   * before any thread serves.
+   * or by a build without it: index-rebuild.ts); returns how many entries it wrote. Run once at start-up, before any
+   * thread serves.
    */
-  rebuildFrom(events: Database<CashEventRecord, string>, root: RootDatabase, opts: { verify: boolean; progress?: RebuildProgress | undefined }): number {
-    return rebuildIndex(root, this.db, events, entryOf, opts);
+  rebuildFrom(events: Database<CashEventRecord, string>, root: RootDatabase, progress?: RebuildProgress): number {
+    return rebuildIndex(root, this.db, events, entryOf, progress);
   }
 }

@@ -62,9 +62,9 @@ export class CashEventsBySerial {
 
   /**
    * Fills the index from the events themselves when it differs from them (a store written before it, or by a build
-   * without it: `verify`, index-rebuild.ts); returns how many entries it wrote. Run once at start-up, before any thread serves.
+   * without it: index-rebuild.ts); returns how many entries it wrote. Run once at start-up, before any thread serves.
    */
-  rebuildFrom(events: Database<CashEventRecord, string>, root: RootDatabase, opts: { verify: boolean; progress?: RebuildProgress | undefined }): number {
-    return rebuildIndex(root, this.db, events, entryOf, opts);
+  rebuildFrom(events: Database<CashEventRecord, string>, root: RootDatabase, progress?: RebuildProgress): number {
+    return rebuildIndex(root, this.db, events, entryOf, progress);
   }
 }

@@ -13,25 +13,24 @@ export type RebuildProgress = (done: number, total: number, phase: 'checking' | 
 export const PROGRESS_EVERY = 100_000;
 
 /**
- * What a record puts in its index. The key MUST hold the record's own key (each record its own entry): `verifyIndex`
+ * What a record puts in its index. The key MUST hold the record's own key (each record its own entry): `indexMatches`
  * counts on it to find an entry no record accounts for by the counts alone.
  */
 export type IndexEntry<V, K extends Key, E> = (record: V) => [key: K, value: E];
 
 /**
  * Empties `index` and puts every record of `records` into it (`entryOf`), in one transaction, when it differs from
- * them; returns how many it put (0: nothing to do). Run at start-up, before any thread serves.
- *
- * `verify: false` (the store's seal vouches that only builds keeping this index wrote it, index-seal.ts) takes equal
- * counts for a whole index. `verify: true` also compares it entry by entry (`indexMatches`): after a build that does
- * not keep it wrote and removed records, the counts can agree while the index holds gone records and lacks new ones.
+ * them; returns how many it put (0: nothing to do). Run at start-up, before any thread serves, and only when the
+ * store's seal does not vouch for the index (index-seal.ts). Equal counts are not enough: after a build that does not
+ * keep the index wrote and removed records, they can agree while the index holds gone records and lacks new ones, so
+ * the index is then compared entry by entry (`indexMatches`).
  */
 export function rebuildIndex<V, R extends Key, E, K extends Key>(
-  root: RootDatabase, index: Database<E, K>, records: Database<V, R>, entryOf: IndexEntry<V, K, E>, opts: { verify: boolean; progress?: RebuildProgress | undefined },
+  root: RootDatabase, index: Database<E, K>, records: Database<V, R>, entryOf: IndexEntry<V, K, E>, progress?: RebuildProgress,
 ): number {
   const total = entryCount(records);
-  const told = total >= PROGRESS_EVERY ? opts.progress : undefined;
-  if (entryCount(index) === total && (!opts.verify || indexMatches(index, records, entryOf, total, told))) return 0;
+  const told = total >= PROGRESS_EVERY ? progress : undefined;
+  if (entryCount(index) === total && indexMatches(index, records, entryOf, total, told)) return 0;
   let written = 0;
   root.transactionSync(() => {
     index.clearSync();

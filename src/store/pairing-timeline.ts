@@ -106,10 +106,10 @@ export class PairingTimeline {
 
   /**
    * Fills the timeline from the requests themselves when it differs from them (a store written before it, or by a build
-   * without it: `verify`, index-rebuild.ts); returns how many entries it wrote. Run once at start-up, before any thread
-   * serves. Checked, entries a store from before wrote (the serial only) differ, and are written with their summary.
+   * without it: index-rebuild.ts); returns how many entries it wrote. Run once at start-up, before any thread serves.
+   * Entries a store from before wrote (the serial only) differ, and are written again with their summary.
    */
-  rebuildFrom(pairing: Database<PairingRecord, string>, root: RootDatabase, opts: { verify: boolean }): number {
-    return rebuildIndex(root, this.db, pairing, timelineEntry, opts);
+  rebuildFrom(pairing: Database<PairingRecord, string>, root: RootDatabase): number {
+    return rebuildIndex(root, this.db, pairing, timelineEntry);
   }
 }

@@ -43,14 +43,13 @@ export type UpgradeProgress = (index: 'cashEventTimes' | 'cashEventsBySerial', d
 export function upgradeStore(store: Store, nowSec: number, clockSkewSec: number, progress?: UpgradeProgress): StoreUpgrade {
   // MUST come first: every other step may write, and the seal is compared with the store's last write.
   const seal = breakSeal(store);
-  const verify = seal === null;
   const told = (index: Parameters<UpgradeProgress>[0]): RebuildProgress | undefined => progress && ((done, total, phase) => progress(index, done, total, phase));
-  const timeline = seal ? 0 : store.pairingTimeline.rebuildFrom(store.pairing, store.root, { verify });
+  const timeline = seal ? 0 : store.pairingTimeline.rebuildFrom(store.pairing, store.root);
   return {
-    verified: verify,
+    verified: seal === null,
     nonces: migrateNonces(store, nowSec, clockSkewSec),
     foldedSerials: seal ? 0 : indexFoldedSerials(store),
-    searchEntries: seal ? 0 : store.terminalSearch.rebuildFrom(store.terminals, store.root, { verify }),
+    searchEntries: seal ? 0 : store.terminalSearch.rebuildFrom(store.terminals, store.root),
     timeline,
     // Filled on its own marker, not with the timeline: the two came 19 commits apart, and a store written by a build in
     // between had a full timeline and an empty index, which nothing filled (requests waiting were missing from
@@ -58,16 +57,16 @@ export function upgradeStore(store: Store, nowSec: number, clockSkewSec: number,
     // so does an unsealed one: a build without this index may have written requests since.
     // Not at every start: it reads each request of the last 7 days, and after a week that paired 10,000 terminals
     // those pages of the store added 31-59 MiB to the server's RSS at start-up (bench/RESULTS.md, idle terminals).
-    awaiting: timeline > 0 || verify || !store.awaitingOperator.filled()
+    awaiting: timeline > 0 || seal === null || !store.awaitingOperator.filled()
       ? store.awaitingOperator.rebuild(store.pairingTimeline, store.pairing, store.root, nowSec * 1000)
       : 0,
     // Only while kept: written only then, the index is behind whenever --cash-event-days was off, and is caught up here;
     // checked whole when the sealing run did not keep it, however the counts stand.
     cashEventTimes: store.indexesCashEventTimes && !seal?.cashEventTimes
-      ? store.cashEventTimes.rebuildFrom(store.cashEvents, store.root, { verify: true, progress: told('cashEventTimes') })
+      ? store.cashEventTimes.rebuildFrom(store.cashEvents, store.root, told('cashEventTimes'))
       : 0,
-    cashEventsBySerial: seal ? 0 : store.cashEventsBySerial.rebuildFrom(store.cashEvents, store.root, { verify, progress: told('cashEventsBySerial') }),
-    auditTimes: seal ? 0 : store.auditTimes.rebuildFrom(store.audit, store.root, { verify }),
+    cashEventsBySerial: seal ? 0 : store.cashEventsBySerial.rebuildFrom(store.cashEvents, store.root, told('cashEventsBySerial')),
+    auditTimes: seal ? 0 : store.auditTimes.rebuildFrom(store.audit, store.root),
   };
 }
 

@@ -52,11 +52,11 @@ export class TerminalSearch {
 
   /**
    * Writes the entries again when they differ from the terminals (a store from before the index, tools writing straight
-   * into the store, or a build without it: `verify`, index-rebuild.ts); returns how many. Emptied first: an entry whose
+   * into the store, or a build without it: index-rebuild.ts); returns how many. Emptied first: an entry whose
    * terminal is gone kept the counts apart, and the index was rewritten at every start. Run once at start-up, before any
    * thread serves.
    */
-  rebuildFrom(terminals: Database<TerminalRecord, string>, root: RootDatabase, opts: { verify: boolean }): number {
-    return rebuildIndex(root, this.db, terminals, entryOf, opts);
+  rebuildFrom(terminals: Database<TerminalRecord, string>, root: RootDatabase): number {
+    return rebuildIndex(root, this.db, terminals, entryOf);
   }
 }

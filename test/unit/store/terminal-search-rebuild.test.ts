@@ -25,10 +25,10 @@ describe('TerminalSearch.rebuildFrom', () => {
         for (const serial of ['ATM-0001', 'ATM-0002']) store.terminals.putSync(serial, record(serial, `Kiosk ${serial}`));
         search.db.putSync('ATM-GONE', searchEntry(record('ATM-GONE', 'Gone')));
       });
-      expect(search.rebuildFrom(store.terminals, store.root, { verify: false })).toBe(2);
+      expect(search.rebuildFrom(store.terminals, store.root)).toBe(2);
       expect([...search.db.getKeys()]).toEqual(['ATM-0001', 'ATM-0002']);
       expect(search.db.get('ATM-0002')).toEqual(searchEntry(record('ATM-0002', 'Kiosk ATM-0002')));
-      expect(search.rebuildFrom(store.terminals, store.root, { verify: false })).toBe(0);
+      expect(search.rebuildFrom(store.terminals, store.root)).toBe(0);
     } finally {
       await store.close();
     }
