@@ -80,6 +80,18 @@ describe('the store\'s seal', () => {
     expect(breakSeal(store)).toBeNull();
   });
 
+  it('is kept by readers: a backup taken of a sealed store leaves the next start unchecked', async () => {
+    await run((s) => s.putCashEventSync(event('ATM-1', 'a', NOW)));
+    const reader = Store.open(dataDir, { fieldKey: false });
+    expect(reader.cashEventsBySerial.newest('ATM-1', null, 10)).toHaveLength(1);
+    const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'index-seal-copy-'));
+    await reader.root.backup(copy, true);
+    expect(fs.existsSync(path.join(copy, 'data.mdb'))).toBe(true);
+    fs.rmSync(copy, { recursive: true, force: true });
+    await reader.close();
+    expect(await run()).toMatchObject({ verified: false });
+  });
+
   it('is broken by any write after it, by a process of this version too: the next start checks the indexes', async () => {
     await run((s) => s.putCashEventSync(event('ATM-1', 'a', NOW)));
     // An offline command of this version, which keeps the indexes: nothing to repair, but nothing vouches for that.
