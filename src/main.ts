@@ -220,7 +220,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         const stuckThreads = await fronts.shutdown(SHUTDOWN_GRACE_MS);
         await housekeeping.finished();
         // Only once nothing of this run writes any more, and never with a thread still holding the store: it may write after.
-        if (stuckThreads.length === 0 && !sealStore(store, now())) log.warn('the store was written by another process while this server stopped: its indexes are checked at the next start');
+        if (stuckThreads.length === 0) sealAtStop(store, now(), log);
         await store.close();
         // Threads that did not stop still hold the store: the lock goes with the process, which is killed next.
         if (stuckThreads.length === 0) await lock.release();
@@ -245,6 +245,15 @@ function reportDiskSpace(store: Store, config: Config, log: Logger): void {
   };
   store.space.onChange = diskChanged;
   if (store.space.low) diskChanged(true, store.space.free, ' at start-up');
+}
+
+/** Seals the store (index-seal.ts); a seal that cannot be written (a full disk) costs the next start a check, not this stop. */
+function sealAtStop(store: Store, now: number, log: Logger): void {
+  try {
+    if (!sealStore(store, now)) log.warn('the store was written by another process while this server stopped: its indexes are checked at the next start');
+  } catch (error) {
+    log.warn({ err: error }, 'the store could not be sealed at this stop: its indexes are checked at the next start');
+  }
 }
 
 /** `host:port` for a URL: an IPv6 address in brackets. */
