@@ -150,7 +150,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         pairingHistory: { requests: entryCount(store.pairing), days: config.pairingHistoryDays },
         disk: store.space && { freeBytes: store.space.free, minFreeBytes: store.space.minFreeBytes, low: store.space.low },
         threads: await fronts.status(),
-        nextIdentity: rollover.current(),
+        nextIdentity: await rollover.current(),
       }),
     };
     const sessions = new Sessions(store, { idleMs: config.sessionIdleSec * 1000, maxAgeMs: config.sessionMaxAgeSec * 1000 }, now);
@@ -219,6 +219,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         await admin.close(SHUTDOWN_GRACE_MS);
         const stuckThreads = await fronts.shutdown(SHUTDOWN_GRACE_MS);
         await housekeeping.finished();
+        await rollover.stop();
         // Only once nothing of this run writes any more, and never with a thread still holding the store: it may write after.
         if (stuckThreads.length === 0) sealAtStop(store, now(), log);
         await store.close();
@@ -229,6 +230,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     };
   } catch (error) {
     await fronts.shutdown(0).catch(() => undefined);
+    await rollover.stop();
     await store.close();
     await lock.release();
     throw error;

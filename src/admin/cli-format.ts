@@ -210,20 +210,23 @@ function serverStatus(r: Row, raw: unknown): string {
 }
 
 /**
- * A certificate rollover under way (docs/ADMIN-OPS.md, "Replacing the server certificate"): who can follow the switch,
- * for how long the fleet has had to call in (by the server's clock: `now` is when it answered), and, for deciding when
- * to promote, how many are left and where to find them.
+ * A certificate rollover under way (docs/ADMIN-OPS.md, "Replacing the server certificate"): who can follow the switch
+ * among the paired terminals, for how long the fleet has had to call in (by the server's clock: `now` is when it
+ * answered), and, for deciding when to promote, how many are left and where to find them. A server from before
+ * `pairedTerminals` counted against every terminal created, and is read as it meant it.
  */
 function nextIdentity(value: unknown, terminals: unknown, now: number): string {
   if (!isRow(value) || typeof value.sfp !== 'string') return '';
   const since = Date.parse(String(value.announcedSince));
   const age = Number.isFinite(now) && Number.isFinite(since) ? ` (for ${duration(Math.max(0, Math.floor((now - since) / 1000)))})` : '';
   const seen = typeof value.terminalsSeenSince === 'number' ? value.terminalsSeenSince : 0;
-  const left = typeof terminals === 'number' ? terminals - seen : 0;
+  const ofPaired = typeof value.pairedTerminals === 'number';
+  const of = ofPaired ? value.pairedTerminals : terminals;
+  const left = typeof of === 'number' ? of - seen : 0;
   const rest = left > 0
-    ? `\n  the other ${left}, if paired, will need terminal pair --expect-sfp ${text(value.sfp)} after identity promote (cas terminals list --state paired: LAST SEEN before ${time(value.announcedSince)})`
+    ? `\n  the other ${left}${ofPaired ? '' : ', if paired,'} will need terminal pair --expect-sfp ${text(value.sfp)} after identity promote (cas terminals list --state paired: LAST SEEN before ${time(value.announcedSince)})`
     : '';
-  return `next certificate SFP ${text(value.sfp)} announced since ${time(value.announcedSince)}${age}: ${text(value.terminalsSeenSince)} of ${text(terminals)} terminals seen since follow the switch${rest}\n`;
+  return `next certificate SFP ${text(value.sfp)} announced since ${time(value.announcedSince)}${age}: ${text(value.terminalsSeenSince)} of ${text(of)} ${ofPaired ? 'paired ' : ''}terminals seen since follow the switch${rest}\n`;
 }
 
 /** How many pairing requests the store holds, and for how long it keeps them. */

@@ -155,12 +155,14 @@ export interface ServerStatus {
   nextIdentity: NextIdentityStatus | null;
 }
 
-/** A certificate rollover under way: the next SFP, since when it is announced, and how many terminals have heard it. */
+/** A certificate rollover under way: the next SFP, since when it is announced, and how many of the paired terminals have heard it. */
 export interface NextIdentityStatus {
   sfp: string;
   announcedSince: string;
   /** Paired terminals seen (calls with their pinned key) since the announcement began: they follow the switch. */
   terminalsSeenSince: number;
+  /** Paired terminals, as of the same count: those not seen since need `terminal pair --expect-sfp` after the promote. */
+  pairedTerminals: number;
 }
 
 /** Gate answers (POST /api/v1/pairing). */

@@ -22,6 +22,8 @@ let token: string;
 const follower = tempDir('rollover-follower');
 /** Paired, but does not call while the next certificate is announced. */
 const absent = tempDir('rollover-absent');
+/** Heard it, then unpaired and deleted by an operator: no longer one of the terminals that follow the switch. */
+const retired = tempDir('rollover-retired');
 
 const identity = (args: string[]) => serverCli(['identity', ...args, '--json', '--data-dir', server.dataDir]);
 
@@ -66,9 +68,13 @@ beforeAll(async () => {
     await client.request('gate.open', { minutes: 30 });
     await client.request('terminals.create', { serial: 'ATM-F1' });
     await client.request('terminals.create', { serial: 'ATM-A1' });
+    await client.request('terminals.create', { serial: 'ATM-R1' });
+    // Created, never paired: not among the terminals that have a pairing to keep.
+    await client.request('terminals.create', { serial: 'ATM-N1' });
   });
   await pairCli(follower, 'ATM-F1');
   await pairCli(absent, 'ATM-A1');
+  await pairCli(retired, 'ATM-R1');
 });
 
 afterAll(async () => {
@@ -133,8 +139,16 @@ describe('a rollover', () => {
       expect([reply.status, reply.headers['pairing-next-sfp']], url).toEqual([url.endsWith('/ping') ? 401 : 404, nextSfp]);
     }
 
-    const status = await statusUntil((s) => s.nextIdentity?.terminalsSeenSince === 1);
-    expect(status.nextIdentity).toMatchObject({ sfp: nextSfp, terminalsSeenSince: 1 });
+    // Seen since, then unpaired: its last-seen time stays (the terminals list shows it), but it follows no switch.
+    ok(await terminalCli(retired, ['ping']));
+    expect((await statusUntil((s) => s.nextIdentity?.terminalsSeenSince === 2)).nextIdentity).toMatchObject({ terminalsSeenSince: 2, pairedTerminals: 3 });
+    await withOperator((client) => client.request('terminals.unpair', { serial: 'ATM-R1' }));
+    const unpaired = await statusUntil((s) => s.nextIdentity?.pairedTerminals === 2);
+    expect([unpaired.terminals, unpaired.nextIdentity]).toMatchObject([4, { terminalsSeenSince: 1, pairedTerminals: 2 }]);
+    await withOperator((client) => client.request('terminals.delete', { serial: 'ATM-R1' }));
+
+    const status = await statusUntil((s) => s.terminals === 3);
+    expect(status.nextIdentity).toMatchObject({ sfp: nextSfp, terminalsSeenSince: 1, pairedTerminals: 2 });
     expect(ok(await identity(['status'])).announcedSince).toBe(status.nextIdentity!.announcedSince);
     // Read by a person: each SFP also with colons, as a browser shows it, and the time as cas writes it.
     const text = (await serverCli(['identity', 'status', '--data-dir', server.dataDir])).stdout;

@@ -96,16 +96,22 @@ describe('renderResult', () => {
     expect(low).toBe('server up 1h 2m (since 2024-05-01 10:00:00Z), 100000 terminals created, 104211 pairing requests kept (90 days once over), RSS 300 MiB, disk 50 MiB free (minimum 64 MiB) — ALMOST FULL: cash events are refused until there is room');
     expect(renderResult('server', { ...status, disk: null }).split('\n')[0]).toBe('server up 1h 2m (since 2024-05-01 10:00:00Z), 100000 terminals created, 104211 pairing requests kept (90 days once over), RSS 300 MiB');
     expect(renderResult('server', { ...status, pairingHistory: { requests: 5, days: 0 } }).split('\n')[0]).toContain(', 5 pairing requests kept (for ever), RSS');
-    const rollover = { sfp: 'ab'.repeat(32), announcedSince: '2024-05-01T09:00:00.000Z', terminalsSeenSince: 99_000 };
-    // How long the fleet has had (by the server's clock: started 10:00:00, up 1h 2m 5s) and how many are left.
+    const rollover = { sfp: 'ab'.repeat(32), announcedSince: '2024-05-01T09:00:00.000Z', terminalsSeenSince: 89_000, pairedTerminals: 90_000 };
+    // How long the fleet has had (by the server's clock: started 10:00:00, up 1h 2m 5s) and how many of the paired are left.
     expect(renderResult('server', { ...status, nextIdentity: rollover }).split('\n').slice(1, 4)).toEqual([
-      `next certificate SFP ${'ab'.repeat(32)} announced since 2024-05-01 09:00:00Z (for 2h 2m): 99000 of 100000 terminals seen since follow the switch`,
-      `  the other 1000, if paired, will need terminal pair --expect-sfp ${'ab'.repeat(32)} after identity promote (cas terminals list --state paired: LAST SEEN before 2024-05-01 09:00:00Z)`,
+      `next certificate SFP ${'ab'.repeat(32)} announced since 2024-05-01 09:00:00Z (for 2h 2m): 89000 of 90000 paired terminals seen since follow the switch`,
+      `  the other 1000 will need terminal pair --expect-sfp ${'ab'.repeat(32)} after identity promote (cas terminals list --state paired: LAST SEEN before 2024-05-01 09:00:00Z)`,
       expect.stringMatching(/^THREAD/),
     ]);
-    expect(renderResult('server', { ...status, nextIdentity: { ...rollover, terminalsSeenSince: 100_000 } }).split('\n').slice(1, 3)).toEqual([
-      `next certificate SFP ${'ab'.repeat(32)} announced since 2024-05-01 09:00:00Z (for 2h 2m): 100000 of 100000 terminals seen since follow the switch`,
+    expect(renderResult('server', { ...status, nextIdentity: { ...rollover, terminalsSeenSince: 90_000 } }).split('\n').slice(1, 3)).toEqual([
+      `next certificate SFP ${'ab'.repeat(32)} announced since 2024-05-01 09:00:00Z (for 2h 2m): 90000 of 90000 paired terminals seen since follow the switch`,
       expect.stringMatching(/^THREAD/),
+    ]);
+    // A server from before pairedTerminals counted against every terminal created: read as it meant it.
+    const older = { sfp: 'ab'.repeat(32), announcedSince: '2024-05-01T09:00:00.000Z', terminalsSeenSince: 99_000 };
+    expect(renderResult('server', { ...status, nextIdentity: older }).split('\n').slice(1, 3)).toEqual([
+      `next certificate SFP ${'ab'.repeat(32)} announced since 2024-05-01 09:00:00Z (for 2h 2m): 99000 of 100000 terminals seen since follow the switch`,
+      `  the other 1000, if paired, will need terminal pair --expect-sfp ${'ab'.repeat(32)} after identity promote (cas terminals list --state paired: LAST SEEN before 2024-05-01 09:00:00Z)`,
     ]);
     expect(titles).toMatch(/^THREAD\s+STATE\s+SINCE\s+RESTARTS\s+LEASES\s+ACTORS\s+BUSY\s+IN FLIGHT/);
     expect(first!.split(/\s{2,}/)).toEqual(['0', 'running', '2024-05-01 10:00:00Z', '0', '4990', '5000', '43%', '4', '120000/12/0', '40/2/1', '7', '5', '64 MiB']);

@@ -19,18 +19,21 @@ function uptime(seconds) {
   return d > 0 ? `${d} d ${hours} h` : hours > 0 ? `${hours} h ${m} min` : `${m} min`;
 }
 
-/** A certificate rollover under way: since when, by the server's clock (its start plus its uptime), and who follows it. */
+/**
+ * A certificate rollover under way: since when, by the server's clock (its start plus its uptime), and which of the
+ * paired terminals follow it (an unpaired one has no pairing to keep).
+ */
 function rollover(status) {
-  const { sfp, announcedSince, terminalsSeenSince } = status.nextIdentity;
+  const { sfp, announcedSince, terminalsSeenSince, pairedTerminals } = status.nextIdentity;
   const seconds = Math.max(0, Math.floor((Date.parse(status.startedAt) + status.uptimeSec * 1000 - Date.parse(announcedSince)) / 1000));
-  const left = status.terminals - terminalsSeenSince;
+  const left = pairedTerminals - terminalsSeenSince;
   return h('p', { id: 'server-next-identity' }, 'Certificate rollover: the next SFP ',
     h('span', { class: 'mono' }, sfp),
     ` is announced to terminals since ${formatTime(announcedSince)} (${seconds < 60 ? 'for under a minute' : `for ${uptime(seconds)}`}); `,
-    `${terminalsSeenSince.toLocaleString()} of ${status.terminals.toLocaleString()} terminals seen since will follow the switch (pairing-server identity promote). `,
+    `${terminalsSeenSince.toLocaleString()} of ${pairedTerminals.toLocaleString()} paired terminals seen since will follow the switch (pairing-server identity promote). `,
     left > 0
-      ? `The other ${left.toLocaleString()}, if paired, will need terminal pair --expect-sfp after it: on the Terminals view, those last seen before ${formatTime(announcedSince)}, or never.`
-      : 'Every terminal has been seen since.');
+      ? `The other ${left.toLocaleString()} will need terminal pair --expect-sfp after it: on the Terminals view, the paired ones last seen before ${formatTime(announcedSince)}, or never.`
+      : 'Every paired terminal has been seen since.');
 }
 
 /** "answered / refused / failed", the failed part flagged when there is any. */
