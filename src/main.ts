@@ -153,6 +153,16 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         nextIdentity: await rollover.current(),
       }),
     };
+    const metricsService = () => createMetricsService({
+      snapshot: async () => {
+        // The store and the gate first, synchronously: a scrape still waiting on the threads when shutdown closes the
+        // store MUST NOT read it afterwards.
+        const auditHeadSeq = auditHeadOf(store.audit)?.seq ?? null;
+        const gateNow = gate.status();
+        return { status: await server.status(), gate: gateNow, auditHeadSeq, now: now() };
+      },
+      log: log.child({ service: 'metrics' }),
+    });
     const sessions = new Sessions(store, { idleMs: config.sessionIdleSec * 1000, maxAgeMs: config.sessionMaxAgeSec * 1000 }, now);
     const opsContext: OpsContext = { store, server, sessions, router: fronts, gate, vpn, logins: new LoginThrottle(now), events, log: log.child({ service: 'admin' }), now };
     const admin = createAdminService({
@@ -167,28 +177,18 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     if (config.adminPort !== 0) await assertPortFree(config.host, config.adminPort, 'admin');
     const adminListening = await listen(admin.app, config.host, config.adminPort, 'admin');
     let metricsListening: Listening | null = null;
-    if (config.metricsPort !== null) {
-      const metrics = createMetricsService({
-        snapshot: async () => {
-          // The store and the gate first, synchronously: a scrape still waiting on the threads when shutdown closes the
-          // store MUST NOT read it afterwards.
-          const auditHeadSeq = auditHeadOf(store.audit)?.seq ?? null;
-          const gateNow = gate.status();
-          return { status: await server.status(), gate: gateNow, auditHeadSeq, now: now() };
-        },
-        log: log.child({ service: 'metrics' }),
-      });
-      try {
-        // As for admin: uWS binds with SO_REUSEPORT, and would share a port another program holds rather than fail.
-        if (config.metricsPort !== 0) await assertPortFree(config.metricsHost, config.metricsPort, 'metrics');
-        metricsListening = await listen(metrics, config.metricsHost, config.metricsPort, 'metrics');
-      } catch (error) {
-        adminListening.close();
-        await admin.close(0);
-        throw error;
-      }
+    try {
+      // As for admin: uWS binds with SO_REUSEPORT, and would share a port another program holds rather than fail.
+      // Checked before the gate reopens: a server that cannot start opens nothing to terminals, not even for a moment.
+      if (config.metricsPort !== null && config.metricsPort !== 0) await assertPortFree(config.metricsHost, config.metricsPort, 'metrics');
+      await gate.restore();
+      // MUST listen after the restore: a scrape before it said the gate was closed while its window was being reopened.
+      if (config.metricsPort !== null) metricsListening = await listen(metricsService(), config.metricsHost, config.metricsPort, 'metrics');
+    } catch (error) {
+      adminListening.close();
+      await admin.close(0);
+      throw error;
     }
-    await gate.restore();
     const auditWatch = setInterval(() => accounts.poll(), AUDIT_WATCH_MS);
     auditWatch.unref();
 

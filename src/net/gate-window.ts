@@ -44,6 +44,8 @@ export class GateWindow implements GateControl {
     if (saved === null || saved <= this.opts.now()) return;
     try {
       await this.listenUntil(saved);
+      // Anyone may file pairing requests while it is open: a start that opens it says so, as gate.open does.
+      this.opts.log.info({ openUntil: new Date(saved).toISOString(), port: this.listeningPort }, 'gate reopened: its window was open when the server stopped and has not ended');
     } catch (err) {
       this.opts.log.error({ err, openUntil: new Date(saved).toISOString() }, 'the gate window could not be reopened; the gate stays closed');
     }

@@ -233,12 +233,39 @@ describe('GET /metrics', () => {
     expect(new Set(bodies.map((reply) => reply.body)).size).toBeLessThanOrEqual(2);
   });
 
+  it('answers HEAD as GET without the body, on a connection that goes on serving', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const on = (method: string, path = '/metrics'): Promise<Reply> => new Promise((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: metricsPort, path, method, agent }, (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    try {
+      // Within the second one exposition serves: the same text, so the same length.
+      const [head, get] = [await on('HEAD'), await on('GET')];
+      expect(head.status).toBe(200);
+      expect(head.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
+      expect(head.body).toBe('');
+      expect(Number(head.headers['content-length'])).toBe(Buffer.byteLength(get.body));
+      // No body after a HEAD's headers, where a client reading the next answer on the connection would find it.
+      const notFound = await on('HEAD', '/nope');
+      expect([notFound.status, notFound.body]).toEqual([404, '']);
+      expect(parseExposition((await on('GET')).body).length).toBeGreaterThan(20);
+    } finally {
+      agent.destroy();
+    }
+  });
+
   it('answers 405 to another method and 404 to another path, and goes on serving scrapes and operators', async () => {
     for (const method of ['POST', 'PUT', 'DELETE']) {
       const reply = await request(metricsPort, '/metrics', method);
       expect(reply.status, method).toBe(405);
-      expect(reply.headers.allow).toBe('GET');
-      expect(reply.body).toContain('/metrics answers GET only');
+      expect(reply.headers.allow).toBe('GET, HEAD');
+      expect(reply.body).toContain('/metrics answers GET (and HEAD) only');
     }
     for (const path of ['/', '/metrics/', '/healthz', '/admin', '/metrics.txt', '/%2e%2e/metrics']) {
       const reply = await request(metricsPort, path);
@@ -248,6 +275,59 @@ describe('GET /metrics', () => {
     expect((await scrape()).length).toBeGreaterThan(20);
     expect(await alice.request('gate.status', {})).toMatchObject({ open: false });
   });
+});
+
+describe('at start-up', () => {
+  it('says the gate is open from the first scrape when the server reopens a window that was open when it stopped', async () => {
+    const port = await freePort();
+    const args = ['--threads', '2', '--metrics-port', String(port)];
+    const first = await startServerProcess({ extraArgs: args });
+    const operator = await connectOperator(first, await addOperator(first.dataDir, 'olga'));
+    await operator.request('gate.open', { minutes: 10 });
+    await operator.close();
+    await first.stop();
+
+    // Scrapes from before the restart begins, as an agent does. The first answer is the one to judge, and when its
+    // connection was made: a scrape in the few milliseconds between the metrics port listening and the gate's window
+    // reopened said closed, a window too short to meet every time, so the test also asks that the port took no
+    // connection before the server logged the gate reopened.
+    let stop = false;
+    const firstAnswer = (async (): Promise<{ reply: Reply; connectedAt: number } | null> => {
+      while (!stop) {
+        let connectedAt = 0;
+        try {
+          const reply = await new Promise<Reply>((resolve, reject) => {
+            const req = http.request({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
+              let body = '';
+              res.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+              res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+            });
+            req.on('socket', (socket) => socket.on('connect', () => (connectedAt = Date.now())));
+            req.on('error', reject);
+            req.end();
+          });
+          return { reply, connectedAt };
+        } catch {
+          // Not listening yet (or the start-up's check that the port is free, which answers nothing).
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      }
+      return null;
+    })();
+    const again = await startServerProcess({ dataDir: first.dataDir, ports: first.ports, extraArgs: args });
+    try {
+      stop = true;
+      const answer = await firstAnswer;
+      expect(answer?.reply.status).toBe(200);
+      const samples = parseExposition(answer!.reply.body);
+      expect(sum(samples, 'pairing_server_gate_open')).toBe(1);
+      expect(sum(samples, 'pairing_server_gate_closes_in_seconds')).toBeGreaterThan(500);
+      const reopened = await again.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('gate reopened'));
+      expect(answer!.connectedAt).toBeGreaterThanOrEqual(reopened.time as number);
+    } finally {
+      await again.stop();
+    }
+  }, 60_000);
 });
 
 describe('a thread that is not responding', () => {
