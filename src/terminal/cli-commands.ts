@@ -286,7 +286,8 @@ function notedText(before: TerminalStatus, s: TerminalStatus): string {
     s.nextGateSfp !== null
       ? `That gate must present SFP ${formatFingerprint(s.nextGateSfp)} (--expect-sfp).`
       : before.pinnedSfp !== null
-        ? `That gate must present the pinned SFP ${formatFingerprint(before.pinnedSfp)}; a server with another one is refused ` +
+        ? `That gate must present the pinned SFP ${formatFingerprint(before.pinnedSfp)}` +
+          `${before.announcedSfp === null ? '' : `, or the next one its server announced, ${formatFingerprint(before.announcedSfp)}`}; a server with another one is refused ` +
           "unless given `--expect-sfp` with the fingerprint its operator confirms (`pairing-server fingerprint`)."
         : '';
   return (

@@ -123,9 +123,10 @@ cannot pair again until the rejection expires (24 h by default) or after
                        answered the pairing request; if it cannot be reached or refuses,
                        nothing changes. The current URL again cancels a set-server switch.
                        A terminal that has pinned an SFP accepts a new gate only if it
-                       presents the same SFP (the same server at a new address), or the
-                       one given with --expect-sfp; otherwise server_pin_mismatch, and
-                       not a byte is sent to that gate.
+                       presents the same SFP (the same server at a new address), the next
+                       SFP that server announced (status: next SFP), or the one given
+                       with --expect-sfp; otherwise server_pin_mismatch, and not a byte
+                       is sent to that gate.
   --expect-sfp SFP     the SFP the new gate must present, when it is not the pinned one
                        (moving to another server, or the server's certificate really
                        changed). 64 hex digits, colons allowed, any case. Get it from that
@@ -193,9 +194,10 @@ Until then ping and cash events still go to the old master, and a mistyped URL c
 nothing. \`terminal pair --gate OLD-URL\` cancels the switch. Without anything to lose
 the change is immediate.
 
-The new gate must present the pinned SFP (the same server at a new address) or, when
-the terminal moves to another server, the SFP given with --expect-sfp; any other
-certificate is refused (server_pin_mismatch) before anything is sent to it.
+The new gate must present the pinned SFP (the same server at a new address), the next
+SFP that server announced (status: next SFP), or, when the terminal moves to another
+server, the SFP given with --expect-sfp; any other certificate is refused
+(server_pin_mismatch) before anything is sent to it.
 
   --expect-sfp SFP   the new server's fingerprint, 64 hex digits (colons allowed). Get it
                      from that server's operator (\`pairing-server fingerprint\`) over a

@@ -31,7 +31,8 @@ function startsExchange(reply: PinnedReply): boolean {
 /**
  * Pairs with a gate other than the one the terminal trusts (or with its own gate under a new certificate), on a copy of
  * its state. The copy is pinned before the first byte goes out: to `expectedSfp` (given by the person at the terminal,
- * who had it from the new server's operator), else to the SFP the terminal already trusts. So a gate with another
+ * who had it from the new server's operator), else to the SFP the terminal already trusts, along with the next SFP its
+ * server announced (PROTOCOL.md, "Certificate rollover"), which it accepts in the pin's place. So a gate with another
  * certificate is refused at the TLS handshake (pinned-https.ts) and receives no pairing request. The pairing code cannot
  * protect a switch: it is compared by the new server's "operator", who may be whoever talked someone into typing its
  * URL. The same server at a new address, or servers sharing a licence, present the same SFP and need nothing more.
@@ -48,7 +49,13 @@ export async function pairWithNewGate(host: GateSwitchHost, gateUrl: string, exp
   // MUST pin the candidate before its first gate call: a null pin here would be trust on first use of the new server.
   const sfp = expectedSfp ?? previous.server.sfp;
   const sfpVouched = expectedSfp !== null || pinVouched(previous);
-  const candidate: StoredState = { ...previous, server: { ...emptyServer(), gateUrl, sfp, sfpVouched }, paired: false, pairedConfirmedAt: null, pairing: null };
+  // The next SFP the pinned server announced goes with its pin, and with nothing else (not with another server's SFP
+  // given with --expect-sfp): it was read only from answers over connections that presented that pin
+  // (Terminal.followServer), so it is the pin's holder naming its successor, as trustworthy as the pin itself, and
+  // the URL, which authenticates nothing, does not change that. Without it a terminal that heard the announcement
+  // refused its own server, promoted meanwhile, at a new address.
+  const announcedSfp = sfp === previous.server.sfp ? (previous.server.announcedSfp ?? null) : null;
+  const candidate: StoredState = { ...previous, server: { ...emptyServer(), gateUrl, sfp, sfpVouched, announcedSfp }, paired: false, pairedConfirmedAt: null, pairing: null };
   const adopted = (): boolean => host.current() === candidate;
   const ctx = {
     state: candidate,
@@ -65,7 +72,7 @@ export async function pairWithNewGate(host: GateSwitchHost, gateUrl: string, exp
     return await gatePairing(ctx, opts);
   } catch (err) {
     if (adopted() || !(err instanceof AppError)) throw err;
-    if (err.code === 'server_pin_mismatch') throw refusedCertificate(err, previous, gateUrl, expectedSfp);
+    if (err.code === 'server_pin_mismatch') throw refusedCertificate(err, previous, gateUrl, expectedSfp, announcedSfp);
     const own = err.message.replace(/[.\s]+$/, '');
     throw new AppError(err.code, `${own}. ${unchangedNote(previous, gateUrl)}`, err.details, { cause: err });
   }
@@ -75,10 +82,11 @@ export async function pairWithNewGate(host: GateSwitchHost, gateUrl: string, exp
  * The new gate presented another SFP than the one it was pinned to. The message names both and says where the right one
  * comes from; it MUST NOT read as "just add this flag": whoever asked for the switch may be the attacker.
  */
-function refusedCertificate(err: AppError, previous: StoredState, gateUrl: string, expectedSfp: string | null): AppError {
+function refusedCertificate(err: AppError, previous: StoredState, gateUrl: string, expectedSfp: string | null, announcedSfp: string | null): AppError {
   const { expected, seen } = err.details as { expected: string; seen: string };
   const presented = formatFingerprint(seen);
-  const against = expectedSfp === null ? `the pinned ${formatFingerprint(expected)}` : `${formatFingerprint(expected)} given with --expect-sfp`;
+  const next = announcedSfp === null ? '' : ` nor the next one its server announced, ${formatFingerprint(announcedSfp)}`;
+  const against = expectedSfp === null ? `the pinned ${formatFingerprint(expected)}${next}` : `${formatFingerprint(expected)} given with --expect-sfp${next}`;
   return new AppError(
     'server_pin_mismatch',
     `the gate at ${gateUrl} presents SFP ${presented}, not ${against}; nothing was sent to it. ` +

@@ -9,10 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminClient } from '../../src/admin/admin-client.js';
 import type { ServerStatus } from '../../src/protocol/types.js';
 import { createSelfSignedCertificate, generateKeyPair } from '../../src/crypto/certificates.js';
+import { formatFingerprint } from '../../src/crypto/fingerprint.js';
 import { ok, runCli, serverCli, terminalCli } from '../helpers/cli.js';
 import { addOperator, connectOperator, type TestOperator } from '../helpers/operator.js';
+import { freePort } from '../helpers/ports.js';
 import { rawRequest } from '../helpers/raw-terminal.js';
-import { SERVER_CLI, startServerProcess, tempDir, type ServerProcess } from '../helpers/server-process.js';
+import { SERVER_CLI, TERMINAL_CLI, startServerProcess, tempDir, type ServerProcess } from '../helpers/server-process.js';
 
 let server: ServerProcess;
 let alice: TestOperator;
@@ -22,6 +24,8 @@ let token: string;
 const follower = tempDir('rollover-follower');
 /** Paired, but does not call while the next certificate is announced. */
 const absent = tempDir('rollover-absent');
+/** Hears the announcement, and after the promote moves to the server's new gate address without --expect-sfp. */
+const mover = tempDir('rollover-mover');
 /** Heard it, then unpaired and deleted by an operator: no longer one of the terminals that follow the switch. */
 const retired = tempDir('rollover-retired');
 
@@ -68,12 +72,14 @@ beforeAll(async () => {
     await client.request('gate.open', { minutes: 30 });
     await client.request('terminals.create', { serial: 'ATM-F1' });
     await client.request('terminals.create', { serial: 'ATM-A1' });
+    await client.request('terminals.create', { serial: 'ATM-M1' });
     await client.request('terminals.create', { serial: 'ATM-R1' });
     // Created, never paired: not among the terminals that have a pairing to keep.
     await client.request('terminals.create', { serial: 'ATM-N1' });
   });
   await pairCli(follower, 'ATM-F1');
   await pairCli(absent, 'ATM-A1');
+  await pairCli(mover, 'ATM-M1');
   await pairCli(retired, 'ATM-R1');
 });
 
@@ -139,16 +145,18 @@ describe('a rollover', () => {
       expect([reply.status, reply.headers['pairing-next-sfp']], url).toEqual([url.endsWith('/ping') ? 401 : 404, nextSfp]);
     }
 
+    ok(await terminalCli(mover, ['ping']));
+    expect(ok(await terminalCli(mover, ['status'])).announcedSfp).toBe(nextSfp);
     // Seen since, then unpaired: its last-seen time stays (the terminals list shows it), but it follows no switch.
     ok(await terminalCli(retired, ['ping']));
-    expect((await statusUntil((s) => s.nextIdentity?.terminalsSeenSince === 2)).nextIdentity).toMatchObject({ terminalsSeenSince: 2, pairedTerminals: 3 });
+    expect((await statusUntil((s) => s.nextIdentity?.terminalsSeenSince === 3)).nextIdentity).toMatchObject({ terminalsSeenSince: 3, pairedTerminals: 4 });
     await withOperator((client) => client.request('terminals.unpair', { serial: 'ATM-R1' }));
-    const unpaired = await statusUntil((s) => s.nextIdentity?.pairedTerminals === 2);
-    expect([unpaired.terminals, unpaired.nextIdentity]).toMatchObject([4, { terminalsSeenSince: 1, pairedTerminals: 2 }]);
+    const unpaired = await statusUntil((s) => s.nextIdentity?.pairedTerminals === 3);
+    expect([unpaired.terminals, unpaired.nextIdentity]).toMatchObject([5, { terminalsSeenSince: 2, pairedTerminals: 3 }]);
     await withOperator((client) => client.request('terminals.delete', { serial: 'ATM-R1' }));
 
-    const status = await statusUntil((s) => s.terminals === 3);
-    expect(status.nextIdentity).toMatchObject({ sfp: nextSfp, terminalsSeenSince: 1, pairedTerminals: 2 });
+    const status = await statusUntil((s) => s.terminals === 4);
+    expect(status.nextIdentity).toMatchObject({ sfp: nextSfp, terminalsSeenSince: 2, pairedTerminals: 3 });
     expect(ok(await identity(['status'])).announcedSince).toBe(status.nextIdentity!.announcedSince);
     // Read by a person: each SFP also with colons, as a browser shows it, and the time as cas writes it.
     const text = (await serverCli(['identity', 'status', '--data-dir', server.dataDir])).stdout;
@@ -184,6 +192,32 @@ describe('a rollover', () => {
     const online = ok(await serverCli(['audit', 'verify', '--json', '--data-dir', server.dataDir]));
     expect(online.ok).toBe(true);
     expect(online.entries).toBeGreaterThanOrEqual(offline.entries);
+  });
+
+  it('a terminal that heard it and moves to the promoted server\'s new gate address takes the announced SFP there, with no --expect-sfp', async () => {
+    // The server moves (a new gate port: a new address as far as the terminal can tell) after the promote; the mover
+    // has not called since, so it still pins the old SFP and holds the announced one.
+    expect(ok(await terminalCli(mover, ['status']))).toMatchObject({ pinnedSfp: oldSfp, announcedSfp: nextSfp });
+    const { dataDir, ports } = server;
+    await server.stop();
+    server = await startServerProcess({ dataDir, ports: { ...ports, gate: await freePort() } });
+    expect(server.sfp).toBe(nextSfp);
+
+    // Told to move to another server (--expect-sfp of its own), it takes nothing its old server announced: the gate
+    // presenting that next SFP is refused, and the terminal keeps what it had.
+    const elsewhere = await terminalCli(mover, ['pair', '--gate', server.gateUrl, '--expect-sfp', 'ab'.repeat(32)]);
+    expect(elsewhere.json.error).toBe('server_pin_mismatch');
+    expect(ok(await terminalCli(mover, ['status']))).toMatchObject({ gateUrl: `https://127.0.0.1:${ports.gate}`, pinnedSfp: oldSfp, announcedSfp: nextSfp });
+
+    // Noted with set-server (as a technician does): the pair that follows makes the switch.
+    const noted = await runCli(TERMINAL_CLI, ['--state', mover, 'set-server', server.gateUrl]);
+    expect(noted.code).toBe(0);
+    expect(noted.stdout.replace(/\s+/g, ' ')).toContain(`That gate must present the pinned SFP ${formatFingerprint(oldSfp)}, or the next one its server announced, ${formatFingerprint(nextSfp)};`);
+    const moved = await terminalCli(mover, ['pair']);
+    expect(ok(moved).status).toBe('trusted');
+    expect(moved.stderr).toContain('now pinned to SFP');
+    expect(ok(await terminalCli(mover, ['status']))).toMatchObject({ gateUrl: server.gateUrl, pinnedSfp: nextSfp, announcedSfp: null, paired: true });
+    expect(ok(await terminalCli(mover, ['ping'])).serverTime).toBeTruthy();
   });
 
   it('never takes an announcement from a server that does not present the pin', async () => {

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { formatFingerprint } from '../../../src/crypto/fingerprint.js';
 import { AppError } from '../../../src/errors.js';
 import { StateDir } from '../../../src/terminal/state-dir.js';
 import { Terminal } from '../../../src/terminal/terminal.js';
@@ -119,5 +120,21 @@ describe('the announced next certificate', () => {
     expect(notAGate.requests).toHaveLength(1);
     expect(opened(dir).terminal.status()).toMatchObject({ pinnedSfp: null, announcedSfp: null });
     expect(new StateDir(dir).read().server.announcedSfp ?? null).toBeNull();
+  });
+});
+
+describe('a gate switch', () => {
+  it('names the announced next SFP beside the pin when the new gate presents neither, and changes nothing', async () => {
+    const current = serverIdentity();
+    const next = serverIdentity();
+    const before = await master(current, () => next.sfp);
+    const dir = await pairedTerminal(before.url, current.sfp);
+    await opened(dir).terminal.ping();
+    const other = await master(serverIdentity(), () => undefined);
+    const err = await opened(dir).terminal.pair(other.url).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(AppError);
+    expect((err as AppError).code).toBe('server_pin_mismatch');
+    expect((err as AppError).message).toContain(`not the pinned ${formatFingerprint(current.sfp)} nor the next one its server announced, ${formatFingerprint(next.sfp)}; nothing was sent to it`);
+    expect(opened(dir).terminal.status()).toMatchObject({ gateUrl: before.url, pinnedSfp: current.sfp, announcedSfp: next.sfp, paired: true });
   });
 });
