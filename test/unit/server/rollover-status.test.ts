@@ -1,6 +1,6 @@
 /**
  * @module The rollover's line in `server.status`: the paired terminals seen since the announcement began, of the paired
- * ones. Counting them reads every terminal's search entry (100 ms with 100,000 terminals, in slices), and any session
+ * ones. Counting them reads every terminal's search entry (140 ms with 100,000 terminals, in slices), and any session
  * may ask for the status, a viewer's included, in a loop: the count is taken again at most once a second, and less
  * often when it is slower, so that it never takes more than a twentieth of the admin thread's time.
  */
