@@ -177,7 +177,9 @@ Copies the data dir into DIR, a new or empty folder: the store as one consistent
 snapshot (taken in a single read transaction, compacted), the TLS key and certificate
 and the VPN keys, each folder as it was at one moment (also while \`identity promote\`
 switches the pair; a folder that keeps changing for 10 s refuses the backup with
-conflict, before anything is written). Works while the server runs. secrets.key is NOT
+conflict, before anything is written; a symbolic link in them is copied as the link,
+never followed; a FIFO or device, or a folder past 64 MiB, refuses the backup with
+invalid_state). Works while the server runs. secrets.key is NOT
 copied: it opens the operators' TOTP secrets sealed in the store, so keep one copy of
 it apart from the backups (it never changes) and put it back beside the store to
 restore. DIR holds keys: it is created owner-only, with backup.json saying when and

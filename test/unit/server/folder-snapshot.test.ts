@@ -4,6 +4,7 @@
  * the current one, the old kept as previous, no next), never files of before beside files of after; owner-only keys
  * stay so; a folder that never holds still is refused, and a missing one is none.
  */
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -58,5 +59,36 @@ describe('a snapshot of tls/ for a backup', () => {
     const busy = snapshotFolder(dir, { settleMs: 300, afterFile: () => fs.writeFileSync(path.join(dir, 'a'), String(++n)) });
     await expect(busy).rejects.toSatisfy((error: unknown) => error instanceof AppError && error.code === 'conflict');
     expect(await snapshotFolder(path.join(dir, 'none'))).toBeNull();
+  });
+
+  it('copies a symbolic link as the link, without following it out of the folder or round in a loop', async () => {
+    const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'folder-snapshot-outside-'));
+    fs.writeFileSync(path.join(outside, 'secret'), 'not a backup\'s business');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'folder-snapshot-links-'));
+    fs.writeFileSync(path.join(dir, 'server.crt'), 'cert', { mode: 0o644 });
+    fs.symlinkSync(path.join(outside, 'secret'), path.join(dir, 'elsewhere'));
+    fs.symlinkSync('.', path.join(dir, 'loop'));
+    const entries = (await snapshotFolder(dir))!;
+    expect(entries.map((e) => [e.name, e.link])).toEqual([['elsewhere', path.join(outside, 'secret')], ['loop', '.'], ['server.crt', null]]);
+    expect(entries.every((e) => e.link === null || e.data === null)).toBe(true);
+    const copy = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'folder-snapshot-links-copy-')), 'tls');
+    writeSnapshot(entries, copy);
+    expect(fs.readlinkSync(path.join(copy, 'elsewhere'))).toBe(path.join(outside, 'secret'));
+    expect(fs.readlinkSync(path.join(copy, 'loop'))).toBe('.');
+    expect(fs.readFileSync(path.join(copy, 'server.crt'), 'utf8')).toBe('cert');
+  });
+
+  it('refuses a FIFO at once, where opening it waited for a writer for ever', { timeout: 5_000 }, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'folder-snapshot-fifo-'));
+    execFileSync('mkfifo', [path.join(dir, 'pipe')]);
+    await expect(snapshotFolder(dir)).rejects.toSatisfy((error: unknown) => error instanceof AppError && error.code === 'invalid_state' && /pipe/.test(error.message));
+  });
+
+  it('refuses a folder past its byte budget before reading a file past it', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'folder-snapshot-big-'));
+    fs.writeFileSync(path.join(dir, 'a.crt'), Buffer.alloc(600));
+    fs.writeFileSync(path.join(dir, 'b.crt'), Buffer.alloc(600));
+    await expect(snapshotFolder(dir, { maxBytes: 1_000 })).rejects.toSatisfy((error: unknown) => error instanceof AppError && error.code === 'invalid_state' && /holds more than/.test(error.message));
+    expect((await snapshotFolder(dir, { maxBytes: 1_200 }))!.map((e) => e.name)).toEqual(['a.crt', 'b.crt']);
   });
 });
