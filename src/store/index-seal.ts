@@ -11,12 +11,27 @@
 import type { RootDatabase } from 'lmdb';
 import type { Store } from './store.js';
 
+/** The indexes this version keeps with every write of what they index, whatever its options. */
+export const KEPT_INDEXES = ['pairingTimeline', 'awaitingOperator', 'foldedSerials', 'terminalSearch', 'cashEventsBySerial', 'auditTimes'] as const;
+/** `cashEventTimes` is kept only while `--cash-event-days` is on. */
+export type SealedIndex = (typeof KEPT_INDEXES)[number] | 'cashEventTimes';
+
 export interface IndexSeal {
   /** The store's last transaction id once the seal was written: the seal's own. */
   txnId: number;
-  /** Whether the sealing run kept cash events by time (`--cash-event-days`): written only then, that index is vouched for only then. */
-  cashEventTimes: boolean;
+  /**
+   * The indexes the sealing run kept with every write, and the only ones the seal vouches for. A version that adds an
+   * index MUST check it when a seal does not name it: an older version that seals (this one, after a downgrade) wrote
+   * its records without it, then sealed the store as intact. Absent in seals of builds before the list: none is vouched for.
+   */
+  indexes?: SealedIndex[];
   /** When, epoch ms: for whoever reads the settings by hand. */
+  sealedAt: number;
+}
+
+/** What an intact seal vouches for. */
+export interface SealVouches {
+  indexes: ReadonlySet<SealedIndex>;
   sealedAt: number;
 }
 
@@ -30,12 +45,12 @@ export function lastTxnId(root: RootDatabase): number {
  * when the store was written since it. MUST be removed, not only compared: a later crash would otherwise leave a seal
  * that only a later store's id (a copy, a store replaced under the same path) could ever match by chance.
  */
-export function breakSeal(store: Store): Omit<IndexSeal, 'txnId'> | null {
+export function breakSeal(store: Store): SealVouches | null {
   const seal = store.settings.get('index-seal');
   if (seal === undefined) return null;
   const intact = seal.txnId === lastTxnId(store.root);
   store.root.transactionSync(() => store.settings.removeSync('index-seal'));
-  return intact ? { cashEventTimes: seal.cashEventTimes, sealedAt: seal.sealedAt } : null;
+  return intact ? { indexes: new Set(Array.isArray(seal.indexes) ? seal.indexes : []), sealedAt: seal.sealedAt } : null;
 }
 
 /**
@@ -48,7 +63,8 @@ export function sealStore(store: Store, now: number): boolean {
   store.root.transactionSync(() => {
     // Inside the write transaction, whose lock no other writer can take: the id it will commit as is the last one plus one.
     txnId = lastTxnId(store.root) + 1;
-    store.settings.putSync('index-seal', { txnId, cashEventTimes: store.indexesCashEventTimes, sealedAt: now });
+    const indexes: SealedIndex[] = [...KEPT_INDEXES, ...(store.indexesCashEventTimes ? ['cashEventTimes' as const] : [])];
+    store.settings.putSync('index-seal', { txnId, indexes, sealedAt: now });
   });
   return lastTxnId(store.root) === txnId;
 }

@@ -1,13 +1,13 @@
 /** @module What a store written by an older version needs before any thread serves: its nonces moved into the ring, and the indexes added since filled in or, unsealed, checked. */
 import { entryCount } from './entry-count.js';
-import { breakSeal } from './index-seal.js';
+import { breakSeal, KEPT_INDEXES, type SealedIndex } from './index-seal.js';
 import type { RebuildProgress } from './index-rebuild.js';
 import { foldSerial, keyText, type Store } from './store.js';
 
 export interface StoreUpgrade {
   /**
-   * Whether the indexes were checked entry by entry: the store had no intact seal of a clean stop by this version
-   * (index-seal.ts). False: the seal vouched for them, and only what it did not vouch for was looked at.
+   * Whether indexes were checked entry by entry: the store had no intact seal of a clean stop naming each index this
+   * version keeps (index-seal.ts). False: the seal vouched for them, and only what it did not vouch for was looked at.
    */
   verified: boolean;
   /** Live nonces moved from the table kept before the nonce ring. */
@@ -43,13 +43,14 @@ export type UpgradeProgress = (index: 'cashEventTimes' | 'cashEventsBySerial', d
 export function upgradeStore(store: Store, nowSec: number, clockSkewSec: number, progress?: UpgradeProgress): StoreUpgrade {
   // MUST come first: every other step may write, and the seal is compared with the store's last write.
   const seal = breakSeal(store);
+  const vouched = (index: SealedIndex): boolean => seal?.indexes.has(index) ?? false;
   const told = (index: Parameters<UpgradeProgress>[0]): RebuildProgress | undefined => progress && ((done, total, phase) => progress(index, done, total, phase));
-  const timeline = seal ? 0 : store.pairingTimeline.rebuildFrom(store.pairing, store.root);
+  const timeline = vouched('pairingTimeline') ? 0 : store.pairingTimeline.rebuildFrom(store.pairing, store.root);
   return {
-    verified: seal === null,
+    verified: KEPT_INDEXES.some((index) => !vouched(index)),
     nonces: migrateNonces(store, nowSec, clockSkewSec),
-    foldedSerials: seal ? 0 : indexFoldedSerials(store),
-    searchEntries: seal ? 0 : store.terminalSearch.rebuildFrom(store.terminals, store.root),
+    foldedSerials: vouched('foldedSerials') ? 0 : indexFoldedSerials(store),
+    searchEntries: vouched('terminalSearch') ? 0 : store.terminalSearch.rebuildFrom(store.terminals, store.root),
     timeline,
     // Filled on its own marker, not with the timeline: the two came 19 commits apart, and a store written by a build in
     // between had a full timeline and an empty index, which nothing filled (requests waiting were missing from
@@ -57,16 +58,16 @@ export function upgradeStore(store: Store, nowSec: number, clockSkewSec: number,
     // so does an unsealed one: a build without this index may have written requests since.
     // Not at every start: it reads each request of the last 7 days, and after a week that paired 10,000 terminals
     // those pages of the store added 31-59 MiB to the server's RSS at start-up (bench/RESULTS.md, idle terminals).
-    awaiting: timeline > 0 || seal === null || !store.awaitingOperator.filled()
+    awaiting: timeline > 0 || !vouched('awaitingOperator') || !store.awaitingOperator.filled()
       ? store.awaitingOperator.rebuild(store.pairingTimeline, store.pairing, store.root, nowSec * 1000)
       : 0,
     // Only while kept: written only then, the index is behind whenever --cash-event-days was off, and is caught up here;
     // checked whole when the sealing run did not keep it, however the counts stand.
-    cashEventTimes: store.indexesCashEventTimes && !seal?.cashEventTimes
+    cashEventTimes: store.indexesCashEventTimes && !vouched('cashEventTimes')
       ? store.cashEventTimes.rebuildFrom(store.cashEvents, store.root, told('cashEventTimes'))
       : 0,
-    cashEventsBySerial: seal ? 0 : store.cashEventsBySerial.rebuildFrom(store.cashEvents, store.root, told('cashEventsBySerial')),
-    auditTimes: seal ? 0 : store.auditTimes.rebuildFrom(store.audit, store.root),
+    cashEventsBySerial: vouched('cashEventsBySerial') ? 0 : store.cashEventsBySerial.rebuildFrom(store.cashEvents, store.root, told('cashEventsBySerial')),
+    auditTimes: vouched('auditTimes') ? 0 : store.auditTimes.rebuildFrom(store.audit, store.root),
   };
 }
 

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { breakSeal, sealStore } from '../../../src/store/index-seal.js';
+import { breakSeal, KEPT_INDEXES, lastTxnId, sealStore, type IndexSeal } from '../../../src/store/index-seal.js';
 import type { CashEventRecord, TerminalRecord } from '../../../src/store/records.js';
 import { upgradeStore } from '../../../src/store/store-upgrade.js';
 import { compositeKey, foldSerial, Store } from '../../../src/store/store.js';
@@ -74,8 +74,8 @@ describe('the store\'s seal', () => {
     await run(() => undefined, { seal: false });
     expect(await run()).toMatchObject({ verified: true, ...NOTHING });
     store = Store.open(dataDir, { fieldKey: false });
-    expect(store.settings.get('index-seal')).toMatchObject({ cashEventTimes: true, sealedAt: NOW });
-    expect(breakSeal(store)).toEqual({ cashEventTimes: true, sealedAt: NOW });
+    expect(store.settings.get('index-seal')).toMatchObject({ indexes: [...KEPT_INDEXES, 'cashEventTimes'], sealedAt: NOW });
+    expect(breakSeal(store)).toEqual({ indexes: new Set([...KEPT_INDEXES, 'cashEventTimes']), sealedAt: NOW });
     expect(store.settings.get('index-seal')).toBeUndefined();
     expect(breakSeal(store)).toBeNull();
   });
@@ -143,5 +143,31 @@ describe('the store\'s seal', () => {
     expect(await run()).toMatchObject({ verified: false, cashEventTimes: 1, cashEventsBySerial: 0 });
     store = Store.open(dataDir, { fieldKey: false, cashEventTimes: true });
     expect(indexed(store, 'ATM-1').byTime).toEqual(['a']);
+  });
+
+  it('vouches only for the indexes it names: a seal of a version that did not keep one has that one checked', async () => {
+    await run((s) => {
+      s.putTerminalSync(terminal('ATM-1', 'Kiosk'));
+      s.foldedSerials.putSync(foldSerial('ATM-1'), 'ATM-1');
+    });
+    /** What an older version that seals, but keeps no search index, leaves after writing: its own seal, intact. */
+    const sealedBy = async (seal: Omit<IndexSeal, 'txnId'>, act: (s: Store) => void): Promise<void> => {
+      const older = Store.open(dataDir, { fieldKey: false });
+      older.settings.get('index-seal') && older.root.transactionSync(() => older.settings.removeSync('index-seal'));
+      await older.atomically(() => act(older));
+      older.root.transactionSync(() => older.settings.putSync('index-seal', { ...seal, txnId: lastTxnId(older.root) + 1 }));
+      await older.close();
+    };
+    const withoutSearch = KEPT_INDEXES.filter((index) => index !== 'terminalSearch');
+    await sealedBy({ indexes: withoutSearch, sealedAt: NOW }, (s) => s.terminals.putSync('ATM-1', terminal('ATM-1', 'Moved')));
+    store = Store.open(dataDir, { fieldKey: false });
+    expect(upgradeStore(store, nowSec, 300)).toMatchObject({ verified: true, ...NOTHING, searchEntries: 1 });
+    expect(store.terminalSearch.db.get('ATM-1')).toEqual(searchEntry(terminal('ATM-1', 'Moved')));
+    await store.close();
+    store = null;
+    // A seal from before the list (a build of this version's first days) names none: everything is checked.
+    await sealedBy({ cashEventTimes: true, sealedAt: NOW } as unknown as Omit<IndexSeal, 'txnId'>, (s) => s.terminals.putSync('ATM-1', terminal('ATM-1', 'Back')));
+    store = Store.open(dataDir, { fieldKey: false });
+    expect(upgradeStore(store, nowSec, 300)).toMatchObject({ verified: true, ...NOTHING, searchEntries: 1 });
   });
 });
