@@ -170,4 +170,22 @@ describe('the store\'s seal', () => {
     store = Store.open(dataDir, { fieldKey: false });
     expect(upgradeStore(store, nowSec, 300)).toMatchObject({ verified: true, ...NOTHING, searchEntries: 1 });
   });
+
+  it('takes the audit log\'s time index on its count, unread (append-only in every version); a build without it that appended has it refilled', async () => {
+    await run();
+    store = Store.open(dataDir, { fieldKey: false });
+    for (const n of [1, 2, 3]) await store.appendAudit({ at: NOW + n, user: 'admin', action: 'test', target: null, detail: {} });
+    // What nothing reads (every entry's value is `true`): a check entry by entry would find it and write the index anew.
+    await store.root.openDB<unknown, [number, number]>({ name: 'audit-times' }).put([NOW + 2, 2], 'not read');
+    await store.close();
+    store = Store.open(dataDir, { fieldKey: false });
+    expect(upgradeStore(store, nowSec, 300)).toMatchObject({ verified: true, auditTimes: 0 });
+    await store.close();
+    // An older build appends two entries without their times: the counts differ, and the index is filled anew.
+    await olderBuild((s) => {
+      for (const seq of [4, 5]) s.audit.putSync(seq, { seq, at: NOW + seq, user: 'admin', action: 'test', target: null, detail: {}, prevHash: '', hash: '' });
+    });
+    store = Store.open(dataDir, { fieldKey: false });
+    expect(upgradeStore(store, nowSec, 300)).toMatchObject({ verified: true, auditTimes: 5 });
+  });
 });
