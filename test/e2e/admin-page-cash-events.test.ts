@@ -1,7 +1,7 @@
 /**
  * @module End to end: a terminal's detail view shows the latest cash events its real paired terminal sent, newest
- * first, pages back to the first, takes a new one on Refresh and when the server pushes that there is one, keeps a
- * keyboard user's focus, and says so when there are none.
+ * first, pages back to the first, takes a new one on Refresh and when the server pushes that there is one (also while
+ * an older page is fetched), keeps a keyboard user's focus, and says so when there are none.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
@@ -119,6 +119,28 @@ describe('cash events on the terminal page', () => {
     await expect.poll(rowKeys, { timeout: 4_000, interval: 100 }).toEqual(newestFirst(SENT - 18, SENT + 2));
     // While the server was down the browser logged each refused connection: expected here, and only here.
     watched.errors.splice(0, watched.errors.length, ...watched.errors.filter((e) => !e.includes('ERR_CONNECTION_REFUSED')));
+  });
+
+  it('puts a pushed event on top though "Show older events" was pressed while the view fetched it', async () => {
+    expect(await rowKeys()).toEqual(newestFirst(SENT - 18, SENT + 2));
+    // The press lands right after the view asked for the newest page (the push's look), before the answer: in the
+    // same task as the frame's send, so it cannot come too late.
+    await page.evaluate(() => {
+      const w = globalThis as unknown as { WebSocket: { prototype: { send(data: unknown): void } }; pressOlder?: boolean };
+      const send = w.WebSocket.prototype.send;
+      w.WebSocket.prototype.send = function (this: unknown, data: unknown) {
+        send.call(this, data);
+        if (w.pressOlder && typeof data === 'string' && data.includes('"op":"cash.list"') && !data.includes('"before"')) {
+          w.pressOlder = false;
+          (document as unknown as { getElementById(id: string): { click(): void } }).getElementById('cash-events-more').click();
+        }
+      };
+      w.pressOlder = true;
+    });
+    await send(SENT + 3);
+    // Within a few seconds, where the view's fallback look is a minute away: the older page below, the new event on top.
+    await expect.poll(rowKeys, { timeout: 4_000, interval: 100 }).toEqual(newestFirst(0, SENT + 3));
+    expect(await page.evaluate(() => (globalThis as unknown as { pressOlder?: boolean }).pressOlder)).toBe(false);
   });
 
   it('shows each event as a card on a phone-sized screen, its labels whole', async () => {

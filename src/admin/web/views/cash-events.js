@@ -30,6 +30,11 @@ export function cashEventsPanel(ctx, serial) {
   /** @type {{ events: CashEvent[], next: string | null, loading: boolean }} */
   const state = { events: [], next: null, loading: false };
   let seq = 0;
+  /**
+   * Loads of the newest page (Refresh, a reconnection's): one since a look for new events began has the newer answer.
+   * Not "Show older": the look's events still go on top of what it shows, else they waited for the next push.
+   */
+  let newestLoads = 0;
 
   let timer = null;
   let shown = true;
@@ -44,7 +49,10 @@ export function cashEventsPanel(ctx, serial) {
   async function load({ more = false, background = false } = {}) {
     if (more && (state.loading || !state.next)) return;
     const mine = ++seq;
-    if (!more) clearTimeout(timer);
+    if (!more) {
+      newestLoads++;
+      clearTimeout(timer);
+    }
     state.loading = true;
     error.hidden = true;
     render();
@@ -93,11 +101,11 @@ export function cashEventsPanel(ctx, serial) {
     clearTimeout(timer);
     do {
       toldAgain = false;
-      const mine = seq;
+      const mine = newestLoads;
       try {
         const page = await ctx.read('cash.list', { serial, limit: PAGE_SIZE });
-        // A load since has the newer answer, or is under way.
-        if (mine === seq && shown) take(page);
+        // A load of the newest page since has the newer answer, or is under way.
+        if (mine === newestLoads && shown) take(page);
       } catch {
         // A lost connection or an ended session: the page says so elsewhere, and a reconnection reloads this view.
         break;
