@@ -221,7 +221,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         await housekeeping.finished();
         await rollover.stop();
         // Only once nothing of this run writes any more, and never with a thread still holding the store: it may write after.
-        if (stuckThreads.length === 0) sealAtStop(store, now(), log);
+        if (stuckThreads.length === 0) await sealAtStop(store, now(), log);
         await store.close();
         // Threads that did not stop still hold the store: the lock goes with the process, which is killed next.
         if (stuckThreads.length === 0) await lock.release();
@@ -250,9 +250,9 @@ function reportDiskSpace(store: Store, config: Config, log: Logger): void {
 }
 
 /** Seals the store (index-seal.ts); a seal that cannot be written (a full disk) costs the next start a check, not this stop. */
-function sealAtStop(store: Store, now: number, log: Logger): void {
+async function sealAtStop(store: Store, now: number, log: Logger): Promise<void> {
   try {
-    if (!sealStore(store, now)) log.warn('the store was written by another process while this server stopped: its indexes are checked at the next start');
+    if (!await sealStore(store, now)) log.warn('the store was written after its seal while this server stopped: its indexes are checked at the next start');
   } catch (error) {
     log.warn({ err: error }, 'the store could not be sealed at this stop: its indexes are checked at the next start');
   }

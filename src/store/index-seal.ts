@@ -55,10 +55,15 @@ export function breakSeal(store: Store): SealVouches | null {
 
 /**
  * Seals the store at a clean stop: once every thread that writes it has stopped, before it is closed. Returns whether
- * it is sealed: a write committed between this one and the read of the id (another process) leaves it unsealed,
- * which costs the next start a check and nothing else.
+ * it is sealed: a write committed after this one (another process's) leaves it unsealed, which costs the next start a
+ * check and nothing else.
+ *
+ * This run's writes that nobody awaited (a session's touch, a stale entry dropped by a read: lmdb-js commits them in a
+ * batch later) MUST be committed first: committed after the seal, at the close, they left every such stop unsealed
+ * while it said it was sealed.
  */
-export function sealStore(store: Store, now: number): boolean {
+export async function sealStore(store: Store, now: number): Promise<boolean> {
+  await store.root.committed;
   let txnId = 0;
   store.root.transactionSync(() => {
     // Inside the write transaction, whose lock no other writer can take: the id it will commit as is the last one plus one.
@@ -66,5 +71,7 @@ export function sealStore(store: Store, now: number): boolean {
     const indexes: SealedIndex[] = [...KEPT_INDEXES, ...(store.indexesCashEventTimes ? ['cashEventTimes' as const] : [])];
     store.settings.putSync('index-seal', { txnId, indexes, sealedAt: now });
   });
+  // One queued meanwhile would commit after the seal: then it is not sealed, and says so.
+  await store.root.committed;
   return lastTxnId(store.root) === txnId;
 }

@@ -71,7 +71,7 @@ describe('upgradeStore and the index of requests waiting for an operator', () =>
       // Filled once: the next starts after a clean stop (its seal, index-seal.ts) read none of the week's requests (an index
       // emptied now stays so). An unsealed start fills it again: a build without the index may have written requests.
       await upgraded.root.openDB<string, string>({ name: 'pairing-awaiting' }).clearAsync();
-      expect(sealStore(upgraded, now)).toBe(true);
+      expect(await sealStore(upgraded, now)).toBe(true);
       expect(upgradeStore(upgraded, nowSec, 300)).toMatchObject({ verified: false, timeline: 0, awaiting: 0 });
       expect(listed()).toEqual([]);
     } finally {
