@@ -9,6 +9,8 @@ import type { GeneratorProcess } from './generator-process.js';
 import type { IdentityPlan } from './identities.js';
 import type { PairingReport } from './pairing-driver.js';
 import { SERVER_CLI, startProcess, type RunningProcess } from './server-process.js';
+import { sealIntact } from '../../src/store/index-seal.js';
+import { Store } from '../../src/store/store.js';
 
 export interface FleetPairing extends PairingReport {
   /** Server cores busy while pairing. */
@@ -122,4 +124,20 @@ export async function startOnEmptyStore(fleetDir: string, serverArgs: (dataDir: 
   } finally {
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * When the fleet's store is not sealed (src/store/index-seal.ts: the baseline's cash events, or an interrupted run,
+ * wrote it after the server last stopped), starts the server on it once and stops it cleanly, so that the measured
+ * start is a restart after a clean stop, as an operator's restart is. Returns how long that start took: it checked
+ * every index entry by entry first, which is what a start after a crash costs. Null: the store was sealed already.
+ */
+export async function startAfterCleanStop(dataDir: string, serverArgs: (dataDir: string) => string[], nodeArgs: string[]): Promise<number | null> {
+  const store = Store.open(dataDir);
+  const sealed = sealIntact(store);
+  await store.close();
+  if (sealed) return null;
+  const proc = await startProcess(SERVER_CLI, serverArgs(dataDir), nodeArgs);
+  await proc.stop();
+  return proc.startupSeconds;
 }

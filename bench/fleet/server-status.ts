@@ -6,6 +6,7 @@
 import { AdminClient } from '../../src/admin/admin-client.js';
 import type { ServerStatus } from '../../src/protocol/types.js';
 import { addOperator } from './fleet-setup.js';
+import { Store } from '../../src/store/store.js';
 
 /** An operator without 2FA: it may read, not approve, which is all the bench needs of it. Re-added on every run (a reused fleet keeps it). */
 const OBSERVER = { user: 'bench-observer', password: 'bench observer passphrase, read only' };
@@ -24,11 +25,15 @@ export interface FrontPhase {
   actors: number;
 }
 
-/** Adds the observer to the store (offline, like any operator); one that exists already is fine. */
+/**
+ * Adds the observer to the store (offline, like any operator) unless it is there: a refused `users add` is audited, a
+ * write that would leave a reused fleet's store unsealed (index-seal.ts) and its next start checking every index.
+ */
 export async function ensureObserver(dataDir: string): Promise<void> {
-  await addOperator(dataDir, OBSERVER, { with2fa: false }).catch((error: Error) => {
-    if (!error.message.includes('already exists')) throw error;
-  });
+  const store = Store.open(dataDir);
+  const present = store.operators.get(OBSERVER.user) !== undefined;
+  await store.close();
+  if (!present) await addOperator(dataDir, OBSERVER, { with2fa: false });
 }
 
 export class StatusReader {

@@ -40,6 +40,11 @@ export function lastTxnId(root: RootDatabase): number {
   return (root.getStats() as { lastTxnId: number }).lastTxnId;
 }
 
+/** Whether the store holds a seal that nothing has written past: read only, for a tool that wants to know before a start. */
+export function sealIntact(store: Store): boolean {
+  return store.settings.get('index-seal')?.txnId === lastTxnId(store.root);
+}
+
 /**
  * What the seal vouches for, read and removed at start-up before anything else writes; null when there is none, or
  * when the store was written since it. MUST be removed, not only compared: a later crash would otherwise leave a seal
@@ -74,4 +79,26 @@ export async function sealStore(store: Store, now: number): Promise<boolean> {
   // One queued meanwhile would commit after the seal: then it is not sealed, and says so.
   await store.root.committed;
   return lastTxnId(store.root) === txnId;
+}
+
+/**
+ * Runs `writes` and keeps an intact seal intact, for an offline tool of this version on a store no server runs on
+ * (the fleet benchmark emptying its cash events between targets): `writes` MUST go through the Store's own methods
+ * or keep every index whole itself, as a server's writes do. The check, the writes and the new seal are one write
+ * transaction, so no other writer comes between them; a seal that was not intact stays absent. Returns whether the
+ * store is sealed after it.
+ */
+export async function writeKeepingSeal(store: Store, writes: () => void): Promise<boolean> {
+  await store.root.committed;
+  let sealed = false;
+  store.root.transactionSync(() => {
+    const last = lastTxnId(store.root);
+    const seal = store.settings.get('index-seal');
+    writes();
+    if (seal?.txnId !== last) return;
+    store.settings.putSync('index-seal', { ...seal, txnId: last + 1 });
+    sealed = true;
+  });
+  await store.root.committed;
+  return sealed && lastTxnId(store.root) === store.settings.get('index-seal')?.txnId;
 }

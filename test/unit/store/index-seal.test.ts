@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { breakSeal, KEPT_INDEXES, lastTxnId, sealStore, type IndexSeal } from '../../../src/store/index-seal.js';
+import { breakSeal, KEPT_INDEXES, lastTxnId, sealIntact, sealStore, writeKeepingSeal, type IndexSeal } from '../../../src/store/index-seal.js';
 import type { CashEventRecord, TerminalRecord } from '../../../src/store/records.js';
 import { upgradeStore } from '../../../src/store/store-upgrade.js';
 import { compositeKey, foldSerial, Store } from '../../../src/store/store.js';
@@ -199,5 +199,29 @@ describe('the store\'s seal', () => {
     await store.close();
     store = Store.open(dataDir, { fieldKey: false, cashEventTimes: true });
     expect(upgradeStore(store, nowSec, 300)).toMatchObject({ verified: false });
+  });
+
+  it('is kept by an offline tool\'s own whole writes (writeKeepingSeal: the fleet benchmark emptying its cash events), and not made where there was none', async () => {
+    await run((s) => s.putCashEventSync(event('ATM-1', 'a', NOW)));
+    const clearCash = (s: Store) => (): void => {
+      s.cashEvents.clearSync();
+      s.cashEventTimes.clearSync();
+      s.cashEventsBySerial.clearSync();
+    };
+    store = Store.open(dataDir, { fieldKey: false, cashEventTimes: true });
+    expect(sealIntact(store)).toBe(true);
+    expect(await writeKeepingSeal(store, clearCash(store))).toBe(true);
+    expect(sealIntact(store)).toBe(true);
+    await store.close();
+    expect(await run()).toMatchObject({ verified: false, ...NOTHING });
+
+    // Written since the seal by another: the tool's writes keep nothing, and the next start checks.
+    await olderBuild((s) => s.cashEvents.putSync('b', event('ATM-1', 'b', NOW)));
+    store = Store.open(dataDir, { fieldKey: false, cashEventTimes: true });
+    expect(sealIntact(store)).toBe(false);
+    expect(await writeKeepingSeal(store, () => store!.cashEvents.putSync('c', event('ATM-1', 'c', NOW)))).toBe(false);
+    await store.close();
+    store = Store.open(dataDir, { fieldKey: false, cashEventTimes: true });
+    expect(upgradeStore(store, nowSec, 300)).toMatchObject({ verified: true, cashEventsBySerial: 2 });
   });
 });
