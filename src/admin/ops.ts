@@ -76,9 +76,18 @@ async function login(ctx: OpsContext, conn: Connection, { user, password, totp }
   }
   ctx.logins.succeeded(user, conn.remoteAddress);
   const { token, session } = await ctx.sessions.create(record);
-  conn.session = session;
+  startSession(conn, session);
   // The role lets a client offer only what the account may do; the server still checks it on every op (dispatch.ts).
   return { token, expiresAt: new Date(session.expiresAt).toISOString(), user: record.name, has2fa: record.totpSecret !== null, role: roleOf(record) };
+}
+
+/**
+ * A session taken up on a connection starts it with no subscriptions, as a new connection has: those it held were
+ * granted to the session before, whose rights (`cash` follows cash.list's) need not be this one's.
+ */
+function startSession(conn: Connection, session: NonNullable<Connection['session']>): void {
+  conn.unsubscribeAll();
+  conn.session = session;
 }
 
 const contactNeeds2fa = (): AppError => new AppError('requires_2fa', 'setting a terminal\'s contact needs 2FA: approvers call it to hear the pairing code. Enrol TOTP first (cas totp enroll --code CODE), or ask an operator with 2FA');
@@ -103,7 +112,7 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
     run(ctx, conn, args, frame) {
       // A page reconnecting by itself after a network blip is not the operator at work: it must not keep a session alive.
       const session = ctx.sessions.resume(args.token, !frame.background);
-      conn.session = session;
+      startSession(conn, session);
       const account = ctx.store.operators.get(session.user);
       return { user: session.user, expiresAt: new Date(session.expiresAt).toISOString(), has2fa: account?.totpSecret != null, role: roleOf(account ?? {}) };
     },

@@ -131,6 +131,36 @@ describe('the cash topic', () => {
     expect(total(alice, from)).toBe(2);
   });
 
+  it('a login or resume on a connection starts its new session without the subscriptions of the one before', async () => {
+    const dave = await addOperator(server.dataDir, 'dave', { with2fa: false });
+    const erin = await addOperator(server.dataDir, 'erin', { with2fa: false });
+    const client = await connectOperator(server, dave);
+    try {
+      listen(client);
+      await client.subscribe(['cash']);
+      const daveToken = client.token!;
+      await client.login(erin.user, erin.password);
+      const aliceFrom = heard.get(alice)!.length;
+      await send('CP-A');
+      // Alice hears it in the same round of pushes as every subscriber: past it, one more frame would have come by now.
+      await expect.poll(() => total(alice, aliceFrom), { timeout: 5_000 }).toBe(1);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(heard.get(client)!).toHaveLength(0);
+      // Subscribed by this session, it hears; a resume of another session on the connection drops that again.
+      await client.subscribe(['cash']);
+      await send('CP-A');
+      await expect.poll(() => heard.get(client)!.length, { timeout: 5_000 }).toBe(1);
+      await client.resume(daveToken);
+      const again = heard.get(alice)!.length;
+      await send('CP-A');
+      await expect.poll(() => heard.get(alice)!.length, { timeout: 5_000 }).toBe(again + 1);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(heard.get(client)!).toHaveLength(1);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('cas watch --topics cash --serial prints a line per push, of that terminal only', async () => {
     const env = { CAS_SESSION_DIR: tempDir('cas-cash-watch') };
     const base = ['--url', server.adminUrl, '--user', carolOp.user, '--fingerprint', server.sfp];
