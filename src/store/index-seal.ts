@@ -40,9 +40,12 @@ export function lastTxnId(root: RootDatabase): number {
   return (root.getStats() as { lastTxnId: number }).lastTxnId;
 }
 
+/** Whether `seal` is the store's last write: nothing, by any process or build, has written past it. */
+const isIntact = (seal: IndexSeal | undefined, root: RootDatabase): seal is IndexSeal => seal?.txnId === lastTxnId(root);
+
 /** Whether the store holds a seal that nothing has written past: read only, for a tool that wants to know before a start. */
 export function sealIntact(store: Store): boolean {
-  return store.settings.get('index-seal')?.txnId === lastTxnId(store.root);
+  return isIntact(store.settings.get('index-seal'), store.root);
 }
 
 /**
@@ -53,7 +56,7 @@ export function sealIntact(store: Store): boolean {
 export function breakSeal(store: Store): SealVouches | null {
   const seal = store.settings.get('index-seal');
   if (seal === undefined) return null;
-  const intact = seal.txnId === lastTxnId(store.root);
+  const intact = isIntact(seal, store.root);
   store.root.transactionSync(() => store.settings.removeSync('index-seal'));
   return intact ? { indexes: new Set(Array.isArray(seal.indexes) ? seal.indexes : []), sealedAt: seal.sealedAt } : null;
 }
@@ -92,13 +95,14 @@ export async function writeKeepingSeal(store: Store, writes: () => void): Promis
   await store.root.committed;
   let sealed = false;
   store.root.transactionSync(() => {
-    const last = lastTxnId(store.root);
+    // Inside the write transaction, as in sealStore: the last committed id, and this one commits as the next.
     const seal = store.settings.get('index-seal');
+    const intact = isIntact(seal, store.root);
     writes();
-    if (seal?.txnId !== last) return;
-    store.settings.putSync('index-seal', { ...seal, txnId: last + 1 });
+    if (!intact) return;
+    store.settings.putSync('index-seal', { ...seal, txnId: lastTxnId(store.root) + 1 });
     sealed = true;
   });
   await store.root.committed;
-  return sealed && lastTxnId(store.root) === store.settings.get('index-seal')?.txnId;
+  return sealed && sealIntact(store);
 }
