@@ -59,9 +59,10 @@ const RECOUNT_SHARE = 0.05;
  * For `server.status`. Master and gate record a terminal as seen (by its pinned key only) at most every 10 s, and the
  * first call of a run always: every terminal seen since the announcement began has had an answer carrying it. The count
  * (rollover-count.ts) reads every terminal's search entry and each paired one's last-seen time: 140 ms with 100,000
- * terminals, in slices of 2,000 (the thread held at most about 13 ms) so that no operator's op waits behind it. Any session may ask for the status (a
- * viewer's too, in a loop; each open Server view every 5 s), so the count is kept, shared by the statuses asked while
- * it is taken, and taken again at most once a second, or less often when it is slow; last-seen times are 10 s coarse anyway.
+ * terminals, in slices of 2,000 (the thread held at most about 13 ms) so that no operator's op waits behind it. Any
+ * session may ask for the status (a viewer's too, in a loop; each open Server view every 5 s), so the count is kept,
+ * shared by the statuses asked while it is taken, and taken again at most once a second, or less often when it is slow;
+ * last-seen times are 10 s coarse anyway.
  */
 export class RolloverStatus {
   private counted: RolloverCount = { seen: 0, paired: 0 };

@@ -22,10 +22,10 @@ export type IndexEntry<V, K extends Key, E> = (record: V) => [key: K, value: E];
  * Empties `index` and puts every record of `records` into it (`entryOf`), in one transaction, when it differs from
  * them; returns how many it put (0: nothing to do). `appendOnly`: no build of any version changes or removes a record
  * once written, nor its entry; then every entry of the index is a record's, as it is, and equal counts prove the index
- * whole with nothing read (a build without the index only adds records, which the counts show). Run at start-up, before any thread serves, and only when the
- * store's seal does not vouch for the index (index-seal.ts). Equal counts are not enough: after a build that does not
- * keep the index wrote and removed records, they can agree while the index holds gone records and lacks new ones, so
- * the index is then compared entry by entry (`indexMatches`).
+ * whole with nothing read (a build without the index only adds records, which the counts show). Run at start-up, before
+ * any thread serves, and only when the store's seal does not vouch for the index (index-seal.ts). Equal counts are not
+ * enough: after a build that does not keep the index wrote and removed records, they can agree while the index holds
+ * gone records and lacks new ones, so the index is then compared entry by entry (`indexMatches`).
  */
 export function rebuildIndex<V, R extends Key, E, K extends Key>(
   root: RootDatabase, index: Database<E, K>, records: Database<V, R>, entryOf: IndexEntry<V, K, E>, progress?: RebuildProgress,
