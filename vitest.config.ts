@@ -7,6 +7,9 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // expect.poll's own default is 1 s: a login's password check alone can take that on a loaded 2-core machine (one
+    // page test failed so in a run beside other work). A poll that holds returns as soon as it does.
+    expect: { poll: { timeout: 10_000 } },
     pool: 'forks',
     // Two files at once even on 2 cores (vitest's default there is one): most of a file's time is spent waiting on
     // its servers, TLS handshakes and deadlines, so a second file fills it; on 2 cores the suite takes 7.6 min instead
