@@ -132,7 +132,9 @@ async function backup(config: Config, out: string, json: boolean): Promise<void>
   const takenAt = new Date().toISOString();
   try {
     await store.root.backup(path.join(target, 'store'), true);
-    // The copy holds every password hash and, beside it, the TLS key: who took one, and where to, is on record.
+    // The copy holds every password hash and, beside it, the TLS key: who took one, and where to, is on record. Written
+    // as any process's write, so after a stopped server's clean stop the next start checks every index: a backup takes
+    // no data dir lock (it runs beside a server), and only a command that holds it keeps the seal (identity-cli.ts).
     await store.appendAudit({ at: Date.now(), user: cliUser(), action: 'server.backup', target: null, detail: { result: 'ok', out: target } });
   } finally {
     await store.close();

@@ -6,8 +6,10 @@ import type { Config } from '../config.js';
 import { time } from '../admin/cli-format.js';
 import { formatFingerprint } from '../crypto/fingerprint.js';
 import { AppError } from '../errors.js';
-import { intendAudit } from '../store/audit-intents.js';
+import { intendAuditSync } from '../store/audit-intents.js';
 import { lockDataDir } from '../store/data-dir-lock.js';
+import { writeKeepingSeal } from '../store/index-seal.js';
+import type { AuditRecord } from '../store/records.js';
 import { Store } from '../store/store.js';
 import { requireDataDir } from './data-dir.js';
 import { certificateFingerprint } from './identity.js';
@@ -139,18 +141,24 @@ async function whileStopped<T>(config: Config, action: IdentityAction, detail: R
   }
   try {
     const store = Store.open(config.dataDir);
+    // Each write keeps the seal of the server's clean stop (index-seal.ts): both keep every index, and the lock keeps any
+    // server away, so the next start stays a sealed one instead of checking every index (seconds at fleet scale).
+    const append = (record: Omit<AuditRecord, 'seq' | 'prevHash' | 'hash'>, settles: string): Promise<boolean> =>
+      writeKeepingSeal(store, () => void store.appendAuditSync(record, settles));
     try {
       const entry = { at: Date.now(), user: cliUser(), action, target: null };
       // Written ahead (audit-intents.ts): a command killed after its change and before its entry is audited as interrupted.
-      const intent = await intendAudit(store, 'command', { ...entry, detail });
+      let intent = '';
+      await writeKeepingSeal(store, () => void (intent = intendAuditSync(store, 'command', { ...entry, detail })));
+      await store.flushed();
       let value: T;
       try {
         value = act();
       } catch (error) {
-        await store.appendAudit({ ...entry, at: Date.now(), detail: { ...detail, result: error instanceof AppError ? error.code : 'internal_error' } }, intent);
+        await append({ ...entry, at: Date.now(), detail: { ...detail, result: error instanceof AppError ? error.code : 'internal_error' } }, intent);
         throw error;
       }
-      await store.appendAudit({ ...entry, at: Date.now(), detail: { ...detail, ...okDetail(value), result: 'ok' } }, intent);
+      await append({ ...entry, at: Date.now(), detail: { ...detail, ...okDetail(value), result: 'ok' } }, intent);
       return value;
     } finally {
       await store.close();

@@ -74,7 +74,15 @@ function printSecret(created: CreatedOperator, role: OperatorRole): void {
     + `cas totp enroll --code ${created.enrolmentCode}, or Set up 2FA on the web page. Hand it over apart from the password.\n`);
 }
 
-/** `name`: the operator, for every command but `list`; `store` is opened here and closed before this returns. */
+/**
+ * `name`: the operator, for every command but `list`; `store` is opened here and closed before this returns.
+ *
+ * A command that writes leaves the seal of a server's clean stop broken, so that the next start checks every index
+ * (index-seal.ts), where `identity prepare|promote` keep it (writeKeepingSeal): these take no data dir lock, as they run
+ * beside a server too, and their writes are the account module's own asynchronous transactions (operator-accounts.ts),
+ * not one check, write and re-seal each. Nothing here may seal: without the lock, a commit between two of a command's
+ * transactions may be any process's, of any build.
+ */
 export async function runUsersCommand(command: UsersCommand, config: Config, name: string, flags: UsersFlags): Promise<void> {
   requireDataDir(config.dataDir);
   const password = command === 'users add' || command === 'users passwd' ? (await readFirstLine(process.stdin)) ?? '' : '';

@@ -17,8 +17,13 @@ export const COMMAND_INTENT_MAX_AGE_MS = 10 * 60_000;
 
 /** Writes the intent and resolves once it is on disk, with the key its entry's append settles (Store.appendAudit). */
 export async function intendAudit(store: Store, by: AuditIntentRecord['by'], intent: Omit<AuditIntentRecord, 'pid' | 'by' | 'process'>): Promise<string> {
+  return store.atomically(() => intendAuditSync(store, by, intent));
+}
+
+/** intendAudit inside a transaction of the caller's, which MUST be durable before the action runs. */
+export function intendAuditSync(store: Store, by: AuditIntentRecord['by'], intent: Omit<AuditIntentRecord, 'pid' | 'by' | 'process'>): string {
   const key = crypto.randomUUID();
-  await store.atomically(() => store.auditIntents.putSync(key, { ...intent, by, process: THIS_PROCESS, pid: process.pid }));
+  store.auditIntents.putSync(key, { ...intent, by, process: THIS_PROCESS, pid: process.pid });
   return key;
 }
 

@@ -329,17 +329,20 @@ export class Store {
    * this entry (audit-intents.ts), removed in the same transaction.
    */
   async appendAudit(entry: Omit<AuditRecord, 'seq' | 'prevHash' | 'hash'>, settles?: string | null): Promise<AuditRecord> {
-    return this.atomically(() => {
-      if (settles) this.auditIntents.removeSync(settles);
-      let last: AuditRecord | undefined;
-      for (const { value } of this.audit.getRange({ reverse: true, limit: 1 })) last = value;
-      // Hashed as it will read back (storable): the chain must verify from what the store holds.
-      const content = storable({ ...entry, seq: (last?.seq ?? 0) + 1, prevHash: last?.hash ?? GENESIS_HASH });
-      const record: AuditRecord = { ...content, hash: auditHash(content) };
-      this.audit.putSync(record.seq, record);
-      this.auditTimes.putSync(record);
-      return record;
-    });
+    return this.atomically(() => this.appendAuditSync(entry, settles));
+  }
+
+  /** appendAudit inside a transaction of the caller's (an offline command's that keeps the seal, index-seal.ts). */
+  appendAuditSync(entry: Omit<AuditRecord, 'seq' | 'prevHash' | 'hash'>, settles?: string | null): AuditRecord {
+    if (settles) this.auditIntents.removeSync(settles);
+    let last: AuditRecord | undefined;
+    for (const { value } of this.audit.getRange({ reverse: true, limit: 1 })) last = value;
+    // Hashed as it will read back (storable): the chain must verify from what the store holds.
+    const content = storable({ ...entry, seq: (last?.seq ?? 0) + 1, prevHash: last?.hash ?? GENESIS_HASH });
+    const record: AuditRecord = { ...content, hash: auditHash(content) };
+    this.audit.putSync(record.seq, record);
+    this.auditTimes.putSync(record);
+    return record;
   }
 
   /**

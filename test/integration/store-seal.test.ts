@@ -3,12 +3,14 @@
  * one data dir, the store written between runs as an older build without the indexes writes it. What must hold: a
  * start after a clean stop (SIGTERM) checks no index; a start after a kill, or after another process wrote the store,
  * checks them all (and says so); and one after an older build forgot one terminal's event and stored another, the
- * counts equal, repairs the index `cash.list` pages through, so that it lists what the store holds.
+ * counts equal, repairs the index `cash.list` pages through, so that it lists what the store holds. An offline command
+ * that holds the data dir's lock (`identity prepare|promote`) keeps the seal: the start after it checks nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CashEventView } from '../../src/protocol/types.js';
 import type { CashEventRecord } from '../../src/store/records.js';
 import { compositeKey, Store } from '../../src/store/store.js';
+import { ok, serverCli } from '../helpers/cli.js';
 import { addOperator, connectOperator } from '../helpers/operator.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 
@@ -76,6 +78,21 @@ describe('the store\'s seal across restarts', () => {
       expect(page.events.map((e) => e.eventId)).toEqual(['d', 'c', 'b']);
     } finally {
       await alice.close();
+    }
+  }, 90_000);
+
+  it('identity prepare and promote on the stopped server keep its seal: the next start checks no index, and both are audited', async () => {
+    const identity = (command: string) => async (): Promise<void> => void ok(await serverCli(['identity', command, '--json', '--data-dir', server.dataDir]));
+    expect(await restart()).toBe(false);
+    expect(await restart(identity('prepare'))).toBe(false);
+    expect(await restart(identity('promote'))).toBe(false);
+    const store = Store.open(server.dataDir, { fieldKey: false });
+    try {
+      const entries = [...store.audit.getRange({ reverse: true, limit: 2 })].map(({ value }) => [value.action, value.detail?.result]);
+      expect(entries).toEqual([['server.identity_promote', 'ok'], ['server.identity_prepare', 'ok']]);
+      expect(store.auditIntents.getCount()).toBe(0);
+    } finally {
+      await store.close();
     }
   }, 90_000);
 });
