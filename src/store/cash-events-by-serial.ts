@@ -4,7 +4,7 @@
  * nothing of time, so without it every page read all of the terminal's events.
  */
 import type { Database, RangeOptions, RootDatabase } from 'lmdb';
-import { rebuildIndex, type IndexEntry, type RebuildProgress } from './index-rebuild.js';
+import { keptIndex, type IndexEntry, type KeptIndex, type RebuildProgress } from './index-rebuild.js';
 import type { CashEventRecord } from './records.js';
 
 type Key = [serial: string, receivedAt: number, eventId: string];
@@ -61,10 +61,10 @@ export class CashEventsBySerial {
   }
 
   /**
-   * Fills the index from the events themselves when it differs from them (a store written before it, or by a build
-   * without it: index-rebuild.ts); returns how many entries it wrote. Run once at start-up, before any thread serves.
+   * The index as rebuildIndexes checks and fills it from the events themselves (a store written before it, or by a build
+   * without it: index-rebuild.ts), with the other cash index in the same read. Once at start-up, before any thread serves.
    */
-  rebuildFrom(events: Database<CashEventRecord, string>, root: RootDatabase, progress?: RebuildProgress): number {
-    return rebuildIndex(root, this.db, events, entryOf, progress);
+  kept(progress?: RebuildProgress): KeptIndex<CashEventRecord> {
+    return keptIndex(this.db, entryOf, progress);
   }
 }

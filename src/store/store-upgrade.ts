@@ -1,7 +1,8 @@
 /** @module What a store written by an older version needs before any thread serves: its nonces moved into the ring, and the indexes added since filled in or, unsealed, checked. */
 import { entryCount } from './entry-count.js';
 import { breakSeal, KEPT_INDEXES, type SealedIndex } from './index-seal.js';
-import type { RebuildProgress } from './index-rebuild.js';
+import { rebuildIndexes, type KeptIndex, type RebuildProgress } from './index-rebuild.js';
+import type { CashEventRecord } from './records.js';
 import { foldSerial, keyText, type Store } from './store.js';
 
 export interface StoreUpgrade {
@@ -46,6 +47,13 @@ export function upgradeStore(store: Store, nowSec: number, clockSkewSec: number,
   const vouched = (index: SealedIndex): boolean => seal?.indexes.has(index) ?? false;
   const told = (index: Parameters<UpgradeProgress>[0]): RebuildProgress | undefined => progress && ((done, total, phase) => progress(index, done, total, phase));
   const timeline = vouched('pairingTimeline') ? 0 : store.pairingTimeline.rebuildFrom(store.pairing, store.root);
+  // Only while kept: written only then, the index is behind whenever --cash-event-days was off, and is caught up here;
+  // checked whole when the sealing run did not keep it, however the counts stand.
+  const byTime = store.indexesCashEventTimes && !vouched('cashEventTimes') ? store.cashEventTimes.kept(told('cashEventTimes')) : null;
+  const bySerial = vouched('cashEventsBySerial') ? null : store.cashEventsBySerial.kept(told('cashEventsBySerial'));
+  // Both checked in one read of the events: each read of 2,000,000 took ~2.5 s of an unsealed start.
+  const cash = rebuildIndexes(store.root, store.cashEvents, [byTime, bySerial].filter((index) => index !== null));
+  const filled = (index: KeptIndex<CashEventRecord> | null): number => (index === null ? 0 : cash.get(index)!);
   return {
     verified: KEPT_INDEXES.some((index) => !vouched(index)),
     nonces: migrateNonces(store, nowSec, clockSkewSec),
@@ -61,12 +69,8 @@ export function upgradeStore(store: Store, nowSec: number, clockSkewSec: number,
     awaiting: timeline > 0 || !vouched('awaitingOperator') || !store.awaitingOperator.filled()
       ? store.awaitingOperator.rebuild(store.pairingTimeline, store.pairing, store.root, nowSec * 1000)
       : 0,
-    // Only while kept: written only then, the index is behind whenever --cash-event-days was off, and is caught up here;
-    // checked whole when the sealing run did not keep it, however the counts stand.
-    cashEventTimes: store.indexesCashEventTimes && !vouched('cashEventTimes')
-      ? store.cashEventTimes.rebuildFrom(store.cashEvents, store.root, told('cashEventTimes'))
-      : 0,
-    cashEventsBySerial: vouched('cashEventsBySerial') ? 0 : store.cashEventsBySerial.rebuildFrom(store.cashEvents, store.root, told('cashEventsBySerial')),
+    cashEventTimes: filled(byTime),
+    cashEventsBySerial: filled(bySerial),
     auditTimes: vouched('auditTimes') ? 0 : store.auditTimes.rebuildFrom(store.audit, store.root),
   };
 }

@@ -128,6 +128,41 @@ describe('the store\'s seal', () => {
     expect(upgradeStore(store, nowSec, 300)).toMatchObject({ verified: true, ...NOTHING });
   });
 
+  it('checks both cash indexes in one read of the events: the one that is wrong is refilled and the other left alone, both when both are wrong', async () => {
+    const ids = ['a', 'b', 'c', 'd', 'e'];
+    const at = (id: string): number => NOW + id.charCodeAt(0);
+    const right = { bySerial: [...ids].reverse(), byTime: ids };
+    await run((s) => {
+      for (const id of ids) s.putCashEventSync(event('ATM-1', id, at(id)));
+    });
+    // An entry gone and one of no event, the counts equal: the first event's in one index, the last's in the other.
+    const stray = event('ATM-1', 'zz', NOW + 5_000);
+    const damage = (index: 'cashEventTimes' | 'cashEventsBySerial', id: string) => (s: Store): void => {
+      s[index].removeSync(event('ATM-1', id, at(id)));
+      s[index].putSync(stray);
+    };
+    const upgrade = async (): Promise<ReturnType<typeof upgradeStore>> => {
+      store = Store.open(dataDir, { fieldKey: false, cashEventTimes: true });
+      const done = upgradeStore(store, nowSec, 300);
+      expect(indexed(store, 'ATM-1')).toEqual(right);
+      await store.close();
+      store = null;
+      return done;
+    };
+
+    await olderBuild(damage('cashEventTimes', 'a'));
+    expect(await upgrade()).toMatchObject({ verified: true, cashEventTimes: 5, cashEventsBySerial: 0 });
+    await olderBuild(damage('cashEventsBySerial', 'a'));
+    expect(await upgrade()).toMatchObject({ verified: true, cashEventTimes: 0, cashEventsBySerial: 5 });
+    // The second found wrong only at the read's last event, after the first dropped out at its first.
+    await olderBuild((s) => {
+      damage('cashEventTimes', 'a')(s);
+      damage('cashEventsBySerial', 'e')(s);
+    });
+    expect(await upgrade()).toMatchObject({ verified: true, cashEventTimes: 5, cashEventsBySerial: 5 });
+    expect(await upgrade()).toMatchObject({ verified: true, ...NOTHING });
+  });
+
   it('of a run that kept no cash events by time does not vouch for that index: a run that keeps them checks it', async () => {
     store = Store.open(dataDir, { fieldKey: false });
     upgradeStore(store, nowSec, 300);
