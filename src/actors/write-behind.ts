@@ -204,9 +204,16 @@ export class WriteBehind {
       if (write) put(write);
       if (++queued % FLUSH_CHUNK === 0) await nextTurn();
     }
-    // Only this serial's actor writes its last-seen time, and its clock only moves forward: no read is needed.
+    // Only this serial's actor writes its last-seen time, and its clock only moves forward: no earlier time can overtake
+    // it. But the terminal may be gone by now, or deleted and created again (a batch refused on a full disk and offered
+    // again after the delete): a time is written only onto the terminal it was seen as, checked at every attempt. The
+    // check is a read before an asynchronous put, not one transaction with it: lmdb runs a transaction's callback on the
+    // event loop, a batch's all at once (2,500 reads and puts held it 12-59 ms). A delete committed between the read
+    // and the put leaves a time of no terminal, which a create of the serial removes (ops.ts).
     for (let i = 0; i < batch.seen.size; i++) {
-      put(store.lastSeen.put(batch.seen.serial(i), batch.seen.at(i)));
+      const serial = batch.seen.serial(i);
+      const at = batch.seen.at(i);
+      if (store.seenAsCreated(serial, at)) put(store.lastSeen.put(serial, at));
       if (++queued % FLUSH_CHUNK === 0) await nextTurn();
     }
     const failures = await Promise.all(commits);
@@ -241,7 +248,7 @@ export class WriteBehind {
     store.root.transactionSync(() => {
       for (const { nonces, seen } of batches) {
         for (let i = 0; i < nonces.size; i++) this.tryPut(() => store.nonces.putSync(nonces.serial(i), nonces.nonce(i), nonces.createdAt(i), nonces.expiresAt(i)));
-        for (let i = 0; i < seen.size; i++) store.lastSeen.putSync(seen.serial(i), seen.at(i));
+        for (let i = 0; i < seen.size; i++) if (store.seenAsCreated(seen.serial(i), seen.at(i))) store.lastSeen.putSync(seen.serial(i), seen.at(i));
       }
     });
     this.unconfirmed.clear();

@@ -162,6 +162,8 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
         ctx.store.foldedSerials.putSync(folded, spec.serial);
         // Created, it is no longer unknown: the list is what operators still have to look into.
         ctx.store.unknownSerials.removeSync(spec.serial);
+        // A deleted namesake's time, written behind just after its delete (write-behind.ts), is not this terminal's.
+        ctx.store.lastSeen.removeSync(spec.serial);
         return null;
       });
       if (existing === spec.serial) throw new AppError('already_exists', `a terminal with serial ${spec.serial} already exists`);

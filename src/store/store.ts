@@ -346,9 +346,20 @@ export class Store {
   }
 
   /**
+   * Whether a sighting of `serial` at `at` is of the terminal the store holds under that serial now: one is there, and
+   * was created by then. A time of a terminal deleted since, or of a namesake deleted before this one was created (a
+   * batch the write-behind could only write after the delete, on a full disk), is not written (WriteBehind): it would
+   * count the terminal created again as seen (rollover-count.ts).
+   */
+  seenAsCreated(serial: string, at: number): boolean {
+    const terminal = this.terminals.get(serial);
+    return terminal !== undefined && at >= terminal.createdAt;
+  }
+
+  /**
    * When master last heard from this terminal (stores from before the last-seen table kept it in the record). A time
-   * from before the terminal was created is a deleted namesake's (a batch the write-behind could only write after the
-   * delete, on a full disk): not this terminal's.
+   * from before the terminal was created is a deleted namesake's (written by a build before seenAsCreated, or by one
+   * committed between that check and the delete): not this terminal's.
    */
   lastSeenAt(terminal: TerminalRecord): number | null {
     const seen = this.lastSeen.get(terminal.serial);

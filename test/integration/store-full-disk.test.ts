@@ -1,7 +1,8 @@
 /**
  * @module The store on a disk that fills up (a 1 MiB tmpfs; needs root to mount, skipped otherwise): a durable write
  * is refused with storage_unavailable instead of ending the thread or waiting for good, the write-behind keeps its
- * nonces in memory and writes them once there is room, and what was stored before stays readable.
+ * nonces in memory and writes them once there is room, and what was stored before stays readable. A last-seen time it
+ * held while the disk was full is not written back after its terminal was deleted, nor onto one created again.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -11,7 +12,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { WriteBehind } from '../../src/actors/write-behind.js';
 import { AppError } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
+import { countRollover } from '../../src/server/rollover-count.js';
 import { logWriteFailures } from '../../src/store/commit-failures.js';
+import type { TerminalRecord } from '../../src/store/records.js';
 import { compositeKey, Store } from '../../src/store/store.js';
 
 const mounted: string[] = [];
@@ -129,6 +132,39 @@ describe.skipIf(!canMount)('the store on a full disk', () => {
     expect(() => store.roomToWrite()).not.toThrow();
     expect(await writeBehind.written()).toBe(true);
     for (const nonce of held.flat()) expect(store.nonces.expiryOf('LOW-1', nonce, nowSec)).toBe(nowSec + 600);
+    await writeBehind.close();
+  }, 60_000);
+
+  it('does not write a last-seen time it held while the disk was full back after the delete, onto a terminal created again under the serial', async () => {
+    const dir = tmpfs('8m')!;
+    const store = Store.open(dir, { minFreeBytes: 4 * 2 ** 20 });
+    stores.push(store);
+    const writeBehind = new WriteBehind(store, createLogger({ level: 'silent', pretty: false }), 3_600_000);
+    const terminal = (createdAt: number, tfp: string | null): TerminalRecord => ({
+      serial: 'SEEN-1', name: '', location: '', contact: '', vpn: false, createdAt, createdBy: 'alice',
+      tfp, certDer: null, pairedAt: tfp === null ? null : createdAt, pairedBy: tfp === null ? null : 'alice', lastSeenAt: null,
+    });
+    const start = Date.now();
+    const first = terminal(start - 60_000, null);
+    await store.atomically(() => store.putTerminalSync(first));
+    // A call's nonce and its last-seen time, as the actor queues them: a held batch with no live nonce is let go.
+    writeBehind.nonce('SEEN-1', 'seen-call', Math.floor(start / 1000), Math.floor(start / 1000) + 600);
+    writeBehind.lastSeen('SEEN-1', start);
+
+    const filler = path.join(dir, 'filler');
+    fs.writeFileSync(filler, Buffer.alloc(Math.max(0, store.space!.free - 2 * 2 ** 20)));
+    await until(() => store.space!.low, 'the watch to see the disk almost full');
+    // What the delete waits for (operator-decisions.ts) is refused; an operator's writes still use the room left.
+    expect(await writeBehind.written()).toBe(false);
+    await store.atomically(() => store.deleteTerminalSync(first));
+    const again = terminal(start + 1_000, 'ef'.repeat(32));
+    await store.atomically(() => store.putTerminalSync(again));
+
+    fs.rmSync(filler);
+    await until(() => !store.space!.low, 'the watch to see room again');
+    expect(await writeBehind.written()).toBe(true);
+    expect(store.lastSeen.get('SEEN-1')).toBeUndefined();
+    expect(await countRollover(store, start, () => false)).toEqual({ seen: 0, paired: 1 });
     await writeBehind.close();
   }, 60_000);
 });

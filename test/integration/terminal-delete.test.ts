@@ -1,7 +1,7 @@
 /**
  * @module terminals.delete against the real server: an unpaired terminal leaves the store (a mistyped serial, retired
  * hardware), its serial can be created again, its pending requests can no longer be approved, and a paired terminal
- * must be unpaired first.
+ * must be unpaired first. A terminal created again under the serial has no last-seen time of its deleted namesake's.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminClient } from '../../src/admin/admin-client.js';
@@ -10,6 +10,7 @@ import { casCli } from '../helpers/cli.js';
 import { addOperator, connectOperator, nextPush, pairRawTerminal, type TestOperator } from '../helpers/operator.js';
 import { RawTerminal } from '../helpers/raw-terminal.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { Store } from '../../src/store/store.js';
 
 let server: ServerProcess;
 let operator: TestOperator;
@@ -60,6 +61,18 @@ describe('terminals.delete', () => {
     const entries = await alice.request<AuditEntry[]>('audit.list', { action: 'terminals.delete', serial: 'DEL-TYPO' });
     expect(entries.map((e) => e.detail?.result)).toEqual(['not_found', 'ok']);
     expect(entries[1]).toMatchObject({ user: 'alice', target: 'DEL-TYPO', detail: { name: 'Lobby', location: 'Main St 1', contact: '+1 555 0100', vpn: false, result: 'ok' } });
+  });
+
+  it('created again, does not take a time the write-behind wrote for its deleted namesake after the delete', async () => {
+    // As a front thread whose read of the terminal came just before the delete, and whose put committed just after it.
+    const stray = Store.open(server.dataDir, { fieldKey: false });
+    try {
+      await stray.durable(stray.lastSeen.put('DEL-SEEN', Date.now() + 60_000));
+      await alice.request('terminals.create', { serial: 'DEL-SEEN' });
+      expect(stray.lastSeen.get('DEL-SEEN')).toBeUndefined();
+    } finally {
+      await stray.close();
+    }
   });
 
   it('rejects the pending requests of the terminal: their code can no longer be approved', async () => {

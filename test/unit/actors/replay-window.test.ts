@@ -9,6 +9,7 @@ import { createLogger } from '../../../src/logger.js';
 import { MAX_CLOCK_SKEW_SEC, NONCE_BUCKET_SEC, NONCE_RING_SLOTS, slotIndex, slotName } from '../../../src/store/nonce-ring.js';
 import { Store, compositeKey } from '../../../src/store/store.js';
 import { migrateNonces } from '../../../src/store/store-upgrade.js';
+import { terminalRecord } from '../../helpers/actor-store.js';
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'replay-window-test-'));
 let store: Store;
@@ -50,6 +51,11 @@ describe('ReplayWindow', () => {
 });
 
 describe('WriteBehind', () => {
+  // A last-seen time is written only onto a terminal the store holds, created by then (Store.seenAsCreated).
+  beforeAll(() => store.atomically(() => {
+    for (const serial of ['ATM-F1', 'ATM-L1', 'ATM-L2', 'ATM-L3', 'ATM-L4', 'ATM-L5', 'ATM-L6']) store.putTerminalSync(terminalRecord(serial, { createdAt: 0 }));
+  }));
+
   it('answers for a nonce at every stage: gathered, handed to lmdb, just written, and then from the store', async () => {
     const window = new ReplayWindow(store, writeBehind, 'ATM-S1');
     expect(window.admit('staged', 7_000, 7_301, 7_000)).toBe(true);

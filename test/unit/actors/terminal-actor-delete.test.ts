@@ -1,7 +1,9 @@
 /**
  * @module Unit tests: deleting a terminal takes its last-seen time with it, even one its actor queued in the
  * write-behind just before (a gate call in the last half second), and a terminal created again with the serial shows
- * no last-seen time from before it existed. Real LMDB store, real write-behind (flushed by hand, not by its timer, so
+ * no last-seen time from before it existed. A time the write-behind could only write after the delete (a batch held
+ * on a full disk) is not written: not for the gone terminal, nor onto one created again under the serial, which a
+ * rollover's progress would count as seen. Real LMDB store, real write-behind (flushed by hand, not by its timer, so
  * that the queued time is still queued when the delete runs), a real terminal actor.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +13,7 @@ import type { TerminalRequest } from '../../../src/protocol/types.js';
 import type { TerminalRecord } from '../../../src/store/records.js';
 import type { Store } from '../../../src/store/store.js';
 import type { WriteBehind } from '../../../src/actors/write-behind.js';
+import { countRollover } from '../../../src/server/rollover-count.js';
 import { openActorStore, terminalRecord, type ActorStore } from '../../helpers/actor-store.js';
 
 const SERIAL = 'ATM-DEL1';
@@ -54,6 +57,37 @@ describe('terminals.delete and the last-seen time', () => {
     await store.atomically(() => store.putTerminalSync(created));
     expect(store.lastSeenAt(created)).toBeNull();
     expect(seenAt).toBeLessThan(created.createdAt);
+  });
+
+  it('writes a time queued before a delete it could not precede neither for the gone terminal nor onto one created again', async () => {
+    const serial = 'ATM-DEL2';
+    const first = terminalRecord(serial, { createdAt: clock - 60_000 });
+    await store.atomically(() => store.putTerminalSync(first));
+    // Seen, and deleted before the batch is written: as when a full disk refused the flush the delete waits for.
+    const seenAt = clock;
+    writeBehind.lastSeen(serial, seenAt);
+    await store.atomically(() => store.deleteTerminalSync(first));
+    await writeBehind.flush();
+    expect(store.lastSeen.get(serial)).toBeUndefined();
+
+    // Seen again, deleted, and created again (paired) before the batch is written: the rollover counts it as not seen.
+    const second = terminalRecord(serial, { createdAt: clock - 30_000 });
+    await store.atomically(() => store.putTerminalSync(second));
+    writeBehind.lastSeen(serial, clock);
+    clock += 1_000;
+    await store.atomically(() => store.deleteTerminalSync(second));
+    const again = terminalRecord(serial, { createdAt: clock, tfp: 'cd'.repeat(32), pairedAt: clock, pairedBy: 'alice' });
+    await store.atomically(() => store.putTerminalSync(again));
+    await writeBehind.flush();
+    expect(store.lastSeen.get(serial)).toBeUndefined();
+    expect(await countRollover(store, seenAt, () => false)).toEqual({ seen: 0, paired: 1 });
+
+    // Its own calls are written as ever.
+    clock += 1_000;
+    writeBehind.lastSeen(serial, clock);
+    await writeBehind.flush();
+    expect(store.lastSeen.get(serial)).toBe(clock);
+    expect(await countRollover(store, seenAt, () => false)).toEqual({ seen: 1, paired: 1 });
   });
 
   it('ignores a last-seen time from before the terminal was created (one written behind after a delete)', async () => {
