@@ -5,8 +5,9 @@
  * The seal holds LMDB's id of the transaction that wrote it, which is then the store's last: any later commit, by any
  * process or build, moves the store's id past it. A start that finds the seal and the ids equal knows the store is as
  * the sealing server left it; anything else (no seal: a first start, a crash, a store from before seals; another id:
- * an older build, an offline command, a tool wrote since) has every index checked. Readers, a backup among them, move
- * no id. Writes cost nothing more: the seal is one write at the stop and one at the start, none per event.
+ * an older build, an offline command that does not keep the seal, a tool wrote since) has every index checked. Readers
+ * (a backup's copy among them) move no id. Writes cost nothing more: the seal is one write at the stop and one at the
+ * start, none per event; an offline command that keeps it (writeKeepingSeal) writes it again with each of its writes.
  */
 import type { RootDatabase } from 'lmdb';
 import type { Store } from './store.js';
@@ -86,7 +87,8 @@ export async function sealStore(store: Store, now: number): Promise<boolean> {
 
 /**
  * Runs `writes` and keeps an intact seal intact, for an offline tool of this version on a store no server runs on
- * (the fleet benchmark emptying its cash events between targets): `writes` MUST go through the Store's own methods
+ * (`identity prepare|promote` under the data dir's lock; the fleet benchmark emptying its cash events between
+ * targets): `writes` MUST go through the Store's own methods
  * or keep every index whole itself, as a server's writes do. The check, the writes and the new seal are one write
  * transaction, so no other writer comes between them; a seal that was not intact stays absent. Returns whether the
  * store is sealed after it.
