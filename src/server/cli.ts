@@ -19,6 +19,7 @@ import { runUsersCommand, USERS_COMMANDS } from './users-cli.js';
 import { IDENTITY_COMMANDS, runIdentityCommand } from './identity-cli.js';
 import { parseAuditAnchor, verifyAuditChain } from '../store/audit-chain.js';
 import { Store } from '../store/store.js';
+import { writeKeepingSeal } from '../store/index-seal.js';
 import { OPERATOR_ROLES, type OperatorRole } from '../store/records.js';
 
 const isRole = (value: string | undefined): value is OperatorRole => (OPERATOR_ROLES as readonly (string | undefined)[]).includes(value);
@@ -132,10 +133,11 @@ async function backup(config: Config, out: string, json: boolean): Promise<void>
   const takenAt = new Date().toISOString();
   try {
     await store.root.backup(path.join(target, 'store'), true);
-    // The copy holds every password hash and, beside it, the TLS key: who took one, and where to, is on record. Written
-    // as any process's write, so after a stopped server's clean stop the next start checks every index: a backup takes
-    // no data dir lock (it runs beside a server), and only a command that holds it keeps the seal (identity-cli.ts).
-    await store.appendAudit({ at: Date.now(), user: cliUser(), action: 'server.backup', target: null, detail: { result: 'ok', out: target } });
+    // The copy holds every password hash and, beside it, the TLS key: who took one, and where to, is on record. A backup
+    // takes no data dir lock (it runs beside a server), yet keeps a stopped server's seal: writeKeepingSeal compares the
+    // seal with the last commit inside its own write transaction, so a running server's broken seal stays broken and
+    // a server starting meanwhile breaks it before or after this write, never between the check and the write.
+    await writeKeepingSeal(store, () => store.appendAuditSync({ at: Date.now(), user: cliUser(), action: 'server.backup', target: null, detail: { result: 'ok', out: target } }));
   } finally {
     await store.close();
   }

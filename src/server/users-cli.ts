@@ -78,10 +78,10 @@ function printSecret(created: CreatedOperator, role: OperatorRole): void {
  * `name`: the operator, for every command but `list`; `store` is opened here and closed before this returns.
  *
  * A command that writes leaves the seal of a server's clean stop broken, so that the next start checks every index
- * (index-seal.ts), where `identity prepare|promote` keep it (writeKeepingSeal): these take no data dir lock, as they run
- * beside a server too, and their writes are the account module's own asynchronous transactions (operator-accounts.ts),
- * not one check, write and re-seal each. Nothing here may seal: without the lock, a commit between two of a command's
- * transactions may be any process's, of any build.
+ * (index-seal.ts). `identity prepare|promote` and `backup` keep it (writeKeepingSeal: one check, write and re-seal per
+ * transaction); the users commands' writes are the account module's own asynchronous transactions (operator-accounts.ts),
+ * and they take no data dir lock (they run beside a server too). Nothing here may seal: without the lock, a commit between
+ * two of a command's transactions may be any process's, of any build.
  */
 export async function runUsersCommand(command: UsersCommand, config: Config, name: string, flags: UsersFlags): Promise<void> {
   requireDataDir(config.dataDir);

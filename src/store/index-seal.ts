@@ -86,9 +86,9 @@ export async function sealStore(store: Store, now: number): Promise<boolean> {
 }
 
 /**
- * Runs `writes` and keeps an intact seal intact, for an offline tool of this version on a store no server runs on
- * (`identity prepare|promote` under the data dir's lock; the fleet benchmark emptying its cash events between
- * targets): `writes` MUST go through the Store's own methods
+ * Runs `writes` and keeps an intact seal intact, for an offline tool of this version (`identity prepare|promote` under
+ * the data dir's lock; `backup`'s audit entry, beside a server or not: a running server's seal is already broken; the
+ * fleet benchmark emptying its cash events between targets): `writes` MUST go through the Store's own methods
  * or keep every index whole itself, as a server's writes do. The check, the writes and the new seal are one write
  * transaction, so no other writer comes between them; a seal that was not intact stays absent. Returns whether the
  * store is sealed after it.

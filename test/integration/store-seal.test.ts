@@ -4,7 +4,7 @@
  * start after a clean stop (SIGTERM) checks no index; a start after a kill, or after another process wrote the store,
  * checks them all (and says so); and one after an older build forgot one terminal's event and stored another, the
  * counts equal, repairs the index `cash.list` pages through, so that it lists what the store holds. An offline command
- * that holds the data dir's lock (`identity prepare|promote`) keeps the seal: the start after it checks nothing.
+ * that holds the data dir's lock (`identity prepare|promote`), and a backup, keep the seal: the start after checks nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CashEventView } from '../../src/protocol/types.js';
@@ -81,15 +81,17 @@ describe('the store\'s seal across restarts', () => {
     }
   }, 90_000);
 
-  it('identity prepare and promote on the stopped server keep its seal: the next start checks no index, and both are audited', async () => {
+  it('identity prepare, promote and a backup on the stopped server keep its seal: the next start checks no index, and each is audited', async () => {
     const identity = (command: string) => async (): Promise<void> => void ok(await serverCli(['identity', command, '--json', '--data-dir', server.dataDir]));
     expect(await restart()).toBe(false);
     expect(await restart(identity('prepare'))).toBe(false);
     expect(await restart(identity('promote'))).toBe(false);
+    // A backup takes no lock, and keeps the seal all the same: its write checks the seal in its own transaction.
+    expect(await restart(async () => void ok(await serverCli(['backup', '--out', `${server.dataDir}-backup`, '--json', '--data-dir', server.dataDir])))).toBe(false);
     const store = Store.open(server.dataDir, { fieldKey: false });
     try {
-      const entries = [...store.audit.getRange({ reverse: true, limit: 2 })].map(({ value }) => [value.action, value.detail?.result]);
-      expect(entries).toEqual([['server.identity_promote', 'ok'], ['server.identity_prepare', 'ok']]);
+      const entries = [...store.audit.getRange({ reverse: true, limit: 3 })].map(({ value }) => [value.action, value.detail?.result]);
+      expect(entries).toEqual([['server.backup', 'ok'], ['server.identity_promote', 'ok'], ['server.identity_prepare', 'ok']]);
       expect(store.auditIntents.getCount()).toBe(0);
     } finally {
       await store.close();
