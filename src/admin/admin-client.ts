@@ -187,6 +187,11 @@ export class AdminClient {
     return this.request('subscribe', serial === undefined ? { topics } : { topics, serial });
   }
 
+  /** Answers what stays subscribed: `{topics, serial?}`. */
+  unsubscribe(topics: readonly AdminTopic[]): Promise<unknown> {
+    return this.request('unsubscribe', { topics });
+  }
+
   on(event: 'event', listener: PushListener): this;
   on(event: 'close', listener: CloseListener): this;
   on(event: 'event' | 'close', listener: PushListener | CloseListener): this {

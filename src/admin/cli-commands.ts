@@ -151,7 +151,8 @@ function parseTopics(value: string | boolean | undefined): AdminTopic[] {
     }
   }
   if (topics.length === 0) throw new UsageError('--topics needs at least one topic');
-  return topics as AdminTopic[];
+  // Once each: the server takes at most one entry per topic's worth (3), and a repeat adds nothing.
+  return [...new Set(topics)] as AdminTopic[];
 }
 
 function watchArgs(v: CommandValues): Record<string, unknown> {

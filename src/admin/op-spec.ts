@@ -33,11 +33,19 @@ export interface OpsContext {
 }
 
 /** What an op may know and change about the WebSocket connection that sent it. */
+/** A connection's subscriptions: its topics in ADMIN_TOPICS' order, and the serial its `cash` one is narrowed to (null: none). */
+export interface Subscriptions {
+  topics: AdminTopic[];
+  cashSerial: string | null;
+}
+
 export interface Connection {
   session: Session | null;
   readonly remoteAddress: string;
   /** `cashSerial`: the `cash` topic about that one terminal only (null: every terminal); ignored without `cash`. */
   subscribe(topics: readonly AdminTopic[], cashSerial?: string | null): void;
+  /** Ends these topics' subscriptions (`cash` whatever its serial) and answers what the connection still holds. */
+  unsubscribe(topics: readonly AdminTopic[]): Subscriptions;
   unsubscribeAll(): void;
   /** Tells every connection whose session an op ended (`session.ended`) now, not at the next sweep (15 s). */
   endDeadSessions?(): void;

@@ -25,6 +25,8 @@ import { checkRights } from './op-rights.js';
 const line = (max: number) => z.string().max(max).regex(/^(?:(?![\p{Cc}\p{Cf}\p{Cs}\u2028\u2029])[^]|\u200d)*$/u, 'one line of visible text, without control or format characters');
 const text = (max: number) => line(max).default('');
 const requestIdArg = z.object({ requestId: z.string().min(1).max(64) });
+/** `subscribe`'s and `unsubscribe`'s topics: each one at most once, give or take a repeat (there are three). */
+const topicsArg = z.array(z.enum(ADMIN_TOPICS)).min(1).max(ADMIN_TOPICS.length);
 const serialArg = z.object({ serial: serialSchema });
 
 /**
@@ -256,7 +258,7 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
   subscribe: op({
     access: 'session', changes: 'nothing', audit: false,
     // `serial` narrows `cash` to one terminal (its detail page): subscribing to `cash` again replaces the earlier one.
-    args: z.object({ topics: z.array(z.enum(ADMIN_TOPICS)).min(1), serial: serialSchema.optional() })
+    args: z.object({ topics: topicsArg, serial: serialSchema.optional() })
       .refine((a) => a.serial === undefined || a.topics.includes('cash'), { path: ['serial'], message: 'serial: only with the cash topic (whose events it narrows to one terminal)' }),
     precondition(ctx, conn, { topics, serial }) {
       if (!topics.includes('cash')) return;
@@ -267,6 +269,16 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
     run(_ctx, conn, { topics, serial }) {
       conn.subscribe(topics, serial ?? null);
       return serial === undefined ? { topics } : { topics, serial };
+    },
+  }),
+  unsubscribe: op({
+    access: 'session', changes: 'nothing', audit: false,
+    // A connection holds one `cash` subscription: unsubscribing from `cash` ends it whatever serial narrowed it. Strict,
+    // so that a `serial` sent in the belief that it picks which one is refused rather than ignored.
+    args: z.object({ topics: topicsArg }).strict(),
+    run(_ctx, conn, { topics }) {
+      const { topics: held, cashSerial } = conn.unsubscribe(topics);
+      return cashSerial === null ? { topics: held } : { topics: held, serial: cashSerial };
     },
   }),
   'audit.list': {

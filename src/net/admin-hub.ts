@@ -5,8 +5,8 @@
 import type { WebSocket } from 'uWebSockets.js';
 import { Mailbox } from '../actors/mailbox.js';
 import { CASH_NOTICE_MS, CashNotices, type CashRecorded } from '../admin/cash-notices.js';
-import type { Connection } from '../admin/op-spec.js';
-import type { AdminTopic } from '../protocol/types.js';
+import type { Connection, Subscriptions } from '../admin/op-spec.js';
+import { ADMIN_TOPICS, type AdminTopic } from '../protocol/types.js';
 import type { CashCounts } from './cash-tally.js';
 import { ThrottledFlush } from './throttled-flush.js';
 
@@ -37,6 +37,13 @@ export class AdminConnection implements Connection {
     // Replaces an earlier cash subscription: a page follows the one terminal it shows.
     if (topics.includes('cash')) this.cashSerial = cashSerial;
     for (const topic of topics) this.hub.join(topic, this);
+  }
+
+  unsubscribe(topics: readonly AdminTopic[]): Subscriptions {
+    if (topics.includes('cash')) this.cashSerial = null;
+    for (const topic of topics) this.hub.leaveTopic(topic, this);
+    const held = this.hub.topicsOf(this);
+    return { topics: held, cashSerial: held.includes('cash') ? this.cashSerial : null };
   }
 
   unsubscribeAll(): void {
@@ -116,6 +123,15 @@ export class AdminHub {
 
   leave(conn: AdminConnection): void {
     for (const members of this.topics.values()) members.delete(conn);
+  }
+
+  leaveTopic(topic: AdminTopic, conn: AdminConnection): void {
+    this.topics.get(topic)?.delete(conn);
+  }
+
+  /** The topics `conn` is subscribed to, in ADMIN_TOPICS' order. */
+  topicsOf(conn: AdminConnection): AdminTopic[] {
+    return ADMIN_TOPICS.filter((topic) => this.topics.get(topic)?.has(conn) === true);
   }
 
   opened(conn: AdminConnection): void {

@@ -2,12 +2,14 @@
  * @module The `cash` topic against the real server: terminals post cash events to master (on its front threads), and a
  * subscribed admin session hears of them as `cash.recorded`, at most once a second however many come, with how many and
  * from which terminal; a session subscribed to one serial hears of that terminal's only; viewers (who may read cash
- * events) may subscribe; `cas watch --topics cash --serial` prints the pushes.
+ * events) may subscribe; `cas watch --topics cash --serial` prints the pushes; `unsubscribe` ends a topic's pushes
+ * (the `cash` one whatever its serial) while other sessions go on hearing, and refuses bad input as subscribe does.
  */
 import { spawn } from 'node:child_process';
 import https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AdminClient } from '../../src/admin/admin-client.js';
+import { AdminClient } from '../../src/admin/admin-client.js';
+import { CASH_NOTICE_MS } from '../../src/admin/cash-notices.js';
 import type { AdminPush } from '../../src/protocol/types.js';
 import { casCli } from '../helpers/cli.js';
 import { addOperator, connectOperator, nextPush, nextTotp, pairRawTerminal, type TestOperator } from '../helpers/operator.js';
@@ -178,6 +180,80 @@ describe('the cash topic', () => {
       await expect.poll(() => stdout, { timeout: 5_000 }).toMatch(/^\S+ \S+ cash\.recorded serial=CP-B count=1\n$/);
     } finally {
       watch.kill();
+    }
+  });
+});
+
+describe('unsubscribe', () => {
+  it('ends a session\'s cash pushes, whatever serial narrowed them, while a session still subscribed goes on hearing; answers what is left', async () => {
+    const frank = await connectOperator(server, await addOperator(server.dataDir, 'frank', { with2fa: false }));
+    const grace = await connectOperator(server, await addOperator(server.dataDir, 'grace', { with2fa: false }));
+    try {
+      listen(frank);
+      listen(grace);
+      await frank.subscribe(['cash', 'terminals'], 'CP-A');
+      await grace.subscribe(['cash']);
+      await send('CP-A');
+      await expect.poll(() => total(frank), { timeout: 5_000 }).toBe(1);
+      await expect.poll(() => total(grace), { timeout: 5_000 }).toBe(1);
+
+      // What is left: terminals alone once cash goes; cash with its serial while it stays.
+      expect(await frank.unsubscribe(['terminals'])).toEqual({ topics: ['cash'], serial: 'CP-A' });
+      expect(await frank.unsubscribe(['cash'])).toEqual({ topics: [] });
+      const graceFrom = heard.get(grace)!.length;
+      const sentAt = performance.now();
+      await send('CP-A');
+      // Grace hears it: an event was recorded and pushed, so frank's silence is the unsubscribe's doing.
+      await expect.poll(() => total(grace, graceFrom), { timeout: 5_000 }).toBe(1);
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, sentAt + CASH_NOTICE_MS + 500 - performance.now())));
+      expect(heard.get(frank)!).toHaveLength(1);
+
+      // Subscribing again hears again; unsubscribing from what the session does not hold changes nothing and says so.
+      expect(await frank.subscribe(['cash'])).toEqual({ topics: ['cash'] });
+      await send('CP-B');
+      await expect.poll(() => heard.get(frank)!.length, { timeout: 5_000 }).toBe(2);
+      expect(heard.get(frank)!.at(-1)!.data).toEqual({ count: 1, terminals: 1, serials: { 'CP-B': 1 } });
+      expect(await frank.unsubscribe(['pairing', 'terminals'])).toEqual({ topics: ['cash'] });
+    } finally {
+      await frank.close();
+      await grace.close();
+    }
+  });
+
+  it('refuses bad input as subscribe does (invalid_field), changes nothing then, and keeps the connection', async () => {
+    const hank = await connectOperator(server, await addOperator(server.dataDir, 'hank', { with2fa: false }));
+    try {
+      listen(hank);
+      await hank.subscribe(['cash']);
+      for (const args of [
+        {}, { topics: 'cash' }, { topics: [] }, { topics: ['nope'] }, { topics: [7] }, { topics: ['cash', 'cash', 'pairing', 'terminals'] },
+        // One cash subscription a connection: a serial would not pick one, and is refused rather than ignored.
+        { topics: ['cash'], serial: 'CP-A' },
+      ]) {
+        expect(await refusalCode(hank.request('unsubscribe', args)), JSON.stringify(args)).toBe('invalid_field');
+      }
+      expect(await refusalCode(hank.request('subscribe', { topics: ['cash', 'cash', 'pairing', 'terminals'] }))).toBe('invalid_field');
+      // Still up, still subscribed.
+      await send('CP-A');
+      await expect.poll(() => heard.get(hank)!.length, { timeout: 5_000 }).toBe(1);
+      expect(await hank.unsubscribe(['cash'])).toEqual({ topics: [] });
+    } finally {
+      await hank.close();
+    }
+    // Without a session, as every session op.
+    const anonymous = await AdminClient.connect(server.adminUrl, { fingerprint: server.sfp });
+    try {
+      expect(await refusalCode(anonymous.unsubscribe(['cash']))).toBe('not_logged_in');
+    } finally {
+      await anonymous.close();
+    }
+    // A viewer may: it changes nothing on the server.
+    const ivy = await connectOperator(server, await addOperator(server.dataDir, 'ivy', { role: 'viewer' }));
+    try {
+      await ivy.subscribe(['cash', 'pairing']);
+      expect(await ivy.unsubscribe(['pairing'])).toEqual({ topics: ['cash'] });
+    } finally {
+      await ivy.close();
     }
   });
 });

@@ -71,6 +71,8 @@ describe('parseCli', () => {
     expect(run(['watch', '--topics', 'pairing']).args).toEqual({ topics: ['pairing'] });
     expect(run(['watch', '--topics', 'cash']).args).toEqual({ topics: ['cash'] });
     expect(run(['watch', '--topics', 'cash,pairing', '--serial', 'BT1']).args).toEqual({ topics: ['cash', 'pairing'], serial: 'BT1' });
+    // Once each: the server refuses more entries than there are topics.
+    expect(run(['watch', '--topics', 'cash,pairing,cash,terminals,pairing']).args).toEqual({ topics: ['cash', 'pairing', 'terminals'] });
     const ops = new Set(COMMANDS.map((c) => c.op));
     for (const op of ['terminals.get', 'pairing.get', 'pairing.reject', 'deposit.list', 'gate.status', 'gate.close']) expect(ops).toContain(op);
   });

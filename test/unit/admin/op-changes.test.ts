@@ -20,7 +20,7 @@ import { openTempStore } from '../../helpers/actor-store.js';
  */
 const VIEWER_MAY_RUN = [
   'login', 'resume', 'logout', 'totp.enroll', 'totp.confirm',
-  'terminals.list', 'terminals.get', 'pairing.list', 'pairing.get', 'unknown.list', 'subscribe', 'audit.list',
+  'terminals.list', 'terminals.get', 'pairing.list', 'pairing.get', 'unknown.list', 'subscribe', 'unsubscribe', 'audit.list',
   'deposit.list', 'gate.status', 'server.status', 'vpn.get', 'vpn.crl', 'cash.list', 'cash.export', 'cash.next',
 ];
 
@@ -31,7 +31,7 @@ describe('the op tables', () => {
     for (const [name, spec] of Object.entries(OPS)) expect(OP_CHANGES, name).toContain(spec.changes);
   });
 
-  it('let a viewer run exactly the reads, subscribe and its own login, logout and 2FA enrolment', () => {
+  it('let a viewer run exactly the reads, subscribe, unsubscribe and its own login, logout and 2FA enrolment', () => {
     expect(Object.keys(OPS).filter((name) => OPS[name]!.changes !== 'server').sort()).toEqual([...VIEWER_MAY_RUN].sort());
   });
 
@@ -72,7 +72,7 @@ async function send(conn: Connection, op: string, args: Record<string, unknown>)
 
 async function sessionOf(name: string): Promise<Connection> {
   const { session } = await sessions.create(store.operators.get(name)!);
-  return { session, remoteAddress: '192.0.2.7', subscribe: () => undefined, unsubscribeAll: () => undefined };
+  return { session, remoteAddress: '192.0.2.7', subscribe: () => undefined, unsubscribe: () => ({ topics: [], cashSerial: null }), unsubscribeAll: () => undefined };
 }
 
 describe('a viewer\'s session', () => {
