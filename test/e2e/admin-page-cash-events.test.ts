@@ -1,7 +1,8 @@
 /**
  * @module End to end: a terminal's detail view shows the latest cash events its real paired terminal sent, newest
  * first, pages back to the first, takes a new one on Refresh and when the server pushes that there is one (also while
- * an older page is fetched), keeps a keyboard user's focus, and says so when there are none.
+ * an older page is fetched), keeps a keyboard user's focus, and says so when there are none; closed, the panel drops its
+ * `cash` subscription (unsubscribe), unless another terminal's panel took it over.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
@@ -165,5 +166,60 @@ describe('cash events on the terminal page', () => {
     await page.locator('#cash-events-table-empty', { hasText: 'No cash events yet.' }).waitFor();
     expect(await page.locator('#cash-events-table tbody tr').count()).toBe(0);
     expect(watched.errors).toEqual([]);
+  });
+
+  it('unsubscribes from cash when the panel closes and subscribes when one opens; a panel replacing another keeps its own', async () => {
+    const own = await openPage(browser);
+    /** The page's requests, and the server's answers by id, as they crossed its socket. */
+    const sent: { id: number; op: string; args: { topics?: string[]; serial?: string } }[] = [];
+    const answers = new Map<number, unknown>();
+    own.page.on('websocket', (socket) => {
+      socket.on('framesent', ({ payload }) => {
+        const frame = JSON.parse(String(payload)) as (typeof sent)[number];
+        if (typeof frame.op === 'string') sent.push(frame);
+      });
+      socket.on('framereceived', ({ payload }) => {
+        const frame = JSON.parse(String(payload)) as { id?: number };
+        if (typeof frame.id === 'number') answers.set(frame.id, frame);
+      });
+    });
+    const cashOps = (): { op: string; args: object }[] => sent
+      .filter((f) => f.op === 'unsubscribe' || (f.op === 'subscribe' && f.args.topics?.includes('cash')))
+      .map(({ op, args }) => ({ op, args }));
+    const subscribed = (serial: string) => ({ op: 'subscribe', args: { topics: ['cash'], serial } });
+    const unsubscribed = { op: 'unsubscribe', args: { topics: ['cash'] } };
+    try {
+      await logIn(own.page, `https://127.0.0.1:${server.ports.admin}/`, await addOperator(server.dataDir, 'uma'));
+      const base = own.page.url().split('#')[0];
+      const rows = (): Promise<(string | null)[]> => own.page.locator('#cash-events-table tbody tr').evaluateAll((r) => r.map((row) => row.getAttribute('data-key')));
+      await own.page.goto(`${base}#/terminals/${PAIRED}`);
+      await expect.poll(cashOps).toEqual([subscribed(PAIRED)]);
+
+      // Another terminal's panel: made before the last one closes, it has subscribed for its own terminal by then, and
+      // the last one leaves the subscription to it. Back again the same way, the pushes still come.
+      await own.page.goto(`${base}#/terminals/${EMPTY}`);
+      await own.page.locator('#cash-events-table-empty').waitFor();
+      await own.page.goto(`${base}#/terminals/${PAIRED}`);
+      await expect.poll(async () => (await rows()).length).toBeGreaterThan(0);
+      // An id of its own, after those the tests before sent (or not, run alone).
+      await send(900);
+      await expect.poll(async () => (await rows())[0], { timeout: 4_000, interval: 100 }).toBe(eventId(900));
+      expect(cashOps()).toEqual([subscribed(PAIRED), subscribed(EMPTY), subscribed(PAIRED)]);
+
+      // Closed for the list: unsubscribed, and the server says the page's own topics are what is left.
+      await own.page.goto(`${base}#/terminals`);
+      await expect.poll(cashOps).toEqual([subscribed(PAIRED), subscribed(EMPTY), subscribed(PAIRED), unsubscribed]);
+      const { id } = sent.find((f) => f.op === 'unsubscribe')!;
+      await expect.poll(() => answers.get(id)).toEqual({ id, ok: true, result: { topics: ['pairing', 'terminals'] } });
+
+      // Opened again: subscribed again.
+      await own.page.goto(`${base}#/terminals/${PAIRED}`);
+      await expect.poll(cashOps).toEqual([subscribed(PAIRED), subscribed(EMPTY), subscribed(PAIRED), unsubscribed, subscribed(PAIRED)]);
+      const resubscribe = sent.filter((f) => f.op === 'subscribe').at(-1)!;
+      await expect.poll(() => answers.get(resubscribe.id)).toMatchObject({ ok: true, result: { topics: ['cash'], serial: PAIRED } });
+      expect(own.errors).toEqual([]);
+    } finally {
+      await own.context.close();
+    }
   });
 });

@@ -2,6 +2,7 @@
  * @module A terminal's latest cash events (cash.list, newest first) for its detail view: a page, then "Show older
  * events". The view subscribes to this terminal's `cash` pushes (at most one a second, `cash.recorded`) and, told of new
  * events, asks for the newest page and puts the events it has not shown on top; a reconnection subscribes and reloads.
+ * Closed, it unsubscribes, unless the view that replaced it has subscribed for its own terminal meanwhile.
  */
 import { dataTable, fill, h } from '../dom.js';
 import { errorText, formatTime } from '../format.js';
@@ -17,6 +18,15 @@ const PAGE_SIZE = 20;
  * count it had not yet handed on (up to 0.2 s of events), and a socket past its backpressure limit drops frames.
  */
 const FALLBACK_MS = 60_000;
+
+/**
+ * The panel the connection's `cash` subscription was last asked for. The app makes the next view before it disposes of
+ * the last, so a terminal's panel replacing another has already asked to subscribe for its own terminal when the old one
+ * closes: that one MUST NOT unsubscribe then (the server ends a connection's one `cash` subscription whatever its
+ * serial), whichever of the two frames would leave first.
+ * @type {object | null}
+ */
+let holder = null;
 
 export function cashEventsPanel(ctx, serial) {
   const list = h('div', { id: 'cash-events' });
@@ -38,6 +48,7 @@ export function cashEventsPanel(ctx, serial) {
 
   let timer = null;
   let shown = true;
+  const self = {};
   /** A push came while a page was being fetched: that answer may predate the events it announced. */
   let toldAgain = false;
   let fetching = false;
@@ -60,7 +71,10 @@ export function cashEventsPanel(ctx, serial) {
     try {
       // MUST subscribe before the newest page is read: an event recorded in between is then announced. A new connection
       // (the reload after a reconnection) holds no subscription. The page's own request: it extends no session.
-      if (!more) await ctx.read('subscribe', { topics: ['cash'], serial });
+      if (!more) {
+        holder = self;
+        await ctx.read('subscribe', { topics: ['cash'], serial });
+      }
       const page = background ? await ctx.read('cash.list', args) : await ctx.call('cash.list', args);
       if (mine !== seq) return;
       state.events = more ? [...state.events, ...page.events] : page.events;
@@ -130,11 +144,18 @@ export function cashEventsPanel(ctx, serial) {
     render();
   }
 
-  /** The subscription stays with the connection until another terminal's panel replaces it; its pushes are ignored. */
+  /**
+   * Ends the `cash` pushes (a frame a second at most, for nobody) unless another panel holds the subscription now. Only
+   * on the connection open now: a closed one took its subscriptions with it, and this must not open one (nor end the
+   * session on a `not_logged_in` answer: the page closes its views at a logout too).
+   */
   function dispose() {
     shown = false;
     clearTimeout(timer);
     stopListening();
+    if (holder !== self) return;
+    holder = null;
+    if (ctx.store.session) ctx.channel.sendNow('unsubscribe', { topics: ['cash'] }, { background: true }).catch(() => {});
   }
 
   function render() {
