@@ -2,13 +2,15 @@
  * @module The admin channel at start-up tells the gate as it will be: a server stopped with its gate window open and
  * started again reopens the window before the admin port takes a connection, so an operator connecting as early as it
  * can reads the window open, with its remaining time, on the first gate.status (the page shows what it reads then until
- * the next push, and the restore pushes nothing).
+ * the next push, and the restore pushes nothing). A start whose admin port another program holds still fails before
+ * the gate reopens: it opens nothing to terminals.
  */
 import net from 'node:net';
 import tls from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { AdminClient } from '../../src/admin/admin-client.js';
 import type { GateStatus } from '../../src/protocol/types.js';
+import { serverCli } from '../helpers/cli.js';
 import { addOperator, connectOperator } from '../helpers/operator.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 
@@ -106,6 +108,46 @@ describe('the admin channel at start-up', () => {
       stop = true;
       await Promise.all([firstAnswer.catch(() => undefined), ...probes]);
       await again?.stop();
+    }
+  }, 60_000);
+
+  it('fails to start on an admin port another program holds without reopening the gate, even for a moment', async () => {
+    const first = await startServerProcess({ extraArgs: ['--threads', '1'] });
+    const operator = await connectOperator(first, await addOperator(first.dataDir, 'oscar'));
+    await operator.request('gate.open', { minutes: 10 });
+    await operator.close();
+    await first.stop();
+
+    const holder = net.createServer();
+    await new Promise<void>((resolve) => holder.listen({ port: first.ports.admin, host: '127.0.0.1', exclusive: true }, resolve));
+    let stop = false;
+    let gateAccepted = false;
+    const watching = (async () => {
+      while (!stop) {
+        if (await acceptsTcp(first.ports.gate)) gateAccepted = true;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+    try {
+      const { ports, dataDir } = first;
+      const taken = await serverCli(['serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--threads', '1',
+        '--gate-port', String(ports.gate), '--master-port', String(ports.master), '--admin-port', String(ports.admin)]);
+      expect(taken.stdout).not.toContain('gate reopened');
+      expect(gateAccepted).toBe(false);
+      expect(taken.code).toBe(1);
+      // Found by the check before the restore (the listen itself says "port in use or not permitted").
+      expect(taken.stderr).toMatch(new RegExp(`^error: conflict: admin: cannot listen on 127\\.0\\.0\\.1:${ports.admin} \\(port in use\\)`));
+    } finally {
+      stop = true;
+      await watching;
+      holder.close();
+    }
+    // The window is kept for the next start that can serve.
+    const again = await startServerProcess({ dataDir: first.dataDir, ports: first.ports, extraArgs: ['--threads', '1'] });
+    try {
+      await again.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('gate reopened'));
+    } finally {
+      await again.stop();
     }
   }, 60_000);
 });
