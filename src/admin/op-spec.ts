@@ -32,13 +32,13 @@ export interface OpsContext {
   now(): number;
 }
 
-/** What an op may know and change about the WebSocket connection that sent it. */
 /** A connection's subscriptions: its topics in ADMIN_TOPICS' order, and the serial its `cash` one is narrowed to (null: none). */
 export interface Subscriptions {
   topics: AdminTopic[];
   cashSerial: string | null;
 }
 
+/** What an op may know and change about the WebSocket connection that sent it. */
 export interface Connection {
   session: Session | null;
   readonly remoteAddress: string;

@@ -25,7 +25,10 @@ import { checkRights } from './op-rights.js';
 const line = (max: number) => z.string().max(max).regex(/^(?:(?![\p{Cc}\p{Cf}\p{Cs}\u2028\u2029])[^]|\u200d)*$/u, 'one line of visible text, without control or format characters');
 const text = (max: number) => line(max).default('');
 const requestIdArg = z.object({ requestId: z.string().min(1).max(64) });
-/** `subscribe`'s and `unsubscribe`'s topics: each one at most once, give or take a repeat (there are three). */
+/**
+ * `subscribe`'s and `unsubscribe`'s topics: 1 to 3 entries, as there are three topics (a frame of thousands is refused,
+ * not walked through).
+ */
 const topicsArg = z.array(z.enum(ADMIN_TOPICS)).min(1).max(ADMIN_TOPICS.length);
 const serialArg = z.object({ serial: serialSchema });
 

@@ -191,7 +191,8 @@ describe('cash events on the terminal page', () => {
     try {
       await logIn(own.page, `https://127.0.0.1:${server.ports.admin}/`, await addOperator(server.dataDir, 'uma'));
       const base = own.page.url().split('#')[0];
-      const rows = (): Promise<(string | null)[]> => own.page.locator('#cash-events-table tbody tr').evaluateAll((r) => r.map((row) => row.getAttribute('data-key')));
+      const rows = (): Promise<(string | null)[]> => own.page.locator('#cash-events-table tbody tr')
+        .evaluateAll((r) => r.map((row) => row.getAttribute('data-key')));
       await own.page.goto(`${base}#/terminals/${PAIRED}`);
       await expect.poll(cashOps).toEqual([subscribed(PAIRED)]);
 

@@ -185,7 +185,7 @@ describe('the cash topic', () => {
 });
 
 describe('unsubscribe', () => {
-  it('ends a session\'s cash pushes, whatever serial narrowed them, while a session still subscribed goes on hearing; answers what is left', async () => {
+  it('ends a session\'s cash pushes, whatever serial narrowed them, while one still subscribed hears on; answers what is left', async () => {
     const frank = await connectOperator(server, await addOperator(server.dataDir, 'frank', { with2fa: false }));
     const grace = await connectOperator(server, await addOperator(server.dataDir, 'grace', { with2fa: false }));
     try {

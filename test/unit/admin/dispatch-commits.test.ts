@@ -28,7 +28,8 @@ const ctx = {
 beforeAll(async () => {
   await createOperator(store, 'alice', 'correct horse battery staple', { with2fa: false, by: 'test' });
   const { session } = await sessions.create(store.operators.get('alice')!);
-  conn = { session, remoteAddress: '192.0.2.9', subscribe: () => undefined, unsubscribe: () => ({ topics: [], cashSerial: null }), unsubscribeAll: () => undefined };
+  conn = { session, remoteAddress: '192.0.2.9', subscribe: () => undefined,
+    unsubscribe: () => ({ topics: [], cashSerial: null }), unsubscribeAll: () => undefined };
 });
 
 afterAll(async () => {

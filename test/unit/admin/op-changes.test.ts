@@ -72,7 +72,8 @@ async function send(conn: Connection, op: string, args: Record<string, unknown>)
 
 async function sessionOf(name: string): Promise<Connection> {
   const { session } = await sessions.create(store.operators.get(name)!);
-  return { session, remoteAddress: '192.0.2.7', subscribe: () => undefined, unsubscribe: () => ({ topics: [], cashSerial: null }), unsubscribeAll: () => undefined };
+  return { session, remoteAddress: '192.0.2.7', subscribe: () => undefined,
+    unsubscribe: () => ({ topics: [], cashSerial: null }), unsubscribeAll: () => undefined };
 }
 
 describe('a viewer\'s session', () => {

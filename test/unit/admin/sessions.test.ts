@@ -101,7 +101,8 @@ describe('sessions', () => {
 
     it('are not extended by a request the client marks as background, and are by the same request without the mark', async () => {
     const { session } = await sessions.create(store.operators.get('alice')!);
-    const conn: Connection = { session, remoteAddress: '192.0.2.7', subscribe: () => undefined, unsubscribe: () => ({ topics: [], cashSerial: null }), unsubscribeAll: () => undefined };
+    const conn: Connection = { session, remoteAddress: '192.0.2.7', subscribe: () => undefined,
+      unsubscribe: () => ({ topics: [], cashSerial: null }), unsubscribeAll: () => undefined };
     const ctx = { store, sessions, now: () => clock } as unknown as OpsContext; // terminals.list uses no other part
     const frame = (background: boolean) => JSON.stringify({ id: 1, op: 'terminals.list', args: { limit: 1 }, ...(background && { background }) });
     clock += 5 * 60_000;
@@ -124,7 +125,8 @@ describe('sessions', () => {
 
   it('are not extended by a resume the client marks as background (a page reconnecting by itself)', async () => {
     const { token, session } = await sessions.create(store.operators.get('alice')!);
-    const fresh = (): Connection => ({ session: null, remoteAddress: '192.0.2.8', subscribe: () => undefined, unsubscribe: () => ({ topics: [], cashSerial: null }), unsubscribeAll: () => undefined });
+    const fresh = (): Connection => ({ session: null, remoteAddress: '192.0.2.8', subscribe: () => undefined,
+      unsubscribe: () => ({ topics: [], cashSerial: null }), unsubscribeAll: () => undefined });
     const ctx = { store, sessions, now: () => clock, logins: new LoginThrottle(() => clock) } as unknown as OpsContext; // resume uses no other part
     const resume = (background: boolean) => JSON.stringify({ id: 2, op: 'resume', args: { token }, ...(background && { background }) });
     clock += 5 * 60_000;

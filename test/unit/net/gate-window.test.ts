@@ -50,7 +50,8 @@ describe('GateWindow.release', () => {
     const { store } = temp;
     const until = Date.now() + 300;
     await store.durable(store.settings.put('gate', { openUntil: until }));
-    const gate = new GateWindow(new TcpGate(), { port: 0, store, log: createLogger({ level: 'silent', pretty: false }), events: () => undefined, now: Date.now });
+    const log = createLogger({ level: 'silent', pretty: false });
+    const gate = new GateWindow(new TcpGate(), { port: 0, store, log, events: () => undefined, now: Date.now });
     await gate.restore();
     const { open, port } = gate.status();
     expect(open).toBe(true);
