@@ -285,7 +285,9 @@ describe('slow uploads from many addresses', () => {
       // holding the most, so the 127 still arriving are spread over the addresses, not the last 16 addresses' 8 each.
       expect(await inFlight(operator)).toEqual({ master: 0, gate: 127 });
       const settled = await Promise.all(held.map((h) => Promise.race([h.answer, new Promise<null>((resolve) => setTimeout(() => resolve(null), 3_000))])));
-      const answered = settled.filter((text): text is string => text !== null);
+      // '' is a close without an answer: uWS's idle timeout (10 s without a byte) for a body still arriving, as the held
+      // ones are once opening all 512 took that long on a loaded machine. Only the displaced are answered.
+      const answered = settled.filter((text): text is string => text !== null && text !== '');
       expect(answered.length).toBe(385);
       for (const text of answered) {
         expect(text).toMatch(/^HTTP\/1\.1 408 /);
