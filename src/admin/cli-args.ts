@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { UsageError } from '../cli-errors.js';
+import { UsageError, optionMistake } from '../cli-errors.js';
 import { AppError, errnoOf } from '../errors.js';
 import { fingerprint, normalizeFingerprint } from '../crypto/fingerprint.js';
 import { totpDigits } from '../crypto/totp.js';
@@ -52,7 +52,7 @@ export function parseCli(argv: readonly string[]): CliInvocation {
     });
   } catch (err) {
     const code = errnoOf(err) ?? '';
-    if (code.startsWith('ERR_PARSE_ARGS')) throw new UsageError((err as Error).message);
+    if (code.startsWith('ERR_PARSE_ARGS')) throw new UsageError(optionMistake(err, [...Object.keys(GLOBAL_OPTIONS), ...Object.keys(COMMAND_OPTIONS)]));
     throw err;
   }
   const { values, positionals, tokens } = parsed;

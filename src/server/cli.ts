@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { UsageError, errorText, exitCodeOf } from '../cli-errors.js';
+import { UsageError, errorText, exitCodeOf, optionMistake } from '../cli-errors.js';
 import { CONFIG_OPTIONS, ConfigError, loadConfig, type Config, type ConfigFlags } from '../config.js';
 import { AppError } from '../errors.js';
 import { formatFingerprint } from '../crypto/fingerprint.js';
@@ -207,25 +207,23 @@ const synopsis = (command: ServerCommand): string => COMMAND_HELP[command].split
 const ALL_COMMAND_FLAGS = [...new Set(Object.values(COMMAND_FLAGS).flat())];
 
 async function main(): Promise<void> {
+  const options = {
+    ...CONFIG_OPTIONS,
+    help: { type: 'boolean', short: 'h' },
+    json: { type: 'boolean', default: false },
+    colons: { type: 'boolean', default: false },
+    'password-stdin': { type: 'boolean', default: false },
+    'no-2fa': { type: 'boolean', default: false },
+    force: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    head: { type: 'string' },
+    role: { type: 'string' },
+  } as const;
   let parsed;
   try {
-    parsed = parseArgs({
-      allowPositionals: true,
-      options: {
-        ...CONFIG_OPTIONS,
-        help: { type: 'boolean', short: 'h' },
-        json: { type: 'boolean', default: false },
-        colons: { type: 'boolean', default: false },
-        'password-stdin': { type: 'boolean', default: false },
-        'no-2fa': { type: 'boolean', default: false },
-        force: { type: 'boolean', default: false },
-        out: { type: 'string' },
-        head: { type: 'string' },
-        role: { type: 'string' },
-      },
-    });
+    parsed = parseArgs({ allowPositionals: true, options });
   } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
+    throw new UsageError(optionMistake(error, Object.keys(options)));
   }
   const { values, positionals } = parsed;
   const found = commandOf(positionals);

@@ -2,7 +2,7 @@
 /** @module The `terminal` command: parses the command line, runs one command, prints text or one JSON object, and sets the exit code. */
 import type { Readable, Writable } from 'node:stream';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { EXIT_FAILED, EXIT_OK, UsageError, errorJson, errorText, exitCodeOf } from '../cli-errors.js';
+import { EXIT_FAILED, EXIT_OK, UsageError, errorJson, errorText, exitCodeOf, optionMistake } from '../cli-errors.js';
 import { AppError } from '../errors.js';
 import { COMMAND_HELP, COMMANDS, OVERVIEW, type Command } from './cli-help.js';
 import { runCommand } from './cli-commands.js';
@@ -78,11 +78,12 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     }
     if (!isCommand(word)) throw new UsageError(`unknown command "${word}"; see \`terminal --help\``);
 
+    const options = { ...GLOBAL_OPTIONS, ...COMMAND_OPTIONS[word] };
     let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
     try {
-      parsed = parseArgs({ args: [...argv], options: { ...GLOBAL_OPTIONS, ...COMMAND_OPTIONS[word] }, allowPositionals: true, strict: true });
+      parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
     } catch (err) {
-      throw new UsageError(`${(err as Error).message}; see \`terminal ${word} --help\``);
+      throw new UsageError(`${optionMistake(err, Object.keys(options))}; see \`terminal ${word} --help\``);
     }
     if (parsed.values.help === true) {
       io.stdout.write(`${COMMAND_HELP[word]}\n`);
