@@ -5,7 +5,7 @@ import { readFirstLine } from '../cli-input.js';
 import { AppError } from '../errors.js';
 import type { AdminPush } from '../protocol/types.js';
 import { AdminClient, type SessionInfo } from './admin-client.js';
-import { parseCli, resolveConnection } from './cli-args.js';
+import { DEFAULT_ADMIN_URL, parseCli, resolveConnection } from './cli-args.js';
 import type { CommandSpec } from './cli-commands.js';
 import type { ImportSummary } from './terminal-import.js';
 import { exportProgress, importProgress, renderPush, renderResult } from './cli-format.js';
@@ -45,7 +45,8 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
     // Written longer ago than a session lives: ended for sure, and not sent (a refused resume is audited as a token tried).
     if (saved?.ended) removeSession(file);
     const live = saved !== null && !saved.ended ? saved : null;
-    const client = await AdminClient.connect(conn.url, conn.insecure ? { insecure: true } : { fingerprint: conn.fingerprint! });
+    const client = await AdminClient.connect(conn.url, conn.insecure ? { insecure: true } : { fingerprint: conn.fingerprint! })
+      .catch((err: unknown) => Promise.reject(refusedConnection(err, conn.url)));
     try {
       // A kept session (cas login) is resumed; otherwise this one command logs in and out again.
       const kept = command.op !== 'login' && live !== null ? await resume(client, live.token, file) : null;
@@ -177,6 +178,16 @@ async function resume(client: AdminClient, token: string, file: string): Promise
     }
     throw err;
   }
+}
+
+/**
+ * A refused connection names the URL cas used and where it came from: a server started with another --admin-port (or
+ * not started) otherwise showed only `ECONNREFUSED`, and the URL was the default nobody had typed.
+ */
+function refusedConnection(err: unknown, url: string): unknown {
+  if (!(err instanceof AppError) || err.code !== 'server_unreachable' || !err.message.endsWith('ECONNREFUSED')) return err;
+  return new AppError('server_unreachable', `${err.message}: nothing listens there. Is the server running, and is that its admin port (serve --admin-port)? `
+    + `cas tried ${url} (set it with --url or CAS_URL; default ${DEFAULT_ADMIN_URL})`);
 }
 
 async function login(client: AdminClient, user: string, password: string, totp: string | undefined, io: CliIo): Promise<SessionInfo> {

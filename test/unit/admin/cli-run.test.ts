@@ -1,4 +1,5 @@
 /** @module `cas` end to end in-process against a real TLS + WebSocket peer: pin before password, stdin password, TOTP handling, output, exit codes. */
+import { createServer } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../../src/admin/cli.js';
@@ -43,6 +44,18 @@ describe('cas', () => {
     expect(res.stderr).toContain('pin the new SFP (--fingerprint or CAS_FINGERPRINT)');
     await closed;
     expect(peer.received.length).toBe(before);
+  });
+
+  it('names the URL it tried, and where to change it, when nothing listens there', async () => {
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as { port: number };
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const url = `wss://127.0.0.1:${port}/admin`;
+    const res = await cas(['--url', url, '-u', 'alice', '--fingerprint', peer.sfp, 'gate', 'status'], 'correct horse\n');
+    expect(res.code).toBe(1);
+    expect(res.stderr).toBe(`error: server_unreachable: cannot reach 127.0.0.1:${port}: ECONNREFUSED: nothing listens there. Is the server running, and is that `
+      + `its admin port (serve --admin-port)? cas tried ${url} (set it with --url or CAS_URL; default wss://127.0.0.1:7777/admin)\n`);
   });
 
   it('logs in with the password from stdin, runs the op, logs out, and prints a table', async () => {
