@@ -97,6 +97,8 @@ Usage:
 
 Options (every command; environment variable in brackets, an empty one counts as unset):
 ${SERVER_OPTIONS}
+  --new-identity        serve only: make a new TLS key and certificate, a new SFP every
+                        terminal refuses until told (pairing-server serve --help)
 
 ${ENV_RULE}
 
