@@ -33,12 +33,15 @@ export function listen(app: TemplatedApp, host: string, port: number, name: stri
 /**
  * Fails when another process already listens on `port`. uWS binds with SO_REUSEPORT (that is how the
  * threads share a port), which would otherwise let a second server silently take half the traffic.
+ * `name`: the service, `gate`, `master`, `admin` or `metrics`, whose `--NAME-port` flag moves it.
  */
 export function assertPortFree(host: string, port: number, name: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const probe = net.createServer();
+    // What to do, in the message: on a shared machine the default ports are often another server's.
+    const inUse = `port in use): another program holds it (ss -ltnp 'sport = :${port}'); stop it, or give the ${name} service another port with --${name}-port`;
     probe.once('error', (error: NodeJS.ErrnoException) =>
-      reject(new AppError('conflict', `${name}: cannot listen on ${host}:${port} (${error.code === 'EADDRINUSE' ? 'port in use' : error.code})`)));
+      reject(new AppError('conflict', `${name}: cannot listen on ${host}:${port} (${error.code === 'EADDRINUSE' ? inUse : `${error.code})`}`)));
     probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve()));
   });
 }
