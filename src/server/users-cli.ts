@@ -3,6 +3,7 @@
  * LMDB shares it). Every command but `list` is audited, refusals included; the running server sees the entry within a
  * second and tells the operators logged in (main.ts).
  */
+import { UsageError } from '../cli-errors.js';
 import { readFirstLine } from '../cli-input.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
@@ -86,6 +87,10 @@ function printSecret(created: CreatedOperator, role: OperatorRole): void {
 export async function runUsersCommand(command: UsersCommand, config: Config, name: string, flags: UsersFlags): Promise<void> {
   requireDataDir(config.dataDir);
   const password = command === 'users add' || command === 'users passwd' ? (await readFirstLine(process.stdin)) ?? '' : '';
+  // Nothing piped in is a command line that forgot the pipe, not a password too short (invalid_field, audited as a refusal).
+  if ((command === 'users add' || command === 'users passwd') && password === '') {
+    throw new UsageError(`no password on standard input: pipe it in, e.g. echo '…' | pairing-server ${command} ${name} --password-stdin`, command);
+  }
   const store = Store.open(config.dataDir);
   const out = (json: unknown, text: string): void => void process.stdout.write(flags.json ? JSON.stringify(json) + '\n' : text);
   try {

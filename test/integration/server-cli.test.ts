@@ -311,6 +311,13 @@ describe('help and errors', () => {
       expect({ args, code: result.code }).toEqual({ args, code: 2 });
       expect(result.stderr).toMatch(/^error: bad_request: .+\n\(pairing-server .*--help for usage\)\n$/);
     }
+    // Nothing on stdin is the pipe forgotten, not a password too short: said so, with the pipe to add.
+    for (const command of ['add', 'passwd']) {
+      const empty = await serverCli(['users', command, 'carol', '--password-stdin', '--data-dir', server.dataDir]);
+      expect({ command, code: empty.code }).toEqual({ command, code: 2 });
+      expect(empty.stderr).toBe(`error: bad_request: no password on standard input: pipe it in, e.g. echo '…' | pairing-server users ${command} carol --password-stdin\n`
+        + `(pairing-server users ${command} --help for usage)\n`);
+    }
     // A group without its command names the commands, not an empty one.
     expect((await serverCli(['users'])).stderr).toBe('error: bad_request: users needs a command: users add | list | disable | enable | reset-2fa | passwd | role\n(pairing-server users --help for usage)\n');
     expect((await serverCli(['audit'])).stderr).toMatch(/^error: bad_request: audit needs a command: audit verify\n/);
