@@ -14,7 +14,7 @@ import {
 
 export const DEFAULT_ADMIN_URL = 'wss://127.0.0.1:7777/admin';
 
-const GLOBAL_OPTIONS = {
+export const GLOBAL_OPTIONS = {
   url: { type: 'string' },
   user: { type: 'string', short: 'u' },
   fingerprint: { type: 'string' },

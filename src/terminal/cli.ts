@@ -10,13 +10,13 @@ import { isMainModule } from '../main-module.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
-const GLOBAL_OPTIONS = {
+export const GLOBAL_OPTIONS = {
   state: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies Options;
 
-const COMMAND_OPTIONS: Readonly<Record<Command, Options>> = {
+export const COMMAND_OPTIONS: Readonly<Record<Command, Options>> = {
   init: { serial: { type: 'string' }, key: { type: 'string' }, 'rsa-bits': { type: 'string' } },
   status: {},
   pair: {
