@@ -156,7 +156,8 @@ standard input, never an argument. The operator gets 2FA: enrol the otpauth:// U
 prints (once) in an authenticator app. Audited, refusals included.
 
 Options:
-  --password-stdin    read the password from standard input (required)
+  --password-stdin    read the password from standard input (required; typed at a
+                      terminal, after a prompt and not shown)
   --no-2fa            no TOTP yet: the operator can look but not approve until they
                       enrol it themselves with the enrolment code this prints once
                       (cas totp enroll --code CODE; a week, 5 tries): hand it over
@@ -273,7 +274,8 @@ an argument) and ends every session the operator holds. Works while the server
 runs. Audited, refusals included (never the password).
 
 Options:
-  --password-stdin    read the password from standard input (required)
+  --password-stdin    read the password from standard input (required; typed at a
+                      terminal, after a prompt and not shown)
   --json              {user, sessionsEnded} as JSON
 ${DATA_DIR}
 

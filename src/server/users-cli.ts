@@ -4,7 +4,7 @@
  * second and tells the operators logged in (main.ts).
  */
 import { UsageError } from '../cli-errors.js';
-import { readFirstLine } from '../cli-input.js';
+import { isRawInput, readFirstLine, readHidden } from '../cli-input.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import { disableOperator, enableOperator, listOperators, resetOperatorTotp, setOperatorPassword, setOperatorRole } from '../admin/operator-accounts.js';
@@ -76,6 +76,17 @@ function printSecret(created: CreatedOperator, role: OperatorRole): void {
 }
 
 /**
+ * The first line of stdin; typed at a terminal, read without echo after a prompt, as cas and terminal read theirs: a
+ * password run in by hand was otherwise shown on the screen and left in its scrollback.
+ */
+async function readPassword(command: UsersCommand, name: string): Promise<string> {
+  if (!isRawInput(process.stdin)) return (await readFirstLine(process.stdin)) ?? '';
+  const typed = await readHidden(process.stdin, `password for ${name} (not shown): `, process.stderr);
+  if (typed === null) throw new UsageError('cancelled; nothing was changed', command);
+  return typed;
+}
+
+/**
  * `name`: the operator, for every command but `list`; `store` is opened here and closed before this returns.
  *
  * A command that writes leaves the seal of a server's clean stop broken, so that the next start checks every index
@@ -86,7 +97,7 @@ function printSecret(created: CreatedOperator, role: OperatorRole): void {
  */
 export async function runUsersCommand(command: UsersCommand, config: Config, name: string, flags: UsersFlags): Promise<void> {
   requireDataDir(config.dataDir);
-  const password = command === 'users add' || command === 'users passwd' ? (await readFirstLine(process.stdin)) ?? '' : '';
+  const password = command === 'users add' || command === 'users passwd' ? await readPassword(command, name) : '';
   // Nothing piped in is a command line that forgot the pipe, not a password too short (invalid_field, audited as a refusal).
   if ((command === 'users add' || command === 'users passwd') && password === '') {
     throw new UsageError(`no password on standard input: pipe it in, e.g. echo '…' | pairing-server ${command} ${name} --password-stdin`, command);

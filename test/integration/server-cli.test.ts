@@ -324,6 +324,27 @@ describe('help and errors', () => {
   });
 });
 
+describe('a password typed at a terminal', () => {
+  it('is read without echo after a prompt, and is the password the operator logs in with', async () => {
+    const server = await start();
+    const password = 'typed by hand at a terminal';
+    // script(1) runs the command on a pseudo-terminal, as an administrator's shell would.
+    const child = spawn('script', ['-qfc', `${process.execPath} ${SERVER_CLI} users add dora --password-stdin --data-dir ${server.dataDir}`, '/dev/null'], { stdio: 'pipe' });
+    let screen = '';
+    child.stdout.on('data', (chunk: Buffer) => (screen += chunk.toString('utf8')));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    // Typed only after the prompt: before it, the terminal would still echo (its raw mode is set with the prompt).
+    for (const deadline = Date.now() + 20_000; !screen.includes('password for dora (not shown): ') && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 50));
+    child.stdin.write(`${password}\r`);
+    await exited;
+    expect(screen).toContain('operator dora created');
+    expect(screen).not.toContain(password);
+    const totpSecret = /secret=([A-Z2-7]+)/.exec(screen)?.[1] ?? null;
+    const dora = await connectOperator(server, { user: 'dora', password, totpSecret, enrolmentCode: null });
+    clients.push(dora);
+  }, 60_000);
+});
+
 describe('users add audit', () => {
   it('audits a created operator with result ok, and refusals with their code', async () => {
     const server = await start();
