@@ -118,8 +118,10 @@ export function readHidden(tty: RawInput, prompt: string, out: NodeJS.WritableSt
         }
       }
     };
-    out.write(prompt);
+    // Echo off before the prompt shows: what is typed as soon as it appears is never echoed (a test typing on seeing
+    // it through script(1) on a loaded machine once beat the raw mode set after it).
     tty.setRawMode(true);
+    out.write(prompt);
     tty.on('data', onData);
     tty.resume();
   });

@@ -81,6 +81,16 @@ describe('readHidden', () => {
     expect(tty.isPaused()).toBe(true);
   });
 
+  it('turns echo off before the prompt shows, so nothing typed on seeing it is echoed', () => {
+    const { tty, modes } = fakeTty();
+    const out = new PassThrough();
+    const rawWhenPrompted: boolean[] = [];
+    // The prompt's write is seen synchronously, as a TTY's is: raw mode MUST already be on then.
+    out.write = ((chunk: unknown) => rawWhenPrompted.push(modes.at(-1) === true)) as typeof out.write;
+    void readHidden(tty, 'password: ', out);
+    expect(rawWhenPrompted).toEqual([true]);
+  });
+
   it('ends at Ctrl-D with what was typed, ignoring other control characters', async () => {
     const { tty } = fakeTty();
     const line = readHidden(tty, '', sink().out);
