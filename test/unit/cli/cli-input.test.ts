@@ -86,7 +86,7 @@ describe('readHidden', () => {
     const out = new PassThrough();
     const rawWhenPrompted: boolean[] = [];
     // The prompt's write is seen synchronously, as a TTY's is: raw mode MUST already be on then.
-    out.write = ((chunk: unknown) => rawWhenPrompted.push(modes.at(-1) === true)) as typeof out.write;
+    out.write = (() => rawWhenPrompted.push(modes.at(-1) === true) > 0) as typeof out.write;
     void readHidden(tty, 'password: ', out);
     expect(rawWhenPrompted).toEqual([true]);
   });
