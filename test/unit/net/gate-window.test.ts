@@ -48,10 +48,13 @@ afterAll(async () => {
 describe('GateWindow.release', () => {
   it('stops the reopened gate listening and keeps the stored window, which its timer then leaves alone', async () => {
     const { store } = temp;
-    const until = Date.now() + 300;
+    // A clock that stands still: the window is 300 ms from its end however long the store's fsync and the restore take
+    // on a loaded machine (on the wall clock, a window measured before them could end before the restore read it).
+    const now = Date.now();
+    const until = now + 300;
     await store.durable(store.settings.put('gate', { openUntil: until }));
     const log = createLogger({ level: 'silent', pretty: false });
-    const gate = new GateWindow(new TcpGate(), { port: 0, store, log, events: () => undefined, now: Date.now });
+    const gate = new GateWindow(new TcpGate(), { port: 0, store, log, events: () => undefined, now: () => now });
     await gate.restore();
     const { open, port } = gate.status();
     expect(open).toBe(true);
@@ -61,8 +64,9 @@ describe('GateWindow.release', () => {
     expect(gate.status()).toEqual({ open: false, openUntil: null, port: 0 });
     expect(await acceptsTcp(port)).toBe(false);
     // Past the window's end: its timer, left running, closed the gate "again" and stored the window closed, so the next
-    // start would not have reopened it.
-    await new Promise((resolve) => setTimeout(resolve, until + 200 - Date.now()));
+    // start would not have reopened it. That timer was set for 300 ms at the restore; this one, set later for longer,
+    // fires after it.
+    await new Promise((resolve) => setTimeout(resolve, 500));
     expect(store.settings.get('gate')).toEqual({ openUntil: until });
   });
 });
