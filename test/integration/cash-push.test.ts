@@ -194,8 +194,8 @@ describe('unsubscribe', () => {
       await frank.subscribe(['cash', 'terminals'], 'CP-A');
       await grace.subscribe(['cash']);
       await send('CP-A');
-      await expect.poll(() => total(frank), { timeout: 5_000 }).toBe(1);
-      await expect.poll(() => total(grace), { timeout: 5_000 }).toBe(1);
+      await expect.poll(() => total(frank)).toBe(1);
+      await expect.poll(() => total(grace)).toBe(1);
 
       // What is left: terminals alone once cash goes; cash with its serial while it stays.
       expect(await frank.unsubscribe(['terminals'])).toEqual({ topics: ['cash'], serial: 'CP-A' });
@@ -204,14 +204,14 @@ describe('unsubscribe', () => {
       const sentAt = performance.now();
       await send('CP-A');
       // Grace hears it: an event was recorded and pushed, so frank's silence is the unsubscribe's doing.
-      await expect.poll(() => total(grace, graceFrom), { timeout: 5_000 }).toBe(1);
+      await expect.poll(() => total(grace, graceFrom)).toBe(1);
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, sentAt + CASH_NOTICE_MS + 500 - performance.now())));
       expect(heard.get(frank)!).toHaveLength(1);
 
       // Subscribing again hears again; unsubscribing from what the session does not hold changes nothing and says so.
       expect(await frank.subscribe(['cash'])).toEqual({ topics: ['cash'] });
       await send('CP-B');
-      await expect.poll(() => heard.get(frank)!.length, { timeout: 5_000 }).toBe(2);
+      await expect.poll(() => heard.get(frank)!.length).toBe(2);
       expect(heard.get(frank)!.at(-1)!.data).toEqual({ count: 1, terminals: 1, serials: { 'CP-B': 1 } });
       expect(await frank.unsubscribe(['pairing', 'terminals'])).toEqual({ topics: ['cash'] });
     } finally {
@@ -235,7 +235,7 @@ describe('unsubscribe', () => {
       expect(await refusalCode(hank.request('subscribe', { topics: ['cash', 'cash', 'pairing', 'terminals'] }))).toBe('invalid_field');
       // Still up, still subscribed.
       await send('CP-A');
-      await expect.poll(() => heard.get(hank)!.length, { timeout: 5_000 }).toBe(1);
+      await expect.poll(() => heard.get(hank)!.length).toBe(1);
       expect(await hank.unsubscribe(['cash'])).toEqual({ topics: [] });
     } finally {
       await hank.close();
