@@ -174,20 +174,21 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     cashRecorded = admin.cashRecorded;
     // Before the admin service takes connections: the account changes made while the server was stopped are logged first.
     const accounts = new OfflineAccountWatch(store, log, admin);
-    // Both ports are checked before the gate reopens: a server that cannot start opens nothing to terminals, not even for
-    // a moment. uWS binds with SO_REUSEPORT, and would share a port another program holds rather than fail.
-    if (config.adminPort !== 0) await assertPortFree(config.host, config.adminPort, 'admin');
-    if (config.metricsPort !== null && config.metricsPort !== 0) await assertPortFree(config.metricsHost, config.metricsPort, 'metrics');
-    // MUST come before the admin channel and the metrics port listen: a gate.status or a scrape in between said the gate
-    // was closed while its window was being reopened, and the restore pushes nothing that would correct a page.
-    await gate.restore();
     let listening: Listening | null = null;
     let metricsListening: Listening | null = null;
     try {
+      // Both ports are checked before the gate reopens: a server that cannot start opens nothing to terminals, not even
+      // for a moment. uWS binds with SO_REUSEPORT, and would share a port another program holds rather than fail.
+      if (config.adminPort !== 0) await assertPortFree(config.host, config.adminPort, 'admin');
+      if (config.metricsPort !== null && config.metricsPort !== 0) await assertPortFree(config.metricsHost, config.metricsPort, 'metrics');
+      // MUST come before the admin channel and the metrics port listen: a gate.status or a scrape in between said the
+      // gate was closed while its window was being reopened, and the restore pushes nothing that would correct a page.
+      await gate.restore();
       listening = await listen(admin.app, config.host, config.adminPort, 'admin');
       if (config.metricsPort !== null) metricsListening = await listen(metricsService(), config.metricsHost, config.metricsPort, 'metrics');
     } catch (error) {
-      // Only a port taken since its check gets here. The stored window stays for the next start.
+      // A port taken, at its check or since. The admin service made above goes too (its timers would outlive the store
+      // closed below); a window the restore reopened is released, its stored window kept for the next start.
       listening?.close();
       await admin.close(0);
       await gate.release();
