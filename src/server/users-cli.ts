@@ -80,9 +80,16 @@ function printSecret(created: CreatedOperator, role: OperatorRole): void {
  * password run in by hand was otherwise shown on the screen and left in its scrollback.
  */
 async function readPassword(command: UsersCommand, name: string): Promise<string> {
-  if (!isRawInput(process.stdin)) return (await readFirstLine(process.stdin)) ?? '';
+  if (!isRawInput(process.stdin)) {
+    const piped = (await readFirstLine(process.stdin)) ?? '';
+    // Nothing piped in is a command line that forgot the pipe, not a password too short (invalid_field, audited as a refusal).
+    if (piped === '') throw new UsageError(`no password on standard input: pipe it in, e.g. echo '…' | pairing-server ${command} ${name} --password-stdin`, command);
+    return piped;
+  }
   const typed = await readHidden(process.stdin, `password for ${name} (not shown): `, process.stderr);
   if (typed === null) throw new UsageError('cancelled; nothing was changed', command);
+  // Enter alone at the prompt: the person is at a terminal already, and advice to pipe the password in would mislead.
+  if (typed === '') throw new UsageError('no password typed; nothing was changed', command);
   return typed;
 }
 
@@ -98,10 +105,6 @@ async function readPassword(command: UsersCommand, name: string): Promise<string
 export async function runUsersCommand(command: UsersCommand, config: Config, name: string, flags: UsersFlags): Promise<void> {
   requireDataDir(config.dataDir);
   const password = command === 'users add' || command === 'users passwd' ? await readPassword(command, name) : '';
-  // Nothing piped in is a command line that forgot the pipe, not a password too short (invalid_field, audited as a refusal).
-  if ((command === 'users add' || command === 'users passwd') && password === '') {
-    throw new UsageError(`no password on standard input: pipe it in, e.g. echo '…' | pairing-server ${command} ${name} --password-stdin`, command);
-  }
   const store = Store.open(config.dataDir);
   const out = (json: unknown, text: string): void => void process.stdout.write(flags.json ? JSON.stringify(json) + '\n' : text);
   try {

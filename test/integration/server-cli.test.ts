@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { AdminClient } from '../../src/admin/admin-client.js';
 import { createSelfSignedCertificate, generateKeyPair } from '../../src/crypto/certificates.js';
 import { fingerprint } from '../../src/crypto/fingerprint.js';
-import { runCli, serverCli } from '../helpers/cli.js';
+import { ok, runCli, serverCli } from '../helpers/cli.js';
 import { addOperator, connectOperator, pairRawTerminal } from '../helpers/operator.js';
 import { RawTerminal } from '../helpers/raw-terminal.js';
 import { freePort } from '../helpers/ports.js';
@@ -325,23 +325,40 @@ describe('help and errors', () => {
 });
 
 describe('a password typed at a terminal', () => {
-  it('is read without echo after a prompt, and is the password the operator logs in with', async () => {
-    const server = await start();
-    const password = 'typed by hand at a terminal';
-    // script(1) runs the command on a pseudo-terminal, as an administrator's shell would.
-    const child = spawn('script', ['-qfc', `${process.execPath} ${SERVER_CLI} users add dora --password-stdin --data-dir ${server.dataDir}`, '/dev/null'], { stdio: 'pipe' });
+  /**
+   * Runs `pairing-server ARGS` on a pseudo-terminal through script(1), as an administrator's shell would, types `line`
+   * and Enter once the prompt shows, and answers what the screen showed.
+   */
+  async function typedAtTerminal(args: string, prompt: string, line: string): Promise<string> {
+    const child = spawn('script', ['-qfc', `${process.execPath} ${SERVER_CLI} ${args}`, '/dev/null'], { stdio: 'pipe' });
     let screen = '';
     child.stdout.on('data', (chunk: Buffer) => (screen += chunk.toString('utf8')));
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     // Typed only after the prompt: before it, the terminal would still echo (its raw mode is set with the prompt).
-    for (const deadline = Date.now() + 20_000; !screen.includes('password for dora (not shown): ') && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 50));
-    child.stdin.write(`${password}\r`);
+    for (const deadline = Date.now() + 20_000; !screen.includes(prompt) && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 50));
+    child.stdin.write(`${line}\r`);
     await exited;
+    return screen;
+  }
+
+  it('is read without echo after a prompt, and is the password the operator logs in with', async () => {
+    const server = await start();
+    const password = 'typed by hand at a terminal';
+    const screen = await typedAtTerminal(`users add dora --password-stdin --data-dir ${server.dataDir}`, 'password for dora (not shown): ', password);
     expect(screen).toContain('operator dora created');
     expect(screen).not.toContain(password);
     const totpSecret = /secret=([A-Z2-7]+)/.exec(screen)?.[1] ?? null;
     const dora = await connectOperator(server, { user: 'dora', password, totpSecret, enrolmentCode: null });
     clients.push(dora);
+  }, 60_000);
+
+  it('is refused when Enter alone was typed, as no password typed (not as a pipe forgotten), and nothing is created', async () => {
+    const server = await start();
+    const screen = await typedAtTerminal(`users add erin --password-stdin --data-dir ${server.dataDir}`, 'password for erin (not shown): ', '');
+    expect(screen).toContain('error: bad_request: no password typed; nothing was changed');
+    expect(screen).not.toContain('pipe it in');
+    const list = ok(await serverCli(['users', 'list', '--json', '--data-dir', server.dataDir])) as { user: string }[];
+    expect(list.map((u) => u.user)).not.toContain('erin');
   }, 60_000);
 });
 
