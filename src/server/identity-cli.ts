@@ -147,10 +147,10 @@ async function whileStopped<T>(config: Config, action: IdentityAction, detail: R
       writeKeepingSeal(store, () => void store.appendAuditSync(record, settles));
     try {
       const entry = { at: Date.now(), user: cliUser(), action, target: null };
-      // Written ahead (audit-intents.ts): a command killed after its change and before its entry is audited as interrupted.
+      // Written ahead, on disk before the change (audit-intents.ts): a command killed after its change and before its
+      // entry is audited as interrupted.
       let intent = '';
       await writeKeepingSeal(store, () => void (intent = intendAuditSync(store, 'command', { ...entry, detail })));
-      await store.flushed();
       let value: T;
       try {
         value = act();

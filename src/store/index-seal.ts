@@ -90,8 +90,8 @@ export async function sealStore(store: Store, now: number): Promise<boolean> {
  * the data dir's lock; `backup`'s audit entry, beside a server or not: a running server's seal is already broken; the
  * fleet benchmark emptying its cash events between targets): `writes` MUST go through the Store's own methods
  * or keep every index whole itself, as a server's writes do. The check, the writes and the new seal are one write
- * transaction, so no other writer comes between them; a seal that was not intact stays absent. Returns whether the
- * store is sealed after it.
+ * transaction, so no other writer comes between them; a seal that was not intact stays absent. Resolves once that
+ * transaction is on disk, with whether the store is sealed after it.
  */
 export async function writeKeepingSeal(store: Store, writes: () => void): Promise<boolean> {
   await store.root.committed;
@@ -105,6 +105,8 @@ export async function writeKeepingSeal(store: Store, writes: () => void): Promis
     store.settings.putSync('index-seal', { ...seal, txnId: lastTxnId(store.root) + 1 });
     sealed = true;
   });
-  await store.root.committed;
+  // Durable on resolve, as Store.atomically is: its callers' writes are audit entries (a backup's, an identity change's)
+  // that the command reports done next, and lmdb's transactionSync commits without waiting for the disk (overlappingSync).
+  await store.flushed();
   return sealed && sealIntact(store);
 }

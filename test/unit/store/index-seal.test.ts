@@ -259,4 +259,17 @@ describe('the store\'s seal', () => {
     store = Store.open(dataDir, { fieldKey: false, cashEventTimes: true });
     expect(upgradeStore(store, nowSec, 300)).toMatchObject({ verified: true, cashEventsBySerial: 2 });
   });
+
+  it('resolves once its writes are on disk, not at their commit: a backup\'s or an identity change\'s audit entry is durable before the command reports', async () => {
+    await run();
+    store = Store.open(dataDir, { fieldKey: false, cashEventTimes: true });
+    const s = store;
+    const order: string[] = [];
+    await writeKeepingSeal(s, () => {
+      s.appendAuditSync({ at: NOW, user: 'cli:root', action: 'server.backup', target: null, detail: { result: 'ok' } });
+      // Once transactionSync has returned (this runs inside it): the flush lmdb then has pending is this write's.
+      queueMicrotask(() => void Promise.resolve(s.root.flushed).then(() => order.push('on disk')));
+    }).then(() => order.push('resolved'));
+    expect(order).toEqual(['on disk', 'resolved']);
+  });
 });
