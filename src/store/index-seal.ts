@@ -80,9 +80,10 @@ export async function sealStore(store: Store, now: number): Promise<boolean> {
     const indexes: SealedIndex[] = [...KEPT_INDEXES, ...(store.indexesCashEventTimes ? ['cashEventTimes' as const] : [])];
     store.settings.putSync('index-seal', { txnId, indexes, sealedAt: now });
   });
-  // One queued meanwhile would commit after the seal: then it is not sealed, and says so.
+  // One queued meanwhile would commit after the seal: then it is not sealed, and says so. Unless that write kept the seal
+  // itself (writeKeepingSeal: a backup taken while this server stopped), which the seal's own id then shows.
   await store.root.committed;
-  return lastTxnId(store.root) === txnId;
+  return sealIntact(store);
 }
 
 /**

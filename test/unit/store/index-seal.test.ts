@@ -260,6 +260,20 @@ describe('the store\'s seal', () => {
     expect(upgradeStore(store, nowSec, 300)).toMatchObject({ verified: true, cashEventsBySerial: 2 });
   });
 
+  it('leaves a stop sealed, and saying so, when a backup\'s write kept the seal just after it (no false warning at the stop)', async () => {
+    store = Store.open(dataDir, { fieldKey: false, cashEventTimes: true });
+    upgradeStore(store, nowSec, 300);
+    const s = store;
+    // In this order: the stop's seal commits first, then the backup's entry, before the stop reads the store's last id.
+    const sealing = sealStore(s, NOW);
+    const keeping = writeKeepingSeal(s, () => void s.appendAuditSync({ at: NOW, user: 'cli:root', action: 'server.backup', target: null, detail: { result: 'ok' } }));
+    expect(await keeping).toBe(true);
+    expect(await sealing).toBe(true);
+    await s.close();
+    store = null;
+    expect(await run()).toMatchObject({ verified: false, ...NOTHING });
+  });
+
   it('resolves once its writes are on disk, not at their commit: a backup\'s or an identity change\'s audit entry is durable before the command reports', async () => {
     await run();
     store = Store.open(dataDir, { fieldKey: false, cashEventTimes: true });
