@@ -2,7 +2,8 @@
  * @module The store on a disk that fills up (a 1 MiB tmpfs; needs root to mount, skipped otherwise): a durable write
  * is refused with storage_unavailable instead of ending the thread or waiting for good, the write-behind keeps its
  * nonces in memory and writes them once there is room, and what was stored before stays readable. A last-seen time it
- * held while the disk was full is not written back after its terminal was deleted, nor onto one created again.
+ * held while the disk was full is written once there is room, also when its call's nonce expired meanwhile, but not
+ * after its terminal was deleted, nor onto one created again.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -147,7 +148,7 @@ describe.skipIf(!canMount)('the store on a full disk', () => {
     const start = Date.now();
     const first = terminal(start - 60_000, null);
     await store.atomically(() => store.putTerminalSync(first));
-    // A call's nonce and its last-seen time, as the actor queues them: a held batch with no live nonce is let go.
+    // A call's nonce and its last-seen time, as the actor queues them.
     writeBehind.nonce('SEEN-1', 'seen-call', Math.floor(start / 1000), Math.floor(start / 1000) + 600);
     writeBehind.lastSeen('SEEN-1', start);
 
@@ -165,6 +166,48 @@ describe.skipIf(!canMount)('the store on a full disk', () => {
     expect(await writeBehind.written()).toBe(true);
     expect(store.lastSeen.get('SEEN-1')).toBeUndefined();
     expect(await countRollover(store, start, () => false)).toEqual({ seen: 0, paired: 1 });
+    await writeBehind.close();
+  }, 60_000);
+
+  it('writes the last-seen times it held while the disk was full once there is room, also those of calls whose nonces expired meanwhile', async () => {
+    const dir = tmpfs('8m')!;
+    const store = Store.open(dir, { minFreeBytes: 4 * 2 ** 20 });
+    stores.push(store);
+    const writeBehind = new WriteBehind(store, createLogger({ level: 'silent', pretty: false }), 3_600_000);
+    const start = Date.now();
+    const nowSec = Math.floor(start / 1000);
+    // Last-seen times are written only onto a terminal created before them (store.seenAsCreated).
+    for (const serial of ['HELD-A', 'HELD-B', 'HELD-C']) {
+      await store.atomically(() => store.putTerminalSync({
+        serial, name: '', location: '', contact: '', vpn: false, createdAt: start - 60_000, createdBy: 'alice',
+        tfp: null, certDer: null, pairedAt: null, pairedBy: null, lastSeenAt: null,
+      }));
+    }
+    const filler = path.join(dir, 'filler');
+    fs.writeFileSync(filler, Buffer.alloc(Math.max(0, store.space!.free - 2 * 2 ** 20)));
+    await until(() => store.space!.low, 'the watch to see the disk almost full');
+
+    // A batch of a last-seen time and no nonce; then a call whose nonce expires while the disk is still full.
+    writeBehind.lastSeen('HELD-A', start);
+    expect(await writeBehind.written()).toBe(false);
+    writeBehind.nonce('HELD-B', 'short-lived', nowSec - 10, nowSec + 1);
+    writeBehind.lastSeen('HELD-B', start + 1);
+    expect(await writeBehind.written()).toBe(false);
+    await until(() => Date.now() / 1000 > nowSec + 1, 'the held nonce to expire');
+    // The held batch is now the last one, its nonce expired: refused again, and still kept.
+    expect(await writeBehind.written()).toBe(false);
+    // Later calls: HELD-B's later time MUST win over the one held from before.
+    writeBehind.lastSeen('HELD-B', start + 2);
+    writeBehind.nonce('HELD-C', 'live', nowSec, nowSec + 600);
+    writeBehind.lastSeen('HELD-C', start + 3);
+    expect(await writeBehind.written()).toBe(false);
+    expect(store.lastSeen.get('HELD-A')).toBeUndefined();
+
+    fs.rmSync(filler);
+    await until(() => !store.space!.low, 'the watch to see room again');
+    expect(await writeBehind.written()).toBe(true);
+    expect(['HELD-A', 'HELD-B', 'HELD-C'].map((serial) => store.lastSeen.get(serial))).toEqual([start, start + 2, start + 3]);
+    expect(store.nonces.expiryOf('HELD-C', 'live', nowSec)).toBe(nowSec + 600);
     await writeBehind.close();
   }, 60_000);
 });
