@@ -223,6 +223,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         // finish their requests, settle their actors and close their stores; then ours closes.
         adminListening.close();
         await admin.close(SHUTDOWN_GRACE_MS);
+        // Once no operator can open it again, while the threads still answer: the window's timer MUST NOT fire into the
+        // store closed below (a caller that lives on, as an embedding or a test, would see it), and the stored window
+        // stays for the next start to reopen.
+        await gate.release();
         const stuckThreads = await fronts.shutdown(SHUTDOWN_GRACE_MS);
         await housekeeping.finished();
         await rollover.stop();

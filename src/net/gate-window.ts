@@ -52,10 +52,13 @@ export class GateWindow implements GateControl {
   }
 
   /**
-   * Stops listening without changing the stored window: a start that fails after the restore leaves the gate to the next
-   * start as it found it, and its timer does not fire into the store the failed start closes.
+   * Stops listening without changing the stored window: a start that fails after the restore, or a server that stops,
+   * leaves the gate to the next start as it found it, and its timer does not fire into the store then closed.
    */
   release(): Promise<void> {
+    // The timer goes now, not in turn: firing while an earlier turn runs, its close would come after this release and
+    // clear the stored window, or write into the closed store. (A turn that sets it again is undone by stop.)
+    this.clearTimer();
     return this.inTurn(() => this.stop());
   }
 
@@ -104,11 +107,15 @@ export class GateWindow implements GateControl {
 
   /** Closes the gate without changing the stored window. */
   private stop(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    this.clearTimer();
     this.listeningPort = null;
     this.openUntil = null;
     return this.listener.close();
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
   }
 
   private async listenUntil(until: number): Promise<void> {
