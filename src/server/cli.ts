@@ -13,6 +13,7 @@ import { writeBackupMarker } from './backup-marker.js';
 import { snapshotFolder, writeSnapshot, type SnapshotEntry } from './folder-snapshot.js';
 import { COMMAND_HELP, HELP, type ServerCommand } from './cli-help.js';
 import { requireDataDir } from './data-dir.js';
+import { gateOpenHint } from './gate-open-hint.js';
 import { cliUser } from './os-account.js';
 import { certificateFingerprint, identityPaths } from './identity.js';
 import { runUsersCommand, USERS_COMMANDS } from './users-cli.js';
@@ -42,7 +43,7 @@ async function serve(config: Config): Promise<void> {
     '',
     `  Server Certificate Fingerprint (SFP): ${formatFingerprint(server.sfp)}`,
     ...(server.nextSfp === null ? [] : [`  next SFP, announced to terminals:     ${formatFingerprint(server.nextSfp)}`]),
-    `  gate   ${server.urls.gate}   (${server.gateOpen ? 'open' : 'closed — open it with: cas gate open --minutes 60'})`,
+    `  gate   ${server.urls.gate}   (${server.gateOpen ? 'open' : `closed — open it with: ${gateOpenHint(server.urls.admin)}`})`,
     `  master ${server.urls.master}`,
     `  admin  ${server.urls.admin}   (web page; WebSocket at /admin)`,
     ...(server.metricsUrl ? [`  metrics ${server.metricsUrl}   (Prometheus, plain HTTP)`] : []),

@@ -13,10 +13,10 @@ import type { AdminClient } from '../../src/admin/admin-client.js';
 import { createSelfSignedCertificate, generateKeyPair } from '../../src/crypto/certificates.js';
 import { fingerprint } from '../../src/crypto/fingerprint.js';
 import { ok, runCli, serverCli } from '../helpers/cli.js';
-import { addOperator, connectOperator, pairRawTerminal } from '../helpers/operator.js';
+import { addOperator, connectOperator, nextTotp, pairRawTerminal } from '../helpers/operator.js';
 import { RawTerminal } from '../helpers/raw-terminal.js';
 import { freePort } from '../helpers/ports.js';
-import { allocatePorts, SERVER_CLI, startServerProcess, tempDir, type ServerProcess } from '../helpers/server-process.js';
+import { allocatePorts, CAS_CLI, SERVER_CLI, startServerProcess, tempDir, type ServerProcess } from '../helpers/server-process.js';
 
 const PASSWORD = 'correct horse battery staple\n';
 const started: ServerProcess[] = [];
@@ -193,6 +193,28 @@ describe('a TLS identity half written', () => {
     expect(renewed.sfp).not.toBe(first.sfp);
     expect(renewed.logs.some((l) => typeof l.msg === 'string' && l.msg.startsWith('a new TLS identity (--new-identity)'))).toBe(true);
   }, 90_000);
+});
+
+describe('the start-up banner', () => {
+  it('hints at opening the closed gate with a cas command that reaches this server: CAS_URL in front on another admin port', async () => {
+    const server = await start();
+    // The banner goes to stderr before the listening line goes to stdout: two pipes, read in no set order.
+    await expect.poll(() => server.output()).toContain('open it with: ');
+    const hint = /closed — open it with: (.*)\)$/m.exec(server.output())?.[1];
+    expect(hint).toBe(`CAS_URL=${server.adminUrl} cas gate open --minutes 60`);
+
+    // Copied as printed, after the login the hand pairing starts with (README), it opens this server's gate.
+    const [assignment, command, ...args] = hint!.split(' ');
+    const [name, value] = [assignment!.slice(0, assignment!.indexOf('=')), assignment!.slice(assignment!.indexOf('=') + 1)];
+    expect(command).toBe('cas');
+    const operator = await addOperator(server.dataDir, 'hinted');
+    const env = { [name]: value, CAS_USER: operator.user, CAS_FINGERPRINT: server.sfp, CAS_SESSION_DIR: tempDir('banner-cas') };
+    const loggedIn = await runCli(CAS_CLI, ['login', '--totp', (await nextTotp(operator))!], `${operator.password}\n`, env);
+    expect(loggedIn.code, loggedIn.stderr).toBe(0);
+    const opened = await runCli(CAS_CLI, args, undefined, env);
+    expect(opened.code, opened.stderr).toBe(0);
+    expect((await runCli(CAS_CLI, ['--json', 'gate', 'status'], undefined, env)).json).toMatchObject({ open: true, port: server.ports.gate });
+  });
 });
 
 describe('empty environment variables', () => {
