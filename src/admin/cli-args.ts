@@ -52,7 +52,7 @@ export function parseCli(argv: readonly string[]): CliInvocation {
     });
   } catch (err) {
     const code = errnoOf(err) ?? '';
-    if (code.startsWith('ERR_PARSE_ARGS')) throw new UsageError(optionMistake(err, [...Object.keys(GLOBAL_OPTIONS), ...Object.keys(COMMAND_OPTIONS)]));
+    if (code.startsWith('ERR_PARSE_ARGS')) throw new UsageError(optionMistake(err, [...Object.keys(GLOBAL_OPTIONS), ...optionsNear(argv)]));
     throw err;
   }
   const { values, positionals, tokens } = parsed;
@@ -69,7 +69,7 @@ export function parseCli(argv: readonly string[]): CliInvocation {
   if (!GROUPS.includes(group)) throw new UsageError(`unknown command ${JSON.stringify(group)}`);
   if (wantsHelp) return { kind: 'help', text: groupHelp(group) };
 
-  const command = COMMANDS.find((c) => c.name === group) ?? COMMANDS.find((c) => c.name === `${group} ${words[1] ?? ''}`);
+  const command = commandNamed(words);
   if (command === undefined) {
     const sub = words[1];
     throw new UsageError(`${sub === undefined ? 'missing' : `unknown ${JSON.stringify(sub)} as`} ${group} command\n${groupHelp(group)}`);
@@ -97,6 +97,20 @@ export function parseCli(argv: readonly string[]): CliInvocation {
     ...(values.totp !== undefined && { totp: totpFlag(values.totp) }),
   };
   return { kind: 'run', globals, command, args: command.toArgs(rest, commandValues), values: commandValues };
+}
+
+/** The command that `words` (the positionals, without a leading `help`) name, if any. */
+function commandNamed(words: readonly string[]): CommandSpec | undefined {
+  return COMMANDS.find((c) => c.name === words[0]) ?? COMMANDS.find((c) => c.name === `${words[0]} ${words[1] ?? ''}`);
+}
+
+/**
+ * The options a mistyped one is matched against: the named command's when the words name one, so that `gate open
+ * --vpm` is not told to mean `--vpn`, which gate open refuses; every command's otherwise.
+ */
+function optionsNear(argv: readonly string[]): readonly string[] {
+  const { positionals } = parseArgs({ args: [...argv], options: GLOBAL_OPTIONS, allowPositionals: true, strict: false });
+  return commandNamed(positionals[0] === 'help' ? positionals.slice(1) : positionals)?.options ?? Object.keys(COMMAND_OPTIONS);
 }
 
 /** A code that cannot pass is a usage error here, before the password is asked for and a login attempt spent. */

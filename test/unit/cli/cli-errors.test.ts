@@ -56,6 +56,11 @@ describe('a mistyped option on the three command lines', () => {
     const cas = await casCli(['gate', 'open', '--minute', '5']);
     expect(cas.code).toBe(EXIT_USAGE);
     expect(cas.stderr).toBe('error: bad_request: unknown option --minute (did you mean --minutes?)\n(cas --help for usage)\n');
+    // Matched against the named command's options: gate open takes no --vpn, so --vpm is not said to mean it; a
+    // command that takes it is.
+    expect((await casCli(['gate', 'open', '--vpm'])).stderr).toBe('error: bad_request: unknown option --vpm\n(cas --help for usage)\n');
+    expect((await casCli(['terminals', 'create', 'ATM-1', '--vpm'])).stderr).toMatch(/^error: bad_request: unknown option --vpm \(did you mean --vpn\?\)\n/);
+    expect((await casCli(['--usr', 'bob', 'gate', 'status'])).stderr).toMatch(/^error: bad_request: unknown option --usr \(did you mean --user\?\)\n/);
     const server = await serverCli(['fingerprint', '--colon']);
     expect(server.code).toBe(EXIT_USAGE);
     expect(server.stderr).toBe('error: bad_request: unknown option --colon (did you mean --colons?)\n(pairing-server --help for usage)\n');
