@@ -15,8 +15,8 @@ import { AppError } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
 import { countRollover } from '../../src/server/rollover-count.js';
 import { logWriteFailures } from '../../src/store/commit-failures.js';
-import type { TerminalRecord } from '../../src/store/records.js';
 import { compositeKey, Store } from '../../src/store/store.js';
+import { terminalRecord } from '../helpers/actor-store.js';
 
 const mounted: string[] = [];
 const stores: Store[] = [];
@@ -35,6 +35,20 @@ function tmpfs(size: string): string | null {
 async function until(condition: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 100 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 50));
   if (!condition()) throw new Error(`still waiting for ${what}`);
+}
+
+/**
+ * Leaves 2 MiB of the store's tmpfs free, as another tenant of the disk would (no write of ours fails), and waits for the
+ * store's watch to see it low; the function returned frees the room and waits for the watch to see it again.
+ */
+async function fillDisk(dir: string, store: Store): Promise<() => Promise<void>> {
+  const filler = path.join(dir, 'filler');
+  fs.writeFileSync(filler, Buffer.alloc(Math.max(0, store.space!.free - 2 * 2 ** 20)));
+  await until(() => store.space!.low, 'the watch to see the disk almost full');
+  return async () => {
+    fs.rmSync(filler);
+    await until(() => !store.space!.low, 'the watch to see room again');
+  };
 }
 
 const probe = tmpfs('1m');
@@ -112,9 +126,7 @@ describe.skipIf(!canMount)('the store on a full disk', () => {
     expect(() => store.roomToWrite()).not.toThrow();
 
     // Another tenant of the disk leaves 2 MiB free: no write of ours has failed, yet the store stops taking them.
-    const filler = path.join(dir, 'filler');
-    fs.writeFileSync(filler, Buffer.alloc(Math.max(0, store.space!.free - 2 * 2 ** 20)));
-    await until(() => store.space!.low, 'the watch to see the disk almost full');
+    const freeDisk = await fillDisk(dir, store);
     expect(() => store.roomToWrite()).toThrow(expect.objectContaining({ code: 'storage_unavailable', status: 503, details: { retryAfter: 30 } }) as Error);
     // Five flushes while low: the refused batches are kept together (holdFailed), and every nonce stays answered for.
     const nowSec = Math.floor(Date.now() / 1000);
@@ -128,8 +140,7 @@ describe.skipIf(!canMount)('the store on a full disk', () => {
       expect(writeBehind.pendingExpiry('LOW-1', nonce)).toBe(nowSec + 600);
     }
 
-    fs.rmSync(filler);
-    await until(() => !store.space!.low, 'the watch to see room again');
+    await freeDisk();
     expect(() => store.roomToWrite()).not.toThrow();
     expect(await writeBehind.written()).toBe(true);
     for (const nonce of held.flat()) expect(store.nonces.expiryOf('LOW-1', nonce, nowSec)).toBe(nowSec + 600);
@@ -141,28 +152,21 @@ describe.skipIf(!canMount)('the store on a full disk', () => {
     const store = Store.open(dir, { minFreeBytes: 4 * 2 ** 20 });
     stores.push(store);
     const writeBehind = new WriteBehind(store, createLogger({ level: 'silent', pretty: false }), 3_600_000);
-    const terminal = (createdAt: number, tfp: string | null): TerminalRecord => ({
-      serial: 'SEEN-1', name: '', location: '', contact: '', vpn: false, createdAt, createdBy: 'alice',
-      tfp, certDer: null, pairedAt: tfp === null ? null : createdAt, pairedBy: tfp === null ? null : 'alice', lastSeenAt: null,
-    });
     const start = Date.now();
-    const first = terminal(start - 60_000, null);
+    const first = terminalRecord('SEEN-1', { createdAt: start - 60_000 });
     await store.atomically(() => store.putTerminalSync(first));
     // A call's nonce and its last-seen time, as the actor queues them.
     writeBehind.nonce('SEEN-1', 'seen-call', Math.floor(start / 1000), Math.floor(start / 1000) + 600);
     writeBehind.lastSeen('SEEN-1', start);
 
-    const filler = path.join(dir, 'filler');
-    fs.writeFileSync(filler, Buffer.alloc(Math.max(0, store.space!.free - 2 * 2 ** 20)));
-    await until(() => store.space!.low, 'the watch to see the disk almost full');
+    const freeDisk = await fillDisk(dir, store);
     // What the delete waits for (operator-decisions.ts) is refused; an operator's writes still use the room left.
     expect(await writeBehind.written()).toBe(false);
     await store.atomically(() => store.deleteTerminalSync(first));
-    const again = terminal(start + 1_000, 'ef'.repeat(32));
+    const again = terminalRecord('SEEN-1', { createdAt: start + 1_000, tfp: 'ef'.repeat(32), pairedAt: start + 1_000, pairedBy: 'alice' });
     await store.atomically(() => store.putTerminalSync(again));
 
-    fs.rmSync(filler);
-    await until(() => !store.space!.low, 'the watch to see room again');
+    await freeDisk();
     expect(await writeBehind.written()).toBe(true);
     expect(store.lastSeen.get('SEEN-1')).toBeUndefined();
     expect(await countRollover(store, start, () => false)).toEqual({ seen: 0, paired: 1 });
@@ -178,14 +182,9 @@ describe.skipIf(!canMount)('the store on a full disk', () => {
     const nowSec = Math.floor(start / 1000);
     // Last-seen times are written only onto a terminal created before them (store.seenAsCreated).
     for (const serial of ['HELD-A', 'HELD-B', 'HELD-C']) {
-      await store.atomically(() => store.putTerminalSync({
-        serial, name: '', location: '', contact: '', vpn: false, createdAt: start - 60_000, createdBy: 'alice',
-        tfp: null, certDer: null, pairedAt: null, pairedBy: null, lastSeenAt: null,
-      }));
+      await store.atomically(() => store.putTerminalSync(terminalRecord(serial, { createdAt: start - 60_000 })));
     }
-    const filler = path.join(dir, 'filler');
-    fs.writeFileSync(filler, Buffer.alloc(Math.max(0, store.space!.free - 2 * 2 ** 20)));
-    await until(() => store.space!.low, 'the watch to see the disk almost full');
+    const freeDisk = await fillDisk(dir, store);
 
     // A batch of a last-seen time and no nonce; then a call whose nonce expires while the disk is still full.
     writeBehind.lastSeen('HELD-A', start);
@@ -203,8 +202,7 @@ describe.skipIf(!canMount)('the store on a full disk', () => {
     expect(await writeBehind.written()).toBe(false);
     expect(store.lastSeen.get('HELD-A')).toBeUndefined();
 
-    fs.rmSync(filler);
-    await until(() => !store.space!.low, 'the watch to see room again');
+    await freeDisk();
     expect(await writeBehind.written()).toBe(true);
     expect(['HELD-A', 'HELD-B', 'HELD-C'].map((serial) => store.lastSeen.get(serial))).toEqual([start, start + 2, start + 3]);
     expect(store.nonces.expiryOf('HELD-C', 'live', nowSec)).toBe(nowSec + 600);
