@@ -54,3 +54,14 @@ export async function freePort(): Promise<number> {
   }
   return kernelPort();
 }
+
+/** Whether something accepts a TCP connection on loopback `port` now (a gate listening, say). */
+export function acceptsTcp(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
+}

@@ -4,25 +4,17 @@
  * (the nonces of its last calls are kept, so those calls cannot be replayed after the restart). Real server, real TLS.
  */
 import https from 'node:https';
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AdminClient } from '../../src/admin/admin-client.js';
 import type { GateStatus } from '../../src/protocol/types.js';
 import { addOperator, connectOperator, pairRawTerminal, type TestOperator } from '../helpers/operator.js';
 import { RawTerminal } from '../helpers/raw-terminal.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { acceptsTcp } from '../helpers/ports.js';
 
 let server: ServerProcess;
 let aliceOp: TestOperator;
 let alice: AdminClient;
-
-const acceptsTcp = (port: number): Promise<boolean> => new Promise((resolve) => {
-  const socket = net.connect(port, '127.0.0.1', () => {
-    socket.destroy();
-    resolve(true);
-  });
-  socket.on('error', () => resolve(false));
-});
 
 beforeAll(async () => {
   server = await startServerProcess({ extraArgs: ['--threads', '2'], env: { PAIRING_TEST_HOOKS: '1' } });

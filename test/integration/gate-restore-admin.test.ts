@@ -13,14 +13,7 @@ import type { GateStatus } from '../../src/protocol/types.js';
 import { serverCli } from '../helpers/cli.js';
 import { addOperator, connectOperator } from '../helpers/operator.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
-
-const acceptsTcp = (port: number): Promise<boolean> => new Promise((resolve) => {
-  const socket = net.connect(port, '127.0.0.1', () => {
-    socket.destroy();
-    resolve(true);
-  });
-  socket.on('error', () => resolve(false));
-});
+import { acceptsTcp } from '../helpers/ports.js';
 
 /**
  * The admin port's first connection, as the client saw it: when its TCP handshake came, and whether the gate's port took

@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { GateWindow, type GateListener } from '../../../src/net/gate-window.js';
 import { createLogger } from '../../../src/logger.js';
 import { openTempStore } from '../../helpers/actor-store.js';
+import { acceptsTcp } from '../../helpers/ports.js';
 
 /** One loopback listener, as every front thread's gate socket is to a terminal. */
 class TcpGate implements GateListener {
@@ -30,14 +31,6 @@ class TcpGate implements GateListener {
     return new Promise((resolve) => (server ? server.close(() => resolve()) : resolve()));
   }
 }
-
-const acceptsTcp = (port: number): Promise<boolean> => new Promise((resolve) => {
-  const socket = net.connect(port, '127.0.0.1', () => {
-    socket.destroy();
-    resolve(true);
-  });
-  socket.on('error', () => resolve(false));
-});
 
 const temp = openTempStore('gate-window');
 
