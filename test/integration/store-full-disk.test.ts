@@ -37,6 +37,14 @@ async function until(condition: () => boolean, what: string): Promise<void> {
   if (!condition()) throw new Error(`still waiting for ${what}`);
 }
 
+/** A store on a fresh 8 MiB tmpfs that keeps 4 MiB free, and its write-behind, flushed by hand (its timer is an hour). */
+function smallDisk(): { dir: string; store: Store; writeBehind: WriteBehind } {
+  const dir = tmpfs('8m')!;
+  const store = Store.open(dir, { minFreeBytes: 4 * 2 ** 20 });
+  stores.push(store);
+  return { dir, store, writeBehind: new WriteBehind(store, createLogger({ level: 'silent', pretty: false }), 3_600_000) };
+}
+
 /**
  * Leaves 2 MiB of the store's tmpfs free, as another tenant of the disk would (no write of ours fails), and waits for the
  * store's watch to see it low; the function returned frees the room and waits for the watch to see it again.
@@ -118,11 +126,7 @@ describe.skipIf(!canMount)('the store on a full disk', () => {
   }, 60_000);
 
   it('refuses cash-event writes and holds nonces while less than the minimum is free, and takes them again once there is room', async () => {
-    const dir = tmpfs('8m')!;
-    const store = Store.open(dir, { minFreeBytes: 4 * 2 ** 20 });
-    stores.push(store);
-    const log = createLogger({ level: 'info', pretty: false }, { write: () => undefined });
-    const writeBehind = new WriteBehind(store, log, 3_600_000);
+    const { dir, store, writeBehind } = smallDisk();
     expect(() => store.roomToWrite()).not.toThrow();
 
     // Another tenant of the disk leaves 2 MiB free: no write of ours has failed, yet the store stops taking them.
@@ -148,10 +152,7 @@ describe.skipIf(!canMount)('the store on a full disk', () => {
   }, 60_000);
 
   it('does not write a last-seen time it held while the disk was full back after the delete, onto a terminal created again under the serial', async () => {
-    const dir = tmpfs('8m')!;
-    const store = Store.open(dir, { minFreeBytes: 4 * 2 ** 20 });
-    stores.push(store);
-    const writeBehind = new WriteBehind(store, createLogger({ level: 'silent', pretty: false }), 3_600_000);
+    const { dir, store, writeBehind } = smallDisk();
     const start = Date.now();
     const first = terminalRecord('SEEN-1', { createdAt: start - 60_000 });
     await store.atomically(() => store.putTerminalSync(first));
@@ -174,10 +175,7 @@ describe.skipIf(!canMount)('the store on a full disk', () => {
   }, 60_000);
 
   it('writes the last-seen times it held while the disk was full once there is room, also those of calls whose nonces expired meanwhile', async () => {
-    const dir = tmpfs('8m')!;
-    const store = Store.open(dir, { minFreeBytes: 4 * 2 ** 20 });
-    stores.push(store);
-    const writeBehind = new WriteBehind(store, createLogger({ level: 'silent', pretty: false }), 3_600_000);
+    const { dir, store, writeBehind } = smallDisk();
     const start = Date.now();
     const nowSec = Math.floor(start / 1000);
     // Last-seen times are written only onto a terminal created before them (store.seenAsCreated).
