@@ -157,7 +157,7 @@ prints (once) in an authenticator app. Audited, refusals included.
 
 Options:
   --password-stdin    read the password from standard input (required; typed at a
-                      terminal, after a prompt and not shown)
+                      terminal: after a prompt, not shown, and asked twice)
   --no-2fa            no TOTP yet: the operator can look but not approve until they
                       enrol it themselves with the enrolment code this prints once
                       (cas totp enroll --code CODE; a week, 5 tries): hand it over
@@ -275,7 +275,7 @@ runs. Audited, refusals included (never the password).
 
 Options:
   --password-stdin    read the password from standard input (required; typed at a
-                      terminal, after a prompt and not shown)
+                      terminal: after a prompt, not shown, and asked twice)
   --json              {user, sessionsEnded} as JSON
 ${DATA_DIR}
 

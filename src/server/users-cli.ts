@@ -76,7 +76,7 @@ function printSecret(created: CreatedOperator, role: OperatorRole): void {
 }
 
 /**
- * The first line of stdin; typed at a terminal, read without echo after a prompt, as cas and terminal read theirs: a
+ * The first line of stdin; typed at a terminal, read twice without echo after a prompt, as cas and terminal read theirs: a
  * password run in by hand was otherwise shown on the screen and left in its scrollback.
  */
 async function readPassword(command: UsersCommand, name: string): Promise<string> {
@@ -90,6 +90,10 @@ async function readPassword(command: UsersCommand, name: string): Promise<string
   if (typed === null) throw new UsageError('cancelled; nothing was changed', command);
   // Enter alone at the prompt: the person is at a terminal already, and advice to pipe the password in would mislead.
   if (typed === '') throw new UsageError('no password typed; nothing was changed', command);
+  // Typed blind, once, a slip would be a password nobody knows (for `users add`, an account only `users passwd` can open).
+  const again = await readHidden(process.stdin, `password for ${name} again: `, process.stderr);
+  if (again === null) throw new UsageError('cancelled; nothing was changed', command);
+  if (again !== typed) throw new UsageError('the two passwords typed differ; nothing was changed', command);
   return typed;
 }
 

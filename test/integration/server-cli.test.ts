@@ -348,25 +348,34 @@ describe('help and errors', () => {
 
 describe('a password typed at a terminal', () => {
   /**
-   * Runs `pairing-server ARGS` on a pseudo-terminal through script(1), as an administrator's shell would, types `line`
-   * and Enter once the prompt shows, and answers what the screen showed.
+   * Runs `pairing-server ARGS` on a pseudo-terminal through script(1), as an administrator's shell would, types each
+   * step's line and Enter once its prompt shows, and answers what the screen showed.
    */
-  async function typedAtTerminal(args: string, prompt: string, line: string): Promise<string> {
+  async function typedAtTerminal(args: string, steps: [prompt: string, line: string][]): Promise<string> {
     const child = spawn('script', ['-qfc', `${process.execPath} ${SERVER_CLI} ${args}`, '/dev/null'], { stdio: 'pipe' });
     let screen = '';
     child.stdout.on('data', (chunk: Buffer) => (screen += chunk.toString('utf8')));
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    // Typed only after the prompt: before it, the terminal would still echo (its raw mode is set with the prompt).
-    for (const deadline = Date.now() + 20_000; !screen.includes(prompt) && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 50));
-    child.stdin.write(`${line}\r`);
+    let shown = 0;
+    for (const [prompt, line] of steps) {
+      // Typed only after its prompt: before it, the terminal would still echo (its raw mode is set with the prompt).
+      const waitFrom = shown;
+      for (const deadline = Date.now() + 20_000; !screen.includes(prompt, waitFrom) && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 50));
+      shown = screen.indexOf(prompt, waitFrom) + prompt.length;
+      child.stdin.write(`${line}\r`);
+    }
     await exited;
     return screen;
   }
 
-  it('is read without echo after a prompt, and is the password the operator logs in with', async () => {
+  const listed = async (dataDir: string): Promise<string[]> =>
+    (ok(await serverCli(['users', 'list', '--json', '--data-dir', dataDir])) as { user: string }[]).map((u) => u.user);
+
+  it('is read twice without echo after a prompt, and is the password the operator logs in with', async () => {
     const server = await start();
     const password = 'typed by hand at a terminal';
-    const screen = await typedAtTerminal(`users add dora --password-stdin --data-dir ${server.dataDir}`, 'password for dora (not shown): ', password);
+    const screen = await typedAtTerminal(`users add dora --password-stdin --data-dir ${server.dataDir}`,
+      [['password for dora (not shown): ', password], ['password for dora again: ', password]]);
     expect(screen).toContain('operator dora created');
     expect(screen).not.toContain(password);
     const totpSecret = /secret=([A-Z2-7]+)/.exec(screen)?.[1] ?? null;
@@ -376,11 +385,20 @@ describe('a password typed at a terminal', () => {
 
   it('is refused when Enter alone was typed, as no password typed (not as a pipe forgotten), and nothing is created', async () => {
     const server = await start();
-    const screen = await typedAtTerminal(`users add erin --password-stdin --data-dir ${server.dataDir}`, 'password for erin (not shown): ', '');
+    const screen = await typedAtTerminal(`users add erin --password-stdin --data-dir ${server.dataDir}`, [['password for erin (not shown): ', '']]);
     expect(screen).toContain('error: bad_request: no password typed; nothing was changed');
     expect(screen).not.toContain('pipe it in');
-    const list = ok(await serverCli(['users', 'list', '--json', '--data-dir', server.dataDir])) as { user: string }[];
-    expect(list.map((u) => u.user)).not.toContain('erin');
+    expect(screen).not.toContain('again: ');
+    expect(await listed(server.dataDir)).not.toContain('erin');
+  }, 60_000);
+
+  it('is refused when the second line typed differs from the first, and nothing is created', async () => {
+    const server = await start();
+    const screen = await typedAtTerminal(`users add fay --password-stdin --data-dir ${server.dataDir}`,
+      [['password for fay (not shown): ', 'a password typed by hand'], ['password for fay again: ', 'a password typed by hanf']]);
+    expect(screen).toContain('error: bad_request: the two passwords typed differ; nothing was changed');
+    expect(screen).not.toContain('a password typed');
+    expect(await listed(server.dataDir)).not.toContain('fay');
   }, 60_000);
 });
 
