@@ -238,8 +238,7 @@ export class WriteBehind {
     // check is a read before an asynchronous put, not one transaction with it: lmdb runs a transaction's callback on the
     // event loop, a batch's all at once (2,500 reads and puts held it 12-59 ms). A delete committed between the read
     // and the put leaves a time of no terminal, which a create of the serial removes (ops.ts). A put that commits after
-    // that create as well leaves a time older than the new terminal: lastSeenAt ignores it, but countRollover reads the
-    // table as it is and would count that terminal as seen (a delete and a create within one flush: not guarded).
+    // that create as well leaves a time older than the new terminal: lastSeenAt and countRollover ignore it.
     for (let i = 0; i < batch.seen.size; i++) {
       const serial = batch.seen.serial(i);
       const at = batch.seen.at(i);

@@ -15,7 +15,8 @@ export interface RolloverCount {
  * Reads the terminals' search entries, which say whether each is paired (terminal-search.ts), and the last-seen time of
  * each paired one. A last-seen time alone is no answer: the table keeps one for a terminal unpaired since (the terminals
  * list shows it, for finding the machine), and an unpaired terminal has no pairing for the switch to keep: pairing it
- * again is someone's work at the terminal whatever its pin. A deleted terminal's time goes with it (Store.deleteTerminalSync).
+ * again is someone's work at the terminal whatever its pin. A deleted terminal's time goes with it (Store.deleteTerminalSync),
+ * unless a write-behind put committed after the delete: one from before the terminal was created is not counted.
  * `stop()` true ends the read at the next entry.
  */
 export async function countRollover(store: Store, announcedSince: number, stop: () => boolean): Promise<RolloverCount> {
@@ -24,7 +25,10 @@ export async function countRollover(store: Store, announcedSince: number, stop: 
     if (stop()) return false;
     if (!paired) return true;
     count.paired++;
-    if ((store.lastSeen.get(serial) ?? -Infinity) >= announcedSince) count.seen++;
+    const seen = store.lastSeen.get(serial);
+    // A time from before the terminal was created is a deleted namesake's (Store.lastSeenAt). The record is read only
+    // for a terminal the count would take as seen.
+    if (seen !== undefined && seen >= announcedSince && store.seenAsCreated(serial, seen)) count.seen++;
     return true;
   });
   return count;

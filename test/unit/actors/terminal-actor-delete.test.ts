@@ -90,12 +90,19 @@ describe('terminals.delete and the last-seen time', () => {
     expect(await countRollover(store, seenAt, () => false)).toEqual({ seen: 1, paired: 1 });
   });
 
-  it('ignores a last-seen time from before the terminal was created (one written behind after a delete)', async () => {
-    const created = terminal(clock);
+  it('ignores a last-seen time from before the terminal was created (one written behind after a delete), as does the rollover count', async () => {
+    // Paired, so that the rollover counts it; the announcement began before the namesake's time. Counted beside what the
+    // earlier tests left in the store.
+    const serial = 'ATM-DEL3';
+    const announcedSince = clock - 10_000;
+    const before = await countRollover(store, announcedSince, () => false);
+    const created = terminalRecord(serial, { createdAt: clock, tfp: 'ef'.repeat(32), pairedAt: clock, pairedBy: 'alice' });
     await store.atomically(() => store.putTerminalSync(created));
-    await store.durable(store.lastSeen.put(SERIAL, clock - 1));
+    await store.durable(store.lastSeen.put(serial, clock - 1));
     expect(store.lastSeenAt(created)).toBeNull();
-    await store.durable(store.lastSeen.put(SERIAL, clock + 5));
+    expect(await countRollover(store, announcedSince, () => false)).toEqual({ seen: before.seen, paired: before.paired + 1 });
+    await store.durable(store.lastSeen.put(serial, clock + 5));
     expect(store.lastSeenAt(created)).toBe(clock + 5);
+    expect(await countRollover(store, announcedSince, () => false)).toEqual({ seen: before.seen + 1, paired: before.paired + 1 });
   });
 });
