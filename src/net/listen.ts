@@ -38,8 +38,9 @@ export function listen(app: TemplatedApp, host: string, port: number, name: stri
 export function assertPortFree(host: string, port: number, name: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const probe = net.createServer();
-    // What to do, in the message: on a shared machine the default ports are often another server's.
-    const inUse = `port in use): another program holds it (ss -ltnp 'sport = :${port}'); stop it, or give the ${name} service another port with --${name}-port`;
+    // What to do, in the message: on a shared machine the default ports are often another server's. Said as the server's
+    // flag: gate.open's refusal carries it to operators (cas gate open, the page), who pass it on to whoever runs the server.
+    const inUse = `port in use): another program holds it (ss -ltnp 'sport = :${port}'); stop it, or move the ${name} service to another port (the server's --${name}-port)`;
     probe.once('error', (error: NodeJS.ErrnoException) =>
       reject(new AppError('conflict', `${name}: cannot listen on ${host}:${port} (${error.code === 'EADDRINUSE' ? inUse : `${error.code})`}`)));
     probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve()));

@@ -62,7 +62,7 @@ describe('the gate port taken by another program', () => {
     await expect(failure).rejects.toMatchObject({ code: 'conflict' });
     await expect(failure).rejects.toThrow(`cannot listen on 127.0.0.1:${ports.gate} (port in use)`);
     // The message says what to do, not only what went wrong.
-    await expect(failure).rejects.toThrow(`another program holds it (ss -ltnp 'sport = :${ports.gate}'); stop it, or give the gate service another port with --gate-port`);
+    await expect(failure).rejects.toThrow(`another program holds it (ss -ltnp 'sport = :${ports.gate}'); stop it, or move the gate service to another port (the server's --gate-port)`);
     expect((await admin.request<GateStatus>('gate.status')).open).toBe(false);
     // Nothing stored: with the port free again, a restart leaves the gate closed.
     await freePort();

@@ -401,7 +401,7 @@ describe('--metrics-port', () => {
       const taken = await serve(dataDir, ['--metrics-port', String(held)]);
       expect(taken.code).toBe(1);
       expect(taken.stderr).toMatch(new RegExp(`^error: conflict: metrics: cannot listen on 127\\.0\\.0\\.1:${held} \\(port in use\\)`));
-      expect(taken.stderr).toContain('stop it, or give the metrics service another port with --metrics-port');
+      expect(taken.stderr).toContain("stop it, or move the metrics service to another port (the server's --metrics-port)");
     } finally {
       holder.close();
     }
