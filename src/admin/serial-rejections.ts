@@ -59,7 +59,10 @@ export function serialRejectionOutcome(result: unknown): Record<string, unknown>
 
 /**
  * Rejects them one decision at a time. A request decided meanwhile (approved, rejected, expired: the decision says
- * `invalid_state`) is left as it is; any other failure (the store cannot write) stops here and is the op's.
+ * `invalid_state`) or gone meanwhile (`not_found`: its key committed anew, which replaces it with a request still
+ * waiting for its reveal, or the terminal was deleted, which rejected it) is left as it is; any other failure (the store
+ * cannot write) stops here and is the op's. Before, a key whose request was listed could commit again while the op ran:
+ * the op stopped at `not_found`, audited as refused, with the requests before it already rejected.
  */
 export async function rejectWaiting(ctx: OpsContext, serial: string, user: string, only?: readonly string[]): Promise<SerialRejection> {
   const rejected: PairingView[] = [];
@@ -67,7 +70,7 @@ export async function rejectWaiting(ctx: OpsContext, serial: string, user: strin
     try {
       rejected.push(await ctx.router.decide({ type: 'reject', serial, requestId: record.requestId, user }) as PairingView);
     } catch (error) {
-      if (!(error instanceof AppError && error.code === 'invalid_state')) throw error;
+      if (!(error instanceof AppError && (error.code === 'invalid_state' || error.code === 'not_found'))) throw error;
     }
   }
   return { serial, rejected };

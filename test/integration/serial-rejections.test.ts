@@ -4,14 +4,18 @@
  * audited with their TFPs, while the terminal paired with that serial and another serial's request are untouched;
  * without a terminal to ask on, cas refuses unless --yes; and it says so when nothing waits.
  */
+import crypto from 'node:crypto';
+import https from 'node:https';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_PENDING_PER_SERIAL } from '../../src/actors/pairing-flow.js';
 import type { AdminClient } from '../../src/admin/admin-client.js';
 import { runCli } from '../../src/admin/cli.js';
 import { formatFingerprint } from '../../src/crypto/fingerprint.js';
+import { commitmentOf } from '../../src/crypto/pairing-code.js';
 import type { AuditEntry, PairingView, TerminalView } from '../../src/protocol/types.js';
 import { casCli, ok } from '../helpers/cli.js';
-import { addOperator, casSession, connectOperator, nextTotp, pairRawTerminal, type Cas } from '../helpers/operator.js';
+import { addOperator, casSession, connectOperator, nextPush, nextTotp, pairRawTerminal, type Cas } from '../helpers/operator.js';
 import { RawTerminal } from '../helpers/raw-terminal.js';
 import { startServerProcess, tempDir, type ServerProcess } from '../helpers/server-process.js';
 
@@ -209,4 +213,49 @@ describe('pairing.reject {serial} while keys keep asking', () => {
     // The window was hit: without it this test would not say anything.
     expect(raced).toBeGreaterThan(0);
   }, 60_000);
+});
+
+describe('pairing.reject {serial} while a key it listed asks anew', () => {
+  it('leaves the request its key replaced meanwhile, rejects the others, and its entry says so', async () => {
+    // Between the op's listing and that request's turn, its key commits again (a new nonce): the listed request is gone.
+    // Before, the op stopped there with `not_found`, audited as refused, with the requests before it already rejected.
+    await alice.request('subscribe', { topics: ['pairing'] });
+    let raced = 0;
+    for (let round = 0; round < 6 && raced < 2; round++) {
+      const serial = `REJ-RACE-${round}`;
+      await alice.request('terminals.create', { serial });
+      const others = Array.from({ length: MAX_PENDING_PER_SERIAL - 1 }, () => RawTerminal.create(serial));
+      for (const other of others) await other.requestPairing(server.gateUrl, server.sfp);
+      // Newest, so the op comes to it last.
+      const replacing = RawTerminal.create(serial);
+      const listed = await replacing.requestPairing(server.gateUrl, server.sfp);
+      const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+      try {
+        // The connection is made now: on the first rejection, the new commit goes at once.
+        expect((await replacing.gate(server.gateUrl, { requestId: listed.requestId }, { agent })).status).toBe(202);
+        const firstRejected = nextPush(alice, (p) => p.event === 'pairing.rejected' && (p.data as { request: PairingView }).request.serial === serial);
+        const op = alice.request<{ rejected: PairingView[] }>('pairing.reject', { serial }).then((value) => ({ value }), (error: unknown) => ({ error }));
+        await firstRejected;
+        const nonce = crypto.randomBytes(32);
+        const recommit = await replacing.gate(server.gateUrl, { commitment: commitmentOf(nonce) }, { agent });
+        const outcome = await op;
+        expect(outcome, 'error' in outcome ? String(outcome.error) : '').toHaveProperty('value');
+        const done = (outcome as { value: { rejected: PairingView[] } }).value;
+        const [entry] = await alice.request<AuditEntry[]>('audit.list', { action: 'pairing.reject', serial, limit: 1 });
+        expect(entry!.detail).toMatchObject({ result: 'ok', rejected: done.rejected.length });
+        // 403 pairing_rejected: the op came to the listed request before its key asked again, and rejected it.
+        if (recommit.status !== 202) continue;
+        raced++;
+        expect(done.rejected.map((r) => r.tfp).sort()).toEqual(others.map((o) => o.tfp).sort());
+        // Its new request was left as it is: revealed, it waits for an operator with its new code.
+        const reveal = await replacing.gate(server.gateUrl, { requestId: recommit.json.requestId, reveal: nonce.toString('base64') }, { agent });
+        expect(reveal.json).toMatchObject({ status: 'pending', stage: 'approval' });
+        expect((await pending(serial)).map((r) => r.tfp)).toEqual([replacing.tfp]);
+      } finally {
+        agent.destroy();
+      }
+    }
+    await alice.request('unsubscribe', { topics: ['pairing'] });
+    expect(raced).toBeGreaterThan(0);
+  }, 120_000);
 });
