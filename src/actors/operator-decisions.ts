@@ -1,7 +1,7 @@
 /** @module An operator's decisions on one terminal — approve, reject, unpair, update, delete — run in the terminal's actor, in order with its requests. */
 import { AppError } from '../errors.js';
 import { codesEqual, normalizeCode } from '../crypto/pairing-code.js';
-import { EDITABLE_TERMINAL_FIELDS, type PairingView, type TerminalEdit, type TerminalView } from '../protocol/types.js';
+import { EDITABLE_TERMINAL_FIELDS, type DeletedTerminalView, type PairingView, type TerminalEdit, type TerminalView } from '../protocol/types.js';
 import { pairingView } from '../protocol/views.js';
 import { effectiveState } from '../store/records.js';
 import type { PairingRecord, TerminalRecord } from '../store/records.js';
@@ -98,9 +98,10 @@ export class OperatorDecisions {
    * Takes an unpaired terminal out of the store, with its search entry, its place in the case-folded index (so the
    * serial can be created again) and its last-seen time; its pending requests are rejected in the same transaction,
    * so no code of it can be approved afterwards. A paired terminal must be unpaired first: one step that breaks trust
-   * is enough. Its cash events and decided requests stay: they are history, and the audit refers to them.
+   * is enough. Its cash events and decided requests stay: they are history, and the audit refers to them. The answer
+   * names the requests it rejected, with their keys, for the op's audit entry (the pairing history forgets them).
    */
-  async delete(user: string): Promise<TerminalView> {
+  async delete(user: string): Promise<DeletedTerminalView> {
     const { ctx } = this;
     const terminal = this.terminal();
     if (terminal.tfp !== null) throw new AppError('invalid_state', `terminal ${this.serial} is paired: unpair it first (cas terminals unpair, or Unpair on the web page), then delete it`);
@@ -118,7 +119,7 @@ export class OperatorDecisions {
     for (const record of rejected.filter((r) => r.stage === 'approval')) ctx.events('pairing', 'pairing.rejected', { request: pairingView(record, now, null) });
     ctx.events('terminals', 'terminal.deleted', { terminal: view, user });
     ctx.log.info({ serial: this.serial, user, rejectedRequests: rejected.length }, 'terminal deleted');
-    return view;
+    return { ...view, rejectedRequests: rejected.map(({ requestId, tfp }) => ({ requestId, tfp })) };
   }
 
   private async wrongCode(record: PairingRecord, user: string): Promise<never> {

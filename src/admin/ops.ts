@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { AppError } from '../errors.js';
 import { serialSchema } from '../protocol/schemas.js';
-import { ADMIN_TOPICS, EDITABLE_TERMINAL_FIELDS, GATE_MAX_MINUTES } from '../protocol/types.js';
+import { ADMIN_TOPICS, EDITABLE_TERMINAL_FIELDS, GATE_MAX_MINUTES, type DeletedTerminalView } from '../protocol/types.js';
 import { depositView, terminalView, unknownSerialView } from '../protocol/views.js';
 import type { TerminalRecord } from '../store/records.js';
 import { foldSerial } from '../store/store.js';
@@ -11,7 +11,7 @@ import { pairingViewOf, terminalViewOf } from '../actors/operator-views.js';
 import { listAudit, listPairing, listTerminals } from './listings.js';
 import { argText, op, type Connection, type OpSpec, type OpsContext } from './op-spec.js';
 import { beginTotpEnrolment, checkLogin, confirmTotpEnrolment, hasTwoFactor, nameTried, roleOf } from './operators.js';
-import { rejectWaiting, serialRejectionDetail, serialRejectionOutcome } from './serial-rejections.js';
+import { rejectionOutcome, rejectWaiting, serialRejectionDetail, serialRejectionOutcome } from './serial-rejections.js';
 import { VPN_OPS } from './vpn-ops.js';
 import { CASH_OPS, knownSerial } from './cash-ops.js';
 import { checkRights } from './op-rights.js';
@@ -204,6 +204,9 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
       const terminal = serial === null ? undefined : ctx.store.terminals.get(serial);
       return terminal ? { name: terminal.name, location: terminal.location, contact: terminal.contact, vpn: terminal.vpn } : {};
     },
+    // The requests its delete rejected, with their keys, as pairing.reject {serial} names them: the pairing history
+    // forgets them after its days, and the audit log is then the only record of which keys asked for the serial.
+    auditOutcome: (result) => rejectionOutcome((result as Partial<DeletedTerminalView> | null)?.rejectedRequests),
     args: serialArg,
     precondition: (ctx, _conn, { serial }) => terminalOf(ctx, serial),
     run: (ctx, conn, { serial }) => ctx.router.decide({ type: 'delete', serial, user: conn.session!.user }),

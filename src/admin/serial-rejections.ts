@@ -49,7 +49,14 @@ export function serialRejectionDetail(args: Record<string, unknown>, ctx: OpsCon
  * entry names every key whose request it refused, as one reject's entry does.
  */
 export function serialRejectionOutcome(result: unknown): Record<string, unknown> {
-  const rejected = (result as Partial<SerialRejection> | null)?.rejected;
+  return rejectionOutcome((result as Partial<SerialRejection> | null)?.rejected);
+}
+
+/**
+ * An entry's `rejected` (how many) and `tfps` (their keys, the first TFPS_IN_ENTRY) for the requests an op rejected:
+ * `pairing.reject {serial}`'s, and `terminals.delete`'s, which rejects every request of the terminal that still waits.
+ */
+export function rejectionOutcome(rejected: readonly { tfp: string }[] | undefined): Record<string, unknown> {
   if (!Array.isArray(rejected)) return {};
   return {
     rejected: rejected.length, tfps: rejected.slice(0, TFPS_IN_ENTRY).map((view) => view.tfp),

@@ -26,6 +26,14 @@ export interface TerminalView {
   pairedAt: string | null;
 }
 
+/**
+ * `terminals.delete`'s answer: the terminal as it was, and the requests its delete rejected (those still waiting, with
+ * their code or not yet), each with its key. Its audit entry names those keys: the pairing history forgets them.
+ */
+export interface DeletedTerminalView extends TerminalView {
+  rejectedRequests: { requestId: string; tfp: string }[];
+}
+
 /** What an operator may correct on a terminal after creating it (`terminals.update`); the rest is the pairing's. */
 export const EDITABLE_TERMINAL_FIELDS = ['name', 'location', 'contact'] as const;
 export type EditableTerminalField = (typeof EDITABLE_TERMINAL_FIELDS)[number];

@@ -89,6 +89,26 @@ describe('terminals.delete', () => {
     expect(again.json).toMatchObject({ error: 'unknown_serial' });
   });
 
+  it('names in its audit entry every request it rejected, with its key: the pairing history forgets them, the audit log does not', async () => {
+    await alice.request('terminals.create', { serial: 'DEL-KEYS' });
+    // One key with its code shown to operators, one that has only committed: the delete rejects both.
+    const shown = RawTerminal.create('DEL-KEYS');
+    const { requestId } = await shown.requestPairing(server.gateUrl, server.sfp);
+    const committed = RawTerminal.create('DEL-KEYS');
+    expect((await committed.gate(server.gateUrl, { commitment: Buffer.alloc(32, 9).toString('base64') })).status).toBe(202);
+    const was = await alice.request<TerminalView & { rejectedRequests: { requestId: string; tfp: string }[] }>('terminals.delete', { serial: 'DEL-KEYS' });
+    expect(was.rejectedRequests.map((r) => r.tfp).sort()).toEqual([shown.tfp, committed.tfp].sort());
+    expect(was.rejectedRequests.map((r) => r.requestId)).toContain(requestId);
+    const [entry] = await alice.request<AuditEntry[]>('audit.list', { action: 'terminals.delete', serial: 'DEL-KEYS', limit: 1 });
+    expect(entry!.detail).toMatchObject({ result: 'ok', rejected: 2 });
+    expect((entry!.detail as { tfps: string[] }).tfps.slice().sort()).toEqual([shown.tfp, committed.tfp].sort());
+    // Nothing waited: the entry says so.
+    await alice.request('terminals.create', { serial: 'DEL-NONE' });
+    expect(await alice.request<{ rejectedRequests: unknown[] }>('terminals.delete', { serial: 'DEL-NONE' })).toMatchObject({ rejectedRequests: [] });
+    const [none] = await alice.request<AuditEntry[]>('audit.list', { action: 'terminals.delete', serial: 'DEL-NONE', limit: 1 });
+    expect(none!.detail).toMatchObject({ result: 'ok', rejected: 0, tfps: [] });
+  });
+
   it('when undone with terminals.create, lets the same terminal (the same key) pair again at once', async () => {
     await alice.request('terminals.create', { serial: 'DEL-UNDO' });
     const terminal = RawTerminal.create('DEL-UNDO');
