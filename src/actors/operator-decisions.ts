@@ -1,7 +1,7 @@
 /** @module An operator's decisions on one terminal — approve, reject, unpair, update, delete — run in the terminal's actor, in order with its requests. */
 import { AppError } from '../errors.js';
 import { codesEqual, normalizeCode } from '../crypto/pairing-code.js';
-import { EDITABLE_TERMINAL_FIELDS, type DeletedTerminalView, type PairingView, type TerminalEdit, type TerminalView } from '../protocol/types.js';
+import { EDITABLE_TERMINAL_FIELDS, type DeletedTerminalView, type PairingView, type TerminalEdit, type TerminalView, type UnpairedTerminalView } from '../protocol/types.js';
 import { pairingView } from '../protocol/views.js';
 import { effectiveState } from '../store/records.js';
 import type { PairingRecord, TerminalRecord } from '../store/records.js';
@@ -55,7 +55,8 @@ export class OperatorDecisions {
     return this.decideRejected(record, user);
   }
 
-  async unpair(user: string): Promise<TerminalView> {
+  /** Answers the key it unpaired too: the op's audit entry names it (the pin read when the op arrived may be older). */
+  async unpair(user: string): Promise<UnpairedTerminalView> {
     const { ctx } = this;
     const terminal = this.terminal();
     if (terminal.tfp === null) throw new AppError('invalid_state', `terminal ${this.serial} is not paired`);
@@ -71,7 +72,7 @@ export class OperatorDecisions {
     const view = terminalViewOf(ctx.store, unpaired, ctx.now());
     ctx.events('terminals', 'terminal.unpaired', { terminal: view, tfp: terminal.tfp, user });
     ctx.log.info({ serial: this.serial, tfp: terminal.tfp, user }, 'terminal unpaired: pinned certificate forgotten');
-    return view;
+    return { ...view, unpairedTfp: terminal.tfp };
   }
 
   /**

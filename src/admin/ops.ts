@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { AppError } from '../errors.js';
 import { serialSchema } from '../protocol/schemas.js';
-import { ADMIN_TOPICS, EDITABLE_TERMINAL_FIELDS, GATE_MAX_MINUTES, type DeletedTerminalView } from '../protocol/types.js';
+import { ADMIN_TOPICS, EDITABLE_TERMINAL_FIELDS, GATE_MAX_MINUTES, type DeletedTerminalView, type UnpairedTerminalView } from '../protocol/types.js';
 import { depositView, terminalView, unknownSerialView } from '../protocol/views.js';
 import type { TerminalRecord } from '../store/records.js';
 import { foldSerial } from '../store/store.js';
@@ -190,8 +190,15 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
     // 2FA: unpairing breaks a terminal's trust until someone on site pairs it again with a phone call. With a password
     // alone, whoever had it could unpair the whole fleet in a loop.
     access: '2fa', changes: 'server', audit: true, target: (a) => argText(a, 'serial'), args: serialArg,
-    // The key whose trust ends: which key was trusted, and until when, stays on record.
+    // The key whose trust ends: which key was trusted, and until when, stays on record. Read as the op arrives for a
+    // refusal's entry; the entry of an unpair that took effect names the key the actor found pinned as it ran: an
+    // approval of another key landing in between (a second operator) made it forget that one, and the entry named the
+    // key the approval had already replaced.
     auditDetail: (a, ctx) => ({ tfp: ctx.store.terminals.get(argText(a, 'serial') ?? '')?.tfp ?? null }),
+    auditOutcome: (result) => {
+      const unpaired = (result as Partial<UnpairedTerminalView> | null)?.unpairedTfp;
+      return typeof unpaired === 'string' ? { tfp: unpaired } : {};
+    },
     precondition: (ctx, _conn, { serial }) => terminalOf(ctx, serial),
     run: (ctx, conn, { serial }) => ctx.router.decide({ type: 'unpair', serial, user: conn.session!.user }),
   }),

@@ -27,6 +27,14 @@ export interface TerminalView {
 }
 
 /**
+ * `terminals.unpair`'s answer: the terminal as it is now (unpaired), and the TFP whose trust the unpair ended, as the
+ * actor found it pinned when it ran (an approval of another key may have landed since the op arrived).
+ */
+export interface UnpairedTerminalView extends TerminalView {
+  unpairedTfp: string;
+}
+
+/**
  * `terminals.delete`'s answer: the terminal as it was, and the requests its delete rejected (those still waiting, with
  * their code or not yet), each with its key. Its audit entry names those keys: the pairing history forgets them.
  */

@@ -454,6 +454,40 @@ describe('operator approval rules', () => {
   });
 });
 
+describe('an unpair racing an approval of another key', () => {
+  it('names in its audit entry the key whose trust it ended, not the one pinned when the op arrived', async () => {
+    // Two operators at once: one approves a new key for the serial (a replaced terminal), the other unpairs it. When the
+    // approval lands between the unpair's arrival and its run, the unpair forgets the new key. Before, its entry named
+    // the key pinned when it arrived, whose trust the approval had already ended: the log read as if the new key stayed.
+    const carol = await connectOperator(server, await addOperator(server.dataDir, 'carol'));
+    let raced = 0;
+    try {
+      for (let round = 0; round < 12 && raced < 2; round++) {
+        const first = RawTerminal.create(`RACE-UNPAIR-${round}`);
+        await alice.request('terminals.create', { serial: first.serial });
+        await pair(first);
+        const second = RawTerminal.create(first.serial);
+        const { requestId, code } = await second.requestPairing(server.gateUrl, server.sfp);
+        const both = await Promise.allSettled([
+          alice.request('pairing.approve', { requestId, code }),
+          carol.request('terminals.unpair', { serial: first.serial }),
+        ]);
+        expect(both.map((outcome) => outcome.status)).toEqual(['fulfilled', 'fulfilled']);
+        // Paired with the second key: the unpair ran first and forgot the first. Unpaired: it ran last and forgot the second.
+        const { tfp } = await alice.request<{ tfp: string | null }>('terminals.get', { serial: first.serial });
+        const forgotten = tfp === null ? second.tfp : first.tfp;
+        if (tfp !== null) expect(tfp).toBe(second.tfp);
+        const [entry] = await alice.request<{ detail?: Record<string, unknown> }[]>('audit.list', { action: 'terminals.unpair', serial: first.serial, limit: 1 });
+        expect(entry!.detail).toMatchObject({ result: 'ok', tfp: forgotten });
+        if (forgotten === second.tfp) raced++;
+      }
+    } finally {
+      await carol.close();
+    }
+    expect(raced).toBeGreaterThan(0);
+  }, 120_000);
+});
+
 describe('pairing requests of one serial', () => {
   it(`are capped at ${MAX_PENDING_PER_SERIAL} waiting from distinct keys, and a decision makes room`, async () => {
     await alice.request('terminals.create', { serial: 'CAP-001' });
