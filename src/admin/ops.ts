@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { AppError } from '../errors.js';
 import { serialSchema } from '../protocol/schemas.js';
-import { ADMIN_TOPICS, EDITABLE_TERMINAL_FIELDS, GATE_MAX_MINUTES, type DeletedTerminalView, type UnpairedTerminalView } from '../protocol/types.js';
+import { ADMIN_TOPICS, EDITABLE_TERMINAL_FIELDS, GATE_DEFAULT_MINUTES, GATE_MAX_MINUTES, type DeletedTerminalView, type GateStatus, type UnpairedTerminalView } from '../protocol/types.js';
 import { depositView, terminalView, unknownSerialView } from '../protocol/views.js';
 import type { TerminalRecord } from '../store/records.js';
 import { foldSerial } from '../store/store.js';
@@ -319,8 +319,12 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
   'deposit.list': { access: 'session', changes: 'nothing', audit: false, run: (ctx) => [...ctx.store.deposits.getRange().map(({ value }) => depositView(value))] },
   'gate.status': { access: 'session', changes: 'nothing', audit: false, run: (ctx) => ctx.gate.status() },
   'gate.open': op({
-    access: 'session', changes: 'server', audit: true, auditDetail: (a) => ({ minutes: typeof a.minutes === 'number' ? a.minutes : null }),
-    args: z.object({ minutes: z.number().int().min(1).max(GATE_MAX_MINUTES).default(60) }),
+    // Who let anyone at the gate, and for how long: the minutes as the op takes them (an open without any was kept as
+    // null, the default's 60 said nowhere), and until when the gate opened.
+    access: 'session', changes: 'server', audit: true,
+    auditDetail: (a) => ({ minutes: a.minutes === undefined ? GATE_DEFAULT_MINUTES : typeof a.minutes === 'number' ? a.minutes : null }),
+    auditOutcome: (result) => ({ openUntil: (result as Partial<GateStatus> | null)?.openUntil ?? undefined }),
+    args: z.object({ minutes: z.number().int().min(1).max(GATE_MAX_MINUTES).default(GATE_DEFAULT_MINUTES) }),
     run: (ctx, _conn, { minutes }) => ctx.gate.open(minutes),
   }),
   'gate.close': { access: 'session', changes: 'server', audit: true, run: (ctx) => ctx.gate.close() },

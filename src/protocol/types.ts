@@ -205,6 +205,8 @@ export interface AdminPush {
 
 /** The longest an operator may open the gate for in one `gate.open`: a week, in minutes. */
 export const GATE_MAX_MINUTES = 7 * 24 * 60;
+/** How long `gate.open` opens the gate for when it names no `minutes`. */
+export const GATE_DEFAULT_MINUTES = 60;
 
 /** However busy, an operator's session ends this long after its login: the server's rule, which `cas` relies on too. */
 export const SESSION_MAX_AGE_SEC = 12 * 3600;

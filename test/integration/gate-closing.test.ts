@@ -27,6 +27,18 @@ afterAll(async () => {
   await server?.stop();
 });
 
+describe('opening the gate', () => {
+  it('is audited with until when it opened, the default window too: who left the gate open for anyone, and how long', async () => {
+    const before = Date.now();
+    const opened = await alice.request<GateStatus>('gate.open', {});
+    const [entry] = await alice.request<{ detail?: Record<string, unknown> }[]>('audit.list', { action: 'gate.open', limit: 1 });
+    // Before, an open without minutes (the default 60) was kept as minutes: null, and nothing said for how long.
+    expect(entry!.detail).toMatchObject({ result: 'ok', minutes: 60, openUntil: opened.openUntil });
+    expect(Date.parse(opened.openUntil!) - before).toBeGreaterThanOrEqual(60 * 60_000 - 5_000);
+    await alice.request('gate.close');
+  });
+});
+
 describe('closing the gate', () => {
   it('answers a connection kept from while it was open with gate_closed, and closes it', async () => {
     await alice.request('gate.open', { minutes: 10 });
