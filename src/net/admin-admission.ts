@@ -13,7 +13,16 @@ import type { Logger } from '../logger.js';
 import { THROTTLE_WINDOW_MS, ThrottledAttempts } from '../admin/throttled-attempts.js';
 
 /** Close codes (4000–4999 are the application's). The page reconnects by itself only after a shutdown or an eviction. */
-export const CLOSE_CODES = Object.freeze({ shuttingDown: 1001, loginDeadline: 4408, tooManyWaiting: 4503 });
+export const CLOSE_CODES = Object.freeze({ shuttingDown: 1001, loginDeadline: 4408, tooManyQueued: 4429, tooManyWaiting: 4503 });
+
+/**
+ * Requests a connection may have sent that have not started yet (a connection's ops run one at a time, in order). The
+ * bytes they hold are the bound that matters (`queuedBytes`); this one bounds the small ones. cas keeps 32 in flight
+ * when it imports terminals, and the page sends a few reads behind its resume.
+ */
+export const MAX_QUEUED_REQUESTS = 1024;
+/** Bytes of such requests a connection with a session may hold, by default: 16 requests of the largest size (64 KiB). */
+export const DEFAULT_QUEUED_BYTES = 1024 * 1024;
 
 export interface AdminConnectionLimits {
   /** A connection without a session is closed this long after it opened or lost its session (4408). */
@@ -22,6 +31,12 @@ export interface AdminConnectionLimits {
   perAddress: number;
   /** Connections without a session, from all addresses; beyond, the one waiting longest is closed (4503). */
   waiting: number;
+  /**
+   * Bytes of requests not yet started a connection with a session may hold (DEFAULT_QUEUED_BYTES); one without a session
+   * a sixteenth (a login or resume and the page's first reads are a few KiB). Beyond, or past MAX_QUEUED_REQUESTS, it is
+   * closed (4429).
+   */
+  queuedBytes?: number;
 }
 
 /** What admission needs of a connection. */
@@ -30,6 +45,12 @@ export interface AdmittedConnection {
   /** Holds a session it has not been told is over. */
   readonly authenticated: boolean;
   end(code: number, reason: string): void;
+}
+
+/** A connection as `mayQueue` sees it: what it has sent that has not started yet. */
+export interface QueuingConnection extends AdmittedConnection {
+  readonly queued: number;
+  readonly queuedBytes: number;
 }
 
 export class AdminAdmission {
@@ -71,6 +92,25 @@ export class AdminAdmission {
       this.log.warn({ remoteAddress: address, origin: origin.slice(0, 256), host: host.slice(0, 256) }, 'admin connection refused: a web page of another origin');
     }
     return '403 Forbidden';
+  }
+
+  /**
+   * Whether `conn` may queue one more request of `bytes`; if not, it is closed (4429) and its queued requests are dropped.
+   * Before, a connection could queue without bound: each request waits with its frame (up to 64 KiB) until the ones
+   * before it have run, and one without a session flooding logins (past its budget, each refused) grew the server by
+   * 270 MB in 6 s; a viewer's flooding server.status, by 900 MB in 8 s. The whole process (master and gate too) shares
+   * that memory. A client that waits for its answers never comes near the bounds.
+   */
+  mayQueue(conn: QueuingConnection, bytes: number): boolean {
+    const withSession = this.limits.queuedBytes ?? DEFAULT_QUEUED_BYTES;
+    const limit = conn.authenticated ? withSession : Math.floor(withSession / 16);
+    // One request is always let wait, whatever its size: the frame size is bounded by the channel (maxPayloadLength).
+    if (conn.queued === 0 || (conn.queued < MAX_QUEUED_REQUESTS && conn.queuedBytes + bytes <= limit)) return true;
+    if (this.refusals.note(conn.remoteAddress, 'queued requests')) {
+      this.log.warn({ remoteAddress: conn.remoteAddress, queued: conn.queued, queuedBytes: conn.queuedBytes, authenticated: conn.authenticated }, 'admin connection closed: it sent requests much faster than they are answered');
+    }
+    conn.end(CLOSE_CODES.tooManyQueued, 'too many requests waiting on this connection');
+    return false;
   }
 
   opened(conn: AdmittedConnection): void {

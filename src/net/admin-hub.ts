@@ -22,6 +22,8 @@ export class AdminConnection implements Connection {
   readonly mailbox = new Mailbox();
   /** Messages received and not yet started: dropped when the connection closes (nobody is left to answer). */
   queued = 0;
+  /** Their bytes: bounded with their number (AdminAdmission.mayQueue). */
+  queuedBytes = 0;
   /** The one terminal whose cash events this connection's `cash` subscription is about; null: every terminal's. */
   cashSerial: string | null = null;
   private socket: WebSocket<SocketData> | null = null;

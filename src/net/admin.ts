@@ -89,12 +89,17 @@ export function createAdminService(opts: {
         conn.send(JSON.stringify(errorFrame(0, new AppError('bad_request', 'send JSON text frames'))));
         return;
       }
+      // Bounded before the copy: a connection that sends faster than its ops run is closed, not queued without end.
+      const size = message.byteLength;
+      if (!admission.mayQueue(conn, size)) return;
       // MUST copy: the message ArrayBuffer is valid only until this handler returns.
       const raw = Buffer.from(message).toString('utf8');
       conn.queued++;
+      conn.queuedBytes += size;
       // One connection's requests run in order: a pipelined `subscribe` after `login` sees the session.
       void conn.mailbox.post(() => {
         conn.queued--;
+        conn.queuedBytes -= size;
         // Queued before the client went away: nobody is left to answer, and a login would still cost a hash and an audit entry.
         if (conn.closed) return;
         const op = (async () => {
