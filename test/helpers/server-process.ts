@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { packageRoot } from '../../src/package-root.js';
+import { PID_FILE } from '../../src/store/data-dir-lock.js';
 import { freePort } from './ports.js';
 
 // packageRoot, not a relative path: the soak script runs these helpers compiled, from dist/.
@@ -40,6 +41,17 @@ export function rssBytes(pid: number): number {
 
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-`));
+}
+
+/**
+ * Resolves once a server process has taken `dataDir` (its pid file is written with the data dir lock, before the store
+ * opens and hundreds of milliseconds before any port listens), or once `stopped()`. Tests that must meet a port the
+ * moment it listens spin only from then: spinning through node's own start as well burnt a core for a second or more,
+ * which the test file running beside (two at once on a 2-core CI machine) needed. A pid file left behind (a killed
+ * server) only makes the spin start at once, as before.
+ */
+export async function dataDirTaken(dataDir: string, stopped: () => boolean): Promise<void> {
+  while (!stopped() && !fs.existsSync(path.join(dataDir, PID_FILE))) await new Promise((resolve) => setTimeout(resolve, 5));
 }
 
 export async function allocatePorts(): Promise<ServerProcess['ports']> {

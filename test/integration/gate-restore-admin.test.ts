@@ -12,7 +12,7 @@ import { AdminClient } from '../../src/admin/admin-client.js';
 import type { GateStatus } from '../../src/protocol/types.js';
 import { serverCli } from '../helpers/cli.js';
 import { addOperator, connectOperator } from '../helpers/operator.js';
-import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { dataDirTaken, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { acceptsTcp } from '../helpers/ports.js';
 
 /**
@@ -20,7 +20,8 @@ import { acceptsTcp } from '../helpers/ports.js';
  * one at that moment. Only a connection whose TLS handshake then succeeds counts: the start-up's check that the port is
  * free accepts for a moment too, and speaks no TLS.
  */
-async function firstAccepted(ports: ServerProcess['ports'], stopped: () => boolean): Promise<{ at: number; gateListened: boolean } | null> {
+async function firstAccepted(ports: ServerProcess['ports'], dataDir: string, stopped: () => boolean): Promise<{ at: number; gateListened: boolean } | null> {
+  await dataDirTaken(dataDir, stopped);
   while (!stopped()) {
     const first = await new Promise<{ at: number; gateListened: boolean } | null>((resolve) => {
       const raw = net.connect(ports.admin, '127.0.0.1');
@@ -60,7 +61,7 @@ describe('the admin channel at start-up', () => {
     let stop = false;
     // Several at once: the first connection after the port listens is seen within a fraction of a millisecond.
     let seen = false;
-    const probes = Array.from({ length: 4 }, () => firstAccepted(first.ports, () => stop || seen));
+    const probes = Array.from({ length: 4 }, () => firstAccepted(first.ports, first.dataDir, () => stop || seen));
     const accepted = Promise.race(probes).then((found) => {
       seen = true;
       return found;
@@ -116,6 +117,8 @@ describe('the admin channel at start-up', () => {
     let stop = false;
     let gateAccepted = false;
     const watching = (async () => {
+      // The gate can listen only once the server holds the data dir: from then on, as often as the loop turns.
+      await dataDirTaken(first.dataDir, () => stop);
       while (!stop) {
         if (await acceptsTcp(first.ports.gate)) gateAccepted = true;
         await new Promise((resolve) => setImmediate(resolve));

@@ -13,7 +13,7 @@ import { addOperator, connectOperator, pairRawTerminal } from '../helpers/operat
 import { serverCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/ports.js';
 import { RawTerminal } from '../helpers/raw-terminal.js';
-import { allocatePorts, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { allocatePorts, dataDirTaken, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 
 interface Reply {
   status: number;
@@ -293,6 +293,7 @@ describe('at start-up', () => {
     // connection before the server logged the gate reopened.
     let stop = false;
     const firstAnswer = (async (): Promise<{ reply: Reply; connectedAt: number } | null> => {
+      await dataDirTaken(first.dataDir, () => stop);
       while (!stop) {
         let connectedAt = 0;
         try {
