@@ -99,9 +99,9 @@ describe('the cash topic', () => {
     }
     const seconds = (performance.now() - started) / 1000;
     expect(sent).toBeGreaterThan(20);
-    await expect.poll(() => total(alice), { timeout: 5_000 }).toBe(sent);
-    await expect.poll(() => total(bob), { timeout: 5_000 }).toBe(sent);
-    await expect.poll(() => total(vic), { timeout: 5_000 }).toBe(sent);
+    await expect.poll(() => total(alice)).toBe(sent);
+    await expect.poll(() => total(bob)).toBe(sent);
+    await expect.poll(() => total(vic)).toBe(sent);
     for (const client of [alice, bob, vic]) {
       const pushes = heard.get(client)!;
       expect(pushes.length).toBeGreaterThanOrEqual(2);
@@ -113,12 +113,12 @@ describe('the cash topic', () => {
     for (const { data } of heard.get(alice)!) expect(data).toEqual({ count: data.count, terminals: 1, serials: { 'CP-A': data.count } });
     for (const { data } of heard.get(bob)!) expect(data).toEqual({ count: data.count, terminals: 1, serials: { 'CP-A': data.count }, serial: 'CP-A' });
     // Carol follows CP-B: the first push she hears is of CP-B's one event, none of CP-A's.
-    const carolHears = nextPush(carol, (p) => p.event === 'cash.recorded', 5_000);
+    const carolHears = nextPush(carol, (p) => p.event === 'cash.recorded');
     const aliceFrom = heard.get(alice)!.length;
     await send('CP-B');
     expect((await carolHears).data).toEqual({ count: 1, terminals: 1, serials: { 'CP-B': 1 }, serial: 'CP-B' });
     expect(heard.get(carol)!).toHaveLength(1);
-    await expect.poll(() => total(alice, aliceFrom), { timeout: 5_000 }).toBe(1);
+    await expect.poll(() => total(alice, aliceFrom)).toBe(1);
     expect(heard.get(alice)!.at(-1)!.data.serials).toEqual({ 'CP-B': 1 });
     expect(heard.get(bob)!.every(({ data }) => data.serial === 'CP-A')).toBe(true);
   });
@@ -126,10 +126,10 @@ describe('the cash topic', () => {
   it('does not count an event sent again (a duplicate is not recorded twice)', async () => {
     const from = heard.get(alice)!.length;
     expect(await send('CP-A', undefined, 'dup-1')).toEqual({ accepted: true, duplicate: false });
-    await expect.poll(() => total(alice, from), { timeout: 5_000 }).toBe(1);
+    await expect.poll(() => total(alice, from)).toBe(1);
     expect(await send('CP-A', undefined, 'dup-1')).toEqual({ accepted: true, duplicate: true });
     await send('CP-A');
-    await expect.poll(() => heard.get(alice)!.length, { timeout: 5_000 }).toBe(from + 2);
+    await expect.poll(() => heard.get(alice)!.length).toBe(from + 2);
     expect(total(alice, from)).toBe(2);
   });
 
@@ -145,17 +145,17 @@ describe('the cash topic', () => {
       const aliceFrom = heard.get(alice)!.length;
       await send('CP-A');
       // Alice hears it in the same round of pushes as every subscriber: past it, one more frame would have come by now.
-      await expect.poll(() => total(alice, aliceFrom), { timeout: 5_000 }).toBe(1);
+      await expect.poll(() => total(alice, aliceFrom)).toBe(1);
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(heard.get(client)!).toHaveLength(0);
       // Subscribed by this session, it hears; a resume of another session on the connection drops that again.
       await client.subscribe(['cash']);
       await send('CP-A');
-      await expect.poll(() => heard.get(client)!.length, { timeout: 5_000 }).toBe(1);
+      await expect.poll(() => heard.get(client)!.length).toBe(1);
       await client.resume(daveToken);
       const again = heard.get(alice)!.length;
       await send('CP-A');
-      await expect.poll(() => heard.get(alice)!.length, { timeout: 5_000 }).toBe(again + 1);
+      await expect.poll(() => heard.get(alice)!.length).toBe(again + 1);
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(heard.get(client)!).toHaveLength(1);
     } finally {
@@ -177,7 +177,7 @@ describe('the cash topic', () => {
       await expect.poll(() => stderr, { timeout: 15_000 }).toContain('watching cash');
       await send('CP-A');
       await send('CP-B');
-      await expect.poll(() => stdout, { timeout: 5_000 }).toMatch(/^\S+ \S+ cash\.recorded serial=CP-B count=1\n$/);
+      await expect.poll(() => stdout).toMatch(/^\S+ \S+ cash\.recorded serial=CP-B count=1\n$/);
     } finally {
       watch.kill();
     }
