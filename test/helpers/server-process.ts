@@ -71,7 +71,9 @@ export async function startServerProcess(opts: { dataDir?: string; ports?: Serve
   const watchers = new Set<(entry: Record<string, unknown>) => void>();
   let raw = '';
   let pending = '';
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // 'close', not 'exit': Node may emit 'exit' while the process's last lines are still in the pipe, and tests read
+  // `logs` right after stop() (the lines of a shutdown, a summary written at the very end).
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   const listening = new Promise<Record<string, unknown>>((resolve, reject) => {
     child.stdout!.on('data', (chunk: Buffer) => {
       raw += chunk.toString();
@@ -125,7 +127,10 @@ export async function startServerProcess(opts: { dataDir?: string; ports?: Serve
     pauseOutput: () => void child.stdout!.pause(),
     resumeOutput: () => void child.stdout!.resume(),
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      if (child.exitCode !== null || child.signalCode !== null) {
+        await exited;
+        return child.exitCode;
+      }
       child.kill(signal);
       return exited;
     },
