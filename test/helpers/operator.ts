@@ -68,6 +68,21 @@ export function nextPush(client: AdminClient, predicate: (push: AdminPush) => bo
   });
 }
 
+/**
+ * `pending` (a push listened for since before the command that causes it ran) given `ms` more from now: a deadline
+ * counted from the command's return. Counted from before it, the command's own run (a CLI process, most of a second
+ * on a loaded machine) ate into a bound meant for the server.
+ */
+export function arrivesWithin<T>(pending: Promise<T>, ms: number, what: string): Promise<T> {
+  // Handled here whatever the race's outcome: a rejection after the deadline has fired is no second failure.
+  pending.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms);
+  });
+  return Promise.race([pending, deadline]).finally(() => clearTimeout(timer));
+}
+
 export type Cas = (args: string[], stdin?: string) => Promise<CliResult>;
 
 /** The real `cas` CLI, logged in once as `op` (`cas login` keeps the session in a temp dir), with --json unless `json: false`. */

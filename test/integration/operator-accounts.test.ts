@@ -10,7 +10,7 @@ import { AdminClient } from '../../src/admin/admin-client.js';
 import { totpCode } from '../../src/crypto/totp.js';
 import type { AdminPush } from '../../src/protocol/types.js';
 import { serverCli, type CliResult } from '../helpers/cli.js';
-import { addOperator, nextPush, nextTotp, type TestOperator } from '../helpers/operator.js';
+import { addOperator, arrivesWithin, nextPush, nextTotp, type TestOperator } from '../helpers/operator.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { refusalCode } from '../helpers/refusal.js';
 
@@ -48,14 +48,18 @@ async function login(server: ServerProcess, op: TestOperator, totp?: string): Pr
 const users = (server: ServerProcess, args: string[], stdin?: string): Promise<CliResult> =>
   serverCli(['users', ...args, '--data-dir', server.dataDir], stdin);
 
-/** The operator's connections are told, and their next op (one that is not audited) is refused. */
+/**
+ * The operator's connections are told, and their next op (one that is not audited) is refused. Called once the command
+ * has returned: the push is due within the running server's audit watch (a second) of it, not at the next session
+ * sweep (15 s).
+ */
 async function expectEnded(client: AdminClient, ended: Promise<AdminPush>): Promise<void> {
-  expect((await ended).data).toMatchObject({ error: 'session_expired' });
+  expect((await arrivesWithin(ended, 5_000, 'session.ended push')).data).toMatchObject({ error: 'session_expired' });
   expect(await refusalCode(client.request('gate.status', {}))).toBe('session_expired');
 }
 
-/** Within the running server's audit watch (a second), not at the next session sweep (15 s). */
-const sessionEnded = (client: AdminClient): Promise<AdminPush> => nextPush(client, (p) => p.event === 'session.ended', 5_000);
+/** Listened for before the command runs; expectEnded sets its deadline. */
+const sessionEnded = (client: AdminClient): Promise<AdminPush> => nextPush(client, (p) => p.event === 'session.ended', 60_000);
 
 const changedPush = (watcher: AdminClient, user: string, action: string): Promise<AdminPush> =>
   nextPush(watcher, (p) => p.event === 'operator.changed' && p.data.user === user && p.data.action === action);
@@ -300,7 +304,7 @@ describe('2FA enrolment (totp.confirm)', () => {
     // The other session's next op is refused before the 2FA check (before the fix it passed it: not_found), and its
     // connection was told at once.
     expect(await refusalCode(thief.request('pairing.approve', unknownRequest))).toBe('session_expired');
-    expect((await ended).data).toMatchObject({ error: 'session_expired' });
+    expect((await arrivesWithin(ended, 5_000, 'session.ended push')).data).toMatchObject({ error: 'session_expired' });
     expect(confirmed).toEqual({ has2fa: true, sessionsEnded: 1 });
     // The confirming session showed a code: it keeps its rights, now past the 2FA check (the request is unknown).
     expect(await refusalCode(own.request('pairing.approve', unknownRequest))).toBe('not_found');
