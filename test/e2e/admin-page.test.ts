@@ -368,11 +368,14 @@ describe('operator web page', () => {
     expect(await page.locator('#server-disk-low').count()).toBe(0);
     // No next certificate prepared: no rollover line.
     expect(await page.locator('#server-next-identity').count()).toBe(0);
-    // A signed master call from a terminal nobody created: within a refresh (5 s) the refused count moves by exactly one.
+    // A signed master call from a terminal nobody created: at the view's next refresh the refused count moves by exactly
+    // one. That refresh comes 5 s after the load that opened the view (measured: 5.0 s of the 8 s this once allowed), and
+    // its server.status takes its own time on a loaded machine: it gets up to three refreshes. Only the view's own
+    // timer brings it, as no push does.
     const refusedBefore = await total('Master', 1);
     const stranger = await RawTerminal.create('BT-E2E-NOBODY', 'ec').send(server.masterUrl, '/api/v1/ping', { body: '{}' });
     expect(stranger.status).toBe(401);
-    await expect.poll(() => total('Master', 1), { timeout: 8_000, interval: 250 }).toBe(refusedBefore + 1);
+    await expect.poll(() => total('Master', 1), { timeout: 15_000, interval: 250 }).toBe(refusedBefore + 1);
     await screenshot(page, 'server-threads');
   });
 
