@@ -144,9 +144,11 @@ describe('the cash topic', () => {
       await client.login(erin.user, erin.password);
       const aliceFrom = heard.get(alice)!.length;
       await send('CP-A');
-      // Alice hears it in the same round of pushes as every subscriber: past it, one more frame would have come by now.
+      // Alice hears it in the same round of pushes as every subscriber (AdminHub.deliver sends them all in one loop): a
+      // push to this connection would be on it ahead of the answer to an op sent now. A fixed 300 ms wait, before, let a
+      // push delayed by a loaded machine arrive after the check, and the test pass with the subscription kept.
       await expect.poll(() => total(alice, aliceFrom)).toBe(1);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await client.request('gate.status');
       expect(heard.get(client)!).toHaveLength(0);
       // Subscribed by this session, it hears; a resume of another session on the connection drops that again.
       await client.subscribe(['cash']);
@@ -156,7 +158,7 @@ describe('the cash topic', () => {
       const again = heard.get(alice)!.length;
       await send('CP-A');
       await expect.poll(() => heard.get(alice)!.length).toBe(again + 1);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await client.request('gate.status');
       expect(heard.get(client)!).toHaveLength(1);
     } finally {
       await client.close();
@@ -206,6 +208,8 @@ describe('unsubscribe', () => {
       // Grace hears it: an event was recorded and pushed, so frank's silence is the unsubscribe's doing.
       await expect.poll(() => total(grace, graceFrom)).toBe(1);
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, sentAt + CASH_NOTICE_MS + 500 - performance.now())));
+      // And anything already sent to frank is in before the answer to an op sent now.
+      await frank.request('gate.status');
       expect(heard.get(frank)!).toHaveLength(1);
 
       // Subscribing again hears again; unsubscribing from what the session does not hold changes nothing and says so.
