@@ -51,6 +51,24 @@ async function isLive(token: string): Promise<boolean> {
   }
 }
 
+/**
+ * Resolves once the server has logged a refused login sent now. The admin ops run one after another on the server's main
+ * thread, which logs each as it runs it: by then the line of any op that ran before (one a finished `cas` sent) is in
+ * `server.logs`, so that a check that no such line came is not made before it could have.
+ */
+async function logsCaughtUp(): Promise<void> {
+  // The line names no unknown user (it says '?(unknown user)'): counted instead.
+  const refusedLogins = (): number => server.logs.filter((l) => l.msg === 'operator action' && l.action === 'login' && l.result === 'login_failed').length;
+  const before = refusedLogins();
+  const client = await AdminClient.connect(server.adminUrl, { fingerprint: server.sfp });
+  try {
+    await expect(client.login(`nobody-${Date.now()}`, 'not a password')).rejects.toMatchObject({ code: 'login_failed' });
+  } finally {
+    await client.close();
+  }
+  await expect.poll(refusedLogins).toBeGreaterThan(before);
+}
+
 describe('cas connection errors', () => {
   it('says the path is /admin when the URL leads to the web page instead', async () => {
     const pageUrl = server.adminUrl.replace(/\/admin$/, '/');
@@ -114,6 +132,8 @@ describe('cas sessions', () => {
     const res = await cas.run(['gate', 'status']);
     expect(res.stderr).toContain('note: the session kept by cas login has ended');
     expect(fs.existsSync(file)).toBe(false);
+    // Read at once, a resume's line still on its way from the server would have passed unseen.
+    await logsCaughtUp();
     expect(server.logs.filter((l) => l.msg === 'operator action' && l.action === 'resume').length).toBe(before);
   });
 
