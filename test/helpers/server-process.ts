@@ -30,6 +30,7 @@ export interface ServerProcess {
   /** Stops reading the server's stdout, as a stalled log shipper would: once the pipe is full, its writes fail. */
   pauseOutput(): void;
   resumeOutput(): void;
+  /** Resolves with the exit code once the process has exited and its output has ended: resume a paused output first. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
