@@ -329,7 +329,7 @@ describe('operator web page', () => {
       await other.close();
     }
     // Without a click: the server tells the page, which must not go on showing a view that gets no pushes.
-    await page.locator('#login-notice', { hasText: 'session has ended' }).waitFor({ timeout: 5_000 });
+    await page.locator('#login-notice', { hasText: 'session has ended' }).waitFor({ timeout: 10_000 });
     expect(await page.isVisible('#topbar')).toBe(false);
     expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
   });
