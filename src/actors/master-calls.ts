@@ -13,14 +13,15 @@ export type MasterRoute = (typeof MASTER_ROUTES)[number];
 /**
  * A master call's answer; only a call that writes (a cash event) waits. Not an async function: the calls that answer
  * at once (ping, deposit address), most of a fleet's, are spared a promise of their own. Throws for a refused call.
+ * `tfp`: the pinned key that signed it.
  */
-export function masterCall(ctx: ActorContext, serial: string, request: TerminalRequest): HttpReply | Promise<HttpReply> {
+export function masterCall(ctx: ActorContext, serial: string, tfp: string, request: TerminalRequest): HttpReply | Promise<HttpReply> {
   const route = `${request.method} ${request.path}` as MasterRoute;
   switch (route) {
     case 'POST /api/v1/ping':
       return { status: 200, body: { serverTime: isoTime(ctx.now()) } satisfies PingReply };
     case 'POST /api/v1/cash-events':
-      return cashEvent(ctx, serial, request.body);
+      return cashEvent(ctx, serial, tfp, request.body);
     case 'GET /api/v1/deposit-address':
       return depositAddress(ctx, new URLSearchParams(request.query).get('coin'));
     default:
@@ -43,8 +44,8 @@ function isoTime(ms: number): string {
   return isoText;
 }
 
-/** Idempotent by eventId; the answer is sent only once the event is durable. */
-async function cashEvent(ctx: ActorContext, serial: string, body: Buffer): Promise<HttpReply> {
+/** Idempotent by eventId, for the key that stored it; the answer is sent only once the event is durable. */
+async function cashEvent(ctx: ActorContext, serial: string, tfp: string, body: Buffer): Promise<HttpReply> {
   const event = check(cashEventSchema, parseJson(body));
   // Banknotes are counted when inserted: a time past the accepted clock difference is a terminal's mistake, not an event.
   if (Date.parse(event.at) > ctx.now() + ctx.clockSkewSec * 1000) throw new AppError('invalid_field', `at: in the future (more than ${ctx.clockSkewSec} s ahead of the server's clock)`);
@@ -52,13 +53,19 @@ async function cashEvent(ctx: ActorContext, serial: string, body: Buffer): Promi
   // The actor runs one message at a time per serial, so this read-then-write cannot race with itself.
   const stored = ctx.store.cashEvents.get(key);
   if (stored !== undefined) {
+    // Another key of this serial stored it: the machine was factory reset or replaced since, and a firmware that counts
+    // its eventIds from 1 again would have its real banknotes answered "duplicate" and never recorded.
+    if (stored.tfp !== undefined && stored.tfp !== tfp) {
+      ctx.log.warn({ serial, eventId: event.eventId }, 'cash event id reused by another key of the terminal: refused');
+      throw new AppError('conflict', `event ${event.eventId} was already recorded from this terminal's earlier key (before a factory reset or a replacement); a new event needs a new eventId`);
+    }
     if (sameEvent(stored, event)) return { status: 200, body: { accepted: true, duplicate: true } satisfies CashEventReply };
     // "Accepted" here would tell the terminal that banknotes nobody recorded are on the books.
     ctx.log.warn({ serial, eventId: event.eventId }, 'cash event id reused with other content: refused');
     throw new AppError('conflict', `event ${event.eventId} was already recorded with other content; a new event needs a new eventId`);
   }
   ctx.store.roomToWrite();
-  const record: CashEventRecord = { serial, ...event, receivedAt: ctx.now() };
+  const record: CashEventRecord = { serial, ...event, receivedAt: ctx.now(), tfp };
   await ctx.store.atomically(() => ctx.store.putCashEventSync(record));
   // After the commit: an operator told of it finds it with cash.list.
   ctx.cashRecorded(serial);

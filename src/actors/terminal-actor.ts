@@ -78,7 +78,7 @@ export class TerminalActor implements Actor<TerminalCommand, TerminalReply> {
       throw new AppError('not_paired', NOT_PAIRED_MESSAGE);
     }
     this.touch();
-    return masterCall(this.ctx, this.serial, request);
+    return masterCall(this.ctx, this.serial, auth.tfp, request);
   }
 
   /**

@@ -55,6 +55,11 @@ export interface CashEventRecord {
   count: number;
   at: string;
   receivedAt: number;
+  /**
+   * The TFP of the key that signed it. Absent from events stored before this field (December 2026): their key is not
+   * known, and a retry of one is taken as the same terminal's.
+   */
+  tfp?: string;
 }
 
 /** A pending request past its expiry reads as expired, whether or not a sweep has rewritten it yet. */

@@ -110,6 +110,29 @@ describe('master authentication', () => {
     expect(future.json).toMatchObject({ error: 'invalid_field', message: expect.stringContaining('at: in the future') });
   });
 
+  it('refuses an eventId that the serial\'s earlier key recorded (a factory reset since) as a conflict, and records the new key\'s own', async () => {
+    const before = RawTerminal.create('AUTH-RESET', 'ec');
+    await alice.request('terminals.create', { serial: before.serial });
+    await pair(before);
+    const send = (terminal: RawTerminal, body: object) => terminal.send(server.masterUrl, '/api/v1/cash-events', { body: JSON.stringify(body) });
+    const event = { eventId: '1', currency: 'EUR', denomination: 20, count: 1, at: new Date().toISOString() };
+    expect((await send(before, event)).json).toEqual({ accepted: true, duplicate: false });
+    // Factory reset: a new key, paired once an operator unpaired the old one, and a firmware that counts eventIds from 1
+    // again. The same banknotes under the same id are new banknotes, not a retry.
+    await alice.request('terminals.unpair', { serial: before.serial });
+    const after = RawTerminal.create(before.serial, 'ec');
+    await pair(after);
+    const reused = await send(after, { ...event, at: new Date().toISOString() });
+    expect(reused.status).toBe(409);
+    expect(reused.json).toMatchObject({ error: 'conflict', message: expect.stringContaining("this terminal's earlier key") });
+    await expect.poll(() => server.logs.some((l) => l.msg === 'cash event id reused by another key of the terminal: refused' && l.serial === before.serial)).toBe(true);
+    // Its own events are recorded, and its own retries are retries.
+    expect((await send(after, { ...event, eventId: '2' })).json).toEqual({ accepted: true, duplicate: false });
+    expect((await send(after, { ...event, eventId: '2' })).json).toEqual({ accepted: true, duplicate: true });
+    const listed = (await alice.request('cash.list', { serial: before.serial })) as { events: { eventId: string }[] };
+    expect(listed.events.map((e) => e.eventId).sort()).toEqual(['1', '2']);
+  });
+
   it('hands out the deposit address whatever the case of the coin, and names the coins it knows', async () => {
     await alice.request('deposit.set', { coin: 'BTC', address: 'bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq' });
     const ask = (query: string) => paired.send(server.masterUrl, '/api/v1/deposit-address', { method: 'GET', query });

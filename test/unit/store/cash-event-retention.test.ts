@@ -31,7 +31,7 @@ afterEach(async () => {
 async function report(serial: string, eventId: string): Promise<HttpReply> {
   const body = Buffer.from(JSON.stringify({ eventId, currency: 'EUR', denomination: 20, count: 1, at: new Date(clock - 1_000).toISOString() }));
   const ctx = bench.context({ now: () => clock });
-  return masterCall(ctx, serial, { method: 'POST', path: '/api/v1/cash-events', query: '', headers: {}, body, remoteAddress: '192.0.2.1' });
+  return masterCall(ctx, serial, 'ab'.repeat(32), { method: 'POST', path: '/api/v1/cash-events', query: '', headers: {}, body, remoteAddress: '192.0.2.1' });
 }
 
 const stored = (): string[] => [...store.cashEvents.getRange()].map(({ value }) => `${value.serial}/${value.eventId}`).sort();
