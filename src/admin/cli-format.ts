@@ -53,7 +53,9 @@ export function renderResult(renderer: Renderer, result: unknown): string {
       ]);
     case 'deposit': {
       const r = itemOf(result, 'address');
-      return `deposit address for ${text(r.coin)} set to ${text(r.address)}\n`;
+      // What it replaced, so that an operator sees at once whether someone else had changed it meanwhile.
+      const replaced = typeof r.previous === 'string' ? ` (it was ${text(r.previous)})` : r.previous === null ? ' (there was none)' : '';
+      return `deposit address for ${text(r.coin)} set to ${text(r.address)}${replaced}\n`;
     }
     case 'audit':
       return table(listOf(result, 'entries'), result, [

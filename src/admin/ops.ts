@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { AppError } from '../errors.js';
 import { serialSchema } from '../protocol/schemas.js';
-import { ADMIN_TOPICS, EDITABLE_TERMINAL_FIELDS, GATE_DEFAULT_MINUTES, GATE_MAX_MINUTES, type DeletedTerminalView, type GateStatus, type UnpairedTerminalView } from '../protocol/types.js';
+import { ADMIN_TOPICS, EDITABLE_TERMINAL_FIELDS, GATE_DEFAULT_MINUTES, GATE_MAX_MINUTES, type DeletedTerminalView, type DepositSetView, type GateStatus, type UnpairedTerminalView } from '../protocol/types.js';
 import { depositView, terminalView, unknownSerialView } from '../protocol/views.js';
 import type { TerminalRecord } from '../store/records.js';
 import { foldSerial } from '../store/store.js';
@@ -302,18 +302,29 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
     // The address customers pay into is what an attacker would swap: 2FA as for an approval (a password alone is what
     // leaks), and the entry keeps the new one and the one it replaced.
     access: '2fa', changes: 'server', audit: true, target: (a) => argText(a, 'coin'),
+    // Read as the op arrives for a refusal's entry. The entry of a change names the address its own write replaced, read
+    // in that write's transaction: a second operator's deposit.set landing in between (the entry written ahead of each
+    // takes a commit) had both entries name the same address replaced.
     auditDetail: (a, ctx) => {
       const coin = argText(a, 'coin')?.toUpperCase() ?? null;
       return { address: argText(a, 'address'), previous: (coin && ctx.store.deposits.get(coin)?.address) ?? null };
+    },
+    auditOutcome: (result) => {
+      const replaced = (result as Partial<DepositSetView> | null)?.previous;
+      return replaced === undefined ? {} : { previous: replaced };
     },
     args: z.object({ coin: z.string().toUpperCase().pipe(z.enum(SUPPORTED_COINS as [string, ...string[]])), address: z.string().trim().max(128) }),
     precondition(_ctx, _conn, { coin, address }) {
       if (!isValidDepositAddress(coin, address)) throw new AppError('invalid_field', `address: not a valid ${coin} address (checksum or format; expected ${ADDRESS_FORMATS[coin]})`);
     },
-    async run(ctx, conn, { coin, address }) {
+    async run(ctx, conn, { coin, address }): Promise<DepositSetView> {
       const record = { coin, address, updatedAt: ctx.now(), updatedBy: conn.session!.user };
-      await ctx.store.durable(ctx.store.deposits.put(coin, record));
-      return depositView(record);
+      const previous = await ctx.store.atomically(() => {
+        const replaced = ctx.store.deposits.get(coin)?.address ?? null;
+        ctx.store.deposits.putSync(coin, record);
+        return replaced;
+      });
+      return { ...depositView(record), previous };
     },
   }),
   'deposit.list': { access: 'session', changes: 'nothing', audit: false, run: (ctx) => [...ctx.store.deposits.getRange().map(({ value }) => depositView(value))] },

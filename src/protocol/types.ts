@@ -106,6 +106,11 @@ export interface DepositAddressView {
   updatedBy: string;
 }
 
+/** `deposit.set`'s answer: the address as set, and the one its write replaced (null: the coin had none). */
+export interface DepositSetView extends DepositAddressView {
+  previous: string | null;
+}
+
 export interface GateStatus {
   open: boolean;
   openUntil: string | null;

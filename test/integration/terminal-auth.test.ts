@@ -143,6 +143,31 @@ describe('master authentication', () => {
     expect((await ask('coin=LTC')).json.error).toBe('not_found');
   });
 
+  it('audits two operators setting one coin at once each with the address its own write replaced', async () => {
+    const dora = await connectOperator(server, await addOperator(server.dataDir, 'dora'));
+    try {
+      const stored = async (): Promise<string | null> =>
+        ((await alice.request('deposit.list', {})) as { coin: string; address: string }[]).find((d) => d.coin === 'BTC')?.address ?? null;
+      const before = await stored();
+      const [byAlice, byDora] = ['1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2', '3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy'];
+      // Sent together: each op's entry is written ahead of it (a commit), which left both reading the same address.
+      const answers = await Promise.all([
+        alice.request('deposit.set', { coin: 'btc', address: byAlice }),
+        dora.request('deposit.set', { coin: 'btc', address: byDora }),
+      ]) as { address: string; previous: string | null }[];
+      const last = await stored();
+      const first = last === byAlice ? byDora : byAlice;
+      // The one written first replaced what was there; the one written last replaced the first.
+      expect(answers.find((a) => a.address === first)?.previous).toBe(before);
+      expect(answers.find((a) => a.address === last)?.previous).toBe(first);
+      const entries = (await alice.request('audit.list', { limit: 10 })) as { action: string; detail: { address: string; previous: string | null; result: string } }[];
+      const audited = entries.filter((e) => e.action === 'deposit.set' && e.detail.result === 'ok').slice(0, 2);
+      expect(audited.map((e) => [e.detail.address, e.detail.previous]).sort()).toEqual([[first, before], [last, first]].sort());
+    } finally {
+      await dora.close();
+    }
+  });
+
   it('refuses a tampered body (Content-Digest no longer matches) with 401', async () => {
     const reply = await paired.send(server.masterUrl, '/api/v1/cash-events', {
       body: JSON.stringify({ eventId: 'tamper-1', currency: 'USD', denomination: 20, count: 1, at: new Date().toISOString() }),
