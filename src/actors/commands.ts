@@ -8,7 +8,7 @@ export type OperatorCommand =
   | { type: 'reject'; requestId: string; user: string }
   | { type: 'unpair'; user: string }
   /** Name, location, contact: through the actor, like every other write of a terminal record. */
-  | { type: 'update'; edit: TerminalEdit; user: string }
+  | { type: 'update'; edit: TerminalEdit; user: string; seen?: TerminalEdit }
   /** An unpaired terminal leaves the store (a mistyped serial, retired hardware); its pending requests are rejected. */
   | { type: 'delete'; user: string };
 

@@ -79,9 +79,12 @@ export class OperatorDecisions {
    * Corrects name, location or contact. Here and not on the main thread: this actor also writes the record (a pin,
    * an unpair), and a read-modify-write anywhere else could lose its write or be overwritten by it.
    */
-  async update(edit: TerminalEdit, user: string): Promise<TerminalView> {
+  /** `seen`: the values the editor saw; checked here, in order with every other write of the record (staleEdit). */
+  async update(edit: TerminalEdit, user: string, seen?: TerminalEdit): Promise<TerminalView> {
     const { ctx } = this;
     const current = this.terminal();
+    const stale = staleEdit(this.serial, seen, current);
+    if (stale) throw stale;
     const changed = EDITABLE_TERMINAL_FIELDS.filter((field) => edit[field] !== undefined && edit[field] !== current[field]);
     const view = (record: TerminalRecord): TerminalView => terminalViewOf(ctx.store, record, ctx.now());
     if (changed.length === 0) return view(current); // the same values again: nothing to write or tell
@@ -163,4 +166,15 @@ export class OperatorDecisions {
     if (record.stage !== 'approval') throw new AppError('invalid_state', 'the terminal has not revealed its nonce yet: there is no code to compare');
     return { terminal, record };
   }
+}
+
+/**
+ * The refusal of an edit made on values another operator changed meanwhile, or null: a form open for minutes must not
+ * silently undo another operator's correction of the number codes are read out on. Checked as the op arrives (a refusal
+ * before its audit intent) and again by the terminal's actor as it writes: an update landing in between passed the first.
+ */
+export function staleEdit(serial: string, seen: TerminalEdit | undefined, current: TerminalRecord): AppError | null {
+  const moved = EDITABLE_TERMINAL_FIELDS.filter((field) => seen?.[field] !== undefined && seen[field] !== current[field]);
+  if (moved.length === 0) return null;
+  return new AppError('conflict', `${moved.join(' and ')} of ${serial} changed meanwhile (now ${moved.map((f) => JSON.stringify(current[f])).join(', ')}): look again before you save`);
 }

@@ -52,7 +52,7 @@ export class TerminalActor implements Actor<TerminalCommand, TerminalReply> {
       case 'unpair':
         return this.decisions.unpair(command.user).then((view) => ({ type: 'terminal', view }));
       case 'update':
-        return this.decisions.update(command.edit, command.user).then((view) => ({ type: 'terminal', view }));
+        return this.decisions.update(command.edit, command.user, command.seen).then((view) => ({ type: 'terminal', view }));
       case 'delete':
         return this.decisions.delete(command.user).then((view) => ({ type: 'terminal', view }));
       default:

@@ -7,6 +7,7 @@ import { depositView, terminalView, unknownSerialView } from '../protocol/views.
 import type { TerminalRecord } from '../store/records.js';
 import { foldSerial } from '../store/store.js';
 import { ADDRESS_FORMATS, isValidDepositAddress, SUPPORTED_COINS } from '../protocol/deposit-address.js';
+import { staleEdit } from '../actors/operator-decisions.js';
 import { pairingViewOf, terminalViewOf } from '../actors/operator-views.js';
 import { listAudit, listPairing, listTerminals } from './listings.js';
 import { argText, op, type Connection, type OpSpec, type OpsContext } from './op-spec.js';
@@ -222,16 +223,14 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
     access: 'session', changes: 'server', audit: true, target: (a) => argText(a, 'serial'), auditDetail: updateDetail, args: terminalEditArgs,
     precondition(ctx, conn, { serial, seen, ...edit }) {
       if (Object.keys(edit).length === 0) throw new AppError('invalid_field', `give at least one of ${EDITABLE_TERMINAL_FIELDS.join(', ')}`);
-      const current = terminalOf(ctx, serial);
-      // A form open for minutes must not silently undo another operator's correction of the number codes are read out on.
-      const moved = EDITABLE_TERMINAL_FIELDS.filter((field) => seen?.[field] !== undefined && seen[field] !== current[field]);
-      if (moved.length > 0) throw new AppError('conflict', `${moved.join(' and ')} of ${serial} changed meanwhile (now ${moved.map((f) => JSON.stringify(current[f])).join(', ')}): look again before you save`);
+      const stale = staleEdit(serial, seen, terminalOf(ctx, serial));
+      if (stale) throw stale;
       // The approver reads the pairing code to this number: a password alone must not redirect that call to a thief's phone.
       // Any update that names it, the same value too: compared here, it could still undo a change queued in the actor.
       if (edit.contact !== undefined && !hasTwoFactor(ctx.store, conn.session!.user)) throw contactNeeds2fa();
     },
     // Through the terminal's actor, never read-modify-write here: the actor writes the same record when it pairs or unpairs.
-    run: (ctx, conn, { serial, seen: _seen, ...edit }) => ctx.router.decide({ type: 'update', serial, edit, user: conn.session!.user }),
+    run: (ctx, conn, { serial, seen, ...edit }) => ctx.router.decide({ type: 'update', serial, edit, seen, user: conn.session!.user }),
   }),
   'pairing.list': {
     access: 'session', changes: 'nothing', audit: false,

@@ -106,6 +106,22 @@ describe('terminals.update', () => {
     await update({ serial: 'UPD-001', contact: before.contact });
   });
 
+  it('refuses the second of two edits sent together from the same values, with conflict, whichever lands first', async () => {
+    const before = await get('UPD-001');
+    // Both pass the check as they arrive (the record is as both saw it); the terminal's actor writes one, then finds the
+    // other's values moved.
+    const outcomes = await Promise.allSettled([
+      update({ serial: 'UPD-001', contact: '+1 555 0301', seen: { contact: before.contact } }),
+      watcher.request<TerminalView>('terminals.update', { serial: 'UPD-001', contact: '+1 555 0302', seen: { contact: before.contact } }),
+    ]);
+    const saved = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value.contact] : []));
+    const refused = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as { code: string; message: string }] : []));
+    expect(saved).toHaveLength(1);
+    expect(refused).toEqual([expect.objectContaining({ code: 'conflict', message: expect.stringContaining(`contact of UPD-001 changed meanwhile (now "${saved[0]}")`) })]);
+    expect((await get('UPD-001')).contact).toBe(saved[0]);
+    await update({ serial: 'UPD-001', contact: before.contact });
+  });
+
   it('creates no second terminal whose serial differs only in case', async () => {
     await expect(alice.request('terminals.create', { serial: 'upd-001' })).rejects.toMatchObject({
       code: 'already_exists', message: expect.stringContaining('terminal UPD-001 already exists, and serials that differ only in case'),
