@@ -1,7 +1,7 @@
 /** @module An operator's decisions on one terminal — approve, reject, unpair, update, delete — run in the terminal's actor, in order with its requests. */
 import { AppError } from '../errors.js';
 import { codesEqual, normalizeCode } from '../crypto/pairing-code.js';
-import { EDITABLE_TERMINAL_FIELDS, type DeletedTerminalView, type PairingView, type TerminalEdit, type TerminalView, type UnpairedTerminalView } from '../protocol/types.js';
+import { EDITABLE_TERMINAL_FIELDS, type DeletedTerminalView, type PairingView, type TerminalEdit, type TerminalView, type UnpairedTerminalView, type UpdatedTerminalView } from '../protocol/types.js';
 import { pairingView } from '../protocol/views.js';
 import { effectiveState } from '../store/records.js';
 import type { PairingRecord, TerminalRecord } from '../store/records.js';
@@ -80,14 +80,15 @@ export class OperatorDecisions {
    * an unpair), and a read-modify-write anywhere else could lose its write or be overwritten by it.
    */
   /** `seen`: the values the editor saw; checked here, in order with every other write of the record (staleEdit). */
-  async update(edit: TerminalEdit, user: string, seen?: TerminalEdit): Promise<TerminalView> {
+  async update(edit: TerminalEdit, user: string, seen?: TerminalEdit): Promise<UpdatedTerminalView> {
     const { ctx } = this;
     const current = this.terminal();
     const stale = staleEdit(this.serial, seen, current);
     if (stale) throw stale;
+    const previous: TerminalEdit = Object.fromEntries(EDITABLE_TERMINAL_FIELDS.filter((field) => edit[field] !== undefined).map((field) => [field, current[field]]));
     const changed = EDITABLE_TERMINAL_FIELDS.filter((field) => edit[field] !== undefined && edit[field] !== current[field]);
     const view = (record: TerminalRecord): TerminalView => terminalViewOf(ctx.store, record, ctx.now());
-    if (changed.length === 0) return view(current); // the same values again: nothing to write or tell
+    if (changed.length === 0) return { ...view(current), previous }; // the same values again: nothing to write or tell
     const updated: TerminalRecord = { ...current };
     for (const field of changed) updated[field] = edit[field]!;
     // MUST be durable before the reply: an acknowledged correction survives a crash, and the operator calls the number shown.
@@ -95,7 +96,7 @@ export class OperatorDecisions {
     const shown = view(updated);
     ctx.events('terminals', 'terminal.updated', { terminal: shown, user, changed });
     ctx.log.info({ serial: this.serial, user, changed }, 'terminal details updated');
-    return shown;
+    return { ...shown, previous };
   }
 
   /**

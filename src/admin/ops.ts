@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { AppError } from '../errors.js';
 import { serialSchema } from '../protocol/schemas.js';
-import { ADMIN_TOPICS, EDITABLE_TERMINAL_FIELDS, GATE_DEFAULT_MINUTES, GATE_MAX_MINUTES, type DeletedTerminalView, type DepositSetView, type GateStatus, type UnpairedTerminalView } from '../protocol/types.js';
+import { ADMIN_TOPICS, EDITABLE_TERMINAL_FIELDS, GATE_DEFAULT_MINUTES, GATE_MAX_MINUTES, type DeletedTerminalView, type DepositSetView, type EditableTerminalField, type GateStatus, type UnpairedTerminalView, type UpdatedTerminalView } from '../protocol/types.js';
 import { depositView, terminalView, unknownSerialView } from '../protocol/views.js';
 import type { TerminalRecord } from '../store/records.js';
 import { foldSerial } from '../store/store.js';
@@ -63,6 +63,17 @@ function updateDetail(args: Record<string, unknown>, ctx: OpsContext): Record<st
   const before = serial === null ? undefined : ctx.store.terminals.get(serial);
   const changes = Object.fromEntries(fields.map((field) => [field, { from: before?.[field] ?? null, to: typeof args[field] === 'string' ? (args[field] as string).slice(0, 256) : null }]));
   return { fields, changes };
+}
+
+/**
+ * The entry of an update that took effect: each field's `from` as the terminal's actor found it as it wrote, `to` as
+ * saved. Read as the op arrived (updateDetail), another operator's edit landing in between left `from` naming a value
+ * that edit had already replaced.
+ */
+function updateOutcome(result: unknown): Record<string, unknown> {
+  const saved = result as Partial<UpdatedTerminalView> | null;
+  if (!saved?.previous) return {};
+  return { changes: Object.fromEntries(Object.entries(saved.previous).map(([field, from]) => [field, { from, to: saved[field as EditableTerminalField] ?? null }])) };
 }
 
 const loginArgs = z.object({ user: z.string().max(64), password: z.string().max(1024), totp: z.string().max(16).optional() });
@@ -221,6 +232,7 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
   }),
   'terminals.update': op({
     access: 'session', changes: 'server', audit: true, target: (a) => argText(a, 'serial'), auditDetail: updateDetail, args: terminalEditArgs,
+    auditOutcome: updateOutcome,
     precondition(ctx, conn, { serial, seen, ...edit }) {
       if (Object.keys(edit).length === 0) throw new AppError('invalid_field', `give at least one of ${EDITABLE_TERMINAL_FIELDS.join(', ')}`);
       const stale = staleEdit(serial, seen, terminalOf(ctx, serial));

@@ -48,6 +48,14 @@ export type EditableTerminalField = (typeof EDITABLE_TERMINAL_FIELDS)[number];
 /** The fields given to `terminals.update`: those left out stay as they are; '' clears one. */
 export type TerminalEdit = Partial<Record<EditableTerminalField, string>>;
 
+/**
+ * `terminals.update`'s answer: the terminal as saved, and each field the edit named as the terminal's actor found it
+ * before writing (another operator's edit may have landed since the op arrived): the audit entry's `from`.
+ */
+export interface UpdatedTerminalView extends TerminalView {
+  previous: TerminalEdit;
+}
+
 /** A pairing request as operators see it (admin channel). */
 export interface PairingView {
   requestId: string;

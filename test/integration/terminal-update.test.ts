@@ -155,6 +155,21 @@ describe('terminals.update', () => {
     });
   });
 
+  it('audits each of two edits sent together from the value its own write replaced', async () => {
+    const before = await get('UPD-001');
+    // No `seen` (as cas sends them): both go through, one after the other, in the terminal's actor.
+    const [mine, theirs] = ['+1 555 0401', '+1 555 0402'];
+    await Promise.all([update({ serial: 'UPD-001', contact: mine }), watcher.request('terminals.update', { serial: 'UPD-001', contact: theirs })]);
+    const last = (await get('UPD-001')).contact;
+    const first = last === mine ? theirs : mine;
+    const entries = (await alice.request('audit.list', { limit: 10 })) as AuditEntry[];
+    const changes = entries.filter((e) => e.action === 'terminals.update').slice(0, 2).map((e) => (e.detail?.changes as Record<string, unknown>).contact);
+    // Read as each op arrived, both named the contact before either: the second's trace hid the first's number.
+    expect(changes).toEqual([{ from: first, to: last }, { from: before.contact, to: first }]);
+    // The answer says it too.
+    expect(await update({ serial: 'UPD-001', contact: before.contact })).toMatchObject({ contact: before.contact, previous: { contact: last } });
+  });
+
   it('pushes terminal.updated with the terminal, the operator and the fields that changed', async () => {
     const push = nextPush(watcher, (p) => p.event === 'terminal.updated' && (p.data.terminal as TerminalView).serial === 'UPD-001');
     await update({ serial: 'UPD-001', name: 'Lobby', location: 'Station Rd 3' });
