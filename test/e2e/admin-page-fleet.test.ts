@@ -221,8 +221,11 @@ describe('operator web page, a fleet larger than one page', () => {
     await admin.request('terminals.update', { serial: serialOf(42), name: 'Renamed by push' });
     const row = page.locator(`#terminals-table[data-marked] tr[data-key="${serialOf(42)}"]`);
     await row.locator('td', { hasText: 'Renamed by push' }).waitFor();
-    // A terminal on page 3 changes: page 1 stays as it is and nothing is asked.
+    // A terminal on page 3 changes: page 1 stays as it is and nothing is asked. A shown row changed after it proves its
+    // push handled (pushes arrive in order); a refresh it had wrongly asked for would be sent within the page's second.
     await admin.request('terminals.update', { serial: serialOf(240), name: 'Elsewhere' });
+    await admin.request('terminals.update', { serial: serialOf(43), name: 'Renamed after' });
+    await page.locator(`#terminals-table[data-marked] tr[data-key="${serialOf(43)}"] td`, { hasText: 'Renamed after' }).waitFor();
     await page.waitForTimeout(1_500);
     expect(await sentAt()).toHaveLength(before);
     expect(await page.locator('#terminals-table[data-marked]').count()).toBe(1);
