@@ -77,16 +77,18 @@ export class OperatorDecisions {
 
   /**
    * Corrects name, location or contact. Here and not on the main thread: this actor also writes the record (a pin,
-   * an unpair), and a read-modify-write anywhere else could lose its write or be overwritten by it.
+   * an unpair), and a read-modify-write anywhere else could lose its write or be overwritten by it. `seen`: the values
+   * the editor saw, checked here in order with every other write of the record (staleEdit). Answers the named fields as
+   * they were before this write too (`previous`), for the op's audit entry.
    */
-  /** `seen`: the values the editor saw; checked here, in order with every other write of the record (staleEdit). */
   async update(edit: TerminalEdit, user: string, seen?: TerminalEdit): Promise<UpdatedTerminalView> {
     const { ctx } = this;
     const current = this.terminal();
     const stale = staleEdit(this.serial, seen, current);
     if (stale) throw stale;
-    const previous: TerminalEdit = Object.fromEntries(EDITABLE_TERMINAL_FIELDS.filter((field) => edit[field] !== undefined).map((field) => [field, current[field]]));
-    const changed = EDITABLE_TERMINAL_FIELDS.filter((field) => edit[field] !== undefined && edit[field] !== current[field]);
+    const named = EDITABLE_TERMINAL_FIELDS.filter((field) => edit[field] !== undefined);
+    const previous: TerminalEdit = Object.fromEntries(named.map((field) => [field, current[field]]));
+    const changed = named.filter((field) => edit[field] !== current[field]);
     const view = (record: TerminalRecord): TerminalView => terminalViewOf(ctx.store, record, ctx.now());
     if (changed.length === 0) return { ...view(current), previous }; // the same values again: nothing to write or tell
     const updated: TerminalRecord = { ...current };
