@@ -79,9 +79,11 @@ export interface Config {
   /**
    * PAIRING_TEST_HOOKS=1, for the suite only: SIGUSR2 crashes a front thread, or with `stallMs` blocks its event loop
    * that long (PAIRING_TEST_STALL_MS); `failedRestarts` restarts fail after their thread answered ready
-   * (PAIRING_TEST_FAILED_RESTARTS). null: no hooks, as in production.
+   * (PAIRING_TEST_FAILED_RESTARTS); `crashOnDecision` crashes the thread that runs an operator's decision, before it
+   * runs or after it committed, never answering (PAIRING_TEST_CRASH_ON_DECISION=before|after). null: no hooks, as in
+   * production.
    */
-  readonly testHooks: { stallMs: number; failedRestarts: number } | null;
+  readonly testHooks: { stallMs: number; failedRestarts: number; crashOnDecision: 'before' | 'after' | null } | null;
 }
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
@@ -222,6 +224,13 @@ function logLevel(raw: Raw | undefined): LogLevel {
   return level as LogLevel;
 }
 
+/** A test hook's value: a mistyped one must fail the suite's start, not leave the test checking a thread that never crashes. */
+function crashOnDecision(text: string | undefined): 'before' | 'after' | null {
+  if (text === undefined || text === '') return null;
+  if (text !== 'before' && text !== 'after') throw new ConfigError(`PAIRING_TEST_CRASH_ON_DECISION must be before or after, got "${text}"`);
+  return text;
+}
+
 /**
  * A rejection holds for one pairing TTL after the decision, which may come up to one TTL after the request
  * (pairing-flow.ts): history kept for less than two TTLs would forget a rejection while it still holds.
@@ -325,7 +334,10 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     logPretty: pretty,
     newIdentity: flags['new-identity'] === true,
     testHooks: fromEnv('PAIRING_TEST_HOOKS') === '1'
-      ? { stallMs: Number(fromEnv('PAIRING_TEST_STALL_MS') ?? 0), failedRestarts: Number(fromEnv('PAIRING_TEST_FAILED_RESTARTS') ?? 0) }
+      ? {
+        stallMs: Number(fromEnv('PAIRING_TEST_STALL_MS') ?? 0), failedRestarts: Number(fromEnv('PAIRING_TEST_FAILED_RESTARTS') ?? 0),
+        crashOnDecision: crashOnDecision(fromEnv('PAIRING_TEST_CRASH_ON_DECISION')),
+      }
       : null,
   });
 }

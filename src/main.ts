@@ -86,8 +86,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   logStoreUpgrade(upgradeStore(store, Math.floor(now() / 1000), config.clockSkewSec, upgradeProgress), now() - upgradeStartedAt, log);
   // Before anything else audits: an entry of this run must not come before those of the run that was cut short.
   for (const entry of await settleInterruptedAudits(store, { server: true, now: now(), running: processRuns })) {
-    log.warn({ user: entry.user, action: entry.action, target: entry.target, at: new Date(entry.at).toISOString(), seq: entry.seq },
-      'an operator action was cut short by a stop before its outcome was audited: audited as interrupted; it may have taken effect, so check its target');
+    const tookEffect = entry.detail?.tookEffect === true;
+    log.warn({ user: entry.user, action: entry.action, target: entry.target, at: new Date(entry.at).toISOString(), seq: entry.seq, tookEffect },
+      `an operator action was cut short by a stop before its outcome was audited: audited as interrupted; ${tookEffect ? 'it took effect' : 'it may have taken effect, so check its target'}`);
   }
   const restoredFrom = readBackupMarker(config.dataDir);
   const announcement = await startAnnouncing(store, config.dataDir, identity.sfp, startedAt, log);

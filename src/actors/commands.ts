@@ -12,13 +12,16 @@ export type OperatorCommand =
   /** An unpaired terminal leaves the store (a mistyped serial, retired hardware); its pending requests are rejected. */
   | { type: 'delete'; user: string };
 
-/** An operator's decision with the serial whose actor runs it, as it travels from the admin thread. */
-export type Decision = OperatorCommand & { serial: string };
+/**
+ * An operator's decision with the serial whose actor runs it, as it travels from the admin thread, and the key of its
+ * audit entry written ahead (audit-intents.ts), which the decision's commit marks as taken effect.
+ */
+export type Decision = OperatorCommand & { serial: string; intent?: string };
 
 export type TerminalCommand =
   | { type: 'gate'; request: TerminalRequest; auth: Authenticated }
   | { type: 'master'; request: TerminalRequest; auth: Authenticated }
-  | OperatorCommand;
+  | (OperatorCommand & { intent?: string });
 
 export type TerminalReply =
   | { type: 'http'; reply: HttpReply }

@@ -10,12 +10,17 @@ import type { ActorContext } from './context.js';
 import { pendingRequestsOf } from '../store/pending-requests.js';
 import { pairingViewOf, terminalViewOf } from './operator-views.js';
 import { VpnStore } from '../vpn/vpn-store.js';
+import { noteTookEffectSync } from '../store/audit-intents.js';
 
+/**
+ * Each decision commits with its audit intent (`intent`, the key of the op's entry written ahead) marked as taken
+ * effect: a front thread that exits between the commit and the answer leaves the op audited as done (dispatch.ts).
+ */
 export class OperatorDecisions {
   constructor(private readonly ctx: ActorContext, private readonly serial: string) {}
 
   /** The caller has already checked that `user` has 2FA; this checks the code and pins the TFP. */
-  async approve(requestId: string, code: string, user: string): Promise<PairingView> {
+  async approve(requestId: string, code: string, user: string, intent?: string): Promise<PairingView> {
     const { ctx } = this;
     const { terminal, record } = this.pendingForDecision(requestId);
     const given = normalizeCode(code);
@@ -28,7 +33,7 @@ export class OperatorDecisions {
     const approved: PairingRecord = { ...record, state: 'approved', decidedBy: user, decidedAt: now };
     const paired: TerminalRecord = { ...terminal, tfp: record.tfp, certDer: cert.der, pairedAt: now, pairedBy: user };
     // The VPN certificates of a key pinned before are revoked with the new pin, in one commit.
-    const superseded = await ctx.store.atomically(() => {
+    const superseded = await this.commit(intent, () => {
       ctx.store.putPairingSync(approved);
       ctx.store.putTerminalSync(paired);
       return VpnStore.of(ctx.store).revokeSync(this.serial, now, 'superseded', record.tfp);
@@ -50,13 +55,13 @@ export class OperatorDecisions {
     await ctx.vpn.publishCrl().catch((err: unknown) => ctx.log.error({ err, serial: this.serial }, 'publishing the VPN CRL failed; it is written again at the next revocation and at start-up'));
   }
 
-  async reject(requestId: string, user: string): Promise<PairingView> {
+  async reject(requestId: string, user: string, intent?: string): Promise<PairingView> {
     const { record } = this.pendingForDecision(requestId);
-    return this.decideRejected(record, user);
+    return this.decideRejected(record, user, intent);
   }
 
   /** Answers the key it unpaired too: the op's audit entry names it (the pin read when the op arrived may be older). */
-  async unpair(user: string): Promise<UnpairedTerminalView> {
+  async unpair(user: string, intent?: string): Promise<UnpairedTerminalView> {
     const { ctx } = this;
     const terminal = this.terminal();
     if (terminal.tfp === null) throw new AppError('invalid_state', `terminal ${this.serial} is not paired`);
@@ -64,7 +69,7 @@ export class OperatorDecisions {
     // MUST be durable before the reply: the terminal's very next master call has to see it. Its VPN certificates are
     // revoked in the same commit: in two, a crash between them left a certificate that nothing would revoke any more
     // (a second unpair is refused). A regenerate committed before is revoked too; one after it refuses (issue re-checks).
-    const revoked = await ctx.store.atomically(() => {
+    const revoked = await this.commit(intent, () => {
       ctx.store.putTerminalSync(unpaired);
       return VpnStore.of(ctx.store).revokeSync(this.serial, ctx.now(), 'cessationOfOperation', null);
     });
@@ -81,7 +86,7 @@ export class OperatorDecisions {
    * the editor saw, checked here in order with every other write of the record (staleEdit). Answers the named fields as
    * they were before this write too (`previous`), for the op's audit entry.
    */
-  async update(edit: TerminalEdit, user: string, seen?: TerminalEdit): Promise<UpdatedTerminalView> {
+  async update(edit: TerminalEdit, user: string, seen?: TerminalEdit, intent?: string): Promise<UpdatedTerminalView> {
     const { ctx } = this;
     const current = this.terminal();
     const stale = staleEdit(this.serial, seen, current);
@@ -94,7 +99,7 @@ export class OperatorDecisions {
     const updated: TerminalRecord = { ...current };
     for (const field of changed) updated[field] = edit[field]!;
     // MUST be durable before the reply: an acknowledged correction survives a crash, and the operator calls the number shown.
-    await ctx.store.atomically(() => ctx.store.putTerminalSync(updated));
+    await this.commit(intent, () => ctx.store.putTerminalSync(updated));
     const shown = view(updated);
     ctx.events('terminals', 'terminal.updated', { terminal: shown, user, changed });
     ctx.log.info({ serial: this.serial, user, changed }, 'terminal details updated');
@@ -108,7 +113,7 @@ export class OperatorDecisions {
    * is enough. Its cash events and decided requests stay: they are history, and the audit refers to them. The answer
    * names the requests it rejected, with their keys, for the op's audit entry (the pairing history forgets them).
    */
-  async delete(user: string): Promise<DeletedTerminalView> {
+  async delete(user: string, intent?: string): Promise<DeletedTerminalView> {
     const { ctx } = this;
     const terminal = this.terminal();
     if (terminal.tfp !== null) throw new AppError('invalid_state', `terminal ${this.serial} is paired: unpair it first (cas terminals unpair, or Unpair on the web page), then delete it`);
@@ -118,7 +123,7 @@ export class OperatorDecisions {
     await ctx.writeBehind.written();
     const now = ctx.now();
     const rejected = pendingRequestsOf(ctx.store, this.serial, now).map((record): PairingRecord => ({ ...record, state: 'rejected', decidedBy: user, decidedAt: now }));
-    await ctx.store.atomically(() => {
+    await this.commit(intent, () => {
       ctx.store.deleteTerminalSync(terminal);
       for (const record of rejected) ctx.store.putPairingSync(record);
     });
@@ -143,15 +148,24 @@ export class OperatorDecisions {
     throw new AppError('code_mismatch', `the code does not match the code on the terminal screen; ${left} more wrong ${left === 1 ? 'code rejects' : 'codes reject'} the request`, { attemptsLeft: left });
   }
 
-  private async decideRejected(record: PairingRecord, user: string): Promise<PairingView> {
+  private async decideRejected(record: PairingRecord, user: string, intent?: string): Promise<PairingView> {
     const { ctx } = this;
     const now = ctx.now();
     const rejected: PairingRecord = { ...record, state: 'rejected', decidedBy: user, decidedAt: now };
-    await ctx.store.atomically(() => ctx.store.putPairingSync(rejected));
+    await this.commit(intent, () => ctx.store.putPairingSync(rejected));
     const view = pairingViewOf(ctx.store, rejected, now);
     ctx.events('pairing', 'pairing.rejected', { request: view });
     ctx.log.info({ serial: this.serial, tfp: record.tfp, requestId: record.requestId, user }, 'pairing rejected');
     return view;
+  }
+
+  /** A decision's change, durable, with its audit intent marked in the same transaction. */
+  private commit<T>(intent: string | undefined, change: () => T): Promise<T> {
+    return this.ctx.store.atomically(() => {
+      const result = change();
+      noteTookEffectSync(this.ctx.store, intent);
+      return result;
+    });
   }
 
   private terminal(): TerminalRecord {

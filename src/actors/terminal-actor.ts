@@ -46,15 +46,15 @@ export class TerminalActor implements Actor<TerminalCommand, TerminalReply> {
         return reply instanceof Promise ? reply.then(http) : http(reply);
       }
       case 'approve':
-        return this.decisions.approve(command.requestId, command.code, command.user).then(pairing);
+        return this.decisions.approve(command.requestId, command.code, command.user, command.intent).then(pairing);
       case 'reject':
-        return this.decisions.reject(command.requestId, command.user).then(pairing);
+        return this.decisions.reject(command.requestId, command.user, command.intent).then(pairing);
       case 'unpair':
-        return this.decisions.unpair(command.user).then((view) => ({ type: 'terminal', view }));
+        return this.decisions.unpair(command.user, command.intent).then((view) => ({ type: 'terminal', view }));
       case 'update':
-        return this.decisions.update(command.edit, command.user, command.seen).then((view) => ({ type: 'terminal', view }));
+        return this.decisions.update(command.edit, command.user, command.seen, command.intent).then((view) => ({ type: 'terminal', view }));
       case 'delete':
-        return this.decisions.delete(command.user).then((view) => ({ type: 'terminal', view }));
+        return this.decisions.delete(command.user, command.intent).then((view) => ({ type: 'terminal', view }));
       default:
         return assertNever(command);
     }

@@ -2,7 +2,9 @@
 import { AppError } from '../errors.js';
 import type { AdminReply, AdminRequest } from '../protocol/types.js';
 import { check } from '../protocol/schemas.js';
-import { intendAudit } from '../store/audit-intents.js';
+import { intendAudit, intentNow } from '../store/audit-intents.js';
+import type { AuditIntentRecord } from '../store/records.js';
+import { ThreadExited } from '../net/outcome.js';
 import { nameTried } from './operators.js';
 import { checkRights } from './op-rights.js';
 import type { Connection, OpSpec, OpsContext } from './op-spec.js';
@@ -78,10 +80,15 @@ export async function dispatch(ctx: OpsContext, conn: Connection, raw: string): 
         const entry = { at: ctx.now(), user: failedAs() ?? '(anonymous)', action: frame.op, target };
         intent = await intendAudit(ctx.store, 'server', { ...entry, detail: withAddress(detail, conn.remoteAddress) });
       }
-      const result = await spec.run(ctx, conn, args, frame);
+      const result = await spec.run(ctx, conn, args, { background: frame.background, intent: intent ?? undefined });
       if (spec.audit === true) await auditDone(ctx, conn.session?.user ?? before, frame.op, target, withOutcome(ctx, detail, spec, result), conn.remoteAddress, intent);
       return { id, ok: true, result };
     } catch (caught) {
+      if (intent !== null && caught instanceof ThreadExited) {
+        const { outcome, error } = cutShort(frame.op, caught, intentNow(ctx.store, intent));
+        await audit(ctx, failedAs(), frame.op, target, { ...detail, ...outcome }, conn.remoteAddress, intent);
+        throw error;
+      }
       let error = caught;
       // An audited refusal without a live session (a dead resume token, an op before login) spends an attempt as well,
       // before it is written: sent in a loop, each would otherwise be an audit entry. A refused resume spends one on a
@@ -152,6 +159,20 @@ function checkAccess(ctx: OpsContext, conn: Connection, { access, changes }: Pic
     throw error;
   }
   checkRights(ctx, conn.session.user, { access, changes }, op);
+}
+
+/**
+ * A decision whose front thread exited before answering: its commit may have come first. Audited as `interrupted`, as
+ * a server killed at that moment is at its next start, always (no refusal budget: it is no refusal), and with
+ * `tookEffect` when the commit marked the intent (OperatorDecisions). The operator is told which, not "try again":
+ * an approval or an unpairing done twice, or believed undone, is the mistake the intent exists to prevent.
+ */
+function cutShort(op: string, exited: ThreadExited, intent: AuditIntentRecord | undefined): { outcome: Record<string, unknown>; error: AppError } {
+  const tookEffect = intent?.tookEffect === true;
+  const message = tookEffect
+    ? `front thread ${exited.thread} exited after ${op} took effect, before it answered: it is done; do not send it again`
+    : `front thread ${exited.thread} exited while running ${op}: it may or may not have taken effect; look at its target before sending it again`;
+  return { outcome: { result: 'interrupted', ...(tookEffect ? { tookEffect } : {}) }, error: new AppError('overloaded', message) };
 }
 
 /**

@@ -107,8 +107,15 @@ export interface OpSpec<A = Record<string, unknown>> {
    * as the change commits is checked where it commits (the terminal's actor).
    */
   precondition?(ctx: OpsContext, conn: Connection, args: A): void;
-  /** `background`: the client sent it by itself, not for the operator (dispatch.ts): it does not extend the session. */
-  run(ctx: OpsContext, conn: Connection, args: A, frame: { background: boolean }): Promise<unknown> | unknown;
+  run(ctx: OpsContext, conn: Connection, args: A, call: OpCall): Promise<unknown> | unknown;
+}
+
+/** What an op's handler knows of its request besides its args. */
+export interface OpCall {
+  /** The client sent it by itself, not for the operator (dispatch.ts): it does not extend the session. */
+  background: boolean;
+  /** The key of the op's audit entry written ahead (audit-intents.ts): a decision marks it as taken effect as it commits. */
+  intent: string | undefined;
 }
 
 /** An op whose handlers take its args as its schema parsed them: `op` only lets TypeScript infer `A` from `args`. */

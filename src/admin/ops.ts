@@ -126,9 +126,9 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
   resume: {
     // Every page reload resumes: audit only refusals, which mean a stale or stolen token.
     access: 'none', changes: 'nothing', audit: 'failures',
-    run(ctx, conn, args, frame) {
+    run(ctx, conn, args, call) {
       // A page reconnecting by itself after a network blip is not the operator at work: it must not keep a session alive.
-      const session = ctx.sessions.resume(args.token, !frame.background);
+      const session = ctx.sessions.resume(args.token, !call.background);
       startSession(conn, session);
       const account = ctx.store.operators.get(session.user);
       return { user: session.user, expiresAt: new Date(session.expiresAt).toISOString(), has2fa: account?.totpSecret != null, role: roleOf(account ?? {}) };
@@ -212,7 +212,7 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
       return typeof unpaired === 'string' ? { tfp: unpaired } : {};
     },
     precondition: (ctx, _conn, { serial }) => terminalOf(ctx, serial),
-    run: (ctx, conn, { serial }) => ctx.router.decide({ type: 'unpair', serial, user: conn.session!.user }),
+    run: (ctx, conn, { serial }, { intent }) => ctx.router.decide({ type: 'unpair', serial, user: conn.session!.user, intent }),
   }),
   'terminals.delete': op({
     // 2FA as for a contact change: deleted and created again, a terminal's contact would be whatever a password chose.
@@ -228,7 +228,7 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
     auditOutcome: (result) => rejectionOutcome((result as Partial<DeletedTerminalView> | null)?.rejectedRequests),
     args: serialArg,
     precondition: (ctx, _conn, { serial }) => terminalOf(ctx, serial),
-    run: (ctx, conn, { serial }) => ctx.router.decide({ type: 'delete', serial, user: conn.session!.user }),
+    run: (ctx, conn, { serial }, { intent }) => ctx.router.decide({ type: 'delete', serial, user: conn.session!.user, intent }),
   }),
   'terminals.update': op({
     access: 'session', changes: 'server', audit: true, target: (a) => argText(a, 'serial'), auditDetail: updateDetail, args: terminalEditArgs,
@@ -242,7 +242,7 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
       if (edit.contact !== undefined && !hasTwoFactor(ctx.store, conn.session!.user)) throw contactNeeds2fa();
     },
     // Through the terminal's actor, never read-modify-write here: the actor writes the same record when it pairs or unpairs.
-    run: (ctx, conn, { serial, seen, ...edit }) => ctx.router.decide({ type: 'update', serial, edit, seen, user: conn.session!.user }),
+    run: (ctx, conn, { serial, seen, ...edit }, { intent }) => ctx.router.decide({ type: 'update', serial, edit, seen, user: conn.session!.user, intent }),
   }),
   'pairing.list': {
     access: 'session', changes: 'nothing', audit: false,
@@ -256,7 +256,7 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
     access: '2fa', changes: 'server', audit: true, target: (a) => argText(a, 'requestId'), auditDetail: requestDetail,
     args: requestIdArg.extend({ code: z.string().max(32) }),
     precondition: (ctx, _conn, { requestId }) => pairingOf(ctx, requestId),
-    run: (ctx, conn, { requestId, code }) => ctx.router.decide({ type: 'approve', serial: pairingOf(ctx, requestId).serial, requestId, code, user: conn.session!.user }),
+    run: (ctx, conn, { requestId, code }, { intent }) => ctx.router.decide({ type: 'approve', serial: pairingOf(ctx, requestId).serial, requestId, code, user: conn.session!.user, intent }),
   }),
   'pairing.reject': op({
     // One request, or every request of a serial that waits with its code (serial-rejections.ts): keys anyone made at an
@@ -271,8 +271,8 @@ export const OPS: Readonly<Record<string, OpSpec>> = {
       path: ['requestId'], message: 'give requestId (one request) or serial (every request of it that waits; requestIds: only those of them)',
     }),
     precondition: (ctx, _conn, { requestId, serial }) => (requestId !== undefined ? pairingOf(ctx, requestId) : terminalOf(ctx, serial!)),
-    run: (ctx, conn, { requestId, serial, requestIds }) => (requestId !== undefined
-      ? ctx.router.decide({ type: 'reject', serial: pairingOf(ctx, requestId).serial, requestId, user: conn.session!.user })
+    run: (ctx, conn, { requestId, serial, requestIds }, { intent }) => (requestId !== undefined
+      ? ctx.router.decide({ type: 'reject', serial: pairingOf(ctx, requestId).serial, requestId, user: conn.session!.user, intent })
       : rejectWaiting(ctx, serial!, conn.session!.user, requestIds)),
   }),
   'unknown.list': {

@@ -18,7 +18,7 @@ import type { DecisionAnswer, FrontControl, FrontWorkerData, MainServices } from
 import type { GateListener } from './gate-window.js';
 import { HEARTBEAT_MS, Heartbeats, monotonicMs } from './heartbeats.js';
 import { assertPortFree, freePort } from './listen.js';
-import { threadUnavailable } from './outcome.js';
+import { ThreadExited, threadUnavailable } from './outcome.js';
 import type { PastWindow } from '../store/skew-history.js';
 import type { TlsFiles } from './tls-options.js';
 
@@ -327,7 +327,7 @@ export class FrontPool implements GateListener, TerminalDecisions {
     const gone = new Promise<void>((resolve) => (markGone = resolve));
     const exited = new Promise<never>((_, reject) => {
       worker.once('exit', (code) => {
-        reject(new AppError('overloaded', `front thread ${index} exited (code ${code}); try again shortly`, { retryAfter: 1 }));
+        reject(new ThreadExited(index, code));
         markGone();
         servicesChannel.port1.close();
         this.exited(index, worker, code);

@@ -216,7 +216,10 @@ const control: FrontControl = {
   decide: async (decision) => {
     const holder = leases.route(decision.serial, false);
     if (holder !== index) return { ok: false, movedTo: holder };
-    return outcomeOf(() => actors.decide(decision), log, { decision: decision.type, serial: decision.serial });
+    const crashOn = config.testHooks?.crashOnDecision;
+    if (crashOn === 'before') return crashInstead();
+    const answer = await outcomeOf(() => actors.decide(decision), log, { decision: decision.type, serial: decision.serial });
+    return crashOn === 'after' ? crashInstead() : answer;
   },
   async openGate(port) {
     gate ??= await listen(gateApp, config.host, port, 'gate');
@@ -262,6 +265,12 @@ const control: FrontControl = {
   },
 };
 Comlink.expose(control, endpointOf(data.control));
+
+/** Test hook (crashOnDecision): the thread crashes and the decision is never answered, as when it dies of a fault. */
+function crashInstead(): Promise<never> {
+  control.crash();
+  return new Promise(() => undefined);
+}
 
 process.on('uncaughtException', (error) => {
   log.fatal({ err: error }, 'front thread crashed; closing its sockets');

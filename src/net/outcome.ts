@@ -7,6 +7,16 @@ export const threadUnavailable = (state: 'restarting' | 'not responding'): AppEr
   new AppError('overloaded', `the server thread of this terminal is ${state}; try again shortly`, { retryAfter: 1 });
 
 /**
+ * 503 for a call to a thread that exited before answering. For an operator's decision that is not "refused": the
+ * thread may have committed it first (dispatch.ts reads the op's audit intent to tell).
+ */
+export class ThreadExited extends AppError {
+  constructor(readonly thread: number, exitCode: number) {
+    super('overloaded', `front thread ${thread} exited (code ${exitCode}); try again shortly`, { retryAfter: 1 });
+  }
+}
+
+/**
  * Runs `work` and settles what it gives (a value, a promise, or a throw) as a Result: a domain error keeps its code,
  * details and reason; anything else is logged here and crosses as internal_error.
  */

@@ -4,7 +4,8 @@
  * left an approval or an unpairing that no entry told of, and a chain that still verified. So the entry is written
  * ahead, as an intent, durably, before the action runs; the append that records the outcome removes it in its own
  * transaction. What a process that died left is appended as `interrupted`: the action was asked for and may have
- * taken effect.
+ * taken effect. An action that marks its intent in the transaction of its change (noteTookEffectSync: an actor's
+ * decision) is appended with `tookEffect: true` as well: it did.
  */
 import crypto from 'node:crypto';
 import type { AuditIntentRecord, AuditRecord } from './records.js';
@@ -28,6 +29,23 @@ export function intendAuditSync(store: Store, by: AuditIntentRecord['by'], inten
 }
 
 /**
+ * Marks the intent `key` as taken effect, inside the transaction that makes the action's change: an outcome that
+ * never comes back (a front thread that exits after the commit, a server killed) is then audited as done, not as
+ * perhaps done. An intent settled meanwhile (its op gave up waiting) is left alone: its entry is written.
+ */
+export function noteTookEffectSync(store: Store, key: string | undefined): void {
+  if (key === undefined) return;
+  const intent = store.auditIntents.get(key);
+  if (intent) store.auditIntents.putSync(key, { ...intent, tookEffect: true });
+}
+
+/** The intent `key` as committed by now, on any thread (the read snapshot is renewed first); undefined once settled. */
+export function intentNow(store: Store, key: string): AuditIntentRecord | undefined {
+  store.root.resetReadTxn();
+  return store.auditIntents.get(key);
+}
+
+/**
  * Appends an `interrupted` entry, oldest first, for every intent whose process is gone, and removes it with that
  * append. `server`: the caller is a server that holds the data dir's lock, so any other server's intent is a dead
  * one's; without it (a `users` command, while a server may run) a server's intents are left alone. A command's intent
@@ -43,10 +61,10 @@ export async function settleInterruptedAudits(store: Store, opts: { server: bool
   left.sort((a, b) => a.value.at - b.value.at);
   const settled: AuditRecord[] = [];
   for (const { key, value } of left) {
-    const { pid: _pid, by: _by, process: _process, detail, ...entry } = value;
+    const { pid: _pid, by: _by, process: _process, tookEffect, detail, ...entry } = value;
     // Settled by another process meanwhile (a command and a server starting together): not twice.
     if (store.auditIntents.get(key) === undefined) continue;
-    settled.push(await store.appendAudit({ ...entry, detail: { ...detail, result: 'interrupted', recordedAt: new Date(opts.now).toISOString() } }, key));
+    settled.push(await store.appendAudit({ ...entry, detail: { ...detail, result: 'interrupted', ...(tookEffect ? { tookEffect } : {}), recordedAt: new Date(opts.now).toISOString() } }, key));
   }
   return settled;
 }

@@ -125,6 +125,11 @@ export interface AuditIntentRecord {
   /** A random id of the process: a pid may belong to another process since, or to one in another container. */
   process: string;
   pid: number;
+  /**
+   * Set in the transaction of the action's own change (an actor's decision): the action took effect, although its
+   * outcome never came back to be audited (its front thread exited, the server was killed). Absent: it may have.
+   */
+  tookEffect?: true;
 }
 
 export interface AuditRecord {

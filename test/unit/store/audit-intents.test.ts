@@ -1,7 +1,7 @@
 /** @module Unit tests: audit entries written ahead of their action, settled by their outcome or, after a crash, as interrupted; on a real LMDB store. */
 import { spawnSync } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { COMMAND_INTENT_MAX_AGE_MS, intendAudit, settleInterruptedAudits } from '../../../src/store/audit-intents.js';
+import { COMMAND_INTENT_MAX_AGE_MS, intendAudit, noteTookEffectSync, settleInterruptedAudits } from '../../../src/store/audit-intents.js';
 import { verifyAuditChain } from '../../../src/store/audit-chain.js';
 import { processRuns } from '../../../src/process-runs.js';
 import type { AuditIntentRecord } from '../../../src/store/records.js';
@@ -56,6 +56,24 @@ describe('audit intents', () => {
     expect(intents().map((i) => i.action)).toEqual(['gate.open']);
     expect(verifyAuditChain(store.audit.getRange().map(({ value }) => value))).toMatchObject({ ok: true, entries: 3 });
     expect(await settleInterruptedAudits(store, { server: true, now: 9_500, running: processRuns })).toEqual([]);
+  });
+
+  it('an intent marked in the transaction of its change is settled as interrupted and taken effect; one settled first stays gone', async () => {
+    await leftBy('server', 'pairing.approve', 1_000, deadPid());
+    await leftBy('server', 'terminals.unpair', 2_000, deadPid());
+    const [approve] = [...store.auditIntents.getRange()].filter(({ value }) => value.action === 'pairing.approve');
+    await store.atomically(() => noteTookEffectSync(store, approve!.key));
+    // Marking an intent whose entry was appended meanwhile must not bring it back as a left intent.
+    const settledFirst = await intendAudit(store, 'server', entry('terminals.update', 2_500));
+    await store.appendAudit({ ...entry('terminals.update', 2_600), detail: { result: 'ok' } }, settledFirst);
+    await store.atomically(() => noteTookEffectSync(store, settledFirst));
+
+    const settled = await settleInterruptedAudits(store, { server: true, now: 9_000, running: processRuns });
+    expect(settled.map((e) => [e.action, e.detail])).toEqual([
+      ['pairing.approve', { remoteAddress: '192.0.2.1', result: 'interrupted', tookEffect: true, recordedAt: new Date(9_000).toISOString() }],
+      ['terminals.unpair', { remoteAddress: '192.0.2.1', result: 'interrupted', recordedAt: new Date(9_000).toISOString() }],
+    ]);
+    expect(intents()).toEqual([]);
   });
 
   it('a users command leaves a server\'s intents alone, and audits a command\'s that died or ran longer than a command runs', async () => {
