@@ -61,7 +61,8 @@ export function renderResult(renderer: Renderer, result: unknown): string {
       return table(listOf(result, 'entries'), result, [
         // SEQ: what --before takes to page back from an entry.
         ['SEQ', (r) => r.seq], ['AT', (r) => time(r.at)], ['USER', (r) => r.user], ['ACTION', (r) => r.action], ['TARGET', (r) => r.target],
-        ['RESULT', (r) => (isRow(r.detail) ? r.detail.result : '')],
+        // An action cut short: whether it took effect is what its reader needs first (audit-intents.ts).
+        ['RESULT', (r) => (isRow(r.detail) ? (r.detail.tookEffect === true ? `${text(r.detail.result)} (took effect)` : r.detail.result) : '')],
       ]);
     case 'gate': {
       const r = itemOf(result, 'gate');

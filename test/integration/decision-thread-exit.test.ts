@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AdminClient } from '../../src/admin/admin-client.js';
 import type { AuditEntry, TerminalView } from '../../src/protocol/types.js';
-import { addOperator, connectOperator } from '../helpers/operator.js';
+import { addOperator, casSession, connectOperator, type TestOperator } from '../helpers/operator.js';
 import { RawTerminal } from '../helpers/raw-terminal.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 
@@ -19,9 +19,12 @@ afterEach(async () => {
   server = undefined;
 });
 
+let operator: TestOperator;
+
 async function start(crashOn: 'before' | 'after'): Promise<AdminClient> {
   server = await startServerProcess({ extraArgs: ['--threads', '1'], env: { PAIRING_TEST_HOOKS: '1', PAIRING_TEST_CRASH_ON_DECISION: crashOn } });
-  alice = await connectOperator(server, await addOperator(server.dataDir, 'alice'));
+  operator = await addOperator(server.dataDir, 'alice');
+  alice = await connectOperator(server, operator);
   return alice;
 }
 
@@ -54,6 +57,9 @@ describe('a front thread exiting during an operator decision', () => {
     // The pin is real: the terminal's signed calls are answered by the thread that replaced the crashed one.
     await server!.waitForLog((l) => l.msg === 'front thread restarted');
     expect((await terminal.send(server!.masterUrl, '/api/v1/ping', { body: '{}' })).status).toBe(200);
+
+    const cas = await casSession(server!, operator, { json: false });
+    expect((await cas(['audit', '--action', 'pairing.approve'])).stdout).toMatch(/pairing\.approve\s+pr_\S+\s+interrupted \(took effect\)/);
 
     const update = await refusal(op.request('terminals.update', { serial: terminal.serial, name: 'Lobby' }));
     expect(update.message).toMatch(/it is done/);
