@@ -126,3 +126,30 @@ export function readHidden(tty: RawInput, prompt: string, out: NodeJS.WritableSt
     tty.resume();
   });
 }
+
+/** What each caller of readHiddenTwice answers, in its own words, code and exit status: the three ways it reads no line. */
+export interface HiddenTwiceRefusals {
+  /** Ctrl-C at either prompt. */
+  cancelled(): Error;
+  /** Enter alone at the first prompt: nothing to confirm, so the second is not shown. */
+  empty(): Error;
+  /** The second line is not the first. */
+  differ(): Error;
+}
+
+/**
+ * Reads a new secret typed at `tty` twice without echo (readHidden), after `prompts[0]` and then `prompts[1]`, and gives
+ * it when both lines are the same; else throws what `refuse` makes. Typed blind once, a slip would be a secret nobody
+ * knows. Only for a TTY: piped input is read once (readFirstLine), as a script sends it.
+ */
+export async function readHiddenTwice(
+  tty: RawInput, prompts: readonly [first: string, again: string], out: NodeJS.WritableStream, refuse: HiddenTwiceRefusals,
+): Promise<string> {
+  const typed = await readHidden(tty, prompts[0], out);
+  if (typed === null) throw refuse.cancelled();
+  if (typed === '') throw refuse.empty();
+  const again = await readHidden(tty, prompts[1], out);
+  if (again === null) throw refuse.cancelled();
+  if (again !== typed) throw refuse.differ();
+  return typed;
+}

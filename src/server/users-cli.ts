@@ -4,7 +4,7 @@
  * second and tells the operators logged in (main.ts).
  */
 import { UsageError } from '../cli-errors.js';
-import { isRawInput, readFirstLine, readHidden } from '../cli-input.js';
+import { isRawInput, readFirstLine, readHiddenTwice } from '../cli-input.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import { disableOperator, enableOperator, listOperators, resetOperatorTotp, setOperatorPassword, setOperatorRole } from '../admin/operator-accounts.js';
@@ -86,15 +86,13 @@ async function readPassword(command: UsersCommand, name: string): Promise<string
     if (piped === '') throw new UsageError(`no password on standard input: pipe it in, e.g. echo '…' | pairing-server ${command} ${name} --password-stdin`, command);
     return piped;
   }
-  const typed = await readHidden(process.stdin, `password for ${name} (not shown): `, process.stderr);
-  if (typed === null) throw new UsageError('cancelled; nothing was changed', command);
-  // Enter alone at the prompt: the person is at a terminal already, and advice to pipe the password in would mislead.
-  if (typed === '') throw new UsageError('no password typed; nothing was changed', command);
-  // Typed blind, once, a slip would be a password nobody knows (for `users add`, an account only `users passwd` can open).
-  const again = await readHidden(process.stdin, `password for ${name} again: `, process.stderr);
-  if (again === null) throw new UsageError('cancelled; nothing was changed', command);
-  if (again !== typed) throw new UsageError('the two passwords typed differ; nothing was changed', command);
-  return typed;
+  // For `users add`, a slip typed blind would be an account only `users passwd` can open.
+  return readHiddenTwice(process.stdin, [`password for ${name} (not shown): `, `password for ${name} again: `], process.stderr, {
+    cancelled: () => new UsageError('cancelled; nothing was changed', command),
+    // Enter alone at the prompt: the person is at a terminal already, and advice to pipe the password in would mislead.
+    empty: () => new UsageError('no password typed; nothing was changed', command),
+    differ: () => new UsageError('the two passwords typed differ; nothing was changed', command),
+  });
 }
 
 /**

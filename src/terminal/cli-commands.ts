@@ -4,7 +4,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { UsageError } from '../cli-errors.js';
-import { readFirstLine } from '../cli-input.js';
+import { isRawInput, readFirstLine, readHiddenTwice } from '../cli-input.js';
 import { writeFileDurably } from '../durable-file.js';
 import { AppError, errnoOf } from '../errors.js';
 import { MAX_RSA_BITS, MIN_RSA_BITS } from '../crypto/certificates.js';
@@ -12,7 +12,7 @@ import { formatFingerprint, normalizeFingerprint } from '../crypto/fingerprint.j
 import { CASH_EVENT_LIMITS, inThousandths } from '../protocol/schemas.js';
 import type { KeyKind } from '../protocol/types.js';
 import type { Command } from './cli-help.js';
-import { codeScreen, ProgressLine, readSecretLine } from './cli-io.js';
+import { codeScreen, ProgressLine, readSecretLine, typingCancelled } from './cli-io.js';
 import { parseServerUrl } from './pinned-https.js';
 import { StateDir } from './state-dir.js';
 import { withStateLock } from './state-lock.js';
@@ -120,17 +120,21 @@ function statusText(s: TerminalStatus, dir: string): string {
   ].join('\n');
 }
 
+// An empty stdin (`< /dev/null`, a script that forgot the pipe) is a missing argument, not a short passphrase.
+const noPassphrase = (): UsageError => new UsageError('no passphrase given: the first line of standard input is empty or missing; pipe it in (e.g. `printf \'%s\\n\' "$PASSPHRASE" | terminal …`) or type it at a terminal');
+
+/** `confirm` (a backup's new passphrase): typed at a terminal, it is asked twice; piped, it is read once. */
 async function passphrase(ctx: CommandContext, confirm: boolean): Promise<string> {
-  const first = await readSecretLine(ctx.stdin, 'Passphrase: ', ctx.stderr);
-  // An empty stdin (`< /dev/null`, a script that forgot the pipe) is a missing argument, not a short passphrase.
-  if (first === '') {
-    throw new UsageError('no passphrase given: the first line of standard input is empty or missing; pipe it in (e.g. `printf \'%s\\n\' "$PASSPHRASE" | terminal …`) or type it at a terminal');
+  if (confirm && isRawInput(ctx.stdin)) {
+    return readHiddenTwice(ctx.stdin, ['Passphrase: ', 'Passphrase again: '], ctx.stderr, {
+      cancelled: typingCancelled,
+      empty: noPassphrase,
+      differ: () => new AppError('invalid_field', 'the two passphrases differ'),
+    });
   }
-  if (confirm && (ctx.stdin as { isTTY?: boolean }).isTTY === true) {
-    const again = await readSecretLine(ctx.stdin, 'Passphrase again: ', ctx.stderr);
-    if (again !== first) throw new AppError('invalid_field', 'the two passphrases differ');
-  }
-  return first;
+  const line = await readSecretLine(ctx.stdin, 'Passphrase: ', ctx.stderr);
+  if (line === '') throw noPassphrase();
+  return line;
 }
 
 async function pair(ctx: CommandContext): Promise<CommandOutput> {

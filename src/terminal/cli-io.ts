@@ -53,7 +53,9 @@ export class ProgressLine {
 export async function readSecretLine(input: Readable, prompt: string, promptOut: Writable): Promise<string> {
   if (!isRawInput(input)) return (await readFirstLine(input)) ?? '';
   const typed = await readHidden(input, prompt, promptOut);
-  // Exit 1 as it always was here, where cas calls its Ctrl-C a usage mistake (exit 2): scripts may test either.
-  if (typed === null) throw new AppError('bad_request', 'cancelled');
+  if (typed === null) throw typingCancelled();
   return typed;
 }
+
+/** Ctrl-C at a passphrase prompt. Exit 1 as it always was here, where cas calls its Ctrl-C a usage mistake (exit 2): scripts may test either. */
+export const typingCancelled = (): AppError => new AppError('bad_request', 'cancelled');

@@ -1,8 +1,8 @@
-/** @module What the CLIs read from stdin, over real streams: the first line and its size cap, and the hidden line typed at a terminal (Ctrl-D, Ctrl-C, Backspace). */
+/** @module What the CLIs read from stdin, over real streams: the first line and its size cap, and the hidden line typed at a terminal (Ctrl-D, Ctrl-C, Backspace), once or twice. */
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../../src/cli-errors.js';
-import { readFirstLine, readHidden, type RawInput } from '../../../src/cli-input.js';
+import { readFirstLine, readHidden, readHiddenTwice, type HiddenTwiceRefusals, type RawInput } from '../../../src/cli-input.js';
 
 /** A PassThrough that stands in for a TTY: it records the raw-mode switches that readHidden makes. */
 function fakeTty(): { tty: RawInput & PassThrough; modes: boolean[] } {
@@ -125,5 +125,44 @@ describe('readHidden', () => {
     over.tty.write('€€\u007fab€');
     expect(await codeOf(refused)).toBe('bad_request');
     expect(over.modes).toEqual([true, false]);
+  });
+});
+
+describe('readHiddenTwice', () => {
+  const refuse: HiddenTwiceRefusals = {
+    cancelled: () => new Error('cancelled'),
+    empty: () => new Error('empty'),
+    differ: () => new Error('differ'),
+  };
+
+  /** Types each line once its prompt has shown, as a person does; what the prompts' stream shows. */
+  function typing(lines: string[]): { tty: RawInput & PassThrough; shown(): string; twice: Promise<string> } {
+    const { tty } = fakeTty();
+    const { out, text } = sink();
+    out.on('data', (chunk: Buffer) => {
+      if (chunk.toString().endsWith(': ')) tty.write(lines.shift() ?? '');
+    });
+    return { tty, shown: text, twice: readHiddenTwice(tty, ['secret: ', 'secret again: '], out, refuse) };
+  }
+
+  it('gives the line typed the same twice, after each prompt', async () => {
+    const { twice, shown } = typing(['same line\r', 'same line\r']);
+    expect(await twice).toBe('same line');
+    expect(shown()).toBe('secret: \nsecret again: \n');
+  });
+
+  it('refuses two lines that differ with the caller\'s error', async () => {
+    await expect(typing(['same line\r', 'same lime\r']).twice).rejects.toThrow('differ');
+  });
+
+  it('refuses Enter alone at once, without asking again', async () => {
+    const { twice, shown } = typing(['\r']);
+    await expect(twice).rejects.toThrow('empty');
+    expect(shown()).toBe('secret: \n');
+  });
+
+  it('refuses Ctrl-C at either prompt as cancelled', async () => {
+    await expect(typing(['\u0003']).twice).rejects.toThrow('cancelled');
+    await expect(typing(['typed\r', '\u0003']).twice).rejects.toThrow('cancelled');
   });
 });

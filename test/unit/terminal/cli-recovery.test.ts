@@ -187,6 +187,39 @@ describe('factory-reset confirmation on a TTY', () => {
   });
 });
 
+describe('backup passphrase typed at a TTY', () => {
+  /** `terminal backup` in-process with a TTY on stdin, each line typed once its prompt shows. */
+  async function typed(state: string, file: string, lines: string[]): Promise<{ code: number; stderr: string }> {
+    const stdin = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => stdin });
+    const stderr = new PassThrough();
+    let err = '';
+    stderr.on('data', (chunk: Buffer) => {
+      err += chunk.toString();
+      if (err.endsWith(': ')) stdin.write(lines.shift() ?? '');
+    });
+    const code = await main(['--state', state, 'backup', '--out', file], { stdin, stdout: new PassThrough(), stderr, env: {} });
+    return { code, stderr: err };
+  }
+
+  it('is asked twice and written when both lines are the same; else refused with its own code and exit status, nothing written', async () => {
+    const { dir, state } = await initialized('R4');
+    const file = join(dir, 'point.bin');
+    const differ = await typed(state, file, ['a long passphrase\r', 'a long passphrasf\r']);
+    expect([differ.code, differ.stderr]).toEqual([1, 'Passphrase: \nPassphrase again: \nerror: invalid_field: the two passphrases differ\n']);
+    const cancelled = await typed(state, file, ['a long passphrase\r', '\u0003']);
+    expect([cancelled.code, cancelled.stderr]).toEqual([1, 'Passphrase: \nPassphrase again: \nerror: bad_request: cancelled\n']);
+    const empty = await typed(state, file, ['\r']);
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toMatch(/^Passphrase: \nerror: bad_request: no passphrase given/);
+    expect(existsSync(file)).toBe(false);
+
+    const same = await typed(state, file, ['a long passphrase\r', 'a long passphrase\r']);
+    expect(same.code).toBe(0);
+    const restored = await terminal(join(dir, 'other'), ['--json', 'restore', '--in', file], 'a long passphrase\n');
+    expect(restored.json).toMatchObject({ serial: 'R4' });
+  });
+});
+
 /** Power loss right before key.pem's temp file is renamed into place: the process dies by SIGKILL there. */
 const CRASH_AT_KEY_RENAME = `data:text/javascript,${encodeURIComponent(
   "import fs from 'node:fs'; import { syncBuiltinESMExports } from 'node:module'; const rename = fs.renameSync;" +
