@@ -1,13 +1,15 @@
 /**
  * @module For store and actor unit tests: a real LMDB store in a temp dir, a thread's write-behind that only the test flushes (so
- * that what a call queued is still queued when the next step runs), and the actor context over them.
+ * that what a call queued is still queued when the next step runs), the actor context over them, and master's cash-event call.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ActorContext } from '../../src/actors/context.js';
+import { masterCall } from '../../src/actors/master-calls.js';
 import { WriteBehind } from '../../src/actors/write-behind.js';
 import { createLogger, type Logger } from '../../src/logger.js';
+import type { HttpReply } from '../../src/protocol/types.js';
 import type { TerminalRecord } from '../../src/store/records.js';
 import { Store } from '../../src/store/store.js';
 
@@ -66,4 +68,13 @@ export function terminalRecord(serial: string, overrides: Partial<TerminalRecord
     tfp: null, certDer: null, pairedAt: null, pairedBy: null, lastSeenAt: null,
     ...overrides,
   };
+}
+
+/**
+ * Master's cash-event call from `serial`'s key `tfp`, `event` its JSON body: the request as a front thread hands it to
+ * the terminal's actor once the signature verified.
+ */
+export async function reportCashEvent(ctx: ActorContext, serial: string, tfp: string, event: Record<string, unknown>): Promise<HttpReply> {
+  const body = Buffer.from(JSON.stringify(event));
+  return masterCall(ctx, serial, tfp, { method: 'POST', path: '/api/v1/cash-events', query: '', headers: {}, body, remoteAddress: '192.0.2.1' });
 }

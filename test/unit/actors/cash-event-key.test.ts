@@ -4,11 +4,10 @@
  * serial's, as before. Master's own call on a real LMDB store.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { masterCall } from '../../../src/actors/master-calls.js';
 import type { HttpReply } from '../../../src/protocol/types.js';
 import type { CashEventRecord } from '../../../src/store/records.js';
 import { compositeKey } from '../../../src/store/store.js';
-import { openActorStore, type ActorStore } from '../../helpers/actor-store.js';
+import { openActorStore, reportCashEvent, type ActorStore } from '../../helpers/actor-store.js';
 
 const SERIAL = 'ATM-KEY-1';
 const OLD_KEY = 'aa'.repeat(32);
@@ -25,10 +24,7 @@ afterEach(async () => {
   await bench.close();
 });
 
-async function report(tfp: string): Promise<HttpReply> {
-  const body = Buffer.from(JSON.stringify(event));
-  return masterCall(bench.context(), SERIAL, tfp, { method: 'POST', path: '/api/v1/cash-events', query: '', headers: {}, body, remoteAddress: '192.0.2.1' });
-}
+const report = (tfp: string): Promise<HttpReply> => reportCashEvent(bench.context(), SERIAL, tfp, event);
 
 describe('a cash event and the key that sent it', () => {
   it('is stored with its key; a retry by that key is a duplicate, the same id from another key a conflict', async () => {

@@ -5,13 +5,12 @@
  * works in batches; and an older store's events, which have no place in either index, get them at start-up.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { masterCall } from '../../../src/actors/master-calls.js';
 import type { HttpReply } from '../../../src/protocol/types.js';
 import { forgetCashEvents } from '../../../src/store/cash-event-retention.js';
 import type { CashEventRecord } from '../../../src/store/records.js';
 import { upgradeStore } from '../../../src/store/store-upgrade.js';
 import { compositeKey, type Store } from '../../../src/store/store.js';
-import { openActorStore, type ActorStore } from '../../helpers/actor-store.js';
+import { openActorStore, reportCashEvent, type ActorStore } from '../../helpers/actor-store.js';
 
 const DAY = 86_400_000;
 let bench: ActorStore;
@@ -28,10 +27,9 @@ afterEach(async () => {
 });
 
 /** Master's cash-event call for `serial`, at the test's clock. */
-async function report(serial: string, eventId: string): Promise<HttpReply> {
-  const body = Buffer.from(JSON.stringify({ eventId, currency: 'EUR', denomination: 20, count: 1, at: new Date(clock - 1_000).toISOString() }));
-  const ctx = bench.context({ now: () => clock });
-  return masterCall(ctx, serial, 'ab'.repeat(32), { method: 'POST', path: '/api/v1/cash-events', query: '', headers: {}, body, remoteAddress: '192.0.2.1' });
+function report(serial: string, eventId: string): Promise<HttpReply> {
+  const event = { eventId, currency: 'EUR', denomination: 20, count: 1, at: new Date(clock - 1_000).toISOString() };
+  return reportCashEvent(bench.context({ now: () => clock }), serial, 'ab'.repeat(32), event);
 }
 
 const stored = (): string[] => [...store.cashEvents.getRange()].map(({ value }) => `${value.serial}/${value.eventId}`).sort();
