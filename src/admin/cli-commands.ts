@@ -1,6 +1,6 @@
 /** @module The `cas` command table: each command's usage, the admin op it maps to, how its arguments become op args, and the help texts. */
 import { UsageError } from '../cli-errors.js';
-import { ADMIN_TOPICS, GATE_MAX_MINUTES, type AdminTopic, type PairingView } from '../protocol/types.js';
+import { ADMIN_TOPICS, GATE_DEFAULT_MINUTES, GATE_MAX_MINUTES, type AdminTopic, type PairingView } from '../protocol/types.js';
 import { totpDigits } from '../crypto/totp.js';
 import { parseTimeBound, TIME_BOUND_HINT } from '../protocol/time-bounds.js';
 import { enrolmentCodeDigits } from './enrolment-code.js';
@@ -411,7 +411,7 @@ export const COMMANDS: readonly CommandSpec[] = SPECS.map((s) => ({ toArgs: none
 export const GROUPS: readonly string[] = [...new Set(COMMANDS.map((c) => c.group))];
 
 const WORKFLOW = `Pairing a terminal:
-  1. cas terminals create SERIAL --location … --contact …   (and cas gate open --minutes 60)
+  1. cas terminals create SERIAL --location … --contact …   (and cas gate open --minutes ${GATE_DEFAULT_MINUTES})
   2. the terminal contacts the gate and shows a 12-digit pairing code on its screen
   3. cas pairing list --state pending shows the code (cas pairing get REQUEST_ID: in big digits)
   4. call the location contact yourself (the number you have on file, never one a

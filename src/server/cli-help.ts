@@ -1,4 +1,5 @@
 /** @module Help texts of `pairing-server`: the overview (every command and option) and one short page per subcommand. */
+import { GATE_DEFAULT_MINUTES } from '../protocol/types.js';
 
 export type ServerCommand =
   | 'serve' | 'fingerprint' | 'audit verify' | 'backup'
@@ -103,7 +104,7 @@ ${SERVER_OPTIONS}
 ${ENV_RULE}
 
 The gate is closed on a new install: an operator opens it for a time window
-(cas gate open --minutes 60) while terminals pair. Create the first operator with
+(cas gate open --minutes ${GATE_DEFAULT_MINUTES}) while terminals pair. Create the first operator with
   echo 'a long passphrase' | pairing-server users add alice --password-stdin
 and enrol the printed otpauth URI in an authenticator app.`;
 
