@@ -143,14 +143,13 @@ async function whileStopped<T>(config: Config, action: IdentityAction, detail: R
     const store = Store.open(config.dataDir);
     // Each write keeps the seal of the server's clean stop (index-seal.ts): both keep every index, and the lock keeps any
     // server away, so the next start stays a sealed one instead of checking every index (seconds at fleet scale).
-    const append = (record: Omit<AuditRecord, 'seq' | 'prevHash' | 'hash'>, settles: string): Promise<boolean> =>
-      writeKeepingSeal(store, () => void store.appendAuditSync(record, settles));
+    const append = (record: Omit<AuditRecord, 'seq' | 'prevHash' | 'hash'>, settles: string): Promise<unknown> =>
+      writeKeepingSeal(store, () => store.appendAuditSync(record, settles));
     try {
       const entry = { at: Date.now(), user: cliUser(), action, target: null };
       // Written ahead, on disk before the change (audit-intents.ts): a command killed after its change and before its
       // entry is audited as interrupted.
-      let intent = '';
-      await writeKeepingSeal(store, () => void (intent = intendAuditSync(store, 'command', { ...entry, detail })));
+      const { value: intent } = await writeKeepingSeal(store, () => intendAuditSync(store, 'command', { ...entry, detail }));
       let value: T;
       try {
         value = act();

@@ -73,12 +73,9 @@ export function breakSeal(store: Store): SealVouches | null {
  */
 export async function sealStore(store: Store, now: number): Promise<boolean> {
   await store.root.committed;
-  let txnId = 0;
   store.root.transactionSync(() => {
-    // Inside the write transaction, whose lock no other writer can take: the id it will commit as is the last one plus one.
-    txnId = lastTxnId(store.root) + 1;
     const indexes: SealedIndex[] = [...KEPT_INDEXES, ...(store.indexesCashEventTimes ? ['cashEventTimes' as const] : [])];
-    store.settings.putSync('index-seal', { txnId, indexes, sealedAt: now });
+    putSealSync(store, { indexes, sealedAt: now });
   });
   // One queued meanwhile would commit after the seal: then it is not sealed, and says so. Unless that write kept the seal
   // itself (writeKeepingSeal: a backup taken while this server stopped), which the seal's own id then shows.
@@ -92,22 +89,28 @@ export async function sealStore(store: Store, now: number): Promise<boolean> {
  * fleet benchmark emptying its cash events between targets): `writes` MUST go through the Store's own methods
  * or keep every index whole itself, as a server's writes do. The check, the writes and the new seal are one write
  * transaction, so no other writer comes between them; a seal that was not intact stays absent. Resolves once that
- * transaction is on disk, with whether the store is sealed after it.
+ * transaction is on disk, with what `writes` returned and whether the store is sealed after it.
  */
-export async function writeKeepingSeal(store: Store, writes: () => void): Promise<boolean> {
+export async function writeKeepingSeal<T>(store: Store, writes: () => T): Promise<{ value: T; sealed: boolean }> {
   await store.root.committed;
-  let sealed = false;
-  store.root.transactionSync(() => {
-    // Inside the write transaction, as in sealStore: the last committed id, and this one commits as the next.
+  const done = store.root.transactionSync(() => {
+    // Inside the write transaction, whose lock no other writer can take: nothing commits between this check and the new seal.
     const seal = store.settings.get('index-seal');
     const intact = isIntact(seal, store.root);
-    writes();
-    if (!intact) return;
-    store.settings.putSync('index-seal', { ...seal, txnId: lastTxnId(store.root) + 1 });
-    sealed = true;
+    const value = writes();
+    if (intact) putSealSync(store, seal);
+    return { value, intact };
   });
   // Durable on resolve, as Store.atomically is: its callers' writes are audit entries (a backup's, an identity change's)
   // that the command reports done next, and lmdb's transactionSync commits without waiting for the disk (overlappingSync).
   await store.flushed();
-  return sealed && sealIntact(store);
+  return { value: done.value, sealed: done.intact && sealIntact(store) };
+}
+
+/**
+ * Writes the seal as this write transaction's own: MUST run inside it, whose lock no other writer can take, so that the
+ * id it will commit as is the last committed one plus one.
+ */
+function putSealSync(store: Store, seal: Omit<IndexSeal, 'txnId'>): void {
+  store.settings.putSync('index-seal', { ...seal, txnId: lastTxnId(store.root) + 1 });
 }

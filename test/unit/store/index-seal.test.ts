@@ -245,7 +245,7 @@ describe('the store\'s seal', () => {
     };
     store = Store.open(dataDir, { fieldKey: false, cashEventTimes: true });
     expect(sealIntact(store)).toBe(true);
-    expect(await writeKeepingSeal(store, clearCash(store))).toBe(true);
+    expect((await writeKeepingSeal(store, clearCash(store))).sealed).toBe(true);
     expect(sealIntact(store)).toBe(true);
     await store.close();
     expect(await run()).toMatchObject({ verified: false, ...NOTHING });
@@ -254,20 +254,23 @@ describe('the store\'s seal', () => {
     await olderBuild((s) => s.cashEvents.putSync('b', event('ATM-1', 'b', NOW)));
     store = Store.open(dataDir, { fieldKey: false, cashEventTimes: true });
     expect(sealIntact(store)).toBe(false);
-    expect(await writeKeepingSeal(store, () => store!.cashEvents.putSync('c', event('ATM-1', 'c', NOW)))).toBe(false);
+    expect((await writeKeepingSeal(store, () => store!.cashEvents.putSync('c', event('ATM-1', 'c', NOW)))).sealed).toBe(false);
     await store.close();
     store = Store.open(dataDir, { fieldKey: false, cashEventTimes: true });
     expect(upgradeStore(store, nowSec, 300)).toMatchObject({ verified: true, cashEventsBySerial: 2 });
   });
 
-  it('leaves a stop sealed, and saying so, when a backup\'s write kept the seal just after it (no false warning at the stop)', async () => {
+  it('leaves a stop sealed, and saying so, when a backup\'s write kept the seal just after it (no false warning at the stop), and gives what the write returned', async () => {
     store = Store.open(dataDir, { fieldKey: false, cashEventTimes: true });
     upgradeStore(store, nowSec, 300);
     const s = store;
     // In this order: the stop's seal commits first, then the backup's entry, before the stop reads the store's last id.
     const sealing = sealStore(s, NOW);
-    const keeping = writeKeepingSeal(s, () => void s.appendAuditSync({ at: NOW, user: 'cli:root', action: 'server.backup', target: null, detail: { result: 'ok' } }));
-    expect(await keeping).toBe(true);
+    const keeping = writeKeepingSeal(s, () => s.appendAuditSync({ at: NOW, user: 'cli:root', action: 'server.backup', target: null, detail: { result: 'ok' } }));
+    // With what its writes returned: the entry, as the audit log holds it.
+    const kept = await keeping;
+    expect(kept).toEqual({ sealed: true, value: expect.objectContaining({ action: 'server.backup', seq: expect.any(Number) }) });
+    expect(s.audit.get(kept.value.seq)).toEqual(kept.value);
     expect(await sealing).toBe(true);
     await s.close();
     store = null;
