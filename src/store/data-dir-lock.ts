@@ -5,7 +5,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { writeFileDurably } from '../durable-file.js';
 import { AppError, errnoOf } from '../errors.js';
-import { processRuns } from '../process-runs.js';
+import { processRuns, processStartedAt } from '../process-runs.js';
 
 export const PID_FILE = 'server.pid';
 
@@ -27,7 +27,9 @@ export interface DataDirLock {
  * included. The pid file is only read to name the holder. Limits: abstract names are per network namespace
  * (containers in different ones sharing a volume do not see each other) and per machine (LMDB does not support
  * network file systems anyway). Where there is no abstract namespace (macOS, BSD) the pid file itself is the lock:
- * created exclusively, and taken over when the pid it names no longer runs.
+ * created exclusively, and taken over when it is stale (`staleBecause`): the pid it names no longer runs, or runs a
+ * process that started after the file was written, which cannot be its writer (a pid reused after a crash or a reboot).
+ * The file stays `PID\n` (operators `kill $(cat server.pid)`): when it was written is its mtime.
  *
  * Any local user may bind an abstract name, and /proc/net/unix shows a running server's to all: one could take the name
  * while the server is stopped and so keep it from starting again. So a name found taken is challenged (`holderProves`):
@@ -59,11 +61,10 @@ async function lockWithSocket(dataDir: string): Promise<DataDirLock> {
   } catch (error) {
     if (errnoOf(error) !== 'EADDRINUSE') throw error;
     if (await holderProves(name, storeDir)) throw inUse(dataDir, readPid(dataDir));
-    return {
-      ...lockWithPidFile(dataDir),
-      warning: 'the data dir\'s lock name is held by a process that cannot read the store (another local user keeping the server from starting?), '
-        + 'so the pid file is the lock this time: find it with `ss -xlp | grep pairing-server-data-dir`',
-    };
+    const lock = lockWithPidFile(dataDir);
+    const fallback = 'the data dir\'s lock name is held by a process that cannot read the store (another local user keeping the server from starting?), '
+      + 'so the pid file is the lock this time: find it with `ss -xlp | grep pairing-server-data-dir`';
+    return { ...lock, warning: lock.warning === undefined ? fallback : `${fallback}; ${lock.warning}` };
   }
   server.unref();
   // Written after the bind, by the holder only: a renamed file is never seen half-written. Owner-only, like the whole data dir.
@@ -127,35 +128,80 @@ function answerChallenge(socket: net.Socket, storeDir: string): void {
   });
 }
 
+/**
+ * staleBecause's slack for clocks' grain: a file system may stamp a file up to 2 s before it was written (FAT; ext3:
+ * 1 s), and the kernel stamps files from a clock a tick behind. (/proc's boot time is whole seconds: a start up to a
+ * second early, which errs the safe way.)
+ */
+const START_SLACK_MS = 2_000;
+
 function lockWithPidFile(dataDir: string): DataDirLock {
   const file = path.join(dataDir, PID_FILE);
+  let takenOver: string | undefined;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       fs.writeFileSync(file, `${process.pid}\n`, { mode: 0o600, flag: 'wx' });
-      return { release: async () => void fs.rmSync(file, { force: true }) };
+      return { release: async () => void fs.rmSync(file, { force: true }), ...(takenOver === undefined ? {} : { warning: takenOver }) };
     } catch (error) {
       if (errnoOf(error) !== 'EEXIST') throw error;
     }
-    const pid = readPid(dataDir);
-    if (pid !== null && processRuns(pid)) throw inUse(dataDir, pid, file);
-    // Left by a server that was killed: the pid it names has ended.
+    const written = readPidFile(file);
+    const stale = written === null ? null : staleBecause(written.pid, written.at);
+    if (written !== null && stale === null) throw inUse(dataDir, written.pid, file);
+    if (stale !== null) takenOver = `took over the pid file ${file}: ${stale}`;
     fs.rmSync(file, { force: true });
   }
   throw inUse(dataDir, readPid(dataDir));
 }
 
+/**
+ * Why the pid file that `pid` and `writtenAt` (its mtime) describe holds no lock, or null while its writer may run. A
+ * process that started after the file was written is not its writer: its pid is a killed server's, reused since.
+ * Where the start is unknown (no /proc) a pid that runs holds, as it always did. A wall clock stepped forward by more
+ * than the slack while the writer runs would make it look started later (processStartedAt): that is this check's
+ * limit; the abstract socket, the lock on Linux, has none.
+ */
+function staleBecause(pid: number, writtenAt: number): string | null {
+  if (!processRuns(pid)) return `pid ${pid} no longer runs (a server that was killed?)`;
+  const startedAt = processStartedAt(pid);
+  if (startedAt === null || startedAt <= writtenAt + START_SLACK_MS) return null;
+  return `pid ${pid} is a process that started at ${new Date(startedAt).toISOString()}, after the file was written `
+    + `(${new Date(writtenAt).toISOString()}), so not the server that wrote it (a killed server's pid, reused)`;
+}
+
+/** The pid file's pid and when it was written (its mtime), read through one descriptor; null when it names no pid. */
+function readPidFile(file: string): { pid: number; at: number } | null {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const pid = pidIn(fs.readFileSync(fd, 'utf8'));
+    return pid === null ? null : { pid, at: fs.fstatSync(fd).mtimeMs };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+const pidIn = (text: string): number | null => {
+  const pid = Number(text.trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : null;
+};
+
 function readPid(dataDir: string): number | null {
   try {
-    const pid = Number(fs.readFileSync(path.join(dataDir, PID_FILE), 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : null;
+    return pidIn(fs.readFileSync(path.join(dataDir, PID_FILE), 'utf8'));
   } catch {
     return null;
   }
 }
 
 /**
- * `pidFile`: the pid file is the lock, so the pid may be a killed server's, reused by another process since (this
- * module does not guess which): the message says how to tell and what to remove.
+ * `pidFile`: the pid file is the lock, so the pid may be a killed server's, reused by another process since where
+ * staleBecause cannot tell (no /proc; a copied file, whose mtime is the copy's): the message says how to tell and what
+ * to remove.
  */
 function inUse(dataDir: string, pid: number | null, pidFile?: string): AppError {
   const holder = pid === null ? 'another pairing-server (its pid is not written yet)' : `another pairing-server (pid ${pid})`;

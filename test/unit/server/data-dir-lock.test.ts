@@ -1,5 +1,5 @@
-/** @module The data dir lock: one holder at a time, found through a symlink too, and a pid file that never blocks on its own. */
-import { spawnSync } from 'node:child_process';
+/** @module The data dir lock: one holder at a time, found through a symlink too, and a pid file that never blocks on its own nor with a reused pid. */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -19,6 +19,22 @@ async function refusal(promise: Promise<unknown>): Promise<AppError> {
 /** The pid of a process that has ended. */
 function deadPid(): number {
   return spawnSync(process.execPath, ['-e', '0']).pid!;
+}
+
+/** A process that runs until the test kills it: `sh -c script`, whose `$$` is its pid. */
+function running(script: string): ChildProcess & { pid: number } {
+  const child = spawn('sh', ['-c', script], { stdio: 'ignore' });
+  if (child.pid === undefined) throw new Error('sh did not start');
+  return child as ChildProcess & { pid: number };
+}
+
+/** Until `file` holds a whole line: written by another process, seen once it is. */
+async function lineIn(file: string): Promise<string> {
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 20))) {
+    const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+    if (text.endsWith('\n')) return text.trim();
+  }
+  throw new Error(`${file} was not written`);
 }
 
 describe.runIf(process.platform === 'linux')('data dir lock (abstract socket)', () => {
@@ -91,6 +107,24 @@ describe.runIf(process.platform === 'linux')('data dir lock, its name taken by a
     }, 15_000);
   }
 
+  it('falls back to a pid file that names a reused pid, takes it over, and names both in its warning', async () => {
+    const dir = tempDir();
+    const squatter = await squat(dir, (socket) => socket.destroy());
+    const reuser = running('exec sleep 30');
+    try {
+      const file = path.join(dir, PID_FILE);
+      fs.writeFileSync(file, `${reuser.pid}\n`);
+      fs.utimesSync(file, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+      const lock = await lockDataDir(dir);
+      expect(lock.warning).toMatch(new RegExp(`held by a process that cannot read the store.*; took over the pid file ${file}: pid ${reuser.pid} is a process that started at`));
+      expect(fs.readFileSync(file, 'utf8')).toBe(`${process.pid}\n`);
+      await lock.release();
+    } finally {
+      reuser.kill();
+      squatter.close();
+    }
+  }, 15_000);
+
   it('holds at most 4 challenge connections however many are opened, and a second server meeting a full house is still refused', async () => {
     const dir = tempDir();
     const lock = await lockDataDir(dir);
@@ -125,14 +159,49 @@ describe('data dir lock (pid file, where there is no abstract socket)', () => {
     // The pid may be a killed server's, reused: the message says how to tell, and which file to remove.
     expect(second.message).toContain(`If pid ${process.pid} is not a pairing-server (\`ps -p ${process.pid} -o args\``);
     expect(second.message).toContain(`remove ${path.join(dir, PID_FILE)} and start again`);
-    // The pid may be a killed server's, reused: the message says how to tell, and which file to remove.
-    expect(second.message).toContain(`If pid ${process.pid} is not a pairing-server (\`ps -p ${process.pid} -o args\``);
-    expect(second.message).toContain(`remove ${path.join(dir, PID_FILE)} and start again`);
     await lock.release();
     expect(fs.existsSync(path.join(dir, PID_FILE))).toBe(false);
-    fs.writeFileSync(path.join(dir, PID_FILE), `${deadPid()}\n`);
+    const dead = deadPid();
+    fs.writeFileSync(path.join(dir, PID_FILE), `${dead}\n`);
     const taken = await lockDataDir(dir, { mechanism: 'pid-file' });
     expect(fs.readFileSync(path.join(dir, PID_FILE), 'utf8').trim()).toBe(String(process.pid));
+    expect(taken.warning).toBe(`took over the pid file ${path.join(dir, PID_FILE)}: pid ${dead} no longer runs (a server that was killed?)`);
     await taken.release();
+  });
+
+  it.runIf(process.platform === 'linux')('takes over a pid file naming a live process that started after the file was written (a reused pid), saying why', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, PID_FILE);
+    // A whole second: utimes takes seconds as a float, and a millisecond part may come back a hair less (…122.9999 for .123).
+    const writtenAt = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
+    // A server killed a minute ago left its pid file; its pid now belongs to a process started since.
+    const reuser = running('exec sleep 30');
+    try {
+      fs.writeFileSync(file, `${reuser.pid}\n`);
+      fs.utimesSync(file, writtenAt, writtenAt);
+      const lock = await lockDataDir(dir, { mechanism: 'pid-file' });
+      expect(fs.readFileSync(file, 'utf8')).toBe(`${process.pid}\n`);
+      expect(lock.warning).toMatch(new RegExp(`^took over the pid file ${file}: pid ${reuser.pid} is a process that started at \\S+, `
+        + `after the file was written \\(${writtenAt.toISOString().replace(/[.]/g, '\\.')}\\), so not the server that wrote it`));
+      await lock.release();
+    } finally {
+      reuser.kill();
+    }
+  });
+
+  it.runIf(process.platform === 'linux')('holds while the process that wrote the pid file runs, one that wrote it as it started included', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, PID_FILE);
+    // Written within a millisecond of the writer's start: the file's time and the start time are a clock's grain apart.
+    const writer = running(`echo $$ > '${file}' && exec sleep 30`);
+    try {
+      expect(await lineIn(file)).toBe(String(writer.pid));
+      const refused = await refusal(lockDataDir(dir, { mechanism: 'pid-file' }));
+      expect(refused.code).toBe('conflict');
+      expect(refused.details).toEqual({ pid: writer.pid });
+      expect(fs.readFileSync(file, 'utf8')).toBe(`${writer.pid}\n`);
+    } finally {
+      writer.kill();
+    }
   });
 });
