@@ -5,9 +5,14 @@ import net from 'node:net';
 import path from 'node:path';
 import { writeFileDurably } from '../durable-file.js';
 import { AppError, errnoOf } from '../errors.js';
-import { processRuns, processStartedAt } from '../process-runs.js';
+import { processRuns, processStartOf } from '../process-runs.js';
 
 export const PID_FILE = 'server.pid';
+/**
+ * Beside the pid file where it is the lock: `PID START`, START being when that process started (/proc/PID/stat, clock
+ * ticks since boot). The pid file stays `PID\n`, as operators `kill $(cat server.pid)`.
+ */
+export const PID_START_FILE = 'server.pid.start';
 
 export interface DataDirLock {
   release(): Promise<void>;
@@ -28,8 +33,9 @@ export interface DataDirLock {
  * (containers in different ones sharing a volume do not see each other) and per machine (LMDB does not support
  * network file systems anyway). Where there is no abstract namespace (macOS, BSD) the pid file itself is the lock:
  * created exclusively, and taken over when it is stale (`staleBecause`): the pid it names no longer runs, or runs a
- * process that started after the file was written, which cannot be its writer (a pid reused after a crash or a reboot).
- * The file stays `PID\n` (operators `kill $(cat server.pid)`): when it was written is its mtime.
+ * process that started at another time than the one that wrote it (PID_START_FILE: a pid reused after a crash or a
+ * reboot). A pid and its start time name one process whatever the clocks do; the file's mtime against the start
+ * would not (a wall clock stepped forward makes a running writer look started after its file).
  *
  * Any local user may bind an abstract name, and /proc/net/unix shows a running server's to all: one could take the name
  * while the server is stopped and so keep it from starting again. So a name found taken is challenged (`holderProves`):
@@ -128,26 +134,28 @@ function answerChallenge(socket: net.Socket, storeDir: string): void {
   });
 }
 
-/**
- * staleBecause's slack for clocks' grain: a file system may stamp a file up to 2 s before it was written (FAT; ext3:
- * 1 s), and the kernel stamps files from a clock a tick behind. (/proc's boot time is whole seconds: a start up to a
- * second early, which errs the safe way.)
- */
-const START_SLACK_MS = 2_000;
-
 function lockWithPidFile(dataDir: string): DataDirLock {
   const file = path.join(dataDir, PID_FILE);
+  const startFile = path.join(dataDir, PID_START_FILE);
   let takenOver: string | undefined;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       fs.writeFileSync(file, `${process.pid}\n`, { mode: 0o600, flag: 'wx' });
-      return { release: async () => void fs.rmSync(file, { force: true }), ...(takenOver === undefined ? {} : { warning: takenOver }) };
+      // After the pid file: until it is written, one left by an earlier holder names another pid and is not read.
+      const start = processStartOf(process.pid);
+      if (start !== null) writeFileDurably(startFile, `${process.pid} ${start}\n`, 0o600, { replace: true });
+      const release = async (): Promise<void> => {
+        // The start first: a starter that meets the pid file alone while this process ends is refused, as it should be.
+        fs.rmSync(startFile, { force: true });
+        fs.rmSync(file, { force: true });
+      };
+      return { release, ...(takenOver === undefined ? {} : { warning: takenOver }) };
     } catch (error) {
       if (errnoOf(error) !== 'EEXIST') throw error;
     }
-    const written = readPidFile(file);
-    const stale = written === null ? null : staleBecause(written.pid, written.at);
-    if (written !== null && stale === null) throw inUse(dataDir, written.pid, file);
+    const pid = readPid(dataDir);
+    const stale = pid === null ? null : staleBecause(pid, recordedStart(startFile, pid));
+    if (pid !== null && stale === null) throw inUse(dataDir, pid, file);
     if (stale !== null) takenOver = `took over the pid file ${file}: ${stale}`;
     fs.rmSync(file, { force: true });
   }
@@ -155,33 +163,24 @@ function lockWithPidFile(dataDir: string): DataDirLock {
 }
 
 /**
- * Why the pid file that `pid` and `writtenAt` (its mtime) describe holds no lock, or null while its writer may run. A
- * process that started after the file was written is not its writer: its pid is a killed server's, reused since.
- * Where the start is unknown (no /proc) a pid that runs holds, as it always did. A wall clock stepped forward by more
- * than the slack while the writer runs would make it look started later (processStartedAt): that is this check's
- * limit; the abstract socket, the lock on Linux, has none.
+ * Why the pid file naming `pid`, whose writer started at `start` (null: not recorded, or no /proc), holds no lock, or
+ * null while its writer may run. Where either start is unknown (a file an older version wrote, no /proc) a pid that
+ * runs holds, as it always did.
  */
-function staleBecause(pid: number, writtenAt: number): string | null {
+function staleBecause(pid: number, start: string | null): string | null {
   if (!processRuns(pid)) return `pid ${pid} no longer runs (a server that was killed?)`;
-  const startedAt = processStartedAt(pid);
-  if (startedAt === null || startedAt <= writtenAt + START_SLACK_MS) return null;
-  return `pid ${pid} is a process that started at ${new Date(startedAt).toISOString()}, after the file was written `
-    + `(${new Date(writtenAt).toISOString()}), so not the server that wrote it (a killed server's pid, reused)`;
+  const now = start === null ? null : processStartOf(pid);
+  if (now === null || now === start) return null;
+  return `pid ${pid} now runs a process that started at another time than the server that wrote the file (a killed server's pid, reused)`;
 }
 
-/** The pid file's pid and when it was written (its mtime), read through one descriptor; null when it names no pid. */
-function readPidFile(file: string): { pid: number; at: number } | null {
-  let fd: number;
+/** The start PID_START_FILE records for `pid`; null when it records none, or another pid's (an earlier holder's). */
+function recordedStart(startFile: string, pid: number): string | null {
   try {
-    fd = fs.openSync(file, 'r');
+    const [recordedPid, start] = fs.readFileSync(startFile, 'utf8').trim().split(' ');
+    return recordedPid === String(pid) && start !== undefined && /^\d+$/.test(start) ? start : null;
   } catch {
     return null;
-  }
-  try {
-    const pid = pidIn(fs.readFileSync(fd, 'utf8'));
-    return pid === null ? null : { pid, at: fs.fstatSync(fd).mtimeMs };
-  } finally {
-    fs.closeSync(fd);
   }
 }
 
@@ -200,8 +199,7 @@ function readPid(dataDir: string): number | null {
 
 /**
  * `pidFile`: the pid file is the lock, so the pid may be a killed server's, reused by another process since where
- * staleBecause cannot tell (no /proc; a copied file, whose mtime is the copy's): the message says how to tell and what
- * to remove.
+ * staleBecause cannot tell (no /proc; a file an older version wrote): the message says how to tell and what to remove.
  */
 function inUse(dataDir: string, pid: number | null, pidFile?: string): AppError {
   const holder = pid === null ? 'another pairing-server (its pid is not written yet)' : `another pairing-server (pid ${pid})`;

@@ -6,7 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../../src/errors.js';
-import { lockDataDir, PID_FILE } from '../../../src/store/data-dir-lock.js';
+import { lockDataDir, PID_FILE, PID_START_FILE } from '../../../src/store/data-dir-lock.js';
+import { processStartOf } from '../../../src/process-runs.js';
 
 const tempDir = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'data-dir-lock-'));
 
@@ -113,10 +114,11 @@ describe.runIf(process.platform === 'linux')('data dir lock, its name taken by a
     const reuser = running('exec sleep 30');
     try {
       const file = path.join(dir, PID_FILE);
+      // A killed server's files: its pid, and its start, which is not the start of the process that has its pid now.
       fs.writeFileSync(file, `${reuser.pid}\n`);
-      fs.utimesSync(file, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+      fs.writeFileSync(path.join(dir, PID_START_FILE), `${reuser.pid} 1\n`);
       const lock = await lockDataDir(dir);
-      expect(lock.warning).toMatch(new RegExp(`held by a process that cannot read the store.*; took over the pid file ${file}: pid ${reuser.pid} is a process that started at`));
+      expect(lock.warning).toMatch(new RegExp(`held by a process that cannot read the store.*; took over the pid file ${file}: pid ${reuser.pid} now runs a process that started at another time`));
       expect(fs.readFileSync(file, 'utf8')).toBe(`${process.pid}\n`);
       await lock.release();
     } finally {
@@ -169,37 +171,56 @@ describe('data dir lock (pid file, where there is no abstract socket)', () => {
     await taken.release();
   });
 
-  it.runIf(process.platform === 'linux')('takes over a pid file naming a live process that started after the file was written (a reused pid), saying why', async () => {
+  it.runIf(process.platform === 'linux')('records its own start beside the pid file, and removes both on release', async () => {
+    const dir = tempDir();
+    const lock = await lockDataDir(dir, { mechanism: 'pid-file' });
+    expect(fs.readFileSync(path.join(dir, PID_START_FILE), 'utf8')).toBe(`${process.pid} ${processStartOf(process.pid)}\n`);
+    await lock.release();
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  it.runIf(process.platform === 'linux')('takes over a pid file whose pid now runs a process that started at another time (a reused pid), saying why', async () => {
     const dir = tempDir();
     const file = path.join(dir, PID_FILE);
-    // A whole second: utimes takes seconds as a float, and a millisecond part may come back a hair less (…122.9999 for .123).
-    const writtenAt = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
-    // A server killed a minute ago left its pid file; its pid now belongs to a process started since.
+    // A killed server left its pid and start; its pid now belongs to a process started since.
     const reuser = running('exec sleep 30');
     try {
       fs.writeFileSync(file, `${reuser.pid}\n`);
-      fs.utimesSync(file, writtenAt, writtenAt);
+      fs.writeFileSync(path.join(dir, PID_START_FILE), `${reuser.pid} ${Number(processStartOf(process.pid)) - 1}\n`);
       const lock = await lockDataDir(dir, { mechanism: 'pid-file' });
       expect(fs.readFileSync(file, 'utf8')).toBe(`${process.pid}\n`);
-      expect(lock.warning).toMatch(new RegExp(`^took over the pid file ${file}: pid ${reuser.pid} is a process that started at \\S+, `
-        + `after the file was written \\(${writtenAt.toISOString().replace(/[.]/g, '\\.')}\\), so not the server that wrote it`));
+      expect(lock.warning).toBe(`took over the pid file ${file}: pid ${reuser.pid} now runs a process that started at another time than the server that wrote the file (a killed server's pid, reused)`);
+      expect(fs.readFileSync(path.join(dir, PID_START_FILE), 'utf8')).toBe(`${process.pid} ${processStartOf(process.pid)}\n`);
       await lock.release();
     } finally {
       reuser.kill();
     }
   });
 
-  it.runIf(process.platform === 'linux')('holds while the process that wrote the pid file runs, one that wrote it as it started included', async () => {
+  it.runIf(process.platform === 'linux')('holds while the process that wrote the pid file runs: its start recorded, none recorded yet, or an earlier holder\'s', async () => {
     const dir = tempDir();
     const file = path.join(dir, PID_FILE);
-    // Written within a millisecond of the writer's start: the file's time and the start time are a clock's grain apart.
+    const startFile = path.join(dir, PID_START_FILE);
     const writer = running(`echo $$ > '${file}' && exec sleep 30`);
     try {
       expect(await lineIn(file)).toBe(String(writer.pid));
-      const refused = await refusal(lockDataDir(dir, { mechanism: 'pid-file' }));
-      expect(refused.code).toBe('conflict');
-      expect(refused.details).toEqual({ pid: writer.pid });
-      expect(fs.readFileSync(file, 'utf8')).toBe(`${writer.pid}\n`);
+      const refusedNow = async (): Promise<void> => {
+        const refused = await refusal(lockDataDir(dir, { mechanism: 'pid-file' }));
+        expect(refused.code).toBe('conflict');
+        expect(refused.details).toEqual({ pid: writer.pid });
+        expect(fs.readFileSync(file, 'utf8')).toBe(`${writer.pid}\n`);
+      };
+      // No start beside it: written by an older version, or between the pid file and its start.
+      await refusedNow();
+      // An earlier holder's start, for another pid: not this file's.
+      fs.writeFileSync(startFile, `${deadPid()} 1\n`);
+      await refusedNow();
+      // Its own start, and the file dated a day back, as a wall clock stepped forward since would make it look: the
+      // pid and start still name the writer.
+      fs.writeFileSync(startFile, `${writer.pid} ${processStartOf(writer.pid)}\n`);
+      const dayBack = new Date(Date.now() - 86_400_000);
+      fs.utimesSync(file, dayBack, dayBack);
+      await refusedNow();
     } finally {
       writer.kill();
     }
