@@ -330,7 +330,7 @@ const SPECS: readonly Spec[] = [
   },
   { name: 'gate status', usage: '', summary: 'is the gate accepting pairing requests', positionals: [], options: [], op: 'gate.status', render: 'gate' },
   {
-    name: 'gate open', usage: '[--minutes N]', summary: 'accept pairing requests for a while', positionals: [], options: ['minutes'],
+    name: 'gate open', usage: '[--minutes N]', summary: `accept pairing requests for a while (default ${GATE_DEFAULT_MINUTES} minutes, at most a week)`, positionals: [], options: ['minutes'],
     op: 'gate.open', render: 'gate', toArgs: (_, v) => (v.minutes === undefined ? undefined : { minutes: positiveInt('minutes', v.minutes, { value: GATE_MAX_MINUTES, says: 'a week' }) }),
   },
   { name: 'gate close', usage: '', summary: 'stop listening for pairing requests', positionals: [], options: [], op: 'gate.close', render: 'gate' },
