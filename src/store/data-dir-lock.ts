@@ -136,30 +136,65 @@ function answerChallenge(socket: net.Socket, storeDir: string): void {
 
 function lockWithPidFile(dataDir: string): DataDirLock {
   const file = path.join(dataDir, PID_FILE);
-  const startFile = path.join(dataDir, PID_START_FILE);
+  const unique = `${process.pid}.${randomBytes(6).toString('hex')}`;
+  // Written whole under another name, then linked: the pid file never exists empty or half-written (a starter reading
+  // it then would take it for stale, remove it, and hold the lock beside its writer), and link fails if it exists.
+  const temp = path.join(dataDir, `${PID_FILE}.${unique}`);
+  fs.writeFileSync(temp, `${process.pid}\n`, { mode: 0o600, flag: 'wx' });
   let takenOver: string | undefined;
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      fs.writeFileSync(file, `${process.pid}\n`, { mode: 0o600, flag: 'wx' });
-      // After the pid file: until it is written, one left by an earlier holder names another pid and is not read.
-      const start = processStartOf(process.pid);
-      if (start !== null) writeFileDurably(startFile, `${process.pid} ${start}\n`, 0o600, { replace: true });
-      const release = async (): Promise<void> => {
-        // The start first: a starter that meets the pid file alone while this process ends is refused, as it should be.
-        fs.rmSync(startFile, { force: true });
-        fs.rmSync(file, { force: true });
-      };
-      return { release, ...(takenOver === undefined ? {} : { warning: takenOver }) };
-    } catch (error) {
-      if (errnoOf(error) !== 'EEXIST') throw error;
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        fs.linkSync(temp, file);
+        return holdingPidFile(dataDir, takenOver);
+      } catch (error) {
+        if (errnoOf(error) !== 'EEXIST') throw error;
+      }
+      const pid = pidIn(file);
+      if (pid === null && !fs.existsSync(file)) continue; // released meanwhile
+      const stale = pid === null ? 'it names no pid' : staleBecause(pid, recordedStart(dataDir, pid));
+      if (stale === null) throw inUse(dataDir, pid, file);
+      // Moved aside, then checked to be the file judged, before it is removed: another starter may have taken the stale
+      // one over meanwhile and linked its own, which a plain remove would delete while that starter holds it.
+      const aside = path.join(dataDir, `${PID_FILE}.stale.${unique}`);
+      try {
+        fs.renameSync(file, aside);
+      } catch (error) {
+        if (errnoOf(error) === 'ENOENT') continue;
+        throw error;
+      }
+      const moved = pidIn(aside);
+      if (moved !== pid) {
+        try {
+          fs.linkSync(aside, file); // the other starter's, put back
+        } catch {
+          // a third starter linked its own meanwhile: it holds the lock now
+        }
+        fs.rmSync(aside, { force: true });
+        throw inUse(dataDir, moved, file);
+      }
+      fs.rmSync(aside, { force: true });
+      takenOver = `took over the pid file ${file}: ${stale}`;
     }
-    const pid = readPid(dataDir);
-    const stale = pid === null ? null : staleBecause(pid, recordedStart(startFile, pid));
-    if (pid !== null && stale === null) throw inUse(dataDir, pid, file);
-    if (stale !== null) takenOver = `took over the pid file ${file}: ${stale}`;
-    fs.rmSync(file, { force: true });
+    throw inUse(dataDir, readPid(dataDir));
+  } finally {
+    fs.rmSync(temp, { force: true });
   }
-  throw inUse(dataDir, readPid(dataDir));
+}
+
+/** The pid file just linked is this process's lock: its start goes beside it (PID_START_FILE), and both go on release. */
+function holdingPidFile(dataDir: string, warning: string | undefined): DataDirLock {
+  const file = path.join(dataDir, PID_FILE);
+  const startFile = path.join(dataDir, PID_START_FILE);
+  // After the pid file: until it is written, one left by an earlier holder names another pid and is not read.
+  const start = processStartOf(process.pid);
+  if (start !== null) writeFileDurably(startFile, `${process.pid} ${start}\n`, 0o600, { replace: true });
+  const release = async (): Promise<void> => {
+    // The start first: a starter that meets the pid file alone while this process ends is refused, as it should be.
+    fs.rmSync(startFile, { force: true });
+    fs.rmSync(file, { force: true });
+  };
+  return { release, ...(warning === undefined ? {} : { warning }) };
 }
 
 /**
@@ -175,27 +210,26 @@ function staleBecause(pid: number, start: string | null): string | null {
 }
 
 /** The start PID_START_FILE records for `pid`; null when it records none, or another pid's (an earlier holder's). */
-function recordedStart(startFile: string, pid: number): string | null {
+function recordedStart(dataDir: string, pid: number): string | null {
   try {
-    const [recordedPid, start] = fs.readFileSync(startFile, 'utf8').trim().split(' ');
+    const [recordedPid, start] = fs.readFileSync(path.join(dataDir, PID_START_FILE), 'utf8').trim().split(' ');
     return recordedPid === String(pid) && start !== undefined && /^\d+$/.test(start) ? start : null;
   } catch {
     return null;
   }
 }
 
-const pidIn = (text: string): number | null => {
-  const pid = Number(text.trim());
-  return Number.isInteger(pid) && pid > 0 ? pid : null;
-};
-
-function readPid(dataDir: string): number | null {
+/** The pid a pid file names; null when it is gone or names none. */
+function pidIn(file: string): number | null {
   try {
-    return pidIn(fs.readFileSync(path.join(dataDir, PID_FILE), 'utf8'));
+    const pid = Number(fs.readFileSync(file, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
   } catch {
     return null;
   }
 }
+
+const readPid = (dataDir: string): number | null => pidIn(path.join(dataDir, PID_FILE));
 
 /**
  * `pidFile`: the pid file is the lock, so the pid may be a killed server's, reused by another process since where

@@ -158,6 +158,8 @@ describe('data dir lock (pid file, where there is no abstract socket)', () => {
     const second = await refusal(lockDataDir(dir, { mechanism: 'pid-file' }));
     expect(second.code).toBe('conflict');
     expect(second.details).toEqual({ pid: process.pid });
+    // The refused start leaves nothing of its own (the pid file is written under another name, then linked).
+    expect(fs.readdirSync(dir).filter((f) => f !== PID_START_FILE)).toEqual([PID_FILE]);
     // The pid may be a killed server's, reused: the message says how to tell, and which file to remove.
     expect(second.message).toContain(`If pid ${process.pid} is not a pairing-server (\`ps -p ${process.pid} -o args\``);
     expect(second.message).toContain(`remove ${path.join(dir, PID_FILE)} and start again`);
@@ -169,6 +171,16 @@ describe('data dir lock (pid file, where there is no abstract socket)', () => {
     expect(fs.readFileSync(path.join(dir, PID_FILE), 'utf8').trim()).toBe(String(process.pid));
     expect(taken.warning).toBe(`took over the pid file ${path.join(dir, PID_FILE)}: pid ${dead} no longer runs (a server that was killed?)`);
     await taken.release();
+  });
+
+  it('takes over a pid file that names no pid, saying so', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, PID_FILE);
+    fs.writeFileSync(file, 'not a pid\n');
+    const lock = await lockDataDir(dir, { mechanism: 'pid-file' });
+    expect(lock.warning).toBe(`took over the pid file ${file}: it names no pid`);
+    expect(fs.readFileSync(file, 'utf8')).toBe(`${process.pid}\n`);
+    await lock.release();
   });
 
   it.runIf(process.platform === 'linux')('records its own start beside the pid file, and removes both on release', async () => {
