@@ -190,7 +190,9 @@ function holdingPidFile(dataDir: string, warning: string | undefined): DataDirLo
   const start = processStartOf(process.pid);
   if (start !== null) writeFileDurably(startFile, `${process.pid} ${start}\n`, 0o600, { replace: true });
   const release = async (): Promise<void> => {
-    // The start first: a starter that meets the pid file alone while this process ends is refused, as it should be.
+    // Only its own (a file removed by hand and taken by another server meanwhile is that server's). The start first: a
+    // starter that meets the pid file alone while this process ends is refused, as it should be.
+    if (readPid(dataDir) !== process.pid) return;
     fs.rmSync(startFile, { force: true });
     fs.rmSync(file, { force: true });
   };
