@@ -173,6 +173,16 @@ describe('data dir lock (pid file, where there is no abstract socket)', () => {
     await taken.release();
   });
 
+  it('leaves, on release, a pid file that is no longer its own', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, PID_FILE);
+    const lock = await lockDataDir(dir, { mechanism: 'pid-file' });
+    // Removed by hand while this server ran, and written by another one since.
+    fs.writeFileSync(file, `${process.ppid}\n`);
+    await lock.release();
+    expect(fs.readFileSync(file, 'utf8')).toBe(`${process.ppid}\n`);
+  });
+
   it('takes over a pid file that names no pid, saying so', async () => {
     const dir = tempDir();
     const file = path.join(dir, PID_FILE);
