@@ -54,12 +54,13 @@ function connect(port: number, localAddress?: string): Promise<tls.TLSSocket> {
   });
 }
 
-/** Sends `head` and the first 3 bytes of its body, and hangs up. */
-async function abandonUpload(port: number, head: string): Promise<void> {
+/** Sends `head` and the first 3 bytes of its body, waits until `service` holds it as the one request in flight, and hangs up. */
+async function abandonUpload(port: number, service: 'master' | 'gate', head: string): Promise<void> {
   const socket = await connect(port);
   await new Promise<void>((resolve) => socket.write(`${head}abc`, () => resolve()));
-  // Long enough for the head to be read and the request admitted before the connection goes.
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  // Admitted before the connection goes, and the one before it gone: a fixed 20 ms, before, could end before the head
+  // was read on a loaded machine, and an upload never admitted gives back no place.
+  await expect.poll(async () => (await inFlight())[service]).toBe(1);
   socket.destroy();
 }
 
@@ -90,8 +91,8 @@ describe('uploads', () => {
   it('that a terminal abandons give their place in admission back, on master and on the gate', async () => {
     const body = Buffer.alloc(10, 'x');
     for (let i = 0; i < UPLOADS; i++) {
-      await abandonUpload(server.ports.master, signedHead(paired, '/api/v1/cash-events', body));
-      await abandonUpload(server.ports.gate, signedHead(stranger, '/api/v1/pairing', body, true));
+      await abandonUpload(server.ports.master, 'master', signedHead(paired, '/api/v1/cash-events', body));
+      await abandonUpload(server.ports.gate, 'gate', signedHead(stranger, '/api/v1/pairing', body, true));
     }
     await expect.poll(inFlight, { timeout: 5_000, interval: 100 }).toEqual({ master: 0, gate: 0 });
     // And the services answer as before.
@@ -168,8 +169,8 @@ describe('uploads', () => {
     const socket = await connect(server.ports.master);
     const answer = answerOf(socket);
     socket.write(signedHead(paired, '/api/v1/cash-events', body) + body.subarray(0, 10).toString('latin1'));
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(await inFlight()).toEqual({ master: 1, gate: 0 });
+    // Held while its body arrives (as soon as the head is read: a fixed 300 ms, before, could end sooner).
+    await expect.poll(inFlight).toEqual({ master: 1, gate: 0 });
     socket.write(body.subarray(10));
     expect(await answer).toMatch(/^HTTP\/1\.1 200 /);
 
@@ -193,7 +194,6 @@ describe('slow uploads to the gate from one address', () => {
     try {
       const operator = await connectOperator(single, await addOperator(single.dataDir, 'olga'));
       await operator.request('gate.open', { minutes: 10 });
-      await operator.close();
       const body = Buffer.from(JSON.stringify({ commitment: Buffer.alloc(32, 3).toString('base64'), info: { model: 'x' } }));
       const slow = async (serial: string): Promise<{ socket: tls.TLSSocket; answer: Promise<string> }> => {
         const socket = await connect(single.ports.gate);
@@ -204,8 +204,10 @@ describe('slow uploads to the gate from one address', () => {
       };
       const held = [];
       for (let i = 0; i < 8; i++) held.push(await slow(`SLOW-${i}`));
-      // Each of the 8 sends its first bytes before the next starts; a ninth from the same address is refused at once.
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // Each of the 8 sends its first bytes before the next starts; once all 8 are held (a fixed 200 ms, before, could
+      // end sooner), a ninth from the same address is refused at once.
+      await expect.poll(async () => (await inFlight(operator)).gate).toBe(8);
+      await operator.close();
       const ninth = await slow('SLOW-8');
       const refused = await ninth.answer;
       expect(refused).toMatch(/^HTTP\/1\.1 429 /);
@@ -332,7 +334,8 @@ describe('slow uploads to master from one paired terminal', () => {
       slow.write(signedHead(slowLink, '/api/v1/cash-events', body) + body.subarray(0, 10).toString('latin1'));
       const slowUpload = { socket: slow, body, sent: 10 };
       dripping.push(slowUpload);
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // Held before any of the flood's: the oldest of all (a fixed 200 ms, before, could end before its head was read).
+      await expect.poll(async () => (await inFlight(operator)).master).toBe(1);
       // The other terminal (one key: a stolen one will do) starts more slow bodies than there are places for them: 10
       // first, on their own (connections made at once reach the server in any order), then 1,030 more.
       const first: Promise<string>[] = [];
@@ -345,7 +348,8 @@ describe('slow uploads to master from one paired terminal', () => {
         dripping.push({ socket, body: junk, sent: 1 });
       };
       await Promise.all(Array.from({ length: 10 }, (_, n) => startJunk(n)));
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // The first 10 held before the rest start, so that they are the oldest of the flooder's.
+      await expect.poll(async () => (await inFlight(operator)).master).toBe(11);
       for (let i = 10; i < 1_040; i += 52) await Promise.all(Array.from({ length: Math.min(52, 1_040 - i) }, (_, j) => startJunk(i + j)));
       // Its own oldest gave way: before, the slow terminal's upload (the oldest of all) did, answered 408.
       for (const text of await Promise.all(first)) expect(text).toMatch(/^HTTP\/1\.1 408 /);
