@@ -119,8 +119,13 @@ describe('log sink', () => {
     const sink = sinkOn(pipe, 8 * 1024);
     for (let n = 0; n < 1000; n += 1) sink.write(line(n));
     const first = pipe.readLines();
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const rest = pipe.readLines().map((text) => JSON.parse(text) as Record<string, unknown>);
+    // Read until the report comes, which the sink writes last: a fixed 200 ms (four of its retries), before, could end
+    // first on a loaded machine. Without a retry of its own the sink never writes it, and this fails.
+    const rest: Record<string, unknown>[] = [];
+    await expect.poll(() => {
+      rest.push(...pipe.readLines().map((text) => JSON.parse(text) as Record<string, unknown>));
+      return rest.at(-1)?.msg;
+    }).toBe('log lines dropped: stdout did not take them');
     expect(rest.length).toBeGreaterThan(1);
     expect(rest.at(-1)).toMatchObject({ msg: 'log lines dropped: stdout did not take them', lines: 1000 - first.length - (rest.length - 1) });
   });
