@@ -69,18 +69,14 @@ export function nextPush(client: AdminClient, predicate: (push: AdminPush) => bo
 }
 
 /**
- * `pending` (a push listened for since before the command that causes it ran) given `ms` more from now: a deadline
- * counted from the command's return. Counted from before it, the command's own run (a CLI process, most of a second
- * on a loaded machine) ate into a bound meant for the server.
+ * What `pending` (a push listened for) has brought so far: read it once an answer has come to an op sent after the push
+ * must have been, on the same connection (one connection's frames keep their order). No time is given, only an order:
+ * a deadline on the push, before, measured the machine as well as the server.
  */
-export function arrivesWithin<T>(pending: Promise<T>, ms: number, what: string): Promise<T> {
-  // Handled here whatever the race's outcome: a rejection after the deadline has fired is no second failure.
-  pending.catch(() => undefined);
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms);
-  });
-  return Promise.race([pending, deadline]).finally(() => clearTimeout(timer));
+export function arrived<T>(pending: Promise<T>): () => T | undefined {
+  let value: T | undefined;
+  pending.then((v) => (value = v), () => undefined);
+  return () => value;
 }
 
 export type Cas = (args: string[], stdin?: string) => Promise<CliResult>;
