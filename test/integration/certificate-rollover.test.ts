@@ -54,9 +54,11 @@ const offlineActions = () => server.logs.filter((l) => l.msg === 'operator actio
 /** `server.status` until `done` holds (last-seen times are written behind the answers). */
 async function statusUntil(done: (status: ServerStatus) => boolean): Promise<ServerStatus> {
   return withOperator(async (client) => {
-    for (let tries = 0; ; tries++) {
+    // As long as the configured poll (10 s), not 50 tries: each is a round trip, and on a loaded machine 50 of them
+    // and their pauses could end before a write-behind that came late.
+    for (const deadline = performance.now() + 10_000; ;) {
       const status = await client.request<ServerStatus>('server.status');
-      if (done(status) || tries === 50) return status;
+      if (done(status) || performance.now() > deadline) return status;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   });

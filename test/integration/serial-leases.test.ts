@@ -92,7 +92,7 @@ describe('an idle terminal', () => {
       await server.waitForLog((l) => isReleaseOf(terminal.serial)(l) && leaseReleases(server, terminal.serial).length > releasesBefore, 10_000);
       await expectAllRefused(replay, 12);
       // The replays were refused by an actor that took the lease again (its log line may come after the answers).
-      await server.waitForLog((l) => isClaimOf(terminal.serial)(l) && leaseClaims(server, terminal.serial).length > claimsBefore, 5_000);
+      await server.waitForLog((l) => isClaimOf(terminal.serial)(l) && leaseClaims(server, terminal.serial).length > claimsBefore);
     }
   }, 60_000);
 });

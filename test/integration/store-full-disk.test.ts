@@ -33,7 +33,8 @@ function tmpfs(size: string): string | null {
 }
 
 async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 100 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  // As long as the configured poll (10 s): the store's watch reads the disk once a second, on a timer.
+  for (const deadline = performance.now() + 10_000; !condition() && performance.now() < deadline;) await new Promise((resolve) => setTimeout(resolve, 50));
   if (!condition()) throw new Error(`still waiting for ${what}`);
 }
 
