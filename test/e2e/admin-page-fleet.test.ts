@@ -148,6 +148,8 @@ describe('operator web page, a fleet larger than one page', () => {
   it('shows the answer to the last search typed, even when an older one arrives after it', async () => {
     /** Answers to the first search are held back until the second one's answer has reached the page. */
     let held: (() => void)[] | null = [];
+    /** Set once the held answers went to the page. */
+    let released = false;
     const slowFirst = async (route: WebSocketRoute): Promise<void> => {
       const upstream = route.connectToServer();
       const slowIds = new Set<number>();
@@ -167,7 +169,10 @@ describe('operator web page, a fleet larger than one page', () => {
         if (held && frame.result?.terminals?.length === 1) {
           const release = held;
           held = null;
-          setTimeout(() => release.forEach((send) => send()), 100);
+          setTimeout(() => {
+            release.forEach((send) => send());
+            released = true;
+          }, 100);
         }
       });
     };
@@ -178,9 +183,12 @@ describe('operator web page, a fleet larger than one page', () => {
     await expect.poll(() => page.getAttribute('#terminals-results', 'aria-busy')).toBe('true');
     await search(page, 'FL-0187');
     await showsRows(page, [serialOf(187)]);
-    await expect.poll(() => held).toBeNull();
-    // Given time to land, the older answer (100 rows) changes nothing.
-    await page.waitForTimeout(500);
+    // The older answer (100 rows) has landed once a push sent after it has: frames reach the page in the order sent,
+    // and each is handled before the next. A fixed 500 ms, before, could end before it landed, and pass with the page
+    // showing whatever answer came last.
+    await expect.poll(() => released).toBe(true);
+    await admin.request('terminals.update', { serial: serialOf(187), name: 'Renamed after the older answer' });
+    await page.locator(`#terminals-table tr[data-key="${serialOf(187)}"] td`, { hasText: 'Renamed after the older answer' }).waitFor();
     expect(await rowKeys(page)).toEqual([serialOf(187)]);
     expect(await page.inputValue('#terminal-search')).toBe('FL-0187');
   });
