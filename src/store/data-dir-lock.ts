@@ -5,7 +5,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { writeFileDurably } from '../durable-file.js';
 import { AppError, errnoOf } from '../errors.js';
-import { processRuns, processStartOf } from '../process-runs.js';
+import { processRuns, processStartOf, recordedProcessRuns } from '../process-runs.js';
 
 export const PID_FILE = 'server.pid';
 /**
@@ -206,8 +206,7 @@ function holdingPidFile(dataDir: string, warning: string | undefined): DataDirLo
  */
 function staleBecause(pid: number, start: string | null): string | null {
   if (!processRuns(pid)) return `pid ${pid} no longer runs (a server that was killed?)`;
-  const now = start === null ? null : processStartOf(pid);
-  if (now === null || now === start) return null;
+  if (recordedProcessRuns(pid, start)) return null;
   return `pid ${pid} now runs a process that started at another time than the server that wrote the file (a killed server's pid, reused)`;
 }
 
