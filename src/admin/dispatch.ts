@@ -2,7 +2,7 @@
 import { AppError } from '../errors.js';
 import type { AdminReply, AdminRequest } from '../protocol/types.js';
 import { check } from '../protocol/schemas.js';
-import { intendAudit, intentNow } from '../store/audit-intents.js';
+import { intendAudit, intentNow, interruptedOutcome } from '../store/audit-intents.js';
 import type { AuditIntentRecord } from '../store/records.js';
 import { ThreadExited } from '../net/outcome.js';
 import { nameTried } from './operators.js';
@@ -168,11 +168,11 @@ function checkAccess(ctx: OpsContext, conn: Connection, { access, changes }: Pic
  * an approval or an unpairing done twice, or believed undone, is the mistake the intent exists to prevent.
  */
 function cutShort(op: string, exited: ThreadExited, intent: AuditIntentRecord | undefined): { outcome: Record<string, unknown>; error: AppError } {
-  const tookEffect = intent?.tookEffect === true;
-  const message = tookEffect
+  const outcome = interruptedOutcome(intent);
+  const message = outcome.tookEffect
     ? `front thread ${exited.thread} exited after ${op} took effect, before it answered: it is done; do not send it again`
     : `front thread ${exited.thread} exited while running ${op}: it may or may not have taken effect; look at its target before sending it again`;
-  return { outcome: { result: 'interrupted', ...(tookEffect ? { tookEffect } : {}) }, error: new AppError('overloaded', message) };
+  return { outcome, error: new AppError('overloaded', message) };
 }
 
 /**

@@ -39,6 +39,11 @@ export function noteTookEffectSync(store: Store, key: string | undefined): void 
   if (intent) store.auditIntents.putSync(key, { ...intent, tookEffect: true });
 }
 
+/** What the entry of an action cut short says of its outcome: interrupted, and taken effect when its intent was marked. */
+export function interruptedOutcome(intent: AuditIntentRecord | undefined): { result: 'interrupted'; tookEffect?: true } {
+  return { result: 'interrupted', ...(intent?.tookEffect ? { tookEffect: true as const } : {}) };
+}
+
 /** The intent `key` as committed by now, on any thread (the read snapshot is renewed first); undefined once settled. */
 export function intentNow(store: Store, key: string): AuditIntentRecord | undefined {
   store.root.resetReadTxn();
@@ -61,10 +66,10 @@ export async function settleInterruptedAudits(store: Store, opts: { server: bool
   left.sort((a, b) => a.value.at - b.value.at);
   const settled: AuditRecord[] = [];
   for (const { key, value } of left) {
-    const { pid: _pid, by: _by, process: _process, tookEffect, detail, ...entry } = value;
+    const { pid: _pid, by: _by, process: _process, tookEffect: _tookEffect, detail, ...entry } = value;
     // Settled by another process meanwhile (a command and a server starting together): not twice.
     if (store.auditIntents.get(key) === undefined) continue;
-    settled.push(await store.appendAudit({ ...entry, detail: { ...detail, result: 'interrupted', ...(tookEffect ? { tookEffect } : {}), recordedAt: new Date(opts.now).toISOString() } }, key));
+    settled.push(await store.appendAudit({ ...entry, detail: { ...detail, ...interruptedOutcome(value), recordedAt: new Date(opts.now).toISOString() } }, key));
   }
   return settled;
 }
