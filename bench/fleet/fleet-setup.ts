@@ -24,10 +24,11 @@ export interface PreparedFleet {
   pairing: FleetPairing;
 }
 
-/** A server's start: seconds from spawn to its `listening` line, and RSS after settling. */
+/** A server's start: seconds from spawn to its `listening` line, and RSS after settling (rssFileBytes: see ProcSample). */
 export interface StartSample {
   seconds: number;
   rssBytes: number;
+  rssFileBytes: number;
 }
 
 const OPERATOR = { user: 'bench', password: 'bench fleet operator passphrase' };
@@ -117,7 +118,8 @@ export async function startOnEmptyStore(fleetDir: string, serverArgs: (dataDir: 
     const proc = await startProcess(SERVER_CLI, serverArgs(dataDir), nodeArgs);
     try {
       await settle();
-      return { seconds: proc.startupSeconds, rssBytes: sampleProcess(proc.pid).rssBytes };
+      const { rssBytes, rssFileBytes } = sampleProcess(proc.pid);
+      return { seconds: proc.startupSeconds, rssBytes, rssFileBytes };
     } finally {
       await proc.stop();
     }

@@ -88,8 +88,12 @@ export interface FleetResult {
   pairing: FleetPairing;
   startup: {
     emptySeconds: number; emptyRssBytes: number; registeredSeconds: number; registeredRssBytes: number; registered: number;
+    /** Of each RSS, mapped files' pages (ProcSample.rssFileBytes): LMDB's store, which a start that checks its indexes reads whole. */
+    emptyRssFileBytes: number; registeredRssFileBytes: number;
     /** The start before the measured one when the store was not sealed (it checked every index: a start after a crash); null: it was. */
     checkedSeconds: number | null;
+    /** Whether the measured start itself checked every index (it found no seal of a clean stop): then it is not the start it means to be. */
+    registeredChecked: boolean;
   };
   presign: PresignReport;
   server: TargetRun;
@@ -107,7 +111,7 @@ export interface FleetResult {
    * many of both the store held once that target stopped. Null when none ran.
    */
   writes: { server: TargetWrites; baseline: TargetWrites } | null;
-  /** Bytes of server RSS per active terminal: (active − idle RSS) ÷ active terminals. */
+  /** Bytes of the server's own memory (RSS less mapped files' pages) per active terminal: (connected − after start-up) ÷ active terminals. */
   memoryPerActiveTerminalBytes: number;
   generator: string;
 }
@@ -137,6 +141,11 @@ export const SETTLE_MS = 2_000;
  * lead-in at the phase's rate; its calls are reported apart (`latencyAll`), not dropped.
  */
 export const LEAD_IN_MS = 200;
+
+/** The server's log line of a start that found no seal of a clean stop and checked every index (src/main.ts, logStoreUpgrade). */
+const CHECKED_INDEXES_LOG = "checked the store's indexes entry by entry";
+/** Why a measured start can check: the stop before it did not seal the store, and that server's log says why. */
+export const CHECKED_BY_ITSELF = "it found no seal of a clean stop: the stop before it left none, and that server's log says why (BENCH_SERVER_OUTPUT=FILE keeps it)";
 
 /** Work held back for want of a CPU, for a progress line: see CpuUse in bench/lib/proc-stats.ts. */
 const waiting = (cores: number | null): string => (cores === null ? '' : ` (+${cores.toFixed(2)} waiting for a CPU)`);
@@ -422,12 +431,15 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
     const empty = await startOnEmptyStore(fleet.dataDir, serverArgs, serverNodeArgs());
     const proc = await start(SERVER_CLI, serverArgs(fleet.dataDir), serverNodeArgs());
     await settle();
-    const startup = {
-      emptySeconds: empty.seconds, emptyRssBytes: empty.rssBytes,
-      registeredSeconds: proc.startupSeconds, registeredRssBytes: sampleProcess(proc.pid).rssBytes, registered: opts.terminals, checkedSeconds,
+    const registered = sampleProcess(proc.pid);
+    const startup: FleetResult['startup'] = {
+      emptySeconds: empty.seconds, emptyRssBytes: empty.rssBytes, emptyRssFileBytes: empty.rssFileBytes,
+      registeredSeconds: proc.startupSeconds, registeredRssBytes: registered.rssBytes, registeredRssFileBytes: registered.rssFileBytes, registered: opts.terminals,
+      checkedSeconds, registeredChecked: proc.startLines.some((line) => line.includes(CHECKED_INDEXES_LOG)),
     };
     progress.done(`start-up with ${opts.terminals} registered terminals: ${startup.registeredSeconds.toFixed(2)} s, RSS ${(startup.registeredRssBytes / 2 ** 20).toFixed(0)} MiB (empty store: ${(startup.emptyRssBytes / 2 ** 20).toFixed(0)} MiB)`
-      + (checkedSeconds === null ? '' : `; the start before it, on a store written since the server's last clean stop, checked every index first: ${checkedSeconds.toFixed(2)} s`));
+      + (checkedSeconds === null ? '' : `; the start before it, on a store written since the server's last clean stop, checked every index first: ${checkedSeconds.toFixed(2)} s`)
+      + (startup.registeredChecked ? `; this start checked every index too (${CHECKED_BY_ITSELF}): its seconds and RSS are a checked start's` : ''));
 
     // Per terminal: the connect's call, then its share of the warm-up, of the peak and of each half-peak round.
     const warmupEnd = 1 + Math.ceil(opts.warmupCalls / active);
@@ -489,7 +501,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
     return {
       options: opts, serverArgs: extra, serverThreads: supported.has('threads') ? String(opts.threads ?? os.cpus().length) : '1 (this build has no --threads)',
       identities, pairing: fleet.pairing, startup, presign, server, baseline, floor, httpsFloor, writes,
-      memoryPerActiveTerminalBytes: (server.connect.serverRssBytes - startup.registeredRssBytes) / active,
+      memoryPerActiveTerminalBytes: ((server.connect.serverRssBytes - server.connect.serverRssFileBytes) - (startup.registeredRssBytes - startup.registeredRssFileBytes)) / active,
       generator: `separate processes, one per measured process; ${presign.requests.toLocaleString('en-US')} RSA-2048 calls pre-signed on ${presign.threads} worker threads before the measured phases, the same requests for every target; `
         + 'each one event loop writing pre-built requests on raw keep-alive TLS sockets (one per active terminal, each from its own 127.x address)',
     };

@@ -114,7 +114,7 @@ export async function connectAndCallOnce(fleet: FleetConnections, opts: { concur
     connections: fleet.size - failed, seconds: (performance.now() - started) / 1000, failed,
     serverCores: cpuBetween(serverStart, serverEnd).cores, generatorCores: cpuBetween(selfStart, sampleSelf()).cores,
     callFailures: failures, callLatency: latency.summary(), heartbeats: fleet.heartbeats,
-    openConnections: fleet.openCount, serverRssBytes: serverEnd.rssBytes,
+    openConnections: fleet.openCount, serverRssBytes: serverEnd.rssBytes, serverRssFileBytes: serverEnd.rssFileBytes,
   };
 }
 
@@ -153,6 +153,7 @@ class PhaseTotals {
   rssStartBytes = -1;
   rssEndBytes = 0;
   rssMaxBytes = 0;
+  rssOwnMaxBytes = 0;
   endedBy: PhaseReport['endedBy'] = 'time';
 
   constructor(readonly spec: PhaseSpec, readonly concurrency: number, capacity: number) {
@@ -178,6 +179,7 @@ class PhaseTotals {
       server: {
         cpuSec: this.server.cpuSec, cores: server.cores, waitingCores: server.waitingCores, cpuPerCallUs: this.ok > 0 ? (this.server.cpuSec / this.ok) * 1e6 : 0,
         rssStartBytes: this.rssStartBytes, rssEndBytes: this.rssEndBytes, rssMaxBytes: this.rssMaxBytes,
+        rssOwnMaxBytes: this.rssOwnMaxBytes,
       },
       generator: {
         cpuSec: this.generator.cpuSec, cores: generator.cores, waitingCores: generator.waitingCores,
@@ -237,6 +239,7 @@ export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progres
   const selfStart = sampleSelf();
   if (totals.rssStartBytes < 0) totals.rssStartBytes = serverStart.rssBytes;
   let rssMax = serverStart.rssBytes;
+  let rssOwnMax = serverStart.rssBytes - serverStart.rssFileBytes;
   // The generator's own event-loop lag: late sends would show as server latency, so readers need to see it. One
   // histogram per slice: re-enabled after a pause, Node's would count the whole pause as one late tick.
   const loopDelay = monitorEventLoopDelay({ resolution: LOOP_PROBE_MS });
@@ -285,6 +288,7 @@ export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progres
     const server: ProcSample = sampleProcess(spec.serverPid);
     const self = sampleSelf();
     rssMax = Math.max(rssMax, server.rssBytes);
+    rssOwnMax = Math.max(rssOwnMax, server.rssBytes - server.rssFileBytes);
     const rate = ((calls - last.calls) * 1000) / (now - last.at);
     const failed = Object.values(totals.failures).reduce((a, b) => a + b, 0);
     progress(`${spec.name}: ${((now - start) / 1000).toFixed(0)}/${spec.maxSeconds} s, ${calls.toLocaleString('en-US')} calls, ${rate.toFixed(0)}/s, `
@@ -377,6 +381,7 @@ export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progres
   totals.heartbeats += fleet.heartbeats - heartbeatsBefore;
   totals.rssEndBytes = serverEnd.rssBytes;
   totals.rssMaxBytes = Math.max(totals.rssMaxBytes, rssMax, serverEnd.rssBytes);
+  totals.rssOwnMaxBytes = Math.max(totals.rssOwnMaxBytes, rssOwnMax, serverEnd.rssBytes - serverEnd.rssFileBytes);
   totals.endedBy = endedBy;
   totals.slices.push({ startedAtMs: performance.timeOrigin + start, seconds, ok, callsPerSec: seconds > 0 ? ok / seconds : 0, serverCpuPerCallUs: ok > 0 ? (server.cpuSec / ok) * 1e6 : 0,
     generatorLoopDelayP99Ms: Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_PROBE_MS), generatorGcPauses: gcPauses, generatorGcPauseMaxMs: gcPauseMaxMs,

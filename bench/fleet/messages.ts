@@ -94,6 +94,8 @@ export interface ConnectReport {
   /** Connections open when the server's RSS was read. */
   openConnections: number;
   serverRssBytes: number;
+  /** Of serverRssBytes, mapped files' pages: see ProcSample.rssFileBytes (bench/lib/proc-stats.ts). */
+  serverRssFileBytes: number;
 }
 
 export interface PhaseReport {
@@ -121,8 +123,14 @@ export interface PhaseReport {
   endedBy: 'time' | 'requests-used' | 'signature-window';
   /** Each slice's own figures, in order; one for a phase run whole. */
   slices: PhaseSlice[];
-  /** waitingCores: see CpuUse in bench/lib/proc-stats.ts (threads ready to run but waiting for a CPU). */
-  server: { cpuSec: number; cores: number; waitingCores: number | null; cpuPerCallUs: number; rssStartBytes: number; rssEndBytes: number; rssMaxBytes: number };
+  /**
+   * waitingCores: see CpuUse in bench/lib/proc-stats.ts (threads ready to run but waiting for a CPU). rssOwnMaxBytes:
+   * the highest RSS less mapped files' pages (ProcSample.rssFileBytes), the memory the process itself holds.
+   */
+  server: {
+    cpuSec: number; cores: number; waitingCores: number | null; cpuPerCallUs: number;
+    rssStartBytes: number; rssEndBytes: number; rssMaxBytes: number; rssOwnMaxBytes: number;
+  };
   /**
    * loopDelayP99Ms: how late the generator's own 10 ms probe timer fired, p99 (of a phase run in slices, the worst
    * slice's); when it nears the latencies measured, the generator is part of them. gcPauses: the generator's own GC

@@ -17,6 +17,8 @@ export interface RunningProcess {
   ready: Record<string, unknown>;
   /** Spawn → "listening", seconds. */
   startupSeconds: number;
+  /** Every output line up to the "listening" one: what the start did, e.g. whether it checked the store's indexes. */
+  startLines: readonly string[];
   /** The last lines of output, for diagnosing a failure. */
   tail(): string;
   stop(): Promise<void>;
@@ -51,15 +53,17 @@ export function startProcess(script: string, args: string[], nodeArgs: string[] 
     env: { ...process.env, PAIRING_LOG_PRETTY: '0' },
   });
   const lines: string[] = [];
+  const startLines: string[] = [];
+  let ready = false;
   const keep = (line: string): void => {
     if (teeFile) fs.appendFileSync(teeFile, `${path.basename(script)} ${line}\n`);
+    if (!ready) startLines.push(line);
     lines.push(line);
     if (lines.length > 40) lines.shift();
   };
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return new Promise((resolve, reject) => {
     let pending = '';
-    let ready = false;
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`${path.basename(script)} did not report listening within ${timeoutMs} ms:\n${lines.join('\n')}`));
@@ -81,6 +85,7 @@ export function startProcess(script: string, args: string[], nodeArgs: string[] 
             pid: child.pid!,
             ready: entry,
             startupSeconds: (performance.now() - started) / 1000,
+            startLines,
             tail: () => lines.join('\n'),
             terminate() {
               if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');

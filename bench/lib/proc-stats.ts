@@ -10,6 +10,12 @@ export interface ProcSample {
   /** Per live thread, from /proc/<pid>/task/<tid>/schedstat: ns on a CPU and ns ready to run but waiting for one. Null without schedstat. */
   threads: Map<string, { runNs: number; waitNs: number }> | null;
   rssBytes: number;
+  /**
+   * Of rssBytes, the pages of mapped files and shared memory (RssFile + RssShmem): LMDB's store, which lmdb-js maps
+   * whole, and the binaries. The kernel drops them under memory pressure and reads them back, so RSS less this is the
+   * process's own memory (RssAnon: heaps, buffers, TLS state). Zero where the kernel gives no split.
+   */
+  rssFileBytes: number;
   /** Peak RSS so far (VmHWM). */
   peakRssBytes: number;
 }
@@ -61,7 +67,10 @@ export function sampleProcess(pid: number): ProcSample {
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  return { atMs: performance.now(), cpuSec: (utime + stime) / ticks, threads: threadsOf(pid), rssBytes: kib(status, 'VmRSS'), peakRssBytes: kib(status, 'VmHWM') };
+  return {
+    atMs: performance.now(), cpuSec: (utime + stime) / ticks, threads: threadsOf(pid),
+    rssBytes: kib(status, 'VmRSS'), rssFileBytes: kib(status, 'RssFile') + kib(status, 'RssShmem'), peakRssBytes: kib(status, 'VmHWM'),
+  };
 }
 
 export interface CpuUse {
@@ -109,9 +118,9 @@ export function cpuBetween(a: ProcSample, b: ProcSample): CpuUse {
   return { cpuSec, wallSec, cores: wallSec > 0 ? cpuSec / wallSec : 0, waitingCores };
 }
 
-/** This process's own CPU (all its threads), in the same shape, from process.cpuUsage. */
+/** This process's own CPU (all its threads), in the same shape, from process.cpuUsage; its memory unsplit (rssFileBytes 0). */
 export function sampleSelf(): ProcSample {
   const usage = process.cpuUsage();
   const memory = process.memoryUsage();
-  return { atMs: performance.now(), cpuSec: (usage.user + usage.system) / 1e6, threads: threadsOf(process.pid), rssBytes: memory.rss, peakRssBytes: memory.rss };
+  return { atMs: performance.now(), cpuSec: (usage.user + usage.system) / 1e6, threads: threadsOf(process.pid), rssBytes: memory.rss, rssFileBytes: 0, peakRssBytes: memory.rss };
 }

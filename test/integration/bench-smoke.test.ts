@@ -55,6 +55,11 @@ describe('npm run bench on a 12-terminal fleet', () => {
     // RSS of a live Node process, as read from /proc: tens of MiB, not a placeholder.
     expect(startup.emptyRssBytes).toBeGreaterThan(20 * 2 ** 20);
     expect(startup.registeredRssBytes).toBeGreaterThan(20 * 2 ** 20);
+    // Of it, the mapped binaries and store: some, never all.
+    expect(startup.registeredRssFileBytes).toBeGreaterThan(0);
+    expect(startup.registeredRssFileBytes).toBeLessThan(startup.registeredRssBytes);
+    // The measured start is one after a clean stop: had it checked every index, its figures would be a crash's.
+    expect(startup.registeredChecked).toBe(false);
     // A reused fleet would bring no empty-store figure of its own: the marker keeps only the pairing.
     const fleetDir = fs.readdirSync(path.join(dir, 'cache')).find((name) => name.startsWith('fleet-'))!;
     const marker = JSON.parse(fs.readFileSync(path.join(dir, 'cache', fleetDir, 'bench-fleet.json'), 'utf8')) as Record<string, unknown>;

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { cpuBetween, type ProcSample } from '../../../bench/lib/proc-stats.js';
 
 const sample = (atMs: number, threads: [string, number, number][] | null, cpuSec = 0): ProcSample => ({
-  atMs, cpuSec, rssBytes: 0, peakRssBytes: 0,
+  atMs, cpuSec, rssBytes: 0, rssFileBytes: 0, peakRssBytes: 0,
   threads: threads && new Map(threads.map(([tid, runNs, waitNs]) => [tid, { runNs, waitNs }])),
 });
 
