@@ -118,7 +118,7 @@ export interface FleetResult {
 
 
 /** `count` distinct free loopback ports: every listener stays open until all are chosen, or the OS could hand out one twice. */
-async function freePorts(count: number): Promise<number[]> {
+export async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(Array.from({ length: count }, () => new Promise<net.Server>((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);

@@ -1,6 +1,6 @@
 /** @module The orchestrator's handle on the forked load generator: one command at a time, progress relayed, failures as errors. */
 import { fork, type ChildProcess } from 'node:child_process';
-import type { Command, GeneratorMessage } from './messages.js';
+import type { Command, EnduranceSample, GeneratorMessage } from './messages.js';
 import { nodeArgsFrom } from './server-process.js';
 
 const ENTRY = new URL('./load-generator.js', import.meta.url);
@@ -36,11 +36,16 @@ export class GeneratorProcess {
     return this.child.pid!;
   }
 
-  run<T>(command: Command): Promise<T> {
+  /** Runs `command`; `onSample` hears the endurance run's samples as they come. */
+  run<T>(command: Command, onSample?: (sample: EnduranceSample) => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const onMessage = (message: GeneratorMessage): void => {
         if (message.type === 'progress') {
           this.onProgress(message.text);
+          return;
+        }
+        if (message.type === 'sample') {
+          onSample?.(message.sample);
           return;
         }
         cleanup();

@@ -4,6 +4,7 @@ import { Piscina } from 'piscina';
 import { AdminClient } from '../../src/admin/admin-client.js';
 import { totpCode } from '../../src/crypto/totp.js';
 import { loadIdentities, type TerminalIdentity } from './identities.js';
+import { runEndurance } from './endurance-load.js';
 import { FleetConnections } from './fleet-connections.js';
 import { connectAndCallOnce, runPhase } from './load-phases.js';
 import type { Command, ConnectReport, GeneratorMessage, PresignReport } from './messages.js';
@@ -108,6 +109,8 @@ async function handle(command: Command): Promise<GeneratorMessage> {
       fleet?.closeAll();
       fleet = null;
       return { type: 'done', result: null };
+    case 'endure':
+      return { type: 'done', result: await runEndurance(command.spec, progress, (sample) => send({ type: 'sample', sample })) };
   }
 }
 

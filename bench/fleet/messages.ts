@@ -26,7 +26,62 @@ export type Command =
    */
   | { type: 'connect'; host: string; port: number; concurrency: number; serverPid: number; heartbeatAfterMs: number }
   | { type: 'load'; phase: PhaseSpec }
-  | { type: 'disconnect' };
+  | { type: 'disconnect' }
+  | { type: 'endure'; spec: EnduranceSpec };
+
+/**
+ * The endurance run (bench/endurance.ts): terminals call in waves that move through the whole fleet, signed live, for
+ * `seconds`; a wave's terminals connect when it starts and disconnect when it ends, so the server sees terminals come
+ * and go as a fleet's day does, and its actors of a past wave go idle.
+ */
+export interface EnduranceSpec {
+  plan: IdentityPlan;
+  host: string;
+  port: number;
+  /** Calls a second, open loop, spread over the wave's terminals. */
+  rate: number;
+  waveSize: number;
+  waveSeconds: number;
+  seconds: number;
+  /** A `sample` message every this many seconds. */
+  sampleSeconds: number;
+  signThreads: number;
+}
+
+/** What the generator saw in one sample interval. */
+export interface EnduranceSample {
+  /** Epoch ms at the interval's end. */
+  atMs: number;
+  /** Seconds since the run's first call. */
+  elapsedSec: number;
+  seconds: number;
+  ok: number;
+  /** Answers other than 2xx and connection errors, by status or error code. */
+  failures: Record<string, number>;
+  latency: LatencySummary;
+  /** The wave calling at the interval's end (0-based), and the connections open then. */
+  wave: number;
+  openConnections: number;
+  generatorCores: number;
+}
+
+export interface EnduranceLoadReport {
+  calls: number;
+  ok: number;
+  failures: Record<string, number>;
+  /** Of every call of the run. */
+  latency: LatencySummary;
+  waves: number;
+  /** Distinct terminals that called. */
+  terminals: number;
+  /** Calls due that found every connection of the wave busy and were not sent (the server or the generator fell behind). */
+  skipped: number;
+  /** Mean seconds to open a wave's connections (TLS handshakes from each terminal's own address). */
+  connectSeconds: number;
+  /** Signatures made live, and one signing thread's rate while it worked. */
+  signed: number;
+  signsPerSec: number;
+}
 
 export interface PhaseSpec {
   name: string;
@@ -141,5 +196,6 @@ export interface PhaseReport {
 
 export type GeneratorMessage =
   | { type: 'progress'; text: string }
-  | { type: 'done'; result: PairingReport | PresignReport | ConnectReport | PhaseReport | null }
+  | { type: 'done'; result: PairingReport | PresignReport | ConnectReport | PhaseReport | EnduranceLoadReport | null }
+  | { type: 'sample'; sample: EnduranceSample }
   | { type: 'failed'; message: string };

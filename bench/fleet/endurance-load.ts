@@ -1,0 +1,206 @@
+/**
+ * @module The load generator's side of the endurance run (bench/endurance.ts): waves of terminals that connect, call
+ * master at a steady rate with calls signed live, and disconnect, one wave after another through the whole fleet.
+ *
+ * Live signing, not pre-signing: a run of an hour at 1,000 calls/s needs 3.6 million signatures, each one fresh for the
+ * server's ±300 s window. Each wave's calls are signed on worker threads while the wave before it runs, so the send
+ * loop only writes bytes; the signing CPU is the generator's and is reported with it.
+ */
+import { Piscina } from 'piscina';
+import { loadIdentities, type TerminalIdentity } from './identities.js';
+import { KeepAliveConnection, loopbackAddress } from './keep-alive-connection.js';
+import { LatencyRecorder } from './latency.js';
+import type { EnduranceLoadReport, EnduranceSample, EnduranceSpec } from './messages.js';
+import { cpuBetween, sampleSelf } from '../lib/proc-stats.js';
+import type { SignTask } from './sign.worker.js';
+
+const SIGNER = new URL('./sign.worker.js', import.meta.url).href;
+/** Terminals per signing task: big enough to amortise the hop, small enough to keep every thread busy. */
+const SIGN_CHUNK = 25;
+/** TLS handshakes in flight while a wave connects. */
+const CONNECT_CONCURRENCY = 64;
+/** How often the send loop looks at what is due: calls due meanwhile go out together. */
+const TICK_MS = 5;
+/** The share of a wave's time over which the next wave's signing is spread. */
+const SIGN_SPREAD = 0.7;
+/** How long the end of a wave waits for its calls in flight before it closes their connections. */
+const DRAIN_MS = 10_000;
+
+/** One wave: its terminals (indexes into the fleet) and, per terminal, its signed calls in order. */
+interface Wave {
+  members: number[];
+  requests: Buffer[][];
+}
+
+export async function runEndurance(spec: EnduranceSpec, progress: (text: string) => void, sample: (s: EnduranceSample) => void): Promise<EnduranceLoadReport> {
+  const { active, idle } = loadIdentities(spec.plan);
+  const fleet: TerminalIdentity[] = [...active, ...idle];
+  const waveSize = Math.min(spec.waveSize, fleet.length);
+  const waves = Math.max(1, Math.ceil(spec.seconds / spec.waveSeconds));
+  // Every terminal of a wave calls this often, so the wave as a whole calls at the rate.
+  const callsPerTerminal = Math.max(1, Math.ceil((spec.rate * spec.waveSeconds) / waveSize));
+  const signer = new Piscina<SignTask, string[]>({ filename: SIGNER, minThreads: spec.signThreads, maxThreads: spec.signThreads });
+  let signed = 0;
+  let signingMs = 0;
+
+  const membersOf = (w: number): number[] => Array.from({ length: waveSize }, (_, j) => (w * waveSize + j) % fleet.length);
+  /**
+   * Signs wave w's calls, `created` now: they are sent within the next two waves' time, well inside the server's
+   * window. With `spreadUntil` (performance.now() ms), the chunks are spread evenly until then, `signThreads` at a
+   * time, so that signing the next wave takes a steady share of a core rather than bursts of every core.
+   */
+  const signWave = async (w: number, spreadUntil: number | null): Promise<Wave> => {
+    const members = membersOf(w);
+    const created = Array.from({ length: callsPerTerminal }, () => Math.floor(Date.now() / 1000));
+    const chunks: number[][] = [];
+    for (let from = 0; from < members.length; from += SIGN_CHUNK) chunks.push(members.slice(from, from + SIGN_CHUNK));
+    const out: string[][] = chunks.map(() => []);
+    const started = performance.now();
+    let next = 0;
+    await Promise.all(Array.from({ length: spec.signThreads }, async () => {
+      while (next < chunks.length) {
+        const k = next++;
+        if (spreadUntil !== null) {
+          const notBefore = started + ((spreadUntil - started) * k) / chunks.length;
+          const wait = notBefore - performance.now();
+          if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        }
+        const busyFrom = performance.now();
+        out[k] = await signer.run({
+          kind: 'master', created,
+          terminals: chunks[k]!.map((i) => {
+            const t = fleet[i]!;
+            return { serial: t.serial, privateKeyPem: t.privateKeyPem, keyid: t.tfp, alg: t.alg, count: callsPerTerminal, writes: 0 };
+          }),
+        });
+        signingMs += performance.now() - busyFrom;
+      }
+    }));
+    const raw = out.flat();
+    signed += raw.length;
+    return { members, requests: members.map((_, j) => raw.slice(j * callsPerTerminal, (j + 1) * callsPerTerminal).map((r) => Buffer.from(r, 'latin1'))) };
+  };
+
+  const all = new LatencyRecorder(spec.rate * spec.seconds);
+  const failures: Record<string, number> = {};
+  const fail = (kind: string, into: Record<string, number>): void => {
+    into[kind] = (into[kind] ?? 0) + 1;
+    failures[kind] = (failures[kind] ?? 0) + 1;
+  };
+  let calls = 0;
+  let ok = 0;
+  let skipped = 0;
+  let connectMs = 0;
+  const called = new Set<number>();
+
+  // The sample interval's own figures, handed over and begun again every sampleSeconds.
+  let interval = { latency: new LatencyRecorder(spec.rate * spec.sampleSeconds), ok: 0, failures: {} as Record<string, number> };
+  let conns: (KeepAliveConnection | null)[] = [];
+  let wave = 0;
+  const runStart = performance.now();
+  let last = { at: runStart, self: sampleSelf() };
+  const sampler = setInterval(() => {
+    const now = performance.now();
+    const self = sampleSelf();
+    const { latency, ok: intervalOk, failures: intervalFailures } = interval;
+    interval = { latency: new LatencyRecorder(spec.rate * spec.sampleSeconds), ok: 0, failures: {} };
+    sample({
+      atMs: performance.timeOrigin + now, elapsedSec: (now - runStart) / 1000, seconds: (now - last.at) / 1000,
+      ok: intervalOk, failures: intervalFailures, latency: latency.summary(), wave,
+      openConnections: conns.reduce((n, c) => n + (c?.isOpen ? 1 : 0), 0), generatorCores: cpuBetween(last.self, self).cores,
+    });
+    last = { at: now, self };
+  }, spec.sampleSeconds * 1000);
+
+  const connectWave = async (members: number[]): Promise<(KeepAliveConnection | null)[]> => {
+    const started = performance.now();
+    const out: (KeepAliveConnection | null)[] = members.map(() => null);
+    let next = 0;
+    await Promise.all(Array.from({ length: Math.min(CONNECT_CONCURRENCY, members.length) }, async () => {
+      while (next < members.length) {
+        const j = next++;
+        try {
+          out[j] = await KeepAliveConnection.connect({ host: spec.host, port: spec.port, localAddress: loopbackAddress(members[j]!) });
+        } catch (error) {
+          fail(`connect ${(error as NodeJS.ErrnoException).code ?? 'error'}`, interval.failures);
+        }
+      }
+    }));
+    connectMs += performance.now() - started;
+    return out;
+  };
+
+  try {
+    let current = await signWave(0, null);
+    for (wave = 0; wave < waves; wave++) {
+      // The next wave is signed while this one calls, spread over most of its time: the signing threads, not the send
+      // loop, do the work.
+      const upcoming = wave + 1 < waves ? signWave(wave + 1, performance.now() + SIGN_SPREAD * spec.waveSeconds * 1000) : null;
+      conns = await connectWave(current.members);
+      const cursor = current.members.map(() => 0);
+      const inFlight = new Set<Promise<void>>();
+      const call = (j: number): void => {
+        const conn = conns[j]!;
+        const request = current.requests[j]![cursor[j]!++]!;
+        calls++;
+        called.add(current.members[j]!);
+        const sent = performance.now();
+        const done = conn.request(request).then((reply) => {
+          const ms = performance.now() - sent;
+          all.record(ms);
+          interval.latency.record(ms);
+          if (reply.status >= 200 && reply.status < 300) {
+            ok++;
+            interval.ok++;
+          } else {
+            fail(String(reply.status), interval.failures);
+          }
+        }, (error: unknown) => fail((error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : 'error'), interval.failures));
+        inFlight.add(done);
+        void done.finally(() => inFlight.delete(done));
+      };
+      // Open loop: calls fall due at the rate from the wave's start, whatever the answers; each goes to the wave's next
+      // terminal that is free and has calls left, round the wave.
+      const waveStart = performance.now();
+      const waveEnd = waveStart + Math.min(spec.waveSeconds, spec.seconds - wave * spec.waveSeconds) * 1000;
+      let due = 0;
+      let turn = 0;
+      await new Promise<void>((resolve) => {
+        const ticker = setInterval(() => {
+          const now = performance.now();
+          const target = Math.floor(((Math.min(now, waveEnd) - waveStart) / 1000) * spec.rate);
+          for (; due < target; due++) {
+            let sentOne = false;
+            for (let tries = 0; tries < conns.length; tries++) {
+              const j = turn;
+              turn = (turn + 1) % conns.length;
+              if (conns[j]?.isOpen && !conns[j]!.busy && cursor[j]! < callsPerTerminal) {
+                call(j);
+                sentOne = true;
+                break;
+              }
+            }
+            if (!sentOne) skipped++;
+          }
+          if (now >= waveEnd) {
+            clearInterval(ticker);
+            resolve();
+          }
+        }, TICK_MS);
+      });
+      await Promise.race([Promise.all(inFlight), new Promise((resolve) => setTimeout(resolve, DRAIN_MS))]);
+      // The wave's terminals go quiet: their connections close, their actors are left to go idle.
+      for (const conn of conns) conn?.close();
+      progress(`endurance: wave ${wave + 1}/${waves} done, ${ok.toLocaleString('en-US')} calls answered 2xx, ${calls - ok} not, ${skipped} skipped`);
+      if (upcoming) current = await upcoming;
+    }
+  } finally {
+    clearInterval(sampler);
+    for (const conn of conns) conn?.close();
+    await signer.destroy();
+  }
+  return {
+    calls, ok, failures, latency: all.summary(), waves, terminals: called.size, skipped,
+    connectSeconds: connectMs / 1000 / waves, signed, signsPerSec: signingMs > 0 ? (signed * 1000) / signingMs : 0,
+  };
+}

@@ -1,0 +1,149 @@
+/** @module What an endurance run (bench/endurance.ts) found: its samples read for trends and bounds, and written as JSON and Markdown. */
+import type { EnduranceLoadReport, EnduranceSample } from '../fleet/messages.js';
+import { formatMachine, type Machine } from './machine.js';
+
+/** One sample: the generator's figures for the interval, and the server's as read at its end. */
+export interface EnduranceRow extends EnduranceSample {
+  serverCores: number;
+  rssBytes: number;
+  /** RSS less mapped files' pages (ProcSample.rssFileBytes): what the process holds itself. */
+  rssOwnBytes: number;
+  /** Terminal actors in memory, summed over the front threads; null when server.status did not answer. */
+  actors: number | null;
+  /** V8 heap in use, summed over the front threads; null as above. */
+  heapUsedBytes: number | null;
+}
+
+export interface EnduranceSettings {
+  terminals: number;
+  rate: number;
+  waveSize: number;
+  waveSeconds: number;
+  seconds: number;
+  sampleSeconds: number;
+  actorIdleSec: number;
+  threads: number;
+  signThreads: number;
+}
+
+export interface EnduranceResults {
+  when: string;
+  machine: Machine;
+  command: string;
+  settings: EnduranceSettings;
+  load: EnduranceLoadReport;
+  rows: EnduranceRow[];
+  analysis: EnduranceAnalysis;
+}
+
+export interface EnduranceAnalysis {
+  /** Samples before this many seconds are the warm-up: actors and connections have not yet reached their steady count. */
+  warmupSec: number;
+  /**
+   * The most actors a steady run can hold: a wave's terminals while it calls, and those of the waves before it whose
+   * actors are not idle long enough to be evicted yet (the idle time, plus the sweep's period of half of it).
+   */
+  actorBound: number;
+  actorsMax: number | null;
+  /**
+   * The process's own memory after the warm-up: over how many seconds, first, last, lowest and highest sample, and the
+   * least-squares trend (null over less than TREND_MIN_SEC: a heap's breathing would read as a trend).
+   */
+  ownMemory: { samples: number; seconds: number; firstBytes: number; lastBytes: number; minBytes: number; maxBytes: number; trendBytesPerHour: number | null } | null;
+  /** The highest p99 of a sample interval after the warm-up, and when. */
+  worstP99: { ms: number; elapsedSec: number } | null;
+}
+
+/** The shortest stretch after the warm-up whose memory trend is reported. */
+export const TREND_MIN_SEC = 300;
+
+/** Least-squares slope of y over x; null with fewer than three points or no spread in x. */
+export function slope(points: readonly { x: number; y: number }[]): number | null {
+  if (points.length < 3) return null;
+  const n = points.length;
+  const mx = points.reduce((s, p) => s + p.x, 0) / n;
+  const my = points.reduce((s, p) => s + p.y, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (const p of points) {
+    sxy += (p.x - mx) * (p.y - my);
+    sxx += (p.x - mx) ** 2;
+  }
+  return sxx > 0 ? sxy / sxx : null;
+}
+
+export function analyse(settings: EnduranceSettings, rows: readonly EnduranceRow[]): EnduranceAnalysis {
+  const sweepSec = Math.max(1, settings.actorIdleSec / 2);
+  const wavesAlive = 1 + Math.ceil((settings.actorIdleSec + sweepSec) / settings.waveSeconds);
+  const actorBound = Math.min(settings.terminals, settings.waveSize * wavesAlive);
+  const warmupSec = settings.actorIdleSec + sweepSec + 2 * settings.waveSeconds;
+  const steady = rows.filter((r) => r.elapsedSec >= warmupSec);
+  const actors = rows.flatMap((r) => (r.actors === null ? [] : [r.actors]));
+  const own = steady.map((r) => r.rssOwnBytes);
+  const seconds = steady.length > 0 ? steady.at(-1)!.elapsedSec - steady[0]!.elapsedSec : 0;
+  const trend = seconds >= TREND_MIN_SEC ? slope(steady.map((r) => ({ x: r.elapsedSec / 3600, y: r.rssOwnBytes }))) : null;
+  const worst = steady.filter((r) => r.latency.count > 0).reduce<EnduranceRow | null>((w, r) => (w === null || r.latency.p99Ms > w.latency.p99Ms ? r : w), null);
+  return {
+    warmupSec, actorBound, actorsMax: actors.length > 0 ? Math.max(...actors) : null,
+    ownMemory: own.length === 0 ? null : {
+      samples: own.length, seconds, firstBytes: own[0]!, lastBytes: own.at(-1)!, minBytes: Math.min(...own), maxBytes: Math.max(...own), trendBytesPerHour: trend,
+    },
+    worstP99: worst ? { ms: worst.latency.p99Ms, elapsedSec: worst.elapsedSec } : null,
+  };
+}
+
+const MIB = 2 ** 20;
+const n0 = (v: number): string => Math.round(v).toLocaleString('en-US');
+const mib = (bytes: number): string => `${n0(bytes / MIB)} MiB`;
+const ms = (v: number): string => v.toFixed(2);
+const failuresText = (f: Record<string, number>): string => Object.entries(f).map(([k, v]) => `${k}×${v}`).join(' ') || '0';
+
+/** The verdict lines: what the run shows, each with the figures it rests on. */
+export function summaryLines(r: EnduranceResults): string[] {
+  const { settings: s, load, analysis: a } = r;
+  const failed = load.calls - load.ok;
+  const lines = [
+    `- Calls: ${n0(load.ok)} of ${n0(load.calls)} answered 2xx (${failed === 0 ? 'none failed' : `${n0(failed)} not: ${failuresText(load.failures)}`}), `
+      + `${n0(load.terminals)} distinct terminals in ${load.waves} waves; latency p50 ${ms(load.latency.p50Ms)} / p99 ${ms(load.latency.p99Ms)} / p99.9 ${ms(load.latency.p999Ms)} / max ${ms(load.latency.maxMs)} ms`
+      + (a.worstP99 ? `; the worst ${s.sampleSeconds} s after the warm-up had a p99 of ${ms(a.worstP99.ms)} ms (at ${n0(a.worstP99.elapsedSec)} s)` : '')
+      + (load.skipped > 0 ? `; ${n0(load.skipped)} calls due found every connection of their wave busy and were not sent` : ''),
+    a.actorsMax === null
+      ? '- Actors: server.status did not answer; not measured.'
+      : `- Actors follow activity: at most **${n0(a.actorsMax)}** in memory, of ${n0(s.terminals)} terminals that called over the run `
+        + `(bound: ${n0(a.actorBound)}, a wave of ${n0(s.waveSize)} and the waves before it within the actor idle time of ${s.actorIdleSec} s and its sweep) — `
+        + (a.actorsMax <= a.actorBound ? 'within it' : '**above it: actors of past waves were not evicted**'),
+    a.ownMemory === null
+      ? `- The process's own memory: no sample after the warm-up (${n0(a.warmupSec)} s); run longer.`
+      : `- The process's own memory (RSS less mapped files' pages) over the ${n0(a.ownMemory.seconds)} s after the warm-up (${n0(a.warmupSec)} s; ${a.ownMemory.samples} samples): `
+        + `${mib(a.ownMemory.firstBytes)} → ${mib(a.ownMemory.lastBytes)} (lowest ${mib(a.ownMemory.minBytes)}, highest ${mib(a.ownMemory.maxBytes)})`
+        + (a.ownMemory.trendBytesPerHour === null
+          ? `; no trend over less than ${TREND_MIN_SEC} s: a heap breathes by tens of MiB between collections`
+          : `, least-squares trend ${a.ownMemory.trendBytesPerHour >= 0 ? '+' : ''}${n0(a.ownMemory.trendBytesPerHour / MIB)} MiB an hour (a heap breathes by tens of MiB between collections: the longer the run, the more the trend says)`)
+        + '.',
+    `- Load generator: ${n0(load.signed)} calls signed live (one signing thread ${n0(load.signsPerSec)}/s while it worked), each wave signed during the wave before it; `
+      + `a wave's ${n0(s.waveSize)} TLS connections opened in ${load.connectSeconds.toFixed(2)} s on average.`,
+  ];
+  return lines;
+}
+
+export function enduranceMarkdown(r: EnduranceResults): string {
+  const s = r.settings;
+  const head = [
+    '# Endurance run',
+    '',
+    `${r.when}. Machine: ${formatMachine(r.machine)}.`,
+    '',
+    `Command: \`${r.command}\``,
+    '',
+    `${n0(s.rate)} signed master calls a second (open loop) for ${n0(s.seconds)} s, from waves of ${n0(s.waveSize)} terminals that each connect, call for ${s.waveSeconds} s and disconnect, `
+      + `one wave after another through a fleet of ${n0(s.terminals)} paired terminals; the server with ${s.threads} threads and \`--actor-idle ${s.actorIdleSec}\`; a sample every ${s.sampleSeconds} s.`,
+    '',
+    ...summaryLines(r),
+    '',
+    '| s | wave | calls/s | p50 / p99 / max, ms | failed | server cores | RSS (own) | actors | generator cores |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
+  const rows = r.rows.map((x) => `| ${n0(x.elapsedSec)} | ${x.wave + 1} | ${n0(x.seconds > 0 ? x.ok / x.seconds : 0)} | ${ms(x.latency.p50Ms)} / ${ms(x.latency.p99Ms)} / ${ms(x.latency.maxMs)} | `
+    + `${failuresText(x.failures)} | ${x.serverCores.toFixed(2)} | ${mib(x.rssBytes)} (${mib(x.rssOwnBytes)}) | ${x.actors === null ? '–' : n0(x.actors)} | ${x.generatorCores.toFixed(2)} |`);
+  return [...head, ...rows, ''].join('\n');
+}
