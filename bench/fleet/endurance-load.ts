@@ -23,6 +23,8 @@ const CONNECT_CONCURRENCY = 64;
 const TICK_MS = 5;
 /** The share of a wave's time over which the next wave's signing is spread. */
 const SIGN_SPREAD = 0.7;
+/** How long before a wave ends the next wave starts connecting (1,000 TLS handshakes take about a second here). */
+const PRECONNECT_MS = 2_000;
 /** How long the end of a wave waits for its calls in flight before it closes their connections. */
 const DRAIN_MS = 10_000;
 
@@ -97,9 +99,11 @@ export async function runEndurance(spec: EnduranceSpec, progress: (text: string)
   let interval = { latency: new LatencyRecorder(spec.rate * spec.sampleSeconds), ok: 0, failures: {} as Record<string, number> };
   let conns: (KeepAliveConnection | null)[] = [];
   let wave = 0;
-  const runStart = performance.now();
-  let last = { at: runStart, self: sampleSelf() };
-  const sampler = setInterval(() => {
+  let runStart = 0;
+  let last = { at: 0, self: sampleSelf() };
+  let sampler: NodeJS.Timeout | null = null;
+  /** From the first wave's first call: the first wave's signing and handshakes are not in the samples. */
+  const startSampling = (): NodeJS.Timeout => setInterval(() => {
     const now = performance.now();
     const self = sampleSelf();
     const { latency, ok: intervalOk, failures: intervalFailures } = interval;
@@ -130,13 +134,21 @@ export async function runEndurance(spec: EnduranceSpec, progress: (text: string)
     return out;
   };
 
+  /** The next wave's connections, opened before this wave ends so that the rate does not pause between waves. */
+  let nextConns: Promise<(KeepAliveConnection | null)[]> | null = null;
   try {
     let current = await signWave(0, null);
     for (wave = 0; wave < waves; wave++) {
       // The next wave is signed while this one calls, spread over most of its time: the signing threads, not the send
       // loop, do the work.
       const upcoming = wave + 1 < waves ? signWave(wave + 1, performance.now() + SIGN_SPREAD * spec.waveSeconds * 1000) : null;
-      conns = await connectWave(current.members);
+      conns = await (nextConns ?? connectWave(current.members));
+      nextConns = null;
+      if (sampler === null) {
+        runStart = performance.now();
+        last = { at: runStart, self: sampleSelf() };
+        sampler = startSampling();
+      }
       const cursor = current.members.map(() => 0);
       const inFlight = new Set<Promise<void>>();
       const call = (j: number): void => {
@@ -168,6 +180,8 @@ export async function runEndurance(spec: EnduranceSpec, progress: (text: string)
       await new Promise<void>((resolve) => {
         const ticker = setInterval(() => {
           const now = performance.now();
+          // The next wave connects during this one's last moments, as a fleet's terminals come while others call.
+          if (nextConns === null && wave + 1 < waves && now >= waveEnd - PRECONNECT_MS) nextConns = connectWave(membersOf(wave + 1));
           const target = Math.floor(((Math.min(now, waveEnd) - waveStart) / 1000) * spec.rate);
           for (; due < target; due++) {
             let sentOne = false;
@@ -195,8 +209,11 @@ export async function runEndurance(spec: EnduranceSpec, progress: (text: string)
       if (upcoming) current = await upcoming;
     }
   } finally {
-    clearInterval(sampler);
+    if (sampler) clearInterval(sampler);
     for (const conn of conns) conn?.close();
+    // Set by the send loop's timer, which the compiler's narrowing does not see.
+    const opening = nextConns as Promise<(KeepAliveConnection | null)[]> | null;
+    if (opening) for (const conn of await opening) conn?.close();
     await signer.destroy();
   }
   return {
