@@ -23,6 +23,11 @@ import { UsageError, parseOptions, wholeOption } from './lib/usage.js';
 
 /** uWebSockets.js closes a connection idle for 10 s (checked every 4 s): each terminal of a wave must call more often. */
 const MOST_SECONDS_BETWEEN_CALLS = 6;
+/**
+ * A wave's calls are signed during the wave before it and sent during its own: 2 waves old at most, inside the server's
+ * ±300 s window for `created` (its default --clock-skew) with room to spare.
+ */
+const MOST_WAVE_SECONDS = 120;
 
 const HELP = `npm run bench:endurance -- [options]
 
@@ -35,7 +40,7 @@ beside the calls' latency, and ends with the actors' bound and the memory's tren
   --seconds S        how long the terminals call                          default 600
   --rate N           signed master calls a second, open loop              default 1000
   --wave N           terminals calling at a time                           default 1000
-  --wave-seconds S   how long each wave calls before the next one          default 30
+  --wave-seconds S   how long each wave calls before the next one          default 30 (at most ${MOST_WAVE_SECONDS})
   --actor-idle S     the server's --actor-idle: an idle actor leaves after default 60 (the server's)
   --sample-seconds S a sample every S seconds                             default: 10, or the run / 60 when longer
   --terminals N      the paired fleet (as npm run bench)                  default 10000
@@ -98,6 +103,9 @@ function parse(): Options | null {
     cacheDir: path.resolve(values['cache-dir']),
   };
   if (options.active > terminals) throw new UsageError(`--active (${options.active}) cannot exceed --terminals (${terminals})`);
+  if (options.waveSeconds > MOST_WAVE_SECONDS) {
+    throw new UsageError(`--wave-seconds ${options.waveSeconds}: at most ${MOST_WAVE_SECONDS}; a wave's calls are signed during the wave before it and must reach the server within its ±300 s window`);
+  }
   const between = options.waveSize / options.rate;
   if (between > MOST_SECONDS_BETWEEN_CALLS) {
     throw new UsageError(`each terminal of a wave would call every ${between.toFixed(1)} s (--wave ${options.waveSize} ÷ --rate ${options.rate}): the server closes a connection idle for 10 s; `
@@ -131,6 +139,14 @@ async function main(): Promise<void> {
     const fleet = await prepareFleet({ plan, cacheDir: opts.cacheDir, reuse: true, pairConcurrency: 128, serverArgs, ports: { gate, admin }, gen, progress });
     await ensureObserver(fleet.dataDir);
     const server = await startProcess(SERVER_CLI, serverArgs(fleet.dataDir), serverNodeArgs());
+    // Interrupted, the run stops its server, which would otherwise hold the fleet's data dir, then dies of the signal.
+    // The generator exits by itself when this process goes.
+    const onSignal = (signal: NodeJS.Signals): void => {
+      server.terminate();
+      process.kill(process.pid, signal);
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
     const started = new Date();
     let load: EnduranceLoadReport;
     const rows: EnduranceRow[] = [];

@@ -202,7 +202,9 @@ export async function runEndurance(spec: EnduranceSpec, progress: (text: string)
           }
         }, TICK_MS);
       });
-      await Promise.race([Promise.all(inFlight), new Promise((resolve) => setTimeout(resolve, DRAIN_MS))]);
+      let drainTimer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(inFlight), new Promise((resolve) => (drainTimer = setTimeout(resolve, DRAIN_MS)))]);
+      clearTimeout(drainTimer);
       // The wave's terminals go quiet: their connections close, their actors are left to go idle.
       for (const conn of conns) conn?.close();
       progress(`endurance: wave ${wave + 1}/${waves} done, ${ok.toLocaleString('en-US')} calls answered 2xx, ${calls - ok} not, ${skipped} skipped`);
