@@ -76,8 +76,10 @@ export interface EnduranceLoadReport {
   terminals: number;
   /** Calls due that found every connection of the wave busy and were not sent (the server or the generator fell behind). */
   skipped: number;
-  /** Mean seconds to open a wave's connections (TLS handshakes from each terminal's own address). */
-  connectSeconds: number;
+  /** Mean ms of one connection's TLS handshake (from each terminal's own address). */
+  handshakeMs: number;
+  /** Seconds over which each wave's handshakes were spread, before its calls began. */
+  preconnectSec: number;
   /** Signatures made live, and one signing thread's rate while it worked. */
   signed: number;
   signsPerSec: number;

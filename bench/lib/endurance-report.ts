@@ -121,7 +121,7 @@ export function summaryLines(r: EnduranceResults): string[] {
           : `, least-squares trend ${a.ownMemory.trendBytesPerHour >= 0 ? '+' : ''}${n0(a.ownMemory.trendBytesPerHour / MIB)} MiB an hour (a heap breathes by tens of MiB between collections: the longer the run, the more the trend says)`)
         + '.',
     `- Load generator: ${n0(load.signed)} calls signed live (one signing thread ${n0(load.signsPerSec)}/s while it worked), each wave signed during the wave before it; `
-      + `a wave's ${n0(s.waveSize)} TLS connections opened in ${load.connectSeconds.toFixed(2)} s on average.`,
+      + `each wave's ${n0(s.waveSize)} TLS connections opened during the wave before it, spread over ${load.preconnectSec} s, a handshake taking ${ms(load.handshakeMs)} ms on average.`,
   ];
   return lines;
 }

@@ -245,6 +245,7 @@ const control: FrontControl = {
     refusals.close();
     // The admin service closed first: nobody is left to tell.
     cashTally.stop();
+    certs.close();
     peers.closeAll();
     await actors.close();
     await writeBehind.close();

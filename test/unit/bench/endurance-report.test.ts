@@ -54,7 +54,7 @@ describe('the endurance report', () => {
     const results: EnduranceResults = {
       when: '2026-12-07T00:00:00.000Z', machine: describeMachine(),
       command: 'npm run bench:endurance', settings,
-      load: { calls: 10, ok: 10, failures: {}, latency: r[0]!.latency, waves: 120, terminals: 10_000, skipped: 0, connectSeconds: 1, signed: 10, signsPerSec: 1_000 },
+      load: { calls: 10, ok: 10, failures: {}, latency: r[0]!.latency, waves: 120, terminals: 10_000, skipped: 0, handshakeMs: 1, preconnectSec: 10, signed: 10, signsPerSec: 1_000 },
       rows: r, analysis: analyse(settings, r),
     };
     const text = summaryLines(results).join('\n');
