@@ -74,7 +74,7 @@ export interface EnduranceLoadReport {
   waves: number;
   /** Distinct terminals that called. */
   terminals: number;
-  /** Calls due that found every connection of the wave busy and were not sent (the server or the generator fell behind). */
+  /** Calls due that found no connection of the wave free (busy, closed by the server, or out of signed calls) and were not sent. */
   skipped: number;
   /** Mean ms of one connection's TLS handshake (from each terminal's own address). */
   handshakeMs: number;

@@ -106,7 +106,7 @@ export function summaryLines(r: EnduranceResults): string[] {
     `- Calls: ${n0(load.ok)} of ${n0(load.calls)} answered 2xx (${failed === 0 ? 'none failed' : `${n0(failed)} not: ${failuresText(load.failures)}`}), `
       + `${n0(load.terminals)} distinct terminals in ${load.waves} waves; latency p50 ${ms(load.latency.p50Ms)} / p99 ${ms(load.latency.p99Ms)} / p99.9 ${ms(load.latency.p999Ms)} / max ${ms(load.latency.maxMs)} ms`
       + (a.worstP99 ? `; the worst ${s.sampleSeconds} s after the warm-up had a p99 of ${ms(a.worstP99.ms)} ms (at ${n0(a.worstP99.elapsedSec)} s)` : '')
-      + (load.skipped > 0 ? `; ${n0(load.skipped)} calls due found every connection of their wave busy and were not sent` : ''),
+      + (load.skipped > 0 ? `; ${n0(load.skipped)} calls due found no connection of their wave free (each busy, closed by the server, or out of signed calls) and were not sent` : ''),
     a.actorsMax === null
       ? '- Actors: server.status did not answer; not measured.'
       : `- Actors follow activity: at most **${n0(a.actorsMax)}** in memory, of ${n0(s.terminals)} terminals that called over the run `

@@ -1,9 +1,8 @@
 /**
  * @module Verifying keys of stored certificates by (serial, TFP): a TFP is the hash of its certificate, so an entry can
  * never go stale. Entries of terminals that stopped calling leave, so that memory follows activity, not fleet size:
- * a parsed key holds 2-3 KB of OpenSSL's memory that V8 does not see (`KeyObject`), so no collection ever frees it
- * for lack of heap. Kept whole until the capacity, an endurance run through 40,000 terminals of a 100,000 fleet grew
- * the server's own memory by 240 MiB in 20 minutes (bench/README.md, session 38).
+ * a parsed key holds 2-3 KB of OpenSSL's memory that V8 does not see (`KeyObject`), and up to the capacity per front
+ * thread they were kept however long ago their terminals last called.
  */
 import { storedCertificateKey, type VerifyingKey } from '../crypto/stored-key.js';
 import { compositeKey, type Store } from '../store/store.js';
