@@ -6,6 +6,7 @@
  * server's ±300 s window. Each wave's calls are signed on worker threads while the wave before it runs, so the send
  * loop only writes bytes; the signing CPU is the generator's and is reported with it.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
 import { loadIdentities, type TerminalIdentity } from './identities.js';
 import { KeepAliveConnection, loopbackAddress } from './keep-alive-connection.js';
@@ -32,6 +33,8 @@ const SIGN_SPREAD = 0.7;
  */
 const PRECONNECT_SHARE = 0.5;
 const PRECONNECT_MOST_MS = 5_000;
+/** The generator's loop-delay probe: a timer of this period, whose lateness is reported (less the period itself). */
+const LOOP_PROBE_MS = 10;
 /** How long the end of a wave waits for its calls in flight before it closes their connections. */
 const DRAIN_MS = 10_000;
 
@@ -110,6 +113,7 @@ export async function runEndurance(spec: EnduranceSpec, progress: (text: string)
   let runStart = 0;
   let last = { at: 0, self: sampleSelf() };
   let sampler: NodeJS.Timeout | null = null;
+  const loopDelay = monitorEventLoopDelay({ resolution: LOOP_PROBE_MS });
   /** From the first wave's first call: the first wave's signing and handshakes are not in the samples. */
   const startSampling = (): NodeJS.Timeout => setInterval(() => {
     const now = performance.now();
@@ -120,7 +124,9 @@ export async function runEndurance(spec: EnduranceSpec, progress: (text: string)
       atMs: performance.timeOrigin + now, elapsedSec: (now - runStart) / 1000, seconds: (now - last.at) / 1000,
       ok: intervalOk, failures: intervalFailures, latency: latency.summary(), wave,
       openConnections: conns.reduce((n, c) => n + (c?.isOpen ? 1 : 0), 0), generatorCores: cpuBetween(last.self, self).cores,
+      generatorLoopDelayP99Ms: Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_PROBE_MS),
     });
+    loopDelay.reset();
     last = { at: now, self };
   }, spec.sampleSeconds * 1000);
 
@@ -163,6 +169,7 @@ export async function runEndurance(spec: EnduranceSpec, progress: (text: string)
       if (sampler === null) {
         runStart = performance.now();
         last = { at: runStart, self: sampleSelf() };
+        loopDelay.enable();
         sampler = startSampling();
       }
       const cursor = current.members.map(() => 0);
@@ -228,6 +235,7 @@ export async function runEndurance(spec: EnduranceSpec, progress: (text: string)
     }
   } finally {
     if (sampler) clearInterval(sampler);
+    loopDelay.disable();
     for (const conn of conns) conn?.close();
     // Set by the send loop's timer, which the compiler's narrowing does not see.
     const opening = nextConns as Promise<(KeepAliveConnection | null)[]> | null;

@@ -63,6 +63,11 @@ export interface EnduranceSample {
   wave: number;
   openConnections: number;
   generatorCores: number;
+  /**
+   * How late the generator's own 10 ms probe timer fired, p99 over the interval: a reply that came meanwhile waited as
+   * long, so when it nears the calls' p99, the generator is part of it.
+   */
+  generatorLoopDelayP99Ms: number;
 }
 
 export interface EnduranceLoadReport {

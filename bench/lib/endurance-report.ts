@@ -140,10 +140,10 @@ export function enduranceMarkdown(r: EnduranceResults): string {
     '',
     ...summaryLines(r),
     '',
-    '| s | wave | calls/s | p50 / p99 / max, ms | failed | server cores | RSS (own) | actors | generator cores |',
+    '| s | wave | calls/s | p50 / p99 / max, ms | failed | server cores | RSS (own) | actors | generator cores (loop delay p99, ms) |',
     '|---|---|---|---|---|---|---|---|---|',
   ];
   const rows = r.rows.map((x) => `| ${n0(x.elapsedSec)} | ${x.wave + 1} | ${n0(x.seconds > 0 ? x.ok / x.seconds : 0)} | ${ms(x.latency.p50Ms)} / ${ms(x.latency.p99Ms)} / ${ms(x.latency.maxMs)} | `
-    + `${failuresText(x.failures)} | ${x.serverCores.toFixed(2)} | ${mib(x.rssBytes)} (${mib(x.rssOwnBytes)}) | ${x.actors === null ? '–' : n0(x.actors)} | ${x.generatorCores.toFixed(2)} |`);
+    + `${failuresText(x.failures)} | ${x.serverCores.toFixed(2)} | ${mib(x.rssBytes)} (${mib(x.rssOwnBytes)}) | ${x.actors === null ? '–' : n0(x.actors)} | ${x.generatorCores.toFixed(2)} (${ms(x.generatorLoopDelayP99Ms)}) |`);
   return [...head, ...rows, ''].join('\n');
 }
