@@ -8,7 +8,7 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
-import { loadIdentities, type TerminalIdentity } from './identities.js';
+import { loadIdentities, signerOf, type TerminalIdentity } from './identities.js';
 import { KeepAliveConnection, loopbackAddress } from './keep-alive-connection.js';
 import { LatencyRecorder } from './latency.js';
 import type { EnduranceLoadReport, EnduranceSample, EnduranceSpec } from './messages.js';
@@ -80,10 +80,7 @@ export async function runEndurance(spec: EnduranceSpec, progress: (text: string)
         const busyFrom = performance.now();
         out[k] = await signer.run({
           kind: 'master', created,
-          terminals: chunks[k]!.map((i) => {
-            const t = fleet[i]!;
-            return { serial: t.serial, privateKeyPem: t.privateKeyPem, keyid: t.tfp, alg: t.alg, count: callsPerTerminal, writes: 0 };
-          }),
+          terminals: chunks[k]!.map((i) => ({ ...signerOf(fleet[i]!), count: callsPerTerminal, writes: 0 })),
         });
         signingMs += performance.now() - busyFrom;
       }

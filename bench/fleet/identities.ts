@@ -8,6 +8,7 @@ import { defaultAlgorithm } from '../../src/crypto/certificates.js';
 import { fingerprint } from '../../src/crypto/fingerprint.js';
 import type { KeyKind, SignatureAlgorithm } from '../../src/protocol/types.js';
 import type { GeneratedIdentity, IdentityTask } from './identity.worker.js';
+import type { Signer } from './sign.worker.js';
 
 export interface TerminalIdentity {
   serial: string;
@@ -17,6 +18,9 @@ export interface TerminalIdentity {
   certDer: Buffer;
   tfp: string;
 }
+
+/** What the signing pool needs of a terminal to sign as it (sign.worker.ts): its key, and its TFP as the keyid. */
+export const signerOf = (t: TerminalIdentity): Signer => ({ serial: t.serial, privateKeyPem: t.privateKeyPem, keyid: t.tfp, alg: t.alg });
 
 export interface IdentityPlan {
   cacheDir: string;

@@ -3,7 +3,7 @@ import v8 from 'node:v8';
 import { Piscina } from 'piscina';
 import { AdminClient } from '../../src/admin/admin-client.js';
 import { totpCode } from '../../src/crypto/totp.js';
-import { loadIdentities, type TerminalIdentity } from './identities.js';
+import { loadIdentities, signerOf, type TerminalIdentity } from './identities.js';
 import { runEndurance } from './endurance-load.js';
 import { FleetConnections } from './fleet-connections.js';
 import { connectAndCallOnce, runPhase } from './load-phases.js';
@@ -64,7 +64,7 @@ async function presign(command: Extract<Command, { type: 'presign' }>): Promise<
       const slice: TerminalIdentity[] = active.slice(from, from + PRESIGN_CHUNK);
       chunks.push(signer.run({
         kind: 'master', created: command.created,
-        terminals: slice.map((t) => ({ serial: t.serial, privateKeyPem: t.privateKeyPem, keyid: t.tfp, alg: t.alg, count: command.perTerminal, writes: command.writesPerTerminal })),
+        terminals: slice.map((t) => ({ ...signerOf(t), count: command.perTerminal, writes: command.writesPerTerminal })),
       }).then((raw) => {
         slice.forEach((_, j) => {
           requests[from + j] = raw.slice(j * each, (j + 1) * each).map((r) => Buffer.from(r, 'latin1'));

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Piscina } from 'piscina';
 import type { AdminClient } from '../../src/admin/admin-client.js';
 import { commitmentOf, pairingCode } from '../../src/crypto/pairing-code.js';
-import type { TerminalIdentity } from './identities.js';
+import { signerOf, type TerminalIdentity } from './identities.js';
 import { KeepAliveConnection, loopbackAddress, type Reply } from './keep-alive-connection.js';
 import type { SignTask } from './sign.worker.js';
 
@@ -69,7 +69,7 @@ class GateSession {
     for (let attempt = 0; ; attempt++) {
       const [request] = await this.opts.signer.run({
         kind: 'gate', body: JSON.stringify(body), certificateB64: identity.certDer.toString('base64'),
-        signer: { serial: identity.serial, privateKeyPem: identity.privateKeyPem, keyid: identity.tfp, alg: identity.alg },
+        signer: signerOf(identity),
       });
       if (!this.conn?.isOpen) {
         gateConnections++;
