@@ -11,6 +11,7 @@ import { Piscina } from 'piscina';
 import { loadIdentities, signerOf, type TerminalIdentity } from './identities.js';
 import { KeepAliveConnection, loopbackAddress } from './keep-alive-connection.js';
 import { LatencyRecorder } from './latency.js';
+import { inLanes } from '../lib/lanes.js';
 import type { EnduranceLoadReport, EnduranceSample, EnduranceSpec } from './messages.js';
 import { cpuBetween, sampleSelf } from '../lib/proc-stats.js';
 import type { SignTask } from './sign.worker.js';
@@ -58,33 +59,23 @@ export async function runEndurance(spec: EnduranceSpec, progress: (text: string)
   const membersOf = (w: number): number[] => Array.from({ length: waveSize }, (_, j) => (w * waveSize + j) % fleet.length);
   /**
    * Signs wave w's calls, `created` now: they are sent within the next two waves' time, well inside the server's
-   * window. With `spreadUntil` (performance.now() ms), the chunks are spread evenly until then, `signThreads` at a
-   * time, so that signing the next wave takes a steady share of a core rather than bursts of every core.
+   * window. With `spreadMs`, the chunks are spread evenly over that time, `signThreads` at a time, so that signing the
+   * next wave takes a steady share of a core rather than bursts of every core.
    */
-  const signWave = async (w: number, spreadUntil: number | null): Promise<Wave> => {
+  const signWave = async (w: number, spreadMs: number | null): Promise<Wave> => {
     const members = membersOf(w);
     const created = Array.from({ length: callsPerTerminal }, () => Math.floor(Date.now() / 1000));
     const chunks: number[][] = [];
     for (let from = 0; from < members.length; from += SIGN_CHUNK) chunks.push(members.slice(from, from + SIGN_CHUNK));
     const out: string[][] = chunks.map(() => []);
-    const started = performance.now();
-    let next = 0;
-    await Promise.all(Array.from({ length: spec.signThreads }, async () => {
-      while (next < chunks.length) {
-        const k = next++;
-        if (spreadUntil !== null) {
-          const notBefore = started + ((spreadUntil - started) * k) / chunks.length;
-          const wait = notBefore - performance.now();
-          if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-        }
-        const busyFrom = performance.now();
-        out[k] = await signer.run({
-          kind: 'master', created,
-          terminals: chunks[k]!.map((i) => ({ ...signerOf(fleet[i]!), count: callsPerTerminal, writes: 0 })),
-        });
-        signingMs += performance.now() - busyFrom;
-      }
-    }));
+    await inLanes(chunks.length, spec.signThreads, async (k) => {
+      const busyFrom = performance.now();
+      out[k] = await signer.run({
+        kind: 'master', created,
+        terminals: chunks[k]!.map((i) => ({ ...signerOf(fleet[i]!), count: callsPerTerminal, writes: 0 })),
+      });
+      signingMs += performance.now() - busyFrom;
+    }, spreadMs);
     const raw = out.flat();
     signed += raw.length;
     return { members, requests: members.map((_, j) => raw.slice(j * callsPerTerminal, (j + 1) * callsPerTerminal).map((r) => Buffer.from(r, 'latin1'))) };
@@ -129,26 +120,17 @@ export async function runEndurance(spec: EnduranceSpec, progress: (text: string)
 
   /** Opens a connection for each member; with `spreadMs`, the handshakes start evenly over that time, not at once. */
   const connectWave = async (members: number[], spreadMs: number | null): Promise<(KeepAliveConnection | null)[]> => {
-    const started = performance.now();
     const out: (KeepAliveConnection | null)[] = members.map(() => null);
-    let next = 0;
-    await Promise.all(Array.from({ length: Math.min(CONNECT_CONCURRENCY, members.length) }, async () => {
-      while (next < members.length) {
-        const j = next++;
-        if (spreadMs !== null) {
-          const wait = started + (spreadMs * j) / members.length - performance.now();
-          if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-        }
-        const from = performance.now();
-        try {
-          out[j] = await KeepAliveConnection.connect({ host: spec.host, port: spec.port, localAddress: loopbackAddress(members[j]!) });
-          handshakes++;
-          handshakeMs += performance.now() - from;
-        } catch (error) {
-          fail(`connect ${(error as NodeJS.ErrnoException).code ?? 'error'}`, interval.failures);
-        }
+    await inLanes(members.length, CONNECT_CONCURRENCY, async (j) => {
+      const from = performance.now();
+      try {
+        out[j] = await KeepAliveConnection.connect({ host: spec.host, port: spec.port, localAddress: loopbackAddress(members[j]!) });
+        handshakes++;
+        handshakeMs += performance.now() - from;
+      } catch (error) {
+        fail(`connect ${(error as NodeJS.ErrnoException).code ?? 'error'}`, interval.failures);
       }
-    }));
+    }, spreadMs);
     return out;
   };
 
@@ -160,7 +142,7 @@ export async function runEndurance(spec: EnduranceSpec, progress: (text: string)
     for (wave = 0; wave < waves; wave++) {
       // The next wave is signed while this one calls, spread over most of its time: the signing threads, not the send
       // loop, do the work.
-      const upcoming = wave + 1 < waves ? signWave(wave + 1, performance.now() + SIGN_SPREAD * spec.waveSeconds * 1000) : null;
+      const upcoming = wave + 1 < waves ? signWave(wave + 1, SIGN_SPREAD * spec.waveSeconds * 1000) : null;
       conns = await (nextConns ?? connectWave(current.members, null));
       nextConns = null;
       if (sampler === null) {

@@ -2,6 +2,7 @@
 // Calls go round the terminals in order, each on the terminal's own connection, so it always meets the same server thread.
 import fs from 'node:fs';
 import { monitorEventLoopDelay, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
+import { inLanes } from '../lib/lanes.js';
 import { cpuBetween, sampleProcess, sampleSelf, type CpuUse, type ProcSample } from '../lib/proc-stats.js';
 import type { FleetConnections } from './fleet-connections.js';
 import { LatencyRecorder } from './latency.js';
@@ -80,30 +81,26 @@ export async function connectAndCallOnce(fleet: FleetConnections, opts: { concur
   const selfStart = sampleSelf();
   const latency = new LatencyRecorder(fleet.size);
   const failures: Record<string, number> = {};
-  let next = 0;
   let done = 0;
   let failed = 0;
   const holder = setInterval(() => {
     progress(`connect: ${done}/${fleet.size} terminals connected and called once, ${fleet.openCount} open, ${fleet.heartbeats} heartbeats`);
   }, 1000);
   try {
-    await Promise.all(Array.from({ length: Math.min(opts.concurrency, fleet.size) }, async () => {
-      while (next < fleet.size) {
-        const i = next++;
-        try {
-          const conn = await fleet.connect(i);
-          const sent = performance.now();
-          const reply = await conn.request(fleet.requests[i]![0]!);
-          latency.record(performance.now() - sent);
-          if (reply.status < 200 || reply.status >= 300) failures[String(reply.status)] = (failures[String(reply.status)] ?? 0) + 1;
-        } catch (error) {
-          failed++;
-          const kind = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : 'error');
-          failures[kind] = (failures[kind] ?? 0) + 1;
-        }
-        done++;
+    await inLanes(fleet.size, opts.concurrency, async (i) => {
+      try {
+        const conn = await fleet.connect(i);
+        const sent = performance.now();
+        const reply = await conn.request(fleet.requests[i]![0]!);
+        latency.record(performance.now() - sent);
+        if (reply.status < 200 || reply.status >= 300) failures[String(reply.status)] = (failures[String(reply.status)] ?? 0) + 1;
+      } catch (error) {
+        failed++;
+        const kind = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : 'error');
+        failures[kind] = (failures[kind] ?? 0) + 1;
       }
-    }));
+      done++;
+    });
     // Nothing of the first calls may still be in flight when the RSS is read.
     await until(() => fleet.busyCount === 0, 10_000);
   } finally {

@@ -4,6 +4,7 @@ import type { Piscina } from 'piscina';
 import type { AdminClient } from '../../src/admin/admin-client.js';
 import { commitmentOf, pairingCode } from '../../src/crypto/pairing-code.js';
 import { signerOf, type TerminalIdentity } from './identities.js';
+import { inLanes } from '../lib/lanes.js';
 import { KeepAliveConnection, loopbackAddress, type Reply } from './keep-alive-connection.js';
 import type { SignTask } from './sign.worker.js';
 
@@ -123,20 +124,15 @@ async function pairOne(opts: PairingOptions, t: { identity: TerminalIdentity; in
 /** Runs `work` over `items` with at most `limit` in flight; collects failures instead of stopping. */
 async function eachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>, onDone: (done: number) => void): Promise<string[]> {
   const failures: string[] = [];
-  let next = 0;
   let done = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      try {
-        await work(item);
-      } catch (error) {
-        failures.push(error instanceof Error ? error.message : String(error));
-      }
-      onDone(++done);
+  await inLanes(items.length, limit, async (i) => {
+    try {
+      await work(items[i]!);
+    } catch (error) {
+      failures.push(error instanceof Error ? error.message : String(error));
     }
+    onDone(++done);
   });
-  await Promise.all(lanes);
   return failures;
 }
 
