@@ -1,6 +1,7 @@
 /** @module What an endurance run (bench/endurance.ts) found: its samples read for trends and bounds, and written as JSON and Markdown. */
 import type { EnduranceLoadReport, EnduranceSample } from '../fleet/messages.js';
 import { formatMachine, type Machine } from './machine.js';
+import { mib, n0 } from './report.js';
 
 /** One sample: the generator's figures for the interval, and the server's as read at its end. */
 export interface EnduranceRow extends EnduranceSample {
@@ -93,8 +94,7 @@ export function analyse(settings: EnduranceSettings, rows: readonly EnduranceRow
 }
 
 const MIB = 2 ** 20;
-const n0 = (v: number): string => Math.round(v).toLocaleString('en-US');
-const mib = (bytes: number): string => `${n0(bytes / MIB)} MiB`;
+/** As bench/lib/report.ts writes them, but ms always to 0.01: the samples' latencies are compared row by row. */
 const ms = (v: number): string => v.toFixed(2);
 const failuresText = (f: Record<string, number>): string => Object.entries(f).map(([k, v]) => `${k}×${v}`).join(' ') || '0';
 

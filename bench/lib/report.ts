@@ -29,9 +29,9 @@ export interface RunResults {
 }
 
 const MIB = 2 ** 20;
-const n0 = (n: number): string => Math.round(n).toLocaleString('en-US');
+export const n0 = (n: number): string => Math.round(n).toLocaleString('en-US');
 const ms = (n: number): string => n.toFixed(n < 10 ? 2 : 1);
-const mib = (bytes: number): string => `${n0(bytes / MIB)} MiB`;
+export const mib = (bytes: number): string => `${n0(bytes / MIB)} MiB`;
 
 /** ", after a 200 ms lead-in at the rate; 5.12 ms counting its 1,050 calls" for an open-loop phase that had one. */
 /** "3.71, 5.02, 4.40" : each open-loop round's p99 after the lead-in, in the order they ran. */
