@@ -17,7 +17,7 @@ import { ROOT, SERVER_CLI, serverNodeArgs, startProcess } from './fleet/server-p
 import { ensureObserver, StatusReader } from './fleet/server-status.js';
 import { analyse, enduranceMarkdown, summaryLines, type EnduranceResults, type EnduranceRow, type EnduranceSettings } from './lib/endurance-report.js';
 import { describeMachine, formatMachine } from './lib/machine.js';
-import { cpuBetween, sampleProcess, type ProcSample } from './lib/proc-stats.js';
+import { cpuBetween, ownBytes, sampleProcess, type ProcSample } from './lib/proc-stats.js';
 import { Progress } from './lib/progress.js';
 import { UsageError, parseOptions, wholeOption } from './lib/usage.js';
 
@@ -162,7 +162,7 @@ async function main(): Promise<void> {
         reading = reading.then(async () => {
           const fronts = await status.read().then((s) => s.threads.flatMap((t) => (t.report ? [t.report] : [])), () => null);
           const row: EnduranceRow = {
-            ...sample, serverCores, rssBytes: proc.rssBytes, rssOwnBytes: proc.rssBytes - proc.rssFileBytes,
+            ...sample, serverCores, rssBytes: proc.rssBytes, rssOwnBytes: ownBytes(proc),
             actors: fronts ? fronts.reduce((n, f) => n + f.actors, 0) : null, heapUsedBytes: fronts ? fronts.reduce((n, f) => n + f.heapUsedBytes, 0) : null,
           };
           rows.push(row);

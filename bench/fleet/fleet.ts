@@ -4,7 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Progress } from '../lib/progress.js';
-import { cpuBetween, sampleProcess } from '../lib/proc-stats.js';
+import { cpuBetween, ownBytes, sampleProcess } from '../lib/proc-stats.js';
 import { prepareFleet, settle, startAfterCleanStop, startOnEmptyStore, type FleetPairing } from './fleet-setup.js';
 import { ensureIdentities, type GenerationReport, type IdentityPlan } from './identities.js';
 import { UWS_HEARTBEAT_AFTER_MS } from './fleet-connections.js';
@@ -177,6 +177,15 @@ export function createdTimes(calls: number, nowSec: number): number[] {
 
 /** The open-loop rate a peak leads to: half of it, at least 1 call/s. */
 export const halfPeakRate = (peak: PhaseReport): number => Math.max(1, Math.floor(peak.callsPerSec / 2));
+
+/** The process's own memory (ownBytes) at the two measured starts: on the empty store and with every terminal registered. */
+export const startupOwnBytes = (startup: FleetResult['startup']): { empty: number; registered: number } => ({
+  empty: ownBytes({ rssBytes: startup.emptyRssBytes, rssFileBytes: startup.emptyRssFileBytes }),
+  registered: ownBytes({ rssBytes: startup.registeredRssBytes, rssFileBytes: startup.registeredRssFileBytes }),
+});
+
+/** The process's own memory (ownBytes) once every active terminal had connected. */
+export const connectOwnBytes = (connect: ConnectReport): number => ownBytes({ rssBytes: connect.serverRssBytes, rssFileBytes: connect.serverRssFileBytes });
 
 /** One measured process and the load-generator process that drives it. */
 interface Target {
@@ -501,7 +510,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
     return {
       options: opts, serverArgs: extra, serverThreads: supported.has('threads') ? String(opts.threads ?? os.cpus().length) : '1 (this build has no --threads)',
       identities, pairing: fleet.pairing, startup, presign, server, baseline, floor, httpsFloor, writes,
-      memoryPerActiveTerminalBytes: ((server.connect.serverRssBytes - server.connect.serverRssFileBytes) - (startup.registeredRssBytes - startup.registeredRssFileBytes)) / active,
+      memoryPerActiveTerminalBytes: (connectOwnBytes(server.connect) - startupOwnBytes(startup).registered) / active,
       generator: `separate processes, one per measured process; ${presign.requests.toLocaleString('en-US')} RSA-2048 calls pre-signed on ${presign.threads} worker threads before the measured phases, the same requests for every target; `
         + 'each one event loop writing pre-built requests on raw keep-alive TLS sockets (one per active terminal, each from its own 127.x address)',
     };

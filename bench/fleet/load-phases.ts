@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import { monitorEventLoopDelay, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { inLanes } from '../lib/lanes.js';
-import { cpuBetween, sampleProcess, sampleSelf, type CpuUse, type ProcSample } from '../lib/proc-stats.js';
+import { cpuBetween, ownBytes, sampleProcess, sampleSelf, type CpuUse, type ProcSample } from '../lib/proc-stats.js';
 import type { FleetConnections } from './fleet-connections.js';
 import { LatencyRecorder } from './latency.js';
 import type { ConnectReport, PhaseReport, PhaseSlice, PhaseSpec } from './messages.js';
@@ -236,7 +236,7 @@ export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progres
   const selfStart = sampleSelf();
   if (totals.rssStartBytes < 0) totals.rssStartBytes = serverStart.rssBytes;
   let rssMax = serverStart.rssBytes;
-  let rssOwnMax = serverStart.rssBytes - serverStart.rssFileBytes;
+  let rssOwnMax = ownBytes(serverStart);
   // The generator's own event-loop lag: late sends would show as server latency, so readers need to see it. One
   // histogram per slice: re-enabled after a pause, Node's would count the whole pause as one late tick.
   const loopDelay = monitorEventLoopDelay({ resolution: LOOP_PROBE_MS });
@@ -285,7 +285,7 @@ export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progres
     const server: ProcSample = sampleProcess(spec.serverPid);
     const self = sampleSelf();
     rssMax = Math.max(rssMax, server.rssBytes);
-    rssOwnMax = Math.max(rssOwnMax, server.rssBytes - server.rssFileBytes);
+    rssOwnMax = Math.max(rssOwnMax, ownBytes(server));
     const rate = ((calls - last.calls) * 1000) / (now - last.at);
     const failed = Object.values(totals.failures).reduce((a, b) => a + b, 0);
     progress(`${spec.name}: ${((now - start) / 1000).toFixed(0)}/${spec.maxSeconds} s, ${calls.toLocaleString('en-US')} calls, ${rate.toFixed(0)}/s, `
@@ -378,7 +378,7 @@ export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progres
   totals.heartbeats += fleet.heartbeats - heartbeatsBefore;
   totals.rssEndBytes = serverEnd.rssBytes;
   totals.rssMaxBytes = Math.max(totals.rssMaxBytes, rssMax, serverEnd.rssBytes);
-  totals.rssOwnMaxBytes = Math.max(totals.rssOwnMaxBytes, rssOwnMax, serverEnd.rssBytes - serverEnd.rssFileBytes);
+  totals.rssOwnMaxBytes = Math.max(totals.rssOwnMaxBytes, rssOwnMax, ownBytes(serverEnd));
   totals.endedBy = endedBy;
   totals.slices.push({ startedAtMs: performance.timeOrigin + start, seconds, ok, callsPerSec: seconds > 0 ? ok / seconds : 0, serverCpuPerCallUs: ok > 0 ? (server.cpuSec / ok) * 1e6 : 0,
     generatorLoopDelayP99Ms: Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_PROBE_MS), generatorGcPauses: gcPauses, generatorGcPauseMaxMs: gcPauseMaxMs,

@@ -20,6 +20,11 @@ export interface ProcSample {
   peakRssBytes: number;
 }
 
+/** A process's own memory: its RSS less the pages of mapped files (ProcSample.rssFileBytes), which are the kernel's to drop. */
+export function ownBytes(sample: Pick<ProcSample, 'rssBytes' | 'rssFileBytes'>): number {
+  return sample.rssBytes - sample.rssFileBytes;
+}
+
 let ticksPerSec = 0;
 
 function clockTicks(): number {

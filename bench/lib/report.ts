@@ -1,6 +1,6 @@
 /** @module The run's results: the targets checked against the measurements, and the short Markdown report (bench/RESULTS.md). */
 import path from 'node:path';
-import { CHECKED_BY_ITSELF, gcPauses, halfPeakRate, LEAD_IN_MS, SETTLE_MS, type FleetResult, type TargetRun, type TargetWrites } from '../fleet/fleet.js';
+import { CHECKED_BY_ITSELF, connectOwnBytes, gcPauses, halfPeakRate, LEAD_IN_MS, SETTLE_MS, startupOwnBytes, type FleetResult, type TargetRun, type TargetWrites } from '../fleet/fleet.js';
 import { ROOT } from '../fleet/server-process.js';
 import { describeFronts, type FrontPhase } from '../fleet/server-status.js';
 import { formatMachine, type Machine } from './machine.js';
@@ -101,7 +101,8 @@ export function evaluateTargets(fleet: FleetResult | null, openssl: OpensslSpeed
   const verifyUs = openssl?.rsa2048 ? 1e6 / openssl.rsa2048.verify : null;
   // Actor memory is the process's own: pages of the mapped store are the kernel's cache, and a start that reads more
   // of it (one that checks every index reads it whole: +456 MiB at 100,000) holds more of them, whatever it keeps.
-  const idleBytes = (startup.registeredRssBytes - startup.registeredRssFileBytes) - (startup.emptyRssBytes - startup.emptyRssFileBytes);
+  const startOwn = startupOwnBytes(startup);
+  const idleBytes = startOwn.registered - startOwn.empty;
   const idleRssBytes = startup.registeredRssBytes - startup.emptyRssBytes;
   const idle = startup.registered - active;
   const atScale = startup.registered >= TARGET_REGISTERED;
@@ -109,7 +110,7 @@ export function evaluateTargets(fleet: FleetResult | null, openssl: OpensslSpeed
   const activePhases = [server.warmup, server.peak, server.steady, fleet.writes?.server.warmup, fleet.writes?.server.phase].flatMap((phase) => (phase ? [phase] : []));
   const activeRss = Math.max(server.connect.serverRssBytes, ...activePhases.map((phase) => phase.server.rssMaxBytes));
   // What of it the process holds itself; the rest is pages of LMDB's mapped store (and the binaries) the kernel can drop.
-  const activeOwnRss = Math.max(server.connect.serverRssBytes - server.connect.serverRssFileBytes, ...activePhases.map((phase) => phase.server.rssOwnMaxBytes));
+  const activeOwnRss = Math.max(connectOwnBytes(server.connect), ...activePhases.map((phase) => phase.server.rssOwnMaxBytes));
   // The server's CPU while the baseline's slices ran is work its own slices left behind: the target counts it.
   const leftBehindUs = server.betweenSlices && server.peak.ok > 0 ? (server.betweenSlices.cpuSec / server.peak.ok) * 1e6 : 0;
   const cpuPerCall = server.peak.server.cpuPerCallUs + leftBehindUs;
