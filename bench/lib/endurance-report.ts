@@ -48,9 +48,14 @@ export interface EnduranceAnalysis {
   actorsMax: number | null;
   /**
    * The process's own memory after the warm-up: over how many seconds, first, last, lowest and highest sample, and the
-   * least-squares trend (null over less than TREND_MIN_SEC: a heap's breathing would read as a trend).
+   * least-squares trend (null over less than TREND_MIN_SEC: a heap's breathing would read as a trend), and the trend
+   * of its second half alone (null when that half is shorter than TREND_MIN_SEC): memory that fills caches and then
+   * stays grows in the first half only, a leak in both alike.
    */
-  ownMemory: { samples: number; seconds: number; firstBytes: number; lastBytes: number; minBytes: number; maxBytes: number; trendBytesPerHour: number | null } | null;
+  ownMemory: {
+    samples: number; seconds: number; firstBytes: number; lastBytes: number; minBytes: number; maxBytes: number;
+    trendBytesPerHour: number | null; lastHalfTrendBytesPerHour: number | null;
+  } | null;
   /** The highest p99 of a sample interval after the warm-up, and when. */
   worstP99: { ms: number; elapsedSec: number } | null;
 }
@@ -82,12 +87,16 @@ export function analyse(settings: EnduranceSettings, rows: readonly EnduranceRow
   const actors = rows.flatMap((r) => (r.actors === null ? [] : [r.actors]));
   const own = steady.map((r) => r.rssOwnBytes);
   const seconds = steady.length > 0 ? steady.at(-1)!.elapsedSec - steady[0]!.elapsedSec : 0;
-  const trend = seconds >= TREND_MIN_SEC ? slope(steady.map((r) => ({ x: r.elapsedSec / 3600, y: r.rssOwnBytes }))) : null;
+  const trendOf = (stretch: readonly EnduranceRow[], sec: number): number | null =>
+    (sec >= TREND_MIN_SEC ? slope(stretch.map((r) => ({ x: r.elapsedSec / 3600, y: r.rssOwnBytes }))) : null);
+  const halfway = steady.length > 0 ? steady[0]!.elapsedSec + seconds / 2 : 0;
+  const lastHalf = steady.filter((r) => r.elapsedSec >= halfway);
   const worst = steady.filter((r) => r.latency.count > 0).reduce<EnduranceRow | null>((w, r) => (w === null || r.latency.p99Ms > w.latency.p99Ms ? r : w), null);
   return {
     warmupSec, actorBound, actorsMax: actors.length > 0 ? Math.max(...actors) : null,
     ownMemory: own.length === 0 ? null : {
-      samples: own.length, seconds, firstBytes: own[0]!, lastBytes: own.at(-1)!, minBytes: Math.min(...own), maxBytes: Math.max(...own), trendBytesPerHour: trend,
+      samples: own.length, seconds, firstBytes: own[0]!, lastBytes: own.at(-1)!, minBytes: Math.min(...own), maxBytes: Math.max(...own),
+      trendBytesPerHour: trendOf(steady, seconds), lastHalfTrendBytesPerHour: trendOf(lastHalf, seconds / 2),
     },
     worstP99: worst ? { ms: worst.latency.p99Ms, elapsedSec: worst.elapsedSec } : null,
   };
@@ -97,6 +106,7 @@ const MIB = 2 ** 20;
 /** As bench/lib/report.ts writes them, but ms always to 0.01: the samples' latencies are compared row by row. */
 const ms = (v: number): string => v.toFixed(2);
 const failuresText = (f: Record<string, number>): string => Object.entries(f).map(([k, v]) => `${k}×${v}`).join(' ') || '0';
+const mibPerHour = (bytesPerHour: number): string => `${bytesPerHour >= 0 ? '+' : ''}${n0(bytesPerHour / MIB)} MiB an hour`;
 
 /** The verdict lines: what the run shows, each with the figures it rests on. */
 export function summaryLines(r: EnduranceResults): string[] {
@@ -118,7 +128,9 @@ export function summaryLines(r: EnduranceResults): string[] {
         + `${mib(a.ownMemory.firstBytes)} → ${mib(a.ownMemory.lastBytes)} (lowest ${mib(a.ownMemory.minBytes)}, highest ${mib(a.ownMemory.maxBytes)})`
         + (a.ownMemory.trendBytesPerHour === null
           ? `; no trend over less than ${TREND_MIN_SEC} s: a heap breathes by tens of MiB between collections`
-          : `, least-squares trend ${a.ownMemory.trendBytesPerHour >= 0 ? '+' : ''}${n0(a.ownMemory.trendBytesPerHour / MIB)} MiB an hour (a heap breathes by tens of MiB between collections: the longer the run, the more the trend says)`)
+          : `, least-squares trend ${mibPerHour(a.ownMemory.trendBytesPerHour)}`
+            + (a.ownMemory.lastHalfTrendBytesPerHour === null ? '' : `, over its second half alone ${mibPerHour(a.ownMemory.lastHalfTrendBytesPerHour)}`)
+            + ' (a heap breathes by tens of MiB between collections: the longer the run, the more the trend says; memory that fills caches grows in the first half, a leak in both)')
         + '.',
     `- Load generator: ${n0(load.signed)} calls signed live (one signing thread ${n0(load.signsPerSec)}/s while it worked), each wave signed during the wave before it; `
       + `each wave's ${n0(s.waveSize)} TLS connections opened during the wave before it, spread over ${load.preconnectSec} s, a handshake taking ${ms(load.handshakeMs)} ms on average.`,
@@ -140,10 +152,10 @@ export function enduranceMarkdown(r: EnduranceResults): string {
     '',
     ...summaryLines(r),
     '',
-    '| s | wave | calls/s | p50 / p99 / max, ms | failed | server cores | RSS (own) | actors | generator cores (loop delay p99, ms) |',
+    '| s | wave | calls/s | p50 / p99 / max, ms | failed | server cores | RSS (own; V8 heaps of the fronts) | actors | generator cores (loop delay p99, ms) |',
     '|---|---|---|---|---|---|---|---|---|',
   ];
   const rows = r.rows.map((x) => `| ${n0(x.elapsedSec)} | ${x.wave + 1} | ${n0(x.seconds > 0 ? x.ok / x.seconds : 0)} | ${ms(x.latency.p50Ms)} / ${ms(x.latency.p99Ms)} / ${ms(x.latency.maxMs)} | `
-    + `${failuresText(x.failures)} | ${x.serverCores.toFixed(2)} | ${mib(x.rssBytes)} (${mib(x.rssOwnBytes)}) | ${x.actors === null ? '–' : n0(x.actors)} | ${x.generatorCores.toFixed(2)} (${ms(x.generatorLoopDelayP99Ms)}) |`);
+    + `${failuresText(x.failures)} | ${x.serverCores.toFixed(2)} | ${mib(x.rssBytes)} (${mib(x.rssOwnBytes)}; ${x.heapUsedBytes === null ? '–' : mib(x.heapUsedBytes)}) | ${x.actors === null ? '–' : n0(x.actors)} | ${x.generatorCores.toFixed(2)} (${ms(x.generatorLoopDelayP99Ms)}) |`);
   return [...head, ...rows, ''].join('\n');
 }

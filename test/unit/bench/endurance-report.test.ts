@@ -49,6 +49,21 @@ describe('the endurance report', () => {
     expect(short.ownMemory!.trendBytesPerHour).toBeNull();
   });
 
+  it('tells memory that fills and stays from a leak by the trend of the second half alone', () => {
+    // After the warm-up (150 s) to 3,600 s: halfway at 1,875 s.
+    const leak = analyse(settings, rows(60, (t) => 300 + t / 60)).ownMemory!;
+    expect(leak.trendBytesPerHour! / MiB).toBeCloseTo(60);
+    expect(leak.lastHalfTrendBytesPerHour! / MiB).toBeCloseTo(60);
+    // Fills until 1,800 s, then flat: the whole stretch still slopes up, its second half does not.
+    const fills = analyse(settings, rows(60, (t) => 300 + Math.min(t, 1_800) / 60)).ownMemory!;
+    expect(fills.trendBytesPerHour! / MiB).toBeGreaterThan(20);
+    expect(fills.lastHalfTrendBytesPerHour! / MiB).toBeCloseTo(0);
+    // A second half shorter than the trend's least stretch has no trend of its own.
+    const shortHalf = analyse(settings, rows(Math.floor((150 + 2 * TREND_MIN_SEC) / 60) - 1, (t) => 300 + t)).ownMemory!;
+    expect(shortHalf.trendBytesPerHour).not.toBeNull();
+    expect(shortHalf.lastHalfTrendBytesPerHour).toBeNull();
+  });
+
   it('says so when actors outnumber the bound: past waves were not evicted', () => {
     const r = rows(60, () => 300, 9_000);
     const results: EnduranceResults = {
@@ -60,5 +75,6 @@ describe('the endurance report', () => {
     const text = summaryLines(results).join('\n');
     expect(text).toContain('at most **9,000** in memory');
     expect(text).toContain('above it: actors of past waves were not evicted');
+    expect(text).toMatch(/trend \+0 MiB an hour, over its second half alone \+0 MiB an hour/);
   });
 });
