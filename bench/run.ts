@@ -54,7 +54,7 @@ Environment: BENCH_SERVER_NODE_ARGS   Node flags for the measured server process
              e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof' to profile it under the fleet's load, or
              '--import ./dist/bench/probes/loop-probe.js' for GC pauses and loop lag per thread
              BENCH_BASELINE_NODE_ARGS  the same for the node:https baseline and its floor, e.g. to profile them
-                                       ('--perf-basic-prof' for perf record -p PID: bench/README.md, session 27)
+                                       ('--perf-basic-prof' for perf record -p PID: bench/JOURNAL.md, session 27)
              BENCH_SERVER_OUTPUT=FILE  the output of the server, baseline and floor is appended there too
              LOOP_PROBE_PAUSES_MS=N    with the loop probe: also print every GC pause of N ms or more, with its time
              BENCH_LATENCY_TIMELINE=FILE  every measured call (phase, when it was due, its latency) and the

@@ -14,7 +14,7 @@ const FLUSH_WAIT_MS = 500;
  * fd 1, or when fd 1 is a pipe or a terminal, a file description of the same pipe or terminal that does not block.
  * write(2) to a pipe or terminal that nobody reads (a paused pager, Ctrl-S, a stuck log shipper) waits until it is
  * read, and so does the thread that logs: with stdout on a pipe left unread, 287 refusals filled it and every front
- * thread and the admin page stopped answering (bench/README.md, session 23). Opening /proc/self/fd/1 makes a new open
+ * thread and the admin page stopped answering (bench/JOURNAL.md, session 23). Opening /proc/self/fd/1 makes a new open
  * file description, so its O_NONBLOCK is ours alone: the shell or parent holding fd 1 keeps its own flags. A regular
  * file never waits for a reader, and stays fd 1.
  *

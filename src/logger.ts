@@ -16,7 +16,7 @@ export const CENSOR = '[redacted]';
  * The one-level-down half of the redaction ('*.password' and the like), as pino's `formatters.log`. pino's redactor
  * runs a wildcard-first path on every field of every line, strings and numbers included, parsing each path again
  * each time: with the eight such paths this logger had, a line of five plain fields took 7.8 µs against 2.4 µs
- * without them (bench/README.md, session 21). Here a line without a nested object costs one typeof per field.
+ * without them (bench/JOURNAL.md, session 21). Here a line without a nested object costs one typeof per field.
  * Returns `obj` itself when nothing is secret, else a copy: the caller's object is never changed.
  */
 export function censorNestedSecrets(obj: Record<string, unknown>): Record<string, unknown> {
@@ -42,7 +42,7 @@ export function censorNestedSecrets(obj: Record<string, unknown>): Record<string
  * JSON lines go to stdout with a write(2) per line on the calling thread, as Node itself writes stdout to files and
  * pipes on Linux, but never waiting for a reader that has stalled (log-sink.ts). pino's default hands each write to
  * libuv's thread pool instead: a line then cost a front thread 20–30 µs, against about 7 µs written here (a flood of
- * refused requests, one line each, stdout to a file: bench/README.md, session 22), and a thread that exits right
+ * refused requests, one line each, stdout to a file: bench/JOURNAL.md, session 22), and a thread that exits right
  * after logging (a crash) could lose its last line.
  */
 export function createLogger(opts: { level: string; pretty: boolean }, destination?: DestinationStream): Logger {

@@ -165,7 +165,7 @@ export const CREATED_SPAN_SEC = 200;
  * clock, so its later calls carry later times, and so the server's nonce ring (keyed by `created` first) gets keys in
  * time order, as from a real fleet. One `created` for every call of the run (until session 21) put each flush's nonces at
  * random places among all the run's (some 150,000 in one key range): about 5–35 ms of LMDB writer CPU every half
- * second, which no real fleet causes (bench/README.md, session 21). Calls k and k+1 are a second apart (closer when
+ * second, which no real fleet causes (bench/JOURNAL.md, session 21). Calls k and k+1 are a second apart (closer when
  * there are more than CREATED_SPAN_SEC of them); all are dated ahead so the whole run stays inside the server's
  * ±300 s window: the last is `nowSec` + 280, the first at most 200 s before it.
  */

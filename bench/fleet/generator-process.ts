@@ -15,7 +15,7 @@ export class GeneratorProcess {
     // No allocation-site pretenuring: V8 took some short-lived reply objects for long-lived ones and allocated them in
     // the old generation, where, dead, they kept what they pointed to alive through every scavenge until the next
     // mark-compact. With it, 4-5 MB survived each scavenge and the generator's pauses in the open loop were 13-16 ms
-    // (median; up to 27); without it, 0.05-0.7 MB and 5-6 ms (up to 8), in interleaved runs (bench/README.md).
+    // (median; up to 27); without it, 0.05-0.7 MB and 5-6 ms (up to 8), in interleaved runs (bench/JOURNAL.md).
     // The young generation starts at its full size (--min-semi-space-size), so load-generator.ts can touch all of it
     // once before any measured phase instead of a growing space touching new pages in the first server's phases.
     // --expose-gc: load-phases.ts collects the generator's garbage before each measured slice, so that no GC pause of

@@ -29,7 +29,7 @@ let sharedContext: tls.SecureContext | null = null;
  * What every connection of this thread reads into (tls.connect's `onread`): a reply is parsed, or copied when it is
  * incomplete, before the next read. Node otherwise gives each read a Buffer of its own, with its own ArrayBuffer,
  * through a Readable stream: that path and sweeping those ArrayBuffers in the generator's scavenges were generator
- * CPU and pauses that a measured server's latency then included (bench/README.md, session 15).
+ * CPU and pauses that a measured server's latency then included (bench/JOURNAL.md, session 15).
  */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 

@@ -119,7 +119,7 @@ async function handle(command: Command): Promise<GeneratorMessage> {
  * maps a page on its first write; the connect phase's frequent full GCs keep restarting allocation at the bottom of
  * the space, so its top pages were first written in the first server's warm-up and peak: some 13,000 page faults
  * there, 11% of the generator's CPU in `perf`, then a few dozen a second, so the baseline's and the floor's phases,
- * later, found the space written (bench/README.md, session 16). Objects kept for a moment in a small ring, so the
+ * later, found the space written (bench/JOURNAL.md, session 16). Objects kept for a moment in a small ring, so the
  * compiler cannot prove them unused and skip them.
  */
 function touchYoungGeneration(): void {

@@ -23,7 +23,7 @@ const GC_SETTLE_MS = 50;
 /**
  * Collects the generator's garbage just before a measured slice, so that none of its GC pauses falls inside it: a
  * slice of 10,000 calls allocates well under its 64 MiB young generation, and a pause during one stalls every reply in
- * flight, which the server's p99 then carried (bench/README.md, session 19). A full GC rather than a scavenge: one
+ * flight, which the server's p99 then carried (bench/JOURNAL.md, session 19). A full GC rather than a scavenge: one
  * that only emptied the young generation left an old-generation collection under way, which finished in the next
  * round as two pauses of 4.9 and 8.2 ms. The server is never collected for: it is what is measured. A no-op without
  * --expose-gc (generator-process.ts passes it).

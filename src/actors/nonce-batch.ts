@@ -1,7 +1,7 @@
 /**
  * @module One write-behind batch of nonces: parallel arrays and an open-addressing index over (serial, nonce),
  * reused from batch to batch. Recording or finding a nonce allocates nothing: a map per terminal actor had made
- * two thirds of what a front thread promoted and then threw away at half peak (bench/README.md). The nonces'
+ * two thirds of what a front thread promoted and then threw away at half peak (bench/JOURNAL.md). The nonces'
  * characters are copied into one reused Uint16Array rather than kept as strings: a string per call that lives
  * until the next flush was the largest thing each scavenge copied (HEAP_SAMPLE_KEEP=survivors), and a nonce read
  * out of a header is a slice that would keep the whole header alive too.

@@ -17,7 +17,7 @@ export interface CanonicalMember {
 
 /**
  * The parameters of every item read here, which have none. One shared map, not one per item: these
- * maps were a fifth of a request's allocations (bench/README.md). Readers only ask its size; it MUST never be written.
+ * maps were a fifth of a request's allocations (bench/JOURNAL.md). Readers only ask its size; it MUST never be written.
  */
 const NO_PARAMETERS: Map<string, BareItem> = new Map();
 

@@ -4,7 +4,7 @@
  *
  * Why not a Map keyed by an ever-growing id: V8 rebuilds a Map's hash table as deleted entries pile up, and at
  * half peak those tables were more than a quarter of what each front thread's scavenges copied and promoted
- * (HEAP_SAMPLE_KEEP=survivors, bench/README.md).
+ * (HEAP_SAMPLE_KEEP=survivors, bench/JOURNAL.md).
  */
 import { grown } from '../typed-arrays.js';
 

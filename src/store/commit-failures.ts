@@ -33,7 +33,7 @@ export function isCommitFailure(reason: unknown): reason is Error & { commitErro
  * Takes lmdb's rejection of a write and returns its cause. lmdb rejects every write of a failed commit with "Commit
  * failed" and puts the cause (ENOSPC, EIO…) in `commitError`, a promise rejected a moment later that nobody else waits
  * for: unhandled, it ended the thread, and a restarted thread cannot make room on a full disk (the fronts went into a
- * crash loop: bench/README.md, session 23).
+ * crash loop: bench/JOURNAL.md, session 23).
  */
 export async function causeOf(err: Error & { commitError: Promise<unknown> }): Promise<unknown> {
   const { commitError } = err;
