@@ -1,7 +1,7 @@
 /** @module Rate limiter buckets and the login backoff, on a controlled clock. */
 import { describe, expect, it } from 'vitest';
 import { LoginThrottle } from '../../../src/admin/login-throttle.js';
-import { RateLimiter } from '../../../src/net/rate-limiter.js';
+import { FORGET_IDLE_MS, RateLimiter } from '../../../src/net/rate-limiter.js';
 
 describe('RateLimiter', () => {
   it('allows the burst, then refills at the sustained rate and says when to retry', () => {
@@ -45,6 +45,37 @@ describe('RateLimiter', () => {
     expect(limiter.take('terminal').ok).toBe(false);
     for (let i = 0; i < 10_000; i++) limiter.take(`flood2-${i}`);
     expect(limiter.trackedKeys).toBeLessThanOrEqual(1_000);
+  });
+
+  it('forgets, one a request, the buckets full again and idle for FORGET_IDLE_MS, so the keys tracked follow the recent callers', () => {
+    let now = 0;
+    // A bucket takes 100 s to refill.
+    const limiter = new RateLimiter({ perSecond: 1 / 100, burst: 1 }, 100_000, () => now);
+    for (let i = 0; i < 1_000; i++) limiter.take(`old-${i}`);
+    now = 60_000;
+    limiter.take('half'); // idle 90 s at 150 s, but only 0.9 refilled
+    now = 100_000;
+    limiter.take('recent'); // refilled only half at 150 s
+    now = 150_000;
+    for (let i = 0; i < 1_002; i++) limiter.take(`new-${i}`);
+    // The sweep has passed every bucket before the new ones: the 1,000 full and idle ones are gone.
+    expect(limiter.trackedKeys).toBe(1_002 + 2);
+    // Those still refilling stay spent, however long idle: forgetting them would give tokens back.
+    expect(limiter.take('half').ok).toBe(false);
+    expect(limiter.take('recent').ok).toBe(false);
+  });
+
+  it('keeps a full bucket while it is idle for less than FORGET_IDLE_MS: a key that comes back is not made again at every request', () => {
+    let now = 0;
+    const limiter = new RateLimiter({ perSecond: 10, burst: 1 }, 100_000, () => now);
+    for (let i = 0; i < 100; i++) limiter.take(`a-${i}`);
+    now = FORGET_IDLE_MS - 1; // every bucket full again for a long while, but not idle long enough
+    for (let i = 0; i < 200; i++) limiter.take(`b-${i}`);
+    expect(limiter.trackedKeys).toBe(300);
+    now = FORGET_IDLE_MS;
+    for (let i = 0; i < 300; i++) limiter.take(`c-${i}`);
+    // The a- keys are idle long enough now; the b- keys, 1 ms old, are not.
+    expect(limiter.trackedKeys).toBe(200 + 300);
   });
 });
 
