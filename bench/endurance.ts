@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { FrontReport } from '../src/protocol/types.js';
 import { ensureIdentities, type IdentityPlan } from './fleet/identities.js';
 import { freePorts } from './fleet/fleet.js';
 import { prepareFleet } from './fleet/fleet-setup.js';
@@ -161,9 +162,10 @@ async function main(): Promise<void> {
         last = proc;
         reading = reading.then(async () => {
           const fronts = await status.read().then((s) => s.threads.flatMap((t) => (t.report ? [t.report] : [])), () => null);
+          const total = (of: (front: FrontReport) => number): number | null => (fronts ? fronts.reduce((n, front) => n + of(front), 0) : null);
           const row: EnduranceRow = {
-            ...sample, serverCores, rssBytes: proc.rssBytes, rssOwnBytes: ownBytes(proc),
-            actors: fronts ? fronts.reduce((n, f) => n + f.actors, 0) : null, heapUsedBytes: fronts ? fronts.reduce((n, f) => n + f.heapUsedBytes, 0) : null,
+            ...sample, serverCores, rssBytes: proc.rssBytes, rssOwnBytes: ownBytes(proc), actors: total((f) => f.actors),
+            heapUsedBytes: total((f) => f.heapUsedBytes), trackedAddresses: total((f) => f.trackedAddresses), cachedKeys: total((f) => f.cachedKeys),
           };
           rows.push(row);
           const failed = Object.values(sample.failures).reduce((a, b) => a + b, 0);

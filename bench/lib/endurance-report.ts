@@ -13,6 +13,9 @@ export interface EnduranceRow extends EnduranceSample {
   actors: number | null;
   /** V8 heap in use, summed over the front threads; null as above. */
   heapUsedBytes: number | null;
+  /** Addresses the per-address rate limits track, and terminal keys kept parsed, summed over the front threads; null as above. */
+  trackedAddresses: number | null;
+  cachedKeys: number | null;
 }
 
 export interface EnduranceSettings {
@@ -152,10 +155,10 @@ export function enduranceMarkdown(r: EnduranceResults): string {
     '',
     ...summaryLines(r),
     '',
-    '| s | wave | calls/s | p50 / p99 / max, ms | failed | server cores | RSS (own; V8 heaps of the fronts) | actors | generator cores (loop delay p99, ms) |',
+    '| s | wave | calls/s | p50 / p99 / max, ms | failed | server cores | RSS (own; V8 heaps of the fronts) | actors (addresses tracked; keys kept) | generator cores (loop delay p99, ms) |',
     '|---|---|---|---|---|---|---|---|---|',
   ];
   const rows = r.rows.map((x) => `| ${n0(x.elapsedSec)} | ${x.wave + 1} | ${n0(x.seconds > 0 ? x.ok / x.seconds : 0)} | ${ms(x.latency.p50Ms)} / ${ms(x.latency.p99Ms)} / ${ms(x.latency.maxMs)} | `
-    + `${failuresText(x.failures)} | ${x.serverCores.toFixed(2)} | ${mib(x.rssBytes)} (${mib(x.rssOwnBytes)}; ${x.heapUsedBytes === null ? '–' : mib(x.heapUsedBytes)}) | ${x.actors === null ? '–' : n0(x.actors)} | ${x.generatorCores.toFixed(2)} (${ms(x.generatorLoopDelayP99Ms)}) |`);
+    + `${failuresText(x.failures)} | ${x.serverCores.toFixed(2)} | ${mib(x.rssBytes)} (${mib(x.rssOwnBytes)}; ${x.heapUsedBytes === null ? '–' : mib(x.heapUsedBytes)}) | ${x.actors === null ? '–' : n0(x.actors)} (${x.trackedAddresses === null ? '–' : n0(x.trackedAddresses)}; ${x.cachedKeys === null ? '–' : n0(x.cachedKeys)}) | ${x.generatorCores.toFixed(2)} (${ms(x.generatorLoopDelayP99Ms)}) |`);
   return [...head, ...rows, ''].join('\n');
 }

@@ -36,10 +36,10 @@ export class FrontStats {
     this.sampler.unref();
   }
 
-  /** The counts with what only the caller knows (actors, requests in flight), as plain data for the main thread. */
-  report(actors: number, inFlight: FrontReport['inFlight']): FrontReport {
+  /** The counts with what only the caller knows (what it holds in memory, requests in flight), as plain data for the main thread. */
+  report(held: Pick<FrontReport, 'actors' | 'trackedAddresses' | 'cachedKeys'>, inFlight: FrontReport['inFlight']): FrontReport {
     return {
-      actors, inFlight, master: { ...this.master }, gate: { ...this.gate }, handedOn: this.handedOn, received: this.received,
+      ...held, inFlight, master: { ...this.master }, gate: { ...this.gate }, handedOn: this.handedOn, received: this.received,
       busy: Math.round(this.busy * 1000) / 1000, heapUsedBytes: getHeapStatistics().used_heap_size,
     };
   }

@@ -208,7 +208,10 @@ async function waitForIdle(graceMs: number): Promise<void> {
 
 const control: FrontControl = {
   ready: () => ({ masterPort: master!.port }),
-  status: () => stats.report(actors.actors.size, { master: masterAdmission.stats.inFlight, gate: gateAdmission.stats.inFlight }),
+  status: () => stats.report(
+    { actors: actors.actors.size, trackedAddresses: masterAdmission.stats.trackedAddresses + gateAdmission.stats.trackedAddresses, cachedKeys: certs.size },
+    { master: masterAdmission.stats.inFlight, gate: gateAdmission.stats.inFlight },
+  ),
   connectPeer(peer, port) {
     if (data.failLinking) throw new Error('test hook: this start fails at linking');
     peers.connect(peer, port);

@@ -150,6 +150,10 @@ export interface FrontReport {
   /** Share of the last few seconds the thread's event loop was busy (0–1): near 1, the thread is saturated. */
   busy: number;
   heapUsedBytes: number;
+  /** Addresses master's and the gate's per-address rate limits track: those heard from within a minute or so, not every address ever seen. */
+  trackedAddresses: number;
+  /** Terminals' public keys kept parsed for verifying their calls (auth/certificate-cache.ts): those that called within ten minutes or so. */
+  cachedKeys: number;
 }
 
 /** One front thread as the supervising thread sees it. The report is null while the thread is not answering. */

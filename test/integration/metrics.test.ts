@@ -173,9 +173,14 @@ describe('GET /metrics', () => {
       'pairing_server_disk_free_bytes', 'pairing_server_disk_min_free_bytes', 'pairing_server_disk_low', 'pairing_server_threads',
       'pairing_server_thread_state', 'pairing_server_thread_restarts_total', 'pairing_server_thread_leases', 'pairing_server_actors',
       'pairing_server_in_flight_requests', 'pairing_server_answers_total', 'pairing_server_calls_handed_on_total',
-      'pairing_server_calls_received_total', 'pairing_server_thread_busy_ratio', 'pairing_server_thread_heap_used_bytes']) {
+      'pairing_server_calls_received_total', 'pairing_server_thread_busy_ratio', 'pairing_server_thread_heap_used_bytes',
+      'pairing_server_tracked_addresses', 'pairing_server_cached_keys']) {
       expect(names, name).toContain(name);
     }
+    // The terminal paired and called from 127.0.0.1: its address is tracked by the thread(s) it reached, its key parsed by the one that verified the ping.
+    expect(sum(samples, 'pairing_server_tracked_addresses')).toBeGreaterThanOrEqual(1);
+    expect(sum(samples, 'pairing_server_tracked_addresses')).toBeLessThanOrEqual(4);
+    expect(sum(samples, 'pairing_server_cached_keys')).toBeGreaterThanOrEqual(1);
     // Bounded labels: 2 threads × 2 services × 3 outcomes, whatever the fleet.
     expect(samples.filter((s) => s.name === 'pairing_server_answers_total')).toHaveLength(12);
     expect(sum(samples, 'pairing_server_thread_state', { state: 'running' })).toBe(2);

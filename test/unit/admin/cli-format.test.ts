@@ -83,7 +83,7 @@ describe('renderResult', () => {
           thread: 0, state: 'running', startedAt: '2024-05-01T10:00:00.000Z', restarts: 0, leases: 4_990,
           report: {
             actors: 5_000, inFlight: { master: 3, gate: 1 }, master: counts(120_000, 12, 0), gate: counts(40, 2, 1),
-            handedOn: 7, received: 5, busy: 0.434, heapUsedBytes: 64 * 1024 * 1024,
+            handedOn: 7, received: 5, busy: 0.434, heapUsedBytes: 64 * 1024 * 1024, trackedAddresses: 12, cachedKeys: 9,
           },
         },
         { thread: 1, state: 'restarting', startedAt: null, restarts: 2, leases: 0, report: null },

@@ -13,7 +13,7 @@ function rows(count: number, own: (t: number) => number, actors = 3_000): Endura
     return {
       atMs: t * 1000, elapsedSec: t, seconds: 60, ok: 60_000, failures: {}, latency: { count: 60_000, meanMs: 1, p50Ms: 1, p99Ms: t === 600 ? 9 : 3, p999Ms: 5, maxMs: 12 },
       wave: Math.floor(t / 30), openConnections: 1_000, generatorCores: 0.3, generatorLoopDelayP99Ms: 1, serverCores: 0.5,
-      rssBytes: (own(t) + 200) * MiB, rssOwnBytes: own(t) * MiB, actors, heapUsedBytes: 50 * MiB,
+      rssBytes: (own(t) + 200) * MiB, rssOwnBytes: own(t) * MiB, actors, heapUsedBytes: 50 * MiB, trackedAddresses: 2_000, cachedKeys: 20_000,
     };
   });
 }
