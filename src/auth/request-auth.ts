@@ -22,9 +22,15 @@ export interface Authenticated {
    * replay judged fresh at the window's edge already expired, and admit it.
    */
   checkedAtSec: number;
-  /** DER of the certificate whose key verified the signature. */
+  /**
+   * DER of the certificate presented at the gate, whose key verified the signature: the pairing flow stores it. Empty
+   * on master (NO_CERTIFICATE), whose key is one the server already holds and whose actor reads none.
+   */
   certDer: Buffer;
 }
+
+/** Master's `certDer`: none (see Authenticated). */
+export const NO_CERTIFICATE = Buffer.alloc(0);
 
 /** `auth` with another copy of its certificate, built field by field (see `withBody` for why not a spread). */
 export function withCertificate(auth: Authenticated, certDer: Buffer): Authenticated {
@@ -90,7 +96,9 @@ export function checkBodyDigest(req: TerminalRequest, service: 'gate' | 'master'
 }
 
 /** Freshness, digest (when the body is there) and signature checks shared by gate and master, once the certificate is known. */
-function verifyWith(req: TerminalRequest, parts: RequestParts, sig: ParsedSignature, cert: VerifyingKey, serial: string, opts: AuthOptions, deny: Deny): Authenticated {
+function verifyWith(
+  req: TerminalRequest, parts: RequestParts, sig: ParsedSignature, cert: VerifyingKey, certDer: Buffer, serial: string, opts: AuthOptions, deny: Deny,
+): Authenticated {
   if (sig.params.keyid !== cert.tfp) return deny('unauthenticated', 'keyid is not the fingerprint of the terminal certificate');
   if (!algorithmsFor(cert.keyKind).includes(sig.params.alg)) return deny('unauthenticated', `alg ${sig.params.alg} does not match the ${cert.keyKind} key`);
   if (!isFresh(sig.params, opts.nowSec, opts.clockSkewSec)) {
@@ -111,7 +119,7 @@ function verifyWith(req: TerminalRequest, parts: RequestParts, sig: ParsedSignat
   if (!verifySignature(cert.publicKey, sig.params.alg, base.value, sig.signature)) {
     return deny('unauthenticated', 'the signature does not verify with the terminal certificate');
   }
-  return { serial, tfp: cert.tfp, nonce: sig.params.nonce, created: sig.params.created, checkedAtSec: opts.nowSec, certDer: cert.der };
+  return { serial, tfp: cert.tfp, nonce: sig.params.nonce, created: sig.params.created, checkedAtSec: opts.nowSec, certDer };
 }
 
 /** Gate: the terminal presents its certificate; CN must equal the serial. Errors are specific (installers need them). */
@@ -129,7 +137,7 @@ export function authenticateGate(req: TerminalRequest, opts: AuthOptions): Authe
     throw new AppError('bad_certificate', 'the certificate subject CN does not equal X-Terminal-Serial');
   }
   const parts = partsOf(req);
-  return verifyWith(req, parts, parsedSignature(req, parts, denyOpenly), cert.value, serial, opts, denyOpenly);
+  return verifyWith(req, parts, parsedSignature(req, parts, denyOpenly), cert.value, cert.value.der, serial, opts, denyOpenly);
 }
 
 /**
@@ -143,5 +151,5 @@ export function authenticateMaster(req: TerminalRequest, certs: CertificateCache
   const parts = partsOf(req);
   const sig = parsedSignature(req, parts, denyAlike);
   const cert = certs.lookup(serial, sig.params.keyid);
-  return cert ? verifyWith(req, parts, sig, cert, serial, opts, denyAlike) : denyAlike('unauthenticated', 'no key is held for this serial and keyid');
+  return cert ? verifyWith(req, parts, sig, cert, NO_CERTIFICATE, serial, opts, denyAlike) : denyAlike('unauthenticated', 'no key is held for this serial and keyid');
 }

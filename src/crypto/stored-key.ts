@@ -10,10 +10,13 @@ import type { KeyKind } from '../protocol/types.js';
 import { MAX_CERTIFICATE_BYTES, MAX_RSA_BITS, MIN_RSA_BITS, parseCertificate } from './certificates.js';
 import { fingerprint } from './fingerprint.js';
 
-/** What a verifier needs of a certificate. */
+/**
+ * What a verifier needs of a certificate, and nothing of its bytes: kept by each front thread's certificate cache, a
+ * copy of them (a few hundred bytes, but a slice of Node's shared 8 KiB Buffer pool) held that pool's whole 8 KiB,
+ * mostly other requests' garbage, for as long as the entry lived (bench/JOURNAL.md, session 39).
+ */
 export interface VerifyingKey {
-  der: Buffer;
-  /** Lowercase hex SHA-256 of `der`. */
+  /** Lowercase hex SHA-256 of the certificate's DER. */
   tfp: string;
   keyKind: KeyKind;
   publicKey: KeyObject;
@@ -34,13 +37,14 @@ const fromDer = asn1.fromDer as unknown as (bytes: forge.util.ByteStringBuffer, 
  */
 export function storedCertificateKey(certDer: Uint8Array, tfp: string): VerifyingKey | null {
   if (certDer.length === 0 || certDer.length > MAX_CERTIFICATE_BYTES) return null;
-  const der = Buffer.from(certDer);
+  // A view, read only within this call: nothing returned refers to the bytes.
+  const der = Buffer.from(certDer.buffer, certDer.byteOffset, certDer.byteLength);
   // The fingerprint binds the bytes to the pin: whatever the store returned, only the pinned certificate verifies.
   if (fingerprint(der) !== tfp) return null;
   const fast = importSubjectKey(der);
-  if (fast) return { der, tfp, ...fast };
+  if (fast) return { tfp, ...fast };
   const parsed = parseCertificate(der);
-  return parsed.ok ? { der, tfp, keyKind: parsed.value.keyKind, publicKey: parsed.value.publicKey } : null;
+  return parsed.ok ? { tfp, keyKind: parsed.value.keyKind, publicKey: parsed.value.publicKey } : null;
 }
 
 /** The subjectPublicKeyInfo of a DER certificate, imported from its bare key; null for anything unexpected. */

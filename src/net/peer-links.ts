@@ -6,7 +6,7 @@
  * budget until it refused its own terminals too.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { withCertificate, type Authenticated } from '../auth/request-auth.js';
+import { NO_CERTIFICATE, withCertificate, type Authenticated } from '../auth/request-auth.js';
 import { AppError, unwrap } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { withBody, type HttpReply, type TerminalRequest } from '../protocol/types.js';
@@ -26,7 +26,6 @@ interface Peer {
   waiting: PendingCalls<{ resolve: (reply: HttpReply) => void; reject: (error: AppError) => void }>;
 }
 
-const EMPTY = Buffer.alloc(0);
 /** Headers stay on the front that checked their signature; the holder gets none. */
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 /**
@@ -77,7 +76,7 @@ export class PeerLinks {
       // pool, so the body and certificate cross as exact-size copies (bench/thread-hop.bench.ts).
       peer.link.send({
         kind: 'call', id, hops, service, request: withBody(request, exact(request.body), NO_HEADERS),
-        auth: withCertificate(auth, service === 'gate' ? exact(auth.certDer) : EMPTY),
+        auth: withCertificate(auth, service === 'gate' ? exact(auth.certDer) : NO_CERTIFICATE),
       });
     });
   }

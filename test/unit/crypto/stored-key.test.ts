@@ -31,6 +31,17 @@ describe('storedCertificateKey', () => {
     });
   }
 
+  it('keeps nothing of the bytes it read: a cached key must not hold a slice of the shared Buffer pool (8 KiB for a few hundred bytes)', () => {
+    for (const kind of ['rsa', 'ec', 'ed25519'] as const) {
+      const { der } = createSelfSignedCertificate({ privateKeyPem: generateKeyPair(kind).privateKeyPem, commonName: 'ATM-1' });
+      // As the store hands it: a small Buffer, itself a slice of the pool.
+      const stored = Buffer.from(der);
+      const key = storedCertificateKey(stored, fingerprint(stored))!;
+      expect(Object.keys(key).sort()).toEqual(['keyKind', 'publicKey', 'tfp']);
+      for (const value of Object.values(key)) expect(ArrayBuffer.isView(value)).toBe(false);
+    }
+  });
+
   it('refuses bytes whose SHA-256 is not the pinned fingerprint', () => {
     const { der } = createSelfSignedCertificate({ privateKeyPem: generateKeyPair('ec').privateKeyPem, commonName: 'ATM-1' });
     const other = createSelfSignedCertificate({ privateKeyPem: generateKeyPair('ec').privateKeyPem, commonName: 'ATM-1' }).der;
