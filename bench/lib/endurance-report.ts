@@ -49,6 +49,9 @@ export interface EnduranceAnalysis {
    */
   actorBound: number;
   actorsMax: number | null;
+  /** The most addresses the rate limits tracked and terminal keys the fronts kept parsed, summed over the fronts; null when not read. */
+  trackedAddressesMax: number | null;
+  cachedKeysMax: number | null;
   /**
    * The process's own memory after the warm-up: over how many seconds, first, last, lowest and highest sample, and the
    * least-squares trend (null over less than TREND_MIN_SEC: a heap's breathing would read as a trend), and the trend
@@ -87,7 +90,10 @@ export function analyse(settings: EnduranceSettings, rows: readonly EnduranceRow
   const actorBound = Math.min(settings.terminals, settings.waveSize * wavesAlive);
   const warmupSec = settings.actorIdleSec + sweepSec + 2 * settings.waveSeconds;
   const steady = rows.filter((r) => r.elapsedSec >= warmupSec);
-  const actors = rows.flatMap((r) => (r.actors === null ? [] : [r.actors]));
+  const highest = (of: (row: EnduranceRow) => number | null): number | null => {
+    const values = rows.flatMap((r) => { const v = of(r); return v === null ? [] : [v]; });
+    return values.length > 0 ? Math.max(...values) : null;
+  };
   const own = steady.map((r) => r.rssOwnBytes);
   const seconds = steady.length > 0 ? steady.at(-1)!.elapsedSec - steady[0]!.elapsedSec : 0;
   const trendOf = (stretch: readonly EnduranceRow[], sec: number): number | null =>
@@ -96,7 +102,8 @@ export function analyse(settings: EnduranceSettings, rows: readonly EnduranceRow
   const lastHalf = steady.filter((r) => r.elapsedSec >= halfway);
   const worst = steady.filter((r) => r.latency.count > 0).reduce<EnduranceRow | null>((w, r) => (w === null || r.latency.p99Ms > w.latency.p99Ms ? r : w), null);
   return {
-    warmupSec, actorBound, actorsMax: actors.length > 0 ? Math.max(...actors) : null,
+    warmupSec, actorBound, actorsMax: highest((r) => r.actors),
+    trackedAddressesMax: highest((r) => r.trackedAddresses), cachedKeysMax: highest((r) => r.cachedKeys),
     ownMemory: own.length === 0 ? null : {
       samples: own.length, seconds, firstBytes: own[0]!, lastBytes: own.at(-1)!, minBytes: Math.min(...own), maxBytes: Math.max(...own),
       trendBytesPerHour: trendOf(steady, seconds), lastHalfTrendBytesPerHour: trendOf(lastHalf, seconds / 2),
@@ -124,7 +131,9 @@ export function summaryLines(r: EnduranceResults): string[] {
       ? '- Actors: server.status did not answer; not measured.'
       : `- Actors follow activity: at most **${n0(a.actorsMax)}** in memory, of ${n0(s.terminals)} terminals that called over the run `
         + `(bound: ${n0(a.actorBound)}, a wave of ${n0(s.waveSize)} and the waves before it within the actor idle time of ${s.actorIdleSec} s and its sweep) — `
-        + (a.actorsMax <= a.actorBound ? 'within it' : '**above it: actors of past waves were not evicted**'),
+        + (a.actorsMax <= a.actorBound ? 'within it' : '**above it: actors of past waves were not evicted**')
+        + (a.trackedAddressesMax === null || a.cachedKeysMax === null ? '' : `; the fronts tracked at most ${n0(a.trackedAddressesMax)} addresses in their rate limits (forgotten a minute after they are full again) `
+          + `and kept at most ${n0(a.cachedKeysMax)} terminal keys parsed (an entry leaves ten minutes after its last use)`),
     a.ownMemory === null
       ? `- The process's own memory: no sample after the warm-up (${n0(a.warmupSec)} s); run longer.`
       : `- The process's own memory (RSS less mapped files' pages) over the ${n0(a.ownMemory.seconds)} s after the warm-up (${n0(a.warmupSec)} s; ${a.ownMemory.samples} samples): `

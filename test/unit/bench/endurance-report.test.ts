@@ -27,7 +27,9 @@ describe('the endurance report', () => {
 
   it('bounds the actors by a wave and the waves before it still within the idle time and its sweep', () => {
     // 60 s idle + 30 s sweep = 90 s: three waves of 30 s before the calling one.
-    const a = analyse(settings, rows(60, () => 300));
+    const a = analyse(settings, rows(60, () => 300).map((r, k) => ({ ...r, cachedKeys: k === 7 ? 25_000 : r.cachedKeys, trackedAddresses: k === 30 ? null : r.trackedAddresses })));
+    expect(a.cachedKeysMax).toBe(25_000);
+    expect(a.trackedAddressesMax).toBe(2_000);
     expect(a.actorBound).toBe(4_000);
     expect(a.warmupSec).toBe(150);
     expect(a.actorsMax).toBe(3_000);
@@ -76,5 +78,7 @@ describe('the endurance report', () => {
     expect(text).toContain('at most **9,000** in memory');
     expect(text).toContain('above it: actors of past waves were not evicted');
     expect(text).toMatch(/trend \+0 MiB an hour, over its second half alone \+0 MiB an hour/);
+    expect(text).toContain('tracked at most 2,000 addresses');
+    expect(text).toContain('kept at most 20,000 terminal keys parsed');
   });
 });
