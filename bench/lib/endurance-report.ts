@@ -129,7 +129,7 @@ export function summaryLines(r: EnduranceResults): string[] {
       + (load.skipped > 0 ? `; ${n0(load.skipped)} calls due found no connection of their wave free (each busy, closed by the server, or out of signed calls) and were not sent` : ''),
     a.actorsMax === null
       ? '- Actors: server.status did not answer; not measured.'
-      : `- Actors follow activity: at most **${n0(a.actorsMax)}** in memory, of ${n0(s.terminals)} terminals that called over the run `
+      : `- Actors follow activity: at most **${n0(a.actorsMax)}** in memory, of the ${n0(load.terminals)} distinct terminals that called over the run `
         + `(bound: ${n0(a.actorBound)}, a wave of ${n0(s.waveSize)} and the waves before it within the actor idle time of ${s.actorIdleSec} s and its sweep) — `
         + (a.actorsMax <= a.actorBound ? 'within it' : '**above it: actors of past waves were not evicted**')
         + (a.trackedAddressesMax === null || a.cachedKeysMax === null ? '' : `; the fronts tracked at most ${n0(a.trackedAddressesMax)} addresses in their rate limits (forgotten a minute after they are full again) `
