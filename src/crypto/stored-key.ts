@@ -40,11 +40,13 @@ export function storedCertificateKey(certDer: Uint8Array, tfp: string): Verifyin
   // A view, read only within this call: nothing returned refers to the bytes.
   const der = Buffer.from(certDer.buffer, certDer.byteOffset, certDer.byteLength);
   // The fingerprint binds the bytes to the pin: whatever the store returned, only the pinned certificate verifies.
-  if (fingerprint(der) !== tfp) return null;
+  const own = fingerprint(der);
+  if (own !== tfp) return null;
+  // `own`, equal to `tfp` but not a piece of a request's header (a substring can hold its whole parent string).
   const fast = importSubjectKey(der);
-  if (fast) return { tfp, ...fast };
+  if (fast) return { tfp: own, ...fast };
   const parsed = parseCertificate(der);
-  return parsed.ok ? { tfp, keyKind: parsed.value.keyKind, publicKey: parsed.value.publicKey } : null;
+  return parsed.ok ? { tfp: own, keyKind: parsed.value.keyKind, publicKey: parsed.value.publicKey } : null;
 }
 
 /** The subjectPublicKeyInfo of a DER certificate, imported from its bare key; null for anything unexpected. */
