@@ -209,6 +209,7 @@ function serverStatus(r: Row, raw: unknown): string {
     ['IN FLIGHT', (t) => inFlight(report(t).inFlight)],
     ['MASTER OK/REFUSED/FAILED', (t) => counts(report(t).master)], ['GATE OK/REFUSED/FAILED', (t) => counts(report(t).gate)],
     ['HANDED ON', (t) => report(t).handedOn], ['RECEIVED', (t) => report(t).received], ['HEAP', (t) => mib(report(t).heapUsedBytes)],
+    ['ADDRESSES', (t) => report(t).trackedAddresses], ['KEYS', (t) => report(t).cachedKeys],
   ]);
 }
 

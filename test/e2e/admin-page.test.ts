@@ -364,6 +364,10 @@ describe('operator web page', () => {
     };
     // The pairing test went through the gate.
     expect(await total('Gate', 0)).toBeGreaterThan(0);
+    // Its address is tracked by a rate limit of the thread(s) it reached (for a minute after its last request).
+    const held = await table.locator('td[data-label="Addresses / keys"]').allTextContents();
+    expect(held.every((cell) => /^[\d,]+ \/ [\d,]+$/.test(cell))).toBe(true);
+    expect(held.reduce((n, cell) => n + Number(digits(cell.split('/')[0]!)), 0)).toBeGreaterThan(0);
     expect(await page.locator('#server-summary').textContent()).toMatch(/terminals created; memory [\d,]+ MiB\. [1-9][\d,]* pairing requests kept \(90 days once over\)\. Disk: [\d,]+ MiB free \(minimum 64 MiB\)\./);
     expect(await page.locator('#server-disk-low').count()).toBe(0);
     // No next certificate prepared: no rollover line.

@@ -114,7 +114,7 @@ describe('renderResult', () => {
       `  the other 1000, if paired, will need terminal pair --expect-sfp ${'ab'.repeat(32)} after identity promote (cas terminals list --state paired: LAST SEEN before 2024-05-01 09:00:00Z)`,
     ]);
     expect(titles).toMatch(/^THREAD\s+STATE\s+SINCE\s+RESTARTS\s+LEASES\s+ACTORS\s+BUSY\s+IN FLIGHT/);
-    expect(first!.split(/\s{2,}/)).toEqual(['0', 'running', '2024-05-01 10:00:00Z', '0', '4990', '5000', '43%', '4', '120000/12/0', '40/2/1', '7', '5', '64 MiB']);
+    expect(first!.split(/\s{2,}/)).toEqual(['0', 'running', '2024-05-01 10:00:00Z', '0', '4990', '5000', '43%', '4', '120000/12/0', '40/2/1', '7', '5', '64 MiB', '12', '9']);
     expect(second!.split(/\s{2,}/)).toEqual(['1', 'restarting', '2', '0']);
   });
 

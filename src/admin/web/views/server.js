@@ -87,6 +87,7 @@ export function serverView(ctx) {
           { label: 'Gate', cell: (t) => counts(t.report?.gate) },
           { label: 'Handed on / received', cell: (t) => (t.report ? `${t.report.handedOn.toLocaleString()} / ${t.report.received.toLocaleString()}` : '—') },
           { label: 'Heap', cell: (t) => (t.report ? h('span', { class: 'nowrap' }, mib(t.report.heapUsedBytes)) : '—') },
+          { label: 'Addresses / keys', cell: (t) => (t.report ? `${t.report.trackedAddresses.toLocaleString()} / ${t.report.cachedKeys.toLocaleString()}` : '—') },
         ],
       }));
     } catch (failure) {
