@@ -116,6 +116,8 @@ const MIB = 2 ** 20;
 /** As bench/lib/report.ts writes them, but ms always to 0.01: the samples' latencies are compared row by row. */
 const ms = (v: number): string => v.toFixed(2);
 const failuresText = (f: Record<string, number>): string => Object.entries(f).map(([k, v]) => `${k}×${v}`).join(' ') || '0';
+/** A figure server.status gave, or a dash where it did not answer. */
+const orDash = (value: number | null, show: (v: number) => string): string => (value === null ? '–' : show(value));
 const mibPerHour = (bytesPerHour: number): string => `${bytesPerHour >= 0 ? '+' : ''}${n0(bytesPerHour / MIB)} MiB an hour`;
 
 /** The verdict lines: what the run shows, each with the figures it rests on. */
@@ -168,6 +170,6 @@ export function enduranceMarkdown(r: EnduranceResults): string {
     '|---|---|---|---|---|---|---|---|---|',
   ];
   const rows = r.rows.map((x) => `| ${n0(x.elapsedSec)} | ${x.wave + 1} | ${n0(x.seconds > 0 ? x.ok / x.seconds : 0)} | ${ms(x.latency.p50Ms)} / ${ms(x.latency.p99Ms)} / ${ms(x.latency.maxMs)} | `
-    + `${failuresText(x.failures)} | ${x.serverCores.toFixed(2)} | ${mib(x.rssBytes)} (${mib(x.rssOwnBytes)}; ${x.heapUsedBytes === null ? '–' : mib(x.heapUsedBytes)}) | ${x.actors === null ? '–' : n0(x.actors)} (${x.trackedAddresses === null ? '–' : n0(x.trackedAddresses)}; ${x.cachedKeys === null ? '–' : n0(x.cachedKeys)}) | ${x.generatorCores.toFixed(2)} (${ms(x.generatorLoopDelayP99Ms)}) |`);
+    + `${failuresText(x.failures)} | ${x.serverCores.toFixed(2)} | ${mib(x.rssBytes)} (${mib(x.rssOwnBytes)}; ${orDash(x.heapUsedBytes, mib)}) | ${orDash(x.actors, n0)} (${orDash(x.trackedAddresses, n0)}; ${orDash(x.cachedKeys, n0)}) | ${x.generatorCores.toFixed(2)} (${ms(x.generatorLoopDelayP99Ms)}) |`);
   return [...head, ...rows, ''].join('\n');
 }
