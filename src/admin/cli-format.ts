@@ -206,6 +206,7 @@ function serverStatus(r: Row, raw: unknown): string {
     ['THREAD', (t) => t.thread], ['STATE', (t) => t.state], ['SINCE', (t) => time(t.startedAt)], ['RESTARTS', (t) => t.restarts],
     ['LEASES', (t) => t.leases], ['ACTORS', (t) => report(t).actors],
     ['BUSY', (t) => (typeof report(t).busy === 'number' ? `${Math.round((report(t).busy as number) * 100)}%` : '')],
+    ['LAG', (t) => (typeof report(t).lagMaxMs === 'number' ? `${text(report(t).lagMaxMs)} ms` : '')],
     ['IN FLIGHT', (t) => inFlight(report(t).inFlight)],
     ['MASTER OK/REFUSED/FAILED', (t) => counts(report(t).master)], ['GATE OK/REFUSED/FAILED', (t) => counts(report(t).gate)],
     ['HANDED ON', (t) => report(t).handedOn], ['RECEIVED', (t) => report(t).received], ['HEAP', (t) => mib(report(t).heapUsedBytes)],

@@ -71,6 +71,11 @@ export function serverMetrics({ status, gate, auditHeadSeq, now }: MetricsSnapsh
     { name: `${PREFIX}calls_handed_on_total`, type: 'counter', help: 'Calls that reached a front thread for a serial another thread holds, handed to that thread; from zero after a restart.', samples: perReport((r) => r.handedOn) },
     { name: `${PREFIX}calls_received_total`, type: 'counter', help: 'Calls another front thread handed to this one; from zero after a restart.', samples: perReport((r) => r.received) },
     { name: `${PREFIX}thread_busy_ratio`, type: 'gauge', help: 'Share of the last 5 s a front thread\'s event loop worked (0-1); near 1 it is saturated.', samples: perReport((r) => r.busy) },
+    {
+      name: `${PREFIX}thread_loop_lag_max_seconds`, type: 'gauge',
+      help: 'Longest a front thread\'s event loop was late in about the last minute: what a call could have waited behind one piece of its work, or behind the thread waiting for a CPU.',
+      samples: perReport((r) => r.lagMaxMs / 1000),
+    },
     { name: `${PREFIX}thread_heap_used_bytes`, type: 'gauge', help: 'V8 heap in use on a front thread.', samples: perReport((r) => r.heapUsedBytes) },
     { name: `${PREFIX}tracked_addresses`, type: 'gauge', help: 'Addresses the per-address rate limits of master and the gate track on a front thread (those heard from within about a minute).', samples: perReport((r) => r.trackedAddresses) },
     { name: `${PREFIX}cached_keys`, type: 'gauge', help: 'Terminal public keys a front thread keeps parsed for verifying (those that called within about ten minutes).', samples: perReport((r) => r.cachedKeys) },

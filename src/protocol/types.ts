@@ -149,6 +149,12 @@ export interface FrontReport {
   received: number;
   /** Share of the last few seconds the thread's event loop was busy (0–1): near 1, the thread is saturated. */
   busy: number;
+  /**
+   * Longest the thread's event loop was late in about the last minute, in ms: how long a call could have waited behind
+   * one piece of work (a full GC, a blocked write) or behind the thread waiting for a CPU. A few ms when nothing held
+   * it up; a lag shorter than 20 ms may go unseen.
+   */
+  lagMaxMs: number;
   heapUsedBytes: number;
   /** Addresses master's and the gate's per-address rate limits track: those heard from within a minute or so, not every address ever seen. */
   trackedAddresses: number;

@@ -9,6 +9,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AdminClient } from '../../src/admin/admin-client.js';
 import { SILENT_AFTER_MS } from '../../src/net/heartbeats.js';
+import { BUSY_WINDOW_MS } from '../../src/net/front-stats.js';
 import { addOperator, connectOperator, pairRawTerminal } from '../helpers/operator.js';
 import { serverCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/ports.js';
@@ -173,8 +174,8 @@ describe('GET /metrics', () => {
       'pairing_server_disk_free_bytes', 'pairing_server_disk_min_free_bytes', 'pairing_server_disk_low', 'pairing_server_threads',
       'pairing_server_thread_state', 'pairing_server_thread_restarts_total', 'pairing_server_thread_leases', 'pairing_server_actors',
       'pairing_server_in_flight_requests', 'pairing_server_answers_total', 'pairing_server_calls_handed_on_total',
-      'pairing_server_calls_received_total', 'pairing_server_thread_busy_ratio', 'pairing_server_thread_heap_used_bytes',
-      'pairing_server_tracked_addresses', 'pairing_server_cached_keys']) {
+      'pairing_server_calls_received_total', 'pairing_server_thread_busy_ratio', 'pairing_server_thread_loop_lag_max_seconds',
+      'pairing_server_thread_heap_used_bytes', 'pairing_server_tracked_addresses', 'pairing_server_cached_keys']) {
       expect(names, name).toContain(name);
     }
     // The terminal paired and called from 127.0.0.1: its address is tracked by the thread(s) it reached, its key parsed by the one that verified the ping.
@@ -360,10 +361,23 @@ describe('a thread that is not responding', () => {
       expect(sum(samples, 'pairing_server_thread_state', { thread, state: 'not_responding' })).toBe(1);
       expect(sum(samples, 'pairing_server_thread_state', { thread, state: 'running' })).toBe(0);
       expect(samples.filter((s) => s.name === 'pairing_server_thread_restarts_total').map((s) => s.labels.thread).sort()).toEqual(['0', '1']);
-      for (const name of ['pairing_server_actors', 'pairing_server_answers_total', 'pairing_server_in_flight_requests', 'pairing_server_thread_busy_ratio', 'pairing_server_thread_heap_used_bytes']) {
+      for (const name of ['pairing_server_actors', 'pairing_server_answers_total', 'pairing_server_in_flight_requests', 'pairing_server_thread_busy_ratio', 'pairing_server_thread_loop_lag_max_seconds', 'pairing_server_thread_heap_used_bytes']) {
         const threads = new Set(samples.filter((s) => s.name === name).map((s) => s.labels.thread));
         expect([...threads], name).toEqual([other]);
       }
+      // Back: its report says how long it held every call, and for a minute after, which no 5-s busy ratio does.
+      do {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const reply = await request(port);
+        expect(reply.status).toBe(200);
+        samples = parseExposition(reply.body);
+      } while (sum(samples, 'pairing_server_thread_state', { thread, state: 'running' }) !== 1);
+      expect(sum(samples, 'pairing_server_thread_loop_lag_max_seconds', { thread })).toBeGreaterThanOrEqual((stallMs - 100) / 1000);
+      expect(sum(samples, 'pairing_server_thread_loop_lag_max_seconds', { thread: other })).toBeLessThan(stallMs / 2 / 1000);
+      // Still a window later: a scrape a minute apart sees it.
+      await new Promise((resolve) => setTimeout(resolve, BUSY_WINDOW_MS + 1_000));
+      const later = parseExposition((await request(port)).body);
+      expect(sum(later, 'pairing_server_thread_loop_lag_max_seconds', { thread })).toBeGreaterThanOrEqual((stallMs - 100) / 1000);
     } finally {
       await stalling.stop();
     }

@@ -83,7 +83,7 @@ describe('renderResult', () => {
           thread: 0, state: 'running', startedAt: '2024-05-01T10:00:00.000Z', restarts: 0, leases: 4_990,
           report: {
             actors: 5_000, inFlight: { master: 3, gate: 1 }, master: counts(120_000, 12, 0), gate: counts(40, 2, 1),
-            handedOn: 7, received: 5, busy: 0.434, heapUsedBytes: 64 * 1024 * 1024, trackedAddresses: 12, cachedKeys: 9,
+            handedOn: 7, received: 5, busy: 0.434, lagMaxMs: 38, heapUsedBytes: 64 * 1024 * 1024, trackedAddresses: 12, cachedKeys: 9,
           },
         },
         { thread: 1, state: 'restarting', startedAt: null, restarts: 2, leases: 0, report: null },
@@ -113,8 +113,8 @@ describe('renderResult', () => {
       `next certificate SFP ${'ab'.repeat(32)} announced since 2024-05-01 09:00:00Z (for 2h 2m): 99000 of 100000 terminals seen since follow the switch`,
       `  the other 1000, if paired, will need terminal pair --expect-sfp ${'ab'.repeat(32)} after identity promote (cas terminals list --state paired: LAST SEEN before 2024-05-01 09:00:00Z)`,
     ]);
-    expect(titles).toMatch(/^THREAD\s+STATE\s+SINCE\s+RESTARTS\s+LEASES\s+ACTORS\s+BUSY\s+IN FLIGHT/);
-    expect(first!.split(/\s{2,}/)).toEqual(['0', 'running', '2024-05-01 10:00:00Z', '0', '4990', '5000', '43%', '4', '120000/12/0', '40/2/1', '7', '5', '64 MiB', '12', '9']);
+    expect(titles).toMatch(/^THREAD\s+STATE\s+SINCE\s+RESTARTS\s+LEASES\s+ACTORS\s+BUSY\s+LAG\s+IN FLIGHT/);
+    expect(first!.split(/\s{2,}/)).toEqual(['0', 'running', '2024-05-01 10:00:00Z', '0', '4990', '5000', '43%', '38 ms', '4', '120000/12/0', '40/2/1', '7', '5', '64 MiB', '12', '9']);
     expect(second!.split(/\s{2,}/)).toEqual(['1', 'restarting', '2', '0']);
   });
 

@@ -68,7 +68,8 @@ export function serverView(ctx) {
           : null,
         status.nextIdentity ? rollover(status) : null,
         h('p', { class: 'hint' }, 'Answers are counted per thread since it started: answered / refused (4xx) / failed (5xx). ' +
-          'Actors are the terminals heard from within the actor idle time; busy is the share of the last 5 s the thread worked.'));
+          'Actors are the terminals heard from within the actor idle time; busy is the share of the last 5 s the thread worked; ' +
+          'longest lag is the most its loop was late in the last minute, what a call could have waited behind one piece of its work.'));
       fill(results, dataTable({
         id: 'server-table',
         caption: 'Front-end threads',
@@ -82,6 +83,7 @@ export function serverView(ctx) {
           { label: 'Leases', cell: (t) => t.leases.toLocaleString() },
           { label: 'Actors', cell: (t) => (t.report ? t.report.actors.toLocaleString() : '—') },
           { label: 'Busy', cell: (t) => (t.report ? `${Math.round(t.report.busy * 100)} %` : '—') },
+          { label: 'Longest lag', cell: (t) => (t.report ? `${t.report.lagMaxMs.toLocaleString()} ms` : '—') },
           { label: 'In flight', cell: (t) => (t.report ? String(t.report.inFlight.master + t.report.inFlight.gate) : '—') },
           { label: 'Master', cell: (t) => counts(t.report?.master) },
           { label: 'Gate', cell: (t) => counts(t.report?.gate) },
