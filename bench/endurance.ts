@@ -166,12 +166,13 @@ async function main(): Promise<void> {
           const row: EnduranceRow = {
             ...sample, serverCores, rssBytes: proc.rssBytes, rssOwnBytes: ownBytes(proc), actors: total((f) => f.actors),
             heapUsedBytes: total((f) => f.heapUsedBytes), trackedAddresses: total((f) => f.trackedAddresses), cachedKeys: total((f) => f.cachedKeys),
+            serverLagMaxMs: fronts && fronts.length > 0 ? Math.max(...fronts.map((f) => f.lagMaxMs)) : null,
           };
           rows.push(row);
           const failed = Object.values(sample.failures).reduce((a, b) => a + b, 0);
           progress.done(`${row.elapsedSec.toFixed(0)}/${opts.seconds} s, wave ${row.wave + 1}: ${(sample.ok / sample.seconds).toFixed(0)} calls/s, `
-            + `p99 ${sample.latency.p99Ms.toFixed(2)} ms, ${failed} failed; server ${serverCores.toFixed(2)} cores, `
-            + `${(row.rssOwnBytes / 2 ** 20).toFixed(0)} MiB own (RSS ${(row.rssBytes / 2 ** 20).toFixed(0)}), ${row.actors ?? '–'} actors; generator ${sample.generatorCores.toFixed(2)} cores, loop delay p99 ${sample.generatorLoopDelayP99Ms.toFixed(1)} ms`);
+            + `p99 ${sample.latency.p99Ms.toFixed(2)} ms, ${failed} failed; server ${serverCores.toFixed(2)} cores, longest lag ${row.serverLagMaxMs ?? '–'} ms, `
+            + `${(row.rssOwnBytes / 2 ** 20).toFixed(0)} MiB own (RSS ${(row.rssBytes / 2 ** 20).toFixed(0)}), ${row.actors ?? '–'} actors; generator ${sample.generatorCores.toFixed(2)} cores, loop delay p99 ${sample.generatorLoopDelayP99Ms.toFixed(1)} / max ${sample.generatorLoopDelayMaxMs.toFixed(1)} ms`);
         });
       };
       load = await gen.run<EnduranceLoadReport>({

@@ -113,6 +113,7 @@ export async function runEndurance(spec: EnduranceSpec, progress: (text: string)
       ok: intervalOk, failures: intervalFailures, latency: latency.summary(), wave,
       openConnections: conns.reduce((n, c) => n + (c?.isOpen ? 1 : 0), 0), generatorCores: cpuBetween(last.self, self).cores,
       generatorLoopDelayP99Ms: Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_PROBE_MS),
+      generatorLoopDelayMaxMs: Math.max(0, loopDelay.max / 1e6 - LOOP_PROBE_MS),
     });
     loopDelay.reset();
     last = { at: now, self };

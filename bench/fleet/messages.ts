@@ -68,6 +68,8 @@ export interface EnduranceSample {
    * long, so when it nears the calls' p99, the generator is part of it.
    */
   generatorLoopDelayP99Ms: number;
+  /** The same, at its worst: one stall of the generator, or of the whole host when the server's threads stalled with it. */
+  generatorLoopDelayMaxMs: number;
 }
 
 export interface EnduranceLoadReport {

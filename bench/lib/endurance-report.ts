@@ -16,6 +16,8 @@ export interface EnduranceRow extends EnduranceSample {
   /** Addresses the per-address rate limits track, and terminal keys kept parsed, summed over the front threads; null as above. */
   trackedAddresses: number | null;
   cachedKeys: number | null;
+  /** The longest a front thread's event loop was late in about the minute before the read (FrontReport.lagMaxMs), the most of any front; null as above. */
+  serverLagMaxMs: number | null;
 }
 
 export interface EnduranceSettings {
@@ -62,8 +64,11 @@ export interface EnduranceAnalysis {
     samples: number; seconds: number; firstBytes: number; lastBytes: number; minBytes: number; maxBytes: number;
     trendBytesPerHour: number | null; lastHalfTrendBytesPerHour: number | null;
   } | null;
-  /** The highest p99 of a sample interval after the warm-up, and when. */
-  worstP99: { ms: number; elapsedSec: number } | null;
+  /**
+   * The highest p99 of a sample interval after the warm-up, and when, with who was held up then: the server's threads
+   * (their longest lag) and the generator's loop. A stall of the server alone is the server's; both at once, the host.
+   */
+  worstP99: { ms: number; elapsedSec: number; serverLagMaxMs: number | null; generatorLoopDelayMaxMs: number } | null;
 }
 
 /** The shortest stretch after the warm-up whose memory trend is reported. */
@@ -108,7 +113,7 @@ export function analyse(settings: EnduranceSettings, rows: readonly EnduranceRow
       samples: own.length, seconds, firstBytes: own[0]!, lastBytes: own.at(-1)!, minBytes: Math.min(...own), maxBytes: Math.max(...own),
       trendBytesPerHour: trendOf(steady, seconds), lastHalfTrendBytesPerHour: trendOf(lastHalf, seconds / 2),
     },
-    worstP99: worst ? { ms: worst.latency.p99Ms, elapsedSec: worst.elapsedSec } : null,
+    worstP99: worst ? { ms: worst.latency.p99Ms, elapsedSec: worst.elapsedSec, serverLagMaxMs: worst.serverLagMaxMs, generatorLoopDelayMaxMs: worst.generatorLoopDelayMaxMs } : null,
   };
 }
 
@@ -127,7 +132,8 @@ export function summaryLines(r: EnduranceResults): string[] {
   const lines = [
     `- Calls: ${n0(load.ok)} of ${n0(load.calls)} answered 2xx (${failed === 0 ? 'none failed' : `${n0(failed)} not: ${failuresText(load.failures)}`}), `
       + `${n0(load.terminals)} distinct terminals in ${load.waves} waves; latency p50 ${ms(load.latency.p50Ms)} / p99 ${ms(load.latency.p99Ms)} / p99.9 ${ms(load.latency.p999Ms)} / max ${ms(load.latency.maxMs)} ms`
-      + (a.worstP99 ? `; the worst ${s.sampleSeconds} s after the warm-up had a p99 of ${ms(a.worstP99.ms)} ms (at ${n0(a.worstP99.elapsedSec)} s)` : '')
+      + (a.worstP99 ? `; the worst ${s.sampleSeconds} s after the warm-up had a p99 of ${ms(a.worstP99.ms)} ms (at ${n0(a.worstP99.elapsedSec)} s; `
+        + `the longest a server thread's loop was late then ${orDash(a.worstP99.serverLagMaxMs, (v) => `${n0(v)} ms`)}, the generator's ${ms(a.worstP99.generatorLoopDelayMaxMs)} ms)` : '')
       + (load.skipped > 0 ? `; ${n0(load.skipped)} calls due found no connection of their wave free (each busy, closed by the server, or out of signed calls) and were not sent` : ''),
     a.actorsMax === null
       ? '- Actors: server.status did not answer; not measured.'
@@ -166,10 +172,10 @@ export function enduranceMarkdown(r: EnduranceResults): string {
     '',
     ...summaryLines(r),
     '',
-    '| s | wave | calls/s | p50 / p99 / max, ms | failed | server cores | RSS (own; V8 heaps of the fronts) | actors (addresses tracked; keys kept) | generator cores (loop delay p99, ms) |',
+    '| s | wave | calls/s | p50 / p99 / max, ms | failed | server cores (longest lag of a thread, ms) | RSS (own; V8 heaps of the fronts) | actors (addresses tracked; keys kept) | generator cores (loop delay p99 / max, ms) |',
     '|---|---|---|---|---|---|---|---|---|',
   ];
   const rows = r.rows.map((x) => `| ${n0(x.elapsedSec)} | ${x.wave + 1} | ${n0(x.seconds > 0 ? x.ok / x.seconds : 0)} | ${ms(x.latency.p50Ms)} / ${ms(x.latency.p99Ms)} / ${ms(x.latency.maxMs)} | `
-    + `${failuresText(x.failures)} | ${x.serverCores.toFixed(2)} | ${mib(x.rssBytes)} (${mib(x.rssOwnBytes)}; ${orDash(x.heapUsedBytes, mib)}) | ${orDash(x.actors, n0)} (${orDash(x.trackedAddresses, n0)}; ${orDash(x.cachedKeys, n0)}) | ${x.generatorCores.toFixed(2)} (${ms(x.generatorLoopDelayP99Ms)}) |`);
+    + `${failuresText(x.failures)} | ${x.serverCores.toFixed(2)} (${orDash(x.serverLagMaxMs, n0)}) | ${mib(x.rssBytes)} (${mib(x.rssOwnBytes)}; ${orDash(x.heapUsedBytes, mib)}) | ${orDash(x.actors, n0)} (${orDash(x.trackedAddresses, n0)}; ${orDash(x.cachedKeys, n0)}) | ${x.generatorCores.toFixed(2)} (${ms(x.generatorLoopDelayP99Ms)} / ${ms(x.generatorLoopDelayMaxMs)}) |`);
   return [...head, ...rows, ''].join('\n');
 }
