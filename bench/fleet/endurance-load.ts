@@ -82,6 +82,8 @@ export async function runEndurance(spec: EnduranceSpec, progress: (text: string)
   };
 
   const all = new LatencyRecorder(spec.rate * spec.seconds);
+  const allFirst = new LatencyRecorder(waves * waveSize);
+  const allLater = new LatencyRecorder(spec.rate * spec.seconds);
   const failures: Record<string, number> = {};
   const fail = (kind: string, into: Record<string, number>): void => {
     into[kind] = (into[kind] ?? 0) + 1;
@@ -95,7 +97,11 @@ export async function runEndurance(spec: EnduranceSpec, progress: (text: string)
   const called = new Set<number>();
 
   // The sample interval's own figures, handed over and begun again every sampleSeconds.
-  let interval = { latency: new LatencyRecorder(spec.rate * spec.sampleSeconds), ok: 0, failures: {} as Record<string, number> };
+  const newInterval = () => ({
+    latency: new LatencyRecorder(spec.rate * spec.sampleSeconds), firstCalls: new LatencyRecorder(waveSize), laterCalls: new LatencyRecorder(spec.rate * spec.sampleSeconds),
+    ok: 0, failures: {} as Record<string, number>,
+  });
+  let interval = newInterval();
   let conns: (KeepAliveConnection | null)[] = [];
   let wave = 0;
   let runStart = 0;
@@ -106,11 +112,11 @@ export async function runEndurance(spec: EnduranceSpec, progress: (text: string)
   const startSampling = (): NodeJS.Timeout => setInterval(() => {
     const now = performance.now();
     const self = sampleSelf();
-    const { latency, ok: intervalOk, failures: intervalFailures } = interval;
-    interval = { latency: new LatencyRecorder(spec.rate * spec.sampleSeconds), ok: 0, failures: {} };
+    const { latency, firstCalls, laterCalls, ok: intervalOk, failures: intervalFailures } = interval;
+    interval = newInterval();
     sample({
       atMs: performance.timeOrigin + now, elapsedSec: (now - runStart) / 1000, seconds: (now - last.at) / 1000,
-      ok: intervalOk, failures: intervalFailures, latency: latency.summary(), wave,
+      ok: intervalOk, failures: intervalFailures, latency: latency.summary(), firstCalls: firstCalls.summary(), laterCalls: laterCalls.summary(), wave,
       openConnections: conns.reduce((n, c) => n + (c?.isOpen ? 1 : 0), 0), generatorCores: cpuBetween(last.self, self).cores,
       generatorLoopDelayP99Ms: Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_PROBE_MS),
       generatorLoopDelayMaxMs: Math.max(0, loopDelay.max / 1e6 - LOOP_PROBE_MS),
@@ -156,6 +162,7 @@ export async function runEndurance(spec: EnduranceSpec, progress: (text: string)
       const inFlight = new Set<Promise<void>>();
       const call = (j: number): void => {
         const conn = conns[j]!;
+        const first = cursor[j] === 0;
         const request = current.requests[j]![cursor[j]!++]!;
         calls++;
         called.add(current.members[j]!);
@@ -163,7 +170,9 @@ export async function runEndurance(spec: EnduranceSpec, progress: (text: string)
         const done = conn.request(request).then((reply) => {
           const ms = performance.now() - sent;
           all.record(ms);
+          (first ? allFirst : allLater).record(ms);
           interval.latency.record(ms);
+          (first ? interval.firstCalls : interval.laterCalls).record(ms);
           if (reply.status >= 200 && reply.status < 300) {
             ok++;
             interval.ok++;
@@ -223,7 +232,7 @@ export async function runEndurance(spec: EnduranceSpec, progress: (text: string)
     await signer.destroy();
   }
   return {
-    calls, ok, failures, latency: all.summary(), waves, terminals: called.size, skipped,
+    calls, ok, failures, latency: all.summary(), firstCalls: allFirst.summary(), laterCalls: allLater.summary(), waves, terminals: called.size, skipped,
     handshakeMs: handshakes > 0 ? handshakeMs / handshakes : 0, preconnectSec: preconnectMs / 1000, signed, signsPerSec: signingMs > 0 ? (signed * 1000) / signingMs : 0,
   };
 }

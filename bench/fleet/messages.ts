@@ -59,6 +59,12 @@ export interface EnduranceSample {
   /** Answers other than 2xx and connection errors, by status or error code. */
   failures: Record<string, number>;
   latency: LatencySummary;
+  /**
+   * The same calls split: each terminal's first of its wave (its actor activated again, its key parsed when it has not
+   * called within the cache's ten minutes), and the others (the steady path).
+   */
+  firstCalls: LatencySummary;
+  laterCalls: LatencySummary;
   /** The wave calling at the interval's end (0-based), and the connections open then. */
   wave: number;
   openConnections: number;
@@ -76,8 +82,10 @@ export interface EnduranceLoadReport {
   calls: number;
   ok: number;
   failures: Record<string, number>;
-  /** Of every call of the run. */
+  /** Of every call of the run, and split as in EnduranceSample. */
   latency: LatencySummary;
+  firstCalls: LatencySummary;
+  laterCalls: LatencySummary;
   waves: number;
   /** Distinct terminals that called. */
   terminals: number;

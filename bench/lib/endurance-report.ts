@@ -132,6 +132,8 @@ export function summaryLines(r: EnduranceResults): string[] {
   const lines = [
     `- Calls: ${n0(load.ok)} of ${n0(load.calls)} answered 2xx (${failed === 0 ? 'none failed' : `${n0(failed)} not: ${failuresText(load.failures)}`}), `
       + `${n0(load.terminals)} distinct terminals in ${load.waves} waves; latency p50 ${ms(load.latency.p50Ms)} / p99 ${ms(load.latency.p99Ms)} / p99.9 ${ms(load.latency.p999Ms)} / max ${ms(load.latency.maxMs)} ms`
+      + `; each terminal's first call of its wave (${n0(load.firstCalls.count)} calls: its actor activated again, its key parsed when not kept) p50 ${ms(load.firstCalls.p50Ms)} / p99 ${ms(load.firstCalls.p99Ms)} / max ${ms(load.firstCalls.maxMs)} ms, `
+      + `the others p50 ${ms(load.laterCalls.p50Ms)} / p99 ${ms(load.laterCalls.p99Ms)} / max ${ms(load.laterCalls.maxMs)} ms`
       + (a.worstP99 ? `; the worst ${s.sampleSeconds} s after the warm-up had a p99 of ${ms(a.worstP99.ms)} ms (at ${n0(a.worstP99.elapsedSec)} s; `
         + `the longest a server thread's loop was late then ${orDash(a.worstP99.serverLagMaxMs, (v) => `${n0(v)} ms`)}, the generator's ${ms(a.worstP99.generatorLoopDelayMaxMs)} ms)` : '')
       + (load.skipped > 0 ? `; ${n0(load.skipped)} calls due found no connection of their wave free (each busy, closed by the server, or out of signed calls) and were not sent` : ''),
@@ -172,10 +174,10 @@ export function enduranceMarkdown(r: EnduranceResults): string {
     '',
     ...summaryLines(r),
     '',
-    '| s | wave | calls/s | p50 / p99 / max, ms | failed | server cores (longest lag of a thread, ms) | RSS (own; V8 heaps of the fronts) | actors (addresses tracked; keys kept) | generator cores (loop delay p99 / max, ms) |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| s | wave | calls/s | p50 / p99 / max, ms | p99 of first calls / the others, ms | failed | server cores (longest lag of a thread, ms) | RSS (own; V8 heaps of the fronts) | actors (addresses tracked; keys kept) | generator cores (loop delay p99 / max, ms) |',
+    '|---|---|---|---|---|---|---|---|---|---|',
   ];
   const rows = r.rows.map((x) => `| ${n0(x.elapsedSec)} | ${x.wave + 1} | ${n0(x.seconds > 0 ? x.ok / x.seconds : 0)} | ${ms(x.latency.p50Ms)} / ${ms(x.latency.p99Ms)} / ${ms(x.latency.maxMs)} | `
-    + `${failuresText(x.failures)} | ${x.serverCores.toFixed(2)} (${orDash(x.serverLagMaxMs, n0)}) | ${mib(x.rssBytes)} (${mib(x.rssOwnBytes)}; ${orDash(x.heapUsedBytes, mib)}) | ${orDash(x.actors, n0)} (${orDash(x.trackedAddresses, n0)}; ${orDash(x.cachedKeys, n0)}) | ${x.generatorCores.toFixed(2)} (${ms(x.generatorLoopDelayP99Ms)} / ${ms(x.generatorLoopDelayMaxMs)}) |`);
+    + `${x.firstCalls.count > 0 ? ms(x.firstCalls.p99Ms) : '–'} / ${ms(x.laterCalls.p99Ms)} | ${failuresText(x.failures)} | ${x.serverCores.toFixed(2)} (${orDash(x.serverLagMaxMs, n0)}) | ${mib(x.rssBytes)} (${mib(x.rssOwnBytes)}; ${orDash(x.heapUsedBytes, mib)}) | ${orDash(x.actors, n0)} (${orDash(x.trackedAddresses, n0)}; ${orDash(x.cachedKeys, n0)}) | ${x.generatorCores.toFixed(2)} (${ms(x.generatorLoopDelayP99Ms)} / ${ms(x.generatorLoopDelayMaxMs)}) |`);
   return [...head, ...rows, ''].join('\n');
 }
