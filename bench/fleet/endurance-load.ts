@@ -6,7 +6,7 @@
  * server's ±300 s window. Each wave's calls are signed on worker threads while the wave before it runs, so the send
  * loop only writes bytes; the signing CPU is the generator's and is reported with it.
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
 import { loadIdentities, signerOf, type TerminalIdentity } from './identities.js';
 import { KeepAliveConnection, loopbackAddress } from './keep-alive-connection.js';
@@ -67,18 +67,20 @@ export async function runEndurance(spec: EnduranceSpec, progress: (text: string)
     const created = Array.from({ length: callsPerTerminal }, () => Math.floor(Date.now() / 1000));
     const chunks: number[][] = [];
     for (let from = 0; from < members.length; from += SIGN_CHUNK) chunks.push(members.slice(from, from + SIGN_CHUNK));
-    const out: string[][] = chunks.map(() => []);
+    const out: Buffer[][] = chunks.map(() => []);
     await inLanes(chunks.length, spec.signThreads, async (k) => {
       const busyFrom = performance.now();
-      out[k] = await signer.run({
+      const signedChunk = await signer.run({
         kind: 'master', created,
         terminals: chunks[k]!.map((i) => ({ ...signerOf(fleet[i]!), count: callsPerTerminal, writes: 0 })),
       });
       signingMs += performance.now() - busyFrom;
+      // Into bytes chunk by chunk as they come: the whole wave at once (30,000 requests) held the send loop tens of ms.
+      out[k] = signedChunk.map((r) => Buffer.from(r, 'latin1'));
     }, spreadMs);
     const raw = out.flat();
     signed += raw.length;
-    return { members, requests: members.map((_, j) => raw.slice(j * callsPerTerminal, (j + 1) * callsPerTerminal).map((r) => Buffer.from(r, 'latin1'))) };
+    return { members, requests: members.map((_, j) => raw.slice(j * callsPerTerminal, (j + 1) * callsPerTerminal)) };
   };
 
   const all = new LatencyRecorder(spec.rate * spec.seconds);
@@ -108,6 +110,10 @@ export async function runEndurance(spec: EnduranceSpec, progress: (text: string)
   let last = { at: 0, self: sampleSelf() };
   let sampler: NodeJS.Timeout | null = null;
   const loopDelay = monitorEventLoopDelay({ resolution: LOOP_PROBE_MS });
+  let gcPauseMaxMs = 0;
+  const gcWatch = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) gcPauseMaxMs = Math.max(gcPauseMaxMs, entry.duration);
+  });
   /** From the first wave's first call: the first wave's signing and handshakes are not in the samples. */
   const startSampling = (): NodeJS.Timeout => setInterval(() => {
     const now = performance.now();
@@ -119,9 +125,10 @@ export async function runEndurance(spec: EnduranceSpec, progress: (text: string)
       ok: intervalOk, failures: intervalFailures, latency: latency.summary(), firstCalls: firstCalls.summary(), laterCalls: laterCalls.summary(), wave,
       openConnections: conns.reduce((n, c) => n + (c?.isOpen ? 1 : 0), 0), generatorCores: cpuBetween(last.self, self).cores,
       generatorLoopDelayP99Ms: Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_PROBE_MS),
-      generatorLoopDelayMaxMs: Math.max(0, loopDelay.max / 1e6 - LOOP_PROBE_MS),
+      generatorLoopDelayMaxMs: Math.max(0, loopDelay.max / 1e6 - LOOP_PROBE_MS), generatorGcPauseMaxMs: gcPauseMaxMs,
     });
     loopDelay.reset();
+    gcPauseMaxMs = 0;
     last = { at: now, self };
   }, spec.sampleSeconds * 1000);
 
@@ -156,6 +163,7 @@ export async function runEndurance(spec: EnduranceSpec, progress: (text: string)
         runStart = performance.now();
         last = { at: runStart, self: sampleSelf() };
         loopDelay.enable();
+        gcWatch.observe({ entryTypes: ['gc'] });
         sampler = startSampling();
       }
       const cursor = current.members.map(() => 0);
@@ -225,6 +233,7 @@ export async function runEndurance(spec: EnduranceSpec, progress: (text: string)
   } finally {
     if (sampler) clearInterval(sampler);
     loopDelay.disable();
+    gcWatch.disconnect();
     for (const conn of conns) conn?.close();
     // Set by the send loop's timer, which the compiler's narrowing does not see.
     const opening = nextConns as Promise<(KeepAliveConnection | null)[]> | null;

@@ -76,6 +76,8 @@ export interface EnduranceSample {
   generatorLoopDelayP99Ms: number;
   /** The same, at its worst: one stall of the generator, or of the whole host when the server's threads stalled with it. */
   generatorLoopDelayMaxMs: number;
+  /** The generator's longest GC pause in the interval: when it nears the loop's worst delay, the generator's heap is why. */
+  generatorGcPauseMaxMs: number;
 }
 
 export interface EnduranceLoadReport {

@@ -68,7 +68,7 @@ export interface EnduranceAnalysis {
    * The highest p99 of a sample interval after the warm-up, and when, with who was held up then: the server's threads
    * (their longest lag) and the generator's loop. A stall of the server alone is the server's; both at once, the host.
    */
-  worstP99: { ms: number; elapsedSec: number; serverLagMaxMs: number | null; generatorLoopDelayMaxMs: number } | null;
+  worstP99: { ms: number; elapsedSec: number; serverLagMaxMs: number | null; generatorLoopDelayMaxMs: number; generatorGcPauseMaxMs: number } | null;
 }
 
 /** The shortest stretch after the warm-up whose memory trend is reported. */
@@ -113,7 +113,7 @@ export function analyse(settings: EnduranceSettings, rows: readonly EnduranceRow
       samples: own.length, seconds, firstBytes: own[0]!, lastBytes: own.at(-1)!, minBytes: Math.min(...own), maxBytes: Math.max(...own),
       trendBytesPerHour: trendOf(steady, seconds), lastHalfTrendBytesPerHour: trendOf(lastHalf, seconds / 2),
     },
-    worstP99: worst ? { ms: worst.latency.p99Ms, elapsedSec: worst.elapsedSec, serverLagMaxMs: worst.serverLagMaxMs, generatorLoopDelayMaxMs: worst.generatorLoopDelayMaxMs } : null,
+    worstP99: worst ? { ms: worst.latency.p99Ms, elapsedSec: worst.elapsedSec, serverLagMaxMs: worst.serverLagMaxMs, generatorLoopDelayMaxMs: worst.generatorLoopDelayMaxMs, generatorGcPauseMaxMs: worst.generatorGcPauseMaxMs } : null,
   };
 }
 
@@ -135,7 +135,7 @@ export function summaryLines(r: EnduranceResults): string[] {
       + `; each terminal's first call of its wave (${n0(load.firstCalls.count)} calls: its actor activated again, its key parsed when not kept) p50 ${ms(load.firstCalls.p50Ms)} / p99 ${ms(load.firstCalls.p99Ms)} / max ${ms(load.firstCalls.maxMs)} ms, `
       + `the others p50 ${ms(load.laterCalls.p50Ms)} / p99 ${ms(load.laterCalls.p99Ms)} / max ${ms(load.laterCalls.maxMs)} ms`
       + (a.worstP99 ? `; the worst ${s.sampleSeconds} s after the warm-up had a p99 of ${ms(a.worstP99.ms)} ms (at ${n0(a.worstP99.elapsedSec)} s; `
-        + `the longest a server thread's loop was late then ${orDash(a.worstP99.serverLagMaxMs, (v) => `${n0(v)} ms`)}, the generator's ${ms(a.worstP99.generatorLoopDelayMaxMs)} ms)` : '')
+        + `the longest a server thread's loop was late then ${orDash(a.worstP99.serverLagMaxMs, (v) => `${n0(v)} ms`)}, the generator's ${ms(a.worstP99.generatorLoopDelayMaxMs)} ms, its longest GC pause ${ms(a.worstP99.generatorGcPauseMaxMs)} ms)` : '')
       + (load.skipped > 0 ? `; ${n0(load.skipped)} calls due found no connection of their wave free (each busy, closed by the server, or out of signed calls) and were not sent` : ''),
     a.actorsMax === null
       ? '- Actors: server.status did not answer; not measured.'
@@ -174,10 +174,10 @@ export function enduranceMarkdown(r: EnduranceResults): string {
     '',
     ...summaryLines(r),
     '',
-    '| s | wave | calls/s | p50 / p99 / max, ms | p99 of first calls / the others, ms | failed | server cores (longest lag of a thread, ms) | RSS (own; V8 heaps of the fronts) | actors (addresses tracked; keys kept) | generator cores (loop delay p99 / max, ms) |',
+    '| s | wave | calls/s | p50 / p99 / max, ms | p99 of first calls / the others, ms | failed | server cores (longest lag of a thread, ms) | RSS (own; V8 heaps of the fronts) | actors (addresses tracked; keys kept) | generator cores (loop delay p99 / max; longest GC pause, ms) |',
     '|---|---|---|---|---|---|---|---|---|---|',
   ];
   const rows = r.rows.map((x) => `| ${n0(x.elapsedSec)} | ${x.wave + 1} | ${n0(x.seconds > 0 ? x.ok / x.seconds : 0)} | ${ms(x.latency.p50Ms)} / ${ms(x.latency.p99Ms)} / ${ms(x.latency.maxMs)} | `
-    + `${x.firstCalls.count > 0 ? ms(x.firstCalls.p99Ms) : '–'} / ${ms(x.laterCalls.p99Ms)} | ${failuresText(x.failures)} | ${x.serverCores.toFixed(2)} (${orDash(x.serverLagMaxMs, n0)}) | ${mib(x.rssBytes)} (${mib(x.rssOwnBytes)}; ${orDash(x.heapUsedBytes, mib)}) | ${orDash(x.actors, n0)} (${orDash(x.trackedAddresses, n0)}; ${orDash(x.cachedKeys, n0)}) | ${x.generatorCores.toFixed(2)} (${ms(x.generatorLoopDelayP99Ms)} / ${ms(x.generatorLoopDelayMaxMs)}) |`);
+    + `${x.firstCalls.count > 0 ? ms(x.firstCalls.p99Ms) : '–'} / ${ms(x.laterCalls.p99Ms)} | ${failuresText(x.failures)} | ${x.serverCores.toFixed(2)} (${orDash(x.serverLagMaxMs, n0)}) | ${mib(x.rssBytes)} (${mib(x.rssOwnBytes)}; ${orDash(x.heapUsedBytes, mib)}) | ${orDash(x.actors, n0)} (${orDash(x.trackedAddresses, n0)}; ${orDash(x.cachedKeys, n0)}) | ${x.generatorCores.toFixed(2)} (${ms(x.generatorLoopDelayP99Ms)} / ${ms(x.generatorLoopDelayMaxMs)}; ${ms(x.generatorGcPauseMaxMs)}) |`);
   return [...head, ...rows, ''].join('\n');
 }
