@@ -171,7 +171,7 @@ async function main(): Promise<void> {
           rows.push(row);
           const failed = Object.values(sample.failures).reduce((a, b) => a + b, 0);
           progress.done(`${row.elapsedSec.toFixed(0)}/${opts.seconds} s, wave ${row.wave + 1}: ${(sample.ok / sample.seconds).toFixed(0)} calls/s, `
-            + `p99 ${sample.latency.p99Ms.toFixed(2)} ms (first calls ${sample.firstCalls.p99Ms.toFixed(2)}, the others ${sample.laterCalls.p99Ms.toFixed(2)}), ${failed} failed; server ${serverCores.toFixed(2)} cores, longest lag ${row.serverLagMaxMs ?? '–'} ms, `
+            + `p99 ${sample.latency.p99Ms.toFixed(2)} ms (first calls ${sample.firstCalls.count > 0 ? sample.firstCalls.p99Ms.toFixed(2) : '–'}, the others ${sample.laterCalls.p99Ms.toFixed(2)}), ${failed} failed; server ${serverCores.toFixed(2)} cores, longest lag ${row.serverLagMaxMs ?? '–'} ms, `
             + `${(row.rssOwnBytes / 2 ** 20).toFixed(0)} MiB own (RSS ${(row.rssBytes / 2 ** 20).toFixed(0)}), ${row.actors ?? '–'} actors; generator ${sample.generatorCores.toFixed(2)} cores, loop delay p99 ${sample.generatorLoopDelayP99Ms.toFixed(1)} / max ${sample.generatorLoopDelayMaxMs.toFixed(1)} ms, GC pause max ${sample.generatorGcPauseMaxMs.toFixed(1)} ms`);
         });
       };
