@@ -83,7 +83,7 @@ export async function runEndurance(spec: EnduranceSpec, progress: (text: string)
     return { members, requests: members.map((_, j) => raw.slice(j * callsPerTerminal, (j + 1) * callsPerTerminal)) };
   };
 
-  const all = new LatencyRecorder(spec.rate * spec.seconds);
+  // Every call of the run is one of these two; the whole is summarised from both (LatencyRecorder.summaryOf).
   const allFirst = new LatencyRecorder(waves * waveSize);
   const allLater = new LatencyRecorder(spec.rate * spec.seconds);
   const failures: Record<string, number> = {};
@@ -100,8 +100,7 @@ export async function runEndurance(spec: EnduranceSpec, progress: (text: string)
 
   // The sample interval's own figures, handed over and begun again every sampleSeconds.
   const newInterval = () => ({
-    latency: new LatencyRecorder(spec.rate * spec.sampleSeconds), firstCalls: new LatencyRecorder(waveSize), laterCalls: new LatencyRecorder(spec.rate * spec.sampleSeconds),
-    ok: 0, failures: {} as Record<string, number>,
+    firstCalls: new LatencyRecorder(waveSize), laterCalls: new LatencyRecorder(spec.rate * spec.sampleSeconds), ok: 0, failures: {} as Record<string, number>,
   });
   let interval = newInterval();
   let conns: (KeepAliveConnection | null)[] = [];
@@ -118,11 +117,11 @@ export async function runEndurance(spec: EnduranceSpec, progress: (text: string)
   const startSampling = (): NodeJS.Timeout => setInterval(() => {
     const now = performance.now();
     const self = sampleSelf();
-    const { latency, firstCalls, laterCalls, ok: intervalOk, failures: intervalFailures } = interval;
+    const { firstCalls, laterCalls, ok: intervalOk, failures: intervalFailures } = interval;
     interval = newInterval();
     sample({
       atMs: performance.timeOrigin + now, elapsedSec: (now - runStart) / 1000, seconds: (now - last.at) / 1000,
-      ok: intervalOk, failures: intervalFailures, latency: latency.summary(), firstCalls: firstCalls.summary(), laterCalls: laterCalls.summary(), wave,
+      ok: intervalOk, failures: intervalFailures, latency: LatencyRecorder.summaryOf(firstCalls, laterCalls), firstCalls: firstCalls.summary(), laterCalls: laterCalls.summary(), wave,
       openConnections: conns.reduce((n, c) => n + (c?.isOpen ? 1 : 0), 0), generatorCores: cpuBetween(last.self, self).cores,
       generatorLoopDelayP99Ms: Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_PROBE_MS),
       generatorLoopDelayMaxMs: Math.max(0, loopDelay.max / 1e6 - LOOP_PROBE_MS), generatorGcPauseMaxMs: gcPauseMaxMs,
@@ -177,9 +176,7 @@ export async function runEndurance(spec: EnduranceSpec, progress: (text: string)
         const sent = performance.now();
         const done = conn.request(request).then((reply) => {
           const ms = performance.now() - sent;
-          all.record(ms);
           (first ? allFirst : allLater).record(ms);
-          interval.latency.record(ms);
           (first ? interval.firstCalls : interval.laterCalls).record(ms);
           if (reply.status >= 200 && reply.status < 300) {
             ok++;
@@ -241,7 +238,7 @@ export async function runEndurance(spec: EnduranceSpec, progress: (text: string)
     await signer.destroy();
   }
   return {
-    calls, ok, failures, latency: all.summary(), firstCalls: allFirst.summary(), laterCalls: allLater.summary(), waves, terminals: called.size, skipped,
+    calls, ok, failures, latency: LatencyRecorder.summaryOf(allFirst, allLater), firstCalls: allFirst.summary(), laterCalls: allLater.summary(), waves, terminals: called.size, skipped,
     handshakeMs: handshakes > 0 ? handshakeMs / handshakes : 0, preconnectSec: preconnectMs / 1000, signed, signsPerSec: signingMs > 0 ? (signed * 1000) / signingMs : 0,
   };
 }

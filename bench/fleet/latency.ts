@@ -37,11 +37,23 @@ export class LatencyRecorder {
 
   /** Nearest-rank percentiles of what was recorded so far. */
   summary(): LatencySummary {
-    if (this.n === 0) return { count: 0, meanMs: 0, p50Ms: 0, p99Ms: 0, p999Ms: 0, maxMs: 0 };
-    const sorted = this.samples.slice(0, this.n).sort();
-    const at = (q: number): number => sorted[Math.min(this.n - 1, Math.ceil(q * this.n) - 1)]!;
+    return LatencyRecorder.summaryOf(this);
+  }
+
+  /** The same over several recorders' calls together: a whole split into parts need not record each call twice. */
+  static summaryOf(...parts: readonly LatencyRecorder[]): LatencySummary {
+    const n = parts.reduce((total, part) => total + part.n, 0);
+    if (n === 0) return { count: 0, meanMs: 0, p50Ms: 0, p99Ms: 0, p999Ms: 0, maxMs: 0 };
+    const sorted = new Float64Array(n);
+    let filled = 0;
+    for (const part of parts) {
+      sorted.set(part.values(), filled);
+      filled += part.n;
+    }
+    sorted.sort();
+    const at = (q: number): number => sorted[Math.min(n - 1, Math.ceil(q * n) - 1)]!;
     let sum = 0;
     for (const v of sorted) sum += v;
-    return { count: this.n, meanMs: sum / this.n, p50Ms: at(0.5), p99Ms: at(0.99), p999Ms: at(0.999), maxMs: sorted[this.n - 1]! };
+    return { count: n, meanMs: sum / n, p50Ms: at(0.5), p99Ms: at(0.99), p999Ms: at(0.999), maxMs: sorted[n - 1]! };
   }
 }
