@@ -135,15 +135,15 @@ const coresOf = (t: CpuTotal): { cores: number; waitingCores: number | null } =>
 
 /** Everything one phase has measured so far, over all its slices. */
 class PhaseTotals {
+  /** Calls after the open loop's lead-in, and the lead-in's own: every call is in one of them (LatencyRecorder.summaryOf). */
   readonly latency: LatencyRecorder;
-  readonly latencyAll: LatencyRecorder;
+  readonly leadIn: LatencyRecorder;
   readonly failures: Record<string, number> = {};
   readonly slices: PhaseSlice[] = [];
   readonly server: CpuTotal = { cpuSec: 0, waitSec: 0, wallSec: 0 };
   readonly generator: CpuTotal = { cpuSec: 0, waitSec: 0, wallSec: 0 };
   ok = 0;
   calls = 0;
-  leadInCalls = 0;
   seconds = 0;
   reconnects = 0;
   heartbeats = 0;
@@ -155,7 +155,7 @@ class PhaseTotals {
 
   constructor(readonly spec: PhaseSpec, readonly concurrency: number, capacity: number) {
     this.latency = new LatencyRecorder(capacity);
-    this.latencyAll = new LatencyRecorder(capacity);
+    this.leadIn = new LatencyRecorder(capacity);
   }
 
   fail(kind: string, count = 1): void {
@@ -171,7 +171,7 @@ class PhaseTotals {
       name: spec.name, mode: spec.mode, seconds: this.seconds, calls: this.calls, ok: this.ok, failures: { ...this.failures },
       reconnects: this.reconnects, heartbeats: this.heartbeats,
       callsPerSec: this.seconds > 0 ? this.ok / this.seconds : 0, concurrency: this.concurrency, targetRate: spec.mode === 'open' ? spec.rate ?? null : null,
-      latency: this.latency.summary(), latencyAll: this.latencyAll.summary(), leadIn: spec.mode === 'open' ? { ms: leadInMs, calls: this.leadInCalls } : null,
+      latency: this.latency.summary(), latencyAll: LatencyRecorder.summaryOf(this.latency, this.leadIn), leadIn: spec.mode === 'open' ? { ms: leadInMs, calls: this.leadIn.count } : null,
       endedBy: this.endedBy, slices: [...this.slices],
       server: {
         cpuSec: this.server.cpuSec, cores: server.cores, waitingCores: server.waitingCores, cpuPerCallUs: this.ok > 0 ? (this.server.cpuSec / this.ok) * 1e6 : 0,
@@ -205,7 +205,7 @@ export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progres
   const waiting = new Ring(n);
   const cursor = new Int32Array(n).fill(from);
   for (let i = 0; i < n; i++) waiting.push(i);
-  const { latency, latencyAll } = totals;
+  const { latency, leadIn } = totals;
   const leadInMs = spec.mode === 'open' ? spec.leadInMs ?? 0 : 0;
   const timeline = timelineFile ? new LatencyRecorder(2 * n * (to - from)) : null;
   const fail = (kind: string): void => totals.fail(kind);
@@ -259,9 +259,7 @@ export async function runPhase(fleet: FleetConnections, spec: PhaseSpec, progres
       const sent = performance.now();
       const reply = await conn.request(fleet.requests[t]![index]!);
       const ms = performance.now() - (since ?? sent);
-      latencyAll.record(ms);
-      if (since !== null && since - start < leadInMs) totals.leadInCalls++;
-      else latency.record(ms);
+      (since !== null && since - start < leadInMs ? leadIn : latency).record(ms);
       if (timeline) {
         timeline.record((since ?? sent) - start);
         timeline.record(ms);
