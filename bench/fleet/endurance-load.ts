@@ -6,7 +6,7 @@
  * server's ±300 s window. Each wave's calls are signed on worker threads while the wave before it runs, so the send
  * loop only writes bytes; the signing CPU is the generator's and is reported with it.
  */
-import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
 import { loadIdentities, signerOf, type TerminalIdentity } from './identities.js';
 import { KeepAliveConnection, loopbackAddress } from './keep-alive-connection.js';
@@ -110,13 +110,16 @@ export async function runEndurance(spec: EnduranceSpec, progress: (text: string)
   let sampler: NodeJS.Timeout | null = null;
   const loopDelay = monitorEventLoopDelay({ resolution: LOOP_PROBE_MS });
   let gcPauseMaxMs = 0;
-  const gcWatch = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) gcPauseMaxMs = Math.max(gcPauseMaxMs, entry.duration);
-  });
+  const takePauses = (entries: readonly PerformanceEntry[]): void => {
+    for (const entry of entries) gcPauseMaxMs = Math.max(gcPauseMaxMs, entry.duration);
+  };
+  const gcWatch = new PerformanceObserver((list) => takePauses(list.getEntries()));
   /** From the first wave's first call: the first wave's signing and handshakes are not in the samples. */
   const startSampling = (): NodeJS.Timeout => setInterval(() => {
     const now = performance.now();
     const self = sampleSelf();
+    // Entries are delivered a turn late: a pause just before the sample belongs to it, not the next.
+    takePauses(gcWatch.takeRecords());
     const { firstCalls, laterCalls, ok: intervalOk, failures: intervalFailures } = interval;
     interval = newInterval();
     sample({
