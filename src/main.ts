@@ -18,6 +18,7 @@ import { dropBackupMarker, readBackupMarker, type BackupMarker } from './server/
 import { certificateNames, ensureServerIdentity, type ServerIdentity } from './server/identity.js';
 import { startHousekeeping } from './server/housekeeping.js';
 import { RolloverStatus, settleRollover, startAnnouncing } from './server/rollover.js';
+import { residentMemory } from './server/resident-memory.js';
 import { cliUser } from './server/os-account.js';
 import { packageRoot } from './package-root.js';
 import { lockDataDir } from './store/data-dir-lock.js';
@@ -146,7 +147,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
 
     const server: OpsContext['server'] = {
       status: async () => ({
-        startedAt: new Date(startedAt).toISOString(), uptimeSec: Math.floor((now() - startedAt) / 1000), rssBytes: process.memoryUsage.rss(),
+        startedAt: new Date(startedAt).toISOString(), uptimeSec: Math.floor((now() - startedAt) / 1000), ...residentMemory(),
         terminals: store.terminalCount(),
         pairingHistory: { requests: entryCount(store.pairing), days: config.pairingHistoryDays },
         disk: store.space && { freeBytes: store.space.free, minFreeBytes: store.space.minFreeBytes, low: store.space.low },

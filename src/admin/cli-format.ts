@@ -201,7 +201,7 @@ function serverStatus(r: Row, raw: unknown): string {
   if (typeof r.uptimeSec !== 'number' || threads === null) return json(raw);
   const report = (t: Row): Row => (isRow(t.report) ? t.report : {});
   const counts = (c: unknown): string => (isRow(c) ? `${text(c.answered)}/${text(c.refused)}/${text(c.failed)}` : '');
-  const head = `server up ${duration(r.uptimeSec)} (since ${time(r.startedAt)}), ${text(r.terminals)} terminals created${history(r.pairingHistory)}, RSS ${mib(r.rssBytes)}${disk(r.disk)}\n`;
+  const head = `server up ${duration(r.uptimeSec)} (since ${time(r.startedAt)}), ${text(r.terminals)} terminals created${history(r.pairingHistory)}, ${memory(r)}${disk(r.disk)}\n`;
   return head + nextIdentity(r.nextIdentity, r.terminals, Date.parse(String(r.startedAt)) + r.uptimeSec * 1000) + table(threads, raw, [
     ['THREAD', (t) => t.thread], ['STATE', (t) => t.state], ['SINCE', (t) => time(t.startedAt)], ['RESTARTS', (t) => t.restarts],
     ['LEASES', (t) => t.leases], ['ACTORS', (t) => report(t).actors],
@@ -257,6 +257,16 @@ function duration(seconds: unknown): string {
   const h = Math.floor((seconds % 86_400) / 3_600);
   const m = Math.floor((seconds % 3_600) / 60);
   return d > 0 ? `${d}d ${h}h` : h > 0 ? `${h}h ${m}m` : m > 0 ? `${m}m ${Math.floor(seconds % 60)}s` : `${Math.floor(seconds)}s`;
+}
+
+/**
+ * RSS and, where the server can tell, how much of it is its own: the rest are pages of the store it maps whole, which
+ * grow with every terminal read and are the kernel's to drop. An older server, or one not on Linux, gives RSS only.
+ */
+function memory(r: Row): string {
+  const rss = `RSS ${mib(r.rssBytes)}`;
+  if (typeof r.rssBytes !== 'number' || typeof r.rssFileBytes !== 'number') return rss;
+  return `${rss} (own ${mib(r.rssBytes - r.rssFileBytes)}, mapped files ${mib(r.rssFileBytes)})`;
 }
 
 function mib(bytes: unknown): string {

@@ -35,6 +35,12 @@ export function serverMetrics({ status, gate, auditHeadSeq, now }: MetricsSnapsh
   const families: MetricFamily[] = [
     { name: 'process_start_time_seconds', type: 'gauge', help: 'When the server process started, in seconds since the Unix epoch.', samples: one(Date.parse(status.startedAt) / 1000) },
     { name: 'process_resident_memory_bytes', type: 'gauge', help: 'Resident memory of the whole server process (every thread shares it).', samples: one(status.rssBytes) },
+    // Where the system does not split RSS nothing is said, rather than a zero a graph would read as no file pages.
+    ...(status.rssFileBytes === null ? [] : [{
+      name: `${PREFIX}resident_file_bytes`, type: 'gauge' as const,
+      help: 'Of process_resident_memory_bytes, pages of mapped files (the store, mapped whole, and the program): the kernel drops them under memory pressure. The rest is the process\'s own memory.',
+      samples: one(status.rssFileBytes),
+    }]),
     { name: `${PREFIX}uptime_seconds`, type: 'gauge', help: 'Seconds since the server started.', samples: one(status.uptimeSec) },
     { name: `${PREFIX}terminals`, type: 'gauge', help: 'Terminals operators created, paired or not (the store\'s own count).', samples: one(status.terminals) },
     { name: `${PREFIX}pairing_requests`, type: 'gauge', help: 'Pairing requests the store holds in any state; climbing while nobody pairs is someone filing requests at the open gate.', samples: one(status.pairingHistory.requests) },

@@ -180,6 +180,12 @@ export interface ServerStatus {
   uptimeSec: number;
   /** Resident memory of the whole process: every thread shares it. */
   rssBytes: number;
+  /**
+   * Of rssBytes, pages of mapped files (the store, which is mapped whole, and the program): the kernel drops them under
+   * memory pressure and reads them back. rssBytes less this is the process's own memory. Null where the system does
+   * not say (not Linux).
+   */
+  rssFileBytes: number | null;
   /** Terminals operators created, paired or not. */
   terminals: number;
   /**

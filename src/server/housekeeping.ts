@@ -69,7 +69,7 @@ export function startHousekeeping(deps: {
   let stopped = false;
   const statusLog = config.statusLogMs > 0 ? setInterval(() => {
     deps.status().then(
-      ({ uptimeSec, rssBytes, terminals, pairingHistory, disk, threads, nextIdentity }) => {
+      ({ uptimeSec, rssBytes, rssFileBytes, terminals, pairingHistory, disk, threads, nextIdentity }) => {
         // A status asked before a shutdown may come back after it closed the store (a thread not responding holds
         // it up to its timeout), and reading the audit head then threw out of this callback and crashed the process.
         if (stopped) return;
@@ -78,7 +78,7 @@ export function startHousekeeping(deps: {
         // The gate too: anyone may file pairing requests while it is open, so monitoring should see for how long.
         const { open, openUntil } = deps.gate();
         // During a rollover: how many terminals will follow the switch, for whoever decides when to promote.
-        log[level]({ uptimeSec, rssBytes, terminals, pairingHistory, disk, threads, gate: { open, openUntil }, ...(nextIdentity === null ? {} : { nextIdentity }), auditHead: auditHeadOf(store.audit) }, 'server status');
+        log[level]({ uptimeSec, rssBytes, rssFileBytes, terminals, pairingHistory, disk, threads, gate: { open, openUntil }, ...(nextIdentity === null ? {} : { nextIdentity }), auditHead: auditHeadOf(store.audit) }, 'server status');
       },
       (err: unknown) => log.error({ err }, 'reading the server status failed'),
     );

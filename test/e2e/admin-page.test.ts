@@ -370,7 +370,7 @@ describe('operator web page', () => {
     expect(held.reduce((n, cell) => n + Number(digits(cell.split('/')[0]!)), 0)).toBeGreaterThan(0);
     // Each thread's longest lag of the last minute, in ms (what it is is the metrics test's: a stalled thread).
     expect((await table.locator('td[data-label="Longest lag"]').allTextContents()).every((cell) => /^[\d,]+ ms$/.test(cell))).toBe(true);
-    expect(await page.locator('#server-summary').textContent()).toMatch(/terminals created; memory [\d,]+ MiB\. [1-9][\d,]* pairing requests kept \(90 days once over\)\. Disk: [\d,]+ MiB free \(minimum 64 MiB\)\./);
+    expect(await page.locator('#server-summary').textContent()).toMatch(/terminals created; memory [\d,]+ MiB own, [1-9][\d,]* MiB of mapped files \(the store, the program\)\. [1-9][\d,]* pairing requests kept \(90 days once over\)\. Disk: [\d,]+ MiB free \(minimum 64 MiB\)\./);
     expect(await page.locator('#server-disk-low').count()).toBe(0);
     // No next certificate prepared: no rollover line.
     expect(await page.locator('#server-next-identity').count()).toBe(0);

@@ -78,6 +78,9 @@ describe('front-end threads', () => {
     // The server's start covers its threads' starts.
     for (const t of before.threads) expect(Date.parse(t.startedAt!)).toBeGreaterThanOrEqual(Date.parse(before.startedAt));
     expect(before.rssBytes).toBeGreaterThan(0);
+    // Of it, the pages of mapped files (node's binary, the store): Linux says how many.
+    expect(before.rssFileBytes).toBeGreaterThan(2 ** 20);
+    expect(before.rssFileBytes).toBeLessThan(before.rssBytes);
     // The data dir's disk as the server last read it: room to spare on a test machine, against the default minimum.
     expect(before.disk).toMatchObject({ minFreeBytes: 64 * 2 ** 20, low: false });
     expect(before.disk!.freeBytes).toBeGreaterThan(64 * 2 ** 20);

@@ -169,7 +169,7 @@ describe('GET /metrics', () => {
     expect(reply.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
     const samples = parseExposition(reply.body);
     const names = new Set(samples.map((s) => s.name));
-    for (const name of ['process_start_time_seconds', 'process_resident_memory_bytes', 'pairing_server_uptime_seconds', 'pairing_server_terminals',
+    for (const name of ['process_start_time_seconds', 'process_resident_memory_bytes', 'pairing_server_resident_file_bytes', 'pairing_server_uptime_seconds', 'pairing_server_terminals',
       'pairing_server_pairing_requests', 'pairing_server_gate_open', 'pairing_server_gate_closes_in_seconds', 'pairing_server_audit_head_seq',
       'pairing_server_disk_free_bytes', 'pairing_server_disk_min_free_bytes', 'pairing_server_disk_low', 'pairing_server_threads',
       'pairing_server_thread_state', 'pairing_server_thread_restarts_total', 'pairing_server_thread_leases', 'pairing_server_actors',
@@ -187,6 +187,9 @@ describe('GET /metrics', () => {
     expect(sum(samples, 'pairing_server_thread_state', { state: 'running' })).toBe(2);
     expect(sum(samples, 'pairing_server_terminals')).toBe(1);
     expect(sum(samples, 'process_resident_memory_bytes')).toBeGreaterThan(10 * 2 ** 20);
+    // Of it, the mapped files' pages (node's binary at least, the store): a part, not the whole.
+    expect(sum(samples, 'pairing_server_resident_file_bytes')).toBeGreaterThan(2 ** 20);
+    expect(sum(samples, 'pairing_server_resident_file_bytes')).toBeLessThan(sum(samples, 'process_resident_memory_bytes'));
     // Nothing from the store's records, the operators or the peers: no serial, TFP, account, name or address.
     for (const secret of [terminal.serial, terminal.tfp, terminal.tfp.slice(0, 16), 'alice', 'Lobby Name Marker', 'Location Marker', '127.0.0.1', server.sfp]) {
       expect(reply.body, secret).not.toContain(secret);

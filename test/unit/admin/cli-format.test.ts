@@ -75,7 +75,7 @@ describe('renderResult', () => {
   it('prints the server line and a row per thread, leaving a down thread\'s report columns empty', () => {
     const counts = (answered: number, refused: number, failed: number) => ({ answered, refused, failed });
     const status: ServerStatus = {
-      startedAt: '2024-05-01T10:00:00.000Z', uptimeSec: 3_725, rssBytes: 300 * 1024 * 1024, terminals: 100_000,
+      startedAt: '2024-05-01T10:00:00.000Z', uptimeSec: 3_725, rssBytes: 300 * 1024 * 1024, rssFileBytes: 180 * 1024 * 1024, terminals: 100_000,
       pairingHistory: { requests: 104_211, days: 90 },
       disk: { freeBytes: 10 * 1024 ** 3, minFreeBytes: 64 * 1024 ** 2, low: false },
       threads: [
@@ -91,10 +91,12 @@ describe('renderResult', () => {
       nextIdentity: null,
     };
     const [head, titles, first, second] = renderResult('server', status).trimEnd().split('\n');
-    expect(head).toBe('server up 1h 2m (since 2024-05-01 10:00:00Z), 100000 terminals created, 104211 pairing requests kept (90 days once over), RSS 300 MiB, disk 10240 MiB free (minimum 64 MiB)');
+    expect(head).toBe('server up 1h 2m (since 2024-05-01 10:00:00Z), 100000 terminals created, 104211 pairing requests kept (90 days once over), RSS 300 MiB (own 120 MiB, mapped files 180 MiB), disk 10240 MiB free (minimum 64 MiB)');
     const low = renderResult('server', { ...status, disk: { freeBytes: 50 * 1024 ** 2, minFreeBytes: 64 * 1024 ** 2, low: true } }).split('\n')[0];
-    expect(low).toBe('server up 1h 2m (since 2024-05-01 10:00:00Z), 100000 terminals created, 104211 pairing requests kept (90 days once over), RSS 300 MiB, disk 50 MiB free (minimum 64 MiB) — ALMOST FULL: cash events are refused until there is room');
-    expect(renderResult('server', { ...status, disk: null }).split('\n')[0]).toBe('server up 1h 2m (since 2024-05-01 10:00:00Z), 100000 terminals created, 104211 pairing requests kept (90 days once over), RSS 300 MiB');
+    expect(low).toBe('server up 1h 2m (since 2024-05-01 10:00:00Z), 100000 terminals created, 104211 pairing requests kept (90 days once over), RSS 300 MiB (own 120 MiB, mapped files 180 MiB), disk 50 MiB free (minimum 64 MiB) — ALMOST FULL: cash events are refused until there is room');
+    expect(renderResult('server', { ...status, disk: null }).split('\n')[0]).toBe('server up 1h 2m (since 2024-05-01 10:00:00Z), 100000 terminals created, 104211 pairing requests kept (90 days once over), RSS 300 MiB (own 120 MiB, mapped files 180 MiB)');
+    // Where the server cannot split its memory (not Linux), RSS alone.
+    expect(renderResult('server', { ...status, disk: null, rssFileBytes: null }).split('\n')[0]).toMatch(/, RSS 300 MiB$/);
     expect(renderResult('server', { ...status, pairingHistory: { requests: 5, days: 0 } }).split('\n')[0]).toContain(', 5 pairing requests kept (for ever), RSS');
     const rollover = { sfp: 'ab'.repeat(32), announcedSince: '2024-05-01T09:00:00.000Z', terminalsSeenSince: 89_000, pairedTerminals: 90_000 };
     // How long the fleet has had (by the server's clock: started 10:00:00, up 1h 2m 5s) and how many of the paired are left.

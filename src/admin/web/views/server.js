@@ -12,6 +12,15 @@ function mib(bytes) {
   return `${Math.round(bytes / 1024 / 1024).toLocaleString()} MiB`;
 }
 
+/**
+ * The process's memory, its own apart from the pages of the store it maps whole (the kernel's to drop): those grow with
+ * every terminal read and are no leak. A server that cannot tell (not Linux) gives the whole only.
+ */
+function memory(status) {
+  if (typeof status.rssFileBytes !== 'number') return `memory ${mib(status.rssBytes)}`;
+  return `memory ${mib(status.rssBytes - status.rssFileBytes)} own, ${mib(status.rssFileBytes)} of mapped files (the store, the program)`;
+}
+
 function uptime(seconds) {
   const d = Math.floor(seconds / 86_400);
   const hours = Math.floor((seconds % 86_400) / 3_600);
@@ -59,7 +68,7 @@ export function serverView(ctx) {
       const status = await ctx.read('server.status');
       fill(summary,
         h('p', {}, `Up ${uptime(status.uptimeSec)}, since ${formatTime(status.startedAt)}. `,
-          `${status.terminals.toLocaleString()} terminals created; memory ${mib(status.rssBytes)}. `,
+          `${status.terminals.toLocaleString()} terminals created; ${memory(status)}. `,
           status.pairingHistory ? `${status.pairingHistory.requests.toLocaleString()} pairing requests kept (${status.pairingHistory.days === 0 ? 'for ever' : `${status.pairingHistory.days} days once over`}). ` : null,
           status.disk ? `Disk: ${mib(status.disk.freeBytes)} free (minimum ${mib(status.disk.minFreeBytes)}). ` : null,
           h('span', { class: 'muted', id: 'server-as-of' }, `As of ${formatTime(new Date().toISOString())}.`)),
