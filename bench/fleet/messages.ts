@@ -70,13 +70,13 @@ export interface EnduranceSample {
   openConnections: number;
   generatorCores: number;
   /**
-   * How late the generator's own 10 ms probe timer fired, p99 over the interval: a reply that came meanwhile waited as
-   * long, so when it nears the calls' p99, the generator is part of it.
+   * How late the generator's runner threads' 10 ms probe timers fired, p99 over the interval (the worse runner): a reply
+   * that came meanwhile waited as long, so when it nears the calls' p99, the generator is part of it.
    */
   generatorLoopDelayP99Ms: number;
   /** The same, at its worst: one stall of the generator, or of the whole host when the server's threads stalled with it. */
   generatorLoopDelayMaxMs: number;
-  /** The generator's longest GC pause in the interval: when it nears the loop's worst delay, the generator's heap is why. */
+  /** The runners' longest GC pause in the interval: when it nears the loop's worst delay, the generator's heap is why. */
   generatorGcPauseMaxMs: number;
 }
 

@@ -155,7 +155,7 @@ export function summaryLines(r: EnduranceResults): string[] {
             + ' (a heap breathes by tens of MiB between collections: the longer the run, the more the trend says; memory that fills caches grows in the first half, a leak in both)')
         + '.',
     `- Load generator: ${n0(load.signed)} calls signed live (one signing thread ${n0(load.signsPerSec)}/s while it worked), each wave signed during the wave before it; `
-      + `each wave's ${n0(s.waveSize)} TLS connections opened during the wave before it, spread over ${load.preconnectSec} s, a handshake taking ${ms(load.handshakeMs)} ms on average.`,
+      + `each wave's ${n0(s.waveSize)} TLS connections opened during the wave before it on the other of two runner threads, spread over ${load.preconnectSec} s, a handshake taking ${ms(load.handshakeMs)} ms on average.`,
   ];
   return lines;
 }
