@@ -1,6 +1,7 @@
 /** @module CPU time and memory of a process from /proc (Linux): how the fleet benchmark measures the server from outside it. */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import { residentFromStatus } from '../../src/server/resident-memory.js';
 
 export interface ProcSample {
   /** performance.now() when sampled, ms. */
@@ -72,9 +73,11 @@ export function sampleProcess(pid: number): ProcSample {
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  // The same split as the server's own server.status gives.
+  const resident = residentFromStatus(status);
   return {
     atMs: performance.now(), cpuSec: (utime + stime) / ticks, threads: threadsOf(pid),
-    rssBytes: kib(status, 'VmRSS'), rssFileBytes: kib(status, 'RssFile') + kib(status, 'RssShmem'), peakRssBytes: kib(status, 'VmHWM'),
+    rssBytes: resident?.rssBytes ?? 0, rssFileBytes: resident?.rssFileBytes ?? 0, peakRssBytes: kib(status, 'VmHWM'),
   };
 }
 
