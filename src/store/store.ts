@@ -43,6 +43,24 @@ export const STORAGE_RETRY_AFTER_SEC = 30;
 const MAP_BYTES = 64 * 1024 ** 3;
 
 /**
+ * The map size to open the store with: MAP_BYTES, unless the process's address space is limited (`ulimit -v`,
+ * systemd's LimitAS=), where a map past the limit fails inside lmdb-js and ends the process with a segmentation fault.
+ * There, lmdb-js's own sizing (the file's size, growing as it does), as before MAP_BYTES.
+ */
+export function storeMapBytes(limits: string | null = readLimits()): number | undefined {
+  const limit = limits === null ? null : /^Max address space\s+(\S+)/m.exec(limits)?.[1];
+  return limit === undefined || limit === null || limit === 'unlimited' ? MAP_BYTES : undefined;
+}
+
+function readLimits(): string | null {
+  try {
+    return fs.readFileSync('/proc/self/limits', 'utf8');
+  } catch {
+    return null; // not Linux: no address-space limit that lmdb would meet
+  }
+}
+
+/**
  * One LMDB environment at `<dataDir>/store`. Each process (and later each thread) opens the
  * same path itself rather than passing a handle; LMDB serialises writers across processes,
  * so the offline `users add` command can write while the server runs.
@@ -137,7 +155,8 @@ export class Store {
   static open(dataDir: string, opts: { minFreeBytes?: number; fieldKey?: boolean; cashEventTimes?: boolean } = {}): Store {
     const dir = path.join(dataDir, 'store');
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const root = open({ path: dir, maxDbs: 64, compression: false, mapSize: MAP_BYTES });
+    const mapSize = storeMapBytes();
+    const root = open({ path: dir, maxDbs: 64, compression: false, ...(mapSize === undefined ? {} : { mapSize }) });
     // lmdb creates its files with the process umask: tighten them, the store holds password hashes and TOTP secrets.
     for (const file of fs.readdirSync(dir)) fs.chmodSync(path.join(dir, file), 0o600);
     const space = opts.minFreeBytes ? new FreeSpaceWatch(dir, opts.minFreeBytes) : null;

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Store } from '../../../src/store/store.js';
+import { Store, storeMapBytes } from '../../../src/store/store.js';
 
 let dataDir: string;
 let store: Store | null = null;
@@ -51,5 +51,18 @@ describe.runIf(process.platform === 'linux')('the store\'s map', () => {
     });
     expect(again.get(8999)?.equals(value)).toBe(true);
     expect(storeMaps()).toHaveLength(1);
+  });
+});
+
+describe('the store\'s map size', () => {
+  const limits = (soft: string): string => `Limit                     Soft Limit           Hard Limit           Units     \nMax data size             unlimited            unlimited            bytes     \nMax address space         ${soft}            unlimited            bytes     \n`;
+
+  it('is 64 GiB of address space unless the process\'s is limited, where lmdb-js sizes it as the file grows', () => {
+    expect(storeMapBytes(limits('unlimited'))).toBe(64 * 1024 ** 3);
+    // Under `ulimit -v`, a 64 GiB map fails inside lmdb-js with a segmentation fault: its own sizing then.
+    expect(storeMapBytes(limits('17179869184'))).toBeUndefined();
+    // No /proc (not Linux), or a kernel whose limits name no address space: nothing limits the map.
+    expect(storeMapBytes(null)).toBe(64 * 1024 ** 3);
+    expect(storeMapBytes('Limit Soft Limit\n')).toBe(64 * 1024 ** 3);
   });
 });
