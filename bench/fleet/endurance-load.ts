@@ -168,7 +168,7 @@ export async function runEndurance(spec: EnduranceSpec, progress: (text: string)
     const bytes = new ArrayBuffer(offsets[wave.requests.length]!);
     const view = Buffer.from(bytes);
     for (let i = 0; i < wave.requests.length; i++) view.write(wave.requests[i]!, offsets[i]!, 'latin1');
-    runner.run({ wave: w, members: wave.members, startAt: startOf(w), endAt: endOf(w), rate: spec.rate, callsPerTerminal, bytes, offsets });
+    runner.run({ wave: w, startAt: startOf(w), endAt: endOf(w), rate: spec.rate, callsPerTerminal, bytes, offsets });
   };
 
   try {

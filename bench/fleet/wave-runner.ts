@@ -20,7 +20,7 @@ export type RunnerCommand =
    * Call from `startAt` to `endAt` at `rate` a second, each call going to the wave's next terminal that is free and has
    * calls left. Terminal j's k-th request is `bytes[offsets[j * callsPerTerminal + k] .. offsets[… + 1])`.
    */
-  | { type: 'run'; wave: number; members: number[]; startAt: number; endAt: number; rate: number; callsPerTerminal: number; bytes: ArrayBuffer; offsets: Uint32Array }
+  | { type: 'run'; wave: number; startAt: number; endAt: number; rate: number; callsPerTerminal: number; bytes: ArrayBuffer; offsets: Uint32Array }
   /** Hand over what was measured since the last take, and begin again. */
   | { type: 'take'; id: number }
   /** Close every connection; answered by `stopped`. */

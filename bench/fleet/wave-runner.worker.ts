@@ -25,7 +25,8 @@ const DRAIN_MS = 10_000;
 
 function runner(port: NonNullable<typeof parentPort>, { host, port: serverPort }: RunnerOptions): void {
   const send = (reply: RunnerReply, transfer: ArrayBuffer[] = []): void => port.postMessage(reply, transfer);
-  const connecting = new Map<number, Promise<(KeepAliveConnection | null)[]>>();
+  /** Each wave given to this runner, from its `connect` to its end: its members and their connections being opened. */
+  const connecting = new Map<number, { members: number[]; conns: Promise<(KeepAliveConnection | null)[]> }>();
   const open = new Set<(KeepAliveConnection | null)[]>();
 
   let interval = { first: new LatencyRecorder(1_000), later: new LatencyRecorder(10_000), ok: 0, failures: {} as Record<string, number> };
@@ -60,7 +61,9 @@ function runner(port: NonNullable<typeof parentPort>, { host, port: serverPort }
 
   const runWave = async (command: Extract<RunnerCommand, { type: 'run' }>): Promise<WaveDone> => {
     const { wave, startAt, endAt, rate, callsPerTerminal } = command;
-    const conns = await connecting.get(wave)!;
+    const given = connecting.get(wave)!;
+    const members = given.members;
+    const conns = await given.conns;
     connecting.delete(wave);
     open.add(conns);
     const bytes = Buffer.from(command.bytes);
@@ -128,7 +131,7 @@ function runner(port: NonNullable<typeof parentPort>, { host, port: serverPort }
     // The wave's terminals go quiet: their connections close, their actors are left to go idle.
     for (const conn of conns) conn?.close();
     open.delete(conns);
-    const done: WaveDone = { type: 'waveDone', wave, calls, ok, skipped, handshakes, handshakeMs, called: [...called].map((j) => command.members[j]!) };
+    const done: WaveDone = { type: 'waveDone', wave, calls, ok, skipped, handshakes, handshakeMs, called: [...called].map((j) => members[j]!) };
     handshakes = 0;
     handshakeMs = 0;
     return done;
@@ -138,7 +141,7 @@ function runner(port: NonNullable<typeof parentPort>, { host, port: serverPort }
     switch (command.type) {
       case 'connect': {
         const conns = sleepUntil(command.connectAt).then(() => connectWave(command.members, command.spreadMs));
-        connecting.set(command.wave, conns);
+        connecting.set(command.wave, { members: command.members, conns });
         void conns.then(() => send({ type: 'connected', wave: command.wave }));
         break;
       }
@@ -166,7 +169,7 @@ function runner(port: NonNullable<typeof parentPort>, { host, port: serverPort }
         loopDelay.disable();
         gcWatch.disconnect();
         for (const conns of open) for (const conn of conns) conn?.close();
-        void Promise.all(connecting.values()).then((waves) => {
+        void Promise.all([...connecting.values()].map((w) => w.conns)).then((waves) => {
           for (const conns of waves) for (const conn of conns) conn?.close();
           send({ type: 'stopped' });
         });
