@@ -1,7 +1,7 @@
 /** @module CPU time and memory of a process from /proc (Linux): how the fleet benchmark measures the server from outside it. */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import { residentFromStatus } from '../../src/server/resident-memory.js';
+import { residentFromStatus, statusBytes } from '../../src/server/resident-memory.js';
 
 export interface ProcSample {
   /** performance.now() when sampled, ms. */
@@ -39,11 +39,6 @@ function clockTicks(): number {
   return ticksPerSec;
 }
 
-function kib(status: string, field: string): number {
-  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
-  return match ? Number(match[1]) * 1024 : 0;
-}
-
 /** Each live thread's schedstat: time on a CPU and time waiting on a run queue for one, in ns. */
 function threadsOf(pid: number): ProcSample['threads'] {
   let tids: string[];
@@ -77,7 +72,7 @@ export function sampleProcess(pid: number): ProcSample {
   const resident = residentFromStatus(status);
   return {
     atMs: performance.now(), cpuSec: (utime + stime) / ticks, threads: threadsOf(pid),
-    rssBytes: resident?.rssBytes ?? 0, rssFileBytes: resident?.rssFileBytes ?? 0, peakRssBytes: kib(status, 'VmHWM'),
+    rssBytes: resident?.rssBytes ?? 0, rssFileBytes: resident?.rssFileBytes ?? 0, peakRssBytes: statusBytes(status, 'VmHWM') ?? 0,
   };
 }
 

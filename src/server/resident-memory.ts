@@ -19,18 +19,19 @@ export interface ResidentMemory {
   rssFileBytes: number | null;
 }
 
-function kib(status: string, field: string): number | null {
+/** A `Field:  N kB` line of a /proc/PID/status text, in bytes; null when the text has no such line. */
+export function statusBytes(status: string, field: string): number | null {
   const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
   return match ? Number(match[1]) * 1024 : null;
 }
 
 /** Reads a /proc/PID/status text; null when it has no RSS (not Linux's format). */
 export function residentFromStatus(status: string): ResidentMemory | null {
-  const rssBytes = kib(status, 'VmRSS');
+  const rssBytes = statusBytes(status, 'VmRSS');
   if (rssBytes === null) return null;
-  const file = kib(status, 'RssFile');
+  const file = statusBytes(status, 'RssFile');
   // RssShmem is absent on kernels without shared memory accounting: none is then counted.
-  return { rssBytes, rssFileBytes: file === null ? null : file + (kib(status, 'RssShmem') ?? 0) };
+  return { rssBytes, rssFileBytes: file === null ? null : file + (statusBytes(status, 'RssShmem') ?? 0) };
 }
 
 /** This process's resident memory, now. */

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { packageRoot } from '../../src/package-root.js';
+import { statusBytes } from '../../src/server/resident-memory.js';
 import { PID_FILE } from '../../src/store/data-dir-lock.js';
 import { freePort } from './ports.js';
 
@@ -36,8 +37,7 @@ export interface ServerProcess {
 
 /** Resident memory of a process in bytes, from /proc. */
 export function rssBytes(pid: number): number {
-  const match = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(match?.[1] ?? 0) * 1024;
+  return statusBytes(fs.readFileSync(`/proc/${pid}/status`, 'utf8'), 'VmRSS') ?? 0;
 }
 
 export function tempDir(prefix: string): string {
