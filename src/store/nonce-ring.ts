@@ -14,6 +14,7 @@
  */
 import type { Database, RootDatabase } from 'lmdb';
 import { SEP, compositeKey } from './composite-key.js';
+import { entryCount, holdsKeyFrom } from './entry-count.js';
 
 /** Each slot holds the nonces of requests created in one window of this many seconds. */
 export const NONCE_BUCKET_SEC = 120;
@@ -63,7 +64,7 @@ export class NonceRing {
   constructor(root: RootDatabase) {
     if (bucketsBehind(MAX_CLOCK_SKEW_SEC) + 1 + BUCKETS_AHEAD >= NONCE_RING_SLOTS) throw new Error('the nonce ring is too small for the largest skew');
     this.slots = Array.from({ length: NONCE_RING_SLOTS }, (_, i) => root.openDB<number, string>({ name: slotName(i) }));
-    if (this.slots.some((slot) => slot.getKeysCount({ start: FIRST_SERIAL_KEY, limit: 1 }) > 0)) this.readSerialKeys();
+    if (this.slots.some((slot) => holdsKeyFrom(slot, FIRST_SERIAL_KEY))) this.readSerialKeys();
   }
 
   /** Queues the write; lmdb commits it with the other writes of this event-loop turn. */
@@ -108,8 +109,8 @@ export class NonceRing {
     for (let bucket = now - bucketsBehind(Math.min(clockSkewSec, MAX_CLOCK_SKEW_SEC)); bucket <= now + BUCKETS_AHEAD; bucket++) kept.add(slotOf(bucket));
     const emptied: Promise<unknown>[] = [];
     for (let slot = 0; slot < NONCE_RING_SLOTS; slot++) {
-      // Reading first keeps an empty slot from costing a write transaction every minute.
-      if (!kept.has(slot) && this.slots[slot]!.getKeysCount({ limit: 1 }) > 0) emptied.push(this.slots[slot]!.clearAsync());
+      // Asking first keeps an empty slot from costing a write transaction every minute; the B-tree's count, not a scan.
+      if (!kept.has(slot) && entryCount(this.slots[slot]!) > 0) emptied.push(this.slots[slot]!.clearAsync());
     }
     await Promise.all(emptied);
     return emptied.length;
@@ -117,7 +118,7 @@ export class NonceRing {
 
   /** Every stored nonce, expired or not: for tests and for counting. */
   count(): number {
-    return this.slots.reduce((sum, slot) => sum + slot.getKeysCount(), 0);
+    return this.slots.reduce((sum, slot) => sum + entryCount(slot), 0);
   }
 
   private readSerialKeys(): void {

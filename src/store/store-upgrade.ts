@@ -80,7 +80,7 @@ export function upgradeStore(store: Store, nowSec: number, clockSkewSec: number,
  * it moved. The old table kept only the expiry, created + skew + 1: `created` is recovered with the skew configured now.
  */
 export function migrateNonces(store: Store, nowSec: number, clockSkewSec: number): number {
-  if (store.legacyNonces.getKeysCount({ limit: 1 }) === 0) return 0;
+  if (entryCount(store.legacyNonces) === 0) return 0;
   let moved = 0;
   store.root.transactionSync(() => {
     for (const { key: stored, value } of store.legacyNonces.getRange()) {
